@@ -1,0 +1,189 @@
+package conntable
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"math/bits"
+)
+
+// Handle is an engine.Handle as a plain integer; conntable does not import the
+// engine, it only stores and returns handles.
+type Handle = uint64
+
+// Key is a conn key's random bytes.
+type Key [16]byte
+
+// Group selects which name space a Join, Leave or lookup works on.
+type Group uint8
+
+// The two name spaces: user names and topic names are independent, so user "a"
+// and topic "a" are different groups.
+const (
+	Users Group = iota
+	Topics
+
+	numGroups = 2
+)
+
+// maxShards bounds New's shard count so that a shard index fits the 12 bits a
+// Membership token gives it.
+const maxShards = 1 << shardBits
+
+// Table indexes conn keys, users and topics of one node. It is safe for
+// concurrent use: state is split into power-of-two shards, each behind its own
+// mutex; a key or name hashes to exactly one shard, so every method locks at
+// most one shard at a time (see the lock order in doc.go).
+type Table struct {
+	shards    []shard
+	shardBits uint // log2(len(shards)); shard index = hash >> (64 - shardBits)
+	seed      maphash.Seed
+}
+
+// New returns an empty Table with shards rounded up to a power of two and
+// clamped to [1, 4096]. More shards means less lock contention between engine
+// loops and publishers; 4–8 per core is plenty.
+func New(shards int) *Table {
+	n := 1
+	for n < shards && n < maxShards {
+		n <<= 1
+	}
+	t := &Table{
+		shards:    make([]shard, n),
+		shardBits: uint(bits.TrailingZeros(uint(n))),
+		seed:      maphash.MakeSeed(),
+	}
+	for i := range t.shards {
+		t.shards[i].keys = make(map[Key]Handle)
+	}
+	return t
+}
+
+// keyShard picks the shard of a conn key. Keys are random bytes, but a cheap
+// multiplicative mix keeps a caller's non-random test keys spread too.
+func (t *Table) keyShard(k *Key) *shard {
+	x := binary.LittleEndian.Uint64(k[:8]) ^ binary.LittleEndian.Uint64(k[8:])
+	x *= 0x9e3779b97f4a7c15
+	return &t.shards[x>>(64-t.shardBits)&uint64(len(t.shards)-1)]
+}
+
+// nameHash hashes a group name; the top bits choose the shard and the low 32
+// bits are the probe start in that shard's name index. Users and topics of the
+// same name hash differently.
+func (t *Table) nameHash(g Group, name []byte) (*shard, uint32, uint32) {
+	if g >= numGroups {
+		panic("conntable: unknown group")
+	}
+	h := maphash.Bytes(t.seed, name) ^ uint64(g)*0xff51afd7ed558ccd
+	i := uint32(h >> (64 - t.shardBits) & uint64(len(t.shards)-1))
+	return &t.shards[i], i, uint32(h)
+}
+
+// AddConn records that conn key k names handle h. It returns false, changing
+// nothing, when k is already present.
+func (t *Table) AddConn(k Key, h Handle) bool {
+	s := t.keyShard(&k)
+	s.mu.Lock()
+	_, dup := s.keys[k]
+	if !dup {
+		s.keys[k] = h
+	}
+	s.mu.Unlock()
+	return !dup
+}
+
+// RemoveConn forgets conn key k; an absent key is ignored.
+func (t *Table) RemoveConn(k Key) {
+	s := t.keyShard(&k)
+	s.mu.Lock()
+	delete(s.keys, k)
+	s.mu.Unlock()
+}
+
+// Conn returns the handle of conn key k.
+func (t *Table) Conn(k Key) (Handle, bool) {
+	s := t.keyShard(&k)
+	s.mu.Lock()
+	h, ok := s.keys[k]
+	s.mu.Unlock()
+	return h, ok
+}
+
+// Join adds h to the user or topic called name and returns the token that
+// removes exactly this membership again. Joining twice makes two memberships
+// (and h appears twice in AppendMembers): callers keep one token per join.
+// It does not allocate when the group exists; a new name is copied once into
+// the shard's name arena. name is not retained.
+func (t *Table) Join(g Group, name []byte, h Handle) Membership {
+	s, si, hash := t.nameHash(g, name)
+	s.mu.Lock()
+	idx, gen := s.join(g, name, hash, h)
+	s.mu.Unlock()
+	return makeMembership(si, idx, gen)
+}
+
+// Leave ends the membership m in O(1). A zero, stale (already left) or foreign
+// token is ignored, so a connection may call Leave on every token it holds
+// without tracking which ones are still live. The group disappears with its
+// last member.
+func (t *Table) Leave(m Membership) {
+	si, idx, gen := m.split()
+	if m == 0 || int(si) >= len(t.shards) {
+		return
+	}
+	s := &t.shards[si]
+	s.mu.Lock()
+	s.leave(idx, gen)
+	s.mu.Unlock()
+}
+
+// AppendMembers appends the handles in the named user or topic to dst, in no
+// particular order, and returns the extended slice. It does not allocate when
+// dst has room for them. The result is a snapshot: members may join or leave
+// as soon as it returns.
+func (t *Table) AppendMembers(dst []Handle, g Group, name []byte) []Handle {
+	s, _, hash := t.nameHash(g, name)
+	s.mu.Lock()
+	if gi, ok := s.find(g, name, hash); ok {
+		dst = s.appendMembers(dst, gi)
+	}
+	s.mu.Unlock()
+	return dst
+}
+
+// HasMembers reports whether the named user or topic has at least one member.
+func (t *Table) HasMembers(g Group, name []byte) bool {
+	s, _, hash := t.nameHash(g, name)
+	s.mu.Lock()
+	_, ok := s.find(g, name, hash)
+	s.mu.Unlock()
+	return ok
+}
+
+// AppendConns appends the handle of every conn key to dst (for /pub/all). It
+// locks one shard at a time, so the result is not one atomic snapshot: a conn
+// added or removed meanwhile may or may not appear.
+func (t *Table) AppendConns(dst []Handle) []Handle {
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		for _, h := range s.keys {
+			dst = append(dst, h)
+		}
+		s.mu.Unlock()
+	}
+	return dst
+}
+
+// Counts returns the number of conn keys and of users and topics that have at
+// least one member. Like AppendConns it sums shard by shard.
+func (t *Table) Counts() (conns, users, topics int) {
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		conns += len(s.keys)
+		users += s.live[Users]
+		topics += s.live[Topics]
+		s.mu.Unlock()
+	}
+	return conns, users, topics
+}
