@@ -1,0 +1,290 @@
+package conntable
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+)
+
+func key(i int) Key {
+	var k Key
+	k[0], k[1], k[2], k[3] = byte(i), byte(i>>8), byte(i>>16), byte(i>>24)
+	return k
+}
+
+func members(t *Table, g Group, name string) []Handle {
+	hs := t.AppendMembers(nil, g, []byte(name))
+	slices.Sort(hs)
+	return hs
+}
+
+func TestConns(t *testing.T) {
+	t.Parallel()
+	tb := New(4)
+	if !tb.AddConn(key(1), 10) {
+		t.Fatal("AddConn(1) = false; want true for a new key")
+	}
+	if tb.AddConn(key(1), 11) {
+		t.Fatal("AddConn(1) again = true; want false for a present key")
+	}
+	if h, ok := tb.Conn(key(1)); h != 10 || !ok {
+		t.Fatalf("Conn(1) = %d, %v; want 10, true (a refused AddConn must not overwrite)", h, ok)
+	}
+	if _, ok := tb.Conn(key(2)); ok {
+		t.Fatal("Conn(2) found a key never added")
+	}
+	tb.AddConn(key(2), 20)
+	all := tb.AppendConns(nil)
+	slices.Sort(all)
+	if !slices.Equal(all, []Handle{10, 20}) {
+		t.Fatalf("AppendConns = %v; want [10 20]", all)
+	}
+	tb.RemoveConn(key(1))
+	tb.RemoveConn(key(3)) // absent: ignored
+	if _, ok := tb.Conn(key(1)); ok {
+		t.Fatal("Conn(1) found a removed key")
+	}
+	if c, u, tp := tb.Counts(); c != 1 || u != 0 || tp != 0 {
+		t.Fatalf("Counts = %d, %d, %d; want 1, 0, 0", c, u, tp)
+	}
+}
+
+func TestJoinLeave(t *testing.T) {
+	t.Parallel()
+	type op struct {
+		leave int // index of the earlier join to leave, or -1 to join
+		g     Group
+		name  string
+		h     Handle
+	}
+	type check struct {
+		g    Group
+		name string
+		want []Handle
+	}
+	join := func(g Group, name string, h Handle) op { return op{leave: -1, g: g, name: name, h: h} }
+	leave := func(i int) op { return op{leave: i} }
+	cases := []struct {
+		name          string
+		ops           []op
+		checks        []check
+		users, topics int
+	}{
+		{"empty", nil, []check{{Users, "a", nil}, {Topics, "a", nil}}, 0, 0},
+		{"one of each",
+			[]op{join(Users, "a", 1), join(Topics, "a", 2)},
+			[]check{{Users, "a", []Handle{1}}, {Topics, "a", []Handle{2}}}, 1, 1},
+		{"many in one topic",
+			[]op{join(Topics, "t", 3), join(Topics, "t", 1), join(Topics, "t", 2)},
+			[]check{{Topics, "t", []Handle{1, 2, 3}}, {Users, "t", nil}}, 0, 1},
+		{"leave middle, head and tail",
+			[]op{join(Topics, "t", 1), join(Topics, "t", 2), join(Topics, "t", 3), join(Topics, "t", 4),
+				leave(1), leave(3), leave(0)},
+			[]check{{Topics, "t", []Handle{3}}}, 0, 1},
+		{"last leave removes the group",
+			[]op{join(Users, "u", 1), join(Users, "u", 2), leave(0), leave(1)},
+			[]check{{Users, "u", nil}}, 0, 0},
+		{"stale token is harmless",
+			[]op{join(Users, "u", 1), leave(0), join(Users, "u", 2), leave(0), leave(0)},
+			[]check{{Users, "u", []Handle{2}}}, 1, 0},
+		{"same handle twice",
+			[]op{join(Users, "u", 7), join(Users, "u", 7), leave(0)},
+			[]check{{Users, "u", []Handle{7}}}, 1, 0},
+		{"empty name is a name",
+			[]op{join(Topics, "", 5)},
+			[]check{{Topics, "", []Handle{5}}, {Topics, "x", nil}}, 0, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tb := New(2)
+			var toks []Membership
+			for _, o := range c.ops {
+				if o.leave >= 0 {
+					tb.Leave(toks[o.leave])
+					toks = append(toks, 0)
+					continue
+				}
+				toks = append(toks, tb.Join(o.g, []byte(o.name), o.h))
+			}
+			for _, ch := range c.checks {
+				if got := members(tb, ch.g, ch.name); !slices.Equal(got, ch.want) {
+					t.Errorf("AppendMembers(%d, %q) = %v; want %v", ch.g, ch.name, got, ch.want)
+				}
+				if got := tb.HasMembers(ch.g, []byte(ch.name)); got != (len(ch.want) > 0) {
+					t.Errorf("HasMembers(%d, %q) = %v; want %v", ch.g, ch.name, got, len(ch.want) > 0)
+				}
+			}
+			if _, u, tp := tb.Counts(); u != c.users || tp != c.topics {
+				t.Errorf("Counts users, topics = %d, %d; want %d, %d", u, tp, c.users, c.topics)
+			}
+		})
+	}
+}
+
+func TestLeaveForeignTokens(t *testing.T) {
+	t.Parallel()
+	tb := New(4)
+	m := tb.Join(Users, []byte("u"), 1)
+	for _, bad := range []Membership{0, m ^ 1<<(indexBits+shardBits), m + 1000, ^Membership(0), makeMembership(maxShards-1, 3, 1)} {
+		tb.Leave(bad)
+	}
+	if got := members(tb, Users, "u"); !slices.Equal(got, []Handle{1}) {
+		t.Fatalf("after foreign Leaves, members = %v; want [1]", got)
+	}
+}
+
+// TestModel churns many names through a small table and compares every
+// answer with a plain map, exercising index growth, backward-shift deletion,
+// record recycling and arena compaction.
+func TestModel(t *testing.T) {
+	t.Parallel()
+	tb := New(2)
+	rng := rand.New(rand.NewPCG(1, 2))
+	type live struct {
+		g    Group
+		name string
+		h    Handle
+		m    Membership
+	}
+	var lives []live
+	model := map[string]map[Handle]int{}
+	mkey := func(g Group, name string) string { return fmt.Sprint(g, "/", name) }
+	for step := 0; step < 60000; step++ {
+		if len(lives) > 0 && (rng.IntN(2) == 0 || len(lives) > 3000) {
+			i := rng.IntN(len(lives))
+			l := lives[i]
+			tb.Leave(l.m)
+			tb.Leave(l.m) // stale repeat must do nothing
+			mk := mkey(l.g, l.name)
+			if model[mk][l.h]--; model[mk][l.h] == 0 {
+				delete(model[mk], l.h)
+			}
+			if len(model[mk]) == 0 {
+				delete(model, mk)
+			}
+			lives[i] = lives[len(lives)-1]
+			lives = lives[:len(lives)-1]
+			continue
+		}
+		g := Group(rng.IntN(2))
+		name := fmt.Sprintf("name-%d", rng.IntN(2000))
+		h := Handle(rng.IntN(50) + 1)
+		lives = append(lives, live{g, name, h, tb.Join(g, []byte(name), h)})
+		mk := mkey(g, name)
+		if model[mk] == nil {
+			model[mk] = map[Handle]int{}
+		}
+		model[mk][h]++
+	}
+	users, topics := 0, 0
+	for i := 0; i < 2000; i++ {
+		for g := Users; g <= Topics; g++ {
+			name := fmt.Sprintf("name-%d", i)
+			var want []Handle
+			for h, n := range model[mkey(g, name)] {
+				for range n {
+					want = append(want, h)
+				}
+			}
+			slices.Sort(want)
+			if got := members(tb, g, name); !slices.Equal(got, want) {
+				t.Fatalf("AppendMembers(%d, %q) = %v; want %v", g, name, got, want)
+			}
+			if len(want) > 0 && g == Users {
+				users++
+			} else if len(want) > 0 {
+				topics++
+			}
+		}
+	}
+	if _, u, tp := tb.Counts(); u != users || tp != topics {
+		t.Fatalf("Counts users, topics = %d, %d; want %d, %d", u, tp, users, topics)
+	}
+}
+
+func TestArenaCompaction(t *testing.T) {
+	t.Parallel()
+	tb := New(1)
+	s := &tb.shards[0]
+	keep := tb.Join(Topics, []byte("keeper"), 1)
+	for i := range 5000 {
+		m := tb.Join(Users, fmt.Appendf(nil, "a-rather-long-user-name-%06d", i), Handle(i))
+		tb.Leave(m)
+	}
+	if len(s.arena) > 8192 {
+		t.Fatalf("arena holds %d bytes after churn with one live name; want compaction to keep it small", len(s.arena))
+	}
+	if got := members(tb, Topics, "keeper"); !slices.Equal(got, []Handle{1}) {
+		t.Fatalf("after compaction, keeper members = %v; want [1]", got)
+	}
+	tb.Leave(keep)
+}
+
+func TestConcurrent(t *testing.T) {
+	t.Parallel()
+	tb := New(8)
+	const workers, perWorker = 8, 500
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var toks []Membership
+			for i := range perWorker {
+				h := Handle(w*perWorker + i + 1)
+				tb.AddConn(key(int(h)), h)
+				toks = append(toks, tb.Join(Topics, []byte("shared"), h))
+				toks = append(toks, tb.Join(Users, fmt.Appendf(nil, "u%d", i%50), h))
+				_ = tb.AppendMembers(nil, Users, fmt.Appendf(nil, "u%d", i%50))
+				tb.Counts()
+			}
+			// Leave the user memberships (odd tokens), keep the topic.
+			for i := 1; i < len(toks); i += 2 {
+				tb.Leave(toks[i])
+			}
+		}()
+	}
+	wg.Wait()
+	if got := len(tb.AppendMembers(nil, Topics, []byte("shared"))); got != workers*perWorker {
+		t.Fatalf("shared topic has %d members; want %d", got, workers*perWorker)
+	}
+	if c, u, tp := tb.Counts(); c != workers*perWorker || u != 0 || tp != 1 {
+		t.Fatalf("Counts = %d, %d, %d; want %d, 0, 1", c, u, tp, workers*perWorker)
+	}
+}
+
+func TestNoAllocs(t *testing.T) {
+	tb := New(4)
+	name := []byte("topic")
+	keep := tb.Join(Topics, name, 1)
+	tb.AddConn(key(1), 1)
+	dst := make([]Handle, 0, 16)
+	cases := []struct {
+		what string
+		fn   func()
+	}{
+		{"Join+Leave existing name", func() { tb.Leave(tb.Join(Topics, name, 2)) }},
+		{"AppendMembers", func() { dst = tb.AppendMembers(dst[:0], Topics, name) }},
+		{"HasMembers", func() { tb.HasMembers(Topics, name) }},
+		{"Conn", func() { tb.Conn(key(1)) }},
+		{"AppendConns", func() { dst = tb.AppendConns(dst[:0]) }},
+		{"Counts", func() { tb.Counts() }},
+	}
+	for _, c := range cases {
+		if n := testing.AllocsPerRun(100, c.fn); n != 0 {
+			t.Errorf("%s: %v allocs/op; want 0", c.what, n)
+		}
+	}
+	tb.Leave(keep)
+}
+
+func TestNewShards(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ in, want int }{{0, 1}, {1, 1}, {3, 4}, {64, 64}, {100000, maxShards}} {
+		if got := len(New(c.in).shards); got != c.want {
+			t.Errorf("New(%d) has %d shards; want %d", c.in, got, c.want)
+		}
+	}
+}
