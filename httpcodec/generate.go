@@ -1,0 +1,3 @@
+package httpcodec
+
+//go:generate go run tables_gen.go

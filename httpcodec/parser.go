@@ -1,0 +1,191 @@
+// Package httpcodec is pushwire's HTTP/1.x wire codec: a resumable, strict
+// request parser that works on the caller's read buffer without copying, and
+// response encoders that append to a caller's buffer. Nothing in the package
+// allocates per request or per frame.
+package httpcodec
+
+// Limits bound what one request may use. Zero fields take the defaults.
+type Limits struct {
+	MaxRequestLine int   // 0 = 8 KiB (over → 414); at most 65535
+	MaxHeaderBytes int   // whole head; 0 = 8 KiB (over → 431); at most 65535
+	MaxHeaders     int   // 0 = 64 (over → 431); at most 64
+	MaxBody        int64 // 0 = 1 MiB (over → 413); at most 1 GiB
+}
+
+const (
+	defaultMaxRequestLine = 8 << 10
+	defaultMaxHeaderBytes = 8 << 10
+	// maxFieldSlots sizes Request's fixed offset array. Header offsets are
+	// uint16, which is why the head limits stop at 65535.
+	maxFieldSlots  = 64
+	maxHeadLimit   = 1<<16 - 1
+	defaultMaxBody = 1 << 20
+	maxBodyLimit   = 1 << 30
+	// maxChunkLine bounds one chunk-size line including its extensions;
+	// extensions are discarded, so a peer must not make us hold many of them.
+	maxChunkLine = 4 << 10
+)
+
+// Parser states, in wire order. Every state below stBodyCL belongs to the head,
+// which lets HeadComplete and Parse compare instead of switching.
+const (
+	stMethod uint8 = iota
+	stTarget
+	stVersion
+	stLineLF
+	stFieldStart
+	stFieldName
+	stFieldValue
+	stFieldLF
+	stHeadLF
+	stBodyCL // first body state
+	stChunkSize
+	stChunkSizeWS
+	stChunkExtName0
+	stChunkExtName
+	stChunkExtNameWS
+	stChunkExtValue0
+	stChunkExtToken
+	stChunkExtQuoted
+	stChunkExtQPair
+	stChunkExtQEnd
+	stChunkExtWS
+	stChunkLF
+	stChunkData
+	stChunkDataCR
+	stChunkDataLF
+	stTrailerStart
+	stTrailerName
+	stTrailerValue
+	stTrailerLF
+	stTrailerEndLF
+	stDone
+	stError
+)
+
+// Parser flags: framing facts gathered from the header fields.
+const (
+	pfContentLength uint8 = 1 << iota
+	pfTransferEncoding
+	pfChunked
+	pfConnClose
+	pfConnKeepAlive
+	pfChunkDigits // the current chunk-size line has at least one digit
+)
+
+// Parser parses one request at a time out of a connection's inbound bytes.
+//
+// It is resumable: each call to Parse gets buf starting at the first byte of
+// the current request and extending the buf of the previous call, and it
+// continues at the byte where that call stopped. It never rescans.
+//
+// A chunked body is de-chunked in place: data bytes are moved down over the
+// chunk framing inside buf, so the caller must carry buf's bytes as Parse left
+// them. The zero value is not ready; use NewParser or Reset.
+//
+// Parser is small (about 200 bytes) and holds no pointers into the heap other
+// than the current buf, so connections borrow one from a pool only while a
+// request is in flight.
+type Parser struct {
+	req   Request
+	err   *Error
+	left  uint64 // Content-Length or chunk-size still to come; chunk-size digits while on a size line
+	pos   uint32 // next byte of buf to examine
+	mark  uint32 // start of the current field, trailer or chunk line
+	colon uint32 // the current field's ':'
+	write uint32 // de-chunked body end: where the next data byte is moved to
+
+	maxBody   uint32
+	maxLine   uint16
+	maxHead   uint16
+	maxFields uint8
+	state     uint8
+	flags     uint8
+	pct       uint8 // hex digits still owed by a '%' in the target
+}
+
+// NewParser returns a Parser ready for its first request.
+func NewParser(lim Limits) *Parser {
+	p := new(Parser)
+	p.Reset(lim)
+	return p
+}
+
+// Reset sets the limits and readies p for a new request, dropping any state.
+func (p *Parser) Reset(lim Limits) {
+	p.maxLine = uint16(clampLimit(int64(lim.MaxRequestLine), defaultMaxRequestLine, maxHeadLimit))
+	p.maxHead = uint16(clampLimit(int64(lim.MaxHeaderBytes), defaultMaxHeaderBytes, maxHeadLimit))
+	p.maxFields = uint8(clampLimit(int64(lim.MaxHeaders), maxFieldSlots, maxFieldSlots))
+	p.maxBody = uint32(clampLimit(lim.MaxBody, defaultMaxBody, maxBodyLimit))
+	p.begin()
+}
+
+func clampLimit(v, def, max int64) int64 {
+	if v <= 0 {
+		return def
+	}
+	return min(v, max)
+}
+
+// begin clears the per-request state, keeping the limits.
+func (p *Parser) begin() {
+	p.req = Request{}
+	p.err = nil
+	p.left, p.pos, p.mark, p.colon, p.write = 0, 0, 0, 0, 0
+	p.state, p.flags, p.pct = stMethod, 0, 0
+}
+
+// Parse continues parsing the request at the start of buf.
+//
+// It returns (n, nil), n > 0, once a whole request (head and body) is
+// buf[:n]: the next pipelined request, if any, starts at buf[n]. It returns
+// (0, nil) when it needs more bytes: call again with buf extended. It returns
+// (0, *Error) for a malformed request; the connection should get e.Status and
+// be closed, and every later call returns the same error until Reset.
+//
+// After a complete request the next call starts a new request, so the caller
+// passes buf[n:] (or buf with the consumed bytes dropped) next time.
+func (p *Parser) Parse(buf []byte) (int, error) {
+	switch p.state {
+	case stDone:
+		p.begin()
+	case stError:
+		return 0, p.err
+	}
+	if uint64(len(buf)) >= 1<<32-1 {
+		return 0, p.fail(errBodyTooLarge)
+	}
+	p.req.buf = buf
+	if p.state < stBodyCL {
+		if err := p.parseHead(buf); err != nil {
+			return 0, p.fail(err)
+		}
+		if p.state < stBodyCL {
+			return 0, nil
+		}
+	}
+	if err := p.parseBody(buf); err != nil {
+		return 0, p.fail(err)
+	}
+	if p.state != stDone {
+		return 0, nil
+	}
+	return int(p.pos), nil
+}
+
+func (p *Parser) fail(e *Error) *Error {
+	p.state, p.err = stError, e
+	return e
+}
+
+// HeadComplete reports that the head of the current request is parsed and
+// its body is still arriving: the moment to answer "Expect: 100-continue".
+// The head accessors of Request are valid from then on.
+func (p *Parser) HeadComplete() bool {
+	return p.state >= stBodyCL && p.state < stDone
+}
+
+// Request returns the parsed request. It is complete after Parse returned
+// n > 0 (its head alone once HeadComplete is true) and stays valid until buf
+// is modified or Reset or Parse is called again.
+func (p *Parser) Request() *Request { return &p.req }
