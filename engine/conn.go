@@ -1,0 +1,328 @@
+package engine
+
+import (
+	"io"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// Per-connection work of a loop: events, reads, writes, flush and close.
+
+// Valid reports whether h is open on this loop (its generation matches).
+func (l *Loop) Valid(h Handle) bool {
+	if h.Loop() != l.idx {
+		return false
+	}
+	c, _ := l.slab.lookup(h)
+	return c != nil
+}
+
+// conn returns the live slot h names on this loop, or nil.
+func (l *Loop) conn(h Handle) (*slot, int32) {
+	if h.Loop() != l.idx {
+		return nil, -1
+	}
+	return l.slab.lookup(h)
+}
+
+// Write copies b into the conn's pooled outbound queue; it is written at the end of this loop
+// iteration. Past WriteBufferLimit pending bytes the conn is closed with ErrSlowConsumer.
+// Writes to a stale handle are ignored.
+func (l *Loop) Write(h Handle, b []byte) {
+	c, i := l.conn(h)
+	if c == nil || len(b) == 0 || !l.admit(c, i, len(b)) {
+		return
+	}
+	if c.out == 0 {
+		c.out = l.out.get()
+	}
+	l.out.appendCopy(l.out.at(c.out), b)
+	c.pending += int32(len(b))
+	l.markDirty(c, i)
+}
+
+// WriteRef queues b by reference: the caller keeps b unchanged until the end of this loop
+// iteration's flush (see Defer). Whatever the kernel does not take in that flush is copied
+// into the conn's own outbound queue. Writes to a stale handle are ignored.
+func (l *Loop) WriteRef(h Handle, b []byte) {
+	c, i := l.conn(h)
+	if c == nil || len(b) == 0 || !l.admit(c, i, len(b)) {
+		return
+	}
+	if c.out == 0 {
+		c.out = l.out.get()
+	}
+	l.out.at(c.out).appendRef(b)
+	c.pending += int32(len(b))
+	l.markDirty(c, i)
+}
+
+// admit checks n more pending bytes against WriteBufferLimit. Over it, the conn's output is
+// dropped and it is marked to be closed with ErrSlowConsumer at this iteration's flush.
+func (l *Loop) admit(c *slot, i int32, n int) bool {
+	if c.flags&flagSlow != 0 {
+		return false
+	}
+	if int(c.pending)+n <= l.cfg.WriteBufferLimit {
+		return true
+	}
+	c.flags |= flagSlow
+	if c.out != 0 {
+		l.out.put(c.out)
+		c.out = 0
+	}
+	c.pending = 0
+	l.markDirty(c, i)
+	return false
+}
+
+// Pending returns the bytes queued for h and not yet written (0 for a stale handle).
+func (l *Loop) Pending(h Handle) int {
+	if c, _ := l.conn(h); c != nil {
+		return int(c.pending)
+	}
+	return 0
+}
+
+// Close closes h now, dropping its pending output; OnClose(err) runs before Close returns.
+// A stale handle is ignored.
+func (l *Loop) Close(h Handle, err error) {
+	if _, i := l.conn(h); i >= 0 {
+		l.closeConn(i, err)
+	}
+}
+
+// CloseAfterFlush stops reading from h and closes it (OnClose with a nil error) once its
+// pending output is written, or earlier on a write error or WriteBufferLimit.
+func (l *Loop) CloseAfterFlush(h Handle) {
+	c, i := l.conn(h)
+	if c == nil {
+		return
+	}
+	c.flags |= flagReadClosed | flagCloseAfter
+	l.dropCarry(c)
+	l.markDirty(c, i)
+}
+
+func (l *Loop) markDirty(c *slot, i int32) {
+	if c.flags&flagDirty == 0 {
+		c.flags |= flagDirty
+		l.dirty = append(l.dirty, i)
+	}
+}
+
+func (l *Loop) dropCarry(c *slot) {
+	if c.in != 0 {
+		l.in.put(c.in)
+		c.in = 0
+	}
+}
+
+// connEvent handles epoll events for slot i; events of a slot reused since (gen differs)
+// are dropped. Errors and hang-ups are handled before reading and writing.
+func (l *Loop) connEvent(i int32, gen uint32, events uint32) {
+	if int(i) >= len(l.slab.slots) {
+		return
+	}
+	c := &l.slab.slots[i]
+	if c.gen != gen || c.flags&flagOpen == 0 {
+		return
+	}
+	if events&unix.EPOLLERR != 0 {
+		l.closeConn(i, sockError(int(c.fd)))
+		return
+	}
+	if events&unix.EPOLLHUP != 0 {
+		l.closeConn(i, io.EOF) // both directions are shut: nothing can be written
+		return
+	}
+	if events&(unix.EPOLLIN|unix.EPOLLRDHUP) != 0 && c.flags&flagReadClosed == 0 {
+		l.read(i)
+		c = &l.slab.slots[i]
+		if c.gen != gen || c.flags&flagOpen == 0 {
+			return
+		}
+	}
+	if events&unix.EPOLLOUT != 0 {
+		c.flags &^= flagBlocked
+		l.markDirty(c, i)
+	}
+}
+
+// sockError returns the pending error of socket fd (SO_ERROR), ECONNRESET if none is set.
+func sockError(fd int) error {
+	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil {
+		return os.NewSyscallError("getsockopt", err)
+	}
+	if v == 0 {
+		v = int(unix.ECONNRESET)
+	}
+	return os.NewSyscallError("read", unix.Errno(v))
+}
+
+// read reads once into the loop's buffer and hands the conn's unconsumed bytes to OnData.
+// Level-triggered epoll reports the conn again if more is waiting.
+func (l *Loop) read(i int32) {
+	c := &l.slab.slots[i]
+	n, err := unix.Read(int(c.fd), l.rbuf)
+	switch {
+	case err == unix.EAGAIN || err == unix.EINTR:
+		return
+	case err != nil:
+		l.closeConn(i, os.NewSyscallError("read", err))
+		return
+	case n == 0:
+		l.peerEOF(c, i)
+		return
+	}
+	gen := c.gen
+	data := l.rbuf[:n]
+	if c.in != 0 {
+		in := l.in.at(c.in)
+		in.b = append(in.b, data...)
+		data = in.b
+	}
+	h := makeHandle(l.idx, i, gen)
+	consumed := l.h.OnData(l, h, data)
+	c = &l.slab.slots[i]
+	if c.gen != gen || c.flags&flagOpen == 0 || c.flags&flagReadClosed != 0 {
+		return // closed, or CloseAfterFlush, during OnData
+	}
+	consumed = min(max(consumed, 0), len(data))
+	rest := data[consumed:]
+	switch {
+	case len(rest) == 0:
+		l.dropCarry(c)
+	case len(rest) > l.cfg.MaxInboundBytes:
+		l.stats.inboundOverflows.Add(1)
+		l.closeConn(i, ErrInboundLimit)
+	case c.in == 0:
+		c.in = l.in.get()
+		in := l.in.at(c.in)
+		in.b = append(in.b, rest...)
+	default:
+		in := l.in.at(c.in)
+		in.b = in.b[:copy(in.b, rest)]
+	}
+}
+
+// peerEOF handles a FIN: nothing more is delivered; pending output is flushed, then the conn
+// closes with io.EOF.
+func (l *Loop) peerEOF(c *slot, i int32) {
+	l.dropCarry(c)
+	if c.pending == 0 {
+		l.closeConn(i, io.EOF)
+		return
+	}
+	c.flags |= flagReadClosed | flagPeerEOF
+	l.markDirty(c, i) // the flush drops read interest and closes once output is out
+}
+
+// closeConn closes slot i with err and runs OnClose.
+func (l *Loop) closeConn(i int32, err error) {
+	c := &l.slab.slots[i]
+	if c.flags&flagOpen == 0 {
+		return
+	}
+	h := makeHandle(l.idx, i, c.gen)
+	l.freeConn(i)
+	l.stats.open.Add(-1)
+	l.stats.closed.Add(1)
+	l.h.OnClose(l, h, err)
+}
+
+// freeConn closes the socket (which also removes it from epoll), returns its buffers and
+// frees the slot.
+func (l *Loop) freeConn(i int32) {
+	c := &l.slab.slots[i]
+	unix.Close(int(c.fd))
+	l.dropCarry(c)
+	if c.out != 0 {
+		l.out.put(c.out)
+		c.out = 0
+	}
+	l.slab.release(i)
+}
+
+// flush writes every dirty conn once (writev, at most maxIovecs segments per call).
+func (l *Loop) flush() {
+	for k := 0; k < len(l.dirty); k++ {
+		i := l.dirty[k]
+		c := &l.slab.slots[i]
+		if c.flags&flagDirty == 0 {
+			continue // closed (and maybe reused) since it was marked
+		}
+		c.flags &^= flagDirty
+		l.flushConn(c, i)
+	}
+	l.dirty = l.dirty[:0]
+}
+
+func (l *Loop) flushConn(c *slot, i int32) {
+	if c.flags&flagSlow != 0 {
+		l.stats.slowConsumers.Add(1)
+		l.closeConn(i, ErrSlowConsumer)
+		return
+	}
+	if c.out != 0 {
+		q := l.out.at(c.out)
+		for c.pending > 0 && c.flags&flagBlocked == 0 {
+			n, full, err := l.out.writeTo(int(c.fd), q)
+			if err != nil {
+				l.closeConn(i, err)
+				return
+			}
+			c.pending -= int32(n)
+			if full {
+				c.flags |= flagBlocked
+			}
+		}
+		if c.pending == 0 {
+			l.out.put(c.out)
+			c.out = 0
+		} else {
+			l.out.ownRefs(q)
+		}
+	}
+	if c.pending == 0 && c.flags&(flagPeerEOF|flagCloseAfter) != 0 {
+		var err error
+		if c.flags&flagPeerEOF != 0 {
+			err = io.EOF
+		}
+		l.closeConn(i, err)
+		return
+	}
+	l.setInterest(c, i)
+}
+
+// setInterest brings the epoll interest set in line with the conn's state: read interest
+// unless reading stopped, EPOLLOUT only while the kernel buffer is full.
+func (l *Loop) setInterest(c *slot, i int32) {
+	var want uint32
+	if c.flags&flagReadClosed == 0 {
+		want |= flagRegIn
+	}
+	if c.flags&flagBlocked != 0 {
+		want |= flagRegOut
+	}
+	if c.flags&(flagRegIn|flagRegOut) == want {
+		return
+	}
+	var events uint32
+	if want&flagRegIn != 0 {
+		events |= connEvents
+	}
+	if want&flagRegOut != 0 {
+		events |= unix.EPOLLOUT
+	}
+	if err := l.p.mod(int(c.fd), events, i, int32(c.gen)); err != nil {
+		l.closeConn(i, err)
+		return
+	}
+	c.flags = c.flags&^(flagRegIn|flagRegOut) | want
+}
+
+// wrapSyscall names the failing call in an errno.
+func wrapSyscall(call string, err error) error { return os.NewSyscallError(call, err) }

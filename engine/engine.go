@@ -1,0 +1,294 @@
+// Package engine is pushwire's network reactor: one epoll event loop per core on
+// golang.org/x/sys/unix, level-triggered, with connections named by Handles into a
+// pointer-free per-loop table. No goroutine per connection; an idle connection owns no
+// buffers (one read buffer per loop, an inbound carry and an outbound queue only while bytes
+// are pending).
+//
+// Handler callbacks run on the connection's loop goroutine and must not block. Loop methods
+// may be called only from those callbacks, on that loop. Engine methods may be called from any
+// goroutine, except that Stop and StopAccepting must not be called from a Handler callback
+// (Stop waits for the loops to end).
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Handler receives a connection's events. Every method runs on the connection's loop.
+type Handler interface {
+	// OnOpen runs on the conn's loop right after accept. listener is the tag given to Listen.
+	// Returning false closes the conn at once (OnClose is then NOT called).
+	OnOpen(l *Loop, h Handle, listener int, peer netip.Addr) bool
+	// OnData gets the conn's unconsumed bytes: the carry from earlier calls followed by the new
+	// read. It returns how many leading bytes it consumed; the rest is carried (bounded by
+	// MaxInboundBytes) and presented again, with bytes it may have modified in place kept as
+	// modified. in is valid only during the call.
+	OnData(l *Loop, h Handle, in []byte) (consumed int)
+	// OnClose runs exactly once for every conn OnOpen accepted; after it h is invalid.
+	// err says why: io.EOF (peer closed), ErrSlowConsumer, ErrInboundLimit, a syscall error,
+	// ErrEngineStopped, the err given to Loop.Close, or nil after Loop.CloseAfterFlush.
+	OnClose(l *Loop, h Handle, err error)
+	// OnTask runs on the loop a task was submitted to (Engine.Submit).
+	OnTask(l *Loop, t Task)
+	// OnTick runs every TickInterval on each loop (timing wheels live on top of it).
+	OnTick(l *Loop, now time.Time)
+}
+
+// Releaser is recycled by Loop.Defer once the loop iteration's flush is done.
+type Releaser interface{ Release() }
+
+// Engine states.
+const (
+	stateNew = iota
+	stateRunning
+	stateStopped
+)
+
+// Engine owns the loops and the listening sockets.
+type Engine struct {
+	cfg       Config
+	h         Handler
+	log       *slog.Logger
+	loops     []*Loop
+	reusePort bool // a listening socket per loop (SO_REUSEPORT) instead of one acceptor
+
+	mu    sync.Mutex // guards state and listeners' fds (see closeListener); never held while calling a Handler
+	state int
+	lfds  []int // every listening socket; -1 once closed
+
+	stopping atomic.Bool
+	wg       sync.WaitGroup
+}
+
+// New makes an engine with cfg's defaults filled in. It creates each loop's epoll instance
+// and eventfd; Listen and Start follow.
+func New(cfg Config, h Handler) (*Engine, error) {
+	return newEngine(cfg, h, true)
+}
+
+func newEngine(cfg Config, h Handler, reusePort bool) (*Engine, error) {
+	if h == nil {
+		return nil, errors.New("engine: nil Handler")
+	}
+	cfg = cfg.withDefaults()
+	e := &Engine{cfg: cfg, h: h, log: cfg.Logger, reusePort: reusePort}
+	for i := 0; i < cfg.Loops; i++ {
+		l, err := newLoop(e, i)
+		if err != nil {
+			for _, l := range e.loops {
+				l.p.close()
+			}
+			return nil, err
+		}
+		e.loops = append(e.loops, l)
+	}
+	return e, nil
+}
+
+// Listen opens a listening TCP socket on addr (host:port, IPv4 or IPv6; an empty host listens
+// on every address, dual-stack) whose connections reach OnOpen with the given listener tag.
+// It must be called before Start; ":0" picks a free port. It returns the bound address.
+func (e *Engine) Listen(addr string, listener int) (net.Addr, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.state != stateNew {
+		return nil, ErrStarted
+	}
+	if !e.reusePort {
+		fd, err := listenSocket(addr, false)
+		if err != nil {
+			return nil, err
+		}
+		bound, err := boundAddr(fd)
+		if err != nil {
+			unix.Close(fd)
+			return nil, err
+		}
+		// One acceptor: spread the listeners over the loops.
+		l := e.loops[len(e.lfds)%len(e.loops)]
+		if err := e.attach(l, fd, listener); err != nil {
+			return nil, err
+		}
+		return bound, nil
+	}
+	// One socket per loop, all bound to the same port; the first fixes the port for ":0".
+	var bound *net.TCPAddr
+	for i, l := range e.loops {
+		a := addr
+		if i > 0 {
+			host, _, _ := net.SplitHostPort(addr)
+			a = net.JoinHostPort(host, strconv.Itoa(bound.Port))
+		}
+		fd, err := listenSocket(a, true)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			if bound, err = boundAddr(fd); err != nil {
+				unix.Close(fd)
+				return nil, err
+			}
+		}
+		if err := e.attach(l, fd, listener); err != nil {
+			return nil, err
+		}
+	}
+	return bound, nil
+}
+
+// attach registers listening socket fd with loop l. e.mu must be held.
+func (e *Engine) attach(l *Loop, fd, tag int) error {
+	id := len(e.lfds)
+	li := len(l.listeners)
+	if err := l.p.add(fd, unix.EPOLLIN, int32(tagListener-li), 0); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	e.lfds = append(e.lfds, fd)
+	l.listeners = append(l.listeners, loopListener{fd: fd, tag: tag, id: id})
+	return nil
+}
+
+// Start runs the loops, one goroutine each.
+func (e *Engine) Start() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch e.state {
+	case stateRunning:
+		return ErrStarted
+	case stateStopped:
+		return ErrEngineStopped
+	}
+	e.state = stateRunning
+	for _, l := range e.loops {
+		e.wg.Add(1)
+		go l.run()
+	}
+	return nil
+}
+
+// StopAccepting closes the listening sockets (for a drain); existing connections stay.
+// When it returns, new connection attempts are refused. It must not be called from a Handler
+// callback.
+func (e *Engine) StopAccepting() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, fd := range e.lfds {
+		if fd >= 0 {
+			// shutdown(SHUT_RD) on a listening socket stops it listening at once (connections
+			// then get refused) while the fd stays open; the owning loop sees EPOLLHUP and
+			// closes it, so no other goroutine ever closes a fd a loop might be using.
+			unix.Shutdown(fd, unix.SHUT_RD)
+		}
+	}
+}
+
+// closeListener closes listening socket id. Loops call it; e.mu orders it against
+// StopAccepting so that a shutdown never reaches a reused fd number.
+func (e *Engine) closeListener(id int) {
+	e.mu.Lock()
+	if fd := e.lfds[id]; fd >= 0 {
+		unix.Close(fd)
+		e.lfds[id] = -1
+	}
+	e.mu.Unlock()
+}
+
+// Stop closes every connection (OnClose with ErrEngineStopped) and listener, ends the loops
+// and waits for them. Tasks still queued run first. It must not be called from a Handler
+// callback.
+func (e *Engine) Stop() {
+	e.mu.Lock()
+	state := e.state
+	e.state = stateStopped
+	e.mu.Unlock()
+	switch state {
+	case stateStopped:
+		return
+	case stateNew:
+		for _, l := range e.loops {
+			l.q.close()
+			for _, ln := range l.listeners {
+				e.closeListener(ln.id)
+			}
+			l.p.close()
+		}
+		return
+	}
+	e.stopping.Store(true)
+	for _, l := range e.loops {
+		l.q.wakeAlways()
+	}
+	e.wg.Wait()
+}
+
+// Submit hands t to loop's OnTask. Any goroutine may call it; a run of Submits to a sleeping
+// loop costs one eventfd write. Tasks submitted after Stop are dropped.
+func (e *Engine) Submit(loop int, t Task) { e.loops[loop].q.pushOne(t) }
+
+// SubmitBatch hands a copy of ts to loop's OnTask under one lock, with at most one wake-up.
+func (e *Engine) SubmitBatch(loop int, ts []Task) {
+	if len(ts) > 0 {
+		e.loops[loop].q.push(ts...)
+	}
+}
+
+// Loops returns the number of event loops.
+func (e *Engine) Loops() int { return len(e.loops) }
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	var s Stats
+	for _, l := range e.loops {
+		l.stats.addTo(&s)
+	}
+	return s
+}
+
+// Capacity returns how many connections this process can hold: the RLIMIT_NOFILE soft limit
+// (call RaiseOpenFilesLimit first to raise it to the hard limit).
+func (e *Engine) Capacity() int {
+	var r unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &r); err != nil {
+		return 0
+	}
+	if r.Cur > 1<<31-1 {
+		return 1<<31 - 1
+	}
+	return int(r.Cur)
+}
+
+// RaiseOpenFilesLimit raises RLIMIT_NOFILE soft to hard and returns the new soft limit.
+func RaiseOpenFilesLimit() (uint64, error) {
+	var r unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &r); err != nil {
+		return 0, os.NewSyscallError("getrlimit", err)
+	}
+	if r.Cur < r.Max {
+		r.Cur = r.Max
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &r); err != nil {
+			return 0, os.NewSyscallError("setrlimit", err)
+		}
+	}
+	return r.Cur, nil
+}
+
+// String describes the engine for logs.
+func (e *Engine) String() string {
+	mode := "one acceptor"
+	if e.reusePort {
+		mode = "SO_REUSEPORT"
+	}
+	return fmt.Sprintf("engine(%d loops, %s)", len(e.loops), mode)
+}

@@ -1,0 +1,325 @@
+package engine
+
+import (
+	"net/netip"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	eventsPerWait   = 1024
+	acceptsPerEvent = 64                     // accept4 calls per listener event before serving others
+	acceptBackoff   = 100 * time.Millisecond // accept pause after EMFILE/ENFILE/ENOBUFS/ENOMEM
+	acceptLogEvery  = time.Second            // at most one accept-error log line per loop per period
+)
+
+// loopListener is a listening socket a loop accepts on.
+type loopListener struct {
+	fd     int
+	tag    int
+	id     int  // index into Engine.lfds
+	paused bool // removed from epoll during an accept backoff
+}
+
+// Loop is one event loop: an epoll instance, its connections, and the goroutine that runs
+// them. Its methods may be called only from Handler callbacks running on it.
+type Loop struct {
+	idx  int
+	eng  *Engine
+	h    Handler
+	cfg  *Config
+	p    poller
+	q    taskQueue
+	slab slab
+	in   inPool
+	out  outPool
+	acc  acceptor
+
+	events    []unix.EpollEvent
+	rbuf      []byte
+	dirty     []int32    // slots to flush at the end of this iteration
+	deferred  []Releaser // released after this iteration's flush
+	tasks     []Task     // spare task slice, swapped with the queue's
+	handoffs  []handoff  // spare handoff slice
+	listeners []loopListener
+	nextLoop  int // single-acceptor mode: the loop the next accepted conn goes to
+
+	now           time.Time
+	nextTick      time.Time
+	acceptResume  time.Time // end of the accept backoff; zero when not backing off
+	lastAcceptLog time.Time
+	acceptLogged  int // accept errors since the last log line
+
+	stats loopStats
+}
+
+func newLoop(e *Engine, idx int) (*Loop, error) {
+	p, err := openPoller()
+	if err != nil {
+		return nil, err
+	}
+	l := &Loop{
+		idx:    idx,
+		eng:    e,
+		h:      e.h,
+		cfg:    &e.cfg,
+		p:      p,
+		slab:   newSlab(),
+		events: make([]unix.EpollEvent, eventsPerWait),
+		rbuf:   make([]byte, e.cfg.ReadBufferBytes),
+	}
+	l.out.iov = make([]unix.Iovec, 0, maxIovecs)
+	l.q.p = &l.p
+	return l, nil
+}
+
+// Index returns the loop's index, the value Handle.Loop gives for its connections.
+func (l *Loop) Index() int { return l.idx }
+
+// Engine returns the engine the loop belongs to.
+func (l *Loop) Engine() *Engine { return l.eng }
+
+// Now returns the time cached at the start of the current loop iteration.
+func (l *Loop) Now() time.Time { return l.now }
+
+// Defer arranges for r.Release to run after this iteration's flush, when no queued WriteRef
+// still refers to the bytes r owns.
+func (l *Loop) Defer(r Releaser) { l.deferred = append(l.deferred, r) }
+
+// run is the loop goroutine: wait, dispatch events, run handed-over tasks, tick, flush dirty
+// connections, release deferred frames; until Stop.
+func (l *Loop) run() {
+	defer l.eng.wg.Done()
+	l.now = time.Now()
+	l.nextTick = l.now.Add(l.cfg.TickInterval)
+	for {
+		n, err := l.p.wait(l.events, l.timeout())
+		if err != nil {
+			l.eng.log.Error("engine: loop stopped", "loop", l.idx, "err", err)
+			l.shutdown(err)
+			return
+		}
+		l.now = time.Now()
+		for i := 0; i < n; i++ {
+			l.dispatch(&l.events[i])
+		}
+		l.runTasks()
+		if l.eng.stopping.Load() {
+			l.shutdown(ErrEngineStopped)
+			return
+		}
+		if !l.now.Before(l.nextTick) {
+			l.tick()
+		}
+		l.flush()
+		l.release()
+	}
+}
+
+// timeout returns the epoll_wait timeout in milliseconds: 0 when work is queued, else the
+// time to the next tick or to the end of an accept backoff.
+func (l *Loop) timeout() int {
+	if !l.q.sleep() {
+		return 0
+	}
+	next := l.nextTick
+	if !l.acceptResume.IsZero() && l.acceptResume.Before(next) {
+		next = l.acceptResume
+	}
+	d := next.Sub(time.Now())
+	if d <= 0 {
+		return 0
+	}
+	return int((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+func (l *Loop) dispatch(ev *unix.EpollEvent) {
+	switch {
+	case ev.Fd == tagWake:
+		l.p.reset() // the queue itself is drained every iteration
+	case ev.Fd <= tagListener:
+		l.accept(int(tagListener-ev.Fd), ev.Events)
+	default:
+		l.connEvent(ev.Fd, uint32(ev.Pad), ev.Events)
+	}
+}
+
+func (l *Loop) tick() {
+	if !l.acceptResume.IsZero() && !l.now.Before(l.acceptResume) {
+		l.resumeAccept()
+	}
+	l.h.OnTick(l, l.now)
+	l.nextTick = l.nextTick.Add(l.cfg.TickInterval)
+	if !l.nextTick.After(l.now) {
+		l.nextTick = l.now.Add(l.cfg.TickInterval)
+	}
+}
+
+// runTasks runs the work handed over since the last iteration. The drained slices become the
+// next spares, so the hand-over allocates nothing in steady state.
+func (l *Loop) runTasks() {
+	tasks, hs := l.q.swap(l.tasks, l.handoffs)
+	for _, a := range hs {
+		l.open(a.fd, a.tag, a.peer)
+	}
+	for i := range tasks {
+		l.h.OnTask(l, tasks[i])
+	}
+	clear(tasks) // drop references held in Task.V
+	clear(hs)
+	l.tasks, l.handoffs = tasks[:0], hs[:0]
+}
+
+// release runs the deferred Releasers.
+func (l *Loop) release() {
+	for i, r := range l.deferred {
+		r.Release()
+		l.deferred[i] = nil
+	}
+	l.deferred = l.deferred[:0]
+}
+
+// shutdown ends the loop: queued tasks run, every connection closes with err, the
+// listeners and the poller close.
+func (l *Loop) shutdown(err error) {
+	tasks, hs := l.q.close()
+	for _, a := range hs {
+		unix.Close(a.fd)
+	}
+	for i := range tasks {
+		l.h.OnTask(l, tasks[i])
+	}
+	for i := range l.slab.slots {
+		if l.slab.slots[i].flags&flagOpen != 0 {
+			l.closeConn(int32(i), err)
+		}
+	}
+	for _, ln := range l.listeners {
+		l.eng.closeListener(ln.id)
+	}
+	l.release()
+	l.p.close()
+}
+
+// accept takes pending connections from listener li.
+func (l *Loop) accept(li int, events uint32) {
+	ln := &l.listeners[li]
+	if ln.fd < 0 {
+		return
+	}
+	if events&errEvents != 0 {
+		l.dropListener(li) // shut down by StopAccepting
+		return
+	}
+	for k := 0; k < acceptsPerEvent; k++ {
+		fd, peer, err := l.acc.accept(ln.fd)
+		if err != nil {
+			switch err {
+			case unix.EAGAIN:
+			case unix.EINTR, unix.ECONNABORTED:
+				continue
+			case unix.EINVAL:
+				l.dropListener(li)
+			case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
+				l.stats.acceptErrors.Add(1)
+				l.logAcceptError(err)
+				l.pauseAccept()
+			default:
+				l.stats.acceptErrors.Add(1)
+				l.logAcceptError(err)
+			}
+			return
+		}
+		if l.eng.reusePort {
+			l.open(fd, ln.tag, peer)
+			continue
+		}
+		target := l.eng.loops[l.nextLoop]
+		if l.nextLoop++; l.nextLoop == len(l.eng.loops) {
+			l.nextLoop = 0
+		}
+		if target == l {
+			l.open(fd, ln.tag, peer)
+		} else if !target.q.pushHandoff(handoff{fd: fd, tag: ln.tag, peer: peer}) {
+			unix.Close(fd)
+		}
+	}
+}
+
+func (l *Loop) dropListener(li int) {
+	ln := &l.listeners[li]
+	if !ln.paused {
+		l.p.del(ln.fd)
+	}
+	l.eng.closeListener(ln.id)
+	ln.fd = -1
+}
+
+// pauseAccept stops accepting on every listener of the loop for acceptBackoff: out of file
+// descriptors or memory, accepting again at once would only spin.
+func (l *Loop) pauseAccept() {
+	for i := range l.listeners {
+		ln := &l.listeners[i]
+		if ln.fd >= 0 && !ln.paused {
+			l.p.del(ln.fd)
+			ln.paused = true
+		}
+	}
+	l.acceptResume = l.now.Add(acceptBackoff)
+}
+
+func (l *Loop) resumeAccept() {
+	for i := range l.listeners {
+		ln := &l.listeners[i]
+		if ln.fd >= 0 && ln.paused {
+			l.p.add(ln.fd, unix.EPOLLIN, int32(tagListener-i), 0)
+			ln.paused = false
+		}
+	}
+	l.acceptResume = time.Time{}
+}
+
+// logAcceptError logs accept failures at most once per acceptLogEvery.
+func (l *Loop) logAcceptError(err error) {
+	l.acceptLogged++
+	if l.now.Sub(l.lastAcceptLog) < acceptLogEvery {
+		return
+	}
+	l.eng.log.Warn("engine: accept failed", "loop", l.idx, "err", wrapSyscall("accept4", err),
+		"errors", l.acceptLogged, "backoff", acceptBackoff)
+	l.lastAcceptLog = l.now
+	l.acceptLogged = 0
+}
+
+// open sets up an accepted socket, registers it and hands it to OnOpen.
+func (l *Loop) open(fd, tag int, peer netip.Addr) {
+	l.stats.accepted.Add(1)
+	if err := setupConn(fd, l.cfg.SendBufferBytes); err != nil {
+		unix.Close(fd) // the peer is already gone (setsockopt on a reset socket)
+		return
+	}
+	i := l.slab.alloc(fd)
+	if i < 0 {
+		l.stats.acceptErrors.Add(1)
+		unix.Close(fd)
+		return
+	}
+	c := &l.slab.slots[i]
+	gen := c.gen
+	if err := l.p.add(fd, connEvents, i, int32(gen)); err != nil {
+		l.slab.release(i)
+		unix.Close(fd)
+		return
+	}
+	c.flags |= flagRegIn
+	l.stats.open.Add(1)
+	h := makeHandle(l.idx, i, gen)
+	if l.h.OnOpen(l, h, tag, peer) {
+		return
+	}
+	if c, _ := l.slab.lookup(h); c != nil {
+		l.stats.open.Add(-1)
+		l.freeConn(i)
+	}
+}
