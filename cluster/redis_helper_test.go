@@ -1,0 +1,138 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// testRedis is a redis-server child process on a free loopback port, stopped at test end.
+// Tests that need it fail (never skip) when redis-server is missing.
+type testRedis struct {
+	t    *testing.T
+	port int
+	cmd  *exec.Cmd
+}
+
+func startRedis(t *testing.T) *testRedis {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("redis-server not installed: %v (apt-get install redis-server)", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &testRedis{t: t, port: ln.Addr().(*net.TCPAddr).Port}
+	ln.Close()
+	r.start()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *testRedis) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
+func (r *testRedis) url() string  { return "redis://" + r.addr() }
+
+// start runs redis-server on r.port and waits until it accepts connections.
+func (r *testRedis) start() {
+	r.t.Helper()
+	r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no")
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatalf("start redis-server: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", r.addr(), 100*time.Millisecond); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.t.Fatalf("redis-server on %s did not come up", r.addr())
+}
+
+// stop kills redis-server and waits for it (its data is lost: no persistence).
+func (r *testRedis) stop() {
+	if r.cmd == nil || r.cmd.Process == nil {
+		return
+	}
+	_ = r.cmd.Process.Kill()
+	_ = r.cmd.Wait()
+	r.cmd = nil
+}
+
+// raw returns a client without client-side caching, to inspect and poke Redis directly.
+func (r *testRedis) raw() rueidis.Client {
+	r.t.Helper()
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{r.addr()}, DisableCache: true})
+	if err != nil {
+		r.t.Fatalf("raw redis client: %v", err)
+	}
+	r.t.Cleanup(c.Close)
+	return c
+}
+
+// commandCalls returns how many times Redis executed cmd (from INFO commandstats).
+func commandCalls(t *testing.T, c rueidis.Client, cmd string) int {
+	t.Helper()
+	info, err := c.Do(context.Background(), c.B().Info().Section("commandstats").Build()).ToString()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	prefix := "cmdstat_" + cmd + ":calls="
+	for i := 0; i+len(prefix) <= len(info); i++ {
+		if info[i:i+len(prefix)] == prefix {
+			fmt.Sscanf(info[i+len(prefix):], "%d", &n)
+			return n
+		}
+	}
+	return 0
+}
+
+// newTestDir starts a RedisDirectory for node id on r, closed at test end.
+func newTestDir(t *testing.T, r *testRedis, id string, ttl time.Duration) *RedisDirectory {
+	t.Helper()
+	d, err := NewRedisDirectory(RedisOptions{
+		URL: r.url(), Self: Node{ID: id, Addr: id + ".test:7946"}, NodeTTL: ttl, OpTimeout: 500 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatalf("Start(%s) = %v; want nil", id, err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// crash stops d's heartbeat and writer without unregistering: to Redis, the node died.
+func (d *RedisDirectory) crash() {
+	d.once.Do(func() { close(d.done) })
+	<-d.finished
+}
+
+// eventually polls f every 20ms until it returns "" or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, f func() string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		msg := f()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", timeout, msg)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

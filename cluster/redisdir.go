@@ -1,0 +1,321 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// RedisOptions configures a RedisDirectory.
+type RedisOptions struct {
+	URL           string        // redis://[user:pass@]host:port[/db]; a Redis Cluster is detected by rueidis
+	Self          Node          // this node
+	NodeTTL       time.Duration // heartbeat TTL (--node-ttl); 0 = 15s
+	OpTimeout     time.Duration // bound on every Redis request; 0 = 1s
+	CacheTTL      time.Duration // longest life of a client-side cache entry; 0 = 5m (invalidation keeps entries exact before that)
+	BatchCommands int           // write commands per pipeline; 0 = 4096
+	Prefix        string        // key prefix; "" = "pw:"
+	Logger        *slog.Logger  // nil = slog.Default()
+}
+
+func (o *RedisOptions) fill() {
+	if o.NodeTTL <= 0 {
+		o.NodeTTL = 15 * time.Second
+	}
+	if o.OpTimeout <= 0 {
+		o.OpTimeout = time.Second
+	}
+	if o.CacheTTL <= 0 {
+		o.CacheTTL = 5 * time.Minute
+	}
+	if o.BatchCommands <= 0 {
+		o.BatchCommands = 4096
+	}
+	if o.Prefix == "" {
+		o.Prefix = "pw:"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// RedisDirectory is the cluster Directory on Redis (see doc.go for keys and guarantees).
+//
+// Goroutines: callers' reads go straight to rueidis; every write, the heartbeat, resync and the
+// dead-node janitor run on one background goroutine (run), so they never race each other.
+//
+// Lock contract: mu guards the fields below it and is never held across a Redis request.
+type RedisDirectory struct {
+	o    RedisOptions
+	copt rueidis.ClientOption
+	cli  atomic.Pointer[rueidis.Client] // nil until the first successful dial
+
+	roundTrips, hits, misses, commands, errs, resyncs atomic.Uint64
+
+	kick     chan struct{} // wakes run for queued changes (capacity 1: wake-ups merge)
+	done     chan struct{}
+	finished chan struct{}
+	once     sync.Once
+
+	mu       sync.Mutex
+	mirror   [3]map[string]struct{} // this node's entries by kind (conns, users, topics): what Redis must hold
+	ops      []op                   // changes not yet sent, in order
+	waiters  []chan error           // Flush callers waiting for the ops queued before them
+	needSync bool                   // Redis may disagree with mirror: re-assert everything before sending ops
+	started  bool
+
+	// Owned by run.
+	lastBeat time.Time
+	lastTry  time.Time
+}
+
+var _ Directory = (*RedisDirectory)(nil)
+
+// NewRedisDirectory checks the options; it does not dial (Start does, and keeps retrying).
+func NewRedisDirectory(o RedisOptions) (*RedisDirectory, error) {
+	o.fill()
+	if o.Self.ID == "" || o.Self.Addr == "" {
+		return nil, errors.New("cluster: RedisOptions.Self needs ID and Addr")
+	}
+	copt, err := rueidis.ParseURL(o.URL)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: redis url: %w", err)
+	}
+	// Short timeouts so that a dead Redis costs callers at most OpTimeout. rueidis PINGs every
+	// KeepAlive and closes a connection that does not answer within ConnWriteTimeout; closing
+	// it drops that connection's client-side cache (see doc.go), which bounds how long a silent
+	// partition can leave us routing from entries whose invalidations we may have missed.
+	copt.Dialer = net.Dialer{Timeout: o.OpTimeout, KeepAlive: time.Second}
+	copt.ConnWriteTimeout = 2 * time.Second
+	copt.DisableRetry = true // we answer fast and let the caller (or the next heartbeat) retry
+	d := &RedisDirectory{
+		o: o, copt: copt,
+		kick:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		finished: make(chan struct{}),
+		needSync: true, // a previous incarnation of this node id may have left entries behind
+	}
+	for i := range d.mirror {
+		d.mirror[i] = make(map[string]struct{})
+	}
+	return d, nil
+}
+
+// client returns the rueidis client or an ErrDirectoryDown error when none could be made yet.
+func (d *RedisDirectory) client() (rueidis.Client, error) {
+	if p := d.cli.Load(); p != nil {
+		return *p, nil
+	}
+	return nil, fmt.Errorf("%w: not connected", ErrDirectoryDown)
+}
+
+// connect makes the client if there is none. Only run (and Start before run) call it.
+func (d *RedisDirectory) connect() (rueidis.Client, error) {
+	if p := d.cli.Load(); p != nil {
+		return *p, nil
+	}
+	c, err := rueidis.NewClient(d.copt)
+	if err != nil {
+		return nil, d.down(err)
+	}
+	d.cli.Store(&c)
+	return c, nil
+}
+
+// down counts a failure and wraps it so that callers can test errors.Is(err, ErrDirectoryDown).
+func (d *RedisDirectory) down(err error) error {
+	d.errs.Add(1)
+	return fmt.Errorf("%w: %w", ErrDirectoryDown, err)
+}
+
+func (d *RedisDirectory) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, d.o.OpTimeout)
+}
+
+// Stats returns the counters.
+func (d *RedisDirectory) Stats() DirStats {
+	return DirStats{
+		RoundTrips: d.roundTrips.Load(), CacheHits: d.hits.Load(), CacheMisses: d.misses.Load(),
+		Commands: d.commands.Load(), Errors: d.errs.Load(), Resyncs: d.resyncs.Load(),
+	}
+}
+
+// cached runs cacheable reads as one pipeline and counts hits; a pipeline with any miss is one
+// round trip.
+func (d *RedisDirectory) cached(ctx context.Context, c rueidis.Client, cts ...rueidis.CacheableTTL) []rueidis.RedisResult {
+	rs := d.doCached(ctx, c, cts)
+	// A connection that broke while idle reports its error on first use; rueidis has already
+	// replaced it (and dropped its cache) by then, so one immediate retry either succeeds or
+	// fails fast with the real cause (connection refused).
+	for _, r := range rs {
+		if r.NonRedisError() != nil && ctx.Err() == nil {
+			rs = d.doCached(ctx, c, cts)
+			break
+		}
+	}
+	missed := false
+	for _, r := range rs {
+		if r.IsCacheHit() {
+			d.hits.Add(1)
+		} else {
+			d.misses.Add(1)
+			missed = true
+		}
+	}
+	if missed {
+		d.roundTrips.Add(1)
+	}
+	return rs
+}
+
+func (d *RedisDirectory) doCached(ctx context.Context, c rueidis.Client, cts []rueidis.CacheableTTL) []rueidis.RedisResult {
+	if len(cts) == 1 {
+		return []rueidis.RedisResult{c.DoCache(ctx, cts[0].Cmd, cts[0].TTL)}
+	}
+	return c.DoMultiCache(ctx, cts...)
+}
+
+// liveAddrs returns the link address of each id, "" for ids whose heartbeat key is gone.
+func (d *RedisDirectory) liveAddrs(ctx context.Context, c rueidis.Client, ids []string) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	cts := make([]rueidis.CacheableTTL, len(ids))
+	for i, id := range ids {
+		cts[i] = rueidis.CT(c.B().Get().Key(keyNode(d.o.Prefix, id)).Cache(), d.o.CacheTTL)
+	}
+	addrs := make([]string, len(ids))
+	for i, r := range d.cached(ctx, c, cts...) {
+		a, err := r.ToString()
+		if rueidis.IsRedisNil(err) {
+			continue
+		}
+		if err != nil {
+			return nil, d.down(err)
+		}
+		addrs[i] = a
+	}
+	return addrs, nil
+}
+
+// NodeAddr returns the link address of a live node.
+func (d *RedisDirectory) NodeAddr(ctx context.Context, id string) (string, error) {
+	c, err := d.client()
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := d.opCtx(ctx)
+	defer cancel()
+	addrs, err := d.liveAddrs(ctx, c, []string{id})
+	if err != nil {
+		return "", err
+	}
+	if addrs[0] == "" {
+		return "", ErrUnknownNode
+	}
+	return addrs[0], nil
+}
+
+// Nodes returns the live nodes sorted by id.
+func (d *RedisDirectory) Nodes(ctx context.Context) ([]Node, error) {
+	c, err := d.client()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := d.opCtx(ctx)
+	defer cancel()
+	ids, err := d.set(ctx, c, keyNodes(d.o.Prefix))
+	if err != nil {
+		return nil, err
+	}
+	addrs, err := d.liveAddrs(ctx, c, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Node, 0, len(ids))
+	for i, id := range ids {
+		if addrs[i] != "" {
+			out = append(out, Node{ID: id, Addr: addrs[i]})
+		}
+	}
+	return out, nil
+}
+
+// set reads a set through the cache, sorted.
+func (d *RedisDirectory) set(ctx context.Context, c rueidis.Client, key string) ([]string, error) {
+	r := d.cached(ctx, c, rueidis.CT(c.B().Smembers().Key(key).Cache(), d.o.CacheTTL))[0]
+	ms, err := r.AsStrSlice()
+	if err != nil {
+		return nil, d.down(err)
+	}
+	slices.Sort(ms)
+	return ms, nil
+}
+
+// ConnNode returns the live node holding key, or ErrNotFound.
+func (d *RedisDirectory) ConnNode(ctx context.Context, key string) (string, error) {
+	c, err := d.client()
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := d.opCtx(ctx)
+	defer cancel()
+	r := d.cached(ctx, c, rueidis.CT(c.B().Get().Key(keyConn(d.o.Prefix, key)).Cache(), d.o.CacheTTL))[0]
+	id, err := r.ToString()
+	if rueidis.IsRedisNil(err) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", d.down(err)
+	}
+	addrs, err := d.liveAddrs(ctx, c, []string{id})
+	if err != nil {
+		return "", err
+	}
+	if addrs[0] == "" {
+		return "", ErrNotFound // its node died; the janitor deletes the entry later
+	}
+	return id, nil
+}
+
+// UserNodes returns the live nodes holding connections of user, sorted.
+func (d *RedisDirectory) UserNodes(ctx context.Context, user string) ([]string, error) {
+	return d.liveMembers(ctx, keyUser(d.o.Prefix, user))
+}
+
+// TopicNodes returns the live nodes holding subscribers of topic, sorted.
+func (d *RedisDirectory) TopicNodes(ctx context.Context, topic string) ([]string, error) {
+	return d.liveMembers(ctx, keyTopic(d.o.Prefix, topic))
+}
+
+func (d *RedisDirectory) liveMembers(ctx context.Context, key string) ([]string, error) {
+	c, err := d.client()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := d.opCtx(ctx)
+	defer cancel()
+	ids, err := d.set(ctx, c, key)
+	if err != nil {
+		return nil, err
+	}
+	addrs, err := d.liveAddrs(ctx, c, ids)
+	if err != nil {
+		return nil, err
+	}
+	live := ids[:0]
+	for i, id := range ids {
+		if addrs[i] != "" {
+			live = append(live, id)
+		}
+	}
+	return live, nil
+}

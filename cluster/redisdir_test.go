@@ -1,0 +1,277 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+)
+
+var bg = context.Background()
+
+func TestRedisRegisterAndLookup(t *testing.T) {
+	r := startRedis(t)
+	a := newTestDir(t, r, "a", 15*time.Second)
+	b := newTestDir(t, r, "b", 15*time.Second)
+	a.AddConn("k1")
+	a.AddUser("u")
+	a.AddTopic("news")
+	b.AddUser("u")
+	b.AddConn("k2")
+	b.RemoveConn("k2")
+	for _, d := range []*RedisDirectory{a, b} {
+		if err := d.Flush(bg); err != nil {
+			t.Fatalf("Flush = %v; want nil", err)
+		}
+	}
+	if n, err := b.ConnNode(bg, "k1"); n != "a" || err != nil {
+		t.Errorf("ConnNode(k1) = %q, %v; want a, nil", n, err)
+	}
+	if n, err := b.ConnNode(bg, "k2"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("ConnNode(k2) = %q, %v; want ErrNotFound (removed)", n, err)
+	}
+	if ns, err := a.UserNodes(bg, "u"); !slices.Equal(ns, []string{"a", "b"}) || err != nil {
+		t.Errorf("UserNodes(u) = %v, %v; want [a b], nil", ns, err)
+	}
+	if ns, err := b.TopicNodes(bg, "news"); !slices.Equal(ns, []string{"a"}) || err != nil {
+		t.Errorf("TopicNodes(news) = %v, %v; want [a], nil", ns, err)
+	}
+	if ns, err := b.TopicNodes(bg, "none"); len(ns) != 0 || err != nil {
+		t.Errorf("TopicNodes(none) = %v, %v; want [], nil", ns, err)
+	}
+	if addr, err := a.NodeAddr(bg, "b"); addr != "b.test:7946" || err != nil {
+		t.Errorf("NodeAddr(b) = %q, %v; want b.test:7946, nil", addr, err)
+	}
+	if _, err := a.NodeAddr(bg, "zz"); !errors.Is(err, ErrUnknownNode) {
+		t.Errorf("NodeAddr(zz) err = %v; want ErrUnknownNode", err)
+	}
+	nodes, err := a.Nodes(bg)
+	if want := []Node{{"a", "a.test:7946"}, {"b", "b.test:7946"}}; !slices.Equal(nodes, want) || err != nil {
+		t.Errorf("Nodes = %v, %v; want %v, nil", nodes, err, want)
+	}
+	// Close removes the node's entries.
+	b.Close()
+	if ns, err := a.UserNodes(bg, "u"); !slices.Equal(ns, []string{"a"}) || err != nil {
+		t.Errorf("after b.Close: UserNodes(u) = %v, %v; want [a], nil", ns, err)
+	}
+}
+
+// A hot lookup costs one round trip, then none; a change is seen through invalidation.
+func TestRedisCacheHitsAndInvalidation(t *testing.T) {
+	r := startRedis(t)
+	raw := r.raw()
+	a := newTestDir(t, r, "a", 15*time.Second)
+	b := newTestDir(t, r, "b", 15*time.Second)
+	b.AddUser("hot")
+	b.AddConn("kh")
+	if err := b.Flush(bg); err != nil {
+		t.Fatal(err)
+	}
+	if ns, err := a.UserNodes(bg, "hot"); !slices.Equal(ns, []string{"b"}) || err != nil {
+		t.Fatalf("UserNodes(hot) = %v, %v; want [b], nil", ns, err)
+	}
+	if _, err := a.ConnNode(bg, "kh"); err != nil {
+		t.Fatal(err)
+	}
+	before, smembers, gets := a.Stats(), commandCalls(t, raw, "smembers"), commandCalls(t, raw, "get")
+	for i := 0; i < 1000; i++ {
+		if ns, err := a.UserNodes(bg, "hot"); len(ns) != 1 || err != nil {
+			t.Fatalf("UserNodes(hot) = %v, %v", ns, err)
+		}
+		if n, err := a.ConnNode(bg, "kh"); n != "b" || err != nil {
+			t.Fatalf("ConnNode(kh) = %q, %v", n, err)
+		}
+	}
+	after := a.Stats()
+	if d := after.RoundTrips - before.RoundTrips; d > 2 { // a heartbeat of b may invalidate its node key once
+		t.Errorf("2000 hot lookups cost %d round trips; want ≤ 2", d)
+	}
+	if d := after.CacheHits - before.CacheHits; d < 3900 {
+		t.Errorf("2000 hot lookups (4000 cached reads) gave %d cache hits; want ≥ 3900", d)
+	}
+	if d := commandCalls(t, raw, "smembers") - smembers; d > 0 {
+		t.Errorf("Redis ran SMEMBERS %d times for cached lookups; want 0", d)
+	}
+	if d := commandCalls(t, raw, "get") - gets; d > 2 {
+		t.Errorf("Redis ran GET %d times for cached lookups; want ≤ 2", d)
+	}
+	t.Logf("2000 hot lookups: %d round trips, %d cache hits", after.RoundTrips-before.RoundTrips, after.CacheHits-before.CacheHits)
+
+	// A change made by another node invalidates a's cached entry.
+	c := newTestDir(t, r, "c", 15*time.Second)
+	c.AddUser("hot")
+	if err := c.Flush(bg); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, func() string {
+		ns, err := a.UserNodes(bg, "hot")
+		if !slices.Equal(ns, []string{"b", "c"}) || err != nil {
+			return fmt.Sprintf("UserNodes(hot) = %v, %v; want [b c], nil", ns, err)
+		}
+		return ""
+	})
+}
+
+// A node that stops heartbeating disappears from reads within its TTL; the janitor of a live
+// node then deletes its entries.
+func TestRedisNodeTTLExpiry(t *testing.T) {
+	r := startRedis(t)
+	raw := r.raw()
+	const ttl = time.Second
+	a := newTestDir(t, r, "a", ttl)
+	b := newTestDir(t, r, "b", ttl)
+	a.AddConn("ka")
+	a.AddUser("u")
+	a.AddTopic("t")
+	if err := a.Flush(bg); err != nil {
+		t.Fatal(err)
+	}
+	if ns, _ := b.UserNodes(bg, "u"); !slices.Equal(ns, []string{"a"}) {
+		t.Fatalf("UserNodes(u) = %v; want [a]", ns)
+	}
+	a.crash()
+	died := time.Now()
+	eventually(t, ttl+time.Second, func() string {
+		if ns, err := b.UserNodes(bg, "u"); len(ns) != 0 || err != nil {
+			return fmt.Sprintf("UserNodes(u) = %v, %v; want [], nil after a died", ns, err)
+		}
+		return ""
+	})
+	t.Logf("dead node ignored %v after its last heartbeat could run", time.Since(died))
+	if n, err := b.ConnNode(bg, "ka"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("ConnNode(ka) = %q, %v; want ErrNotFound", n, err)
+	}
+	if _, err := b.NodeAddr(bg, "a"); !errors.Is(err, ErrUnknownNode) {
+		t.Errorf("NodeAddr(a) err = %v; want ErrUnknownNode", err)
+	}
+	if ns, _ := b.Nodes(bg); len(ns) != 1 || ns[0].ID != "b" {
+		t.Errorf("Nodes = %v; want only b", ns)
+	}
+	eventually(t, 4*ttl, func() string {
+		n, err := raw.Do(bg, raw.B().Exists().Key("pw:u:u", "pw:t:t", "pw:c:ka", "pw:n:{a}:c").Build()).AsInt64()
+		if n != 0 || err != nil {
+			return fmt.Sprintf("dead node keys still present: EXISTS = %d, %v", n, err)
+		}
+		return ""
+	})
+}
+
+// Redis stops and comes back empty: calls fail fast meanwhile, then the directory re-registers
+// and re-asserts its entries by itself, and no lookup is answered from a pre-restart cache.
+func TestRedisRestart(t *testing.T) {
+	r := startRedis(t)
+	raw := r.raw()
+	a := newTestDir(t, r, "a", 3*time.Second)
+	b := newTestDir(t, r, "b", 3*time.Second)
+	a.AddConn("ka")
+	a.AddUser("u")
+	if err := a.Flush(bg); err != nil {
+		t.Fatal(err)
+	}
+	// kx is written behind the directories' backs, so nobody re-asserts it after the restart.
+	if err := raw.Do(bg, raw.B().Set().Key("pw:c:kx").Value("a").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if n, err := b.ConnNode(bg, "kx"); n != "a" || err != nil {
+			t.Fatalf("ConnNode(kx) = %q, %v; want a", n, err)
+		}
+	}
+	if s := b.Stats(); s.CacheHits == 0 {
+		t.Fatalf("kx not served from cache before the restart: %+v", s)
+	}
+
+	r.stop()
+	// Until rueidis reads EOF on its connection (microseconds on loopback) a cached answer
+	// is still served: it was valid when Redis died. After that, calls fail, fast.
+	eventually(t, 2*time.Second, func() string {
+		if _, err := b.ConnNode(bg, "kx"); !errors.Is(err, ErrDirectoryDown) {
+			return fmt.Sprintf("ConnNode with Redis down = %v; want ErrDirectoryDown", err)
+		}
+		return ""
+	})
+	start := time.Now()
+	if _, err := b.UserNodes(bg, "u"); !errors.Is(err, ErrDirectoryDown) {
+		t.Errorf("UserNodes with Redis down = %v; want ErrDirectoryDown", err)
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("UserNodes with Redis down took %v; want < 1s", el)
+	}
+	a.AddUser("u2") // while down: kept in the mirror, asserted on recovery
+	a.RemoveUser("u")
+	if err := a.Flush(bg); !errors.Is(err, ErrDirectoryDown) {
+		t.Errorf("Flush with Redis down = %v; want ErrDirectoryDown", err)
+	}
+
+	r.start()
+	raw = r.raw()
+	if err := raw.Do(bg, raw.B().Set().Key("pw:c:kx").Value("b").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, func() string {
+		if ns, err := b.UserNodes(bg, "u2"); !slices.Equal(ns, []string{"a"}) || err != nil {
+			return fmt.Sprintf("UserNodes(u2) = %v, %v; want [a] after recovery", ns, err)
+		}
+		return ""
+	})
+	if n, err := b.ConnNode(bg, "kx"); n != "b" || err != nil {
+		t.Errorf("ConnNode(kx) after restart = %q, %v; want b (the pre-restart cached a is stale)", n, err)
+	}
+	if n, err := b.ConnNode(bg, "ka"); n != "a" || err != nil {
+		t.Errorf("ConnNode(ka) after restart = %q, %v; want a (re-asserted)", n, err)
+	}
+	if ns, _ := b.UserNodes(bg, "u"); len(ns) != 0 {
+		t.Errorf("UserNodes(u) after restart = %v; want [] (removed while down)", ns)
+	}
+	if s := a.Stats(); s.Resyncs < 2 {
+		t.Errorf("a.Stats().Resyncs = %d; want ≥ 2 (start + recovery)", s.Resyncs)
+	}
+}
+
+// 15,000 arrivals cost a handful of pipelines, not 15,000 round trips.
+func TestRedisBatchedRegistrations(t *testing.T) {
+	r := startRedis(t)
+	raw := r.raw()
+	a := newTestDir(t, r, "a", 15*time.Second)
+	before := a.Stats()
+	start := time.Now()
+	for i := 0; i < 15000; i++ {
+		a.AddConn("conn-" + strconv.Itoa(i))
+		a.AddUser("user-" + strconv.Itoa(i))
+	}
+	if err := a.Flush(bg); err != nil {
+		t.Fatal(err)
+	}
+	el := time.Since(start)
+	s := a.Stats()
+	rt := s.RoundTrips - before.RoundTrips
+	t.Logf("15000 conns + 15000 users: %d commands in %d round trips, %v", s.Commands-before.Commands, rt, el)
+	if rt > 100 {
+		t.Errorf("15000 registrations cost %d round trips; want ≤ 100", rt)
+	}
+	n, err := raw.Do(bg, raw.B().Scard().Key("pw:n:{a}:c").Build()).AsInt64()
+	if n != 15000 || err != nil {
+		t.Errorf("SCARD pw:n:{a}:c = %d, %v; want 15000", n, err)
+	}
+	if n, err := a.ConnNode(bg, "conn-14999"); n != "a" || err != nil {
+		t.Errorf("ConnNode(conn-14999) = %q, %v; want a", n, err)
+	}
+}
+
+// A new incarnation of a node id drops what the previous one left behind.
+func TestRedisRestartedNodeDropsOldEntries(t *testing.T) {
+	r := startRedis(t)
+	a := newTestDir(t, r, "a", 15*time.Second)
+	a.AddUser("old")
+	if err := a.Flush(bg); err != nil {
+		t.Fatal(err)
+	}
+	a.crash()
+	a2 := newTestDir(t, r, "a", 15*time.Second)
+	if ns, _ := a2.UserNodes(bg, "old"); len(ns) != 0 {
+		t.Errorf("UserNodes(old) after restart of a = %v; want []", ns)
+	}
+}

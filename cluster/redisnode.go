@@ -1,0 +1,229 @@
+package cluster
+
+import (
+	"context"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// retryGap is the least time between two registration attempts while Redis is unreachable.
+const retryGap = 500 * time.Millisecond
+
+// Start registers this node and starts the background goroutine. If the first registration
+// fails its error is returned and the goroutine keeps trying (every retryGap) until Close.
+func (d *RedisDirectory) Start(ctx context.Context) error {
+	d.mu.Lock()
+	if d.started {
+		d.mu.Unlock()
+		return nil
+	}
+	d.started = true
+	d.mu.Unlock()
+	err := ctx.Err()
+	if err == nil {
+		err = d.beat()
+	}
+	go d.run()
+	return err
+}
+
+// Close stops the background goroutine, removes this node's entries and registration (best
+// effort, bounded by a few OpTimeouts) and closes the Redis client.
+func (d *RedisDirectory) Close() error {
+	d.mu.Lock()
+	started := d.started
+	d.mu.Unlock()
+	if !started {
+		return errNotStarted
+	}
+	d.once.Do(func() { close(d.done) })
+	<-d.finished
+	c, err := d.client()
+	if err != nil {
+		return nil
+	}
+	defer c.Close()
+	return d.unregister(c)
+}
+
+func (d *RedisDirectory) run() {
+	defer close(d.finished)
+	tick := time.NewTicker(min(d.o.NodeTTL/6, retryGap))
+	defer tick.Stop()
+	lastGC := time.Now()
+	for {
+		select {
+		case <-d.done:
+			return
+		case <-d.kick:
+			d.flush()
+		case now := <-tick.C:
+			d.mu.Lock()
+			sync := d.needSync
+			d.mu.Unlock()
+			if sync || now.Sub(d.lastBeat) >= d.o.NodeTTL/3 {
+				_ = d.beat()
+			}
+			if now.Sub(lastGC) >= d.o.NodeTTL {
+				lastGC = now
+				d.collect()
+			}
+		}
+	}
+}
+
+// beat refreshes the heartbeat key and, when Redis may have lost or missed our entries,
+// re-asserts all of them (resync). It runs on run's goroutine (or in Start before run).
+//
+// The heartbeat is SET ... GET: a nil old value while we believed ourselves registered means
+// Redis lost our data (restart without persistence, failover to a lagging replica, or we
+// stalled past the TTL), so we resync.
+func (d *RedisDirectory) beat() error {
+	now := time.Now()
+	d.mu.Lock()
+	sync := d.needSync
+	d.mu.Unlock()
+	if sync && now.Sub(d.lastTry) < retryGap {
+		return ErrDirectoryDown
+	}
+	d.lastTry = now
+	c, err := d.connect()
+	if err != nil {
+		return err
+	}
+	p, self := d.o.Prefix, d.o.Self
+	ctx, cancel := d.opCtx(context.Background())
+	rs := c.DoMulti(ctx,
+		c.B().Set().Key(keyNode(p, self.ID)).Value(self.Addr).Get().Px(d.o.NodeTTL).Build(),
+		c.B().Sadd().Key(keyNodes(p)).Member(self.ID).Build())
+	cancel()
+	d.roundTrips.Add(1)
+	d.commands.Add(2)
+	_, err = rs[0].ToString()
+	lost := rueidis.IsRedisNil(err)
+	if lost {
+		err = nil
+	}
+	if err == nil {
+		err = rs[1].Error()
+	}
+	if err != nil {
+		if !sync {
+			d.o.Logger.Warn("cluster: redis directory unreachable", "node", self.ID, "err", err)
+		}
+		d.markUnsynced()
+		return d.down(err)
+	}
+	d.lastBeat = now
+	if lost && !sync {
+		d.o.Logger.Warn("cluster: node registration was lost in redis; re-asserting entries", "node", self.ID)
+		d.markUnsynced()
+		sync = true
+	}
+	if !sync {
+		return nil
+	}
+	if err := d.resync(c); err != nil {
+		d.markUnsynced()
+		return err
+	}
+	d.o.Logger.Info("cluster: redis directory in sync", "node", self.ID)
+	return nil
+}
+
+// resync makes Redis hold exactly the mirror: it removes what this node's own sets list and the
+// mirror does not (entries of a previous incarnation, removals that failed while Redis was
+// unreachable) and re-adds the whole mirror. Ops queued after the snapshot are sent after it.
+func (d *RedisDirectory) resync(c rueidis.Client) error {
+	d.mu.Lock()
+	var snap [3][]string
+	for k, m := range d.mirror {
+		snap[k] = make([]string, 0, len(m))
+		for name := range m {
+			snap[k] = append(snap[k], name)
+		}
+	}
+	d.ops = nil
+	d.needSync = false
+	d.mu.Unlock()
+
+	p, self := d.o.Prefix, d.o.Self.ID
+	for k := kindConn; k <= kindTopic; k++ {
+		have, err := d.scanSet(c, nodeSetKey(p, self, k))
+		if err != nil {
+			return err
+		}
+		want := make(map[string]struct{}, len(snap[k]))
+		for _, n := range snap[k] {
+			want[n] = struct{}{}
+		}
+		var cmds rueidis.Commands
+		var stale []string
+		for _, n := range have {
+			if _, ok := want[n]; !ok {
+				cmds = append(cmds, indexCmd(c, p, self, k, false, n))
+				stale = append(stale, n)
+			}
+		}
+		cmds = appendNodeSetCmds(cmds, c, p, self, k, false, stale)
+		for _, n := range snap[k] {
+			cmds = append(cmds, indexCmd(c, p, self, k, true, n))
+		}
+		cmds = appendNodeSetCmds(cmds, c, p, self, k, true, snap[k])
+		if err := d.send(c, cmds); err != nil {
+			return err
+		}
+	}
+	d.resyncs.Add(1)
+	return nil
+}
+
+// appendNodeSetCmds appends SADD/SREM commands of at most 512 members each.
+func appendNodeSetCmds(cmds rueidis.Commands, c rueidis.Client, p, id string, k kind, add bool, names []string) rueidis.Commands {
+	for len(names) > 0 {
+		n := min(len(names), 512)
+		cmds = append(cmds, nodeSetCmd(c, p, id, k, add, names[:n]))
+		names = names[n:]
+	}
+	return cmds
+}
+
+// scanSet reads a whole set with SSCAN (never a blocking SMEMBERS on a big set).
+func (d *RedisDirectory) scanSet(c rueidis.Client, key string) ([]string, error) {
+	var out []string
+	var cursor uint64
+	for {
+		ctx, cancel := d.opCtx(context.Background())
+		e, err := c.Do(ctx, c.B().Sscan().Key(key).Cursor(cursor).Count(1000).Build()).AsScanEntry()
+		cancel()
+		d.roundTrips.Add(1)
+		if err != nil {
+			return nil, d.down(err)
+		}
+		out = append(out, e.Elements...)
+		if cursor = e.Cursor; cursor == 0 {
+			return out, nil
+		}
+	}
+}
+
+// unregister removes every entry of this node and its registration.
+func (d *RedisDirectory) unregister(c rueidis.Client) error {
+	p, self := d.o.Prefix, d.o.Self.ID
+	var cmds rueidis.Commands
+	for k := kindConn; k <= kindTopic; k++ {
+		have, err := d.scanSet(c, nodeSetKey(p, self, k))
+		if err != nil {
+			return err
+		}
+		for _, n := range have {
+			cmds = append(cmds, indexCmd(c, p, self, k, false, n))
+		}
+		cmds = append(cmds, c.B().Del().Key(nodeSetKey(p, self, k)).Build())
+	}
+	cmds = append(cmds,
+		c.B().Del().Key(keyNode(p, self)).Build(),
+		c.B().Srem().Key(keyNodes(p)).Member(self).Build())
+	return d.send(c, cmds)
+}
