@@ -51,7 +51,11 @@ func (s *shard) removeGroup(gi uint32) {
 	gr := s.groups.at(gi)
 	s.indexDelete(gi)
 	s.live[gr.kind]--
-	s.dead += int(gr.size)
+	if int(gr.off+gr.size) == len(s.arena) {
+		s.arena = s.arena[:gr.off] // the newest name: reuse its bytes at once
+	} else {
+		s.dead += int(gr.size)
+	}
 	*gr = group{head: s.freeGroup}
 	s.freeGroup = gi + 1
 	if s.dead >= 4096 && s.dead > len(s.arena)/2 {
@@ -59,11 +63,13 @@ func (s *shard) removeGroup(gi uint32) {
 	}
 }
 
-// compactArena copies live names into a fresh arena sized to them. Its cost
-// is proportional to the live names and it runs only after at least as many
-// bytes died, so Leave stays O(1) amortised. mu must be held.
+// compactArena copies live names into a fresh arena with room for as many
+// again. Its cost is proportional to the live names and it runs only after at
+// least as many bytes died, so Leave stays O(1) amortised, and the headroom
+// lets the next names arrive without growing the arena straight away.
+// mu must be held.
 func (s *shard) compactArena() {
-	fresh := make([]byte, 0, len(s.arena)-s.dead+len(s.arena)/8)
+	fresh := make([]byte, 0, 2*(len(s.arena)-s.dead)+4096)
 	for gi := uint32(0); gi < s.groups.n; gi++ {
 		gr := s.groups.at(gi)
 		if gr.count == 0 {

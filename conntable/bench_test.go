@@ -1,0 +1,194 @@
+package conntable
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// Run the 1M-entry benchmarks alone, once:
+//
+//	go test -run '^$' -bench 'Entries|GC' -benchtime 1x ./conntable
+const million = 1 << 20
+
+// fill adds n synthetic connections: a random key, one user membership and one
+// topic membership each, with users distinct names when perUser is 1 and
+// shared by perUser conns otherwise, over 1000 topics. toks must have room for
+// 2n tokens, made before the caller's baseline so it is not counted.
+func fill(tb *Table, n, perUser int, toks []Membership) []Membership {
+	rng := rand.New(rand.NewPCG(7, 7))
+	var k Key
+	name := make([]byte, 0, 32)
+	for i := range n {
+		binary.LittleEndian.PutUint64(k[:8], rng.Uint64())
+		binary.LittleEndian.PutUint64(k[8:], rng.Uint64())
+		h := Handle(i+1) | 1<<32
+		tb.AddConn(k, h)
+		name = strconv.AppendInt(append(name[:0], "user-"...), int64(i/perUser), 10)
+		toks = append(toks, tb.Join(Users, name, h))
+		name = strconv.AppendInt(append(name[:0], "topic-"...), int64(i%1000), 10)
+		toks = append(toks, tb.Join(Topics, name, h))
+	}
+	return toks
+}
+
+func heapAlloc() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// BenchmarkEntries reports the heap bytes one connection costs in the table:
+// AddConn + one user Join + one topic Join, 1M of them live.
+func BenchmarkEntries(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		perUser int
+	}{{"distinct-users", 1}, {"4-conns-per-user", 4}} {
+		b.Run(c.name, func(b *testing.B) {
+			toks := make([]Membership, 0, 2*million)
+			var perEntry float64
+			for range b.N {
+				before := heapAlloc()
+				tb := New(64)
+				toks = fill(tb, million, c.perUser, toks[:0])
+				perEntry = float64(heapAlloc()-before) / million
+				runtime.KeepAlive(tb)
+			}
+			b.ReportMetric(perEntry, "B/entry")
+		})
+	}
+}
+
+// BenchmarkGC measures a full collection with a 1M-entry table live: the wall
+// time of runtime.GC (mark and sweep, mostly concurrent) and the collector's
+// own stop-the-world pause, next to the same with an empty heap.
+func BenchmarkGC(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		n    int
+	}{{"empty", 0}, {"1M-entries", million}} {
+		b.Run(c.name, func(b *testing.B) {
+			tb := New(64)
+			fill(tb, c.n, 1, make([]Membership, 0, 2*c.n))
+			runtime.GC()
+			walls := make([]time.Duration, 0, 16)
+			var pauses []uint64
+			var ms runtime.MemStats
+			b.ResetTimer()
+			for range max(b.N, 9) {
+				start := time.Now()
+				runtime.GC()
+				walls = append(walls, time.Since(start))
+				runtime.ReadMemStats(&ms)
+				pauses = append(pauses, ms.PauseNs[(ms.NumGC+255)%256])
+			}
+			b.StopTimer()
+			slices.Sort(walls)
+			slices.Sort(pauses)
+			b.ReportMetric(float64(walls[len(walls)/2])/1e6, "gc-wall-ms")
+			b.ReportMetric(float64(pauses[len(pauses)/2])/1e6, "gc-stw-ms")
+			b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "heap-MiB")
+			runtime.KeepAlive(tb)
+		})
+	}
+}
+
+// benchTable has 1000 topics of 64 members and 64k distinct users, so
+// lookups walk a realistically sized index.
+func benchTable() *Table {
+	tb := New(64)
+	fill(tb, 64<<10, 1, make([]Membership, 0, 128<<10))
+	return tb
+}
+
+func BenchmarkJoinLeave(b *testing.B) {
+	tb := benchTable()
+	name := []byte("topic-42")
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		tb.Leave(tb.Join(Topics, name, Handle(i)))
+	}
+}
+
+// BenchmarkJoinLeaveNewName includes creating and removing the group.
+func BenchmarkJoinLeaveNewName(b *testing.B) {
+	tb := benchTable()
+	name := []byte("a-fresh-user-name")
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		tb.Leave(tb.Join(Users, name, Handle(i)))
+	}
+}
+
+func BenchmarkJoinLeaveParallel(b *testing.B) {
+	tb := benchTable()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		name := make([]byte, 0, 16)
+		for i := 0; pb.Next(); i++ {
+			name = strconv.AppendInt(append(name[:0], "topic-"...), int64(i%1000), 10)
+			tb.Leave(tb.Join(Topics, name, Handle(i)))
+		}
+	})
+}
+
+func BenchmarkAppendMembers(b *testing.B) {
+	tb := benchTable()
+	name := []byte("topic-42")
+	dst := make([]Handle, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		dst = tb.AppendMembers(dst[:0], Topics, name)
+	}
+	b.ReportMetric(float64(len(dst)), "members")
+}
+
+func BenchmarkConn(b *testing.B) {
+	tb := New(64)
+	keys := make([]Key, 1024)
+	for i := range keys {
+		keys[i] = key(i * 7919)
+		tb.AddConn(keys[i], Handle(i))
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		tb.Conn(keys[i&1023])
+	}
+}
+
+func BenchmarkWheelScheduleCancel(b *testing.B) {
+	w := NewWheel(100*time.Millisecond, 4096, t0)
+	at := t0.Add(25 * time.Second)
+	b.ReportAllocs()
+	for b.Loop() {
+		w.Cancel(w.Schedule(1, at))
+	}
+}
+
+// BenchmarkWheelAdvance keeps 100k timers live (a heartbeat each, 25s out at
+// 100ms ticks) and per op schedules one, fires about one and cancels none;
+// it reports ns per timer handled.
+func BenchmarkWheelAdvance(b *testing.B) {
+	w := NewWheel(100*time.Millisecond, 4096, t0)
+	const live = 100_000
+	now := t0
+	for i := range live {
+		w.Schedule(Handle(i), now.Add(time.Duration(i%250)*100*time.Millisecond))
+	}
+	fire := func(h Handle, _ TimerID) { w.Schedule(h, now.Add(25*time.Second)) }
+	perTick := live / 250
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if i%perTick == 0 {
+			now = now.Add(100 * time.Millisecond)
+			w.Advance(now, fire)
+		}
+	}
+}
