@@ -1,0 +1,513 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// lineHandler answers every complete "\n"-terminated line with "ok <line>\n" and carries a
+// partial line; it records the longest input OnData was shown.
+type lineHandler struct {
+	funcHandler
+	maxIn atomic.Int64
+}
+
+func newLineHandler() *lineHandler {
+	lh := &lineHandler{}
+	lh.data = func(l *Loop, h Handle, in []byte) int {
+		if int64(len(in)) > lh.maxIn.Load() {
+			lh.maxIn.Store(int64(len(in)))
+		}
+		n := 0
+		for {
+			k := bytes.IndexByte(in[n:], '\n')
+			if k < 0 {
+				return n
+			}
+			line := in[n : n+k+1]
+			line[0] = bytes.ToUpper(line[:1])[0] // modify in place; the reply shows it
+			l.Write(h, []byte("ok "))
+			l.Write(h, line)
+			n += k + 1
+		}
+	}
+	return lh
+}
+
+func TestPipelinedLines(t *testing.T) {
+	t.Parallel()
+	lh := newLineHandler()
+	_, addr := startEngine(t, Config{Loops: 2}, lh)
+	c := dial(t, addr)
+	defer c.Close()
+	var req strings.Builder
+	var want strings.Builder
+	for i := range 500 {
+		line := "req " + strings.Repeat("x", i%50) + "\n"
+		req.WriteString(line)
+		want.WriteString("ok R" + line[1:])
+	}
+	if _, err := c.Write([]byte(req.String())); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, want.Len())
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatalf("reading %d pipelined answers: %v", 500, err)
+	}
+	if string(got) != want.String() {
+		t.Fatalf("pipelined answers differ from requests")
+	}
+}
+
+func TestCarryAcrossReads(t *testing.T) {
+	t.Parallel()
+	lh := newLineHandler()
+	_, addr := startEngine(t, Config{Loops: 1}, lh)
+	c := dial(t, addr)
+	defer c.Close()
+	r := bufio.NewReader(c)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	parts := []string{"abc", "def", "ghi\nsec", "ond\n"}
+	for _, p := range parts {
+		if _, err := c.Write([]byte(p)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond) // separate reads on the server
+	}
+	for _, want := range []string{"ok Abcdefghi\n", "ok Second\n"} {
+		line, err := r.ReadString('\n')
+		if err != nil || line != want {
+			t.Fatalf("ReadString = %q, %v; want %q, nil", line, err, want)
+		}
+	}
+	if got := lh.maxIn.Load(); got != int64(len("abcdefghi\nsec")) {
+		t.Fatalf("longest OnData input = %d; want %d (carry + new read)", got, len("abcdefghi\nsec"))
+	}
+}
+
+func TestInboundLimit(t *testing.T) {
+	t.Parallel()
+	h := &funcHandler{data: func(*Loop, Handle, []byte) int { return 0 }} // never consumes
+	e, addr := startEngine(t, Config{Loops: 1, MaxInboundBytes: 1000}, h)
+	c := dial(t, addr)
+	defer c.Close()
+	c.Write(make([]byte, 999))
+	time.Sleep(20 * time.Millisecond)
+	if s := e.Stats(); s.Closed != 0 {
+		t.Fatalf("closed at 999 carried bytes (limit 1000): %+v", s)
+	}
+	c.Write(make([]byte, 2))
+	waitFor(t, "inbound overflow close", 5*time.Second, func() bool { return e.Stats().Closed == 1 })
+	if s := e.Stats(); s.InboundOverflows != 1 {
+		t.Fatalf("InboundOverflows = %d; want 1", s.InboundOverflows)
+	}
+	for _, errs := range h.closeErrs() {
+		if len(errs) != 1 || errs[0] != ErrInboundLimit {
+			t.Fatalf("OnClose errs = %v; want [ErrInboundLimit]", errs)
+		}
+	}
+}
+
+// TestHalfClose: the client sends a request and shuts its write side; the server's large
+// answer (many flushes) still arrives whole, then the server closes with io.EOF.
+func TestHalfClose(t *testing.T) {
+	t.Parallel()
+	const size = 1 << 20
+	body := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	var calls atomic.Int32
+	h := &funcHandler{data: func(l *Loop, h Handle, in []byte) int {
+		calls.Add(1)
+		l.Write(h, body)
+		return len(in)
+	}}
+	e, addr := startEngine(t, Config{Loops: 1, WriteBufferLimit: 2 * size}, h)
+	c := dial(t, addr)
+	defer c.Close()
+	c.Write([]byte("GET\n"))
+	time.Sleep(10 * time.Millisecond)
+	c.CloseWrite()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(c)
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("ReadAll = %d bytes, %v; want %d bytes, nil", len(got), err, size)
+	}
+	waitFor(t, "close after FIN", 5*time.Second, func() bool { return e.Stats().Closed == 1 })
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("OnData calls = %d; want 1", n)
+	}
+	for _, errs := range h.closeErrs() {
+		if len(errs) != 1 || errs[0] != io.EOF {
+			t.Fatalf("OnClose errs = %v; want [EOF]", errs)
+		}
+	}
+}
+
+// TestResetMidWrite: the client aborts (SO_LINGER 0 → RST) while the server has megabytes
+// queued; the server closes with ECONNRESET or EPIPE, without spinning.
+func TestResetMidWrite(t *testing.T) {
+	t.Parallel()
+	const size = 4 << 20
+	body := make([]byte, size)
+	h := &funcHandler{data: func(l *Loop, h Handle, in []byte) int {
+		l.WriteRef(h, body)
+		return len(in)
+	}}
+	e, addr := startEngine(t, Config{Loops: 1, WriteBufferLimit: 2 * size}, h)
+	c := dial(t, addr)
+	c.Write([]byte("go"))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(c, make([]byte, 64<<10)); err != nil {
+		t.Fatal(err)
+	}
+	c.SetLinger(0)
+	c.Close()
+	waitFor(t, "close after RST", 5*time.Second, func() bool { return e.Stats().Closed == 1 })
+	for _, errs := range h.closeErrs() {
+		if len(errs) != 1 || !(errors.Is(errs[0], syscall.ECONNRESET) || errors.Is(errs[0], syscall.EPIPE)) {
+			t.Fatalf("OnClose errs = %v; want [ECONNRESET or EPIPE]", errs)
+		}
+		var se interface{ Unwrap() error }
+		if !errors.As(errs[0], &se) {
+			t.Fatalf("OnClose err %v is not wrapped (os.SyscallError)", errs[0])
+		}
+	}
+}
+
+// TestSlowConsumer: one client stops reading while every tick pushes 8 KiB to each conn; it is
+// cut at WriteBufferLimit and counted, the readers keep receiving every byte.
+func TestSlowConsumer(t *testing.T) {
+	t.Parallel()
+	const (
+		readers = 4
+		frame   = 8 << 10
+		ticks   = 40
+	)
+	payload := bytes.Repeat([]byte{'p'}, frame)
+	var mu sync.Mutex
+	conns := map[Handle]bool{}
+	var sent atomic.Int32
+	h := &funcHandler{
+		open: func(l *Loop, h Handle, _ int, _ netip.Addr) bool {
+			mu.Lock()
+			conns[h] = true
+			mu.Unlock()
+			return true
+		},
+		close: func(l *Loop, h Handle, err error) {
+			mu.Lock()
+			delete(conns, h)
+			mu.Unlock()
+		},
+	}
+	var go_ atomic.Bool
+	h.tick = func(l *Loop, _ time.Time) {
+		if !go_.Load() || sent.Load() >= ticks {
+			return
+		}
+		sent.Add(1)
+		mu.Lock()
+		for h := range conns {
+			l.WriteRef(h, payload)
+		}
+		mu.Unlock()
+	}
+	e, addr := startEngine(t, Config{Loops: 1, WriteBufferLimit: 64 << 10, SendBufferBytes: 4 << 10, TickInterval: 5 * time.Millisecond}, h)
+	slow := dialSmallRcvbuf(t, addr)
+	defer slow.Close()
+	var wg sync.WaitGroup
+	got := make([]int, readers)
+	for i := range readers {
+		c := dial(t, addr)
+		defer c.Close()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			n, _ := io.ReadFull(c, make([]byte, frame*ticks))
+			got[i] = n
+		}()
+	}
+	waitFor(t, "all conns open", 5*time.Second, func() bool { return e.Stats().Open == readers+1 })
+	go_.Store(true)
+	wg.Wait()
+	for i, n := range got {
+		if n != frame*ticks {
+			t.Errorf("reader %d got %d bytes; want %d", i, n, frame*ticks)
+		}
+	}
+	waitFor(t, "slow consumer cut", 5*time.Second, func() bool { return e.Stats().SlowConsumers == 1 })
+	s := e.Stats()
+	if s.Closed != 1 || s.Open != readers {
+		t.Fatalf("Stats = %+v; want 1 closed (the slow one), %d open", s, readers)
+	}
+	for _, errs := range h.closeErrs() {
+		if len(errs) != 1 || errs[0] != ErrSlowConsumer {
+			t.Fatalf("OnClose errs = %v; want [ErrSlowConsumer]", errs)
+		}
+	}
+}
+
+// dialSmallRcvbuf connects with a 4 KiB receive buffer set before connect, so that the
+// kernel cannot hide a non-reading client behind megabytes of autotuned buffer.
+func dialSmallRcvbuf(t testing.TB, addr string) *net.TCPConn {
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4<<10)
+		})
+		return serr
+	}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.(*net.TCPConn)
+}
+
+// TestStaleHandle: after a conn closes and a new conn reuses its slot, the old handle is not
+// valid and writes and closes through it do nothing.
+func TestStaleHandle(t *testing.T) {
+	t.Parallel()
+	opened := make(chan Handle, 2)
+	type probe struct {
+		old, cur     Handle
+		validOld     bool
+		validCur     bool
+		pendingAfter int
+	}
+	result := make(chan probe, 1)
+	h := &funcHandler{
+		open: func(l *Loop, h Handle, _ int, _ netip.Addr) bool { opened <- h; return true },
+		task: func(l *Loop, t Task) {
+			p := t.V.(*probe)
+			l.Write(p.old, []byte("stale\n"))
+			l.Close(p.old, errors.New("must not close the new conn"))
+			p.validOld, p.validCur = l.Valid(p.old), l.Valid(p.cur)
+			p.pendingAfter = l.Pending(p.cur)
+			l.Write(p.cur, []byte("fresh\n"))
+			result <- *p
+		},
+	}
+	e, addr := startEngine(t, Config{Loops: 1}, h)
+	c1 := dial(t, addr)
+	old := <-opened
+	c1.Close()
+	waitFor(t, "first close", 5*time.Second, func() bool { return e.Stats().Closed == 1 })
+	c2 := dial(t, addr)
+	defer c2.Close()
+	cur := <-opened
+	if old.Slot() != cur.Slot() || old == cur {
+		t.Fatalf("handles %x, %x: want the same slot, different generations", uint64(old), uint64(cur))
+	}
+	e.Submit(0, Task{V: &probe{old: old, cur: cur}})
+	p := <-result
+	if p.validOld || !p.validCur || p.pendingAfter != 0 {
+		t.Fatalf("Valid(old) = %v, Valid(cur) = %v, Pending(cur) = %d; want false, true, 0", p.validOld, p.validCur, p.pendingAfter)
+	}
+	c2.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, err := bufio.NewReader(c2).ReadString('\n')
+	if err != nil || line != "fresh\n" {
+		t.Fatalf("new conn read %q, %v; want %q", line, err, "fresh\n")
+	}
+	if s := e.Stats(); s.Closed != 1 || s.Open != 1 {
+		t.Fatalf("Stats = %+v; want 1 closed, 1 open", s)
+	}
+}
+
+func TestOnOpenRefuses(t *testing.T) {
+	t.Parallel()
+	h := &funcHandler{open: func(l *Loop, h Handle, _ int, _ netip.Addr) bool {
+		l.Write(h, []byte("dropped"))
+		return false
+	}}
+	e, addr := startEngine(t, Config{Loops: 1}, h)
+	c := dial(t, addr)
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if b, err := io.ReadAll(c); err != nil || len(b) != 0 {
+		t.Fatalf("ReadAll = %q, %v; want empty, nil (EOF)", b, err)
+	}
+	if s := e.Stats(); s.Accepted != 1 || s.Open != 0 || s.Closed != 0 || len(h.closeErrs()) != 0 {
+		t.Fatalf("Stats = %+v, closes %v; want accepted 1 and no OnClose", s, h.closeErrs())
+	}
+}
+
+func TestCloseAfterFlush(t *testing.T) {
+	t.Parallel()
+	body := bytes.Repeat([]byte("z"), 300<<10)
+	h := &funcHandler{data: func(l *Loop, h Handle, in []byte) int {
+		l.Write(h, body)
+		l.CloseAfterFlush(h)
+		return len(in)
+	}}
+	e, addr := startEngine(t, Config{Loops: 1, WriteBufferLimit: 1 << 20}, h)
+	c := dial(t, addr)
+	defer c.Close()
+	c.Write([]byte("x"))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(c)
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("ReadAll = %d bytes, %v; want %d, nil", len(got), err, len(body))
+	}
+	waitFor(t, "close", 5*time.Second, func() bool { return e.Stats().Closed == 1 })
+	for _, errs := range h.closeErrs() {
+		if len(errs) != 1 || errs[0] != nil {
+			t.Fatalf("OnClose errs = %v; want [nil]", errs)
+		}
+	}
+}
+
+func TestListenersTagsAndIPv6(t *testing.T) {
+	t.Parallel()
+	type open struct {
+		tag  int
+		peer netip.Addr
+	}
+	opens := make(chan open, 4)
+	h := &funcHandler{open: func(l *Loop, h Handle, tag int, peer netip.Addr) bool {
+		opens <- open{tag, peer}
+		return true
+	}}
+	e, err := New(Config{Loops: 2}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop()
+	a4, err := e.Listen("127.0.0.1:0", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a6, err6 := e.Listen("[::1]:0", 6)
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Listen("127.0.0.1:0", 9); err != ErrStarted {
+		t.Fatalf("Listen after Start = %v; want ErrStarted", err)
+	}
+	c := dial(t, a4.String())
+	defer c.Close()
+	if o := <-opens; o.tag != 4 || o.peer != netip.MustParseAddr("127.0.0.1") {
+		t.Fatalf("OnOpen(tag %d, peer %v); want 4, 127.0.0.1", o.tag, o.peer)
+	}
+	if err6 != nil {
+		t.Logf("no IPv6 loopback: %v", err6)
+		return
+	}
+	c6 := dial(t, a6.String())
+	defer c6.Close()
+	if o := <-opens; o.tag != 6 || o.peer != netip.MustParseAddr("::1") {
+		t.Fatalf("OnOpen(tag %d, peer %v); want 6, ::1", o.tag, o.peer)
+	}
+}
+
+func TestStopAccepting(t *testing.T) {
+	t.Parallel()
+	e, addr := startEngine(t, Config{Loops: 2}, echoHandler())
+	c := dial(t, addr)
+	defer c.Close()
+	waitFor(t, "open", 5*time.Second, func() bool { return e.Stats().Open == 1 })
+	e.StopAccepting()
+	if c2, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c2.Close()
+		t.Fatalf("Dial after StopAccepting succeeded; want refused")
+	}
+	c.Write([]byte("still here"))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got := make([]byte, 10)
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "still here" {
+		t.Fatalf("echo after StopAccepting = %q, %v", got, err)
+	}
+	e.StopAccepting() // idempotent
+}
+
+func TestStopClosesEverything(t *testing.T) {
+	t.Parallel()
+	const n = 200
+	h := &funcHandler{}
+	e, addr := startEngine(t, Config{Loops: 2}, h)
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		conns[i] = dial(t, addr)
+		defer conns[i].Close()
+	}
+	waitFor(t, "all open", 5*time.Second, func() bool { return e.Stats().Open == n })
+	e.Stop()
+	e.Stop() // idempotent
+	closes := h.closeErrs()
+	if len(closes) != n {
+		t.Fatalf("OnClose ran for %d conns; want %d", len(closes), n)
+	}
+	for h, errs := range closes {
+		if len(errs) != 1 || errs[0] != ErrEngineStopped {
+			t.Fatalf("OnClose(%x) errs = %v; want exactly [ErrEngineStopped]", uint64(h), errs)
+		}
+	}
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("client read after Stop = %v; want EOF", err)
+		}
+	}
+	if s := e.Stats(); s.Open != 0 || s.Closed != n {
+		t.Fatalf("Stats = %+v; want Open 0, Closed %d", s, n)
+	}
+	if err := e.Start(); err != ErrEngineStopped {
+		t.Fatalf("Start after Stop = %v; want ErrEngineStopped", err)
+	}
+}
+
+func TestTick(t *testing.T) {
+	t.Parallel()
+	var ticks atomic.Int32
+	var bad atomic.Bool
+	h := &funcHandler{tick: func(l *Loop, now time.Time) {
+		if !now.Equal(l.Now()) {
+			bad.Store(true)
+		}
+		ticks.Add(1)
+	}}
+	startEngine(t, Config{Loops: 2, TickInterval: 10 * time.Millisecond}, h)
+	time.Sleep(205 * time.Millisecond)
+	n := ticks.Load()
+	if n < 20 || n > 44 { // 2 loops × ~20 ticks, loose for a loaded machine
+		t.Fatalf("ticks in 205ms on 2 loops at 10ms = %d; want about 40", n)
+	}
+	if bad.Load() {
+		t.Fatal("OnTick's now differs from Loop.Now()")
+	}
+}
+
+func TestSubmitBatchNoAllocs(t *testing.T) {
+	h := &funcHandler{}
+	done := make(chan struct{}, 1)
+	h.task = func(_ *Loop, t Task) {
+		if t.Op == 4 {
+			done <- struct{}{}
+		}
+	}
+	e, _ := startEngine(t, Config{Loops: 1}, h)
+	v := &struct{ x int }{}
+	batch := []Task{{Op: 1, V: v}, {Op: 2, V: v}, {Op: 3, V: v}}
+	round := func() {
+		e.SubmitBatch(0, batch)
+		e.Submit(0, Task{Op: 4, V: v})
+		<-done
+	}
+	for range 100 { // warm the queue's slices
+		round()
+	}
+	if allocs := testing.AllocsPerRun(1000, round); allocs != 0 {
+		t.Fatalf("SubmitBatch+Submit allocs = %v; want 0", allocs)
+	}
+}
