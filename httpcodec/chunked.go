@@ -61,14 +61,17 @@ func (p *Parser) chunkLineByte(c byte, pos int) *Error {
 	switch p.state {
 	case stChunkSize:
 		if v := hexValue[c]; v != 0xff {
-			if p.left>>60 != 0 {
+			// At most 16 digits, leading zeros included, as net/http
+			// counts them: no sender needs more, and a size that only a
+			// lenient parser reads the same way is a smuggling shape.
+			if p.colon == maxChunkSizeDigits {
 				return errChunkSize
 			}
+			p.colon++
 			p.left = p.left<<4 | uint64(v)
-			p.flags |= pfChunkDigits
 			return nil
 		}
-		if p.flags&pfChunkDigits == 0 {
+		if p.colon == 0 {
 			return errChunkSize
 		}
 		switch c {
@@ -134,8 +137,9 @@ func (p *Parser) chunkLineByte(c byte, pos int) *Error {
 		if c != '\n' {
 			return errLineEnding
 		}
+		err := p.startChunk(pos + 1 - int(p.mark))
 		p.mark = uint32(pos + 1)
-		return p.startChunk()
+		return err
 	case stChunkDataCR:
 		if c != '\r' {
 			return errChunkData
@@ -146,16 +150,26 @@ func (p *Parser) chunkLineByte(c byte, pos int) *Error {
 			return errChunkData
 		}
 		p.state = stChunkSize
-		p.flags &^= pfChunkDigits
+		p.colon = 0
 		p.left = 0
 		p.mark = uint32(pos + 1)
 	}
 	return nil
 }
 
-// startChunk follows a chunk-size line: data comes next, or the trailer
-// section after the last (zero-size) chunk.
-func (p *Parser) startChunk() *Error {
+// startChunk follows a chunk-size line of lineLen bytes: data comes next, or
+// the trailer section after the last (zero-size) chunk.
+//
+// It also bounds the framing overhead the way net/http does: each chunk may
+// carry 16 bytes plus twice its size of framing for free; beyond that the
+// excess accumulates, and past 16 KiB the body is refused. One-byte chunks
+// pass; long extensions on tiny chunks, which only burn our CPU, do not.
+func (p *Parser) startChunk(lineLen int) *Error {
+	excess := int64(p.excess) + int64(lineLen) + 2 - 16 - 2*int64(p.left)
+	if excess > maxChunkExcess {
+		return errChunkOverhead
+	}
+	p.excess = uint32(max(excess, 0))
 	if p.left == 0 {
 		p.state = stTrailerStart
 		return nil

@@ -41,6 +41,7 @@ var (
 	errChunkExt         = &Error{400, "bad chunk extension"}
 	errChunkLineLong    = &Error{400, "chunk line too long"}
 	errChunkData        = &Error{400, "chunk data not followed by CRLF"}
+	errChunkOverhead    = &Error{400, "too much chunk framing"}
 	errTrailer          = &Error{400, "bad trailer field"}
 	errEscape           = &Error{400, "bad percent-encoding"}
 )

@@ -219,6 +219,7 @@ func (p *Parser) endHead() *Error {
 		p.write = p.pos
 		p.left = 0
 		p.mark = p.pos
+		p.colon = 0
 		p.state = stChunkSize
 	case p.flags&pfContentLength != 0:
 		if p.left > uint64(p.maxBody) {

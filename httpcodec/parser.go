@@ -24,6 +24,9 @@ const (
 	// maxChunkLine bounds one chunk-size line including its extensions;
 	// extensions are discarded, so a peer must not make us hold many of them.
 	maxChunkLine = 4 << 10
+	// maxChunkSizeDigits and maxChunkExcess match net/http's chunked reader.
+	maxChunkSizeDigits = 16
+	maxChunkExcess     = 16 << 10
 )
 
 // Parser states, in wire order. Every state below stBodyCL belongs to the head,
@@ -70,7 +73,6 @@ const (
 	pfChunked
 	pfConnClose
 	pfConnKeepAlive
-	pfChunkDigits // the current chunk-size line has at least one digit
 )
 
 // Parser parses one request at a time out of a connection's inbound bytes.
@@ -87,13 +89,14 @@ const (
 // than the current buf, so connections borrow one from a pool only while a
 // request is in flight.
 type Parser struct {
-	req   Request
-	err   *Error
-	left  uint64 // Content-Length or chunk-size still to come; chunk-size digits while on a size line
-	pos   uint32 // next byte of buf to examine
-	mark  uint32 // start of the current field, trailer or chunk line
-	colon uint32 // the current field's ':'
-	write uint32 // de-chunked body end: where the next data byte is moved to
+	req    Request
+	err    *Error
+	left   uint64 // Content-Length or chunk-size still to come; chunk-size digits while on a size line
+	pos    uint32 // next byte of buf to examine
+	mark   uint32 // start of the current field, trailer or chunk line
+	colon  uint32 // the current field's ':'; in a chunked body, digits of the chunk-size line
+	excess uint32 // chunk framing beyond the free allowance (see startChunk)
+	write  uint32 // de-chunked body end: where the next data byte is moved to
 
 	maxBody   uint32
 	maxLine   uint16
@@ -129,10 +132,7 @@ func clampLimit(v, def, max int64) int64 {
 
 // begin clears the per-request state, keeping the limits.
 func (p *Parser) begin() {
-	p.req = Request{}
-	p.err = nil
-	p.left, p.pos, p.mark, p.colon, p.write = 0, 0, 0, 0, 0
-	p.state, p.flags, p.pct = stMethod, 0, 0
+	*p = Parser{maxBody: p.maxBody, maxLine: p.maxLine, maxHead: p.maxHead, maxFields: p.maxFields}
 }
 
 // Parse continues parsing the request at the start of buf.
