@@ -1,0 +1,80 @@
+// Command pushwire runs one node of the pushwire push server: flags and
+// --config become a server.Config, SIGTERM/SIGINT drain it, nothing else.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/pushwire/pushwire/server"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	cfg := server.DefaultConfig()
+	fs := flag.NewFlagSet("pushwire", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "pushwire: HTTP long-connection push server.\n\nUsage: pushwire [flags]\n\nEvery setting, with its default:\n")
+		fs.PrintDefaults()
+	}
+	cfg.RegisterFlags(fs)
+	configFile := fs.String("config", "", "file of settings, one \"name value\" a line; flags win over it")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "pushwire: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *configFile != "" {
+		if err := server.ApplyConfigFile(fs, *configFile); err != nil {
+			fmt.Fprintln(os.Stderr, "pushwire:", err)
+			return 2
+		}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "pushwire: --log-level %q: want debug, info, warn or error\n", cfg.LogLevel)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Logger = log
+
+	srv, err := server.New(cfg)
+	if err != nil {
+		log.Error("bad settings", "err", err)
+		return 2
+	}
+	if err := srv.Start(); err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	sig := <-sigs
+	log.Info("draining", "signal", sig.String(), "drain", cfg.Drain)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Drain)
+	go func() { // a second signal ends the drain at once
+		<-sigs
+		cancel()
+	}()
+	if err := srv.Drain(ctx); err != nil {
+		log.Warn("drain cut short", "err", err)
+	}
+	cancel()
+	srv.Close()
+	log.Info("stopped")
+	return 0
+}

@@ -1,0 +1,68 @@
+package server
+
+import (
+	"bytes"
+	"crypto/subtle"
+
+	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/httpcodec"
+)
+
+// serveAPI answers one request on the api listener: publish (SPEC §4) and
+// admin (SPEC §9).
+func (ls *loopState) serveAPI(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request) {
+	path, method := req.Path(), string(req.Method())
+	if ls.s.cfg.APIToken != "" && !ls.s.authorized(req.Header("Authorization")) {
+		ls.answerError(l, h, req, 401, "the api needs Authorization: Bearer <--api-token>")
+		return
+	}
+	switch {
+	case bytes.HasPrefix(path, []byte("/pub")):
+		if method != "POST" {
+			ls.answerError(l, h, req, 405, "use POST to publish")
+			return
+		}
+		if !ls.s.rates.allow(c.ip, l.Now()) {
+			ls.answerError(l, h, req, 429, "publish rate over --publish-rate for this client")
+			return
+		}
+		if string(path) == "/pub" {
+			ls.publishBatch(l, h, req)
+			return
+		}
+		ls.publishOne(l, h, req)
+	case bytes.HasPrefix(path, []byte("/debug/pprof")):
+		ls.pprof(l, h, c, req)
+	case bytes.HasPrefix(path, []byte("/conn/")):
+		ls.connAdmin(l, h, c, req, path[len("/conn/"):])
+	case method != "GET" && method != "HEAD":
+		ls.answerError(l, h, req, 405, "admin endpoints answer GET")
+	case string(path) == "/healthz":
+		ls.out = appendJSONResponse(ls.out[:0], 200, req.KeepAlive(), []byte(`{"status":"ok"}`))
+		l.Write(h, ls.out)
+	case string(path) == "/readyz":
+		status, body := 200, []byte(`{"status":"ready"}`)
+		if ls.s.draining.Load() {
+			status, body = 503, []byte(`{"status":"draining","error":"node is draining"}`)
+		}
+		ls.out = appendJSONResponse(ls.out[:0], status, req.KeepAlive(), body)
+		l.Write(h, ls.out)
+	case string(path) == "/stats":
+		ls.frame = ls.s.appendStats(ls.frame[:0])
+		ls.out = appendJSONResponse(ls.out[:0], 200, req.KeepAlive(), ls.frame)
+		l.Write(h, ls.out)
+	case string(path) == "/metrics":
+		ls.frame = ls.s.appendMetrics(ls.frame[:0])
+		dst := appendResponseHead(ls.out[:0], 200, req.KeepAlive())
+		ls.out = appendBody(dst, "text/plain; version=0.0.4; charset=utf-8", ls.frame)
+		l.Write(h, ls.out)
+	default:
+		ls.answerError(l, h, req, 404, "no such endpoint on the api listener")
+	}
+}
+
+// authorized checks "Bearer <token>" in constant time.
+func (s *Server) authorized(header []byte) bool {
+	token, ok := bytes.CutPrefix(header, []byte("Bearer "))
+	return ok && subtle.ConstantTimeCompare(token, []byte(s.cfg.APIToken)) == 1
+}

@@ -1,0 +1,247 @@
+package server
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/pprof"
+	"strconv"
+	"strings"
+
+	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/httpcodec"
+)
+
+// An asyncCall is a request whose answer is made away from the connection's
+// loop: on the loop that owns another connection (GET/DELETE /conn, /ack), or
+// in a goroutine (pprof). While it runs, the requesting connection is in
+// modeAsync: later pipelined requests are held, and answered in order after.
+type asyncCall struct {
+	from      engine.Handle // the requesting connection
+	target    engine.Handle // the connection asked about
+	kind      asyncKind
+	upTo      uint64
+	keepAlive bool
+	reply     []byte // the whole HTTP answer
+}
+
+type asyncKind uint8
+
+const (
+	asyncDescribe asyncKind = iota
+	asyncKick
+	asyncAck
+	asyncPprof
+)
+
+// connAdmin answers GET and DELETE /conn/<key> on the api listener.
+func (ls *loopState) connAdmin(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request, keyText []byte) {
+	kind := asyncDescribe
+	switch string(req.Method()) {
+	case "GET":
+	case "DELETE":
+		kind = asyncKick
+	default:
+		ls.answerError(l, h, req, 405, "use GET or DELETE on /conn/<key>")
+		return
+	}
+	ls.askOwner(l, h, c, req, keyText, kind, 0)
+}
+
+// ack answers POST /ack?conn=<key>&id=<msg id> on the edge listener.
+func (ls *loopState) ack(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
+	ls.query = parseQuery(&ls.q, req.Query(), ls.query[:0])
+	id, err := strconv.ParseUint(string(ls.q.id), 10, 64)
+	if ls.q.bad || err != nil || len(ls.q.conn) == 0 {
+		ls.answerError(l, h, req, 400, "ack needs ?conn=<key>&id=<message id>")
+		return
+	}
+	ls.askOwner(l, h, ls.live(h), req, ls.q.conn, asyncAck, id)
+}
+
+// askOwner sends a call to the loop that owns the connection named by
+// keyText; 404 at once when no such connection lives here.
+func (ls *loopState) askOwner(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request, keyText []byte, kind asyncKind, upTo uint64) {
+	key, ok := parseKeyText(keyText)
+	var target conntable.Handle
+	if ok {
+		target, ok = ls.s.table.Conn(key)
+	}
+	if !ok {
+		ls.answerError(l, h, req, 404, "no live connection with that key on this node")
+		return
+	}
+	call := &asyncCall{from: h, target: engine.Handle(target), kind: kind, upTo: upTo, keepAlive: req.KeepAlive()}
+	c.mode = modeAsync
+	ls.s.eng.Submit(engine.Handle(target).Loop(), engine.Task{H: call.target, Op: opConnInfo, V: call})
+}
+
+// describe runs on the target's loop: it does the call and sends the answer
+// back to the caller's loop.
+func (ls *loopState) describe(l *engine.Loop, call *asyncCall) {
+	c := ls.live(call.target)
+	var body []byte
+	status := 200
+	switch {
+	case c == nil || c.sub == 0:
+		status, body = 404, appendErrorObject(nil, "no live connection with that key on this node")
+	case call.kind == asyncKick:
+		body = []byte(`{"kicked":true}`)
+		l.Close(call.target, errKicked)
+	case call.kind == asyncAck:
+		sub := &ls.subs[c.sub-1]
+		if sub.user == "" {
+			status, body = 400, appendErrorObject(nil, "this connection has no user, so nothing is stored for it")
+			break
+		}
+		n := ls.s.store.ack(sub.user, call.upTo)
+		ls.s.counters.acks.Add(1)
+		body = strconv.AppendInt([]byte(`{"acked":`), int64(n), 10)
+		body = append(body, '}')
+	default:
+		body = ls.appendConnInfo(nil, l, c)
+	}
+	call.reply = appendJSONResponse(nil, status, call.keepAlive, body)
+	ls.s.eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opAsyncReply, V: call})
+}
+
+// appendConnInfo appends the JSON description of a subscriber.
+func (ls *loopState) appendConnInfo(dst []byte, l *engine.Loop, c *connState) []byte {
+	sub := &ls.subs[c.sub-1]
+	dst = append(dst, `{"conn":"`...)
+	dst = appendKeyText(dst, c.key)
+	dst = append(dst, `","node":`...)
+	dst = httpcodec.AppendJSONString(dst, []byte(ls.s.nodeID))
+	dst = append(dst, `,"user":`...)
+	dst = httpcodec.AppendJSONString(dst, []byte(sub.user))
+	dst = append(dst, `,"topics":[`...)
+	for i, t := range sub.topics {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = httpcodec.AppendJSONString(dst, []byte(t))
+	}
+	dst = append(dst, `],"format":"`...)
+	dst = append(dst, c.format.String()...)
+	dst = append(dst, `","pending_bytes":`...)
+	dst = strconv.AppendInt(dst, int64(l.Pending(c.h)), 10)
+	return append(dst, '}')
+}
+
+// hold keeps bytes that arrive while an async answer is pending.
+func (ls *loopState) hold(l *engine.Loop, h engine.Handle, c *connState, in []byte) {
+	if len(in) == 0 {
+		return
+	}
+	if c.held == 0 {
+		if n := len(ls.freeHeld); n > 0 {
+			c.held = ls.freeHeld[n-1]
+			ls.freeHeld = ls.freeHeld[:n-1]
+		} else {
+			ls.held = append(ls.held, nil)
+			c.held = int32(len(ls.held))
+		}
+	}
+	buf := append(ls.held[c.held-1], in...)
+	ls.held[c.held-1] = buf
+	if len(buf) > maxHeldBytes {
+		l.Close(h, errHeldLimit)
+	}
+}
+
+func (ls *loopState) releaseHeld(c *connState) {
+	if c.held != 0 {
+		ls.held[c.held-1] = ls.held[c.held-1][:0]
+		ls.freeHeld = append(ls.freeHeld, c.held)
+		c.held = 0
+	}
+}
+
+// finishAsync writes an async answer and serves what was held meanwhile.
+func (ls *loopState) finishAsync(l *engine.Loop, h engine.Handle, call *asyncCall) {
+	c := ls.live(h)
+	if c == nil || c.mode != modeAsync {
+		return
+	}
+	l.Write(h, call.reply)
+	c.mode = modeRequest
+	if !call.keepAlive {
+		c.mode = modeClosing
+		l.CloseAfterFlush(h)
+		return
+	}
+	ls.serveHeld(l, h, c)
+}
+
+// serveHeld serves held bytes until they run out or another async call
+// starts; an unfinished request stays held and grows with later reads.
+func (ls *loopState) serveHeld(l *engine.Loop, h engine.Handle, c *connState) {
+	for c.held != 0 && c.mode == modeRequest {
+		buf := ls.held[c.held-1]
+		ls.servingHeld = true
+		n := ls.serve(l, h, c, buf)
+		ls.servingHeld = false
+		if c.held == 0 { // closed meanwhile
+			return
+		}
+		rest := copy(buf, buf[n:])
+		ls.held[c.held-1] = buf[:rest]
+		if rest == 0 {
+			ls.releaseHeld(c)
+			return
+		}
+		if n == 0 {
+			return // an unfinished request: wait for more bytes
+		}
+	}
+}
+
+// pprof serves /debug/pprof/ with the standard handlers in a goroutine (a
+// CPU profile takes seconds) and sends the answer back to the loop.
+func (ls *loopState) pprof(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request) {
+	target := string(req.Target())
+	call := &asyncCall{from: h, kind: asyncPprof, keepAlive: req.KeepAlive()}
+	c.mode = modeAsync
+	eng := ls.s.eng
+	go func() {
+		r, err := http.NewRequest("GET", target, nil)
+		w := &bufferedResponse{header: http.Header{}, status: 200}
+		if err != nil {
+			w.status = 400
+		} else {
+			name, _ := strings.CutPrefix(r.URL.Path, "/debug/pprof/")
+			switch name {
+			case "cmdline":
+				pprof.Cmdline(w, r)
+			case "profile":
+				pprof.Profile(w, r)
+			case "symbol":
+				pprof.Symbol(w, r)
+			case "trace":
+				pprof.Trace(w, r)
+			default:
+				pprof.Index(w, r)
+			}
+		}
+		dst := appendResponseHead(nil, w.status, call.keepAlive)
+		ctype := w.header.Get("Content-Type")
+		if ctype == "" {
+			ctype = "text/plain; charset=utf-8"
+		}
+		call.reply = appendBody(dst, ctype, w.body.Bytes())
+		eng.Submit(h.Loop(), engine.Task{H: h, Op: opAsyncReply, V: call})
+	}()
+}
+
+// bufferedResponse is the http.ResponseWriter pprof writes into.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *bufferedResponse) Header() http.Header         { return w.header }
+func (w *bufferedResponse) Write(b []byte) (int, error) { return w.body.Write(b) }
+func (w *bufferedResponse) WriteHeader(status int)      { w.status = status }
+
+var errHeldLimit = engineError("server: more than 64 KiB pipelined behind an unanswered request")

@@ -1,0 +1,93 @@
+package server
+
+import (
+	"bytes"
+	"unsafe"
+
+	"github.com/bytedance/sonic"
+
+	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/httpcodec"
+)
+
+// batchLine is one input line of POST /pub. sonic decodes into it without
+// copying: the strings and Data are views into the request body, valid while
+// the line is handled.
+type batchLine struct {
+	To    string                 `json:"to"`
+	Data  sonic.NoCopyRawMessage `json:"data"`
+	Event string                 `json:"event"`
+	QoS   int                    `json:"qos"`
+	TTL   int                    `json:"ttl"`
+}
+
+// publishBatch answers POST /pub: NDJSON lines in, one NDJSON result line per
+// input line out, in order (SPEC §4). Blank lines are skipped and get no
+// result line. Deliveries for other loops go out in one hand-over per loop
+// after the last line.
+func (ls *loopState) publishBatch(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
+	body := req.Body()
+	results := ls.frame[:0]
+	for len(body) > 0 {
+		line, rest, _ := bytes.Cut(body, []byte("\n"))
+		body = rest
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		res := ls.publishLine(l, line)
+		results = appendPushResult(results, &res, true)
+		results = append(results, '\n')
+	}
+	ls.flushFanOut()
+	ls.frame = results
+	dst := appendResponseHead(ls.out[:0], 200, req.KeepAlive())
+	ls.out = appendBody(dst, "application/x-ndjson", results)
+	l.Write(h, ls.out)
+}
+
+// publishLine decodes and publishes one batch line.
+func (ls *loopState) publishLine(l *engine.Loop, line []byte) pushResult {
+	bl := &ls.batchLine
+	*bl = batchLine{}
+	if err := sonic.Unmarshal(line, bl); err != nil || len(bl.Data) == 0 {
+		return pushResult{status: 400, err: `a line must be a JSON object with "to" and "data"`}
+	}
+	var p push
+	kind, name, _ := bytes.Cut(viewBytes(bl.To), []byte(":"))
+	switch {
+	case bl.To == "all":
+		p.kind = addrAll
+	case !p.setKind(kind) || p.kind == addrAll || !validName(name):
+		return pushResult{status: 400, err: `"to" must be conn:<key>, user:<id>, topic:<name> or all`}
+	}
+	p.name = name
+	if bl.Event != "" && !validName(viewBytes(bl.Event)) {
+		return pushResult{status: 400, err: `"event" must be 1-256 printable bytes without spaces`}
+	}
+	p.event = viewBytes(bl.Event)
+	switch bl.QoS {
+	case 0, 1:
+		p.qos = uint8(bl.QoS)
+	default:
+		return pushResult{status: 400, err: `"qos" must be 0 or 1`}
+	}
+	p.ttl = ls.s.cfg.DefaultTTL
+	if bl.TTL < 0 {
+		return pushResult{status: 400, err: `"ttl" must be a whole number of seconds above 0`}
+	} else if bl.TTL > 0 {
+		p.ttl = secondsDuration(bl.TTL)
+	}
+	p.data = bl.Data
+	if len(p.data) > ls.s.cfg.MaxMessageBytes {
+		return pushResult{status: 413, err: "data larger than --max-message-bytes"}
+	}
+	p.json = true
+	p.ctype = ctypeJSON
+	return ls.publish(l, &p)
+}
+
+// viewBytes returns the bytes of s without copying. sonic's no-copy decoding
+// makes the batch line's strings views of the request body, so this is a
+// view of the body again; the bytes are never written.
+func viewBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

@@ -1,0 +1,118 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Config holds every setting of a node. Zero values are not defaults: start
+// from DefaultConfig and override. Flag names (see flags.go) are the SPEC's.
+type Config struct {
+	Listen        string // edge listener: subscribers, /ack
+	APIListen     string // api listener: publish, admin
+	ClusterListen string // node-to-node link listener (cluster mode)
+	Redis         string // redis URL; empty = standalone
+	NodeID        string // this node's id; empty = random
+	Advertise     string // host:port peers dial for the link
+	NodeTTL       time.Duration
+
+	AllowedOrigins []string // "*" alone means any origin
+	Heartbeat      time.Duration
+	PollTimeout    time.Duration
+	PollBuffer     int // messages kept per user/topic for long-poll clients between requests
+	Retry          time.Duration
+
+	MaxMessageBytes int
+	MaxBatchBytes   int
+	TopicHistory    int
+	StoreMessages   int // QoS 1 messages kept per user (standalone store)
+	StoreBytes      int // QoS 1 bytes kept in all (standalone store)
+	DefaultTTL      time.Duration
+
+	MaxConns         int
+	MaxConnsPerIP    int
+	HeaderTimeout    time.Duration
+	MaxHeaderBytes   int
+	WriteBufferLimit int
+	SendBufferBytes  int
+	PublishRate      float64 // publishes per second per api client; 0 = unlimited
+	APIToken         string
+
+	Drain    time.Duration
+	Loops    int
+	LogLevel string
+	Logger   *slog.Logger
+}
+
+// DefaultConfig returns the settings a node runs with when nothing is given.
+func DefaultConfig() Config {
+	return Config{
+		Listen:           ":8080",
+		APIListen:        "127.0.0.1:8081",
+		ClusterListen:    ":7946",
+		NodeTTL:          15 * time.Second,
+		AllowedOrigins:   []string{"*"},
+		Heartbeat:        25 * time.Second,
+		PollTimeout:      30 * time.Second,
+		PollBuffer:       32,
+		Retry:            2 * time.Second,
+		MaxMessageBytes:  64 << 10,
+		MaxBatchBytes:    4 << 20,
+		StoreMessages:    1000,
+		StoreBytes:       64 << 20,
+		DefaultTTL:       24 * time.Hour,
+		HeaderTimeout:    10 * time.Second,
+		MaxHeaderBytes:   8 << 10,
+		WriteBufferLimit: 256 << 10,
+		SendBufferBytes:  32 << 10,
+		Drain:            30 * time.Second,
+		LogLevel:         "info",
+	}
+}
+
+// Validate reports the first setting that cannot work, naming it as its flag.
+func (c *Config) Validate() error {
+	var errs []error
+	positive := func(name string, v time.Duration) {
+		if v <= 0 {
+			errs = append(errs, fmt.Errorf("--%s must be a positive duration, got %v", name, v))
+		}
+	}
+	atLeast := func(name string, v, min int) {
+		if v < min {
+			errs = append(errs, fmt.Errorf("--%s must be at least %d, got %d", name, min, v))
+		}
+	}
+	positive("heartbeat", c.Heartbeat)
+	positive("poll-timeout", c.PollTimeout)
+	positive("header-timeout", c.HeaderTimeout)
+	positive("node-ttl", c.NodeTTL)
+	positive("retry", c.Retry)
+	positive("default-ttl", c.DefaultTTL)
+	if c.Drain < 0 {
+		errs = append(errs, fmt.Errorf("--drain must not be negative, got %v", c.Drain))
+	}
+	atLeast("max-message-bytes", c.MaxMessageBytes, 1)
+	atLeast("max-batch-bytes", c.MaxBatchBytes, c.MaxMessageBytes)
+	atLeast("max-header-bytes", c.MaxHeaderBytes, 512)
+	atLeast("write-buffer-limit", c.WriteBufferLimit, 4096)
+	atLeast("topic-history", c.TopicHistory, 0)
+	atLeast("poll-buffer", c.PollBuffer, 1)
+	atLeast("store-messages", c.StoreMessages, 1)
+	atLeast("store-bytes", c.StoreBytes, c.MaxMessageBytes)
+	atLeast("max-conns", c.MaxConns, 0)
+	atLeast("max-conns-per-ip", c.MaxConnsPerIP, 0)
+	atLeast("loops", c.Loops, 0)
+	if c.PublishRate < 0 {
+		errs = append(errs, fmt.Errorf("--publish-rate must not be negative, got %v", c.PublishRate))
+	}
+	if len(c.AllowedOrigins) == 0 {
+		errs = append(errs, errors.New("--allowed-origins must name at least one origin or *"))
+	}
+	if c.Listen == "" || c.APIListen == "" {
+		errs = append(errs, errors.New("--listen and --api-listen must both be set"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,69 @@
+package server
+
+import (
+	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/engine"
+)
+
+// deliver writes m to h if h is still a subscriber of this loop. It runs on
+// h's loop; the caller holds a reference to m until the loop's flush.
+func (ls *loopState) deliver(l *engine.Loop, h engine.Handle, m *message) {
+	c := ls.live(h)
+	if c == nil {
+		return
+	}
+	switch c.mode {
+	case modeStream:
+		if m.seq <= ls.subs[c.sub-1].replayed {
+			return // already written by the replay when the stream started
+		}
+		ls.writeMessage(l, h, c, m)
+	case modePoll:
+		ls.answerPoll(l, h, c, m, false)
+	}
+}
+
+// writeMessage writes m's shared frame for c's format by reference.
+func (ls *loopState) writeMessage(l *engine.Loop, h engine.Handle, c *connState, m *message) {
+	fr := m.frame(c.format, ls.s.boundary)
+	if c.minor == 0 {
+		l.WriteRef(h, fr.raw)
+	} else {
+		l.WriteRef(h, fr.chunked)
+	}
+	c.lastSend = l.Now().UnixMilli()
+	ls.messagesOut.Add(1)
+}
+
+// fanOut hands m to every handle in targets: directly for this loop's
+// connections, queued in ls.batches for the others until flushFanOut, so a
+// batch publish takes each other loop's lock once. It returns how many
+// connections m was handed to.
+func (ls *loopState) fanOut(l *engine.Loop, m *message, targets []conntable.Handle) int {
+	queued := 0
+	for _, th := range targets {
+		h := engine.Handle(th)
+		if h.Loop() == ls.index {
+			m.retain(1)
+			ls.deliver(l, h, m)
+			l.Defer(m)
+			continue
+		}
+		ls.batches[h.Loop()] = append(ls.batches[h.Loop()], engine.Task{H: h, Op: opDeliver, V: m})
+		queued++
+	}
+	m.retain(int32(queued)) // each queued task releases one after its loop's flush
+	return len(targets)
+}
+
+// flushFanOut hands the queued deliveries to their loops.
+func (ls *loopState) flushFanOut() {
+	for i, batch := range ls.batches {
+		if len(batch) == 0 {
+			continue
+		}
+		ls.s.eng.SubmitBatch(i, batch)
+		clear(batch)
+		ls.batches[i] = batch[:0]
+	}
+}

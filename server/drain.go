@@ -1,0 +1,53 @@
+package server
+
+import (
+	"time"
+
+	"github.com/pushwire/pushwire/engine"
+)
+
+// drain runs on each loop when the node drains (SPEC §10): every stream gets
+// the reconnect control frame with a retry spread over the drain window, so
+// clients do not all come back in the same instant, and is closed once the
+// frame is written; waiting long-polls get 204; idle edge connections close.
+func (ls *loopState) drain(l *engine.Loop) {
+	cfg := &ls.s.cfg
+	nowMs := l.Now().UnixMilli()
+	spread := max(cfg.Drain/2, time.Second)
+	for i := range ls.conns {
+		c := &ls.conns[i]
+		if c.h == 0 || c.listener != listenerEdge {
+			continue
+		}
+		switch c.mode {
+		case modeStream:
+			retry := (cfg.Retry + time.Duration(ls.rng.Uint64()%uint64(spread))).Milliseconds()
+			var packet [128]byte
+			p := appendReconnectPacket(packet[:0], nowMs, retry)
+			f := c.format
+			ls.writeFrame(l, c.h, c, func(dst []byte) []byte {
+				if f == formatSSE {
+					return appendSSEReconnect(dst, retry, p)
+				}
+				return appendPacketFrame(dst, f, eventReconnect, p, ls.s.boundary)
+			})
+			if c.minor == 1 {
+				l.Write(c.h, lastChunk)
+			}
+			ls.cancelTimer(c)
+			c.mode = modeClosing
+			l.CloseAfterFlush(c.h)
+		case modePoll:
+			c.closeAfterPoll = true
+			ls.answerPoll(l, c.h, c, nil, true)
+		case modeRequest:
+			if c.parser == 0 {
+				l.Close(c.h, errDraining)
+			}
+		}
+	}
+}
+
+var lastChunk = []byte("0\r\n\r\n")
+
+var errDraining = engineError("server: node draining")

@@ -1,0 +1,157 @@
+package server
+
+import (
+	"bytes"
+
+	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/httpcodec"
+)
+
+// serveEdge answers one request on the edge listener: subscribe, ack, CORS
+// preflight.
+func (ls *loopState) serveEdge(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request) {
+	path, method := req.Path(), req.Method()
+	keepAlive := req.KeepAlive()
+	switch {
+	case string(method) == "OPTIONS":
+		ls.preflight(l, h, req)
+	case string(path) == "/sub":
+		if string(method) != "GET" {
+			ls.answerError(l, h, req, 405, "use GET to subscribe")
+			return
+		}
+		if ls.s.draining.Load() {
+			ls.answerError(l, h, req, 503, "node is draining; reconnect elsewhere")
+			return
+		}
+		ls.subscribe(l, h, c, req)
+	case string(path) == "/ack":
+		if string(method) != "POST" {
+			ls.answerError(l, h, req, 405, "use POST to acknowledge")
+			return
+		}
+		ls.ack(l, h, req)
+	default:
+		ls.out = appendErrorResponse(ls.out[:0], 404, "no such endpoint on the edge listener: use GET /sub or POST /ack", keepAlive)
+		l.Write(h, ls.out)
+	}
+}
+
+// answerError answers an edge or api request with status and a JSON error,
+// keeping the connection when the request allows.
+func (ls *loopState) answerError(l *engine.Loop, h engine.Handle, req *httpcodec.Request, status int, reason string) {
+	ls.out = appendErrorResponse(ls.out[:0], status, reason, req.KeepAlive())
+	l.Write(h, ls.out)
+}
+
+// originIndex returns 1 + the index of origin in --allowed-origins, or 0.
+// Connections keep this byte instead of the Origin header's bytes.
+func (s *Server) originIndex(origin []byte) uint8 {
+	for i, o := range s.cfg.AllowedOrigins {
+		if i < 255 && string(origin) == o {
+			return uint8(i + 1)
+		}
+	}
+	return 0
+}
+
+// appendCORS adds the CORS headers of SPEC §3: "*" for any origin, else the
+// allowed origin echoed with credentials allowed.
+func (s *Server) appendCORS(dst []byte, origin uint8) []byte {
+	allowed := s.cfg.AllowedOrigins
+	if len(allowed) == 1 && allowed[0] == "*" {
+		return httpcodec.AppendHeader(dst, "Access-Control-Allow-Origin", "*")
+	}
+	if origin == 0 {
+		return dst
+	}
+	dst = httpcodec.AppendHeader(dst, "Access-Control-Allow-Origin", allowed[origin-1])
+	dst = httpcodec.AppendHeader(dst, "Access-Control-Allow-Credentials", "true")
+	return httpcodec.AppendHeader(dst, "Vary", "Origin")
+}
+
+// preflight answers a CORS OPTIONS request.
+func (ls *loopState) preflight(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
+	dst := appendResponseHead(ls.out[:0], 204, req.KeepAlive())
+	dst = ls.s.appendCORS(dst, ls.s.originIndex(req.Header("Origin")))
+	dst = httpcodec.AppendHeader(dst, "Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+	if asked := req.Header("Access-Control-Request-Headers"); len(asked) > 0 && headerTokens(asked) {
+		dst = httpcodec.AppendHeaderBytes(dst, "Access-Control-Allow-Headers", asked)
+	} else {
+		dst = httpcodec.AppendHeader(dst, "Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID")
+	}
+	dst = httpcodec.AppendHeader(dst, "Access-Control-Max-Age", "600")
+	ls.out = append(dst, "\r\n"...)
+	l.Write(h, ls.out)
+}
+
+// headerTokens reports that v is a comma-separated list of header names, so
+// echoing it back cannot inject anything.
+func headerTokens(v []byte) bool {
+	for _, b := range v {
+		ok := b == ',' || b == ' ' || b == '-' || b == '_' ||
+			(b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9')
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// queryParams are the subscribe parameters of SPEC §3, percent-decoded.
+type queryParams struct {
+	format []byte
+	user   []byte
+	since  []byte
+	conn   []byte
+	id     []byte
+	topics [][]byte
+	bad    bool
+}
+
+// maxTopicsPerConn bounds what one subscribe may ask for.
+const maxTopicsPerConn = 64
+
+// parseQuery decodes the parameters pushwire reads, into buf's storage.
+func parseQuery(q *queryParams, query, buf []byte) []byte {
+	*q = queryParams{topics: q.topics[:0]}
+	httpcodec.QueryEach(query, func(key, value []byte) bool {
+		start := len(buf)
+		var err error
+		buf, err = httpcodec.AppendUnescape(buf, value)
+		if err != nil {
+			q.bad = true
+			return false
+		}
+		v := buf[start:len(buf):len(buf)]
+		switch string(key) {
+		case "topic":
+			if len(q.topics) == maxTopicsPerConn || len(v) == 0 {
+				q.bad = true
+				return false
+			}
+			q.topics = append(q.topics, v)
+		case "user":
+			q.user = v
+		case "format":
+			q.format = v
+		case "since":
+			q.since = v
+		case "conn":
+			q.conn = v
+		case "id":
+			q.id = v
+		}
+		return true
+	})
+	return buf
+}
+
+// validName reports whether a user or topic name is acceptable: printable,
+// no spaces or control bytes, at most 256 bytes.
+func validName(b []byte) bool {
+	if len(b) == 0 || len(b) > 256 {
+		return false
+	}
+	return bytes.IndexFunc(b, func(r rune) bool { return r <= ' ' || r == 0x7f }) < 0
+}

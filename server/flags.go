@@ -1,0 +1,148 @@
+package server
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// RegisterFlags binds every setting of c to fs under the SPEC's flag names,
+// with c's current values as the defaults that -h shows.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Listen, "listen", c.Listen, "edge listener: subscribers and /ack")
+	fs.StringVar(&c.APIListen, "api-listen", c.APIListen, "api listener: publish, admin, stats, metrics, pprof")
+	fs.StringVar(&c.ClusterListen, "cluster-listen", c.ClusterListen, "node-to-node link listener (cluster mode)")
+	fs.StringVar(&c.Redis, "redis", c.Redis, "redis URL for cluster mode, e.g. redis://127.0.0.1:6379/0; empty = standalone")
+	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's id (empty = random at start)")
+	fs.StringVar(&c.Advertise, "advertise", c.Advertise, "host:port peers dial for the cluster link (empty = cluster-listen)")
+	fs.DurationVar(&c.NodeTTL, "node-ttl", c.NodeTTL, "how long a silent node's directory entries live")
+	fs.Var((*originList)(&c.AllowedOrigins), "allowed-origins", "CORS origins allowed to subscribe: * or a comma-separated list")
+	fs.DurationVar(&c.Heartbeat, "heartbeat", c.Heartbeat, "heartbeat interval on idle streams")
+	fs.DurationVar(&c.PollTimeout, "poll-timeout", c.PollTimeout, "how long a long-poll waits before answering 204")
+	fs.IntVar(&c.PollBuffer, "poll-buffer", c.PollBuffer, "messages kept per user/topic for long-poll clients between requests")
+	fs.DurationVar(&c.Retry, "retry", c.Retry, "reconnect delay advised to clients (SSE retry:, reconnect frames)")
+	fs.Var((*byteSize)(&c.MaxMessageBytes), "max-message-bytes", "largest publish body (bytes, or with KiB/MiB)")
+	fs.Var((*byteSize)(&c.MaxBatchBytes), "max-batch-bytes", "largest batch POST /pub body")
+	fs.IntVar(&c.TopicHistory, "topic-history", c.TopicHistory, "messages per topic replayed to a subscriber reconnecting with since/Last-Event-ID (0 = off)")
+	fs.IntVar(&c.StoreMessages, "store-messages", c.StoreMessages, "QoS 1 messages kept per user until acknowledged")
+	fs.Var((*byteSize)(&c.StoreBytes), "store-bytes", "QoS 1 bytes kept in memory for all users (standalone store)")
+	fs.DurationVar(&c.DefaultTTL, "default-ttl", c.DefaultTTL, "how long a stored message waits when Push-TTL is not given")
+	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "edge connections held at most (0 = the open-files limit)")
+	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "edge connections per client IP (0 = unlimited)")
+	fs.DurationVar(&c.HeaderTimeout, "header-timeout", c.HeaderTimeout, "time allowed to send a whole request (slowloris guard)")
+	fs.Var((*byteSize)(&c.MaxHeaderBytes), "max-header-bytes", "largest request head")
+	fs.Var((*byteSize)(&c.WriteBufferLimit), "write-buffer-limit", "pending output per connection before it is cut as a slow consumer")
+	fs.Var((*byteSize)(&c.SendBufferBytes), "send-buffer", "kernel send buffer per edge socket (SO_SNDBUF)")
+	fs.Float64Var(&c.PublishRate, "publish-rate", c.PublishRate, "publishes per second per api client IP, token bucket (0 = unlimited)")
+	fs.StringVar(&c.APIToken, "api-token", c.APIToken, "require Authorization: Bearer <token> on the api listener")
+	fs.DurationVar(&c.Drain, "drain", c.Drain, "time SIGTERM/SIGINT allows streams to close before exit")
+	fs.IntVar(&c.Loops, "loops", c.Loops, "event loops (0 = GOMAXPROCS)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+}
+
+// ApplyConfigFile reads "name value" or "name = value" lines (# starts a
+// comment) and sets each named flag of fs, except flags given on the command
+// line: flags win over the file.
+func ApplyConfigFile(fs *flag.FlagSet, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	defer f.Close()
+	onCommandLine := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { onCommandLine[fl.Name] = true })
+	sc := bufio.NewScanner(f)
+	for lineNo := 1; sc.Scan(); lineNo++ {
+		line := strings.TrimSpace(sc.Text())
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = strings.TrimSpace(line[:i])
+		}
+		if line == "" {
+			continue
+		}
+		name, value, ok := strings.Cut(line, "=")
+		if !ok {
+			name, value, ok = strings.Cut(line, " ")
+		}
+		name, value = strings.TrimPrefix(strings.TrimSpace(name), "--"), strings.TrimSpace(value)
+		if !ok || name == "" {
+			return fmt.Errorf("--config %s:%d: want \"name value\"", path, lineNo)
+		}
+		if fs.Lookup(name) == nil || name == "config" {
+			return fmt.Errorf("--config %s:%d: unknown setting %q", path, lineNo, name)
+		}
+		if onCommandLine[name] {
+			continue
+		}
+		if err := fs.Set(name, strings.Trim(value, `"`)); err != nil {
+			return fmt.Errorf("--config %s:%d: %s: %w", path, lineNo, name, err)
+		}
+	}
+	return sc.Err()
+}
+
+// byteSize is an int flag that accepts plain bytes or a KiB/MiB/GiB suffix.
+type byteSize int
+
+func (b *byteSize) String() string {
+	v := int(*b)
+	switch {
+	case v != 0 && v%(1<<20) == 0:
+		return strconv.Itoa(v>>20) + "MiB"
+	case v != 0 && v%(1<<10) == 0:
+		return strconv.Itoa(v>>10) + "KiB"
+	}
+	return strconv.Itoa(v)
+}
+
+func (b *byteSize) Set(s string) error {
+	v, err := ParseSize(s)
+	if err != nil {
+		return err
+	}
+	*b = byteSize(v)
+	return nil
+}
+
+// ParseSize parses "65536", "64KiB", "1MiB" or "1GiB".
+func ParseSize(s string) (int, error) {
+	mult := 1
+	num := strings.TrimSpace(s)
+	for _, u := range []struct {
+		suffix string
+		mult   int
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
+		if strings.HasSuffix(num, u.suffix) {
+			num, mult = strings.TrimSpace(strings.TrimSuffix(num, u.suffix)), u.mult
+			break
+		}
+	}
+	v, err := strconv.Atoi(num)
+	if err != nil || v < 0 || v > (1<<40)/mult {
+		return 0, errors.New("want a size in bytes, optionally with KiB, MiB or GiB: " + strconv.Quote(s))
+	}
+	return v * mult, nil
+}
+
+// originList is the --allowed-origins flag: "*" or comma-separated origins.
+type originList []string
+
+func (o *originList) String() string { return strings.Join(*o, ",") }
+
+func (o *originList) Set(s string) error {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	if len(out) == 0 {
+		return errors.New("want * or a comma-separated list of origins")
+	}
+	*o = out
+	return nil
+}

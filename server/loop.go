@@ -1,0 +1,214 @@
+package server
+
+import (
+	crand "crypto/rand"
+	"math/rand/v2"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/httpcodec"
+)
+
+// Engine task ops (engine.Task.Op).
+const (
+	opDeliver    = iota + 1 // V *message: write it to H
+	opKick                  // close H (DELETE /conn/<key>)
+	opConnInfo              // V *asyncCall: describe H, answer on the caller's loop
+	opAsyncReply            // V *asyncCall: write its answer to H and resume H
+	opDrain                 // H zero: send reconnect to every stream of the loop and close them
+)
+
+// loopState is the server's state on one engine loop. Only that loop's
+// goroutine touches it, except the atomic counters that /stats reads.
+type loopState struct {
+	s     *Server
+	index int
+	conns []connState // by engine slot
+
+	parsers     []*httpcodec.Parser
+	freeParsers []int32
+	subs        []subscription
+	freeSubs    []int32
+	held        [][]byte
+	freeHeld    []int32
+
+	wheel  *conntable.Wheel
+	fireFn func(conntable.Handle, conntable.TimerID)
+	cur    *engine.Loop  // the loop, while the wheel fires timers
+	rng    *rand.ChaCha8 // conn keys: a CSPRNG seeded from crypto/rand
+
+	q         queryParams        // the request's parameters
+	query     []byte             // their decoded bytes
+	to        []byte             // the address of the push being published
+	batchLine batchLine          // the batch line being decoded
+	out       []byte             // response being built
+	frame     []byte             // per-connection frame being built
+	targets   []conntable.Handle // fan-out scratch
+	batches   [][]engine.Task    // per destination loop
+	pending   []*message         // poll answers being merged
+
+	servingHeld bool // serve is reading held bytes, not the engine's
+
+	messagesOut atomic.Uint64
+	drops       atomic.Uint64
+}
+
+func newLoopState(s *Server, index int) *loopState {
+	var seed [32]byte
+	if _, err := crand.Read(seed[:]); err != nil {
+		panic("server: crypto/rand failed: " + err.Error())
+	}
+	ls := &loopState{s: s, index: index, rng: rand.NewChaCha8(seed)}
+	ls.wheel = conntable.NewWheel(tickInterval(s.cfg), 4096, time.Now())
+	ls.fireFn = ls.fire
+	ls.batches = make([][]engine.Task, len(s.loops))
+	return ls
+}
+
+// conn returns h's state, growing the table the first time a slot is seen.
+func (ls *loopState) conn(h engine.Handle) *connState {
+	slot := h.Slot()
+	if slot >= len(ls.conns) {
+		n := max(2*len(ls.conns), slot+1, 1024)
+		grown := make([]connState, n)
+		copy(grown, ls.conns)
+		ls.conns = grown
+	}
+	return &ls.conns[slot]
+}
+
+// live returns h's state when h is still the connection in its slot.
+func (ls *loopState) live(h engine.Handle) *connState {
+	if h.Slot() >= len(ls.conns) {
+		return nil
+	}
+	c := &ls.conns[h.Slot()]
+	if c.h != h {
+		return nil
+	}
+	return c
+}
+
+// OnOpen implements engine.Handler.
+func (s *Server) OnOpen(l *engine.Loop, h engine.Handle, listener int, peer netip.Addr) bool {
+	ls := s.loops[l.Index()]
+	c := ls.conn(h)
+	*c = connState{h: h, listener: uint8(listener), ip: peer.As16()}
+	if listener == listenerEdge {
+		s.edgeConns.Add(1)
+		if !s.perIP.acquire(c.ip) {
+			c.ip = [16]byte{} // not counted, so not released
+			ls.refuse(l, h, c, 503, "too many connections from this address (--max-conns-per-ip)")
+			return true
+		}
+		if max := s.maxConns(); max > 0 && s.edgeConns.Load() > int64(max) {
+			ls.refuse(l, h, c, 503, "server full (--max-conns)")
+			return true
+		}
+	}
+	ls.setTimer(c, timerHeader, l.Now().Add(s.cfg.HeaderTimeout))
+	return true
+}
+
+func (s *Server) maxConns() int {
+	if s.cfg.MaxConns > 0 {
+		return s.cfg.MaxConns
+	}
+	return 0
+}
+
+// OnData implements engine.Handler.
+func (s *Server) OnData(l *engine.Loop, h engine.Handle, in []byte) int {
+	ls := s.loops[l.Index()]
+	c := ls.live(h)
+	if c == nil {
+		return len(in)
+	}
+	switch c.mode {
+	case modeStream, modeClosing:
+		c.discarded += uint32(min(len(in), maxStreamNoise+1))
+		if c.discarded > maxStreamNoise {
+			l.Close(h, errStreamNoise)
+		}
+		return len(in)
+	case modePoll:
+		c.closeAfterPoll = true
+		return len(in)
+	case modeAsync:
+		ls.hold(l, h, c, in)
+		return len(in)
+	}
+	if c.held != 0 { // earlier bytes wait in front of these
+		ls.hold(l, h, c, in)
+		ls.serveHeld(l, h, c)
+		return len(in)
+	}
+	return ls.serve(l, h, c, in)
+}
+
+// OnClose implements engine.Handler.
+func (s *Server) OnClose(l *engine.Loop, h engine.Handle, err error) {
+	ls := s.loops[l.Index()]
+	c := ls.live(h)
+	if c == nil {
+		return
+	}
+	if err == engine.ErrSlowConsumer {
+		ls.drops.Add(1)
+		s.log.Debug("slow consumer cut", "conn", c.key, "pending_limit", s.cfg.WriteBufferLimit)
+	}
+	ls.cancelTimer(c)
+	ls.releaseParser(c)
+	ls.releaseHeld(c)
+	if c.sub != 0 {
+		ls.unsubscribe(c)
+	}
+	if c.listener == listenerEdge {
+		s.edgeConns.Add(-1)
+		s.perIP.release(c.ip)
+	}
+	*c = connState{}
+}
+
+// OnTask implements engine.Handler.
+func (s *Server) OnTask(l *engine.Loop, t engine.Task) {
+	ls := s.loops[l.Index()]
+	switch t.Op {
+	case opDeliver:
+		m := t.V.(*message)
+		ls.deliver(l, t.H, m)
+		l.Defer(m)
+	case opKick:
+		if ls.live(t.H) != nil {
+			l.Close(t.H, errKicked)
+		}
+	case opConnInfo:
+		ls.describe(l, t.V.(*asyncCall))
+	case opAsyncReply:
+		ls.finishAsync(l, t.H, t.V.(*asyncCall))
+	case opDrain:
+		ls.drain(l)
+	}
+}
+
+// OnTick implements engine.Handler: it advances the loop's timing wheel.
+func (s *Server) OnTick(l *engine.Loop, now time.Time) {
+	ls := s.loops[l.Index()]
+	ls.cur = l
+	ls.wheel.Advance(now, ls.fireFn)
+	ls.cur = nil
+}
+
+var (
+	errStreamNoise = engineError("server: client sent more than 4 KiB on a stream")
+	errKicked      = engineError("server: connection kicked by DELETE /conn")
+	errTimeout     = engineError("server: request not received in --header-timeout")
+	errIdle        = engineError("server: keep-alive connection idle")
+)
+
+type engineError string
+
+func (e engineError) Error() string { return string(e) }

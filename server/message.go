@@ -1,0 +1,91 @@
+package server
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+)
+
+// message is one published push. It is shared, read-only once published, by
+// every loop that delivers it and by the stores that keep it; refs counts
+// them, and the last release returns it to messagePool with its buffers, so a
+// steady stream of pushes allocates nothing.
+type message struct {
+	refs   atomic.Int32
+	seq    uint64 // node-wide increasing: the message id and the long-poll cursor
+	timeMs int64
+	expiry int64 // unix ms after which a stored copy is dropped
+	qos    uint8
+	json   bool // data is embedded as JSON rather than as a JSON string
+
+	id    []byte // decimal seq
+	to    []byte // the address as published: "topic:news"
+	event []byte
+	ctype []byte
+	data  []byte
+
+	// frames are encoded on first use by whichever loop needs that format
+	// first; mu guards the encoding, after which the bytes are read-only.
+	mu     sync.Mutex
+	frames [numFormats]frame
+}
+
+// frame is a message encoded for one stream format: one buffer holding the
+// HTTP/1.1 chunk framing around the bare frame, so both views share bytes.
+type frame struct {
+	buf     []byte
+	chunked []byte // "<hex>\r\n" frame "\r\n"
+	raw     []byte // the frame alone, for HTTP/1.0 close-delimited streams
+}
+
+var messagePool = sync.Pool{New: func() any { return new(message) }}
+
+// newMessage takes a message from the pool holding one reference.
+func newMessage(seq uint64, timeMs int64) *message {
+	m := messagePool.Get().(*message)
+	m.refs.Store(1)
+	m.seq, m.timeMs = seq, timeMs
+	m.id = strconv.AppendUint(m.id[:0], seq, 10)
+	return m
+}
+
+// setPayload copies the published fields into m's own buffers.
+func (m *message) setPayload(to, event, ctype, data []byte, json bool, qos uint8) {
+	m.to = append(m.to[:0], to...)
+	m.event = append(m.event[:0], event...)
+	m.ctype = append(m.ctype[:0], ctype...)
+	m.data = append(m.data[:0], data...)
+	m.json, m.qos = json, qos
+}
+
+func (m *message) retain(n int32) { m.refs.Add(n) }
+
+// Release drops one reference; it is the engine.Releaser a loop defers after
+// the flush that wrote the message's bytes.
+func (m *message) Release() {
+	switch n := m.refs.Add(-1); {
+	case n == 0:
+		for i := range m.frames {
+			f := &m.frames[i]
+			f.buf, f.chunked, f.raw = f.buf[:0], nil, nil
+		}
+		m.expiry = 0
+		messagePool.Put(m)
+	case n < 0:
+		panic("server: message released more often than retained")
+	}
+}
+
+// frame returns m encoded for format f, encoding it on first use.
+func (m *message) frame(f format, boundary []byte) *frame {
+	m.mu.Lock()
+	fr := &m.frames[f]
+	if fr.chunked == nil {
+		fr.buf = encodeChunkedFrame(fr.buf[:0], func(dst []byte) []byte {
+			return appendMessageFrame(dst, f, m, boundary)
+		})
+		fr.chunked, fr.raw = splitChunkedFrame(fr.buf)
+	}
+	m.mu.Unlock()
+	return fr
+}

@@ -1,0 +1,111 @@
+package server
+
+import (
+	"slices"
+	"strconv"
+
+	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/httpcodec"
+)
+
+// poll answers a long-poll (SPEC §3, format=poll): at once when messages newer
+// than since are kept for the user or topics, else when one arrives, else 204
+// after --poll-timeout. The connection is in the table while it waits, so
+// pushes reach it like a stream.
+func (ls *loopState) poll(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request, since uint64, hasSince bool) {
+	sub := &ls.subs[c.sub-1]
+	if !hasSince {
+		since = ls.s.seq.Load() // a first poll waits for what comes next
+	}
+	sub.since = since
+	// Interest first, then the table (register), then the look: a message
+	// published meanwhile is either kept for us or handed to us.
+	ls.s.recent.interest(conntable.Users, sub.user, l.Now())
+	for _, t := range sub.topics {
+		ls.s.recent.interest(conntable.Topics, t, l.Now())
+	}
+	c.format = formatPoll
+	c.minor = uint8(req.Minor())
+	c.mode = modePoll
+	c.closeAfterPoll = !req.KeepAlive()
+	c.origin = ls.s.originIndex(req.Header("Origin"))
+	ls.s.counters.polls.Add(1)
+	if !ls.answerPoll(l, h, c, nil, false) {
+		ls.setTimer(c, timerPoll, l.Now().Add(ls.s.cfg.PollTimeout))
+	}
+}
+
+// answerPoll answers a waiting long-poll with every kept message newer than
+// its cursor, plus m. With nothing to send it answers 204 only when the wait
+// is over (final); it reports whether it answered.
+func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, m *message, final bool) bool {
+	sub := &ls.subs[c.sub-1]
+	msgs := ls.pending[:0]
+	if sub.user != "" {
+		msgs = ls.s.store.appendPending(msgs, sub.user, l.Now().UnixMilli())
+		msgs = ls.s.recent.appendSince(msgs, conntable.Users, sub.user, sub.since)
+	}
+	for _, t := range sub.topics {
+		msgs = ls.s.recent.appendSince(msgs, conntable.Topics, t, sub.since)
+	}
+	if m != nil && m.seq > sub.since {
+		m.retain(1)
+		msgs = append(msgs, m)
+	}
+	slices.SortFunc(msgs, func(a, b *message) int { return cmpSeq(a.seq, b.seq) })
+	if len(msgs) == 0 && !final {
+		ls.pending = msgs
+		return false
+	}
+	keepAlive := !c.closeAfterPoll && !ls.s.draining.Load()
+	body := ls.frame[:0]
+	next := sub.since
+	if len(msgs) > 0 {
+		body = append(body, `{"messages":[`...)
+		var last uint64
+		for _, msg := range msgs {
+			if msg.seq != last && msg.seq > sub.since {
+				if last != 0 {
+					body = append(body, ',')
+				}
+				body = append(body, msg.frame(formatPoll, ls.s.boundary).raw...)
+				last = msg.seq
+			}
+			l.Defer(msg)
+		}
+		next = max(next, last)
+		body = append(body, `],"next":"`...)
+		body = strconv.AppendUint(body, next, 10)
+		body = append(body, `"}`...)
+	}
+	ls.frame = body
+	clear(msgs)
+	ls.pending = msgs[:0]
+
+	status := 200
+	if len(body) == 0 {
+		status = 204
+	}
+	dst := appendResponseHead(ls.out[:0], status, keepAlive)
+	dst = httpcodec.AppendHeader(dst, "Cache-Control", "no-cache")
+	dst = ls.s.appendCORS(dst, c.origin)
+	if status == 204 {
+		ls.out = append(dst, "\r\n"...)
+	} else {
+		ls.out = appendBody(dst, "application/json", body)
+		ls.messagesOut.Add(1)
+	}
+	l.Write(h, ls.out)
+
+	ls.cancelTimer(c)
+	ls.unsubscribe(c)
+	c.mode = modeRequest
+	if !keepAlive {
+		c.mode = modeClosing
+		l.CloseAfterFlush(h)
+	} else {
+		ls.setTimer(c, timerIdle, l.Now().Add(keepAliveIdle))
+	}
+	return true
+}

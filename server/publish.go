@@ -1,0 +1,217 @@
+package server
+
+import (
+	"bytes"
+	"strconv"
+	"time"
+
+	"github.com/bytedance/sonic"
+
+	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/httpcodec"
+)
+
+// addrKind is the kind of address a push goes to (SPEC §1).
+type addrKind uint8
+
+const (
+	addrConn addrKind = iota
+	addrUser
+	addrTopic
+	addrAll
+)
+
+var addrPrefixes = [...]string{addrConn: "conn", addrUser: "user", addrTopic: "topic", addrAll: "all"}
+
+// push is one publish request, from a single POST or a batch line. Its byte
+// slices are views into the request and live only while it is handled.
+type push struct {
+	kind  addrKind
+	name  []byte
+	event []byte
+	ctype []byte
+	data  []byte
+	json  bool
+	qos   uint8
+	ttl   time.Duration
+}
+
+// pushResult is the answer of SPEC §4 for one push.
+type pushResult struct {
+	status    int
+	id        uint64
+	delivered int
+	nodes     int
+	stored    bool
+	err       string
+}
+
+// publishOne answers POST /pub/<kind>/<name>.
+func (ls *loopState) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
+	var p push
+	if reason := ls.parsePushPath(&p, req.Path()); reason != "" {
+		ls.answerError(l, h, req, 400, reason)
+		return
+	}
+	if reason := ls.parsePushHeaders(&p, req); reason != "" {
+		ls.answerError(l, h, req, 400, reason)
+		return
+	}
+	p.data = req.Body()
+	if len(p.data) > ls.s.cfg.MaxMessageBytes {
+		ls.answerError(l, h, req, 413, "body larger than --max-message-bytes")
+		return
+	}
+	p.ctype = req.Header("Content-Type")
+	p.json = isJSONType(p.ctype) && sonic.Valid(p.data)
+	res := ls.publish(l, &p)
+	ls.flushFanOut()
+	ls.frame = appendPushResult(ls.frame[:0], &res, false)
+	ls.out = appendJSONResponse(ls.out[:0], res.status, req.KeepAlive(), ls.frame)
+	l.Write(h, ls.out)
+}
+
+// parsePushPath reads /pub/<kind>/<name>; it returns why it cannot.
+func (ls *loopState) parsePushPath(p *push, path []byte) string {
+	rest := path[len("/pub/"):]
+	if string(rest) == "all" {
+		p.kind = addrAll
+		return ""
+	}
+	kind, name, ok := bytes.Cut(rest, []byte("/"))
+	if !ok || !p.setKind(kind) || p.kind == addrAll {
+		return "address must be /pub/conn/<key>, /pub/user/<id>, /pub/topic/<name> or /pub/all"
+	}
+	var err error
+	ls.query, err = httpcodec.AppendUnescape(ls.query[:0], name)
+	if err != nil || !validName(ls.query) {
+		return "the address name must be 1-256 printable bytes, percent-escaped in the path"
+	}
+	p.name = ls.query
+	return ""
+}
+
+func (p *push) setKind(kind []byte) bool {
+	for k, prefix := range addrPrefixes {
+		if string(kind) == prefix {
+			p.kind = addrKind(k)
+			return true
+		}
+	}
+	return false
+}
+
+// parsePushHeaders reads Push-Event, Push-QoS and Push-TTL.
+func (ls *loopState) parsePushHeaders(p *push, req *httpcodec.Request) string {
+	p.event = req.Header("Push-Event")
+	if len(p.event) > 0 && !validName(p.event) {
+		return "Push-Event must be 1-256 printable bytes without spaces"
+	}
+	switch qos := req.Header("Push-QoS"); string(qos) {
+	case "", "0":
+	case "1":
+		p.qos = 1
+	default:
+		return "Push-QoS must be 0 or 1"
+	}
+	p.ttl = ls.s.cfg.DefaultTTL
+	if ttl := req.Header("Push-TTL"); len(ttl) > 0 {
+		secs, err := strconv.ParseUint(string(ttl), 10, 32)
+		if err != nil || secs == 0 {
+			return "Push-TTL must be a whole number of seconds above 0"
+		}
+		p.ttl = time.Duration(secs) * time.Second
+	}
+	return ""
+}
+
+// isJSONType reports an application/json Content-Type (parameters allowed).
+func isJSONType(ctype []byte) bool {
+	mt, _, _ := bytes.Cut(ctype, []byte(";"))
+	return bytes.EqualFold(bytes.TrimSpace(mt), []byte("application/json"))
+}
+
+// publish routes one push to this node's connections and stores it when its
+// QoS or the topic history asks for that. Deliveries to other loops are
+// queued in ls.batches until flushFanOut.
+func (ls *loopState) publish(l *engine.Loop, p *push) pushResult {
+	s := ls.s
+	now := l.Now()
+	m := newMessage(s.seq.Add(1), now.UnixMilli())
+	defer m.Release()
+	ls.to = append(append(append(ls.to[:0], addrPrefixes[p.kind]...), ':'), p.name...)
+	if p.kind == addrAll {
+		ls.to = ls.to[:len("all")]
+	}
+	m.setPayload(ls.to, p.event, p.ctype, p.data, p.json, p.qos)
+	m.expiry = now.Add(p.ttl).UnixMilli()
+	s.counters.messagesIn.Add(1)
+	res := pushResult{status: 200, id: m.seq}
+
+	targets := ls.targets[:0]
+	switch p.kind {
+	case addrConn:
+		key, ok := parseKeyText(p.name)
+		if !ok {
+			return pushResult{status: 400, err: "conn key must be the 22-character key from Push-Conn"}
+		}
+		if h, ok := s.table.Conn(key); ok {
+			targets = append(targets, h)
+		}
+	case addrUser:
+		if p.qos == 1 {
+			if err := s.store.put(p.name, m, now.UnixMilli()); err != nil {
+				return pushResult{status: 503, err: err.Error()}
+			}
+			res.stored = true
+		}
+		s.recent.record(conntable.Users, p.name, m)
+		targets = s.table.AppendMembers(targets, conntable.Users, p.name)
+	case addrTopic:
+		s.recent.record(conntable.Topics, p.name, m)
+		res.stored = s.cfg.TopicHistory > 0
+		targets = s.table.AppendMembers(targets, conntable.Topics, p.name)
+	case addrAll:
+		targets = s.table.AppendConns(targets)
+	}
+	ls.targets = targets
+	res.delivered = ls.fanOut(l, m, targets)
+	if res.delivered > 0 {
+		res.nodes = 1
+	}
+	switch {
+	case res.delivered == 0 && res.stored && p.kind == addrUser:
+		res.status = 202
+	case res.delivered == 0 && (p.kind == addrConn || p.kind == addrUser):
+		return pushResult{status: 404, id: m.seq, err: "no live connection"}
+	}
+	return res
+}
+
+// appendPushResult appends the JSON answer of SPEC §4; withStatus adds the
+// "status" field the batch answer carries.
+func appendPushResult(dst []byte, r *pushResult, withStatus bool) []byte {
+	dst = append(dst, '{')
+	if withStatus {
+		dst = append(dst, `"status":`...)
+		dst = strconv.AppendInt(dst, int64(r.status), 10)
+		dst = append(dst, ',')
+	}
+	if r.err != "" {
+		dst = append(dst, `"error":`...)
+		dst = httpcodec.AppendJSONString(dst, []byte(r.err))
+		return append(dst, '}')
+	}
+	dst = append(dst, `"id":"`...)
+	dst = strconv.AppendUint(dst, r.id, 10)
+	dst = append(dst, `","delivered":`...)
+	dst = strconv.AppendInt(dst, int64(r.delivered), 10)
+	dst = append(dst, `,"nodes":`...)
+	dst = strconv.AppendInt(dst, int64(r.nodes), 10)
+	dst = append(dst, `,"stored":`...)
+	dst = strconv.AppendBool(dst, r.stored)
+	return append(dst, '}')
+}
+
+func secondsDuration(s int) time.Duration { return time.Duration(s) * time.Second }

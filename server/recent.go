@@ -1,0 +1,121 @@
+package server
+
+import (
+	"sync"
+	"time"
+
+	"github.com/pushwire/pushwire/conntable"
+)
+
+// recentStore keeps the last messages of a topic (--topic-history, replayed
+// to subscribers resuming with since/Last-Event-ID) and of any user or topic
+// a long-poll client asked for lately (--poll-buffer, so the messages
+// published between two polls are not lost). Names nobody asked for cost
+// nothing. Safe for concurrent use; mu guards everything.
+type recentStore struct {
+	mu          sync.Mutex
+	pollBuffer  int
+	history     int
+	interestTTL time.Duration
+	rings       [2]map[string]*ring // by conntable.Group
+}
+
+// ring is the last messages of one name, oldest first from head.
+type ring struct {
+	msgs          []*message
+	head          int
+	interestUntil int64 // unix ms; 0 = kept for history only
+}
+
+func newRecentStore(pollBuffer, history int, interestTTL time.Duration) *recentStore {
+	return &recentStore{pollBuffer: pollBuffer, history: history, interestTTL: interestTTL,
+		rings: [2]map[string]*ring{{}, {}}}
+}
+
+// interest marks name as wanted by a long-poll client until interestTTL.
+func (r *recentStore) interest(g conntable.Group, name string, now time.Time) {
+	if name == "" {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rg := r.rings[g][name]
+	if rg == nil {
+		rg = &ring{}
+		r.rings[g][name] = rg
+	}
+	rg.interestUntil = now.Add(r.interestTTL).UnixMilli()
+}
+
+// record keeps m for name when history or a poll client wants it.
+func (r *recentStore) record(g conntable.Group, name []byte, m *message) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rg := r.rings[g][string(name)]
+	if rg == nil {
+		if g != conntable.Topics || r.history == 0 {
+			return
+		}
+		rg = &ring{}
+		r.rings[g][string(name)] = rg
+	}
+	capacity := r.history
+	if g == conntable.Users {
+		capacity = 0
+	}
+	if rg.interestUntil != 0 {
+		capacity = max(capacity, r.pollBuffer)
+	}
+	if capacity == 0 {
+		return
+	}
+	m.retain(1)
+	if len(rg.msgs) < capacity {
+		rg.msgs = append(rg.msgs, m)
+		return
+	}
+	rg.msgs[rg.head].Release()
+	rg.msgs[rg.head] = m
+	rg.head = (rg.head + 1) % len(rg.msgs)
+}
+
+// appendSince appends name's kept messages with ids above after, each with a
+// reference the caller releases.
+func (r *recentStore) appendSince(dst []*message, g conntable.Group, name string, after uint64) []*message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rg := r.rings[g][name]
+	if rg == nil {
+		return dst
+	}
+	for i := range rg.msgs {
+		m := rg.msgs[(rg.head+i)%len(rg.msgs)]
+		if m.seq > after {
+			m.retain(1)
+			dst = append(dst, m)
+		}
+	}
+	return dst
+}
+
+// sweep forgets names whose poll interest ended and that keep no history.
+func (r *recentStore) sweep(now time.Time) {
+	nowMs := now.UnixMilli()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for g := range r.rings {
+		for name, rg := range r.rings[g] {
+			if rg.interestUntil == 0 || rg.interestUntil > nowMs {
+				continue
+			}
+			rg.interestUntil = 0
+			if conntable.Group(g) == conntable.Topics && r.history > 0 {
+				continue
+			}
+			for _, m := range rg.msgs {
+				m.Release()
+			}
+			delete(r.rings[g], name)
+		}
+	}
+}

@@ -1,0 +1,136 @@
+package server
+
+import (
+	"errors"
+
+	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/httpcodec"
+)
+
+// serve parses and answers the requests in in, pipelined ones included, and
+// returns the bytes consumed; an unfinished request stays with the engine and
+// comes back, extended, with the next read.
+func (ls *loopState) serve(l *engine.Loop, h engine.Handle, c *connState, in []byte) int {
+	off := 0
+	for off < len(in) && c.mode == modeRequest {
+		if c.parser == 0 {
+			ls.takeParser(c)
+			if c.timerKind != timerHeader {
+				ls.setTimer(c, timerHeader, l.Now().Add(ls.s.cfg.HeaderTimeout))
+			}
+		}
+		p := ls.parsers[c.parser-1]
+		n, err := p.Parse(in[off:])
+		if err != nil {
+			var perr *httpcodec.Error
+			status, reason := 400, "malformed request"
+			if errors.As(err, &perr) {
+				status, reason = perr.Status, perr.Reason
+			}
+			ls.releaseParser(c)
+			ls.refuse(l, h, c, status, reason)
+			return len(in)
+		}
+		if n == 0 {
+			if p.HeadComplete() && !c.sentContinue && p.Request().ExpectContinue() {
+				c.sentContinue = true
+				l.Write(h, continueLine(p.Request().Minor()))
+			}
+			return off
+		}
+		req := p.Request()
+		c.sentContinue = false
+		ls.cancelTimer(c)
+		keepAlive := req.KeepAlive() && !ls.s.draining.Load()
+		if c.listener == listenerAPI {
+			ls.serveAPI(l, h, c, req)
+		} else {
+			ls.serveEdge(l, h, c, req)
+		}
+		ls.releaseParser(c)
+		off += n
+		if c.mode != modeRequest {
+			break
+		}
+		if !keepAlive {
+			c.mode = modeClosing
+			l.CloseAfterFlush(h)
+			return len(in)
+		}
+	}
+	if c.mode == modeRequest && c.timer == 0 {
+		ls.setTimer(c, timerIdle, l.Now().Add(keepAliveIdle))
+	}
+	switch c.mode {
+	case modeAsync:
+		if ls.servingHeld {
+			return off // serveHeld keeps the rest where it is
+		}
+		ls.hold(l, h, c, in[off:])
+		return len(in)
+	case modePoll:
+		if off < len(in) {
+			c.closeAfterPoll = true
+		}
+	case modeStream:
+		c.discarded += uint32(min(len(in)-off, maxStreamNoise+1))
+		if c.discarded > maxStreamNoise {
+			l.Close(h, errStreamNoise)
+		}
+	}
+	return len(in)
+}
+
+// A request's Minor() is asked for only when the head is complete.
+func continueLine(minor int) []byte {
+	if minor == 0 {
+		return continue10
+	}
+	return continue11
+}
+
+var (
+	continue10 = []byte("HTTP/1.0 100 Continue\r\n\r\n")
+	continue11 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
+)
+
+// parserLimits are the request limits of a listener.
+func (ls *loopState) parserLimits(listener uint8) httpcodec.Limits {
+	cfg := &ls.s.cfg
+	lim := httpcodec.Limits{MaxRequestLine: cfg.MaxHeaderBytes, MaxHeaderBytes: cfg.MaxHeaderBytes, MaxBody: 4096}
+	if listener == listenerAPI {
+		lim.MaxBody = int64(cfg.MaxBatchBytes)
+	}
+	return lim
+}
+
+// takeParser gives c a pooled parser for the request it is receiving: idle
+// connections hold none.
+func (ls *loopState) takeParser(c *connState) {
+	var i int32
+	if n := len(ls.freeParsers); n > 0 {
+		i = ls.freeParsers[n-1]
+		ls.freeParsers = ls.freeParsers[:n-1]
+	} else {
+		ls.parsers = append(ls.parsers, new(httpcodec.Parser))
+		i = int32(len(ls.parsers))
+	}
+	ls.parsers[i-1].Reset(ls.parserLimits(c.listener))
+	c.parser = i
+}
+
+func (ls *loopState) releaseParser(c *connState) {
+	if c.parser != 0 {
+		ls.freeParsers = append(ls.freeParsers, c.parser)
+		c.parser = 0
+	}
+}
+
+// refuse answers status with a JSON error and closes once it is written.
+func (ls *loopState) refuse(l *engine.Loop, h engine.Handle, c *connState, status int, reason string) {
+	ls.out = appendErrorResponse(ls.out[:0], status, reason, false)
+	l.Write(h, ls.out)
+	c.mode = modeClosing
+	ls.cancelTimer(c)
+	l.CloseAfterFlush(h)
+}

@@ -1,0 +1,170 @@
+// Package server turns HTTP requests on the engine into subscriptions and
+// pushes: the edge listener holds subscriber streams, the api listener takes
+// publishes and admin requests. One Server is one node (SPEC §2–§4, §7, §9, §10).
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/engine"
+)
+
+// Listener tags given to engine.Listen.
+const (
+	listenerEdge = 0
+	listenerAPI  = 1
+)
+
+// Server is one pushwire node.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	nodeID   string
+	boundary []byte // multipart boundary, one per node so frames are shared
+
+	eng    *engine.Engine
+	table  *conntable.Table
+	loops  []*loopState
+	store  *qosStore
+	recent *recentStore
+	perIP  *ipCounter
+	rates  *rateLimiter
+
+	seq       atomic.Uint64 // last message id handed out
+	edgeConns atomic.Int64
+	draining  atomic.Bool
+	counters  counters
+
+	edgeAddr, apiAddr net.Addr
+	capacity          uint64
+	started           time.Time
+}
+
+// New validates cfg and prepares a node; Start opens its listeners.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: log, started: time.Now()}
+	s.nodeID = cfg.NodeID
+	if s.nodeID == "" {
+		s.nodeID = randomHex(6)
+	}
+	s.boundary = []byte("pushwire-" + randomHex(12))
+	s.table = conntable.New(64)
+	s.store = newQoSStore(cfg.StoreMessages, cfg.StoreBytes)
+	s.recent = newRecentStore(cfg.PollBuffer, cfg.TopicHistory, 3*cfg.PollTimeout)
+	s.perIP = newIPCounter(cfg.MaxConnsPerIP)
+	s.rates = newRateLimiter(cfg.PublishRate)
+	limit, err := engine.RaiseOpenFilesLimit()
+	if err != nil {
+		log.Warn("could not raise the open-files limit", "err", err)
+	}
+	s.capacity = limit
+
+	maxBody := cfg.MaxBatchBytes
+	eng, err := engine.New(engine.Config{
+		Loops:            cfg.Loops,
+		MaxInboundBytes:  maxBody + cfg.MaxHeaderBytes + 4096,
+		WriteBufferLimit: cfg.WriteBufferLimit,
+		SendBufferBytes:  cfg.SendBufferBytes,
+		TickInterval:     tickInterval(cfg),
+		Logger:           log,
+	}, s)
+	if err != nil {
+		return nil, err
+	}
+	s.eng = eng
+	s.loops = make([]*loopState, eng.Loops())
+	for i := range s.loops {
+		s.loops[i] = newLoopState(s, i)
+	}
+	return s, nil
+}
+
+// tickInterval is the timing-wheel resolution: fine enough for the shortest
+// timeout configured, never busier than every 10ms.
+func tickInterval(cfg Config) time.Duration {
+	tick := 100 * time.Millisecond
+	for _, d := range []time.Duration{cfg.Heartbeat, cfg.HeaderTimeout, cfg.PollTimeout} {
+		if d/10 < tick {
+			tick = d / 10
+		}
+	}
+	return max(tick, 10*time.Millisecond)
+}
+
+// Start binds the edge and api listeners and starts the loops.
+func (s *Server) Start() error {
+	var err error
+	if s.edgeAddr, err = s.eng.Listen(s.cfg.Listen, listenerEdge); err != nil {
+		return fmt.Errorf("--listen %s: %w", s.cfg.Listen, err)
+	}
+	if s.apiAddr, err = s.eng.Listen(s.cfg.APIListen, listenerAPI); err != nil {
+		return fmt.Errorf("--api-listen %s: %w", s.cfg.APIListen, err)
+	}
+	if err := s.eng.Start(); err != nil {
+		return err
+	}
+	s.log.Info("pushwire started", "node", s.nodeID, "edge", s.edgeAddr.String(),
+		"api", s.apiAddr.String(), "loops", len(s.loops), "capacity", s.capacity)
+	return nil
+}
+
+// EdgeAddr is the bound edge listener address (useful with port 0).
+func (s *Server) EdgeAddr() net.Addr { return s.edgeAddr }
+
+// APIAddr is the bound api listener address.
+func (s *Server) APIAddr() net.Addr { return s.apiAddr }
+
+// NodeID is this node's id.
+func (s *Server) NodeID() string { return s.nodeID }
+
+// Drain does SPEC §10: readyz turns 503, no new accepts, every stream gets a
+// reconnect frame and is closed; it returns when the edge holds no connection
+// or ctx ends. Close must still be called.
+func (s *Server) Drain(ctx context.Context) error {
+	if !s.draining.CompareAndSwap(false, true) {
+		return errors.New("server: already draining")
+	}
+	s.eng.StopAccepting()
+	for i := range s.loops {
+		s.eng.Submit(i, engine.Task{Op: opDrain})
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for s.edgeConns.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("server: drain ended with %d connections open: %w", s.edgeConns.Load(), ctx.Err())
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// Close closes every connection and stops the loops.
+func (s *Server) Close() {
+	s.eng.Stop()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("server: crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b)
+}

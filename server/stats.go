@@ -1,0 +1,123 @@
+package server
+
+import (
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// counters are the node-wide totals /stats and /metrics report.
+type counters struct {
+	messagesIn atomic.Uint64
+	subscribes atomic.Uint64
+	polls      atomic.Uint64
+	acks       atomic.Uint64
+}
+
+// snapshot is one reading of every figure, so /stats and /metrics agree.
+type snapshot struct {
+	connections, users, topics       int
+	edgeConns                        int64
+	messagesIn, messagesOut, drops   uint64
+	slowConsumers, subscribes, polls uint64
+	acks                             uint64
+	storedUsers, storedBytes         int
+	goroutines                       int
+	uptime                           time.Duration
+	draining                         bool
+}
+
+func (s *Server) snapshot() snapshot {
+	var sn snapshot
+	sn.connections, sn.users, sn.topics = s.table.Counts()
+	sn.edgeConns = s.edgeConns.Load()
+	sn.messagesIn = s.counters.messagesIn.Load()
+	sn.subscribes = s.counters.subscribes.Load()
+	sn.polls = s.counters.polls.Load()
+	sn.acks = s.counters.acks.Load()
+	for _, ls := range s.loops {
+		sn.messagesOut += ls.messagesOut.Load()
+		sn.drops += ls.drops.Load()
+	}
+	sn.slowConsumers = uint64(s.eng.Stats().SlowConsumers)
+	sn.storedUsers, sn.storedBytes = s.store.counts()
+	sn.goroutines = runtime.NumGoroutine()
+	sn.uptime = time.Since(s.started)
+	sn.draining = s.draining.Load()
+	return sn
+}
+
+// appendStats appends the /stats JSON object (SPEC §9).
+func (s *Server) appendStats(dst []byte) []byte {
+	sn := s.snapshot()
+	dst = append(dst, `{"node":"`...)
+	dst = append(dst, s.nodeID...)
+	dst = append(dst, '"')
+	field := func(name string, v int64) {
+		dst = append(dst, ',', '"')
+		dst = append(dst, name...)
+		dst = append(dst, '"', ':')
+		dst = strconv.AppendInt(dst, v, 10)
+	}
+	field("connections", int64(sn.connections))
+	field("edge_connections", sn.edgeConns)
+	field("users", int64(sn.users))
+	field("topics", int64(sn.topics))
+	field("messages_in", int64(sn.messagesIn))
+	field("messages_out", int64(sn.messagesOut))
+	field("forwards", 0)
+	field("drops", int64(sn.drops))
+	field("slow_consumers", int64(sn.slowConsumers))
+	field("subscribes", int64(sn.subscribes))
+	field("polls", int64(sn.polls))
+	field("acks", int64(sn.acks))
+	field("stored_users", int64(sn.storedUsers))
+	field("stored_bytes", int64(sn.storedBytes))
+	field("goroutines", int64(sn.goroutines))
+	field("loops", int64(len(s.loops)))
+	field("capacity", int64(s.capacity))
+	field("uptime_seconds", int64(sn.uptime.Seconds()))
+	dst = append(dst, `,"draining":`...)
+	dst = strconv.AppendBool(dst, sn.draining)
+	return append(dst, '}')
+}
+
+// appendMetrics appends the Prometheus text exposition of the same figures.
+func (s *Server) appendMetrics(dst []byte) []byte {
+	sn := s.snapshot()
+	metric := func(name, kind, help string, v float64) {
+		dst = append(dst, "# HELP pushwire_"...)
+		dst = append(dst, name...)
+		dst = append(dst, ' ')
+		dst = append(dst, help...)
+		dst = append(dst, "\n# TYPE pushwire_"...)
+		dst = append(dst, name...)
+		dst = append(dst, ' ')
+		dst = append(dst, kind...)
+		dst = append(dst, "\npushwire_"...)
+		dst = append(dst, name...)
+		dst = append(dst, ' ')
+		dst = strconv.AppendFloat(dst, v, 'g', -1, 64)
+		dst = append(dst, '\n')
+	}
+	metric("connections", "gauge", "Subscriber connections held (streams and waiting long-polls).", float64(sn.connections))
+	metric("edge_connections", "gauge", "Open connections on the edge listener.", float64(sn.edgeConns))
+	metric("users", "gauge", "Users with at least one connection.", float64(sn.users))
+	metric("topics", "gauge", "Topics with at least one subscriber.", float64(sn.topics))
+	metric("messages_in_total", "counter", "Messages published to this node.", float64(sn.messagesIn))
+	metric("messages_out_total", "counter", "Frames of messages written to subscribers.", float64(sn.messagesOut))
+	metric("forwards_total", "counter", "Messages forwarded to other nodes.", 0)
+	metric("drops_total", "counter", "Connections cut as slow consumers.", float64(sn.drops))
+	metric("subscribes_total", "counter", "Streams started.", float64(sn.subscribes))
+	metric("polls_total", "counter", "Long-poll requests.", float64(sn.polls))
+	metric("acks_total", "counter", "Acknowledgements received.", float64(sn.acks))
+	metric("stored_bytes", "gauge", "Bytes of QoS 1 messages kept.", float64(sn.storedBytes))
+	metric("goroutines", "gauge", "Goroutines of the process.", float64(sn.goroutines))
+	draining := 0.0
+	if sn.draining {
+		draining = 1
+	}
+	metric("draining", "gauge", "1 while the node drains.", draining)
+	return dst
+}

@@ -1,0 +1,116 @@
+package server
+
+import (
+	"errors"
+	"sync"
+)
+
+// qosStore keeps QoS 1 messages per user until they are acknowledged or
+// expire (SPEC §5), in bounded memory: --store-messages per user and
+// --store-bytes in all. It is the standalone store; a cluster keeps them in
+// Redis. Safe for concurrent use; mu guards everything.
+type qosStore struct {
+	mu       sync.Mutex
+	perUser  int
+	maxBytes int
+	bytes    int
+	users    map[string][]*message // each in increasing id order
+}
+
+var (
+	errStoreUserFull = errors.New("this user already has --store-messages unacknowledged messages")
+	errStoreFull     = errors.New("the QoS 1 store is full (--store-bytes)")
+)
+
+func newQoSStore(perUser, maxBytes int) *qosStore {
+	return &qosStore{perUser: perUser, maxBytes: maxBytes, users: map[string][]*message{}}
+}
+
+// put keeps m for user, taking a reference. Expired messages of the user
+// are dropped first, so a full queue frees itself as TTLs end.
+func (s *qosStore) put(user []byte, m *message, nowMs int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.dropExpired(s.users[string(user)], nowMs)
+	switch {
+	case len(q) >= s.perUser:
+		s.users[string(user)] = q
+		return errStoreUserFull
+	case s.bytes+len(m.data) > s.maxBytes:
+		s.users[string(user)] = q
+		return errStoreFull
+	}
+	m.retain(1)
+	s.bytes += len(m.data)
+	s.users[string(user)] = append(q, m)
+	return nil
+}
+
+// ack drops the user's messages with ids up to upTo (acks are cumulative).
+func (s *qosStore) ack(user string, upTo uint64) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.users[user]
+	n := 0
+	for n < len(q) && q[n].seq <= upTo {
+		s.bytes -= len(q[n].data)
+		q[n].Release()
+		n++
+	}
+	s.setQueue(user, q, n)
+	return n
+}
+
+// appendPending appends the user's unacknowledged messages, each with a
+// reference the caller releases.
+func (s *qosStore) appendPending(dst []*message, user string, nowMs int64) []*message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q, ok := s.users[user]
+	if !ok {
+		return dst
+	}
+	q = s.dropExpired(q, nowMs)
+	s.users[user] = q
+	for _, m := range q {
+		m.retain(1)
+		dst = append(dst, m)
+	}
+	if len(q) == 0 {
+		delete(s.users, user)
+	}
+	return dst
+}
+
+// dropExpired removes the messages whose TTL has ended. s.mu must be held.
+func (s *qosStore) dropExpired(q []*message, nowMs int64) []*message {
+	kept := q[:0]
+	for _, m := range q {
+		if m.expiry != 0 && m.expiry <= nowMs {
+			s.bytes -= len(m.data)
+			m.Release()
+			continue
+		}
+		kept = append(kept, m)
+	}
+	clear(q[len(kept):])
+	return kept
+}
+
+// setQueue stores q without its first n messages. s.mu must be held.
+func (s *qosStore) setQueue(user string, q []*message, n int) {
+	if n == len(q) {
+		delete(s.users, user)
+		return
+	}
+	rest := copy(q, q[n:])
+	clear(q[rest:])
+	s.users[user] = q[:rest]
+}
+
+// counts reports users with stored messages and the bytes kept.
+func (s *qosStore) counts() (users, bytes int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.users), s.bytes
+}
