@@ -55,6 +55,7 @@ func (p *Parser) chunkData(buf []byte, pos int) int {
 //	chunk-size [ chunk-ext ] CRLF
 //	chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )
 //
+// except that no whitespace may follow the size itself (see below).
 // and through the CRLF that ends each chunk's data.
 // pos is c's offset in buf.
 func (p *Parser) chunkLineByte(c byte, pos int) *Error {
@@ -74,17 +75,18 @@ func (p *Parser) chunkLineByte(c byte, pos int) *Error {
 		if p.colon == 0 {
 			return errChunkSize
 		}
+		// RFC 9112 allows BWS between the size and ";", but net/http and
+		// other parsers refuse it; accepting it would make us the odd one
+		// out on a path where disagreement means smuggling.
 		switch c {
 		case '\r':
 			p.state = stChunkLF
 		case ';':
 			p.state = stChunkExtName0
-		case ' ', '\t':
-			p.state = stChunkSizeWS
 		default:
 			return errChunkSize
 		}
-	case stChunkSizeWS, stChunkExtNameWS, stChunkExtWS:
+	case stChunkExtNameWS, stChunkExtWS:
 		// BWS may precede ";" (and "=" after a name), never CRLF.
 		switch {
 		case c == ' ' || c == '\t':

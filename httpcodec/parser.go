@@ -43,7 +43,6 @@ const (
 	stHeadLF
 	stBodyCL // first body state
 	stChunkSize
-	stChunkSizeWS
 	stChunkExtName0
 	stChunkExtName
 	stChunkExtNameWS
