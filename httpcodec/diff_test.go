@@ -31,9 +31,10 @@ func agreeWithNetHTTP(raw []byte, got result) error {
 	if string(body) != got.body {
 		return fmt.Errorf("net/http body = %q; ours %q", body, got.body)
 	}
-	// net/http moves Host out of Header, and drops Transfer-Encoding once
-	// it has applied it; both are checked by the lines above or by
-	// Host() separately. It also adds Cache-Control for "Pragma: no-cache".
+	// net/http moves Host and Trailer out of Header and drops
+	// Transfer-Encoding once it has applied it; the framing is checked by
+	// the body, Host separately below. It also adds Cache-Control for
+	// "Pragma: no-cache".
 	ours := http.Header{}
 	for _, line := range bytes.Split([]byte(got.headers), []byte("\n")) {
 		name, value, ok := bytes.Cut(line, []byte(": "))
@@ -41,7 +42,7 @@ func agreeWithNetHTTP(raw []byte, got result) error {
 			continue
 		}
 		key := textproto.CanonicalMIMEHeaderKey(string(name))
-		if key == "Host" || key == "Transfer-Encoding" {
+		if key == "Host" || key == "Transfer-Encoding" || key == "Trailer" {
 			continue
 		}
 		ours[key] = append(ours[key], string(value))
