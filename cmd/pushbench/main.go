@@ -1,0 +1,278 @@
+// Command pushbench measures a push server (pushwire, or nginx+Nchan for comparison):
+// idle connection cost, unicast and broadcast throughput and latency, cross-node cost,
+// and side-by-side ratios. Subscribers live in worker processes that pushbench starts as
+// "pushbench worker"; results go to stdout (JSON) and progress to stderr.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pushwire/pushwire/perf"
+)
+
+const usage = `usage: pushbench <command> [flags]
+
+commands:
+  idle       N idle subscribers: server RSS per connection, goroutines, connect rate
+  unicast    N subscribers on distinct keys/channels, messages published to each
+  broadcast  N subscribers on one topic/channel, M publishes: time to all
+  cluster    unicast with subscribers on --edge (node A) and publishes to --api (node B)
+  compare    one scenario against pushwire and nchan, alternating rounds, medians, ratio
+  suite      build and start pushwire and nchan, run idle/unicast/broadcast on both,
+             rewrite the results section of BENCHMARKS.md
+  worker     (internal) hold subscribers for a parent pushbench
+
+run "pushbench <command> -h" for its flags
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	cmd, args := os.Args[1], os.Args[2:]
+	if cmd == "worker" {
+		if err := perf.Serve(os.Stdin, os.Stdout); err != nil {
+			fatal(err)
+		}
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch cmd {
+	case "idle", "unicast", "broadcast", "cluster":
+		err = runScenario(ctx, cmd, args)
+	case "compare":
+		err = runCompare(ctx, args)
+	case "suite":
+		err = runSuite(ctx, args)
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fatal(err)
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "pushbench:", err)
+	os.Exit(1)
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, args...)...)
+}
+
+// common holds the flags every scenario shares.
+type common struct {
+	conns, perWorker, publishers, pipeline, batch, size, messages, publishes int
+	rate                                                                     float64
+	settle, drain                                                            time.Duration
+	inproc, byUser                                                           bool
+	out, md, plot                                                            string
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.IntVar(&c.conns, "conns", 1000, "subscribers")
+	fs.IntVar(&c.perWorker, "per-worker", 15000, "subscribers per worker process (open-files limit is 20000)")
+	fs.BoolVar(&c.inproc, "inproc", false, "hold subscribers in this process instead of worker processes")
+	fs.IntVar(&c.publishers, "publishers", 50, "keep-alive publisher connections")
+	fs.IntVar(&c.pipeline, "pipeline", 1, "requests in flight per publisher connection (fasthttp PipelineClient when > 1)")
+	fs.IntVar(&c.batch, "batch", 1, "messages per POST /pub (pushwire batch publish)")
+	fs.Float64Var(&c.rate, "rate", 0, "messages per second over all publishers (0: as fast as possible)")
+	fs.IntVar(&c.size, "size", 0, "pad payloads to this many bytes")
+	fs.IntVar(&c.messages, "messages", 0, "unicast messages (0: one per subscriber)")
+	fs.IntVar(&c.publishes, "publishes", 20, "broadcast publishes")
+	fs.DurationVar(&c.settle, "settle", 2*time.Second, "idle: wait before reading server RSS")
+	fs.DurationVar(&c.drain, "drain", 3*time.Second, "wait this long without new deliveries before counting the rest lost")
+	fs.BoolVar(&c.byUser, "by-user", false, "pushwire unicast: publish to /pub/user/<id> instead of /pub/conn/<key>")
+	fs.StringVar(&c.out, "out", "", "write JSON results here instead of stdout")
+	fs.StringVar(&c.md, "md", "", "also write a Markdown table here")
+	fs.StringVar(&c.plot, "plot", "", "write a latency CDF here (.svg or .png)")
+}
+
+func (c *common) options(t perf.Target) (perf.Options, error) {
+	o := perf.Options{Target: t, N: c.conns, PerWorker: c.perWorker, Messages: c.messages,
+		Publishes: c.publishes, Settle: c.settle, Drain: c.drain, Log: logf,
+		Pub: perf.PubConfig{Conns: c.publishers, Pipeline: c.pipeline, Batch: c.batch, Rate: c.rate, Size: c.size}}
+	o.Target.ByUser = c.byUser
+	if !c.inproc {
+		exe, err := os.Executable()
+		if err != nil {
+			return o, err
+		}
+		o.Exe = exe
+	}
+	return o, nil
+}
+
+// targetFlags names one target.
+type targetFlags struct {
+	kind, edge, api, format, pids string
+}
+
+func (tf *targetFlags) register(fs *flag.FlagSet, prefix, kind string) {
+	if prefix == "" {
+		fs.StringVar(&tf.kind, "target", kind, "pushwire or nchan")
+	} else {
+		tf.kind = kind
+	}
+	fs.StringVar(&tf.edge, prefix+"edge", "", "subscriber address host:port (default pushwire 127.0.0.1:8080, nchan 127.0.0.1:8088)")
+	fs.StringVar(&tf.api, prefix+"api", "", "publish address host:port (default pushwire 127.0.0.1:8081, nchan: the edge)")
+	fs.StringVar(&tf.format, prefix+"format", "", "stream format: ndjson, sse or chunked (default pushwire ndjson, nchan sse)")
+	fs.StringVar(&tf.pids, prefix+"server-pid", "", "server pid(s), comma-separated, for RSS and CPU (nginx: the worker)")
+}
+
+func (tf *targetFlags) target() (perf.Target, error) {
+	k, err := perf.ParseKind(tf.kind)
+	if err != nil {
+		return perf.Target{}, err
+	}
+	t := perf.Target{Kind: k, Edge: tf.edge, API: tf.api}
+	format := tf.format
+	switch {
+	case k == perf.KindNchan:
+		t.Edge = cmpOr(t.Edge, "127.0.0.1:8088")
+		t.API = cmpOr(t.API, t.Edge)
+		format = cmpOr(format, "sse")
+	default:
+		t.Edge = cmpOr(t.Edge, "127.0.0.1:8080")
+		t.API = cmpOr(t.API, "127.0.0.1:8081")
+		format = cmpOr(format, "ndjson")
+	}
+	if t.Format, err = perf.ParseFormat(format); err != nil {
+		return t, err
+	}
+	t.Pids, err = parsePids(tf.pids)
+	return t, err
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func parsePids(s string) ([]int, error) {
+	var pids []int
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, fmt.Errorf("bad pid %q", f)
+		}
+		pids = append(pids, pid)
+	}
+	return pids, nil
+}
+
+func runScenario(ctx context.Context, name string, args []string) error {
+	fs := flag.NewFlagSet(name, flag.ExitOnError)
+	var c common
+	var tf targetFlags
+	c.register(fs)
+	tf.register(fs, "", "pushwire")
+	_ = fs.Parse(args)
+	t, err := tf.target()
+	if err != nil {
+		return err
+	}
+	if name == "cluster" && t.Kind != perf.KindPushwire {
+		return errors.New("cluster runs against pushwire only")
+	}
+	o, err := c.options(t)
+	if err != nil {
+		return err
+	}
+	run, err := perf.Scenario(name)
+	if err != nil {
+		return err
+	}
+	r, err := run(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(os.Stderr, "\n"+perf.MarkdownResults([]*perf.Result{r}))
+	return c.write(r, perf.MarkdownResults([]*perf.Result{r}), map[string]*perf.Latency{r.Target: r.Hist()})
+}
+
+// write emits the JSON results, the optional Markdown file and the optional plot.
+func (c *common) write(v any, md string, hists map[string]*perf.Latency) error {
+	out := os.Stdout
+	if c.out != "" {
+		f, err := os.Create(c.out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		out = f
+	}
+	if err := perf.WriteJSON(out, v); err != nil {
+		return err
+	}
+	if c.md != "" {
+		if err := os.WriteFile(c.md, []byte(md), 0o644); err != nil {
+			return err
+		}
+	}
+	if c.plot != "" {
+		return perf.PlotCDF(c.plot, "publish → receipt latency", hists)
+	}
+	return nil
+}
+
+func runCompare(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("compare", flag.ExitOnError)
+	var c common
+	var pw, nc targetFlags
+	c.register(fs)
+	pw.register(fs, "pushwire-", "pushwire")
+	nc.register(fs, "nchan-", "nchan")
+	scenario := fs.String("scenario", "unicast", "idle, unicast or broadcast")
+	rounds := fs.Int("rounds", 3, "rounds per target (A B A B ...)")
+	_ = fs.Parse(args)
+	ta, err := pw.target()
+	if err != nil {
+		return err
+	}
+	tb, err := nc.target()
+	if err != nil {
+		return err
+	}
+	oa, err := c.options(ta)
+	if err != nil {
+		return err
+	}
+	ob, err := c.options(tb)
+	if err != nil {
+		return err
+	}
+	cmp, err := perf.Compare(ctx, *scenario, oa, ob, *rounds)
+	if err != nil {
+		return err
+	}
+	md := perf.MarkdownComparison(cmp)
+	fmt.Fprint(os.Stderr, "\n"+md)
+	hists := map[string]*perf.Latency{}
+	if n := len(cmp.RunsA); n > 0 && cmp.RunsA[n-1].Hist() != nil {
+		hists[cmp.A] = cmp.RunsA[n-1].Hist()
+		hists[cmp.B] = cmp.RunsB[n-1].Hist()
+	}
+	return c.write(cmp, md, hists)
+}

@@ -1,0 +1,236 @@
+package perf
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// PubConfig shapes the publishing side.
+type PubConfig struct {
+	// Conns is the number of keep-alive connections (publishers).
+	Conns int
+	// Pipeline > 1 sends that many requests back to back on each connection before the
+	// answers come (fasthttp.PipelineClient): one request at a time cannot load a server
+	// faster than ~60k req/s on one core here (peers/nchan/README.md).
+	Pipeline int
+	// Batch > 1 packs that many messages into one pushwire POST /pub (NDJSON).
+	Batch int
+	// Rate caps messages per second over all publishers; 0 sends as fast as answers come.
+	Rate float64
+	// Size pads each payload to this many bytes.
+	Size    int
+	Timeout time.Duration
+}
+
+// PubResult counts what the publishers did. Start and End are monotonic ns.
+type PubResult struct {
+	Messages int64         `json:"messages"` // messages attempted
+	OK       int64         `json:"ok"`       // accepted for delivery (pushwire 200, Nchan 201)
+	Errors   int64         `json:"errors"`   // transport errors and other statuses
+	Requests int64         `json:"requests"` // HTTP requests made
+	Status   map[int]int64 `json:"status,omitempty"`
+	Start    int64         `json:"-"`
+	End      int64         `json:"-"`
+}
+
+// Dest names the subscriber message i goes to: its id and, for pushwire, its conn key.
+type Dest func(i int) (id, key string)
+
+// Publisher posts messages to one target over keep-alive connections.
+type Publisher struct {
+	t    Target
+	cfg  PubConfig
+	do   func(req *fasthttp.Request, resp *fasthttp.Response) error
+	mu   sync.Mutex
+	stat map[int]int64
+}
+
+// NewPublisher prepares the clients; connections open on first use.
+func NewPublisher(t Target, cfg PubConfig) *Publisher {
+	cfg.Conns = max(cfg.Conns, 1)
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	p := &Publisher{t: t, cfg: cfg, stat: map[int]int64{}}
+	if cfg.Pipeline > 1 {
+		pc := &fasthttp.PipelineClient{Addr: t.API, MaxConns: cfg.Conns,
+			MaxPendingRequests: cfg.Conns * cfg.Pipeline * 2, ReadTimeout: cfg.Timeout, WriteTimeout: cfg.Timeout}
+		p.do = pc.Do
+	} else {
+		hc := &fasthttp.HostClient{Addr: t.API, MaxConns: cfg.Conns, ReadTimeout: cfg.Timeout,
+			WriteTimeout: cfg.Timeout, MaxIdleConnDuration: time.Minute}
+		p.do = hc.Do
+	}
+	return p
+}
+
+// goroutines is how many requests are kept in flight.
+func (p *Publisher) goroutines() int { return p.cfg.Conns * max(p.cfg.Pipeline, 1) }
+
+// Unicast publishes n messages, message i (sequence number i) to dest(i), spread over the
+// publishers; with Rate it paces the whole set to that many messages per second.
+func (p *Publisher) Unicast(ctx context.Context, n int, dest Dest) PubResult {
+	var next atomic.Int64
+	var res PubResult
+	var ok, errs, reqs atomic.Int64
+	per := max(p.cfg.Batch, 1)
+	if p.t.Kind != KindPushwire {
+		per = 1
+	}
+	res.Start = MonoNow()
+	var wg sync.WaitGroup
+	for range p.goroutines() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
+			defer fasthttp.ReleaseResponse(resp)
+			var path, body []byte
+			for ctx.Err() == nil {
+				first := int(next.Add(int64(per))) - per
+				if first >= n {
+					return
+				}
+				last := min(first+per, n)
+				p.pace(res.Start, first)
+				if per == 1 {
+					id, key := dest(first)
+					path = p.t.AppendPublishPath(path[:0], id, key, false)
+					body = AppendStamp(body[:0], uint64(first), MonoNow(), p.cfg.Size)
+				} else {
+					path = append(path[:0], "/pub"...)
+					body = p.appendBatch(body[:0], first, last, dest)
+				}
+				good, bad := p.post(req, resp, path, body, last-first, per > 1)
+				ok.Add(int64(good))
+				errs.Add(int64(bad))
+				reqs.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	res.End = MonoNow()
+	res.Messages, res.OK, res.Errors, res.Requests = int64(n), ok.Load(), errs.Load(), reqs.Load()
+	res.Status = p.statuses()
+	return res
+}
+
+// Broadcast publishes one message, sequence number seq, to the shared topic/channel id.
+// It returns the publish stamp and whether the server accepted the message.
+func (p *Publisher) Broadcast(id string, seq int) (int64, bool) {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	path := p.t.AppendPublishPath(nil, id, "", true)
+	stamp := MonoNow()
+	body := AppendStamp(nil, uint64(seq), stamp, p.cfg.Size)
+	good, _ := p.post(req, resp, path, body, 1, false)
+	return stamp, good == 1
+}
+
+func (p *Publisher) appendBatch(dst []byte, first, last int, dest Dest) []byte {
+	var payload []byte
+	for i := first; i < last; i++ {
+		id, key := dest(i)
+		payload = AppendStamp(payload[:0], uint64(i), MonoNow(), p.cfg.Size)
+		dst = p.t.AppendBatchLine(dst, id, key, false, payload)
+	}
+	return dst
+}
+
+// pace sleeps until message i is due under Rate.
+func (p *Publisher) pace(start int64, i int) {
+	if p.cfg.Rate <= 0 {
+		return
+	}
+	due := start + int64(float64(i)*1e9/p.cfg.Rate)
+	if d := due - MonoNow(); d > 0 {
+		time.Sleep(time.Duration(d))
+	}
+}
+
+// post sends one request carrying msgs messages and returns how many were accepted.
+func (p *Publisher) post(req *fasthttp.Request, resp *fasthttp.Response, path, body []byte, msgs int, batch bool) (good, bad int) {
+	req.Reset()
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.SetRequestURIBytes(path)
+	req.Header.SetHost(p.t.API)
+	if batch {
+		req.Header.SetContentType("application/x-ndjson")
+	} else {
+		req.Header.SetContentType("text/plain")
+	}
+	req.SetBodyRaw(body)
+	if err := p.do(req, resp); err != nil {
+		p.count(-1, msgs)
+		return 0, msgs
+	}
+	if !batch {
+		st := resp.StatusCode()
+		if p.t.PublishOK(st) {
+			return 1, 0
+		}
+		p.count(st, 1)
+		return 0, 1
+	}
+	if resp.StatusCode() != 200 {
+		p.count(resp.StatusCode(), msgs)
+		return 0, msgs
+	}
+	good = countBatchOK(resp.Body(), p.count)
+	return good, msgs - good
+}
+
+// countBatchOK counts result lines with "status":200 in a POST /pub answer; other
+// statuses go to record.
+func countBatchOK(body []byte, record func(status, n int)) int {
+	good := 0
+	for len(body) > 0 {
+		line := body
+		if i := bytes.IndexByte(body, '\n'); i >= 0 {
+			line, body = body[:i], body[i+1:]
+		} else {
+			body = nil
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		st := 0
+		if i := bytes.Index(line, []byte(`"status":`)); i >= 0 {
+			v, _ := parseUint(bytes.TrimLeft(line[i+len(`"status":`):], " "))
+			st = int(v)
+		}
+		if st == 200 {
+			good++
+		} else {
+			record(st, 1)
+		}
+	}
+	return good
+}
+
+// count records n messages that failed with status (-1: transport error).
+func (p *Publisher) count(status, n int) {
+	p.mu.Lock()
+	p.stat[status] += int64(n)
+	p.mu.Unlock()
+}
+
+func (p *Publisher) statuses() map[int]int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.stat) == 0 {
+		return nil
+	}
+	m := make(map[int]int64, len(p.stat))
+	for k, v := range p.stat {
+		m[k] = v
+	}
+	return m
+}
