@@ -42,7 +42,7 @@ type Push struct {
 // Result is the owning node's answer to one Push.
 type Result struct {
 	Delivered int    // local writes made on the owning node
-	Err         string // non-empty when the push failed there
+	Err       string // non-empty when the push failed there
 }
 
 var (
