@@ -61,7 +61,7 @@ func (l *Loop) WriteRef(h Handle, b []byte) {
 // admit checks n more pending bytes against WriteBufferLimit. Over it, the conn's output is
 // dropped and it is marked to be closed with ErrSlowConsumer at this iteration's flush.
 func (l *Loop) admit(c *slot, i int32, n int) bool {
-	if c.flags&flagSlow != 0 {
+	if c.flags&(flagSlow|flagLinger) != 0 {
 		return false
 	}
 	if int(c.pending)+n <= l.cfg.WriteBufferLimit {
@@ -93,11 +93,18 @@ func (l *Loop) Close(h Handle, err error) {
 	}
 }
 
-// CloseAfterFlush stops reading from h and closes it (OnClose with a nil error) once its
-// pending output is written, or earlier on a write error or WriteBufferLimit.
+// CloseAfterFlush stops reading from h and closes it once its pending output is written, or
+// earlier on a write error or WriteBufferLimit. A clean close reports a nil error to OnClose.
+//
+// Once the output is out, the engine shuts down the write side (FIN) and reads and discards
+// what the peer still sends, until its FIN or for at most lingerTime, before closing: closing a
+// socket with unread input makes the kernel send RST, which can destroy the response in the
+// peer's receive buffer (the reason for nginx's lingering close). Writes made before the
+// output is out are still sent; once the write side is shut they are ignored. h stays Valid
+// until OnClose.
 func (l *Loop) CloseAfterFlush(h Handle) {
 	c, i := l.conn(h)
-	if c == nil {
+	if c == nil || c.flags&(flagCloseAfter|flagLinger) != 0 {
 		return
 	}
 	c.flags |= flagReadClosed | flagCloseAfter
@@ -127,6 +134,10 @@ func (l *Loop) connEvent(i int32, gen uint32, events uint32) {
 	}
 	c := &l.slab.slots[i]
 	if c.gen != gen || c.flags&flagOpen == 0 {
+		return
+	}
+	if c.flags&flagLinger != 0 {
+		l.lingerEvent(c, i, events)
 		return
 	}
 	if events&unix.EPOLLERR != 0 {
@@ -286,12 +297,12 @@ func (l *Loop) flushConn(c *slot, i int32) {
 			l.out.ownRefs(q)
 		}
 	}
-	if c.pending == 0 && c.flags&(flagPeerEOF|flagCloseAfter) != 0 {
-		var err error
-		if c.flags&flagPeerEOF != 0 {
-			err = io.EOF
-		}
-		l.closeConn(i, err)
+	if c.pending == 0 && c.flags&flagPeerEOF != 0 {
+		l.closeConn(i, io.EOF)
+		return
+	}
+	if c.pending == 0 && c.flags&flagCloseAfter != 0 && c.flags&flagLinger == 0 {
+		l.startLinger(c, i)
 		return
 	}
 	l.setInterest(c, i)

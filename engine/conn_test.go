@@ -343,28 +343,63 @@ func TestOnOpenRefuses(t *testing.T) {
 	}
 }
 
+// TestCloseAfterFlush: the answer is written whole, then the conn closes cleanly (nil) even
+// though the client had sent more than the server read: the lingering close drains that input
+// instead of letting the kernel answer it with an RST that would destroy the answer.
 func TestCloseAfterFlush(t *testing.T) {
 	t.Parallel()
 	body := bytes.Repeat([]byte("z"), 300<<10)
+	var calls atomic.Int32
 	h := &funcHandler{data: func(l *Loop, h Handle, in []byte) int {
+		calls.Add(1)
 		l.Write(h, body)
 		l.CloseAfterFlush(h)
-		return len(in)
+		l.Write(h, []byte("still queued: written before the close"))
+		return 1 // leave the rest unread
 	}}
 	e, addr := startEngine(t, Config{Loops: 1, WriteBufferLimit: 1 << 20}, h)
 	c := dial(t, addr)
 	defer c.Close()
-	c.Write([]byte("x"))
+	c.Write(append([]byte("x"), make([]byte, 100<<10)...))
+	time.Sleep(50 * time.Millisecond) // let the server finish writing before we read
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	got, err := io.ReadAll(c)
-	if err != nil || !bytes.Equal(got, body) {
-		t.Fatalf("ReadAll = %d bytes, %v; want %d, nil", len(got), err, len(body))
+	want := append(body, "still queued: written before the close"...)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("ReadAll = %d bytes, %v; want %d, nil", len(got), err, len(want))
 	}
+	c.Close() // the server is lingering until our FIN
 	waitFor(t, "close", 5*time.Second, func() bool { return e.Stats().Closed == 1 })
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("OnData calls = %d; want 1 (no data after CloseAfterFlush)", n)
+	}
 	for _, errs := range h.closeErrs() {
 		if len(errs) != 1 || errs[0] != nil {
 			t.Fatalf("OnClose errs = %v; want [nil]", errs)
 		}
+	}
+}
+
+// TestLingerTimeout: a client that never closes its side is cut after lingerTime.
+func TestLingerTimeout(t *testing.T) {
+	t.Parallel()
+	h := &funcHandler{data: func(l *Loop, h Handle, in []byte) int {
+		l.Write(h, []byte("bye"))
+		l.CloseAfterFlush(h)
+		return len(in)
+	}}
+	e, addr := startEngine(t, Config{Loops: 1, TickInterval: 20 * time.Millisecond}, h)
+	c := dial(t, addr)
+	defer c.Close()
+	c.Write([]byte("x"))
+	start := time.Now()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if got, err := io.ReadAll(c); err != nil || string(got) != "bye" {
+		t.Fatalf("ReadAll = %q, %v; want bye, nil", got, err)
+	}
+	waitFor(t, "linger timeout", lingerTime+2*time.Second, func() bool { return e.Stats().Closed == 1 })
+	if d := time.Since(start); d < lingerTime-100*time.Millisecond {
+		t.Fatalf("closed after %v; want about lingerTime %v", d, lingerTime)
 	}
 }
 

@@ -43,7 +43,8 @@ type Loop struct {
 	tasks     []Task     // spare task slice, swapped with the queue's
 	handoffs  []handoff  // spare handoff slice
 	listeners []loopListener
-	nextLoop  int // single-acceptor mode: the loop the next accepted conn goes to
+	lingering []lingerer // conns draining input before their close (linger.go)
+	nextLoop  int        // single-acceptor mode: the loop the next accepted conn goes to
 
 	now           time.Time
 	nextTick      time.Time
@@ -148,6 +149,9 @@ func (l *Loop) dispatch(ev *unix.EpollEvent) {
 func (l *Loop) tick() {
 	if !l.acceptResume.IsZero() && !l.now.Before(l.acceptResume) {
 		l.resumeAccept()
+	}
+	if len(l.lingering) > 0 {
+		l.expireLingerers()
 	}
 	l.h.OnTick(l, l.now)
 	l.nextTick = l.nextTick.Add(l.cfg.TickInterval)

@@ -25,6 +25,7 @@ const (
 	flagPeerEOF                       // the peer sent FIN: close with io.EOF once output is flushed
 	flagCloseAfter                    // CloseAfterFlush: close with a nil error once output is flushed
 	flagSlow                          // went over WriteBufferLimit: closed with ErrSlowConsumer at flush
+	flagLinger                        // CloseAfterFlush done writing: write side shut, draining input until EOF
 )
 
 // slab is a loop's table of connection slots with a LIFO free list (a freed slot is reused
