@@ -16,12 +16,12 @@ import (
 // testRedis is a redis-server child process on a free loopback port, stopped at test end.
 // Tests that need it fail (never skip) when redis-server is missing.
 type testRedis struct {
-	t    *testing.T
+	t    testing.TB
 	port int
 	cmd  *exec.Cmd
 }
 
-func startRedis(t *testing.T) *testRedis {
+func startRedis(t testing.TB) *testRedis {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("redis-server not installed: %v (apt-get install redis-server)", err)
@@ -81,7 +81,7 @@ func (r *testRedis) raw() rueidis.Client {
 }
 
 // commandCalls returns how many times Redis executed cmd (from INFO commandstats).
-func commandCalls(t *testing.T, c rueidis.Client, cmd string) int {
+func commandCalls(t testing.TB, c rueidis.Client, cmd string) int {
 	t.Helper()
 	info, err := c.Do(context.Background(), c.B().Info().Section("commandstats").Build()).ToString()
 	if err != nil {
@@ -99,7 +99,7 @@ func commandCalls(t *testing.T, c rueidis.Client, cmd string) int {
 }
 
 // newTestDir starts a RedisDirectory for node id on r, closed at test end.
-func newTestDir(t *testing.T, r *testRedis, id string, ttl time.Duration) *RedisDirectory {
+func newTestDir(t testing.TB, r *testRedis, id string, ttl time.Duration) *RedisDirectory {
 	t.Helper()
 	d, err := NewRedisDirectory(RedisOptions{
 		URL: r.url(), Self: Node{ID: id, Addr: id + ".test:7946"}, NodeTTL: ttl, OpTimeout: 500 * time.Millisecond,
