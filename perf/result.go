@@ -71,6 +71,14 @@ type Spread struct {
 	Mean float64 `json:"mean_ms"`
 }
 
+// Requests is the number of publish requests made.
+func (r *Result) Requests() int64 {
+	if r.Publish == nil {
+		return 0
+	}
+	return r.Publish.Requests
+}
+
 // Hist is the run's latency histogram (nil for idle), for plots.
 func (r *Result) Hist() *Latency { return r.hist }
 

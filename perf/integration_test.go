@@ -1,0 +1,88 @@
+package perf
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+)
+
+// These tests start real servers on free loopback ports and run short scenarios against
+// them with in-process subscriber workers, checking that every message arrived.
+
+func runShort(t *testing.T, target Target) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	o := Options{Target: target, N: 200, PerWorker: 100, Messages: 600, Publishes: 5,
+		Drain: 3 * time.Second, Log: t.Logf, Pub: PubConfig{Conns: 8}}
+
+	u, err := RunUnicast(ctx, o)
+	if err != nil {
+		t.Fatalf("unicast: %v", err)
+	}
+	if u.Connected != 200 || u.Publish.OK != 600 || u.Delivered != 600 || u.Lost != 0 {
+		t.Fatalf("unicast: connected %d, accepted %d, delivered %d, lost %d (statuses %v); want 200, 600, 600, 0",
+			u.Connected, u.Publish.OK, u.Delivered, u.Lost, u.Publish.Status)
+	}
+	if u.Latency.Count != 600 || u.Latency.P50 <= 0 || u.CPUPerMsgUS < 0 {
+		t.Fatalf("unicast latency %+v; want 600 positive samples", u.Latency)
+	}
+
+	o.Pub.Batch = 50
+	if target.Kind == KindPushwire {
+		b, err := RunUnicast(ctx, o)
+		if err != nil {
+			t.Fatalf("batch unicast: %v", err)
+		}
+		if b.Publish.OK != 600 || b.Delivered != 600 || b.Requests() != 12 {
+			t.Fatalf("batch unicast: accepted %d, delivered %d in %d requests (statuses %v); want 600, 600, 12",
+				b.Publish.OK, b.Delivered, b.Requests(), b.Publish.Status)
+		}
+	}
+
+	bc, err := RunBroadcast(ctx, o)
+	if err != nil {
+		t.Fatalf("broadcast: %v", err)
+	}
+	if bc.Publish.OK != 5 || bc.Delivered != 5*200 || bc.Lost != 0 || len(bc.TimeToAllMs) != 5 {
+		t.Fatalf("broadcast: accepted %d, delivered %d, lost %d, %d times; want 5, 1000, 0, 5",
+			bc.Publish.OK, bc.Delivered, bc.Lost, len(bc.TimeToAllMs))
+	}
+
+	id, err := RunIdle(ctx, Options{Target: target, N: 200, PerWorker: 200, Settle: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("idle: %v", err)
+	}
+	if id.Connected != 200 || id.ServerRSSAfter <= 0 {
+		t.Fatalf("idle: connected %d, server RSS %d; want 200 and a reading", id.Connected, id.ServerRSSAfter)
+	}
+	t.Logf("%s", MarkdownResults([]*Result{u, bc, id}))
+}
+
+// TestPushwireEndToEnd builds ./cmd/pushwire, starts it, and checks that unicast (by conn
+// key, and batched) and broadcast deliver every message.
+func TestPushwireEndToEnd(t *testing.T) {
+	bin, err := BuildPushwire("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(bin[:len(bin)-len("/pushwire")])
+	s, err := StartPushwire(bin, ServerConfig{Stderr: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	runShort(t, s.Target)
+}
+
+// TestNchanEndToEnd drives nginx+Nchan the same way; it needs nginx and libnginx-mod-nchan
+// (.ci/run installs them) and fails, not skips, without them.
+func TestNchanEndToEnd(t *testing.T) {
+	s, err := StartNchan("../../shared/peers/nchan/start.sh", ServerConfig{Stderr: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	runShort(t, s.Target)
+}

@@ -1,0 +1,199 @@
+package perf
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Server is a server process pushbench started (suite, tests).
+type Server struct {
+	Target Target
+	cmd    *exec.Cmd
+	done   chan struct{}
+}
+
+// ServerConfig says how to start one.
+type ServerConfig struct {
+	// CPUs pins the server with taskset (e.g. "0"); empty leaves it unpinned.
+	CPUs string
+	// Stderr receives the server's logs; nil discards them.
+	Stderr io.Writer
+	// Args are extra flags (pushwire) appended after the listen flags.
+	Args []string
+}
+
+// FreePort returns a loopback port nobody listens on right now.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func pinned(cpus, bin string, args ...string) *exec.Cmd {
+	if cpus == "" {
+		return exec.Command(bin, args...)
+	}
+	return exec.Command("taskset", append([]string{"-c", cpus, bin}, args...)...)
+}
+
+// StartPushwire runs a standalone pushwire binary on free loopback ports and waits until
+// both listeners accept.
+func StartPushwire(bin string, cfg ServerConfig) (*Server, error) {
+	var ports [3]int
+	for i := range ports {
+		p, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		ports[i] = p
+	}
+	edge := "127.0.0.1:" + strconv.Itoa(ports[0])
+	api := "127.0.0.1:" + strconv.Itoa(ports[1])
+	args := append([]string{"--listen", edge, "--api-listen", api,
+		"--cluster-listen", "127.0.0.1:" + strconv.Itoa(ports[2])}, cfg.Args...)
+	cmd := pinned(cfg.CPUs, bin, args...)
+	cmd.Stdout, cmd.Stderr = cfg.Stderr, cfg.Stderr
+	s, err := start(cmd)
+	if err != nil {
+		return nil, err
+	}
+	// taskset execs the server in place, so the pid is the server's.
+	s.Target = Target{Kind: KindPushwire, Edge: edge, API: api, Format: FormatNDJSON, Pids: []int{cmd.Process.Pid}}
+	if err := s.waitListening(edge, api); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// StartNchan runs ../shared/peers/nchan/start.sh (script) on a free port and reads the
+// nginx worker pid it prints.
+func StartNchan(script string, cfg ServerConfig) (*Server, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := pinned(cfg.CPUs, script, strconv.Itoa(port))
+	cmd.Stderr = cfg.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	s, err := start(cmd)
+	if err != nil {
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	pid := make(chan int, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "nchan worker pid: "); ok {
+				if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+					pid <- n
+				}
+			}
+		}
+	}()
+	select {
+	case p := <-pid:
+		s.Target = Target{Kind: KindNchan, Edge: addr, API: addr, Format: FormatSSE, Pids: []int{p}}
+	case <-s.done:
+		return nil, errors.New("perf: nchan start script exited (is nginx with libnginx-mod-nchan installed?)")
+	case <-time.After(15 * time.Second):
+		s.Stop()
+		return nil, errors.New("perf: nchan did not report its worker pid")
+	}
+	if err := s.waitListening(addr); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func start(cmd *exec.Cmd) (*Server, error) {
+	// Its own process group, so Stop reaches nginx's master and workers that start.sh runs.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &Server{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(s.done)
+	}()
+	return s, nil
+}
+
+func (s *Server) waitListening(addrs ...string) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for _, a := range addrs {
+		for {
+			c, err := net.DialTimeout("tcp", a, time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case <-s.done:
+				return fmt.Errorf("perf: server exited before listening on %s", a)
+			default:
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("perf: nothing listens on %s: %w", a, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// Stop sends SIGTERM to the server's process group, waits up to 35 s (pushwire drains for
+// up to 30 s by default), then kills the group.
+func (s *Server) Stop() {
+	pgid := s.cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(35 * time.Second):
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-s.done
+	}
+}
+
+// Exited reports whether the server process has ended.
+func (s *Server) Exited() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// BuildPushwire compiles ./cmd/pushwire of the module at dir into a temporary binary.
+func BuildPushwire(dir string) (string, error) {
+	tmp, err := os.MkdirTemp("", "pushbench-")
+	if err != nil {
+		return "", err
+	}
+	bin := tmp + "/pushwire"
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/pushwire")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("perf: go build ./cmd/pushwire: %v\n%s", err, out)
+	}
+	return bin, nil
+}
