@@ -23,6 +23,8 @@ const (
 	defaultWriteBufferLimit = 256 << 10
 	defaultSendBufferBytes  = 32 << 10
 	defaultTickInterval     = 100 * time.Millisecond
+
+	maxPendingBytes = 1 << 30 // slot.pending is an int32
 )
 
 // withDefaults returns c with every zero field replaced by its default.
@@ -42,6 +44,8 @@ func (c Config) withDefaults() Config {
 	if c.WriteBufferLimit <= 0 {
 		c.WriteBufferLimit = defaultWriteBufferLimit
 	}
+	c.WriteBufferLimit = min(c.WriteBufferLimit, maxPendingBytes)
+	c.MaxInboundBytes = min(c.MaxInboundBytes, maxPendingBytes)
 	if c.SendBufferBytes == 0 {
 		c.SendBufferBytes = defaultSendBufferBytes
 	}

@@ -44,7 +44,9 @@ func (l *Loop) Write(h Handle, b []byte) {
 
 // WriteRef queues b by reference: the caller keeps b unchanged until the end of this loop
 // iteration's flush (see Defer). Whatever the kernel does not take in that flush is copied
-// into the conn's own outbound queue. Writes to a stale handle are ignored.
+// into the conn's own outbound queue (at once if the conn is already waiting for EPOLLOUT).
+// b must not be the in given to OnData: the loop reuses that buffer (use Write).
+// Writes to a stale handle are ignored.
 func (l *Loop) WriteRef(h Handle, b []byte) {
 	c, i := l.conn(h)
 	if c == nil || len(b) == 0 || !l.admit(c, i, len(b)) {
@@ -53,7 +55,11 @@ func (l *Loop) WriteRef(h Handle, b []byte) {
 	if c.out == 0 {
 		c.out = l.out.get()
 	}
-	l.out.at(c.out).appendRef(b)
+	if c.flags&flagBlocked != 0 {
+		l.out.appendCopy(l.out.at(c.out), b) // cannot go out this iteration: copy now
+	} else {
+		l.out.at(c.out).appendRef(b)
+	}
 	c.pending += int32(len(b))
 	l.markDirty(c, i)
 }

@@ -117,18 +117,38 @@ func (q *outQueue) hasRefs() bool {
 	return false
 }
 
-// ownRefs copies every still-referenced segment into an owned buffer, in place, so the
-// callers' bytes may be reused after the flush.
+// ownRefs copies every still-referenced segment into owned buffers so the callers' bytes may
+// be reused after the flush. Copies are packed into the spare room of the preceding owned
+// chunk, so a thousand small referenced frames become a few chunks, not a thousand. The
+// queue is rewritten in place: each input segment yields at most one new output segment, so
+// the write index never passes the read index.
 func (p *outPool) ownRefs(q *outQueue) {
-	for i := q.head; i < len(q.segs); i++ {
-		s := &q.segs[i]
+	if !q.hasRefs() {
+		return
+	}
+	w := q.head
+	for r := q.head; r < len(q.segs); r++ {
+		s := q.segs[r]
 		if s.c != nil {
+			q.segs[w] = s
+			w++
 			continue
 		}
-		c := p.chunk(len(s.b))
-		c = append(c, s.b...)
-		s.b, s.c = c, c
+		b := s.b
+		if w > q.head {
+			last := &q.segs[w-1]
+			k := copy(last.b[len(last.b):cap(last.b)], b)
+			last.b = last.b[:len(last.b)+k]
+			b = b[k:]
+		}
+		if len(b) > 0 {
+			c := append(p.chunk(len(b)), b...)
+			q.segs[w] = seg{b: c, c: c}
+			w++
+		}
 	}
+	clear(q.segs[w:])
+	q.segs = q.segs[:w]
 }
 
 // writeTo writes as much of q as one write or writev call takes (at most maxIovecs
