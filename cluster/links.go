@@ -70,7 +70,7 @@ type LinkStats struct {
 
 // Links holds one outbound link per peer node, made on first use.
 //
-// Lock order: Links.mu before link.mu; neither is held across I/O.
+// Lock contract: mu guards peers and closed; it is never held while taking link.mu.
 type Links struct {
 	self string
 	dir  Directory

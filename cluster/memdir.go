@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -94,15 +95,7 @@ func (d *MemDirectory) Nodes(context.Context) ([]Node, error) {
 		out = append(out, Node{ID: id, Addr: a})
 	}
 	d.s.mu.Unlock()
-	slices.SortFunc(out, func(a, b Node) int {
-		if a.ID < b.ID {
-			return -1
-		}
-		if a.ID > b.ID {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
 }
 

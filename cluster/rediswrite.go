@@ -61,7 +61,7 @@ func (d *RedisDirectory) Flush(ctx context.Context) error {
 	d.mu.Lock()
 	if !d.started {
 		d.mu.Unlock()
-		return ErrClosed
+		return errNotStarted
 	}
 	d.waiters = append(d.waiters, ch)
 	d.mu.Unlock()
