@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -443,6 +444,78 @@ func TestListenersTagsAndIPv6(t *testing.T) {
 	defer c6.Close()
 	if o := <-opens; o.tag != 6 || o.peer != netip.MustParseAddr("::1") {
 		t.Fatalf("OnOpen(tag %d, peer %v); want 6, ::1", o.tag, o.peer)
+	}
+}
+
+// TestListenWildcardDualStack: ":0" listens on every address, IPv4 and IPv6.
+func TestListenWildcardDualStack(t *testing.T) {
+	t.Parallel()
+	opens := make(chan netip.Addr, 2)
+	h := &funcHandler{open: func(l *Loop, h Handle, _ int, peer netip.Addr) bool {
+		opens <- peer
+		return true
+	}}
+	e, err := New(Config{Loops: 1}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop()
+	a, err := e.Listen(":0", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Start()
+	port := a.(*net.TCPAddr).Port
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		c, err := net.Dial("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			if host == "::1" {
+				t.Logf("no IPv6 loopback: %v", err)
+				continue
+			}
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if p := <-opens; p != netip.MustParseAddr(host) {
+			t.Fatalf("peer = %v; want %v (IPv4-mapped addresses unmapped)", p, host)
+		}
+	}
+}
+
+// TestSubmitCoalescesWakeups: while the loop is busy, any number of Submits cost no eventfd
+// write; a batch to a sleeping loop costs one.
+func TestSubmitCoalescesWakeups(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var ran atomic.Int64
+	h := &funcHandler{task: func(_ *Loop, t Task) {
+		if t.Op == 1 {
+			<-release // keep the loop busy
+		}
+		ran.Add(1)
+	}}
+	e, _ := startEngine(t, Config{Loops: 1}, h)
+	q := &e.loops[0].q
+	wakes := func() int64 {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return q.wakes
+	}
+	time.Sleep(20 * time.Millisecond) // let the loop go to sleep
+	w0 := wakes()
+	e.Submit(0, Task{Op: 1})
+	waitFor(t, "loop busy in the first task", 5*time.Second, func() bool {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return len(q.tasks) == 0
+	})
+	for range 1000 {
+		e.Submit(0, Task{Op: 2})
+	}
+	close(release)
+	waitFor(t, "all tasks", 5*time.Second, func() bool { return ran.Load() == 1001 })
+	if w := wakes() - w0; w != 1 {
+		t.Fatalf("eventfd writes for 1001 Submits = %d; want 1 (the loop was awake for the rest)", w)
 	}
 }
 

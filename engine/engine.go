@@ -6,8 +6,8 @@
 //
 // Handler callbacks run on the connection's loop goroutine and must not block. Loop methods
 // may be called only from those callbacks, on that loop. Engine methods may be called from any
-// goroutine, except that Stop and StopAccepting must not be called from a Handler callback
-// (Stop waits for the loops to end).
+// goroutine, except that Stop must not be called from a Handler callback (it waits for the
+// loops to end).
 package engine
 
 import (
@@ -188,8 +188,8 @@ func (e *Engine) Start() error {
 }
 
 // StopAccepting closes the listening sockets (for a drain); existing connections stay.
-// When it returns, new connection attempts are refused. It must not be called from a Handler
-// callback.
+// When it returns, new connection attempts are refused. It does not wait for the loops, so a
+// Handler callback may call it too.
 func (e *Engine) StopAccepting() {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -110,6 +110,9 @@ func (l *Loop) run() {
 			l.shutdown(ErrEngineStopped)
 			return
 		}
+		if !l.acceptResume.IsZero() && !l.now.Before(l.acceptResume) {
+			l.resumeAccept()
+		}
 		if !l.now.Before(l.nextTick) {
 			l.tick()
 		}
@@ -147,9 +150,6 @@ func (l *Loop) dispatch(ev *unix.EpollEvent) {
 }
 
 func (l *Loop) tick() {
-	if !l.acceptResume.IsZero() && !l.now.Before(l.acceptResume) {
-		l.resumeAccept()
-	}
 	if len(l.lingering) > 0 {
 		l.expireLingerers()
 	}

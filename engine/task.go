@@ -39,6 +39,7 @@ type taskQueue struct {
 	handoffs []handoff
 	awake    bool
 	closed   bool
+	wakes    int64 // eventfd writes so far (tests check the coalescing)
 	p        *poller
 }
 
@@ -84,6 +85,7 @@ func (q *taskQueue) pushHandoff(a handoff) bool {
 func (q *taskQueue) wakeLocked() {
 	if !q.awake {
 		q.awake = true
+		q.wakes++
 		q.p.trigger()
 	}
 }
