@@ -162,6 +162,8 @@ var parseCases = []parseCase{
 	{name: "relative target", in: "GET a/b HTTP/1.1\r\nHost: h\r\n\r\n", status: 400},
 	{name: "absolute empty host", in: "GET http:///x HTTP/1.1\r\nHost: h\r\n\r\n", status: 400},
 	{name: "absolute userinfo", in: "GET http://u@h/x HTTP/1.1\r\nHost: h\r\n\r\n", status: 400},
+	{name: "absolute ipv4 literal", in: "GET http://[1.2.3.4]/ HTTP/1.1\r\nHost: h\r\n\r\n", status: 400},
+	{name: "absolute bad ipv6", in: "GET http://[1::2::3]/ HTTP/1.1\r\nHost: h\r\n\r\n", status: 400},
 	{name: "absolute bad port", in: "GET http://h:8x/ HTTP/1.1\r\nHost: h\r\n\r\n", status: 400},
 
 	// Limits.

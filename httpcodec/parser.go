@@ -1,12 +1,8 @@
-// Package httpcodec is pushwire's HTTP/1.x wire codec: a resumable, strict
-// request parser that works on the caller's read buffer without copying, and
-// response encoders that append to a caller's buffer. Nothing in the package
-// allocates per request or per frame.
 package httpcodec
 
 // Limits bound what one request may use. Zero fields take the defaults.
 type Limits struct {
-	MaxRequestLine int   // 0 = 8 KiB (over → 414); at most 65535
+	MaxRequestLine int   // without CRLF; 0 = 8 KiB (over → 414); at most 65535
 	MaxHeaderBytes int   // whole head; 0 = 8 KiB (over → 431); at most 65535
 	MaxHeaders     int   // 0 = 64 (over → 431); at most 64
 	MaxBody        int64 // 0 = 1 MiB (over → 413); at most 1 GiB
@@ -150,6 +146,9 @@ func (p *Parser) Parse(buf []byte) (int, error) {
 		p.begin()
 	case stError:
 		return 0, p.err
+	}
+	if uint64(len(buf)) < uint64(p.pos) {
+		panic("httpcodec: Parse got a buf shorter than the bytes it already consumed")
 	}
 	if uint64(len(buf)) >= 1<<32-1 {
 		return 0, p.fail(errBodyTooLarge)

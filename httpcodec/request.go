@@ -1,5 +1,10 @@
 package httpcodec
 
+import (
+	"net/netip"
+	"unsafe"
+)
+
 // Request flags.
 const (
 	rfKeepAlive uint8 = 1 << iota
@@ -195,7 +200,7 @@ func validAuthority(a []byte) bool {
 			}
 			i++
 		}
-		if i == len(a) || i == 1 {
+		if i == len(a) || !validIPv6(a[1:i]) {
 			return false
 		}
 		host, port = nil, a[i+1:]
@@ -227,4 +232,15 @@ func validAuthority(a []byte) bool {
 		}
 	}
 	return true
+}
+
+// validIPv6 reports whether b (hex digits, ':' and '.' only, so no zone) is
+// an IPv6 address; RFC 3986 brackets nothing else. The string aliases b only
+// for the duration of the call.
+func validIPv6(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	addr, err := netip.ParseAddr(unsafe.String(&b[0], len(b)))
+	return err == nil && addr.Is6()
 }

@@ -33,9 +33,16 @@ func (p *Parser) lineLimit(n int) (end int, capped bool) {
 // when it stopped for want of bytes.
 func (p *Parser) parseRequestLine(buf []byte) (more bool, err *Error) {
 	end, capped := p.lineLimit(len(buf))
-	s := buf[:end]
-	pos := int(p.pos)
-	defer func() { p.pos = uint32(pos) }()
+	pos, more, err := p.scanRequestLine(buf[:end], int(p.pos))
+	p.pos = uint32(pos)
+	if err == nil && !more && capped {
+		err = errRequestLineLong
+	}
+	return more, err
+}
+
+// scanRequestLine runs the request-line states over s from pos.
+func (p *Parser) scanRequestLine(s []byte, pos int) (int, bool, *Error) {
 	for pos < len(s) {
 		switch p.state {
 		case stMethod:
@@ -46,7 +53,7 @@ func (p *Parser) parseRequestLine(buf []byte) (more bool, err *Error) {
 				break
 			}
 			if s[pos] != ' ' || pos == 0 {
-				return false, errMethod
+				return pos, false, errMethod
 			}
 			p.req.methodEnd = uint16(pos)
 			pos++
@@ -54,40 +61,37 @@ func (p *Parser) parseRequestLine(buf []byte) (more bool, err *Error) {
 		case stTarget:
 			var err *Error
 			if pos, err = p.scanTarget(s, pos); err != nil {
-				return false, err
+				return pos, false, err
 			}
 		case stVersion:
 			for pos < len(s) && s[pos] != '\r' {
 				if s[pos] == '\n' {
-					return false, errLineEnding
+					return pos, false, errLineEnding
 				}
 				pos++
 				if pos-int(p.req.targetEnd)-1 > len("HTTP/1.1") {
-					return false, errVersion
+					return pos, false, errVersion
 				}
 			}
 			if pos == len(s) {
 				break
 			}
 			if err := p.setVersion(s[p.req.targetEnd+1 : pos]); err != nil {
-				return false, err
+				return pos, false, err
 			}
 			p.req.lineEnd = uint16(pos)
 			pos++
 			p.state = stLineLF
 		case stLineLF:
 			if s[pos] != '\n' {
-				return false, errLineEnding
+				return pos, false, errLineEnding
 			}
 			pos++
 			p.state = stFieldStart
-			return true, nil
+			return pos, true, nil
 		}
 	}
-	if capped {
-		return false, errRequestLineLong
-	}
-	return false, nil
+	return pos, false, nil
 }
 
 // scanTarget consumes target bytes from pos. At the SP that ends the target

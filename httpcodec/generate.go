@@ -1,3 +1,0 @@
-package httpcodec
-
-//go:generate go run tables_gen.go
