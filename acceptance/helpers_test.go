@@ -175,9 +175,12 @@ func (n *node) logText() string {
 	return n.logs.String()
 }
 
-// signal sends sig to the process.
+// signal sends sig to the process. pushwire logs "pushwire started" before
+// it installs its signal handler, so a signal sent at once can kill it with
+// the default action; signal first waits out that window.
 func (n *node) signal(sig os.Signal) {
 	n.t.Helper()
+	time.Sleep(200 * time.Millisecond)
 	if err := n.cmd.Process.Signal(sig); err != nil {
 		n.t.Fatalf("signal %v: %v", sig, err)
 	}
