@@ -1,0 +1,174 @@
+package perf
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// SuiteConfig drives "pushbench suite": both servers, every scenario, BENCHMARKS.md.
+type SuiteConfig struct {
+	// RepoDir is the module root: ./cmd/pushwire is built there, BENCHMARKS.md lives there
+	// and the micro-benchmarks run there.
+	RepoDir string
+	// PushwireBin skips the build when set.
+	PushwireBin string
+	// NchanScript is ../shared/peers/nchan/start.sh.
+	NchanScript string
+	// ServerCPUs pins the servers (taskset); pushbench pins itself elsewhere beforehand.
+	ServerCPUs string
+	// Rounds alternates pushwire and nchan this many times; tables show medians.
+	Rounds int
+	// Base carries N, publishers, messages, publishes, drain, Exe and Log for every run.
+	Base Options
+	// PipelineConns × PipelineDepth is the server-bound unicast variant.
+	PipelineConns, PipelineDepth int
+	// Batch is the pushwire batch-publish variant's messages per POST /pub.
+	Batch int
+	// Command is the exact command line, recorded in BENCHMARKS.md.
+	Command string
+	// BenchTime is go test -benchtime for the micro-benchmarks ("" = go's default 1s).
+	BenchTime string
+	// ServerLog receives the servers' stderr; nil discards it.
+	ServerLog io.Writer
+}
+
+// SuiteResult is everything the suite measured.
+type SuiteResult struct {
+	Date        string        `json:"date"`
+	Commit      string        `json:"commit"`
+	Machine     string        `json:"machine"`
+	GoVersion   string        `json:"go_version"`
+	Command     string        `json:"command"`
+	ServerCPUs  string        `json:"server_cpus"`
+	LoadCPUs    string        `json:"load_cpus"`
+	Comparisons []*Comparison `json:"comparisons"`
+	Runs        []*Result     `json:"runs"`
+	Micro       string        `json:"micro_benchmarks"`
+	Problems    []string      `json:"problems,omitempty"`
+}
+
+// suiteScenario is one row group of the suite.
+type suiteScenario struct {
+	name, kind string // kind: the scenario whose metrics apply (idle, unicast, broadcast)
+	only       Kind   // run against this target only (batch: pushwire)
+	onlySet    bool
+	adjust     func(o *Options)
+}
+
+func (c *SuiteConfig) scenarios() []suiteScenario {
+	return []suiteScenario{
+		{name: "idle", kind: "idle"},
+		{name: "unicast", kind: "unicast"},
+		{name: "unicast-pipelined", kind: "unicast", adjust: func(o *Options) {
+			o.Pub.Conns, o.Pub.Pipeline = c.PipelineConns, c.PipelineDepth
+		}},
+		{name: "unicast-batch", kind: "unicast", only: KindPushwire, onlySet: true, adjust: func(o *Options) {
+			o.Pub.Conns, o.Pub.Batch = c.PipelineConns, c.Batch
+		}},
+		{name: "broadcast", kind: "broadcast"},
+	}
+}
+
+// RunSuite runs every scenario against a fresh pushwire and a fresh nchan, alternating,
+// and returns the figures. A target that cannot start is reported in Problems and the
+// other still runs.
+func RunSuite(ctx context.Context, c SuiteConfig) (*SuiteResult, error) {
+	c.Rounds = max(c.Rounds, 1)
+	res := &SuiteResult{Date: time.Now().UTC().Format(time.RFC3339), Command: c.Command, ServerCPUs: c.ServerCPUs}
+	res.Commit, res.Machine, res.GoVersion, res.LoadCPUs = gitCommit(c.RepoDir), machine(), goVersion(c.RepoDir), selfCPUs()
+	bin := c.PushwireBin
+	if bin == "" {
+		c.Base.logf("suite: building ./cmd/pushwire")
+		b, err := BuildPushwire(c.RepoDir)
+		if err != nil {
+			res.Problems = append(res.Problems, "pushwire did not build: "+firstLine(err.Error()))
+		} else {
+			bin = b
+			defer os.RemoveAll(filepath.Dir(b))
+		}
+	}
+	runs := map[string]map[Kind][]*Result{}
+	for round := range c.Rounds {
+		for _, kind := range []Kind{KindPushwire, KindNchan} {
+			if kind == KindPushwire && bin == "" {
+				continue
+			}
+			c.Base.logf("suite: round %d/%d, %s", round+1, c.Rounds, kind)
+			for _, r := range c.runTarget(ctx, kind, bin, res) {
+				if runs[r.Scenario] == nil {
+					runs[r.Scenario] = map[Kind][]*Result{}
+				}
+				runs[r.Scenario][kind] = append(runs[r.Scenario][kind], r)
+				res.Runs = append(res.Runs, r)
+			}
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+		}
+	}
+	for _, sc := range c.scenarios() {
+		pw, nc := runs[sc.name][KindPushwire], runs[sc.name][KindNchan]
+		if len(pw)+len(nc) == 0 {
+			continue
+		}
+		res.Comparisons = append(res.Comparisons, &Comparison{Scenario: sc.name, A: "pushwire", B: "nchan",
+			Rounds: max(len(pw), len(nc)), RunsA: pw, RunsB: nc, Rows: CompareRows(sc.kind, pw, nc)})
+	}
+	c.Base.logf("suite: micro-benchmarks")
+	res.Micro = MicroBenchmarks(c.RepoDir, c.BenchTime)
+	return res, nil
+}
+
+// runTarget starts one server, runs every scenario on it and stops it. A scenario that
+// fails is recorded and the next one runs.
+func (c *SuiteConfig) runTarget(ctx context.Context, kind Kind, bin string, res *SuiteResult) []*Result {
+	var out []*Result
+	for _, sc := range c.scenarios() {
+		if sc.onlySet && sc.only != kind {
+			continue
+		}
+		// A fresh server per scenario: idle RSS must not include what unicast left behind,
+		// and one scenario's slow consumers must not weigh on the next.
+		srv, err := c.startServer(kind, bin)
+		if err != nil {
+			res.Problems = append(res.Problems, fmt.Sprintf("%s did not start: %v", kind, err))
+			return out
+		}
+		o := c.Base
+		o.Target = srv.Target
+		if sc.adjust != nil {
+			sc.adjust(&o)
+		}
+		run := map[string]func(context.Context, Options) (*Result, error){
+			"idle": RunIdle, "broadcast": RunBroadcast,
+		}[sc.kind]
+		if run == nil {
+			name := sc.name
+			run = func(ctx context.Context, o Options) (*Result, error) { return runUnicast(ctx, o, name) }
+		}
+		r, err := run(ctx, o)
+		if srv.Exited() {
+			res.Problems = append(res.Problems, fmt.Sprintf("%s exited during %s", kind, sc.name))
+		}
+		srv.Stop()
+		if err != nil {
+			res.Problems = append(res.Problems, fmt.Sprintf("%s %s: %v", kind, sc.name, err))
+			continue
+		}
+		r.Scenario = sc.name
+		out = append(out, r)
+	}
+	return out
+}
+
+func (c *SuiteConfig) startServer(kind Kind, bin string) (*Server, error) {
+	cfg := ServerConfig{CPUs: c.ServerCPUs, Stderr: c.ServerLog}
+	if kind == KindNchan {
+		return StartNchan(c.NchanScript, cfg)
+	}
+	return StartPushwire(bin, cfg)
+}

@@ -1,0 +1,115 @@
+package perf
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// machine describes the host as BENCHMARKS.md wants it: processors and CPU model.
+func machine() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	n, model := 0, ""
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "processor":
+			n++
+		case "model name":
+			model = strings.TrimSpace(v)
+		}
+	}
+	return strconv.Itoa(n) + " × " + model
+}
+
+func goVersion(dir string) string {
+	return cmdOutput(dir, "go", "version")
+}
+
+// gitCommit is HEAD's short hash, marked dirty when the working tree has changes (other
+// engineers commit to this checkout while the suite runs).
+func gitCommit(dir string) string {
+	h := cmdOutput(dir, "git", "rev-parse", "--short=12", "HEAD")
+	if st := cmdOutput(dir, "git", "status", "--porcelain", "--untracked-files=no"); st != "" && st != "unknown" {
+		h += " (working tree has uncommitted changes)"
+	}
+	return h
+}
+
+func cmdOutput(dir, name string, args ...string) string {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// selfCPUs lists the CPUs this process may run on, as taskset -c would print them.
+func selfCPUs() string {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return "unknown"
+	}
+	var cpus []string
+	for i := range 1024 {
+		if set.IsSet(i) {
+			cpus = append(cpus, strconv.Itoa(i))
+		}
+	}
+	return strings.Join(cpus, ",")
+}
+
+// PinnedTo reports whether this process already runs on exactly cpus ("1" or "0,1").
+func PinnedTo(cpus string) bool { return selfCPUs() == cpus }
+
+// MicroBenchmarks runs go test -bench for the core packages that exist and returns the
+// result lines; a package that is missing or fails to build is noted in the output.
+func MicroBenchmarks(dir, benchtime string) string {
+	var out strings.Builder
+	for _, pkg := range []string{"engine", "httpcodec", "conntable"} {
+		if _, err := os.Stat(filepath.Join(dir, pkg)); err != nil {
+			out.WriteString("# ./" + pkg + "/: not present yet\n")
+			continue
+		}
+		args := []string{"test", "-run", "XXX", "-bench", ".", "-benchmem"}
+		if benchtime != "" {
+			args = append(args, "-benchtime", benchtime)
+		}
+		cmd := exec.Command("go", append(args, "./"+pkg+"/")...)
+		cmd.Dir = dir
+		b, err := cmd.CombinedOutput()
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if strings.HasPrefix(line, "Benchmark") || strings.HasPrefix(line, "pkg:") ||
+				strings.HasPrefix(line, "cpu:") || strings.HasPrefix(line, "ok") || strings.HasPrefix(line, "FAIL") {
+				out.WriteString(line + "\n")
+			}
+		}
+		if err != nil {
+			out.WriteString("# ./" + pkg + "/: go test -bench failed: " + firstLine(string(b)) + "\n")
+		}
+	}
+	return out.String()
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
