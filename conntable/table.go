@@ -187,3 +187,25 @@ func (t *Table) Counts() (conns, users, topics int) {
 	}
 	return conns, users, topics
 }
+
+// AppendName appends the name of the user or topic m belongs to, and says
+// which group that is, so a connection can keep only its tokens instead of a
+// copy of every name. ok is false for a zero, stale or foreign token.
+func (t *Table) AppendName(dst []byte, m Membership) (_ []byte, g Group, ok bool) {
+	si, idx, gen := m.split()
+	if m == 0 || int(si) >= len(t.shards) {
+		return dst, 0, false
+	}
+	s := &t.shards[si]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if idx >= s.members.n {
+		return dst, 0, false
+	}
+	mr := s.members.at(idx)
+	if mr.gen != gen || mr.group == freeRecord {
+		return dst, 0, false
+	}
+	gr := s.groups.at(mr.group)
+	return append(dst, s.name(gr)...), gr.kind, true
+}

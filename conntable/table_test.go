@@ -288,3 +288,26 @@ func TestNewShards(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendNameFollowsTheToken(t *testing.T) {
+	tab := New(4)
+	user := tab.Join(Users, []byte("alice"), 7)
+	topic := tab.Join(Topics, []byte("news"), 7)
+	for _, c := range []struct {
+		m    Membership
+		name string
+		g    Group
+	}{{user, "alice", Users}, {topic, "news", Topics}} {
+		name, g, ok := tab.AppendName(nil, c.m)
+		if !ok || string(name) != c.name || g != c.g {
+			t.Errorf("AppendName(%#x) = %q, %v, %v; want %q, %v, true", c.m, name, g, ok, c.name, c.g)
+		}
+	}
+	tab.Leave(user)
+	if name, _, ok := tab.AppendName(nil, user); ok {
+		t.Errorf("AppendName after Leave = %q, true; want false for a stale token", name)
+	}
+	if _, _, ok := tab.AppendName(nil, 0); ok {
+		t.Error("AppendName(0) = ok; want false")
+	}
+}

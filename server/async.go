@@ -83,18 +83,18 @@ func (ls *loopState) describe(l *engine.Loop, call *asyncCall) {
 	var body []byte
 	status := 200
 	switch {
-	case c == nil || c.sub == 0:
+	case c == nil || !c.subscribed:
 		status, body = 404, appendErrorObject(nil, "no live connection with that key on this node")
 	case call.kind == asyncKick:
 		body = []byte(`{"kicked":true}`)
 		l.Close(call.target, errKicked)
 	case call.kind == asyncAck:
-		sub := &ls.subs[c.sub-1]
-		if sub.user == "" {
+		user := ls.userName(c)
+		if user == nil {
 			status, body = 400, appendErrorObject(nil, "this connection has no user, so nothing is stored for it")
 			break
 		}
-		n := ls.s.store.ack(sub.user, call.upTo)
+		n := ls.s.store.ack(user, call.upTo)
 		ls.s.counters.acks.Add(1)
 		body = strconv.AppendInt([]byte(`{"acked":`), int64(n), 10)
 		body = append(body, '}')
@@ -107,19 +107,25 @@ func (ls *loopState) describe(l *engine.Loop, call *asyncCall) {
 
 // appendConnInfo appends the JSON description of a subscriber.
 func (ls *loopState) appendConnInfo(dst []byte, l *engine.Loop, c *connState) []byte {
-	sub := &ls.subs[c.sub-1]
 	dst = append(dst, `{"conn":"`...)
 	dst = appendKeyText(dst, c.key)
 	dst = append(dst, `","node":`...)
 	dst = httpcodec.AppendJSONString(dst, []byte(ls.s.nodeID))
 	dst = append(dst, `,"user":`...)
-	dst = httpcodec.AppendJSONString(dst, []byte(sub.user))
+	dst = httpcodec.AppendJSONString(dst, ls.userName(c))
 	dst = append(dst, `,"topics":[`...)
-	for i, t := range sub.topics {
-		if i > 0 {
+	first := true
+	for _, m := range ls.memberships(c) {
+		name, g, ok := ls.s.table.AppendName(ls.names[:0], m)
+		ls.names = name
+		if !ok || g != conntable.Topics {
+			continue
+		}
+		if !first {
 			dst = append(dst, ',')
 		}
-		dst = httpcodec.AppendJSONString(dst, []byte(t))
+		first = false
+		dst = httpcodec.AppendJSONString(dst, name)
 	}
 	dst = append(dst, `],"format":"`...)
 	dst = append(dst, c.format.String()...)

@@ -12,7 +12,7 @@ const (
 	modeRequest connMode = iota // reading requests (keep-alive, pipelining)
 	modeStream                  // holding a subscriber stream: client bytes are noise
 	modePoll                    // a long-poll waiting for a message
-	modeAsync                   // an admin answer is being made elsewhere; later requests wait
+	modeAsync                   // an answer is being made elsewhere; later requests wait
 	modeClosing                 // answered with an error; closing once flushed
 )
 
@@ -28,43 +28,46 @@ const (
 )
 
 // connState is the server's part of a connection, one per engine slot, owned
-// by the slot's loop. It holds no Go pointers, so a loop's table of them costs
-// the collector nothing; what only some connections need (a parser while a
-// request is in flight, a subscription, held bytes) sits in side slices
-// reached by 1-based indexes (0 = none).
+// by the slot's loop: 112 bytes and no Go pointers, so a million of them cost
+// the collector nothing. A subscriber keeps its first two memberships inline
+// (a user and a topic, the common case) and the names only in the table;
+// what few connections need (a parser while a request is in flight, more
+// memberships, held bytes) sits in side slices reached by 1-based indexes.
 type connState struct {
-	h              engine.Handle
-	key            conntable.Key
-	ip             [16]byte
-	timer          conntable.TimerID
-	lastSend       int64 // unix ms of the last frame written to a stream
-	discarded      uint32
-	parser         int32
-	sub            int32
-	held           int32
+	h        engine.Handle
+	key      conntable.Key
+	ip       [16]byte
+	timer    conntable.TimerID
+	lastSend int64  // unix ms of the last frame written to a stream
+	cursor   uint64 // stream: highest id written by replay; poll: the since cursor
+	member   [2]conntable.Membership
+	more     int32 // extra memberships, 1-based into loopState.more
+	parser   int32
+	held     int32
+
+	discarded      uint16
 	listener       uint8
 	mode           connMode
 	timerKind      timerKind
 	format         format
 	minor          uint8 // HTTP minor version of the stream request: 0 means close-delimited
-	sentContinue   bool
-	closeAfterPoll bool  // bytes arrived during a long-poll: answer it, then close
 	origin         uint8 // 1 + index of the request's Origin in --allowed-origins; 0 = none
+	subscribed     bool  // key and memberships are in the table
+	hasUser        bool  // member[0] is the user's membership
+	sentContinue   bool
+	closeAfterPoll bool // bytes arrived during a long-poll: answer it, then close
 }
 
-// subscription is what a stream or long-poll subscribed to.
-type subscription struct {
-	user     string
-	topics   []string
-	members  []conntable.Membership
-	replayed uint64 // highest message id written by replay: live copies up to it are skipped
-	since    uint64 // long-poll cursor
-}
+// connPageSize is how many connStates are allocated at once: pages never
+// move, so growth copies nothing and wastes at most one page.
+const connPageSize = 256
+
+type connPage [connPageSize]connState
 
 // maxStreamNoise bounds what a client may send after its stream started;
 // the stream request is the last request on its connection.
 const maxStreamNoise = 4096
 
-// maxHeldBytes bounds requests pipelined behind a long-poll or an admin
-// answer being made on another loop.
+// maxHeldBytes bounds requests pipelined behind an answer being made on
+// another loop.
 const maxHeldBytes = 64 << 10

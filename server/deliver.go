@@ -14,7 +14,7 @@ func (ls *loopState) deliver(l *engine.Loop, h engine.Handle, m *message) {
 	}
 	switch c.mode {
 	case modeStream:
-		if m.seq <= ls.subs[c.sub-1].replayed {
+		if m.seq <= c.cursor {
 			return // already written by the replay when the stream started
 		}
 		ls.writeMessage(l, h, c, m)

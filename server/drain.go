@@ -11,39 +11,47 @@ import (
 // clients do not all come back in the same instant, and is closed once the
 // frame is written; waiting long-polls get 204; idle edge connections close.
 func (ls *loopState) drain(l *engine.Loop) {
-	cfg := &ls.s.cfg
 	nowMs := l.Now().UnixMilli()
-	spread := max(cfg.Drain/2, time.Second)
-	for i := range ls.conns {
-		c := &ls.conns[i]
-		if c.h == 0 || c.listener != listenerEdge {
-			continue
+	spread := max(ls.s.cfg.Drain/2, time.Second)
+	for _, page := range ls.pages {
+		for i := range page {
+			if c := &page[i]; c.h != 0 && c.listener == listenerEdge {
+				ls.drainConn(l, c, nowMs, spread)
+			}
 		}
-		switch c.mode {
-		case modeStream:
-			retry := (cfg.Retry + time.Duration(ls.rng.Uint64()%uint64(spread))).Milliseconds()
-			var packet [128]byte
-			p := appendReconnectPacket(packet[:0], nowMs, retry)
-			f := c.format
+	}
+}
+
+func (ls *loopState) drainConn(l *engine.Loop, c *connState, nowMs int64, spread time.Duration) {
+	switch c.mode {
+	case modeStream:
+		retry := (ls.s.cfg.Retry + time.Duration(ls.rng.Uint64()%uint64(spread))).Milliseconds()
+		var packet [128]byte
+		p := appendReconnectPacket(packet[:0], nowMs, retry)
+		f := c.format
+		ls.writeFrame(l, c.h, c, func(dst []byte) []byte {
+			if f == formatSSE {
+				return appendSSEReconnect(dst, retry, p)
+			}
+			return appendPacketFrame(dst, f, eventReconnect, p, ls.s.boundary)
+		})
+		if f == formatMultipart {
 			ls.writeFrame(l, c.h, c, func(dst []byte) []byte {
-				if f == formatSSE {
-					return appendSSEReconnect(dst, retry, p)
-				}
-				return appendPacketFrame(dst, f, eventReconnect, p, ls.s.boundary)
+				return append(append(append(dst, "--"...), ls.s.boundary...), "--\r\n"...)
 			})
-			if c.minor == 1 {
-				l.Write(c.h, lastChunk)
-			}
-			ls.cancelTimer(c)
-			c.mode = modeClosing
-			l.CloseAfterFlush(c.h)
-		case modePoll:
-			c.closeAfterPoll = true
-			ls.answerPoll(l, c.h, c, nil, true)
-		case modeRequest:
-			if c.parser == 0 {
-				l.Close(c.h, errDraining)
-			}
+		}
+		if c.minor == 1 {
+			l.Write(c.h, lastChunk)
+		}
+		ls.cancelTimer(c)
+		c.mode = modeClosing
+		l.CloseAfterFlush(c.h)
+	case modePoll:
+		c.closeAfterPoll = true
+		ls.answerPoll(l, c.h, c, nil, true)
+	case modeRequest:
+		if c.parser == 0 {
+			l.Close(c.h, errDraining)
 		}
 	}
 }

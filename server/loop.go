@@ -26,14 +26,16 @@ const (
 type loopState struct {
 	s     *Server
 	index int
-	conns []connState // by engine slot
+	pages []*connPage // connection state by engine slot
 
-	parsers     []*httpcodec.Parser
-	freeParsers []int32
-	subs        []subscription
-	freeSubs    []int32
-	held        [][]byte
-	freeHeld    []int32
+	parsers       []*httpcodec.Parser
+	freeParsers   []int32
+	more          [][]conntable.Membership
+	freeMore      []int32
+	names         []byte // a user or topic name read back from the table
+	memberScratch []conntable.Membership
+	held          [][]byte
+	freeHeld      []int32
 
 	wheel  *conntable.Wheel
 	fireFn func(conntable.Handle, conntable.TimerID)
@@ -68,24 +70,22 @@ func newLoopState(s *Server, index int) *loopState {
 	return ls
 }
 
-// conn returns h's state, growing the table the first time a slot is seen.
+// conn returns h's state, adding a page the first time a slot is seen.
 func (ls *loopState) conn(h engine.Handle) *connState {
 	slot := h.Slot()
-	if slot >= len(ls.conns) {
-		n := max(2*len(ls.conns), slot+1, 1024)
-		grown := make([]connState, n)
-		copy(grown, ls.conns)
-		ls.conns = grown
+	for slot/connPageSize >= len(ls.pages) {
+		ls.pages = append(ls.pages, new(connPage))
 	}
-	return &ls.conns[slot]
+	return &ls.pages[slot/connPageSize][slot%connPageSize]
 }
 
 // live returns h's state when h is still the connection in its slot.
 func (ls *loopState) live(h engine.Handle) *connState {
-	if h.Slot() >= len(ls.conns) {
+	slot := h.Slot()
+	if slot/connPageSize >= len(ls.pages) {
 		return nil
 	}
-	c := &ls.conns[h.Slot()]
+	c := &ls.pages[slot/connPageSize][slot%connPageSize]
 	if c.h != h {
 		return nil
 	}
@@ -129,10 +129,7 @@ func (s *Server) OnData(l *engine.Loop, h engine.Handle, in []byte) int {
 	}
 	switch c.mode {
 	case modeStream, modeClosing:
-		c.discarded += uint32(min(len(in), maxStreamNoise+1))
-		if c.discarded > maxStreamNoise {
-			l.Close(h, errStreamNoise)
-		}
+		ls.noise(l, h, c, len(in))
 		return len(in)
 	case modePoll:
 		c.closeAfterPoll = true
@@ -149,6 +146,15 @@ func (s *Server) OnData(l *engine.Loop, h engine.Handle, in []byte) int {
 	return ls.serve(l, h, c, in)
 }
 
+// noise counts n bytes a client sent after its stream started and closes it
+// past maxStreamNoise.
+func (ls *loopState) noise(l *engine.Loop, h engine.Handle, c *connState, n int) {
+	c.discarded = uint16(min(int(c.discarded)+n, maxStreamNoise+1))
+	if c.discarded > maxStreamNoise {
+		l.Close(h, errStreamNoise)
+	}
+}
+
 // OnClose implements engine.Handler.
 func (s *Server) OnClose(l *engine.Loop, h engine.Handle, err error) {
 	ls := s.loops[l.Index()]
@@ -163,7 +169,7 @@ func (s *Server) OnClose(l *engine.Loop, h engine.Handle, err error) {
 	ls.cancelTimer(c)
 	ls.releaseParser(c)
 	ls.releaseHeld(c)
-	if c.sub != 0 {
+	if c.subscribed {
 		ls.unsubscribe(c)
 	}
 	if c.listener == listenerEdge {

@@ -3,6 +3,7 @@ package server
 import (
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
@@ -14,16 +15,12 @@ import (
 // after --poll-timeout. The connection is in the table while it waits, so
 // pushes reach it like a stream.
 func (ls *loopState) poll(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request, since uint64, hasSince bool) {
-	sub := &ls.subs[c.sub-1]
 	if !hasSince {
 		since = ls.s.seq.Load() // a first poll waits for what comes next
 	}
-	sub.since = since
-	// Interest first, then the table (register), then the look: a message
-	// published meanwhile is either kept for us or handed to us.
-	ls.s.recent.interest(conntable.Users, sub.user, l.Now())
-	for _, t := range sub.topics {
-		ls.s.recent.interest(conntable.Topics, t, l.Now())
+	c.cursor = since
+	if hasSince && c.hasUser { // since acknowledges what the last poll answered
+		ls.s.store.ack(ls.userName(c), since)
 	}
 	c.format = formatPoll
 	c.minor = uint8(req.Minor())
@@ -36,20 +33,34 @@ func (ls *loopState) poll(l *engine.Loop, h engine.Handle, c *connState, req *ht
 	}
 }
 
+// pollInterest tells the recent store to keep what is published for the
+// poll's user and topics. It runs before the poll enters the table, and the
+// poll looks at the store after: a message published meanwhile is either kept
+// for it or handed to it.
+func (ls *loopState) pollInterest(q *queryParams, now time.Time) {
+	ls.s.recent.interest(conntable.Users, q.user, now)
+	for _, t := range q.topics {
+		ls.s.recent.interest(conntable.Topics, t, now)
+	}
+}
+
 // answerPoll answers a waiting long-poll with every kept message newer than
 // its cursor, plus m. With nothing to send it answers 204 only when the wait
 // is over (final); it reports whether it answered.
 func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, m *message, final bool) bool {
-	sub := &ls.subs[c.sub-1]
 	msgs := ls.pending[:0]
-	if sub.user != "" {
-		msgs = ls.s.store.appendPending(msgs, sub.user, l.Now().UnixMilli())
-		msgs = ls.s.recent.appendSince(msgs, conntable.Users, sub.user, sub.since)
+	for _, mb := range ls.memberships(c) {
+		name, g, ok := ls.s.table.AppendName(ls.names[:0], mb)
+		ls.names = name
+		if !ok {
+			continue
+		}
+		if g == conntable.Users {
+			msgs = ls.s.store.appendPending(msgs, name, l.Now().UnixMilli())
+		}
+		msgs = ls.s.recent.appendSince(msgs, g, name, c.cursor)
 	}
-	for _, t := range sub.topics {
-		msgs = ls.s.recent.appendSince(msgs, conntable.Topics, t, sub.since)
-	}
-	if m != nil && m.seq > sub.since {
+	if m != nil && m.seq > c.cursor {
 		m.retain(1)
 		msgs = append(msgs, m)
 	}
@@ -60,12 +71,12 @@ func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, m
 	}
 	keepAlive := !c.closeAfterPoll && !ls.s.draining.Load()
 	body := ls.frame[:0]
-	next := sub.since
+	next := c.cursor
 	if len(msgs) > 0 {
 		body = append(body, `{"messages":[`...)
 		var last uint64
 		for _, msg := range msgs {
-			if msg.seq != last && msg.seq > sub.since {
+			if msg.seq != last && (msg.seq > c.cursor || msg.qos == 1) {
 				if last != 0 {
 					body = append(body, ',')
 				}

@@ -33,16 +33,16 @@ func newRecentStore(pollBuffer, history int, interestTTL time.Duration) *recentS
 }
 
 // interest marks name as wanted by a long-poll client until interestTTL.
-func (r *recentStore) interest(g conntable.Group, name string, now time.Time) {
-	if name == "" {
+func (r *recentStore) interest(g conntable.Group, name []byte, now time.Time) {
+	if len(name) == 0 {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rg := r.rings[g][name]
+	rg := r.rings[g][string(name)]
 	if rg == nil {
 		rg = &ring{}
-		r.rings[g][name] = rg
+		r.rings[g][string(name)] = rg
 	}
 	rg.interestUntil = now.Add(r.interestTTL).UnixMilli()
 }
@@ -81,10 +81,10 @@ func (r *recentStore) record(g conntable.Group, name []byte, m *message) {
 
 // appendSince appends name's kept messages with ids above after, each with a
 // reference the caller releases.
-func (r *recentStore) appendSince(dst []*message, g conntable.Group, name string, after uint64) []*message {
+func (r *recentStore) appendSince(dst []*message, g conntable.Group, name []byte, after uint64) []*message {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rg := r.rings[g][name]
+	rg := r.rings[g][string(name)]
 	if rg == nil {
 		return dst
 	}

@@ -73,10 +73,7 @@ func (ls *loopState) serve(l *engine.Loop, h engine.Handle, c *connState, in []b
 			c.closeAfterPoll = true
 		}
 	case modeStream:
-		c.discarded += uint32(min(len(in)-off, maxStreamNoise+1))
-		if c.discarded > maxStreamNoise {
-			l.Close(h, errStreamNoise)
-		}
+		ls.noise(l, h, c, len(in)-off)
 	}
 	return len(in)
 }

@@ -47,10 +47,10 @@ func (s *qosStore) put(user []byte, m *message, nowMs int64) error {
 }
 
 // ack drops the user's messages with ids up to upTo (acks are cumulative).
-func (s *qosStore) ack(user string, upTo uint64) int {
+func (s *qosStore) ack(user []byte, upTo uint64) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	q := s.users[user]
+	q := s.users[string(user)]
 	n := 0
 	for n < len(q) && q[n].seq <= upTo {
 		s.bytes -= len(q[n].data)
@@ -63,21 +63,21 @@ func (s *qosStore) ack(user string, upTo uint64) int {
 
 // appendPending appends the user's unacknowledged messages, each with a
 // reference the caller releases.
-func (s *qosStore) appendPending(dst []*message, user string, nowMs int64) []*message {
+func (s *qosStore) appendPending(dst []*message, user []byte, nowMs int64) []*message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	q, ok := s.users[user]
+	q, ok := s.users[string(user)]
 	if !ok {
 		return dst
 	}
 	q = s.dropExpired(q, nowMs)
-	s.users[user] = q
+	s.users[string(user)] = q
 	for _, m := range q {
 		m.retain(1)
 		dst = append(dst, m)
 	}
 	if len(q) == 0 {
-		delete(s.users, user)
+		delete(s.users, string(user))
 	}
 	return dst
 }
@@ -98,14 +98,17 @@ func (s *qosStore) dropExpired(q []*message, nowMs int64) []*message {
 }
 
 // setQueue stores q without its first n messages. s.mu must be held.
-func (s *qosStore) setQueue(user string, q []*message, n int) {
-	if n == len(q) {
-		delete(s.users, user)
+func (s *qosStore) setQueue(user []byte, q []*message, n int) {
+	switch {
+	case n == 0:
+		return
+	case n == len(q):
+		delete(s.users, string(user))
 		return
 	}
 	rest := copy(q, q[n:])
 	clear(q[rest:])
-	s.users[user] = q[:rest]
+	s.users[string(user)] = q[:rest]
 }
 
 // counts reports users with stored messages and the bytes kept.

@@ -37,6 +37,9 @@ func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *connState, re
 		ls.answerError(l, h, req, 400, "since and Last-Event-ID must be a message id (a decimal number)")
 		return
 	}
+	if f == formatPoll {
+		ls.pollInterest(q, l.Now())
+	}
 	ls.register(c, q)
 	if f == formatPoll {
 		ls.poll(l, h, c, req, since, hasSince)
@@ -73,7 +76,7 @@ func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *connState, re
 		}
 		return appendPacketFrame(dst, f, eventRegistered, p, ls.s.boundary)
 	})
-	ls.replay(l, h, c, &ls.subs[c.sub-1], since, hasSince)
+	ls.replay(l, h, c, q, since, hasSince)
 	ls.setTimer(c, timerHeartbeat, l.Now().Add(ls.s.cfg.Heartbeat))
 }
 
@@ -90,68 +93,104 @@ func parseSince(param, header []byte) (since uint64, ok bool, err error) {
 	return since, err == nil, err
 }
 
-// register gives c a conn key and a subscription and enters it in the table.
+// register gives c a conn key and enters it and its memberships in the table.
 func (ls *loopState) register(c *connState, q *queryParams) {
-	var i int32
-	if n := len(ls.freeSubs); n > 0 {
-		i = ls.freeSubs[n-1]
-		ls.freeSubs = ls.freeSubs[:n-1]
-	} else {
-		ls.subs = append(ls.subs, subscription{})
-		i = int32(len(ls.subs))
-	}
-	c.sub = i
-	sub := &ls.subs[i-1]
+	table := ls.s.table
 	for {
 		ls.rng.Read(c.key[:])
-		if ls.s.table.AddConn(c.key, conntable.Handle(c.h)) {
+		if table.AddConn(c.key, conntable.Handle(c.h)) {
 			break
 		}
 	}
-	sub.user = string(q.user)
-	sub.topics = sub.topics[:0]
-	sub.members = sub.members[:0]
+	c.subscribed, c.hasUser, c.cursor = true, false, 0
 	if len(q.user) > 0 {
-		sub.members = append(sub.members, ls.s.table.Join(conntable.Users, q.user, conntable.Handle(c.h)))
+		ls.addMember(c, table.Join(conntable.Users, q.user, conntable.Handle(c.h)))
+		c.hasUser = true
 	}
-	for _, t := range q.topics {
-		if slices.Contains(sub.topics, string(t)) {
+	for i, t := range q.topics {
+		if slices.ContainsFunc(q.topics[:i], func(prev []byte) bool { return string(prev) == string(t) }) {
 			continue
 		}
-		sub.topics = append(sub.topics, string(t))
-		sub.members = append(sub.members, ls.s.table.Join(conntable.Topics, t, conntable.Handle(c.h)))
+		ls.addMember(c, table.Join(conntable.Topics, t, conntable.Handle(c.h)))
 	}
-	sub.replayed, sub.since = 0, 0
 }
 
-// unsubscribe takes c out of the table and frees its subscription.
+// addMember keeps a membership token: inline while there is room, then in a
+// side list.
+func (ls *loopState) addMember(c *connState, m conntable.Membership) {
+	for i := range c.member {
+		if c.member[i] == 0 {
+			c.member[i] = m
+			return
+		}
+	}
+	if c.more == 0 {
+		if n := len(ls.freeMore); n > 0 {
+			c.more = ls.freeMore[n-1]
+			ls.freeMore = ls.freeMore[:n-1]
+		} else {
+			ls.more = append(ls.more, nil)
+			c.more = int32(len(ls.more))
+		}
+	}
+	ls.more[c.more-1] = append(ls.more[c.more-1], m)
+}
+
+// memberships returns c's tokens in a slice valid until the next call.
+func (ls *loopState) memberships(c *connState) []conntable.Membership {
+	ms := ls.memberScratch[:0]
+	for _, m := range c.member {
+		if m != 0 {
+			ms = append(ms, m)
+		}
+	}
+	if c.more != 0 {
+		ms = append(ms, ls.more[c.more-1]...)
+	}
+	ls.memberScratch = ms
+	return ms
+}
+
+// userName returns c's user, read back from the table into ls.names; nil
+// when c has none. Valid until the next userName or topicNames call.
+func (ls *loopState) userName(c *connState) []byte {
+	if !c.hasUser {
+		return nil
+	}
+	name, _, _ := ls.s.table.AppendName(ls.names[:0], c.member[0])
+	ls.names = name
+	return name
+}
+
+// unsubscribe takes c out of the table.
 func (ls *loopState) unsubscribe(c *connState) {
-	sub := &ls.subs[c.sub-1]
-	for _, m := range sub.members {
+	for _, m := range ls.memberships(c) {
 		ls.s.table.Leave(m)
 	}
+	if c.more != 0 {
+		ls.more[c.more-1] = ls.more[c.more-1][:0]
+		ls.freeMore = append(ls.freeMore, c.more)
+		c.more = 0
+	}
 	ls.s.table.RemoveConn(c.key)
-	sub.user = ""
-	clear(sub.topics)
-	sub.topics, sub.members = sub.topics[:0], sub.members[:0]
-	ls.freeSubs = append(ls.freeSubs, c.sub)
-	c.sub = 0
+	c.member = [2]conntable.Membership{}
 	c.key = conntable.Key{}
+	c.subscribed, c.hasUser = false, false
 }
 
 // replay writes, before anything live, the unacknowledged QoS 1 messages of
 // the user and, when the client resumes from an id, the topic history after it.
-func (ls *loopState) replay(l *engine.Loop, h engine.Handle, c *connState, sub *subscription, since uint64, hasSince bool) {
+func (ls *loopState) replay(l *engine.Loop, h engine.Handle, c *connState, q *queryParams, since uint64, hasSince bool) {
 	nowMs := l.Now().UnixMilli()
 	msgs := ls.pending[:0]
-	if sub.user != "" {
+	if len(q.user) > 0 {
 		if hasSince {
-			ls.s.store.ack(sub.user, since)
+			ls.s.store.ack(q.user, since)
 		}
-		msgs = ls.s.store.appendPending(msgs, sub.user, nowMs)
+		msgs = ls.s.store.appendPending(msgs, q.user, nowMs)
 	}
 	if hasSince {
-		for _, t := range sub.topics {
+		for _, t := range q.topics {
 			msgs = ls.s.recent.appendSince(msgs, conntable.Topics, t, since)
 		}
 	}
@@ -164,7 +203,7 @@ func (ls *loopState) replay(l *engine.Loop, h engine.Handle, c *connState, sub *
 		}
 		l.Defer(m)
 	}
-	sub.replayed = last
+	c.cursor = last
 	clear(msgs)
 	ls.pending = msgs[:0]
 }
