@@ -98,6 +98,9 @@ func (k *link) enqueue(ctx context.Context, ps []*Push, c *call) error {
 		select {
 		case <-space:
 		case <-timer.C:
+			if err := ctx.Err(); err != nil { // both fired while we were descheduled
+				return err
+			}
 			return ErrBackpressure
 		case <-ctx.Done():
 			return ctx.Err()

@@ -215,6 +215,9 @@ func TestRedisRestart(t *testing.T) {
 		if ns, err := b.UserNodes(bg, "u2"); !slices.Equal(ns, []string{"a"}) || err != nil {
 			return fmt.Sprintf("UserNodes(u2) = %v, %v; want [a] after recovery", ns, err)
 		}
+		if ns, err := b.Nodes(bg); len(ns) != 2 || err != nil {
+			return fmt.Sprintf("Nodes = %v, %v; want a and b re-registered", ns, err)
+		}
 		return ""
 	})
 	if n, err := b.ConnNode(bg, "kx"); n != "b" || err != nil {

@@ -174,7 +174,9 @@ func nodeSetCmd(c rueidis.Client, p, id string, k kind, add bool, names []string
 func (d *RedisDirectory) send(c rueidis.Client, cmds rueidis.Commands) error {
 	for len(cmds) > 0 {
 		n := min(len(cmds), d.o.BatchCommands)
-		ctx, cancel := context.WithTimeout(context.Background(), d.o.OpTimeout+time.Duration(n)*time.Microsecond)
+		// Background writes are not on anyone's latency path: a big pipeline on a busy Redis
+		// gets more time than a lookup. A Redis that is down still fails at once (refused).
+		ctx, cancel := context.WithTimeout(context.Background(), 5*d.o.OpTimeout+time.Duration(n)*10*time.Microsecond)
 		rs := c.DoMulti(ctx, cmds[:n]...)
 		cancel()
 		d.roundTrips.Add(1)
