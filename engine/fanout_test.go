@@ -189,7 +189,7 @@ func TestHeapPerIdleConn(t *testing.T) {
 	const n = 5000
 	f := newFanHandler(2)
 	f.greet = bytes.Repeat([]byte("g"), 64)
-	e, addr := startEngine(t, Config{Loops: 2}, f)
+	e, addr := startEngine(t, Config{Loops: 2, TickInterval: 10 * time.Millisecond}, f)
 	ap := netip.MustParseAddrPort(addr)
 	rawDial(t, ap, 10) // warm up: pools, first slab growth
 	waitFor(t, "warm-up conns", 10*time.Second, func() bool { return e.Stats().Open == 10 })
@@ -199,7 +199,7 @@ func TestHeapPerIdleConn(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	rawDial(t, ap, n)
 	waitFor(t, "all conns open", 20*time.Second, func() bool { return e.Stats().Open == n+10 })
-	time.Sleep(50 * time.Millisecond) // let the greetings flush
+	time.Sleep(200 * time.Millisecond) // greetings flushed; idle ticks trim the burst's pooled chunks
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	delta := int64(after.HeapAlloc) - int64(before.HeapAlloc)

@@ -6,6 +6,7 @@ package engine
 const (
 	carryBufBytes = 4 << 10 // size of a pooled carry buffer; a carry grows past it by append
 	carryPoolMax  = 256     // pooled carry buffers kept per loop
+	carryPoolLow  = 16      // each tick the pool sheds half its buffers above this
 )
 
 // inbound is one connection's carried bytes.
@@ -51,4 +52,13 @@ func (p *inPool) put(idx int32) {
 	}
 	in.b = nil
 	p.free = append(p.free, idx-1)
+}
+
+// trim sheds half the pooled buffers above carryPoolLow (called every tick).
+func (p *inPool) trim() {
+	if n := len(p.bufs); n > carryPoolLow {
+		keep := carryPoolLow + (n-carryPoolLow)/2
+		clear(p.bufs[keep:])
+		p.bufs = p.bufs[:keep]
+	}
 }

@@ -153,6 +153,8 @@ func (l *Loop) tick() {
 	if len(l.lingering) > 0 {
 		l.expireLingerers()
 	}
+	l.in.trim()
+	l.out.trim()
 	l.h.OnTick(l, l.now)
 	l.nextTick = l.nextTick.Add(l.cfg.TickInterval)
 	if !l.nextTick.After(l.now) {

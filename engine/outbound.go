@@ -14,6 +14,7 @@ import (
 const (
 	chunkBytes   = 4 << 10 // pooled outbound chunk
 	chunkPoolMax = 1024    // pooled chunks kept per loop (4 MiB)
+	chunkPoolLow = 32      // each tick the pool sheds half its chunks above this
 	maxIovecs    = 1024    // IOV_MAX
 )
 
@@ -81,6 +82,16 @@ func (p *outPool) chunk(n int) []byte {
 func (p *outPool) putChunk(c []byte) {
 	if cap(c) == chunkBytes && len(p.chunks) < chunkPoolMax {
 		p.chunks = append(p.chunks, c[:0])
+	}
+}
+
+// trim sheds half the pooled chunks above chunkPoolLow, so a burst's chunks go back to the
+// collector within a few ticks once the loop is idle.
+func (p *outPool) trim() {
+	if n := len(p.chunks); n > chunkPoolLow {
+		keep := chunkPoolLow + (n-chunkPoolLow)/2
+		clear(p.chunks[keep:])
+		p.chunks = p.chunks[:keep]
 	}
 }
 
