@@ -209,3 +209,40 @@ func (t *Table) AppendName(dst []byte, m Membership) (_ []byte, g Group, ok bool
 	gr := s.groups.at(mr.group)
 	return append(dst, s.name(gr)...), gr.kind, true
 }
+
+// JoinFirst is Join that also reports whether h is the group's first member,
+// decided under the shard lock, so callers can mirror "this node has the
+// user/topic" elsewhere (a cluster directory) exactly once.
+func (t *Table) JoinFirst(g Group, name []byte, h Handle) (m Membership, first bool) {
+	s, si, hash := t.nameHash(g, name)
+	s.mu.Lock()
+	_, existed := s.find(g, name, hash)
+	idx, gen := s.join(g, name, hash, h)
+	s.mu.Unlock()
+	return makeMembership(si, idx, gen), !existed
+}
+
+// LeaveLast is Leave that, when m was its group's last member, appends the
+// group's name to dst and reports true with the group's kind.
+func (t *Table) LeaveLast(dst []byte, m Membership) (_ []byte, g Group, last bool) {
+	si, idx, gen := m.split()
+	if m == 0 || int(si) >= len(t.shards) {
+		return dst, 0, false
+	}
+	s := &t.shards[si]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if idx >= s.members.n {
+		return dst, 0, false
+	}
+	mr := s.members.at(idx)
+	if mr.gen != gen || mr.group == freeRecord {
+		return dst, 0, false
+	}
+	gr := s.groups.at(mr.group)
+	if gr.count == 1 {
+		dst, g, last = append(dst, s.name(gr)...), gr.kind, true
+	}
+	s.leave(idx, gen)
+	return dst, g, last
+}

@@ -311,3 +311,28 @@ func TestAppendNameFollowsTheToken(t *testing.T) {
 		t.Error("AppendName(0) = ok; want false")
 	}
 }
+
+func TestJoinFirstAndLeaveLastMarkTheEnds(t *testing.T) {
+	tab := New(4)
+	a, first := tab.JoinFirst(Topics, []byte("news"), 1)
+	if !first {
+		t.Fatal("JoinFirst of a new topic = false; want true")
+	}
+	b, first := tab.JoinFirst(Topics, []byte("news"), 2)
+	if first {
+		t.Fatal("second JoinFirst = true; want false")
+	}
+	if name, _, last := tab.LeaveLast(nil, a); last {
+		t.Fatalf("LeaveLast with a member left = %q, true; want false", name)
+	}
+	name, g, last := tab.LeaveLast(nil, b)
+	if !last || string(name) != "news" || g != Topics {
+		t.Fatalf("LeaveLast of the last member = %q, %v, %v; want news, Topics, true", name, g, last)
+	}
+	if _, _, last := tab.LeaveLast(nil, b); last {
+		t.Fatal("LeaveLast of a stale token = true; want false")
+	}
+	if _, first := tab.JoinFirst(Topics, []byte("news"), 3); !first {
+		t.Fatal("JoinFirst after the group emptied = false; want true")
+	}
+}
