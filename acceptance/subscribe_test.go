@@ -1,12 +1,17 @@
 package acceptance
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // checkStreamHead requires the stream response headers of SPEC §3.
@@ -439,4 +444,211 @@ func parseHead(t *testing.T, raw string) *http.Response {
 		t.Fatalf("parse response head %q: %v", raw[:i+4], err)
 	}
 	return resp
+}
+
+// TestNDJSONLinesAreValidJSON: whatever the payload, each ndjson packet is one
+// line of valid UTF-8 JSON, and data decodes to what was published.
+func TestNDJSONLinesAreValidJSON(t *testing.T) {
+	t.Parallel()
+	n := startNode(t)
+	s := n.subscribe("/sub?topic=j")
+	defer s.close()
+	s.packet()
+	cases := []struct {
+		name, ctype, body string
+		want              any // decoded data
+	}{
+		{"pretty JSON", "application/json", "{\n  \"a\": 1,\n  \"b\": [1,\n 2]\n}\n", map[string]any{"a": 1.0, "b": []any{1.0, 2.0}}},
+		{"JSON with CRLF", "application/json", "[\r\n1\r\n]", []any{1.0}},
+		{"JSON with surrounding spaces", "application/json", "  \"s\"  ", "s"},
+		{"JSON string with U+2028", "application/json", "\"a\u2028b\"", "a\u2028b"},
+		{"text with CR LF", "text/plain", "a\r\nb\rc\n", "a\r\nb\rc\n"},
+		{"text not UTF-8", "text/plain", "a\xff\xfeb", nil},
+		{"JSON string not UTF-8", "application/json", "\"a\xffb\"", nil},
+	}
+	for _, c := range cases {
+		n.mustPub(200, "topic/j", c.body, "Content-Type", c.ctype)
+		n.mustPub(200, "topic/j", "marker", "Content-Type", "text/plain")
+		line := s.line()
+		var p struct {
+			Protocol int
+			Data     any
+		}
+		if !utf8.ValidString(line) {
+			t.Errorf("%s: packet %q is not valid UTF-8", c.name, line)
+		} else if err := json.Unmarshal([]byte(line), &p); err != nil || p.Protocol != 2 {
+			t.Errorf("%s: packet line %q is not a JSON message (%v)", c.name, line, err)
+		} else if c.want != nil && !reflect.DeepEqual(p.Data, c.want) {
+			t.Errorf("%s: data decodes to %#v; want %#v", c.name, p.Data, c.want)
+		}
+		// Resynchronise on the marker whatever happened.
+		for i := 0; ; i++ {
+			if strings.Contains(line, `"data":"marker"`) {
+				break
+			}
+			if i > 0 {
+				t.Errorf("%s: extra line %q; the packet spilled over more than one line", c.name, line)
+			}
+			line = s.line()
+		}
+	}
+}
+
+// TestTopicHistoryReplay: with --topic-history N, a subscriber reconnecting
+// with since= or Last-Event-ID gets the newer of the last N messages.
+func TestTopicHistoryReplay(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, "--topic-history", "3")
+	var ids []string
+	for i := 1; i <= 5; i++ {
+		res := n.mustPub(200, "topic/h", fmt.Sprintf("m%d", i))
+		var id string
+		json.Unmarshal(res["id"], &id)
+		ids = append(ids, id)
+	}
+	s := n.subscribe("/sub?topic=h&since=" + ids[2])
+	s.packet()
+	for _, i := range []int{3, 4} {
+		if got := s.packet(); got != fmt.Sprintf(`{"protocol":2,"time":T,"id":"%s","to":"topic:h","data":"m%d"}`, ids[i], i+1) {
+			t.Errorf("since=%s replay: got %s; want m%d", ids[2], got, i+1)
+		}
+	}
+	s.close()
+
+	sse := n.subscribe("/sub?topic=h&format=sse", "Last-Event-ID", ids[3])
+	sse.sseEvent()
+	sse.sseEvent()
+	if got := sse.sseEvent(); fmt.Sprint(got) != fmt.Sprint([]string{"id: " + ids[4], "event: message", "data: m5"}) {
+		t.Errorf("Last-Event-ID %s replay: got %q; want m5", ids[3], got)
+	}
+	sse.close()
+
+	// Older than what is kept: the last 3 only.
+	old := n.subscribe("/sub?topic=h&since=" + ids[0])
+	old.packet()
+	for _, i := range []int{2, 3, 4} {
+		if got := old.packet(); !strings.Contains(got, fmt.Sprintf(`"data":"m%d"`, i+1)) {
+			t.Errorf("since=%s with history 3: got %s; want m%d", ids[0], got, i+1)
+		}
+	}
+	old.close()
+
+	// Without since, no replay.
+	fresh := n.subscribe("/sub?topic=h")
+	fresh.packet()
+	n.mustPub(200, "topic/h", "live")
+	if got := fresh.packet(); !strings.Contains(got, `"data":"live"`) {
+		t.Errorf("subscribe without since got %s; want no replay, only the live message", got)
+	}
+}
+
+// TestSSELastEventIDAcks: an SSE reconnect with Last-Event-ID acknowledges
+// the stored QoS 1 messages up to it.
+func TestSSELastEventIDAcks(t *testing.T) {
+	t.Parallel()
+	n := startNode(t)
+	var ids []string
+	for i := 1; i <= 3; i++ {
+		r := n.pub("user/es", fmt.Sprintf("q%d", i), "Push-QoS", "1")
+		if r.status != 202 {
+			t.Fatalf("QoS 1 push = %d %s; want 202", r.status, r.body)
+		}
+		var id string
+		json.Unmarshal(r.fields(t)["id"], &id)
+		ids = append(ids, id)
+	}
+	s := n.subscribe("/sub?user=es&format=sse")
+	s.sseEvent()
+	s.sseEvent()
+	for i := range ids {
+		if got := s.sseEvent(); len(got) != 3 || got[0] != "id: "+ids[i] {
+			t.Fatalf("stored message %d = %q; want id %s", i, got, ids[i])
+		}
+	}
+	s.close()
+	waitFor(t, 10*time.Second, "closed subscriber still counted", func() bool { return n.stats()["connections"] == 0 })
+	s2 := n.subscribe("/sub?user=es&format=sse", "Last-Event-ID", ids[1])
+	defer s2.close()
+	s2.sseEvent()
+	s2.sseEvent()
+	if got := s2.sseEvent(); len(got) != 3 || got[0] != "id: "+ids[2] || got[2] != "data: q3" {
+		t.Fatalf("after Last-Event-ID %s the first message = %q; want only id %s (q3)", ids[1], got, ids[2])
+	}
+}
+
+// TestEdgePipelining: several requests in one write on the edge are answered
+// in order, the last one being a stream.
+func TestEdgePipelining(t *testing.T) {
+	t.Parallel()
+	n := startNode(t)
+	c := dial(t, n.edge)
+	writeAll(t, c, "POST /ack?conn=AAAAAAAAAAAAAAAAAAAAAA&id=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"+
+		"OPTIONS /sub HTTP/1.1\r\nHost: x\r\nOrigin: http://o.example\r\nAccess-Control-Request-Method: GET\r\n\r\n"+
+		"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n"+
+		"GET /sub?topic=pl HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(c)
+	var codes []int
+	for i := 0; i < 3; i++ {
+		c.SetReadDeadline(time.Now().Add(ioTimeout))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		codes = append(codes, resp.StatusCode)
+	}
+	if codes[0]/100 != 4 || codes[1]/100 != 2 || codes[2] != 404 {
+		t.Errorf("pipelined ack, preflight, unknown path = %v; want [4xx 2xx 404]", codes)
+	}
+	s := &stream{t: t, conn: c, raw: br}
+	c.SetReadDeadline(time.Now().Add(ioTimeout))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("pipelined subscribe: %v %v", resp, err)
+	}
+	s.resp, s.body, s.key = resp, bufio.NewReader(resp.Body), resp.Header.Get("Push-Conn")
+	s.packet()
+	n.mustPub(200, "topic/pl", "ok")
+	if got := s.packet(); !strings.Contains(got, `"data":"ok"`) {
+		t.Fatalf("pipelined stream got %s", got)
+	}
+}
+
+func TestSubscribeBadRequests(t *testing.T) {
+	t.Parallel()
+	n := startNode(t)
+	many := strings.Repeat("topic=t&", 65)
+	cases := []struct {
+		req  string
+		want int
+	}{
+		{"GET /sub?user=" + strings.Repeat("u", 257) + " HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"GET /sub?topic= HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"GET /sub?topic=%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"GET /sub?topic=a%20b HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"GET /sub?" + many + " HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"POST /sub?topic=a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405},
+		{"GET /subscribe HTTP/1.1\r\nHost: x\r\n\r\n", 404},
+		{"GET /ack?conn=AAAAAAAAAAAAAAAAAAAAAA&id=1 HTTP/1.1\r\nHost: x\r\n\r\n", 405},
+		{"POST /ack?conn=AAAAAAAAAAAAAAAAAAAAAA&id=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 404},
+	}
+	for _, c := range cases {
+		out, _ := rawExchange(t, n.edge, strings.Replace(c.req, "Host: x\r\n", "Host: x\r\nConnection: close\r\n", 1), 3*time.Second)
+		if got := statusOf(out); got != c.want {
+			t.Errorf("%.60q = %q; want %d", c.req, firstLine(out), c.want)
+		}
+	}
+	// A subscriber may also hold no topic and no user: it gets conn and all pushes.
+	s := n.subscribe("/sub")
+	defer s.close()
+	s.packet()
+	n.mustPub(200, "all", "everyone")
+	if got := s.packet(); !strings.Contains(got, `"to":"all","data":"everyone"`) {
+		t.Errorf("bare subscriber got %s; want the push to all", got)
+	}
+	// An ack of a bad id on a live connection.
+	out, _ := rawExchange(t, n.edge, "POST /ack?conn="+s.key+"&id=nope HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 500*time.Millisecond)
+	if got := statusOf(out); got != 400 {
+		t.Errorf("POST /ack with id=nope = %q; want 400", firstLine(out))
+	}
 }
