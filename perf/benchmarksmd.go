@@ -77,7 +77,11 @@ func describe(name string, c *Comparison) string {
 	case r.Batch > 1:
 		return fmt.Sprintf("One message per subscriber key, %d per POST /pub over %d connections (pushwire only).", r.Batch, r.Publishers)
 	case r.Pipeline > 1:
-		return fmt.Sprintf("One POST per message, %d connections × %d pipelined requests (server-bound).", r.Publishers, r.Pipeline)
+		client := "fasthttp.PipelineClient"
+		if r.RawPipeline {
+			client = "pushbench's raw pipelined client, one write per window"
+		}
+		return fmt.Sprintf("One POST per message, %d connections × %d pipelined requests (%s; server-bound).", r.Publishers, r.Pipeline, client)
 	}
 	return fmt.Sprintf("One POST per message, %d keep-alive publishers, one request at a time each.", r.Publishers)
 }

@@ -19,6 +19,7 @@ func RunBroadcast(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	pub := NewPublisher(o.Target, o.Pub)
+	clientBefore := clientCPU(p)
 	before, err := SampleProcs(o.Target.Pids)
 	if err != nil {
 		return nil, err
@@ -45,6 +46,7 @@ func RunBroadcast(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.End = MonoNow()
 	res.Status = pub.statuses()
+	clientAfter := clientCPU(p)
 	after, err := SampleProcs(o.Target.Pids)
 	if err != nil {
 		return nil, err
@@ -73,6 +75,7 @@ func RunBroadcast(ctx context.Context, o Options) (*Result, error) {
 	ls := lat.Summary()
 	r.Latency, r.hist = &ls, lat
 	r.fillCPU(&o, before, after, sum.Received)
+	r.fillClientCPU(clientBefore, clientAfter, sum.Received)
 	o.logf("broadcast: %d publishes, %d deliveries, time-to-all p50 %.1f ms", m, sum.Received,
 		r.TimeToAll.orZero().P50)
 	return r, nil

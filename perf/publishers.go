@@ -22,6 +22,9 @@ type PubConfig struct {
 	Batch int
 	// Rate caps messages per second over all publishers; 0 sends as fast as answers come.
 	Rate float64
+	// RawPipeline pipelines with pushbench's own lean client (rawPipe) instead of
+	// fasthttp.PipelineClient: a window of Pipeline requests per write.
+	RawPipeline bool
 	// Size pads each payload to this many bytes.
 	Size    int
 	Timeout time.Duration
@@ -75,50 +78,136 @@ func (p *Publisher) goroutines() int { return p.cfg.Conns * max(p.cfg.Pipeline, 
 // Unicast publishes n messages, message i (sequence number i) to dest(i), spread over the
 // publishers; with Rate it paces the whole set to that many messages per second.
 func (p *Publisher) Unicast(ctx context.Context, n int, dest Dest) PubResult {
-	var next atomic.Int64
-	var res PubResult
-	var ok, errs, reqs atomic.Int64
-	per := max(p.cfg.Batch, 1)
+	u := unicastRun{p: p, n: n, dest: dest, per: max(p.cfg.Batch, 1)}
 	if p.t.Kind != KindPushwire {
-		per = 1
+		u.per = 1
 	}
-	res.Start = MonoNow()
+	u.start = MonoNow()
 	var wg sync.WaitGroup
-	for range p.goroutines() {
+	loop, workers := u.fastLoop, p.goroutines()
+	if p.raw() {
+		loop, workers = u.rawLoop, p.cfg.Conns
+	}
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-			defer fasthttp.ReleaseRequest(req)
-			defer fasthttp.ReleaseResponse(resp)
-			var path, body []byte
-			for ctx.Err() == nil {
-				first := int(next.Add(int64(per))) - per
-				if first >= n {
-					return
-				}
-				last := min(first+per, n)
-				p.pace(res.Start, first)
-				if per == 1 {
-					id, key := dest(first)
-					path = p.t.AppendPublishPath(path[:0], id, key, false)
-					body = AppendStamp(body[:0], uint64(first), MonoNow(), p.cfg.Size)
-				} else {
-					path = append(path[:0], "/pub"...)
-					body = p.appendBatch(body[:0], first, last, dest)
-				}
-				good, bad := p.post(req, resp, path, body, last-first, per > 1)
-				ok.Add(int64(good))
-				errs.Add(int64(bad))
-				reqs.Add(1)
-			}
+			loop(ctx)
 		}()
 	}
 	wg.Wait()
-	res.End = MonoNow()
-	res.Messages, res.OK, res.Errors, res.Requests = int64(n), ok.Load(), errs.Load(), reqs.Load()
-	res.Status = p.statuses()
-	return res
+	// Messages never claimed (every connection failed, or ctx ended) were not sent: errors.
+	if unsent := n - min(int(u.next.Load()), n); unsent > 0 {
+		p.count(-1, unsent)
+		u.errs.Add(int64(unsent))
+	}
+	return PubResult{Messages: int64(n), OK: u.ok.Load(), Errors: u.errs.Load(), Requests: u.reqs.Load(),
+		Start: u.start, End: MonoNow(), Status: p.statuses()}
+}
+
+// raw reports whether pipelining uses rawPipe instead of fasthttp.PipelineClient.
+func (p *Publisher) raw() bool { return p.cfg.Pipeline > 1 && p.cfg.RawPipeline }
+
+// unicastRun is the state publishers share during one Unicast.
+type unicastRun struct {
+	p              *Publisher
+	n, per         int
+	dest           Dest
+	start          int64
+	next           atomic.Int64
+	ok, errs, reqs atomic.Int64
+}
+
+// claim takes the next request's messages [first, last); ok is false when none are left.
+func (u *unicastRun) claim() (first, last int, ok bool) {
+	first = int(u.next.Add(int64(u.per))) - u.per
+	if first >= u.n {
+		return 0, 0, false
+	}
+	return first, min(first+u.per, u.n), true
+}
+
+// build makes one request's path and body for messages [first, last).
+func (u *unicastRun) build(path, body []byte, first, last int) ([]byte, []byte) {
+	if u.per == 1 {
+		id, key := u.dest(first)
+		path = u.p.t.AppendPublishPath(path[:0], id, key, false)
+		return path, AppendStamp(body[:0], uint64(first), MonoNow(), u.p.cfg.Size)
+	}
+	return append(path[:0], "/pub"...), u.p.appendBatch(body[:0], first, last, u.dest)
+}
+
+func (u *unicastRun) fastLoop(ctx context.Context) {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	var path, body []byte
+	for ctx.Err() == nil {
+		first, last, ok := u.claim()
+		if !ok {
+			return
+		}
+		u.p.pace(u.start, first)
+		path, body = u.build(path, body, first, last)
+		good, bad := u.p.post(req, resp, path, body, last-first, u.per > 1)
+		u.ok.Add(int64(good))
+		u.errs.Add(int64(bad))
+		u.reqs.Add(1)
+	}
+}
+
+// rawLoop sends windows of Pipeline requests on one connection, each window in one write.
+func (u *unicastRun) rawLoop(ctx context.Context) {
+	rp, err := dialRawPipe(u.p.t, u.p.cfg.Timeout)
+	if err != nil {
+		return // the messages this loop would have sent are counted unsent by Unicast
+	}
+	defer rp.close()
+	ct := "text/plain"
+	if u.per > 1 {
+		ct = "application/x-ndjson"
+	}
+	var path, body, answer []byte
+	sizes := make([]int, 0, u.p.cfg.Pipeline)
+	for ctx.Err() == nil {
+		sizes = sizes[:0]
+		for len(sizes) < u.p.cfg.Pipeline {
+			first, last, ok := u.claim()
+			if !ok {
+				break
+			}
+			if len(sizes) == 0 {
+				u.p.pace(u.start, first)
+			}
+			path, body = u.build(path, body, first, last)
+			rp.add(path, ct, body)
+			sizes = append(sizes, last-first)
+		}
+		if len(sizes) == 0 {
+			return
+		}
+		err := rp.flush(time.Now().Add(u.p.cfg.Timeout))
+		for i, msgs := range sizes {
+			st := 0
+			if err == nil {
+				st, err = rp.readResponse(&answer)
+			}
+			if err != nil {
+				// The connection is broken: everything not yet answered failed.
+				rest := 0
+				for _, m := range sizes[i:] {
+					rest += m
+				}
+				u.p.count(-1, rest)
+				u.errs.Add(int64(rest))
+				return
+			}
+			u.reqs.Add(1)
+			good, bad := u.p.judge(st, answer, msgs, u.per > 1)
+			u.ok.Add(int64(good))
+			u.errs.Add(int64(bad))
+		}
+	}
 }
 
 // Broadcast publishes one message, sequence number seq, to the shared topic/channel id.
@@ -171,19 +260,23 @@ func (p *Publisher) post(req *fasthttp.Request, resp *fasthttp.Response, path, b
 		p.count(-1, msgs)
 		return 0, msgs
 	}
+	return p.judge(resp.StatusCode(), resp.Body(), msgs, batch)
+}
+
+// judge counts the messages of one answer that the server accepted.
+func (p *Publisher) judge(status int, body []byte, msgs int, batch bool) (good, bad int) {
 	if !batch {
-		st := resp.StatusCode()
-		if p.t.PublishOK(st) {
+		if p.t.PublishOK(status) {
 			return 1, 0
 		}
-		p.count(st, 1)
+		p.count(status, 1)
 		return 0, 1
 	}
-	if resp.StatusCode() != 200 {
-		p.count(resp.StatusCode(), msgs)
+	if status != 200 {
+		p.count(status, msgs)
 		return 0, msgs
 	}
-	good = countBatchOK(resp.Body(), p.count)
+	good = countBatchOK(body, p.count)
 	return good, msgs - good
 }
 

@@ -57,15 +57,16 @@ func resultTable(scenario string, rs []*Result) table {
 		}
 	case "broadcast":
 		t.head = []string{"target", "conns", "publishes", "deliveries", "lost", "time-to-all p50", "p90", "max",
-			"deliveries/s", "latency p50", "p99", "server CPU/delivery"}
+			"deliveries/s", "latency p50", "p99", "server CPU/delivery", "client CPU/delivery"}
 		for _, r := range rs {
 			s, l := r.TimeToAll.orZero(), latOf(r)
 			t.rows = append(t.rows, []string{r.Target, itoa(r.Conns), i64(pubOK(r)), i64(r.Delivered), i64(r.Lost),
-				ms(s.P50), ms(s.P90), ms(s.Max), num(r.MsgsPerSec, 0), ms(l.P50), ms(l.P99), unitCell(r.CPUPerMsgUS, "µs")})
+				ms(s.P50), ms(s.P90), ms(s.Max), num(r.MsgsPerSec, 0), ms(l.P50), ms(l.P99), unitCell(r.CPUPerMsgUS, "µs"),
+				unitCell(r.ClientCPUPerMsgUS, "µs")})
 		}
 	default:
 		t.head = []string{"target", "conns", "publishers", "pipeline", "batch", "delivered", "lost", "errors",
-			"delivered/s", "p50", "p90", "p99", "p999", "max", "server CPU/msg"}
+			"delivered/s", "p50", "p90", "p99", "p999", "max", "server CPU/msg", "client CPU/msg"}
 		for _, r := range rs {
 			l := latOf(r)
 			var errs int64
@@ -74,7 +75,8 @@ func resultTable(scenario string, rs []*Result) table {
 			}
 			t.rows = append(t.rows, []string{r.Target, itoa(r.Conns), itoa(r.Publishers), itoa(max(r.Pipeline, 1)),
 				itoa(max(r.Batch, 1)), i64(r.Delivered), i64(r.Lost), i64(errs), num(r.MsgsPerSec, 0),
-				ms(l.P50), ms(l.P90), ms(l.P99), ms(l.P999), ms(l.Max), unitCell(r.CPUPerMsgUS, "µs")})
+				ms(l.P50), ms(l.P90), ms(l.P99), ms(l.P999), ms(l.Max), unitCell(r.CPUPerMsgUS, "µs"),
+				unitCell(r.ClientCPUPerMsgUS, "µs")})
 		}
 	}
 	return t

@@ -25,7 +25,7 @@ func TestMarkdownResults(t *testing.T) {
 		"**idle**\n\n| target | conns |",
 		"| pushwire | 100 | 100 | 0 | 5000 | 280 B | 12 | - |",
 		"| nchan | 100 | 100 | 0 | 4000 | 10.7 KiB | - | - |",
-		"| nchan | 100 | 50 | 1 | 1 | 100 | 0 | 2 | 41000 | 1.20 ms | - | 4.30 ms | - | - | 16.00 µs |",
+		"| nchan | 100 | 50 | 1 | 1 | 100 | 0 | 2 | 41000 | 1.20 ms | - | 4.30 ms | - | - | 16.00 µs | - |",
 		"**broadcast**",
 		"| nchan | 100 | 20 | 2000 | 0 | 140.00 ms |",
 	} {

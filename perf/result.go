@@ -42,23 +42,29 @@ type Result struct {
 	Goroutines      *int64  `json:"goroutines,omitempty"`
 	CPUPerConnUS    float64 `json:"server_cpu_us_per_conn,omitempty"`
 
-	Publishers int             `json:"publishers,omitempty"`
-	Pipeline   int             `json:"pipeline,omitempty"`
-	Batch      int             `json:"batch,omitempty"`
-	Rate       float64         `json:"rate,omitempty"`
-	Publish    *PubResult      `json:"publish,omitempty"`
-	Delivered  int64           `json:"delivered"`
-	Lost       int64           `json:"lost"`
-	Foreign    int64           `json:"foreign,omitempty"`
-	Seconds    float64         `json:"seconds,omitempty"`
-	MsgsPerSec float64         `json:"delivered_per_sec,omitempty"`
-	Latency    *LatencySummary `json:"latency,omitempty"`
+	Publishers  int             `json:"publishers,omitempty"`
+	Pipeline    int             `json:"pipeline,omitempty"`
+	RawPipeline bool            `json:"raw_pipeline,omitempty"`
+	Batch       int             `json:"batch,omitempty"`
+	Rate        float64         `json:"rate,omitempty"`
+	Publish     *PubResult      `json:"publish,omitempty"`
+	Delivered   int64           `json:"delivered"`
+	Lost        int64           `json:"lost"`
+	Foreign     int64           `json:"foreign,omitempty"`
+	Seconds     float64         `json:"seconds,omitempty"`
+	MsgsPerSec  float64         `json:"delivered_per_sec,omitempty"`
+	Latency     *LatencySummary `json:"latency,omitempty"`
 
 	TimeToAllMs []float64 `json:"time_to_all_ms,omitempty"`
 	TimeToAll   *Spread   `json:"time_to_all,omitempty"`
 
 	ServerCPUSec float64 `json:"server_cpu_sec,omitempty"`
 	CPUPerMsgUS  float64 `json:"server_cpu_us_per_delivery,omitempty"`
+	// ClientCPUPerMsgUS is pushbench's own CPU (parent and workers) per delivery: when it
+	// nears the server's on a shared core, the client is what limits the rate.
+	ClientCPUPerMsgUS float64 `json:"client_cpu_us_per_delivery,omitempty"`
+	// PublisherCPUPerMsgUS is the parent's share of it (publishers, parsing no frames).
+	PublisherCPUPerMsgUS float64 `json:"publisher_cpu_us_per_delivery,omitempty"`
 
 	hist *Latency
 }
@@ -116,6 +122,27 @@ func (r *Result) fillConnect(p *Pool) {
 	r.Connected, r.ConnectFailed = p.Connect.Connected, p.Connect.Failed
 	if p.Connect.ConnectNanos > 0 {
 		r.ConnectPerSec = float64(p.Connect.Connected) / (float64(p.Connect.ConnectNanos) / 1e9)
+	}
+}
+
+// clientSample is the load side's CPU: all of it, and the parent's share.
+type clientSample struct{ all, parent time.Duration }
+
+// clientCPU samples the load side's CPU; errors leave it unmeasured.
+func clientCPU(p *Pool) clientSample {
+	pids := p.ClientPids()
+	all, err1 := SampleProcs(pids)
+	parent, err2 := SampleProcs(pids[:1])
+	if err1 != nil || err2 != nil {
+		return clientSample{}
+	}
+	return clientSample{all: all.CPU, parent: parent.CPU}
+}
+
+func (r *Result) fillClientCPU(before, after clientSample, delivered int64) {
+	if delivered > 0 && before.all > 0 {
+		r.ClientCPUPerMsgUS = float64((after.all - before.all).Microseconds()) / float64(delivered)
+		r.PublisherCPUPerMsgUS = float64((after.parent - before.parent).Microseconds()) / float64(delivered)
 	}
 }
 

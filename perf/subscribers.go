@@ -304,6 +304,18 @@ func mergeSeqs(sum, s *WorkerStats) {
 	}
 }
 
+// ClientPids lists this process and the worker processes: the load side, whose CPU per
+// delivery shows whether the client could have been the bottleneck.
+func (p *Pool) ClientPids() []int {
+	pids := []int{os.Getpid()}
+	for _, wp := range p.workers {
+		if wp.cmd != nil {
+			pids = append(pids, wp.cmd.Process.Pid)
+		}
+	}
+	return pids
+}
+
 // Close stops every worker, closing its subscribers, and waits for it.
 func (p *Pool) Close() {
 	for _, wp := range p.workers {

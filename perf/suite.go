@@ -26,6 +26,8 @@ type SuiteConfig struct {
 	Base Options
 	// PipelineConns × PipelineDepth is the server-bound unicast variant.
 	PipelineConns, PipelineDepth int
+	// RawPipeline uses rawPipe rather than fasthttp.PipelineClient for the pipelined variant.
+	RawPipeline bool
 	// Batch is the pushwire batch-publish variant's messages per POST /pub.
 	Batch int
 	// Command is the exact command line, recorded in BENCHMARKS.md.
@@ -64,7 +66,7 @@ func (c *SuiteConfig) scenarios() []suiteScenario {
 		{name: "idle", kind: "idle"},
 		{name: "unicast", kind: "unicast"},
 		{name: "unicast-pipelined", kind: "unicast", adjust: func(o *Options) {
-			o.Pub.Conns, o.Pub.Pipeline = c.PipelineConns, c.PipelineDepth
+			o.Pub.Conns, o.Pub.Pipeline, o.Pub.RawPipeline = c.PipelineConns, c.PipelineDepth, c.RawPipeline
 		}},
 		{name: "unicast-batch", kind: "unicast", only: KindPushwire, onlySet: true, adjust: func(o *Options) {
 			o.Pub.Conns, o.Pub.Batch = c.PipelineConns, c.Batch

@@ -14,7 +14,7 @@ func RunUnicast(ctx context.Context, o Options) (*Result, error) {
 
 func runUnicast(ctx context.Context, o Options, name string) (*Result, error) {
 	r := &Result{Scenario: name, Target: o.Target.Kind.String(), Conns: o.N,
-		Publishers: max(o.Pub.Conns, 1), Pipeline: o.Pub.Pipeline, Batch: o.Pub.Batch, Rate: o.Pub.Rate}
+		Publishers: max(o.Pub.Conns, 1), Pipeline: o.Pub.Pipeline, RawPipeline: o.Pub.RawPipeline, Batch: o.Pub.Batch, Rate: o.Pub.Rate}
 	prefix := RunID() + "u"
 	byKey := o.Target.Kind == KindPushwire && !o.Target.ByUser
 	p, err := o.startPool(ctx, prefix, false, byKey)
@@ -49,17 +49,19 @@ func runUnicast(ctx context.Context, o Options, name string) (*Result, error) {
 		n = len(live)
 	}
 	pub := NewPublisher(o.Target, o.Pub)
+	clientBefore := clientCPU(p)
 	before, err := SampleProcs(o.Target.Pids)
 	if err != nil {
 		return nil, err
 	}
 	o.logf("%s: publishing %d messages to %s (%d publishers, pipeline %d, batch %d)",
-		name, n, o.Target.API, r.Publishers, o.Pub.Pipeline, o.Pub.Batch)
+		name, n, o.Target.API, r.Publishers, max(o.Pub.Pipeline, 1), max(o.Pub.Batch, 1))
 	res := pub.Unicast(ctx, n, dest)
 	got, err := p.WaitReceived(ctx, res.OK, o.drain())
 	if err != nil {
 		return nil, err
 	}
+	clientAfter := clientCPU(p)
 	after, err := SampleProcs(o.Target.Pids)
 	if err != nil {
 		return nil, err
@@ -79,6 +81,7 @@ func runUnicast(ctx context.Context, o Options, name string) (*Result, error) {
 	ls := lat.Summary()
 	r.Latency, r.hist = &ls, lat
 	r.fillCPU(&o, before, after, sum.Received)
+	r.fillClientCPU(clientBefore, clientAfter, sum.Received)
 	return r, nil
 }
 

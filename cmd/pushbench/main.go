@@ -81,7 +81,7 @@ type common struct {
 	conns, perWorker, publishers, pipeline, batch, size, messages, publishes int
 	rate                                                                     float64
 	settle, drain                                                            time.Duration
-	inproc, byUser                                                           bool
+	inproc, byUser, rawPipeline                                              bool
 	out, md, plot                                                            string
 }
 
@@ -91,6 +91,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.inproc, "inproc", false, "hold subscribers in this process instead of worker processes")
 	fs.IntVar(&c.publishers, "publishers", 50, "keep-alive publisher connections")
 	fs.IntVar(&c.pipeline, "pipeline", 1, "requests in flight per publisher connection (fasthttp PipelineClient when > 1)")
+	fs.BoolVar(&c.rawPipeline, "raw-pipeline", false, "pipeline with pushbench's lean client (one write per window) instead of fasthttp.PipelineClient")
 	fs.IntVar(&c.batch, "batch", 1, "messages per POST /pub (pushwire batch publish)")
 	fs.Float64Var(&c.rate, "rate", 0, "messages per second over all publishers (0: as fast as possible)")
 	fs.IntVar(&c.size, "size", 0, "pad payloads to this many bytes")
@@ -107,7 +108,8 @@ func (c *common) register(fs *flag.FlagSet) {
 func (c *common) options(t perf.Target) (perf.Options, error) {
 	o := perf.Options{Target: t, N: c.conns, PerWorker: c.perWorker, Messages: c.messages,
 		Publishes: c.publishes, Settle: c.settle, Drain: c.drain, Log: logf,
-		Pub: perf.PubConfig{Conns: c.publishers, Pipeline: c.pipeline, Batch: c.batch, Rate: c.rate, Size: c.size}}
+		Pub: perf.PubConfig{Conns: c.publishers, Pipeline: c.pipeline, Batch: c.batch, Rate: c.rate, Size: c.size,
+			RawPipeline: c.rawPipeline}}
 	o.Target.ByUser = c.byUser
 	if !c.inproc {
 		exe, err := os.Executable()

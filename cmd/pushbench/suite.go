@@ -28,6 +28,7 @@ func runSuite(ctx context.Context, args []string) error {
 	publishers := fs.Int("publishers", 50, "keep-alive publishers for unicast")
 	pipeConns := fs.Int("pipeline-conns", 8, "connections for the pipelined and batch unicast variants")
 	pipeline := fs.Int("pipeline", 16, "pipelined requests per connection")
+	rawPipe := fs.Bool("raw-pipeline", true, "pipelined variant uses pushbench's lean client (fasthttp.PipelineClient costs as much client CPU per message as the server)")
 	batch := fs.Int("batch", 100, "messages per POST /pub in the pushwire batch variant")
 	perConn := fs.Int("messages-per-conn", 4, "unicast messages per subscriber (enough CPU time for 10 ms /proc ticks)")
 	publishes := fs.Int("publishes", 20, "broadcast publishes")
@@ -50,7 +51,7 @@ func runSuite(ctx context.Context, args []string) error {
 	}
 	sc := perf.SuiteConfig{RepoDir: abs, PushwireBin: *bin, NchanScript: rel(abs, *script),
 		ServerCPUs: *serverCPUs, Rounds: *rounds, PipelineConns: *pipeConns, PipelineDepth: *pipeline,
-		Batch: *batch, BenchTime: *benchtime, Command: "pushbench suite " + shellJoin(args),
+		Batch: *batch, RawPipeline: *rawPipe, BenchTime: *benchtime, Command: "pushbench suite " + shellJoin(args),
 		Base: perf.Options{N: *conns, PerWorker: *perWorker, Exe: exe, Messages: *conns * *perConn,
 			Publishes: *publishes, Drain: *drain, Log: logf, Pub: perf.PubConfig{Conns: *publishers}}}
 	res, err := perf.RunSuite(ctx, sc)
