@@ -232,8 +232,8 @@ func TestQoS1OfflineStoredDeliveredAcked(t *testing.T) {
 	}
 	// Online now: QoS 1 is delivered (200) and still kept until acked.
 	r := n.pub("user/offline", "live", "Push-QoS", "1")
-	if r.status != 200 {
-		t.Fatalf("QoS 1 push to an online user = %d %s; want 200", r.status, r.body)
+	if r.status != 200 || !strings.Contains(string(r.body), `"stored":true`) {
+		t.Fatalf("QoS 1 push to an online user = %d %s; want 200, stored true (kept until acked)", r.status, r.body)
 	}
 	var liveID string
 	json.Unmarshal(r.fields(t)["id"], &liveID)
@@ -415,5 +415,113 @@ func TestChunkedPublishBody(t *testing.T) {
 	}
 	if got := s.packet(); !strings.Contains(got, `"data":"abcde"`) {
 		t.Fatalf("message = %s; want data abcde", got)
+	}
+}
+
+// TestExpectContinue: a publisher that waits for 100 Continue (curl does for
+// bodies over 1 KiB) gets it, then its answer.
+func TestExpectContinue(t *testing.T) {
+	t.Parallel()
+	n := startNode(t)
+	c := dial(t, n.api)
+	body := strings.Repeat("e", 2048)
+	writeAll(t, c, fmt.Sprintf("POST /pub/topic/x HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n", len(body)))
+	br := bufio.NewReader(c)
+	c.SetReadDeadline(time.Now().Add(ioTimeout))
+	line, err := br.ReadString('\n')
+	if err != nil || line != "HTTP/1.1 100 Continue\r\n" {
+		t.Fatalf("after a head with Expect: 100-continue got %q, %v; want HTTP/1.1 100 Continue", line, err)
+	}
+	if blank, _ := br.ReadString('\n'); blank != "\r\n" {
+		t.Fatalf("100 Continue followed by %q; want an empty line", blank)
+	}
+	writeAll(t, c, body)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("answer after the body: %v %v; want 200", resp, err)
+	}
+	// Too large: the final status comes either at once or after the body,
+	// never a 200.
+	c2 := dial(t, n.api)
+	writeAll(t, c2, "POST /pub/topic/x HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 1000000\r\n\r\n")
+	out, closed := readUntilQuiet(c2, 2*time.Second)
+	if strings.HasPrefix(out, "HTTP/1.1 100 Continue\r\n\r\n") && !closed {
+		rest := strings.TrimPrefix(out, "HTTP/1.1 100 Continue\r\n\r\n")
+		if rest == "" {
+			c2.SetWriteDeadline(time.Now().Add(ioTimeout))
+			c2.Write([]byte(strings.Repeat("b", 1000000)))
+			rest, _ = readUntilQuiet(c2, 3*time.Second)
+		}
+		out = rest
+	}
+	if statusOf(out) != 413 {
+		t.Errorf("Expect: 100-continue with a body over --max-message-bytes = %q; want 413", firstLine(out))
+	}
+}
+
+// TestHTTP10KeepAliveAPI: an HTTP/1.0 publisher's connection closes after
+// the answer unless it asked for keep-alive and the answer says
+// "Connection: keep-alive" (the HTTP/1.0 keep-alive convention clients such
+// as ab -k rely on).
+func TestHTTP10KeepAliveAPI(t *testing.T) {
+	t.Parallel()
+	n := startNode(t)
+	out, closed := rawExchange(t, n.api, "GET /healthz HTTP/1.0\r\n\r\n", 3*time.Second)
+	if statusOf(out) != 200 || !closed {
+		t.Errorf("HTTP/1.0 GET /healthz = %q (closed %v); want 200 and close", firstLine(out), closed)
+	}
+	out, closed = rawExchange(t, n.api, "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", time.Second)
+	resp := parseHead(t, out)
+	says := strings.EqualFold(resp.Header.Get("Connection"), "keep-alive")
+	if !closed && !says {
+		t.Errorf("HTTP/1.0 keep-alive request: connection kept open but the answer has no Connection: keep-alive (head %q)", out[:strings.Index(out, "\r\n\r\n")])
+	}
+	if closed && says {
+		t.Errorf("HTTP/1.0 keep-alive request: answer says keep-alive but the connection closed")
+	}
+}
+
+// TestPushTTLExpires: a stored QoS 1 message whose Push-TTL has passed is not
+// delivered.
+func TestPushTTLExpires(t *testing.T) {
+	t.Parallel()
+	n := startNode(t)
+	if r := n.pub("user/ttl", "short", "Push-QoS", "1", "Push-TTL", "1"); r.status != 202 {
+		t.Fatalf("QoS 1 push with Push-TTL 1 = %d %s; want 202", r.status, r.body)
+	}
+	if r := n.pub("user/ttl", "long", "Push-QoS", "1", "Push-TTL", "3600"); r.status != 202 {
+		t.Fatalf("QoS 1 push with Push-TTL 3600 = %d %s; want 202", r.status, r.body)
+	}
+	time.Sleep(2500 * time.Millisecond) // past the 1 s TTL
+	s := n.subscribe("/sub?user=ttl")
+	defer s.close()
+	s.packet()
+	if got := s.packet(); !strings.Contains(got, `"data":"long"`) {
+		t.Errorf("after its TTL the first stored message is %s; want the expired one skipped, \"long\" first", got)
+	}
+}
+
+// TestMaxMessageBytesDefault: 64 KiB by default, delivered whole in every format.
+func TestMaxMessageBytesDefault(t *testing.T) {
+	t.Parallel()
+	n := startNode(t)
+	nd := n.subscribe("/sub?topic=big")
+	defer nd.close()
+	nd.packet()
+	mp := n.subscribe("/sub?topic=big&format=multipart")
+	defer mp.close()
+	boundary := strings.TrimPrefix(mp.resp.Header.Get("Content-Type"), "multipart/mixed; boundary=")
+	mp.part(boundary)
+	body := strings.Repeat("0123456789abcdef", 4096) // 64 KiB
+	if r := n.pub("topic/big", body+"x"); r.status != 413 {
+		t.Errorf("64 KiB + 1 push = %d; want 413", r.status)
+	}
+	n.mustPub(200, "topic/big", body)
+	var p struct{ Data string }
+	if err := json.Unmarshal([]byte(nd.line()), &p); err != nil || p.Data != body {
+		t.Errorf("ndjson 64 KiB message: %v, %d bytes of data; want %d", err, len(p.Data), len(body))
+	}
+	if got := mp.part(boundary); got.body != body {
+		t.Errorf("multipart 64 KiB part body %d bytes; want %d", len(got.body), len(body))
 	}
 }
