@@ -50,7 +50,10 @@ func runShort(t *testing.T, target Target) {
 			bc.Publish.OK, bc.Delivered, bc.Lost, len(bc.TimeToAllMs))
 	}
 
-	id, err := RunIdle(ctx, Options{Target: target, N: 200, PerWorker: 200, Settle: 200 * time.Millisecond})
+	// Idle also proves the source-address path (bind 127.0.0.x with IP_BIND_ADDRESS_NO_PORT)
+	// that runs beyond ~25k subscribers depend on.
+	id, err := RunIdle(ctx, Options{Target: target, N: 200, PerWorker: 50, Settle: 200 * time.Millisecond,
+		SpreadSourceIPs: true})
 	if err != nil {
 		t.Fatalf("idle: %v", err)
 	}

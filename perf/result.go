@@ -13,7 +13,9 @@ type Options struct {
 	// PerWorker and Exe place subscribers in worker processes (see PoolConfig).
 	PerWorker int
 	Exe       string
-	Pub       PubConfig
+	// SpreadSourceIPs: see PoolConfig.
+	SpreadSourceIPs bool
+	Pub             PubConfig
 	// Messages is the unicast message count (0: one per subscriber).
 	Messages int
 	// Publishes is the broadcast publish count.
@@ -108,7 +110,7 @@ func (o *Options) logf(format string, args ...any) {
 // startPool opens the scenario's subscribers.
 func (o *Options) startPool(ctx context.Context, prefix string, shared, keys bool) (*Pool, error) {
 	return StartPool(ctx, PoolConfig{Target: o.Target, N: o.N, Prefix: prefix, Shared: shared,
-		PerWorker: o.PerWorker, Exe: o.Exe, WantKeys: keys, Log: o.Log})
+		PerWorker: o.PerWorker, Exe: o.Exe, WantKeys: keys, Log: o.Log, SpreadSourceIPs: o.SpreadSourceIPs})
 }
 
 func (o *Options) drain() time.Duration {

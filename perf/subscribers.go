@@ -27,6 +27,9 @@ type PoolConfig struct {
 	// Concurrency bounds connects in flight per worker.
 	Concurrency int
 	WantKeys    bool
+	// SpreadSourceIPs binds each worker to its own 127.0.0.x even when N does not need it
+	// (tests, and runs that must look like many client hosts).
+	SpreadSourceIPs bool
 	// ConnectTimeout bounds the whole connect phase.
 	ConnectTimeout time.Duration
 	// Log receives progress lines; nil discards them.
@@ -70,7 +73,7 @@ func StartPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 	}
 	p := &Pool{cfg: cfg}
 	nw := (cfg.N + cfg.PerWorker - 1) / cfg.PerWorker
-	spread := cfg.N > sourcePortsPerIP
+	spread := cfg.N > sourcePortsPerIP || cfg.SpreadSourceIPs
 	for w := range nw {
 		wp, err := p.spawn()
 		if err != nil {

@@ -81,13 +81,14 @@ type common struct {
 	conns, perWorker, publishers, pipeline, batch, size, messages, publishes int
 	rate                                                                     float64
 	settle, drain                                                            time.Duration
-	inproc, byUser, rawPipeline                                              bool
+	inproc, byUser, rawPipeline, spread                                      bool
 	out, md, plot                                                            string
 }
 
 func (c *common) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.conns, "conns", 1000, "subscribers")
 	fs.IntVar(&c.perWorker, "per-worker", 15000, "subscribers per worker process (open-files limit is 20000)")
+	fs.BoolVar(&c.spread, "source-ips", false, "bind each worker to its own 127.0.0.x even below 25,000 subscribers")
 	fs.BoolVar(&c.inproc, "inproc", false, "hold subscribers in this process instead of worker processes")
 	fs.IntVar(&c.publishers, "publishers", 50, "keep-alive publisher connections")
 	fs.IntVar(&c.pipeline, "pipeline", 1, "requests in flight per publisher connection (fasthttp PipelineClient when > 1)")
@@ -111,6 +112,7 @@ func (c *common) options(t perf.Target) (perf.Options, error) {
 		Pub: perf.PubConfig{Conns: c.publishers, Pipeline: c.pipeline, Batch: c.batch, Rate: c.rate, Size: c.size,
 			RawPipeline: c.rawPipeline}}
 	o.Target.ByUser = c.byUser
+	o.SpreadSourceIPs = c.spread
 	if !c.inproc {
 		exe, err := os.Executable()
 		if err != nil {
