@@ -62,13 +62,16 @@ func (ls *loopState) ack(l *engine.Loop, h engine.Handle, req *httpcodec.Request
 // askOwner sends a call to the loop that owns the connection named by
 // keyText; 404 at once when no such connection lives here.
 func (ls *loopState) askOwner(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request, keyText []byte, kind asyncKind, upTo uint64) {
-	key, ok := parseKeyText(keyText)
+	key, node, ok := parseKeyText(keyText)
 	var target conntable.Handle
-	if ok {
+	if ok && string(node) == ls.s.nodeID {
 		target, ok = ls.s.table.Conn(key)
 	}
 	if !ok {
 		ls.answerError(l, h, req, 404, "no live connection with that key on this node")
+		return
+	}
+	if ok = ls.live(h) != nil; !ok {
 		return
 	}
 	call := &asyncCall{from: h, target: engine.Handle(target), kind: kind, upTo: upTo, keepAlive: req.KeepAlive()}
@@ -108,7 +111,7 @@ func (ls *loopState) describe(l *engine.Loop, call *asyncCall) {
 // appendConnInfo appends the JSON description of a subscriber.
 func (ls *loopState) appendConnInfo(dst []byte, l *engine.Loop, c *connState) []byte {
 	dst = append(dst, `{"conn":"`...)
-	dst = appendKeyText(dst, c.key)
+	dst = ls.s.appendKeyText(dst, c.key)
 	dst = append(dst, `","node":`...)
 	dst = httpcodec.AppendJSONString(dst, []byte(ls.s.nodeID))
 	dst = append(dst, `,"user":`...)

@@ -27,7 +27,7 @@ type batchLine struct {
 // after the last line.
 func (ls *loopState) publishBatch(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
 	body := req.Body()
-	results := ls.frame[:0]
+	results := ls.results[:0]
 	for len(body) > 0 {
 		line, rest, _ := bytes.Cut(body, []byte("\n"))
 		body = rest
@@ -35,14 +35,24 @@ func (ls *loopState) publishBatch(l *engine.Loop, h engine.Handle, req *httpcode
 		if len(line) == 0 {
 			continue
 		}
-		res := ls.publishLine(l, line)
-		results = appendPushResult(results, &res, true)
-		results = append(results, '\n')
+		ls.resultIndex = len(results)
+		results = append(results, ls.publishLine(l, line))
 	}
+	ls.results = results
 	ls.flushFanOut()
-	ls.frame = results
+	if ls.job != nil {
+		ls.job.batch = true
+		ls.dispatch(l, h, req, results...)
+		return
+	}
+	out := ls.frame[:0]
+	for i := range results {
+		out = appendPushResult(out, &results[i], true)
+		out = append(out, '\n')
+	}
+	ls.frame = out
 	dst := appendResponseHead(ls.out[:0], 200, req.KeepAlive())
-	ls.out = appendBody(dst, "application/x-ndjson", results)
+	ls.out = appendBody(dst, "application/x-ndjson", out)
 	l.Write(h, ls.out)
 }
 
@@ -54,14 +64,10 @@ func (ls *loopState) publishLine(l *engine.Loop, line []byte) pushResult {
 		return pushResult{status: 400, err: `a line must be a JSON object with "to" and "data"`}
 	}
 	var p push
-	kind, name, _ := bytes.Cut(viewBytes(bl.To), []byte(":"))
-	switch {
-	case bl.To == "all":
-		p.kind = addrAll
-	case !p.setKind(kind) || p.kind == addrAll || !validName(name):
+	var ok bool
+	if p.kind, p.name, ok = parseAddress(viewBytes(bl.To)); !ok {
 		return pushResult{status: 400, err: `"to" must be conn:<key>, user:<id>, topic:<name> or all`}
 	}
-	p.name = name
 	if bl.Event != "" && !validName(viewBytes(bl.Event)) {
 		return pushResult{status: 400, err: `"event" must be 1-256 printable bytes without spaces`}
 	}

@@ -54,6 +54,10 @@ type loopState struct {
 
 	servingHeld bool // serve is reading held bytes, not the engine's
 
+	job         *routeJob    // pushes of the request being served that other nodes must take
+	resultIndex int          // which result of the request publish is making
+	results     []pushResult // a batch's results
+
 	messagesOut atomic.Uint64
 	drops       atomic.Uint64
 }

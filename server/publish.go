@@ -65,11 +65,39 @@ func (ls *loopState) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec.
 	}
 	p.ctype = req.Header("Content-Type")
 	p.json = isJSONType(p.ctype) && sonic.Valid(p.data)
+	ls.resultIndex = 0
 	res := ls.publish(l, &p)
 	ls.flushFanOut()
+	if ls.job != nil {
+		ls.dispatch(l, h, req, res)
+		return
+	}
 	ls.frame = appendPushResult(ls.frame[:0], &res, false)
 	ls.out = appendJSONResponse(ls.out[:0], res.status, req.KeepAlive(), ls.frame)
 	l.Write(h, ls.out)
+}
+
+// dispatch hands the request's routing job, with the results so far, to the
+// router; the connection waits, its later requests held, until the answer
+// comes back (so one publisher's pushes stay in order).
+func (ls *loopState) dispatch(l *engine.Loop, h engine.Handle, req *httpcodec.Request, results ...pushResult) {
+	job := ls.job
+	ls.job = nil
+	job.from, job.keepAlive = h, req.KeepAlive()
+	job.results = append(job.results[:0], results...)
+	ls.live(h).mode = modeAsync
+	select {
+	case ls.s.cluster.jobs <- job:
+	default:
+		// The router is saturated: answer 503 rather than block the loop.
+		for i := range job.items {
+			res := &job.results[job.items[i].index]
+			res.status, res.err = 503, "cluster router saturated; retry"
+			job.items[i].msg.Release()
+		}
+		job.items = nil
+		ls.s.answerRouted(job)
+	}
 }
 
 // parsePushPath reads /pub/<kind>/<name>; it returns why it cannot.
@@ -132,13 +160,22 @@ func isJSONType(ctype []byte) bool {
 	return bytes.EqualFold(bytes.TrimSpace(mt), []byte("application/json"))
 }
 
-// publish routes one push to this node's connections and stores it when its
-// QoS or the topic history asks for that. Deliveries to other loops are
-// queued in ls.batches until flushFanOut.
+// publish routes one push: to this node's connections at once, stored when
+// its QoS or the topic history asks for that; deliveries to other loops wait
+// in ls.batches for flushFanOut. In a cluster, a push other nodes may have to
+// take becomes an item of ls.job and gets status 0: the router decides it.
 func (ls *loopState) publish(l *engine.Loop, p *push) pushResult {
 	s := ls.s
 	now := l.Now()
-	m := newMessage(s.seq.Add(1), now.UnixMilli())
+	var key conntable.Key
+	var node []byte
+	if p.kind == addrConn {
+		var ok bool
+		if key, node, ok = parseKeyText(p.name); !ok {
+			return pushResult{status: 400, err: "conn key must be the key from the Push-Conn header"}
+		}
+	}
+	m := newMessage(s.nextSeq(now), now.UnixMilli())
 	defer m.Release()
 	ls.to = append(append(append(ls.to[:0], addrPrefixes[p.kind]...), ':'), p.name...)
 	if p.kind == addrAll {
@@ -147,17 +184,18 @@ func (ls *loopState) publish(l *engine.Loop, p *push) pushResult {
 	m.setPayload(ls.to, p.event, p.ctype, p.data, p.json, p.qos)
 	m.expiry = now.Add(p.ttl).UnixMilli()
 	s.counters.messagesIn.Add(1)
+	s.log.Debug("hop: published", "trace", m.seq, "to", ls.to, "bytes", len(p.data))
 	res := pushResult{status: 200, id: m.seq}
 
+	remote := s.cluster != nil
 	targets := ls.targets[:0]
 	switch p.kind {
 	case addrConn:
-		key, ok := parseKeyText(p.name)
-		if !ok {
-			return pushResult{status: 400, err: "conn key must be the 22-character key from Push-Conn"}
-		}
-		if h, ok := s.table.Conn(key); ok {
-			targets = append(targets, h)
+		if string(node) == s.nodeID {
+			remote = false
+			if h, ok := s.table.Conn(key); ok {
+				targets = append(targets, h)
+			}
 		}
 	case addrUser:
 		if p.qos == 1 {
@@ -180,13 +218,50 @@ func (ls *loopState) publish(l *engine.Loop, p *push) pushResult {
 	if res.delivered > 0 {
 		res.nodes = 1
 	}
-	switch {
-	case res.delivered == 0 && res.stored && p.kind == addrUser:
-		res.status = 202
-	case res.delivered == 0 && (p.kind == addrConn || p.kind == addrUser):
-		return pushResult{status: 404, id: m.seq, err: "no live connection"}
+	if remote {
+		res.status = 0
+		m.retain(1) // the router's, released once forwarded
+		ls.routeLater(routeItem{kind: p.kind, node: string(node), msg: m})
+		return res
 	}
+	finishStatus(&res, p.kind)
 	return res
+}
+
+// finishStatus applies SPEC §4 to a push's counts: 202 when a QoS 1 message
+// waits for an offline user, 404 when a conn or user has no live connection.
+func finishStatus(res *pushResult, kind addrKind) {
+	switch {
+	case res.status != 200:
+	case res.delivered == 0 && res.stored && kind == addrUser:
+		res.status = 202
+	case res.delivered == 0 && (kind == addrConn || kind == addrUser):
+		res.status, res.err = 404, "no live connection"
+	}
+}
+
+// routeLater adds a push to the job the router will finish for the request
+// being served; the item's result is the next one the request produces.
+func (ls *loopState) routeLater(it routeItem) {
+	if ls.job == nil {
+		ls.job = &routeJob{}
+	}
+	it.index = ls.resultIndex
+	ls.job.items = append(ls.job.items, it)
+}
+
+// nextSeq hands out message ids: increasing on this node, and close to
+// increasing across nodes (the high bits are the publish time in ms), so a
+// since= cursor keeps its meaning when a client moves to another node.
+func (s *Server) nextSeq(now time.Time) uint64 {
+	floor := uint64(now.UnixMilli()) << 16
+	for {
+		last := s.seq.Load()
+		next := max(last+1, floor)
+		if s.seq.CompareAndSwap(last, next) {
+			return next
+		}
+	}
 }
 
 // appendPushResult appends the JSON answer of SPEC §4; withStatus adds the

@@ -39,6 +39,8 @@ type Server struct {
 	perIP  *ipCounter
 	rates  *rateLimiter
 
+	cluster *clusterNode // nil when standalone
+
 	seq       atomic.Uint64 // last message id handed out
 	edgeConns atomic.Int64
 	draining  atomic.Bool
@@ -47,6 +49,7 @@ type Server struct {
 	edgeAddr, apiAddr net.Addr
 	capacity          uint64
 	started           time.Time
+	stopped           chan struct{}
 }
 
 // New validates cfg and prepares a node; Start opens its listeners.
@@ -58,10 +61,13 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: log, started: time.Now()}
+	s := &Server{cfg: cfg, log: log, started: time.Now(), stopped: make(chan struct{})}
 	s.nodeID = cfg.NodeID
 	if s.nodeID == "" {
 		s.nodeID = randomHex(6)
+	}
+	if !validNodeID([]byte(s.nodeID)) {
+		return nil, fmt.Errorf("--node-id %q: want 1-64 of A-Z a-z 0-9 _ -", s.nodeID)
 	}
 	s.boundary = []byte("pushwire-" + randomHex(12))
 	s.table = conntable.New(64)
@@ -116,9 +122,15 @@ func (s *Server) Start() error {
 	if s.apiAddr, err = s.eng.Listen(s.cfg.APIListen, listenerAPI); err != nil {
 		return fmt.Errorf("--api-listen %s: %w", s.cfg.APIListen, err)
 	}
+	if s.cfg.Redis != "" {
+		if s.cluster, err = startCluster(s); err != nil {
+			return err
+		}
+	}
 	if err := s.eng.Start(); err != nil {
 		return err
 	}
+	go s.sweep()
 	s.log.Info("pushwire started", "node", s.nodeID, "edge", s.edgeAddr.String(),
 		"api", s.apiAddr.String(), "loops", len(s.loops), "capacity", s.capacity)
 	return nil
@@ -156,9 +168,27 @@ func (s *Server) Drain(ctx context.Context) error {
 	return nil
 }
 
-// Close closes every connection and stops the loops.
+// Close leaves the cluster, closes every connection and stops the loops.
 func (s *Server) Close() {
-	s.eng.Stop()
+	s.eng.Stop() // first: no loop may hand the router a job after it closes
+	if s.cluster != nil {
+		s.cluster.close()
+	}
+	close(s.stopped)
+}
+
+// sweep forgets long-poll buffers nobody asked for lately, until Close.
+func (s *Server) sweep() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopped:
+			return
+		case now := <-t.C:
+			s.recent.sweep(now)
+		}
+	}
 }
 
 func randomHex(n int) string {

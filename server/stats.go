@@ -22,6 +22,7 @@ type snapshot struct {
 	messagesIn, messagesOut, drops   uint64
 	slowConsumers, subscribes, polls uint64
 	acks                             uint64
+	forwards, received               uint64
 	storedUsers, storedBytes         int
 	goroutines                       int
 	uptime                           time.Duration
@@ -45,6 +46,9 @@ func (s *Server) snapshot() snapshot {
 	sn.goroutines = runtime.NumGoroutine()
 	sn.uptime = time.Since(s.started)
 	sn.draining = s.draining.Load()
+	if s.cluster != nil {
+		sn.forwards, sn.received = s.cluster.forwards.Load(), s.cluster.received.Load()
+	}
 	return sn
 }
 
@@ -66,7 +70,8 @@ func (s *Server) appendStats(dst []byte) []byte {
 	field("topics", int64(sn.topics))
 	field("messages_in", int64(sn.messagesIn))
 	field("messages_out", int64(sn.messagesOut))
-	field("forwards", 0)
+	field("forwards", int64(sn.forwards))
+	field("forwards_received", int64(sn.received))
 	field("drops", int64(sn.drops))
 	field("slow_consumers", int64(sn.slowConsumers))
 	field("subscribes", int64(sn.subscribes))
@@ -107,7 +112,8 @@ func (s *Server) appendMetrics(dst []byte) []byte {
 	metric("topics", "gauge", "Topics with at least one subscriber.", float64(sn.topics))
 	metric("messages_in_total", "counter", "Messages published to this node.", float64(sn.messagesIn))
 	metric("messages_out_total", "counter", "Frames of messages written to subscribers.", float64(sn.messagesOut))
-	metric("forwards_total", "counter", "Messages forwarded to other nodes.", 0)
+	metric("forwards_total", "counter", "Messages forwarded to other nodes.", float64(sn.forwards))
+	metric("forwards_received_total", "counter", "Messages other nodes forwarded here.", float64(sn.received))
 	metric("drops_total", "counter", "Connections cut as slow consumers.", float64(sn.drops))
 	metric("subscribes_total", "counter", "Streams started.", float64(sn.subscribes))
 	metric("polls_total", "counter", "Long-poll requests.", float64(sn.polls))

@@ -53,8 +53,8 @@ func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *connState, re
 	dst := appendResponseHead(ls.out[:0], 200, c.minor == 1)
 	dst = httpcodec.AppendHeader(dst, "Cache-Control", "no-cache")
 	dst = httpcodec.AppendHeader(dst, "X-Accel-Buffering", "no")
-	var key [keyTextLen]byte
-	keyText := appendKeyText(key[:0], c.key)
+	var key [keyRandLen + 65]byte
+	keyText := ls.s.appendKeyText(key[:0], c.key)
 	dst = httpcodec.AppendHeaderBytes(dst, "Push-Conn", keyText)
 	dst = ls.s.appendCORS(dst, ls.s.originIndex(req.Header("Origin")))
 	dst = httpcodec.AppendHeader(dst, "Access-Control-Expose-Headers", "Push-Conn")
@@ -104,14 +104,24 @@ func (ls *loopState) register(c *connState, q *queryParams) {
 	}
 	c.subscribed, c.hasUser, c.cursor = true, false, 0
 	if len(q.user) > 0 {
-		ls.addMember(c, table.Join(conntable.Users, q.user, conntable.Handle(c.h)))
+		ls.join(c, conntable.Users, q.user)
 		c.hasUser = true
 	}
 	for i, t := range q.topics {
 		if slices.ContainsFunc(q.topics[:i], func(prev []byte) bool { return string(prev) == string(t) }) {
 			continue
 		}
-		ls.addMember(c, table.Join(conntable.Topics, t, conntable.Handle(c.h)))
+		ls.join(c, conntable.Topics, t)
+	}
+}
+
+// join enters c in a user or topic; the first connection of a name on this
+// node registers the name in the cluster directory.
+func (ls *loopState) join(c *connState, g conntable.Group, name []byte) {
+	m, first := ls.s.table.JoinFirst(g, name, conntable.Handle(c.h))
+	ls.addMember(c, m)
+	if first && ls.s.cluster != nil {
+		ls.s.cluster.joined(g, name)
 	}
 }
 
@@ -165,7 +175,11 @@ func (ls *loopState) userName(c *connState) []byte {
 // unsubscribe takes c out of the table.
 func (ls *loopState) unsubscribe(c *connState) {
 	for _, m := range ls.memberships(c) {
-		ls.s.table.Leave(m)
+		name, g, last := ls.s.table.LeaveLast(ls.names[:0], m)
+		ls.names = name
+		if last && ls.s.cluster != nil {
+			ls.s.cluster.left(g, name)
+		}
 	}
 	if c.more != 0 {
 		ls.more[c.more-1] = ls.more[c.more-1][:0]
