@@ -79,6 +79,48 @@ func TestPushwireEndToEnd(t *testing.T) {
 	runShort(t, s.Target)
 }
 
+// TestPushwireClusterEndToEnd runs two pushwire nodes on one Redis and sends every
+// publish to the node that does not hold the subscriber, by conn key and by user.
+func TestPushwireClusterEndToEnd(t *testing.T) {
+	bin, err := BuildPushwire("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(bin[:len(bin)-len("/pushwire")])
+	rd, err := StartRedis(ServerConfig{})
+	if err != nil {
+		t.Fatalf("redis-server (needed for cluster mode): %v", err)
+	}
+	defer rd.Stop()
+	var nodes []*Server
+	for _, id := range []string{"a", "b"} {
+		s, err := StartPushwire(bin, ServerConfig{Stderr: os.Stderr,
+			Args: []string{"--redis", "redis://" + rd.Target.Edge + "/0", "--node-id", id}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Stop()
+		nodes = append(nodes, s)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	target := nodes[0].Target
+	target.API = nodes[1].Target.API
+	target.Pids = append(target.Pids, nodes[1].Target.Pids...)
+	for _, byUser := range []bool{false, true} {
+		target.ByUser = byUser
+		r, err := RunCluster(ctx, Options{Target: target, N: 200, PerWorker: 200, Messages: 400,
+			Drain: 3 * time.Second, Log: t.Logf, Pub: PubConfig{Conns: 8}})
+		if err != nil {
+			t.Fatalf("cluster (by user %v): %v", byUser, err)
+		}
+		if r.Connected != 200 || r.Publish.OK != 400 || r.Delivered != 400 || r.Lost != 0 {
+			t.Fatalf("cluster (by user %v): connected %d, accepted %d, delivered %d, lost %d (statuses %v); want 200, 400, 400, 0",
+				byUser, r.Connected, r.Publish.OK, r.Delivered, r.Lost, r.Publish.Status)
+		}
+	}
+}
+
 // TestNchanEndToEnd drives nginx+Nchan the same way; it needs nginx and libnginx-mod-nchan
 // (.ci/run installs them) and fails, not skips, without them.
 func TestNchanEndToEnd(t *testing.T) {

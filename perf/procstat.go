@@ -44,7 +44,11 @@ func ProcRSS(pid int) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return parseStatusRSS(b)
+	rss, err := parseStatusRSS(b)
+	if err != nil {
+		return 0, fmt.Errorf("pid %d (exited?): %w", pid, err)
+	}
+	return rss, nil
 }
 
 func parseStatusRSS(b []byte) (int64, error) {

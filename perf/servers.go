@@ -197,3 +197,26 @@ func BuildPushwire(dir string) (string, error) {
 	}
 	return bin, nil
 }
+
+// StartRedis runs a throwaway redis-server on a free loopback port (no persistence), for
+// cluster runs; Target.Edge holds its address.
+func StartRedis(cfg ServerConfig) (*Server, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	cmd := pinned(cfg.CPUs, "redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no")
+	cmd.Stderr = cfg.Stderr
+	s, err := start(cmd)
+	if err != nil {
+		return nil, err
+	}
+	s.Target = Target{Edge: addr, Pids: []int{cmd.Process.Pid}}
+	if err := s.waitListening(addr); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}

@@ -35,6 +35,7 @@ func runSuite(ctx context.Context, args []string) error {
 	drain := fs.Duration("drain", 3*time.Second, "wait this long without new deliveries before counting the rest lost")
 	benchtime := fs.String("benchtime", "", "go test -benchtime for the micro-benchmarks")
 	perWorker := fs.Int("per-worker", 15000, "subscribers per worker process")
+	plotDir := fs.String("plot-dir", "", "write a latency CDF per scenario here (<scenario>.svg)")
 	_ = fs.Parse(args)
 
 	// Pin before anything starts, so that worker processes inherit the load CPUs.
@@ -67,8 +68,37 @@ func runSuite(ctx context.Context, args []string) error {
 		}
 		logf("suite: rewrote the generated section of %s", path)
 	}
+	if *plotDir != "" {
+		if err := plotSuite(*plotDir, res); err != nil {
+			return err
+		}
+	}
 	c := common{out: *out}
 	return c.write(res, section, nil)
+}
+
+// plotSuite draws one CDF per scenario from the last run against each target.
+func plotSuite(dir string, res *perf.SuiteResult) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, c := range res.Comparisons {
+		hists := map[string]*perf.Latency{}
+		for name, runs := range map[string][]*perf.Result{c.A: c.RunsA, c.B: c.RunsB} {
+			if n := len(runs); n > 0 && runs[n-1].Hist() != nil {
+				hists[name] = runs[n-1].Hist()
+			}
+		}
+		if len(hists) == 0 {
+			continue
+		}
+		file := filepath.Join(dir, c.Scenario+".svg")
+		if err := perf.PlotCDF(file, c.Scenario+": publish → receipt latency", hists); err != nil {
+			return err
+		}
+		logf("suite: wrote %s", file)
+	}
+	return nil
 }
 
 // reexecPinned replaces this process with "taskset -c cpus <self> <args>": affinity set
