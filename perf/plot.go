@@ -3,6 +3,7 @@ package perf
 import (
 	"errors"
 	"image/color"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -62,4 +63,29 @@ func PlotCDF(file, title string, hists map[string]*Latency) error {
 		return err
 	}
 	return writeFile(file, w)
+}
+
+// PlotSuite draws one CDF per suite scenario (<dir>/<scenario>.svg) from the last run
+// against each target.
+func PlotSuite(dir string, res *SuiteResult, logf func(string, ...any)) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, c := range res.Comparisons {
+		hists := map[string]*Latency{}
+		for name, runs := range map[string][]*Result{c.A: c.RunsA, c.B: c.RunsB} {
+			if n := len(runs); n > 0 && runs[n-1].Hist() != nil {
+				hists[name] = runs[n-1].Hist()
+			}
+		}
+		if len(hists) == 0 {
+			continue
+		}
+		file := filepath.Join(dir, c.Scenario+".svg")
+		if err := PlotCDF(file, c.Scenario+": publish → receipt latency", hists); err != nil {
+			return err
+		}
+		logf("suite: wrote %s", file)
+	}
+	return nil
 }

@@ -136,9 +136,10 @@ func num(v float64, prec int) string {
 	return strconv.FormatFloat(v, 'f', prec, 64)
 }
 
-// unitCell prints "-" for an unmeasured (zero) figure, else the value with its unit.
+// unitCell prints "-" for an unmeasured (zero) figure, else the value with its unit. A
+// count of messages (lost) is always measured, so its zero is printed.
 func unitCell(v float64, unit string) string {
-	if v == 0 {
+	if v == 0 && unit != "msgs" {
 		return "-"
 	}
 	switch unit {

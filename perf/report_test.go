@@ -92,7 +92,7 @@ func TestNumFormatting(t *testing.T) {
 		v    float64
 		unit string
 		want string
-	}{{0, "ms", "-"}, {0.0123, "ms", "0.012 ms"}, {1.5, "µs", "1.50 µs"}, {999, "B", "999 B"}, {20480, "B", "20.0 KiB"}, {61234.6, "msgs/s", "61235 msgs/s"}} {
+	}{{0, "ms", "-"}, {0.0123, "ms", "0.012 ms"}, {1.5, "µs", "1.50 µs"}, {999, "B", "999 B"}, {20480, "B", "20.0 KiB"}, {61234.6, "msgs/s", "61235 msgs/s"}, {0, "msgs", "0 msgs"}} {
 		if got := unitCell(c.v, c.unit); got != c.want {
 			t.Fatalf("unitCell(%v, %q) = %q; want %q", c.v, c.unit, got, c.want)
 		}

@@ -32,6 +32,8 @@ type SuiteConfig struct {
 	Batch int
 	// Command is the exact command line, recorded in BENCHMARKS.md.
 	Command string
+	// SkipMicro leaves the micro-benchmarks out (quick checks of the suite itself).
+	SkipMicro bool
 	// BenchTime is go test -benchtime for the micro-benchmarks ("" = go's default 1s).
 	BenchTime string
 	// ServerLog receives the servers' stderr; nil discards it.
@@ -120,8 +122,12 @@ func RunSuite(ctx context.Context, c SuiteConfig) (*SuiteResult, error) {
 		res.Comparisons = append(res.Comparisons, &Comparison{Scenario: sc.name, A: "pushwire", B: "nchan",
 			Rounds: max(len(pw), len(nc)), RunsA: pw, RunsB: nc, Rows: CompareRows(sc.kind, pw, nc)})
 	}
-	c.Base.logf("suite: micro-benchmarks")
-	res.Micro = MicroBenchmarks(c.RepoDir, c.BenchTime)
+	if c.SkipMicro {
+		res.Micro = "# not run (--micro=false)\n"
+	} else {
+		c.Base.logf("suite: micro-benchmarks")
+		res.Micro = MicroBenchmarks(c.RepoDir, c.BenchTime)
+	}
 	return res, nil
 }
 

@@ -34,6 +34,7 @@ func runSuite(ctx context.Context, args []string) error {
 	publishes := fs.Int("publishes", 20, "broadcast publishes")
 	drain := fs.Duration("drain", 3*time.Second, "wait this long without new deliveries before counting the rest lost")
 	benchtime := fs.String("benchtime", "", "go test -benchtime for the micro-benchmarks")
+	micro := fs.Bool("micro", true, "run the go test -bench micro-benchmarks")
 	perWorker := fs.Int("per-worker", 15000, "subscribers per worker process")
 	plotDir := fs.String("plot-dir", "", "write a latency CDF per scenario here (<scenario>.svg)")
 	_ = fs.Parse(args)
@@ -52,7 +53,7 @@ func runSuite(ctx context.Context, args []string) error {
 	}
 	sc := perf.SuiteConfig{RepoDir: abs, PushwireBin: *bin, NchanScript: rel(abs, *script),
 		ServerCPUs: *serverCPUs, Rounds: *rounds, PipelineConns: *pipeConns, PipelineDepth: *pipeline,
-		Batch: *batch, RawPipeline: *rawPipe, BenchTime: *benchtime, Command: "pushbench suite " + shellJoin(args),
+		Batch: *batch, RawPipeline: *rawPipe, BenchTime: *benchtime, SkipMicro: !*micro, Command: "pushbench suite " + shellJoin(args),
 		Base: perf.Options{N: *conns, PerWorker: *perWorker, Exe: exe, Messages: *conns * *perConn,
 			Publishes: *publishes, Drain: *drain, Log: logf, Pub: perf.PubConfig{Conns: *publishers}}}
 	res, err := perf.RunSuite(ctx, sc)
@@ -69,36 +70,12 @@ func runSuite(ctx context.Context, args []string) error {
 		logf("suite: rewrote the generated section of %s", path)
 	}
 	if *plotDir != "" {
-		if err := plotSuite(*plotDir, res); err != nil {
+		if err := perf.PlotSuite(*plotDir, res, logf); err != nil {
 			return err
 		}
 	}
 	c := common{out: *out}
 	return c.write(res, section, nil)
-}
-
-// plotSuite draws one CDF per scenario from the last run against each target.
-func plotSuite(dir string, res *perf.SuiteResult) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for _, c := range res.Comparisons {
-		hists := map[string]*perf.Latency{}
-		for name, runs := range map[string][]*perf.Result{c.A: c.RunsA, c.B: c.RunsB} {
-			if n := len(runs); n > 0 && runs[n-1].Hist() != nil {
-				hists[name] = runs[n-1].Hist()
-			}
-		}
-		if len(hists) == 0 {
-			continue
-		}
-		file := filepath.Join(dir, c.Scenario+".svg")
-		if err := perf.PlotCDF(file, c.Scenario+": publish → receipt latency", hists); err != nil {
-			return err
-		}
-		logf("suite: wrote %s", file)
-	}
-	return nil
 }
 
 // reexecPinned replaces this process with "taskset -c cpus <self> <args>": affinity set
