@@ -38,22 +38,22 @@ func (ls *loopState) serveAPI(l *engine.Loop, h engine.Handle, c *connState, req
 	case method != "GET" && method != "HEAD":
 		ls.answerError(l, h, req, 405, "admin endpoints answer GET")
 	case string(path) == "/healthz":
-		ls.out = appendJSONResponse(ls.out[:0], 200, req.KeepAlive(), []byte(`{"status":"ok"}`))
+		ls.out = appendJSONResponse(ls.out[:0], 200, persistence(req), []byte(`{"status":"ok"}`))
 		l.Write(h, ls.out)
 	case string(path) == "/readyz":
 		status, body := 200, []byte(`{"status":"ready"}`)
 		if ls.s.draining.Load() {
 			status, body = 503, []byte(`{"status":"draining","error":"node is draining"}`)
 		}
-		ls.out = appendJSONResponse(ls.out[:0], status, req.KeepAlive(), body)
+		ls.out = appendJSONResponse(ls.out[:0], status, persistence(req), body)
 		l.Write(h, ls.out)
 	case string(path) == "/stats":
 		ls.frame = ls.s.appendStats(ls.frame[:0])
-		ls.out = appendJSONResponse(ls.out[:0], 200, req.KeepAlive(), ls.frame)
+		ls.out = appendJSONResponse(ls.out[:0], 200, persistence(req), ls.frame)
 		l.Write(h, ls.out)
 	case string(path) == "/metrics":
 		ls.frame = ls.s.appendMetrics(ls.frame[:0])
-		dst := appendResponseHead(ls.out[:0], 200, req.KeepAlive())
+		dst := appendResponseHead(ls.out[:0], 200, persistence(req))
 		ls.out = appendBody(dst, "text/plain; version=0.0.4; charset=utf-8", ls.frame)
 		l.Write(h, ls.out)
 	default:

@@ -21,7 +21,7 @@ type asyncCall struct {
 	target    engine.Handle // the connection asked about
 	kind      asyncKind
 	upTo      uint64
-	keepAlive bool
+	keepAlive persist
 	reply     []byte // the whole HTTP answer
 }
 
@@ -64,7 +64,7 @@ func (ls *loopState) ack(l *engine.Loop, h engine.Handle, req *httpcodec.Request
 func (ls *loopState) askOwner(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request, keyText []byte, kind asyncKind, upTo uint64) {
 	key, node, ok := parseKeyText(keyText)
 	var target conntable.Handle
-	if ok && string(node) == ls.s.nodeID {
+	if ok && (node == nil || string(node) == ls.s.nodeID) {
 		target, ok = ls.s.table.Conn(key)
 	}
 	if !ok {
@@ -74,7 +74,7 @@ func (ls *loopState) askOwner(l *engine.Loop, h engine.Handle, c *connState, req
 	if ok = ls.live(h) != nil; !ok {
 		return
 	}
-	call := &asyncCall{from: h, target: engine.Handle(target), kind: kind, upTo: upTo, keepAlive: req.KeepAlive()}
+	call := &asyncCall{from: h, target: engine.Handle(target), kind: kind, upTo: upTo, keepAlive: persistence(req)}
 	c.mode = modeAsync
 	ls.s.eng.Submit(engine.Handle(target).Loop(), engine.Task{H: call.target, Op: opConnInfo, V: call})
 }
@@ -174,7 +174,7 @@ func (ls *loopState) finishAsync(l *engine.Loop, h engine.Handle, call *asyncCal
 	}
 	l.Write(h, call.reply)
 	c.mode = modeRequest
-	if !call.keepAlive {
+	if !call.keepAlive.keep() {
 		c.mode = modeClosing
 		l.CloseAfterFlush(h)
 		return
@@ -209,7 +209,7 @@ func (ls *loopState) serveHeld(l *engine.Loop, h engine.Handle, c *connState) {
 // CPU profile takes seconds) and sends the answer back to the loop.
 func (ls *loopState) pprof(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request) {
 	target := string(req.Target())
-	call := &asyncCall{from: h, kind: asyncPprof, keepAlive: req.KeepAlive()}
+	call := &asyncCall{from: h, kind: asyncPprof, keepAlive: persistence(req)}
 	c.mode = modeAsync
 	eng := ls.s.eng
 	go func() {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/bytedance/sonic"
@@ -51,7 +52,7 @@ func (ls *loopState) publishBatch(l *engine.Loop, h engine.Handle, req *httpcode
 		out = append(out, '\n')
 	}
 	ls.frame = out
-	dst := appendResponseHead(ls.out[:0], 200, req.KeepAlive())
+	dst := appendResponseHead(ls.out[:0], 200, persistence(req))
 	ls.out = appendBody(dst, "application/x-ndjson", out)
 	l.Write(h, ls.out)
 }
@@ -88,7 +89,7 @@ func (ls *loopState) publishLine(l *engine.Loop, line []byte) pushResult {
 	if len(p.data) > ls.s.cfg.MaxMessageBytes {
 		return pushResult{status: 413, err: "data larger than --max-message-bytes"}
 	}
-	p.json = true
+	p.json = utf8.Valid(p.data) // sonic checked the syntax, not the UTF-8
 	p.ctype = ctypeJSON
 	return ls.publish(l, &p)
 }

@@ -127,7 +127,7 @@ func (cn *clusterNode) left(g conntable.Group, name []byte) {
 // each push's result and sends the whole answer back to the publisher's loop.
 type routeJob struct {
 	from      engine.Handle
-	keepAlive bool
+	keepAlive persist
 	batch     bool
 	results   []pushResult
 	items     []routeItem
@@ -284,7 +284,7 @@ func (cn *clusterNode) take(p *cluster.Push) cluster.Result {
 	switch kind {
 	case addrConn:
 		key, node, ok := parseKeyText(name)
-		if !ok || string(node) != s.nodeID {
+		if !ok || (node != nil && string(node) != s.nodeID) {
 			return cluster.Result{Err: "conn key is not held by this node"}
 		}
 		if h, ok := s.table.Conn(key); ok {

@@ -11,7 +11,6 @@ import (
 // preflight.
 func (ls *loopState) serveEdge(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request) {
 	path, method := req.Path(), req.Method()
-	keepAlive := req.KeepAlive()
 	switch {
 	case string(method) == "OPTIONS":
 		ls.preflight(l, h, req)
@@ -32,7 +31,7 @@ func (ls *loopState) serveEdge(l *engine.Loop, h engine.Handle, c *connState, re
 		}
 		ls.ack(l, h, req)
 	default:
-		ls.out = appendErrorResponse(ls.out[:0], 404, "no such endpoint on the edge listener: use GET /sub or POST /ack", keepAlive)
+		ls.out = appendErrorResponse(ls.out[:0], 404, "no such endpoint on the edge listener: use GET /sub or POST /ack", persistence(req))
 		l.Write(h, ls.out)
 	}
 }
@@ -40,7 +39,7 @@ func (ls *loopState) serveEdge(l *engine.Loop, h engine.Handle, c *connState, re
 // answerError answers an edge or api request with status and a JSON error,
 // keeping the connection when the request allows.
 func (ls *loopState) answerError(l *engine.Loop, h engine.Handle, req *httpcodec.Request, status int, reason string) {
-	ls.out = appendErrorResponse(ls.out[:0], status, reason, req.KeepAlive())
+	ls.out = appendErrorResponse(ls.out[:0], status, reason, persistence(req))
 	l.Write(h, ls.out)
 }
 
@@ -72,7 +71,7 @@ func (s *Server) appendCORS(dst []byte, origin uint8) []byte {
 
 // preflight answers a CORS OPTIONS request.
 func (ls *loopState) preflight(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
-	dst := appendResponseHead(ls.out[:0], 204, req.KeepAlive())
+	dst := appendResponseHead(ls.out[:0], 204, persistence(req))
 	dst = ls.s.appendCORS(dst, ls.s.originIndex(req.Header("Origin")))
 	dst = httpcodec.AppendHeader(dst, "Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 	if asked := req.Header("Access-Control-Request-Headers"); len(asked) > 0 && headerTokens(asked) {

@@ -20,10 +20,11 @@ func (s *Server) appendKeyText(dst []byte, k conntable.Key) []byte {
 }
 
 // parseKeyText reads a key written by appendKeyText and returns the id of
-// the node that holds it.
+// the node that holds it; a bare 22-character key names no node (nil), and
+// the caller looks it up locally.
 func parseKeyText(text []byte) (k conntable.Key, node []byte, ok bool) {
 	random, node, found := bytes.Cut(text, []byte("."))
-	if !found || len(random) != keyRandLen || !validNodeID(node) {
+	if len(random) != keyRandLen || (found && !validNodeID(node)) {
 		return k, nil, false
 	}
 	n, err := base64.RawURLEncoding.Decode(k[:], random)

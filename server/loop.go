@@ -112,6 +112,10 @@ func (s *Server) OnOpen(l *engine.Loop, h engine.Handle, listener int, peer neti
 			ls.refuse(l, h, c, 503, "server full (--max-conns)")
 			return true
 		}
+		if s.draining.Load() {
+			ls.refuse(l, h, c, 503, "node is draining; reconnect elsewhere")
+			return true
+		}
 	}
 	ls.setTimer(c, timerHeader, l.Now().Add(s.cfg.HeaderTimeout))
 	return true

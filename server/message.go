@@ -54,7 +54,11 @@ func (m *message) setPayload(to, event, ctype, data []byte, json bool, qos uint8
 	m.to = append(m.to[:0], to...)
 	m.event = append(m.event[:0], event...)
 	m.ctype = append(m.ctype[:0], ctype...)
-	m.data = append(m.data[:0], data...)
+	if json {
+		m.data = appendCompactJSON(m.data[:0], data)
+	} else {
+		m.data = append(m.data[:0], data...)
+	}
 	m.json, m.qos = json, qos
 }
 

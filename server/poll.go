@@ -69,7 +69,13 @@ func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, m
 		ls.pending = msgs
 		return false
 	}
-	keepAlive := !c.closeAfterPoll && !ls.s.draining.Load()
+	keepAlive := persistClose
+	if !c.closeAfterPoll && !ls.s.draining.Load() {
+		keepAlive = persist11
+		if c.minor == 0 {
+			keepAlive = persist10
+		}
+	}
 	body := ls.frame[:0]
 	next := c.cursor
 	if len(msgs) > 0 {
@@ -112,7 +118,7 @@ func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, m
 	ls.cancelTimer(c)
 	ls.unsubscribe(c)
 	c.mode = modeRequest
-	if !keepAlive {
+	if !keepAlive.keep() {
 		c.mode = modeClosing
 		l.CloseAfterFlush(h)
 	} else {

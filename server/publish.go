@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/bytedance/sonic"
-
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
@@ -64,7 +62,7 @@ func (ls *loopState) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec.
 		return
 	}
 	p.ctype = req.Header("Content-Type")
-	p.json = isJSONType(p.ctype) && sonic.Valid(p.data)
+	p.json = embeddable(p.ctype, p.data)
 	ls.resultIndex = 0
 	res := ls.publish(l, &p)
 	ls.flushFanOut()
@@ -73,7 +71,7 @@ func (ls *loopState) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec.
 		return
 	}
 	ls.frame = appendPushResult(ls.frame[:0], &res, false)
-	ls.out = appendJSONResponse(ls.out[:0], res.status, req.KeepAlive(), ls.frame)
+	ls.out = appendJSONResponse(ls.out[:0], res.status, persistence(req), ls.frame)
 	l.Write(h, ls.out)
 }
 
@@ -83,7 +81,7 @@ func (ls *loopState) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec.
 func (ls *loopState) dispatch(l *engine.Loop, h engine.Handle, req *httpcodec.Request, results ...pushResult) {
 	job := ls.job
 	ls.job = nil
-	job.from, job.keepAlive = h, req.KeepAlive()
+	job.from, job.keepAlive = h, persistence(req)
 	job.results = append(job.results[:0], results...)
 	ls.live(h).mode = modeAsync
 	select {
@@ -174,6 +172,9 @@ func (ls *loopState) publish(l *engine.Loop, p *push) pushResult {
 		if key, node, ok = parseKeyText(p.name); !ok {
 			return pushResult{status: 400, err: "conn key must be the key from the Push-Conn header"}
 		}
+		if node == nil {
+			node = []byte(s.nodeID)
+		}
 	}
 	m := newMessage(s.nextSeq(now), now.UnixMilli())
 	defer m.Release()
@@ -204,7 +205,9 @@ func (ls *loopState) publish(l *engine.Loop, p *push) pushResult {
 			}
 			res.stored = true
 		}
-		s.recent.record(conntable.Users, p.name, m)
+		if s.recent.record(conntable.Users, p.name, m) {
+			res.stored = true // kept for the user's long-poll client, between its polls
+		}
 		targets = s.table.AppendMembers(targets, conntable.Users, p.name)
 	case addrTopic:
 		s.recent.record(conntable.Topics, p.name, m)

@@ -47,14 +47,15 @@ func (r *recentStore) interest(g conntable.Group, name []byte, now time.Time) {
 	rg.interestUntil = now.Add(r.interestTTL).UnixMilli()
 }
 
-// record keeps m for name when history or a poll client wants it.
-func (r *recentStore) record(g conntable.Group, name []byte, m *message) {
+// record keeps m for name when history or a poll client wants it, and
+// reports whether it did.
+func (r *recentStore) record(g conntable.Group, name []byte, m *message) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rg := r.rings[g][string(name)]
 	if rg == nil {
 		if g != conntable.Topics || r.history == 0 {
-			return
+			return false
 		}
 		rg = &ring{}
 		r.rings[g][string(name)] = rg
@@ -67,16 +68,17 @@ func (r *recentStore) record(g conntable.Group, name []byte, m *message) {
 		capacity = max(capacity, r.pollBuffer)
 	}
 	if capacity == 0 {
-		return
+		return false
 	}
 	m.retain(1)
 	if len(rg.msgs) < capacity {
 		rg.msgs = append(rg.msgs, m)
-		return
+		return true
 	}
 	rg.msgs[rg.head].Release()
 	rg.msgs[rg.head] = m
 	rg.head = (rg.head + 1) % len(rg.msgs)
+	return true
 }
 
 // appendSince appends name's kept messages with ids above after, each with a

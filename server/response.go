@@ -7,13 +7,38 @@ import (
 // Responses are built into the loop's ls.out and written with a copy; all of
 // these append to dst and allocate nothing.
 
+// persist is whether an answer keeps its connection, and how it must say so.
+type persist uint8
+
+const (
+	persistClose persist = iota // "Connection: close", then close
+	persist11                   // HTTP/1.1 keep-alive: nothing to say
+	persist10                   // HTTP/1.0 keep-alive: "Connection: keep-alive" (RFC 9112 §9.3)
+)
+
+// persistence is how the answer to req treats its connection.
+func persistence(req *httpcodec.Request) persist {
+	switch {
+	case !req.KeepAlive():
+		return persistClose
+	case req.Minor() == 0:
+		return persist10
+	}
+	return persist11
+}
+
+func (p persist) keep() bool { return p != persistClose }
+
 // appendResponseHead appends the status line and the headers every answer
 // carries; the caller adds its own and ends the head with appendBody.
-func appendResponseHead(dst []byte, status int, keepAlive bool) []byte {
+func appendResponseHead(dst []byte, status int, p persist) []byte {
 	dst = httpcodec.AppendStatusLine(dst, 1, status)
 	dst = httpcodec.AppendHeader(dst, "Server", "pushwire")
-	if !keepAlive {
+	switch p {
+	case persistClose:
 		dst = httpcodec.AppendHeader(dst, "Connection", "close")
+	case persist10:
+		dst = httpcodec.AppendHeader(dst, "Connection", "keep-alive")
 	}
 	return dst
 }
@@ -29,17 +54,17 @@ func appendBody(dst []byte, ctype string, body []byte) []byte {
 }
 
 // appendJSONResponse appends a whole answer whose body is the JSON in body.
-func appendJSONResponse(dst []byte, status int, keepAlive bool, body []byte) []byte {
-	dst = appendResponseHead(dst, status, keepAlive)
+func appendJSONResponse(dst []byte, status int, p persist, body []byte) []byte {
+	dst = appendResponseHead(dst, status, p)
 	return appendBody(dst, "application/json", body)
 }
 
 // appendErrorResponse appends status with {"error": reason}. reason is a
 // constant phrase or built from settings, never from client bytes.
-func appendErrorResponse(dst []byte, status int, reason string, keepAlive bool) []byte {
+func appendErrorResponse(dst []byte, status int, reason string, p persist) []byte {
 	var body [256]byte
 	b := appendErrorObject(body[:0], reason)
-	return appendJSONResponse(dst, status, keepAlive, b)
+	return appendJSONResponse(dst, status, p, b)
 }
 
 func appendErrorObject(dst []byte, reason string) []byte {
@@ -49,8 +74,8 @@ func appendErrorObject(dst []byte, reason string) []byte {
 }
 
 // appendEmptyResponse appends an answer with no body (204, 200 to a preflight).
-func appendEmptyResponse(dst []byte, status int, keepAlive bool) []byte {
-	dst = appendResponseHead(dst, status, keepAlive)
+func appendEmptyResponse(dst []byte, status int, p persist) []byte {
+	dst = appendResponseHead(dst, status, p)
 	if status != 204 { // RFC 9110 §8.6: a 204 carries no Content-Length
 		dst = httpcodec.AppendHeader(dst, "Content-Length", "0")
 	}

@@ -50,7 +50,10 @@ func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *connState, re
 	c.mode = modeStream
 	ls.s.counters.subscribes.Add(1)
 
-	dst := appendResponseHead(ls.out[:0], 200, c.minor == 1)
+	dst := appendResponseHead(ls.out[:0], 200, persist11)
+	if c.minor == 0 { // a close-delimited stream
+		dst = appendResponseHead(ls.out[:0], 200, persistClose)
+	}
 	dst = httpcodec.AppendHeader(dst, "Cache-Control", "no-cache")
 	dst = httpcodec.AppendHeader(dst, "X-Accel-Buffering", "no")
 	var key [keyRandLen + 65]byte

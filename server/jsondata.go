@@ -1,0 +1,42 @@
+package server
+
+import (
+	"unicode/utf8"
+
+	"github.com/bytedance/sonic"
+)
+
+// embeddable reports whether a published body is embedded as JSON in the
+// frames (SPEC §3): sent as application/json, valid JSON, and valid UTF-8
+// (sonic.Valid accepts invalid UTF-8 inside strings; a packet must not carry
+// it).
+func embeddable(ctype, body []byte) bool {
+	return isJSONType(ctype) && sonic.Valid(body) && utf8.Valid(body)
+}
+
+// appendCompactJSON appends valid JSON src without the whitespace between
+// tokens. An NDJSON packet is one line, so a pretty-printed body must lose
+// its newlines before it is embedded; the value is unchanged.
+func appendCompactJSON(dst, src []byte) []byte {
+	inString, escaped := false, false
+	start := 0
+	for i, b := range src {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case b == '\\':
+				escaped = true
+			case b == '"':
+				inString = false
+			}
+		case b == '"':
+			inString = true
+		case b == ' ' || b == '\t' || b == '\n' || b == '\r':
+			dst = append(dst, src[start:i]...)
+			start = i + 1
+		}
+	}
+	return append(dst, src[start:]...)
+}
