@@ -74,6 +74,8 @@ func describe(name string, c *Comparison) string {
 		return "Idle subscribers; server RSS growth divided by connections."
 	case name == "broadcast":
 		return fmt.Sprintf("One topic/channel with every subscriber; %d publishes one after another, each once the previous reached all.", pubOK(r))
+	case r.Batch > 1 && r.Repeat > 1:
+		return fmt.Sprintf("%d messages in a row to each connection, %d per POST /pub over %d connections, so writes coalesce (pushwire only).", r.Repeat, r.Batch, r.Publishers)
 	case r.Batch > 1:
 		return fmt.Sprintf("One message per subscriber key, %d per POST /pub over %d connections (pushwire only).", r.Batch, r.Publishers)
 	case r.Pipeline > 1:

@@ -58,6 +58,10 @@ type MetricRow struct {
 	A     float64 `json:"a"`
 	B     float64 `json:"b"`
 	Ratio float64 `json:"ratio"` // A/B; 0 when B is 0
+	// HasA and HasB are false when that target has no runs (a pushwire-only variant, or a
+	// target that failed to start): its zero is then not a measurement.
+	HasA bool `json:"has_a"`
+	HasB bool `json:"has_b"`
 }
 
 // Comparison is one scenario run against two targets.
@@ -117,7 +121,8 @@ func Compare(ctx context.Context, scenario string, a, b Options, rounds int) (*C
 func CompareRows(scenario string, as, bs []*Result) []MetricRow {
 	var rows []MetricRow
 	for _, m := range ScenarioMetrics(scenario) {
-		row := MetricRow{Name: m.Name, Unit: m.Unit, Lower: m.Lower, A: medianOf(as, m.get), B: medianOf(bs, m.get)}
+		row := MetricRow{Name: m.Name, Unit: m.Unit, Lower: m.Lower, A: medianOf(as, m.get), B: medianOf(bs, m.get),
+			HasA: len(as) > 0, HasB: len(bs) > 0}
 		if row.B != 0 {
 			row.Ratio = row.A / row.B
 		}

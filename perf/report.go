@@ -101,7 +101,14 @@ func rowsTable(a, b string, rows []MetricRow) table {
 		if r.Ratio != 0 {
 			ratio = num(r.Ratio, 2) + "×"
 		}
-		t.rows = append(t.rows, []string{r.Name + " (" + better + ")", unitCell(r.A, r.Unit), unitCell(r.B, r.Unit), ratio})
+		a, b := "-", "-"
+		if r.HasA {
+			a = unitCell(r.A, r.Unit)
+		}
+		if r.HasB {
+			b = unitCell(r.B, r.Unit)
+		}
+		t.rows = append(t.rows, []string{r.Name + " (" + better + ")", a, b, ratio})
 	}
 	return t
 }

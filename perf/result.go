@@ -18,6 +18,10 @@ type Options struct {
 	Pub             PubConfig
 	// Messages is the unicast message count (0: one per subscriber).
 	Messages int
+	// Repeat sends this many consecutive messages to each subscriber before moving on, so
+	// that a batch carries several messages per connection and the server can coalesce
+	// them into one write (0 or 1: every message to the next subscriber).
+	Repeat int
 	// Publishes is the broadcast publish count.
 	Publishes int
 	// Settle is how long idle waits after connecting before it reads the server's RSS.
@@ -48,6 +52,7 @@ type Result struct {
 	Pipeline    int             `json:"pipeline,omitempty"`
 	RawPipeline bool            `json:"raw_pipeline,omitempty"`
 	Batch       int             `json:"batch,omitempty"`
+	Repeat      int             `json:"repeat,omitempty"`
 	Rate        float64         `json:"rate,omitempty"`
 	Publish     *PubResult      `json:"publish,omitempty"`
 	Delivered   int64           `json:"delivered"`

@@ -30,6 +30,9 @@ type SuiteConfig struct {
 	RawPipeline bool
 	// Batch is the pushwire batch-publish variant's messages per POST /pub.
 	Batch int
+	// CoalesceBatch and CoalesceRepeat shape the coalescing variant: batches of
+	// CoalesceBatch messages, CoalesceRepeat in a row to each connection.
+	CoalesceBatch, CoalesceRepeat int
 	// Command is the exact command line, recorded in BENCHMARKS.md.
 	Command string
 	// SkipMicro leaves the micro-benchmarks out (quick checks of the suite itself).
@@ -64,7 +67,7 @@ type suiteScenario struct {
 }
 
 func (c *SuiteConfig) scenarios() []suiteScenario {
-	return []suiteScenario{
+	all := []suiteScenario{
 		{name: "idle", kind: "idle"},
 		{name: "unicast", kind: "unicast"},
 		{name: "unicast-pipelined", kind: "unicast", adjust: func(o *Options) {
@@ -73,8 +76,19 @@ func (c *SuiteConfig) scenarios() []suiteScenario {
 		{name: "unicast-batch", kind: "unicast", only: KindPushwire, onlySet: true, adjust: func(o *Options) {
 			o.Pub.Conns, o.Pub.Batch = c.PipelineConns, c.Batch
 		}},
+		{name: "unicast-coalesced", kind: "unicast", only: KindPushwire, onlySet: true, adjust: func(o *Options) {
+			o.Pub.Conns, o.Pub.Batch, o.Repeat = c.PipelineConns, c.CoalesceBatch, c.CoalesceRepeat
+			o.Messages = o.N * c.CoalesceRepeat / 5
+		}},
 		{name: "broadcast", kind: "broadcast"},
 	}
+	var out []suiteScenario
+	for _, sc := range all {
+		if sc.name != "unicast-coalesced" || c.CoalesceRepeat > 1 {
+			out = append(out, sc)
+		}
+	}
+	return out
 }
 
 // RunSuite runs every scenario against a fresh pushwire and a fresh nchan, alternating,

@@ -33,8 +33,10 @@ func runUnicast(ctx context.Context, o Options, name string) (*Result, error) {
 	if len(live) == 0 || r.Connected == 0 {
 		return r, nil
 	}
+	repeat := max(o.Repeat, 1)
+	r.Repeat = repeat
 	dest := func(i int) (string, string) {
-		s := live[i%len(live)]
+		s := live[(i/repeat)%len(live)]
 		key := ""
 		if byKey {
 			key = p.Keys[s]

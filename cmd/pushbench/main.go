@@ -78,11 +78,11 @@ func logf(format string, args ...any) {
 
 // common holds the flags every scenario shares.
 type common struct {
-	conns, perWorker, publishers, pipeline, batch, size, messages, publishes int
-	rate                                                                     float64
-	settle, drain                                                            time.Duration
-	inproc, byUser, rawPipeline, spread                                      bool
-	out, md, plot                                                            string
+	conns, perWorker, publishers, pipeline, batch, size, messages, publishes, repeat int
+	rate                                                                             float64
+	settle, drain                                                                    time.Duration
+	inproc, byUser, rawPipeline, spread                                              bool
+	out, md, plot                                                                    string
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -97,6 +97,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.rate, "rate", 0, "messages per second over all publishers (0: as fast as possible)")
 	fs.IntVar(&c.size, "size", 0, "pad payloads to this many bytes")
 	fs.IntVar(&c.messages, "messages", 0, "unicast messages (0: one per subscriber)")
+	fs.IntVar(&c.repeat, "repeat", 1, "unicast: consecutive messages to each subscriber (with --batch, lets writes coalesce)")
 	fs.IntVar(&c.publishes, "publishes", 20, "broadcast publishes")
 	fs.DurationVar(&c.settle, "settle", 2*time.Second, "idle: wait before reading server RSS")
 	fs.DurationVar(&c.drain, "drain", 3*time.Second, "wait this long without new deliveries before counting the rest lost")
@@ -108,7 +109,7 @@ func (c *common) register(fs *flag.FlagSet) {
 
 func (c *common) options(t perf.Target) (perf.Options, error) {
 	o := perf.Options{Target: t, N: c.conns, PerWorker: c.perWorker, Messages: c.messages,
-		Publishes: c.publishes, Settle: c.settle, Drain: c.drain, Log: logf,
+		Repeat: c.repeat, Publishes: c.publishes, Settle: c.settle, Drain: c.drain, Log: logf,
 		Pub: perf.PubConfig{Conns: c.publishers, Pipeline: c.pipeline, Batch: c.batch, Rate: c.rate, Size: c.size,
 			RawPipeline: c.rawPipeline}}
 	o.Target.ByUser = c.byUser

@@ -30,6 +30,8 @@ func runSuite(ctx context.Context, args []string) error {
 	pipeline := fs.Int("pipeline", 16, "pipelined requests per connection")
 	rawPipe := fs.Bool("raw-pipeline", true, "pipelined variant uses pushbench's lean client (fasthttp.PipelineClient costs as much client CPU per message as the server)")
 	batch := fs.Int("batch", 100, "messages per POST /pub in the pushwire batch variant")
+	coBatch := fs.Int("coalesce-batch", 1000, "messages per POST /pub in the coalescing variant")
+	coRepeat := fs.Int("coalesce-repeat", 50, "consecutive messages per connection in the coalescing variant (0: skip it)")
 	perConn := fs.Int("messages-per-conn", 4, "unicast messages per subscriber (enough CPU time for 10 ms /proc ticks)")
 	publishes := fs.Int("publishes", 20, "broadcast publishes")
 	drain := fs.Duration("drain", 3*time.Second, "wait this long without new deliveries before counting the rest lost")
@@ -53,7 +55,7 @@ func runSuite(ctx context.Context, args []string) error {
 	}
 	sc := perf.SuiteConfig{RepoDir: abs, PushwireBin: *bin, NchanScript: rel(abs, *script),
 		ServerCPUs: *serverCPUs, Rounds: *rounds, PipelineConns: *pipeConns, PipelineDepth: *pipeline,
-		Batch: *batch, RawPipeline: *rawPipe, BenchTime: *benchtime, SkipMicro: !*micro, Command: "pushbench suite " + shellJoin(args),
+		Batch: *batch, CoalesceBatch: *coBatch, CoalesceRepeat: *coRepeat, RawPipeline: *rawPipe, BenchTime: *benchtime, SkipMicro: !*micro, Command: "pushbench suite " + shellJoin(args),
 		Base: perf.Options{N: *conns, PerWorker: *perWorker, Exe: exe, Messages: *conns * *perConn,
 			Publishes: *publishes, Drain: *drain, Log: logf, Pub: perf.PubConfig{Conns: *publishers}}}
 	res, err := perf.RunSuite(ctx, sc)
