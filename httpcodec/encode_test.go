@@ -124,6 +124,15 @@ func TestJSONStringValid(t *testing.T) {
 			check([]byte{byte(a), byte(b)})
 		}
 	}
+	// Every byte value at every position of a 17-byte run, so each lands
+	// in and around the eight-byte fast path.
+	for pos := 0; pos < 17; pos++ {
+		for c := 0; c < 256; c++ {
+			s := []byte("abcdefghijklmnopq")
+			s[pos] = byte(c)
+			check(s)
+		}
+	}
 	for _, s := range []string{"\xe2\x80\xa8", "\xf0\x9f\x98", "\xf4\x90\x80\x80", "\xed\xbf\xbf", strings.Repeat("é\x00", 100)} {
 		check([]byte(s))
 	}

@@ -1,6 +1,9 @@
 package httpcodec
 
-import "unicode/utf8"
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
 
 // AppendJSONString appends s as a quoted JSON string. It is valid JSON for
 // any input: quote, backslash and control bytes are escaped, invalid UTF-8
@@ -17,6 +20,13 @@ func AppendJSONString(dst, s []byte) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Skip eight safe ASCII bytes at a time: most payload text is.
+		for i+8 <= len(s) && safeJSONWord(binary.LittleEndian.Uint64(s[i:])) {
+			i += 8
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if byteClass[c]&classJSON != 0 {
@@ -57,4 +67,19 @@ func AppendJSONString(dst, s []byte) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// safeJSONWord reports whether none of the eight bytes in w needs escaping
+// or UTF-8 decoding: no byte below 0x20, none equal to '"' or '\\', none with
+// the high bit set. It uses the classic SWAR zero-byte tests.
+func safeJSONWord(w uint64) bool {
+	const (
+		lo = 0x0101010101010101
+		hi = 0x8080808080808080
+	)
+	below := (w - lo*0x20) &^ w // high bit set where a byte < 0x20 (or >= 0x80)
+	quote := w ^ (lo * '"')     // zero byte where '"'
+	slash := w ^ (lo * '\\')    // zero byte where '\\'
+	zeros := (quote-lo)&^quote | (slash-lo)&^slash
+	return (below|zeros|w)&hi == 0
 }
