@@ -170,3 +170,18 @@ func TestSIGINTExitsZero(t *testing.T) {
 		t.Fatalf("exit code after SIGINT = %d; want 0", code)
 	}
 }
+
+// TestSIGTERMRightAfterStart: a SIGTERM sent as soon as the node says it has
+// started is a drain too (exit 0), not death by the default signal action.
+func TestSIGTERMRightAfterStart(t *testing.T) {
+	t.Parallel()
+	for i := 0; i < 5; i++ {
+		n := startNode(t)
+		if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if code := n.waitExit(20 * time.Second); code != 0 {
+			t.Fatalf("run %d: SIGTERM right after \"pushwire started\" gave exit code %d; want 0 (signal handler installed after the started line)", i, code)
+		}
+	}
+}

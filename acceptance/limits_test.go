@@ -76,6 +76,9 @@ func TestSlowReaderCut(t *testing.T) {
 	if st["slow_consumers"] < 1 {
 		t.Errorf("/stats slow_consumers = %v; want at least 1 after %d KiB to a stalled reader", st["slow_consumers"], msgs*size>>10)
 	}
+	if st["drops"] < 1 {
+		t.Errorf("/stats drops = %v; want the cut counted", st["drops"])
+	}
 	t.Logf("/stats after the cut: slow_consumers %v drops %v connections %v", st["slow_consumers"], st["drops"], st["connections"])
 	if st["connections"] != 1 {
 		t.Errorf("/stats connections = %v; want 1 (the slow reader removed)", st["connections"])
