@@ -45,13 +45,16 @@ type SuiteConfig struct {
 
 // SuiteResult is everything the suite measured.
 type SuiteResult struct {
-	Date        string        `json:"date"`
-	Commit      string        `json:"commit"`
-	Machine     string        `json:"machine"`
-	GoVersion   string        `json:"go_version"`
-	Command     string        `json:"command"`
-	ServerCPUs  string        `json:"server_cpus"`
-	LoadCPUs    string        `json:"load_cpus"`
+	Date       string `json:"date"`
+	Commit     string `json:"commit"`
+	Machine    string `json:"machine"`
+	GoVersion  string `json:"go_version"`
+	Command    string `json:"command"`
+	ServerCPUs string `json:"server_cpus"`
+	LoadCPUs   string `json:"load_cpus"`
+	// LoadAvg is /proc/loadavg at the start and the end: other jobs on the shared cores
+	// show here, and with them how far absolute rates and times can be trusted.
+	LoadAvg     [2]string     `json:"loadavg"`
 	Comparisons []*Comparison `json:"comparisons"`
 	Runs        []*Result     `json:"runs"`
 	Micro       string        `json:"micro_benchmarks"`
@@ -98,6 +101,8 @@ func RunSuite(ctx context.Context, c SuiteConfig) (*SuiteResult, error) {
 	c.Rounds = max(c.Rounds, 1)
 	res := &SuiteResult{Date: time.Now().UTC().Format(time.RFC3339), Command: c.Command, ServerCPUs: c.ServerCPUs}
 	res.Commit, res.Machine, res.GoVersion, res.LoadCPUs = gitCommit(c.RepoDir), machine(), goVersion(c.RepoDir), selfCPUs()
+	res.LoadAvg[0] = loadAvg()
+	defer func() { res.LoadAvg[1] = loadAvg() }()
 	bin := c.PushwireBin
 	if bin == "" {
 		c.Base.logf("suite: building ./cmd/pushwire")

@@ -35,6 +35,19 @@ func machine() string {
 	return strconv.Itoa(n) + " × " + model
 }
 
+// loadAvg is the first three fields of /proc/loadavg.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
 func goVersion(dir string) string {
 	return cmdOutput(dir, "go", "version")
 }
