@@ -52,6 +52,10 @@ func run(args []string) int {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cfg.Logger = log
 
+	// Signals are caught before the listeners open, so a SIGTERM that comes
+	// right after start drains instead of killing the process.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	srv, err := server.New(cfg)
 	if err != nil {
 		log.Error("bad settings", "err", err)
@@ -61,8 +65,6 @@ func run(args []string) int {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	sig := <-sigs
 	log.Info("draining", "signal", sig.String(), "drain", cfg.Drain)
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Drain)
