@@ -306,3 +306,34 @@ func TestLinkCutByRestart(t *testing.T) {
 	b.mustPub("user/la", `"from new b"`, 1, 1, "Content-Type", "application/json")
 	sa.expect("user:la", `"from new b"`)
 }
+
+// TestRedisDownPartlyLocal kills Redis and publishes, through node a, to a
+// user and a topic that have connections on a and on b. a delivers to its
+// own, but cannot know whether other nodes must be reached: answering 200
+// would drop b's part silently (SPEC §4: never dropped silently; with a
+// broken link the same push answers 503), so the answer must be 503.
+func TestRedisDownPartlyLocal(t *testing.T) {
+	t.Parallel()
+	cl := startCluster(t, 3, testNodeTTL)
+	a, b := cl.nodes[0], cl.nodes[1]
+	sa := a.subscribe("user=split&topic=split")
+	b.subscribe("user=split&topic=split")
+	a.waitDelivered("user/split", 2, 2, ioTimeout)
+	a.waitDelivered("topic/split", 2, 2, ioTimeout)
+
+	cl.redis.stop()
+	down := time.Now()
+	for _, to := range []string{"user/split", "topic/split"} {
+		waitUntil(t, 5*time.Second, "503 with a JSON error (b's connection was not reached)", func() (bool, string) {
+			o := publishAll(a, down, to)[0]
+			if o.err != nil {
+				t.Fatalf("node a with Redis down: %v (a push must never hang)", o)
+			}
+			return is503(o.ans), fmt.Sprintf("node a with Redis down: %v", o)
+		})
+	}
+	// The local connection still got its copies (probes, skipped) and
+	// takes plain local pushes.
+	a.mustPub("conn/"+sa.key, `"local"`, 1, 1, "Content-Type", "application/json")
+	sa.expect("conn:"+sa.key, `"local"`)
+}
