@@ -1,6 +1,9 @@
 package httpcodec
 
-import "strconv"
+import (
+	"bytes"
+	"strconv"
+)
 
 // AppendSSERetry appends a "retry:" field as its own block. It dispatches no
 // event, so it may precede or follow any event.
@@ -37,6 +40,10 @@ func AppendSSEEvent(dst, id, event, data []byte) []byte {
 
 // appendSSEField appends a single-line field value and its LF.
 func appendSSEField(dst, v []byte) []byte {
+	if bytes.IndexByte(v, '\n') < 0 && bytes.IndexByte(v, '\r') < 0 {
+		dst = append(dst, v...)
+		return append(dst, '\n')
+	}
 	for _, c := range v {
 		if c != '\r' && c != '\n' {
 			dst = append(dst, c)
@@ -49,9 +56,12 @@ func appendSSEField(dst, v []byte) []byte {
 // is one empty line.
 func appendSSELines(dst []byte, prefix string, text []byte) []byte {
 	for {
-		i := 0
-		for i < len(text) && text[i] != '\n' && text[i] != '\r' {
-			i++
+		i := len(text)
+		if j := bytes.IndexByte(text, '\n'); j >= 0 {
+			i = j
+		}
+		if j := bytes.IndexByte(text[:i], '\r'); j >= 0 {
+			i = j
 		}
 		dst = append(dst, prefix...)
 		dst = append(dst, text[:i]...)
