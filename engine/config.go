@@ -11,7 +11,7 @@ type Config struct {
 	Loops            int           // event loops; 0 = runtime.GOMAXPROCS(0)
 	ReadBufferBytes  int           // one read buffer per loop; 0 = 64 KiB
 	MaxInboundBytes  int           // unconsumed inbound bytes carried per conn; over → close with ErrInboundLimit; 0 = 128 KiB
-	WriteBufferLimit int           // pending outbound bytes per conn; over → close with ErrSlowConsumer (counted); 0 = 256 KiB
+	WriteBufferLimit int           // pending outbound bytes per conn; over → close with ErrSlowConsumer (counted); 0 = 256 KiB; over half of it the conn is not read until under a quarter (see Loop.Congested)
 	SendBufferBytes  int           // SO_SNDBUF on accepted sockets; 0 = 32 KiB; <0 = kernel default
 	TickInterval     time.Duration // period of Handler.OnTick on each loop; 0 = 100ms
 	Logger           *slog.Logger  // nil = slog.Default()

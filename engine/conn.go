@@ -26,9 +26,11 @@ func (l *Loop) conn(h Handle) (*slot, int32) {
 	return l.slab.lookup(h)
 }
 
-// Write copies b into the conn's pooled outbound queue; it is written at the end of this loop
-// iteration. Past WriteBufferLimit pending bytes the conn is closed with ErrSlowConsumer.
-// Writes to a stale handle are ignored.
+// Write copies b (into the loop's write arena, or the conn's pooled outbound queue when it is
+// large or the conn waits for EPOLLOUT); it is written at the end of this loop iteration, and
+// b may be reused as soon as Write returns. Past WriteBufferLimit pending bytes the conn is closed with ErrSlowConsumer
+// (writes by h's own OnData may go further: see Congested). Writes to a stale handle are
+// ignored.
 func (l *Loop) Write(h Handle, b []byte) {
 	c, i := l.conn(h)
 	if c == nil || len(b) == 0 || !l.admit(c, i, len(b)) {
@@ -37,7 +39,11 @@ func (l *Loop) Write(h Handle, b []byte) {
 	if c.out == 0 {
 		c.out = l.out.get()
 	}
-	l.out.appendCopy(l.out.at(c.out), b)
+	if c.flags&flagBlocked != 0 || len(b) > arenaMaxWrite {
+		l.out.appendCopy(l.out.at(c.out), b) // cannot go out this iteration, or large: own it now
+	} else {
+		l.out.appendArena(l.out.at(c.out), b)
+	}
 	c.pending += int32(len(b))
 	l.markDirty(c, i)
 }
@@ -64,13 +70,18 @@ func (l *Loop) WriteRef(h Handle, b []byte) {
 	l.markDirty(c, i)
 }
 
-// admit checks n more pending bytes against WriteBufferLimit. Over it, the conn's output is
-// dropped and it is marked to be closed with ErrSlowConsumer at this iteration's flush.
+// admit checks n more pending bytes against WriteBufferLimit (ownWriteFactor times that for
+// writes by the conn's own OnData). Over it, the conn's output is dropped and it is marked to
+// be closed with ErrSlowConsumer at this iteration's flush.
 func (l *Loop) admit(c *slot, i int32, n int) bool {
 	if c.flags&(flagSlow|flagLinger) != 0 {
 		return false
 	}
-	if int(c.pending)+n <= l.cfg.WriteBufferLimit {
+	limit := l.cfg.WriteBufferLimit
+	if i == l.feeding {
+		limit = l.ownWriteLimit // answers to the conn's own requests (backpressure.go)
+	}
+	if int(c.pending)+n <= limit {
 		return true
 	}
 	c.flags |= flagSlow
@@ -155,11 +166,10 @@ func (l *Loop) connEvent(i int32, gen uint32, events uint32) {
 		return
 	}
 	if events&(unix.EPOLLIN|unix.EPOLLRDHUP) != 0 && c.flags&flagReadClosed == 0 {
-		l.read(i)
-		c = &l.slab.slots[i]
-		if c.gen != gen || c.flags&flagOpen == 0 {
+		if !l.readEvent(c, i, events) {
 			return
 		}
+		c = &l.slab.slots[i]
 	}
 	if events&unix.EPOLLOUT != 0 {
 		c.flags &^= flagBlocked
@@ -194,15 +204,25 @@ func (l *Loop) read(i int32) {
 		l.peerEOF(c, i)
 		return
 	}
-	gen := c.gen
 	data := l.rbuf[:n]
 	if c.in != 0 {
 		in := l.in.at(c.in)
 		in.b = append(in.b, data...)
 		data = in.b
 	}
+	l.feed(c, i, data)
+}
+
+// feed hands data, the conn's carry followed by what was just read (if anything), to OnData
+// and carries what it leaves unconsumed.
+func (l *Loop) feed(c *slot, i int32, data []byte) {
+	gen := c.gen
+	c.flags &^= flagResume // this call presents the carry
 	h := makeHandle(l.idx, i, gen)
+	outer := l.feeding
+	l.feeding = i
 	consumed := l.h.OnData(l, h, data)
+	l.feeding = outer
 	c = &l.slab.slots[i]
 	if c.gen != gen || c.flags&flagOpen == 0 || c.flags&flagReadClosed != 0 {
 		return // closed, or CloseAfterFlush, during OnData
@@ -222,6 +242,11 @@ func (l *Loop) read(i int32) {
 	default:
 		in := l.in.at(c.in)
 		in.b = in.b[:copy(in.b, rest)]
+	}
+	if len(rest) > 0 && c.flags&flagOpen != 0 {
+		// OnData may have stopped because h is Congested: pause now, so that the carry is
+		// presented again once the output drains even if this iteration's flush writes it all.
+		l.paused(c, i)
 	}
 }
 
@@ -275,6 +300,7 @@ func (l *Loop) flush() {
 		l.flushConn(c, i)
 	}
 	l.dirty = l.dirty[:0]
+	l.out.arena.rewind() // every queue still pending owns its bytes now (ownRefs)
 }
 
 func (l *Loop) flushConn(c *slot, i int32) {
@@ -303,6 +329,7 @@ func (l *Loop) flushConn(c *slot, i int32) {
 			l.out.ownRefs(q)
 		}
 	}
+	l.backPressure(c, i)
 	if c.pending == 0 && c.flags&flagPeerEOF != 0 {
 		l.closeConn(i, io.EOF)
 		return
@@ -315,21 +342,30 @@ func (l *Loop) flushConn(c *slot, i int32) {
 }
 
 // setInterest brings the epoll interest set in line with the conn's state: read interest
-// unless reading stopped, EPOLLOUT only while the kernel buffer is full.
+// unless reading stopped (only EPOLLRDHUP while it is paused by back-pressure), EPOLLOUT only
+// while the kernel buffer is full.
 func (l *Loop) setInterest(c *slot, i int32) {
+	const reg = flagRegIn | flagRegHup | flagRegOut
 	var want uint32
-	if c.flags&flagReadClosed == 0 {
+	switch {
+	case c.flags&flagReadClosed != 0:
+	case c.flags&flagPaused == 0:
 		want |= flagRegIn
+	case c.flags&flagPeerHup == 0:
+		want |= flagRegHup // paused: watch only for the peer's FIN
 	}
 	if c.flags&flagBlocked != 0 {
 		want |= flagRegOut
 	}
-	if c.flags&(flagRegIn|flagRegOut) == want {
+	if c.flags&reg == want {
 		return
 	}
 	var events uint32
 	if want&flagRegIn != 0 {
 		events |= connEvents
+	}
+	if want&flagRegHup != 0 {
+		events |= unix.EPOLLRDHUP
 	}
 	if want&flagRegOut != 0 {
 		events |= unix.EPOLLOUT
@@ -338,7 +374,7 @@ func (l *Loop) setInterest(c *slot, i int32) {
 		l.closeConn(i, err)
 		return
 	}
-	c.flags = c.flags&^(flagRegIn|flagRegOut) | want
+	c.flags = c.flags&^reg | want
 }
 
 // wrapSyscall names the failing call in an errno.

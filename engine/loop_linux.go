@@ -36,15 +36,22 @@ type Loop struct {
 	out  outPool
 	acc  acceptor
 
-	events    []unix.EpollEvent
-	rbuf      []byte
-	dirty     []int32    // slots to flush at the end of this iteration
-	deferred  []Releaser // released after this iteration's flush
-	tasks     []Task     // spare task slice, swapped with the queue's
-	handoffs  []handoff  // spare handoff slice
-	listeners []loopListener
-	lingering []lingerer // conns draining input before their close (linger.go)
-	nextLoop  int        // single-acceptor mode: the loop the next accepted conn goes to
+	events       []unix.EpollEvent
+	rbuf         []byte
+	dirty        []int32    // slots to flush at the end of this iteration
+	deferred     []Releaser // released after this iteration's flush
+	tasks        []Task     // spare task slice, swapped with the queue's
+	handoffs     []handoff  // spare handoff slice
+	listeners    []loopListener
+	lingering    []lingerer  // conns draining input before their close (linger.go)
+	resumes      []resumeReq // conns whose carry OnData gets again before the flush (backpressure.go)
+	spareResumes []resumeReq
+	feeding      int32 // slot whose OnData is running; -1 outside OnData
+
+	highWater     int // pending bytes over which reading a conn pauses: WriteBufferLimit/2
+	lowWater      int // pending bytes under which a paused conn is read again: WriteBufferLimit/4
+	ownWriteLimit int // pending bytes a conn's own OnData may queue on it
+	nextLoop      int // single-acceptor mode: the loop the next accepted conn goes to
 
 	now           time.Time
 	nextTick      time.Time
@@ -69,6 +76,11 @@ func newLoop(e *Engine, idx int) (*Loop, error) {
 		slab:   newSlab(),
 		events: make([]unix.EpollEvent, eventsPerWait),
 		rbuf:   make([]byte, e.cfg.ReadBufferBytes),
+
+		feeding:       -1,
+		highWater:     e.cfg.WriteBufferLimit / 2,
+		lowWater:      e.cfg.WriteBufferLimit / 4,
+		ownWriteLimit: min(ownWriteFactor*e.cfg.WriteBufferLimit, maxPendingBytes),
 	}
 	l.out.iov = make([]unix.Iovec, 0, maxIovecs)
 	l.q.p = &l.p
@@ -88,8 +100,8 @@ func (l *Loop) Now() time.Time { return l.now }
 // still refers to the bytes r owns.
 func (l *Loop) Defer(r Releaser) { l.deferred = append(l.deferred, r) }
 
-// run is the loop goroutine: wait, dispatch events, run handed-over tasks, tick, flush dirty
-// connections, release deferred frames; until Stop.
+// run is the loop goroutine: wait, dispatch events, run handed-over tasks, tick, present
+// resumed carries, flush dirty connections, release deferred frames; until Stop.
 func (l *Loop) run() {
 	defer l.eng.wg.Done()
 	l.now = time.Now()
@@ -116,14 +128,20 @@ func (l *Loop) run() {
 		if !l.now.Before(l.nextTick) {
 			l.tick()
 		}
+		if len(l.resumes) > 0 {
+			l.runResumes()
+		}
 		l.flush()
 		l.release()
 	}
 }
 
-// timeout returns the epoll_wait timeout in milliseconds: 0 when work is queued, else the
-// time to the next tick or to the end of an accept backoff.
+// timeout returns the epoll_wait timeout in milliseconds: 0 when work or a resume is queued,
+// else the time to the next tick or to the end of an accept backoff.
 func (l *Loop) timeout() int {
+	if len(l.resumes) > 0 {
+		return 0
+	}
 	if !l.q.sleep() {
 		return 0
 	}

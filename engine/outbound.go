@@ -7,9 +7,10 @@ import (
 )
 
 // Outbound queue: a connection owns one only while bytes are pending. It is a FIFO of
-// segments, each either a reference to a caller's bytes (WriteRef, valid until the end of the
-// iteration's flush) or a pooled chunk owned by the connection (Write, or the copied remainder
-// of a reference the kernel did not take).
+// segments, each either a reference valid until the end of the iteration's flush (to a
+// caller's bytes for WriteRef, to the loop's write arena for Write) or a pooled chunk owned by
+// the connection (the copied remainder of a reference the kernel did not take, or a Write to a
+// conn already waiting for EPOLLOUT).
 
 const (
 	chunkBytes   = 4 << 10 // pooled outbound chunk
@@ -38,6 +39,7 @@ type outPool struct {
 	free   []int32
 	chunks [][]byte
 	iov    []unix.Iovec // writev scratch, maxIovecs long
+	arena  arena        // this iteration's Write copies (arena.go)
 }
 
 func (p *outPool) get() int32 {
@@ -85,9 +87,10 @@ func (p *outPool) putChunk(c []byte) {
 	}
 }
 
-// trim sheds half the pooled chunks above chunkPoolLow, so a burst's chunks go back to the
-// collector within a few ticks once the loop is idle.
+// trim sheds half the pooled chunks above chunkPoolLow, and idle arena blocks, so a burst's
+// buffers go back to the collector within a few ticks once the loop is idle.
 func (p *outPool) trim() {
+	p.arena.trim()
 	if n := len(p.chunks); n > chunkPoolLow {
 		keep := chunkPoolLow + (n-chunkPoolLow)/2
 		clear(p.chunks[keep:])

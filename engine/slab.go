@@ -26,6 +26,10 @@ const (
 	flagCloseAfter                    // CloseAfterFlush: close with a nil error once output is flushed
 	flagSlow                          // went over WriteBufferLimit: closed with ErrSlowConsumer at flush
 	flagLinger                        // CloseAfterFlush done writing: write side shut, draining input until EOF
+	flagPaused                        // pending output went over the high-water mark: not read until it drains (backpressure.go)
+	flagRegHup                        // only EPOLLRDHUP is in the epoll interest set (reading paused)
+	flagPeerHup                       // the peer's FIN was seen while reading was paused: stop watching for it
+	flagResume                        // on loop.resumes: OnData is to run again with the carry
 )
 
 // slab is a loop's table of connection slots with a LIFO free list (a freed slot is reused
