@@ -76,6 +76,9 @@ func describe(name string, c *Comparison) string {
 		return "Idle subscribers; server RSS growth divided by connections."
 	case name == "broadcast":
 		return fmt.Sprintf("One topic/channel with every subscriber; %d publishes one after another, each once the previous reached all.", pubOK(r))
+	case name == "cluster":
+		return fmt.Sprintf("Two pushwire nodes on one Redis: subscribers on node a, one POST per message to node b (%d keep-alive publishers); server CPU counts both nodes, not Redis. "+
+			"No Nchan figure: two start.sh instances sharing a Redis answered publishes on the other instance with 202 and delivered nothing.", r.Publishers)
 	case r.Batch > 1 && r.Repeat > 1:
 		return fmt.Sprintf("%d messages in a row to each connection, %d per POST /pub over %d connections, so writes coalesce (pushwire only).", r.Repeat, r.Batch, r.Publishers)
 	case r.Batch > 1:

@@ -79,13 +79,14 @@ func StartPushwire(bin string, cfg ServerConfig) (*Server, error) {
 }
 
 // StartNchan runs ../shared/peers/nchan/start.sh (script) on a free port and reads the
-// nginx worker pid it prints.
+// nginx worker pid it prints. cfg.Args go after the port (a Redis port makes Nchan keep
+// its messages there, as a Nchan cluster does).
 func StartNchan(script string, cfg ServerConfig) (*Server, error) {
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
-	cmd := pinned(cfg.CPUs, script, strconv.Itoa(port))
+	cmd := pinned(cfg.CPUs, script, append([]string{strconv.Itoa(port)}, cfg.Args...)...)
 	cmd.Stderr = cfg.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -88,7 +88,7 @@ func runUnicast(ctx context.Context, o Options, name string) (*Result, error) {
 }
 
 // RunCluster is unicast with subscribers on one node (Target.Edge) and publishes sent to
-// another (Target.API): every message crosses the node-to-node link. Target.Pids should
+// another (Target.API): every message crosses nodes (pushwire's link; for Nchan, Redis). Target.Pids should
 // name both nodes so the CPU per delivery counts both hops.
 func RunCluster(ctx context.Context, o Options) (*Result, error) {
 	return runUnicast(ctx, o, "cluster")

@@ -36,6 +36,7 @@ func runSuite(ctx context.Context, args []string) error {
 	publishes := fs.Int("publishes", 20, "broadcast publishes")
 	drain := fs.Duration("drain", 3*time.Second, "wait this long without new deliveries before counting the rest lost")
 	benchtime := fs.String("benchtime", "", "go test -benchtime for the micro-benchmarks")
+	cluster := fs.Bool("cluster", true, "also run the cross-node variant (two pushwire nodes on a throwaway redis-server)")
 	micro := fs.Bool("micro", true, "run the go test -bench micro-benchmarks")
 	perWorker := fs.Int("per-worker", 15000, "subscribers per worker process")
 	plotDir := fs.String("plot-dir", "", "write a latency CDF per scenario here (<scenario>.svg)")
@@ -55,7 +56,7 @@ func runSuite(ctx context.Context, args []string) error {
 	}
 	sc := perf.SuiteConfig{RepoDir: abs, PushwireBin: *bin, NchanScript: rel(abs, *script),
 		ServerCPUs: *serverCPUs, Rounds: *rounds, PipelineConns: *pipeConns, PipelineDepth: *pipeline,
-		Batch: *batch, CoalesceBatch: *coBatch, CoalesceRepeat: *coRepeat, RawPipeline: *rawPipe, BenchTime: *benchtime, SkipMicro: !*micro, Command: "pushbench suite " + shellJoin(args),
+		Batch: *batch, CoalesceBatch: *coBatch, CoalesceRepeat: *coRepeat, RawPipeline: *rawPipe, BenchTime: *benchtime, SkipMicro: !*micro, Cluster: *cluster, Command: "pushbench suite " + shellJoin(args),
 		Base: perf.Options{N: *conns, PerWorker: *perWorker, Exe: exe, Messages: *conns * *perConn,
 			Publishes: *publishes, Drain: *drain, Log: logf, Pub: perf.PubConfig{Conns: *publishers}}}
 	res, err := perf.RunSuite(ctx, sc)
