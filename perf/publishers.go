@@ -26,7 +26,8 @@ type PubConfig struct {
 	// fasthttp.PipelineClient: a window of Pipeline requests per write.
 	RawPipeline bool
 	// Size pads each payload to this many bytes.
-	Size    int
+	Size int
+	// Timeout bounds each request's write and answer (default 10 s).
 	Timeout time.Duration
 }
 
