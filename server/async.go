@@ -15,7 +15,8 @@ import (
 // An asyncCall is a request whose answer is made away from the connection's
 // loop: on the loop that owns another connection (GET/DELETE /conn, /ack), or
 // in a goroutine (pprof). While it runs, the requesting connection is in
-// modeAsync: later pipelined requests are held, and answered in order after.
+// modeAsync: later pipelined requests stay unread in the engine's carry and
+// are served, in order, once the answer is written (Loop.Resume).
 type asyncCall struct {
 	from      engine.Handle // the requesting connection
 	target    engine.Handle // the connection asked about
@@ -137,36 +138,8 @@ func (ls *loopState) appendConnInfo(dst []byte, l *engine.Loop, c *connState) []
 	return append(dst, '}')
 }
 
-// hold keeps bytes that arrive while an async answer is pending.
-func (ls *loopState) hold(l *engine.Loop, h engine.Handle, c *connState, in []byte) {
-	if len(in) == 0 {
-		return
-	}
-	if c.held == 0 {
-		if n := len(ls.freeHeld); n > 0 {
-			c.held = ls.freeHeld[n-1]
-			ls.freeHeld = ls.freeHeld[:n-1]
-		} else {
-			ls.held = append(ls.held, nil)
-			c.held = int32(len(ls.held))
-		}
-	}
-	buf := append(ls.held[c.held-1], in...)
-	ls.held[c.held-1] = buf
-	if len(buf) > maxHeldBytes {
-		l.Close(h, errHeldLimit)
-	}
-}
-
-func (ls *loopState) releaseHeld(c *connState) {
-	if c.held != 0 {
-		ls.held[c.held-1] = ls.held[c.held-1][:0]
-		ls.freeHeld = append(ls.freeHeld, c.held)
-		c.held = 0
-	}
-}
-
-// finishAsync writes an async answer and serves what was held meanwhile.
+// finishAsync writes an async answer and has the engine present again the
+// requests that arrived meanwhile (it carried them: OnData consumed none).
 func (ls *loopState) finishAsync(l *engine.Loop, h engine.Handle, call *asyncCall) {
 	c := ls.live(h)
 	if c == nil || c.mode != modeAsync {
@@ -179,30 +152,8 @@ func (ls *loopState) finishAsync(l *engine.Loop, h engine.Handle, call *asyncCal
 		l.CloseAfterFlush(h)
 		return
 	}
-	ls.serveHeld(l, h, c)
-}
-
-// serveHeld serves held bytes until they run out or another async call
-// starts; an unfinished request stays held and grows with later reads.
-func (ls *loopState) serveHeld(l *engine.Loop, h engine.Handle, c *connState) {
-	for c.held != 0 && c.mode == modeRequest {
-		buf := ls.held[c.held-1]
-		ls.servingHeld = true
-		n := ls.serve(l, h, c, buf)
-		ls.servingHeld = false
-		if c.held == 0 { // closed meanwhile
-			return
-		}
-		rest := copy(buf, buf[n:])
-		ls.held[c.held-1] = buf[:rest]
-		if rest == 0 {
-			ls.releaseHeld(c)
-			return
-		}
-		if n == 0 {
-			return // an unfinished request: wait for more bytes
-		}
-	}
+	ls.setTimer(c, timerIdle, l.Now().Add(keepAliveIdle))
+	l.Resume(h)
 }
 
 // pprof serves /debug/pprof/ with the standard handlers in a goroutine (a
@@ -252,5 +203,3 @@ type bufferedResponse struct {
 func (w *bufferedResponse) Header() http.Header         { return w.header }
 func (w *bufferedResponse) Write(b []byte) (int, error) { return w.body.Write(b) }
 func (w *bufferedResponse) WriteHeader(status int)      { w.status = status }
-
-var errHeldLimit = engineError("server: more than 64 KiB pipelined behind an unanswered request")

@@ -30,7 +30,17 @@ type clusterNode struct {
 
 	forwards atomic.Uint64 // pushes forwarded to other nodes
 	received atomic.Uint64 // pushes taken from other nodes
+
+	// known is the last answer the directory gave for each user/topic, so
+	// that while Redis is down a push knows whether other nodes should have
+	// taken it (SPEC §8: local targets keep working, others answer 503).
+	knownMu sync.Mutex
+	known   map[string][]string
 }
+
+// maxKnown bounds the last-known answers kept; past it they are forgotten
+// at once (they only refine the answers given while Redis is down).
+const maxKnown = 1 << 16
 
 // forwardTimeout bounds a forward, so a peer that holds its link open but
 // never answers costs a 503, not a hung publisher.
@@ -61,7 +71,7 @@ func startCluster(s *Server) (*clusterNode, error) {
 		ln.Close()
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
-	cn := &clusterNode{s: s, dir: dir, ln: ln, jobs: make(chan *routeJob, 4096)}
+	cn := &clusterNode{s: s, dir: dir, ln: ln, jobs: make(chan *routeJob, 4096), known: map[string][]string{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := dir.Start(ctx); err != nil {
@@ -157,10 +167,16 @@ func (cn *clusterNode) run(job *routeJob) {
 		res := &job.results[it.index]
 		nodes, err := cn.nodesFor(ctx, it)
 		switch {
-		case err != nil && it.kind == addrConn && errors.Is(err, cluster.ErrUnknownNode):
+		case err == nil:
+		case it.kind == addrConn && errors.Is(err, cluster.ErrUnknownNode):
 			// The key's node is gone: nobody holds it.
-		case err != nil && res.delivered == 0:
+		case it.kind == addrConn || res.delivered == 0:
 			res.status, res.err = 503, "cluster directory unavailable, and the target is not on this node: "+err.Error()
+		default:
+			if other := cn.otherKnown(it); other != "" {
+				res.status, res.err = 503, "cluster directory unavailable: delivered here, but node "+other+
+					" also holds the target and was not reached: "+err.Error()
+			}
 		}
 		for _, n := range nodes {
 			if n != cn.s.nodeID {
@@ -220,22 +236,49 @@ func (cn *clusterNode) run(job *routeJob) {
 
 // nodesFor looks up the nodes a push must reach, this one included or not.
 func (cn *clusterNode) nodesFor(ctx context.Context, it *routeItem) ([]string, error) {
-	to := it.msg.to
-	switch it.kind {
+	var nodes []string
+	var err error
+	switch to := string(it.msg.to); it.kind {
 	case addrConn:
-		_, err := cn.dir.NodeAddr(ctx, it.node)
+		_, err = cn.dir.NodeAddr(ctx, it.node)
 		return []string{it.node}, err
 	case addrUser:
-		return cn.dir.UserNodes(ctx, string(to[len("user:"):]))
+		nodes, err = cn.dir.UserNodes(ctx, to[len("user:"):])
 	case addrTopic:
-		return cn.dir.TopicNodes(ctx, string(to[len("topic:"):]))
+		nodes, err = cn.dir.TopicNodes(ctx, to[len("topic:"):])
+	default:
+		var all []cluster.Node
+		all, err = cn.dir.Nodes(ctx)
+		for _, n := range all {
+			nodes = append(nodes, n.ID)
+		}
 	}
-	nodes, err := cn.dir.Nodes(ctx)
-	ids := make([]string, len(nodes))
-	for i, n := range nodes {
-		ids[i] = n.ID
+	if err == nil {
+		cn.remember(string(it.msg.to), nodes)
 	}
-	return ids, err
+	return nodes, err
+}
+
+func (cn *clusterNode) remember(to string, nodes []string) {
+	cn.knownMu.Lock()
+	defer cn.knownMu.Unlock()
+	if len(cn.known) >= maxKnown {
+		clear(cn.known)
+	}
+	cn.known[to] = nodes
+}
+
+// otherKnown names a node other than this one that the directory last said
+// holds the push's target, or "" when it named none (or was never asked).
+func (cn *clusterNode) otherKnown(it *routeItem) string {
+	cn.knownMu.Lock()
+	defer cn.knownMu.Unlock()
+	for _, n := range cn.known[string(it.msg.to)] {
+		if n != cn.s.nodeID {
+			return n
+		}
+	}
+	return ""
 }
 
 func clusterPush(m *message) *cluster.Push {

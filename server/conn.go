@@ -32,7 +32,7 @@ const (
 // the collector nothing. A subscriber keeps its first two memberships inline
 // (a user and a topic, the common case) and the names only in the table;
 // what few connections need (a parser while a request is in flight, more
-// memberships, held bytes) sits in side slices reached by 1-based indexes.
+// memberships) sits in side slices reached by 1-based indexes.
 type connState struct {
 	h        engine.Handle
 	key      conntable.Key
@@ -43,7 +43,6 @@ type connState struct {
 	member   [2]conntable.Membership
 	more     int32 // extra memberships, 1-based into loopState.more
 	parser   int32
-	held     int32
 
 	discarded      uint16
 	listener       uint8
@@ -55,7 +54,7 @@ type connState struct {
 	subscribed     bool  // key and memberships are in the table
 	hasUser        bool  // member[0] is the user's membership
 	sentContinue   bool
-	closeAfterPoll bool // bytes arrived during a long-poll: answer it, then close
+	closeAfterPoll bool // the long-poll request did not keep its connection
 }
 
 // connPageSize is how many connStates are allocated at once: pages never
@@ -67,7 +66,3 @@ type connPage [connPageSize]connState
 // maxStreamNoise bounds what a client may send after its stream started;
 // the stream request is the last request on its connection.
 const maxStreamNoise = 4096
-
-// maxHeldBytes bounds requests pipelined behind an answer being made on
-// another loop.
-const maxHeldBytes = 64 << 10

@@ -34,8 +34,6 @@ type loopState struct {
 	freeMore      []int32
 	names         []byte // a user or topic name read back from the table
 	memberScratch []conntable.Membership
-	held          [][]byte
-	freeHeld      []int32
 
 	wheel  *conntable.Wheel
 	fireFn func(conntable.Handle, conntable.TimerID)
@@ -51,8 +49,6 @@ type loopState struct {
 	targets   []conntable.Handle // fan-out scratch
 	batches   [][]engine.Task    // per destination loop
 	pending   []*message         // poll answers being merged
-
-	servingHeld bool // serve is reading held bytes, not the engine's
 
 	job         *routeJob    // pushes of the request being served that other nodes must take
 	resultIndex int          // which result of the request publish is making
@@ -139,17 +135,10 @@ func (s *Server) OnData(l *engine.Loop, h engine.Handle, in []byte) int {
 	case modeStream, modeClosing:
 		ls.noise(l, h, c, len(in))
 		return len(in)
-	case modePoll:
-		c.closeAfterPoll = true
-		return len(in)
-	case modeAsync:
-		ls.hold(l, h, c, in)
-		return len(in)
-	}
-	if c.held != 0 { // earlier bytes wait in front of these
-		ls.hold(l, h, c, in)
-		ls.serveHeld(l, h, c)
-		return len(in)
+	case modePoll, modeAsync:
+		// Pipelined behind an answer not made yet: the engine carries the
+		// bytes (bounded) and presents them again after l.Resume.
+		return 0
 	}
 	return ls.serve(l, h, c, in)
 }
@@ -176,7 +165,6 @@ func (s *Server) OnClose(l *engine.Loop, h engine.Handle, err error) {
 	}
 	ls.cancelTimer(c)
 	ls.releaseParser(c)
-	ls.releaseHeld(c)
 	if c.subscribed {
 		ls.unsubscribe(c)
 	}

@@ -16,7 +16,8 @@ import (
 // pushes reach it like a stream.
 func (ls *loopState) poll(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request, since uint64, hasSince bool) {
 	if !hasSince {
-		since = ls.s.seq.Load() // a first poll waits for what comes next
+		// A first poll waits for what comes next, from any node.
+		since = max(ls.s.seq.Load(), uint64(l.Now().UnixMilli())<<idTimeShift)
 	}
 	c.cursor = since
 	if hasSince && c.hasUser { // since acknowledges what the last poll answered
@@ -123,6 +124,7 @@ func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, m
 		l.CloseAfterFlush(h)
 	} else {
 		ls.setTimer(c, timerIdle, l.Now().Add(keepAliveIdle))
+		l.Resume(h) // requests pipelined behind the poll
 	}
 	return true
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"hash/fnv"
 	"strconv"
 	"time"
 
@@ -76,7 +77,7 @@ func (ls *loopState) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec.
 }
 
 // dispatch hands the request's routing job, with the results so far, to the
-// router; the connection waits, its later requests held, until the answer
+// router; the connection waits, its later requests carried, until the answer
 // comes back (so one publisher's pushes stay in order).
 func (ls *loopState) dispatch(l *engine.Loop, h engine.Handle, req *httpcodec.Request, results ...pushResult) {
 	job := ls.job
@@ -253,18 +254,34 @@ func (ls *loopState) routeLater(it routeItem) {
 	ls.job.items = append(ls.job.items, it)
 }
 
-// nextSeq hands out message ids: increasing on this node, and close to
-// increasing across nodes (the high bits are the publish time in ms), so a
-// since= cursor keeps its meaning when a client moves to another node.
+// Message ids are unique across a cluster and ordered by publish time, so a
+// since= cursor or Last-Event-ID keeps its meaning when a client moves to
+// another node: the publish time in ms (42 bits, until the year 2109), a
+// per-node counter (12 bits: 4096 a ms before the clock is borrowed ahead),
+// and 10 bits that name the node (a hash of its id).
+const (
+	idNodeBits    = 10
+	idCounterBits = 12
+	idTimeShift   = idNodeBits + idCounterBits
+)
+
+// nextSeq hands out the next message id of this node.
 func (s *Server) nextSeq(now time.Time) uint64 {
-	floor := uint64(now.UnixMilli()) << 16
+	floor := uint64(now.UnixMilli())<<idTimeShift | s.idNode
 	for {
 		last := s.seq.Load()
-		next := max(last+1, floor)
+		next := max(last+1<<idNodeBits, floor)
 		if s.seq.CompareAndSwap(last, next) {
 			return next
 		}
 	}
+}
+
+// idNodeOf is the node part of the ids a node hands out.
+func idNodeOf(nodeID string) uint64 {
+	h := fnv.New32a()
+	h.Write([]byte(nodeID))
+	return uint64(h.Sum32()) & (1<<idNodeBits - 1)
 }
 
 // appendPushResult appends the JSON answer of SPEC §4; withStatus adds the

@@ -13,6 +13,11 @@ import (
 func (ls *loopState) serve(l *engine.Loop, h engine.Handle, c *connState, in []byte) int {
 	off := 0
 	for off < len(in) && c.mode == modeRequest {
+		if off > 0 && l.Congested(h) {
+			// The client is not reading its answers: stop at a request
+			// boundary; the engine carries the rest and resumes us.
+			return off
+		}
 		if c.parser == 0 {
 			ls.takeParser(c)
 			if c.timerKind != timerHeader {
@@ -62,16 +67,8 @@ func (ls *loopState) serve(l *engine.Loop, h engine.Handle, c *connState, in []b
 		ls.setTimer(c, timerIdle, l.Now().Add(keepAliveIdle))
 	}
 	switch c.mode {
-	case modeAsync:
-		if ls.servingHeld {
-			return off // serveHeld keeps the rest where it is
-		}
-		ls.hold(l, h, c, in[off:])
-		return len(in)
-	case modePoll:
-		if off < len(in) {
-			c.closeAfterPoll = true
-		}
+	case modeAsync, modePoll:
+		return off // the rest waits in the engine's carry for the answer
 	case modeStream:
 		ls.noise(l, h, c, len(in)-off)
 	}

@@ -41,7 +41,8 @@ type Server struct {
 
 	cluster *clusterNode // nil when standalone
 
-	seq       atomic.Uint64 // last message id handed out
+	seq       atomic.Uint64 // last message id handed out (nextSeq)
+	idNode    uint64        // this node's part of its message ids
 	edgeConns atomic.Int64
 	draining  atomic.Bool
 	counters  counters
@@ -69,6 +70,7 @@ func New(cfg Config) (*Server, error) {
 	if !validNodeID([]byte(s.nodeID)) {
 		return nil, fmt.Errorf("--node-id %q: want 1-64 of A-Z a-z 0-9 _ -", s.nodeID)
 	}
+	s.idNode = idNodeOf(s.nodeID)
 	s.boundary = []byte("pushwire-" + randomHex(12))
 	s.table = conntable.New(64)
 	s.store = newQoSStore(cfg.StoreMessages, cfg.StoreBytes)
