@@ -619,3 +619,36 @@ func TestSubmitBatchNoAllocs(t *testing.T) {
 		t.Fatalf("SubmitBatch+Submit allocs = %v; want 0", allocs)
 	}
 }
+
+func TestStopAcceptingOneTagKeepsTheOthers(t *testing.T) {
+	t.Parallel()
+	e, err := New(Config{Loops: 2}, echoHandler())
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	edge, err := e.Listen("127.0.0.1:0", 1)
+	if err != nil {
+		t.Fatalf("Listen edge: %v", err)
+	}
+	api, err := e.Listen("127.0.0.1:0", 2)
+	if err != nil {
+		t.Fatalf("Listen api: %v", err)
+	}
+	if err := e.Start(); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(e.Stop)
+	e.StopAccepting(1)
+	if c, err := net.DialTimeout("tcp", edge.String(), time.Second); err == nil {
+		c.Close()
+		t.Fatal("Dial to tag 1 after StopAccepting(1) succeeded; want refused")
+	}
+	c := dial(t, api.String())
+	defer c.Close()
+	c.Write([]byte("api"))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got := make([]byte, 3)
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "api" {
+		t.Fatalf("echo on tag 2 after StopAccepting(1) = %q, %v; want \"api\"", got, err)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -66,6 +67,7 @@ type Engine struct {
 	mu    sync.Mutex // guards state and listeners' fds (see closeListener); never held while calling a Handler
 	state int
 	lfds  []int // every listening socket; -1 once closed
+	ltags []int // the tag of each listening socket, by the same index
 
 	stopping atomic.Bool
 	wg       sync.WaitGroup
@@ -165,6 +167,7 @@ func (e *Engine) attach(l *Loop, fd, tag int) error {
 		return err
 	}
 	e.lfds = append(e.lfds, fd)
+	e.ltags = append(e.ltags, tag)
 	l.listeners = append(l.listeners, loopListener{fd: fd, tag: tag, id: id})
 	return nil
 }
@@ -187,14 +190,14 @@ func (e *Engine) Start() error {
 	return nil
 }
 
-// StopAccepting closes the listening sockets (for a drain); existing connections stay.
-// When it returns, new connection attempts are refused. It does not wait for the loops, so a
-// Handler callback may call it too.
-func (e *Engine) StopAccepting() {
+// StopAccepting closes the listening sockets with the given tags, or every one when none is
+// named (for a drain); existing connections stay. When it returns, new connection attempts
+// are refused. It does not wait for the loops, so a Handler callback may call it too.
+func (e *Engine) StopAccepting(tags ...int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, fd := range e.lfds {
-		if fd >= 0 {
+	for id, fd := range e.lfds {
+		if fd >= 0 && (len(tags) == 0 || slices.Contains(tags, e.ltags[id])) {
 			// shutdown(SHUT_RD) on a listening socket stops it listening at once (connections
 			// then get refused) while the fd stays open; the owning loop sees EPOLLHUP and
 			// closes it, so no other goroutine ever closes a fd a loop might be using.

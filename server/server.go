@@ -154,9 +154,9 @@ func (s *Server) Drain(ctx context.Context) error {
 	if !s.draining.CompareAndSwap(false, true) {
 		return errors.New("server: already draining")
 	}
-	// The api listener stays open: health checkers dial /readyz anew and
+	// Only the edge stops accepting: health checkers dial /readyz anew and
 	// must read 503, and publishers may still reach the streams that remain.
-	// New edge connections are answered 503 (OnOpen).
+	s.eng.StopAccepting(listenerEdge)
 	for i := range s.loops {
 		s.eng.Submit(i, engine.Task{Op: opDrain})
 	}
