@@ -9,6 +9,8 @@
 //	    ConnNode, UserNodes, TopicNodes, Stats }             // directory.go
 //	NewMemStore() *MemStore; NewMemDirectory(*MemStore, Node) // standalone (memdir.go)
 //	NewRedisDirectory(RedisOptions) (*RedisDirectory, error)  // cluster (redis*.go)
+//	NewRedisStore(RedisStoreOptions) (*RedisStore, error)     // QoS 1 messages (qosstore.go)
+//	(*RedisStore).Put/Ack/Pending/Close
 //
 //	NewLinks(self string, dir Directory, LinkOptions) *Links  // links.go, link.go
 //	(*Links).Forward(ctx, nodeID, *Push) (Result, error)
@@ -77,6 +79,27 @@
 // it removes what its own sets list but the mirror does not, and re-adds the whole mirror.
 // No restart of the node is needed (TestRedisRestart).
 //
+// # QoS 1 message store (qosstore.go)
+//
+// RedisStore keeps each user's unacknowledged QoS 1 messages (SPEC §5) in one key:
+//
+//	pw:q:<user>       ZSET    every member has score 0, so members sort bytewise; each is
+//	                          pad20(id) ":" expiresAt-ms ":" flags, then length-prefixed to,
+//	                          event, content type, and the data (binary-safe; see qosstore.go)
+//
+// The 20-digit zero-padded id first makes bytewise order id order (ids exceed 2^53, so they
+// cannot be scores). Put is one Lua script on that key: a member already present counts as
+// stored (a retried Put is a no-op); when the user holds maxPerUser members it removes the
+// expired ones and, if still full, answers ErrStoreFull; otherwise ZADD, and the key's expiry
+// is raised to the message's (PEXPIREAT when PEXPIRETIME is lower, which also covers a key just
+// created without a TTL), so the key lives exactly as long as its longest-lived message.
+// Ack(upTo) is ZREMRANGEBYLEX key - "[pad20(upTo):\xff" (cumulative, every member of id upTo
+// included). Pending is ZRANGE key - + BYLEX; members expired at the caller's now are left out
+// and ZREMed. Only single-key commands and a one-key script, so Redis Cluster works.
+// The store dials lazily (at most every retryGap while Redis is down), bounds each request by
+// OpTimeout, answers errors wrapping ErrDirectoryDown while Redis is unreachable, and uses
+// Redis again as soon as it answers (the script is re-sent on NOSCRIPT after a restart).
+//
 // # Link wire format and behaviour
 //
 // See frame.go. Requests carry consecutive correlation ids; the server runs its handler
@@ -91,9 +114,9 @@
 //
 // # Locks
 //
-// MemStore.mu, RedisDirectory.mu, Links.mu, link.mu, LinkServer.mu: each guards its own
-// fields, none is held across I/O, and none is held while another is taken (Links.Close and
-// link.run release one before taking the other), so there is no lock order to keep.
+// MemStore.mu, RedisDirectory.mu, RedisStore.mu, Links.mu, link.mu, LinkServer.mu: each guards
+// its own fields, none is held across I/O, and none is held while another is taken (Links.Close
+// and link.run release one before taking the other), so there is no lock order to keep.
 //
 // # Benchmarks (2-core VM shared with other work; ranges over 3 runs)
 //

@@ -1,0 +1,394 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"reflect"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// testMsgID builds an id the way the server does: time<<22 | counter<<10 | node.
+func testMsgID(ms, counter, node uint64) uint64 { return ms<<22 | counter<<10 | node }
+
+func newTestStore(t *testing.T, r *testRedis, opTimeout time.Duration) *RedisStore {
+	t.Helper()
+	s, err := NewRedisStore(RedisStoreOptions{URL: r.url(), OpTimeout: opTimeout, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("NewRedisStore = %v; want nil", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func testMsg(id uint64, expiresAt int64, data string) *StoredMessage {
+	return &StoredMessage{ID: id, ExpiresAt: expiresAt, To: "user:42", Event: "ev", ContentType: "text/plain", Data: []byte(data)}
+}
+
+func pendingIDs(t *testing.T, s *RedisStore, user string, nowMs int64) []uint64 {
+	t.Helper()
+	ms, err := s.Pending(context.Background(), user, nowMs)
+	if err != nil {
+		t.Fatalf("Pending(%q) = %v; want nil", user, err)
+	}
+	ids := []uint64{}
+	for _, m := range ms {
+		ids = append(ids, m.ID)
+	}
+	return ids
+}
+
+func TestQoSMemberRoundTrip(t *testing.T) {
+	t.Parallel()
+	cases := []StoredMessage{
+		{},
+		{ID: math.MaxUint64, ExpiresAt: math.MaxInt64, To: "user:42", Event: "e", ContentType: "a/b", JSON: true, Data: []byte(`{"a":1}`)},
+		{ID: 1, ExpiresAt: 1, To: "t:\x00:\xff", Event: "\n\r\n", ContentType: ":", Data: []byte("\x00\n\r\n\xff\xfe\xc3(")},
+		{ID: 7, ExpiresAt: 5, To: string(make([]byte, 300)), Data: bytes.Repeat([]byte{0}, 1000)},
+	}
+	for i, want := range cases {
+		b := appendQoSMember(nil, &want)
+		got, err := decodeQoSMember(string(b))
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("case %d: decode(encode(m)) = %+v, %v; want %+v, nil", i, got, err, want)
+		}
+		for n := 0; n < len(b)-len(want.Data); n++ { // every cut before the data must be refused
+			if _, err := decodeQoSMember(string(b[:n])); err == nil {
+				t.Errorf("case %d: decode(member[:%d]) = nil error; want errQoSMember", i, n)
+			}
+		}
+	}
+	// Bytewise member order is id order, whatever follows the id.
+	a := appendQoSMember(nil, &StoredMessage{ID: 9, ExpiresAt: 999999})
+	b := appendQoSMember(nil, &StoredMessage{ID: 10, ExpiresAt: 1})
+	if bytes.Compare(a, b) >= 0 {
+		t.Errorf("member(id 9) >= member(id 10): %q vs %q", a, b)
+	}
+}
+
+func FuzzQoSMember(f *testing.F) {
+	f.Add(appendQoSMember(nil, testMsg(testMsgID(1700000000000, 3, 17), 1700000060000, "hi\x00")))
+	f.Add([]byte("00000000000000000001:5:\x01\x01a"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := decodeQoSMember(string(b))
+		if err != nil {
+			return
+		}
+		again, err := decodeQoSMember(string(appendQoSMember(nil, &m)))
+		if err != nil || !reflect.DeepEqual(again, m) {
+			t.Fatalf("re-encoded %+v decodes to %+v, %v", m, again, err)
+		}
+	})
+}
+
+func TestRedisStorePendingOrder(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	s := newTestStore(t, r, time.Second)
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	ms := uint64(now)
+	// Two nodes (5 and 900) publishing in the same millisecond, plus neighbours in time.
+	want := []uint64{
+		testMsgID(ms-1, 1023, 1023),
+		testMsgID(ms, 0, 5), testMsgID(ms, 0, 900), testMsgID(ms, 1, 5), testMsgID(ms, 1, 900),
+		testMsgID(ms, 2, 5), testMsgID(ms+1, 0, 900),
+	}
+	for _, i := range []int{4, 1, 6, 0, 3, 5, 2} { // stored out of order
+		if err := s.Put(ctx, "42", testMsg(want[i], now+60000, "m"), 100); err != nil {
+			t.Fatalf("Put(id %d) = %v; want nil", want[i], err)
+		}
+	}
+	if got := pendingIDs(t, s, "42", now); !reflect.DeepEqual(got, want) {
+		t.Errorf("Pending ids = %v; want %v", got, want)
+	}
+	if got := pendingIDs(t, s, "43", now); len(got) != 0 {
+		t.Errorf("Pending(other user) = %v; want none", got)
+	}
+	// A retried Put (same message) stores nothing new, even when the user is at the limit.
+	if err := s.Put(ctx, "42", testMsg(want[0], now+60000, "m"), len(want)); err != nil {
+		t.Errorf("Put(same message again, full) = %v; want nil", err)
+	}
+	if got := pendingIDs(t, s, "42", now); len(got) != len(want) {
+		t.Errorf("after a repeated Put, %d pending; want %d", len(got), len(want))
+	}
+}
+
+func TestRedisStoreAckCumulative(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	s := newTestStore(t, r, time.Second)
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	ids := []uint64{testMsgID(100, 0, 1), testMsgID(100, 0, 2), testMsgID(100, 1, 1), testMsgID(101, 0, 1), testMsgID(102, 0, 1)}
+	for _, id := range ids {
+		if err := s.Put(ctx, "u", testMsg(id, now+60000, "x"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := []struct {
+		upTo    uint64
+		removed int
+		left    []uint64
+	}{
+		{ids[0] - 1, 0, ids},
+		{ids[2], 3, ids[3:]},            // cumulative: everything up to and including ids[2]
+		{ids[2], 0, ids[3:]},            // repeated ack
+		{ids[4] - 1, 1, ids[4:]},        // an id between stored ids
+		{math.MaxUint64, 1, []uint64{}}, // the largest id acks everything
+	}
+	for _, st := range steps {
+		n, err := s.Ack(ctx, "u", st.upTo)
+		if err != nil || n != st.removed {
+			t.Errorf("Ack(%d) = %d, %v; want %d, nil", st.upTo, n, err, st.removed)
+		}
+		if got := pendingIDs(t, s, "u", now); !reflect.DeepEqual(got, st.left) {
+			t.Errorf("after Ack(%d), Pending ids = %v; want %v", st.upTo, got, st.left)
+		}
+	}
+	if n, err := r.raw().Do(ctx, r.raw().B().Exists().Key("pw:q:u").Build()).AsInt64(); err != nil || n != 0 {
+		t.Errorf("EXISTS pw:q:u after acking all = %d, %v; want 0", n, err)
+	}
+}
+
+func TestRedisStorePendingDropsExpired(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	s := newTestStore(t, r, time.Second)
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	exp := []int64{now + 60000, now + 1000, now + 60000, now + 2000}
+	for i, e := range exp {
+		if err := s.Put(ctx, "u", testMsg(uint64(i+1), e, "x"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := pendingIDs(t, s, "u", now), []uint64{1, 2, 3, 4}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Pending(now) = %v; want %v", got, want)
+	}
+	// At now+1000 message 2 has expired (ExpiresAt <= now), at now+2500 message 4 too.
+	if got, want := pendingIDs(t, s, "u", now+1000), []uint64{1, 3, 4}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Pending(now+1000) = %v; want %v", got, want)
+	}
+	if got, want := pendingIDs(t, s, "u", now+2500), []uint64{1, 3}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Pending(now+2500) = %v; want %v", got, want)
+	}
+	raw := r.raw()
+	if n, err := raw.Do(ctx, raw.B().Zcard().Key("pw:q:u").Build()).AsInt64(); err != nil || n != 2 {
+		t.Errorf("ZCARD after Pending dropped expired = %d, %v; want 2", n, err)
+	}
+	// Going back in time cannot revive what was deleted.
+	if got, want := pendingIDs(t, s, "u", now), []uint64{1, 3}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Pending(now) again = %v; want %v", got, want)
+	}
+}
+
+func TestRedisStoreFull(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	s := newTestStore(t, r, time.Second)
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	for id := uint64(1); id <= 3; id++ {
+		if err := s.Put(ctx, "u", testMsg(id, now+60000, "x"), 3); err != nil {
+			t.Fatalf("Put(%d of 3) = %v; want nil", id, err)
+		}
+	}
+	if err := s.Put(ctx, "u", testMsg(4, now+60000, "x"), 3); !errors.Is(err, ErrStoreFull) {
+		t.Fatalf("Put(4th, max 3) = %v; want ErrStoreFull", err)
+	}
+	if err := s.Put(ctx, "other", testMsg(4, now+60000, "x"), 3); err != nil {
+		t.Errorf("Put(other user) = %v; want nil (limits are per user)", err)
+	}
+	if n, err := s.Ack(ctx, "u", 1); err != nil || n != 1 {
+		t.Fatalf("Ack(1) = %d, %v; want 1, nil", n, err)
+	}
+	if err := s.Put(ctx, "u", testMsg(4, now+60000, "x"), 3); err != nil {
+		t.Fatalf("Put(4) after an ack = %v; want nil", err)
+	}
+	// Messages that expired make room, without a Pending call to drop them first.
+	if err := s.Put(ctx, "e", testMsg(1, now+60000, "x"), 3); err != nil {
+		t.Fatal(err)
+	}
+	for id := uint64(2); id <= 3; id++ {
+		if err := s.Put(ctx, "e", testMsg(id, now-1000, "x"), 3); err != nil {
+			t.Fatalf("Put(expired %d) = %v; want nil", id, err)
+		}
+	}
+	if err := s.Put(ctx, "e", testMsg(4, now+60000, "x"), 3); err != nil {
+		t.Fatalf("Put into a queue full of expired messages = %v; want nil", err)
+	}
+	if got, want := pendingIDs(t, s, "e", time.Now().UnixMilli()), []uint64{1, 4}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Pending = %v; want %v", got, want)
+	}
+	// maxPerUser <= 0: no limit.
+	for id := uint64(10); id < 20; id++ {
+		if err := s.Put(ctx, "u", testMsg(id, now+60000, "x"), 0); err != nil {
+			t.Fatalf("Put(max 0) = %v; want nil", err)
+		}
+	}
+}
+
+func TestRedisStoreBinaryRoundTrip(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	s := newTestStore(t, r, time.Second)
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	want := []StoredMessage{
+		{ID: 1, ExpiresAt: now + 60000, To: "user:\x00:42", Event: "a\nb", ContentType: "application/octet-stream",
+			Data: []byte("\x00\x00nul\nline\r\ncrlf\xff\xfe\xc3\x28 invalid utf-8\x00")},
+		{ID: 2, ExpiresAt: now + 60000, To: "user:42", JSON: true, Data: []byte(`{"k":"v"}`)},
+		{ID: 3, ExpiresAt: now + 60000, To: "user:42"},                                             // empty data
+		{ID: 4, ExpiresAt: now + 60000, To: "user:42", Data: bytes.Repeat([]byte{0xff, 0}, 40000)}, // 80 KB
+	}
+	for i := range want {
+		if err := s.Put(ctx, "bin\x00user\xff", &want[i], 0); err != nil {
+			t.Fatalf("Put(%d) = %v; want nil", want[i].ID, err)
+		}
+	}
+	got, err := s.Pending(ctx, "bin\x00user\xff", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Pending = %+v\nwant %+v", got, want)
+	}
+}
+
+func TestRedisStoreKeyExpiry(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	s, err := NewRedisStore(RedisStoreOptions{URL: r.url(), Prefix: "x:", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	raw := r.raw()
+	expireTime := func() int64 {
+		t.Helper()
+		v, err := raw.Do(ctx, raw.B().Pexpiretime().Key("x:q:u").Build()).AsInt64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	now := time.Now().UnixMilli()
+	steps := []struct {
+		exp, want int64
+	}{
+		{now + 10000, now + 10000}, // the first message sets the key's expiry
+		{now + 20000, now + 20000}, // a longer-lived one extends it
+		{now + 5000, now + 20000},  // a shorter-lived one does not shorten it
+	}
+	for i, st := range steps {
+		if err := s.Put(ctx, "u", testMsg(uint64(i+1), st.exp, "x"), 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := expireTime(); got != st.want {
+			t.Errorf("after Put(expires %+d ms), PEXPIRETIME x:q:u = %+d ms; want %+d", st.exp-now, got-now, st.want-now)
+		}
+	}
+	// The key goes away by itself once its longest-lived message has expired.
+	if err := s.Put(ctx, "short", testMsg(1, time.Now().UnixMilli()+100, "x"), 0); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, func() string {
+		if n, _ := raw.Do(ctx, raw.B().Exists().Key("x:q:short").Build()).AsInt64(); n != 0 {
+			return "x:q:short still exists after its only message expired"
+		}
+		return ""
+	})
+}
+
+// checkDown runs f and checks it fails with ErrDirectoryDown within limit.
+func checkDown(t *testing.T, what string, limit time.Duration, f func() error) {
+	t.Helper()
+	start := time.Now()
+	err := f()
+	if took := time.Since(start); !errors.Is(err, ErrDirectoryDown) || took > limit {
+		t.Errorf("%s with Redis unreachable = %v after %v; want ErrDirectoryDown within %v", what, err, took, limit)
+	}
+}
+
+func TestRedisStoreRedisDown(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	const opTimeout = 300 * time.Millisecond
+	limit := opTimeout + 200*time.Millisecond
+	s := newTestStore(t, r, opTimeout)
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	if err := s.Put(ctx, "u", testMsg(1, now+60000, "x"), 10); err != nil {
+		t.Fatal(err)
+	}
+
+	// Hung Redis: requests end at OpTimeout.
+	if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	checkDown(t, "Put (SIGSTOPped)", limit, func() error { return s.Put(ctx, "u", testMsg(2, now+60000, "x"), 10) })
+	checkDown(t, "Pending (SIGSTOPped)", limit, func() error { _, err := s.Pending(ctx, "u", now); return err })
+	if err := r.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Second, func() string {
+		if _, err := s.Pending(ctx, "u", now); err != nil {
+			return "Pending after SIGCONT: " + err.Error()
+		}
+		return ""
+	})
+
+	// Stopped Redis: requests fail fast; a restarted (empty) Redis is used by the same store.
+	r.stop()
+	checkDown(t, "Put (stopped)", limit, func() error { return s.Put(ctx, "u", testMsg(3, now+60000, "x"), 10) })
+	checkDown(t, "Ack (stopped)", limit, func() error { _, err := s.Ack(ctx, "u", 1); return err })
+	checkDown(t, "Pending (stopped)", limit, func() error { _, err := s.Pending(ctx, "u", now); return err })
+	r.start()
+	eventually(t, 3*time.Second, func() string {
+		if err := s.Put(ctx, "u", testMsg(4, now+60000, "x"), 10); err != nil {
+			return "Put after restart: " + err.Error()
+		}
+		return ""
+	})
+	// Redis restarted empty (no persistence), and the Put script was reloaded.
+	if got, want := pendingIDs(t, s, "u", now), []uint64{4}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Pending after restart = %v; want %v", got, want)
+	}
+}
+
+func TestRedisStoreLazyConnect(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	r.stop() // Redis is down when the store is made
+	const opTimeout = 300 * time.Millisecond
+	s := newTestStore(t, r, opTimeout)
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	checkDown(t, "Put (never connected)", opTimeout+200*time.Millisecond,
+		func() error { return s.Put(ctx, "u", testMsg(1, now+60000, "x"), 10) })
+	checkDown(t, "Put (again, in the retry gap)", 50*time.Millisecond,
+		func() error { return s.Put(ctx, "u", testMsg(1, now+60000, "x"), 10) })
+	r.start()
+	eventually(t, 3*time.Second, func() string {
+		if err := s.Put(ctx, "u", testMsg(1, now+60000, "x"), 10); err != nil {
+			return "Put after Redis came up: " + err.Error()
+		}
+		return ""
+	})
+	if got, want := pendingIDs(t, s, "u", now), []uint64{1}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Pending = %v; want %v", got, want)
+	}
+	s.Close()
+	if err := s.Put(ctx, "u", testMsg(2, now+60000, "x"), 10); !errors.Is(err, ErrClosed) {
+		t.Errorf("Put after Close = %v; want ErrClosed", err)
+	}
+	if _, err := s.Pending(ctx, "u", now); !errors.Is(err, ErrClosed) {
+		t.Errorf("Pending after Close = %v; want ErrClosed", err)
+	}
+}
