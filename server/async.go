@@ -98,8 +98,12 @@ func (ls *loopState) describe(l *engine.Loop, call *asyncCall) {
 			status, body = 400, appendErrorObject(nil, "this connection has no user, so nothing is stored for it")
 			break
 		}
-		n := ls.s.store.ack(user, call.upTo)
 		ls.s.counters.acks.Add(1)
+		if ls.s.cluster != nil {
+			ls.s.cluster.ackStored(call, user) // it answers the caller
+			return
+		}
+		n := ls.s.store.ack(user, call.upTo)
 		body = strconv.AppendInt([]byte(`{"acked":`), int64(n), 10)
 		body = append(body, '}')
 	default:

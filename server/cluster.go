@@ -25,7 +25,8 @@ type clusterNode struct {
 	links  *cluster.Links
 	server *cluster.LinkServer
 	ln     net.Listener
-	jobs   chan *routeJob
+	store  *cluster.RedisStore // QoS 1 messages (SPEC §5: Redis in cluster mode)
+	jobs   chan func()         // work that waits on Redis or a peer: run by the router
 	wg     sync.WaitGroup
 
 	forwards atomic.Uint64 // pushes forwarded to other nodes
@@ -71,13 +72,18 @@ func startCluster(s *Server) (*clusterNode, error) {
 		ln.Close()
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
-	cn := &clusterNode{s: s, dir: dir, ln: ln, jobs: make(chan *routeJob, 4096), known: map[string][]string{}}
+	cn := &clusterNode{s: s, dir: dir, ln: ln, jobs: make(chan func(), 4096), known: map[string][]string{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := dir.Start(ctx); err != nil {
 		// Start keeps retrying in the background: the node serves its own
 		// connections meanwhile and joins the cluster when Redis answers.
 		s.log.Warn("redis directory not reachable yet; serving local connections", "err", err)
+	}
+	if cn.store, err = cluster.NewRedisStore(cluster.RedisStoreOptions{URL: cfg.Redis, Logger: s.log}); err != nil {
+		ln.Close()
+		dir.Close()
+		return nil, fmt.Errorf("--redis: %w", err)
 	}
 	cn.links = cluster.NewLinks(s.nodeID, dir, cluster.LinkOptions{Logger: s.log})
 	cn.server = cluster.NewLinkServer(cn.take, cluster.LinkServerOptions{Logger: s.log})
@@ -112,6 +118,18 @@ func (cn *clusterNode) close() {
 	cn.wg.Wait()
 	cn.links.Close()
 	cn.dir.Close()
+	cn.store.Close()
+}
+
+// submit hands work to the router without ever blocking a loop; false
+// when the router is saturated.
+func (cn *clusterNode) submit(job func()) bool {
+	select {
+	case cn.jobs <- job:
+		return true
+	default:
+		return false
+	}
 }
 
 // joined and left mirror, into the directory, a user or topic gaining its
@@ -148,13 +166,14 @@ type routeItem struct {
 	kind  addrKind
 	node  string // conn pushes: the node holding the key
 	msg   *message
+	store bool // a QoS 1 user push: store it in Redis before anything else
 }
 
-// route runs routing jobs until close.
+// route runs the router's work until close.
 func (cn *clusterNode) route() {
 	defer cn.wg.Done()
 	for job := range cn.jobs {
-		cn.run(job)
+		job()
 	}
 }
 
@@ -165,6 +184,13 @@ func (cn *clusterNode) run(job *routeJob) {
 	for i := range job.items {
 		it := &job.items[i]
 		res := &job.results[it.index]
+		if it.store {
+			if err := cn.storeQoS(ctx, it.msg); err != nil {
+				res.status, res.err = 503, "QoS 1 message not stored: "+err.Error()
+				continue
+			}
+			res.stored = true
+		}
 		nodes, err := cn.nodesFor(ctx, it)
 		switch {
 		case err == nil:

@@ -19,7 +19,9 @@ func (ls *loopState) deliver(l *engine.Loop, h engine.Handle, m *message) {
 		}
 		ls.writeMessage(l, h, c, m)
 	case modePoll:
-		ls.answerPoll(l, h, c, m, false)
+		ls.one[0] = m
+		ls.answerPoll(l, h, c, ls.one[:], false)
+		ls.one[0] = nil
 	}
 }
 

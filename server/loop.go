@@ -19,6 +19,7 @@ const (
 	opConnInfo              // V *asyncCall: describe H, answer on the caller's loop
 	opAsyncReply            // V *asyncCall: write its answer to H and resume H
 	opDrain                 // H zero: send reconnect to every stream of the loop and close them
+	opReplay                // V *replayBatch: a user's stored QoS 1 messages for H, in order
 )
 
 // loopState is the server's state on one engine loop. Only that loop's
@@ -49,6 +50,7 @@ type loopState struct {
 	targets   []conntable.Handle // fan-out scratch
 	batches   [][]engine.Task    // per destination loop
 	pending   []*message         // poll answers being merged
+	one       [1]*message        // a single message passed as a list
 
 	job         *routeJob    // pushes of the request being served that other nodes must take
 	resultIndex int          // which result of the request publish is making
@@ -193,6 +195,8 @@ func (s *Server) OnTask(l *engine.Loop, t engine.Task) {
 		ls.finishAsync(l, t.H, t.V.(*asyncCall))
 	case opDrain:
 		ls.drain(l)
+	case opReplay:
+		ls.replayBatch(l, t.H, t.V.(*replayBatch))
 	}
 }
 

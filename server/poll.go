@@ -17,7 +17,7 @@ import (
 func (ls *loopState) poll(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request, since uint64, hasSince bool) {
 	if !hasSince {
 		// A first poll waits for what comes next, from any node.
-		since = max(ls.s.seq.Load(), uint64(l.Now().UnixMilli())<<idTimeShift)
+		since = max(ls.s.seq.Load(), idFloor(l.Now()))
 	}
 	c.cursor = since
 	if hasSince && c.hasUser { // since acknowledges what the last poll answered
@@ -29,6 +29,9 @@ func (ls *loopState) poll(l *engine.Loop, h engine.Handle, c *connState, req *ht
 	c.closeAfterPoll = !req.KeepAlive()
 	c.origin = ls.s.originIndex(req.Header("Origin"))
 	ls.s.counters.polls.Add(1)
+	if ls.s.cluster != nil && c.hasUser {
+		ls.s.cluster.replayStored(h, ls.userName(c), since, hasSince)
+	}
 	if !ls.answerPoll(l, h, c, nil, false) {
 		ls.setTimer(c, timerPoll, l.Now().Add(ls.s.cfg.PollTimeout))
 	}
@@ -46,9 +49,9 @@ func (ls *loopState) pollInterest(q *queryParams, now time.Time) {
 }
 
 // answerPoll answers a waiting long-poll with every kept message newer than
-// its cursor, plus m. With nothing to send it answers 204 only when the wait
+// its cursor, plus extra. With nothing to send it answers 204 only when the wait
 // is over (final); it reports whether it answered.
-func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, m *message, final bool) bool {
+func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, extra []*message, final bool) bool {
 	msgs := ls.pending[:0]
 	for _, mb := range ls.memberships(c) {
 		name, g, ok := ls.s.table.AppendName(ls.names[:0], mb)
@@ -61,9 +64,11 @@ func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, m
 		}
 		msgs = ls.s.recent.appendSince(msgs, g, name, c.cursor)
 	}
-	if m != nil && m.seq > c.cursor {
-		m.retain(1)
-		msgs = append(msgs, m)
+	for _, m := range extra {
+		if m.seq > c.cursor || m.qos == 1 {
+			m.retain(1)
+			msgs = append(msgs, m)
+		}
 	}
 	slices.SortFunc(msgs, func(a, b *message) int { return cmpSeq(a.seq, b.seq) })
 	if len(msgs) == 0 && !final {

@@ -85,9 +85,7 @@ func (ls *loopState) dispatch(l *engine.Loop, h engine.Handle, req *httpcodec.Re
 	job.from, job.keepAlive = h, persistence(req)
 	job.results = append(job.results[:0], results...)
 	ls.live(h).mode = modeAsync
-	select {
-	case ls.s.cluster.jobs <- job:
-	default:
+	if !ls.s.cluster.submit(func() { ls.s.cluster.run(job) }) {
 		// The router is saturated: answer 503 rather than block the loop.
 		for i := range job.items {
 			res := &job.results[job.items[i].index]
@@ -200,7 +198,7 @@ func (ls *loopState) publish(l *engine.Loop, p *push) pushResult {
 			}
 		}
 	case addrUser:
-		if p.qos == 1 {
+		if p.qos == 1 && s.cluster == nil {
 			if err := s.store.put(p.name, m, now.UnixMilli()); err != nil {
 				return pushResult{status: 503, err: err.Error()}
 			}
@@ -225,7 +223,7 @@ func (ls *loopState) publish(l *engine.Loop, p *push) pushResult {
 	if remote {
 		res.status = 0
 		m.retain(1) // the router's, released once forwarded
-		ls.routeLater(routeItem{kind: p.kind, node: string(node), msg: m})
+		ls.routeLater(routeItem{kind: p.kind, node: string(node), msg: m, store: p.kind == addrUser && p.qos == 1})
 		return res
 	}
 	finishStatus(&res, p.kind)
@@ -256,18 +254,27 @@ func (ls *loopState) routeLater(it routeItem) {
 
 // Message ids are unique across a cluster and ordered by publish time, so a
 // since= cursor or Last-Event-ID keeps its meaning when a client moves to
-// another node: the publish time in ms (42 bits, until the year 2109), a
-// per-node counter (12 bits: 4096 a ms before the clock is borrowed ahead),
-// and 10 bits that name the node (a hash of its id).
+// another node: microseconds since 2024 (50 bits, until 2059), a per-node
+// counter (4 bits: 16 ids a µs before the clock is borrowed ahead), and 10
+// bits that name the node (a hash of its id). Pushes taken by different
+// nodes are ordered as their clocks are: exactly on one machine, to NTP
+// precision across machines.
 const (
 	idNodeBits    = 10
-	idCounterBits = 12
+	idCounterBits = 4
 	idTimeShift   = idNodeBits + idCounterBits
 )
 
+var idEpoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// idFloor is the smallest id a message published at now can get.
+func idFloor(now time.Time) uint64 {
+	return uint64(now.Sub(idEpoch).Microseconds()) << idTimeShift
+}
+
 // nextSeq hands out the next message id of this node.
 func (s *Server) nextSeq(now time.Time) uint64 {
-	floor := uint64(now.UnixMilli())<<idTimeShift | s.idNode
+	floor := idFloor(now) | s.idNode
 	for {
 		last := s.seq.Load()
 		next := max(last+1<<idNodeBits, floor)

@@ -80,6 +80,9 @@ func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *connState, re
 		return appendPacketFrame(dst, f, eventRegistered, p, ls.s.boundary)
 	})
 	ls.replay(l, h, c, q, since, hasSince)
+	if ls.s.cluster != nil && len(q.user) > 0 {
+		ls.s.cluster.replayStored(h, q.user, since, hasSince)
+	}
 	ls.setTimer(c, timerHeartbeat, l.Now().Add(ls.s.cfg.Heartbeat))
 }
 
