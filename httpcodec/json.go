@@ -13,8 +13,9 @@ import (
 //
 // It is on the push hot path (every non-JSON payload passes through it), so
 // it copies runs of safe ASCII with one append and decodes UTF-8 only for
-// bytes >= 0x80. BenchmarkJSONString compares it with sonic's encoder on the
-// same inputs; see the result recorded there.
+// bytes >= 0x80. BenchmarkJSONString compares it with sonic's encoder: ours
+// is faster on short strings and never allocates, sonic is faster on long
+// ones but allocates per call; the figures and the reasoning are recorded there.
 func AppendJSONString(dst, s []byte) []byte {
 	const hexDigits = "0123456789abcdef"
 	dst = append(dst, '"')

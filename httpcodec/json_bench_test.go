@@ -12,12 +12,19 @@ import (
 // needs escapes, mixed UTF-8 text, and a 4 KiB message. sonic runs with
 // ValidateString, which it needs to give the same output for invalid UTF-8.
 //
-// Result on the development machine (see the report in the commit that
-// added this file): ours wins on the short inputs that dominate pushes,
-// where sonic pays for the interface boxing and option dispatch of its
-// generic entry point (one allocation per call); on long ASCII sonic's SIMD
-// scan is ahead. Pushes are mostly short and must not allocate, so the hot
-// path keeps AppendJSONString; sonic stays the choice for whole values.
+// Result (2-core dev VM, go1.26, sonic v1.15.5, -benchtime 1s):
+//
+//	short   ours  15.9 ns 0 allocs   sonic  77.3 ns 2 allocs
+//	escapes ours  69.8 ns 0 allocs   sonic  94.6 ns 2 allocs
+//	utf8    ours 100.2 ns 0 allocs   sonic  80.3 ns 2 allocs
+//	4KiB    ours  1026 ns 0 allocs   sonic 252.9 ns 2 allocs
+//
+// Ours wins on short and escape-heavy strings, the ids, event names and
+// small messages that dominate pushes, because sonic's only public entry
+// point takes an interface{} and allocates on every call (still once with a
+// *string). sonic's SIMD scan wins on long text (4x at 4 KiB). The hot path
+// must not allocate, so it keeps AppendJSONString; sonic remains the choice
+// for encoding whole values off the hot path.
 func BenchmarkJSONString(b *testing.B) {
 	inputs := []struct{ name, s string }{
 		{"short", "breaking news: markets up 2 percent"},
