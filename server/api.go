@@ -22,7 +22,7 @@ func (ls *loopState) serveAPI(l *engine.Loop, h engine.Handle, c *connState, req
 			ls.answerError(l, h, req, 405, "use POST to publish")
 			return
 		}
-		if !ls.s.rates.allow(c.ip, l.Now()) {
+		if !ls.s.rates.allow(ls.peers[h], l.Now()) {
 			ls.answerError(l, h, req, 429, "publish rate over --publish-rate for this client")
 			return
 		}

@@ -33,7 +33,7 @@ func (ls *loopState) writeMessage(l *engine.Loop, h engine.Handle, c *connState,
 	} else {
 		l.WriteRef(h, fr.chunked)
 	}
-	c.lastSend = l.Now().UnixMilli()
+	c.lastSend = ls.s.stampOf(l.Now())
 	ls.messagesOut.Add(1)
 }
 

@@ -27,7 +27,8 @@ const (
 type loopState struct {
 	s     *Server
 	index int
-	pages []*connPage // connection state by engine slot
+	pages []*connPage                // connection state by engine slot
+	peers map[engine.Handle][16]byte // peer addresses, only where a limit needs them (keepsPeer)
 
 	parsers       []*httpcodec.Parser
 	freeParsers   []int32
@@ -40,6 +41,8 @@ type loopState struct {
 	fireFn func(conntable.Handle, conntable.TimerID)
 	cur    *engine.Loop  // the loop, while the wheel fires timers
 	rng    *rand.ChaCha8 // conn keys: a CSPRNG seeded from crypto/rand
+
+	hbCursor int // the next slot the heartbeat sweep visits
 
 	q         queryParams        // the request's parameters
 	query     []byte             // their decoded bytes
@@ -65,7 +68,7 @@ func newLoopState(s *Server, index int) *loopState {
 	if _, err := crand.Read(seed[:]); err != nil {
 		panic("server: crypto/rand failed: " + err.Error())
 	}
-	ls := &loopState{s: s, index: index, rng: rand.NewChaCha8(seed)}
+	ls := &loopState{s: s, index: index, rng: rand.NewChaCha8(seed), peers: map[engine.Handle][16]byte{}}
 	ls.wheel = conntable.NewWheel(tickInterval(s.cfg), 4096, time.Now())
 	ls.fireFn = ls.fire
 	ls.batches = make([][]engine.Task, len(s.loops))
@@ -98,11 +101,14 @@ func (ls *loopState) live(h engine.Handle) *connState {
 func (s *Server) OnOpen(l *engine.Loop, h engine.Handle, listener int, peer netip.Addr) bool {
 	ls := s.loops[l.Index()]
 	c := ls.conn(h)
-	*c = connState{h: h, listener: uint8(listener), ip: peer.As16()}
+	*c = connState{h: h, listener: uint8(listener)}
+	if s.keepsPeer(listener) {
+		ls.peers[h] = peer.As16()
+	}
 	if listener == listenerEdge {
 		s.edgeConns.Add(1)
-		if !s.perIP.acquire(c.ip) {
-			c.ip = [16]byte{} // not counted, so not released
+		if !s.perIP.acquire(ls.peers[h]) {
+			delete(ls.peers, h) // not counted, so not released
 			ls.refuse(l, h, c, 503, "too many connections from this address (--max-conns-per-ip)")
 			return true
 		}
@@ -117,6 +123,16 @@ func (s *Server) OnOpen(l *engine.Loop, h engine.Handle, listener int, peer neti
 	}
 	ls.setTimer(c, timerHeader, l.Now().Add(s.cfg.HeaderTimeout))
 	return true
+}
+
+// keepsPeer reports whether connections of a listener need their peer
+// address after OnOpen: for --max-conns-per-ip on the edge, --publish-rate
+// on the api. Only those pay for it (ls.peers), not every idle stream.
+func (s *Server) keepsPeer(listener int) bool {
+	if listener == listenerEdge {
+		return s.cfg.MaxConnsPerIP > 0
+	}
+	return s.cfg.PublishRate > 0
 }
 
 func (s *Server) maxConns() int {
@@ -167,12 +183,15 @@ func (s *Server) OnClose(l *engine.Loop, h engine.Handle, err error) {
 	}
 	ls.cancelTimer(c)
 	ls.releaseParser(c)
+	defer delete(ls.peers, h)
 	if c.subscribed {
 		ls.unsubscribe(c)
 	}
 	if c.listener == listenerEdge {
 		s.edgeConns.Add(-1)
-		s.perIP.release(c.ip)
+		if ip, ok := ls.peers[h]; ok {
+			s.perIP.release(ip)
+		}
 	}
 	*c = connState{}
 }
@@ -206,6 +225,7 @@ func (s *Server) OnTick(l *engine.Loop, now time.Time) {
 	ls.cur = l
 	ls.wheel.Advance(now, ls.fireFn)
 	ls.cur = nil
+	ls.sweepHeartbeats(l, now)
 }
 
 var (

@@ -83,7 +83,6 @@ func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *connState, re
 	if ls.s.cluster != nil && len(q.user) > 0 {
 		ls.s.cluster.replayStored(h, q.user, since, hasSince)
 	}
-	ls.setTimer(c, timerHeartbeat, l.Now().Add(ls.s.cfg.Heartbeat))
 }
 
 // parseSince reads the resume point from ?since= or Last-Event-ID.

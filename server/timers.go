@@ -40,8 +40,6 @@ func (ls *loopState) fire(ch conntable.Handle, id conntable.TimerID) {
 		ls.refuse(l, h, c, 408, "request not received within --header-timeout")
 	case timerIdle:
 		l.Close(h, errIdle)
-	case timerHeartbeat:
-		ls.heartbeat(l, h, c)
 	case timerPoll:
 		ls.answerPoll(l, h, c, nil, true)
 	}
@@ -51,33 +49,47 @@ func (ls *loopState) fire(ch conntable.Handle, id conntable.TimerID) {
 // Publishers keep pools of idle connections, so this is generous.
 const keepAliveIdle = 5 * time.Minute
 
-// heartbeat writes a heartbeat frame when the stream has been quiet for a
-// whole interval, and schedules the next check one interval after the last
-// frame written.
-func (ls *loopState) heartbeat(l *engine.Loop, h engine.Handle, c *connState) {
-	now := l.Now()
-	interval := ls.s.cfg.Heartbeat
-	nowMs := now.UnixMilli()
-	if time.Duration(nowMs-c.lastSend)*time.Millisecond >= interval-tickInterval(ls.s.cfg) {
-		var packet [64]byte
-		p := appendHeartbeatPacket(packet[:0], nowMs)
-		if c.format == formatSSE {
-			ls.writeFrame(l, h, c, func(dst []byte) []byte {
-				dst = append(dst, ": hb "...)
-				dst = strconv.AppendInt(dst, nowMs, 10)
-				return append(dst, "\n\n"...)
-			})
-		} else {
-			ls.writeFrame(l, h, c, func(dst []byte) []byte {
-				return appendPacketFrame(dst, c.format, nil, p, ls.s.boundary)
-			})
+// Heartbeats (SPEC §3) are not timers: a stream would hold a wheel timer
+// for its whole life. Each tick instead sweeps a share of the loop's slots,
+// so every slot is visited each quarter heartbeat, and a stream quiet for
+// three quarters of one gets a heartbeat: no stream stays silent longer than
+// --heartbeat, and an idle stream costs no timer memory at all.
+
+// sweepHeartbeats visits the next share of slots.
+func (ls *loopState) sweepHeartbeats(l *engine.Loop, now time.Time) {
+	total := len(ls.pages) * connPageSize
+	if total == 0 {
+		return
+	}
+	visitEvery := ls.s.cfg.Heartbeat / 4
+	ticks := max(int(visitEvery/tickInterval(ls.s.cfg)), 1)
+	quiet := ls.s.cfg.Heartbeat - visitEvery
+	for range (total + ticks - 1) / ticks {
+		slot := ls.hbCursor
+		ls.hbCursor = (ls.hbCursor + 1) % total
+		c := &ls.pages[slot/connPageSize][slot%connPageSize]
+		if c.h != 0 && c.mode == modeStream && now.Sub(ls.s.timeOf(c.lastSend)) >= quiet {
+			ls.heartbeat(l, c.h, c, now)
 		}
 	}
-	next := time.UnixMilli(c.lastSend).Add(interval)
-	if !next.After(now) {
-		next = now.Add(interval)
+}
+
+// heartbeat writes a heartbeat frame on a stream.
+func (ls *loopState) heartbeat(l *engine.Loop, h engine.Handle, c *connState, now time.Time) {
+	nowMs := now.UnixMilli()
+	if c.format == formatSSE {
+		ls.writeFrame(l, h, c, func(dst []byte) []byte {
+			dst = append(dst, ": hb "...)
+			dst = strconv.AppendInt(dst, nowMs, 10)
+			return append(dst, "\n\n"...)
+		})
+		return
 	}
-	ls.setTimer(c, timerHeartbeat, next)
+	var packet [64]byte
+	p := appendHeartbeatPacket(packet[:0], nowMs)
+	ls.writeFrame(l, h, c, func(dst []byte) []byte {
+		return appendPacketFrame(dst, c.format, nil, p, ls.s.boundary)
+	})
 }
 
 // writeFrame encodes one per-connection frame (registered, heartbeat,
@@ -90,5 +102,5 @@ func (ls *loopState) writeFrame(l *engine.Loop, h engine.Handle, c *connState, b
 	} else {
 		l.Write(h, chunked)
 	}
-	c.lastSend = l.Now().UnixMilli()
+	c.lastSend = ls.s.stampOf(l.Now())
 }
