@@ -213,7 +213,7 @@ func TestConnAdmin(t *testing.T) {
 	if info.Format != "sse" {
 		t.Errorf("GET /conn format = %q; want sse", info.Format)
 	}
-	if r := n.do("GET", "/conn/AAAAAAAAAAAAAAAAAAAAAA", ""); r.status != 404 {
+	if r := n.do("GET", "/conn/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", ""); r.status != 404 {
 		t.Errorf("GET /conn/<unknown> = %d; want 404", r.status)
 	}
 	if r := n.do("DELETE", "/conn/"+s.key, ""); r.status/100 != 2 {

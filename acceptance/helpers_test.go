@@ -531,16 +531,17 @@ func statusOf(raw string) int {
 	return code
 }
 
-var connKeyShape = regexp.MustCompile(`^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{1,64}$`)
+var connKeyShape = regexp.MustCompile(`^[A-Za-z0-9_-]{32}\.[A-Za-z0-9_-]{1,64}$`)
 
-// checkConnKey requires 22 base64url characters (128 random bits), a dot
-// and the holding node's id: URL-safe and routable across a cluster.
+// checkConnKey requires 32 base64url characters (the connection's handle
+// and 128 random bits), a dot and the holding node's id: URL-safe,
+// unguessable and routable across a cluster.
 func checkConnKey(t *testing.T, key string) {
 	t.Helper()
 	if !connKeyShape.MatchString(key) {
-		t.Fatalf("Push-Conn %q: want 22 base64url characters, '.', and the node id", key)
+		t.Fatalf("Push-Conn %q: want 32 base64url characters, '.', and the node id", key)
 	}
-	b, err := base64.RawURLEncoding.DecodeString(key[:22])
+	b, err := base64.RawURLEncoding.DecodeString(key[:32])
 	if err != nil || len(b)*8 < 96 {
 		t.Fatalf("Push-Conn %q decodes to %d bytes (%v); want at least 96 bits", key, len(b), err)
 	}

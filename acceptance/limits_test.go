@@ -279,7 +279,7 @@ func TestMalformedRequests(t *testing.T) {
 		{"bad version digits", "POST %s HTTP/1.10\r\nHost: x\r\nContent-Length: 0\r\n\r\n", []int{400, 505}},
 		{"junk request line", "POST  %s HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", []int{400}},
 	}
-	for _, addr := range []struct{ name, hostport, path string }{{"api", n.api, "/pub/topic/t"}, {"edge", n.edge, "/ack?conn=AAAAAAAAAAAAAAAAAAAAAA&id=1"}} {
+	for _, addr := range []struct{ name, hostport, path string }{{"api", n.api, "/pub/topic/t"}, {"edge", n.edge, "/ack?conn=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA&id=1"}} {
 		for _, c := range cases {
 			req := fmt.Sprintf(c.req, addr.path) + next
 			out, closed := rawExchange(t, addr.hostport, req, 3*time.Second)

@@ -89,7 +89,7 @@ func TestPublishNotFound(t *testing.T) {
 	key := s.key
 	s.close()
 	waitFor(t, 10*time.Second, "closed subscriber still counted", func() bool { return n.stats()["connections"] == 0 })
-	for _, path := range []string{"conn/" + key, "conn/AAAAAAAAAAAAAAAAAAAAAA", "user/gone", "user/never"} {
+	for _, path := range []string{"conn/" + key, "conn/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "user/gone", "user/never"} {
 		r := n.pub(path, "x")
 		if r.status != 404 {
 			t.Errorf("POST /pub/%s = %d %s; want 404", path, r.status, r.body)

@@ -582,7 +582,7 @@ func TestEdgePipelining(t *testing.T) {
 	t.Parallel()
 	n := startNode(t)
 	c := dial(t, n.edge)
-	writeAll(t, c, "POST /ack?conn=AAAAAAAAAAAAAAAAAAAAAA&id=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"+
+	writeAll(t, c, "POST /ack?conn=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA&id=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"+
 		"OPTIONS /sub HTTP/1.1\r\nHost: x\r\nOrigin: http://o.example\r\nAccess-Control-Request-Method: GET\r\n\r\n"+
 		"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n"+
 		"GET /sub?topic=pl HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -629,8 +629,8 @@ func TestSubscribeBadRequests(t *testing.T) {
 		{"GET /sub?" + many + " HTTP/1.1\r\nHost: x\r\n\r\n", 400},
 		{"POST /sub?topic=a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405},
 		{"GET /subscribe HTTP/1.1\r\nHost: x\r\n\r\n", 404},
-		{"GET /ack?conn=AAAAAAAAAAAAAAAAAAAAAA&id=1 HTTP/1.1\r\nHost: x\r\n\r\n", 405},
-		{"POST /ack?conn=AAAAAAAAAAAAAAAAAAAAAA&id=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 404},
+		{"GET /ack?conn=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA&id=1 HTTP/1.1\r\nHost: x\r\n\r\n", 405},
+		{"POST /ack?conn=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA&id=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 404},
 	}
 	for _, c := range cases {
 		out, _ := rawExchange(t, n.edge, strings.Replace(c.req, "Host: x\r\n", "Host: x\r\nConnection: close\r\n", 1), 3*time.Second)

@@ -1,7 +1,6 @@
 package conntable
 
 import (
-	"encoding/binary"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -19,15 +18,12 @@ const million = 1 << 20
 // topic membership each, with users distinct names when perUser is 1 and
 // shared by perUser conns otherwise, over 1000 topics. toks must have room for
 // 2n tokens, made before the caller's baseline so it is not counted.
-func fill(tb *Table, n, perUser int, toks []Membership) []Membership {
+func fill(tb *Table, keys *Keys, n, perUser int, toks []Membership) []Membership {
 	rng := rand.New(rand.NewPCG(7, 7))
-	var k Key
 	name := make([]byte, 0, 32)
 	for i := range n {
-		binary.LittleEndian.PutUint64(k[:8], rng.Uint64())
-		binary.LittleEndian.PutUint64(k[8:], rng.Uint64())
 		h := Handle(i+1) | 1<<32
-		tb.AddConn(k, h)
+		keys.Set(i, h, [2]uint64{rng.Uint64(), rng.Uint64()})
 		name = strconv.AppendInt(append(name[:0], "user-"...), int64(i/perUser), 10)
 		toks = append(toks, tb.Join(Users, name, h))
 		name = strconv.AppendInt(append(name[:0], "topic-"...), int64(i%1000), 10)
@@ -44,7 +40,7 @@ func heapAlloc() uint64 {
 }
 
 // BenchmarkEntries reports the heap bytes one connection costs in the table:
-// AddConn + one user Join + one topic Join, 1M of them live.
+// its conn key in Keys + one user Join + one topic Join, 1M of them live.
 func BenchmarkEntries(b *testing.B) {
 	for _, c := range []struct {
 		name    string
@@ -55,10 +51,11 @@ func BenchmarkEntries(b *testing.B) {
 			var perEntry float64
 			for range b.N {
 				before := heapAlloc()
-				tb := New(64)
-				toks = fill(tb, million, c.perUser, toks[:0])
+				tb, keys := New(64), new(Keys)
+				toks = fill(tb, keys, million, c.perUser, toks[:0])
 				perEntry = float64(heapAlloc()-before) / million
 				runtime.KeepAlive(tb)
+				runtime.KeepAlive(keys)
 			}
 			b.ReportMetric(perEntry, "B/entry")
 		})
@@ -74,8 +71,8 @@ func BenchmarkGC(b *testing.B) {
 		n    int
 	}{{"empty", 0}, {"1M-entries", million}} {
 		b.Run(c.name, func(b *testing.B) {
-			tb := New(64)
-			fill(tb, c.n, 1, make([]Membership, 0, 2*c.n))
+			tb, keys := New(64), new(Keys)
+			fill(tb, keys, c.n, 1, make([]Membership, 0, 2*c.n))
 			runtime.GC()
 			walls := make([]time.Duration, 0, 16)
 			var pauses []uint64
@@ -98,6 +95,7 @@ func BenchmarkGC(b *testing.B) {
 			b.ReportMetric(float64(pauses[len(pauses)/2])/1e6, "gc-stw-ms")
 			b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "heap-MiB")
 			runtime.KeepAlive(tb)
+			runtime.KeepAlive(keys)
 		})
 	}
 }
@@ -106,7 +104,7 @@ func BenchmarkGC(b *testing.B) {
 // lookups walk a realistically sized index.
 func benchTable() *Table {
 	tb := New(64)
-	fill(tb, 64<<10, 1, make([]Membership, 0, 128<<10))
+	fill(tb, new(Keys), 64<<10, 1, make([]Membership, 0, 128<<10))
 	return tb
 }
 
@@ -153,16 +151,15 @@ func BenchmarkAppendMembers(b *testing.B) {
 	b.ReportMetric(float64(len(dst)), "members")
 }
 
-func BenchmarkConn(b *testing.B) {
-	tb := New(64)
-	keys := make([]Key, 1024)
-	for i := range keys {
-		keys[i] = key(i * 7919)
-		tb.AddConn(keys[i], Handle(i))
+func BenchmarkKeysMatch(b *testing.B) {
+	var k Keys
+	for i := range 1024 {
+		k.Set(i, Handle(i)|1<<32, [2]uint64{uint64(i), uint64(i * 7919)})
 	}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		tb.Conn(keys[i&1023])
+		s := i & 1023
+		k.Match(s, Handle(s)|1<<32, [2]uint64{uint64(s), uint64(s * 7919)})
 	}
 }
 

@@ -7,10 +7,6 @@ import "sync"
 type shard struct {
 	mu sync.Mutex
 
-	// keys maps conn keys to handles. Key and Handle hold no pointers, so the
-	// map's slot groups are noscan memory the collector never walks.
-	keys map[Key]Handle
-
 	// groups holds users and topics; freeGroup heads the list of recycled
 	// group records (index+1, 0 = empty), linked through group.head.
 	groups    slab[group]

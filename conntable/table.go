@@ -1,7 +1,6 @@
 package conntable
 
 import (
-	"encoding/binary"
 	"hash/maphash"
 	"math/bits"
 )
@@ -9,9 +8,6 @@ import (
 // Handle is an engine.Handle as a plain integer; conntable does not import the
 // engine, it only stores and returns handles.
 type Handle = uint64
-
-// Key is a conn key's random bytes.
-type Key [16]byte
 
 // Group selects which name space a Join, Leave or lookup works on.
 type Group uint8
@@ -29,7 +25,8 @@ const (
 // Membership token gives it.
 const maxShards = 1 << shardBits
 
-// Table indexes conn keys, users and topics of one node. It is safe for
+// Table indexes the users and topics of one node (conn keys are in Keys, one
+// per loop). It is safe for
 // concurrent use: state is split into power-of-two shards, each behind its own
 // mutex; a key or name hashes to exactly one shard, so every method locks at
 // most one shard at a time (see the lock order in doc.go).
@@ -52,18 +49,7 @@ func New(shards int) *Table {
 		shardBits: uint(bits.TrailingZeros(uint(n))),
 		seed:      maphash.MakeSeed(),
 	}
-	for i := range t.shards {
-		t.shards[i].keys = make(map[Key]Handle)
-	}
 	return t
-}
-
-// keyShard picks the shard of a conn key. Keys are random bytes, but a cheap
-// multiplicative mix keeps a caller's non-random test keys spread too.
-func (t *Table) keyShard(k *Key) *shard {
-	x := binary.LittleEndian.Uint64(k[:8]) ^ binary.LittleEndian.Uint64(k[8:])
-	x *= 0x9e3779b97f4a7c15
-	return &t.shards[x>>(64-t.shardBits)&uint64(len(t.shards)-1)]
 }
 
 // nameHash hashes a group name; the top bits choose the shard and the low 32
@@ -76,36 +62,6 @@ func (t *Table) nameHash(g Group, name []byte) (*shard, uint32, uint32) {
 	h := maphash.Bytes(t.seed, name) ^ uint64(g)*0xff51afd7ed558ccd
 	i := uint32(h >> (64 - t.shardBits) & uint64(len(t.shards)-1))
 	return &t.shards[i], i, uint32(h)
-}
-
-// AddConn records that conn key k names handle h. It returns false, changing
-// nothing, when k is already present.
-func (t *Table) AddConn(k Key, h Handle) bool {
-	s := t.keyShard(&k)
-	s.mu.Lock()
-	_, dup := s.keys[k]
-	if !dup {
-		s.keys[k] = h
-	}
-	s.mu.Unlock()
-	return !dup
-}
-
-// RemoveConn forgets conn key k; an absent key is ignored.
-func (t *Table) RemoveConn(k Key) {
-	s := t.keyShard(&k)
-	s.mu.Lock()
-	delete(s.keys, k)
-	s.mu.Unlock()
-}
-
-// Conn returns the handle of conn key k.
-func (t *Table) Conn(k Key) (Handle, bool) {
-	s := t.keyShard(&k)
-	s.mu.Lock()
-	h, ok := s.keys[k]
-	s.mu.Unlock()
-	return h, ok
 }
 
 // Join adds h to the user or topic called name and returns the token that
@@ -159,33 +115,17 @@ func (t *Table) HasMembers(g Group, name []byte) bool {
 	return ok
 }
 
-// AppendConns appends the handle of every conn key to dst (for /pub/all). It
-// locks one shard at a time, so the result is not one atomic snapshot: a conn
-// added or removed meanwhile may or may not appear.
-func (t *Table) AppendConns(dst []Handle) []Handle {
+// Counts returns the number of users and of topics that have at least one
+// member. It sums shard by shard, so it is not one atomic snapshot.
+func (t *Table) Counts() (users, topics int) {
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.mu.Lock()
-		for _, h := range s.keys {
-			dst = append(dst, h)
-		}
-		s.mu.Unlock()
-	}
-	return dst
-}
-
-// Counts returns the number of conn keys and of users and topics that have at
-// least one member. Like AppendConns it sums shard by shard.
-func (t *Table) Counts() (conns, users, topics int) {
-	for i := range t.shards {
-		s := &t.shards[i]
-		s.mu.Lock()
-		conns += len(s.keys)
 		users += s.live[Users]
 		topics += s.live[Topics]
 		s.mu.Unlock()
 	}
-	return conns, users, topics
+	return users, topics
 }
 
 // AppendName appends the name of the user or topic m belongs to, and says

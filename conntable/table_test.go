@@ -8,47 +8,10 @@ import (
 	"testing"
 )
 
-func key(i int) Key {
-	var k Key
-	k[0], k[1], k[2], k[3] = byte(i), byte(i>>8), byte(i>>16), byte(i>>24)
-	return k
-}
-
 func members(t *Table, g Group, name string) []Handle {
 	hs := t.AppendMembers(nil, g, []byte(name))
 	slices.Sort(hs)
 	return hs
-}
-
-func TestConns(t *testing.T) {
-	t.Parallel()
-	tb := New(4)
-	if !tb.AddConn(key(1), 10) {
-		t.Fatal("AddConn(1) = false; want true for a new key")
-	}
-	if tb.AddConn(key(1), 11) {
-		t.Fatal("AddConn(1) again = true; want false for a present key")
-	}
-	if h, ok := tb.Conn(key(1)); h != 10 || !ok {
-		t.Fatalf("Conn(1) = %d, %v; want 10, true (a refused AddConn must not overwrite)", h, ok)
-	}
-	if _, ok := tb.Conn(key(2)); ok {
-		t.Fatal("Conn(2) found a key never added")
-	}
-	tb.AddConn(key(2), 20)
-	all := tb.AppendConns(nil)
-	slices.Sort(all)
-	if !slices.Equal(all, []Handle{10, 20}) {
-		t.Fatalf("AppendConns = %v; want [10 20]", all)
-	}
-	tb.RemoveConn(key(1))
-	tb.RemoveConn(key(3)) // absent: ignored
-	if _, ok := tb.Conn(key(1)); ok {
-		t.Fatal("Conn(1) found a removed key")
-	}
-	if c, u, tp := tb.Counts(); c != 1 || u != 0 || tp != 0 {
-		t.Fatalf("Counts = %d, %d, %d; want 1, 0, 0", c, u, tp)
-	}
 }
 
 func TestJoinLeave(t *testing.T) {
@@ -116,7 +79,7 @@ func TestJoinLeave(t *testing.T) {
 					t.Errorf("HasMembers(%d, %q) = %v; want %v", ch.g, ch.name, got, len(ch.want) > 0)
 				}
 			}
-			if _, u, tp := tb.Counts(); u != c.users || tp != c.topics {
+			if u, tp := tb.Counts(); u != c.users || tp != c.topics {
 				t.Errorf("Counts users, topics = %d, %d; want %d, %d", u, tp, c.users, c.topics)
 			}
 		})
@@ -199,7 +162,7 @@ func TestModel(t *testing.T) {
 			}
 		}
 	}
-	if _, u, tp := tb.Counts(); u != users || tp != topics {
+	if u, tp := tb.Counts(); u != users || tp != topics {
 		t.Fatalf("Counts users, topics = %d, %d; want %d, %d", u, tp, users, topics)
 	}
 }
@@ -234,7 +197,6 @@ func TestConcurrent(t *testing.T) {
 			var toks []Membership
 			for i := range perWorker {
 				h := Handle(w*perWorker + i + 1)
-				tb.AddConn(key(int(h)), h)
 				toks = append(toks, tb.Join(Topics, []byte("shared"), h))
 				toks = append(toks, tb.Join(Users, fmt.Appendf(nil, "u%d", i%50), h))
 				_ = tb.AppendMembers(nil, Users, fmt.Appendf(nil, "u%d", i%50))
@@ -250,8 +212,8 @@ func TestConcurrent(t *testing.T) {
 	if got := len(tb.AppendMembers(nil, Topics, []byte("shared"))); got != workers*perWorker {
 		t.Fatalf("shared topic has %d members; want %d", got, workers*perWorker)
 	}
-	if c, u, tp := tb.Counts(); c != workers*perWorker || u != 0 || tp != 1 {
-		t.Fatalf("Counts = %d, %d, %d; want %d, 0, 1", c, u, tp, workers*perWorker)
+	if u, tp := tb.Counts(); u != 0 || tp != 1 {
+		t.Fatalf("Counts = %d, %d; want 0, 1", u, tp)
 	}
 }
 
@@ -259,7 +221,8 @@ func TestNoAllocs(t *testing.T) {
 	tb := New(4)
 	name := []byte("topic")
 	keep := tb.Join(Topics, name, 1)
-	tb.AddConn(key(1), 1)
+	var keys Keys
+	keys.Set(1, 7, [2]uint64{1, 2})
 	dst := make([]Handle, 0, 16)
 	cases := []struct {
 		what string
@@ -268,8 +231,8 @@ func TestNoAllocs(t *testing.T) {
 		{"Join+Leave existing name", func() { tb.Leave(tb.Join(Topics, name, 2)) }},
 		{"AppendMembers", func() { dst = tb.AppendMembers(dst[:0], Topics, name) }},
 		{"HasMembers", func() { tb.HasMembers(Topics, name) }},
-		{"Conn", func() { tb.Conn(key(1)) }},
-		{"AppendConns", func() { dst = tb.AppendConns(dst[:0]) }},
+		{"Keys.Match", func() { keys.Match(1, 7, [2]uint64{1, 2}) }},
+		{"Keys.Set+Clear", func() { keys.Set(1, 7, [2]uint64{1, 2}); keys.Clear(1) }},
 		{"Counts", func() { tb.Counts() }},
 	}
 	for _, c := range cases {

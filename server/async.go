@@ -64,9 +64,9 @@ func (ls *loopState) ack(l *engine.Loop, h engine.Handle, req *httpcodec.Request
 // keyText; 404 at once when no such connection lives here.
 func (ls *loopState) askOwner(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request, keyText []byte, kind asyncKind, upTo uint64) {
 	key, node, ok := parseKeyText(keyText)
-	var target conntable.Handle
+	var target engine.Handle
 	if ok && (node == nil || string(node) == ls.s.nodeID) {
-		target, ok = ls.s.table.Conn(key)
+		target, ok = ls.s.lookupKey(key)
 	}
 	if !ok {
 		ls.answerError(l, h, req, 404, "no live connection with that key on this node")
@@ -116,7 +116,7 @@ func (ls *loopState) describe(l *engine.Loop, call *asyncCall) {
 // appendConnInfo appends the JSON description of a subscriber.
 func (ls *loopState) appendConnInfo(dst []byte, l *engine.Loop, c *connState) []byte {
 	dst = append(dst, `{"conn":"`...)
-	dst = ls.s.appendKeyText(dst, c.key)
+	dst = ls.s.appendKeyText(dst, connKey{c.h, ls.keys.Random(c.h.Slot())})
 	dst = append(dst, `","node":`...)
 	dst = httpcodec.AppendJSONString(dst, []byte(ls.s.nodeID))
 	dst = append(dst, `,"user":`...)

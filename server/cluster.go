@@ -356,8 +356,8 @@ func (cn *clusterNode) take(p *cluster.Push) cluster.Result {
 		if !ok || (node != nil && string(node) != s.nodeID) {
 			return cluster.Result{Err: "conn key is not held by this node"}
 		}
-		if h, ok := s.table.Conn(key); ok {
-			targets = append(targets, h)
+		if h, ok := s.lookupKey(key); ok {
+			targets = append(targets, conntable.Handle(h))
 		}
 	case addrUser:
 		s.recent.record(conntable.Users, name, m)
@@ -366,7 +366,9 @@ func (cn *clusterNode) take(p *cluster.Push) cluster.Result {
 		s.recent.record(conntable.Topics, name, m)
 		targets = s.table.AppendMembers(targets, conntable.Topics, name)
 	case addrAll:
-		targets = s.table.AppendConns(targets)
+		n := s.handOverAll(m)
+		s.log.Debug("hop: delivered from a peer", "trace", p.Trace, "to", p.To, "delivered", n)
+		return cluster.Result{Delivered: n}
 	}
 	sc.targets = targets
 	s.handOver(m, targets, sc)
@@ -400,6 +402,17 @@ func (s *Server) handOver(m *message, targets []conntable.Handle, sc *fanScratch
 		clear(batch)
 		sc.batches[i] = batch[:0]
 	}
+}
+
+// handOverAll gives m to every subscriber of the node through the loops.
+func (s *Server) handOverAll(m *message) int {
+	n := 0
+	for i, ls := range s.loops {
+		n += int(ls.subscribers.Load())
+		m.retain(1)
+		s.eng.Submit(i, engine.Task{Op: opDeliverAll, V: m})
+	}
+	return n
 }
 
 // parseAddress splits "kind:name" (or "all").

@@ -23,8 +23,8 @@ type timerKind uint8
 
 const (
 	timerNone   timerKind = iota
-	timerHeader           // a request must arrive whole before it fires (slowloris)
-	timerIdle             // a keep-alive connection idle between requests
+	timerHeader           // a request must arrive whole before c.at (slowloris); swept
+	timerIdle             // a keep-alive connection idle between requests until c.at; swept
 	timerPoll             // a long-poll's --poll-timeout
 )
 
@@ -35,14 +35,13 @@ const (
 // what few connections need (a parser while a request is in flight, more
 // memberships) sits in side slices reached by 1-based indexes.
 type connState struct {
-	h        engine.Handle
-	key      conntable.Key
-	timer    conntable.TimerID
-	cursor   uint64 // stream: highest id written by replay; poll: the since cursor
-	member   [2]conntable.Membership
-	lastSend stamp // when the last frame was written to a stream
-	more     int32 // extra memberships, 1-based into loopState.more
-	parser   int32
+	h      engine.Handle
+	timer  conntable.TimerID
+	cursor uint64 // stream: highest id written by replay; poll: the since cursor
+	member [2]conntable.Membership
+	at     stamp // stream: when the last frame was written; request: when its timeout ends
+	more   int32 // extra memberships, 1-based into loopState.more
+	parser int32
 
 	discarded      uint16
 	listener       uint8

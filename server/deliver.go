@@ -33,7 +33,7 @@ func (ls *loopState) writeMessage(l *engine.Loop, h engine.Handle, c *connState,
 	} else {
 		l.WriteRef(h, fr.chunked)
 	}
-	c.lastSend = ls.s.stampOf(l.Now())
+	c.at = ls.s.stampOf(l.Now())
 	ls.messagesOut.Add(1)
 }
 
@@ -56,6 +56,36 @@ func (ls *loopState) fanOut(l *engine.Loop, m *message, targets []conntable.Hand
 	}
 	m.retain(int32(queued)) // each queued task releases one after its loop's flush
 	return len(targets)
+}
+
+// fanOutAll hands m to every subscriber of the node (/pub/all): this loop
+// walks its own pages now, every other loop gets one task that does the
+// same. It returns how many subscribers there were.
+func (ls *loopState) fanOutAll(l *engine.Loop, m *message) int {
+	n := 0
+	for i, other := range ls.s.loops {
+		n += int(other.subscribers.Load())
+		if i == ls.index {
+			ls.deliverAll(l, m)
+			continue
+		}
+		m.retain(1)
+		ls.batches[i] = append(ls.batches[i], engine.Task{Op: opDeliverAll, V: m})
+	}
+	return n
+}
+
+// deliverAll writes m to every subscriber of this loop.
+func (ls *loopState) deliverAll(l *engine.Loop, m *message) {
+	for _, page := range ls.pages {
+		for i := range page {
+			if c := &page[i]; c.subscribed {
+				m.retain(1)
+				ls.deliver(l, c.h, m)
+				l.Defer(m)
+			}
+		}
+	}
 }
 
 // flushFanOut hands the queued deliveries to their loops.

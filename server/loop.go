@@ -20,6 +20,7 @@ const (
 	opAsyncReply            // V *asyncCall: write its answer to H and resume H
 	opDrain                 // H zero: send reconnect to every stream of the loop and close them
 	opReplay                // V *replayBatch: a user's stored QoS 1 messages for H, in order
+	opDeliverAll            // V *message: write it to every subscriber of the loop
 )
 
 // loopState is the server's state on one engine loop. Only that loop's
@@ -28,6 +29,7 @@ type loopState struct {
 	s     *Server
 	index int
 	pages []*connPage                // connection state by engine slot
+	keys  conntable.Keys             // the conn key issued on each slot; read by any goroutine
 	peers map[engine.Handle][16]byte // peer addresses, only where a limit needs them (keepsPeer)
 
 	parsers       []*httpcodec.Parser
@@ -42,7 +44,7 @@ type loopState struct {
 	cur    *engine.Loop  // the loop, while the wheel fires timers
 	rng    *rand.ChaCha8 // conn keys: a CSPRNG seeded from crypto/rand
 
-	hbCursor int // the next slot the heartbeat sweep visits
+	sweepCursor int // the next slot the sweep visits (timers.go)
 
 	q         queryParams        // the request's parameters
 	query     []byte             // their decoded bytes
@@ -59,6 +61,7 @@ type loopState struct {
 	resultIndex int          // which result of the request publish is making
 	results     []pushResult // a batch's results
 
+	subscribers atomic.Int64 // streams and waiting long-polls on this loop
 	messagesOut atomic.Uint64
 	drops       atomic.Uint64
 }
@@ -179,7 +182,7 @@ func (s *Server) OnClose(l *engine.Loop, h engine.Handle, err error) {
 	}
 	if err == engine.ErrSlowConsumer {
 		ls.drops.Add(1)
-		s.log.Debug("slow consumer cut", "conn", c.key, "pending_limit", s.cfg.WriteBufferLimit)
+		s.log.Debug("slow consumer cut", "handle", uint64(h), "pending_limit", s.cfg.WriteBufferLimit)
 	}
 	ls.cancelTimer(c)
 	ls.releaseParser(c)
@@ -214,6 +217,10 @@ func (s *Server) OnTask(l *engine.Loop, t engine.Task) {
 		ls.finishAsync(l, t.H, t.V.(*asyncCall))
 	case opDrain:
 		ls.drain(l)
+	case opDeliverAll:
+		m := t.V.(*message)
+		ls.deliverAll(l, m)
+		l.Defer(m)
 	case opReplay:
 		ls.replayBatch(l, t.H, t.V.(*replayBatch))
 	}
@@ -225,7 +232,7 @@ func (s *Server) OnTick(l *engine.Loop, now time.Time) {
 	ls.cur = l
 	ls.wheel.Advance(now, ls.fireFn)
 	ls.cur = nil
-	ls.sweepHeartbeats(l, now)
+	ls.sweep(l, now)
 }
 
 var (

@@ -164,7 +164,7 @@ func isJSONType(ctype []byte) bool {
 func (ls *loopState) publish(l *engine.Loop, p *push) pushResult {
 	s := ls.s
 	now := l.Now()
-	var key conntable.Key
+	var key connKey
 	var node []byte
 	if p.kind == addrConn {
 		var ok bool
@@ -193,8 +193,8 @@ func (ls *loopState) publish(l *engine.Loop, p *push) pushResult {
 	case addrConn:
 		if string(node) == s.nodeID {
 			remote = false
-			if h, ok := s.table.Conn(key); ok {
-				targets = append(targets, h)
+			if h, ok := s.lookupKey(key); ok {
+				targets = append(targets, conntable.Handle(h))
 			}
 		}
 	case addrUser:
@@ -212,11 +212,13 @@ func (ls *loopState) publish(l *engine.Loop, p *push) pushResult {
 		s.recent.record(conntable.Topics, p.name, m)
 		res.stored = s.cfg.TopicHistory > 0
 		targets = s.table.AppendMembers(targets, conntable.Topics, p.name)
-	case addrAll:
-		targets = s.table.AppendConns(targets)
 	}
 	ls.targets = targets
-	res.delivered = ls.fanOut(l, m, targets)
+	if p.kind == addrAll {
+		res.delivered = ls.fanOutAll(l, m)
+	} else {
+		res.delivered = ls.fanOut(l, m, targets)
+	}
 	if res.delivered > 0 {
 		res.nodes = 1
 	}

@@ -63,7 +63,7 @@ func (ls *loopState) serve(l *engine.Loop, h engine.Handle, c *connState, in []b
 			return len(in)
 		}
 	}
-	if c.mode == modeRequest && c.timer == 0 {
+	if c.mode == modeRequest && c.timerKind == timerNone {
 		ls.setTimer(c, timerIdle, l.Now().Add(keepAliveIdle))
 	}
 	switch c.mode {

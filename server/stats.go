@@ -31,7 +31,10 @@ type snapshot struct {
 
 func (s *Server) snapshot() snapshot {
 	var sn snapshot
-	sn.connections, sn.users, sn.topics = s.table.Counts()
+	sn.users, sn.topics = s.table.Counts()
+	for _, ls := range s.loops {
+		sn.connections += int(ls.subscribers.Load())
+	}
 	sn.edgeConns = s.edgeConns.Load()
 	sn.messagesIn = s.counters.messagesIn.Load()
 	sn.subscribes = s.counters.subscribes.Load()

@@ -56,8 +56,8 @@ func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *connState, re
 	}
 	dst = httpcodec.AppendHeader(dst, "Cache-Control", "no-cache")
 	dst = httpcodec.AppendHeader(dst, "X-Accel-Buffering", "no")
-	var key [keyRandLen + 65]byte
-	keyText := ls.s.appendKeyText(key[:0], c.key)
+	var key [keyTextLen + 65]byte
+	keyText := ls.s.appendKeyText(key[:0], connKey{c.h, ls.keys.Random(c.h.Slot())})
 	dst = httpcodec.AppendHeaderBytes(dst, "Push-Conn", keyText)
 	dst = ls.s.appendCORS(dst, ls.s.originIndex(req.Header("Origin")))
 	dst = httpcodec.AppendHeader(dst, "Access-Control-Expose-Headers", "Push-Conn")
@@ -100,13 +100,8 @@ func parseSince(param, header []byte) (since uint64, ok bool, err error) {
 
 // register gives c a conn key and enters it and its memberships in the table.
 func (ls *loopState) register(c *connState, q *queryParams) {
-	table := ls.s.table
-	for {
-		ls.rng.Read(c.key[:])
-		if table.AddConn(c.key, conntable.Handle(c.h)) {
-			break
-		}
-	}
+	ls.keys.Set(c.h.Slot(), conntable.Handle(c.h), [2]uint64{ls.rng.Uint64(), ls.rng.Uint64()})
+	ls.subscribers.Add(1)
 	c.subscribed, c.hasUser, c.cursor = true, false, 0
 	if len(q.user) > 0 {
 		ls.join(c, conntable.Users, q.user)
@@ -191,9 +186,9 @@ func (ls *loopState) unsubscribe(c *connState) {
 		ls.freeMore = append(ls.freeMore, c.more)
 		c.more = 0
 	}
-	ls.s.table.RemoveConn(c.key)
+	ls.keys.Clear(c.h.Slot())
+	ls.subscribers.Add(-1)
 	c.member = [2]conntable.Membership{}
-	c.key = conntable.Key{}
 	c.subscribed, c.hasUser = false, false
 }
 

@@ -14,9 +14,17 @@ import (
 func (ls *loopState) setTimer(c *connState, kind timerKind, at time.Time) {
 	if c.timer != 0 {
 		ls.wheel.Cancel(c.timer)
+		c.timer = 0
+	}
+	c.timerKind = kind
+	if kind == timerHeader || kind == timerIdle {
+		// Every connection waits for a request at some point: a timer each
+		// would grow the wheel to the largest connect storm ever seen. The
+		// slot sweep checks these deadlines instead.
+		c.at = ls.s.stampOf(at)
+		return
 	}
 	c.timer = ls.wheel.Schedule(conntable.Handle(c.h), at)
-	c.timerKind = kind
 }
 
 func (ls *loopState) cancelTimer(c *connState) {
@@ -36,10 +44,6 @@ func (ls *loopState) fire(ch conntable.Handle, id conntable.TimerID) {
 	c.timer = 0
 	l := ls.cur
 	switch c.timerKind {
-	case timerHeader:
-		ls.refuse(l, h, c, 408, "request not received within --header-timeout")
-	case timerIdle:
-		l.Close(h, errIdle)
 	case timerPoll:
 		ls.answerPoll(l, h, c, nil, true)
 	}
@@ -49,27 +53,40 @@ func (ls *loopState) fire(ch conntable.Handle, id conntable.TimerID) {
 // Publishers keep pools of idle connections, so this is generous.
 const keepAliveIdle = 5 * time.Minute
 
-// Heartbeats (SPEC §3) are not timers: a stream would hold a wheel timer
-// for its whole life. Each tick instead sweeps a share of the loop's slots,
-// so every slot is visited each quarter heartbeat, and a stream quiet for
-// three quarters of one gets a heartbeat: no stream stays silent longer than
-// --heartbeat, and an idle stream costs no timer memory at all.
+// Heartbeats (SPEC §3), header timeouts and keep-alive idle timeouts are
+// not timers: a stream would hold one for its whole life, and every new
+// connection waits for a request. Each tick instead sweeps a share of the
+// loop's slots, so every slot is visited four times per sweep period (the
+// shorter of --heartbeat and --header-timeout): a stream quiet for the
+// heartbeat less a visit interval gets a heartbeat, so none stays silent
+// longer than --heartbeat; a request deadline is enforced within a quarter
+// of --header-timeout. Idle connections cost no timer memory at all.
 
-// sweepHeartbeats visits the next share of slots.
-func (ls *loopState) sweepHeartbeats(l *engine.Loop, now time.Time) {
+// sweep visits the next share of slots.
+func (ls *loopState) sweep(l *engine.Loop, now time.Time) {
 	total := len(ls.pages) * connPageSize
 	if total == 0 {
 		return
 	}
-	visitEvery := ls.s.cfg.Heartbeat / 4
-	ticks := max(int(visitEvery/tickInterval(ls.s.cfg)), 1)
-	quiet := ls.s.cfg.Heartbeat - visitEvery
+	cfg := &ls.s.cfg
+	visitEvery := min(cfg.Heartbeat, cfg.HeaderTimeout) / 4
+	ticks := max(int(visitEvery/tickInterval(*cfg)), 1)
+	quiet := cfg.Heartbeat - visitEvery
 	for range (total + ticks - 1) / ticks {
-		slot := ls.hbCursor
-		ls.hbCursor = (ls.hbCursor + 1) % total
+		slot := ls.sweepCursor
+		ls.sweepCursor = (ls.sweepCursor + 1) % total
 		c := &ls.pages[slot/connPageSize][slot%connPageSize]
-		if c.h != 0 && c.mode == modeStream && now.Sub(ls.s.timeOf(c.lastSend)) >= quiet {
+		if c.h == 0 {
+			continue
+		}
+		switch {
+		case c.mode == modeStream && now.Sub(ls.s.timeOf(c.at)) >= quiet:
 			ls.heartbeat(l, c.h, c, now)
+		case c.mode != modeRequest || now.Before(ls.s.timeOf(c.at)):
+		case c.timerKind == timerHeader:
+			ls.refuse(l, c.h, c, 408, "request not received within --header-timeout")
+		case c.timerKind == timerIdle:
+			l.Close(c.h, errIdle)
 		}
 	}
 }
@@ -102,5 +119,5 @@ func (ls *loopState) writeFrame(l *engine.Loop, h engine.Handle, c *connState, b
 	} else {
 		l.Write(h, chunked)
 	}
-	c.lastSend = ls.s.stampOf(l.Now())
+	c.at = ls.s.stampOf(l.Now())
 }

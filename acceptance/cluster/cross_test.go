@@ -64,7 +64,7 @@ func TestCrossNodePush(t *testing.T) {
 	}
 
 	// Nobody holds these anywhere.
-	for _, to := range []string{"user/nobody", "conn/AAAAAAAAAAAAAAAAAAAAAA.a", "conn/AAAAAAAAAAAAAAAAAAAAAA.zz"} {
+	for _, to := range []string{"user/nobody", "conn/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.a", "conn/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.zz"} {
 		if r := c.pub(to, "x"); r.status != 404 || r.Error == "" {
 			t.Errorf("node c: POST /pub/%s = %v; want 404 with a JSON error", to, r)
 		}

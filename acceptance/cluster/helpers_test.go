@@ -545,7 +545,7 @@ type frame struct {
 	Conn     string          `json:"conn"`
 }
 
-var connKeyShape = regexp.MustCompile(`^[A-Za-z0-9_-]{22}\.([A-Za-z0-9_-]+)$`)
+var connKeyShape = regexp.MustCompile(`^[A-Za-z0-9_-]{32}\.([A-Za-z0-9_-]+)$`)
 
 // subscribe opens GET /sub?<query> on n's edge, requires 200, a Push-Conn
 // key that names n, and the registered packet.
