@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -23,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pushwire/pushwire/acceptance/internal/testbin"
 )
 
 // binary is the pushwire executable TestMain builds once for every test.
@@ -33,53 +34,9 @@ var binary string
 // performance criterion.
 const ioTimeout = 10 * time.Second
 
-// prebuilt names a pushwire binary to test instead of building one:
-// go test ./acceptance -args -pushwire.bin=/path/to/pushwire
-var prebuilt = flag.String("pushwire.bin", "", "test this pushwire binary instead of building ./cmd/pushwire")
-
 func TestMain(m *testing.M) {
 	flag.Parse()
-	os.Exit(buildAndRun(m))
-}
-
-func buildAndRun(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "pushwire-acceptance-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "acceptance:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if *prebuilt != "" {
-		binary = *prebuilt
-		return m.Run()
-	}
-	root, err := moduleRoot()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "acceptance:", err)
-		return 1
-	}
-	binary = filepath.Join(dir, "pushwire")
-	build := exec.Command("go", "build", "-o", binary, "./cmd/pushwire")
-	build.Dir = root
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "acceptance: go build ./cmd/pushwire:", err)
-		return 1
-	}
-	return m.Run()
-}
-
-// moduleRoot is the directory of the go.mod this package belongs to.
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("go env GOMOD: not inside a module")
-	}
-	return filepath.Dir(gomod), nil
+	os.Exit(testbin.Run(m, &binary))
 }
 
 // node is one running pushwire process.

@@ -128,24 +128,33 @@ func (t *Table) Counts() (users, topics int) {
 	return users, topics
 }
 
+// lockMember locks the shard of token m and returns it with m's live member
+// record; nil (and nothing locked) for a zero, stale or foreign token.
+func (t *Table) lockMember(m Membership) (*shard, *member, uint32) {
+	si, idx, gen := m.split()
+	if m == 0 || int(si) >= len(t.shards) {
+		return nil, nil, 0
+	}
+	s := &t.shards[si]
+	s.mu.Lock()
+	if idx < s.members.n {
+		if mr := s.members.at(idx); mr.gen == gen && mr.group != freeRecord {
+			return s, mr, idx
+		}
+	}
+	s.mu.Unlock()
+	return nil, nil, 0
+}
+
 // AppendName appends the name of the user or topic m belongs to, and says
 // which group that is, so a connection can keep only its tokens instead of a
 // copy of every name. ok is false for a zero, stale or foreign token.
 func (t *Table) AppendName(dst []byte, m Membership) (_ []byte, g Group, ok bool) {
-	si, idx, gen := m.split()
-	if m == 0 || int(si) >= len(t.shards) {
+	s, mr, _ := t.lockMember(m)
+	if s == nil {
 		return dst, 0, false
 	}
-	s := &t.shards[si]
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if idx >= s.members.n {
-		return dst, 0, false
-	}
-	mr := s.members.at(idx)
-	if mr.gen != gen || mr.group == freeRecord {
-		return dst, 0, false
-	}
 	gr := s.groups.at(mr.group)
 	return append(dst, s.name(gr)...), gr.kind, true
 }
@@ -165,24 +174,14 @@ func (t *Table) JoinFirst(g Group, name []byte, h Handle) (m Membership, first b
 // LeaveLast is Leave that, when m was its group's last member, appends the
 // group's name to dst and reports true with the group's kind.
 func (t *Table) LeaveLast(dst []byte, m Membership) (_ []byte, g Group, last bool) {
-	si, idx, gen := m.split()
-	if m == 0 || int(si) >= len(t.shards) {
+	s, mr, idx := t.lockMember(m)
+	if s == nil {
 		return dst, 0, false
 	}
-	s := &t.shards[si]
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if idx >= s.members.n {
-		return dst, 0, false
-	}
-	mr := s.members.at(idx)
-	if mr.gen != gen || mr.group == freeRecord {
-		return dst, 0, false
-	}
-	gr := s.groups.at(mr.group)
-	if gr.count == 1 {
+	if gr := s.groups.at(mr.group); gr.count == 1 {
 		dst, g, last = append(dst, s.name(gr)...), gr.kind, true
 	}
-	s.leave(idx, gen)
+	s.leave(idx, mr.gen)
 	return dst, g, last
 }

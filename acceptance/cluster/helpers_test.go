@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -24,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pushwire/pushwire/acceptance/internal/testbin"
 )
 
 // binary is the pushwire executable TestMain builds once for every test.
@@ -34,46 +35,14 @@ var binary string
 // not a performance criterion.
 const ioTimeout = 10 * time.Second
 
-// prebuilt names a pushwire binary to test instead of building one:
-// go test ./acceptance/cluster -args -pushwire.bin=/path/to/pushwire
-var prebuilt = flag.String("pushwire.bin", "", "test this pushwire binary instead of building ./cmd/pushwire")
-
 func TestMain(m *testing.M) {
 	flag.Parse()
-	os.Exit(buildAndRun(m))
-}
-
-func buildAndRun(m *testing.M) int {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		// Not a skip: these tests are the cluster's only end-to-end proof.
 		fmt.Fprintln(os.Stderr, "acceptance/cluster: redis-server not found (apt-get install redis-server):", err)
-		return 1
+		os.Exit(1)
 	}
-	dir, err := os.MkdirTemp("", "pushwire-cluster-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "acceptance/cluster:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if *prebuilt != "" {
-		binary = *prebuilt
-		return m.Run()
-	}
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	gomod := strings.TrimSpace(string(out))
-	if err != nil || gomod == "" || gomod == os.DevNull {
-		fmt.Fprintln(os.Stderr, "acceptance/cluster: go env GOMOD: not inside a module", err)
-		return 1
-	}
-	binary = filepath.Join(dir, "pushwire")
-	build := exec.Command("go", "build", "-o", binary, "./cmd/pushwire")
-	build.Dir = filepath.Dir(gomod)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "acceptance/cluster: go build ./cmd/pushwire:", err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(testbin.Run(m, &binary))
 }
 
 // freePort returns a loopback port nobody listens on right now, for the
