@@ -193,7 +193,7 @@ func sockError(fd int) error {
 // Level-triggered epoll reports the conn again if more is waiting.
 func (l *Loop) read(i int32) {
 	c := &l.slab.slots[i]
-	n, err := unix.Read(int(c.fd), l.rbuf)
+	n, err := rawRead(int(c.fd), l.rbuf)
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
 		return

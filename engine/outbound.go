@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"unsafe"
-
 	"golang.org/x/sys/unix"
 )
 
@@ -173,7 +171,7 @@ func (p *outPool) writeTo(fd int, q *outQueue) (n int, full bool, err error) {
 	if len(q.segs)-q.head == 1 {
 		b := q.segs[q.head].b
 		want = len(b)
-		n, err = unix.Write(fd, b)
+		n, err = rawWrite(fd, b)
 	} else {
 		iov := p.iov[:0]
 		for i := q.head; i < len(q.segs) && len(iov) < maxIovecs; i++ {
@@ -227,15 +225,4 @@ func (p *outPool) consume(q *outQueue, n int) {
 		q.segs = q.segs[:k]
 		q.head = 0
 	}
-}
-
-func writev(fd int, iov []unix.Iovec) (int, error) {
-	if len(iov) == 0 {
-		return 0, nil
-	}
-	r, _, e := unix.Syscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(r), nil
 }
