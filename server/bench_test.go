@@ -228,3 +228,44 @@ func BenchmarkPushTopicFanout(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*fanout), "ns/delivery")
 }
+
+// BenchmarkPushBatch publishes 100 messages per POST /pub, each to the
+// conn:<key> of a different stream, and reports per delivered message.
+func BenchmarkPushBatch(b *testing.B) {
+	const perPost = 100
+	s := testNode(b, nil)
+	subs := subscribe(b, s, 1000, func(i int) string { return fmt.Sprintf("user=u%d", i) })
+	var bodies [][]byte
+	for i := 0; i < len(subs); i += perPost {
+		var body []byte
+		for _, sub := range subs[i : i+perPost] {
+			body = fmt.Appendf(body, `{"to":"conn:%s","data":{"n":12345678,"text":"a push payload"}}`+"\n", sub.key)
+		}
+		bodies = append(bodies, body)
+	}
+	reqs := make([][]byte, len(bodies))
+	for i, body := range bodies {
+		reqs[i] = publishRequest("/pub", string(body))
+	}
+	p := newPublisher(b, s)
+	posts := func(n int) {
+		start, want := p.answers.Load(), totalMessages(subs)+int64(n*perPost)
+		for i := 0; i < n; i++ {
+			if _, err := p.conn.Write(reqs[i%len(reqs)]); err != nil {
+				b.Fatalf("write: %v", err)
+			}
+			for p.answers.Load()-start < int64(i)-8 { // a few POSTs in flight
+				runtime.Gosched()
+			}
+		}
+		waitFor(b, "answers", func() bool { return p.answers.Load()-start >= int64(n) })
+		waitFor(b, "deliveries", func() bool { return totalMessages(subs) >= want })
+	}
+	posts(200) // warm up
+	n := max(b.N/perPost, 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	posts(n)
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*perPost), "ns/delivery")
+}

@@ -243,7 +243,9 @@ func (cn *clusterNode) run(job *routeJob) {
 						res.nodes++
 					}
 				}
-				cn.s.log.Debug("hop: forwarded", "trace", it.msg.seq, "to", node, "delivered", r.Delivered, "err", err)
+				if cn.s.debug {
+					cn.s.log.Debug("hop: forwarded", "trace", it.msg.seq, "to", node, "delivered", r.Delivered, "err", err)
+				}
 			}
 		}()
 	}
@@ -367,12 +369,16 @@ func (cn *clusterNode) take(p *cluster.Push) cluster.Result {
 		targets = s.table.AppendMembers(targets, conntable.Topics, name)
 	case addrAll:
 		n := s.handOverAll(m)
-		s.log.Debug("hop: delivered from a peer", "trace", p.Trace, "to", p.To, "delivered", n)
+		if s.debug {
+			s.log.Debug("hop: delivered from a peer", "trace", p.Trace, "to", p.To, "delivered", n)
+		}
 		return cluster.Result{Delivered: n}
 	}
 	sc.targets = targets
 	s.handOver(m, targets, sc)
-	s.log.Debug("hop: delivered from a peer", "trace", p.Trace, "to", p.To, "delivered", len(targets))
+	if s.debug {
+		s.log.Debug("hop: delivered from a peer", "trace", p.Trace, "to", p.To, "delivered", len(targets))
+	}
 	return cluster.Result{Delivered: len(targets)}
 }
 

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bytedance/sonic/decoder"
+
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
@@ -50,6 +52,7 @@ type loopState struct {
 	query     []byte             // their decoded bytes
 	to        []byte             // the address of the push being published
 	batchLine batchLine          // the batch line being decoded
+	dec       *decoder.Decoder   // decodes batch lines, reset for each
 	out       []byte             // response being built
 	frame     []byte             // per-connection frame being built
 	targets   []conntable.Handle // fan-out scratch
@@ -182,7 +185,9 @@ func (s *Server) OnClose(l *engine.Loop, h engine.Handle, err error) {
 	}
 	if err == engine.ErrSlowConsumer {
 		ls.drops.Add(1)
-		s.log.Debug("slow consumer cut", "handle", uint64(h), "pending_limit", s.cfg.WriteBufferLimit)
+		if s.debug {
+			s.log.Debug("slow consumer cut", "handle", uint64(h), "pending_limit", s.cfg.WriteBufferLimit)
+		}
 	}
 	ls.cancelTimer(c)
 	ls.releaseParser(c)

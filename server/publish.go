@@ -184,7 +184,9 @@ func (ls *loopState) publish(l *engine.Loop, p *push) pushResult {
 	m.setPayload(ls.to, p.event, p.ctype, p.data, p.json, p.qos)
 	m.expiry = now.Add(p.ttl).UnixMilli()
 	s.counters.messagesIn.Add(1)
-	s.log.Debug("hop: published", "trace", m.seq, "to", ls.to, "bytes", len(p.data))
+	if s.debug {
+		s.log.Debug("hop: published", "trace", m.seq, "to", string(ls.to), "bytes", len(p.data))
+	}
 	res := pushResult{status: 200, id: m.seq}
 
 	remote := s.cluster != nil

@@ -40,6 +40,9 @@ type Server struct {
 	rates  *rateLimiter
 
 	cluster *clusterNode // nil when standalone
+	// debug caches log.Enabled(debug): a disabled slog call still boxes its
+	// arguments, an allocation per message on the hot path.
+	debug bool
 
 	seq       atomic.Uint64 // last message id handed out (nextSeq)
 	idNode    uint64        // this node's part of its message ids
@@ -63,6 +66,7 @@ func New(cfg Config) (*Server, error) {
 		log = slog.Default()
 	}
 	s := &Server{cfg: cfg, log: log, started: time.Now(), stopped: make(chan struct{})}
+	s.debug = log.Enabled(context.Background(), slog.LevelDebug)
 	s.nodeID = cfg.NodeID
 	if s.nodeID == "" {
 		s.nodeID = randomHex(6)
