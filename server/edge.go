@@ -1,7 +1,6 @@
 package server
 
 import (
-
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 )
