@@ -45,7 +45,7 @@ func RenderSuite(r *SuiteResult) string {
 		b.WriteString(MarkdownResults(r.Runs))
 		b.WriteString("\n")
 	}
-	b.WriteString("### Micro-benchmarks\n\n`go test -run XXX -bench . -benchmem ./engine/ ./httpcodec/ ./conntable/`\n\n```\n")
+	b.WriteString("### Micro-benchmarks\n\n```\n" + MicroCommands() + "```\n\n```\n")
 	b.WriteString(strings.TrimRight(r.Micro, "\n") + "\n```\n")
 	b.WriteString(MarkEnd + "\n")
 	return b.String()

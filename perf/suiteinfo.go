@@ -3,6 +3,7 @@ package perf
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,16 +91,36 @@ func selfCPUs() string {
 // PinnedTo reports whether this process already runs on exactly cpus ("1" or "0,1").
 func PinnedTo(cpus string) bool { return selfCPUs() == cpus }
 
-// MicroBenchmarks runs go test -bench for the core packages that exist and returns the
-// result lines; a package that is missing or fails to build is noted in the output.
+// MicroBenchmark is one go test -bench run of the suite's micro-benchmarks.
+type MicroBenchmark struct{ Pkg, Pattern string }
+
+// MicroBenchmarkSet is what the suite runs: the core packages whole, the server's push
+// benchmarks (allocations per pushed message) and the cluster's link and directory
+// benchmarks (which start their own redis-server).
+var MicroBenchmarkSet = []MicroBenchmark{
+	{"engine", "."}, {"httpcodec", "."}, {"conntable", "."}, {"server", "Push"}, {"cluster", "Link|Directory"},
+}
+
+// MicroCommands is the go test command lines MicroBenchmarks runs, for the report.
+func MicroCommands() string {
+	var b strings.Builder
+	for _, m := range MicroBenchmarkSet {
+		fmt.Fprintf(&b, "go test -run XXX -bench '%s' -benchmem ./%s/\n", m.Pattern, m.Pkg)
+	}
+	return b.String()
+}
+
+// MicroBenchmarks runs go test -bench for the packages of MicroBenchmarkSet that exist and
+// returns the result lines; a package that is missing or fails to build is noted in the output.
 func MicroBenchmarks(dir, benchtime string) string {
 	var out strings.Builder
-	for _, pkg := range []string{"engine", "httpcodec", "conntable"} {
+	for _, m := range MicroBenchmarkSet {
+		pkg := m.Pkg
 		if _, err := os.Stat(filepath.Join(dir, pkg)); err != nil {
 			out.WriteString("# ./" + pkg + "/: not present yet\n")
 			continue
 		}
-		args := []string{"test", "-run", "XXX", "-bench", ".", "-benchmem"}
+		args := []string{"test", "-run", "XXX", "-bench", m.Pattern, "-benchmem"}
 		if benchtime != "" {
 			args = append(args, "-benchtime", benchtime)
 		}
