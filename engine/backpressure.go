@@ -70,7 +70,7 @@ func (l *Loop) runResumes() {
 	rs := l.resumes
 	l.resumes = l.spareResumes[:0]
 	for _, r := range rs {
-		c := &l.slab.slots[r.slot]
+		c := l.slab.at(r.slot)
 		if c.gen != r.gen || c.flags&(flagOpen|flagResume) != flagOpen|flagResume {
 			continue // closed, or OnData already ran for it
 		}
@@ -109,7 +109,7 @@ func (l *Loop) readEvent(c *slot, i int32, events uint32) bool {
 	gen := c.gen
 	if c.flags&flagResume != 0 && c.in != 0 && !l.paused(c, i) {
 		l.feed(c, i, l.in.at(c.in).b)
-		if c = &l.slab.slots[i]; c.gen != gen || c.flags&flagOpen == 0 {
+		if c = l.slab.at(i); c.gen != gen || c.flags&flagOpen == 0 {
 			return false
 		}
 		if c.flags&flagReadClosed != 0 {
@@ -124,7 +124,7 @@ func (l *Loop) readEvent(c *slot, i int32, events uint32) bool {
 		return true
 	}
 	l.read(i)
-	c = &l.slab.slots[i]
+	c = l.slab.at(i)
 	return c.gen == gen && c.flags&flagOpen != 0
 }
 

@@ -146,10 +146,10 @@ func (l *Loop) dropCarry(c *slot) {
 // connEvent handles epoll events for slot i; events of a slot reused since (gen differs)
 // are dropped. Errors and hang-ups are handled before reading and writing.
 func (l *Loop) connEvent(i int32, gen uint32, events uint32) {
-	if int(i) >= len(l.slab.slots) {
+	if i >= l.slab.n {
 		return
 	}
-	c := &l.slab.slots[i]
+	c := l.slab.at(i)
 	if c.gen != gen || c.flags&flagOpen == 0 {
 		return
 	}
@@ -169,7 +169,7 @@ func (l *Loop) connEvent(i int32, gen uint32, events uint32) {
 		if !l.readEvent(c, i, events) {
 			return
 		}
-		c = &l.slab.slots[i]
+		c = l.slab.at(i)
 	}
 	if events&unix.EPOLLOUT != 0 {
 		c.flags &^= flagBlocked
@@ -192,7 +192,7 @@ func sockError(fd int) error {
 // read reads once into the loop's buffer and hands the conn's unconsumed bytes to OnData.
 // Level-triggered epoll reports the conn again if more is waiting.
 func (l *Loop) read(i int32) {
-	c := &l.slab.slots[i]
+	c := l.slab.at(i)
 	n, err := rawRead(int(c.fd), l.rbuf)
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
@@ -223,7 +223,7 @@ func (l *Loop) feed(c *slot, i int32, data []byte) {
 	l.feeding = i
 	consumed := l.h.OnData(l, h, data)
 	l.feeding = outer
-	c = &l.slab.slots[i]
+	c = l.slab.at(i)
 	if c.gen != gen || c.flags&flagOpen == 0 || c.flags&flagReadClosed != 0 {
 		return // closed, or CloseAfterFlush, during OnData
 	}
@@ -264,7 +264,7 @@ func (l *Loop) peerEOF(c *slot, i int32) {
 
 // closeConn closes slot i with err and runs OnClose.
 func (l *Loop) closeConn(i int32, err error) {
-	c := &l.slab.slots[i]
+	c := l.slab.at(i)
 	if c.flags&flagOpen == 0 {
 		return
 	}
@@ -278,7 +278,7 @@ func (l *Loop) closeConn(i int32, err error) {
 // freeConn closes the socket (which also removes it from epoll), returns its buffers and
 // frees the slot.
 func (l *Loop) freeConn(i int32) {
-	c := &l.slab.slots[i]
+	c := l.slab.at(i)
 	unix.Close(int(c.fd))
 	l.dropCarry(c)
 	if c.out != 0 {
@@ -292,7 +292,7 @@ func (l *Loop) freeConn(i int32) {
 func (l *Loop) flush() {
 	for k := 0; k < len(l.dirty); k++ {
 		i := l.dirty[k]
-		c := &l.slab.slots[i]
+		c := l.slab.at(i)
 		if c.flags&flagDirty == 0 {
 			continue // closed (and maybe reused) since it was marked
 		}

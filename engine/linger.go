@@ -50,7 +50,7 @@ func (l *Loop) lingerEvent(c *slot, i int32, events uint32) {
 func (l *Loop) expireLingerers() {
 	kept := l.lingering[:0]
 	for _, g := range l.lingering {
-		c := &l.slab.slots[g.slot]
+		c := l.slab.at(g.slot)
 		if c.gen != g.gen || c.flags&flagLinger == 0 {
 			continue // closed already
 		}

@@ -214,9 +214,9 @@ func (l *Loop) shutdown(err error) {
 	for i := range tasks {
 		l.h.OnTask(l, tasks[i])
 	}
-	for i := range l.slab.slots {
-		if l.slab.slots[i].flags&flagOpen != 0 {
-			l.closeConn(int32(i), err)
+	for i := range l.slab.n {
+		if l.slab.at(i).flags&flagOpen != 0 {
+			l.closeConn(i, err)
 		}
 	}
 	for _, ln := range l.listeners {
@@ -329,7 +329,7 @@ func (l *Loop) open(fd, tag int, peer netip.Addr) {
 		unix.Close(fd)
 		return
 	}
-	c := &l.slab.slots[i]
+	c := l.slab.at(i)
 	gen := c.gen
 	if err := l.p.add(fd, connEvents, i, int32(gen)); err != nil {
 		l.slab.release(i)

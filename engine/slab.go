@@ -33,10 +33,23 @@ const (
 )
 
 // slab is a loop's table of connection slots with a LIFO free list (a freed slot is reused
-// first, while its cache line is warm).
+// first, while its cache line is warm). Slots live in fixed pages that never move, so the
+// table grows without copying and wastes at most one page, where append doubling kept up
+// to twice the slots it needed (and left the old array as garbage) after a connect storm.
 type slab struct {
-	slots []slot
+	pages [][]slot
+	n     int32 // slots handed out so far; indexes below n are valid
 	free  int32 // head of the free list; -1 when empty
+}
+
+const (
+	slabPageBits = 8
+	slabPageLen  = 1 << slabPageBits
+)
+
+// at returns slot i; i must be below s.n.
+func (s *slab) at(i int32) *slot {
+	return &s.pages[i>>slabPageBits][i&(slabPageLen-1)]
 }
 
 func newSlab() slab { return slab{free: -1} }
@@ -46,15 +59,19 @@ func (s *slab) alloc(fd int) int32 {
 	var i int32
 	if s.free >= 0 {
 		i = s.free
-		s.free = s.slots[i].next
+		s.free = s.at(i).next
 	} else {
-		if len(s.slots) >= maxSlots {
+		if int(s.n) >= maxSlots {
 			return -1
 		}
-		i = int32(len(s.slots))
-		s.slots = append(s.slots, slot{gen: 1})
+		i = s.n
+		if int(i>>slabPageBits) == len(s.pages) {
+			s.pages = append(s.pages, make([]slot, slabPageLen))
+		}
+		s.n++
+		s.at(i).gen = 1
 	}
-	c := &s.slots[i]
+	c := s.at(i)
 	c.fd = int32(fd)
 	c.flags = flagOpen
 	c.pending, c.in, c.out, c.next = 0, 0, 0, -1
@@ -63,7 +80,7 @@ func (s *slab) alloc(fd int) int32 {
 
 // release frees slot i; its generation moves on so every Handle to it goes stale.
 func (s *slab) release(i int32) {
-	c := &s.slots[i]
+	c := s.at(i)
 	c.fd = -1
 	c.flags = 0
 	c.gen++
@@ -77,10 +94,10 @@ func (s *slab) release(i int32) {
 // lookup returns the live slot h names, or nil if h is stale or was never valid.
 func (s *slab) lookup(h Handle) (*slot, int32) {
 	i := int32(h.Slot())
-	if int(i) >= len(s.slots) {
+	if i >= s.n {
 		return nil, -1
 	}
-	c := &s.slots[i]
+	c := s.at(i)
 	if c.gen != h.gen() || c.flags&flagOpen == 0 {
 		return nil, -1
 	}
