@@ -211,45 +211,57 @@ func (cn *clusterNode) run(job *routeJob) {
 		}
 	}
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for node, idxs := range perNode {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pushes := make([]*cluster.Push, len(idxs))
-			for k, i := range idxs {
-				pushes[k] = clusterPush(job.items[i].msg)
+	forward := func(node string, idxs []int) {
+		pushes := make([]*cluster.Push, len(idxs))
+		for k, i := range idxs {
+			pushes[k] = clusterPush(job.items[i].msg)
+		}
+		results, err := cn.links.ForwardBatch(ctx, node, pushes)
+		cn.forwards.Add(uint64(len(pushes)))
+		mu.Lock()
+		defer mu.Unlock()
+		for k, i := range idxs {
+			it := &job.items[i]
+			res := &job.results[it.index]
+			var r cluster.Result
+			if k < len(results) {
+				r = results[k]
 			}
-			results, err := cn.links.ForwardBatch(ctx, node, pushes)
-			cn.forwards.Add(uint64(len(pushes)))
-			mu.Lock()
-			defer mu.Unlock()
-			for k, i := range idxs {
-				it := &job.items[i]
-				res := &job.results[it.index]
-				var r cluster.Result
-				if k < len(results) {
-					r = results[k]
-				}
-				switch {
-				case err != nil && it.kind == addrConn && errors.Is(err, cluster.ErrUnknownNode):
-				case r.Err != "":
-					res.status, res.err = 503, "node "+node+" could not deliver: "+r.Err
-				case err != nil && k >= len(results):
-					res.status, res.err = 503, "node "+node+" unreachable: "+err.Error()
-				default:
-					res.delivered += r.Delivered
-					if r.Delivered > 0 {
-						res.nodes++
-					}
-				}
-				if cn.s.debug {
-					cn.s.log.Debug("hop: forwarded", "trace", it.msg.seq, "to", node, "delivered", r.Delivered, "err", err)
+			switch {
+			case err != nil && it.kind == addrConn && errors.Is(err, cluster.ErrUnknownNode):
+			case r.Err != "":
+				res.status, res.err = 503, "node "+node+" could not deliver: "+r.Err
+			case err != nil && k >= len(results):
+				res.status, res.err = 503, "node "+node+" unreachable: "+err.Error()
+			default:
+				res.delivered += r.Delivered
+				if r.Delivered > 0 {
+					res.nodes++
 				}
 			}
-		}()
+			if cn.s.debug {
+				cn.s.log.Debug("hop: forwarded", "trace", it.msg.seq, "to", node, "delivered", r.Delivered, "err", err)
+			}
+		}
 	}
-	wg.Wait()
+	// One node to reach (the common case: a key's node, a user on one other
+	// node) is forwarded right here: a goroutine each pays a hand-off only
+	// when several nodes can be waited on in parallel.
+	if len(perNode) == 1 {
+		for node, idxs := range perNode {
+			forward(node, idxs)
+		}
+	} else {
+		var wg sync.WaitGroup
+		for node, idxs := range perNode {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				forward(node, idxs)
+			}()
+		}
+		wg.Wait()
+	}
 	for i := range job.items {
 		it := &job.items[i]
 		res := &job.results[it.index]
