@@ -14,6 +14,7 @@ type Config struct {
 	WriteBufferLimit int           // pending outbound bytes per conn; over → close with ErrSlowConsumer (counted); 0 = 256 KiB; over half of it the conn is not read until under a quarter (see Loop.Congested)
 	SendBufferBytes  int           // SO_SNDBUF on accepted sockets; 0 = 32 KiB; <0 = kernel default
 	TickInterval     time.Duration // period of Handler.OnTick on each loop; 0 = 100ms
+	UserTimeout      time.Duration // TCP_USER_TIMEOUT on accepted sockets: data unacknowledged this long aborts the conn (a peer gone without FIN or RST); 0 = the kernel's (minutes)
 	Logger           *slog.Logger  // nil = slog.Default()
 }
 

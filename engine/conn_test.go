@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // lineHandler answers every complete "\n"-terminated line with "ok <line>\n" and carries a
@@ -650,5 +652,34 @@ func TestStopAcceptingOneTagKeepsTheOthers(t *testing.T) {
 	got := make([]byte, 3)
 	if _, err := io.ReadFull(c, got); err != nil || string(got) != "api" {
 		t.Fatalf("echo on tag 2 after StopAccepting(1) = %q, %v; want \"api\"", got, err)
+	}
+}
+
+// TestUserTimeoutIsSet reads TCP_USER_TIMEOUT back from an accepted socket: it
+// is what finds a peer that vanished without FIN or RST (SPEC §3) once data
+// sent to it stays unacknowledged.
+func TestUserTimeoutIsSet(t *testing.T) {
+	t.Parallel()
+	got := make(chan int, 1)
+	h := &funcHandler{}
+	h.open = func(l *Loop, hd Handle, _ int, _ netip.Addr) bool {
+		c, _ := l.slab.lookup(hd)
+		v, err := unix.GetsockoptInt(int(c.fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT)
+		if err != nil {
+			v = -1
+		}
+		got <- v
+		return true
+	}
+	_, addr := startEngine(t, Config{Loops: 1, UserTimeout: 2500 * time.Millisecond}, h)
+	c := dial(t, addr)
+	defer c.Close()
+	select {
+	case v := <-got:
+		if v != 2500 {
+			t.Fatalf("TCP_USER_TIMEOUT on the accepted socket = %d ms; want 2500", v)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("OnOpen never ran")
 	}
 }

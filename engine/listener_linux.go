@@ -141,11 +141,16 @@ func (a *acceptor) peer() netip.Addr {
 	return netip.Addr{}
 }
 
-// setupConn applies the per-connection socket options: TCP_NODELAY and, when sndbuf > 0,
-// SO_SNDBUF.
-func setupConn(fd, sndbuf int) error {
+// setupConn applies the per-connection socket options: TCP_NODELAY, SO_SNDBUF when
+// sndbuf > 0, and TCP_USER_TIMEOUT when userTimeoutMs > 0.
+func setupConn(fd, sndbuf, userTimeoutMs int) error {
 	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
 		return os.NewSyscallError("setsockopt", err)
+	}
+	if userTimeoutMs > 0 {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, userTimeoutMs); err != nil {
+			return os.NewSyscallError("setsockopt", err)
+		}
 	}
 	if sndbuf > 0 {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sndbuf); err != nil {

@@ -319,7 +319,7 @@ func (l *Loop) logAcceptError(err error) {
 // open sets up an accepted socket, registers it and hands it to OnOpen.
 func (l *Loop) open(fd, tag int, peer netip.Addr) {
 	l.stats.accepted.Add(1)
-	if err := setupConn(fd, l.cfg.SendBufferBytes); err != nil {
+	if err := setupConn(fd, l.cfg.SendBufferBytes, int(l.cfg.UserTimeout/time.Millisecond)); err != nil {
 		unix.Close(fd) // the peer is already gone (setsockopt on a reset socket)
 		return
 	}

@@ -94,7 +94,12 @@ func New(cfg Config) (*Server, error) {
 		WriteBufferLimit: cfg.WriteBufferLimit,
 		SendBufferBytes:  cfg.SendBufferBytes,
 		TickInterval:     tickInterval(cfg),
-		Logger:           log,
+		// A peer gone without FIN or RST (SPEC §3) is found through the
+		// heartbeats: one is written within a heartbeat of silence, and if
+		// it stays unacknowledged for another the kernel aborts the
+		// connection — removed within two heartbeat intervals.
+		UserTimeout: cfg.Heartbeat,
+		Logger:      log,
 	}, s)
 	if err != nil {
 		return nil, err
