@@ -29,7 +29,7 @@ const (
 )
 
 // connState is the server's part of a connection, one per engine slot, owned
-// by the slot's loop: 80 bytes and no Go pointers, so a million of them cost
+// by the slot's loop: 64 bytes and no Go pointers, so a million of them cost
 // the collector nothing. A subscriber keeps its first two memberships inline
 // (a user and a topic, the common case) and the names only in the table;
 // what few connections need (a parser while a request is in flight, more

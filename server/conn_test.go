@@ -9,7 +9,7 @@ import (
 // connection pays for one connState, and the memory target is 300 bytes
 // per connection in all (engine slot, tables and timers included).
 func TestConnStateStaysSmall(t *testing.T) {
-	if size := unsafe.Sizeof(connState{}); size > 80 {
-		t.Errorf("connState is %d bytes; want at most 80", size)
+	if size := unsafe.Sizeof(connState{}); size > 64 {
+		t.Errorf("connState is %d bytes; want at most 64", size)
 	}
 }
