@@ -1,0 +1,72 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/pushwire/pushwire/engine"
+)
+
+// FuzzKeyText: parseKeyText never panics, and every key the server writes
+// reads back as itself with its node.
+func FuzzKeyText(f *testing.F) {
+	f.Add([]byte("AAAAAAEAAAC3hDaz38oN10qHe_Gq7rfo.7783abe38dfc"), uint64(1<<32|5), uint64(1), uint64(2))
+	f.Add([]byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), uint64(0), uint64(0), uint64(0))
+	f.Add([]byte("short.node"), uint64(7), uint64(8), uint64(9))
+	f.Fuzz(func(t *testing.T, text []byte, h, r0, r1 uint64) {
+		if k, node, ok := parseKeyText(text); ok && node != nil && !validNodeID(node) {
+			t.Fatalf("parseKeyText(%q) accepted node %q (key %v)", text, node, k)
+		}
+		s := &Server{nodeID: "node-1"}
+		want := connKey{engine.Handle(h), [2]uint64{r0, r1}}
+		written := s.appendKeyText(nil, want)
+		got, node, ok := parseKeyText(written)
+		if !ok || got != want || string(node) != "node-1" {
+			t.Fatalf("parseKeyText(appendKeyText(%v)) = %v, %q, %v; want the same key, node-1, true", want, got, node, ok)
+		}
+	})
+}
+
+// FuzzAddress: parseAddress never panics, and what it accepts has a kind and
+// a valid name (or is "all").
+func FuzzAddress(f *testing.F) {
+	for _, seed := range []string{"user:42", "topic:news", "conn:abc.n", "all", "user:", ":x", "topic:a b", "users:1"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, to []byte) {
+		kind, name, ok := parseAddress(to)
+		if !ok {
+			return
+		}
+		if kind == addrAll {
+			if string(to) != "all" {
+				t.Fatalf("parseAddress(%q) = all", to)
+			}
+			return
+		}
+		if !validName(name) || !bytes.HasPrefix(to, []byte(addrPrefixes[kind]+":")) {
+			t.Fatalf("parseAddress(%q) = %v %q", to, kind, name)
+		}
+	})
+}
+
+// FuzzCompactJSON: for valid JSON, appendCompactJSON gives what
+// encoding/json.Compact gives: the same value on one line.
+func FuzzCompactJSON(f *testing.F) {
+	for _, seed := range []string{"{\n  \"a\": 1,\r\n  \"b\": [1,\t2]\n}", `" a \" b "`, `[ ]`, `{"s":"x\ny"}`, ` 12 `} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		if !json.Valid(src) {
+			return
+		}
+		var want bytes.Buffer
+		if err := json.Compact(&want, src); err != nil {
+			t.Fatalf("json.Compact(%q): %v", src, err)
+		}
+		if got := appendCompactJSON(nil, src); !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("appendCompactJSON(%q) = %q; want %q", src, got, want.Bytes())
+		}
+	})
+}
