@@ -32,7 +32,7 @@
 // # Lock order
 //
 // Table has one kind of lock: shard.mu, one per shard. A goroutine holds at most
-// one shard.mu at a time; methods that visit every shard (Counts, AppendConns)
+// one shard.mu at a time; methods that visit every shard (Counts)
 // take and release them one after another, so there is no order to respect and
 // no deadlock to construct. No callback runs while a shard.mu is held.
 //
