@@ -75,7 +75,8 @@ func (ls *loopState) serve(l *engine.Loop, h engine.Handle, c *connState, in []b
 	return len(in)
 }
 
-// A request's Minor() is asked for only when the head is complete.
+// continueLine is the interim answer to Expect: 100-continue, sent once the
+// head is in and before the body, in the request's HTTP version.
 func continueLine(minor int) []byte {
 	if minor == 0 {
 		return continue10
