@@ -39,7 +39,7 @@ func runSuite(ctx context.Context, args []string) error {
 	cluster := fs.Bool("cluster", true, "also run the cross-node variant (two pushwire nodes on a throwaway redis-server)")
 	micro := fs.Bool("micro", true, "run the go test -bench micro-benchmarks")
 	perWorker := fs.Int("per-worker", 15000, "subscribers per worker process")
-	plotDir := fs.String("plot-dir", "", "write a latency CDF per scenario here (<scenario>.svg)")
+	plotDir := fs.String("plot-dir", "benchmarks", "write a latency CDF per scenario here (<scenario>.svg; relative to --repo; empty: none), next to the tables they belong to")
 	_ = fs.Parse(args)
 
 	// Pin before anything starts, so that worker processes inherit the load CPUs.
@@ -73,7 +73,7 @@ func runSuite(ctx context.Context, args []string) error {
 		logf("suite: rewrote the generated section of %s", path)
 	}
 	if *plotDir != "" {
-		if err := perf.PlotSuite(*plotDir, res, logf); err != nil {
+		if err := perf.PlotSuite(rel(abs, *plotDir), res, logf); err != nil {
 			return err
 		}
 	}
