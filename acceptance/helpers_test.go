@@ -104,6 +104,7 @@ func startNodeArgs(t *testing.T, args ...string) *node {
 			n.cmd.Process.Kill()
 			<-n.exited
 		}
+		testbin.CheckOutput(t, fmt.Sprintf("pushwire %v", args), n.logText())
 		if t.Failed() {
 			t.Logf("pushwire %v stderr:\n%s", args, n.logText())
 		}

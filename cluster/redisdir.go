@@ -151,6 +151,13 @@ func (d *RedisDirectory) Stats() DirStats {
 // cached runs cacheable reads as one pipeline and counts hits; a pipeline with any miss is one
 // round trip.
 func (d *RedisDirectory) cached(ctx context.Context, c rueidis.Client, cts ...rueidis.CacheableTTL) []rueidis.RedisResult {
+	// rueidis recycles a command once it has been sent; the retry below sends the same ones
+	// again, so they are pinned first. (Unpinned, a retry panicked with "a command should be
+	// finished by calling Build() or Cache()" in the cluster tests with Redis down, and could
+	// send a command another goroutine was building.)
+	for i := range cts {
+		cts[i].Cmd = cts[i].Cmd.Pin()
+	}
 	rs := d.doCached(ctx, c, cts)
 	// A connection that broke while idle reports its error on first use; rueidis has already
 	// replaced it (and dropped its cache) by then, so one immediate retry either succeeds or

@@ -114,6 +114,7 @@ func startProcess(t *testing.T, label string, name string, args ...string) *proc
 	}()
 	t.Cleanup(func() {
 		p.kill()
+		testbin.CheckOutput(t, p.name, p.logText())
 		if t.Failed() {
 			t.Logf("%s output:\n%s", p.name, p.logText())
 		}

@@ -36,7 +36,9 @@ func Run(m *testing.M, binary *string) int {
 		return 1
 	}
 	*binary = filepath.Join(dir, "pushwire")
-	build := exec.Command("go", "build", "-o", *binary, "./cmd/pushwire")
+	// Built with the race detector: the tests drive the real server hard, and
+	// a race or a panic in it fails them (CheckOutput).
+	build := exec.Command("go", "build", "-race", "-o", *binary, "./cmd/pushwire")
 	build.Dir = root
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
@@ -44,6 +46,19 @@ func Run(m *testing.M, binary *string) int {
 		return 1
 	}
 	return m.Run()
+}
+
+// CheckOutput fails t when a process's output shows a data race or a panic:
+// a server that crashed or raced must not pass a test that happened not to
+// notice.
+func CheckOutput(t testing.TB, name, output string) {
+	t.Helper()
+	for _, mark := range []string{"WARNING: DATA RACE", "panic: ", "fatal error: "} {
+		if strings.Contains(output, mark) {
+			t.Errorf("%s printed %q:\n%s", name, mark, output)
+			return
+		}
+	}
 }
 
 // moduleRoot is the directory of the go.mod the tests belong to.
