@@ -278,3 +278,52 @@ func TestRedisRestartedNodeDropsOldEntries(t *testing.T) {
 		t.Errorf("UserNodes(old) after restart of a = %v; want []", ns)
 	}
 }
+
+// TestLookupRetryWithRedisGone: lookups that read several cached keys at once
+// (the live addresses of a user's two nodes) while Redis goes away. The first
+// attempt meets the broken connection and the one retry resends the same
+// commands, which must therefore be pinned (rueidis recycles a command once
+// sent; unpinned, the retry panicked in DoMultiCache). Every lookup must
+// answer, right or with ErrDirectoryDown, and never panic.
+func TestLookupRetryWithRedisGone(t *testing.T) {
+	for round := range 15 {
+		r := startRedis(t)
+		a := newTestDir(t, r, "a", 15*time.Second)
+		b := newTestDir(t, r, "b", 15*time.Second)
+		a.AddUser("ru")
+		b.AddUser("ru")
+		for _, d := range []*RedisDirectory{a, b} {
+			if err := d.Flush(bg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stop := make(chan struct{})
+		done := make(chan error)
+		go func() {
+			for {
+				select {
+				case <-stop:
+					done <- nil
+					return
+				default:
+				}
+				nodes, err := b.UserNodes(bg, "ru")
+				if err == nil && len(nodes) != 2 {
+					done <- fmt.Errorf("UserNodes(ru) = %v; want a and b", nodes)
+					return
+				}
+				if err != nil && !errors.Is(err, ErrDirectoryDown) {
+					done <- fmt.Errorf("UserNodes(ru) = %v; want ErrDirectoryDown", err)
+					return
+				}
+			}
+		}()
+		time.Sleep(20 * time.Millisecond)
+		r.stop()
+		time.Sleep(50 * time.Millisecond)
+		close(stop)
+		if err := <-done; err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+}
