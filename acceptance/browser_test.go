@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -94,12 +95,15 @@ func TestBrowserEventSource(t *testing.T) {
 	}
 	ready := make(chan string, 1)
 	results := make(chan browserResult, 1)
-	var edge string
+	// edge is set once the node runs, after the page server has started; the
+	// handler reads it when Chromium asks, which the race detector cannot see
+	// is later, so it goes through an atomic.
+	var edge atomic.Pointer[string]
 	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/":
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			fmt.Fprintf(w, browserPage, "http://"+edge)
+			fmt.Fprintf(w, browserPage, "http://"+*edge.Load())
 		case "/ready", "/result":
 			b, _ := io.ReadAll(r.Body)
 			if r.URL.Path == "/ready" {
@@ -127,7 +131,7 @@ func TestBrowserEventSource(t *testing.T) {
 	defer page.Close()
 
 	n := startNode(t, "--heartbeat", "1s", "--allowed-origins", page.URL)
-	edge = n.edge
+	edge.Store(&n.edge)
 
 	profile := t.TempDir()
 	browser := exec.Command(chromiumPath, "--headless", "--no-sandbox", "--disable-gpu",

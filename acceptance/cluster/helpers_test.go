@@ -259,10 +259,12 @@ type nodeOptions struct {
 	extra    []string // more flags
 }
 
-// startNode runs pushwire in cluster mode as node id on a free cluster port.
+// startNode runs pushwire in cluster mode as node id; the kernel picks its
+// cluster port (a port chosen ahead could be taken by a parallel test before
+// the node binds it), which restart then keeps.
 func startNode(t *testing.T, id string, o nodeOptions) *node {
 	t.Helper()
-	n := &node{t: t, id: id, clusterPort: freePort(t)}
+	n := &node{t: t, id: id}
 	n.flags = append([]string{"--redis", o.redisURL, "--node-id", id,
 		"--node-ttl", o.nodeTTL.String()}, o.extra...)
 	n.run()
@@ -280,7 +282,10 @@ func (n *node) run() {
 	clustered := n.proc.expect(clusterLine)
 	m := n.proc.awaitLine(n.t, started, `"pushwire started"`)
 	n.edge, n.api = m[1], m[2]
-	n.proc.awaitLine(n.t, clustered, `"cluster mode"`)
+	link := n.proc.awaitLine(n.t, clustered, `"cluster mode"`)[1]
+	if _, port, err := net.SplitHostPort(link); err == nil {
+		n.clusterPort, _ = strconv.Atoi(port)
+	}
 	if n.client != nil {
 		n.client.CloseIdleConnections()
 	}
