@@ -236,12 +236,14 @@ func TestSlowConsumer(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			c.SetReadDeadline(time.Now().Add(20 * time.Second))
 			n, _ := io.ReadFull(c, make([]byte, frame*ticks))
 			got[i] = n
 		}()
 	}
-	waitFor(t, "all conns open", 5*time.Second, func() bool { return e.Stats().Open == readers+1 })
+	// Deadlines here only stop a hang: under a full -race run of every package the
+	// loop's 5 ms ticks can lag by seconds.
+	waitFor(t, "all conns open", 20*time.Second, func() bool { return e.Stats().Open == readers+1 })
 	go_.Store(true)
 	wg.Wait()
 	for i, n := range got {
@@ -249,7 +251,7 @@ func TestSlowConsumer(t *testing.T) {
 			t.Errorf("reader %d got %d bytes; want %d", i, n, frame*ticks)
 		}
 	}
-	waitFor(t, "slow consumer cut", 5*time.Second, func() bool { return e.Stats().SlowConsumers == 1 })
+	waitFor(t, "slow consumer cut", 20*time.Second, func() bool { return e.Stats().SlowConsumers == 1 })
 	s := e.Stats()
 	if s.Closed != 1 || s.Open != readers {
 		t.Fatalf("Stats = %+v; want 1 closed (the slow one), %d open", s, readers)
