@@ -1,0 +1,203 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/pushwire/pushwire/cluster"
+	"github.com/pushwire/pushwire/engine"
+)
+
+// A routeJob is a publish request (single or batch) whose pushes have been
+// delivered locally and must still reach other nodes. The router finishes
+// each push's result and sends the whole answer back to the publisher's loop.
+type routeJob struct {
+	from      engine.Handle
+	keepAlive persist
+	batch     bool
+	results   []pushResult
+	items     []routeItem
+}
+
+type routeItem struct {
+	index int // into results
+	kind  addrKind
+	node  string // conn pushes: the node holding the key
+	msg   *message
+	store bool // a QoS 1 user push: store it in Redis before anything else
+}
+
+// route runs the router's work until close.
+func (cn *clusterNode) route() {
+	defer cn.wg.Done()
+	for job := range cn.jobs {
+		job()
+	}
+}
+
+func (cn *clusterNode) run(job *routeJob) {
+	ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
+	defer cancel()
+	perNode := map[string][]int{}
+	for i := range job.items {
+		it := &job.items[i]
+		res := &job.results[it.index]
+		if it.store {
+			if err := cn.storeQoS(ctx, it.msg); err != nil {
+				res.status, res.err = 503, "QoS 1 message not stored: "+err.Error()
+				continue
+			}
+			res.stored = true
+		}
+		nodes, err := cn.nodesFor(ctx, it)
+		switch {
+		case err == nil:
+		case it.kind == addrConn && errors.Is(err, cluster.ErrUnknownNode):
+			// The key's node is gone: nobody holds it.
+		case it.kind == addrConn || res.delivered == 0:
+			res.status, res.err = 503, "cluster directory unavailable, and the target is not on this node: "+err.Error()
+		default:
+			if other := cn.otherKnown(it); other != "" {
+				res.status, res.err = 503, "cluster directory unavailable: delivered here, but node "+other+
+					" also holds the target and was not reached: "+err.Error()
+			}
+		}
+		for _, n := range nodes {
+			if n != cn.s.nodeID {
+				perNode[n] = append(perNode[n], i)
+			}
+		}
+	}
+	var mu sync.Mutex
+	forward := func(node string, idxs []int) {
+		pushes := make([]*cluster.Push, len(idxs))
+		for k, i := range idxs {
+			pushes[k] = clusterPush(job.items[i].msg)
+		}
+		results, err := cn.links.ForwardBatch(ctx, node, pushes)
+		cn.forwards.Add(uint64(len(pushes)))
+		mu.Lock()
+		defer mu.Unlock()
+		for k, i := range idxs {
+			it := &job.items[i]
+			res := &job.results[it.index]
+			var r cluster.Result
+			if k < len(results) {
+				r = results[k]
+			}
+			switch {
+			case err != nil && it.kind == addrConn && errors.Is(err, cluster.ErrUnknownNode):
+			case r.Err != "":
+				res.status, res.err = 503, "node "+node+" could not deliver: "+r.Err
+			case err != nil && k >= len(results):
+				res.status, res.err = 503, "node "+node+" unreachable: "+err.Error()
+			default:
+				res.delivered += r.Delivered
+				if r.Delivered > 0 {
+					res.nodes++
+				}
+			}
+			if cn.s.debug {
+				cn.s.log.Debug("hop: forwarded", "trace", it.msg.seq, "to", node, "delivered", r.Delivered, "err", err)
+			}
+		}
+	}
+	// One node to reach (the common case: a key's node, a user on one other
+	// node) is forwarded right here: a goroutine each pays a hand-off only
+	// when several nodes can be waited on in parallel.
+	if len(perNode) == 1 {
+		for node, idxs := range perNode {
+			forward(node, idxs)
+		}
+	} else {
+		var wg sync.WaitGroup
+		for node, idxs := range perNode {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				forward(node, idxs)
+			}()
+		}
+		wg.Wait()
+	}
+	for i := range job.items {
+		it := &job.items[i]
+		res := &job.results[it.index]
+		if res.status == 0 {
+			res.status = 200
+			finishStatus(res, it.kind)
+		}
+		it.msg.Release()
+	}
+	cn.s.answerRouted(job)
+}
+
+// nodesFor looks up the nodes a push must reach, this one included or not.
+func (cn *clusterNode) nodesFor(ctx context.Context, it *routeItem) ([]string, error) {
+	var nodes []string
+	var err error
+	switch to := string(it.msg.to); it.kind {
+	case addrConn:
+		_, err = cn.dir.NodeAddr(ctx, it.node)
+		return []string{it.node}, err
+	case addrUser:
+		nodes, err = cn.dir.UserNodes(ctx, to[len("user:"):])
+	case addrTopic:
+		nodes, err = cn.dir.TopicNodes(ctx, to[len("topic:"):])
+	default:
+		var all []cluster.Node
+		all, err = cn.dir.Nodes(ctx)
+		for _, n := range all {
+			nodes = append(nodes, n.ID)
+		}
+	}
+	if err == nil {
+		cn.remember(string(it.msg.to), nodes)
+	}
+	return nodes, err
+}
+
+func (cn *clusterNode) remember(to string, nodes []string) {
+	cn.knownMu.Lock()
+	defer cn.knownMu.Unlock()
+	if len(cn.known) >= maxKnown {
+		clear(cn.known)
+	}
+	cn.known[to] = nodes
+}
+
+// otherKnown names a node other than this one that the directory last said
+// holds the push's target, or "" when it named none (or was never asked).
+func (cn *clusterNode) otherKnown(it *routeItem) string {
+	cn.knownMu.Lock()
+	defer cn.knownMu.Unlock()
+	for _, n := range cn.known[string(it.msg.to)] {
+		if n != cn.s.nodeID {
+			return n
+		}
+	}
+	return ""
+}
+
+func clusterPush(m *message) *cluster.Push {
+	return &cluster.Push{Trace: m.seq, ID: string(m.id), To: string(m.to), Event: string(m.event),
+		ContentType: string(m.ctype), JSON: m.json, QoS: m.qos, Data: m.data}
+}
+
+// answerRouted writes a routed job's answer on the publisher's loop.
+func (s *Server) answerRouted(job *routeJob) {
+	var body []byte
+	if job.batch {
+		for i := range job.results {
+			body = appendPushResult(body, &job.results[i], true)
+			body = append(body, '\n')
+		}
+		body = appendBody(appendResponseHead(nil, 200, job.keepAlive), "application/x-ndjson", body)
+	} else {
+		r := &job.results[0]
+		body = appendJSONResponse(nil, r.status, job.keepAlive, appendPushResult(nil, r, false))
+	}
+	call := &asyncCall{from: job.from, keepAlive: job.keepAlive, reply: body}
+	s.eng.Submit(job.from.Loop(), engine.Task{H: job.from, Op: opAsyncReply, V: call})
+}
