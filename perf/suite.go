@@ -32,8 +32,10 @@ type SuiteConfig struct {
 	// Batch is the pushwire batch-publish variant's messages per POST /pub.
 	Batch int
 	// CoalesceBatch and CoalesceRepeat shape the coalescing variant: batches of
-	// CoalesceBatch messages, CoalesceRepeat in a row to each connection.
-	CoalesceBatch, CoalesceRepeat int
+	// CoalesceBatch messages, CoalesceRepeat in a row to each connection, over
+	// CoalesceConns publisher connections (enough that the server, not the
+	// publishers' round trips, sets the rate).
+	CoalesceBatch, CoalesceRepeat, CoalesceConns int
 	// Cluster adds the cross-node variant (needs redis-server).
 	Cluster bool
 	// Command is the exact command line, recorded in BENCHMARKS.md.
@@ -84,8 +86,8 @@ func (c *SuiteConfig) scenarios() []suiteScenario {
 			o.Pub.Conns, o.Pub.Batch = c.PipelineConns, c.Batch
 		}},
 		{name: "unicast-coalesced", kind: "unicast", only: KindPushwire, onlySet: true, adjust: func(o *Options) {
-			o.Pub.Conns, o.Pub.Batch, o.Repeat = c.PipelineConns, c.CoalesceBatch, c.CoalesceRepeat
-			o.Messages = o.N * c.CoalesceRepeat / 5
+			o.Pub.Conns, o.Pub.Batch, o.Repeat = max(c.CoalesceConns, 1), c.CoalesceBatch, c.CoalesceRepeat
+			o.Messages = o.N * c.CoalesceRepeat // ~1 s at the server's rate: enough 10 ms CPU ticks
 		}},
 		{name: "broadcast", kind: "broadcast"},
 		// Nchan has no cluster row: two start.sh instances on one Redis answer a publish
