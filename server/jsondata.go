@@ -18,6 +18,9 @@ func embeddable(ctype, body []byte) bool {
 // tokens. An NDJSON packet is one line, so a pretty-printed body must lose
 // its newlines before it is embedded; the value is unchanged.
 func appendCompactJSON(dst, src []byte) []byte {
+	if !hasJSONSpace(src) { // the common case: one copy, no state machine
+		return append(dst, src...)
+	}
 	inString, escaped := false, false
 	start := 0
 	for i, b := range src {
@@ -39,4 +42,14 @@ func appendCompactJSON(dst, src []byte) []byte {
 		}
 	}
 	return append(dst, src[start:]...)
+}
+
+// hasJSONSpace reports whether b holds any byte JSON counts as whitespace.
+func hasJSONSpace(b []byte) bool {
+	for _, c := range b {
+		if c <= ' ' && (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+			return true
+		}
+	}
+	return false
 }
