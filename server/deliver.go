@@ -42,13 +42,16 @@ func (ls *loopState) writeMessage(l *engine.Loop, h engine.Handle, c *connState,
 // batch publish takes each other loop's lock once. It returns how many
 // connections m was handed to.
 func (ls *loopState) fanOut(l *engine.Loop, m *message, targets []conntable.Handle) int {
-	queued := 0
+	queued, local := 0, false
 	for _, th := range targets {
 		h := engine.Handle(th)
 		if h.Loop() == ls.index {
-			m.retain(1)
+			if !local { // one reference keeps m until this loop's flush, for every write
+				local = true
+				m.retain(1)
+				l.Defer(m)
+			}
 			ls.deliver(l, h, m)
-			l.Defer(m)
 			continue
 		}
 		ls.batches[h.Loop()] = append(ls.batches[h.Loop()], engine.Task{H: h, Op: opDeliver, V: m})
@@ -66,6 +69,8 @@ func (ls *loopState) fanOutAll(l *engine.Loop, m *message) int {
 	for i, other := range ls.s.loops {
 		n += int(other.subscribers.Load())
 		if i == ls.index {
+			m.retain(1) // until this loop's flush, for all its writes
+			l.Defer(m)
 			ls.deliverAll(l, m)
 			continue
 		}
@@ -75,14 +80,13 @@ func (ls *loopState) fanOutAll(l *engine.Loop, m *message) int {
 	return n
 }
 
-// deliverAll writes m to every subscriber of this loop.
+// deliverAll writes m to every subscriber of this loop. The caller holds a
+// reference to m until this loop's flush; that one covers every write.
 func (ls *loopState) deliverAll(l *engine.Loop, m *message) {
 	for _, page := range ls.pages {
 		for i := range page {
 			if c := &page[i]; c.subscribed {
-				m.retain(1)
 				ls.deliver(l, c.h, m)
-				l.Defer(m)
 			}
 		}
 	}

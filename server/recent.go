@@ -2,6 +2,7 @@ package server
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pushwire/pushwire/conntable"
@@ -18,6 +19,9 @@ type recentStore struct {
 	history     int
 	interestTTL time.Duration
 	rings       [2]map[string]*ring // by conntable.Group
+	// kept counts rings per group, so that a publish to a name nobody keeps
+	// (no poll client asked lately, no topic history) skips the lock.
+	kept [2]atomic.Int64
 }
 
 // ring is the last messages of one name, oldest first from head.
@@ -43,6 +47,7 @@ func (r *recentStore) interest(g conntable.Group, name []byte, now time.Time) {
 	if rg == nil {
 		rg = &ring{}
 		r.rings[g][string(name)] = rg
+		r.kept[g].Add(1)
 	}
 	rg.interestUntil = now.Add(r.interestTTL).UnixMilli()
 }
@@ -50,6 +55,9 @@ func (r *recentStore) interest(g conntable.Group, name []byte, now time.Time) {
 // record keeps m for name when history or a poll client wants it, and
 // reports whether it did.
 func (r *recentStore) record(g conntable.Group, name []byte, m *message) bool {
+	if r.kept[g].Load() == 0 && (g != conntable.Topics || r.history == 0) {
+		return false
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rg := r.rings[g][string(name)]
@@ -59,6 +67,7 @@ func (r *recentStore) record(g conntable.Group, name []byte, m *message) bool {
 		}
 		rg = &ring{}
 		r.rings[g][string(name)] = rg
+		r.kept[g].Add(1)
 	}
 	capacity := r.history
 	if g == conntable.Users {
@@ -118,6 +127,7 @@ func (r *recentStore) sweep(now time.Time) {
 				m.Release()
 			}
 			delete(r.rings[g], name)
+			r.kept[g].Add(-1)
 		}
 	}
 }
