@@ -212,13 +212,23 @@ func BenchmarkPushTopicFanout(b *testing.B) {
 	req := publishRequest("/pub/topic/news", `{"n":12345678,"text":"a 64-byte push payload for the benchmark...."}`)
 	p := newPublisher(b, s)
 	publishes := func(n int) {
-		want := totalMessages(subs) + int64(n*fanout)
+		start := totalMessages(subs)
+		want := start + int64(n*fanout)
 		for i := 0; i < n; i++ {
 			if _, err := p.conn.Write(req); err != nil {
 				b.Fatalf("write: %v", err)
 			}
+			// At most 64 publishes ahead of the slowest reader: unbounded, the
+			// in-process readers fell behind by more than --write-buffer-limit
+			// and the server rightly cut them as slow consumers.
+			for i >= 64 && totalMessages(subs)-start < int64((i-64)*fanout) {
+				runtime.Gosched()
+			}
 		}
 		waitFor(b, "fan-out", func() bool { return totalMessages(subs) >= want })
+		if sc := s.eng.Stats().SlowConsumers; sc != 0 {
+			b.Fatalf("%d subscribers cut as slow consumers", sc)
+		}
 	}
 	publishes(200) // warm up
 	n := max(b.N/fanout, 1)
