@@ -9,13 +9,6 @@ import (
 // The packets of SPEC §3, one encoder per kind and format. Each appends to dst
 // and allocates nothing.
 
-const (
-	protocolHeartbeat  = 0
-	protocolRegistered = 1
-	protocolMessage    = 2
-	protocolControl    = 3
-)
-
 // appendMessagePacket appends the JSON object of a message packet.
 func appendMessagePacket(dst []byte, m *message) []byte {
 	dst = append(dst, `{"protocol":2,"time":`...)

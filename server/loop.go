@@ -243,7 +243,6 @@ func (s *Server) OnTick(l *engine.Loop, now time.Time) {
 var (
 	errStreamNoise = engineError("server: client sent more than 4 KiB on a stream")
 	errKicked      = engineError("server: connection kicked by DELETE /conn")
-	errTimeout     = engineError("server: request not received in --header-timeout")
 	errIdle        = engineError("server: keep-alive connection idle")
 )
 

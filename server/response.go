@@ -72,12 +72,3 @@ func appendErrorObject(dst []byte, reason string) []byte {
 	dst = httpcodec.AppendJSONString(dst, []byte(reason))
 	return append(dst, '}')
 }
-
-// appendEmptyResponse appends an answer with no body (204, 200 to a preflight).
-func appendEmptyResponse(dst []byte, status int, p persist) []byte {
-	dst = appendResponseHead(dst, status, p)
-	if status != 204 { // RFC 9110 §8.6: a 204 carries no Content-Length
-		dst = httpcodec.AppendHeader(dst, "Content-Length", "0")
-	}
-	return append(dst, "\r\n"...)
-}

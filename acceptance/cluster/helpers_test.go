@@ -624,35 +624,3 @@ func (s *stream) expect(to, data string) frame {
 	}
 	return f
 }
-
-// expectQuiet requires that no message (probes aside) arrives within d.
-func (s *stream) expectQuiet(d time.Duration) {
-	s.t.Helper()
-	f, err := s.nextMessage(d)
-	if err == nil {
-		s.t.Fatalf("node %s stream %s: unexpected message to %q data %s", s.node, s.key, f.To, f.Data)
-	}
-	if ne, ok := underlyingNetError(err); !ok || !ne.Timeout() {
-		s.t.Fatalf("node %s stream %s: %v; want it open and quiet", s.node, s.key, err)
-	}
-}
-
-func underlyingNetError(err error) (net.Error, bool) {
-	for err != nil {
-		if ne, ok := err.(net.Error); ok {
-			return ne, true
-		}
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok {
-			return nil, false
-		}
-		err = u.Unwrap()
-	}
-	return nil, false
-}
-
-// jsonString is s as a JSON string literal.
-func jsonString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
-}
