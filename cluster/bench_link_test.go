@@ -76,8 +76,8 @@ func BenchmarkLinkNetConn(b *testing.B) {
 	srv := NewLinkServer(deliverOne, LinkServerOptions{Logger: quiet})
 	go srv.Serve(ln)
 	defer srv.Close()
-	NewMemDirectory(store, Node{ID: "b", Addr: ln.Addr().String()}).Start(bg)
-	l := NewLinks("a", NewMemDirectory(store, Node{ID: "a"}), LinkOptions{Logger: quiet})
+	NewMemDirectory(store, Node{ID: "b", Addr: ln.Addr().String()}, nil).Start(bg)
+	l := NewLinks("a", NewMemDirectory(store, Node{ID: "a"}, nil), LinkOptions{Logger: quiet})
 	defer l.Close()
 	runBatches(b, l, "b")
 }
@@ -87,8 +87,8 @@ func BenchmarkLinkNetpollServer(b *testing.B) {
 	store := NewMemStore()
 	addr, stop := startNetpollServer(b, deliverOne)
 	defer stop()
-	NewMemDirectory(store, Node{ID: "b", Addr: addr}).Start(bg)
-	l := NewLinks("a", NewMemDirectory(store, Node{ID: "a"}), LinkOptions{Logger: quiet})
+	NewMemDirectory(store, Node{ID: "b", Addr: addr}, nil).Start(bg)
+	l := NewLinks("a", NewMemDirectory(store, Node{ID: "a"}, nil), LinkOptions{Logger: quiet})
 	defer l.Close()
 	runBatches(b, l, "b")
 }
@@ -104,8 +104,8 @@ func BenchmarkLinkForwardParallel(b *testing.B) {
 	srv := NewLinkServer(deliverOne, LinkServerOptions{Logger: quiet})
 	go srv.Serve(ln)
 	defer srv.Close()
-	NewMemDirectory(store, Node{ID: "b", Addr: ln.Addr().String()}).Start(bg)
-	l := NewLinks("a", NewMemDirectory(store, Node{ID: "a"}), LinkOptions{Logger: quiet})
+	NewMemDirectory(store, Node{ID: "b", Addr: ln.Addr().String()}, nil).Start(bg)
+	l := NewLinks("a", NewMemDirectory(store, Node{ID: "a"}, nil), LinkOptions{Logger: quiet})
 	defer l.Close()
 	b.SetParallelism(64)
 	b.RunParallel(func(pb *testing.PB) {

@@ -12,7 +12,8 @@ type Node struct {
 }
 
 // Directory maps conn keys, users and topics to the nodes that hold them, and node ids to
-// link addresses. Two implementations: MemDirectory (standalone, no Redis) and RedisDirectory.
+// link addresses. Two implementations: MemDirectory (standalone, or nodes of one process
+// sharing a MemStore; no Redis) and RedisDirectory.
 //
 // Writes (Add*/Remove*) never block on the network: they update the directory's local mirror of
 // this node's entries and are sent later in pipelined batches. The caller ref-counts users and

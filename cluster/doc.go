@@ -7,7 +7,8 @@
 //	type Directory interface { Start, Close, Flush, NodeAddr, Nodes,
 //	    AddConn/RemoveConn, AddUser/RemoveUser, AddTopic/RemoveTopic,
 //	    ConnNode, UserNodes, TopicNodes, Stats }             // directory.go
-//	NewMemStore() *MemStore; NewMemDirectory(*MemStore, Node) // standalone (memdir.go)
+//	NewMemStore() *MemStore; NewMemDirectory(*MemStore, Node, Holdings) // no Redis (memdir.go)
+//	(*MemDirectory).Alone() bool // no other node in the store: every target is local
 //	NewRedisDirectory(RedisOptions) (*RedisDirectory, error)  // cluster (redis*.go)
 //	NewRedisStore(RedisStoreOptions) (*RedisStore, error)     // QoS 1 messages (qosstore.go)
 //	(*RedisStore).Put/Ack/Pending/Close

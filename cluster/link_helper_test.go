@@ -25,7 +25,7 @@ func startNode(t *testing.T, store *MemStore, id string, h Handler) *testNode {
 	srv := NewLinkServer(h, LinkServerOptions{Logger: quiet})
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	d := NewMemDirectory(store, Node{ID: id, Addr: ln.Addr().String()})
+	d := NewMemDirectory(store, Node{ID: id, Addr: ln.Addr().String()}, nil)
 	d.Start(bg)
 	return &testNode{srv: srv, addr: ln.Addr().String()}
 }

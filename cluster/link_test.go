@@ -34,7 +34,7 @@ func (r *recorder) seen() []string {
 
 func newLinks(t *testing.T, store *MemStore, self string, o LinkOptions) *Links {
 	o.Logger = quiet
-	l := NewLinks(self, NewMemDirectory(store, Node{ID: self}), o)
+	l := NewLinks(self, NewMemDirectory(store, Node{ID: self}, nil), o)
 	t.Cleanup(func() { l.Close() })
 	return l
 }
@@ -143,7 +143,7 @@ func TestLinkCutFailsInFlightAndReconnects(t *testing.T) {
 		return Result{Delivered: 1}
 	})
 	px := startProxy(t, ln.addr)
-	NewMemDirectory(store, Node{ID: "b", Addr: px.addr()}).Start(bg)
+	NewMemDirectory(store, Node{ID: "b", Addr: px.addr()}, nil).Start(bg)
 	a := newLinks(t, store, "a", LinkOptions{})
 	defer close(gate)
 
@@ -182,7 +182,7 @@ func TestLinkCutFailsInFlightAndReconnects(t *testing.T) {
 
 func TestLinkDialFailures(t *testing.T) {
 	store := NewMemStore()
-	NewMemDirectory(store, Node{ID: "gone", Addr: "127.0.0.1:1"}).Start(bg)
+	NewMemDirectory(store, Node{ID: "gone", Addr: "127.0.0.1:1"}, nil).Start(bg)
 	a := newLinks(t, store, "a", LinkOptions{BackoffMin: 200 * time.Millisecond})
 	start := time.Now()
 	if _, err := a.Forward(bg, "gone", &Push{ID: "1"}); !errors.Is(err, ErrLinkDown) {
@@ -230,7 +230,7 @@ func TestLinksClose(t *testing.T) {
 	store := NewMemStore()
 	var rec recorder
 	startNode(t, store, "b", rec.handle)
-	a := NewLinks("a", NewMemDirectory(store, Node{ID: "a"}), LinkOptions{Logger: quiet})
+	a := NewLinks("a", NewMemDirectory(store, Node{ID: "a"}, nil), LinkOptions{Logger: quiet})
 	if _, err := a.Forward(bg, "b", &Push{ID: "1"}); err != nil {
 		t.Fatal(err)
 	}

@@ -5,41 +5,55 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
-// MemStore is the in-memory directory store of a standalone node. Several MemDirectory views may
-// share one store (tests run many in-process nodes on it); a real standalone node has one view.
-// Nodes in it never expire: a view leaves only by Close.
+// Holdings answers whether a node has live connections of a user or subscribers of a topic.
+// The in-memory directory reads it in place of registrations: in one process each node's own
+// connection table already is the record, so the directory copies no name, and a standalone
+// node's connections cost nothing more for having a directory.
+type Holdings interface {
+	HoldsUser(user string) bool
+	HoldsTopic(topic string) bool
+}
+
+// MemStore is the in-memory directory store: a standalone node has one of its own; nodes in one
+// process that share a store (tests, embedding) find each other through it and talk over links
+// as Redis-backed nodes do. Nodes in it never expire: a view leaves only by Close.
 //
-// Lock contract: mu guards every map below; it is never held while calling out.
+// Lock contract: mu guards nodes and conns; it is never held while calling out (a Holdings is
+// read after the nodes are copied out).
 type MemStore struct {
-	mu     sync.Mutex
-	nodes  map[string]string              // node id → addr
-	conns  map[string]string              // conn key → node id
-	users  map[string]map[string]struct{} // user → node ids
-	topics map[string]map[string]struct{} // topic → node ids
+	mu    sync.Mutex
+	nodes map[string]memNode // node id → its address and what it holds
+	conns map[string]string  // conn key → node id
+	count atomic.Int32       // len(nodes), read without the lock by Alone
+}
+
+type memNode struct {
+	addr string
+	held Holdings // nil: holds nothing
 }
 
 // NewMemStore returns an empty store.
 func NewMemStore() *MemStore {
-	return &MemStore{
-		nodes:  make(map[string]string),
-		conns:  make(map[string]string),
-		users:  make(map[string]map[string]struct{}),
-		topics: make(map[string]map[string]struct{}),
-	}
+	return &MemStore{nodes: make(map[string]memNode), conns: make(map[string]string)}
 }
 
-// MemDirectory is one node's Directory on a MemStore. Writes apply at once (there is no network
-// to batch for), so Flush has nothing to wait for.
+// MemDirectory is one node's Directory on a MemStore. Users and topics are read from each
+// node's Holdings, so AddUser/RemoveUser/AddTopic/RemoveTopic have nothing to write; conn keys
+// are kept in the store. Writes apply at once, so Flush has nothing to wait for.
 type MemDirectory struct {
-	s    *MemStore
-	self Node
+	s       *MemStore
+	self    Node
+	held    Holdings
+	started atomic.Bool // self is registered (Start ran, Close not yet)
 }
 
-// NewMemDirectory returns self's view of s. Call Start to register self.
-func NewMemDirectory(s *MemStore, self Node) *MemDirectory {
-	return &MemDirectory{s: s, self: self}
+// NewMemDirectory returns self's view of s; held says what self holds (nil: nothing). Call Start
+// to register self.
+func NewMemDirectory(s *MemStore, self Node, held Holdings) *MemDirectory {
+	return &MemDirectory{s: s, self: self, held: held}
 }
 
 var _ Directory = (*MemDirectory)(nil)
@@ -47,7 +61,9 @@ var _ Directory = (*MemDirectory)(nil)
 // Start registers the node.
 func (d *MemDirectory) Start(context.Context) error {
 	d.s.mu.Lock()
-	d.s.nodes[d.self.ID] = d.self.Addr
+	d.s.nodes[d.self.ID] = memNode{addr: d.self.Addr, held: d.held}
+	d.s.count.Store(int32(len(d.s.nodes)))
+	d.started.Store(true)
 	d.s.mu.Unlock()
 	return nil
 }
@@ -58,20 +74,25 @@ func (d *MemDirectory) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.nodes, id)
+	s.count.Store(int32(len(s.nodes)))
+	d.started.Store(false)
 	for k, n := range s.conns {
 		if n == id {
 			delete(s.conns, k)
 		}
 	}
-	for _, m := range []map[string]map[string]struct{}{s.users, s.topics} {
-		for name, set := range m {
-			delete(set, id)
-			if len(set) == 0 {
-				delete(m, name)
-			}
-		}
-	}
 	return nil
+}
+
+// Alone reports that no node but this one is registered in the store, so every user, topic and
+// conn key is either here or nowhere: a standalone node's pushes never need a lookup or a link.
+// It is two atomic loads, cheap enough for every publish.
+func (d *MemDirectory) Alone() bool {
+	self := int32(0)
+	if d.started.Load() {
+		self = 1
+	}
+	return d.s.count.Load() <= self
 }
 
 // Flush returns at once: writes are already applied.
@@ -81,8 +102,8 @@ func (d *MemDirectory) Flush(context.Context) error { return nil }
 func (d *MemDirectory) NodeAddr(_ context.Context, id string) (string, error) {
 	d.s.mu.Lock()
 	defer d.s.mu.Unlock()
-	if a, ok := d.s.nodes[id]; ok {
-		return a, nil
+	if n, ok := d.s.nodes[id]; ok {
+		return n.addr, nil
 	}
 	return "", ErrUnknownNode
 }
@@ -91,8 +112,8 @@ func (d *MemDirectory) NodeAddr(_ context.Context, id string) (string, error) {
 func (d *MemDirectory) Nodes(context.Context) ([]Node, error) {
 	d.s.mu.Lock()
 	out := make([]Node, 0, len(d.s.nodes))
-	for id, a := range d.s.nodes {
-		out = append(out, Node{ID: id, Addr: a})
+	for id, n := range d.s.nodes {
+		out = append(out, Node{ID: id, Addr: n.addr})
 	}
 	d.s.mu.Unlock()
 	slices.SortFunc(out, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
@@ -113,32 +134,12 @@ func (d *MemDirectory) RemoveConn(key string) {
 	d.s.mu.Unlock()
 }
 
-func (d *MemDirectory) AddUser(user string)      { d.join(d.s.users, user) }
-func (d *MemDirectory) RemoveUser(user string)   { d.leave(d.s.users, user) }
-func (d *MemDirectory) AddTopic(topic string)    { d.join(d.s.topics, topic) }
-func (d *MemDirectory) RemoveTopic(topic string) { d.leave(d.s.topics, topic) }
-
-func (d *MemDirectory) join(m map[string]map[string]struct{}, name string) {
-	d.s.mu.Lock()
-	set := m[name]
-	if set == nil {
-		set = make(map[string]struct{}, 1)
-		m[name] = set
-	}
-	set[d.self.ID] = struct{}{}
-	d.s.mu.Unlock()
-}
-
-func (d *MemDirectory) leave(m map[string]map[string]struct{}, name string) {
-	d.s.mu.Lock()
-	if set := m[name]; set != nil {
-		delete(set, d.self.ID)
-		if len(set) == 0 {
-			delete(m, name)
-		}
-	}
-	d.s.mu.Unlock()
-}
+// AddUser, RemoveUser, AddTopic and RemoveTopic write nothing: UserNodes and TopicNodes read
+// every node's Holdings.
+func (d *MemDirectory) AddUser(string)     {}
+func (d *MemDirectory) RemoveUser(string)  {}
+func (d *MemDirectory) AddTopic(string)    {}
+func (d *MemDirectory) RemoveTopic(string) {}
 
 // ConnNode returns the node holding key, or ErrNotFound.
 func (d *MemDirectory) ConnNode(_ context.Context, key string) (string, error) {
@@ -151,21 +152,33 @@ func (d *MemDirectory) ConnNode(_ context.Context, key string) (string, error) {
 }
 
 func (d *MemDirectory) UserNodes(_ context.Context, user string) ([]string, error) {
-	return d.members(d.s.users, user), nil
+	return d.holders(func(h Holdings) bool { return h.HoldsUser(user) }), nil
 }
 
 func (d *MemDirectory) TopicNodes(_ context.Context, topic string) ([]string, error) {
-	return d.members(d.s.topics, topic), nil
+	return d.holders(func(h Holdings) bool { return h.HoldsTopic(topic) }), nil
 }
 
-func (d *MemDirectory) members(m map[string]map[string]struct{}, name string) []string {
+// holders returns, sorted, the ids of the nodes whose Holdings say yes.
+func (d *MemDirectory) holders(holds func(Holdings) bool) []string {
+	type candidate struct {
+		id   string
+		held Holdings
+	}
 	d.s.mu.Lock()
-	set := m[name]
-	out := make([]string, 0, len(set))
-	for id := range set {
-		out = append(out, id)
+	cands := make([]candidate, 0, len(d.s.nodes))
+	for id, n := range d.s.nodes {
+		if n.held != nil {
+			cands = append(cands, candidate{id, n.held})
+		}
 	}
 	d.s.mu.Unlock()
+	out := make([]string, 0, len(cands))
+	for _, c := range cands {
+		if holds(c.held) {
+			out = append(out, c.id)
+		}
+	}
 	slices.Sort(out)
 	return out
 }

@@ -99,7 +99,7 @@ func (ls *loopState) describe(l *engine.Loop, call *asyncCall) {
 			break
 		}
 		ls.s.counters.acks.Add(1)
-		if ls.s.cluster != nil {
+		if ls.s.cluster.qos != nil {
 			ls.s.cluster.ackStored(call, user) // it answers the caller
 			return
 		}

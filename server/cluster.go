@@ -14,19 +14,24 @@ import (
 	"github.com/pushwire/pushwire/conntable"
 )
 
-// clusterNode is a node's cluster half (SPEC §8): the Redis directory, the
-// links to peers, the link server that takes their pushes, and the router
-// goroutines that do everything that waits on Redis or a peer, so that no
-// loop ever does.
+// clusterNode is a node's cluster half (SPEC §8), in both modes: the
+// directory, the links to peers, the link server that takes their pushes,
+// and the router goroutines that do everything that waits on Redis or a
+// peer, so that no loop ever does. With --redis the directory is Redis;
+// standalone it is a cluster.MemDirectory that reads the node's own table,
+// alone in its store, so every push is local and the router never starts.
 type clusterNode struct {
 	s      *Server
 	dir    cluster.Directory
+	mem    *cluster.MemDirectory // dir when it is in memory; nil with --redis
 	links  *cluster.Links
-	server *cluster.LinkServer
+	server *cluster.LinkServer // nil when nothing can dial this node
 	ln     net.Listener
-	store  *cluster.RedisStore // QoS 1 messages (SPEC §5: Redis in cluster mode)
-	jobs   chan func()         // work that waits on Redis or a peer: run by the router
-	wg     sync.WaitGroup
+	qos    *cluster.RedisStore // QoS 1 messages in Redis (SPEC §5); nil: kept in memory (s.store)
+
+	jobs        chan func() // work that waits on Redis or a peer: run by the router
+	routerStart sync.Once
+	wg          sync.WaitGroup
 
 	forwards atomic.Uint64 // pushes forwarded to other nodes
 	received atomic.Uint64 // pushes taken from other nodes
@@ -51,7 +56,33 @@ const forwardTimeout = 2 * time.Second
 // each job forwards to its nodes in parallel.
 const routerWorkers = 8
 
+// startCluster joins the Redis directory with --redis, else the in-memory
+// one: a store of the node's own (standalone), or Config.MemStore, shared
+// with the other nodes of this process.
 func startCluster(s *Server) (*clusterNode, error) {
+	if s.cfg.Redis != "" {
+		return startRedisCluster(s)
+	}
+	cn := &clusterNode{s: s, jobs: make(chan func(), 4096), known: map[string][]string{}}
+	store, advertise := s.cfg.MemStore, ""
+	if store != nil {
+		// Nodes that share a store dial each other's link listener.
+		var err error
+		if cn.ln, err = net.Listen("tcp", s.cfg.ClusterListen); err != nil {
+			return nil, fmt.Errorf("--cluster-listen %s: %w", s.cfg.ClusterListen, err)
+		}
+		advertise = advertiseFor(cn.ln.Addr().(*net.TCPAddr))
+	} else {
+		store = cluster.NewMemStore()
+	}
+	cn.mem = cluster.NewMemDirectory(store, cluster.Node{ID: s.nodeID, Addr: advertise}, tableHoldings{s.table})
+	cn.dir = cn.mem
+	cn.dir.Start(context.Background()) // in memory: cannot fail
+	cn.startLinks()
+	return cn, nil
+}
+
+func startRedisCluster(s *Server) (*clusterNode, error) {
 	cfg := &s.cfg
 	ln, err := net.Listen("tcp", cfg.ClusterListen)
 	if err != nil {
@@ -79,25 +110,51 @@ func startCluster(s *Server) (*clusterNode, error) {
 		// connections meanwhile and joins the cluster when Redis answers.
 		s.log.Warn("redis directory not reachable yet; serving local connections", "err", err)
 	}
-	if cn.store, err = cluster.NewRedisStore(cluster.RedisStoreOptions{URL: cfg.Redis, Logger: s.log}); err != nil {
+	if cn.qos, err = cluster.NewRedisStore(cluster.RedisStoreOptions{URL: cfg.Redis, Logger: s.log}); err != nil {
 		ln.Close()
 		dir.Close()
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
-	cn.links = cluster.NewLinks(s.nodeID, dir, cluster.LinkOptions{Logger: s.log})
+	cn.startLinks()
+	s.log.Info("cluster mode", "node", s.nodeID, "link", ln.Addr().String(), "advertise", advertise, "redis", cfg.Redis)
+	return cn, nil
+}
+
+// startLinks prepares the links to peers and, when the node has a link
+// listener, serves the pushes peers forward to it.
+func (cn *clusterNode) startLinks() {
+	s := cn.s
+	cn.links = cluster.NewLinks(s.nodeID, cn.dir, cluster.LinkOptions{Logger: s.log})
+	if cn.ln == nil {
+		return
+	}
 	cn.server = cluster.NewLinkServer(cn.take, cluster.LinkServerOptions{Logger: s.log})
-	cn.wg.Add(1 + routerWorkers)
+	cn.wg.Add(1)
 	go func() {
 		defer cn.wg.Done()
-		if err := cn.server.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, cluster.ErrClosed) {
+		if err := cn.server.Serve(cn.ln); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, cluster.ErrClosed) {
 			s.log.Error("cluster link listener stopped", "err", err)
 		}
 	}()
-	for range routerWorkers {
-		go cn.route()
-	}
-	s.log.Info("cluster mode", "node", s.nodeID, "link", ln.Addr().String(), "advertise", advertise, "redis", cfg.Redis)
-	return cn, nil
+}
+
+// tableHoldings lets the in-memory directory read this node's table in
+// place of registrations (no name is copied for it).
+type tableHoldings struct{ t *conntable.Table }
+
+func (h tableHoldings) HoldsUser(user string) bool {
+	return h.t.HasMembers(conntable.Users, viewBytes(user))
+}
+
+func (h tableHoldings) HoldsTopic(topic string) bool {
+	return h.t.HasMembers(conntable.Topics, viewBytes(topic))
+}
+
+// alone reports that no other node can hold a push's target: the directory
+// is in memory and this node is the only one in it (standalone). Pushes
+// then finish on the loop that took them.
+func (cn *clusterNode) alone() bool {
+	return cn.mem != nil && cn.mem.Alone()
 }
 
 // advertiseFor turns a bound wildcard address into one a peer on this
@@ -112,17 +169,29 @@ func advertiseFor(a *net.TCPAddr) string {
 // close leaves the cluster: the directory entries of this node go first, so
 // that peers stop routing here, then the links.
 func (cn *clusterNode) close() {
+	cn.routerStart.Do(func() {}) // a router not started by now never will be
 	close(cn.jobs)
-	cn.server.Close()
+	if cn.server != nil {
+		cn.server.Close()
+	}
 	cn.wg.Wait()
 	cn.links.Close()
 	cn.dir.Close()
-	cn.store.Close()
+	if cn.qos != nil {
+		cn.qos.Close()
+	}
 }
 
 // submit hands work to the router without ever blocking a loop; false
-// when the router is saturated.
+// when the router is saturated. The router's goroutines start with its
+// first job: a standalone node never has one.
 func (cn *clusterNode) submit(job func()) bool {
+	cn.routerStart.Do(func() {
+		cn.wg.Add(routerWorkers)
+		for range routerWorkers {
+			go cn.route()
+		}
+	})
 	select {
 	case cn.jobs <- job:
 		return true
@@ -132,8 +201,12 @@ func (cn *clusterNode) submit(job func()) bool {
 }
 
 // joined and left mirror, into the directory, a user or topic gaining its
-// first or losing its last connection on this node.
+// first or losing its last connection on this node. The in-memory directory
+// reads the table instead, so it is spared the copy of the name.
 func (cn *clusterNode) joined(g conntable.Group, name []byte) {
+	if cn.mem != nil {
+		return
+	}
 	if g == conntable.Users {
 		cn.dir.AddUser(string(name))
 	} else {
@@ -142,6 +215,9 @@ func (cn *clusterNode) joined(g conntable.Group, name []byte) {
 }
 
 func (cn *clusterNode) left(g conntable.Group, name []byte) {
+	if cn.mem != nil {
+		return
+	}
 	if g == conntable.Users {
 		cn.dir.RemoveUser(string(name))
 	} else {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/pushwire/pushwire/cluster"
 )
 
 // Config holds every setting of a node. Zero values are not defaults: start
@@ -17,6 +19,10 @@ type Config struct {
 	NodeID        string // this node's id; empty = random
 	Advertise     string // host:port peers dial for the link
 	NodeTTL       time.Duration
+	// MemStore, without Redis, puts the node in an in-process cluster: nodes
+	// given the same store find each other in it and forward over links
+	// (tests, embedding). nil: a store of the node's own, i.e. standalone.
+	MemStore *cluster.MemStore
 
 	AllowedOrigins []string // "*" alone means any origin
 	Heartbeat      time.Duration

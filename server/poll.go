@@ -29,7 +29,7 @@ func (ls *loopState) poll(l *engine.Loop, h engine.Handle, c *connState, req *ht
 	c.closeAfterPoll = !req.KeepAlive()
 	c.origin = ls.s.originIndex(req.Header("Origin"))
 	ls.s.counters.polls.Add(1)
-	if ls.s.cluster != nil && c.hasUser {
+	if ls.s.cluster.qos != nil && c.hasUser {
 		ls.s.cluster.replayStored(h, ls.userName(c), since, hasSince)
 	}
 	if !ls.answerPoll(l, h, c, nil, false) {

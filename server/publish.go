@@ -189,7 +189,7 @@ func (ls *loopState) publish(l *engine.Loop, p *push) pushResult {
 	}
 	res := pushResult{status: 200, id: m.seq}
 
-	remote := s.cluster != nil
+	remote := !s.cluster.alone()
 	targets := ls.targets[:0]
 	switch p.kind {
 	case addrConn:
@@ -200,7 +200,7 @@ func (ls *loopState) publish(l *engine.Loop, p *push) pushResult {
 			}
 		}
 	case addrUser:
-		if p.qos == 1 && s.cluster == nil {
+		if p.qos == 1 && s.cluster.qos == nil {
 			if err := s.store.put(p.name, m, now.UnixMilli()); err != nil {
 				return pushResult{status: 503, err: err.Error()}
 			}
@@ -227,7 +227,7 @@ func (ls *loopState) publish(l *engine.Loop, p *push) pushResult {
 	if remote {
 		res.status = 0
 		m.retain(1) // the router's, released once forwarded
-		ls.routeLater(routeItem{kind: p.kind, node: string(node), msg: m, store: p.kind == addrUser && p.qos == 1})
+		ls.routeLater(routeItem{kind: p.kind, node: string(node), msg: m, store: p.kind == addrUser && p.qos == 1 && s.cluster.qos != nil})
 		return res
 	}
 	finishStatus(&res, p.kind)

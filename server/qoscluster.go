@@ -17,7 +17,7 @@ import (
 // storeQoS keeps a QoS 1 user message in Redis. It runs on the router.
 func (cn *clusterNode) storeQoS(ctx context.Context, m *message) error {
 	user := string(m.to[len("user:"):])
-	err := cn.store.Put(ctx, user, &cluster.StoredMessage{
+	err := cn.qos.Put(ctx, user, &cluster.StoredMessage{
 		ID: m.seq, ExpiresAt: m.expiry, To: string(m.to), Event: string(m.event),
 		ContentType: string(m.ctype), JSON: m.json, Data: m.data,
 	}, cn.s.cfg.StoreMessages)
@@ -42,11 +42,11 @@ func (cn *clusterNode) replayStored(h engine.Handle, user []byte, since uint64, 
 		ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 		defer cancel()
 		if hasSince {
-			if _, err := cn.store.Ack(ctx, name, since); err != nil {
+			if _, err := cn.qos.Ack(ctx, name, since); err != nil {
 				cn.s.log.Warn("QoS 1 store: implicit ack failed", "user", name, "err", err)
 			}
 		}
-		stored, err := cn.store.Pending(ctx, name, time.Now().UnixMilli())
+		stored, err := cn.qos.Pending(ctx, name, time.Now().UnixMilli())
 		if err != nil {
 			cn.s.log.Warn("QoS 1 store: no replay for a new connection", "user", name, "err", err)
 			return
@@ -96,7 +96,7 @@ func (cn *clusterNode) ackStored(call *asyncCall, user []byte) {
 	job := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 		defer cancel()
-		n, err := cn.store.Ack(ctx, name, call.upTo)
+		n, err := cn.qos.Ack(ctx, name, call.upTo)
 		if err != nil {
 			call.reply = appendErrorResponse(nil, 503, "QoS 1 store unavailable: "+err.Error(), call.keepAlive)
 		} else {

@@ -54,7 +54,9 @@ func (cn *clusterNode) run(job *routeJob) {
 		switch {
 		case err == nil:
 		case it.kind == addrConn && errors.Is(err, cluster.ErrUnknownNode):
-			// The key's node is gone: nobody holds it.
+			// The key's node is gone: nobody holds it, even if a link to
+			// it has not noticed yet.
+			nodes = nil
 		case it.kind == addrConn || res.delivered == 0:
 			res.status, res.err = 503, "cluster directory unavailable, and the target is not on this node: "+err.Error()
 		default:

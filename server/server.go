@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,7 +40,7 @@ type Server struct {
 	perIP  *ipCounter
 	rates  *rateLimiter
 
-	cluster *clusterNode // nil when standalone
+	cluster *clusterNode // the directory and links: in memory when standalone
 	// debug caches log.Enabled(debug): a disabled slog call still boxes its
 	// arguments, an allocation per message on the hot path.
 	debug bool
@@ -54,6 +55,7 @@ type Server struct {
 	capacity          uint64
 	started           time.Time
 	stopped           chan struct{}
+	closeOnce         sync.Once
 }
 
 // New validates cfg and prepares a node; Start opens its listeners.
@@ -133,10 +135,8 @@ func (s *Server) Start() error {
 	if s.apiAddr, err = s.eng.Listen(s.cfg.APIListen, listenerAPI); err != nil {
 		return fmt.Errorf("--api-listen %s: %w", s.cfg.APIListen, err)
 	}
-	if s.cfg.Redis != "" {
-		if s.cluster, err = startCluster(s); err != nil {
-			return err
-		}
+	if s.cluster, err = startCluster(s); err != nil {
+		return err
 	}
 	if err := s.eng.Start(); err != nil {
 		return err
@@ -182,12 +182,16 @@ func (s *Server) Drain(ctx context.Context) error {
 }
 
 // Close leaves the cluster, closes every connection and stops the loops.
+// Calls after the first do nothing.
 func (s *Server) Close() {
-	s.eng.Stop() // first: no loop may hand the router a job after it closes
-	if s.cluster != nil {
-		s.cluster.close()
-	}
-	close(s.stopped)
+	s.closeOnce.Do(func() {
+		// The loops stop first: none may hand the router a job after it closes.
+		s.eng.Stop()
+		if s.cluster != nil { // nil when Start failed before reaching it
+			s.cluster.close()
+		}
+		close(s.stopped)
+	})
 }
 
 // sweep forgets long-poll buffers nobody asked for lately, until Close.

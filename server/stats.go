@@ -49,9 +49,7 @@ func (s *Server) snapshot() snapshot {
 	sn.goroutines = runtime.NumGoroutine()
 	sn.uptime = time.Since(s.started)
 	sn.draining = s.draining.Load()
-	if s.cluster != nil {
-		sn.forwards, sn.received = s.cluster.forwards.Load(), s.cluster.received.Load()
-	}
+	sn.forwards, sn.received = s.cluster.forwards.Load(), s.cluster.received.Load()
 	return sn
 }
 

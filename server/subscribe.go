@@ -80,7 +80,7 @@ func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *connState, re
 		return appendPacketFrame(dst, f, eventRegistered, p, ls.s.boundary)
 	})
 	ls.replay(l, h, c, q, since, hasSince)
-	if ls.s.cluster != nil && len(q.user) > 0 {
+	if ls.s.cluster.qos != nil && len(q.user) > 0 {
 		ls.s.cluster.replayStored(h, q.user, since, hasSince)
 	}
 }
@@ -116,11 +116,11 @@ func (ls *loopState) register(c *connState, q *queryParams) {
 }
 
 // join enters c in a user or topic; the first connection of a name on this
-// node registers the name in the cluster directory.
+// node registers the name in the directory.
 func (ls *loopState) join(c *connState, g conntable.Group, name []byte) {
 	m, first := ls.s.table.JoinFirst(g, name, conntable.Handle(c.h))
 	ls.addMember(c, m)
-	if first && ls.s.cluster != nil {
+	if first {
 		ls.s.cluster.joined(g, name)
 	}
 }
@@ -177,7 +177,7 @@ func (ls *loopState) unsubscribe(c *connState) {
 	for _, m := range ls.memberships(c) {
 		name, g, last := ls.s.table.LeaveLast(ls.names[:0], m)
 		ls.names = name
-		if last && ls.s.cluster != nil {
+		if last {
 			ls.s.cluster.left(g, name)
 		}
 	}
