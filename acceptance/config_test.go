@@ -101,7 +101,7 @@ func TestBadSettingsRefused(t *testing.T) {
 	}
 }
 
-// TestHelpListsEverySetting: -h lists the settings of SPEC §2–§4, §7, §9, §10
+// TestHelpListsEverySetting: -h lists the settings of SPEC §2–§4, §6, §7, §9, §10
 // with their defaults, and exits 0.
 func TestHelpListsEverySetting(t *testing.T) {
 	t.Parallel()
@@ -130,6 +130,12 @@ func TestHelpListsEverySetting(t *testing.T) {
 		"write-buffer-limit": "256KiB",
 		"publish-rate":       "",
 		"api-token":          "",
+		"auth-url":           "",
+		"auth-timeout":       "3s",
+		"jwt-secret":         "",
+		"topic-acl":          "",
+		"hook-url":           "",
+		"hook-queue":         "65536",
 		"drain":              "30s",
 		"log-level":          `"info"`,
 	}

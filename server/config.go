@@ -46,6 +46,14 @@ type Config struct {
 	PublishRate      float64 // publishes per second per api client; 0 = unlimited
 	APIToken         string
 
+	// Subscriber auth and lifecycle webhooks (SPEC §6): see auth.go, hooks.go.
+	AuthURL     string        // callback asked about each subscribe; empty = none
+	AuthTimeout time.Duration // no answer within it: the client gets 502
+	JWTSecret   string        // HS256 secret for subscriber tokens; empty = none
+	TopicACL    []string      // templates like "user.{user}.*"
+	HookURL     string        // receives connect/disconnect events; empty = none
+	HookQueue   int           // events held while the hook is slow or down
+
 	Drain    time.Duration
 	Loops    int
 	LogLevel string
@@ -73,6 +81,8 @@ func DefaultConfig() Config {
 		MaxHeaderBytes:   8 << 10,
 		WriteBufferLimit: 256 << 10,
 		SendBufferBytes:  32 << 10,
+		AuthTimeout:      3 * time.Second,
+		HookQueue:        65536,
 		Drain:            30 * time.Second,
 		LogLevel:         "info",
 	}
@@ -97,6 +107,11 @@ func (c *Config) Validate() error {
 	positive("node-ttl", c.NodeTTL)
 	positive("retry", c.Retry)
 	positive("default-ttl", c.DefaultTTL)
+	positive("auth-timeout", c.AuthTimeout)
+	atLeast("hook-queue", c.HookQueue, 1)
+	if len(c.TopicACL) > 0 && c.AuthURL == "" && c.JWTSecret == "" {
+		errs = append(errs, errors.New("--topic-acl needs --auth-url or --jwt-secret: without them the user is whatever the client says"))
+	}
 	if c.Drain < 0 {
 		errs = append(errs, fmt.Errorf("--drain must not be negative, got %v", c.Drain))
 	}

@@ -102,6 +102,7 @@ type queryParams struct {
 	since  []byte
 	conn   []byte
 	id     []byte
+	token  []byte // a subscriber token (SPEC §6), when not in Authorization
 	topics [][]byte
 	bad    bool
 }
@@ -138,6 +139,8 @@ func parseQuery(q *queryParams, query, buf []byte) []byte {
 			q.conn = v
 		case "id":
 			q.id = v
+		case "token":
+			q.token = v
 		}
 		return true
 	})

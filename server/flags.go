@@ -39,6 +39,12 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var((*byteSize)(&c.SendBufferBytes), "send-buffer", "kernel send buffer per edge socket (SO_SNDBUF)")
 	fs.Float64Var(&c.PublishRate, "publish-rate", c.PublishRate, "publishes per second per api client IP, token bucket (0 = unlimited)")
 	fs.StringVar(&c.APIToken, "api-token", c.APIToken, "require Authorization: Bearer <token> on the api listener")
+	fs.StringVar(&c.AuthURL, "auth-url", c.AuthURL, "ask this URL (GET, with the client's Cookie, Authorization, X-Forwarded-For, X-Original-URI) about each subscribe")
+	fs.DurationVar(&c.AuthTimeout, "auth-timeout", c.AuthTimeout, "no answer from --auth-url within it: the subscriber gets 502")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", c.JWTSecret, "HS256 secret of subscriber tokens (Authorization: Bearer or ?token=; claims sub, topics, exp)")
+	fs.Var((*templateList)(&c.TopicACL), "topic-acl", "topics a user may subscribe to, e.g. user.{user}.* (comma-separated or repeated; needs --auth-url or --jwt-secret)")
+	fs.StringVar(&c.HookURL, "hook-url", c.HookURL, "POST batched NDJSON connect/disconnect events of streams here")
+	fs.IntVar(&c.HookQueue, "hook-queue", c.HookQueue, "hook events held at most while --hook-url is slow or down (more are dropped and counted)")
 	fs.DurationVar(&c.Drain, "drain", c.Drain, "time SIGTERM/SIGINT allows streams to close before exit")
 	fs.IntVar(&c.Loops, "loops", c.Loops, "event loops (0 = GOMAXPROCS)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
@@ -126,6 +132,21 @@ func ParseSize(s string) (int, error) {
 		return 0, errors.New("want a size in bytes, optionally with KiB, MiB or GiB: " + strconv.Quote(s))
 	}
 	return v * mult, nil
+}
+
+// templateList is the --topic-acl flag: every use adds its comma-separated
+// templates.
+type templateList []string
+
+func (t *templateList) String() string { return strings.Join(*t, ",") }
+
+func (t *templateList) Set(s string) error {
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*t = append(*t, part)
+		}
+	}
+	return nil
 }
 
 // originList is the --allowed-origins flag: "*" or comma-separated origins.

@@ -23,6 +23,7 @@ const (
 	opDrain                 // H zero: send reconnect to every stream of the loop and close them
 	opReplay                // V *replayBatch: a user's stored QoS 1 messages for H, in order
 	opDeliverAll            // V *message: write it to every subscriber of the loop
+	opAuthDone              // V *authCall: the auth callback's verdict on H's subscribe
 )
 
 // loopState is the server's state on one engine loop. Only that loop's
@@ -228,6 +229,8 @@ func (s *Server) OnTask(l *engine.Loop, t engine.Task) {
 		l.Defer(m)
 	case opReplay:
 		ls.replayBatch(l, t.H, t.V.(*replayBatch))
+	case opAuthDone:
+		ls.authDone(l, t.V.(*authCall))
 	}
 }
 

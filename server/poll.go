@@ -14,7 +14,8 @@ import (
 // than since are kept for the user or topics, else when one arrives, else 204
 // after --poll-timeout. The connection is in the table while it waits, so
 // pushes reach it like a stream.
-func (ls *loopState) poll(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request, since uint64, hasSince bool) {
+func (ls *loopState) poll(l *engine.Loop, h engine.Handle, c *connState, sub *subscription) {
+	since, hasSince := sub.since, sub.hasSince
 	if !hasSince {
 		// A first poll waits for what comes next, from any node.
 		since = max(ls.s.seq.Load(), idFloor(l.Now()))
@@ -24,10 +25,10 @@ func (ls *loopState) poll(l *engine.Loop, h engine.Handle, c *connState, req *ht
 		ls.s.store.ack(ls.userName(c), since)
 	}
 	c.format = formatPoll
-	c.minor = uint8(req.Minor())
+	c.minor = sub.minor
 	c.mode = modePoll
-	c.closeAfterPoll = !req.KeepAlive()
-	c.origin = ls.s.originIndex(req.Header("Origin"))
+	c.closeAfterPoll = !sub.keepAlive
+	c.origin = sub.origin
 	ls.s.counters.polls.Add(1)
 	if ls.s.cluster.qos != nil && c.hasUser {
 		ls.s.cluster.replayStored(h, ls.userName(c), since, hasSince)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/hooks"
 )
 
 // Listener tags given to engine.Listen.
@@ -40,7 +41,9 @@ type Server struct {
 	perIP  *ipCounter
 	rates  *rateLimiter
 
-	cluster *clusterNode // the directory and links: in memory when standalone
+	cluster *clusterNode  // the directory and links: in memory when standalone
+	auth    *authorizer   // subscriber auth (SPEC §6); nil when none is configured
+	hooks   *hooks.Sender // lifecycle webhooks (SPEC §6); nil without --hook-url
 	// debug caches log.Enabled(debug): a disabled slog call still boxes its
 	// arguments, an allocation per message on the hot path.
 	debug bool
@@ -83,6 +86,10 @@ func New(cfg Config) (*Server, error) {
 	s.recent = newRecentStore(cfg.PollBuffer, cfg.TopicHistory, 3*cfg.PollTimeout)
 	s.perIP = newIPCounter(cfg.MaxConnsPerIP)
 	s.rates = newRateLimiter(cfg.PublishRate)
+	var err error
+	if s.auth, err = newAuthorizer(s); err != nil {
+		return nil, err
+	}
 	limit, err := engine.RaiseOpenFilesLimit()
 	if err != nil {
 		log.Warn("could not raise the open-files limit", "err", err)
@@ -110,6 +117,11 @@ func New(cfg Config) (*Server, error) {
 	s.loops = make([]*loopState, eng.Loops())
 	for i := range s.loops {
 		s.loops[i] = newLoopState(s, i)
+	}
+	if cfg.HookURL != "" { // last: it starts a goroutine
+		if s.hooks, err = hooks.New(hooks.Options{URL: cfg.HookURL, Queue: cfg.HookQueue, Logger: log}); err != nil {
+			return nil, fmt.Errorf("--hook-url: %w", err)
+		}
 	}
 	return s, nil
 }
@@ -181,6 +193,9 @@ func (s *Server) Drain(ctx context.Context) error {
 	return nil
 }
 
+// hookFlushOnClose bounds how long Close waits for the last hook events.
+const hookFlushOnClose = 5 * time.Second
+
 // Close leaves the cluster, closes every connection and stops the loops.
 // Calls after the first do nothing.
 func (s *Server) Close() {
@@ -189,6 +204,16 @@ func (s *Server) Close() {
 		s.eng.Stop()
 		if s.cluster != nil { // nil when Start failed before reaching it
 			s.cluster.close()
+		}
+		if s.auth != nil {
+			s.auth.close()
+		}
+		if s.hooks != nil {
+			// The streams' disconnect events, queued as the loops stopped,
+			// get a few seconds to reach the hook.
+			ctx, cancel := context.WithTimeout(context.Background(), hookFlushOnClose)
+			s.hooks.Close(ctx)
+			cancel()
 		}
 		close(s.stopped)
 	})

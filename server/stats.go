@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/pushwire/pushwire/hooks"
 )
 
 // counters are the node-wide totals /stats and /metrics report.
@@ -24,6 +26,8 @@ type snapshot struct {
 	acks                             uint64
 	forwards, received               uint64
 	storedUsers, storedBytes         int
+	authDenied, authFailed           uint64
+	hook                             hooks.Stats
 	goroutines                       int
 	uptime                           time.Duration
 	draining                         bool
@@ -50,6 +54,12 @@ func (s *Server) snapshot() snapshot {
 	sn.uptime = time.Since(s.started)
 	sn.draining = s.draining.Load()
 	sn.forwards, sn.received = s.cluster.forwards.Load(), s.cluster.received.Load()
+	if s.auth != nil {
+		sn.authDenied, sn.authFailed = s.auth.denied.Load(), s.auth.failed.Load()
+	}
+	if s.hooks != nil {
+		sn.hook = s.hooks.Stats()
+	}
 	return sn
 }
 
@@ -80,6 +90,12 @@ func (s *Server) appendStats(dst []byte) []byte {
 	field("acks", int64(sn.acks))
 	field("stored_users", int64(sn.storedUsers))
 	field("stored_bytes", int64(sn.storedBytes))
+	field("auth_denied", int64(sn.authDenied))
+	field("auth_failures", int64(sn.authFailed))
+	field("hook_events_sent", int64(sn.hook.Sent))
+	field("hook_events_dropped", int64(sn.hook.Dropped))
+	field("hook_events_queued", int64(sn.hook.Queued))
+	field("hook_post_failures", int64(sn.hook.Failed))
 	field("goroutines", int64(sn.goroutines))
 	field("loops", int64(len(s.loops)))
 	field("capacity", int64(s.capacity))
@@ -120,6 +136,12 @@ func (s *Server) appendMetrics(dst []byte) []byte {
 	metric("polls_total", "counter", "Long-poll requests.", float64(sn.polls))
 	metric("acks_total", "counter", "Acknowledgements received.", float64(sn.acks))
 	metric("stored_bytes", "gauge", "Bytes of QoS 1 messages kept.", float64(sn.storedBytes))
+	metric("auth_denied_total", "counter", "Subscribes refused by auth (401, 403).", float64(sn.authDenied))
+	metric("auth_failures_total", "counter", "Subscribes the auth callback gave no usable answer for (502).", float64(sn.authFailed))
+	metric("hook_events_sent_total", "counter", "Lifecycle events --hook-url accepted.", float64(sn.hook.Sent))
+	metric("hook_events_dropped_total", "counter", "Lifecycle events dropped: the hook queue was full.", float64(sn.hook.Dropped))
+	metric("hook_events_queued", "gauge", "Lifecycle events waiting for --hook-url.", float64(sn.hook.Queued))
+	metric("hook_post_failures_total", "counter", "POSTs to --hook-url that failed (each is retried).", float64(sn.hook.Failed))
 	metric("goroutines", "gauge", "Goroutines of the process.", float64(sn.goroutines))
 	draining := 0.0
 	if sn.draining {

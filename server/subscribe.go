@@ -3,13 +3,29 @@ package server
 import (
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 )
 
-// subscribe starts a stream (or a long-poll) for the request: SPEC §3.
+// subscription is a subscribe request once read: what starting it needs,
+// apart from the request, so that it can also start after an auth callback
+// answered, when the request's bytes are gone.
+type subscription struct {
+	q         *queryParams // user and topics; with auth, the user auth gave
+	format    format
+	minor     uint8   // HTTP/1.minor of the request
+	keepAlive bool    // the request keeps its connection (long-polls)
+	persist   persist // how an error answer ends the connection
+	origin    uint8   // see originIndex
+	since     uint64
+	hasSince  bool
+}
+
+// subscribe reads a subscribe request (SPEC §3) and starts it, or with auth
+// configured (SPEC §6) has it allowed first.
 func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request) {
 	ls.query = parseQuery(&ls.q, req.Query(), ls.query[:0])
 	q := &ls.q
@@ -37,16 +53,29 @@ func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *connState, re
 		ls.answerError(l, h, req, 400, "since and Last-Event-ID must be a message id (a decimal number)")
 		return
 	}
+	sub := subscription{q: q, format: f, minor: uint8(req.Minor()), keepAlive: req.KeepAlive(),
+		persist: persistence(req), origin: ls.s.originIndex(req.Header("Origin")), since: since, hasSince: hasSince}
+	if ls.s.auth != nil {
+		ls.authorize(l, h, c, req, &sub)
+		return
+	}
+	ls.start(l, h, c, &sub)
+}
+
+// start enters an allowed subscription in the table and starts its stream
+// or long-poll.
+func (ls *loopState) start(l *engine.Loop, h engine.Handle, c *connState, sub *subscription) {
+	q, f := sub.q, sub.format
 	if f == formatPoll {
 		ls.pollInterest(q, l.Now())
 	}
 	ls.register(c, q)
 	if f == formatPoll {
-		ls.poll(l, h, c, req, since, hasSince)
+		ls.poll(l, h, c, sub)
 		return
 	}
 	c.format = f
-	c.minor = uint8(req.Minor())
+	c.minor = sub.minor
 	c.mode = modeStream
 	ls.s.counters.subscribes.Add(1)
 
@@ -59,7 +88,7 @@ func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *connState, re
 	var key [keyTextLen + 65]byte
 	keyText := ls.s.appendKeyText(key[:0], connKey{c.h, ls.keys.Random(c.h.Slot())})
 	dst = httpcodec.AppendHeaderBytes(dst, "Push-Conn", keyText)
-	dst = ls.s.appendCORS(dst, ls.s.originIndex(req.Header("Origin")))
+	dst = ls.s.appendCORS(dst, sub.origin)
 	dst = httpcodec.AppendHeader(dst, "Access-Control-Expose-Headers", "Push-Conn")
 	ls.frame = f.contentType(ls.frame[:0], ls.s.boundary)
 	dst = httpcodec.AppendHeaderBytes(dst, "Content-Type", ls.frame)
@@ -68,6 +97,9 @@ func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *connState, re
 	}
 	ls.out = append(dst, "\r\n"...)
 	l.Write(h, ls.out)
+	if ls.s.hooks != nil {
+		ls.s.hooks.Connect(keyText, q.user, ls.s.nodeID, l.Now())
+	}
 
 	nowMs := l.Now().UnixMilli()
 	var packet [128]byte
@@ -79,9 +111,9 @@ func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *connState, re
 		}
 		return appendPacketFrame(dst, f, eventRegistered, p, ls.s.boundary)
 	})
-	ls.replay(l, h, c, q, since, hasSince)
+	ls.replay(l, h, c, q, sub.since, sub.hasSince)
 	if ls.s.cluster.qos != nil && len(q.user) > 0 {
-		ls.s.cluster.replayStored(h, q.user, since, hasSince)
+		ls.s.cluster.replayStored(h, q.user, sub.since, sub.hasSince)
 	}
 }
 
@@ -174,6 +206,11 @@ func (ls *loopState) userName(c *connState) []byte {
 
 // unsubscribe takes c out of the table.
 func (ls *loopState) unsubscribe(c *connState) {
+	if ls.s.hooks != nil && c.format != formatPoll { // streams only: start told the hook
+		var key [keyTextLen + 65]byte
+		keyText := ls.s.appendKeyText(key[:0], connKey{c.h, ls.keys.Random(c.h.Slot())})
+		ls.s.hooks.Disconnect(keyText, ls.userName(c), ls.s.nodeID, time.Now())
+	}
 	for _, m := range ls.memberships(c) {
 		name, g, last := ls.s.table.LeaveLast(ls.names[:0], m)
 		ls.names = name
