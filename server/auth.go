@@ -21,9 +21,7 @@ type authorizer struct {
 	callback *auth.Callback    // --auth-url; nil without
 	acl      *auth.ACL         // --topic-acl; allows nothing when empty
 
-	calls   chan *authCall // subscribes waiting for a callback worker
-	workers atomic.Int32   // callback workers running
-	idle    atomic.Int32   // of them, waiting for a call
+	workers *workerPool // ask the callback; the subscribers wait in modeAsync
 
 	denied atomic.Uint64 // subscribes refused with 401 or 403
 	failed atomic.Uint64 // callbacks that gave no usable answer (502)
@@ -48,7 +46,7 @@ func newAuthorizer(s *Server) (*authorizer, error) {
 	if cfg.AuthURL == "" && cfg.JWTSecret == "" {
 		return nil, nil
 	}
-	a := &authorizer{s: s, calls: make(chan *authCall, authQueue)}
+	a := &authorizer{s: s, workers: newWorkerPool(authWorkers, authQueue, authWorkerLinger)}
 	var err error
 	if a.acl, err = auth.ParseACL(cfg.TopicACL); err != nil {
 		return nil, fmt.Errorf("--topic-acl: %w", err)
@@ -68,7 +66,8 @@ func newAuthorizer(s *Server) (*authorizer, error) {
 }
 
 // close lets idle connections to the auth service go. Workers still asking
-// end within --auth-timeout; their answers go to a stopped engine.
+// end within --auth-timeout (their verdicts go to a stopped engine, which
+// drops them), then leave as idle workers do.
 func (a *authorizer) close() {
 	if a.callback != nil {
 		a.callback.Close()
@@ -101,7 +100,7 @@ func (ls *loopState) authorize(l *engine.Loop, h engine.Handle, c *connState, re
 	}
 	call := newAuthCall(l, h, req, sub)
 	c.mode = modeAsync
-	if !a.submit(call) {
+	if !a.workers.submit(func() { a.ask(call) }) {
 		c.mode = modeRequest
 		ls.answerSubscribe(l, h, sub, 503, "too many subscribes waiting for --auth-url; retry")
 	}
@@ -193,63 +192,6 @@ func forwardedFor(l *engine.Loop, h engine.Handle, theirs []byte) []byte {
 		out = append(out, ", "...)
 	}
 	return peer.AppendTo(out)
-}
-
-// submit queues a call for a worker, starting one when none is idle; false
-// when the queue is full.
-func (a *authorizer) submit(call *authCall) bool {
-	select {
-	case a.calls <- call:
-	default:
-		return false
-	}
-	if a.idle.Load() == 0 && a.claimWorker() {
-		go a.work()
-	}
-	return true
-}
-
-// claimWorker counts a new worker in, unless there are authWorkers already.
-func (a *authorizer) claimWorker() bool {
-	for {
-		n := a.workers.Load()
-		if n >= authWorkers {
-			return false
-		}
-		if a.workers.CompareAndSwap(n, n+1) {
-			return true
-		}
-	}
-}
-
-// work asks the callback about queued subscribes until none came for
-// authWorkerLinger.
-func (a *authorizer) work() {
-	for {
-		select {
-		case call := <-a.calls:
-			a.ask(call)
-			continue
-		default:
-		}
-		a.idle.Add(1)
-		linger := time.NewTimer(authWorkerLinger)
-		select {
-		case call := <-a.calls:
-			linger.Stop()
-			a.idle.Add(-1)
-			a.ask(call)
-		case <-linger.C:
-			a.idle.Add(-1)
-			a.workers.Add(-1)
-			// A call queued while this worker still counted as idle found
-			// no one to start: take it after all.
-			if len(a.calls) > 0 && a.claimWorker() {
-				continue
-			}
-			return
-		}
-	}
 }
 
 // ask runs on a worker: it asks the callback and hands the verdict to the

@@ -29,9 +29,8 @@ type clusterNode struct {
 	ln     net.Listener
 	qos    *cluster.RedisStore // QoS 1 messages in Redis (SPEC §5); nil: kept in memory (s.store)
 
-	jobs        chan func() // work that waits on Redis or a peer: run by the router
-	routerStart sync.Once
-	wg          sync.WaitGroup
+	router *workerPool    // work that waits on Redis or a peer
+	wg     sync.WaitGroup // the link server
 
 	forwards atomic.Uint64 // pushes forwarded to other nodes
 	received atomic.Uint64 // pushes taken from other nodes
@@ -51,10 +50,12 @@ const maxKnown = 1 << 16
 // never answers costs a 503, not a hung publisher.
 const forwardTimeout = 2 * time.Second
 
-// routerWorkers is how many routing jobs run at once. A job mostly waits on
-// a peer's answer, and one job can carry a whole batch, so a few suffice;
-// each job forwards to its nodes in parallel.
-const routerWorkers = 8
+// The router's workers (see workerPool): one per routing job waiting on
+// Redis or a peer, up to routerWorkers; each leaves after routerLinger idle.
+const (
+	routerWorkers = 1024
+	routerLinger  = 30 * time.Second
+)
 
 // startCluster joins the Redis directory with --redis, else the in-memory
 // one: a store of the node's own (standalone), or Config.MemStore, shared
@@ -63,7 +64,7 @@ func startCluster(s *Server) (*clusterNode, error) {
 	if s.cfg.Redis != "" {
 		return startRedisCluster(s)
 	}
-	cn := &clusterNode{s: s, jobs: make(chan func(), 4096), known: map[string][]string{}}
+	cn := &clusterNode{s: s, router: newWorkerPool(routerWorkers, 4096, routerLinger), known: map[string][]string{}}
 	store, advertise := s.cfg.MemStore, ""
 	if store != nil {
 		// Nodes that share a store dial each other's link listener.
@@ -102,7 +103,7 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 		ln.Close()
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
-	cn := &clusterNode{s: s, dir: dir, ln: ln, jobs: make(chan func(), 4096), known: map[string][]string{}}
+	cn := &clusterNode{s: s, dir: dir, ln: ln, router: newWorkerPool(routerWorkers, 4096, routerLinger), known: map[string][]string{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := dir.Start(ctx); err != nil {
@@ -169,8 +170,7 @@ func advertiseFor(a *net.TCPAddr) string {
 // close leaves the cluster: the directory entries of this node go first, so
 // that peers stop routing here, then the links.
 func (cn *clusterNode) close() {
-	cn.routerStart.Do(func() {}) // a router not started by now never will be
-	close(cn.jobs)
+	cn.router.close()
 	if cn.server != nil {
 		cn.server.Close()
 	}
@@ -183,21 +183,10 @@ func (cn *clusterNode) close() {
 }
 
 // submit hands work to the router without ever blocking a loop; false
-// when the router is saturated. The router's goroutines start with its
-// first job: a standalone node never has one.
+// when the router is saturated. Its goroutines start with the jobs: a
+// standalone node never has one.
 func (cn *clusterNode) submit(job func()) bool {
-	cn.routerStart.Do(func() {
-		cn.wg.Add(routerWorkers)
-		for range routerWorkers {
-			go cn.route()
-		}
-	})
-	select {
-	case cn.jobs <- job:
-		return true
-	default:
-		return false
-	}
+	return cn.router.submit(job)
 }
 
 // joined and left mirror, into the directory, a user or topic gaining its

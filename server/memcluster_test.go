@@ -86,10 +86,8 @@ func TestStandaloneIsAloneInItsDirectory(t *testing.T) {
 	if !s.cluster.alone() {
 		t.Error("a standalone node's directory names other nodes")
 	}
-	started := false
-	s.cluster.routerStart.Do(func() { started = true })
-	if !started {
-		t.Error("a standalone node started its router")
+	if n := s.cluster.router.workers.Load(); n != 0 {
+		t.Errorf("a standalone node runs %d router goroutines; want none", n)
 	}
 	waitFor(t, fmt.Sprint("the message on the stream"), func() bool { return subs[0].messages.Load() == 1 })
 }

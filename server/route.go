@@ -28,14 +28,6 @@ type routeItem struct {
 	store bool // a QoS 1 user push: store it in Redis before anything else
 }
 
-// route runs the router's work until close.
-func (cn *clusterNode) route() {
-	defer cn.wg.Done()
-	for job := range cn.jobs {
-		job()
-	}
-}
-
 func (cn *clusterNode) run(job *routeJob) {
 	ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 	defer cancel()
