@@ -12,6 +12,7 @@
 //	NewRedisDirectory(RedisOptions) (*RedisDirectory, error)  // cluster (redis*.go)
 //	NewRedisStore(RedisStoreOptions) (*RedisStore, error)     // QoS 1 messages (qosstore.go)
 //	(*RedisStore).Put/Ack/Pending/Close
+//	redistest.Start(testing.TB) *redistest.Cluster             // tests: a real 3-master Redis Cluster
 //
 //	NewLinks(self string, dir Directory, LinkOptions) *Links  // links.go, link.go
 //	(*Links).Forward(ctx, nodeID, *Push) (Result, error)
@@ -42,8 +43,21 @@
 //	pw:t:<topic>      SET     node ids holding subscribers of <topic>
 //
 // Redis Cluster: every command names one key, so slots never matter; the {id} hash tag keeps a
-// node's own keys in one slot only so that they live and move together. Pipelines (DoMulti) are
-// split per slot owner by rueidis.
+// node's own keys in one slot only so that they live and move together. Pipelines (DoMulti,
+// DoMultiCache) are split per slot owner by rueidis and the QoS script names one key, so nothing
+// can fail with CROSSSLOT. --redis names a cluster (redisurl.go) by its masters, comma separated,
+//
+//	redis://10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000
+//
+// or by rueidis's own spelling redis://10.0.0.1:7000?addr=10.0.0.2:7000&addr=10.0.0.3:7000, or by
+// any one node: rueidis asks the first seed that answers for the slot map and talks to every
+// master itself. One address may be a plain Redis (rueidis falls back when the server is not in
+// cluster mode); several addresses must be a cluster, and a cluster has only database 0. More
+// than one seed lets a node start while one of them is down. Proved on a real 3-master cluster
+// that the tests start (package redistest): entries land on the master that owns each key,
+// cached reads cost no round trip and are invalidated from every shard, batches of 20,000
+// commands across all slots, dead-node collection, the QoS store (rediscluster_test.go), and
+// three pushwire processes pushing across it (acceptance/cluster/rediscluster_test.go).
 //
 // Dead nodes: readers never return a node whose heartbeat key is gone (UserNodes, TopicNodes,
 // ConnNode and Nodes filter by it; NodeAddr answers ErrUnknownNode), so a dead node's entries
@@ -97,9 +111,11 @@
 // Ack(upTo) is ZREMRANGEBYLEX key - "[pad20(upTo):\xff" (cumulative, every member of id upTo
 // included). Pending is ZRANGE key - + BYLEX; members expired at the caller's now are left out
 // and ZREMed. Only single-key commands and a one-key script, so Redis Cluster works.
-// The store dials lazily (at most every retryGap while Redis is down), bounds each request by
-// OpTimeout, answers errors wrapping ErrDirectoryDown while Redis is unreachable, and uses
-// Redis again as soon as it answers (the script is re-sent on NOSCRIPT after a restart).
+// The store dials lazily: requests that come during that dial wait for it (so a new node's first
+// subscribers still get their replay), and while Redis is down a dial is tried at most every
+// retryGap. It bounds each request by OpTimeout, answers errors wrapping ErrDirectoryDown while
+// Redis is unreachable, and uses Redis again as soon as it answers (the script is re-sent on
+// NOSCRIPT after a restart).
 //
 // # Link wire format and behaviour
 //

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,8 +47,8 @@ var errStoreNotConnected = errors.New("redis store not connected")
 // Every method is safe for concurrent use. Failures to reach Redis come back within OpTimeout
 // as errors wrapping ErrDirectoryDown; the store recovers by itself when Redis answers again.
 //
-// Lock contract: mu guards closed, dialing and lastTry; it is never held across I/O (the one
-// goroutine that dials marks dialing and releases mu first).
+// Lock contract: mu guards closed, dialing, dialErr and lastTry; it is never held across I/O
+// (the one goroutine that dials sets dialing and releases mu first).
 type RedisStore struct {
 	o    RedisStoreOptions
 	copt rueidis.ClientOption
@@ -57,13 +56,15 @@ type RedisStore struct {
 
 	mu      sync.Mutex
 	closed  bool
-	dialing bool
+	dialing chan struct{} // non-nil while a dial runs; closed when it ends
+	dialErr error         // the last dial's error
 	lastTry time.Time
 }
 
 // NewRedisStore checks the options. It does not dial: the first request does (Redis may be
-// down when the node starts), and while Redis stays unreachable a new dial is tried at most
-// every retryGap; in between, requests fail at once.
+// down when the node starts); requests that come while it dials wait for that dial, and while
+// Redis stays unreachable a new dial is tried at most every retryGap; in between, requests
+// fail at once.
 func NewRedisStore(o RedisStoreOptions) (*RedisStore, error) {
 	if o.OpTimeout <= 0 {
 		o.OpTimeout = time.Second
@@ -74,15 +75,10 @@ func NewRedisStore(o RedisStoreOptions) (*RedisStore, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	copt, err := rueidis.ParseURL(o.URL)
+	copt, err := redisClientOption(o.URL, o.OpTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: redis url: %w", err)
 	}
-	// As for the directory: a dead Redis costs a request at most OpTimeout, and a silent
-	// connection is closed (and redialled on next use) by rueidis's keep-alive PINGs.
-	copt.Dialer = net.Dialer{Timeout: o.OpTimeout, KeepAlive: time.Second}
-	copt.ConnWriteTimeout = 2 * time.Second
-	copt.DisableRetry = true
 	copt.DisableCache = true // every read must see the latest acks; nothing here is worth caching
 	return &RedisStore{o: o, copt: copt}, nil
 }
@@ -98,37 +94,62 @@ func (s *RedisStore) Close() error {
 	return nil
 }
 
-// client returns the rueidis client, dialling when there is none yet.
-func (s *RedisStore) client() (rueidis.Client, error) {
-	if p := s.cli.Load(); p != nil {
-		return *p, nil
-	}
-	s.mu.Lock()
-	if s.closed {
+// client returns the rueidis client, dialling when there is none yet. A caller that comes while
+// another goroutine dials waits for that dial (until ctx ends) rather than failing: a new node's
+// first subscribers race the first dial (on a Redis Cluster it asks a seed for the slot map and
+// then dials every master), and failing them would skip their QoS 1 replay. While Redis stays
+// unreachable a dial is tried at most every retryGap; in between, callers fail at once.
+func (s *RedisStore) client(ctx context.Context) (rueidis.Client, error) {
+	for {
+		if p := s.cli.Load(); p != nil {
+			return *p, nil
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if p := s.cli.Load(); p != nil {
+			s.mu.Unlock()
+			return *p, nil
+		}
+		if wait := s.dialing; wait != nil {
+			s.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%w: %w: %w", ErrDirectoryDown, errStoreNotConnected, ctx.Err())
+			}
+		}
+		now := time.Now()
+		if now.Sub(s.lastTry) < retryGap {
+			err := s.dialErr
+			s.mu.Unlock()
+			if err == nil {
+				err = errStoreNotConnected
+			}
+			return nil, fmt.Errorf("%w: %w", ErrDirectoryDown, err)
+		}
+		done := make(chan struct{})
+		s.dialing, s.lastTry = done, now
 		s.mu.Unlock()
-		return nil, ErrClosed
+		return s.dial(done)
 	}
-	if p := s.cli.Load(); p != nil {
-		s.mu.Unlock()
-		return *p, nil
-	}
-	now := time.Now()
-	if s.dialing || now.Sub(s.lastTry) < retryGap {
-		s.mu.Unlock()
-		return nil, fmt.Errorf("%w: %w", ErrDirectoryDown, errStoreNotConnected)
-	}
-	s.dialing, s.lastTry = true, now
-	s.mu.Unlock()
+}
 
+// dial makes the client; done is closed, for the callers waiting on it, once the outcome is set.
+func (s *RedisStore) dial(done chan struct{}) (rueidis.Client, error) {
 	c, err := rueidis.NewClient(s.copt) // dials; bounded by Dialer.Timeout = OpTimeout
 
 	s.mu.Lock()
-	s.dialing = false
+	s.dialing, s.dialErr = nil, err
 	closed := s.closed
 	if err == nil && !closed {
 		s.cli.Store(&c)
 	}
 	s.mu.Unlock()
+	close(done)
 	switch {
 	case err != nil:
 		s.o.Logger.Warn("cluster: redis message store unreachable", "err", err)
@@ -144,12 +165,12 @@ func (s *RedisStore) client() (rueidis.Client, error) {
 // error on first use, after rueidis has replaced it, so a non-Redis error is retried once at
 // once. Every request the store sends is idempotent (Put's script checks for its member).
 func (s *RedisStore) do(ctx context.Context, req func(ctx context.Context, c rueidis.Client) rueidis.RedisResult) (rueidis.RedisResult, error) {
-	c, err := s.client()
+	ctx, cancel := context.WithTimeout(ctx, s.o.OpTimeout)
+	defer cancel()
+	c, err := s.client(ctx)
 	if err != nil {
 		return rueidis.RedisResult{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.o.OpTimeout)
-	defer cancel()
 	r := req(ctx, c)
 	if r.NonRedisError() != nil && ctx.Err() == nil {
 		r = req(ctx, c)

@@ -17,7 +17,13 @@ func testMsgID(ms, counter, node uint64) uint64 { return ms<<22 | counter<<10 | 
 
 func newTestStore(t *testing.T, r *testRedis, opTimeout time.Duration) *RedisStore {
 	t.Helper()
-	s, err := NewRedisStore(RedisStoreOptions{URL: r.url(), OpTimeout: opTimeout, Logger: slog.New(slog.DiscardHandler)})
+	return newTestStoreURL(t, r.url(), opTimeout)
+}
+
+// newTestStoreURL is newTestStore on the Redis (or Redis Cluster) that url names.
+func newTestStoreURL(t *testing.T, url string, opTimeout time.Duration) *RedisStore {
+	t.Helper()
+	s, err := NewRedisStore(RedisStoreOptions{URL: url, OpTimeout: opTimeout, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("NewRedisStore = %v; want nil", err)
 	}

@@ -101,8 +101,15 @@ func commandCalls(t testing.TB, c rueidis.Client, cmd string) int {
 // newTestDir starts a RedisDirectory for node id on r, closed at test end.
 func newTestDir(t testing.TB, r *testRedis, id string, ttl time.Duration) *RedisDirectory {
 	t.Helper()
+	return newTestDirURL(t, r.url(), id, ttl)
+}
+
+// newTestDirURL starts a RedisDirectory for node id on the Redis (or Redis Cluster) that url
+// names, closed at test end.
+func newTestDirURL(t testing.TB, url, id string, ttl time.Duration) *RedisDirectory {
+	t.Helper()
 	d, err := NewRedisDirectory(RedisOptions{
-		URL: r.url(), Self: Node{ID: id, Addr: id + ".test:7946"}, NodeTTL: ttl, OpTimeout: 500 * time.Millisecond,
+		URL: url, Self: Node{ID: id, Addr: id + ".test:7946"}, NodeTTL: ttl, OpTimeout: 500 * time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -16,7 +15,7 @@ import (
 
 // RedisOptions configures a RedisDirectory.
 type RedisOptions struct {
-	URL           string        // redis://[user:pass@]host:port[/db]; a Redis Cluster is detected by rueidis
+	URL           string        // redis://[user:pass@]host:port[,host:port...][/db]; see redisClientOption
 	Self          Node          // this node
 	NodeTTL       time.Duration // heartbeat TTL (--node-ttl); 0 = 15s
 	OpTimeout     time.Duration // bound on every Redis request; 0 = 1s
@@ -85,17 +84,10 @@ func NewRedisDirectory(o RedisOptions) (*RedisDirectory, error) {
 	if o.Self.ID == "" || o.Self.Addr == "" {
 		return nil, errors.New("cluster: RedisOptions.Self needs ID and Addr")
 	}
-	copt, err := rueidis.ParseURL(o.URL)
+	copt, err := redisClientOption(o.URL, o.OpTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: redis url: %w", err)
 	}
-	// Short timeouts so that a dead Redis costs callers at most OpTimeout. rueidis PINGs every
-	// KeepAlive and closes a connection that does not answer within ConnWriteTimeout; closing
-	// it drops that connection's client-side cache (see doc.go), which bounds how long a silent
-	// partition can leave us routing from entries whose invalidations we may have missed.
-	copt.Dialer = net.Dialer{Timeout: o.OpTimeout, KeepAlive: time.Second}
-	copt.ConnWriteTimeout = 2 * time.Second
-	copt.DisableRetry = true // we answer fast and let the caller (or the next heartbeat) retry
 	d := &RedisDirectory{
 		o: o, copt: copt,
 		kick:     make(chan struct{}, 1),

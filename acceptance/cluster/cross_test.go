@@ -14,18 +14,28 @@ import (
 )
 
 // TestCrossNodePush publishes through node c, which holds no connection, to
-// connections on a and b: every address kind, single and batch.
+// connections on a and b: every address kind, single and batch; no node
+// logs a Redis failure meanwhile.
 func TestCrossNodePush(t *testing.T) {
 	t.Parallel()
-	cl := startCluster(t, 3, 15*time.Second)
-	a, b, c := cl.nodes[0], cl.nodes[1], cl.nodes[2]
+	crossNodePush(t, startCluster(t, 3, 15*time.Second), crossNames{user: "u1", solo: "solo", topic: "t1"})
+}
 
-	sa := a.subscribe("user=u1&topic=t1")
-	sb := b.subscribe("user=u1&topic=t1")
-	sa2 := a.subscribe("user=solo")
-	c.waitDelivered("user/u1", 2, 2, ioTimeout)
-	c.waitDelivered("user/solo", 1, 1, ioTimeout)
-	c.waitDelivered("topic/t1", 2, 2, ioTimeout)
+// crossNames are the names crossNodePush uses: a user with connections on
+// nodes a and b, a user only on a, a topic subscribed on a and b.
+type crossNames struct{ user, solo, topic string }
+
+// crossNodePush is TestCrossNodePush on the 3 nodes of cl.
+func crossNodePush(t *testing.T, cl *cluster, n crossNames) {
+	a, b, c := cl.nodes[0], cl.nodes[1], cl.nodes[2]
+	u, solo, tp := n.user, n.solo, n.topic
+
+	sa := a.subscribe("user=" + u + "&topic=" + tp)
+	sb := b.subscribe("user=" + u + "&topic=" + tp)
+	sa2 := a.subscribe("user=" + solo)
+	c.waitDelivered("user/"+u, 2, 2, ioTimeout)
+	c.waitDelivered("user/"+solo, 1, 1, ioTimeout)
+	c.waitDelivered("topic/"+tp, 2, 2, ioTimeout)
 	c.waitDelivered("all", 3, 2, ioTimeout)
 
 	jsonCT := []string{"Content-Type", "application/json"}
@@ -40,16 +50,16 @@ func TestCrossNodePush(t *testing.T) {
 	sb.expect("conn:"+sb.key, `"to b"`)
 
 	// user with connections on two nodes: delivered 2, nodes 2.
-	c.mustPub("user/u1", `{"n":2}`, 2, 2, jsonCT...)
-	sa.expect("user:u1", `{"n":2}`)
-	sb.expect("user:u1", `{"n":2}`)
-	c.mustPub("user/solo", `{"n":3}`, 1, 1, jsonCT...)
-	sa2.expect("user:solo", `{"n":3}`)
+	c.mustPub("user/"+u, `{"n":2}`, 2, 2, jsonCT...)
+	sa.expect("user:"+u, `{"n":2}`)
+	sb.expect("user:"+u, `{"n":2}`)
+	c.mustPub("user/"+solo, `{"n":3}`, 1, 1, jsonCT...)
+	sa2.expect("user:"+solo, `{"n":3}`)
 
 	// topic with subscribers on two nodes.
-	c.mustPub("topic/t1", `{"n":4}`, 2, 2, jsonCT...)
-	sa.expect("topic:t1", `{"n":4}`)
-	sb.expect("topic:t1", `{"n":4}`)
+	c.mustPub("topic/"+tp, `{"n":4}`, 2, 2, jsonCT...)
+	sa.expect("topic:"+tp, `{"n":4}`)
+	sb.expect("topic:"+tp, `{"n":4}`)
 
 	// all: every connection of every node; c holds none of them.
 	c.mustPub("all", `{"n":5}`, 3, 2, jsonCT...)
@@ -58,8 +68,8 @@ func TestCrossNodePush(t *testing.T) {
 	}
 
 	// Event and non-JSON payloads survive the hop.
-	c.mustPub("user/solo", "plain text", 1, 1, "Push-Event", "greet", "Content-Type", "text/plain")
-	if f := sa2.expect("user:solo", `"plain text"`); f.Event != "greet" {
+	c.mustPub("user/"+solo, "plain text", 1, 1, "Push-Event", "greet", "Content-Type", "text/plain")
+	if f := sa2.expect("user:"+solo, `"plain text"`); f.Event != "greet" {
 		t.Errorf("forwarded message event %q; want greet", f.Event)
 	}
 
@@ -73,11 +83,11 @@ func TestCrossNodePush(t *testing.T) {
 	// Batch through c: results in input order, deliveries as for single pushes.
 	res := c.batch(
 		`{"to":"conn:`+sb.key+`","data":{"b":1}}`,
-		`{"to":"user:u1","data":{"b":2}}`,
+		`{"to":"user:`+u+`","data":{"b":2}}`,
 		`{"to":"user:nobody","data":{"b":3}}`,
-		`{"to":"topic:t1","data":{"b":4},"event":"ev"}`,
+		`{"to":"topic:`+tp+`","data":{"b":4},"event":"ev"}`,
 		`{"to":"all","data":{"b":5}}`,
-		`{"to":"user:solo","data":{"b":6}}`,
+		`{"to":"user:`+solo+`","data":{"b":6}}`,
 	)
 	want := []struct{ status, delivered, nodes int }{
 		{200, 1, 1}, {200, 2, 2}, {404, 0, 0}, {200, 2, 2}, {200, 3, 2}, {200, 1, 1},
@@ -95,16 +105,16 @@ func TestCrossNodePush(t *testing.T) {
 		}
 	}
 	sb.expect("conn:"+sb.key, `{"b":1}`)
-	sb.expect("user:u1", `{"b":2}`)
-	if f := sb.expect("topic:t1", `{"b":4}`); f.Event != "ev" {
+	sb.expect("user:"+u, `{"b":2}`)
+	if f := sb.expect("topic:"+tp, `{"b":4}`); f.Event != "ev" {
 		t.Errorf("batch topic message event %q; want ev", f.Event)
 	}
 	sb.expect("all", `{"b":5}`)
-	sa.expect("user:u1", `{"b":2}`)
-	sa.expect("topic:t1", `{"b":4}`)
+	sa.expect("user:"+u, `{"b":2}`)
+	sa.expect("topic:"+tp, `{"b":4}`)
 	sa.expect("all", `{"b":5}`)
 	sa2.expect("all", `{"b":5}`)
-	sa2.expect("user:solo", `{"b":6}`)
+	sa2.expect("user:"+solo, `{"b":6}`)
 
 	// The hops show in /stats: c forwarded, a and b took forwards.
 	if st := c.stats(); st["forwards"] < 10 || st["connections"] != 0 {
@@ -115,6 +125,7 @@ func TestCrossNodePush(t *testing.T) {
 			t.Errorf("node %s /stats: forwards_received %v; want ≥ 5", n.id, st["forwards_received"])
 		}
 	}
+	noRedisTrouble(t, cl.nodes...)
 }
 
 // TestMessageIDsIncreaseAcrossNodes: a user who gets pushes taken by

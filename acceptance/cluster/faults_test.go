@@ -56,30 +56,40 @@ func is503(a answer) bool {
 // TestNodeKilled kills node c with SIGKILL. Through node a, pushes to
 // what only c held answer 503 while c's entries live and 404 once they
 // expire (within --node-ttl), never 200 and never hang; pushes to a user
-// also on b reach b; the cluster keeps serving.
+// also on b reach b; the cluster keeps serving, and the survivors log no
+// Redis failure.
 func TestNodeKilled(t *testing.T) {
 	t.Parallel()
-	cl := startCluster(t, 3, testNodeTTL)
+	nodeKilled(t, startCluster(t, 3, testNodeTTL), killNames{onc: "onc", both: "both", topic: "kt", ona: "ona"})
+}
+
+// killNames are the names nodeKilled uses: a user only on c, a user on b
+// and c, a topic only on c, and a user that connects to a afterwards.
+type killNames struct{ onc, both, topic, ona string }
+
+// nodeKilled is TestNodeKilled on the 3 nodes of cl (started with
+// --node-ttl testNodeTTL).
+func nodeKilled(t *testing.T, cl *cluster, n killNames) {
 	a, b, c := cl.nodes[0], cl.nodes[1], cl.nodes[2]
-	sc := c.subscribe("user=onc&topic=kt")
-	sb := b.subscribe("user=both")
-	c.subscribe("user=both")
-	a.waitDelivered("user/onc", 1, 1, ioTimeout)
-	a.waitDelivered("user/both", 2, 2, ioTimeout)
-	a.waitDelivered("topic/kt", 1, 1, ioTimeout)
+	sc := c.subscribe("user=" + n.onc + "&topic=" + n.topic)
+	sb := b.subscribe("user=" + n.both)
+	c.subscribe("user=" + n.both)
+	a.waitDelivered("user/"+n.onc, 1, 1, ioTimeout)
+	a.waitDelivered("user/"+n.both, 2, 2, ioTimeout)
+	a.waitDelivered("topic/"+n.topic, 1, 1, ioTimeout)
 	a.waitDelivered("conn/"+sc.key, 1, 1, ioTimeout)
 	a.waitDelivered("all", 3, 2, ioTimeout)
 
 	c.kill9()
 	killed := time.Now()
-	tos := []string{"user/onc", "conn/" + sc.key, "topic/kt", "user/both", "all"}
+	tos := []string{"user/" + n.onc, "conn/" + sc.key, "topic/" + n.topic, "user/" + n.both, "all"}
 	// settled reports whether an outcome is the final one for a dead c.
 	settled := map[string]func(answer) bool{
-		"user/onc":       func(a answer) bool { return a.status == 404 },
-		"conn/" + sc.key: func(a answer) bool { return a.status == 404 },
-		"topic/kt":       func(a answer) bool { return a.status == 200 && a.Delivered == 0 },
-		"user/both":      func(a answer) bool { return a.status == 200 && a.Delivered == 1 && a.Nodes == 1 },
-		"all":            func(a answer) bool { return a.status == 200 && a.Delivered == 1 && a.Nodes == 1 },
+		"user/" + n.onc:    func(a answer) bool { return a.status == 404 },
+		"conn/" + sc.key:   func(a answer) bool { return a.status == 404 },
+		"topic/" + n.topic: func(a answer) bool { return a.status == 200 && a.Delivered == 0 },
+		"user/" + n.both:   func(a answer) bool { return a.status == 200 && a.Delivered == 1 && a.Nodes == 1 },
+		"all":              func(a answer) bool { return a.status == 200 && a.Delivered == 1 && a.Nodes == 1 },
 	}
 	settledAt := map[string]time.Duration{}
 	deadline := killed.Add(4*testNodeTTL + 2*time.Second)
@@ -108,12 +118,13 @@ func TestNodeKilled(t *testing.T) {
 	t.Logf("after kill -9 (node ttl %v), first settled answers at %v", testNodeTTL, settledAt)
 
 	// The survivors keep working both ways.
-	a.mustPub("user/both", `"after"`, 1, 1, "Content-Type", "application/json")
-	sb.expect("user:both", `"after"`)
-	sa := a.subscribe("user=ona")
-	b.waitDelivered("user/ona", 1, 1, ioTimeout)
-	b.mustPub("user/ona", `"b to a"`, 1, 1, "Content-Type", "application/json")
-	sa.expect("user:ona", `"b to a"`)
+	a.mustPub("user/"+n.both, `"after"`, 1, 1, "Content-Type", "application/json")
+	sb.expect("user:"+n.both, `"after"`)
+	sa := a.subscribe("user=" + n.ona)
+	b.waitDelivered("user/"+n.ona, 1, 1, ioTimeout)
+	b.mustPub("user/"+n.ona, `"b to a"`, 1, 1, "Content-Type", "application/json")
+	sa.expect("user:"+n.ona, `"b to a"`)
+	noRedisTrouble(t, a, b)
 }
 
 // TestRedisDownAndBack kills Redis. Pushes to local connections keep

@@ -324,7 +324,7 @@ func (n *node) resume() {
 
 // cluster is one Redis and the nodes that share it.
 type cluster struct {
-	redis *redisServer
+	redis *redisServer // nil on a Redis Cluster (startOnRedisCluster)
 	nodes []*node
 	opts  nodeOptions
 }
@@ -338,6 +338,29 @@ func startCluster(t *testing.T, count int, nodeTTL time.Duration, extra ...strin
 		c.nodes = append(c.nodes, startNode(t, string(rune('a'+i)), c.opts))
 	}
 	return c
+}
+
+// redisTrouble are log texts of a node that could not use Redis: any of them
+// while Redis is healthy means a command failed there (on a Redis Cluster, a
+// CROSSSLOT or a redirect not followed would show as one of these).
+var redisTrouble = []string{
+	"CROSSSLOT", "MOVED", "ASK ", "redis directory unreachable", "redis directory not reachable",
+	"redis message store unreachable", "registration was lost", "collecting dead node entries",
+	"QoS 1 store", "QoS 1 message not stored", "directory unavailable",
+}
+
+// noRedisTrouble fails the test when a node logged a Redis failure.
+func noRedisTrouble(t *testing.T, nodes ...*node) {
+	t.Helper()
+	for _, n := range nodes {
+		logs := n.proc.logText()
+		for _, bad := range redisTrouble {
+			if strings.Contains(logs, bad) {
+				t.Errorf("node %s logged %q with Redis healthy:\n%s", n.id, bad, logs)
+				break
+			}
+		}
+	}
 }
 
 // answer is one api answer; the publish fields are decoded when present.

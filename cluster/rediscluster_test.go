@@ -1,0 +1,411 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pushwire/pushwire/cluster/redistest"
+	"github.com/redis/rueidis"
+)
+
+// The ways --redis names one Redis or the seeds of a Redis Cluster.
+func TestRedisURLSeeds(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		url   string
+		addrs []string
+		db    int
+		user  string
+		err   string // "" = none; else a part of the error
+	}{
+		{url: "redis://127.0.0.1:6379/0", addrs: []string{"127.0.0.1:6379"}},
+		{url: "redis://127.0.0.1/2", addrs: []string{"127.0.0.1:6379"}, db: 2},
+		{url: "redis://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002", addrs: []string{"127.0.0.1:7000", "127.0.0.1:7001", "127.0.0.1:7002"}},
+		{url: "redis://u:p@h1:7000,h2:7001/0?dial_timeout=3s", addrs: []string{"h1:7000", "h2:7001"}, user: "u"},
+		{url: "redis://h1,h2:7001", addrs: []string{"h1:6379", "h2:7001"}},
+		{url: "redis://[::1]:7000,[::1]:7001", addrs: []string{"[::1]:7000", "[::1]:7001"}},
+		{url: "redis://h1:7000?addr=h2:7001&addr=h3:7002", addrs: []string{"h1:7000", "h2:7001", "h3:7002"}},
+		{url: "redis://h1:7000,h2:7001?addr=h3:7002", addrs: []string{"h1:7000", "h3:7002", "h2:7001"}},
+		{url: "redis://h1:7000,h2:7001/1", err: "only database 0"},
+		{url: "redis://h1:7000?addr=h2:7001&db=3", err: "only database 0"},
+		{url: "redis://h1:7000,,h2:7001", err: "empty address"},
+		{url: "http://h1:7000", err: "scheme"},
+	}
+	for _, c := range cases {
+		o, err := redisClientOption(c.url, time.Second)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("redisClientOption(%q) = %v; want an error with %q", c.url, err, c.err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(o.InitAddress, c.addrs) || o.SelectDB != c.db || o.Username != c.user {
+			t.Errorf("redisClientOption(%q) = addrs %q db %d user %q, %v; want %q db %d user %q, nil",
+				c.url, o.InitAddress, o.SelectDB, o.Username, err, c.addrs, c.db, c.user)
+		}
+		if !o.DisableRetry || o.Dialer.Timeout != time.Second {
+			t.Errorf("redisClientOption(%q): DisableRetry %v, dial timeout %v; want true, 1s", c.url, o.DisableRetry, o.Dialer.Timeout)
+		}
+	}
+}
+
+// clusterMode fails the test unless d talks to Redis as a Redis Cluster client.
+func clusterMode(t *testing.T, d *RedisDirectory) {
+	t.Helper()
+	c, err := d.client()
+	if err != nil {
+		t.Fatalf("directory %s has no client: %v", d.o.Self.ID, err)
+	}
+	if m := c.Mode(); m != rueidis.ClientModeCluster {
+		t.Fatalf("directory %s with URL %q: rueidis mode %q; want %q", d.o.Self.ID, d.o.URL, m, rueidis.ClientModeCluster)
+	}
+}
+
+// On a 3-shard Redis Cluster, registrations of conns, users and topics whose keys live on
+// every shard land on the shard that owns them, every lookup answers as on one Redis, the
+// mixed-slot pipelines (heartbeat, batches, resync, Close) raise no CROSSSLOT, and Close
+// removes everything the node wrote.
+func TestRedisClusterRegisterAndLookup(t *testing.T) {
+	t.Parallel()
+	rc := redistest.Start(t)
+	seeds := rc.Addrs()
+	// Three spellings of one cluster: every seed comma separated, rueidis's addr=, one seed.
+	a := newTestDirURL(t, rc.URL(), "a", 15*time.Second)
+	b := newTestDirURL(t, "redis://"+seeds[1]+"?addr="+seeds[2], "b", 15*time.Second)
+	c := newTestDirURL(t, "redis://"+seeds[2], "c", 15*time.Second)
+	for _, d := range []*RedisDirectory{a, b, c} {
+		clusterMode(t, d)
+	}
+
+	conns := rc.OnEachShard("k", func(n string) string { return keyConn("pw:", n) })
+	users := rc.OnEachShard("u", func(n string) string { return keyUser("pw:", n) })
+	topics := rc.OnEachShard("t", func(n string) string { return keyTopic("pw:", n) })
+	t.Logf("one per shard: conns %q users %q topics %q", conns, users, topics)
+	for i := range redistest.Shards {
+		a.AddConn(conns[i])
+		a.AddUser(users[i])
+		a.AddTopic(topics[i])
+	}
+	b.AddUser(users[1])
+	b.AddTopic(topics[2])
+	for _, d := range []*RedisDirectory{a, b} {
+		if err := d.Flush(bg); err != nil {
+			t.Fatalf("Flush(%s) = %v; want nil", d.o.Self.ID, err)
+		}
+	}
+
+	// Each entry is on the master that owns its slot, asked directly (no redirect followed).
+	for i, addr := range seeds {
+		if got, err := redistest.Do(addr, "GET", keyConn("pw:", conns[i])); got != "a" || err != nil {
+			t.Errorf("shard %d (%s): GET %s = %q, %v; want a", i, addr, keyConn("pw:", conns[i]), got, err)
+		}
+		for _, key := range []string{keyUser("pw:", users[i]), keyTopic("pw:", topics[i])} {
+			if got, err := redistest.Do(addr, "SISMEMBER", key, "a"); got != "1" || err != nil {
+				t.Errorf("shard %d (%s): SISMEMBER %s a = %q, %v; want 1", i, addr, key, got, err)
+			}
+		}
+	}
+	if n := rc.KeyCounts(); slices.Contains(n, 0) {
+		t.Errorf("keys per shard %v; want every shard used", n)
+	}
+
+	for i := range redistest.Shards {
+		if n, err := c.ConnNode(bg, conns[i]); n != "a" || err != nil {
+			t.Errorf("ConnNode(%s) = %q, %v; want a, nil", conns[i], n, err)
+		}
+		wantU, wantT := []string{"a"}, []string{"a"}
+		if i == 1 {
+			wantU = []string{"a", "b"}
+		}
+		if i == 2 {
+			wantT = []string{"a", "b"}
+		}
+		if ns, err := c.UserNodes(bg, users[i]); !slices.Equal(ns, wantU) || err != nil {
+			t.Errorf("UserNodes(%s) = %v, %v; want %v, nil", users[i], ns, err, wantU)
+		}
+		if ns, err := c.TopicNodes(bg, topics[i]); !slices.Equal(ns, wantT) || err != nil {
+			t.Errorf("TopicNodes(%s) = %v, %v; want %v, nil", topics[i], ns, err, wantT)
+		}
+	}
+	nodes, err := c.Nodes(bg)
+	want := []Node{{"a", "a.test:7946"}, {"b", "b.test:7946"}, {"c", "c.test:7946"}}
+	if !slices.Equal(nodes, want) || err != nil {
+		t.Errorf("Nodes = %v, %v; want %v, nil", nodes, err, want)
+	}
+	if addr, err := b.NodeAddr(bg, "c"); addr != "c.test:7946" || err != nil {
+		t.Errorf("NodeAddr(c) = %q, %v; want c.test:7946, nil", addr, err)
+	}
+
+	// Close removes a's entries on every shard (one pipeline across all of them).
+	if err := a.Close(); err != nil {
+		t.Fatalf("a.Close() = %v; want nil", err)
+	}
+	for i, addr := range seeds {
+		if got, err := redistest.Do(addr, "EXISTS", keyConn("pw:", conns[i])); got != "0" || err != nil {
+			t.Errorf("shard %d after a.Close: EXISTS %s = %q, %v; want 0", i, keyConn("pw:", conns[i]), got, err)
+		}
+	}
+	// a's own keys share the {a} slot, so one master answers for all of them.
+	own := []string{keyNode("pw:", "a"), keyNodeConns("pw:", "a"), keyNodeUsers("pw:", "a"), keyNodeTopics("pw:", "a")}
+	if got, err := redistest.Do(seeds[rc.Shard(own[0])], append([]string{"EXISTS"}, own...)...); got != "0" || err != nil {
+		t.Errorf("after a.Close: EXISTS %q = %q, %v; want 0", own, got, err)
+	}
+	for i := range redistest.Shards {
+		if ns, err := c.UserNodes(bg, users[i]); slices.Contains(ns, "a") || err != nil {
+			t.Errorf("after a.Close: UserNodes(%s) = %v, %v; want no a", users[i], ns, err)
+		}
+	}
+	for _, d := range []*RedisDirectory{a, b, c} {
+		if s := d.Stats(); s.Errors != 0 {
+			t.Errorf("directory %s: %d errors on the Redis Cluster; want 0 (%+v)", d.o.Self.ID, s.Errors, s)
+		}
+	}
+}
+
+// Batched writes on a Redis Cluster: each pipeline mixes keys of thousands of slots (conn and
+// user index keys, this node's {a} sets); rueidis splits it per master, so none fails with
+// CROSSSLOT, and every shard holds its part.
+func TestRedisClusterBatchedRegistrations(t *testing.T) {
+	t.Parallel()
+	rc := redistest.Start(t)
+	a := newTestDirURL(t, rc.URL(), "a", 15*time.Second)
+	const n = 5000
+	before := a.Stats()
+	for i := range n {
+		a.AddConn("conn-" + strconv.Itoa(i))
+		a.AddUser("user-" + strconv.Itoa(i))
+	}
+	if err := a.Flush(bg); err != nil {
+		t.Fatalf("Flush of %d registrations = %v; want nil", 2*n, err)
+	}
+	s := a.Stats()
+	t.Logf("%d conns + %d users: %d commands in %d pipelines; keys per shard %v",
+		n, n, s.Commands-before.Commands, s.RoundTrips-before.RoundTrips, rc.KeyCounts())
+	if s.Errors != 0 {
+		t.Errorf("%d errors writing batches to the Redis Cluster; want 0", s.Errors)
+	}
+	total := 0
+	for i, k := range rc.KeyCounts() {
+		if k < n/2 { // 2n index keys spread over 3 shards: about 2n/3 each
+			t.Errorf("shard %d holds %d keys; want about %d", i, k, 2*n/3)
+		}
+		total += k
+	}
+	// 2n index keys, plus pw:nodes, pw:n:{a} and a's conn and user sets.
+	if want := 2*n + 4; total != want {
+		t.Errorf("%d keys on the cluster; want %d", total, want)
+	}
+	if got, err := redistest.Do(rc.Addrs()[rc.Shard(keyNodeConns("pw:", "a"))], "SCARD", keyNodeConns("pw:", "a")); got != strconv.Itoa(n) || err != nil {
+		t.Errorf("SCARD %s = %q, %v; want %d", keyNodeConns("pw:", "a"), got, err, n)
+	}
+}
+
+// On a Redis Cluster, hot lookups of names on every shard are served by the client-side cache
+// (no round trip, no command run by any master), and a change written by another directory
+// reaches the cached copy on whichever shard it lives through that shard's invalidation.
+func TestRedisClusterCacheHitsAndInvalidation(t *testing.T) {
+	t.Parallel()
+	rc := redistest.Start(t)
+	a := newTestDirURL(t, rc.URL(), "a", 15*time.Second)
+	b := newTestDirURL(t, rc.URL(), "b", 15*time.Second)
+	users := rc.OnEachShard("hot", func(n string) string { return keyUser("pw:", n) })
+	topics := rc.OnEachShard("news", func(n string) string { return keyTopic("pw:", n) })
+	conns := rc.OnEachShard("kh", func(n string) string { return keyConn("pw:", n) })
+	for i := range redistest.Shards {
+		b.AddUser(users[i])
+		b.AddTopic(topics[i])
+		b.AddConn(conns[i])
+	}
+	if err := b.Flush(bg); err != nil {
+		t.Fatal(err)
+	}
+	lookups := func() error {
+		for i := range redistest.Shards {
+			if ns, err := a.UserNodes(bg, users[i]); !slices.Equal(ns, []string{"b"}) || err != nil {
+				return fmt.Errorf("UserNodes(%s) = %v, %v; want [b], nil", users[i], ns, err)
+			}
+			if ns, err := a.TopicNodes(bg, topics[i]); !slices.Equal(ns, []string{"b"}) || err != nil {
+				return fmt.Errorf("TopicNodes(%s) = %v, %v; want [b], nil", topics[i], ns, err)
+			}
+			if n, err := a.ConnNode(bg, conns[i]); n != "b" || err != nil {
+				return fmt.Errorf("ConnNode(%s) = %q, %v; want b, nil", conns[i], n, err)
+			}
+		}
+		return nil
+	}
+	if err := lookups(); err != nil { // fills the cache
+		t.Fatal(err)
+	}
+	before, smembers, gets := a.Stats(), rc.CommandCalls("smembers"), rc.CommandCalls("get")
+	const rounds = 300
+	for range rounds {
+		if err := lookups(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := a.Stats()
+	// Each round: 9 lookups reading 18 keys (the entry, then b's heartbeat key).
+	const reads = rounds * 9 * 2
+	// b's heartbeat (every TTL/3 = 5s) may invalidate a's copy of its node key once or twice.
+	if d := after.RoundTrips - before.RoundTrips; d > 2 {
+		t.Errorf("%d hot lookups over 3 shards cost %d round trips; want ≤ 2", rounds*9, d)
+	}
+	if d := after.CacheHits - before.CacheHits; d < reads-20 {
+		t.Errorf("%d cached reads over 3 shards gave %d cache hits; want ≥ %d", reads, d, reads-20)
+	}
+	if d := rc.CommandCalls("smembers") - smembers; d > 0 {
+		t.Errorf("the masters ran SMEMBERS %d times for cached lookups; want 0", d)
+	}
+	if d := rc.CommandCalls("get") - gets; d > 2 {
+		t.Errorf("the masters ran GET %d times for cached lookups; want ≤ 2", d)
+	}
+	t.Logf("%d hot lookups over 3 shards: %d round trips, %d cache hits", rounds*9,
+		after.RoundTrips-before.RoundTrips, after.CacheHits-before.CacheHits)
+
+	// Another directory changes an entry on each shard: a's cached copies are invalidated.
+	c := newTestDirURL(t, rc.URL(), "c", 15*time.Second)
+	for i := range redistest.Shards {
+		c.AddUser(users[i])
+		c.AddTopic(topics[i])
+	}
+	b.RemoveConn(conns[0])
+	for _, d := range []*RedisDirectory{b, c} {
+		if err := d.Flush(bg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 2*time.Second, func() string {
+		for i := range redistest.Shards {
+			if ns, err := a.UserNodes(bg, users[i]); !slices.Equal(ns, []string{"b", "c"}) || err != nil {
+				return fmt.Sprintf("UserNodes(%s) on shard %d = %v, %v; want [b c], nil", users[i], i, ns, err)
+			}
+			if ns, err := a.TopicNodes(bg, topics[i]); !slices.Equal(ns, []string{"b", "c"}) || err != nil {
+				return fmt.Sprintf("TopicNodes(%s) on shard %d = %v, %v; want [b c], nil", topics[i], i, ns, err)
+			}
+		}
+		if n, err := a.ConnNode(bg, conns[0]); !errors.Is(err, ErrNotFound) {
+			return fmt.Sprintf("ConnNode(%s) = %q, %v; want ErrNotFound (removed by b)", conns[0], n, err)
+		}
+		return ""
+	})
+	// The new values are cached in turn.
+	hits := a.Stats().CacheHits
+	if err := lookupsAfter(a, users, topics); err != nil {
+		t.Fatal(err)
+	}
+	if a.Stats().CacheHits == hits {
+		t.Errorf("lookups after invalidation gave no cache hits; want the refreshed entries cached")
+	}
+}
+
+// lookupsAfter reads users and topics once more, each wanting [b c].
+func lookupsAfter(d *RedisDirectory, users, topics []string) error {
+	for i := range users {
+		if ns, err := d.UserNodes(bg, users[i]); !slices.Equal(ns, []string{"b", "c"}) || err != nil {
+			return fmt.Errorf("UserNodes(%s) = %v, %v; want [b c], nil", users[i], ns, err)
+		}
+		if ns, err := d.TopicNodes(bg, topics[i]); !slices.Equal(ns, []string{"b", "c"}) || err != nil {
+			return fmt.Errorf("TopicNodes(%s) = %v, %v; want [b c], nil", topics[i], ns, err)
+		}
+	}
+	return nil
+}
+
+// A node that dies on a Redis Cluster: readers drop it within its TTL, and a live node's
+// janitor deletes its entries from every shard.
+func TestRedisClusterNodeTTLExpiry(t *testing.T) {
+	t.Parallel()
+	rc := redistest.Start(t)
+	const ttl = time.Second
+	a := newTestDirURL(t, rc.URL(), "a", ttl)
+	b := newTestDirURL(t, rc.URL(), "b", ttl)
+	users := rc.OnEachShard("u", func(n string) string { return keyUser("pw:", n) })
+	conns := rc.OnEachShard("k", func(n string) string { return keyConn("pw:", n) })
+	for i := range redistest.Shards {
+		a.AddUser(users[i])
+		a.AddConn(conns[i])
+	}
+	if err := a.Flush(bg); err != nil {
+		t.Fatal(err)
+	}
+	a.crash()
+	eventually(t, ttl+2*time.Second, func() string {
+		for _, u := range users {
+			if ns, err := b.UserNodes(bg, u); len(ns) != 0 || err != nil {
+				return fmt.Sprintf("UserNodes(%s) = %v, %v; want [], nil after a died", u, ns, err)
+			}
+		}
+		return ""
+	})
+	eventually(t, 5*ttl, func() string {
+		for i, addr := range rc.Addrs() {
+			for _, key := range []string{keyUser("pw:", users[i]), keyConn("pw:", conns[i])} {
+				if n, err := redistest.Do(addr, "EXISTS", key); n != "0" || err != nil {
+					return fmt.Sprintf("shard %d: EXISTS %s = %q, %v; want 0 once a's entries are collected", i, key, n, err)
+				}
+			}
+		}
+		return ""
+	})
+}
+
+// The QoS 1 store on a Redis Cluster: the one-key Lua script (loaded on each master on first
+// use, NOSCRIPT answered by EVAL), ZRANGE and ZREMRANGEBYLEX work for users on every shard.
+func TestRedisClusterStore(t *testing.T) {
+	t.Parallel()
+	rc := redistest.Start(t)
+	s := newTestStoreURL(t, rc.URL(), time.Second)
+	other := newTestStoreURL(t, "redis://"+rc.Addrs()[2], time.Second)
+	users := rc.OnEachShard("q", func(n string) string { return keyQueue("pw:", n) })
+	ctx := context.Background()
+
+	// The first requests of a new store race its first dial (seeds, slot map, masters): each
+	// waits for that dial instead of failing (a subscriber would miss its QoS 1 replay).
+	errs := make(chan error, 32)
+	for i := range cap(errs) {
+		go func() {
+			_, err := s.Pending(ctx, users[i%len(users)], time.Now().UnixMilli())
+			errs <- err
+		}()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Errorf("Pending on a new store, 32 at once = %v; want nil (wait for the first dial)", err)
+		}
+	}
+
+	now := time.Now().UnixMilli()
+	for _, u := range users {
+		for id := uint64(1); id <= 3; id++ {
+			if err := s.Put(ctx, u, testMsg(id, now+60000, u), 3); err != nil {
+				t.Fatalf("Put(%s, %d) = %v; want nil", u, id, err)
+			}
+		}
+		if err := s.Put(ctx, u, testMsg(3, now+60000, u), 3); err != nil {
+			t.Errorf("Put(%s, 3 again, full) = %v; want nil (already stored)", u, err)
+		}
+		if err := s.Put(ctx, u, testMsg(4, now+60000, u), 3); !errors.Is(err, ErrStoreFull) {
+			t.Errorf("Put(%s, 4th, max 3) = %v; want ErrStoreFull", u, err)
+		}
+	}
+	for i, u := range users {
+		if got := pendingIDs(t, other, u, now); !slices.Equal(got, []uint64{1, 2, 3}) {
+			t.Errorf("Pending(%s) on shard %d through another client = %v; want [1 2 3]", u, i, got)
+		}
+		if n, err := other.Ack(ctx, u, 2); n != 2 || err != nil {
+			t.Errorf("Ack(%s, 2) = %d, %v; want 2, nil", u, n, err)
+		}
+		if got := pendingIDs(t, s, u, now); !slices.Equal(got, []uint64{3}) {
+			t.Errorf("Pending(%s) after Ack 2 = %v; want [3]", u, got)
+		}
+		if n, err := redistest.Do(rc.Addrs()[i], "ZCARD", keyQueue("pw:", u)); n != "1" || err != nil {
+			t.Errorf("shard %d: ZCARD %s = %q, %v; want 1", i, keyQueue("pw:", u), n, err)
+		}
+	}
+}
