@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,7 +118,7 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
 	cn.startLinks()
-	s.log.Info("cluster mode", "node", s.nodeID, "link", ln.Addr().String(), "advertise", advertise, "redis", cfg.Redis)
+	s.log.Info("cluster mode", "node", s.nodeID, "link", ln.Addr().String(), "advertise", advertise, "redis", withoutPassword(cfg.Redis))
 	return cn, nil
 }
 
@@ -156,6 +157,25 @@ func (h tableHoldings) HoldsTopic(topic string) bool {
 // then finish on the loop that took them.
 func (cn *clusterNode) alone() bool {
 	return cn.mem != nil && cn.mem.Alone()
+}
+
+// withoutPassword hides the user info of a Redis URL for the log:
+// "redis://u:secret@h:6379/0" becomes "redis://***@h:6379/0".
+func withoutPassword(redisURL string) string {
+	scheme, rest, ok := strings.Cut(redisURL, "://")
+	if !ok {
+		return redisURL
+	}
+	hosts, path, _ := strings.Cut(rest, "/")
+	at := strings.LastIndexByte(hosts, '@')
+	if at < 0 {
+		return redisURL
+	}
+	out := scheme + "://***@" + hosts[at+1:]
+	if strings.Contains(rest, "/") {
+		out += "/" + path
+	}
+	return out
 }
 
 // advertiseFor turns a bound wildcard address into one a peer on this

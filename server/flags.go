@@ -16,7 +16,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "edge listener: subscribers and /ack")
 	fs.StringVar(&c.APIListen, "api-listen", c.APIListen, "api listener: publish, admin, stats, metrics, pprof")
 	fs.StringVar(&c.ClusterListen, "cluster-listen", c.ClusterListen, "node-to-node link listener (cluster mode)")
-	fs.StringVar(&c.Redis, "redis", c.Redis, "redis URL for cluster mode, e.g. redis://127.0.0.1:6379/0; empty = standalone")
+	fs.StringVar(&c.Redis, "redis", c.Redis, "redis URL for cluster mode, e.g. redis://127.0.0.1:6379/0, or a Redis Cluster's masters redis://h1:7000,h2:7000,h3:7000; empty = standalone")
 	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's id (empty = random at start)")
 	fs.StringVar(&c.Advertise, "advertise", c.Advertise, "host:port peers dial for the cluster link (empty = cluster-listen)")
 	fs.DurationVar(&c.NodeTTL, "node-ttl", c.NodeTTL, "how long a silent node's directory entries live")
