@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -292,5 +293,30 @@ func TestAuthSettingsRefused(t *testing.T) {
 		if code == 0 || !strings.Contains(out, c.says) {
 			t.Errorf("pushwire %v: exit %d, said %q; want a refusal naming %s", c.args, code, out, c.says)
 		}
+	}
+}
+
+// A subscribe still waiting for the callback when the node starts to drain
+// does not start a stream the drain has already passed by: it gets 503, and
+// the node still exits 0.
+func TestAuthCallbackAnsweredDuringDrain(t *testing.T) {
+	t.Parallel()
+	svc := startAuthService(t)
+	n := startNode(t, "--auth-url", svc.URL, "--auth-timeout", "5s", "--drain", "10s")
+	c := dial(t, n.edge)
+	defer c.Close()
+	writeAll(t, c, "GET /sub?topic=x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer slow\r\n\r\n")
+	waitFor(t, 10*time.Second, "the callback to be asked", func() bool {
+		svc.mu.Lock()
+		defer svc.mu.Unlock()
+		return len(svc.seen) == 1
+	})
+	n.signal(syscall.SIGTERM)
+	s := readStreamHead(t, c, "subscribe answered during the drain")
+	if s.resp.StatusCode != 503 || s.key != "" {
+		t.Errorf("subscribe whose callback answered during the drain = %d (key %q); want 503 and no stream", s.resp.StatusCode, s.key)
+	}
+	if code := n.waitExit(15 * time.Second); code != 0 {
+		t.Errorf("exit code %d after the drain; want 0", code)
 	}
 }

@@ -211,6 +211,10 @@ func (ls *loopState) authDone(l *engine.Loop, call *authCall) {
 	c.mode = modeRequest
 	sub := &call.sub
 	switch v := &call.verdict; {
+	case ls.s.draining.Load():
+		// The drain's reconnect frames went out while this subscribe waited.
+		sub.persist = persistClose
+		ls.answerSubscribe(l, h, sub, 503, "node is draining; reconnect elsewhere")
 	case call.err != nil:
 		ls.s.auth.failed.Add(1)
 		ls.answerSubscribe(l, h, sub, 502, "auth callback failed: "+call.err.Error())
