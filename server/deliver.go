@@ -17,6 +17,9 @@ func (ls *loopState) deliver(l *engine.Loop, h engine.Handle, m *message) {
 		if m.seq <= c.cursor {
 			return // already written by the replay when the stream started
 		}
+		if len(ls.held) != 0 && ls.holdLive(m, h) {
+			return
+		}
 		ls.writeMessage(l, h, c, m)
 	case modePoll:
 		ls.one[0] = m

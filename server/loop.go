@@ -49,17 +49,18 @@ type loopState struct {
 
 	sweepCursor int // the next slot the sweep visits (timers.go)
 
-	q         queryParams        // the request's parameters
-	query     []byte             // their decoded bytes
-	to        []byte             // the address of the push being published
-	batchLine batchLine          // the batch line being decoded
-	dec       *decoder.Decoder   // decodes batch lines, reset for each
-	out       []byte             // response being built
-	frame     []byte             // per-connection frame being built
-	targets   []conntable.Handle // fan-out scratch
-	batches   [][]engine.Task    // per destination loop
-	pending   []*message         // poll answers being merged
-	one       [1]*message        // a single message passed as a list
+	q         queryParams                  // the request's parameters
+	query     []byte                       // their decoded bytes
+	to        []byte                       // the address of the push being published
+	batchLine batchLine                    // the batch line being decoded
+	dec       *decoder.Decoder             // decodes batch lines, reset for each
+	out       []byte                       // response being built
+	frame     []byte                       // per-connection frame being built
+	targets   []conntable.Handle           // fan-out scratch
+	batches   [][]engine.Task              // per destination loop
+	pending   []*message                   // poll answers being merged
+	one       [1]*message                  // a single message passed as a list
+	held      map[engine.Handle][]*message // streams awaiting their QoS 1 replay, and their live messages meanwhile
 
 	job         *routeJob    // pushes of the request being served that other nodes must take
 	resultIndex int          // which result of the request publish is making
@@ -75,7 +76,8 @@ func newLoopState(s *Server, index int) *loopState {
 	if _, err := crand.Read(seed[:]); err != nil {
 		panic("server: crypto/rand failed: " + err.Error())
 	}
-	ls := &loopState{s: s, index: index, rng: rand.NewChaCha8(seed), peers: map[engine.Handle][16]byte{}}
+	ls := &loopState{s: s, index: index, rng: rand.NewChaCha8(seed), peers: map[engine.Handle][16]byte{},
+		held: map[engine.Handle][]*message{}}
 	ls.wheel = conntable.NewWheel(tickInterval(s.cfg), 4096, time.Now())
 	ls.fireFn = ls.fire
 	ls.batches = make([][]engine.Task, len(s.loops))
@@ -192,6 +194,7 @@ func (s *Server) OnClose(l *engine.Loop, h engine.Handle, err error) {
 	}
 	ls.cancelTimer(c)
 	ls.releaseParser(c)
+	ls.dropHeld(l, h)
 	defer delete(ls.peers, h)
 	if c.subscribed {
 		ls.unsubscribe(c)

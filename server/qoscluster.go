@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -35,8 +36,10 @@ type replayBatch struct {
 
 // replayStored asks the router for user's stored messages for connection
 // h: it first acknowledges up to since when the client resumed from an id,
-// then hands the rest to h's loop.
-func (cn *clusterNode) replayStored(h engine.Handle, user []byte, since uint64, hasSince bool) {
+// then hands the rest to h's loop — always, an empty batch when there is
+// nothing or Redis failed, since a stream holds its live messages until then
+// (holdLive). It reports false when the router could not take the job.
+func (cn *clusterNode) replayStored(h engine.Handle, user []byte, since uint64, hasSince bool) bool {
 	name := string(user)
 	job := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
@@ -49,10 +52,7 @@ func (cn *clusterNode) replayStored(h engine.Handle, user []byte, since uint64, 
 		stored, err := cn.qos.Pending(ctx, name, time.Now().UnixMilli())
 		if err != nil {
 			cn.s.log.Warn("QoS 1 store: no replay for a new connection", "user", name, "err", err)
-			return
-		}
-		if len(stored) == 0 {
-			return
+			stored = nil
 		}
 		batch := &replayBatch{msgs: make([]*message, len(stored))}
 		for i := range stored {
@@ -62,7 +62,9 @@ func (cn *clusterNode) replayStored(h engine.Handle, user []byte, since uint64, 
 	}
 	if !cn.submit(job) {
 		cn.s.log.Warn("QoS 1 store: router saturated, no replay for a new connection", "user", name)
+		return false
 	}
+	return true
 }
 
 func storedMessage(sm *cluster.StoredMessage) *message {
@@ -72,9 +74,11 @@ func storedMessage(sm *cluster.StoredMessage) *message {
 	return m
 }
 
-// replay writes a replay batch on the connection's loop: in order, before
-// the stream's later live messages (copies a live delivery already wrote are
-// harmless: QoS 1 is at-least-once).
+// replay writes a replay batch on the connection's loop, in order, then the
+// live messages a stream held meanwhile, except those the batch already
+// wrote: the stored messages come first and none twice. (Held messages are
+// matched by id against the batch, not against the cursor: a topic message
+// published just before a stored one must not be taken for written.)
 func (ls *loopState) replayBatch(l *engine.Loop, h engine.Handle, b *replayBatch) {
 	c := ls.live(h)
 	for _, m := range b.msgs {
@@ -87,6 +91,47 @@ func (ls *loopState) replayBatch(l *engine.Loop, h engine.Handle, b *replayBatch
 	if c != nil && c.mode == modePoll {
 		ls.answerPoll(l, h, c, b.msgs, false)
 	}
+	if c != nil && c.mode == modeStream {
+		for _, m := range ls.held[h] {
+			if !inBatch(b.msgs, m.seq) {
+				ls.writeMessage(l, h, c, m)
+			}
+		}
+	}
+	ls.dropHeld(l, h)
+}
+
+// inBatch reports whether msgs, in id order, holds id.
+func inBatch(msgs []*message, id uint64) bool {
+	_, found := slices.BinarySearchFunc(msgs, id, func(m *message, id uint64) int { return cmpSeq(m.seq, id) })
+	return found
+}
+
+// holdLive keeps a live message for a stream whose stored messages are still
+// being fetched, so that it is written after them (SPEC §5: unacknowledged
+// messages are resent in order); false when h is not waiting for a replay.
+// Only streams in that short window have an entry in ls.held (nil until a
+// message comes), so this costs the others one len check.
+func (ls *loopState) holdLive(m *message, h engine.Handle) bool {
+	held, waiting := ls.held[h]
+	if !waiting {
+		return false
+	}
+	m.retain(1)
+	ls.held[h] = append(held, m)
+	return true
+}
+
+// dropHeld releases what h held (after its loop's flush: writes refer to them).
+func (ls *loopState) dropHeld(l *engine.Loop, h engine.Handle) {
+	held, ok := ls.held[h]
+	if !ok {
+		return
+	}
+	for _, m := range held {
+		l.Defer(m)
+	}
+	delete(ls.held, h)
 }
 
 // ackStored acknowledges up to upTo for user on the router and answers the

@@ -113,7 +113,9 @@ func (ls *loopState) start(l *engine.Loop, h engine.Handle, c *connState, sub *s
 	})
 	ls.replay(l, h, c, q, sub.since, sub.hasSince)
 	if ls.s.cluster.qos != nil && len(q.user) > 0 {
-		ls.s.cluster.replayStored(h, q.user, sub.since, sub.hasSince)
+		if ls.s.cluster.replayStored(h, q.user, sub.since, sub.hasSince) {
+			ls.held[h] = nil // live messages wait for the replay (holdLive)
+		}
 	}
 }
 
