@@ -1,6 +1,7 @@
 package acceptance
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
 	"net"
@@ -85,8 +86,8 @@ func TestJWTSubscribersAndTopicACL(t *testing.T) {
 		says         string
 	}{
 		{"no token", "/sub?topic=news", nil, 401, "token"},
-		{"a topic neither the token nor the ACL allows", "/sub?topic=weather", bearer, 403, "weather"},
-		{"another user's ACL topic", "/sub?topic=user.43.inbox", bearer, 403, "user.43.inbox"},
+		{"a topic neither the token nor the ACL allows", "/sub?topic=news&topic=weather", bearer, 403, "topic 2 of the query"},
+		{"another user's ACL topic", "/sub?topic=user.43.inbox", bearer, 403, "topic 1 of the query"},
 		{"user= other than the token's", "/sub?user=43", bearer, 403, "user"},
 		{"expired token", "/sub", []string{"Authorization", "Bearer " + signToken(t, jwtSecret,
 			jwt.MapClaims{"sub": "42", "exp": time.Now().Add(-time.Minute).Unix()})}, 401, "expired"},
@@ -132,6 +133,9 @@ func startAuthService(t *testing.T) *authService {
 			w.WriteHeader(500)
 		case "Bearer slow":
 			time.Sleep(2 * time.Second)
+		case "Bearer slowish":
+			time.Sleep(600 * time.Millisecond)
+			io.WriteString(w, `{"user":"s"}`)
 		default:
 			w.WriteHeader(401)
 		}
@@ -182,9 +186,9 @@ func TestAuthCallback(t *testing.T) {
 	}{
 		{"callback says 401", "/sub", "Bearer nobody", 401, "refused"},
 		{"callback says 403", "/sub", "Bearer forbidden", 403, "refused"},
-		{"callback fails", "/sub", "Bearer broken", 502, "500"},
-		{"callback too slow", "/sub", "Bearer slow", 502, "auth callback"},
-		{"topic outside the callback's list", "/sub?topic=news", "Bearer user7", 403, "news"},
+		{"callback fails", "/sub", "Bearer broken", 502, "auth service"},
+		{"callback too slow", "/sub", "Bearer slow", 502, "auth service"},
+		{"topic outside the callback's list", "/sub?topic=news", "Bearer user7", 403, "topic 1 of the query"},
 	}
 	for _, c := range cases {
 		status, msg := refusal(t, n, c.target, "Authorization", c.authz)
@@ -244,8 +248,8 @@ func TestAuthCallbackGoneOrLeft(t *testing.T) {
 	dead := ln.Addr().String()
 	ln.Close()
 	gone := startNode(t, "--auth-url", "http://"+dead+"/check")
-	if status, msg := refusal(t, gone, "/sub", "Authorization", "Bearer x"); status != 502 || !strings.Contains(msg, "auth callback") {
-		t.Errorf("with the callback unreachable: %d %q; want 502 naming the auth callback", status, msg)
+	if status, msg := refusal(t, gone, "/sub", "Authorization", "Bearer x"); status != 502 || !strings.Contains(msg, "auth service") || strings.Contains(msg, dead) {
+		t.Errorf("with the callback unreachable: %d %q; want 502 naming the auth service, not its address", status, msg)
 	}
 	// The first node is still well once the slow answer came for a
 	// connection that is gone.
@@ -318,5 +322,63 @@ func TestAuthCallbackAnsweredDuringDrain(t *testing.T) {
 	}
 	if code := n.waitExit(15 * time.Second); code != 0 {
 		t.Errorf("exit code %d after the drain; want 0", code)
+	}
+}
+
+// A subscribe allowed by the callback gets its whole replay, however much
+// is stored for its user: the answer made after the callback is admitted as
+// the answer to the client's own request, not cut at --write-buffer-limit.
+func TestAuthCallbackSubscribeWithALargeReplay(t *testing.T) {
+	t.Parallel()
+	svc := startAuthService(t)
+	n := startNode(t, "--auth-url", svc.URL)
+	big := `"` + strings.Repeat("x", 60<<10) + `"`
+	for range 10 { // 600 KiB for user 7, over the 256 KiB --write-buffer-limit
+		n.mustPub(202, "user/7", big, "Push-QoS", "1", "Content-Type", "application/json")
+	}
+	s := n.subscribe("/sub?topic=chat.x", "Authorization", "Bearer user7")
+	defer s.close()
+	s.packet() // registered
+	for i := range 10 {
+		if p := s.packet(); !strings.Contains(p, `"to":"user:7"`) || len(p) < 60<<10 {
+			t.Fatalf("stored message %d: read %.80s… (%d bytes)", i+1, p, len(p))
+		}
+	}
+}
+
+// --auth-timeout bounds the whole wait of a subscribe, the wait for a free
+// callback worker included: with more subscribes at once than workers (64)
+// and a callback that takes most of the timeout, the ones that would wait
+// past it get 502 instead of a late answer.
+func TestAuthTimeoutCoversTheWaitForAWorker(t *testing.T) {
+	t.Parallel()
+	svc := startAuthService(t)
+	n := startNode(t, "--auth-url", svc.URL, "--auth-timeout", "1s")
+	const subscribers = 100
+	statuses := make(chan int, subscribers)
+	for range subscribers {
+		go func() {
+			c, err := net.Dial("tcp", n.edge)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			defer c.Close()
+			c.Write([]byte("GET /sub HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer slowish\r\n\r\n"))
+			c.SetReadDeadline(time.Now().Add(ioTimeout))
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			statuses <- resp.StatusCode
+		}()
+	}
+	count := map[int]int{}
+	for range subscribers {
+		count[<-statuses]++
+	}
+	if count[200]+count[502] != subscribers || count[502] == 0 || count[200] == 0 {
+		t.Errorf("answers %v; want every subscribe answered, those a worker took in time with 200 and the rest with 502", count)
 	}
 }

@@ -14,8 +14,10 @@ var (
 	errAnswerTopics    = errors.New(`"topics" must be an array of strings`)
 )
 
-// parseAnswer reads the body of a 2xx callback answer. An empty body (or only whitespace) allows
-// with no user and any topic. Otherwise the body is one JSON object whose optional "user" is a
+// parseAnswer reads the body of a 2xx callback answer. A body that is empty, or that is not JSON
+// at all ("OK", as services written for nginx auth_request often answer), carries no identity:
+// it allows with no user and any topic. JSON that is not an object ("42", ["news"], null) is an
+// error, since the service meant something by it. Otherwise the body is one JSON object whose optional "user" is a
 // string (null = no user) and whose optional "topics" is an array of strings: present (even
 // empty) it is exactly the allowed patterns; absent, any topic is allowed. "topics": null is an
 // error rather than a guess between "none" and "any" (a Go service encodes a nil slice as null).
@@ -27,7 +29,7 @@ var (
 // HTTP round trip, is not where decoding speed matters.
 func parseAnswer(body []byte) (Identity, error) {
 	body = bytes.Trim(body, " \t\r\n")
-	if len(body) == 0 {
+	if len(body) == 0 || body[0] != '{' && !json.Valid(body) {
 		return Identity{AnyTopic: true}, nil
 	}
 	// JSON is UTF-8, and encoding/json would quietly turn bad bytes into U+FFFD: a user id that

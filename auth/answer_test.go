@@ -30,7 +30,8 @@ func TestParseAnswer(t *testing.T) {
 		{`null`, Identity{}, errAnswerNotObject},
 		{`[]`, Identity{}, errAnswerNotObject},
 		{`"42"`, Identity{}, errAnswerNotObject},
-		{`ok`, Identity{}, errAnswerNotObject},
+		{`ok`, Identity{AnyTopic: true}, nil},   // not JSON: a plain "allowed"
+		{`OK\n`, Identity{AnyTopic: true}, nil}, // (nginx auth_request services)
 		{`{`, Identity{}, errAnswerNotObject},
 		{`{"user":"42"`, Identity{}, errAnswerNotObject},
 		{`{"user":"42"} {}`, Identity{}, errAnswerNotObject},

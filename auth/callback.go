@@ -90,6 +90,9 @@ func NewCallback(o CallbackOptions) (*Callback, error) {
 // is; an empty one is not sent. Check does not keep the slices.
 type CallbackRequest struct {
 	Cookie, Authorization, XForwardedFor, OriginalURI []byte
+	// Deadline, when set, ends the wait for the answer instead of Timeout from now: a
+	// subscriber that already waited for a free worker gets Timeout in all, not more.
+	Deadline time.Time
 }
 
 // Verdict is the callback's answer.
@@ -133,7 +136,11 @@ func (c *Callback) Check(r *CallbackRequest) (Verdict, error) {
 		}
 	}
 
-	v, err := c.verdict(resp, c.client.DoTimeout(req, resp, c.timeout))
+	deadline := r.Deadline
+	if deadline.IsZero() {
+		deadline = time.Now().Add(c.timeout)
+	}
+	v, err := c.verdict(resp, c.client.DoDeadline(req, resp, deadline))
 	c.noteHealth(err)
 	return v, err
 }

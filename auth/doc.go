@@ -61,7 +61,8 @@
 // X-Forwarded-For and X-Original-URI headers as the client sent them (an empty one is left out),
 // plus Host and User-Agent: pushwire-auth. The service answers:
 //
-//	2xx, empty body (or only JSON whitespace)   allowed, no user, any topic
+//	2xx, empty body, or one that is not JSON    allowed, no user, any topic ("OK", as services
+//	                                            written for nginx auth_request answer)
 //	2xx, {"user":"42","topics":["news","user.42.*"]}
 //	                                            allowed as user 42, for exactly those patterns;
 //	                                            both keys optional: no "user" (or null) = no user,

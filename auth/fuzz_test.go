@@ -40,6 +40,9 @@ func stdAnswer(body []byte) (Identity, bool) {
 		return Identity{AnyTopic: true}, true
 	}
 	var tree any
+	if trimmed := bytes.Trim(body, " \t\r\n"); trimmed[0] != '{' && !json.Valid(trimmed) {
+		return Identity{AnyTopic: true}, true // not JSON at all ("OK"): no identity in it
+	}
 	if !utf8.Valid(body) || json.Unmarshal(body, &tree) != nil {
 		return Identity{}, false
 	}

@@ -143,3 +143,21 @@ func (l *Loop) backPressure(c *slot, i int32) {
 		}
 	}
 }
+
+// Answer runs fn with writes to h admitted as they are from h's own OnData
+// (up to ownWriteFactor × WriteBufferLimit): for an answer to h's own
+// request that is made away from OnData — after a callback, a lookup on
+// another goroutine — and may be as large as one made inline (a stream's
+// replay, a profile). Writes to other conns inside fn keep the plain limit.
+// Call it on h's loop.
+func (l *Loop) Answer(h Handle, fn func()) {
+	c, i := l.conn(h)
+	if c == nil {
+		fn()
+		return
+	}
+	outer := l.feeding
+	l.feeding = i
+	defer func() { l.feeding = outer }()
+	fn()
+}

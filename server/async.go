@@ -149,7 +149,7 @@ func (ls *loopState) finishAsync(l *engine.Loop, h engine.Handle, call *asyncCal
 	if c == nil || c.mode != modeAsync {
 		return
 	}
-	l.Write(h, call.reply)
+	l.Answer(h, func() { l.Write(h, call.reply) }) // a profile may be large
 	c.mode = modeRequest
 	if !call.keepAlive.keep() {
 		c.mode = modeClosing

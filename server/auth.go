@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -23,8 +24,9 @@ type authorizer struct {
 
 	workers *workerPool // ask the callback; the subscribers wait in modeAsync
 
-	denied atomic.Uint64 // subscribes refused with 401 or 403
-	failed atomic.Uint64 // callbacks that gave no usable answer (502)
+	closing atomic.Bool   // Server.Close began: workers ask no more
+	denied  atomic.Uint64 // subscribes refused with 401 or 403
+	failed  atomic.Uint64 // callbacks that gave no usable answer (502)
 }
 
 const (
@@ -65,10 +67,12 @@ func newAuthorizer(s *Server) (*authorizer, error) {
 	return a, nil
 }
 
-// close lets idle connections to the auth service go. Workers still asking
-// end within --auth-timeout (their verdicts go to a stopped engine, which
-// drops them), then leave as idle workers do.
+// close runs after the loops stopped: queued subscribes are not asked about
+// any more, callbacks in flight end within --auth-timeout, and the idle
+// connections to the auth service go.
 func (a *authorizer) close() {
+	a.closing.Store(true)
+	a.workers.close()
 	if a.callback != nil {
 		a.callback.Close()
 	}
@@ -85,7 +89,7 @@ func (ls *loopState) authorize(l *engine.Loop, h engine.Handle, c *connState, re
 	if a.jwt != nil && hasToken {
 		id, err := a.jwt.Verify(token, l.Now())
 		if err == nil {
-			ls.admit(l, h, c, sub, &id)
+			ls.admit(l, h, c, sub, &id, false)
 			return
 		}
 		if a.callback == nil {
@@ -98,7 +102,7 @@ func (ls *loopState) authorize(l *engine.Loop, h engine.Handle, c *connState, re
 		ls.refuseSubscribe(l, h, sub, 401, "subscribing needs a token: Authorization: Bearer <token> or ?token=<token>")
 		return
 	}
-	call := newAuthCall(l, h, req, sub)
+	call := newAuthCall(l, h, req, sub, ls.s.cfg.AuthTimeout)
 	c.mode = modeAsync
 	if !a.workers.submit(func() { a.ask(call) }) {
 		c.mode = modeRequest
@@ -109,21 +113,29 @@ func (ls *loopState) authorize(l *engine.Loop, h engine.Handle, c *connState, re
 // admit checks what auth established against what the subscribe asks for,
 // then starts it: the user is auth's (a user= in the query must agree), and
 // every topic asked for must be allowed by auth or by --topic-acl.
-func (ls *loopState) admit(l *engine.Loop, h engine.Handle, c *connState, sub *subscription, id *auth.Identity) {
+//
+// A user that is no valid name is the token's fault (401) or the callback's
+// (502, fromCallback).
+func (ls *loopState) admit(l *engine.Loop, h engine.Handle, c *connState, sub *subscription, id *auth.Identity, fromCallback bool) {
 	a := ls.s.auth
 	user := viewBytes(id.User)
 	if len(user) > 0 && !validName(user) {
-		a.failed.Add(1)
-		ls.answerSubscribe(l, h, sub, 502, "auth gave a user that is not 1-256 printable bytes without spaces")
+		if fromCallback {
+			a.failed.Add(1)
+			ls.answerSubscribe(l, h, sub, 502, "the auth callback gave a user that is not 1-256 printable bytes without spaces")
+		} else {
+			ls.refuseSubscribe(l, h, sub, 401, "token refused: its sub is not 1-256 printable bytes without spaces")
+		}
 		return
 	}
 	if len(sub.q.user) > 0 && string(sub.q.user) != id.User {
 		ls.refuseSubscribe(l, h, sub, 403, "user= must be left out or be the user auth established")
 		return
 	}
-	for _, t := range sub.q.topics {
+	for i, t := range sub.q.topics {
 		if !id.Allows(t) && !a.acl.Allows(user, t) {
-			ls.refuseSubscribe(l, h, sub, 403, "topic "+strconv.Quote(string(t))+" is not allowed for this subscriber")
+			// Named by its place in the query: errors never echo client bytes.
+			ls.refuseSubscribe(l, h, sub, 403, "topic "+strconv.Itoa(i+1)+" of the query is not allowed for this subscriber")
 			return
 		}
 	}
@@ -138,9 +150,16 @@ func (ls *loopState) refuseSubscribe(l *engine.Loop, h engine.Handle, sub *subsc
 }
 
 // answerSubscribe answers a subscribe that does not start with status and a
-// JSON error.
+// JSON error, with the CORS headers a stream would have had (so that a page
+// on another origin can read why) and, for a 401, the scheme to use.
 func (ls *loopState) answerSubscribe(l *engine.Loop, h engine.Handle, sub *subscription, status int, reason string) {
-	ls.out = appendErrorResponse(ls.out[:0], status, reason, sub.persist)
+	dst := appendResponseHead(ls.out[:0], status, sub.persist)
+	dst = ls.s.appendCORS(dst, sub.origin)
+	if status == 401 {
+		dst = httpcodec.AppendHeader(dst, "WWW-Authenticate", "Bearer")
+	}
+	ls.frame = appendErrorObject(ls.frame[:0], reason)
+	ls.out = appendBody(dst, "application/json", ls.frame)
 	l.Write(h, ls.out)
 }
 
@@ -155,7 +174,7 @@ type authCall struct {
 	err     error
 }
 
-func newAuthCall(l *engine.Loop, h engine.Handle, req *httpcodec.Request, sub *subscription) *authCall {
+func newAuthCall(l *engine.Loop, h engine.Handle, req *httpcodec.Request, sub *subscription, timeout time.Duration) *authCall {
 	call := &authCall{from: h, sub: *sub}
 	call.sub.q = &call.q
 	call.q.user = clone(sub.q.user)
@@ -168,6 +187,7 @@ func newAuthCall(l *engine.Loop, h engine.Handle, req *httpcodec.Request, sub *s
 		Authorization: clone(req.Header("Authorization")),
 		XForwardedFor: forwardedFor(l, h, req.Header("X-Forwarded-For")),
 		OriginalURI:   clone(req.Target()),
+		Deadline:      l.Now().Add(timeout),
 	}
 	return call
 }
@@ -197,9 +217,18 @@ func forwardedFor(l *engine.Loop, h engine.Handle, theirs []byte) []byte {
 // ask runs on a worker: it asks the callback and hands the verdict to the
 // subscriber's loop.
 func (a *authorizer) ask(call *authCall) {
-	call.verdict, call.err = a.callback.Check(&call.req)
+	switch {
+	case a.closing.Load():
+		return // the loops are stopped: nobody waits for the verdict
+	case !time.Now().Before(call.req.Deadline):
+		call.err = errAuthQueueTimeout // --auth-timeout covers the wait for a worker too
+	default:
+		call.verdict, call.err = a.callback.Check(&call.req)
+	}
 	a.s.eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opAuthDone, V: call})
 }
+
+var errAuthQueueTimeout = errors.New("auth callback not asked: no worker was free within --auth-timeout")
 
 // authDone runs on the subscriber's loop with the callback's verdict.
 func (ls *loopState) authDone(l *engine.Loop, call *authCall) {
@@ -209,22 +238,11 @@ func (ls *loopState) authDone(l *engine.Loop, call *authCall) {
 		return // the subscriber left while the callback was asked
 	}
 	c.mode = modeRequest
-	sub := &call.sub
-	switch v := &call.verdict; {
-	case ls.s.draining.Load():
-		// The drain's reconnect frames went out while this subscribe waited.
-		sub.persist = persistClose
-		ls.answerSubscribe(l, h, sub, 503, "node is draining; reconnect elsewhere")
-	case call.err != nil:
-		ls.s.auth.failed.Add(1)
-		ls.answerSubscribe(l, h, sub, 502, "auth callback failed: "+call.err.Error())
-	case v.Status == 401 || v.Status == 403:
-		ls.refuseSubscribe(l, h, sub, v.Status, "subscribe refused by the auth callback")
-	default:
-		ls.admit(l, h, c, sub, &v.Identity)
-	}
+	// The answer to h's own request, made away from its OnData: a stream's
+	// replay may be as large as one started inline.
+	l.Answer(h, func() { ls.judge(l, h, c, call) })
 	switch {
-	case c.mode == modeRequest && !sub.persist.keep():
+	case c.mode == modeRequest && !call.sub.persist.keep():
 		c.mode = modeClosing
 		l.CloseAfterFlush(h)
 	case c.mode == modeRequest:
@@ -232,5 +250,28 @@ func (ls *loopState) authDone(l *engine.Loop, call *authCall) {
 		l.Resume(h) // requests pipelined behind the subscribe
 	case c.mode == modeStream:
 		l.Resume(h) // bytes sent meanwhile count as stream noise
+	}
+}
+
+// judge answers or starts a subscribe with the callback's verdict.
+func (ls *loopState) judge(l *engine.Loop, h engine.Handle, c *connState, call *authCall) {
+	sub := &call.sub
+	switch v := &call.verdict; {
+	case ls.s.draining.Load():
+		// The drain's reconnect frames went out while this subscribe waited.
+		sub.persist = persistClose
+		ls.answerSubscribe(l, h, sub, 503, "node is draining; reconnect elsewhere")
+	case call.err != nil:
+		// The cause is the node's business (the callback logs it); the
+		// client learns only that auth could not decide.
+		ls.s.auth.failed.Add(1)
+		if ls.s.debug {
+			ls.s.log.Debug("subscribe not authorized", "err", call.err)
+		}
+		ls.answerSubscribe(l, h, sub, 502, "the auth service gave no usable answer; retry")
+	case v.Status == 401 || v.Status == 403:
+		ls.refuseSubscribe(l, h, sub, v.Status, "subscribe refused by the auth callback")
+	default:
+		ls.admit(l, h, c, sub, &v.Identity, true)
 	}
 }

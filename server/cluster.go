@@ -187,8 +187,10 @@ func advertiseFor(a *net.TCPAddr) string {
 	return a.String()
 }
 
-// close leaves the cluster: the directory entries of this node go first, so
-// that peers stop routing here, then the links.
+// close leaves the cluster once the loops have stopped: the routing jobs in
+// flight finish, the link server stops taking pushes, the links close, and
+// the directory entries of this node go (Directory.Close) — so peers that
+// route here meanwhile get an answer (or a broken link), never silence.
 func (cn *clusterNode) close() {
 	cn.router.close()
 	if cn.server != nil {

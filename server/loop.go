@@ -197,7 +197,7 @@ func (s *Server) OnClose(l *engine.Loop, h engine.Handle, err error) {
 	ls.dropHeld(l, h)
 	defer delete(ls.peers, h)
 	if c.subscribed {
-		ls.unsubscribe(c)
+		ls.unsubscribe(l, c)
 	}
 	if c.listener == listenerEdge {
 		s.edgeConns.Add(-1)

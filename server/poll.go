@@ -120,10 +120,12 @@ func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, e
 		ls.out = appendBody(dst, "application/json", body)
 		ls.messagesOut.Add(1)
 	}
-	l.Write(h, ls.out)
+	// The answer to the poll request, whether a delivery task, a timer or
+	// the request itself makes it: up to --poll-buffer messages per name.
+	l.Answer(h, func() { l.Write(h, ls.out) })
 
 	ls.cancelTimer(c)
-	ls.unsubscribe(c)
+	ls.unsubscribe(l, c)
 	c.mode = modeRequest
 	if !keepAlive.keep() {
 		c.mode = modeClosing

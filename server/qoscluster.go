@@ -80,6 +80,11 @@ func storedMessage(sm *cluster.StoredMessage) *message {
 // matched by id against the batch, not against the cursor: a topic message
 // published just before a stored one must not be taken for written.)
 func (ls *loopState) replayBatch(l *engine.Loop, h engine.Handle, b *replayBatch) {
+	// Part of the answer to h's subscribe, however many stored messages.
+	l.Answer(h, func() { ls.writeReplay(l, h, b) })
+}
+
+func (ls *loopState) writeReplay(l *engine.Loop, h engine.Handle, b *replayBatch) {
 	c := ls.live(h)
 	for _, m := range b.msgs {
 		if c != nil && c.mode == modeStream {

@@ -120,6 +120,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.HookURL != "" { // last: it starts a goroutine
 		if s.hooks, err = hooks.New(hooks.Options{URL: cfg.HookURL, Queue: cfg.HookQueue, Logger: log}); err != nil {
+			eng.Stop() // its epoll and eventfds
 			return nil, fmt.Errorf("--hook-url: %w", err)
 		}
 	}

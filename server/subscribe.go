@@ -3,7 +3,6 @@ package server
 import (
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
@@ -207,11 +206,11 @@ func (ls *loopState) userName(c *connState) []byte {
 }
 
 // unsubscribe takes c out of the table.
-func (ls *loopState) unsubscribe(c *connState) {
+func (ls *loopState) unsubscribe(l *engine.Loop, c *connState) {
 	if ls.s.hooks != nil && c.format != formatPoll { // streams only: start told the hook
 		var key [keyTextLen + 65]byte
 		keyText := ls.s.appendKeyText(key[:0], connKey{c.h, ls.keys.Random(c.h.Slot())})
-		ls.s.hooks.Disconnect(keyText, ls.userName(c), ls.s.nodeID, time.Now())
+		ls.s.hooks.Disconnect(keyText, ls.userName(c), ls.s.nodeID, l.Now())
 	}
 	for _, m := range ls.memberships(c) {
 		name, g, last := ls.s.table.LeaveLast(ls.names[:0], m)

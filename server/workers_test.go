@@ -66,3 +66,21 @@ func TestWorkerPoolFullQueueAndClose(t *testing.T) {
 		t.Errorf("close left %d of 2 queued jobs unrun", 2-ran.Load())
 	}
 }
+
+// A burst arriving while one worker is idle gets a worker per job, not a
+// queue behind that one.
+func TestWorkerPoolBurstAfterIdle(t *testing.T) {
+	p := newWorkerPool(16, 100, time.Hour)
+	defer p.close()
+	warm := make(chan struct{})
+	p.submit(func() { close(warm) })
+	<-warm
+	waitFor(t, "the first worker to go idle", func() bool { return p.idle.Load() == 1 })
+	release := make(chan struct{})
+	var running atomic.Int32
+	for range 10 {
+		p.submit(func() { running.Add(1); <-release })
+	}
+	waitFor(t, "all 10 jobs of the burst running at once", func() bool { return running.Load() == 10 })
+	close(release)
+}
