@@ -109,9 +109,9 @@ func TestHookConnectDisconnect(t *testing.T) {
 	if ev, bad := hook.snapshot(); len(ev) != 3 || len(bad) != 0 {
 		t.Errorf("hook got %d events %+v, problems %q; want exactly the 3 of the two streams", len(ev), ev, bad)
 	}
-	if got := n.stats()["hook_events_sent"]; got != 3 {
-		t.Errorf("/stats hook_events_sent = %v; want 3", got)
-	}
+	waitFor(t, 10*time.Second, "/stats hook_events_sent to reach 3", func() bool {
+		return n.stats()["hook_events_sent"] == 3
+	})
 }
 
 // A hook that fails gets the events later, in order; past --hook-queue
@@ -153,9 +153,13 @@ func TestHookRetriesAndBoundedQueue(t *testing.T) {
 			t.Errorf("after closing stream %d: event %+v; want its disconnect", i, e)
 		}
 	}
-	st = n.stats()
-	if st["hook_events_sent"] != float64(kept+10) || st["hook_events_sent"]+st["hook_events_dropped"] != 20 {
-		t.Errorf("/stats hook_events_sent %v, dropped %v; want %d sent, and 20 events in all", st["hook_events_sent"], st["hook_events_dropped"], kept+10)
+	// The hook has every event; the node counts the last POST once its
+	// answer is read.
+	waitFor(t, 10*time.Second, "the node to count the last POST as sent", func() bool {
+		return n.stats()["hook_events_sent"] == float64(kept+10)
+	})
+	if st = n.stats(); st["hook_events_sent"]+st["hook_events_dropped"] != 20 {
+		t.Errorf("/stats hook_events_sent %v, dropped %v; want 20 events in all", st["hook_events_sent"], st["hook_events_dropped"])
 	}
 }
 
