@@ -83,6 +83,8 @@ func describe(name string, c *Comparison) string {
 		return fmt.Sprintf("%d messages in a row to each connection, %d per POST /pub over %d connections, so writes coalesce (pushwire only).", r.Repeat, r.Batch, r.Publishers)
 	case r.Batch > 1:
 		return fmt.Sprintf("One message per subscriber key, %d per POST /pub over %d connections (pushwire only).", r.Batch, r.Publishers)
+	case r.Rate > 0:
+		return fmt.Sprintf("One POST per message at a fixed %.0f msgs/s (below both servers' top rate, so latency is not queueing), %d keep-alive publishers.", r.Rate, r.Publishers)
 	case r.Pipeline > 1:
 		client := "fasthttp.PipelineClient"
 		if r.RawPipeline {

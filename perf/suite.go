@@ -36,6 +36,10 @@ type SuiteConfig struct {
 	// CoalesceConns publisher connections (enough that the server, not the
 	// publishers' round trips, sets the rate).
 	CoalesceBatch, CoalesceRepeat, CoalesceConns int
+	// FixedRate is the paced unicast variant's messages per second: below both
+	// servers' top rate, so its latency is the servers' and not a queue's.
+	// 0 skips it.
+	FixedRate float64
 	// Cluster adds the cross-node variant (needs redis-server).
 	Cluster bool
 	// Command is the exact command line, recorded in BENCHMARKS.md.
@@ -89,6 +93,7 @@ func (c *SuiteConfig) scenarios() []suiteScenario {
 			o.Pub.Conns, o.Pub.Batch, o.Repeat = max(c.CoalesceConns, 1), c.CoalesceBatch, c.CoalesceRepeat
 			o.Messages = o.N * c.CoalesceRepeat // ~1 s at the server's rate: enough 10 ms CPU ticks
 		}},
+		{name: "unicast-fixed-rate", kind: "unicast", adjust: func(o *Options) { o.Pub.Rate = c.FixedRate }},
 		{name: "broadcast", kind: "broadcast"},
 		// Nchan has no cluster row: two start.sh instances on one Redis answer a publish
 		// on the other instance with 202 and never deliver it (checked by hand here), so
@@ -99,6 +104,7 @@ func (c *SuiteConfig) scenarios() []suiteScenario {
 	for _, sc := range all {
 		switch {
 		case sc.name == "unicast-coalesced" && c.CoalesceRepeat <= 1:
+		case sc.name == "unicast-fixed-rate" && c.FixedRate <= 0:
 		case sc.cluster && !c.Cluster:
 		default:
 			out = append(out, sc)

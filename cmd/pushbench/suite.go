@@ -32,6 +32,7 @@ func runSuite(ctx context.Context, args []string) error {
 	batch := fs.Int("batch", 100, "messages per POST /pub in the pushwire batch variant")
 	coBatch := fs.Int("coalesce-batch", 1000, "messages per POST /pub in the coalescing variant")
 	coRepeat := fs.Int("coalesce-repeat", 50, "consecutive messages per connection in the coalescing variant (0: skip it)")
+	fixedRate := fs.Float64("fixed-rate", 30000, "messages per second of the paced unicast variant, below both servers' top rate (0: skip it)")
 	coConns := fs.Int("coalesce-conns", 64, "publisher connections in the coalescing variant (8 left the server at ~30% of its core: the publishers' round trips set the rate)")
 	perConn := fs.Int("messages-per-conn", 4, "unicast messages per subscriber (enough CPU time for 10 ms /proc ticks)")
 	publishes := fs.Int("publishes", 20, "broadcast publishes")
@@ -57,7 +58,7 @@ func runSuite(ctx context.Context, args []string) error {
 	}
 	sc := perf.SuiteConfig{RepoDir: abs, PushwireBin: *bin, NchanScript: rel(abs, *script),
 		ServerCPUs: *serverCPUs, Rounds: *rounds, PipelineConns: *pipeConns, PipelineDepth: *pipeline,
-		Batch: *batch, CoalesceBatch: *coBatch, CoalesceRepeat: *coRepeat, CoalesceConns: *coConns, RawPipeline: *rawPipe, BenchTime: *benchtime, SkipMicro: !*micro, Cluster: *cluster, Command: "pushbench suite " + shellJoin(args),
+		Batch: *batch, CoalesceBatch: *coBatch, CoalesceRepeat: *coRepeat, CoalesceConns: *coConns, FixedRate: *fixedRate, RawPipeline: *rawPipe, BenchTime: *benchtime, SkipMicro: !*micro, Cluster: *cluster, Command: "pushbench suite " + shellJoin(args),
 		Base: perf.Options{N: *conns, PerWorker: *perWorker, Exe: exe, Messages: *conns * *perConn,
 			Publishes: *publishes, Drain: *drain, Log: logf, Pub: perf.PubConfig{Conns: *publishers}}}
 	res, err := perf.RunSuite(ctx, sc)
