@@ -40,7 +40,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.PublishRate, "publish-rate", c.PublishRate, "publishes per second per api client IP, token bucket (0 = unlimited)")
 	fs.StringVar(&c.APIToken, "api-token", c.APIToken, "require Authorization: Bearer <token> on the api listener")
 	fs.StringVar(&c.AuthURL, "auth-url", c.AuthURL, "ask this URL (GET, with the client's Cookie, Authorization, X-Forwarded-For, X-Original-URI) about each subscribe")
-	fs.DurationVar(&c.AuthTimeout, "auth-timeout", c.AuthTimeout, "no answer from --auth-url within it: the subscriber gets 502")
+	fs.DurationVar(&c.AuthTimeout, "auth-timeout", c.AuthTimeout, "no answer from --auth-url within it of the subscribe's arrival (waiting for a free worker included): the subscriber gets 502")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", c.JWTSecret, "HS256 secret of subscriber tokens (Authorization: Bearer or ?token=; claims sub, topics, exp)")
 	fs.Var((*templateList)(&c.TopicACL), "topic-acl", "topics a user may subscribe to, e.g. user.{user}.* (comma-separated or repeated; needs --auth-url or --jwt-secret)")
 	fs.StringVar(&c.HookURL, "hook-url", c.HookURL, "POST batched NDJSON connect/disconnect events of streams here")
