@@ -128,7 +128,12 @@ func (d *RedisDirectory) down(err error) error {
 	return fmt.Errorf("%w: %w", ErrDirectoryDown, err)
 }
 
+// A caller whose own deadline comes as soon (the router's shared lookup
+// bound) needs no second timer.
 func (d *RedisDirectory) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d.o.OpTimeout {
+		return ctx, func() {}
+	}
 	return context.WithTimeout(ctx, d.o.OpTimeout)
 }
 

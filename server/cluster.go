@@ -30,8 +30,11 @@ type clusterNode struct {
 	ln     net.Listener
 	qos    *cluster.RedisStore // QoS 1 messages in Redis (SPEC §5); nil: kept in memory (s.store)
 
-	router *workerPool    // work that waits on Redis or a peer
-	wg     sync.WaitGroup // the link server
+	router *workerPool // work that waits on Redis or a peer
+	// Deadlines of routing jobs: directory lookups get lookupTimeout (within
+	// the directory's own bound, so it adds no timer), forwards forwardTimeout.
+	lookupBound, forwardBound sharedDeadline
+	wg                        sync.WaitGroup // the link server
 
 	forwards atomic.Uint64 // pushes forwarded to other nodes
 	received atomic.Uint64 // pushes taken from other nodes
@@ -51,12 +54,21 @@ const maxKnown = 1 << 16
 // never answers costs a 503, not a hung publisher.
 const forwardTimeout = 2 * time.Second
 
+// lookupTimeout bounds a routing job's directory lookups: the directory's
+// default per-request bound (cluster.RedisOptions.OpTimeout).
+const lookupTimeout = time.Second
+
 // The router's workers (see workerPool): one per routing job waiting on
 // Redis or a peer, up to routerWorkers; each leaves after routerLinger idle.
 const (
 	routerWorkers = 1024
 	routerLinger  = 30 * time.Second
 )
+
+func newClusterNode(s *Server) *clusterNode {
+	return &clusterNode{s: s, router: newWorkerPool(routerWorkers, 4096, routerLinger), known: map[string][]string{},
+		lookupBound: sharedDeadline{d: lookupTimeout}, forwardBound: sharedDeadline{d: forwardTimeout}}
+}
 
 // startCluster joins the Redis directory with --redis, else the in-memory
 // one: a store of the node's own (standalone), or Config.MemStore, shared
@@ -65,7 +77,7 @@ func startCluster(s *Server) (*clusterNode, error) {
 	if s.cfg.Redis != "" {
 		return startRedisCluster(s)
 	}
-	cn := &clusterNode{s: s, router: newWorkerPool(routerWorkers, 4096, routerLinger), known: map[string][]string{}}
+	cn := newClusterNode(s)
 	store, advertise := s.cfg.MemStore, ""
 	if store != nil {
 		// Nodes that share a store dial each other's link listener.
@@ -104,7 +116,8 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 		ln.Close()
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
-	cn := &clusterNode{s: s, dir: dir, ln: ln, router: newWorkerPool(routerWorkers, 4096, routerLinger), known: map[string][]string{}}
+	cn := newClusterNode(s)
+	cn.dir, cn.ln = dir, ln
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := dir.Start(ctx); err != nil {
