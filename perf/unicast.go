@@ -3,6 +3,7 @@ package perf
 import (
 	"context"
 	"strconv"
+	"time"
 )
 
 // RunUnicast holds N subscribers on distinct channels (Nchan) or users/conn keys
@@ -11,6 +12,10 @@ import (
 func RunUnicast(ctx context.Context, o Options) (*Result, error) {
 	return runUnicast(ctx, o, "unicast")
 }
+
+// clusterSettle is how long the cluster scenario waits, publishing by user,
+// for the subscribers' users to be in the directory.
+const clusterSettle = time.Second
 
 func runUnicast(ctx context.Context, o Options, name string) (*Result, error) {
 	r := &Result{Scenario: name, Target: o.Target.Kind.String(), Conns: o.N,
@@ -32,6 +37,16 @@ func runUnicast(ctx context.Context, o Options, name string) (*Result, error) {
 	}
 	if len(live) == 0 || r.Connected == 0 {
 		return r, nil
+	}
+	if name == "cluster" && o.Target.ByUser {
+		// Users reach the cluster's directory in batched writes a few ms after
+		// they connect; a push looked up before that finds nobody (404). Conn
+		// keys name their node and need no wait.
+		select {
+		case <-time.After(clusterSettle):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	repeat := max(o.Repeat, 1)
 	r.Repeat = repeat

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -307,12 +308,29 @@ func (n *node) restart() {
 	n.run()
 }
 
-// pause stops the process (kill -STOP) and resume continues it.
+// pause stops the process (kill -STOP) and resume continues it. pause
+// returns once every thread is stopped: kill(2) only queues the signal, and
+// a loop still running for a moment would answer the next push.
 func (n *node) pause() {
 	n.t.Helper()
+	pid := n.proc.cmd.Process.Pid
 	if err := n.proc.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		n.t.Fatalf("SIGSTOP %s: %v", n.id, err)
 	}
+	waitUntil(n.t, ioTimeout, "every thread of node "+n.id+" stopped", func() (bool, string) {
+		tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		if err != nil || len(tasks) == 0 {
+			return false, fmt.Sprintf("no threads listed: %v", err)
+		}
+		for _, task := range tasks {
+			stat, err := os.ReadFile(task)
+			// The state follows the ")" that closes the command name.
+			if i := bytes.LastIndexByte(stat, ')'); err != nil || i < 0 || i+2 >= len(stat) || (stat[i+2] != 'T' && stat[i+2] != 't') {
+				return false, fmt.Sprintf("%s: %.60s", task, stat)
+			}
+		}
+		return true, ""
+	})
 }
 
 func (n *node) resume() {
