@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pushwire/pushwire/cluster/redistest"
 )
 
 // testMsgID builds an id the way the server does: time<<22 | counter<<10 | node.
@@ -335,9 +337,7 @@ func TestRedisStoreRedisDown(t *testing.T) {
 	}
 
 	// Hung Redis: requests end at OpTimeout.
-	if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	redistest.Pause(t, r.cmd.Process)
 	checkDown(t, "Put (SIGSTOPped)", limit, func() error { return s.Put(ctx, "u", testMsg(2, now+60000, "x"), 10) })
 	checkDown(t, "Pending (SIGSTOPped)", limit, func() error { _, err := s.Pending(ctx, "u", now); return err })
 	if err := r.cmd.Process.Signal(syscall.SIGCONT); err != nil {

@@ -143,3 +143,4 @@ func eventually(t *testing.T, timeout time.Duration, f func() string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+

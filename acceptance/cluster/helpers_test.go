@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -26,6 +25,7 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/acceptance/internal/testbin"
+	"github.com/pushwire/pushwire/cluster/redistest"
 )
 
 // binary is the pushwire executable TestMain builds once for every test.
@@ -308,29 +308,11 @@ func (n *node) restart() {
 	n.run()
 }
 
-// pause stops the process (kill -STOP) and resume continues it. pause
-// returns once every thread is stopped: kill(2) only queues the signal, and
-// a loop still running for a moment would answer the next push.
+// pause stops the process (kill -STOP) until every thread is stopped, and
+// resume continues it.
 func (n *node) pause() {
 	n.t.Helper()
-	pid := n.proc.cmd.Process.Pid
-	if err := n.proc.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		n.t.Fatalf("SIGSTOP %s: %v", n.id, err)
-	}
-	waitUntil(n.t, ioTimeout, "every thread of node "+n.id+" stopped", func() (bool, string) {
-		tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
-		if err != nil || len(tasks) == 0 {
-			return false, fmt.Sprintf("no threads listed: %v", err)
-		}
-		for _, task := range tasks {
-			stat, err := os.ReadFile(task)
-			// The state follows the ")" that closes the command name.
-			if i := bytes.LastIndexByte(stat, ')'); err != nil || i < 0 || i+2 >= len(stat) || (stat[i+2] != 'T' && stat[i+2] != 't') {
-				return false, fmt.Sprintf("%s: %.60s", task, stat)
-			}
-		}
-		return true, ""
-	})
+	redistest.Pause(n.t, n.proc.cmd.Process)
 }
 
 func (n *node) resume() {
