@@ -143,4 +143,3 @@ func eventually(t *testing.T, timeout time.Duration, f func() string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-
