@@ -175,11 +175,14 @@ func (c *Conn) Tick() {
 // peer appended (SETTINGS and PING acknowledgements, WINDOW_UPDATE, RST_STREAM,
 // GOAWAY, and queued DATA a window update let out), the count of bytes of in
 // it consumed, and the event (Kind EventNone when it ran out of input). The
-// loop calls Feed again with in[n:] until that is empty; Feed never looks at a
-// byte twice and keeps nothing of in but what an event's views point at.
+// loop calls Feed again with in[n:] until it reports EventNone (in is then
+// used up); Feed never looks at a byte twice and keeps nothing of in but what
+// an event's views point at.
 //
 // Views reported by an event (Request, Event.Data) stay valid until the next
-// call to Feed.
+// call to Feed, which gives back the buffer behind them: that is why the loop
+// calls until EventNone, even with nothing left to feed, so an idle
+// connection holds no buffer.
 func (c *Conn) Feed(dst, in []byte) ([]byte, int, Event) {
 	if c.hb != nil && !c.blk.active {
 		c.releaseBlock()
