@@ -1,0 +1,128 @@
+package h2
+
+import (
+	"net"
+	"sync"
+)
+
+// driver runs one Conn over a real socket for tests: the part of the
+// reactor's loop this package leaves to its caller, written the simple way
+// (a goroutine per connection and one for reads; the reactor has neither).
+type driver struct {
+	c    *Conn
+	nc   net.Conn
+	out  []byte
+	cmds chan func(*driver)
+	done chan struct{}
+	// onRequest answers a complete request (body read) on stream id.
+	onRequest func(d *driver, id uint32, method, path string, body []byte)
+	bodies    map[uint32][]byte
+	reqs      map[uint32][2]string
+}
+
+func serveConn(nc net.Conn, cfg Config, onRequest func(d *driver, id uint32, method, path string, body []byte)) *driver {
+	d := &driver{c: NewConn(cfg), nc: nc, cmds: make(chan func(*driver), 16), done: make(chan struct{}),
+		onRequest: onRequest, bodies: map[uint32][]byte{}, reqs: map[uint32][2]string{}}
+	go d.run()
+	return d
+}
+
+// do runs f on the driver's goroutine, which owns the Conn.
+func (d *driver) do(f func(*driver)) {
+	select {
+	case d.cmds <- f:
+	case <-d.done:
+	}
+}
+
+func (d *driver) run() {
+	defer close(d.done)
+	defer d.nc.Close()
+	reads := make(chan []byte)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(reads)
+		for {
+			buf := make([]byte, 16<<10)
+			n, err := d.nc.Read(buf)
+			if n > 0 {
+				reads <- buf[:n]
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		d.nc.Close()
+		go func() {
+			for range reads {
+			}
+		}()
+		wg.Wait()
+	}()
+	d.out = d.c.Start(d.out[:0])
+	if !d.flush() {
+		return
+	}
+	for {
+		select {
+		case in, ok := <-reads:
+			if !ok {
+				return
+			}
+			d.feed(in)
+		case f := <-d.cmds:
+			f(d)
+		}
+		if !d.flush() || d.c.Closed() {
+			return
+		}
+	}
+}
+
+func (d *driver) feed(in []byte) {
+	for {
+		var n int
+		var ev Event
+		d.out, n, ev = d.c.Feed(d.out, in)
+		in = in[n:]
+		switch ev.Kind {
+		case EventNone:
+			return
+		case EventRequest:
+			r := d.c.Request()
+			d.reqs[ev.Stream] = [2]string{string(r.Method()), string(r.Target())}
+			if ev.EndStream {
+				d.complete(ev.Stream)
+			}
+		case EventData:
+			d.bodies[ev.Stream] = append(d.bodies[ev.Stream], ev.Data...)
+			if ev.EndStream {
+				d.complete(ev.Stream)
+			}
+		case EventReset:
+			delete(d.reqs, ev.Stream)
+			delete(d.bodies, ev.Stream)
+		}
+	}
+}
+
+func (d *driver) complete(id uint32) {
+	r := d.reqs[id]
+	body := d.bodies[id]
+	delete(d.reqs, id)
+	delete(d.bodies, id)
+	d.onRequest(d, id, r[0], r[1], body)
+}
+
+func (d *driver) flush() bool {
+	if len(d.out) == 0 {
+		return true
+	}
+	_, err := d.nc.Write(d.out)
+	d.out = d.out[:0]
+	return err == nil
+}
