@@ -162,10 +162,14 @@ func TestControlFloods(t *testing.T) {
 		{"empty DATA", Config{MaxEmpty: 20}, 20, func(cl *client) { cl.fr.WriteData(1, false, nil) }},
 		{"PRIORITY", Config{MaxEmpty: 20}, 20, func(cl *client) { cl.fr.WritePriority(3, http2.PriorityParam{Weight: 1}) }},
 		{"unknown frames", Config{MaxEmpty: 20}, 20, func(cl *client) { cl.fr.WriteRawFrame(0x20, 0, 0, nil) }},
+		{"unsolicited PING ACK", Config{MaxEmpty: 20}, 20, func(cl *client) { cl.fr.WritePing(true, [8]byte{}) }},
+		{"WINDOW_UPDATE on a closed stream", Config{MaxEmpty: 20}, 20, func(cl *client) { cl.fr.WriteWindowUpdate(5, 1) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, cl := open(t, tc.cfg, nil)
-			cl.post(1, "/")
+			cl.post(1, "/").get(5, "/closed") // 5 ends at once: closed
+			s.feed(t, cl.take())
+			s.out, _ = s.c.WriteHeaders(s.out, 5, 204, nil, true)
 			for range tc.n {
 				tc.write(cl)
 			}

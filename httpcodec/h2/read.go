@@ -148,6 +148,8 @@ func (c *Conn) onFixed() {
 		} else if c.pingsOut > 0 {
 			c.pingsOut--
 			c.ev = Event{Kind: EventPingAck}
+		} else {
+			c.budget(&c.empty, c.lim.maxEmpty) // an ACK nobody asked for
 		}
 	case frameGoAway:
 		c.flags |= cfGoAwayRecv
@@ -253,7 +255,9 @@ func (c *Conn) onWindowUpdate(incr uint32) {
 	case incr == 0:
 		c.streamError(c.fstream, ProtocolError)
 	case i < 0:
-		// A closed stream: the peer may not know yet (§5.1).
+		// A closed stream: the peer may not know yet (§5.1). Free to
+		// ignore, so within the budget for frames that carry nothing.
+		c.budget(&c.empty, c.lim.maxEmpty)
 	case int64(c.streams[i].send)+int64(incr) > maxWindow:
 		c.resetStream(i, FlowControlError)
 	default:
