@@ -1,7 +1,6 @@
 package h2
 
 import (
-	"net"
 	"os/exec"
 	"strings"
 	"testing"
@@ -10,25 +9,11 @@ import (
 // listenTest serves every accepted connection through a driver answering
 // each request with 200, an SSE content type and body.
 func listenTest(t *testing.T, body string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			serveConn(nc, Config{}, func(d *driver, id uint32, method, path string, _ []byte) {
-				d.out, _ = d.c.WriteHeaders(d.out, id, 200, []Field{{"content-type", "text/event-stream"}, {"x-path", path}}, false)
-				d.out, _ = d.c.WriteData(d.out, id, []byte(body[:len(body)/2]), false)
-				d.out, _ = d.c.WriteData(d.out, id, []byte(body[len(body)/2:]), true)
-			})
-		}
-	}()
-	return ln.Addr().String()
+	return serveLoopback(t, Config{}, func(d *driver, id uint32, method, path string, _ []byte) {
+		d.out, _ = d.c.WriteHeaders(d.out, id, 200, []Field{{"content-type", "text/event-stream"}, {"x-path", path}}, false)
+		d.out, _ = d.c.WriteData(d.out, id, []byte(body[:len(body)/2]), false)
+		d.out, _ = d.c.WriteData(d.out, id, []byte(body[len(body)/2:]), true)
+	}, nil)
 }
 
 // TestCurlPriorKnowledge: curl (libcurl + nghttp2) with

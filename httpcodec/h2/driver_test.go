@@ -3,6 +3,7 @@ package h2
 import (
 	"net"
 	"sync"
+	"testing"
 )
 
 // driver runs one Conn over a real socket for tests: the part of the
@@ -125,4 +126,28 @@ func (d *driver) flush() bool {
 	_, err := d.nc.Write(d.out)
 	d.out = d.out[:0]
 	return err == nil
+}
+
+// serveLoopback listens on a free loopback port and serves every connection
+// through a driver; onConn, when not nil, gets each driver.
+func serveLoopback(t *testing.T, cfg Config, onRequest func(d *driver, id uint32, method, path string, body []byte), onConn func(*driver)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			d := serveConn(nc, cfg, onRequest)
+			if onConn != nil {
+				onConn(d)
+			}
+		}
+	}()
+	return ln.Addr().String()
 }

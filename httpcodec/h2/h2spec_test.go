@@ -56,26 +56,13 @@ type junitSuites struct {
 // Conn with cfg, driven over loopback, and returns the failing cases.
 func h2specRun(t *testing.T, cfg Config) (failed []string) {
 	bin := h2specPath(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			serveConn(nc, cfg, func(d *driver, id uint32, method, path string, body []byte) {
-				d.out, _ = d.c.WriteHeaders(d.out, id, 200, []Field{{"content-type", "text/plain"}}, false)
-				d.out, _ = d.c.WriteData(d.out, id, []byte("hello from the h2 test server\n"), true)
-			})
-		}
-	}()
+	addr := serveLoopback(t, cfg, func(d *driver, id uint32, method, path string, body []byte) {
+		d.out, _ = d.c.WriteHeaders(d.out, id, 200, []Field{{"content-type", "text/plain"}}, false)
+		d.out, _ = d.c.WriteData(d.out, id, []byte("hello from the h2 test server\n"), true)
+	}, nil)
+	_, port, _ := net.SplitHostPort(addr)
 	report := filepath.Join(t.TempDir(), "h2spec.xml")
-	port := ln.Addr().(*net.TCPAddr).Port
-	cmd := exec.Command(bin, "--strict", "-h", "127.0.0.1", "-p", itoa(port), "-j", report, "-o", "5")
+	cmd := exec.Command(bin, "--strict", "-h", "127.0.0.1", "-p", port, "-j", report, "-o", "5")
 	out, _ := cmd.CombinedOutput() // exits non-zero on any failure; the report says which
 	raw, err := os.ReadFile(report)
 	if err != nil {

@@ -18,21 +18,10 @@ func (c *Conn) appendStatusBlock(dst []byte, status int) []byte {
 		c.flags |= cfTableSent
 		dst = append(dst, 0x20)
 	}
-	switch status {
-	case 200:
-		return append(dst, 0x88)
-	case 204:
-		return append(dst, 0x89)
-	case 206:
-		return append(dst, 0x8a)
-	case 304:
-		return append(dst, 0x8b)
-	case 400:
-		return append(dst, 0x8c)
-	case 404:
-		return append(dst, 0x8d)
-	case 500:
-		return append(dst, 0x8e)
+	for _, st := range staticStatus {
+		if st.code == status {
+			return append(dst, 0x80|st.index) // indexed field
+		}
 	}
 	if status < 100 || status > 999 {
 		status = 500
@@ -40,6 +29,13 @@ func (c *Conn) appendStatusBlock(dst []byte, status int) []byte {
 	// Literal without indexing, name :status (static index 8), 3 digits.
 	return append(dst, 0x08, 3, byte('0'+status/100), byte('0'+status/10%10), byte('0'+status%10))
 }
+
+// staticStatus: the :status values with their own static table entry
+// (RFC 7541 Appendix A, indices 8-14).
+var staticStatus = [...]struct {
+	code  int
+	index byte
+}{{200, 8}, {204, 9}, {206, 10}, {304, 11}, {400, 12}, {404, 13}, {500, 14}}
 
 // appendField appends one field as a literal without indexing. Fields that
 // are connection-specific on HTTP/1.1 are dropped: they are malformed on

@@ -20,28 +20,17 @@ import (
 // the connection, each receiving streaming DATA: the second event is sent
 // only after the client has read the first. A POST delivers its body.
 func TestGoClient(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	drivers := make(chan *driver, 1)
-	go func() {
-		nc, err := ln.Accept()
-		if err != nil {
-			return
+	addr := serveLoopback(t, Config{}, func(d *driver, id uint32, method, path string, body []byte) {
+		switch {
+		case method == "POST":
+			d.out, _ = d.c.WriteHeaders(d.out, id, 200, []Field{{"content-type", "text/plain"}}, false)
+			d.out, _ = d.c.WriteData(d.out, id, append([]byte("got "), body...), true)
+		default:
+			d.out, _ = d.c.WriteHeaders(d.out, id, 200, []Field{{"content-type", "text/event-stream"}}, false)
+			d.out, _ = d.c.WriteData(d.out, id, []byte("data: first "+path+"\n\n"), false)
 		}
-		drivers <- serveConn(nc, Config{}, func(d *driver, id uint32, method, path string, body []byte) {
-			switch {
-			case method == "POST":
-				d.out, _ = d.c.WriteHeaders(d.out, id, 200, []Field{{"content-type", "text/plain"}}, false)
-				d.out, _ = d.c.WriteData(d.out, id, append([]byte("got "), body...), true)
-			default:
-				d.out, _ = d.c.WriteHeaders(d.out, id, 200, []Field{{"content-type", "text/event-stream"}}, false)
-				d.out, _ = d.c.WriteData(d.out, id, []byte("data: first "+path+"\n\n"), false)
-			}
-		})
-	}()
+	}, func(d *driver) { drivers <- d })
 	dials := 0
 	tr := &http2.Transport{
 		AllowHTTP: true,
@@ -52,7 +41,7 @@ func TestGoClient(t *testing.T) {
 	}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
-	base := "http://" + ln.Addr().String()
+	base := "http://" + addr
 
 	// The first request opens the connection; the driver exists after it.
 	resp, err := client.Post(base+"/ack?id=7", "text/plain", strings.NewReader("ack body"))
