@@ -1,9 +1,17 @@
 package h2
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
 	"net"
 	"sync"
 	"testing"
+	"time"
 )
 
 // driver runs one Conn over a real socket for tests: the part of the
@@ -136,6 +144,42 @@ func serveLoopback(t *testing.T, cfg Config, onRequest func(d *driver, id uint32
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveListener(t, ln, cfg, onRequest, onConn)
+}
+
+// serveTLSLoopback is serveLoopback over TLS with ALPN "h2" and a
+// self-signed certificate for 127.0.0.1.
+func serveTLSLoopback(t *testing.T, cfg Config, onRequest func(d *driver, id uint32, method, path string, body []byte)) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+		NextProtos:   []string{"h2"},
+		MinVersion:   tls.VersionTLS12,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveListener(t, ln, cfg, onRequest, nil)
+}
+
+func serveListener(t *testing.T, ln net.Listener, cfg Config, onRequest func(d *driver, id uint32, method, path string, body []byte), onConn func(*driver)) string {
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
