@@ -132,8 +132,8 @@ func (c *Conn) startBlock() {
 		} else {
 			// Until the peer acknowledges our table size it may use the
 			// initial 4096 bytes (§6.5.2): this decoder is kept between
-			// blocks and costs at most that much in table entries (plus
-			// their 40-byte slice slots).
+			// blocks, up to ~24 KiB with x/net's maps (TestIdleMemory),
+			// for no longer than the loop's header timeout.
 			c.dec = hpack.NewDecoder(peerTableSize, nil)
 			if c.flags&cfSettingsAcked != 0 {
 				c.dec.SetAllowedMaxDynamicTableSize(uint32(c.lim.tableSize))

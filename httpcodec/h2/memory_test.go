@@ -8,7 +8,7 @@ import (
 // heapPerConn builds n connections with the given streams open and
 // answered, idle as a subscriber connection is between pushes, and returns
 // the heap bytes each holds.
-func heapPerConn(t *testing.T, n int, ids []uint32, ack bool) float64 {
+func heapPerConn(t *testing.T, n int, ids []uint32, ack bool, extra ...string) float64 {
 	t.Helper()
 	// Client input: a browser-sized GET per stream.
 	cl := newClient()
@@ -19,8 +19,8 @@ func heapPerConn(t *testing.T, n int, ids []uint32, ack bool) float64 {
 		cl.fr.WriteSettingsAck()
 	}
 	for _, id := range ids {
-		cl.get(id, "/sub?topic=news", "user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36",
-			"accept", "text/event-stream", "cookie", "session=0123456789abcdef0123456789abcdef")
+		cl.get(id, "/sub?topic=news", append([]string{"user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36",
+			"accept", "text/event-stream", "cookie", "session=0123456789abcdef0123456789abcdef"}, extra...)...)
 	}
 	in := cl.take()
 	out := make([]byte, 0, 64<<10)
@@ -70,8 +70,19 @@ func TestIdleMemory(t *testing.T) {
 	eleven := heapPerConn(t, n, ids, true)
 	perStream := (eleven - one) / 10
 	noAck := heapPerConn(t, n, []uint32{1}, false)
-	t.Logf("idle connection with 1 stream: %.0f B; each further stream: %.0f B; 1 stream, client never acknowledged our SETTINGS (decoder kept with its table): %.0f B",
-		one, perStream, noAck)
+	// The worst a client that never acknowledges can make us keep: its
+	// 4096-byte table filled with the smallest entries (33 bytes each).
+	var small []string
+	for i := range 110 {
+		small = append(small, "x"+itoa(i), "")
+	}
+	worst := heapPerConn(t, 200, []uint32{1}, false, small...)
+	t.Logf("idle connection with 1 stream: %.0f B; each further stream: %.0f B; "+
+		"1 stream, client never acknowledged our SETTINGS (decoder kept with its table): %.0f B, its table full of the smallest entries: %.0f B",
+		one, perStream, noAck, worst)
+	if worst > 32<<10 {
+		t.Errorf("a full 4096-byte HPACK table costs %.0f B; bound 32 KiB", worst)
+	}
 	if one > 1024 {
 		t.Errorf("idle connection with one stream holds %.0f B; target ≤ 1024", one)
 	}
