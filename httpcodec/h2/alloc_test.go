@@ -116,6 +116,27 @@ func BenchmarkBroadcast10Streams(b *testing.B) {
 	}
 }
 
+// BenchmarkBroadcast100Streams: the same at the stream limit, where the
+// linear stream lookup is longest.
+func BenchmarkBroadcast100Streams(b *testing.B) {
+	ids := make([]uint32, 100)
+	for i := range ids {
+		ids[i] = uint32(2*i + 1)
+	}
+	s, _ := steady(b, ids...)
+	msg := []byte("id: 42\nevent: message\ndata: {\"hello\":\"world\"}\n\n")
+	out := make([]byte, 0, 16<<10)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg) * len(ids)))
+	for b.Loop() {
+		out = out[:0]
+		for _, id := range ids {
+			out, _ = s.c.WriteData(out, id, msg, false)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ids)), "ns/frame")
+}
+
 var respFields = []Field{
 	{"content-type", "text/event-stream"}, {"cache-control", "no-cache"},
 	{"x-accel-buffering", "no"}, {"access-control-allow-origin", "*"},

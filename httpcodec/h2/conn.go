@@ -87,6 +87,7 @@ type Conn struct {
 	recvUnacked int32  // received and consumed, not yet given back
 	peerInit    int32  // peer's SETTINGS_INITIAL_WINDOW_SIZE
 	pingsOut    uint16 // our PINGs awaiting ACK
+	hint        uint16 // where find starts looking
 
 	// Abuse counters, cleared by Tick.
 	resets, pings, settings, empty uint16
