@@ -28,7 +28,9 @@ const (
 // Parser states, in wire order. Every state below stBodyCL belongs to the head,
 // which lets HeadComplete and Parse compare instead of switching.
 const (
-	stMethod uint8 = iota
+	stLead   uint8 = iota // before the request line: one empty line may come first
+	stLeadLF              // the CR of that empty line is in; its LF must follow
+	stMethod
 	stTarget
 	stVersion
 	stLineLF
