@@ -121,3 +121,23 @@ func TestAbsoluteFormSchemes(t *testing.T) {
 		}
 	}
 }
+
+// TestIdle: a parser that has seen nothing, or only the one empty line a
+// request may start with, is idle; one byte of a request line ends that.
+func TestIdle(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		idle bool
+	}{
+		{"", true}, {"\r", true}, {"\r\n", true}, {"G", false}, {"\r\nG", false}, {"GET / HTTP/1.1\r\n", false},
+	} {
+		p := NewParser(Limits{})
+		if n, err := p.Parse([]byte(tc.in)); n != 0 || err != nil {
+			t.Fatalf("%q: Parse = %d, %v; want 0, nil", tc.in, n, err)
+		}
+		if p.Idle() != tc.idle {
+			t.Errorf("%q: Idle() = %v; want %v", tc.in, p.Idle(), tc.idle)
+		}
+	}
+}

@@ -178,6 +178,14 @@ func (p *Parser) fail(e *Error) *Error {
 	return e
 }
 
+// Idle reports that nothing of a request has arrived yet but, at most, the
+// empty line that may precede its request line: a connection in this state
+// is idle between requests, not sending a head slowly.
+func (p *Parser) Idle() bool {
+	return p.state == stLead || p.state == stLeadLF ||
+		p.state == stMethod && p.pos == uint32(p.req.lineStart)
+}
+
 // HeadComplete reports that the head of the current request is parsed and
 // its body is still arriving: the moment to answer "Expect: 100-continue".
 // The head accessors of Request are valid from then on.
