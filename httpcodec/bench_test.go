@@ -132,7 +132,9 @@ func BenchmarkAppendSSEEventMultiLine(b *testing.B) {
 
 func BenchmarkAppendMultipartPart(b *testing.B) {
 	bd, ct, id := []byte("pushwire-7f3a9c"), []byte("application/json"), []byte("1700000000000-42")
-	benchEncoder(b, len(benchPayload)+80, func(d []byte) []byte { return AppendMultipartPart(d, bd, PartFields{ContentType: ct, PushID: id}, benchPayload) })
+	benchEncoder(b, len(benchPayload)+80, func(d []byte) []byte {
+		return AppendMultipartPart(d, bd, PartFields{ContentType: ct, PushID: id}, benchPayload)
+	})
 }
 
 func BenchmarkAppendMultipartClose(b *testing.B) {
