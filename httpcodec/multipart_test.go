@@ -5,15 +5,61 @@ import (
 	"bytes"
 	"io"
 	"mime/multipart"
+	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
+
+// splitReader gives its bytes in two reads, split at k, as a socket might.
+type splitReader struct {
+	b []byte
+	k int
+}
+
+func (r *splitReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := len(r.b)
+	if r.k > 0 {
+		n = r.k
+	}
+	n = copy(p, r.b[:n])
+	r.b, r.k = r.b[n:], max(r.k-n, 0)
+	return n, nil
+}
 
 // readParts reads a multipart stream with Go's mime/multipart and returns
 // each part's body (decoded, as NextPart gives it) and Push-Id.
 func readParts(t *testing.T, stream, boundary []byte) (bodies, ids []string) {
 	t.Helper()
-	r := multipart.NewReader(bytes.NewReader(stream), string(boundary))
+	return readPartsFrom(t, bytes.NewReader(stream), stream, boundary)
+}
+
+// readPartsSplit is readParts with the stream arriving one byte per read and
+// split in two at every point: a reader must find the same parts however
+// the bytes come.
+func readPartsSplit(t *testing.T, stream, boundary []byte) (bodies, ids []string) {
+	t.Helper()
+	bodies, ids = readParts(t, stream, boundary)
+	check := func(mode string, r io.Reader) {
+		t.Helper()
+		b, i := readPartsFrom(t, r, stream, boundary)
+		if strings.Join(b, "\x00") != strings.Join(bodies, "\x00") || strings.Join(i, ",") != strings.Join(ids, ",") {
+			t.Fatalf("%s: parts %q ids %q; want %q %q (as read whole)", mode, b, i, bodies, ids)
+		}
+	}
+	check("one byte per read", iotest.OneByteReader(bytes.NewReader(stream)))
+	for k := 1; k < len(stream); k++ {
+		check("split at "+strconv.Itoa(k), &splitReader{stream, k})
+	}
+	return bodies, ids
+}
+
+func readPartsFrom(t *testing.T, src io.Reader, stream, boundary []byte) (bodies, ids []string) {
+	t.Helper()
+	r := multipart.NewReader(src, string(boundary))
 	for {
 		part, err := r.NextPart()
 		if err == io.EOF {
@@ -31,16 +77,20 @@ func readParts(t *testing.T, stream, boundary []byte) (bodies, ids []string) {
 	}
 }
 
+// partReader reads a whole multipart stream into its parts' bodies and ids.
+type partReader func(t *testing.T, stream, boundary []byte) (bodies, ids []string)
+
 // checkOnePart publishes body between two ordinary parts and checks that
-// mime/multipart reads back exactly three parts, the middle one body.
-func checkOnePart(t *testing.T, boundary, body []byte) {
+// mime/multipart, reading as read does, finds exactly three parts, the
+// middle one body.
+func checkOnePart(t *testing.T, read partReader, boundary, body []byte) {
 	t.Helper()
 	ct := PartFields{ContentType: []byte("text/plain")}
 	stream := AppendMultipartPart(nil, boundary, PartFields{ContentType: ct.ContentType, PushID: []byte("1")}, []byte("before"))
 	stream = AppendMultipartPart(stream, boundary, PartFields{ContentType: ct.ContentType, PushID: []byte("2"), PushEvent: []byte("e")}, body)
 	stream = AppendMultipartPart(stream, boundary, PartFields{ContentType: ct.ContentType, PushID: []byte("3")}, []byte("after"))
 	stream = AppendMultipartClose(stream, boundary)
-	bodies, ids := readParts(t, stream, boundary)
+	bodies, ids := read(t, stream, boundary)
 	if len(bodies) != 3 || bodies[0] != "before" || bodies[1] != string(body) || bodies[2] != "after" ||
 		ids[0] != "1" || ids[1] != "2" || ids[2] != "3" {
 		t.Fatalf("body %q: mime/multipart read parts %q with Push-Ids %q; want [before %q after], [1 2 3]", body, bodies, ids, body)
@@ -65,7 +115,7 @@ func TestMultipartBodyCannotSplitPart(t *testing.T) {
 			// No delimiter: sent as is, and still one part.
 			"", "-", "--", "\r\n--", boundary, "-" + boundary, "\r\n-" + boundary,
 		} {
-			checkOnePart(t, []byte(boundary), []byte(body))
+			checkOnePart(t, readPartsSplit, []byte(boundary), []byte(body))
 		}
 	}
 }
@@ -100,7 +150,7 @@ func TestMultipartQuotedPrintableOnlyWhenNeeded(t *testing.T) {
 	if len(lines) < 2 {
 		t.Errorf("encoded body of %d bytes is one line; want soft line breaks", len(encoded))
 	}
-	checkOnePart(t, boundary, body)
+	checkOnePart(t, readPartsSplit, boundary, body)
 }
 
 // FuzzMultipartPart: whatever the body, mime/multipart reads the stream as
@@ -115,7 +165,7 @@ func FuzzMultipartPart(f *testing.F) {
 		if !validBoundary(boundary) {
 			return
 		}
-		checkOnePart(t, boundary, body)
+		checkOnePart(t, readParts, boundary, body) // splits are TestMultipartBodyCannotSplitPart's
 		stream := AppendMultipartPart(nil, boundary, PartFields{PushID: []byte("1")}, body)
 		sc := bufio.NewScanner(bytes.NewReader(stream))
 		sc.Buffer(nil, len(stream)+1)
