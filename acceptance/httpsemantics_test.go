@@ -408,3 +408,35 @@ func TestProbesWithoutAPIToken(t *testing.T) {
 		t.Errorf("HTTP/1.0 GET /healthz without a token: %q (closed %v); want 200 and close", firstLine(out), closed)
 	}
 }
+
+// TestHEADOnSubscribeWithAuthCallback: the callback is asked for a HEAD
+// /sub as for its GET (its verdict is in the head), the answer comes back
+// from the callback's worker without a body, and the requests pipelined
+// behind it are served in order.
+func TestHEADOnSubscribeWithAuthCallback(t *testing.T) {
+	t.Parallel()
+	svc := startAuthService(t)
+	n := startNode(t, "--auth-url", svc.URL)
+	hd := func(target, authz string) string {
+		return "HEAD " + target + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + authz + "\r\n\r\n"
+	}
+	got := pipeline(t, n.edge,
+		hd("/sub?topic=chat.a", "user7"),
+		hd("/sub?topic=chat.a&format=poll", "user7"),
+		hd("/sub", "forbidden"),
+		hd("/sub", "broken"),
+		hd("/sub?topic=news", "user7"),
+		"GET /sub?topic=chat.a HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer user7\r\n\r\n",
+	)
+	for i, w := range []int{200, 200, 403, 502, 403} {
+		if e := got[i]; e.resp.StatusCode != w || e.body != "" || e.resp.Header.Get("Push-Conn") != "" {
+			t.Errorf("%s (%d) = %d body %q Push-Conn %q; want %d, no body, no key", e.req, i, e.resp.StatusCode, e.body, e.resp.Header.Get("Push-Conn"), w)
+		}
+	}
+	if e := got[5]; e.resp.StatusCode != 200 || e.resp.Header.Get("Push-Conn") == "" {
+		t.Fatalf("GET /sub after the HEADs = %d %v; want a stream", e.resp.StatusCode, e.resp.Header)
+	}
+	if r := n.mustPub(200, "user/7", "hi"); string(r["delivered"]) != "1" {
+		t.Errorf("POST /pub/user/7 delivered %s; want 1: only the GET holds a stream", r["delivered"])
+	}
+}
