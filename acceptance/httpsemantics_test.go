@@ -63,6 +63,18 @@ func pipeline(t *testing.T, addr string, reqs ...string) []exchanged {
 	return out
 }
 
+// headRequest is "HEAD target HTTP/1.1" with a Host and the header name,
+// value pairs in hdr.
+func headRequest(target string, hdr ...string) string {
+	var b strings.Builder
+	b.WriteString("HEAD " + target + " HTTP/1.1\r\nHost: x\r\n")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		b.WriteString(hdr[i] + ": " + hdr[i+1] + "\r\n")
+	}
+	b.WriteString("\r\n")
+	return b.String()
+}
+
 func TestHEADOnTheAPIListener(t *testing.T) {
 	t.Parallel()
 	n := startNode(t)
@@ -157,17 +169,14 @@ func TestHEADWithNetHTTPClient(t *testing.T) {
 func TestHEADOnSubscribe(t *testing.T) {
 	t.Parallel()
 	n := startNode(t)
-	h := func(target, extra string) string {
-		return "HEAD " + target + " HTTP/1.1\r\nHost: x\r\n" + extra + "\r\n"
-	}
 	got := pipeline(t, n.edge,
-		h("/sub?topic=a", ""),
-		h("/sub?topic=a&format=sse", ""),
-		h("/sub?topic=a", "Accept: multipart/mixed\r\n"),
-		h("/sub?topic=a&format=poll", ""),
-		h("/sub?topic=a&format=bogus", ""),
-		h("/nope", ""),
-		h("/ack?conn=x&id=1", ""),
+		headRequest("/sub?topic=a"),
+		headRequest("/sub?topic=a&format=sse"),
+		headRequest("/sub?topic=a", "Accept", "multipart/mixed"),
+		headRequest("/sub?topic=a&format=poll"),
+		headRequest("/sub?topic=a&format=bogus"),
+		headRequest("/nope"),
+		headRequest("/ack?conn=x&id=1"),
 		"GET /sub?topic=a HTTP/1.1\r\nHost: x\r\n\r\n",
 	)
 	wantType := []string{"application/x-ndjson", "text/event-stream; charset=utf-8", "multipart/mixed; boundary=", "application/json"}
@@ -417,15 +426,12 @@ func TestHEADOnSubscribeWithAuthCallback(t *testing.T) {
 	t.Parallel()
 	svc := startAuthService(t)
 	n := startNode(t, "--auth-url", svc.URL)
-	hd := func(target, authz string) string {
-		return "HEAD " + target + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + authz + "\r\n\r\n"
-	}
 	got := pipeline(t, n.edge,
-		hd("/sub?topic=chat.a", "user7"),
-		hd("/sub?topic=chat.a&format=poll", "user7"),
-		hd("/sub", "forbidden"),
-		hd("/sub", "broken"),
-		hd("/sub?topic=news", "user7"),
+		headRequest("/sub?topic=chat.a", "Authorization", "Bearer user7"),
+		headRequest("/sub?topic=chat.a&format=poll", "Authorization", "Bearer user7"),
+		headRequest("/sub", "Authorization", "Bearer forbidden"),
+		headRequest("/sub", "Authorization", "Bearer broken"),
+		headRequest("/sub?topic=news", "Authorization", "Bearer user7"),
 		"GET /sub?topic=chat.a HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer user7\r\n\r\n",
 	)
 	for i, w := range []int{200, 200, 403, 502, 403} {
