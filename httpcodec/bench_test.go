@@ -137,6 +137,15 @@ func BenchmarkAppendMultipartPart(b *testing.B) {
 	})
 }
 
+// BenchmarkAppendMultipartPartQuotedPrintable is the rare part whose body
+// holds the delimiter and goes out quoted-printable.
+func BenchmarkAppendMultipartPartQuotedPrintable(b *testing.B) {
+	bd, ct, id := []byte("pushwire-7f3a9c"), []byte("application/json"), []byte("1700000000000-42")
+	body := append(append([]byte{}, benchPayload...), "\r\n--pushwire-7f3a9c"...)
+	part := func(d []byte) []byte { return AppendMultipartPart(d, bd, PartFields{ContentType: ct, PushID: id}, body) }
+	benchEncoder(b, len(part(nil)), part)
+}
+
 func BenchmarkAppendMultipartClose(b *testing.B) {
 	bd := []byte("pushwire-7f3a9c")
 	benchEncoder(b, 21, func(d []byte) []byte { return AppendMultipartClose(d, bd) })

@@ -64,6 +64,9 @@ func appendPartField(dst []byte, prefix string, value []byte) []byte {
 // lenient readers differ on what a line break is; refusing the dashed
 // boundary anywhere leaves none of them a place to cut the part.
 func containsDelimiter(body, boundary []byte) bool {
+	// The boundary is searched for first, not "--": a body of dashes would
+	// stop that scan at every byte, while the random boundary stops it only
+	// where the body really holds it.
 	for len(body) >= len(boundary)+2 {
 		i := bytes.Index(body[2:], boundary)
 		if i < 0 {
