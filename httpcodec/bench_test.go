@@ -142,7 +142,9 @@ func BenchmarkAppendMultipartPart(b *testing.B) {
 func BenchmarkAppendMultipartPartQuotedPrintable(b *testing.B) {
 	bd, ct, id := []byte("pushwire-7f3a9c"), []byte("application/json"), []byte("1700000000000-42")
 	body := append(append([]byte{}, benchPayload...), "\r\n--pushwire-7f3a9c"...)
-	part := func(d []byte) []byte { return AppendMultipartPart(d, bd, PartFields{ContentType: ct, PushID: id}, body) }
+	part := func(d []byte) []byte {
+		return AppendMultipartPart(d, bd, PartFields{ContentType: ct, PushID: id}, body)
+	}
 	benchEncoder(b, len(part(nil)), part)
 }
 
