@@ -32,6 +32,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 go version
+# The HTTP/2 conformance suite, run by httpcodec/h2's TestH2Spec.
+command -v h2spec >/dev/null || [ -x "$(go env GOPATH)/bin/h2spec" ] ||
+  go install github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible
 if [ $# -eq 0 ]; then
   go vet ./...
   set -- ./...
