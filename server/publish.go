@@ -43,7 +43,12 @@ type pushResult struct {
 	delivered int
 	nodes     int
 	stored    bool
+	duplicate bool // the answer of an earlier publish with the same Idempotency-Key
 	err       string
+	// Set by the router only (partial.go): the nodes that may hold the target
+	// and were not reached, and why, when that is a failure.
+	unreachable []string
+	failure     string
 }
 
 // publishOne answers POST /pub/<kind>/<name>.
@@ -307,7 +312,7 @@ func appendPushResult(dst []byte, r *pushResult, withStatus bool) []byte {
 	if r.err != "" {
 		dst = append(dst, `"error":`...)
 		dst = httpcodec.AppendJSONString(dst, []byte(r.err))
-		return append(dst, '}')
+		return appendResultTail(dst, r)
 	}
 	dst = append(dst, `"id":"`...)
 	dst = strconv.AppendUint(dst, r.id, 10)
@@ -317,7 +322,7 @@ func appendPushResult(dst []byte, r *pushResult, withStatus bool) []byte {
 	dst = strconv.AppendInt(dst, int64(r.nodes), 10)
 	dst = append(dst, `,"stored":`...)
 	dst = strconv.AppendBool(dst, r.stored)
-	return append(dst, '}')
+	return appendResultTail(dst, r)
 }
 
 func secondsDuration(s int) time.Duration { return time.Duration(s) * time.Second }
