@@ -90,8 +90,12 @@ func nodeKilled(t *testing.T, cl *cluster, n killNames) {
 		"user/" + n.onc:    func(a answer) bool { return a.status == 404 && a.Unreachable == nil },
 		"conn/" + sc.key:   func(a answer) bool { return a.status == 404 && a.Unreachable == nil },
 		"topic/" + n.topic: func(a answer) bool { return a.status == 200 && a.Delivered == 0 && a.Unreachable == nil },
-		"user/" + n.both:   func(a answer) bool { return a.status == 200 && a.Delivered == 1 && a.Nodes == 1 && a.Unreachable == nil },
-		"all":              func(a answer) bool { return a.status == 200 && a.Delivered == 1 && a.Nodes == 1 && a.Unreachable == nil },
+		"user/" + n.both: func(a answer) bool {
+			return a.status == 200 && a.Delivered == 1 && a.Nodes == 1 && a.Unreachable == nil
+		},
+		"all": func(a answer) bool {
+			return a.status == 200 && a.Delivered == 1 && a.Nodes == 1 && a.Unreachable == nil
+		},
 	}
 	settledAt := map[string]time.Duration{}
 	deadline := killed.Add(4*testNodeTTL + 2*time.Second)
