@@ -37,6 +37,9 @@ type Config struct {
 	StoreBytes      int // QoS 1 bytes kept in all (standalone store)
 	DefaultTTL      time.Duration
 
+	IdempotencyWindow time.Duration // how long a publish's Idempotency-Key keeps its answer
+	IdempotencyKeys   int           // keys kept at most in memory (standalone); the oldest go first
+
 	MaxConns         int
 	MaxConnsPerIP    int
 	HeaderTimeout    time.Duration
@@ -63,28 +66,30 @@ type Config struct {
 // DefaultConfig returns the settings a node runs with when nothing is given.
 func DefaultConfig() Config {
 	return Config{
-		Listen:           ":8080",
-		APIListen:        "127.0.0.1:8081",
-		ClusterListen:    ":7946",
-		NodeTTL:          15 * time.Second,
-		AllowedOrigins:   []string{"*"},
-		Heartbeat:        25 * time.Second,
-		PollTimeout:      30 * time.Second,
-		PollBuffer:       32,
-		Retry:            2 * time.Second,
-		MaxMessageBytes:  64 << 10,
-		MaxBatchBytes:    4 << 20,
-		StoreMessages:    1000,
-		StoreBytes:       64 << 20,
-		DefaultTTL:       24 * time.Hour,
-		HeaderTimeout:    10 * time.Second,
-		MaxHeaderBytes:   8 << 10,
-		WriteBufferLimit: 256 << 10,
-		SendBufferBytes:  32 << 10,
-		AuthTimeout:      3 * time.Second,
-		HookQueue:        65536,
-		Drain:            30 * time.Second,
-		LogLevel:         "info",
+		Listen:            ":8080",
+		APIListen:         "127.0.0.1:8081",
+		ClusterListen:     ":7946",
+		NodeTTL:           15 * time.Second,
+		AllowedOrigins:    []string{"*"},
+		Heartbeat:         25 * time.Second,
+		PollTimeout:       30 * time.Second,
+		PollBuffer:        32,
+		Retry:             2 * time.Second,
+		MaxMessageBytes:   64 << 10,
+		MaxBatchBytes:     4 << 20,
+		StoreMessages:     1000,
+		StoreBytes:        64 << 20,
+		DefaultTTL:        24 * time.Hour,
+		IdempotencyWindow: 5 * time.Minute,
+		IdempotencyKeys:   100_000,
+		HeaderTimeout:     10 * time.Second,
+		MaxHeaderBytes:    8 << 10,
+		WriteBufferLimit:  256 << 10,
+		SendBufferBytes:   32 << 10,
+		AuthTimeout:       3 * time.Second,
+		HookQueue:         65536,
+		Drain:             30 * time.Second,
+		LogLevel:          "info",
 	}
 }
 
@@ -108,6 +113,8 @@ func (c *Config) Validate() error {
 	positive("retry", c.Retry)
 	positive("default-ttl", c.DefaultTTL)
 	positive("auth-timeout", c.AuthTimeout)
+	positive("idempotency-window", c.IdempotencyWindow)
+	atLeast("idempotency-keys", c.IdempotencyKeys, 1)
 	atLeast("hook-queue", c.HookQueue, 1)
 	if len(c.TopicACL) > 0 && c.AuthURL == "" && c.JWTSecret == "" {
 		errs = append(errs, errors.New("--topic-acl needs --auth-url or --jwt-secret: without them the user is whatever the client says"))

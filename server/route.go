@@ -19,6 +19,7 @@ type routeJob struct {
 	batch     bool
 	results   []pushResult
 	items     []routeItem
+	keyed     *keyedCall // its keys are recorded before the answer goes (idempotency.go)
 }
 
 type routeItem struct {
@@ -130,6 +131,9 @@ func (cn *clusterNode) run(job *routeJob) {
 		it := &job.items[i]
 		finishRouted(&job.results[it.index], it.kind)
 		it.msg.Release()
+	}
+	if k := job.keyed; k != nil {
+		cn.recordKeys(k.keys, k.claims, job.results)
 	}
 	cn.s.answerRouted(job)
 }
