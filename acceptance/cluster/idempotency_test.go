@@ -1,8 +1,10 @@
 package cluster_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The same keyed publish sent through two different nodes is delivered
@@ -34,4 +36,68 @@ func TestIdempotencyKeyAcrossNodes(t *testing.T) {
 		t.Errorf("batch line with a new key = %s; want delivered 1", lines[1].body)
 	}
 	s.expect("user:idem", `"new"`) // not "twice", not "thrice"
+}
+
+// TestIdempotentRetryAfter503 publishes 1,000 keyed messages while Redis is
+// down (each answered 503: the key cannot be claimed, nothing delivered),
+// starts Redis again and retries all of them, then retries them once more:
+// the subscriber gets every message exactly once, and the second retry is
+// answered "duplicate" throughout.
+func TestIdempotentRetryAfter503(t *testing.T) {
+	t.Parallel()
+	const n = 1000
+	cl := startCluster(t, 2, testNodeTTL)
+	a, b := cl.nodes[0], cl.nodes[1]
+	s := b.subscribe("user=exact")
+	a.waitDelivered("user/exact", 1, 1, ioTimeout)
+	got := make(chan frame, 2*n)
+	go func() {
+		for {
+			f, err := s.nextMessage(time.Minute)
+			if err != nil {
+				close(got)
+				return
+			}
+			got <- f
+		}
+	}()
+	keyed := func(i int) answer {
+		return a.pub("user/exact", fmt.Sprintf(`"m%d"`, i), "Content-Type", "application/json", "Idempotency-Key", fmt.Sprintf("retry-%d", i))
+	}
+
+	cl.redis.stop()
+	for i := range n {
+		if ans := keyed(i); ans.status != 503 || ans.Error == "" {
+			t.Fatalf("keyed publish %d with Redis down = %v; want 503 with an error", i, ans)
+		}
+	}
+	cl.redis.start()
+	a.waitDelivered("user/exact", 1, 1, 3*ioTimeout) // b registers again with the new Redis
+
+	for i := range n {
+		if ans := keyed(i); ans.status != 200 || ans.Delivered != 1 || ans.Duplicate {
+			t.Fatalf("retry %d once Redis is back = %v; want 200 delivered 1", i, ans)
+		}
+	}
+	for i := range n {
+		if ans := keyed(i); ans.status != 200 || !ans.Duplicate || ans.Delivered != 1 {
+			t.Fatalf("second retry %d = %v; want the first answer plus duplicate", i, ans)
+		}
+	}
+	a.mustPub("user/exact", `"end"`, 1, 1, "Content-Type", "application/json")
+	seen := map[string]int{}
+	for f := range got {
+		if string(f.Data) == `"end"` {
+			break
+		}
+		seen[string(f.Data)]++
+	}
+	for i := range n {
+		if c := seen[fmt.Sprintf(`"m%d"`, i)]; c != 1 {
+			t.Errorf("message m%d delivered %d times; want exactly once", i, c)
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("the subscriber got %d distinct messages before the end mark; want %d", len(seen), n)
+	}
 }
