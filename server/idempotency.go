@@ -114,12 +114,13 @@ func (s *Server) claimedResult(c cluster.Claim) pushResult {
 	if c.Pending {
 		return pushResult{status: 409, err: "a publish with this idempotency key is in progress; retry it in a moment"}
 	}
-	sp := bytes.IndexByte(c.Answer, ' ')
-	status, err := strconv.Atoi(string(c.Answer[:max(sp, 0)]))
-	obj := c.Answer[sp+1:]
-	if sp < 0 || err != nil || len(obj) < 2 || obj[0] != '{' || obj[len(obj)-1] != '}' {
+	// "<3-digit status> <JSON object>", as idemAnswer wrote it.
+	a := c.Answer
+	status, err := strconv.Atoi(string(a[:min(3, len(a))]))
+	if len(a) < 6 || a[3] != ' ' || err != nil || status < 100 || status > 599 || a[4] != '{' || a[len(a)-1] != '}' {
 		return pushResult{status: 503, err: "the idempotency key holds an answer this node cannot read"}
 	}
+	obj := a[4:]
 	s.counters.duplicates.Add(1)
 	return pushResult{status: status, raw: obj, duplicate: true}
 }
@@ -141,12 +142,13 @@ func appendRawResult(dst []byte, r *pushResult, withStatus bool) []byte {
 	if withStatus {
 		dst = append(dst, `"status":`...)
 		dst = strconv.AppendInt(dst, int64(r.status), 10)
-		if len(inner) > 0 {
-			dst = append(dst, ',')
-		}
+		dst = append(dst, ',')
 	}
 	dst = append(dst, inner...)
-	return append(dst, `,"duplicate":true}`...)
+	if len(bytes.TrimSpace(inner)) > 0 {
+		dst = append(dst, ',')
+	}
+	return append(dst, `"duplicate":true}`...)
 }
 
 // deferKeyed hands a keyed request to the router to claim its keys; the
