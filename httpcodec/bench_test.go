@@ -132,7 +132,20 @@ func BenchmarkAppendSSEEventMultiLine(b *testing.B) {
 
 func BenchmarkAppendMultipartPart(b *testing.B) {
 	bd, ct, id := []byte("pushwire-7f3a9c"), []byte("application/json"), []byte("1700000000000-42")
-	benchEncoder(b, len(benchPayload)+80, func(d []byte) []byte { return AppendMultipartPart(d, bd, ct, id, benchPayload) })
+	benchEncoder(b, len(benchPayload)+80, func(d []byte) []byte {
+		return AppendMultipartPart(d, bd, PartFields{ContentType: ct, PushID: id}, benchPayload)
+	})
+}
+
+// BenchmarkAppendMultipartPartQuotedPrintable is the rare part whose body
+// holds the delimiter and goes out quoted-printable.
+func BenchmarkAppendMultipartPartQuotedPrintable(b *testing.B) {
+	bd, ct, id := []byte("pushwire-7f3a9c"), []byte("application/json"), []byte("1700000000000-42")
+	body := append(append([]byte{}, benchPayload...), "\r\n--pushwire-7f3a9c"...)
+	part := func(d []byte) []byte {
+		return AppendMultipartPart(d, bd, PartFields{ContentType: ct, PushID: id}, body)
+	}
+	benchEncoder(b, len(part(nil)), part)
 }
 
 func BenchmarkAppendMultipartClose(b *testing.B) {

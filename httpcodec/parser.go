@@ -28,7 +28,9 @@ const (
 // Parser states, in wire order. Every state below stBodyCL belongs to the head,
 // which lets HeadComplete and Parse compare instead of switching.
 const (
-	stMethod uint8 = iota
+	stLead   uint8 = iota // before the request line: one empty line may come first
+	stLeadLF              // the CR of that empty line is in; its LF must follow
+	stMethod
 	stTarget
 	stVersion
 	stLineLF
@@ -174,6 +176,14 @@ func (p *Parser) Parse(buf []byte) (int, error) {
 func (p *Parser) fail(e *Error) *Error {
 	p.state, p.err = stError, e
 	return e
+}
+
+// Idle reports that nothing of a request has arrived yet but, at most, the
+// empty line that may precede its request line: a connection in this state
+// is idle between requests, not sending a head slowly.
+func (p *Parser) Idle() bool {
+	return p.state == stLead || p.state == stLeadLF ||
+		p.state == stMethod && p.pos == uint32(p.req.lineStart)
 }
 
 // HeadComplete reports that the head of the current request is parsed and

@@ -87,7 +87,8 @@ func checkCase(t *testing.T, tc parseCase, got []result) {
 		t.Errorf("ExpectContinue() = %v; want %v", g.expect, tc.expect)
 	}
 	wantMinor := 1
-	if strings.Contains(tc.in[:strings.IndexByte(tc.in, '\r')], "HTTP/1.0") {
+	line := strings.TrimPrefix(tc.in, "\r\n")
+	if strings.Contains(line[:strings.IndexByte(line, '\r')], "HTTP/1.0") {
 		wantMinor = 0
 	}
 	if g.minor != wantMinor {

@@ -24,13 +24,14 @@ type Request struct {
 	targetEnd uint16
 	lineEnd   uint16 // offset of the CR ending the request line
 	nFields   uint8
+	lineStart uint8 // offset of the method: 2 after a skipped empty line, else 0
 	host      uint8 // index+1 of the Host field; 0 when absent
 	minor     uint8
 	flags     uint8
 }
 
 // Method returns the method, e.g. "GET".
-func (r *Request) Method() []byte { return r.buf[:r.methodEnd] }
+func (r *Request) Method() []byte { return r.buf[r.lineStart:r.methodEnd] }
 
 // Target returns the raw request-target as sent.
 func (r *Request) Target() []byte { return r.buf[r.methodEnd+1 : r.targetEnd] }
@@ -151,8 +152,10 @@ func (r *Request) validTarget() bool {
 	case len(t) == 1 && t[0] == '*':
 		return string(m) == "OPTIONS"
 	}
+	// Absolute-form names the resource by its URI: a scheme other than
+	// http or https is not ours to answer, whatever its path says.
 	i := schemeEnd(t)
-	if i < 0 {
+	if i < 0 || !equalFold(t[:i], "http") && !equalFold(t[:i], "https") {
 		return false
 	}
 	a := t[i+len("://"):]

@@ -45,6 +45,11 @@ func (p *Parser) parseRequestLine(buf []byte) (more bool, err *Error) {
 func (p *Parser) scanRequestLine(s []byte, pos int) (int, bool, *Error) {
 	for pos < len(s) {
 		switch p.state {
+		case stLead, stLeadLF:
+			var err *Error
+			if pos, err = p.scanLead(s, pos); err != nil {
+				return pos, false, err
+			}
 		case stMethod:
 			for pos < len(s) && byteClass[s[pos]]&classToken != 0 {
 				pos++
@@ -52,7 +57,7 @@ func (p *Parser) scanRequestLine(s []byte, pos int) (int, bool, *Error) {
 			if pos == len(s) {
 				break
 			}
-			if s[pos] != ' ' || pos == 0 {
+			if s[pos] != ' ' || pos == int(p.req.lineStart) {
 				return pos, false, errMethod
 			}
 			p.req.methodEnd = uint16(pos)
@@ -92,6 +97,32 @@ func (p *Parser) scanRequestLine(s []byte, pos int) (int, bool, *Error) {
 		}
 	}
 	return pos, false, nil
+}
+
+// scanLead skips one empty line (CRLF) before the request line, which RFC
+// 9112 §2.2 asks a server to ignore: some clients send a CRLF after a POST
+// body. Only one: a second one fails as a bad method, so the skipping gives
+// a smuggler no room. A bare LF is refused like a bare LF anywhere else in
+// the head. The skipped line counts toward the request-line and head limits,
+// which keeps every offset within uint16.
+func (p *Parser) scanLead(s []byte, pos int) (int, *Error) {
+	c := s[pos]
+	switch {
+	case p.state == stLeadLF:
+		if c != '\n' {
+			return pos, errLineEnding
+		}
+		p.req.lineStart = uint8(pos + 1)
+		p.state = stMethod
+		return pos + 1, nil
+	case c == '\r':
+		p.state = stLeadLF
+		return pos + 1, nil
+	case c == '\n':
+		return pos, errLineEnding
+	}
+	p.state = stMethod
+	return pos, nil
 }
 
 // scanTarget consumes target bytes from pos. At the SP that ends the target

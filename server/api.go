@@ -12,7 +12,8 @@ import (
 // admin (SPEC §9).
 func (ls *loopState) serveAPI(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request) {
 	path, method := req.Path(), string(req.Method())
-	if ls.s.cfg.APIToken != "" && !ls.s.authorized(req.Header("Authorization")) {
+	probe := string(path) == "/healthz" || string(path) == "/readyz" // load balancers carry no token (SPEC §9)
+	if ls.s.cfg.APIToken != "" && !probe && !ls.s.authorized(req.Header("Authorization")) {
 		ls.answerError(l, h, req, 401, "the api needs Authorization: Bearer <--api-token>")
 		return
 	}
@@ -39,23 +40,23 @@ func (ls *loopState) serveAPI(l *engine.Loop, h engine.Handle, c *connState, req
 		ls.answerError(l, h, req, 405, "admin endpoints answer GET")
 	case string(path) == "/healthz":
 		ls.out = appendJSONResponse(ls.out[:0], 200, persistence(req), []byte(`{"status":"ok"}`))
-		l.Write(h, ls.out)
+		ls.writeAnswer(l, h, req, ls.out)
 	case string(path) == "/readyz":
 		status, body := 200, []byte(`{"status":"ready"}`)
 		if ls.s.draining.Load() {
 			status, body = 503, []byte(`{"status":"draining","error":"node is draining"}`)
 		}
 		ls.out = appendJSONResponse(ls.out[:0], status, persistence(req), body)
-		l.Write(h, ls.out)
+		ls.writeAnswer(l, h, req, ls.out)
 	case string(path) == "/stats":
 		ls.frame = ls.s.appendStats(ls.frame[:0])
 		ls.out = appendJSONResponse(ls.out[:0], 200, persistence(req), ls.frame)
-		l.Write(h, ls.out)
+		ls.writeAnswer(l, h, req, ls.out)
 	case string(path) == "/metrics":
 		ls.frame = ls.s.appendMetrics(ls.frame[:0])
 		dst := appendResponseHead(ls.out[:0], 200, persistence(req))
 		ls.out = appendBody(dst, "text/plain; version=0.0.4; charset=utf-8", ls.frame)
-		l.Write(h, ls.out)
+		ls.writeAnswer(l, h, req, ls.out)
 	default:
 		ls.answerError(l, h, req, 404, "no such endpoint on the api listener")
 	}

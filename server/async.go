@@ -23,6 +23,7 @@ type asyncCall struct {
 	kind      asyncKind
 	upTo      uint64
 	keepAlive persist
+	head      bool   // a HEAD request: only reply's head is written
 	reply     []byte // the whole HTTP answer
 }
 
@@ -39,7 +40,7 @@ const (
 func (ls *loopState) connAdmin(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request, keyText []byte) {
 	kind := asyncDescribe
 	switch string(req.Method()) {
-	case "GET":
+	case "GET", "HEAD":
 	case "DELETE":
 		kind = asyncKick
 	default:
@@ -75,7 +76,7 @@ func (ls *loopState) askOwner(l *engine.Loop, h engine.Handle, c *connState, req
 	if ok = ls.live(h) != nil; !ok {
 		return
 	}
-	call := &asyncCall{from: h, target: engine.Handle(target), kind: kind, upTo: upTo, keepAlive: persistence(req)}
+	call := &asyncCall{from: h, target: engine.Handle(target), kind: kind, upTo: upTo, keepAlive: persistence(req), head: isHead(req)}
 	c.mode = modeAsync
 	ls.s.eng.Submit(engine.Handle(target).Loop(), engine.Task{H: call.target, Op: opConnInfo, V: call})
 }
@@ -149,7 +150,11 @@ func (ls *loopState) finishAsync(l *engine.Loop, h engine.Handle, call *asyncCal
 	if c == nil || c.mode != modeAsync {
 		return
 	}
-	l.Answer(h, func() { l.Write(h, call.reply) }) // a profile may be large
+	reply := call.reply
+	if call.head {
+		reply = headOnly(reply)
+	}
+	l.Answer(h, func() { l.Write(h, reply) }) // a profile may be large
 	c.mode = modeRequest
 	if !call.keepAlive.keep() {
 		c.mode = modeClosing
@@ -164,7 +169,7 @@ func (ls *loopState) finishAsync(l *engine.Loop, h engine.Handle, call *asyncCal
 // CPU profile takes seconds) and sends the answer back to the loop.
 func (ls *loopState) pprof(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request) {
 	target := string(req.Target())
-	call := &asyncCall{from: h, kind: asyncPprof, keepAlive: persistence(req)}
+	call := &asyncCall{from: h, kind: asyncPprof, keepAlive: persistence(req), head: isHead(req)}
 	c.mode = modeAsync
 	eng := ls.s.eng
 	go func() {

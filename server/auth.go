@@ -160,6 +160,9 @@ func (ls *loopState) answerSubscribe(l *engine.Loop, h engine.Handle, sub *subsc
 	}
 	ls.frame = appendErrorObject(ls.frame[:0], reason)
 	ls.out = appendBody(dst, "application/json", ls.frame)
+	if sub.head {
+		ls.out = headOnly(ls.out)
+	}
 	l.Write(h, ls.out)
 }
 

@@ -13,7 +13,7 @@ func (ls *loopState) serveEdge(l *engine.Loop, h engine.Handle, c *connState, re
 	case string(method) == "OPTIONS":
 		ls.preflight(l, h, req)
 	case string(path) == "/sub":
-		if string(method) != "GET" {
+		if !isGet(method) {
 			ls.answerError(l, h, req, 405, "use GET to subscribe")
 			return
 		}
@@ -30,7 +30,7 @@ func (ls *loopState) serveEdge(l *engine.Loop, h engine.Handle, c *connState, re
 		ls.ack(l, h, req)
 	default:
 		ls.out = appendErrorResponse(ls.out[:0], 404, "no such endpoint on the edge listener: use GET /sub or POST /ack", persistence(req))
-		l.Write(h, ls.out)
+		ls.writeAnswer(l, h, req, ls.out)
 	}
 }
 
@@ -38,7 +38,7 @@ func (ls *loopState) serveEdge(l *engine.Loop, h engine.Handle, c *connState, re
 // keeping the connection when the request allows.
 func (ls *loopState) answerError(l *engine.Loop, h engine.Handle, req *httpcodec.Request, status int, reason string) {
 	ls.out = appendErrorResponse(ls.out[:0], status, reason, persistence(req))
-	l.Write(h, ls.out)
+	ls.writeAnswer(l, h, req, ls.out)
 }
 
 // originIndex returns 1 + the index of origin in --allowed-origins, or 0.

@@ -86,18 +86,7 @@ func appendPart(dst, boundary, ctype, pushID, event, body []byte) []byte {
 	if len(ctype) == 0 {
 		ctype = ctypeText
 	}
-	if len(event) == 0 {
-		return httpcodec.AppendMultipartPart(dst, boundary, ctype, pushID, body)
-	}
-	dst = append(dst, "--"...)
-	dst = append(dst, boundary...)
-	dst = append(dst, "\r\n"...)
-	dst = httpcodec.AppendHeaderBytes(dst, "Content-Type", ctype)
-	dst = httpcodec.AppendHeaderBytes(dst, "Push-Id", pushID)
-	dst = httpcodec.AppendHeaderBytes(dst, "Push-Event", event)
-	dst = append(dst, "\r\n"...)
-	dst = append(dst, body...)
-	return append(dst, "\r\n"...)
+	return httpcodec.AppendMultipartPart(dst, boundary, httpcodec.PartFields{ContentType: ctype, PushID: pushID, PushEvent: event}, body)
 }
 
 // appendPacketFrame wraps a packet object (registered, heartbeat, control) in

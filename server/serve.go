@@ -20,9 +20,6 @@ func (ls *loopState) serve(l *engine.Loop, h engine.Handle, c *connState, in []b
 		}
 		if c.parser == 0 {
 			ls.takeParser(c)
-			if c.timerKind != timerHeader {
-				ls.setTimer(c, timerHeader, l.Now().Add(ls.s.cfg.HeaderTimeout))
-			}
 		}
 		p := ls.parsers[c.parser-1]
 		n, err := p.Parse(in[off:])
@@ -37,6 +34,14 @@ func (ls *loopState) serve(l *engine.Loop, h engine.Handle, c *connState, in []b
 			return len(in)
 		}
 		if n == 0 {
+			switch idle := p.Idle(); {
+			case !idle && c.timerKind != timerHeader:
+				ls.setTimer(c, timerHeader, l.Now().Add(ls.s.cfg.HeaderTimeout))
+			case idle && c.timerKind == timerNone:
+				// Only the CRLF some clients send after a body: the
+				// connection idles as after any answer, no 408 for it.
+				ls.setTimer(c, timerIdle, l.Now().Add(keepAliveIdle))
+			}
 			if p.HeadComplete() && !c.sentContinue && p.Request().ExpectContinue() {
 				c.sentContinue = true
 				l.Write(h, continueLine(p.Request().Minor()))

@@ -21,6 +21,7 @@ type subscription struct {
 	origin    uint8   // see originIndex
 	since     uint64
 	hasSince  bool
+	head      bool // a HEAD request: answer the head, start nothing
 }
 
 // subscribe reads a subscribe request (SPEC §3) and starts it, or with auth
@@ -53,7 +54,7 @@ func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *connState, re
 		return
 	}
 	sub := subscription{q: q, format: f, minor: uint8(req.Minor()), keepAlive: req.KeepAlive(),
-		persist: persistence(req), origin: ls.s.originIndex(req.Header("Origin")), since: since, hasSince: hasSince}
+		persist: persistence(req), origin: ls.s.originIndex(req.Header("Origin")), since: since, hasSince: hasSince, head: isHead(req)}
 	if ls.s.auth != nil {
 		ls.authorize(l, h, c, req, &sub)
 		return
@@ -64,6 +65,10 @@ func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *connState, re
 // start enters an allowed subscription in the table and starts its stream
 // or long-poll.
 func (ls *loopState) start(l *engine.Loop, h engine.Handle, c *connState, sub *subscription) {
+	if sub.head {
+		ls.answerSubscribeHead(l, h, c, sub)
+		return
+	}
 	q, f := sub.q, sub.format
 	if f == formatPoll {
 		ls.pollInterest(q, l.Now())
@@ -78,23 +83,13 @@ func (ls *loopState) start(l *engine.Loop, h engine.Handle, c *connState, sub *s
 	c.mode = modeStream
 	ls.s.counters.subscribes.Add(1)
 
-	dst := appendResponseHead(ls.out[:0], 200, persist11)
+	keep := persist11
 	if c.minor == 0 { // a close-delimited stream
-		dst = appendResponseHead(ls.out[:0], 200, persistClose)
+		keep = persistClose
 	}
-	dst = httpcodec.AppendHeader(dst, "Cache-Control", "no-cache")
-	dst = httpcodec.AppendHeader(dst, "X-Accel-Buffering", "no")
 	var key [keyTextLen + 65]byte
 	keyText := ls.s.appendKeyText(key[:0], connKey{c.h, ls.keys.Random(c.h.Slot())})
-	dst = httpcodec.AppendHeaderBytes(dst, "Push-Conn", keyText)
-	dst = ls.s.appendCORS(dst, sub.origin)
-	dst = httpcodec.AppendHeader(dst, "Access-Control-Expose-Headers", "Push-Conn")
-	ls.frame = f.contentType(ls.frame[:0], ls.s.boundary)
-	dst = httpcodec.AppendHeaderBytes(dst, "Content-Type", ls.frame)
-	if c.minor == 1 {
-		dst = httpcodec.AppendHeader(dst, "Transfer-Encoding", "chunked")
-	}
-	ls.out = append(dst, "\r\n"...)
+	ls.out = ls.appendStreamHead(ls.out[:0], sub, keep, keyText)
 	l.Write(h, ls.out)
 	if ls.s.hooks != nil {
 		ls.s.hooks.Connect(keyText, q.user, ls.s.nodeID, l.Now())
@@ -116,6 +111,25 @@ func (ls *loopState) start(l *engine.Loop, h engine.Handle, c *connState, sub *s
 			ls.held[h] = nil // live messages wait for the replay (holdLive)
 		}
 	}
+}
+
+// appendStreamHead appends the head of a stream answer; keyText is left out
+// when empty (HEAD: no stream, so no key).
+func (ls *loopState) appendStreamHead(dst []byte, sub *subscription, p persist, keyText []byte) []byte {
+	dst = appendResponseHead(dst, 200, p)
+	dst = httpcodec.AppendHeader(dst, "Cache-Control", "no-cache")
+	dst = httpcodec.AppendHeader(dst, "X-Accel-Buffering", "no")
+	if len(keyText) > 0 {
+		dst = httpcodec.AppendHeaderBytes(dst, "Push-Conn", keyText)
+	}
+	dst = ls.s.appendCORS(dst, sub.origin)
+	dst = httpcodec.AppendHeader(dst, "Access-Control-Expose-Headers", "Push-Conn")
+	ls.frame = sub.format.contentType(ls.frame[:0], ls.s.boundary)
+	dst = httpcodec.AppendHeaderBytes(dst, "Content-Type", ls.frame)
+	if sub.minor == 1 {
+		dst = httpcodec.AppendHeader(dst, "Transfer-Encoding", "chunked")
+	}
+	return append(dst, "\r\n"...)
 }
 
 // parseSince reads the resume point from ?since= or Last-Event-ID.
