@@ -46,6 +46,9 @@ func TestPartialDeliveryAfterKill9(t *testing.T) {
 				t.Fatalf("+%v push %d = %v: a named again after %d answers without it", at, i, ans, unnamed)
 			}
 			named++
+			if named == 1 {
+				partialBatchAndAll(t, b, sc)
+			}
 		case ans.Unreachable == nil:
 			unnamed++
 		default:
@@ -64,4 +67,21 @@ func TestPartialDeliveryAfterKill9(t *testing.T) {
 	}
 	t.Logf("after kill -9 of a: %d answers named a, then %d without it from +%v", named, unnamed, time.Since(killed).Round(time.Millisecond))
 	noRedisTrouble(t, b, c)
+}
+
+// partialBatchAndAll checks, while a is dead but named, that a batch line
+// to the user and a push to all follow the same rule: 200, delivered on c,
+// a in "unreachable".
+func partialBatchAndAll(t *testing.T, b *node, sc *stream) {
+	t.Helper()
+	lines := b.batch(`{"to":"user:mover","data":"batch"}`)
+	if l := lines[0]; l.status != 200 || l.Delivered != 1 || !slices.Equal(l.Unreachable, []string{"a"}) {
+		t.Errorf("batch line to the user through b = %s; want status 200, delivered 1, \"unreachable\":[\"a\"]", l.body)
+	}
+	sc.expect("user:mover", `"batch"`)
+	ans := b.pub("all", `"to all"`, "Content-Type", "application/json")
+	if ans.status != 200 || ans.Delivered != 1 || !slices.Equal(ans.Unreachable, []string{"a"}) {
+		t.Errorf("push to all through b = %v; want 200 delivered 1 (c's stream), \"unreachable\":[\"a\"]", ans)
+	}
+	sc.expect("all", `"to all"`)
 }
