@@ -36,6 +36,16 @@ func TestIdempotencyKeyAcrossNodes(t *testing.T) {
 		t.Errorf("batch line with a new key = %s; want delivered 1", lines[1].body)
 	}
 	s.expect("user:idem", `"new"`) // not "twice", not "thrice"
+
+	// Malformed keys are 400 in a cluster too, before any claim or delivery.
+	if ans := a.pub("user/idem", `"x"`, "Idempotency-Key", strings.Repeat("k", 129)); ans.status != 400 {
+		t.Errorf("a 129-character key = %v; want 400", ans)
+	}
+	bad := c.batch(`{"to":"user:idem","data":"bad","idempotency_key":"a b"}`, `{"to":"user:idem","data":"plain"}`)
+	if bad[0].status != 400 || bad[1].status != 200 || bad[1].Delivered != 1 {
+		t.Errorf("batch with a malformed key and an unkeyed line = %s / %s; want 400, then 200 delivered 1", bad[0].body, bad[1].body)
+	}
+	s.expect("user:idem", `"plain"`)
 }
 
 // TestIdempotentRetryAfter503 publishes 1,000 keyed messages while Redis is
