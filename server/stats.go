@@ -26,6 +26,7 @@ type snapshot struct {
 	slowConsumers, subscribes, polls uint64
 	acks                             uint64
 	duplicates, idemEvicted          uint64
+	peersGone                        uint64
 	forwards, received               uint64
 	storedUsers, storedBytes         int
 	authDenied, authFailed           uint64
@@ -47,6 +48,7 @@ func (s *Server) snapshot() snapshot {
 	sn.polls = s.counters.polls.Load()
 	sn.acks = s.counters.acks.Load()
 	sn.duplicates = s.counters.duplicates.Load()
+	sn.peersGone = s.cluster.links.Stats().Gone
 	if s.idemMem != nil {
 		sn.idemEvicted = s.idemMem.Evicted()
 	}
@@ -96,6 +98,7 @@ func (s *Server) appendStats(dst []byte) []byte {
 	field("acks", int64(sn.acks))
 	field("duplicates", int64(sn.duplicates))
 	field("idempotency_keys_evicted", int64(sn.idemEvicted))
+	field("peers_gone", int64(sn.peersGone))
 	field("stored_users", int64(sn.storedUsers))
 	field("stored_bytes", int64(sn.storedBytes))
 	field("auth_denied", int64(sn.authDenied))
@@ -145,6 +148,7 @@ func (s *Server) appendMetrics(dst []byte) []byte {
 	metric("acks_total", "counter", "Acknowledgements received.", float64(sn.acks))
 	metric("duplicates_total", "counter", "Publishes not delivered: their idempotency key was seen within the window.", float64(sn.duplicates))
 	metric("idempotency_keys_evicted_total", "counter", "Idempotency keys dropped unexpired: the in-memory map was full.", float64(sn.idemEvicted))
+	metric("peers_gone_total", "counter", "Times a peer node was found gone for routing (its link refused or reset).", float64(sn.peersGone))
 	metric("stored_bytes", "gauge", "Bytes of QoS 1 messages kept.", float64(sn.storedBytes))
 	metric("auth_denied_total", "counter", "Subscribes refused by auth (401, 403).", float64(sn.authDenied))
 	metric("auth_failures_total", "counter", "Subscribes the auth callback gave no usable answer for (502).", float64(sn.authFailed))

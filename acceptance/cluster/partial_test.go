@@ -65,6 +65,9 @@ func TestPartialDeliveryAfterKill9(t *testing.T) {
 	if named == 0 {
 		t.Errorf("no answer named a in \"unreachable\" while its entries lived (node ttl %v): the dead node was not reported", partialTTL)
 	}
+	if g := b.stats()["peers_gone"]; g < 1 {
+		t.Errorf("b's /stats peers_gone = %v; want a counted as gone", g)
+	}
 	t.Logf("after kill -9 of a: %d answers named a, then %d without it from +%v", named, unnamed, time.Since(killed).Round(time.Millisecond))
 	noRedisTrouble(t, b, c)
 }
