@@ -37,6 +37,7 @@ type Idempotency interface {
 	Claim(ctx context.Context, keys []string, out []Claim) error
 	// Record stores answers[i] for keys[i], a key this node won, for the
 	// window; a nil answer releases the key, so a retry delivers afresh.
+	// It may keep answers[i]: the caller must not change it afterwards.
 	Record(ctx context.Context, keys []string, answers [][]byte) error
 }
 

@@ -89,23 +89,18 @@ type keyedCall struct {
 	claimErr  string // the claim round trip failed: keyed pushes answer 503
 }
 
-// claimNow claims key on the loop (keys in memory: nothing waits).
-func (ls *loopState) claimNow(key []byte) cluster.Claim {
-	var out [1]cluster.Claim
-	ls.s.idem.Claim(context.Background(), []string{string(key)}, out[:])
-	return out[0]
-}
-
-// publishKeyedNow publishes a push whose key was just claimed on the loop
-// (standalone) and records its answer there.
+// publishKeyedNow claims key on the loop (standalone: the keys are in
+// memory, nothing waits), publishes the push if the claim is won and
+// records its answer there.
 func (ls *loopState) publishKeyedNow(l *engine.Loop, p *push, key []byte) pushResult {
-	c := ls.claimNow(key)
-	if !c.Won {
-		return ls.s.claimedResult(c)
+	keys := []string{string(key)}
+	var c [1]cluster.Claim
+	ls.s.idem.Claim(context.Background(), keys, c[:])
+	if !c[0].Won {
+		return ls.s.claimedResult(c[0])
 	}
 	res := ls.publish(l, p)
-	k := []string{string(key)}
-	ls.s.idem.Record(context.Background(), k, [][]byte{idemAnswer(&res)})
+	ls.s.idem.Record(context.Background(), keys, [][]byte{idemAnswer(&res)})
 	return res
 }
 
