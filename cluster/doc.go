@@ -140,7 +140,7 @@
 //
 // # Locks
 //
-// MemStore.mu, RedisDirectory.mu, RedisStore.mu, Links.mu, link.mu, LinkServer.mu: each guards
+// MemStore.mu, RedisDirectory.mu, RedisStore.mu, Links.mu, link.mu, LinkServer.mu, IdemMemory.mu: each guards
 // its own fields, none is held across I/O, and none is held while another is taken (Links.Close
 // and link.run release one before taking the other), so there is no lock order to keep.
 //
