@@ -52,6 +52,10 @@ func TestIdempotencyKeyStandalone(t *testing.T) {
 	if r := n.pub("user/later", "retry", "Idempotency-Key", "k404"); r.status != 200 || strings.Contains(string(r.body), "duplicate") {
 		t.Errorf("retry of a 404'd key = %d %s; want 200 delivered, not a duplicate", r.status, r.body)
 	}
+	// A key on a whole batch is refused, not ignored.
+	if r := n.do("POST", "/pub", `{"to":"user:u","data":1}`+"\n", "Idempotency-Key", "batch-1"); r.status != 400 {
+		t.Errorf("POST /pub with an Idempotency-Key header = %d %s; want 400 (keys go on lines)", r.status, r.body)
+	}
 	if st := n.stats(); st["duplicates"] != 2 {
 		t.Errorf("/stats duplicates = %v; want 2", st["duplicates"])
 	}

@@ -29,6 +29,11 @@ type batchLine struct {
 // result line. Deliveries for other loops go out in one hand-over per loop
 // after the last line.
 func (ls *loopState) publishBatch(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
+	if req.Header("Idempotency-Key") != nil {
+		// Silently ignoring it would let a publisher believe its retry is safe.
+		ls.answerError(l, h, req, 400, `a batch takes a key per line ("idempotency_key"), not an Idempotency-Key header`)
+		return
+	}
 	if !ls.s.cluster.alone() && bytes.Contains(req.Body(), batchKeyField) {
 		ls.deferBatch(l, h, req) // keys to claim in Redis first (idempotency.go)
 		return
