@@ -14,6 +14,9 @@
 //	(*RedisStore).Put/Ack/Pending/Close
 //	redistest.Start(testing.TB) *redistest.Cluster             // tests: a real 3-master Redis Cluster
 //
+//	NewIdemRedis(*RedisStore, IdemOptions) *IdemRedis          // idempotency keys (idempotency.go)
+//	NewIdemMemory(IdemOptions) *IdemMemory                     // the same in memory (idemmem.go)
+//	(Idempotency).Claim(ctx, keys, out) / Record(ctx, keys, answers)
 //	NewLinks(self string, dir Directory, LinkOptions) *Links  // links.go, link.go
 //	(*Links).Forward(ctx, nodeID, *Push) (Result, error)
 //	(*Links).ForwardBatch(ctx, nodeID, []*Push) ([]Result, error)
@@ -24,8 +27,10 @@
 //
 // A node that took a publish looks the target up (ConnNode/UserNodes/TopicNodes, or Nodes for
 // "all"), delivers locally itself, and Forwards (or ForwardBatch) to every other node; it sums
-// Result.Delivered and counts the nodes that answered for the §4 answer. Any Forward error
-// means the outcome on that node is unknown: answer 503, never drop silently.
+// Result.Delivered and counts the nodes that answered for the §4 answer. A Forward error means
+// the outcome on that node is unknown: the answer names the node in "unreachable", and is 503
+// when nothing was delivered or stored anywhere. ErrNodeGone (the peer's port refused, or the
+// connection was reset) means no process is there: the node holds nothing, and is no failure.
 //
 // # Redis data model
 //
@@ -41,6 +46,8 @@
 //	pw:c:<key>        STRING  node id holding conn key <key>
 //	pw:u:<user>       SET     node ids holding connections of <user>
 //	pw:t:<topic>      SET     node ids holding subscribers of <topic>
+//	pw:i:{<key>}      STRING  an Idempotency-Key: "p<node>:<n>" while its publish runs (PX hold,
+//	                          10s), then "<status> <JSON answer>" (PX --idempotency-window)
 //
 // Redis Cluster: every command names one key, so slots never matter; the {id} hash tag keeps a
 // node's own keys in one slot only so that they live and move together. Pipelines (DoMulti,
@@ -126,12 +133,14 @@
 // at most QueueBytes encoded bytes and MaxInFlight unanswered requests; a sender past either
 // waits up to QueueWait, then gets ErrBackpressure. A broken link fails every queued and
 // in-flight request with ErrLinkDown and redials at once; failed dials back off (50ms doubling
-// to 2s, jittered), and during the backoff Forward fails at once. A peer whose heartbeat is gone
-// gets ErrUnknownNode and its link is dropped.
+// to 2s, jittered), and during the backoff Forward fails at once. A refused dial or a reset
+// connection marks the peer gone: Forward fails at once with ErrNodeGone, redials included,
+// until a dial works again (the dial asks NodeAddr first, so the heartbeat must be back too).
+// A peer whose heartbeat is gone gets ErrUnknownNode and its link is dropped.
 //
 // # Locks
 //
-// MemStore.mu, RedisDirectory.mu, RedisStore.mu, Links.mu, link.mu, LinkServer.mu: each guards
+// MemStore.mu, RedisDirectory.mu, RedisStore.mu, Links.mu, link.mu, LinkServer.mu, IdemMemory.mu: each guards
 // its own fields, none is held across I/O, and none is held while another is taken (Links.Close
 // and link.run release one before taking the other), so there is no lock order to keep.
 //

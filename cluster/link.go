@@ -3,9 +3,11 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -47,6 +49,7 @@ type link struct {
 	mu       sync.Mutex // guards everything below; never held across I/O
 	state    linkState
 	cause    error     // why stateDown: what senders get (wraps ErrLinkDown or ErrUnknownNode)
+	gone     bool      // the last dial was refused or the connection reset: fail at once with cause
 	gen      uint64    // connection generation: a reader of an older one must stop
 	out      []byte    // encoded frames not yet taken by the writer
 	fifo     []pending // fifo[head:] await answers, oldest first
@@ -76,7 +79,7 @@ func (k *link) enqueue(ctx context.Context, ps []*Push, c *call) error {
 			k.mu.Unlock()
 			return ErrClosed
 		}
-		if k.state == stateDown {
+		if k.state == stateDown || k.gone {
 			err := k.cause
 			k.mu.Unlock()
 			return err
@@ -191,7 +194,7 @@ func (k *link) run() {
 				k.fail(stateDown, err)
 				return
 			}
-			k.fail(stateDown, linkDown(err))
+			k.fail(stateDown, k.downCause(err))
 			d := backoff/2 + rand.N(backoff/2+1)
 			backoff = min(2*backoff, o.BackoffMax)
 			select {
@@ -213,8 +216,32 @@ func (k *link) run() {
 			return
 		}
 		k.ls.o.Logger.Warn("cluster: link broke; redialling", "peer", k.peer, "err", err)
-		k.fail(stateDialing, linkDown(err))
+		k.fail(stateDialing, k.downCause(err))
 	}
+}
+
+// downCause is what senders get while the link is down because of err. A refused dial or
+// a reset connection means no process is there (a killed node's kernel answers for it):
+// the link is marked gone, and senders fail at once, without waiting on redials, until a
+// dial works again. Any other failure (a timeout: a partition, a hung peer) says nothing
+// of the process, so senders keep waiting on dials as before.
+func (k *link) downCause(err error) error {
+	if !refusedOrReset(err) {
+		return linkDown(err)
+	}
+	k.mu.Lock()
+	was := k.gone
+	k.gone = true
+	k.mu.Unlock()
+	if !was {
+		k.ls.gone.Add(1)
+		k.ls.o.Logger.Warn("cluster: peer gone (refused or reset); pushes skip it until a dial works", "peer", k.peer, "err", err)
+	}
+	return fmt.Errorf("%w: %w", ErrNodeGone, err)
+}
+
+func refusedOrReset(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 func (k *link) dial() (net.Conn, error) {
@@ -243,7 +270,7 @@ func (k *link) dial() (net.Conn, error) {
 func (k *link) serve(conn net.Conn) error {
 	dead := make(chan error, 1)
 	k.mu.Lock()
-	k.state = stateUp
+	k.state, k.gone = stateUp, false // the dial worked: the node is back
 	gen := k.gen
 	k.mu.Unlock()
 	go k.read(conn, gen, dead)

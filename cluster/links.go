@@ -55,6 +55,11 @@ var (
 	ErrLinkDown = errors.New("cluster: link down")
 	// ErrBackpressure means the link's queue stayed full for LinkOptions.QueueWait.
 	ErrBackpressure = errors.New("cluster: link queue full")
+	// ErrNodeGone means the node's link was refused or reset: no process listens at its
+	// address, so it holds no live connection, whatever its directory entries say until they
+	// age out. Pushes to it fail at once, without waiting on a dial, until a dial works again.
+	// It wraps ErrLinkDown.
+	ErrNodeGone = fmt.Errorf("%w: node gone (connection refused or reset)", ErrLinkDown)
 )
 
 // LinkStats counts link traffic since NewLinks.
@@ -65,6 +70,7 @@ type LinkStats struct {
 	Failed   uint64 // pushes answered with an error by the link itself (down, backpressure)
 	Dials    uint64 // successful dials
 	DialErrs uint64
+	Gone     uint64 // times a peer was found gone (dial refused, connection reset)
 	Writes   uint64 // write system calls (Sent/Writes is the coalescing factor)
 }
 
@@ -76,7 +82,7 @@ type Links struct {
 	dir  Directory
 	o    LinkOptions
 
-	sent, answered, failed, dials, dialErrs, writes atomic.Uint64
+	sent, answered, failed, dials, dialErrs, writes, gone atomic.Uint64
 
 	mu     sync.Mutex // guards peers, closed
 	peers  map[string]*link
@@ -91,7 +97,7 @@ func NewLinks(self string, dir Directory, o LinkOptions) *Links {
 }
 
 // Forward sends p to node nodeID and waits for its result. ctx bounds the wait; an error
-// (ErrLinkDown, ErrBackpressure, ErrUnknownNode, ErrClosed or ctx's) means no result is known.
+// (ErrLinkDown, ErrNodeGone, ErrBackpressure, ErrUnknownNode, ErrClosed or ctx's) means no result is known.
 func (l *Links) Forward(ctx context.Context, nodeID string, p *Push) (Result, error) {
 	ps := [1]*Push{p}
 	res, err := l.forward(ctx, nodeID, ps[:])
@@ -189,7 +195,7 @@ func (l *Links) Stats() LinkStats {
 	l.mu.Unlock()
 	return LinkStats{
 		Links: n, Sent: l.sent.Load(), Answered: l.answered.Load(), Failed: l.failed.Load(),
-		Dials: l.dials.Load(), DialErrs: l.dialErrs.Load(), Writes: l.writes.Load(),
+		Dials: l.dials.Load(), DialErrs: l.dialErrs.Load(), Writes: l.writes.Load(), Gone: l.gone.Load(),
 	}
 }
 

@@ -21,6 +21,7 @@ type batchLine struct {
 	Event string                 `json:"event"`
 	QoS   int                    `json:"qos"`
 	TTL   int                    `json:"ttl"`
+	Key   *string                `json:"idempotency_key"` // nil without one: no allocation
 }
 
 // publishBatch answers POST /pub: NDJSON lines in, one NDJSON result line per
@@ -28,23 +29,20 @@ type batchLine struct {
 // result line. Deliveries for other loops go out in one hand-over per loop
 // after the last line.
 func (ls *loopState) publishBatch(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
-	body := req.Body()
-	results := ls.results[:0]
-	for len(body) > 0 {
-		line, rest, _ := bytes.Cut(body, []byte("\n"))
-		body = rest
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 {
-			continue
-		}
-		ls.resultIndex = len(results)
-		results = append(results, ls.publishLine(l, line))
+	if req.Header("Idempotency-Key") != nil {
+		// Silently ignoring it would let a publisher believe its retry is safe.
+		ls.answerError(l, h, req, 400, `a batch takes a key per line ("idempotency_key"), not an Idempotency-Key header`)
+		return
 	}
-	ls.results = results
+	if !ls.s.cluster.alone() && bytes.Contains(req.Body(), batchKeyField) {
+		ls.deferBatch(l, h, req) // keys to claim in Redis first (idempotency.go)
+		return
+	}
+	results := ls.publishLines(l, req.Body())
 	ls.flushFanOut()
 	if ls.job != nil {
 		ls.job.batch = true
-		ls.dispatch(l, h, req, results...)
+		ls.dispatch(l, h, persistence(req), results...)
 		return
 	}
 	out := ls.frame[:0]
@@ -56,6 +54,23 @@ func (ls *loopState) publishBatch(l *engine.Loop, h engine.Handle, req *httpcode
 	dst := appendResponseHead(ls.out[:0], 200, persistence(req))
 	ls.out = appendBody(dst, "application/x-ndjson", out)
 	l.Write(h, ls.out)
+}
+
+// publishLines publishes each line of a batch body; its results are
+// ls.results, one per line that is not blank.
+func (ls *loopState) publishLines(l *engine.Loop, body []byte) []pushResult {
+	results := ls.results[:0]
+	for len(body) > 0 {
+		var line []byte
+		line, body = cutLine(body)
+		if len(line) == 0 {
+			continue
+		}
+		ls.resultIndex = len(results)
+		results = append(results, ls.publishLine(l, line))
+	}
+	ls.results = results
+	return results
 }
 
 // publishLine decodes and publishes one batch line.
@@ -99,6 +114,12 @@ func (ls *loopState) publishLine(l *engine.Loop, line []byte) pushResult {
 	}
 	p.json = utf8.Valid(p.data) // sonic checked the syntax, not the UTF-8
 	p.ctype = ctypeJSON
+	if bl.Key != nil {
+		if !validIdemKey(viewBytes(*bl.Key)) {
+			return pushResult{status: 400, err: `"idempotency_key" must be 1-128 URL-safe characters (A-Z a-z 0-9 - _ . ~)`}
+		}
+		return ls.keyedLine(l, &p, viewBytes(*bl.Key))
+	}
 	return ls.publish(l, &p)
 }
 

@@ -37,6 +37,9 @@ type Config struct {
 	StoreBytes      int // QoS 1 bytes kept in all (standalone store)
 	DefaultTTL      time.Duration
 
+	IdempotencyWindow time.Duration // how long a publish's Idempotency-Key keeps its answer
+	IdempotencyKeys   int           // keys kept at most in memory (standalone); the oldest go first
+
 	MaxConns         int
 	MaxConnsPerIP    int
 	HeaderTimeout    time.Duration
@@ -85,6 +88,10 @@ func DefaultConfig() Config {
 		HookQueue:        65536,
 		Drain:            30 * time.Second,
 		LogLevel:         "info",
+
+		// Idempotency-Key (idempotency.go)
+		IdempotencyWindow: 5 * time.Minute,
+		IdempotencyKeys:   100_000,
 	}
 }
 
@@ -108,6 +115,8 @@ func (c *Config) Validate() error {
 	positive("retry", c.Retry)
 	positive("default-ttl", c.DefaultTTL)
 	positive("auth-timeout", c.AuthTimeout)
+	positive("idempotency-window", c.IdempotencyWindow)
+	atLeast("idempotency-keys", c.IdempotencyKeys, 1)
 	atLeast("hook-queue", c.HookQueue, 1)
 	if len(c.TopicACL) > 0 && c.AuthURL == "" && c.JWTSecret == "" {
 		errs = append(errs, errors.New("--topic-acl needs --auth-url or --jwt-secret: without them the user is whatever the client says"))

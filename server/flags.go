@@ -31,6 +31,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.StoreMessages, "store-messages", c.StoreMessages, "QoS 1 messages kept per user until acknowledged")
 	fs.Var((*byteSize)(&c.StoreBytes), "store-bytes", "QoS 1 bytes kept in memory for all users (standalone store)")
 	fs.DurationVar(&c.DefaultTTL, "default-ttl", c.DefaultTTL, "how long a stored message waits when Push-TTL is not given")
+	fs.DurationVar(&c.IdempotencyWindow, "idempotency-window", c.IdempotencyWindow, "how long a publish's Idempotency-Key keeps its answer: a repeat within it is not delivered again")
+	fs.IntVar(&c.IdempotencyKeys, "idempotency-keys", c.IdempotencyKeys, "idempotency keys kept in memory (standalone; cluster mode keeps them in Redis): when full, the oldest go first, counted")
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "edge connections held at most (0 = the open-files limit)")
 	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "edge connections per client IP (0 = unlimited)")
 	fs.DurationVar(&c.HeaderTimeout, "header-timeout", c.HeaderTimeout, "time allowed to send a whole request (slowloris guard)")

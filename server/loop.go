@@ -16,14 +16,15 @@ import (
 
 // Engine task ops (engine.Task.Op).
 const (
-	opDeliver    = iota + 1 // V *message: write it to H
-	opKick                  // close H (DELETE /conn/<key>)
-	opConnInfo              // V *asyncCall: describe H, answer on the caller's loop
-	opAsyncReply            // V *asyncCall: write its answer to H and resume H
-	opDrain                 // H zero: send reconnect to every stream of the loop and close them
-	opReplay                // V *replayBatch: a user's stored QoS 1 messages for H, in order
-	opDeliverAll            // V *message: write it to every subscriber of the loop
-	opAuthDone              // V *authCall: the auth callback's verdict on H's subscribe
+	opDeliver      = iota + 1 // V *message: write it to H
+	opKick                    // close H (DELETE /conn/<key>)
+	opConnInfo                // V *asyncCall: describe H, answer on the caller's loop
+	opAsyncReply              // V *asyncCall: write its answer to H and resume H
+	opDrain                   // H zero: send reconnect to every stream of the loop and close them
+	opReplay                  // V *replayBatch: a user's stored QoS 1 messages for H, in order
+	opDeliverAll              // V *message: write it to every subscriber of the loop
+	opAuthDone                // V *authCall: the auth callback's verdict on H's subscribe
+	opKeyedPublish            // V *keyedCall: its keys are claimed; publish it for H
 )
 
 // loopState is the server's state on one engine loop. Only that loop's
@@ -65,6 +66,7 @@ type loopState struct {
 	job         *routeJob    // pushes of the request being served that other nodes must take
 	resultIndex int          // which result of the request publish is making
 	results     []pushResult // a batch's results
+	keyed       *keyedCall   // the keyed request being published, its claims made (idempotency.go)
 
 	subscribers atomic.Int64 // streams and waiting long-polls on this loop
 	messagesOut atomic.Uint64
@@ -234,6 +236,8 @@ func (s *Server) OnTask(l *engine.Loop, t engine.Task) {
 		ls.replayBatch(l, t.H, t.V.(*replayBatch))
 	case opAuthDone:
 		ls.authDone(l, t.V.(*authCall))
+	case opKeyedPublish:
+		ls.keyedPublish(l, t.V.(*keyedCall))
 	}
 }
 

@@ -43,7 +43,13 @@ type pushResult struct {
 	delivered int
 	nodes     int
 	stored    bool
+	duplicate bool   // the answer of an earlier publish with the same Idempotency-Key
+	raw       []byte // a duplicate's first answer, a JSON object, written as is
 	err       string
+	// Set by the router only (partial.go): the nodes that may hold the target
+	// and were not reached, and why, when that is a failure.
+	unreachable []string
+	failure     string
 }
 
 // publishOne answers POST /pub/<kind>/<name>.
@@ -65,10 +71,22 @@ func (ls *loopState) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec.
 	p.ctype = req.Header("Content-Type")
 	p.json = embeddable(p.ctype, p.data)
 	ls.resultIndex = 0
-	res := ls.publish(l, &p)
+	var res pushResult
+	switch key := req.Header("Idempotency-Key"); {
+	case key == nil:
+		res = ls.publish(l, &p)
+	case !validIdemKey(key):
+		ls.answerError(l, h, req, 400, badIdemKey)
+		return
+	case ls.s.cluster.alone():
+		res = ls.publishKeyedNow(l, &p, key)
+	default:
+		ls.deferSingle(l, h, req, &p, key)
+		return
+	}
 	ls.flushFanOut()
 	if ls.job != nil {
-		ls.dispatch(l, h, req, res)
+		ls.dispatch(l, h, persistence(req), res)
 		return
 	}
 	ls.frame = appendPushResult(ls.frame[:0], &res, false)
@@ -79,10 +97,10 @@ func (ls *loopState) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec.
 // dispatch hands the request's routing job, with the results so far, to the
 // router; the connection waits, its later requests carried, until the answer
 // comes back (so one publisher's pushes stay in order).
-func (ls *loopState) dispatch(l *engine.Loop, h engine.Handle, req *httpcodec.Request, results ...pushResult) {
+func (ls *loopState) dispatch(l *engine.Loop, h engine.Handle, keepAlive persist, results ...pushResult) {
 	job := ls.job
 	ls.job = nil
-	job.from, job.keepAlive = h, persistence(req)
+	job.from, job.keepAlive = h, keepAlive
 	job.results = append(job.results[:0], results...)
 	ls.live(h).mode = modeAsync
 	if !ls.s.cluster.submit(func() { ls.s.cluster.run(job) }) {
@@ -93,6 +111,9 @@ func (ls *loopState) dispatch(l *engine.Loop, h engine.Handle, req *httpcodec.Re
 			job.items[i].msg.Release()
 		}
 		job.items = nil
+		if k := job.keyed; k != nil {
+			go ls.s.cluster.recordKeys(k.keys, k.claims, nil) // free them; the router is full
+		}
 		ls.s.answerRouted(job)
 	}
 }
@@ -298,6 +319,9 @@ func idNodeOf(nodeID string) uint64 {
 // appendPushResult appends the JSON answer of SPEC §4; withStatus adds the
 // "status" field the batch answer carries.
 func appendPushResult(dst []byte, r *pushResult, withStatus bool) []byte {
+	if r.raw != nil {
+		return appendRawResult(dst, r, withStatus)
+	}
 	dst = append(dst, '{')
 	if withStatus {
 		dst = append(dst, `"status":`...)
@@ -307,7 +331,7 @@ func appendPushResult(dst []byte, r *pushResult, withStatus bool) []byte {
 	if r.err != "" {
 		dst = append(dst, `"error":`...)
 		dst = httpcodec.AppendJSONString(dst, []byte(r.err))
-		return append(dst, '}')
+		return appendResultTail(dst, r)
 	}
 	dst = append(dst, `"id":"`...)
 	dst = strconv.AppendUint(dst, r.id, 10)
@@ -317,7 +341,7 @@ func appendPushResult(dst []byte, r *pushResult, withStatus bool) []byte {
 	dst = strconv.AppendInt(dst, int64(r.nodes), 10)
 	dst = append(dst, `,"stored":`...)
 	dst = strconv.AppendBool(dst, r.stored)
-	return append(dst, '}')
+	return appendResultTail(dst, r)
 }
 
 func secondsDuration(s int) time.Duration { return time.Duration(s) * time.Second }

@@ -19,6 +19,7 @@ type routeJob struct {
 	batch     bool
 	results   []pushResult
 	items     []routeItem
+	keyed     *keyedCall // its keys are recorded before the answer goes (idempotency.go)
 }
 
 type routeItem struct {
@@ -50,13 +51,17 @@ func (cn *clusterNode) run(job *routeJob) {
 			// The key's node is gone: nobody holds it, even if a link to
 			// it has not noticed yet.
 			nodes = nil
-		case it.kind == addrConn || res.delivered == 0:
-			res.status, res.err = 503, "cluster directory unavailable, and the target is not on this node: "+err.Error()
 		default:
-			if other := cn.otherKnown(it); other != "" {
-				res.status, res.err = 503, "cluster directory unavailable: delivered here, but node "+other+
-					" also holds the target and was not reached: "+err.Error()
+			// The directory is down: the nodes it last named (but this one)
+			// may hold the target and are not reached; a push that reached
+			// nobody is a 503 (below), one delivered here stays a 200.
+			if it.kind == addrConn {
+				res.unreachable = append(res.unreachable, it.node)
+			} else {
+				res.unreachable = cn.otherKnown(it, res.unreachable)
 			}
+			res.failure = "cluster directory unavailable, and the target is not on this node: " + err.Error()
+			nodes = nil
 		}
 		for _, n := range nodes {
 			if n != cn.s.nodeID {
@@ -81,12 +86,18 @@ func (cn *clusterNode) run(job *routeJob) {
 			if k < len(results) {
 				r = results[k]
 			}
+			if err != nil && k >= len(results) {
+				r.Err = err.Error()
+			}
 			switch {
 			case err != nil && it.kind == addrConn && errors.Is(err, cluster.ErrUnknownNode):
+			case r.Err != "" && errors.Is(err, cluster.ErrNodeGone):
+				// Refused or reset: no process there, so it holds no live
+				// connection. Named, but no failure (SPEC §4).
+				res.unreachable = append(res.unreachable, node)
 			case r.Err != "":
-				res.status, res.err = 503, "node "+node+" could not deliver: "+r.Err
-			case err != nil && k >= len(results):
-				res.status, res.err = 503, "node "+node+" unreachable: "+err.Error()
+				res.unreachable = append(res.unreachable, node)
+				res.addFailure("node " + node + " not reached: " + r.Err)
 			default:
 				res.delivered += r.Delivered
 				if r.Delivered > 0 {
@@ -118,12 +129,11 @@ func (cn *clusterNode) run(job *routeJob) {
 	}
 	for i := range job.items {
 		it := &job.items[i]
-		res := &job.results[it.index]
-		if res.status == 0 {
-			res.status = 200
-			finishStatus(res, it.kind)
-		}
+		finishRouted(&job.results[it.index], it.kind)
 		it.msg.Release()
+	}
+	if k := job.keyed; k != nil {
+		cn.recordKeys(k.keys, k.claims, job.results)
 	}
 	cn.s.answerRouted(job)
 }
@@ -186,17 +196,17 @@ func (cn *clusterNode) remember(to string, nodes []string) {
 	cn.known[to] = nodes
 }
 
-// otherKnown names a node other than this one that the directory last said
-// holds the push's target, or "" when it named none (or was never asked).
-func (cn *clusterNode) otherKnown(it *routeItem) string {
+// otherKnown appends the nodes other than this one that the directory last
+// said hold the push's target (none when it was never asked).
+func (cn *clusterNode) otherKnown(it *routeItem, dst []string) []string {
 	cn.knownMu.Lock()
 	defer cn.knownMu.Unlock()
 	for _, n := range cn.known[string(it.msg.to)] {
 		if n != cn.s.nodeID {
-			return n
+			dst = append(dst, n)
 		}
 	}
-	return ""
+	return dst
 }
 
 func clusterPush(m *message) *cluster.Push {

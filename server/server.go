@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/hooks"
@@ -41,9 +42,11 @@ type Server struct {
 	perIP  *ipCounter
 	rates  *rateLimiter
 
-	cluster *clusterNode  // the directory and links: in memory when standalone
-	auth    *authorizer   // subscriber auth (SPEC §6); nil when none is configured
-	hooks   *hooks.Sender // lifecycle webhooks (SPEC §6); nil without --hook-url
+	cluster *clusterNode        // the directory and links: in memory when standalone
+	idem    cluster.Idempotency // Idempotency-Key claims and answers (idempotency.go)
+	idemMem *cluster.IdemMemory // idem when it is in memory; nil with Redis
+	auth    *authorizer         // subscriber auth (SPEC §6); nil when none is configured
+	hooks   *hooks.Sender       // lifecycle webhooks (SPEC §6); nil without --hook-url
 	// debug caches log.Enabled(debug): a disabled slog call still boxes its
 	// arguments, an allocation per message on the hot path.
 	debug bool
@@ -151,6 +154,7 @@ func (s *Server) Start() error {
 	if s.cluster, err = startCluster(s); err != nil {
 		return err
 	}
+	s.idem = newIdempotency(s)
 	if err := s.eng.Start(); err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ type counters struct {
 	subscribes atomic.Uint64
 	polls      atomic.Uint64
 	acks       atomic.Uint64
+	duplicates atomic.Uint64 // publishes answered "duplicate": their idempotency key was seen
 }
 
 // snapshot is one reading of every figure, so /stats and /metrics agree.
@@ -24,6 +25,8 @@ type snapshot struct {
 	messagesIn, messagesOut, drops   uint64
 	slowConsumers, subscribes, polls uint64
 	acks                             uint64
+	duplicates, idemEvicted          uint64
+	peersGone                        uint64
 	forwards, received               uint64
 	storedUsers, storedBytes         int
 	authDenied, authFailed           uint64
@@ -44,6 +47,11 @@ func (s *Server) snapshot() snapshot {
 	sn.subscribes = s.counters.subscribes.Load()
 	sn.polls = s.counters.polls.Load()
 	sn.acks = s.counters.acks.Load()
+	sn.duplicates = s.counters.duplicates.Load()
+	sn.peersGone = s.cluster.links.Stats().Gone
+	if s.idemMem != nil {
+		sn.idemEvicted = s.idemMem.Evicted()
+	}
 	for _, ls := range s.loops {
 		sn.messagesOut += ls.messagesOut.Load()
 		sn.drops += ls.drops.Load()
@@ -88,6 +96,9 @@ func (s *Server) appendStats(dst []byte) []byte {
 	field("subscribes", int64(sn.subscribes))
 	field("polls", int64(sn.polls))
 	field("acks", int64(sn.acks))
+	field("duplicates", int64(sn.duplicates))
+	field("idempotency_keys_evicted", int64(sn.idemEvicted))
+	field("peers_gone", int64(sn.peersGone))
 	field("stored_users", int64(sn.storedUsers))
 	field("stored_bytes", int64(sn.storedBytes))
 	field("auth_denied", int64(sn.authDenied))
@@ -135,6 +146,9 @@ func (s *Server) appendMetrics(dst []byte) []byte {
 	metric("subscribes_total", "counter", "Streams started.", float64(sn.subscribes))
 	metric("polls_total", "counter", "Long-poll requests.", float64(sn.polls))
 	metric("acks_total", "counter", "Acknowledgements received.", float64(sn.acks))
+	metric("duplicates_total", "counter", "Publishes not delivered: their idempotency key was seen within the window.", float64(sn.duplicates))
+	metric("idempotency_keys_evicted_total", "counter", "Idempotency keys dropped unexpired: the in-memory map was full.", float64(sn.idemEvicted))
+	metric("peers_gone_total", "counter", "Times a peer node was found gone for routing (its link refused or reset).", float64(sn.peersGone))
 	metric("stored_bytes", "gauge", "Bytes of QoS 1 messages kept.", float64(sn.storedBytes))
 	metric("auth_denied_total", "counter", "Subscribes refused by auth (401, 403).", float64(sn.authDenied))
 	metric("auth_failures_total", "counter", "Subscribes the auth callback gave no usable answer for (502).", float64(sn.authFailed))

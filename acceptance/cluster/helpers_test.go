@@ -375,6 +375,9 @@ type answer struct {
 	Stored    bool   `json:"stored"`
 	Error     string `json:"error"`
 	Status    int    `json:"status"` // batch result lines only
+	// Partial delivery and idempotency keys (SPEC §4).
+	Unreachable []string `json:"unreachable"`
+	Duplicate   bool     `json:"duplicate"`
 }
 
 func (a answer) String() string {

@@ -66,22 +66,8 @@ func Start(t testing.TB) *Cluster {
 	t.Cleanup(c.stop)
 	for i := range c.nodes {
 		port, bus := ports[2*i], ports[2*i+1]
-		s := &server{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
-		s.cmd = exec.Command("redis-server",
-			"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-			"--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(bus),
-			"--cluster-config-file", filepath.Join(dir, "nodes-"+strconv.Itoa(port)+".conf"),
-			"--dir", dir, "--save", "", "--appendonly", "no")
-		s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
-		if err := s.cmd.Start(); err != nil {
-			t.Fatalf("start redis-server on %s: %v", s.addr, err)
-		}
-		s.exited = make(chan struct{})
-		go func() {
-			s.waitErr = s.cmd.Wait()
-			close(s.exited)
-		}()
-		c.nodes[i] = s
+		c.nodes[i] = spawn(t, port, "--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(bus),
+			"--cluster-config-file", filepath.Join(dir, "nodes-"+strconv.Itoa(port)+".conf"), "--dir", dir)
 	}
 	for _, s := range c.nodes {
 		c.await(s, "PING answered", func() (bool, string) {
@@ -103,6 +89,25 @@ func Start(t testing.TB) *Cluster {
 		})
 	}
 	return c
+}
+
+// spawn starts redis-server on port, without persistence, with more
+// arguments; it does not wait for it to answer.
+func spawn(t testing.TB, port int, args ...string) *server {
+	t.Helper()
+	s := &server{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
+	s.cmd = exec.Command("redis-server", append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no"}, args...)...)
+	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("start redis-server on %s: %v", s.addr, err)
+	}
+	s.exited = make(chan struct{})
+	go func() {
+		s.waitErr = s.cmd.Wait()
+		close(s.exited)
+	}()
+	return s
 }
 
 // await polls ok every 20ms until it holds, failing the test when s exits

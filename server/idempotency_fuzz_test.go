@@ -1,0 +1,44 @@
+package server
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/pushwire/pushwire/cluster"
+)
+
+// FuzzStoredAnswer feeds claimedResult what a key may hold in Redis — the
+// server's own "<status> <JSON>" or anything another writer put there — and
+// wants a clear answer, never a panic, and valid JSON out of every answer
+// it accepts (single and batch forms).
+func FuzzStoredAnswer(f *testing.F) {
+	for _, seed := range []string{
+		`200 {"id":"1","delivered":1,"nodes":1,"stored":false}`,
+		`202 {"id":"2","delivered":0,"nodes":0,"stored":true,"unreachable":["a"]}`,
+		`200 {}`, `200 {`, `200`, ` {}`, `abc {}`, ``, `200 }{`, "200 {\"id\":\"\\u00e9\"}",
+	} {
+		f.Add([]byte(seed))
+	}
+	s := &Server{}
+	f.Fuzz(func(t *testing.T, stored []byte) {
+		r := s.claimedResult(cluster.Claim{Answer: stored})
+		if r.raw == nil {
+			if r.status != 503 || r.err == "" {
+				t.Fatalf("claimedResult(%q) = %+v; want the answer or a 503 with an error", stored, r)
+			}
+			return
+		}
+		if !r.duplicate {
+			t.Fatalf("claimedResult(%q) = %+v; want duplicate", stored, r)
+		}
+		if !json.Valid(r.raw) {
+			return // not ours: written back as is, like any stored bytes
+		}
+		for _, batch := range []bool{false, true} {
+			out := appendPushResult(nil, &r, batch)
+			if !json.Valid(out) {
+				t.Fatalf("stored %q written (batch %v) as %q: not JSON", stored, batch, out)
+			}
+		}
+	})
+}
