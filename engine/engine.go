@@ -69,6 +69,8 @@ type Engine struct {
 	lfds  []int // every listening socket; -1 once closed
 	ltags []int // the tag of each listening socket, by the same index
 
+	tlsServers []tlsListener // TLS listeners' servers by tag (ListenTLS); written only before Start
+
 	stopping atomic.Bool
 	wg       sync.WaitGroup
 }

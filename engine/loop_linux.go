@@ -34,6 +34,7 @@ type Loop struct {
 	slab slab
 	in   inPool
 	out  outPool
+	tls  tlsTable
 	acc  acceptor
 
 	events       []unix.EpollEvent
@@ -172,6 +173,9 @@ func (l *Loop) tick() {
 		l.expireLingerers()
 	}
 	l.in.trim()
+	if len(l.tls.warm) > 0 {
+		l.coolTLS()
+	}
 	l.out.trim()
 	l.h.OnTick(l, l.now)
 	l.nextTick = l.nextTick.Add(l.cfg.TickInterval)
@@ -331,7 +335,11 @@ func (l *Loop) open(fd, tag int, peer netip.Addr) {
 	}
 	c := l.slab.at(i)
 	gen := c.gen
+	if srv := l.eng.tlsServer(tag); srv != nil {
+		c.tls = l.tls.get(srv)
+	}
 	if err := l.p.add(fd, connEvents, i, int32(gen)); err != nil {
+		l.freeTLS(c)
 		l.slab.release(i)
 		unix.Close(fd)
 		return
