@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/pushwire/pushwire/tlslayer"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -18,8 +20,9 @@ const (
 type loopListener struct {
 	fd     int
 	tag    int
-	id     int  // index into Engine.lfds
-	paused bool // removed from epoll during an accept backoff
+	tls    *tlslayer.Server // nil for a plaintext listener
+	id     int              // index into Engine.lfds
+	paused bool             // removed from epoll during an accept backoff
 }
 
 // Loop is one event loop: an epoll instance, its connections, and the goroutine that runs
@@ -189,7 +192,7 @@ func (l *Loop) tick() {
 func (l *Loop) runTasks() {
 	tasks, hs := l.q.swap(l.tasks, l.handoffs)
 	for _, a := range hs {
-		l.open(a.fd, a.tag, a.peer)
+		l.open(a.fd, a.tag, a.tls, a.peer)
 	}
 	for i := range tasks {
 		l.h.OnTask(l, tasks[i])
@@ -260,7 +263,7 @@ func (l *Loop) accept(li int, events uint32) {
 			return
 		}
 		if l.eng.reusePort {
-			l.open(fd, ln.tag, peer)
+			l.open(fd, ln.tag, ln.tls, peer)
 			continue
 		}
 		target := l.eng.loops[l.nextLoop]
@@ -268,8 +271,8 @@ func (l *Loop) accept(li int, events uint32) {
 			l.nextLoop = 0
 		}
 		if target == l {
-			l.open(fd, ln.tag, peer)
-		} else if !target.q.pushHandoff(handoff{fd: fd, tag: ln.tag, peer: peer}) {
+			l.open(fd, ln.tag, ln.tls, peer)
+		} else if !target.q.pushHandoff(handoff{fd: fd, tag: ln.tag, tls: ln.tls, peer: peer}) {
 			unix.Close(fd)
 		}
 	}
@@ -320,8 +323,9 @@ func (l *Loop) logAcceptError(err error) {
 	l.acceptLogged = 0
 }
 
-// open sets up an accepted socket, registers it and hands it to OnOpen.
-func (l *Loop) open(fd, tag int, peer netip.Addr) {
+// open sets up an accepted socket, registers it and hands it to OnOpen. srv is the TLS server
+// of the listener it came from, nil for plaintext.
+func (l *Loop) open(fd, tag int, srv *tlslayer.Server, peer netip.Addr) {
 	l.stats.accepted.Add(1)
 	if err := setupConn(fd, l.cfg.SendBufferBytes, int(l.cfg.UserTimeout/time.Millisecond)); err != nil {
 		unix.Close(fd) // the peer is already gone (setsockopt on a reset socket)
@@ -335,7 +339,7 @@ func (l *Loop) open(fd, tag int, peer netip.Addr) {
 	}
 	c := l.slab.at(i)
 	gen := c.gen
-	if srv := l.eng.tlsServer(tag); srv != nil {
+	if srv != nil {
 		c.tls = l.tls.get(srv)
 	}
 	if err := l.p.add(fd, connEvents, i, int32(gen)); err != nil {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"io"
 	"net"
 
@@ -98,33 +99,14 @@ func (t *tlsTable) putBuf(b []byte) {
 }
 
 // ListenTLS is Listen for a TLS listener: its connections handshake with srv, and their
-// Handler sees only plaintext. Handshake failures close the conn (counted in
+// Handler sees only plaintext. The tag may be shared with a plaintext listener (the same
+// service over both). Handshake failures close the conn (counted in
 // Stats.TLSHandshakeErrors) without OnData.
 func (e *Engine) ListenTLS(addr string, listener int, srv *tlslayer.Server) (net.Addr, error) {
-	a, err := e.Listen(addr, listener)
-	if err != nil {
-		return nil, err
+	if srv == nil {
+		return nil, errors.New("engine: ListenTLS with a nil server")
 	}
-	e.mu.Lock()
-	e.tlsServers = append(e.tlsServers, tlsListener{tag: listener, srv: srv})
-	e.mu.Unlock()
-	return a, nil
-}
-
-type tlsListener struct {
-	tag int
-	srv *tlslayer.Server
-}
-
-// tlsServer returns the TLS server of listener tag, nil for a plaintext listener. The list is
-// written only before Start.
-func (e *Engine) tlsServer(tag int) *tlslayer.Server {
-	for _, t := range e.tlsServers {
-		if t.tag == tag {
-			return t.srv
-		}
-	}
-	return nil
+	return e.listen(addr, listener, srv)
 }
 
 // TLSState returns the negotiated version and ALPN protocol of h; ok is false for a
