@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"time"
 
 	"github.com/pushwire/pushwire/tlslayer"
 	"golang.org/x/sys/unix"
@@ -24,6 +25,12 @@ const (
 	tlsPageLen  = 1 << tlsPageBits
 	ctBufBytes  = 20 << 10 // a pooled ciphertext buffer: a full record and then some
 	ctPoolMax   = 256
+
+	// coolEvery is how often the AEADs of TLS conns that sealed and opened nothing since the
+	// last check are dropped: a conn idle for one to two periods holds only its keys, while
+	// one pushed to at least once a second keeps them (an AES-GCM AEAD keeps 768 bytes and
+	// costs ~1 µs and 2 allocations to build: tlslayer BenchmarkSeal, BenchmarkAEADBytes).
+	coolEvery = time.Second
 )
 
 // tlsConn is a conn's TLS state.
@@ -38,12 +45,13 @@ type tlsConn struct {
 
 // tlsTable is a loop's TLS states, in pages that never move, named by index+1 from slot.tls.
 type tlsTable struct {
-	pages [][]tlsConn
-	n     int32
-	free  []int32
-	bufs  [][]byte // pooled ciphertext buffers
-	warm  []warmConn
-	out   []byte // handshake output scratch
+	pages    [][]tlsConn
+	n        int32
+	free     []int32
+	bufs     [][]byte // pooled ciphertext buffers
+	warm     []warmConn
+	nextCool time.Time // when coolTLS next runs
+	out      []byte    // handshake output scratch
 }
 
 // warmConn is a TLS conn holding built AEADs, checked on every tick (Conn.Idle).
@@ -342,9 +350,10 @@ func (l *Loop) markWarm(c *slot, i int32, tc *tlsConn) {
 	}
 }
 
-// coolTLS runs on every tick: conns that neither sealed nor opened a record since the last
-// tick drop their AEADs (tlslayer.Conn.Idle), so only busy conns hold them.
+// coolTLS runs every coolEvery: conns that neither sealed nor opened a record since the last
+// run drop their AEADs (tlslayer.Conn.Idle), so only busy conns hold them.
 func (l *Loop) coolTLS() {
+	l.tls.nextCool = l.now.Add(coolEvery)
 	kept := l.tls.warm[:0]
 	for _, w := range l.tls.warm {
 		c := l.slab.at(w.slot)

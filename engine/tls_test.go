@@ -302,3 +302,38 @@ func lastRecord(b []byte) (typ byte, n int) {
 	}
 	return typ, n
 }
+
+// TestTLSIdleConnHoldsOnlyKeys: once a TLS conn has been idle for a while it owns no
+// ciphertext buffer, no carry, no queue and no AEAD: only its tlslayer keys.
+func TestTLSIdleConnHoldsOnlyKeys(t *testing.T) {
+	t.Parallel()
+	var target atomic.Uint64
+	type state struct{ ct, in, out, warm bool }
+	got := make(chan state, 1)
+	fh := &funcHandler{
+		data: func(l *Loop, h Handle, in []byte) int {
+			target.Store(uint64(h))
+			l.Write(h, []byte("registered\n"))
+			return len(in)
+		},
+		task: func(l *Loop, task Task) {
+			c, _ := l.conn(Handle(target.Load()))
+			tc := l.tls.at(c.tls)
+			got <- state{ct: tc.ct != nil, in: c.in != 0, out: c.out != 0, warm: tc.c.Warm()}
+		},
+	}
+	e, addr := startTLSEngine(t, Config{Loops: 1, TickInterval: 10 * time.Millisecond}, fh)
+	c := dialTLS(t, addr, tls.VersionTLS13)
+	defer c.Close()
+	c.Write([]byte("sub"))
+	readExactly(t, c, "registered\n")
+	e.Submit(0, Task{})
+	if s := <-got; !s.warm {
+		t.Fatalf("right after a write: %+v; want the AEADs still built", s)
+	}
+	time.Sleep(2*coolEvery + 100*time.Millisecond)
+	e.Submit(0, Task{})
+	if s := <-got; s != (state{}) {
+		t.Fatalf("idle TLS conn holds %+v; want nothing but keys", s)
+	}
+}
