@@ -23,8 +23,9 @@ import (
 const (
 	tlsPageBits = 8
 	tlsPageLen  = 1 << tlsPageBits
-	ctBufBytes  = 20 << 10 // a pooled ciphertext buffer: a full record and then some
+	ctBufBytes  = 4 << 10 // a pooled ciphertext buffer (a handshake flight, pushed frames); grows by append
 	ctPoolMax   = 256
+	ctPoolLow   = 16 // each tick the pool sheds half its buffers above this
 
 	// coolEvery is how often the AEADs of TLS conns that sealed and opened nothing since the
 	// last check are dropped: a conn idle for one to two periods holds only its keys, while
@@ -98,6 +99,15 @@ func (t *tlsTable) buf() []byte {
 		return b
 	}
 	return make([]byte, 0, ctBufBytes)
+}
+
+// trim sheds half the pooled ciphertext buffers above ctPoolLow (called every tick).
+func (t *tlsTable) trim() {
+	if n := len(t.bufs); n > ctPoolLow {
+		keep := ctPoolLow + (n-ctPoolLow)/2
+		clear(t.bufs[keep:])
+		t.bufs = t.bufs[:keep]
+	}
 }
 
 func (t *tlsTable) putBuf(b []byte) {

@@ -1,0 +1,212 @@
+// Command tlshold measures what idle subscribers cost a server, over TLS or plaintext: it
+// holds N streams from this (separate) process and reports the server's RSS growth per
+// connection and, for pushwire, its goroutines (issue 12, BENCHMARKS.md "TLS").
+//
+//	tlshold -addr 127.0.0.1:8443 -tls -n 15000 -pid $(pidof pushwire) -api 127.0.0.1:8081
+//
+// With -baseline ADDR it is instead the baseline server: crypto/tls with one goroutine per
+// connection (what a Go server built on the standard library holds per idle TLS stream),
+// serving every request a never-ending SSE stream.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8443", "server address")
+	useTLS := flag.Bool("tls", false, "connect with TLS (any certificate accepted)")
+	vers := flag.String("version", "", "TLS version: 1.2, 1.3 or empty for the highest")
+	n := flag.Int("n", 1000, "subscribers to hold")
+	path := flag.String("path", "/sub?topic=idle&format=sse", "request target")
+	accept := flag.String("accept", "text/event-stream", "Accept header")
+	pid := flag.Int("pid", 0, "server pid whose RSS is read (0 = none)")
+	api := flag.String("api", "", "pushwire api address: /stats goroutines are read")
+	conc := flag.Int("concurrency", 100, "connects in flight")
+	settle := flag.Duration("settle", 3*time.Second, "wait after the last connect before reading RSS")
+	hold := flag.Duration("hold", 0, "keep the subscribers this long after measuring")
+	baseline := flag.String("baseline", "", "run the goroutine-per-connection crypto/tls baseline server on this address")
+	cert := flag.String("cert", "", "baseline: PEM certificate")
+	key := flag.String("key", "", "baseline: PEM key")
+	flag.Parse()
+	if *baseline != "" {
+		if err := serveBaseline(*baseline, *cert, *key); err != nil {
+			fmt.Fprintln(os.Stderr, "tlshold:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	var cfg *tls.Config
+	if *useTLS {
+		cfg = &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}}
+		switch *vers {
+		case "1.2":
+			cfg.MaxVersion = tls.VersionTLS12
+		case "1.3":
+			cfg.MinVersion = tls.VersionTLS13
+		}
+	}
+	req := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: bench\r\nAccept: %s\r\n\r\n", *path, *accept)
+	before := rss(*pid)
+	start := time.Now()
+	var ok, failed atomic.Int64
+	var firstErr atomic.Value
+	sem := make(chan struct{}, *conc)
+	var wg sync.WaitGroup
+	for range *n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := subscribe(*addr, cfg, req)
+			<-sem
+			if err != nil {
+				failed.Add(1)
+				firstErr.CompareAndSwap(nil, err)
+				return
+			}
+			ok.Add(1)
+			io.Copy(io.Discard, c) // hold: heartbeats only
+		}()
+	}
+	for ok.Load()+failed.Load() < int64(*n) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	connect := time.Since(start)
+	time.Sleep(*settle)
+	after := rss(*pid)
+	fmt.Printf("subscribers %d (failed %d) over %s in %v (%.0f/s)\n", ok.Load(), failed.Load(),
+		map[bool]string{true: "TLS", false: "plaintext"}[cfg != nil], connect.Round(time.Millisecond),
+		float64(ok.Load())/connect.Seconds())
+	if err, _ := firstErr.Load().(error); err != nil {
+		fmt.Printf("first error: %v\n", err)
+	}
+	if *pid > 0 && ok.Load() > 0 {
+		fmt.Printf("server RSS %d -> %d KiB: %.0f B per subscriber\n", before>>10, after>>10, float64(after-before)/float64(ok.Load()))
+	}
+	if *api != "" {
+		fmt.Printf("server goroutines %s\n", goroutines(*api))
+	}
+	time.Sleep(*hold)
+}
+
+// subscribe opens one stream and returns once its response head and first bytes are in.
+func subscribe(addr string, cfg *tls.Config, req string) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", addr, 30*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	if cfg != nil {
+		tc := tls.Client(c, cfg)
+		tc.SetDeadline(time.Now().Add(60 * time.Second))
+		if err := tc.Handshake(); err != nil {
+			c.Close()
+			return nil, err
+		}
+		c = tc
+	}
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	if _, err := io.WriteString(c, req); err != nil {
+		c.Close()
+		return nil, err
+	}
+	var head []byte
+	buf := make([]byte, 4096)
+	for !bytes.Contains(head, []byte("\r\n\r\n")) {
+		k, err := c.Read(buf)
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("reading the response head: %w", err)
+		}
+		head = append(head, buf[:k]...)
+	}
+	if !bytes.HasPrefix(head, []byte("HTTP/1.1 200")) {
+		c.Close()
+		return nil, fmt.Errorf("answer %q", head[:min(len(head), 40)])
+	}
+	c.SetDeadline(time.Time{})
+	return c, nil
+}
+
+// rss returns VmRSS of pid in bytes (0 when pid is 0).
+func rss(pid int) int64 {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func goroutines(api string) string {
+	resp, err := http.Get("http://" + api + "/stats")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		return err.Error()
+	}
+	return fmt.Sprint(m["goroutines"])
+}
+
+// serveBaseline is one goroutine per connection on crypto/tls: read the request head,
+// answer an SSE head, then block reading, as an idle stream does.
+func serveBaseline(addr, certFile, keyFile string) error {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return err
+	}
+	ln, err := tls.Listen("tcp", addr, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		return err
+	}
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			continue
+		}
+		go func() {
+			defer c.Close()
+			r := bufio.NewReader(c)
+			for {
+				l, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if l == "\r\n" {
+					break
+				}
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n: open\n\n")
+			io.Copy(io.Discard, r)
+		}()
+	}
+}
