@@ -24,7 +24,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -40,6 +39,7 @@ func main() {
 	conc := flag.Int("concurrency", 100, "connects in flight")
 	settle := flag.Duration("settle", 3*time.Second, "wait after the last connect before reading RSS")
 	hold := flag.Duration("hold", 0, "keep the subscribers this long after measuring")
+	storm := flag.Bool("storm", false, "after measuring, close every subscriber and reconnect them all at once (TLS: resuming their sessions)")
 	baseline := flag.String("baseline", "", "run the goroutine-per-connection crypto/tls baseline server on this address")
 	cert := flag.String("cert", "", "baseline: PEM certificate")
 	key := flag.String("key", "", "baseline: PEM key")
@@ -53,7 +53,8 @@ func main() {
 	}
 	var cfg *tls.Config
 	if *useTLS {
-		cfg = &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}}
+		cfg = &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"},
+			ClientSessionCache: tls.NewLRUClientSessionCache(*n), ServerName: "localhost"}
 		switch *vers {
 		case "1.2":
 			cfg.MaxVersion = tls.VersionTLS12
@@ -63,46 +64,103 @@ func main() {
 	}
 	req := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: bench\r\nAccept: %s\r\n\r\n", *path, *accept)
 	before := rss(*pid)
-	start := time.Now()
-	var ok, failed atomic.Int64
-	var firstErr atomic.Value
-	sem := make(chan struct{}, *conc)
-	var wg sync.WaitGroup
-	for range *n {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := subscribe(*addr, cfg, req)
-			<-sem
-			if err != nil {
-				failed.Add(1)
-				firstErr.CompareAndSwap(nil, err)
-				return
-			}
-			ok.Add(1)
-			io.Copy(io.Discard, c) // hold: heartbeats only
-		}()
-	}
-	for ok.Load()+failed.Load() < int64(*n) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	connect := time.Since(start)
+	cpu0 := cpu(*pid)
+	conns, connect, failed, firstErr := connectAll(*addr, cfg, req, *n, *conc)
+	cpu1 := cpu(*pid)
 	time.Sleep(*settle)
 	after := rss(*pid)
-	fmt.Printf("subscribers %d (failed %d) over %s in %v (%.0f/s)\n", ok.Load(), failed.Load(),
-		map[bool]string{true: "TLS", false: "plaintext"}[cfg != nil], connect.Round(time.Millisecond),
-		float64(ok.Load())/connect.Seconds())
-	if err, _ := firstErr.Load().(error); err != nil {
-		fmt.Printf("first error: %v\n", err)
+	kind := "plaintext"
+	if cfg != nil {
+		kind = "TLS"
 	}
-	if *pid > 0 && ok.Load() > 0 {
-		fmt.Printf("server RSS %d -> %d KiB: %.0f B per subscriber\n", before>>10, after>>10, float64(after-before)/float64(ok.Load()))
+	report := func(what string, ok int, d time.Duration, c time.Duration) {
+		fmt.Printf("%s: %d subscribers (failed %d) over %s in %v (%.0f/s), server CPU %.0f µs per connect\n",
+			what, ok, failed, kind, d.Round(time.Millisecond), float64(ok)/d.Seconds(), float64(c.Microseconds())/float64(max(ok, 1)))
+		if firstErr != nil {
+			fmt.Printf("first error: %v\n", firstErr)
+		}
+	}
+	report("connect", len(conns), connect, cpu1-cpu0)
+	if *pid > 0 && len(conns) > 0 {
+		fmt.Printf("server RSS %d -> %d KiB: %.0f B per subscriber\n", before>>10, after>>10, float64(after-before)/float64(len(conns)))
 	}
 	if *api != "" {
 		fmt.Printf("server goroutines %s\n", goroutines(*api))
 	}
+	if *storm {
+		for _, c := range conns {
+			c.Close()
+		}
+		time.Sleep(*settle)
+		cpu0 = cpu(*pid)
+		conns, connect, failed, firstErr = connectAll(*addr, cfg, req, *n, *conc)
+		report("reconnect storm", len(conns), connect, cpu(*pid)-cpu0)
+		if cfg != nil {
+			resumed := 0
+			for _, c := range conns {
+				if tc, ok := c.(*tls.Conn); ok && tc.ConnectionState().DidResume {
+					resumed++
+				}
+			}
+			fmt.Printf("resumed %d of %d\n", resumed, len(conns))
+		}
+	}
 	time.Sleep(*hold)
+}
+
+// connectAll opens n streams, conc at a time, and returns those that came up, how long it
+// took, how many failed and the first failure. Each stream is held (read and discarded).
+func connectAll(addr string, cfg *tls.Config, req string, n, conc int) ([]net.Conn, time.Duration, int, error) {
+	start := time.Now()
+	var mu sync.Mutex
+	var conns []net.Conn
+	var failed int
+	var firstErr error
+	sem := make(chan struct{}, conc)
+	var wg sync.WaitGroup
+	for range n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := subscribe(addr, cfg, req)
+			<-sem
+			mu.Lock()
+			if err != nil {
+				failed++
+				if firstErr == nil {
+					firstErr = err
+				}
+			} else {
+				conns = append(conns, c)
+			}
+			mu.Unlock()
+			if err == nil {
+				go io.Copy(io.Discard, c) // hold: heartbeats only
+			}
+		}()
+	}
+	wg.Wait()
+	return conns, time.Since(start), failed, firstErr
+}
+
+// cpu returns the user + system CPU time of pid (0 when pid is 0).
+func cpu(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// fields after the command's closing parenthesis: utime and stime are the 12th and 13th
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ = 100
 }
 
 // subscribe opens one stream and returns once its response head and first bytes are in.
