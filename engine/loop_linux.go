@@ -231,6 +231,7 @@ func (l *Loop) shutdown(err error) {
 		l.eng.closeListener(ln.id)
 	}
 	l.release()
+	l.tls.release()
 	l.p.close()
 }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"time"
+	"unsafe"
 
 	"github.com/pushwire/pushwire/tlslayer"
 	"golang.org/x/sys/unix"
@@ -45,8 +46,14 @@ type tlsConn struct {
 }
 
 // tlsTable is a loop's TLS states, in pages that never move, named by index+1 from slot.tls.
+// Each conn's pointer-free tlslayer.Keys (~270 bytes: what an idle TLS conn holds) lives in
+// keys, pages mapped outside the Go heap: on the heap they would count towards the
+// collector's goal, which after a storm of handshakes lets the heap keep twice the live
+// bytes (BENCHMARKS.md, TLS). The heap part of a conn is its tlsConn (~100 bytes).
 type tlsTable struct {
 	pages    [][]tlsConn
+	keys     [][]tlslayer.Keys // mmap'd (or heap when mmap fails), by the same index as pages
+	mmaps    [][]byte          // the mappings behind keys, unmapped by release
 	n        int32
 	free     []int32
 	bufs     [][]byte // pooled ciphertext buffers
@@ -75,12 +82,35 @@ func (t *tlsTable) get(srv *tlslayer.Server) int32 {
 		i = t.n
 		if int(i>>tlsPageBits) == len(t.pages) {
 			t.pages = append(t.pages, make([]tlsConn, tlsPageLen))
+			t.keys = append(t.keys, t.keyPage())
 		}
 		t.n++
 	}
 	tc := &t.pages[i>>tlsPageBits][i&(tlsPageLen-1)]
 	tc.srv = srv
+	tc.c.Bind(&t.keys[i>>tlsPageBits][i&(tlsPageLen-1)])
 	return i + 1
+}
+
+// keyPage maps a page of Keys outside the Go heap (anonymous memory, touched only as conns
+// use it); on the heap when mapping fails.
+func (t *tlsTable) keyPage() []tlslayer.Keys {
+	size := tlsPageLen * int(unsafe.Sizeof(tlslayer.Keys{}))
+	mem, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return make([]tlslayer.Keys, tlsPageLen)
+	}
+	t.mmaps = append(t.mmaps, mem)
+	return unsafe.Slice((*tlslayer.Keys)(unsafe.Pointer(&mem[0])), tlsPageLen)
+}
+
+// release unmaps the Keys pages; every TLS conn of the loop must be closed.
+func (t *tlsTable) release() {
+	t.keys = nil
+	for _, m := range t.mmaps {
+		unix.Munmap(m)
+	}
+	t.mmaps = nil
 }
 
 func (t *tlsTable) put(idx int32) {

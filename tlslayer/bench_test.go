@@ -38,7 +38,7 @@ func BenchmarkSeal(b *testing.B) {
 }
 
 // BenchmarkAEADBytes reports the heap an AEAD keeps, per suite family, and the size of the
-// per-connection state without it.
+// per-connection state without it: the Conn (pointers) and its Keys (pointer-free).
 func BenchmarkAEADBytes(b *testing.B) {
 	for _, si := range []int{0, 2} {
 		b.Run(suites[si].name(), func(b *testing.B) {
@@ -50,18 +50,19 @@ func BenchmarkAEADBytes(b *testing.B) {
 			var before, after runtime.MemStats
 			for b.Loop() {
 				for _, c := range conns {
-					c.out.aead = nil
+					c.aead[dirOut] = nil
 				}
 				runtime.GC()
 				runtime.ReadMemStats(&before)
 				for _, c := range conns {
-					c.out.aeadFor(&suites[si])
+					c.aeadFor(dirOut)
 				}
 				runtime.GC()
 				runtime.ReadMemStats(&after)
 			}
 			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/aead")
 			b.ReportMetric(float64(unsafe.Sizeof(Conn{})), "B/conn")
+			b.ReportMetric(float64(unsafe.Sizeof(Keys{})), "B/keys")
 			runtime.KeepAlive(conns)
 		})
 	}

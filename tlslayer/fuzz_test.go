@@ -10,7 +10,7 @@ import (
 // client-role mirror, for the fuzz target (no handshake: the corpus must stay valid).
 func fixedConn(si int) (srv, cli *Conn) {
 	s := &suites[si]
-	srv = &Conn{suite: uint8(si), vers: s.version, flags: flagEstablished}
+	srv = &Conn{Keys: &Keys{suite: uint8(si), vers: s.version, flags: flagEstablished}}
 	if s.version == tls.VersionTLS13 {
 		srv.in.setTrafficSecret13(s, bytes.Repeat([]byte{1}, s.hashLen()))
 		srv.out.setTrafficSecret13(s, bytes.Repeat([]byte{2}, s.hashLen()))

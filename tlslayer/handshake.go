@@ -146,6 +146,7 @@ func (h *handshake) abort() {
 // handshake fail with ErrNotTLS before any helper starts. On a failure out may hold the
 // alert crypto/tls sent; the connection is then to be closed once out is written.
 func (c *Conn) Handshake(srv *Server, in, out []byte) (consumed int, _ []byte, err error) {
+	c.keys()
 	if c.flags&flagEstablished != 0 {
 		return 0, out, nil
 	}
@@ -210,12 +211,15 @@ func (c *Conn) fail() {
 		c.hs.abort()
 		c.hs = nil
 	}
-	c.flags |= flagFailed
+	c.keys().flags |= flagFailed
 }
 
-// Close releases the connection's state: a running handshake's helper ends.
+// Close releases the connection's state: a running handshake's helper ends. Bound Keys
+// are left to their owner.
 func (c *Conn) Close() {
-	c.fail()
+	if c.hs != nil {
+		c.hs.abort()
+	}
 	*c = Conn{}
 }
 
@@ -248,8 +252,8 @@ func (c *Conn) establish(h *handshake) error {
 		}
 		keys12(s, master, cr, sr, &c.in, &c.out)
 	}
-	c.countProtected(&c.out, h.written)
-	c.countProtected(&c.in, h.fed)
+	c.countProtected(dirOut, h.written)
+	c.countProtected(dirIn, h.fed)
 	for i, p := range h.srv.protos {
 		if p == h.st.NegotiatedProtocol {
 			c.alpn = uint8(i + 1)
@@ -268,10 +272,10 @@ func helloRandom(w []byte, msgType byte) ([]byte, bool) {
 	return w[11:43], true
 }
 
-// countProtected advances d.seq past the records in recs that d's keys open: those
-// crypto/tls sealed or opened under the application keys during the handshake. It opens
-// them in place (recs is the handshake's own copy).
-func (c *Conn) countProtected(d *direction, recs []byte) {
+// countProtected advances direction i's sequence number past the records in recs that its
+// keys open: those crypto/tls sealed or opened under the application keys during the
+// handshake. It opens them in place (recs is the handshake's own copy).
+func (c *Conn) countProtected(i int, recs []byte) {
 	afterCCS := false
 	for len(recs) >= recordHeaderLen {
 		n := int(recs[3])<<8 | int(recs[4])
@@ -284,7 +288,7 @@ func (c *Conn) countProtected(d *direction, recs []byte) {
 		case rec[0] == recordCCS:
 			afterCCS = true
 		case c.vers == tls.VersionTLS13 && rec[0] == recordAppData, c.vers == tls.VersionTLS12 && afterCCS:
-			c.openRecord(d, rec) // advances d.seq when it opens
+			c.openRecord(i, rec) // advances the sequence number when it opens
 		}
 	}
 }

@@ -174,10 +174,18 @@ func pattern(n, seed int) []byte {
 // mirror returns a Conn playing the client: its write keys are c's read keys and the other
 // way round, at the same sequence numbers.
 func mirror(c *Conn) *Conn {
-	m := *c
-	m.in, m.out = c.out, c.in
-	m.in.aead, m.out.aead = nil, nil
-	return &m
+	k := *c.Keys
+	k.in, k.out = c.out, c.in
+	return &Conn{Keys: &k}
+}
+
+// clone returns a copy of c with Keys of its own (sharing the built AEADs, which hold no
+// state), to replay the same records into.
+func (c *Conn) clone() Conn {
+	k := *c.Keys
+	n := *c
+	n.Keys = &k
+	return n
 }
 
 func isLocal(err error, alert uint8) bool {

@@ -104,14 +104,13 @@ func prf12(h func() hash.Hash, secret []byte, label string, seed []byte, n int) 
 }
 
 // setTrafficSecret13 installs a TLS 1.3 traffic secret in d: key and iv derived, sequence
-// number 0, any built AEAD dropped.
+// number 0 (the caller drops the direction's AEAD).
 func (d *direction) setTrafficSecret13(s *suite, secret []byte) {
 	h := s.hash()
 	copy(d.secret[:], secret)
 	copy(d.key[:], expandLabel(h, secret, "key", s.keyLen))
 	copy(d.iv[:], expandLabel(h, secret, "iv", 12))
 	d.seq = 0
-	d.aead = nil
 }
 
 // nextSecret13 moves d to its next traffic secret (KeyUpdate, RFC 8446 §7.2).
@@ -131,5 +130,4 @@ func keys12(s *suite, master, clientRandom, serverRandom []byte, client, server 
 	copy(client.iv[:], kb[2*s.keyLen:2*s.keyLen+iv])
 	copy(server.iv[:], kb[2*s.keyLen+iv:])
 	client.seq, server.seq = 0, 0
-	client.aead, server.aead = nil, nil
 }

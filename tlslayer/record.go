@@ -41,10 +41,10 @@ const (
 	keyUpdateAfter = 1 << 24
 )
 
-// direction is one direction's record protection. The AEAD is built from key on demand and
-// dropped by Conn.Idle: an AES-GCM AEAD is ~0.8 KB that an idle connection need not hold.
+// direction is one direction's keys and sequence number (its AEAD, built from key on demand
+// and dropped by Conn.Idle, is in Conn.aead: an AES-GCM AEAD is ~0.8 KB that an idle
+// connection need not hold).
 type direction struct {
-	aead   cipher.AEAD
 	seq    uint64
 	secret [48]byte // TLS 1.3 traffic secret (the next one derives from it)
 	key    [32]byte
@@ -54,15 +54,51 @@ type direction struct {
 }
 
 // Conn is one TLS connection's state: the handshake while it runs, then the record layer.
-// Only its owner (the connection's loop) may call its methods.
+// Only its owner (the connection's loop) may call its methods. Its keys and sequence
+// numbers are a Keys the owner may place anywhere (Bind), even outside the Go heap; the
+// Conn itself is 48 bytes of pointers, to the Keys, a running handshake and built AEADs.
 type Conn struct {
-	hs    *handshake
+	*Keys
+	hs   *handshake
+	aead [2]cipher.AEAD // dirIn, dirOut; nil when not built
+}
+
+// Keys is the pointer-free part of a Conn (~270 bytes): what an idle connection holds.
+type Keys struct {
 	in    direction // client to server
 	out   direction // server to client
 	suite uint8     // index into suites
 	vers  uint16
 	alpn  uint8 // index+1 into the Server's NextProtos; 0 = none
 	flags uint8
+}
+
+const (
+	dirIn  = 0
+	dirOut = 1
+)
+
+// Bind makes c keep its keys in k (zeroed first): for an owner that stores Keys outside the
+// Go heap (they hold no pointers). A Conn not bound gets its Keys from the heap on first use.
+func (c *Conn) Bind(k *Keys) {
+	*k = Keys{}
+	c.Keys = k
+}
+
+// keys returns c's Keys, allocating them for an unbound Conn.
+func (c *Conn) keys() *Keys {
+	if c.Keys == nil {
+		c.Keys = new(Keys)
+	}
+	return c.Keys
+}
+
+// dir returns direction i's keys.
+func (c *Conn) dir(i int) *direction {
+	if i == dirIn {
+		return &c.in
+	}
+	return &c.out
 }
 
 const (
@@ -73,7 +109,7 @@ const (
 )
 
 // Established reports whether the handshake is done.
-func (c *Conn) Established() bool { return c.flags&flagEstablished != 0 }
+func (c *Conn) Established() bool { return c.Keys != nil && c.flags&flagEstablished != 0 }
 
 // Version returns the negotiated TLS version (tls.VersionTLS12 or tls.VersionTLS13) once
 // established.
@@ -84,34 +120,36 @@ func (c *Conn) CipherSuite() uint16 { return suites[c.suite].id }
 
 // WantWrite reports whether Seal has a record to send even with no plaintext (a KeyUpdate the
 // peer asked for).
-func (c *Conn) WantWrite() bool { return c.flags&flagKeyUpdateDue != 0 }
+func (c *Conn) WantWrite() bool { return c.Keys != nil && c.flags&flagKeyUpdateDue != 0 }
 
 // Warm reports whether the connection holds built AEADs (see Idle).
-func (c *Conn) Warm() bool { return c.in.aead != nil || c.out.aead != nil }
+func (c *Conn) Warm() bool { return c.aead[dirIn] != nil || c.aead[dirOut] != nil }
 
 // Idle drops the built AEADs unless Open or Seal ran since the last Idle, and reports
 // whether the connection is now cold. A loop calls it on a timer for its warm connections, so
 // that a busy connection keeps its AEADs and an idle one holds only keys.
 func (c *Conn) Idle() bool {
-	if c.flags&flagUsed != 0 {
+	if c.Keys != nil && c.flags&flagUsed != 0 {
 		c.flags &^= flagUsed
 		return false
 	}
-	c.in.aead, c.out.aead = nil, nil
+	c.aead = [2]cipher.AEAD{}
 	return true
 }
 
-// aeadFor returns d's AEAD, building it when dropped.
-func (d *direction) aeadFor(s *suite) cipher.AEAD {
-	if d.aead != nil {
-		return d.aead
+// aeadFor returns direction i's AEAD, building it when dropped.
+func (c *Conn) aeadFor(i int) cipher.AEAD {
+	if a := c.aead[i]; a != nil {
+		return a
 	}
+	s := &suites[c.suite]
+	d := c.dir(i)
 	if s.chacha {
 		a, err := chacha20poly1305.New(d.key[:32])
 		if err != nil {
 			panic("tlslayer: " + err.Error()) // the key length is fixed
 		}
-		d.aead = a
+		c.aead[i] = a
 		return a
 	}
 	b, err := aes.NewCipher(d.key[:s.keyLen])
@@ -122,7 +160,7 @@ func (d *direction) aeadFor(s *suite) cipher.AEAD {
 	if err != nil {
 		panic("tlslayer: " + err.Error())
 	}
-	d.aead = a
+	c.aead[i] = a
 	return a
 }
 
@@ -159,7 +197,7 @@ func (d *direction) aad12(seq uint64, typ uint8, n int) []byte {
 // io.EOF with the data before it; any other failure returns an error (a LocalError names the
 // alert to send) and the data of the records before the failing one, never data of it.
 func (c *Conn) Open(buf []byte) (plain, used int, err error) {
-	if c.flags&flagEstablished == 0 || c.flags&flagFailed != 0 {
+	if !c.Established() || c.flags&flagFailed != 0 {
 		return 0, 0, ErrClosed
 	}
 	c.flags |= flagUsed
@@ -173,7 +211,7 @@ func (c *Conn) Open(buf []byte) (plain, used int, err error) {
 		if len(rec) < recordHeaderLen+n {
 			break
 		}
-		typ, data, err := c.openRecord(&c.in, rec[:recordHeaderLen+n])
+		typ, data, err := c.openRecord(dirIn, rec[:recordHeaderLen+n])
 		if err != nil {
 			c.flags |= flagFailed
 			return plain, used, err
@@ -218,14 +256,15 @@ func (c *Conn) checkHeader(rec []byte, n int) error {
 	return nil
 }
 
-// openRecord authenticates and decrypts one whole record in place with d's keys and returns
-// its content type and plaintext (a view into rec).
-func (c *Conn) openRecord(d *direction, rec []byte) (typ uint8, data []byte, err error) {
+// openRecord authenticates and decrypts one whole record in place with direction i's keys
+// and returns its content type and plaintext (a view into rec).
+func (c *Conn) openRecord(i int, rec []byte) (typ uint8, data []byte, err error) {
 	s := &suites[c.suite]
+	d := c.dir(i)
 	if d.seq == math.MaxUint64 {
 		return 0, nil, localErr(alertUnexpectedMessage, "read sequence number exhausted")
 	}
-	a := d.aeadFor(s)
+	a := c.aeadFor(i)
 	payload := rec[recordHeaderLen:]
 	if c.vers == tls.VersionTLS13 {
 		if len(payload) < tagLen+1 {
@@ -305,6 +344,7 @@ func (c *Conn) postHandshake(data []byte) error {
 			return localErr(alertDecodeError, "malformed KeyUpdate")
 		}
 		c.in.nextSecret13(&suites[c.suite])
+		c.aead[dirIn] = nil
 		if data[4] == 1 {
 			c.flags |= flagKeyUpdateDue
 		}
@@ -320,7 +360,7 @@ func (c *Conn) postHandshake(data []byte) error {
 // the rekey point). It allocates nothing when out has room and the AEAD is built. A nil or
 // empty p sends only what is due.
 func (c *Conn) Seal(out, p []byte) ([]byte, error) {
-	if c.flags&flagEstablished == 0 {
+	if !c.Established() {
 		return out, ErrClosed
 	}
 	c.flags |= flagUsed
@@ -356,6 +396,7 @@ func (c *Conn) appendKeyUpdate(out []byte, request bool) []byte {
 	}
 	out = c.sealRecord(out, recordHandshake, msg[:])
 	c.out.nextSecret13(&suites[c.suite])
+	c.aead[dirOut] = nil
 	c.flags &^= flagKeyUpdateDue
 	return out
 }
@@ -364,7 +405,7 @@ func (c *Conn) appendKeyUpdate(out []byte, request bool) []byte {
 // others fatal) to out. After it the connection is to be closed; Seal refuses further data
 // after a fatal alert.
 func (c *Conn) AppendAlert(out []byte, alert uint8) []byte {
-	if c.flags&flagEstablished == 0 || c.out.seq == math.MaxUint64 {
+	if !c.Established() || c.out.seq == math.MaxUint64 {
 		return out
 	}
 	level := byte(2)
@@ -386,7 +427,7 @@ func (c *Conn) AppendCloseNotify(out []byte) []byte { return c.AppendAlert(out, 
 func (c *Conn) sealRecord(out []byte, typ uint8, p []byte) []byte {
 	s := &suites[c.suite]
 	d := &c.out
-	a := d.aeadFor(s)
+	a := c.aeadFor(dirOut)
 	extra := tagLen
 	switch {
 	case c.vers == tls.VersionTLS13:

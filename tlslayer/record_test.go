@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"reflect"
 	"testing"
 )
 
@@ -16,9 +17,8 @@ func established(t *testing.T, sc suiteCase) (srv, cli *Conn) {
 	t.Helper()
 	cl, p := pipe(t, testServer(t, sc.rsa), sc.clientConfig())
 	handshakeBoth(t, cl, p)
-	srv = &Conn{}
-	*srv = p.c
-	return srv, mirror(srv)
+	c := p.c.clone()
+	return &c, mirror(&c)
 }
 
 // clientRecords returns what the client-role conn m seals for msgs.
@@ -44,14 +44,14 @@ func TestOpenEverySplit(t *testing.T) {
 			stream := clientRecords(t, cli, msgs...)
 			want := bytes.Join(msgs, nil)
 			for split := 0; split <= len(stream); split++ {
-				c := *srv
-				c.in.aead = nil
+				c := srv.clone()
+				c.aead[dirIn] = nil
 				got := feedChunks(t, &c, stream[:split], stream[split:])
 				if !bytes.Equal(got, want) {
 					t.Fatalf("split at %d: got %q", split, got)
 				}
 			}
-			c := *srv
+			c := srv.clone()
 			var chunks [][]byte
 			for i := range stream {
 				chunks = append(chunks, stream[i:i+1])
@@ -94,8 +94,8 @@ func TestForgedRecord(t *testing.T) {
 			first := clientRecords(t, cli, []byte("good"))
 			second := clientRecords(t, cli, []byte("forged payload"))
 			for i := range second {
-				c := *srv
-				c.in.aead = nil
+				c := srv.clone()
+				c.aead[dirIn] = nil
 				buf := append(append([]byte(nil), first...), second...)
 				buf[len(first)+i] ^= 0x41
 				n, _, err := c.Open(buf)
@@ -126,7 +126,7 @@ func TestForgedRecord(t *testing.T) {
 func TestAlerts(t *testing.T) {
 	for _, sc := range []suiteCase{suiteCases()[0], suiteCases()[2]} {
 		srv, cli := established(t, sc)
-		c := *srv
+		c := srv.clone()
 		buf := clientRecords(t, cli, []byte("bye"))
 		buf = cli.AppendCloseNotify(buf)
 		n, _, err := c.Open(buf)
@@ -134,7 +134,7 @@ func TestAlerts(t *testing.T) {
 			t.Fatalf("%v: data then close_notify: %q, %v; want \"bye\", io.EOF", sc, buf[:n], err)
 		}
 		srv, cli = established(t, sc)
-		c = *srv
+		c = srv.clone()
 		buf = cli.AppendAlert(nil, alertHandshakeFailure)
 		if _, _, err := c.Open(buf); err != AlertError(alertHandshakeFailure) {
 			t.Fatalf("%v: fatal alert: %v", sc, err)
@@ -162,7 +162,7 @@ func TestPostHandshakeMessages(t *testing.T) {
 	}
 	for _, tc := range cases {
 		srv, cli := established(t, tc.sc)
-		c := *srv
+		c := srv.clone()
 		rec := cli.sealRecord(nil, tc.typ, tc.body)
 		if tc.sc.vers == tls.VersionTLS12 && tc.typ == recordCCS {
 			rec = []byte{recordCCS, 3, 3, 0, 1, 1} // a plaintext CCS
@@ -178,12 +178,12 @@ func TestPostHandshakeMessages(t *testing.T) {
 // its header, before the body arrives; a TLS 1.3 plaintext over 2^14 is record_overflow.
 func TestRecordLimits(t *testing.T) {
 	srv, cli := established(t, suiteCases()[0])
-	c := *srv
+	c := srv.clone()
 	_, _, err := c.Open([]byte{recordAppData, 3, 3, (maxCiphertext13 + 1) >> 8, (maxCiphertext13 + 1) & 0xff})
 	if !isLocal(err, alertRecordOverflow) {
 		t.Fatalf("long header: %v", err)
 	}
-	c = *srv
+	c = srv.clone()
 	rec := cli.sealRecord(nil, recordAppData, make([]byte, maxPlaintext+1))
 	if _, _, err := c.Open(rec); !isLocal(err, alertRecordOverflow) {
 		t.Fatalf("2^14+1 plaintext: %v", err)
@@ -198,9 +198,9 @@ func TestPadding(t *testing.T) {
 	inner := append([]byte("padded"), recordAppData, 0, 0, 0, 0, 0)
 	n := len(inner) + tagLen
 	hdr := []byte{recordAppData, 3, 3, byte(n >> 8), byte(n)}
-	a := cli.out.aeadFor(s)
+	a := cli.aeadFor(dirOut)
 	rec := a.Seal(append([]byte(nil), hdr...), cli.out.nonceFor(s, cli.vers, cli.out.seq), inner, hdr)
-	c := *srv
+	c := srv.clone()
 	got, _, err := c.Open(rec)
 	if err != nil || string(rec[:got]) != "padded" {
 		t.Fatalf("Open = %q, %v", rec[:got], err)
@@ -261,7 +261,7 @@ func TestSealAllocs(t *testing.T) {
 		rec := clientRecords(t, cli, msg)
 		buf := make([]byte, len(rec))
 		copy(buf, rec)
-		c := *srv
+		c := srv.clone()
 		c.Open(buf)
 		if n := testing.AllocsPerRun(1, func() { c.Open(buf) }); n != 0 {
 			t.Errorf("%v: Open allocates %.1f times", sc, n)
@@ -284,4 +284,28 @@ func TestIdleDropsAEADs(t *testing.T) {
 	if n, _, err := cli.Open(out); err != nil || string(out[:n]) != "ab" {
 		t.Fatalf("after a rebuild: %q, %v", out[:n], err)
 	}
+}
+
+// TestKeysHoldNoPointers: Keys may live outside the Go heap (Bind), so it must never hold a
+// pointer the collector would have to see.
+func TestKeysHoldNoPointers(t *testing.T) {
+	var walk func(reflect.Type) bool
+	walk = func(ty reflect.Type) bool {
+		switch ty.Kind() {
+		case reflect.Pointer, reflect.Interface, reflect.Slice, reflect.Map, reflect.Chan,
+			reflect.Func, reflect.String, reflect.UnsafePointer:
+			return false
+		case reflect.Array:
+			return walk(ty.Elem())
+		case reflect.Struct:
+			for i := range ty.NumField() {
+				if !walk(ty.Field(i).Type) {
+					t.Errorf("Keys field path through %s.%s holds a pointer", ty.Name(), ty.Field(i).Name)
+					return false
+				}
+			}
+		}
+		return true
+	}
+	walk(reflect.TypeOf(Keys{}))
 }
