@@ -33,15 +33,7 @@ var tlsAddrField = regexp.MustCompile(`msg="pushwire started".* tls=(\S+)`)
 // startTLSNode runs pushwire with a fresh certificate (CN "first") on --tls-listen.
 func startTLSNode(t *testing.T, flags ...string) *tlsNode {
 	t.Helper()
-	dir := t.TempDir()
-	pair, err := tlstest.New("first", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile, err := pair.WriteFiles(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	certFile, keyFile := writePair(t, t.TempDir(), "first")
 	args := append([]string{"--tls-listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile}, flags...)
 	n := startNode(t, args...)
 	m := tlsAddrField.FindStringSubmatch(n.logText())
@@ -49,6 +41,20 @@ func startTLSNode(t *testing.T, flags ...string) *tlsNode {
 		t.Fatalf("no tls= address in the started line:\n%s", n.logText())
 	}
 	return &tlsNode{node: n, tls: m[1], certFile: certFile, keyFis: keyFile}
+}
+
+// writePair writes a fresh ECDSA certificate named cn and its key into dir.
+func writePair(t *testing.T, dir, cn string) (certFile, keyFile string) {
+	t.Helper()
+	pair, err := tlstest.New(cn, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile, err = pair.WriteFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
 }
 
 // dialTLS opens a TLS connection to the TLS edge with version vers (0 = any).
@@ -240,14 +246,7 @@ func TestTLSSIGHUPRotation(t *testing.T) {
 func TestTLSBadCertAtStart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	pair, err := tlstest.New("x", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile, err := pair.WriteFiles(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	certFile, keyFile := writePair(t, dir, "x")
 	bad := dir + "/bad.pem"
 	os.WriteFile(bad, []byte("-----BEGIN NOTHING-----\n"), 0o600)
 	for _, c := range []struct{ cert, key, names string }{

@@ -176,7 +176,6 @@ func (l *Loop) tick() {
 		l.expireLingerers()
 	}
 	l.in.trim()
-	l.tls.trim()
 	if len(l.tls.warm) > 0 && !l.now.Before(l.tls.nextCool) {
 		l.coolTLS()
 	}

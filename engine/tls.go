@@ -24,9 +24,6 @@ import (
 const (
 	tlsPageBits = 8
 	tlsPageLen  = 1 << tlsPageBits
-	ctBufBytes  = 4 << 10 // a pooled ciphertext buffer (a handshake flight, pushed frames); grows by append
-	ctPoolMax   = 256
-	ctPoolLow   = 16 // each tick the pool sheds half its buffers above this
 
 	// coolEvery is how often the AEADs of TLS conns that sealed and opened nothing since the
 	// last check are dropped: a conn idle for one to two periods holds only its keys, while
@@ -56,7 +53,6 @@ type tlsTable struct {
 	mmaps    [][]byte          // the mappings behind keys, unmapped by release
 	n        int32
 	free     []int32
-	bufs     [][]byte // pooled ciphertext buffers
 	warm     []warmConn
 	nextCool time.Time // when coolTLS next runs
 	out      []byte    // handshake output scratch
@@ -116,34 +112,8 @@ func (t *tlsTable) release() {
 func (t *tlsTable) put(idx int32) {
 	tc := t.at(idx)
 	tc.c.Close()
-	t.putBuf(tc.ct)
 	*tc = tlsConn{}
 	t.free = append(t.free, idx-1)
-}
-
-func (t *tlsTable) buf() []byte {
-	if n := len(t.bufs); n > 0 {
-		b := t.bufs[n-1]
-		t.bufs[n-1] = nil
-		t.bufs = t.bufs[:n-1]
-		return b
-	}
-	return make([]byte, 0, ctBufBytes)
-}
-
-// trim sheds half the pooled ciphertext buffers above ctPoolLow (called every tick).
-func (t *tlsTable) trim() {
-	if n := len(t.bufs); n > ctPoolLow {
-		keep := ctPoolLow + (n-ctPoolLow)/2
-		clear(t.bufs[keep:])
-		t.bufs = t.bufs[:keep]
-	}
-}
-
-func (t *tlsTable) putBuf(b []byte) {
-	if cap(b) == ctBufBytes && len(t.bufs) < ctPoolMax {
-		t.bufs = append(t.bufs, b[:0])
-	}
 }
 
 // ListenTLS is Listen for a TLS listener: its connections handshake with srv, and their
@@ -234,7 +204,7 @@ func (l *Loop) failTLS(c *slot, i int32, tc *tlsConn, err error) {
 // conn's ciphertext buffer.
 func (l *Loop) queueSealed(c *slot, i int32, tc *tlsConn, b []byte) {
 	if tc.ct == nil {
-		tc.ct = l.tls.buf()
+		tc.ct = l.out.chunk(0)
 	}
 	tc.ct = append(tc.ct, b...)
 	c.pending += int32(len(b))
@@ -336,7 +306,7 @@ func (l *Loop) flushTLS(c *slot, i int32) {
 		}
 		c.pending -= int32(n)
 		if tc.ctOff += n; tc.ctOff == len(tc.ct) {
-			l.tls.putBuf(tc.ct)
+			l.out.putChunk(tc.ct)
 			tc.ct, tc.ctOff = nil, 0
 		} else {
 			c.flags |= flagBlocked // a short write: the kernel buffer is full
@@ -352,7 +322,7 @@ func (l *Loop) sealQueued(c *slot, tc *tlsConn) error {
 		return nil
 	}
 	if tc.ct == nil {
-		tc.ct = l.tls.buf()
+		tc.ct = l.out.chunk(0)
 	} else if tc.ctOff > 0 && tc.ctOff >= len(tc.ct)/2 {
 		k := copy(tc.ct, tc.ct[tc.ctOff:])
 		tc.ct, tc.ctOff = tc.ct[:k], 0
@@ -376,7 +346,7 @@ func (l *Loop) sealQueued(c *slot, tc *tlsConn) error {
 	}
 	c.pending += int32(len(tc.ct) - before)
 	if len(tc.ct) == tc.ctOff {
-		l.tls.putBuf(tc.ct)
+		l.out.putChunk(tc.ct)
 		tc.ct, tc.ctOff = nil, 0
 	}
 	return err
