@@ -13,6 +13,7 @@ import (
 
 	"github.com/pushwire/pushwire/tlslayer"
 	"github.com/pushwire/pushwire/tlslayer/tlstest"
+	"golang.org/x/sys/unix"
 )
 
 // startTLSEngine starts an engine with one TLS listener on 127.0.0.1:0.
@@ -336,4 +337,31 @@ func TestTLSIdleConnHoldsOnlyKeys(t *testing.T) {
 	if s := <-got; s != (state{}) {
 		t.Fatalf("idle TLS conn holds %+v; want nothing but keys", s)
 	}
+}
+
+// tlsDialFDs opens n TLS 1.3 connections (AES-128-GCM), handshakes them with crypto/tls and
+// returns duplicates of their sockets for raw reading.
+func tlsDialFDs(t testing.TB, addr string, n int) []int {
+	t.Helper()
+	fds := make([]int, 0, n)
+	t.Cleanup(func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	})
+	for range n {
+		c := dialTLS(t, addr, tls.VersionTLS13)
+		f, err := c.NetConn().(*net.TCPConn).File()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fd, err := unix.Dup(int(f.Fd()))
+		f.Close()
+		c.NetConn().Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fds = append(fds, fd)
+	}
+	return fds
 }
