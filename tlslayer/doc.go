@@ -7,8 +7,9 @@
 // When it ends, the traffic keys are taken from the key log crypto/tls writes for that
 // handshake (tls.Config.KeyLogWriter, bound per handshake through GetConfigForClient; for a
 // resumed TLS 1.2 handshake, which logs nothing, from the session ticket), the helper returns,
-// and the connection keeps only the record layer's state (record.go): ~300 bytes of keys,
-// IVs, TLS 1.3 traffic secrets and sequence numbers. Its AEADs (the standard library's
+// and the connection keeps only the record layer's state (record.go): 264 bytes of keys,
+// IVs, TLS 1.3 traffic secrets and sequence numbers (Keys, pointer-free, so its owner may
+// keep it off the Go heap: Bind) and a 48-byte Conn of pointers. Its AEADs (the standard library's
 // AES-GCM, golang.org/x/crypto's ChaCha20-Poly1305) are built on demand and dropped when the
 // connection goes idle (Conn.Idle): an AES-GCM AEAD keeps 768 bytes, more than the whole
 // connection, and building one costs ~1 µs and 2 allocations (BenchmarkSeal,
