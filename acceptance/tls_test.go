@@ -269,11 +269,13 @@ func TestTLSBadCertAtStart(t *testing.T) {
 
 // TestTLSStalledHandshakes: connections that send nothing, half a ClientHello, or a
 // ClientHello and then nothing are cut by --header-timeout, and hundreds of them at once do
-// not keep a real subscriber from its pushes. Bytes that are not TLS are closed at once.
+// not keep a real subscriber from its pushes; their handshake helpers end with them. Bytes
+// that are not TLS are closed at once.
 func TestTLSStalledHandshakes(t *testing.T) {
 	t.Parallel()
 	n := startTLSNode(t, "--header-timeout", "2s")
 	hello := clientHello(t)
+	idle := n.stats()["goroutines"]
 	var conns []net.Conn
 	for i := range 300 {
 		c := dial(t, n.tls)
@@ -304,28 +306,22 @@ func TestTLSStalledHandshakes(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// the handshake helpers of the stalled conns are gone with them
+	waitFor(t, 10*time.Second, "the goroutines to come back down", func() bool { return n.stats()["goroutines"] <= idle })
 	raw, closed := rawExchange(t, n.tls, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 2*time.Second)
 	if !closed || raw != "" {
 		t.Fatalf("plaintext HTTP on the TLS edge: %q, closed %v; want a close and no answer", raw, closed)
 	}
 }
 
-// clientHello returns the first flight of a crypto/tls client.
+// clientHello returns a crypto/tls client's first record.
 func clientHello(t *testing.T) []byte {
-	a, b := net.Pipe()
-	defer a.Close()
-	defer b.Close()
-	go tls.Client(a, &tls.Config{InsecureSkipVerify: true}).Handshake()
-	b.SetReadDeadline(time.Now().Add(ioTimeout))
-	buf := make([]byte, 5)
-	if _, err := io.ReadFull(b, buf); err != nil {
+	t.Helper()
+	b, err := tlstest.ClientHello()
+	if err != nil {
 		t.Fatal(err)
 	}
-	rest := make([]byte, int(buf[3])<<8|int(buf[4]))
-	if _, err := io.ReadFull(b, rest); err != nil {
-		t.Fatal(err)
-	}
-	return append(buf, rest...)
+	return b
 }
 
 // TestTLSDrain: SIGTERM gives a TLS stream its reconnect frame, then the end of the stream.

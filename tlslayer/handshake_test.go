@@ -8,9 +8,12 @@ import (
 	"io"
 	"net"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pushwire/pushwire/tlslayer/tlstest"
 )
 
 func TestResumption(t *testing.T) {
@@ -217,4 +220,44 @@ func TestOpenSSLSuites13(t *testing.T) {
 			t.Fatal("s_client never printed our reply")
 		})
 	}
+}
+
+// TestCloseEndsHandshakeHelper: a handshake given up mid-way (the conn closed) leaves no
+// goroutine behind.
+func TestCloseEndsHandshakeHelper(t *testing.T) {
+	srv := testServer(t, false)
+	before := runtime.NumGoroutine()
+	hello := clientHelloRecord(t)
+	conns := make([]Conn, 50)
+	for i := range conns {
+		if _, _, err := conns[i].Handshake(srv, hello, nil); err != nil {
+			t.Fatal(err)
+		}
+		if conns[i].hs == nil {
+			t.Fatal("no handshake running after a ClientHello")
+		}
+	}
+	if runtime.NumGoroutine() < before+len(conns) {
+		t.Fatalf("%d goroutines, want a helper per running handshake", runtime.NumGoroutine()-before)
+	}
+	for i := range conns {
+		conns[i].Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d helper goroutines still running after Close", runtime.NumGoroutine()-before)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// clientHelloRecord returns a crypto/tls client's first record.
+func clientHelloRecord(t *testing.T) []byte {
+	t.Helper()
+	b, err := tlstest.ClientHello()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
