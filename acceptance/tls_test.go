@@ -129,8 +129,8 @@ func TestTLSSubscribeFormats(t *testing.T) {
 			t.Fatalf("long-poll over TLS: %q", raw)
 		}
 	}
-	if s := n.stats(); s["connections"] < 6 {
-		t.Fatalf("stats connections %v", s["connections"])
+	if s := n.stats(); s["connections"] < 6 || s["tls_handshakes"] < 10 {
+		t.Fatalf("stats connections %v, tls_handshakes %v", s["connections"], s["tls_handshakes"])
 	}
 }
 
@@ -312,6 +312,7 @@ func TestTLSStalledHandshakes(t *testing.T) {
 	if !closed || raw != "" {
 		t.Fatalf("plaintext HTTP on the TLS edge: %q, closed %v; want a close and no answer", raw, closed)
 	}
+	waitFor(t, 5*time.Second, "the failed handshake to be counted", func() bool { return n.stats()["tls_handshake_failures"] >= 1 })
 }
 
 // clientHello returns a crypto/tls client's first record.

@@ -24,6 +24,7 @@ type snapshot struct {
 	messagesIn, messagesOut, drops   uint64
 	slowConsumers, subscribes, polls uint64
 	acks                             uint64
+	tlsHandshakes, tlsFailures       int64 // --tls-listen (engine counts them)
 	forwards, received               uint64
 	storedUsers, storedBytes         int
 	authDenied, authFailed           uint64
@@ -48,7 +49,9 @@ func (s *Server) snapshot() snapshot {
 		sn.messagesOut += ls.messagesOut.Load()
 		sn.drops += ls.drops.Load()
 	}
-	sn.slowConsumers = uint64(s.eng.Stats().SlowConsumers)
+	es := s.eng.Stats()
+	sn.slowConsumers = uint64(es.SlowConsumers)
+	sn.tlsHandshakes, sn.tlsFailures = es.TLSHandshakes, es.TLSHandshakeErrors
 	sn.storedUsers, sn.storedBytes = s.store.counts()
 	sn.goroutines = runtime.NumGoroutine()
 	sn.uptime = time.Since(s.started)
@@ -88,6 +91,8 @@ func (s *Server) appendStats(dst []byte) []byte {
 	field("subscribes", int64(sn.subscribes))
 	field("polls", int64(sn.polls))
 	field("acks", int64(sn.acks))
+	field("tls_handshakes", sn.tlsHandshakes)
+	field("tls_handshake_failures", sn.tlsFailures)
 	field("stored_users", int64(sn.storedUsers))
 	field("stored_bytes", int64(sn.storedBytes))
 	field("auth_denied", int64(sn.authDenied))
@@ -135,6 +140,8 @@ func (s *Server) appendMetrics(dst []byte) []byte {
 	metric("subscribes_total", "counter", "Streams started.", float64(sn.subscribes))
 	metric("polls_total", "counter", "Long-poll requests.", float64(sn.polls))
 	metric("acks_total", "counter", "Acknowledgements received.", float64(sn.acks))
+	metric("tls_handshakes_total", "counter", "TLS handshakes completed on --tls-listen.", float64(sn.tlsHandshakes))
+	metric("tls_handshake_failures_total", "counter", "TLS connections closed in their handshake: not TLS, refused or failed.", float64(sn.tlsFailures))
 	metric("stored_bytes", "gauge", "Bytes of QoS 1 messages kept.", float64(sn.storedBytes))
 	metric("auth_denied_total", "counter", "Subscribes refused by auth (401, 403).", float64(sn.authDenied))
 	metric("auth_failures_total", "counter", "Subscribes the auth callback gave no usable answer for (502).", float64(sn.authFailed))
