@@ -38,12 +38,12 @@ type tlsConn struct {
 	srv    *tlslayer.Server
 	ct     []byte // sealed bytes not yet written, from ctOff; nil when none
 	ctOff  int
-	warm   bool // on loop.tlsWarm
+	warm   bool // on tlsTable.warm
 	closed bool // close_notify sealed: later plaintext is dropped
 }
 
 // tlsTable is a loop's TLS states, in pages that never move, named by index+1 from slot.tls.
-// Each conn's pointer-free tlslayer.Keys (~270 bytes: what an idle TLS conn holds) lives in
+// Each conn's pointer-free tlslayer.Keys (264 bytes: what an idle TLS conn holds) lives in
 // keys, pages mapped outside the Go heap: on the heap they would count towards the
 // collector's goal, which after a storm of handshakes lets the heap keep twice the live
 // bytes (BENCHMARKS.md, TLS). The heap part of a conn is its tlsConn (~100 bytes).
@@ -58,7 +58,7 @@ type tlsTable struct {
 	out      []byte    // handshake output scratch
 }
 
-// warmConn is a TLS conn holding built AEADs, checked on every tick (Conn.Idle).
+// warmConn is a TLS conn holding built AEADs, checked every coolEvery (Conn.Idle).
 type warmConn struct {
 	slot int32
 	gen  uint32

@@ -365,3 +365,38 @@ func tlsDialFDs(t testing.TB, addr string, n int) []int {
 	}
 	return fds
 }
+
+// TestTLSState: OnData can tell a TLS conn's version and ALPN protocol; a plaintext conn
+// has none.
+func TestTLSState(t *testing.T) {
+	t.Parallel()
+	type state struct {
+		vers uint16
+		alpn string
+		ok   bool
+	}
+	got := make(chan state, 2)
+	fh := &funcHandler{data: func(l *Loop, h Handle, in []byte) int {
+		v, a, ok := l.TLSState(h)
+		got <- state{v, a, ok}
+		return len(in)
+	}}
+	_, addr := startTLSEngine(t, Config{Loops: 1}, fh)
+	c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("x"))
+	if s := <-got; s != (state{tls.VersionTLS12, "http/1.1", true}) {
+		t.Fatalf("TLSState = %+v", s)
+	}
+	fh2 := &funcHandler{data: fh.data}
+	_, plainAddr := startEngine(t, Config{Loops: 1}, fh2)
+	pc := dial(t, plainAddr)
+	defer pc.Close()
+	pc.Write([]byte("x"))
+	if s := <-got; s.ok {
+		t.Fatalf("TLSState of a plaintext conn = %+v", s)
+	}
+}
