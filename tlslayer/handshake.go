@@ -214,11 +214,14 @@ func (c *Conn) fail() {
 	c.keys().flags |= flagFailed
 }
 
-// Close releases the connection's state: a running handshake's helper ends. Bound Keys
-// are left to their owner.
+// Close releases the connection's state: a running handshake's helper ends and the keys are
+// zeroed (bound Keys stay their owner's memory).
 func (c *Conn) Close() {
 	if c.hs != nil {
 		c.hs.abort()
+	}
+	if c.Keys != nil {
+		*c.Keys = Keys{}
 	}
 	*c = Conn{}
 }
