@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/tls"
 	"testing"
+
+	"github.com/pushwire/pushwire/tlslayer/tlstest"
 )
 
 // fixedConn returns an established Conn of suite index si with fixed keys, and its
@@ -68,4 +70,39 @@ func feedPart(c *Conn, carry, more []byte) (rest, plain []byte, err error) {
 	buf := append(carry, more...)
 	n, used, err := c.Open(buf)
 	return append([]byte(nil), buf[used:]...), append([]byte(nil), buf[:n]...), err
+}
+
+// FuzzHandshake feeds arbitrary bytes, split in two, to a server handshake: no panic, the
+// consumed count within bounds, and Close ends any helper it started. Seeds: a real
+// ClientHello, cut and whole, and bytes that are not TLS.
+func FuzzHandshake(f *testing.F) {
+	hello, err := tlstest.ClientHello()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(uint16(0), hello)
+	f.Add(uint16(9), hello[:40])
+	f.Add(uint16(3), []byte("GET / HTTP/1.1\r\n\r\n"))
+	f.Add(uint16(5), []byte{22, 3, 1, 0x40, 0x01})
+	srv, err := NewServer(Options{Certs: NewCerts(testCert(f, false))})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, split uint16, data []byte) {
+		var c Conn
+		defer c.Close()
+		k := int(split) % (len(data) + 1)
+		n, _, err := c.Handshake(srv, data[:k], nil)
+		if n < 0 || n > k {
+			t.Fatalf("consumed %d of %d", n, k)
+		}
+		if err != nil {
+			return
+		}
+		rest := append(append([]byte(nil), data[n:k]...), data[k:]...)
+		m, _, _ := c.Handshake(srv, rest, nil)
+		if m < 0 || m > len(rest) {
+			t.Fatalf("consumed %d of %d", m, len(rest))
+		}
+	})
 }
