@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,6 +40,8 @@ func main() {
 	conc := flag.Int("concurrency", 100, "connects in flight")
 	settle := flag.Duration("settle", 3*time.Second, "wait after the last connect before reading RSS")
 	hold := flag.Duration("hold", 0, "keep the subscribers this long after measuring")
+	broadcast := flag.Int("broadcast", 0, "after measuring, publish this many messages to -pub, one at a time, each waited for at every subscriber")
+	pub := flag.String("pub", "http://127.0.0.1:18081/pub/topic/idle", "publish URL for -broadcast (Nchan: http://HOST/pub/idle)")
 	storm := flag.Bool("storm", false, "after measuring, close every subscriber and reconnect them all at once (TLS: resuming their sessions)")
 	baseline := flag.String("baseline", "", "run the goroutine-per-connection crypto/tls baseline server on this address")
 	cert := flag.String("cert", "", "baseline: PEM certificate")
@@ -86,6 +89,9 @@ func main() {
 	}
 	if *api != "" {
 		fmt.Printf("server goroutines %s\n", goroutines(*api))
+	}
+	if *broadcast > 0 && *pid > 0 {
+		runBroadcast(*pub, *pid, *broadcast, len(conns))
 	}
 	if *storm {
 		for _, c := range conns {
@@ -136,12 +142,72 @@ func connectAll(addr string, cfg *tls.Config, req string, n, conc int) ([]net.Co
 			}
 			mu.Unlock()
 			if err == nil {
-				go io.Copy(io.Discard, c) // hold: heartbeats only
+				go countMarks(c) // hold: heartbeats, and broadcast marks counted
 			}
 		}()
 	}
 	wg.Wait()
 	return conns, time.Since(start), failed, firstErr
+}
+
+// mark starts every broadcast message; delivered counts marks seen by all subscribers.
+const mark = "bcast-mark-"
+
+var delivered atomic.Int64
+
+// countMarks reads a stream to its end, counting the marks in it (a mark may straddle two
+// reads).
+func countMarks(c net.Conn) {
+	buf := make([]byte, 4096)
+	var tail []byte
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			b := append(tail, buf[:n]...)
+			delivered.Add(int64(bytes.Count(b, []byte(mark))))
+			k := max(len(b)-(len(mark)-1), 0)
+			if i := bytes.LastIndex(b, []byte(mark)); i >= 0 && i+len(mark) > k {
+				k = i + len(mark)
+			}
+			tail = append(tail[:0], b[k:]...)
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// runBroadcast publishes k messages one at a time, each once every subscriber has the one
+// before, and reports the time to all and the server's CPU per delivery.
+func runBroadcast(url string, pid, k, subscribers int) {
+	delivered.Store(0)
+	cpu0 := cpu(pid)
+	var total time.Duration
+	var worst time.Duration
+	for i := range k {
+		start := time.Now()
+		resp, err := http.Post(url, "text/plain", strings.NewReader(fmt.Sprintf("%s%08d", mark, i)))
+		if err != nil {
+			fmt.Println("broadcast: publish:", err)
+			return
+		}
+		resp.Body.Close()
+		want := int64(i+1) * int64(subscribers)
+		for delivered.Load() < want {
+			if time.Since(start) > 30*time.Second {
+				fmt.Printf("broadcast %d: %d of %d deliveries after 30 s\n", i, delivered.Load()-want+int64(subscribers), subscribers)
+				return
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+		d := time.Since(start)
+		total += d
+		worst = max(worst, d)
+	}
+	c := cpu(pid) - cpu0
+	fmt.Printf("broadcast: %d messages to %d subscribers: time to all %.1f ms average, %.1f ms worst; server CPU %.2f µs per delivery\n",
+		k, subscribers, float64(total.Microseconds())/1000/float64(k), float64(worst.Microseconds())/1000,
+		float64(c.Nanoseconds())/1000/float64(k*subscribers))
 }
 
 // cpu returns the user + system CPU time of pid (0 when pid is 0).
