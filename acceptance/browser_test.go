@@ -89,7 +89,13 @@ type browserResult struct {
 
 // TestBrowserEventSource runs headless Chromium on a page that subscribes to
 // pushwire with EventSource, cross-origin, and reports what it received.
-func TestBrowserEventSource(t *testing.T) {
+func TestBrowserEventSource(t *testing.T) { browserEventSource(t, false) }
+
+// TestBrowserEventSourceTLS is the same over --tls-listen (https, a test certificate
+// accepted with --ignore-certificate-errors).
+func TestBrowserEventSourceTLS(t *testing.T) { browserEventSource(t, true) }
+
+func browserEventSource(t *testing.T, overTLS bool) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("chromium is required for the browser test (Debian package chromium): %v", err)
 	}
@@ -103,7 +109,7 @@ func TestBrowserEventSource(t *testing.T) {
 		switch r.URL.Path {
 		case "/":
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			fmt.Fprintf(w, browserPage, "http://"+*edge.Load())
+			fmt.Fprintf(w, browserPage, *edge.Load())
 		case "/ready", "/result":
 			b, _ := io.ReadAll(r.Body)
 			if r.URL.Path == "/ready" {
@@ -130,13 +136,25 @@ func TestBrowserEventSource(t *testing.T) {
 	}))
 	defer page.Close()
 
-	n := startNode(t, "--heartbeat", "1s", "--allowed-origins", page.URL)
-	edge.Store(&n.edge)
+	flags := []string{"--heartbeat", "1s", "--allowed-origins", page.URL}
+	var n *node
+	var edgeURL string
+	var extra []string
+	if overTLS {
+		tn := startTLSNode(t, flags...)
+		n, edgeURL = tn.node, "https://"+tn.tls
+		extra = append(extra, "--ignore-certificate-errors")
+	} else {
+		n = startNode(t, flags...)
+		edgeURL = "http://" + n.edge
+	}
+	edge.Store(&edgeURL)
 
 	profile := t.TempDir()
-	browser := exec.Command(chromiumPath, "--headless", "--no-sandbox", "--disable-gpu",
+	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--no-first-run", "--disable-dev-shm-usage", "--user-data-dir="+profile, page.URL+"/")
+		"--no-first-run", "--disable-dev-shm-usage", "--user-data-dir=" + profile}, extra...)
+	browser := exec.Command(chromiumPath, append(args, page.URL+"/")...)
 	var browserLog strings.Builder
 	browser.Stdout, browser.Stderr = &browserLog, &browserLog
 	if err := browser.Start(); err != nil {

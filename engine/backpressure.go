@@ -78,7 +78,7 @@ func (l *Loop) runResumes() {
 		if c.in == 0 || c.flags&(flagReadClosed|flagLinger) != 0 || l.paused(c, r.slot) {
 			continue // nothing to present, reading over, or the end of the pause will present it
 		}
-		l.feed(c, r.slot, l.in.at(c.in).b)
+		l.feedCarry(c, r.slot)
 	}
 	clear(rs)
 	l.spareResumes = rs[:0]
@@ -108,7 +108,7 @@ func (l *Loop) paused(c *slot, i int32) bool {
 func (l *Loop) readEvent(c *slot, i int32, events uint32) bool {
 	gen := c.gen
 	if c.flags&flagResume != 0 && c.in != 0 && !l.paused(c, i) {
-		l.feed(c, i, l.in.at(c.in).b)
+		l.feedCarry(c, i)
 		if c = l.slab.at(i); c.gen != gen || c.flags&flagOpen == 0 {
 			return false
 		}

@@ -210,6 +210,10 @@ func (l *Loop) read(i int32) {
 		in.b = append(in.b, data...)
 		data = in.b
 	}
+	if c.tls != 0 {
+		l.readTLS(c, i, data)
+		return
+	}
 	l.feed(c, i, data)
 }
 
@@ -281,6 +285,7 @@ func (l *Loop) freeConn(i int32) {
 	c := l.slab.at(i)
 	unix.Close(int(c.fd))
 	l.dropCarry(c)
+	l.freeTLS(c)
 	if c.out != 0 {
 		l.out.put(c.out)
 		c.out = 0
@@ -309,6 +314,10 @@ func (l *Loop) flushConn(c *slot, i int32) {
 		l.closeConn(i, ErrSlowConsumer)
 		return
 	}
+	if c.tls != 0 {
+		l.flushTLS(c, i)
+		return
+	}
 	if c.out != 0 {
 		q := l.out.at(c.out)
 		for c.pending > 0 && c.flags&flagBlocked == 0 {
@@ -329,6 +338,12 @@ func (l *Loop) flushConn(c *slot, i int32) {
 			l.out.ownRefs(q)
 		}
 	}
+	l.afterFlush(c, i)
+}
+
+// afterFlush brings conn i's state in line with what its flush left pending: back-pressure,
+// the close of a conn that is done, the epoll interest set.
+func (l *Loop) afterFlush(c *slot, i int32) {
 	l.backPressure(c, i)
 	if c.pending == 0 && c.flags&flagPeerEOF != 0 {
 		l.closeConn(i, io.EOF)

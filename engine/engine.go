@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pushwire/pushwire/tlslayer"
 	"golang.org/x/sys/unix"
 )
 
@@ -111,6 +112,12 @@ func newEngine(cfg Config, h Handler, reusePort bool) (*Engine, error) {
 // on every address, dual-stack) whose connections reach OnOpen with the given listener tag.
 // It must be called before Start; ":0" picks a free port. It returns the bound address.
 func (e *Engine) Listen(addr string, listener int) (net.Addr, error) {
+	return e.listen(addr, listener, nil)
+}
+
+// listen opens a listening socket (one per loop with SO_REUSEPORT) whose connections are
+// TLS when srv is set.
+func (e *Engine) listen(addr string, listener int, srv *tlslayer.Server) (net.Addr, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.state != stateNew {
@@ -128,7 +135,7 @@ func (e *Engine) Listen(addr string, listener int) (net.Addr, error) {
 		}
 		// One acceptor: spread the listeners over the loops.
 		l := e.loops[len(e.lfds)%len(e.loops)]
-		if err := e.attach(l, fd, listener); err != nil {
+		if err := e.attach(l, fd, listener, srv); err != nil {
 			return nil, err
 		}
 		return bound, nil
@@ -151,7 +158,7 @@ func (e *Engine) Listen(addr string, listener int) (net.Addr, error) {
 				return nil, err
 			}
 		}
-		if err := e.attach(l, fd, listener); err != nil {
+		if err := e.attach(l, fd, listener, srv); err != nil {
 			return nil, err
 		}
 	}
@@ -159,7 +166,7 @@ func (e *Engine) Listen(addr string, listener int) (net.Addr, error) {
 }
 
 // attach registers listening socket fd with loop l. e.mu must be held.
-func (e *Engine) attach(l *Loop, fd, tag int) error {
+func (e *Engine) attach(l *Loop, fd, tag int, srv *tlslayer.Server) error {
 	id := len(e.lfds)
 	li := len(l.listeners)
 	if err := l.p.add(fd, unix.EPOLLIN, int32(tagListener-li), 0); err != nil {
@@ -168,7 +175,7 @@ func (e *Engine) attach(l *Loop, fd, tag int) error {
 	}
 	e.lfds = append(e.lfds, fd)
 	e.ltags = append(e.ltags, tag)
-	l.listeners = append(l.listeners, loopListener{fd: fd, tag: tag, id: id})
+	l.listeners = append(l.listeners, loopListener{fd: fd, tag: tag, tls: srv, id: id})
 	return nil
 }
 

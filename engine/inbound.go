@@ -11,7 +11,8 @@ const (
 
 // inbound is one connection's carried bytes.
 type inbound struct {
-	b []byte
+	b     []byte
+	plain int32 // TLS conns: b[:plain] is plaintext OnData left, b[plain:] an incomplete record
 }
 
 // inPool is the loop's side pool of carry buffers, named by int32 index from slot.in.
@@ -50,7 +51,7 @@ func (p *inPool) put(idx int32) {
 	if cap(in.b) == carryBufBytes && len(p.bufs) < carryPoolMax {
 		p.bufs = append(p.bufs, in.b[:0])
 	}
-	in.b = nil
+	in.b, in.plain = nil, 0
 	p.free = append(p.free, idx-1)
 }
 

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/pushwire/pushwire/tlslayer"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -18,8 +20,9 @@ const (
 type loopListener struct {
 	fd     int
 	tag    int
-	id     int  // index into Engine.lfds
-	paused bool // removed from epoll during an accept backoff
+	tls    *tlslayer.Server // nil for a plaintext listener
+	id     int              // index into Engine.lfds
+	paused bool             // removed from epoll during an accept backoff
 }
 
 // Loop is one event loop: an epoll instance, its connections, and the goroutine that runs
@@ -34,6 +37,7 @@ type Loop struct {
 	slab slab
 	in   inPool
 	out  outPool
+	tls  tlsTable
 	acc  acceptor
 
 	events       []unix.EpollEvent
@@ -172,6 +176,9 @@ func (l *Loop) tick() {
 		l.expireLingerers()
 	}
 	l.in.trim()
+	if len(l.tls.warm) > 0 && !l.now.Before(l.tls.nextCool) {
+		l.coolTLS()
+	}
 	l.out.trim()
 	l.h.OnTick(l, l.now)
 	l.nextTick = l.nextTick.Add(l.cfg.TickInterval)
@@ -185,7 +192,7 @@ func (l *Loop) tick() {
 func (l *Loop) runTasks() {
 	tasks, hs := l.q.swap(l.tasks, l.handoffs)
 	for _, a := range hs {
-		l.open(a.fd, a.tag, a.peer)
+		l.open(a.fd, a.tag, a.tls, a.peer)
 	}
 	for i := range tasks {
 		l.h.OnTask(l, tasks[i])
@@ -223,6 +230,7 @@ func (l *Loop) shutdown(err error) {
 		l.eng.closeListener(ln.id)
 	}
 	l.release()
+	l.tls.release()
 	l.p.close()
 }
 
@@ -256,7 +264,7 @@ func (l *Loop) accept(li int, events uint32) {
 			return
 		}
 		if l.eng.reusePort {
-			l.open(fd, ln.tag, peer)
+			l.open(fd, ln.tag, ln.tls, peer)
 			continue
 		}
 		target := l.eng.loops[l.nextLoop]
@@ -264,8 +272,8 @@ func (l *Loop) accept(li int, events uint32) {
 			l.nextLoop = 0
 		}
 		if target == l {
-			l.open(fd, ln.tag, peer)
-		} else if !target.q.pushHandoff(handoff{fd: fd, tag: ln.tag, peer: peer}) {
+			l.open(fd, ln.tag, ln.tls, peer)
+		} else if !target.q.pushHandoff(handoff{fd: fd, tag: ln.tag, tls: ln.tls, peer: peer}) {
 			unix.Close(fd)
 		}
 	}
@@ -316,8 +324,9 @@ func (l *Loop) logAcceptError(err error) {
 	l.acceptLogged = 0
 }
 
-// open sets up an accepted socket, registers it and hands it to OnOpen.
-func (l *Loop) open(fd, tag int, peer netip.Addr) {
+// open sets up an accepted socket, registers it and hands it to OnOpen. srv is the TLS server
+// of the listener it came from, nil for plaintext.
+func (l *Loop) open(fd, tag int, srv *tlslayer.Server, peer netip.Addr) {
 	l.stats.accepted.Add(1)
 	if err := setupConn(fd, l.cfg.SendBufferBytes, int(l.cfg.UserTimeout/time.Millisecond)); err != nil {
 		unix.Close(fd) // the peer is already gone (setsockopt on a reset socket)
@@ -331,7 +340,11 @@ func (l *Loop) open(fd, tag int, peer netip.Addr) {
 	}
 	c := l.slab.at(i)
 	gen := c.gen
+	if srv != nil {
+		c.tls = l.tls.get(srv)
+	}
 	if err := l.p.add(fd, connEvents, i, int32(gen)); err != nil {
+		l.freeTLS(c)
 		l.slab.release(i)
 		unix.Close(fd)
 		return

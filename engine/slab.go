@@ -12,7 +12,7 @@ type slot struct {
 	in      int32  // index+1 into loop.ins (carried inbound bytes); 0 = none
 	out     int32  // index+1 into loop.outs (outbound queue); 0 = none
 	next    int32  // free-list link while free; -1 ends the list
-	_       int32
+	tls     int32  // index+1 into loop.tls (TLS state, tls.go); 0 = a plaintext conn
 }
 
 const (
@@ -74,7 +74,7 @@ func (s *slab) alloc(fd int) int32 {
 	c := s.at(i)
 	c.fd = int32(fd)
 	c.flags = flagOpen
-	c.pending, c.in, c.out, c.next = 0, 0, 0, -1
+	c.pending, c.in, c.out, c.next, c.tls = 0, 0, 0, -1, 0
 	return i
 }
 

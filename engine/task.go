@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"github.com/pushwire/pushwire/tlslayer"
 	"net/netip"
 	"sync"
 )
@@ -18,6 +19,7 @@ type Task struct {
 type handoff struct {
 	fd   int
 	tag  int
+	tls  *tlslayer.Server // the listener's TLS server; nil for plaintext
 	peer netip.Addr
 }
 

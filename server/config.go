@@ -15,6 +15,9 @@ type Config struct {
 	Listen        string // edge listener: subscribers, /ack
 	APIListen     string // api listener: publish, admin
 	ClusterListen string // node-to-node link listener (cluster mode)
+	TLSListen     string // edge over TLS (tls.go); empty = none
+	TLSCert       string // PEM certificate chain file for TLSListen
+	TLSKey        string // PEM private key file for TLSListen
 	Redis         string // redis URL; empty = standalone
 	NodeID        string // this node's id; empty = random
 	Advertise     string // host:port peers dial for the link
@@ -141,8 +144,9 @@ func (c *Config) Validate() error {
 	if len(c.AllowedOrigins) == 0 {
 		errs = append(errs, errors.New("--allowed-origins must name at least one origin or *"))
 	}
-	if c.Listen == "" || c.APIListen == "" {
-		errs = append(errs, errors.New("--listen and --api-listen must both be set"))
+	if (c.Listen == "" && c.TLSListen == "") || c.APIListen == "" {
+		errs = append(errs, errors.New("--api-listen and --listen or --tls-listen must be set"))
 	}
+	errs = append(errs, c.validateTLS()...)
 	return errors.Join(errs...)
 }

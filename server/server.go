@@ -58,6 +58,7 @@ type Server struct {
 	counters  counters
 
 	edgeAddr, apiAddr net.Addr
+	tls               edgeTLS // --tls-listen (tls.go)
 	capacity          uint64
 	started           time.Time
 	stopped           chan struct{}
@@ -98,6 +99,9 @@ func New(cfg Config) (*Server, error) {
 		log.Warn("could not raise the open-files limit", "err", err)
 	}
 	s.capacity = limit
+	if err := s.tls.load(cfg); err != nil {
+		return nil, err
+	}
 
 	maxBody := cfg.MaxBatchBytes
 	eng, err := engine.New(engine.Config{
@@ -145,8 +149,13 @@ func tickInterval(cfg Config) time.Duration {
 // Start binds the edge and api listeners and starts the loops.
 func (s *Server) Start() error {
 	var err error
-	if s.edgeAddr, err = s.eng.Listen(s.cfg.Listen, listenerEdge); err != nil {
-		return fmt.Errorf("--listen %s: %w", s.cfg.Listen, err)
+	if s.cfg.Listen != "" {
+		if s.edgeAddr, err = s.eng.Listen(s.cfg.Listen, listenerEdge); err != nil {
+			return fmt.Errorf("--listen %s: %w", s.cfg.Listen, err)
+		}
+	}
+	if err := s.tls.listen(s); err != nil {
+		return err
 	}
 	if s.apiAddr, err = s.eng.Listen(s.cfg.APIListen, listenerAPI); err != nil {
 		return fmt.Errorf("--api-listen %s: %w", s.cfg.APIListen, err)
@@ -159,8 +168,8 @@ func (s *Server) Start() error {
 		return err
 	}
 	go s.sweep()
-	s.log.Info("pushwire started", "node", s.nodeID, "edge", s.edgeAddr.String(),
-		"api", s.apiAddr.String(), "loops", len(s.loops), "capacity", s.capacity)
+	s.log.Info("pushwire started", "node", s.nodeID, "edge", addrString(s.edgeAddr),
+		"api", s.apiAddr.String(), "tls", addrString(s.tls.addr), "loops", len(s.loops), "capacity", s.capacity)
 	return nil
 }
 

@@ -27,6 +27,7 @@ type snapshot struct {
 	acks                             uint64
 	duplicates, idemEvicted          uint64
 	peersGone                        uint64
+	tlsHandshakes, tlsFailures       int64 // --tls-listen (engine counts them)
 	forwards, received               uint64
 	storedUsers, storedBytes         int
 	authDenied, authFailed           uint64
@@ -56,7 +57,9 @@ func (s *Server) snapshot() snapshot {
 		sn.messagesOut += ls.messagesOut.Load()
 		sn.drops += ls.drops.Load()
 	}
-	sn.slowConsumers = uint64(s.eng.Stats().SlowConsumers)
+	es := s.eng.Stats()
+	sn.slowConsumers = uint64(es.SlowConsumers)
+	sn.tlsHandshakes, sn.tlsFailures = es.TLSHandshakes, es.TLSHandshakeErrors
 	sn.storedUsers, sn.storedBytes = s.store.counts()
 	sn.goroutines = runtime.NumGoroutine()
 	sn.uptime = time.Since(s.started)
@@ -99,6 +102,8 @@ func (s *Server) appendStats(dst []byte) []byte {
 	field("duplicates", int64(sn.duplicates))
 	field("idempotency_keys_evicted", int64(sn.idemEvicted))
 	field("peers_gone", int64(sn.peersGone))
+	field("tls_handshakes", sn.tlsHandshakes)
+	field("tls_handshake_failures", sn.tlsFailures)
 	field("stored_users", int64(sn.storedUsers))
 	field("stored_bytes", int64(sn.storedBytes))
 	field("auth_denied", int64(sn.authDenied))
@@ -149,6 +154,8 @@ func (s *Server) appendMetrics(dst []byte) []byte {
 	metric("duplicates_total", "counter", "Publishes not delivered: their idempotency key was seen within the window.", float64(sn.duplicates))
 	metric("idempotency_keys_evicted_total", "counter", "Idempotency keys dropped unexpired: the in-memory map was full.", float64(sn.idemEvicted))
 	metric("peers_gone_total", "counter", "Times a peer node was found gone for routing (its link refused or reset).", float64(sn.peersGone))
+	metric("tls_handshakes_total", "counter", "TLS handshakes completed on --tls-listen.", float64(sn.tlsHandshakes))
+	metric("tls_handshake_failures_total", "counter", "TLS connections closed in their handshake: not TLS, refused or failed.", float64(sn.tlsFailures))
 	metric("stored_bytes", "gauge", "Bytes of QoS 1 messages kept.", float64(sn.storedBytes))
 	metric("auth_denied_total", "counter", "Subscribes refused by auth (401, 403).", float64(sn.authDenied))
 	metric("auth_failures_total", "counter", "Subscribes the auth callback gave no usable answer for (502).", float64(sn.authFailed))

@@ -56,6 +56,8 @@ func run(args []string) int {
 	// right after start drains instead of killing the process.
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	hups := make(chan os.Signal, 1)
+	signal.Notify(hups, syscall.SIGHUP) // caught from the start: the default would kill the node
 	srv, err := server.New(cfg)
 	if err != nil {
 		log.Error("bad settings", "err", err)
@@ -65,6 +67,7 @@ func run(args []string) int {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
+	go reloadOnHUP(srv, hups, log)
 	sig := <-sigs
 	log.Info("draining", "signal", sig.String(), "drain", cfg.Drain)
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Drain)
@@ -79,4 +82,16 @@ func run(args []string) int {
 	srv.Close()
 	log.Info("stopped")
 	return 0
+}
+
+// reloadOnHUP reloads the TLS certificate and key on every SIGHUP; a failed reload is logged
+// and the pair in use stays.
+func reloadOnHUP(srv *server.Server, hups <-chan os.Signal, log *slog.Logger) {
+	for range hups {
+		if err := srv.ReloadTLS(); err != nil {
+			log.Error("SIGHUP: TLS certificate not reloaded; the old pair stays", "err", err)
+			continue
+		}
+		log.Info("SIGHUP: TLS certificate reloaded")
+	}
 }
