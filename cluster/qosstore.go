@@ -256,13 +256,51 @@ func (s *RedisStore) Put(ctx context.Context, user string, m *StoredMessage, max
 	return nil
 }
 
-// Ack removes user's messages with ids <= upTo (acks are cumulative) and returns how many.
+// Ack removes every message of user with an id <= upTo and returns how many. The server acks
+// with AckIDs (only what was sent); Ack is for tools and tests that clear a user's queue.
 func (s *RedisStore) Ack(ctx context.Context, user string, upTo uint64) (int, error) {
 	key := keyQueue(s.o.Prefix, user)
 	// Every member of id upTo starts with pad20(upTo) ":" and a digit, all below ":\xff".
 	hi := string(appendPad20(append(make([]byte, 0, 23), '['), upTo)) + ":\xff"
 	r, err := s.do(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
 		return c.Do(ctx, c.B().Zremrangebylex().Key(key).Min("-").Max(hi).Build())
+	})
+	if err != nil {
+		return 0, err
+	}
+	n, err := r.AsInt64()
+	if err != nil {
+		return 0, fmt.Errorf("cluster: redis store ack: %w", err)
+	}
+	return int(n), nil
+}
+
+// ackIDsScript removes, for each id in ARGV (pad20 text), the members of that id: every member
+// of id X lies in ["X:", "X;") bytewise (':' is the separator; ';' follows it). KEYS[1] the
+// user's queue. It returns how many members it removed.
+var ackIDsScript = rueidis.NewLuaScript(`
+local k, n = KEYS[1], 0
+for _, id in ipairs(ARGV) do
+  n = n + redis.call('ZREMRANGEBYLEX', k, '[' .. id .. ':', '(' .. id .. ';')
+end
+return n
+`)
+
+// AckIDs removes exactly the user's messages whose ids are listed (the ones a connection was
+// sent: an ack never removes a message nobody was sent) and returns how many it removed. Ids
+// not stored (acknowledged already, expired) are ignored. One script call, one key.
+func (s *RedisStore) AckIDs(ctx context.Context, user string, ids []uint64) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	key := keyQueue(s.o.Prefix, user)
+	args := make([]string, len(ids))
+	var pad [20]byte
+	for i, id := range ids {
+		args[i] = string(appendPad20(pad[:0], id))
+	}
+	r, err := s.do(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+		return ackIDsScript.Exec(ctx, c, []string{key}, args)
 	})
 	if err != nil {
 		return 0, err

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -57,12 +58,15 @@ func (d *RedisDirectory) run() {
 		case <-d.done:
 			return
 		case <-d.kick:
+			if d.checkNow.Swap(false) {
+				_ = d.beat()
+			}
 			d.flush()
 		case now := <-tick.C:
 			d.mu.Lock()
 			sync := d.needSync
 			d.mu.Unlock()
-			if sync || now.Sub(d.lastBeat) >= d.o.NodeTTL/3 {
+			if sync || d.checkNow.Swap(false) || now.Sub(d.lastBeat) >= d.o.NodeTTL/3 {
 				_ = d.beat()
 			}
 			if now.Sub(lastGC) >= d.o.NodeTTL {
@@ -124,12 +128,43 @@ func (d *RedisDirectory) beat() error {
 	if !sync {
 		return nil
 	}
-	if err := d.resync(c); err != nil {
+	if d.o.BeforeResync != nil {
+		d.o.BeforeResync()
+	}
+	err = d.resync(c)
+	if err != nil && ctxErrNone(err) {
+		// The first command on a Redis that just came back may meet the connection that broke
+		// with the old one (rueidis has replaced it by then): try once more at once rather than
+		// a retryGap later.
+		err = d.resync(c)
+	}
+	if d.o.AfterResync != nil {
+		d.o.AfterResync(err == nil)
+	}
+	if err != nil {
 		d.markUnsynced()
 		return err
 	}
 	d.o.Logger.Info("cluster: redis directory in sync", "node", self.ID)
 	return nil
+}
+
+// ctxErrNone reports an error that is not a timeout: worth one immediate retry.
+func ctxErrNone(err error) bool {
+	return !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
+}
+
+// connectionLost is the client's OnInvalidations callback: rueidis calls it with nil when a
+// connection ends (its cache is dropped) and when Redis flushed everything. Either way this
+// node's entries may be gone, so the directory checks its heartbeat at once (beat's SET ... GET
+// tells) instead of at the next heartbeat: a Redis that restarted empty is noticed in
+// milliseconds. Invalidations of single keys (non-nil) are ignored here.
+func (d *RedisDirectory) connectionLost(keys []rueidis.RedisMessage) {
+	if keys != nil {
+		return
+	}
+	d.checkNow.Store(true)
+	d.wake()
 }
 
 // resync makes Redis hold exactly the mirror: it removes what this node's own sets list and the

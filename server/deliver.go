@@ -38,6 +38,37 @@ func (ls *loopState) writeMessage(l *engine.Loop, h engine.Handle, c *connState,
 	}
 	c.at = ls.s.stampOf(l.Now())
 	ls.messagesOut.Add(1)
+	if m.qos == 1 {
+		ls.noteSent(l, h, m)
+	}
+}
+
+// writeStored writes a stored message during a replay; resend flags it as
+// one the client may have had (appendResendFrame).
+func (ls *loopState) writeStored(l *engine.Loop, h engine.Handle, c *connState, m *message, resend bool) {
+	if !resend {
+		ls.writeMessage(l, h, c, m)
+		return
+	}
+	ls.writeFrame(l, h, c, func(dst []byte) []byte { return appendResendFrame(dst, c.format, m, ls.s.boundary) })
+	ls.messagesOut.Add(1)
+	ls.noteSent(l, h, m)
+}
+
+// noteSent records a QoS 1 user message written to h, so that an ack may
+// remove it from the store (sentlog.go).
+func (ls *loopState) noteSent(l *engine.Loop, h engine.Handle, m *message) {
+	if user, ok := userOf(m.to); ok {
+		ls.s.sent.note(user, h, m.seq, m.expiry, l.Now().UnixMilli())
+	}
+}
+
+// userOf returns the user of a "user:<id>" address.
+func userOf(to []byte) ([]byte, bool) {
+	if len(to) > len("user:") && string(to[:len("user:")]) == "user:" {
+		return to[len("user:"):], true
+	}
+	return nil, false
 }
 
 // fanOut hands m to every handle in targets: directly for this loop's

@@ -16,14 +16,17 @@ import (
 
 // Engine task ops (engine.Task.Op).
 const (
-	opDeliver    = iota + 1 // V *message: write it to H
-	opKick                  // close H (DELETE /conn/<key>)
-	opConnInfo              // V *asyncCall: describe H, answer on the caller's loop
-	opAsyncReply            // V *asyncCall: write its answer to H and resume H
-	opDrain                 // H zero: send reconnect to every stream of the loop and close them
-	opReplay                // V *replayBatch: a user's stored QoS 1 messages for H, in order
-	opDeliverAll            // V *message: write it to every subscriber of the loop
-	opAuthDone              // V *authCall: the auth callback's verdict on H's subscribe
+	opDeliver      = iota + 1 // V *message: write it to H
+	opKick                    // close H (DELETE /conn/<key>)
+	opConnInfo                // V *asyncCall: describe H, answer on the caller's loop
+	opAsyncReply              // V *asyncCall: write its answer to H and resume H
+	opDrain                   // H zero: send reconnect to every stream of the loop and close them
+	opReplay                  // V *replayBatch: a user's stored QoS 1 messages for H, in order
+	opDeliverAll              // V *message: write it to every subscriber of the loop
+	opAuthDone                // V *authCall: the auth callback's verdict on H's subscribe
+	opResyncHold              // V chan struct{}: hold the user streams' live messages (resync.go); signal V
+	opResyncReplay            // the node is registered again: replay what the held streams missed
+	opResyncFailed            // the re-registration failed: write what the streams held
 )
 
 // loopState is the server's state on one engine loop. Only that loop's
@@ -49,18 +52,21 @@ type loopState struct {
 
 	sweepCursor int // the next slot the sweep visits (timers.go)
 
-	q         queryParams                  // the request's parameters
-	query     []byte                       // their decoded bytes
-	to        []byte                       // the address of the push being published
-	batchLine batchLine                    // the batch line being decoded
-	dec       *decoder.Decoder             // decodes batch lines, reset for each
-	out       []byte                       // response being built
-	frame     []byte                       // per-connection frame being built
-	targets   []conntable.Handle           // fan-out scratch
-	batches   [][]engine.Task              // per destination loop
-	pending   []*message                   // poll answers being merged
-	one       [1]*message                  // a single message passed as a list
-	held      map[engine.Handle][]*message // streams awaiting their QoS 1 replay, and their live messages meanwhile
+	q           queryParams                  // the request's parameters
+	query       []byte                       // their decoded bytes
+	to          []byte                       // the address of the push being published
+	batchLine   batchLine                    // the batch line being decoded
+	dec         *decoder.Decoder             // decodes batch lines, reset for each
+	out         []byte                       // response being built
+	frame       []byte                       // per-connection frame being built
+	targets     []conntable.Handle           // fan-out scratch
+	batches     [][]engine.Task              // per destination loop
+	pending     []*message                   // poll answers being merged
+	one         [1]*message                  // a single message passed as a list
+	held        map[engine.Handle][]*message // streams awaiting their QoS 1 replay, and their live messages meanwhile
+	again       map[engine.Handle]bool       // held streams to replay once more before releasing (resync.go)
+	resyncing   []engine.Handle              // streams held for the directory's re-registration (resync.go)
+	sentScratch []sentEntry                  // a user's sent entries, read by a replay
 
 	job         *routeJob    // pushes of the request being served that other nodes must take
 	resultIndex int          // which result of the request publish is making
@@ -77,7 +83,7 @@ func newLoopState(s *Server, index int) *loopState {
 		panic("server: crypto/rand failed: " + err.Error())
 	}
 	ls := &loopState{s: s, index: index, rng: rand.NewChaCha8(seed), peers: map[engine.Handle][16]byte{},
-		held: map[engine.Handle][]*message{}}
+		held: map[engine.Handle][]*message{}, again: map[engine.Handle]bool{}}
 	ls.wheel = conntable.NewWheel(tickInterval(s.cfg), 4096, time.Now())
 	ls.fireFn = ls.fire
 	ls.batches = make([][]engine.Task, len(s.loops))
@@ -234,6 +240,12 @@ func (s *Server) OnTask(l *engine.Loop, t engine.Task) {
 		ls.replayBatch(l, t.H, t.V.(*replayBatch))
 	case opAuthDone:
 		ls.authDone(l, t.V.(*authCall))
+	case opResyncHold:
+		ls.resyncHold(t.V.(chan struct{}))
+	case opResyncReplay:
+		ls.resyncReplay(l)
+	case opResyncFailed:
+		ls.resyncFailed(l)
 	}
 }
 

@@ -37,6 +37,7 @@ type Server struct {
 	table  *conntable.Table
 	loops  []*loopState
 	store  *qosStore
+	sent   *sentLog // QoS 1 messages written and not acknowledged: what an ack may remove
 	recent *recentStore
 	perIP  *ipCounter
 	rates  *rateLimiter
@@ -52,6 +53,7 @@ type Server struct {
 	idNode    uint64        // this node's part of its message ids
 	edgeConns atomic.Int64
 	draining  atomic.Bool
+	running   atomic.Bool // the loops run: tasks submitted to them are taken
 	counters  counters
 
 	edgeAddr, apiAddr net.Addr
@@ -83,6 +85,7 @@ func New(cfg Config) (*Server, error) {
 	s.boundary = []byte("pushwire-" + randomHex(12))
 	s.table = conntable.New(64)
 	s.store = newQoSStore(cfg.StoreMessages, cfg.StoreBytes)
+	s.sent = newSentLog(cfg.StoreMessages, maxSentEntries, cfg.DefaultTTL.Milliseconds())
 	s.recent = newRecentStore(cfg.PollBuffer, cfg.TopicHistory, 3*cfg.PollTimeout)
 	s.perIP = newIPCounter(cfg.MaxConnsPerIP)
 	s.rates = newRateLimiter(cfg.PublishRate)
@@ -154,6 +157,7 @@ func (s *Server) Start() error {
 	if err := s.eng.Start(); err != nil {
 		return err
 	}
+	s.running.Store(true)
 	go s.sweep()
 	s.log.Info("pushwire started", "node", s.nodeID, "edge", s.edgeAddr.String(),
 		"api", s.apiAddr.String(), "loops", len(s.loops), "capacity", s.capacity)
@@ -230,6 +234,7 @@ func (s *Server) sweep() {
 			return
 		case now := <-t.C:
 			s.recent.sweep(now)
+			s.sent.sweep(now.UnixMilli())
 		}
 	}
 }
