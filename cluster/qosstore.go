@@ -162,8 +162,7 @@ func (s *RedisStore) dial(done chan struct{}) (rueidis.Client, error) {
 }
 
 // do runs one request bounded by OpTimeout. A connection that broke while idle reports its
-// error on first use, after rueidis has replaced it, so a non-Redis error is retried once at
-// once. Every request the store sends is idempotent (Put's script checks for its member).
+// error on first use, after rueidis has replaced it, so a non-Redis error is retried at once. Every request the store sends is idempotent (Put's script checks for its member).
 func (s *RedisStore) do(ctx context.Context, req func(ctx context.Context, c rueidis.Client) rueidis.RedisResult) (rueidis.RedisResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.o.OpTimeout)
 	defer cancel()
@@ -172,7 +171,9 @@ func (s *RedisStore) do(ctx context.Context, req func(ctx context.Context, c rue
 		return rueidis.RedisResult{}, err
 	}
 	r := req(ctx, c)
-	if r.NonRedisError() != nil && ctx.Err() == nil {
+	// rueidis multiplexes several connections; after Redis restarted each may report its break
+	// once, so a few immediate retries get through (a Redis that is down refuses them at once).
+	for try := 0; try < 3 && r.NonRedisError() != nil && ctx.Err() == nil; try++ {
 		r = req(ctx, c)
 	}
 	if err := r.NonRedisError(); err != nil {

@@ -149,6 +149,14 @@ func (d *RedisDirectory) beat() error {
 	return nil
 }
 
+// Recheck has the directory re-register this node at its next tick, as after a gap, with the
+// re-sync callbacks (RedisOptions.BeforeResync/AfterResync): the server asks for it when it could
+// not read what a re-sync must replay.
+func (d *RedisDirectory) Recheck() {
+	d.markUnsynced()
+	d.wake()
+}
+
 // ctxErrNone reports an error that is not a timeout: worth one immediate retry.
 func ctxErrNone(err error) bool {
 	return !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)

@@ -193,9 +193,19 @@ func (cn *clusterNode) replayNow(h engine.Handle, user string, acks []uint64, b 
 		}
 	}
 	stored, err := cn.qos.Pending(ctx, user, time.Now().UnixMilli())
+	for _, wait := range replayRetries {
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(wait) // on the router: the stream holds its live messages meanwhile
+		stored, err = cn.qos.Pending(ctx, user, time.Now().UnixMilli())
+	}
 	if err != nil {
-		cn.s.log.Warn("QoS 1 store: no replay for a stream", "user", user, "err", err)
+		cn.s.log.Warn("QoS 1 store: no replay for a stream; re-syncing again", "user", user, "err", err)
 		stored = nil
+		if rd, ok := cn.dir.(interface{ Recheck() }); ok {
+			rd.Recheck() // the next re-sync replays it once Redis answers
+		}
 	}
 	batch := &b
 	batch.msgs = make([]*message, len(stored))
@@ -204,6 +214,10 @@ func (cn *clusterNode) replayNow(h engine.Handle, user string, acks []uint64, b 
 	}
 	cn.s.eng.Submit(h.Loop(), engine.Task{H: h, Op: opReplay, V: batch})
 }
+
+// replayRetries are the waits between reads of a replay that failed: Redis
+// that just came back may fail the first requests on its old connections.
+var replayRetries = [...]time.Duration{20 * time.Millisecond, 100 * time.Millisecond, 300 * time.Millisecond}
 
 // directoryHooks are the re-sync callbacks the Redis directory calls.
 func (cn *clusterNode) directoryHooks(o *cluster.RedisOptions) {

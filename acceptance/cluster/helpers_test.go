@@ -541,6 +541,7 @@ type frame struct {
 	Data     json.RawMessage `json:"data"`
 	State    string          `json:"state"`
 	Conn     string          `json:"conn"`
+	Resend   bool            `json:"resend"` // a stored message the client may have had
 }
 
 var connKeyShape = regexp.MustCompile(`^[A-Za-z0-9_-]{32}\.([A-Za-z0-9_-]+)$`)
