@@ -17,6 +17,9 @@ func (ls *loopState) deliver(l *engine.Loop, h engine.Handle, m *message) {
 		if m.seq <= c.cursor {
 			return // already written by the replay when the stream started
 		}
+		if m.qos == 1 && m.seq <= ls.resyncMax && ls.sentToStream(h, m) {
+			return // already written by a re-sync replay (resync.go)
+		}
 		if len(ls.held) != 0 && ls.holdLive(m, h) {
 			return
 		}
@@ -53,6 +56,12 @@ func (ls *loopState) writeStored(l *engine.Loop, h engine.Handle, c *connState, 
 	ls.writeFrame(l, h, c, func(dst []byte) []byte { return appendResendFrame(dst, c.format, m, ls.s.boundary) })
 	ls.messagesOut.Add(1)
 	ls.noteSent(l, h, m)
+}
+
+// sentToStream reports whether the QoS 1 user message m was written to h.
+func (ls *loopState) sentToStream(h engine.Handle, m *message) bool {
+	user, ok := userOf(m.to)
+	return ok && ls.s.sent.has(user, h, m.seq)
 }
 
 // noteSent records a QoS 1 user message written to h, so that an ack may

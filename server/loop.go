@@ -66,6 +66,7 @@ type loopState struct {
 	held        map[engine.Handle][]*message // streams awaiting their QoS 1 replay, and their live messages meanwhile
 	again       map[engine.Handle]bool       // held streams to replay once more before releasing (resync.go)
 	resyncing   []engine.Handle              // streams held for the directory's re-registration (resync.go)
+	resyncMax   uint64                       // the newest id a re-sync replay wrote on this loop
 	sentScratch []sentEntry                  // a user's sent entries, read by a replay
 
 	job         *routeJob    // pushes of the request being served that other nodes must take

@@ -113,7 +113,13 @@ func (ls *loopState) writeReplay(l *engine.Loop, h engine.Handle, b *replayBatch
 			if !toH {
 				ls.writeStored(l, h, c, m, resent(toAny, b.hasSince, b.since, m.seq))
 			}
-			if !b.resync {
+			if b.resync {
+				// A live copy may still be on its way: deliver checks ids up
+				// to here against what the stream was sent. (The cursor is
+				// not raised: live messages older than a re-sync's newest
+				// stored one are not taken for written.)
+				ls.resyncMax = max(ls.resyncMax, m.seq)
+			} else {
 				c.cursor = max(c.cursor, m.seq)
 			}
 		}
@@ -197,7 +203,7 @@ func (cn *clusterNode) ackStored(call *asyncCall, user []byte, ids []uint64) {
 		if err != nil {
 			call.reply = appendErrorResponse(nil, 503, "QoS 1 store unavailable: "+err.Error(), call.keepAlive)
 		} else {
-			cn.s.sent.forget(viewBytes(name), ids)
+			cn.s.sent.forget(viewBytes(name), ids, time.Now().UnixMilli())
 			call.reply = appendJSONResponse(nil, 200, call.keepAlive, appendAcked(nil, n))
 		}
 		cn.s.eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opAsyncReply, V: call})

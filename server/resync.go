@@ -189,7 +189,7 @@ func (cn *clusterNode) replayNow(h engine.Handle, user string, acks []uint64, b 
 		if _, err := cn.qos.AckIDs(ctx, user, acks); err != nil {
 			cn.s.log.Warn("QoS 1 store: implicit ack failed", "user", user, "err", err)
 		} else {
-			cn.s.sent.forget(viewBytes(user), acks)
+			cn.s.sent.forget(viewBytes(user), acks, time.Now().UnixMilli())
 		}
 	}
 	stored, err := cn.qos.Pending(ctx, user, time.Now().UnixMilli())

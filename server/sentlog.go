@@ -58,7 +58,13 @@ type sentEntry struct {
 	id     uint64
 	expiry int64 // unix ms
 	h      engine.Handle
+	acked  int64 // unix ms when an ack removed it from the store; 0 = not yet
 }
+
+// ackedGrace is how long an acknowledged entry is kept: a replay may have
+// read the store just before the ack removed its message, and must still
+// see that the stream was sent it (rather than write it again).
+const ackedGrace = 10 * 1000 // ms
 
 func newSentLog(perUser, maxEntries int, defaultTTLms int64) *sentLog {
 	l := &sentLog{seed: maphash.MakeSeed(), perUser: max(perUser, 1), maxEntries: maxEntries, defaultTTL: defaultTTLms}
@@ -91,8 +97,11 @@ func (l *sentLog) note(user []byte, h engine.Handle, id uint64, expiry, nowMs in
 	}
 	if len(u.q) >= l.perUser {
 		u.q = sh.dropExpired(u.q, nowMs)
-		if len(u.q) >= l.perUser { // the oldest becomes un-ackable here: resent later, never lost
-			u.q = u.q[:copy(u.q, u.q[1:])]
+		if len(u.q) >= l.perUser {
+			// The oldest acknowledged entry goes, else the oldest: its message
+			// becomes un-ackable here, so it is resent later, never lost.
+			i := slices.IndexFunc(u.q, func(e sentEntry) bool { return e.acked != 0 })
+			u.q = slices.Delete(u.q, max(i, 0), max(i, 0)+1)
 			sh.entries--
 		}
 	}
@@ -103,11 +112,12 @@ func (l *sentLog) note(user []byte, h engine.Handle, id uint64, expiry, nowMs in
 	u.q = append(u.q, sentEntry{id: id, expiry: expiry, h: h})
 }
 
-// dropExpired removes entries whose messages have expired. sh.mu must be held.
+// dropExpired removes entries whose messages have expired, and those
+// acknowledged more than ackedGrace ago. sh.mu must be held.
 func (sh *sentShard) dropExpired(q []sentEntry, nowMs int64) []sentEntry {
 	kept := q[:0]
 	for _, e := range q {
-		if e.expiry > nowMs {
+		if e.expiry > nowMs && (e.acked == 0 || nowMs-e.acked < ackedGrace) {
 			kept = append(kept, e)
 		}
 	}
@@ -122,7 +132,7 @@ func (l *sentLog) upTo(dst []uint64, user []byte, upTo uint64) []uint64 {
 	sh.mu.Lock()
 	if u := sh.users[string(user)]; u != nil {
 		for _, e := range u.q {
-			if e.id <= upTo {
+			if e.id <= upTo && e.acked == 0 {
 				dst = append(dst, e.id)
 			}
 		}
@@ -132,8 +142,9 @@ func (l *sentLog) upTo(dst []uint64, user []byte, upTo uint64) []uint64 {
 	return slices.Compact(dst)
 }
 
-// forget drops the entries of ids (sorted), once the store removed them.
-func (l *sentLog) forget(user []byte, ids []uint64) {
+// forget marks the entries of ids (sorted) acknowledged, once the store
+// removed them; they leave after ackedGrace.
+func (l *sentLog) forget(user []byte, ids []uint64, nowMs int64) {
 	if len(ids) == 0 {
 		return
 	}
@@ -144,19 +155,28 @@ func (l *sentLog) forget(user []byte, ids []uint64) {
 	if u == nil {
 		return
 	}
-	q := u.q
-	kept := q[:0]
-	for _, e := range q {
-		if _, acked := slices.BinarySearch(ids, e.id); !acked {
-			kept = append(kept, e)
+	for i := range u.q {
+		if e := &u.q[i]; e.acked == 0 {
+			if _, acked := slices.BinarySearch(ids, e.id); acked {
+				e.acked = nowMs
+			}
 		}
 	}
-	sh.entries -= len(q) - len(kept)
-	if len(kept) == 0 {
-		delete(sh.users, string(user))
-		return
+}
+
+// has reports whether id was written to h (acknowledged since or not).
+func (l *sentLog) has(user []byte, h engine.Handle, id uint64) bool {
+	sh := l.shard(user)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if u := sh.users[string(user)]; u != nil {
+		for _, e := range u.q {
+			if e.id == id && e.h == h {
+				return true
+			}
+		}
 	}
-	u.q = kept
+	return false
 }
 
 // appendEntries appends a copy of user's entries to dst.

@@ -85,7 +85,9 @@ func New(cfg Config) (*Server, error) {
 	s.boundary = []byte("pushwire-" + randomHex(12))
 	s.table = conntable.New(64)
 	s.store = newQoSStore(cfg.StoreMessages, cfg.StoreBytes)
-	s.sent = newSentLog(cfg.StoreMessages, maxSentEntries, cfg.DefaultTTL.Milliseconds())
+	// Room for a user's unacknowledged messages (no store keeps more than
+	// --store-messages) and as many acknowledged ones in their grace.
+	s.sent = newSentLog(2*cfg.StoreMessages, maxSentEntries, cfg.DefaultTTL.Milliseconds())
 	s.recent = newRecentStore(cfg.PollBuffer, cfg.TopicHistory, 3*cfg.PollTimeout)
 	s.perIP = newIPCounter(cfg.MaxConnsPerIP)
 	s.rates = newRateLimiter(cfg.PublishRate)
