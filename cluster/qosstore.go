@@ -278,21 +278,24 @@ func (s *RedisStore) Ack(ctx context.Context, user string, upTo uint64) (int, er
 
 // ackIDsScript removes, for each id in ARGV (pad20 text), the members of that id: every member
 // of id X lies in ["X:", "X;") bytewise (':' is the separator; ';' follows it). KEYS[1] the
-// user's queue. It returns how many members it removed.
+// user's queue. It returns the ids it removed members of.
 var ackIDsScript = rueidis.NewLuaScript(`
-local k, n = KEYS[1], 0
+local k, removed = KEYS[1], {}
 for _, id in ipairs(ARGV) do
-  n = n + redis.call('ZREMRANGEBYLEX', k, '[' .. id .. ':', '(' .. id .. ';')
+  if redis.call('ZREMRANGEBYLEX', k, '[' .. id .. ':', '(' .. id .. ';') > 0 then
+    removed[#removed + 1] = id
+  end
 end
-return n
+return removed
 `)
 
 // AckIDs removes exactly the user's messages whose ids are listed (the ones a connection was
-// sent: an ack never removes a message nobody was sent) and returns how many it removed. Ids
-// not stored (acknowledged already, expired) are ignored. One script call, one key.
-func (s *RedisStore) AckIDs(ctx context.Context, user string, ids []uint64) (int, error) {
+// sent: an ack never removes a message nobody was sent) and returns the ids it removed, in the
+// order given. Ids not stored (acknowledged already, expired, or not stored yet: a local
+// delivery is written before its Put) are left out of the answer. One script call, one key.
+func (s *RedisStore) AckIDs(ctx context.Context, user string, ids []uint64) ([]uint64, error) {
 	if len(ids) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	key := keyQueue(s.o.Prefix, user)
 	args := make([]string, len(ids))
@@ -304,13 +307,21 @@ func (s *RedisStore) AckIDs(ctx context.Context, user string, ids []uint64) (int
 		return ackIDsScript.Exec(ctx, c, []string{key}, args)
 	})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	n, err := r.AsInt64()
+	texts, err := r.AsStrSlice()
 	if err != nil {
-		return 0, fmt.Errorf("cluster: redis store ack: %w", err)
+		return nil, fmt.Errorf("cluster: redis store ack: %w", err)
 	}
-	return int(n), nil
+	removed := make([]uint64, 0, len(texts))
+	for _, t := range texts {
+		id, err := strconv.ParseUint(t, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: redis store ack: id %q: %w", t, err)
+		}
+		removed = append(removed, id)
+	}
+	return removed, nil
 }
 
 // Pending returns user's messages that have not expired by nowMs (unix ms), in id order, and

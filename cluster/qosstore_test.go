@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"reflect"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -189,9 +190,14 @@ func TestRedisStoreAckIDs(t *testing.T) {
 		{[]uint64{math.MaxUint64, 100, ids[3]}, 3, []uint64{}},
 	}
 	for _, st := range steps {
-		n, err := s.AckIDs(ctx, "u", st.ack)
-		if err != nil || n != st.removed {
-			t.Errorf("AckIDs(%v) = %d, %v; want %d, nil", st.ack, n, err, st.removed)
+		got, err := s.AckIDs(ctx, "u", st.ack)
+		if err != nil || len(got) != st.removed {
+			t.Errorf("AckIDs(%v) = %v, %v; want %d ids, nil", st.ack, got, err, st.removed)
+		}
+		for _, id := range got {
+			if !slices.Contains(st.ack, id) {
+				t.Errorf("AckIDs(%v) removed %d, which it was not given", st.ack, id)
+			}
 		}
 		if got := pendingIDs(t, s, "u", now); !reflect.DeepEqual(got, st.left) {
 			t.Errorf("after AckIDs(%v), Pending ids = %v; want %v", st.ack, got, st.left)

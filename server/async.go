@@ -106,7 +106,7 @@ func (ls *loopState) describe(l *engine.Loop, call *asyncCall) {
 			return
 		}
 		n := ls.s.store.ackIDs(user, ids)
-		ls.s.sent.forget(user, ids, l.Now().UnixMilli())
+		ls.s.sent.forget(user, ids, ids, l.Now().UnixMilli()) // stored before it was written
 		body = appendAcked(nil, n)
 	default:
 		body = ls.appendConnInfo(nil, l, c)

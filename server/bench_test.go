@@ -204,7 +204,7 @@ func BenchmarkSentLogNote(b *testing.B) {
 		if i%(50*len(users)) == 50*len(users)-1 {
 			for _, u := range users {
 				ids = l.upTo(ids[:0], u, uint64(i))
-				l.forget(u, ids, 1)
+				l.forget(u, ids, ids, 1)
 			}
 			l.sweepAll(1 + ackedGrace + 1)
 		}

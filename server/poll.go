@@ -27,7 +27,7 @@ func (ls *loopState) poll(l *engine.Loop, h engine.Handle, c *connState, sub *su
 		user := ls.userName(c)
 		acks := ls.s.sent.upTo(nil, user, since)
 		ls.s.store.ackIDs(user, acks)
-		ls.s.sent.forget(user, acks, l.Now().UnixMilli())
+		ls.s.sent.forget(user, acks, acks, l.Now().UnixMilli())
 	}
 	c.format = formatPoll
 	c.minor = sub.minor

@@ -199,12 +199,15 @@ func (cn *clusterNode) ackStored(call *asyncCall, user []byte, ids []uint64) {
 	job := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 		defer cancel()
-		n, err := cn.qos.AckIDs(ctx, name, ids)
+		removed, err := cn.qos.AckIDs(ctx, name, ids)
 		if err != nil {
 			call.reply = appendErrorResponse(nil, 503, "QoS 1 store unavailable: "+err.Error(), call.keepAlive)
 		} else {
-			cn.s.sent.forget(viewBytes(name), ids, time.Now().UnixMilli())
-			call.reply = appendJSONResponse(nil, 200, call.keepAlive, appendAcked(nil, n))
+			// Only what was removed: an id not stored yet (its Put still on
+			// the way) stays for the next ack.
+			slices.Sort(removed)
+			cn.s.sent.forget(viewBytes(name), ids, removed, time.Now().UnixMilli())
+			call.reply = appendJSONResponse(nil, 200, call.keepAlive, appendAcked(nil, len(removed)))
 		}
 		cn.s.eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opAsyncReply, V: call})
 	}

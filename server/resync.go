@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/pushwire/pushwire/cluster"
@@ -186,10 +187,11 @@ func (cn *clusterNode) replayNow(h engine.Handle, user string, acks []uint64, b 
 	ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 	defer cancel()
 	if len(acks) > 0 {
-		if _, err := cn.qos.AckIDs(ctx, user, acks); err != nil {
+		if removed, err := cn.qos.AckIDs(ctx, user, acks); err != nil {
 			cn.s.log.Warn("QoS 1 store: implicit ack failed", "user", user, "err", err)
 		} else {
-			cn.s.sent.forget(viewBytes(user), acks, time.Now().UnixMilli())
+			slices.Sort(removed)
+			cn.s.sent.forget(viewBytes(user), acks, removed, time.Now().UnixMilli())
 		}
 	}
 	stored, err := cn.qos.Pending(ctx, user, time.Now().UnixMilli())

@@ -59,7 +59,14 @@ type sentEntry struct {
 	expiry int64 // unix ms
 	h      engine.Handle
 	acked  int64 // unix ms when an ack removed it from the store; 0 = not yet
+	missed uint8 // acks that covered it but did not find it stored
 }
+
+// maxAckMisses is how many acks may cover an entry without finding its
+// message stored before it is let go: a local delivery is written before its
+// Put, so the first ack may come too soon, but a message still not stored
+// after two acks never will be (its Put failed and the publish said so).
+const maxAckMisses = 2
 
 // ackedGrace is how long an acknowledged entry is kept: a replay may have
 // read the store just before the ack removed its message, and must still
@@ -142,10 +149,12 @@ func (l *sentLog) upTo(dst []uint64, user []byte, upTo uint64) []uint64 {
 	return slices.Compact(dst)
 }
 
-// forget marks the entries of ids (sorted) acknowledged, once the store
-// removed them; they leave after ackedGrace.
-func (l *sentLog) forget(user []byte, ids []uint64, nowMs int64) {
-	if len(ids) == 0 {
+// forget settles an ack: tried (sorted) are the ids it covered, removed
+// (sorted) those the store held and removed. Removed entries are marked
+// acknowledged (they leave after ackedGrace); the others stay for the next
+// ack, up to maxAckMisses times.
+func (l *sentLog) forget(user []byte, tried, removed []uint64, nowMs int64) {
+	if len(tried) == 0 {
 		return
 	}
 	sh := l.shard(user)
@@ -156,8 +165,14 @@ func (l *sentLog) forget(user []byte, ids []uint64, nowMs int64) {
 		return
 	}
 	for i := range u.q {
-		if e := &u.q[i]; e.acked == 0 {
-			if _, acked := slices.BinarySearch(ids, e.id); acked {
+		e := &u.q[i]
+		if e.acked != 0 {
+			continue
+		}
+		if _, ok := slices.BinarySearch(removed, e.id); ok {
+			e.acked = nowMs
+		} else if _, ok := slices.BinarySearch(tried, e.id); ok {
+			if e.missed++; e.missed >= maxAckMisses {
 				e.acked = nowMs
 			}
 		}

@@ -28,7 +28,7 @@ func TestSentLogBoundsAcks(t *testing.T) {
 	if got := l.upTo(nil, u, 9); len(got) != 0 {
 		t.Errorf("upTo(9) = %v; want none: nothing that low was sent", got)
 	}
-	l.forget(u, []uint64{10, 20}, now)
+	l.forget(u, []uint64{10, 20}, []uint64{10, 20}, now)
 	if got := l.upTo(nil, u, 100); !slices.Equal(got, []uint64{30}) {
 		t.Errorf("after forget(10, 20): upTo(100) = %v; want [30]", got)
 	}
@@ -44,11 +44,24 @@ func TestSentLogBoundsAcks(t *testing.T) {
 		t.Errorf("after expiry: size = %d users, %d entries; want none", users, entries)
 	}
 
+	// An ack that does not find a message stored (its Put still on the way)
+	// leaves it for the next ack, up to maxAckMisses.
+	l.note(u, h1, 40, now+60_000, now)
+	l.forget(u, []uint64{40}, nil, now)
+	if got := l.upTo(nil, u, 100); !slices.Equal(got, []uint64{40}) {
+		t.Errorf("after one ack that missed 40: upTo = %v; want [40] still ackable", got)
+	}
+	l.forget(u, []uint64{40}, nil, now)
+	if got := l.upTo(nil, u, 100); len(got) != 0 {
+		t.Errorf("after %d acks that missed 40: upTo = %v; want it let go", maxAckMisses, got)
+	}
+	l.sweepAll(now + ackedGrace + 1)
+
 	// Full (4 per user): an acknowledged entry makes room first.
 	for id := uint64(1); id <= 4; id++ {
 		l.note(u, h1, id, now+120_000, now)
 	}
-	l.forget(u, []uint64{3}, now)
+	l.forget(u, []uint64{3}, []uint64{3}, now)
 	l.note(u, h1, 5, now+120_000, now)
 	if got := l.upTo(nil, u, 100); !slices.Equal(got, []uint64{1, 2, 4, 5}) {
 		t.Errorf("full user after an ack: upTo = %v; want [1 2 4 5] (the acked 3 made room)", got)

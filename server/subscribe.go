@@ -240,7 +240,7 @@ func (ls *loopState) replay(l *engine.Loop, h engine.Handle, c *connState, q *qu
 		if hasSince { // what this node sent the user up to since (sentlog.go)
 			acks := ls.s.sent.upTo(nil, q.user, since)
 			ls.s.store.ackIDs(q.user, acks)
-			ls.s.sent.forget(q.user, acks, nowMs)
+			ls.s.sent.forget(q.user, acks, acks, nowMs) // standalone: stored before it was written
 		}
 		msgs = ls.s.store.appendPending(msgs, q.user, nowMs)
 		if len(msgs) > 0 {
