@@ -8,8 +8,11 @@ import (
 	"github.com/redis/rueidis"
 )
 
-// retryGap is the least time between two registration attempts while Redis is unreachable.
-const retryGap = 500 * time.Millisecond
+// retryGap is the least time between two registration attempts while Redis is unreachable. It
+// is short because a node re-registers (and replays to its streams what was stored meanwhile:
+// RedisOptions.BeforeResync) only once it finds Redis back: until then its own local deliveries
+// may go ahead of messages other nodes store for its users. A refused dial costs nothing.
+const retryGap = 100 * time.Millisecond
 
 // Start registers this node and starts the background goroutine. If the first registration
 // fails its error is returned and the goroutine keeps trying (every retryGap) until Close.
@@ -98,8 +101,11 @@ func (d *RedisDirectory) beat() error {
 	}
 	p, self := d.o.Prefix, d.o.Self
 	ctx, cancel := d.opCtx(context.Background())
+	// XX: a heartbeat only refreshes a key that is there. When it is gone the node stays
+	// invisible until BeforeResync has run and resync sets it again: a publisher that finds the
+	// node live again must find its streams holding (see RedisOptions.BeforeResync).
 	rs := c.DoMulti(ctx,
-		c.B().Set().Key(keyNode(p, self.ID)).Value(self.Addr).Get().Px(d.o.NodeTTL).Build(),
+		c.B().Set().Key(keyNode(p, self.ID)).Value(self.Addr).Xx().Get().Px(d.o.NodeTTL).Build(),
 		c.B().Sadd().Key(keyNodes(p)).Member(self.ID).Build())
 	cancel()
 	d.roundTrips.Add(1)
@@ -132,10 +138,11 @@ func (d *RedisDirectory) beat() error {
 		d.o.BeforeResync()
 	}
 	err = d.resync(c)
-	if err != nil && ctxErrNone(err) {
-		// The first command on a Redis that just came back may meet the connection that broke
-		// with the old one (rueidis has replaced it by then): try once more at once rather than
-		// a retryGap later.
+	for try := 0; try < 3 && err != nil && ctxErrNone(err); try++ {
+		// The first commands on a Redis that just came back may meet the connections that broke
+		// with the old one (rueidis has replaced them by then; it multiplexes several): try again
+		// at once rather than a retryGap later — the streams hold their live messages meanwhile,
+		// and a failure releases them before what the re-sync would replay.
 		err = d.resync(c)
 	}
 	if d.o.AfterResync != nil {
@@ -192,6 +199,16 @@ func (d *RedisDirectory) resync(c rueidis.Client) error {
 	d.mu.Unlock()
 
 	p, self := d.o.Prefix, d.o.Self.ID
+	// The heartbeat first (beat's own only refreshes an existing key): from here on the node
+	// is live to readers, and its entries follow.
+	ctx, cancel := d.opCtx(context.Background())
+	err := c.Do(ctx, c.B().Set().Key(keyNode(p, self)).Value(d.o.Self.Addr).Px(d.o.NodeTTL).Build()).Error()
+	cancel()
+	d.roundTrips.Add(1)
+	d.commands.Add(1)
+	if err != nil {
+		return d.down(err)
+	}
 	for k := kindConn; k <= kindTopic; k++ {
 		have, err := d.scanSet(c, nodeSetKey(p, self, k))
 		if err != nil {

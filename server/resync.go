@@ -75,6 +75,7 @@ func (cn *clusterNode) afterResync(ok bool) {
 	if ok {
 		op = opResyncReplay
 	}
+	s.log.Info("QoS 1 re-sync: node registered again; replaying to the held streams what they missed", "registered", ok)
 	for i := range s.loops {
 		s.eng.Submit(i, engine.Task{Op: op})
 	}

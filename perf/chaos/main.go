@@ -46,6 +46,7 @@ type options struct {
 	persist      bool
 	nodeTTL      time.Duration
 	settle       time.Duration
+	logLevel     string
 	bin, workdir string
 }
 
@@ -58,6 +59,7 @@ func main() {
 	flag.BoolVar(&o.persist, "redis-persist", true, "Redis keeps its data across restarts (appendonly, fsync always)")
 	flag.DurationVar(&o.nodeTTL, "node-ttl", 2*time.Second, "--node-ttl of the nodes")
 	flag.DurationVar(&o.settle, "settle", 30*time.Second, "how long subscribers may take to catch up after the faults")
+	flag.StringVar(&o.logLevel, "log-level", "info", "--log-level of the nodes (their logs stay in the work directory)")
 	flag.StringVar(&o.bin, "bin", "", "pushwire binary (default: build ./cmd/pushwire)")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -167,7 +169,7 @@ func startCluster(o options) (*cluster, error) {
 		}
 		n.p = &proc{name: id, log: nlog, args: []string{o.bin, "--listen", n.edge, "--api-listen", n.api,
 			"--cluster-listen", freeAddr(), "--redis", "redis://" + cl.redisAddr, "--node-id", id,
-			"--node-ttl", o.nodeTTL.String(), "--log-level", "warn"}}
+			"--node-ttl", o.nodeTTL.String(), "--log-level", o.logLevel}}
 		if err := cl.startNode(n); err != nil {
 			return nil, err
 		}
