@@ -325,7 +325,7 @@ func TestQoS1PublishRacesRegistration(t *testing.T) {
 				pubs = append(pubs, publishQoS(b, user, seq))
 			}
 		}()
-		s, err := openStreamRacing(a.edge, "user="+user, start)
+		s, err := openStreamNotify(a.edge, "user="+user, 4096, start)
 		if err != nil {
 			t.Fatalf("subscribe %s: %v", user, err)
 		}
@@ -342,40 +342,6 @@ func TestQoS1PublishRacesRegistration(t *testing.T) {
 			return
 		}
 	}
-}
-
-// openStreamRacing is openStream that closes start as soon as the
-// subscribe request is written, before the server has answered it.
-func openStreamRacing(edge, query string, start chan struct{}) (*stream, error) {
-	c, err := net.DialTimeout("tcp", edge, ioTimeout)
-	if err != nil {
-		close(start)
-		return nil, err
-	}
-	_, err = fmt.Fprintf(c, "GET /sub?%s HTTP/1.1\r\nHost: %s\r\n\r\n", query, edge)
-	close(start)
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	c.SetDeadline(time.Now().Add(ioTimeout))
-	raw := bufio.NewReaderSize(c, 4096)
-	resp, err := http.ReadResponse(raw, nil)
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	if resp.StatusCode != 200 {
-		c.Close()
-		return nil, fmt.Errorf("status %d", resp.StatusCode)
-	}
-	s := &stream{conn: c, key: resp.Header.Get("Push-Conn"), body: bufio.NewReaderSize(resp.Body, 4096)}
-	if f, err := s.read(); err != nil || f.State != "registered" {
-		c.Close()
-		return nil, fmt.Errorf("first packet %+v, %v; want registered", f, err)
-	}
-	c.SetDeadline(time.Time{})
-	return s, nil
 }
 
 // TestQoS1AckOnlyWhatWasSent: a cumulative ack removes only the stored
