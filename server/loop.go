@@ -16,17 +16,21 @@ import (
 
 // Engine task ops (engine.Task.Op).
 const (
-	opDeliver      = iota + 1 // V *message: write it to H
-	opKick                    // close H (DELETE /conn/<key>)
-	opConnInfo                // V *asyncCall: describe H, answer on the caller's loop
-	opAsyncReply              // V *asyncCall: write its answer to H and resume H
-	opDrain                   // H zero: send reconnect to every stream of the loop and close them
-	opReplay                  // V *replayBatch: a user's stored QoS 1 messages for H, in order
-	opDeliverAll              // V *message: write it to every subscriber of the loop
-	opAuthDone                // V *authCall: the auth callback's verdict on H's subscribe
-	opResyncHold              // V chan struct{}: hold the user streams' live messages (resync.go); signal V
-	opResyncReplay            // the node is registered again: replay what the held streams missed
-	opResyncFailed            // the re-registration failed: write what the streams held
+	opDeliver    = iota + 1 // V *message: write it to H
+	opKick                  // close H (DELETE /conn/<key>)
+	opConnInfo              // V *asyncCall: describe H, answer on the caller's loop
+	opAsyncReply            // V *asyncCall: write its answer to H and resume H
+	opDrain                 // H zero: send reconnect to every stream of the loop and close them
+	opReplay                // V *replayBatch: a user's stored QoS 1 messages for H, in order
+	opDeliverAll            // V *message: write it to every subscriber of the loop
+	opAuthDone              // V *authCall: the auth callback's verdict on H's subscribe
+)
+
+// Engine task ops of the QoS 1 re-sync (resync.go).
+const (
+	opResyncHold   = opAuthDone + 1 + iota // V chan struct{}: hold the user streams' live messages; signal V
+	opResyncReplay                         // the node is registered again: replay what the held streams missed
+	opResyncFailed                         // the re-registration failed: write what the streams held
 )
 
 // loopState is the server's state on one engine loop. Only that loop's
@@ -52,22 +56,23 @@ type loopState struct {
 
 	sweepCursor int // the next slot the sweep visits (timers.go)
 
-	q           queryParams                  // the request's parameters
-	query       []byte                       // their decoded bytes
-	to          []byte                       // the address of the push being published
-	batchLine   batchLine                    // the batch line being decoded
-	dec         *decoder.Decoder             // decodes batch lines, reset for each
-	out         []byte                       // response being built
-	frame       []byte                       // per-connection frame being built
-	targets     []conntable.Handle           // fan-out scratch
-	batches     [][]engine.Task              // per destination loop
-	pending     []*message                   // poll answers being merged
-	one         [1]*message                  // a single message passed as a list
-	held        map[engine.Handle][]*message // streams awaiting their QoS 1 replay, and their live messages meanwhile
-	again       map[engine.Handle]bool       // held streams to replay once more before releasing (resync.go)
-	resyncing   []engine.Handle              // streams held for the directory's re-registration (resync.go)
-	resyncMax   uint64                       // the newest id a re-sync replay wrote on this loop
-	sentScratch []sentEntry                  // a user's sent entries, read by a replay
+	q         queryParams                  // the request's parameters
+	query     []byte                       // their decoded bytes
+	to        []byte                       // the address of the push being published
+	batchLine batchLine                    // the batch line being decoded
+	dec       *decoder.Decoder             // decodes batch lines, reset for each
+	out       []byte                       // response being built
+	frame     []byte                       // per-connection frame being built
+	targets   []conntable.Handle           // fan-out scratch
+	batches   [][]engine.Task              // per destination loop
+	pending   []*message                   // poll answers being merged
+	one       [1]*message                  // a single message passed as a list
+	held      map[engine.Handle][]*message // streams awaiting their QoS 1 replay, and their live messages meanwhile
+
+	again       map[engine.Handle]bool // held streams to replay once more before releasing (resync.go)
+	resyncing   []engine.Handle        // streams held for the directory's re-registration (resync.go)
+	resyncMax   uint64                 // the newest id a re-sync replay wrote on this loop
+	sentScratch []sentEntry            // a user's sent entries, read by a replay
 
 	job         *routeJob    // pushes of the request being served that other nodes must take
 	resultIndex int          // which result of the request publish is making
