@@ -91,7 +91,7 @@
 // (15,000 conns + 15,000 users = 60,000 commands in 16 round trips, ~0.2 s; TestRedisBatchedRegistrations).
 // A failed pipeline, a failed heartbeat, or a heartbeat SET ... XX GET that finds our key missing
 // (Redis restarted empty, failover, TTL passed while we stalled) marks the directory unsynced:
-// ops are no longer queued, and once Redis answers again (tried every retryGap, 100 ms) the
+// ops are no longer queued, and once Redis answers again (tried every retryGap, 25 ms) the
 // directory re-registers and resyncs — it sets its heartbeat key, removes what its own sets list
 // but the mirror does not, and re-adds the whole mirror. No restart of the node is needed
 // (TestRedisRestart). The heartbeat only refreshes a key that exists (XX), so a node whose key
@@ -121,7 +121,7 @@
 // and ZREMed. Only single-key commands and a one-key script, so Redis Cluster works.
 // The store dials lazily: requests that come during that dial wait for it (so a new node's first
 // subscribers still get their replay), and while Redis is down a dial is tried at most every
-// retryGap. It bounds each request by OpTimeout, answers errors wrapping ErrDirectoryDown while
+// storeRetryGap (500 ms). It bounds each request by OpTimeout, answers errors wrapping ErrDirectoryDown while
 // Redis is unreachable, and uses Redis again as soon as it answers (the script is re-sent on
 // NOSCRIPT after a restart).
 //

@@ -37,6 +37,10 @@ type RedisStoreOptions struct {
 // ErrStoreFull means the user already has the most unexpired messages Put allows.
 var ErrStoreFull = errors.New("cluster: message store full for user")
 
+// storeRetryGap is the least time between two dials of the store while Redis is unreachable
+// (each failure is logged). Once dialled, rueidis reconnects by itself.
+const storeRetryGap = 500 * time.Millisecond
+
 // errStoreNotConnected is the cause wrapped in ErrDirectoryDown while no client could be made.
 var errStoreNotConnected = errors.New("redis store not connected")
 
@@ -63,7 +67,7 @@ type RedisStore struct {
 
 // NewRedisStore checks the options. It does not dial: the first request does (Redis may be
 // down when the node starts); requests that come while it dials wait for that dial, and while
-// Redis stays unreachable a new dial is tried at most every retryGap; in between, requests
+// Redis stays unreachable a new dial is tried at most every storeRetryGap; in between, requests
 // fail at once.
 func NewRedisStore(o RedisStoreOptions) (*RedisStore, error) {
 	if o.OpTimeout <= 0 {
@@ -98,7 +102,7 @@ func (s *RedisStore) Close() error {
 // another goroutine dials waits for that dial (until ctx ends) rather than failing: a new node's
 // first subscribers race the first dial (on a Redis Cluster it asks a seed for the slot map and
 // then dials every master), and failing them would skip their QoS 1 replay. While Redis stays
-// unreachable a dial is tried at most every retryGap; in between, callers fail at once.
+// unreachable a dial is tried at most every storeRetryGap; in between, callers fail at once.
 func (s *RedisStore) client(ctx context.Context) (rueidis.Client, error) {
 	for {
 		if p := s.cli.Load(); p != nil {
@@ -123,7 +127,7 @@ func (s *RedisStore) client(ctx context.Context) (rueidis.Client, error) {
 			}
 		}
 		now := time.Now()
-		if now.Sub(s.lastTry) < retryGap {
+		if now.Sub(s.lastTry) < storeRetryGap {
 			err := s.dialErr
 			s.mu.Unlock()
 			if err == nil {

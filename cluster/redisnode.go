@@ -12,7 +12,7 @@ import (
 // is short because a node re-registers (and replays to its streams what was stored meanwhile:
 // RedisOptions.BeforeResync) only once it finds Redis back: until then its own local deliveries
 // may go ahead of messages other nodes store for its users. A refused dial costs nothing.
-const retryGap = 100 * time.Millisecond
+const retryGap = 25 * time.Millisecond
 
 // Start registers this node and starts the background goroutine. If the first registration
 // fails its error is returned and the goroutine keeps trying (every retryGap) until Close.

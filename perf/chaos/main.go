@@ -209,6 +209,7 @@ type tally struct {
 	dupsPlain int                   // second copies not flagged
 	disorder  int                   // unflagged message older than the previous unflagged one on a stream
 	odd       []string              // ids of those duplicates and out-of-order messages
+	after     []string              // for out-of-order ones (in order, after the duplicates' ids): the newer id read before
 	streams   int                   // streams opened
 	acked     int
 }
@@ -337,6 +338,7 @@ func stream(n *node, user, since string, t *tally, stop <-chan struct{}) string 
 		case id < last:
 			t.disorder++
 			t.odd = append(t.odd, p.ID)
+			t.after = append(t.after, strconv.FormatUint(last, 10))
 			if *verbose {
 				fmt.Printf("%s  out of order: user %s id %s after %d on node %s (stream since %s, %d read)\n", time.Now().Format("15:04:05.000"), user, p.ID, last, n.id, since0, count)
 			}
@@ -535,6 +537,10 @@ func run(o options) error {
 			for _, id := range t.odd {
 				a := t.answered[id]
 				fmt.Printf("odd %s: answered %d by %s at %s\n", id, a.status, a.node, a.at.Format("15:04:05.000"))
+			}
+			for _, id := range t.after {
+				a := t.answered[id]
+				fmt.Printf("  newer one read before: %s answered %d by %s at %s\n", id, a.status, a.node, a.at.Format("15:04:05.000"))
 			}
 		}
 	}
