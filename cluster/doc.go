@@ -117,13 +117,13 @@
 // AckIDs(ids) is one script that ZREMRANGEBYLEXes ["pad20(id):", "pad20(id);") for each id given
 // and returns the ids it removed: the server acks exactly the messages it sent (issue 9), never
 // a stored one nobody was sent. Ack(upTo) (ZREMRANGEBYLEX key - "[pad20(upTo):\xff", every member
-// up to upTo) is for tools and tests. Pending is ZRANGE key - + BYLEX; members expired at the caller's now are left out
-// and ZREMed. Only single-key commands and a one-key script, so Redis Cluster works.
-// The store dials lazily: requests that come during that dial wait for it (so a new node's first
-// subscribers still get their replay), and while Redis is down a dial is tried at most every
-// storeRetryGap (500 ms). It bounds each request by OpTimeout, answers errors wrapping ErrDirectoryDown while
-// Redis is unreachable, and uses Redis again as soon as it answers (the script is re-sent on
-// NOSCRIPT after a restart).
+// up to upTo) is for tools and tests. Pending is ZRANGE key - + BYLEX; members expired at the
+// caller's now are left out and ZREMed. Only single-key commands and one-key scripts, so Redis
+// Cluster works. The store dials lazily: requests that come during that dial wait for it (so a
+// new node's first subscribers still get their replay), and while Redis is down a dial is tried
+// at most every storeRetryGap (500 ms). It bounds each request by OpTimeout, answers errors
+// wrapping ErrDirectoryDown while Redis is unreachable, and uses Redis again as soon as it
+// answers (the scripts are re-sent on NOSCRIPT after a restart).
 //
 // # Link wire format and behaviour
 //
