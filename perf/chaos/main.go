@@ -417,6 +417,7 @@ func run(o options) error {
 		if o.bin, err = perf.BuildPushwire("."); err != nil {
 			return err
 		}
+		defer os.RemoveAll(filepath.Dir(o.bin))
 	}
 	start := time.Now()
 	logf := func(f string, a ...any) {
@@ -546,7 +547,8 @@ func run(o options) error {
 	}
 	fmt.Printf("of those duplicates and out-of-order messages, %d were answered 200/202 (the others were answered 503: stored, but their node was not reached)\n", len(sum.odd))
 	if total-byRestart > 0 {
-		return fmt.Errorf("%d messages answered 200/202 were never received", total-byRestart)
+		return fmt.Errorf("%d messages answered 200/202 were never received (logs in %s)", total-byRestart, o.workdir)
 	}
+	os.RemoveAll(o.workdir) // nothing to look into
 	return nil
 }
