@@ -11,7 +11,8 @@
 //	(*MemDirectory).Alone() bool // no other node in the store: every target is local
 //	NewRedisDirectory(RedisOptions) (*RedisDirectory, error)  // cluster (redis*.go)
 //	NewRedisStore(RedisStoreOptions) (*RedisStore, error)     // QoS 1 messages (qosstore.go)
-//	(*RedisStore).Put/Ack/Pending/Close
+//	(*RedisStore).Put/AckIDs/Ack/Pending/Close
+//	(*RedisDirectory).Recheck()  // re-register at the next tick, with the re-sync hooks
 //	redistest.Start(testing.TB) *redistest.Cluster             // tests: a real 3-master Redis Cluster
 //
 //	NewIdemRedis(*RedisStore, IdemOptions) *IdemRedis          // idempotency keys (idempotency.go)
@@ -95,11 +96,16 @@
 // Add*/Remove* update an in-memory mirror of this node's entries and queue an op; one
 // background goroutine sends queued ops as DoMulti pipelines of up to BatchCommands commands
 // (15,000 conns + 15,000 users = 60,000 commands in 16 round trips, ~0.2 s; TestRedisBatchedRegistrations).
-// A failed pipeline, a failed heartbeat, or a heartbeat SET ... GET that finds our key missing
+// A failed pipeline, a failed heartbeat, or a heartbeat SET ... XX GET that finds our key missing
 // (Redis restarted empty, failover, TTL passed while we stalled) marks the directory unsynced:
-// ops are no longer queued, and once Redis answers again the directory re-registers and resyncs —
-// it removes what its own sets list but the mirror does not, and re-adds the whole mirror.
-// No restart of the node is needed (TestRedisRestart).
+// ops are no longer queued, and once Redis answers again (tried every retryGap, 25 ms) the
+// directory re-registers and resyncs — it sets its heartbeat key, removes what its own sets list
+// but the mirror does not, and re-adds the whole mirror. No restart of the node is needed
+// (TestRedisRestart). The heartbeat only refreshes a key that exists (XX), so a node whose key
+// is gone stays invisible until RedisOptions.BeforeResync has run (the server's streams then
+// hold their live messages) and resync sets it; AfterResync follows (TestRedisResyncHooks).
+// When a client connection ends (rueidis calls OnInvalidations(nil): Redis died, or flushed
+// everything) the heartbeat is checked at once rather than at its next turn.
 //
 // # QoS 1 message store (qosstore.go)
 //
@@ -115,14 +121,16 @@
 // expired ones and, if still full, answers ErrStoreFull; otherwise ZADD, and the key's expiry
 // is raised to the message's (PEXPIREAT when PEXPIRETIME is lower, which also covers a key just
 // created without a TTL), so the key lives exactly as long as its longest-lived message.
-// Ack(upTo) is ZREMRANGEBYLEX key - "[pad20(upTo):\xff" (cumulative, every member of id upTo
-// included). Pending is ZRANGE key - + BYLEX; members expired at the caller's now are left out
-// and ZREMed. Only single-key commands and a one-key script, so Redis Cluster works.
-// The store dials lazily: requests that come during that dial wait for it (so a new node's first
-// subscribers still get their replay), and while Redis is down a dial is tried at most every
-// retryGap. It bounds each request by OpTimeout, answers errors wrapping ErrDirectoryDown while
-// Redis is unreachable, and uses Redis again as soon as it answers (the script is re-sent on
-// NOSCRIPT after a restart).
+// AckIDs(ids) is one script that ZREMRANGEBYLEXes ["pad20(id):", "pad20(id);") for each id given
+// and returns the ids it removed: the server acks exactly the messages it sent (issue 9), never
+// a stored one nobody was sent. Ack(upTo) (ZREMRANGEBYLEX key - "[pad20(upTo):\xff", every member
+// up to upTo) is for tools and tests. Pending is ZRANGE key - + BYLEX; members expired at the
+// caller's now are left out and ZREMed. Only single-key commands and one-key scripts, so Redis
+// Cluster works. The store dials lazily: requests that come during that dial wait for it (so a
+// new node's first subscribers still get their replay), and while Redis is down a dial is tried
+// at most every storeRetryGap (500 ms). It bounds each request by OpTimeout, answers errors
+// wrapping ErrDirectoryDown while Redis is unreachable, and uses Redis again as soon as it
+// answers (the scripts are re-sent on NOSCRIPT after a restart).
 //
 // # Link wire format and behaviour
 //

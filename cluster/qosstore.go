@@ -37,6 +37,10 @@ type RedisStoreOptions struct {
 // ErrStoreFull means the user already has the most unexpired messages Put allows.
 var ErrStoreFull = errors.New("cluster: message store full for user")
 
+// storeRetryGap is the least time between two dials of the store while Redis is unreachable
+// (each failure is logged). Once dialled, rueidis reconnects by itself.
+const storeRetryGap = 500 * time.Millisecond
+
 // errStoreNotConnected is the cause wrapped in ErrDirectoryDown while no client could be made.
 var errStoreNotConnected = errors.New("redis store not connected")
 
@@ -63,7 +67,7 @@ type RedisStore struct {
 
 // NewRedisStore checks the options. It does not dial: the first request does (Redis may be
 // down when the node starts); requests that come while it dials wait for that dial, and while
-// Redis stays unreachable a new dial is tried at most every retryGap; in between, requests
+// Redis stays unreachable a new dial is tried at most every storeRetryGap; in between, requests
 // fail at once.
 func NewRedisStore(o RedisStoreOptions) (*RedisStore, error) {
 	if o.OpTimeout <= 0 {
@@ -98,7 +102,7 @@ func (s *RedisStore) Close() error {
 // another goroutine dials waits for that dial (until ctx ends) rather than failing: a new node's
 // first subscribers race the first dial (on a Redis Cluster it asks a seed for the slot map and
 // then dials every master), and failing them would skip their QoS 1 replay. While Redis stays
-// unreachable a dial is tried at most every retryGap; in between, callers fail at once.
+// unreachable a dial is tried at most every storeRetryGap; in between, callers fail at once.
 func (s *RedisStore) client(ctx context.Context) (rueidis.Client, error) {
 	for {
 		if p := s.cli.Load(); p != nil {
@@ -123,7 +127,7 @@ func (s *RedisStore) client(ctx context.Context) (rueidis.Client, error) {
 			}
 		}
 		now := time.Now()
-		if now.Sub(s.lastTry) < retryGap {
+		if now.Sub(s.lastTry) < storeRetryGap {
 			err := s.dialErr
 			s.mu.Unlock()
 			if err == nil {
@@ -162,8 +166,7 @@ func (s *RedisStore) dial(done chan struct{}) (rueidis.Client, error) {
 }
 
 // do runs one request bounded by OpTimeout. A connection that broke while idle reports its
-// error on first use, after rueidis has replaced it, so a non-Redis error is retried once at
-// once. Every request the store sends is idempotent (Put's script checks for its member).
+// error on first use, after rueidis has replaced it, so a non-Redis error is retried at once. Every request the store sends is idempotent (Put's script checks for its member).
 func (s *RedisStore) do(ctx context.Context, req func(ctx context.Context, c rueidis.Client) rueidis.RedisResult) (rueidis.RedisResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.o.OpTimeout)
 	defer cancel()
@@ -172,7 +175,9 @@ func (s *RedisStore) do(ctx context.Context, req func(ctx context.Context, c rue
 		return rueidis.RedisResult{}, err
 	}
 	r := req(ctx, c)
-	if r.NonRedisError() != nil && ctx.Err() == nil {
+	// rueidis multiplexes several connections; after Redis restarted each may report its break
+	// once, so a few immediate retries get through (a Redis that is down refuses them at once).
+	for try := 0; try < 3 && r.NonRedisError() != nil && ctx.Err() == nil; try++ {
 		r = req(ctx, c)
 	}
 	if err := r.NonRedisError(); err != nil {
@@ -256,7 +261,8 @@ func (s *RedisStore) Put(ctx context.Context, user string, m *StoredMessage, max
 	return nil
 }
 
-// Ack removes user's messages with ids <= upTo (acks are cumulative) and returns how many.
+// Ack removes every message of user with an id <= upTo and returns how many. The server acks
+// with AckIDs (only what was sent); Ack is for tools and tests that clear a user's queue.
 func (s *RedisStore) Ack(ctx context.Context, user string, upTo uint64) (int, error) {
 	key := keyQueue(s.o.Prefix, user)
 	// Every member of id upTo starts with pad20(upTo) ":" and a digit, all below ":\xff".
@@ -272,6 +278,54 @@ func (s *RedisStore) Ack(ctx context.Context, user string, upTo uint64) (int, er
 		return 0, fmt.Errorf("cluster: redis store ack: %w", err)
 	}
 	return int(n), nil
+}
+
+// ackIDsScript removes, for each id in ARGV (pad20 text), the members of that id: every member
+// of id X lies in ["X:", "X;") bytewise (':' is the separator; ';' follows it). KEYS[1] the
+// user's queue. It returns the ids it removed members of.
+var ackIDsScript = rueidis.NewLuaScript(`
+local k, removed = KEYS[1], {}
+for _, id in ipairs(ARGV) do
+  if redis.call('ZREMRANGEBYLEX', k, '[' .. id .. ':', '(' .. id .. ';') > 0 then
+    removed[#removed + 1] = id
+  end
+end
+return removed
+`)
+
+// AckIDs removes exactly the user's messages whose ids are listed (the ones a connection was
+// sent: an ack never removes a message nobody was sent) and returns the ids it removed, in the
+// order given. Ids not stored (acknowledged already, expired, or not stored yet: a local
+// delivery is written before its Put) are left out of the answer. One script call, one key.
+func (s *RedisStore) AckIDs(ctx context.Context, user string, ids []uint64) ([]uint64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	key := keyQueue(s.o.Prefix, user)
+	args := make([]string, len(ids))
+	var pad [20]byte
+	for i, id := range ids {
+		args[i] = string(appendPad20(pad[:0], id))
+	}
+	r, err := s.do(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+		return ackIDsScript.Exec(ctx, c, []string{key}, args)
+	})
+	if err != nil {
+		return nil, err
+	}
+	texts, err := r.AsStrSlice()
+	if err != nil {
+		return nil, fmt.Errorf("cluster: redis store ack: %w", err)
+	}
+	removed := make([]uint64, 0, len(texts))
+	for _, t := range texts {
+		id, err := strconv.ParseUint(t, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: redis store ack: id %q: %w", t, err)
+		}
+		removed = append(removed, id)
+	}
+	return removed, nil
 }
 
 // Pending returns user's messages that have not expired by nowMs (unix ms), in id order, and

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"reflect"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -160,6 +161,47 @@ func TestRedisStoreAckCumulative(t *testing.T) {
 	}
 	if n, err := r.raw().Do(ctx, r.raw().B().Exists().Key("pw:q:u").Build()).AsInt64(); err != nil || n != 0 {
 		t.Errorf("EXISTS pw:q:u after acking all = %d, %v; want 0", n, err)
+	}
+}
+
+// AckIDs removes exactly the listed ids (what a connection was sent), never
+// a neighbour whose id shares digits, and ignores ids not stored.
+func TestRedisStoreAckIDs(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	s := newTestStore(t, r, time.Second)
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	ids := []uint64{9, 10, 100, testMsgID(100, 0, 1), testMsgID(100, 0, 2), math.MaxUint64}
+	for _, id := range ids {
+		if err := s.Put(ctx, "u", testMsg(id, now+60000, "x"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := []struct {
+		ack     []uint64
+		removed int
+		left    []uint64
+	}{
+		{nil, 0, ids},
+		{[]uint64{1, 11, 99}, 0, ids}, // none stored
+		{[]uint64{10}, 1, []uint64{9, 100, ids[3], ids[4], ids[5]}}, // not 100, not 9
+		{[]uint64{ids[4], 10, 9}, 2, []uint64{100, ids[3], ids[5]}}, // any order; 10 again is ignored
+		{[]uint64{math.MaxUint64, 100, ids[3]}, 3, []uint64{}},
+	}
+	for _, st := range steps {
+		got, err := s.AckIDs(ctx, "u", st.ack)
+		if err != nil || len(got) != st.removed {
+			t.Errorf("AckIDs(%v) = %v, %v; want %d ids, nil", st.ack, got, err, st.removed)
+		}
+		for _, id := range got {
+			if !slices.Contains(st.ack, id) {
+				t.Errorf("AckIDs(%v) removed %d, which it was not given", st.ack, id)
+			}
+		}
+		if got := pendingIDs(t, s, "u", now); !reflect.DeepEqual(got, st.left) {
+			t.Errorf("after AckIDs(%v), Pending ids = %v; want %v", st.ack, got, st.left)
+		}
 	}
 }
 
@@ -354,6 +396,7 @@ func TestRedisStoreRedisDown(t *testing.T) {
 	r.stop()
 	checkDown(t, "Put (stopped)", limit, func() error { return s.Put(ctx, "u", testMsg(3, now+60000, "x"), 10) })
 	checkDown(t, "Ack (stopped)", limit, func() error { _, err := s.Ack(ctx, "u", 1); return err })
+	checkDown(t, "AckIDs (stopped)", limit, func() error { _, err := s.AckIDs(ctx, "u", []uint64{1}); return err })
 	checkDown(t, "Pending (stopped)", limit, func() error { _, err := s.Pending(ctx, "u", now); return err })
 	r.start()
 	eventually(t, 3*time.Second, func() string {

@@ -23,6 +23,17 @@ type RedisOptions struct {
 	BatchCommands int           // write commands per pipeline; 0 = 4096
 	Prefix        string        // key prefix; "" = "pw:"
 	Logger        *slog.Logger  // nil = slog.Default()
+
+	// BeforeResync, when set, is called on the directory's goroutine just before it
+	// re-registers this node's entries after a gap (Redis restarted empty or lost them, writes
+	// failed, the node stalled past its TTL), and AfterResync right after, with whether the
+	// registrations were written. A publisher that looked this node up in the gap missed it, but
+	// stored its QoS 1 message before that lookup, so before AfterResync(true): the server holds
+	// its users' live messages from BeforeResync on and, after AfterResync(true), replays what
+	// was stored meanwhile, then the held ones (resync.go in package server). BeforeResync may
+	// block briefly; neither may wait on the directory (Flush).
+	BeforeResync func()
+	AfterResync  func(ok bool)
 }
 
 func (o *RedisOptions) fill() {
@@ -71,6 +82,8 @@ type RedisDirectory struct {
 	needSync bool                   // Redis may disagree with mirror: re-assert everything before sending ops
 	started  bool
 
+	checkNow atomic.Bool // a connection ended: check the heartbeat at once (connectionLost)
+
 	// Owned by run.
 	lastBeat time.Time
 	lastTry  time.Time
@@ -89,7 +102,7 @@ func NewRedisDirectory(o RedisOptions) (*RedisDirectory, error) {
 		return nil, fmt.Errorf("cluster: redis url: %w", err)
 	}
 	d := &RedisDirectory{
-		o: o, copt: copt,
+		o:        o,
 		kick:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		finished: make(chan struct{}),
@@ -98,6 +111,8 @@ func NewRedisDirectory(o RedisOptions) (*RedisDirectory, error) {
 	for i := range d.mirror {
 		d.mirror[i] = make(map[string]struct{})
 	}
+	copt.OnInvalidations = d.connectionLost
+	d.copt = copt
 	return d, nil
 }
 

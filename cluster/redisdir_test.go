@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"testing"
@@ -326,4 +327,62 @@ func TestLookupRetryWithRedisGone(t *testing.T) {
 			t.Fatalf("round %d: %v", round, err)
 		}
 	}
+}
+
+// TestRedisResyncHooks: after Redis restarts empty, the directory calls
+// BeforeResync while its entries are still missing and AfterResync(true) once
+// they are written again — and notices the restart from its connection's end,
+// not from its next heartbeat (the node TTL here puts that 20 s away).
+func TestRedisResyncHooks(t *testing.T) {
+	r := startRedis(t)
+	events := make(chan string, 16)
+	present := func() bool {
+		raw := r.raw()
+		defer raw.Close()
+		n, err := raw.Do(bg, raw.B().Sismember().Key("pw:u:hooked").Member("a").Build()).AsInt64()
+		return err == nil && n == 1
+	}
+	d, err := NewRedisDirectory(RedisOptions{
+		URL: r.url(), Self: Node{ID: "a", Addr: "a.test:7946"}, NodeTTL: time.Minute, OpTimeout: 500 * time.Millisecond,
+		Logger:       slog.New(slog.DiscardHandler),
+		BeforeResync: func() { events <- fmt.Sprintf("before registered=%v", present()) },
+		AfterResync:  func(ok bool) { events <- fmt.Sprintf("after ok=%v registered=%v", ok, present()) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(bg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	next := func(want string) {
+		t.Helper()
+		select {
+		case got := <-events:
+			if got != want {
+				t.Fatalf("hook event %q; want %q", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no hook event within 10s (the heartbeat is 20s away); want %q", want)
+		}
+	}
+	next("before registered=false") // the first registration is a re-sync too
+	next("after ok=true registered=false")
+	d.AddUser("hooked")
+	if err := d.Flush(bg); err != nil {
+		t.Fatal(err)
+	}
+	r.stop()
+	r.start()
+	for {
+		got := <-events // failed attempts while Redis was down come first
+		if got == "after ok=false registered=false" {
+			continue
+		}
+		if got != "before registered=false" {
+			t.Fatalf("hook event %q; want the re-sync to start with the entry missing", got)
+		}
+		break
+	}
+	next("after ok=true registered=true")
 }

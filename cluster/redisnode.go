@@ -2,13 +2,17 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/redis/rueidis"
 )
 
-// retryGap is the least time between two registration attempts while Redis is unreachable.
-const retryGap = 500 * time.Millisecond
+// retryGap is the least time between two registration attempts while Redis is unreachable. It
+// is short because a node re-registers (and replays to its streams what was stored meanwhile:
+// RedisOptions.BeforeResync) only once it finds Redis back: until then its own local deliveries
+// may go ahead of messages other nodes store for its users. A refused dial costs nothing.
+const retryGap = 25 * time.Millisecond
 
 // Start registers this node and starts the background goroutine. If the first registration
 // fails its error is returned and the goroutine keeps trying (every retryGap) until Close.
@@ -57,12 +61,15 @@ func (d *RedisDirectory) run() {
 		case <-d.done:
 			return
 		case <-d.kick:
+			if d.checkNow.Swap(false) {
+				_ = d.beat()
+			}
 			d.flush()
 		case now := <-tick.C:
 			d.mu.Lock()
 			sync := d.needSync
 			d.mu.Unlock()
-			if sync || now.Sub(d.lastBeat) >= d.o.NodeTTL/3 {
+			if sync || d.checkNow.Swap(false) || now.Sub(d.lastBeat) >= d.o.NodeTTL/3 {
 				_ = d.beat()
 			}
 			if now.Sub(lastGC) >= d.o.NodeTTL {
@@ -94,8 +101,11 @@ func (d *RedisDirectory) beat() error {
 	}
 	p, self := d.o.Prefix, d.o.Self
 	ctx, cancel := d.opCtx(context.Background())
+	// XX: a heartbeat only refreshes a key that is there. When it is gone the node stays
+	// invisible until BeforeResync has run and resync sets it again: a publisher that finds the
+	// node live again must find its streams holding (see RedisOptions.BeforeResync).
 	rs := c.DoMulti(ctx,
-		c.B().Set().Key(keyNode(p, self.ID)).Value(self.Addr).Get().Px(d.o.NodeTTL).Build(),
+		c.B().Set().Key(keyNode(p, self.ID)).Value(self.Addr).Xx().Get().Px(d.o.NodeTTL).Build(),
 		c.B().Sadd().Key(keyNodes(p)).Member(self.ID).Build())
 	cancel()
 	d.roundTrips.Add(1)
@@ -124,12 +134,52 @@ func (d *RedisDirectory) beat() error {
 	if !sync {
 		return nil
 	}
-	if err := d.resync(c); err != nil {
+	if d.o.BeforeResync != nil {
+		d.o.BeforeResync()
+	}
+	err = d.resync(c)
+	for try := 0; try < 3 && err != nil && ctxErrNone(err); try++ {
+		// The first commands on a Redis that just came back may meet the connections that broke
+		// with the old one (rueidis has replaced them by then; it multiplexes several): try again
+		// at once rather than a retryGap later — the streams hold their live messages meanwhile,
+		// and a failure releases them before what the re-sync would replay.
+		err = d.resync(c)
+	}
+	if d.o.AfterResync != nil {
+		d.o.AfterResync(err == nil)
+	}
+	if err != nil {
 		d.markUnsynced()
 		return err
 	}
 	d.o.Logger.Info("cluster: redis directory in sync", "node", self.ID)
 	return nil
+}
+
+// Recheck has the directory re-register this node at its next tick, as after a gap, with the
+// re-sync callbacks (RedisOptions.BeforeResync/AfterResync): the server asks for it when it could
+// not read what a re-sync must replay.
+func (d *RedisDirectory) Recheck() {
+	d.markUnsynced()
+	d.wake()
+}
+
+// ctxErrNone reports an error that is not a timeout: worth one immediate retry.
+func ctxErrNone(err error) bool {
+	return !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
+}
+
+// connectionLost is the client's OnInvalidations callback: rueidis calls it with nil when a
+// connection ends (its cache is dropped) and when Redis flushed everything. Either way this
+// node's entries may be gone, so the directory checks its heartbeat at once (beat's SET ... GET
+// tells) instead of at the next heartbeat: a Redis that restarted empty is noticed in
+// milliseconds. Invalidations of single keys (non-nil) are ignored here.
+func (d *RedisDirectory) connectionLost(keys []rueidis.RedisMessage) {
+	if keys != nil {
+		return
+	}
+	d.checkNow.Store(true)
+	d.wake()
 }
 
 // resync makes Redis hold exactly the mirror: it removes what this node's own sets list and the
@@ -149,6 +199,16 @@ func (d *RedisDirectory) resync(c rueidis.Client) error {
 	d.mu.Unlock()
 
 	p, self := d.o.Prefix, d.o.Self.ID
+	// The heartbeat first (beat's own only refreshes an existing key): from here on the node
+	// is live to readers, and its entries follow.
+	ctx, cancel := d.opCtx(context.Background())
+	err := c.Do(ctx, c.B().Set().Key(keyNode(p, self)).Value(d.o.Self.Addr).Px(d.o.NodeTTL).Build()).Error()
+	cancel()
+	d.roundTrips.Add(1)
+	d.commands.Add(1)
+	if err != nil {
+		return d.down(err)
+	}
 	for k := kindConn; k <= kindTopic; k++ {
 		have, err := d.scanSet(c, nodeSetKey(p, self, k))
 		if err != nil {

@@ -100,13 +100,15 @@ func (ls *loopState) describe(l *engine.Loop, call *asyncCall) {
 			break
 		}
 		ls.s.counters.acks.Add(1)
+		// Only what this node sent to the user's connections (sentlog.go).
+		ids := ls.s.sent.upTo(nil, user, call.upTo)
 		if ls.s.cluster.qos != nil {
-			ls.s.cluster.ackStored(call, user) // it answers the caller
+			ls.s.cluster.ackStored(call, user, ids) // it answers the caller
 			return
 		}
-		n := ls.s.store.ack(user, call.upTo)
-		body = strconv.AppendInt([]byte(`{"acked":`), int64(n), 10)
-		body = append(body, '}')
+		n := ls.s.store.ackIDs(user, ids)
+		ls.s.sent.forget(user, ids, ids, l.Now().UnixMilli()) // stored before it was written
+		body = appendAcked(nil, n)
 	default:
 		body = ls.appendConnInfo(nil, l, c)
 	}

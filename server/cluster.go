@@ -106,17 +106,19 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 	if advertise == "" {
 		advertise = advertiseFor(ln.Addr().(*net.TCPAddr))
 	}
-	dir, err := cluster.NewRedisDirectory(cluster.RedisOptions{
+	cn := newClusterNode(s)
+	o := cluster.RedisOptions{
 		URL:     cfg.Redis,
 		Self:    cluster.Node{ID: s.nodeID, Addr: advertise},
 		NodeTTL: cfg.NodeTTL,
 		Logger:  s.log,
-	})
+	}
+	cn.directoryHooks(&o)
+	dir, err := cluster.NewRedisDirectory(o)
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
-	cn := newClusterNode(s)
 	cn.dir, cn.ln = dir, ln
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

@@ -17,6 +17,9 @@ func (ls *loopState) deliver(l *engine.Loop, h engine.Handle, m *message) {
 		if m.seq <= c.cursor {
 			return // already written by the replay when the stream started
 		}
+		if m.qos == 1 && m.seq <= ls.resyncMax && ls.sentToStream(h, m) {
+			return // already written by a re-sync replay (resync.go)
+		}
 		if len(ls.held) != 0 && ls.holdLive(m, h) {
 			return
 		}
@@ -38,6 +41,43 @@ func (ls *loopState) writeMessage(l *engine.Loop, h engine.Handle, c *connState,
 	}
 	c.at = ls.s.stampOf(l.Now())
 	ls.messagesOut.Add(1)
+	if m.qos == 1 {
+		ls.noteSent(l, h, m)
+	}
+}
+
+// writeStored writes a stored message during a replay; resend flags it as
+// one the client may have had (appendResendFrame).
+func (ls *loopState) writeStored(l *engine.Loop, h engine.Handle, c *connState, m *message, resend bool) {
+	if !resend {
+		ls.writeMessage(l, h, c, m)
+		return
+	}
+	ls.writeFrame(l, h, c, func(dst []byte) []byte { return appendResendFrame(dst, c.format, m, ls.s.boundary) })
+	ls.messagesOut.Add(1)
+	ls.noteSent(l, h, m)
+}
+
+// sentToStream reports whether the QoS 1 user message m was written to h.
+func (ls *loopState) sentToStream(h engine.Handle, m *message) bool {
+	user, ok := userOf(m.to)
+	return ok && ls.s.sent.has(user, h, m.seq)
+}
+
+// noteSent records a QoS 1 user message written to h, so that an ack may
+// remove it from the store (sentlog.go).
+func (ls *loopState) noteSent(l *engine.Loop, h engine.Handle, m *message) {
+	if user, ok := userOf(m.to); ok {
+		ls.s.sent.note(user, h, m.seq, m.expiry, l.Now().UnixMilli())
+	}
+}
+
+// userOf returns the user of a "user:<id>" address.
+func userOf(to []byte) ([]byte, bool) {
+	if len(to) > len("user:") && string(to[:len("user:")]) == "user:" {
+		return to[len("user:"):], true
+	}
+	return nil, false
 }
 
 // fanOut hands m to every handle in targets: directly for this loop's

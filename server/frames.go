@@ -80,6 +80,42 @@ func appendMessageFrame(dst []byte, f format, m *message, boundary []byte) []byt
 	return append(appendMessagePacket(dst, m), '\n')
 }
 
+// appendResendFrame appends message m as one frame of format f flagged as a
+// resend: the client may have had it already (SPEC §5 is at-least-once) and
+// can drop it if it holds that id. ndjson and poll packets get
+// "resend":true, multipart parts a Push-Resend: true header, SSE events a
+// ": resend" comment line before them (EventSource ignores it; the id: line
+// lets a page drop what it has seen).
+func appendResendFrame(dst []byte, f format, m *message, boundary []byte) []byte {
+	switch f {
+	case formatSSE:
+		return appendMessageFrame(append(dst, ": resend\n"...), f, m, boundary)
+	case formatMultipart:
+		ctype := m.ctype
+		if len(ctype) == 0 {
+			ctype = ctypeText
+		}
+		dst = append(dst, "--"...)
+		dst = append(dst, boundary...)
+		dst = append(dst, "\r\n"...)
+		dst = httpcodec.AppendHeaderBytes(dst, "Content-Type", ctype)
+		dst = httpcodec.AppendHeaderBytes(dst, "Push-Id", m.id)
+		if len(m.event) > 0 {
+			dst = httpcodec.AppendHeaderBytes(dst, "Push-Event", m.event)
+		}
+		dst = httpcodec.AppendHeader(dst, "Push-Resend", "true")
+		dst = append(dst, "\r\n"...)
+		dst = append(dst, m.data...)
+		return append(dst, "\r\n"...)
+	}
+	dst = appendMessagePacket(dst, m)
+	dst = append(dst[:len(dst)-1], `,"resend":true}`...)
+	if f == formatPoll {
+		return dst
+	}
+	return append(dst, '\n')
+}
+
 // appendPart appends one multipart part; a message's part carries its own
 // Content-Type (text/plain when the publisher sent none) and event.
 func appendPart(dst, boundary, ctype, pushID, event, body []byte) []byte {

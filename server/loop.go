@@ -25,6 +25,10 @@ const (
 	opDeliverAll              // V *message: write it to every subscriber of the loop
 	opAuthDone                // V *authCall: the auth callback's verdict on H's subscribe
 	opKeyedPublish            // V *keyedCall: its keys are claimed; publish it for H
+	// The QoS 1 re-sync (resync.go):
+	opResyncHold   // V chan struct{}: hold the user streams' live messages; signal V
+	opResyncReplay // the node is registered again: replay what the held streams missed
+	opResyncFailed // the re-registration failed: write what the streams held
 )
 
 // loopState is the server's state on one engine loop. Only that loop's
@@ -63,6 +67,11 @@ type loopState struct {
 	one       [1]*message                  // a single message passed as a list
 	held      map[engine.Handle][]*message // streams awaiting their QoS 1 replay, and their live messages meanwhile
 
+	again       map[engine.Handle]bool // held streams to replay once more before releasing (resync.go)
+	resyncing   []engine.Handle        // streams held for the directory's re-registration (resync.go)
+	resyncMax   uint64                 // the newest id a re-sync replay wrote on this loop
+	sentScratch []sentEntry            // a user's sent entries, read by a replay
+
 	job         *routeJob    // pushes of the request being served that other nodes must take
 	resultIndex int          // which result of the request publish is making
 	results     []pushResult // a batch's results
@@ -79,7 +88,7 @@ func newLoopState(s *Server, index int) *loopState {
 		panic("server: crypto/rand failed: " + err.Error())
 	}
 	ls := &loopState{s: s, index: index, rng: rand.NewChaCha8(seed), peers: map[engine.Handle][16]byte{},
-		held: map[engine.Handle][]*message{}}
+		held: map[engine.Handle][]*message{}, again: map[engine.Handle]bool{}}
 	ls.wheel = conntable.NewWheel(tickInterval(s.cfg), 4096, time.Now())
 	ls.fireFn = ls.fire
 	ls.batches = make([][]engine.Task, len(s.loops))
@@ -238,6 +247,12 @@ func (s *Server) OnTask(l *engine.Loop, t engine.Task) {
 		ls.authDone(l, t.V.(*authCall))
 	case opKeyedPublish:
 		ls.keyedPublish(l, t.V.(*keyedCall))
+	case opResyncHold:
+		ls.resyncHold(t.V.(chan struct{}))
+	case opResyncReplay:
+		ls.resyncReplay(l)
+	case opResyncFailed:
+		ls.resyncFailed(l)
 	}
 }
 

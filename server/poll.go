@@ -21,8 +21,13 @@ func (ls *loopState) poll(l *engine.Loop, h engine.Handle, c *connState, sub *su
 		since = max(ls.s.seq.Load(), idFloor(l.Now()))
 	}
 	c.cursor = since
-	if hasSince && c.hasUser { // since acknowledges what the last poll answered
-		ls.s.store.ack(ls.userName(c), since)
+	if hasSince && c.hasUser && ls.s.cluster.qos == nil {
+		// since acknowledges what this node answered the user's polls and
+		// streams up to it (sentlog.go); in a cluster replayStored does.
+		user := ls.userName(c)
+		acks := ls.s.sent.upTo(nil, user, since)
+		ls.s.store.ackIDs(user, acks)
+		ls.s.sent.forget(user, acks, acks, l.Now().UnixMilli())
 	}
 	c.format = formatPoll
 	c.minor = sub.minor
@@ -93,7 +98,14 @@ func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, e
 				if last != 0 {
 					body = append(body, ',')
 				}
-				body = append(body, msg.frame(formatPoll, ls.s.boundary).raw...)
+				if msg.qos == 1 && msg.seq <= c.cursor && ls.sentBefore(msg) {
+					body = appendResendFrame(body, formatPoll, msg, ls.s.boundary)
+				} else {
+					body = append(body, msg.frame(formatPoll, ls.s.boundary).raw...)
+				}
+				if msg.qos == 1 {
+					ls.noteSent(l, h, msg)
+				}
 				last = msg.seq
 			}
 			l.Defer(msg)
@@ -135,4 +147,19 @@ func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, e
 		l.Resume(h) // requests pipelined behind the poll
 	}
 	return true
+}
+
+// sentBefore reports whether this node already answered or wrote the QoS 1
+// user message m to one of its user's connections (sentlog.go): a long-poll
+// answers it again flagged as a resend.
+func (ls *loopState) sentBefore(m *message) bool {
+	user, ok := userOf(m.to)
+	if !ok {
+		return false
+	}
+	entries := ls.s.sent.appendEntries(ls.sentScratch[:0], user)
+	_, toAny := sentTo(entries, 0, m.seq)
+	clear(entries)
+	ls.sentScratch = entries[:0]
+	return toAny
 }

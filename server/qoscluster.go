@@ -31,40 +31,51 @@ func (cn *clusterNode) storeQoS(ctx context.Context, m *message) error {
 // replayBatch is the stored messages of a user, in id order, handed to the
 // loop of the connection that asked for them (opReplay).
 type replayBatch struct {
-	msgs []*message
+	msgs     []*message
+	since    uint64 // the client's resume cursor (hasSince): stored ids up to it may be resends
+	hasSince bool
+	resync   bool // a re-sync or repeated replay of a live stream, not its start (resync.go)
 }
 
 // replayStored asks the router for user's stored messages for connection
-// h: it first acknowledges up to since when the client resumed from an id,
-// then hands the rest to h's loop — always, an empty batch when there is
-// nothing or Redis failed, since a stream holds its live messages until then
-// (holdLive). It reports false when the router could not take the job.
+// h: it acknowledges what the client resumed from (since: the stored ids up
+// to it that this node sent to the user's connections), makes sure the
+// user's registration is written (so that a publisher who missed it stored
+// its message before this read: issue 9), then hands the rest to h's loop —
+// always, an empty batch when there is nothing or Redis failed, since a
+// stream holds its live messages until then (holdLive). It reports false
+// when the router could not take the job.
 func (cn *clusterNode) replayStored(h engine.Handle, user []byte, since uint64, hasSince bool) bool {
 	name := string(user)
+	var acks []uint64
+	if hasSince {
+		acks = cn.s.sent.upTo(nil, user, since)
+	}
 	job := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
-		defer cancel()
-		if hasSince {
-			if _, err := cn.qos.Ack(ctx, name, since); err != nil {
-				cn.s.log.Warn("QoS 1 store: implicit ack failed", "user", name, "err", err)
-			}
-		}
-		stored, err := cn.qos.Pending(ctx, name, time.Now().UnixMilli())
-		if err != nil {
-			cn.s.log.Warn("QoS 1 store: no replay for a new connection", "user", name, "err", err)
-			stored = nil
-		}
-		batch := &replayBatch{msgs: make([]*message, len(stored))}
-		for i := range stored {
-			batch.msgs[i] = storedMessage(&stored[i])
-		}
-		cn.s.eng.Submit(h.Loop(), engine.Task{H: h, Op: opReplay, V: batch})
+		// An error means Redis is unreachable or the directory re-syncs: the
+		// re-sync that follows replays this stream again (resync.go).
+		_ = cn.dir.Flush(ctx)
+		cancel()
+		cn.replayNow(h, name, acks, replayBatch{since: since, hasSince: hasSince})
 	}
 	if !cn.submit(job) {
 		cn.s.log.Warn("QoS 1 store: router saturated, no replay for a new connection", "user", name)
 		return false
 	}
 	return true
+}
+
+// replayAgain asks for another replay of h's user once the one in flight
+// is written (a re-sync came meanwhile); h keeps holding until then.
+func (cn *clusterNode) replayAgain(h engine.Handle, user []byte) bool {
+	name := string(user)
+	return cn.submit(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
+		_ = cn.dir.Flush(ctx)
+		cancel()
+		cn.replayNow(h, name, nil, replayBatch{resync: true})
+	})
 }
 
 func storedMessage(sm *cluster.StoredMessage) *message {
@@ -78,7 +89,10 @@ func storedMessage(sm *cluster.StoredMessage) *message {
 // live messages a stream held meanwhile, except those the batch already
 // wrote: the stored messages come first and none twice. (Held messages are
 // matched by id against the batch, not against the cursor: a topic message
-// published just before a stored one must not be taken for written.)
+// published just before a stored one must not be taken for written.) A
+// stored message this stream was already sent is not written again; one the
+// client may have had from another connection is written flagged as a
+// resend (see resent).
 func (ls *loopState) replayBatch(l *engine.Loop, h engine.Handle, b *replayBatch) {
 	// Part of the answer to h's subscribe, however many stored messages.
 	l.Answer(h, func() { ls.writeReplay(l, h, b) })
@@ -86,17 +100,44 @@ func (ls *loopState) replayBatch(l *engine.Loop, h engine.Handle, b *replayBatch
 
 func (ls *loopState) writeReplay(l *engine.Loop, h engine.Handle, b *replayBatch) {
 	c := ls.live(h)
+	stream := c != nil && c.mode == modeStream
+	var sent []sentEntry
+	if stream && len(b.msgs) > 0 {
+		if user, ok := userOf(b.msgs[0].to); ok {
+			sent = ls.s.sent.appendEntries(ls.sentScratch[:0], user)
+		}
+	}
 	for _, m := range b.msgs {
-		if c != nil && c.mode == modeStream {
-			ls.writeMessage(l, h, c, m)
-			c.cursor = max(c.cursor, m.seq)
+		if stream {
+			toH, toAny := sentTo(sent, h, m.seq)
+			if !toH {
+				ls.writeStored(l, h, c, m, resent(toAny, b.hasSince, b.since, m.seq))
+			}
+			if b.resync {
+				// A live copy may still be on its way: deliver checks ids up
+				// to here against what the stream was sent. (The cursor is
+				// not raised: live messages older than a re-sync's newest
+				// stored one are not taken for written.)
+				ls.resyncMax = max(ls.resyncMax, m.seq)
+			} else {
+				c.cursor = max(c.cursor, m.seq)
+			}
 		}
 		l.Defer(m)
 	}
+	clear(sent)
+	ls.sentScratch = sent[:0]
 	if c != nil && c.mode == modePoll {
 		ls.answerPoll(l, h, c, b.msgs, false)
 	}
-	if c != nil && c.mode == modeStream {
+	if stream && ls.again[h] {
+		// A re-sync began while this batch was read: read once more, still holding.
+		delete(ls.again, h)
+		if ls.s.cluster.replayAgain(h, ls.userName(c)) {
+			return
+		}
+	}
+	if stream {
 		for _, m := range ls.held[h] {
 			if !inBatch(b.msgs, m.seq) {
 				ls.writeMessage(l, h, c, m)
@@ -104,6 +145,16 @@ func (ls *loopState) writeReplay(l *engine.Loop, h engine.Handle, b *replayBatch
 		}
 	}
 	ls.dropHeld(l, h)
+}
+
+// resent decides whether a replayed stored message is flagged as a resend:
+// a client that resumes from a cursor says what it has, so only ids up to it
+// are; otherwise those this node already sent to a connection of the user.
+func resent(sentToUser, hasSince bool, since, id uint64) bool {
+	if hasSince {
+		return id <= since
+	}
+	return sentToUser
 }
 
 // inBatch reports whether msgs, in id order, holds id.
@@ -137,21 +188,26 @@ func (ls *loopState) dropHeld(l *engine.Loop, h engine.Handle) {
 		l.Defer(m)
 	}
 	delete(ls.held, h)
+	delete(ls.again, h)
 }
 
-// ackStored acknowledges up to upTo for user on the router and answers the
-// /ack request on the caller's loop.
-func (cn *clusterNode) ackStored(call *asyncCall, user []byte) {
+// ackStored removes ids (stored messages sent to the user's connections,
+// up to the acked id) on the router and answers the /ack request on the
+// caller's loop.
+func (cn *clusterNode) ackStored(call *asyncCall, user []byte, ids []uint64) {
 	name := string(user)
 	job := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 		defer cancel()
-		n, err := cn.qos.Ack(ctx, name, call.upTo)
+		removed, err := cn.qos.AckIDs(ctx, name, ids)
 		if err != nil {
 			call.reply = appendErrorResponse(nil, 503, "QoS 1 store unavailable: "+err.Error(), call.keepAlive)
 		} else {
-			body := strconv.AppendInt([]byte(`{"acked":`), int64(n), 10)
-			call.reply = appendJSONResponse(nil, 200, call.keepAlive, append(body, '}'))
+			// Only what was removed: an id not stored yet (its Put still on
+			// the way) stays for the next ack.
+			slices.Sort(removed)
+			cn.s.sent.forget(viewBytes(name), ids, removed, time.Now().UnixMilli())
+			call.reply = appendJSONResponse(nil, 200, call.keepAlive, appendAcked(nil, len(removed)))
 		}
 		cn.s.eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opAsyncReply, V: call})
 	}
@@ -159,4 +215,9 @@ func (cn *clusterNode) ackStored(call *asyncCall, user []byte) {
 		call.reply = appendErrorResponse(nil, 503, "cluster router saturated; retry", call.keepAlive)
 		cn.s.eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opAsyncReply, V: call})
 	}
+}
+
+func appendAcked(dst []byte, n int) []byte {
+	dst = strconv.AppendInt(append(dst, `{"acked":`...), int64(n), 10)
+	return append(dst, '}')
 }

@@ -38,6 +38,7 @@ type Server struct {
 	table  *conntable.Table
 	loops  []*loopState
 	store  *qosStore
+	sent   *sentLog // QoS 1 messages written and not acknowledged: what an ack may remove
 	recent *recentStore
 	perIP  *ipCounter
 	rates  *rateLimiter
@@ -55,6 +56,7 @@ type Server struct {
 	idNode    uint64        // this node's part of its message ids
 	edgeConns atomic.Int64
 	draining  atomic.Bool
+	running   atomic.Bool // the loops run: tasks submitted to them are taken
 	counters  counters
 
 	edgeAddr, apiAddr net.Addr
@@ -87,6 +89,9 @@ func New(cfg Config) (*Server, error) {
 	s.boundary = []byte("pushwire-" + randomHex(12))
 	s.table = conntable.New(64)
 	s.store = newQoSStore(cfg.StoreMessages, cfg.StoreBytes)
+	// Room for a user's unacknowledged messages (no store keeps more than
+	// --store-messages) and as many acknowledged ones in their grace.
+	s.sent = newSentLog(2*cfg.StoreMessages, maxSentEntries, cfg.DefaultTTL.Milliseconds())
 	s.recent = newRecentStore(cfg.PollBuffer, cfg.TopicHistory, 3*cfg.PollTimeout)
 	s.perIP = newIPCounter(cfg.MaxConnsPerIP)
 	s.rates = newRateLimiter(cfg.PublishRate)
@@ -167,6 +172,7 @@ func (s *Server) Start() error {
 	if err := s.eng.Start(); err != nil {
 		return err
 	}
+	s.running.Store(true)
 	go s.sweep()
 	s.log.Info("pushwire started", "node", s.nodeID, "edge", addrString(s.edgeAddr),
 		"api", s.apiAddr.String(), "tls", addrString(s.tls.addr), "loops", len(s.loops), "capacity", s.capacity)
@@ -243,6 +249,7 @@ func (s *Server) sweep() {
 			return
 		case now := <-t.C:
 			s.recent.sweep(now)
+			s.sent.sweep(now.UnixMilli())
 		}
 	}
 }

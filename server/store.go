@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"slices"
 	"sync"
 )
 
@@ -46,7 +47,8 @@ func (s *qosStore) put(user []byte, m *message, nowMs int64) error {
 	return nil
 }
 
-// ack drops the user's messages with ids up to upTo (acks are cumulative).
+// ack drops the user's messages with ids up to upTo, sent or not (tests
+// clear a queue with it; acks from clients go through ackIDs).
 func (s *qosStore) ack(user []byte, upTo uint64) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -58,6 +60,36 @@ func (s *qosStore) ack(user []byte, upTo uint64) int {
 		n++
 	}
 	s.setQueue(user, q, n)
+	return n
+}
+
+// ackIDs drops the user's messages whose ids are listed (sorted): the ones
+// this node sent to the user's connections, up to the acked id (sentlog.go).
+func (s *qosStore) ackIDs(user []byte, ids []uint64) int {
+	if len(ids) == 0 {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.users[string(user)]
+	kept := q[:0]
+	for _, m := range q {
+		if _, acked := slices.BinarySearch(ids, m.seq); acked {
+			s.bytes -= len(m.data)
+			m.Release()
+			continue
+		}
+		kept = append(kept, m)
+	}
+	n := len(q) - len(kept)
+	clear(q[len(kept):])
+	switch {
+	case n == 0:
+	case len(kept) == 0:
+		delete(s.users, string(user))
+	default:
+		s.users[string(user)] = kept
+	}
 	return n
 }
 

@@ -249,11 +249,17 @@ func (ls *loopState) unsubscribe(l *engine.Loop, c *connState) {
 func (ls *loopState) replay(l *engine.Loop, h engine.Handle, c *connState, q *queryParams, since uint64, hasSince bool) {
 	nowMs := l.Now().UnixMilli()
 	msgs := ls.pending[:0]
+	var sent []sentEntry
 	if len(q.user) > 0 {
-		if hasSince {
-			ls.s.store.ack(q.user, since)
+		if hasSince { // what this node sent the user up to since (sentlog.go)
+			acks := ls.s.sent.upTo(nil, q.user, since)
+			ls.s.store.ackIDs(q.user, acks)
+			ls.s.sent.forget(q.user, acks, acks, nowMs) // standalone: stored before it was written
 		}
 		msgs = ls.s.store.appendPending(msgs, q.user, nowMs)
+		if len(msgs) > 0 {
+			sent = ls.s.sent.appendEntries(ls.sentScratch[:0], q.user)
+		}
 	}
 	if hasSince {
 		for _, t := range q.topics {
@@ -264,11 +270,14 @@ func (ls *loopState) replay(l *engine.Loop, h engine.Handle, c *connState, q *qu
 	var last uint64
 	for _, m := range msgs {
 		if m.seq != last { // one message may be both stored and in history
-			ls.writeMessage(l, h, c, m)
+			_, toAny := sentTo(sent, h, m.seq)
+			ls.writeStored(l, h, c, m, m.qos == 1 && resent(toAny, hasSince, since, m.seq))
 			last = m.seq
 		}
 		l.Defer(m)
 	}
+	clear(sent)
+	ls.sentScratch = sent[:0]
 	c.cursor = last
 	clear(msgs)
 	ls.pending = msgs[:0]

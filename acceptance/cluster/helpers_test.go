@@ -544,6 +544,7 @@ type frame struct {
 	Data     json.RawMessage `json:"data"`
 	State    string          `json:"state"`
 	Conn     string          `json:"conn"`
+	Resend   bool            `json:"resend"` // a stored message the client may have had
 }
 
 var connKeyShape = regexp.MustCompile(`^[A-Za-z0-9_-]{32}\.([A-Za-z0-9_-]+)$`)
@@ -567,13 +568,32 @@ func (n *node) subscribe(query string) *stream {
 // openStream subscribes without a *testing.T (for use from many goroutines)
 // and reads up to the registered packet.
 func openStream(edge, query string, bufSize int) (*stream, error) {
+	return openStreamNotify(edge, query, bufSize, nil)
+}
+
+// openStreamNotify is openStream that closes written (when not nil) as soon
+// as the subscribe request is written, before the server answers it.
+func openStreamNotify(edge, query string, bufSize int, written chan struct{}) (*stream, error) {
+	if written != nil {
+		defer func() {
+			select {
+			case <-written:
+			default:
+				close(written)
+			}
+		}()
+	}
 	c, err := net.DialTimeout("tcp", edge, ioTimeout)
 	if err != nil {
 		return nil, err
 	}
 	s := &stream{conn: c}
 	c.SetDeadline(time.Now().Add(ioTimeout))
-	if _, err := fmt.Fprintf(c, "GET /sub?%s HTTP/1.1\r\nHost: %s\r\n\r\n", query, edge); err != nil {
+	_, err = fmt.Fprintf(c, "GET /sub?%s HTTP/1.1\r\nHost: %s\r\n\r\n", query, edge)
+	if written != nil {
+		close(written)
+	}
+	if err != nil {
 		c.Close()
 		return nil, err
 	}
