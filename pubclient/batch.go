@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/bytedance/sonic"
 	"github.com/valyala/fasthttp"
 )
 
@@ -141,7 +142,7 @@ func readLine(rd *bufio.Reader) ([]byte, error) {
 // {"status":404,"error":".."}.
 func parseLine(text []byte, addr string) (Result, error) {
 	var a answer
-	if err := json.Unmarshal(text, &a); err != nil || a.Status == 0 {
+	if err := sonic.Unmarshal(text, &a); err != nil || a.Status == 0 {
 		return Result{}, errors.New("pubclient: batch result line is not a JSON answer with a status: " + truncate(text))
 	}
 	if a.Status != 200 && a.Status != 202 {

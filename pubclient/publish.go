@@ -2,13 +2,13 @@ package pubclient
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/bytedance/sonic"
 	"github.com/valyala/fasthttp"
 )
 
@@ -114,7 +114,7 @@ func (c *Client) setAuth(req *fasthttp.Request) {
 // parseAnswer fills r from an answer body with r.status set.
 func parseAnswer(r *reply, body []byte) {
 	var a answer
-	if err := json.Unmarshal(body, &a); err != nil {
+	if err := sonic.Unmarshal(body, &a); err != nil {
 		if r.status == 200 || r.status == 202 {
 			r.err = errors.New("pubclient: answer " + strconv.Itoa(r.status) + " is not JSON: " + truncate(body))
 		}
