@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"bufio"
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -159,5 +160,48 @@ func TestSysctlFile(t *testing.T) {
 	}
 	for k := range want {
 		t.Errorf("the sysctl file does not set %s", k)
+	}
+}
+
+// TestContainerfileBuildsStaticBinary runs the Containerfile's build command
+// (its RUN line with "go build", output redirected to a temporary directory)
+// and checks that the binary is static: no ELF interpreter and no shared
+// libraries, so it runs on distroless/static, which has no libc.
+func TestContainerfileBuildsStaticBinary(t *testing.T) {
+	text, err := os.ReadFile("Containerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var run string
+	for _, line := range strings.Split(string(text), "\n") {
+		if strings.HasPrefix(line, "RUN ") && strings.Contains(line, " go build ") {
+			run = strings.TrimPrefix(line, "RUN ")
+		}
+	}
+	if run == "" {
+		t.Fatal("Containerfile has no RUN ... go build line")
+	}
+	out := filepath.Join(t.TempDir(), "pushwire")
+	run = strings.Replace(run, "-o /out/pushwire", "-o "+out, 1)
+	if !strings.Contains(run, out) || !strings.HasPrefix(run, "CGO_ENABLED=0 ") {
+		t.Fatalf("build line %q: want CGO_ENABLED=0 ... -o /out/pushwire", run)
+	}
+	build := exec.Command("sh", "-c", run)
+	build.Dir = ".." // the build context is the module root
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", run, err, b)
+	}
+	f, err := elf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Errorf("the binary names an ELF interpreter: it is dynamically linked")
+		}
+	}
+	if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+		t.Errorf("the binary needs shared libraries %v", libs)
 	}
 }
