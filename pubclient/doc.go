@@ -44,5 +44,8 @@
 // Config.Timeout per attempt), and cancelling it returns ctx.Err() at once,
 // also while waiting between retries. A request already sent when the
 // context is cancelled may still be delivered: cancellation stops waiting,
-// it cannot recall a message.
+// it cannot recall a message. A context that can be cancelled costs one
+// goroutine per attempt (fasthttp cannot be interrupted, so the attempt runs
+// beside the caller); context.Background costs none. PublishBatch reads its
+// result lines on the caller's goroutine and checks the context between them.
 package pubclient

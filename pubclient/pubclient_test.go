@@ -99,6 +99,21 @@ func TestPublishErrors(t *testing.T) {
 	}
 }
 
+// TestRateLimited: past --publish-rate the answer is ErrRateLimited, and it is
+// not retried (a 429 asks the publisher to slow down, not to repeat at once).
+func TestRateLimited(t *testing.T) {
+	n := startNode(t, "--publish-rate", "0.001")
+	c := newClient(t, Config{Addrs: []string{n.api}, RetryWithoutKey: true})
+	var err error
+	for i := 0; i < 1000 && err == nil; i++ {
+		_, err = c.Publish(context.Background(), Message{To: "topic:t", Data: []byte("x")})
+	}
+	var se *StatusError
+	if !errors.Is(err, ErrRateLimited) || !errors.As(err, &se) || se.Status != 429 {
+		t.Fatalf("publishing past --publish-rate 0.001: %v; want ErrRateLimited (429)", err)
+	}
+}
+
 // TestPublishBatch: lines stream out, results come back in order, per line
 // typed; repeated keys come back as duplicates and deliver nothing.
 func TestPublishBatch(t *testing.T) {
