@@ -39,8 +39,8 @@ type BatchMessage struct {
 // reached, or answered it with an error status such as 413 past
 // --max-batch-bytes): then the lines not yet answered were not answered.
 // The batch is retried as a Publish is, when every line carries an
-// idempotency key or RetryWithoutKey is set; lines already answered are not
-// answered again. each runs on the calling goroutine. ctx is checked between
+// idempotency key or RetryWithoutKey is set; a retry sends only the lines
+// not answered yet (a stream that broke half-way answered the others). each runs on the calling goroutine. ctx is checked between
 // result lines; a request in flight ends within Config.Timeout.
 func (c *Client) PublishBatch(ctx context.Context, msgs []BatchMessage, each func(i int, r Result, err error)) error {
 	if len(msgs) == 0 {
@@ -66,8 +66,8 @@ func (c *Client) PublishBatch(ctx context.Context, msgs []BatchMessage, each fun
 	return nil
 }
 
-// batchOnce sends one POST /pub to nd and reads its result lines, skipping
-// the first *answered (seen in an earlier attempt).
+// batchOnce sends the lines from *answered on (the earlier ones were answered
+// in an earlier attempt) in one POST /pub to nd and reads their result lines.
 func (c *Client) batchOnce(ctx context.Context, nd *node, deadline time.Time, msgs []BatchMessage, answered *int, each func(int, Result, error)) reply {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -77,10 +77,12 @@ func (c *Client) batchOnce(ctx context.Context, nd *node, deadline time.Time, ms
 	req.Header.SetHost(nd.addr)
 	req.Header.SetContentType("application/x-ndjson")
 	c.setAuth(req)
+	base := *answered
+	rest := msgs[base:]
 	req.SetBodyStreamWriter(func(w *bufio.Writer) {
 		var line []byte
-		for i := range msgs {
-			line = appendBatchLine(line[:0], &msgs[i])
+		for i := range rest {
+			line = appendBatchLine(line[:0], &rest[i])
 			if _, err := w.Write(line); err != nil {
 				return
 			}
@@ -97,23 +99,20 @@ func (c *Client) batchOnce(ctx context.Context, nd *node, deadline time.Time, ms
 		return r
 	}
 	rd := bufio.NewReaderSize(resp.BodyStream(), 4096)
-	for i := 0; i < len(msgs); {
+	for i := range rest {
 		if err := ctx.Err(); err != nil {
 			return reply{err: err}
 		}
 		text, err := readLine(rd)
+		for err == nil && len(text) == 0 {
+			text, err = readLine(rd)
+		}
 		if err != nil {
 			return reply{err: err}
 		}
-		if len(text) == 0 {
-			continue
-		}
-		if i >= *answered {
-			res, err := parseLine(text, nd.addr)
-			*answered = i + 1
-			each(i, res, err)
-		}
-		i++
+		res, err := parseLine(text, nd.addr)
+		*answered = base + i + 1
+		each(base+i, res, err)
 	}
 	return r
 }
