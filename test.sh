@@ -19,6 +19,7 @@ want ip iproute2                 # black-hole test: netns + veth
 want curl curl                   # the subscriber inside that netns; https tests
 want openssl openssl             # TLS tests (s_client)
 want nghttp nghttp2-client       # HTTP/2 client tests
+want systemd-analyze systemd     # deploy/: the unit file passes systemd-analyze verify
 [ -e /usr/lib/nginx/modules/ngx_nchan_module.so ] || need+=(libnginx-mod-nchan)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -57,6 +57,9 @@ var parseCases = []parseCase{
 	{name: "content-length ows", in: "POST /p" + h11 + "Content-Length: \t2 \r\n\r\nab", method: "POST", target: "/p", body: "ab"},
 	{name: "chunked", in: "POST /p" + h11 + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", method: "POST", target: "/p", body: "hello world"},
 	{name: "chunked mixed case", in: "POST /p" + h11 + "Transfer-Encoding: Chunked\r\n\r\nA\r\n0123456789\r\n0\r\n\r\n", method: "POST", target: "/p", body: "0123456789"},
+	// A chunk longer than the chunk-line limit: the limit bounds the framing
+	// lines, not the data between them.
+	{name: "chunked big chunks", in: "POST /p" + h11 + "Transfer-Encoding: chunked\r\n\r\n1388\r\n" + strings.Repeat("a", 5000) + "\r\n1388\r\n" + strings.Repeat("b", 5000) + "\r\n0\r\n\r\n", method: "POST", target: "/p", body: strings.Repeat("a", 5000) + strings.Repeat("b", 5000)},
 	{name: "chunked leading zeros", in: "POST /p" + h11 + "Transfer-Encoding: chunked\r\n\r\n0003\r\nabc\r\n000\r\n\r\n", method: "POST", target: "/p", body: "abc"},
 	{name: "chunked extensions", in: "POST /p" + h11 + "Transfer-Encoding: chunked\r\n\r\n3;a=b;c\r\nabc\r\n2; q = \"x\\\"y; z\" ;k\r\nde\r\n0;last\r\n\r\n", method: "POST", target: "/p", body: "abcde"},
 	{name: "chunked trailers", in: "POST /p" + h11 + "Transfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\nX-Sum: 1\r\nX-Other:\r\n\r\n", method: "POST", target: "/p", body: "ab"},

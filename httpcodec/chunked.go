@@ -46,6 +46,9 @@ func (p *Parser) chunkData(buf []byte, pos int) int {
 	p.left -= k
 	if p.left == 0 {
 		p.state = stChunkDataCR
+		// The CRLF after the data starts a new framing line: maxChunkLine
+		// bounds framing, not the chunk's data before it.
+		p.mark = uint32(pos + n)
 	}
 	return pos + n
 }
