@@ -87,7 +87,7 @@ func (ls *loopState) publishLine(l *engine.Loop, line []byte) pushResult {
 	if err := ls.dec.Decode(bl); err != nil || ls.dec.CheckTrailings() != nil || len(bl.Data) == 0 {
 		return pushResult{status: 400, err: `a line must be a JSON object with "to" and "data"`}
 	}
-	var p push
+	var p publishReq
 	var ok bool
 	if p.kind, p.name, ok = parseAddress(viewBytes(bl.To)); !ok {
 		return pushResult{status: 400, err: `"to" must be conn:<key>, user:<id>, topic:<name> or all`}

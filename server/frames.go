@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/push"
 )
 
 // The packets of SPEC §3, one encoder per kind and format. Each appends to dst
@@ -69,7 +70,7 @@ func appendMessageFrame(dst []byte, f format, m *message, boundary []byte) []byt
 		if len(event) == 0 {
 			event = eventMessage
 		}
-		return httpcodec.AppendSSEEvent(dst, m.id, event, m.data)
+		return push.AppendSSEEvent(dst, m.id, event, m.data)
 	case formatMultipart:
 		return appendPart(dst, boundary, m.ctype, m.id, m.event, m.data)
 	case formatPoll:
@@ -122,7 +123,7 @@ func appendPart(dst, boundary, ctype, pushID, event, body []byte) []byte {
 	if len(ctype) == 0 {
 		ctype = ctypeText
 	}
-	return httpcodec.AppendMultipartPart(dst, boundary, httpcodec.PartFields{ContentType: ctype, PushID: pushID, PushEvent: event}, body)
+	return push.AppendMultipartPart(dst, boundary, push.PartFields{ContentType: ctype, PushID: pushID, PushEvent: event}, body)
 }
 
 // appendPacketFrame wraps a packet object (registered, heartbeat, control) in
@@ -130,7 +131,7 @@ func appendPart(dst, boundary, ctype, pushID, event, body []byte) []byte {
 func appendPacketFrame(dst []byte, f format, event, packet, boundary []byte) []byte {
 	switch f {
 	case formatSSE:
-		return httpcodec.AppendSSEEvent(dst, nil, event, packet)
+		return push.AppendSSEEvent(dst, nil, event, packet)
 	case formatMultipart:
 		return appendPart(dst, boundary, ctypeJSON, pushIDNone, nil, packet)
 	}
@@ -141,6 +142,6 @@ func appendPacketFrame(dst []byte, f format, event, packet, boundary []byte) []b
 // appendSSEReconnect is the SSE control frame: a retry: line, so that even a
 // plain EventSource waits as told, and the reconnect event.
 func appendSSEReconnect(dst []byte, retryMs int64, packet []byte) []byte {
-	dst = httpcodec.AppendSSERetry(dst, retryMs)
-	return httpcodec.AppendSSEEvent(dst, nil, eventReconnect, packet)
+	dst = push.AppendSSERetry(dst, retryMs)
+	return push.AppendSSEEvent(dst, nil, eventReconnect, packet)
 }

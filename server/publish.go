@@ -23,9 +23,9 @@ const (
 
 var addrPrefixes = [...]string{addrConn: "conn", addrUser: "user", addrTopic: "topic", addrAll: "all"}
 
-// push is one publish request, from a single POST or a batch line. Its byte
+// publishReq is one publish request, from a single POST or a batch line. Its byte
 // slices are views into the request and live only while it is handled.
-type push struct {
+type publishReq struct {
 	kind  addrKind
 	name  []byte
 	event []byte
@@ -54,7 +54,7 @@ type pushResult struct {
 
 // publishOne answers POST /pub/<kind>/<name>.
 func (ls *loopState) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
-	var p push
+	var p publishReq
 	if reason := ls.parsePushPath(&p, req.Path()); reason != "" {
 		ls.answerError(l, h, req, 400, reason)
 		return
@@ -119,7 +119,7 @@ func (ls *loopState) dispatch(l *engine.Loop, h engine.Handle, keepAlive persist
 }
 
 // parsePushPath reads /pub/<kind>/<name>; it returns why it cannot.
-func (ls *loopState) parsePushPath(p *push, path []byte) string {
+func (ls *loopState) parsePushPath(p *publishReq, path []byte) string {
 	rest := path[len("/pub/"):]
 	if string(rest) == "all" {
 		p.kind = addrAll
@@ -138,7 +138,7 @@ func (ls *loopState) parsePushPath(p *push, path []byte) string {
 	return ""
 }
 
-func (p *push) setKind(kind []byte) bool {
+func (p *publishReq) setKind(kind []byte) bool {
 	for k, prefix := range addrPrefixes {
 		if string(kind) == prefix {
 			p.kind = addrKind(k)
@@ -149,7 +149,7 @@ func (p *push) setKind(kind []byte) bool {
 }
 
 // parsePushHeaders reads Push-Event, Push-QoS and Push-TTL.
-func (ls *loopState) parsePushHeaders(p *push, req *httpcodec.Request) string {
+func (ls *loopState) parsePushHeaders(p *publishReq, req *httpcodec.Request) string {
 	p.event = req.Header("Push-Event")
 	if len(p.event) > 0 && !validName(p.event) {
 		return "Push-Event must be 1-256 printable bytes without spaces"
@@ -182,7 +182,7 @@ func isJSONType(ctype []byte) bool {
 // its QoS or the topic history asks for that; deliveries to other loops wait
 // in ls.batches for flushFanOut. In a cluster, a push other nodes may have to
 // take becomes an item of ls.job and gets status 0: the router decides it.
-func (ls *loopState) publish(l *engine.Loop, p *push) pushResult {
+func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 	s := ls.s
 	now := l.Now()
 	var key connKey

@@ -7,6 +7,7 @@ import (
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/push"
 )
 
 // subscription is a subscribe request once read: what starting it needs,
@@ -101,7 +102,7 @@ func (ls *loopState) start(l *engine.Loop, h engine.Handle, c *connState, sub *s
 	retry := ls.s.cfg.Retry.Milliseconds()
 	ls.writeFrame(l, h, c, func(dst []byte) []byte {
 		if f == formatSSE {
-			dst = httpcodec.AppendSSERetry(dst, retry)
+			dst = push.AppendSSERetry(dst, retry)
 		}
 		return appendPacketFrame(dst, f, eventRegistered, p, ls.s.boundary)
 	})

@@ -105,7 +105,7 @@ func parseAddress(to []byte) (addrKind, []byte, bool) {
 	if string(to) == "all" {
 		return addrAll, nil, true
 	}
-	var p push
+	var p publishReq
 	kind, name, ok := cutByte(to, ':')
 	if !ok || !p.setKind(kind) || p.kind == addrAll || !validName(name) {
 		return 0, nil, false
