@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/push"
 )
 
 // drain runs on each loop when the node drains (SPEC §10): every stream gets
@@ -37,7 +38,7 @@ func (ls *loopState) drainConn(l *engine.Loop, c *connState, nowMs int64, spread
 		})
 		if f == formatMultipart {
 			ls.writeFrame(l, c.h, c, func(dst []byte) []byte {
-				return append(append(append(dst, "--"...), ls.s.boundary...), "--\r\n"...)
+				return push.AppendMultipartClose(dst, ls.s.boundary)
 			})
 		}
 		if c.minor == 1 {

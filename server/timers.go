@@ -6,6 +6,7 @@ import (
 
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/push"
 )
 
 // Each connection has at most one timer on its loop's wheel; timerKind says
@@ -95,10 +96,10 @@ func (ls *loopState) sweep(l *engine.Loop, now time.Time) {
 func (ls *loopState) heartbeat(l *engine.Loop, h engine.Handle, c *connState, now time.Time) {
 	nowMs := now.UnixMilli()
 	if c.format == formatSSE {
+		var text [24]byte
+		hb := strconv.AppendInt(append(text[:0], "hb "...), nowMs, 10)
 		ls.writeFrame(l, h, c, func(dst []byte) []byte {
-			dst = append(dst, ": hb "...)
-			dst = strconv.AppendInt(dst, nowMs, 10)
-			return append(dst, "\n\n"...)
+			return push.AppendSSEComment(dst, hb)
 		})
 		return
 	}
