@@ -243,7 +243,7 @@ func (ls *loopState) authDone(l *engine.Loop, call *authCall) {
 	c.mode = modeRequest
 	// The answer to h's own request, made away from its OnData: a stream's
 	// replay may be as large as one started inline.
-	l.Answer(h, func() { ls.judge(l, h, c, call) })
+	l.Answer(h, func() { ls.answerVerdict(l, h, c, call) })
 	switch {
 	case c.mode == modeRequest && !call.sub.persist.keep():
 		c.mode = modeClosing
@@ -256,8 +256,8 @@ func (ls *loopState) authDone(l *engine.Loop, call *authCall) {
 	}
 }
 
-// judge answers or starts a subscribe with the callback's verdict.
-func (ls *loopState) judge(l *engine.Loop, h engine.Handle, c *connState, call *authCall) {
+// answerVerdict answers or starts a subscribe with the callback's verdict.
+func (ls *loopState) answerVerdict(l *engine.Loop, h engine.Handle, c *connState, call *authCall) {
 	sub := &call.sub
 	switch v := &call.verdict; {
 	case ls.s.draining.Load():

@@ -59,4 +59,4 @@ func (ls *loopState) drainConn(l *engine.Loop, c *connState, nowMs int64, spread
 
 var lastChunk = []byte("0\r\n\r\n")
 
-var errDraining = engineError("server: node draining")
+var errDraining = closeReason("server: node draining")

@@ -18,7 +18,7 @@ import (
 const (
 	opDeliver      = iota + 1 // V *message: write it to H
 	opKick                    // close H (DELETE /conn/<key>)
-	opConnInfo                // V *asyncCall: describe H, answer on the caller's loop
+	opConnCall                // V *asyncCall: describe, kick or ack H, answer on the caller's loop
 	opAsyncReply              // V *asyncCall: write its answer to H and resume H
 	opDrain                   // H zero: send reconnect to every stream of the loop and close them
 	opReplay                  // V *replayBatch: a user's stored QoS 1 messages for H, in order
@@ -231,8 +231,8 @@ func (s *Server) OnTask(l *engine.Loop, t engine.Task) {
 		if ls.live(t.H) != nil {
 			l.Close(t.H, errKicked)
 		}
-	case opConnInfo:
-		ls.describe(l, t.V.(*asyncCall))
+	case opConnCall:
+		ls.runConnCall(l, t.V.(*asyncCall))
 	case opAsyncReply:
 		ls.finishAsync(l, t.H, t.V.(*asyncCall))
 	case opDrain:
@@ -266,11 +266,13 @@ func (s *Server) OnTick(l *engine.Loop, now time.Time) {
 }
 
 var (
-	errStreamNoise = engineError("server: client sent more than 4 KiB on a stream")
-	errKicked      = engineError("server: connection kicked by DELETE /conn")
-	errIdle        = engineError("server: keep-alive connection idle")
+	errStreamNoise = closeReason("server: client sent more than 4 KiB on a stream")
+	errKicked      = closeReason("server: connection kicked by DELETE /conn")
+	errIdle        = closeReason("server: keep-alive connection idle")
 )
 
-type engineError string
+// closeReason is why a loop closed a connection: the error handed to
+// engine.Loop.Close, a constant, so closing allocates nothing.
+type closeReason string
 
-func (e engineError) Error() string { return string(e) }
+func (e closeReason) Error() string { return string(e) }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"strconv"
 	"sync"
 	"time"
@@ -10,10 +11,10 @@ import (
 	"github.com/pushwire/pushwire/engine"
 )
 
-// take is the link server's handler: a push forwarded by another node,
+// takeFromPeer is the link server's handler: a push forwarded by another node,
 // delivered to this node's connections only. It runs on the link's
 // goroutine, so every delivery is handed to its loop.
-func (cn *clusterNode) take(p *cluster.Push) cluster.Result {
+func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 	s := cn.s
 	cn.received.Add(1)
 	seq, err := strconv.ParseUint(p.ID, 10, 64)
@@ -106,18 +107,9 @@ func parseAddress(to []byte) (addrKind, []byte, bool) {
 		return addrAll, nil, true
 	}
 	var p publishReq
-	kind, name, ok := cutByte(to, ':')
+	kind, name, ok := bytes.Cut(to, []byte(":"))
 	if !ok || !p.setKind(kind) || p.kind == addrAll || !validName(name) {
 		return 0, nil, false
 	}
 	return p.kind, name, true
-}
-
-func cutByte(b []byte, sep byte) (before, after []byte, found bool) {
-	for i, c := range b {
-		if c == sep {
-			return b[:i], b[i+1:], true
-		}
-	}
-	return b, nil, false
 }
