@@ -137,12 +137,5 @@ func (ls *loopState) deliverAll(l *engine.Loop, m *message) {
 
 // flushFanOut hands the queued deliveries to their loops.
 func (ls *loopState) flushFanOut() {
-	for i, batch := range ls.batches {
-		if len(batch) == 0 {
-			continue
-		}
-		ls.s.eng.SubmitBatch(i, batch)
-		clear(batch)
-		ls.batches[i] = batch[:0]
-	}
+	ls.batches.submit(ls.s.eng)
 }

@@ -62,7 +62,7 @@ type loopState struct {
 	out       []byte                       // response being built
 	frame     []byte                       // per-connection frame being built
 	targets   []conntable.Handle           // fan-out scratch
-	batches   [][]engine.Task              // per destination loop
+	batches   loopBatches                  // per destination loop
 	pending   []*message                   // poll answers being merged
 	one       [1]*message                  // a single message passed as a list
 	held      map[engine.Handle][]*message // streams awaiting their QoS 1 replay, and their live messages meanwhile
@@ -91,7 +91,7 @@ func newLoopState(s *Server, index int) *loopState {
 		held: map[engine.Handle][]*message{}, again: map[engine.Handle]bool{}}
 	ls.wheel = conntable.NewWheel(tickInterval(s.cfg), 4096, time.Now())
 	ls.fireFn = ls.fire
-	ls.batches = make([][]engine.Task, len(s.loops))
+	ls.batches = make(loopBatches, len(s.loops))
 	return ls
 }
 

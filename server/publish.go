@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 )
@@ -211,30 +210,24 @@ func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 	res := pushResult{status: 200, id: m.seq}
 
 	remote := !s.cluster.alone()
+	if p.kind == addrUser && p.qos == 1 && s.cluster.qos == nil {
+		if err := s.store.put(p.name, m, now.UnixMilli()); err != nil {
+			return pushResult{status: 503, err: err.Error()}
+		}
+		res.stored = true
+	}
 	targets := ls.targets[:0]
-	switch p.kind {
-	case addrConn:
-		if string(node) == s.nodeID {
+	if p.kind != addrConn || string(node) == s.nodeID {
+		var kept bool
+		targets, kept = s.localTargets(targets, p.kind, p.name, key, m)
+		switch p.kind {
+		case addrConn:
 			remote = false
-			if h, ok := s.lookupKey(key); ok {
-				targets = append(targets, conntable.Handle(h))
-			}
+		case addrUser:
+			res.stored = res.stored || kept // kept for the user's long-poll client, between its polls
+		case addrTopic:
+			res.stored = s.cfg.TopicHistory > 0
 		}
-	case addrUser:
-		if p.qos == 1 && s.cluster.qos == nil {
-			if err := s.store.put(p.name, m, now.UnixMilli()); err != nil {
-				return pushResult{status: 503, err: err.Error()}
-			}
-			res.stored = true
-		}
-		if s.recent.record(conntable.Users, p.name, m) {
-			res.stored = true // kept for the user's long-poll client, between its polls
-		}
-		targets = s.table.AppendMembers(targets, conntable.Users, p.name)
-	case addrTopic:
-		s.recent.record(conntable.Topics, p.name, m)
-		res.stored = s.cfg.TopicHistory > 0
-		targets = s.table.AppendMembers(targets, conntable.Topics, p.name)
 	}
 	ls.targets = targets
 	if p.kind == addrAll {

@@ -31,22 +31,14 @@ func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 	m.setPayload(viewBytes(p.To), viewBytes(p.Event), viewBytes(p.ContentType), p.Data, p.JSON, p.QoS)
 	sc := scratchPool.Get().(*fanScratch)
 	defer scratchPool.Put(sc)
-	targets := sc.targets[:0]
+	var key connKey
 	switch kind {
 	case addrConn:
-		key, node, ok := parseKeyText(name)
+		var node []byte
+		key, node, ok = parseKeyText(name)
 		if !ok || (node != nil && string(node) != s.nodeID) {
 			return cluster.Result{Err: "conn key is not held by this node"}
 		}
-		if h, ok := s.lookupKey(key); ok {
-			targets = append(targets, conntable.Handle(h))
-		}
-	case addrUser:
-		s.recent.record(conntable.Users, name, m)
-		targets = s.table.AppendMembers(targets, conntable.Users, name)
-	case addrTopic:
-		s.recent.record(conntable.Topics, name, m)
-		targets = s.table.AppendMembers(targets, conntable.Topics, name)
 	case addrAll:
 		n := s.handOverAll(m)
 		if s.debug {
@@ -54,6 +46,7 @@ func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 		}
 		return cluster.Result{Delivered: n}
 	}
+	targets, _ := s.localTargets(sc.targets[:0], kind, name, key, m)
 	sc.targets = targets
 	s.handOver(m, targets, sc)
 	if s.debug {
@@ -65,7 +58,7 @@ func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 // fanScratch is the per-call scratch of a fan-out done off the loops.
 type fanScratch struct {
 	targets []conntable.Handle
-	batches [][]engine.Task
+	batches loopBatches
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(fanScratch) }}
@@ -73,21 +66,14 @@ var scratchPool = sync.Pool{New: func() any { return new(fanScratch) }}
 // handOver gives m to every target through its loop's task queue.
 func (s *Server) handOver(m *message, targets []conntable.Handle, sc *fanScratch) {
 	if len(sc.batches) < len(s.loops) {
-		sc.batches = make([][]engine.Task, len(s.loops))
+		sc.batches = make(loopBatches, len(s.loops))
 	}
 	for _, th := range targets {
 		h := engine.Handle(th)
 		sc.batches[h.Loop()] = append(sc.batches[h.Loop()], engine.Task{H: h, Op: opDeliver, V: m})
 	}
-	for i, batch := range sc.batches {
-		if len(batch) == 0 {
-			continue
-		}
-		m.retain(int32(len(batch)))
-		s.eng.SubmitBatch(i, batch)
-		clear(batch)
-		sc.batches[i] = batch[:0]
-	}
+	m.retain(int32(len(targets))) // each task releases one after its loop's flush
+	sc.batches.submit(s.eng)
 }
 
 // handOverAll gives m to every subscriber of the node through the loops.
