@@ -49,16 +49,30 @@ func newMessage(seq uint64, timeMs int64) *message {
 	return m
 }
 
-// setPayload copies the published fields into m's own buffers.
-func (m *message) setPayload(to, event, ctype, data []byte, json bool, qos uint8) {
-	m.to = append(m.to[:0], to...)
-	m.event = append(m.event[:0], event...)
-	m.ctype = append(m.ctype[:0], ctype...)
+// setPublished copies a publish's fields into m's own buffers. A JSON
+// payload is compacted here, on the node that took the publish, and only
+// here: peers and the QoS store get it compact (setPayload).
+func (m *message) setPublished(to, event, ctype, data []byte, json bool, qos uint8) {
+	m.setFields(to, event, ctype, json, qos)
 	if json {
 		m.data = appendCompactJSON(m.data[:0], data)
 	} else {
 		m.data = append(m.data[:0], data...)
 	}
+}
+
+// setPayload copies the fields of a message published elsewhere (a push
+// taken from a peer, a message read back from the QoS store) into m's own
+// buffers; its JSON data was compacted by the node that took the publish.
+func (m *message) setPayload(to, event, ctype, data []byte, json bool, qos uint8) {
+	m.setFields(to, event, ctype, json, qos)
+	m.data = append(m.data[:0], data...)
+}
+
+func (m *message) setFields(to, event, ctype []byte, json bool, qos uint8) {
+	m.to = append(m.to[:0], to...)
+	m.event = append(m.event[:0], event...)
+	m.ctype = append(m.ctype[:0], ctype...)
 	m.json, m.qos = json, qos
 }
 

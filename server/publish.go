@@ -201,7 +201,7 @@ func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 	if p.kind == addrAll {
 		ls.to = ls.to[:len("all")]
 	}
-	m.setPayload(ls.to, p.event, p.ctype, p.data, p.json, p.qos)
+	m.setPublished(ls.to, p.event, p.ctype, p.data, p.json, p.qos)
 	m.expiry = now.Add(p.ttl).UnixMilli()
 	s.counters.messagesIn.Add(1)
 	if s.debug {
