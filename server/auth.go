@@ -10,6 +10,7 @@ import (
 	"github.com/pushwire/pushwire/auth"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/push"
 )
 
 // authorizer allows or refuses subscribes (SPEC §6). A token is checked on
@@ -119,7 +120,7 @@ func (ls *loopState) authorize(l *engine.Loop, h engine.Handle, c *connState, re
 func (ls *loopState) admit(l *engine.Loop, h engine.Handle, c *connState, sub *subscription, id *auth.Identity, fromCallback bool) {
 	a := ls.s.auth
 	user := viewBytes(id.User)
-	if len(user) > 0 && !validName(user) {
+	if len(user) > 0 && !push.ValidName(user) {
 		if fromCallback {
 			a.failed.Add(1)
 			ls.answerSubscribe(l, h, sub, 502, "the auth callback gave a user that is not 1-256 printable bytes without spaces")

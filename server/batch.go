@@ -10,6 +10,7 @@ import (
 
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/push"
 )
 
 // batchLine is one input line of POST /pub. sonic decodes into it without
@@ -89,10 +90,10 @@ func (ls *loopState) publishLine(l *engine.Loop, line []byte) pushResult {
 	}
 	var p publishReq
 	var ok bool
-	if p.kind, p.name, ok = parseAddress(viewBytes(bl.To)); !ok {
+	if p.kind, p.name, ok = push.ParseAddress(viewBytes(bl.To)); !ok {
 		return pushResult{status: 400, err: `"to" must be conn:<key>, user:<id>, topic:<name> or all`}
 	}
-	if bl.Event != "" && !validName(viewBytes(bl.Event)) {
+	if bl.Event != "" && !push.ValidName(viewBytes(bl.Event)) {
 		return pushResult{status: 400, err: `"event" must be 1-256 printable bytes without spaces`}
 	}
 	p.event = viewBytes(bl.Event)

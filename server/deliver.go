@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/push"
 )
 
 // deliver writes m to h if h is still a subscriber of this loop. It runs on
@@ -60,24 +61,16 @@ func (ls *loopState) writeStored(l *engine.Loop, h engine.Handle, c *connState, 
 
 // sentToStream reports whether the QoS 1 user message m was written to h.
 func (ls *loopState) sentToStream(h engine.Handle, m *message) bool {
-	user, ok := userOf(m.to)
+	user, ok := push.UserOf(m.to)
 	return ok && ls.s.sent.has(user, h, m.seq)
 }
 
 // noteSent records a QoS 1 user message written to h, so that an ack may
 // remove it from the store (sentlog.go).
 func (ls *loopState) noteSent(l *engine.Loop, h engine.Handle, m *message) {
-	if user, ok := userOf(m.to); ok {
+	if user, ok := push.UserOf(m.to); ok {
 		ls.s.sent.note(user, h, m.seq, m.expiry, l.Now().UnixMilli())
 	}
-}
-
-// userOf returns the user of a "user:<id>" address.
-func userOf(to []byte) ([]byte, bool) {
-	if len(to) > len("user:") && string(to[:len("user:")]) == "user:" {
-		return to[len("user:"):], true
-	}
-	return nil, false
 }
 
 // fanOut hands m to every handle in targets: directly for this loop's

@@ -28,29 +28,6 @@ func FuzzKeyText(f *testing.F) {
 	})
 }
 
-// FuzzAddress: parseAddress never panics, and what it accepts has a kind and
-// a valid name (or is "all").
-func FuzzAddress(f *testing.F) {
-	for _, seed := range []string{"user:42", "topic:news", "conn:abc.n", "all", "user:", ":x", "topic:a b", "users:1"} {
-		f.Add([]byte(seed))
-	}
-	f.Fuzz(func(t *testing.T, to []byte) {
-		kind, name, ok := parseAddress(to)
-		if !ok {
-			return
-		}
-		if kind == addrAll {
-			if string(to) != "all" {
-				t.Fatalf("parseAddress(%q) = all", to)
-			}
-			return
-		}
-		if !validName(name) || !bytes.HasPrefix(to, []byte(addrPrefixes[kind]+":")) {
-			t.Fatalf("parseAddress(%q) = %v %q", to, kind, name)
-		}
-	})
-}
-
 // FuzzCompactJSON: for valid JSON, appendCompactJSON gives what
 // encoding/json.Compact gives: the same value on one line.
 func FuzzCompactJSON(f *testing.F) {

@@ -8,6 +8,7 @@ import (
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/push"
 )
 
 // poll answers a long-poll (SPEC §3, format=poll): at once when messages newer
@@ -153,7 +154,7 @@ func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, e
 // user message m to one of its user's connections (sentlog.go): a long-poll
 // answers it again flagged as a resend.
 func (ls *loopState) sentBefore(m *message) bool {
-	user, ok := userOf(m.to)
+	user, ok := push.UserOf(m.to)
 	if !ok {
 		return false
 	}

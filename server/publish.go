@@ -8,24 +8,13 @@ import (
 
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/push"
 )
-
-// addrKind is the kind of address a push goes to (SPEC §1).
-type addrKind uint8
-
-const (
-	addrConn addrKind = iota
-	addrUser
-	addrTopic
-	addrAll
-)
-
-var addrPrefixes = [...]string{addrConn: "conn", addrUser: "user", addrTopic: "topic", addrAll: "all"}
 
 // publishReq is one publish request, from a single POST or a batch line. Its byte
 // slices are views into the request and live only while it is handled.
 type publishReq struct {
-	kind  addrKind
+	kind  push.Kind
 	name  []byte
 	event []byte
 	ctype []byte
@@ -121,16 +110,16 @@ func (ls *loopState) dispatch(l *engine.Loop, h engine.Handle, keepAlive persist
 func (ls *loopState) parsePushPath(p *publishReq, path []byte) string {
 	rest := path[len("/pub/"):]
 	if string(rest) == "all" {
-		p.kind = addrAll
+		p.kind = push.All
 		return ""
 	}
 	kind, name, ok := bytes.Cut(rest, []byte("/"))
-	if !ok || !p.setKind(kind) || p.kind == addrAll {
+	if !ok || !p.setKind(kind) || p.kind == push.All {
 		return "address must be /pub/conn/<key>, /pub/user/<id>, /pub/topic/<name> or /pub/all"
 	}
 	var err error
 	ls.query, err = httpcodec.AppendUnescape(ls.query[:0], name)
-	if err != nil || !validName(ls.query) {
+	if err != nil || !push.ValidName(ls.query) {
 		return "the address name must be 1-256 printable bytes, percent-escaped in the path"
 	}
 	p.name = ls.query
@@ -138,19 +127,15 @@ func (ls *loopState) parsePushPath(p *publishReq, path []byte) string {
 }
 
 func (p *publishReq) setKind(kind []byte) bool {
-	for k, prefix := range addrPrefixes {
-		if string(kind) == prefix {
-			p.kind = addrKind(k)
-			return true
-		}
-	}
-	return false
+	k, ok := push.ParseKind(kind)
+	p.kind = k
+	return ok
 }
 
 // parsePushHeaders reads Push-Event, Push-QoS and Push-TTL.
 func (ls *loopState) parsePushHeaders(p *publishReq, req *httpcodec.Request) string {
 	p.event = req.Header("Push-Event")
-	if len(p.event) > 0 && !validName(p.event) {
+	if len(p.event) > 0 && !push.ValidName(p.event) {
 		return "Push-Event must be 1-256 printable bytes without spaces"
 	}
 	switch qos := req.Header("Push-QoS"); string(qos) {
@@ -186,7 +171,7 @@ func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 	now := l.Now()
 	var key connKey
 	var node []byte
-	if p.kind == addrConn {
+	if p.kind == push.Conn {
 		var ok bool
 		if key, node, ok = parseKeyText(p.name); !ok {
 			return pushResult{status: 400, err: "conn key must be the key from the Push-Conn header"}
@@ -197,10 +182,7 @@ func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 	}
 	m := newMessage(s.nextSeq(now), now.UnixMilli())
 	defer m.Release()
-	ls.to = append(append(append(ls.to[:0], addrPrefixes[p.kind]...), ':'), p.name...)
-	if p.kind == addrAll {
-		ls.to = ls.to[:len("all")]
-	}
+	ls.to = push.AppendAddress(ls.to[:0], p.kind, p.name)
 	m.setPublished(ls.to, p.event, p.ctype, p.data, p.json, p.qos)
 	m.expiry = now.Add(p.ttl).UnixMilli()
 	s.counters.messagesIn.Add(1)
@@ -210,27 +192,27 @@ func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 	res := pushResult{status: 200, id: m.seq}
 
 	remote := !s.cluster.alone()
-	if p.kind == addrUser && p.qos == 1 && s.cluster.qos == nil {
+	if p.kind == push.User && p.qos == 1 && s.cluster.qos == nil {
 		if err := s.store.put(p.name, m, now.UnixMilli()); err != nil {
 			return pushResult{status: 503, err: err.Error()}
 		}
 		res.stored = true
 	}
 	targets := ls.targets[:0]
-	if p.kind != addrConn || string(node) == s.nodeID {
+	if p.kind != push.Conn || string(node) == s.nodeID {
 		var kept bool
 		targets, kept = s.localTargets(targets, p.kind, p.name, key, m)
 		switch p.kind {
-		case addrConn:
+		case push.Conn:
 			remote = false
-		case addrUser:
+		case push.User:
 			res.stored = res.stored || kept // kept for the user's long-poll client, between its polls
-		case addrTopic:
+		case push.Topic:
 			res.stored = s.cfg.TopicHistory > 0
 		}
 	}
 	ls.targets = targets
-	if p.kind == addrAll {
+	if p.kind == push.All {
 		res.delivered = ls.fanOutAll(l, m)
 	} else {
 		res.delivered = ls.fanOut(l, m, targets)
@@ -241,7 +223,7 @@ func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 	if remote {
 		res.status = 0
 		m.retain(1) // the router's, released once forwarded
-		ls.routeLater(routeItem{kind: p.kind, node: string(node), msg: m, store: p.kind == addrUser && p.qos == 1 && s.cluster.qos != nil})
+		ls.routeLater(routeItem{kind: p.kind, node: string(node), msg: m, store: p.kind == push.User && p.qos == 1 && s.cluster.qos != nil})
 		return res
 	}
 	finishStatus(&res, p.kind)
@@ -250,12 +232,12 @@ func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 
 // finishStatus applies SPEC §4 to a push's counts: 202 when a QoS 1 message
 // waits for an offline user, 404 when a conn or user has no live connection.
-func finishStatus(res *pushResult, kind addrKind) {
+func finishStatus(res *pushResult, kind push.Kind) {
 	switch {
 	case res.status != 200:
-	case res.delivered == 0 && res.stored && kind == addrUser:
+	case res.delivered == 0 && res.stored && kind == push.User:
 		res.status = 202
-	case res.delivered == 0 && (kind == addrConn || kind == addrUser):
+	case res.delivered == 0 && (kind == push.Conn || kind == push.User):
 		res.status, res.err = 404, "no live connection"
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/push"
 )
 
 // QoS 1 in a cluster (SPEC §5): messages for a user are kept in Redis, so a
@@ -103,7 +104,7 @@ func (ls *loopState) writeReplay(l *engine.Loop, h engine.Handle, b *replayBatch
 	stream := c != nil && c.mode == modeStream
 	var sent []sentEntry
 	if stream && len(b.msgs) > 0 {
-		if user, ok := userOf(b.msgs[0].to); ok {
+		if user, ok := push.UserOf(b.msgs[0].to); ok {
 			sent = ls.s.sent.appendEntries(ls.sentScratch[:0], user)
 		}
 	}

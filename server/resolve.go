@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/push"
 )
 
 // localTargets appends the connections of this node that a push to
@@ -13,16 +14,16 @@ import (
 // loops. A conn key must already be known to be this node's. kept reports
 // whether m was kept for a user's or topic's later readers. Any goroutine may
 // call it.
-func (s *Server) localTargets(targets []conntable.Handle, kind addrKind, name []byte, key connKey, m *message) (_ []conntable.Handle, kept bool) {
+func (s *Server) localTargets(targets []conntable.Handle, kind push.Kind, name []byte, key connKey, m *message) (_ []conntable.Handle, kept bool) {
 	switch kind {
-	case addrConn:
+	case push.Conn:
 		if h, ok := s.lookupKey(key); ok {
 			targets = append(targets, conntable.Handle(h))
 		}
-	case addrUser:
+	case push.User:
 		kept = s.recent.record(conntable.Users, name, m)
 		targets = s.table.AppendMembers(targets, conntable.Users, name)
-	case addrTopic:
+	case push.Topic:
 		kept = s.recent.record(conntable.Topics, name, m)
 		targets = s.table.AppendMembers(targets, conntable.Topics, name)
 	}

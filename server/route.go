@@ -8,6 +8,7 @@ import (
 
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/push"
 )
 
 // A routeJob is a publish request (single or batch) whose pushes have been
@@ -24,7 +25,7 @@ type routeJob struct {
 
 type routeItem struct {
 	index int // into results
-	kind  addrKind
+	kind  push.Kind
 	node  string // conn pushes: the node holding the key
 	msg   *message
 	store bool // a QoS 1 user push: store it in Redis before anything else
@@ -47,7 +48,7 @@ func (cn *clusterNode) run(job *routeJob) {
 		nodes, err := cn.nodesFor(lookup, it)
 		switch {
 		case err == nil:
-		case it.kind == addrConn && errors.Is(err, cluster.ErrUnknownNode):
+		case it.kind == push.Conn && errors.Is(err, cluster.ErrUnknownNode):
 			// The key's node is gone: nobody holds it, even if a link to
 			// it has not noticed yet.
 			nodes = nil
@@ -55,7 +56,7 @@ func (cn *clusterNode) run(job *routeJob) {
 			// The directory is down: the nodes it last named (but this one)
 			// may hold the target and are not reached; a push that reached
 			// nobody is a 503 (below), one delivered here stays a 200.
-			if it.kind == addrConn {
+			if it.kind == push.Conn {
 				res.unreachable = append(res.unreachable, it.node)
 			} else {
 				res.unreachable = cn.otherKnown(it, res.unreachable)
@@ -90,7 +91,7 @@ func (cn *clusterNode) run(job *routeJob) {
 				r.Err = err.Error()
 			}
 			switch {
-			case err != nil && it.kind == addrConn && errors.Is(err, cluster.ErrUnknownNode):
+			case err != nil && it.kind == push.Conn && errors.Is(err, cluster.ErrUnknownNode):
 			case r.Err != "" && errors.Is(err, cluster.ErrNodeGone):
 				// Refused or reset: no process there, so it holds no live
 				// connection. Named, but no failure (SPEC §4).
@@ -167,12 +168,12 @@ func (cn *clusterNode) nodesFor(ctx context.Context, it *routeItem) ([]string, e
 	var nodes []string
 	var err error
 	switch to := string(it.msg.to); it.kind {
-	case addrConn:
+	case push.Conn:
 		_, err = cn.dir.NodeAddr(ctx, it.node)
 		return []string{it.node}, err
-	case addrUser:
+	case push.User:
 		nodes, err = cn.dir.UserNodes(ctx, to[len("user:"):])
-	case addrTopic:
+	case push.Topic:
 		nodes, err = cn.dir.TopicNodes(ctx, to[len("topic:"):])
 	default:
 		var all []cluster.Node

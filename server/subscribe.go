@@ -39,12 +39,12 @@ func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *connState, re
 		ls.answerError(l, h, req, 400, "format must be ndjson, sse, multipart or poll")
 		return
 	}
-	if len(q.user) > 0 && !validName(q.user) {
+	if len(q.user) > 0 && !push.ValidName(q.user) {
 		ls.answerError(l, h, req, 400, "user must be 1-256 printable bytes without spaces")
 		return
 	}
 	for _, t := range q.topics {
-		if !validName(t) {
+		if !push.ValidName(t) {
 			ls.answerError(l, h, req, 400, "topic must be 1-256 printable bytes without spaces")
 			return
 		}

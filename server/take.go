@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"strconv"
 	"sync"
 	"time"
@@ -9,6 +8,7 @@ import (
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/push"
 )
 
 // takeFromPeer is the link server's handler: a push forwarded by another node,
@@ -21,7 +21,7 @@ func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 	if err != nil {
 		return cluster.Result{Err: "bad message id"}
 	}
-	kind, name, ok := parseAddress(viewBytes(p.To))
+	kind, name, ok := push.ParseAddress(viewBytes(p.To))
 	if !ok {
 		return cluster.Result{Err: "bad address"}
 	}
@@ -33,13 +33,13 @@ func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 	defer scratchPool.Put(sc)
 	var key connKey
 	switch kind {
-	case addrConn:
+	case push.Conn:
 		var node []byte
 		key, node, ok = parseKeyText(name)
 		if !ok || (node != nil && string(node) != s.nodeID) {
 			return cluster.Result{Err: "conn key is not held by this node"}
 		}
-	case addrAll:
+	case push.All:
 		n := s.handOverAll(m)
 		if s.debug {
 			s.log.Debug("hop: delivered from a peer", "trace", p.Trace, "to", p.To, "delivered", n)
@@ -85,17 +85,4 @@ func (s *Server) handOverAll(m *message) int {
 		s.eng.Submit(i, engine.Task{Op: opDeliverAll, V: m})
 	}
 	return n
-}
-
-// parseAddress splits "kind:name" (or "all").
-func parseAddress(to []byte) (addrKind, []byte, bool) {
-	if string(to) == "all" {
-		return addrAll, nil, true
-	}
-	var p publishReq
-	kind, name, ok := bytes.Cut(to, []byte(":"))
-	if !ok || !p.setKind(kind) || p.kind == addrAll || !validName(name) {
-		return 0, nil, false
-	}
-	return p.kind, name, true
 }
