@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/pushwire/pushwire/push"
 )
 
 // message is one published push. It is shared, read-only once published, by
@@ -55,7 +57,7 @@ func newMessage(seq uint64, timeMs int64) *message {
 func (m *message) setPublished(to, event, ctype, data []byte, json bool, qos uint8) {
 	m.setFields(to, event, ctype, json, qos)
 	if json {
-		m.data = appendCompactJSON(m.data[:0], data)
+		m.data = push.AppendCompactJSON(m.data[:0], data)
 	} else {
 		m.data = append(m.data[:0], data...)
 	}

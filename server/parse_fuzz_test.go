@@ -1,8 +1,6 @@
 package server
 
 import (
-	"bytes"
-	"encoding/json"
 	"testing"
 
 	"github.com/pushwire/pushwire/engine"
@@ -24,26 +22,6 @@ func FuzzKeyText(f *testing.F) {
 		got, node, ok := parseKeyText(written)
 		if !ok || got != want || string(node) != "node-1" {
 			t.Fatalf("parseKeyText(appendKeyText(%v)) = %v, %q, %v; want the same key, node-1, true", want, got, node, ok)
-		}
-	})
-}
-
-// FuzzCompactJSON: for valid JSON, appendCompactJSON gives what
-// encoding/json.Compact gives: the same value on one line.
-func FuzzCompactJSON(f *testing.F) {
-	for _, seed := range []string{"{\n  \"a\": 1,\r\n  \"b\": [1,\t2]\n}", `" a \" b "`, `[ ]`, `{"s":"x\ny"}`, ` 12 `} {
-		f.Add([]byte(seed))
-	}
-	f.Fuzz(func(t *testing.T, src []byte) {
-		if !json.Valid(src) {
-			return
-		}
-		var want bytes.Buffer
-		if err := json.Compact(&want, src); err != nil {
-			t.Fatalf("json.Compact(%q): %v", src, err)
-		}
-		if got := appendCompactJSON(nil, src); !bytes.Equal(got, want.Bytes()) {
-			t.Fatalf("appendCompactJSON(%q) = %q; want %q", src, got, want.Bytes())
 		}
 	})
 }

@@ -57,7 +57,7 @@ func (ls *loopState) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec.
 		return
 	}
 	p.ctype = req.Header("Content-Type")
-	p.json = embeddable(p.ctype, p.data)
+	p.json = push.Embeddable(p.ctype, p.data)
 	ls.resultIndex = 0
 	var res pushResult
 	switch key := req.Header("Idempotency-Key"); {
@@ -154,12 +154,6 @@ func (ls *loopState) parsePushHeaders(p *publishReq, req *httpcodec.Request) str
 		p.ttl = time.Duration(secs) * time.Second
 	}
 	return ""
-}
-
-// isJSONType reports an application/json Content-Type (parameters allowed).
-func isJSONType(ctype []byte) bool {
-	mt, _, _ := bytes.Cut(ctype, []byte(";"))
-	return bytes.EqualFold(bytes.TrimSpace(mt), []byte("application/json"))
 }
 
 // publish routes one push: to this node's connections at once, stored when
