@@ -31,12 +31,12 @@ func (ls *loopState) drainConn(l *engine.Loop, c *connState, nowMs int64, spread
 		p := appendReconnectPacket(packet[:0], nowMs, retry)
 		f := c.format
 		ls.writeFrame(l, c.h, c, func(dst []byte) []byte {
-			if f == formatSSE {
+			if f == push.SSE {
 				return appendSSEReconnect(dst, retry, p)
 			}
 			return appendPacketFrame(dst, f, eventReconnect, p, ls.s.boundary)
 		})
-		if f == formatMultipart {
+		if f == push.Multipart {
 			ls.writeFrame(l, c.h, c, func(dst []byte) []byte {
 				return push.AppendMultipartClose(dst, ls.s.boundary)
 			})

@@ -63,17 +63,17 @@ var (
 )
 
 // appendMessageFrame appends message m as one frame of format f.
-func appendMessageFrame(dst []byte, f format, m *message, boundary []byte) []byte {
+func appendMessageFrame(dst []byte, f push.Format, m *message, boundary []byte) []byte {
 	switch f {
-	case formatSSE:
+	case push.SSE:
 		event := m.event
 		if len(event) == 0 {
 			event = eventMessage
 		}
 		return push.AppendSSEEvent(dst, m.id, event, m.data)
-	case formatMultipart:
+	case push.Multipart:
 		return appendPart(dst, boundary, m.ctype, m.id, m.event, m.data)
-	case formatPoll:
+	case push.Poll:
 		return appendMessagePacket(dst, m)
 	}
 	// Encoded straight into dst plus the newline: the bytes AppendNDJSON
@@ -87,11 +87,11 @@ func appendMessageFrame(dst []byte, f format, m *message, boundary []byte) []byt
 // "resend":true, multipart parts a Push-Resend: true header, SSE events a
 // ": resend" comment line before them (EventSource ignores it; the id: line
 // lets a page drop what it has seen).
-func appendResendFrame(dst []byte, f format, m *message, boundary []byte) []byte {
+func appendResendFrame(dst []byte, f push.Format, m *message, boundary []byte) []byte {
 	switch f {
-	case formatSSE:
+	case push.SSE:
 		return appendMessageFrame(append(dst, ": resend\n"...), f, m, boundary)
-	case formatMultipart:
+	case push.Multipart:
 		ctype := m.ctype
 		if len(ctype) == 0 {
 			ctype = ctypeText
@@ -111,7 +111,7 @@ func appendResendFrame(dst []byte, f format, m *message, boundary []byte) []byte
 	}
 	dst = appendMessagePacket(dst, m)
 	dst = append(dst[:len(dst)-1], `,"resend":true}`...)
-	if f == formatPoll {
+	if f == push.Poll {
 		return dst
 	}
 	return append(dst, '\n')
@@ -128,11 +128,11 @@ func appendPart(dst, boundary, ctype, pushID, event, body []byte) []byte {
 
 // appendPacketFrame wraps a packet object (registered, heartbeat, control) in
 // format f. SSE heartbeats are comments; everything else is a packet.
-func appendPacketFrame(dst []byte, f format, event, packet, boundary []byte) []byte {
+func appendPacketFrame(dst []byte, f push.Format, event, packet, boundary []byte) []byte {
 	switch f {
-	case formatSSE:
+	case push.SSE:
 		return push.AppendSSEEvent(dst, nil, event, packet)
-	case formatMultipart:
+	case push.Multipart:
 		return appendPart(dst, boundary, ctypeJSON, pushIDNone, nil, packet)
 	}
 	dst = append(dst, packet...)

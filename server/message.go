@@ -29,7 +29,7 @@ type message struct {
 	// frames are encoded on first use by whichever loop needs that format
 	// first; mu guards the encoding, after which the bytes are read-only.
 	mu     sync.Mutex
-	frames [numFormats]frame
+	frames [push.NumFormats]frame
 }
 
 // frame is a message encoded for one stream format: one buffer holding the
@@ -97,7 +97,7 @@ func (m *message) Release() {
 }
 
 // frame returns m encoded for format f, encoding it on first use.
-func (m *message) frame(f format, boundary []byte) *frame {
+func (m *message) frame(f push.Format, boundary []byte) *frame {
 	m.mu.Lock()
 	fr := &m.frames[f]
 	if fr.chunked == nil {

@@ -30,7 +30,7 @@ func (ls *loopState) poll(l *engine.Loop, h engine.Handle, c *connState, sub *su
 		ls.s.store.ackIDs(user, acks)
 		ls.s.sent.forget(user, acks, acks, l.Now().UnixMilli())
 	}
-	c.format = formatPoll
+	c.format = push.Poll
 	c.minor = sub.minor
 	c.mode = modePoll
 	c.closeAfterPoll = !sub.keepAlive
@@ -100,9 +100,9 @@ func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, e
 					body = append(body, ',')
 				}
 				if msg.qos == 1 && msg.seq <= c.cursor && ls.sentBefore(msg) {
-					body = appendResendFrame(body, formatPoll, msg, ls.s.boundary)
+					body = appendResendFrame(body, push.Poll, msg, ls.s.boundary)
 				} else {
-					body = append(body, msg.frame(formatPoll, ls.s.boundary).raw...)
+					body = append(body, msg.frame(push.Poll, ls.s.boundary).raw...)
 				}
 				if msg.qos == 1 {
 					ls.noteSent(l, h, msg)

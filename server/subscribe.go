@@ -15,7 +15,7 @@ import (
 // answered, when the request's bytes are gone.
 type subscription struct {
 	q         *queryParams // user and topics; with auth, the user auth gave
-	format    format
+	format    push.Format
 	minor     uint8   // HTTP/1.minor of the request
 	keepAlive bool    // the request keeps its connection (long-polls)
 	persist   persist // how an error answer ends the connection
@@ -34,7 +34,7 @@ func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *connState, re
 		ls.answerError(l, h, req, 400, "bad query: a parameter is badly escaped, a topic is empty, or more than 64 topics")
 		return
 	}
-	f, ok := chooseFormat(q.format, req.Header("Accept"))
+	f, ok := push.ChooseFormat(q.format, req.Header("Accept"))
 	if !ok {
 		ls.answerError(l, h, req, 400, "format must be ndjson, sse, multipart or poll")
 		return
@@ -71,11 +71,11 @@ func (ls *loopState) start(l *engine.Loop, h engine.Handle, c *connState, sub *s
 		return
 	}
 	q, f := sub.q, sub.format
-	if f == formatPoll {
+	if f == push.Poll {
 		ls.pollInterest(q, l.Now())
 	}
 	ls.register(c, q)
-	if f == formatPoll {
+	if f == push.Poll {
 		ls.poll(l, h, c, sub)
 		return
 	}
@@ -101,7 +101,7 @@ func (ls *loopState) start(l *engine.Loop, h engine.Handle, c *connState, sub *s
 	p := appendRegisteredPacket(packet[:0], nowMs, keyText)
 	retry := ls.s.cfg.Retry.Milliseconds()
 	ls.writeFrame(l, h, c, func(dst []byte) []byte {
-		if f == formatSSE {
+		if f == push.SSE {
 			dst = push.AppendSSERetry(dst, retry)
 		}
 		return appendPacketFrame(dst, f, eventRegistered, p, ls.s.boundary)
@@ -125,7 +125,7 @@ func (ls *loopState) appendStreamHead(dst []byte, sub *subscription, p persist, 
 	}
 	dst = ls.s.appendCORS(dst, sub.origin)
 	dst = httpcodec.AppendHeader(dst, "Access-Control-Expose-Headers", "Push-Conn")
-	ls.frame = sub.format.contentType(ls.frame[:0], ls.s.boundary)
+	ls.frame = sub.format.AppendContentType(ls.frame[:0], ls.s.boundary)
 	dst = httpcodec.AppendHeaderBytes(dst, "Content-Type", ls.frame)
 	if sub.minor == 1 {
 		dst = httpcodec.AppendHeader(dst, "Transfer-Encoding", "chunked")
@@ -222,7 +222,7 @@ func (ls *loopState) userName(c *connState) []byte {
 
 // unsubscribe takes c out of the table.
 func (ls *loopState) unsubscribe(l *engine.Loop, c *connState) {
-	if ls.s.hooks != nil && c.format != formatPoll { // streams only: start told the hook
+	if ls.s.hooks != nil && c.format != push.Poll { // streams only: start told the hook
 		var key [keyTextLen + 65]byte
 		keyText := ls.s.appendKeyText(key[:0], connKey{c.h, ls.keys.Random(c.h.Slot())})
 		ls.s.hooks.Disconnect(keyText, ls.userName(c), ls.s.nodeID, l.Now())

@@ -95,7 +95,7 @@ func (ls *loopState) sweep(l *engine.Loop, now time.Time) {
 // heartbeat writes a heartbeat frame on a stream.
 func (ls *loopState) heartbeat(l *engine.Loop, h engine.Handle, c *connState, now time.Time) {
 	nowMs := now.UnixMilli()
-	if c.format == formatSSE {
+	if c.format == push.SSE {
 		var text [24]byte
 		hb := strconv.AppendInt(append(text[:0], "hb "...), nowMs, 10)
 		ls.writeFrame(l, h, c, func(dst []byte) []byte {
