@@ -128,3 +128,6 @@ func (ls *loopState) publishLine(l *engine.Loop, line []byte) pushResult {
 // makes the batch line's strings views of the request body, so this is a
 // view of the body again; the bytes are never written.
 func viewBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// ctypeJSON is the Content-Type of a batch line's data, JSON by definition.
+var ctypeJSON = []byte("application/json")

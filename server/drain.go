@@ -27,14 +27,9 @@ func (ls *loopState) drainConn(l *engine.Loop, c *connState, nowMs int64, spread
 	switch c.mode {
 	case modeStream:
 		retry := (ls.s.cfg.Retry + time.Duration(ls.rng.Uint64()%uint64(spread))).Milliseconds()
-		var packet [128]byte
-		p := appendReconnectPacket(packet[:0], nowMs, retry)
 		f := c.format
 		ls.writeFrame(l, c.h, c, func(dst []byte) []byte {
-			if f == push.SSE {
-				return appendSSEReconnect(dst, retry, p)
-			}
-			return appendPacketFrame(dst, f, eventReconnect, p, ls.s.boundary)
+			return push.AppendReconnectFrame(dst, f, nowMs, retry, ls.s.boundary)
 		})
 		if f == push.Multipart {
 			ls.writeFrame(l, c.h, c, func(dst []byte) []byte {

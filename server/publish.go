@@ -178,12 +178,12 @@ func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 	defer m.Release()
 	ls.to = push.AppendAddress(ls.to[:0], p.kind, p.name)
 	m.setPublished(ls.to, p.event, p.ctype, p.data, p.json, p.qos)
-	m.expiry = now.Add(p.ttl).UnixMilli()
+	m.Expiry = now.Add(p.ttl).UnixMilli()
 	s.counters.messagesIn.Add(1)
 	if s.debug {
-		s.log.Debug("hop: published", "trace", m.seq, "to", string(ls.to), "bytes", len(p.data))
+		s.log.Debug("hop: published", "trace", m.Seq, "to", string(ls.to), "bytes", len(p.data))
 	}
-	res := pushResult{status: 200, id: m.seq}
+	res := pushResult{status: 200, id: m.Seq}
 
 	remote := !s.cluster.alone()
 	if p.kind == push.User && p.qos == 1 && s.cluster.qos == nil {

@@ -106,7 +106,7 @@ func (cn *clusterNode) run(job *routeJob) {
 				}
 			}
 			if cn.s.debug {
-				cn.s.log.Debug("hop: forwarded", "trace", it.msg.seq, "to", node, "delivered", r.Delivered, "err", err)
+				cn.s.log.Debug("hop: forwarded", "trace", it.msg.Seq, "to", node, "delivered", r.Delivered, "err", err)
 			}
 		}
 	}
@@ -167,7 +167,7 @@ func (s *sharedDeadline) at(now time.Time) context.Context {
 func (cn *clusterNode) nodesFor(ctx context.Context, it *routeItem) ([]string, error) {
 	var nodes []string
 	var err error
-	switch to := string(it.msg.to); it.kind {
+	switch to := string(it.msg.To); it.kind {
 	case push.Conn:
 		_, err = cn.dir.NodeAddr(ctx, it.node)
 		return []string{it.node}, err
@@ -183,7 +183,7 @@ func (cn *clusterNode) nodesFor(ctx context.Context, it *routeItem) ([]string, e
 		}
 	}
 	if err == nil {
-		cn.remember(string(it.msg.to), nodes)
+		cn.remember(string(it.msg.To), nodes)
 	}
 	return nodes, err
 }
@@ -202,7 +202,7 @@ func (cn *clusterNode) remember(to string, nodes []string) {
 func (cn *clusterNode) otherKnown(it *routeItem, dst []string) []string {
 	cn.knownMu.Lock()
 	defer cn.knownMu.Unlock()
-	for _, n := range cn.known[string(it.msg.to)] {
+	for _, n := range cn.known[string(it.msg.To)] {
 		if n != cn.s.nodeID {
 			dst = append(dst, n)
 		}
@@ -211,8 +211,8 @@ func (cn *clusterNode) otherKnown(it *routeItem, dst []string) []string {
 }
 
 func clusterPush(m *message) *cluster.Push {
-	return &cluster.Push{Trace: m.seq, ID: string(m.id), To: string(m.to), Event: string(m.event),
-		ContentType: string(m.ctype), JSON: m.json, QoS: m.qos, Data: m.data}
+	return &cluster.Push{Trace: m.Seq, ID: string(m.ID), To: string(m.To), Event: string(m.Event),
+		ContentType: string(m.ContentType), JSON: m.JSON, QoS: m.QoS, Data: m.Data}
 }
 
 // answerRouted writes a routed job's answer on the publisher's loop.

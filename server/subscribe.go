@@ -97,14 +97,9 @@ func (ls *loopState) start(l *engine.Loop, h engine.Handle, c *connState, sub *s
 	}
 
 	nowMs := l.Now().UnixMilli()
-	var packet [128]byte
-	p := appendRegisteredPacket(packet[:0], nowMs, keyText)
 	retry := ls.s.cfg.Retry.Milliseconds()
 	ls.writeFrame(l, h, c, func(dst []byte) []byte {
-		if f == push.SSE {
-			dst = push.AppendSSERetry(dst, retry)
-		}
-		return appendPacketFrame(dst, f, eventRegistered, p, ls.s.boundary)
+		return push.AppendRegisteredFrame(dst, f, nowMs, keyText, retry, ls.s.boundary)
 	})
 	ls.replay(l, h, c, q, sub.since, sub.hasSince)
 	if ls.s.cluster.qos != nil && len(q.user) > 0 {
@@ -267,13 +262,13 @@ func (ls *loopState) replay(l *engine.Loop, h engine.Handle, c *connState, q *qu
 			msgs = ls.s.recent.appendSince(msgs, conntable.Topics, t, since)
 		}
 	}
-	slices.SortFunc(msgs, func(a, b *message) int { return cmpSeq(a.seq, b.seq) })
+	slices.SortFunc(msgs, func(a, b *message) int { return cmpSeq(a.Seq, b.Seq) })
 	var last uint64
 	for _, m := range msgs {
-		if m.seq != last { // one message may be both stored and in history
-			_, toAny := sentTo(sent, h, m.seq)
-			ls.writeStored(l, h, c, m, m.qos == 1 && resent(toAny, hasSince, since, m.seq))
-			last = m.seq
+		if m.Seq != last { // one message may be both stored and in history
+			_, toAny := sentTo(sent, h, m.Seq)
+			ls.writeStored(l, h, c, m, m.QoS == 1 && resent(toAny, hasSince, since, m.Seq))
+			last = m.Seq
 		}
 		l.Defer(m)
 	}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/pushwire/pushwire/conntable"
@@ -95,18 +94,8 @@ func (ls *loopState) sweep(l *engine.Loop, now time.Time) {
 // heartbeat writes a heartbeat frame on a stream.
 func (ls *loopState) heartbeat(l *engine.Loop, h engine.Handle, c *connState, now time.Time) {
 	nowMs := now.UnixMilli()
-	if c.format == push.SSE {
-		var text [24]byte
-		hb := strconv.AppendInt(append(text[:0], "hb "...), nowMs, 10)
-		ls.writeFrame(l, h, c, func(dst []byte) []byte {
-			return push.AppendSSEComment(dst, hb)
-		})
-		return
-	}
-	var packet [64]byte
-	p := appendHeartbeatPacket(packet[:0], nowMs)
 	ls.writeFrame(l, h, c, func(dst []byte) []byte {
-		return appendPacketFrame(dst, c.format, nil, p, ls.s.boundary)
+		return push.AppendHeartbeatFrame(dst, c.format, nowMs, ls.s.boundary)
 	})
 }
 
