@@ -55,12 +55,6 @@ func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 	return cluster.Result{Delivered: len(targets)}
 }
 
-// fanScratch is the per-call scratch of a fan-out done off the loops.
-type fanScratch struct {
-	targets []conntable.Handle
-	batches loopBatches
-}
-
 var scratchPool = sync.Pool{New: func() any { return new(fanScratch) }}
 
 // handOver gives m to every target through its loop's task queue.
