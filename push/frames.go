@@ -139,8 +139,7 @@ func appendPacketFrame(dst []byte, f Format, event, packet, boundary []byte) []b
 	case Multipart:
 		return appendPart(dst, boundary, ctypeJSON, pushIDNone, nil, packet)
 	}
-	dst = append(dst, packet...)
-	return append(dst, '\n')
+	return AppendNDJSON(dst, packet)
 }
 
 // AppendRegisteredFrame appends the frame a stream starts with, in format f:

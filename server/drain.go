@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/push"
 )
 
@@ -52,6 +53,7 @@ func (ls *loopState) drainConn(l *engine.Loop, c *connState, nowMs int64, spread
 	}
 }
 
-var lastChunk = []byte("0\r\n\r\n")
+// lastChunk ends a chunked stream; one shared copy, written by reference.
+var lastChunk = httpcodec.AppendLastChunk(nil)
 
 var errDraining = closeReason("server: node draining")

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 	"time"
@@ -77,7 +78,7 @@ func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, e
 			msgs = append(msgs, m)
 		}
 	}
-	slices.SortFunc(msgs, func(a, b *message) int { return cmpSeq(a.Seq, b.Seq) })
+	slices.SortFunc(msgs, func(a, b *message) int { return cmp.Compare(a.Seq, b.Seq) })
 	if len(msgs) == 0 && !final {
 		ls.pending = msgs
 		return false

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -160,7 +161,7 @@ func resent(sentToUser, hasSince bool, since, id uint64) bool {
 
 // inBatch reports whether msgs, in id order, holds id.
 func inBatch(msgs []*message, id uint64) bool {
-	_, found := slices.BinarySearchFunc(msgs, id, func(m *message, id uint64) int { return cmpSeq(m.Seq, id) })
+	_, found := slices.BinarySearchFunc(msgs, id, func(m *message, id uint64) int { return cmp.Compare(m.Seq, id) })
 	return found
 }
 

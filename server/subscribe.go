@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 
@@ -262,7 +263,7 @@ func (ls *loopState) replay(l *engine.Loop, h engine.Handle, c *connState, q *qu
 			msgs = ls.s.recent.appendSince(msgs, conntable.Topics, t, since)
 		}
 	}
-	slices.SortFunc(msgs, func(a, b *message) int { return cmpSeq(a.Seq, b.Seq) })
+	slices.SortFunc(msgs, func(a, b *message) int { return cmp.Compare(a.Seq, b.Seq) })
 	var last uint64
 	for _, m := range msgs {
 		if m.Seq != last { // one message may be both stored and in history
@@ -277,14 +278,4 @@ func (ls *loopState) replay(l *engine.Loop, h engine.Handle, c *connState, q *qu
 	c.cursor = last
 	clear(msgs)
 	ls.pending = msgs[:0]
-}
-
-func cmpSeq(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
