@@ -54,6 +54,20 @@ func ParseAddress(to []byte) (Kind, []byte, bool) {
 	return k, name, true
 }
 
+// AddressName returns the name of an address whose kind is known, a view
+// into to; false when to is not an address of that kind. Names are not
+// checked again: the node that took the publish did (ParseAddress).
+func AddressName(to []byte, k Kind) ([]byte, bool) {
+	if k == All {
+		return nil, string(to) == "all"
+	}
+	prefix := kindNames[k]
+	if len(to) <= len(prefix) || string(to[:len(prefix)]) != prefix || to[len(prefix)] != ':' {
+		return nil, false
+	}
+	return to[len(prefix)+1:], true
+}
+
 // UserOf returns the user of a "user:<id>" address, a view into to.
 func UserOf(to []byte) ([]byte, bool) {
 	if len(to) > len("user:") && string(to[:len("user:")]) == "user:" {

@@ -74,7 +74,7 @@ func (cn *clusterNode) run(job *routeJob) {
 	forward := func(node string, idxs []int) {
 		pushes := make([]*cluster.Push, len(idxs))
 		for k, i := range idxs {
-			pushes[k] = clusterPush(job.items[i].msg)
+			pushes[k] = clusterPush(job.items[i].msg, job.items[i].kind)
 		}
 		results, err := cn.links.ForwardBatch(ctx, node, pushes)
 		cn.forwards.Add(uint64(len(pushes)))
@@ -210,9 +210,11 @@ func (cn *clusterNode) otherKnown(it *routeItem, dst []string) []string {
 	return dst
 }
 
-func clusterPush(m *message) *cluster.Push {
+// clusterPush is m as a link frame carries it, its address kind included so
+// the peer does not parse it again.
+func clusterPush(m *message, kind push.Kind) *cluster.Push {
 	return &cluster.Push{Trace: m.Seq, ID: string(m.ID), To: string(m.To), Event: string(m.Event),
-		ContentType: string(m.ContentType), JSON: m.JSON, QoS: m.QoS, Data: m.Data}
+		ContentType: string(m.ContentType), JSON: m.JSON, QoS: m.QoS, Kind: uint8(kind) + 1, Data: m.Data}
 }
 
 // answerRouted writes a routed job's answer on the publisher's loop.

@@ -21,7 +21,7 @@ func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 	if err != nil {
 		return cluster.Result{Err: "bad message id"}
 	}
-	kind, name, ok := push.ParseAddress(viewBytes(p.To))
+	kind, name, ok := peerAddress(p)
 	if !ok {
 		return cluster.Result{Err: "bad address"}
 	}
@@ -79,4 +79,17 @@ func (s *Server) handOverAll(m *message) int {
 		s.eng.Submit(i, engine.Task{Op: opDeliverAll, V: m})
 	}
 	return n
+}
+
+// peerAddress is the kind and name of a peer's push: the kind travels in the
+// link frame, so only the name is cut from To; a push from a node that sends
+// no kind is parsed whole.
+func peerAddress(p *cluster.Push) (push.Kind, []byte, bool) {
+	to := viewBytes(p.To)
+	if p.Kind == 0 || p.Kind > uint8(push.All)+1 {
+		return push.ParseAddress(to)
+	}
+	kind := push.Kind(p.Kind - 1)
+	name, ok := push.AddressName(to, kind)
+	return kind, name, ok
 }
