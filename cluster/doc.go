@@ -26,8 +26,10 @@
 //	(*LinkServer).Serve(net.Listener) error; (*LinkServer).Close() error
 //	type Handler func(p *Push) Result
 //
-// A node that took a publish looks the target up (ConnNode/UserNodes/TopicNodes, or Nodes for
-// "all"), delivers locally itself, and Forwards (or ForwardBatch) to every other node; it sums
+// A node that took a publish looks the target up (UserNodes/TopicNodes, or Nodes for "all"; a
+// conn key names the node that holds it, so pushwire never asks ConnNode, and only tests still
+// call AddConn/RemoveConn), delivers locally itself, and ForwardBatches to every other node (the
+// server never calls Forward, one push at a time; its tests do); it sums
 // Result.Delivered and counts the nodes that answered for the §4 answer. A Forward error means
 // the outcome on that node is unknown: the answer names the node in "unreachable", and is 503
 // when nothing was delivered or stored anywhere. ErrNodeGone (the peer's port refused, or the

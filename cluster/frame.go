@@ -13,7 +13,8 @@ import (
 // and the bodies are
 //
 //	hello  (type 3): version uint8 | node id                       first frame of a link, dialler → server
-//	push   (type 1): corr uint64 | trace uint64 | qos uint8 | flags uint8 (bit 0: JSON)
+//	push   (type 1): corr uint64 | trace uint64 | qos uint8 | flags uint8 (bit 0: JSON;
+//	                 bits 1-3: Kind, the address kind plus one, 0 from a node that sends none)
 //	                 | uvarint+ID | uvarint+To | uvarint+Event | uvarint+ContentType | data (rest)
 //	result (type 2): corr uint64 | delivered uvarint | error text (rest; empty = none)
 //
@@ -25,6 +26,8 @@ const (
 	typeHello    = 3
 	protoVersion = 1
 	flagJSON     = 1
+	kindShift    = 1 // flags bits 1-3: Push.Kind
+	kindMask     = 7
 )
 
 // Push is one message forwarded to the node that holds its target.
@@ -36,7 +39,10 @@ type Push struct {
 	ContentType string
 	JSON        bool  // Data is valid JSON sent as application/json
 	QoS         uint8 // 0 or 1
-	Data        []byte
+	// Kind is the kind of To's address plus one (push.Kind + 1), so the taker does not
+	// parse it again; 0 means not given (a node from before it travelled): parse To.
+	Kind uint8
+	Data []byte
 }
 
 // Result is the owning node's answer to one Push.
@@ -83,6 +89,7 @@ func appendPush(dst []byte, corr uint64, p *Push) []byte {
 	if p.JSON {
 		flags |= flagJSON
 	}
+	flags |= (p.Kind & kindMask) << kindShift
 	dst = append(dst, p.QoS, flags)
 	dst = appendStr(dst, p.ID)
 	dst = appendStr(dst, p.To)
@@ -108,6 +115,7 @@ func decodePush(body []byte, p *Push) (corr uint64, err error) {
 	corr = binary.BigEndian.Uint64(body)
 	p.Trace = binary.BigEndian.Uint64(body[8:])
 	p.QoS, p.JSON = body[16], body[17]&flagJSON != 0
+	p.Kind = body[17] >> kindShift & kindMask
 	b := body[18:]
 	var f []byte
 	if f, b, err = takeStr(b); err != nil {

@@ -10,8 +10,8 @@ import (
 
 func TestFrameRoundTrip(t *testing.T) {
 	pushes := []Push{
-		{Trace: 7, ID: "m1", To: "user:42", Event: "e", ContentType: "application/json", JSON: true, QoS: 1, Data: []byte(`{"a":1}`)},
-		{ID: "m2", To: "all"},
+		{Trace: 7, ID: "m1", To: "user:42", Event: "e", ContentType: "application/json", JSON: true, QoS: 1, Kind: 2, Data: []byte(`{"a":1}`)},
+		{ID: "m2", To: "all", Kind: 4},
 		{ID: "m3", To: "conn:k", Data: bytes.Repeat([]byte("x"), 100000)},
 	}
 	var stream []byte
@@ -55,7 +55,7 @@ func TestFrameRoundTrip(t *testing.T) {
 				corr, err := decodePush(body, &p)
 				want := pushes[i]
 				if err != nil || corr != uint64(100+i) || p.ID != want.ID || p.To != want.To || p.Event != want.Event ||
-					p.ContentType != want.ContentType || p.JSON != want.JSON || p.QoS != want.QoS || p.Trace != want.Trace ||
+					p.ContentType != want.ContentType || p.JSON != want.JSON || p.QoS != want.QoS || p.Trace != want.Trace || p.Kind != want.Kind ||
 					!bytes.Equal(p.Data, want.Data) {
 					t.Errorf("%s: push %d = corr %d %+v, %v; want corr %d %+v", name, i, corr, p.ID, err, 100+i, want.ID)
 				}

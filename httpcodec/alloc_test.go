@@ -40,8 +40,7 @@ func TestParseAllocs(t *testing.T) {
 func TestEncoderAllocs(t *testing.T) {
 	dst := make([]byte, 0, 4096)
 	data := []byte("line one\r\nline two\rline three\n{\"k\":\"v\"}")
-	boundary, ct, id := []byte("b0undary"), []byte("application/json"), []byte("42")
-	forged := []byte("a\r\n--b0undary\r\nPush-Id: 666\r\n\r\nfake")
+	id := []byte("42")
 	dec := make([]byte, 0, 64)
 	for _, c := range []struct {
 		name string
@@ -54,13 +53,6 @@ func TestEncoderAllocs(t *testing.T) {
 		{"AppendChunkHeader", func() { dst = AppendChunkHeader(dst[:0], 4096) }},
 		{"AppendChunk", func() { dst = AppendChunk(dst[:0], data) }},
 		{"AppendLastChunk", func() { dst = AppendLastChunk(dst[:0]) }},
-		{"AppendSSERetry", func() { dst = AppendSSERetry(dst[:0], 3000) }},
-		{"AppendSSEComment", func() { dst = AppendSSEComment(dst[:0], data) }},
-		{"AppendSSEEvent", func() { dst = AppendSSEEvent(dst[:0], id, ct, data) }},
-		{"AppendMultipartPart", func() { dst = AppendMultipartPart(dst[:0], boundary, PartFields{ContentType: ct, PushID: id}, data) }},
-		{"AppendMultipartPart quoted-printable", func() { dst = AppendMultipartPart(dst[:0], boundary, PartFields{ContentType: ct, PushID: id}, forged) }},
-		{"AppendMultipartClose", func() { dst = AppendMultipartClose(dst[:0], boundary) }},
-		{"AppendNDJSON", func() { dst = AppendNDJSON(dst[:0], data) }},
 		{"AppendJSONString", func() { dst = AppendJSONString(dst[:0], []byte("caf\xc3\xa9 \xff \u2028 \"q\" \x01")) }},
 		{"AppendUnescape", func() { dec, _ = AppendUnescape(dec[:0], []byte("a%20b+c")) }},
 	} {

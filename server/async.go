@@ -78,12 +78,12 @@ func (ls *loopState) askOwner(l *engine.Loop, h engine.Handle, c *connState, req
 	}
 	call := &asyncCall{from: h, target: engine.Handle(target), kind: kind, upTo: upTo, keepAlive: persistence(req), head: isHead(req)}
 	c.mode = modeAsync
-	ls.s.eng.Submit(engine.Handle(target).Loop(), engine.Task{H: call.target, Op: opConnInfo, V: call})
+	ls.s.eng.Submit(engine.Handle(target).Loop(), engine.Task{H: call.target, Op: opConnCall, V: call})
 }
 
-// describe runs on the target's loop: it does the call and sends the answer
-// back to the caller's loop.
-func (ls *loopState) describe(l *engine.Loop, call *asyncCall) {
+// runConnCall runs on the target's loop: it describes, kicks or acks the
+// connection as the call asks and sends the answer back to the caller's loop.
+func (ls *loopState) runConnCall(l *engine.Loop, call *asyncCall) {
 	c := ls.live(call.target)
 	var body []byte
 	status := 200

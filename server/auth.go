@@ -10,6 +10,7 @@ import (
 	"github.com/pushwire/pushwire/auth"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/push"
 )
 
 // authorizer allows or refuses subscribes (SPEC §6). A token is checked on
@@ -119,7 +120,7 @@ func (ls *loopState) authorize(l *engine.Loop, h engine.Handle, c *connState, re
 func (ls *loopState) admit(l *engine.Loop, h engine.Handle, c *connState, sub *subscription, id *auth.Identity, fromCallback bool) {
 	a := ls.s.auth
 	user := viewBytes(id.User)
-	if len(user) > 0 && !validName(user) {
+	if len(user) > 0 && !push.ValidName(user) {
 		if fromCallback {
 			a.failed.Add(1)
 			ls.answerSubscribe(l, h, sub, 502, "the auth callback gave a user that is not 1-256 printable bytes without spaces")
@@ -243,7 +244,7 @@ func (ls *loopState) authDone(l *engine.Loop, call *authCall) {
 	c.mode = modeRequest
 	// The answer to h's own request, made away from its OnData: a stream's
 	// replay may be as large as one started inline.
-	l.Answer(h, func() { ls.judge(l, h, c, call) })
+	l.Answer(h, func() { ls.answerVerdict(l, h, c, call) })
 	switch {
 	case c.mode == modeRequest && !call.sub.persist.keep():
 		c.mode = modeClosing
@@ -256,8 +257,8 @@ func (ls *loopState) authDone(l *engine.Loop, call *authCall) {
 	}
 }
 
-// judge answers or starts a subscribe with the callback's verdict.
-func (ls *loopState) judge(l *engine.Loop, h engine.Handle, c *connState, call *authCall) {
+// answerVerdict answers or starts a subscribe with the callback's verdict.
+func (ls *loopState) answerVerdict(l *engine.Loop, h engine.Handle, c *connState, call *authCall) {
 	sub := &call.sub
 	switch v := &call.verdict; {
 	case ls.s.draining.Load():

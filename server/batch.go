@@ -10,6 +10,7 @@ import (
 
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/push"
 )
 
 // batchLine is one input line of POST /pub. sonic decodes into it without
@@ -87,12 +88,12 @@ func (ls *loopState) publishLine(l *engine.Loop, line []byte) pushResult {
 	if err := ls.dec.Decode(bl); err != nil || ls.dec.CheckTrailings() != nil || len(bl.Data) == 0 {
 		return pushResult{status: 400, err: `a line must be a JSON object with "to" and "data"`}
 	}
-	var p push
+	var p publishReq
 	var ok bool
-	if p.kind, p.name, ok = parseAddress(viewBytes(bl.To)); !ok {
+	if p.kind, p.name, ok = push.ParseAddress(viewBytes(bl.To)); !ok {
 		return pushResult{status: 400, err: `"to" must be conn:<key>, user:<id>, topic:<name> or all`}
 	}
-	if bl.Event != "" && !validName(viewBytes(bl.Event)) {
+	if bl.Event != "" && !push.ValidName(viewBytes(bl.Event)) {
 		return pushResult{status: 400, err: `"event" must be 1-256 printable bytes without spaces`}
 	}
 	p.event = viewBytes(bl.Event)
@@ -127,3 +128,6 @@ func (ls *loopState) publishLine(l *engine.Loop, line []byte) pushResult {
 // makes the batch line's strings views of the request body, so this is a
 // view of the body again; the bytes are never written.
 func viewBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// ctypeJSON is the Content-Type of a batch line's data, JSON by definition.
+var ctypeJSON = []byte("application/json")

@@ -145,7 +145,7 @@ func (cn *clusterNode) startLinks() {
 	if cn.ln == nil {
 		return
 	}
-	cn.server = cluster.NewLinkServer(cn.take, cluster.LinkServerOptions{Logger: s.log})
+	cn.server = cluster.NewLinkServer(cn.takeFromPeer, cluster.LinkServerOptions{Logger: s.log})
 	cn.wg.Add(1)
 	go func() {
 		defer cn.wg.Done()

@@ -10,7 +10,7 @@ import (
 )
 
 // Config holds every setting of a node. Zero values are not defaults: start
-// from DefaultConfig and override. Flag names (see flags.go) are the SPEC's.
+// from DefaultConfig and override. Flag names (cmd/pushwire/flags.go) are the SPEC's.
 type Config struct {
 	Listen        string // edge listener: subscribers, /ack
 	APIListen     string // api listener: publish, admin

@@ -5,6 +5,7 @@ import (
 
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/push"
 )
 
 // connMode is what a connection is doing now; it decides what its next bytes mean.
@@ -47,7 +48,7 @@ type connState struct {
 	listener       uint8
 	mode           connMode
 	timerKind      timerKind
-	format         format
+	format         push.Format
 	minor          uint8 // HTTP minor version of the stream request: 0 means close-delimited
 	origin         uint8 // 1 + index of the request's Origin in --allowed-origins; 0 = none
 	subscribed     bool  // key and memberships are in the table

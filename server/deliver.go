@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/push"
 )
 
 // deliver writes m to h if h is still a subscriber of this loop. It runs on
@@ -14,10 +15,10 @@ func (ls *loopState) deliver(l *engine.Loop, h engine.Handle, m *message) {
 	}
 	switch c.mode {
 	case modeStream:
-		if m.seq <= c.cursor {
+		if m.Seq <= c.cursor {
 			return // already written by the replay when the stream started
 		}
-		if m.qos == 1 && m.seq <= ls.resyncMax && ls.sentToStream(h, m) {
+		if m.QoS == 1 && m.Seq <= ls.resyncMax && ls.sentToStream(h, m) {
 			return // already written by a re-sync replay (resync.go)
 		}
 		if len(ls.held) != 0 && ls.holdLive(m, h) {
@@ -41,43 +42,35 @@ func (ls *loopState) writeMessage(l *engine.Loop, h engine.Handle, c *connState,
 	}
 	c.at = ls.s.stampOf(l.Now())
 	ls.messagesOut.Add(1)
-	if m.qos == 1 {
+	if m.QoS == 1 {
 		ls.noteSent(l, h, m)
 	}
 }
 
 // writeStored writes a stored message during a replay; resend flags it as
-// one the client may have had (appendResendFrame).
+// one the client may have had (push.AppendResendFrame).
 func (ls *loopState) writeStored(l *engine.Loop, h engine.Handle, c *connState, m *message, resend bool) {
 	if !resend {
 		ls.writeMessage(l, h, c, m)
 		return
 	}
-	ls.writeFrame(l, h, c, func(dst []byte) []byte { return appendResendFrame(dst, c.format, m, ls.s.boundary) })
+	ls.writeFrame(l, h, c, func(dst []byte) []byte { return push.AppendResendFrame(dst, c.format, &m.Message, ls.s.boundary) })
 	ls.messagesOut.Add(1)
 	ls.noteSent(l, h, m)
 }
 
 // sentToStream reports whether the QoS 1 user message m was written to h.
 func (ls *loopState) sentToStream(h engine.Handle, m *message) bool {
-	user, ok := userOf(m.to)
-	return ok && ls.s.sent.has(user, h, m.seq)
+	user, ok := push.UserOf(m.To)
+	return ok && ls.s.sent.has(user, h, m.Seq)
 }
 
 // noteSent records a QoS 1 user message written to h, so that an ack may
 // remove it from the store (sentlog.go).
 func (ls *loopState) noteSent(l *engine.Loop, h engine.Handle, m *message) {
-	if user, ok := userOf(m.to); ok {
-		ls.s.sent.note(user, h, m.seq, m.expiry, l.Now().UnixMilli())
+	if user, ok := push.UserOf(m.To); ok {
+		ls.s.sent.note(user, h, m.Seq, m.Expiry, l.Now().UnixMilli())
 	}
-}
-
-// userOf returns the user of a "user:<id>" address.
-func userOf(to []byte) ([]byte, bool) {
-	if len(to) > len("user:") && string(to[:len("user:")]) == "user:" {
-		return to[len("user:"):], true
-	}
-	return nil, false
 }
 
 // fanOut hands m to every handle in targets: directly for this loop's
@@ -137,12 +130,5 @@ func (ls *loopState) deliverAll(l *engine.Loop, m *message) {
 
 // flushFanOut hands the queued deliveries to their loops.
 func (ls *loopState) flushFanOut() {
-	for i, batch := range ls.batches {
-		if len(batch) == 0 {
-			continue
-		}
-		ls.s.eng.SubmitBatch(i, batch)
-		clear(batch)
-		ls.batches[i] = batch[:0]
-	}
+	ls.batches.submit(ls.s.eng)
 }

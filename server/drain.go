@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/push"
 )
 
 // drain runs on each loop when the node drains (SPEC §10): every stream gets
@@ -26,18 +28,13 @@ func (ls *loopState) drainConn(l *engine.Loop, c *connState, nowMs int64, spread
 	switch c.mode {
 	case modeStream:
 		retry := (ls.s.cfg.Retry + time.Duration(ls.rng.Uint64()%uint64(spread))).Milliseconds()
-		var packet [128]byte
-		p := appendReconnectPacket(packet[:0], nowMs, retry)
 		f := c.format
 		ls.writeFrame(l, c.h, c, func(dst []byte) []byte {
-			if f == formatSSE {
-				return appendSSEReconnect(dst, retry, p)
-			}
-			return appendPacketFrame(dst, f, eventReconnect, p, ls.s.boundary)
+			return push.AppendReconnectFrame(dst, f, nowMs, retry, ls.s.boundary)
 		})
-		if f == formatMultipart {
+		if f == push.Multipart {
 			ls.writeFrame(l, c.h, c, func(dst []byte) []byte {
-				return append(append(append(dst, "--"...), ls.s.boundary...), "--\r\n"...)
+				return push.AppendMultipartClose(dst, ls.s.boundary)
 			})
 		}
 		if c.minor == 1 {
@@ -56,6 +53,7 @@ func (ls *loopState) drainConn(l *engine.Loop, c *connState, nowMs int64, spread
 	}
 }
 
-var lastChunk = []byte("0\r\n\r\n")
+// lastChunk ends a chunked stream; one shared copy, written by reference.
+var lastChunk = httpcodec.AppendLastChunk(nil)
 
-var errDraining = engineError("server: node draining")
+var errDraining = closeReason("server: node draining")

@@ -146,19 +146,3 @@ func parseQuery(q *queryParams, query, buf []byte) []byte {
 	})
 	return buf
 }
-
-// validName reports whether a user or topic name is acceptable: printable,
-// no spaces or control bytes, at most 256 bytes. Bytes of multi-byte UTF-8
-// characters are all above 0x7f, so a byte loop is exact (and, on every
-// publish, cheaper than decoding runes).
-func validName(b []byte) bool {
-	if len(b) == 0 || len(b) > 256 {
-		return false
-	}
-	for _, c := range b {
-		if c <= ' ' || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/push"
 )
 
 // HEAD (RFC 9110 §9.3.2, SPEC §7) is served by the GET route, and its answer
@@ -44,7 +45,7 @@ func (ls *loopState) writeAnswer(l *engine.Loop, h engine.Handle, req *httpcodec
 // close-delimited, so their head says "Connection: close" and it closes.
 func (ls *loopState) answerSubscribeHead(l *engine.Loop, h engine.Handle, c *connState, sub *subscription) {
 	p := sub.persist
-	if sub.format == formatPoll {
+	if sub.format == push.Poll {
 		dst := appendResponseHead(ls.out[:0], 200, p)
 		dst = httpcodec.AppendHeader(dst, "Cache-Control", "no-cache")
 		dst = ls.s.appendCORS(dst, sub.origin)

@@ -82,9 +82,9 @@ type keyedCall struct {
 	from      engine.Handle
 	keepAlive persist
 	batch     bool
-	p         push     // single: the push, its slices into buf
-	buf       []byte   // the request's bytes, copied (batch: the body)
-	keys      []string // by result index; "" = no key
+	p         publishReq // single: the push, its slices into buf
+	buf       []byte     // the request's bytes, copied (batch: the body)
+	keys      []string   // by result index; "" = no key
 	claims    []cluster.Claim
 	claimErr  string // the claim round trip failed: keyed pushes answer 503
 }
@@ -92,7 +92,7 @@ type keyedCall struct {
 // publishKeyedNow claims key on the loop (standalone: the keys are in
 // memory, nothing waits), publishes the push if the claim is won and
 // records its answer there.
-func (ls *loopState) publishKeyedNow(l *engine.Loop, p *push, key []byte) pushResult {
+func (ls *loopState) publishKeyedNow(l *engine.Loop, p *publishReq, key []byte) pushResult {
 	keys := []string{string(key)}
 	var c [1]cluster.Claim
 	ls.s.idem.Claim(context.Background(), keys, c[:])
@@ -158,7 +158,7 @@ func (ls *loopState) deferKeyed(l *engine.Loop, h engine.Handle, req *httpcodec.
 }
 
 // deferSingle copies a keyed single publish for the router.
-func (ls *loopState) deferSingle(l *engine.Loop, h engine.Handle, req *httpcodec.Request, p *push, key []byte) {
+func (ls *loopState) deferSingle(l *engine.Loop, h engine.Handle, req *httpcodec.Request, p *publishReq, key []byte) {
 	call := &keyedCall{keys: []string{string(key)}}
 	buf := make([]byte, 0, len(p.name)+len(p.event)+len(p.ctype)+len(p.data))
 	cp := func(b []byte) []byte {
@@ -281,7 +281,7 @@ func (ls *loopState) keyedPublish(l *engine.Loop, call *keyedCall) {
 // keyedLine publishes a batch line that carries a key, if its claim was
 // won (in a cluster the router claimed it; standalone it is claimed here),
 // else answers with what holds the key.
-func (ls *loopState) keyedLine(l *engine.Loop, p *push, key []byte) pushResult {
+func (ls *loopState) keyedLine(l *engine.Loop, p *publishReq, key []byte) pushResult {
 	switch call := ls.keyed; {
 	case call != nil:
 		i := ls.resultIndex

@@ -7,18 +7,15 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/bytedance/sonic/decoder"
-
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
-	"github.com/pushwire/pushwire/httpcodec"
 )
 
 // Engine task ops (engine.Task.Op).
 const (
 	opDeliver      = iota + 1 // V *message: write it to H
 	opKick                    // close H (DELETE /conn/<key>)
-	opConnInfo                // V *asyncCall: describe H, answer on the caller's loop
+	opConnCall                // V *asyncCall: describe, kick or ack H, answer on the caller's loop
 	opAsyncReply              // V *asyncCall: write its answer to H and resume H
 	opDrain                   // H zero: send reconnect to every stream of the loop and close them
 	opReplay                  // V *replayBatch: a user's stored QoS 1 messages for H, in order
@@ -32,50 +29,20 @@ const (
 )
 
 // loopState is the server's state on one engine loop. Only that loop's
-// goroutine touches it, except the atomic counters that /stats reads.
+// goroutine touches it, except the atomic counters that /stats reads and the
+// conn keys (loopconns.go). Its parts each own one thing, each in its own
+// file; their fields are promoted, so a handler reads ls.pages or ls.out.
 type loopState struct {
 	s     *Server
 	index int
-	pages []*connPage                // connection state by engine slot
-	keys  conntable.Keys             // the conn key issued on each slot; read by any goroutine
-	peers map[engine.Handle][16]byte // peer addresses, only where a limit needs them (keepsPeer)
+	rng   *rand.ChaCha8 // conn keys: a CSPRNG seeded from crypto/rand
 
-	parsers       []*httpcodec.Parser
-	freeParsers   []int32
-	more          [][]conntable.Membership
-	freeMore      []int32
-	names         []byte // a user or topic name read back from the table
-	memberScratch []conntable.Membership
-
-	wheel  *conntable.Wheel
-	fireFn func(conntable.Handle, conntable.TimerID)
-	cur    *engine.Loop  // the loop, while the wheel fires timers
-	rng    *rand.ChaCha8 // conn keys: a CSPRNG seeded from crypto/rand
-
-	sweepCursor int // the next slot the sweep visits (timers.go)
-
-	q         queryParams                  // the request's parameters
-	query     []byte                       // their decoded bytes
-	to        []byte                       // the address of the push being published
-	batchLine batchLine                    // the batch line being decoded
-	dec       *decoder.Decoder             // decodes batch lines, reset for each
-	out       []byte                       // response being built
-	frame     []byte                       // per-connection frame being built
-	targets   []conntable.Handle           // fan-out scratch
-	batches   [][]engine.Task              // per destination loop
-	pending   []*message                   // poll answers being merged
-	one       [1]*message                  // a single message passed as a list
-	held      map[engine.Handle][]*message // streams awaiting their QoS 1 replay, and their live messages meanwhile
-
-	again       map[engine.Handle]bool // held streams to replay once more before releasing (resync.go)
-	resyncing   []engine.Handle        // streams held for the directory's re-registration (resync.go)
-	resyncMax   uint64                 // the newest id a re-sync replay wrote on this loop
-	sentScratch []sentEntry            // a user's sent entries, read by a replay
-
-	job         *routeJob    // pushes of the request being served that other nodes must take
-	resultIndex int          // which result of the request publish is making
-	results     []pushResult // a batch's results
-	keyed       *keyedCall   // the keyed request being published, its claims made (idempotency.go)
+	loopConns    // connection pages, parsers, memberships (loopconns.go)
+	loopTimers   // the timing wheel and the slot sweep (looptimers.go)
+	reqScratch   // the request being served: parameters, response (loopscratch.go)
+	loopFanOut   // fan-out targets and per-loop batches (loopfanout.go)
+	replayHolds  // streams held for a QoS 1 replay or re-sync (loopholds.go)
+	publishState // the publishing request's route job and results (loopjob.go)
 
 	subscribers atomic.Int64 // streams and waiting long-polls on this loop
 	messagesOut atomic.Uint64
@@ -87,34 +54,13 @@ func newLoopState(s *Server, index int) *loopState {
 	if _, err := crand.Read(seed[:]); err != nil {
 		panic("server: crypto/rand failed: " + err.Error())
 	}
-	ls := &loopState{s: s, index: index, rng: rand.NewChaCha8(seed), peers: map[engine.Handle][16]byte{},
-		held: map[engine.Handle][]*message{}, again: map[engine.Handle]bool{}}
+	ls := &loopState{s: s, index: index, rng: rand.NewChaCha8(seed)}
+	ls.peers = map[engine.Handle][16]byte{}
+	ls.held, ls.again = map[engine.Handle][]*message{}, map[engine.Handle]bool{}
 	ls.wheel = conntable.NewWheel(tickInterval(s.cfg), 4096, time.Now())
 	ls.fireFn = ls.fire
-	ls.batches = make([][]engine.Task, len(s.loops))
+	ls.batches = make(loopBatches, len(s.loops))
 	return ls
-}
-
-// conn returns h's state, adding a page the first time a slot is seen.
-func (ls *loopState) conn(h engine.Handle) *connState {
-	slot := h.Slot()
-	for slot/connPageSize >= len(ls.pages) {
-		ls.pages = append(ls.pages, new(connPage))
-	}
-	return &ls.pages[slot/connPageSize][slot%connPageSize]
-}
-
-// live returns h's state when h is still the connection in its slot.
-func (ls *loopState) live(h engine.Handle) *connState {
-	slot := h.Slot()
-	if slot/connPageSize >= len(ls.pages) {
-		return nil
-	}
-	c := &ls.pages[slot/connPageSize][slot%connPageSize]
-	if c.h != h {
-		return nil
-	}
-	return c
 }
 
 // OnOpen implements engine.Handler.
@@ -231,8 +177,8 @@ func (s *Server) OnTask(l *engine.Loop, t engine.Task) {
 		if ls.live(t.H) != nil {
 			l.Close(t.H, errKicked)
 		}
-	case opConnInfo:
-		ls.describe(l, t.V.(*asyncCall))
+	case opConnCall:
+		ls.runConnCall(l, t.V.(*asyncCall))
 	case opAsyncReply:
 		ls.finishAsync(l, t.H, t.V.(*asyncCall))
 	case opDrain:
@@ -266,11 +212,13 @@ func (s *Server) OnTick(l *engine.Loop, now time.Time) {
 }
 
 var (
-	errStreamNoise = engineError("server: client sent more than 4 KiB on a stream")
-	errKicked      = engineError("server: connection kicked by DELETE /conn")
-	errIdle        = engineError("server: keep-alive connection idle")
+	errStreamNoise = closeReason("server: client sent more than 4 KiB on a stream")
+	errKicked      = closeReason("server: connection kicked by DELETE /conn")
+	errIdle        = closeReason("server: keep-alive connection idle")
 )
 
-type engineError string
+// closeReason is why a loop closed a connection: the error handed to
+// engine.Loop.Close, a constant, so closing allocates nothing.
+type closeReason string
 
-func (e engineError) Error() string { return string(e) }
+func (e closeReason) Error() string { return string(e) }

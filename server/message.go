@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/pushwire/pushwire/push"
 )
 
 // message is one published push. It is shared, read-only once published, by
@@ -11,23 +13,13 @@ import (
 // them, and the last release returns it to messagePool with its buffers, so a
 // steady stream of pushes allocates nothing.
 type message struct {
-	refs   atomic.Int32
-	seq    uint64 // node-wide increasing: the message id and the long-poll cursor
-	timeMs int64
-	expiry int64 // unix ms after which a stored copy is dropped
-	qos    uint8
-	json   bool // data is embedded as JSON rather than as a JSON string
-
-	id    []byte // decimal seq
-	to    []byte // the address as published: "topic:news"
-	event []byte
-	ctype []byte
-	data  []byte
+	refs atomic.Int32
+	push.Message
 
 	// frames are encoded on first use by whichever loop needs that format
 	// first; mu guards the encoding, after which the bytes are read-only.
 	mu     sync.Mutex
-	frames [numFormats]frame
+	frames [push.NumFormats]frame
 }
 
 // frame is a message encoded for one stream format: one buffer holding the
@@ -44,22 +36,36 @@ var messagePool = sync.Pool{New: func() any { return new(message) }}
 func newMessage(seq uint64, timeMs int64) *message {
 	m := messagePool.Get().(*message)
 	m.refs.Store(1)
-	m.seq, m.timeMs = seq, timeMs
-	m.id = strconv.AppendUint(m.id[:0], seq, 10)
+	m.Seq, m.TimeMs = seq, timeMs
+	m.ID = strconv.AppendUint(m.ID[:0], seq, 10)
 	return m
 }
 
-// setPayload copies the published fields into m's own buffers.
-func (m *message) setPayload(to, event, ctype, data []byte, json bool, qos uint8) {
-	m.to = append(m.to[:0], to...)
-	m.event = append(m.event[:0], event...)
-	m.ctype = append(m.ctype[:0], ctype...)
+// setPublished copies a publish's fields into m's own buffers. A JSON
+// payload is compacted here, on the node that took the publish, and only
+// here: peers and the QoS store get it compact (setPayload).
+func (m *message) setPublished(to, event, ctype, data []byte, json bool, qos uint8) {
+	m.setFields(to, event, ctype, json, qos)
 	if json {
-		m.data = appendCompactJSON(m.data[:0], data)
+		m.Data = push.AppendCompactJSON(m.Data[:0], data)
 	} else {
-		m.data = append(m.data[:0], data...)
+		m.Data = append(m.Data[:0], data...)
 	}
-	m.json, m.qos = json, qos
+}
+
+// setPayload copies the fields of a message published elsewhere (a push
+// taken from a peer, a message read back from the QoS store) into m's own
+// buffers; its JSON data was compacted by the node that took the publish.
+func (m *message) setPayload(to, event, ctype, data []byte, json bool, qos uint8) {
+	m.setFields(to, event, ctype, json, qos)
+	m.Data = append(m.Data[:0], data...)
+}
+
+func (m *message) setFields(to, event, ctype []byte, json bool, qos uint8) {
+	m.To = append(m.To[:0], to...)
+	m.Event = append(m.Event[:0], event...)
+	m.ContentType = append(m.ContentType[:0], ctype...)
+	m.JSON, m.QoS = json, qos
 }
 
 func (m *message) retain(n int32) { m.refs.Add(n) }
@@ -73,7 +79,7 @@ func (m *message) Release() {
 			f := &m.frames[i]
 			f.buf, f.chunked, f.raw = f.buf[:0], nil, nil
 		}
-		m.expiry = 0
+		m.Expiry = 0
 		messagePool.Put(m)
 	case n < 0:
 		panic("server: message released more often than retained")
@@ -81,12 +87,12 @@ func (m *message) Release() {
 }
 
 // frame returns m encoded for format f, encoding it on first use.
-func (m *message) frame(f format, boundary []byte) *frame {
+func (m *message) frame(f push.Format, boundary []byte) *frame {
 	m.mu.Lock()
 	fr := &m.frames[f]
 	if fr.chunked == nil {
 		fr.buf = encodeChunkedFrame(fr.buf[:0], func(dst []byte) []byte {
-			return appendMessageFrame(dst, f, m, boundary)
+			return push.AppendMessageFrame(dst, f, &m.Message, boundary)
 		})
 		fr.chunked, fr.raw = splitChunkedFrame(fr.buf)
 	}

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/push"
 )
 
 // Partial delivery (SPEC §4): a routed push that reached some live
@@ -23,7 +24,7 @@ func (r *pushResult) addFailure(why string) {
 }
 
 // finishRouted gives a routed push its status once every node answered.
-func finishRouted(res *pushResult, kind addrKind) {
+func finishRouted(res *pushResult, kind push.Kind) {
 	if len(res.unreachable) > 1 {
 		slices.Sort(res.unreachable)
 		res.unreachable = slices.Compact(res.unreachable)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/push"
 )
 
 // poll answers a long-poll (SPEC §3, format=poll): at once when messages newer
@@ -29,7 +31,7 @@ func (ls *loopState) poll(l *engine.Loop, h engine.Handle, c *connState, sub *su
 		ls.s.store.ackIDs(user, acks)
 		ls.s.sent.forget(user, acks, acks, l.Now().UnixMilli())
 	}
-	c.format = formatPoll
+	c.format = push.Poll
 	c.minor = sub.minor
 	c.mode = modePoll
 	c.closeAfterPoll = !sub.keepAlive
@@ -71,12 +73,12 @@ func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, e
 		msgs = ls.s.recent.appendSince(msgs, g, name, c.cursor)
 	}
 	for _, m := range extra {
-		if m.seq > c.cursor || m.qos == 1 {
+		if m.Seq > c.cursor || m.QoS == 1 {
 			m.retain(1)
 			msgs = append(msgs, m)
 		}
 	}
-	slices.SortFunc(msgs, func(a, b *message) int { return cmpSeq(a.seq, b.seq) })
+	slices.SortFunc(msgs, func(a, b *message) int { return cmp.Compare(a.Seq, b.Seq) })
 	if len(msgs) == 0 && !final {
 		ls.pending = msgs
 		return false
@@ -94,19 +96,19 @@ func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, e
 		body = append(body, `{"messages":[`...)
 		var last uint64
 		for _, msg := range msgs {
-			if msg.seq != last && (msg.seq > c.cursor || msg.qos == 1) {
+			if msg.Seq != last && (msg.Seq > c.cursor || msg.QoS == 1) {
 				if last != 0 {
 					body = append(body, ',')
 				}
-				if msg.qos == 1 && msg.seq <= c.cursor && ls.sentBefore(msg) {
-					body = appendResendFrame(body, formatPoll, msg, ls.s.boundary)
+				if msg.QoS == 1 && msg.Seq <= c.cursor && ls.sentBefore(msg) {
+					body = push.AppendResendFrame(body, push.Poll, &msg.Message, ls.s.boundary)
 				} else {
-					body = append(body, msg.frame(formatPoll, ls.s.boundary).raw...)
+					body = append(body, msg.frame(push.Poll, ls.s.boundary).raw...)
 				}
-				if msg.qos == 1 {
+				if msg.QoS == 1 {
 					ls.noteSent(l, h, msg)
 				}
-				last = msg.seq
+				last = msg.Seq
 			}
 			l.Defer(msg)
 		}
@@ -153,12 +155,12 @@ func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, e
 // user message m to one of its user's connections (sentlog.go): a long-poll
 // answers it again flagged as a resend.
 func (ls *loopState) sentBefore(m *message) bool {
-	user, ok := userOf(m.to)
+	user, ok := push.UserOf(m.To)
 	if !ok {
 		return false
 	}
 	entries := ls.s.sent.appendEntries(ls.sentScratch[:0], user)
-	_, toAny := sentTo(entries, 0, m.seq)
+	_, toAny := sentTo(entries, 0, m.Seq)
 	clear(entries)
 	ls.sentScratch = entries[:0]
 	return toAny

@@ -6,27 +6,15 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/push"
 )
 
-// addrKind is the kind of address a push goes to (SPEC §1).
-type addrKind uint8
-
-const (
-	addrConn addrKind = iota
-	addrUser
-	addrTopic
-	addrAll
-)
-
-var addrPrefixes = [...]string{addrConn: "conn", addrUser: "user", addrTopic: "topic", addrAll: "all"}
-
-// push is one publish request, from a single POST or a batch line. Its byte
+// publishReq is one publish request, from a single POST or a batch line. Its byte
 // slices are views into the request and live only while it is handled.
-type push struct {
-	kind  addrKind
+type publishReq struct {
+	kind  push.Kind
 	name  []byte
 	event []byte
 	ctype []byte
@@ -54,7 +42,7 @@ type pushResult struct {
 
 // publishOne answers POST /pub/<kind>/<name>.
 func (ls *loopState) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
-	var p push
+	var p publishReq
 	if reason := ls.parsePushPath(&p, req.Path()); reason != "" {
 		ls.answerError(l, h, req, 400, reason)
 		return
@@ -69,7 +57,7 @@ func (ls *loopState) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec.
 		return
 	}
 	p.ctype = req.Header("Content-Type")
-	p.json = embeddable(p.ctype, p.data)
+	p.json = push.Embeddable(p.ctype, p.data)
 	ls.resultIndex = 0
 	var res pushResult
 	switch key := req.Header("Idempotency-Key"); {
@@ -119,39 +107,35 @@ func (ls *loopState) dispatch(l *engine.Loop, h engine.Handle, keepAlive persist
 }
 
 // parsePushPath reads /pub/<kind>/<name>; it returns why it cannot.
-func (ls *loopState) parsePushPath(p *push, path []byte) string {
+func (ls *loopState) parsePushPath(p *publishReq, path []byte) string {
 	rest := path[len("/pub/"):]
 	if string(rest) == "all" {
-		p.kind = addrAll
+		p.kind = push.All
 		return ""
 	}
 	kind, name, ok := bytes.Cut(rest, []byte("/"))
-	if !ok || !p.setKind(kind) || p.kind == addrAll {
+	if !ok || !p.setKind(kind) || p.kind == push.All {
 		return "address must be /pub/conn/<key>, /pub/user/<id>, /pub/topic/<name> or /pub/all"
 	}
 	var err error
 	ls.query, err = httpcodec.AppendUnescape(ls.query[:0], name)
-	if err != nil || !validName(ls.query) {
+	if err != nil || !push.ValidName(ls.query) {
 		return "the address name must be 1-256 printable bytes, percent-escaped in the path"
 	}
 	p.name = ls.query
 	return ""
 }
 
-func (p *push) setKind(kind []byte) bool {
-	for k, prefix := range addrPrefixes {
-		if string(kind) == prefix {
-			p.kind = addrKind(k)
-			return true
-		}
-	}
-	return false
+func (p *publishReq) setKind(kind []byte) bool {
+	k, ok := push.ParseKind(kind)
+	p.kind = k
+	return ok
 }
 
 // parsePushHeaders reads Push-Event, Push-QoS and Push-TTL.
-func (ls *loopState) parsePushHeaders(p *push, req *httpcodec.Request) string {
+func (ls *loopState) parsePushHeaders(p *publishReq, req *httpcodec.Request) string {
 	p.event = req.Header("Push-Event")
-	if len(p.event) > 0 && !validName(p.event) {
+	if len(p.event) > 0 && !push.ValidName(p.event) {
 		return "Push-Event must be 1-256 printable bytes without spaces"
 	}
 	switch qos := req.Header("Push-QoS"); string(qos) {
@@ -172,22 +156,16 @@ func (ls *loopState) parsePushHeaders(p *push, req *httpcodec.Request) string {
 	return ""
 }
 
-// isJSONType reports an application/json Content-Type (parameters allowed).
-func isJSONType(ctype []byte) bool {
-	mt, _, _ := bytes.Cut(ctype, []byte(";"))
-	return bytes.EqualFold(bytes.TrimSpace(mt), []byte("application/json"))
-}
-
 // publish routes one push: to this node's connections at once, stored when
 // its QoS or the topic history asks for that; deliveries to other loops wait
 // in ls.batches for flushFanOut. In a cluster, a push other nodes may have to
 // take becomes an item of ls.job and gets status 0: the router decides it.
-func (ls *loopState) publish(l *engine.Loop, p *push) pushResult {
+func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 	s := ls.s
 	now := l.Now()
 	var key connKey
 	var node []byte
-	if p.kind == addrConn {
+	if p.kind == push.Conn {
 		var ok bool
 		if key, node, ok = parseKeyText(p.name); !ok {
 			return pushResult{status: 400, err: "conn key must be the key from the Push-Conn header"}
@@ -198,46 +176,37 @@ func (ls *loopState) publish(l *engine.Loop, p *push) pushResult {
 	}
 	m := newMessage(s.nextSeq(now), now.UnixMilli())
 	defer m.Release()
-	ls.to = append(append(append(ls.to[:0], addrPrefixes[p.kind]...), ':'), p.name...)
-	if p.kind == addrAll {
-		ls.to = ls.to[:len("all")]
-	}
-	m.setPayload(ls.to, p.event, p.ctype, p.data, p.json, p.qos)
-	m.expiry = now.Add(p.ttl).UnixMilli()
+	ls.to = push.AppendAddress(ls.to[:0], p.kind, p.name)
+	m.setPublished(ls.to, p.event, p.ctype, p.data, p.json, p.qos)
+	m.Expiry = now.Add(p.ttl).UnixMilli()
 	s.counters.messagesIn.Add(1)
 	if s.debug {
-		s.log.Debug("hop: published", "trace", m.seq, "to", string(ls.to), "bytes", len(p.data))
+		s.log.Debug("hop: published", "trace", m.Seq, "to", string(ls.to), "bytes", len(p.data))
 	}
-	res := pushResult{status: 200, id: m.seq}
+	res := pushResult{status: 200, id: m.Seq}
 
 	remote := !s.cluster.alone()
+	if p.kind == push.User && p.qos == 1 && s.cluster.qos == nil {
+		if err := s.store.put(p.name, m, now.UnixMilli()); err != nil {
+			return pushResult{status: 503, err: err.Error()}
+		}
+		res.stored = true
+	}
 	targets := ls.targets[:0]
-	switch p.kind {
-	case addrConn:
-		if string(node) == s.nodeID {
+	if p.kind != push.Conn || string(node) == s.nodeID {
+		var kept bool
+		targets, kept = s.localTargets(targets, p.kind, p.name, key, m)
+		switch p.kind {
+		case push.Conn:
 			remote = false
-			if h, ok := s.lookupKey(key); ok {
-				targets = append(targets, conntable.Handle(h))
-			}
+		case push.User:
+			res.stored = res.stored || kept // kept for the user's long-poll client, between its polls
+		case push.Topic:
+			res.stored = s.cfg.TopicHistory > 0
 		}
-	case addrUser:
-		if p.qos == 1 && s.cluster.qos == nil {
-			if err := s.store.put(p.name, m, now.UnixMilli()); err != nil {
-				return pushResult{status: 503, err: err.Error()}
-			}
-			res.stored = true
-		}
-		if s.recent.record(conntable.Users, p.name, m) {
-			res.stored = true // kept for the user's long-poll client, between its polls
-		}
-		targets = s.table.AppendMembers(targets, conntable.Users, p.name)
-	case addrTopic:
-		s.recent.record(conntable.Topics, p.name, m)
-		res.stored = s.cfg.TopicHistory > 0
-		targets = s.table.AppendMembers(targets, conntable.Topics, p.name)
 	}
 	ls.targets = targets
-	if p.kind == addrAll {
+	if p.kind == push.All {
 		res.delivered = ls.fanOutAll(l, m)
 	} else {
 		res.delivered = ls.fanOut(l, m, targets)
@@ -248,7 +217,7 @@ func (ls *loopState) publish(l *engine.Loop, p *push) pushResult {
 	if remote {
 		res.status = 0
 		m.retain(1) // the router's, released once forwarded
-		ls.routeLater(routeItem{kind: p.kind, node: string(node), msg: m, store: p.kind == addrUser && p.qos == 1 && s.cluster.qos != nil})
+		ls.routeLater(routeItem{kind: p.kind, node: string(node), msg: m, store: p.kind == push.User && p.qos == 1 && s.cluster.qos != nil})
 		return res
 	}
 	finishStatus(&res, p.kind)
@@ -257,12 +226,12 @@ func (ls *loopState) publish(l *engine.Loop, p *push) pushResult {
 
 // finishStatus applies SPEC §4 to a push's counts: 202 when a QoS 1 message
 // waits for an offline user, 404 when a conn or user has no live connection.
-func finishStatus(res *pushResult, kind addrKind) {
+func finishStatus(res *pushResult, kind push.Kind) {
 	switch {
 	case res.status != 200:
-	case res.delivered == 0 && res.stored && kind == addrUser:
+	case res.delivered == 0 && res.stored && kind == push.User:
 		res.status = 202
-	case res.delivered == 0 && (kind == addrConn || kind == addrUser):
+	case res.delivered == 0 && (kind == push.Conn || kind == push.User):
 		res.status, res.err = 404, "no live connection"
 	}
 }

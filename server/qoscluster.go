@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/push"
 )
 
 // QoS 1 in a cluster (SPEC §5): messages for a user are kept in Redis, so a
@@ -17,10 +19,10 @@ import (
 
 // storeQoS keeps a QoS 1 user message in Redis. It runs on the router.
 func (cn *clusterNode) storeQoS(ctx context.Context, m *message) error {
-	user := string(m.to[len("user:"):])
+	user := string(m.To[len("user:"):])
 	err := cn.qos.Put(ctx, user, &cluster.StoredMessage{
-		ID: m.seq, ExpiresAt: m.expiry, To: string(m.to), Event: string(m.event),
-		ContentType: string(m.ctype), JSON: m.json, Data: m.data,
+		ID: m.Seq, ExpiresAt: m.Expiry, To: string(m.To), Event: string(m.Event),
+		ContentType: string(m.ContentType), JSON: m.JSON, Data: m.Data,
 	}, cn.s.cfg.StoreMessages)
 	if errors.Is(err, cluster.ErrStoreFull) {
 		return errStoreUserFull
@@ -81,7 +83,7 @@ func (cn *clusterNode) replayAgain(h engine.Handle, user []byte) bool {
 func storedMessage(sm *cluster.StoredMessage) *message {
 	m := newMessage(sm.ID, time.Now().UnixMilli())
 	m.setPayload(viewBytes(sm.To), viewBytes(sm.Event), viewBytes(sm.ContentType), sm.Data, sm.JSON, 1)
-	m.expiry = sm.ExpiresAt
+	m.Expiry = sm.ExpiresAt
 	return m
 }
 
@@ -103,24 +105,24 @@ func (ls *loopState) writeReplay(l *engine.Loop, h engine.Handle, b *replayBatch
 	stream := c != nil && c.mode == modeStream
 	var sent []sentEntry
 	if stream && len(b.msgs) > 0 {
-		if user, ok := userOf(b.msgs[0].to); ok {
+		if user, ok := push.UserOf(b.msgs[0].To); ok {
 			sent = ls.s.sent.appendEntries(ls.sentScratch[:0], user)
 		}
 	}
 	for _, m := range b.msgs {
 		if stream {
-			toH, toAny := sentTo(sent, h, m.seq)
+			toH, toAny := sentTo(sent, h, m.Seq)
 			if !toH {
-				ls.writeStored(l, h, c, m, resent(toAny, b.hasSince, b.since, m.seq))
+				ls.writeStored(l, h, c, m, resent(toAny, b.hasSince, b.since, m.Seq))
 			}
 			if b.resync {
 				// A live copy may still be on its way: deliver checks ids up
 				// to here against what the stream was sent. (The cursor is
 				// not raised: live messages older than a re-sync's newest
 				// stored one are not taken for written.)
-				ls.resyncMax = max(ls.resyncMax, m.seq)
+				ls.resyncMax = max(ls.resyncMax, m.Seq)
 			} else {
-				c.cursor = max(c.cursor, m.seq)
+				c.cursor = max(c.cursor, m.Seq)
 			}
 		}
 		l.Defer(m)
@@ -139,7 +141,7 @@ func (ls *loopState) writeReplay(l *engine.Loop, h engine.Handle, b *replayBatch
 	}
 	if stream {
 		for _, m := range ls.held[h] {
-			if !inBatch(b.msgs, m.seq) {
+			if !inBatch(b.msgs, m.Seq) {
 				ls.writeMessage(l, h, c, m)
 			}
 		}
@@ -159,7 +161,7 @@ func resent(sentToUser, hasSince bool, since, id uint64) bool {
 
 // inBatch reports whether msgs, in id order, holds id.
 func inBatch(msgs []*message, id uint64) bool {
-	_, found := slices.BinarySearchFunc(msgs, id, func(m *message, id uint64) int { return cmpSeq(m.seq, id) })
+	_, found := slices.BinarySearchFunc(msgs, id, func(m *message, id uint64) int { return cmp.Compare(m.Seq, id) })
 	return found
 }
 

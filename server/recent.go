@@ -101,7 +101,7 @@ func (r *recentStore) appendSince(dst []*message, g conntable.Group, name []byte
 	}
 	for i := range rg.msgs {
 		m := rg.msgs[(rg.head+i)%len(rg.msgs)]
-		if m.seq > after {
+		if m.Seq > after {
 			m.retain(1)
 			dst = append(dst, m)
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/push"
 )
 
 // A routeJob is a publish request (single or batch) whose pushes have been
@@ -24,7 +25,7 @@ type routeJob struct {
 
 type routeItem struct {
 	index int // into results
-	kind  addrKind
+	kind  push.Kind
 	node  string // conn pushes: the node holding the key
 	msg   *message
 	store bool // a QoS 1 user push: store it in Redis before anything else
@@ -47,7 +48,7 @@ func (cn *clusterNode) run(job *routeJob) {
 		nodes, err := cn.nodesFor(lookup, it)
 		switch {
 		case err == nil:
-		case it.kind == addrConn && errors.Is(err, cluster.ErrUnknownNode):
+		case it.kind == push.Conn && errors.Is(err, cluster.ErrUnknownNode):
 			// The key's node is gone: nobody holds it, even if a link to
 			// it has not noticed yet.
 			nodes = nil
@@ -55,7 +56,7 @@ func (cn *clusterNode) run(job *routeJob) {
 			// The directory is down: the nodes it last named (but this one)
 			// may hold the target and are not reached; a push that reached
 			// nobody is a 503 (below), one delivered here stays a 200.
-			if it.kind == addrConn {
+			if it.kind == push.Conn {
 				res.unreachable = append(res.unreachable, it.node)
 			} else {
 				res.unreachable = cn.otherKnown(it, res.unreachable)
@@ -73,7 +74,7 @@ func (cn *clusterNode) run(job *routeJob) {
 	forward := func(node string, idxs []int) {
 		pushes := make([]*cluster.Push, len(idxs))
 		for k, i := range idxs {
-			pushes[k] = clusterPush(job.items[i].msg)
+			pushes[k] = clusterPush(job.items[i].msg, job.items[i].kind)
 		}
 		results, err := cn.links.ForwardBatch(ctx, node, pushes)
 		cn.forwards.Add(uint64(len(pushes)))
@@ -90,7 +91,7 @@ func (cn *clusterNode) run(job *routeJob) {
 				r.Err = err.Error()
 			}
 			switch {
-			case err != nil && it.kind == addrConn && errors.Is(err, cluster.ErrUnknownNode):
+			case err != nil && it.kind == push.Conn && errors.Is(err, cluster.ErrUnknownNode):
 			case r.Err != "" && errors.Is(err, cluster.ErrNodeGone):
 				// Refused or reset: no process there, so it holds no live
 				// connection. Named, but no failure (SPEC §4).
@@ -105,7 +106,7 @@ func (cn *clusterNode) run(job *routeJob) {
 				}
 			}
 			if cn.s.debug {
-				cn.s.log.Debug("hop: forwarded", "trace", it.msg.seq, "to", node, "delivered", r.Delivered, "err", err)
+				cn.s.log.Debug("hop: forwarded", "trace", it.msg.Seq, "to", node, "delivered", r.Delivered, "err", err)
 			}
 		}
 	}
@@ -166,13 +167,13 @@ func (s *sharedDeadline) at(now time.Time) context.Context {
 func (cn *clusterNode) nodesFor(ctx context.Context, it *routeItem) ([]string, error) {
 	var nodes []string
 	var err error
-	switch to := string(it.msg.to); it.kind {
-	case addrConn:
+	switch to := string(it.msg.To); it.kind {
+	case push.Conn:
 		_, err = cn.dir.NodeAddr(ctx, it.node)
 		return []string{it.node}, err
-	case addrUser:
+	case push.User:
 		nodes, err = cn.dir.UserNodes(ctx, to[len("user:"):])
-	case addrTopic:
+	case push.Topic:
 		nodes, err = cn.dir.TopicNodes(ctx, to[len("topic:"):])
 	default:
 		var all []cluster.Node
@@ -182,7 +183,7 @@ func (cn *clusterNode) nodesFor(ctx context.Context, it *routeItem) ([]string, e
 		}
 	}
 	if err == nil {
-		cn.remember(string(it.msg.to), nodes)
+		cn.remember(string(it.msg.To), nodes)
 	}
 	return nodes, err
 }
@@ -201,7 +202,7 @@ func (cn *clusterNode) remember(to string, nodes []string) {
 func (cn *clusterNode) otherKnown(it *routeItem, dst []string) []string {
 	cn.knownMu.Lock()
 	defer cn.knownMu.Unlock()
-	for _, n := range cn.known[string(it.msg.to)] {
+	for _, n := range cn.known[string(it.msg.To)] {
 		if n != cn.s.nodeID {
 			dst = append(dst, n)
 		}
@@ -209,9 +210,11 @@ func (cn *clusterNode) otherKnown(it *routeItem, dst []string) []string {
 	return dst
 }
 
-func clusterPush(m *message) *cluster.Push {
-	return &cluster.Push{Trace: m.seq, ID: string(m.id), To: string(m.to), Event: string(m.event),
-		ContentType: string(m.ctype), JSON: m.json, QoS: m.qos, Data: m.data}
+// clusterPush is m as a link frame carries it, its address kind included so
+// the peer does not parse it again.
+func clusterPush(m *message, kind push.Kind) *cluster.Push {
+	return &cluster.Push{Trace: m.Seq, ID: string(m.ID), To: string(m.To), Event: string(m.Event),
+		ContentType: string(m.ContentType), JSON: m.JSON, QoS: m.QoS, Kind: uint8(kind) + 1, Data: m.Data}
 }
 
 // answerRouted writes a routed job's answer on the publisher's loop.

@@ -97,7 +97,7 @@ func TestStoreAckIDs(t *testing.T) {
 	}
 	var left []uint64
 	for _, m := range s.appendPending(nil, u, 0) {
-		left = append(left, m.seq)
+		left = append(left, m.Seq)
 		m.Release()
 	}
 	if !slices.Equal(left, []uint64{1, 3}) {

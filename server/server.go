@@ -19,6 +19,7 @@ import (
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/hooks"
+	"github.com/pushwire/pushwire/push"
 )
 
 // Listener tags given to engine.Listen.
@@ -82,7 +83,7 @@ func New(cfg Config) (*Server, error) {
 	if s.nodeID == "" {
 		s.nodeID = randomHex(6)
 	}
-	if !validNodeID([]byte(s.nodeID)) {
+	if !push.ValidNodeID([]byte(s.nodeID)) {
 		return nil, fmt.Errorf("--node-id %q: want 1-64 of A-Z a-z 0-9 _ -", s.nodeID)
 	}
 	s.idNode = idNodeOf(s.nodeID)

@@ -37,12 +37,12 @@ func (s *qosStore) put(user []byte, m *message, nowMs int64) error {
 	case len(q) >= s.perUser:
 		s.users[string(user)] = q
 		return errStoreUserFull
-	case s.bytes+len(m.data) > s.maxBytes:
+	case s.bytes+len(m.Data) > s.maxBytes:
 		s.users[string(user)] = q
 		return errStoreFull
 	}
 	m.retain(1)
-	s.bytes += len(m.data)
+	s.bytes += len(m.Data)
 	s.users[string(user)] = append(q, m)
 	return nil
 }
@@ -54,8 +54,8 @@ func (s *qosStore) ack(user []byte, upTo uint64) int {
 	defer s.mu.Unlock()
 	q := s.users[string(user)]
 	n := 0
-	for n < len(q) && q[n].seq <= upTo {
-		s.bytes -= len(q[n].data)
+	for n < len(q) && q[n].Seq <= upTo {
+		s.bytes -= len(q[n].Data)
 		q[n].Release()
 		n++
 	}
@@ -74,8 +74,8 @@ func (s *qosStore) ackIDs(user []byte, ids []uint64) int {
 	q := s.users[string(user)]
 	kept := q[:0]
 	for _, m := range q {
-		if _, acked := slices.BinarySearch(ids, m.seq); acked {
-			s.bytes -= len(m.data)
+		if _, acked := slices.BinarySearch(ids, m.Seq); acked {
+			s.bytes -= len(m.Data)
 			m.Release()
 			continue
 		}
@@ -118,8 +118,8 @@ func (s *qosStore) appendPending(dst []*message, user []byte, nowMs int64) []*me
 func (s *qosStore) dropExpired(q []*message, nowMs int64) []*message {
 	kept := q[:0]
 	for _, m := range q {
-		if m.expiry != 0 && m.expiry <= nowMs {
-			s.bytes -= len(m.data)
+		if m.Expiry != 0 && m.Expiry <= nowMs {
+			s.bytes -= len(m.Data)
 			m.Release()
 			continue
 		}

@@ -1,12 +1,14 @@
 package server
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/push"
 )
 
 // subscription is a subscribe request once read: what starting it needs,
@@ -14,7 +16,7 @@ import (
 // answered, when the request's bytes are gone.
 type subscription struct {
 	q         *queryParams // user and topics; with auth, the user auth gave
-	format    format
+	format    push.Format
 	minor     uint8   // HTTP/1.minor of the request
 	keepAlive bool    // the request keeps its connection (long-polls)
 	persist   persist // how an error answer ends the connection
@@ -33,17 +35,17 @@ func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *connState, re
 		ls.answerError(l, h, req, 400, "bad query: a parameter is badly escaped, a topic is empty, or more than 64 topics")
 		return
 	}
-	f, ok := chooseFormat(q.format, req.Header("Accept"))
+	f, ok := push.ChooseFormat(q.format, req.Header("Accept"))
 	if !ok {
 		ls.answerError(l, h, req, 400, "format must be ndjson, sse, multipart or poll")
 		return
 	}
-	if len(q.user) > 0 && !validName(q.user) {
+	if len(q.user) > 0 && !push.ValidName(q.user) {
 		ls.answerError(l, h, req, 400, "user must be 1-256 printable bytes without spaces")
 		return
 	}
 	for _, t := range q.topics {
-		if !validName(t) {
+		if !push.ValidName(t) {
 			ls.answerError(l, h, req, 400, "topic must be 1-256 printable bytes without spaces")
 			return
 		}
@@ -70,11 +72,11 @@ func (ls *loopState) start(l *engine.Loop, h engine.Handle, c *connState, sub *s
 		return
 	}
 	q, f := sub.q, sub.format
-	if f == formatPoll {
+	if f == push.Poll {
 		ls.pollInterest(q, l.Now())
 	}
 	ls.register(c, q)
-	if f == formatPoll {
+	if f == push.Poll {
 		ls.poll(l, h, c, sub)
 		return
 	}
@@ -96,14 +98,9 @@ func (ls *loopState) start(l *engine.Loop, h engine.Handle, c *connState, sub *s
 	}
 
 	nowMs := l.Now().UnixMilli()
-	var packet [128]byte
-	p := appendRegisteredPacket(packet[:0], nowMs, keyText)
 	retry := ls.s.cfg.Retry.Milliseconds()
 	ls.writeFrame(l, h, c, func(dst []byte) []byte {
-		if f == formatSSE {
-			dst = httpcodec.AppendSSERetry(dst, retry)
-		}
-		return appendPacketFrame(dst, f, eventRegistered, p, ls.s.boundary)
+		return push.AppendRegisteredFrame(dst, f, nowMs, keyText, retry, ls.s.boundary)
 	})
 	ls.replay(l, h, c, q, sub.since, sub.hasSince)
 	if ls.s.cluster.qos != nil && len(q.user) > 0 {
@@ -124,7 +121,7 @@ func (ls *loopState) appendStreamHead(dst []byte, sub *subscription, p persist, 
 	}
 	dst = ls.s.appendCORS(dst, sub.origin)
 	dst = httpcodec.AppendHeader(dst, "Access-Control-Expose-Headers", "Push-Conn")
-	ls.frame = sub.format.contentType(ls.frame[:0], ls.s.boundary)
+	ls.frame = sub.format.AppendContentType(ls.frame[:0], ls.s.boundary)
 	dst = httpcodec.AppendHeaderBytes(dst, "Content-Type", ls.frame)
 	if sub.minor == 1 {
 		dst = httpcodec.AppendHeader(dst, "Transfer-Encoding", "chunked")
@@ -221,7 +218,7 @@ func (ls *loopState) userName(c *connState) []byte {
 
 // unsubscribe takes c out of the table.
 func (ls *loopState) unsubscribe(l *engine.Loop, c *connState) {
-	if ls.s.hooks != nil && c.format != formatPoll { // streams only: start told the hook
+	if ls.s.hooks != nil && c.format != push.Poll { // streams only: start told the hook
 		var key [keyTextLen + 65]byte
 		keyText := ls.s.appendKeyText(key[:0], connKey{c.h, ls.keys.Random(c.h.Slot())})
 		ls.s.hooks.Disconnect(keyText, ls.userName(c), ls.s.nodeID, l.Now())
@@ -266,13 +263,13 @@ func (ls *loopState) replay(l *engine.Loop, h engine.Handle, c *connState, q *qu
 			msgs = ls.s.recent.appendSince(msgs, conntable.Topics, t, since)
 		}
 	}
-	slices.SortFunc(msgs, func(a, b *message) int { return cmpSeq(a.seq, b.seq) })
+	slices.SortFunc(msgs, func(a, b *message) int { return cmp.Compare(a.Seq, b.Seq) })
 	var last uint64
 	for _, m := range msgs {
-		if m.seq != last { // one message may be both stored and in history
-			_, toAny := sentTo(sent, h, m.seq)
-			ls.writeStored(l, h, c, m, m.qos == 1 && resent(toAny, hasSince, since, m.seq))
-			last = m.seq
+		if m.Seq != last { // one message may be both stored and in history
+			_, toAny := sentTo(sent, h, m.Seq)
+			ls.writeStored(l, h, c, m, m.QoS == 1 && resent(toAny, hasSince, since, m.Seq))
+			last = m.Seq
 		}
 		l.Defer(m)
 	}
@@ -281,14 +278,4 @@ func (ls *loopState) replay(l *engine.Loop, h engine.Handle, c *connState, q *qu
 	c.cursor = last
 	clear(msgs)
 	ls.pending = msgs[:0]
-}
-
-func cmpSeq(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -8,19 +8,20 @@ import (
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/push"
 )
 
-// take is the link server's handler: a push forwarded by another node,
+// takeFromPeer is the link server's handler: a push forwarded by another node,
 // delivered to this node's connections only. It runs on the link's
 // goroutine, so every delivery is handed to its loop.
-func (cn *clusterNode) take(p *cluster.Push) cluster.Result {
+func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 	s := cn.s
 	cn.received.Add(1)
 	seq, err := strconv.ParseUint(p.ID, 10, 64)
 	if err != nil {
 		return cluster.Result{Err: "bad message id"}
 	}
-	kind, name, ok := parseAddress(viewBytes(p.To))
+	kind, name, ok := peerAddress(p)
 	if !ok {
 		return cluster.Result{Err: "bad address"}
 	}
@@ -30,29 +31,22 @@ func (cn *clusterNode) take(p *cluster.Push) cluster.Result {
 	m.setPayload(viewBytes(p.To), viewBytes(p.Event), viewBytes(p.ContentType), p.Data, p.JSON, p.QoS)
 	sc := scratchPool.Get().(*fanScratch)
 	defer scratchPool.Put(sc)
-	targets := sc.targets[:0]
+	var key connKey
 	switch kind {
-	case addrConn:
-		key, node, ok := parseKeyText(name)
+	case push.Conn:
+		var node []byte
+		key, node, ok = parseKeyText(name)
 		if !ok || (node != nil && string(node) != s.nodeID) {
 			return cluster.Result{Err: "conn key is not held by this node"}
 		}
-		if h, ok := s.lookupKey(key); ok {
-			targets = append(targets, conntable.Handle(h))
-		}
-	case addrUser:
-		s.recent.record(conntable.Users, name, m)
-		targets = s.table.AppendMembers(targets, conntable.Users, name)
-	case addrTopic:
-		s.recent.record(conntable.Topics, name, m)
-		targets = s.table.AppendMembers(targets, conntable.Topics, name)
-	case addrAll:
+	case push.All:
 		n := s.handOverAll(m)
 		if s.debug {
 			s.log.Debug("hop: delivered from a peer", "trace", p.Trace, "to", p.To, "delivered", n)
 		}
 		return cluster.Result{Delivered: n}
 	}
+	targets, _ := s.localTargets(sc.targets[:0], kind, name, key, m)
 	sc.targets = targets
 	s.handOver(m, targets, sc)
 	if s.debug {
@@ -61,32 +55,19 @@ func (cn *clusterNode) take(p *cluster.Push) cluster.Result {
 	return cluster.Result{Delivered: len(targets)}
 }
 
-// fanScratch is the per-call scratch of a fan-out done off the loops.
-type fanScratch struct {
-	targets []conntable.Handle
-	batches [][]engine.Task
-}
-
 var scratchPool = sync.Pool{New: func() any { return new(fanScratch) }}
 
 // handOver gives m to every target through its loop's task queue.
 func (s *Server) handOver(m *message, targets []conntable.Handle, sc *fanScratch) {
 	if len(sc.batches) < len(s.loops) {
-		sc.batches = make([][]engine.Task, len(s.loops))
+		sc.batches = make(loopBatches, len(s.loops))
 	}
 	for _, th := range targets {
 		h := engine.Handle(th)
 		sc.batches[h.Loop()] = append(sc.batches[h.Loop()], engine.Task{H: h, Op: opDeliver, V: m})
 	}
-	for i, batch := range sc.batches {
-		if len(batch) == 0 {
-			continue
-		}
-		m.retain(int32(len(batch)))
-		s.eng.SubmitBatch(i, batch)
-		clear(batch)
-		sc.batches[i] = batch[:0]
-	}
+	m.retain(int32(len(targets))) // each task releases one after its loop's flush
+	sc.batches.submit(s.eng)
 }
 
 // handOverAll gives m to every subscriber of the node through the loops.
@@ -100,24 +81,15 @@ func (s *Server) handOverAll(m *message) int {
 	return n
 }
 
-// parseAddress splits "kind:name" (or "all").
-func parseAddress(to []byte) (addrKind, []byte, bool) {
-	if string(to) == "all" {
-		return addrAll, nil, true
+// peerAddress is the kind and name of a peer's push: the kind travels in the
+// link frame, so only the name is cut from To; a push from a node that sends
+// no kind is parsed whole.
+func peerAddress(p *cluster.Push) (push.Kind, []byte, bool) {
+	to := viewBytes(p.To)
+	if p.Kind == 0 || p.Kind > uint8(push.All)+1 {
+		return push.ParseAddress(to)
 	}
-	var p push
-	kind, name, ok := cutByte(to, ':')
-	if !ok || !p.setKind(kind) || p.kind == addrAll || !validName(name) {
-		return 0, nil, false
-	}
-	return p.kind, name, true
-}
-
-func cutByte(b []byte, sep byte) (before, after []byte, found bool) {
-	for i, c := range b {
-		if c == sep {
-			return b[:i], b[i+1:], true
-		}
-	}
-	return b, nil, false
+	kind := push.Kind(p.Kind - 1)
+	name, ok := push.AddressName(to, kind)
+	return kind, name, ok
 }

@@ -1,11 +1,11 @@
 package server
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/push"
 )
 
 // Each connection has at most one timer on its loop's wheel; timerKind says
@@ -94,18 +94,8 @@ func (ls *loopState) sweep(l *engine.Loop, now time.Time) {
 // heartbeat writes a heartbeat frame on a stream.
 func (ls *loopState) heartbeat(l *engine.Loop, h engine.Handle, c *connState, now time.Time) {
 	nowMs := now.UnixMilli()
-	if c.format == formatSSE {
-		ls.writeFrame(l, h, c, func(dst []byte) []byte {
-			dst = append(dst, ": hb "...)
-			dst = strconv.AppendInt(dst, nowMs, 10)
-			return append(dst, "\n\n"...)
-		})
-		return
-	}
-	var packet [64]byte
-	p := appendHeartbeatPacket(packet[:0], nowMs)
 	ls.writeFrame(l, h, c, func(dst []byte) []byte {
-		return appendPacketFrame(dst, c.format, nil, p, ls.s.boundary)
+		return push.AppendHeartbeatFrame(dst, c.format, nowMs, ls.s.boundary)
 	})
 }
 

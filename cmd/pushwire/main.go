@@ -26,7 +26,7 @@ func run(args []string) int {
 		fmt.Fprintf(fs.Output(), "pushwire: HTTP long-connection push server.\n\nUsage: pushwire [flags]\n\nEvery setting, with its default:\n")
 		fs.PrintDefaults()
 	}
-	cfg.RegisterFlags(fs)
+	registerFlags(fs, &cfg)
 	configFile := fs.String("config", "", "file of settings, one \"name value\" a line; flags win over it")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -39,7 +39,7 @@ func run(args []string) int {
 		return 2
 	}
 	if *configFile != "" {
-		if err := server.ApplyConfigFile(fs, *configFile); err != nil {
+		if err := applyConfigFile(fs, *configFile); err != nil {
 			fmt.Fprintln(os.Stderr, "pushwire:", err)
 			return 2
 		}

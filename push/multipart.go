@@ -1,6 +1,10 @@
-package httpcodec
+package push
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/pushwire/pushwire/httpcodec"
+)
 
 // PartFields are the header fields of one multipart part; an empty one is
 // left out.
@@ -33,9 +37,9 @@ func AppendMultipartPart(dst, boundary []byte, f PartFields, body []byte) []byte
 	dst = append(dst, "--"...)
 	dst = append(dst, boundary...)
 	dst = append(dst, "\r\n"...)
-	dst = appendPartField(dst, "Content-Type: ", f.ContentType)
-	dst = appendPartField(dst, "Push-Id: ", f.PushID)
-	dst = appendPartField(dst, "Push-Event: ", f.PushEvent)
+	dst = appendPartField(dst, "Content-Type", f.ContentType)
+	dst = appendPartField(dst, "Push-Id", f.PushID)
+	dst = appendPartField(dst, "Push-Event", f.PushEvent)
 	if containsDelimiter(body, boundary) {
 		dst = append(dst, "Content-Transfer-Encoding: quoted-printable\r\n\r\n"...)
 		dst = appendQuotedPrintable(dst, body)
@@ -48,15 +52,11 @@ func AppendMultipartPart(dst, boundary []byte, f PartFields, body []byte) []byte
 
 // appendPartField appends "Name: value\r\n" with CR, LF and NUL in value
 // blanked; nothing when value is empty.
-func appendPartField(dst []byte, prefix string, value []byte) []byte {
+func appendPartField(dst []byte, name string, value []byte) []byte {
 	if len(value) == 0 {
 		return dst
 	}
-	dst = append(dst, prefix...)
-	n := len(dst)
-	dst = append(dst, value...)
-	sanitizeFieldValue(dst[n:])
-	return append(dst, "\r\n"...)
+	return httpcodec.AppendHeaderBytes(dst, name, value)
 }
 
 // containsDelimiter reports whether body holds "--" + boundary anywhere. A

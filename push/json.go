@@ -1,23 +1,24 @@
-package server
+package push
 
 import (
+	"bytes"
 	"unicode/utf8"
 
 	"github.com/bytedance/sonic"
 )
 
-// embeddable reports whether a published body is embedded as JSON in the
+// Embeddable reports whether a published body is embedded as JSON in the
 // frames (SPEC §3): sent as application/json, valid JSON, and valid UTF-8
 // (sonic.Valid accepts invalid UTF-8 inside strings; a packet must not carry
 // it).
-func embeddable(ctype, body []byte) bool {
+func Embeddable(ctype, body []byte) bool {
 	return isJSONType(ctype) && sonic.Valid(body) && utf8.Valid(body)
 }
 
-// appendCompactJSON appends valid JSON src without the whitespace between
+// AppendCompactJSON appends valid JSON src without the whitespace between
 // tokens. An NDJSON packet is one line, so a pretty-printed body must lose
 // its newlines before it is embedded; the value is unchanged.
-func appendCompactJSON(dst, src []byte) []byte {
+func AppendCompactJSON(dst, src []byte) []byte {
 	if !hasJSONSpace(src) { // the common case: one copy, no state machine
 		return append(dst, src...)
 	}
@@ -52,4 +53,10 @@ func hasJSONSpace(b []byte) bool {
 		}
 	}
 	return false
+}
+
+// isJSONType reports an application/json Content-Type (parameters allowed).
+func isJSONType(ctype []byte) bool {
+	mt, _, _ := bytes.Cut(ctype, []byte(";"))
+	return bytes.EqualFold(bytes.TrimSpace(mt), []byte("application/json"))
 }

@@ -1,4 +1,4 @@
-package httpcodec
+package push
 
 import (
 	"bufio"

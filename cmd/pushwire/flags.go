@@ -1,4 +1,7 @@
-package server
+// Flags and --config: the only place a setting is named on the command line;
+// server sees nothing but the Config they fill.
+
+package main
 
 import (
 	"bufio"
@@ -8,11 +11,13 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/pushwire/pushwire/server"
 )
 
-// RegisterFlags binds every setting of c to fs under the SPEC's flag names,
+// registerFlags binds every setting of c to fs under the SPEC's flag names,
 // with c's current values as the defaults that -h shows.
-func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+func registerFlags(fs *flag.FlagSet, c *server.Config) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "edge listener: subscribers and /ack")
 	fs.StringVar(&c.APIListen, "api-listen", c.APIListen, "api listener: publish, admin, stats, metrics, pprof")
 	fs.StringVar(&c.ClusterListen, "cluster-listen", c.ClusterListen, "node-to-node link listener (cluster mode)")
@@ -55,10 +60,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 }
 
-// ApplyConfigFile reads "name value" or "name = value" lines (# starts a
+// applyConfigFile reads "name value" or "name = value" lines (# starts a
 // comment) and sets each named flag of fs, except flags given on the command
 // line: flags win over the file.
-func ApplyConfigFile(fs *flag.FlagSet, path string) error {
+func applyConfigFile(fs *flag.FlagSet, path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("--config: %w", err)
@@ -111,7 +116,7 @@ func (b *byteSize) String() string {
 }
 
 func (b *byteSize) Set(s string) error {
-	v, err := ParseSize(s)
+	v, err := parseSize(s)
 	if err != nil {
 		return err
 	}
@@ -119,8 +124,8 @@ func (b *byteSize) Set(s string) error {
 	return nil
 }
 
-// ParseSize parses "65536", "64KiB", "1MiB" or "1GiB".
-func ParseSize(s string) (int, error) {
+// parseSize parses "65536", "64KiB", "1MiB" or "1GiB".
+func parseSize(s string) (int, error) {
 	mult := 1
 	num := strings.TrimSpace(s)
 	for _, u := range []struct {

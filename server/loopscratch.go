@@ -1,0 +1,17 @@
+package server
+
+import "github.com/bytedance/sonic/decoder"
+
+// reqScratch is the scratch of the one request a loop serves at a time:
+// what was parsed from it and the answer being built. Every field is valid
+// only while that request is handled, and reused (truncated, never freed) by
+// the next, so serving a request allocates nothing. Only the loop touches it.
+type reqScratch struct {
+	q         queryParams      // the request's parameters
+	query     []byte           // their decoded bytes
+	to        []byte           // the address of the push being published
+	batchLine batchLine        // the batch line being decoded
+	dec       *decoder.Decoder // decodes batch lines, reset for each
+	out       []byte           // response being built
+	frame     []byte           // per-connection frame being built
+}
