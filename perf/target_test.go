@@ -22,7 +22,7 @@ func TestTargetShapes(t *testing.T) {
 			t.Fatalf("%s = %q; want %q", c.name, c.got, c.want)
 		}
 	}
-	if !pw.PublishOK(200) || pw.PublishOK(404) || !nc.PublishOK(201) || nc.PublishOK(202) {
+	if !pw.PublishOK(200, nil) || pw.PublishOK(404, nil) || !nc.PublishOK(201, nil) || nc.PublishOK(202, nil) {
 		t.Fatal("PublishOK: want pushwire 200 and Nchan 201 only")
 	}
 }

@@ -27,8 +27,11 @@ commands:
   cluster    unicast with subscribers on --edge (node A) and publishes to --api (node B);
              for Nchan, two instances sharing one Redis
   compare    one scenario against pushwire and nchan, alternating rounds, medians, ratio
-  suite      build and start pushwire and nchan, run idle/unicast/broadcast on both,
-             rewrite the results section of BENCHMARKS.md
+  suite      build and start pushwire, nchan, centrifugo and the floor, run
+             idle/unicast/broadcast on each, print pushwire's ratios to the floor and to
+             each peer, rewrite the results section of BENCHMARKS.md
+  floor-server  serve the floor (perf/floor.go) on --listen until killed: the bare
+             write loop that is the "floor" target
   worker     (internal) hold subscribers for a parent pushbench
 
 run "pushbench <command> -h" for its flags
@@ -42,6 +45,12 @@ func main() {
 	cmd, args := os.Args[1], os.Args[2:]
 	if cmd == "worker" {
 		if err := perf.Serve(os.Stdin, os.Stdout); err != nil {
+			fatal(err)
+		}
+		return
+	}
+	if cmd == "floor-server" {
+		if err := runFloorServer(args); err != nil {
 			fatal(err)
 		}
 		return
@@ -131,7 +140,7 @@ type targetFlags struct {
 
 func (tf *targetFlags) register(fs *flag.FlagSet, prefix, kind string) {
 	if prefix == "" {
-		fs.StringVar(&tf.kind, "target", kind, "pushwire or nchan")
+		fs.StringVar(&tf.kind, "target", kind, "pushwire, nchan, centrifugo or floor")
 	} else {
 		tf.kind = kind
 	}
@@ -153,6 +162,14 @@ func (tf *targetFlags) target() (perf.Target, error) {
 		t.Edge = cmpOr(t.Edge, "127.0.0.1:8088")
 		t.API = cmpOr(t.API, t.Edge)
 		format = cmpOr(format, "sse")
+	case k == perf.KindCentrifugo:
+		t.Edge = cmpOr(t.Edge, "127.0.0.1:8000")
+		t.API = cmpOr(t.API, t.Edge)
+		format = "sse" // uni_sse is the only stream pushbench reads from Centrifugo
+	case k == perf.KindFloor:
+		t.Edge = cmpOr(t.Edge, "127.0.0.1:8090")
+		t.API = cmpOr(t.API, t.Edge)
+		format = "sse" // the floor writes "data: <payload>\n\n" frames only
 	default:
 		t.Edge = cmpOr(t.Edge, "127.0.0.1:8080")
 		t.API = cmpOr(t.API, "127.0.0.1:8081")
@@ -277,4 +294,23 @@ func runCompare(ctx context.Context, args []string) error {
 		hists[cmp.B] = cmp.RunsB[n-1].Hist()
 	}
 	return c.write(cmp, md, hists)
+}
+
+// runFloorServer serves the floor until SIGTERM or SIGINT ends the process.
+func runFloorServer(args []string) error {
+	fs := flag.NewFlagSet("floor-server", flag.ExitOnError)
+	listen := fs.String("listen", "127.0.0.1:8090", "address to listen on")
+	_ = fs.Parse(args)
+	f, err := perf.StartFloorServer(*listen)
+	if err != nil {
+		return err
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	select {
+	case <-sig:
+		return f.Close()
+	case <-f.Done():
+		return f.Close()
+	}
 }
