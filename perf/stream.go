@@ -86,7 +86,7 @@ type Stream struct {
 	// Centrifugo marks a Centrifugo uni_sse stream: its {"connect":...} reply, pings ({})
 	// and {"disconnect":...} are control frames, and it is Live only once the connect
 	// reply came (the head is sent before the subscriptions are made).
-	Centrifugo bool
+	Centrifugo  bool
 	cfConnected bool
 
 	phase      uint8
