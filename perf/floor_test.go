@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -190,4 +191,39 @@ func TestFloorEndToEnd(t *testing.T) {
 	f := startFloor(t)
 	// The floor runs in this process: RSS and CPU are the test's, read but not judged.
 	runShort(t, Target{Kind: KindFloor, Edge: f.Addr(), API: f.Addr(), Format: FormatSSE, Pids: []int{os.Getpid()}})
+}
+
+// TestFloorServerProcess runs the floor as the suite does, "pushbench floor-server" in its
+// own process, and checks that it serves a subscriber and stops on SIGTERM.
+func TestFloorServerProcess(t *testing.T) {
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-o", dir+"/pushbench", "../cmd/pushbench")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/pushbench: %v\n%s", err, out)
+	}
+	s, err := StartFloor(dir+"/pushbench", ServerConfig{Stderr: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	if s.Target.Kind != KindFloor || len(s.Target.Pids) != 1 {
+		t.Fatalf("target %+v; want the floor with its pid", s.Target)
+	}
+	_, r := floorSubscribe(t, s.Target.Edge, "/sub/p7")
+	pub, err := net.Dial("tcp", s.Target.API)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	_ = pub.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.WriteString(pub, post("/pub/p7", "one")+post("/pub/all", "two")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readUntil(t, r, "data: two\n\n"); fmt.Sprint(got) != fmt.Sprint([]string{"data: one\n\n", "data: two\n\n"}) {
+		t.Fatalf("got %q", got)
+	}
+	s.Stop()
+	if !s.Exited() {
+		t.Fatal("floor-server still running after Stop")
+	}
 }
