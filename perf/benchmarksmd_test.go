@@ -58,11 +58,17 @@ func TestSuiteTargets(t *testing.T) {
 		"nchan":    {u("nchan", 90, 11)},
 	}
 	batch := map[string][]*Result{"pushwire": {u("pushwire", 300, 5)}}
+	p := func(target string, p99, cpu float64) *Result {
+		return &Result{Scenario: "unicast-fixed-rate", Target: target, Conns: 100, Rate: 30, MsgsPerSec: 30, CPUPerMsgUS: cpu,
+			Latency: &LatencySummary{P50: 1, P99: p99}}
+	}
+	paced := map[string][]*Result{"pushwire": {p("pushwire", 1, 10)}, "floor": {p("floor", 2, 10)}, "nchan": {p("nchan", 2, 20)}}
 	bcast := map[string][]*Result{"floor": {{Scenario: "broadcast", Target: "floor", Conns: 100, MsgsPerSec: 400, CPUPerMsgUS: 4}}}
 	ts := []*SuiteTable{
 		suiteTable(suiteScenario{name: "unicast", kind: "unicast"}, unicast, nil),
 		suiteTable(suiteScenario{name: "unicast-pipelined", kind: "unicast"}, pipelined, nil),
 		suiteTable(suiteScenario{name: "unicast-batch", kind: "unicast", floorRef: "broadcast"}, batch, bcast),
+		suiteTable(suiteScenario{name: "unicast-fixed-rate", kind: "unicast"}, paced, nil),
 	}
 	r := &SuiteResult{Tables: ts}
 	md := RenderSuite(r)
@@ -74,6 +80,7 @@ func TestSuiteTargets(t *testing.T) {
 		"| unicast-pipelined | 0.800× | 1.20× | nchan: **no** (0.889×, 1.09×) | **missed** |",
 		"| metric | pushwire | floor (its broadcast run) | pushwire / floor |",
 		"| unicast-batch | 0.750× (floor's broadcast) | 1.25× (floor's broadcast) | - | **missed** |",
+		"| unicast-fixed-rate | 1.00× | 1.00× | nchan: yes (p99 0.500×, CPU 0.500×) | met |",
 		"**Centrifugo caveats**", "Centrifugo: JSON API publishes",
 	} {
 		if !strings.Contains(md, want) {

@@ -26,7 +26,8 @@ commands:
   broadcast  N subscribers on one topic/channel, M publishes: time to all
   cluster    unicast with subscribers on --edge (node A) and publishes to --api (node B);
              for Nchan, two instances sharing one Redis
-  compare    one scenario against pushwire and nchan, alternating rounds, medians, ratio
+  compare    one scenario against pushwire and a peer (--peer nchan, centrifugo or floor),
+             alternating rounds, medians, ratio
   suite      build and start pushwire, nchan, centrifugo and the floor, run
              idle/unicast/broadcast on each, print pushwire's ratios to the floor and to
              each peer, rewrite the results section of BENCHMARKS.md
@@ -263,9 +264,11 @@ func runCompare(ctx context.Context, args []string) error {
 	c.register(fs)
 	pw.register(fs, "pushwire-", "pushwire")
 	nc.register(fs, "nchan-", "nchan")
+	peer := fs.String("peer", "nchan", "the other target: nchan, centrifugo or floor (its address flags are still --nchan-*)")
 	scenario := fs.String("scenario", "unicast", "idle, unicast or broadcast")
 	rounds := fs.Int("rounds", 3, "rounds per target (A B A B ...)")
 	_ = fs.Parse(args)
+	nc.kind = *peer
 	ta, err := pw.target()
 	if err != nil {
 		return err
