@@ -24,7 +24,8 @@
 // suite pins it with taskset like the others) is the least work a push server can do per
 // delivery on this machine, so no server can beat its throughput or its CPU per delivery.
 // What it does, all on one goroutine in one epoll loop (golang.org/x/sys/unix,
-// level-triggered, TCP_NODELAY on every accepted socket):
+// level-triggered, TCP_NODELAY on every accepted socket; read, write and a first
+// non-blocking epoll_wait through RawSyscall, as pushwire's engine does):
 //
 //   - It reads each request into one shared 64 KiB buffer and finds its end: the blank
 //     line, then Content-Length body bytes. That is the only parsing: the method's first

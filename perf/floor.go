@@ -46,21 +46,23 @@ const (
 	floorSub              // sent a GET: receives frames
 )
 
+// floorConn is 12 bytes, in an array by fd sized at start for the open-files limit, so
+// that an idle subscriber costs the floor 12 + 4 (+ 4 with an index) bytes of its pages.
 type floorConn struct {
 	state uint8
 	open  bool
-	slot  int32  // unicast index + 1 (0: none)
-	pos   int32  // index in Floor.subs
-	carry []byte // unfinished request bytes; nil while idle
+	slot  int32 // unicast index + 1 (0: none)
+	pos   int32 // index in Floor.subs
 }
 
 // Floor is a running floor server.
 type Floor struct {
 	ln, ep, evfd int
 	addr         string
-	conns        []floorConn // by fd
-	subs         []int32     // subscriber fds, in no order: broadcast writes to each
-	slots        []int32     // unicast index → fd + 1
+	conns        []floorConn    // by fd
+	carry        map[int][]byte // unfinished request bytes by fd (publishers between reads)
+	subs         []int32        // subscriber fds, in no order: broadcast writes to each
+	slots        []int32        // unicast index → fd + 1
 	frame, out   []byte
 	buf          []byte
 	done         chan struct{}
@@ -78,7 +80,17 @@ func StartFloorServer(addr string) (*Floor, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Floor{ln: -1, ep: -1, evfd: -1, buf: make([]byte, 64<<10), done: make(chan struct{})}
+	f := &Floor{ln: -1, ep: -1, evfd: -1, buf: make([]byte, 64<<10), done: make(chan struct{}),
+		carry: map[int][]byte{}}
+	// Sized once for every fd this process may open: grown by doubling, the arrays and
+	// their garbage would cost more RSS per idle connection than pushwire's state does.
+	// Untouched pages cost nothing, so a generous limit only reserves address space.
+	var lim unix.Rlimit
+	n := 1 << 16
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) == nil && lim.Cur > 0 {
+		n = int(min(lim.Cur, 1<<22))
+	}
+	f.conns, f.subs, f.slots = make([]floorConn, n), make([]int32, 0, n), make([]int32, n)
 	if err := f.listen(ap); err != nil {
 		f.closeFDs()
 		return nil, err
@@ -157,12 +169,9 @@ func (f *Floor) closeFDs() {
 func (f *Floor) loop() error {
 	events := make([]unix.EpollEvent, 1024)
 	for {
-		n, err := unix.EpollWait(f.ep, events, -1)
+		n, err := floorWait(f.ep, events)
 		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			return os.NewSyscallError("epoll_wait", err)
+			return err
 		}
 		for _, ev := range events[:n] {
 			switch int(ev.Fd) {
@@ -179,13 +188,12 @@ func (f *Floor) loop() error {
 
 func (f *Floor) accept() {
 	for {
-		fd, _, err := unix.Accept4(f.ln, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		fd, err := floorAccept(f.ln)
 		if err != nil {
 			return // EAGAIN: none left; EMFILE and the like: the client's connect fails
 		}
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}
-		if err := unix.EpollCtl(f.ep, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		if err := floorAdd(f.ep, fd); err != nil {
 			unix.Close(fd)
 			continue
 		}
@@ -198,7 +206,7 @@ func (f *Floor) accept() {
 
 func (f *Floor) read(fd int) {
 	c := &f.conns[fd]
-	n, err := unix.Read(fd, f.buf)
+	n, err := floorRead(fd, f.buf)
 	if err != nil && (errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR)) {
 		return
 	}
@@ -210,9 +218,10 @@ func (f *Floor) read(fd int) {
 		return // a subscriber has nothing more to say; its input is discarded
 	}
 	b := f.buf[:n]
-	if len(c.carry) > 0 {
-		c.carry = append(c.carry, b...)
-		b = c.carry
+	carry := f.carry[fd]
+	if len(carry) > 0 {
+		carry = append(carry, b...)
+		b = carry
 	}
 	f.out = f.out[:0]
 	for c.state != floorSub {
@@ -240,11 +249,11 @@ func (f *Floor) read(fd int) {
 	}
 	switch {
 	case len(b) == 0 || c.state == floorSub:
-		c.carry = nil
-	case len(c.carry) > 0:
-		c.carry = append(c.carry[:0], b...) // overlapping copy to the front is fine
+		if carry != nil {
+			delete(f.carry, fd)
+		}
 	default:
-		c.carry = append([]byte(nil), b...)
+		f.carry[fd] = append(carry[:0], b...) // an overlapping copy to the front is fine
 	}
 }
 
@@ -293,7 +302,7 @@ func (f *Floor) request(fd int, head, body []byte) error {
 
 // deliver writes the frame to subscriber fd once: a full socket buffer drops the frame.
 func (f *Floor) deliver(fd int) {
-	n, err := unix.Write(fd, f.frame)
+	n, err := floorWrite(fd, f.frame)
 	switch {
 	case err == nil && n == len(f.frame):
 	case errors.Is(err, unix.EAGAIN) || err == nil:
@@ -309,7 +318,7 @@ func (f *Floor) flush(fd int) bool {
 	if len(f.out) == 0 {
 		return true
 	}
-	n, err := unix.Write(fd, f.out)
+	n, err := floorWrite(fd, f.out)
 	return err == nil && n == len(f.out)
 }
 
@@ -327,6 +336,7 @@ func (f *Floor) drop(fd int) {
 			f.slots[c.slot-1] = 0
 		}
 	}
+	delete(f.carry, fd)
 	unix.Close(fd)
 	*c = floorConn{}
 }
