@@ -23,10 +23,14 @@ func RenderSuite(r *SuiteResult) string {
 	fmt.Fprintf(&b, "- Pinning: servers on CPU %s (taskset), pushbench and its workers on CPU %s\n", orDash(r.ServerCPUs), orDash(r.LoadCPUs))
 	fmt.Fprintf(&b, "- Load average (1, 5, 15 min) at start: %s; at end: %s (other jobs share these cores)\n", r.LoadAvg[0], r.LoadAvg[1])
 	fmt.Fprintf(&b, "- Command: `%s`\n\n", r.Command)
-	b.WriteString("Ratios are pushwire / Nchan, medians over rounds. Server CPU per delivery comes from " +
-		"/proc/PID/stat (utime+stime) and does not depend on the load generator's speed; " +
-		"latency is publish→receipt on CLOCK_MONOTONIC. On a loaded machine rates and latencies " +
-		"move with the load; CPU per delivery moves far less.\n\n")
+	b.WriteString("Every pushwire figure is given as a ratio to the floor and to each peer (pushwire / other), " +
+		"medians over rounds. Server CPU per delivery comes from /proc/PID/stat (utime+stime) and does not " +
+		"depend on the load generator's speed; latency is publish→receipt on CLOCK_MONOTONIC. On a loaded " +
+		"machine rates and latencies move with the load; CPU per delivery moves far less.\n\n")
+	b.WriteString(floorNote + "\n\n")
+	if hasTarget(r.Tables, "centrifugo") {
+		b.WriteString(centrifugoCaveats + "\n")
+	}
 	if len(r.Problems) > 0 {
 		b.WriteString("**Problems in this run:**\n\n")
 		for _, p := range r.Problems {
@@ -34,10 +38,18 @@ func RenderSuite(r *SuiteResult) string {
 		}
 		b.WriteString("\n")
 	}
-	for _, c := range r.Comparisons {
-		fmt.Fprintf(&b, "### %s (%d connections)\n\n", c.Scenario, connsOf(c))
-		b.WriteString(describe(c.Scenario, c) + "\n\n")
-		writeTable(&b, rowsTable(c.A, c.B, c.Rows))
+	if tt := targetsTable(r.Tables); len(tt.rows) > 0 {
+		fmt.Fprintf(&b, "### Targets: ahead of every peer; ≥ %.1f× the floor's throughput and ≤ %.1f× its CPU per delivery\n\n", FloorThroughput, FloorCPU)
+		writeTable(&b, tt)
+		b.WriteString("\n")
+	}
+	for _, t := range r.Tables {
+		fmt.Fprintf(&b, "### %s (%d connections)\n\n", t.Scenario, t.connsOf())
+		b.WriteString(describe(t.Scenario, t.firstRun()) + "\n\n")
+		writeTable(&b, t.markdown())
+		if t.col("centrifugo") > 0 {
+			b.WriteString("\nCentrifugo: " + centrifugoShort + "\n")
+		}
 		b.WriteString("\n")
 	}
 	if len(r.Runs) > 0 {
@@ -51,23 +63,8 @@ func RenderSuite(r *SuiteResult) string {
 	return b.String()
 }
 
-func connsOf(c *Comparison) int {
-	for _, rs := range [][]*Result{c.RunsA, c.RunsB} {
-		if len(rs) > 0 {
-			return rs[0].Conns
-		}
-	}
-	return 0
-}
-
 // describe says what a scenario did, from its first run's settings.
-func describe(name string, c *Comparison) string {
-	var r *Result
-	if len(c.RunsA) > 0 {
-		r = c.RunsA[0]
-	} else if len(c.RunsB) > 0 {
-		r = c.RunsB[0]
-	}
+func describe(name string, r *Result) string {
 	if r == nil {
 		return ""
 	}
@@ -78,13 +75,14 @@ func describe(name string, c *Comparison) string {
 		return fmt.Sprintf("One topic/channel with every subscriber; %d publishes one after another, each once the previous reached all.", pubOK(r))
 	case name == "cluster":
 		return fmt.Sprintf("Two pushwire nodes on one Redis: subscribers on node a, one POST per message to node b (%d keep-alive publishers); server CPU counts both nodes, not Redis. "+
-			"No Nchan figure: two start.sh instances sharing a Redis answered publishes on the other instance with 202 and delivered nothing.", r.Publishers)
+			"No Nchan figure: two start.sh instances sharing a Redis answered publishes on the other instance with 202 and delivered nothing. "+
+			"The floor's column is its single-process unicast run with the same publishers.", r.Publishers)
 	case r.Batch > 1 && r.Repeat > 1:
-		return fmt.Sprintf("%d messages in a row to each connection, %d per POST /pub over %d connections, so writes coalesce (pushwire only).", r.Repeat, r.Batch, r.Publishers)
+		return fmt.Sprintf("%d messages in a row to each connection, %d per POST /pub over %d connections, so writes coalesce (pushwire only; the floor's column is its broadcast run, one write(2) per delivery with no request per message: coalescing is how pushwire gets below it).", r.Repeat, r.Batch, r.Publishers)
 	case r.Batch > 1:
-		return fmt.Sprintf("One message per subscriber key, %d per POST /pub over %d connections (pushwire only).", r.Batch, r.Publishers)
+		return fmt.Sprintf("One message per subscriber key, %d per POST /pub over %d connections (pushwire only; the floor's column is its broadcast run, one write(2) per delivery with no request per message: the floor of batch publishing).", r.Batch, r.Publishers)
 	case r.Rate > 0:
-		return fmt.Sprintf("One POST per message at a fixed %.0f msgs/s (below both servers' top rate, so latency is not queueing), %d keep-alive publishers.", r.Rate, r.Publishers)
+		return fmt.Sprintf("One POST per message at a fixed %.0f msgs/s (below pushwire's and Nchan's top rate, so their latency is not queueing; above Centrifugo's, whose latency here is its queue), %d keep-alive publishers.", r.Rate, r.Publishers)
 	case r.Pipeline > 1:
 		client := "fasthttp.PipelineClient"
 		if r.RawPipeline {
@@ -125,3 +123,33 @@ func spliceSection(doc, section string) string {
 	rest = strings.TrimPrefix(rest, "\n")
 	return doc[:i] + section + rest
 }
+
+func hasTarget(ts []*SuiteTable, name string) bool {
+	for _, t := range ts {
+		if t.col(name) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// floorNote says what the floor column is; perf/doc.go has the full account.
+const floorNote = "**The floor** (`pushbench floor-server`, perf/floor.go) is the least a push server can do per " +
+	"delivery here: one epoll loop, a fixed stream head for each subscriber, and for each publish one write(2) " +
+	"of `data: <body>\\n\\n` to the subscriber its path names (or to every subscriber), then a fixed " +
+	"`200` answer. It parses nothing but the end of each request (Content-Length), keeps no table but an index " +
+	"array, encodes no JSON, buffers nothing (a full socket drops the frame), and has no heartbeats, auth, " +
+	"limits or cluster. No server can beat its throughput or its CPU per delivery on this machine."
+
+// centrifugoCaveats repeats ../shared/peers/centrifugo/README.md's caveats next to its figures.
+const centrifugoCaveats = `**Centrifugo caveats** (v6.9.1, memory engine, from ../shared/peers/centrifugo/README.md):
+
+- Protocol work Nchan doesn't do: every publish is a JSON API command that Centrifugo decodes, and every delivery is re-encoded in a JSON envelope (~40 bytes more on the wire than Nchan's ` + "`data: <body>`" + `). This is a real cost of using Centrifugo, not a quirk of the setup.
+- Each delivery passes through a per-client queue, then the writer goroutine, then a channel handoff with an ack to the handler goroutine. With GOMAXPROCS=1 (taskset to one core) all of that shares one P.
+- Go's net/http serves pipelined requests one at a time per connection, so Centrifugo gains less from pipelining than nginx does. A batching publisher (` + "`/api/batch`" + `, gRPC API) would reach higher unicast rates than one POST per message.
+- The idle figure includes GC headroom and unshrunk stacks (GOGC=100, no GOMEMLIMIT): it counts against Centrifugo compared with its steady state, but pushwire, also written in Go, is measured the same way.
+- The setup is the lightest one: memory engine, no history or recovery, no JWT checked per connect. A production setup with history or Redis would cost more.
+`
+
+// centrifugoShort is the caveat line under each table with Centrifugo figures.
+const centrifugoShort = "JSON API publishes and JSON-enveloped deliveries, three goroutines per connection, net/http serving pipelined requests one at a time, memory engine without history (caveats above)."

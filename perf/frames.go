@@ -64,6 +64,8 @@ var (
 	ndjsonMessage = []byte(`"protocol":2`)
 	sseData       = []byte("data:")
 	sseEvent      = []byte("event:")
+	cfConnect     = []byte(`{"connect":`)
+	cfPublication = []byte(`{"channel":`)
 )
 
 // ndjsonIsMessage reports a message packet ({"protocol":2,...}); registered (1), heartbeat
@@ -90,6 +92,11 @@ func (s *Stream) sseLine(l []byte, sink Sink) {
 		v := l[len(sseData):]
 		if len(v) > 0 && v[0] == ' ' {
 			v = v[1:]
+		}
+		if s.Centrifugo && !bytes.HasPrefix(v, cfPublication) {
+			s.cfConnected = s.cfConnected || bytes.HasPrefix(v, cfConnect)
+			sink.Frame(false, v)
+			return
 		}
 		sink.Frame(!s.sseNamed || s.sseMessage, v)
 	case bytes.HasPrefix(l, sseEvent):

@@ -71,10 +71,10 @@ func PlotSuite(dir string, res *SuiteResult, logf func(string, ...any)) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	for _, c := range res.Comparisons {
+	for _, c := range res.Tables {
 		hists := map[string]*Latency{}
-		for name, runs := range map[string][]*Result{c.A: c.RunsA, c.B: c.RunsB} {
-			if n := len(runs); n > 0 && runs[n-1].Hist() != nil {
+		for name, runs := range c.Runs {
+			if n := len(runs); n > 0 && runs[n-1].Hist() != nil && c.Ref[name] == "" {
 				hists[name] = runs[n-1].Hist()
 			}
 		}

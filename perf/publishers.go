@@ -133,7 +133,7 @@ func (u *unicastRun) build(path, body []byte, first, last int) ([]byte, []byte) 
 	if u.per == 1 {
 		id, key := u.dest(first)
 		path = u.p.t.AppendPublishPath(path[:0], id, key, false)
-		return path, AppendStamp(body[:0], uint64(first), MonoNow(), u.p.cfg.Size)
+		return path, u.p.t.AppendPublishBody(body[:0], id, uint64(first), MonoNow(), u.p.cfg.Size)
 	}
 	return append(path[:0], "/pub"...), u.p.appendBatch(body[:0], first, last, u.dest)
 }
@@ -164,7 +164,7 @@ func (u *unicastRun) rawLoop(ctx context.Context) {
 		return // the messages this loop would have sent are counted unsent by Unicast
 	}
 	defer rp.close()
-	ct := "text/plain"
+	ct := u.p.t.PublishContentType()
 	if u.per > 1 {
 		ct = "application/x-ndjson"
 	}
@@ -219,7 +219,7 @@ func (p *Publisher) Broadcast(id string, seq int) (int64, bool) {
 	defer fasthttp.ReleaseResponse(resp)
 	path := p.t.AppendPublishPath(nil, id, "", true)
 	stamp := MonoNow()
-	body := AppendStamp(nil, uint64(seq), stamp, p.cfg.Size)
+	body := p.t.AppendPublishBody(nil, id, uint64(seq), stamp, p.cfg.Size)
 	good, _ := p.post(req, resp, path, body, 1, false)
 	return stamp, good == 1
 }
@@ -254,7 +254,10 @@ func (p *Publisher) post(req *fasthttp.Request, resp *fasthttp.Response, path, b
 	if batch {
 		req.Header.SetContentType("application/x-ndjson")
 	} else {
-		req.Header.SetContentType("text/plain")
+		req.Header.SetContentType(p.t.PublishContentType())
+	}
+	if p.t.Kind == KindCentrifugo {
+		req.Header.Set("X-API-Key", CentrifugoAPIKey)
 	}
 	req.SetBodyRaw(body)
 	if err := p.do(req, resp); err != nil {
@@ -267,7 +270,7 @@ func (p *Publisher) post(req *fasthttp.Request, resp *fasthttp.Response, path, b
 // judge counts the messages of one answer that the server accepted.
 func (p *Publisher) judge(status int, body []byte, msgs int, batch bool) (good, bad int) {
 	if !batch {
-		if p.t.PublishOK(status) {
+		if p.t.PublishOK(status, body) {
 			return 1, 0
 		}
 		p.count(status, 1)

@@ -37,6 +37,9 @@ func (p *rawPipe) add(path []byte, contentType string, body []byte) {
 	p.out = append(p.out, p.t.API...)
 	p.out = append(p.out, "\r\nContent-Type: "...)
 	p.out = append(p.out, contentType...)
+	if p.t.Kind == KindCentrifugo {
+		p.out = append(p.out, "\r\nX-API-Key: "+CentrifugoAPIKey...)
+	}
 	p.out = append(p.out, "\r\nContent-Length: "...)
 	p.out = appendUint(p.out, uint64(len(body)))
 	p.out = append(p.out, "\r\n\r\n"...)

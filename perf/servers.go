@@ -221,3 +221,49 @@ func StartRedis(cfg ServerConfig) (*Server, error) {
 	}
 	return s, nil
 }
+
+// StartFloor runs "exe floor-server --listen ADDR" (exe is pushbench) on a free loopback
+// port, so the floor is its own process, pinned and sampled like the other servers.
+func StartFloor(exe string, cfg ServerConfig) (*Server, error) {
+	return startOnePort(KindFloor, cfg, func(port string) *exec.Cmd {
+		return pinned(cfg.CPUs, exe, "floor-server", "--listen", "127.0.0.1:"+port)
+	})
+}
+
+// StartCentrifugo runs ../shared/peers/centrifugo/start.sh (script) on a free port. It
+// first runs "script --install", unpinned and untimed, which builds the binary from the
+// Go module proxy when it is missing (~3 min on a fresh machine), so that the build
+// neither runs on the server's core nor counts against the listen deadline. The script
+// execs Centrifugo (taskset too), so the pid is Centrifugo's.
+func StartCentrifugo(script string, cfg ServerConfig) (*Server, error) {
+	install := exec.Command(script, "--install")
+	if out, err := install.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("perf: %s --install: %v\n%s", script, err, out)
+	}
+	return startOnePort(KindCentrifugo, cfg, func(port string) *exec.Cmd {
+		return pinned(cfg.CPUs, script, port)
+	})
+}
+
+// startOnePort starts the command made for a free loopback port, which serves both
+// subscribers and publishes (SSE streams), and waits until it accepts. The command must
+// exec the server in place, so that its pid is the server's.
+func startOnePort(kind Kind, cfg ServerConfig, command func(port string) *exec.Cmd) (*Server, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	cmd := command(strconv.Itoa(port))
+	cmd.Stdout, cmd.Stderr = cfg.Stderr, cfg.Stderr
+	s, err := start(cmd)
+	if err != nil {
+		return nil, err
+	}
+	s.Target = Target{Kind: kind, Edge: addr, API: addr, Format: FormatSSE, Pids: []int{cmd.Process.Pid}}
+	if err := s.waitListening(addr); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}

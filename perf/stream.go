@@ -83,6 +83,11 @@ type Stream struct {
 	Status int
 	// Key is the Push-Conn header (pushwire's conn key), empty if absent.
 	Key string
+	// Centrifugo marks a Centrifugo uni_sse stream: its {"connect":...} reply, pings ({})
+	// and {"disconnect":...} are control frames, and it is Live only once the connect
+	// reply came (the head is sent before the subscriptions are made).
+	Centrifugo  bool
+	cfConnected bool
 
 	phase      uint8
 	chunked    bool
@@ -95,6 +100,10 @@ type Stream struct {
 
 // HeadDone reports that the response head has been parsed.
 func (s *Stream) HeadDone() bool { return s.phase == phaseBody }
+
+// Live reports that the subscription receives messages: the head is parsed and, for
+// Centrifugo, the connect reply arrived.
+func (s *Stream) Live() bool { return s.HeadDone() && (!s.Centrifugo || s.cfConnected) }
 
 // Feed consumes b (a read from the socket) and calls sink for every finished frame.
 func (s *Stream) Feed(b []byte, sink Sink) error {

@@ -30,6 +30,8 @@ type streamCase struct {
 	messages []string
 	control  int
 	err      error
+	// centrifugo sets Stream.Centrifugo; notLive expects Live() false at the end.
+	centrifugo, notLive bool
 }
 
 var streamCases = []streamCase{
@@ -75,6 +77,30 @@ var streamCases = []streamCase{
 		status: 200, messages: []string{"pbm:1:2;", "pbm:2:3;xxxxxx"},
 	},
 	{
+		name: "centrifugo uni_sse: connect reply and pings are control, live from the connect", format: FormatSSE, centrifugo: true,
+		wire: "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			chunk("\r\n") +
+			chunk(`data: {"connect":{"client":"c-1","version":"6.9.1 OSS","subs":{"pbu3":{}},"ping":60,"session":"s-1"}}`+"\n\n") +
+			chunk("data: {}\n\n") +
+			chunk(`data: {"channel":"pbu3","pub":{"data":"pbm:3:77;"}}`+"\n\n"),
+		status: 200, control: 2, messages: []string{`{"channel":"pbu3","pub":{"data":"pbm:3:77;"}}`},
+	},
+	{
+		name: "centrifugo before its connect reply is not live", format: FormatSSE, centrifugo: true, notLive: true,
+		wire:   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk("\r\n"),
+		status: 200,
+	},
+	{
+		name: "centrifugo disconnect is control and never live", format: FormatSSE, centrifugo: true, notLive: true,
+		wire:   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk(`data: {"disconnect":{"code":3501,"reason":"bad request"}}`+"\n\n"),
+		status: 200, control: 1,
+	},
+	{
+		name: "floor stream: raw body until close", format: FormatSSE,
+		wire:   string(floorHead) + "data: pbm:1:2;\n\ndata: pbm:2:3;xx\n\n",
+		status: 200, messages: []string{"pbm:1:2;", "pbm:2:3;xx"},
+	},
+	{
 		name: "crlf line endings in sse", format: FormatSSE,
 		wire:   "HTTP/1.1 200 OK\r\n\r\ndata: pbm:1:1;\r\n\r\n",
 		status: 200, messages: []string{"pbm:1:1;"},
@@ -115,7 +141,7 @@ func appendHex(dst []byte, n int) []byte {
 // feed runs one case with the wire cut at the given offsets.
 func feed(t *testing.T, c streamCase, cuts []int) {
 	t.Helper()
-	s := Stream{Format: c.format}
+	s := Stream{Format: c.format, Centrifugo: c.centrifugo}
 	var log frameLog
 	var err error
 	prev := 0
@@ -136,6 +162,9 @@ func feed(t *testing.T, c streamCase, cuts []int) {
 	}
 	if !slices.Equal(log.messages, c.messages) || log.control != c.control {
 		t.Fatalf("cuts %v: messages %q, control %d; want %q, %d", cuts, log.messages, log.control, c.messages, c.control)
+	}
+	if s.Live() == c.notLive {
+		t.Fatalf("cuts %v: Live() = %v; want %v", cuts, s.Live(), !c.notLive)
 	}
 }
 

@@ -2,6 +2,7 @@ package perf
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,7 +11,8 @@ import (
 	"time"
 )
 
-// SuiteConfig drives "pushbench suite": both servers, every scenario, BENCHMARKS.md.
+// SuiteConfig drives "pushbench suite": pushwire, the floor and the peers, every
+// scenario, BENCHMARKS.md.
 type SuiteConfig struct {
 	// RepoDir is the module root: ./cmd/pushwire is built there, BENCHMARKS.md lives there
 	// and the micro-benchmarks run there.
@@ -19,9 +21,14 @@ type SuiteConfig struct {
 	PushwireBin string
 	// NchanScript is ../shared/peers/nchan/start.sh.
 	NchanScript string
+	// CentrifugoScript is ../shared/peers/centrifugo/start.sh.
+	CentrifugoScript string
+	// Targets are the kinds to run, in SuiteKinds order; nil runs all of SuiteKinds. The
+	// floor runs as "Base.Exe floor-server", so it needs Base.Exe.
+	Targets []Kind
 	// ServerCPUs pins the servers (taskset); pushbench pins itself elsewhere beforehand.
 	ServerCPUs string
-	// Rounds alternates pushwire and nchan this many times; tables show medians.
+	// Rounds alternates the targets this many times; tables show medians.
 	Rounds int
 	// Base carries N, publishers, messages, publishes, drain, Exe and Log for every run.
 	Base Options
@@ -63,11 +70,11 @@ type SuiteResult struct {
 	LoadCPUs   string `json:"load_cpus"`
 	// LoadAvg is /proc/loadavg at the start and the end: other jobs on the shared cores
 	// show here, and with them how far absolute rates and times can be trusted.
-	LoadAvg     [2]string     `json:"loadavg"`
-	Comparisons []*Comparison `json:"comparisons"`
-	Runs        []*Result     `json:"runs"`
-	Micro       string        `json:"micro_benchmarks"`
-	Problems    []string      `json:"problems,omitempty"`
+	LoadAvg  [2]string     `json:"loadavg"`
+	Tables   []*SuiteTable `json:"tables"`
+	Runs     []*Result     `json:"runs"`
+	Micro    string        `json:"micro_benchmarks"`
+	Problems []string      `json:"problems,omitempty"`
 }
 
 // suiteScenario is one row group of the suite.
@@ -77,6 +84,10 @@ type suiteScenario struct {
 	onlySet    bool
 	cluster    bool // two pushwire nodes on one Redis: subscribe on one, publish on the other
 	adjust     func(o *Options)
+	// floorRef is the floor's scenario that stands in for a pushwire-only one: broadcast
+	// (one write per delivery, no request per message) for the batching variants, unicast
+	// (the same publishers) for cluster.
+	floorRef string
 }
 
 func (c *SuiteConfig) scenarios() []suiteScenario {
@@ -86,10 +97,10 @@ func (c *SuiteConfig) scenarios() []suiteScenario {
 		{name: "unicast-pipelined", kind: "unicast", adjust: func(o *Options) {
 			o.Pub.Conns, o.Pub.Pipeline, o.Pub.RawPipeline = c.PipelineConns, c.PipelineDepth, c.RawPipeline
 		}},
-		{name: "unicast-batch", kind: "unicast", only: KindPushwire, onlySet: true, adjust: func(o *Options) {
+		{name: "unicast-batch", kind: "unicast", only: KindPushwire, onlySet: true, floorRef: "broadcast", adjust: func(o *Options) {
 			o.Pub.Conns, o.Pub.Batch = c.PipelineConns, c.Batch
 		}},
-		{name: "unicast-coalesced", kind: "unicast", only: KindPushwire, onlySet: true, adjust: func(o *Options) {
+		{name: "unicast-coalesced", kind: "unicast", only: KindPushwire, onlySet: true, floorRef: "broadcast", adjust: func(o *Options) {
 			o.Pub.Conns, o.Pub.Batch, o.Repeat = max(c.CoalesceConns, 1), c.CoalesceBatch, c.CoalesceRepeat
 			o.Messages = o.N * c.CoalesceRepeat // ~1 s at the server's rate: enough 10 ms CPU ticks
 		}},
@@ -98,7 +109,7 @@ func (c *SuiteConfig) scenarios() []suiteScenario {
 		// Nchan has no cluster row: two start.sh instances on one Redis answer a publish
 		// on the other instance with 202 and never deliver it (checked by hand here), so
 		// there is no working Nchan cluster to compare with.
-		{name: "cluster", kind: "unicast", only: KindPushwire, onlySet: true, cluster: true},
+		{name: "cluster", kind: "unicast", only: KindPushwire, onlySet: true, cluster: true, floorRef: "unicast"},
 	}
 	var out []suiteScenario
 	for _, sc := range all {
@@ -113,9 +124,9 @@ func (c *SuiteConfig) scenarios() []suiteScenario {
 	return out
 }
 
-// RunSuite runs every scenario against a fresh pushwire and a fresh nchan, alternating,
-// and returns the figures. A target that cannot start is reported in Problems and the
-// other still runs.
+// RunSuite runs every scenario against a fresh server of each target, alternating
+// targets round by round, and returns the figures. A target that cannot start is
+// reported in Problems and the others still run.
 func RunSuite(ctx context.Context, c SuiteConfig) (*SuiteResult, error) {
 	c.Rounds = max(c.Rounds, 1)
 	res := &SuiteResult{Date: time.Now().UTC().Format(time.RFC3339), Command: c.Command, ServerCPUs: c.ServerCPUs}
@@ -133,18 +144,22 @@ func RunSuite(ctx context.Context, c SuiteConfig) (*SuiteResult, error) {
 			defer os.RemoveAll(filepath.Dir(b))
 		}
 	}
-	runs := map[string]map[Kind][]*Result{}
+	kinds := c.Targets
+	if kinds == nil {
+		kinds = SuiteKinds
+	}
+	runs := map[string]map[string][]*Result{}
 	for round := range c.Rounds {
-		for _, kind := range []Kind{KindPushwire, KindNchan} {
+		for _, kind := range kinds {
 			if kind == KindPushwire && bin == "" {
 				continue
 			}
 			c.Base.logf("suite: round %d/%d, %s", round+1, c.Rounds, kind)
 			for _, r := range c.runTarget(ctx, kind, bin, res) {
 				if runs[r.Scenario] == nil {
-					runs[r.Scenario] = map[Kind][]*Result{}
+					runs[r.Scenario] = map[string][]*Result{}
 				}
-				runs[r.Scenario][kind] = append(runs[r.Scenario][kind], r)
+				runs[r.Scenario][kind.String()] = append(runs[r.Scenario][kind.String()], r)
 				res.Runs = append(res.Runs, r)
 			}
 			if ctx.Err() != nil {
@@ -153,12 +168,10 @@ func RunSuite(ctx context.Context, c SuiteConfig) (*SuiteResult, error) {
 		}
 	}
 	for _, sc := range c.scenarios() {
-		pw, nc := runs[sc.name][KindPushwire], runs[sc.name][KindNchan]
-		if len(pw)+len(nc) == 0 {
+		if len(runs[sc.name]) == 0 {
 			continue
 		}
-		res.Comparisons = append(res.Comparisons, &Comparison{Scenario: sc.name, A: "pushwire", B: "nchan",
-			Rounds: max(len(pw), len(nc)), RunsA: pw, RunsB: nc, Rows: CompareRows(sc.kind, pw, nc)})
+		res.Tables = append(res.Tables, suiteTable(sc, runs[sc.name], runs[sc.floorRef]))
 	}
 	if c.SkipMicro {
 		res.Micro = "# not run (--micro=false)\n"
@@ -238,8 +251,16 @@ func (d *deployment) exited() bool {
 func (c *SuiteConfig) deploy(kind Kind, bin string, cluster bool) (*deployment, error) {
 	cfg := ServerConfig{CPUs: c.ServerCPUs, Stderr: c.ServerLog}
 	start := func(cfg ServerConfig) (*Server, error) {
-		if kind == KindNchan {
+		switch kind {
+		case KindNchan:
 			return StartNchan(c.NchanScript, cfg)
+		case KindCentrifugo:
+			return StartCentrifugo(c.CentrifugoScript, cfg)
+		case KindFloor:
+			if c.Base.Exe == "" {
+				return nil, errors.New("the floor runs as \"pushbench floor-server\": no pushbench binary (Options.Exe)")
+			}
+			return StartFloor(c.Base.Exe, cfg)
 		}
 		return StartPushwire(bin, cfg)
 	}

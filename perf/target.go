@@ -1,6 +1,7 @@
 package perf
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,22 +18,34 @@ const (
 	KindPushwire Kind = iota
 	// KindNchan is nginx+Nchan with ../shared/peers/nchan: GET /sub/<ch>, POST /pub/<ch>.
 	KindNchan
+	// KindCentrifugo is Centrifugo v6 with ../shared/peers/centrifugo: GET
+	// /connection/uni_sse?cf_connect={"subs":{"<ch>":{}}}, POST /api/publish with
+	// {"channel":"<ch>","data":"<payload>"} and X-API-Key.
+	KindCentrifugo
+	// KindFloor is the bare write loop of floor.go: GET /sub/<id>, POST /pub/<id>
+	// (unicast to the subscriber whose path ended in the same number) or /pub/all.
+	KindFloor
 )
+
+// kindNames are the flag values, by Kind.
+var kindNames = [...]string{KindPushwire: "pushwire", KindNchan: "nchan", KindCentrifugo: "centrifugo", KindFloor: "floor"}
+
+// CentrifugoAPIKey is http_api.key of ../shared/peers/centrifugo/config.json.
+const CentrifugoAPIKey = "peerbench-api-key"
 
 // ParseKind maps a flag value to a Kind.
 func ParseKind(s string) (Kind, error) {
-	switch s {
-	case "pushwire":
-		return KindPushwire, nil
-	case "nchan":
-		return KindNchan, nil
+	for k, name := range kindNames {
+		if s == name {
+			return Kind(k), nil
+		}
 	}
-	return 0, errors.New("perf: unknown target " + s + " (want pushwire or nchan)")
+	return 0, errors.New("perf: unknown target " + s + " (want pushwire, nchan, centrifugo or floor)")
 }
 
 func (k Kind) String() string {
-	if k == KindNchan {
-		return "nchan"
+	if int(k) < len(kindNames) {
+		return kindNames[k]
 	}
 	return "pushwire"
 }
@@ -56,10 +69,16 @@ type Target struct {
 // AppendSubscribe appends the raw HTTP/1.1 request that opens a subscriber stream. id is a
 // channel (Nchan), a user (pushwire unicast) or a topic (pushwire, shared=true).
 func (t *Target) AppendSubscribe(dst []byte, id string, shared bool) []byte {
-	if t.Kind == KindNchan {
+	switch t.Kind {
+	case KindNchan, KindFloor:
 		dst = append(dst, "GET /sub/"...)
 		dst = append(dst, id...)
-	} else {
+	case KindCentrifugo:
+		// cf_connect={"subs":{"<id>":{}}}, URL-encoded; ids are letters and digits.
+		dst = append(dst, "GET /connection/uni_sse?cf_connect=%7B%22subs%22%3A%7B%22"...)
+		dst = append(dst, id...)
+		dst = append(dst, "%22%3A%7B%7D%7D%7D"...)
+	default:
 		dst = append(dst, "GET /sub?format="...)
 		dst = append(dst, t.Format.String()...)
 		if shared {
@@ -83,7 +102,14 @@ func (t *Target) AppendSubscribe(dst []byte, id string, shared bool) []byte {
 // AppendPublishPath appends the path of a single publish to subscriber id (key is its
 // Push-Conn key, used by pushwire unless ByUser) or, with shared, to topic id.
 func (t *Target) AppendPublishPath(dst []byte, id, key string, shared bool) []byte {
-	if t.Kind == KindNchan {
+	switch {
+	case t.Kind == KindNchan:
+		return append(append(dst, "/pub/"...), id...)
+	case t.Kind == KindCentrifugo:
+		return append(dst, "/api/publish"...)
+	case t.Kind == KindFloor && shared:
+		return append(dst, "/pub/all"...)
+	case t.Kind == KindFloor:
 		return append(append(dst, "/pub/"...), id...)
 	}
 	switch {
@@ -111,11 +137,37 @@ func (t *Target) AppendBatchLine(dst []byte, id, key string, shared bool, payloa
 	return append(dst, "\"}\n"...)
 }
 
-// PublishOK reports whether a publish status means the server took the message for delivery.
-// Nchan answers 201 when subscribers got it and 202 when the channel had none.
-func (t *Target) PublishOK(status int) bool {
-	if t.Kind == KindNchan {
+// AppendPublishBody appends the body of a single publish to id: the stamp of AppendStamp
+// (seq, mono, size). Only Centrifugo wraps it, in a JSON API command whose data is the
+// stamp as a JSON string.
+func (t *Target) AppendPublishBody(dst []byte, id string, seq uint64, mono int64, size int) []byte {
+	if t.Kind != KindCentrifugo {
+		return AppendStamp(dst, seq, mono, size)
+	}
+	dst = append(dst, `{"channel":"`...)
+	dst = append(dst, id...)
+	dst = append(dst, `","data":"`...)
+	dst = AppendStamp(dst, seq, mono, size) // plain ASCII: no escaping needed
+	return append(dst, `"}`...)
+}
+
+// PublishContentType is the Content-Type of a single publish.
+func (t *Target) PublishContentType() string {
+	if t.Kind == KindCentrifugo {
+		return "application/json"
+	}
+	return "text/plain"
+}
+
+// PublishOK reports whether a publish answer means the server took the message for
+// delivery. Nchan answers 201 when subscribers got it and 202 when the channel had none;
+// Centrifugo answers command errors with 200 and an "error" object.
+func (t *Target) PublishOK(status int, body []byte) bool {
+	switch t.Kind {
+	case KindNchan:
 		return status == 201
+	case KindCentrifugo:
+		return status == 200 && !bytes.Contains(body, []byte(`"error"`))
 	}
 	return status == 200
 }

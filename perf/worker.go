@@ -228,7 +228,7 @@ func (w *worker) dial(i int) error {
 	}
 	c := &w.conns[i]
 	c.fd = int32(fd)
-	c.st = Stream{Format: w.cfg.Target.Format}
+	c.st = Stream{Format: w.cfg.Target.Format, Centrifugo: w.cfg.Target.Kind == KindCentrifugo}
 	if err := w.connect(fd); err != nil {
 		unix.Close(fd)
 		return err
@@ -316,6 +316,12 @@ func (w *worker) read(i int) {
 	if c.state == connHeadWait && c.st.HeadDone() {
 		if c.st.Status != 200 {
 			w.fail(i)
+			return
+		}
+		if !c.st.Live() {
+			if err != nil {
+				w.fail(i)
+			}
 			return
 		}
 		c.state = connOpen

@@ -26,9 +26,13 @@ commands:
   broadcast  N subscribers on one topic/channel, M publishes: time to all
   cluster    unicast with subscribers on --edge (node A) and publishes to --api (node B);
              for Nchan, two instances sharing one Redis
-  compare    one scenario against pushwire and nchan, alternating rounds, medians, ratio
-  suite      build and start pushwire and nchan, run idle/unicast/broadcast on both,
-             rewrite the results section of BENCHMARKS.md
+  compare    one scenario against pushwire and a peer (--peer nchan, centrifugo or floor),
+             alternating rounds, medians, ratio
+  suite      build and start pushwire, nchan, centrifugo and the floor, run
+             idle/unicast/broadcast on each, print pushwire's ratios to the floor and to
+             each peer, rewrite the results section of BENCHMARKS.md
+  floor-server  serve the floor (perf/floor.go) on --listen until killed: the bare
+             write loop that is the "floor" target
   worker     (internal) hold subscribers for a parent pushbench
 
 run "pushbench <command> -h" for its flags
@@ -42,6 +46,12 @@ func main() {
 	cmd, args := os.Args[1], os.Args[2:]
 	if cmd == "worker" {
 		if err := perf.Serve(os.Stdin, os.Stdout); err != nil {
+			fatal(err)
+		}
+		return
+	}
+	if cmd == "floor-server" {
+		if err := runFloorServer(args); err != nil {
 			fatal(err)
 		}
 		return
@@ -131,7 +141,7 @@ type targetFlags struct {
 
 func (tf *targetFlags) register(fs *flag.FlagSet, prefix, kind string) {
 	if prefix == "" {
-		fs.StringVar(&tf.kind, "target", kind, "pushwire or nchan")
+		fs.StringVar(&tf.kind, "target", kind, "pushwire, nchan, centrifugo or floor")
 	} else {
 		tf.kind = kind
 	}
@@ -153,6 +163,14 @@ func (tf *targetFlags) target() (perf.Target, error) {
 		t.Edge = cmpOr(t.Edge, "127.0.0.1:8088")
 		t.API = cmpOr(t.API, t.Edge)
 		format = cmpOr(format, "sse")
+	case k == perf.KindCentrifugo:
+		t.Edge = cmpOr(t.Edge, "127.0.0.1:8000")
+		t.API = cmpOr(t.API, t.Edge)
+		format = "sse" // uni_sse is the only stream pushbench reads from Centrifugo
+	case k == perf.KindFloor:
+		t.Edge = cmpOr(t.Edge, "127.0.0.1:8090")
+		t.API = cmpOr(t.API, t.Edge)
+		format = "sse" // the floor writes "data: <payload>\n\n" frames only
 	default:
 		t.Edge = cmpOr(t.Edge, "127.0.0.1:8080")
 		t.API = cmpOr(t.API, "127.0.0.1:8081")
@@ -246,9 +264,11 @@ func runCompare(ctx context.Context, args []string) error {
 	c.register(fs)
 	pw.register(fs, "pushwire-", "pushwire")
 	nc.register(fs, "nchan-", "nchan")
+	peer := fs.String("peer", "nchan", "the other target: nchan, centrifugo or floor (its address flags are still --nchan-*)")
 	scenario := fs.String("scenario", "unicast", "idle, unicast or broadcast")
 	rounds := fs.Int("rounds", 3, "rounds per target (A B A B ...)")
 	_ = fs.Parse(args)
+	nc.kind = *peer
 	ta, err := pw.target()
 	if err != nil {
 		return err
@@ -277,4 +297,23 @@ func runCompare(ctx context.Context, args []string) error {
 		hists[cmp.B] = cmp.RunsB[n-1].Hist()
 	}
 	return c.write(cmp, md, hists)
+}
+
+// runFloorServer serves the floor until SIGTERM or SIGINT ends the process.
+func runFloorServer(args []string) error {
+	fs := flag.NewFlagSet("floor-server", flag.ExitOnError)
+	listen := fs.String("listen", "127.0.0.1:8090", "address to listen on")
+	_ = fs.Parse(args)
+	f, err := perf.StartFloorServer(*listen)
+	if err != nil {
+		return err
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	select {
+	case <-sig:
+		return f.Close()
+	case <-f.Done():
+		return f.Close()
+	}
 }

@@ -26,6 +26,8 @@ func TestTargetDefaults(t *testing.T) {
 	}{
 		{targetFlags{kind: "pushwire"}, perf.Target{Kind: perf.KindPushwire, Edge: "127.0.0.1:8080", API: "127.0.0.1:8081", Format: perf.FormatNDJSON}},
 		{targetFlags{kind: "nchan", edge: "127.0.0.1:9"}, perf.Target{Kind: perf.KindNchan, Edge: "127.0.0.1:9", API: "127.0.0.1:9", Format: perf.FormatSSE}},
+		{targetFlags{kind: "centrifugo"}, perf.Target{Kind: perf.KindCentrifugo, Edge: "127.0.0.1:8000", API: "127.0.0.1:8000", Format: perf.FormatSSE}},
+		{targetFlags{kind: "floor", format: "ndjson"}, perf.Target{Kind: perf.KindFloor, Edge: "127.0.0.1:8090", API: "127.0.0.1:8090", Format: perf.FormatSSE}},
 		{targetFlags{kind: "pushwire", format: "sse", pids: "7"}, perf.Target{Kind: perf.KindPushwire, Edge: "127.0.0.1:8080", API: "127.0.0.1:8081", Format: perf.FormatSSE, Pids: []int{7}}},
 	} {
 		got, err := c.tf.target()
@@ -36,6 +38,19 @@ func TestTargetDefaults(t *testing.T) {
 	}
 	if _, err := (&targetFlags{kind: "pushpin"}).target(); err == nil {
 		t.Fatal("target pushpin = nil error; want an error")
+	}
+}
+
+func TestParseKinds(t *testing.T) {
+	t.Parallel()
+	got, err := parseKinds("nchan, floor,pushwire")
+	if want := []perf.Kind{perf.KindPushwire, perf.KindFloor, perf.KindNchan}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("parseKinds = %v, %v; want %v in column order", got, err, want)
+	}
+	for _, bad := range []string{"", " , ", "nchan,pushpin"} {
+		if _, err := parseKinds(bad); err == nil {
+			t.Fatalf("parseKinds(%q) = nil error; want an error", bad)
+		}
 	}
 }
 

@@ -17,10 +17,12 @@ import (
 func runSuite(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("suite", flag.ExitOnError)
 	conns := fs.Int("conns", 15000, "subscribers per scenario")
-	rounds := fs.Int("rounds", 1, "rounds, alternating pushwire and nchan; tables show medians")
+	rounds := fs.Int("rounds", 1, "rounds, alternating the targets; tables show medians")
 	repo := fs.String("repo", ".", "pushwire module root (builds ./cmd/pushwire, holds BENCHMARKS.md)")
 	bin := fs.String("pushwire-bin", "", "use this pushwire binary instead of building ./cmd/pushwire")
 	script := fs.String("nchan-script", "../shared/peers/nchan/start.sh", "nchan start script (relative to --repo)")
+	cfScript := fs.String("centrifugo-script", "../shared/peers/centrifugo/start.sh", "centrifugo start script (relative to --repo; builds Centrifugo on first use, ~3 min)")
+	targets := fs.String("targets", "pushwire,floor,nchan,centrifugo", "targets to run, comma-separated (pushwire, floor, nchan, centrifugo)")
 	serverCPUs := fs.String("server-cpus", "0", "taskset CPU list for the servers")
 	loadCPUs := fs.String("load-cpus", "1", "taskset CPU list for pushbench and its workers (empty: no pinning)")
 	out := fs.String("out", "", "write the JSON results here instead of stdout")
@@ -56,7 +58,12 @@ func runSuite(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	kinds, err := parseKinds(*targets)
+	if err != nil {
+		return err
+	}
 	sc := perf.SuiteConfig{RepoDir: abs, PushwireBin: *bin, NchanScript: rel(abs, *script),
+		CentrifugoScript: rel(abs, *cfScript), Targets: kinds,
 		ServerCPUs: *serverCPUs, Rounds: *rounds, PipelineConns: *pipeConns, PipelineDepth: *pipeline,
 		Batch: *batch, CoalesceBatch: *coBatch, CoalesceRepeat: *coRepeat, CoalesceConns: *coConns, FixedRate: *fixedRate, RawPipeline: *rawPipe, BenchTime: *benchtime, SkipMicro: !*micro, Cluster: *cluster, Command: "pushbench suite " + shellJoin(args),
 		Base: perf.Options{N: *conns, PerWorker: *perWorker, Exe: exe, Messages: *conns * *perConn,
@@ -116,4 +123,29 @@ func shellJoin(args []string) string {
 		q[i] = a
 	}
 	return strings.Join(q, " ")
+}
+
+// parseKinds reads --targets, keeping perf.SuiteKinds' column order.
+func parseKinds(s string) ([]perf.Kind, error) {
+	want := map[perf.Kind]bool{}
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		k, err := perf.ParseKind(f)
+		if err != nil {
+			return nil, err
+		}
+		want[k] = true
+	}
+	var kinds []perf.Kind
+	for _, k := range perf.SuiteKinds {
+		if want[k] {
+			kinds = append(kinds, k)
+		}
+	}
+	if len(kinds) == 0 {
+		return nil, fmt.Errorf("--targets %q names no target", s)
+	}
+	return kinds, nil
 }
