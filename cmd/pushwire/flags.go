@@ -179,7 +179,9 @@ func printConfig(w io.Writer, fs *flag.FlagSet) {
 		case urls[fl.Name]:
 			v = withoutUserinfo(v)
 		}
-		if v == "" || strings.ContainsAny(v, " \t") {
+		// Quoted where the file reader would otherwise read it differently:
+		// empty, around a space, or starting with the '=' a "name = value" line drops.
+		if v == "" || strings.ContainsAny(v, " \t") || v[0] == '=' {
 			v = `"` + v + `"`
 		}
 		fmt.Fprintf(w, "%s %s\n", fl.Name, v)
