@@ -194,27 +194,12 @@ func TestConfigFromEnvironment(t *testing.T) {
 		"PUSHWIRE_MAX_MESSAGE_BYTES=1KiB",
 		"PUSHWIRE_ALLOWED_ORIGINS=http://env.example",
 	})
-	r := n.do("GET", "/stats", "")
-	var st struct{ Node string }
-	json.Unmarshal(r.body, &st)
-	if st.Node != "from-env" {
-		t.Errorf("/stats node = %q; want from-env from PUSHWIRE_NODE_ID", st.Node)
-	}
-	if r := n.pub("all", strings.Repeat("x", 1025)); r.status != 413 {
-		t.Errorf("1025-byte push with PUSHWIRE_MAX_MESSAGE_BYTES=1KiB = %d; want 413", r.status)
-	}
-	if r := n.pub("all", strings.Repeat("x", 1024)); r.status != 200 {
-		t.Errorf("1024-byte push = %d; want 200", r.status)
-	}
-	s := n.subscribe("/sub?topic=c", "Origin", "http://env.example")
-	defer s.close()
-	if got := s.resp.Header.Get("Access-Control-Allow-Origin"); got != "http://env.example" {
-		t.Errorf("Allow-Origin = %q; want http://env.example from PUSHWIRE_ALLOWED_ORIGINS", got)
-	}
+	expectSettings(t, n, "from-env", 1024, "http://env.example")
 }
 
 // TestConfigPrecedence: flag > environment > file > default, one setting
-// per rung, with the file itself named by PUSHWIRE_CONFIG.
+// per rung (node-id from the flag, max-message-bytes from the environment,
+// allowed-origins from the file), with the file itself named by PUSHWIRE_CONFIG.
 func TestConfigPrecedence(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "pushwire.conf")
@@ -227,23 +212,28 @@ func TestConfigPrecedence(t *testing.T) {
 		"PUSHWIRE_NODE_ID=from-env",
 		"PUSHWIRE_MAX_MESSAGE_BYTES=2KiB",
 	}, "--node-id", "from-flag")
+	expectSettings(t, n, "from-flag", 2048, "http://file.example")
+}
 
-	r := n.do("GET", "/stats", "")
+// expectSettings checks that n runs with node-id nodeID, max-message-bytes
+// maxMessage and allowed-origins origin, through /stats, publishes and a subscribe.
+func expectSettings(t *testing.T, n *node, nodeID string, maxMessage int, origin string) {
+	t.Helper()
 	var st struct{ Node string }
-	json.Unmarshal(r.body, &st)
-	if st.Node != "from-flag" {
-		t.Errorf("/stats node = %q; want from-flag (flag over environment and file)", st.Node)
+	json.Unmarshal(n.do("GET", "/stats", "").body, &st)
+	if st.Node != nodeID {
+		t.Errorf("/stats node = %q; want %s", st.Node, nodeID)
 	}
-	if r := n.pub("all", strings.Repeat("x", 2048)); r.status != 200 {
-		t.Errorf("2048-byte push with PUSHWIRE_MAX_MESSAGE_BYTES=2KiB over the file's 1KiB = %d; want 200 (environment over file)", r.status)
+	if r := n.pub("all", strings.Repeat("x", maxMessage)); r.status != 200 {
+		t.Errorf("%d-byte push = %d; want 200 with max-message-bytes %d", maxMessage, r.status, maxMessage)
 	}
-	if r := n.pub("all", strings.Repeat("x", 2049)); r.status != 413 {
-		t.Errorf("2049-byte push = %d; want 413", r.status)
+	if r := n.pub("all", strings.Repeat("x", maxMessage+1)); r.status != 413 {
+		t.Errorf("%d-byte push = %d; want 413 with max-message-bytes %d", maxMessage+1, r.status, maxMessage)
 	}
-	s := n.subscribe("/sub?topic=c", "Origin", "http://file.example")
+	s := n.subscribe("/sub?topic=c", "Origin", origin)
 	defer s.close()
-	if got := s.resp.Header.Get("Access-Control-Allow-Origin"); got != "http://file.example" {
-		t.Errorf("Allow-Origin = %q; want http://file.example (file over default)", got)
+	if got := s.resp.Header.Get("Access-Control-Allow-Origin"); got != origin {
+		t.Errorf("Allow-Origin = %q; want %s", got, origin)
 	}
 }
 
