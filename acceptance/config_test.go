@@ -58,7 +58,16 @@ allowed-origins http://conf.example
 // runOnce runs pushwire with args to completion and returns its exit code and output.
 func runOnce(t *testing.T, args ...string) (int, string) {
 	t.Helper()
+	return runOnceEnv(t, nil, args...)
+}
+
+// runOnceEnv is runOnce with env ("NAME=value") added to the test's environment.
+func runOnceEnv(t *testing.T, env []string, args ...string) (int, string) {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -171,5 +180,171 @@ func TestCapacityLogged(t *testing.T) {
 	}
 	if lim.Max > 4096 && capacity <= 1024 {
 		t.Errorf("capacity=%d with a hard limit of %d; want the soft limit raised to the hard one", capacity, lim.Max)
+	}
+}
+
+// TestConfigFromEnvironment: every setting can come from PUSHWIRE_<NAME>
+// alone, with no flag and no file.
+func TestConfigFromEnvironment(t *testing.T) {
+	t.Parallel()
+	n := startNodeEnv(t, []string{
+		"PUSHWIRE_LISTEN=127.0.0.1:0",
+		"PUSHWIRE_API_LISTEN=127.0.0.1:0",
+		"PUSHWIRE_NODE_ID=from-env",
+		"PUSHWIRE_MAX_MESSAGE_BYTES=1KiB",
+		"PUSHWIRE_ALLOWED_ORIGINS=http://env.example",
+	})
+	expectSettings(t, n, "from-env", 1024, "http://env.example")
+}
+
+// TestConfigPrecedence: flag > environment > file > default, one setting
+// per rung (node-id from the flag, max-message-bytes from the environment,
+// allowed-origins from the file), with the file itself named by PUSHWIRE_CONFIG.
+func TestConfigPrecedence(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "pushwire.conf")
+	conf := "listen 127.0.0.1:0\napi-listen 127.0.0.1:0\nnode-id from-file\nmax-message-bytes 1KiB\nallowed-origins http://file.example\n"
+	if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := startNodeEnv(t, []string{
+		"PUSHWIRE_CONFIG=" + file,
+		"PUSHWIRE_NODE_ID=from-env",
+		"PUSHWIRE_MAX_MESSAGE_BYTES=2KiB",
+	}, "--node-id", "from-flag")
+	expectSettings(t, n, "from-flag", 2048, "http://file.example")
+}
+
+// expectSettings checks that n runs with node-id nodeID, max-message-bytes
+// maxMessage and allowed-origins origin, through /stats, publishes and a subscribe.
+func expectSettings(t *testing.T, n *node, nodeID string, maxMessage int, origin string) {
+	t.Helper()
+	var st struct{ Node string }
+	json.Unmarshal(n.do("GET", "/stats", "").body, &st)
+	if st.Node != nodeID {
+		t.Errorf("/stats node = %q; want %s", st.Node, nodeID)
+	}
+	if r := n.pub("all", strings.Repeat("x", maxMessage)); r.status != 200 {
+		t.Errorf("%d-byte push = %d; want 200 with max-message-bytes %d", maxMessage, r.status, maxMessage)
+	}
+	if r := n.pub("all", strings.Repeat("x", maxMessage+1)); r.status != 413 {
+		t.Errorf("%d-byte push = %d; want 413 with max-message-bytes %d", maxMessage+1, r.status, maxMessage)
+	}
+	s := n.subscribe("/sub?topic=c", "Origin", origin)
+	defer s.close()
+	if got := s.resp.Header.Get("Access-Control-Allow-Origin"); got != origin {
+		t.Errorf("Allow-Origin = %q; want %s", got, origin)
+	}
+}
+
+// TestBadSettingNamesSource: a bad value is refused with exit code 2 and a
+// message naming the setting and where it came from.
+func TestBadSettingNamesSource(t *testing.T) {
+	t.Parallel()
+	bad := filepath.Join(t.TempDir(), "bad.conf")
+	os.WriteFile(bad, []byte("listen 127.0.0.1:0\napi-listen 127.0.0.1:0\nheartbeat soon\n"), 0o600)
+	listen := []string{"--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"}
+	cases := []struct {
+		env  []string
+		args []string
+		says []string
+	}{
+		{[]string{"PUSHWIRE_HEARTBEAT=soon"}, listen, []string{"heartbeat", "environment PUSHWIRE_HEARTBEAT"}},
+		{[]string{"PUSHWIRE_MAX_CONNS=many"}, listen, []string{"max-conns", "environment PUSHWIRE_MAX_CONNS"}},
+		{[]string{"PUSHWIRE_MAX_MESSAGE_BYTES=lots"}, listen, []string{"max-message-bytes", "environment PUSHWIRE_MAX_MESSAGE_BYTES", `"lots"`}},
+		{[]string{"PUSHWIRE_LOG_LEVEL=loud"}, listen, []string{"log-level", "environment PUSHWIRE_LOG_LEVEL"}},
+		{nil, []string{"--config", bad}, []string{"heartbeat", "file " + bad + " line 3"}},
+		{nil, append([]string{"--max-conns", "many"}, listen...), []string{"max-conns", "flag"}},
+		// the flag wins, so the environment's bad value is never read
+		{[]string{"PUSHWIRE_HEARTBEAT=soon"}, append([]string{"--heartbeat", "2s", "--print-config"}, listen...), nil},
+	}
+	for _, c := range cases {
+		code, out := runOnceEnv(t, c.env, c.args...)
+		if c.says == nil {
+			if code != 0 {
+				t.Errorf("%v pushwire %v exited %d: %s; want 0", c.env, c.args, code, out)
+			}
+			continue
+		}
+		if code != 2 {
+			t.Errorf("%v pushwire %v exited %d; want 2", c.env, c.args, code)
+		}
+		for _, want := range c.says {
+			if !strings.Contains(out, want) {
+				t.Errorf("%v pushwire %v said %q; want it to name %s", c.env, c.args, out, want)
+			}
+		}
+	}
+}
+
+// TestPrintConfig: --print-config prints every effective setting in the
+// --config format with secrets masked, exits 0, and what it prints reads
+// back through --config to the same output and to a node that runs.
+func TestPrintConfig(t *testing.T) {
+	t.Parallel()
+	env := []string{
+		"PUSHWIRE_JWT_SECRET=jwt-s3cret",
+		"PUSHWIRE_NODE_ID=from env",
+		"PUSHWIRE_HEARTBEAT=7s",
+	}
+	code, out := runOnceEnv(t, env, "--print-config",
+		"--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+		"--api-token", "tok-s3cret",
+		"--redis", "redis://user:redis-s3cret@127.0.0.1:1/0",
+		"--hook-url", "http://hook:hook-s3cret@127.0.0.1:1/h?a=b",
+		"--auth-url", "http://127.0.0.1:1/auth?x=y&z=1",
+		"--topic-acl", "user.{user}.*", "--topic-acl", "public.*",
+		"--max-message-bytes", "3KiB")
+	if code != 0 {
+		t.Fatalf("--print-config exited %d: %s", code, out)
+	}
+	if strings.Contains(out, "s3cret") {
+		t.Errorf("--print-config shows a secret:\n%s", out)
+	}
+	for _, want := range []string{
+		"api-token ***\n",
+		"jwt-secret ***\n",
+		"redis redis://***@127.0.0.1:1/0\n",
+		"hook-url http://***@127.0.0.1:1/h?a=b\n",
+		"auth-url http://127.0.0.1:1/auth?x=y&z=1\n",
+		"topic-acl user.{user}.*,public.*\n",
+		"max-message-bytes 3KiB\n",
+		"heartbeat 7s\n",
+		"node-id \"from env\"\n",
+		"listen 127.0.0.1:0\n",
+		"tls-listen \"\"\n",
+		"drain 30s\n", // a default
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--print-config lacks %q:\n%s", want, out)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if name, _, _ := strings.Cut(line, " "); name == "config" || name == "print-config" {
+			t.Errorf("--print-config prints %q; want settings only", line)
+		}
+	}
+
+	file := filepath.Join(t.TempDir(), "printed.conf")
+	if err := os.WriteFile(file, []byte(out), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, again := runOnce(t, "--config", file, "--print-config")
+	if code != 0 || again != out {
+		t.Errorf("--config <printed> --print-config exited %d and printed\n%s\nwant the same as the first print:\n%s", code, again, out)
+	}
+
+	// A printed standalone configuration runs as is.
+	code, out = runOnceEnv(t, []string{"PUSHWIRE_NODE_ID=printed"}, "--print-config", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0")
+	if code != 0 {
+		t.Fatalf("--print-config exited %d: %s", code, out)
+	}
+	standalone := filepath.Join(t.TempDir(), "standalone.conf")
+	os.WriteFile(standalone, []byte(out), 0o600)
+	n := startNodeArgs(t, "--config", standalone)
+	var st struct{ Node string }
+	json.Unmarshal(n.do("GET", "/stats", "").body, &st)
+	if st.Node != "printed" {
+		t.Errorf("node started from a printed config: /stats node = %q; want printed", st.Node)
 	}
 }

@@ -68,8 +68,18 @@ func startNode(t *testing.T, flags ...string) *node {
 // startNodeArgs runs pushwire with exactly args.
 func startNodeArgs(t *testing.T, args ...string) *node {
 	t.Helper()
+	return startNodeEnv(t, nil, args...)
+}
+
+// startNodeEnv runs pushwire with exactly args and env ("NAME=value") added
+// to the test's environment.
+func startNodeEnv(t *testing.T, env []string, args ...string) *node {
+	t.Helper()
 	n := &node{t: t, exited: make(chan struct{})}
 	n.cmd = exec.Command(binary, args...)
+	if env != nil {
+		n.cmd.Env = append(os.Environ(), env...)
+	}
 	stderr, err := n.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

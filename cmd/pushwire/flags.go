@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -60,19 +61,73 @@ func registerFlags(fs *flag.FlagSet, c *server.Config) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 }
 
+// Where a setting can come from, strongest first: the command line, a
+// PUSHWIRE_<NAME> environment variable, the --config file, the default. Every
+// source goes through the flag's own Set, so the parsing rules and errors are
+// the flags' everywhere.
+
+// actions are flags that do something rather than set something: they are
+// taken from the command line only and --print-config does not print them.
+var actions = map[string]bool{"print-config": true}
+
+// envName is the environment variable of a setting: --max-conns is
+// PUSHWIRE_MAX_CONNS.
+func envName(name string) string {
+	return "PUSHWIRE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// loadSettings applies the environment (through lookup, os.LookupEnv outside
+// tests) and then the --config file (whose path may itself come from
+// PUSHWIRE_CONFIG) to every setting of fs not given on the command line. It
+// returns where each setting that is not a default came from ("flag --x",
+// "environment PUSHWIRE_X", "file F line N"), for messages.
+func loadSettings(fs *flag.FlagSet, lookup func(string) (string, bool)) (map[string]string, error) {
+	sources := map[string]string{}
+	fs.Visit(func(fl *flag.Flag) { sources[fl.Name] = "flag --" + fl.Name })
+	var err error
+	fs.VisitAll(func(fl *flag.Flag) {
+		if err != nil || actions[fl.Name] || sources[fl.Name] != "" {
+			return
+		}
+		key := envName(fl.Name)
+		v, ok := lookup(key)
+		if !ok {
+			return
+		}
+		source := "environment " + key
+		if e := fs.Set(fl.Name, v); e != nil {
+			err = fmt.Errorf("%s from %s: %w", fl.Name, source, e)
+			return
+		}
+		sources[fl.Name] = source
+	})
+	if err != nil {
+		return nil, err
+	}
+	if path := fs.Lookup("config").Value.String(); path != "" {
+		err = applyConfigFile(fs, path, sources)
+	}
+	return sources, err
+}
+
 // applyConfigFile reads "name value" or "name = value" lines (# starts a
-// comment) and sets each named flag of fs, except flags given on the command
-// line: flags win over the file.
-func applyConfigFile(fs *flag.FlagSet, path string) error {
+// comment; surrounding double quotes are dropped, so "" is an empty value)
+// and sets each named flag of fs, except the ones sources already has: the
+// command line and the environment win over the file. It adds what it sets
+// to sources.
+func applyConfigFile(fs *flag.FlagSet, path string, sources map[string]string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("--config: %w", err)
 	}
 	defer f.Close()
-	onCommandLine := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { onCommandLine[fl.Name] = true })
+	givenElsewhere := make(map[string]bool, len(sources))
+	for name := range sources {
+		givenElsewhere[name] = true
+	}
 	sc := bufio.NewScanner(f)
 	for lineNo := 1; sc.Scan(); lineNo++ {
+		at := fmt.Sprintf("file %s line %d", path, lineNo)
 		line := strings.TrimSpace(sc.Text())
 		if i := strings.IndexByte(line, '#'); i >= 0 {
 			line = strings.TrimSpace(line[:i])
@@ -80,25 +135,75 @@ func applyConfigFile(fs *flag.FlagSet, path string) error {
 		if line == "" {
 			continue
 		}
-		name, value, ok := strings.Cut(line, "=")
-		if !ok {
-			name, value, ok = strings.Cut(line, " ")
+		// The name ends at the first space or '=', so a value may hold '='
+		// (a URL's query) and "name=value", "name = value", "name value" all read alike.
+		end := strings.IndexAny(line, " \t=")
+		if end <= 0 {
+			return fmt.Errorf("%s: want \"name value\"", at)
 		}
-		name, value = strings.TrimPrefix(strings.TrimSpace(name), "--"), strings.TrimSpace(value)
-		if !ok || name == "" {
-			return fmt.Errorf("--config %s:%d: want \"name value\"", path, lineNo)
+		name := strings.TrimPrefix(line[:end], "--")
+		value := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line[end:]), "="))
+		if fs.Lookup(name) == nil || name == "config" || actions[name] {
+			return fmt.Errorf("%s: unknown setting %q", at, name)
 		}
-		if fs.Lookup(name) == nil || name == "config" {
-			return fmt.Errorf("--config %s:%d: unknown setting %q", path, lineNo, name)
-		}
-		if onCommandLine[name] {
+		if givenElsewhere[name] {
 			continue
 		}
 		if err := fs.Set(name, strings.Trim(value, `"`)); err != nil {
-			return fmt.Errorf("--config %s:%d: %s: %w", path, lineNo, name, err)
+			return fmt.Errorf("%s from %s: %w", name, at, err)
 		}
+		sources[name] = at
 	}
 	return sc.Err()
+}
+
+// secrets are printed masked by --print-config; urls have their user info
+// (a password) masked.
+var (
+	secrets = map[string]bool{"api-token": true, "jwt-secret": true}
+	urls    = map[string]bool{"redis": true, "auth-url": true, "hook-url": true}
+)
+
+// printConfig writes every setting of fs with its effective value in the
+// --config format, secrets masked, so the output can be fed back as a file.
+func printConfig(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(fl *flag.Flag) {
+		if fl.Name == "config" || actions[fl.Name] {
+			return
+		}
+		v := fl.Value.String()
+		switch {
+		case v == "":
+		case secrets[fl.Name]:
+			v = "***"
+		case urls[fl.Name]:
+			v = withoutUserinfo(v)
+		}
+		// Quoted where the file reader would otherwise read it differently:
+		// empty, around a space, or starting with the '=' a "name = value" line drops.
+		if v == "" || strings.ContainsAny(v, " \t") || v[0] == '=' {
+			v = `"` + v + `"`
+		}
+		fmt.Fprintf(w, "%s %s\n", fl.Name, v)
+	})
+}
+
+// withoutUserinfo hides the user info of a URL, as the server's log does for
+// --redis: "redis://u:secret@h:6379/0" becomes "redis://***@h:6379/0".
+func withoutUserinfo(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return u
+	}
+	hostEnd := strings.IndexAny(rest, "/?#")
+	if hostEnd < 0 {
+		hostEnd = len(rest)
+	}
+	at := strings.LastIndexByte(rest[:hostEnd], '@')
+	if at < 0 {
+		return u
+	}
+	return scheme + "://***@" + rest[at+1:]
 }
 
 // byteSize is an int flag that accepts plain bytes or a KiB/MiB/GiB suffix.

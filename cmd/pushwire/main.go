@@ -1,5 +1,5 @@
 // Command pushwire runs one node of the pushwire push server: flags and
-// --config become a server.Config, SIGTERM/SIGINT drain it, nothing else.
+// PUSHWIRE_* environment variables and --config become a server.Config, SIGTERM/SIGINT drain it, nothing else.
 package main
 
 import (
@@ -27,7 +27,8 @@ func run(args []string) int {
 		fs.PrintDefaults()
 	}
 	registerFlags(fs, &cfg)
-	configFile := fs.String("config", "", "file of settings, one \"name value\" a line; flags win over it")
+	fs.String("config", "", "file of settings, one \"name value\" a line; PUSHWIRE_<NAME> environment variables win over it, flags over both")
+	printOnly := fs.Bool("print-config", false, "print the effective settings in the --config format (secrets masked) and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -38,16 +39,23 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "pushwire: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	if *configFile != "" {
-		if err := applyConfigFile(fs, *configFile); err != nil {
-			fmt.Fprintln(os.Stderr, "pushwire:", err)
-			return 2
-		}
+	sources, err := loadSettings(fs, os.LookupEnv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pushwire:", err)
+		return 2
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-		fmt.Fprintf(os.Stderr, "pushwire: --log-level %q: want debug, info, warn or error\n", cfg.LogLevel)
+		from := sources["log-level"]
+		if from == "" {
+			from = "default"
+		}
+		fmt.Fprintf(os.Stderr, "pushwire: log-level %q from %s: want debug, info, warn or error\n", cfg.LogLevel, from)
 		return 2
+	}
+	if *printOnly {
+		printConfig(os.Stdout, fs)
+		return 0
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cfg.Logger = log
