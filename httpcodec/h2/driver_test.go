@@ -65,6 +65,16 @@ func (d *driver) run() {
 		}
 	}()
 	defer func() {
+		// A lingering close, as a server must do after GOAWAY (RFC 9113
+		// §6.8): shut our side, then read what the peer still sends until it
+		// closes. Closing with its bytes unread makes the kernel send RST,
+		// which can destroy the GOAWAY before the peer reads it (h2spec 5.4.1
+		// failed so once in a loaded run).
+		if cw, ok := d.nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+			d.nc.SetReadDeadline(time.Now().Add(time.Second))
+			for range reads {
+			}
+		}
 		d.nc.Close()
 		go func() {
 			for range reads {
