@@ -133,7 +133,7 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
 	cn.startLinks()
-	s.log.Info("cluster mode", "node", s.nodeID, "link", ln.Addr().String(), "advertise", advertise, "redis", withoutPassword(cfg.Redis))
+	s.log.Info("cluster mode", "node", s.nodeID, "link", ln.Addr().String(), "advertise", advertise, "redis", WithoutUserinfo(cfg.Redis))
 	return cn, nil
 }
 
@@ -174,23 +174,23 @@ func (cn *clusterNode) alone() bool {
 	return cn.mem != nil && cn.mem.Alone()
 }
 
-// withoutPassword hides the user info of a Redis URL for the log:
-// "redis://u:secret@h:6379/0" becomes "redis://***@h:6379/0".
-func withoutPassword(redisURL string) string {
-	scheme, rest, ok := strings.Cut(redisURL, "://")
+// WithoutUserinfo hides the user info of a URL for logs and printed
+// settings: "redis://u:secret@h:6379/0" becomes "redis://***@h:6379/0".
+// Only the authority is looked at, so an '@' in a path or query stays.
+func WithoutUserinfo(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
 	if !ok {
-		return redisURL
+		return u
 	}
-	hosts, path, _ := strings.Cut(rest, "/")
-	at := strings.LastIndexByte(hosts, '@')
+	hostEnd := strings.IndexAny(rest, "/?#")
+	if hostEnd < 0 {
+		hostEnd = len(rest)
+	}
+	at := strings.LastIndexByte(rest[:hostEnd], '@')
 	if at < 0 {
-		return redisURL
+		return u
 	}
-	out := scheme + "://***@" + hosts[at+1:]
-	if strings.Contains(rest, "/") {
-		out += "/" + path
-	}
-	return out
+	return scheme + "://***@" + rest[at+1:]
 }
 
 // advertiseFor turns a bound wildcard address into one a peer on this

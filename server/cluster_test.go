@@ -10,8 +10,8 @@ func TestRedisURLLoggedWithoutPassword(t *testing.T) {
 		"redis://u:p@ss@h:1/0?addr=h2:2":    "redis://***@h:1/0?addr=h2:2",
 		"127.0.0.1:6379":                    "127.0.0.1:6379",
 	} {
-		if got := withoutPassword(in); got != want {
-			t.Errorf("withoutPassword(%q) = %q; want %q", in, got, want)
+		if got := WithoutUserinfo(in); got != want {
+			t.Errorf("WithoutUserinfo(%q) = %q; want %q", in, got, want)
 		}
 	}
 }

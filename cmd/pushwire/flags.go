@@ -177,7 +177,7 @@ func printConfig(w io.Writer, fs *flag.FlagSet) {
 		case secrets[fl.Name]:
 			v = "***"
 		case urls[fl.Name]:
-			v = withoutUserinfo(v)
+			v = server.WithoutUserinfo(v)
 		}
 		// Quoted where the file reader would otherwise read it differently:
 		// empty, around a space, or starting with the '=' a "name = value" line drops.
@@ -186,24 +186,6 @@ func printConfig(w io.Writer, fs *flag.FlagSet) {
 		}
 		fmt.Fprintf(w, "%s %s\n", fl.Name, v)
 	})
-}
-
-// withoutUserinfo hides the user info of a URL, as the server's log does for
-// --redis: "redis://u:secret@h:6379/0" becomes "redis://***@h:6379/0".
-func withoutUserinfo(u string) string {
-	scheme, rest, ok := strings.Cut(u, "://")
-	if !ok {
-		return u
-	}
-	hostEnd := strings.IndexAny(rest, "/?#")
-	if hostEnd < 0 {
-		hostEnd = len(rest)
-	}
-	at := strings.LastIndexByte(rest[:hostEnd], '@')
-	if at < 0 {
-		return u
-	}
-	return scheme + "://***@" + rest[at+1:]
 }
 
 // byteSize is an int flag that accepts plain bytes or a KiB/MiB/GiB suffix.

@@ -111,8 +111,8 @@ func TestWithoutUserinfo(t *testing.T) {
 		"https://u:p@h/hook?x=1":             "https://***@h/hook?x=1",
 		"rediss://u:p%40ss@h:6380?addr=h2:1": "rediss://***@h:6380?addr=h2:1",
 	} {
-		if got := withoutUserinfo(in); got != want {
-			t.Errorf("withoutUserinfo(%q) = %q; want %q", in, got, want)
+		if got := server.WithoutUserinfo(in); got != want {
+			t.Errorf("server.WithoutUserinfo(%q) = %q; want %q", in, got, want)
 		}
 	}
 }
