@@ -24,6 +24,7 @@ func (ls *loopState) deliver(l *engine.Loop, h engine.Handle, m *message) {
 		if len(ls.held) != 0 && ls.holdLive(m, h) {
 			return
 		}
+		ls.observeDelay(m)
 		ls.writeMessage(l, h, c, m)
 	case modePoll:
 		ls.one[0] = m

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pushwire/pushwire/push"
 )
@@ -15,6 +16,7 @@ import (
 type message struct {
 	refs atomic.Int32
 	push.Message
+	born time.Time // when this node made it: the start of its delivery delay (metrics.go)
 
 	// frames are encoded on first use by whichever loop needs that format
 	// first; mu guards the encoding, after which the bytes are read-only.
@@ -37,6 +39,7 @@ func newMessage(seq uint64, timeMs int64) *message {
 	m := messagePool.Get().(*message)
 	m.refs.Store(1)
 	m.Seq, m.TimeMs = seq, timeMs
+	m.born = time.Now()
 	m.ID = strconv.AppendUint(m.ID[:0], seq, 10)
 	return m
 }

@@ -211,6 +211,7 @@ func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 	} else {
 		res.delivered = ls.fanOut(l, m, targets)
 	}
+	s.metrics.observeFanOut(res.delivered)
 	if res.delivered > 0 {
 		res.nodes = 1
 	}

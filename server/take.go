@@ -41,6 +41,7 @@ func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 		}
 	case push.All:
 		n := s.handOverAll(m)
+		s.metrics.observeFanOut(n)
 		if s.debug {
 			s.log.Debug("hop: delivered from a peer", "trace", p.Trace, "to", p.To, "delivered", n)
 		}
@@ -49,6 +50,7 @@ func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 	targets, _ := s.localTargets(sc.targets[:0], kind, name, key, m)
 	sc.targets = targets
 	s.handOver(m, targets, sc)
+	s.metrics.observeFanOut(len(targets))
 	if s.debug {
 		s.log.Debug("hop: delivered from a peer", "trace", p.Trace, "to", p.To, "delivered", len(targets))
 	}
