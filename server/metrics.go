@@ -126,7 +126,9 @@ func (ls *loopState) observeDelay(m *message) {
 		return
 	}
 	lm.delaySeq = m.Seq
-	ls.s.metrics.deliveryDelay.Update(time.Since(m.born).Seconds())
+	if !m.born.IsZero() {
+		ls.s.metrics.deliveryDelay.Update(time.Since(m.born).Seconds())
+	}
 }
 
 // publishServed runs after serveAPI handled a request for path: for a

@@ -176,6 +176,7 @@ func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 	}
 	m := newMessage(s.nextSeq(now), now.UnixMilli())
 	defer m.Release()
+	m.born = now
 	ls.to = push.AppendAddress(ls.to[:0], p.kind, p.name)
 	m.setPublished(ls.to, p.event, p.ctype, p.data, p.json, p.qos)
 	m.Expiry = now.Add(p.ttl).UnixMilli()

@@ -28,6 +28,7 @@ func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 	now := time.Now()
 	m := newMessage(seq, now.UnixMilli())
 	defer m.Release()
+	m.born = now
 	m.setPayload(viewBytes(p.To), viewBytes(p.Event), viewBytes(p.ContentType), p.Data, p.JSON, p.QoS)
 	sc := scratchPool.Get().(*fanScratch)
 	defer scratchPool.Put(sc)
