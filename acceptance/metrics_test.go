@@ -10,14 +10,7 @@ import (
 )
 
 // scrape reads /metrics with Prometheus's own parser.
-func (n *node) scrape() promscrape.Families {
-	n.t.Helper()
-	f, err := promscrape.Get(n.client, "http://"+n.api+"/metrics")
-	if err != nil {
-		n.t.Fatalf("scrape /metrics: %v", err)
-	}
-	return f
-}
+func (n *node) scrape() promscrape.Families { return promscrape.Scrape(n.t, n.client, n.api) }
 
 // TestMetricsParseAndCollectors: the whole exposition parses with
 // Prometheus's text parser, with the families an operator graphs first.
@@ -92,15 +85,12 @@ func TestMetricsHistogramsMove(t *testing.T) {
 	}
 	after := n.scrape()
 
-	delta := func(name string, labels ...string) uint64 {
-		return after.Count(name, labels...) - before.Count(name, labels...)
-	}
 	// Every publish request (27) is timed once; every message published (a
 	// 400 makes none: 20 + 5 + 2 lines) has its fan-out observed.
-	if d := delta("pushwire_publish_seconds"); d != topicPubs+5+1+1 {
+	if d := after.CountSince(before, "pushwire_publish_seconds"); d != topicPubs+5+1+1 {
 		t.Errorf("pushwire_publish_seconds count moved %d; want %d (one per publish request)", d, topicPubs+7)
 	}
-	if d := delta("pushwire_fanout_connections"); d != topicPubs+5+2 {
+	if d := after.CountSince(before, "pushwire_fanout_connections"); d != topicPubs+5+2 {
 		t.Errorf("pushwire_fanout_connections count moved %d; want %d (one per message)", d, topicPubs+7)
 	}
 	// The 21 topic messages reached 3 connections: the (2, 5] bucket; the 6
@@ -116,16 +106,11 @@ func TestMetricsHistogramsMove(t *testing.T) {
 	// wrote it, not per subscriber: 21 messages, 3 subscribers, at most 2
 	// loops here (GOMAXPROCS on this machine's 2 cores).
 	loops := n.stats()["loops"]
-	if d := delta("pushwire_delivery_delay_seconds"); d < topicPubs+1 || float64(d) > loops*(topicPubs+1) {
+	if d := after.CountSince(before, "pushwire_delivery_delay_seconds"); d < topicPubs+1 || float64(d) > loops*(topicPubs+1) {
 		t.Errorf("pushwire_delivery_delay_seconds count moved %d; want %d..%v (per message and loop, not per socket)", d, topicPubs+1, loops*(topicPubs+1))
 	}
-	codes := func(code string) float64 {
-		a, _ := after.Value("pushwire_publishes_total", "code", code)
-		b, _ := before.Value("pushwire_publishes_total", "code", code)
-		return a - b
-	}
 	for code, want := range map[string]float64{"200": topicPubs + 1, "404": 5 + 1, "400": 1, "503": 0} {
-		if got := codes(code); got != want {
+		if got := after.ValueSince(before, "pushwire_publishes_total", "code", code); got != want {
 			t.Errorf(`pushwire_publishes_total{code=%q} moved %v; want %v`, code, got, want)
 		}
 	}

@@ -9,14 +9,7 @@ import (
 )
 
 // scrape reads n's /metrics with Prometheus's own text parser.
-func (n *node) scrape() promscrape.Families {
-	n.t.Helper()
-	f, err := promscrape.Get(n.client, "http://"+n.api+"/metrics")
-	if err != nil {
-		n.t.Fatalf("node %s: scrape /metrics: %v", n.id, err)
-	}
-	return f
-}
+func (n *node) scrape() promscrape.Families { return promscrape.Scrape(n.t, n.client, n.api) }
 
 // TestMetricsClusterHistogramsMove: pushes published on node b for a
 // subscriber on node a move b's link round-trip and queue histograms, its
@@ -51,35 +44,29 @@ func TestMetricsClusterHistogramsMove(t *testing.T) {
 	aAfter, bAfter := a.scrape(), b.scrape()
 	const pushes = 2*each + 1
 
-	moved := func(after, before promscrape.Families, name string, labels ...string) uint64 {
-		return after.Count(name, labels...) - before.Count(name, labels...)
-	}
 	for _, h := range []string{"pushwire_link_round_trip_seconds", "pushwire_link_queue_requests", "pushwire_publish_seconds"} {
-		if d := moved(bAfter, bBefore, h); d != pushes {
+		if d := bAfter.CountSince(bBefore, h); d != pushes {
 			t.Errorf("node b %s count moved %d; want %d (one per forwarded publish)", h, d, pushes)
 		}
 	}
-	if d := moved(bAfter, bBefore, "pushwire_redis_request_seconds", "client", "store"); d == 0 {
+	if d := bAfter.CountSince(bBefore, "pushwire_redis_request_seconds", "client", "store"); d == 0 {
 		t.Errorf("node b: the QoS 1 publish stored in Redis moved no pushwire_redis_request_seconds{client=\"store\"}")
 	}
 	if n := bAfter.Count("pushwire_redis_request_seconds", "client", "directory"); n == 0 {
 		t.Errorf("node b looked up a user and a topic in Redis; pushwire_redis_request_seconds{client=\"directory\"} count 0")
 	}
-	hits, _ := bAfter.Value("pushwire_directory_cache_hits_total")
-	hitsBefore, _ := bBefore.Value("pushwire_directory_cache_hits_total")
+	hits := bAfter.ValueSince(bBefore, "pushwire_directory_cache_hits_total")
 	misses, _ := bAfter.Value("pushwire_directory_cache_misses_total")
-	if hits-hitsBefore < pushes || misses == 0 {
-		t.Errorf("node b directory cache: hits moved %v (want at least %d: every repeated lookup), misses %v (want > 0: the first ones)", hits-hitsBefore, pushes, misses)
+	if hits < pushes || misses == 0 {
+		t.Errorf("node b directory cache: hits moved %v (want at least %d: every repeated lookup), misses %v (want > 0: the first ones)", hits, pushes, misses)
 	}
-	ok200, _ := bAfter.Value("pushwire_publishes_total", "code", "200")
-	ok200Before, _ := bBefore.Value("pushwire_publishes_total", "code", "200")
-	if ok200-ok200Before != pushes {
-		t.Errorf(`node b pushwire_publishes_total{code="200"} moved %v; want %d (routed answers count too)`, ok200-ok200Before, pushes)
+	if ok := bAfter.ValueSince(bBefore, "pushwire_publishes_total", "code", "200"); ok != pushes {
+		t.Errorf(`node b pushwire_publishes_total{code="200"} moved %v; want %d (routed answers count too)`, ok, pushes)
 	}
-	if d := moved(aAfter, aBefore, "pushwire_fanout_connections"); d != pushes {
+	if d := aAfter.CountSince(aBefore, "pushwire_fanout_connections"); d != pushes {
 		t.Errorf("node a pushwire_fanout_connections count moved %d; want %d (one per push taken from b)", d, pushes)
 	}
-	if d := moved(aAfter, aBefore, "pushwire_delivery_delay_seconds"); d != pushes {
+	if d := aAfter.CountSince(aBefore, "pushwire_delivery_delay_seconds"); d != pushes {
 		t.Errorf("node a pushwire_delivery_delay_seconds count moved %d; want %d (one subscriber: one per message)", d, pushes)
 	}
 	noRedisTrouble(t, a, b)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"testing"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -38,6 +39,16 @@ func Get(client *http.Client, url string) (Families, error) {
 		return nil, fmt.Errorf("GET %s: Content-Type %q, want text/plain; version=0.0.4", url, ct)
 	}
 	return Parse(string(body))
+}
+
+// Scrape is Get on http://<api>/metrics that fails t on any error.
+func Scrape(t testing.TB, client *http.Client, api string) Families {
+	t.Helper()
+	f, err := Get(client, "http://"+api+"/metrics")
+	if err != nil {
+		t.Fatalf("scrape %s/metrics: %v", api, err)
+	}
+	return f
 }
 
 // Parse parses the Prometheus text exposition format.
@@ -112,6 +123,18 @@ func (f Families) Histogram(name string, labels ...string) *dto.Histogram {
 // Count is a histogram's sample count, 0 when there is none.
 func (f Families) Count(name string, labels ...string) uint64 {
 	return f.Histogram(name, labels...).GetSampleCount()
+}
+
+// CountSince is how much a histogram's count grew from before to f.
+func (f Families) CountSince(before Families, name string, labels ...string) uint64 {
+	return f.Count(name, labels...) - before.Count(name, labels...)
+}
+
+// ValueSince is how much a counter grew from before to f.
+func (f Families) ValueSince(before Families, name string, labels ...string) float64 {
+	a, _ := f.Value(name, labels...)
+	b, _ := before.Value(name, labels...)
+	return a - b
 }
 
 // Between is how many observations of a histogram fell in (lo, hi]: bucket
