@@ -114,3 +114,29 @@ func TestObserverRedisDirectory(t *testing.T) {
 		t.Errorf("1000 cached lookups observed %d Redis requests; want ≤ 4", d)
 	}
 }
+
+// The message store times each of its requests: a Put, a Pending, an Ack.
+func TestObserverRedisStore(t *testing.T) {
+	r := startRedis(t)
+	var obs countingObserver
+	s, err := NewRedisStore(RedisStoreOptions{URL: r.url(), Logger: slog.New(slog.DiscardHandler), Observer: &obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	far := time.Now().Add(time.Hour).UnixMilli()
+	steps := []func() error{
+		func() error { return s.Put(bg, "42", testMsg(1, far, "a"), 10) },
+		func() error { _, err := s.Pending(bg, "42", time.Now().UnixMilli()); return err },
+		func() error { _, err := s.Ack(bg, "42", 1); return err },
+	}
+	for i, step := range steps {
+		before := obs.redis.Load()
+		if err := step(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if obs.redis.Load() == before {
+			t.Errorf("step %d went to Redis; no request observed", i)
+		}
+	}
+}
