@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pushwire/pushwire/acceptance/internal/promscrape"
 )
@@ -113,5 +114,26 @@ func TestMetricsHistogramsMove(t *testing.T) {
 		if got := after.ValueSince(before, "pushwire_publishes_total", "code", code); got != want {
 			t.Errorf(`pushwire_publishes_total{code=%q} moved %v; want %v`, code, got, want)
 		}
+	}
+}
+
+// TestMetricsPollDelay: a message answered to a waiting long-poll is one
+// delivery-delay observation, as a stream write is; publishes that reached
+// nobody are none.
+func TestMetricsPollDelay(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, "--poll-timeout", "5s")
+	before := n.scrape()
+	done := make(chan pollAnswer, 1)
+	go func() { done <- n.poll("/sub?topic=mp&format=poll") }()
+	waitFor(t, 10*time.Second, "poll not registered", func() bool {
+		r := n.pub("topic/mp", "x")
+		return r.status == 200 && strings.Contains(string(r.body), `"delivered":1`)
+	})
+	if a := <-done; a.status != 200 || len(a.msgs) != 1 {
+		t.Fatalf("poll = %d %s; want 200 with one message", a.status, a.body)
+	}
+	if d := n.scrape().CountSince(before, "pushwire_delivery_delay_seconds"); d != 1 {
+		t.Errorf("pushwire_delivery_delay_seconds count moved %d; want 1 (the message the poll was answered with)", d)
 	}
 }

@@ -27,6 +27,7 @@ func (ls *loopState) deliver(l *engine.Loop, h engine.Handle, m *message) {
 		ls.observeDelay(m)
 		ls.writeMessage(l, h, c, m)
 	case modePoll:
+		ls.observeDelay(m)
 		ls.one[0] = m
 		ls.answerPoll(l, h, c, ls.one[:], false)
 		ls.one[0] = nil
