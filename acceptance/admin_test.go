@@ -3,8 +3,6 @@ package acceptance
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -83,77 +81,6 @@ func TestStatsFields(t *testing.T) {
 	}
 }
 
-// promSample is one sample line of the Prometheus text format.
-var (
-	promName   = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
-	promSample = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)( -?\d+)?$`)
-	promLabels = regexp.MustCompile(`^\{([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*\}$`)
-)
-
-// parseProm checks text against the Prometheus text exposition format 0.0.4
-// and returns each unlabelled sample's value by name.
-func parseProm(t *testing.T, text string) map[string]float64 {
-	t.Helper()
-	out := map[string]float64{}
-	typed := map[string]string{}
-	sampled := map[string]bool{}
-	if !strings.HasSuffix(text, "\n") {
-		t.Errorf("/metrics does not end with a newline")
-	}
-	for i, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
-		switch {
-		case line == "":
-			continue
-		case strings.HasPrefix(line, "# TYPE "):
-			f := strings.Fields(line)
-			if len(f) != 4 || !promName.MatchString(f[2]) {
-				t.Errorf("/metrics line %d %q: bad TYPE", i+1, line)
-				continue
-			}
-			switch f[3] {
-			case "counter", "gauge", "histogram", "summary", "untyped":
-			default:
-				t.Errorf("/metrics line %d: unknown type %q", i+1, f[3])
-			}
-			if _, dup := typed[f[2]]; dup {
-				t.Errorf("/metrics line %d: second TYPE for %s", i+1, f[2])
-			}
-			if sampled[f[2]] {
-				t.Errorf("/metrics line %d: TYPE for %s after its samples", i+1, f[2])
-			}
-			typed[f[2]] = f[3]
-		case strings.HasPrefix(line, "# HELP "):
-			f := strings.SplitN(line, " ", 4)
-			if len(f) < 3 || !promName.MatchString(f[2]) {
-				t.Errorf("/metrics line %d %q: bad HELP", i+1, line)
-			}
-		case strings.HasPrefix(line, "#"):
-		default:
-			m := promSample.FindStringSubmatch(line)
-			if m == nil {
-				t.Errorf("/metrics line %d %q: not a sample", i+1, line)
-				continue
-			}
-			if m[2] != "" && !promLabels.MatchString(m[2]) {
-				t.Errorf("/metrics line %d %q: bad labels", i+1, line)
-			}
-			v, err := strconv.ParseFloat(m[3], 64)
-			if err != nil {
-				t.Errorf("/metrics line %d %q: value %q: %v", i+1, line, m[3], err)
-			}
-			base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(m[1], "_bucket"), "_sum"), "_count")
-			sampled[m[1]], sampled[base] = true, true
-			if typed[m[1]] == "counter" && v < 0 {
-				t.Errorf("/metrics counter %s = %v", m[1], v)
-			}
-			if m[2] == "" {
-				out[m[1]] = v
-			}
-		}
-	}
-	return out
-}
-
 func TestMetricsPrometheusText(t *testing.T) {
 	t.Parallel()
 	n := startNode(t)
@@ -164,22 +91,12 @@ func TestMetricsPrometheusText(t *testing.T) {
 		n.mustPub(200, "topic/m", fmt.Sprint(i))
 		s.packet()
 	}
-	r := n.do("GET", "/metrics", "")
-	if r.status != 200 {
-		t.Fatalf("GET /metrics = %d", r.status)
-	}
-	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
-		t.Errorf("/metrics Content-Type %q; want text/plain; version=0.0.4", ct)
-	}
-	m := parseProm(t, string(r.body))
-	if len(m) == 0 {
-		t.Fatalf("/metrics has no samples:\n%s", r.body)
-	}
+	m := n.scrape() // Prometheus's own text parser (metrics_test.go)
 	st := n.stats()
 	// The metrics agree with /stats for the counts both show.
 	for stat, metric := range map[string]string{"connections": "pushwire_connections", "users": "pushwire_users", "topics": "pushwire_topics",
 		"messages_in": "pushwire_messages_in_total", "messages_out": "pushwire_messages_out_total"} {
-		v, ok := m[metric]
+		v, ok := m.Value(metric)
 		if !ok {
 			t.Errorf("/metrics has no %s", metric)
 			continue

@@ -243,6 +243,8 @@ func TestBadSettingNamesSource(t *testing.T) {
 	t.Parallel()
 	bad := filepath.Join(t.TempDir(), "bad.conf")
 	os.WriteFile(bad, []byte("listen 127.0.0.1:0\napi-listen 127.0.0.1:0\nheartbeat soon\n"), 0o600)
+	small := filepath.Join(t.TempDir(), "small.conf")
+	os.WriteFile(small, []byte("listen 127.0.0.1:0\napi-listen 127.0.0.1:0\nwrite-buffer-limit 100\n"), 0o600)
 	listen := []string{"--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"}
 	cases := []struct {
 		env  []string
@@ -255,6 +257,10 @@ func TestBadSettingNamesSource(t *testing.T) {
 		{[]string{"PUSHWIRE_LOG_LEVEL=loud"}, listen, []string{"log-level", "environment PUSHWIRE_LOG_LEVEL"}},
 		{nil, []string{"--config", bad}, []string{"heartbeat", "file " + bad + " line 3"}},
 		{nil, append([]string{"--max-conns", "many"}, listen...), []string{"max-conns", "flag"}},
+		// values that parse but the server refuses name their source too
+		{[]string{"PUSHWIRE_HEARTBEAT=-1s"}, listen, []string{"heartbeat must be a positive duration", "heartbeat from environment PUSHWIRE_HEARTBEAT"}},
+		{nil, []string{"--config", small}, []string{"write-buffer-limit must be at least 4096", "write-buffer-limit from file " + small + " line 3"}},
+		{[]string{"PUSHWIRE_NODE_ID=a b"}, listen, []string{"node-id", "node-id from environment PUSHWIRE_NODE_ID"}},
 		// the flag wins, so the environment's bad value is never read
 		{[]string{"PUSHWIRE_HEARTBEAT=soon"}, append([]string{"--heartbeat", "2s", "--print-config"}, listen...), nil},
 	}

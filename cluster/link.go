@@ -120,8 +120,12 @@ func (k *link) enqueue(ctx context.Context, ps []*Push, c *call) error {
 	}
 	k.fifo = append(k.fifo, pending{c: c, base: base})
 	k.inflight += len(ps)
+	inflight := k.inflight
 	k.mu.Unlock()
 	k.ls.sent.Add(uint64(len(ps)))
+	if obs := o.Observer; obs != nil {
+		obs.LinkQueued(inflight)
+	}
 	if wasEmpty {
 		select {
 		case k.wake <- struct{}{}:

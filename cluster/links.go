@@ -20,6 +20,7 @@ type LinkOptions struct {
 	BackoffMax  time.Duration // 0 = 2s
 	MaxFrame    int           // largest frame accepted, header included; 0 = 1 MiB
 	Logger      *slog.Logger  // nil = slog.Default()
+	Observer    Observer      // round trips and queue depth for /metrics; nil = none
 }
 
 func (o *LinkOptions) fill() {
@@ -118,11 +119,15 @@ func (l *Links) forward(ctx context.Context, nodeID string, ps []*Push) ([]Resul
 	k, err := l.link(nodeID)
 	if err == nil {
 		c := &call{res: make([]Result, len(ps)), done: make(chan struct{})}
+		start := time.Now()
 		if err = k.enqueue(ctx, ps, c); err == nil {
 			select {
 			case <-c.done:
 				// After done the reader no longer touches c: c.res and c.got are ours.
 				if c.err == nil {
+					if obs := l.o.Observer; obs != nil {
+						obs.LinkRoundTrip(time.Since(start))
+					}
 					return c.res, nil
 				}
 				l.failed.Add(uint64(len(ps) - c.got))

@@ -32,6 +32,7 @@ type RedisStoreOptions struct {
 	OpTimeout time.Duration // bound on every Redis request; 0 = 1s
 	Prefix    string        // key prefix; "" = "pw:"
 	Logger    *slog.Logger  // nil = slog.Default()
+	Observer  Observer      // Redis request latency for /metrics (idempotency keys too); nil = none
 }
 
 // ErrStoreFull means the user already has the most unexpired messages Put allows.
@@ -145,6 +146,9 @@ func (s *RedisStore) client(ctx context.Context) (rueidis.Client, error) {
 // dial makes the client; done is closed, for the callers waiting on it, once the outcome is set.
 func (s *RedisStore) dial(done chan struct{}) (rueidis.Client, error) {
 	c, err := rueidis.NewClient(s.copt) // dials; bounded by Dialer.Timeout = OpTimeout
+	if err == nil {
+		c = timed(c, s.o.Observer)
+	}
 
 	s.mu.Lock()
 	s.dialing, s.dialErr = nil, err

@@ -23,6 +23,7 @@ type RedisOptions struct {
 	BatchCommands int           // write commands per pipeline; 0 = 4096
 	Prefix        string        // key prefix; "" = "pw:"
 	Logger        *slog.Logger  // nil = slog.Default()
+	Observer      Observer      // Redis request latency for /metrics; nil = none
 
 	// BeforeResync, when set, is called on the directory's goroutine just before it
 	// re-registers this node's entries after a gap (Redis restarted empty or lost them, writes
@@ -133,6 +134,7 @@ func (d *RedisDirectory) connect() (rueidis.Client, error) {
 	if err != nil {
 		return nil, d.down(err)
 	}
+	c = timed(c, d.o.Observer)
 	d.cli.Store(&c)
 	return c, nil
 }

@@ -15,10 +15,12 @@ func (ls *loopState) serveAPI(l *engine.Loop, h engine.Handle, c *connState, req
 	probe := string(path) == "/healthz" || string(path) == "/readyz" // load balancers carry no token (SPEC §9)
 	if ls.s.cfg.APIToken != "" && !probe && !ls.s.authorized(req.Header("Authorization")) {
 		ls.answerError(l, h, req, 401, "the api needs Authorization: Bearer <--api-token>")
+		ls.publishServed(l, h, path)
 		return
 	}
 	switch {
 	case bytes.HasPrefix(path, []byte("/pub")):
+		defer ls.publishServed(l, h, path)
 		if method != "POST" {
 			ls.answerError(l, h, req, 405, "use POST to publish")
 			return
@@ -53,10 +55,7 @@ func (ls *loopState) serveAPI(l *engine.Loop, h engine.Handle, c *connState, req
 		ls.out = appendJSONResponse(ls.out[:0], 200, persistence(req), ls.frame)
 		ls.writeAnswer(l, h, req, ls.out)
 	case string(path) == "/metrics":
-		ls.frame = ls.s.appendMetrics(ls.frame[:0])
-		dst := appendResponseHead(ls.out[:0], 200, persistence(req))
-		ls.out = appendBody(dst, "text/plain; version=0.0.4; charset=utf-8", ls.frame)
-		ls.writeAnswer(l, h, req, ls.out)
+		ls.serveMetrics(h, c, req)
 	default:
 		ls.answerError(l, h, req, 404, "no such endpoint on the api listener")
 	}

@@ -148,6 +148,7 @@ func (ls *loopState) appendConnInfo(dst []byte, l *engine.Loop, c *connState) []
 // finishAsync writes an async answer and has the engine present again the
 // requests that arrived meanwhile (it carried them: OnData consumed none).
 func (ls *loopState) finishAsync(l *engine.Loop, h engine.Handle, call *asyncCall) {
+	ls.publishAnswered(h)
 	c := ls.live(h)
 	if c == nil || c.mode != modeAsync {
 		return

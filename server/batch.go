@@ -46,6 +46,7 @@ func (ls *loopState) publishBatch(l *engine.Loop, h engine.Handle, req *httpcode
 		ls.dispatch(l, h, persistence(req), results...)
 		return
 	}
+	ls.s.metrics.countResults(results)
 	out := ls.frame[:0]
 	for i := range results {
 		out = appendPushResult(out, &results[i], true)

@@ -108,10 +108,11 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 	}
 	cn := newClusterNode(s)
 	o := cluster.RedisOptions{
-		URL:     cfg.Redis,
-		Self:    cluster.Node{ID: s.nodeID, Addr: advertise},
-		NodeTTL: cfg.NodeTTL,
-		Logger:  s.log,
+		URL:      cfg.Redis,
+		Self:     cluster.Node{ID: s.nodeID, Addr: advertise},
+		NodeTTL:  cfg.NodeTTL,
+		Logger:   s.log,
+		Observer: s.metrics.directoryObserver(),
 	}
 	cn.directoryHooks(&o)
 	dir, err := cluster.NewRedisDirectory(o)
@@ -127,7 +128,7 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 		// connections meanwhile and joins the cluster when Redis answers.
 		s.log.Warn("redis directory not reachable yet; serving local connections", "err", err)
 	}
-	if cn.qos, err = cluster.NewRedisStore(cluster.RedisStoreOptions{URL: cfg.Redis, Logger: s.log}); err != nil {
+	if cn.qos, err = cluster.NewRedisStore(cluster.RedisStoreOptions{URL: cfg.Redis, Logger: s.log, Observer: s.metrics.storeObserver()}); err != nil {
 		ln.Close()
 		dir.Close()
 		return nil, fmt.Errorf("--redis: %w", err)
@@ -141,7 +142,7 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 // listener, serves the pushes peers forward to it.
 func (cn *clusterNode) startLinks() {
 	s := cn.s
-	cn.links = cluster.NewLinks(s.nodeID, cn.dir, cluster.LinkOptions{Logger: s.log})
+	cn.links = cluster.NewLinks(s.nodeID, cn.dir, cluster.LinkOptions{Logger: s.log, Observer: s.metrics.linkObserver()})
 	if cn.ln == nil {
 		return
 	}

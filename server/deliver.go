@@ -24,8 +24,10 @@ func (ls *loopState) deliver(l *engine.Loop, h engine.Handle, m *message) {
 		if len(ls.held) != 0 && ls.holdLive(m, h) {
 			return
 		}
+		ls.observeDelay(m)
 		ls.writeMessage(l, h, c, m)
 	case modePoll:
+		ls.observeDelay(m)
 		ls.one[0] = m
 		ls.answerPoll(l, h, c, ls.one[:], false)
 		ls.one[0] = nil

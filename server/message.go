@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pushwire/pushwire/push"
 )
@@ -15,6 +16,10 @@ import (
 type message struct {
 	refs atomic.Int32
 	push.Message
+	// born is when this node read the publish or took the push from a peer:
+	// the start of its delivery delay (metrics.go); zero for a stored message
+	// read back, whose delay is not observed.
+	born time.Time
 
 	// frames are encoded on first use by whichever loop needs that format
 	// first; mu guards the encoding, after which the bytes are read-only.
@@ -37,6 +42,7 @@ func newMessage(seq uint64, timeMs int64) *message {
 	m := messagePool.Get().(*message)
 	m.refs.Store(1)
 	m.Seq, m.TimeMs = seq, timeMs
+	m.born = time.Time{}
 	m.ID = strconv.AppendUint(m.ID[:0], seq, 10)
 	return m
 }

@@ -176,6 +176,7 @@ func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 	}
 	m := newMessage(s.nextSeq(now), now.UnixMilli())
 	defer m.Release()
+	m.born = now
 	ls.to = push.AppendAddress(ls.to[:0], p.kind, p.name)
 	m.setPublished(ls.to, p.event, p.ctype, p.data, p.json, p.qos)
 	m.Expiry = now.Add(p.ttl).UnixMilli()
@@ -211,6 +212,7 @@ func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 	} else {
 		res.delivered = ls.fanOut(l, m, targets)
 	}
+	s.metrics.observeFanOut(res.delivered)
 	if res.delivered > 0 {
 		res.nodes = 1
 	}

@@ -219,6 +219,7 @@ func clusterPush(m *message, kind push.Kind) *cluster.Push {
 
 // answerRouted writes a routed job's answer on the publisher's loop.
 func (s *Server) answerRouted(job *routeJob) {
+	s.metrics.countResults(job.results)
 	var body []byte
 	if job.batch {
 		for i := range job.results {

@@ -59,6 +59,7 @@ type Server struct {
 	draining  atomic.Bool
 	running   atomic.Bool // the loops run: tasks submitted to them are taken
 	counters  counters
+	metrics   *metrics // histograms and counters of /metrics (metrics.go)
 
 	edgeAddr, apiAddr net.Addr
 	tls               edgeTLS // --tls-listen (tls.go)
@@ -131,6 +132,7 @@ func New(cfg Config) (*Server, error) {
 	for i := range s.loops {
 		s.loops[i] = newLoopState(s, i)
 	}
+	s.metrics = newMetrics(len(s.loops))
 	if cfg.HookURL != "" { // last: it starts a goroutine
 		if s.hooks, err = hooks.New(hooks.Options{URL: cfg.HookURL, Queue: cfg.HookQueue, Logger: log}); err != nil {
 			eng.Stop() // its epoll and eventfds

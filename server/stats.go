@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/hooks"
 )
 
@@ -29,6 +30,7 @@ type snapshot struct {
 	peersGone                        uint64
 	tlsHandshakes, tlsFailures       int64 // --tls-listen (engine counts them)
 	forwards, received               uint64
+	dir                              cluster.DirStats
 	storedUsers, storedBytes         int
 	authDenied, authFailed           uint64
 	hook                             hooks.Stats
@@ -65,6 +67,7 @@ func (s *Server) snapshot() snapshot {
 	sn.uptime = time.Since(s.started)
 	sn.draining = s.draining.Load()
 	sn.forwards, sn.received = s.cluster.forwards.Load(), s.cluster.received.Load()
+	sn.dir = s.cluster.dir.Stats()
 	if s.auth != nil {
 		sn.authDenied, sn.authFailed = s.auth.denied.Load(), s.auth.failed.Load()
 	}
@@ -121,8 +124,9 @@ func (s *Server) appendStats(dst []byte) []byte {
 	return append(dst, '}')
 }
 
-// appendMetrics appends the Prometheus text exposition of the same figures.
-func (s *Server) appendMetrics(dst []byte) []byte {
+// appendFigures appends the Prometheus text exposition of the same figures,
+// the first part of /metrics (metrics.go writes the rest).
+func (s *Server) appendFigures(dst []byte) []byte {
 	sn := s.snapshot()
 	metric := func(name, kind, help string, v float64) {
 		dst = append(dst, "# HELP pushwire_"...)
@@ -147,6 +151,8 @@ func (s *Server) appendMetrics(dst []byte) []byte {
 	metric("messages_out_total", "counter", "Frames of messages written to subscribers.", float64(sn.messagesOut))
 	metric("forwards_total", "counter", "Messages forwarded to other nodes.", float64(sn.forwards))
 	metric("forwards_received_total", "counter", "Messages other nodes forwarded here.", float64(sn.received))
+	metric("directory_cache_hits_total", "counter", "Directory reads answered by the Redis client-side cache (cluster mode).", float64(sn.dir.CacheHits))
+	metric("directory_cache_misses_total", "counter", "Directory reads that had to ask Redis (cluster mode).", float64(sn.dir.CacheMisses))
 	metric("drops_total", "counter", "Connections cut as slow consumers.", float64(sn.drops))
 	metric("subscribes_total", "counter", "Streams started.", float64(sn.subscribes))
 	metric("polls_total", "counter", "Long-poll requests.", float64(sn.polls))

@@ -28,6 +28,7 @@ func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 	now := time.Now()
 	m := newMessage(seq, now.UnixMilli())
 	defer m.Release()
+	m.born = now
 	m.setPayload(viewBytes(p.To), viewBytes(p.Event), viewBytes(p.ContentType), p.Data, p.JSON, p.QoS)
 	sc := scratchPool.Get().(*fanScratch)
 	defer scratchPool.Put(sc)
@@ -41,6 +42,7 @@ func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 		}
 	case push.All:
 		n := s.handOverAll(m)
+		s.metrics.observeFanOut(n)
 		if s.debug {
 			s.log.Debug("hop: delivered from a peer", "trace", p.Trace, "to", p.To, "delivered", n)
 		}
@@ -49,6 +51,7 @@ func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 	targets, _ := s.localTargets(sc.targets[:0], kind, name, key, m)
 	sc.targets = targets
 	s.handOver(m, targets, sc)
+	s.metrics.observeFanOut(len(targets))
 	if s.debug {
 		s.log.Debug("hop: delivered from a peer", "trace", p.Trace, "to", p.To, "delivered", len(targets))
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -108,6 +109,46 @@ func loadSettings(fs *flag.FlagSet, lookup func(string) (string, bool)) (map[str
 		err = applyConfigFile(fs, path, sources)
 	}
 	return sources, err
+}
+
+// settingRef is a setting named in an error the server returns: its
+// Validate, New and Start errors each start with the flag they are about
+// ("--heartbeat must be a positive duration") and may name others.
+var settingRef = regexp.MustCompile(`--([a-z][a-z0-9-]*)`)
+
+// withSources adds to each error of err (one, or several joined, as
+// Config.Validate returns them) where the settings it names came from, as
+// the parse errors say it: "--heartbeat must be a positive duration, got
+// -1s (heartbeat from environment PUSHWIRE_HEARTBEAT)". A value no source
+// gave is "the default".
+func withSources(err error, fs *flag.FlagSet, sources map[string]string) error {
+	parts := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		parts = joined.Unwrap()
+	}
+	out := make([]error, 0, len(parts))
+	for _, e := range parts {
+		var from []string
+		seen := map[string]bool{}
+		for _, m := range settingRef.FindAllStringSubmatch(e.Error(), -1) {
+			name := m[1]
+			if seen[name] || fs.Lookup(name) == nil || actions[name] {
+				continue
+			}
+			seen[name] = true
+			source := sources[name]
+			if source == "" {
+				source = "the default"
+			}
+			from = append(from, name+" from "+source)
+		}
+		if len(from) == 0 {
+			out = append(out, e)
+			continue
+		}
+		out = append(out, fmt.Errorf("%w (%s)", e, strings.Join(from, "; ")))
+	}
+	return errors.Join(out...)
 }
 
 // applyConfigFile reads "name value" or "name = value" lines (# starts a

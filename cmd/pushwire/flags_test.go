@@ -146,3 +146,54 @@ func FuzzConfigFile(f *testing.F) {
 		}
 	})
 }
+
+// TestInvalidValueNamesSource: a value that parses but that the server
+// refuses (Config.Validate, server.New) is reported with where it came
+// from, as a value that does not parse is.
+func TestInvalidValueNamesSource(t *testing.T) {
+	path := writeConf(t, "# settings\nwrite-buffer-limit 100\ntopic-acl user.{user}.*\n")
+	cases := []struct {
+		args []string
+		env  map[string]string
+		want []string
+	}{
+		{nil, map[string]string{"PUSHWIRE_HEARTBEAT": "-1s"},
+			[]string{"--heartbeat must be a positive duration, got -1s (heartbeat from environment PUSHWIRE_HEARTBEAT)"}},
+		{[]string{"--poll-buffer", "0"}, nil,
+			[]string{"--poll-buffer must be at least 1, got 0 (poll-buffer from flag --poll-buffer)"}},
+		{[]string{"--config", path}, nil, []string{
+			"--write-buffer-limit must be at least 4096, got 100 (write-buffer-limit from file " + path + " line 2)",
+			"--topic-acl needs --auth-url or --jwt-secret: without them the user is whatever the client says (topic-acl from file " + path +
+				" line 3; auth-url from the default; jwt-secret from the default)"}},
+		// Both errors of one start are reported, each with its own source.
+		{[]string{"--retry", "0s"}, map[string]string{"PUSHWIRE_DEFAULT_TTL": "0s"}, []string{
+			"(retry from flag --retry)", "(default-ttl from environment PUSHWIRE_DEFAULT_TTL)"}},
+	}
+	for _, c := range cases {
+		cfg, fs, sources, err := load(t, c.args, c.env)
+		if err != nil {
+			t.Fatalf("%v %v: load: %v", c.args, c.env, err)
+		}
+		err = cfg.Validate()
+		if err == nil {
+			t.Fatalf("%v %v: Validate accepted it", c.args, c.env)
+		}
+		got := withSources(err, fs, sources).Error()
+		for _, want := range c.want {
+			if !strings.Contains(got, want) {
+				t.Errorf("%v %v: %q; want it to contain %q", c.args, c.env, got, want)
+			}
+		}
+	}
+	// server.New's own checks follow the same rule.
+	cfg, fs, sources, _ := load(t, nil, map[string]string{"PUSHWIRE_NODE_ID": "no spaces allowed"})
+	if _, err := server.New(*cfg); err == nil {
+		t.Fatal("server.New accepted node id \"no spaces allowed\"")
+	} else if got, want := withSources(err, fs, sources).Error(), "(node-id from environment PUSHWIRE_NODE_ID)"; !strings.Contains(got, want) {
+		t.Errorf("server.New: %q; want it to contain %q", got, want)
+	}
+	// An error that names no setting is left as it is.
+	if got := withSources(io.ErrUnexpectedEOF, fs, sources); got.Error() != io.ErrUnexpectedEOF.Error() {
+		t.Errorf("withSources(%v) = %v", io.ErrUnexpectedEOF, got)
+	}
+}

@@ -68,11 +68,11 @@ func run(args []string) int {
 	signal.Notify(hups, syscall.SIGHUP) // caught from the start: the default would kill the node
 	srv, err := server.New(cfg)
 	if err != nil {
-		log.Error("bad settings", "err", err)
+		log.Error("bad settings", "err", withSources(err, fs, sources))
 		return 2
 	}
 	if err := srv.Start(); err != nil {
-		log.Error("cannot start", "err", err)
+		log.Error("cannot start", "err", withSources(err, fs, sources))
 		return 1
 	}
 	go reloadOnHUP(srv, hups, log)

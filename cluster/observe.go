@@ -1,0 +1,76 @@
+package cluster
+
+import (
+	"context"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// Observer receives the timings this package measures, for a node's /metrics.
+// Its methods are called on the goroutine that measured, often many at once:
+// they must be safe for concurrent use and cheap (a histogram update), since
+// some run once per forwarded call or Redis request. A nil Observer in the
+// options measures nothing and costs nothing.
+type Observer interface {
+	// LinkRoundTrip is the time from queueing a Forward or ForwardBatch on a
+	// link to its last answer; calls that failed are not observed.
+	LinkRoundTrip(d time.Duration)
+	// LinkQueued is a link's requests in flight (queued or sent, not yet
+	// answered) right after a call queued its own: the queue depth.
+	LinkQueued(inflight int)
+	// RedisCommand is the time of one request that went to Redis: a command or
+	// a pipeline. Reads answered by the client-side cache are not observed.
+	RedisCommand(d time.Duration)
+}
+
+// timedClient times the requests of a rueidis client for an Observer. Only the
+// calls this package makes (Do, DoMulti, DoCache, DoMultiCache; Lua scripts go
+// through Do) are timed; everything else is the client's own.
+type timedClient struct {
+	rueidis.Client
+	obs Observer
+}
+
+// timed wraps c so that obs sees its requests; without obs it is c itself.
+func timed(c rueidis.Client, obs Observer) rueidis.Client {
+	if obs == nil {
+		return c
+	}
+	return timedClient{Client: c, obs: obs}
+}
+
+func (c timedClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
+	start := time.Now()
+	r := c.Client.Do(ctx, cmd)
+	c.obs.RedisCommand(time.Since(start))
+	return r
+}
+
+func (c timedClient) DoMulti(ctx context.Context, cmds ...rueidis.Completed) []rueidis.RedisResult {
+	start := time.Now()
+	rs := c.Client.DoMulti(ctx, cmds...)
+	c.obs.RedisCommand(time.Since(start))
+	return rs
+}
+
+func (c timedClient) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl time.Duration) rueidis.RedisResult {
+	start := time.Now()
+	r := c.Client.DoCache(ctx, cmd, ttl)
+	if !r.IsCacheHit() {
+		c.obs.RedisCommand(time.Since(start))
+	}
+	return r
+}
+
+func (c timedClient) DoMultiCache(ctx context.Context, cmds ...rueidis.CacheableTTL) []rueidis.RedisResult {
+	start := time.Now()
+	rs := c.Client.DoMultiCache(ctx, cmds...)
+	for _, r := range rs {
+		if !r.IsCacheHit() { // one miss made the pipeline a round trip
+			c.obs.RedisCommand(time.Since(start))
+			break
+		}
+	}
+	return rs
+}
