@@ -291,7 +291,7 @@ func (c *Conn) countProtected(i int, recs []byte) {
 		case rec[0] == recordCCS:
 			afterCCS = true
 		case c.vers == tls.VersionTLS13 && rec[0] == recordAppData, c.vers == tls.VersionTLS12 && afterCCS:
-			c.openRecord(i, rec) // advances the sequence number when it opens
+			c.openRecord(i, rec, nil) // advances the sequence number when it opens
 		}
 	}
 }
