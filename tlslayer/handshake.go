@@ -133,7 +133,10 @@ func (h *handshake) step(rec []byte) {
 }
 
 // abort ends a handshake the loop gives up on (the connection closed): the helper's next
-// read fails and it returns.
+// read fails and it returns. Reading h.done here is ordered, not a race: the loop calls
+// abort only between steps, and every step ends with the loop receiving the helper's ev, sent
+// after the helper's last write (done is set before run's send); the helper is then parked
+// on in (or returned) until abort closes it (TestAbortAtEveryHandshakeRecord, under -race).
 func (h *handshake) abort() {
 	if h.tc != nil && !h.done {
 		close(h.in)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os/exec"
@@ -276,4 +277,60 @@ func clientHelloRecord(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestAbortAtEveryHandshakeRecord gives up handshakes after each record of the client's
+// flights (TLS 1.2: ClientHello, ClientKeyExchange, ChangeCipherSpec, Finished; TLS 1.3:
+// ClientHello, ChangeCipherSpec, Finished), many at once, with the client still running:
+// under -race it checks that abort (the loop) and the helper share nothing unordered, and
+// every helper ends.
+func TestAbortAtEveryHandshakeRecord(t *testing.T) {
+	srv := testServer(t, false)
+	before := handshakeHelpers()
+	t.Run("group", func(t *testing.T) {
+		for _, vers := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+			for k := 1; k <= 4; k++ {
+				for i := range 8 {
+					t.Run(fmt.Sprintf("%x/after%d/%d", vers, k, i), func(t *testing.T) {
+						t.Parallel()
+						abortAfter(t, srv, vers, k)
+					})
+				}
+			}
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for handshakeHelpers() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d handshake helpers still running after their handshakes were given up", handshakeHelpers()-before)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// abortAfter feeds a crypto/tls client's handshake records to our side one at a time and
+// closes our Conn after the k-th (or once established, if the client sent fewer).
+func abortAfter(t *testing.T, srv *Server, vers uint16, k int) {
+	cl, p := pipe(t, srv, &tls.Config{MinVersion: vers, MaxVersion: vers})
+	errc := make(chan error, 1)
+	go func() { errc <- cl.Handshake() }()
+	for fed := 0; fed < k && !p.c.Established(); {
+		if len(p.carry) < recordHeaderLen || len(p.carry) < recordHeaderLen+(int(p.carry[3])<<8|int(p.carry[4])) {
+			if err := p.read(); err != nil {
+				t.Fatalf("read after %d records: %v", fed, err)
+			}
+			continue
+		}
+		one := recordHeaderLen + (int(p.carry[3])<<8 | int(p.carry[4]))
+		n, out, err := p.c.Handshake(srv, p.carry[:one], nil)
+		if err != nil || n != one {
+			t.Fatalf("record %d: consumed %d of %d, %v", fed+1, n, one, err)
+		}
+		p.carry = p.carry[n:]
+		p.nc.Write(out)
+		fed++
+	}
+	p.c.Close()
+	p.nc.Close()
+	<-errc // the client fails (closed) or, past its last flight, succeeded
 }
