@@ -334,3 +334,66 @@ func abortAfter(t *testing.T, srv *Server, vers uint16, k int) {
 	p.nc.Close()
 	<-errc // the client fails (closed) or, past its last flight, succeeded
 }
+
+// TestTicketKeys: ticket keys are random per Server (a restarted process resumes nothing it
+// did not issue), a new key starts every TicketKeyPeriod, a ticket issued under an older
+// key still resumes while that key is among the TicketKeys kept, and not after.
+func TestTicketKeys(t *testing.T) {
+	cert := testCert(t, false)
+	mk := func(period time.Duration, keep int) *Server {
+		s, err := NewServer(Options{Certs: NewCerts(cert), TicketKeyPeriod: period, TicketKeys: keep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a, b := mk(0, 0), mk(0, 0)
+	if a.ticketKeys[0] == b.ticketKeys[0] || a.ticketKeys[0] == ([32]byte{}) {
+		t.Fatal("two servers start with the same (or a zero) ticket key")
+	}
+	const period = time.Second
+	for _, vers := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		t.Run(fmt.Sprintf("%x", vers), func(t *testing.T) {
+			t.Parallel()
+			cache := tls.NewLRUClientSessionCache(4)
+			if resumes(t, a, vers, cache) || !resumes(t, a, vers, cache) {
+				t.Fatal("a second connection to the same server did not resume")
+			}
+			if resumes(t, b, vers, cache) {
+				t.Fatal("another server (process) resumed a session it did not issue")
+			}
+
+			s := mk(period, 3)
+			cache = tls.NewLRUClientSessionCache(4)
+			resumes(t, s, vers, cache) // a ticket under the first key
+			first := s.ticketKeys[0]
+			time.Sleep(period + 200*time.Millisecond)
+			if !resumes(t, s, vers, cache) {
+				t.Fatal("a ticket from one period ago (key still kept) did not resume")
+			}
+			if s.ticketKeys[0] == first || s.ticketKeys[1] != first {
+				t.Fatal("no new ticket key after a period")
+			}
+
+			old := tls.NewLRUClientSessionCache(4)
+			resumes(t, s, vers, old) // a ticket under the current key
+			time.Sleep(3*period + 200*time.Millisecond)
+			if resumes(t, s, vers, old) {
+				t.Fatal("a ticket from over TicketKeys periods ago resumed")
+			}
+		})
+	}
+}
+
+// resumes connects a crypto/tls client using cache to srv, makes sure it received its
+// session ticket, and reports whether the handshake resumed a session.
+func resumes(t *testing.T, srv *Server, vers uint16, cache tls.ClientSessionCache) bool {
+	t.Helper()
+	cl, p := pipe(t, srv, &tls.Config{MinVersion: vers, MaxVersion: vers, ClientSessionCache: cache, ServerName: "localhost"})
+	handshakeBoth(t, cl, p)
+	if vers == tls.VersionTLS13 {
+		p.send([]byte("x")) // the client takes the ticket only when it reads
+		readFull(t, cl, 1)
+	}
+	return cl.ConnectionState().DidResume
+}
