@@ -78,7 +78,7 @@ func differential(t *testing.T, srv *Server, sc suiteCase, cold bool) {
 		inSecret := p.c.in.secret
 		var gs stackGCM
 		p.chill()
-		out := p.c.appendKeyUpdate(nil, true, p.c.coldGCM(dirOut, &gs))
+		out := p.c.appendKeyUpdate(nil, true, p.c.stackFor(&gs))
 		if _, err := p.nc.Write(out); err != nil {
 			t.Fatal(err)
 		}

@@ -282,6 +282,8 @@ func helloRandom(w []byte, msgType byte) ([]byte, bool) {
 // keys open: those crypto/tls sealed or opened under the application keys during the
 // handshake. It opens them in place (recs is the handshake's own copy).
 func (c *Conn) countProtected(i int, recs []byte) {
+	var gs stackGCM
+	g := c.stackFor(&gs)
 	afterCCS := false
 	for len(recs) >= recordHeaderLen {
 		n := int(recs[3])<<8 | int(recs[4])
@@ -294,7 +296,7 @@ func (c *Conn) countProtected(i int, recs []byte) {
 		case rec[0] == recordCCS:
 			afterCCS = true
 		case c.vers == tls.VersionTLS13 && rec[0] == recordAppData, c.vers == tls.VersionTLS12 && afterCCS:
-			c.openRecord(i, rec, nil) // advances the sequence number when it opens
+			c.openRecord(i, rec, g) // advances the sequence number when it opens
 		}
 	}
 }
