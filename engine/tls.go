@@ -26,11 +26,10 @@ const (
 	tlsPageBits = 8
 	tlsPageLen  = 1 << tlsPageBits
 
-	// coolEvery is how often the AEADs of TLS conns that sealed and opened nothing since the
-	// last check are dropped: a conn idle for one to two periods holds only its keys, while
-	// one pushed to more than once a second keeps them (an AES-GCM AEAD keeps 768 bytes;
-	// building one costs ~1 µs and 1,280 bytes of garbage, which is why the first record
-	// after an idle period is sealed with no AEAD built: tlslayer stackGCM, BenchmarkSeal).
+	// coolEvery is how often the loop checks its handshake burst (burstRelease) and, where
+	// tlslayer builds AES-GCM AEADs (no stackGCM: not amd64), drops those of TLS conns that
+	// sealed and opened nothing since the last check: a conn idle for one to two periods
+	// holds only its keys (an AES-GCM AEAD keeps 768 bytes: tlslayer BenchmarkAEADBytes).
 	coolEvery = time.Second
 )
 
