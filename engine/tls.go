@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"errors"
 	"io"
 	"net"
@@ -58,8 +59,10 @@ type tlsTable struct {
 	nextCool time.Time // when coolTLS next runs
 	out      []byte    // handshake output scratch
 
-	burst     int // handshakes completed since memory was last released
-	burstSeen int // burst at the last coolTLS: unchanged means no handshake for a period
+	burst        int // handshakes completed since memory was last released
+	burstSeen    int // burst at the last coolTLS: unchanged means no handshake for a period
+	releaseAfter int // the burst that releases memory; 0 = burstRelease (tests lower it)
+	releases     int // memory releases this loop asked for
 }
 
 // burstRelease is how many handshakes a loop completes before the end of their burst returns
@@ -382,8 +385,9 @@ func (l *Loop) markWarm(c *slot, i int32, tc *tlsConn) {
 // run drop their AEADs (tlslayer.Conn.Idle), so only busy conns hold them.
 func (l *Loop) coolTLS() {
 	l.tls.nextCool = l.now.Add(coolEvery)
-	if l.tls.burst >= burstRelease && l.tls.burst == l.tls.burstSeen {
+	if l.tls.burst >= cmp.Or(l.tls.releaseAfter, burstRelease) && l.tls.burst == l.tls.burstSeen {
 		l.tls.burst = 0 // a burst of handshakes that ended a period ago
+		l.tls.releases++
 		l.eng.releaseMemory()
 	}
 	l.tls.burstSeen = l.tls.burst
