@@ -41,9 +41,9 @@ const (
 	keyUpdateAfter = 1 << 24
 )
 
-// direction is one direction's keys and sequence number (its AEAD, built from key on demand
-// for a busy connection and dropped by Conn.Idle, is in Conn.aead: an AES-GCM AEAD is ~0.8 KB
-// that an idle connection need not hold).
+// direction is one direction's keys and sequence number. Its AEAD, when one is built, is in
+// Conn.aead: a kept ChaCha20-Poly1305 one, or, where stackGCM does not run, an AES-GCM one
+// built on demand and dropped by Conn.Idle (~0.8 KB that an idle connection need not hold).
 type direction struct {
 	seq    uint64
 	secret [48]byte // TLS 1.3 traffic secret (the next one derives from it)
@@ -140,8 +140,8 @@ func (c *Conn) Warm() bool {
 // left as garbage, at 0.06–0.2 µs per call more than a kept AEAD (BenchmarkSeal: stack,
 // kept, built), where building the standard library's costs 1–4 µs and 1,280 bytes of
 // garbage, and keeping it 768 bytes per connection, which a push subscriber sealed to a few
-// times a second at most does not repay. A
-// ChaCha20-Poly1305 AEAD is 32 bytes with no per-key tables: it is built once and kept.
+// times a second at most does not repay. A ChaCha20-Poly1305 AEAD is 32 bytes with no
+// per-key tables: it is built once and kept.
 func (c *Conn) Idle() bool {
 	if c.Keys != nil && c.flags&flagUsed != 0 {
 		c.flags &^= flagUsed
