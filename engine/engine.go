@@ -70,8 +70,9 @@ type Engine struct {
 	lfds  []int // every listening socket; -1 once closed
 	ltags []int // the tag of each listening socket, by the same index
 
-	stopping atomic.Bool
-	wg       sync.WaitGroup
+	stopping  atomic.Bool
+	releasing atomic.Bool // releaseMemory's goroutine runs
+	wg        sync.WaitGroup
 }
 
 // New makes an engine with cfg's defaults filled in. It creates each loop's epoll instance

@@ -176,7 +176,7 @@ func (l *Loop) tick() {
 		l.expireLingerers()
 	}
 	l.in.trim()
-	if len(l.tls.warm) > 0 && !l.now.Before(l.tls.nextCool) {
+	if (len(l.tls.warm) > 0 || l.tls.burst > 0) && !l.now.Before(l.tls.nextCool) {
 		l.coolTLS()
 	}
 	l.out.trim()

@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"cmp"
 	"errors"
 	"io"
 	"net"
+	"runtime/debug"
 	"time"
 	"unsafe"
 
@@ -25,10 +27,10 @@ const (
 	tlsPageBits = 8
 	tlsPageLen  = 1 << tlsPageBits
 
-	// coolEvery is how often the AEADs of TLS conns that sealed and opened nothing since the
-	// last check are dropped: a conn idle for one to two periods holds only its keys, while
-	// one pushed to at least once a second keeps them (an AES-GCM AEAD keeps 768 bytes and
-	// costs ~1 µs and 2 allocations to build: tlslayer BenchmarkSeal, BenchmarkAEADBytes).
+	// coolEvery is how often the loop checks its handshake burst (burstRelease) and, where
+	// tlslayer builds AES-GCM AEADs (no stackGCM: not amd64), drops those of TLS conns that
+	// sealed and opened nothing since the last check: a conn idle for one to two periods
+	// holds only its keys (an AES-GCM AEAD keeps 768 bytes: tlslayer BenchmarkAEADBytes).
 	coolEvery = time.Second
 )
 
@@ -56,9 +58,26 @@ type tlsTable struct {
 	warm     []warmConn
 	nextCool time.Time // when coolTLS next runs
 	out      []byte    // handshake output scratch
+
+	burst        int // handshakes completed since memory was last released
+	burstSeen    int // burst at the last coolTLS: unchanged means no handshake for a period
+	releaseAfter int // the burst that releases memory; 0 = burstRelease (tests lower it)
+	releases     int // memory releases this loop asked for
 }
 
-// warmConn is a TLS conn holding built AEADs, checked every coolEvery (Conn.Idle).
+// burstRelease is how many handshakes a loop completes before the end of their burst returns
+// the heap's free memory to the OS (Engine.releaseMemory). A crypto/tls handshake leaves
+// ~80 KB of garbage (the key shares, X25519MLKEM768's keys, transcripts, certificates): a
+// storm of them grows the heap to twice its live size, and once the storm ends nothing else
+// makes garbage (an idle TLS conn seals its heartbeats with none: tlslayer stackGCM), so no
+// collection would come to shrink it and the Go runtime would keep those pages resident: at
+// 15,000 TLS subscribers ~1 KB per subscriber of idle memory that holds nothing
+// (BENCHMARKS.md, TLS). 1,000 handshakes cost ~0.4 s of CPU; the release, one forced
+// collection of a heap of a few MB and the scavenge, costs milliseconds.
+const burstRelease = 1000
+
+// warmConn is a TLS conn holding built AEADs or used since the last check, checked every
+// coolEvery (Conn.Idle).
 type warmConn struct {
 	slot int32
 	gen  uint32
@@ -162,6 +181,7 @@ func (l *Loop) readTLS(c *slot, i int32, data []byte) {
 		data = data[used:]
 		if tc.c.Established() {
 			l.stats.tlsHandshakes.Add(1)
+			l.tls.burst++
 			l.markWarm(c, i, tc)
 		}
 	}
@@ -173,6 +193,7 @@ func (l *Loop) readTLS(c *slot, i int32, data []byte) {
 	if tc.c.WantWrite() {
 		l.markDirty(c, i)
 	}
+	l.markWarm(c, i, tc) // Open marked it used: Idle must see it
 	switch {
 	case err == io.EOF:
 		l.feedTLS(c, i, data, plain+n, plain+used)
@@ -352,7 +373,7 @@ func (l *Loop) sealQueued(c *slot, tc *tlsConn) error {
 	return err
 }
 
-// markWarm puts a TLS conn that holds AEADs on the list Idle checks every tick.
+// markWarm puts a TLS conn that holds AEADs or was used on the list Idle checks every tick.
 func (l *Loop) markWarm(c *slot, i int32, tc *tlsConn) {
 	if !tc.warm && tc.c.Warm() {
 		tc.warm = true
@@ -364,6 +385,12 @@ func (l *Loop) markWarm(c *slot, i int32, tc *tlsConn) {
 // run drop their AEADs (tlslayer.Conn.Idle), so only busy conns hold them.
 func (l *Loop) coolTLS() {
 	l.tls.nextCool = l.now.Add(coolEvery)
+	if l.tls.burst >= cmp.Or(l.tls.releaseAfter, burstRelease) && l.tls.burst == l.tls.burstSeen {
+		l.tls.burst = 0 // a burst of handshakes that ended a period ago
+		l.tls.releases++
+		l.eng.releaseMemory()
+	}
+	l.tls.burstSeen = l.tls.burst
 	kept := l.tls.warm[:0]
 	for _, w := range l.tls.warm {
 		c := l.slab.at(w.slot)
@@ -397,4 +424,18 @@ func (p *outPool) queued(idx int32) int {
 		n += len(q.segs[k].b)
 	}
 	return n
+}
+
+// releaseMemory returns the heap's free memory to the OS, on a short-lived goroutine (a forced
+// collection blocks its caller until it ends), one at a time (see burstRelease).
+func (e *Engine) releaseMemory() {
+	if !e.releasing.CompareAndSwap(false, true) {
+		return
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		debug.FreeOSMemory()
+		e.releasing.Store(false)
+	}()
 }

@@ -328,10 +328,6 @@ func TestTLSIdleConnHoldsOnlyKeys(t *testing.T) {
 	defer c.Close()
 	c.Write([]byte("sub"))
 	readExactly(t, c, "registered\n")
-	e.Submit(0, Task{})
-	if s := <-got; !s.warm {
-		t.Fatalf("right after a write: %+v; want the AEADs still built", s)
-	}
 	time.Sleep(2*coolEvery + 100*time.Millisecond)
 	e.Submit(0, Task{})
 	if s := <-got; s != (state{}) {
@@ -398,5 +394,40 @@ func TestTLSState(t *testing.T) {
 	pc.Write([]byte("x"))
 	if s := <-got; s.ok {
 		t.Fatalf("TLSState of a plaintext conn = %+v", s)
+	}
+}
+
+// TestTLSBurstReleasesMemory: once a loop's burst of handshakes (at least releaseAfter of
+// them) has been over for a period, the loop has the engine return the free heap to the OS,
+// once; a smaller burst does not.
+func TestTLSBurstReleasesMemory(t *testing.T) {
+	t.Parallel()
+	type state struct{ burst, releases int }
+	got := make(chan state, 1)
+	fh := &funcHandler{task: func(l *Loop, task Task) {
+		l.tls.releaseAfter = 5
+		got <- state{l.tls.burst, l.tls.releases}
+	}}
+	e, addr := startTLSEngine(t, Config{Loops: 1, TickInterval: 10 * time.Millisecond}, fh)
+	read := func() state { e.Submit(0, Task{}); return <-got }
+	read()
+	handshakes := func(n int) {
+		for range n {
+			c := dialTLS(t, addr, tls.VersionTLS13)
+			c.Write([]byte("x")) // after the client's Finished: the server's handshake is done once it reads this
+			c.Close()
+		}
+	}
+	handshakes(4)
+	waitFor(t, "4 handshakes counted", 5*time.Second, func() bool { return read().burst == 4 })
+	time.Sleep(2*coolEvery + 200*time.Millisecond)
+	if s := read(); s.releases != 0 {
+		t.Fatalf("after a burst of 4 (threshold 5): %+v; want no release", s)
+	}
+	handshakes(2)
+	waitFor(t, "the release after a burst of 6", 5*time.Second, func() bool { s := read(); return s.releases == 1 && s.burst == 0 })
+	time.Sleep(2*coolEvery + 200*time.Millisecond)
+	if s := read(); s.releases != 1 {
+		t.Fatalf("a second release with no handshake since: %+v", s)
 	}
 }

@@ -3,8 +3,11 @@ package perf
 import (
 	"context"
 	"os"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/pushwire/pushwire/tlslayer/tlstest"
 )
 
 // These tests start real servers on free loopback ports and run short scenarios against
@@ -130,4 +133,36 @@ func TestNchanEndToEnd(t *testing.T) {
 	}
 	defer s.Stop()
 	runShort(t, s.Target)
+}
+
+// TestPushwireTLSEndToEnd runs the same scenarios with subscribers on --tls-listen
+// (Target.TLS: each through a crypto/tls bridge), publishes in plaintext.
+func TestPushwireTLSEndToEnd(t *testing.T) {
+	bin, err := BuildPushwire("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(bin[:len(bin)-len("/pushwire")])
+	pair, err := tlstest.New("localhost", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile, err := pair.WriteFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsAddr := "127.0.0.1:" + strconv.Itoa(port)
+	s, err := StartPushwire(bin, ServerConfig{Stderr: os.Stderr,
+		Args: []string{"--tls-listen", tlsAddr, "--tls-cert", certFile, "--tls-key", keyFile}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	target := s.Target
+	target.Edge, target.TLS = tlsAddr, true
+	runShort(t, target)
 }

@@ -62,6 +62,9 @@ const sourcePortsPerIP = 25_000
 // failed. On error the workers already started are stopped.
 func StartPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 	cfg.PerWorker = max(cfg.PerWorker, 1)
+	if cfg.Target.TLS {
+		cfg.PerWorker = min(cfg.PerWorker, perWorkerTLS)
+	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 256
 	}

@@ -64,6 +64,9 @@ type Target struct {
 	ByUser bool `json:"by_user,omitempty"`
 	// Pids are the server processes sampled (nginx: the worker, not the master). May be empty.
 	Pids []int `json:"pids,omitempty"`
+	// TLS makes subscribers connect to Edge over TLS (publishes stay plaintext to API;
+	// tlsbridge.go).
+	TLS bool `json:"tls,omitempty"`
 }
 
 // AppendSubscribe appends the raw HTTP/1.1 request that opens a subscriber stream. id is a

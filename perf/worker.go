@@ -2,6 +2,7 @@ package perf
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"io"
@@ -45,6 +46,7 @@ type worker struct {
 	lat      *Latency
 	seqs     int
 	connDone bool
+	tlsCfg   *tls.Config // Target.TLS: the bridges' client config (one session cache)
 
 	cmds    chan wireMsg
 	wakeMu  sync.Mutex // guards evfd against close while readCommands writes to it
@@ -222,17 +224,28 @@ func (w *worker) connectStep() {
 }
 
 func (w *worker) dial(i int) error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return os.NewSyscallError("socket", err)
-	}
 	c := &w.conns[i]
-	c.fd = int32(fd)
 	c.st = Stream{Format: w.cfg.Target.Format, Centrifugo: w.cfg.Target.Kind == KindCentrifugo}
-	if err := w.connect(fd); err != nil {
-		unix.Close(fd)
-		return err
+	var fd int
+	if w.cfg.Target.TLS {
+		if w.tlsCfg == nil {
+			w.tlsCfg = tlsBridgeConfig(len(w.conns))
+		}
+		var err error
+		if fd, err = dialTLSBridge(w.cfg.Target.Edge, w.cfg.SourceIP, w.tlsCfg); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if fd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0); err != nil {
+			return os.NewSyscallError("socket", err)
+		}
+		if err := w.connect(fd); err != nil {
+			unix.Close(fd)
+			return err
+		}
 	}
+	c.fd = int32(fd)
 	c.state = connConnecting
 	ev := unix.EpollEvent{Events: unix.EPOLLOUT | unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(i)}
 	if err := unix.EpollCtl(w.ep, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {

@@ -9,7 +9,8 @@ import (
 
 // The differential test: every record our layer writes is read by a crypto/tls client, and
 // every record a crypto/tls client writes is read by our layer, for each TLS 1.2 suite and
-// TLS 1.3, with KeyUpdates both ways.
+// TLS 1.3, with KeyUpdates both ways; once with the AEADs a busy connection keeps, once as
+// a connection idle before every record (stackGCM for AES-GCM).
 
 var messageSizes = []int{1, 100, 16383, 16384, 16385, 70000}
 
@@ -50,33 +51,42 @@ func (sc suiteCase) String() string {
 func TestDifferential(t *testing.T) {
 	servers := map[bool]*Server{false: testServer(t, false), true: testServer(t, true)}
 	for _, sc := range suiteCases() {
-		t.Run(sc.String(), func(t *testing.T) {
-			t.Parallel()
-			cl, p := pipe(t, servers[sc.rsa], sc.clientConfig())
-			handshakeBoth(t, cl, p)
-			st := cl.ConnectionState()
-			if p.c.Version() != st.Version || p.c.CipherSuite() != st.CipherSuite {
-				t.Fatalf("server sees %x/%x, client %x/%x", p.c.Version(), p.c.CipherSuite(), st.Version, st.CipherSuite)
-			}
-			if got := p.srv.NegotiatedProtocol(&p.c); got != st.NegotiatedProtocol {
-				t.Fatalf("ALPN: server %q, client %q", got, st.NegotiatedProtocol)
-			}
-			exchange(t, cl, p, 0)
-			if sc.vers == tls.VersionTLS13 {
-				// Ours: a KeyUpdate asking for the client's; crypto/tls answers with its own,
-				// which our layer must follow.
-				inSecret := p.c.in.secret
-				out := p.c.appendKeyUpdate(nil, true)
-				if _, err := p.nc.Write(out); err != nil {
-					t.Fatal(err)
-				}
-				exchange(t, cl, p, 1)
-				if p.c.in.secret == inSecret {
-					t.Fatal("the client's KeyUpdate did not move our read key")
-				}
-				exchange(t, cl, p, 2)
-			}
-		})
+		for _, cold := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%v/cold=%v", sc, cold), func(t *testing.T) {
+				t.Parallel()
+				differential(t, servers[sc.rsa], sc, cold)
+			})
+		}
+	}
+}
+
+func differential(t *testing.T, srv *Server, sc suiteCase, cold bool) {
+	cl, p := pipe(t, srv, sc.clientConfig())
+	handshakeBoth(t, cl, p)
+	p.cold = cold
+	st := cl.ConnectionState()
+	if p.c.Version() != st.Version || p.c.CipherSuite() != st.CipherSuite {
+		t.Fatalf("server sees %x/%x, client %x/%x", p.c.Version(), p.c.CipherSuite(), st.Version, st.CipherSuite)
+	}
+	if got := p.srv.NegotiatedProtocol(&p.c); got != st.NegotiatedProtocol {
+		t.Fatalf("ALPN: server %q, client %q", got, st.NegotiatedProtocol)
+	}
+	exchange(t, cl, p, 0)
+	if sc.vers == tls.VersionTLS13 {
+		// Ours: a KeyUpdate asking for the client's; crypto/tls answers with its own,
+		// which our layer must follow.
+		inSecret := p.c.in.secret
+		var gs stackGCM
+		p.chill()
+		out := p.c.appendKeyUpdate(nil, true, p.c.stackFor(&gs))
+		if _, err := p.nc.Write(out); err != nil {
+			t.Fatal(err)
+		}
+		exchange(t, cl, p, 1)
+		if p.c.in.secret == inSecret {
+			t.Fatal("the client's KeyUpdate did not move our read key")
+		}
+		exchange(t, cl, p, 2)
 	}
 }
 

@@ -34,7 +34,7 @@ func FuzzOpen(f *testing.F) {
 		var seed []byte
 		seed, _ = cli.Seal(seed, []byte("GET /sub HTTP/1.1\r\n\r\n"))
 		if cli.vers == tls.VersionTLS13 {
-			seed = cli.appendKeyUpdate(seed, true)
+			seed = cli.appendKeyUpdate(seed, true, nil)
 		}
 		seed, _ = cli.Seal(seed, pattern(100, k))
 		seed = cli.AppendCloseNotify(seed)

@@ -133,7 +133,10 @@ func (h *handshake) step(rec []byte) {
 }
 
 // abort ends a handshake the loop gives up on (the connection closed): the helper's next
-// read fails and it returns.
+// read fails and it returns. Reading h.done here is ordered, not a race: the loop calls
+// abort only between steps, and every step ends with the loop receiving the helper's ev, sent
+// after the helper's last write (done is set before run's send); the helper is then parked
+// on in (or returned) until abort closes it (TestAbortAtEveryHandshakeRecord, under -race).
 func (h *handshake) abort() {
 	if h.tc != nil && !h.done {
 		close(h.in)
@@ -279,6 +282,8 @@ func helloRandom(w []byte, msgType byte) ([]byte, bool) {
 // keys open: those crypto/tls sealed or opened under the application keys during the
 // handshake. It opens them in place (recs is the handshake's own copy).
 func (c *Conn) countProtected(i int, recs []byte) {
+	var gs stackGCM
+	g := c.stackFor(&gs)
 	afterCCS := false
 	for len(recs) >= recordHeaderLen {
 		n := int(recs[3])<<8 | int(recs[4])
@@ -291,7 +296,7 @@ func (c *Conn) countProtected(i int, recs []byte) {
 		case rec[0] == recordCCS:
 			afterCCS = true
 		case c.vers == tls.VersionTLS13 && rec[0] == recordAppData, c.vers == tls.VersionTLS12 && afterCCS:
-			c.openRecord(i, rec) // advances the sequence number when it opens
+			c.openRecord(i, rec, g) // advances the sequence number when it opens
 		}
 	}
 }

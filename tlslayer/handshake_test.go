@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os/exec"
@@ -276,4 +277,123 @@ func clientHelloRecord(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestAbortAtEveryHandshakeRecord gives up handshakes after each record of the client's
+// flights (TLS 1.2: ClientHello, ClientKeyExchange, ChangeCipherSpec, Finished; TLS 1.3:
+// ClientHello, ChangeCipherSpec, Finished), many at once, with the client still running:
+// under -race it checks that abort (the loop) and the helper share nothing unordered, and
+// every helper ends.
+func TestAbortAtEveryHandshakeRecord(t *testing.T) {
+	srv := testServer(t, false)
+	before := handshakeHelpers()
+	t.Run("group", func(t *testing.T) {
+		for _, vers := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+			for k := 1; k <= 4; k++ {
+				for i := range 8 {
+					t.Run(fmt.Sprintf("%x/after%d/%d", vers, k, i), func(t *testing.T) {
+						t.Parallel()
+						abortAfter(t, srv, vers, k)
+					})
+				}
+			}
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for handshakeHelpers() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d handshake helpers still running after their handshakes were given up", handshakeHelpers()-before)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// abortAfter feeds a crypto/tls client's handshake records to our side one at a time and
+// closes our Conn after the k-th (or once established, if the client sent fewer).
+func abortAfter(t *testing.T, srv *Server, vers uint16, k int) {
+	cl, p := pipe(t, srv, &tls.Config{MinVersion: vers, MaxVersion: vers})
+	errc := make(chan error, 1)
+	go func() { errc <- cl.Handshake() }()
+	for fed := 0; fed < k && !p.c.Established(); {
+		if len(p.carry) < recordHeaderLen || len(p.carry) < recordHeaderLen+(int(p.carry[3])<<8|int(p.carry[4])) {
+			if err := p.read(); err != nil {
+				t.Fatalf("read after %d records: %v", fed, err)
+			}
+			continue
+		}
+		one := recordHeaderLen + (int(p.carry[3])<<8 | int(p.carry[4]))
+		n, out, err := p.c.Handshake(srv, p.carry[:one], nil)
+		if err != nil || n != one {
+			t.Fatalf("record %d: consumed %d of %d, %v", fed+1, n, one, err)
+		}
+		p.carry = p.carry[n:]
+		p.nc.Write(out)
+		fed++
+	}
+	p.c.Close()
+	p.nc.Close()
+	<-errc // the client fails (closed) or, past its last flight, succeeded
+}
+
+// TestTicketKeys: ticket keys are random per Server (a restarted process resumes nothing it
+// did not issue), a new key starts every TicketKeyPeriod, a ticket issued under an older
+// key still resumes while that key is among the TicketKeys kept, and not after.
+func TestTicketKeys(t *testing.T) {
+	cert := testCert(t, false)
+	mk := func(period time.Duration, keep int) *Server {
+		s, err := NewServer(Options{Certs: NewCerts(cert), TicketKeyPeriod: period, TicketKeys: keep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a, b := mk(0, 0), mk(0, 0)
+	if a.ticketKeys[0] == b.ticketKeys[0] || a.ticketKeys[0] == ([32]byte{}) {
+		t.Fatal("two servers start with the same (or a zero) ticket key")
+	}
+	const period = time.Second
+	for _, vers := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		t.Run(fmt.Sprintf("%x", vers), func(t *testing.T) {
+			t.Parallel()
+			cache := tls.NewLRUClientSessionCache(4)
+			if resumes(t, a, vers, cache) || !resumes(t, a, vers, cache) {
+				t.Fatal("a second connection to the same server did not resume")
+			}
+			if resumes(t, b, vers, cache) {
+				t.Fatal("another server (process) resumed a session it did not issue")
+			}
+
+			s := mk(period, 3)
+			cache = tls.NewLRUClientSessionCache(4)
+			resumes(t, s, vers, cache) // a ticket under the first key
+			first := s.ticketKeys[0]
+			time.Sleep(period + 200*time.Millisecond)
+			if !resumes(t, s, vers, cache) {
+				t.Fatal("a ticket from one period ago (key still kept) did not resume")
+			}
+			if s.ticketKeys[0] == first || s.ticketKeys[1] != first {
+				t.Fatal("no new ticket key after a period")
+			}
+
+			old := tls.NewLRUClientSessionCache(4)
+			resumes(t, s, vers, old) // a ticket under the current key
+			time.Sleep(3*period + 200*time.Millisecond)
+			if resumes(t, s, vers, old) {
+				t.Fatal("a ticket from over TicketKeys periods ago resumed")
+			}
+		})
+	}
+}
+
+// resumes connects a crypto/tls client using cache to srv, makes sure it received its
+// session ticket, and reports whether the handshake resumed a session.
+func resumes(t *testing.T, srv *Server, vers uint16, cache tls.ClientSessionCache) bool {
+	t.Helper()
+	cl, p := pipe(t, srv, &tls.Config{MinVersion: vers, MaxVersion: vers, ClientSessionCache: cache, ServerName: "localhost"})
+	handshakeBoth(t, cl, p)
+	if vers == tls.VersionTLS13 {
+		p.send([]byte("x")) // the client takes the ticket only when it reads
+		readFull(t, cl, 1)
+	}
+	return cl.ConnectionState().DidResume
 }

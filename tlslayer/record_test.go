@@ -2,6 +2,7 @@ package tlslayer
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -163,7 +164,7 @@ func TestPostHandshakeMessages(t *testing.T) {
 	for _, tc := range cases {
 		srv, cli := established(t, tc.sc)
 		c := srv.clone()
-		rec := cli.sealRecord(nil, tc.typ, tc.body)
+		rec := cli.sealRecord(nil, tc.typ, tc.body, nil)
 		if tc.sc.vers == tls.VersionTLS12 && tc.typ == recordCCS {
 			rec = []byte{recordCCS, 3, 3, 0, 1, 1} // a plaintext CCS
 		}
@@ -184,7 +185,7 @@ func TestRecordLimits(t *testing.T) {
 		t.Fatalf("long header: %v", err)
 	}
 	c = srv.clone()
-	rec := cli.sealRecord(nil, recordAppData, make([]byte, maxPlaintext+1))
+	rec := cli.sealRecord(nil, recordAppData, make([]byte, maxPlaintext+1), nil)
 	if _, _, err := c.Open(rec); !isLocal(err, alertRecordOverflow) {
 		t.Fatalf("2^14+1 plaintext: %v", err)
 	}
@@ -243,7 +244,7 @@ func TestSequenceLimits(t *testing.T) {
 	}
 	srv, cli = established(t, suiteCases()[2])
 	srv.in.seq, cli.out.seq = math.MaxUint64, math.MaxUint64
-	if _, _, err := srv.Open(cli.sealRecord(nil, recordAppData, []byte("x"))); err == nil {
+	if _, _, err := srv.Open(cli.sealRecord(nil, recordAppData, []byte("x"), nil)); err == nil {
 		t.Fatal("read at the sequence limit: no error")
 	}
 }
@@ -269,20 +270,74 @@ func TestSealAllocs(t *testing.T) {
 	}
 }
 
-// TestIdleDropsAEADs: Idle keeps the AEADs of a connection used since the last call and drops
-// them otherwise; Seal builds them again.
+// TestIdleDropsAEADs: where stackGCM runs, an AES-GCM connection never builds an AEAD and
+// needs no Idle calls; elsewhere Idle keeps the AEADs of a connection used since the last
+// call and drops them otherwise. A ChaCha20-Poly1305 AEAD is built once and kept.
 func TestIdleDropsAEADs(t *testing.T) {
-	srv, cli := established(t, suiteCases()[0])
-	out, _ := srv.Seal(nil, []byte("a"))
-	if srv.Idle() || !srv.Warm() {
-		t.Fatal("Idle dropped the AEADs of a connection used since the last call")
+	for _, sc := range suiteCases()[1:5] {
+		srv, cli := established(t, sc)
+		chacha := suites[srv.suite].chacha
+		out, _ := srv.Seal(nil, []byte("a"))
+		switch {
+		case chacha:
+			if srv.Warm() || srv.aead[dirOut] == nil {
+				t.Fatalf("%v: ChaCha20-Poly1305 AEAD not kept, or the conn wants Idle calls", sc)
+			}
+		case stackGCMOK:
+			if srv.Warm() || srv.aead != [2]cipher.AEAD{} {
+				t.Fatalf("%v: an AES-GCM conn built an AEAD, or wants Idle calls, with stackGCM", sc)
+			}
+		default:
+			if srv.Idle() || !srv.Warm() {
+				t.Fatalf("%v: Idle dropped the AEADs of a connection used since the last call", sc)
+			}
+			if !srv.Idle() || srv.Warm() || srv.aead[dirOut] != nil {
+				t.Fatalf("%v: Idle kept the AEADs of an idle connection", sc)
+			}
+		}
+		srv.Idle()
+		srv.Idle()
+		out, _ = srv.Seal(out, []byte("b"))
+		if n, _, err := cli.Open(out); err != nil || string(out[:n]) != "ab" {
+			t.Fatalf("%v: %q, %v; want ab", sc, out[:n], err)
+		}
 	}
-	if !srv.Idle() || srv.Warm() {
-		t.Fatal("Idle kept the AEADs of an idle connection")
+}
+
+// TestColdRecordsAllocateNothing: sealing a heartbeat to, or opening a record from, a
+// connection idle for a while (the case of every idle subscriber) allocates nothing and
+// builds no AEAD, for the AES-GCM suites (a ChaCha20-Poly1305 AEAD is built once and kept).
+func TestColdRecordsAllocateNothing(t *testing.T) {
+	if !stackGCMOK {
+		t.Skip("no stackGCM on this architecture: a cold AES-GCM record builds the standard library's AEAD")
 	}
-	out, _ = srv.Seal(out, []byte("b"))
-	if n, _, err := cli.Open(out); err != nil || string(out[:n]) != "ab" {
-		t.Fatalf("after a rebuild: %q, %v", out[:n], err)
+	for _, sc := range []suiteCase{suiteCases()[1], suiteCases()[2], suiteCases()[3]} {
+		srv, cli := established(t, sc)
+		out := make([]byte, 0, 4096)
+		beat := []byte(":\n\n")
+		var sealed []byte
+		if n := testing.AllocsPerRun(100, func() {
+			srv.Idle()
+			srv.Idle()
+			out, _ = srv.Seal(out[:0], beat)
+			sealed = append(sealed[:0], out...)
+			if _, _, err := cli.Open(sealed); err != nil {
+				t.Fatal(err)
+			}
+		}); n != 0 || srv.aead[dirOut] != nil {
+			t.Errorf("%v: a cold Seal allocates %.1f times (AEAD built: %v)", sc, n, srv.aead[dirOut] != nil)
+		}
+		var rec []byte
+		if n := testing.AllocsPerRun(100, func() {
+			rec, _ = cli.Seal(rec[:0], beat)
+			srv.Idle()
+			srv.Idle()
+			if k, _, err := srv.Open(rec); err != nil || string(rec[:k]) != string(beat) {
+				t.Fatalf("cold Open: %q, %v", rec[:k], err)
+			}
+		}); n != 0 || srv.aead[dirIn] != nil {
+			t.Errorf("%v: a cold Open allocates %.1f times (AEAD built: %v)", sc, n, srv.aead[dirIn] != nil)
+		}
 	}
 }
 

@@ -88,9 +88,7 @@ func (s *Server) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error
 		return nil, nil // a plain crypto/tls connection using Config()
 	}
 	s.mu.Lock()
-	if now := time.Now(); !now.Before(s.nextRotate) {
-		s.rotate(now)
-	}
+	s.rotateDue(time.Now())
 	s.mu.Unlock()
 	cfg := s.base.Clone()
 	cfg.GetConfigForClient = nil
@@ -118,8 +116,21 @@ func sessionSecret(st *tls.SessionState) []byte {
 	return b[14 : 14+int(b[13])]
 }
 
-// rotate starts a new ticket key; s.mu must be held (or s not yet shared).
-func (s *Server) rotate(now time.Time) {
+// rotateDue rotates the ticket keys for every period that began by now (rotation happens at
+// handshakes, so after a quiet spell several are due: a key must still stop decrypting
+// TicketKeys periods after it started, however few handshakes came); s.mu must be held.
+func (s *Server) rotateDue(now time.Time) {
+	for i := 0; i < s.keep && !now.Before(s.nextRotate); i++ {
+		s.rotate(s.nextRotate)
+	}
+	if !now.Before(s.nextRotate) {
+		s.rotate(now) // more than TicketKeys periods went by: every older key is gone
+	}
+}
+
+// rotate starts a new ticket key at start (random: a ticket of another process, or of an
+// earlier run, never decrypts); s.mu must be held (or s not yet shared).
+func (s *Server) rotate(start time.Time) {
 	var k [32]byte
 	rand.Read(k[:])
 	s.ticketKeys = append([][32]byte{k}, s.ticketKeys...)
@@ -127,7 +138,7 @@ func (s *Server) rotate(now time.Time) {
 		s.ticketKeys = s.ticketKeys[:s.keep]
 	}
 	s.base.SetSessionTicketKeys(s.ticketKeys)
-	s.nextRotate = now.Add(s.period)
+	s.nextRotate = start.Add(s.period)
 }
 
 // NegotiatedProtocol returns the ALPN protocol c agreed on, "" for none.

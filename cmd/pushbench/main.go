@@ -91,7 +91,7 @@ type common struct {
 	conns, perWorker, publishers, pipeline, batch, size, messages, publishes, repeat int
 	rate                                                                             float64
 	settle, drain                                                                    time.Duration
-	inproc, byUser, rawPipeline, spread                                              bool
+	inproc, byUser, rawPipeline, spread, tls                                         bool
 	out, md, plot                                                                    string
 }
 
@@ -100,6 +100,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.perWorker, "per-worker", 15000, "subscribers per worker process (open-files limit is 20000)")
 	fs.BoolVar(&c.spread, "source-ips", false, "bind each worker to its own 127.0.0.x even below 25,000 subscribers")
 	fs.BoolVar(&c.inproc, "inproc", false, "hold subscribers in this process instead of worker processes")
+	fs.BoolVar(&c.tls, "tls", false, "subscribers connect to the edge over TLS (any certificate; publishes stay plaintext to the API), at most 6,000 per worker: three descriptors each")
 	fs.IntVar(&c.publishers, "publishers", 50, "keep-alive publisher connections")
 	fs.IntVar(&c.pipeline, "pipeline", 1, "requests in flight per publisher connection (fasthttp PipelineClient when > 1)")
 	fs.BoolVar(&c.rawPipeline, "raw-pipeline", false, "pipeline with pushbench's lean client (one write per window) instead of fasthttp.PipelineClient")
@@ -123,6 +124,8 @@ func (c *common) options(t perf.Target) (perf.Options, error) {
 		Pub: perf.PubConfig{Conns: c.publishers, Pipeline: c.pipeline, Batch: c.batch, Rate: c.rate, Size: c.size,
 			RawPipeline: c.rawPipeline}}
 	o.Target.ByUser = c.byUser
+	o.Target.TLS = c.tls
+
 	o.SpreadSourceIPs = c.spread
 	if !c.inproc {
 		exe, err := os.Executable()
