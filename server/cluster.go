@@ -28,7 +28,8 @@ type clusterNode struct {
 	links  *cluster.Links
 	server *cluster.LinkServer // nil when nothing can dial this node
 	ln     net.Listener
-	qos    *cluster.RedisStore // QoS 1 messages in Redis (SPEC §5); nil: kept in memory (s.store)
+	redis  *cluster.RedisConn  // the QoS 1 mailbox's and idempotency keys' Redis; nil without --redis
+	idem   cluster.Idempotency // Idempotency-Key claims and answers: in Redis with it, else in memory
 
 	router *workerPool // work that waits on Redis or a peer
 	// Deadlines of routing jobs: directory lookups get lookupTimeout (within
@@ -78,8 +79,8 @@ func startCluster(s *Server) (*clusterNode, error) {
 		return startRedisCluster(s)
 	}
 	cn := newClusterNode(s)
-	store, advertise := s.cfg.MemStore, ""
-	if store != nil {
+	shared, advertise := s.cfg.MemStore, ""
+	if shared != nil {
 		// Nodes that share a store dial each other's link listener.
 		var err error
 		if cn.ln, err = net.Listen("tcp", s.cfg.ClusterListen); err != nil {
@@ -87,9 +88,11 @@ func startCluster(s *Server) (*clusterNode, error) {
 		}
 		advertise = advertiseFor(cn.ln.Addr().(*net.TCPAddr))
 	} else {
-		store = cluster.NewMemStore()
+		shared = cluster.NewMemStore()
 	}
-	cn.mem = cluster.NewMemDirectory(store, cluster.Node{ID: s.nodeID, Addr: advertise}, tableHoldings{s.table})
+	s.idemMem = cluster.NewIdemMemory(s.idemOptions())
+	cn.idem = s.idemMem
+	cn.mem = cluster.NewMemDirectory(shared, cluster.Node{ID: s.nodeID, Addr: advertise}, tableHoldings{s.table})
 	cn.dir = cn.mem
 	cn.dir.Start(context.Background()) // in memory: cannot fail
 	cn.startLinks()
@@ -127,11 +130,13 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 		// connections meanwhile and joins the cluster when Redis answers.
 		s.log.Warn("redis directory not reachable yet; serving local connections", "err", err)
 	}
-	if cn.qos, err = cluster.NewRedisStore(cluster.RedisStoreOptions{URL: cfg.Redis, Logger: s.log}); err != nil {
+	if cn.redis, err = cluster.NewRedisConn(cluster.RedisConnOptions{URL: cfg.Redis, Logger: s.log}); err != nil {
 		ln.Close()
 		dir.Close()
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
+	s.store.useRedis(cn.redis)
+	cn.idem = cluster.NewIdemRedis(cn.redis, s.idemOptions())
 	cn.startLinks()
 	s.log.Info("cluster mode", "node", s.nodeID, "link", ln.Addr().String(), "advertise", advertise, "redis", WithoutUserinfo(cfg.Redis))
 	return cn, nil
@@ -214,8 +219,8 @@ func (cn *clusterNode) close() {
 	cn.wg.Wait()
 	cn.links.Close()
 	cn.dir.Close()
-	if cn.qos != nil {
-		cn.qos.Close()
+	if cn.redis != nil {
+		cn.redis.Close()
 	}
 }
 

@@ -63,17 +63,12 @@ func validIdemKey(k []byte) bool {
 
 const badIdemKey = "Idempotency-Key must be 1-128 URL-safe characters (A-Z a-z 0-9 - _ . ~)"
 
-// newIdempotency keeps keys in Redis when the node has a Redis message
-// store, else in memory (standalone, or an in-process test cluster: each
-// node its own map).
-func newIdempotency(s *Server) cluster.Idempotency {
-	o := cluster.IdemOptions{Window: s.cfg.IdempotencyWindow, Hold: min(idemHold, s.cfg.IdempotencyWindow),
+// idemOptions are the settings of the node's idempotency keys, kept in
+// Redis with --redis, else in memory (standalone, or an in-process test
+// cluster: each node its own map); the cluster's start picks which.
+func (s *Server) idemOptions() cluster.IdemOptions {
+	return cluster.IdemOptions{Window: s.cfg.IdempotencyWindow, Hold: min(idemHold, s.cfg.IdempotencyWindow),
 		Node: s.nodeID, Keys: s.cfg.IdempotencyKeys}
-	if s.cluster.qos != nil {
-		return cluster.NewIdemRedis(s.cluster.qos, o)
-	}
-	s.idemMem = cluster.NewIdemMemory(o)
-	return s.idemMem
 }
 
 // A keyedCall is a keyed publish request handed to the router to claim its

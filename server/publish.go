@@ -186,11 +186,12 @@ func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 	res := pushResult{status: 200, id: m.Seq}
 
 	remote := !s.cluster.alone()
-	if p.kind == push.User && p.qos == 1 && s.cluster.qos == nil {
-		if err := s.store.put(p.name, m, now.UnixMilli()); err != nil {
+	var routeStore bool // the routing job stores it (in Redis) before it forwards
+	if p.kind == push.User && p.qos == 1 {
+		var err error
+		if res.stored, routeStore, err = s.store.keep(p.name, m, now.UnixMilli()); err != nil {
 			return pushResult{status: 503, err: err.Error()}
 		}
-		res.stored = true
 	}
 	targets := ls.targets[:0]
 	if p.kind != push.Conn || string(node) == s.nodeID {
@@ -217,7 +218,7 @@ func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 	if remote {
 		res.status = 0
 		m.retain(1) // the router's, released once forwarded
-		ls.routeLater(routeItem{kind: p.kind, node: string(node), msg: m, store: p.kind == push.User && p.qos == 1 && s.cluster.qos != nil})
+		ls.routeLater(routeItem{kind: p.kind, node: string(node), msg: m, store: routeStore})
 		return res
 	}
 	finishStatus(&res, p.kind)

@@ -21,10 +21,10 @@ func (s *Server) localTargets(targets []conntable.Handle, kind push.Kind, name [
 			targets = append(targets, conntable.Handle(h))
 		}
 	case push.User:
-		kept = s.recent.record(conntable.Users, name, m)
+		kept = s.recent.Record(conntable.Users, name, m)
 		targets = s.table.AppendMembers(targets, conntable.Users, name)
 	case push.Topic:
-		kept = s.recent.record(conntable.Topics, name, m)
+		kept = s.recent.Record(conntable.Topics, name, m)
 		targets = s.table.AppendMembers(targets, conntable.Topics, name)
 	}
 	return targets, kept

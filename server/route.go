@@ -39,7 +39,7 @@ func (cn *clusterNode) run(job *routeJob) {
 		it := &job.items[i]
 		res := &job.results[it.index]
 		if it.store {
-			if err := cn.storeQoS(ctx, it.msg); err != nil {
+			if err := cn.s.store.put(ctx, it.msg); err != nil {
 				res.status, res.err = 503, "QoS 1 message not stored: "+err.Error()
 				continue
 			}
