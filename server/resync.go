@@ -93,7 +93,7 @@ func (ls *loopState) resyncHold(done chan struct{}) {
 				continue
 			}
 			if _, waiting := ls.held[c.h]; waiting {
-				if !ls.resyncingHas(c.h) {
+				if !slices.Contains(ls.resyncing, c.h) {
 					ls.again[c.h] = true
 				}
 				continue
@@ -102,15 +102,6 @@ func (ls *loopState) resyncHold(done chan struct{}) {
 			ls.resyncing = append(ls.resyncing, c.h)
 		}
 	}
-}
-
-func (ls *loopState) resyncingHas(h engine.Handle) bool {
-	for _, r := range ls.resyncing {
-		if r == h {
-			return true
-		}
-	}
-	return false
 }
 
 // resyncReplay runs on a loop once the node is registered again: the router
