@@ -15,7 +15,25 @@ import (
 // Redis is the cluster's Mailbox (SPEC §5): each user's messages in one Redis key, stored
 // before the publish is answered, removed by acks or when their TTL ends, and read back in id
 // order by whichever node the user reconnects to. Every call is a Redis round trip: callers
-// make them away from the event loops. See cluster/doc.go ("QoS 1 message store") for the keys.
+// make them away from the event loops.
+//
+//	pw:q:<user>       ZSET    every member has score 0, so members sort bytewise; each is
+//	                          pad20(id) ":" expiresAt-ms ":" flags, then length-prefixed to,
+//	                          event, content type, and the data (binary-safe; member.go)
+//
+// The 20-digit zero-padded id first makes bytewise order id order (ids exceed 2^53, so they
+// cannot be scores). Put is one Lua script on that key: a member already present counts as
+// stored (a retried Put is a no-op); when the user holds perUser members it removes the
+// expired ones and, if still full, answers ErrUserFull; otherwise ZADD, and the key's expiry
+// is raised to the message's (PEXPIREAT when PEXPIRETIME is lower, which also covers a key just
+// created without a TTL), so the key lives exactly as long as its longest-lived message.
+// AckIDs(ids) is one script that ZREMRANGEBYLEXes ["pad20(id):", "pad20(id);") for each id given
+// and returns the ids it removed: the server acks exactly the messages it sent (issue 9), never
+// a stored one nobody was sent. ack(upTo) (ZREMRANGEBYLEX key - "[pad20(upTo):\xff", every member
+// up to upTo) is for tests. AppendPending is ZRANGE key - + BYLEX; members expired at the
+// caller's now are left out and ZREMed. Only single-key commands and one-key scripts, so Redis
+// Cluster works (rediscluster_test.go). The connection (cluster.RedisConn) dials lazily and
+// bounds every request; the scripts are re-sent on NOSCRIPT after a Redis restart.
 //
 // Every method is safe for concurrent use. Failures to reach Redis come back within the
 // connection's OpTimeout as errors wrapping cluster.ErrDirectoryDown; the store recovers by
