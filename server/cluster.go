@@ -13,6 +13,7 @@ import (
 
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/route"
 )
 
 // clusterNode is a node's cluster half (SPEC §8), in both modes: the
@@ -31,25 +32,15 @@ type clusterNode struct {
 	redis  *cluster.RedisConn  // the QoS 1 mailbox's and idempotency keys' Redis; nil without --redis
 	idem   cluster.Idempotency // Idempotency-Key claims and answers: in Redis with it, else in memory
 
-	router *workerPool // work that waits on Redis or a peer
-	// Deadlines of routing jobs: directory lookups get lookupTimeout (within
-	// the directory's own bound, so it adds no timer), forwards forwardTimeout.
-	lookupBound, forwardBound sharedDeadline
-	wg                        sync.WaitGroup // the link server
+	// router takes pushes to the other nodes, and runs all work that waits
+	// on Redis or a peer; its goroutines start with the jobs, so a
+	// standalone node never has one.
+	router *route.Router[*message]
+	wg     sync.WaitGroup // the link server
 
 	forwards atomic.Uint64 // pushes forwarded to other nodes
 	received atomic.Uint64 // pushes taken from other nodes
-
-	// known is the last answer the directory gave for each user/topic, so
-	// that while Redis is down a push knows whether other nodes should have
-	// taken it (SPEC §8: local targets keep working, others answer 503).
-	knownMu sync.Mutex
-	known   map[string][]string
 }
-
-// maxKnown bounds the last-known answers kept; past it they are forgotten
-// at once (they only refine the answers given while Redis is down).
-const maxKnown = 1 << 16
 
 // forwardTimeout bounds a forward, so a peer that holds its link open but
 // never answers costs a 503, not a hung publisher.
@@ -59,16 +50,8 @@ const forwardTimeout = 2 * time.Second
 // default per-request bound (cluster.RedisOptions.OpTimeout).
 const lookupTimeout = time.Second
 
-// The router's workers (see workerPool): one per routing job waiting on
-// Redis or a peer, up to routerWorkers; each leaves after routerLinger idle.
-const (
-	routerWorkers = 1024
-	routerLinger  = 30 * time.Second
-)
-
 func newClusterNode(s *Server) *clusterNode {
-	return &clusterNode{s: s, router: newWorkerPool(routerWorkers, 4096, routerLinger), known: map[string][]string{},
-		lookupBound: sharedDeadline{d: lookupTimeout}, forwardBound: sharedDeadline{d: forwardTimeout}}
+	return &clusterNode{s: s}
 }
 
 // startCluster joins the Redis directory with --redis, else the in-memory
@@ -142,11 +125,14 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 	return cn, nil
 }
 
-// startLinks prepares the links to peers and, when the node has a link
-// listener, serves the pushes peers forward to it.
+// startLinks prepares the links to peers and the router that uses them
+// and, when the node has a link listener, serves the pushes peers forward
+// to it.
 func (cn *clusterNode) startLinks() {
 	s := cn.s
 	cn.links = cluster.NewLinks(s.nodeID, cn.dir, cluster.LinkOptions{Logger: s.log})
+	cn.router = route.New(route.Options[*message]{Self: s.nodeID, Dir: cn.dir, Links: cn.links,
+		Store: s.store.put, LookupTimeout: lookupTimeout, ForwardTimeout: forwardTimeout, Logger: s.log})
 	if cn.ln == nil {
 		return
 	}
@@ -212,7 +198,7 @@ func advertiseFor(a *net.TCPAddr) string {
 // the directory entries of this node go (Directory.Close) — so peers that
 // route here meanwhile get an answer (or a broken link), never silence.
 func (cn *clusterNode) close() {
-	cn.router.close()
+	cn.router.Close()
 	if cn.server != nil {
 		cn.server.Close()
 	}
@@ -228,7 +214,7 @@ func (cn *clusterNode) close() {
 // when the router is saturated. Its goroutines start with the jobs: a
 // standalone node never has one.
 func (cn *clusterNode) submit(job func()) bool {
-	return cn.router.submit(job)
+	return cn.router.Submit(job)
 }
 
 // joined and left mirror, into the directory, a user or topic gaining its

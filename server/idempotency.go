@@ -191,7 +191,7 @@ func (cn *clusterNode) claimKeyed(call *keyedCall) {
 	// No valid key at all (a batch whose keys are malformed: those lines
 	// answer 400) costs no round trip.
 	if len(keys) > 0 {
-		if err := s.idem.Claim(cn.lookupBound.at(time.Now()), keys, claims); err != nil {
+		if err := s.idem.Claim(cn.router.LookupContext(time.Now()), keys, claims); err != nil {
 			call.claimErr = "idempotency key not claimed, nothing delivered: " + err.Error()
 		}
 	}
@@ -317,7 +317,7 @@ func (cn *clusterNode) recordKeys(keys []string, claims []cluster.Claim, results
 	if len(won) == 0 {
 		return
 	}
-	if err := cn.s.idem.Record(cn.forwardBound.at(time.Now()), won, answers); err != nil {
+	if err := cn.s.idem.Record(cn.router.ForwardContext(time.Now()), won, answers); err != nil {
 		cn.s.log.Warn("idempotency keys not recorded: a retry may be delivered again", "keys", len(won), "err", err)
 	}
 }
