@@ -157,7 +157,6 @@ func (r *Router[M]) Route(items []Item[M]) (forwarded int) {
 		results, err := r.o.Links.ForwardBatch(ctx, node, pushes)
 		mu.Lock()
 		defer mu.Unlock()
-		forwarded += len(pushes)
 		for k, i := range idxs {
 			it := &items[i]
 			var res cluster.Result
@@ -190,6 +189,9 @@ func (r *Router[M]) Route(items []Item[M]) (forwarded int) {
 	// One node to reach (the common case: a key's node, a user on one other
 	// node) is forwarded right here: a goroutine each pays a hand-off only
 	// when several nodes can be waited on in parallel.
+	for _, idxs := range perNode {
+		forwarded += len(idxs) // sent or failed, each counts (a closure capturing it would cost an allocation)
+	}
 	if len(perNode) == 1 {
 		for node, idxs := range perNode {
 			forward(node, idxs)
