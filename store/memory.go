@@ -35,7 +35,13 @@ func (s *Memory[M]) Put(_ context.Context, user []byte, m M, nowMs int64) error 
 		s.users[string(user)] = q
 		return ErrUserFull
 	case s.bytes+size > s.maxBytes:
-		s.users[string(user)] = q
+		// A refused user keeps no entry: a flood of publishes to new users
+		// while the store is full must not grow the map.
+		if len(q) == 0 {
+			delete(s.users, string(user))
+		} else {
+			s.users[string(user)] = q
+		}
 		return ErrFull
 	}
 	m.Retain()
