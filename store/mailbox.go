@@ -21,7 +21,6 @@ type Mailbox[M Message] interface {
 	// AppendPending appends the user's messages that have not expired by
 	// nowMs, in id order, each with a reference the caller releases.
 	AppendPending(ctx context.Context, dst []M, user []byte, nowMs int64) ([]M, error)
-	Close() error
 }
 
 // Errors of Put. The texts are what a publisher reads in its 503 answer.

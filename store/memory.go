@@ -103,9 +103,6 @@ func (s *Memory[M]) AppendPending(_ context.Context, dst []M, user []byte, nowMs
 	return dst, nil
 }
 
-// Close does nothing: what is kept goes with the process.
-func (s *Memory[M]) Close() error { return nil }
-
 // dropExpired removes the messages whose TTL has ended. s.mu must be held.
 func (s *Memory[M]) dropExpired(q []M, nowMs int64) []M {
 	kept := q[:0]

@@ -76,9 +76,6 @@ func (s *Redis[M]) AppendPending(ctx context.Context, dst []M, user []byte, nowM
 	return dst, err
 }
 
-// Close does nothing: the connection is the node's, closed with the cluster.
-func (s *Redis[M]) Close() error { return nil }
-
 // viewString is user as a string without a copy, for the duration of a call.
 func viewString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
