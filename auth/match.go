@@ -46,7 +46,7 @@ const userMark = 0
 // occurrence: a later occurrence leaves less room for the segments after it, never more. One pass,
 // no backtracking.
 func glob(pattern, topic, user []byte, expand bool) bool {
-	seg, rest, more := cutStar(pattern)
+	seg, rest, more := bytes.Cut(pattern, star)
 	n, ok := matchPrefix(seg, topic, user, expand)
 	if !ok {
 		return false
@@ -56,7 +56,7 @@ func glob(pattern, topic, user []byte, expand bool) bool {
 	}
 	topic = topic[n:]
 	for {
-		seg, rest, more = cutStar(rest)
+		seg, rest, more = bytes.Cut(rest, star)
 		if !more {
 			return matchSuffix(seg, topic, user, expand)
 		}
@@ -68,14 +68,8 @@ func glob(pattern, topic, user []byte, expand bool) bool {
 	}
 }
 
-// cutStar splits pattern around its first '*'.
-func cutStar(pattern []byte) (seg, rest []byte, found bool) {
-	i := bytes.IndexByte(pattern, '*')
-	if i < 0 {
-		return pattern, nil, false
-	}
-	return pattern[:i], pattern[i+1:], true
-}
+// star separates a pattern's pieces.
+var star = []byte("*")
 
 // matchPrefix reports whether seg (a pattern piece without stars) matches the start of topic,
 // and how many topic bytes it covers.

@@ -11,7 +11,6 @@ func BenchmarkDirectoryCached(b *testing.B) {
 	a := newTestDir(b, r, "a", 0)
 	o := newTestDir(b, r, "b", 0)
 	o.AddUser("hot")
-	o.AddConn("kh")
 	if err := o.Flush(bg); err != nil {
 		b.Fatal(err)
 	}
@@ -22,17 +21,6 @@ func BenchmarkDirectoryCached(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			if ns, err := a.UserNodes(bg, "hot"); len(ns) != 1 || err != nil {
 				b.Fatal(ns, err)
-			}
-		}
-		b.ReportMetric(float64(a.Stats().RoundTrips-before.RoundTrips)/float64(b.N), "roundtrips/op")
-	})
-	b.Run("ConnNode", func(b *testing.B) {
-		a.ConnNode(bg, "kh")
-		before := a.Stats()
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			if n, err := a.ConnNode(bg, "kh"); n != "b" || err != nil {
-				b.Fatal(n, err)
 			}
 		}
 		b.ReportMetric(float64(a.Stats().RoundTrips-before.RoundTrips)/float64(b.N), "roundtrips/op")

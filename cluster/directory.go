@@ -11,16 +11,15 @@ type Node struct {
 	Addr string // --advertise host:port, dialled by peers for the link
 }
 
-// Directory maps conn keys, users and topics to the nodes that hold them, and node ids to
-// link addresses. Two implementations: MemDirectory (standalone, or nodes of one process
+// Directory maps users and topics to the nodes that hold them, and node ids to link addresses
+// (a conn key names its node itself, so conn keys are not in it). Two implementations: MemDirectory (standalone, or nodes of one process
 // sharing a MemStore; no Redis) and RedisDirectory.
 //
 // Writes (Add*/Remove*) never block on the network: they update the directory's local mirror of
 // this node's entries and are sent later in pipelined batches. The caller ref-counts users and
 // topics per node: AddUser on its count's 0→1, RemoveUser on 1→0 (same for topics).
 //
-// Reads return ErrNotFound for a conn key nobody live holds, ErrUnknownNode for a node that is
-// absent or whose heartbeat expired, and an error wrapping ErrDirectoryDown when the directory
+// Reads return ErrUnknownNode for a node that is absent or whose heartbeat expired, and an error wrapping ErrDirectoryDown when the directory
 // cannot answer; UserNodes/TopicNodes return an empty list (nil error) when no live node has them.
 type Directory interface {
 	// Start registers this node (heartbeat with TTL = node TTL) and starts the background
@@ -35,14 +34,11 @@ type Directory interface {
 	NodeAddr(ctx context.Context, nodeID string) (string, error)
 	Nodes(ctx context.Context) ([]Node, error)
 
-	AddConn(key string)
-	RemoveConn(key string)
 	AddUser(user string)
 	RemoveUser(user string)
 	AddTopic(topic string)
 	RemoveTopic(topic string)
 
-	ConnNode(ctx context.Context, key string) (string, error)
 	UserNodes(ctx context.Context, user string) ([]string, error)
 	TopicNodes(ctx context.Context, topic string) ([]string, error)
 
@@ -60,8 +56,6 @@ type DirStats struct {
 }
 
 var (
-	// ErrNotFound means no live node holds the conn key.
-	ErrNotFound = errors.New("cluster: not found")
 	// ErrUnknownNode means the node id is not registered or its heartbeat expired.
 	ErrUnknownNode = errors.New("cluster: unknown node")
 	// ErrDirectoryDown means the directory store (Redis) cannot be reached; the error returned

@@ -5,21 +5,19 @@
 // # API
 //
 //	type Directory interface { Start, Close, Flush, NodeAddr, Nodes,
-//	    AddConn/RemoveConn, AddUser/RemoveUser, AddTopic/RemoveTopic,
-//	    ConnNode, UserNodes, TopicNodes, Stats }             // directory.go
+//	    AddUser/RemoveUser, AddTopic/RemoveTopic, UserNodes, TopicNodes, Stats } // directory.go
 //	NewMemStore() *MemStore; NewMemDirectory(*MemStore, Node, Holdings) // no Redis (memdir.go)
 //	(*MemDirectory).Alone() bool // no other node in the store: every target is local
 //	NewRedisDirectory(RedisOptions) (*RedisDirectory, error)  // cluster (redis*.go)
-//	NewRedisStore(RedisStoreOptions) (*RedisStore, error)     // QoS 1 messages (qosstore.go)
-//	(*RedisStore).Put/AckIDs/Ack/Pending/Close
+//	NewRedisConn(RedisConnOptions) (*RedisConn, error)       // the QoS 1 mailbox's and idempotency
+//	(*RedisConn).Do/DoMulti/Close                              // keys' Redis client (redisconn.go)
 //	(*RedisDirectory).Recheck()  // re-register at the next tick, with the re-sync hooks
 //	redistest.Start(testing.TB) *redistest.Cluster             // tests: a real 3-master Redis Cluster
 //
-//	NewIdemRedis(*RedisStore, IdemOptions) *IdemRedis          // idempotency keys (idempotency.go)
+//	NewIdemRedis(*RedisConn, IdemOptions) *IdemRedis           // idempotency keys (idempotency.go)
 //	NewIdemMemory(IdemOptions) *IdemMemory                     // the same in memory (idemmem.go)
 //	(Idempotency).Claim(ctx, keys, out) / Record(ctx, keys, answers)
 //	NewLinks(self string, dir Directory, LinkOptions) *Links  // links.go, link.go
-//	(*Links).Forward(ctx, nodeID, *Push) (Result, error)
 //	(*Links).ForwardBatch(ctx, nodeID, []*Push) ([]Result, error)
 //	(*Links).Close() error; (*Links).Stats() LinkStats
 //	NewLinkServer(Handler, LinkServerOptions) *LinkServer      // linkserver.go
@@ -27,10 +25,9 @@
 //	type Handler func(p *Push) Result
 //
 // A node that took a publish looks the target up (UserNodes/TopicNodes, or Nodes for "all"; a
-// conn key names the node that holds it, so pushwire never asks ConnNode, and only tests still
-// call AddConn/RemoveConn), delivers locally itself, and ForwardBatches to every other node (the
-// server never calls Forward, one push at a time; its tests do); it sums
-// Result.Delivered and counts the nodes that answered for the §4 answer. A Forward error means
+// conn key names the node that holds it, and NodeAddr says whether that node lives), delivers
+// locally itself, and ForwardBatches to every other node; it sums Result.Delivered and counts
+// the nodes that answered for the §4 answer. A ForwardBatch error means
 // the outcome on that node is unknown: the answer names the node in "unreachable", and is 503
 // when nothing was delivered or stored anywhere. ErrNodeGone (the peer's port refused, or the
 // connection was reset) means no process is there: the node holds nothing, and is no failure.
@@ -42,13 +39,12 @@
 //	pw:nodes          SET     ids of registered nodes (alive or not yet collected)
 //	pw:n:{id}         STRING  the node's link address; PX = --node-ttl, refreshed every TTL/3:
 //	                          the heartbeat. Its absence means the node is dead.
-//	pw:n:{id}:c       SET     conn keys held by node id    ┐ the node's own view, used to
-//	pw:n:{id}:u       SET     users with conns on node id  │ re-assert and to collect its
-//	pw:n:{id}:t       SET     topics subscribed on node id ┘ entries after it dies
+//	pw:n:{id}:u       SET     users with conns on node id  ┐ the node's own view, used to re-assert
+//	pw:n:{id}:t       SET     topics subscribed on node id ┘ and to collect its entries after it dies
 //	pw:n:{id}:gc      STRING  janitor lock (SET NX PX 30s) while a live node collects dead id
-//	pw:c:<key>        STRING  node id holding conn key <key>
 //	pw:u:<user>       SET     node ids holding connections of <user>
 //	pw:t:<topic>      SET     node ids holding subscribers of <topic>
+//	pw:q:<user>       ZSET    the user's QoS 1 mailbox (package store, store/redis.go)
 //	pw:i:{<key>}      STRING  an Idempotency-Key: "p<node>:<n>" while its publish runs (PX hold,
 //	                          10s), then "<status> <JSON answer>" (PX --idempotency-window)
 //
@@ -66,11 +62,11 @@
 // than one seed lets a node start while one of them is down. Proved on a real 3-master cluster
 // that the tests start (package redistest): entries land on the master that owns each key,
 // cached reads cost no round trip and are invalidated from every shard, batches of 20,000
-// commands across all slots, dead-node collection, the QoS store (rediscluster_test.go), and
+// commands across all slots, dead-node collection (rediscluster_test.go), the QoS mailbox (store/rediscluster_test.go), and
 // three pushwire processes pushing across it (acceptance/cluster/rediscluster_test.go).
 //
-// Dead nodes: readers never return a node whose heartbeat key is gone (UserNodes, TopicNodes,
-// ConnNode and Nodes filter by it; NodeAddr answers ErrUnknownNode), so a dead node's entries
+// Dead nodes: readers never return a node whose heartbeat key is gone (UserNodes, TopicNodes
+// and Nodes filter by it; NodeAddr answers ErrUnknownNode), so a dead node's entries
 // stop counting within --node-ttl. A live node's janitor (every node TTL) then deletes them,
 // using the dead node's own sets. A restarted node id first deletes what its previous
 // incarnation left (resync against an empty mirror).
@@ -97,7 +93,7 @@
 //
 // Add*/Remove* update an in-memory mirror of this node's entries and queue an op; one
 // background goroutine sends queued ops as DoMulti pipelines of up to BatchCommands commands
-// (15,000 conns + 15,000 users = 60,000 commands in 16 round trips, ~0.2 s; TestRedisBatchedRegistrations).
+// (15,000 topics + 15,000 users = 60,000 commands in 16 round trips, ~0.2 s; TestRedisBatchedRegistrations).
 // A failed pipeline, a failed heartbeat, or a heartbeat SET ... XX GET that finds our key missing
 // (Redis restarted empty, failover, TTL passed while we stalled) marks the directory unsynced:
 // ops are no longer queued, and once Redis answers again (tried every retryGap, 25 ms) the
@@ -109,30 +105,15 @@
 // When a client connection ends (rueidis calls OnInvalidations(nil): Redis died, or flushed
 // everything) the heartbeat is checked at once rather than at its next turn.
 //
-// # QoS 1 message store (qosstore.go)
+// # The shared Redis connection (redisconn.go)
 //
-// RedisStore keeps each user's unacknowledged QoS 1 messages (SPEC §5) in one key:
-//
-//	pw:q:<user>       ZSET    every member has score 0, so members sort bytewise; each is
-//	                          pad20(id) ":" expiresAt-ms ":" flags, then length-prefixed to,
-//	                          event, content type, and the data (binary-safe; see qosstore.go)
-//
-// The 20-digit zero-padded id first makes bytewise order id order (ids exceed 2^53, so they
-// cannot be scores). Put is one Lua script on that key: a member already present counts as
-// stored (a retried Put is a no-op); when the user holds maxPerUser members it removes the
-// expired ones and, if still full, answers ErrStoreFull; otherwise ZADD, and the key's expiry
-// is raised to the message's (PEXPIREAT when PEXPIRETIME is lower, which also covers a key just
-// created without a TTL), so the key lives exactly as long as its longest-lived message.
-// AckIDs(ids) is one script that ZREMRANGEBYLEXes ["pad20(id):", "pad20(id);") for each id given
-// and returns the ids it removed: the server acks exactly the messages it sent (issue 9), never
-// a stored one nobody was sent. Ack(upTo) (ZREMRANGEBYLEX key - "[pad20(upTo):\xff", every member
-// up to upTo) is for tools and tests. Pending is ZRANGE key - + BYLEX; members expired at the
-// caller's now are left out and ZREMed. Only single-key commands and one-key scripts, so Redis
-// Cluster works. The store dials lazily: requests that come during that dial wait for it (so a
-// new node's first subscribers still get their replay), and while Redis is down a dial is tried
-// at most every storeRetryGap (500 ms). It bounds each request by OpTimeout, answers errors
-// wrapping ErrDirectoryDown while Redis is unreachable, and uses Redis again as soon as it
-// answers (the scripts are re-sent on NOSCRIPT after a restart).
+// RedisConn is the client of what a node keeps in Redis besides its directory: the QoS 1
+// mailbox (package store, store/redis.go, whose doc has its key and member encoding) and the
+// idempotency keys (IdemRedis). It dials lazily: requests that come during that dial wait for it
+// (so a new node's first subscribers still get their replay), and while Redis is down a dial is
+// tried at most every connRetryGap (500 ms). It bounds each request by OpTimeout, answers errors
+// wrapping ErrDirectoryDown while Redis is unreachable, retries at once a request that met a
+// connection broken while idle, and uses Redis again as soon as it answers.
 //
 // # Link wire format and behaviour
 //
@@ -143,14 +124,14 @@
 // at most QueueBytes encoded bytes and MaxInFlight unanswered requests; a sender past either
 // waits up to QueueWait, then gets ErrBackpressure. A broken link fails every queued and
 // in-flight request with ErrLinkDown and redials at once; failed dials back off (50ms doubling
-// to 2s, jittered), and during the backoff Forward fails at once. A refused dial or a reset
-// connection marks the peer gone: Forward fails at once with ErrNodeGone, redials included,
+// to 2s, jittered), and during the backoff ForwardBatch fails at once. A refused dial or a reset
+// connection marks the peer gone: ForwardBatch fails at once with ErrNodeGone, redials included,
 // until a dial works again (the dial asks NodeAddr first, so the heartbeat must be back too).
 // A peer whose heartbeat is gone gets ErrUnknownNode and its link is dropped.
 //
 // # Locks
 //
-// MemStore.mu, RedisDirectory.mu, RedisStore.mu, Links.mu, link.mu, LinkServer.mu, IdemMemory.mu: each guards
+// MemStore.mu, RedisDirectory.mu, RedisConn.mu, Links.mu, link.mu, LinkServer.mu, IdemMemory.mu: each guards
 // its own fields, none is held across I/O, and none is held while another is taken (Links.Close
 // and link.run release one before taking the other), so there is no lock order to keep.
 //
@@ -162,9 +143,9 @@
 //	  LinkNetpollServer (same client, server on cloudwego/netpoll)                    6.0–8.3 M msgs/s
 //	  LinkRaw/netconn (bare frames both ways, net.Conn)                              12.0–13.7 M msgs/s
 //	  LinkRaw/netpoll (bare frames both ways, netpoll)                                7.2–10.4 M msgs/s
-//	  LinkForwardParallel (single Forward from 64 goroutines)                        ~0.75 M msgs/s, ~3.4 msgs/write
+//	  LinkForwardParallel (single pushes from 64 goroutines)                        ~0.75 M msgs/s, ~3.4 msgs/write
 //	go test -run '^$' -bench Directory -benchtime 200000x ./cluster
-//	  cached UserNodes 2.0 µs/op, ConnNode 4.3 µs/op, 0 Redis round trips/op
+//	  cached UserNodes 2.0 µs/op, 0 Redis round trips/op
 //
 // net.Conn with our own buffers was chosen: on the bare transport it beats netpoll, with the full
 // stack the two are within noise of each other, and it needs no second poller beside engine/.

@@ -63,18 +63,18 @@ func newIdemToken(node string) []byte {
 func keyIdem(p, key string) string { return p + "i:{" + key + "}" }
 
 // IdemRedis keeps idempotency keys in Redis, on each key's own slot (its
-// name is the key's hash tag), over the message store's connection.
+// name is the key's hash tag), over the connection the QoS 1 mailbox uses.
 type IdemRedis struct {
-	o     IdemOptions
-	store *RedisStore
+	o    IdemOptions
+	conn *RedisConn
 }
 
-// NewIdemRedis keeps keys through store's Redis client.
-func NewIdemRedis(store *RedisStore, o IdemOptions) *IdemRedis {
+// NewIdemRedis keeps keys through conn.
+func NewIdemRedis(conn *RedisConn, o IdemOptions) *IdemRedis {
 	if o.Prefix == "" {
 		o.Prefix = "pw:"
 	}
-	return &IdemRedis{o: o, store: store}
+	return &IdemRedis{o: o, conn: conn}
 }
 
 // Claim sends SET key token NX GET PX hold for every key, pipelined.
@@ -91,7 +91,7 @@ func (r *IdemRedis) Claim(ctx context.Context, keys []string, out []Claim) error
 		}
 		return cmds
 	}
-	res, err := r.doMulti(ctx, build)
+	res, err := r.conn.DoMulti(ctx, build)
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func (r *IdemRedis) Claim(ctx context.Context, keys []string, out []Claim) error
 
 // Record sends SET key answer XX PX window (or DEL) for every key, pipelined.
 func (r *IdemRedis) Record(ctx context.Context, keys []string, answers [][]byte) error {
-	res, err := r.doMulti(ctx, func(c rueidis.Client) rueidis.Commands {
+	res, err := r.conn.DoMulti(ctx, func(c rueidis.Client) rueidis.Commands {
 		cmds := make(rueidis.Commands, len(keys))
 		for i, k := range keys {
 			if answers[i] == nil {
@@ -137,34 +137,4 @@ func (r *IdemRedis) Record(ctx context.Context, keys []string, answers [][]byte)
 		}
 	}
 	return nil
-}
-
-// doMulti runs the commands build makes, once more at once if the
-// connection failed (a claim retried finds its own token; a record is
-// idempotent), bounded by the store's OpTimeout.
-func (r *IdemRedis) doMulti(ctx context.Context, build func(rueidis.Client) rueidis.Commands) ([]rueidis.RedisResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.store.o.OpTimeout)
-	defer cancel()
-	c, err := r.store.client(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var res []rueidis.RedisResult
-	for try := 0; try < 2; try++ {
-		res = c.DoMulti(ctx, build(c)...)
-		err = nil
-		for _, rr := range res {
-			if e := rr.NonRedisError(); e != nil {
-				err = e
-				break
-			}
-		}
-		if err == nil || ctx.Err() != nil {
-			break
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrDirectoryDown, err)
-	}
-	return res, nil
 }

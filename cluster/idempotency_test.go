@@ -58,9 +58,9 @@ func TestIdemRedisContract(t *testing.T) {
 	r := startRedis(t)
 	o := IdemOptions{Window: time.Minute, Hold: 10 * time.Second}
 	o.Node = "a"
-	a := NewIdemRedis(newTestStore(t, r, time.Second), o)
+	a := NewIdemRedis(newTestConn(t, r, time.Second), o)
 	o.Node = "b"
-	b := NewIdemRedis(newTestStore(t, r, time.Second), o)
+	b := NewIdemRedis(newTestConn(t, r, time.Second), o)
 	idemContract(t, a, b)
 
 	// The hold and the window are Redis expiries.
@@ -100,9 +100,9 @@ func TestIdemRedisClusterContract(t *testing.T) {
 	t.Parallel()
 	rc := redistest.Start(t)
 	o := IdemOptions{Window: time.Minute, Hold: 10 * time.Second, Node: "a"}
-	a := NewIdemRedis(newTestStoreURL(t, rc.URL(), time.Second), o)
+	a := NewIdemRedis(newTestConnURL(t, rc.URL(), time.Second), o)
 	o.Node = "b"
-	b := NewIdemRedis(newTestStoreURL(t, "redis://"+rc.Addrs()[2], time.Second), o)
+	b := NewIdemRedis(newTestConnURL(t, "redis://"+rc.Addrs()[2], time.Second), o)
 	idemContract(t, a, b)
 	keys := rc.OnEachShard("idem", func(n string) string { return keyIdem("pw:", n) })
 	out := make([]Claim, len(keys))

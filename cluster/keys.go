@@ -6,10 +6,8 @@ package cluster
 
 func keyNodes(p string) string          { return p + "nodes" }
 func keyNode(p, id string) string       { return p + "n:{" + id + "}" }
-func keyNodeConns(p, id string) string  { return p + "n:{" + id + "}:c" }
 func keyNodeUsers(p, id string) string  { return p + "n:{" + id + "}:u" }
 func keyNodeTopics(p, id string) string { return p + "n:{" + id + "}:t" }
 func keyNodeGC(p, id string) string     { return p + "n:{" + id + "}:gc" }
-func keyConn(p, key string) string      { return p + "c:" + key }
 func keyUser(p, user string) string     { return p + "u:" + user }
 func keyTopic(p, topic string) string   { return p + "t:" + topic }

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -77,4 +78,12 @@ func (p *proxy) cut() {
 	}
 	p.conns = nil
 	p.mu.Unlock()
+}
+
+// Forward sends p alone to node nodeID and waits for its result: ForwardBatch of one, which the
+// link tests use to watch single pushes (the server always sends batches).
+func (l *Links) Forward(ctx context.Context, nodeID string, p *Push) (Result, error) {
+	ps := [1]*Push{p}
+	res, err := l.forward(ctx, nodeID, ps[:])
+	return res[0], err
 }

@@ -97,16 +97,9 @@ func NewLinks(self string, dir Directory, o LinkOptions) *Links {
 	return &Links{self: self, dir: dir, o: o, peers: make(map[string]*link)}
 }
 
-// Forward sends p to node nodeID and waits for its result. ctx bounds the wait; an error
-// (ErrLinkDown, ErrNodeGone, ErrBackpressure, ErrUnknownNode, ErrClosed or ctx's) means no result is known.
-func (l *Links) Forward(ctx context.Context, nodeID string, p *Push) (Result, error) {
-	ps := [1]*Push{p}
-	res, err := l.forward(ctx, nodeID, ps[:])
-	return res[0], err
-}
-
 // ForwardBatch sends ps in order on one link (one enqueue, written together) and waits for all
-// results. On error the results received before it are kept and every other one carries the error
+// results; ctx bounds the wait. An error (ErrLinkDown, ErrNodeGone, ErrBackpressure,
+// ErrUnknownNode, ErrClosed or ctx's) means the results from the first failed one on are unknown. On error the results received before it are kept and every other one carries the error
 // text in Err.
 func (l *Links) ForwardBatch(ctx context.Context, nodeID string, ps []*Push) ([]Result, error) {
 	if len(ps) == 0 {

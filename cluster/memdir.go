@@ -21,12 +21,11 @@ type Holdings interface {
 // process that share a store (tests, embedding) find each other through it and talk over links
 // as Redis-backed nodes do. Nodes in it never expire: a view leaves only by Close.
 //
-// Lock contract: mu guards nodes and conns; it is never held while calling out (a Holdings is
+// Lock contract: mu guards nodes; it is never held while calling out (a Holdings is
 // read after the nodes are copied out).
 type MemStore struct {
 	mu    sync.Mutex
 	nodes map[string]memNode // node id → its address and what it holds
-	conns map[string]string  // conn key → node id
 	count atomic.Int32       // len(nodes), read without the lock by Alone
 }
 
@@ -37,12 +36,11 @@ type memNode struct {
 
 // NewMemStore returns an empty store.
 func NewMemStore() *MemStore {
-	return &MemStore{nodes: make(map[string]memNode), conns: make(map[string]string)}
+	return &MemStore{nodes: make(map[string]memNode)}
 }
 
 // MemDirectory is one node's Directory on a MemStore. Users and topics are read from each
-// node's Holdings, so AddUser/RemoveUser/AddTopic/RemoveTopic have nothing to write; conn keys
-// are kept in the store. Writes apply at once, so Flush has nothing to wait for.
+// node's Holdings, so AddUser/RemoveUser/AddTopic/RemoveTopic have nothing to write. Writes apply at once, so Flush has nothing to wait for.
 type MemDirectory struct {
 	s       *MemStore
 	self    Node
@@ -76,11 +74,6 @@ func (d *MemDirectory) Close() error {
 	delete(s.nodes, id)
 	s.count.Store(int32(len(s.nodes)))
 	d.started.Store(false)
-	for k, n := range s.conns {
-		if n == id {
-			delete(s.conns, k)
-		}
-	}
 	return nil
 }
 
@@ -120,36 +113,12 @@ func (d *MemDirectory) Nodes(context.Context) ([]Node, error) {
 	return out, nil
 }
 
-func (d *MemDirectory) AddConn(key string) {
-	d.s.mu.Lock()
-	d.s.conns[key] = d.self.ID
-	d.s.mu.Unlock()
-}
-
-func (d *MemDirectory) RemoveConn(key string) {
-	d.s.mu.Lock()
-	if d.s.conns[key] == d.self.ID {
-		delete(d.s.conns, key)
-	}
-	d.s.mu.Unlock()
-}
-
 // AddUser, RemoveUser, AddTopic and RemoveTopic write nothing: UserNodes and TopicNodes read
 // every node's Holdings.
 func (d *MemDirectory) AddUser(string)     {}
 func (d *MemDirectory) RemoveUser(string)  {}
 func (d *MemDirectory) AddTopic(string)    {}
 func (d *MemDirectory) RemoveTopic(string) {}
-
-// ConnNode returns the node holding key, or ErrNotFound.
-func (d *MemDirectory) ConnNode(_ context.Context, key string) (string, error) {
-	d.s.mu.Lock()
-	defer d.s.mu.Unlock()
-	if n, ok := d.s.conns[key]; ok {
-		return n, nil
-	}
-	return "", ErrNotFound
-}
 
 func (d *MemDirectory) UserNodes(_ context.Context, user string) ([]string, error) {
 	return d.holders(func(h Holdings) bool { return h.HoldsUser(user) }), nil

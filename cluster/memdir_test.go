@@ -41,13 +41,9 @@ func TestMemDirectory(t *testing.T) {
 	if a.Alone() || b.Alone() {
 		t.Error("with a and b started, one of them says it is alone")
 	}
-	a.AddConn("k")
 	heldA.set(heldA.users, "u", true)
 	heldB.set(heldB.users, "u", true)
 	heldB.set(heldB.topics, "t", true)
-	if n, err := b.ConnNode(bg, "k"); n != "a" || err != nil {
-		t.Errorf("ConnNode(k) = %q, %v; want a, nil", n, err)
-	}
 	if ns, _ := a.UserNodes(bg, "u"); !slices.Equal(ns, []string{"a", "b"}) {
 		t.Errorf("UserNodes(u) = %v; want [a b]", ns)
 	}
@@ -64,9 +60,6 @@ func TestMemDirectory(t *testing.T) {
 	a.Close()
 	if !b.Alone() {
 		t.Error("b.Alone after a.Close = false; want true")
-	}
-	if _, err := b.ConnNode(bg, "k"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("ConnNode(k) after a.Close = %v; want ErrNotFound", err)
 	}
 	if _, err := b.NodeAddr(bg, "a"); !errors.Is(err, ErrUnknownNode) {
 		t.Errorf("NodeAddr(a) after a.Close = %v; want ErrUnknownNode", err)

@@ -1,11 +1,14 @@
 package cluster
 
 import (
+	"context"
 	"log/slog"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/rueidis"
 )
 
 // countingObserver counts what it is told.
@@ -119,16 +122,26 @@ func TestObserverRedisDirectory(t *testing.T) {
 func TestObserverRedisStore(t *testing.T) {
 	r := startRedis(t)
 	var obs countingObserver
-	s, err := NewRedisStore(RedisStoreOptions{URL: r.url(), Logger: slog.New(slog.DiscardHandler), Observer: &obs})
+	s, err := NewRedisConn(RedisConnOptions{URL: r.url(), Logger: slog.New(slog.DiscardHandler), Observer: &obs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	far := time.Now().Add(time.Hour).UnixMilli()
+	// The QoS store and idempotency keys reach Redis only through Do and
+	// DoMulti: each request they send is one observation.
 	steps := []func() error{
-		func() error { return s.Put(bg, "42", testMsg(1, far, "a"), 10) },
-		func() error { _, err := s.Pending(bg, "42", time.Now().UnixMilli()); return err },
-		func() error { _, err := s.Ack(bg, "42", 1); return err },
+		func() error {
+			_, err := s.Do(bg, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+				return c.Do(ctx, c.B().Set().Key("pw:test").Value("1").Build())
+			})
+			return err
+		},
+		func() error {
+			_, err := s.DoMulti(bg, func(c rueidis.Client) rueidis.Commands {
+				return rueidis.Commands{c.B().Get().Key("pw:test").Build(), c.B().Del().Key("pw:test").Build()}
+			})
+			return err
+		},
 	}
 	for i, step := range steps {
 		before := obs.redis.Load()

@@ -4,70 +4,34 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"os/exec"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/pushwire/pushwire/cluster/redistest"
 )
 
 // testRedis is a redis-server child process on a free loopback port, stopped at test end.
 // Tests that need it fail (never skip) when redis-server is missing.
 type testRedis struct {
-	t    testing.TB
-	port int
-	cmd  *exec.Cmd
+	t testing.TB
+	*redistest.Server
 }
 
 func startRedis(t testing.TB) *testRedis {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Fatalf("redis-server not installed: %v (apt-get install redis-server)", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &testRedis{t: t, port: ln.Addr().(*net.TCPAddr).Port}
-	ln.Close()
-	r.start()
-	t.Cleanup(r.stop)
-	return r
+	return &testRedis{t: t, Server: redistest.StartServer(t)}
 }
 
-func (r *testRedis) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
-func (r *testRedis) url() string  { return "redis://" + r.addr() }
+func (r *testRedis) addr() string { return r.Addr() }
+func (r *testRedis) url() string  { return r.URL() }
 
-// start runs redis-server on r.port and waits until it accepts connections.
-func (r *testRedis) start() {
-	r.t.Helper()
-	r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no")
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatalf("start redis-server: %v", err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", r.addr(), 100*time.Millisecond); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	r.t.Fatalf("redis-server on %s did not come up", r.addr())
-}
+// start runs redis-server again on its port (after stop) and waits until it answers.
+func (r *testRedis) start() { r.t.Helper(); r.Start() }
 
 // stop kills redis-server and waits for it (its data is lost: no persistence).
-func (r *testRedis) stop() {
-	if r.cmd == nil || r.cmd.Process == nil {
-		return
-	}
-	_ = r.cmd.Process.Kill()
-	_ = r.cmd.Wait()
-	r.cmd = nil
-}
+func (r *testRedis) stop() { r.Stop() }
 
 // raw returns a client without client-side caching, to inspect and poke Redis directly.
 func (r *testRedis) raw() rueidis.Client {
@@ -142,4 +106,21 @@ func eventually(t *testing.T, timeout time.Duration, f func() string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// newTestConn is a RedisConn on r, closed at test end.
+func newTestConn(t *testing.T, r *testRedis, opTimeout time.Duration) *RedisConn {
+	t.Helper()
+	return newTestConnURL(t, r.url(), opTimeout)
+}
+
+// newTestConnURL is a RedisConn on the Redis (or Redis Cluster) that url names, closed at test end.
+func newTestConnURL(t *testing.T, url string, opTimeout time.Duration) *RedisConn {
+	t.Helper()
+	c, err := NewRedisConn(RedisConnOptions{URL: url, OpTimeout: opTimeout, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("NewRedisConn = %v; want nil", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }

@@ -1,8 +1,6 @@
 package cluster
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -83,12 +81,10 @@ func TestRedisClusterRegisterAndLookup(t *testing.T) {
 		clusterMode(t, d)
 	}
 
-	conns := rc.OnEachShard("k", func(n string) string { return keyConn("pw:", n) })
 	users := rc.OnEachShard("u", func(n string) string { return keyUser("pw:", n) })
 	topics := rc.OnEachShard("t", func(n string) string { return keyTopic("pw:", n) })
-	t.Logf("one per shard: conns %q users %q topics %q", conns, users, topics)
+	t.Logf("one per shard: users %q topics %q", users, topics)
 	for i := range redistest.Shards {
-		a.AddConn(conns[i])
 		a.AddUser(users[i])
 		a.AddTopic(topics[i])
 	}
@@ -102,9 +98,6 @@ func TestRedisClusterRegisterAndLookup(t *testing.T) {
 
 	// Each entry is on the master that owns its slot, asked directly (no redirect followed).
 	for i, addr := range seeds {
-		if got, err := redistest.Do(addr, "GET", keyConn("pw:", conns[i])); got != "a" || err != nil {
-			t.Errorf("shard %d (%s): GET %s = %q, %v; want a", i, addr, keyConn("pw:", conns[i]), got, err)
-		}
 		for _, key := range []string{keyUser("pw:", users[i]), keyTopic("pw:", topics[i])} {
 			if got, err := redistest.Do(addr, "SISMEMBER", key, "a"); got != "1" || err != nil {
 				t.Errorf("shard %d (%s): SISMEMBER %s a = %q, %v; want 1", i, addr, key, got, err)
@@ -116,9 +109,6 @@ func TestRedisClusterRegisterAndLookup(t *testing.T) {
 	}
 
 	for i := range redistest.Shards {
-		if n, err := c.ConnNode(bg, conns[i]); n != "a" || err != nil {
-			t.Errorf("ConnNode(%s) = %q, %v; want a, nil", conns[i], n, err)
-		}
 		wantU, wantT := []string{"a"}, []string{"a"}
 		if i == 1 {
 			wantU = []string{"a", "b"}
@@ -147,12 +137,12 @@ func TestRedisClusterRegisterAndLookup(t *testing.T) {
 		t.Fatalf("a.Close() = %v; want nil", err)
 	}
 	for i, addr := range seeds {
-		if got, err := redistest.Do(addr, "EXISTS", keyConn("pw:", conns[i])); got != "0" || err != nil {
-			t.Errorf("shard %d after a.Close: EXISTS %s = %q, %v; want 0", i, keyConn("pw:", conns[i]), got, err)
+		if got, err := redistest.Do(addr, "EXISTS", keyUser("pw:", users[i])); (got != "0") != (i == 1) || err != nil {
+			t.Errorf("shard %d after a.Close: EXISTS %s = %q, %v; want 0 (1 on shard 1: b holds it too)", i, keyUser("pw:", users[i]), got, err)
 		}
 	}
 	// a's own keys share the {a} slot, so one master answers for all of them.
-	own := []string{keyNode("pw:", "a"), keyNodeConns("pw:", "a"), keyNodeUsers("pw:", "a"), keyNodeTopics("pw:", "a")}
+	own := []string{keyNode("pw:", "a"), keyNodeUsers("pw:", "a"), keyNodeTopics("pw:", "a")}
 	if got, err := redistest.Do(seeds[rc.Shard(own[0])], append([]string{"EXISTS"}, own...)...); got != "0" || err != nil {
 		t.Errorf("after a.Close: EXISTS %q = %q, %v; want 0", own, got, err)
 	}
@@ -168,7 +158,7 @@ func TestRedisClusterRegisterAndLookup(t *testing.T) {
 	}
 }
 
-// Batched writes on a Redis Cluster: each pipeline mixes keys of thousands of slots (conn and
+// Batched writes on a Redis Cluster: each pipeline mixes keys of thousands of slots (topic and
 // user index keys, this node's {a} sets); rueidis splits it per master, so none fails with
 // CROSSSLOT, and every shard holds its part.
 func TestRedisClusterBatchedRegistrations(t *testing.T) {
@@ -178,14 +168,14 @@ func TestRedisClusterBatchedRegistrations(t *testing.T) {
 	const n = 5000
 	before := a.Stats()
 	for i := range n {
-		a.AddConn("conn-" + strconv.Itoa(i))
+		a.AddTopic("topic-" + strconv.Itoa(i))
 		a.AddUser("user-" + strconv.Itoa(i))
 	}
 	if err := a.Flush(bg); err != nil {
 		t.Fatalf("Flush of %d registrations = %v; want nil", 2*n, err)
 	}
 	s := a.Stats()
-	t.Logf("%d conns + %d users: %d commands in %d pipelines; keys per shard %v",
+	t.Logf("%d topics + %d users: %d commands in %d pipelines; keys per shard %v",
 		n, n, s.Commands-before.Commands, s.RoundTrips-before.RoundTrips, rc.KeyCounts())
 	if s.Errors != 0 {
 		t.Errorf("%d errors writing batches to the Redis Cluster; want 0", s.Errors)
@@ -197,12 +187,12 @@ func TestRedisClusterBatchedRegistrations(t *testing.T) {
 		}
 		total += k
 	}
-	// 2n index keys, plus pw:nodes, pw:n:{a} and a's conn and user sets.
+	// 2n index keys, plus pw:nodes, pw:n:{a} and a's topic and user sets.
 	if want := 2*n + 4; total != want {
 		t.Errorf("%d keys on the cluster; want %d", total, want)
 	}
-	if got, err := redistest.Do(rc.Addrs()[rc.Shard(keyNodeConns("pw:", "a"))], "SCARD", keyNodeConns("pw:", "a")); got != strconv.Itoa(n) || err != nil {
-		t.Errorf("SCARD %s = %q, %v; want %d", keyNodeConns("pw:", "a"), got, err, n)
+	if got, err := redistest.Do(rc.Addrs()[rc.Shard(keyNodeTopics("pw:", "a"))], "SCARD", keyNodeTopics("pw:", "a")); got != strconv.Itoa(n) || err != nil {
+		t.Errorf("SCARD %s = %q, %v; want %d", keyNodeTopics("pw:", "a"), got, err, n)
 	}
 }
 
@@ -216,11 +206,11 @@ func TestRedisClusterCacheHitsAndInvalidation(t *testing.T) {
 	b := newTestDirURL(t, rc.URL(), "b", 15*time.Second)
 	users := rc.OnEachShard("hot", func(n string) string { return keyUser("pw:", n) })
 	topics := rc.OnEachShard("news", func(n string) string { return keyTopic("pw:", n) })
-	conns := rc.OnEachShard("kh", func(n string) string { return keyConn("pw:", n) })
+	gone := rc.OnEachShard("kh", func(n string) string { return keyUser("pw:", n) }) // users b leaves
 	for i := range redistest.Shards {
 		b.AddUser(users[i])
 		b.AddTopic(topics[i])
-		b.AddConn(conns[i])
+		b.AddUser(gone[i])
 	}
 	if err := b.Flush(bg); err != nil {
 		t.Fatal(err)
@@ -233,8 +223,8 @@ func TestRedisClusterCacheHitsAndInvalidation(t *testing.T) {
 			if ns, err := a.TopicNodes(bg, topics[i]); !slices.Equal(ns, []string{"b"}) || err != nil {
 				return fmt.Errorf("TopicNodes(%s) = %v, %v; want [b], nil", topics[i], ns, err)
 			}
-			if n, err := a.ConnNode(bg, conns[i]); n != "b" || err != nil {
-				return fmt.Errorf("ConnNode(%s) = %q, %v; want b, nil", conns[i], n, err)
+			if ns, err := a.UserNodes(bg, gone[i]); !slices.Equal(ns, []string{"b"}) || err != nil {
+				return fmt.Errorf("UserNodes(%s) = %v, %v; want [b], nil", gone[i], ns, err)
 			}
 		}
 		return nil
@@ -274,7 +264,7 @@ func TestRedisClusterCacheHitsAndInvalidation(t *testing.T) {
 		c.AddUser(users[i])
 		c.AddTopic(topics[i])
 	}
-	b.RemoveConn(conns[0])
+	b.RemoveUser(gone[0])
 	for _, d := range []*RedisDirectory{b, c} {
 		if err := d.Flush(bg); err != nil {
 			t.Fatal(err)
@@ -289,8 +279,8 @@ func TestRedisClusterCacheHitsAndInvalidation(t *testing.T) {
 				return fmt.Sprintf("TopicNodes(%s) on shard %d = %v, %v; want [b c], nil", topics[i], i, ns, err)
 			}
 		}
-		if n, err := a.ConnNode(bg, conns[0]); !errors.Is(err, ErrNotFound) {
-			return fmt.Sprintf("ConnNode(%s) = %q, %v; want ErrNotFound (removed by b)", conns[0], n, err)
+		if ns, err := a.UserNodes(bg, gone[0]); len(ns) != 0 || err != nil {
+			return fmt.Sprintf("UserNodes(%s) = %v, %v; want [], nil (removed by b)", gone[0], ns, err)
 		}
 		return ""
 	})
@@ -326,10 +316,10 @@ func TestRedisClusterNodeTTLExpiry(t *testing.T) {
 	a := newTestDirURL(t, rc.URL(), "a", ttl)
 	b := newTestDirURL(t, rc.URL(), "b", ttl)
 	users := rc.OnEachShard("u", func(n string) string { return keyUser("pw:", n) })
-	conns := rc.OnEachShard("k", func(n string) string { return keyConn("pw:", n) })
+	topics := rc.OnEachShard("t", func(n string) string { return keyTopic("pw:", n) })
 	for i := range redistest.Shards {
 		a.AddUser(users[i])
-		a.AddConn(conns[i])
+		a.AddTopic(topics[i])
 	}
 	if err := a.Flush(bg); err != nil {
 		t.Fatal(err)
@@ -345,7 +335,7 @@ func TestRedisClusterNodeTTLExpiry(t *testing.T) {
 	})
 	eventually(t, 5*ttl, func() string {
 		for i, addr := range rc.Addrs() {
-			for _, key := range []string{keyUser("pw:", users[i]), keyConn("pw:", conns[i])} {
+			for _, key := range []string{keyUser("pw:", users[i]), keyTopic("pw:", topics[i])} {
 				if n, err := redistest.Do(addr, "EXISTS", key); n != "0" || err != nil {
 					return fmt.Sprintf("shard %d: EXISTS %s = %q, %v; want 0 once a's entries are collected", i, key, n, err)
 				}
@@ -353,59 +343,4 @@ func TestRedisClusterNodeTTLExpiry(t *testing.T) {
 		}
 		return ""
 	})
-}
-
-// The QoS 1 store on a Redis Cluster: the one-key Lua script (loaded on each master on first
-// use, NOSCRIPT answered by EVAL), ZRANGE and ZREMRANGEBYLEX work for users on every shard.
-func TestRedisClusterStore(t *testing.T) {
-	t.Parallel()
-	rc := redistest.Start(t)
-	s := newTestStoreURL(t, rc.URL(), time.Second)
-	other := newTestStoreURL(t, "redis://"+rc.Addrs()[2], time.Second)
-	users := rc.OnEachShard("q", func(n string) string { return keyQueue("pw:", n) })
-	ctx := context.Background()
-
-	// The first requests of a new store race its first dial (seeds, slot map, masters): each
-	// waits for that dial instead of failing (a subscriber would miss its QoS 1 replay).
-	errs := make(chan error, 32)
-	for i := range cap(errs) {
-		go func() {
-			_, err := s.Pending(ctx, users[i%len(users)], time.Now().UnixMilli())
-			errs <- err
-		}()
-	}
-	for range cap(errs) {
-		if err := <-errs; err != nil {
-			t.Errorf("Pending on a new store, 32 at once = %v; want nil (wait for the first dial)", err)
-		}
-	}
-
-	now := time.Now().UnixMilli()
-	for _, u := range users {
-		for id := uint64(1); id <= 3; id++ {
-			if err := s.Put(ctx, u, testMsg(id, now+60000, u), 3); err != nil {
-				t.Fatalf("Put(%s, %d) = %v; want nil", u, id, err)
-			}
-		}
-		if err := s.Put(ctx, u, testMsg(3, now+60000, u), 3); err != nil {
-			t.Errorf("Put(%s, 3 again, full) = %v; want nil (already stored)", u, err)
-		}
-		if err := s.Put(ctx, u, testMsg(4, now+60000, u), 3); !errors.Is(err, ErrStoreFull) {
-			t.Errorf("Put(%s, 4th, max 3) = %v; want ErrStoreFull", u, err)
-		}
-	}
-	for i, u := range users {
-		if got := pendingIDs(t, other, u, now); !slices.Equal(got, []uint64{1, 2, 3}) {
-			t.Errorf("Pending(%s) on shard %d through another client = %v; want [1 2 3]", u, i, got)
-		}
-		if n, err := other.Ack(ctx, u, 2); n != 2 || err != nil {
-			t.Errorf("Ack(%s, 2) = %d, %v; want 2, nil", u, n, err)
-		}
-		if got := pendingIDs(t, s, u, now); !slices.Equal(got, []uint64{3}) {
-			t.Errorf("Pending(%s) after Ack 2 = %v; want [3]", u, got)
-		}
-		if n, err := redistest.Do(rc.Addrs()[i], "ZCARD", keyQueue("pw:", u)); n != "1" || err != nil {
-			t.Errorf("shard %d: ZCARD %s = %q, %v; want 1", i, keyQueue("pw:", u), n, err)
-		}
-	}
 }

@@ -77,7 +77,7 @@ type RedisDirectory struct {
 	once     sync.Once
 
 	mu       sync.Mutex
-	mirror   [3]map[string]struct{} // this node's entries by kind (conns, users, topics): what Redis must hold
+	mirror   [2]map[string]struct{} // this node's entries by kind (users, topics): what Redis must hold
 	ops      []op                   // changes not yet sent, in order
 	waiters  []chan error           // Flush callers waiting for the ops queued before them
 	needSync bool                   // Redis may disagree with mirror: re-assert everything before sending ops
@@ -279,32 +279,6 @@ func (d *RedisDirectory) set(ctx context.Context, c rueidis.Client, key string) 
 	}
 	slices.Sort(ms)
 	return ms, nil
-}
-
-// ConnNode returns the live node holding key, or ErrNotFound.
-func (d *RedisDirectory) ConnNode(ctx context.Context, key string) (string, error) {
-	c, err := d.client()
-	if err != nil {
-		return "", err
-	}
-	ctx, cancel := d.opCtx(ctx)
-	defer cancel()
-	r := d.cached(ctx, c, rueidis.CT(c.B().Get().Key(keyConn(d.o.Prefix, key)).Cache(), d.o.CacheTTL))[0]
-	id, err := r.ToString()
-	if rueidis.IsRedisNil(err) {
-		return "", ErrNotFound
-	}
-	if err != nil {
-		return "", d.down(err)
-	}
-	addrs, err := d.liveAddrs(ctx, c, []string{id})
-	if err != nil {
-		return "", err
-	}
-	if addrs[0] == "" {
-		return "", ErrNotFound // its node died; the janitor deletes the entry later
-	}
-	return id, nil
 }
 
 // UserNodes returns the live nodes holding connections of user, sorted.

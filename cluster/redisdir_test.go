@@ -17,22 +17,18 @@ func TestRedisRegisterAndLookup(t *testing.T) {
 	r := startRedis(t)
 	a := newTestDir(t, r, "a", 15*time.Second)
 	b := newTestDir(t, r, "b", 15*time.Second)
-	a.AddConn("k1")
 	a.AddUser("u")
 	a.AddTopic("news")
 	b.AddUser("u")
-	b.AddConn("k2")
-	b.RemoveConn("k2")
+	b.AddTopic("gone")
+	b.RemoveTopic("gone")
 	for _, d := range []*RedisDirectory{a, b} {
 		if err := d.Flush(bg); err != nil {
 			t.Fatalf("Flush = %v; want nil", err)
 		}
 	}
-	if n, err := b.ConnNode(bg, "k1"); n != "a" || err != nil {
-		t.Errorf("ConnNode(k1) = %q, %v; want a, nil", n, err)
-	}
-	if n, err := b.ConnNode(bg, "k2"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("ConnNode(k2) = %q, %v; want ErrNotFound (removed)", n, err)
+	if ns, err := a.TopicNodes(bg, "gone"); len(ns) != 0 || err != nil {
+		t.Errorf("TopicNodes(gone) = %v, %v; want [], nil (removed)", ns, err)
 	}
 	if ns, err := a.UserNodes(bg, "u"); !slices.Equal(ns, []string{"a", "b"}) || err != nil {
 		t.Errorf("UserNodes(u) = %v, %v; want [a b], nil", ns, err)
@@ -67,14 +63,14 @@ func TestRedisCacheHitsAndInvalidation(t *testing.T) {
 	a := newTestDir(t, r, "a", 15*time.Second)
 	b := newTestDir(t, r, "b", 15*time.Second)
 	b.AddUser("hot")
-	b.AddConn("kh")
+	b.AddTopic("kh")
 	if err := b.Flush(bg); err != nil {
 		t.Fatal(err)
 	}
 	if ns, err := a.UserNodes(bg, "hot"); !slices.Equal(ns, []string{"b"}) || err != nil {
 		t.Fatalf("UserNodes(hot) = %v, %v; want [b], nil", ns, err)
 	}
-	if _, err := a.ConnNode(bg, "kh"); err != nil {
+	if _, err := a.TopicNodes(bg, "kh"); err != nil {
 		t.Fatal(err)
 	}
 	before, smembers, gets := a.Stats(), commandCalls(t, raw, "smembers"), commandCalls(t, raw, "get")
@@ -82,8 +78,8 @@ func TestRedisCacheHitsAndInvalidation(t *testing.T) {
 		if ns, err := a.UserNodes(bg, "hot"); len(ns) != 1 || err != nil {
 			t.Fatalf("UserNodes(hot) = %v, %v", ns, err)
 		}
-		if n, err := a.ConnNode(bg, "kh"); n != "b" || err != nil {
-			t.Fatalf("ConnNode(kh) = %q, %v", n, err)
+		if ns, err := a.TopicNodes(bg, "kh"); !slices.Equal(ns, []string{"b"}) || err != nil {
+			t.Fatalf("TopicNodes(kh) = %v, %v", ns, err)
 		}
 	}
 	after := a.Stats()
@@ -124,7 +120,6 @@ func TestRedisNodeTTLExpiry(t *testing.T) {
 	const ttl = time.Second
 	a := newTestDir(t, r, "a", ttl)
 	b := newTestDir(t, r, "b", ttl)
-	a.AddConn("ka")
 	a.AddUser("u")
 	a.AddTopic("t")
 	if err := a.Flush(bg); err != nil {
@@ -142,8 +137,8 @@ func TestRedisNodeTTLExpiry(t *testing.T) {
 		return ""
 	})
 	t.Logf("dead node ignored %v after its last heartbeat could run", time.Since(died))
-	if n, err := b.ConnNode(bg, "ka"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("ConnNode(ka) = %q, %v; want ErrNotFound", n, err)
+	if ns, err := b.TopicNodes(bg, "t"); len(ns) != 0 || err != nil {
+		t.Errorf("TopicNodes(t) = %v, %v; want [], nil after a died", ns, err)
 	}
 	if _, err := b.NodeAddr(bg, "a"); !errors.Is(err, ErrUnknownNode) {
 		t.Errorf("NodeAddr(a) err = %v; want ErrUnknownNode", err)
@@ -152,7 +147,7 @@ func TestRedisNodeTTLExpiry(t *testing.T) {
 		t.Errorf("Nodes = %v; want only b", ns)
 	}
 	eventually(t, 4*ttl, func() string {
-		n, err := raw.Do(bg, raw.B().Exists().Key("pw:u:u", "pw:t:t", "pw:c:ka", "pw:n:{a}:c").Build()).AsInt64()
+		n, err := raw.Do(bg, raw.B().Exists().Key("pw:u:u", "pw:t:t", "pw:n:{a}:u", "pw:n:{a}:t").Build()).AsInt64()
 		if n != 0 || err != nil {
 			return fmt.Sprintf("dead node keys still present: EXISTS = %d, %v", n, err)
 		}
@@ -167,18 +162,18 @@ func TestRedisRestart(t *testing.T) {
 	raw := r.raw()
 	a := newTestDir(t, r, "a", 3*time.Second)
 	b := newTestDir(t, r, "b", 3*time.Second)
-	a.AddConn("ka")
+	a.AddTopic("ka")
 	a.AddUser("u")
 	if err := a.Flush(bg); err != nil {
 		t.Fatal(err)
 	}
 	// kx is written behind the directories' backs, so nobody re-asserts it after the restart.
-	if err := raw.Do(bg, raw.B().Set().Key("pw:c:kx").Value("a").Build()).Error(); err != nil {
+	if err := raw.Do(bg, raw.B().Sadd().Key("pw:t:kx").Member("a").Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 2; i++ {
-		if n, err := b.ConnNode(bg, "kx"); n != "a" || err != nil {
-			t.Fatalf("ConnNode(kx) = %q, %v; want a", n, err)
+		if ns, err := b.TopicNodes(bg, "kx"); !slices.Equal(ns, []string{"a"}) || err != nil {
+			t.Fatalf("TopicNodes(kx) = %v, %v; want [a]", ns, err)
 		}
 	}
 	if s := b.Stats(); s.CacheHits == 0 {
@@ -189,8 +184,8 @@ func TestRedisRestart(t *testing.T) {
 	// Until rueidis reads EOF on its connection (microseconds on loopback) a cached answer
 	// is still served: it was valid when Redis died. After that, calls fail, fast.
 	eventually(t, 2*time.Second, func() string {
-		if _, err := b.ConnNode(bg, "kx"); !errors.Is(err, ErrDirectoryDown) {
-			return fmt.Sprintf("ConnNode with Redis down = %v; want ErrDirectoryDown", err)
+		if _, err := b.TopicNodes(bg, "kx"); !errors.Is(err, ErrDirectoryDown) {
+			return fmt.Sprintf("TopicNodes with Redis down = %v; want ErrDirectoryDown", err)
 		}
 		return ""
 	})
@@ -209,7 +204,7 @@ func TestRedisRestart(t *testing.T) {
 
 	r.start()
 	raw = r.raw()
-	if err := raw.Do(bg, raw.B().Set().Key("pw:c:kx").Value("b").Build()).Error(); err != nil {
+	if err := raw.Do(bg, raw.B().Sadd().Key("pw:t:kx").Member("b").Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, func() string {
@@ -221,11 +216,11 @@ func TestRedisRestart(t *testing.T) {
 		}
 		return ""
 	})
-	if n, err := b.ConnNode(bg, "kx"); n != "b" || err != nil {
-		t.Errorf("ConnNode(kx) after restart = %q, %v; want b (the pre-restart cached a is stale)", n, err)
+	if ns, err := b.TopicNodes(bg, "kx"); !slices.Equal(ns, []string{"b"}) || err != nil {
+		t.Errorf("TopicNodes(kx) after restart = %v, %v; want [b] (the pre-restart cached [a] is stale)", ns, err)
 	}
-	if n, err := b.ConnNode(bg, "ka"); n != "a" || err != nil {
-		t.Errorf("ConnNode(ka) after restart = %q, %v; want a (re-asserted)", n, err)
+	if ns, err := b.TopicNodes(bg, "ka"); !slices.Equal(ns, []string{"a"}) || err != nil {
+		t.Errorf("TopicNodes(ka) after restart = %v, %v; want [a] (re-asserted)", ns, err)
 	}
 	if ns, _ := b.UserNodes(bg, "u"); len(ns) != 0 {
 		t.Errorf("UserNodes(u) after restart = %v; want [] (removed while down)", ns)
@@ -243,7 +238,7 @@ func TestRedisBatchedRegistrations(t *testing.T) {
 	before := a.Stats()
 	start := time.Now()
 	for i := 0; i < 15000; i++ {
-		a.AddConn("conn-" + strconv.Itoa(i))
+		a.AddTopic("topic-" + strconv.Itoa(i))
 		a.AddUser("user-" + strconv.Itoa(i))
 	}
 	if err := a.Flush(bg); err != nil {
@@ -252,16 +247,16 @@ func TestRedisBatchedRegistrations(t *testing.T) {
 	el := time.Since(start)
 	s := a.Stats()
 	rt := s.RoundTrips - before.RoundTrips
-	t.Logf("15000 conns + 15000 users: %d commands in %d round trips, %v", s.Commands-before.Commands, rt, el)
+	t.Logf("15000 topics + 15000 users: %d commands in %d round trips, %v", s.Commands-before.Commands, rt, el)
 	if rt > 100 {
 		t.Errorf("15000 registrations cost %d round trips; want ≤ 100", rt)
 	}
-	n, err := raw.Do(bg, raw.B().Scard().Key("pw:n:{a}:c").Build()).AsInt64()
+	n, err := raw.Do(bg, raw.B().Scard().Key("pw:n:{a}:t").Build()).AsInt64()
 	if n != 15000 || err != nil {
-		t.Errorf("SCARD pw:n:{a}:c = %d, %v; want 15000", n, err)
+		t.Errorf("SCARD pw:n:{a}:t = %d, %v; want 15000", n, err)
 	}
-	if n, err := a.ConnNode(bg, "conn-14999"); n != "a" || err != nil {
-		t.Errorf("ConnNode(conn-14999) = %q, %v; want a", n, err)
+	if ns, err := a.TopicNodes(bg, "topic-14999"); !slices.Equal(ns, []string{"a"}) || err != nil {
+		t.Errorf("TopicNodes(topic-14999) = %v, %v; want [a]", ns, err)
 	}
 }
 

@@ -60,7 +60,7 @@ func (d *RedisDirectory) alive(c rueidis.Client, id string) bool {
 
 func (d *RedisDirectory) collectNode(c rueidis.Client, id string) error {
 	p := d.o.Prefix
-	for k := kindConn; k <= kindTopic; k++ {
+	for k := kindUser; k <= kindTopic; k++ {
 		key := nodeSetKey(p, id, k)
 		var cursor uint64
 		for {
@@ -90,7 +90,6 @@ func (d *RedisDirectory) collectNode(c rueidis.Client, id string) error {
 		return nil
 	}
 	return d.send(c, rueidis.Commands{
-		c.B().Del().Key(keyNodeConns(p, id)).Build(),
 		c.B().Del().Key(keyNodeUsers(p, id)).Build(),
 		c.B().Del().Key(keyNodeTopics(p, id)).Build(),
 		c.B().Srem().Key(keyNodes(p)).Member(id).Build(),

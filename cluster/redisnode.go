@@ -187,7 +187,7 @@ func (d *RedisDirectory) connectionLost(keys []rueidis.RedisMessage) {
 // unreachable) and re-adds the whole mirror. Ops queued after the snapshot are sent after it.
 func (d *RedisDirectory) resync(c rueidis.Client) error {
 	d.mu.Lock()
-	var snap [3][]string
+	var snap [2][]string
 	for k, m := range d.mirror {
 		snap[k] = make([]string, 0, len(m))
 		for name := range m {
@@ -209,7 +209,7 @@ func (d *RedisDirectory) resync(c rueidis.Client) error {
 	if err != nil {
 		return d.down(err)
 	}
-	for k := kindConn; k <= kindTopic; k++ {
+	for k := kindUser; k <= kindTopic; k++ {
 		have, err := d.scanSet(c, nodeSetKey(p, self, k))
 		if err != nil {
 			return err
@@ -272,7 +272,7 @@ func (d *RedisDirectory) scanSet(c rueidis.Client, key string) ([]string, error)
 func (d *RedisDirectory) unregister(c rueidis.Client) error {
 	p, self := d.o.Prefix, d.o.Self.ID
 	var cmds rueidis.Commands
-	for k := kindConn; k <= kindTopic; k++ {
+	for k := kindUser; k <= kindTopic; k++ {
 		have, err := d.scanSet(c, nodeSetKey(p, self, k))
 		if err != nil {
 			return err

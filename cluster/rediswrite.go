@@ -12,8 +12,7 @@ import (
 type kind uint8
 
 const (
-	kindConn kind = iota
-	kindUser
+	kindUser kind = iota
 	kindTopic
 )
 
@@ -24,8 +23,6 @@ type op struct {
 	name string
 }
 
-func (d *RedisDirectory) AddConn(key string)       { d.change(kindConn, true, key) }
-func (d *RedisDirectory) RemoveConn(key string)    { d.change(kindConn, false, key) }
 func (d *RedisDirectory) AddUser(user string)      { d.change(kindUser, true, user) }
 func (d *RedisDirectory) RemoveUser(user string)   { d.change(kindUser, false, user) }
 func (d *RedisDirectory) AddTopic(topic string)    { d.change(kindTopic, true, topic) }
@@ -133,16 +130,10 @@ func (d *RedisDirectory) opCmds(c rueidis.Client, ops []op) rueidis.Commands {
 
 // indexCmd is the command that adds/removes self under name in the global index.
 func indexCmd(c rueidis.Client, p, self string, k kind, add bool, name string) rueidis.Completed {
-	switch {
-	case k == kindConn && add:
-		return c.B().Set().Key(keyConn(p, name)).Value(self).Build()
-	case k == kindConn:
-		return c.B().Del().Key(keyConn(p, name)).Build()
-	case add:
+	if add {
 		return c.B().Sadd().Key(indexKey(p, k, name)).Member(self).Build()
-	default:
-		return c.B().Srem().Key(indexKey(p, k, name)).Member(self).Build()
 	}
+	return c.B().Srem().Key(indexKey(p, k, name)).Member(self).Build()
 }
 
 func indexKey(p string, k kind, name string) string {
@@ -153,10 +144,7 @@ func indexKey(p string, k kind, name string) string {
 }
 
 func nodeSetKey(p, id string, k kind) string {
-	switch k {
-	case kindConn:
-		return keyNodeConns(p, id)
-	case kindUser:
+	if k == kindUser {
 		return keyNodeUsers(p, id)
 	}
 	return keyNodeTopics(p, id)

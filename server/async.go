@@ -101,14 +101,10 @@ func (ls *loopState) runConnCall(l *engine.Loop, call *asyncCall) {
 		}
 		ls.s.counters.acks.Add(1)
 		// Only what this node sent to the user's connections (sentlog.go).
-		ids := ls.s.sent.upTo(nil, user, call.upTo)
-		if ls.s.cluster.qos != nil {
-			ls.s.cluster.ackStored(call, user, ids) // it answers the caller
-			return
+		var later bool
+		if body, later = ls.s.store.ack(call, user, l.Now().UnixMilli()); later {
+			return // the router answers the caller
 		}
-		n := ls.s.store.ackIDs(user, ids)
-		ls.s.sent.forget(user, ids, ids, l.Now().UnixMilli()) // stored before it was written
-		body = appendAcked(nil, n)
 	default:
 		body = ls.appendConnInfo(nil, l, c)
 	}

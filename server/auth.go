@@ -11,6 +11,7 @@ import (
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/push"
+	"github.com/pushwire/pushwire/route"
 )
 
 // authorizer allows or refuses subscribes (SPEC §6). A token is checked on
@@ -23,7 +24,7 @@ type authorizer struct {
 	callback *auth.Callback    // --auth-url; nil without
 	acl      *auth.ACL         // --topic-acl; allows nothing when empty
 
-	workers *workerPool // ask the callback; the subscribers wait in modeAsync
+	workers *route.Pool // ask the callback; the subscribers wait in modeAsync
 
 	closing atomic.Bool   // Server.Close began: workers ask no more
 	denied  atomic.Uint64 // subscribes refused with 401 or 403
@@ -49,7 +50,7 @@ func newAuthorizer(s *Server) (*authorizer, error) {
 	if cfg.AuthURL == "" && cfg.JWTSecret == "" {
 		return nil, nil
 	}
-	a := &authorizer{s: s, workers: newWorkerPool(authWorkers, authQueue, authWorkerLinger)}
+	a := &authorizer{s: s, workers: route.NewPool(authWorkers, authQueue, authWorkerLinger)}
 	var err error
 	if a.acl, err = auth.ParseACL(cfg.TopicACL); err != nil {
 		return nil, fmt.Errorf("--topic-acl: %w", err)
@@ -73,7 +74,7 @@ func newAuthorizer(s *Server) (*authorizer, error) {
 // connections to the auth service go.
 func (a *authorizer) close() {
 	a.closing.Store(true)
-	a.workers.close()
+	a.workers.Close()
 	if a.callback != nil {
 		a.callback.Close()
 	}
@@ -105,7 +106,7 @@ func (ls *loopState) authorize(l *engine.Loop, h engine.Handle, c *connState, re
 	}
 	call := newAuthCall(l, h, req, sub, ls.s.cfg.AuthTimeout)
 	c.mode = modeAsync
-	if !a.workers.submit(func() { a.ask(call) }) {
+	if !a.workers.Submit(func() { a.ask(call) }) {
 		c.mode = modeRequest
 		ls.answerSubscribe(l, h, sub, 503, "too many subscribes waiting for --auth-url; retry")
 	}

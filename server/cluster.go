@@ -13,6 +13,7 @@ import (
 
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/route"
 )
 
 // clusterNode is a node's cluster half (SPEC §8), in both modes: the
@@ -28,27 +29,18 @@ type clusterNode struct {
 	links  *cluster.Links
 	server *cluster.LinkServer // nil when nothing can dial this node
 	ln     net.Listener
-	qos    *cluster.RedisStore // QoS 1 messages in Redis (SPEC §5); nil: kept in memory (s.store)
+	redis  *cluster.RedisConn  // the QoS 1 mailbox's and idempotency keys' Redis; nil without --redis
+	idem   cluster.Idempotency // Idempotency-Key claims and answers: in Redis with it, else in memory
 
-	router *workerPool // work that waits on Redis or a peer
-	// Deadlines of routing jobs: directory lookups get lookupTimeout (within
-	// the directory's own bound, so it adds no timer), forwards forwardTimeout.
-	lookupBound, forwardBound sharedDeadline
-	wg                        sync.WaitGroup // the link server
+	// router takes pushes to the other nodes, and runs all work that waits
+	// on Redis or a peer; its goroutines start with the jobs, so a
+	// standalone node never has one.
+	router *route.Router[*message]
+	wg     sync.WaitGroup // the link server
 
 	forwards atomic.Uint64 // pushes forwarded to other nodes
 	received atomic.Uint64 // pushes taken from other nodes
-
-	// known is the last answer the directory gave for each user/topic, so
-	// that while Redis is down a push knows whether other nodes should have
-	// taken it (SPEC §8: local targets keep working, others answer 503).
-	knownMu sync.Mutex
-	known   map[string][]string
 }
-
-// maxKnown bounds the last-known answers kept; past it they are forgotten
-// at once (they only refine the answers given while Redis is down).
-const maxKnown = 1 << 16
 
 // forwardTimeout bounds a forward, so a peer that holds its link open but
 // never answers costs a 503, not a hung publisher.
@@ -58,16 +50,8 @@ const forwardTimeout = 2 * time.Second
 // default per-request bound (cluster.RedisOptions.OpTimeout).
 const lookupTimeout = time.Second
 
-// The router's workers (see workerPool): one per routing job waiting on
-// Redis or a peer, up to routerWorkers; each leaves after routerLinger idle.
-const (
-	routerWorkers = 1024
-	routerLinger  = 30 * time.Second
-)
-
 func newClusterNode(s *Server) *clusterNode {
-	return &clusterNode{s: s, router: newWorkerPool(routerWorkers, 4096, routerLinger), known: map[string][]string{},
-		lookupBound: sharedDeadline{d: lookupTimeout}, forwardBound: sharedDeadline{d: forwardTimeout}}
+	return &clusterNode{s: s}
 }
 
 // startCluster joins the Redis directory with --redis, else the in-memory
@@ -78,8 +62,8 @@ func startCluster(s *Server) (*clusterNode, error) {
 		return startRedisCluster(s)
 	}
 	cn := newClusterNode(s)
-	store, advertise := s.cfg.MemStore, ""
-	if store != nil {
+	shared, advertise := s.cfg.MemStore, ""
+	if shared != nil {
 		// Nodes that share a store dial each other's link listener.
 		var err error
 		if cn.ln, err = net.Listen("tcp", s.cfg.ClusterListen); err != nil {
@@ -87,9 +71,11 @@ func startCluster(s *Server) (*clusterNode, error) {
 		}
 		advertise = advertiseFor(cn.ln.Addr().(*net.TCPAddr))
 	} else {
-		store = cluster.NewMemStore()
+		shared = cluster.NewMemStore()
 	}
-	cn.mem = cluster.NewMemDirectory(store, cluster.Node{ID: s.nodeID, Addr: advertise}, tableHoldings{s.table})
+	s.idemMem = cluster.NewIdemMemory(s.idemOptions())
+	cn.idem = s.idemMem
+	cn.mem = cluster.NewMemDirectory(shared, cluster.Node{ID: s.nodeID, Addr: advertise}, tableHoldings{s.table})
 	cn.dir = cn.mem
 	cn.dir.Start(context.Background()) // in memory: cannot fail
 	cn.startLinks()
@@ -128,21 +114,26 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 		// connections meanwhile and joins the cluster when Redis answers.
 		s.log.Warn("redis directory not reachable yet; serving local connections", "err", err)
 	}
-	if cn.qos, err = cluster.NewRedisStore(cluster.RedisStoreOptions{URL: cfg.Redis, Logger: s.log, Observer: s.metrics.storeObserver()}); err != nil {
+	if cn.redis, err = cluster.NewRedisConn(cluster.RedisConnOptions{URL: cfg.Redis, Logger: s.log, Observer: s.metrics.storeObserver()}); err != nil {
 		ln.Close()
 		dir.Close()
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
+	s.store.useRedis(cn.redis)
+	cn.idem = cluster.NewIdemRedis(cn.redis, s.idemOptions())
 	cn.startLinks()
 	s.log.Info("cluster mode", "node", s.nodeID, "link", ln.Addr().String(), "advertise", advertise, "redis", WithoutUserinfo(cfg.Redis))
 	return cn, nil
 }
 
-// startLinks prepares the links to peers and, when the node has a link
-// listener, serves the pushes peers forward to it.
+// startLinks prepares the links to peers and the router that uses them
+// and, when the node has a link listener, serves the pushes peers forward
+// to it.
 func (cn *clusterNode) startLinks() {
 	s := cn.s
 	cn.links = cluster.NewLinks(s.nodeID, cn.dir, cluster.LinkOptions{Logger: s.log, Observer: s.metrics.linkObserver()})
+	cn.router = route.New(route.Options[*message]{Self: s.nodeID, Dir: cn.dir, Links: cn.links,
+		Store: s.store.put, LookupTimeout: lookupTimeout, ForwardTimeout: forwardTimeout, Logger: s.log})
 	if cn.ln == nil {
 		return
 	}
@@ -208,15 +199,15 @@ func advertiseFor(a *net.TCPAddr) string {
 // the directory entries of this node go (Directory.Close) — so peers that
 // route here meanwhile get an answer (or a broken link), never silence.
 func (cn *clusterNode) close() {
-	cn.router.close()
+	cn.router.Close()
 	if cn.server != nil {
 		cn.server.Close()
 	}
 	cn.wg.Wait()
 	cn.links.Close()
 	cn.dir.Close()
-	if cn.qos != nil {
-		cn.qos.Close()
+	if cn.redis != nil {
+		cn.redis.Close()
 	}
 }
 
@@ -224,7 +215,7 @@ func (cn *clusterNode) close() {
 // when the router is saturated. Its goroutines start with the jobs: a
 // standalone node never has one.
 func (cn *clusterNode) submit(job func()) bool {
-	return cn.router.submit(job)
+	return cn.router.Submit(job)
 }
 
 // joined and left mirror, into the directory, a user or topic gaining its

@@ -63,17 +63,12 @@ func validIdemKey(k []byte) bool {
 
 const badIdemKey = "Idempotency-Key must be 1-128 URL-safe characters (A-Z a-z 0-9 - _ . ~)"
 
-// newIdempotency keeps keys in Redis when the node has a Redis message
-// store, else in memory (standalone, or an in-process test cluster: each
-// node its own map).
-func newIdempotency(s *Server) cluster.Idempotency {
-	o := cluster.IdemOptions{Window: s.cfg.IdempotencyWindow, Hold: min(idemHold, s.cfg.IdempotencyWindow),
+// idemOptions are the settings of the node's idempotency keys, kept in
+// Redis with --redis, else in memory (standalone, or an in-process test
+// cluster: each node its own map); the cluster's start picks which.
+func (s *Server) idemOptions() cluster.IdemOptions {
+	return cluster.IdemOptions{Window: s.cfg.IdempotencyWindow, Hold: min(idemHold, s.cfg.IdempotencyWindow),
 		Node: s.nodeID, Keys: s.cfg.IdempotencyKeys}
-	if s.cluster.qos != nil {
-		return cluster.NewIdemRedis(s.cluster.qos, o)
-	}
-	s.idemMem = cluster.NewIdemMemory(o)
-	return s.idemMem
 }
 
 // A keyedCall is a keyed publish request handed to the router to claim its
@@ -196,7 +191,7 @@ func (cn *clusterNode) claimKeyed(call *keyedCall) {
 	// No valid key at all (a batch whose keys are malformed: those lines
 	// answer 400) costs no round trip.
 	if len(keys) > 0 {
-		if err := s.idem.Claim(cn.lookupBound.at(time.Now()), keys, claims); err != nil {
+		if err := s.idem.Claim(cn.router.LookupContext(time.Now()), keys, claims); err != nil {
 			call.claimErr = "idempotency key not claimed, nothing delivered: " + err.Error()
 		}
 	}
@@ -322,7 +317,7 @@ func (cn *clusterNode) recordKeys(keys []string, claims []cluster.Claim, results
 	if len(won) == 0 {
 		return
 	}
-	if err := cn.s.idem.Record(cn.forwardBound.at(time.Now()), won, answers); err != nil {
+	if err := cn.s.idem.Record(cn.router.ForwardContext(time.Now()), won, answers); err != nil {
 		cn.s.log.Warn("idempotency keys not recorded: a retry may be delivered again", "keys", len(won), "err", err)
 	}
 }

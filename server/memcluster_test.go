@@ -86,7 +86,7 @@ func TestStandaloneIsAloneInItsDirectory(t *testing.T) {
 	if !s.cluster.alone() {
 		t.Error("a standalone node's directory names other nodes")
 	}
-	if n := s.cluster.router.workers.Load(); n != 0 {
+	if n := s.cluster.router.Workers(); n != 0 {
 		t.Errorf("a standalone node runs %d router goroutines; want none", n)
 	}
 	waitFor(t, fmt.Sprint("the message on the stream"), func() bool { return subs[0].messages.Load() == 1 })

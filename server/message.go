@@ -76,6 +76,11 @@ func (m *message) setFields(to, event, ctype []byte, json bool, qos uint8) {
 
 func (m *message) retain(n int32) { m.refs.Add(n) }
 
+// Push and Retain, with Release, make a message a store.Message: the
+// stores keep it by reference.
+func (m *message) Push() *push.Message { return &m.Message }
+func (m *message) Retain()             { m.refs.Add(1) }
+
 // Release drops one reference; it is the engine.Releaser a loop defers after
 // the flush that wrote the message's bytes.
 func (m *message) Release() {

@@ -23,13 +23,10 @@ func (ls *loopState) poll(l *engine.Loop, h engine.Handle, c *connState, sub *su
 		since = max(ls.s.seq.Load(), idFloor(l.Now()))
 	}
 	c.cursor = since
-	if hasSince && c.hasUser && ls.s.cluster.qos == nil {
+	if hasSince && c.hasUser {
 		// since acknowledges what this node answered the user's polls and
-		// streams up to it (sentlog.go); in a cluster replayStored does.
-		user := ls.userName(c)
-		acks := ls.s.sent.upTo(nil, user, since)
-		ls.s.store.ackIDs(user, acks)
-		ls.s.sent.forget(user, acks, acks, l.Now().UnixMilli())
+		// streams up to it (sentlog.go).
+		ls.s.store.resume(ls.userName(c), since, l.Now().UnixMilli())
 	}
 	c.format = push.Poll
 	c.minor = sub.minor
@@ -37,8 +34,8 @@ func (ls *loopState) poll(l *engine.Loop, h engine.Handle, c *connState, sub *su
 	c.closeAfterPoll = !sub.keepAlive
 	c.origin = sub.origin
 	ls.s.counters.polls.Add(1)
-	if ls.s.cluster.qos != nil && c.hasUser {
-		ls.s.cluster.replayStored(h, ls.userName(c), since, hasSince)
+	if c.hasUser {
+		ls.s.store.fetch(h, ls.userName(c), since, hasSince)
 	}
 	if !ls.answerPoll(l, h, c, nil, false) {
 		ls.setTimer(c, timerPoll, l.Now().Add(ls.s.cfg.PollTimeout))
@@ -50,9 +47,9 @@ func (ls *loopState) poll(l *engine.Loop, h engine.Handle, c *connState, sub *su
 // poll looks at the store after: a message published meanwhile is either kept
 // for it or handed to it.
 func (ls *loopState) pollInterest(q *queryParams, now time.Time) {
-	ls.s.recent.interest(conntable.Users, q.user, now)
+	ls.s.recent.Interest(conntable.Users, q.user, now)
 	for _, t := range q.topics {
-		ls.s.recent.interest(conntable.Topics, t, now)
+		ls.s.recent.Interest(conntable.Topics, t, now)
 	}
 }
 
@@ -68,9 +65,9 @@ func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, e
 			continue
 		}
 		if g == conntable.Users {
-			msgs = ls.s.store.appendPending(msgs, name, l.Now().UnixMilli())
+			msgs = ls.s.store.appendNow(msgs, name, l.Now().UnixMilli())
 		}
-		msgs = ls.s.recent.appendSince(msgs, g, name, c.cursor)
+		msgs = ls.s.recent.AppendSince(msgs, g, name, c.cursor)
 	}
 	for _, m := range extra {
 		if m.Seq > c.cursor || m.QoS == 1 {

@@ -9,6 +9,7 @@ import (
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/push"
+	"github.com/pushwire/pushwire/route"
 )
 
 // publishReq is one publish request, from a single POST or a batch line. Its byte
@@ -94,9 +95,9 @@ func (ls *loopState) dispatch(l *engine.Loop, h engine.Handle, keepAlive persist
 	if !ls.s.cluster.submit(func() { ls.s.cluster.run(job) }) {
 		// The router is saturated: answer 503 rather than block the loop.
 		for i := range job.items {
-			res := &job.results[job.items[i].index]
+			res := &job.results[job.items[i].Tag]
 			res.status, res.err = 503, "cluster router saturated; retry"
-			job.items[i].msg.Release()
+			job.items[i].Msg.Release()
 		}
 		job.items = nil
 		if k := job.keyed; k != nil {
@@ -187,11 +188,12 @@ func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 	res := pushResult{status: 200, id: m.Seq}
 
 	remote := !s.cluster.alone()
-	if p.kind == push.User && p.qos == 1 && s.cluster.qos == nil {
-		if err := s.store.put(p.name, m, now.UnixMilli()); err != nil {
+	var routeStore bool // the routing job stores it (in Redis) before it forwards
+	if p.kind == push.User && p.qos == 1 {
+		var err error
+		if res.stored, routeStore, err = s.store.keep(p.name, m, now.UnixMilli()); err != nil {
 			return pushResult{status: 503, err: err.Error()}
 		}
-		res.stored = true
 	}
 	targets := ls.targets[:0]
 	if p.kind != push.Conn || string(node) == s.nodeID {
@@ -219,7 +221,7 @@ func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 	if remote {
 		res.status = 0
 		m.retain(1) // the router's, released once forwarded
-		ls.routeLater(routeItem{kind: p.kind, node: string(node), msg: m, store: p.kind == push.User && p.qos == 1 && s.cluster.qos != nil})
+		ls.routeLater(route.Item[*message]{Kind: p.kind, Node: string(node), Msg: m, Store: routeStore})
 		return res
 	}
 	finishStatus(&res, p.kind)
@@ -240,11 +242,11 @@ func finishStatus(res *pushResult, kind push.Kind) {
 
 // routeLater adds a push to the job the router will finish for the request
 // being served; the item's result is the next one the request produces.
-func (ls *loopState) routeLater(it routeItem) {
+func (ls *loopState) routeLater(it route.Item[*message]) {
 	if ls.job == nil {
 		ls.job = &routeJob{}
 	}
-	it.index = ls.resultIndex
+	it.Tag = ls.resultIndex
 	ls.job.items = append(ls.job.items, it)
 }
 

@@ -3,12 +3,10 @@ package server
 import (
 	"cmp"
 	"context"
-	"errors"
 	"slices"
 	"strconv"
 	"time"
 
-	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/push"
 )
@@ -16,19 +14,6 @@ import (
 // QoS 1 in a cluster (SPEC §5): messages for a user are kept in Redis, so a
 // user who reconnects to any node gets them, and a node's death loses none.
 // Every Redis call runs on the router; loops only hand work over.
-
-// storeQoS keeps a QoS 1 user message in Redis. It runs on the router.
-func (cn *clusterNode) storeQoS(ctx context.Context, m *message) error {
-	user := string(m.To[len("user:"):])
-	err := cn.qos.Put(ctx, user, &cluster.StoredMessage{
-		ID: m.Seq, ExpiresAt: m.Expiry, To: string(m.To), Event: string(m.Event),
-		ContentType: string(m.ContentType), JSON: m.JSON, Data: m.Data,
-	}, cn.s.cfg.StoreMessages)
-	if errors.Is(err, cluster.ErrStoreFull) {
-		return errStoreUserFull
-	}
-	return err
-}
 
 // replayBatch is the stored messages of a user, in id order, handed to the
 // loop of the connection that asked for them (opReplay).
@@ -78,13 +63,6 @@ func (cn *clusterNode) replayAgain(h engine.Handle, user []byte) bool {
 		cancel()
 		cn.replayNow(h, name, nil, replayBatch{resync: true})
 	})
-}
-
-func storedMessage(sm *cluster.StoredMessage) *message {
-	m := newMessage(sm.ID, time.Now().UnixMilli())
-	m.setPayload(viewBytes(sm.To), viewBytes(sm.Event), viewBytes(sm.ContentType), sm.Data, sm.JSON, 1)
-	m.Expiry = sm.ExpiresAt
-	return m
 }
 
 // replay writes a replay batch on the connection's loop, in order, then the
@@ -201,7 +179,7 @@ func (cn *clusterNode) ackStored(call *asyncCall, user []byte, ids []uint64) {
 	job := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 		defer cancel()
-		removed, err := cn.qos.AckIDs(ctx, name, ids)
+		removed, err := cn.s.store.box.AckIDs(ctx, nil, viewBytes(name), ids)
 		if err != nil {
 			call.reply = appendErrorResponse(nil, 503, "QoS 1 store unavailable: "+err.Error(), call.keepAlive)
 		} else {

@@ -8,7 +8,7 @@ import (
 
 // localTargets appends the connections of this node that a push to
 // kind:name reaches, and keeps m where the push outlives its delivery on this
-// node: the user's long-poll buffer, the topic's history (recent.go). It is
+// node: the user's long-poll buffer, the topic's history (store/recent.go). It is
 // the one resolution used by local publishes (publish.go) and by pushes taken
 // from peers (take.go); "all" has no list and is fanned out by walking the
 // loops. A conn key must already be known to be this node's. kept reports
@@ -21,10 +21,10 @@ func (s *Server) localTargets(targets []conntable.Handle, kind push.Kind, name [
 			targets = append(targets, conntable.Handle(h))
 		}
 	case push.User:
-		kept = s.recent.record(conntable.Users, name, m)
+		kept = s.recent.Record(conntable.Users, name, m)
 		targets = s.table.AppendMembers(targets, conntable.Users, name)
 	case push.Topic:
-		kept = s.recent.record(conntable.Topics, name, m)
+		kept = s.recent.Record(conntable.Topics, name, m)
 		targets = s.table.AppendMembers(targets, conntable.Topics, name)
 	}
 	return targets, kept

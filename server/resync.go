@@ -86,9 +86,6 @@ func (cn *clusterNode) afterResync(ok bool) {
 // since that replay may have read the store before the re-registration.
 func (ls *loopState) resyncHold(done chan struct{}) {
 	defer func() { done <- struct{}{} }()
-	if ls.s.cluster.qos == nil {
-		return
-	}
 	for _, page := range ls.pages {
 		for i := range page {
 			c := &page[i]
@@ -96,7 +93,7 @@ func (ls *loopState) resyncHold(done chan struct{}) {
 				continue
 			}
 			if _, waiting := ls.held[c.h]; waiting {
-				if !ls.resyncingHas(c.h) {
+				if !slices.Contains(ls.resyncing, c.h) {
 					ls.again[c.h] = true
 				}
 				continue
@@ -105,15 +102,6 @@ func (ls *loopState) resyncHold(done chan struct{}) {
 			ls.resyncing = append(ls.resyncing, c.h)
 		}
 	}
-}
-
-func (ls *loopState) resyncingHas(h engine.Handle) bool {
-	for _, r := range ls.resyncing {
-		if r == h {
-			return true
-		}
-	}
-	return false
 }
 
 // resyncReplay runs on a loop once the node is registered again: the router
@@ -188,33 +176,34 @@ func (cn *clusterNode) replayNow(h engine.Handle, user string, acks []uint64, b 
 	ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 	defer cancel()
 	if len(acks) > 0 {
-		if removed, err := cn.qos.AckIDs(ctx, user, acks); err != nil {
+		if removed, err := cn.s.store.box.AckIDs(ctx, nil, viewBytes(user), acks); err != nil {
 			cn.s.log.Warn("QoS 1 store: implicit ack failed", "user", user, "err", err)
 		} else {
 			slices.Sort(removed)
 			cn.s.sent.forget(viewBytes(user), acks, removed, time.Now().UnixMilli())
 		}
 	}
-	stored, err := cn.qos.Pending(ctx, user, time.Now().UnixMilli())
+	box := cn.s.store.box
+	stored, err := box.AppendPending(ctx, nil, viewBytes(user), time.Now().UnixMilli())
 	for _, wait := range replayRetries {
 		if err == nil || ctx.Err() != nil {
 			break
 		}
 		time.Sleep(wait) // on the router: the stream holds its live messages meanwhile
-		stored, err = cn.qos.Pending(ctx, user, time.Now().UnixMilli())
+		stored, err = box.AppendPending(ctx, nil, viewBytes(user), time.Now().UnixMilli())
 	}
 	if err != nil {
 		cn.s.log.Warn("QoS 1 store: no replay for a stream; re-syncing again", "user", user, "err", err)
+		for _, m := range stored {
+			m.Release()
+		}
 		stored = nil
 		if rd, ok := cn.dir.(interface{ Recheck() }); ok {
 			rd.Recheck() // the next re-sync replays it once Redis answers
 		}
 	}
 	batch := &b
-	batch.msgs = make([]*message, len(stored))
-	for i := range stored {
-		batch.msgs[i] = storedMessage(&stored[i])
-	}
+	batch.msgs = stored
 	cn.s.eng.Submit(h.Loop(), engine.Task{H: h, Op: opReplay, V: batch})
 }
 

@@ -78,32 +78,3 @@ func (l *sentLog) sweepAll(nowMs int64) {
 		l.sweep(nowMs)
 	}
 }
-
-// TestStoreAckIDs: the standalone store removes exactly the listed ids.
-func TestStoreAckIDs(t *testing.T) {
-	t.Parallel()
-	s := newQoSStore(10, 1<<20)
-	u := []byte("u")
-	for _, id := range []uint64{1, 2, 3, 4} {
-		m := newMessage(id, 0)
-		m.setPayload([]byte("user:u"), nil, nil, []byte("x"), false, 1)
-		if err := s.put(u, m, 0); err != nil {
-			t.Fatal(err)
-		}
-		m.Release()
-	}
-	if n := s.ackIDs(u, []uint64{2, 4, 9}); n != 2 {
-		t.Errorf("ackIDs(2, 4, 9) = %d; want 2", n)
-	}
-	var left []uint64
-	for _, m := range s.appendPending(nil, u, 0) {
-		left = append(left, m.Seq)
-		m.Release()
-	}
-	if !slices.Equal(left, []uint64{1, 3}) {
-		t.Errorf("pending after ackIDs = %v; want [1 3]", left)
-	}
-	if users, bytes := s.counts(); users != 1 || bytes != 2 {
-		t.Errorf("counts = %d users, %d bytes; want 1, 2", users, bytes)
-	}
-}

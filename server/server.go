@@ -20,6 +20,7 @@ import (
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/hooks"
 	"github.com/pushwire/pushwire/push"
+	"github.com/pushwire/pushwire/store"
 )
 
 // Listener tags given to engine.Listen.
@@ -38,9 +39,9 @@ type Server struct {
 	eng    *engine.Engine
 	table  *conntable.Table
 	loops  []*loopState
-	store  *qosStore
-	sent   *sentLog // QoS 1 messages written and not acknowledged: what an ack may remove
-	recent *recentStore
+	store  *qosMailbox // QoS 1 messages per user, in memory or Redis (mailbox.go)
+	sent   *sentLog    // QoS 1 messages written and not acknowledged: what an ack may remove
+	recent *store.Recent[*message]
 	perIP  *ipCounter
 	rates  *rateLimiter
 
@@ -90,11 +91,11 @@ func New(cfg Config) (*Server, error) {
 	s.idNode = idNodeOf(s.nodeID)
 	s.boundary = []byte("pushwire-" + randomHex(12))
 	s.table = conntable.New(64)
-	s.store = newQoSStore(cfg.StoreMessages, cfg.StoreBytes)
+	s.store = newMemoryMailbox(s) // startRedisCluster moves it to Redis
 	// Room for a user's unacknowledged messages (no store keeps more than
 	// --store-messages) and as many acknowledged ones in their grace.
 	s.sent = newSentLog(2*cfg.StoreMessages, maxSentEntries, cfg.DefaultTTL.Milliseconds())
-	s.recent = newRecentStore(cfg.PollBuffer, cfg.TopicHistory, 3*cfg.PollTimeout)
+	s.recent = store.NewRecent[*message](cfg.PollBuffer, cfg.TopicHistory, 3*cfg.PollTimeout)
 	s.perIP = newIPCounter(cfg.MaxConnsPerIP)
 	s.rates = newRateLimiter(cfg.PublishRate)
 	var err error
@@ -171,7 +172,7 @@ func (s *Server) Start() error {
 	if s.cluster, err = startCluster(s); err != nil {
 		return err
 	}
-	s.idem = newIdempotency(s)
+	s.idem = s.cluster.idem
 	if err := s.eng.Start(); err != nil {
 		return err
 	}
@@ -251,7 +252,7 @@ func (s *Server) sweep() {
 		case <-s.stopped:
 			return
 		case now := <-t.C:
-			s.recent.sweep(now)
+			s.recent.Sweep(now)
 			s.sent.sweep(now.UnixMilli())
 		}
 	}

@@ -103,10 +103,8 @@ func (ls *loopState) start(l *engine.Loop, h engine.Handle, c *connState, sub *s
 		return push.AppendRegisteredFrame(dst, f, nowMs, keyText, retry, ls.s.boundary)
 	})
 	ls.replay(l, h, c, q, sub.since, sub.hasSince)
-	if ls.s.cluster.qos != nil && len(q.user) > 0 {
-		if ls.s.cluster.replayStored(h, q.user, sub.since, sub.hasSince) {
-			ls.held[h] = nil // live messages wait for the replay (holdLive)
-		}
+	if len(q.user) > 0 && ls.s.store.fetch(h, q.user, sub.since, sub.hasSince) {
+		ls.held[h] = nil // live messages wait for the replay (holdLive)
 	}
 }
 
@@ -249,18 +247,16 @@ func (ls *loopState) replay(l *engine.Loop, h engine.Handle, c *connState, q *qu
 	var sent []sentEntry
 	if len(q.user) > 0 {
 		if hasSince { // what this node sent the user up to since (sentlog.go)
-			acks := ls.s.sent.upTo(nil, q.user, since)
-			ls.s.store.ackIDs(q.user, acks)
-			ls.s.sent.forget(q.user, acks, acks, nowMs) // standalone: stored before it was written
+			ls.s.store.resume(q.user, since, nowMs)
 		}
-		msgs = ls.s.store.appendPending(msgs, q.user, nowMs)
+		msgs = ls.s.store.appendNow(msgs, q.user, nowMs)
 		if len(msgs) > 0 {
 			sent = ls.s.sent.appendEntries(ls.sentScratch[:0], q.user)
 		}
 	}
 	if hasSince {
 		for _, t := range q.topics {
-			msgs = ls.s.recent.appendSince(msgs, conntable.Topics, t, since)
+			msgs = ls.s.recent.AppendSince(msgs, conntable.Topics, t, since)
 		}
 	}
 	slices.SortFunc(msgs, func(a, b *message) int { return cmp.Compare(a.Seq, b.Seq) })

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pushwire/pushwire/cluster/redistest"
 )
 
 // QoS 1 across Redis restarts and directory gaps (issue 9): a message
@@ -421,4 +423,35 @@ func redisDo(addr string, args ...string) error {
 		return fmt.Errorf("redis: %s", strings.TrimSpace(line))
 	}
 	return nil
+}
+
+// TestQoS1SinceAcksOnReconnect: a stream that reconnects to the same node
+// with since=<id> acknowledges what that node sent the user up to the id
+// (README "Acks are cumulative over what was sent"): the message leaves
+// Redis and the new stream starts after it, not with it as a resend.
+func TestQoS1SinceAcksOnReconnect(t *testing.T) {
+	t.Parallel()
+	cl := startCluster(t, 2, testNodeTTL)
+	a, b := cl.nodes[0], cl.nodes[1]
+	s := a.subscribe("user=resumer")
+	b.waitDelivered("user/resumer", 1, 1, ioTimeout)
+	var sent [2]qosPub
+	for i := range sent {
+		sent[i] = publishQoS(b, "resumer", i+1)
+		if p := sent[i]; p.err != nil || p.ans.status != 200 || p.ans.Delivered != 1 {
+			t.Fatalf("QoS 1 publish %d to the online user = %v, %v; want 200 delivered 1", i+1, p.ans, p.err)
+		}
+		if f := s.message(); f.ID != sent[i].ans.ID {
+			t.Fatalf("stream got %+v; want message %d (id %s)", f, i+1, sent[i].ans.ID)
+		}
+	}
+	s.conn.Close()
+	s2 := a.subscribe("user=resumer&since=" + sent[0].ans.ID)
+	if f := s2.message(); f.ID != sent[1].ans.ID || f.Resend {
+		t.Fatalf("stream resumed from message 1 got %+v first; want message 2 (id %s), not flagged a resend (it is past since)", f, sent[1].ans.ID)
+	}
+	waitUntil(t, ioTimeout, "message 1 removed from Redis by the since of the reconnect", func() (bool, string) {
+		n, err := redistest.Do(cl.redis.addr(), "ZCARD", queueKey("resumer"))
+		return n == "1" && err == nil, fmt.Sprintf("ZCARD %s = %q, %v; want 1 (message 2)", queueKey("resumer"), n, err)
+	})
 }

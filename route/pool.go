@@ -1,4 +1,4 @@
-package server
+package route
 
 import (
 	"sync"
@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// workerPool runs jobs that mostly wait (on Redis, a peer, an auth service)
+// Pool runs jobs that mostly wait (on Redis, a peer, an auth service)
 // away from the loops, on goroutines started on demand: one whenever more
 // jobs are queued than workers are idle, up to max; a worker idle for linger
 // exits. So a quiet node keeps none, and a burst of jobs gets a worker each
@@ -14,7 +14,7 @@ import (
 // idle. A fixed 8 routed 50 publishers 8 at a time;
 // `pushbench cluster` (5,000 subscribers, 50 publishers, A/B alternated in
 // one run, 2026-11-21) went from 28.5k to 37.4k msgs/s, p50 1.35 → 0.63 ms.
-type workerPool struct {
+type Pool struct {
 	jobs   chan func()
 	max    int32
 	linger time.Duration
@@ -25,13 +25,15 @@ type workerPool struct {
 	wg      sync.WaitGroup
 }
 
-func newWorkerPool(max, queue int, linger time.Duration) *workerPool {
-	return &workerPool{jobs: make(chan func(), queue), max: int32(max), linger: linger}
+// NewPool runs up to max jobs at once, queues up to queue more, and lets a
+// worker idle for linger go.
+func NewPool(max, queue int, linger time.Duration) *Pool {
+	return &Pool{jobs: make(chan func(), queue), max: int32(max), linger: linger}
 }
 
-// submit queues job without ever blocking the caller; false when the queue
+// Submit queues job without ever blocking the caller; false when the queue
 // is full.
-func (p *workerPool) submit(job func()) bool {
+func (p *Pool) Submit(job func()) bool {
 	p.queued.Add(1)
 	select {
 	case p.jobs <- job:
@@ -47,7 +49,7 @@ func (p *workerPool) submit(job func()) bool {
 // submit and a worker that just took a job ask: a worker still counted idle
 // while it takes a job can make one of them see too many idle workers, never
 // both (the counters are sequentially consistent atomics).
-func (p *workerPool) grow() {
+func (p *Pool) grow() {
 	if p.queued.Load() > p.idle.Load() && p.claim() {
 		p.wg.Add(1)
 		go p.work()
@@ -55,7 +57,7 @@ func (p *workerPool) grow() {
 }
 
 // claim counts a new worker in, unless max are running.
-func (p *workerPool) claim() bool {
+func (p *Pool) claim() bool {
 	for {
 		n := p.workers.Load()
 		if n >= p.max {
@@ -68,7 +70,7 @@ func (p *workerPool) claim() bool {
 }
 
 // work runs queued jobs until none came for linger, or the pool closed.
-func (p *workerPool) work() {
+func (p *Pool) work() {
 	defer p.wg.Done()
 	linger := time.NewTimer(p.linger) // one per worker, reset for each idle spell
 	linger.Stop()
@@ -109,15 +111,15 @@ func (p *workerPool) work() {
 
 // run runs a job just taken from the queue, first starting a worker for the
 // jobs still waiting if no idle one is left for them.
-func (p *workerPool) run(job func()) {
+func (p *Pool) run(job func()) {
 	p.queued.Add(-1)
 	p.grow()
 	job()
 }
 
-// close runs the jobs already queued and waits for every worker to end. No
-// submit may come after it.
-func (p *workerPool) close() {
+// Close runs the jobs already queued and waits for every worker to end. No
+// Submit may come after it.
+func (p *Pool) Close() {
 	close(p.jobs)
 	// A queued job whose submit found a worker idle that has since left.
 	if p.queued.Load() > 0 && p.claim() {
@@ -126,3 +128,6 @@ func (p *workerPool) close() {
 	}
 	p.wg.Wait()
 }
+
+// Workers reports how many workers run (tests, stats).
+func (p *Pool) Workers() int { return int(p.workers.Load()) }

@@ -1,4 +1,4 @@
-package cluster
+package store
 
 import (
 	"bytes"
@@ -12,52 +12,83 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
+
+	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/cluster/redistest"
+	"github.com/pushwire/pushwire/push"
 )
 
 // testMsgID builds an id the way the server does: time<<22 | counter<<10 | node.
 func testMsgID(ms, counter, node uint64) uint64 { return ms<<22 | counter<<10 | node }
 
-func newTestStore(t *testing.T, r *testRedis, opTimeout time.Duration) *RedisStore {
+func newTestStore(t *testing.T, r *redistest.Server, opTimeout time.Duration) *Redis[*testMessage] {
 	t.Helper()
-	return newTestStoreURL(t, r.url(), opTimeout)
+	return newTestStorePrefix(t, r.URL(), "", opTimeout)
 }
 
-// newTestStoreURL is newTestStore on the Redis (or Redis Cluster) that url names.
-func newTestStoreURL(t *testing.T, url string, opTimeout time.Duration) *RedisStore {
+// newTestStorePrefix is a store on the Redis that url names, its keys under prefix.
+func newTestStorePrefix(t *testing.T, url, prefix string, opTimeout time.Duration) *Redis[*testMessage] {
 	t.Helper()
-	s, err := NewRedisStore(RedisStoreOptions{URL: url, OpTimeout: opTimeout, Logger: slog.New(slog.DiscardHandler)})
+	conn, err := cluster.NewRedisConn(cluster.RedisConnOptions{URL: url, OpTimeout: opTimeout, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		t.Fatalf("NewRedisStore = %v; want nil", err)
+		t.Fatalf("NewRedisConn = %v; want nil", err)
 	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	t.Cleanup(func() { conn.Close() })
+	return NewRedis(conn, prefix, 0, newTestMessage)
 }
 
-func testMsg(id uint64, expiresAt int64, data string) *StoredMessage {
-	return &StoredMessage{ID: id, ExpiresAt: expiresAt, To: "user:42", Event: "ev", ContentType: "text/plain", Data: []byte(data)}
+func testMsg(id uint64, expiresAt int64, data string) *push.Message {
+	return &push.Message{Seq: id, Expiry: expiresAt, To: []byte("user:42"), Event: []byte("ev"), ContentType: []byte("text/plain"), Data: []byte(data)}
 }
 
-func pendingIDs(t *testing.T, s *RedisStore, user string, nowMs int64) []uint64 {
+func pendingIDs(t *testing.T, s *Redis[*testMessage], user string, nowMs int64) []uint64 {
 	t.Helper()
-	ms, err := s.Pending(context.Background(), user, nowMs)
+	ms, err := s.pending(context.Background(), user, nowMs)
 	if err != nil {
 		t.Fatalf("Pending(%q) = %v; want nil", user, err)
 	}
 	ids := []uint64{}
 	for _, m := range ms {
-		ids = append(ids, m.ID)
+		ids = append(ids, m.Seq)
 	}
 	return ids
 }
 
+// raw returns a client of r without client-side caching, to inspect Redis directly.
+func raw(t *testing.T, r *redistest.Server) rueidis.Client {
+	t.Helper()
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{r.Addr()}, DisableCache: true})
+	if err != nil {
+		t.Fatalf("raw redis client: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// eventually polls f every 20ms until it returns "" or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, f func() string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		msg := f()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", timeout, msg)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func TestQoSMemberRoundTrip(t *testing.T) {
 	t.Parallel()
-	cases := []StoredMessage{
+	cases := []push.Message{
 		{},
-		{ID: math.MaxUint64, ExpiresAt: math.MaxInt64, To: "user:42", Event: "e", ContentType: "a/b", JSON: true, Data: []byte(`{"a":1}`)},
-		{ID: 1, ExpiresAt: 1, To: "t:\x00:\xff", Event: "\n\r\n", ContentType: ":", Data: []byte("\x00\n\r\n\xff\xfe\xc3(")},
-		{ID: 7, ExpiresAt: 5, To: string(make([]byte, 300)), Data: bytes.Repeat([]byte{0}, 1000)},
+		{Seq: math.MaxUint64, Expiry: math.MaxInt64, To: []byte("user:42"), Event: []byte("e"), ContentType: []byte("a/b"), JSON: true, Data: []byte(`{"a":1}`)},
+		{Seq: 1, Expiry: 1, To: []byte("t:\x00:\xff"), Event: []byte("\n\r\n"), ContentType: []byte(":"), Data: []byte("\x00\n\r\n\xff\xfe\xc3(")},
+		{Seq: 7, Expiry: 5, To: make([]byte, 300), Data: bytes.Repeat([]byte{0}, 1000)},
 	}
 	for i, want := range cases {
 		b := appendQoSMember(nil, &want)
@@ -72,8 +103,8 @@ func TestQoSMemberRoundTrip(t *testing.T) {
 		}
 	}
 	// Bytewise member order is id order, whatever follows the id.
-	a := appendQoSMember(nil, &StoredMessage{ID: 9, ExpiresAt: 999999})
-	b := appendQoSMember(nil, &StoredMessage{ID: 10, ExpiresAt: 1})
+	a := appendQoSMember(nil, &push.Message{Seq: 9, Expiry: 999999})
+	b := appendQoSMember(nil, &push.Message{Seq: 10, Expiry: 1})
 	if bytes.Compare(a, b) >= 0 {
 		t.Errorf("member(id 9) >= member(id 10): %q vs %q", a, b)
 	}
@@ -96,7 +127,7 @@ func FuzzQoSMember(f *testing.F) {
 
 func TestRedisStorePendingOrder(t *testing.T) {
 	t.Parallel()
-	r := startRedis(t)
+	r := redistest.StartServer(t)
 	s := newTestStore(t, r, time.Second)
 	ctx := context.Background()
 	now := time.Now().UnixMilli()
@@ -108,7 +139,7 @@ func TestRedisStorePendingOrder(t *testing.T) {
 		testMsgID(ms, 2, 5), testMsgID(ms+1, 0, 900),
 	}
 	for _, i := range []int{4, 1, 6, 0, 3, 5, 2} { // stored out of order
-		if err := s.Put(ctx, "42", testMsg(want[i], now+60000, "m"), 100); err != nil {
+		if err := s.put(ctx, "42", testMsg(want[i], now+60000, "m"), 100, time.Now().UnixMilli()); err != nil {
 			t.Fatalf("Put(id %d) = %v; want nil", want[i], err)
 		}
 	}
@@ -119,7 +150,7 @@ func TestRedisStorePendingOrder(t *testing.T) {
 		t.Errorf("Pending(other user) = %v; want none", got)
 	}
 	// A retried Put (same message) stores nothing new, even when the user is at the limit.
-	if err := s.Put(ctx, "42", testMsg(want[0], now+60000, "m"), len(want)); err != nil {
+	if err := s.put(ctx, "42", testMsg(want[0], now+60000, "m"), len(want), time.Now().UnixMilli()); err != nil {
 		t.Errorf("Put(same message again, full) = %v; want nil", err)
 	}
 	if got := pendingIDs(t, s, "42", now); len(got) != len(want) {
@@ -129,13 +160,13 @@ func TestRedisStorePendingOrder(t *testing.T) {
 
 func TestRedisStoreAckCumulative(t *testing.T) {
 	t.Parallel()
-	r := startRedis(t)
+	r := redistest.StartServer(t)
 	s := newTestStore(t, r, time.Second)
 	ctx := context.Background()
 	now := time.Now().UnixMilli()
 	ids := []uint64{testMsgID(100, 0, 1), testMsgID(100, 0, 2), testMsgID(100, 1, 1), testMsgID(101, 0, 1), testMsgID(102, 0, 1)}
 	for _, id := range ids {
-		if err := s.Put(ctx, "u", testMsg(id, now+60000, "x"), 0); err != nil {
+		if err := s.put(ctx, "u", testMsg(id, now+60000, "x"), 0, time.Now().UnixMilli()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -151,7 +182,7 @@ func TestRedisStoreAckCumulative(t *testing.T) {
 		{math.MaxUint64, 1, []uint64{}}, // the largest id acks everything
 	}
 	for _, st := range steps {
-		n, err := s.Ack(ctx, "u", st.upTo)
+		n, err := s.ack(ctx, "u", st.upTo)
 		if err != nil || n != st.removed {
 			t.Errorf("Ack(%d) = %d, %v; want %d, nil", st.upTo, n, err, st.removed)
 		}
@@ -159,7 +190,7 @@ func TestRedisStoreAckCumulative(t *testing.T) {
 			t.Errorf("after Ack(%d), Pending ids = %v; want %v", st.upTo, got, st.left)
 		}
 	}
-	if n, err := r.raw().Do(ctx, r.raw().B().Exists().Key("pw:q:u").Build()).AsInt64(); err != nil || n != 0 {
+	if n, err := raw(t, r).Do(ctx, raw(t, r).B().Exists().Key("pw:q:u").Build()).AsInt64(); err != nil || n != 0 {
 		t.Errorf("EXISTS pw:q:u after acking all = %d, %v; want 0", n, err)
 	}
 }
@@ -168,13 +199,13 @@ func TestRedisStoreAckCumulative(t *testing.T) {
 // a neighbour whose id shares digits, and ignores ids not stored.
 func TestRedisStoreAckIDs(t *testing.T) {
 	t.Parallel()
-	r := startRedis(t)
+	r := redistest.StartServer(t)
 	s := newTestStore(t, r, time.Second)
 	ctx := context.Background()
 	now := time.Now().UnixMilli()
 	ids := []uint64{9, 10, 100, testMsgID(100, 0, 1), testMsgID(100, 0, 2), math.MaxUint64}
 	for _, id := range ids {
-		if err := s.Put(ctx, "u", testMsg(id, now+60000, "x"), 0); err != nil {
+		if err := s.put(ctx, "u", testMsg(id, now+60000, "x"), 0, time.Now().UnixMilli()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -190,7 +221,7 @@ func TestRedisStoreAckIDs(t *testing.T) {
 		{[]uint64{math.MaxUint64, 100, ids[3]}, 3, []uint64{}},
 	}
 	for _, st := range steps {
-		got, err := s.AckIDs(ctx, "u", st.ack)
+		got, err := s.ackIDs(ctx, "u", st.ack)
 		if err != nil || len(got) != st.removed {
 			t.Errorf("AckIDs(%v) = %v, %v; want %d ids, nil", st.ack, got, err, st.removed)
 		}
@@ -207,13 +238,13 @@ func TestRedisStoreAckIDs(t *testing.T) {
 
 func TestRedisStorePendingDropsExpired(t *testing.T) {
 	t.Parallel()
-	r := startRedis(t)
+	r := redistest.StartServer(t)
 	s := newTestStore(t, r, time.Second)
 	ctx := context.Background()
 	now := time.Now().UnixMilli()
 	exp := []int64{now + 60000, now + 1000, now + 60000, now + 2000}
 	for i, e := range exp {
-		if err := s.Put(ctx, "u", testMsg(uint64(i+1), e, "x"), 0); err != nil {
+		if err := s.put(ctx, "u", testMsg(uint64(i+1), e, "x"), 0, time.Now().UnixMilli()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -227,7 +258,7 @@ func TestRedisStorePendingDropsExpired(t *testing.T) {
 	if got, want := pendingIDs(t, s, "u", now+2500), []uint64{1, 3}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Pending(now+2500) = %v; want %v", got, want)
 	}
-	raw := r.raw()
+	raw := raw(t, r)
 	if n, err := raw.Do(ctx, raw.B().Zcard().Key("pw:q:u").Build()).AsInt64(); err != nil || n != 2 {
 		t.Errorf("ZCARD after Pending dropped expired = %d, %v; want 2", n, err)
 	}
@@ -239,37 +270,37 @@ func TestRedisStorePendingDropsExpired(t *testing.T) {
 
 func TestRedisStoreFull(t *testing.T) {
 	t.Parallel()
-	r := startRedis(t)
+	r := redistest.StartServer(t)
 	s := newTestStore(t, r, time.Second)
 	ctx := context.Background()
 	now := time.Now().UnixMilli()
 	for id := uint64(1); id <= 3; id++ {
-		if err := s.Put(ctx, "u", testMsg(id, now+60000, "x"), 3); err != nil {
+		if err := s.put(ctx, "u", testMsg(id, now+60000, "x"), 3, time.Now().UnixMilli()); err != nil {
 			t.Fatalf("Put(%d of 3) = %v; want nil", id, err)
 		}
 	}
-	if err := s.Put(ctx, "u", testMsg(4, now+60000, "x"), 3); !errors.Is(err, ErrStoreFull) {
-		t.Fatalf("Put(4th, max 3) = %v; want ErrStoreFull", err)
+	if err := s.put(ctx, "u", testMsg(4, now+60000, "x"), 3, time.Now().UnixMilli()); !errors.Is(err, ErrUserFull) {
+		t.Fatalf("Put(4th, max 3) = %v; want ErrUserFull", err)
 	}
-	if err := s.Put(ctx, "other", testMsg(4, now+60000, "x"), 3); err != nil {
+	if err := s.put(ctx, "other", testMsg(4, now+60000, "x"), 3, time.Now().UnixMilli()); err != nil {
 		t.Errorf("Put(other user) = %v; want nil (limits are per user)", err)
 	}
-	if n, err := s.Ack(ctx, "u", 1); err != nil || n != 1 {
+	if n, err := s.ack(ctx, "u", 1); err != nil || n != 1 {
 		t.Fatalf("Ack(1) = %d, %v; want 1, nil", n, err)
 	}
-	if err := s.Put(ctx, "u", testMsg(4, now+60000, "x"), 3); err != nil {
+	if err := s.put(ctx, "u", testMsg(4, now+60000, "x"), 3, time.Now().UnixMilli()); err != nil {
 		t.Fatalf("Put(4) after an ack = %v; want nil", err)
 	}
 	// Messages that expired make room, without a Pending call to drop them first.
-	if err := s.Put(ctx, "e", testMsg(1, now+60000, "x"), 3); err != nil {
+	if err := s.put(ctx, "e", testMsg(1, now+60000, "x"), 3, time.Now().UnixMilli()); err != nil {
 		t.Fatal(err)
 	}
 	for id := uint64(2); id <= 3; id++ {
-		if err := s.Put(ctx, "e", testMsg(id, now-1000, "x"), 3); err != nil {
+		if err := s.put(ctx, "e", testMsg(id, now-1000, "x"), 3, time.Now().UnixMilli()); err != nil {
 			t.Fatalf("Put(expired %d) = %v; want nil", id, err)
 		}
 	}
-	if err := s.Put(ctx, "e", testMsg(4, now+60000, "x"), 3); err != nil {
+	if err := s.put(ctx, "e", testMsg(4, now+60000, "x"), 3, time.Now().UnixMilli()); err != nil {
 		t.Fatalf("Put into a queue full of expired messages = %v; want nil", err)
 	}
 	if got, want := pendingIDs(t, s, "e", time.Now().UnixMilli()), []uint64{1, 4}; !reflect.DeepEqual(got, want) {
@@ -277,7 +308,7 @@ func TestRedisStoreFull(t *testing.T) {
 	}
 	// maxPerUser <= 0: no limit.
 	for id := uint64(10); id < 20; id++ {
-		if err := s.Put(ctx, "u", testMsg(id, now+60000, "x"), 0); err != nil {
+		if err := s.put(ctx, "u", testMsg(id, now+60000, "x"), 0, time.Now().UnixMilli()); err != nil {
 			t.Fatalf("Put(max 0) = %v; want nil", err)
 		}
 	}
@@ -285,23 +316,23 @@ func TestRedisStoreFull(t *testing.T) {
 
 func TestRedisStoreBinaryRoundTrip(t *testing.T) {
 	t.Parallel()
-	r := startRedis(t)
+	r := redistest.StartServer(t)
 	s := newTestStore(t, r, time.Second)
 	ctx := context.Background()
 	now := time.Now().UnixMilli()
-	want := []StoredMessage{
-		{ID: 1, ExpiresAt: now + 60000, To: "user:\x00:42", Event: "a\nb", ContentType: "application/octet-stream",
+	want := []push.Message{
+		{Seq: 1, Expiry: now + 60000, To: []byte("user:\x00:42"), Event: []byte("a\nb"), ContentType: []byte("application/octet-stream"),
 			Data: []byte("\x00\x00nul\nline\r\ncrlf\xff\xfe\xc3\x28 invalid utf-8\x00")},
-		{ID: 2, ExpiresAt: now + 60000, To: "user:42", JSON: true, Data: []byte(`{"k":"v"}`)},
-		{ID: 3, ExpiresAt: now + 60000, To: "user:42"},                                             // empty data
-		{ID: 4, ExpiresAt: now + 60000, To: "user:42", Data: bytes.Repeat([]byte{0xff, 0}, 40000)}, // 80 KB
+		{Seq: 2, Expiry: now + 60000, To: []byte("user:42"), JSON: true, Data: []byte(`{"k":"v"}`)},
+		{Seq: 3, Expiry: now + 60000, To: []byte("user:42")},                                             // empty data
+		{Seq: 4, Expiry: now + 60000, To: []byte("user:42"), Data: bytes.Repeat([]byte{0xff, 0}, 40000)}, // 80 KB
 	}
 	for i := range want {
-		if err := s.Put(ctx, "bin\x00user\xff", &want[i], 0); err != nil {
-			t.Fatalf("Put(%d) = %v; want nil", want[i].ID, err)
+		if err := s.put(ctx, "bin\x00user\xff", &want[i], 0, time.Now().UnixMilli()); err != nil {
+			t.Fatalf("Put(%d) = %v; want nil", want[i].Seq, err)
 		}
 	}
-	got, err := s.Pending(ctx, "bin\x00user\xff", now)
+	got, err := s.pending(ctx, "bin\x00user\xff", now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,14 +343,10 @@ func TestRedisStoreBinaryRoundTrip(t *testing.T) {
 
 func TestRedisStoreKeyExpiry(t *testing.T) {
 	t.Parallel()
-	r := startRedis(t)
-	s, err := NewRedisStore(RedisStoreOptions{URL: r.url(), Prefix: "x:", Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	r := redistest.StartServer(t)
+	s := newTestStorePrefix(t, r.URL(), "x:", time.Second)
 	ctx := context.Background()
-	raw := r.raw()
+	raw := raw(t, r)
 	expireTime := func() int64 {
 		t.Helper()
 		v, err := raw.Do(ctx, raw.B().Pexpiretime().Key("x:q:u").Build()).AsInt64()
@@ -337,7 +364,7 @@ func TestRedisStoreKeyExpiry(t *testing.T) {
 		{now + 5000, now + 20000},  // a shorter-lived one does not shorten it
 	}
 	for i, st := range steps {
-		if err := s.Put(ctx, "u", testMsg(uint64(i+1), st.exp, "x"), 0); err != nil {
+		if err := s.put(ctx, "u", testMsg(uint64(i+1), st.exp, "x"), 0, time.Now().UnixMilli()); err != nil {
 			t.Fatal(err)
 		}
 		if got := expireTime(); got != st.want {
@@ -345,7 +372,7 @@ func TestRedisStoreKeyExpiry(t *testing.T) {
 		}
 	}
 	// The key goes away by itself once its longest-lived message has expired.
-	if err := s.Put(ctx, "short", testMsg(1, time.Now().UnixMilli()+100, "x"), 0); err != nil {
+	if err := s.put(ctx, "short", testMsg(1, time.Now().UnixMilli()+100, "x"), 0, time.Now().UnixMilli()); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 2*time.Second, func() string {
@@ -361,46 +388,46 @@ func checkDown(t *testing.T, what string, limit time.Duration, f func() error) {
 	t.Helper()
 	start := time.Now()
 	err := f()
-	if took := time.Since(start); !errors.Is(err, ErrDirectoryDown) || took > limit {
-		t.Errorf("%s with Redis unreachable = %v after %v; want ErrDirectoryDown within %v", what, err, took, limit)
+	if took := time.Since(start); !errors.Is(err, cluster.ErrDirectoryDown) || took > limit {
+		t.Errorf("%s with Redis unreachable = %v after %v; want cluster.ErrDirectoryDown within %v", what, err, took, limit)
 	}
 }
 
 func TestRedisStoreRedisDown(t *testing.T) {
 	t.Parallel()
-	r := startRedis(t)
+	r := redistest.StartServer(t)
 	const opTimeout = 300 * time.Millisecond
 	limit := opTimeout + 200*time.Millisecond
 	s := newTestStore(t, r, opTimeout)
 	ctx := context.Background()
 	now := time.Now().UnixMilli()
-	if err := s.Put(ctx, "u", testMsg(1, now+60000, "x"), 10); err != nil {
+	if err := s.put(ctx, "u", testMsg(1, now+60000, "x"), 10, time.Now().UnixMilli()); err != nil {
 		t.Fatal(err)
 	}
 
 	// Hung Redis: requests end at OpTimeout.
-	redistest.Pause(t, r.cmd.Process)
-	checkDown(t, "Put (SIGSTOPped)", limit, func() error { return s.Put(ctx, "u", testMsg(2, now+60000, "x"), 10) })
-	checkDown(t, "Pending (SIGSTOPped)", limit, func() error { _, err := s.Pending(ctx, "u", now); return err })
-	if err := r.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+	redistest.Pause(t, r.Process())
+	checkDown(t, "Put (SIGSTOPped)", limit, func() error { return s.put(ctx, "u", testMsg(2, now+60000, "x"), 10, time.Now().UnixMilli()) })
+	checkDown(t, "Pending (SIGSTOPped)", limit, func() error { _, err := s.pending(ctx, "u", now); return err })
+	if err := r.Process().Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 3*time.Second, func() string {
-		if _, err := s.Pending(ctx, "u", now); err != nil {
+		if _, err := s.pending(ctx, "u", now); err != nil {
 			return "Pending after SIGCONT: " + err.Error()
 		}
 		return ""
 	})
 
 	// Stopped Redis: requests fail fast; a restarted (empty) Redis is used by the same store.
-	r.stop()
-	checkDown(t, "Put (stopped)", limit, func() error { return s.Put(ctx, "u", testMsg(3, now+60000, "x"), 10) })
-	checkDown(t, "Ack (stopped)", limit, func() error { _, err := s.Ack(ctx, "u", 1); return err })
-	checkDown(t, "AckIDs (stopped)", limit, func() error { _, err := s.AckIDs(ctx, "u", []uint64{1}); return err })
-	checkDown(t, "Pending (stopped)", limit, func() error { _, err := s.Pending(ctx, "u", now); return err })
-	r.start()
+	r.Stop()
+	checkDown(t, "Put (stopped)", limit, func() error { return s.put(ctx, "u", testMsg(3, now+60000, "x"), 10, time.Now().UnixMilli()) })
+	checkDown(t, "Ack (stopped)", limit, func() error { _, err := s.ack(ctx, "u", 1); return err })
+	checkDown(t, "AckIDs (stopped)", limit, func() error { _, err := s.ackIDs(ctx, "u", []uint64{1}); return err })
+	checkDown(t, "Pending (stopped)", limit, func() error { _, err := s.pending(ctx, "u", now); return err })
+	r.Start()
 	eventually(t, 3*time.Second, func() string {
-		if err := s.Put(ctx, "u", testMsg(4, now+60000, "x"), 10); err != nil {
+		if err := s.put(ctx, "u", testMsg(4, now+60000, "x"), 10, time.Now().UnixMilli()); err != nil {
 			return "Put after restart: " + err.Error()
 		}
 		return ""
@@ -413,19 +440,19 @@ func TestRedisStoreRedisDown(t *testing.T) {
 
 func TestRedisStoreLazyConnect(t *testing.T) {
 	t.Parallel()
-	r := startRedis(t)
-	r.stop() // Redis is down when the store is made
+	r := redistest.StartServer(t)
+	r.Stop() // Redis is down when the store is made
 	const opTimeout = 300 * time.Millisecond
 	s := newTestStore(t, r, opTimeout)
 	ctx := context.Background()
 	now := time.Now().UnixMilli()
 	checkDown(t, "Put (never connected)", opTimeout+200*time.Millisecond,
-		func() error { return s.Put(ctx, "u", testMsg(1, now+60000, "x"), 10) })
+		func() error { return s.put(ctx, "u", testMsg(1, now+60000, "x"), 10, time.Now().UnixMilli()) })
 	checkDown(t, "Put (again, in the retry gap)", 50*time.Millisecond,
-		func() error { return s.Put(ctx, "u", testMsg(1, now+60000, "x"), 10) })
-	r.start()
+		func() error { return s.put(ctx, "u", testMsg(1, now+60000, "x"), 10, time.Now().UnixMilli()) })
+	r.Start()
 	eventually(t, 3*time.Second, func() string {
-		if err := s.Put(ctx, "u", testMsg(1, now+60000, "x"), 10); err != nil {
+		if err := s.put(ctx, "u", testMsg(1, now+60000, "x"), 10, time.Now().UnixMilli()); err != nil {
 			return "Put after Redis came up: " + err.Error()
 		}
 		return ""
@@ -433,11 +460,11 @@ func TestRedisStoreLazyConnect(t *testing.T) {
 	if got, want := pendingIDs(t, s, "u", now), []uint64{1}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Pending = %v; want %v", got, want)
 	}
-	s.Close()
-	if err := s.Put(ctx, "u", testMsg(2, now+60000, "x"), 10); !errors.Is(err, ErrClosed) {
-		t.Errorf("Put after Close = %v; want ErrClosed", err)
+	s.conn.Close()
+	if err := s.put(ctx, "u", testMsg(2, now+60000, "x"), 10, time.Now().UnixMilli()); !errors.Is(err, cluster.ErrClosed) {
+		t.Errorf("Put after Close = %v; want cluster.ErrClosed", err)
 	}
-	if _, err := s.Pending(ctx, "u", now); !errors.Is(err, ErrClosed) {
-		t.Errorf("Pending after Close = %v; want ErrClosed", err)
+	if _, err := s.pending(ctx, "u", now); !errors.Is(err, cluster.ErrClosed) {
+		t.Errorf("Pending after Close = %v; want cluster.ErrClosed", err)
 	}
 }

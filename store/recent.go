@@ -1,4 +1,4 @@
-package server
+package store
 
 import (
 	"sync"
@@ -8,36 +8,39 @@ import (
 	"github.com/pushwire/pushwire/conntable"
 )
 
-// recentStore keeps the last messages of a topic (--topic-history, replayed
+// Recent keeps the last messages of a topic (--topic-history, replayed
 // to subscribers resuming with since/Last-Event-ID) and of any user or topic
 // a long-poll client asked for lately (--poll-buffer, so the messages
 // published between two polls are not lost). Names nobody asked for cost
 // nothing. Safe for concurrent use; mu guards everything.
-type recentStore struct {
+type Recent[M Message] struct {
 	mu          sync.Mutex
 	pollBuffer  int
 	history     int
 	interestTTL time.Duration
-	rings       [2]map[string]*ring // by conntable.Group
+	rings       [2]map[string]*ring[M] // by conntable.Group
 	// kept counts rings per group, so that a publish to a name nobody keeps
 	// (no poll client asked lately, no topic history) skips the lock.
 	kept [2]atomic.Int64
 }
 
 // ring is the last messages of one name, oldest first from head.
-type ring struct {
-	msgs          []*message
+type ring[M Message] struct {
+	msgs          []M
 	head          int
 	interestUntil int64 // unix ms; 0 = kept for history only
 }
 
-func newRecentStore(pollBuffer, history int, interestTTL time.Duration) *recentStore {
-	return &recentStore{pollBuffer: pollBuffer, history: history, interestTTL: interestTTL,
-		rings: [2]map[string]*ring{{}, {}}}
+// NewRecent keeps up to pollBuffer messages of a name a long-poll client
+// asked for within interestTTL (--poll-buffer), and the last history
+// messages of every topic (--topic-history; 0: none).
+func NewRecent[M Message](pollBuffer, history int, interestTTL time.Duration) *Recent[M] {
+	return &Recent[M]{pollBuffer: pollBuffer, history: history, interestTTL: interestTTL,
+		rings: [2]map[string]*ring[M]{{}, {}}}
 }
 
-// interest marks name as wanted by a long-poll client until interestTTL.
-func (r *recentStore) interest(g conntable.Group, name []byte, now time.Time) {
+// Interest marks name as wanted by a long-poll client until interestTTL.
+func (r *Recent[M]) Interest(g conntable.Group, name []byte, now time.Time) {
 	if len(name) == 0 {
 		return
 	}
@@ -45,16 +48,16 @@ func (r *recentStore) interest(g conntable.Group, name []byte, now time.Time) {
 	defer r.mu.Unlock()
 	rg := r.rings[g][string(name)]
 	if rg == nil {
-		rg = &ring{}
+		rg = &ring[M]{}
 		r.rings[g][string(name)] = rg
 		r.kept[g].Add(1)
 	}
 	rg.interestUntil = now.Add(r.interestTTL).UnixMilli()
 }
 
-// record keeps m for name when history or a poll client wants it, and
+// Record keeps m for name when history or a poll client wants it, and
 // reports whether it did.
-func (r *recentStore) record(g conntable.Group, name []byte, m *message) bool {
+func (r *Recent[M]) Record(g conntable.Group, name []byte, m M) bool {
 	if r.kept[g].Load() == 0 && (g != conntable.Topics || r.history == 0) {
 		return false
 	}
@@ -65,7 +68,7 @@ func (r *recentStore) record(g conntable.Group, name []byte, m *message) bool {
 		if g != conntable.Topics || r.history == 0 {
 			return false
 		}
-		rg = &ring{}
+		rg = &ring[M]{}
 		r.rings[g][string(name)] = rg
 		r.kept[g].Add(1)
 	}
@@ -79,7 +82,7 @@ func (r *recentStore) record(g conntable.Group, name []byte, m *message) bool {
 	if capacity == 0 {
 		return false
 	}
-	m.retain(1)
+	m.Retain()
 	if len(rg.msgs) < capacity {
 		rg.msgs = append(rg.msgs, m)
 		return true
@@ -90,9 +93,9 @@ func (r *recentStore) record(g conntable.Group, name []byte, m *message) bool {
 	return true
 }
 
-// appendSince appends name's kept messages with ids above after, each with a
+// AppendSince appends name's kept messages with ids above after, each with a
 // reference the caller releases.
-func (r *recentStore) appendSince(dst []*message, g conntable.Group, name []byte, after uint64) []*message {
+func (r *Recent[M]) AppendSince(dst []M, g conntable.Group, name []byte, after uint64) []M {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rg := r.rings[g][string(name)]
@@ -101,16 +104,16 @@ func (r *recentStore) appendSince(dst []*message, g conntable.Group, name []byte
 	}
 	for i := range rg.msgs {
 		m := rg.msgs[(rg.head+i)%len(rg.msgs)]
-		if m.Seq > after {
-			m.retain(1)
+		if m.Push().Seq > after {
+			m.Retain()
 			dst = append(dst, m)
 		}
 	}
 	return dst
 }
 
-// sweep forgets names whose poll interest ended and that keep no history.
-func (r *recentStore) sweep(now time.Time) {
+// Sweep forgets names whose poll interest ended and that keep no history.
+func (r *Recent[M]) Sweep(now time.Time) {
 	nowMs := now.UnixMilli()
 	r.mu.Lock()
 	defer r.mu.Unlock()

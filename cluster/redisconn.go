@@ -1,0 +1,213 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// RedisConnOptions configures a RedisConn.
+type RedisConnOptions struct {
+	URL       string        // same as the directory's
+	OpTimeout time.Duration // bound on every Redis request; 0 = 1s
+	Logger    *slog.Logger  // nil = slog.Default()
+	Observer  Observer      // Redis request latency for /metrics (QoS store and idempotency keys); nil = none
+}
+
+// connRetryGap is the least time between two dials while Redis is unreachable (each failure is
+// logged). Once dialled, rueidis reconnects by itself.
+const connRetryGap = 500 * time.Millisecond
+
+// errNotConnected is the cause wrapped in ErrDirectoryDown while no client could be made.
+var errNotConnected = errors.New("redis store not connected")
+
+// RedisConn is the Redis client of what a node keeps in Redis besides its directory: the QoS 1
+// mailbox (store.Redis) and idempotency keys (IdemRedis) share one. It dials lazily and without
+// client-side caching: every read must see the latest writes, and nothing kept there is worth
+// caching.
+//
+// Every method is safe for concurrent use. Failures to reach Redis come back within OpTimeout
+// as errors wrapping ErrDirectoryDown; the connection recovers by itself when Redis answers again.
+//
+// Lock contract: mu guards closed, dialing, dialErr and lastTry; it is never held across I/O
+// (the one goroutine that dials sets dialing and releases mu first).
+type RedisConn struct {
+	o    RedisConnOptions
+	copt rueidis.ClientOption
+	cli  atomic.Pointer[rueidis.Client] // nil until the first successful dial, and after Close
+
+	mu      sync.Mutex
+	closed  bool
+	dialing chan struct{} // non-nil while a dial runs; closed when it ends
+	dialErr error         // the last dial's error
+	lastTry time.Time
+}
+
+// NewRedisConn checks the options. It does not dial: the first request does (Redis may be
+// down when the node starts); requests that come while it dials wait for that dial, and while
+// Redis stays unreachable a new dial is tried at most every connRetryGap; in between, requests
+// fail at once.
+func NewRedisConn(o RedisConnOptions) (*RedisConn, error) {
+	if o.OpTimeout <= 0 {
+		o.OpTimeout = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	copt, err := redisClientOption(o.URL, o.OpTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: redis url: %w", err)
+	}
+	copt.DisableCache = true
+	return &RedisConn{o: o, copt: copt}, nil
+}
+
+// Logger is the logger the options named (or slog.Default).
+func (s *RedisConn) Logger() *slog.Logger { return s.o.Logger }
+
+// Close closes the Redis client. Requests after Close fail with ErrClosed.
+func (s *RedisConn) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	if p := s.cli.Swap(nil); p != nil {
+		(*p).Close()
+	}
+	return nil
+}
+
+// client returns the rueidis client, dialling when there is none yet. A caller that comes while
+// another goroutine dials waits for that dial (until ctx ends) rather than failing: a new node's
+// first subscribers race the first dial (on a Redis Cluster it asks a seed for the slot map and
+// then dials every master), and failing them would skip their QoS 1 replay. While Redis stays
+// unreachable a dial is tried at most every connRetryGap; in between, callers fail at once.
+func (s *RedisConn) client(ctx context.Context) (rueidis.Client, error) {
+	for {
+		if p := s.cli.Load(); p != nil {
+			return *p, nil
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if p := s.cli.Load(); p != nil {
+			s.mu.Unlock()
+			return *p, nil
+		}
+		if wait := s.dialing; wait != nil {
+			s.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%w: %w: %w", ErrDirectoryDown, errNotConnected, ctx.Err())
+			}
+		}
+		now := time.Now()
+		if now.Sub(s.lastTry) < connRetryGap {
+			err := s.dialErr
+			s.mu.Unlock()
+			if err == nil {
+				err = errNotConnected
+			}
+			return nil, fmt.Errorf("%w: %w", ErrDirectoryDown, err)
+		}
+		done := make(chan struct{})
+		s.dialing, s.lastTry = done, now
+		s.mu.Unlock()
+		return s.dial(done)
+	}
+}
+
+// dial makes the client; done is closed, for the callers waiting on it, once the outcome is set.
+func (s *RedisConn) dial(done chan struct{}) (rueidis.Client, error) {
+	c, err := rueidis.NewClient(s.copt) // dials; bounded by Dialer.Timeout = OpTimeout
+	if err == nil {
+		c = timed(c, s.o.Observer)
+	}
+
+	s.mu.Lock()
+	s.dialing, s.dialErr = nil, err
+	closed := s.closed
+	if err == nil && !closed {
+		s.cli.Store(&c)
+	}
+	s.mu.Unlock()
+	close(done)
+	switch {
+	case err != nil:
+		s.o.Logger.Warn("cluster: redis message store unreachable", "err", err)
+		return nil, fmt.Errorf("%w: %w", ErrDirectoryDown, err)
+	case closed:
+		c.Close()
+		return nil, ErrClosed
+	}
+	return c, nil
+}
+
+// Do runs one request bounded by OpTimeout. A connection that broke while idle reports its
+// error on first use, after rueidis has replaced it, so a non-Redis error is retried at once:
+// every request sent through Do must be idempotent.
+func (s *RedisConn) Do(ctx context.Context, req func(ctx context.Context, c rueidis.Client) rueidis.RedisResult) (rueidis.RedisResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.o.OpTimeout)
+	defer cancel()
+	c, err := s.client(ctx)
+	if err != nil {
+		return rueidis.RedisResult{}, err
+	}
+	r := req(ctx, c)
+	// rueidis multiplexes several connections; after Redis restarted each may report its break
+	// once, so a few immediate retries get through (a Redis that is down refuses them at once).
+	for try := 0; try < 3 && r.NonRedisError() != nil && ctx.Err() == nil; try++ {
+		r = req(ctx, c)
+	}
+	if err := r.NonRedisError(); err != nil {
+		if errors.Is(err, rueidis.ErrClosing) && s.isClosed() {
+			return r, ErrClosed
+		}
+		return r, fmt.Errorf("%w: %w", ErrDirectoryDown, err)
+	}
+	return r, nil
+}
+
+// DoMulti runs the commands build makes, pipelined, once more at once if the connection failed
+// (so they must be idempotent), bounded by OpTimeout.
+func (s *RedisConn) DoMulti(ctx context.Context, build func(rueidis.Client) rueidis.Commands) ([]rueidis.RedisResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.o.OpTimeout)
+	defer cancel()
+	c, err := s.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var res []rueidis.RedisResult
+	for try := 0; try < 2; try++ {
+		res = c.DoMulti(ctx, build(c)...)
+		err = nil
+		for _, rr := range res {
+			if e := rr.NonRedisError(); e != nil {
+				err = e
+				break
+			}
+		}
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDirectoryDown, err)
+	}
+	return res, nil
+}
+
+func (s *RedisConn) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}

@@ -1,0 +1,276 @@
+package route
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/pushwire/pushwire/cluster"
+	"github.com/pushwire/pushwire/push"
+)
+
+// Message is a push the router forwards, held by reference: Route releases
+// each item's once it is routed.
+type Message interface {
+	Push() *push.Message // the fields; read-only once published
+	Release()
+}
+
+// Item is one push of a routing job and, once Route returns, what became of
+// it beyond this node.
+type Item[M Message] struct {
+	Kind  push.Kind
+	Node  string // a conn push: the node holding the key
+	Msg   M      // released by Route
+	Store bool   // a QoS 1 user push: stored (Options.Store) before anything else
+	Tag   int    // the caller's: which of its results this push is
+
+	Stored      bool     // Store succeeded
+	StoreErr    error    // Store failed: the push went nowhere else
+	Delivered   int      // connections reached on other nodes
+	Nodes       int      // other nodes that delivered it to a connection
+	Unreachable []string // nodes that may hold the target and were not reached
+	Failure     string   // why they were not, when that is a failure (SPEC §4)
+}
+
+// Options configures a Router.
+type Options[M Message] struct {
+	Self  string // this node's id: never forwarded to
+	Dir   cluster.Directory
+	Links *cluster.Links
+	// Store keeps a QoS 1 user message before it is forwarded (the edge's
+	// QoS 1 mailbox); it runs on a router worker.
+	Store func(ctx context.Context, m M) error
+	// LookupTimeout bounds a job's directory lookups (keep it within the
+	// directory's own bound, so it adds no timer); ForwardTimeout its stores
+	// and forwards, so a peer that holds its link open but never answers
+	// costs a 503, not a hung publisher.
+	LookupTimeout, ForwardTimeout time.Duration
+	Logger                        *slog.Logger // nil = slog.Default()
+}
+
+// The router's workers (see Pool): one per job waiting on Redis or a peer,
+// up to workers; each leaves after linger idle.
+const (
+	workers = 1024
+	queue   = 4096
+	linger  = 30 * time.Second
+)
+
+// maxKnown bounds the last-known answers kept; past it they are forgotten
+// at once (they only refine the answers given while the directory is down).
+const maxKnown = 1 << 16
+
+// Router routes the pushes other nodes must take, and runs whatever else
+// waits on Redis or a peer (Submit). Safe for concurrent use.
+//
+// Lock contract: knownMu guards known; Route's own mu guards its items'
+// outcomes while nodes are forwarded to side by side. Neither is held while
+// the other is taken, nor across I/O.
+type Router[M Message] struct {
+	o               Options[M]
+	pool            *Pool
+	lookup, forward Deadline
+	debug           bool
+	knownMu         sync.Mutex
+	known           map[string][]string // the directory's last answer per address, for when it is down
+}
+
+// New makes a router; its workers start with the first job.
+func New[M Message](o Options[M]) *Router[M] {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Router[M]{o: o, pool: NewPool(workers, queue, linger), known: map[string][]string{},
+		lookup: Deadline{D: o.LookupTimeout}, forward: Deadline{D: o.ForwardTimeout},
+		debug: o.Logger.Enabled(context.Background(), slog.LevelDebug)}
+}
+
+// Submit hands job to the router's workers without ever blocking; false
+// when the router is saturated.
+func (r *Router[M]) Submit(job func()) bool { return r.pool.Submit(job) }
+
+// Close runs the jobs already submitted and waits for them. No Submit may
+// come after it.
+func (r *Router[M]) Close() { r.pool.Close() }
+
+// Workers reports how many workers run.
+func (r *Router[M]) Workers() int { return r.pool.Workers() }
+
+// LookupContext and ForwardContext bound work started about now that waits
+// on the directory, or on stores and peers, as a routing job's would be.
+func (r *Router[M]) LookupContext(now time.Time) context.Context  { return r.lookup.At(now) }
+func (r *Router[M]) ForwardContext(now time.Time) context.Context { return r.forward.At(now) }
+
+// Route takes items beyond this node: it stores each QoS 1 user push, looks
+// up the nodes its target is on (this one left out: the caller delivered
+// here), forwards it to them — one batch per node, the nodes side by side —
+// and fills in each item's outcome. It releases every item's message and
+// returns how many pushes it forwarded. It runs on a router worker (a job
+// given to Submit).
+func (r *Router[M]) Route(items []Item[M]) (forwarded int) {
+	now := time.Now()
+	lookup, ctx := r.lookup.At(now), r.forward.At(now)
+	perNode := map[string][]int{}
+	for i := range items {
+		it := &items[i]
+		if it.Store {
+			if err := r.o.Store(ctx, it.Msg); err != nil {
+				it.StoreErr = err
+				continue
+			}
+			it.Stored = true
+		}
+		nodes, err := r.nodesFor(lookup, it)
+		switch {
+		case err == nil:
+		case it.Kind == push.Conn && errors.Is(err, cluster.ErrUnknownNode):
+			// The key's node is gone: nobody holds it, even if a link to
+			// it has not noticed yet.
+			nodes = nil
+		default:
+			// The directory is down: the nodes it last named (but this one)
+			// may hold the target and are not reached; a push that reached
+			// nobody is a 503, one delivered here stays a 200.
+			if it.Kind == push.Conn {
+				it.Unreachable = append(it.Unreachable, it.Node)
+			} else {
+				it.Unreachable = r.otherKnown(it, it.Unreachable)
+			}
+			it.Failure = "cluster directory unavailable, and the target is not on this node: " + err.Error()
+			nodes = nil
+		}
+		for _, n := range nodes {
+			if n != r.o.Self {
+				perNode[n] = append(perNode[n], i)
+			}
+		}
+	}
+	var mu sync.Mutex
+	forward := func(node string, idxs []int) {
+		pushes := make([]*cluster.Push, len(idxs))
+		for k, i := range idxs {
+			pushes[k] = linkPush(items[i].Msg.Push(), items[i].Kind)
+		}
+		results, err := r.o.Links.ForwardBatch(ctx, node, pushes)
+		mu.Lock()
+		defer mu.Unlock()
+		for k, i := range idxs {
+			it := &items[i]
+			var res cluster.Result
+			if k < len(results) {
+				res = results[k]
+			}
+			if err != nil && k >= len(results) {
+				res.Err = err.Error()
+			}
+			switch {
+			case err != nil && it.Kind == push.Conn && errors.Is(err, cluster.ErrUnknownNode):
+			case res.Err != "" && errors.Is(err, cluster.ErrNodeGone):
+				// Refused or reset: no process there, so it holds no live
+				// connection. Named, but no failure (SPEC §4).
+				it.Unreachable = append(it.Unreachable, node)
+			case res.Err != "":
+				it.Unreachable = append(it.Unreachable, node)
+				it.addFailure("node " + node + " not reached: " + res.Err)
+			default:
+				it.Delivered += res.Delivered
+				if res.Delivered > 0 {
+					it.Nodes++
+				}
+			}
+			if r.debug {
+				r.o.Logger.Debug("hop: forwarded", "trace", it.Msg.Push().Seq, "to", node, "delivered", res.Delivered, "err", err)
+			}
+		}
+	}
+	// One node to reach (the common case: a key's node, a user on one other
+	// node) is forwarded right here: a goroutine each pays a hand-off only
+	// when several nodes can be waited on in parallel.
+	for _, idxs := range perNode {
+		forwarded += len(idxs) // sent or failed, each counts (a closure capturing it would cost an allocation)
+	}
+	if len(perNode) == 1 {
+		for node, idxs := range perNode {
+			forward(node, idxs)
+		}
+	} else {
+		var wg sync.WaitGroup
+		for node, idxs := range perNode {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				forward(node, idxs)
+			}()
+		}
+		wg.Wait()
+	}
+	for i := range items {
+		items[i].Msg.Release()
+	}
+	return forwarded
+}
+
+// addFailure records why a node that may hold the target was not reached.
+func (it *Item[M]) addFailure(why string) {
+	if it.Failure != "" {
+		it.Failure += "; "
+	}
+	it.Failure += why
+}
+
+// nodesFor looks up the nodes a push must reach, this one included or not.
+func (r *Router[M]) nodesFor(ctx context.Context, it *Item[M]) ([]string, error) {
+	var nodes []string
+	var err error
+	switch to := string(it.Msg.Push().To); it.Kind {
+	case push.Conn:
+		_, err = r.o.Dir.NodeAddr(ctx, it.Node)
+		return []string{it.Node}, err
+	case push.User:
+		nodes, err = r.o.Dir.UserNodes(ctx, to[len("user:"):])
+	case push.Topic:
+		nodes, err = r.o.Dir.TopicNodes(ctx, to[len("topic:"):])
+	default:
+		var all []cluster.Node
+		all, err = r.o.Dir.Nodes(ctx)
+		for _, n := range all {
+			nodes = append(nodes, n.ID)
+		}
+	}
+	if err == nil {
+		r.remember(string(it.Msg.Push().To), nodes)
+	}
+	return nodes, err
+}
+
+func (r *Router[M]) remember(to string, nodes []string) {
+	r.knownMu.Lock()
+	defer r.knownMu.Unlock()
+	if len(r.known) >= maxKnown {
+		clear(r.known)
+	}
+	r.known[to] = nodes
+}
+
+// otherKnown appends the nodes other than this one that the directory last
+// said hold the push's target (none when it was never asked).
+func (r *Router[M]) otherKnown(it *Item[M], dst []string) []string {
+	r.knownMu.Lock()
+	defer r.knownMu.Unlock()
+	for _, n := range r.known[string(it.Msg.Push().To)] {
+		if n != r.o.Self {
+			dst = append(dst, n)
+		}
+	}
+	return dst
+}
+
+// linkPush is m as a link frame carries it, its address kind included so
+// the peer does not parse it again.
+func linkPush(m *push.Message, kind push.Kind) *cluster.Push {
+	return &cluster.Push{Trace: m.Seq, ID: string(m.ID), To: string(m.To), Event: string(m.Event),
+		ContentType: string(m.ContentType), JSON: m.JSON, QoS: m.QoS, Kind: uint8(kind) + 1, Data: m.Data}
+}

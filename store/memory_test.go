@@ -1,0 +1,77 @@
+package store
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/pushwire/pushwire/push"
+)
+
+// TestStoreAckIDs: the standalone store removes exactly the listed ids.
+func TestStoreAckIDs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := NewMemory[*testMessage](10, 1<<20)
+	u := []byte("u")
+	for _, id := range []uint64{1, 2, 3, 4} {
+		m := newTestMessage(&push.Message{Seq: id, To: []byte("user:u"), Data: []byte("x"), QoS: 1})
+		if err := s.Put(ctx, u, m, 0); err != nil {
+			t.Fatal(err)
+		}
+		m.Release()
+	}
+	if removed, _ := s.AckIDs(ctx, nil, u, []uint64{2, 4, 9}); len(removed) != 2 {
+		t.Errorf("ackIDs(2, 4, 9) = %d; want 2", len(removed))
+	}
+	var left []uint64
+	pending, _ := s.AppendPending(ctx, nil, u, 0)
+	for _, m := range pending {
+		left = append(left, m.Seq)
+		m.Release()
+	}
+	if !slices.Equal(left, []uint64{1, 3}) {
+		t.Errorf("pending after ackIDs = %v; want [1 3]", left)
+	}
+	if users, bytes := s.Counts(); users != 1 || bytes != 2 {
+		t.Errorf("counts = %d users, %d bytes; want 1, 2", users, bytes)
+	}
+}
+
+// The standalone store's bounds: --store-messages per user and --store-bytes
+// in all; a message whose TTL ended frees its room at the next Put.
+func TestMemoryBounds(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := NewMemory[*testMessage](2, 10)
+	msg := func(id uint64, expiry int64, data string) *testMessage {
+		return newTestMessage(&push.Message{Seq: id, Expiry: expiry, To: []byte("user:u"), Data: []byte(data), QoS: 1})
+	}
+	u, v := []byte("u"), []byte("v")
+	if err := s.Put(ctx, u, msg(1, 100, "aaaa"), 0); err != nil {
+		t.Fatalf("Put(1) = %v; want nil", err)
+	}
+	if err := s.Put(ctx, u, msg(2, 0, "bb"), 0); err != nil {
+		t.Fatalf("Put(2) = %v; want nil", err)
+	}
+	if err := s.Put(ctx, u, msg(3, 0, "c"), 0); err != ErrUserFull {
+		t.Errorf("Put(3rd for u, 2 per user) = %v; want ErrUserFull", err)
+	}
+	if err := s.Put(ctx, v, msg(4, 0, "ddddd"), 0); err != ErrFull {
+		t.Errorf("Put(5 bytes with 6 of 10 kept) = %v; want ErrFull", err)
+	}
+	// At 100 message 1 has expired: it makes room for user u and 4 bytes.
+	if err := s.Put(ctx, u, msg(5, 0, "eeeee"), 100); err != nil {
+		t.Errorf("Put(after message 1 expired) = %v; want nil", err)
+	}
+	pending, _ := s.AppendPending(ctx, nil, u, 100)
+	if got := seqs(pending); !slices.Equal(got, []uint64{2, 5}) {
+		t.Errorf("pending = %v; want [2 5]", got)
+	}
+	for _, m := range pending {
+		m.Release()
+	}
+	if users, bytes := s.Counts(); users != 1 || bytes != 7 {
+		t.Errorf("counts = %d users, %d bytes; want 1, 7", users, bytes)
+	}
+}
