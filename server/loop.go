@@ -26,6 +26,7 @@ const (
 	opResyncHold   // V chan struct{}: hold the user streams' live messages; signal V
 	opResyncReplay // the node is registered again: replay what the held streams missed
 	opResyncFailed // the re-registration failed: write what the streams held
+	opRun          // V func(*engine.Loop): run on the loop (tests drive the internal API so)
 )
 
 // loopState is the server's state on one engine loop. Only that loop's
@@ -38,6 +39,7 @@ type loopState struct {
 	rng   *rand.ChaCha8 // conn keys: a CSPRNG seeded from crypto/rand
 
 	loopConns    // connection pages, parsers, memberships (loopconns.go)
+	loopStreams  // subscribers that share a connection: HTTP/2 streams (subscriber.go)
 	loopTimers   // the timing wheel and the slot sweep (looptimers.go)
 	reqScratch   // the request being served: parameters, response (loopscratch.go)
 	loopFanOut   // fan-out targets and per-loop batches (loopfanout.go)
@@ -199,6 +201,8 @@ func (s *Server) OnTask(l *engine.Loop, t engine.Task) {
 		ls.resyncReplay(l)
 	case opResyncFailed:
 		ls.resyncFailed(l)
+	case opRun:
+		t.V.(func(*engine.Loop))(l)
 	}
 }
 

@@ -81,7 +81,7 @@ func (ls *loopState) sweep(l *engine.Loop, now time.Time) {
 		}
 		switch {
 		case c.mode == modeStream && now.Sub(ls.s.timeOf(c.at)) >= quiet:
-			ls.heartbeat(l, c.h, c, now)
+			ls.heartbeat(l, conntable.ConnSub(conntable.Handle(c.h)), &c.subState, c.h, now)
 		case c.mode != modeRequest || now.Before(ls.s.timeOf(c.at)):
 		case c.timerKind == timerHeader:
 			ls.refuse(l, c.h, c, 408, "request not received within --header-timeout")
@@ -91,23 +91,25 @@ func (ls *loopState) sweep(l *engine.Loop, now time.Time) {
 	}
 }
 
-// heartbeat writes a heartbeat frame on a stream.
-func (ls *loopState) heartbeat(l *engine.Loop, h engine.Handle, c *connState, now time.Time) {
+// heartbeat writes a heartbeat frame on subscriber sub's stream.
+func (ls *loopState) heartbeat(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle, now time.Time) {
 	nowMs := now.UnixMilli()
-	ls.writeFrame(l, h, c, func(dst []byte) []byte {
-		return push.AppendHeartbeatFrame(dst, c.format, nowMs, ls.s.boundary)
+	ls.frameTo(l, sub, s, conn, func(dst []byte) []byte {
+		return push.AppendHeartbeatFrame(dst, s.format, nowMs, ls.s.boundary)
 	})
 }
 
-// writeFrame encodes one per-connection frame (registered, heartbeat,
-// control) and writes it with the stream's framing.
+// writeFrame writes a per-subscriber frame to the subscriber connection h
+// carries; see frameTo.
 func (ls *loopState) writeFrame(l *engine.Loop, h engine.Handle, c *connState, body func([]byte) []byte) {
+	ls.frameTo(l, conntable.ConnSub(conntable.Handle(h)), &c.subState, h, body)
+}
+
+// frameTo encodes one per-subscriber frame (registered, heartbeat,
+// control) and writes it with the stream's framing.
+func (ls *loopState) frameTo(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle, body func([]byte) []byte) {
 	ls.frame = encodeChunkedFrame(ls.frame[:0], body)
 	chunked, raw := splitChunkedFrame(ls.frame)
-	if c.minor == 0 {
-		l.Write(h, raw)
-	} else {
-		l.Write(h, chunked)
-	}
-	c.at = ls.s.stampOf(l.Now())
+	ls.writeTo(l, sub, s, conn, s.pick(raw, chunked), false)
+	s.at = ls.s.stampOf(l.Now())
 }
