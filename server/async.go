@@ -148,6 +148,10 @@ func (ls *loopState) appendConnInfo(dst []byte, l *engine.Loop, sub conntable.Su
 // finishAsync writes an async answer and has the engine present again the
 // requests that arrived meanwhile (it carried them: OnData consumed none).
 func (ls *loopState) finishAsync(l *engine.Loop, h engine.Handle, call *asyncCall) {
+	if from := conntable.Sub(h); from.IsStream() { // an HTTP/2 stream asked (h2edge.go)
+		ls.h2FinishAsync(l, from, call)
+		return
+	}
 	c := ls.live(h)
 	if c == nil || c.mode != modeAsync {
 		return

@@ -16,6 +16,10 @@ type counters struct {
 	polls      atomic.Uint64
 	acks       atomic.Uint64
 	duplicates atomic.Uint64 // publishes answered "duplicate": their idempotency key was seen
+
+	// HTTP/2 (h2conn.go)
+	h2Conns       atomic.Int64  // HTTP/2 connections open
+	h2SlowStreams atomic.Uint64 // streams reset as slow consumers
 }
 
 // snapshot is one reading of every figure, so /stats and /metrics agree.

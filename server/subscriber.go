@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/httpcodec/h2"
 	"github.com/pushwire/pushwire/push"
 )
 
@@ -152,6 +153,8 @@ func (ls *loopState) keyOf(sub conntable.Sub) connKey {
 // HTTP/2 subscribers get b (the raw frame) as DATA on their stream.
 func (ls *loopState) writeTo(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle, b []byte, ref bool) {
 	switch {
+	case s.minor == framingH2:
+		ls.h2Data(l, sub, conn, b)
 	case ref:
 		l.WriteRef(conn, b)
 	default:
@@ -205,5 +208,9 @@ func (ls *loopState) kick(l *engine.Loop, sub conntable.Sub, conn engine.Handle)
 
 // endStream ends stream subscriber sub on its transport, then drops it.
 func (ls *loopState) endStream(l *engine.Loop, sub conntable.Sub, conn engine.Handle) {
+	if hc := ls.h2Of(conn); hc != nil {
+		ls.h2Reset(l, hc, sub, conn, h2.Cancel)
+		return
+	}
 	ls.dropStream(l, sub)
 }

@@ -80,6 +80,8 @@ func (ls *loopState) sweep(l *engine.Loop, now time.Time) {
 			continue
 		}
 		switch {
+		case c.mode == modeH2:
+			ls.sweepH2(l, c, now, quiet)
 		case c.mode == modeStream && now.Sub(ls.s.timeOf(c.at)) >= quiet:
 			ls.heartbeat(l, conntable.ConnSub(conntable.Handle(c.h)), &c.subState, c.h, now)
 		case c.mode != modeRequest || now.Before(ls.s.timeOf(c.at)):
