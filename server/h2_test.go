@@ -4,11 +4,18 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/base64"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pushwire/pushwire/tlslayer/tlstest"
 	"golang.org/x/net/http2"
@@ -243,4 +250,88 @@ func TestH2SameFramesAsHTTP1(t *testing.T) {
 			t.Errorf("%s frames differ:\nHTTP/1.1: %q\nh2c:      %q", format, got[0], got[1])
 		}
 	}
+}
+
+// hs256 signs claims as an HS256 JWT with secret.
+func hs256(secret, claims string) string {
+	enc := base64.RawURLEncoding
+	head := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(claims))
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(head))
+	return head + "." + enc.EncodeToString(mac.Sum(nil))
+}
+
+// TestH2SubscriberAuth: with --jwt-secret a stream needs a token like an
+// HTTP/1.1 subscribe (the same 401 without one), and the user is the
+// token's; with --auth-url the callback's verdict starts the stream.
+func TestH2SubscriberAuth(t *testing.T) {
+	t.Run("jwt", func(t *testing.T) {
+		s := testNode(t, func(c *Config) { c.JWTSecret = "h2-secret" })
+		base := "http://" + s.EdgeAddr().String()
+		var got [2]string
+		for i, client := range []*http.Client{{}, h2cClient()} {
+			resp, err := client.Get(base + "/sub?topic=a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := new(strings.Builder)
+			bufio.NewReader(resp.Body).WriteTo(body)
+			resp.Body.Close()
+			got[i] = resp.Status + " " + headerLine(resp.Header) + body.String()
+		}
+		if !strings.HasPrefix(got[1], "401") || got[0] != got[1] {
+			t.Fatalf("no token:\nHTTP/1.1: %s\nh2c:      %s\nwant the same 401", got[0], got[1])
+		}
+		token := hs256("h2-secret", fmt.Sprintf(`{"sub":"jwt-user","topics":["a"],"exp":%d}`, time.Now().Add(time.Hour).Unix()))
+		st := openH2Stream(t, h2cClient(), base+"/sub?topic=a&token="+token)
+		if status, n := pub(t, s, "/pub/user/jwt-user", "hello"); status != 200 || n != 1 {
+			t.Fatalf("publish to the token's user = %d, delivered %d; want 200, 1", status, n)
+		}
+		if f := readFrame(t, st.r); f.Data != "hello" {
+			t.Fatalf("read %+v; want the push", f)
+		}
+	})
+	t.Run("callback", func(t *testing.T) {
+		cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") != "Bearer good" {
+				w.WriteHeader(403)
+				return
+			}
+			io.WriteString(w, `{"user":"cb-user","topics":["*"]}`)
+		}))
+		defer cb.Close()
+		s := testNode(t, func(c *Config) { c.AuthURL = cb.URL })
+		base := "http://" + s.EdgeAddr().String()
+		client := h2cClient()
+		req, _ := http.NewRequest("GET", base+"/sub?topic=b", nil)
+		req.Header.Set("Authorization", "Bearer bad")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 403 {
+			t.Fatalf("refused by the callback: %d; want 403", resp.StatusCode)
+		}
+		req, _ = http.NewRequest("GET", base+"/sub?topic=b", nil)
+		req.Header.Set("Authorization", "Bearer good")
+		resp, err = client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
+			t.Fatalf("allowed by the callback: %s %d; want HTTP/2 200", resp.Proto, resp.StatusCode)
+		}
+		r := bufio.NewReader(resp.Body)
+		if f := readFrame(t, r); f.State != "registered" {
+			t.Fatalf("first frame %+v; want registered", f)
+		}
+		if status, n := pub(t, s, "/pub/user/cb-user", "from cb"); status != 200 || n != 1 {
+			t.Fatalf("publish to the callback's user = %d, delivered %d; want 200, 1", status, n)
+		}
+		if f := readFrame(t, r); f.Data != "from cb" {
+			t.Fatalf("read %+v; want the push", f)
+		}
+	})
 }

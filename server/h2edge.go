@@ -57,23 +57,43 @@ func (ls *loopState) h2Subscribe(l *engine.Loop, h engine.Handle, hc *h2Conn, id
 	case sn.format == push.Poll:
 		ls.h2Error(l, h, hc, id, head, 501, "format=poll is not served over HTTP/2; use a stream format, or HTTP/1.1")
 		return
-	case ls.s.auth != nil:
-		ls.h2Error(l, h, hc, id, head, 501, "subscriber auth is not served over HTTP/2 yet; use HTTP/1.1")
-		return
 	}
 	sn.minor, sn.keepAlive, sn.persist, sn.head = framingH2, true, persist11, head
-	if head {
-		ls.out = ls.appendStreamHead(ls.out[:0], &sn, persist11, nil)
-		ls.h2Answer(l, h, hc, id, ls.out, true, false)
+	// The stream's record stands for the subscribe while auth decides.
+	from, st := ls.newStream(h, id)
+	st.mode = modeAsync
+	hc.subs = append(hc.subs, from)
+	sn.stream = from
+	if ls.s.auth != nil {
+		ls.authorize(l, h, nil, req, &sn)
 		return
 	}
-	sub, st := ls.openStream(h, id, framingH2, sn.q)
-	hc.subs = append(hc.subs, sub)
+	ls.h2Start(l, &sn)
+}
+
+// h2Start starts an allowed subscribe on its stream: the record becomes a
+// subscriber with its own conn key (the Push-Conn field), its own
+// memberships, its frames as DATA on the stream. A HEAD gets the head alone.
+func (ls *loopState) h2Start(l *engine.Loop, sn *subscription) {
+	sub := sn.stream
+	st := ls.stream(sub)
+	if st == nil {
+		return // reset while auth decided
+	}
+	conn := st.conn
+	hc := ls.h2Of(conn)
+	if sn.head {
+		ls.out = ls.appendStreamHead(ls.out[:0], sn, persist11, nil)
+		ls.h2Finish(l, sub, ls.out, true)
+		return
+	}
+	st.minor = framingH2
+	ls.register(sub, &st.subState, sn.q)
 	var key [keyTextLen + 65]byte
 	keyText := ls.s.appendKeyText(key[:0], ls.keyOf(sub))
-	ls.out = ls.appendStreamHead(ls.out[:0], &sn, persist11, keyText)
-	ls.h2Answer(l, h, hc, id, ls.out, false, true)
-	ls.startStream(l, sub, &st.subState, h, &sn, keyText)
+	ls.out = ls.appendStreamHead(ls.out[:0], sn, persist11, keyText)
+	ls.h2Answer(l, conn, hc, st.id, ls.out, false, true)
+	ls.startStream(l, sub, &st.subState, conn, sn, keyText)
 }
 
 // h2Ack answers POST /ack on stream id: like HTTP/1.1's (async.go), the
@@ -104,13 +124,19 @@ func (ls *loopState) h2Ack(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint3
 
 // h2FinishAsync writes an async answer on the stream that asked for it.
 func (ls *loopState) h2FinishAsync(l *engine.Loop, from conntable.Sub, call *asyncCall) {
+	ls.h2Finish(l, from, call.reply, call.head)
+}
+
+// h2Finish writes answer (one of our HTTP/1.1 answers) on the stream whose
+// record from stood for the request, and frees the record.
+func (ls *loopState) h2Finish(l *engine.Loop, from conntable.Sub, answer []byte, head bool) {
 	st := ls.stream(from)
 	if st == nil {
 		return // the stream was reset meanwhile
 	}
 	conn := st.conn
 	if hc := ls.h2Of(conn); hc != nil {
-		ls.h2Answer(l, conn, hc, st.id, call.reply, call.head, false)
+		ls.h2Answer(l, conn, hc, st.id, answer, head, false)
 		ls.h2Forget(l, hc, from)
 	}
 }

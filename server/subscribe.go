@@ -23,7 +23,8 @@ type subscription struct {
 	origin    uint8   // see originIndex
 	since     uint64
 	hasSince  bool
-	head      bool // a HEAD request: answer the head, start nothing
+	head      bool          // a HEAD request: answer the head, start nothing
+	stream    conntable.Sub // an HTTP/2 stream's subscribe: its record, waiting (h2edge.go); 0 on HTTP/1.x
 }
 
 // subscribe reads a subscribe request (SPEC §3) and starts it, or with auth
@@ -73,6 +74,10 @@ func (ls *loopState) readSubscribe(query, accept, lastEventID, origin []byte) (s
 // start enters an allowed subscription in the table and starts its stream
 // or long-poll on an HTTP/1.x connection, whose one subscriber c carries.
 func (ls *loopState) start(l *engine.Loop, h engine.Handle, c *connState, sub *subscription) {
+	if sub.stream != 0 {
+		ls.h2Start(l, sub)
+		return
+	}
 	if sub.head {
 		ls.answerSubscribeHead(l, h, c, sub)
 		return
