@@ -155,11 +155,11 @@ func TestH2HPACKBomb(t *testing.T) {
 	for range 3000 {
 		blk.WriteByte(0x80 | 62) // indexed: the entry just added, 4 KiB each
 	}
+	// Written now, before reading anything: the SETTINGS ACK that reading
+	// sends must not overtake it.
 	b := blk.Bytes()
-	c.flood(func(fr *http2.Framer) {
-		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: b[:3000], EndStream: true})
-		fr.WriteContinuation(1, true, b[3000:])
-	})
+	c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: b[:3000], EndStream: true})
+	c.fr.WriteContinuation(1, true, b[3000:])
 	h := c.until("the answer to the bomb", func(f http2.Frame) bool {
 		hf, ok := f.(*http2.HeadersFrame)
 		return ok && hf.StreamID == 1

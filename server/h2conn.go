@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bytes"
+	"strings"
 	"time"
 
 	"github.com/pushwire/pushwire/conntable"
@@ -138,6 +140,7 @@ func (ls *loopState) h2Answer(l *engine.Loop, conn engine.Handle, hc *h2Conn, id
 	}
 	end := !open && len(body) == 0
 	out, err := hc.codec.WriteHeaders(ls.h2out[:0], id, status, fields, end)
+	clear(fields) // the head's string is garbage now, not kept by the loop
 	if err == nil && len(body) > 0 {
 		out, _ = hc.codec.WriteData(out, id, body, !open)
 	}
@@ -145,29 +148,28 @@ func (ls *loopState) h2Answer(l *engine.Loop, conn engine.Handle, hc *h2Conn, id
 	l.Write(conn, out)
 }
 
-// h2Fields splits one of our HTTP/1.1 answers into status, fields (views
-// converted to strings in ls.fields: answers are not a hot path) and body.
+// h2Fields splits one of our HTTP/1.1 answers into status, fields and body.
+// The fields are strings cut from one copy of the answer's head: one
+// allocation per answer (answers are not a hot path; pushes never come
+// here), not one per field.
 func (ls *loopState) h2Fields(answer []byte) (int, []h2.Field, []byte) {
 	status := int(answer[9]-'0')*100 + int(answer[10]-'0')*10 + int(answer[11]-'0')
-	rest := answer[indexCRLF(answer)+2:]
+	line := indexCRLF(answer) + 2
+	end := bytes.Index(answer, []byte("\r\n\r\n"))
+	if end < line {
+		return status, nil, nil
+	}
+	head := string(answer[line : end+2]) // each field line with its CRLF
 	fields := ls.fields[:0]
-	for {
-		i := indexCRLF(rest)
-		if i <= 0 {
-			rest = rest[max(i, 0)+2:]
-			break
+	for len(head) > 0 {
+		i := strings.Index(head, "\r\n")
+		if j := strings.IndexByte(head[:i], ':'); j > 0 {
+			fields = append(fields, h2.Field{Name: head[:j], Value: strings.TrimLeft(head[j+1:i], " \t")})
 		}
-		line := rest[:i]
-		rest = rest[i+2:]
-		for j := range line {
-			if line[j] == ':' {
-				fields = append(fields, h2.Field{Name: string(line[:j]), Value: string(trimOWS(line[j+1:]))})
-				break
-			}
-		}
+		head = head[i+2:]
 	}
 	ls.fields = fields
-	return status, fields, rest
+	return status, fields, answer[end+4:]
 }
 
 func indexCRLF(b []byte) int {
@@ -177,13 +179,6 @@ func indexCRLF(b []byte) int {
 		}
 	}
 	return -1
-}
-
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	return b
 }
 
 // h2Data writes b as DATA on subscriber sub's stream. A stream whose window
