@@ -27,9 +27,9 @@ func (ls *loopState) deliver(l *engine.Loop, h engine.Handle, m *message) {
 			return
 		}
 		ls.messageTo(l, sub, c, conn, m)
-	case modePoll: // long-polls are HTTP/1.x only: the connection's subscriber
+	case modePoll:
 		ls.one[0] = m
-		ls.answerPoll(l, h, ls.live(h), ls.one[:], false)
+		ls.pollAnswer(l, sub, c, ls.one[:], false)
 		ls.one[0] = nil
 	}
 }

@@ -335,3 +335,57 @@ func TestH2SubscriberAuth(t *testing.T) {
 		}
 	})
 }
+
+// TestH2LongPoll: a long-poll on an HTTP/2 stream answers as over HTTP/1.1
+// (same status, fields and body) when a message comes, and 204 when
+// --poll-timeout passes, next to a stream of the same connection that
+// carries on.
+func TestH2LongPoll(t *testing.T) {
+	s := testNode(t, func(c *Config) { c.PollTimeout = 500 * time.Millisecond })
+	base := "http://" + s.EdgeAddr().String()
+	h2c := h2cClient()
+	stream := openH2Stream(t, h2c, base+"/sub?topic=side")
+	type answer struct {
+		proto int
+		text  string
+	}
+	poll := func(client *http.Client, query string) <-chan answer {
+		ch := make(chan answer, 1)
+		go func() {
+			resp, err := client.Get(base + "/sub?format=poll&" + query)
+			if err != nil {
+				ch <- answer{text: err.Error()}
+				return
+			}
+			body := new(strings.Builder)
+			bufio.NewReader(resp.Body).WriteTo(body)
+			resp.Body.Close()
+			ch <- answer{resp.ProtoMajor, resp.Status + " " + headerLine(resp.Header) + body.String()}
+		}()
+		return ch
+	}
+	h1, h2 := poll(&http.Client{}, "topic=p"), poll(h2c, "topic=p")
+	waitFor(t, "both polls waiting", func() bool {
+		n := int64(0)
+		for _, ls := range s.loops {
+			n += ls.subscribers.Load()
+		}
+		return n == 3
+	})
+	if status, n := pub(t, s, "/pub/topic/p", "polled"); status != 200 || n != 2 {
+		t.Fatalf("publish = %d, delivered %d; want 200, 2", status, n)
+	}
+	a1, a2 := <-h1, <-h2
+	if a2.proto != 2 || !strings.Contains(a2.text, `"data":"polled"`) || a1.text != a2.text {
+		t.Fatalf("long-poll answers:\nHTTP/1.1: %s\nh2 (HTTP/%d): %s\nwant the same, with the message", a1.text, a2.proto, a2.text)
+	}
+	if a := <-poll(h2c, "topic=quiet"); !strings.HasPrefix(a.text, "204") {
+		t.Fatalf("a long-poll nothing reached: %s; want 204 after --poll-timeout", a.text)
+	}
+	if status, n := pub(t, s, "/pub/topic/side", "still here"); status != 200 || n != 1 {
+		t.Fatalf("publish to the other stream = %d, delivered %d; want 200, 1", status, n)
+	}
+	if f := readFrame(t, stream.r); f.Data != "still here" {
+		t.Fatalf("the stream next to the polls read %+v", f)
+	}
+}

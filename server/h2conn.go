@@ -258,8 +258,15 @@ func (ls *loopState) closeH2(l *engine.Loop, c *connState) {
 // the connection closes once that is written.
 func (ls *loopState) drainH2(l *engine.Loop, c *connState, nowMs int64, spread time.Duration) {
 	hc := ls.h2s[c.parser-1]
-	for _, sub := range hc.subs {
+	// Backwards: ending one (a poll answered, a slow stream reset) swaps
+	// the last into its place, which this walk has visited.
+	for i := len(hc.subs) - 1; i >= 0; i-- {
+		sub := hc.subs[i]
 		st := ls.stream(sub)
+		if st != nil && st.mode == modePoll {
+			ls.h2AnswerPoll(l, sub, &st.subState, nil, true) // 204
+			continue
+		}
 		if st == nil || st.mode != modeStream {
 			continue
 		}
@@ -298,7 +305,8 @@ func (ls *loopState) sweepH2(l *engine.Loop, c *connState, now time.Time, quiet 
 		}
 		return
 	}
-	for _, sub := range hc.subs {
+	for i := len(hc.subs) - 1; i >= 0; i-- { // backwards: see drainH2
+		sub := hc.subs[i]
 		if st := ls.stream(sub); st != nil && st.mode == modeStream && now.Sub(ls.s.timeOf(st.at)) >= quiet {
 			ls.heartbeat(l, sub, &st.subState, c.h, now)
 		}

@@ -54,9 +54,6 @@ func (ls *loopState) h2Subscribe(l *engine.Loop, h engine.Handle, hc *h2Conn, id
 	case reason != "":
 		ls.h2Error(l, h, hc, id, head, 400, reason)
 		return
-	case sn.format == push.Poll:
-		ls.h2Error(l, h, hc, id, head, 501, "format=poll is not served over HTTP/2; use a stream format, or HTTP/1.1")
-		return
 	}
 	sn.minor, sn.keepAlive, sn.persist, sn.head = framingH2, true, persist11, head
 	// The stream's record stands for the subscribe while auth decides.
@@ -88,6 +85,12 @@ func (ls *loopState) h2Start(l *engine.Loop, sn *subscription) {
 		return
 	}
 	st.minor = framingH2
+	if sn.format == push.Poll {
+		ls.pollInterest(sn.q, l.Now())
+		ls.register(sub, &st.subState, sn.q)
+		ls.poll(l, sub, &st.subState, sn)
+		return
+	}
 	ls.register(sub, &st.subState, sn.q)
 	var key [keyTextLen + 65]byte
 	keyText := ls.s.appendKeyText(key[:0], ls.keyOf(sub))
@@ -139,4 +142,18 @@ func (ls *loopState) h2Finish(l *engine.Loop, from conntable.Sub, answer []byte,
 		ls.h2Answer(l, conn, hc, st.id, answer, head, false)
 		ls.h2Forget(l, hc, from)
 	}
+}
+
+// h2AnswerPoll answers the long-poll on stream subscriber sub (see
+// answerPoll): the same answer as over HTTP/1.1, ending the stream, which
+// leaves the table.
+func (ls *loopState) h2AnswerPoll(l *engine.Loop, sub conntable.Sub, c *subState, extra []*message, final bool) bool {
+	body, ok := ls.pollBody(l, engine.Handle(sub), c, extra, final)
+	if !ok {
+		return false
+	}
+	ls.out = ls.appendPollAnswer(ls.out[:0], persist11, c.origin, body)
+	ls.cancelSubTimer(c)
+	ls.h2Finish(l, sub, ls.out, false)
+	return true
 }

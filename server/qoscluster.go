@@ -132,7 +132,7 @@ func (ls *loopState) writeReplay(l *engine.Loop, h engine.Handle, b *replayBatch
 	clear(sent)
 	ls.sentScratch = sent[:0]
 	if c != nil && c.mode == modePoll {
-		ls.answerPoll(l, h, ls.live(h), b.msgs, false) // polls are HTTP/1.x only
+		ls.pollAnswer(l, sub, c, b.msgs, false)
 	}
 	if stream && ls.again[h] {
 		// A re-sync began while this batch was read: read once more, still holding.

@@ -87,7 +87,7 @@ func (ls *loopState) start(l *engine.Loop, h engine.Handle, c *connState, sub *s
 	if f == push.Poll {
 		ls.pollInterest(q, l.Now())
 		ls.register(cs, &c.subState, q)
-		ls.poll(l, h, c, sub)
+		ls.poll(l, cs, &c.subState, sub)
 		return
 	}
 	ls.register(cs, &c.subState, q)

@@ -190,6 +190,7 @@ func (ls *loopState) dropStream(l *engine.Loop, sub conntable.Sub) {
 		return
 	}
 	ls.dropHeld(l, engine.Handle(sub))
+	ls.cancelSubTimer(&st.subState)
 	if st.subscribed {
 		ls.leave(l, sub, &st.subState)
 	}

@@ -12,6 +12,12 @@ import (
 // what it is for. The wheel is driven by OnTick.
 
 func (ls *loopState) setTimer(c *connState, kind timerKind, at time.Time) {
+	ls.setSubTimer(conntable.ConnSub(conntable.Handle(c.h)), &c.subState, kind, at)
+}
+
+// setSubTimer sets subscriber sub's one timer (or, for kinds the sweep
+// checks, its deadline).
+func (ls *loopState) setSubTimer(sub conntable.Sub, c *subState, kind timerKind, at time.Time) {
 	if c.timer != 0 {
 		ls.wheel.Cancel(c.timer)
 		c.timer = 0
@@ -24,28 +30,30 @@ func (ls *loopState) setTimer(c *connState, kind timerKind, at time.Time) {
 		c.at = ls.s.stampOf(at)
 		return
 	}
-	c.timer = ls.wheel.Schedule(conntable.Handle(c.h), at)
+	c.timer = ls.wheel.Schedule(conntable.Handle(sub), at)
 }
 
-func (ls *loopState) cancelTimer(c *connState) {
+func (ls *loopState) cancelTimer(c *connState) { ls.cancelSubTimer(&c.subState) }
+
+func (ls *loopState) cancelSubTimer(c *subState) {
 	if c.timer != 0 {
 		ls.wheel.Cancel(c.timer)
 	}
 	c.timer, c.timerKind = 0, timerNone
 }
 
-// fire runs for each due timer, with ls.cur set to the loop.
+// fire runs for each due timer, with ls.cur set to the loop; a timer is
+// scheduled under its subscriber's handle (a connection's, or a stream's).
 func (ls *loopState) fire(ch conntable.Handle, id conntable.TimerID) {
-	h := engine.Handle(ch)
-	c := ls.live(h)
+	sub := conntable.Sub(ch)
+	c, _ := ls.subscriberOf(sub)
 	if c == nil || c.timer != id {
 		return
 	}
 	c.timer = 0
-	l := ls.cur
 	switch c.timerKind {
 	case timerPoll:
-		ls.answerPoll(l, h, c, nil, true)
+		ls.pollAnswer(ls.cur, sub, c, nil, true)
 	}
 }
 
