@@ -5,36 +5,21 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"encoding/xml"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pushwire/pushwire/httpcodec/h2/h2spectest"
 	"golang.org/x/net/http2"
 )
 
 // HTTP/2 on the edge (SPEC §11), against the real binary: h2spec over h2c
 // and TLS, curl, nghttp, a Go x/net/http2 client. The browser test (10
 // EventSources on one origin) is in h2browser_test.go.
-
-// h2specBinary finds h2spec: on PATH or where `go install` puts it.
-func h2specBinary(t *testing.T) string {
-	if p, err := exec.LookPath("h2spec"); err == nil {
-		return p
-	}
-	out, _ := exec.Command("go", "env", "GOPATH").Output()
-	p := filepath.Join(strings.TrimSpace(string(out)), "bin", "h2spec")
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("h2spec not found: go install github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible")
-	}
-	return p
-}
 
 // h2specSkipped are the h2spec cases pushwire fails on purpose, each with
 // its RFC reason; over TLS the first does not apply (ALPN says h2).
@@ -54,23 +39,10 @@ var h2specSkipped = map[string]string{
 	"http2/8.1.2.6 Sends a HEADERS frame with the \"content-length\" header field which does not equal the sum of the multiple DATA frames payload length": "as above",
 }
 
-type h2specReport struct {
-	Suites []struct {
-		Cases []struct {
-			Name    string    `xml:"classname,attr"`
-			Package string    `xml:"package,attr"`
-			Failure *struct{} `xml:"failure"`
-			Error   *struct{} `xml:"error"`
-			Skipped *struct{} `xml:"skipped"`
-		} `xml:"testcase"`
-	} `xml:"testsuite"`
-}
-
 // TestH2SpecBinary runs the whole h2spec suite (--strict) against the
 // binary over h2c and over TLS: every case passes but those h2specSkipped
 // explains, and each of those fails (else the list is stale).
 func TestH2SpecBinary(t *testing.T) {
-	bin := h2specBinary(t)
 	n := startTLSNode(t)
 	for _, c := range []struct {
 		name string
@@ -79,30 +51,7 @@ func TestH2SpecBinary(t *testing.T) {
 	}{{"h2c", n.edge, nil}, {"TLS", n.tls, []string{"-t", "-k"}}} {
 		t.Run(c.name, func(t *testing.T) {
 			host, port, _ := net.SplitHostPort(c.addr)
-			report := filepath.Join(t.TempDir(), "h2spec.xml")
-			args := append([]string{"--strict", "-h", host, "-p", port, "-o", "5", "-j", report}, c.args...)
-			out, _ := exec.Command(bin, args...).CombinedOutput() // non-zero on any failure; the report says which
-			raw, err := os.ReadFile(report)
-			if err != nil {
-				t.Fatalf("no h2spec report: %v\n%s", err, out)
-			}
-			var rep h2specReport
-			if err := xml.Unmarshal(raw, &rep); err != nil {
-				t.Fatal(err)
-			}
-			var failed []string
-			total := 0
-			for _, s := range rep.Suites {
-				for _, tc := range s.Cases {
-					total++
-					if tc.Failure != nil || tc.Error != nil || tc.Skipped != nil {
-						failed = append(failed, tc.Package+" "+tc.Name)
-					}
-				}
-			}
-			if total < 146 {
-				t.Fatalf("h2spec ran %d cases; want the whole suite (146)\n%s", total, out)
-			}
+			failed, out := h2spectest.Run(t, host, port, c.args...)
 			for _, id := range failed {
 				if why, ok := h2specSkipped[id]; ok {
 					t.Logf("skipped: %s: %s", id, why)
@@ -111,9 +60,9 @@ func TestH2SpecBinary(t *testing.T) {
 				}
 			}
 			for id := range h2specSkipped {
-				tlsOnly := c.name == "TLS" && strings.HasPrefix(id, "http2/3.5 ")
-				if failed := slices.Contains(failed, id); failed == tlsOnly {
-					t.Errorf("%s: failed = %v; want %v (update h2specSkipped)", id, failed, !tlsOnly)
+				passesHere := c.name == "TLS" && strings.HasPrefix(id, "http2/3.5 ") // ALPN says h2: no HTTP/1.x on the port
+				if failed := slices.Contains(failed, id); failed == passesHere {
+					t.Errorf("%s: failed = %v; want %v (update h2specSkipped)", id, failed, !passesHere)
 				}
 			}
 			if t.Failed() {

@@ -7,9 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -95,23 +93,7 @@ func tenSources(t *testing.T, browserFlags []string, want int) {
 	edgeURL := "https://" + n.tls
 	edge.Store(&edgeURL)
 
-	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--no-first-run", "--disable-dev-shm-usage", "--ignore-certificate-errors",
-		"--user-data-dir=" + t.TempDir()}, browserFlags...)
-	browser := exec.Command(chromiumPath, append(args, page.URL+"/")...)
-	var browserLog strings.Builder
-	browser.Stdout, browser.Stderr = &browserLog, &browserLog
-	if err := browser.Start(); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	defer func() {
-		browser.Process.Kill()
-		browser.Wait()
-		if t.Failed() {
-			t.Logf("chromium output:\n%s", browserLog.String())
-		}
-	}()
+	startChromium(t, page.URL+"/", append([]string{"--ignore-certificate-errors"}, browserFlags...)...)
 
 	registered := map[int]bool{}
 	for len(registered) < want {
