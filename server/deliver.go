@@ -136,13 +136,11 @@ func (ls *loopState) deliverAll(l *engine.Loop, m *message) {
 			}
 		}
 	}
-	for p, page := range ls.streamPages {
-		for i := range page {
-			if st := &page[i]; st.subscribed {
-				ls.deliver(l, engine.Handle(conntable.StreamSub(ls.index, p*streamPageSize+i, st.gen)), m)
-			}
+	ls.eachStream(ls.index, func(sub conntable.Sub, st *streamSub) {
+		if st.subscribed {
+			ls.deliver(l, engine.Handle(sub), m)
 		}
-	}
+	})
 }
 
 // flushFanOut hands the queued deliveries to their loops.

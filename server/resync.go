@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/cluster"
+	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
 )
 
@@ -89,22 +90,26 @@ func (ls *loopState) resyncHold(done chan struct{}) {
 	if ls.s.cluster.qos == nil {
 		return
 	}
+	// h is the subscriber's handle: a connection's, or an HTTP/2 stream's.
+	hold := func(h engine.Handle, c *subState) {
+		if !c.subscribed || !c.hasUser || c.mode != modeStream {
+			return
+		}
+		if _, waiting := ls.held[h]; waiting {
+			if !ls.resyncingHas(h) {
+				ls.again[h] = true
+			}
+			return
+		}
+		ls.held[h] = nil
+		ls.resyncing = append(ls.resyncing, h)
+	}
 	for _, page := range ls.pages {
 		for i := range page {
-			c := &page[i]
-			if !c.subscribed || !c.hasUser || c.mode != modeStream {
-				continue
-			}
-			if _, waiting := ls.held[c.h]; waiting {
-				if !ls.resyncingHas(c.h) {
-					ls.again[c.h] = true
-				}
-				continue
-			}
-			ls.held[c.h] = nil
-			ls.resyncing = append(ls.resyncing, c.h)
+			hold(page[i].h, &page[i].subState)
 		}
 	}
+	ls.eachStream(ls.index, func(sub conntable.Sub, st *streamSub) { hold(engine.Handle(sub), &st.subState) })
 }
 
 func (ls *loopState) resyncingHas(h engine.Handle) bool {
@@ -135,11 +140,11 @@ func (ls *loopState) resyncReplay(l *engine.Loop) {
 		items = make([]resyncItem, 0, resyncChunk)
 	}
 	for _, h := range ls.resyncing {
-		c := ls.live(h)
+		c, _ := ls.subscriberOf(conntable.Sub(h))
 		if c == nil || c.mode != modeStream || !c.hasUser {
 			continue
 		}
-		items = append(items, resyncItem{h: h, user: string(ls.userName(c))})
+		items = append(items, resyncItem{h: h, user: string(ls.subUser(c))})
 		if len(items) == resyncChunk {
 			flush()
 		}
@@ -159,9 +164,10 @@ func (ls *loopState) resyncFailed(l *engine.Loop) {
 
 // releaseHeld writes what h held and stops holding.
 func (ls *loopState) releaseHeld(l *engine.Loop, h engine.Handle) {
-	if c := ls.live(h); c != nil && c.mode == modeStream {
+	sub := conntable.Sub(h)
+	if c, conn := ls.subscriberOf(sub); c != nil && c.mode == modeStream {
 		for _, m := range ls.held[h] {
-			ls.writeMessage(l, h, c, m)
+			ls.messageTo(l, sub, c, conn, m)
 		}
 	}
 	ls.dropHeld(l, h)

@@ -105,6 +105,17 @@ func (ls *loopStreams) stream(sub conntable.Sub) *streamSub {
 	return st
 }
 
+// eachStream calls fn for every stream record in use on the loop.
+func (ls *loopStreams) eachStream(loop int, fn func(sub conntable.Sub, st *streamSub)) {
+	for p, page := range ls.streamPages {
+		for i := range page {
+			if st := &page[i]; st.conn != 0 {
+				fn(conntable.StreamSub(loop, p*streamPageSize+i, st.gen), st)
+			}
+		}
+	}
+}
+
 // freeStream gives a stream record back; sub no longer names it. The
 // caller has unsubscribed it.
 func (ls *loopStreams) freeStream(sub conntable.Sub) {

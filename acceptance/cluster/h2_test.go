@@ -66,3 +66,43 @@ func TestQoS1OverH2AcrossNodes(t *testing.T) {
 		t.Fatalf("the other stream got %v; want only its own live push", f)
 	}
 }
+
+// subscribeH2 opens GET /sub?<query> on n's edge as a stream of an h2c
+// connection of its own (x/net/http2's client), as (*node).subscribe does
+// over HTTP/1.1: 200, a Push-Conn key, the registered packet. The stream's
+// conn is the TCP connection, so read deadlines and Close work as for a
+// raw stream.
+func (n *node) subscribeH2(query string) *stream {
+	n.t.Helper()
+	s := &stream{t: n.t, node: n.id}
+	client := &http.Client{Transport: &http2.Transport{AllowHTTP: true,
+		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, network, addr)
+			s.conn = c
+			return c, err
+		}}}
+	resp, err := client.Get("http://" + n.edge + "/sub?" + query)
+	if err != nil {
+		n.t.Fatalf("node %s: subscribe %s over h2c: %v", n.id, query, err)
+	}
+	n.t.Cleanup(func() { s.conn.Close() })
+	if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
+		n.t.Fatalf("node %s: subscribe %s: %s %d; want HTTP/2 200", n.id, query, resp.Proto, resp.StatusCode)
+	}
+	s.key = resp.Header.Get("Push-Conn")
+	s.body = bufio.NewReader(resp.Body)
+	if f, err := s.read(); err != nil || f.State != "registered" || f.Conn != s.key {
+		n.t.Fatalf("node %s: first packet %+v, %v; want the registered packet for %s", n.id, f, err, s.key)
+	}
+	return s
+}
+
+// TestQoS1RedisRestartOnlineH2 is TestQoS1RedisRestartOnline with the
+// user's stream on HTTP/2: the re-sync after Redis comes back empty holds
+// and replays HTTP/2 streams as it does HTTP/1.1 ones, so every message
+// answered 200 or 202 arrives, in order, once (or flagged as a resend).
+func TestQoS1RedisRestartOnlineH2(t *testing.T) {
+	t.Parallel()
+	redisRestartOnlineVia(t, true, (*node).subscribeH2)
+}
