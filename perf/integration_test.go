@@ -79,6 +79,24 @@ func TestPushwireEndToEnd(t *testing.T) {
 	runShort(t, s.Target)
 }
 
+// TestPushwireH2EndToEnd is TestPushwireEndToEnd with the subscribers held as HTTP/2
+// streams, 10 on each h2c connection.
+func TestPushwireH2EndToEnd(t *testing.T) {
+	bin, err := BuildPushwire("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(bin[:len(bin)-len("/pushwire")])
+	s, err := StartPushwire(bin, ServerConfig{Stderr: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	target := s.Target
+	target.H2Streams = 10
+	runShort(t, target)
+}
+
 // TestPushwireClusterEndToEnd runs two pushwire nodes on one Redis and sends every
 // publish to the node that does not hold the subscriber, by conn key and by user.
 func TestPushwireClusterEndToEnd(t *testing.T) {
