@@ -226,6 +226,13 @@ func (c *Conn) finishBlock() {
 		}
 		s.flags = sfRemoteEnded
 	}
+	if len(c.streams) == cap(c.streams) {
+		// Grown by a quarter, not doubled: the slice is most of what each
+		// further stream costs (TestIdleMemory), and streams come one by one.
+		grown := make([]stream, len(c.streams), len(c.streams)+len(c.streams)/4+1)
+		copy(grown, c.streams)
+		c.streams = grown
+	}
 	c.streams = append(c.streams, s)
 	c.ev = Event{Kind: EventRequest, Stream: b.stream, EndStream: b.end}
 }
