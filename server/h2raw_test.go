@@ -257,3 +257,33 @@ func TestH2HeartbeatsOnEveryStream(t *testing.T) {
 		}
 	}
 }
+
+// TestH2PingFindsDeadPeers: a connection that carries no stream is sent a
+// PING every heartbeat interval; one that answers stays, one that leaves
+// two unanswered is closed.
+func TestH2PingFindsDeadPeers(t *testing.T) {
+	s := testNode(t, func(c *Config) { c.Heartbeat = 200 * time.Millisecond })
+	alive, dead := dialRawH2(t, s), dialRawH2(t, s)
+	pings := 0
+	for pings < 4 {
+		f := alive.until("a PING", func(f http2.Frame) bool { p, ok := f.(*http2.PingFrame); return ok && !p.IsAck() })
+		alive.fr.WritePing(true, f.(*http2.PingFrame).Data)
+		pings++
+	}
+	unanswered := 0
+	for {
+		f := dead.next(true)
+		if f == nil {
+			break
+		}
+		if p, ok := f.(*http2.PingFrame); ok && !p.IsAck() {
+			unanswered++
+		}
+	}
+	if unanswered < 2 {
+		t.Fatalf("the silent peer was closed after %d PINGs; want 2 unanswered first", unanswered)
+	}
+	if n := s.counters.h2Conns.Load(); n != 1 {
+		t.Fatalf("h2 connections = %d after the silent one was closed; want 1 (the one that answers)", n)
+	}
+}
