@@ -389,3 +389,42 @@ func TestH2LongPoll(t *testing.T) {
 		t.Fatalf("the stream next to the polls read %+v", f)
 	}
 }
+
+// TestH2KickEndsOneStream: DELETE /conn/<key> of one stream resets that
+// stream alone; the connection's other stream carries on, and GET
+// /conn/<key> describes a stream like a connection.
+func TestH2KickEndsOneStream(t *testing.T) {
+	s := testNode(t, nil)
+	client := h2cClient()
+	base := "http://" + s.EdgeAddr().String()
+	a := openH2Stream(t, client, base+"/sub?topic=k&user=ka")
+	b := openH2Stream(t, client, base+"/sub?topic=k")
+	resp, err := http.Get("http://" + s.APIAddr().String() + "/conn/" + a.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := new(strings.Builder)
+	bufio.NewReader(resp.Body).WriteTo(info)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(info.String(), `"user":"ka","topics":["k"],"format":"ndjson"`) {
+		t.Fatalf("GET /conn/<stream key> = %d %s; want the stream described", resp.StatusCode, info)
+	}
+	req, _ := http.NewRequest("DELETE", "http://"+s.APIAddr().String()+"/conn/"+a.key, nil)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("DELETE /conn/<stream key> = %d; want 200", resp.StatusCode)
+	}
+	if _, err := a.r.ReadString('\n'); err == nil {
+		t.Fatal("the kicked stream read on; want it reset")
+	}
+	if status, n := pub(t, s, "/pub/topic/k", "after kick"); status != 200 || n != 1 {
+		t.Fatalf("publish after the kick = %d, delivered %d; want 200, 1", status, n)
+	}
+	if f := readFrame(t, b.r); f.Data != "after kick" {
+		t.Fatalf("the other stream read %+v; want the push", f)
+	}
+}
