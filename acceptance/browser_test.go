@@ -75,6 +75,29 @@ es.onerror = () => { result.errors.push("EventSource error, readyState " + es.re
 </script></body></html>
 `
 
+// startChromium runs headless Chromium on url with a fresh profile and the
+// extra flags, until the test ends; its output is logged when the test
+// failed.
+func startChromium(t *testing.T, url string, extra ...string) {
+	t.Helper()
+	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--no-first-run", "--disable-dev-shm-usage", "--user-data-dir=" + t.TempDir()}, extra...)
+	browser := exec.Command(chromiumPath, append(args, url)...)
+	var browserLog strings.Builder
+	browser.Stdout, browser.Stderr = &browserLog, &browserLog
+	if err := browser.Start(); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	t.Cleanup(func() {
+		browser.Process.Kill()
+		browser.Wait()
+		if t.Failed() {
+			t.Logf("chromium output:\n%s", browserLog.String())
+		}
+	})
+}
+
 // browserResult is what the page posts back.
 type browserResult struct {
 	Conn        string
@@ -150,23 +173,7 @@ func browserEventSource(t *testing.T, overTLS bool) {
 	}
 	edge.Store(&edgeURL)
 
-	profile := t.TempDir()
-	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--no-first-run", "--disable-dev-shm-usage", "--user-data-dir=" + profile}, extra...)
-	browser := exec.Command(chromiumPath, append(args, page.URL+"/")...)
-	var browserLog strings.Builder
-	browser.Stdout, browser.Stderr = &browserLog, &browserLog
-	if err := browser.Start(); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	defer func() {
-		browser.Process.Kill()
-		browser.Wait()
-		if t.Failed() {
-			t.Logf("chromium output:\n%s", browserLog.String())
-		}
-	}()
+	startChromium(t, page.URL+"/", extra...)
 
 	var key string
 	select {

@@ -22,7 +22,7 @@ func fill(tb *Table, keys *Keys, n, perUser int, toks []Membership) []Membership
 	rng := rand.New(rand.NewPCG(7, 7))
 	name := make([]byte, 0, 32)
 	for i := range n {
-		h := Handle(i+1) | 1<<32
+		h := Sub(i+1) | 1<<32
 		keys.Set(i, h, [2]uint64{rng.Uint64(), rng.Uint64()})
 		name = strconv.AppendInt(append(name[:0], "user-"...), int64(i/perUser), 10)
 		toks = append(toks, tb.Join(Users, name, h))
@@ -113,7 +113,7 @@ func BenchmarkJoinLeave(b *testing.B) {
 	name := []byte("topic-42")
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		tb.Leave(tb.Join(Topics, name, Handle(i)))
+		tb.Leave(tb.Join(Topics, name, Sub(i)))
 	}
 }
 
@@ -123,7 +123,7 @@ func BenchmarkJoinLeaveNewName(b *testing.B) {
 	name := []byte("a-fresh-user-name")
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		tb.Leave(tb.Join(Users, name, Handle(i)))
+		tb.Leave(tb.Join(Users, name, Sub(i)))
 	}
 }
 
@@ -135,7 +135,7 @@ func BenchmarkJoinLeaveParallel(b *testing.B) {
 		name := make([]byte, 0, 16)
 		for i := 0; pb.Next(); i++ {
 			name = strconv.AppendInt(append(name[:0], "topic-"...), int64(i%1000), 10)
-			tb.Leave(tb.Join(Topics, name, Handle(i)))
+			tb.Leave(tb.Join(Topics, name, Sub(i)))
 		}
 	})
 }
@@ -143,7 +143,7 @@ func BenchmarkJoinLeaveParallel(b *testing.B) {
 func BenchmarkAppendMembers(b *testing.B) {
 	tb := benchTable()
 	name := []byte("topic-42")
-	dst := make([]Handle, 0, 1024)
+	dst := make([]Sub, 0, 1024)
 	b.ReportAllocs()
 	for b.Loop() {
 		dst = tb.AppendMembers(dst[:0], Topics, name)
@@ -154,12 +154,12 @@ func BenchmarkAppendMembers(b *testing.B) {
 func BenchmarkKeysMatch(b *testing.B) {
 	var k Keys
 	for i := range 1024 {
-		k.Set(i, Handle(i)|1<<32, [2]uint64{uint64(i), uint64(i * 7919)})
+		k.Set(i, Sub(i)|1<<32, [2]uint64{uint64(i), uint64(i * 7919)})
 	}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		s := i & 1023
-		k.Match(s, Handle(s)|1<<32, [2]uint64{uint64(s), uint64(s * 7919)})
+		k.Match(s, Sub(s)|1<<32, [2]uint64{uint64(s), uint64(s * 7919)})
 	}
 }
 

@@ -1,6 +1,9 @@
-// Package conntable indexes the connections one pushwire node holds: conn key →
-// handle (Keys, one per engine loop), user name → handles, topic name → handles
-// (Table), plus a hashed timing wheel for per-connection timeouts.
+// Package conntable indexes the subscribers one pushwire node holds: conn key →
+// subscriber (Keys), user name → subscribers, topic name → subscribers (Table),
+// plus a hashed timing wheel for per-connection timeouts. A subscriber (Sub,
+// sub.go) is apart from the connection that carries it: an HTTP/1.x
+// connection carries one, named by the connection's own handle; an HTTP/2
+// connection carries one per stream.
 //
 // Both are built for a million live connections per process without making the
 // garbage collector pay for them: every per-entry record lives in pointer-free

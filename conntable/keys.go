@@ -2,9 +2,11 @@ package conntable
 
 import "sync/atomic"
 
-// Keys is the conn-key index of one engine loop. A conn key names the slot
-// and handle of its connection and carries 128 random bits; Keys holds, per
-// slot, the handle and the random bits of the key issued there. Looking a
+// Keys is a conn-key index of one engine loop. A conn key names a
+// subscriber (Sub: a connection's slot, or a stream record) and carries 128
+// random bits; Keys holds, per slot (or per stream record: a loop keeps one
+// Keys for each kind), the subscriber and the random bits of the key issued
+// there. Looking a
 // key up is reading one slot and comparing: no hash map, 24 bytes a
 // connection, no Go pointers in the records.
 //
@@ -23,13 +25,13 @@ const keyPageLen = 256
 
 type keyPage [keyPageLen]keySlot
 
-// Set records that slot holds handle h under a key with the random bits r.
+// Set records that slot holds subscriber h under a key with the random bits r.
 // Only the owning loop may call it.
-func (k *Keys) Set(slot int, h Handle, r [2]uint64) {
+func (k *Keys) Set(slot int, h Sub, r [2]uint64) {
 	ks := k.grow(slot)
 	ks.r0.Store(r[0])
 	ks.r1.Store(r[1])
-	ks.h.Store(h) // last: a reader that sees h also sees its bits
+	ks.h.Store(uint64(h)) // last: a reader that sees h also sees its bits
 }
 
 // Clear forgets the key of slot. Only the owning loop may call it.
@@ -41,11 +43,11 @@ func (k *Keys) Clear(slot int) {
 	}
 }
 
-// Match reports whether slot holds handle h under a key with random bits r.
+// Match reports whether slot holds subscriber h under a key with random bits r.
 // Any goroutine may call it.
-func (k *Keys) Match(slot int, h Handle, r [2]uint64) bool {
+func (k *Keys) Match(slot int, h Sub, r [2]uint64) bool {
 	ks := k.at(slot)
-	return ks != nil && h != 0 && ks.h.Load() == h && ks.r0.Load() == r[0] && ks.r1.Load() == r[1]
+	return ks != nil && h != 0 && ks.h.Load() == uint64(h) && ks.r0.Load() == r[0] && ks.r1.Load() == r[1]
 }
 
 // Random returns the random bits of slot's key. Only the owning loop may

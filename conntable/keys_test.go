@@ -15,7 +15,7 @@ func TestKeysMatchOnlyTheKeyIssued(t *testing.T) {
 	k.Set(700, 9, [2]uint64{1, 2}) // grows past the first page
 	for _, c := range []struct {
 		slot int
-		h    Handle
+		h    Sub
 		r    [2]uint64
 		want bool
 	}{
@@ -50,7 +50,7 @@ func TestKeysMatchWhileTheOwnerWrites(t *testing.T) {
 	var k Keys
 	const slots = 600
 	for s := range slots {
-		k.Set(s, Handle(s)|1<<32, [2]uint64{1, uint64(s)})
+		k.Set(s, Sub(s)|1<<32, [2]uint64{1, uint64(s)})
 		k.Clear(s)
 	}
 	var wg sync.WaitGroup
@@ -68,7 +68,7 @@ func TestKeysMatchWhileTheOwnerWrites(t *testing.T) {
 				for s := range slots {
 					// Generation 1 keys are cleared for good before the
 					// readers start; none may match.
-					if k.Match(s, Handle(s)|1<<32, [2]uint64{1, uint64(s)}) {
+					if k.Match(s, Sub(s)|1<<32, [2]uint64{1, uint64(s)}) {
 						t.Errorf("slot %d matched a cleared key", s)
 						return
 					}
@@ -78,7 +78,7 @@ func TestKeysMatchWhileTheOwnerWrites(t *testing.T) {
 	}
 	for gen := uint64(2); gen < 200; gen++ {
 		for s := range slots {
-			k.Set(s, Handle(s)|gen<<32, [2]uint64{gen, uint64(s)})
+			k.Set(s, Sub(s)|Sub(gen)<<32, [2]uint64{gen, uint64(s)})
 			k.Clear(s)
 		}
 	}

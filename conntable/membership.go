@@ -22,10 +22,10 @@ const (
 // freeRecord marks a member or group record that sits on its free list.
 const freeRecord = ^uint32(0)
 
-// member is one (group, handle) pair, linked into its group's doubly linked
+// member is one (group, subscriber) pair, linked into its group's doubly linked
 // list by record indexes (+1, 0 = none). 24 bytes, no pointers.
 type member struct {
-	h     Handle
+	h     Sub
 	next  uint32 // next member of the group; on the free list: next free record
 	prev  uint32 // previous member of the group; 0 when this is the head
 	group uint32 // group record index, or freeRecord

@@ -36,7 +36,7 @@ type shard struct {
 
 // join adds h to the group (g, name), creating the group if needed, and
 // returns the new member record's index and generation. mu must be held.
-func (s *shard) join(g Group, name []byte, hash uint32, h Handle) (uint32, uint32) {
+func (s *shard) join(g Group, name []byte, hash uint32, h Sub) (uint32, uint32) {
 	gi, ok := s.find(g, name, hash)
 	if !ok {
 		gi = s.newGroup(g, name, hash)
@@ -83,8 +83,8 @@ func (s *shard) leave(mi, gen uint32) {
 	}
 }
 
-// appendMembers appends the handles of group gi to dst. mu must be held.
-func (s *shard) appendMembers(dst []Handle, gi uint32) []Handle {
+// appendMembers appends the subscribers of group gi to dst. mu must be held.
+func (s *shard) appendMembers(dst []Sub, gi uint32) []Sub {
 	for next := s.groups.at(gi).head; next != 0; {
 		m := s.members.at(next - 1)
 		dst = append(dst, m.h)

@@ -5,8 +5,9 @@ import (
 	"math/bits"
 )
 
-// Handle is an engine.Handle as a plain integer; conntable does not import the
-// engine, it only stores and returns handles.
+// Handle is an engine.Handle as a plain integer (a connection; the wheel's
+// timers name them); conntable does not import the engine. The table and
+// the keys name subscribers (Sub) instead.
 type Handle = uint64
 
 // Group selects which name space a Join, Leave or lookup works on.
@@ -64,12 +65,12 @@ func (t *Table) nameHash(g Group, name []byte) (*shard, uint32, uint32) {
 	return &t.shards[i], i, uint32(h)
 }
 
-// Join adds h to the user or topic called name and returns the token that
+// Join adds subscriber h to the user or topic called name and returns the token that
 // removes exactly this membership again. Joining twice makes two memberships
 // (and h appears twice in AppendMembers): callers keep one token per join.
 // It does not allocate when the group exists; a new name is copied once into
 // the shard's name arena. name is not retained.
-func (t *Table) Join(g Group, name []byte, h Handle) Membership {
+func (t *Table) Join(g Group, name []byte, h Sub) Membership {
 	s, si, hash := t.nameHash(g, name)
 	s.mu.Lock()
 	idx, gen := s.join(g, name, hash, h)
@@ -92,11 +93,11 @@ func (t *Table) Leave(m Membership) {
 	s.mu.Unlock()
 }
 
-// AppendMembers appends the handles in the named user or topic to dst, in no
+// AppendMembers appends the subscribers in the named user or topic to dst, in no
 // particular order, and returns the extended slice. It does not allocate when
 // dst has room for them. The result is a snapshot: members may join or leave
 // as soon as it returns.
-func (t *Table) AppendMembers(dst []Handle, g Group, name []byte) []Handle {
+func (t *Table) AppendMembers(dst []Sub, g Group, name []byte) []Sub {
 	s, _, hash := t.nameHash(g, name)
 	s.mu.Lock()
 	if gi, ok := s.find(g, name, hash); ok {
@@ -162,7 +163,7 @@ func (t *Table) AppendName(dst []byte, m Membership) (_ []byte, g Group, ok bool
 // JoinFirst is Join that also reports whether h is the group's first member,
 // decided under the shard lock, so callers can mirror "this node has the
 // user/topic" elsewhere (a cluster directory) exactly once.
-func (t *Table) JoinFirst(g Group, name []byte, h Handle) (m Membership, first bool) {
+func (t *Table) JoinFirst(g Group, name []byte, h Sub) (m Membership, first bool) {
 	s, si, hash := t.nameHash(g, name)
 	s.mu.Lock()
 	_, existed := s.find(g, name, hash)

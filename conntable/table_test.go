@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-func members(t *Table, g Group, name string) []Handle {
+func members(t *Table, g Group, name string) []Sub {
 	hs := t.AppendMembers(nil, g, []byte(name))
 	slices.Sort(hs)
 	return hs
@@ -20,14 +20,14 @@ func TestJoinLeave(t *testing.T) {
 		leave int // index of the earlier join to leave, or -1 to join
 		g     Group
 		name  string
-		h     Handle
+		h     Sub
 	}
 	type check struct {
 		g    Group
 		name string
-		want []Handle
+		want []Sub
 	}
-	join := func(g Group, name string, h Handle) op { return op{leave: -1, g: g, name: name, h: h} }
+	join := func(g Group, name string, h Sub) op { return op{leave: -1, g: g, name: name, h: h} }
 	leave := func(i int) op { return op{leave: i} }
 	cases := []struct {
 		name          string
@@ -38,26 +38,26 @@ func TestJoinLeave(t *testing.T) {
 		{"empty", nil, []check{{Users, "a", nil}, {Topics, "a", nil}}, 0, 0},
 		{"one of each",
 			[]op{join(Users, "a", 1), join(Topics, "a", 2)},
-			[]check{{Users, "a", []Handle{1}}, {Topics, "a", []Handle{2}}}, 1, 1},
+			[]check{{Users, "a", []Sub{1}}, {Topics, "a", []Sub{2}}}, 1, 1},
 		{"many in one topic",
 			[]op{join(Topics, "t", 3), join(Topics, "t", 1), join(Topics, "t", 2)},
-			[]check{{Topics, "t", []Handle{1, 2, 3}}, {Users, "t", nil}}, 0, 1},
+			[]check{{Topics, "t", []Sub{1, 2, 3}}, {Users, "t", nil}}, 0, 1},
 		{"leave middle, head and tail",
 			[]op{join(Topics, "t", 1), join(Topics, "t", 2), join(Topics, "t", 3), join(Topics, "t", 4),
 				leave(1), leave(3), leave(0)},
-			[]check{{Topics, "t", []Handle{3}}}, 0, 1},
+			[]check{{Topics, "t", []Sub{3}}}, 0, 1},
 		{"last leave removes the group",
 			[]op{join(Users, "u", 1), join(Users, "u", 2), leave(0), leave(1)},
 			[]check{{Users, "u", nil}}, 0, 0},
 		{"stale token is harmless",
 			[]op{join(Users, "u", 1), leave(0), join(Users, "u", 2), leave(0), leave(0)},
-			[]check{{Users, "u", []Handle{2}}}, 1, 0},
+			[]check{{Users, "u", []Sub{2}}}, 1, 0},
 		{"same handle twice",
 			[]op{join(Users, "u", 7), join(Users, "u", 7), leave(0)},
-			[]check{{Users, "u", []Handle{7}}}, 1, 0},
+			[]check{{Users, "u", []Sub{7}}}, 1, 0},
 		{"empty name is a name",
 			[]op{join(Topics, "", 5)},
-			[]check{{Topics, "", []Handle{5}}, {Topics, "x", nil}}, 0, 1},
+			[]check{{Topics, "", []Sub{5}}, {Topics, "x", nil}}, 0, 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -93,7 +93,7 @@ func TestLeaveForeignTokens(t *testing.T) {
 	for _, bad := range []Membership{0, m ^ 1<<(indexBits+shardBits), m + 1000, ^Membership(0), makeMembership(maxShards-1, 3, 1)} {
 		tb.Leave(bad)
 	}
-	if got := members(tb, Users, "u"); !slices.Equal(got, []Handle{1}) {
+	if got := members(tb, Users, "u"); !slices.Equal(got, []Sub{1}) {
 		t.Fatalf("after foreign Leaves, members = %v; want [1]", got)
 	}
 }
@@ -108,11 +108,11 @@ func TestModel(t *testing.T) {
 	type live struct {
 		g    Group
 		name string
-		h    Handle
+		h    Sub
 		m    Membership
 	}
 	var lives []live
-	model := map[string]map[Handle]int{}
+	model := map[string]map[Sub]int{}
 	mkey := func(g Group, name string) string { return fmt.Sprint(g, "/", name) }
 	for step := 0; step < 60000; step++ {
 		if len(lives) > 0 && (rng.IntN(2) == 0 || len(lives) > 3000) {
@@ -133,11 +133,11 @@ func TestModel(t *testing.T) {
 		}
 		g := Group(rng.IntN(2))
 		name := fmt.Sprintf("name-%d", rng.IntN(2000))
-		h := Handle(rng.IntN(50) + 1)
+		h := Sub(rng.IntN(50) + 1)
 		lives = append(lives, live{g, name, h, tb.Join(g, []byte(name), h)})
 		mk := mkey(g, name)
 		if model[mk] == nil {
-			model[mk] = map[Handle]int{}
+			model[mk] = map[Sub]int{}
 		}
 		model[mk][h]++
 	}
@@ -145,7 +145,7 @@ func TestModel(t *testing.T) {
 	for i := 0; i < 2000; i++ {
 		for g := Users; g <= Topics; g++ {
 			name := fmt.Sprintf("name-%d", i)
-			var want []Handle
+			var want []Sub
 			for h, n := range model[mkey(g, name)] {
 				for range n {
 					want = append(want, h)
@@ -173,13 +173,13 @@ func TestArenaCompaction(t *testing.T) {
 	s := &tb.shards[0]
 	keep := tb.Join(Topics, []byte("keeper"), 1)
 	for i := range 5000 {
-		m := tb.Join(Users, fmt.Appendf(nil, "a-rather-long-user-name-%06d", i), Handle(i))
+		m := tb.Join(Users, fmt.Appendf(nil, "a-rather-long-user-name-%06d", i), Sub(i))
 		tb.Leave(m)
 	}
 	if len(s.arena) > 8192 {
 		t.Fatalf("arena holds %d bytes after churn with one live name; want compaction to keep it small", len(s.arena))
 	}
-	if got := members(tb, Topics, "keeper"); !slices.Equal(got, []Handle{1}) {
+	if got := members(tb, Topics, "keeper"); !slices.Equal(got, []Sub{1}) {
 		t.Fatalf("after compaction, keeper members = %v; want [1]", got)
 	}
 	tb.Leave(keep)
@@ -196,7 +196,7 @@ func TestConcurrent(t *testing.T) {
 			defer wg.Done()
 			var toks []Membership
 			for i := range perWorker {
-				h := Handle(w*perWorker + i + 1)
+				h := Sub(w*perWorker + i + 1)
 				toks = append(toks, tb.Join(Topics, []byte("shared"), h))
 				toks = append(toks, tb.Join(Users, fmt.Appendf(nil, "u%d", i%50), h))
 				_ = tb.AppendMembers(nil, Users, fmt.Appendf(nil, "u%d", i%50))
@@ -223,7 +223,7 @@ func TestNoAllocs(t *testing.T) {
 	keep := tb.Join(Topics, name, 1)
 	var keys Keys
 	keys.Set(1, 7, [2]uint64{1, 2})
-	dst := make([]Handle, 0, 16)
+	dst := make([]Sub, 0, 16)
 	cases := []struct {
 		what string
 		fn   func()

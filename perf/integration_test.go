@@ -68,7 +68,15 @@ func runShort(t *testing.T, target Target) {
 
 // TestPushwireEndToEnd builds ./cmd/pushwire, starts it, and checks that unicast (by conn
 // key, and batched) and broadcast deliver every message.
-func TestPushwireEndToEnd(t *testing.T) {
+func TestPushwireEndToEnd(t *testing.T) { runShortPushwire(t, 0) }
+
+// TestPushwireH2EndToEnd is TestPushwireEndToEnd with the subscribers held as HTTP/2
+// streams, 10 on each h2c connection.
+func TestPushwireH2EndToEnd(t *testing.T) { runShortPushwire(t, 10) }
+
+// runShortPushwire runs the short scenarios against a fresh standalone pushwire, its
+// subscribers h2Streams to an h2c connection (0: HTTP/1.1).
+func runShortPushwire(t *testing.T, h2Streams int) {
 	bin, err := BuildPushwire("..")
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +87,9 @@ func TestPushwireEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Stop()
-	runShort(t, s.Target)
+	target := s.Target
+	target.H2Streams = h2Streams
+	runShort(t, target)
 }
 
 // TestPushwireClusterEndToEnd runs two pushwire nodes on one Redis and sends every

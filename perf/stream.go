@@ -98,6 +98,12 @@ type Stream struct {
 	carry      []byte
 }
 
+// StartBody begins a stream whose head came another way (an HTTP/2 HEADERS frame): its
+// body is read bare, as an HTTP/1.0 one is.
+func (s *Stream) StartBody(status int, key string) {
+	s.Status, s.Key, s.phase, s.chunked = status, key, phaseBody, false
+}
+
 // HeadDone reports that the response head has been parsed.
 func (s *Stream) HeadDone() bool { return s.phase == phaseBody }
 

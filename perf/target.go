@@ -67,11 +67,29 @@ type Target struct {
 	// TLS makes subscribers connect to Edge over TLS (publishes stay plaintext to API;
 	// tlsbridge.go).
 	TLS bool `json:"tls,omitempty"`
+	// H2Streams > 0 holds the subscribers as HTTP/2 streams (h2c with prior knowledge),
+	// this many on each connection (h2worker.go); 0 is one HTTP/1.1 connection each.
+	H2Streams int `json:"h2_streams,omitempty"`
 }
 
 // AppendSubscribe appends the raw HTTP/1.1 request that opens a subscriber stream. id is a
 // channel (Nchan), a user (pushwire unicast) or a topic (pushwire, shared=true).
 func (t *Target) AppendSubscribe(dst []byte, id string, shared bool) []byte {
+	dst = t.AppendSubscribePath(dst, id, shared)
+	dst = append(dst, " HTTP/1.1\r\nHost: "...)
+	dst = append(dst, t.Edge...)
+	switch t.Format {
+	case FormatSSE:
+		dst = append(dst, "\r\nAccept: text/event-stream"...)
+	case FormatChunk:
+		dst = append(dst, "\r\nTE: chunked"...)
+	}
+	return append(dst, "\r\n\r\n"...)
+}
+
+// AppendSubscribePath appends the target (path and query) of the subscribe request
+// for id, with the method before it ("GET "): HTTP/2 streams take it from here.
+func (t *Target) AppendSubscribePath(dst []byte, id string, shared bool) []byte {
 	switch t.Kind {
 	case KindNchan, KindFloor:
 		dst = append(dst, "GET /sub/"...)
@@ -91,15 +109,7 @@ func (t *Target) AppendSubscribe(dst []byte, id string, shared bool) []byte {
 		}
 		dst = append(dst, id...)
 	}
-	dst = append(dst, " HTTP/1.1\r\nHost: "...)
-	dst = append(dst, t.Edge...)
-	switch t.Format {
-	case FormatSSE:
-		dst = append(dst, "\r\nAccept: text/event-stream"...)
-	case FormatChunk:
-		dst = append(dst, "\r\nTE: chunked"...)
-	}
-	return append(dst, "\r\n\r\n"...)
+	return dst
 }
 
 // AppendPublishPath appends the path of a single publish to subscriber id (key is its

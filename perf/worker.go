@@ -47,6 +47,8 @@ type worker struct {
 	seqs     int
 	connDone bool
 	tlsCfg   *tls.Config // Target.TLS: the bridges' client config (one session cache)
+	h2       []h2group   // HTTP/2 connections, one per group of subscribers (h2worker.go)
+	path     []byte
 
 	cmds    chan wireMsg
 	wakeMu  sync.Mutex // guards evfd against close while readCommands writes to it
@@ -163,6 +165,9 @@ func (w *worker) command(m wireMsg) bool {
 		w.cfg = *m.Cfg
 		w.cfg.Concurrency = max(w.cfg.Concurrency, 1)
 		w.conns = make([]wconn, w.cfg.To-w.cfg.From)
+		if w.cfg.Target.H2Streams > 0 {
+			w.h2 = make([]h2group, (len(w.conns)+w.group()-1)/w.group())
+		}
 		w.started = MonoNow()
 		w.connectStep()
 	case opReset:
@@ -185,6 +190,12 @@ func (w *worker) command(m wireMsg) bool {
 		w.reply(wireMsg{Op: opReport, Stats: &s})
 	case opQuit:
 		for i := range w.conns {
+			if w.h2 != nil {
+				if g := &w.h2[i/w.group()]; i%w.group() == 0 && w.conns[i].fd > 0 && !g.dead {
+					unix.Close(int(w.conns[i].fd))
+				}
+				continue
+			}
 			if c := &w.conns[i]; c.state != connIdle && c.state != connClosed {
 				unix.Close(int(c.fd))
 			}
@@ -212,10 +223,16 @@ func (w *worker) startConnects() {
 func (w *worker) connectStep() {
 	for w.inflight < w.cfg.Concurrency && w.next < len(w.conns) {
 		i := w.next
-		w.next++
+		w.next += w.group() // HTTP/2: only a group's leader dials
 		if err := w.dial(i); err != nil {
-			w.conns[i].state = connClosed
-			w.stats.Failed++
+			from, end := w.h2Members(i)
+			for j := from; j < end; j++ {
+				w.conns[j].state = connClosed
+				w.stats.Failed++
+			}
+			if w.h2 != nil {
+				w.h2[i/w.group()].dead = true
+			}
 			continue
 		}
 		w.inflight++
@@ -288,6 +305,10 @@ func (w *worker) id(i int) string {
 
 func (w *worker) event(i int, events uint32) {
 	c := &w.conns[i]
+	if w.h2 != nil {
+		w.h2Event(i, events)
+		return
+	}
 	switch c.state {
 	case connConnecting:
 		if events&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) == 0 {

@@ -65,7 +65,7 @@ func (ls *loopState) ack(l *engine.Loop, h engine.Handle, req *httpcodec.Request
 // keyText; 404 at once when no such connection lives here.
 func (ls *loopState) askOwner(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request, keyText []byte, kind asyncKind, upTo uint64) {
 	key, node, ok := parseKeyText(keyText)
-	var target engine.Handle
+	var target conntable.Sub
 	if ok && (node == nil || string(node) == ls.s.nodeID) {
 		target, ok = ls.s.lookupKey(key)
 	}
@@ -84,7 +84,7 @@ func (ls *loopState) askOwner(l *engine.Loop, h engine.Handle, c *connState, req
 // runConnCall runs on the target's loop: it describes, kicks or acks the
 // connection as the call asks and sends the answer back to the caller's loop.
 func (ls *loopState) runConnCall(l *engine.Loop, call *asyncCall) {
-	c := ls.live(call.target)
+	c, conn := ls.subscriberOf(conntable.Sub(call.target))
 	var body []byte
 	status := 200
 	switch {
@@ -92,9 +92,9 @@ func (ls *loopState) runConnCall(l *engine.Loop, call *asyncCall) {
 		status, body = 404, appendErrorObject(nil, "no live connection with that key on this node")
 	case call.kind == asyncKick:
 		body = []byte(`{"kicked":true}`)
-		l.Close(call.target, errKicked)
+		ls.kick(l, conntable.Sub(call.target), conn)
 	case call.kind == asyncAck:
-		user := ls.userName(c)
+		user := ls.subUser(c)
 		if user == nil {
 			status, body = 400, appendErrorObject(nil, "this connection has no user, so nothing is stored for it")
 			break
@@ -106,23 +106,23 @@ func (ls *loopState) runConnCall(l *engine.Loop, call *asyncCall) {
 			return // the router answers the caller
 		}
 	default:
-		body = ls.appendConnInfo(nil, l, c)
+		body = ls.appendConnInfo(nil, l, conntable.Sub(call.target), c, conn)
 	}
 	call.reply = appendJSONResponse(nil, status, call.keepAlive, body)
 	ls.s.eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opAsyncReply, V: call})
 }
 
 // appendConnInfo appends the JSON description of a subscriber.
-func (ls *loopState) appendConnInfo(dst []byte, l *engine.Loop, c *connState) []byte {
+func (ls *loopState) appendConnInfo(dst []byte, l *engine.Loop, sub conntable.Sub, c *subState, conn engine.Handle) []byte {
 	dst = append(dst, `{"conn":"`...)
-	dst = ls.s.appendKeyText(dst, connKey{c.h, ls.keys.Random(c.h.Slot())})
+	dst = ls.s.appendKeyText(dst, ls.keyOf(sub))
 	dst = append(dst, `","node":`...)
 	dst = httpcodec.AppendJSONString(dst, []byte(ls.s.nodeID))
 	dst = append(dst, `,"user":`...)
-	dst = httpcodec.AppendJSONString(dst, ls.userName(c))
+	dst = httpcodec.AppendJSONString(dst, ls.subUser(c))
 	dst = append(dst, `,"topics":[`...)
 	first := true
-	for _, m := range ls.memberships(c) {
+	for _, m := range ls.subMembers(c) {
 		name, g, ok := ls.s.table.AppendName(ls.names[:0], m)
 		ls.names = name
 		if !ok || g != conntable.Topics {
@@ -137,7 +137,7 @@ func (ls *loopState) appendConnInfo(dst []byte, l *engine.Loop, c *connState) []
 	dst = append(dst, `],"format":"`...)
 	dst = append(dst, c.format.String()...)
 	dst = append(dst, `","pending_bytes":`...)
-	dst = strconv.AppendInt(dst, int64(l.Pending(c.h)), 10)
+	dst = strconv.AppendInt(dst, int64(l.Pending(conn)), 10)
 	return append(dst, '}')
 }
 
@@ -145,6 +145,10 @@ func (ls *loopState) appendConnInfo(dst []byte, l *engine.Loop, c *connState) []
 // requests that arrived meanwhile (it carried them: OnData consumed none).
 func (ls *loopState) finishAsync(l *engine.Loop, h engine.Handle, call *asyncCall) {
 	ls.publishAnswered(h)
+	if from := conntable.Sub(h); from.IsStream() { // an HTTP/2 stream asked (h2edge.go)
+		ls.h2FinishAsync(l, from, call)
+		return
+	}
 	c := ls.live(h)
 	if c == nil || c.mode != modeAsync {
 		return

@@ -82,7 +82,10 @@ func (a *authorizer) close() {
 
 // authorize decides a subscribe: a token of ours is checked here; anything
 // else goes to the callback when there is one.
-func (ls *loopState) authorize(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request, sub *subscription) {
+// The request is read through requestHeaders: an HTTP/1.x request, or an
+// HTTP/2 stream's (sub.stream set, c nil: the stream record waits, not the
+// connection).
+func (ls *loopState) authorize(l *engine.Loop, h engine.Handle, c *connState, req requestHeaders, sub *subscription) {
 	a := ls.s.auth
 	token, hasToken := auth.BearerToken(req.Header("Authorization"))
 	if !hasToken && len(sub.q.token) > 0 {
@@ -105,9 +108,13 @@ func (ls *loopState) authorize(l *engine.Loop, h engine.Handle, c *connState, re
 		return
 	}
 	call := newAuthCall(l, h, req, sub, ls.s.cfg.AuthTimeout)
-	c.mode = modeAsync
+	if c != nil {
+		c.mode = modeAsync
+	}
 	if !a.workers.Submit(func() { a.ask(call) }) {
-		c.mode = modeRequest
+		if c != nil {
+			c.mode = modeRequest
+		}
 		ls.answerSubscribe(l, h, sub, 503, "too many subscribes waiting for --auth-url; retry")
 	}
 }
@@ -165,7 +172,18 @@ func (ls *loopState) answerSubscribe(l *engine.Loop, h engine.Handle, sub *subsc
 	if sub.head {
 		ls.out = headOnly(ls.out)
 	}
+	if sub.stream != 0 {
+		ls.h2Finish(l, sub.stream, ls.out, false)
+		return
+	}
 	l.Write(h, ls.out)
+}
+
+// requestHeaders is what auth reads of a subscribe request: an HTTP/1.x
+// request (*httpcodec.Request) or an HTTP/2 one (*h2.Request).
+type requestHeaders interface {
+	Header(name string) []byte
+	Target() []byte
 }
 
 // An authCall is a subscribe waiting for the callback's answer. It owns
@@ -179,7 +197,7 @@ type authCall struct {
 	err     error
 }
 
-func newAuthCall(l *engine.Loop, h engine.Handle, req *httpcodec.Request, sub *subscription, timeout time.Duration) *authCall {
+func newAuthCall(l *engine.Loop, h engine.Handle, req requestHeaders, sub *subscription, timeout time.Duration) *authCall {
 	call := &authCall{from: h, sub: *sub}
 	call.sub.q = &call.q
 	call.q.user = clone(sub.q.user)
@@ -238,6 +256,12 @@ var errAuthQueueTimeout = errors.New("auth callback not asked: no worker was fre
 // authDone runs on the subscriber's loop with the callback's verdict.
 func (ls *loopState) authDone(l *engine.Loop, call *authCall) {
 	h := call.from
+	if from := call.sub.stream; from != 0 { // an HTTP/2 stream asked (h2edge.go)
+		if st := ls.stream(from); st != nil && st.mode == modeAsync {
+			ls.answerVerdict(l, h, nil, call)
+		}
+		return
+	}
 	c := ls.live(h)
 	if c == nil || c.mode != modeAsync {
 		return // the subscriber left while the callback was asked

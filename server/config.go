@@ -49,6 +49,7 @@ type Config struct {
 	MaxHeaderBytes   int
 	WriteBufferLimit int
 	SendBufferBytes  int
+	H2MaxStreams     int     // concurrent streams per HTTP/2 connection; more are refused (REFUSED_STREAM)
 	PublishRate      float64 // publishes per second per api client; 0 = unlimited
 	APIToken         string
 
@@ -87,6 +88,7 @@ func DefaultConfig() Config {
 		MaxHeaderBytes:   8 << 10,
 		WriteBufferLimit: 256 << 10,
 		SendBufferBytes:  32 << 10,
+		H2MaxStreams:     100,
 		AuthTimeout:      3 * time.Second,
 		HookQueue:        65536,
 		Drain:            30 * time.Second,
@@ -131,6 +133,7 @@ func (c *Config) Validate() error {
 	atLeast("max-batch-bytes", c.MaxBatchBytes, c.MaxMessageBytes)
 	atLeast("max-header-bytes", c.MaxHeaderBytes, 512)
 	atLeast("write-buffer-limit", c.WriteBufferLimit, 4096)
+	atLeast("h2-max-streams", c.H2MaxStreams, 1)
 	atLeast("topic-history", c.TopicHistory, 0)
 	atLeast("poll-buffer", c.PollBuffer, 1)
 	atLeast("store-messages", c.StoreMessages, 1)

@@ -3,9 +3,7 @@ package server
 import (
 	"time"
 
-	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
-	"github.com/pushwire/pushwire/push"
 )
 
 // connMode is what a connection is doing now; it decides what its next bytes mean.
@@ -17,6 +15,7 @@ const (
 	modePoll                    // a long-poll waiting for a message
 	modeAsync                   // an answer is being made elsewhere; later requests wait
 	modeClosing                 // answered with an error; closing once flushed
+	modeH2                      // an HTTP/2 connection: its subscribers are stream records
 )
 
 // timerKind says what a connection's one wheel timer is for.
@@ -31,30 +30,23 @@ const (
 
 // connState is the server's part of a connection, one per engine slot, owned
 // by the slot's loop: 64 bytes and no Go pointers, so a million of them cost
-// the collector nothing. A subscriber keeps its first two memberships inline
+// the collector nothing. It embeds the one subscriber an HTTP/1.x
+// connection may carry (subscriber.go); until the connection subscribes,
+// the same fields time its requests (at, timerKind) and say what it does
+// (mode). An HTTP/2 connection (modeH2) carries its subscribers in stream
+// records instead. A subscriber keeps its first two memberships inline
 // (a user and a topic, the common case) and the names only in the table;
 // what few connections need (a parser while a request is in flight, more
-// memberships) sits in side slices reached by 1-based indexes.
+// memberships, an HTTP/2 codec) sits in side slices reached by 1-based
+// indexes.
 type connState struct {
-	h      engine.Handle
-	timer  conntable.TimerID
-	cursor uint64 // stream: highest id written by replay; poll: the since cursor
-	member [2]conntable.Membership
-	at     stamp // stream: when the last frame was written; request: when its timeout ends
-	more   int32 // extra memberships, 1-based into loopState.more
-	parser int32
+	h engine.Handle
+	subState
+	parser int32 // 1-based into loopState.parsers; in modeH2 into loopState.h2s
 
-	discarded      uint16
-	listener       uint8
-	mode           connMode
-	timerKind      timerKind
-	format         push.Format
-	minor          uint8 // HTTP minor version of the stream request: 0 means close-delimited
-	origin         uint8 // 1 + index of the request's Origin in --allowed-origins; 0 = none
-	subscribed     bool  // key and memberships are in the table
-	hasUser        bool  // member[0] is the user's membership
-	sentContinue   bool
-	closeAfterPoll bool // the long-poll request did not keep its connection
+	discarded    uint16
+	listener     uint8
+	sentContinue bool
 }
 
 // connPageSize is how many connStates are allocated at once: pages never

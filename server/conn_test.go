@@ -13,3 +13,11 @@ func TestConnStateStaysSmall(t *testing.T) {
 		t.Errorf("connState is %d bytes; want at most 64", size)
 	}
 }
+
+// TestStreamSubStaysSmall guards what each further HTTP/2 stream costs the
+// server beyond the codec: its record, 64 bytes without pointers.
+func TestStreamSubStaysSmall(t *testing.T) {
+	if size := unsafe.Sizeof(streamSub{}); size > 64 {
+		t.Errorf("streamSub is %d bytes; want at most 64", size)
+	}
+}

@@ -6,10 +6,12 @@ import (
 	"github.com/pushwire/pushwire/push"
 )
 
-// deliver writes m to h if h is still a subscriber of this loop. It runs on
-// h's loop; the caller holds a reference to m until the loop's flush.
+// deliver writes m to subscriber sub (carried in an engine.Handle by the
+// task queue) if it is still one of this loop's. It runs on sub's loop; the
+// caller holds a reference to m until the loop's flush.
 func (ls *loopState) deliver(l *engine.Loop, h engine.Handle, m *message) {
-	c := ls.live(h)
+	sub := conntable.Sub(h)
+	c, conn := ls.subscriberOf(sub)
 	if c == nil {
 		return
 	}
@@ -25,40 +27,48 @@ func (ls *loopState) deliver(l *engine.Loop, h engine.Handle, m *message) {
 			return
 		}
 		ls.observeDelay(m)
-		ls.writeMessage(l, h, c, m)
+		ls.messageTo(l, sub, c, conn, m)
 	case modePoll:
 		ls.observeDelay(m)
 		ls.one[0] = m
-		ls.answerPoll(l, h, c, ls.one[:], false)
+		ls.pollAnswer(l, sub, c, ls.one[:], false)
 		ls.one[0] = nil
 	}
 }
 
-// writeMessage writes m's shared frame for c's format by reference.
+// writeMessage writes m to the subscriber connection h carries.
 func (ls *loopState) writeMessage(l *engine.Loop, h engine.Handle, c *connState, m *message) {
-	fr := m.frame(c.format, ls.s.boundary)
-	if c.minor == 0 {
-		l.WriteRef(h, fr.raw)
-	} else {
-		l.WriteRef(h, fr.chunked)
-	}
-	c.at = ls.s.stampOf(l.Now())
+	ls.messageTo(l, conntable.ConnSub(conntable.Handle(h)), &c.subState, h, m)
+}
+
+// messageTo writes m's shared frame for s's format by reference, to the
+// connection conn that carries subscriber sub.
+func (ls *loopState) messageTo(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle, m *message) {
+	fr := m.frame(s.format, ls.s.boundary)
+	ls.writeTo(l, sub, s, conn, s.pick(fr.raw, fr.chunked), true)
+	s.at = ls.s.stampOf(l.Now())
 	ls.messagesOut.Add(1)
 	if m.QoS == 1 {
-		ls.noteSent(l, h, m)
+		ls.noteSent(l, engine.Handle(sub), m)
 	}
 }
 
-// writeStored writes a stored message during a replay; resend flags it as
-// one the client may have had (push.AppendResendFrame).
+// writeStored writes a stored message to the subscriber connection h
+// carries; see storedTo.
 func (ls *loopState) writeStored(l *engine.Loop, h engine.Handle, c *connState, m *message, resend bool) {
+	ls.storedTo(l, conntable.ConnSub(conntable.Handle(h)), &c.subState, h, m, resend)
+}
+
+// storedTo writes a stored message during a replay; resend flags it as
+// one the client may have had (push.AppendResendFrame).
+func (ls *loopState) storedTo(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle, m *message, resend bool) {
 	if !resend {
-		ls.writeMessage(l, h, c, m)
+		ls.messageTo(l, sub, s, conn, m)
 		return
 	}
-	ls.writeFrame(l, h, c, func(dst []byte) []byte { return push.AppendResendFrame(dst, c.format, &m.Message, ls.s.boundary) })
+	ls.frameTo(l, sub, s, conn, func(dst []byte) []byte { return push.AppendResendFrame(dst, s.format, &m.Message, ls.s.boundary) })
 	ls.messagesOut.Add(1)
-	ls.noteSent(l, h, m)
+	ls.noteSent(l, engine.Handle(sub), m)
 }
 
 // sentToStream reports whether the QoS 1 user message m was written to h.
@@ -75,15 +85,15 @@ func (ls *loopState) noteSent(l *engine.Loop, h engine.Handle, m *message) {
 	}
 }
 
-// fanOut hands m to every handle in targets: directly for this loop's
-// connections, queued in ls.batches for the others until flushFanOut, so a
+// fanOut hands m to every subscriber in targets: directly for this loop's
+// subscribers, queued in ls.batches for the others until flushFanOut, so a
 // batch publish takes each other loop's lock once. It returns how many
 // connections m was handed to.
-func (ls *loopState) fanOut(l *engine.Loop, m *message, targets []conntable.Handle) int {
+func (ls *loopState) fanOut(l *engine.Loop, m *message, targets []conntable.Sub) int {
 	queued, local := 0, false
-	for _, th := range targets {
-		h := engine.Handle(th)
-		if h.Loop() == ls.index {
+	for _, sub := range targets {
+		h := engine.Handle(sub) // the task queue's carrier for a subscriber
+		if sub.Loop() == ls.index {
 			if !local { // one reference keeps m until this loop's flush, for every write
 				local = true
 				m.retain(1)
@@ -92,7 +102,7 @@ func (ls *loopState) fanOut(l *engine.Loop, m *message, targets []conntable.Hand
 			ls.deliver(l, h, m)
 			continue
 		}
-		ls.batches[h.Loop()] = append(ls.batches[h.Loop()], engine.Task{H: h, Op: opDeliver, V: m})
+		ls.batches[sub.Loop()] = append(ls.batches[sub.Loop()], engine.Task{H: h, Op: opDeliver, V: m})
 		queued++
 	}
 	m.retain(int32(queued)) // each queued task releases one after its loop's flush
@@ -128,6 +138,11 @@ func (ls *loopState) deliverAll(l *engine.Loop, m *message) {
 			}
 		}
 	}
+	ls.eachStream(ls.index, func(sub conntable.Sub, st *streamSub) {
+		if st.subscribed {
+			ls.deliver(l, engine.Handle(sub), m)
+		}
+	})
 }
 
 // flushFanOut hands the queued deliveries to their loops.

@@ -43,6 +43,8 @@ func (ls *loopState) drainConn(l *engine.Loop, c *connState, nowMs int64, spread
 		ls.cancelTimer(c)
 		c.mode = modeClosing
 		l.CloseAfterFlush(c.h)
+	case modeH2:
+		ls.drainH2(l, c, nowMs, spread)
 	case modePoll:
 		c.closeAfterPoll = true
 		ls.answerPoll(l, c.h, c, nil, true)

@@ -69,17 +69,23 @@ func (s *Server) appendCORS(dst []byte, origin uint8) []byte {
 
 // preflight answers a CORS OPTIONS request.
 func (ls *loopState) preflight(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
-	dst := appendResponseHead(ls.out[:0], 204, persistence(req))
-	dst = ls.s.appendCORS(dst, ls.s.originIndex(req.Header("Origin")))
+	ls.out = ls.appendPreflight(ls.out[:0], persistence(req), req.Header("Origin"), req.Header("Access-Control-Request-Headers"))
+	l.Write(h, ls.out)
+}
+
+// appendPreflight appends the answer to a CORS preflight from origin asking
+// for the headers asked; HTTP/2 streams get the same (h2edge.go).
+func (ls *loopState) appendPreflight(dst []byte, p persist, origin, asked []byte) []byte {
+	dst = appendResponseHead(dst, 204, p)
+	dst = ls.s.appendCORS(dst, ls.s.originIndex(origin))
 	dst = httpcodec.AppendHeader(dst, "Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-	if asked := req.Header("Access-Control-Request-Headers"); len(asked) > 0 && headerTokens(asked) {
+	if len(asked) > 0 && headerTokens(asked) {
 		dst = httpcodec.AppendHeaderBytes(dst, "Access-Control-Allow-Headers", asked)
 	} else {
 		dst = httpcodec.AppendHeader(dst, "Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID")
 	}
 	dst = httpcodec.AppendHeader(dst, "Access-Control-Max-Age", "600")
-	ls.out = append(dst, "\r\n"...)
-	l.Write(h, ls.out)
+	return append(dst, "\r\n"...)
 }
 
 // headerTokens reports that v is a comma-separated list of header names, so

@@ -1,14 +1,14 @@
 package server
 
 import (
-	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/push"
 )
 
-// connKey is a conn key (push/connkey.go: its text form) with its handle
-// typed for the engine.
+// connKey is a conn key (push/connkey.go: its text form): the subscriber it
+// names (a connection's only one, or an HTTP/2 stream) and its random bits.
 type connKey struct {
-	h engine.Handle
+	h conntable.Sub
 	r [2]uint64
 }
 
@@ -25,14 +25,19 @@ func (s *Server) appendKeyText(dst []byte, k connKey) []byte {
 // up locally.
 func parseKeyText(text []byte) (k connKey, node []byte, ok bool) {
 	pk, node, ok := push.ParseConnKey(text)
-	return connKey{engine.Handle(pk.Handle), pk.Random}, node, ok
+	return connKey{conntable.Sub(pk.Handle), pk.Random}, node, ok
 }
 
-// lookupKey returns the handle of the live connection k names on this node.
-// Any goroutine may call it.
-func (s *Server) lookupKey(k connKey) (engine.Handle, bool) {
+// lookupKey returns the live subscriber k names on this node. Any goroutine
+// may call it.
+func (s *Server) lookupKey(k connKey) (conntable.Sub, bool) {
 	if k.h.Loop() >= len(s.loops) {
 		return 0, false
 	}
-	return k.h, s.loops[k.h.Loop()].keys.Match(k.h.Slot(), uint64(k.h), k.r)
+	ls := s.loops[k.h.Loop()]
+	keys := &ls.keys
+	if k.h.IsStream() {
+		keys = &ls.streamKeys
+	}
+	return k.h, keys.Match(k.h.Index(), k.h, k.r)
 }

@@ -26,6 +26,7 @@ const (
 	opResyncHold   // V chan struct{}: hold the user streams' live messages; signal V
 	opResyncReplay // the node is registered again: replay what the held streams missed
 	opResyncFailed // the re-registration failed: write what the streams held
+	opRun          // V func(*engine.Loop): run on the loop (tests drive the internal API so)
 )
 
 // loopState is the server's state on one engine loop. Only that loop's
@@ -38,6 +39,8 @@ type loopState struct {
 	rng   *rand.ChaCha8 // conn keys: a CSPRNG seeded from crypto/rand
 
 	loopConns    // connection pages, parsers, memberships (loopconns.go)
+	loopStreams  // subscribers that share a connection: HTTP/2 streams (subscriber.go)
+	loopH2       // HTTP/2 connections' codecs and scratch (h2conn.go)
 	loopTimers   // the timing wheel and the slot sweep (looptimers.go)
 	reqScratch   // the request being served: parameters, response (loopscratch.go)
 	loopFanOut   // fan-out targets and per-loop batches (loopfanout.go)
@@ -123,6 +126,18 @@ func (s *Server) OnData(l *engine.Loop, h engine.Handle, in []byte) int {
 		// Pipelined behind an answer not made yet: the engine carries the
 		// bytes (bounded) and presents them again after l.Resume.
 		return 0
+	case modeH2:
+		return ls.feedH2(l, h, c, in)
+	}
+	if c.listener == listenerEdge && c.parser == 0 && c.timerKind == timerHeader {
+		// The connection's first bytes: HTTP/2 or HTTP/1.x (h2conn.go).
+		switch isH2, more := ls.speaksH2(l, h, in); {
+		case isH2:
+			ls.startH2(l, h, c)
+			return ls.feedH2(l, h, c, in)
+		case more:
+			return 0 // a prefix of the preface: the engine carries it
+		}
 	}
 	return ls.serve(l, h, c, in)
 }
@@ -150,6 +165,9 @@ func (s *Server) OnClose(l *engine.Loop, h engine.Handle, err error) {
 		}
 	}
 	ls.cancelTimer(c)
+	if c.mode == modeH2 {
+		ls.closeH2(l, c)
+	}
 	ls.releaseParser(c)
 	ls.dropHeld(l, h)
 	defer delete(ls.peers, h)
@@ -174,8 +192,8 @@ func (s *Server) OnTask(l *engine.Loop, t engine.Task) {
 		ls.deliver(l, t.H, m)
 		l.Defer(m)
 	case opKick:
-		if ls.live(t.H) != nil {
-			l.Close(t.H, errKicked)
+		if _, conn := ls.subscriberOf(conntable.Sub(t.H)); conn != 0 {
+			ls.kick(l, conntable.Sub(t.H), conn)
 		}
 	case opConnCall:
 		ls.runConnCall(l, t.V.(*asyncCall))
@@ -199,6 +217,8 @@ func (s *Server) OnTask(l *engine.Loop, t engine.Task) {
 		ls.resyncReplay(l)
 	case opResyncFailed:
 		ls.resyncFailed(l)
+	case opRun:
+		t.V.(func(*engine.Loop))(l)
 	}
 }
 
@@ -208,6 +228,7 @@ func (s *Server) OnTick(l *engine.Loop, now time.Time) {
 	ls.cur = l
 	ls.wheel.Advance(now, ls.fireFn)
 	ls.cur = nil
+	ls.tickH2(now)
 	ls.sweep(l, now)
 }
 

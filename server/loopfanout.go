@@ -7,7 +7,7 @@ import "github.com/pushwire/pushwire/conntable"
 // them over takes each loop's queue lock once. A loop keeps one (loopFanOut);
 // a push taken from a peer borrows one from scratchPool (take.go).
 type fanScratch struct {
-	targets []conntable.Handle
+	targets []conntable.Sub
 	batches loopBatches
 }
 

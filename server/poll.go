@@ -14,10 +14,11 @@ import (
 
 // poll answers a long-poll (SPEC §3, format=poll): at once when messages newer
 // than since are kept for the user or topics, else when one arrives, else 204
-// after --poll-timeout. The connection is in the table while it waits, so
-// pushes reach it like a stream.
-func (ls *loopState) poll(l *engine.Loop, h engine.Handle, c *connState, sub *subscription) {
-	since, hasSince := sub.since, sub.hasSince
+// after --poll-timeout. The subscriber is in the table while it waits, so
+// pushes reach it like a stream. sub is an HTTP/1.x connection's subscriber
+// or an HTTP/2 stream's.
+func (ls *loopState) poll(l *engine.Loop, sub conntable.Sub, c *subState, sn *subscription) {
+	since, hasSince := sn.since, sn.hasSince
 	if !hasSince {
 		// A first poll waits for what comes next, from any node.
 		since = max(ls.s.seq.Load(), idFloor(l.Now()))
@@ -26,20 +27,30 @@ func (ls *loopState) poll(l *engine.Loop, h engine.Handle, c *connState, sub *su
 	if hasSince && c.hasUser {
 		// since acknowledges what this node answered the user's polls and
 		// streams up to it (sentlog.go).
-		ls.s.store.resume(ls.userName(c), since, l.Now().UnixMilli())
+		ls.s.store.resume(ls.subUser(c), since, l.Now().UnixMilli())
 	}
 	c.format = push.Poll
-	c.minor = sub.minor
+	c.minor = sn.minor
 	c.mode = modePoll
-	c.closeAfterPoll = !sub.keepAlive
-	c.origin = sub.origin
+	c.closeAfterPoll = !sn.keepAlive
+	c.origin = sn.origin
 	ls.s.counters.polls.Add(1)
 	if c.hasUser {
-		ls.s.store.fetch(h, ls.userName(c), since, hasSince)
+		ls.s.store.fetch(engine.Handle(sub), ls.subUser(c), since, hasSince)
 	}
-	if !ls.answerPoll(l, h, c, nil, false) {
-		ls.setTimer(c, timerPoll, l.Now().Add(ls.s.cfg.PollTimeout))
+	if !ls.pollAnswer(l, sub, c, nil, false) {
+		ls.setSubTimer(sub, c, timerPoll, l.Now().Add(ls.s.cfg.PollTimeout))
 	}
+}
+
+// pollAnswer answers waiting long-poll subscriber sub through its
+// transport; see answerPoll.
+func (ls *loopState) pollAnswer(l *engine.Loop, sub conntable.Sub, c *subState, extra []*message, final bool) bool {
+	if sub.IsStream() {
+		return ls.h2AnswerPoll(l, sub, c, extra, final)
+	}
+	h := engine.Handle(sub)
+	return ls.answerPoll(l, h, ls.live(h), extra, final)
 }
 
 // pollInterest tells the recent store to keep what is published for the
@@ -53,12 +64,47 @@ func (ls *loopState) pollInterest(q *queryParams, now time.Time) {
 	}
 }
 
-// answerPoll answers a waiting long-poll with every kept message newer than
-// its cursor, plus extra. With nothing to send it answers 204 only when the wait
-// is over (final); it reports whether it answered.
+// answerPoll answers a waiting long-poll on an HTTP/1.x connection with
+// every kept message newer than its cursor, plus extra. With nothing to send
+// it answers 204 only when the wait is over (final); it reports whether it
+// answered.
 func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, extra []*message, final bool) bool {
+	body, ok := ls.pollBody(l, h, &c.subState, extra, final)
+	if !ok {
+		return false
+	}
+	keepAlive := persistClose
+	if !c.closeAfterPoll && !ls.s.draining.Load() {
+		keepAlive = persist11
+		if c.minor == 0 {
+			keepAlive = persist10
+		}
+	}
+	ls.out = ls.appendPollAnswer(ls.out[:0], keepAlive, c.origin, body)
+	// The answer to the poll request, whether a delivery task, a timer or
+	// the request itself makes it: up to --poll-buffer messages per name.
+	l.Answer(h, func() { l.Write(h, ls.out) })
+
+	ls.cancelTimer(c)
+	ls.unsubscribe(l, c)
+	c.mode = modeRequest
+	if !keepAlive.keep() {
+		c.mode = modeClosing
+		l.CloseAfterFlush(h)
+	} else {
+		ls.setTimer(c, timerIdle, l.Now().Add(keepAliveIdle))
+		l.Resume(h) // requests pipelined behind the poll
+	}
+	return true
+}
+
+// pollBody gathers the answer to waiting long-poll c (whose subscriber
+// handle h carries): every kept message newer than its cursor, plus extra,
+// as the JSON body in ls.frame (empty: 204). ok is false when there is
+// nothing to send and the wait is not over (final).
+func (ls *loopState) pollBody(l *engine.Loop, h engine.Handle, c *subState, extra []*message, final bool) (body []byte, ok bool) {
 	msgs := ls.pending[:0]
-	for _, mb := range ls.memberships(c) {
+	for _, mb := range ls.subMembers(c) {
 		name, g, ok := ls.s.table.AppendName(ls.names[:0], mb)
 		ls.names = name
 		if !ok {
@@ -78,16 +124,9 @@ func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, e
 	slices.SortFunc(msgs, func(a, b *message) int { return cmp.Compare(a.Seq, b.Seq) })
 	if len(msgs) == 0 && !final {
 		ls.pending = msgs
-		return false
+		return nil, false
 	}
-	keepAlive := persistClose
-	if !c.closeAfterPoll && !ls.s.draining.Load() {
-		keepAlive = persist11
-		if c.minor == 0 {
-			keepAlive = persist10
-		}
-	}
-	body := ls.frame[:0]
+	body = ls.frame[:0]
 	next := c.cursor
 	if len(msgs) > 0 {
 		body = append(body, `{"messages":[`...)
@@ -117,35 +156,24 @@ func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, e
 	ls.frame = body
 	clear(msgs)
 	ls.pending = msgs[:0]
+	return body, true
+}
 
+// appendPollAnswer appends a long-poll's answer: 200 with body, or 204
+// when body is empty.
+func (ls *loopState) appendPollAnswer(dst []byte, keepAlive persist, origin uint8, body []byte) []byte {
 	status := 200
 	if len(body) == 0 {
 		status = 204
 	}
-	dst := appendResponseHead(ls.out[:0], status, keepAlive)
+	dst = appendResponseHead(dst, status, keepAlive)
 	dst = httpcodec.AppendHeader(dst, "Cache-Control", "no-cache")
-	dst = ls.s.appendCORS(dst, c.origin)
+	dst = ls.s.appendCORS(dst, origin)
 	if status == 204 {
-		ls.out = append(dst, "\r\n"...)
-	} else {
-		ls.out = appendBody(dst, "application/json", body)
-		ls.messagesOut.Add(1)
+		return append(dst, "\r\n"...)
 	}
-	// The answer to the poll request, whether a delivery task, a timer or
-	// the request itself makes it: up to --poll-buffer messages per name.
-	l.Answer(h, func() { l.Write(h, ls.out) })
-
-	ls.cancelTimer(c)
-	ls.unsubscribe(l, c)
-	c.mode = modeRequest
-	if !keepAlive.keep() {
-		c.mode = modeClosing
-		l.CloseAfterFlush(h)
-	} else {
-		ls.setTimer(c, timerIdle, l.Now().Add(keepAliveIdle))
-		l.Resume(h) // requests pipelined behind the poll
-	}
-	return true
+	ls.messagesOut.Add(1)
+	return appendBody(dst, "application/json", body)
 }
 
 // sentBefore reports whether this node already answered or wrote the QoS 1

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/push"
 )
@@ -79,7 +80,8 @@ func (ls *loopState) replayBatch(l *engine.Loop, h engine.Handle, b *replayBatch
 }
 
 func (ls *loopState) writeReplay(l *engine.Loop, h engine.Handle, b *replayBatch) {
-	c := ls.live(h)
+	sub := conntable.Sub(h) // an HTTP/1.x connection's subscriber, or an HTTP/2 stream's
+	c, conn := ls.subscriberOf(sub)
 	stream := c != nil && c.mode == modeStream
 	var sent []sentEntry
 	if stream && len(b.msgs) > 0 {
@@ -91,7 +93,7 @@ func (ls *loopState) writeReplay(l *engine.Loop, h engine.Handle, b *replayBatch
 		if stream {
 			toH, toAny := sentTo(sent, h, m.Seq)
 			if !toH {
-				ls.writeStored(l, h, c, m, resent(toAny, b.hasSince, b.since, m.Seq))
+				ls.storedTo(l, sub, c, conn, m, resent(toAny, b.hasSince, b.since, m.Seq))
 			}
 			if b.resync {
 				// A live copy may still be on its way: deliver checks ids up
@@ -108,19 +110,19 @@ func (ls *loopState) writeReplay(l *engine.Loop, h engine.Handle, b *replayBatch
 	clear(sent)
 	ls.sentScratch = sent[:0]
 	if c != nil && c.mode == modePoll {
-		ls.answerPoll(l, h, c, b.msgs, false)
+		ls.pollAnswer(l, sub, c, b.msgs, false)
 	}
 	if stream && ls.again[h] {
 		// A re-sync began while this batch was read: read once more, still holding.
 		delete(ls.again, h)
-		if ls.s.cluster.replayAgain(h, ls.userName(c)) {
+		if ls.s.cluster.replayAgain(h, ls.subUser(c)) {
 			return
 		}
 	}
 	if stream {
 		for _, m := range ls.held[h] {
 			if !inBatch(b.msgs, m.Seq) {
-				ls.writeMessage(l, h, c, m)
+				ls.messageTo(l, sub, c, conn, m)
 			}
 		}
 	}

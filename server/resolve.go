@@ -6,7 +6,7 @@ import (
 	"github.com/pushwire/pushwire/push"
 )
 
-// localTargets appends the connections of this node that a push to
+// localTargets appends the subscribers of this node that a push to
 // kind:name reaches, and keeps m where the push outlives its delivery on this
 // node: the user's long-poll buffer, the topic's history (store/recent.go). It is
 // the one resolution used by local publishes (publish.go) and by pushes taken
@@ -14,11 +14,11 @@ import (
 // loops. A conn key must already be known to be this node's. kept reports
 // whether m was kept for a user's or topic's later readers. Any goroutine may
 // call it.
-func (s *Server) localTargets(targets []conntable.Handle, kind push.Kind, name []byte, key connKey, m *message) (_ []conntable.Handle, kept bool) {
+func (s *Server) localTargets(targets []conntable.Sub, kind push.Kind, name []byte, key connKey, m *message) (_ []conntable.Sub, kept bool) {
 	switch kind {
 	case push.Conn:
 		if h, ok := s.lookupKey(key); ok {
-			targets = append(targets, conntable.Handle(h))
+			targets = append(targets, h)
 		}
 	case push.User:
 		kept = s.recent.Record(conntable.Users, name, m)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/cluster"
+	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
 )
 
@@ -86,22 +87,26 @@ func (cn *clusterNode) afterResync(ok bool) {
 // since that replay may have read the store before the re-registration.
 func (ls *loopState) resyncHold(done chan struct{}) {
 	defer func() { done <- struct{}{} }()
+	// h is the subscriber's handle: a connection's, or an HTTP/2 stream's.
+	hold := func(h engine.Handle, c *subState) {
+		if !c.subscribed || !c.hasUser || c.mode != modeStream {
+			return
+		}
+		if _, waiting := ls.held[h]; waiting {
+			if !slices.Contains(ls.resyncing, h) {
+				ls.again[h] = true
+			}
+			return
+		}
+		ls.held[h] = nil
+		ls.resyncing = append(ls.resyncing, h)
+	}
 	for _, page := range ls.pages {
 		for i := range page {
-			c := &page[i]
-			if !c.subscribed || !c.hasUser || c.mode != modeStream {
-				continue
-			}
-			if _, waiting := ls.held[c.h]; waiting {
-				if !slices.Contains(ls.resyncing, c.h) {
-					ls.again[c.h] = true
-				}
-				continue
-			}
-			ls.held[c.h] = nil
-			ls.resyncing = append(ls.resyncing, c.h)
+			hold(page[i].h, &page[i].subState)
 		}
 	}
+	ls.eachStream(ls.index, func(sub conntable.Sub, st *streamSub) { hold(engine.Handle(sub), &st.subState) })
 }
 
 // resyncReplay runs on a loop once the node is registered again: the router
@@ -123,11 +128,11 @@ func (ls *loopState) resyncReplay(l *engine.Loop) {
 		items = make([]resyncItem, 0, resyncChunk)
 	}
 	for _, h := range ls.resyncing {
-		c := ls.live(h)
+		c, _ := ls.subscriberOf(conntable.Sub(h))
 		if c == nil || c.mode != modeStream || !c.hasUser {
 			continue
 		}
-		items = append(items, resyncItem{h: h, user: string(ls.userName(c))})
+		items = append(items, resyncItem{h: h, user: string(ls.subUser(c))})
 		if len(items) == resyncChunk {
 			flush()
 		}
@@ -147,9 +152,10 @@ func (ls *loopState) resyncFailed(l *engine.Loop) {
 
 // releaseHeld writes what h held and stops holding.
 func (ls *loopState) releaseHeld(l *engine.Loop, h engine.Handle) {
-	if c := ls.live(h); c != nil && c.mode == modeStream {
+	sub := conntable.Sub(h)
+	if c, conn := ls.subscriberOf(sub); c != nil && c.mode == modeStream {
 		for _, m := range ls.held[h] {
-			ls.writeMessage(l, h, c, m)
+			ls.messageTo(l, sub, c, conn, m)
 		}
 	}
 	ls.dropHeld(l, h)

@@ -17,6 +17,10 @@ type counters struct {
 	polls      atomic.Uint64
 	acks       atomic.Uint64
 	duplicates atomic.Uint64 // publishes answered "duplicate": their idempotency key was seen
+
+	// HTTP/2 (h2conn.go)
+	h2Conns       atomic.Int64  // HTTP/2 connections open
+	h2SlowStreams atomic.Uint64 // streams reset as slow consumers
 }
 
 // snapshot is one reading of every figure, so /stats and /metrics agree.
@@ -37,6 +41,10 @@ type snapshot struct {
 	goroutines                       int
 	uptime                           time.Duration
 	draining                         bool
+
+	// HTTP/2 (h2conn.go)
+	h2Conns       int64
+	h2SlowStreams uint64
 }
 
 func (s *Server) snapshot() snapshot {
@@ -66,6 +74,7 @@ func (s *Server) snapshot() snapshot {
 	sn.goroutines = runtime.NumGoroutine()
 	sn.uptime = time.Since(s.started)
 	sn.draining = s.draining.Load()
+	sn.h2Conns, sn.h2SlowStreams = s.counters.h2Conns.Load(), s.counters.h2SlowStreams.Load()
 	sn.forwards, sn.received = s.cluster.forwards.Load(), s.cluster.received.Load()
 	sn.dir = s.cluster.dir.Stats()
 	if s.auth != nil {
@@ -119,6 +128,8 @@ func (s *Server) appendStats(dst []byte) []byte {
 	field("loops", int64(len(s.loops)))
 	field("capacity", int64(s.capacity))
 	field("uptime_seconds", int64(sn.uptime.Seconds()))
+	field("h2_connections", sn.h2Conns)
+	field("h2_slow_streams", int64(sn.h2SlowStreams))
 	dst = append(dst, `,"draining":`...)
 	dst = strconv.AppendBool(dst, sn.draining)
 	return append(dst, '}')
@@ -156,6 +167,8 @@ func (s *Server) appendFigures(dst []byte) []byte {
 	metric("drops_total", "counter", "Connections cut as slow consumers.", float64(sn.drops))
 	metric("subscribes_total", "counter", "Streams started.", float64(sn.subscribes))
 	metric("polls_total", "counter", "Long-poll requests.", float64(sn.polls))
+	metric("h2_connections", "gauge", "HTTP/2 edge connections open.", float64(sn.h2Conns))
+	metric("h2_slow_streams_total", "counter", "HTTP/2 streams reset as slow consumers (their window stayed shut).", float64(sn.h2SlowStreams))
 	metric("acks_total", "counter", "Acknowledgements received.", float64(sn.acks))
 	metric("duplicates_total", "counter", "Publishes not delivered: their idempotency key was seen within the window.", float64(sn.duplicates))
 	metric("idempotency_keys_evicted_total", "counter", "Idempotency keys dropped unexpired: the in-memory map was full.", float64(sn.idemEvicted))

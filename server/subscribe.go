@@ -23,40 +23,19 @@ type subscription struct {
 	origin    uint8   // see originIndex
 	since     uint64
 	hasSince  bool
-	head      bool // a HEAD request: answer the head, start nothing
+	head      bool          // a HEAD request: answer the head, start nothing
+	stream    conntable.Sub // an HTTP/2 stream's subscribe: its record, waiting (h2edge.go); 0 on HTTP/1.x
 }
 
 // subscribe reads a subscribe request (SPEC §3) and starts it, or with auth
 // configured (SPEC §6) has it allowed first.
 func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request) {
-	ls.query = parseQuery(&ls.q, req.Query(), ls.query[:0])
-	q := &ls.q
-	if q.bad {
-		ls.answerError(l, h, req, 400, "bad query: a parameter is badly escaped, a topic is empty, or more than 64 topics")
+	sub, reason := ls.readSubscribe(req.Query(), req.Header("Accept"), req.Header("Last-Event-ID"), req.Header("Origin"))
+	if reason != "" {
+		ls.answerError(l, h, req, 400, reason)
 		return
 	}
-	f, ok := push.ChooseFormat(q.format, req.Header("Accept"))
-	if !ok {
-		ls.answerError(l, h, req, 400, "format must be ndjson, sse, multipart or poll")
-		return
-	}
-	if len(q.user) > 0 && !push.ValidName(q.user) {
-		ls.answerError(l, h, req, 400, "user must be 1-256 printable bytes without spaces")
-		return
-	}
-	for _, t := range q.topics {
-		if !push.ValidName(t) {
-			ls.answerError(l, h, req, 400, "topic must be 1-256 printable bytes without spaces")
-			return
-		}
-	}
-	since, hasSince, err := parseSince(q.since, req.Header("Last-Event-ID"))
-	if err != nil {
-		ls.answerError(l, h, req, 400, "since and Last-Event-ID must be a message id (a decimal number)")
-		return
-	}
-	sub := subscription{q: q, format: f, minor: uint8(req.Minor()), keepAlive: req.KeepAlive(),
-		persist: persistence(req), origin: ls.s.originIndex(req.Header("Origin")), since: since, hasSince: hasSince, head: isHead(req)}
+	sub.minor, sub.keepAlive, sub.persist, sub.head = uint8(req.Minor()), req.KeepAlive(), persistence(req), isHead(req)
 	if ls.s.auth != nil {
 		ls.authorize(l, h, c, req, &sub)
 		return
@@ -64,46 +43,87 @@ func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *connState, re
 	ls.start(l, h, c, &sub)
 }
 
+// readSubscribe reads a subscribe request's query and headers into a
+// subscription (its transport fields left to the caller), or says why it is
+// a 400. Both HTTP/1.x and HTTP/2 subscribes are read here.
+func (ls *loopState) readSubscribe(query, accept, lastEventID, origin []byte) (subscription, string) {
+	ls.query = parseQuery(&ls.q, query, ls.query[:0])
+	q := &ls.q
+	if q.bad {
+		return subscription{}, "bad query: a parameter is badly escaped, a topic is empty, or more than 64 topics"
+	}
+	f, ok := push.ChooseFormat(q.format, accept)
+	if !ok {
+		return subscription{}, "format must be ndjson, sse, multipart or poll"
+	}
+	if len(q.user) > 0 && !push.ValidName(q.user) {
+		return subscription{}, "user must be 1-256 printable bytes without spaces"
+	}
+	for _, t := range q.topics {
+		if !push.ValidName(t) {
+			return subscription{}, "topic must be 1-256 printable bytes without spaces"
+		}
+	}
+	since, hasSince, err := parseSince(q.since, lastEventID)
+	if err != nil {
+		return subscription{}, "since and Last-Event-ID must be a message id (a decimal number)"
+	}
+	return subscription{q: q, format: f, origin: ls.s.originIndex(origin), since: since, hasSince: hasSince}, ""
+}
+
 // start enters an allowed subscription in the table and starts its stream
-// or long-poll.
+// or long-poll on an HTTP/1.x connection, whose one subscriber c carries.
 func (ls *loopState) start(l *engine.Loop, h engine.Handle, c *connState, sub *subscription) {
+	if sub.stream != 0 {
+		ls.h2Start(l, sub)
+		return
+	}
 	if sub.head {
 		ls.answerSubscribeHead(l, h, c, sub)
 		return
 	}
 	q, f := sub.q, sub.format
+	cs := conntable.ConnSub(conntable.Handle(h))
 	if f == push.Poll {
 		ls.pollInterest(q, l.Now())
-	}
-	ls.register(c, q)
-	if f == push.Poll {
-		ls.poll(l, h, c, sub)
+		ls.register(cs, &c.subState, q)
+		ls.poll(l, cs, &c.subState, sub)
 		return
 	}
-	c.format = f
+	ls.register(cs, &c.subState, q)
 	c.minor = sub.minor
-	c.mode = modeStream
-	ls.s.counters.subscribes.Add(1)
-
 	keep := persist11
-	if c.minor == 0 { // a close-delimited stream
+	if c.minor == framingRaw { // a close-delimited stream
 		keep = persistClose
 	}
 	var key [keyTextLen + 65]byte
-	keyText := ls.s.appendKeyText(key[:0], connKey{c.h, ls.keys.Random(c.h.Slot())})
+	keyText := ls.s.appendKeyText(key[:0], ls.keyOf(cs))
 	ls.out = ls.appendStreamHead(ls.out[:0], sub, keep, keyText)
 	l.Write(h, ls.out)
+	ls.startStream(l, cs, &c.subState, h, sub, keyText)
+}
+
+// startStream starts the stream of subscriber sub, registered, once its
+// transport wrote the answer's head: the registered frame, then what it
+// must be replayed, before anything live.
+func (ls *loopState) startStream(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle, sn *subscription, keyText []byte) {
+	q, f := sn.q, sn.format
+	s.format = f
+	s.mode = modeStream
+	ls.s.counters.subscribes.Add(1)
 	if ls.s.hooks != nil {
 		ls.s.hooks.Connect(keyText, q.user, ls.s.nodeID, l.Now())
 	}
-
 	nowMs := l.Now().UnixMilli()
 	retry := ls.s.cfg.Retry.Milliseconds()
-	ls.writeFrame(l, h, c, func(dst []byte) []byte {
+	ls.frameTo(l, sub, s, conn, func(dst []byte) []byte {
 		return push.AppendRegisteredFrame(dst, f, nowMs, keyText, retry, ls.s.boundary)
 	})
-	ls.replay(l, h, c, q, sub.since, sub.hasSince)
-	if len(q.user) > 0 && ls.s.store.fetch(h, q.user, sub.since, sub.hasSince) {
+	ls.replay(l, sub, s, conn, q, sn.since, sn.hasSince)
+	// The QoS 1 paths (sentlog.go, store) key streams by engine.Handle: a
+	// Sub has its layout, and for an HTTP/1.x subscriber it is the
+	// connection's handle.
+	if h := engine.Handle(sub); len(q.user) > 0 && ls.s.store.fetch(h, q.user, sn.since, sn.hasSince) {
 		ls.held[h] = nil // live messages wait for the replay (holdLive)
 	}
 }
@@ -140,28 +160,30 @@ func parseSince(param, header []byte) (since uint64, ok bool, err error) {
 	return since, err == nil, err
 }
 
-// register gives c a conn key and enters it and its memberships in the table.
-func (ls *loopState) register(c *connState, q *queryParams) {
-	ls.keys.Set(c.h.Slot(), conntable.Handle(c.h), [2]uint64{ls.rng.Uint64(), ls.rng.Uint64()})
+// register gives subscriber sub a conn key and enters it and its
+// memberships in the table.
+func (ls *loopState) register(sub conntable.Sub, s *subState, q *queryParams) {
+	keys, i := ls.keysOf(sub)
+	keys.Set(i, sub, [2]uint64{ls.rng.Uint64(), ls.rng.Uint64()})
 	ls.subscribers.Add(1)
-	c.subscribed, c.hasUser, c.cursor = true, false, 0
+	s.subscribed, s.hasUser, s.cursor = true, false, 0
 	if len(q.user) > 0 {
-		ls.join(c, conntable.Users, q.user)
-		c.hasUser = true
+		ls.join(sub, s, conntable.Users, q.user)
+		s.hasUser = true
 	}
 	for i, t := range q.topics {
 		if slices.ContainsFunc(q.topics[:i], func(prev []byte) bool { return string(prev) == string(t) }) {
 			continue
 		}
-		ls.join(c, conntable.Topics, t)
+		ls.join(sub, s, conntable.Topics, t)
 	}
 }
 
-// join enters c in a user or topic; the first connection of a name on this
+// join enters sub in a user or topic; the first subscriber of a name on this
 // node registers the name in the directory.
-func (ls *loopState) join(c *connState, g conntable.Group, name []byte) {
-	m, first := ls.s.table.JoinFirst(g, name, conntable.Handle(c.h))
-	ls.addMember(c, m)
+func (ls *loopState) join(sub conntable.Sub, s *subState, g conntable.Group, name []byte) {
+	m, first := ls.s.table.JoinFirst(g, name, sub)
+	ls.addMember(s, m)
 	if first {
 		ls.s.cluster.joined(g, name)
 	}
@@ -169,79 +191,94 @@ func (ls *loopState) join(c *connState, g conntable.Group, name []byte) {
 
 // addMember keeps a membership token: inline while there is room, then in a
 // side list.
-func (ls *loopState) addMember(c *connState, m conntable.Membership) {
-	for i := range c.member {
-		if c.member[i] == 0 {
-			c.member[i] = m
+func (ls *loopState) addMember(s *subState, m conntable.Membership) {
+	for i := range s.member {
+		if s.member[i] == 0 {
+			s.member[i] = m
 			return
 		}
 	}
-	if c.more == 0 {
+	if s.more == 0 {
 		if n := len(ls.freeMore); n > 0 {
-			c.more = ls.freeMore[n-1]
+			s.more = ls.freeMore[n-1]
 			ls.freeMore = ls.freeMore[:n-1]
 		} else {
 			ls.more = append(ls.more, nil)
-			c.more = int32(len(ls.more))
+			s.more = int32(len(ls.more))
 		}
 	}
-	ls.more[c.more-1] = append(ls.more[c.more-1], m)
+	ls.more[s.more-1] = append(ls.more[s.more-1], m)
 }
 
-// memberships returns c's tokens in a slice valid until the next call.
+// memberships returns c's tokens (its connection's subscriber).
 func (ls *loopState) memberships(c *connState) []conntable.Membership {
+	return ls.subMembers(&c.subState)
+}
+
+// subMembers returns s's tokens in a slice valid until the next call.
+func (ls *loopState) subMembers(s *subState) []conntable.Membership {
 	ms := ls.memberScratch[:0]
-	for _, m := range c.member {
+	for _, m := range s.member {
 		if m != 0 {
 			ms = append(ms, m)
 		}
 	}
-	if c.more != 0 {
-		ms = append(ms, ls.more[c.more-1]...)
+	if s.more != 0 {
+		ms = append(ms, ls.more[s.more-1]...)
 	}
 	ls.memberScratch = ms
 	return ms
 }
 
-// userName returns c's user, read back from the table into ls.names; nil
-// when c has none. Valid until the next userName or topicNames call.
-func (ls *loopState) userName(c *connState) []byte {
-	if !c.hasUser {
+// userName returns the user of c's subscriber; see subUser.
+func (ls *loopState) userName(c *connState) []byte { return ls.subUser(&c.subState) }
+
+// subUser returns s's user, read back from the table into ls.names; nil
+// when s has none. Valid until the next subUser or topicNames call.
+func (ls *loopState) subUser(s *subState) []byte {
+	if !s.hasUser {
 		return nil
 	}
-	name, _, _ := ls.s.table.AppendName(ls.names[:0], c.member[0])
+	name, _, _ := ls.s.table.AppendName(ls.names[:0], s.member[0])
 	ls.names = name
 	return name
 }
 
-// unsubscribe takes c out of the table.
+// unsubscribe takes c's subscriber out of the table.
 func (ls *loopState) unsubscribe(l *engine.Loop, c *connState) {
-	if ls.s.hooks != nil && c.format != push.Poll { // streams only: start told the hook
+	ls.leave(l, conntable.ConnSub(conntable.Handle(c.h)), &c.subState)
+}
+
+// leave takes subscriber sub out of the table.
+func (ls *loopState) leave(l *engine.Loop, sub conntable.Sub, s *subState) {
+	if ls.s.hooks != nil && s.format != push.Poll { // streams only: start told the hook
 		var key [keyTextLen + 65]byte
-		keyText := ls.s.appendKeyText(key[:0], connKey{c.h, ls.keys.Random(c.h.Slot())})
-		ls.s.hooks.Disconnect(keyText, ls.userName(c), ls.s.nodeID, l.Now())
+		keyText := ls.s.appendKeyText(key[:0], ls.keyOf(sub))
+		ls.s.hooks.Disconnect(keyText, ls.subUser(s), ls.s.nodeID, l.Now())
 	}
-	for _, m := range ls.memberships(c) {
+	for _, m := range ls.subMembers(s) {
 		name, g, last := ls.s.table.LeaveLast(ls.names[:0], m)
 		ls.names = name
 		if last {
 			ls.s.cluster.left(g, name)
 		}
 	}
-	if c.more != 0 {
-		ls.more[c.more-1] = ls.more[c.more-1][:0]
-		ls.freeMore = append(ls.freeMore, c.more)
-		c.more = 0
+	if s.more != 0 {
+		ls.more[s.more-1] = ls.more[s.more-1][:0]
+		ls.freeMore = append(ls.freeMore, s.more)
+		s.more = 0
 	}
-	ls.keys.Clear(c.h.Slot())
+	keys, i := ls.keysOf(sub)
+	keys.Clear(i)
 	ls.subscribers.Add(-1)
-	c.member = [2]conntable.Membership{}
-	c.subscribed, c.hasUser = false, false
+	s.member = [2]conntable.Membership{}
+	s.subscribed, s.hasUser = false, false
 }
 
 // replay writes, before anything live, the unacknowledged QoS 1 messages of
 // the user and, when the client resumes from an id, the topic history after it.
-func (ls *loopState) replay(l *engine.Loop, h engine.Handle, c *connState, q *queryParams, since uint64, hasSince bool) {
+func (ls *loopState) replay(l *engine.Loop, sub conntable.Sub, c *subState, conn engine.Handle, q *queryParams, since uint64, hasSince bool) {
+	h := engine.Handle(sub) // the QoS 1 paths' key: see startStream
 	nowMs := l.Now().UnixMilli()
 	msgs := ls.pending[:0]
 	var sent []sentEntry
@@ -264,7 +301,7 @@ func (ls *loopState) replay(l *engine.Loop, h engine.Handle, c *connState, q *qu
 	for _, m := range msgs {
 		if m.Seq != last { // one message may be both stored and in history
 			_, toAny := sentTo(sent, h, m.Seq)
-			ls.writeStored(l, h, c, m, m.QoS == 1 && resent(toAny, hasSince, since, m.Seq))
+			ls.storedTo(l, sub, c, conn, m, m.QoS == 1 && resent(toAny, hasSince, since, m.Seq))
 			last = m.Seq
 		}
 		l.Defer(m)

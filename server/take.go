@@ -61,13 +61,12 @@ func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 var scratchPool = sync.Pool{New: func() any { return new(fanScratch) }}
 
 // handOver gives m to every target through its loop's task queue.
-func (s *Server) handOver(m *message, targets []conntable.Handle, sc *fanScratch) {
+func (s *Server) handOver(m *message, targets []conntable.Sub, sc *fanScratch) {
 	if len(sc.batches) < len(s.loops) {
 		sc.batches = make(loopBatches, len(s.loops))
 	}
-	for _, th := range targets {
-		h := engine.Handle(th)
-		sc.batches[h.Loop()] = append(sc.batches[h.Loop()], engine.Task{H: h, Op: opDeliver, V: m})
+	for _, sub := range targets {
+		sc.batches[sub.Loop()] = append(sc.batches[sub.Loop()], engine.Task{H: engine.Handle(sub), Op: opDeliver, V: m})
 	}
 	m.retain(int32(len(targets))) // each task releases one after its loop's flush
 	sc.batches.submit(s.eng)

@@ -12,6 +12,12 @@ import (
 // what it is for. The wheel is driven by OnTick.
 
 func (ls *loopState) setTimer(c *connState, kind timerKind, at time.Time) {
+	ls.setSubTimer(conntable.ConnSub(conntable.Handle(c.h)), &c.subState, kind, at)
+}
+
+// setSubTimer sets subscriber sub's one timer (or, for kinds the sweep
+// checks, its deadline).
+func (ls *loopState) setSubTimer(sub conntable.Sub, c *subState, kind timerKind, at time.Time) {
 	if c.timer != 0 {
 		ls.wheel.Cancel(c.timer)
 		c.timer = 0
@@ -24,28 +30,30 @@ func (ls *loopState) setTimer(c *connState, kind timerKind, at time.Time) {
 		c.at = ls.s.stampOf(at)
 		return
 	}
-	c.timer = ls.wheel.Schedule(conntable.Handle(c.h), at)
+	c.timer = ls.wheel.Schedule(conntable.Handle(sub), at)
 }
 
-func (ls *loopState) cancelTimer(c *connState) {
+func (ls *loopState) cancelTimer(c *connState) { ls.cancelSubTimer(&c.subState) }
+
+func (ls *loopState) cancelSubTimer(c *subState) {
 	if c.timer != 0 {
 		ls.wheel.Cancel(c.timer)
 	}
 	c.timer, c.timerKind = 0, timerNone
 }
 
-// fire runs for each due timer, with ls.cur set to the loop.
+// fire runs for each due timer, with ls.cur set to the loop; a timer is
+// scheduled under its subscriber's handle (a connection's, or a stream's).
 func (ls *loopState) fire(ch conntable.Handle, id conntable.TimerID) {
-	h := engine.Handle(ch)
-	c := ls.live(h)
+	sub := conntable.Sub(ch)
+	c, _ := ls.subscriberOf(sub)
 	if c == nil || c.timer != id {
 		return
 	}
 	c.timer = 0
-	l := ls.cur
 	switch c.timerKind {
 	case timerPoll:
-		ls.answerPoll(l, h, c, nil, true)
+		ls.pollAnswer(ls.cur, sub, c, nil, true)
 	}
 }
 
@@ -80,8 +88,10 @@ func (ls *loopState) sweep(l *engine.Loop, now time.Time) {
 			continue
 		}
 		switch {
+		case c.mode == modeH2:
+			ls.sweepH2(l, c, now, quiet)
 		case c.mode == modeStream && now.Sub(ls.s.timeOf(c.at)) >= quiet:
-			ls.heartbeat(l, c.h, c, now)
+			ls.heartbeat(l, conntable.ConnSub(conntable.Handle(c.h)), &c.subState, c.h, now)
 		case c.mode != modeRequest || now.Before(ls.s.timeOf(c.at)):
 		case c.timerKind == timerHeader:
 			ls.refuse(l, c.h, c, 408, "request not received within --header-timeout")
@@ -91,23 +101,25 @@ func (ls *loopState) sweep(l *engine.Loop, now time.Time) {
 	}
 }
 
-// heartbeat writes a heartbeat frame on a stream.
-func (ls *loopState) heartbeat(l *engine.Loop, h engine.Handle, c *connState, now time.Time) {
+// heartbeat writes a heartbeat frame on subscriber sub's stream.
+func (ls *loopState) heartbeat(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle, now time.Time) {
 	nowMs := now.UnixMilli()
-	ls.writeFrame(l, h, c, func(dst []byte) []byte {
-		return push.AppendHeartbeatFrame(dst, c.format, nowMs, ls.s.boundary)
+	ls.frameTo(l, sub, s, conn, func(dst []byte) []byte {
+		return push.AppendHeartbeatFrame(dst, s.format, nowMs, ls.s.boundary)
 	})
 }
 
-// writeFrame encodes one per-connection frame (registered, heartbeat,
-// control) and writes it with the stream's framing.
+// writeFrame writes a per-subscriber frame to the subscriber connection h
+// carries; see frameTo.
 func (ls *loopState) writeFrame(l *engine.Loop, h engine.Handle, c *connState, body func([]byte) []byte) {
+	ls.frameTo(l, conntable.ConnSub(conntable.Handle(h)), &c.subState, h, body)
+}
+
+// frameTo encodes one per-subscriber frame (registered, heartbeat,
+// control) and writes it with the stream's framing.
+func (ls *loopState) frameTo(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle, body func([]byte) []byte) {
 	ls.frame = encodeChunkedFrame(ls.frame[:0], body)
 	chunked, raw := splitChunkedFrame(ls.frame)
-	if c.minor == 0 {
-		l.Write(h, raw)
-	} else {
-		l.Write(h, chunked)
-	}
-	c.at = ls.s.stampOf(l.Now())
+	ls.writeTo(l, sub, s, conn, s.pick(raw, chunked), false)
+	s.at = ls.s.stampOf(l.Now())
 }

@@ -40,7 +40,8 @@ func (t *edgeTLS) load(cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("--tls-cert/--tls-key: %w", err)
 	}
-	srv, err := tlslayer.NewServer(tlslayer.Options{Certs: certs})
+	// h2 first: a client that speaks both gets HTTP/2 (h2conn.go).
+	srv, err := tlslayer.NewServer(tlslayer.Options{Certs: certs, NextProtos: []string{"h2", "http/1.1"}})
 	if err != nil {
 		return err
 	}

@@ -177,9 +177,15 @@ func TestQoS1RedisRestartSlowNode(t *testing.T) {
 }
 
 func redisRestartOnline(t *testing.T, pauseA bool) {
+	redisRestartOnlineVia(t, pauseA, (*node).subscribe)
+}
+
+// redisRestartOnlineVia is redisRestartOnline with the stream opened by
+// subscribe (HTTP/1.1, or HTTP/2: h2_test.go).
+func redisRestartOnlineVia(t *testing.T, pauseA bool, subscribe func(n *node, query string) *stream) {
 	cl := startCluster(t, 3, testNodeTTL)
 	a, b := cl.nodes[0], cl.nodes[1]
-	s := a.subscribe("user=online")
+	s := subscribe(a, "user=online")
 	b.waitDelivered("user/online", 1, 1, ioTimeout)
 	r := &received{}
 	go readAcking(s, a.edge, 20, r)

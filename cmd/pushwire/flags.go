@@ -48,6 +48,7 @@ func registerFlags(fs *flag.FlagSet, c *server.Config) {
 	fs.DurationVar(&c.HeaderTimeout, "header-timeout", c.HeaderTimeout, "time allowed to send a whole request (slowloris guard)")
 	fs.Var((*byteSize)(&c.MaxHeaderBytes), "max-header-bytes", "largest request head")
 	fs.Var((*byteSize)(&c.WriteBufferLimit), "write-buffer-limit", "pending output per connection before it is cut as a slow consumer")
+	fs.IntVar(&c.H2MaxStreams, "h2-max-streams", c.H2MaxStreams, "concurrent streams (subscribers) per HTTP/2 connection; more are refused with RST_STREAM REFUSED_STREAM")
 	fs.Var((*byteSize)(&c.SendBufferBytes), "send-buffer", "kernel send buffer per edge socket (SO_SNDBUF)")
 	fs.Float64Var(&c.PublishRate, "publish-rate", c.PublishRate, "publishes per second per api client IP, token bucket (0 = unlimited)")
 	fs.StringVar(&c.APIToken, "api-token", c.APIToken, "require Authorization: Bearer <token> on the api listener")

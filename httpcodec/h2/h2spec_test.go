@@ -1,29 +1,12 @@
 package h2
 
 import (
-	"encoding/xml"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
-)
 
-// h2specPath finds the h2spec binary: on PATH or where `go install` puts it
-// (.ci/run installs it; see README).
-func h2specPath(t *testing.T) string {
-	if p, err := exec.LookPath("h2spec"); err == nil {
-		return p
-	}
-	out, _ := exec.Command("go", "env", "GOPATH").Output()
-	p := filepath.Join(strings.TrimSpace(string(out)), "bin", "h2spec")
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("h2spec not found: go install github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible")
-	}
-	return p
-}
+	"github.com/pushwire/pushwire/httpcodec/h2/h2spectest"
+)
 
 // h2specExpected lists the h2spec cases the default Config fails on
 // purpose, each with the RFC reason. All of them pass with the limits
@@ -39,61 +22,23 @@ var h2specExpected = map[string]string{
 		"h2spec sends 16 KiB of body regardless, which RFC 9113 §6.9.1 makes a FLOW_CONTROL_ERROR (we answer RST_STREAM); push routes take no bodies",
 }
 
-type junitSuites struct {
-	Suites []struct {
-		Name  string `xml:"name,attr"`
-		Cases []struct {
-			Name    string    `xml:"classname,attr"`
-			Package string    `xml:"package,attr"`
-			Failure *struct{} `xml:"failure"`
-			Error   *struct{} `xml:"error"`
-			Skipped *struct{} `xml:"skipped"`
-		} `xml:"testcase"`
-	} `xml:"testsuite"`
-}
-
 // h2specRun runs h2spec (every section, strict cases included) against
 // Conn with cfg, driven over loopback, and returns the failing cases.
 func h2specRun(t *testing.T, cfg Config, overTLS bool) (failed []string) {
-	bin := h2specPath(t)
 	answer := func(d *driver, id uint32, method, path string, body []byte) {
 		d.out, _ = d.c.WriteHeaders(d.out, id, 200, []Field{{"content-type", "text/plain"}}, false)
 		d.out, _ = d.c.WriteData(d.out, id, []byte("hello from the h2 test server\n"), true)
 	}
-	args := []string{"--strict", "-h", "127.0.0.1", "-o", "5"}
 	var addr string
+	var args []string
 	if overTLS {
 		addr = serveTLSLoopback(t, cfg, answer)
-		args = append(args, "-t", "-k")
+		args = []string{"-t", "-k"}
 	} else {
 		addr = serveLoopback(t, cfg, answer, nil)
 	}
-	_, port, _ := net.SplitHostPort(addr)
-	report := filepath.Join(t.TempDir(), "h2spec.xml")
-	cmd := exec.Command(bin, append(args, "-p", port, "-j", report)...)
-	out, _ := cmd.CombinedOutput() // exits non-zero on any failure; the report says which
-	raw, err := os.ReadFile(report)
-	if err != nil {
-		t.Fatalf("no h2spec report: %v\n%s", err, out)
-	}
-	var rep junitSuites
-	if err := xml.Unmarshal(raw, &rep); err != nil {
-		t.Fatal(err)
-	}
-	total := 0
-	for _, s := range rep.Suites {
-		for _, c := range s.Cases {
-			total++
-			id := c.Package + " " + c.Name
-			if c.Failure != nil || c.Error != nil || c.Skipped != nil {
-				failed = append(failed, id) // h2spec skips nothing with --strict; a skip would count as a failure
-			}
-		}
-	}
-	t.Logf("h2spec: %d of %d cases passed", total-len(failed), total)
-	if total < 146 {
-		t.Fatalf("h2spec ran %d cases; want the whole suite (146)\n%s", total, out)
-	}
+	host, port, _ := net.SplitHostPort(addr)
+	failed, _ = h2spectest.Run(t, host, port, args...)
 	return failed
 }
 

@@ -1,0 +1,339 @@
+package server
+
+import (
+	"bytes"
+	"strings"
+	"time"
+
+	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/httpcodec/h2"
+	"github.com/pushwire/pushwire/push"
+)
+
+// HTTP/2 on the edge (SPEC §11): h2c with prior knowledge on --listen (the
+// first bytes are the client preface), h2 by ALPN on --tls-listen. The
+// connection's codec (httpcodec/h2) is fed by the loop like the HTTP/1.1
+// parser; each subscribe stream is a subscriber of its own (a stream
+// record, subscriber.go), so a push to its conn key, user or topic reaches
+// that stream alone. Frames for many streams of one connection written on
+// one loop turn leave in one write: the engine flushes each connection once
+// per turn.
+
+// h2Conn is what an HTTP/2 connection holds beyond its connState: the codec
+// and its subscribers. Reached by connState.parser (1-based into
+// loopState.h2s) while the connection is in modeH2.
+type h2Conn struct {
+	codec *h2.Conn
+	subs  []conntable.Sub // its stream subscribers and streams awaiting an answer
+	pings uint8           // PINGs sent and not yet acknowledged
+}
+
+// loopH2 is a loop's HTTP/2 state. Only the loop touches it.
+type loopH2 struct {
+	h2s    []*h2Conn
+	freeH2 []int32
+	h2out  []byte     // frames being built for one connection
+	fields []h2.Field // response fields being built
+
+	h2Ticked time.Time // when the codecs' budgets were last renewed
+}
+
+// h2Ping is the payload of our dead-peer PINGs.
+var h2Ping = [8]byte{'p', 'u', 's', 'h', 'w', 'i', 'r', 'e'}
+
+// errH2Closed closes a connection whose HTTP/2 session ended (GOAWAY, a
+// connection error, or a peer that stopped answering PING).
+var errH2Closed = closeReason("server: HTTP/2 connection ended")
+
+// speaksH2 reports whether connection h's first bytes in (none consumed
+// yet) start HTTP/2: by ALPN on TLS, by the client preface in plaintext.
+// more is true while the bytes so far could still be the preface.
+func (ls *loopState) speaksH2(l *engine.Loop, h engine.Handle, in []byte) (isH2, more bool) {
+	if _, alpn, ok := l.TLSState(h); ok {
+		return alpn == "h2", false
+	}
+	switch h2.DetectPreface(in) {
+	case h2.IsH2:
+		return true, false
+	case h2.NeedMore:
+		return false, true
+	}
+	return false, false
+}
+
+// startH2 turns c into an HTTP/2 connection: our SETTINGS go out at once,
+// and the header timeout keeps running until the preface and SETTINGS
+// exchange is done (EventReady).
+func (ls *loopState) startH2(l *engine.Loop, h engine.Handle, c *connState) {
+	cfg := &ls.s.cfg
+	hc := &h2Conn{codec: h2.NewConn(h2.Config{MaxStreams: cfg.H2MaxStreams, MaxHeaderBytes: cfg.MaxHeaderBytes})}
+	if n := len(ls.freeH2); n > 0 {
+		c.parser = ls.freeH2[n-1]
+		ls.freeH2 = ls.freeH2[:n-1]
+		ls.h2s[c.parser-1] = hc
+	} else {
+		ls.h2s = append(ls.h2s, hc)
+		c.parser = int32(len(ls.h2s))
+	}
+	c.mode = modeH2
+	ls.s.counters.h2Conns.Add(1)
+	ls.h2out = hc.codec.Start(ls.h2out[:0])
+	l.Write(h, ls.h2out)
+}
+
+// h2Of returns the HTTP/2 state of connection h; nil when h is not one.
+func (ls *loopState) h2Of(h engine.Handle) *h2Conn {
+	c := ls.live(h)
+	if c == nil || c.mode != modeH2 || c.parser == 0 {
+		return nil
+	}
+	return ls.h2s[c.parser-1]
+}
+
+// feedH2 hands in to the codec and acts on its events. Whatever is written
+// for the connection on this loop turn (the codec's own frames, answers,
+// every stream's DATA) leaves in one write at the turn's flush.
+func (ls *loopState) feedH2(l *engine.Loop, h engine.Handle, c *connState, in []byte) int {
+	hc, all := ls.h2s[c.parser-1], len(in)
+	for {
+		out, n, ev := hc.codec.Feed(ls.h2out[:0], in)
+		ls.h2out = out
+		l.Write(h, out)
+		in = in[n:]
+		switch ev.Kind {
+		case h2.EventNone:
+			return all // in is used up
+		case h2.EventReady:
+			if c.timerKind == timerHeader {
+				c.timerKind = timerNone
+			}
+			c.at = ls.s.stampOf(l.Now())
+		case h2.EventRequest:
+			ls.h2Request(l, h, hc, ev.Stream)
+		case h2.EventReset:
+			ls.h2StreamGone(l, hc, ev.Stream)
+		case h2.EventPingAck:
+			hc.pings = 0
+		case h2.EventGoAway:
+			if hc.codec.NumStreams() == 0 {
+				l.CloseAfterFlush(h)
+				return all
+			}
+		case h2.EventConnError:
+			ls.endH2(l, h, c)
+			return all
+		}
+	}
+}
+
+// h2Answer writes answer, one of our own HTTP/1.1 answers (status line,
+// fields, blank line, body), as the answer on stream id of connection conn:
+// the same status, fields and body bytes, in HEADERS and DATA frames,
+// ending the stream unless open (a stream's head). The connection-specific
+// fields of HTTP/1.1 (Connection, Transfer-Encoding, ...) are left out, as
+// RFC 9113 §8.2.2 requires (the codec drops them).
+func (ls *loopState) h2Answer(l *engine.Loop, conn engine.Handle, hc *h2Conn, id uint32, answer []byte, head, open bool) {
+	status, fields, body := ls.h2Fields(answer)
+	if head {
+		body = nil
+	}
+	end := !open && len(body) == 0
+	out, err := hc.codec.WriteHeaders(ls.h2out[:0], id, status, fields, end)
+	clear(fields) // the head's string is garbage now, not kept by the loop
+	if err == nil && len(body) > 0 {
+		out, _ = hc.codec.WriteData(out, id, body, !open)
+	}
+	ls.h2out = out
+	l.Write(conn, out)
+}
+
+// h2Fields splits one of our HTTP/1.1 answers into status, fields and body.
+// The fields are strings cut from one copy of the answer's head: one
+// allocation per answer (answers are not a hot path; pushes never come
+// here), not one per field.
+func (ls *loopState) h2Fields(answer []byte) (int, []h2.Field, []byte) {
+	status := int(answer[9]-'0')*100 + int(answer[10]-'0')*10 + int(answer[11]-'0')
+	line := indexCRLF(answer) + 2
+	end := bytes.Index(answer, []byte("\r\n\r\n"))
+	if end < line {
+		return status, nil, nil
+	}
+	head := string(answer[line : end+2]) // each field line with its CRLF
+	fields := ls.fields[:0]
+	for len(head) > 0 {
+		i := strings.Index(head, "\r\n")
+		if j := strings.IndexByte(head[:i], ':'); j > 0 {
+			fields = append(fields, h2.Field{Name: head[:j], Value: strings.TrimLeft(head[j+1:i], " \t")})
+		}
+		head = head[i+2:]
+	}
+	ls.fields = fields
+	return status, fields, answer[end+4:]
+}
+
+func indexCRLF(b []byte) int {
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] == '\r' && b[i+1] == '\n' {
+			return i
+		}
+	}
+	return -1
+}
+
+// h2Data writes b as DATA on subscriber sub's stream. A stream whose window
+// stays shut while its queue passes --write-buffer-limit is a slow
+// consumer: reset (CANCEL) and counted, and the connection's other streams
+// carry on.
+func (ls *loopState) h2Data(l *engine.Loop, sub conntable.Sub, conn engine.Handle, b []byte) {
+	hc, st := ls.h2Of(conn), ls.stream(sub)
+	if hc == nil || st == nil {
+		return
+	}
+	out, err := hc.codec.WriteData(ls.h2out[:0], st.id, b, false)
+	ls.h2out = out
+	l.Write(conn, out)
+	if err == nil && hc.codec.Queued(st.id) > ls.s.cfg.WriteBufferLimit {
+		ls.drops.Add(1)
+		ls.s.counters.h2SlowStreams.Add(1)
+		ls.h2Reset(l, hc, sub, conn, h2.Cancel)
+	}
+}
+
+// h2Reset ends stream subscriber sub with RST_STREAM code and drops it.
+func (ls *loopState) h2Reset(l *engine.Loop, hc *h2Conn, sub conntable.Sub, conn engine.Handle, code h2.ErrCode) {
+	if st := ls.stream(sub); st != nil {
+		out, _ := hc.codec.Reset(ls.h2out[:0], st.id, code)
+		ls.h2out = out
+		l.Write(conn, out)
+	}
+	ls.h2Forget(l, hc, sub)
+}
+
+// h2Forget drops subscriber sub and takes it off its connection's list.
+func (ls *loopState) h2Forget(l *engine.Loop, hc *h2Conn, sub conntable.Sub) {
+	for i, s := range hc.subs {
+		if s == sub {
+			last := len(hc.subs) - 1
+			hc.subs[i] = hc.subs[last]
+			hc.subs = hc.subs[:last]
+			break
+		}
+	}
+	ls.dropStream(l, sub)
+}
+
+// h2StreamGone drops the subscriber of stream id, which the peer reset.
+func (ls *loopState) h2StreamGone(l *engine.Loop, hc *h2Conn, id uint32) {
+	for _, sub := range hc.subs {
+		if st := ls.stream(sub); st != nil && st.id == id {
+			ls.h2Forget(l, hc, sub)
+			return
+		}
+	}
+}
+
+// endH2 closes an HTTP/2 connection once what it was sent (its GOAWAY) is
+// written.
+func (ls *loopState) endH2(l *engine.Loop, h engine.Handle, c *connState) {
+	ls.cancelTimer(c)
+	c.timerKind = timerNone
+	l.CloseAfterFlush(h)
+}
+
+// closeH2 runs as an HTTP/2 connection closes: every stream subscriber it
+// carried leaves, and its state goes back to the loop.
+func (ls *loopState) closeH2(l *engine.Loop, c *connState) {
+	hc := ls.h2s[c.parser-1]
+	for _, sub := range hc.subs {
+		ls.dropStream(l, sub)
+	}
+	ls.h2s[c.parser-1] = nil
+	ls.freeH2 = append(ls.freeH2, c.parser)
+	c.parser = 0
+	ls.s.counters.h2Conns.Add(-1)
+}
+
+// drainH2 sends every stream its reconnect frame and ends it, then GOAWAY;
+// the connection closes once that is written.
+func (ls *loopState) drainH2(l *engine.Loop, c *connState, nowMs int64, spread time.Duration) {
+	hc := ls.h2s[c.parser-1]
+	// Backwards: ending one (a poll answered, a slow stream reset) swaps
+	// the last into its place, which this walk has visited.
+	for i := len(hc.subs) - 1; i >= 0; i-- {
+		sub := hc.subs[i]
+		st := ls.stream(sub)
+		if st != nil && st.mode == modePoll {
+			ls.h2AnswerPoll(l, sub, &st.subState, nil, true) // 204
+			continue
+		}
+		if st == nil || st.mode != modeStream {
+			continue
+		}
+		retry := (ls.s.cfg.Retry + time.Duration(ls.rng.Uint64()%uint64(spread))).Milliseconds()
+		f := st.format
+		ls.frameTo(l, sub, &st.subState, c.h, func(dst []byte) []byte {
+			return push.AppendReconnectFrame(dst, f, nowMs, retry, ls.s.boundary)
+		})
+		if f == push.Multipart {
+			ls.frameTo(l, sub, &st.subState, c.h, func(dst []byte) []byte {
+				return push.AppendMultipartClose(dst, ls.s.boundary)
+			})
+		}
+		out, _ := hc.codec.WriteData(ls.h2out[:0], st.id, nil, true)
+		ls.h2out = out
+		l.Write(c.h, out)
+	}
+	ls.h2out = hc.codec.GoAway(ls.h2out[:0], h2.NoError)
+	l.Write(c.h, ls.h2out)
+	c.timerKind = timerNone
+	l.CloseAfterFlush(c.h)
+}
+
+// sweepH2 is the slot sweep's visit to an HTTP/2 connection: the header
+// timeout until the handshake is done, then a heartbeat on every quiet
+// stream, and a PING when the connection carries none, so that a vanished
+// peer is found (TCP_USER_TIMEOUT on the unacknowledged bytes, or two PINGs
+// unanswered).
+func (ls *loopState) sweepH2(l *engine.Loop, c *connState, now time.Time, quiet time.Duration) {
+	hc := ls.h2s[c.parser-1]
+	if c.timerKind == timerHeader {
+		if !now.Before(ls.s.timeOf(c.at)) {
+			ls.h2out = hc.codec.GoAway(ls.h2out[:0], h2.SettingsTimeout)
+			l.Write(c.h, ls.h2out)
+			ls.endH2(l, c.h, c)
+		}
+		return
+	}
+	for i := len(hc.subs) - 1; i >= 0; i-- { // backwards: see drainH2
+		sub := hc.subs[i]
+		if st := ls.stream(sub); st != nil && st.mode == modeStream && now.Sub(ls.s.timeOf(st.at)) >= quiet {
+			ls.heartbeat(l, sub, &st.subState, c.h, now)
+		}
+	}
+	if len(hc.subs) > 0 || now.Sub(ls.s.timeOf(c.at)) < quiet {
+		return
+	}
+	if hc.pings >= 2 {
+		l.Close(c.h, errH2Closed)
+		return
+	}
+	hc.pings++
+	c.at = ls.s.stampOf(now)
+	ls.h2out = hc.codec.Ping(ls.h2out[:0], h2Ping)
+	l.Write(c.h, ls.h2out)
+}
+
+// tickH2 starts a new window of the codecs' abuse budgets (rapid reset,
+// SETTINGS, PING and empty-frame floods) once a second.
+func (ls *loopState) tickH2(now time.Time) {
+	if now.Sub(ls.h2Ticked) < time.Second {
+		return
+	}
+	ls.h2Ticked = now
+	for _, hc := range ls.h2s {
+		if hc != nil {
+			hc.codec.Tick()
+		}
+	}
+}

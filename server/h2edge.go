@@ -1,0 +1,159 @@
+package server
+
+import (
+	"strconv"
+
+	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/httpcodec/h2"
+	"github.com/pushwire/pushwire/push"
+)
+
+// h2Request answers one request on an HTTP/2 stream of the edge: the same
+// routes, status codes, fields and bodies as HTTP/1.1 (edge.go), the
+// answers built by the same code and carried in HEADERS and DATA.
+func (ls *loopState) h2Request(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32) {
+	req := hc.codec.Request()
+	method, path := req.Method(), req.Path()
+	head := string(method) == "HEAD"
+	switch {
+	case string(method) == "OPTIONS":
+		ls.out = ls.appendPreflight(ls.out[:0], persist11, req.Header("origin"), req.Header("access-control-request-headers"))
+		ls.h2Answer(l, h, hc, id, ls.out, false, false)
+	case string(path) == "/sub":
+		switch {
+		case !isGet(method):
+			ls.h2Error(l, h, hc, id, head, 405, "use GET to subscribe")
+		case ls.s.draining.Load():
+			ls.h2Error(l, h, hc, id, head, 503, "node is draining; reconnect elsewhere")
+		default:
+			ls.h2Subscribe(l, h, hc, id, req, head)
+		}
+	case string(path) == "/ack":
+		if string(method) != "POST" {
+			ls.h2Error(l, h, hc, id, head, 405, "use POST to acknowledge")
+			return
+		}
+		ls.h2Ack(l, h, hc, id, req)
+	default:
+		ls.h2Error(l, h, hc, id, head, 404, "no such endpoint on the edge listener: use GET /sub or POST /ack")
+	}
+}
+
+// h2Error answers stream id with status and a JSON error, as HTTP/1.1 does.
+func (ls *loopState) h2Error(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32, head bool, status int, reason string) {
+	ls.out = appendErrorResponse(ls.out[:0], status, reason, persist11)
+	ls.h2Answer(l, h, hc, id, ls.out, head, false)
+}
+
+// h2Subscribe starts a subscriber on stream id: its own conn key (the
+// Push-Conn field), its own memberships, its frames as DATA on the stream.
+func (ls *loopState) h2Subscribe(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32, req *h2.Request, head bool) {
+	sn, reason := ls.readSubscribe(req.Query(), req.Header("accept"), req.Header("last-event-id"), req.Header("origin"))
+	switch {
+	case reason != "":
+		ls.h2Error(l, h, hc, id, head, 400, reason)
+		return
+	}
+	sn.minor, sn.keepAlive, sn.persist, sn.head = framingH2, true, persist11, head
+	// The stream's record stands for the subscribe while auth decides.
+	from, st := ls.newStream(h, id)
+	st.mode = modeAsync
+	hc.subs = append(hc.subs, from)
+	sn.stream = from
+	if ls.s.auth != nil {
+		ls.authorize(l, h, nil, req, &sn)
+		return
+	}
+	ls.h2Start(l, &sn)
+}
+
+// h2Start starts an allowed subscribe on its stream: the record becomes a
+// subscriber with its own conn key (the Push-Conn field), its own
+// memberships, its frames as DATA on the stream. A HEAD gets the head alone.
+func (ls *loopState) h2Start(l *engine.Loop, sn *subscription) {
+	sub := sn.stream
+	st := ls.stream(sub)
+	if st == nil {
+		return // reset while auth decided
+	}
+	conn := st.conn
+	hc := ls.h2Of(conn)
+	if sn.head {
+		ls.out = ls.appendStreamHead(ls.out[:0], sn, persist11, nil)
+		ls.h2Finish(l, sub, ls.out, true)
+		return
+	}
+	st.minor = framingH2
+	if sn.format == push.Poll {
+		ls.pollInterest(sn.q, l.Now())
+		ls.register(sub, &st.subState, sn.q)
+		ls.poll(l, sub, &st.subState, sn)
+		return
+	}
+	ls.register(sub, &st.subState, sn.q)
+	var key [keyTextLen + 65]byte
+	keyText := ls.s.appendKeyText(key[:0], ls.keyOf(sub))
+	ls.out = ls.appendStreamHead(ls.out[:0], sn, persist11, keyText)
+	ls.h2Answer(l, conn, hc, st.id, ls.out, false, true)
+	ls.startStream(l, sub, &st.subState, conn, sn, keyText)
+}
+
+// h2Ack answers POST /ack on stream id: like HTTP/1.1's (async.go), the
+// subscriber's loop acks and answers; the answer comes back to a stream
+// record that stands for the request meanwhile (h2FinishAsync).
+func (ls *loopState) h2Ack(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32, req *h2.Request) {
+	ls.query = parseQuery(&ls.q, req.Query(), ls.query[:0])
+	upTo, err := strconv.ParseUint(string(ls.q.id), 10, 64)
+	if ls.q.bad || err != nil || len(ls.q.conn) == 0 {
+		ls.h2Error(l, h, hc, id, false, 400, "ack needs ?conn=<key>&id=<message id>")
+		return
+	}
+	key, node, ok := parseKeyText(ls.q.conn)
+	var target conntable.Sub
+	if ok && (node == nil || string(node) == ls.s.nodeID) {
+		target, ok = ls.s.lookupKey(key)
+	}
+	if !ok {
+		ls.h2Error(l, h, hc, id, false, 404, "no live connection with that key on this node")
+		return
+	}
+	from, st := ls.newStream(h, id)
+	st.mode = modeAsync
+	hc.subs = append(hc.subs, from)
+	call := &asyncCall{from: engine.Handle(from), target: engine.Handle(target), kind: asyncAck, upTo: upTo, keepAlive: persist11}
+	ls.s.eng.Submit(target.Loop(), engine.Task{H: call.target, Op: opConnCall, V: call})
+}
+
+// h2FinishAsync writes an async answer on the stream that asked for it.
+func (ls *loopState) h2FinishAsync(l *engine.Loop, from conntable.Sub, call *asyncCall) {
+	ls.h2Finish(l, from, call.reply, call.head)
+}
+
+// h2Finish writes answer (one of our HTTP/1.1 answers) on the stream whose
+// record from stood for the request, and frees the record.
+func (ls *loopState) h2Finish(l *engine.Loop, from conntable.Sub, answer []byte, head bool) {
+	st := ls.stream(from)
+	if st == nil {
+		return // the stream was reset meanwhile
+	}
+	conn := st.conn
+	if hc := ls.h2Of(conn); hc != nil {
+		ls.h2Answer(l, conn, hc, st.id, answer, head, false)
+		ls.h2Forget(l, hc, from)
+	}
+}
+
+// h2AnswerPoll answers the long-poll on stream subscriber sub (see
+// answerPoll): the same answer as over HTTP/1.1, ending the stream, which
+// leaves the table.
+func (ls *loopState) h2AnswerPoll(l *engine.Loop, sub conntable.Sub, c *subState, extra []*message, final bool) bool {
+	body, ok := ls.pollBody(l, engine.Handle(sub), c, extra, final)
+	if !ok {
+		return false
+	}
+	ls.out = ls.appendPollAnswer(ls.out[:0], persist11, c.origin, body)
+	ls.cancelSubTimer(c)
+	ls.h2Finish(l, sub, ls.out, false)
+	return true
+}

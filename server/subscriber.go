@@ -1,0 +1,228 @@
+package server
+
+import (
+	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/httpcodec/h2"
+	"github.com/pushwire/pushwire/push"
+)
+
+// subState is one subscriber: a stream of frames (or a waiting long-poll)
+// with its user and topics (memberships in the table), format, framing and
+// cursor, named in the table, the conn keys and every delivery by a
+// conntable.Sub. It is apart from the transport that carries it:
+//
+//   - an HTTP/1.x connection carries at most one subscriber, and its
+//     connState embeds it (ConnSub: the Sub is the connection's own handle,
+//     so an HTTP/1.1 subscriber costs no memory of its own);
+//   - an HTTP/2 connection carries one per stream, each in a stream record
+//     (streamSub) of the loop, which knows the connection and the stream id.
+//
+// 48 bytes, no Go pointers. Only the owning loop touches it.
+type subState struct {
+	timer  conntable.TimerID // a long-poll's timeout on the wheel
+	cursor uint64            // stream: highest id written by replay; poll: the since cursor
+	member [2]conntable.Membership
+	at     stamp // stream: when the last frame was written; request: when its timeout ends
+	more   int32 // extra memberships, 1-based into loopState.more
+
+	mode           connMode
+	timerKind      timerKind
+	format         push.Format
+	minor          uint8 // HTTP/1.x: minor version of the stream request, 0 means close-delimited; see framing
+	origin         uint8 // 1 + index of the request's Origin in --allowed-origins; 0 = none
+	subscribed     bool  // key and memberships are in the table
+	hasUser        bool  // member[0] is the user's membership
+	closeAfterPoll bool  // the long-poll request did not keep its connection
+}
+
+// Framing of a subscriber's frames, in subState.minor: HTTP/1.0 writes them
+// bare (close-delimited), HTTP/1.1 as chunks, HTTP/2 as DATA frames of its
+// stream.
+const (
+	framingRaw     = 0
+	framingChunked = 1
+	framingH2      = 2
+)
+
+// streamSub is a subscriber that shares its connection: one stream of an
+// HTTP/2 connection. 64 bytes, no Go pointers, in fixed pages like
+// connStates; gen names the record's current use (its Sub's generation).
+type streamSub struct {
+	subState
+	conn engine.Handle // the connection that carries it
+	id   uint32        // its HTTP/2 stream id
+	gen  uint32        // bumped when the record is freed; never 0 while in use
+}
+
+const streamPageSize = 256
+
+type streamPage [streamPageSize]streamSub
+
+// loopStreams are the stream records of a loop, their free list and the conn
+// keys issued to them. Only the loop touches them, except keys, which any
+// goroutine may read (lookupKey).
+type loopStreams struct {
+	streamPages []*streamPage
+	freeStreams []int32
+	streamKeys  conntable.Keys // the conn key issued to each stream record
+}
+
+// newStream takes a stream record for stream id of connection conn and
+// returns its Sub. The record starts as a connection does: in modeRequest,
+// not subscribed.
+func (ls *loopState) newStream(conn engine.Handle, id uint32) (conntable.Sub, *streamSub) {
+	var i int
+	if n := len(ls.freeStreams); n > 0 {
+		i = int(ls.freeStreams[n-1])
+		ls.freeStreams = ls.freeStreams[:n-1]
+	} else {
+		i = len(ls.streamPages) * streamPageSize
+		ls.streamPages = append(ls.streamPages, new(streamPage))
+		for j := streamPageSize - 1; j > 0; j-- {
+			ls.freeStreams = append(ls.freeStreams, int32(i+j))
+		}
+	}
+	st := &ls.streamPages[i/streamPageSize][i%streamPageSize]
+	gen := st.gen + 1
+	if gen == 0 {
+		gen = 1
+	}
+	*st = streamSub{conn: conn, id: id, gen: gen}
+	return conntable.StreamSub(ls.index, i, gen), st
+}
+
+// stream returns sub's record while sub still names it.
+func (ls *loopStreams) stream(sub conntable.Sub) *streamSub {
+	i := sub.Index()
+	if !sub.IsStream() || i/streamPageSize >= len(ls.streamPages) {
+		return nil
+	}
+	st := &ls.streamPages[i/streamPageSize][i%streamPageSize]
+	if st.gen != sub.Gen() || st.conn == 0 {
+		return nil
+	}
+	return st
+}
+
+// eachStream calls fn for every stream record in use on the loop.
+func (ls *loopStreams) eachStream(loop int, fn func(sub conntable.Sub, st *streamSub)) {
+	for p, page := range ls.streamPages {
+		for i := range page {
+			if st := &page[i]; st.conn != 0 {
+				fn(conntable.StreamSub(loop, p*streamPageSize+i, st.gen), st)
+			}
+		}
+	}
+}
+
+// freeStream gives a stream record back; sub no longer names it. The
+// caller has unsubscribed it.
+func (ls *loopStreams) freeStream(sub conntable.Sub) {
+	st := ls.stream(sub)
+	if st == nil {
+		return
+	}
+	gen := st.gen
+	*st = streamSub{gen: gen + 1}
+	ls.freeStreams = append(ls.freeStreams, int32(sub.Index()))
+}
+
+// subscriberOf returns the live subscriber sub names on this loop and the
+// connection that carries it; nil when it is gone.
+func (ls *loopState) subscriberOf(sub conntable.Sub) (*subState, engine.Handle) {
+	if sub.IsStream() {
+		if st := ls.stream(sub); st != nil {
+			return &st.subState, st.conn
+		}
+		return nil, 0
+	}
+	h := engine.Handle(sub)
+	if c := ls.live(h); c != nil {
+		return &c.subState, h
+	}
+	return nil, 0
+}
+
+// keysOf returns the conn-key index and the index in it of sub's key.
+func (ls *loopState) keysOf(sub conntable.Sub) (*conntable.Keys, int) {
+	if sub.IsStream() {
+		return &ls.streamKeys, sub.Index()
+	}
+	return &ls.keys, sub.Index()
+}
+
+// keyOf returns sub's conn key.
+func (ls *loopState) keyOf(sub conntable.Sub) connKey {
+	k, i := ls.keysOf(sub)
+	return connKey{sub, k.Random(i)}
+}
+
+// writeTo writes b, a frame with sub's framing already applied for HTTP/1.x
+// (raw or chunked), to the connection that carries sub; by reference when
+// ref (b is a shared message frame that outlives the loop's flush).
+// HTTP/2 subscribers get b (the raw frame) as DATA on their stream.
+func (ls *loopState) writeTo(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle, b []byte, ref bool) {
+	switch {
+	case s.minor == framingH2:
+		ls.h2Data(l, sub, conn, b)
+	case ref:
+		l.WriteRef(conn, b)
+	default:
+		l.Write(conn, b)
+	}
+}
+
+// pick returns the frame of the subscriber's framing: the bare frame for
+// HTTP/1.0 and HTTP/2, the chunk for HTTP/1.1.
+func (s *subState) pick(raw, chunked []byte) []byte {
+	if s.minor == framingChunked {
+		return chunked
+	}
+	return raw
+}
+
+// openStream takes a stream record for stream id of connection conn, with
+// the given framing, and enters it in the table as q asks: a subscriber that
+// shares its connection. The caller writes the answer's head, then starts
+// it (startStream).
+func (ls *loopState) openStream(conn engine.Handle, id uint32, framing uint8, q *queryParams) (conntable.Sub, *streamSub) {
+	sub, st := ls.newStream(conn, id)
+	st.minor = framing
+	ls.register(sub, &st.subState, q)
+	return sub, st
+}
+
+// dropStream ends stream subscriber sub: out of the table, its held
+// messages released, its record freed. Its connection carries on.
+func (ls *loopState) dropStream(l *engine.Loop, sub conntable.Sub) {
+	st := ls.stream(sub)
+	if st == nil {
+		return
+	}
+	ls.dropHeld(l, engine.Handle(sub))
+	ls.cancelSubTimer(&st.subState)
+	if st.subscribed {
+		ls.leave(l, sub, &st.subState)
+	}
+	ls.freeStream(sub)
+}
+
+// kick ends subscriber sub (DELETE /conn/<key>): a connection's only
+// subscriber with its connection, a stream alone.
+func (ls *loopState) kick(l *engine.Loop, sub conntable.Sub, conn engine.Handle) {
+	if !sub.IsStream() {
+		l.Close(conn, errKicked)
+		return
+	}
+	ls.endStream(l, sub, conn)
+}
+
+// endStream ends stream subscriber sub on its transport, then drops it.
+func (ls *loopState) endStream(l *engine.Loop, sub conntable.Sub, conn engine.Handle) {
+	if hc := ls.h2Of(conn); hc != nil {
+		ls.h2Reset(l, hc, sub, conn, h2.Cancel)
+		return
+	}
+	ls.dropStream(l, sub)
+}
