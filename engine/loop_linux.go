@@ -47,12 +47,13 @@ type Loop struct {
 	tasks        []Task     // spare task slice, swapped with the queue's
 	handoffs     []handoff  // spare handoff slice
 	listeners    []loopListener
-	held         []heldListener // listeners taken out by DetachListeners (handoff.go)
-	lateWrites   int64          // flushes that found output on an exported conn (handoff.go)
-	lingering    []lingerer     // conns draining input before their close (linger.go)
-	resumes      []resumeReq    // conns whose carry OnData gets again before the flush (backpressure.go)
+	lingering    []lingerer  // conns draining input before their close (linger.go)
+	resumes      []resumeReq // conns whose carry OnData gets again before the flush (backpressure.go)
 	spareResumes []resumeReq
 	feeding      int32 // slot whose OnData is running; -1 outside OnData
+
+	held       []heldListener // listeners taken out by DetachListeners (handoff.go)
+	lateWrites int64          // flushes that found output on an exported conn (handoff.go)
 
 	highWater     int // pending bytes over which reading a conn pauses: WriteBufferLimit/2
 	lowWater      int // pending bytes under which a paused conn is read again: WriteBufferLimit/4
