@@ -55,6 +55,12 @@ func (l *Loop) Detach(h Handle) (fd int, err error) {
 	return int(c.fd), nil
 }
 
+// Detached reports whether h is detached (Detach, and no Reattach since).
+func (l *Loop) Detached(h Handle) bool {
+	c, _ := l.conn(h)
+	return c != nil && c.flags&flagDetached != 0
+}
+
 // Export appends h's queued output and carried input (bytes read and not yet consumed) to
 // dst and carry. From here a write to h is lost if the conn moves: LateWrites counts them.
 func (l *Loop) Export(dst, carry []byte, h Handle) ([]byte, []byte) {

@@ -6,7 +6,8 @@
 //
 // One handoff, every packet at most MaxPacket bytes, its first byte the packet type:
 //
-//	old → new  hello   protocol version, the old process's node id, message-id counter, version
+//	old → new  hello   protocol version, node id, message-id counter, version, multipart boundary,
+//	                   upgrades so far
 //	old → new  data    a run of the record stream (records may span packets)
 //	old → new  fds     up to MaxFDsPerPacket descriptors (SCM_RIGHTS), in record order
 //	old → new  end     how many listener and connection records were sent

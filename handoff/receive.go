@@ -178,10 +178,13 @@ func parseHello(p []byte, m *Meta) error {
 	node := d.bytes16(maxNodeID)
 	seq := d.take(8)
 	ver := d.bytes16(maxVer)
+	boundary := d.bytes16(maxVer)
+	upgrades := d.take(8)
 	if d.err != nil || len(d.b) != 0 {
 		return fmt.Errorf("%w: malformed hello", ErrProtocol)
 	}
-	m.NodeID, m.Seq, m.Version = string(node), binary.LittleEndian.Uint64(seq), string(ver)
+	m.NodeID, m.Seq, m.Version, m.Boundary = string(node), binary.LittleEndian.Uint64(seq), string(ver), string(boundary)
+	m.Upgrades = binary.LittleEndian.Uint64(upgrades)
 	return nil
 }
 

@@ -51,6 +51,10 @@ type Meta struct {
 	NodeID  string // the node's id, kept across the upgrade
 	Seq     uint64 // the last message id handed out: the new process continues after it
 	Version string // the old process's build version, for logs
+	// Boundary is the multipart boundary the node's streams were started with: their
+	// Content-Type names it, so the new process must frame their parts with it.
+	Boundary string
+	Upgrades uint64 // upgrades the node went through before this one
 }
 
 // Pair makes a connected SOCK_SEQPACKET pair: the first end for this process, the second as an
@@ -105,13 +109,15 @@ func NewSender(c *net.UnixConn, deadline time.Time) *Sender {
 
 // Hello opens the handoff.
 func (s *Sender) Hello(m Meta) error {
-	if len(m.NodeID) > maxNodeID || len(m.Version) > maxVer {
+	if len(m.NodeID) > maxNodeID || len(m.Version) > maxVer || len(m.Boundary) > maxVer {
 		return ErrTooLarge
 	}
 	p := append(s.pkt[:0], pHello, ProtocolVersion)
 	p = appendBytes16(p, []byte(m.NodeID))
 	p = binary.LittleEndian.AppendUint64(p, m.Seq)
 	p = appendBytes16(p, []byte(m.Version))
+	p = appendBytes16(p, []byte(m.Boundary))
+	p = binary.LittleEndian.AppendUint64(p, m.Upgrades)
 	s.pkt = p
 	return s.write(p, nil)
 }

@@ -78,7 +78,7 @@ func TestHandoffOverSocket(t *testing.T) {
 	sent := make(chan error, 1)
 	go func() {
 		s := NewSender(old, deadline)
-		err := s.Hello(Meta{NodeID: "node-a", Seq: 12345, Version: "v1"})
+		err := s.Hello(Meta{NodeID: "node-a", Seq: 12345, Version: "v1", Boundary: "pushwire-b", Upgrades: 3})
 		if err == nil {
 			err = s.Add(&Record{Kind: KindListener, Listener: Listener{Tag: 0}}, int(lf.Fd()))
 		}
@@ -104,7 +104,7 @@ func TestHandoffOverSocket(t *testing.T) {
 		t.Fatalf("Receive = %v", err)
 	}
 	defer got.Close()
-	if got.NodeID != "node-a" || got.Seq != 12345 || got.Version != "v1" {
+	if got.NodeID != "node-a" || got.Seq != 12345 || got.Version != "v1" || got.Boundary != "pushwire-b" || got.Upgrades != 3 {
 		t.Errorf("meta = %+v", got.Meta)
 	}
 	if len(got.Listeners) != 1 || len(got.Conns) != n {

@@ -26,6 +26,7 @@ const (
 	opResyncHold   // V chan struct{}: hold the user streams' live messages; signal V
 	opResyncReplay // the node is registered again: replay what the held streams missed
 	opResyncFailed // the re-registration failed: write what the streams held
+	opUpgrade      // V *upgradeStep: one round of a handoff to a new process (handoff.go)
 )
 
 // loopState is the server's state on one engine loop. Only that loop's
@@ -199,12 +200,17 @@ func (s *Server) OnTask(l *engine.Loop, t engine.Task) {
 		ls.resyncReplay(l)
 	case opResyncFailed:
 		ls.resyncFailed(l)
+	case opUpgrade:
+		ls.upgradeStep(l, t.V.(*upgradeStep))
 	}
 }
 
 // OnTick implements engine.Handler: it advances the loop's timing wheel.
 func (s *Server) OnTick(l *engine.Loop, now time.Time) {
 	ls := s.loops[l.Index()]
+	if s.frozen(l.Index()) {
+		return // handing over: nothing may write to a detached conn (handoff.go)
+	}
 	ls.cur = l
 	ls.wheel.Advance(now, ls.fireFn)
 	ls.cur = nil

@@ -118,6 +118,7 @@ func (s *Server) appendStats(dst []byte) []byte {
 	field("uptime_seconds", int64(sn.uptime.Seconds()))
 	dst = append(dst, `,"draining":`...)
 	dst = strconv.AppendBool(dst, sn.draining)
+	dst = s.appendUpgradeStats(dst)
 	return append(dst, '}')
 }
 
