@@ -83,8 +83,9 @@ func (u *upgrader) start() error {
 	defer c.Close()
 	if os.Getenv("PUSHWIRE_TEST_CRASH_IN_HANDOFF") == "1" && buildVersion == "crash-test" {
 		// Only a build made for the test of a crash during the handoff has this: the old
-		// process must take its connections back.
-		time.Sleep(100 * time.Millisecond)
+		// process, which has sent everything by now, must take its connections back. The
+		// second lets the test send a second SIGUSR2 during the upgrade.
+		time.Sleep(time.Second)
 		os.Exit(3)
 	}
 	meta, err := u.srv.TakeOver(c, time.Now().Add(u.timeout))

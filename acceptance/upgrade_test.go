@@ -1,0 +1,555 @@
+package acceptance
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Zero-downtime upgrade (SPEC §11): real processes, a binary replaced on disk between them,
+// subscribers in every stream format counting their TCP connections, a publisher at a steady
+// rate on one keep-alive connection.
+
+// buildVersioned builds ./cmd/pushwire (with the race detector, as TestMain's) with
+// main.buildVersion set, into path.
+func buildVersioned(t *testing.T, path, version string) {
+	t.Helper()
+	cmd := exec.Command("go", "build", "-race", "-ldflags", "-X main.buildVersion="+version, "-o", path, "./cmd/pushwire")
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", version, err, out)
+	}
+}
+
+// upgradable is a pushwire process started from an installed path whose binary a test
+// replaces before SIGUSR2. Its stderr, and its successor's (inherited), go to one file.
+type upgradable struct {
+	t         *testing.T
+	installed string
+	cmd       *exec.Cmd
+	logPath   string
+	edge, api string
+	exited    chan struct{}
+	waitErr   error
+}
+
+func startUpgradable(t *testing.T, installed string, env []string, args ...string) *upgradable {
+	t.Helper()
+	u := &upgradable{t: t, installed: installed, logPath: filepath.Join(t.TempDir(), "pushwire.log"), exited: make(chan struct{})}
+	logf, err := os.Create(u.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	u.cmd = exec.Command(installed, args...)
+	u.cmd.Env = append(os.Environ(), env...)
+	u.cmd.Stderr, u.cmd.Stdout = logf, logf // files, not pipes: the successor inherits them, and Wait must not wait for it
+	if err := u.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { u.waitErr = u.cmd.Wait(); close(u.exited) }()
+	t.Cleanup(func() {
+		// The successor is not our child: find it in the log and end it.
+		for _, m := range regexp.MustCompile(`started the new binary .* pid=(\d+)`).FindAllStringSubmatch(u.logText(), -1) {
+			var pid int
+			fmt.Sscan(m[1], &pid)
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		u.cmd.Process.Kill()
+		<-u.exited
+		for _, mark := range []string{"WARNING: DATA RACE", "panic: ", "fatal error: "} {
+			if strings.Contains(u.logText(), mark) {
+				t.Errorf("pushwire printed %q", mark)
+			}
+		}
+		if t.Failed() {
+			t.Logf("pushwire log:\n%s", u.logText())
+		}
+	})
+	m := u.waitLog(`msg="pushwire started".* edge=(\S+) api=(\S+)`)
+	u.edge, u.api = m[1], m[2]
+	time.Sleep(200 * time.Millisecond) // signal handlers are installed after the started line
+	return u
+}
+
+func (u *upgradable) logText() string {
+	b, _ := os.ReadFile(u.logPath)
+	return string(b)
+}
+
+// waitLog waits for a log line matching re and returns its submatches.
+func (u *upgradable) waitLog(re string) []string {
+	u.t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if m := rx.FindStringSubmatch(u.logText()); m != nil {
+			return m
+		}
+		if time.Now().After(deadline) {
+			u.t.Fatalf("no log line matching %q", re)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// install replaces the binary at the installed path, as a package upgrade would.
+func (u *upgradable) install(path string) {
+	u.t.Helper()
+	if err := os.Rename(path, u.installed); err != nil {
+		u.t.Fatal(err)
+	}
+}
+
+func (u *upgradable) usr2() {
+	u.t.Helper()
+	if err := u.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
+		u.t.Fatal(err)
+	}
+}
+
+// counter counts the TCP connections a client side opens.
+type counter struct{ dials atomic.Int64 }
+
+func (c *counter) dial(addr string) (net.Conn, error) {
+	c.dials.Add(1)
+	return net.DialTimeout("tcp", addr, ioTimeout)
+}
+
+// upSub is one subscriber: what it read, as it read it.
+type upSub struct {
+	format     string
+	user       string
+	topic      string
+	mu         sync.Mutex
+	ids        []string
+	registered int
+	heartbeats int
+	controls   []string
+	err        error
+}
+
+func (s *upSub) note(kind, v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch kind {
+	case "registered":
+		s.registered++
+	case "message":
+		s.ids = append(s.ids, v)
+	case "heartbeat":
+		s.heartbeats++
+	default:
+		s.controls = append(s.controls, v)
+	}
+}
+
+func (s *upSub) snapshot() (ids []string, registered, heartbeats int, controls []string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.ids...), s.registered, s.heartbeats, append([]string(nil), s.controls...), s.err
+}
+
+// run opens the stream and reads it until the connection ends.
+func (s *upSub) run(cnt *counter, edge string, ready chan<- error) {
+	conn, err := cnt.dial(edge)
+	if err != nil {
+		ready <- err
+		return
+	}
+	defer conn.Close()
+	proto, format := "HTTP/1.1", s.format
+	if format == "ndjson10" {
+		proto, format = "HTTP/1.0", "ndjson"
+	}
+	fmt.Fprintf(conn, "GET /sub?user=%s&topic=%s&format=%s %s\r\nHost: x\r\n\r\n", s.user, s.topic, format, proto)
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err == nil && resp.StatusCode != 200 {
+		err = fmt.Errorf("status %d", resp.StatusCode)
+	}
+	ready <- err
+	if err != nil {
+		return
+	}
+	body := bufio.NewReader(resp.Body)
+	switch format {
+	case "sse":
+		err = s.readSSE(body)
+	case "multipart":
+		_, params, _ := strings.Cut(resp.Header.Get("Content-Type"), "boundary=")
+		err = s.readMultipart(body, params)
+	default:
+		err = s.readNDJSON(body)
+	}
+	s.mu.Lock()
+	s.err = err
+	s.mu.Unlock()
+}
+
+// packetKind classifies a JSON packet of the ndjson and multipart formats.
+func (s *upSub) packet(line string) error {
+	var p struct {
+		Protocol int    `json:"protocol"`
+		ID       string `json:"id"`
+		Cmd      string `json:"cmd"`
+	}
+	if err := json.Unmarshal([]byte(line), &p); err != nil {
+		return fmt.Errorf("bad packet %q: %v", line, err)
+	}
+	switch p.Protocol {
+	case 0:
+		s.note("heartbeat", "")
+	case 1:
+		s.note("registered", "")
+	case 2:
+		s.note("message", p.ID)
+	default:
+		s.note("control", line)
+	}
+	return nil
+}
+
+func (s *upSub) readNDJSON(r *bufio.Reader) error {
+	for {
+		l, err := r.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		if err := s.packet(strings.TrimSuffix(l, "\n")); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *upSub) readSSE(r *bufio.Reader) error {
+	for {
+		l, err := r.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		l = strings.TrimSuffix(l, "\n")
+		switch {
+		case strings.HasPrefix(l, ": hb "):
+			s.note("heartbeat", "")
+		case strings.HasPrefix(l, "id: "):
+			s.note("message", strings.TrimPrefix(l, "id: "))
+		case l == "event: registered":
+			s.note("registered", "")
+		case strings.HasPrefix(l, "event: ") && l != "event: message":
+			s.note("control", l)
+		}
+	}
+}
+
+func (s *upSub) readMultipart(r *bufio.Reader, boundary string) error {
+	inHead, id := false, ""
+	for {
+		l, err := r.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		l = strings.TrimRight(l, "\r\n")
+		switch {
+		case l == "--"+boundary:
+			inHead, id = true, ""
+		case inHead && strings.HasPrefix(l, "Push-Id: "):
+			id = strings.TrimPrefix(l, "Push-Id: ")
+		case inHead && l == "":
+			inHead = false
+		case !inHead && id != "" && id != "0":
+			s.note("message", id) // a message part's body is the payload itself
+			id = ""
+		case !inHead && strings.HasPrefix(l, "{"):
+			if err := s.packet(l); err != nil { // registered, heartbeat, control: a packet
+				return err
+			}
+		}
+	}
+}
+
+// upPublisher publishes at a steady rate on one keep-alive connection and keeps, in order,
+// the id and target of every publish answered 200.
+type upPublisher struct {
+	cnt    counter
+	client *http.Client
+	mu     sync.Mutex
+	sent   []upSent
+	bad    []string
+}
+
+type upSent struct{ id, to string }
+
+func newUpPublisher() *upPublisher {
+	p := &upPublisher{}
+	p.client = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
+		MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1, DisableCompression: true,
+		DialContext: func(_ context.Context, _, addr string) (net.Conn, error) { return p.cnt.dial(addr) },
+	}}
+	return p
+}
+
+func (p *upPublisher) run(api string, users, topics int, every time.Duration, stop <-chan struct{}) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		to := fmt.Sprintf("user/u%d", i%users)
+		if i%2 == 1 {
+			to = fmt.Sprintf("topic/t%d", i%topics)
+		}
+		resp, err := p.client.Post("http://"+api+"/pub/"+to, "application/json", strings.NewReader(fmt.Sprintf(`{"n":%d}`, i)))
+		if err != nil {
+			p.mu.Lock()
+			p.bad = append(p.bad, err.Error())
+			p.mu.Unlock()
+			continue
+		}
+		var a struct {
+			ID string `json:"id"`
+		}
+		json.NewDecoder(resp.Body).Decode(&a)
+		resp.Body.Close()
+		p.mu.Lock()
+		if resp.StatusCode == 200 {
+			p.sent = append(p.sent, upSent{id: a.ID, to: strings.Replace(to, "/", ":", 1)})
+		} else {
+			p.bad = append(p.bad, fmt.Sprintf("%s: %d", to, resp.StatusCode))
+		}
+		p.mu.Unlock()
+	}
+}
+
+// upgradeRun is one scenario: subscribers of every format, a publisher, something done to
+// the node mid-stream, then every answered message checked on every stream.
+type upgradeRun struct {
+	subs  []*upSub
+	cnt   counter
+	pub   *upPublisher
+	stop  chan struct{}
+	done  chan struct{}
+	users int
+}
+
+const upTopics = 3
+
+func startUpgradeRun(t *testing.T, u *upgradable, perFormat int) *upgradeRun {
+	t.Helper()
+	r := &upgradeRun{pub: newUpPublisher(), stop: make(chan struct{}), done: make(chan struct{})}
+	ready := make(chan error)
+	for _, f := range []string{"ndjson", "sse", "multipart", "ndjson10"} {
+		for range perFormat {
+			k := len(r.subs)
+			s := &upSub{format: f, user: fmt.Sprintf("u%d", k), topic: fmt.Sprintf("t%d", k%upTopics)}
+			r.subs = append(r.subs, s)
+			go s.run(&r.cnt, u.edge, ready)
+			if err := <-ready; err != nil {
+				t.Fatalf("subscriber %d (%s): %v", k, f, err)
+			}
+		}
+	}
+	r.users = len(r.subs)
+	// Every stream has its registered frame before the first publish.
+	waitFor(t, ioTimeout, "registered frames", func() bool {
+		for _, s := range r.subs {
+			if _, reg, _, _, _ := s.snapshot(); reg == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	go func() { r.pub.run(u.api, r.users, upTopics, 5*time.Millisecond, r.stop); close(r.done) }()
+	return r
+}
+
+// published waits until n more publishes were answered.
+func (r *upgradeRun) published(t *testing.T, n int) {
+	t.Helper()
+	r.pub.mu.Lock()
+	want := len(r.pub.sent) + n
+	r.pub.mu.Unlock()
+	waitFor(t, 60*time.Second, fmt.Sprintf("%d more publishes", n), func() bool {
+		r.pub.mu.Lock()
+		defer r.pub.mu.Unlock()
+		return len(r.pub.sent) >= want
+	})
+}
+
+// finish stops the publisher and checks every stream: every message answered 200 to its
+// user or topic, in order, nothing else but heartbeats, one registered frame, one TCP
+// connection per subscriber and one for the publisher, and a heartbeat after the last
+// message (the new process keeps the rhythm).
+func (r *upgradeRun) finish(t *testing.T) {
+	t.Helper()
+	close(r.stop)
+	<-r.done
+	r.pub.mu.Lock()
+	sent, bad := r.pub.sent, r.pub.bad
+	r.pub.mu.Unlock()
+	if len(bad) > 0 {
+		t.Errorf("%d publishes not answered 200, first: %s", len(bad), bad[0])
+	}
+	for _, s := range r.subs {
+		var want []string
+		for _, m := range sent {
+			if m.to == "user:"+s.user || m.to == "topic:"+s.topic {
+				want = append(want, m.id)
+			}
+		}
+		waitFor(t, 30*time.Second, fmt.Sprintf("%s stream of %s: %d messages", s.format, s.user, len(want)), func() bool {
+			ids, _, _, _, err := s.snapshot()
+			return len(ids) >= len(want) || err != nil
+		})
+		hb := 0
+		if _, _, hb, _, _ = s.snapshot(); true {
+			waitFor(t, 30*time.Second, "a heartbeat after the last message on "+s.user, func() bool {
+				_, _, h, _, err := s.snapshot()
+				return h > hb || err != nil
+			})
+		}
+		ids, reg, _, controls, err := s.snapshot()
+		if err != nil {
+			t.Errorf("%s stream of %s ended: %v", s.format, s.user, err)
+		}
+		if reg != 1 {
+			t.Errorf("%s stream of %s: %d registered frames; want 1", s.format, s.user, reg)
+		}
+		if len(controls) > 0 {
+			t.Errorf("%s stream of %s: control frames %q", s.format, s.user, controls)
+		}
+		if strings.Join(ids, ",") != strings.Join(want, ",") {
+			t.Errorf("%s stream of %s: got %d messages, want %d in publish order (first difference at %d)",
+				s.format, s.user, len(ids), len(want), firstDiff(ids, want))
+		}
+	}
+	if d := r.cnt.dials.Load(); d != int64(len(r.subs)) {
+		t.Errorf("subscribers opened %d TCP connections; want %d (no reconnect)", d, len(r.subs))
+	}
+	if d := r.pub.cnt.dials.Load(); d != 1 {
+		t.Errorf("the publisher opened %d TCP connections; want 1 (its keep-alive connection moved too)", d)
+	}
+	t.Logf("%d streams, %d messages answered 200", len(r.subs), len(sent))
+}
+
+func firstDiff(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+func (u *upgradable) stats(t *testing.T) map[string]any {
+	t.Helper()
+	resp, err := http.Get("http://" + u.api + "/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestUpgradeKeepsEveryStream: SIGUSR2 mid-stream with a differently versioned binary
+// installed: the old process exits 0, the new one reports its version and one upgrade, and
+// every subscriber gets every message answered 200, in order, over its one connection,
+// without a second registered frame; the publisher's connection moved too.
+func TestUpgradeKeepsEveryStream(t *testing.T) {
+	dir := t.TempDir()
+	installed := filepath.Join(dir, "pushwire")
+	buildVersioned(t, installed, "v1")
+	buildVersioned(t, filepath.Join(dir, "pushwire-v2"), "v2")
+
+	u := startUpgradable(t, installed, nil, "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--heartbeat", "2s")
+	r := startUpgradeRun(t, u, 3)
+	r.published(t, 100)
+	u.install(filepath.Join(dir, "pushwire-v2"))
+	u.usr2()
+	select {
+	case <-u.exited:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the old process did not exit after the upgrade")
+	}
+	if u.waitErr != nil {
+		t.Fatalf("the old process exited with %v; want 0", u.waitErr)
+	}
+	r.published(t, 100)
+	st := u.stats(t)
+	if st["version"] != "v2" || st["upgrades"] != 1.0 || st["upgrades_failed"] != 0.0 {
+		t.Errorf("/stats after the upgrade: version %v, upgrades %v, upgrades_failed %v; want v2, 1, 0",
+			st["version"], st["upgrades"], st["upgrades_failed"])
+	}
+	if st["connections"] != float64(len(r.subs)) {
+		t.Errorf("/stats connections = %v; want %d", st["connections"], len(r.subs))
+	}
+	r.finish(t)
+}
+
+// TestUpgradeCrashedNewProcess: the new binary exits during the handoff; the old process takes
+// everything back and carries on (logged, counted): no stream notices, no message answered 200
+// is lost. A second SIGUSR2 during the upgrade is ignored with a log line; a later upgrade
+// to a good binary then succeeds.
+func TestUpgradeCrashedNewProcess(t *testing.T) {
+	dir := t.TempDir()
+	installed := filepath.Join(dir, "pushwire")
+	buildVersioned(t, installed, "v1")
+	buildVersioned(t, filepath.Join(dir, "pushwire-crash"), "crash-test")
+	buildVersioned(t, filepath.Join(dir, "pushwire-v2"), "v2")
+
+	u := startUpgradable(t, installed, []string{"PUSHWIRE_TEST_CRASH_IN_HANDOFF=1"},
+		"--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--heartbeat", "2s")
+	r := startUpgradeRun(t, u, 2)
+	r.published(t, 100)
+	u.install(filepath.Join(dir, "pushwire-crash"))
+	u.usr2()
+	u.waitLog(`upgrade: started the new binary`)
+	u.usr2()
+	u.waitLog(`SIGUSR2 ignored: an upgrade is already running`)
+	u.waitLog(`upgrade failed; this process keeps its connections`)
+	r.published(t, 100)
+	select {
+	case <-u.exited:
+		t.Fatalf("the old process exited (%v) although the upgrade failed", u.waitErr)
+	default:
+	}
+	st := u.stats(t)
+	if st["version"] != "v1" || st["upgrades"] != 0.0 || st["upgrades_failed"] != 1.0 {
+		t.Errorf("/stats after the failed upgrade: version %v, upgrades %v, upgrades_failed %v; want v1, 0, 1",
+			st["version"], st["upgrades"], st["upgrades_failed"])
+	}
+
+	// The node is whole again: a good binary takes it over.
+	u.install(filepath.Join(dir, "pushwire-v2"))
+	u.usr2()
+	select {
+	case <-u.exited:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the old process did not exit after the second upgrade")
+	}
+	r.published(t, 100)
+	if st := u.stats(t); st["version"] != "v2" {
+		t.Errorf("/stats version after the second upgrade = %v; want v2", st["version"])
+	}
+	r.finish(t)
+}
