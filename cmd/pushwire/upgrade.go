@@ -67,7 +67,11 @@ func startOrTakeOver(srv *server.Server, log *slog.Logger, timeout time.Duration
 func (u *upgrader) start() error {
 	v, ok := os.LookupEnv(handoffEnv)
 	if !ok {
-		return u.srv.Start()
+		if err := u.srv.Start(); err != nil {
+			return err
+		}
+		u.notify("READY=1")
+		return nil
 	}
 	os.Unsetenv(handoffEnv) // not for this process's own upgrades
 	fd, err := strconv.Atoi(v)
@@ -93,6 +97,7 @@ func (u *upgrader) start() error {
 		return fmt.Errorf("taking over from the old process: %w", err)
 	}
 	u.log.Info("upgrade: serving every connection of the old process", "from_version", meta.Version, "version", buildVersion)
+	u.notify("MAINPID=" + strconv.Itoa(os.Getpid()) + "\nREADY=1")
 	return nil
 }
 
@@ -123,8 +128,11 @@ func (u *upgrader) settle() {
 
 func (u *upgrader) upgrade() {
 	start := time.Now()
-	err := u.handOff()
+	pid, err := u.handOff()
 	if err == nil {
+		// systemd (Type=notify): the unit's main process is the new one from here, so this
+		// one's exit does not stop the unit.
+		u.notify("MAINPID=" + strconv.Itoa(pid))
 		u.log.Info("upgrade: the new process took every connection; exiting", "took", time.Since(start))
 		u.exit(0)
 		return
@@ -136,15 +144,15 @@ func (u *upgrader) upgrade() {
 	u.mu.Unlock()
 }
 
-// handOff starts the new binary and hands it the node.
-func (u *upgrader) handOff() error {
+// handOff starts the new binary and hands it the node; it returns the new process's id.
+func (u *upgrader) handOff() (int, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	c, child, err := handoff.Pair()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer c.Close()
 	cmd := exec.Command(exe, u.args...)
@@ -154,7 +162,7 @@ func (u *upgrader) handOff() error {
 	err = cmd.Start()
 	child.Close()
 	if err != nil {
-		return fmt.Errorf("starting %s: %w", exe, err)
+		return 0, fmt.Errorf("starting %s: %w", exe, err)
 	}
 	u.log.Info("upgrade: started the new binary", "path", exe, "pid", cmd.Process.Pid, "timeout", u.timeout)
 	exited := make(chan error, 1)
@@ -165,9 +173,16 @@ func (u *upgrader) handOff() error {
 		if werr := <-exited; werr != nil {
 			err = fmt.Errorf("%w (new process: %v)", err, werr)
 		}
-		return err
+		return 0, err
 	}
-	return nil
+	return cmd.Process.Pid, nil
+}
+
+// notify tells systemd, when it runs the node, about a change of state; a failure is logged.
+func (u *upgrader) notify(state string) {
+	if err := sdNotify(state); err != nil {
+		u.log.Warn("sd_notify failed", "state", state, "err", err)
+	}
 }
 
 func withoutHandoffEnv(env []string) []string {
