@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -137,6 +138,7 @@ type upSub struct {
 	mu         sync.Mutex
 	ids        []string
 	registered int
+	key        string // from the registered packet (ndjson)
 	heartbeats int
 	controls   []string
 	err        error
@@ -148,6 +150,7 @@ func (s *upSub) note(kind, v string) {
 	switch kind {
 	case "registered":
 		s.registered++
+		s.key = v
 	case "message":
 		s.ids = append(s.ids, v)
 	case "heartbeat":
@@ -155,6 +158,12 @@ func (s *upSub) note(kind, v string) {
 	default:
 		s.controls = append(s.controls, v)
 	}
+}
+
+func (s *upSub) keyText() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.key
 }
 
 func (s *upSub) snapshot() (ids []string, registered, heartbeats int, controls []string, err error) {
@@ -206,6 +215,7 @@ func (s *upSub) packet(line string) error {
 		Protocol int    `json:"protocol"`
 		ID       string `json:"id"`
 		Cmd      string `json:"cmd"`
+		Conn     string `json:"conn"`
 	}
 	if err := json.Unmarshal([]byte(line), &p); err != nil {
 		return fmt.Errorf("bad packet %q: %v", line, err)
@@ -214,7 +224,7 @@ func (s *upSub) packet(line string) error {
 	case 0:
 		s.note("heartbeat", "")
 	case 1:
-		s.note("registered", "")
+		s.note("registered", p.Conn)
 	case 2:
 		s.note("message", p.ID)
 	default:
@@ -552,4 +562,86 @@ func TestUpgradeCrashedNewProcess(t *testing.T) {
 		t.Errorf("/stats version after the second upgrade = %v; want v2", st["version"])
 	}
 	r.finish(t)
+}
+
+// TestUpgradeKeepsQoS1: a standalone node keeps QoS 1 messages in memory; they go with the
+// upgrade. A message stored for an offline user is replayed by the new process when the user
+// subscribes; a message the old process wrote to a stream is acknowledged on the new one
+// (the sent log came across: the ack removes it); the message ids keep increasing.
+func TestUpgradeKeepsQoS1(t *testing.T) {
+	dir := t.TempDir()
+	installed := filepath.Join(dir, "pushwire")
+	buildVersioned(t, installed, "v1")
+	buildVersioned(t, filepath.Join(dir, "pushwire-v2"), "v2")
+	u := startUpgradable(t, installed, nil, "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0")
+
+	post := func(host, path, body string, hdr ...string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", "http://"+host+path, strings.NewReader(body))
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("POST %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	a := &upSub{format: "ndjson", user: "qa", topic: "none"}
+	ready := make(chan error, 1)
+	var cnt counter
+	go a.run(&cnt, u.edge, ready)
+	if err := <-ready; err != nil {
+		t.Fatal(err)
+	}
+	st, ans := post(u.api, "/pub/user/qa", "to a", "Push-QoS", "1")
+	if st != 200 {
+		t.Fatalf("QoS 1 publish to an online user = %d %v", st, ans)
+	}
+	sentID := ans["id"].(string)
+	waitFor(t, ioTimeout, "the QoS 1 message on the stream", func() bool { ids, _, _, _, _ := a.snapshot(); return len(ids) == 1 })
+	st, ans = post(u.api, "/pub/user/qb", "to b", "Push-QoS", "1")
+	if st != 202 || ans["stored"] != true {
+		t.Fatalf("QoS 1 publish to an offline user = %d %v; want 202 stored", st, ans)
+	}
+	storedID := ans["id"].(string)
+	if s := u.stats(t); s["stored_users"] != 2.0 {
+		t.Fatalf("stored_users before the upgrade = %v; want 2", s["stored_users"])
+	}
+
+	u.install(filepath.Join(dir, "pushwire-v2"))
+	u.usr2()
+	select {
+	case <-u.exited:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the old process did not exit after the upgrade")
+	}
+	if s := u.stats(t); s["version"] != "v2" || s["stored_users"] != 2.0 {
+		t.Fatalf("after the upgrade: version %v, stored_users %v; want v2, 2", s["version"], s["stored_users"])
+	}
+	// The ack names the conn key the old process gave and the id it wrote.
+	st, ans = post(u.edge, "/ack?conn="+a.keyText()+"&id="+sentID, "")
+	if st != 200 || ans["acked"] != 1.0 {
+		t.Errorf("POST /ack on the new process = %d %v; want 200 acked 1", st, ans)
+	}
+	if s := u.stats(t); s["stored_users"] != 1.0 {
+		t.Errorf("stored_users after the ack = %v; want 1 (qb's message)", s["stored_users"])
+	}
+	b := &upSub{format: "ndjson", user: "qb", topic: "none"}
+	go b.run(&cnt, u.edge, ready)
+	if err := <-ready; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ioTimeout, "the stored message replayed by the new process", func() bool { ids, _, _, _, _ := b.snapshot(); return len(ids) == 1 })
+	if ids, _, _, _, _ := b.snapshot(); ids[0] != storedID {
+		t.Errorf("replayed id %s; want %s", ids[0], storedID)
+	}
+	st, ans = post(u.api, "/pub/user/qa", "after", "Push-QoS", "1")
+	next, _ := strconv.ParseUint(fmt.Sprint(ans["id"]), 10, 64)
+	if prev, _ := strconv.ParseUint(sentID, 10, 64); st != 200 || next <= prev {
+		t.Errorf("a publish after the upgrade = %d %v; want 200 with an id above %s", st, ans, sentID)
+	}
 }

@@ -10,13 +10,14 @@
 //	                   upgrades so far
 //	old → new  data    a run of the record stream (records may span packets)
 //	old → new  fds     up to MaxFDsPerPacket descriptors (SCM_RIGHTS), in record order
-//	old → new  end     how many listener and connection records were sent
+//	old → new  end     how many listener, connection and other records were sent
 //	new → old  ready   everything was taken; the new process waits for go
 //	old → new  go      the old process lets go: the new one serves from here
 //	either     abort   a reason; the other side undoes what it did
 //
 // The record stream is a sequence of records, each `u32 length | u8 version | u8 kind | body`
-// (little-endian), and the i-th record owns the i-th descriptor. Every length is bounded
+// (little-endian): listeners and connections, each owning the next descriptor in order, and
+// the QoS 1 state of a standalone node (stored messages, sent entries), which own none. Every length is bounded
 // (Limits below), so a corrupt or hostile stream is an error, never a large allocation.
 //
 // The descriptors passed are duplicates: the old process keeps its own until it has read

@@ -13,6 +13,10 @@ func FuzzParseRecord(f *testing.F) {
 	l, _ := AppendRecord(nil, &Record{Kind: KindListener, Listener: Listener{Tag: 1}})
 	f.Add(l)
 	f.Add([]byte{0xff, 0xff, 0, 0, 1, 2})
+	for _, r := range []Record{sampleStored(), sampleSent()} {
+		b, _ := AppendRecord(nil, &r)
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var r Record
 		n, err := ParseRecord(b, &r)

@@ -27,6 +27,8 @@ type Taken struct {
 	Meta
 	Listeners []TakenListener
 	Conns     []TakenConn
+	Stored    []Stored
+	Sent      []Sent
 }
 
 // Close closes every descriptor still in t (those the caller did not adopt: it sets FD to -1
@@ -122,30 +124,44 @@ func (r *receiver) data(t *Taken, b []byte) error {
 	return nil
 }
 
-// pair gives each parsed record its descriptor, in order.
+// pair gives each parsed listener and connection record its descriptor, in order, and takes
+// the records that own none.
 func (r *receiver) pair(t *Taken) {
-	n := min(len(r.recs), len(r.fds))
-	for i := range n {
-		rec := &r.recs[i]
-		if rec.Kind == KindListener {
-			t.Listeners = append(t.Listeners, TakenListener{Listener: rec.Listener, FD: r.fds[i]})
-		} else {
-			t.Conns = append(t.Conns, TakenConn{Conn: rec.Conn, FD: r.fds[i]})
+	n, f := 0, 0
+	for ; n < len(r.recs); n++ {
+		rec := &r.recs[n]
+		switch rec.Kind {
+		case KindStored:
+			t.Stored = append(t.Stored, rec.Stored)
+			continue
+		case KindSent:
+			t.Sent = append(t.Sent, rec.Sent)
+			continue
 		}
+		if f == len(r.fds) {
+			break
+		}
+		if rec.Kind == KindListener {
+			t.Listeners = append(t.Listeners, TakenListener{Listener: rec.Listener, FD: r.fds[f]})
+		} else {
+			t.Conns = append(t.Conns, TakenConn{Conn: rec.Conn, FD: r.fds[f]})
+		}
+		f++
 	}
 	r.recs = r.recs[:copy(r.recs, r.recs[n:])]
-	r.fds = r.fds[:copy(r.fds, r.fds[n:])]
+	r.fds = r.fds[:copy(r.fds, r.fds[f:])]
 }
 
 func (r *receiver) end(t *Taken, b []byte) error {
-	if len(b) != 8 {
+	if len(b) != 12 {
 		return fmt.Errorf("%w: end packet of %d bytes", ErrProtocol, len(b))
 	}
-	nl, nc := binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:])
-	if len(r.buf) != 0 || len(r.recs) != 0 || len(r.fds) != 0 ||
-		uint32(len(t.Listeners)) != nl || uint32(len(t.Conns)) != nc {
-		return fmt.Errorf("%w: end announces %d listeners and %d conns; %d and %d came, %d records and %d descriptors unpaired, %d bytes unparsed",
-			ErrProtocol, nl, nc, len(t.Listeners), len(t.Conns), len(r.recs), len(r.fds), len(r.buf))
+	le := binary.LittleEndian
+	nl, nc, no := le.Uint32(b), le.Uint32(b[4:]), le.Uint32(b[8:])
+	if len(r.buf) != 0 || len(r.recs) != 0 || len(r.fds) != 0 || uint32(len(t.Listeners)) != nl ||
+		uint32(len(t.Conns)) != nc || uint64(len(t.Stored)+len(t.Sent)) != uint64(no) {
+		return fmt.Errorf("%w: end announces %d listeners, %d conns, %d other records; %d, %d and %d came, %d records and %d descriptors unpaired, %d bytes unparsed",
+			ErrProtocol, nl, nc, no, len(t.Listeners), len(t.Conns), len(t.Stored)+len(t.Sent), len(r.recs), len(r.fds), len(r.buf))
 	}
 	return nil
 }
@@ -161,6 +177,10 @@ func cloneRecord(r *Record) Record {
 	c.State = slices.Clone(r.Conn.State)
 	c.Pending = slices.Clone(r.Conn.Pending)
 	c.Carry = slices.Clone(r.Conn.Carry)
+	m := &out.Stored
+	m.User, m.To, m.Event = slices.Clone(m.User), slices.Clone(m.To), slices.Clone(m.Event)
+	m.ContentType, m.Data = slices.Clone(m.ContentType), slices.Clone(m.Data)
+	out.Sent.User, out.Sent.Entries = slices.Clone(r.Sent.User), slices.Clone(r.Sent.Entries)
 	return out
 }
 

@@ -15,7 +15,12 @@ type Kind uint8
 const (
 	KindListener Kind = 1 // a listening socket
 	KindConn     Kind = 2 // an accepted connection and its state
+	KindStored   Kind = 3 // a QoS 1 message kept for a user (no descriptor)
+	KindSent     Kind = 4 // QoS 1 messages written to a user's connections, unacknowledged (no descriptor)
 )
+
+// HasFD reports whether records of kind k come with a descriptor.
+func (k Kind) HasFD() bool { return k == KindListener || k == KindConn }
 
 // Bounds of a record's fields, checked on both sides.
 const (
@@ -24,6 +29,8 @@ const (
 	MaxTransportState = 64 << 10  // a transport's state (TLS keys and sequence numbers, …)
 	MaxPending        = 256 << 20 // output queued and not yet written
 	MaxCarry          = 64 << 20  // input read and not yet consumed
+	MaxData           = 64 << 20  // a stored message's payload
+	MaxSentEntries    = 1 << 16   // sent entries of one user
 	// MaxRecord bounds a whole record: the fixed fields, the largest name list, the
 	// transport state, pending output and carry.
 	MaxRecord = 1<<20 + MaxTopics*(MaxName+2) + MaxTransportState + MaxPending + MaxCarry
@@ -63,11 +70,42 @@ type Conn struct {
 	Carry       []byte // input read and not yet consumed
 }
 
-// Record is one record of the stream: a listener or a connection.
+// Stored is a QoS 1 message a node keeps for a user until it is acknowledged.
+type Stored struct {
+	User        []byte
+	Seq         uint64
+	TimeMs      int64
+	Expiry      int64
+	QoS         uint8
+	JSON        bool
+	To          []byte
+	Event       []byte
+	ContentType []byte
+	Data        []byte
+}
+
+// SentEntry is one QoS 1 message written to one of a user's connections.
+type SentEntry struct {
+	ID     uint64
+	Expiry int64
+	Handle uint64
+	Acked  int64
+	Missed uint8
+}
+
+// Sent is a user's unacknowledged sent messages, in the order written.
+type Sent struct {
+	User    []byte
+	Entries []SentEntry
+}
+
+// Record is one record of the stream.
 type Record struct {
 	Kind     Kind
 	Listener Listener
 	Conn     Conn
+	Stored   Stored
+	Sent     Sent
 }
 
 // Errors of the record stream.
@@ -97,6 +135,16 @@ func AppendRecord(dst []byte, r *Record) ([]byte, error) {
 	case KindConn:
 		var err error
 		if dst, err = appendConn(dst, &r.Conn); err != nil {
+			return dst[:start], err
+		}
+	case KindStored:
+		var err error
+		if dst, err = appendStored(dst, &r.Stored); err != nil {
+			return dst[:start], err
+		}
+	case KindSent:
+		var err error
+		if dst, err = appendSent(dst, &r.Sent); err != nil {
 			return dst[:start], err
 		}
 	default:
@@ -185,6 +233,14 @@ func ParseRecord(b []byte, r *Record) (int, error) {
 		r.Listener = Listener{Tag: body[0], TLS: body[1] == 1}
 	case KindConn:
 		if err := parseConn(body, &r.Conn); err != nil {
+			return 0, err
+		}
+	case KindStored:
+		if err := parseStored(body, &r.Stored); err != nil {
+			return 0, err
+		}
+	case KindSent:
+		if err := parseSent(body, &r.Sent); err != nil {
 			return 0, err
 		}
 	default:

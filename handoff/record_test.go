@@ -17,7 +17,8 @@ func sampleConn() Record {
 }
 
 func TestRecordRoundTrip(t *testing.T) {
-	for _, in := range []Record{sampleConn(), {Kind: KindListener, Listener: Listener{Tag: 1, TLS: true}}, {Kind: KindConn}} {
+	for _, in := range []Record{sampleConn(), {Kind: KindListener, Listener: Listener{Tag: 1, TLS: true}}, {Kind: KindConn},
+		sampleStored(), sampleSent(), {Kind: KindSent}} {
 		b, err := AppendRecord([]byte("prefix"), &in)
 		if err != nil {
 			t.Fatalf("AppendRecord(%v) = %v", in.Kind, err)
@@ -36,10 +37,24 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 }
 
+func sampleStored() Record {
+	return Record{Kind: KindStored, Stored: Stored{User: []byte("alice"), Seq: 77, TimeMs: 1765000000000, Expiry: 1765086400000,
+		QoS: 1, JSON: true, To: []byte("user:alice"), Event: []byte("e"), ContentType: []byte("application/json"), Data: []byte(`{"a":1}`)}}
+}
+
+func sampleSent() Record {
+	return Record{Kind: KindSent, Sent: Sent{User: []byte("alice"), Entries: []SentEntry{
+		{ID: 77, Expiry: 1765086400000, Handle: 0x100000005, Acked: 0, Missed: 1}, {ID: 78, Handle: 9, Acked: 1765000000500}}}}
+}
+
 // normalize makes empty and nil slices compare equal.
 func normalize(r *Record) {
 	c := &r.Conn
-	for _, p := range []*[]byte{&c.User, &c.State, &c.Pending, &c.Carry} {
+	m := &r.Stored
+	if len(r.Sent.Entries) == 0 {
+		r.Sent.Entries = nil
+	}
+	for _, p := range []*[]byte{&c.User, &c.State, &c.Pending, &c.Carry, &m.User, &m.To, &m.Event, &m.ContentType, &m.Data, &r.Sent.User} {
 		if len(*p) == 0 {
 			*p = nil
 		}

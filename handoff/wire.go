@@ -99,6 +99,7 @@ type Sender struct {
 	records []byte // scratch for one record
 	nListen uint32
 	nConn   uint32
+	nOther  uint32 // records without a descriptor
 }
 
 // NewSender writes to c; deadline bounds every write and read of the handoff.
@@ -122,20 +123,26 @@ func (s *Sender) Hello(m Meta) error {
 	return s.write(p, nil)
 }
 
-// Add queues r and its descriptor fd (a duplicate is sent; fd stays the caller's). Records and
-// descriptors go out in batches: data packets whenever MaxPacket bytes are queued, descriptors
-// MaxFDsPerPacket at a time, each batch after the records it belongs to.
+// Add queues r and, for a listener or a connection, its descriptor fd (a duplicate is sent;
+// fd stays the caller's; other kinds ignore it). Records and descriptors go out in batches:
+// data packets whenever MaxPacket bytes are queued, descriptors MaxFDsPerPacket at a time,
+// each batch after the records it belongs to.
 func (s *Sender) Add(r *Record, fd int) error {
 	var err error
 	if s.records, err = AppendRecord(s.records[:0], r); err != nil {
 		return err
 	}
 	s.data = append(s.data, s.records...)
-	s.fds = append(s.fds, fd)
-	if r.Kind == KindListener {
+	switch r.Kind {
+	case KindListener:
 		s.nListen++
-	} else {
+	case KindConn:
 		s.nConn++
+	default:
+		s.nOther++
+	}
+	if r.Kind.HasFD() {
+		s.fds = append(s.fds, fd)
 	}
 	if len(s.fds) == MaxFDsPerPacket {
 		return s.flush()
@@ -154,6 +161,7 @@ func (s *Sender) End() error {
 	p := append(s.pkt[:0], pEnd)
 	p = binary.LittleEndian.AppendUint32(p, s.nListen)
 	p = binary.LittleEndian.AppendUint32(p, s.nConn)
+	p = binary.LittleEndian.AppendUint32(p, s.nOther)
 	s.pkt = p
 	return s.write(p, nil)
 }

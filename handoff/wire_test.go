@@ -86,6 +86,10 @@ func TestHandoffOverSocket(t *testing.T) {
 			r := Record{Kind: KindConn, Conn: Conn{Handle: uint64(i + 1), User: fmt.Appendf(nil, "user%d", i),
 				Pending: []byte(strings.Repeat("x", i*200))}} // records span data packets
 			err = s.Add(&r, fds[i])
+			if i%100 == 0 && err == nil { // records without a descriptor, between those with one
+				st := sampleStored()
+				err = s.Add(&st, -1)
+			}
 		}
 		if err == nil {
 			err = s.End()
@@ -106,6 +110,9 @@ func TestHandoffOverSocket(t *testing.T) {
 	defer got.Close()
 	if got.NodeID != "node-a" || got.Seq != 12345 || got.Version != "v1" || got.Boundary != "pushwire-b" || got.Upgrades != 3 {
 		t.Errorf("meta = %+v", got.Meta)
+	}
+	if len(got.Stored) != n/100 || string(got.Stored[0].Data) != `{"a":1}` {
+		t.Errorf("received %d stored messages; want %d", len(got.Stored), n/100)
 	}
 	if len(got.Listeners) != 1 || len(got.Conns) != n {
 		t.Fatalf("received %d listeners and %d conns; want 1 and %d", len(got.Listeners), len(got.Conns), n)

@@ -27,7 +27,8 @@ import (
 //     task on every loop, so fan-outs queued by an earlier round have run when it ends.
 //  2. export: each detached connection's state (key, user, topics, format, cursor, time of its
 //     last frame) and its pending output and carry become a record, sent with a duplicate of
-//     its descriptor.
+//     its descriptor; then the QoS 1 messages kept in memory and the sent log
+//     (handoffqos.go).
 //  3. wait for ready; then check that nothing was written to an exported connection since
 //     (the engine counts it); send go; the caller exits 0 without closing anything.
 //
@@ -155,6 +156,9 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 				return err
 			}
 		}
+	}
+	if err := s.exportQoS(snd); err != nil {
+		return err
 	}
 	if err := snd.End(); err != nil {
 		return err
@@ -361,7 +365,7 @@ func (s *Server) adopt(t *handoff.Taken) error {
 		}
 		s.loops[h.Loop()].adoptConn(&tc.Conn, now)
 	}
-	return nil
+	return s.adoptQoS(t, now)
 }
 
 func (s *Server) adoptListener(tl *handoff.TakenListener) error {
