@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pushwire/pushwire/cluster/redistest"
 )
 
 // Zero-downtime upgrade (SPEC §11): real processes, a binary replaced on disk between them,
@@ -301,7 +304,7 @@ type upPublisher struct {
 	bad    []string
 }
 
-type upSent struct{ id, to string }
+type upSent struct{ id, to, answer string }
 
 func newUpPublisher() *upPublisher {
 	p := &upPublisher{}
@@ -335,11 +338,12 @@ func (p *upPublisher) run(api string, users, topics int, every time.Duration, st
 		var a struct {
 			ID string `json:"id"`
 		}
-		json.NewDecoder(resp.Body).Decode(&a)
+		body, _ := io.ReadAll(resp.Body)
+		json.Unmarshal(body, &a)
 		resp.Body.Close()
 		p.mu.Lock()
 		if resp.StatusCode == 200 {
-			p.sent = append(p.sent, upSent{id: a.ID, to: strings.Replace(to, "/", ":", 1)})
+			p.sent = append(p.sent, upSent{id: a.ID, to: strings.Replace(to, "/", ":", 1), answer: string(body)})
 		} else {
 			p.bad = append(p.bad, fmt.Sprintf("%s: %d", to, resp.StatusCode))
 		}
@@ -350,17 +354,23 @@ func (p *upPublisher) run(api string, users, topics int, every time.Duration, st
 // upgradeRun is one scenario: subscribers of every format, a publisher, something done to
 // the node mid-stream, then every answered message checked on every stream.
 type upgradeRun struct {
-	subs  []*upSub
-	cnt   counter
-	pub   *upPublisher
-	stop  chan struct{}
-	done  chan struct{}
-	users int
+	allow503 bool // a cluster: pushes through a peer during the handoff may be refused (503)
+	subs     []*upSub
+	cnt      counter
+	pub      *upPublisher
+	stop     chan struct{}
+	done     chan struct{}
+	users    int
 }
 
 const upTopics = 3
 
 func startUpgradeRun(t *testing.T, u *upgradable, perFormat int) *upgradeRun {
+	return startUpgradeRunVia(t, u, u.api, perFormat)
+}
+
+// startUpgradeRunVia publishes through api, which may be another node's.
+func startUpgradeRunVia(t *testing.T, u *upgradable, api string, perFormat int) *upgradeRun {
 	t.Helper()
 	r := &upgradeRun{pub: newUpPublisher(), stop: make(chan struct{}), done: make(chan struct{})}
 	ready := make(chan error)
@@ -385,7 +395,7 @@ func startUpgradeRun(t *testing.T, u *upgradable, perFormat int) *upgradeRun {
 		}
 		return true
 	})
-	go func() { r.pub.run(u.api, r.users, upTopics, 5*time.Millisecond, r.stop); close(r.done) }()
+	go func() { r.pub.run(api, r.users, upTopics, 5*time.Millisecond, r.stop); close(r.done) }()
 	return r
 }
 
@@ -413,20 +423,41 @@ func (r *upgradeRun) finish(t *testing.T) {
 	r.pub.mu.Lock()
 	sent, bad := r.pub.sent, r.pub.bad
 	r.pub.mu.Unlock()
-	if len(bad) > 0 {
-		t.Errorf("%d publishes not answered 200, first: %s", len(bad), bad[0])
+	var refused int
+	for _, b := range bad {
+		if r.allow503 && strings.HasSuffix(b, ": 503") {
+			refused++
+		} else {
+			t.Errorf("publish not answered 200: %s", b)
+		}
 	}
 	for _, s := range r.subs {
 		var want []string
+		answers := map[string]string{}
 		for _, m := range sent {
 			if m.to == "user:"+s.user || m.to == "topic:"+s.topic {
 				want = append(want, m.id)
+				answers[m.id] = m.to + " " + m.answer
 			}
 		}
-		waitFor(t, 30*time.Second, fmt.Sprintf("%s stream of %s: %d messages", s.format, s.user, len(want)), func() bool {
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 			ids, _, _, _, err := s.snapshot()
-			return len(ids) >= len(want) || err != nil
-		})
+			if len(ids) >= len(want) || err != nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				got := map[string]bool{}
+				for _, id := range ids {
+					got[id] = true
+				}
+				for _, id := range want {
+					if !got[id] {
+						t.Errorf("%s stream of %s never got %s, answered %s", s.format, s.user, id, answers[id])
+					}
+				}
+				t.FailNow()
+			}
+		}
 		hb := 0
 		if _, _, hb, _, _ = s.snapshot(); true {
 			waitFor(t, 30*time.Second, "a heartbeat after the last message on "+s.user, func() bool {
@@ -455,7 +486,7 @@ func (r *upgradeRun) finish(t *testing.T) {
 	if d := r.pub.cnt.dials.Load(); d != 1 {
 		t.Errorf("the publisher opened %d TCP connections; want 1 (its keep-alive connection moved too)", d)
 	}
-	t.Logf("%d streams, %d messages answered 200", len(r.subs), len(sent))
+	t.Logf("%d streams, %d messages answered 200, %d answered 503", len(r.subs), len(sent), refused)
 }
 
 func firstDiff(a, b []string) int {
@@ -644,4 +675,47 @@ func TestUpgradeKeepsQoS1(t *testing.T) {
 	if prev, _ := strconv.ParseUint(sentID, 10, 64); st != 200 || next <= prev {
 		t.Errorf("a publish after the upgrade = %d %v; want 200 with an id above %s", st, ans, sentID)
 	}
+}
+
+// TestUpgradeInCluster: three nodes on one Redis; the subscribers are on node a, the
+// publisher sends through node b. Node a is upgraded mid-stream: it keeps its node id and
+// link address (the link listener is handed over), b's links reach the new process by
+// themselves, every message answered 200 reaches every stream, in order, over its one
+// connection. Pushes b forwards while a hands over are refused by a and answered 503 by b,
+// never 200 and then lost.
+func TestUpgradeInCluster(t *testing.T) {
+	redis := "redis://" + redistest.Single(t)
+	dir := t.TempDir()
+	installed := filepath.Join(dir, "pushwire")
+	buildVersioned(t, installed, "v1")
+	buildVersioned(t, filepath.Join(dir, "pushwire-v2"), "v2")
+	cl := []string{"--redis", redis, "--cluster-listen", "127.0.0.1:0", "--node-ttl", "15s"}
+	a := startUpgradable(t, installed, nil, append([]string{"--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+		"--node-id", "node-a", "--heartbeat", "2s"}, cl...)...)
+	link := a.waitLog(`msg="cluster mode".* link=(\S+)`)[1]
+	b := startNode(t, append([]string{"--node-id", "node-b"}, cl...)...)
+	startNode(t, append([]string{"--node-id", "node-c"}, cl...)...)
+
+	r := startUpgradeRunVia(t, a, b.api, 2)
+	r.allow503 = true
+	r.published(t, 100)
+	a.install(filepath.Join(dir, "pushwire-v2"))
+	a.usr2()
+	select {
+	case <-a.exited:
+	case <-time.After(60 * time.Second):
+		t.Fatal("node a's old process did not exit after the upgrade")
+	}
+	if a.waitErr != nil {
+		t.Fatalf("node a's old process exited with %v; want 0", a.waitErr)
+	}
+	if got := a.waitLog(`msg="cluster mode".* link=(\S+)`)[1]; got != link {
+		t.Errorf("link address %s before, %s after", link, got)
+	}
+	r.published(t, 200)
+	st := a.stats(t)
+	if st["version"] != "v2" || st["node"] != "node-a" {
+		t.Errorf("/stats of node a after the upgrade: version %v node %v; want v2 node-a", st["version"], st["node"])
+	}
+	r.finish(t)
 }

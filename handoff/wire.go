@@ -166,6 +166,10 @@ func (s *Sender) End() error {
 	return s.write(p, nil)
 }
 
+// Flush sends what is queued now: records and descriptors, so that the caller may close
+// descriptors it added.
+func (s *Sender) Flush() error { return s.flush() }
+
 func (s *Sender) flush() error {
 	if err := s.flushData(); err != nil {
 		return err

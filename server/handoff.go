@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/handoff"
@@ -49,6 +51,46 @@ type upgradeState struct {
 	reconnects atomic.Uint64 // connections that could not move and got the reconnect frame
 	version    atomic.Pointer[string]
 	loops      []loopUpgrade // by loop index; each touched only by its loop during a round
+
+	// Pushes from peers (cluster links): refused while a handoff runs, so that none reaches a
+	// connection being handed over; takes counts those in flight.
+	refuse atomic.Bool
+	takes  atomic.Int64
+	linkLn net.Listener // the link listener handed over (new process), taken by listenLink
+	// names are the users and topics the adopted conns made this node hold, entered in the
+	// directory before it starts (mirrorAdopted).
+	names []adoptedName
+}
+
+type adoptedName struct {
+	g    conntable.Group
+	name string
+}
+
+// listenerLink tags the cluster link listener in a handoff (the engine's tags are 0 and 1).
+const listenerLink = 2
+
+// errTakeUpgrading answers a peer's push during a handoff: a failure, so that a push nobody
+// else took is answered 503 by the node that took it, never 200 and then lost.
+const errTakeUpgrading = "node upgrading: not taking pushes for a moment"
+
+// admitTake counts a push from a peer in, unless a handoff refuses them.
+func (s *Server) admitTake() bool {
+	s.up.takes.Add(1)
+	if s.up.refuse.Load() {
+		s.up.takes.Add(-1)
+		return false
+	}
+	return true
+}
+
+// listenLink opens the cluster link listener, or takes the one handed over.
+func (s *Server) listenLink(addr string) (net.Listener, error) {
+	if ln := s.up.linkLn; ln != nil {
+		s.up.linkLn = nil
+		return ln, nil
+	}
+	return net.Listen("tcp", addr)
 }
 
 // loopUpgrade is one loop's part of a handoff on the old side.
@@ -115,10 +157,12 @@ func (s *Server) HandOff(c *net.UnixConn, deadline time.Time) error {
 		return errUpgradeRunning
 	}
 	defer s.up.active.Store(false)
+	s.up.refuse.Store(true)
 	err := s.handOff(c, deadline)
 	if err != nil {
 		handoff.Abort(c, err.Error())
 		s.round(stepResume)
+		s.up.refuse.Store(false)
 		s.up.failed.Add(1)
 	}
 	return err
@@ -126,6 +170,12 @@ func (s *Server) HandOff(c *net.UnixConn, deadline time.Time) error {
 
 func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 	quiet := time.Now().Add(min(5*time.Second, time.Until(deadline)/2))
+	for s.up.takes.Load() > 0 { // pushes from peers taken before the refusal: let them land
+		if time.Now().After(quiet) {
+			return errors.New("pushes from peers still being delivered")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	for {
 		if busy := s.round(stepQuiesce); busy == 0 {
 			break
@@ -139,6 +189,9 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 	snd := handoff.NewSender(c, deadline)
 	if err := snd.Hello(handoff.Meta{NodeID: s.nodeID, Seq: s.seq.Load(), Version: s.Version(),
 		Boundary: string(s.boundary), Upgrades: s.up.count.Load()}); err != nil {
+		return err
+	}
+	if err := s.sendLinkListener(snd); err != nil {
 		return err
 	}
 	for i := range s.up.loops {
@@ -172,7 +225,13 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 			return errLateWrite
 		}
 	}
-	return snd.Go()
+	if err := snd.Go(); err != nil {
+		return err
+	}
+	if s.cluster.server != nil && !s.cluster.server.HandOver(time.Second) {
+		s.log.Warn("upgrade: some peers' links did not end within a second")
+	}
+	return nil
 }
 
 // round runs one step on every loop and waits for it; it returns the busy conns (quiesce).
@@ -307,6 +366,9 @@ func (s *Server) frozen(i int) bool { return s.up.loops[i].frozen }
 // lets go. On an error the old process keeps everything; the caller must exit without Close
 // (which would leave the cluster the old process is still in).
 func (s *Server) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, error) {
+	// The link server starts with the cluster, before go: pushes from peers are refused
+	// (503 at the node that took them) until this process serves the connections.
+	s.up.refuse.Store(true)
 	t, err := handoff.Receive(c, deadline)
 	if err != nil {
 		handoff.Abort(c, err.Error())
@@ -325,6 +387,7 @@ func (s *Server) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, er
 		return t.Meta, err
 	}
 	s.running.Store(true)
+	s.up.refuse.Store(false)
 	go s.sweep()
 	s.log.Info("pushwire took over", "node", s.nodeID, "from_version", t.Version, "version", s.Version(),
 		"connections", len(t.Conns), "edge", addrString(s.edgeAddr), "api", addrString(s.apiAddr))
@@ -346,11 +409,12 @@ func (s *Server) adopt(t *handoff.Taken) error {
 	if s.apiAddr == nil {
 		return errors.New("no api listener was handed over")
 	}
-	var err error
-	if s.cluster, err = startCluster(s); err != nil {
-		return err
+	if s.up.linkLn == nil && (s.cfg.Redis != "" || s.cfg.MemStore != nil) {
+		return errors.New("no cluster link listener was handed over")
 	}
-	s.idem = newIdempotency(s)
+	// The conns first, the cluster after: the directory starts by making Redis hold exactly
+	// what this node holds (a resync), so it must know the adopted names by then, or peers
+	// would find the users gone for a moment.
 	now := time.Now()
 	for i := range t.Conns {
 		tc := &t.Conns[i]
@@ -365,12 +429,24 @@ func (s *Server) adopt(t *handoff.Taken) error {
 		}
 		s.loops[h.Loop()].adoptConn(&tc.Conn, now)
 	}
+	var err error
+	if s.cluster, err = startCluster(s); err != nil {
+		return err
+	}
+	s.idem = newIdempotency(s)
 	return s.adoptQoS(t, now)
 }
 
 func (s *Server) adoptListener(tl *handoff.TakenListener) error {
 	fd := tl.FD
 	tl.FD = -1
+	if tl.Tag == listenerLink {
+		f := os.NewFile(uintptr(fd), "cluster-link")
+		ln, err := net.FileListener(f) // a duplicate
+		f.Close()
+		s.up.linkLn = ln
+		return err
+	}
 	var addr net.Addr
 	var err error
 	switch {
@@ -424,12 +500,60 @@ func (ls *loopState) adoptConn(r *handoff.Conn, now time.Time) {
 	ls.subscribers.Add(1)
 	c.subscribed = true
 	if r.HasUser && len(r.User) > 0 {
-		ls.join(c, conntable.Users, r.User)
+		ls.adoptJoin(c, conntable.Users, r.User)
 		c.hasUser = true
 	}
 	for _, t := range r.Topics {
-		ls.join(c, conntable.Topics, t)
+		ls.adoptJoin(c, conntable.Topics, t)
 	}
+}
+
+// adoptJoin is join before the cluster exists: the first connection of a name is noted for
+// mirrorAdopted.
+func (ls *loopState) adoptJoin(c *connState, g conntable.Group, name []byte) {
+	m, first := ls.s.table.JoinFirst(g, name, conntable.Handle(c.h))
+	ls.addMember(c, m)
+	if first {
+		ls.s.up.names = append(ls.s.up.names, adoptedName{g: g, name: string(name)})
+	}
+}
+
+// mirrorAdopted enters the names the adopted conns hold in a directory not started yet.
+func (s *Server) mirrorAdopted(dir cluster.Directory) {
+	for _, n := range s.up.names {
+		if n.g == conntable.Users {
+			dir.AddUser(n.name)
+		} else {
+			dir.AddTopic(n.name)
+		}
+	}
+	s.up.names = nil
+}
+
+// sendLinkListener hands over the cluster link listener: the node keeps its link address, and
+// peers' links, which end with the old process, dial into its accept queue meanwhile.
+func (s *Server) sendLinkListener(snd *handoff.Sender) error {
+	tl, ok := s.cluster.ln.(*net.TCPListener)
+	if !ok {
+		return nil // standalone: no link listener
+	}
+	f, err := tl.File() // a duplicate, closed once sent
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	rc, err := f.SyscallConn() // not f.Fd(): that would make the shared socket blocking
+	if err != nil {
+		return err
+	}
+	r := handoff.Record{Kind: handoff.KindListener, Listener: handoff.Listener{Tag: listenerLink}}
+	if cerr := rc.Control(func(fd uintptr) { err = snd.Add(&r, int(fd)) }); cerr != nil {
+		return cerr
+	}
+	if err != nil {
+		return err
+	}
+	return snd.Flush() // f closes at return: its descriptor must be out first
 }
 
 // appendUpgradeStats appends the upgrade block of /stats.
