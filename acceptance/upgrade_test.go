@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -27,11 +28,21 @@ import (
 // subscribers in every stream format counting their TCP connections, a publisher at a steady
 // rate on one keep-alive connection.
 
+// upgradeRace builds the upgrade tests' binaries with the race detector (the default); the
+// figures in BENCHMARKS.md come from a run without it:
+// go test ./acceptance/ -run TestUpgradeAtScale -v -args -upgrade.race=false
+var upgradeRace = flag.Bool("upgrade.race", true, "build the upgrade tests' pushwire binaries with -race")
+
 // buildVersioned builds ./cmd/pushwire (with the race detector, as TestMain's) with
 // main.buildVersion set, into path.
 func buildVersioned(t *testing.T, path, version string) {
 	t.Helper()
-	cmd := exec.Command("go", "build", "-race", "-ldflags", "-X main.buildVersion="+version, "-o", path, "./cmd/pushwire")
+	args := []string{"build", "-race"}
+	if !*upgradeRace {
+		args = args[:1]
+	}
+	args = append(args, "-ldflags", "-X main.buildVersion="+version, "-o", path, "./cmd/pushwire")
+	cmd := exec.Command("go", args...)
 	cmd.Dir = ".."
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", version, err, out)
@@ -67,7 +78,7 @@ func startUpgradable(t *testing.T, installed string, env []string, args ...strin
 	go func() { u.waitErr = u.cmd.Wait(); close(u.exited) }()
 	t.Cleanup(func() {
 		// The successor is not our child: find it in the log and end it.
-		for _, m := range regexp.MustCompile(`started the new binary .* pid=(\d+)`).FindAllStringSubmatch(u.logText(), -1) {
+		for _, m := range regexp.MustCompile(`started the new binary.* pid=(\d+)`).FindAllStringSubmatch(u.logText(), -1) {
 			var pid int
 			fmt.Sscan(m[1], &pid)
 			syscall.Kill(pid, syscall.SIGKILL)
@@ -297,11 +308,13 @@ func (s *upSub) readMultipart(r *bufio.Reader, boundary string) error {
 // upPublisher publishes at a steady rate on one keep-alive connection and keeps, in order,
 // the id and target of every publish answered 200.
 type upPublisher struct {
-	cnt    counter
-	client *http.Client
-	mu     sync.Mutex
-	sent   []upSent
-	bad    []string
+	cnt     counter
+	client  *http.Client
+	mu      sync.Mutex
+	sent    []upSent
+	bad     []string
+	last    time.Time     // when the last answer came
+	longest time.Duration // the longest wait between two answers
 }
 
 type upSent struct{ id, to, answer string }
@@ -342,6 +355,10 @@ func (p *upPublisher) run(api string, users, topics int, every time.Duration, st
 		json.Unmarshal(body, &a)
 		resp.Body.Close()
 		p.mu.Lock()
+		if now := time.Now(); !p.last.IsZero() && now.Sub(p.last) > p.longest {
+			p.longest = now.Sub(p.last)
+		}
+		p.last = time.Now()
 		if resp.StatusCode == 200 {
 			p.sent = append(p.sent, upSent{id: a.ID, to: strings.Replace(to, "/", ":", 1), answer: string(body)})
 		} else {
@@ -361,23 +378,25 @@ type upgradeRun struct {
 	stop     chan struct{}
 	done     chan struct{}
 	users    int
+	topics   int
 }
 
 const upTopics = 3
 
 func startUpgradeRun(t *testing.T, u *upgradable, perFormat int) *upgradeRun {
-	return startUpgradeRunVia(t, u, u.api, perFormat)
+	return startUpgradeRunVia(t, u, u.api, perFormat, upTopics, 5*time.Millisecond)
 }
 
-// startUpgradeRunVia publishes through api, which may be another node's.
-func startUpgradeRunVia(t *testing.T, u *upgradable, api string, perFormat int) *upgradeRun {
+// startUpgradeRunVia publishes through api, which may be another node's, every period, to
+// users and the given number of topics in turn.
+func startUpgradeRunVia(t *testing.T, u *upgradable, api string, perFormat, topics int, period time.Duration) *upgradeRun {
 	t.Helper()
-	r := &upgradeRun{pub: newUpPublisher(), stop: make(chan struct{}), done: make(chan struct{})}
+	r := &upgradeRun{pub: newUpPublisher(), stop: make(chan struct{}), done: make(chan struct{}), topics: topics}
 	ready := make(chan error)
 	for _, f := range []string{"ndjson", "sse", "multipart", "ndjson10"} {
 		for range perFormat {
 			k := len(r.subs)
-			s := &upSub{format: f, user: fmt.Sprintf("u%d", k), topic: fmt.Sprintf("t%d", k%upTopics)}
+			s := &upSub{format: f, user: fmt.Sprintf("u%d", k), topic: fmt.Sprintf("t%d", k%topics)}
 			r.subs = append(r.subs, s)
 			go s.run(&r.cnt, u.edge, ready)
 			if err := <-ready; err != nil {
@@ -395,7 +414,7 @@ func startUpgradeRunVia(t *testing.T, u *upgradable, api string, perFormat int) 
 		}
 		return true
 	})
-	go func() { r.pub.run(api, r.users, upTopics, 5*time.Millisecond, r.stop); close(r.done) }()
+	go func() { r.pub.run(api, r.users, r.topics, period, r.stop); close(r.done) }()
 	return r
 }
 
@@ -431,6 +450,7 @@ func (r *upgradeRun) finish(t *testing.T) {
 			t.Errorf("publish not answered 200: %s", b)
 		}
 	}
+	wants := map[*upSub][]string{}
 	for _, s := range r.subs {
 		var want []string
 		answers := map[string]string{}
@@ -458,13 +478,23 @@ func (r *upgradeRun) finish(t *testing.T) {
 				t.FailNow()
 			}
 		}
-		hb := 0
-		if _, _, hb, _, _ = s.snapshot(); true {
-			waitFor(t, 30*time.Second, "a heartbeat after the last message on "+s.user, func() bool {
-				_, _, h, _, err := s.snapshot()
-				return h > hb || err != nil
-			})
+		wants[s] = want
+	}
+	// A heartbeat on every stream after its last message: the new process keeps the rhythm.
+	hb := make([]int, len(r.subs))
+	for i, s := range r.subs {
+		_, _, hb[i], _, _ = s.snapshot()
+	}
+	waitFor(t, 60*time.Second, "a heartbeat after the last message on every stream", func() bool {
+		for i, s := range r.subs {
+			if _, _, h, _, err := s.snapshot(); h <= hb[i] && err == nil {
+				return false
+			}
 		}
+		return true
+	})
+	for _, s := range r.subs {
+		want := wants[s]
 		ids, reg, _, controls, err := s.snapshot()
 		if err != nil {
 			t.Errorf("%s stream of %s ended: %v", s.format, s.user, err)
@@ -696,7 +726,7 @@ func TestUpgradeInCluster(t *testing.T) {
 	b := startNode(t, append([]string{"--node-id", "node-b"}, cl...)...)
 	startNode(t, append([]string{"--node-id", "node-c"}, cl...)...)
 
-	r := startUpgradeRunVia(t, a, b.api, 2)
+	r := startUpgradeRunVia(t, a, b.api, 2, upTopics, 5*time.Millisecond)
 	r.allow503 = true
 	r.published(t, 100)
 	a.install(filepath.Join(dir, "pushwire-v2"))
@@ -718,4 +748,65 @@ func TestUpgradeInCluster(t *testing.T) {
 		t.Errorf("/stats of node a after the upgrade: version %v node %v; want v2 node-a", st["version"], st["node"])
 	}
 	r.finish(t)
+}
+
+// TestUpgradeAtScale: TestUpgradeKeepsEveryStream with 5,000 subscribers (1,250 of each
+// format, 500 topics; 500 and 50 with -short). It logs the figures BENCHMARKS.md quotes: the
+// handoff's duration, the longest wait between two publish answers around it, the memory of
+// each process per connection.
+func TestUpgradeAtScale(t *testing.T) {
+	perFormat := 1250
+	if testing.Short() {
+		perFormat = 125
+	}
+	dir := t.TempDir()
+	installed := filepath.Join(dir, "pushwire")
+	buildVersioned(t, installed, "v1")
+	buildVersioned(t, filepath.Join(dir, "pushwire-v2"), "v2")
+	u := startUpgradable(t, installed, nil, "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--heartbeat", "5s")
+	r := startUpgradeRunVia(t, u, u.api, perFormat, perFormat*4/10, 2*time.Millisecond)
+	r.published(t, 500)
+	oldRSS := rssKB(t, u.cmd.Process.Pid)
+	u.install(filepath.Join(dir, "pushwire-v2"))
+	sent := time.Now()
+	u.usr2()
+	select {
+	case <-u.exited:
+	case <-time.After(90 * time.Second):
+		t.Fatal("the old process did not exit after the upgrade")
+	}
+	if u.waitErr != nil {
+		t.Fatalf("the old process exited with %v; want 0", u.waitErr)
+	}
+	took := u.waitLog(`took every connection; exiting" took=(\S+)`)[1]
+	exited := time.Since(sent)
+	r.published(t, 500)
+	var pid int
+	fmt.Sscan(u.waitLog(`started the new binary.* pid=(\d+)`)[1], &pid)
+	newRSS := rssKB(t, pid)
+	r.pub.mu.Lock()
+	longest := r.pub.longest
+	r.pub.mu.Unlock()
+	r.finish(t)
+	n := len(r.subs) + 1
+	t.Logf("%d connections: handoff took %s (SIGUSR2 to the old process's exit: %v); longest wait between publish answers %v; RSS %d KiB before (%d B a connection), %d KiB in the new process after (%d B a connection); race detector %v",
+		n, took, exited.Round(time.Millisecond), longest.Round(time.Millisecond), oldRSS, oldRSS*1024/n, newRSS, newRSS*1024/n, *upgradeRace)
+}
+
+// rssKB reads a process's resident set size.
+func rssKB(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			var kb int
+			fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kb)
+			return kb
+		}
+	}
+	t.Fatalf("no VmRSS for pid %d", pid)
+	return 0
 }
