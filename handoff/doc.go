@@ -6,6 +6,7 @@
 //
 // One handoff, every packet at most MaxPacket bytes, its first byte the packet type:
 //
+//	new → old  started the new process is up (the old one serves until then)
 //	old → new  hello   protocol version, node id, message-id counter, version, multipart boundary,
 //	                   upgrades so far
 //	old → new  data    a run of the record stream (records may span packets)

@@ -46,6 +46,13 @@ func (t *Taken) Close() {
 	}
 }
 
+// Started tells the old process that the new one is up and about to Receive.
+func Started(c *net.UnixConn, deadline time.Time) error {
+	c.SetDeadline(deadline)
+	_, _, err := c.WriteMsgUnix([]byte{pStarted}, nil, nil)
+	return err
+}
+
 // Receive reads one handoff on the new process's side, from hello to end; deadline bounds it.
 // On an error every descriptor received so far is closed.
 func Receive(c *net.UnixConn, deadline time.Time) (*Taken, error) {

@@ -37,6 +37,7 @@ const (
 	pReady
 	pGo
 	pAbort
+	pStarted
 )
 
 var (
@@ -202,6 +203,23 @@ func (s *Sender) flushData() error {
 func (s *Sender) write(p, oob []byte) error {
 	_, _, err := s.c.WriteMsgUnix(p, oob, nil)
 	return err
+}
+
+// AwaitStarted waits until the new process is up and about to receive (Started): the old one
+// keeps serving until then, so that the new process's start-up is no part of the pause. An
+// abort, a closed socket or the deadline is an error.
+func (s *Sender) AwaitStarted() error {
+	p, _, err := readPacket(s.c, nil)
+	if err != nil {
+		return err
+	}
+	switch p[0] {
+	case pStarted:
+		return nil
+	case pAbort:
+		return abortError(p[1:])
+	}
+	return fmt.Errorf("%w: packet %d where started was expected", ErrProtocol, p[0])
 }
 
 // AwaitReady waits for the new process's ready. An abort, a closed socket (the new process

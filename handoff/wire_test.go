@@ -78,7 +78,10 @@ func TestHandoffOverSocket(t *testing.T) {
 	sent := make(chan error, 1)
 	go func() {
 		s := NewSender(old, deadline)
-		err := s.Hello(Meta{NodeID: "node-a", Seq: 12345, Version: "v1", Boundary: "pushwire-b", Upgrades: 3})
+		err := s.AwaitStarted()
+		if err == nil {
+			err = s.Hello(Meta{NodeID: "node-a", Seq: 12345, Version: "v1", Boundary: "pushwire-b", Upgrades: 3})
+		}
 		if err == nil {
 			err = s.Add(&Record{Kind: KindListener, Listener: Listener{Tag: 0}}, int(lf.Fd()))
 		}
@@ -103,6 +106,9 @@ func TestHandoffOverSocket(t *testing.T) {
 		sent <- err
 	}()
 
+	if err := Started(newSide, deadline); err != nil {
+		t.Fatal(err)
+	}
 	got, err := Receive(newSide, deadline)
 	if err != nil {
 		t.Fatalf("Receive = %v", err)

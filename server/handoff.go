@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -169,6 +170,10 @@ func (s *Server) HandOff(c *net.UnixConn, deadline time.Time) error {
 }
 
 func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
+	snd := handoff.NewSender(c, deadline)
+	if err := snd.AwaitStarted(); err != nil { // serving on while the new binary starts
+		return fmt.Errorf("the new process did not start: %w", err)
+	}
 	quiet := time.Now().Add(min(5*time.Second, time.Until(deadline)/2))
 	for s.up.takes.Load() > 0 { // pushes from peers taken before the refusal: let them land
 		if time.Now().After(quiet) {
@@ -186,7 +191,6 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 	}
 	s.round(stepQuiesce) // a last round: whatever the previous one queued has run
 	s.round(stepExport)
-	snd := handoff.NewSender(c, deadline)
 	if err := snd.Hello(handoff.Meta{NodeID: s.nodeID, Seq: s.seq.Load(), Version: s.Version(),
 		Boundary: string(s.boundary), Upgrades: s.up.count.Load()}); err != nil {
 		return err
@@ -369,6 +373,9 @@ func (s *Server) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, er
 	// The link server starts with the cluster, before go: pushes from peers are refused
 	// (503 at the node that took them) until this process serves the connections.
 	s.up.refuse.Store(true)
+	if err := handoff.Started(c, deadline); err != nil {
+		return handoff.Meta{}, err
+	}
 	t, err := handoff.Receive(c, deadline)
 	if err != nil {
 		handoff.Abort(c, err.Error())
@@ -388,9 +395,12 @@ func (s *Server) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, er
 	}
 	s.running.Store(true)
 	s.up.refuse.Store(false)
+	conns := len(t.Conns)
+	t.Conns, t.Stored, t.Sent = nil, nil, nil
+	debug.FreeOSMemory() // the records' copies are garbage: start as lean as a fresh process
 	go s.sweep()
 	s.log.Info("pushwire took over", "node", s.nodeID, "from_version", t.Version, "version", s.Version(),
-		"connections", len(t.Conns), "edge", addrString(s.edgeAddr), "api", addrString(s.apiAddr))
+		"connections", conns, "edge", addrString(s.edgeAddr), "api", addrString(s.apiAddr))
 	return t.Meta, nil
 }
 

@@ -86,9 +86,11 @@ func (u *upgrader) start() error {
 	}
 	defer c.Close()
 	if os.Getenv("PUSHWIRE_TEST_CRASH_IN_HANDOFF") == "1" && buildVersion == "crash-test" {
-		// Only a build made for the test of a crash during the handoff has this: the old
-		// process, which has sent everything by now, must take its connections back. The
-		// second lets the test send a second SIGUSR2 during the upgrade.
+		// Only a build made for the test of a crash during the handoff has this: it says it
+		// started, so the old process detaches and sends everything, then dies without
+		// reading it; the old process must take its connections back. The second lets the
+		// test send a second SIGUSR2 during the upgrade.
+		handoff.Started(c, time.Now().Add(u.timeout))
 		time.Sleep(time.Second)
 		os.Exit(3)
 	}
