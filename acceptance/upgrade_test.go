@@ -782,6 +782,9 @@ func TestUpgradeAtScale(t *testing.T) {
 		t.Fatalf("the old process exited with %v; want 0", u.waitErr)
 	}
 	took := u.waitLog(`took every connection; exiting" took=(\S+)`)[1]
+	handed := u.waitLog(`upgrade: handed over.* paused=(\S+).*`)
+	paused := handed[1]
+	t.Log(handed[0])
 	exited := time.Since(sent)
 	r.published(t, 500)
 	var pid int
@@ -792,8 +795,8 @@ func TestUpgradeAtScale(t *testing.T) {
 	r.pub.mu.Unlock()
 	r.finish(t)
 	n := len(r.subs) + 1
-	t.Logf("%d connections: handoff took %s (SIGUSR2 to the old process's exit: %v); longest wait between publish answers %v; RSS %d KiB before (%d B a connection), %d KiB in the new process after (%d B a connection); race detector %v",
-		n, took, exited.Round(time.Millisecond), longest.Round(time.Millisecond), oldRSS, oldRSS*1024/n, newRSS, newRSS*1024/n, *upgradeRace)
+	t.Logf("%d connections: paused %s (nothing read from the first detach to go), handoff took %s (SIGUSR2 to the old process's exit: %v); longest wait between publish answers %v; RSS %d KiB before (%d B a connection), %d KiB in the new process after (%d B a connection); race detector %v",
+		n, paused, took, exited.Round(time.Millisecond), longest.Round(time.Millisecond), oldRSS, oldRSS*1024/n, newRSS, newRSS*1024/n, *upgradeRace)
 }
 
 // rssKB reads a process's resident set size.

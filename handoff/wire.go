@@ -154,6 +154,9 @@ func (s *Sender) Add(r *Record, fd int) error {
 	return nil
 }
 
+// Conns is how many connection records were added.
+func (s *Sender) Conns() int { return int(s.nConn) }
+
 // End sends what is queued and the counts.
 func (s *Sender) End() error {
 	if err := s.flush(); err != nil {

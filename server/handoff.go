@@ -174,7 +174,9 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 	if err := snd.AwaitStarted(); err != nil { // serving on while the new binary starts
 		return fmt.Errorf("the new process did not start: %w", err)
 	}
-	quiet := time.Now().Add(min(5*time.Second, time.Until(deadline)/2))
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // the export's copies: see TakeOver
+	frozen := time.Now()
+	quiet := frozen.Add(min(5*time.Second, time.Until(deadline)/2))
 	for s.up.takes.Load() > 0 { // pushes from peers taken before the refusal: let them land
 		if time.Now().After(quiet) {
 			return errors.New("pushes from peers still being delivered")
@@ -190,7 +192,9 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 		time.Sleep(5 * time.Millisecond)
 	}
 	s.round(stepQuiesce) // a last round: whatever the previous one queued has run
+	quiesced := time.Now()
 	s.round(stepExport)
+	exported := time.Now()
 	if err := snd.Hello(handoff.Meta{NodeID: s.nodeID, Seq: s.seq.Load(), Version: s.Version(),
 		Boundary: string(s.boundary), Upgrades: s.up.count.Load()}); err != nil {
 		return err
@@ -220,6 +224,7 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 	if err := snd.End(); err != nil {
 		return err
 	}
+	sent := time.Now()
 	if err := snd.AwaitReady(); err != nil {
 		return fmt.Errorf("the new process did not become ready: %w", err)
 	}
@@ -232,6 +237,8 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 	if err := snd.Go(); err != nil {
 		return err
 	}
+	s.log.Info("upgrade: handed over", "connections", snd.Conns(), "paused", time.Since(frozen),
+		"quiesce", quiesced.Sub(frozen), "export", exported.Sub(quiesced), "send", sent.Sub(exported), "adopt", time.Since(sent))
 	if s.cluster.server != nil && !s.cluster.server.HandOver(time.Second) {
 		s.log.Warn("upgrade: some peers' links did not end within a second")
 	}
@@ -373,6 +380,9 @@ func (s *Server) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, er
 	// The link server starts with the cluster, before go: pushes from peers are refused
 	// (503 at the node that took them) until this process serves the connections.
 	s.up.refuse.Store(true)
+	// No collection while the old process waits: the heap grows from nothing with every
+	// record, which would otherwise trigger a collection every few MB.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	if err := handoff.Started(c, deadline); err != nil {
 		return handoff.Meta{}, err
 	}
