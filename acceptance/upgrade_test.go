@@ -52,6 +52,19 @@ func buildVersioned(t *testing.T, path, version string) {
 	}
 }
 
+// buildInstalled builds v1 at dir/pushwire (the installed path the node runs from) and
+// each other version at dir/pushwire-<version>; it returns dir and the installed path.
+func buildInstalled(t *testing.T, others ...string) (dir, installed string) {
+	t.Helper()
+	dir = t.TempDir()
+	installed = filepath.Join(dir, "pushwire")
+	buildVersioned(t, installed, "v1")
+	for _, v := range others {
+		buildVersioned(t, filepath.Join(dir, "pushwire-"+v), v)
+	}
+	return dir, installed
+}
+
 // upgradable is a pushwire process started from an installed path whose binary a test
 // replaces before SIGUSR2. Its stderr, and its successor's (inherited), go to one file.
 type upgradable struct {
@@ -129,6 +142,20 @@ func (u *upgradable) install(path string) {
 	u.t.Helper()
 	if err := os.Rename(path, u.installed); err != nil {
 		u.t.Fatal(err)
+	}
+}
+
+// awaitExit0 waits for the process to exit, as the old one does once the new one serves, and
+// requires exit code 0.
+func (u *upgradable) awaitExit0(within time.Duration) {
+	u.t.Helper()
+	select {
+	case <-u.exited:
+	case <-time.After(within):
+		u.t.Fatalf("the old process did not exit within %v of the upgrade", within)
+	}
+	if u.waitErr != nil {
+		u.t.Fatalf("the old process exited with %v; want 0", u.waitErr)
 	}
 }
 
@@ -550,24 +577,14 @@ func (u *upgradable) stats(t *testing.T) map[string]any {
 // every subscriber gets every message answered 200, in order, over its one connection,
 // without a second registered frame; the publisher's connection moved too.
 func TestUpgradeKeepsEveryStream(t *testing.T) {
-	dir := t.TempDir()
-	installed := filepath.Join(dir, "pushwire")
-	buildVersioned(t, installed, "v1")
-	buildVersioned(t, filepath.Join(dir, "pushwire-v2"), "v2")
+	dir, installed := buildInstalled(t, "v2")
 
 	u := startUpgradable(t, installed, nil, "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--heartbeat", "2s")
 	r := startUpgradeRun(t, u, 3)
 	r.published(t, 100)
 	u.install(filepath.Join(dir, "pushwire-v2"))
 	u.usr2()
-	select {
-	case <-u.exited:
-	case <-time.After(60 * time.Second):
-		t.Fatal("the old process did not exit after the upgrade")
-	}
-	if u.waitErr != nil {
-		t.Fatalf("the old process exited with %v; want 0", u.waitErr)
-	}
+	u.awaitExit0(60 * time.Second)
 	r.published(t, 100)
 	st := u.stats(t)
 	if st["version"] != "v2" || st["upgrades"] != 1.0 || st["upgrades_failed"] != 0.0 {
@@ -585,17 +602,13 @@ func TestUpgradeKeepsEveryStream(t *testing.T) {
 // is lost. A second SIGUSR2 during the upgrade is ignored with a log line; a later upgrade
 // to a good binary then succeeds.
 func TestUpgradeCrashedNewProcess(t *testing.T) {
-	dir := t.TempDir()
-	installed := filepath.Join(dir, "pushwire")
-	buildVersioned(t, installed, "v1")
-	buildVersioned(t, filepath.Join(dir, "pushwire-crash"), "crash-test")
-	buildVersioned(t, filepath.Join(dir, "pushwire-v2"), "v2")
+	dir, installed := buildInstalled(t, "crash-test", "v2")
 
 	u := startUpgradable(t, installed, []string{"PUSHWIRE_TEST_CRASH_IN_HANDOFF=1"},
 		"--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--heartbeat", "2s")
 	r := startUpgradeRun(t, u, 2)
 	r.published(t, 100)
-	u.install(filepath.Join(dir, "pushwire-crash"))
+	u.install(filepath.Join(dir, "pushwire-crash-test"))
 	u.usr2()
 	u.waitLog(`upgrade: started the new binary`)
 	u.usr2()
@@ -616,11 +629,7 @@ func TestUpgradeCrashedNewProcess(t *testing.T) {
 	// The node is whole again: a good binary takes it over.
 	u.install(filepath.Join(dir, "pushwire-v2"))
 	u.usr2()
-	select {
-	case <-u.exited:
-	case <-time.After(60 * time.Second):
-		t.Fatal("the old process did not exit after the second upgrade")
-	}
+	u.awaitExit0(60 * time.Second)
 	r.published(t, 100)
 	if st := u.stats(t); st["version"] != "v2" {
 		t.Errorf("/stats version after the second upgrade = %v; want v2", st["version"])
@@ -633,10 +642,7 @@ func TestUpgradeCrashedNewProcess(t *testing.T) {
 // subscribes; a message the old process wrote to a stream is acknowledged on the new one
 // (the sent log came across: the ack removes it); the message ids keep increasing.
 func TestUpgradeKeepsQoS1(t *testing.T) {
-	dir := t.TempDir()
-	installed := filepath.Join(dir, "pushwire")
-	buildVersioned(t, installed, "v1")
-	buildVersioned(t, filepath.Join(dir, "pushwire-v2"), "v2")
+	dir, installed := buildInstalled(t, "v2")
 	u := startUpgradable(t, installed, nil, "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0")
 
 	post := func(host, path, body string, hdr ...string) (int, map[string]any) {
@@ -678,11 +684,7 @@ func TestUpgradeKeepsQoS1(t *testing.T) {
 
 	u.install(filepath.Join(dir, "pushwire-v2"))
 	u.usr2()
-	select {
-	case <-u.exited:
-	case <-time.After(60 * time.Second):
-		t.Fatal("the old process did not exit after the upgrade")
-	}
+	u.awaitExit0(60 * time.Second)
 	if s := u.stats(t); s["version"] != "v2" || s["stored_users"] != 2.0 {
 		t.Fatalf("after the upgrade: version %v, stored_users %v; want v2, 2", s["version"], s["stored_users"])
 	}
@@ -718,10 +720,7 @@ func TestUpgradeKeepsQoS1(t *testing.T) {
 // never 200 and then lost.
 func TestUpgradeInCluster(t *testing.T) {
 	redis := "redis://" + redistest.Single(t)
-	dir := t.TempDir()
-	installed := filepath.Join(dir, "pushwire")
-	buildVersioned(t, installed, "v1")
-	buildVersioned(t, filepath.Join(dir, "pushwire-v2"), "v2")
+	dir, installed := buildInstalled(t, "v2")
 	cl := []string{"--redis", redis, "--cluster-listen", "127.0.0.1:0", "--node-ttl", "15s"}
 	a := startUpgradable(t, installed, nil, append([]string{"--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
 		"--node-id", "node-a", "--heartbeat", "2s"}, cl...)...)
@@ -734,14 +733,7 @@ func TestUpgradeInCluster(t *testing.T) {
 	r.published(t, 100)
 	a.install(filepath.Join(dir, "pushwire-v2"))
 	a.usr2()
-	select {
-	case <-a.exited:
-	case <-time.After(60 * time.Second):
-		t.Fatal("node a's old process did not exit after the upgrade")
-	}
-	if a.waitErr != nil {
-		t.Fatalf("node a's old process exited with %v; want 0", a.waitErr)
-	}
+	a.awaitExit0(60 * time.Second)
 	if got := a.waitLog(`msg="cluster mode".* link=(\S+)`)[1]; got != link {
 		t.Errorf("link address %s before, %s after", link, got)
 	}
@@ -762,10 +754,7 @@ func TestUpgradeAtScale(t *testing.T) {
 	if testing.Short() {
 		perFormat = 125
 	}
-	dir := t.TempDir()
-	installed := filepath.Join(dir, "pushwire")
-	buildVersioned(t, installed, "v1")
-	buildVersioned(t, filepath.Join(dir, "pushwire-v2"), "v2")
+	dir, installed := buildInstalled(t, "v2")
 	u := startUpgradable(t, installed, nil, "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--heartbeat", "5s")
 	r := startUpgradeRunVia(t, u, u.api, perFormat, perFormat*4/10, 2*time.Millisecond)
 	r.published(t, 500)
@@ -773,14 +762,7 @@ func TestUpgradeAtScale(t *testing.T) {
 	u.install(filepath.Join(dir, "pushwire-v2"))
 	sent := time.Now()
 	u.usr2()
-	select {
-	case <-u.exited:
-	case <-time.After(90 * time.Second):
-		t.Fatal("the old process did not exit after the upgrade")
-	}
-	if u.waitErr != nil {
-		t.Fatalf("the old process exited with %v; want 0", u.waitErr)
-	}
+	u.awaitExit0(90 * time.Second)
 	took := u.waitLog(`took every connection; exiting" took=(\S+)`)[1]
 	handed := u.waitLog(`upgrade: handed over.* paused=(\S+).*`)
 	paused := handed[1]

@@ -170,14 +170,7 @@ func acceptsOn(fd int, addr string) (bool, error) {
 // TestAbortBothWays: the new side's abort reaches AwaitReady with its reason; the old side's
 // abort reaches Ready.
 func TestAbortBothWays(t *testing.T) {
-	old, child, err := Pair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Close()
-	nc, _ := FileConn(child)
-	child.Close()
-	defer nc.Close()
+	old, nc := pairConns(t)
 	deadline := time.Now().Add(10 * time.Second)
 
 	s := NewSender(old, deadline)
@@ -227,14 +220,7 @@ func TestNewSideGone(t *testing.T) {
 // descriptor received is closed.
 func TestReceiveRejects(t *testing.T) {
 	fds, _ := socketsFor(t, 2)
-	old, child, err := Pair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Close()
-	nc, _ := FileConn(child)
-	child.Close()
-	defer nc.Close()
+	old, nc := pairConns(t)
 	deadline := time.Now().Add(10 * time.Second)
 	go func() {
 		s := NewSender(old, deadline)
@@ -249,4 +235,21 @@ func TestReceiveRejects(t *testing.T) {
 	if _, err := Receive(nc, deadline); !errors.Is(err, ErrProtocol) {
 		t.Fatalf("Receive(descriptor without record) = %v; want ErrProtocol", err)
 	}
+}
+
+// pairConns makes a handoff socket pair, both ends as conns, closed when the test ends.
+func pairConns(t *testing.T) (old, newSide *net.UnixConn) {
+	t.Helper()
+	old, child, err := Pair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { old.Close() })
+	newSide, err = FileConn(child)
+	child.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { newSide.Close() })
+	return old, newSide
 }
