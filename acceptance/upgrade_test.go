@@ -166,12 +166,25 @@ func (u *upgradable) usr2() {
 	}
 }
 
-// counter counts the TCP connections a client side opens.
-type counter struct{ dials atomic.Int64 }
+// counter counts the TCP connections a client side opens, and when.
+type counter struct {
+	dials atomic.Int64
+	mu    sync.Mutex
+	times []string
+}
 
 func (c *counter) dial(addr string) (net.Conn, error) {
 	c.dials.Add(1)
+	c.mu.Lock()
+	c.times = append(c.times, time.Now().UTC().Format("15:04:05.000"))
+	c.mu.Unlock()
 	return net.DialTimeout("tcp", addr, ioTimeout)
+}
+
+func (c *counter) when() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.times...)
 }
 
 // upSub is one subscriber: what it read, as it read it.
@@ -544,7 +557,7 @@ func (r *upgradeRun) finish(t *testing.T) {
 		t.Errorf("subscribers opened %d TCP connections; want %d (no reconnect)", d, len(r.subs))
 	}
 	if d := r.pub.cnt.dials.Load(); d != 1 {
-		t.Errorf("the publisher opened %d TCP connections; want 1 (its keep-alive connection moved too)", d)
+		t.Errorf("the publisher opened %d TCP connections (at %v); want 1 (its keep-alive connection moved too)", d, r.pub.cnt.when())
 	}
 	t.Logf("%d streams, %d messages answered 200, %d answered 503", len(r.subs), len(sent), refused)
 }

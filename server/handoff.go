@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -366,6 +367,17 @@ func (ls *loopState) exportStream(c *connState, r *handoff.Conn) {
 		default:
 			r.Topics = append(r.Topics, name)
 		}
+	}
+}
+
+// HandedOver finishes what this process still owes once the new one serves: the lifecycle
+// events already queued for --hook-url, within wait. Nothing else is closed: the cluster's
+// entries and every socket now belong to the new process.
+func (s *Server) HandedOver(wait time.Duration) {
+	if s.hooks != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		s.hooks.Close(ctx)
+		cancel()
 	}
 }
 

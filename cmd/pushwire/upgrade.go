@@ -22,6 +22,9 @@ import (
 //	go build -ldflags "-X main.buildVersion=1.4.0" ./cmd/pushwire
 var buildVersion = "dev"
 
+// hookFlushOnExit bounds how long the old process sends its queued hook events before it exits.
+const hookFlushOnExit = 2 * time.Second
+
 // handoffEnv names the descriptor of the handoff socket a process started by SIGUSR2
 // inherits; a process that finds it takes over from its parent instead of listening.
 const handoffEnv = "PUSHWIRE_HANDOFF_FD"
@@ -135,6 +138,7 @@ func (u *upgrader) upgrade() {
 		// systemd (Type=notify): the unit's main process is the new one from here, so this
 		// one's exit does not stop the unit.
 		u.notify("MAINPID=" + strconv.Itoa(pid))
+		u.srv.HandedOver(hookFlushOnExit)
 		u.log.Info("upgrade: the new process took every connection; exiting", "took", time.Since(start))
 		u.exit(0)
 		return
