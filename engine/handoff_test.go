@@ -30,14 +30,8 @@ func readN(t *testing.T, r io.Reader, n int) string {
 func TestDetachReattach(t *testing.T) {
 	var mu sync.Mutex
 	var got bytes.Buffer
-	var conn Handle
-	f := &funcHandler{}
-	f.open = func(l *Loop, h Handle, _ int, _ netip.Addr) bool {
-		mu.Lock()
-		conn = h
-		mu.Unlock()
-		return true
-	}
+	var opened lastOpened
+	f := &funcHandler{open: opened.record}
 	f.data = func(l *Loop, h Handle, in []byte) int {
 		mu.Lock()
 		got.Write(in)
@@ -47,10 +41,7 @@ func TestDetachReattach(t *testing.T) {
 	e, addr := startEngine(t, Config{Loops: 1}, f)
 	c := dial(t, addr)
 	defer c.Close()
-	waitFor(t, "OnOpen", 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return conn != 0 })
-	mu.Lock()
-	h := conn
-	mu.Unlock()
+	h := opened.wait(t)
 
 	var fd int
 	onLoop(e, f, func(l *Loop) {
@@ -95,18 +86,12 @@ func TestDetachReattach(t *testing.T) {
 
 // TestDetachRefusesClosing: a conn that is closing cannot be detached.
 func TestDetachRefusesClosing(t *testing.T) {
-	var conn Handle
-	var mu sync.Mutex
-	f := &funcHandler{open: func(l *Loop, h Handle, _ int, _ netip.Addr) bool {
-		mu.Lock()
-		conn = h
-		mu.Unlock()
-		return true
-	}}
+	var opened lastOpened
+	f := &funcHandler{open: opened.record}
 	e, addr := startEngine(t, Config{Loops: 1}, f)
 	c := dial(t, addr)
 	defer c.Close()
-	waitFor(t, "OnOpen", 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return conn != 0 })
+	conn := opened.wait(t)
 	onLoop(e, f, func(l *Loop) {
 		l.Write(conn, []byte("bye"))
 		l.CloseAfterFlush(conn)
@@ -122,15 +107,8 @@ func TestDetachRefusesClosing(t *testing.T) {
 // queued output from the second, whose OnData sees the same handle and the whole request;
 // a new connection is accepted by the second.
 func TestMoveToAnotherEngine(t *testing.T) {
-	var mu sync.Mutex
-	var conn Handle
-	fa := &funcHandler{}
-	fa.open = func(l *Loop, h Handle, _ int, _ netip.Addr) bool {
-		mu.Lock()
-		conn = h
-		mu.Unlock()
-		return true
-	}
+	var opened lastOpened
+	fa := &funcHandler{open: opened.record}
 	fa.data = func(l *Loop, h Handle, in []byte) int {
 		if i := bytes.IndexByte(in, '\n'); i >= 0 {
 			return i + 1
@@ -153,9 +131,7 @@ func TestMoveToAnotherEngine(t *testing.T) {
 	defer c.Close()
 	waitFor(t, "5 conns", 5*time.Second, func() bool { return a.Stats().Open == 5 })
 	c.Write([]byte("par"))
-	mu.Lock()
-	h := conn
-	mu.Unlock()
+	h := opened.wait(t)
 	waitFor(t, "the carry", 5*time.Second, func() bool {
 		var carry []byte
 		onLoopN(a, fa, h.Loop(), func(l *Loop) { _, carry = l.Export(nil, nil, h) })
@@ -183,7 +159,7 @@ func TestMoveToAnotherEngine(t *testing.T) {
 	var bmu sync.Mutex
 	var bGot []byte
 	var bHandle Handle
-	opened := make(chan Handle, 1)
+	openedB := make(chan Handle, 1)
 	fb := &funcHandler{}
 	fb.data = func(l *Loop, hh Handle, in []byte) int {
 		bmu.Lock()
@@ -194,7 +170,7 @@ func TestMoveToAnotherEngine(t *testing.T) {
 		}
 		return 0 // as on the first engine: the unfinished line stays
 	}
-	fb.open = func(l *Loop, hh Handle, _ int, _ netip.Addr) bool { opened <- hh; return true }
+	fb.open = func(l *Loop, hh Handle, _ int, _ netip.Addr) bool { openedB <- hh; return true }
 	b, err := New(Config{Loops: 2}, fb)
 	if err != nil {
 		t.Fatal(err)
@@ -229,7 +205,7 @@ func TestMoveToAnotherEngine(t *testing.T) {
 	n := dial(t, addr)
 	defer n.Close()
 	select {
-	case nh := <-opened:
+	case nh := <-openedB:
 		if nh == h {
 			t.Errorf("a new conn got the moved conn's handle %#x", h)
 		}
@@ -281,4 +257,30 @@ func TestSlabAllocAt(t *testing.T) {
 	if !seen[0] || !seen[1] || !seen[3] || !seen[4] {
 		t.Errorf("alloc did not reuse the gap slots 0,1,3,4: %v", seen)
 	}
+}
+
+// lastOpened records the handle of the last conn OnOpen saw.
+type lastOpened struct {
+	mu sync.Mutex
+	h  Handle
+}
+
+func (o *lastOpened) record(_ *Loop, h Handle, _ int, _ netip.Addr) bool {
+	o.mu.Lock()
+	o.h = h
+	o.mu.Unlock()
+	return true
+}
+
+// wait returns the last opened handle once there is one.
+func (o *lastOpened) wait(t *testing.T) Handle {
+	t.Helper()
+	var h Handle
+	waitFor(t, "OnOpen", 5*time.Second, func() bool {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		h = o.h
+		return h != 0
+	})
+	return h
 }
