@@ -58,6 +58,11 @@ func TestUnitFileKeys(t *testing.T) {
 		"CapabilityBoundingSet": "",
 		"AmbientCapabilities":   "",
 		"KillSignal":            "SIGTERM",
+		// The upgrade (README "Upgrading without dropping connections"): reload sends
+		// SIGUSR2, and the main PID moves to the new process through the notify socket.
+		"Type":         "notify",
+		"NotifyAccess": "all",
+		"ExecReload":   "/bin/kill -USR2 $MAINPID",
 	}
 	svc := u["Service"]
 	for k, v := range want {

@@ -75,7 +75,7 @@ func (l *Loop) runResumes() {
 			continue // closed, or OnData already ran for it
 		}
 		c.flags &^= flagResume
-		if c.in == 0 || c.flags&(flagReadClosed|flagLinger) != 0 || l.paused(c, r.slot) {
+		if c.in == 0 || c.flags&(flagReadClosed|flagLinger|flagDetached) != 0 || l.paused(c, r.slot) {
 			continue // nothing to present, reading over, or the end of the pause will present it
 		}
 		l.feedCarry(c, r.slot)

@@ -309,6 +309,10 @@ func (l *Loop) flush() {
 }
 
 func (l *Loop) flushConn(c *slot, i int32) {
+	if c.flags&flagDetached != 0 {
+		l.detachedFlush(c) // handoff.go: never written while detached
+		return
+	}
 	if c.flags&flagSlow != 0 {
 		l.stats.slowConsumers.Add(1)
 		l.closeConn(i, ErrSlowConsumer)
@@ -360,6 +364,9 @@ func (l *Loop) afterFlush(c *slot, i int32) {
 // unless reading stopped (only EPOLLRDHUP while it is paused by back-pressure), EPOLLOUT only
 // while the kernel buffer is full.
 func (l *Loop) setInterest(c *slot, i int32) {
+	if c.flags&flagDetached != 0 {
+		return // not polled: Reattach sets the interest again
+	}
 	const reg = flagRegIn | flagRegHup | flagRegOut
 	var want uint32
 	switch {

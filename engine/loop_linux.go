@@ -52,6 +52,9 @@ type Loop struct {
 	spareResumes []resumeReq
 	feeding      int32 // slot whose OnData is running; -1 outside OnData
 
+	held       []heldListener // listeners taken out by DetachListeners (handoff.go)
+	lateWrites int64          // flushes that found output on an exported conn (handoff.go)
+
 	highWater     int // pending bytes over which reading a conn pauses: WriteBufferLimit/2
 	lowWater      int // pending bytes under which a paused conn is read again: WriteBufferLimit/4
 	ownWriteLimit int // pending bytes a conn's own OnData may queue on it

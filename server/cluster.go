@@ -66,7 +66,7 @@ func startCluster(s *Server) (*clusterNode, error) {
 	if shared != nil {
 		// Nodes that share a store dial each other's link listener.
 		var err error
-		if cn.ln, err = net.Listen("tcp", s.cfg.ClusterListen); err != nil {
+		if cn.ln, err = s.listenLink(s.cfg.ClusterListen); err != nil { // handoff.go: maybe handed over
 			return nil, fmt.Errorf("--cluster-listen %s: %w", s.cfg.ClusterListen, err)
 		}
 		advertise = advertiseFor(cn.ln.Addr().(*net.TCPAddr))
@@ -84,7 +84,7 @@ func startCluster(s *Server) (*clusterNode, error) {
 
 func startRedisCluster(s *Server) (*clusterNode, error) {
 	cfg := &s.cfg
-	ln, err := net.Listen("tcp", cfg.ClusterListen)
+	ln, err := s.listenLink(cfg.ClusterListen) // handoff.go: maybe handed over
 	if err != nil {
 		return nil, fmt.Errorf("--cluster-listen %s: %w", cfg.ClusterListen, err)
 	}
@@ -107,6 +107,7 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
 	cn.dir, cn.ln = dir, ln
+	s.mirrorAdopted(dir) // handoff.go: the names handed over, before Start's resync
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := dir.Start(ctx); err != nil {

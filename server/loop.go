@@ -27,6 +27,7 @@ const (
 	opResyncReplay // the node is registered again: replay what the held streams missed
 	opResyncFailed // the re-registration failed: write what the streams held
 	opRun          // V func(*engine.Loop): run on the loop (tests drive the internal API so)
+	opUpgrade      // V *upgradeStep: one round of a handoff to a new process (handoff.go)
 )
 
 // loopState is the server's state on one engine loop. Only that loop's
@@ -219,12 +220,17 @@ func (s *Server) OnTask(l *engine.Loop, t engine.Task) {
 		ls.resyncFailed(l)
 	case opRun:
 		t.V.(func(*engine.Loop))(l)
+	case opUpgrade:
+		ls.upgradeStep(l, t.V.(*upgradeStep))
 	}
 }
 
 // OnTick implements engine.Handler: it advances the loop's timing wheel.
 func (s *Server) OnTick(l *engine.Loop, now time.Time) {
 	ls := s.loops[l.Index()]
+	if s.frozen(l.Index()) {
+		return // handing over: nothing may write to a detached conn (handoff.go)
+	}
 	ls.cur = l
 	ls.wheel.Advance(now, ls.fireFn)
 	ls.cur = nil

@@ -61,6 +61,7 @@ type Server struct {
 	running   atomic.Bool // the loops run: tasks submitted to them are taken
 	counters  counters
 	metrics   *metrics // histograms and counters of /metrics (metrics.go)
+	up        upgradeState // zero-downtime upgrades (handoff.go)
 
 	edgeAddr, apiAddr net.Addr
 	tls               edgeTLS // --tls-listen (tls.go)
@@ -130,6 +131,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.eng = eng
 	s.loops = make([]*loopState, eng.Loops())
+	s.up.loops = make([]loopUpgrade, eng.Loops())
 	for i := range s.loops {
 		s.loops[i] = newLoopState(s, i)
 	}

@@ -132,6 +132,7 @@ func (s *Server) appendStats(dst []byte) []byte {
 	field("h2_slow_streams", int64(sn.h2SlowStreams))
 	dst = append(dst, `,"draining":`...)
 	dst = strconv.AppendBool(dst, sn.draining)
+	dst = s.appendUpgradeStats(dst)
 	return append(dst, '}')
 }
 

@@ -16,6 +16,10 @@ import (
 // goroutine, so every delivery is handed to its loop.
 func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 	s := cn.s
+	if !s.admitTake() { // handoff.go: no push may reach a connection being handed over
+		return cluster.Result{Err: errTakeUpgrading}
+	}
+	defer s.up.takes.Add(-1)
 	cn.received.Add(1)
 	seq, err := strconv.ParseUint(p.ID, 10, 64)
 	if err != nil {

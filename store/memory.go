@@ -124,3 +124,16 @@ func (s *Memory[M]) Counts() (users, bytes int) {
 	defer s.mu.Unlock()
 	return len(s.users), s.bytes
 }
+
+// Each calls f with every message kept, user by user, in increasing id order,
+// under the store's lock (f must not call the store). A zero-downtime upgrade
+// hands them to the new process this way (server/handoffqos.go).
+func (s *Memory[M]) Each(f func(user string, m M)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for user, q := range s.users {
+		for _, m := range q {
+			f(user, m)
+		}
+	}
+}

@@ -28,6 +28,7 @@ func run(args []string) int {
 	}
 	registerFlags(fs, &cfg)
 	fs.String("config", "", "file of settings, one \"name value\" a line; PUSHWIRE_<NAME> environment variables win over it, flags over both")
+	upgradeTimeout := registerUpgradeFlags(fs) // upgrade.go
 	printOnly := fs.Bool("print-config", false, "print the effective settings in the --config format (secrets masked) and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -71,12 +72,14 @@ func run(args []string) int {
 		log.Error("bad settings", "err", withSources(err, fs, sources))
 		return 2
 	}
-	if err := srv.Start(); err != nil {
+	upg, err := startOrTakeOver(srv, log, *upgradeTimeout, args) // upgrade.go: SIGUSR2
+	if err != nil {
 		log.Error("cannot start", "err", withSources(err, fs, sources))
 		return 1
 	}
 	go reloadOnHUP(srv, hups, log)
 	sig := <-sigs
+	upg.settle() // a drain must not shut down sockets being handed over
 	log.Info("draining", "signal", sig.String(), "drain", cfg.Drain)
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Drain)
 	go func() { // a second signal ends the drain at once

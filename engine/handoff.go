@@ -1,0 +1,275 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/pushwire/pushwire/tlslayer"
+	"golang.org/x/sys/unix"
+)
+
+// Handing connections to another process (a zero-downtime upgrade, package handoff): the old
+// process detaches each connection from its loop — the loop stops polling it but keeps its
+// slot, its socket and its pending output, and never touches the socket again (no read, no
+// write, no shutdown) — and passes a duplicate of the descriptor with its state; the new
+// process adopts the descriptor into the same loop, slot and generation, so the handle, and
+// the conn key built on it, stay valid. Until the new process says it took everything the
+// old one can Reattach and carry on as if nothing happened. Listeners likewise.
+
+const (
+	// flagDetached: the loop no longer polls or writes the conn (Detach); its slot, socket and
+	// pending output stay until Reattach or close.
+	flagDetached = flagResume << 1
+	// flagExported: Export handed the conn's output away; a write after it would be lost.
+	flagExported = flagResume << 2
+)
+
+var (
+	// ErrNotMovable is Detach's answer for a conn whose transport state cannot move to
+	// another process (TLS), or that is closing.
+	ErrNotMovable = errors.New("engine: connection cannot be handed over")
+	// ErrSlotTaken is AdoptConn's answer for a handle whose slot already holds a conn, or
+	// that names no loop of this engine.
+	ErrSlotTaken = errors.New("engine: handle's slot is not free")
+)
+
+// Detach stops polling h: its input stays in the kernel, output queued for it is kept and not
+// written, and the socket is neither read, written nor shut down until Reattach. The
+// descriptor is returned for passing to another process. A TLS conn, or one closing or past
+// WriteBufferLimit, cannot be detached (ErrNotMovable).
+func (l *Loop) Detach(h Handle) (fd int, err error) {
+	c, _ := l.conn(h)
+	switch {
+	case c == nil:
+		return -1, ErrSlotTaken
+	case c.flags&flagDetached != 0:
+		return int(c.fd), nil
+	case c.tls != 0 || c.flags&(flagCloseAfter|flagLinger|flagPeerEOF|flagSlow|flagReadClosed) != 0:
+		return -1, ErrNotMovable
+	}
+	if err := l.p.del(int(c.fd)); err != nil {
+		return -1, err
+	}
+	c.flags = c.flags&^(flagRegIn|flagRegHup|flagRegOut) | flagDetached
+	return int(c.fd), nil
+}
+
+// Detached reports whether h is detached (Detach, and no Reattach since).
+func (l *Loop) Detached(h Handle) bool {
+	c, _ := l.conn(h)
+	return c != nil && c.flags&flagDetached != 0
+}
+
+// Export appends h's queued output and carried input (bytes read and not yet consumed) to
+// dst and carry. From here a write to h is lost if the conn moves: LateWrites counts them.
+func (l *Loop) Export(dst, carry []byte, h Handle) ([]byte, []byte) {
+	c, _ := l.conn(h)
+	if c == nil {
+		return dst, carry
+	}
+	c.flags |= flagExported
+	if c.out != 0 {
+		q := l.out.at(c.out)
+		for i := q.head; i < len(q.segs); i++ {
+			dst = append(dst, q.segs[i].b...)
+		}
+	}
+	if c.in != 0 {
+		carry = append(carry, l.in.at(c.in).b...)
+	}
+	return dst, carry
+}
+
+// LateWrites returns how many flushes found output queued on a conn after Export took its
+// output: non-zero means something would be lost if the conns moved now.
+func (l *Loop) LateWrites() int64 { return l.lateWrites }
+
+// Reattach polls h again after a Detach: its pending output (and anything written meanwhile)
+// is flushed and reading resumes.
+func (l *Loop) Reattach(h Handle) error {
+	c, i := l.conn(h)
+	if c == nil || c.flags&flagDetached == 0 {
+		return nil
+	}
+	if err := l.p.add(int(c.fd), 0, i, int32(c.gen)); err != nil {
+		l.closeConn(i, err)
+		return err
+	}
+	c.flags &^= flagDetached | flagExported
+	l.markDirty(c, i)
+	if c.in != 0 {
+		l.queueResume(c, i) // the carry may hold a whole request
+	}
+	return nil
+}
+
+// heldListener is a listening socket taken out of its loop by DetachListeners.
+type heldListener struct {
+	li int // index into Loop.listeners
+	fd int
+}
+
+// DetachListeners stops accepting on the loop's listeners (new connections wait in the
+// kernel's accept queue) and calls fn with each socket, its tag and whether it is TLS.
+func (l *Loop) DetachListeners(fn func(fd, tag int, tls bool)) {
+	for li := range l.listeners {
+		ln := &l.listeners[li]
+		if ln.fd < 0 {
+			continue
+		}
+		if !ln.paused {
+			l.p.del(ln.fd)
+		}
+		l.held = append(l.held, heldListener{li: li, fd: ln.fd})
+		fn(ln.fd, ln.tag, ln.tls != nil)
+		ln.fd, ln.paused = -1, false
+	}
+}
+
+// ReattachListeners accepts again on the listeners DetachListeners took.
+func (l *Loop) ReattachListeners() {
+	for _, hl := range l.held {
+		ln := &l.listeners[hl.li]
+		ln.fd = hl.fd
+		if !l.acceptResume.IsZero() {
+			ln.paused = true // resumeAccept adds it back
+			continue
+		}
+		l.p.add(ln.fd, unix.EPOLLIN, int32(tagListener-hl.li), 0)
+	}
+	l.held = l.held[:0]
+}
+
+// AdoptListener takes a listening socket handed over by another process, before Start; its
+// connections reach OnOpen with the given tag. It returns the socket's address.
+func (e *Engine) AdoptListener(fd, listener int) (net.Addr, error) {
+	return e.adoptListener(fd, listener, nil)
+}
+
+// AdoptTLSListener is AdoptListener for a TLS listener (see ListenTLS).
+func (e *Engine) AdoptTLSListener(fd, listener int, srv *tlslayer.Server) (net.Addr, error) {
+	if srv == nil {
+		return nil, errors.New("engine: AdoptTLSListener with a nil server")
+	}
+	return e.adoptListener(fd, listener, srv)
+}
+
+func (e *Engine) adoptListener(fd, listener int, srv *tlslayer.Server) (net.Addr, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.state != stateNew {
+		return nil, ErrStarted
+	}
+	bound, err := boundAddr(fd)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return nil, wrapSyscall("fcntl", err)
+	}
+	l := e.loops[len(e.lfds)%len(e.loops)]
+	if err := e.attach(l, fd, listener, srv); err != nil {
+		return nil, err
+	}
+	return bound, nil
+}
+
+// AdoptConn takes a connection handed over by another process, before Start, into the loop,
+// slot and generation h names, so that h (and whatever was built on it) names it here too.
+// pending is output queued for it and not yet written (sent first, in order); carry is input
+// read and not yet consumed (presented to OnData when the loops start). OnOpen is not called:
+// the caller sets up its own state for h. The engine owns fd from here, even on an error.
+func (e *Engine) AdoptConn(h Handle, fd int, pending, carry []byte) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.state != stateNew {
+		unix.Close(fd)
+		return ErrStarted
+	}
+	if h.Loop() >= len(e.loops) || h.gen() == 0 {
+		unix.Close(fd)
+		return ErrSlotTaken
+	}
+	if len(pending) > maxPendingBytes || len(carry) > e.cfg.MaxInboundBytes {
+		unix.Close(fd)
+		return fmt.Errorf("engine: adopted conn with %d pending and %d carried bytes: over the limits", len(pending), len(carry))
+	}
+	l := e.loops[h.Loop()]
+	i := int32(h.Slot())
+	if !l.slab.allocAt(i, h.gen(), fd) {
+		unix.Close(fd)
+		return ErrSlotTaken
+	}
+	c := l.slab.at(i)
+	if err := l.p.add(fd, connEvents, i, int32(c.gen)); err != nil {
+		l.slab.release(i)
+		unix.Close(fd)
+		return err
+	}
+	c.flags |= flagRegIn
+	l.stats.open.Add(1)
+	if len(pending) > 0 {
+		c.out = l.out.get()
+		l.out.appendCopy(l.out.at(c.out), pending)
+		c.pending = int32(len(pending))
+		l.markDirty(c, i)
+	}
+	if len(carry) > 0 {
+		c.in = l.in.get()
+		l.in.at(c.in).b = append(l.in.at(c.in).b, carry...)
+		l.queueResume(c, i)
+	}
+	return nil
+}
+
+// allocAt takes slot i, which must be free, for fd with generation gen (an adopted handle's).
+// Slots below i that were never handed out join the free list.
+func (s *slab) allocAt(i int32, gen uint32, fd int) bool {
+	if int(i) >= maxSlots {
+		return false
+	}
+	if i >= s.n {
+		for s.n <= i {
+			j := s.n
+			if int(j>>slabPageBits) == len(s.pages) {
+				s.pages = append(s.pages, make([]slot, slabPageLen))
+			}
+			s.n++
+			c := s.at(j)
+			c.gen, c.fd, c.flags = 1, -1, 0
+			if j < i {
+				c.next = s.free
+				s.free = j
+			}
+		}
+	} else {
+		c := s.at(i)
+		if c.flags&flagOpen != 0 {
+			return false
+		}
+		// Unlink i from the free list (rare: handed-over slots come in increasing order).
+		for p := &s.free; *p >= 0; p = &s.at(*p).next {
+			if *p == i {
+				*p = c.next
+				break
+			}
+		}
+	}
+	c := s.at(i)
+	c.gen, c.fd, c.flags = gen, int32(fd), flagOpen
+	c.pending, c.in, c.out, c.next, c.tls = 0, 0, 0, -1, 0
+	return true
+}
+
+// detachedFlush is the flush of a detached conn: nothing is written, but what it queued by
+// reference is copied (the referenced bytes are reused after the flush), and a write after
+// Export is counted.
+func (l *Loop) detachedFlush(c *slot) {
+	if c.out != 0 {
+		l.out.ownRefs(l.out.at(c.out))
+	}
+	if c.flags&flagExported != 0 {
+		l.lateWrites++
+	}
+}

@@ -1,0 +1,54 @@
+package handoff
+
+import (
+	"testing"
+)
+
+// FuzzParseRecord: any bytes give a record, "need more" or an error, never a panic; a record
+// read re-encodes to the same bytes; every prefix of it is "need more".
+func FuzzParseRecord(f *testing.F) {
+	c := sampleConn()
+	b, _ := AppendRecord(nil, &c)
+	f.Add(b)
+	l, _ := AppendRecord(nil, &Record{Kind: KindListener, Listener: Listener{Tag: 1}})
+	f.Add(l)
+	f.Add([]byte{0xff, 0xff, 0, 0, 1, 2})
+	for _, r := range []Record{sampleStored(), sampleSent()} {
+		b, _ := AppendRecord(nil, &r)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r Record
+		n, err := ParseRecord(b, &r)
+		if err != nil || n == 0 {
+			return
+		}
+		if n > len(b) {
+			t.Fatalf("ParseRecord took %d of %d bytes", n, len(b))
+		}
+		again, err := AppendRecord(nil, &r)
+		if err != nil {
+			t.Fatalf("a parsed record does not encode: %v", err)
+		}
+		if string(again) != string(b[:n]) {
+			t.Fatalf("re-encoded %x, parsed %x", again, b[:n])
+		}
+		for i := 0; i < n; i += 1 + n/64 {
+			if k, err := ParseRecord(b[:i], &r); k != 0 || err != nil {
+				t.Fatalf("prefix %d of %d: %d, %v; want 0, nil", i, n, k, err)
+			}
+		}
+	})
+}
+
+// FuzzHello: a hello packet never panics the parser.
+func FuzzHello(f *testing.F) {
+	f.Add([]byte{pHello, ProtocolVersion, 1, 0, 'a', 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, p []byte) {
+		if len(p) == 0 {
+			return
+		}
+		var m Meta
+		parseHello(p, &m)
+	})
+}

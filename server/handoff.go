@@ -1,0 +1,609 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pushwire/pushwire/cluster"
+	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/handoff"
+	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/push"
+)
+
+// Zero-downtime upgrade (SPEC §11, package handoff). The old process (HandOff):
+//
+//  1. quiesce, in rounds on every loop: stop accepting (listeners detached: new connections
+//     wait in the kernel's accept queue) and detach every connection that can move — nothing
+//     is read from it any more, so a publish sent meanwhile waits in its socket for the new
+//     process; long-polls are answered 204 first (the client asks again, on the new process);
+//     a connection whose answer is being made elsewhere (auth callback, keyed publish) is left
+//     until it is answered; a TLS connection, whose record-layer state cannot move yet, gets
+//     the reconnect frame (counted). Rounds repeat until no connection is busy: a round is a
+//     task on every loop, so fan-outs queued by an earlier round have run when it ends.
+//  2. export: each detached connection's state (key, user, topics, format, cursor, time of its
+//     last frame) and its pending output and carry become a record, sent with a duplicate of
+//     its descriptor; then the QoS 1 messages kept in memory and the sent log
+//     (handoffqos.go).
+//  3. wait for ready; then check that nothing was written to an exported connection since
+//     (the engine counts it); send go; the caller exits 0 without closing anything.
+//
+// Any failure — the new process aborts, exits, crashes or misses the deadline — reattaches
+// every connection and listener: the descriptors were never given up, so the old process
+// carries on as if nothing happened (counted in upgrades_failed).
+//
+// The new process (TakeOver) adopts the listeners and each connection into the same loop,
+// slot and generation, so its conn key still names it; it re-enters it in the table and the
+// directory without a registered frame, keeps the node id, the message-id counter and the
+// multipart boundary, says ready, and starts its loops only on go.
+
+// upgradeState is the node's part in upgrades.
+type upgradeState struct {
+	active     atomic.Bool   // a handoff is running (one at a time)
+	count      atomic.Uint64 // upgrades this node went through (carried to the new process)
+	failed     atomic.Uint64 // handoffs that failed; this process carried on
+	reconnects atomic.Uint64 // connections that could not move and got the reconnect frame
+	loops      []loopUpgrade // by loop index; each touched only by its loop during a round
+
+	// Pushes from peers (cluster links): refused while a handoff runs, so that none reaches a
+	// connection being handed over; takes counts those in flight.
+	refuse atomic.Bool
+	takes  atomic.Int64
+	linkLn net.Listener // the link listener handed over (new process), taken by listenLink
+	// names are the users and topics the adopted conns made this node hold, entered in the
+	// directory before it starts (mirrorAdopted).
+	names []adoptedName
+}
+
+type adoptedName struct {
+	g    conntable.Group
+	name string
+}
+
+// listenerLink tags the cluster link listener in a handoff (the engine's tags are 0 and 1).
+const listenerLink = 2
+
+// errTakeUpgrading answers a peer's push during a handoff: a failure, so that a push nobody
+// else took is answered 503 by the node that took it, never 200 and then lost.
+const errTakeUpgrading = "node upgrading: not taking pushes for a moment"
+
+// admitTake counts a push from a peer in, unless a handoff refuses them.
+func (s *Server) admitTake() bool {
+	s.up.takes.Add(1)
+	if s.up.refuse.Load() {
+		s.up.takes.Add(-1)
+		return false
+	}
+	return true
+}
+
+// listenLink opens the cluster link listener, or takes the one handed over.
+func (s *Server) listenLink(addr string) (net.Listener, error) {
+	if ln := s.up.linkLn; ln != nil {
+		s.up.linkLn = nil
+		return ln, nil
+	}
+	return net.Listen("tcp", addr)
+}
+
+// loopUpgrade is one loop's part of a handoff on the old side.
+type loopUpgrade struct {
+	frozen    bool // OnTick does nothing: no heartbeat or timeout may write to a detached conn
+	detached  []engine.Handle
+	listeners []heldListener
+	exported  []exportedConn
+	lateBase  int64                  // engine.Loop.LateWrites when the conns were exported
+	busy      int                    // connections not detached yet because their answer is being made
+	late      bool                   // a write reached an exported conn
+	h2Ended   map[engine.Handle]bool // HTTP/2 conns told to reconnect (h2CannotMove): once each
+}
+
+type heldListener struct {
+	fd, tag int
+	tls     bool
+}
+
+type exportedConn struct {
+	rec handoff.Record
+	fd  int
+}
+
+// Upgrade step kinds (upgradeStep.kind).
+const (
+	stepQuiesce = iota
+	stepExport
+	stepCheck
+	stepResume
+)
+
+// upgradeStep is one round of a handoff, run as a task on every loop.
+type upgradeStep struct {
+	kind int
+	wg   sync.WaitGroup
+}
+
+var (
+	errUpgradeRunning = errors.New("an upgrade is already running")
+	errLateWrite      = errors.New("output was written to a handed-over connection after its export")
+	errUpgrading      = closeReason("server: node upgrading; this connection cannot move")
+)
+
+// HandOff hands every listener and held connection to the process at the other end of c,
+// which must answer ready by deadline. nil means the new process serves them now: the caller
+// exits 0 without Close (which would leave the cluster and close what moved). On an error
+// the node carries on with everything it had.
+func (s *Server) HandOff(c *net.UnixConn, deadline time.Time) error {
+	if !s.running.Load() || s.draining.Load() {
+		return errors.New("the node is not serving")
+	}
+	if !s.up.active.CompareAndSwap(false, true) {
+		return errUpgradeRunning
+	}
+	defer s.up.active.Store(false)
+	s.up.refuse.Store(true)
+	err := s.handOff(c, deadline)
+	if err != nil {
+		handoff.Abort(c, err.Error())
+		s.round(stepResume)
+		s.up.refuse.Store(false)
+		s.up.failed.Add(1)
+	}
+	return err
+}
+
+func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
+	snd := handoff.NewSender(c, deadline)
+	if err := snd.AwaitStarted(); err != nil { // serving on while the new binary starts
+		return fmt.Errorf("the new process did not start: %w", err)
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // the export's copies: see TakeOver
+	frozen := time.Now()
+	quiet := frozen.Add(min(5*time.Second, time.Until(deadline)/2))
+	for s.up.takes.Load() > 0 { // pushes from peers taken before the refusal: let them land
+		if time.Now().After(quiet) {
+			return errors.New("pushes from peers still being delivered")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for {
+		if busy := s.round(stepQuiesce); busy == 0 {
+			break
+		} else if time.Now().After(quiet) {
+			return fmt.Errorf("%d connections still waiting for an answer", busy)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.round(stepQuiesce) // a last round: whatever the previous one queued has run
+	quiesced := time.Now()
+	s.round(stepExport)
+	exported := time.Now()
+	if err := snd.Hello(handoff.Meta{NodeID: s.nodeID, Seq: s.seq.Load(), Version: Version(),
+		Boundary: string(s.boundary), Upgrades: s.up.count.Load()}); err != nil {
+		return err
+	}
+	if err := s.sendLinkListener(snd); err != nil {
+		return err
+	}
+	for i := range s.up.loops {
+		for _, hl := range s.up.loops[i].listeners {
+			r := handoff.Record{Kind: handoff.KindListener, Listener: handoff.Listener{Tag: uint8(hl.tag), TLS: hl.tls}}
+			if err := snd.Add(&r, hl.fd); err != nil {
+				return err
+			}
+		}
+	}
+	for i := range s.up.loops {
+		for k := range s.up.loops[i].exported {
+			e := &s.up.loops[i].exported[k]
+			if err := snd.Add(&e.rec, e.fd); err != nil {
+				return err
+			}
+		}
+	}
+	if err := s.exportQoS(snd); err != nil {
+		return err
+	}
+	if err := snd.End(); err != nil {
+		return err
+	}
+	sent := time.Now()
+	if err := snd.AwaitReady(); err != nil {
+		return fmt.Errorf("the new process did not become ready: %w", err)
+	}
+	s.round(stepCheck)
+	for i := range s.up.loops {
+		if s.up.loops[i].late {
+			return errLateWrite
+		}
+	}
+	if err := snd.Go(); err != nil {
+		return err
+	}
+	s.log.Info("upgrade: handed over", "connections", snd.Conns(), "paused", time.Since(frozen),
+		"quiesce", quiesced.Sub(frozen), "export", exported.Sub(quiesced), "send", sent.Sub(exported), "adopt", time.Since(sent))
+	if s.cluster.server != nil && !s.cluster.server.HandOver(time.Second) {
+		s.log.Warn("upgrade: some peers' links did not end within a second")
+	}
+	return nil
+}
+
+// round runs one step on every loop and waits for it; it returns the busy conns (quiesce).
+func (s *Server) round(kind int) int {
+	st := &upgradeStep{kind: kind}
+	st.wg.Add(len(s.loops))
+	for i := range s.loops {
+		s.eng.Submit(i, engine.Task{Op: opUpgrade, V: st})
+	}
+	st.wg.Wait()
+	busy := 0
+	for i := range s.up.loops {
+		busy += s.up.loops[i].busy
+	}
+	return busy
+}
+
+// upgradeStep runs one round of a handoff on loop l.
+func (ls *loopState) upgradeStep(l *engine.Loop, st *upgradeStep) {
+	defer st.wg.Done()
+	u := &ls.s.up.loops[ls.index]
+	switch st.kind {
+	case stepQuiesce:
+		ls.quiesce(l, u)
+	case stepExport:
+		ls.export(l, u)
+	case stepCheck:
+		u.late = l.LateWrites() != u.lateBase
+	case stepResume:
+		for _, h := range u.detached {
+			l.Reattach(h)
+		}
+		l.ReattachListeners()
+		clear(u.exported)
+		*u = loopUpgrade{}
+	}
+}
+
+// quiesce detaches the loop's listeners and every connection that can move and is not busy.
+func (ls *loopState) quiesce(l *engine.Loop, u *loopUpgrade) {
+	if !u.frozen {
+		u.frozen = true
+		l.DetachListeners(func(fd, tag int, tls bool) {
+			u.listeners = append(u.listeners, heldListener{fd: fd, tag: tag, tls: tls})
+		})
+	}
+	u.busy = 0
+	nowMs := l.Now().UnixMilli()
+	for _, page := range ls.pages {
+		for i := range page {
+			c := &page[i]
+			if c.h == 0 || c.mode == modeClosing || l.Detached(c.h) {
+				continue
+			}
+			if c.mode == modePoll {
+				ls.answerPoll(l, c.h, c, nil, true) // 204: the client asks again, of the new process
+			}
+			_, held := ls.held[c.h]
+			if c.mode == modeAsync || held {
+				u.busy++
+				continue
+			}
+			if c.mode == modeH2 {
+				if !u.h2Ended[c.h] {
+					ls.h2CannotMove(l, c, u, nowMs)
+				}
+				continue
+			}
+			if c.mode != modeRequest && c.mode != modeStream {
+				continue
+			}
+			if _, err := l.Detach(c.h); err != nil {
+				ls.cannotMove(l, c, nowMs)
+				continue
+			}
+			u.detached = append(u.detached, c.h)
+		}
+	}
+}
+
+// cannotMove ends a connection whose transport state cannot move: a stream gets the
+// reconnect frame (counted), a request connection closes once its answer is out.
+func (ls *loopState) cannotMove(l *engine.Loop, c *connState, nowMs int64) {
+	if c.mode == modeStream && c.listener == listenerEdge {
+		ls.s.up.reconnects.Add(1)
+		ls.drainConn(l, c, nowMs, time.Second)
+		return
+	}
+	c.mode = modeClosing
+	ls.cancelTimer(c)
+	l.CloseAfterFlush(c.h)
+}
+
+// h2CannotMove ends an HTTP/2 connection, whose codec state (stream ids, windows, HPACK)
+// has no handoff record yet: each of its streams gets the reconnect frame, then GOAWAY, as
+// in a drain; each stream is counted in upgrade_reconnects. Quiesce runs in rounds, so u
+// remembers it: a second round must not write the frames again.
+func (ls *loopState) h2CannotMove(l *engine.Loop, c *connState, u *loopUpgrade, nowMs int64) {
+	if u.h2Ended == nil {
+		u.h2Ended = map[engine.Handle]bool{}
+	}
+	u.h2Ended[c.h] = true
+	if hc := ls.h2Of(c.h); hc != nil {
+		ls.s.up.reconnects.Add(uint64(len(hc.subs)))
+	}
+	ls.drainConn(l, c, nowMs, time.Second)
+}
+
+// export makes a record of every detached connection.
+func (ls *loopState) export(l *engine.Loop, u *loopUpgrade) {
+	for _, h := range u.detached {
+		c := ls.live(h)
+		fd, err := l.Detach(h) // already detached: returns its descriptor
+		if c == nil || err != nil {
+			continue
+		}
+		e := exportedConn{fd: fd, rec: handoff.Record{Kind: handoff.KindConn}}
+		r := &e.rec.Conn
+		r.Handle, r.Listener, r.Mode = uint64(h), c.listener, uint8(c.mode)
+		r.Pending, r.Carry = l.Export(nil, nil, h)
+		r.Peer = ls.peers[h]
+		if c.mode == modeStream {
+			ls.exportStream(c, r)
+		}
+		u.exported = append(u.exported, e)
+	}
+	u.lateBase = l.LateWrites()
+}
+
+// exportStream fills in a stream's state.
+func (ls *loopState) exportStream(c *connState, r *handoff.Conn) {
+	r.Random = ls.keys.Random(c.h.Slot())
+	r.Format, r.Minor, r.Origin, r.Cursor = uint8(c.format), c.minor, c.origin, c.cursor
+	r.LastFrameMs = ls.s.timeOf(c.at).UnixMilli()
+	r.HasUser = c.hasUser
+	for k, m := range ls.memberships(c) {
+		name, _, ok := ls.s.table.AppendName(nil, m)
+		switch {
+		case !ok:
+		case k == 0 && c.hasUser:
+			r.User = name
+		default:
+			r.Topics = append(r.Topics, name)
+		}
+	}
+}
+
+// HandedOver finishes what this process still owes once the new one serves: the lifecycle
+// events already queued for --hook-url, within wait. Nothing else is closed: the cluster's
+// entries and every socket now belong to the new process.
+func (s *Server) HandedOver(wait time.Duration) {
+	if s.hooks != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		s.hooks.Close(ctx)
+		cancel()
+	}
+}
+
+// frozen reports whether loop i is in a handoff (OnTick then does nothing).
+func (s *Server) frozen(i int) bool { return s.up.loops[i].frozen }
+
+// TakeOver starts the node from a handoff on c instead of opening listeners: it adopts
+// the old process's listeners and connections, says ready, and serves once the old process
+// lets go. On an error the old process keeps everything; the caller must exit without Close
+// (which would leave the cluster the old process is still in).
+func (s *Server) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, error) {
+	// The link server starts with the cluster, before go: pushes from peers are refused
+	// (503 at the node that took them) until this process serves the connections.
+	s.up.refuse.Store(true)
+	// No collection while the old process waits: the heap grows from nothing with every
+	// record, which would otherwise trigger a collection every few MB.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	if err := handoff.Started(c, deadline); err != nil {
+		return handoff.Meta{}, err
+	}
+	t, err := handoff.Receive(c, deadline)
+	if err != nil {
+		handoff.Abort(c, err.Error())
+		return handoff.Meta{}, err
+	}
+	if err := s.adopt(t); err != nil {
+		t.Close()
+		handoff.Abort(c, err.Error())
+		return t.Meta, err
+	}
+	if err := handoff.Ready(c, deadline); err != nil {
+		return t.Meta, err
+	}
+	s.up.count.Store(t.Upgrades + 1)
+	if err := s.eng.Start(); err != nil {
+		return t.Meta, err
+	}
+	s.running.Store(true)
+	s.up.refuse.Store(false)
+	conns := len(t.Conns)
+	t.Conns, t.Stored, t.Sent = nil, nil, nil
+	debug.FreeOSMemory() // the records' copies are garbage: start as lean as a fresh process
+	go s.sweep()
+	s.log.Info("pushwire took over", "node", s.nodeID, "from_version", t.Version, "version", Version(),
+		"connections", conns, "edge", addrString(s.edgeAddr), "api", addrString(s.apiAddr))
+	return t.Meta, nil
+}
+
+// adopt takes what t carries into the engine and the table, before the loops start.
+func (s *Server) adopt(t *handoff.Taken) error {
+	if !push.ValidNodeID([]byte(t.NodeID)) || t.Boundary == "" {
+		return fmt.Errorf("node id %q or boundary %q unusable", t.NodeID, t.Boundary)
+	}
+	s.nodeID, s.idNode, s.boundary = t.NodeID, idNodeOf(t.NodeID), []byte(t.Boundary)
+	s.seq.Store(t.Seq)
+	for i := range t.Listeners {
+		if err := s.adoptListener(&t.Listeners[i]); err != nil {
+			return err
+		}
+	}
+	if s.apiAddr == nil {
+		return errors.New("no api listener was handed over")
+	}
+	if s.up.linkLn == nil && (s.cfg.Redis != "" || s.cfg.MemStore != nil) {
+		return errors.New("no cluster link listener was handed over")
+	}
+	// The conns first, the cluster after: the directory starts by making Redis hold exactly
+	// what this node holds (a resync), so it must know the adopted names by then, or peers
+	// would find the users gone for a moment.
+	now := time.Now()
+	for i := range t.Conns {
+		tc := &t.Conns[i]
+		h := engine.Handle(tc.Handle)
+		if h.Loop() >= len(s.loops) {
+			return fmt.Errorf("a connection of loop %d; this process has %d loops", h.Loop(), len(s.loops))
+		}
+		fd := tc.FD
+		tc.FD = -1 // the engine owns it from here, even on an error
+		if err := s.eng.AdoptConn(h, fd, tc.Pending, tc.Carry); err != nil {
+			return fmt.Errorf("connection %d: %w", i, err)
+		}
+		s.loops[h.Loop()].adoptConn(&tc.Conn, now)
+	}
+	var err error
+	if s.cluster, err = startCluster(s); err != nil {
+		return err
+	}
+	s.idem = s.cluster.idem
+	return s.adoptQoS(t, now)
+}
+
+func (s *Server) adoptListener(tl *handoff.TakenListener) error {
+	fd := tl.FD
+	tl.FD = -1
+	if tl.Tag == listenerLink {
+		f := os.NewFile(uintptr(fd), "cluster-link")
+		ln, err := net.FileListener(f) // a duplicate
+		f.Close()
+		s.up.linkLn = ln
+		return err
+	}
+	var addr net.Addr
+	var err error
+	switch {
+	case tl.TLS && s.tls.srv == nil:
+		return errors.New("a TLS listener was handed over; this process has no --tls-listen")
+	case tl.TLS:
+		addr, err = s.eng.AdoptTLSListener(fd, int(tl.Tag), s.tls.srv)
+		s.tls.addr = addr
+	default:
+		addr, err = s.eng.AdoptListener(fd, int(tl.Tag))
+		if tl.Tag == listenerAPI {
+			s.apiAddr = addr
+		} else {
+			s.edgeAddr = addr
+		}
+	}
+	return err
+}
+
+// adoptConn re-creates a handed-over connection's state: a stream goes back into the table
+// and the directory under its old key, without a registered frame; a request connection
+// waits for its next request.
+func (ls *loopState) adoptConn(r *handoff.Conn, now time.Time) {
+	h := engine.Handle(r.Handle)
+	c := ls.conn(h)
+	*c = connState{h: h, listener: r.Listener}
+	c.mode = connMode(r.Mode)
+	s := ls.s
+	if s.keepsPeer(int(r.Listener)) {
+		ls.peers[h] = r.Peer
+	}
+	if r.Listener == listenerEdge {
+		s.edgeConns.Add(1)
+		if ip, ok := ls.peers[h]; ok {
+			s.perIP.acquire(ip)
+		}
+	}
+	if c.mode != modeStream {
+		c.mode = modeRequest
+		ls.setTimer(c, timerIdle, now.Add(keepAliveIdle))
+		return
+	}
+	c.format, c.minor, c.origin, c.cursor = push.Format(r.Format), r.Minor, r.Origin, r.Cursor
+	// The heartbeat keeps its rhythm: the last frame's time, no earlier than this process's
+	// start (stamps count from it).
+	last := time.UnixMilli(r.LastFrameMs)
+	if last.Before(s.started) {
+		last = s.started
+	}
+	c.at = s.stampOf(last)
+	ls.keys.Set(h.Slot(), conntable.ConnSub(conntable.Handle(h)), r.Random)
+	ls.subscribers.Add(1)
+	c.subscribed = true
+	if r.HasUser && len(r.User) > 0 {
+		ls.adoptJoin(c, conntable.Users, r.User)
+		c.hasUser = true
+	}
+	for _, t := range r.Topics {
+		ls.adoptJoin(c, conntable.Topics, t)
+	}
+}
+
+// adoptJoin is join before the cluster exists: the first connection of a name is noted for
+// mirrorAdopted.
+func (ls *loopState) adoptJoin(c *connState, g conntable.Group, name []byte) {
+	m, first := ls.s.table.JoinFirst(g, name, conntable.ConnSub(conntable.Handle(c.h)))
+	ls.addMember(&c.subState, m)
+	if first {
+		ls.s.up.names = append(ls.s.up.names, adoptedName{g: g, name: string(name)})
+	}
+}
+
+// mirrorAdopted enters the names the adopted conns hold in a directory not started yet.
+func (s *Server) mirrorAdopted(dir cluster.Directory) {
+	for _, n := range s.up.names {
+		if n.g == conntable.Users {
+			dir.AddUser(n.name)
+		} else {
+			dir.AddTopic(n.name)
+		}
+	}
+	s.up.names = nil
+}
+
+// sendLinkListener hands over the cluster link listener: the node keeps its link address, and
+// peers' links, which end with the old process, dial into its accept queue meanwhile.
+func (s *Server) sendLinkListener(snd *handoff.Sender) error {
+	tl, ok := s.cluster.ln.(*net.TCPListener)
+	if !ok {
+		return nil // standalone: no link listener
+	}
+	f, err := tl.File() // a duplicate, closed once sent
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	rc, err := f.SyscallConn() // not f.Fd(): that would make the shared socket blocking
+	if err != nil {
+		return err
+	}
+	r := handoff.Record{Kind: handoff.KindListener, Listener: handoff.Listener{Tag: listenerLink}}
+	if cerr := rc.Control(func(fd uintptr) { err = snd.Add(&r, int(fd)) }); cerr != nil {
+		return cerr
+	}
+	if err != nil {
+		return err
+	}
+	return snd.Flush() // f closes at return: its descriptor must be out first
+}
+
+// appendUpgradeStats appends the upgrade block of /stats.
+func (s *Server) appendUpgradeStats(dst []byte) []byte {
+	dst = append(dst, `,"version":`...)
+	dst = httpcodec.AppendJSONString(dst, []byte(Version()))
+	dst = fmt.Appendf(dst, `,"upgrades":%d,"upgrades_failed":%d,"upgrade_reconnects":%d,"upgrading":%t`,
+		s.up.count.Load(), s.up.failed.Load(), s.up.reconnects.Load(), s.up.active.Load())
+	return dst
+}
