@@ -98,16 +98,22 @@ func spawn(t testing.TB, port int, args ...string) *server {
 	s := &server{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
 	s.cmd = exec.Command("redis-server", append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no"}, args...)...)
+	s.start(t)
+	return s
+}
+
+// start runs s.cmd, keeping its output; it does not wait for it to answer.
+func (s *server) start(t testing.TB) {
+	t.Helper()
 	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
 	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start redis-server on %s: %v", s.addr, err)
+		t.Fatalf("start %s on %s: %v", filepath.Base(s.cmd.Path), s.addr, err)
 	}
 	s.exited = make(chan struct{})
 	go func() {
 		s.waitErr = s.cmd.Wait()
 		close(s.exited)
 	}()
-	return s
 }
 
 // await polls ok every 20ms until it holds, failing the test when s exits
