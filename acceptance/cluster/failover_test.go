@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,8 +22,9 @@ import (
 const failoverWithin = 2 * ioTimeout
 
 // storeKept publishes count QoS 1 messages to the offline user through n,
-// requires each stored (202), and waits until the replica has them all.
-func storeKept(t *testing.T, n *node, sn *redistest.Sentinel, user string, count int) []qosPub {
+// requires each stored (202), and calls replicated, which waits until the
+// replica has them all.
+func storeKept(t *testing.T, n *node, replicated func(), user string, count int) []qosPub {
 	t.Helper()
 	pubs := make([]qosPub, count)
 	for i := range pubs {
@@ -31,7 +33,7 @@ func storeKept(t *testing.T, n *node, sn *redistest.Sentinel, user string, count
 			t.Fatalf("node %s: QoS 1 publish %d to offline user %s = %v, %v; want 202 stored", n.id, i, user, p.ans, p.err)
 		}
 	}
-	sn.Replicated()
+	replicated()
 	return pubs
 }
 
@@ -49,13 +51,14 @@ func checkKept(t *testing.T, n *node, user string, pubs []qosPub) {
 	checkQoSDelivery(t, pubs, frames)
 }
 
-// checkRegistered requires the new primary to hold node id's heartbeat and
-// its entry for user: the directory re-asserted (or kept) what it registered.
-func checkRegistered(t *testing.T, primary, id, user string) {
+// checkRegistered requires Redis, after the failover, to hold node id's
+// heartbeat and its entry for user, asking owner(key) for each key: the
+// directory re-asserted (or kept) what it registered.
+func checkRegistered(t *testing.T, owner func(key string) string, id, user string) {
 	t.Helper()
-	waitUntil(t, failoverWithin, "node "+id+" and its user "+user+" registered on the new primary "+primary, func() (bool, string) {
-		addr, err1 := redistest.Do(primary, "GET", "pw:n:{"+id+"}")
-		member, err2 := redistest.Do(primary, "SISMEMBER", userKey(user), id)
+	waitUntil(t, failoverWithin, "node "+id+" and its user "+user+" registered after the failover", func() (bool, string) {
+		addr, err1 := redistest.Do(owner("pw:n:{"+id+"}"), "GET", "pw:n:{"+id+"}")
+		member, err2 := redistest.Do(owner(userKey(user)), "SISMEMBER", userKey(user), id)
 		return addr != "" && member == "1", fmt.Sprintf("GET pw:n:{%s} = %q, %v; SISMEMBER %s %s = %q, %v", id, addr, err1, userKey(user), id, member, err2)
 	})
 }
@@ -71,7 +74,7 @@ func TestSentinelFailoverOneNode(t *testing.T) {
 	a := startNode(t, "a", nodeOptions{redisURL: sn.URL(), nodeTTL: testNodeTTL})
 	s := a.subscribe("user=local")
 	a.waitDelivered("user/local", 1, 1, ioTimeout)
-	kept := storeKept(t, a, sn, "kept", 20)
+	kept := storeKept(t, a, sn.Replicated, "kept", 20)
 
 	type push struct {
 		seq int
@@ -134,26 +137,69 @@ func TestSentinelFailoverOneNode(t *testing.T) {
 		}
 	}
 	checkKept(t, a, "kept", kept)
-	checkRegistered(t, primary, "a", "local")
+	checkRegistered(t, func(string) string { return primary }, "a", "local")
 }
 
-// TestSentinelFailoverTwoNodes: user U streams from node a and acks every 20
-// messages; QoS 1 messages to U are published through node b, one after the
-// other, while the primary (three sentinels) is killed. Publishes are
-// answered 200, 202 or 503 (while no primary answers), never hang, and
-// succeed again by themselves. Every message answered 200 reached U's
-// stream, in order, once (or flagged as a resend); every one answered 202
-// that the stream was not sent is replayed when U connects again. Messages
-// stored for an offline user and replicated before the failure are
-// replayed after it.
+// TestSentinelFailoverTwoNodes: two nodes on a primary watched by three
+// sentinels; the primary is killed under QoS 1 load (failoverUnderLoad).
 func TestSentinelFailoverTwoNodes(t *testing.T) {
 	t.Parallel()
 	sn := redistest.StartSentinel(t, 3)
-	o := nodeOptions{redisURL: sn.URL(), nodeTTL: testNodeTTL}
+	var primary string
+	failoverUnderLoad(t, sn.URL(), "online", "kept", failover{
+		replicated: sn.Replicated,
+		kill: func() string {
+			primary = sn.AwaitFailover(sn.KillPrimary())
+			return primary
+		},
+		owner: func(string) string { return primary },
+	})
+}
+
+// TestRedisClusterFailover: two nodes on a Redis Cluster of three masters
+// with a replica each (--redis names all six); the master that holds the
+// users' QoS 1 mailboxes is killed under load (failoverUnderLoad) and its
+// replica takes over.
+func TestRedisClusterFailover(t *testing.T) {
+	t.Parallel()
+	rc := redistest.StartWithReplicas(t)
+	online := rc.OnEachShard("online", queueKey)[0]
+	kept := rc.OnEachShard("kept", queueKey)[0]
+	failoverUnderLoad(t, "redis://"+strings.Join(append(rc.Addrs(), rc.ReplicaAddrs()...), ","), online, kept, failover{
+		replicated: func() {
+			if n, err := redistest.Do(rc.Addrs()[0], "WAIT", "1", "10000"); n != "1" || err != nil {
+				t.Fatalf("WAIT 1 on shard 0's master = %q, %v; want its replica to have every write", n, err)
+			}
+		},
+		kill: func() string {
+			rc.KillMaster(0)
+			return rc.AwaitFailover(0)
+		},
+		owner: func(key string) string { return rc.Addrs()[rc.Shard(key)] },
+	})
+}
+
+// failover is how failoverUnderLoad drives one kind of highly available Redis.
+type failover struct {
+	replicated func()                  // waits until the replica has every write the primary took
+	kill       func() string           // kills the primary holding the users' mailboxes, waits for the promotion, names the new one
+	owner      func(key string) string // the address that serves key after the failover
+}
+
+// failoverUnderLoad: user online streams from node a and acks every 20
+// messages; QoS 1 messages to it are published through node b, one after
+// the other, while the primary is killed (kill -9). Publishes are answered
+// 200, 202 or 503 (while no primary answers), never hang, and succeed again
+// by themselves. Every message answered 200 reached the stream, in order,
+// once (or flagged as a resend); every one answered 202 that the stream was
+// not sent is replayed when the user connects again. Messages stored for the
+// offline user kept and replicated before the failure are replayed after it.
+func failoverUnderLoad(t *testing.T, url, online, kept string, f failover) {
+	o := nodeOptions{redisURL: url, nodeTTL: testNodeTTL}
 	a, b := startNode(t, "a", o), startNode(t, "b", o)
-	s := a.subscribe("user=online")
-	b.waitDelivered("user/online", 1, 1, ioTimeout)
-	kept := storeKept(t, b, sn, "kept", 20)
+	s := a.subscribe("user=" + online)
+	b.waitDelivered("user/"+online, 1, 1, ioTimeout)
+	keptPubs := storeKept(t, b, f.replicated, kept, 20)
 	r := &received{}
 	go readAcking(s, a.edge, 20, r)
 
@@ -168,7 +214,7 @@ func TestSentinelFailoverTwoNodes(t *testing.T) {
 				return
 			default:
 			}
-			p := publishQoS(b, "online", seq)
+			p := publishQoS(b, online, seq)
 			mu.Lock()
 			pubs = append(pubs, p)
 			mu.Unlock()
@@ -185,10 +231,9 @@ func TestSentinelFailoverTwoNodes(t *testing.T) {
 		return n >= 100, fmt.Sprintf("%d answered", n)
 	})
 	killed := time.Now()
-	old := sn.KillPrimary()
-	primary := sn.AwaitFailover(old)
+	primary := f.kill()
 	_, promoted := okSince(0)
-	t.Logf("primary %s killed; sentinels promoted %s %v later, after %d publishes", old, primary, time.Since(killed).Round(time.Millisecond), promoted)
+	t.Logf("primary killed; %s promoted %v later, after %d publishes", primary, time.Since(killed).Round(time.Millisecond), promoted)
 	waitUntil(t, failoverWithin, "100 publishes answered 200/202 after the promotion", func() (bool, string) {
 		ok, n := okSince(promoted)
 		return ok >= 100, fmt.Sprintf("%d of %d answered 200/202", ok, n)
@@ -199,8 +244,8 @@ func TestSentinelFailoverTwoNodes(t *testing.T) {
 
 	// Answered 200: delivered to the live stream. Answered 202: stored while b
 	// could not reach a (its directory read or the forward failed in the
-	// window), so the stream is not sent it; it waits in U's mailbox for U's
-	// next stream.
+	// window), so the stream is not sent it; it waits in the user's mailbox
+	// for the user's next stream.
 	var live, stored []qosPub
 	for _, p := range pubs {
 		if p.err != nil || (p.ans.status != 200 && p.ans.status != 202 && p.ans.status != 503) {
@@ -214,7 +259,7 @@ func TestSentinelFailoverTwoNodes(t *testing.T) {
 		}
 	}
 	frames := waitReceived(t, r, live, ioTimeout)
-	checkRegistered(t, primary, "a", "online") // while the stream is open
+	checkRegistered(t, f.owner, "a", online) // while the stream is open
 	s.conn.Close()
 	t.Logf("publishes: %s; frames read: %d; acks: %d", countStatus(pubs), len(frames), len(r.acks))
 	checkQoSDelivery(t, live, frames)
@@ -229,6 +274,6 @@ func TestSentinelFailoverTwoNodes(t *testing.T) {
 		}
 	}
 	t.Logf("%d answered 202 (stored, a unreachable from b), %d of them not sent to the live stream", len(stored), len(missed))
-	checkKept(t, a, "online", missed)
-	checkKept(t, a, "kept", kept)
+	checkKept(t, a, online, missed)
+	checkKept(t, a, kept, keptPubs)
 }
