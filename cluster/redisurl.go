@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	neturl "net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,9 @@ const sentinelRefresh = time.Second
 // their +switch-master events and asks again every sentinelRefresh; user:pass authenticate to
 // the primary (the sentinels are reached without). Query options (?dial_timeout=…) are
 // rueidis's, as for redis://.
+//
+// ?wait_replicas=N[&wait_timeout=D] (any form) has each QoS 1 store write wait until N replicas
+// acknowledge it (WAIT N, bounded by D): see redisDurability and RedisConn.DoDurable.
 //
 // Requests are bounded by opTimeout: a dead Redis costs a caller at most that. rueidis PINGs
 // every KeepAlive and closes a connection that does not answer within ConnWriteTimeout; closing
@@ -175,4 +179,35 @@ func hostList(list, defPort string) ([]string, error) {
 		out = append(out, h)
 	}
 	return out, nil
+}
+
+// durability is what --redis's wait_replicas and wait_timeout ask of a QoS 1 store write: that
+// replicas of them acknowledge it (WAIT) before the publish is answered.
+type durability struct {
+	replicas int           // 0 = no WAIT: the write is acknowledged by the primary alone
+	timeout  time.Duration // WAIT's bound
+}
+
+// redisDurability reads ?wait_replicas=N[&wait_timeout=D] from url. wait_timeout defaults to half
+// of opTimeout and must be below it, so that a WAIT that times out is answered as such rather
+// than cut by the request's own bound.
+func redisDurability(url string, opTimeout time.Duration) (durability, error) {
+	_, query, _ := strings.Cut(url, "?")
+	query, _, _ = strings.Cut(query, "#")
+	q, err := neturl.ParseQuery(query)
+	if err != nil {
+		return durability{}, fmt.Errorf("query: %w", err)
+	}
+	d := durability{timeout: opTimeout / 2}
+	if v := q.Get("wait_replicas"); v != "" {
+		if d.replicas, err = strconv.Atoi(v); err != nil || d.replicas < 0 {
+			return durability{}, fmt.Errorf("wait_replicas=%q: want a number of replicas, 0 or more", v)
+		}
+	}
+	if v := q.Get("wait_timeout"); v != "" {
+		if d.timeout, err = time.ParseDuration(v); err != nil || d.timeout <= 0 || d.timeout >= opTimeout {
+			return durability{}, fmt.Errorf("wait_timeout=%q: want a duration above 0 and below the %v request bound", v, opTimeout)
+		}
+	}
+	return d, nil
 }

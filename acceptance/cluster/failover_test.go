@@ -277,3 +277,33 @@ func failoverUnderLoad(t *testing.T, url, online, kept string, f failover) {
 	checkKept(t, a, online, missed)
 	checkKept(t, a, kept, keptPubs)
 }
+
+// TestQoS1WaitReplicas: with --redis ...?wait_replicas=1 a QoS 1 publish is
+// answered 202 only once the replica has the message (it is there the
+// moment the answer comes), and 503 when the primary has no replica to
+// acknowledge it (the message is on the primary, its survival unknown).
+func TestQoS1WaitReplicas(t *testing.T) {
+	t.Parallel()
+	sn := redistest.StartSentinel(t, 1)
+	a := startNode(t, "a", nodeOptions{redisURL: sn.URL() + "?wait_replicas=1", nodeTTL: testNodeTTL})
+	replica := sn.ReplicaAddr()
+	for i := range 20 {
+		p := publishQoS(a, "waited", i)
+		if p.err != nil || p.ans.status != 202 {
+			t.Fatalf("QoS 1 publish %d with wait_replicas=1 = %v, %v; want 202", i, p.ans, p.err)
+		}
+		if n, err := redistest.Do(replica, "ZCARD", queueKey("waited")); n != strconv.Itoa(i+1) || err != nil {
+			t.Fatalf("after publish %d was answered, ZCARD %s on the replica = %q, %v; want %d", i, queueKey("waited"), n, err, i+1)
+		}
+	}
+
+	alone := startRedis(t)
+	b := startNode(t, "b", nodeOptions{redisURL: alone.url() + "?wait_replicas=1&wait_timeout=50ms", nodeTTL: testNodeTTL})
+	p := publishQoS(b, "waited", 0)
+	if p.err != nil || p.ans.status != 503 {
+		t.Fatalf("QoS 1 publish with wait_replicas=1 on a primary without replicas = %v, %v; want 503", p.ans, p.err)
+	}
+	if n, err := redistest.Do(alone.addr(), "ZCARD", queueKey("waited")); n != "1" || err != nil {
+		t.Errorf("ZCARD %s on that primary = %q, %v; want 1 (stored, replication unknown)", queueKey("waited"), n, err)
+	}
+}

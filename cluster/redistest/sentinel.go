@@ -207,3 +207,10 @@ func (s *Sentinel) stop() {
 		<-srv.exited
 	}
 }
+
+// ReplicaAddr returns the address of the data server that is not the
+// primary.
+func (s *Sentinel) ReplicaAddr() string {
+	s.t.Helper()
+	return s.data[1-s.primary()].addr
+}

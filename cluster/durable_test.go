@@ -1,0 +1,130 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pushwire/pushwire/cluster/redistest"
+	"github.com/redis/rueidis"
+)
+
+// --redis's wait_replicas and wait_timeout, and the bad values refused.
+func TestRedisURLWait(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		url      string
+		replicas int
+		timeout  time.Duration
+		err      string
+	}{
+		{url: "redis://h:1", timeout: 500 * time.Millisecond},
+		{url: "redis://h:1?wait_replicas=1", replicas: 1, timeout: 500 * time.Millisecond},
+		{url: "redis-sentinel://s1,s2/m?wait_replicas=2&wait_timeout=100ms", replicas: 2, timeout: 100 * time.Millisecond},
+		{url: "redis://h1:1,h2:2?wait_replicas=1&wait_timeout=20ms#x", replicas: 1, timeout: 20 * time.Millisecond},
+		{url: "redis://h:1?wait_replicas=-1", err: `wait_replicas="-1"`},
+		{url: "redis://h:1?wait_replicas=one", err: `wait_replicas="one"`},
+		{url: "redis://h:1?wait_timeout=1s", err: `wait_timeout="1s"`},
+		{url: "redis://h:1?wait_timeout=0s", err: `wait_timeout="0s"`},
+		{url: "redis://h:1?wait_timeout=%zz", err: "query"},
+	}
+	for _, c := range cases {
+		conn, err := NewRedisConn(RedisConnOptions{URL: c.url, OpTimeout: time.Second})
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), "redis url") || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("NewRedisConn(%q) = %v; want an error naming the redis url and %q", c.url, err, c.err)
+			}
+			continue
+		}
+		if err != nil || conn.dur.replicas != c.replicas || conn.dur.timeout != c.timeout {
+			t.Errorf("NewRedisConn(%q) = %+v, %v; want replicas %d timeout %v", c.url, conn, err, c.replicas, c.timeout)
+		}
+	}
+}
+
+// zadd is a DoDurable write: member n into key.
+func zadd(key string, n int) func(c rueidis.Client) rueidis.Completed {
+	return func(c rueidis.Client) rueidis.Completed {
+		return c.B().Zadd().Key(key).ScoreMember().ScoreMember(0, strconv.Itoa(n)).Build()
+	}
+}
+
+// DoDurable with wait_replicas=1 answers once the replica has the write, and
+// fails (ErrDirectoryDown, too few replicas) on a primary without one, the
+// write being on the primary all the same.
+func TestRedisConnDoDurable(t *testing.T) {
+	t.Parallel()
+	sn := redistest.StartSentinel(t, 1)
+	conn, err := NewRedisConn(RedisConnOptions{URL: sn.URL() + "?wait_replicas=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for i := range 50 {
+		r, err := conn.DoDurable(context.Background(), "pw:q:d", zadd("pw:q:d", i))
+		if n, err2 := r.AsInt64(); err != nil || err2 != nil || n != 1 {
+			t.Fatalf("DoDurable ZADD %d with a replica = %d, %v, %v; want 1 added", i, n, err, err2)
+		}
+	}
+	// Every write was acknowledged by the replica before DoDurable returned.
+	if n, err := redistest.Do(sn.ReplicaAddr(), "ZCARD", "pw:q:d"); n != "50" || err != nil {
+		t.Errorf("ZCARD pw:q:d on the replica = %q, %v; want 50", n, err)
+	}
+
+	alone := redistest.Single(t)
+	conn2, err := NewRedisConn(RedisConnOptions{URL: "redis://" + alone + "?wait_replicas=1&wait_timeout=50ms"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn2.Close()
+	_, err = conn2.DoDurable(context.Background(), "pw:q:d", zadd("pw:q:d", 1))
+	if !errors.Is(err, ErrDirectoryDown) || !errors.Is(err, errReplicas) {
+		t.Errorf("DoDurable on a primary without replicas = %v; want ErrDirectoryDown, too few replicas", err)
+	}
+	if n, err := redistest.Do(alone, "ZCARD", "pw:q:d"); n != "1" || err != nil {
+		t.Errorf("ZCARD pw:q:d on that primary = %q, %v; want 1: the write is there, only its replication is unknown", n, err)
+	}
+}
+
+// The cost of wait_replicas=1: one QoS 1-sized write at a time (latency) and
+// from many goroutines (throughput), with and without WAIT, on a primary
+// with one replica on loopback.
+//
+//	go test -run '^$' -bench RedisConnDoDurable -benchtime 20000x ./cluster
+func BenchmarkRedisConnDoDurable(b *testing.B) {
+	sn := redistest.StartSentinel(b, 1)
+	for _, wait := range []string{"", "?wait_replicas=1"} {
+		conn, err := NewRedisConn(RedisConnOptions{URL: sn.URL() + wait})
+		if err != nil {
+			b.Fatal(err)
+		}
+		name := "nowait"
+		if wait != "" {
+			name = "wait1"
+		}
+		b.Run(name+"/serial", func(b *testing.B) {
+			for i := range b.N {
+				if _, err := conn.DoDurable(context.Background(), "pw:q:b", zadd("pw:q:b", i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/parallel", func(b *testing.B) {
+			b.SetParallelism(16)
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					i++
+					if _, err := conn.DoDurable(context.Background(), "pw:q:b", zadd("pw:q:b", i)); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+		conn.Close()
+	}
+}
