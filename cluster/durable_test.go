@@ -128,3 +128,36 @@ func BenchmarkRedisConnDoDurable(b *testing.B) {
 		conn.Close()
 	}
 }
+
+// On a Redis Cluster with replicas, DoDurable's WAIT goes to the master
+// that took the write (the key's slot owner), which counts it, and that
+// master's replica has the write when DoDurable returns.
+func TestRedisConnDoDurableCluster(t *testing.T) {
+	t.Parallel()
+	rc := redistest.StartWithReplicas(t)
+	conn, err := NewRedisConn(RedisConnOptions{URL: rc.URL() + "?wait_replicas=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	keys := rc.OnEachShard("pw:q:d", func(k string) string { return k })
+	for shard, key := range keys {
+		for i := range shard + 1 {
+			if _, err := conn.DoDurable(context.Background(), key, zadd(key, i)); err != nil {
+				t.Fatalf("DoDurable ZADD %s (shard %d) = %v", key, shard, err)
+			}
+		}
+		// A cluster replica answers keyed reads with MOVED (without READONLY):
+		// its DBSIZE says the key reached it.
+		if n, err := redistest.Do(rc.ReplicaAddrs()[shard], "DBSIZE"); n != "1" || err != nil {
+			t.Errorf("DBSIZE on shard %d's replica after DoDurable wrote %s there = %q, %v; want 1", shard, key, n, err)
+		}
+	}
+	for shard, addr := range rc.Addrs() {
+		info, err := redistest.Do(addr, "INFO", "commandstats")
+		want := "cmdstat_wait:calls=" + strconv.Itoa(shard+1) + ","
+		if err != nil || !strings.Contains(info, want) {
+			t.Errorf("shard %d's master ran WAIT other than %d times (one per write it took): INFO commandstats = %q, %v", shard, shard+1, info, err)
+		}
+	}
+}

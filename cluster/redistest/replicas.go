@@ -36,20 +36,33 @@ func StartWithReplicas(t testing.TB) *Cluster {
 
 // pairReplicas orders the servers as CLUSTER NODES says redis-cli arranged
 // them: masters by their first slot into nodes, each one's replica into the
-// same index of replicas.
+// same index of replicas. It waits until the first server sees every
+// replica as one (redis-cli returns before they all have turned).
 func (c *Cluster) pairReplicas() {
 	c.t.Helper()
 	all := c.servers()
-	text, err := Do(all[0].addr, "CLUSTER", "NODES")
-	if err != nil {
-		c.fail("CLUSTER NODES on %s: %v", all[0].addr, err)
-	}
+	var masters, replicas []*server
+	c.await(all[0], "every replica known", func() (bool, string) {
+		text, err := Do(all[0].addr, "CLUSTER", "NODES")
+		if err != nil {
+			return false, fmt.Sprintf("CLUSTER NODES: %v", err)
+		}
+		masters, replicas, err = pairs(text, all)
+		return err == nil, fmt.Sprintf("%v:\n%s", err, text)
+	})
+	copy(c.nodes[:], masters)
+	copy(c.replicas[:], replicas)
+}
+
+// pairs reads CLUSTER NODES text: the masters by first slot, and the
+// replica of each.
+func pairs(text string, all []*server) (masters, replicas []*server, err error) {
 	type entry struct {
 		id, master string
 		firstSlot  int
 		s          *server
 	}
-	var masters, replicas []entry
+	var ms, rs []entry
 	for line := range strings.Lines(text) {
 		f := strings.Fields(line)
 		if len(f) < 8 {
@@ -58,32 +71,30 @@ func (c *Cluster) pairReplicas() {
 		addr, _, _ := strings.Cut(f[1], "@")
 		i := slices.IndexFunc(all, func(s *server) bool { return s.addr == addr })
 		if i < 0 {
-			c.fail("CLUSTER NODES names %s, which this test did not start:\n%s", addr, text)
+			return nil, nil, fmt.Errorf("CLUSTER NODES names %s, which this test did not start", addr)
 		}
 		e := entry{id: f[0], master: f[3], s: all[i]}
-		if strings.Contains(f[2], "master") {
-			if len(f) < 9 {
-				c.fail("master %s has no slots:\n%s", addr, text)
-			}
+		switch {
+		case strings.Contains(f[2], "slave"):
+			rs = append(rs, e)
+		case len(f) > 8:
 			lo, _, _ := strings.Cut(f[8], "-")
 			e.firstSlot, _ = strconv.Atoi(lo)
-			masters = append(masters, e)
-		} else {
-			replicas = append(replicas, e)
+			ms = append(ms, e)
 		}
 	}
-	if len(masters) != Shards || len(replicas) != Shards {
-		c.fail("%d masters and %d replicas; want %d of each:\n%s", len(masters), len(replicas), Shards, text)
+	if len(ms) != Shards || len(rs) != Shards {
+		return nil, nil, fmt.Errorf("%d masters with slots and %d replicas; want %d of each", len(ms), len(rs), Shards)
 	}
-	slices.SortFunc(masters, func(a, b entry) int { return a.firstSlot - b.firstSlot })
-	for i, m := range masters {
-		c.nodes[i] = m.s
-		j := slices.IndexFunc(replicas, func(r entry) bool { return r.master == m.id })
+	slices.SortFunc(ms, func(a, b entry) int { return a.firstSlot - b.firstSlot })
+	for _, m := range ms {
+		j := slices.IndexFunc(rs, func(r entry) bool { return r.master == m.id })
 		if j < 0 {
-			c.fail("master %s has no replica:\n%s", m.s.addr, text)
+			return nil, nil, fmt.Errorf("master %s has no replica", m.s.addr)
 		}
-		c.replicas[i] = replicas[j].s
+		masters, replicas = append(masters, m.s), append(replicas, rs[j].s)
 	}
+	return masters, replicas, nil
 }
 
 // ReplicaAddrs returns the replicas' addresses, the one of shard 0 first.
