@@ -76,34 +76,11 @@ func TestSentinelFailoverOneNode(t *testing.T) {
 	a.waitDelivered("user/local", 1, 1, ioTimeout)
 	kept := storeKept(t, a, sn.Replicated, "kept", 20)
 
-	type push struct {
-		seq int
-		ans answer
-		err error
-	}
-	var mu sync.Mutex
-	var pushes []push
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		for seq := 0; ; seq++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			ans, err := a.try(hangLimit, "POST", "/pub/user/local", strconv.Itoa(seq), "Content-Type", "application/json")
-			mu.Lock()
-			pushes = append(pushes, push{seq, ans, err})
-			mu.Unlock()
-			time.Sleep(2 * time.Millisecond)
-		}
-	}()
-	answered := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(pushes)
-	}
+	load := startLoad(2*time.Millisecond, func(seq int) qosPub {
+		ans, err := a.try(hangLimit, "POST", "/pub/user/local", strconv.Itoa(seq), "Content-Type", "application/json")
+		return qosPub{seq: seq, ans: ans, err: err}
+	})
+	answered := func() int { _, n := load.okSince(0); return n }
 	waitUntil(t, ioTimeout, "50 local pushes answered before the failover", func() (bool, string) {
 		return answered() >= 50, fmt.Sprintf("%d answered", answered())
 	})
@@ -122,9 +99,7 @@ func TestSentinelFailoverOneNode(t *testing.T) {
 	waitUntil(t, ioTimeout, "50 local pushes answered after the QoS 1 store was back", func() (bool, string) {
 		return answered() >= back+50, fmt.Sprintf("%d answered", answered()-back)
 	})
-	close(stop)
-	<-done
-
+	pushes := load.halt()
 	t.Logf("%d local pushes; QoS 1 publishes until one was stored: %s", len(pushes), countStatus(after))
 	for _, p := range pushes {
 		if p.err != nil || p.ans.status != 200 || p.ans.Delivered != 1 {
@@ -203,29 +178,8 @@ func failoverUnderLoad(t *testing.T, url, online, kept string, f failover) {
 	r := &received{}
 	go readAcking(s, a.edge, 20, r)
 
-	var mu sync.Mutex
-	var pubs []qosPub
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		for seq := 0; ; seq++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			p := publishQoS(b, online, seq)
-			mu.Lock()
-			pubs = append(pubs, p)
-			mu.Unlock()
-			time.Sleep(time.Millisecond)
-		}
-	}()
-	okSince := func(from int) (ok, all int) {
-		mu.Lock()
-		defer mu.Unlock()
-		return countOK(pubs[from:]), len(pubs) - from
-	}
+	load := startLoad(time.Millisecond, func(seq int) qosPub { return publishQoS(b, online, seq) })
+	okSince := load.okSince
 	waitUntil(t, ioTimeout, "100 publishes answered before the failover", func() (bool, string) {
 		_, n := okSince(0)
 		return n >= 100, fmt.Sprintf("%d answered", n)
@@ -239,8 +193,7 @@ func failoverUnderLoad(t *testing.T, url, online, kept string, f failover) {
 		return ok >= 100, fmt.Sprintf("%d of %d answered 200/202", ok, n)
 	})
 	t.Logf("100 publishes answered 200/202 %v after the kill", time.Since(killed).Round(time.Millisecond))
-	close(stop)
-	<-done
+	pubs := load.halt()
 
 	// Answered 200: delivered to the live stream. Answered 202: stored while b
 	// could not reach a (its directory read or the forward failed in the
@@ -285,7 +238,10 @@ func failoverUnderLoad(t *testing.T, url, online, kept string, f failover) {
 func TestQoS1WaitReplicas(t *testing.T) {
 	t.Parallel()
 	sn := redistest.StartSentinel(t, 1)
-	a := startNode(t, "a", nodeOptions{redisURL: sn.URL() + "?wait_replicas=1", nodeTTL: testNodeTTL})
+	// wait_timeout near the 1s request bound rather than the default half of
+	// it: under the whole suite's load (-race, two shared cores) a replica
+	// once took longer than 500ms to acknowledge.
+	a := startNode(t, "a", nodeOptions{redisURL: sn.URL() + "?wait_replicas=1&wait_timeout=900ms", nodeTTL: testNodeTTL})
 	replica := sn.ReplicaAddr()
 	for i := range 20 {
 		p := publishQoS(a, "waited", i)
@@ -306,4 +262,46 @@ func TestQoS1WaitReplicas(t *testing.T) {
 	if n, err := redistest.Do(alone.addr(), "ZCARD", queueKey("waited")); n != "1" || err != nil {
 		t.Errorf("ZCARD %s on that primary = %q, %v; want 1 (stored, replication unknown)", queueKey("waited"), n, err)
 	}
+}
+
+// loadGen publishes with pub(0), pub(1), … one after the other, a pause
+// apart, until halt, and keeps every answer.
+type loadGen struct {
+	mu         sync.Mutex
+	pubs       []qosPub
+	stop, done chan struct{}
+}
+
+func startLoad(pause time.Duration, pub func(seq int) qosPub) *loadGen {
+	l := &loadGen{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		for seq := 0; ; seq++ {
+			select {
+			case <-l.stop:
+				return
+			default:
+			}
+			p := pub(seq)
+			l.mu.Lock()
+			l.pubs = append(l.pubs, p)
+			l.mu.Unlock()
+			time.Sleep(pause)
+		}
+	}()
+	return l
+}
+
+// okSince counts the answers from the from-th on: those answered 200/202, and all.
+func (l *loadGen) okSince(from int) (ok, all int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return countOK(l.pubs[from:]), len(l.pubs) - from
+}
+
+// halt stops publishing and returns every answer.
+func (l *loadGen) halt() []qosPub {
+	close(l.stop)
+	<-l.done
+	return l.pubs
 }

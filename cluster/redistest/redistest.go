@@ -60,11 +60,7 @@ func Start(t testing.TB) *Cluster {
 // start runs Shards masters, with a replica each when withReplicas.
 func start(t testing.TB, withReplicas bool) *Cluster {
 	t.Helper()
-	for _, bin := range []string{"redis-server", "redis-cli"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Fatalf("%s not installed: %v (apt-get install redis-server, which brings redis-cli in redis-tools)", bin, err)
-		}
-	}
+	need(t, "redis-server, which brings redis-cli in redis-tools", "redis-server", "redis-cli")
 	dir := t.TempDir()
 	count, replicas := Shards, "0"
 	if withReplicas {
@@ -115,6 +111,17 @@ func start(t testing.TB, withReplicas bool) *Cluster {
 		c.pairReplicas()
 	}
 	return c
+}
+
+// need fails the test (never skips it) when a program is missing, naming
+// the Debian packages that bring them.
+func need(t testing.TB, packages string, bins ...string) {
+	t.Helper()
+	for _, bin := range bins {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Fatalf("%s not installed: %v (apt-get install %s)", bin, err, packages)
+		}
+	}
 }
 
 // spawn starts redis-server on port, without persistence, with more

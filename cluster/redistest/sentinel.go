@@ -38,11 +38,7 @@ type Sentinel struct {
 // replica and each other, ready to fail over.
 func StartSentinel(t testing.TB, count int) *Sentinel {
 	t.Helper()
-	for _, bin := range []string{"redis-server", "redis-sentinel"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Fatalf("%s not installed: %v (apt-get install redis-server redis-sentinel)", bin, err)
-		}
-	}
+	need(t, "redis-server redis-sentinel", "redis-server", "redis-sentinel")
 	dir := t.TempDir()
 	ports := freePorts(t, 2+count)
 	s := &Sentinel{t: t}
