@@ -57,8 +57,8 @@ func zadd(key string, n int) func(c rueidis.Client) rueidis.Completed {
 // write being on the primary all the same.
 func TestRedisConnDoDurable(t *testing.T) {
 	t.Parallel()
-	sn := redistest.StartSentinel(t, 1)
-	conn, err := NewRedisConn(RedisConnOptions{URL: sn.URL() + "?wait_replicas=1"})
+	sn := redistest.StartSentinel(t, 0) // a primary and its replica; no failover
+	conn, err := NewRedisConn(RedisConnOptions{URL: "redis://" + sn.Primary() + "?wait_replicas=1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,9 +95,9 @@ func TestRedisConnDoDurable(t *testing.T) {
 //
 //	go test -run '^$' -bench RedisConnDoDurable -benchtime 20000x ./cluster
 func BenchmarkRedisConnDoDurable(b *testing.B) {
-	sn := redistest.StartSentinel(b, 1)
+	sn := redistest.StartSentinel(b, 0) // a primary and its replica; no failover
 	for _, wait := range []string{"", "?wait_replicas=1"} {
-		conn, err := NewRedisConn(RedisConnOptions{URL: sn.URL() + wait})
+		conn, err := NewRedisConn(RedisConnOptions{URL: "redis://" + sn.Primary() + wait})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -35,7 +35,9 @@ type Sentinel struct {
 
 // StartSentinel runs a primary, a replica that has synced with it, and
 // count sentinels (quorum: a majority of them) that know the primary, the
-// replica and each other, ready to fail over.
+// replica and each other, ready to fail over. With count 0 there is no
+// sentinel (nothing fails over, URL is not usable): name the primary itself,
+// "redis://" + Primary().
 func StartSentinel(t testing.TB, count int) *Sentinel {
 	t.Helper()
 	need(t, "redis-server redis-sentinel", "redis-server", "redis-sentinel")
@@ -55,6 +57,7 @@ func StartSentinel(t testing.TB, count int) *Sentinel {
 		info, err := Do(s.data[1].addr, "INFO", "replication")
 		return strings.Contains(info, "master_link_status:up"), fmt.Sprintf("INFO replication = %q, %v", info, err)
 	})
+	s.cluster().warmUp(s.data[0], s.data[1], "redistest:warmup")
 	quorum := count/2 + 1
 	for i := range count {
 		port := ports[2+i]
@@ -148,16 +151,21 @@ func (s *Sentinel) AwaitFailover(old string) string {
 	return ""
 }
 
-// Replicated blocks (WAIT 1, at most startTimeout) until the replica has
-// acknowledged every write the primary took so far, and fails the test if
-// it does not.
+// Replicated waits (at most startTimeout) until the replica has every
+// write the primary took so far (its replication offset reached the
+// primary's), and fails the test if it does not.
 func (s *Sentinel) Replicated() {
 	s.t.Helper()
-	addr := s.Primary()
-	n, err := Do(addr, "WAIT", "1", strconv.Itoa(int(startTimeout.Milliseconds())))
-	if err != nil || n != "1" {
-		s.fail("WAIT 1 on primary %s = %q, %v; want 1 replica", addr, n, err)
-	}
+	p := s.primary()
+	s.cluster().awaitCaughtUp(s.data[p], s.data[1-p])
+}
+
+// cluster is a Cluster over s's data servers, for its helpers: they fail
+// the test with every server's output.
+func (s *Sentinel) cluster() *Cluster {
+	c := &Cluster{t: s.t}
+	copy(c.nodes[:], s.data[:])
+	return c
 }
 
 // await is Cluster.await for one of s's processes, logging all of them on
