@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -89,44 +90,63 @@ func TestRedisConnDoDurable(t *testing.T) {
 	}
 }
 
-// The cost of wait_replicas=1: one QoS 1-sized write at a time (latency) and
-// from many goroutines (throughput), with and without WAIT, on a primary
-// with one replica on loopback.
+// The cost of wait_replicas=1: QoS 1-sized writes one at a time (latency)
+// and from 16 goroutines (throughput), on a primary with one replica over
+// loopback. Phases of 256 writes alternate between a client without WAIT and
+// one with it, so that the load of a shared machine weighs on both alike;
+// each reports its wall time per write (nowait-ns/op, wait1-ns/op) and the
+// ratio.
 //
 //	go test -run '^$' -bench RedisConnDoDurable -benchtime 20000x ./cluster
 func BenchmarkRedisConnDoDurable(b *testing.B) {
 	sn := redistest.StartSentinel(b, 0) // a primary and its replica; no failover
-	for _, wait := range []string{"", "?wait_replicas=1"} {
-		conn, err := NewRedisConn(RedisConnOptions{URL: "redis://" + sn.Primary() + wait})
+	var conns [2]*RedisConn
+	for i, q := range []string{"", "?wait_replicas=1"} {
+		c, err := NewRedisConn(RedisConnOptions{URL: "redis://" + sn.Primary() + q})
 		if err != nil {
 			b.Fatal(err)
 		}
-		name := "nowait"
-		if wait != "" {
-			name = "wait1"
-		}
-		b.Run(name+"/serial", func(b *testing.B) {
-			for i := range b.N {
-				if _, err := conn.DoDurable(context.Background(), "pw:q:b", zadd("pw:q:b", i)); err != nil {
-					b.Fatal(err)
+		defer c.Close()
+		conns[i] = c
+	}
+	for _, workers := range []int{1, 16} {
+		b.Run("writers="+strconv.Itoa(workers), func(b *testing.B) {
+			const phase = 256
+			var spent [2]time.Duration
+			var writes [2]int
+			for done := 0; done < b.N; done += phase {
+				for i, c := range conns {
+					spent[i] += writePhase(b, c, phase, workers)
+					writes[i] += phase
 				}
 			}
+			now, wait := float64(spent[0])/float64(writes[0]), float64(spent[1])/float64(writes[1])
+			b.ReportMetric(now, "nowait-ns/op")
+			b.ReportMetric(wait, "wait1-ns/op")
+			b.ReportMetric(wait/now, "wait1/nowait")
 		})
-		b.Run(name+"/parallel", func(b *testing.B) {
-			b.SetParallelism(16)
-			b.RunParallel(func(pb *testing.PB) {
-				i := 0
-				for pb.Next() {
-					i++
-					if _, err := conn.DoDurable(context.Background(), "pw:q:b", zadd("pw:q:b", i)); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		})
-		conn.Close()
 	}
+}
+
+// writePhase makes n DoDurable writes through c from workers goroutines and
+// returns the wall time they took.
+func writePhase(b *testing.B, c *RedisConn, n, workers int) time.Duration {
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				if _, err := c.DoDurable(context.Background(), "pw:q:b", zadd("pw:q:b", i)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
 }
 
 // On a Redis Cluster with replicas, DoDurable's WAIT goes to the master
