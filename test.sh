@@ -13,6 +13,7 @@ need=()
 want() { command -v "$1" >/dev/null || need+=("$2"); }
 want redis-server redis-server   # cluster tests start their own Redis
 want redis-cli redis-tools       # Redis Cluster tests (redis-cli --cluster create)
+want redis-sentinel redis-sentinel # failover tests: a primary, its replica and sentinels
 want chromium chromium           # EventSource browser tests
 want nginx nginx                 # pushbench's Nchan peer
 want ip iproute2                 # black-hole test: netns + veth

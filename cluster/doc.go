@@ -13,6 +13,9 @@
 //	(*RedisConn).Do/DoMulti/Close                              // keys' Redis client (redisconn.go)
 //	(*RedisDirectory).Recheck()  // re-register at the next tick, with the re-sync hooks
 //	redistest.Start(testing.TB) *redistest.Cluster             // tests: a real 3-master Redis Cluster
+//	redistest.StartWithReplicas(testing.TB) *redistest.Cluster // the same, a replica per master (KillMaster, AwaitFailover)
+//	redistest.StartSentinel(testing.TB, n) *redistest.Sentinel // a primary, a replica, n sentinels (KillPrimary, AwaitFailover)
+//	(*RedisConn).DoDurable(ctx, key, write)                    // write, then WAIT N with --redis ...?wait_replicas=N
 //
 //	NewIdemRedis(*RedisConn, IdemOptions) *IdemRedis           // idempotency keys (idempotency.go)
 //	NewIdemMemory(IdemOptions) *IdemMemory                     // the same in memory (idemmem.go)
@@ -57,7 +60,9 @@
 //
 // or by rueidis's own spelling redis://10.0.0.1:7000?addr=10.0.0.2:7000&addr=10.0.0.3:7000, or by
 // any one node: rueidis asks the first seed that answers for the slot map and talks to every
-// master itself. One address may be a plain Redis (rueidis falls back when the server is not in
+// master itself (redisurl.go also lists the Sentinel forms, redis-sentinel://s1,s2,s3/mymaster,
+// and the opt-in ?wait_replicas=N of QoS 1 writes; README "Redis high availability" says what a
+// failover keeps). One address may be a plain Redis (rueidis falls back when the server is not in
 // cluster mode); several addresses must be a cluster, and a cluster has only database 0. More
 // than one seed lets a node start while one of them is down. Proved on a real 3-master cluster
 // that the tests start (package redistest): entries land on the master that owns each key,

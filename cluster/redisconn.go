@@ -40,6 +40,7 @@ var errNotConnected = errors.New("redis store not connected")
 type RedisConn struct {
 	o    RedisConnOptions
 	copt rueidis.ClientOption
+	dur  durability                     // --redis's wait_replicas, wait_timeout
 	cli  atomic.Pointer[rueidis.Client] // nil until the first successful dial, and after Close
 
 	mu      sync.Mutex
@@ -64,8 +65,48 @@ func NewRedisConn(o RedisConnOptions) (*RedisConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: redis url: %w", err)
 	}
+	dur, err := redisDurability(o.URL, o.OpTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: redis url: %w", err)
+	}
 	copt.DisableCache = true
-	return &RedisConn{o: o, copt: copt}, nil
+	return &RedisConn{o: o, copt: copt, dur: dur}, nil
+}
+
+// WaitReplicas is --redis's wait_replicas: how many replicas DoDurable waits for (0 = none).
+func (s *RedisConn) WaitReplicas() int { return s.dur.replicas }
+
+// errReplicas is the cause wrapped in DoDurable's error when too few replicas acknowledged.
+var errReplicas = errors.New("too few replicas acknowledged the write")
+
+// DoDurable runs write, a command on key, then (with wait_replicas=N) WAIT N on the same
+// connection, pipelined: rueidis sends a pipeline holding a blocking command on one dedicated
+// connection, and on a Redis Cluster the WAIT is routed to key's slot. The write's result comes
+// back only once N replicas acknowledged it; fewer within wait_timeout is an error wrapping
+// ErrDirectoryDown: the write is on the primary, but whether it survives a failover is unknown.
+// Without wait_replicas it is one Do. write must be idempotent (see DoMulti).
+func (s *RedisConn) DoDurable(ctx context.Context, key string, write func(c rueidis.Client) rueidis.Completed) (rueidis.RedisResult, error) {
+	if s.dur.replicas == 0 {
+		return s.Do(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult { return c.Do(ctx, write(c)) })
+	}
+	res, err := s.DoMulti(ctx, func(c rueidis.Client) rueidis.Commands {
+		return rueidis.Commands{write(c),
+			c.B().Wait().Numreplicas(int64(s.dur.replicas)).Timeout(s.dur.timeout.Milliseconds()).Build().SetSlot(key)}
+	})
+	if err != nil {
+		return rueidis.RedisResult{}, err
+	}
+	if err := res[0].Error(); err != nil {
+		return res[0], nil // a Redis error reply, for the caller to read
+	}
+	n, err := res[1].AsInt64()
+	if err == nil && n < int64(s.dur.replicas) {
+		err = fmt.Errorf("%w: %d of %d within %v", errReplicas, n, s.dur.replicas, s.dur.timeout)
+	}
+	if err != nil {
+		return rueidis.RedisResult{}, fmt.Errorf("%w: WAIT: %w", ErrDirectoryDown, err)
+	}
+	return res[0], nil
 }
 
 // Logger is the logger the options named (or slog.Default).

@@ -88,7 +88,9 @@ func viewString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len
 // reconnects is not kept full by messages nobody can receive any more. PEXPIRETIME is -1 for a
 // key without a TTL (one just created by ZADD), so the first message sets the expiry and later
 // ones only extend it (PEXPIREAT ... GT would leave a fresh key without any TTL).
-var putScript = rueidis.NewLuaScript(`
+var putScript = rueidis.NewLuaScript(putSrc)
+
+const putSrc = `
 local k = KEYS[1]
 if redis.call('ZSCORE', k, ARGV[1]) then
   return 1
@@ -118,7 +120,7 @@ if redis.call('PEXPIRETIME', k) < tonumber(ARGV[2]) then
   redis.call('PEXPIREAT', k, ARGV[2])
 end
 return 1
-`)
+`
 
 // put stores m for user before the publish is answered. It returns ErrUserFull when the user
 // already has maxPerUser unexpired messages (expired ones are dropped to make room; maxPerUser
@@ -129,9 +131,19 @@ func (s *Redis[M]) put(ctx context.Context, user string, m *push.Message, maxPer
 	key := keyQueue(s.prefix, user)
 	args := []string{member, strconv.FormatInt(max(m.Expiry, 0), 10),
 		strconv.Itoa(max(maxPerUser, 0)), strconv.FormatInt(nowMs, 10)}
-	r, err := s.conn.Do(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
-		return putScript.Exec(ctx, c, []string{key}, args)
-	})
+	var r rueidis.RedisResult
+	var err error
+	if s.conn.WaitReplicas() > 0 {
+		// --redis ...?wait_replicas=N: the script and a WAIT pipelined on one connection (EVAL,
+		// as a NOSCRIPT could not be retried within that pipeline).
+		r, err = s.conn.DoDurable(ctx, key, func(c rueidis.Client) rueidis.Completed {
+			return c.B().Eval().Script(putSrc).Numkeys(1).Key(key).Arg(args...).Build()
+		})
+	} else {
+		r, err = s.conn.Do(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+			return putScript.Exec(ctx, c, []string{key}, args)
+		})
+	}
 	if err != nil {
 		return err
 	}

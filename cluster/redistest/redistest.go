@@ -25,7 +25,7 @@ import (
 	"time"
 )
 
-// Shards is how many masters a Cluster has (no replicas).
+// Shards is how many masters a Cluster has.
 const Shards = 3
 
 // startTimeout bounds each step of bringing a cluster up: a server
@@ -33,10 +33,12 @@ const Shards = 3
 // cluster_state:ok. It is a hang guard, not a performance criterion.
 const startTimeout = 30 * time.Second
 
-// Cluster is a running Redis Cluster of Shards masters.
+// Cluster is a running Redis Cluster of Shards masters, with one replica
+// each when started by StartWithReplicas.
 type Cluster struct {
-	t     testing.TB
-	nodes [Shards]*server
+	t        testing.TB
+	nodes    [Shards]*server // the masters, shard 0 first
+	replicas [Shards]*server // replicas[i] replicates nodes[i]; nil without replicas
 }
 
 // server is one redis-server process and what it printed.
@@ -52,24 +54,41 @@ type server struct {
 // reports cluster_state:ok. Everything is killed when the test ends.
 func Start(t testing.TB) *Cluster {
 	t.Helper()
-	for _, bin := range []string{"redis-server", "redis-cli"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Fatalf("%s not installed: %v (apt-get install redis-server, which brings redis-cli in redis-tools)", bin, err)
-		}
-	}
+	return start(t, false)
+}
+
+// start runs Shards masters, with a replica each when withReplicas.
+func start(t testing.TB, withReplicas bool) *Cluster {
+	t.Helper()
+	need(t, "redis-server, which brings redis-cli in redis-tools", "redis-server", "redis-cli")
 	dir := t.TempDir()
+	count, replicas := Shards, "0"
+	if withReplicas {
+		count, replicas = 2*Shards, "1"
+	}
 	// A client port and a cluster bus port per node, all held until every one
 	// is chosen so that none repeats (the default bus port, port+10000, could
 	// be past 65535 for a port from the ephemeral range).
-	ports := freePorts(t, 2*Shards)
+	ports := freePorts(t, 2*count)
 	c := &Cluster{t: t}
 	t.Cleanup(c.stop)
-	for i := range c.nodes {
+	all := make([]*server, count)
+	for i := range all {
 		port, bus := ports[2*i], ports[2*i+1]
-		c.nodes[i] = spawn(t, port, "--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(bus),
-			"--cluster-config-file", filepath.Join(dir, "nodes-"+strconv.Itoa(port)+".conf"), "--dir", dir)
+		args := []string{"--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(bus),
+			"--cluster-config-file", filepath.Join(dir, "nodes-"+strconv.Itoa(port)+".conf"), "--dir", dir}
+		if withReplicas {
+			args = append(args, replicaArgs...)
+		}
+		all[i] = spawn(t, port, args...)
 	}
-	for _, s := range c.nodes {
+	copy(c.nodes[:], all)
+	if withReplicas {
+		copy(c.replicas[:], all[Shards:])
+	}
+	addrs := make([]string, count)
+	for i, s := range all {
+		addrs[i] = s.addr
 		c.await(s, "PING answered", func() (bool, string) {
 			r, err := Do(s.addr, "PING")
 			return r == "PONG", fmt.Sprintf("PING = %q, %v", r, err)
@@ -77,18 +96,32 @@ func Start(t testing.TB) *Cluster {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	args := append([]string{"--cluster", "create"}, c.Addrs()...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	args := append([]string{"--cluster", "create"}, addrs...)
+	args = append(args, "--cluster-replicas", replicas, "--cluster-yes")
 	if out, err := exec.CommandContext(ctx, "redis-cli", args...).CombinedOutput(); err != nil {
 		c.fail("redis-cli %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-	for _, s := range c.nodes {
+	for _, s := range all {
 		c.await(s, "cluster_state:ok", func() (bool, string) {
 			info, err := Do(s.addr, "CLUSTER", "INFO")
 			return strings.Contains(info, "cluster_state:ok\r\n"), fmt.Sprintf("CLUSTER INFO = %q, %v", info, err)
 		})
 	}
+	if withReplicas {
+		c.pairReplicas()
+	}
 	return c
+}
+
+// need fails the test (never skips it) when a program is missing, naming
+// the Debian packages that bring them.
+func need(t testing.TB, packages string, bins ...string) {
+	t.Helper()
+	for _, bin := range bins {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Fatalf("%s not installed: %v (apt-get install %s)", bin, err, packages)
+		}
+	}
 }
 
 // spawn starts redis-server on port, without persistence, with more
@@ -98,16 +131,22 @@ func spawn(t testing.TB, port int, args ...string) *server {
 	s := &server{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
 	s.cmd = exec.Command("redis-server", append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no"}, args...)...)
+	s.start(t)
+	return s
+}
+
+// start runs s.cmd, keeping its output; it does not wait for it to answer.
+func (s *server) start(t testing.TB) {
+	t.Helper()
 	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
 	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start redis-server on %s: %v", s.addr, err)
+		t.Fatalf("start %s on %s: %v", filepath.Base(s.cmd.Path), s.addr, err)
 	}
 	s.exited = make(chan struct{})
 	go func() {
 		s.waitErr = s.cmd.Wait()
 		close(s.exited)
 	}()
-	return s
 }
 
 // await polls ok every 20ms until it holds, failing the test when s exits
@@ -135,23 +174,29 @@ func (c *Cluster) await(s *server, what string, ok func() (bool, string)) {
 // fail logs every server's output and fails the test.
 func (c *Cluster) fail(format string, args ...any) {
 	c.t.Helper()
-	for _, s := range c.nodes {
-		if s != nil {
-			c.t.Logf("redis-server %s output:\n%s", s.addr, s.out.String())
-		}
+	for _, s := range c.servers() {
+		c.t.Logf("redis-server %s output:\n%s", s.addr, s.out.String())
 	}
 	c.t.Fatalf(format, args...)
 }
 
 // stop kills every server (kill -9) and waits for it.
 func (c *Cluster) stop() {
-	for _, s := range c.nodes {
-		if s == nil {
-			continue
-		}
+	for _, s := range c.servers() {
 		_ = s.cmd.Process.Kill()
 		<-s.exited
 	}
+}
+
+// servers lists the masters and the replicas that were started.
+func (c *Cluster) servers() []*server {
+	var out []*server
+	for _, s := range append(c.nodes[:], c.replicas[:]...) {
+		if s != nil {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Addrs returns the masters' host:port addresses, shard 0 first.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"testing"
 )
@@ -14,9 +13,7 @@ import (
 // test ends.
 func Single(t testing.TB) string {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Fatalf("redis-server not installed: %v (apt-get install redis-server)", err)
-	}
+	need(t, "redis-server", "redis-server")
 	s := spawn(t, freePorts(t, 1)[0])
 	c := &Cluster{t: t}
 	c.nodes[0] = s
@@ -41,9 +38,7 @@ type Server struct {
 // StartServer runs a Server and waits until it answers PING.
 func StartServer(t testing.TB) *Server {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Fatalf("redis-server not installed: %v (apt-get install redis-server)", err)
-	}
+	need(t, "redis-server", "redis-server")
 	r := &Server{t: t, port: freePorts(t, 1)[0]}
 	t.Cleanup(r.Stop)
 	r.Start()
