@@ -26,7 +26,7 @@ func registerFlags(fs *flag.FlagSet, c *server.Config) {
 	fs.StringVar(&c.TLSListen, "tls-listen", c.TLSListen, "edge listener over TLS 1.2/1.3 (empty = none; --listen '' leaves only this one)")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate chain for --tls-listen (leaf first); reloaded on SIGHUP")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key for --tls-listen; reloaded on SIGHUP")
-	fs.StringVar(&c.Redis, "redis", c.Redis, "redis URL for cluster mode, e.g. redis://127.0.0.1:6379/0, or a Redis Cluster's masters redis://h1:7000,h2:7000,h3:7000; empty = standalone")
+	fs.StringVar(&c.Redis, "redis", c.Redis, "redis URL for cluster mode, e.g. redis://127.0.0.1:6379/0, or a Redis Cluster's masters redis://h1:7000,h2:7000,h3:7000, or Sentinel redis-sentinel://s1:26379,s2:26379/mymaster; ?wait_replicas=N makes QoS 1 writes WAIT for N replicas; empty = standalone")
 	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's id (empty = random at start)")
 	fs.StringVar(&c.Advertise, "advertise", c.Advertise, "host:port peers dial for the cluster link (empty = cluster-listen)")
 	fs.DurationVar(&c.NodeTTL, "node-ttl", c.NodeTTL, "how long a silent node's directory entries live")
