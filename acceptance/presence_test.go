@@ -3,6 +3,7 @@ package acceptance
 import (
 	"encoding/json"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,12 +46,10 @@ func (a presenceAnswer) topicsText() string {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		b.WriteString(t.Topic + "=" + itoa(t.Subscribers))
+		b.WriteString(t.Topic + "=" + strconv.Itoa(t.Subscribers))
 	}
 	return b.String()
 }
-
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestPresenceStandalone(t *testing.T) {
 	t.Parallel()
