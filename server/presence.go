@@ -55,17 +55,11 @@ func newPresenceQueries(s *Server, dir cluster.Directory) *presenceQueries {
 
 func (pq *presenceQueries) close() { pq.links.Close() }
 
-// presenceReq is one parsed presence request; its strings are copies, as it
-// outlives the request's bytes.
-type presenceReq struct {
-	q cluster.Query
-}
-
 // presence answers the presence endpoints. Bad input is answered at once;
 // a good request goes to a goroutine, the connection waiting in modeAsync.
 func (ls *loopState) presence(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request, path []byte) {
-	var pr presenceReq
-	status, reason := ls.parsePresence(&pr, req, path)
+	var q cluster.Query // its Name is a copy: it outlives the request's bytes
+	status, reason := ls.parsePresence(&q, req, path)
 	if status != 0 {
 		ls.answerError(l, h, req, status, reason)
 		return
@@ -81,25 +75,25 @@ func (ls *loopState) presence(l *engine.Loop, h engine.Handle, c *connState, req
 	c.mode = modeAsync
 	go func() {
 		defer func() { <-cn.presence.slots }()
-		status, body := cn.answerPresence(&pr.q)
+		status, body := cn.answerPresence(&q)
 		call.reply = appendJSONResponse(nil, status, call.keepAlive, body)
 		ls.s.eng.Submit(h.Loop(), engine.Task{H: h, Op: opAsyncReply, V: call})
 	}()
 }
 
 // parsePresence reads the path and query; a non-zero status says why not.
-func (ls *loopState) parsePresence(pr *presenceReq, req *httpcodec.Request, path []byte) (int, string) {
+func (ls *loopState) parsePresence(q *cluster.Query, req *httpcodec.Request, path []byte) (int, string) {
 	if string(path) == "/topics" {
-		return parseTopicsQuery(&pr.q, req.Query())
+		return parseTopicsQuery(q, req.Query())
 	}
 	kind, name, ok := bytes.Cut(path[len("/presence/"):], []byte("/"))
 	switch {
 	case !ok:
 		return 404, "presence endpoints are /presence/user/<id> and /presence/topic/<name>"
 	case string(kind) == "user":
-		pr.q.Op = cluster.QueryUser
+		q.Op = cluster.QueryUser
 	case string(kind) == "topic":
-		pr.q.Op = cluster.QueryTopic
+		q.Op = cluster.QueryTopic
 	default:
 		return 404, "presence endpoints are /presence/user/<id> and /presence/topic/<name>"
 	}
@@ -108,7 +102,7 @@ func (ls *loopState) parsePresence(pr *presenceReq, req *httpcodec.Request, path
 	if err != nil || !push.ValidName(ls.query) {
 		return 400, "the " + string(kind) + " name must be 1-256 printable bytes, percent-escaped in the path"
 	}
-	pr.q.Name = string(ls.query)
+	q.Name = string(ls.query)
 	return 0, ""
 }
 
