@@ -24,6 +24,7 @@ type subscription struct {
 	since     uint64
 	hasSince  bool
 	head      bool // a HEAD request: answer the head, start nothing
+	last      int  // ?last=N: replay the newest N of each topic's history (gap.go)
 }
 
 // subscribe reads a subscribe request (SPEC §3) and starts it, or with auth
@@ -55,8 +56,13 @@ func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *connState, re
 		ls.answerError(l, h, req, 400, "since and Last-Event-ID must be a message id (a decimal number)")
 		return
 	}
+	last, ok := parseLast(q.last)
+	if !ok {
+		ls.answerError(l, h, req, 400, "last must be a whole number of messages")
+		return
+	}
 	sub := subscription{q: q, format: f, minor: uint8(req.Minor()), keepAlive: req.KeepAlive(),
-		persist: persistence(req), origin: ls.s.originIndex(req.Header("Origin")), since: since, hasSince: hasSince, head: isHead(req)}
+		persist: persistence(req), origin: ls.s.originIndex(req.Header("Origin")), since: since, hasSince: hasSince, head: isHead(req), last: last}
 	if ls.s.auth != nil {
 		ls.authorize(l, h, c, req, &sub)
 		return
@@ -102,7 +108,7 @@ func (ls *loopState) start(l *engine.Loop, h engine.Handle, c *connState, sub *s
 	ls.writeFrame(l, h, c, func(dst []byte) []byte {
 		return push.AppendRegisteredFrame(dst, f, nowMs, keyText, retry, ls.s.boundary)
 	})
-	ls.replay(l, h, c, q, sub.since, sub.hasSince)
+	ls.replay(l, h, c, q, sub)
 	if len(q.user) > 0 && ls.s.store.fetch(h, q.user, sub.since, sub.hasSince) {
 		ls.held[h] = nil // live messages wait for the replay (holdLive)
 	}
@@ -240,8 +246,10 @@ func (ls *loopState) unsubscribe(l *engine.Loop, c *connState) {
 }
 
 // replay writes, before anything live, the unacknowledged QoS 1 messages of
-// the user and, when the client resumes from an id, the topic history after it.
-func (ls *loopState) replay(l *engine.Loop, h engine.Handle, c *connState, q *queryParams, since uint64, hasSince bool) {
+// the user and, when the client resumes from an id, the topic history after it
+// (after a gap frame when some of it is gone), or with ?last=N the newest N.
+func (ls *loopState) replay(l *engine.Loop, h engine.Handle, c *connState, q *queryParams, sub *subscription) {
+	since, hasSince := sub.since, sub.hasSince
 	nowMs := l.Now().UnixMilli()
 	msgs := ls.pending[:0]
 	var sent []sentEntry
@@ -255,9 +263,12 @@ func (ls *loopState) replay(l *engine.Loop, h engine.Handle, c *connState, q *qu
 		}
 	}
 	if hasSince {
+		ls.writeGapIfMissed(l, h, c, q.topics, since, nowMs)
 		for _, t := range q.topics {
 			msgs = ls.s.recent.AppendSince(msgs, conntable.Topics, t, since)
 		}
+	} else if sub.last > 0 {
+		msgs = ls.s.appendLast(msgs, q.topics, sub.last)
 	}
 	slices.SortFunc(msgs, func(a, b *message) int { return cmp.Compare(a.Seq, b.Seq) })
 	var last uint64
