@@ -6,6 +6,7 @@ import (
 	"mime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // publishIDs publishes bodies to topic and returns their message ids.
@@ -114,5 +115,46 @@ func TestLastN(t *testing.T) {
 			t.Errorf("last=%s: %d; want 400", bad, s.resp.StatusCode)
 		}
 		s.close()
+	}
+}
+
+// TestPollGap: with --poll-buffer 2, four messages published between two
+// long-polls of a topic overflow what is kept for it: the second poll's
+// answer starts with the gap packet, then the two kept; a poll that missed
+// nothing has no gap packet.
+func TestPollGap(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, "--poll-buffer", "2", "--poll-timeout", "500ms")
+	done := make(chan pollAnswer, 1)
+	go func() { done <- n.poll("/sub?topic=pg&format=poll") }()
+	waitFor(t, 10*time.Second, "first poll answered", func() bool {
+		n.mustPub(200, "topic/pg", "first")
+		select {
+		case a := <-done:
+			done <- a
+			return true
+		default:
+			return false
+		}
+	})
+	a := <-done
+	if a.status != 200 || len(a.msgs) == 0 {
+		t.Fatalf("first poll = %d %s; want messages", a.status, a.body)
+	}
+	next := a.next
+	// Whatever else the wait loop published after the answer is kept too: catch up first.
+	if c := n.poll("/sub?topic=pg&format=poll&since=" + next); c.status == 200 {
+		next = c.next
+		for _, m := range c.msgs {
+			if strings.Contains(m, `"cmd":"gap"`) {
+				t.Errorf("catch-up poll without a missed message: %s; want no gap packet", c.body)
+			}
+		}
+	}
+	n.publishIDs("pg", "p2", "p3", "p4", "p5")
+	b := n.poll("/sub?topic=pg&format=poll&since=" + next)
+	want := []string{`{"protocol":3,"time":T,"cmd":"gap","since":"` + next + `"}`, `"data":"p4"`, `"data":"p5"`}
+	if b.status != 200 || len(b.msgs) != 3 || b.msgs[0] != want[0] || !strings.Contains(b.msgs[1], want[1]) || !strings.Contains(b.msgs[2], want[2]) {
+		t.Errorf("poll after 4 messages with --poll-buffer 2 = %d %s; want the gap packet, p4, p5", b.status, b.body)
 	}
 }

@@ -10,7 +10,8 @@ import "strconv"
 var eventGap = []byte("gap")
 
 // AppendGapFrame appends the gap control frame for a resume from since, in
-// format f. It allocates nothing.
+// format f; for Poll, the packet alone (the first entry of an answer's
+// "messages"). It allocates nothing.
 func AppendGapFrame(dst []byte, f Format, timeMs int64, since uint64, boundary []byte) []byte {
 	var packet [96]byte
 	p := append(packet[:0], `{"protocol":3,"time":`...)
@@ -18,5 +19,8 @@ func AppendGapFrame(dst []byte, f Format, timeMs int64, since uint64, boundary [
 	p = append(p, `,"cmd":"gap","since":"`...)
 	p = strconv.AppendUint(p, since, 10)
 	p = append(p, `"}`...)
+	if f == Poll {
+		return append(dst, p...)
+	}
 	return appendPacketFrame(dst, f, eventGap, p, boundary)
 }

@@ -14,6 +14,7 @@ func TestGapFrame(t *testing.T) {
 	}{
 		{NDJSON, packet + "\n"},
 		{SSE, "event: gap\ndata: " + packet + "\n\n"},
+		{Poll, packet},
 	} {
 		if got := string(AppendGapFrame(nil, c.f, 1700000000000, 1<<64-1, b)); got != c.want {
 			t.Errorf("AppendGapFrame(%v) = %q; want %q", c.f, got, c.want)

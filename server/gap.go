@@ -8,11 +8,13 @@ import (
 	"github.com/pushwire/pushwire/push"
 )
 
-// Gap signal and ?last=N (SPEC §3) for streams, over the topic history
-// (--topic-history): a stream resumed from an id older than what a
-// subscribed topic's history still holds starts with the gap control frame;
-// a first subscribe with ?last=N gets the newest N messages of each
-// subscribed topic's history before anything live.
+// Gap signal and ?last=N (SPEC §3), over the topic history (--topic-history)
+// and the long-poll buffer (--poll-buffer): a stream resumed from an id older
+// than what a subscribed topic's history still holds starts with the gap
+// control frame, and so does a long-poll answer (its first "messages" entry)
+// whose cursor is older than what is kept for its user or topics; a first
+// subscribe with ?last=N gets the newest N messages of each subscribed
+// topic's history before anything live.
 
 // maxLast bounds ?last=N; a topic never keeps more than --topic-history.
 const maxLast = 1 << 20
@@ -40,6 +42,20 @@ func (ls *loopState) writeGapIfMissed(l *engine.Loop, h engine.Handle, c *connSt
 			return
 		}
 	}
+}
+
+// pollGap reports whether a long-poll's cursor is older than what is still
+// kept for one of its names (--poll-buffer, --topic-history): messages it
+// asked for were let go of before it came back.
+func (ls *loopState) pollGap(c *connState) bool {
+	for _, mb := range ls.memberships(c) {
+		name, g, ok := ls.s.table.AppendName(ls.names[:0], mb)
+		ls.names = name
+		if ok && ls.s.recent.Gap(g, name, c.cursor) {
+			return true
+		}
+	}
+	return false
 }
 
 // appendLast appends the newest n messages of each topic's history, each
