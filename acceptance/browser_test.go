@@ -6,15 +6,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 )
-
-const chromiumPath = "/usr/bin/chromium"
 
 // browserPage subscribes with EventSource to the pushwire edge at %[1]s (a
 // different origin than the page, so CORS is exercised with credentials),
@@ -96,9 +91,6 @@ func TestBrowserEventSource(t *testing.T) { browserEventSource(t, false) }
 func TestBrowserEventSourceTLS(t *testing.T) { browserEventSource(t, true) }
 
 func browserEventSource(t *testing.T, overTLS bool) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("chromium is required for the browser test (Debian package chromium): %v", err)
-	}
 	ready := make(chan string, 1)
 	results := make(chan browserResult, 1)
 	// edge is set once the node runs, after the page server has started; the
@@ -150,23 +142,7 @@ func browserEventSource(t *testing.T, overTLS bool) {
 	}
 	edge.Store(&edgeURL)
 
-	profile := t.TempDir()
-	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--no-first-run", "--disable-dev-shm-usage", "--user-data-dir=" + profile}, extra...)
-	browser := exec.Command(chromiumPath, append(args, page.URL+"/")...)
-	var browserLog strings.Builder
-	browser.Stdout, browser.Stderr = &browserLog, &browserLog
-	if err := browser.Start(); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	defer func() {
-		browser.Process.Kill()
-		browser.Wait()
-		if t.Failed() {
-			t.Logf("chromium output:\n%s", browserLog.String())
-		}
-	}()
+	defer startChromium(t, page.URL+"/", extra...)()
 
 	var key string
 	select {
