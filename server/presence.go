@@ -170,14 +170,18 @@ func (cn *clusterNode) answerPresence(q *cluster.Query) (int, []byte) {
 		answers = append(answers, cn.askPeers(q, peers)...)
 	}
 	var unreachable []string
-	peerAnswered := false
+	peerKnown := false // some peer's count is known (an answer, or gone: none)
 	for i := range answers {
 		switch na := &answers[i]; {
 		case na.err == nil && na.a.Err == "":
-			peerAnswered = peerAnswered || i > 0
-		case errors.Is(na.err, cluster.ErrNodeGone) || errors.Is(na.err, cluster.ErrUnknownNode):
-			// No process there, or its heartbeat is gone: it holds nothing (SPEC §4).
-			na.a = cluster.QueryAnswer{}
+			peerKnown = peerKnown || i > 0
+		case errors.Is(na.err, cluster.ErrUnknownNode):
+			na.a = cluster.QueryAnswer{} // its heartbeat is gone: no longer a node
+		case errors.Is(na.err, cluster.ErrNodeGone):
+			// No process there: it holds nothing. Named while the directory
+			// still lists it, as for pushes (SPEC §4), but its count is known.
+			unreachable = append(unreachable, na.node)
+			na.a, peerKnown = cluster.QueryAnswer{}, true
 		default:
 			unreachable = append(unreachable, na.node)
 			na.a = cluster.QueryAnswer{}
@@ -197,7 +201,7 @@ func (cn *clusterNode) answerPresence(q *cluster.Query) (int, []byte) {
 	// The directory names nodes that may hold the user or topic, none of them
 	// answered and this node has none: the count would say nothing, so the
 	// answer is 503, as a publish that reached nobody (SPEC §4).
-	if q.Op != cluster.QueryTopics && !peerAnswered && answers[0].a.Count == 0 {
+	if q.Op != cluster.QueryTopics && !peerKnown && answers[0].a.Count == 0 {
 		return 503, append(body, `,"error":"no node that may hold it answered"}`...)
 	}
 	return 200, append(body, '}')

@@ -136,7 +136,18 @@ func TestPresenceCluster(t *testing.T) {
 		p := a.presence("/presence/topic/news")
 		return p.String() == want["/presence/topic/news"], p.String()
 	})
-	noRedisTrouble(t, c.nodes...)
+
+	// Node c is killed: its link is refused, so it holds nothing; it is named
+	// while its heartbeat lasts (--node-ttl), and user 7 is offline, not 503.
+	cc.kill9()
+	waitUntil(t, ioTimeout, "user 7 offline with c named, once c's link is refused", func() (bool, string) {
+		p := a.presence("/presence/user/7")
+		return p.String() == "200 online=false conns=0 subs=0 nodes=[] topics=[] truncated=false unreachable=[c]", p.String()
+	})
+	if p := b.presence("/presence/user/42"); p.Connections != 3 || !slices.Equal(p.Nodes, []string{"a", "b"}) {
+		t.Errorf("node b with c killed: GET /presence/user/42 = %s; want 3 connections on [a b]", p)
+	}
+	noRedisTrouble(t, a, b)
 }
 
 // TestPresenceClusterFollowsCloses: a connection that goes on one node leaves the counts
