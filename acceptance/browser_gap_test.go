@@ -61,7 +61,7 @@ func TestBrowserEventSourceGap(t *testing.T) {
 	ids := n.publishIDs("browser-gap", "g1", "g2", "g3", "g4")
 	html := fmt.Sprintf(gapPage, "http://"+n.edge, ids[0])
 	body.Store(&html)
-	defer startChromium(t, page.URL+"/")()
+	startChromium(t, page.URL+"/")
 
 	var raw string
 	select {

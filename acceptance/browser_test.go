@@ -6,10 +6,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 )
+
+const chromiumPath = "/usr/bin/chromium"
 
 // browserPage subscribes with EventSource to the pushwire edge at %[1]s (a
 // different origin than the page, so CORS is exercised with credentials),
@@ -70,6 +75,29 @@ es.onerror = () => { result.errors.push("EventSource error, readyState " + es.re
 </script></body></html>
 `
 
+// startChromium runs headless Chromium on url with a fresh profile and the
+// extra flags, until the test ends; its output is logged when the test
+// failed.
+func startChromium(t *testing.T, url string, extra ...string) {
+	t.Helper()
+	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--no-first-run", "--disable-dev-shm-usage", "--user-data-dir=" + t.TempDir()}, extra...)
+	browser := exec.Command(chromiumPath, append(args, url)...)
+	var browserLog strings.Builder
+	browser.Stdout, browser.Stderr = &browserLog, &browserLog
+	if err := browser.Start(); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	t.Cleanup(func() {
+		browser.Process.Kill()
+		browser.Wait()
+		if t.Failed() {
+			t.Logf("chromium output:\n%s", browserLog.String())
+		}
+	})
+}
+
 // browserResult is what the page posts back.
 type browserResult struct {
 	Conn        string
@@ -91,6 +119,9 @@ func TestBrowserEventSource(t *testing.T) { browserEventSource(t, false) }
 func TestBrowserEventSourceTLS(t *testing.T) { browserEventSource(t, true) }
 
 func browserEventSource(t *testing.T, overTLS bool) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("chromium is required for the browser test (Debian package chromium): %v", err)
+	}
 	ready := make(chan string, 1)
 	results := make(chan browserResult, 1)
 	// edge is set once the node runs, after the page server has started; the
@@ -142,7 +173,7 @@ func browserEventSource(t *testing.T, overTLS bool) {
 	}
 	edge.Store(&edgeURL)
 
-	defer startChromium(t, page.URL+"/", extra...)()
+	startChromium(t, page.URL+"/", extra...)
 
 	var key string
 	select {
