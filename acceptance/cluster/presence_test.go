@@ -176,3 +176,27 @@ func TestPresenceClusterFollowsCloses(t *testing.T) {
 	}
 	noRedisTrouble(t, c.nodes...)
 }
+
+// TestPresenceRedisDown: with Redis gone the directory cannot say which
+// nodes hold a user: a presence query answers 503 with a JSON error, never
+// hangs; when Redis is back the answers are whole again with no restart.
+func TestPresenceRedisDown(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, 2, 30*time.Second)
+	a, b := c.nodes[0], c.nodes[1]
+	b.subscribe("user=rd&topic=rd")
+	waitUntil(t, ioTimeout, "user rd on b, seen from a", func() (bool, string) {
+		p := a.presence("/presence/user/rd")
+		return p.Connections == 1, p.String()
+	})
+	c.redis.stop()
+	waitUntil(t, ioTimeout, "503 with a JSON error from a while Redis is down", func() (bool, string) {
+		p := a.presence("/presence/user/rd")
+		return p.status == 503 && strings.Contains(p.Error, "directory unavailable"), p.String() + " error=" + p.Error
+	})
+	c.redis.start()
+	waitUntil(t, 3*ioTimeout, "user rd counted again once Redis is back", func() (bool, string) {
+		p := a.presence("/presence/user/rd")
+		return p.status == 200 && p.Connections == 1 && slices.Equal(p.Nodes, []string{"b"}), p.String()
+	})
+}
