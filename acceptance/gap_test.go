@@ -101,13 +101,23 @@ func TestLastN(t *testing.T) {
 	}
 	s.close()
 
-	// Ten asked, three kept: three. And since wins over last: a resume replays after since.
-	ten := n.subscribe("/sub?topic=a&last=10&since=" + a[3])
+	// Ten asked, three kept (a3, a4, live): three.
+	ten := n.subscribe("/sub?topic=a&last=10")
 	ten.packet()
-	if p := ten.packet(); !strings.Contains(p, `"data":"live"`) {
-		t.Errorf("since=a4 with last=10: %s; want only what came after a4 (live)", p)
+	for _, want := range []string{"a3", "a4", "live"} {
+		if p := ten.packet(); !strings.Contains(p, `"data":"`+want+`"`) {
+			t.Errorf("last=10 with 3 kept: %s; want %s", p, want)
+		}
 	}
 	ten.close()
+
+	// since wins over last: a resume replays only what came after since.
+	resumed := n.subscribe("/sub?topic=a&last=10&since=" + a[3])
+	resumed.packet()
+	if p := resumed.packet(); !strings.Contains(p, `"data":"live"`) {
+		t.Errorf("since=a4 with last=10: %s; want only what came after a4 (live)", p)
+	}
+	resumed.close()
 
 	for _, bad := range []string{"x", "-1", "1.5", "99999999999"} {
 		s := n.subscribeAny("/sub?topic=a&last=" + bad)
