@@ -523,9 +523,12 @@ func TestTopicHistoryReplay(t *testing.T) {
 	}
 	sse.close()
 
-	// Older than what is kept: the last 3 only.
+	// Older than what is kept: the gap frame (TestGapSignal), then the last 3 only.
 	old := n.subscribe("/sub?topic=h&since=" + ids[0])
 	old.packet()
+	if got := old.packet(); !strings.Contains(got, `"cmd":"gap"`) {
+		t.Errorf("since=%s with history 3: got %s; want the gap frame first", ids[0], got)
+	}
 	for _, i := range []int{2, 3, 4} {
 		if got := old.packet(); !strings.Contains(got, fmt.Sprintf(`"data":"m%d"`, i+1)) {
 			t.Errorf("since=%s with history 3: got %s; want m%d", ids[0], got, i+1)

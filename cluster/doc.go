@@ -22,10 +22,12 @@
 //	(Idempotency).Claim(ctx, keys, out) / Record(ctx, keys, answers)
 //	NewLinks(self string, dir Directory, LinkOptions) *Links  // links.go, link.go
 //	(*Links).ForwardBatch(ctx, nodeID, []*Push) ([]Result, error)
+//	(*Links).Query(ctx, nodeID, *Query) (QueryAnswer, error)   // presence counts (query.go)
 //	(*Links).Close() error; (*Links).Stats() LinkStats
 //	NewLinkServer(Handler, LinkServerOptions) *LinkServer      // linkserver.go
 //	(*LinkServer).Serve(net.Listener) error; (*LinkServer).Close() error
 //	type Handler func(p *Push) Result
+//	type QueryHandler func(q *Query) QueryAnswer               // LinkServerOptions.Query
 //
 // A node that took a publish looks the target up (UserNodes/TopicNodes, or Nodes for "all"; a
 // conn key names the node that holds it, and NodeAddr says whether that node lives), delivers

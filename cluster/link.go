@@ -17,6 +17,10 @@ type call struct {
 	got  int   // results received; link.mu guards it until done is closed
 	err  error // set (under link.mu) before done is closed when the link failed the call
 	done chan struct{}
+	// A presence query (query.go) in place of pushes: res has one slot, and the answer
+	// frame fills answer.
+	query  *Query
+	answer QueryAnswer
 }
 
 // pending is a call in a link's answer queue: its requests carry corr ids base, base+1, ...
@@ -64,12 +68,15 @@ func newLink(ls *Links, peer string) *link {
 	return &link{ls: ls, peer: peer, wake: make(chan struct{}, 1), quit: make(chan struct{})}
 }
 
-// enqueue encodes ps onto the queue and registers c for their answers. A full queue (bytes or
-// requests in flight) blocks up to QueueWait, then fails with ErrBackpressure.
+// enqueue encodes ps (or c.query) onto the queue and registers c for their answers. A full
+// queue (bytes or requests in flight) blocks up to QueueWait, then fails with ErrBackpressure.
 func (k *link) enqueue(ctx context.Context, ps []*Push, c *call) error {
-	size := 0
+	size, n := 0, len(ps)
 	for _, p := range ps {
 		size += pushSize(p)
+	}
+	if c.query != nil {
+		size, n = querySize(c.query), 1
 	}
 	o := &k.ls.o
 	var timer *time.Timer
@@ -86,7 +93,7 @@ func (k *link) enqueue(ctx context.Context, ps []*Push, c *call) error {
 		}
 		// An empty queue always takes the request, however big, so nothing can starve.
 		if (len(k.out) == 0 || len(k.out)+size <= o.QueueBytes) &&
-			(k.inflight == 0 || k.inflight+len(ps) <= o.MaxInFlight) {
+			(k.inflight == 0 || k.inflight+n <= o.MaxInFlight) {
 			break
 		}
 		if k.space == nil {
@@ -118,11 +125,15 @@ func (k *link) enqueue(ctx context.Context, ps []*Push, c *call) error {
 		k.out = appendPush(k.out, k.nextCorr, p)
 		k.nextCorr++
 	}
+	if c.query != nil {
+		k.out = appendQuery(k.out, k.nextCorr, c.query)
+		k.nextCorr++
+	}
 	k.fifo = append(k.fifo, pending{c: c, base: base})
-	k.inflight += len(ps)
+	k.inflight += n
 	inflight := k.inflight
 	k.mu.Unlock()
-	k.ls.sent.Add(uint64(len(ps)))
+	k.ls.sent.Add(uint64(n))
 	if obs := o.Observer; obs != nil {
 		obs.LinkQueued(inflight)
 	}
@@ -348,15 +359,24 @@ func (k *link) answer(fr *frameReader, gen uint64) (int, error) {
 			k.compact()
 			return n, err
 		}
-		if typ != typeResult || k.head == len(k.fifo) {
+		if k.head == len(k.fifo) {
 			return n, errUnexpectedAnswer
-		}
-		corr, r, err := decodeResult(body)
-		if err != nil {
-			return n, err
 		}
 		pe := &k.fifo[k.head]
 		c := pe.c
+		var corr uint64
+		var r Result
+		switch {
+		case typ == typeResult && c.query == nil:
+			corr, r, err = decodeResult(body)
+		case typ == typeQueryAnswer && c.query != nil:
+			corr, c.answer, err = decodeQueryAnswer(body)
+		default:
+			return n, errUnexpectedAnswer
+		}
+		if err != nil {
+			return n, err
+		}
 		if corr != pe.base+uint64(c.got) {
 			return n, errUnexpectedAnswer
 		}

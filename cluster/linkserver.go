@@ -18,6 +18,7 @@ type LinkServerOptions struct {
 	MaxFrame   int          // largest frame accepted, header included; 0 = 1 MiB
 	FlushBytes int          // answers are written once this many are pending or input runs dry; 0 = 64 KiB
 	Logger     *slog.Logger // nil = slog.Default()
+	Query      QueryHandler // answers presence queries (query.go); nil = each is answered with an error
 }
 
 // LinkServer accepts links from peer nodes and answers their pushes.
@@ -162,6 +163,16 @@ func (s *LinkServer) loop(conn net.Conn) (peer string, err error) {
 				}
 				out = out[:0]
 			}
+		case typ == typeQuery:
+			corr, q, err := decodeQuery(body)
+			if err != nil {
+				return peer, err
+			}
+			a := QueryAnswer{Err: "presence queries are not served here"}
+			if s.o.Query != nil {
+				a = s.o.Query(&q)
+			}
+			out = appendQueryAnswer(out, corr, &a)
 		default:
 			return peer, errBadFrame
 		}

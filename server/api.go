@@ -56,6 +56,8 @@ func (ls *loopState) serveAPI(l *engine.Loop, h engine.Handle, c *connState, req
 		ls.writeAnswer(l, h, req, ls.out)
 	case string(path) == "/metrics":
 		ls.serveMetrics(h, c, req)
+	case bytes.HasPrefix(path, []byte("/presence/")) || string(path) == "/topics":
+		ls.presence(l, h, c, req, path)
 	default:
 		ls.answerError(l, h, req, 404, "no such endpoint on the api listener")
 	}

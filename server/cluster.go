@@ -40,6 +40,8 @@ type clusterNode struct {
 
 	forwards atomic.Uint64 // pushes forwarded to other nodes
 	received atomic.Uint64 // pushes taken from other nodes
+
+	presence *presenceQueries // links and slots of presence queries (presence.go)
 }
 
 // forwardTimeout bounds a forward, so a peer that holds its link open but
@@ -133,12 +135,13 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 func (cn *clusterNode) startLinks() {
 	s := cn.s
 	cn.links = cluster.NewLinks(s.nodeID, cn.dir, cluster.LinkOptions{Logger: s.log, Observer: s.metrics.linkObserver()})
+	cn.presence = newPresenceQueries(s, cn.dir)
 	cn.router = route.New(route.Options[*message]{Self: s.nodeID, Dir: cn.dir, Links: cn.links,
 		Store: s.store.put, LookupTimeout: lookupTimeout, ForwardTimeout: forwardTimeout, Logger: s.log})
 	if cn.ln == nil {
 		return
 	}
-	cn.server = cluster.NewLinkServer(cn.takeFromPeer, cluster.LinkServerOptions{Logger: s.log})
+	cn.server = cluster.NewLinkServer(cn.takeFromPeer, cluster.LinkServerOptions{Logger: s.log, Query: cn.answerQuery})
 	cn.wg.Add(1)
 	go func() {
 		defer cn.wg.Done()
@@ -206,6 +209,7 @@ func (cn *clusterNode) close() {
 	}
 	cn.wg.Wait()
 	cn.links.Close()
+	cn.presence.close()
 	cn.dir.Close()
 	if cn.redis != nil {
 		cn.redis.Close()

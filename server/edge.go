@@ -109,6 +109,7 @@ type queryParams struct {
 	conn   []byte
 	id     []byte
 	token  []byte // a subscriber token (SPEC §6), when not in Authorization
+	last   []byte // ?last=N (gap.go)
 	topics [][]byte
 	bad    bool
 }
@@ -147,6 +148,8 @@ func parseQuery(q *queryParams, query, buf []byte) []byte {
 			q.id = v
 		case "token":
 			q.token = v
+		case "last":
+			q.last = v
 		}
 		return true
 	})

@@ -131,9 +131,13 @@ func (ls *loopState) pollBody(l *engine.Loop, h engine.Handle, c *subState, extr
 	if len(msgs) > 0 {
 		body = append(body, `{"messages":[`...)
 		var last uint64
+		gap := ls.pollGap(c) // gap.go
+		if gap {
+			body = push.AppendGapFrame(body, push.Poll, l.Now().UnixMilli(), c.cursor, nil)
+		}
 		for _, msg := range msgs {
 			if msg.Seq != last && (msg.Seq > c.cursor || msg.QoS == 1) {
-				if last != 0 {
+				if last != 0 || gap {
 					body = append(body, ',')
 				}
 				if msg.QoS == 1 && msg.Seq <= c.cursor && ls.sentBefore(msg) {

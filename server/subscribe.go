@@ -25,6 +25,7 @@ type subscription struct {
 	hasSince  bool
 	head      bool          // a HEAD request: answer the head, start nothing
 	stream    conntable.Sub // an HTTP/2 stream's subscribe: its record, waiting (h2edge.go); 0 on HTTP/1.x
+	last      int           // ?last=N: replay the newest N of each topic's history (gap.go)
 }
 
 // subscribe reads a subscribe request (SPEC §3) and starts it, or with auth
@@ -68,7 +69,11 @@ func (ls *loopState) readSubscribe(query, accept, lastEventID, origin []byte) (s
 	if err != nil {
 		return subscription{}, "since and Last-Event-ID must be a message id (a decimal number)"
 	}
-	return subscription{q: q, format: f, origin: ls.s.originIndex(origin), since: since, hasSince: hasSince}, ""
+	last, ok := parseLast(q.last)
+	if !ok {
+		return subscription{}, "last must be a whole number of messages"
+	}
+	return subscription{q: q, format: f, origin: ls.s.originIndex(origin), since: since, hasSince: hasSince, last: last}, ""
 }
 
 // start enters an allowed subscription in the table and starts its stream
@@ -119,7 +124,7 @@ func (ls *loopState) startStream(l *engine.Loop, sub conntable.Sub, s *subState,
 	ls.frameTo(l, sub, s, conn, func(dst []byte) []byte {
 		return push.AppendRegisteredFrame(dst, f, nowMs, keyText, retry, ls.s.boundary)
 	})
-	ls.replay(l, sub, s, conn, q, sn.since, sn.hasSince)
+	ls.replay(l, sub, s, conn, q, sn)
 	// The QoS 1 paths (sentlog.go, store) key streams by engine.Handle: a
 	// Sub has its layout, and for an HTTP/1.x subscriber it is the
 	// connection's handle.
@@ -277,7 +282,8 @@ func (ls *loopState) leave(l *engine.Loop, sub conntable.Sub, s *subState) {
 
 // replay writes, before anything live, the unacknowledged QoS 1 messages of
 // the user and, when the client resumes from an id, the topic history after it.
-func (ls *loopState) replay(l *engine.Loop, sub conntable.Sub, c *subState, conn engine.Handle, q *queryParams, since uint64, hasSince bool) {
+func (ls *loopState) replay(l *engine.Loop, sub conntable.Sub, c *subState, conn engine.Handle, q *queryParams, sn *subscription) {
+	since, hasSince := sn.since, sn.hasSince
 	h := engine.Handle(sub) // the QoS 1 paths' key: see startStream
 	nowMs := l.Now().UnixMilli()
 	msgs := ls.pending[:0]
@@ -292,9 +298,12 @@ func (ls *loopState) replay(l *engine.Loop, sub conntable.Sub, c *subState, conn
 		}
 	}
 	if hasSince {
+		ls.writeGapIfMissed(l, sub, c, conn, q.topics, since, nowMs)
 		for _, t := range q.topics {
 			msgs = ls.s.recent.AppendSince(msgs, conntable.Topics, t, since)
 		}
+	} else if sn.last > 0 {
+		msgs = ls.s.appendLast(msgs, q.topics, sn.last)
 	}
 	slices.SortFunc(msgs, func(a, b *message) int { return cmp.Compare(a.Seq, b.Seq) })
 	var last uint64

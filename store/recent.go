@@ -28,7 +28,8 @@ type Recent[M Message] struct {
 type ring[M Message] struct {
 	msgs          []M
 	head          int
-	interestUntil int64 // unix ms; 0 = kept for history only
+	interestUntil int64  // unix ms; 0 = kept for history only
+	dropped       uint64 // id of the newest message the ring let go of; 0 = none (gap.go)
 }
 
 // NewRecent keeps up to pollBuffer messages of a name a long-poll client
@@ -87,6 +88,7 @@ func (r *Recent[M]) Record(g conntable.Group, name []byte, m M) bool {
 		rg.msgs = append(rg.msgs, m)
 		return true
 	}
+	rg.dropped = rg.msgs[rg.head].Push().Seq
 	rg.msgs[rg.head].Release()
 	rg.msgs[rg.head] = m
 	rg.head = (rg.head + 1) % len(rg.msgs)

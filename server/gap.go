@@ -1,0 +1,68 @@
+package server
+
+import (
+	"strconv"
+
+	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/push"
+)
+
+// Gap signal and ?last=N (SPEC §3), over the topic history (--topic-history)
+// and the long-poll buffer (--poll-buffer): a stream resumed from an id older
+// than what a subscribed topic's history still holds starts with the gap
+// control frame, and so does a long-poll answer (its first "messages" entry)
+// whose cursor is older than what is kept for its user or topics; a first
+// subscribe with ?last=N gets the newest N messages of each subscribed
+// topic's history before anything live.
+
+// maxLast bounds ?last=N; a topic never keeps more than --topic-history.
+const maxLast = 1 << 20
+
+// parseLast reads ?last=N: empty is 0 (nothing asked).
+func parseLast(v []byte) (int, bool) {
+	if len(v) == 0 {
+		return 0, true
+	}
+	n, err := strconv.ParseUint(string(v), 10, 32)
+	if err != nil || n > maxLast {
+		return 0, false
+	}
+	return int(n), true
+}
+
+// writeGapIfMissed writes the gap frame when some topic's history let go
+// of a message newer than since: the client missed it.
+func (ls *loopState) writeGapIfMissed(l *engine.Loop, sub conntable.Sub, c *subState, conn engine.Handle, topics [][]byte, since uint64, nowMs int64) {
+	for _, t := range topics {
+		if ls.s.recent.Gap(conntable.Topics, t, since) {
+			ls.frameTo(l, sub, c, conn, func(dst []byte) []byte {
+				return push.AppendGapFrame(dst, c.format, nowMs, since, ls.s.boundary)
+			})
+			return
+		}
+	}
+}
+
+// pollGap reports whether a long-poll's cursor is older than what is still
+// kept for one of its names (--poll-buffer, --topic-history): messages it
+// asked for were let go of before it came back.
+func (ls *loopState) pollGap(c *subState) bool {
+	for _, mb := range ls.subMembers(c) {
+		name, g, ok := ls.s.table.AppendName(ls.names[:0], mb)
+		ls.names = name
+		if ok && ls.s.recent.Gap(g, name, c.cursor) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendLast appends the newest n messages of each topic's history, each
+// with a reference the caller releases.
+func (s *Server) appendLast(dst []*message, topics [][]byte, n int) []*message {
+	for _, t := range topics {
+		dst = s.recent.AppendLast(dst, conntable.Topics, t, n)
+	}
+	return dst
+}
