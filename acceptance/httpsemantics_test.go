@@ -446,3 +446,31 @@ func TestHEADOnSubscribeWithAuthCallback(t *testing.T) {
 		t.Errorf("POST /pub/user/7 delivered %s; want 1: only the GET holds a stream", r["delivered"])
 	}
 }
+
+// TestMethodNotAllowedSaysAllow: every 405 names the methods its target
+// answers in an Allow field (RFC 9110 §15.5.6: a 405 MUST carry one), on the
+// edge and on the api listener, and keeps a keep-alive connection (pipeline
+// fails unless the request after the 405 is answered too).
+func TestMethodNotAllowedSaysAllow(t *testing.T) {
+	t.Parallel()
+	n := startNode(t)
+	cases := []struct {
+		addr, req, allow string
+	}{
+		{n.edge, "POST /sub?topic=a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", "GET, HEAD, OPTIONS"},
+		{n.edge, "GET /ack?conn=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA&id=1 HTTP/1.1\r\nHost: x\r\n\r\n", "POST, OPTIONS"},
+		{n.api, "GET /pub/topic/t HTTP/1.1\r\nHost: x\r\n\r\n", "POST"},
+		{n.api, "POST /stats HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", "GET, HEAD"},
+		{n.api, "PUT /conn/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", "GET, HEAD, DELETE"},
+	}
+	for _, tc := range cases {
+		got := pipeline(t, tc.addr, tc.req, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+		e := got[0]
+		if e.resp.StatusCode != 405 || e.resp.Header.Get("Allow") != tc.allow {
+			t.Errorf("%q = %d Allow %q; want 405 Allow %q", tc.req, e.resp.StatusCode, e.resp.Header.Get("Allow"), tc.allow)
+		}
+		if !strings.Contains(e.body, `"error":`) {
+			t.Errorf("%q: body %q; want a JSON error", tc.req, e.body)
+		}
+	}
+}

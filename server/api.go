@@ -22,7 +22,7 @@ func (ls *loopState) serveAPI(l *engine.Loop, h engine.Handle, c *connState, req
 	case bytes.HasPrefix(path, []byte("/pub")):
 		defer ls.publishServed(l, h, path)
 		if method != "POST" {
-			ls.answerError(l, h, req, 405, "use POST to publish")
+			ls.answerNotAllowed(l, h, req, allowPub, "use POST to publish")
 			return
 		}
 		if !ls.s.rates.allow(ls.peers[h], l.Now()) {
@@ -39,7 +39,7 @@ func (ls *loopState) serveAPI(l *engine.Loop, h engine.Handle, c *connState, req
 	case bytes.HasPrefix(path, []byte("/conn/")):
 		ls.connAdmin(l, h, c, req, path[len("/conn/"):])
 	case method != "GET" && method != "HEAD":
-		ls.answerError(l, h, req, 405, "admin endpoints answer GET")
+		ls.answerNotAllowed(l, h, req, allowAdmin, "admin endpoints answer GET")
 	case string(path) == "/healthz":
 		ls.out = appendJSONResponse(ls.out[:0], 200, persistence(req), []byte(`{"status":"ok"}`))
 		ls.writeAnswer(l, h, req, ls.out)

@@ -44,7 +44,7 @@ func (ls *loopState) connAdmin(l *engine.Loop, h engine.Handle, c *connState, re
 	case "DELETE":
 		kind = asyncKick
 	default:
-		ls.answerError(l, h, req, 405, "use GET or DELETE on /conn/<key>")
+		ls.answerNotAllowed(l, h, req, allowConn, "use GET or DELETE on /conn/<key>")
 		return
 	}
 	ls.askOwner(l, h, c, req, keyText, kind, 0)

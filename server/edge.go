@@ -14,7 +14,7 @@ func (ls *loopState) serveEdge(l *engine.Loop, h engine.Handle, c *connState, re
 		ls.preflight(l, h, req)
 	case string(path) == "/sub":
 		if !isGet(method) {
-			ls.answerError(l, h, req, 405, "use GET to subscribe")
+			ls.answerNotAllowed(l, h, req, allowSub, "use GET to subscribe")
 			return
 		}
 		if ls.s.draining.Load() {
@@ -24,7 +24,7 @@ func (ls *loopState) serveEdge(l *engine.Loop, h engine.Handle, c *connState, re
 		ls.subscribe(l, h, c, req)
 	case string(path) == "/ack":
 		if string(method) != "POST" {
-			ls.answerError(l, h, req, 405, "use POST to acknowledge")
+			ls.answerNotAllowed(l, h, req, allowAck, "use POST to acknowledge")
 			return
 		}
 		ls.ack(l, h, req)
@@ -38,6 +38,21 @@ func (ls *loopState) serveEdge(l *engine.Loop, h engine.Handle, c *connState, re
 // keeping the connection when the request allows.
 func (ls *loopState) answerError(l *engine.Loop, h engine.Handle, req *httpcodec.Request, status int, reason string) {
 	ls.out = appendErrorResponse(ls.out[:0], status, reason, persistence(req))
+	ls.writeAnswer(l, h, req, ls.out)
+}
+
+// The methods each target answers, for the Allow field of a 405.
+const (
+	allowSub   = "GET, HEAD, OPTIONS"
+	allowAck   = "POST, OPTIONS"
+	allowPub   = "POST"
+	allowAdmin = "GET, HEAD"
+	allowConn  = "GET, HEAD, DELETE"
+)
+
+// answerNotAllowed answers 405 naming the methods the target answers.
+func (ls *loopState) answerNotAllowed(l *engine.Loop, h engine.Handle, req *httpcodec.Request, allow, reason string) {
+	ls.out = appendNotAllowed(ls.out[:0], allow, reason, persistence(req))
 	ls.writeAnswer(l, h, req, ls.out)
 }
 

@@ -23,7 +23,7 @@ func (ls *loopState) h2Request(l *engine.Loop, h engine.Handle, hc *h2Conn, id u
 	case string(path) == "/sub":
 		switch {
 		case !isGet(method):
-			ls.h2Error(l, h, hc, id, head, 405, "use GET to subscribe")
+			ls.h2NotAllowed(l, h, hc, id, head, allowSub, "use GET to subscribe")
 		case ls.s.draining.Load():
 			ls.h2Error(l, h, hc, id, head, 503, "node is draining; reconnect elsewhere")
 		default:
@@ -31,7 +31,7 @@ func (ls *loopState) h2Request(l *engine.Loop, h engine.Handle, hc *h2Conn, id u
 		}
 	case string(path) == "/ack":
 		if string(method) != "POST" {
-			ls.h2Error(l, h, hc, id, head, 405, "use POST to acknowledge")
+			ls.h2NotAllowed(l, h, hc, id, head, allowAck, "use POST to acknowledge")
 			return
 		}
 		ls.h2Ack(l, h, hc, id, req)
@@ -43,6 +43,12 @@ func (ls *loopState) h2Request(l *engine.Loop, h engine.Handle, hc *h2Conn, id u
 // h2Error answers stream id with status and a JSON error, as HTTP/1.1 does.
 func (ls *loopState) h2Error(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32, head bool, status int, reason string) {
 	ls.out = appendErrorResponse(ls.out[:0], status, reason, persist11)
+	ls.h2Answer(l, h, hc, id, ls.out, head, false)
+}
+
+// h2NotAllowed answers 405 on stream id with the Allow field.
+func (ls *loopState) h2NotAllowed(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32, head bool, allow, reason string) {
+	ls.out = appendNotAllowed(ls.out[:0], allow, reason, persist11)
 	ls.h2Answer(l, h, hc, id, ls.out, head, false)
 }
 

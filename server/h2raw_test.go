@@ -47,9 +47,15 @@ func dialRawH2(t *testing.T, s *Server, settings ...http2.Setting) *rawH2 {
 // get opens stream id with a GET of path.
 func (c *rawH2) get(id uint32, path string) {
 	c.t.Helper()
+	c.request(id, "GET", path)
+}
+
+// request opens stream id with method on path, without a body.
+func (c *rawH2) request(id uint32, method, path string) {
+	c.t.Helper()
 	var buf bytes.Buffer
 	enc := hpack.NewEncoder(&buf)
-	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "t"}, {":path", path}} {
+	for _, f := range [][2]string{{":method", method}, {":scheme", "http"}, {":authority", "t"}, {":path", path}} {
 		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
 	}
 	if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: buf.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
@@ -315,4 +321,30 @@ func TestH2PingFindsDeadPeers(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("h2 connections = %d after the silent one was closed; want 1 (the one that answers)", n)
 	}
+}
+
+// TestH2MethodNotAllowedSaysAllow: a 405 on a stream carries the Allow field
+// (RFC 9110 §15.5.6), as over HTTP/1.1, and leaves the connection's other
+// streams alone.
+func TestH2MethodNotAllowedSaysAllow(t *testing.T) {
+	s := testNode(t, nil)
+	c := dialRawH2(t, s)
+	c.request(1, "PUT", "/sub?topic=a")
+	c.request(3, "GET", "/ack?conn=x&id=1")
+	c.get(5, "/sub?topic=a")
+	want := map[uint32]string{1: "GET, HEAD, OPTIONS", 3: "POST, OPTIONS"}
+	for len(want) > 0 {
+		f := c.until("a response head", func(f http2.Frame) bool { _, ok := f.(*http2.HeadersFrame); return ok })
+		id := f.Header().StreamID
+		h := c.hdrs[id]
+		allow, ok := want[id]
+		if !ok {
+			continue
+		}
+		delete(want, id)
+		if h[":status"] != "405" || h["allow"] != allow {
+			t.Errorf("stream %d: %v; want :status 405 and allow %q", id, h, allow)
+		}
+	}
+	c.until("the subscribe's registered frame", isData(5, "registered"))
 }

@@ -67,6 +67,16 @@ func appendErrorResponse(dst []byte, status int, reason string, p persist) []byt
 	return appendJSONResponse(dst, status, p, b)
 }
 
+// appendNotAllowed appends 405 with the Allow field RFC 9110 §15.5.6 requires
+// (the methods the target does answer) and {"error": reason}.
+func appendNotAllowed(dst []byte, allow, reason string, p persist) []byte {
+	var body [256]byte
+	b := appendErrorObject(body[:0], reason)
+	dst = appendResponseHead(dst, 405, p)
+	dst = httpcodec.AppendHeader(dst, "Allow", allow)
+	return appendBody(dst, "application/json", b)
+}
+
 func appendErrorObject(dst []byte, reason string) []byte {
 	dst = append(dst, `{"error":`...)
 	dst = httpcodec.AppendJSONString(dst, []byte(reason))

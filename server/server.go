@@ -60,7 +60,7 @@ type Server struct {
 	draining  atomic.Bool
 	running   atomic.Bool // the loops run: tasks submitted to them are taken
 	counters  counters
-	metrics   *metrics // histograms and counters of /metrics (metrics.go)
+	metrics   *metrics     // histograms and counters of /metrics (metrics.go)
 	up        upgradeState // zero-downtime upgrades (handoff.go)
 
 	edgeAddr, apiAddr net.Addr
