@@ -3,6 +3,7 @@ package acceptance
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -135,6 +136,17 @@ func TestConnAdmin(t *testing.T) {
 	}
 	if r := n.do("DELETE", "/conn/"+s.key, ""); r.status/100 != 2 {
 		t.Fatalf("DELETE /conn/%s = %d %s; want 2xx", s.key, r.status, r.body)
+	}
+	// The stream's last event is the kicked control frame (SPEC §3), after
+	// what it was sent before (the registered event).
+	var last []string
+	for i := 0; i < 3; i++ {
+		if last = s.sseEvent(); len(last) > 0 && last[0] == "event: kicked" {
+			break
+		}
+	}
+	if len(last) != 2 || last[0] != "event: kicked" || !regexp.MustCompile(`^data: \{"protocol":3,"time":\d+,"cmd":"kicked"\}$`).MatchString(last[1]) {
+		t.Errorf("the kicked stream's last event = %q; want event: kicked with the kicked packet", last)
 	}
 	s.expectClosed(5 * time.Second)
 	if r := n.do("GET", "/conn/"+s.key, ""); r.status != 404 {

@@ -92,7 +92,7 @@ func (ls *loopState) runConnCall(l *engine.Loop, call *asyncCall) {
 		status, body = 404, appendErrorObject(nil, "no live connection with that key on this node")
 	case call.kind == asyncKick:
 		body = []byte(`{"kicked":true}`)
-		ls.kick(l, conntable.Sub(call.target), conn)
+		ls.kick(l, conntable.Sub(call.target), c, conn)
 	case call.kind == asyncAck:
 		user := ls.subUser(c)
 		if user == nil {

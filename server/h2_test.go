@@ -418,8 +418,13 @@ func TestH2KickEndsOneStream(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("DELETE /conn/<stream key> = %d; want 200", resp.StatusCode)
 	}
-	if _, err := a.r.ReadString('\n'); err == nil {
-		t.Fatal("the kicked stream read on; want it reset")
+	// The kicked stream's last line is the kicked control frame, then its
+	// stream ends (END_STREAM); the connection and its other stream stay.
+	if line, err := a.r.ReadString('\n'); err != nil || !strings.Contains(line, `"protocol":3`) || !strings.Contains(line, `"cmd":"kicked"`) {
+		t.Fatalf("the kicked stream read %q, %v; want the kicked control frame", line, err)
+	}
+	if line, err := a.r.ReadString('\n'); err == nil {
+		t.Fatalf("the kicked stream read on after the kicked frame: %q; want it ended", line)
 	}
 	if status, n := pub(t, s, "/pub/topic/k", "after kick"); status != 200 || n != 1 {
 		t.Fatalf("publish after the kick = %d, delivered %d; want 200, 1", status, n)

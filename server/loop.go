@@ -193,8 +193,8 @@ func (s *Server) OnTask(l *engine.Loop, t engine.Task) {
 		ls.deliver(l, t.H, m)
 		l.Defer(m)
 	case opKick:
-		if _, conn := ls.subscriberOf(conntable.Sub(t.H)); conn != 0 {
-			ls.kick(l, conntable.Sub(t.H), conn)
+		if sub, conn := ls.subscriberOf(conntable.Sub(t.H)); sub != nil {
+			ls.kick(l, conntable.Sub(t.H), sub, conn)
 		}
 	case opConnCall:
 		ls.runConnCall(l, t.V.(*asyncCall))

@@ -208,14 +208,50 @@ func (ls *loopState) dropStream(l *engine.Loop, sub conntable.Sub) {
 	ls.freeStream(sub)
 }
 
-// kick ends subscriber sub (DELETE /conn/<key>): a connection's only
-// subscriber with its connection, a stream alone.
-func (ls *loopState) kick(l *engine.Loop, sub conntable.Sub, conn engine.Handle) {
-	if !sub.IsStream() {
-		l.Close(conn, errKicked)
+// kick ends subscriber s, named sub (DELETE /conn/<key>): a stream's last
+// frame is the kicked control frame (SPEC §3), so its client knows it was
+// ended on purpose; then a connection's only subscriber ends with its
+// connection (once the frame is written), an HTTP/2 stream alone (END_STREAM).
+func (ls *loopState) kick(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle) {
+	if s.mode != modeStream {
+		if sub.IsStream() {
+			ls.endStream(l, sub, conn)
+		} else {
+			l.Close(conn, errKicked)
+		}
 		return
 	}
-	ls.endStream(l, sub, conn)
+	f, nowMs := s.format, l.Now().UnixMilli()
+	ls.frameTo(l, sub, s, conn, func(dst []byte) []byte {
+		return push.AppendKickedFrame(dst, f, nowMs, ls.s.boundary)
+	})
+	if f == push.Multipart {
+		ls.frameTo(l, sub, s, conn, func(dst []byte) []byte {
+			return push.AppendMultipartClose(dst, ls.s.boundary)
+		})
+	}
+	if sub.IsStream() {
+		hc, st := ls.h2Of(conn), ls.stream(sub)
+		if hc == nil || st == nil {
+			return
+		}
+		out, _ := hc.codec.WriteData(ls.h2out[:0], st.id, nil, true)
+		ls.h2out = out
+		l.Write(conn, out)
+		ls.h2Forget(l, hc, sub)
+		return
+	}
+	if s.minor == framingChunked {
+		l.Write(conn, lastChunk)
+	}
+	// Out of the table at once, as a kick without the frame was: the key
+	// answers 404 and nothing more is delivered while the connection lingers
+	// (CloseAfterFlush waits for the peer's close, bounded).
+	ls.leave(l, sub, s)
+	c := ls.live(conn)
+	ls.cancelTimer(c)
+	c.mode = modeClosing
+	l.CloseAfterFlush(conn)
 }
 
 // endStream ends stream subscriber sub on its transport, then drops it.
