@@ -61,11 +61,15 @@ func (w *worker) h2Start(i int) error {
 	b = binary.BigEndian.AppendUint32(b, h2Window-65535)
 	var blk bytes.Buffer
 	enc := hpack.NewEncoder(&blk)
+	scheme := "http"
+	if w.cfg.Target.TLS {
+		scheme = "https" // h2 by ALPN through the TLS bridge
+	}
 	for j := from; j < end; j++ {
 		blk.Reset()
 		w.path = w.cfg.Target.AppendSubscribePath(w.path[:0], w.id(j), w.cfg.Shared)
 		enc.WriteField(hpack.HeaderField{Name: ":method", Value: "GET"})
-		enc.WriteField(hpack.HeaderField{Name: ":scheme", Value: "http"})
+		enc.WriteField(hpack.HeaderField{Name: ":scheme", Value: scheme})
 		enc.WriteField(hpack.HeaderField{Name: ":authority", Value: w.cfg.Target.Edge})
 		enc.WriteField(hpack.HeaderField{Name: ":path", Value: string(w.path[len("GET "):])})
 		if w.cfg.Target.Format == FormatSSE {

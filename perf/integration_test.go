@@ -147,20 +147,18 @@ func TestNchanEndToEnd(t *testing.T) {
 
 // TestPushwireTLSEndToEnd runs the same scenarios with subscribers on --tls-listen
 // (Target.TLS: each through a crypto/tls bridge), publishes in plaintext.
-func TestPushwireTLSEndToEnd(t *testing.T) {
+func TestPushwireTLSEndToEnd(t *testing.T) { runShort(t, startPushwireTLS(t)) }
+
+// startPushwireTLS starts a standalone pushwire with a test certificate on --tls-listen
+// (stopped at the test's end) and returns it as a TLS target.
+func startPushwireTLS(t *testing.T) Target {
+	t.Helper()
 	bin, err := BuildPushwire("..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(bin[:len(bin)-len("/pushwire")])
-	pair, err := tlstest.New("localhost", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile, err := pair.WriteFiles(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { os.RemoveAll(bin[:len(bin)-len("/pushwire")]) })
+	certFile, keyFile := testCert(t)
 	port, err := FreePort()
 	if err != nil {
 		t.Fatal(err)
@@ -171,8 +169,22 @@ func TestPushwireTLSEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Stop()
+	t.Cleanup(s.Stop)
 	target := s.Target
 	target.Edge, target.TLS = tlsAddr, true
-	runShort(t, target)
+	return target
+}
+
+// testCert writes a test certificate and key for localhost into the test's directory.
+func testCert(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	pair, err := tlstest.New("localhost", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile, err = pair.WriteFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
 }

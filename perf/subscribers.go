@@ -63,7 +63,7 @@ const sourcePortsPerIP = 25_000
 func StartPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 	cfg.PerWorker = max(cfg.PerWorker, 1)
 	if cfg.Target.TLS {
-		cfg.PerWorker = min(cfg.PerWorker, perWorkerTLS)
+		cfg.PerWorker = min(cfg.PerWorker, perWorkerTLS*max(cfg.Target.H2Streams, 1))
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 256

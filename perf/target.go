@@ -67,8 +67,8 @@ type Target struct {
 	// TLS makes subscribers connect to Edge over TLS (publishes stay plaintext to API;
 	// tlsbridge.go).
 	TLS bool `json:"tls,omitempty"`
-	// H2Streams > 0 holds the subscribers as HTTP/2 streams (h2c with prior knowledge),
-	// this many on each connection (h2worker.go); 0 is one HTTP/1.1 connection each.
+	// H2Streams > 0 holds the subscribers as HTTP/2 streams (h2c with prior knowledge, or
+	// with TLS h2 by ALPN), this many on each connection (h2worker.go); 0 is one HTTP/1.1 connection each.
 	H2Streams int `json:"h2_streams,omitempty"`
 }
 

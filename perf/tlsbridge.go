@@ -17,13 +17,18 @@ import (
 // for a TLS client; a bridged subscriber takes three descriptors (see perWorkerTLS).
 
 // perWorkerTLS bounds the subscribers per worker over TLS: three descriptors each under the
-// 20,000 open-files limit.
+// 20,000 open-files limit (each connection over HTTP/2, whatever its streams).
 const perWorkerTLS = 6000
 
-// tlsBridgeConfig is the client side: any certificate, HTTP/1.1, a session cache so a
-// reconnect resumes.
-func tlsBridgeConfig(n int) *tls.Config {
-	return &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"},
+// tlsBridgeConfig is the client side: any certificate, HTTP/1.1 (or h2 alone when h2: the
+// worker speaks HTTP/2 through the bridge, see h2worker.go), a session cache so a reconnect
+// resumes.
+func tlsBridgeConfig(n int, h2 bool) *tls.Config {
+	proto := "http/1.1"
+	if h2 {
+		proto = "h2"
+	}
+	return &tls.Config{InsecureSkipVerify: true, NextProtos: []string{proto},
 		ClientSessionCache: tls.NewLRUClientSessionCache(n)}
 }
 
@@ -48,6 +53,10 @@ func bridge(peer *os.File, edge, sourceIP string, cfg *tls.Config) {
 	}
 	tc, err := tls.DialWithDialer(d, "tcp", edge, cfg)
 	if err != nil {
+		return
+	}
+	if cfg.NextProtos[0] == "h2" && tc.ConnectionState().NegotiatedProtocol != "h2" {
+		tc.Close() // a server that did not pick h2 would read the preface as a bad request
 		return
 	}
 	go func() {

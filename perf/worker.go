@@ -246,7 +246,7 @@ func (w *worker) dial(i int) error {
 	var fd int
 	if w.cfg.Target.TLS {
 		if w.tlsCfg == nil {
-			w.tlsCfg = tlsBridgeConfig(len(w.conns))
+			w.tlsCfg = tlsBridgeConfig(len(w.conns), w.cfg.Target.H2Streams > 0)
 		}
 		var err error
 		if fd, err = dialTLSBridge(w.cfg.Target.Edge, w.cfg.SourceIP, w.tlsCfg); err != nil {

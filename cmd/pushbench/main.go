@@ -125,6 +125,9 @@ func (c *common) options(t perf.Target) (perf.Options, error) {
 			RawPipeline: c.rawPipeline}}
 	o.Target.ByUser = c.byUser
 	o.Target.TLS = c.tls
+	if t.H2Streams > 0 && t.Kind != perf.KindPushwire && !c.tls {
+		return o, fmt.Errorf("--h2-streams: only the pushwire target speaks h2c here (with --tls, every target speaks h2 by ALPN)")
+	}
 
 	o.SpreadSourceIPs = c.spread
 	if !c.inproc {
@@ -153,7 +156,7 @@ func (tf *targetFlags) register(fs *flag.FlagSet, prefix, kind string) {
 	fs.StringVar(&tf.api, prefix+"api", "", "publish address host:port (default pushwire 127.0.0.1:8081, nchan: the edge)")
 	fs.StringVar(&tf.format, prefix+"format", "", "stream format: ndjson, sse or chunked (default pushwire ndjson, nchan sse)")
 	fs.StringVar(&tf.pids, prefix+"server-pid", "", "server pid(s), comma-separated, for RSS and CPU (nginx: the worker)")
-	fs.IntVar(&tf.h2Streams, prefix+"h2-streams", 0, "hold the subscribers as HTTP/2 streams (h2c with prior knowledge), this many per connection (pushwire; 0 = one HTTP/1.1 connection each)")
+	fs.IntVar(&tf.h2Streams, prefix+"h2-streams", 0, "hold the subscribers as HTTP/2 streams, this many per connection: h2c with prior knowledge (pushwire), or with --tls h2 by ALPN (any target); 0 = one HTTP/1.1 connection each")
 }
 
 func (tf *targetFlags) target() (perf.Target, error) {
@@ -162,9 +165,6 @@ func (tf *targetFlags) target() (perf.Target, error) {
 		return perf.Target{}, err
 	}
 	t := perf.Target{Kind: k, Edge: tf.edge, API: tf.api, H2Streams: tf.h2Streams}
-	if t.H2Streams > 0 && k != perf.KindPushwire {
-		return t, fmt.Errorf("--h2-streams: only the pushwire target speaks h2c here")
-	}
 	format := tf.format
 	switch {
 	case k == perf.KindNchan:
