@@ -3,6 +3,7 @@ package acceptance
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -189,6 +190,7 @@ func (c *counter) when() []string {
 
 // upSub is one subscriber: what it read, as it read it.
 type upSub struct {
+	tlsVers    uint16 // over TLS of this version; 0 = plaintext
 	format     string
 	user       string
 	topic      string
@@ -237,6 +239,11 @@ func (s *upSub) run(cnt *counter, edge string, ready chan<- error) {
 		return
 	}
 	defer conn.Close()
+	if s.tlsVers != 0 {
+		tc := tls.Client(conn, &tls.Config{InsecureSkipVerify: true, MinVersion: s.tlsVers, MaxVersion: s.tlsVers})
+		defer tc.Close()
+		conn = tc
+	}
 	proto, format := "HTTP/1.1", s.format
 	if format == "ndjson10" {
 		proto, format = "HTTP/1.0", "ndjson"
@@ -434,21 +441,41 @@ func startUpgradeRun(t *testing.T, u *upgradable, perFormat int) *upgradeRun {
 // users and the given number of topics in turn.
 func startUpgradeRunVia(t *testing.T, u *upgradable, api string, perFormat, topics int, period time.Duration) *upgradeRun {
 	t.Helper()
-	r := &upgradeRun{pub: newUpPublisher(), stop: make(chan struct{}), done: make(chan struct{}), topics: topics}
+	r := newUpgradeRun(topics)
+	r.subscribe(t, u.edge, 0, perFormat)
+	r.publish(t, api, period)
+	return r
+}
+
+func newUpgradeRun(topics int) *upgradeRun {
+	return &upgradeRun{pub: newUpPublisher(), stop: make(chan struct{}), done: make(chan struct{}), topics: topics}
+}
+
+// upFormats are the stream formats a run subscribes in.
+var upFormats = []string{"ndjson", "sse", "multipart", "ndjson10"}
+
+// subscribe opens perFormat streams of every format on edge, over TLS of version tlsVers
+// (0 = plaintext).
+func (r *upgradeRun) subscribe(t *testing.T, edge string, tlsVers uint16, perFormat int) {
+	t.Helper()
 	ready := make(chan error)
-	for _, f := range []string{"ndjson", "sse", "multipart", "ndjson10"} {
+	for _, f := range upFormats {
 		for range perFormat {
 			k := len(r.subs)
-			s := &upSub{format: f, user: fmt.Sprintf("u%d", k), topic: fmt.Sprintf("t%d", k%topics)}
+			s := &upSub{tlsVers: tlsVers, format: f, user: fmt.Sprintf("u%d", k), topic: fmt.Sprintf("t%d", k%r.topics)}
 			r.subs = append(r.subs, s)
-			go s.run(&r.cnt, u.edge, ready)
+			go s.run(&r.cnt, edge, ready)
 			if err := <-ready; err != nil {
-				t.Fatalf("subscriber %d (%s): %v", k, f, err)
+				t.Fatalf("subscriber %d (%s, TLS %x): %v", k, f, tlsVers, err)
 			}
 		}
 	}
+}
+
+// publish starts the publisher once every stream has its registered frame.
+func (r *upgradeRun) publish(t *testing.T, api string, period time.Duration) {
+	t.Helper()
 	r.users = len(r.subs)
-	// Every stream has its registered frame before the first publish.
 	waitFor(t, ioTimeout, "registered frames", func() bool {
 		for _, s := range r.subs {
 			if _, reg, _, _, _ := s.snapshot(); reg == 0 {
@@ -458,7 +485,6 @@ func startUpgradeRunVia(t *testing.T, u *upgradable, api string, perFormat, topi
 		return true
 	})
 	go func() { r.pub.run(api, r.users, r.topics, period, r.stop); close(r.done) }()
-	return r
 }
 
 // published waits until n more publishes were answered.
@@ -810,4 +836,67 @@ func rssKB(t *testing.T, pid int) int {
 	}
 	t.Fatalf("no VmRSS for pid %d", pid)
 	return 0
+}
+
+// TestUpgradeMovesTLS: TLS 1.2 and 1.3 subscribers in every format, beside plaintext ones,
+// keep their one TCP connection across SIGUSR2: the record layer's keys, traffic secrets and
+// sequence numbers move with them, so none gets the reconnect frame (upgrade_reconnects 0)
+// and every message answered 200 arrives, in order. A client that resumes its TLS session
+// after the upgrade does so with a ticket the old process issued: the ticket keys moved too.
+func TestUpgradeMovesTLS(t *testing.T) {
+	dir, installed := buildInstalled(t, "v2")
+	certFile, keyFile := writePair(t, t.TempDir(), "first")
+	u := startUpgradable(t, installed, nil, "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--heartbeat", "2s",
+		"--tls-listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile)
+	tlsEdge := u.waitLog(`msg="pushwire started".* tls=(\S+)`)[1]
+	resumers := map[uint16]*tls.Config{}
+	for _, v := range tlsVersions {
+		cfg := &tls.Config{InsecureSkipVerify: true, MinVersion: v, MaxVersion: v, ClientSessionCache: tls.NewLRUClientSessionCache(1)}
+		if tlsRequest(t, tlsEdge, cfg) {
+			t.Fatalf("TLS %x: the first connection resumed a session", v)
+		}
+		resumers[v] = cfg
+	}
+
+	r := newUpgradeRun(upTopics)
+	r.subscribe(t, u.edge, 0, 1)
+	r.subscribe(t, tlsEdge, tls.VersionTLS12, 2)
+	r.subscribe(t, tlsEdge, tls.VersionTLS13, 2)
+	r.publish(t, u.api, 5*time.Millisecond)
+	r.published(t, 100)
+	u.install(filepath.Join(dir, "pushwire-v2"))
+	u.usr2()
+	u.awaitExit0(60 * time.Second)
+	r.published(t, 100)
+	st := u.stats(t)
+	if st["version"] != "v2" || st["upgrades"] != 1.0 || st["upgrade_reconnects"] != 0.0 {
+		t.Errorf("/stats after the upgrade: version %v, upgrades %v, upgrade_reconnects %v; want v2, 1, 0",
+			st["version"], st["upgrades"], st["upgrade_reconnects"])
+	}
+	for v, cfg := range resumers {
+		if !tlsRequest(t, tlsEdge, cfg) {
+			t.Errorf("TLS %x: no session resumed after the upgrade (the old process's ticket keys did not move)", v)
+		}
+	}
+	r.finish(t)
+}
+
+// tlsRequest makes one request over a new TLS connection configured by cfg, reads the answer
+// (a TLS 1.3 ticket arrives after the handshake) and reports whether the session resumed.
+func tlsRequest(t *testing.T, addr string, cfg *tls.Config) bool {
+	t.Helper()
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: ioTimeout}, "tcp", addr, cfg)
+	if err != nil {
+		t.Fatalf("TLS dial %s: %v", addr, err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(ioTimeout))
+	fmt.Fprintf(c, "GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("a request over TLS: %v", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return c.ConnectionState().DidResume
 }
