@@ -2,6 +2,7 @@ package acceptance
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -22,7 +23,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushwire/pushwire/acceptance/internal/promscrape"
 	"github.com/pushwire/pushwire/cluster/redistest"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // Zero-downtime upgrade (SPEC §11): real processes, a binary replaced on disk between them,
@@ -899,4 +903,120 @@ func tlsRequest(t *testing.T, addr string, cfg *tls.Config) bool {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return c.ConnectionState().DidResume
+}
+
+// TestUpgradeEndsH2: an HTTP/2 connection cannot move yet (its stream ids, windows and HPACK
+// state have no record): at the upgrade each of its streams gets the reconnect frame, then the
+// connection gets GOAWAY, and each stream is counted in upgrade_reconnects (/stats and
+// /metrics). The HTTP/1.1 streams beside it move untouched.
+func TestUpgradeEndsH2(t *testing.T) {
+	dir, installed := buildInstalled(t, "v2")
+	u := startUpgradable(t, installed, nil, "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--heartbeat", "2s")
+	h2 := dialH2Streams(t, u.edge, "/sub?topic=h2only&format=sse", 2)
+	r := newUpgradeRun(upTopics)
+	r.subscribe(t, u.edge, 0, 1)
+	r.publish(t, u.api, 5*time.Millisecond)
+	r.published(t, 100)
+	u.install(filepath.Join(dir, "pushwire-v2"))
+	u.usr2()
+	u.awaitExit0(60 * time.Second)
+	r.published(t, 100)
+	waitFor(t, ioTimeout, "the reconnect event on both HTTP/2 streams and GOAWAY", func() bool {
+		reconnects, goaway := h2.seen()
+		return reconnects == 2 && goaway
+	})
+	st := u.stats(t)
+	if st["version"] != "v2" || st["upgrade_reconnects"] != 2.0 {
+		t.Errorf("/stats after the upgrade: version %v, upgrade_reconnects %v; want v2, 2", st["version"], st["upgrade_reconnects"])
+	}
+	f := promscrape.Scrape(t, http.DefaultClient, u.api)
+	if v, ok := f.Value("pushwire_upgrade_reconnects_total"); !ok || v != 2 {
+		t.Errorf("pushwire_upgrade_reconnects_total = %v, %v; want 2", v, ok)
+	}
+	if v, ok := f.Value("pushwire_upgrades_total"); !ok || v != 1 {
+		t.Errorf("pushwire_upgrades_total = %v, %v; want 1", v, ok)
+	}
+	if v, ok := f.Value("pushwire_upgrades_failed_total"); !ok || v != 0 {
+		t.Errorf("pushwire_upgrades_failed_total = %v, %v; want 0", v, ok)
+	}
+	r.finish(t)
+}
+
+// h2Streams is an h2c connection with subscribe streams, read on a goroutine: which streams
+// got the reconnect event, and whether GOAWAY came.
+type h2Streams struct {
+	mu         sync.Mutex
+	reconnects map[uint32]bool
+	goaway     bool
+}
+
+func (h *h2Streams) seen() (reconnects int, goaway bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.reconnects), h.goaway
+}
+
+// dialH2Streams opens an h2c connection (prior knowledge) to edge with n GET streams of path.
+func dialH2Streams(t *testing.T, edge, path string, n int) *h2Streams {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", edge, ioTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	w := bufio.NewWriter(c)
+	w.WriteString(http2.ClientPreface)
+	fr := http2.NewFramer(w, c)
+	fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 30})
+	fr.WriteWindowUpdate(0, 1<<30)
+	var blk bytes.Buffer
+	enc := hpack.NewEncoder(&blk)
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "x"}, {":path", path}} {
+		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	for i := range n {
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: uint32(2*i + 1), BlockFragment: blk.Bytes(), EndStream: true, EndHeaders: true})
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	h := &h2Streams{reconnects: map[uint32]bool{}}
+	registered := make(chan uint32, n)
+	go func() {
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			switch f := f.(type) {
+			case *http2.SettingsFrame:
+				if !f.IsAck() {
+					fr.WriteSettingsAck()
+					w.Flush()
+				}
+			case *http2.DataFrame:
+				d := f.Data()
+				if bytes.Contains(d, []byte("event: registered")) {
+					registered <- f.StreamID
+				}
+				if bytes.Contains(d, []byte("event: reconnect")) {
+					h.mu.Lock()
+					h.reconnects[f.StreamID] = true
+					h.mu.Unlock()
+				}
+			case *http2.GoAwayFrame:
+				h.mu.Lock()
+				h.goaway = true
+				h.mu.Unlock()
+			}
+		}
+	}()
+	for range n {
+		select {
+		case <-registered:
+		case <-time.After(ioTimeout):
+			t.Fatal("an HTTP/2 stream got no registered event")
+		}
+	}
+	return h
 }

@@ -189,7 +189,8 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 	s.round(stepExport)
 	exported := time.Now()
 	meta := handoff.Meta{NodeID: s.nodeID, Seq: s.seq.Load(), Version: Version(),
-		Boundary: string(s.boundary), Upgrades: s.up.count.Load()}
+		Boundary: string(s.boundary), Upgrades: s.up.count.Load(),
+		UpgradesFailed: s.up.failed.Load(), UpgradeReconnects: s.up.reconnects.Load()}
 	if s.tls.srv != nil {
 		meta.TicketKeys = s.tls.srv.TicketKeys() // resumed sessions keep working
 	}
@@ -438,6 +439,8 @@ func (s *Server) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, er
 		return t.Meta, err
 	}
 	s.up.count.Store(t.Upgrades + 1)
+	s.up.failed.Store(t.UpgradesFailed)
+	s.up.reconnects.Store(t.UpgradeReconnects)
 	if err := s.eng.Start(); err != nil {
 		return t.Meta, err
 	}
