@@ -642,14 +642,21 @@ func TestUpgradeKeepsEveryStream(t *testing.T) {
 
 // TestUpgradeCrashedNewProcess: the new binary exits during the handoff; the old process takes
 // everything back and carries on (logged, counted): no stream notices, no message answered 200
-// is lost. A second SIGUSR2 during the upgrade is ignored with a log line; a later upgrade
-// to a good binary then succeeds.
+// is lost — TLS 1.2 and 1.3 streams included, whose queued output was sealed for the export
+// and is written by the old process after all. A second SIGUSR2 during the upgrade is
+// ignored with a log line; a later upgrade to a good binary then succeeds.
 func TestUpgradeCrashedNewProcess(t *testing.T) {
 	dir, installed := buildInstalled(t, "crash-test", "v2")
-
+	certFile, keyFile := writePair(t, t.TempDir(), "first")
 	u := startUpgradable(t, installed, []string{"PUSHWIRE_TEST_CRASH_IN_HANDOFF=1"},
-		"--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--heartbeat", "2s")
-	r := startUpgradeRun(t, u, 2)
+		"--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--heartbeat", "2s",
+		"--tls-listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile)
+	tlsEdge := u.waitLog(`msg="pushwire started".* tls=(\S+)`)[1]
+	r := newUpgradeRun(upTopics)
+	r.subscribe(t, u.edge, 0, 2)
+	r.subscribe(t, tlsEdge, tls.VersionTLS12, 1)
+	r.subscribe(t, tlsEdge, tls.VersionTLS13, 1)
+	r.publish(t, u.api, 5*time.Millisecond)
 	r.published(t, 100)
 	u.install(filepath.Join(dir, "pushwire-crash-test"))
 	u.usr2()
