@@ -164,6 +164,25 @@ func (u *upgradable) awaitExit0(within time.Duration) {
 	}
 }
 
+// upgradeTo installs the binary at path, sends SIGUSR2 and waits for the old process to exit 0.
+func (u *upgradable) upgradeTo(path string) {
+	u.t.Helper()
+	u.install(path)
+	u.usr2()
+	u.awaitExit0(60 * time.Second)
+}
+
+// wantStats checks /stats figures against want.
+func (u *upgradable) wantStats(t *testing.T, when string, want map[string]any) {
+	t.Helper()
+	st := u.stats(t)
+	for k, v := range want {
+		if st[k] != v {
+			t.Errorf("/stats %s %s = %v; want %v", when, k, st[k], v)
+		}
+	}
+}
+
 func (u *upgradable) usr2() {
 	u.t.Helper()
 	if err := u.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
@@ -476,6 +495,26 @@ func (r *upgradeRun) subscribe(t *testing.T, edge string, tlsVers uint16, perFor
 	}
 }
 
+// subscribeTLSToo opens plain streams of every format on edge and perVersion of every format
+// over each TLS version on tlsEdge.
+func (r *upgradeRun) subscribeTLSToo(t *testing.T, edge, tlsEdge string, plain, perVersion int) {
+	t.Helper()
+	r.subscribe(t, edge, 0, plain)
+	for _, v := range tlsVersions {
+		r.subscribe(t, tlsEdge, v, perVersion)
+	}
+}
+
+// startTLSUpgradable is startUpgradable with a TLS edge too (a fresh certificate); it returns
+// the TLS edge's address.
+func startTLSUpgradable(t *testing.T, installed string, env []string) (*upgradable, string) {
+	t.Helper()
+	certFile, keyFile := writePair(t, t.TempDir(), "first")
+	u := startUpgradable(t, installed, env, "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--heartbeat", "2s",
+		"--tls-listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile)
+	return u, u.waitLog(`msg="pushwire started".* tls=(\S+)`)[1]
+}
+
 // publish starts the publisher once every stream has its registered frame.
 func (r *upgradeRun) publish(t *testing.T, api string, period time.Duration) {
 	t.Helper()
@@ -625,18 +664,10 @@ func TestUpgradeKeepsEveryStream(t *testing.T) {
 	u := startUpgradable(t, installed, nil, "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--heartbeat", "2s")
 	r := startUpgradeRun(t, u, 3)
 	r.published(t, 100)
-	u.install(filepath.Join(dir, "pushwire-v2"))
-	u.usr2()
-	u.awaitExit0(60 * time.Second)
+	u.upgradeTo(filepath.Join(dir, "pushwire-v2"))
 	r.published(t, 100)
-	st := u.stats(t)
-	if st["version"] != "v2" || st["upgrades"] != 1.0 || st["upgrades_failed"] != 0.0 {
-		t.Errorf("/stats after the upgrade: version %v, upgrades %v, upgrades_failed %v; want v2, 1, 0",
-			st["version"], st["upgrades"], st["upgrades_failed"])
-	}
-	if st["connections"] != float64(len(r.subs)) {
-		t.Errorf("/stats connections = %v; want %d", st["connections"], len(r.subs))
-	}
+	u.wantStats(t, "after the upgrade", map[string]any{"version": "v2", "upgrades": 1.0, "upgrades_failed": 0.0,
+		"connections": float64(len(r.subs))})
 	r.finish(t)
 }
 
@@ -647,15 +678,9 @@ func TestUpgradeKeepsEveryStream(t *testing.T) {
 // ignored with a log line; a later upgrade to a good binary then succeeds.
 func TestUpgradeCrashedNewProcess(t *testing.T) {
 	dir, installed := buildInstalled(t, "crash-test", "v2")
-	certFile, keyFile := writePair(t, t.TempDir(), "first")
-	u := startUpgradable(t, installed, []string{"PUSHWIRE_TEST_CRASH_IN_HANDOFF=1"},
-		"--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--heartbeat", "2s",
-		"--tls-listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile)
-	tlsEdge := u.waitLog(`msg="pushwire started".* tls=(\S+)`)[1]
+	u, tlsEdge := startTLSUpgradable(t, installed, []string{"PUSHWIRE_TEST_CRASH_IN_HANDOFF=1"})
 	r := newUpgradeRun(upTopics)
-	r.subscribe(t, u.edge, 0, 2)
-	r.subscribe(t, tlsEdge, tls.VersionTLS12, 1)
-	r.subscribe(t, tlsEdge, tls.VersionTLS13, 1)
+	r.subscribeTLSToo(t, u.edge, tlsEdge, 2, 1)
 	r.publish(t, u.api, 5*time.Millisecond)
 	r.published(t, 100)
 	u.install(filepath.Join(dir, "pushwire-crash-test"))
@@ -677,9 +702,7 @@ func TestUpgradeCrashedNewProcess(t *testing.T) {
 	}
 
 	// The node is whole again: a good binary takes it over.
-	u.install(filepath.Join(dir, "pushwire-v2"))
-	u.usr2()
-	u.awaitExit0(60 * time.Second)
+	u.upgradeTo(filepath.Join(dir, "pushwire-v2"))
 	r.published(t, 100)
 	if st := u.stats(t); st["version"] != "v2" {
 		t.Errorf("/stats version after the second upgrade = %v; want v2", st["version"])
@@ -732,9 +755,7 @@ func TestUpgradeKeepsQoS1(t *testing.T) {
 		t.Fatalf("stored_users before the upgrade = %v; want 2", s["stored_users"])
 	}
 
-	u.install(filepath.Join(dir, "pushwire-v2"))
-	u.usr2()
-	u.awaitExit0(60 * time.Second)
+	u.upgradeTo(filepath.Join(dir, "pushwire-v2"))
 	if s := u.stats(t); s["version"] != "v2" || s["stored_users"] != 2.0 {
 		t.Fatalf("after the upgrade: version %v, stored_users %v; want v2, 2", s["version"], s["stored_users"])
 	}
@@ -856,10 +877,7 @@ func rssKB(t *testing.T, pid int) int {
 // after the upgrade does so with a ticket the old process issued: the ticket keys moved too.
 func TestUpgradeMovesTLS(t *testing.T) {
 	dir, installed := buildInstalled(t, "v2")
-	certFile, keyFile := writePair(t, t.TempDir(), "first")
-	u := startUpgradable(t, installed, nil, "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--heartbeat", "2s",
-		"--tls-listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile)
-	tlsEdge := u.waitLog(`msg="pushwire started".* tls=(\S+)`)[1]
+	u, tlsEdge := startTLSUpgradable(t, installed, nil)
 	resumers := map[uint16]*tls.Config{}
 	for _, v := range tlsVersions {
 		cfg := &tls.Config{InsecureSkipVerify: true, MinVersion: v, MaxVersion: v, ClientSessionCache: tls.NewLRUClientSessionCache(1)}
@@ -870,20 +888,12 @@ func TestUpgradeMovesTLS(t *testing.T) {
 	}
 
 	r := newUpgradeRun(upTopics)
-	r.subscribe(t, u.edge, 0, 1)
-	r.subscribe(t, tlsEdge, tls.VersionTLS12, 2)
-	r.subscribe(t, tlsEdge, tls.VersionTLS13, 2)
+	r.subscribeTLSToo(t, u.edge, tlsEdge, 1, 2)
 	r.publish(t, u.api, 5*time.Millisecond)
 	r.published(t, 100)
-	u.install(filepath.Join(dir, "pushwire-v2"))
-	u.usr2()
-	u.awaitExit0(60 * time.Second)
+	u.upgradeTo(filepath.Join(dir, "pushwire-v2"))
 	r.published(t, 100)
-	st := u.stats(t)
-	if st["version"] != "v2" || st["upgrades"] != 1.0 || st["upgrade_reconnects"] != 0.0 {
-		t.Errorf("/stats after the upgrade: version %v, upgrades %v, upgrade_reconnects %v; want v2, 1, 0",
-			st["version"], st["upgrades"], st["upgrade_reconnects"])
-	}
+	u.wantStats(t, "after the upgrade", map[string]any{"version": "v2", "upgrades": 1.0, "upgrade_reconnects": 0.0})
 	for v, cfg := range resumers {
 		if !tlsRequest(t, tlsEdge, cfg) {
 			t.Errorf("TLS %x: no session resumed after the upgrade (the old process's ticket keys did not move)", v)
@@ -924,18 +934,13 @@ func TestUpgradeEndsH2(t *testing.T) {
 	r.subscribe(t, u.edge, 0, 1)
 	r.publish(t, u.api, 5*time.Millisecond)
 	r.published(t, 100)
-	u.install(filepath.Join(dir, "pushwire-v2"))
-	u.usr2()
-	u.awaitExit0(60 * time.Second)
+	u.upgradeTo(filepath.Join(dir, "pushwire-v2"))
 	r.published(t, 100)
 	waitFor(t, ioTimeout, "the reconnect event on both HTTP/2 streams and GOAWAY", func() bool {
 		reconnects, goaway := h2.seen()
 		return reconnects == 2 && goaway
 	})
-	st := u.stats(t)
-	if st["version"] != "v2" || st["upgrade_reconnects"] != 2.0 {
-		t.Errorf("/stats after the upgrade: version %v, upgrade_reconnects %v; want v2, 2", st["version"], st["upgrade_reconnects"])
-	}
+	u.wantStats(t, "after the upgrade", map[string]any{"version": "v2", "upgrade_reconnects": 2.0})
 	f := promscrape.Scrape(t, http.DefaultClient, u.api)
 	if v, ok := f.Value("pushwire_upgrade_reconnects_total"); !ok || v != 2 {
 		t.Errorf("pushwire_upgrade_reconnects_total = %v, %v; want 2", v, ok)
@@ -971,6 +976,44 @@ func dialH2Streams(t *testing.T, edge, path string, n int) *h2Streams {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
+	fr, w := openH2Streams(c, path, n)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	h := &h2Streams{reconnects: map[uint32]bool{}}
+	registered := make(chan uint32, n)
+	go readH2Frames(fr, w, func(f http2.Frame) {
+		switch f := f.(type) {
+		case *http2.DataFrame:
+			d := f.Data()
+			if bytes.Contains(d, []byte("event: registered")) {
+				registered <- f.StreamID
+			}
+			if bytes.Contains(d, []byte("event: reconnect")) {
+				h.mu.Lock()
+				h.reconnects[f.StreamID] = true
+				h.mu.Unlock()
+			}
+		case *http2.GoAwayFrame:
+			h.mu.Lock()
+			h.goaway = true
+			h.mu.Unlock()
+		}
+	})
+	for range n {
+		select {
+		case <-registered:
+		case <-time.After(ioTimeout):
+			t.Fatal("an HTTP/2 stream got no registered event")
+		}
+	}
+	return h
+}
+
+// openH2Streams writes to c the h2c preface, SETTINGS and a connection window opened wide, and
+// the HEADERS of n GET streams of path (ids 1, 3, …; flow control never waits); the caller
+// flushes w and reads with the framer.
+func openH2Streams(c net.Conn, path string, n int) (*http2.Framer, *bufio.Writer) {
 	w := bufio.NewWriter(c)
 	w.WriteString(http2.ClientPreface)
 	fr := http2.NewFramer(w, c)
@@ -984,46 +1027,22 @@ func dialH2Streams(t *testing.T, edge, path string, n int) *h2Streams {
 	for i := range n {
 		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: uint32(2*i + 1), BlockFragment: blk.Bytes(), EndStream: true, EndHeaders: true})
 	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	h := &h2Streams{reconnects: map[uint32]bool{}}
-	registered := make(chan uint32, n)
-	go func() {
-		for {
-			f, err := fr.ReadFrame()
-			if err != nil {
-				return
-			}
-			switch f := f.(type) {
-			case *http2.SettingsFrame:
-				if !f.IsAck() {
-					fr.WriteSettingsAck()
-					w.Flush()
-				}
-			case *http2.DataFrame:
-				d := f.Data()
-				if bytes.Contains(d, []byte("event: registered")) {
-					registered <- f.StreamID
-				}
-				if bytes.Contains(d, []byte("event: reconnect")) {
-					h.mu.Lock()
-					h.reconnects[f.StreamID] = true
-					h.mu.Unlock()
-				}
-			case *http2.GoAwayFrame:
-				h.mu.Lock()
-				h.goaway = true
-				h.mu.Unlock()
-			}
+	return fr, w
+}
+
+// readH2Frames reads frames off fr until an error, acknowledging the server's SETTINGS (through
+// w) and handing every other frame to fn.
+func readH2Frames(fr *http2.Framer, w *bufio.Writer, fn func(http2.Frame)) {
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return
 		}
-	}()
-	for range n {
-		select {
-		case <-registered:
-		case <-time.After(ioTimeout):
-			t.Fatal("an HTTP/2 stream got no registered event")
+		if sf, ok := f.(*http2.SettingsFrame); ok && !sf.IsAck() {
+			fr.WriteSettingsAck()
+			w.Flush()
+			continue
 		}
+		fn(f)
 	}
-	return h
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/tlslayer"
-	"github.com/pushwire/pushwire/tlslayer/tlstest"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,14 +19,7 @@ import (
 // one connection. A state that does not describe a connection is refused, and its slot stays
 // free for the real one.
 func TestAdoptTLSConn(t *testing.T) {
-	pair, err := tlstest.New("engine", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := tlslayer.NewServer(tlslayer.Options{Certs: tlslayer.NewCerts(pair.Cert)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := newTLSServer(t)
 	for _, vers := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
 		t.Run(tls.VersionName(vers), func(t *testing.T) { adoptTLSConn(t, srv, vers) })
 	}
