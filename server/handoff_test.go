@@ -19,11 +19,7 @@ import (
 // the handoff (the old process's AwaitReady sees the reason, and it keeps its connections);
 // nothing panics.
 func TestTakeOverRefusesCorruptTLSState(t *testing.T) {
-	pair, err := tlstest.New("localhost", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile, err := pair.WriteFiles(t.TempDir())
+	certFile, keyFile, err := tlstest.NewFiles(t.TempDir(), "localhost")
 	if err != nil {
 		t.Fatal(err)
 	}
