@@ -17,7 +17,6 @@ import (
 
 	"github.com/pushwire/pushwire/perf"
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 )
 
 // BenchmarkH2VsHTTP1 measures HTTP/2 against HTTP/1.1 on the real binary in
@@ -214,37 +213,15 @@ func holdHTTP1(c net.Conn, registered, messages *atomic.Int64) {
 // holdH2 opens streams subscribe streams on c (h2c, windows opened wide so
 // flow control never waits) and counts the frames of their DATA.
 func holdH2(c net.Conn, streams int, registered, messages *atomic.Int64) {
-	w := bufio.NewWriter(c)
-	w.WriteString(http2.ClientPreface)
-	fr := http2.NewFramer(w, c)
-	fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 30})
-	fr.WriteWindowUpdate(0, 1<<30)
-	var blk bytes.Buffer
-	enc := hpack.NewEncoder(&blk)
-	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "b"}, {":path", "/sub?topic=bench"}} {
-		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
-	}
-	for i := range streams {
-		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: uint32(2*i + 1), BlockFragment: blk.Bytes(), EndStream: true, EndHeaders: true})
-	}
+	fr, w := openH2Streams(c, "/sub?topic=bench", streams)
 	w.Flush()
-	for {
-		f, err := fr.ReadFrame()
-		if err != nil {
-			return
-		}
-		switch f := f.(type) {
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				fr.WriteSettingsAck()
-				w.Flush()
-			}
-		case *http2.DataFrame:
+	readH2Frames(fr, w, func(f http2.Frame) {
+		if f, ok := f.(*http2.DataFrame); ok {
 			if d := f.Data(); bytes.Contains(d, messageMark) {
 				messages.Add(1)
 			} else if bytes.Contains(d, registeredMark) {
 				registered.Add(1)
 			}
 		}
-	}
+	})
 }

@@ -2,7 +2,9 @@ package acceptance
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -21,7 +23,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushwire/pushwire/acceptance/internal/promscrape"
 	"github.com/pushwire/pushwire/cluster/redistest"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // Zero-downtime upgrade (SPEC §11): real processes, a binary replaced on disk between them,
@@ -159,6 +164,25 @@ func (u *upgradable) awaitExit0(within time.Duration) {
 	}
 }
 
+// upgradeTo installs the binary at path, sends SIGUSR2 and waits for the old process to exit 0.
+func (u *upgradable) upgradeTo(path string) {
+	u.t.Helper()
+	u.install(path)
+	u.usr2()
+	u.awaitExit0(60 * time.Second)
+}
+
+// wantStats checks /stats figures against want.
+func (u *upgradable) wantStats(t *testing.T, when string, want map[string]any) {
+	t.Helper()
+	st := u.stats(t)
+	for k, v := range want {
+		if st[k] != v {
+			t.Errorf("/stats %s %s = %v; want %v", when, k, st[k], v)
+		}
+	}
+}
+
 func (u *upgradable) usr2() {
 	u.t.Helper()
 	if err := u.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
@@ -189,6 +213,7 @@ func (c *counter) when() []string {
 
 // upSub is one subscriber: what it read, as it read it.
 type upSub struct {
+	tlsVers    uint16 // over TLS of this version; 0 = plaintext
 	format     string
 	user       string
 	topic      string
@@ -237,6 +262,11 @@ func (s *upSub) run(cnt *counter, edge string, ready chan<- error) {
 		return
 	}
 	defer conn.Close()
+	if s.tlsVers != 0 {
+		tc := tls.Client(conn, &tls.Config{InsecureSkipVerify: true, MinVersion: s.tlsVers, MaxVersion: s.tlsVers})
+		defer tc.Close()
+		conn = tc
+	}
 	proto, format := "HTTP/1.1", s.format
 	if format == "ndjson10" {
 		proto, format = "HTTP/1.0", "ndjson"
@@ -434,21 +464,61 @@ func startUpgradeRun(t *testing.T, u *upgradable, perFormat int) *upgradeRun {
 // users and the given number of topics in turn.
 func startUpgradeRunVia(t *testing.T, u *upgradable, api string, perFormat, topics int, period time.Duration) *upgradeRun {
 	t.Helper()
-	r := &upgradeRun{pub: newUpPublisher(), stop: make(chan struct{}), done: make(chan struct{}), topics: topics}
+	r := newUpgradeRun(topics)
+	r.subscribe(t, u.edge, 0, perFormat)
+	r.publish(t, api, period)
+	return r
+}
+
+func newUpgradeRun(topics int) *upgradeRun {
+	return &upgradeRun{pub: newUpPublisher(), stop: make(chan struct{}), done: make(chan struct{}), topics: topics}
+}
+
+// upFormats are the stream formats a run subscribes in.
+var upFormats = []string{"ndjson", "sse", "multipart", "ndjson10"}
+
+// subscribe opens perFormat streams of every format on edge, over TLS of version tlsVers
+// (0 = plaintext).
+func (r *upgradeRun) subscribe(t *testing.T, edge string, tlsVers uint16, perFormat int) {
+	t.Helper()
 	ready := make(chan error)
-	for _, f := range []string{"ndjson", "sse", "multipart", "ndjson10"} {
+	for _, f := range upFormats {
 		for range perFormat {
 			k := len(r.subs)
-			s := &upSub{format: f, user: fmt.Sprintf("u%d", k), topic: fmt.Sprintf("t%d", k%topics)}
+			s := &upSub{tlsVers: tlsVers, format: f, user: fmt.Sprintf("u%d", k), topic: fmt.Sprintf("t%d", k%r.topics)}
 			r.subs = append(r.subs, s)
-			go s.run(&r.cnt, u.edge, ready)
+			go s.run(&r.cnt, edge, ready)
 			if err := <-ready; err != nil {
-				t.Fatalf("subscriber %d (%s): %v", k, f, err)
+				t.Fatalf("subscriber %d (%s, TLS %x): %v", k, f, tlsVers, err)
 			}
 		}
 	}
+}
+
+// subscribeTLSToo opens plain streams of every format on edge and perVersion of every format
+// over each TLS version on tlsEdge.
+func (r *upgradeRun) subscribeTLSToo(t *testing.T, edge, tlsEdge string, plain, perVersion int) {
+	t.Helper()
+	r.subscribe(t, edge, 0, plain)
+	for _, v := range tlsVersions {
+		r.subscribe(t, tlsEdge, v, perVersion)
+	}
+}
+
+// startTLSUpgradable is startUpgradable with a TLS edge too (a fresh certificate); it returns
+// the TLS edge's address.
+func startTLSUpgradable(t *testing.T, installed string, env []string) (*upgradable, string) {
+	t.Helper()
+	certFile, keyFile := writePair(t, t.TempDir(), "first")
+	u := startUpgradable(t, installed, env, "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--heartbeat", "2s",
+		"--tls-listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile)
+	return u, u.waitLog(`msg="pushwire started".* tls=(\S+)`)[1]
+}
+
+// publish starts the publisher once every stream has its registered frame.
+func (r *upgradeRun) publish(t *testing.T, api string, period time.Duration) {
+	t.Helper()
 	r.users = len(r.subs)
-	// Every stream has its registered frame before the first publish.
 	waitFor(t, ioTimeout, "registered frames", func() bool {
 		for _, s := range r.subs {
 			if _, reg, _, _, _ := s.snapshot(); reg == 0 {
@@ -458,7 +528,6 @@ func startUpgradeRunVia(t *testing.T, u *upgradable, api string, perFormat, topi
 		return true
 	})
 	go func() { r.pub.run(api, r.users, r.topics, period, r.stop); close(r.done) }()
-	return r
 }
 
 // published waits until n more publishes were answered.
@@ -595,31 +664,24 @@ func TestUpgradeKeepsEveryStream(t *testing.T) {
 	u := startUpgradable(t, installed, nil, "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--heartbeat", "2s")
 	r := startUpgradeRun(t, u, 3)
 	r.published(t, 100)
-	u.install(filepath.Join(dir, "pushwire-v2"))
-	u.usr2()
-	u.awaitExit0(60 * time.Second)
+	u.upgradeTo(filepath.Join(dir, "pushwire-v2"))
 	r.published(t, 100)
-	st := u.stats(t)
-	if st["version"] != "v2" || st["upgrades"] != 1.0 || st["upgrades_failed"] != 0.0 {
-		t.Errorf("/stats after the upgrade: version %v, upgrades %v, upgrades_failed %v; want v2, 1, 0",
-			st["version"], st["upgrades"], st["upgrades_failed"])
-	}
-	if st["connections"] != float64(len(r.subs)) {
-		t.Errorf("/stats connections = %v; want %d", st["connections"], len(r.subs))
-	}
+	u.wantStats(t, "after the upgrade", map[string]any{"version": "v2", "upgrades": 1.0, "upgrades_failed": 0.0,
+		"connections": float64(len(r.subs))})
 	r.finish(t)
 }
 
 // TestUpgradeCrashedNewProcess: the new binary exits during the handoff; the old process takes
 // everything back and carries on (logged, counted): no stream notices, no message answered 200
-// is lost. A second SIGUSR2 during the upgrade is ignored with a log line; a later upgrade
-// to a good binary then succeeds.
+// is lost — TLS 1.2 and 1.3 streams included, whose queued output was sealed for the export
+// and is written by the old process after all. A second SIGUSR2 during the upgrade is
+// ignored with a log line; a later upgrade to a good binary then succeeds.
 func TestUpgradeCrashedNewProcess(t *testing.T) {
 	dir, installed := buildInstalled(t, "crash-test", "v2")
-
-	u := startUpgradable(t, installed, []string{"PUSHWIRE_TEST_CRASH_IN_HANDOFF=1"},
-		"--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--heartbeat", "2s")
-	r := startUpgradeRun(t, u, 2)
+	u, tlsEdge := startTLSUpgradable(t, installed, []string{"PUSHWIRE_TEST_CRASH_IN_HANDOFF=1"})
+	r := newUpgradeRun(upTopics)
+	r.subscribeTLSToo(t, u.edge, tlsEdge, 2, 1)
+	r.publish(t, u.api, 5*time.Millisecond)
 	r.published(t, 100)
 	u.install(filepath.Join(dir, "pushwire-crash-test"))
 	u.usr2()
@@ -640,9 +702,7 @@ func TestUpgradeCrashedNewProcess(t *testing.T) {
 	}
 
 	// The node is whole again: a good binary takes it over.
-	u.install(filepath.Join(dir, "pushwire-v2"))
-	u.usr2()
-	u.awaitExit0(60 * time.Second)
+	u.upgradeTo(filepath.Join(dir, "pushwire-v2"))
 	r.published(t, 100)
 	if st := u.stats(t); st["version"] != "v2" {
 		t.Errorf("/stats version after the second upgrade = %v; want v2", st["version"])
@@ -695,9 +755,7 @@ func TestUpgradeKeepsQoS1(t *testing.T) {
 		t.Fatalf("stored_users before the upgrade = %v; want 2", s["stored_users"])
 	}
 
-	u.install(filepath.Join(dir, "pushwire-v2"))
-	u.usr2()
-	u.awaitExit0(60 * time.Second)
+	u.upgradeTo(filepath.Join(dir, "pushwire-v2"))
 	if s := u.stats(t); s["version"] != "v2" || s["stored_users"] != 2.0 {
 		t.Fatalf("after the upgrade: version %v, stored_users %v; want v2, 2", s["version"], s["stored_users"])
 	}
@@ -810,4 +868,181 @@ func rssKB(t *testing.T, pid int) int {
 	}
 	t.Fatalf("no VmRSS for pid %d", pid)
 	return 0
+}
+
+// TestUpgradeMovesTLS: TLS 1.2 and 1.3 subscribers in every format, beside plaintext ones,
+// keep their one TCP connection across SIGUSR2: the record layer's keys, traffic secrets and
+// sequence numbers move with them, so none gets the reconnect frame (upgrade_reconnects 0)
+// and every message answered 200 arrives, in order. A client that resumes its TLS session
+// after the upgrade does so with a ticket the old process issued: the ticket keys moved too.
+func TestUpgradeMovesTLS(t *testing.T) {
+	dir, installed := buildInstalled(t, "v2")
+	u, tlsEdge := startTLSUpgradable(t, installed, nil)
+	resumers := map[uint16]*tls.Config{}
+	for _, v := range tlsVersions {
+		cfg := &tls.Config{InsecureSkipVerify: true, MinVersion: v, MaxVersion: v, ClientSessionCache: tls.NewLRUClientSessionCache(1)}
+		if tlsRequest(t, tlsEdge, cfg) {
+			t.Fatalf("TLS %x: the first connection resumed a session", v)
+		}
+		resumers[v] = cfg
+	}
+
+	r := newUpgradeRun(upTopics)
+	r.subscribeTLSToo(t, u.edge, tlsEdge, 1, 2)
+	r.publish(t, u.api, 5*time.Millisecond)
+	r.published(t, 100)
+	u.upgradeTo(filepath.Join(dir, "pushwire-v2"))
+	r.published(t, 100)
+	u.wantStats(t, "after the upgrade", map[string]any{"version": "v2", "upgrades": 1.0, "upgrade_reconnects": 0.0})
+	for v, cfg := range resumers {
+		if !tlsRequest(t, tlsEdge, cfg) {
+			t.Errorf("TLS %x: no session resumed after the upgrade (the old process's ticket keys did not move)", v)
+		}
+	}
+	r.finish(t)
+}
+
+// tlsRequest makes one request over a new TLS connection configured by cfg, reads the answer
+// (a TLS 1.3 ticket arrives after the handshake) and reports whether the session resumed.
+func tlsRequest(t *testing.T, addr string, cfg *tls.Config) bool {
+	t.Helper()
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: ioTimeout}, "tcp", addr, cfg)
+	if err != nil {
+		t.Fatalf("TLS dial %s: %v", addr, err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(ioTimeout))
+	fmt.Fprintf(c, "GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("a request over TLS: %v", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return c.ConnectionState().DidResume
+}
+
+// TestUpgradeEndsH2: an HTTP/2 connection cannot move yet (its stream ids, windows and HPACK
+// state have no record): at the upgrade each of its streams gets the reconnect frame, then the
+// connection gets GOAWAY, and each stream is counted in upgrade_reconnects (/stats and
+// /metrics). The HTTP/1.1 streams beside it move untouched.
+func TestUpgradeEndsH2(t *testing.T) {
+	dir, installed := buildInstalled(t, "v2")
+	u := startUpgradable(t, installed, nil, "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--heartbeat", "2s")
+	h2 := dialH2Streams(t, u.edge, "/sub?topic=h2only&format=sse", 2)
+	r := newUpgradeRun(upTopics)
+	r.subscribe(t, u.edge, 0, 1)
+	r.publish(t, u.api, 5*time.Millisecond)
+	r.published(t, 100)
+	u.upgradeTo(filepath.Join(dir, "pushwire-v2"))
+	r.published(t, 100)
+	waitFor(t, ioTimeout, "the reconnect event on both HTTP/2 streams and GOAWAY", func() bool {
+		reconnects, goaway := h2.seen()
+		return reconnects == 2 && goaway
+	})
+	u.wantStats(t, "after the upgrade", map[string]any{"version": "v2", "upgrade_reconnects": 2.0})
+	f := promscrape.Scrape(t, http.DefaultClient, u.api)
+	if v, ok := f.Value("pushwire_upgrade_reconnects_total"); !ok || v != 2 {
+		t.Errorf("pushwire_upgrade_reconnects_total = %v, %v; want 2", v, ok)
+	}
+	if v, ok := f.Value("pushwire_upgrades_total"); !ok || v != 1 {
+		t.Errorf("pushwire_upgrades_total = %v, %v; want 1", v, ok)
+	}
+	if v, ok := f.Value("pushwire_upgrades_failed_total"); !ok || v != 0 {
+		t.Errorf("pushwire_upgrades_failed_total = %v, %v; want 0", v, ok)
+	}
+	r.finish(t)
+}
+
+// h2Streams is an h2c connection with subscribe streams, read on a goroutine: which streams
+// got the reconnect event, and whether GOAWAY came.
+type h2Streams struct {
+	mu         sync.Mutex
+	reconnects map[uint32]bool
+	goaway     bool
+}
+
+func (h *h2Streams) seen() (reconnects int, goaway bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.reconnects), h.goaway
+}
+
+// dialH2Streams opens an h2c connection (prior knowledge) to edge with n GET streams of path.
+func dialH2Streams(t *testing.T, edge, path string, n int) *h2Streams {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", edge, ioTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	fr, w := openH2Streams(c, path, n)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	h := &h2Streams{reconnects: map[uint32]bool{}}
+	registered := make(chan uint32, n)
+	go readH2Frames(fr, w, func(f http2.Frame) {
+		switch f := f.(type) {
+		case *http2.DataFrame:
+			d := f.Data()
+			if bytes.Contains(d, []byte("event: registered")) {
+				registered <- f.StreamID
+			}
+			if bytes.Contains(d, []byte("event: reconnect")) {
+				h.mu.Lock()
+				h.reconnects[f.StreamID] = true
+				h.mu.Unlock()
+			}
+		case *http2.GoAwayFrame:
+			h.mu.Lock()
+			h.goaway = true
+			h.mu.Unlock()
+		}
+	})
+	for range n {
+		select {
+		case <-registered:
+		case <-time.After(ioTimeout):
+			t.Fatal("an HTTP/2 stream got no registered event")
+		}
+	}
+	return h
+}
+
+// openH2Streams writes to c the h2c preface, SETTINGS and a connection window opened wide, and
+// the HEADERS of n GET streams of path (ids 1, 3, …; flow control never waits); the caller
+// flushes w and reads with the framer.
+func openH2Streams(c net.Conn, path string, n int) (*http2.Framer, *bufio.Writer) {
+	w := bufio.NewWriter(c)
+	w.WriteString(http2.ClientPreface)
+	fr := http2.NewFramer(w, c)
+	fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 30})
+	fr.WriteWindowUpdate(0, 1<<30)
+	var blk bytes.Buffer
+	enc := hpack.NewEncoder(&blk)
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "x"}, {":path", path}} {
+		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	for i := range n {
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: uint32(2*i + 1), BlockFragment: blk.Bytes(), EndStream: true, EndHeaders: true})
+	}
+	return fr, w
+}
+
+// readH2Frames reads frames off fr until an error, acknowledging the server's SETTINGS (through
+// w) and handing every other frame to fn.
+func readH2Frames(fr *http2.Framer, w *bufio.Writer, fn func(http2.Frame)) {
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return
+		}
+		if sf, ok := f.(*http2.SettingsFrame); ok && !sf.IsAck() {
+			fr.WriteSettingsAck()
+			w.Flush()
+			continue
+		}
+		fn(f)
+	}
 }

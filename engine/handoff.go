@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -27,7 +28,7 @@ const (
 
 var (
 	// ErrNotMovable is Detach's answer for a conn whose transport state cannot move to
-	// another process (TLS), or that is closing.
+	// another process (a TLS handshake), or that is closing.
 	ErrNotMovable = errors.New("engine: connection cannot be handed over")
 	// ErrSlotTaken is AdoptConn's answer for a handle whose slot already holds a conn, or
 	// that names no loop of this engine.
@@ -36,8 +37,9 @@ var (
 
 // Detach stops polling h: its input stays in the kernel, output queued for it is kept and not
 // written, and the socket is neither read, written nor shut down until Reattach. The
-// descriptor is returned for passing to another process. A TLS conn, or one closing or past
-// WriteBufferLimit, cannot be detached (ErrNotMovable).
+// descriptor is returned for passing to another process. A conn closing or past
+// WriteBufferLimit, or a TLS conn in its handshake or after its close_notify, cannot be
+// detached (ErrNotMovable).
 func (l *Loop) Detach(h Handle) (fd int, err error) {
 	c, _ := l.conn(h)
 	switch {
@@ -45,7 +47,9 @@ func (l *Loop) Detach(h Handle) (fd int, err error) {
 		return -1, ErrSlotTaken
 	case c.flags&flagDetached != 0:
 		return int(c.fd), nil
-	case c.tls != 0 || c.flags&(flagCloseAfter|flagLinger|flagPeerEOF|flagSlow|flagReadClosed) != 0:
+	case c.flags&(flagCloseAfter|flagLinger|flagPeerEOF|flagSlow|flagReadClosed) != 0:
+		return -1, ErrNotMovable
+	case c.tls != 0 && (!l.tls.at(c.tls).c.Established() || l.tls.at(c.tls).closed):
 		return -1, ErrNotMovable
 	}
 	if err := l.p.del(int(c.fd)); err != nil {
@@ -62,11 +66,18 @@ func (l *Loop) Detached(h Handle) bool {
 }
 
 // Export appends h's queued output and carried input (bytes read and not yet consumed) to
-// dst and carry. From here a write to h is lost if the conn moves: LateWrites counts them.
-func (l *Loop) Export(dst, carry []byte, h Handle) ([]byte, []byte) {
+// dst and carry, and for a TLS conn its transport state to state (AdoptTLSConn's): first
+// the plaintext queued for it is sealed, so that its pending output is records on the wire
+// format, and the record layer's sequence numbers count them. From here a write to h is lost
+// if the conn moves: LateWrites counts them. An error (a TLS conn whose state cannot be
+// taken) leaves h as it was, detached.
+func (l *Loop) Export(dst, carry, state []byte, h Handle) (pending, carried, tlsState []byte, err error) {
 	c, _ := l.conn(h)
 	if c == nil {
-		return dst, carry
+		return dst, carry, state, ErrSlotTaken
+	}
+	if c.tls != 0 {
+		return l.exportTLS(c, dst, carry, state)
 	}
 	c.flags |= flagExported
 	if c.out != 0 {
@@ -78,7 +89,33 @@ func (l *Loop) Export(dst, carry []byte, h Handle) ([]byte, []byte) {
 	if c.in != 0 {
 		carry = append(carry, l.in.at(c.in).b...)
 	}
-	return dst, carry
+	return dst, carry, state, nil
+}
+
+// exportTLS is Export for a TLS conn. Its state is the length of the plaintext at the front
+// of the carry (4 bytes, little-endian: the rest is an incomplete record) followed by the
+// record layer's (tlslayer.Conn.AppendState).
+func (l *Loop) exportTLS(c *slot, dst, carry, state []byte) ([]byte, []byte, []byte, error) {
+	tc := l.tls.at(c.tls)
+	if err := l.sealQueued(c, tc); err != nil {
+		return dst, carry, state, err
+	}
+	plain := int32(0)
+	if c.in != 0 {
+		plain = l.in.at(c.in).plain
+	}
+	st, err := tc.c.AppendState(binary.LittleEndian.AppendUint32(state, uint32(plain)), tc.srv)
+	if err != nil {
+		return dst, carry, state, err
+	}
+	c.flags |= flagExported
+	if tc.ct != nil {
+		dst = append(dst, tc.ct[tc.ctOff:]...)
+	}
+	if c.in != 0 {
+		carry = append(carry, l.in.at(c.in).b...)
+	}
+	return dst, carry, st, nil
 }
 
 // LateWrites returns how many flushes found output queued on a conn after Export took its
@@ -181,6 +218,21 @@ func (e *Engine) adoptListener(fd, listener int, srv *tlslayer.Server) (net.Addr
 // read and not yet consumed (presented to OnData when the loops start). OnOpen is not called:
 // the caller sets up its own state for h. The engine owns fd from here, even on an error.
 func (e *Engine) AdoptConn(h Handle, fd int, pending, carry []byte) error {
+	return e.adoptConn(h, fd, nil, nil, pending, carry)
+}
+
+// AdoptTLSConn is AdoptConn for a TLS conn: state is what Export gave for it, srv the
+// Server of the listener it came from, and pending is sealed records (written as they are).
+// A state that does not describe an established connection of srv is an error.
+func (e *Engine) AdoptTLSConn(h Handle, fd int, srv *tlslayer.Server, state, pending, carry []byte) error {
+	if srv == nil || len(state) < 4 || int(binary.LittleEndian.Uint32(state)) > len(carry) {
+		unix.Close(fd)
+		return fmt.Errorf("%w: no TLS server, or a state that does not fit the carry", tlslayer.ErrState)
+	}
+	return e.adoptConn(h, fd, srv, state, pending, carry)
+}
+
+func (e *Engine) adoptConn(h Handle, fd int, srv *tlslayer.Server, state, pending, carry []byte) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.state != stateNew {
@@ -202,14 +254,32 @@ func (e *Engine) AdoptConn(h Handle, fd int, pending, carry []byte) error {
 		return ErrSlotTaken
 	}
 	c := l.slab.at(i)
+	var tc *tlsConn
+	if srv != nil {
+		c.tls = l.tls.get(srv)
+		tc = l.tls.at(c.tls)
+		if err := tc.c.SetState(state[4:], srv); err != nil {
+			l.freeTLS(c)
+			l.slab.release(i)
+			unix.Close(fd)
+			return err
+		}
+	}
 	if err := l.p.add(fd, connEvents, i, int32(c.gen)); err != nil {
+		l.freeTLS(c)
 		l.slab.release(i)
 		unix.Close(fd)
 		return err
 	}
 	c.flags |= flagRegIn
 	l.stats.open.Add(1)
-	if len(pending) > 0 {
+	switch {
+	case len(pending) == 0:
+	case tc != nil:
+		tc.ct = append(l.out.chunk(len(pending)), pending...)
+		c.pending = int32(len(pending))
+		l.markDirty(c, i)
+	default:
 		c.out = l.out.get()
 		l.out.appendCopy(l.out.at(c.out), pending)
 		c.pending = int32(len(pending))
@@ -217,7 +287,11 @@ func (e *Engine) AdoptConn(h Handle, fd int, pending, carry []byte) error {
 	}
 	if len(carry) > 0 {
 		c.in = l.in.get()
-		l.in.at(c.in).b = append(l.in.at(c.in).b, carry...)
+		in := l.in.at(c.in)
+		in.b = append(in.b, carry...)
+		if tc != nil {
+			in.plain = int32(binary.LittleEndian.Uint32(state))
+		}
 		l.queueResume(c, i)
 	}
 	return nil

@@ -60,7 +60,7 @@ func TestDetachReattach(t *testing.T) {
 	// ...and after two more loop iterations still not read, the write still queued.
 	var pending, carry []byte
 	onLoop(e, f, func(l *Loop) {})
-	onLoop(e, f, func(l *Loop) { pending, carry = l.Export(nil, nil, h) })
+	onLoop(e, f, func(l *Loop) { pending, carry, _, _ = l.Export(nil, nil, nil, h) })
 	mu.Lock()
 	if got.Len() != 0 {
 		t.Errorf("OnData got %q from a detached conn", got.String())
@@ -134,7 +134,7 @@ func TestMoveToAnotherEngine(t *testing.T) {
 	h := opened.wait(t)
 	waitFor(t, "the carry", 5*time.Second, func() bool {
 		var carry []byte
-		onLoopN(a, fa, h.Loop(), func(l *Loop) { _, carry = l.Export(nil, nil, h) })
+		onLoopN(a, fa, h.Loop(), func(l *Loop) { _, carry, _, _ = l.Export(nil, nil, nil, h) })
 		return string(carry) == "par"
 	})
 
@@ -146,7 +146,7 @@ func TestMoveToAnotherEngine(t *testing.T) {
 		if fd, err = l.Detach(h); err != nil {
 			t.Errorf("Detach = %v", err)
 		}
-		pending, carry = l.Export(nil, nil, h)
+		pending, carry, _, _ = l.Export(nil, nil, nil, h)
 	})
 	for i := range a.Loops() {
 		onLoopN(a, fa, i, func(l *Loop) {

@@ -16,8 +16,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// startTLSEngine starts an engine with one TLS listener on 127.0.0.1:0.
-func startTLSEngine(t testing.TB, cfg Config, h Handler) (*Engine, string) {
+// newTLSServer makes a tlslayer.Server with a fresh certificate for "engine".
+func newTLSServer(t testing.TB) *tlslayer.Server {
 	t.Helper()
 	pair, err := tlstest.New("engine", false)
 	if err != nil {
@@ -27,6 +27,13 @@ func startTLSEngine(t testing.TB, cfg Config, h Handler) (*Engine, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return srv
+}
+
+// startTLSEngine starts an engine with one TLS listener on 127.0.0.1:0.
+func startTLSEngine(t testing.TB, cfg Config, h Handler) (*Engine, string) {
+	t.Helper()
+	srv := newTLSServer(t)
 	e, err := New(cfg, h)
 	if err != nil {
 		t.Fatal(err)

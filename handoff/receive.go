@@ -207,11 +207,23 @@ func parseHello(p []byte, m *Meta) error {
 	ver := d.bytes16(maxVer)
 	boundary := d.bytes16(maxVer)
 	upgrades := d.take(8)
+	failed := d.take(8)
+	reconnects := d.take(8)
+	nk := int(d.byte())
+	if nk > MaxTicketKeys {
+		return fmt.Errorf("%w: %d ticket keys", ErrProtocol, nk)
+	}
+	keys := d.take(32 * nk)
 	if d.err != nil || len(d.b) != 0 {
 		return fmt.Errorf("%w: malformed hello", ErrProtocol)
 	}
 	m.NodeID, m.Seq, m.Version, m.Boundary = string(node), binary.LittleEndian.Uint64(seq), string(ver), string(boundary)
 	m.Upgrades = binary.LittleEndian.Uint64(upgrades)
+	m.UpgradesFailed, m.UpgradeReconnects = binary.LittleEndian.Uint64(failed), binary.LittleEndian.Uint64(reconnects)
+	m.TicketKeys = make([][32]byte, nk)
+	for i := range m.TicketKeys {
+		copy(m.TicketKeys[i][:], keys[32*i:])
+	}
 	return nil
 }
 

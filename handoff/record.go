@@ -39,6 +39,10 @@ const (
 // Transport kinds a connection record may carry.
 const (
 	TransportPlain uint8 = 0 // plaintext HTTP/1.x: no transport state
+	// TransportTLS: HTTP/1.x over TLS; State is the engine's (engine.Loop.Export): the
+	// record layer's keys, IVs, traffic secrets and sequence numbers, and Pending is sealed
+	// records. Secrets: the handoff socket is private to the two processes.
+	TransportTLS uint8 = 1
 )
 
 // Listener is a listening socket's record: the tag the server gave it and whether its

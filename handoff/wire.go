@@ -13,7 +13,7 @@ import (
 
 // ProtocolVersion is the handshake's version, sent in hello; a new process that reads
 // another aborts.
-const ProtocolVersion = 1
+const ProtocolVersion = 2 // 2: hello carries the TLS session ticket keys and every upgrade counter
 
 // Packet bounds.
 const (
@@ -56,7 +56,19 @@ type Meta struct {
 	// Content-Type names it, so the new process must frame their parts with it.
 	Boundary string
 	Upgrades uint64 // upgrades the node went through before this one
+	// UpgradesFailed and UpgradeReconnects are the node's other upgrade counters, carried
+	// like Upgrades so that /metrics counters do not fall back at an upgrade: the failures
+	// so far, and the connections told to reconnect because they could not move (this
+	// upgrade's included).
+	UpgradesFailed, UpgradeReconnects uint64
+	// TicketKeys are the TLS session ticket keys, newest first (at most MaxTicketKeys): the
+	// new process decrypts the tickets the old one issued, so resumed sessions keep working.
+	// Secrets: the handoff socket is private to the two processes.
+	TicketKeys [][32]byte
 }
+
+// MaxTicketKeys bounds Meta.TicketKeys.
+const MaxTicketKeys = 64
 
 // Pair makes a connected SOCK_SEQPACKET pair: the first end for this process, the second as an
 // *os.File to pass to a child (exec.Cmd.ExtraFiles). Both are close-on-exec; ExtraFiles clears
@@ -111,7 +123,7 @@ func NewSender(c *net.UnixConn, deadline time.Time) *Sender {
 
 // Hello opens the handoff.
 func (s *Sender) Hello(m Meta) error {
-	if len(m.NodeID) > maxNodeID || len(m.Version) > maxVer || len(m.Boundary) > maxVer {
+	if len(m.NodeID) > maxNodeID || len(m.Version) > maxVer || len(m.Boundary) > maxVer || len(m.TicketKeys) > MaxTicketKeys {
 		return ErrTooLarge
 	}
 	p := append(s.pkt[:0], pHello, ProtocolVersion)
@@ -120,6 +132,12 @@ func (s *Sender) Hello(m Meta) error {
 	p = appendBytes16(p, []byte(m.Version))
 	p = appendBytes16(p, []byte(m.Boundary))
 	p = binary.LittleEndian.AppendUint64(p, m.Upgrades)
+	p = binary.LittleEndian.AppendUint64(p, m.UpgradesFailed)
+	p = binary.LittleEndian.AppendUint64(p, m.UpgradeReconnects)
+	p = append(p, byte(len(m.TicketKeys)))
+	for _, k := range m.TicketKeys {
+		p = append(p, k[:]...)
+	}
 	s.pkt = p
 	return s.write(p, nil)
 }

@@ -80,7 +80,8 @@ func TestHandoffOverSocket(t *testing.T) {
 		s := NewSender(old, deadline)
 		err := s.AwaitStarted()
 		if err == nil {
-			err = s.Hello(Meta{NodeID: "node-a", Seq: 12345, Version: "v1", Boundary: "pushwire-b", Upgrades: 3})
+			err = s.Hello(Meta{NodeID: "node-a", Seq: 12345, Version: "v1", Boundary: "pushwire-b", Upgrades: 3, UpgradesFailed: 4, UpgradeReconnects: 5,
+				TicketKeys: [][32]byte{{1, 2, 3}, {31: 9}}})
 		}
 		if err == nil {
 			err = s.Add(&Record{Kind: KindListener, Listener: Listener{Tag: 0}}, int(lf.Fd()))
@@ -114,7 +115,8 @@ func TestHandoffOverSocket(t *testing.T) {
 		t.Fatalf("Receive = %v", err)
 	}
 	defer got.Close()
-	if got.NodeID != "node-a" || got.Seq != 12345 || got.Version != "v1" || got.Boundary != "pushwire-b" || got.Upgrades != 3 {
+	if got.NodeID != "node-a" || got.Seq != 12345 || got.Version != "v1" || got.Boundary != "pushwire-b" || got.Upgrades != 3 || got.UpgradesFailed != 4 || got.UpgradeReconnects != 5 ||
+		len(got.TicketKeys) != 2 || got.TicketKeys[0] != [32]byte{1, 2, 3} || got.TicketKeys[1] != [32]byte{31: 9} {
 		t.Errorf("meta = %+v", got.Meta)
 	}
 	if len(got.Stored) != n/100 || string(got.Stored[0].Data) != `{"a":1}` {

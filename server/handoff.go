@@ -26,12 +26,15 @@ import (
 //     is read from it any more, so a publish sent meanwhile waits in its socket for the new
 //     process; long-polls are answered 204 first (the client asks again, on the new process);
 //     a connection whose answer is being made elsewhere (auth callback, keyed publish) is left
-//     until it is answered; a TLS connection, whose record-layer state cannot move yet, gets
-//     the reconnect frame (counted). Rounds repeat until no connection is busy: a round is a
-//     task on every loop, so fan-outs queued by an earlier round have run when it ends.
+//     until it is answered; a TLS connection in its handshake, and an HTTP/2 connection,
+//     whose codec state has no record yet, get the reconnect frame (counted). Rounds repeat
+//     until no connection is busy: a round is a task on every loop, so fan-outs queued by an
+//     earlier round have run when it ends.
 //  2. export: each detached connection's state (key, user, topics, format, cursor, time of its
 //     last frame) and its pending output and carry become a record, sent with a duplicate of
-//     its descriptor; then the QoS 1 messages kept in memory and the sent log
+//     its descriptor — for a TLS connection with its record layer's state (keys, traffic
+//     secrets, sequence numbers, ALPN; its queued output sealed first); the TLS session
+//     ticket keys go in the hello; then the QoS 1 messages kept in memory and the sent log
 //     (handoffqos.go).
 //  3. wait for ready; then check that nothing was written to an exported connection since
 //     (the engine counts it); send go; the caller exits 0 without closing anything.
@@ -185,8 +188,13 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 	quiesced := time.Now()
 	s.round(stepExport)
 	exported := time.Now()
-	if err := snd.Hello(handoff.Meta{NodeID: s.nodeID, Seq: s.seq.Load(), Version: Version(),
-		Boundary: string(s.boundary), Upgrades: s.up.count.Load()}); err != nil {
+	meta := handoff.Meta{NodeID: s.nodeID, Seq: s.seq.Load(), Version: Version(),
+		Boundary: string(s.boundary), Upgrades: s.up.count.Load(),
+		UpgradesFailed: s.up.failed.Load(), UpgradeReconnects: s.up.reconnects.Load()}
+	if s.tls.srv != nil {
+		meta.TicketKeys = s.tls.srv.TicketKeys() // resumed sessions keep working
+	}
+	if err := snd.Hello(meta); err != nil {
 		return err
 	}
 	if err := s.sendLinkListener(snd); err != nil {
@@ -352,7 +360,16 @@ func (ls *loopState) export(l *engine.Loop, u *loopUpgrade) {
 		e := exportedConn{fd: fd, rec: handoff.Record{Kind: handoff.KindConn}}
 		r := &e.rec.Conn
 		r.Handle, r.Listener, r.Mode = uint64(h), c.listener, uint8(c.mode)
-		r.Pending, r.Carry = l.Export(nil, nil, h)
+		if r.Pending, r.Carry, r.State, err = l.Export(nil, nil, nil, h); err != nil {
+			// a TLS conn whose record layer cannot be taken: it stays here and is told to
+			// reconnect (a failed Export leaves no stale marks: Reattach resumes it)
+			l.Reattach(h)
+			ls.cannotMove(l, c, l.Now().UnixMilli())
+			continue
+		}
+		if r.State != nil {
+			r.Transport = handoff.TransportTLS
+		}
 		r.Peer = ls.peers[h]
 		if c.mode == modeStream {
 			ls.exportStream(c, r)
@@ -422,6 +439,8 @@ func (s *Server) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, er
 		return t.Meta, err
 	}
 	s.up.count.Store(t.Upgrades + 1)
+	s.up.failed.Store(t.UpgradesFailed)
+	s.up.reconnects.Store(t.UpgradeReconnects)
 	if err := s.eng.Start(); err != nil {
 		return t.Meta, err
 	}
@@ -443,6 +462,9 @@ func (s *Server) adopt(t *handoff.Taken) error {
 	}
 	s.nodeID, s.idNode, s.boundary = t.NodeID, idNodeOf(t.NodeID), []byte(t.Boundary)
 	s.seq.Store(t.Seq)
+	if s.tls.srv != nil {
+		s.tls.srv.AdoptTicketKeys(t.TicketKeys)
+	}
 	for i := range t.Listeners {
 		if err := s.adoptListener(&t.Listeners[i]); err != nil {
 			return err
@@ -466,7 +488,17 @@ func (s *Server) adopt(t *handoff.Taken) error {
 		}
 		fd := tc.FD
 		tc.FD = -1 // the engine owns it from here, even on an error
-		if err := s.eng.AdoptConn(h, fd, tc.Pending, tc.Carry); err != nil {
+		var err error
+		switch tc.Transport {
+		case handoff.TransportPlain:
+			err = s.eng.AdoptConn(h, fd, tc.Pending, tc.Carry)
+		case handoff.TransportTLS:
+			err = s.eng.AdoptTLSConn(h, fd, s.tls.srv, tc.State, tc.Pending, tc.Carry)
+		default:
+			os.NewFile(uintptr(fd), "conn").Close()
+			err = fmt.Errorf("transport %d unknown to this build", tc.Transport)
+		}
+		if err != nil {
 			return fmt.Errorf("connection %d: %w", i, err)
 		}
 		s.loops[h.Loop()].adoptConn(&tc.Conn, now)

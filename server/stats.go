@@ -189,5 +189,8 @@ func (s *Server) appendFigures(dst []byte) []byte {
 		draining = 1
 	}
 	metric("draining", "gauge", "1 while the node drains.", draining)
+	metric("upgrades_total", "counter", "Zero-downtime upgrades this node went through (carried from process to process).", float64(s.up.count.Load()))
+	metric("upgrades_failed_total", "counter", "Upgrades that failed: the old process kept its connections (carried from process to process).", float64(s.up.failed.Load()))
+	metric("upgrade_reconnects_total", "counter", "Streams told to reconnect at an upgrade because their transport state could not move (carried from process to process).", float64(s.up.reconnects.Load()))
 	return dst
 }

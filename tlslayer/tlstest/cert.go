@@ -80,6 +80,15 @@ func (p *Pair) WriteFiles(dir string) (certFile, keyFile string, err error) {
 	return certFile, keyFile, os.WriteFile(keyFile, p.KeyPEM, 0o600)
 }
 
+// NewFiles makes an ECDSA Pair named cn and writes it into dir (WriteFiles).
+func NewFiles(dir, cn string) (certFile, keyFile string, err error) {
+	p, err := New(cn, false)
+	if err != nil {
+		return "", "", err
+	}
+	return p.WriteFiles(dir)
+}
+
 // ClientHello returns the first record a crypto/tls client sends (its ClientHello), for
 // tests that start a handshake and stop there.
 func ClientHello() ([]byte, error) {
