@@ -137,3 +137,28 @@ func TestMetricsPollDelay(t *testing.T) {
 		t.Errorf("pushwire_delivery_delay_seconds count moved %d; want 1 (the message the poll was answered with)", d)
 	}
 }
+
+// TestMetricsTLSHandshakeSeconds: each TLS handshake completed on
+// --tls-listen is one observation of pushwire_tls_handshake_seconds (accept
+// to handshake done), as it is one in pushwire_tls_handshakes_total.
+func TestMetricsTLSHandshakeSeconds(t *testing.T) {
+	t.Parallel()
+	n := startTLSNode(t)
+	before := n.scrape()
+	const dials = 4
+	for i := 0; i < dials; i++ {
+		c := n.dialTLS(tlsVersions[i%len(tlsVersions)]) // the handshake is done when it returns
+		c.Close()
+	}
+	var after promscrape.Families
+	waitFor(t, 5*time.Second, "the handshakes counted", func() bool {
+		after = n.scrape()
+		return after.ValueSince(before, "pushwire_tls_handshakes_total") >= dials
+	})
+	if d := after.CountSince(before, "pushwire_tls_handshake_seconds"); d != dials {
+		t.Errorf("pushwire_tls_handshake_seconds observed %d handshakes; want %d (one per handshake)", d, dials)
+	}
+	if h := after.Histogram("pushwire_tls_handshake_seconds"); h == nil || h.GetSampleSum() <= 0 {
+		t.Errorf("pushwire_tls_handshake_seconds sum = %v; want the handshakes' time", h)
+	}
+}

@@ -16,6 +16,10 @@ type Config struct {
 	TickInterval     time.Duration // period of Handler.OnTick on each loop; 0 = 100ms
 	UserTimeout      time.Duration // TCP_USER_TIMEOUT on accepted sockets: data unacknowledged this long aborts the conn (a peer gone without FIN or RST); 0 = the kernel's (minutes)
 	Logger           *slog.Logger  // nil = slog.Default()
+	// OnTLSHandshake, when set, is called on the loop as each TLS handshake completes, with
+	// the time from the accept to the handshake's end (the loop's clock: as fine as its
+	// wake-ups). It must not block: /metrics observes it into a histogram.
+	OnTLSHandshake func(took time.Duration)
 }
 
 const (

@@ -345,6 +345,7 @@ func (l *Loop) open(fd, tag int, srv *tlslayer.Server, peer netip.Addr) {
 	gen := c.gen
 	if srv != nil {
 		c.tls = l.tls.get(srv)
+		l.tls.at(c.tls).born = l.now.UnixNano()
 	}
 	if err := l.p.add(fd, connEvents, i, int32(gen)); err != nil {
 		l.freeTLS(c)

@@ -40,8 +40,9 @@ type tlsConn struct {
 	srv    *tlslayer.Server
 	ct     []byte // sealed bytes not yet written, from ctOff; nil when none
 	ctOff  int
-	warm   bool // on tlsTable.warm
-	closed bool // close_notify sealed: later plaintext is dropped
+	warm   bool  // on tlsTable.warm
+	closed bool  // close_notify sealed: later plaintext is dropped
+	born   int64 // unix ns of the accept: the handshake's start (Config.OnTLSHandshake)
 }
 
 // tlsTable is a loop's TLS states, in pages that never move, named by index+1 from slot.tls.
@@ -181,6 +182,9 @@ func (l *Loop) readTLS(c *slot, i int32, data []byte) {
 		data = data[used:]
 		if tc.c.Established() {
 			l.stats.tlsHandshakes.Add(1)
+			if f := l.cfg.OnTLSHandshake; f != nil && tc.born != 0 {
+				f(time.Duration(l.now.UnixNano() - tc.born))
+			}
 			l.tls.burst++
 			l.markWarm(c, i, tc)
 		}

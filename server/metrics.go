@@ -33,6 +33,7 @@ type metrics struct {
 	linkQueue      *vm.PrometheusHistogram // a link's requests in flight after a call queued
 	redisDirectory *vm.PrometheusHistogram // a Redis request of the directory
 	redisStore     *vm.PrometheusHistogram // of the QoS store and idempotency keys
+	tlsHandshake   *vm.PrometheusHistogram // a TLS conn accepted → its handshake done (engine)
 
 	byCode    [600]*vm.Counter // publishes answered, by status; nil for codes never answered
 	otherCode *vm.Counter
@@ -84,6 +85,7 @@ func newMetrics(loops int) *metrics {
 		linkQueue:      hist("pushwire_link_queue_requests", queueBuckets),
 		redisDirectory: hist(`pushwire_redis_request_seconds{client="directory"}`, secondsBuckets),
 		redisStore:     hist(`pushwire_redis_request_seconds{client="store"}`, secondsBuckets),
+		tlsHandshake:   hist("pushwire_tls_handshake_seconds", secondsBuckets),
 		otherCode:      set.NewCounter(`pushwire_publishes_total{code="other"}`),
 		loops:          make([]loopMetrics, loops),
 	}

@@ -125,6 +125,8 @@ func New(cfg Config) (*Server, error) {
 		// connection — removed within two heartbeat intervals.
 		UserTimeout: cfg.Heartbeat,
 		Logger:      log,
+		// s.metrics is made below, before the engine starts accepting.
+		OnTLSHandshake: func(took time.Duration) { s.metrics.tlsHandshake.Update(took.Seconds()) },
 	}, s)
 	if err != nil {
 		return nil, err
