@@ -7,9 +7,14 @@
 // of it runs on the router's workers (Pool), so no event loop ever waits on
 // Redis or a peer.
 //
+// Where a push goes on this node is the Resolver's: it resolves the target
+// to this node's subscribers (the conn-key lookup, the table's members, the
+// user's and topic's store.Recent) and fans the push out through a Fanout, for
+// a local publish and for a push taken from a peer (Take) alike.
+//
 // It works for the edge without importing it: the pushes are the edge's own
-// messages (Message), and the one thing it asks of the edge, storing a QoS 1
-// message, is a function the edge gives New. Where a publish goes on its own
-// node — resolving its target to connections and fanning it out — is still
-// the edge's (server/resolve.go, deliver.go, take.go).
+// messages (Message), and what it asks of the edge is given to New and
+// NewResolver: storing a QoS 1 message, looking up a conn key, building a
+// peer's push's message, and delivering (Fanout: the publishing loop's
+// writes and hand-overs, or a peer push's hand-overs to every loop).
 package route

@@ -157,18 +157,19 @@ func (ls *loopState) parsePushHeaders(p *publishReq, req *httpcodec.Request) str
 	return ""
 }
 
-// publish routes one push: to this node's connections at once, stored when
-// its QoS or the topic history asks for that; deliveries to other loops wait
-// in ls.batches for flushFanOut. In a cluster, a push other nodes may have to
+// publish routes one push: to this node's subscribers at once
+// (route.Resolver.Fan through the loop's fanOut), stored when its QoS or the
+// topic history asks for that; deliveries to other loops wait in ls.batches
+// for flushFanOut. In a cluster, a push other nodes may have to
 // take becomes an item of ls.job and gets status 0: the router decides it.
 func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 	s := ls.s
 	now := l.Now()
-	var key connKey
+	var key push.ConnKey
 	var node []byte
 	if p.kind == push.Conn {
 		var ok bool
-		if key, node, ok = parseKeyText(p.name); !ok {
+		if key, node, ok = push.ParseConnKey(p.name); !ok {
 			return pushResult{status: 400, err: "conn key must be the key from the Push-Conn header"}
 		}
 		if node == nil {
@@ -195,10 +196,10 @@ func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 			return pushResult{status: 503, err: err.Error()}
 		}
 	}
-	targets := ls.targets[:0]
 	if p.kind != push.Conn || string(node) == s.nodeID {
+		ls.fan = loopFan{ls, l}
 		var kept bool
-		targets, kept = s.localTargets(targets, p.kind, p.name, key, m)
+		ls.targets, res.delivered, kept = s.resolver.Fan(&ls.fan, ls.targets[:0], p.kind, p.name, key, m)
 		switch p.kind {
 		case push.Conn:
 			remote = false
@@ -207,12 +208,6 @@ func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 		case push.Topic:
 			res.stored = s.cfg.TopicHistory > 0
 		}
-	}
-	ls.targets = targets
-	if p.kind == push.All {
-		res.delivered = ls.fanOutAll(l, m)
-	} else {
-		res.delivered = ls.fanOut(l, m, targets)
 	}
 	s.metrics.observeFanOut(res.delivered)
 	if res.delivered > 0 {

@@ -20,6 +20,7 @@ import (
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/hooks"
 	"github.com/pushwire/pushwire/push"
+	"github.com/pushwire/pushwire/route"
 	"github.com/pushwire/pushwire/store"
 )
 
@@ -45,6 +46,10 @@ type Server struct {
 	perIP  *ipCounter
 	rates  *rateLimiter
 
+	// resolver resolves a push to this node's subscribers and fans it out:
+	// local publishes (publish.go) and pushes taken from peers (take.go).
+	resolver *route.Resolver[*message]
+
 	cluster *clusterNode        // the directory and links: in memory when standalone
 	idem    cluster.Idempotency // Idempotency-Key claims and answers (idempotency.go)
 	idemMem *cluster.IdemMemory // idem when it is in memory; nil with Redis
@@ -60,7 +65,7 @@ type Server struct {
 	draining  atomic.Bool
 	running   atomic.Bool // the loops run: tasks submitted to them are taken
 	counters  counters
-	metrics   *metrics // histograms and counters of /metrics (metrics.go)
+	metrics   *metrics     // histograms and counters of /metrics (metrics.go)
 	up        upgradeState // zero-downtime upgrades (handoff.go)
 
 	edgeAddr, apiAddr net.Addr
@@ -97,6 +102,8 @@ func New(cfg Config) (*Server, error) {
 	// --store-messages) and as many acknowledged ones in their grace.
 	s.sent = newSentLog(2*cfg.StoreMessages, maxSentEntries, cfg.DefaultTTL.Milliseconds())
 	s.recent = store.NewRecent[*message](cfg.PollBuffer, cfg.TopicHistory, 3*cfg.PollTimeout)
+	s.resolver = route.NewResolver(route.ResolverOptions[*message]{Self: s.nodeID, Table: s.table,
+		Recent: s.recent, Lookup: s.lookupConnKey, FromPeer: fromPeer})
 	s.perIP = newIPCounter(cfg.MaxConnsPerIP)
 	s.rates = newRateLimiter(cfg.PublishRate)
 	var err error
