@@ -2,6 +2,7 @@ package route
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pushwire/pushwire/cluster"
@@ -33,26 +34,30 @@ func (f *recordFan) Deliver(m *testMsg, targets []conntable.Sub) int {
 
 func (f *recordFan) DeliverAll(m *testMsg) int { f.all++; return 7 }
 
-func newTestResolver(t *testing.T, made *[]*testMsg) (*Resolver[*testMsg], *conntable.Table) {
+// newTestResolver makes a resolver whose table is returned, with one conn
+// key (handle 42) on this node, and a router "a" that takes peers' pushes
+// through it, recording the messages it builds in made.
+func newTestResolver(t *testing.T, made *[]*testMsg) (*Resolver[*testMsg], *Router[*testMsg], *conntable.Table) {
 	t.Helper()
 	table := conntable.New(4)
 	key := push.ConnKey{Handle: 42, Random: [2]uint64{1, 2}}
 	r := NewResolver(ResolverOptions[*testMsg]{
-		Self: "a", Table: table, Recent: store.NewRecent[*testMsg](0, 2, 0),
+		Table: table, Recent: store.NewRecent[*testMsg](0, 2, 0),
 		Lookup: func(k push.ConnKey) (conntable.Sub, bool) { return conntable.Sub(k.Handle), k == key },
-		FromPeer: func(seq uint64, p *cluster.Push) *testMsg {
-			m := &testMsg{refs: 1}
-			m.m.Seq, m.m.To = seq, []byte(p.To)
-			*made = append(*made, m)
-			return m
-		},
 	})
-	return r, table
+	router := New(Options[*testMsg]{Self: "a", Resolver: r, FromPeer: func(seq uint64, p *cluster.Push) *testMsg {
+		m := &testMsg{refs: 1}
+		m.m.Seq, m.m.To = seq, []byte(p.To)
+		*made = append(*made, m)
+		return m
+	}})
+	t.Cleanup(router.Close)
+	return r, router, table
 }
 
 func TestTakeResolvesAndFansOut(t *testing.T) {
 	var made []*testMsg
-	r, table := newTestResolver(t, &made)
+	_, router, table := newTestResolver(t, &made)
 	subs := []conntable.Sub{conntable.StreamSub(0, 3, 1), conntable.StreamSub(1, 4, 1)} // in order
 	for _, s := range subs {
 		table.Join(conntable.Topics, []byte("news"), s)
@@ -77,16 +82,20 @@ func TestTakeResolvesAndFansOut(t *testing.T) {
 	} {
 		made = made[:0]
 		f := &recordFan{}
-		if got := r.Take(&tc.p, f); got != tc.want {
+		if got := router.Take(&tc.p, f); got != tc.want {
 			t.Errorf("%s: Take = %+v; want %+v", tc.name, got, tc.want)
 		}
 		slices.Sort(f.to) // the table keeps no order among members
 		if !slices.Equal(f.to, tc.to) || f.all != tc.all {
 			t.Errorf("%s: delivered to %v, all %d times; want %v, %d", tc.name, f.to, f.all, tc.to, tc.all)
 		}
+		kept := 0 // Take releases its reference; the topic history keeps one
+		if strings.HasPrefix(tc.p.To, "topic:") {
+			kept = 1
+		}
 		for _, m := range made {
-			if m.m.Seq != 9 {
-				t.Errorf("%s: message id %d; want 9", tc.name, m.m.Seq)
+			if m.m.Seq != 9 || m.refs != kept {
+				t.Errorf("%s: message id %d, %d references left; want 9, %d", tc.name, m.m.Seq, m.refs, kept)
 			}
 		}
 	}
@@ -94,7 +103,7 @@ func TestTakeResolvesAndFansOut(t *testing.T) {
 
 func TestFanKeepsTopicHistory(t *testing.T) {
 	var made []*testMsg
-	r, _ := newTestResolver(t, &made)
+	r, _, _ := newTestResolver(t, &made)
 	m := &testMsg{refs: 1}
 	_, n, kept := r.Fan(&recordFan{}, nil, push.Topic, []byte("news"), push.ConnKey{}, m)
 	if n != 0 || !kept || m.refs != 2 {

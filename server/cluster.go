@@ -134,7 +134,7 @@ func (cn *clusterNode) startLinks() {
 	s := cn.s
 	cn.links = cluster.NewLinks(s.nodeID, cn.dir, cluster.LinkOptions{Logger: s.log, Observer: s.metrics.linkObserver()})
 	cn.router = route.New(route.Options[*message]{Self: s.nodeID, Dir: cn.dir, Links: cn.links,
-		Store: s.store.put, LookupTimeout: lookupTimeout, ForwardTimeout: forwardTimeout, Logger: s.log})
+		Store: s.store.put, Resolver: s.resolver, FromPeer: fromPeer, LookupTimeout: lookupTimeout, ForwardTimeout: forwardTimeout, Logger: s.log})
 	if cn.ln == nil {
 		return
 	}

@@ -102,8 +102,7 @@ func New(cfg Config) (*Server, error) {
 	// --store-messages) and as many acknowledged ones in their grace.
 	s.sent = newSentLog(2*cfg.StoreMessages, maxSentEntries, cfg.DefaultTTL.Milliseconds())
 	s.recent = store.NewRecent[*message](cfg.PollBuffer, cfg.TopicHistory, 3*cfg.PollTimeout)
-	s.resolver = route.NewResolver(route.ResolverOptions[*message]{Self: s.nodeID, Table: s.table,
-		Recent: s.recent, Lookup: s.lookupConnKey, FromPeer: fromPeer})
+	s.resolver = route.NewResolver(route.ResolverOptions[*message]{Table: s.table, Recent: s.recent, Lookup: s.lookupConnKey})
 	s.perIP = newIPCounter(cfg.MaxConnsPerIP)
 	s.rates = newRateLimiter(cfg.PublishRate)
 	var err error

@@ -10,7 +10,7 @@ import (
 )
 
 // takeFromPeer is the link server's handler: a push forwarded by another node,
-// delivered to this node's subscribers only (route.Resolver.Take). It runs on
+// delivered to this node's subscribers only (route.Router.Take). It runs on
 // the link's goroutine, so every delivery is handed to its loop (peerFan).
 func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 	s := cn.s
@@ -19,7 +19,7 @@ func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 	}
 	defer s.up.takes.Add(-1)
 	cn.received.Add(1)
-	res := s.resolver.Take(p, (*peerFan)(s))
+	res := cn.router.Take(p, (*peerFan)(s))
 	if res.Err != "" {
 		return res
 	}
