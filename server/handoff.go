@@ -185,7 +185,7 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 	quiesced := time.Now()
 	s.round(stepExport)
 	exported := time.Now()
-	if err := snd.Hello(handoff.Meta{NodeID: s.nodeID, Seq: s.seq.Load(), Version: Version(),
+	if err := snd.Hello(handoff.Meta{NodeID: s.nodeID, Seq: s.ids.Last(), Version: Version(),
 		Boundary: string(s.boundary), Upgrades: s.up.count.Load()}); err != nil {
 		return err
 	}
@@ -441,8 +441,8 @@ func (s *Server) adopt(t *handoff.Taken) error {
 	if !push.ValidNodeID([]byte(t.NodeID)) || t.Boundary == "" {
 		return fmt.Errorf("node id %q or boundary %q unusable", t.NodeID, t.Boundary)
 	}
-	s.nodeID, s.idNode, s.boundary = t.NodeID, idNodeOf(t.NodeID), []byte(t.Boundary)
-	s.seq.Store(t.Seq)
+	s.nodeID, s.boundary = t.NodeID, []byte(t.Boundary)
+	s.ids.Init(t.NodeID, t.Seq)
 	for i := range t.Listeners {
 		if err := s.adoptListener(&t.Listeners[i]); err != nil {
 			return err

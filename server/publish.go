@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"hash/fnv"
 	"strconv"
 	"time"
 
@@ -176,7 +175,7 @@ func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 			node = []byte(s.nodeID)
 		}
 	}
-	m := newMessage(s.nextSeq(now), now.UnixMilli())
+	m := newMessage(s.ids.Next(now), now.UnixMilli())
 	defer m.Release()
 	m.born = now
 	ls.to = push.AppendAddress(ls.to[:0], p.kind, p.name)
@@ -243,45 +242,6 @@ func (ls *loopState) routeLater(it route.Item[*message]) {
 	}
 	it.Tag = ls.resultIndex
 	ls.job.items = append(ls.job.items, it)
-}
-
-// Message ids are unique across a cluster and ordered by publish time, so a
-// since= cursor or Last-Event-ID keeps its meaning when a client moves to
-// another node: microseconds since 2024 (50 bits, until 2059), a per-node
-// counter (4 bits: 16 ids a µs before the clock is borrowed ahead), and 10
-// bits that name the node (a hash of its id). Pushes taken by different
-// nodes are ordered as their clocks are: exactly on one machine, to NTP
-// precision across machines.
-const (
-	idNodeBits    = 10
-	idCounterBits = 4
-	idTimeShift   = idNodeBits + idCounterBits
-)
-
-var idEpoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// idFloor is the smallest id a message published at now can get.
-func idFloor(now time.Time) uint64 {
-	return uint64(now.Sub(idEpoch).Microseconds()) << idTimeShift
-}
-
-// nextSeq hands out the next message id of this node.
-func (s *Server) nextSeq(now time.Time) uint64 {
-	floor := idFloor(now) | s.idNode
-	for {
-		last := s.seq.Load()
-		next := max(last+1<<idNodeBits, floor)
-		if s.seq.CompareAndSwap(last, next) {
-			return next
-		}
-	}
-}
-
-// idNodeOf is the node part of the ids a node hands out.
-func idNodeOf(nodeID string) uint64 {
-	h := fnv.New32a()
-	h.Write([]byte(nodeID))
-	return uint64(h.Sum32()) & (1<<idNodeBits - 1)
 }
 
 // appendPushResult appends the JSON answer of SPEC §4; withStatus adds the

@@ -59,8 +59,7 @@ type Server struct {
 	// arguments, an allocation per message on the hot path.
 	debug bool
 
-	seq       atomic.Uint64 // last message id handed out (nextSeq)
-	idNode    uint64        // this node's part of its message ids
+	ids       push.IDs // message ids
 	edgeConns atomic.Int64
 	draining  atomic.Bool
 	running   atomic.Bool // the loops run: tasks submitted to them are taken
@@ -94,7 +93,7 @@ func New(cfg Config) (*Server, error) {
 	if !push.ValidNodeID([]byte(s.nodeID)) {
 		return nil, fmt.Errorf("--node-id %q: want 1-64 of A-Z a-z 0-9 _ -", s.nodeID)
 	}
-	s.idNode = idNodeOf(s.nodeID)
+	s.ids.Init(s.nodeID, 0)
 	s.boundary = []byte("pushwire-" + randomHex(12))
 	s.table = conntable.New(64)
 	s.store = newMemoryMailbox(s) // startRedisCluster moves it to Redis
