@@ -1,5 +1,6 @@
 // Package push is what a push is on the wire, below the glue: the message
-// every frame is encoded from (message.go); its address (address.go: the
+// every frame is encoded from (message.go) and its id (id.go: unique in a
+// cluster, ordered by publish time); its address (address.go: the
 // kinds conn, user, topic and all, their text form and the name rules) and a
 // conn key's text (connkey.go); its JSON payload (json.go: when a body is
 // embedded as JSON, compacted once); the stream formats (format.go: ?format=

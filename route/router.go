@@ -4,19 +4,21 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/pushwire/pushwire/cluster"
+	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/push"
+	"github.com/pushwire/pushwire/store"
 )
 
-// Message is a push the router forwards, held by reference: Route releases
-// each item's once it is routed.
-type Message interface {
-	Push() *push.Message // the fields; read-only once published
-	Release()
-}
+// Message is a push the router forwards or takes, held by reference: Route
+// releases each item's once it is routed. It is what the stores keep, as the
+// Resolver hands it to store.Recent.
+type Message = store.Message
 
 // Item is one push of a routing job and, once Route returns, what became of
 // it beyond this node.
@@ -43,6 +45,11 @@ type Options[M Message] struct {
 	// Store keeps a QoS 1 user message before it is forwarded (the edge's
 	// QoS 1 mailbox); it runs on a router worker.
 	Store func(ctx context.Context, m M) error
+	// Resolver and FromPeer take the pushes peers forward to this node
+	// (Take): FromPeer builds a push's message, its id already parsed, and
+	// Take releases it once the Resolver delivered it.
+	Resolver *Resolver[M]
+	FromPeer func(seq uint64, p *cluster.Push) M
 	// LookupTimeout bounds a job's directory lookups (keep it within the
 	// directory's own bound, so it adds no timer); ForwardTimeout its stores
 	// and forwards, so a peer that holds its link open but never answers
@@ -76,6 +83,7 @@ type Router[M Message] struct {
 	debug           bool
 	knownMu         sync.Mutex
 	known           map[string][]string // the directory's last answer per address, for when it is down
+	targets         sync.Pool           // *[]conntable.Sub, Take's scratch
 }
 
 // New makes a router; its workers start with the first job.
@@ -83,9 +91,11 @@ func New[M Message](o Options[M]) *Router[M] {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Router[M]{o: o, pool: NewPool(workers, queue, linger), known: map[string][]string{},
+	r := &Router[M]{o: o, pool: NewPool(workers, queue, linger), known: map[string][]string{},
 		lookup: Deadline{D: o.LookupTimeout}, forward: Deadline{D: o.ForwardTimeout},
 		debug: o.Logger.Enabled(context.Background(), slog.LevelDebug)}
+	r.targets.New = func() any { return new([]conntable.Sub) }
+	return r
 }
 
 // Submit hands job to the router's workers without ever blocking; false
@@ -213,6 +223,37 @@ func (r *Router[M]) Route(items []Item[M]) (forwarded int) {
 	return forwarded
 }
 
+// Take delivers a push forwarded by another node to this node's
+// subscribers only, through f: it reads the push's id and address, builds its
+// message (Options.FromPeer) and fans it out as a local publish is
+// (Resolver.Fan). A conn key
+// of another node is refused. It runs on the link's goroutine.
+func (r *Router[M]) Take(p *cluster.Push, f Fanout[M]) cluster.Result {
+	seq, err := strconv.ParseUint(p.ID, 10, 64)
+	if err != nil {
+		return cluster.Result{Err: "bad message id"}
+	}
+	kind, name, ok := peerAddress(p)
+	if !ok {
+		return cluster.Result{Err: "bad address"}
+	}
+	var key push.ConnKey
+	if kind == push.Conn {
+		var node []byte
+		key, node, ok = push.ParseConnKey(name)
+		if !ok || (node != nil && string(node) != r.o.Self) {
+			return cluster.Result{Err: "conn key is not held by this node"}
+		}
+	}
+	m := r.o.FromPeer(seq, p)
+	defer m.Release()
+	sc := r.targets.Get().(*[]conntable.Sub)
+	defer r.targets.Put(sc)
+	var n int
+	*sc, n, _ = r.o.Resolver.Fan(f, (*sc)[:0], kind, name, key, m)
+	return cluster.Result{Delivered: n}
+}
+
 // addFailure records why a node that may hold the target was not reached.
 func (it *Item[M]) addFailure(why string) {
 	if it.Failure != "" {
@@ -273,4 +314,17 @@ func (r *Router[M]) otherKnown(it *Item[M], dst []string) []string {
 func linkPush(m *push.Message, kind push.Kind) *cluster.Push {
 	return &cluster.Push{Trace: m.Seq, ID: string(m.ID), To: string(m.To), Event: string(m.Event),
 		ContentType: string(m.ContentType), JSON: m.JSON, QoS: m.QoS, Kind: uint8(kind) + 1, Data: m.Data}
+}
+
+// peerAddress is the kind and name of a peer's push: the kind travels in the
+// link frame (linkPush), so only the name is cut from To; a push from a node
+// that sends no kind is parsed whole.
+func peerAddress(p *cluster.Push) (push.Kind, []byte, bool) {
+	to := unsafe.Slice(unsafe.StringData(p.To), len(p.To)) // read only
+	if p.Kind == 0 || p.Kind > uint8(push.All)+1 {
+		return push.ParseAddress(to)
+	}
+	kind := push.Kind(p.Kind - 1)
+	name, ok := push.AddressName(to, kind)
+	return kind, name, ok
 }

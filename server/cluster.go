@@ -137,7 +137,7 @@ func (cn *clusterNode) startLinks() {
 	cn.links = cluster.NewLinks(s.nodeID, cn.dir, cluster.LinkOptions{Logger: s.log, Observer: s.metrics.linkObserver()})
 	cn.presence = newPresenceQueries(s, cn.dir)
 	cn.router = route.New(route.Options[*message]{Self: s.nodeID, Dir: cn.dir, Links: cn.links,
-		Store: s.store.put, LookupTimeout: lookupTimeout, ForwardTimeout: forwardTimeout, Logger: s.log})
+		Store: s.store.put, Resolver: s.resolver, FromPeer: fromPeer, LookupTimeout: lookupTimeout, ForwardTimeout: forwardTimeout, Logger: s.log})
 	if cn.ln == nil {
 		return
 	}

@@ -188,7 +188,7 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 	quiesced := time.Now()
 	s.round(stepExport)
 	exported := time.Now()
-	meta := handoff.Meta{NodeID: s.nodeID, Seq: s.seq.Load(), Version: Version(),
+	meta := handoff.Meta{NodeID: s.nodeID, Seq: s.ids.Last(), Version: Version(),
 		Boundary: string(s.boundary), Upgrades: s.up.count.Load(),
 		UpgradesFailed: s.up.failed.Load(), UpgradeReconnects: s.up.reconnects.Load()}
 	if s.tls.srv != nil {
@@ -460,8 +460,8 @@ func (s *Server) adopt(t *handoff.Taken) error {
 	if !push.ValidNodeID([]byte(t.NodeID)) || t.Boundary == "" {
 		return fmt.Errorf("node id %q or boundary %q unusable", t.NodeID, t.Boundary)
 	}
-	s.nodeID, s.idNode, s.boundary = t.NodeID, idNodeOf(t.NodeID), []byte(t.Boundary)
-	s.seq.Store(t.Seq)
+	s.nodeID, s.boundary = t.NodeID, []byte(t.Boundary)
+	s.ids.Init(t.NodeID, t.Seq)
 	if s.tls.srv != nil {
 		s.tls.srv.AdoptTicketKeys(t.TicketKeys)
 	}

@@ -41,3 +41,9 @@ func (s *Server) lookupKey(k connKey) (conntable.Sub, bool) {
 	}
 	return k.h, keys.Match(k.h.Index(), k.h, k.r)
 }
+
+// lookupConnKey is lookupKey for a key as push/connkey.go reads it: the
+// lookup route.Resolver is given.
+func (s *Server) lookupConnKey(k push.ConnKey) (conntable.Sub, bool) {
+	return s.lookupKey(connKey{conntable.Sub(k.Handle), k.Random})
+}

@@ -1,22 +1,51 @@
 package server
 
-import "github.com/pushwire/pushwire/conntable"
+import (
+	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/engine"
+)
 
-// fanScratch is the scratch of one fan-out: the connections a push reaches
-// (resolve.go) and the deliveries gathered per destination loop, so handing
-// them over takes each loop's queue lock once. A loop keeps one (loopFanOut);
-// a push taken from a peer borrows one from scratchPool (take.go).
-type fanScratch struct {
+// loopFanOut is a loop's delivery scratch: the subscribers a push reaches
+// (route.Resolver), the deliveries gathered per destination loop, which wait
+// until flushFanOut (deliver.go) so a batch publish hands each other loop
+// one batch, its route.Fanout, and the messages of a long-poll answer being
+// merged (poll.go). Only the loop touches it.
+type loopFanOut struct {
 	targets []conntable.Sub
 	batches loopBatches
-}
-
-// loopFanOut is a loop's delivery scratch: its fan-out, whose batches wait
-// until flushFanOut (deliver.go) so a batch publish hands each other loop
-// one batch, and the messages of a long-poll answer being merged (poll.go).
-// Only the loop touches it.
-type loopFanOut struct {
-	fanScratch
+	fan     loopFan
 	pending []*message  // poll answers being merged
 	one     [1]*message // a single message passed as a list
+}
+
+// loopFan is the route.Fanout of the loop serving a publish (fanOut,
+// fanOutAll); publish sets it for the loop l it runs on.
+type loopFan struct {
+	ls *loopState
+	l  *engine.Loop
+}
+
+func (f *loopFan) Deliver(m *message, targets []conntable.Sub) int {
+	return f.ls.fanOut(f.l, m, targets)
+}
+
+func (f *loopFan) DeliverAll(m *message) int { return f.ls.fanOutAll(f.l, m) }
+
+// loopBatches gathers deliveries per destination loop, so that handing a
+// fan-out over takes each loop's queue lock once. The loops keep one each
+// for the requests they serve (loopFanOut.batches); a push from a peer takes
+// one from take.go's scratchPool.
+type loopBatches [][]engine.Task
+
+// submit hands every gathered batch to its loop and empties them, keeping
+// their capacity.
+func (b loopBatches) submit(eng *engine.Engine) {
+	for i, batch := range b {
+		if len(batch) == 0 {
+			continue
+		}
+		eng.SubmitBatch(i, batch)
+		clear(batch)
+		b[i] = batch[:0]
+	}
 }

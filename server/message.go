@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/push"
 )
 
@@ -102,10 +103,10 @@ func (m *message) frame(f push.Format, boundary []byte) *frame {
 	m.mu.Lock()
 	fr := &m.frames[f]
 	if fr.chunked == nil {
-		fr.buf = encodeChunkedFrame(fr.buf[:0], func(dst []byte) []byte {
+		fr.buf = httpcodec.AppendChunkedFrame(fr.buf[:0], func(dst []byte) []byte {
 			return push.AppendMessageFrame(dst, f, &m.Message, boundary)
 		})
-		fr.chunked, fr.raw = splitChunkedFrame(fr.buf)
+		fr.chunked, fr.raw = httpcodec.SplitChunkedFrame(fr.buf)
 	}
 	m.mu.Unlock()
 	return fr

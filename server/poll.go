@@ -21,7 +21,7 @@ func (ls *loopState) poll(l *engine.Loop, sub conntable.Sub, c *subState, sn *su
 	since, hasSince := sn.since, sn.hasSince
 	if !hasSince {
 		// A first poll waits for what comes next, from any node.
-		since = max(ls.s.seq.Load(), idFloor(l.Now()))
+		since = max(ls.s.ids.Last(), push.IDFloor(l.Now()))
 	}
 	c.cursor = since
 	if hasSince && c.hasUser {

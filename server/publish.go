@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"hash/fnv"
 	"strconv"
 	"time"
 
@@ -157,25 +156,26 @@ func (ls *loopState) parsePushHeaders(p *publishReq, req *httpcodec.Request) str
 	return ""
 }
 
-// publish routes one push: to this node's connections at once, stored when
-// its QoS or the topic history asks for that; deliveries to other loops wait
-// in ls.batches for flushFanOut. In a cluster, a push other nodes may have to
+// publish routes one push: to this node's subscribers at once
+// (route.Resolver.Fan through the loop's fanOut), stored when its QoS or the
+// topic history asks for that; deliveries to other loops wait in ls.batches
+// for flushFanOut. In a cluster, a push other nodes may have to
 // take becomes an item of ls.job and gets status 0: the router decides it.
 func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 	s := ls.s
 	now := l.Now()
-	var key connKey
+	var key push.ConnKey
 	var node []byte
 	if p.kind == push.Conn {
 		var ok bool
-		if key, node, ok = parseKeyText(p.name); !ok {
+		if key, node, ok = push.ParseConnKey(p.name); !ok {
 			return pushResult{status: 400, err: "conn key must be the key from the Push-Conn header"}
 		}
 		if node == nil {
 			node = []byte(s.nodeID)
 		}
 	}
-	m := newMessage(s.nextSeq(now), now.UnixMilli())
+	m := newMessage(s.ids.Next(now), now.UnixMilli())
 	defer m.Release()
 	m.born = now
 	ls.to = push.AppendAddress(ls.to[:0], p.kind, p.name)
@@ -195,10 +195,10 @@ func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 			return pushResult{status: 503, err: err.Error()}
 		}
 	}
-	targets := ls.targets[:0]
 	if p.kind != push.Conn || string(node) == s.nodeID {
+		ls.fan = loopFan{ls, l}
 		var kept bool
-		targets, kept = s.localTargets(targets, p.kind, p.name, key, m)
+		ls.targets, res.delivered, kept = s.resolver.Fan(&ls.fan, ls.targets[:0], p.kind, p.name, key, m)
 		switch p.kind {
 		case push.Conn:
 			remote = false
@@ -207,12 +207,6 @@ func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 		case push.Topic:
 			res.stored = s.cfg.TopicHistory > 0
 		}
-	}
-	ls.targets = targets
-	if p.kind == push.All {
-		res.delivered = ls.fanOutAll(l, m)
-	} else {
-		res.delivered = ls.fanOut(l, m, targets)
 	}
 	s.metrics.observeFanOut(res.delivered)
 	if res.delivered > 0 {
@@ -248,45 +242,6 @@ func (ls *loopState) routeLater(it route.Item[*message]) {
 	}
 	it.Tag = ls.resultIndex
 	ls.job.items = append(ls.job.items, it)
-}
-
-// Message ids are unique across a cluster and ordered by publish time, so a
-// since= cursor or Last-Event-ID keeps its meaning when a client moves to
-// another node: microseconds since 2024 (50 bits, until 2059), a per-node
-// counter (4 bits: 16 ids a µs before the clock is borrowed ahead), and 10
-// bits that name the node (a hash of its id). Pushes taken by different
-// nodes are ordered as their clocks are: exactly on one machine, to NTP
-// precision across machines.
-const (
-	idNodeBits    = 10
-	idCounterBits = 4
-	idTimeShift   = idNodeBits + idCounterBits
-)
-
-var idEpoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// idFloor is the smallest id a message published at now can get.
-func idFloor(now time.Time) uint64 {
-	return uint64(now.Sub(idEpoch).Microseconds()) << idTimeShift
-}
-
-// nextSeq hands out the next message id of this node.
-func (s *Server) nextSeq(now time.Time) uint64 {
-	floor := idFloor(now) | s.idNode
-	for {
-		last := s.seq.Load()
-		next := max(last+1<<idNodeBits, floor)
-		if s.seq.CompareAndSwap(last, next) {
-			return next
-		}
-	}
-}
-
-// idNodeOf is the node part of the ids a node hands out.
-func idNodeOf(nodeID string) uint64 {
-	h := fnv.New32a()
-	h.Write([]byte(nodeID))
-	return uint64(h.Sum32()) & (1<<idNodeBits - 1)
 }
 
 // appendPushResult appends the JSON answer of SPEC §4; withStatus adds the

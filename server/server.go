@@ -20,6 +20,7 @@ import (
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/hooks"
 	"github.com/pushwire/pushwire/push"
+	"github.com/pushwire/pushwire/route"
 	"github.com/pushwire/pushwire/store"
 )
 
@@ -45,6 +46,10 @@ type Server struct {
 	perIP  *ipCounter
 	rates  *rateLimiter
 
+	// resolver resolves a push to this node's subscribers and fans it out:
+	// local publishes (publish.go) and pushes taken from peers (take.go).
+	resolver *route.Resolver[*message]
+
 	cluster *clusterNode        // the directory and links: in memory when standalone
 	idem    cluster.Idempotency // Idempotency-Key claims and answers (idempotency.go)
 	idemMem *cluster.IdemMemory // idem when it is in memory; nil with Redis
@@ -54,8 +59,7 @@ type Server struct {
 	// arguments, an allocation per message on the hot path.
 	debug bool
 
-	seq       atomic.Uint64 // last message id handed out (nextSeq)
-	idNode    uint64        // this node's part of its message ids
+	ids       push.IDs // message ids
 	edgeConns atomic.Int64
 	draining  atomic.Bool
 	running   atomic.Bool // the loops run: tasks submitted to them are taken
@@ -89,7 +93,7 @@ func New(cfg Config) (*Server, error) {
 	if !push.ValidNodeID([]byte(s.nodeID)) {
 		return nil, fmt.Errorf("--node-id %q: want 1-64 of A-Z a-z 0-9 _ -", s.nodeID)
 	}
-	s.idNode = idNodeOf(s.nodeID)
+	s.ids.Init(s.nodeID, 0)
 	s.boundary = []byte("pushwire-" + randomHex(12))
 	s.table = conntable.New(64)
 	s.store = newMemoryMailbox(s) // startRedisCluster moves it to Redis
@@ -97,6 +101,7 @@ func New(cfg Config) (*Server, error) {
 	// --store-messages) and as many acknowledged ones in their grace.
 	s.sent = newSentLog(2*cfg.StoreMessages, maxSentEntries, cfg.DefaultTTL.Milliseconds())
 	s.recent = store.NewRecent[*message](cfg.PollBuffer, cfg.TopicHistory, 3*cfg.PollTimeout)
+	s.resolver = route.NewResolver(route.ResolverOptions[*message]{Table: s.table, Recent: s.recent, Lookup: s.lookupConnKey})
 	s.perIP = newIPCounter(cfg.MaxConnsPerIP)
 	s.rates = newRateLimiter(cfg.PublishRate)
 	var err error

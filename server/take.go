@@ -1,19 +1,17 @@
 package server
 
 import (
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
-	"github.com/pushwire/pushwire/push"
 )
 
 // takeFromPeer is the link server's handler: a push forwarded by another node,
-// delivered to this node's connections only. It runs on the link's
-// goroutine, so every delivery is handed to its loop.
+// delivered to this node's subscribers only (route.Router.Take). It runs on
+// the link's goroutine, so every delivery is handed to its loop (peerFan).
 func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 	s := cn.s
 	if !s.admitTake() { // handoff.go: no push may reach a connection being handed over
@@ -21,63 +19,52 @@ func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 	}
 	defer s.up.takes.Add(-1)
 	cn.received.Add(1)
-	seq, err := strconv.ParseUint(p.ID, 10, 64)
-	if err != nil {
-		return cluster.Result{Err: "bad message id"}
+	res := cn.router.Take(p, (*peerFan)(s))
+	if res.Err != "" {
+		return res
 	}
-	kind, name, ok := peerAddress(p)
-	if !ok {
-		return cluster.Result{Err: "bad address"}
+	s.metrics.observeFanOut(res.Delivered)
+	if s.debug {
+		s.log.Debug("hop: delivered from a peer", "trace", p.Trace, "to", p.To, "delivered", res.Delivered)
 	}
+	return res
+}
+
+// fromPeer is the message of a push taken from a peer, its payload already
+// compacted by the node that took the publish.
+func fromPeer(seq uint64, p *cluster.Push) *message {
 	now := time.Now()
 	m := newMessage(seq, now.UnixMilli())
-	defer m.Release()
 	m.born = now
 	m.setPayload(viewBytes(p.To), viewBytes(p.Event), viewBytes(p.ContentType), p.Data, p.JSON, p.QoS)
-	sc := scratchPool.Get().(*fanScratch)
-	defer scratchPool.Put(sc)
-	var key connKey
-	switch kind {
-	case push.Conn:
-		var node []byte
-		key, node, ok = parseKeyText(name)
-		if !ok || (node != nil && string(node) != s.nodeID) {
-			return cluster.Result{Err: "conn key is not held by this node"}
-		}
-	case push.All:
-		n := s.handOverAll(m)
-		s.metrics.observeFanOut(n)
-		if s.debug {
-			s.log.Debug("hop: delivered from a peer", "trace", p.Trace, "to", p.To, "delivered", n)
-		}
-		return cluster.Result{Delivered: n}
-	}
-	targets, _ := s.localTargets(sc.targets[:0], kind, name, key, m)
-	sc.targets = targets
-	s.handOver(m, targets, sc)
-	s.metrics.observeFanOut(len(targets))
-	if s.debug {
-		s.log.Debug("hop: delivered from a peer", "trace", p.Trace, "to", p.To, "delivered", len(targets))
-	}
-	return cluster.Result{Delivered: len(targets)}
+	return m
 }
 
-var scratchPool = sync.Pool{New: func() any { return new(fanScratch) }}
+// peerFan is the route.Fanout of pushes taken from peers: off the loops, it
+// gives every delivery to its loop's task queue.
+type peerFan Server
 
-// handOver gives m to every target through its loop's task queue.
-func (s *Server) handOver(m *message, targets []conntable.Sub, sc *fanScratch) {
-	if len(sc.batches) < len(s.loops) {
-		sc.batches = make(loopBatches, len(s.loops))
+var scratchPool = sync.Pool{New: func() any { return new(loopBatches) }}
+
+// Deliver gives m to every target through its loop's task queue.
+func (f *peerFan) Deliver(m *message, targets []conntable.Sub) int {
+	s := (*Server)(f)
+	b := scratchPool.Get().(*loopBatches)
+	defer scratchPool.Put(b)
+	if len(*b) < len(s.loops) {
+		*b = make(loopBatches, len(s.loops))
 	}
 	for _, sub := range targets {
-		sc.batches[sub.Loop()] = append(sc.batches[sub.Loop()], engine.Task{H: engine.Handle(sub), Op: opDeliver, V: m})
+		(*b)[sub.Loop()] = append((*b)[sub.Loop()], engine.Task{H: engine.Handle(sub), Op: opDeliver, V: m})
 	}
 	m.retain(int32(len(targets))) // each task releases one after its loop's flush
-	sc.batches.submit(s.eng)
+	b.submit(s.eng)
+	return len(targets)
 }
 
-// handOverAll gives m to every subscriber of the node through the loops.
-func (s *Server) handOverAll(m *message) int {
+// DeliverAll gives m to every subscriber of the node through the loops.
+func (f *peerFan) DeliverAll(m *message) int {
+	s := (*Server)(f)
 	n := 0
 	for i, ls := range s.loops {
 		n += int(ls.subscribers.Load())
@@ -85,17 +72,4 @@ func (s *Server) handOverAll(m *message) int {
 		s.eng.Submit(i, engine.Task{Op: opDeliverAll, V: m})
 	}
 	return n
-}
-
-// peerAddress is the kind and name of a peer's push: the kind travels in the
-// link frame, so only the name is cut from To; a push from a node that sends
-// no kind is parsed whole.
-func peerAddress(p *cluster.Push) (push.Kind, []byte, bool) {
-	to := viewBytes(p.To)
-	if p.Kind == 0 || p.Kind > uint8(push.All)+1 {
-		return push.ParseAddress(to)
-	}
-	kind := push.Kind(p.Kind - 1)
-	name, ok := push.AddressName(to, kind)
-	return kind, name, ok
 }

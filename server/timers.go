@@ -5,6 +5,7 @@ import (
 
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/push"
 )
 
@@ -118,8 +119,8 @@ func (ls *loopState) writeFrame(l *engine.Loop, h engine.Handle, c *connState, b
 // frameTo encodes one per-subscriber frame (registered, heartbeat,
 // control) and writes it with the stream's framing.
 func (ls *loopState) frameTo(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle, body func([]byte) []byte) {
-	ls.frame = encodeChunkedFrame(ls.frame[:0], body)
-	chunked, raw := splitChunkedFrame(ls.frame)
+	ls.frame = httpcodec.AppendChunkedFrame(ls.frame[:0], body)
+	chunked, raw := httpcodec.SplitChunkedFrame(ls.frame)
 	ls.writeTo(l, sub, s, conn, s.pick(raw, chunked), false)
 	s.at = ls.s.stampOf(l.Now())
 }
