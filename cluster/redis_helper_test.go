@@ -92,20 +92,10 @@ func (d *RedisDirectory) crash() {
 	<-d.finished
 }
 
-// eventually polls f every 20ms until it returns "" or the timeout passes.
+// eventually is redistest.Eventually.
 func eventually(t *testing.T, timeout time.Duration, f func() string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		msg := f()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", timeout, msg)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	redistest.Eventually(t, timeout, f)
 }
 
 // newTestConn is a RedisConn on r, closed at test end.

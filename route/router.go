@@ -123,6 +123,7 @@ func (r *Router[M]) ForwardContext(now time.Time) context.Context { return r.for
 func (r *Router[M]) Route(items []Item[M]) (forwarded int) {
 	now := time.Now()
 	lookup, ctx := r.lookup.At(now), r.forward.At(now)
+	r.prefetch(lookup, items)
 	perNode := map[string][]int{}
 	for i := range items {
 		it := &items[i]
@@ -263,6 +264,33 @@ func (it *Item[M]) addFailure(why string) {
 }
 
 // nodesFor looks up the nodes a push must reach, this one included or not.
+// prefetcher is a directory that can read many users' and topics' node sets
+// in one round trip ahead of the lookups (cluster.RedisDirectory); the
+// in-memory one needs none.
+type prefetcher interface {
+	Prefetch(ctx context.Context, users, topics []string)
+}
+
+// prefetch warms the directory for a job's user and topic items, so that
+// its lookups, made one by one under one deadline, cost one round trip in
+// all (TestFifteenThousandConnections: 1,000 users in one batch).
+func (r *Router[M]) prefetch(ctx context.Context, items []Item[M]) {
+	p, ok := r.o.Dir.(prefetcher)
+	if !ok || len(items) < 2 {
+		return
+	}
+	var users, topics []string
+	for i := range items {
+		switch to := string(items[i].Msg.Push().To); items[i].Kind {
+		case push.User:
+			users = append(users, to[len("user:"):])
+		case push.Topic:
+			topics = append(topics, to[len("topic:"):])
+		}
+	}
+	p.Prefetch(ctx, users, topics)
+}
+
 func (r *Router[M]) nodesFor(ctx context.Context, it *Item[M]) ([]string, error) {
 	var nodes []string
 	var err error

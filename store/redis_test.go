@@ -66,20 +66,10 @@ func raw(t *testing.T, r *redistest.Server) rueidis.Client {
 	return c
 }
 
-// eventually polls f every 20ms until it returns "" or the timeout passes.
+// eventually is redistest.Eventually.
 func eventually(t *testing.T, timeout time.Duration, f func() string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		msg := f()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", timeout, msg)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	redistest.Eventually(t, timeout, f)
 }
 
 func TestQoSMemberRoundTrip(t *testing.T) {
