@@ -38,6 +38,8 @@ func (ls *loopState) serveAPI(l *engine.Loop, h engine.Handle, c *connState, req
 		ls.pprof(l, h, c, req)
 	case bytes.HasPrefix(path, []byte("/conn/")):
 		ls.connAdmin(l, h, c, req, path[len("/conn/"):])
+	case bytes.HasPrefix(path, []byte("/subscriptions/")):
+		ls.subscriptions(l, h, c, req, path) // subscriptions.go
 	case method != "GET" && method != "HEAD":
 		ls.answerNotAllowed(l, h, req, allowAdmin, "admin endpoints answer GET")
 	case string(path) == "/healthz":

@@ -42,6 +42,12 @@ type clusterNode struct {
 	received atomic.Uint64 // pushes taken from other nodes
 
 	presence *presenceQueries // links and slots of presence queries (presence.go)
+
+	// users counts each user's streams for --max-conns-per-user; nil
+	// without it. pending holds the keys admitted whose streams are not
+	// registered yet, which no stale-key sweep may drop (userpolicy.go).
+	users   cluster.UserConns
+	pending sync.Map
 }
 
 // forwardTimeout bounds a forward, so a peer that holds its link open but
@@ -136,6 +142,7 @@ func (cn *clusterNode) startLinks() {
 	s := cn.s
 	cn.links = cluster.NewLinks(s.nodeID, cn.dir, cluster.LinkOptions{Logger: s.log, Observer: s.metrics.linkObserver()})
 	cn.presence = newPresenceQueries(s, cn.dir)
+	cn.users = cn.newUserConns()
 	cn.router = route.New(route.Options[*message]{Self: s.nodeID, Dir: cn.dir, Links: cn.links,
 		Store: s.store.put, Resolver: s.resolver, FromPeer: fromPeer, LookupTimeout: lookupTimeout, ForwardTimeout: forwardTimeout, Logger: s.log})
 	if cn.ln == nil {

@@ -136,6 +136,9 @@ func parseTopicsQuery(q *cluster.Query, query []byte) (int, string) {
 // answerQuery is the link server's query handler: this node's own counts.
 // It runs on the asking peer's query link goroutine.
 func (cn *clusterNode) answerQuery(q *cluster.Query) cluster.QueryAnswer {
+	if q.Op >= cluster.QuerySubscribe {
+		return cn.changeLocal(q) // subscriptions.go
+	}
 	t := cn.s.table
 	switch q.Op {
 	case cluster.QueryUser:

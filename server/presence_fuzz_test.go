@@ -1,6 +1,7 @@
 package server
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/pushwire/pushwire/cluster"
@@ -39,7 +40,7 @@ func TestParseTopicsQuery(t *testing.T) {
 		"other=1":                {Op: cluster.QueryTopics, Limit: defaultTopicsLimit},
 	} {
 		var q cluster.Query
-		if status, reason := parseTopicsQuery(&q, []byte(query)); status != 0 || q != want {
+		if status, reason := parseTopicsQuery(&q, []byte(query)); status != 0 || !reflect.DeepEqual(q, want) {
 			t.Errorf("parseTopicsQuery(%q) = %+v, %d %q; want %+v", query, q, status, reason, want)
 		}
 	}

@@ -18,6 +18,10 @@ type counters struct {
 	acks       atomic.Uint64
 	duplicates atomic.Uint64 // publishes answered "duplicate": their idempotency key was seen
 
+	// --max-conns-per-user (userpolicy.go)
+	userRefused atomic.Uint64 // streams refused 409 (refuse)
+	userEvicted atomic.Uint64 // this node's streams kicked for a newer one of their user (oldest-out)
+
 	// HTTP/2 (h2conn.go)
 	h2Conns       atomic.Int64  // HTTP/2 connections open
 	h2SlowStreams atomic.Uint64 // streams reset as slow consumers
@@ -130,6 +134,8 @@ func (s *Server) appendStats(dst []byte) []byte {
 	field("uptime_seconds", int64(sn.uptime.Seconds()))
 	field("h2_connections", sn.h2Conns)
 	field("h2_slow_streams", int64(sn.h2SlowStreams))
+	field("user_conns_refused", int64(s.counters.userRefused.Load()))
+	field("user_conns_kicked", int64(s.counters.userEvicted.Load()))
 	dst = append(dst, `,"draining":`...)
 	dst = strconv.AppendBool(dst, sn.draining)
 	dst = s.appendUpgradeStats(dst)
