@@ -82,14 +82,14 @@ func (ls *loopState) readSubscribe(query, accept, lastEventID, origin []byte) (s
 // start enters an allowed subscription in the table and starts its stream
 // or long-poll on an HTTP/1.x connection, whose one subscriber c carries.
 func (ls *loopState) start(l *engine.Loop, h engine.Handle, c *connState, sub *subscription) {
-	if ls.gateUser(l, h, c, sub) { // userpolicy.go
-		return
-	}
-	defer func() { ls.presetKey = [2]uint64{} }()
 	if sub.stream != 0 {
 		ls.h2Start(l, sub)
 		return
 	}
+	if ls.gateUser(l, h, c, sub) { // userpolicy.go
+		return
+	}
+	defer func() { ls.presetKey = [2]uint64{} }()
 	if sub.head {
 		ls.answerSubscribeHead(l, h, c, sub)
 		return
