@@ -277,7 +277,8 @@ func (ls *loopState) changeSubs(l *engine.Loop, q *cluster.Query, subs []conntab
 			continue
 		}
 		key := string(ls.s.appendKeyText(nil, ls.keyOf(sub)))
-		if q.Op == cluster.QueryKick {
+		if q.Op == cluster.QueryKick { // the user policy's oldest-out from another node
+			ls.s.counters.userEvicted.Add(1)
 			ls.kick(l, sub, s, conn)
 			out = append(out, cluster.NameCount{Name: key, Count: cluster.OutcomeChanged})
 			continue
