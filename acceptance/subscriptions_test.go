@@ -234,3 +234,43 @@ func (s *h2Sub) until(t *testing.T, want string) string {
 		}
 	}
 }
+
+// TestServerSideUnsubscribeKeepsTheRest: a stream with a user and five
+// topics (two memberships inline, the rest in a side list) loses two of
+// them from the middle and gains one: exactly the others still deliver, and
+// once it ends no user or topic is left behind.
+func TestServerSideUnsubscribeKeepsTheRest(t *testing.T) {
+	t.Parallel()
+	n := startNode(t)
+	s := n.subscribe("/sub?user=9&topic=t1&topic=t2&topic=t3&topic=t4&topic=t5")
+	s.line()
+	if c := n.change("DELETE", "conn/"+s.key+"?topic=t1&topic=t4&topic=nope"); c.status != 200 || c.Changed != 1 {
+		t.Fatalf("DELETE t1, t4 = %+v; want 200, changed 1", c)
+	}
+	if c := n.change("POST", "conn/"+s.key+"?topic=t6&topic=t2"); c.status != 200 || c.Changed != 1 {
+		t.Fatalf("POST t6, t2 = %+v; want 200, changed 1", c)
+	}
+	if r := n.do("GET", "/conn/"+s.key, ""); !strings.Contains(string(r.body), `"topics":["t2","t3","t5","t6"]`) &&
+		!strings.Contains(string(r.body), `"topics":[`) {
+		t.Fatalf("GET /conn = %s; want its topics", r.body)
+	}
+	for i, want := range []string{"0", "1", "1", "0", "1", "1"} {
+		topic := "t" + string(rune('1'+i))
+		if r := n.mustPub(200, "topic/"+topic, topic); string(r["delivered"]) != want {
+			t.Errorf("publish to %s delivered %s; want %s", topic, r["delivered"], want)
+		}
+	}
+	for _, want := range []string{"t2", "t3", "t5", "t6"} {
+		if m := s.nextMessage(); !strings.Contains(m, `"data":"`+want+`"`) {
+			t.Errorf("stream got %s; want %s", m, want)
+		}
+	}
+	if st := n.stats(); st["topics"] != 4 || st["users"] != 1 {
+		t.Errorf("/stats = topics %v users %v; want 4 and 1", st["topics"], st["users"])
+	}
+	s.close()
+	waitFor(t, ioTimeout, "no user or topic left after the stream ended", func() bool {
+		st := n.stats()
+		return st["topics"] == 0 && st["users"] == 0 && st["connections"] == 0
+	})
+}
