@@ -216,7 +216,8 @@ func TestUserPolicyClusterRefuseRace(t *testing.T) {
 
 // TestUserPolicyClusterOldestOut: with --max-conns-per-user 1 (oldest-out,
 // the default), a user's new stream on another node kicks the previous one
-// over the node link: it gets the kicked packet and ends.
+// over the node link: it gets the kicked packet and ends; an HTTP/2 stream
+// is admitted through Redis and kicked the same way.
 func TestUserPolicyClusterOldestOut(t *testing.T) {
 	t.Parallel()
 	cl := startCluster(t, 3, 30*time.Second, "--max-conns-per-user", "1")
@@ -224,16 +225,20 @@ func TestUserPolicyClusterOldestOut(t *testing.T) {
 	s1 := a.subscribe("user=7")
 	s2 := b.subscribe("user=7")
 	s1.kicked()
-	s3 := c.subscribe("user=7")
+	s3 := c.subscribeH2("user=7") // an HTTP/2 stream waits for Redis as a connection does
 	s2.kicked()
-	waitUntil(t, ioTimeout, "user 7 with one stream, on c", func() (bool, string) {
-		p := a.presence("/presence/user/7")
-		return p.Connections == 1 && slices.Equal(p.Nodes, []string{"c"}), p.String()
+	s4 := a.subscribe("user=7")
+	s3.kicked() // its stream ends alone
+	waitUntil(t, ioTimeout, "user 7 with one stream, on a", func() (bool, string) {
+		p := b.presence("/presence/user/7")
+		return p.Connections == 1 && slices.Equal(p.Nodes, []string{"a"}), p.String()
 	})
 	c.mustPub("user/7", "last", 1, 1)
-	s3.expect("user:7", `"last"`)
-	if st := a.stats(); st["user_conns_kicked"] != 1 {
-		t.Errorf("node a user_conns_kicked = %v; want 1", st["user_conns_kicked"])
+	s4.expect("user:7", `"last"`)
+	for _, n := range []*node{a, b, c} {
+		if st := n.stats(); st["user_conns_kicked"] != 1 {
+			t.Errorf("node %s user_conns_kicked = %v; want 1", n.id, st["user_conns_kicked"])
+		}
 	}
 	noRedisTrouble(t, cl.nodes...)
 }
