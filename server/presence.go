@@ -64,18 +64,26 @@ func (ls *loopState) presence(l *engine.Loop, h engine.Handle, c *connState, req
 		ls.answerError(l, h, req, status, reason)
 		return
 	}
+	ls.queryAsync(l, h, c, req, func(cn *clusterNode) (int, []byte) { return cn.answerPresence(&q) })
+}
+
+// queryAsync answers req with what answer says, run on a goroutine of its
+// own while the connection waits in modeAsync: presence and server-side
+// subscriptions, which wait on peers. They share the bound on those
+// running at once; one more is answered 503 at once rather than queued.
+func (ls *loopState) queryAsync(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request, answer func(cn *clusterNode) (int, []byte)) {
 	cn := ls.s.cluster
 	select {
 	case cn.presence.slots <- struct{}{}:
 	default:
-		ls.answerError(l, h, req, 503, "too many presence queries at once on this node; retry")
+		ls.answerError(l, h, req, 503, "too many presence or subscription queries at once on this node; retry")
 		return
 	}
 	call := &asyncCall{from: h, kind: asyncPprof, keepAlive: persistence(req), head: isHead(req)}
 	c.mode = modeAsync
 	go func() {
 		defer func() { <-cn.presence.slots }()
-		status, body := cn.answerPresence(&q)
+		status, body := answer(cn)
 		call.reply = appendJSONResponse(nil, status, call.keepAlive, body)
 		ls.s.eng.Submit(h.Loop(), engine.Task{H: h, Op: opAsyncReply, V: call})
 	}()

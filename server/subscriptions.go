@@ -51,21 +51,7 @@ func (ls *loopState) subscriptions(l *engine.Loop, h engine.Handle, c *connState
 		ls.answerError(l, h, req, status, reason)
 		return
 	}
-	cn := ls.s.cluster
-	select {
-	case cn.presence.slots <- struct{}{}:
-	default:
-		ls.answerError(l, h, req, 503, "too many admin queries at once on this node; retry")
-		return
-	}
-	call := &asyncCall{from: h, kind: asyncPprof, keepAlive: persistence(req)}
-	c.mode = modeAsync
-	go func() {
-		defer func() { <-cn.presence.slots }()
-		status, body := cn.answerSubscriptions(&q)
-		call.reply = appendJSONResponse(nil, status, call.keepAlive, body)
-		ls.s.eng.Submit(h.Loop(), engine.Task{H: h, Op: opAsyncReply, V: call})
-	}()
+	ls.queryAsync(l, h, c, req, func(cn *clusterNode) (int, []byte) { return cn.answerSubscriptions(&q) }) // presence.go
 }
 
 // parseSubscriptions reads the target from the path and topic= (one or
