@@ -169,6 +169,28 @@ type nodeAnswer struct {
 	err  error
 }
 
+// answerKind is how a node's answer counts.
+type answerKind uint8
+
+const (
+	answered answerKind = iota
+	notANode            // its heartbeat is gone: it holds nothing and is not named
+	nodeGone            // its link is refused or reset: no process there, named, holds nothing
+	noAnswer            // it did not answer (stopped, hung, partitioned): named, unknown
+)
+
+func (na *nodeAnswer) kind() answerKind {
+	switch {
+	case na.err == nil && na.a.Err == "":
+		return answered
+	case errors.Is(na.err, cluster.ErrUnknownNode):
+		return notANode
+	case errors.Is(na.err, cluster.ErrNodeGone):
+		return nodeGone
+	}
+	return noAnswer
+}
+
 // answerPresence asks every node that may hold q's target and merges their
 // answers into the JSON body of SPEC §9.
 func (cn *clusterNode) answerPresence(q *cluster.Query) (int, []byte) {
@@ -183,12 +205,12 @@ func (cn *clusterNode) answerPresence(q *cluster.Query) (int, []byte) {
 	var unreachable []string
 	peerKnown := false // some peer's count is known (an answer, or gone: none)
 	for i := range answers {
-		switch na := &answers[i]; {
-		case na.err == nil && na.a.Err == "":
+		switch na := &answers[i]; na.kind() {
+		case answered:
 			peerKnown = peerKnown || i > 0
-		case errors.Is(na.err, cluster.ErrUnknownNode):
+		case notANode:
 			na.a = cluster.QueryAnswer{} // its heartbeat is gone: no longer a node
-		case errors.Is(na.err, cluster.ErrNodeGone):
+		case nodeGone:
 			// No process there: it holds nothing. Named while the directory
 			// still lists it, as for pushes (SPEC §4), but its count is known.
 			unreachable = append(unreachable, na.node)

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"errors"
 	"slices"
 	"strconv"
 	"time"
@@ -141,12 +140,12 @@ func mergeChanges(answers []nodeAnswer) (int, []byte) {
 	var conns, forbidden, unreachable []string
 	total, changed, unknown := 0, 0, false
 	for _, na := range answers {
-		switch {
-		case na.err == nil && na.a.Err == "":
-		case errors.Is(na.err, cluster.ErrUnknownNode):
-			continue // its heartbeat is gone: it holds nothing
-		case errors.Is(na.err, cluster.ErrNodeGone):
-			unreachable = append(unreachable, na.node) // no process there: named, holds nothing
+		switch na.kind() { // presence.go
+		case answered:
+		case notANode:
+			continue
+		case nodeGone:
+			unreachable = append(unreachable, na.node)
 			continue
 		default:
 			unreachable, unknown = append(unreachable, na.node), true
