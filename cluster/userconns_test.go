@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strconv"
 	"sync"
 	"testing"
 )
@@ -104,6 +105,39 @@ func TestUserConnsRace(t *testing.T) {
 			wg.Wait()
 			if entered != 3 {
 				t.Errorf("%d keys entered under refuse, max 3; want 3", entered)
+			}
+		})
+	}
+}
+
+// BenchmarkUserConnsAdmit: what the policy adds to a stream start of a user: one Admit and
+// one Leave, in memory and through one script on a real redis-server over loopback (users
+// with 0-2 other streams, max 3, oldest-out).
+func BenchmarkUserConnsAdmit(b *testing.B) {
+	r := startRedis(b)
+	conn, err := NewRedisConn(RedisConnOptions{URL: r.url(), Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { conn.Close() })
+	for _, impl := range []struct {
+		name string
+		u    UserConns
+	}{{"memory", NewUserConnsMemory()}, {"redis", NewUserConnsRedis(conn, "")}} {
+		b.Run(impl.name, func(b *testing.B) {
+			ctx := context.Background()
+			live := []string{"a", "b", "c"}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				user, key := "u"+strconv.Itoa(i%1000), "k"+strconv.Itoa(i)+".a"
+				if _, err := impl.u.Admit(ctx, user, key, int64(i), 3, false, live); err != nil {
+					b.Fatal(err)
+				}
+				if i%3 == 0 {
+					if err := impl.u.Leave(ctx, user, key); err != nil {
+						b.Fatal(err)
+					}
+				}
 			}
 		})
 	}
