@@ -38,6 +38,7 @@ const (
 	QuerySubscribe
 	QueryUnsubscribe
 	QueryKick
+	QueryHolds
 )
 
 // MaxQueryLimit bounds Query.Limit, and so the size of an answer frame (256-byte names).
@@ -94,7 +95,7 @@ func decodeQuery(body []byte) (corr uint64, q Query, err error) {
 	}
 	corr = binary.BigEndian.Uint64(body)
 	q.Op = QueryOp(body[8])
-	if q.Op < QueryUser || q.Op > QueryKick {
+	if q.Op < QueryUser || q.Op > QueryHolds {
 		return 0, q, errBadFrame
 	}
 	n, k := binary.Uvarint(body[9:])

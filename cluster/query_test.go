@@ -21,6 +21,7 @@ func TestQueryFrameRoundTrip(t *testing.T) {
 		{Op: QuerySubscribe, Name: "42", Topics: []string{"news", "chat.7"}},
 		{Op: QueryUnsubscribe, Name: "AAAA.b", Conn: true, Force: true, Topics: []string{"x"}},
 		{Op: QueryKick, Name: "AAAA.b", Conn: true},
+		{Op: QueryHolds, Name: "AAAA.b", Conn: true},
 	}
 	for i, q := range queries {
 		frame := appendQuery(nil, uint64(i+5), &q)
@@ -56,7 +57,7 @@ func TestQueryDecodeRejects(t *testing.T) {
 			t.Errorf("decodeQuery(%d bytes) = nil error; want errBadFrame", n)
 		}
 	}
-	for _, op := range []byte{0, 7, 255} {
+	for _, op := range []byte{0, 8, 255} {
 		bad := bytes.Clone(good)
 		bad[8] = op
 		if _, _, err := decodeQuery(bad); err == nil {

@@ -13,7 +13,10 @@ import (
 // QuerySubscribe and QueryUnsubscribe add or remove Topics of every stream of user Name on
 // the node (or of the stream whose conn key is Name, Conn set): server-side subscriptions
 // (SPEC §9). QueryKick ends the stream whose conn key is Name with the kicked control frame:
-// the per-user connection policy's oldest-out, when the oldest is on another node.
+// the per-user connection policy's oldest-out, when the oldest is on another node. QueryHolds
+// changes nothing: its answer's Count is 1 when the stream whose conn key is Name lives on the
+// node (or is about to: admitted, not yet started), else 0; the policy asks it before it drops
+// a key another node may have failed to take out.
 //
 // The answer's Count is the streams the change applied to, and its Topics list each stream
 // the node looked at: Name its conn key, Count its Outcome. A node from before these ops ends

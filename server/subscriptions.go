@@ -203,6 +203,9 @@ const changeTimeout = time.Second
 // call's goroutine, or on a peer's query link.
 func (cn *clusterNode) changeLocal(q *cluster.Query) cluster.QueryAnswer {
 	s := cn.s
+	if q.Op == cluster.QueryHolds { // userpolicy.go
+		return cluster.QueryAnswer{Count: cn.holds(q.Name)}
+	}
 	var subs []conntable.Sub
 	if q.Conn {
 		k, node, ok := parseKeyText([]byte(q.Name))

@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/pushwire/pushwire/cluster"
@@ -117,10 +119,9 @@ func (ls *loopState) refuseUser(l *engine.Loop, h engine.Handle, sn *subscriptio
 
 // admitUser runs on a router goroutine: it enters the stream in Redis and
 // hands the outcome to the subscriber's loop. A refusal that counted keys
-// of this node that no stream holds any more (a leave lost while Redis was
-// away, or a previous process of this node id) drops them and asks again;
-// keys admitted here whose streams are not registered yet are pending, not
-// stale.
+// whose streams no node holds any more (a leave lost while Redis was away,
+// or a previous process of a node id) drops them and asks again; keys
+// admitted whose streams are not registered yet are pending, not stale.
 func (cn *clusterNode) admitUser(call *userCall) {
 	ctx, cancel := context.WithTimeout(context.Background(), userPolicyTimeout)
 	defer cancel()
@@ -171,19 +172,54 @@ func (cn *clusterNode) admitUser(call *userCall) {
 	}
 }
 
-// staleKeys returns the keys of this node among keys that no stream here
-// holds.
+// staleKeys returns the keys among keys whose streams no node holds: this
+// node's are checked in its table, other nodes' are asked of them
+// (QueryHolds, at once, each within the query bound). A key whose node does
+// not answer is kept: it may live.
 func (cn *clusterNode) staleKeys(keys []string) []string {
+	gone := make([]bool, len(keys))
+	var wg sync.WaitGroup
+	for i, key := range keys {
+		_, node, ok := parseKeyText([]byte(key))
+		switch {
+		case !ok:
+		case node == nil || string(node) == cn.s.nodeID:
+			gone[i] = cn.holds(key) == 0
+		default:
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), presenceTimeout)
+				defer cancel()
+				a, err := cn.presence.links.Query(ctx, string(node), &cluster.Query{Op: cluster.QueryHolds, Conn: true, Name: key})
+				gone[i] = (err == nil && a.Err == "" && a.Count == 0) || errors.Is(err, cluster.ErrUnknownNode)
+			}()
+		}
+	}
+	wg.Wait()
 	var stale []string
-	for _, key := range keys {
-		k, node, ok := parseKeyText([]byte(key))
-		if _, pending := cn.pending.Load(key); ok && string(node) == cn.s.nodeID && !pending {
-			if _, live := cn.s.lookupKey(k); !live {
-				stale = append(stale, key)
-			}
+	for i, key := range keys {
+		if gone[i] {
+			stale = append(stale, key)
 		}
 	}
 	return stale
+}
+
+// holds is 1 when the stream key names lives on this node, or was admitted
+// here and is about to start; else 0. Any goroutine may call it.
+func (cn *clusterNode) holds(key string) int {
+	if _, pending := cn.pending.Load(key); pending {
+		return 1
+	}
+	k, node, ok := parseKeyText([]byte(key))
+	if !ok || (node != nil && string(node) != cn.s.nodeID) {
+		return 0
+	}
+	if _, live := cn.s.lookupKey(k); live {
+		return 1
+	}
+	return 0
 }
 
 // userAdmitted runs on the subscriber's loop with the admission; false

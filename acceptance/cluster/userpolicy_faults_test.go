@@ -24,8 +24,9 @@ func (n *node) refused(query string) {
 
 // TestUserPolicyDeadNode: a node killed with a user's stream: its key counts
 // until its heartbeat expires (--node-ttl), then a stream of the user starts
-// elsewhere. Restarted under its id, the node drops its previous process's
-// keys itself at the user's next subscribe there.
+// elsewhere. A node restarted under its id holds none of its previous
+// process's streams: asked by the node a refused subscribe came to, it says
+// so, and that key is dropped.
 func TestUserPolicyDeadNode(t *testing.T) {
 	t.Parallel()
 	cl := startCluster(t, 2, 3*time.Second, "--max-conns-per-user", "1", "--user-conn-policy", "refuse")
@@ -48,9 +49,28 @@ func TestUserPolicyDeadNode(t *testing.T) {
 	b.subscribe("user=2")
 	b.restart()
 	a.restart()
-	a.refused("user=2") // b's previous key still counts on a
-	s := b.subscribe("user=2")
-	a.refused("user=2") // the new one counts
+	s := a.subscribe("user=2") // b's previous key: asked, b holds no such stream
+	b.refused("user=2")        // a's counts
+	s.conn.Close()
+	noRedisTrouble(t, a, b)
+}
+
+// TestUserPolicyLostLeave: a key left in Redis for a stream that ended (its
+// leave lost while Redis was away: here written straight into Redis) counts
+// until a subscribe of the user is refused; the refusing node then asks the
+// key's node, which holds no such stream, drops the key and admits. A key
+// whose stream lives is kept: the next subscribe is refused.
+func TestUserPolicyLostLeave(t *testing.T) {
+	t.Parallel()
+	cl := startCluster(t, 2, 30*time.Second, "--max-conns-per-user", "1", "--user-conn-policy", "refuse")
+	a, b := cl.nodes[0], cl.nodes[1]
+	lost := "AAAAAAEAAAC3hDaz38oN10qHe_Gq7rfo.b" // a key of b with no stream
+	if err := redisDo(cl.redis.addr(), "ZADD", "pw:uc:3", "1", lost); err != nil {
+		t.Fatal(err)
+	}
+	s := a.subscribe("user=3")
+	b.refused("user=3")
+	a.refused("user=3")
 	s.conn.Close()
 	noRedisTrouble(t, a, b)
 }
