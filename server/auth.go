@@ -200,12 +200,7 @@ type authCall struct {
 
 func newAuthCall(l *engine.Loop, h engine.Handle, req requestHeaders, sub *subscription, timeout time.Duration) *authCall {
 	call := &authCall{from: h, sub: *sub}
-	call.sub.q = &call.q
-	call.q.user = clone(sub.q.user)
-	call.q.topics = make([][]byte, len(sub.q.topics))
-	for i, t := range sub.q.topics {
-		call.q.topics[i] = clone(t)
-	}
+	call.sub.q = call.q.copyOf(sub.q)
 	call.req = auth.CallbackRequest{
 		Cookie:        clone(req.Header("Cookie")),
 		Authorization: clone(req.Header("Authorization")),
@@ -214,6 +209,17 @@ func newAuthCall(l *engine.Loop, h engine.Handle, req requestHeaders, sub *subsc
 		Deadline:      l.Now().Add(timeout),
 	}
 	return call
+}
+
+// copyOf makes q a copy of src's user and topics, which outlives the
+// request's bytes, and returns q.
+func (q *queryParams) copyOf(src *queryParams) *queryParams {
+	q.user = clone(src.user)
+	q.topics = make([][]byte, len(src.topics))
+	for i, t := range src.topics {
+		q.topics[i] = clone(t)
+	}
+	return q
 }
 
 func clone(b []byte) []byte {

@@ -30,7 +30,7 @@ import (
 // cannot be reached the stream is admitted (the node keeps serving, as its
 // pushes do) and the policy is not applied to it.
 
-// userPolicyRefuse is --user-conn-policy's other value; oldest-out is the default.
+// The values of --user-conn-policy; oldest-out is the default.
 const (
 	policyOldestOut = "oldest-out"
 	policyRefuse    = "refuse"
@@ -93,12 +93,7 @@ func (ls *loopState) gateUser(l *engine.Loop, h engine.Handle, c *connState, sn 
 		return false
 	}
 	call := &userCall{from: h, sub: *sn, user: string(sn.q.user), key: key, r: r, atMs: atMs}
-	call.sub.q = &call.q
-	call.q.user = clone(sn.q.user)
-	call.q.topics = make([][]byte, len(sn.q.topics))
-	for i, t := range sn.q.topics {
-		call.q.topics[i] = clone(t)
-	}
+	call.sub.q = call.q.copyOf(sn.q)
 	if c != nil {
 		c.mode = modeAsync
 	}
