@@ -1,6 +1,8 @@
 package acceptance
 
 import (
+	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -129,4 +131,28 @@ func TestUserPolicySettings(t *testing.T) {
 			t.Errorf("pushwire %v: exit %d, %q; want exit 2 naming %s", args, code, out, args[0])
 		}
 	}
+}
+
+// TestUserPolicyAcrossUpgrade: standalone, the streams an upgrade (SIGUSR2)
+// hands over still count in the new process: with max 1 under refuse, a
+// second stream of the user is 409 after the upgrade as before it.
+func TestUserPolicyAcrossUpgrade(t *testing.T) {
+	dir, installed := buildInstalled(t, "v2")
+	u := startUpgradable(t, installed, nil, "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+		"--max-conns-per-user", "1", "--user-conn-policy", "refuse")
+	n := &node{t: t, edge: u.edge, api: u.api, client: &http.Client{Timeout: ioTimeout}}
+	s := n.subscribe("/sub?user=42")
+	defer s.close()
+	s.line()
+	if status, _ := refusal(t, n, "/sub?user=42"); status != 409 {
+		t.Fatalf("second stream before the upgrade = %d; want 409", status)
+	}
+	u.upgradeTo(filepath.Join(dir, "pushwire-v2"))
+	u.wantStats(t, "after the upgrade", map[string]any{"version": "v2", "connections": 1.0})
+	if status, _ := refusal(t, n, "/sub?user=42"); status != 409 {
+		t.Errorf("second stream after the upgrade = %d; want 409 (the handed-over stream counts)", status)
+	}
+	s.close()
+	waitSubscribers(t, n, 0)
+	n.subscribe("/sub?user=42").close()
 }

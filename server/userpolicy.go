@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"strconv"
 	"sync"
@@ -285,4 +286,30 @@ func (ls *loopState) streamLeft(sub conntable.Sub, s *subState) {
 		defer cancel()
 		cn.users.Leave(ctx, user, key)
 	})
+}
+
+// countAdopted enters in an in-memory count the streams an upgrade handed
+// over (SIGUSR2), which the old process counted; a count in Redis still
+// holds them (the node id and the conn keys survive an upgrade). Their start
+// times are not handed over: they count as begun now. Nothing is refused or
+// kicked for them. It runs once the cluster half exists, before the loops
+// start (only HTTP/1.x connections move; HTTP/2 ones reconnect).
+func (s *Server) countAdopted(now time.Time) {
+	cn := s.cluster
+	if cn.users == nil || cn.redis != nil {
+		return
+	}
+	for _, ls := range s.loops {
+		for _, page := range ls.pages {
+			for i := range page {
+				c := &page[i]
+				if c.h == 0 || c.mode != modeStream || !c.subscribed || !c.hasUser {
+					continue
+				}
+				sub := conntable.ConnSub(conntable.Handle(c.h))
+				key := string(s.appendKeyText(nil, ls.keyOf(sub)))
+				cn.users.Admit(context.Background(), string(ls.subUser(&c.subState)), key, now.UnixMilli(), math.MaxInt, true, nil)
+			}
+		}
+	}
 }
