@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // Server-side subscriptions and the per-user connection policy across three
@@ -240,5 +242,42 @@ func TestUserPolicyClusterOldestOut(t *testing.T) {
 			t.Errorf("node %s user_conns_kicked = %v; want 1", n.id, st["user_conns_kicked"])
 		}
 	}
+	noRedisTrouble(t, cl.nodes...)
+}
+
+// TestServerSideSubscriptionsAuthCluster: with --jwt-secret on every node, a
+// topic the user's tokens do not allow is refused on every node that holds
+// a stream of the user (403, both named in "forbidden"); force=1 adds it on
+// both, and a publish through the third node reaches both.
+func TestServerSideSubscriptionsAuthCluster(t *testing.T) {
+	t.Parallel()
+	const secret = "cluster-secret"
+	cl := startCluster(t, 3, 30*time.Second, "--jwt-secret", secret)
+	a, b, c := cl.nodes[0], cl.nodes[1], cl.nodes[2]
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": "42", "topics": []string{"news.*"}, "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, sb := a.subscribe("token="+tok), b.subscribe("token="+tok)
+	waitUntil(t, ioTimeout, "user 42 on a and b in the directory", func() (bool, string) {
+		p := c.presence("/presence/user/42")
+		return p.Connections == 2, p.String()
+	})
+	keys := []string{sa.key, sb.key}
+	slices.Sort(keys)
+	if got := c.change("POST", "user/42?topic=secret"); got.status != 403 || got.Connections != 0 || !slices.Equal(got.Forbidden, keys) {
+		t.Fatalf("POST a topic the tokens do not allow, via c = %v; want 403 naming both streams", got)
+	}
+	if got := c.change("POST", "user/42?topic=news.eu"); got.status != 200 || got.Changed != 2 {
+		t.Errorf("POST a topic the tokens allow, via c = %v; want 200, 2 changed", got)
+	}
+	if got := c.change("POST", "user/42?topic=secret&force=1"); got.status != 200 || got.Changed != 2 {
+		t.Fatalf("POST the same with force=1, via c = %v; want 200, 2 changed", got)
+	}
+	c.waitDelivered("topic/secret", 2, 2, ioTimeout)
+	c.mustPub("topic/secret", "forced", 2, 2)
+	sa.expect("topic:secret", `"forced"`)
+	sb.expect("topic:secret", `"forced"`)
 	noRedisTrouble(t, cl.nodes...)
 }
