@@ -41,18 +41,18 @@ func (ls *loopState) serveAPI(l *engine.Loop, h engine.Handle, c *connState, req
 	case method != "GET" && method != "HEAD":
 		ls.answerNotAllowed(l, h, req, allowAdmin, "admin endpoints answer GET")
 	case string(path) == "/healthz":
-		ls.out = appendJSONResponse(ls.out[:0], 200, persistence(req), []byte(`{"status":"ok"}`))
+		ls.out = httpcodec.AppendJSONResponse(ls.out[:0], 200, httpcodec.Persistence(req), []byte(`{"status":"ok"}`))
 		ls.writeAnswer(l, h, req, ls.out)
 	case string(path) == "/readyz":
 		status, body := 200, []byte(`{"status":"ready"}`)
 		if ls.s.draining.Load() {
 			status, body = 503, []byte(`{"status":"draining","error":"node is draining"}`)
 		}
-		ls.out = appendJSONResponse(ls.out[:0], status, persistence(req), body)
+		ls.out = httpcodec.AppendJSONResponse(ls.out[:0], status, httpcodec.Persistence(req), body)
 		ls.writeAnswer(l, h, req, ls.out)
 	case string(path) == "/stats":
 		ls.frame = ls.s.appendStats(ls.frame[:0])
-		ls.out = appendJSONResponse(ls.out[:0], 200, persistence(req), ls.frame)
+		ls.out = httpcodec.AppendJSONResponse(ls.out[:0], 200, httpcodec.Persistence(req), ls.frame)
 		ls.writeAnswer(l, h, req, ls.out)
 	case string(path) == "/metrics":
 		ls.serveMetrics(h, c, req)

@@ -43,7 +43,7 @@ func (ls *loopState) publishBatch(l *engine.Loop, h engine.Handle, req *httpcode
 	ls.flushFanOut()
 	if ls.job != nil {
 		ls.job.batch = true
-		ls.dispatch(l, h, persistence(req), results...)
+		ls.dispatch(l, h, httpcodec.Persistence(req), results...)
 		return
 	}
 	ls.s.metrics.countResults(results)
@@ -53,8 +53,8 @@ func (ls *loopState) publishBatch(l *engine.Loop, h engine.Handle, req *httpcode
 		out = append(out, '\n')
 	}
 	ls.frame = out
-	dst := appendResponseHead(ls.out[:0], 200, persistence(req))
-	ls.out = appendBody(dst, "application/x-ndjson", out)
+	dst := httpcodec.AppendResponseHead(ls.out[:0], 200, httpcodec.Persistence(req))
+	ls.out = httpcodec.AppendBody(dst, "application/x-ndjson", out)
 	l.Write(h, ls.out)
 }
 

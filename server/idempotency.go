@@ -75,7 +75,7 @@ func (s *Server) idemOptions() cluster.IdemOptions {
 // keys (cluster mode), then back to its loop to be published.
 type keyedCall struct {
 	from      engine.Handle
-	keepAlive persist
+	keepAlive httpcodec.Persist
 	batch     bool
 	p         publishReq // single: the push, its slices into buf
 	buf       []byte     // the request's bytes, copied (batch: the body)
@@ -144,7 +144,7 @@ func appendRawResult(dst []byte, r *pushResult, withStatus bool) []byte {
 // deferKeyed hands a keyed request to the router to claim its keys; the
 // connection waits (modeAsync) as for a routed publish.
 func (ls *loopState) deferKeyed(l *engine.Loop, h engine.Handle, req *httpcodec.Request, call *keyedCall) {
-	call.from, call.keepAlive = h, persistence(req)
+	call.from, call.keepAlive = h, httpcodec.Persistence(req)
 	ls.live(h).mode = modeAsync
 	cn := ls.s.cluster
 	if !cn.submit(func() { cn.claimKeyed(call) }) {

@@ -196,13 +196,13 @@ func (m *metrics) linkObserver() clusterObserver      { return clusterObserver{m
 // event loop must not wait for.
 func (ls *loopState) serveMetrics(h engine.Handle, c *connState, req *httpcodec.Request) {
 	// asyncPprof: the kind of call answered from a goroutine.
-	call := &asyncCall{from: h, kind: asyncPprof, keepAlive: persistence(req), head: isHead(req)}
+	call := &asyncCall{from: h, kind: asyncPprof, keepAlive: httpcodec.Persistence(req), head: isHead(req)}
 	c.mode = modeAsync
 	s := ls.s
 	go func() {
 		body := s.writeMetrics(nil)
-		dst := appendResponseHead(nil, 200, call.keepAlive)
-		call.reply = appendBody(dst, "text/plain; version=0.0.4; charset=utf-8", body)
+		dst := httpcodec.AppendResponseHead(nil, 200, call.keepAlive)
+		call.reply = httpcodec.AppendBody(dst, "text/plain; version=0.0.4; charset=utf-8", body)
 		s.eng.Submit(h.Loop(), engine.Task{H: h, Op: opAsyncReply, V: call})
 	}()
 }

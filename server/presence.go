@@ -71,12 +71,12 @@ func (ls *loopState) presence(l *engine.Loop, h engine.Handle, c *connState, req
 		ls.answerError(l, h, req, 503, "too many presence queries at once on this node; retry")
 		return
 	}
-	call := &asyncCall{from: h, kind: asyncPprof, keepAlive: persistence(req), head: isHead(req)}
+	call := &asyncCall{from: h, kind: asyncPprof, keepAlive: httpcodec.Persistence(req), head: isHead(req)}
 	c.mode = modeAsync
 	go func() {
 		defer func() { <-cn.presence.slots }()
 		status, body := cn.answerPresence(&q)
-		call.reply = appendJSONResponse(nil, status, call.keepAlive, body)
+		call.reply = httpcodec.AppendJSONResponse(nil, status, call.keepAlive, body)
 		ls.s.eng.Submit(h.Loop(), engine.Task{H: h, Op: opAsyncReply, V: call})
 	}()
 }
@@ -165,7 +165,7 @@ func (cn *clusterNode) answerPresence(q *cluster.Query) (int, []byte) {
 	if !cn.alone() {
 		peers, err := cn.presenceNodes(q)
 		if err != nil {
-			return 503, appendErrorObject(nil, "directory unavailable: "+err.Error())
+			return 503, httpcodec.AppendErrorObject(nil, "directory unavailable: "+err.Error())
 		}
 		answers = append(answers, cn.askPeers(q, peers)...)
 	}

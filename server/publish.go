@@ -74,18 +74,18 @@ func (ls *loopState) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec.
 	}
 	ls.flushFanOut()
 	if ls.job != nil {
-		ls.dispatch(l, h, persistence(req), res)
+		ls.dispatch(l, h, httpcodec.Persistence(req), res)
 		return
 	}
 	ls.frame = appendPushResult(ls.frame[:0], &res, false)
-	ls.out = appendJSONResponse(ls.out[:0], res.status, persistence(req), ls.frame)
+	ls.out = httpcodec.AppendJSONResponse(ls.out[:0], res.status, httpcodec.Persistence(req), ls.frame)
 	l.Write(h, ls.out)
 }
 
 // dispatch hands the request's routing job, with the results so far, to the
 // router; the connection waits, its later requests carried, until the answer
 // comes back (so one publisher's pushes stay in order).
-func (ls *loopState) dispatch(l *engine.Loop, h engine.Handle, keepAlive persist, results ...pushResult) {
+func (ls *loopState) dispatch(l *engine.Loop, h engine.Handle, keepAlive httpcodec.Persist, results ...pushResult) {
 	job := ls.job
 	ls.job = nil
 	job.from, job.keepAlive = h, keepAlive

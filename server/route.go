@@ -2,6 +2,7 @@ package server
 
 import (
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/route"
 )
 
@@ -10,7 +11,7 @@ import (
 // each push's result and sends the whole answer back to the publisher's loop.
 type routeJob struct {
 	from      engine.Handle
-	keepAlive persist
+	keepAlive httpcodec.Persist
 	batch     bool
 	results   []pushResult
 	items     []route.Item[*message] // the pushes other nodes may have to take; Tag: their result
@@ -54,10 +55,10 @@ func (s *Server) answerRouted(job *routeJob) {
 			body = appendPushResult(body, &job.results[i], true)
 			body = append(body, '\n')
 		}
-		body = appendBody(appendResponseHead(nil, 200, job.keepAlive), "application/x-ndjson", body)
+		body = httpcodec.AppendBody(httpcodec.AppendResponseHead(nil, 200, job.keepAlive), "application/x-ndjson", body)
 	} else {
 		r := &job.results[0]
-		body = appendJSONResponse(nil, r.status, job.keepAlive, appendPushResult(nil, r, false))
+		body = httpcodec.AppendJSONResponse(nil, r.status, job.keepAlive, appendPushResult(nil, r, false))
 	}
 	call := &asyncCall{from: job.from, keepAlive: job.keepAlive, reply: body}
 	s.eng.Submit(job.from.Loop(), engine.Task{H: job.from, Op: opAsyncReply, V: call})

@@ -40,8 +40,8 @@ type Server struct {
 	eng    *engine.Engine
 	table  *conntable.Table
 	loops  []*loopState
-	store  *qosMailbox // QoS 1 messages per user, in memory or Redis (mailbox.go)
-	sent   *sentLog    // QoS 1 messages written and not acknowledged: what an ack may remove
+	store  *qosMailbox    // QoS 1 messages per user, in memory or Redis (mailbox.go)
+	sent   *store.SentLog // QoS 1 messages written and not acknowledged: what an ack may remove
 	recent *store.Recent[*message]
 	perIP  *ipCounter
 	rates  *rateLimiter
@@ -99,7 +99,7 @@ func New(cfg Config) (*Server, error) {
 	s.store = newMemoryMailbox(s) // startRedisCluster moves it to Redis
 	// Room for a user's unacknowledged messages (no store keeps more than
 	// --store-messages) and as many acknowledged ones in their grace.
-	s.sent = newSentLog(2*cfg.StoreMessages, maxSentEntries, cfg.DefaultTTL.Milliseconds())
+	s.sent = store.NewSentLog(2*cfg.StoreMessages, store.MaxSentEntries, cfg.DefaultTTL.Milliseconds())
 	s.recent = store.NewRecent[*message](cfg.PollBuffer, cfg.TopicHistory, 3*cfg.PollTimeout)
 	s.resolver = route.NewResolver(route.ResolverOptions[*message]{Table: s.table, Recent: s.recent, Lookup: s.lookupConnKey})
 	s.perIP = newIPCounter(cfg.MaxConnsPerIP)
@@ -262,7 +262,7 @@ func (s *Server) sweep() {
 			return
 		case now := <-t.C:
 			s.recent.Sweep(now)
-			s.sent.sweep(now.UnixMilli())
+			s.sent.Sweep(now.UnixMilli())
 		}
 	}
 }
