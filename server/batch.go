@@ -46,7 +46,7 @@ func (ls *loopState) publishBatch(l *engine.Loop, h engine.Handle, req *httpcode
 		ls.dispatch(l, h, httpcodec.Persistence(req), results...)
 		return
 	}
-	ls.s.metrics.countResults(results)
+	ls.s.countResults(results)
 	out := ls.frame[:0]
 	for i := range results {
 		out = appendPushResult(out, &results[i], true)

@@ -100,7 +100,7 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 		Self:     cluster.Node{ID: s.nodeID, Addr: advertise},
 		NodeTTL:  cfg.NodeTTL,
 		Logger:   s.log,
-		Observer: s.metrics.directoryObserver(),
+		Observer: s.metrics.DirectoryObserver(),
 	}
 	cn.directoryHooks(&o)
 	dir, err := cluster.NewRedisDirectory(o)
@@ -117,7 +117,7 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 		// connections meanwhile and joins the cluster when Redis answers.
 		s.log.Warn("redis directory not reachable yet; serving local connections", "err", err)
 	}
-	if cn.redis, err = cluster.NewRedisConn(cluster.RedisConnOptions{URL: cfg.Redis, Logger: s.log, Observer: s.metrics.storeObserver()}); err != nil {
+	if cn.redis, err = cluster.NewRedisConn(cluster.RedisConnOptions{URL: cfg.Redis, Logger: s.log, Observer: s.metrics.StoreObserver()}); err != nil {
 		ln.Close()
 		dir.Close()
 		return nil, fmt.Errorf("--redis: %w", err)
@@ -134,7 +134,7 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 // to it.
 func (cn *clusterNode) startLinks() {
 	s := cn.s
-	cn.links = cluster.NewLinks(s.nodeID, cn.dir, cluster.LinkOptions{Logger: s.log, Observer: s.metrics.linkObserver()})
+	cn.links = cluster.NewLinks(s.nodeID, cn.dir, cluster.LinkOptions{Logger: s.log, Observer: s.metrics.LinkObserver()})
 	cn.presence = newPresenceQueries(s, cn.dir)
 	cn.router = route.New(route.Options[*message]{Self: s.nodeID, Dir: cn.dir, Links: cn.links,
 		Store: s.store.put, Resolver: s.resolver, FromPeer: fromPeer, LookupTimeout: lookupTimeout, ForwardTimeout: forwardTimeout, Logger: s.log})

@@ -208,7 +208,7 @@ func (ls *loopState) publish(l *engine.Loop, p *publishReq) pushResult {
 			res.stored = s.cfg.TopicHistory > 0
 		}
 	}
-	s.metrics.observeFanOut(res.delivered)
+	s.metrics.ObserveFanOut(res.delivered)
 	if res.delivered > 0 {
 		res.nodes = 1
 	}

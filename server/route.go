@@ -48,7 +48,7 @@ func (cn *clusterNode) run(job *routeJob) {
 
 // answerRouted writes a routed job's answer on the publisher's loop.
 func (s *Server) answerRouted(job *routeJob) {
-	s.metrics.countResults(job.results)
+	s.countResults(job.results)
 	var body []byte
 	if job.batch {
 		for i := range job.results {

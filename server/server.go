@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pushwire/pushwire/admin"
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
@@ -64,8 +65,8 @@ type Server struct {
 	draining  atomic.Bool
 	running   atomic.Bool // the loops run: tasks submitted to them are taken
 	counters  counters
-	metrics   *metrics     // histograms and counters of /metrics (metrics.go)
-	up        upgradeState // zero-downtime upgrades (handoff.go)
+	metrics   *admin.Metrics // histograms and counters of /metrics (admin/metrics.go)
+	up        upgradeState   // zero-downtime upgrades (handoff.go)
 
 	edgeAddr, apiAddr net.Addr
 	tls               edgeTLS // --tls-listen (tls.go)
@@ -131,7 +132,7 @@ func New(cfg Config) (*Server, error) {
 		UserTimeout: cfg.Heartbeat,
 		Logger:      log,
 		// s.metrics is made below, before the engine starts accepting.
-		OnTLSHandshake: func(took time.Duration) { s.metrics.tlsHandshake.Update(took.Seconds()) },
+		OnTLSHandshake: func(took time.Duration) { s.metrics.ObserveTLSHandshake(took) },
 	}, s)
 	if err != nil {
 		return nil, err
@@ -142,7 +143,7 @@ func New(cfg Config) (*Server, error) {
 	for i := range s.loops {
 		s.loops[i] = newLoopState(s, i)
 	}
-	s.metrics = newMetrics(len(s.loops))
+	s.metrics = admin.NewMetrics(len(s.loops), Version())
 	if cfg.HookURL != "" { // last: it starts a goroutine
 		if s.hooks, err = hooks.New(hooks.Options{URL: cfg.HookURL, Queue: cfg.HookQueue, Logger: log}); err != nil {
 			eng.Stop() // its epoll and eventfds
