@@ -9,6 +9,7 @@ import (
 	"github.com/pushwire/pushwire/admin"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/publish"
 )
 
 // The loop's side of /stats and /metrics: the counters the glue keeps, the
@@ -80,9 +81,9 @@ func (s *Server) appendStats(dst []byte) []byte {
 }
 
 // countResults counts the lines of a batch, or a routed publish's answer.
-func (s *Server) countResults(results []pushResult) {
+func (s *Server) countResults(results []publish.Result) {
 	for i := range results {
-		s.metrics.CountStatus(results[i].status)
+		s.metrics.CountStatus(results[i].Status)
 	}
 }
 
