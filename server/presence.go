@@ -1,325 +1,39 @@
 package server
 
 import (
-	"bytes"
-	"context"
-	"errors"
-	"slices"
-	"strconv"
-	"strings"
-	"sync"
-	"time"
-
+	"github.com/pushwire/pushwire/admin"
 	"github.com/pushwire/pushwire/cluster"
-	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
-	"github.com/pushwire/pushwire/push"
 )
 
 // Presence (SPEC §9): GET /presence/user/<id>, /presence/topic/<name> and
-// /topics?prefix=&limit= answer cluster-wide from any node. The directory
-// says which nodes hold a user or topic (every node, for /topics); each of
-// them is asked for its own counts over a query link (cluster/query.go), and
-// this node reads its own table. A query runs on a goroutine of its own and
-// its answer comes back to the loop like /metrics', so no loop waits on a
-// peer or walks a table; the table walks release their shard lock every few
-// records (conntable/presence.go), so pushes do not wait on them either.
-
-const (
-	// presenceTimeout bounds the wait for the nodes' answers: a node that has
-	// not answered by then is named in "unreachable".
-	presenceTimeout = time.Second
-	// maxPresenceQueries bounds the queries running at once on a node; one
-	// more is answered 503 rather than queued.
-	maxPresenceQueries = 64
-	// defaultTopicsLimit is /topics' limit when none is given.
-	defaultTopicsLimit = 100
-)
-
-// presenceQueries is a node's presence half: links of their own to the
-// peers (a peer from before queries existed ends a link on one, and a push
-// link must not pay for that; nor need pushes queue behind a table walk on
-// a peer) and the slots that bound the queries running at once.
-type presenceQueries struct {
-	links *cluster.Links
-	slots chan struct{}
-}
-
-func newPresenceQueries(s *Server, dir cluster.Directory) *presenceQueries {
-	return &presenceQueries{
-		links: cluster.NewLinks(s.nodeID, dir, cluster.LinkOptions{Logger: s.log}),
-		slots: make(chan struct{}, maxPresenceQueries),
-	}
-}
-
-func (pq *presenceQueries) close() { pq.links.Close() }
+// /topics answer cluster-wide from any node; the queries, their links to the
+// peers and the answers are admin's (admin/presence.go). A query runs on a
+// goroutine of its own and its answer comes back to the loop like /metrics',
+// so no loop waits on a peer or walks a table.
 
 // presence answers the presence endpoints. Bad input is answered at once;
 // a good request goes to a goroutine, the connection waiting in modeAsync.
 func (ls *loopState) presence(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request, path []byte) {
 	var q cluster.Query // its Name is a copy: it outlives the request's bytes
-	status, reason := ls.parsePresence(&q, req, path)
-	if status != 0 {
+	var status int
+	var reason string
+	if ls.query, status, reason = admin.ParsePresence(&q, path, req.Query(), ls.query); status != 0 {
 		ls.answerError(l, h, req, status, reason)
 		return
 	}
 	cn := ls.s.cluster
-	select {
-	case cn.presence.slots <- struct{}{}:
-	default:
+	if !cn.presence.Acquire() {
 		ls.answerError(l, h, req, 503, "too many presence queries at once on this node; retry")
 		return
 	}
 	call := &asyncCall{from: h, kind: asyncPprof, keepAlive: httpcodec.Persistence(req), head: isHead(req)}
 	c.mode = modeAsync
 	go func() {
-		defer func() { <-cn.presence.slots }()
-		status, body := cn.answerPresence(&q)
+		defer cn.presence.Release()
+		status, body := cn.presence.Answer(&q)
 		call.reply = httpcodec.AppendJSONResponse(nil, status, call.keepAlive, body)
 		ls.s.eng.Submit(h.Loop(), engine.Task{H: h, Op: opAsyncReply, V: call})
 	}()
-}
-
-// parsePresence reads the path and query; a non-zero status says why not.
-func (ls *loopState) parsePresence(q *cluster.Query, req *httpcodec.Request, path []byte) (int, string) {
-	if string(path) == "/topics" {
-		return parseTopicsQuery(q, req.Query())
-	}
-	kind, name, ok := bytes.Cut(path[len("/presence/"):], []byte("/"))
-	switch {
-	case !ok:
-		return 404, "presence endpoints are /presence/user/<id> and /presence/topic/<name>"
-	case string(kind) == "user":
-		q.Op = cluster.QueryUser
-	case string(kind) == "topic":
-		q.Op = cluster.QueryTopic
-	default:
-		return 404, "presence endpoints are /presence/user/<id> and /presence/topic/<name>"
-	}
-	var err error
-	ls.query, err = httpcodec.AppendUnescape(ls.query[:0], name)
-	if err != nil || !push.ValidName(ls.query) {
-		return 400, "the " + string(kind) + " name must be 1-256 printable bytes, percent-escaped in the path"
-	}
-	q.Name = string(ls.query)
-	return 0, ""
-}
-
-// parseTopicsQuery reads /topics' prefix (may be empty: every topic) and
-// limit (1..cluster.MaxQueryLimit, default defaultTopicsLimit).
-func parseTopicsQuery(q *cluster.Query, query []byte) (int, string) {
-	q.Op, q.Limit = cluster.QueryTopics, defaultTopicsLimit
-	status, reason := 0, ""
-	httpcodec.QueryEach(query, func(key, value []byte) bool {
-		v, err := httpcodec.AppendUnescape(nil, value)
-		switch {
-		case err != nil:
-			status, reason = 400, "the query is not validly percent-escaped"
-		case string(key) == "prefix":
-			if len(v) > 0 && !push.ValidName(v) {
-				status, reason = 400, "prefix must be at most 256 printable bytes without spaces"
-			}
-			q.Name = string(v)
-		case string(key) == "limit":
-			n, err := strconv.Atoi(string(v))
-			if err != nil || n < 1 || n > cluster.MaxQueryLimit {
-				status, reason = 400, "limit must be a whole number from 1 to "+strconv.Itoa(cluster.MaxQueryLimit)
-			}
-			q.Limit = n
-		}
-		return status == 0
-	})
-	return status, reason
-}
-
-// answerQuery is the link server's query handler: this node's own counts.
-// It runs on the asking peer's query link goroutine.
-func (cn *clusterNode) answerQuery(q *cluster.Query) cluster.QueryAnswer {
-	t := cn.s.table
-	switch q.Op {
-	case cluster.QueryUser:
-		return cluster.QueryAnswer{Count: t.Count(conntable.Users, viewBytes(q.Name))}
-	case cluster.QueryTopic:
-		return cluster.QueryAnswer{Count: t.Count(conntable.Topics, viewBytes(q.Name))}
-	}
-	first, matched := t.NamesWithPrefix(conntable.Topics, viewBytes(q.Name), q.Limit)
-	a := cluster.QueryAnswer{Count: matched, Topics: make([]cluster.NameCount, len(first))}
-	for i, nc := range first {
-		a.Topics[i] = cluster.NameCount{Name: nc.Name, Count: nc.Count}
-	}
-	return a
-}
-
-// nodeAnswer is one node's part of a presence answer.
-type nodeAnswer struct {
-	node string
-	a    cluster.QueryAnswer
-	err  error
-}
-
-// answerPresence asks every node that may hold q's target and merges their
-// answers into the JSON body of SPEC §9.
-func (cn *clusterNode) answerPresence(q *cluster.Query) (int, []byte) {
-	answers := []nodeAnswer{{node: cn.s.nodeID, a: cn.answerQuery(q)}}
-	if !cn.alone() {
-		peers, err := cn.presenceNodes(q)
-		if err != nil {
-			return 503, httpcodec.AppendErrorObject(nil, "directory unavailable: "+err.Error())
-		}
-		answers = append(answers, cn.askPeers(q, peers)...)
-	}
-	var unreachable []string
-	peerKnown := false // some peer's count is known (an answer, or gone: none)
-	for i := range answers {
-		switch na := &answers[i]; {
-		case na.err == nil && na.a.Err == "":
-			peerKnown = peerKnown || i > 0
-		case errors.Is(na.err, cluster.ErrUnknownNode):
-			na.a = cluster.QueryAnswer{} // its heartbeat is gone: no longer a node
-		case errors.Is(na.err, cluster.ErrNodeGone):
-			// No process there: it holds nothing. Named while the directory
-			// still lists it, as for pushes (SPEC §4), but its count is known.
-			unreachable = append(unreachable, na.node)
-			na.a, peerKnown = cluster.QueryAnswer{}, true
-		default:
-			unreachable = append(unreachable, na.node)
-			na.a = cluster.QueryAnswer{}
-		}
-	}
-	slices.Sort(unreachable)
-	var body []byte
-	if q.Op == cluster.QueryTopics {
-		body = appendTopics(nil, q.Limit, answers)
-	} else {
-		body = appendPresenceCount(nil, q, answers)
-	}
-	if len(unreachable) == 0 {
-		return 200, body
-	}
-	body = appendNodeList(append(body[:len(body)-1], `,"unreachable":`...), unreachable)
-	// The directory names nodes that may hold the user or topic, none of them
-	// answered and this node has none: the count would say nothing, so the
-	// answer is 503, as a publish that reached nobody (SPEC §4).
-	if q.Op != cluster.QueryTopics && !peerKnown && answers[0].a.Count == 0 {
-		return 503, append(body, `,"error":"no node that may hold it answered"}`...)
-	}
-	return 200, append(body, '}')
-}
-
-// presenceNodes returns the nodes other than this one to ask: those the
-// directory lists for the user or topic, every live node for /topics.
-func (cn *clusterNode) presenceNodes(q *cluster.Query) ([]string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
-	defer cancel()
-	var ids []string
-	var err error
-	switch q.Op {
-	case cluster.QueryUser:
-		ids, err = cn.dir.UserNodes(ctx, q.Name)
-	case cluster.QueryTopic:
-		ids, err = cn.dir.TopicNodes(ctx, q.Name)
-	default:
-		var nodes []cluster.Node
-		nodes, err = cn.dir.Nodes(ctx)
-		for _, n := range nodes {
-			ids = append(ids, n.ID)
-		}
-	}
-	return slices.DeleteFunc(ids, func(id string) bool { return id == cn.s.nodeID }), err
-}
-
-// askPeers sends q to every peer at once and waits up to presenceTimeout.
-func (cn *clusterNode) askPeers(q *cluster.Query, peers []string) []nodeAnswer {
-	out := make([]nodeAnswer, len(peers))
-	ctx, cancel := context.WithTimeout(context.Background(), presenceTimeout)
-	defer cancel()
-	var wg sync.WaitGroup
-	for i, id := range peers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a, err := cn.presence.links.Query(ctx, id, q)
-			out[i] = nodeAnswer{node: id, a: a, err: err}
-		}()
-	}
-	wg.Wait()
-	return out
-}
-
-// appendPresenceCount appends {"user","online","connections","nodes"} or
-// {"topic","subscribers","nodes"}: the sum of the nodes' counts and, sorted,
-// the nodes that have some.
-func appendPresenceCount(dst []byte, q *cluster.Query, answers []nodeAnswer) []byte {
-	total := 0
-	var nodes []string
-	for _, na := range answers {
-		if na.a.Count > 0 {
-			total += na.a.Count
-			nodes = append(nodes, na.node)
-		}
-	}
-	slices.Sort(nodes)
-	if q.Op == cluster.QueryUser {
-		dst = append(dst, `{"user":`...)
-		dst = httpcodec.AppendJSONString(dst, viewBytes(q.Name))
-		dst = append(dst, `,"online":`...)
-		dst = strconv.AppendBool(dst, total > 0)
-		dst = append(dst, `,"connections":`...)
-	} else {
-		dst = append(dst, `{"topic":`...)
-		dst = httpcodec.AppendJSONString(dst, viewBytes(q.Name))
-		dst = append(dst, `,"subscribers":`...)
-	}
-	dst = strconv.AppendInt(dst, int64(total), 10)
-	dst = appendNodeList(append(dst, `,"nodes":`...), nodes)
-	return append(dst, '}')
-}
-
-// appendTopics appends {"topics":[{"topic","subscribers"}...],"truncated"}:
-// the first limit names of the union, by byte order, with their counts
-// summed. Each node sent its own first limit, so every name among the
-// union's first limit came from every node that has it: the sums are whole.
-func appendTopics(dst []byte, limit int, answers []nodeAnswer) []byte {
-	sums := map[string]int{}
-	truncated := false
-	for _, na := range answers {
-		for _, t := range na.a.Topics {
-			sums[t.Name] += t.Count
-		}
-		truncated = truncated || na.a.Count > len(na.a.Topics)
-	}
-	names := make([]string, 0, len(sums))
-	for name := range sums {
-		names = append(names, name)
-	}
-	slices.SortFunc(names, strings.Compare)
-	if len(names) > limit {
-		names, truncated = names[:limit], true
-	}
-	dst = append(dst, `{"topics":[`...)
-	for i, name := range names {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, `{"topic":`...)
-		dst = httpcodec.AppendJSONString(dst, viewBytes(name))
-		dst = append(dst, `,"subscribers":`...)
-		dst = strconv.AppendInt(dst, int64(sums[name]), 10)
-		dst = append(dst, '}')
-	}
-	dst = append(dst, `],"truncated":`...)
-	dst = strconv.AppendBool(dst, truncated)
-	return append(dst, '}')
-}
-
-func appendNodeList(dst []byte, ids []string) []byte {
-	dst = append(dst, '[')
-	for i, id := range ids {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = httpcodec.AppendJSONString(dst, viewBytes(id))
-	}
-	return append(dst, ']')
 }
