@@ -14,6 +14,8 @@ import (
 
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
+	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/push"
 )
@@ -331,3 +333,28 @@ func appendNodeList(dst []byte, ids []string) []byte {
 
 // viewBytes views s as bytes without a copy; the bytes must not be changed.
 func viewBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// Serve answers the presence endpoints. Bad input is answered at once; a
+// good request goes to a goroutine of its own, its connection held
+// (edge.Answers.Later), and its answer comes back to the loop like
+// /metrics', so no loop waits on a peer or walks a table.
+func (p *Presence) Serve(a edge.Answers, h engine.Handle, req *httpcodec.Request, path []byte) {
+	var q cluster.Query // its Name is a copy: it outlives the request's bytes
+	var status int
+	var reason string
+	_, scratch := a.Scratch()
+	if *scratch, status, reason = ParsePresence(&q, path, req.Query(), *scratch); status != 0 {
+		answerError(a, h, req, status, reason)
+		return
+	}
+	if !p.Acquire() {
+		answerError(a, h, req, 503, "too many presence queries at once on this node; retry")
+		return
+	}
+	persist, reply := a.Later(h, req)
+	go func() {
+		defer p.Release()
+		status, body := p.Answer(&q)
+		reply(httpcodec.AppendJSONResponse(nil, status, persist, body))
+	}()
+}

@@ -1,11 +1,7 @@
 package server
 
 import (
-	"bytes"
-	"net/http"
-	"net/http/pprof"
 	"strconv"
-	"strings"
 
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
@@ -167,51 +163,3 @@ func (ls *loopState) finishAsync(l *engine.Loop, h engine.Handle, call *asyncCal
 	ls.setTimer(c, timerIdle, l.Now().Add(keepAliveIdle))
 	l.Resume(h)
 }
-
-// pprof serves /debug/pprof/ with the standard handlers in a goroutine (a
-// CPU profile takes seconds) and sends the answer back to the loop.
-func (ls *loopState) pprof(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request) {
-	target := string(req.Target())
-	call := &asyncCall{from: h, kind: asyncPprof, keepAlive: httpcodec.Persistence(req), head: isHead(req)}
-	c.mode = modeAsync
-	eng := ls.s.eng
-	go func() {
-		r, err := http.NewRequest("GET", target, nil)
-		w := &bufferedResponse{header: http.Header{}, status: 200}
-		if err != nil {
-			w.status = 400
-		} else {
-			name, _ := strings.CutPrefix(r.URL.Path, "/debug/pprof/")
-			switch name {
-			case "cmdline":
-				pprof.Cmdline(w, r)
-			case "profile":
-				pprof.Profile(w, r)
-			case "symbol":
-				pprof.Symbol(w, r)
-			case "trace":
-				pprof.Trace(w, r)
-			default:
-				pprof.Index(w, r)
-			}
-		}
-		dst := httpcodec.AppendResponseHead(nil, w.status, call.keepAlive)
-		ctype := w.header.Get("Content-Type")
-		if ctype == "" {
-			ctype = "text/plain; charset=utf-8"
-		}
-		call.reply = httpcodec.AppendBody(dst, ctype, w.body.Bytes())
-		eng.Submit(h.Loop(), engine.Task{H: h, Op: opAsyncReply, V: call})
-	}()
-}
-
-// bufferedResponse is the http.ResponseWriter pprof writes into.
-type bufferedResponse struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (w *bufferedResponse) Header() http.Header         { return w.header }
-func (w *bufferedResponse) Write(b []byte) (int, error) { return w.body.Write(b) }
-func (w *bufferedResponse) WriteHeader(status int)      { w.status = status }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/pushwire/pushwire/admin"
 	"github.com/pushwire/pushwire/engine"
-	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/publish"
 )
 
@@ -121,19 +120,15 @@ func (ls *loopState) publishAnswered(h engine.Handle) {
 	ls.s.metrics.Answered(ls.index, h)
 }
 
-// serveMetrics answers GET /metrics in a goroutine: reading the process's
-// figures walks /proc (its open descriptors: one per connection), which an
-// event loop must not wait for.
-func (ls *loopState) serveMetrics(h engine.Handle, c *connState, req *httpcodec.Request) {
-	// asyncPprof: the kind of call answered from a goroutine.
-	call := &asyncCall{from: h, kind: asyncPprof, keepAlive: httpcodec.Persistence(req), head: isHead(req)}
-	c.mode = modeAsync
-	s := ls.s
-	go func() {
-		sn := s.snapshot()
-		body := s.metrics.Write(admin.AppendFigures(nil, &sn))
-		dst := httpcodec.AppendResponseHead(nil, 200, call.keepAlive)
-		call.reply = httpcodec.AppendBody(dst, "text/plain; version=0.0.4; charset=utf-8", body)
-		s.eng.Submit(h.Loop(), engine.Task{H: h, Op: opAsyncReply, V: call})
-	}()
+// opsNode is the node as admin's operations endpoints read it (admin.Node).
+type opsNode struct{ s *Server }
+
+func (n opsNode) AppendStats(dst []byte) []byte { return n.s.appendStats(dst) }
+func (n opsNode) Draining() bool                { return n.s.draining.Load() }
+
+// AppendMetrics appends the whole exposition: the /stats figures, what the
+// metrics measured, and the Go runtime and process collectors.
+func (n opsNode) AppendMetrics(dst []byte) []byte {
+	sn := n.s.snapshot()
+	return n.s.metrics.Write(admin.AppendFigures(dst, &sn))
 }
