@@ -22,8 +22,9 @@ type Request struct {
 	TTL   time.Duration
 }
 
-// ParsePath reads /pub/<kind>/<name> into p; the name is unescaped into
-// scratch, which it returns grown (p.name is a view into it). reason says
+// ParsePath reads /pub/<kind>/<name> (path starts with "/pub" and is longer:
+// the api router sends no other) into p; the name is unescaped into
+// scratch, which it returns grown (p.Name is a view into it). reason says
 // why it cannot.
 func ParsePath(p *Request, path, scratch []byte) (_ []byte, reason string) {
 	rest := path[len("/pub/"):]
