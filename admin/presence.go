@@ -40,10 +40,6 @@ const (
 	defaultTopicsLimit = 100
 )
 
-// lookupTimeout bounds the directory lookup of the nodes to ask, as the
-// glue's routing lookups are bounded (server/cluster.go).
-const lookupTimeout = time.Second
-
 // Presence is a node's presence half: its own table, the directory, links
 // of their own to the peers (a peer from before queries existed ends a link
 // on one, and a push link must not pay for that; nor need pushes queue
@@ -55,14 +51,18 @@ type Presence struct {
 	table *conntable.Table
 	dir   cluster.Directory
 	alone func() bool // no other node can hold anything (standalone)
-	links *cluster.Links
-	slots chan struct{}
+	// lookup bounds the directory lookup of the nodes to ask: the glue's
+	// bound on its routing lookups (server/cluster.go lookupTimeout).
+	lookup time.Duration
+	links  *cluster.Links
+	slots  chan struct{}
 }
 
-// NewPresence makes node's presence half.
-func NewPresence(node string, table *conntable.Table, dir cluster.Directory, alone func() bool, log *slog.Logger) *Presence {
+// NewPresence makes node's presence half; lookup bounds its directory
+// lookups.
+func NewPresence(node string, table *conntable.Table, dir cluster.Directory, alone func() bool, lookup time.Duration, log *slog.Logger) *Presence {
 	return &Presence{
-		node: node, table: table, dir: dir, alone: alone,
+		node: node, table: table, dir: dir, alone: alone, lookup: lookup,
 		links: cluster.NewLinks(node, dir, cluster.LinkOptions{Logger: log}),
 		slots: make(chan struct{}, maxPresenceQueries),
 	}
@@ -217,7 +217,7 @@ func (p *Presence) Answer(q *cluster.Query) (int, []byte) {
 // presenceNodes returns the nodes other than this one to ask: those the
 // directory lists for the user or topic, every live node for /topics.
 func (p *Presence) presenceNodes(q *cluster.Query) ([]string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), p.lookup)
 	defer cancel()
 	var ids []string
 	var err error

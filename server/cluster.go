@@ -136,7 +136,7 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 func (cn *clusterNode) startLinks() {
 	s := cn.s
 	cn.links = cluster.NewLinks(s.nodeID, cn.dir, cluster.LinkOptions{Logger: s.log, Observer: s.metrics.LinkObserver()})
-	cn.presence = admin.NewPresence(s.nodeID, s.table, cn.dir, cn.alone, s.log)
+	cn.presence = admin.NewPresence(s.nodeID, s.table, cn.dir, cn.alone, lookupTimeout, s.log)
 	cn.router = route.New(route.Options[*message]{Self: s.nodeID, Dir: cn.dir, Links: cn.links,
 		Store: s.store.put, Resolver: s.resolver, FromPeer: fromPeer, LookupTimeout: lookupTimeout, ForwardTimeout: forwardTimeout, Logger: s.log})
 	if cn.ln == nil {
