@@ -1,26 +1,17 @@
 package server
 
 import (
-	"bytes"
-	"context"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
-	"github.com/pushwire/pushwire/httpcodec"
-	"github.com/pushwire/pushwire/push"
 )
 
-// Server-side subscriptions (SPEC §9): POST and DELETE
-// /subscriptions/conn/<key>?topic=A&topic=B and /subscriptions/user/<id>?topic=..
-// add topics to, or remove them from, live streams: one stream, or every
-// stream of the user on every node. The node that takes the call changes
-// its own streams on their loops and asks the nodes the directory names for
-// the user (or the node a conn key names) over the query links
-// (cluster/subquery.go), as presence does; the first subscriber of a topic
+// Server-side subscriptions (SPEC §9; the endpoints and the merge of the
+// nodes' answers are admin's, admin/subscriptions.go): this node's part,
+// changing its own streams on their loops. The first subscriber of a topic
 // on a node registers it in the directory and the last one to leave
 // unregisters it, as for a subscribe and a close (join, leave).
 //
@@ -31,168 +22,6 @@ import (
 
 // allowSubscriptions is the Allow field of a 405 on /subscriptions/.
 const allowSubscriptions = "POST, DELETE"
-
-// subscriptions answers the server-side subscription endpoints: bad input at
-// once, a good call on a goroutine (the connection waits in modeAsync), like
-// presence, with whose queries it shares the bound on calls at once.
-func (ls *loopState) subscriptions(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request, path []byte) {
-	var q cluster.Query
-	switch string(req.Method()) {
-	case "POST":
-		q.Op = cluster.QuerySubscribe
-	case "DELETE":
-		q.Op = cluster.QueryUnsubscribe
-	default:
-		ls.answerNotAllowed(l, h, req, allowSubscriptions, "use POST to add topics, DELETE to remove them")
-		return
-	}
-	if status, reason := ls.parseSubscriptions(&q, path, req.Query()); status != 0 {
-		ls.answerError(l, h, req, status, reason)
-		return
-	}
-	ls.queryAsync(l, h, c, req, func(cn *clusterNode) (int, []byte) { return cn.answerSubscriptions(&q) }) // presence.go
-}
-
-// parseSubscriptions reads the target from the path and topic= (one or
-// more) and force= from the query; a non-zero status says why not.
-func (ls *loopState) parseSubscriptions(q *cluster.Query, path, query []byte) (int, string) {
-	kind, name, ok := bytes.Cut(path[len("/subscriptions/"):], []byte("/"))
-	switch {
-	case !ok || (string(kind) != "conn" && string(kind) != "user"):
-		return 404, "server-side subscription endpoints are /subscriptions/conn/<key> and /subscriptions/user/<id>"
-	case string(kind) == "conn":
-		if _, _, ok := parseKeyText(name); !ok {
-			return 404, "no live connection with that key"
-		}
-		q.Conn, q.Name = true, string(name)
-	default:
-		var err error
-		ls.query, err = httpcodec.AppendUnescape(ls.query[:0], name)
-		if err != nil || !push.ValidName(ls.query) {
-			return 400, "the user id must be 1-256 printable bytes, percent-escaped in the path"
-		}
-		q.Name = string(ls.query)
-	}
-	status, reason := 0, ""
-	httpcodec.QueryEach(query, func(key, value []byte) bool {
-		v, err := httpcodec.AppendUnescape(nil, value)
-		switch {
-		case err != nil:
-			status, reason = 400, "the query is not validly percent-escaped"
-		case string(key) == "topic":
-			if !push.ValidName(v) {
-				status, reason = 400, "topic "+strconv.Itoa(len(q.Topics)+1)+" is not 1-256 printable bytes without spaces"
-			} else if len(q.Topics) == cluster.MaxChangeTopics {
-				status, reason = 400, "at most "+strconv.Itoa(cluster.MaxChangeTopics)+" topics at once"
-			}
-			q.Topics = append(q.Topics, string(v))
-		case string(key) == "force":
-			switch string(v) {
-			case "1", "true":
-				q.Force = true
-			case "0", "false":
-				q.Force = false
-			default:
-				status, reason = 400, "force must be 1 or 0"
-			}
-		}
-		return status == 0
-	})
-	if status == 0 && len(q.Topics) == 0 {
-		return 400, "name at least one topic: ?topic=<name>"
-	}
-	return status, reason
-}
-
-// answerSubscriptions changes the streams q names on every node that may
-// hold them and merges the nodes' answers into the JSON body.
-func (cn *clusterNode) answerSubscriptions(q *cluster.Query) (int, []byte) {
-	var answers []nodeAnswer
-	var peers []string
-	if q.Conn {
-		_, node, _ := parseKeyText([]byte(q.Name))
-		if node == nil || string(node) == cn.s.nodeID {
-			answers = append(answers, nodeAnswer{node: cn.s.nodeID, a: cn.changeLocal(q)})
-		} else if !cn.alone() {
-			peers = []string{string(node)}
-		}
-	} else {
-		answers = append(answers, nodeAnswer{node: cn.s.nodeID, a: cn.changeLocal(q)})
-		if !cn.alone() {
-			ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
-			ids, err := cn.dir.UserNodes(ctx, q.Name)
-			cancel()
-			if err != nil {
-				return 503, appendErrorObject(nil, "directory unavailable: "+err.Error())
-			}
-			peers = slices.DeleteFunc(ids, func(id string) bool { return id == cn.s.nodeID })
-		}
-	}
-	answers = append(answers, cn.askPeers(q, peers)...)
-	return mergeChanges(answers)
-}
-
-// mergeChanges sums the nodes' answers: {"connections":n,"changed":m,
-// "conns":[keys],"forbidden":[keys],"unreachable":[nodes]}. 404 when no
-// stream was found, 403 when every one found refused a topic, 503 when none
-// was found and a node that may hold some did not answer.
-func mergeChanges(answers []nodeAnswer) (int, []byte) {
-	var conns, forbidden, unreachable []string
-	total, changed, unknown := 0, 0, false
-	for _, na := range answers {
-		switch na.kind() { // presence.go
-		case answered:
-		case notANode:
-			continue
-		case nodeGone:
-			unreachable = append(unreachable, na.node)
-			continue
-		default:
-			unreachable, unknown = append(unreachable, na.node), true
-			continue
-		}
-		total += na.a.Count
-		for _, e := range na.a.Topics {
-			switch e.Count {
-			case cluster.OutcomeForbidden:
-				forbidden = append(forbidden, e.Name)
-			case cluster.OutcomeChanged:
-				changed++
-				conns = append(conns, e.Name)
-			default:
-				conns = append(conns, e.Name)
-			}
-		}
-	}
-	slices.Sort(conns)
-	slices.Sort(forbidden)
-	slices.Sort(unreachable)
-	body := append([]byte(`{"connections":`), strconv.Itoa(total)...)
-	body = append(body, `,"changed":`...)
-	body = strconv.AppendInt(body, int64(changed), 10)
-	body = appendNodeList(append(body, `,"conns":`...), conns)
-	if len(forbidden) > 0 {
-		body = appendNodeList(append(body, `,"forbidden":`...), forbidden)
-	}
-	if len(unreachable) > 0 {
-		body = appendNodeList(append(body, `,"unreachable":`...), unreachable)
-	}
-	status, reason := 200, ""
-	switch {
-	case total > 0:
-	case len(forbidden) > 0:
-		status, reason = 403, "a topic is not allowed for this subscriber by its auth or --topic-acl; force=1 takes it all the same"
-	case unknown:
-		status, reason = 503, "no node that may hold the streams answered"
-	default:
-		status, reason = 404, "no live stream with that key or of that user (long-polls have no lasting subscription)"
-	}
-	if reason != "" {
-		body = append(body, `,"error":`...)
-		body = httpcodec.AppendJSONString(body, []byte(reason))
-	}
-	return status, append(body, '}')
-}
 
 // changeTimeout bounds the wait for this node's loops to change their
 // streams (they answer within a loop iteration; only a stopping node fails to).

@@ -37,8 +37,13 @@ const (
 	policyRefuse    = "refuse"
 )
 
-// userPolicyTimeout bounds the Redis admission of one stream.
-const userPolicyTimeout = time.Second
+// userPolicyTimeout bounds the Redis admission of one stream; queryTimeout
+// a question to another node (a kick, whether it holds a stream), as
+// presence's (admin/presence.go).
+const (
+	userPolicyTimeout = time.Second
+	queryTimeout      = time.Second
+)
 
 // newUserConns returns the node's UserConns: nil without
 // --max-conns-per-user, in Redis with --redis, else in memory (per node).
@@ -185,9 +190,9 @@ func (cn *clusterNode) staleKeys(keys []string) []string {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ctx, cancel := context.WithTimeout(context.Background(), presenceTimeout)
+				ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 				defer cancel()
-				a, err := cn.presence.links.Query(ctx, string(node), &cluster.Query{Op: cluster.QueryHolds, Conn: true, Name: key})
+				a, err := cn.presence.Ask(ctx, string(node), &cluster.Query{Op: cluster.QueryHolds, Conn: true, Name: key})
 				gone[i] = (err == nil && a.Err == "" && a.Count == 0) || errors.Is(err, cluster.ErrUnknownNode)
 			}()
 		}
@@ -256,8 +261,8 @@ func (cn *clusterNode) kickKeys(keys []string) {
 		case node == nil || string(node) == cn.s.nodeID:
 			cn.s.loops[0].kickLocal([]string{key}) // kickLocal reads only the Server
 		default:
-			ctx, cancel := context.WithTimeout(context.Background(), presenceTimeout)
-			_, err := cn.presence.links.Query(ctx, string(node), &cluster.Query{Op: cluster.QueryKick, Conn: true, Name: key})
+			ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+			_, err := cn.presence.Ask(ctx, string(node), &cluster.Query{Op: cluster.QueryKick, Conn: true, Name: key})
 			cancel()
 			if err != nil && cn.s.debug {
 				cn.s.log.Debug("per-user policy: oldest stream not kicked", "node", string(node), "err", err)

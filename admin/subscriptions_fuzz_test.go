@@ -1,4 +1,4 @@
-package server
+package admin
 
 import (
 	"reflect"
@@ -28,10 +28,9 @@ func FuzzSubscriptionsCall(f *testing.F) {
 	} {
 		f.Add(seed[0], seed[1])
 	}
-	ls := &loopState{}
 	f.Fuzz(func(t *testing.T, path, query string) {
 		var q cluster.Query
-		status, reason := ls.parseSubscriptions(&q, []byte("/subscriptions/"+path), []byte(query))
+		_, status, reason := ParseSubscriptions(&q, []byte("/subscriptions/"+path), []byte(query), nil)
 		switch {
 		case status == 0:
 			if len(q.Topics) == 0 || len(q.Topics) > cluster.MaxChangeTopics {
@@ -43,7 +42,7 @@ func FuzzSubscriptionsCall(f *testing.F) {
 				}
 			}
 			if q.Conn {
-				if _, _, ok := parseKeyText([]byte(q.Name)); !ok || !strings.HasPrefix(path, "conn/") {
+				if _, _, ok := push.ParseConnKey([]byte(q.Name)); !ok || !strings.HasPrefix(path, "conn/") {
 					t.Fatalf("accepted %q as a conn key %q", path, q.Name)
 				}
 			} else if !push.ValidName([]byte(q.Name)) || !strings.HasPrefix(path, "user/") {
@@ -56,7 +55,6 @@ func FuzzSubscriptionsCall(f *testing.F) {
 }
 
 func TestParseSubscriptionsCall(t *testing.T) {
-	ls := &loopState{}
 	for _, tc := range []struct {
 		path, query string
 		want        cluster.Query
@@ -67,7 +65,7 @@ func TestParseSubscriptionsCall(t *testing.T) {
 		{"conn/AAAAAAEAAAC3hDaz38oN10qHe_Gq7rfo.n1", "topic=x", cluster.Query{Name: "AAAAAAEAAAC3hDaz38oN10qHe_Gq7rfo.n1", Conn: true, Topics: []string{"x"}}},
 	} {
 		var q cluster.Query
-		if status, reason := ls.parseSubscriptions(&q, []byte("/subscriptions/"+tc.path), []byte(tc.query)); status != 0 || !reflect.DeepEqual(q, tc.want) {
+		if _, status, reason := ParseSubscriptions(&q, []byte("/subscriptions/"+tc.path), []byte(tc.query), nil); status != 0 || !reflect.DeepEqual(q, tc.want) {
 			t.Errorf("parseSubscriptions(%q, %q) = %+v, %d %q; want %+v", tc.path, tc.query, q, status, reason, tc.want)
 		}
 	}
@@ -88,7 +86,7 @@ func TestParseSubscriptionsCall(t *testing.T) {
 		{"conn/nope", "topic=x", 404},
 	} {
 		var q cluster.Query
-		if status, reason := ls.parseSubscriptions(&q, []byte("/subscriptions/"+tc.path), []byte(tc.query)); status != tc.status || reason == "" {
+		if _, status, reason := ParseSubscriptions(&q, []byte("/subscriptions/"+tc.path), []byte(tc.query), nil); status != tc.status || reason == "" {
 			t.Errorf("parseSubscriptions(%q, %q) = %d %q; want %d with a reason", tc.path, tc.query, status, reason, tc.status)
 		}
 	}
