@@ -33,6 +33,9 @@ func TestUserPolicyRefuse(t *testing.T) {
 	if st := n.stats(); st["user_conns_refused"] != 2 {
 		t.Errorf("/stats user_conns_refused = %v; want 2", st["user_conns_refused"])
 	}
+	if m := n.do("GET", "/metrics", ""); !strings.Contains(string(m.body), "\npushwire_user_conns_refused_total 2\n") {
+		t.Errorf("/metrics lacks pushwire_user_conns_refused_total 2")
+	}
 	a.close()
 	waitSubscribers(t, n, 2)
 	c := n.subscribe("/sub?user=42")
