@@ -351,18 +351,26 @@ func (p *Presence) Serve(a edge.Answers, h engine.Handle, req *httpcodec.Request
 	var status int
 	var reason string
 	_, scratch := a.Scratch()
-	if *scratch, status, reason = ParsePresence(&q, path, req.Query(), *scratch); status != 0 {
+	*scratch, status, reason = ParsePresence(&q, path, req.Query(), *scratch)
+	p.serveQuery(a, h, req, status, reason, func() (int, []byte) { return p.Answer(&q) })
+}
+
+// serveQuery answers a parsed request: a non-zero status at once, else
+// answer's on a goroutine of its own, within the bound on queries at once
+// (presence and server-side subscriptions share it).
+func (p *Presence) serveQuery(a edge.Answers, h engine.Handle, req *httpcodec.Request, status int, reason string, answer func() (int, []byte)) {
+	if status != 0 {
 		answerError(a, h, req, status, reason)
 		return
 	}
 	if !p.Acquire() {
-		answerError(a, h, req, 503, "too many presence queries at once on this node; retry")
+		answerError(a, h, req, 503, "too many presence or subscription queries at once on this node; retry")
 		return
 	}
 	persist, reply := a.Later(h, req)
 	go func() {
 		defer p.Release()
-		status, body := p.Answer(&q)
+		status, body := answer()
 		reply(httpcodec.AppendJSONResponse(nil, status, persist, body))
 	}()
 }

@@ -37,20 +37,8 @@ func (p *Presence) ServeSubscriptions(a edge.Answers, h engine.Handle, req *http
 	var status int
 	var reason string
 	_, scratch := a.Scratch()
-	if *scratch, status, reason = ParseSubscriptions(&q, path, req.Query(), *scratch); status != 0 {
-		answerError(a, h, req, status, reason)
-		return
-	}
-	if !p.Acquire() {
-		answerError(a, h, req, 503, "too many presence or subscription queries at once on this node; retry")
-		return
-	}
-	persist, reply := a.Later(h, req)
-	go func() {
-		defer p.Release()
-		status, body := p.AnswerSubscriptions(&q)
-		reply(httpcodec.AppendJSONResponse(nil, status, persist, body))
-	}()
+	*scratch, status, reason = ParseSubscriptions(&q, path, req.Query(), *scratch)
+	p.serveQuery(a, h, req, status, reason, func() (int, []byte) { return p.AnswerSubscriptions(&q) }) // presence.go
 }
 
 // change runs a changing query on this node's own streams, through the
