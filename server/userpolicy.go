@@ -12,6 +12,7 @@ import (
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/push"
 )
 
@@ -166,7 +167,9 @@ func (cn *clusterNode) admitUser(call *userCall) {
 	cn.kickKeys(call.adm.Evicted)
 	select {
 	case started := <-done:
-		if !started && !call.adm.Refused { // the subscriber left meanwhile: its key goes
+		if !started && !call.adm.Refused { // it left meanwhile, or the node drains: its key goes
+			ctx, cancel := context.WithTimeout(context.Background(), userPolicyTimeout)
+			defer cancel()
 			cn.users.Leave(ctx, call.user, call.key)
 		}
 	case <-time.After(userPolicyTimeout): // the node is stopping
@@ -224,17 +227,26 @@ func (cn *clusterNode) holds(key string) int {
 }
 
 // userAdmitted runs on the subscriber's loop with the admission; false
-// when the subscriber no longer waited.
+// when the stream did not start (its subscriber left meanwhile, it was
+// refused, or the node began to drain: then it is answered 503, as a
+// subscribe that waited for the auth callback is).
 func (ls *loopState) userAdmitted(l *engine.Loop, call *userCall) bool {
-	return ls.resumeSubscribe(l, call.from, &call.sub, func(c *connState) {
-		if call.err == nil && call.adm.Refused {
+	started := false
+	ls.resumeSubscribe(l, call.from, &call.sub, func(c *connState) {
+		switch {
+		case call.err == nil && call.adm.Refused:
 			ls.refuseUser(l, call.from, &call.sub)
-			return
+		case ls.s.draining.Load():
+			call.sub.persist = httpcodec.PersistClose
+			ls.answerSubscribe(l, call.from, &call.sub, 503, "node is draining; reconnect elsewhere")
+		default:
+			call.sub.gated = true
+			ls.presetKey = call.r
+			ls.start(l, call.from, c, &call.sub)
+			started = true
 		}
-		call.sub.gated = true
-		ls.presetKey = call.r
-		ls.start(l, call.from, c, &call.sub)
 	})
+	return started
 }
 
 // kickLocal kicks the streams of this node that keys name, each on its loop.
