@@ -3,7 +3,6 @@ package admin
 import (
 	"bytes"
 	"context"
-	"errors"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -56,6 +55,12 @@ type Presence struct {
 	lookup time.Duration
 	links  *cluster.Links
 	slots  chan struct{}
+
+	// Change runs a changing query (cluster/subquery.go) on this node's own
+	// streams: server-side subscriptions (subscriptions.go) and the per-user
+	// connection policy's kicks and checks. The glue sets it before the
+	// link server starts (server/cluster.go); nil: none are served.
+	Change func(q *cluster.Query) cluster.QueryAnswer
 }
 
 // NewPresence makes node's presence half; lookup bounds its directory
@@ -143,6 +148,9 @@ func ParseTopicsQuery(q *cluster.Query, query []byte) (int, string) {
 // AnswerQuery is the link server's query handler: this node's own counts.
 // It runs on the asking peer's query link goroutine.
 func (p *Presence) AnswerQuery(q *cluster.Query) cluster.QueryAnswer {
+	if q.Op >= cluster.QuerySubscribe {
+		return p.change(q) // subscriptions.go
+	}
 	t := p.table
 	switch q.Op {
 	case cluster.QueryUser:
@@ -179,12 +187,12 @@ func (p *Presence) Answer(q *cluster.Query) (int, []byte) {
 	var unreachable []string
 	peerKnown := false // some peer's count is known (an answer, or gone: none)
 	for i := range answers {
-		switch na := &answers[i]; {
-		case na.err == nil && na.a.Err == "":
+		switch na := &answers[i]; na.kind() { // subscriptions.go
+		case answered:
 			peerKnown = peerKnown || i > 0
-		case errors.Is(na.err, cluster.ErrUnknownNode):
+		case notANode:
 			na.a = cluster.QueryAnswer{} // its heartbeat is gone: no longer a node
-		case errors.Is(na.err, cluster.ErrNodeGone):
+		case nodeGone:
 			// No process there: it holds nothing. Named while the directory
 			// still lists it, as for pushes (SPEC §4), but its count is known.
 			unreachable = append(unreachable, na.node)
@@ -343,18 +351,26 @@ func (p *Presence) Serve(a edge.Answers, h engine.Handle, req *httpcodec.Request
 	var status int
 	var reason string
 	_, scratch := a.Scratch()
-	if *scratch, status, reason = ParsePresence(&q, path, req.Query(), *scratch); status != 0 {
+	*scratch, status, reason = ParsePresence(&q, path, req.Query(), *scratch)
+	p.serveQuery(a, h, req, status, reason, func() (int, []byte) { return p.Answer(&q) })
+}
+
+// serveQuery answers a parsed request: a non-zero status at once, else
+// answer's on a goroutine of its own, within the bound on queries at once
+// (presence and server-side subscriptions share it).
+func (p *Presence) serveQuery(a edge.Answers, h engine.Handle, req *httpcodec.Request, status int, reason string, answer func() (int, []byte)) {
+	if status != 0 {
 		answerError(a, h, req, status, reason)
 		return
 	}
 	if !p.Acquire() {
-		answerError(a, h, req, 503, "too many presence queries at once on this node; retry")
+		answerError(a, h, req, 503, "too many presence or subscription queries at once on this node; retry")
 		return
 	}
 	persist, reply := a.Later(h, req)
 	go func() {
 		defer p.Release()
-		status, body := p.Answer(&q)
+		status, body := answer()
 		reply(httpcodec.AppendJSONResponse(nil, status, persist, body))
 	}()
 }

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/pushwire/pushwire/cluster"
@@ -37,7 +38,7 @@ func TestParseTopicsQuery(t *testing.T) {
 		"other=1":                {Op: cluster.QueryTopics, Limit: defaultTopicsLimit},
 	} {
 		var q cluster.Query
-		if status, reason := ParseTopicsQuery(&q, []byte(query)); status != 0 || q != want {
+		if status, reason := ParseTopicsQuery(&q, []byte(query)); status != 0 || !reflect.DeepEqual(q, want) {
 			t.Errorf("ParseTopicsQuery(%q) = %+v, %d %q; want %+v", query, q, status, reason, want)
 		}
 	}

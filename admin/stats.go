@@ -34,6 +34,9 @@ type Snapshot struct {
 	H2Conns       int64
 	H2SlowStreams uint64
 
+	// --max-conns-per-user (server/userpolicy.go)
+	UserConnsRefused, UserConnsKicked uint64
+
 	// The node and its upgrades (server/handoff.go)
 	Loops, Capacity                      int
 	Version                              string
@@ -84,6 +87,8 @@ func AppendStats(dst []byte, node string, sn *Snapshot) []byte {
 	field("uptime_seconds", int64(sn.Uptime.Seconds()))
 	field("h2_connections", sn.H2Conns)
 	field("h2_slow_streams", int64(sn.H2SlowStreams))
+	field("user_conns_refused", int64(sn.UserConnsRefused))
+	field("user_conns_kicked", int64(sn.UserConnsKicked))
 	dst = append(dst, `,"draining":`...)
 	dst = strconv.AppendBool(dst, sn.Draining)
 	dst = append(dst, `,"version":`...)
@@ -135,6 +140,8 @@ func AppendFigures(dst []byte, sn *Snapshot) []byte {
 	metric("stored_bytes", "gauge", "Bytes of QoS 1 messages kept.", float64(sn.StoredBytes))
 	metric("auth_denied_total", "counter", "Subscribes refused by auth (401, 403).", float64(sn.AuthDenied))
 	metric("auth_failures_total", "counter", "Subscribes the auth callback gave no usable answer for (502).", float64(sn.AuthFailed))
+	metric("user_conns_refused_total", "counter", "Subscribes refused 409: their user held --max-conns-per-user streams (refuse).", float64(sn.UserConnsRefused))
+	metric("user_conns_kicked_total", "counter", "Streams of this node kicked for a newer stream of their user (oldest-out).", float64(sn.UserConnsKicked))
 	metric("hook_events_sent_total", "counter", "Lifecycle events --hook-url accepted.", float64(sn.Hook.Sent))
 	metric("hook_events_dropped_total", "counter", "Lifecycle events dropped: the hook queue was full.", float64(sn.Hook.Dropped))
 	metric("hook_events_queued", "gauge", "Lifecycle events waiting for --hook-url.", float64(sn.Hook.Queued))

@@ -52,6 +52,8 @@
 //	pw:q:<user>       ZSET    the user's QoS 1 mailbox (package store, store/redis.go)
 //	pw:i:{<key>}      STRING  an Idempotency-Key: "p<node>:<n>" while its publish runs (PX hold,
 //	                          10s), then "<status> <JSON answer>" (PX --idempotency-window)
+//	pw:uc:<user>      ZSET    the conn keys of the user's streams scored by start (unix ms), for
+//	                          --max-conns-per-user (userconns.go); changed by one script
 //
 // Redis Cluster: every command names one key, so slots never matter; the {id} hash tag keeps a
 // node's own keys in one slot only so that they live and move together. Pipelines (DoMulti,

@@ -17,7 +17,7 @@ import (
 //	                 bits 1-3: Kind, the address kind plus one, 0 from a node that sends none)
 //	                 | uvarint+ID | uvarint+To | uvarint+Event | uvarint+ContentType | data (rest)
 //	result (type 2): corr uint64 | delivered uvarint | error text (rest; empty = none)
-//	query, answer (types 4, 5): presence queries, see query.go
+//	query, answer (types 4, 5): presence queries (query.go) and changing queries (subquery.go)
 //
 // corr is the request's correlation id: consecutive per link, answered in the same order.
 const (

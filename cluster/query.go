@@ -32,6 +32,13 @@ const (
 	// QueryTopics asks for the topics whose names start with Name: Count is how many the node
 	// has, Topics the first Limit of them in byte order, each with its subscriber count.
 	QueryTopics
+	// QuerySubscribe, QueryUnsubscribe and QueryKick change a node's subscribers rather than
+	// count them (server-side subscriptions and the per-user connection policy): see
+	// subquery.go.
+	QuerySubscribe
+	QueryUnsubscribe
+	QueryKick
+	QueryHolds
 )
 
 // MaxQueryLimit bounds Query.Limit, and so the size of an answer frame (256-byte names).
@@ -40,8 +47,13 @@ const MaxQueryLimit = 1000
 // Query asks one node for its local counts.
 type Query struct {
 	Op    QueryOp
-	Name  string // user id, topic name, or topic name prefix (QueryTopics; may be empty)
+	Name  string // user id, topic name, topic name prefix (QueryTopics; may be empty), or conn key
 	Limit int    // QueryTopics: most entries to return, 1..MaxQueryLimit
+
+	// The changing ops only (subquery.go):
+	Conn   bool     // Name is a conn key, not a user id
+	Force  bool     // topics the subscriber's auth did not allow are taken all the same
+	Topics []string // the topics to add or remove
 }
 
 // NameCount is one topic of a QueryTopics answer.
@@ -62,7 +74,7 @@ type QueryAnswer struct {
 type QueryHandler func(q *Query) QueryAnswer
 
 func querySize(q *Query) int {
-	return frameHeader + 9 + binary.MaxVarintLen64 + len(q.Name)
+	return frameHeader + 9 + binary.MaxVarintLen64 + len(q.Name) + changeSize(q)
 }
 
 func appendQuery(dst []byte, corr uint64, q *Query) []byte {
@@ -70,6 +82,9 @@ func appendQuery(dst []byte, corr uint64, q *Query) []byte {
 	dst = binary.BigEndian.AppendUint64(dst, corr)
 	dst = append(dst, byte(q.Op))
 	dst = binary.AppendUvarint(dst, uint64(max(q.Limit, 0)))
+	if q.Op >= QuerySubscribe {
+		return endFrame(appendChange(dst, q), at)
+	}
 	return endFrame(append(dst, q.Name...), at)
 }
 
@@ -80,7 +95,7 @@ func decodeQuery(body []byte) (corr uint64, q Query, err error) {
 	}
 	corr = binary.BigEndian.Uint64(body)
 	q.Op = QueryOp(body[8])
-	if q.Op < QueryUser || q.Op > QueryTopics {
+	if q.Op < QueryUser || q.Op > QueryHolds {
 		return 0, q, errBadFrame
 	}
 	n, k := binary.Uvarint(body[9:])
@@ -88,6 +103,9 @@ func decodeQuery(body []byte) (corr uint64, q Query, err error) {
 		return 0, q, errBadFrame
 	}
 	q.Limit = int(min(n, MaxQueryLimit))
+	if q.Op >= QuerySubscribe {
+		return corr, q, decodeChange(body[9+k:], &q)
+	}
 	q.Name = string(body[9+k:])
 	return corr, q, nil
 }

@@ -18,6 +18,10 @@ func TestQueryFrameRoundTrip(t *testing.T) {
 		{Op: QueryTopic, Name: "news.eu"},
 		{Op: QueryTopics, Name: "", Limit: 7},
 		{Op: QueryTopics, Name: "a", Limit: MaxQueryLimit},
+		{Op: QuerySubscribe, Name: "42", Topics: []string{"news", "chat.7"}},
+		{Op: QueryUnsubscribe, Name: "AAAA.b", Conn: true, Force: true, Topics: []string{"x"}},
+		{Op: QueryKick, Name: "AAAA.b", Conn: true},
+		{Op: QueryHolds, Name: "AAAA.b", Conn: true},
 	}
 	for i, q := range queries {
 		frame := appendQuery(nil, uint64(i+5), &q)
@@ -28,7 +32,7 @@ func TestQueryFrameRoundTrip(t *testing.T) {
 			t.Errorf("query frame type = %d; want %d", frame[4], typeQuery)
 		}
 		corr, got, err := decodeQuery(frame[frameHeader:])
-		if err != nil || corr != uint64(i+5) || got != q {
+		if err != nil || corr != uint64(i+5) || !reflect.DeepEqual(got, q) {
 			t.Errorf("decodeQuery(appendQuery(%+v)) = %d %+v, %v; want %d, the same query", q, corr, got, err, i+5)
 		}
 	}
@@ -53,7 +57,7 @@ func TestQueryDecodeRejects(t *testing.T) {
 			t.Errorf("decodeQuery(%d bytes) = nil error; want errBadFrame", n)
 		}
 	}
-	for _, op := range []byte{0, 4, 255} {
+	for _, op := range []byte{0, 8, 255} {
 		bad := bytes.Clone(good)
 		bad[8] = op
 		if _, _, err := decodeQuery(bad); err == nil {
@@ -80,13 +84,15 @@ func TestQueryDecodeRejects(t *testing.T) {
 func FuzzQueryFrames(f *testing.F) {
 	f.Add(appendQuery(nil, 1, &Query{Op: QueryUser, Name: "42"})[frameHeader:])
 	f.Add(appendQuery(nil, 2, &Query{Op: QueryTopics, Name: "news.", Limit: 100})[frameHeader:])
+	f.Add(appendQuery(nil, 5, &Query{Op: QuerySubscribe, Name: "42", Force: true, Topics: []string{"a", "b"}})[frameHeader:])
+	f.Add(appendQuery(nil, 6, &Query{Op: QueryKick, Name: "k.n", Conn: true})[frameHeader:])
 	f.Add(appendQueryAnswer(nil, 3, &QueryAnswer{Count: 2, Topics: []NameCount{{"a", 1}, {"b", 1}}})[frameHeader:])
 	f.Add(appendQueryAnswer(nil, 4, &QueryAnswer{Err: "no"})[frameHeader:])
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		if corr, q, err := decodeQuery(body); err == nil {
 			again := appendQuery(nil, corr, &q)
-			if c2, q2, err := decodeQuery(again[frameHeader:]); err != nil || c2 != corr || q2 != q {
+			if c2, q2, err := decodeQuery(again[frameHeader:]); err != nil || c2 != corr || !reflect.DeepEqual(q2, q) {
 				t.Fatalf("query %+v does not survive a round trip: %+v, %v", q, q2, err)
 			}
 		}
@@ -203,5 +209,35 @@ func TestLinkQueryUnansweredIsBounded(t *testing.T) {
 	}
 	if r, err := a.Forward(bg, "old", &Push{ID: "m", To: "user:1", Data: []byte("xy")}); err != nil || r.Delivered != 2 {
 		t.Errorf("push after that query = %+v, %v; want Delivered 2 on the same link", r, err)
+	}
+}
+
+// TestChangeQueryDecodeRejects: a changing query with unknown flag bits, a cut name or topic,
+// or more than MaxChangeTopics topics is a bad frame, never a partial query.
+func TestChangeQueryDecodeRejects(t *testing.T) {
+	good := appendQuery(nil, 1, &Query{Op: QuerySubscribe, Name: "42", Topics: []string{"news"}})[frameHeader:]
+	for n := 10; n < len(good); n++ {
+		if n == 14 { // corr, op, limit, flags and the name, no topic: a whole query
+			continue
+		}
+		if _, _, err := decodeQuery(good[:n]); err == nil {
+			t.Errorf("decodeQuery(%d of %d bytes) = nil error; want errBadFrame", n, len(good))
+		}
+	}
+	bad := bytes.Clone(good)
+	bad[10] |= 4
+	if _, _, err := decodeQuery(bad); err == nil {
+		t.Errorf("decodeQuery(flag bit 2) = nil error; want errBadFrame")
+	}
+	many := make([]string, MaxChangeTopics+1)
+	for i := range many {
+		many[i] = "t" + strconv.Itoa(i)
+	}
+	over := appendQuery(nil, 1, &Query{Op: QueryUnsubscribe, Name: "42", Topics: many})[frameHeader:]
+	if _, _, err := decodeQuery(over); err == nil {
+		t.Errorf("decodeQuery(%d topics) = nil error; want errBadFrame", len(many))
+	}
+	if _, q, err := decodeQuery(appendQuery(nil, 1, &Query{Op: QueryUnsubscribe, Name: "42", Topics: many[:MaxChangeTopics]})[frameHeader:]); err != nil || len(q.Topics) != MaxChangeTopics {
+		t.Errorf("decodeQuery(%d topics) = %d topics, %v; want all of them", MaxChangeTopics, len(q.Topics), err)
 	}
 }

@@ -40,6 +40,12 @@ func (ls *loopState) serveAPI(l *engine.Loop, h engine.Handle, c *connState, req
 		admin.ServePprof(ls.answers(l), h, req)
 	case bytes.HasPrefix(path, []byte("/conn/")):
 		ls.connAdmin(l, h, c, req, path[len("/conn/"):])
+	case bytes.HasPrefix(path, []byte("/subscriptions/")):
+		if method != "POST" && method != "DELETE" {
+			ls.answerNotAllowed(l, h, req, allowSubscriptions, "use POST to add topics, DELETE to remove them")
+			return
+		}
+		ls.s.cluster.presence.ServeSubscriptions(ls.answers(l), h, req, path) // admin/subscriptions.go
 	case method != "GET" && method != "HEAD":
 		ls.answerNotAllowed(l, h, req, allowAdmin, "admin endpoints answer GET")
 	case admin.ServeOps(ls.answers(l), opsNode{ls.s}, h, req, path): // healthz, readyz, stats, metrics

@@ -149,6 +149,7 @@ func (ls *loopState) admit(l *engine.Loop, h engine.Handle, c *connState, sub *s
 		}
 	}
 	sub.q.user = user
+	sub.id = id
 	ls.start(l, h, c, sub)
 }
 
@@ -199,12 +200,7 @@ type authCall struct {
 
 func newAuthCall(l *engine.Loop, h engine.Handle, req requestHeaders, sub *subscription, timeout time.Duration) *authCall {
 	call := &authCall{from: h, sub: *sub}
-	call.sub.q = &call.q
-	call.q.user = clone(sub.q.user)
-	call.q.topics = make([][]byte, len(sub.q.topics))
-	for i, t := range sub.q.topics {
-		call.q.topics[i] = clone(t)
-	}
+	call.sub.q = call.q.copyOf(sub.q)
 	call.req = auth.CallbackRequest{
 		Cookie:        clone(req.Header("Cookie")),
 		Authorization: clone(req.Header("Authorization")),
@@ -213,6 +209,17 @@ func newAuthCall(l *engine.Loop, h engine.Handle, req requestHeaders, sub *subsc
 		Deadline:      l.Now().Add(timeout),
 	}
 	return call
+}
+
+// copyOf makes q a copy of src's user and topics, which outlives the
+// request's bytes, and returns q.
+func (q *queryParams) copyOf(src *queryParams) *queryParams {
+	q.user = clone(src.user)
+	q.topics = make([][]byte, len(src.topics))
+	for i, t := range src.topics {
+		q.topics[i] = clone(t)
+	}
+	return q
 }
 
 func clone(b []byte) []byte {
@@ -255,23 +262,33 @@ var errAuthQueueTimeout = errors.New("auth callback not asked: no worker was fre
 
 // authDone runs on the subscriber's loop with the callback's verdict.
 func (ls *loopState) authDone(l *engine.Loop, call *authCall) {
-	h := call.from
-	if from := call.sub.stream; from != 0 { // an HTTP/2 stream asked (h2edge.go)
-		if st := ls.stream(from); st != nil && st.mode == modeAsync {
-			ls.answerVerdict(l, h, nil, call)
+	ls.resumeSubscribe(l, call.from, &call.sub, func(c *connState) { ls.answerVerdict(l, call.from, c, call) })
+}
+
+// resumeSubscribe answers, with answer, a subscribe that waited off the
+// loop (for the auth callback, or the per-user policy's Redis), when its
+// subscriber still waits (it reports false when not), then has its
+// connection carry on as the answer left it. sub.stream is the HTTP/2
+// stream that asked, 0 for HTTP/1.x connection h (whose connState answer
+// gets).
+func (ls *loopState) resumeSubscribe(l *engine.Loop, h engine.Handle, sub *subscription, answer func(c *connState)) bool {
+	if sub.stream != 0 { // an HTTP/2 stream asked (h2edge.go)
+		if st := ls.stream(sub.stream); st != nil && st.mode == modeAsync {
+			answer(nil)
+			return true
 		}
-		return
+		return false
 	}
 	c := ls.live(h)
 	if c == nil || c.mode != modeAsync {
-		return // the subscriber left while the callback was asked
+		return false // the subscriber left while it waited
 	}
 	c.mode = modeRequest
 	// The answer to h's own request, made away from its OnData: a stream's
 	// replay may be as large as one started inline.
-	l.Answer(h, func() { ls.answerVerdict(l, h, c, call) })
+	l.Answer(h, func() { answer(c) })
 	switch {
-	case c.mode == modeRequest && !call.sub.persist.Keep():
+	case c.mode == modeRequest && !sub.persist.Keep():
 		c.mode = modeClosing
 		l.CloseAfterFlush(h)
 	case c.mode == modeRequest:
@@ -280,6 +297,7 @@ func (ls *loopState) authDone(l *engine.Loop, call *authCall) {
 	case c.mode == modeStream:
 		l.Resume(h) // bytes sent meanwhile count as stream noise
 	}
+	return true
 }
 
 // answerVerdict answers or starts a subscribe with the callback's verdict.

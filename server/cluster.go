@@ -43,6 +43,12 @@ type clusterNode struct {
 	received atomic.Uint64 // pushes taken from other nodes
 
 	presence *admin.Presence // presence queries: their links and slots (admin/presence.go)
+
+	// users counts each user's streams for --max-conns-per-user; nil
+	// without it. pending holds the keys admitted whose streams are not
+	// registered yet, which no stale-key sweep may drop (userpolicy.go).
+	users   cluster.UserConns
+	pending sync.Map
 }
 
 // forwardTimeout bounds a forward, so a peer that holds its link open but
@@ -137,6 +143,8 @@ func (cn *clusterNode) startLinks() {
 	s := cn.s
 	cn.links = cluster.NewLinks(s.nodeID, cn.dir, cluster.LinkOptions{Logger: s.log, Observer: s.metrics.LinkObserver()})
 	cn.presence = admin.NewPresence(s.nodeID, s.table, cn.dir, cn.alone, lookupTimeout, s.log)
+	cn.presence.Change = cn.changeLocal // server-side subscriptions and the user policy's queries (subscriptions.go)
+	cn.users = cn.newUserConns()
 	cn.router = route.New(route.Options[*message]{Self: s.nodeID, Dir: cn.dir, Links: cn.links,
 		Store: s.store.put, Resolver: s.resolver, FromPeer: fromPeer, LookupTimeout: lookupTimeout, ForwardTimeout: forwardTimeout, Logger: s.log})
 	if cn.ln == nil {

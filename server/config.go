@@ -45,6 +45,8 @@ type Config struct {
 
 	MaxConns         int
 	MaxConnsPerIP    int
+	MaxConnsPerUser  int    // streams per user at most, cluster-wide; 0 = unlimited (userpolicy.go)
+	UserConnPolicy   string // past MaxConnsPerUser: "oldest-out" (kick the oldest) or "refuse" (409)
 	HeaderTimeout    time.Duration
 	MaxHeaderBytes   int
 	WriteBufferLimit int
@@ -89,6 +91,7 @@ func DefaultConfig() Config {
 		WriteBufferLimit: 256 << 10,
 		SendBufferBytes:  32 << 10,
 		H2MaxStreams:     100,
+		UserConnPolicy:   policyOldestOut,
 		AuthTimeout:      3 * time.Second,
 		HookQueue:        65536,
 		Drain:            30 * time.Second,
@@ -140,6 +143,10 @@ func (c *Config) Validate() error {
 	atLeast("store-bytes", c.StoreBytes, c.MaxMessageBytes)
 	atLeast("max-conns", c.MaxConns, 0)
 	atLeast("max-conns-per-ip", c.MaxConnsPerIP, 0)
+	atLeast("max-conns-per-user", c.MaxConnsPerUser, 0)
+	if c.UserConnPolicy != policyOldestOut && c.UserConnPolicy != policyRefuse {
+		errs = append(errs, fmt.Errorf("--user-conn-policy must be oldest-out or refuse, got %q", c.UserConnPolicy))
+	}
 	atLeast("loops", c.Loops, 0)
 	if c.PublishRate < 0 {
 		errs = append(errs, fmt.Errorf("--publish-rate must not be negative, got %v", c.PublishRate))

@@ -27,6 +27,10 @@ type counters struct {
 	// HTTP/2 (h2conn.go)
 	h2Conns       atomic.Int64  // HTTP/2 connections open
 	h2SlowStreams atomic.Uint64 // streams reset as slow consumers
+
+	// --max-conns-per-user (userpolicy.go)
+	userRefused atomic.Uint64 // streams refused 409 (refuse)
+	userEvicted atomic.Uint64 // this node's streams kicked for a newer one of their user (oldest-out)
 }
 
 // snapshot reads every figure once, for /stats and /metrics (admin/stats.go).
@@ -58,6 +62,7 @@ func (s *Server) snapshot() admin.Snapshot {
 	sn.Uptime = time.Since(s.started)
 	sn.Draining = s.draining.Load()
 	sn.H2Conns, sn.H2SlowStreams = s.counters.h2Conns.Load(), s.counters.h2SlowStreams.Load()
+	sn.UserConnsRefused, sn.UserConnsKicked = s.counters.userRefused.Load(), s.counters.userEvicted.Load()
 	sn.Forwards, sn.Received = s.cluster.forwards.Load(), s.cluster.received.Load()
 	sn.Dir = s.cluster.dir.Stats()
 	if s.auth != nil {

@@ -79,6 +79,10 @@ func (ls *loopState) h2Subscribe(l *engine.Loop, h engine.Handle, hc *h2Conn, id
 // subscriber with its own conn key (the Push-Conn field), its own
 // memberships, its frames as DATA on the stream. A HEAD gets the head alone.
 func (ls *loopState) h2Start(l *engine.Loop, sn *subscription) {
+	if ls.gateUser(l, engine.Handle(sn.stream), nil, sn) { // userpolicy.go
+		return
+	}
+	defer func() { ls.presetKey = [2]uint64{} }()
 	sub := sn.stream
 	st := ls.stream(sub)
 	if st == nil {

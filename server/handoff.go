@@ -507,6 +507,7 @@ func (s *Server) adopt(t *handoff.Taken) error {
 		return err
 	}
 	s.idem = s.cluster.idem
+	s.countAdopted(now) // userpolicy.go
 	return s.adoptQoS(t, now)
 }
 

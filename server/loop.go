@@ -39,14 +39,16 @@ type loopState struct {
 	index int
 	rng   *rand.ChaCha8 // conn keys: a CSPRNG seeded from crypto/rand
 
-	loopConns    // connection pages, parsers, memberships (loopconns.go)
-	loopStreams  // subscribers that share a connection: HTTP/2 streams (subscriber.go)
-	loopH2       // HTTP/2 connections' codecs and scratch (h2conn.go)
-	loopTimers   // the timing wheel and the slot sweep (looptimers.go)
-	reqScratch   // the request being served: parameters, response (loopscratch.go)
-	loopFanOut   // fan-out targets and per-loop batches (loopfanout.go)
-	replayHolds  // streams held for a QoS 1 replay or re-sync (loopholds.go)
-	publishState // the publishing request's route job and results (loopjob.go)
+	loopConns              // connection pages, parsers, memberships (loopconns.go)
+	loopStreams            // subscribers that share a connection: HTTP/2 streams (subscriber.go)
+	loopH2                 // HTTP/2 connections' codecs and scratch (h2conn.go)
+	loopTimers             // the timing wheel and the slot sweep (looptimers.go)
+	reqScratch             // the request being served: parameters, response (loopscratch.go)
+	loopFanOut             // fan-out targets and per-loop batches (loopfanout.go)
+	replayHolds            // streams held for a QoS 1 replay or re-sync (loopholds.go)
+	publishState           // the publishing request's route job and results (loopjob.go)
+	loopAllow              // what auth allowed each stream, for server-side subscribes (allowsets.go)
+	presetKey    [2]uint64 // the next register's key bits, chosen by the user policy (userpolicy.go); zero: none
 
 	subscribers atomic.Int64 // streams and waiting long-polls on this loop
 	messagesOut atomic.Uint64

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/pushwire/pushwire/auth"
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
@@ -24,9 +25,11 @@ type subscription struct {
 	origin    uint8             // see originIndex
 	since     uint64
 	hasSince  bool
-	head      bool          // a HEAD request: answer the head, start nothing
-	stream    conntable.Sub // an HTTP/2 stream's subscribe: its record, waiting (h2edge.go); 0 on HTTP/1.x
-	last      int           // ?last=N: replay the newest N of each topic's history (gap.go)
+	head      bool           // a HEAD request: answer the head, start nothing
+	id        *auth.Identity // what auth allowed (allowsets.go); nil without auth
+	gated     bool           // the per-user connection policy admitted it (userpolicy.go)
+	stream    conntable.Sub  // an HTTP/2 stream's subscribe: its record, waiting (h2edge.go); 0 on HTTP/1.x
+	last      int            // ?last=N: replay the newest N of each topic's history (gap.go)
 }
 
 // subscribe reads a subscribe request (SPEC §3) and starts it, or with auth
@@ -84,6 +87,10 @@ func (ls *loopState) start(l *engine.Loop, h engine.Handle, c *connState, sub *s
 		ls.h2Start(l, sub)
 		return
 	}
+	if ls.gateUser(l, h, c, sub) { // userpolicy.go
+		return
+	}
+	defer func() { ls.presetKey = [2]uint64{} }()
 	if sub.head {
 		ls.answerSubscribeHead(l, h, c, sub)
 		return
@@ -116,6 +123,7 @@ func (ls *loopState) startStream(l *engine.Loop, sub conntable.Sub, s *subState,
 	q, f := sn.q, sn.format
 	s.format = f
 	s.mode = modeStream
+	ls.keepAllowed(sub, sn.id)
 	ls.s.counters.subscribes.Add(1)
 	if ls.s.hooks != nil {
 		ls.s.hooks.Connect(keyText, q.user, ls.s.nodeID, l.Now())
@@ -170,7 +178,12 @@ func parseSince(param, header []byte) (since uint64, ok bool, err error) {
 // memberships in the table.
 func (ls *loopState) register(sub conntable.Sub, s *subState, q *queryParams) {
 	keys, i := ls.keysOf(sub)
-	keys.Set(i, sub, [2]uint64{ls.rng.Uint64(), ls.rng.Uint64()})
+	r := ls.presetKey
+	if r == ([2]uint64{}) {
+		r = [2]uint64{ls.rng.Uint64(), ls.rng.Uint64()}
+	}
+	ls.presetKey = [2]uint64{}
+	keys.Set(i, sub, r)
 	ls.subscribers.Add(1)
 	s.subscribed, s.hasUser, s.cursor = true, false, 0
 	if len(q.user) > 0 {
@@ -257,6 +270,7 @@ func (ls *loopState) unsubscribe(l *engine.Loop, c *connState) {
 
 // leave takes subscriber sub out of the table.
 func (ls *loopState) leave(l *engine.Loop, sub conntable.Sub, s *subState) {
+	ls.streamLeft(sub, s)                           // userpolicy.go
 	if ls.s.hooks != nil && s.format != push.Poll { // streams only: start told the hook
 		var key [keyTextLen + 65]byte
 		keyText := ls.s.appendKeyText(key[:0], ls.keyOf(sub))

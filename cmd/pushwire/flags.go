@@ -45,6 +45,8 @@ func registerFlags(fs *flag.FlagSet, c *server.Config) {
 	fs.IntVar(&c.IdempotencyKeys, "idempotency-keys", c.IdempotencyKeys, "idempotency keys kept in memory (standalone; cluster mode keeps them in Redis): when full, the oldest go first, counted")
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "edge connections held at most (0 = the open-files limit)")
 	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "edge connections per client IP (0 = unlimited)")
+	fs.IntVar(&c.MaxConnsPerUser, "max-conns-per-user", c.MaxConnsPerUser, "streams one user may hold across the cluster (0 = unlimited); see --user-conn-policy")
+	fs.StringVar(&c.UserConnPolicy, "user-conn-policy", c.UserConnPolicy, "past --max-conns-per-user: oldest-out (the user's oldest stream gets the kicked frame and is closed) or refuse (the new subscribe is answered 409)")
 	fs.DurationVar(&c.HeaderTimeout, "header-timeout", c.HeaderTimeout, "time allowed to send a whole request (slowloris guard)")
 	fs.Var((*byteSize)(&c.MaxHeaderBytes), "max-header-bytes", "largest request head")
 	fs.Var((*byteSize)(&c.WriteBufferLimit), "write-buffer-limit", "pending output per connection before it is cut as a slow consumer")
