@@ -104,6 +104,7 @@ func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, e
 // nothing to send and the wait is not over (final).
 func (ls *loopState) pollBody(l *engine.Loop, h engine.Handle, c *subState, extra []*message, final bool) (body []byte, ok bool) {
 	msgs := ls.pending[:0]
+	var lost uint64 // the user's QoS 1 lost mark (store/lost.go)
 	for _, mb := range ls.subMembers(c) {
 		name, g, ok := ls.s.table.AppendName(ls.names[:0], mb)
 		ls.names = name
@@ -111,7 +112,7 @@ func (ls *loopState) pollBody(l *engine.Loop, h engine.Handle, c *subState, extr
 			continue
 		}
 		if g == conntable.Users {
-			msgs = ls.s.store.appendNow(msgs, name, l.Now().UnixMilli())
+			msgs, lost = ls.s.store.appendNow(msgs, name, l.Now().UnixMilli())
 		}
 		msgs = ls.s.recent.AppendSince(msgs, g, name, c.cursor)
 	}
@@ -131,7 +132,7 @@ func (ls *loopState) pollBody(l *engine.Loop, h engine.Handle, c *subState, extr
 	if len(msgs) > 0 {
 		body = append(body, `{"messages":[`...)
 		var last uint64
-		gap := ls.pollGap(c) // gap.go
+		gap := c.cursor != 0 && lost > c.cursor || ls.pollGap(c) // gap.go
 		if gap {
 			body = push.AppendGapFrame(body, push.Poll, l.Now().UnixMilli(), c.cursor, nil)
 		}

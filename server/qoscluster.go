@@ -22,7 +22,8 @@ type replayBatch struct {
 	msgs     []*message
 	since    uint64 // the client's resume cursor (hasSince): stored ids up to it may be resends
 	hasSince bool
-	resync   bool // a re-sync or repeated replay of a live stream, not its start (resync.go)
+	resync   bool   // a re-sync or repeated replay of a live stream, not its start (resync.go)
+	lost     uint64 // the user's lost mark: a resume from before it starts with the gap frame (gap.go)
 }
 
 // replayStored asks the router for user's stored messages for connection
@@ -83,6 +84,9 @@ func (ls *loopState) writeReplay(l *engine.Loop, h engine.Handle, b *replayBatch
 	sub := conntable.Sub(h) // an HTTP/1.x connection's subscriber, or an HTTP/2 stream's
 	c, conn := ls.subscriberOf(sub)
 	stream := c != nil && c.mode == modeStream
+	if stream && !b.resync {
+		ls.writeStoredGap(l, sub, c, conn, b)
+	}
 	var sent []sentEntry
 	if stream && len(b.msgs) > 0 {
 		if user, ok := push.UserOf(b.msgs[0].To); ok {

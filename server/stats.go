@@ -21,6 +21,11 @@ type counters struct {
 	// HTTP/2 (h2conn.go)
 	h2Conns       atomic.Int64  // HTTP/2 connections open
 	h2SlowStreams atomic.Uint64 // streams reset as slow consumers
+
+	// Stream lifetime (lifetime.go)
+	ageCloses atomic.Uint64 // streams ended by --max-conn-age
+	refreshes atomic.Uint64 // refresh frames sent (auth expiring)
+	expiries  atomic.Uint64 // streams ended as their auth expired
 }
 
 // snapshot is one reading of every figure, so /stats and /metrics agree.
@@ -45,6 +50,8 @@ type snapshot struct {
 	// HTTP/2 (h2conn.go)
 	h2Conns       int64
 	h2SlowStreams uint64
+
+	ageCloses, refreshes, expiries uint64 // stream lifetime (lifetime.go)
 }
 
 func (s *Server) snapshot() snapshot {
@@ -75,6 +82,7 @@ func (s *Server) snapshot() snapshot {
 	sn.uptime = time.Since(s.started)
 	sn.draining = s.draining.Load()
 	sn.h2Conns, sn.h2SlowStreams = s.counters.h2Conns.Load(), s.counters.h2SlowStreams.Load()
+	sn.ageCloses, sn.refreshes, sn.expiries = s.counters.ageCloses.Load(), s.counters.refreshes.Load(), s.counters.expiries.Load()
 	sn.forwards, sn.received = s.cluster.forwards.Load(), s.cluster.received.Load()
 	sn.dir = s.cluster.dir.Stats()
 	if s.auth != nil {
@@ -130,6 +138,9 @@ func (s *Server) appendStats(dst []byte) []byte {
 	field("uptime_seconds", int64(sn.uptime.Seconds()))
 	field("h2_connections", sn.h2Conns)
 	field("h2_slow_streams", int64(sn.h2SlowStreams))
+	field("max_age_closes", int64(sn.ageCloses))
+	field("refreshes", int64(sn.refreshes))
+	field("expiries", int64(sn.expiries))
 	dst = append(dst, `,"draining":`...)
 	dst = strconv.AppendBool(dst, sn.draining)
 	dst = s.appendUpgradeStats(dst)
@@ -170,6 +181,9 @@ func (s *Server) appendFigures(dst []byte) []byte {
 	metric("polls_total", "counter", "Long-poll requests.", float64(sn.polls))
 	metric("h2_connections", "gauge", "HTTP/2 edge connections open.", float64(sn.h2Conns))
 	metric("h2_slow_streams_total", "counter", "HTTP/2 streams reset as slow consumers (their window stayed shut).", float64(sn.h2SlowStreams))
+	metric("max_age_closes_total", "counter", "Streams ended by --max-conn-age with the reconnect frame.", float64(sn.ageCloses))
+	metric("refreshes_total", "counter", "Refresh frames sent: a stream's token or auth callback ttl ends within --refresh-before.", float64(sn.refreshes))
+	metric("expiries_total", "counter", "Streams closed as their token or auth callback ttl ended.", float64(sn.expiries))
 	metric("acks_total", "counter", "Acknowledgements received.", float64(sn.acks))
 	metric("duplicates_total", "counter", "Publishes not delivered: their idempotency key was seen within the window.", float64(sn.duplicates))
 	metric("idempotency_keys_evicted_total", "counter", "Idempotency keys dropped unexpired: the in-memory map was full.", float64(sn.idemEvicted))

@@ -26,6 +26,7 @@ type subscription struct {
 	head      bool          // a HEAD request: answer the head, start nothing
 	stream    conntable.Sub // an HTTP/2 stream's subscribe: its record, waiting (h2edge.go); 0 on HTTP/1.x
 	last      int           // ?last=N: replay the newest N of each topic's history (gap.go)
+	expires   int64         // unix ms when auth's permission ends (lifetime.go); 0 = never
 }
 
 // subscribe reads a subscribe request (SPEC §3) and starts it, or with auth
@@ -124,6 +125,7 @@ func (ls *loopState) startStream(l *engine.Loop, sub conntable.Sub, s *subState,
 	ls.frameTo(l, sub, s, conn, func(dst []byte) []byte {
 		return push.AppendRegisteredFrame(dst, f, nowMs, keyText, retry, ls.s.boundary)
 	})
+	ls.startLife(l, sub, s, conn, sn)
 	ls.replay(l, sub, s, conn, q, sn)
 	// The QoS 1 paths (sentlog.go, store) key streams by engine.Handle: a
 	// Sub has its layout, and for an HTTP/1.x subscriber it is the
@@ -288,17 +290,18 @@ func (ls *loopState) replay(l *engine.Loop, sub conntable.Sub, c *subState, conn
 	nowMs := l.Now().UnixMilli()
 	msgs := ls.pending[:0]
 	var sent []sentEntry
+	var lost uint64 // the user's lost mark (store/lost.go)
 	if len(q.user) > 0 {
 		if hasSince { // what this node sent the user up to since (sentlog.go)
 			ls.s.store.resume(q.user, since, nowMs)
 		}
-		msgs = ls.s.store.appendNow(msgs, q.user, nowMs)
+		msgs, lost = ls.s.store.appendNow(msgs, q.user, nowMs)
 		if len(msgs) > 0 {
 			sent = ls.s.sent.appendEntries(ls.sentScratch[:0], q.user)
 		}
 	}
 	if hasSince {
-		ls.writeGapIfMissed(l, sub, c, conn, q.topics, since, nowMs)
+		ls.writeGapIfMissed(l, sub, c, conn, q.topics, since, lost, nowMs)
 		for _, t := range q.topics {
 			msgs = ls.s.recent.AppendSince(msgs, conntable.Topics, t, since)
 		}

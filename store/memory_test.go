@@ -25,7 +25,7 @@ func TestStoreAckIDs(t *testing.T) {
 		t.Errorf("ackIDs(2, 4, 9) = %d; want 2", len(removed))
 	}
 	var left []uint64
-	pending, _ := s.AppendPending(ctx, nil, u, 0)
+	pending, _, _ := s.AppendPending(ctx, nil, u, 0)
 	for _, m := range pending {
 		left = append(left, m.Seq)
 		m.Release()
@@ -64,9 +64,9 @@ func TestMemoryBounds(t *testing.T) {
 	if err := s.Put(ctx, u, msg(5, 0, "eeeee"), 100); err != nil {
 		t.Errorf("Put(after message 1 expired) = %v; want nil", err)
 	}
-	pending, _ := s.AppendPending(ctx, nil, u, 100)
-	if got := seqs(pending); !slices.Equal(got, []uint64{2, 5}) {
-		t.Errorf("pending = %v; want [2 5]", got)
+	pending, lost, _ := s.AppendPending(ctx, nil, u, 100)
+	if got := seqs(pending); !slices.Equal(got, []uint64{2, 5}) || lost != 1 {
+		t.Errorf("pending = %v, lost %d; want [2 5], lost 1 (message 1 expired unacknowledged)", got, lost)
 	}
 	for _, m := range pending {
 		m.Release()
