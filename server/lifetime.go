@@ -21,8 +21,11 @@ import (
 // visits every stream for its heartbeat checks them on the same visit.
 
 // streamLife is a stream's deadlines, packed into subState.timer: bits 0-31
-// the stamp at which its age limit ends it (0 = none), bits 32-62 the stamp
-// of its auth's expiry (0 = none), bit 63 set once the refresh frame went.
+// the stamp at which its age limit ends it (0 = none), bits 32-62 its auth's
+// expiry in whole seconds since the second the node started (0 = none; a
+// token's exp is whole seconds, so the refresh frame tells it exactly; a
+// callback's ttl is rounded up to the second), bit 63 set once the refresh
+// frame went.
 type streamLife uint64
 
 const (
@@ -53,10 +56,10 @@ func (ls *loopState) startLife(l *engine.Loop, sub conntable.Sub, s *subState, c
 		life |= streamLife(ls.s.lifeStamp(now.Add(limit), lifeAgeMask))
 	}
 	if sn.expires != 0 {
-		life |= streamLife(ls.s.lifeStamp(time.UnixMilli(sn.expires), lifeExpMask)) << lifeExpShift
+		life |= streamLife(ls.s.expStamp(time.UnixMilli(sn.expires))) << lifeExpShift
 	}
 	s.timer = conntable.TimerID(life)
-	if life.expiry() != 0 && !now.Before(time.UnixMilli(sn.expires).Add(-cfg.RefreshBefore)) {
+	if exp := life.expiry(); exp != 0 && !now.Before(ls.s.expTime(exp).Add(-cfg.RefreshBefore)) {
 		ls.refresh(l, sub, s, conn, now)
 	}
 }
@@ -73,6 +76,22 @@ func (s *Server) lifeStamp(t time.Time, limit stamp) stamp {
 	return 0
 }
 
+// expStamp is an expiry as whole seconds since the second the node started,
+// rounded up: never 0 (none), and none beyond 68 years.
+func (s *Server) expStamp(t time.Time) stamp {
+	d := t.Sub(s.started.Truncate(time.Second))
+	secs := (d + time.Second - 1) / time.Second
+	if secs > lifeExpMask {
+		return 0
+	}
+	return stamp(max(secs, 1))
+}
+
+// expTime is the time expStamp st stands for.
+func (s *Server) expTime(st stamp) time.Time {
+	return s.started.Truncate(time.Second).Add(time.Duration(st) * time.Second)
+}
+
 // lifeDue runs on the sweep's visit to stream s (modeStream, s.timer set):
 // it ends a stream whose auth expired or, within the tick's budget, that
 // outlived its age limit, or sends the refresh frame when the expiry is near.
@@ -85,7 +104,7 @@ func (s *Server) lifeStamp(t time.Time, limit stamp) stamp {
 func (ls *loopState) lifeDue(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle, now time.Time, visitEvery time.Duration) bool {
 	life := streamLife(s.timer)
 	if exp := life.expiry(); exp != 0 {
-		at := ls.s.timeOf(exp)
+		at := ls.s.expTime(exp)
 		switch {
 		case !now.Before(at.Add(-visitEvery)):
 			ls.s.counters.expiries.Add(1)
@@ -113,7 +132,7 @@ func (ls *loopState) refresh(l *engine.Loop, sub conntable.Sub, s *subState, con
 	life := streamLife(s.timer)
 	s.timer = conntable.TimerID(life | lifeRefreshed)
 	ls.s.counters.refreshes.Add(1)
-	f, nowMs, expMs := s.format, now.UnixMilli(), ls.s.timeOf(life.expiry()).UnixMilli()
+	f, nowMs, expMs := s.format, now.UnixMilli(), ls.s.expTime(life.expiry()).UnixMilli()
 	ls.frameTo(l, sub, s, conn, func(dst []byte) []byte {
 		return push.AppendRefreshFrame(dst, f, nowMs, expMs, ls.s.boundary)
 	})
