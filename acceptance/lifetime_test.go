@@ -196,7 +196,7 @@ func TestTokenRefreshAndExpiry(t *testing.T) {
 
 	// The client comes back with a new token, from the last id it had.
 	next := signToken(t, jwtSecret, jwt.MapClaims{"sub": "r1", "exp": time.Now().Unix() + 2})
-	s2 := n.subscribe("/sub?since="+strings.Trim(id, `"`)+"&token="+next)
+	s2 := n.subscribe("/sub?since=" + strings.Trim(id, `"`) + "&token=" + next)
 	defer s2.close()
 	if reg := s2.packet(); !strings.Contains(reg, `"state":"registered"`) {
 		t.Fatalf("resumed stream's first packet %s; want registered", reg)
