@@ -125,8 +125,8 @@ func (ls *loopState) startStream(l *engine.Loop, sub conntable.Sub, s *subState,
 	ls.frameTo(l, sub, s, conn, func(dst []byte) []byte {
 		return push.AppendRegisteredFrame(dst, f, nowMs, keyText, retry, ls.s.boundary)
 	})
-	ls.startLife(l, sub, s, conn, sn)
 	ls.replay(l, sub, s, conn, q, sn)
+	ls.startLife(l, sub, s, conn, sn)
 	// The QoS 1 paths (sentlog.go, store) key streams by engine.Handle: a
 	// Sub has its layout, and for an HTTP/1.x subscriber it is the
 	// connection's handle.
