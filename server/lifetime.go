@@ -189,3 +189,31 @@ func (ls *loopState) endStreamWith(l *engine.Loop, sub conntable.Sub, s *subStat
 	c.mode = modeClosing
 	l.CloseAfterFlush(conn)
 }
+
+// exportLife is stream s's deadlines as absolute times for an upgrade's
+// handoff record (unix ms, 0 = none): stamps count from this process's start.
+func (s *Server) exportLife(st *subState) (ageEndMs, expiresMs int64, refreshed bool) {
+	life := streamLife(st.timer)
+	if end := life.ageEnd(); end != 0 {
+		ageEndMs = s.timeOf(end).UnixMilli()
+	}
+	if exp := life.expiry(); exp != 0 {
+		expiresMs = s.expTime(exp).UnixMilli()
+	}
+	return ageEndMs, expiresMs, life.refreshed()
+}
+
+// importLife is a handed-over stream's deadlines in this process's stamps.
+func (s *Server) importLife(ageEndMs, expiresMs int64, refreshed bool) conntable.TimerID {
+	var life streamLife
+	if ageEndMs != 0 {
+		life |= streamLife(s.lifeStamp(time.UnixMilli(ageEndMs), lifeAgeMask))
+	}
+	if expiresMs != 0 {
+		life |= streamLife(s.expStamp(time.UnixMilli(expiresMs))) << lifeExpShift
+	}
+	if refreshed {
+		life |= lifeRefreshed
+	}
+	return conntable.TimerID(life)
+}
