@@ -34,10 +34,12 @@ func parseLast(v []byte) (int, bool) {
 // writeGapIfMissed writes the gap frame when the user's QoS 1 mailbox lost
 // a message newer than since (lost, its mark: store/lost.go) or some topic's
 // history let go of one: the client missed it.
-func (ls *loopState) writeGapIfMissed(l *engine.Loop, sub conntable.Sub, c *subState, conn engine.Handle, topics [][]byte, since, lost uint64, nowMs int64) {
+func (ls *loopState) writeGapIfMissed(l *engine.Loop, sub conntable.Sub, c *subState, conn engine.Handle, topics [][]byte, since, lost uint64, nowMs int64) bool {
 	if lost > since || ls.topicGap(topics, since) {
 		ls.writeGap(l, sub, c, conn, since, nowMs)
+		return true
 	}
+	return false
 }
 
 // topicGap reports whether some topic's history let go of a message newer
@@ -60,10 +62,10 @@ func (ls *loopState) writeGap(l *engine.Loop, sub conntable.Sub, c *subState, co
 
 // writeStoredGap writes the gap frame before a stream's stored messages read
 // from Redis (qoscluster.go) when the user's mailbox lost a message newer
-// than the stream's cursor. The stream's topic gap, if any, was written as
-// it started, so such a stream may carry two gap frames.
+// than the stream's cursor, unless the stream got it as it started (a
+// topic's gap): one gap frame says it all.
 func (ls *loopState) writeStoredGap(l *engine.Loop, sub conntable.Sub, c *subState, conn engine.Handle, b *replayBatch) {
-	if b.hasSince && b.lost > b.since {
+	if b.hasSince && !b.gapped && b.lost > b.since {
 		ls.writeGap(l, sub, c, conn, b.since, l.Now().UnixMilli())
 	}
 }

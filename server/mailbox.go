@@ -102,11 +102,13 @@ func (q *qosMailbox) appendNow(dst []*message, user []byte, nowMs int64) ([]*mes
 // reports whether they will come, so that a stream holds its live messages
 // until then (holdLive). In memory there is nothing to fetch: appendNow
 // returned them.
-func (q *qosMailbox) fetch(h engine.Handle, user []byte, since uint64, hasSince bool) bool {
+// gapped says the stream already got the gap frame (a topic's), so the
+// stored messages' gap is not signalled twice.
+func (q *qosMailbox) fetch(h engine.Handle, user []byte, since uint64, hasSince, gapped bool) bool {
 	if !q.routed {
 		return false
 	}
-	return q.s.cluster.replayStored(h, user, since, hasSince)
+	return q.s.cluster.replayStored(h, user, since, hasSince, gapped)
 }
 
 // ack answers POST /ack on the loop of the connection acked for: it removes

@@ -36,7 +36,7 @@ func (ls *loopState) poll(l *engine.Loop, sub conntable.Sub, c *subState, sn *su
 	c.origin = sn.origin
 	ls.s.counters.polls.Add(1)
 	if c.hasUser {
-		ls.s.store.fetch(engine.Handle(sub), ls.subUser(c), since, hasSince)
+		ls.s.store.fetch(engine.Handle(sub), ls.subUser(c), since, hasSince, false)
 	}
 	if !ls.pollAnswer(l, sub, c, nil, false) {
 		ls.setSubTimer(sub, c, timerPoll, l.Now().Add(ls.s.cfg.PollTimeout))

@@ -24,6 +24,7 @@ type replayBatch struct {
 	hasSince bool
 	resync   bool   // a re-sync or repeated replay of a live stream, not its start (resync.go)
 	lost     uint64 // the user's lost mark: a resume from before it starts with the gap frame (gap.go)
+	gapped   bool   // the stream got the gap frame as it started (a topic's): not again
 }
 
 // replayStored asks the router for user's stored messages for connection
@@ -34,7 +35,7 @@ type replayBatch struct {
 // always, an empty batch when there is nothing or Redis failed, since a
 // stream holds its live messages until then (holdLive). It reports false
 // when the router could not take the job.
-func (cn *clusterNode) replayStored(h engine.Handle, user []byte, since uint64, hasSince bool) bool {
+func (cn *clusterNode) replayStored(h engine.Handle, user []byte, since uint64, hasSince, gapped bool) bool {
 	name := string(user)
 	var acks []uint64
 	if hasSince {
@@ -46,7 +47,7 @@ func (cn *clusterNode) replayStored(h engine.Handle, user []byte, since uint64, 
 		// re-sync that follows replays this stream again (resync.go).
 		_ = cn.dir.Flush(ctx)
 		cancel()
-		cn.replayNow(h, name, acks, replayBatch{since: since, hasSince: hasSince})
+		cn.replayNow(h, name, acks, replayBatch{since: since, hasSince: hasSince, gapped: gapped})
 	}
 	if !cn.submit(job) {
 		cn.s.log.Warn("QoS 1 store: router saturated, no replay for a new connection", "user", name)

@@ -125,12 +125,12 @@ func (ls *loopState) startStream(l *engine.Loop, sub conntable.Sub, s *subState,
 	ls.frameTo(l, sub, s, conn, func(dst []byte) []byte {
 		return push.AppendRegisteredFrame(dst, f, nowMs, keyText, retry, ls.s.boundary)
 	})
-	ls.replay(l, sub, s, conn, q, sn)
+	gapped := ls.replay(l, sub, s, conn, q, sn)
 	ls.startLife(l, sub, s, conn, sn)
 	// The QoS 1 paths (sentlog.go, store) key streams by engine.Handle: a
 	// Sub has its layout, and for an HTTP/1.x subscriber it is the
 	// connection's handle.
-	if h := engine.Handle(sub); len(q.user) > 0 && ls.s.store.fetch(h, q.user, sn.since, sn.hasSince) {
+	if h := engine.Handle(sub); len(q.user) > 0 && ls.s.store.fetch(h, q.user, sn.since, sn.hasSince, gapped) {
 		ls.held[h] = nil // live messages wait for the replay (holdLive)
 	}
 }
@@ -284,7 +284,8 @@ func (ls *loopState) leave(l *engine.Loop, sub conntable.Sub, s *subState) {
 
 // replay writes, before anything live, the unacknowledged QoS 1 messages of
 // the user and, when the client resumes from an id, the topic history after it.
-func (ls *loopState) replay(l *engine.Loop, sub conntable.Sub, c *subState, conn engine.Handle, q *queryParams, sn *subscription) {
+// It reports whether it wrote the gap frame.
+func (ls *loopState) replay(l *engine.Loop, sub conntable.Sub, c *subState, conn engine.Handle, q *queryParams, sn *subscription) (gapped bool) {
 	since, hasSince := sn.since, sn.hasSince
 	h := engine.Handle(sub) // the QoS 1 paths' key: see startStream
 	nowMs := l.Now().UnixMilli()
@@ -301,7 +302,7 @@ func (ls *loopState) replay(l *engine.Loop, sub conntable.Sub, c *subState, conn
 		}
 	}
 	if hasSince {
-		ls.writeGapIfMissed(l, sub, c, conn, q.topics, since, lost, nowMs)
+		gapped = ls.writeGapIfMissed(l, sub, c, conn, q.topics, since, lost, nowMs)
 		for _, t := range q.topics {
 			msgs = ls.s.recent.AppendSince(msgs, conntable.Topics, t, since)
 		}
@@ -323,4 +324,5 @@ func (ls *loopState) replay(l *engine.Loop, sub conntable.Sub, c *subState, conn
 	c.cursor = last
 	clear(msgs)
 	ls.pending = msgs[:0]
+	return gapped
 }
