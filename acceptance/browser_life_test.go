@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -59,14 +58,13 @@ window.onerror = (msg) => { result.errors.push("onerror: " + msg); post(); };
 // message published after it asked.
 func TestBrowserEventSourceGapAndRefresh(t *testing.T) {
 	t.Parallel()
-	results := make(chan string, 1)
 	asked := make(chan struct{}, 1)
 	var body atomic.Pointer[string] // set once the node runs; read when Chromium asks
 	var exp atomic.Int64            // the first token's, signed as Chromium asks for the page: 4s ahead
 	claims := func(exp int64) jwt.MapClaims {
 		return jwt.MapClaims{"sub": "b", "topics": []string{"browser-life"}, "exp": exp}
 	}
-	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	page, results := startPageServer(t, func(w http.ResponseWriter, r *http.Request) bool {
 		switch r.URL.Path {
 		case "/":
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -78,18 +76,11 @@ func TestBrowserEventSourceGapAndRefresh(t *testing.T) {
 			case asked <- struct{}{}:
 			default:
 			}
-		case "/result":
-			b, _ := io.ReadAll(r.Body)
-			select {
-			case results <- string(b):
-			default:
-			}
-			w.WriteHeader(204)
 		default:
-			http.NotFound(w, r)
+			return false
 		}
-	}))
-	defer page.Close()
+		return true
+	})
 	n := startNode(t, "--topic-history", "2", "--jwt-secret", jwtSecret, "--refresh-before", "2s",
 		"--heartbeat", "2s", "--allowed-origins", page.URL)
 	ids := n.publishIDs("browser-life", "g1", "g2", "g3", "g4")
@@ -105,12 +96,6 @@ func TestBrowserEventSourceGapAndRefresh(t *testing.T) {
 		t.Fatalf("the page asked for no new token within 60s")
 	}
 	n.mustPub(200, "topic/browser-life", "after-refresh")
-	var raw string
-	select {
-	case raw = <-results:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("the page reported nothing within 60s")
-	}
 	var r struct {
 		Gap               string
 		GapBeforeMessages bool
@@ -118,9 +103,7 @@ func TestBrowserEventSourceGapAndRefresh(t *testing.T) {
 		Refresh, After    string
 		Errors            []string
 	}
-	if err := json.Unmarshal([]byte(raw), &r); err != nil {
-		t.Fatalf("page result %q: %v", raw, err)
-	}
+	pageResult(t, results, &r)
 	var gap, refresh control
 	json.Unmarshal([]byte(r.Gap), &gap)
 	json.Unmarshal([]byte(r.Refresh), &refresh)
