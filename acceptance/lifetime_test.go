@@ -292,10 +292,28 @@ func TestQoSMailboxGap(t *testing.T) {
 	e.close()
 	waitFor(t, ioTimeout, "user q still online", func() bool { return n.pub("user/q", "probe").status == 404 })
 
+	// A long-poll from id1: the gap packet first in "messages".
+	if status, body := pollOnce(t, n, "/sub?user=q&format=poll&since="+id1); status != 200 ||
+		!strings.HasPrefix(body, `{"messages":[{"protocol":3,`) || !strings.Contains(body, `"cmd":"gap","since":"`+id1+`"`) {
+		t.Errorf("long-poll from before a lost message = %d %s; want the gap packet first", status, body)
+	}
+
 	a := n.subscribe("/sub?user=q&since=" + id2)
 	defer a.close()
 	a.line()
 	if m := a.packet(); !strings.Contains(m, `"id":"`+id3+`"`) {
 		t.Errorf("resume from the lost message itself: %s; want message %s at once, no gap frame", m, id3)
 	}
+}
+
+// pollOnce sends one long-poll to the edge and returns its status and body.
+func pollOnce(t *testing.T, n *node, target string) (int, string) {
+	t.Helper()
+	resp, err := n.client.Get("http://" + n.edge + target)
+	if err != nil {
+		t.Fatalf("GET %s: %v", target, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

@@ -105,7 +105,7 @@ func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, e
 // nothing to send and the wait is not over (final).
 func (ls *loopState) pollBody(l *engine.Loop, h engine.Handle, c *subState, extra []*message, final bool) (body []byte, ok bool) {
 	msgs := ls.pending[:0]
-	var lost uint64 // the user's QoS 1 lost mark (store/lost.go)
+	lost := ls.lost // the user's QoS 1 lost mark (store/lost.go): read from Redis, or by appendNow
 	for _, mb := range ls.subMembers(c) {
 		name, g, ok := ls.s.table.AppendName(ls.names[:0], mb)
 		ls.names = name
@@ -113,7 +113,9 @@ func (ls *loopState) pollBody(l *engine.Loop, h engine.Handle, c *subState, extr
 			continue
 		}
 		if g == conntable.Users {
-			msgs, lost = ls.s.store.appendNow(msgs, name, l.Now().UnixMilli())
+			var mark uint64
+			msgs, mark = ls.s.store.appendNow(msgs, name, l.Now().UnixMilli())
+			lost = max(lost, mark)
 		}
 		msgs = ls.s.recent.AppendSince(msgs, g, name, c.cursor)
 	}

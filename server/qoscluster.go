@@ -117,7 +117,9 @@ func (ls *loopState) writeReplay(l *engine.Loop, h engine.Handle, b *replayBatch
 	clear(sent)
 	ls.sentScratch = sent[:0]
 	if c != nil && c.mode == modePoll {
+		ls.lost = b.lost // the answer's gap packet, as appendNow's mark in memory (poll.go)
 		ls.pollAnswer(l, sub, c, b.msgs, false)
+		ls.lost = 0
 	}
 	if stream && ls.again[h] {
 		// A re-sync began while this batch was read: read once more, still holding.

@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"encoding/json"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -144,6 +145,23 @@ func TestQoSMailboxGapCluster(t *testing.T) {
 		}
 	}
 	r.conn.Close()
+	waitUntil(t, ioTimeout, "user g offline", func() (bool, string) {
+		p := b.pub("user/g", "probe")
+		return p.status == 404, p.String()
+	})
+	// A long-poll from m1 on c: the gap packet first in "messages", then what is kept.
+	resp, err := (&http.Client{Timeout: ioTimeout}).Get("http://" + cn.edge + "/sub?user=g&format=poll&since=" + m1.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var polled struct{ Messages []json.RawMessage }
+	json.Unmarshal(body, &polled)
+	if resp.StatusCode != 200 || len(polled.Messages) == 0 || !strings.Contains(string(polled.Messages[0]), `"cmd":"gap","since":"`+m1.ID+`"`) ||
+		!strings.Contains(string(body), `"id":"`+m3.ID+`"`) {
+		t.Errorf("long-poll on c from m1 = %d %s; want the gap packet first, then m3", resp.StatusCode, body)
+	}
 	waitUntil(t, ioTimeout, "user g offline", func() (bool, string) {
 		p := b.pub("user/g", "probe")
 		return p.status == 404, p.String()
