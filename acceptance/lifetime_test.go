@@ -130,11 +130,7 @@ func TestMaxConnAge(t *testing.T) {
 // and ends (END_STREAM: the body reads EOF); the connection stays, and the
 // next stream rides it.
 func checkH2MaxAge(t *testing.T, n *node) {
-	h2c := &http.Client{Transport: &http2.Transport{AllowHTTP: true,
-		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
-		}}}
+	h2c := h2cClient()
 	open := func() (*http.Response, bool) {
 		reused := false
 		trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused }}
@@ -160,6 +156,15 @@ func checkH2MaxAge(t *testing.T, n *node) {
 	if line, err := bufio.NewReader(second.Body).ReadString('\n'); err != nil || !strings.Contains(line, `"state":"registered"`) || !reused {
 		t.Errorf("the next h2 stream read %q, %v (connection reused: %v); want registered on the same connection", line, err, reused)
 	}
+}
+
+// h2cClient speaks HTTP/2 with prior knowledge over plain TCP.
+func h2cClient() *http.Client {
+	return &http.Client{Transport: &http2.Transport{AllowHTTP: true,
+		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		}}}
 }
 
 func errString(err error) string {
@@ -212,6 +217,23 @@ func TestTokenRefreshAndExpiry(t *testing.T) {
 		t.Errorf("packet after the replay of a stream whose token ends within --refresh-before = %s; want refresh", c)
 	}
 	s2.expectClosed(ioTimeout)
+
+	// Over HTTP/2 (h2c): the refresh frame, then END_STREAM at exp.
+	h2exp := time.Now().Unix() + 3
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+n.edge+"/sub?token="+signToken(t, jwtSecret, jwt.MapClaims{"sub": "r2", "exp": h2exp}), nil)
+	resp, err := h2cClient().Do(req)
+	if err != nil || resp.ProtoMajor != 2 || resp.StatusCode != 200 {
+		t.Fatalf("h2c GET /sub = %v, %v; want 200 over HTTP/2", resp, err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+	var last control
+	json.Unmarshal([]byte(lines[len(lines)-1]), &last)
+	if err != nil || last.Cmd != "refresh" || last.Exp != h2exp*1000 {
+		t.Errorf("h2 stream with a token ending at %d read %q, %v; want the refresh packet last, then END_STREAM", h2exp, body, err)
+	}
 }
 
 // TestAuthCallbackTTL: an auth callback that answers {"ttl":3} has the
