@@ -571,7 +571,7 @@ func (ls *loopState) adoptConn(r *handoff.Conn, now time.Time) {
 		last = s.started
 	}
 	c.at = s.stampOf(last)
-	c.timer = s.importLife(r.AgeEndMs, r.ExpiresMs, r.Refreshed)
+	c.timer = ls.importLife(r.AgeEndMs, r.ExpiresMs, r.Refreshed, now)
 	ls.keys.Set(h.Slot(), conntable.ConnSub(conntable.Handle(h)), r.Random)
 	ls.subscribers.Add(1)
 	c.subscribed = true

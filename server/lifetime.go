@@ -51,9 +51,8 @@ const ageJitter = 10
 func (ls *loopState) startLife(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle, sn *subscription) {
 	cfg, now := &ls.s.cfg, l.Now()
 	var life streamLife
-	if age := cfg.MaxConnAge; age > 0 {
-		limit := age - time.Duration(ls.rng.Uint64()%uint64(age/ageJitter+1))
-		life |= streamLife(ls.s.lifeStamp(now.Add(limit), lifeAgeMask))
+	if cfg.MaxConnAge > 0 {
+		life |= streamLife(ls.s.lifeStamp(now.Add(ls.ageLimit()), lifeAgeMask))
 	}
 	if sn.expires != 0 {
 		life |= streamLife(ls.s.expStamp(time.UnixMilli(sn.expires))) << lifeExpShift
@@ -62,6 +61,12 @@ func (ls *loopState) startLife(l *engine.Loop, sub conntable.Sub, s *subState, c
 	if exp := life.expiry(); exp != 0 && !now.Before(ls.s.expTime(exp).Add(-cfg.RefreshBefore)) {
 		ls.refresh(l, sub, s, conn, now)
 	}
+}
+
+// ageLimit draws a stream's own age limit, uniformly in [0.9, 1]×--max-conn-age.
+func (ls *loopState) ageLimit() time.Duration {
+	age := ls.s.cfg.MaxConnAge
+	return age - time.Duration(ls.rng.Uint64()%uint64(age/ageJitter+1))
 }
 
 // lifeStamp is t as a deadline stamp: never 0 (which means none), and none
@@ -204,10 +209,16 @@ func (s *Server) exportLife(st *subState) (ageEndMs, expiresMs int64, refreshed 
 }
 
 // importLife is a handed-over stream's deadlines in this process's stamps.
-func (s *Server) importLife(ageEndMs, expiresMs int64, refreshed bool) conntable.TimerID {
+// A stream that came without an age limit (from a build without one) gets
+// one drawn now when --max-conn-age is set, as a new stream would.
+func (ls *loopState) importLife(ageEndMs, expiresMs int64, refreshed bool, now time.Time) conntable.TimerID {
+	s := ls.s
 	var life streamLife
-	if ageEndMs != 0 {
+	switch {
+	case ageEndMs != 0:
 		life |= streamLife(s.lifeStamp(time.UnixMilli(ageEndMs), lifeAgeMask))
+	case s.cfg.MaxConnAge > 0:
+		life |= streamLife(s.lifeStamp(now.Add(ls.ageLimit()), lifeAgeMask))
 	}
 	if expiresMs != 0 {
 		life |= streamLife(s.expStamp(time.UnixMilli(expiresMs))) << lifeExpShift
