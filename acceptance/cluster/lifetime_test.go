@@ -173,3 +173,39 @@ func TestQoSMailboxGapCluster(t *testing.T) {
 	}
 	noRedisTrouble(t, c.nodes...)
 }
+
+// TestOneGapFrameCluster: a resume on c whose topic's history (--topic-history 1) and whose
+// user's QoS 1 mailbox both lost messages newer than its cursor gets one gap frame, not two:
+// the topic's as it starts, then the kept topic message, then the stored one (no second gap
+// frame when the mailbox's answer comes from Redis).
+func TestOneGapFrameCluster(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, 3, 30*time.Second, "--topic-history", "1")
+	cn := c.nodes[2]
+	m1 := cn.pub("user/h", "m1", "Push-QoS", "1")
+	if m2 := cn.pub("user/h", "m2", "Push-QoS", "1", "Push-TTL", "1"); m1.status != 202 || m2.status != 202 {
+		t.Fatalf("m1 = %v, m2 = %v; want 202 (stored, nobody online)", m1, m2)
+	}
+	time.Sleep(1500 * time.Millisecond) // m2's TTL ends unacknowledged
+	for _, body := range []string{"t1", "t2"} { // the history keeps t2: t1 is let go of
+		if a := cn.pub("topic/tg", body); a.status != 200 {
+			t.Fatalf("POST /pub/topic/tg %s = %v; want 200", body, a)
+		}
+	}
+	r := cn.subscribe("user=h&topic=tg&since=" + m1.ID)
+	r.conn.SetReadDeadline(time.Now().Add(ioTimeout))
+	var got []string
+	for len(got) < 3 {
+		line, err := r.body.ReadString('\n')
+		if err != nil {
+			t.Fatalf("resume on c: %v after %q", err, got)
+		}
+		if !strings.HasPrefix(line, `{"protocol":0,`) { // heartbeats aside
+			got = append(got, line)
+		}
+	}
+	if !strings.Contains(got[0], `"cmd":"gap"`) || !strings.Contains(got[1], `"data":"t2"`) || !strings.Contains(got[2], `"id":"`+m1.ID+`"`) {
+		t.Errorf("resume on c from m1: %q; want one gap frame, t2, then m1 (resent), no second gap frame", got)
+	}
+	noRedisTrouble(t, c.nodes...)
+}
