@@ -186,7 +186,7 @@ func TestOneGapFrameCluster(t *testing.T) {
 	if m2 := cn.pub("user/h", "m2", "Push-QoS", "1", "Push-TTL", "1"); m1.status != 202 || m2.status != 202 {
 		t.Fatalf("m1 = %v, m2 = %v; want 202 (stored, nobody online)", m1, m2)
 	}
-	time.Sleep(1500 * time.Millisecond) // m2's TTL ends unacknowledged
+	time.Sleep(1500 * time.Millisecond)         // m2's TTL ends unacknowledged
 	for _, body := range []string{"t1", "t2"} { // the history keeps t2: t1 is let go of
 		if a := cn.pub("topic/tg", body); a.status != 200 {
 			t.Fatalf("POST /pub/topic/tg %s = %v; want 200", body, a)
