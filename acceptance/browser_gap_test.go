@@ -38,46 +38,28 @@ window.onerror = (msg) => { result.errors.push("onerror: " + msg); post(); };
 // event before the two kept messages.
 func TestBrowserEventSourceGap(t *testing.T) {
 	t.Parallel()
-	results := make(chan string, 1)
 	var body atomic.Pointer[string] // set once the node runs; read when Chromium asks
-	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/":
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			io.WriteString(w, *body.Load())
-		case "/result":
-			b, _ := io.ReadAll(r.Body)
-			select {
-			case results <- string(b):
-			default:
-			}
-			w.WriteHeader(204)
-		default:
-			http.NotFound(w, r)
+	page, results := startPageServer(t, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/" {
+			return false
 		}
-	}))
-	defer page.Close()
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, *body.Load())
+		return true
+	})
 	n := startNode(t, "--topic-history", "2", "--allowed-origins", page.URL)
 	ids := n.publishIDs("browser-gap", "g1", "g2", "g3", "g4")
 	html := fmt.Sprintf(gapPage, "http://"+n.edge, ids[0])
 	body.Store(&html)
 	startChromium(t, page.URL+"/")
 
-	var raw string
-	select {
-	case raw = <-results:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("the page reported nothing within 60s")
-	}
 	var r struct {
 		Gap               string
 		GapBeforeMessages bool
 		Pushes            []string
 		Errors            []string
 	}
-	if err := json.Unmarshal([]byte(raw), &r); err != nil {
-		t.Fatalf("page result %q: %v", raw, err)
-	}
+	pageResult(t, results, &r)
 	var gap struct {
 		Protocol   int
 		Cmd, Since string
@@ -91,5 +73,41 @@ func TestBrowserEventSourceGap(t *testing.T) {
 	}
 	if len(r.Errors) > 0 {
 		t.Errorf("page errors: %q", r.Errors)
+	}
+}
+
+// startPageServer serves a test page's origin: what serve answers (it
+// reports whether it did), and POST /result, whose first body goes to
+// results; anything else is 404. It stops when the test ends.
+func startPageServer(t *testing.T, serve func(http.ResponseWriter, *http.Request) bool) (*httptest.Server, <-chan string) {
+	results := make(chan string, 1)
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case serve(w, r):
+		case r.URL.Path == "/result":
+			b, _ := io.ReadAll(r.Body)
+			select {
+			case results <- string(b):
+			default:
+			}
+			w.WriteHeader(204)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(page.Close)
+	return page, results
+}
+
+// pageResult waits up to a minute for the page's result and decodes it into v.
+func pageResult(t *testing.T, results <-chan string, v any) {
+	t.Helper()
+	select {
+	case raw := <-results:
+		if err := json.Unmarshal([]byte(raw), v); err != nil {
+			t.Fatalf("page result %q: %v", raw, err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the page reported nothing within 60s")
 	}
 }

@@ -36,6 +36,7 @@ type Snapshot struct {
 
 	// --max-conns-per-user (server/userpolicy.go)
 	UserConnsRefused, UserConnsKicked uint64
+	AgeCloses, Refreshes, Expiries uint64 // stream lifetime (server/lifetime.go)
 
 	// The node and its upgrades (server/handoff.go)
 	Loops, Capacity                      int
@@ -89,6 +90,9 @@ func AppendStats(dst []byte, node string, sn *Snapshot) []byte {
 	field("h2_slow_streams", int64(sn.H2SlowStreams))
 	field("user_conns_refused", int64(sn.UserConnsRefused))
 	field("user_conns_kicked", int64(sn.UserConnsKicked))
+	field("max_age_closes", int64(sn.AgeCloses))
+	field("refreshes", int64(sn.Refreshes))
+	field("expiries", int64(sn.Expiries))
 	dst = append(dst, `,"draining":`...)
 	dst = strconv.AppendBool(dst, sn.Draining)
 	dst = append(dst, `,"version":`...)
@@ -131,6 +135,9 @@ func AppendFigures(dst []byte, sn *Snapshot) []byte {
 	metric("polls_total", "counter", "Long-poll requests.", float64(sn.Polls))
 	metric("h2_connections", "gauge", "HTTP/2 edge connections open.", float64(sn.H2Conns))
 	metric("h2_slow_streams_total", "counter", "HTTP/2 streams reset as slow consumers (their window stayed shut).", float64(sn.H2SlowStreams))
+	metric("max_age_closes_total", "counter", "Streams ended by --max-conn-age with the reconnect frame.", float64(sn.AgeCloses))
+	metric("refreshes_total", "counter", "Refresh frames sent: a stream's token or auth callback ttl ends within --refresh-before.", float64(sn.Refreshes))
+	metric("expiries_total", "counter", "Streams closed as their token or auth callback ttl ended.", float64(sn.Expiries))
 	metric("acks_total", "counter", "Acknowledgements received.", float64(sn.Acks))
 	metric("duplicates_total", "counter", "Publishes not delivered: their idempotency key was seen within the window.", float64(sn.Duplicates))
 	metric("idempotency_keys_evicted_total", "counter", "Idempotency keys dropped unexpired: the in-memory map was full.", float64(sn.IdemEvicted))

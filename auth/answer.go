@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
+	"time"
 	"unicode/utf8"
 )
 
@@ -12,7 +14,12 @@ var (
 	errAnswerNotObject = errors.New(`body is not a JSON object such as {"user":"42","topics":["news"]}`)
 	errAnswerUser      = errors.New(`"user" must be a string`)
 	errAnswerTopics    = errors.New(`"topics" must be an array of strings`)
+	errAnswerTTL       = errors.New(`"ttl" must be a number of seconds above 0 and at most 315360000 (10 years)`)
 )
+
+// maxTTL bounds a callback's "ttl": ten years, past any stream's life and within what the
+// server's deadlines can hold.
+const maxTTL = 10 * 365 * 24 * time.Hour
 
 // parseAnswer reads the body of a 2xx callback answer. A body that is empty, or that is not JSON
 // at all ("OK", as services written for nginx auth_request often answer), carries no identity:
@@ -21,6 +28,8 @@ var (
 // string (null = no user) and whose optional "topics" is an array of strings: present (even
 // empty) it is exactly the allowed patterns; absent, any topic is allowed. "topics": null is an
 // error rather than a guess between "none" and "any" (a Go service encodes a nil slice as null).
+// An optional "ttl" (a number of seconds, above 0, at most ten years; null = none) limits how long
+// the stream it allows may last (→ TTL, to the millisecond).
 // Keys are matched exactly; other keys are ignored; a repeated key counts once, the last. The
 // identity shares no memory with body.
 //
@@ -47,6 +56,13 @@ func parseAnswer(body []byte) (Identity, error) {
 			return Identity{}, errAnswerUser
 		}
 	}
+	if raw := fields["ttl"]; len(raw) > 0 && string(raw) != "null" {
+		ttl, err := parseTTL(raw)
+		if err != nil {
+			return Identity{}, err
+		}
+		id.TTL = ttl
+	}
 	raw, ok := fields["topics"]
 	if !ok {
 		id.AnyTopic = true
@@ -64,4 +80,14 @@ func parseAnswer(body []byte) (Identity, error) {
 		id.Topics[i] = *t
 	}
 	return id, nil
+}
+
+// parseTTL reads a callback's "ttl": a JSON number of seconds, above 0 and at most maxTTL,
+// rounded to the millisecond (a positive ttl below half a millisecond is one).
+func parseTTL(raw json.RawMessage) (time.Duration, error) {
+	var secs float64
+	if raw[0] == '"' || json.Unmarshal(raw, &secs) != nil || math.IsNaN(secs) || secs <= 0 || secs > maxTTL.Seconds() {
+		return 0, errAnswerTTL
+	}
+	return max(time.Duration(math.Round(secs*1000))*time.Millisecond, time.Millisecond), nil
 }

@@ -3,6 +3,7 @@ package auth
 import (
 	"reflect"
 	"testing"
+	"time"
 )
 
 func TestParseAnswer(t *testing.T) {
@@ -48,6 +49,18 @@ func TestParseAnswer(t *testing.T) {
 		{`{"topics":["news",1]}`, Identity{}, errAnswerTopics},
 		{`{"topics":[null]}`, Identity{}, errAnswerTopics},
 		{`{"topics":{"a":"b"}}`, Identity{}, errAnswerTopics},
+
+		{`{"user":"42","ttl":60}`, Identity{User: "42", AnyTopic: true, TTL: time.Minute}, nil},
+		{`{"ttl":1.5,"topics":[]}`, Identity{Topics: []string{}, TTL: 1500 * time.Millisecond}, nil},
+		{`{"ttl":1e-9}`, Identity{AnyTopic: true, TTL: time.Millisecond}, nil}, // never 0: 0 would mean no limit
+		{`{"ttl":315360000}`, Identity{AnyTopic: true, TTL: maxTTL}, nil},
+		{`{"ttl":null}`, Identity{AnyTopic: true}, nil},
+		{`{"ttl":0}`, Identity{}, errAnswerTTL},
+		{`{"ttl":-5}`, Identity{}, errAnswerTTL},
+		{`{"ttl":315360001}`, Identity{}, errAnswerTTL},
+		{`{"ttl":"60"}`, Identity{}, errAnswerTTL},
+		{`{"ttl":true}`, Identity{}, errAnswerTTL},
+		{`{"ttl":1e400}`, Identity{}, errAnswerTTL}, // beyond float64
 	} {
 		got, err := parseAnswer([]byte(c.body))
 		if err != c.wantErr || !reflect.DeepEqual(got, c.want) {

@@ -3,9 +3,11 @@ package auth
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -17,8 +19,8 @@ func FuzzParseAnswer(f *testing.F) {
 		id, err := parseAnswer(body)
 		want, ok := stdAnswer(body)
 		switch {
-		case err != nil && err != errAnswerNotObject && err != errAnswerUser && err != errAnswerTopics:
-			t.Fatalf("parseAnswer(%q) = %v; want one of its three errors", body, err)
+		case err != nil && err != errAnswerNotObject && err != errAnswerUser && err != errAnswerTopics && err != errAnswerTTL:
+			t.Fatalf("parseAnswer(%q) = %v; want one of its four errors", body, err)
 		case (err == nil) != ok:
 			t.Fatalf("parseAnswer(%q) = %+v, %v; stdAnswer says ok = %v", body, id, err, ok)
 		case err != nil:
@@ -43,7 +45,10 @@ func stdAnswer(body []byte) (Identity, bool) {
 	if trimmed := bytes.Trim(body, " \t\r\n"); trimmed[0] != '{' && !json.Valid(trimmed) {
 		return Identity{AnyTopic: true}, true // not JSON at all ("OK"): no identity in it
 	}
-	if !utf8.Valid(body) || json.Unmarshal(body, &tree) != nil {
+	// UseNumber: a number beyond float64 ({"n":1e700}) is still JSON, as parseAnswer reads it.
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if !utf8.Valid(body) || dec.Decode(&tree) != nil || dec.InputOffset() != int64(len(bytes.TrimRight(body, " \t\r\n"))) {
 		return Identity{}, false
 	}
 	fields, ok := tree.(map[string]any)
@@ -55,6 +60,17 @@ func stdAnswer(body []byte) (Identity, bool) {
 	case nil:
 	case string:
 		id.User = user
+	default:
+		return Identity{}, false
+	}
+	switch n := fields["ttl"].(type) {
+	case nil:
+	case json.Number:
+		ttl, err := n.Float64()
+		if err != nil || ttl <= 0 || ttl > 315360000 {
+			return Identity{}, false
+		}
+		id.TTL = max(time.Duration(math.Round(ttl*1000))*time.Millisecond, time.Millisecond)
 	default:
 		return Identity{}, false
 	}
@@ -87,6 +103,9 @@ func encodeAnswer(t *testing.T, id Identity) []byte {
 	if !id.AnyTopic {
 		answer["topics"] = id.Topics
 	}
+	if id.TTL > 0 {
+		answer["ttl"] = id.TTL.Seconds()
+	}
 	b, err := json.Marshal(answer)
 	if err != nil {
 		t.Fatalf("json.Marshal(%+v) = %v", answer, err)
@@ -96,7 +115,7 @@ func encodeAnswer(t *testing.T, id Identity) []byte {
 
 // sameIdentity compares identities, nil and empty Topics alike.
 func sameIdentity(a, b Identity) bool {
-	return a.User == b.User && a.AnyTopic == b.AnyTopic && len(a.Topics) == len(b.Topics) &&
+	return a.User == b.User && a.AnyTopic == b.AnyTopic && a.TTL == b.TTL && len(a.Topics) == len(b.Topics) &&
 		(len(a.Topics) == 0 || reflect.DeepEqual(a.Topics, b.Topics))
 }
 

@@ -42,7 +42,7 @@ var (
 // "none" and every other alg are refused before any signature check), the signature must match,
 // "exp" is required and must be after now, and "nbf", if present, must not be after now; no
 // leeway. Claims: "sub" (a string; absent or null = no user) → User, "topics" (an array of
-// strings; absent = none) → Topics. AnyTopic is always false: a token allows only what it names
+// strings; absent = none) → Topics, "exp" → Expires (the stream it allows ends then). AnyTopic is always false: a token allows only what it names
 // (and what --topic-acl grants its user). "topics": null is refused rather than guessed at.
 func (v *JWTVerifier) Verify(token []byte, now time.Time) (Identity, error) {
 	// A parser per call: its clock is part of it, and now is per call. It is a few small
@@ -96,9 +96,13 @@ func tokenError(parsed *jwt.Token, claims jwt.MapClaims, err error) error {
 	return errTokenInvalid
 }
 
-// claimsIdentity reads sub and topics from verified claims.
+// claimsIdentity reads sub, topics and exp from verified claims. exp is a number (jwt checked
+// it): seconds, possibly fractional.
 func claimsIdentity(claims jwt.MapClaims) (Identity, error) {
 	var id Identity
+	if exp, ok := claims["exp"].(float64); ok {
+		id.Expires = time.UnixMilli(int64(exp * 1000))
+	}
 	switch sub := claims["sub"].(type) {
 	case nil: // absent or null
 	case string:

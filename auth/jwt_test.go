@@ -80,7 +80,8 @@ func TestJWTVerify(t *testing.T) {
 		{"null sub", hs(jwt.MapClaims{"sub": nil, "exp": exp}), Identity{}, ""},
 		{"other claims ignored", hs(jwt.MapClaims{"sub": "u", "exp": exp, "iat": "junk", "aud": 7}), Identity{User: "u"}, ""},
 		{"nbf now", hs(jwt.MapClaims{"sub": "42", "exp": exp, "nbf": jwtNow.Unix()}), Identity{User: "42"}, ""},
-		{"exp one second ahead", hs(jwt.MapClaims{"exp": jwtNow.Unix() + 1}), Identity{}, ""},
+		{"exp one second ahead", hs(jwt.MapClaims{"exp": jwtNow.Unix() + 1}), Identity{Expires: time.Unix(jwtNow.Unix()+1, 0)}, ""},
+		{"exp fractional", hs(jwt.MapClaims{"exp": float64(exp) + 0.25}), Identity{Expires: time.UnixMilli(exp*1000 + 250)}, ""},
 
 		{"expired", hs(jwt.MapClaims{"sub": "42", "exp": jwtNow.Unix() - 1}), Identity{}, "token expired"},
 		{"exp now", hs(jwt.MapClaims{"sub": "42", "exp": jwtNow.Unix()}), Identity{}, "token expired"},
@@ -112,6 +113,9 @@ func TestJWTVerify(t *testing.T) {
 		{"claims not JSON", join(parts[0], b64([]byte("[1,")), parts[2]), Identity{}, "token is malformed"},
 		{"signature not base64", join(parts[0], parts[1], "***"), Identity{}, "token is malformed"},
 	} {
+		if c.wantErr == "" && c.want.Expires.IsZero() {
+			c.want.Expires = time.Unix(exp, 0) // exp → Expires: the stream ends then
+		}
 		got, err := v.Verify(c.token, jwtNow)
 		switch {
 		case c.wantErr == "" && err != nil:

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"time"
 	"unsafe"
 )
 
@@ -10,6 +11,11 @@ type Identity struct {
 	User     string   // "" = no user
 	Topics   []string // allowed topic patterns (see Match)
 	AnyTopic bool     // the callback allowed without naming topics: any topic asked for is allowed
+
+	// How long a stream this identity allowed may last (SPEC §3 refresh): a token's "exp"
+	// (Expires), or a callback's "ttl" (TTL, counted from its answer). Zero = no limit.
+	Expires time.Time
+	TTL     time.Duration
 }
 
 // Allows reports whether the identity may subscribe to topic: AnyTopic, or some pattern in

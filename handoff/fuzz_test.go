@@ -13,7 +13,9 @@ func FuzzParseRecord(f *testing.F) {
 	l, _ := AppendRecord(nil, &Record{Kind: KindListener, Listener: Listener{Tag: 1}})
 	f.Add(l)
 	f.Add([]byte{0xff, 0xff, 0, 0, 1, 2})
-	for _, r := range []Record{sampleStored(), sampleSent()} {
+	lived := sampleConn()
+	lived.Conn.AgeEndMs, lived.Conn.ExpiresMs = 1765000360000, 1765000030000
+	for _, r := range []Record{sampleStored(), sampleSent(), lived} {
 		b, _ := AppendRecord(nil, &r)
 		f.Add(b)
 	}

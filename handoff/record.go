@@ -72,7 +72,19 @@ type Conn struct {
 	State       []byte // the transport's state
 	Pending     []byte // output queued and not yet written
 	Carry       []byte // input read and not yet consumed
+
+	// A stream's lifetime (server/lifetime.go), a trailer present only when one is set, so
+	// records of streams without one read as before: unix ms when --max-conn-age ends it and
+	// when its auth expires (0 = none), and whether it was sent the refresh frame.
+	AgeEndMs  int64
+	ExpiresMs int64
+	Refreshed bool
 }
+
+// lifeTrailer is the size of Conn's lifetime trailer.
+const lifeTrailer = 8 + 8 + 1
+
+func (c *Conn) hasLife() bool { return c.AgeEndMs != 0 || c.ExpiresMs != 0 || c.Refreshed }
 
 // Stored is a QoS 1 message a node keeps for a user until it is acknowledged.
 type Stored struct {
@@ -186,6 +198,11 @@ func appendConn(dst []byte, c *Conn) ([]byte, error) {
 	dst = appendBytes32(dst, c.State)
 	dst = appendBytes32(dst, c.Pending)
 	dst = appendBytes32(dst, c.Carry)
+	if c.hasLife() {
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(c.AgeEndMs))
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(c.ExpiresMs))
+		dst = append(dst, b2u(c.Refreshed))
+	}
 	return dst, nil
 }
 
@@ -285,6 +302,15 @@ func parseConn(b []byte, c *Conn) error {
 	c.State = d.bytes32(MaxTransportState)
 	c.Pending = d.bytes32(MaxPending)
 	c.Carry = d.bytes32(MaxCarry)
+	c.AgeEndMs, c.ExpiresMs, c.Refreshed = 0, 0, false
+	if d.err == nil && len(d.b) == lifeTrailer {
+		c.AgeEndMs, c.ExpiresMs = int64(le.Uint64(d.b)), int64(le.Uint64(d.b[8:]))
+		c.Refreshed = d.b[16] == 1
+		if d.b[16] > 1 || !c.hasLife() {
+			return ErrCorrupt // an empty trailer is never written
+		}
+		d.b = nil
+	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = ErrCorrupt // trailing bytes: the lengths do not add up
 	}

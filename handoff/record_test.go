@@ -17,7 +17,9 @@ func sampleConn() Record {
 }
 
 func TestRecordRoundTrip(t *testing.T) {
-	for _, in := range []Record{sampleConn(), {Kind: KindListener, Listener: Listener{Tag: 1, TLS: true}}, {Kind: KindConn},
+	lived := sampleConn()
+	lived.Conn.AgeEndMs, lived.Conn.ExpiresMs, lived.Conn.Refreshed = 1765000360000, 1765000030000, true
+	for _, in := range []Record{sampleConn(), lived, {Kind: KindListener, Listener: Listener{Tag: 1, TLS: true}}, {Kind: KindConn},
 		sampleStored(), sampleSent(), {Kind: KindSent}} {
 		b, err := AppendRecord([]byte("prefix"), &in)
 		if err != nil {

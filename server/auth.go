@@ -150,6 +150,12 @@ func (ls *loopState) admit(l *engine.Loop, h engine.Handle, c *connState, sub *s
 	}
 	sub.q.user = user
 	sub.id = id
+	switch {
+	case !id.Expires.IsZero():
+		sub.expires = id.Expires.UnixMilli()
+	case id.TTL > 0:
+		sub.expires = l.Now().Add(id.TTL).UnixMilli()
+	}
 	ls.start(l, h, c, sub)
 }
 

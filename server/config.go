@@ -63,6 +63,13 @@ type Config struct {
 	HookURL     string        // receives connect/disconnect events; empty = none
 	HookQueue   int           // events held while the hook is slow or down
 
+	// Stream lifetime (lifetime.go): a stream older than MaxConnAge (0 = no
+	// limit; each stream's own limit is drawn in [0.9, 1]×MaxConnAge) gets the
+	// reconnect frame and ends; one whose auth expires gets the refresh frame
+	// RefreshBefore its expiry and ends at it.
+	MaxConnAge    time.Duration
+	RefreshBefore time.Duration
+
 	Drain    time.Duration
 	Loops    int
 	LogLevel string
@@ -97,6 +104,8 @@ func DefaultConfig() Config {
 		Drain:            30 * time.Second,
 		LogLevel:         "info",
 
+		RefreshBefore: 30 * time.Second,
+
 		// Idempotency-Key (idempotency.go)
 		IdempotencyWindow: 5 * time.Minute,
 		IdempotencyKeys:   100_000,
@@ -128,6 +137,9 @@ func (c *Config) Validate() error {
 	atLeast("hook-queue", c.HookQueue, 1)
 	if len(c.TopicACL) > 0 && c.AuthURL == "" && c.JWTSecret == "" {
 		errs = append(errs, errors.New("--topic-acl needs --auth-url or --jwt-secret: without them the user is whatever the client says"))
+	}
+	if c.MaxConnAge < 0 || c.RefreshBefore < 0 {
+		errs = append(errs, fmt.Errorf("--max-conn-age and --refresh-before must not be negative, got %v and %v", c.MaxConnAge, c.RefreshBefore))
 	}
 	if c.Drain < 0 {
 		errs = append(errs, fmt.Errorf("--drain must not be negative, got %v", c.Drain))

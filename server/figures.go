@@ -31,6 +31,10 @@ type counters struct {
 	// --max-conns-per-user (userpolicy.go)
 	userRefused atomic.Uint64 // streams refused 409 (refuse)
 	userEvicted atomic.Uint64 // this node's streams kicked for a newer one of their user (oldest-out)
+	// Stream lifetime (lifetime.go)
+	ageCloses atomic.Uint64 // streams ended by --max-conn-age
+	refreshes atomic.Uint64 // refresh frames sent (auth expiring)
+	expiries  atomic.Uint64 // streams ended as their auth expired
 }
 
 // snapshot reads every figure once, for /stats and /metrics (admin/stats.go).
@@ -63,6 +67,7 @@ func (s *Server) snapshot() admin.Snapshot {
 	sn.Draining = s.draining.Load()
 	sn.H2Conns, sn.H2SlowStreams = s.counters.h2Conns.Load(), s.counters.h2SlowStreams.Load()
 	sn.UserConnsRefused, sn.UserConnsKicked = s.counters.userRefused.Load(), s.counters.userEvicted.Load()
+	sn.AgeCloses, sn.Refreshes, sn.Expiries = s.counters.ageCloses.Load(), s.counters.refreshes.Load(), s.counters.expiries.Load()
 	sn.Forwards, sn.Received = s.cluster.forwards.Load(), s.cluster.received.Load()
 	sn.Dir = s.cluster.dir.Stats()
 	if s.auth != nil {

@@ -31,16 +31,42 @@ func parseLast(v []byte) (int, bool) {
 	return int(n), true
 }
 
-// writeGapIfMissed writes the gap frame when some topic's history let go
-// of a message newer than since: the client missed it.
-func (ls *loopState) writeGapIfMissed(l *engine.Loop, sub conntable.Sub, c *subState, conn engine.Handle, topics [][]byte, since uint64, nowMs int64) {
+// writeGapIfMissed writes the gap frame when the user's QoS 1 mailbox lost
+// a message newer than since (lost, its mark: store/lost.go) or some topic's
+// history let go of one: the client missed it.
+func (ls *loopState) writeGapIfMissed(l *engine.Loop, sub conntable.Sub, c *subState, conn engine.Handle, topics [][]byte, since, lost uint64, nowMs int64) bool {
+	if lost > since || ls.topicGap(topics, since) {
+		ls.writeGap(l, sub, c, conn, since, nowMs)
+		return true
+	}
+	return false
+}
+
+// topicGap reports whether some topic's history let go of a message newer
+// than since.
+func (ls *loopState) topicGap(topics [][]byte, since uint64) bool {
 	for _, t := range topics {
 		if ls.s.recent.Gap(conntable.Topics, t, since) {
-			ls.frameTo(l, sub, c, conn, func(dst []byte) []byte {
-				return push.AppendGapFrame(dst, c.format, nowMs, since, ls.s.boundary)
-			})
-			return
+			return true
 		}
+	}
+	return false
+}
+
+// writeGap writes the gap frame for a resume from since.
+func (ls *loopState) writeGap(l *engine.Loop, sub conntable.Sub, c *subState, conn engine.Handle, since uint64, nowMs int64) {
+	ls.frameTo(l, sub, c, conn, func(dst []byte) []byte {
+		return push.AppendGapFrame(dst, c.format, nowMs, since, ls.s.boundary)
+	})
+}
+
+// writeStoredGap writes the gap frame before a stream's stored messages read
+// from Redis (qoscluster.go) when the user's mailbox lost a message newer
+// than the stream's cursor, unless the stream got it as it started (a
+// topic's gap): one gap frame says it all.
+func (ls *loopState) writeStoredGap(l *engine.Loop, sub conntable.Sub, c *subState, conn engine.Handle, b *replayBatch) {
+	if b.hasSince && !b.gapped && b.lost > b.since {
+		ls.writeGap(l, sub, c, conn, b.since, l.Now().UnixMilli())
 	}
 }
 

@@ -295,7 +295,7 @@ func (ls *loopState) drainH2(l *engine.Loop, c *connState, nowMs int64, spread t
 // stream, and a PING when the connection carries none, so that a vanished
 // peer is found (TCP_USER_TIMEOUT on the unacknowledged bytes, or two PINGs
 // unanswered).
-func (ls *loopState) sweepH2(l *engine.Loop, c *connState, now time.Time, quiet time.Duration) {
+func (ls *loopState) sweepH2(l *engine.Loop, c *connState, now time.Time, quiet, visitEvery time.Duration) {
 	hc := ls.h2s[c.parser-1]
 	if c.timerKind == timerHeader {
 		if !now.Before(ls.s.timeOf(c.at)) {
@@ -307,7 +307,11 @@ func (ls *loopState) sweepH2(l *engine.Loop, c *connState, now time.Time, quiet 
 	}
 	for i := len(hc.subs) - 1; i >= 0; i-- { // backwards: see drainH2
 		sub := hc.subs[i]
-		if st := ls.stream(sub); st != nil && st.mode == modeStream && now.Sub(ls.s.timeOf(st.at)) >= quiet {
+		st := ls.stream(sub)
+		if st == nil || st.mode != modeStream || st.timer != 0 && ls.lifeDue(l, sub, &st.subState, c.h, now, visitEvery) {
+			continue
+		}
+		if now.Sub(ls.s.timeOf(st.at)) >= quiet {
 			ls.heartbeat(l, sub, &st.subState, c.h, now)
 		}
 	}

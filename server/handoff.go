@@ -383,6 +383,7 @@ func (ls *loopState) exportStream(c *connState, r *handoff.Conn) {
 	r.Random = ls.keys.Random(c.h.Slot())
 	r.Format, r.Minor, r.Origin, r.Cursor = uint8(c.format), c.minor, c.origin, c.cursor
 	r.LastFrameMs = ls.s.timeOf(c.at).UnixMilli()
+	r.AgeEndMs, r.ExpiresMs, r.Refreshed = ls.s.exportLife(&c.subState)
 	r.HasUser = c.hasUser
 	for k, m := range ls.memberships(c) {
 		name, _, ok := ls.s.table.AppendName(nil, m)
@@ -571,6 +572,7 @@ func (ls *loopState) adoptConn(r *handoff.Conn, now time.Time) {
 		last = s.started
 	}
 	c.at = s.stampOf(last)
+	c.timer = ls.importLife(r.AgeEndMs, r.ExpiresMs, r.Refreshed, now)
 	ls.keys.Set(h.Slot(), conntable.ConnSub(conntable.Handle(h)), r.Random)
 	ls.subscribers.Add(1)
 	c.subscribed = true

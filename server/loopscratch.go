@@ -15,4 +15,5 @@ type reqScratch struct {
 	out       []byte           // response being built
 	frame     []byte           // per-connection frame being built
 	answer    loopAnswers      // the loop's edge.Answers (loopanswers.go)
+	lost      uint64           // a long-poll's QoS 1 lost mark read from Redis, while its answer is made (gap.go)
 }

@@ -86,14 +86,15 @@ func (q *qosMailbox) resume(user []byte, since uint64, nowMs int64) {
 }
 
 // appendNow appends the user's stored messages that can be written at once,
-// each with a reference the caller releases: in memory all of them, in
-// Redis none (fetch hands them over later).
-func (q *qosMailbox) appendNow(dst []*message, user []byte, nowMs int64) []*message {
+// each with a reference the caller releases, and the user's lost mark (the
+// newest id that expired unacknowledged: store/lost.go): in memory all of
+// them, in Redis none (fetch hands them over later, with the mark).
+func (q *qosMailbox) appendNow(dst []*message, user []byte, nowMs int64) ([]*message, uint64) {
 	if q.routed {
-		return dst
+		return dst, 0
 	}
-	dst, _ = q.box.AppendPending(context.Background(), dst, user, nowMs) // in memory: cannot fail
-	return dst
+	dst, lost, _ := q.box.AppendPending(context.Background(), dst, user, nowMs) // in memory: cannot fail
+	return dst, lost
 }
 
 // fetch asks, in Redis, for the user's stored messages to be handed to h's
@@ -101,11 +102,13 @@ func (q *qosMailbox) appendNow(dst []*message, user []byte, nowMs int64) []*mess
 // reports whether they will come, so that a stream holds its live messages
 // until then (holdLive). In memory there is nothing to fetch: appendNow
 // returned them.
-func (q *qosMailbox) fetch(h engine.Handle, user []byte, since uint64, hasSince bool) bool {
+// gapped says the stream already got the gap frame (a topic's), so the
+// stored messages' gap is not signalled twice.
+func (q *qosMailbox) fetch(h engine.Handle, user []byte, since uint64, hasSince, gapped bool) bool {
 	if !q.routed {
 		return false
 	}
-	return q.s.cluster.replayStored(h, user, since, hasSince)
+	return q.s.cluster.replayStored(h, user, since, hasSince, gapped)
 }
 
 // ack answers POST /ack on the loop of the connection acked for: it removes

@@ -37,7 +37,7 @@ func (ls *loopState) poll(l *engine.Loop, sub conntable.Sub, c *subState, sn *su
 	c.origin = sn.origin
 	ls.s.counters.polls.Add(1)
 	if c.hasUser {
-		ls.s.store.fetch(engine.Handle(sub), ls.subUser(c), since, hasSince)
+		ls.s.store.fetch(engine.Handle(sub), ls.subUser(c), since, hasSince, false)
 	}
 	if !ls.pollAnswer(l, sub, c, nil, false) {
 		ls.setSubTimer(sub, c, timerPoll, l.Now().Add(ls.s.cfg.PollTimeout))
@@ -105,6 +105,7 @@ func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, e
 // nothing to send and the wait is not over (final).
 func (ls *loopState) pollBody(l *engine.Loop, h engine.Handle, c *subState, extra []*message, final bool) (body []byte, ok bool) {
 	msgs := ls.pending[:0]
+	lost := ls.lost // the user's QoS 1 lost mark (store/lost.go): read from Redis, or by appendNow
 	for _, mb := range ls.subMembers(c) {
 		name, g, ok := ls.s.table.AppendName(ls.names[:0], mb)
 		ls.names = name
@@ -112,7 +113,9 @@ func (ls *loopState) pollBody(l *engine.Loop, h engine.Handle, c *subState, extr
 			continue
 		}
 		if g == conntable.Users {
-			msgs = ls.s.store.appendNow(msgs, name, l.Now().UnixMilli())
+			var mark uint64
+			msgs, mark = ls.s.store.appendNow(msgs, name, l.Now().UnixMilli())
+			lost = max(lost, mark)
 		}
 		msgs = ls.s.recent.AppendSince(msgs, g, name, c.cursor)
 	}
@@ -132,7 +135,7 @@ func (ls *loopState) pollBody(l *engine.Loop, h engine.Handle, c *subState, extr
 	if len(msgs) > 0 {
 		body = append(body, `{"messages":[`...)
 		var last uint64
-		gap := ls.pollGap(c) // gap.go
+		gap := c.cursor != 0 && lost > c.cursor || ls.pollGap(c) // gap.go
 		if gap {
 			body = push.AppendGapFrame(body, push.Poll, l.Now().UnixMilli(), c.cursor, nil)
 		}

@@ -24,7 +24,9 @@ type replayBatch struct {
 	msgs     []*message
 	since    uint64 // the client's resume cursor (hasSince): stored ids up to it may be resends
 	hasSince bool
-	resync   bool // a re-sync or repeated replay of a live stream, not its start (resync.go)
+	resync   bool   // a re-sync or repeated replay of a live stream, not its start (resync.go)
+	lost     uint64 // the user's lost mark: a resume from before it starts with the gap frame (gap.go)
+	gapped   bool   // the stream got the gap frame as it started (a topic's): not again
 }
 
 // replayStored asks the router for user's stored messages for connection
@@ -35,7 +37,7 @@ type replayBatch struct {
 // always, an empty batch when there is nothing or Redis failed, since a
 // stream holds its live messages until then (holdLive). It reports false
 // when the router could not take the job.
-func (cn *clusterNode) replayStored(h engine.Handle, user []byte, since uint64, hasSince bool) bool {
+func (cn *clusterNode) replayStored(h engine.Handle, user []byte, since uint64, hasSince, gapped bool) bool {
 	name := string(user)
 	var acks []uint64
 	if hasSince {
@@ -47,7 +49,7 @@ func (cn *clusterNode) replayStored(h engine.Handle, user []byte, since uint64, 
 		// re-sync that follows replays this stream again (resync.go).
 		_ = cn.dir.Flush(ctx)
 		cancel()
-		cn.replayNow(h, name, acks, replayBatch{since: since, hasSince: hasSince})
+		cn.replayNow(h, name, acks, replayBatch{since: since, hasSince: hasSince, gapped: gapped})
 	}
 	if !cn.submit(job) {
 		cn.s.log.Warn("QoS 1 store: router saturated, no replay for a new connection", "user", name)
@@ -85,6 +87,9 @@ func (ls *loopState) writeReplay(l *engine.Loop, h engine.Handle, b *replayBatch
 	sub := conntable.Sub(h) // an HTTP/1.x connection's subscriber, or an HTTP/2 stream's
 	c, conn := ls.subscriberOf(sub)
 	stream := c != nil && c.mode == modeStream
+	if stream && !b.resync {
+		ls.writeStoredGap(l, sub, c, conn, b)
+	}
 	var sent []store.SentEntry
 	if stream && len(b.msgs) > 0 {
 		if user, ok := push.UserOf(b.msgs[0].To); ok {
@@ -112,7 +117,9 @@ func (ls *loopState) writeReplay(l *engine.Loop, h engine.Handle, b *replayBatch
 	clear(sent)
 	ls.sentScratch = sent[:0]
 	if c != nil && c.mode == modePoll {
+		ls.lost = b.lost // the answer's gap packet, as appendNow's mark in memory (poll.go)
 		ls.pollAnswer(l, sub, c, b.msgs, false)
+		ls.lost = 0
 	}
 	if stream && ls.again[h] {
 		// A re-sync began while this batch was read: read once more, still holding.

@@ -190,13 +190,13 @@ func (cn *clusterNode) replayNow(h engine.Handle, user string, acks []uint64, b 
 		}
 	}
 	box := cn.s.store.box
-	stored, err := box.AppendPending(ctx, nil, viewBytes(user), time.Now().UnixMilli())
+	stored, lost, err := box.AppendPending(ctx, nil, viewBytes(user), time.Now().UnixMilli())
 	for _, wait := range replayRetries {
 		if err == nil || ctx.Err() != nil {
 			break
 		}
 		time.Sleep(wait) // on the router: the stream holds its live messages meanwhile
-		stored, err = box.AppendPending(ctx, nil, viewBytes(user), time.Now().UnixMilli())
+		stored, lost, err = box.AppendPending(ctx, nil, viewBytes(user), time.Now().UnixMilli())
 	}
 	if err != nil {
 		cn.s.log.Warn("QoS 1 store: no replay for a stream; re-syncing again", "user", user, "err", err)
@@ -209,7 +209,7 @@ func (cn *clusterNode) replayNow(h engine.Handle, user string, acks []uint64, b 
 		}
 	}
 	batch := &b
-	batch.msgs = stored
+	batch.msgs, batch.lost = stored, lost
 	cn.s.eng.Submit(h.Loop(), engine.Task{H: h, Op: opReplay, V: batch})
 }
 

@@ -30,6 +30,7 @@ type subscription struct {
 	gated     bool           // the per-user connection policy admitted it (userpolicy.go)
 	stream    conntable.Sub  // an HTTP/2 stream's subscribe: its record, waiting (h2edge.go); 0 on HTTP/1.x
 	last      int            // ?last=N: replay the newest N of each topic's history (gap.go)
+	expires   int64          // unix ms when auth's permission ends (lifetime.go); 0 = never
 }
 
 // subscribe reads a subscribe request (SPEC §3) and starts it, or with auth
@@ -133,11 +134,12 @@ func (ls *loopState) startStream(l *engine.Loop, sub conntable.Sub, s *subState,
 	ls.frameTo(l, sub, s, conn, func(dst []byte) []byte {
 		return push.AppendRegisteredFrame(dst, f, nowMs, keyText, retry, ls.s.boundary)
 	})
-	ls.replay(l, sub, s, conn, q, sn)
+	gapped := ls.replay(l, sub, s, conn, q, sn)
+	ls.startLife(l, sub, s, conn, sn)
 	// The QoS 1 paths (sentlog.go, store) key streams by engine.Handle: a
 	// Sub has its layout, and for an HTTP/1.x subscriber it is the
 	// connection's handle.
-	if h := engine.Handle(sub); len(q.user) > 0 && ls.s.store.fetch(h, q.user, sn.since, sn.hasSince) {
+	if h := engine.Handle(sub); len(q.user) > 0 && ls.s.store.fetch(h, q.user, sn.since, sn.hasSince, gapped) {
 		ls.held[h] = nil // live messages wait for the replay (holdLive)
 	}
 }
@@ -297,23 +299,25 @@ func (ls *loopState) leave(l *engine.Loop, sub conntable.Sub, s *subState) {
 
 // replay writes, before anything live, the unacknowledged QoS 1 messages of
 // the user and, when the client resumes from an id, the topic history after it.
-func (ls *loopState) replay(l *engine.Loop, sub conntable.Sub, c *subState, conn engine.Handle, q *queryParams, sn *subscription) {
+// It reports whether it wrote the gap frame.
+func (ls *loopState) replay(l *engine.Loop, sub conntable.Sub, c *subState, conn engine.Handle, q *queryParams, sn *subscription) (gapped bool) {
 	since, hasSince := sn.since, sn.hasSince
 	h := engine.Handle(sub) // the QoS 1 paths' key: see startStream
 	nowMs := l.Now().UnixMilli()
 	msgs := ls.pending[:0]
 	var sent []store.SentEntry
+	var lost uint64 // the user's lost mark (store/lost.go)
 	if len(q.user) > 0 {
 		if hasSince { // what this node sent the user up to since (sentlog.go)
 			ls.s.store.resume(q.user, since, nowMs)
 		}
-		msgs = ls.s.store.appendNow(msgs, q.user, nowMs)
+		msgs, lost = ls.s.store.appendNow(msgs, q.user, nowMs)
 		if len(msgs) > 0 {
 			sent = ls.s.sent.AppendEntries(ls.sentScratch[:0], q.user)
 		}
 	}
 	if hasSince {
-		ls.writeGapIfMissed(l, sub, c, conn, q.topics, since, nowMs)
+		gapped = ls.writeGapIfMissed(l, sub, c, conn, q.topics, since, lost, nowMs)
 		for _, t := range q.topics {
 			msgs = ls.s.recent.AppendSince(msgs, conntable.Topics, t, since)
 		}
@@ -335,4 +339,5 @@ func (ls *loopState) replay(l *engine.Loop, sub conntable.Sub, c *subState, conn
 	c.cursor = last
 	clear(msgs)
 	ls.pending = msgs[:0]
+	return gapped
 }

@@ -222,36 +222,9 @@ func (ls *loopState) kick(l *engine.Loop, sub conntable.Sub, s *subState, conn e
 		return
 	}
 	f, nowMs := s.format, l.Now().UnixMilli()
-	ls.frameTo(l, sub, s, conn, func(dst []byte) []byte {
+	ls.endStreamWith(l, sub, s, conn, func(dst []byte) []byte {
 		return push.AppendKickedFrame(dst, f, nowMs, ls.s.boundary)
 	})
-	if f == push.Multipart {
-		ls.frameTo(l, sub, s, conn, func(dst []byte) []byte {
-			return push.AppendMultipartClose(dst, ls.s.boundary)
-		})
-	}
-	if sub.IsStream() {
-		hc, st := ls.h2Of(conn), ls.stream(sub)
-		if hc == nil || st == nil {
-			return
-		}
-		out, _ := hc.codec.WriteData(ls.h2out[:0], st.id, nil, true)
-		ls.h2out = out
-		l.Write(conn, out)
-		ls.h2Forget(l, hc, sub)
-		return
-	}
-	if s.minor == framingChunked {
-		l.Write(conn, lastChunk)
-	}
-	// Out of the table at once, as a kick without the frame was: the key
-	// answers 404 and nothing more is delivered while the connection lingers
-	// (CloseAfterFlush waits for the peer's close, bounded).
-	ls.leave(l, sub, s)
-	c := ls.live(conn)
-	ls.cancelTimer(c)
-	c.mode = modeClosing
-	l.CloseAfterFlush(conn)
 }
 
 // endStream ends stream subscriber sub on its transport, then drops it.

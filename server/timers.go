@@ -19,7 +19,7 @@ func (ls *loopState) setTimer(c *connState, kind timerKind, at time.Time) {
 // setSubTimer sets subscriber sub's one timer (or, for kinds the sweep
 // checks, its deadline).
 func (ls *loopState) setSubTimer(sub conntable.Sub, c *subState, kind timerKind, at time.Time) {
-	if c.timer != 0 {
+	if c.timer != 0 && c.timerKind == timerPoll { // a stream's timer field holds its deadlines (lifetime.go)
 		ls.wheel.Cancel(c.timer)
 		c.timer = 0
 	}
@@ -37,7 +37,7 @@ func (ls *loopState) setSubTimer(sub conntable.Sub, c *subState, kind timerKind,
 func (ls *loopState) cancelTimer(c *connState) { ls.cancelSubTimer(&c.subState) }
 
 func (ls *loopState) cancelSubTimer(c *subState) {
-	if c.timer != 0 {
+	if c.timer != 0 && c.timerKind == timerPoll {
 		ls.wheel.Cancel(c.timer)
 	}
 	c.timer, c.timerKind = 0, timerNone
@@ -48,7 +48,7 @@ func (ls *loopState) cancelSubTimer(c *subState) {
 func (ls *loopState) fire(ch conntable.Handle, id conntable.TimerID) {
 	sub := conntable.Sub(ch)
 	c, _ := ls.subscriberOf(sub)
-	if c == nil || c.timer != id {
+	if c == nil || c.timer != id || c.timerKind != timerPoll {
 		return
 	}
 	c.timer = 0
@@ -81,6 +81,7 @@ func (ls *loopState) sweep(l *engine.Loop, now time.Time) {
 	visitEvery := min(cfg.Heartbeat, cfg.HeaderTimeout) / 4
 	ticks := max(int(visitEvery/tickInterval(*cfg)), 1)
 	quiet := cfg.Heartbeat - visitEvery
+	ls.renewAgeBudget(tickInterval(*cfg))
 	for range (total + ticks - 1) / ticks {
 		slot := ls.sweepCursor
 		ls.sweepCursor = (ls.sweepCursor + 1) % total
@@ -90,7 +91,8 @@ func (ls *loopState) sweep(l *engine.Loop, now time.Time) {
 		}
 		switch {
 		case c.mode == modeH2:
-			ls.sweepH2(l, c, now, quiet)
+			ls.sweepH2(l, c, now, quiet, visitEvery)
+		case c.mode == modeStream && c.timer != 0 && ls.lifeDue(l, conntable.ConnSub(conntable.Handle(c.h)), &c.subState, c.h, now, visitEvery):
 		case c.mode == modeStream && now.Sub(ls.s.timeOf(c.at)) >= quiet:
 			ls.heartbeat(l, conntable.ConnSub(conntable.Handle(c.h)), &c.subState, c.h, now)
 		case c.mode != modeRequest || now.Before(ls.s.timeOf(c.at)):

@@ -19,8 +19,11 @@ type Mailbox[M Message] interface {
 	// ids it removed.
 	AckIDs(ctx context.Context, dst []uint64, user []byte, ids []uint64) ([]uint64, error)
 	// AppendPending appends the user's messages that have not expired by
-	// nowMs, in id order, each with a reference the caller releases.
-	AppendPending(ctx context.Context, dst []M, user []byte, nowMs int64) ([]M, error)
+	// nowMs, in id order, each with a reference the caller releases, and
+	// returns lost: the newest id of the user's messages that expired
+	// unacknowledged (0 = none remembered; see lost.go), so that a client
+	// resuming from an older id learns it missed them (the gap frame).
+	AppendPending(ctx context.Context, dst []M, user []byte, nowMs int64) (msgs []M, lost uint64, err error)
 }
 
 // Errors of Put. The texts are what a publisher reads in its 503 answer.

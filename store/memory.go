@@ -15,12 +15,13 @@ type Memory[M Message] struct {
 	maxBytes int
 	bytes    int
 	users    map[string][]M // each in increasing id order
+	lost     map[string]lostMark
 }
 
 // NewMemory keeps at most perUser messages per user (--store-messages) and
 // maxBytes of message data in all (--store-bytes).
 func NewMemory[M Message](perUser, maxBytes int) *Memory[M] {
-	return &Memory[M]{perUser: perUser, maxBytes: maxBytes, users: map[string][]M{}}
+	return &Memory[M]{perUser: perUser, maxBytes: maxBytes, users: map[string][]M{}, lost: map[string]lostMark{}}
 }
 
 // Put keeps m for user, taking a reference. Expired messages of the user are
@@ -28,7 +29,7 @@ func NewMemory[M Message](perUser, maxBytes int) *Memory[M] {
 func (s *Memory[M]) Put(_ context.Context, user []byte, m M, nowMs int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	q := s.dropExpired(s.users[string(user)], nowMs)
+	q := s.dropExpired(user, s.users[string(user)], nowMs)
 	size := len(m.Push().Data)
 	switch {
 	case len(q) >= s.perUser:
@@ -83,15 +84,15 @@ func (s *Memory[M]) AckIDs(_ context.Context, dst []uint64, user []byte, ids []u
 }
 
 // AppendPending appends the user's unacknowledged messages, each with a
-// reference the caller releases.
-func (s *Memory[M]) AppendPending(_ context.Context, dst []M, user []byte, nowMs int64) ([]M, error) {
+// reference the caller releases, and returns the user's lost mark.
+func (s *Memory[M]) AppendPending(_ context.Context, dst []M, user []byte, nowMs int64) ([]M, uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q, ok := s.users[string(user)]
 	if !ok {
-		return dst, nil
+		return dst, s.lostOf(string(user), nowMs), nil
 	}
-	q = s.dropExpired(q, nowMs)
+	q = s.dropExpired(user, q, nowMs)
 	s.users[string(user)] = q
 	for _, m := range q {
 		m.Retain()
@@ -100,14 +101,16 @@ func (s *Memory[M]) AppendPending(_ context.Context, dst []M, user []byte, nowMs
 	if len(q) == 0 {
 		delete(s.users, string(user))
 	}
-	return dst, nil
+	return dst, s.lostOf(string(user), nowMs), nil
 }
 
-// dropExpired removes the messages whose TTL has ended. s.mu must be held.
-func (s *Memory[M]) dropExpired(q []M, nowMs int64) []M {
+// dropExpired removes user's messages whose TTL has ended, noting them lost.
+// s.mu must be held.
+func (s *Memory[M]) dropExpired(user []byte, q []M, nowMs int64) []M {
 	kept := q[:0]
 	for _, m := range q {
 		if p := m.Push(); p.Expiry != 0 && p.Expiry <= nowMs {
+			s.noteLost(string(user), p.Seq, p.TimeMs, p.Expiry)
 			s.bytes -= len(p.Data)
 			m.Release()
 			continue

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"unsafe"
 
@@ -19,14 +20,18 @@ import (
 //
 //	pw:q:<user>       ZSET    every member has score 0, so members sort bytewise; each is
 //	                          pad20(id) ":" expiresAt-ms ":" flags, then length-prefixed to,
-//	                          event, content type, and the data (binary-safe; member.go)
+//	                          event, content type, and the data (binary-safe; member.go);
+//	                          and "!" pad20(id), the user's lost mark (lost.go): the newest
+//	                          message that expired unacknowledged, sorted before every message
 //
 // The 20-digit zero-padded id first makes bytewise order id order (ids exceed 2^53, so they
 // cannot be scores). Put is one Lua script on that key: a member already present counts as
 // stored (a retried Put is a no-op); when the user holds perUser members it removes the
-// expired ones and, if still full, answers ErrUserFull; otherwise ZADD, and the key's expiry
-// is raised to the message's (PEXPIREAT when PEXPIRETIME is lower, which also covers a key just
-// created without a TTL), so the key lives exactly as long as its longest-lived message.
+// expired ones (raising the lost mark) and, if still full, answers ErrUserFull; otherwise ZADD,
+// and the key's expiry is raised to the message's plus as long again (at least an hour:
+// lostUntil), PEXPIREAT when PEXPIRETIME is lower, which also covers a key just created without
+// a TTL; so the key outlives its longest-lived message by the time its lost mark is kept, and a
+// message that expires unread is still found, and noted lost, when its user comes back.
 // AckIDs(ids) is one script that ZREMRANGEBYLEXes ["pad20(id):", "pad20(id);") for each id given
 // and returns the ids it removed: the server acks exactly the messages it sent (issue 9), never
 // a stored one nobody was sent. ack(upTo) (ZREMRANGEBYLEX key - "[pad20(upTo):\xff", every member
@@ -67,13 +72,14 @@ func (s *Redis[M]) AckIDs(ctx context.Context, dst []uint64, user []byte, ids []
 	return append(dst, removed...), err
 }
 
-// AppendPending appends user's unexpired messages, in id order, each made by make.
-func (s *Redis[M]) AppendPending(ctx context.Context, dst []M, user []byte, nowMs int64) ([]M, error) {
-	msgs, err := s.pending(ctx, viewString(user), nowMs)
+// AppendPending appends user's unexpired messages, in id order, each made by make, and returns
+// the user's lost mark.
+func (s *Redis[M]) AppendPending(ctx context.Context, dst []M, user []byte, nowMs int64) ([]M, uint64, error) {
+	msgs, lost, err := s.pending(ctx, viewString(user), nowMs)
 	for i := range msgs {
 		dst = append(dst, s.make(&msgs[i]))
 	}
-	return dst, err
+	return dst, lost, err
 }
 
 // viewString is user as a string without a copy, for the duration of a call.
@@ -97,7 +103,7 @@ if redis.call('ZSCORE', k, ARGV[1]) then
 end
 local max = tonumber(ARGV[3])
 if max > 0 then
-  local n = redis.call('ZCARD', k)
+  local n = redis.call('ZCARD', k) - redis.call('ZLEXCOUNT', k, '[!', '(0')
   if n >= max then
     local now = tonumber(ARGV[4])
     local dead = {}
@@ -110,17 +116,35 @@ if max > 0 then
     for i = 1, #dead, 1000 do
       redis.call('ZREM', k, unpack(dead, i, math.min(i + 999, #dead)))
     end
+    if #dead > 0 then
+      local marks = redis.call('ZRANGE', k, '[!', '(0', 'BYLEX')
+      local top = '!' .. string.sub(dead[#dead], 1, 20)
+      if #marks == 0 or marks[#marks] < top then
+        if #marks > 0 then
+          redis.call('ZREM', k, unpack(marks))
+        end
+        redis.call('ZADD', k, 0, top)
+      end
+    end
     if n - #dead >= max then
       return 0
     end
   end
 end
 redis.call('ZADD', k, 0, ARGV[1])
-if redis.call('PEXPIRETIME', k) < tonumber(ARGV[2]) then
-  redis.call('PEXPIREAT', k, ARGV[2])
+local exp = tonumber(ARGV[2])
+local keep = exp + math.max(exp - tonumber(ARGV[4]), ` + lostKeepMin + `)
+if exp <= 0 then
+  keep = exp
+end
+if redis.call('PEXPIRETIME', k) < keep then
+  redis.call('PEXPIREAT', k, keep)
 end
 return 1
 `
+
+// lostKeepMin is lostKeepMinMs in the scripts' text.
+const lostKeepMin = "3600000"
 
 // put stores m for user before the publish is answered. It returns ErrUserFull when the user
 // already has maxPerUser unexpired messages (expired ones are dropped to make room; maxPerUser
@@ -225,41 +249,67 @@ func (s *Redis[M]) ackIDs(ctx context.Context, user string, ids []uint64) ([]uin
 }
 
 // pending returns user's messages that have not expired by nowMs (unix ms), in id order, and
-// removes the expired ones from Redis. Each message's Data is its own copy; its other fields
-// are views into Redis's answer. A member that does not decode (written by a newer encoding)
-// is skipped with a warning and left to its TTL.
-func (s *Redis[M]) pending(ctx context.Context, user string, nowMs int64) ([]push.Message, error) {
+// the user's lost mark; it removes the expired ones from Redis, raising the mark. Each message's
+// Data is its own copy; its other fields are views into Redis's answer. A member that does not
+// decode (written by a newer encoding) is skipped with a warning and left to its TTL.
+func (s *Redis[M]) pending(ctx context.Context, user string, nowMs int64) ([]push.Message, uint64, error) {
 	key := keyQueue(s.prefix, user)
 	r, err := s.conn.Do(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
 		return c.Do(ctx, c.B().Zrange().Key(key).Min("-").Max("+").Bylex().Build())
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	members, err := r.AsStrSlice()
 	if err != nil {
-		return nil, fmt.Errorf("store: redis pending: %w", err)
+		return nil, 0, fmt.Errorf("store: redis pending: %w", err)
 	}
 	var out []push.Message
-	var dead []string
+	var dead, marks []string
+	var lost uint64
 	for _, mb := range members {
+		if id, ok := lostMarkID(mb); ok {
+			marks, lost = append(marks, mb), max(lost, id)
+			continue
+		}
 		m, err := decodeQoSMember(mb)
 		if err != nil {
 			s.conn.Logger().Warn("store: undecodable stored message skipped", "key", key, "err", err)
 			continue
 		}
 		if m.Expiry <= nowMs {
-			dead = append(dead, mb)
+			dead, lost = append(dead, mb), max(lost, m.Seq)
 			continue
 		}
 		out = append(out, m)
 	}
 	if len(dead) > 0 {
-		// The messages are already left out; failing to delete them only leaves them to the
-		// next Pending or to the key's own expiry.
+		// The messages are already left out and the mark raised in this answer; failing to
+		// write that only leaves them to the next Pending or to the key's own expiry. Another
+		// node may raise the mark at once: marks are only added, and the highest counts.
+		var pad [21]byte
+		mark := string(appendPad20(append(pad[:0], '!'), lost))
 		_, _ = s.conn.Do(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
 			return c.Do(ctx, c.B().Zrem().Key(key).Member(dead...).Build())
 		})
+		_, _ = s.conn.Do(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+			return c.Do(ctx, c.B().Zadd().Key(key).ScoreMember().ScoreMember(0, mark).Build())
+		})
+		marks = slices.DeleteFunc(marks, func(m string) bool { return m == mark })
+		if len(marks) > 0 {
+			_, _ = s.conn.Do(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+				return c.Do(ctx, c.B().Zrem().Key(key).Member(marks...).Build())
+			})
+		}
 	}
-	return out, nil
+	return out, lost, nil
+}
+
+// lostMarkID reads a lost mark member ("!" pad20(id)).
+func lostMarkID(member string) (uint64, bool) {
+	if len(member) != 21 || member[0] != '!' {
+		return 0, false
+	}
+	id, err := strconv.ParseUint(member[1:], 10, 64)
+	return id, err == nil
 }

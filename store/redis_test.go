@@ -44,7 +44,7 @@ func testMsg(id uint64, expiresAt int64, data string) *push.Message {
 
 func pendingIDs(t *testing.T, s *Redis[*testMessage], user string, nowMs int64) []uint64 {
 	t.Helper()
-	ms, err := s.pending(context.Background(), user, nowMs)
+	ms, _, err := s.pending(context.Background(), user, nowMs)
 	if err != nil {
 		t.Fatalf("Pending(%q) = %v; want nil", user, err)
 	}
@@ -249,8 +249,12 @@ func TestRedisStorePendingDropsExpired(t *testing.T) {
 		t.Errorf("Pending(now+2500) = %v; want %v", got, want)
 	}
 	raw := raw(t, r)
-	if n, err := raw.Do(ctx, raw.B().Zcard().Key("pw:q:u").Build()).AsInt64(); err != nil || n != 2 {
-		t.Errorf("ZCARD after Pending dropped expired = %d, %v; want 2", n, err)
+	if n, err := raw.Do(ctx, raw.B().Zcard().Key("pw:q:u").Build()).AsInt64(); err != nil || n != 3 {
+		t.Errorf("ZCARD after Pending dropped expired = %d, %v; want 3 (messages 1 and 3, the lost mark)", n, err)
+	}
+	// The expired messages are remembered as lost (the gap frame): the newest of them.
+	if _, lost, err := s.pending(ctx, "u", now+2500); err != nil || lost != 4 {
+		t.Errorf("Pending(now+2500) lost = %d, %v; want 4 (the newest message that expired unacknowledged)", lost, err)
 	}
 	// Going back in time cannot revive what was deleted.
 	if got, want := pendingIDs(t, s, "u", now), []uint64{1, 3}; !reflect.DeepEqual(got, want) {
@@ -322,7 +326,7 @@ func TestRedisStoreBinaryRoundTrip(t *testing.T) {
 			t.Fatalf("Put(%d) = %v; want nil", want[i].Seq, err)
 		}
 	}
-	got, err := s.pending(ctx, "bin\x00user\xff", now)
+	got, _, err := s.pending(ctx, "bin\x00user\xff", now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,31 +350,26 @@ func TestRedisStoreKeyExpiry(t *testing.T) {
 		return v
 	}
 	now := time.Now().UnixMilli()
+	// The key outlives its longest-lived message as long again, at least an hour (lostUntil),
+	// so a message that expires unread is still found and noted lost when its user comes back.
+	const hour = 3600000
 	steps := []struct {
 		exp, want int64
 	}{
-		{now + 10000, now + 10000}, // the first message sets the key's expiry
-		{now + 20000, now + 20000}, // a longer-lived one extends it
-		{now + 5000, now + 20000},  // a shorter-lived one does not shorten it
+		{now + 10000, now + 10000 + hour},       // the first message sets the key's expiry
+		{now + 20000, now + 20000 + hour},       // a longer-lived one extends it
+		{now + 5000, now + 20000 + hour},        // a shorter-lived one does not shorten it
+		{now + 2*hour, now + 2*hour + 2*hour},   // a TTL over an hour: kept as long again
+		{now + 3*hour/2, now + 2*hour + 2*hour}, // and again, never shortened
 	}
 	for i, st := range steps {
-		if err := s.put(ctx, "u", testMsg(uint64(i+1), st.exp, "x"), 0, time.Now().UnixMilli()); err != nil {
+		if err := s.put(ctx, "u", testMsg(uint64(i+1), st.exp, "x"), 0, now); err != nil {
 			t.Fatal(err)
 		}
 		if got := expireTime(); got != st.want {
 			t.Errorf("after Put(expires %+d ms), PEXPIRETIME x:q:u = %+d ms; want %+d", st.exp-now, got-now, st.want-now)
 		}
 	}
-	// The key goes away by itself once its longest-lived message has expired.
-	if err := s.put(ctx, "short", testMsg(1, time.Now().UnixMilli()+100, "x"), 0, time.Now().UnixMilli()); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 2*time.Second, func() string {
-		if n, _ := raw.Do(ctx, raw.B().Exists().Key("x:q:short").Build()).AsInt64(); n != 0 {
-			return "x:q:short still exists after its only message expired"
-		}
-		return ""
-	})
 }
 
 // checkDown runs f and checks it fails with ErrDirectoryDown within limit.
@@ -398,12 +397,12 @@ func TestRedisStoreRedisDown(t *testing.T) {
 	// Hung Redis: requests end at OpTimeout.
 	redistest.Pause(t, r.Process())
 	checkDown(t, "Put (SIGSTOPped)", limit, func() error { return s.put(ctx, "u", testMsg(2, now+60000, "x"), 10, time.Now().UnixMilli()) })
-	checkDown(t, "Pending (SIGSTOPped)", limit, func() error { _, err := s.pending(ctx, "u", now); return err })
+	checkDown(t, "Pending (SIGSTOPped)", limit, func() error { _, _, err := s.pending(ctx, "u", now); return err })
 	if err := r.Process().Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 3*time.Second, func() string {
-		if _, err := s.pending(ctx, "u", now); err != nil {
+		if _, _, err := s.pending(ctx, "u", now); err != nil {
 			return "Pending after SIGCONT: " + err.Error()
 		}
 		return ""
@@ -414,7 +413,7 @@ func TestRedisStoreRedisDown(t *testing.T) {
 	checkDown(t, "Put (stopped)", limit, func() error { return s.put(ctx, "u", testMsg(3, now+60000, "x"), 10, time.Now().UnixMilli()) })
 	checkDown(t, "Ack (stopped)", limit, func() error { _, err := s.ack(ctx, "u", 1); return err })
 	checkDown(t, "AckIDs (stopped)", limit, func() error { _, err := s.ackIDs(ctx, "u", []uint64{1}); return err })
-	checkDown(t, "Pending (stopped)", limit, func() error { _, err := s.pending(ctx, "u", now); return err })
+	checkDown(t, "Pending (stopped)", limit, func() error { _, _, err := s.pending(ctx, "u", now); return err })
 	r.Start()
 	eventually(t, 3*time.Second, func() string {
 		if err := s.put(ctx, "u", testMsg(4, now+60000, "x"), 10, time.Now().UnixMilli()); err != nil {
@@ -454,7 +453,51 @@ func TestRedisStoreLazyConnect(t *testing.T) {
 	if err := s.put(ctx, "u", testMsg(2, now+60000, "x"), 10, time.Now().UnixMilli()); !errors.Is(err, cluster.ErrClosed) {
 		t.Errorf("Put after Close = %v; want cluster.ErrClosed", err)
 	}
-	if _, err := s.pending(ctx, "u", now); !errors.Is(err, cluster.ErrClosed) {
+	if _, _, err := s.pending(ctx, "u", now); !errors.Is(err, cluster.ErrClosed) {
 		t.Errorf("Pending after Close = %v; want cluster.ErrClosed", err)
+	}
+}
+
+// TestRedisStoreLostMark: a message that expires unacknowledged raises the user's lost mark,
+// whether Pending finds it or a full queue's Put clears it; the mark is no message (it does not
+// count toward --store-messages) and only rises.
+func TestRedisStoreLostMark(t *testing.T) {
+	t.Parallel()
+	r := redistest.StartServer(t)
+	s := newTestStore(t, r, time.Second)
+	s.perUser = 2
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	if _, lost, err := s.pending(ctx, "u", now); err != nil || lost != 0 {
+		t.Fatalf("Pending(nobody) lost = %d, %v; want 0", lost, err)
+	}
+	for _, m := range []*push.Message{testMsg(10, now+1000, "a"), testMsg(20, now+60000, "b")} {
+		if err := s.put(ctx, "u", m, s.perUser, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// At now+2000 message 10 has expired: the full queue's Put drops it and notes it lost.
+	if err := s.put(ctx, "u", testMsg(30, now+60000, "c"), s.perUser, now+2000); err != nil {
+		t.Fatalf("Put(30) after 10 expired = %v; want nil", err)
+	}
+	if err := s.put(ctx, "u", testMsg(40, now+60000, "d"), s.perUser, now+2000); err != ErrUserFull {
+		t.Errorf("Put(40) with 20 and 30 kept = %v; want ErrUserFull (the mark is no message)", err)
+	}
+	if got, want := pendingIDs(t, s, "u", now+2000), []uint64{20, 30}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Pending = %v; want %v", got, want)
+	}
+	if _, lost, err := s.pending(ctx, "u", now+2000); err != nil || lost != 10 {
+		t.Errorf("Pending lost = %d, %v; want 10", lost, err)
+	}
+	// Acknowledged messages are not lost; expired ones raise the mark, never lower it.
+	if _, err := s.AckIDs(ctx, nil, []byte("u"), []uint64{20}); err != nil {
+		t.Fatal(err)
+	}
+	if _, lost, err := s.pending(ctx, "u", now+61000); err != nil || lost != 30 {
+		t.Errorf("Pending after 30 expired lost = %d, %v; want 30", lost, err)
+	}
+	raw := raw(t, r)
+	if ms, err := raw.Do(ctx, raw.B().Zrange().Key("pw:q:u").Min("-").Max("+").Bylex().Build()).AsStrSlice(); err != nil || len(ms) != 1 || ms[0] != "!00000000000000000030" {
+		t.Errorf("pw:q:u = %q, %v; want the one lost mark !00000000000000000030", ms, err)
 	}
 }

@@ -25,7 +25,7 @@ func TestRedisClusterStore(t *testing.T) {
 	errs := make(chan error, 32)
 	for i := range cap(errs) {
 		go func() {
-			_, err := s.pending(ctx, users[i%len(users)], time.Now().UnixMilli())
+			_, _, err := s.pending(ctx, users[i%len(users)], time.Now().UnixMilli())
 			errs <- err
 		}()
 	}

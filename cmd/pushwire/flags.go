@@ -60,6 +60,8 @@ func registerFlags(fs *flag.FlagSet, c *server.Config) {
 	fs.Var((*templateList)(&c.TopicACL), "topic-acl", "topics a user may subscribe to, e.g. user.{user}.* (comma-separated or repeated; needs --auth-url or --jwt-secret)")
 	fs.StringVar(&c.HookURL, "hook-url", c.HookURL, "POST batched NDJSON connect/disconnect events of streams here")
 	fs.IntVar(&c.HookQueue, "hook-queue", c.HookQueue, "hook events held at most while --hook-url is slow or down (more are dropped and counted)")
+	fs.DurationVar(&c.MaxConnAge, "max-conn-age", c.MaxConnAge, "a stream older than this (each stream's own limit drawn in [0.9, 1]× it) gets the reconnect frame and is closed, spread over time (0 = no limit)")
+	fs.DurationVar(&c.RefreshBefore, "refresh-before", c.RefreshBefore, "a stream whose token (exp) or auth callback ttl ends within this gets the refresh frame; it is closed when it ends")
 	fs.DurationVar(&c.Drain, "drain", c.Drain, "time SIGTERM/SIGINT allows streams to close before exit")
 	fs.IntVar(&c.Loops, "loops", c.Loops, "event loops (0 = GOMAXPROCS)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
