@@ -36,7 +36,7 @@ type Snapshot struct {
 
 	// --max-conns-per-user (server/userpolicy.go)
 	UserConnsRefused, UserConnsKicked uint64
-	AgeCloses, Refreshes, Expiries uint64 // stream lifetime (server/lifetime.go)
+	AgeCloses, Refreshes, Expiries    uint64 // stream lifetime (server/lifetime.go)
 
 	// The node and its upgrades (server/handoff.go)
 	Loops, Capacity                      int
