@@ -55,7 +55,7 @@ func (ls *loopState) publishBatch(l *engine.Loop, h engine.Handle, req *httpcode
 	ls.frame = out
 	dst := appendResponseHead(ls.out[:0], 200, persistence(req))
 	ls.out = appendBody(dst, "application/x-ndjson", out)
-	l.Write(h, ls.out)
+	ls.reply(l, h, ls.out)
 }
 
 // publishLines publishes each line of a batch body; its results are

@@ -15,6 +15,12 @@ type routeJob struct {
 	results   []pushResult
 	items     []route.Item[*message] // the pushes other nodes may have to take; Tag: their result
 	keyed     *keyedCall             // its keys are recorded before the answer goes (idempotency.go)
+
+	// A piped job (pipeline.go): its connection read on; the answer fills
+	// slot seq of the connection's answer queue.
+	piped bool
+	seq   uint32
+	reply []byte
 }
 
 // run routes job's pushes to the other nodes (route.Router), adds what
@@ -22,6 +28,12 @@ type routeJob struct {
 // keys and answers the publisher. It runs on the router.
 func (cn *clusterNode) run(job *routeJob) {
 	cn.forwards.Add(uint64(cn.router.Route(job.items)))
+	cn.finish(job)
+}
+
+// finish adds what the router made of job's items to its results, records
+// its idempotency keys and answers the publisher.
+func (cn *clusterNode) finish(job *routeJob) {
 	for i := range job.items {
 		it := &job.items[i]
 		res := &job.results[it.Tag]
@@ -59,6 +71,26 @@ func (s *Server) answerRouted(job *routeJob) {
 		r := &job.results[0]
 		body = appendJSONResponse(nil, r.status, job.keepAlive, appendPushResult(nil, r, false))
 	}
+	if job.piped {
+		job.reply = body
+		s.eng.Submit(job.from.Loop(), engine.Task{H: job.from, Op: opPipeReply, V: job})
+		return
+	}
 	call := &asyncCall{from: job.from, keepAlive: job.keepAlive, reply: body}
 	s.eng.Submit(job.from.Loop(), engine.Task{H: job.from, Op: opAsyncReply, V: call})
+}
+
+// refuseRouted answers 503 for every push of job other nodes had to take:
+// the router is saturated, and the loop must not block.
+func (s *Server) refuseRouted(job *routeJob) {
+	for i := range job.items {
+		res := &job.results[job.items[i].Tag]
+		res.status, res.err = 503, "cluster router saturated; retry"
+		job.items[i].Msg.Release()
+	}
+	job.items = nil
+	if k := job.keyed; k != nil {
+		go s.cluster.recordKeys(k.keys, k.claims, nil) // free them; the router is full
+	}
+	s.answerRouted(job)
 }
