@@ -158,7 +158,7 @@ func TestPipelinedMixedTargetsInOrder(t *testing.T) {
 	type want struct {
 		status    int
 		delivered int
-		kind      string // far, near, batch, nobody, bad, healthz
+		kind      string // far, near, batch, nobody, bad, healthz, malformed
 	}
 	var reqs []pipeReq
 	var wants []want
@@ -185,6 +185,9 @@ func TestPipelinedMixedTargetsInOrder(t *testing.T) {
 			}
 		}
 	}
+	// Last, a malformed request: refused (400, then closed) after every
+	// answer before it, not ahead of them.
+	add(pipeReq{raw: "POST /pub/user/far HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n"}, want{400, 0, "malformed"})
 	answers := pipeline(t, b, reqs)
 	var last uint64
 	var farWant, nearWant []string
@@ -217,7 +220,7 @@ func TestPipelinedMixedTargetsInOrder(t *testing.T) {
 			}
 			n := strconv.Itoa(i)
 			farWant, nearWant = append(farWant, "b"+n), append(nearWant, "b"+n)
-		case "nobody", "bad":
+		case "nobody", "bad", "malformed":
 			if ans.Error == "" {
 				t.Fatalf("answer %d (%s): %v; want a JSON error", i, w.kind, ans)
 			}
@@ -240,6 +243,51 @@ func TestPipelinedMixedTargetsInOrder(t *testing.T) {
 				t.Fatalf("%s: message %d is %s to %s; want %q (publish order)", c.to, k, f.Data, f.To, data)
 			}
 		}
+	}
+}
+
+// TestPipelinedToKilledNode kills node a (kill -9) and pipelines, on one
+// connection to node b, publishes alternating between a user on a and a
+// user on b: while a's directory entries live, those to a answer 404 naming
+// a in "unreachable" (or 503 while the broken link is being noticed), those
+// to b 200, every one in request order.
+func TestPipelinedToKilledNode(t *testing.T) {
+	t.Parallel()
+	cl := startCluster(t, 2, 15*time.Second)
+	a, b := cl.nodes[0], cl.nodes[1]
+	a.subscribe("user=gone")
+	sb := b.subscribe("user=stays")
+	b.waitDelivered("user/gone", 1, 1, ioTimeout)
+	b.waitDelivered("user/stays", 1, 1, ioTimeout)
+	a.kill9()
+	const pushes = 200
+	reqs := make([]pipeReq, pushes)
+	for i := range reqs {
+		to := "stays"
+		if i%2 == 0 {
+			to = "gone"
+		}
+		reqs[i] = pubReq("/pub/user/"+to, strconv.Itoa(i))
+	}
+	var last uint64
+	for i, ans := range pipeline(t, b, reqs) {
+		if i%2 == 0 {
+			if !is503(ans) && (ans.status != 404 || len(ans.Unreachable) != 1 || ans.Unreachable[0] != "a") {
+				t.Fatalf("answer %d (user on killed node a): %v; want 404 naming a in \"unreachable\" (or 503)", i, ans)
+			}
+			continue
+		}
+		if ans.status != 200 || ans.Delivered != 1 {
+			t.Fatalf("answer %d (user on b): %v; want 200 delivered 1", i, ans)
+		}
+		id := idOf(t, i, ans)
+		if id <= last {
+			t.Fatalf("answer %d has id %d after id %d: answers out of request order", i, id, last)
+		}
+		last = id
+	}
+	for i := 1; i < pushes; i += 2 {
+		sb.expect("user:stays", strconv.Itoa(i))
 	}
 }
 
