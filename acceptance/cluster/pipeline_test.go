@@ -83,14 +83,71 @@ func pipeline(t *testing.T, n *node, reqs []pipeReq) []answer {
 	return out
 }
 
-// idOf is an answer's message id as a number.
-func idOf(t *testing.T, i int, a answer) uint64 {
+// remoteAndLocal starts two nodes a and b, a stream of user remote on a and
+// one of user local on b, and waits until b routes to both.
+func remoteAndLocal(t *testing.T, remote, local string) (a, b *node, sa, sb *stream) {
+	t.Helper()
+	cl := startCluster(t, 2, 15*time.Second)
+	a, b = cl.nodes[0], cl.nodes[1]
+	sa = a.subscribe("user=" + remote)
+	sb = b.subscribe("user=" + local)
+	b.waitDelivered("user/"+remote, 1, 1, ioTimeout)
+	b.waitDelivered("user/"+local, 1, 1, ioTimeout)
+	return a, b, sa, sb
+}
+
+// idOrder checks that the message ids of successive answers increase: a
+// node gives ids in publish order, so answers out of request order show as
+// an id lower than the one before.
+type idOrder struct{ last uint64 }
+
+func (o *idOrder) next(t *testing.T, i int, a answer) {
 	t.Helper()
 	id, err := strconv.ParseUint(a.ID, 10, 64)
 	if err != nil {
 		t.Fatalf("answer %d: id %q is not a number: %v", i, a.ID, err)
 	}
-	return id
+	if id <= o.last {
+		t.Fatalf("answer %d has id %d after id %d: answers out of request order", i, id, o.last)
+	}
+	o.last = id
+}
+
+// alternating is pushes publishes numbered 0..pushes-1, the even ones to
+// user remote, the odd ones to user local.
+func alternating(pushes int, remote, local string) []pipeReq {
+	reqs := make([]pipeReq, pushes)
+	for i := range reqs {
+		to := local
+		if i%2 == 0 {
+			to = remote
+		}
+		reqs[i] = pubReq("/pub/user/"+to, strconv.Itoa(i))
+	}
+	return reqs
+}
+
+// checkAlternating checks the answers to alternating: each even one as
+// remoteOK says (want describes it), each odd one 200 delivered 1 in id
+// order, and the local user's stream gets the odd ones in publish order.
+func checkAlternating(t *testing.T, answers []answer, remoteOK func(answer) bool, want string, local *stream, to string) {
+	t.Helper()
+	var order idOrder
+	for i, ans := range answers {
+		if i%2 == 0 {
+			if !remoteOK(ans) {
+				t.Fatalf("answer %d (remote user): %v; want %s", i, ans, want)
+			}
+			continue
+		}
+		if ans.status != 200 || ans.Delivered != 1 {
+			t.Fatalf("answer %d (local user): %v; want 200 delivered 1", i, ans)
+		}
+		order.next(t, i, ans)
+	}
+	for i := 1; i < len(answers); i += 2 {
+		local.expect(to, strconv.Itoa(i))
+	}
 }
 
 // TestPipelinedCrossNodeInOrder pipelines 1,200 publishes on one connection
@@ -116,16 +173,12 @@ func TestPipelinedCrossNodeInOrder(t *testing.T) {
 	}
 	before := b.stats()["forwards"]
 	answers := pipeline(t, b, reqs)
-	var last uint64
+	var order idOrder
 	for i, ans := range answers {
 		if ans.status != 200 || ans.Delivered != 1 || ans.Nodes != 1 {
 			t.Fatalf("answer %d: %v; want 200 delivered 1 nodes 1", i, ans)
 		}
-		id := idOf(t, i, ans)
-		if id <= last {
-			t.Fatalf("answer %d has id %d after id %d: answers out of request order", i, id, last)
-		}
-		last = id
+		order.next(t, i, ans)
 	}
 	for u, s := range subs {
 		for i := u; i < pushes; i += users {
@@ -148,12 +201,7 @@ func TestPipelinedCrossNodeInOrder(t *testing.T) {
 // both subscribers receive their messages in publish order.
 func TestPipelinedMixedTargetsInOrder(t *testing.T) {
 	t.Parallel()
-	cl := startCluster(t, 2, 15*time.Second)
-	a, b := cl.nodes[0], cl.nodes[1]
-	sa := a.subscribe("user=far")
-	sb := b.subscribe("user=near")
-	b.waitDelivered("user/far", 1, 1, ioTimeout)
-	b.waitDelivered("user/near", 1, 1, ioTimeout)
+	_, b, sa, sb := remoteAndLocal(t, "far", "near")
 
 	type want struct {
 		status    int
@@ -189,7 +237,7 @@ func TestPipelinedMixedTargetsInOrder(t *testing.T) {
 	// answer before it, not ahead of them.
 	add(pipeReq{raw: "POST /pub/user/far HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n"}, want{400, 0, "malformed"})
 	answers := pipeline(t, b, reqs)
-	var last uint64
+	var order idOrder
 	var farWant, nearWant []string
 	for i, ans := range answers {
 		w := wants[i]
@@ -201,11 +249,7 @@ func TestPipelinedMixedTargetsInOrder(t *testing.T) {
 			if ans.Delivered != 1 || ans.Nodes != 1 {
 				t.Fatalf("answer %d (%s): %v; want delivered 1 nodes 1", i, w.kind, ans)
 			}
-			id := idOf(t, i, ans)
-			if id <= last {
-				t.Fatalf("answer %d has id %d after id %d: answers out of request order", i, id, last)
-			}
-			last = id
+			order.next(t, i, ans)
 			var data string
 			json.Unmarshal([]byte(reqs[i].raw[strings.LastIndex(reqs[i].raw, "\r\n\r\n")+4:]), &data)
 			if w.kind == "far" {
@@ -253,42 +297,13 @@ func TestPipelinedMixedTargetsInOrder(t *testing.T) {
 // to b 200, every one in request order.
 func TestPipelinedToKilledNode(t *testing.T) {
 	t.Parallel()
-	cl := startCluster(t, 2, 15*time.Second)
-	a, b := cl.nodes[0], cl.nodes[1]
-	a.subscribe("user=gone")
-	sb := b.subscribe("user=stays")
-	b.waitDelivered("user/gone", 1, 1, ioTimeout)
-	b.waitDelivered("user/stays", 1, 1, ioTimeout)
+	a, b, _, sb := remoteAndLocal(t, "gone", "stays")
 	a.kill9()
-	const pushes = 200
-	reqs := make([]pipeReq, pushes)
-	for i := range reqs {
-		to := "stays"
-		if i%2 == 0 {
-			to = "gone"
-		}
-		reqs[i] = pubReq("/pub/user/"+to, strconv.Itoa(i))
+	goneOK := func(ans answer) bool {
+		return is503(ans) || ans.status == 404 && len(ans.Unreachable) == 1 && ans.Unreachable[0] == "a"
 	}
-	var last uint64
-	for i, ans := range pipeline(t, b, reqs) {
-		if i%2 == 0 {
-			if !is503(ans) && (ans.status != 404 || len(ans.Unreachable) != 1 || ans.Unreachable[0] != "a") {
-				t.Fatalf("answer %d (user on killed node a): %v; want 404 naming a in \"unreachable\" (or 503)", i, ans)
-			}
-			continue
-		}
-		if ans.status != 200 || ans.Delivered != 1 {
-			t.Fatalf("answer %d (user on b): %v; want 200 delivered 1", i, ans)
-		}
-		id := idOf(t, i, ans)
-		if id <= last {
-			t.Fatalf("answer %d has id %d after id %d: answers out of request order", i, id, last)
-		}
-		last = id
-	}
-	for i := 1; i < pushes; i += 2 {
-		sb.expect("user:stays", strconv.Itoa(i))
-	}
+	answers := pipeline(t, b, alternating(200, "gone", "stays"))
+	checkAlternating(t, answers, goneOK, `404 naming a in "unreachable" (or 503)`, sb, "user:stays")
 }
 
 // TestPipelinedToStoppedNode stops node a (SIGSTOP: its link stays open and
@@ -299,45 +314,13 @@ func TestPipelinedToKilledNode(t *testing.T) {
 // continues, a pipelined run to it is answered 200 again, in order.
 func TestPipelinedToStoppedNode(t *testing.T) {
 	t.Parallel()
-	cl := startCluster(t, 2, 15*time.Second)
-	a, b := cl.nodes[0], cl.nodes[1]
-	sa := a.subscribe("user=stalled")
-	sb := b.subscribe("user=here")
-	b.waitDelivered("user/stalled", 1, 1, ioTimeout)
-	b.waitDelivered("user/here", 1, 1, ioTimeout)
+	a, b, sa, sb := remoteAndLocal(t, "stalled", "here")
 
 	a.pause()
-	const pushes = 80 // 40 to a: waiting for each other, 40 forward timeouts
-	reqs := make([]pipeReq, pushes)
-	for i := range reqs {
-		to := "here"
-		if i%2 == 0 {
-			to = "stalled"
-		}
-		reqs[i] = pubReq("/pub/user/"+to, strconv.Itoa(i))
-	}
-	answers := pipeline(t, b, reqs)
+	// 40 to a: waiting for each other, they would take 40 forward timeouts.
+	answers := pipeline(t, b, alternating(80, "stalled", "here"))
 	a.resume()
-	var last uint64
-	for i, ans := range answers {
-		if i%2 == 0 {
-			if !is503(ans) {
-				t.Fatalf("answer %d (user on stopped node a): %v; want 503 with a JSON error", i, ans)
-			}
-			continue
-		}
-		if ans.status != 200 || ans.Delivered != 1 {
-			t.Fatalf("answer %d (user on b): %v; want 200 delivered 1", i, ans)
-		}
-		id := idOf(t, i, ans)
-		if id <= last {
-			t.Fatalf("answer %d has id %d after id %d: answers out of request order", i, id, last)
-		}
-		last = id
-	}
-	for i := 1; i < pushes; i += 2 {
-		sb.expect("user:here", strconv.Itoa(i))
-	}
+	checkAlternating(t, answers, is503, "503 with a JSON error", sb, "user:here")
 
 	// a is back: its link answers again (a 503'd push may or may not have
 	// reached a: 503 says "not known", so a's stream is not checked for them).
@@ -345,7 +328,7 @@ func TestPipelinedToStoppedNode(t *testing.T) {
 		ans := b.pub("user/stalled", `"probe"`, "Push-Event", probeEvent)
 		return ans.status == 200, ans.String()
 	})
-	reqs = reqs[:0]
+	var reqs []pipeReq
 	for i := range 40 {
 		reqs = append(reqs, pubReq("/pub/user/stalled", strconv.Itoa(1000+i)))
 	}

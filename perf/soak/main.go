@@ -144,7 +144,7 @@ func run(o options) (bool, error) {
 	}
 	defer func() { srv.Process.Kill(); srv.Wait() }()
 	pid := srv.Process.Pid
-	if err := waitDial(ports[1], 20*time.Second); err != nil {
+	if err := perf.WaitDial(ports[1], 20*time.Second); err != nil {
 		return false, err
 	}
 	start := time.Now()
@@ -468,19 +468,4 @@ func (ld *load) waitConnected(n int64, within time.Duration) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return nil
-}
-
-func waitDial(addr string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("nothing listens on %s: %w", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
