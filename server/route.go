@@ -57,19 +57,26 @@ func (cn *clusterNode) finish(job *routeJob) {
 	cn.s.answerRouted(job)
 }
 
+// answerHeadBytes and answerLineBytes are about what an answer's head and
+// one push's result take.
+const answerHeadBytes, answerLineBytes = 128, 96
+
 // answerRouted writes a routed job's answer on the publisher's loop.
 func (s *Server) answerRouted(job *routeJob) {
 	s.metrics.countResults(job.results)
+	// Sized ahead: grown from nil, an answer was copied at every doubling.
 	var body []byte
 	if job.batch {
+		lines := make([]byte, 0, answerLineBytes*len(job.results))
 		for i := range job.results {
-			body = appendPushResult(body, &job.results[i], true)
-			body = append(body, '\n')
+			lines = appendPushResult(lines, &job.results[i], true)
+			lines = append(lines, '\n')
 		}
-		body = appendBody(appendResponseHead(nil, 200, job.keepAlive), "application/x-ndjson", body)
+		body = appendBody(appendResponseHead(make([]byte, 0, answerHeadBytes+len(lines)), 200, job.keepAlive), "application/x-ndjson", lines)
 	} else {
 		r := &job.results[0]
-		body = appendJSONResponse(nil, r.status, job.keepAlive, appendPushResult(nil, r, false))
+		obj := appendPushResult(make([]byte, 0, answerLineBytes), r, false)
+		body = appendJSONResponse(make([]byte, 0, answerHeadBytes+len(obj)), r.status, job.keepAlive, obj)
 	}
 	if job.piped {
 		job.reply = body
