@@ -6,6 +6,7 @@ import (
 
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/publish"
 )
 
 // Pipelined routed publishes (issue 17): a keep-alive api connection whose
@@ -199,7 +200,7 @@ func (ls *loopState) pipeAnswered(l *engine.Loop, job *routeJob) {
 	}
 	sl := &q.slots[job.seq%maxInFlight]
 	sl.reply, sl.ready = job.reply, true
-	ls.s.metrics.publishSeconds.Update(time.Since(sl.read).Seconds())
+	ls.s.metrics.ObservePublish(sl.read)
 	l.Answer(h, q.write)
 	if q.wait != waitNone && c.mode == modeAsync && (q.n == 0 || q.wait == waitRoom && q.n < maxInFlight) {
 		q.wait = waitNone
@@ -235,4 +236,4 @@ func (ls *loopState) dropPipe(h engine.Handle) {
 }
 
 // hasBatchKey reports whether a batch body may carry idempotency keys.
-func hasBatchKey(body []byte) bool { return bytes.Contains(body, batchKeyField) }
+func hasBatchKey(body []byte) bool { return bytes.Contains(body, publish.BatchKeyField) }

@@ -2,6 +2,8 @@ package server
 
 import (
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/publish"
 	"github.com/pushwire/pushwire/route"
 )
 
@@ -10,9 +12,9 @@ import (
 // each push's result and sends the whole answer back to the publisher's loop.
 type routeJob struct {
 	from      engine.Handle
-	keepAlive persist
+	keepAlive httpcodec.Persist
 	batch     bool
-	results   []pushResult
+	results   []publish.Result
 	items     []route.Item[*message] // the pushes other nodes may have to take; Tag: their result
 	keyed     *keyedCall             // its keys are recorded before the answer goes (idempotency.go)
 
@@ -39,17 +41,17 @@ func (cn *clusterNode) finish(job *routeJob) {
 		res := &job.results[it.Tag]
 		switch {
 		case it.StoreErr != nil:
-			res.status, res.err = 503, "QoS 1 message not stored: "+it.StoreErr.Error()
+			res.Status, res.Err = 503, "QoS 1 message not stored: "+it.StoreErr.Error()
 		case it.Stored:
-			res.stored = true
+			res.Stored = true
 		}
-		res.delivered += it.Delivered
-		res.nodes += it.Nodes
-		res.unreachable = append(res.unreachable, it.Unreachable...)
+		res.Delivered += it.Delivered
+		res.Nodes += it.Nodes
+		res.Unreachable = append(res.Unreachable, it.Unreachable...)
 		if it.Failure != "" {
-			res.addFailure(it.Failure)
+			res.AddFailure(it.Failure)
 		}
-		finishRouted(res, it.Kind)
+		publish.FinishRouted(res, it.Kind)
 	}
 	if k := job.keyed; k != nil {
 		cn.recordKeys(k.keys, k.claims, job.results)
@@ -63,20 +65,20 @@ const answerHeadBytes, answerLineBytes = 128, 96
 
 // answerRouted writes a routed job's answer on the publisher's loop.
 func (s *Server) answerRouted(job *routeJob) {
-	s.metrics.countResults(job.results)
+	s.countResults(job.results)
 	// Sized ahead: grown from nil, an answer was copied at every doubling.
 	var body []byte
 	if job.batch {
 		lines := make([]byte, 0, answerLineBytes*len(job.results))
 		for i := range job.results {
-			lines = appendPushResult(lines, &job.results[i], true)
+			lines = publish.AppendResult(lines, &job.results[i], true)
 			lines = append(lines, '\n')
 		}
-		body = appendBody(appendResponseHead(make([]byte, 0, answerHeadBytes+len(lines)), 200, job.keepAlive), "application/x-ndjson", lines)
+		body = httpcodec.AppendBody(httpcodec.AppendResponseHead(make([]byte, 0, answerHeadBytes+len(lines)), 200, job.keepAlive), "application/x-ndjson", lines)
 	} else {
 		r := &job.results[0]
-		obj := appendPushResult(make([]byte, 0, answerLineBytes), r, false)
-		body = appendJSONResponse(make([]byte, 0, answerHeadBytes+len(obj)), r.status, job.keepAlive, obj)
+		obj := publish.AppendResult(make([]byte, 0, answerLineBytes), r, false)
+		body = httpcodec.AppendJSONResponse(make([]byte, 0, answerHeadBytes+len(obj)), r.Status, job.keepAlive, obj)
 	}
 	if job.piped {
 		job.reply = body
@@ -92,7 +94,7 @@ func (s *Server) answerRouted(job *routeJob) {
 func (s *Server) refuseRouted(job *routeJob) {
 	for i := range job.items {
 		res := &job.results[job.items[i].Tag]
-		res.status, res.err = 503, "cluster router saturated; retry"
+		res.Status, res.Err = 503, "cluster router saturated; retry"
 		job.items[i].Msg.Release()
 	}
 	job.items = nil
