@@ -85,15 +85,20 @@ func (lp *loopPipes) borrowPipe(l *engine.Loop, h engine.Handle) *answerQueue {
 			lp.pipes = map[engine.Handle]*answerQueue{}
 		}
 	}
+	if !q.lane.idle() {
+		// Still routing a closed connection's jobs: h's must not wait
+		// behind them.
+		q.lane = &routeLane{}
+	}
 	q.h, q.l, q.wait, q.close = h, l, waitNone, false
 	lp.pipes[h] = q
 	return q
 }
 
 // returnPipe gives q back to the loop once it is empty or its connection
-// closed. Its lane may still route jobs of the closed connection: their
-// answers find no queue and are dropped, and a later borrower's jobs queue
-// behind them, still in order.
+// closed. Its lane may still route jobs of the closed connection (their
+// answers find no queue and are dropped); borrowPipe gives such a queue a
+// new lane.
 func (lp *loopPipes) returnPipe(q *answerQueue) {
 	delete(lp.pipes, q.h)
 	for q.n > 0 {

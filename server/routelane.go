@@ -24,6 +24,13 @@ type routeLane struct {
 	run   func()                 // the worker's job, made once per lane
 }
 
+// idle reports whether no worker runs the lane.
+func (lane *routeLane) idle() bool {
+	lane.mu.Lock()
+	defer lane.mu.Unlock()
+	return !lane.running
+}
+
 // enqueue hands job to its connection's lane, starting a router worker for
 // the lane if none runs it.
 func (cn *clusterNode) enqueue(lane *routeLane, job *routeJob) {
