@@ -26,6 +26,10 @@ import (
 // for any answer made elsewhere) until the oldest is answered.
 const maxInFlight = 64
 
+// maxSparePipes bounds the queues a loop keeps for reuse (each holds its
+// slots' answer buffers): a burst of pipelining publishers leaves no more.
+const maxSparePipes = 16
+
 // answerQueue is one api connection's answers in request order while some
 // of them are being routed. Only the loop touches it, except lane.
 type answerQueue struct {
@@ -107,7 +111,9 @@ func (lp *loopPipes) returnPipe(q *answerQueue) {
 		q.n--
 	}
 	q.h, q.l = 0, nil
-	lp.sparePipes = append(lp.sparePipes, q)
+	if len(lp.sparePipes) < maxSparePipes {
+		lp.sparePipes = append(lp.sparePipes, q)
+	}
 }
 
 // push takes the slot of the next request and returns its seq.
