@@ -125,6 +125,7 @@ func (r *Router[M]) Route(items []Item[M]) (forwarded int) {
 	lookup, ctx := r.lookup.At(now), r.forward.At(now)
 	r.prefetch(lookup, items)
 	perNode := map[string][]int{}
+	var conns connCheck
 	for i := range items {
 		it := &items[i]
 		if it.Store {
@@ -134,7 +135,7 @@ func (r *Router[M]) Route(items []Item[M]) (forwarded int) {
 			}
 			it.Stored = true
 		}
-		nodes, err := r.nodesFor(lookup, it)
+		nodes, err := r.nodesFor(lookup, it, &conns)
 		switch {
 		case err == nil:
 		case it.Kind == push.Conn && errors.Is(err, cluster.ErrUnknownNode):
@@ -291,13 +292,25 @@ func (r *Router[M]) prefetch(ctx context.Context, items []Item[M]) {
 	p.Prefetch(ctx, users, topics)
 }
 
-func (r *Router[M]) nodesFor(ctx context.Context, it *Item[M]) ([]string, error) {
+// connCheck is the last conn push's node a Route call checked: a batch of
+// conn pushes to one node (a pipelined publisher's, routed together) asks
+// the directory once, not once a push.
+type connCheck struct {
+	node  []string // the node, alone
+	err   error
+	valid bool
+}
+
+func (r *Router[M]) nodesFor(ctx context.Context, it *Item[M], cc *connCheck) ([]string, error) {
 	var nodes []string
 	var err error
 	switch to := string(it.Msg.Push().To); it.Kind {
 	case push.Conn:
-		_, err = r.o.Dir.NodeAddr(ctx, it.Node)
-		return []string{it.Node}, err
+		if !cc.valid || cc.node[0] != it.Node {
+			_, cc.err = r.o.Dir.NodeAddr(ctx, it.Node)
+			cc.node, cc.valid = []string{it.Node}, true
+		}
+		return cc.node, cc.err
 	case push.User:
 		nodes, err = r.o.Dir.UserNodes(ctx, to[len("user:"):])
 	case push.Topic:

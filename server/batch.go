@@ -56,7 +56,7 @@ func (ls *loopState) publishBatch(l *engine.Loop, h engine.Handle, req *httpcode
 	ls.frame = out
 	dst := httpcodec.AppendResponseHead(ls.out[:0], 200, httpcodec.Persistence(req))
 	ls.out = httpcodec.AppendBody(dst, "application/x-ndjson", out)
-	l.Write(h, ls.out)
+	ls.reply(l, h, ls.out)
 }
 
 // publishLines publishes each line of a batch body; its results are

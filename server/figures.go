@@ -112,6 +112,10 @@ func (ls *loopState) publishServed(l *engine.Loop, h engine.Handle, path []byte)
 		return
 	}
 	m := ls.s.metrics
+	if ls.pipedRouted { // timed and counted when answered (pipeline.go, answerRouted)
+		ls.pipedRouted = false
+		return
+	}
 	if c := ls.live(h); c != nil && c.mode == modeAsync {
 		m.Routed(ls.index, h, l.Now())
 		return

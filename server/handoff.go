@@ -298,7 +298,7 @@ func (ls *loopState) quiesce(l *engine.Loop, u *loopUpgrade) {
 				ls.answerPoll(l, c.h, c, nil, true) // 204: the client asks again, of the new process
 			}
 			_, held := ls.held[c.h]
-			if c.mode == modeAsync || held {
+			if c.mode == modeAsync || held || ls.pipeOf(c.h) != nil { // answers in flight (pipeline.go)
 				u.busy++
 				continue
 			}

@@ -34,7 +34,7 @@ func (ls *loopState) writeAnswer(l *engine.Loop, h engine.Handle, req *httpcodec
 	if isHead(req) {
 		answer = headOnly(answer)
 	}
-	l.Write(h, answer)
+	ls.reply(l, h, answer) // behind the connection's answers in flight, if any (pipeline.go)
 }
 
 // answerSubscribeHead answers HEAD /sub once it is allowed: the head its GET

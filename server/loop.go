@@ -28,6 +28,7 @@ const (
 	opResyncFailed // the re-registration failed: write what the streams held
 	opRun          // V func(*engine.Loop): run on the loop (tests drive the internal API so)
 	opUpgrade      // V *upgradeStep: one round of a handoff to a new process (handoff.go)
+	opPipeReply    // V *routeJob: a piped routed publish's answer for H (pipeline.go)
 )
 
 // loopState is the server's state on one engine loop. Only that loop's
@@ -47,6 +48,7 @@ type loopState struct {
 	loopFanOut             // fan-out targets and per-loop batches (loopfanout.go)
 	replayHolds            // streams held for a QoS 1 replay or re-sync (loopholds.go)
 	publishState           // the publishing request's route job and results (loopjob.go)
+	loopPipes              // answer queues of api connections with routed requests in flight (pipeline.go)
 	loopAllow              // what auth allowed each stream, for server-side subscribes (allowsets.go)
 	presetKey    [2]uint64 // the next register's key bits, chosen by the user policy (userpolicy.go); zero: none
 
@@ -173,6 +175,7 @@ func (s *Server) OnClose(l *engine.Loop, h engine.Handle, err error) {
 	}
 	ls.releaseParser(c)
 	ls.dropHeld(l, h)
+	ls.dropPipe(h)
 	defer delete(ls.peers, h)
 	if c.subscribed {
 		ls.unsubscribe(l, c)
@@ -224,6 +227,8 @@ func (s *Server) OnTask(l *engine.Loop, t engine.Task) {
 		t.V.(func(*engine.Loop))(l)
 	case opUpgrade:
 		ls.upgradeStep(l, t.V.(*upgradeStep))
+	case opPipeReply:
+		ls.pipeAnswered(l, t.V.(*routeJob))
 	}
 }
 

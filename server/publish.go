@@ -50,30 +50,27 @@ func (ls *loopState) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec.
 	}
 	ls.frame = publish.AppendResult(ls.frame[:0], &res, false)
 	ls.out = httpcodec.AppendJSONResponse(ls.out[:0], res.Status, httpcodec.Persistence(req), ls.frame)
-	l.Write(h, ls.out)
+	ls.reply(l, h, ls.out)
 }
 
 // dispatch hands the request's routing job, with the results so far, to the
-// router; the connection waits, its later requests carried, until the answer
-// comes back (so one publisher's pushes stay in order).
+// router. A keep-alive connection that is reading requests goes on reading
+// them, the answer queued in order (pipeline.go); otherwise (a keyed
+// request, Connection: close, a draining node) the connection waits, its
+// later requests carried, until the answer comes back.
 func (ls *loopState) dispatch(l *engine.Loop, h engine.Handle, keepAlive httpcodec.Persist, results ...publish.Result) {
 	job := ls.job
 	ls.job = nil
 	job.from, job.keepAlive = h, keepAlive
 	job.results = append(job.results[:0], results...)
-	ls.live(h).mode = modeAsync
+	c := ls.live(h)
+	if c.mode == modeRequest && keepAlive.Keep() && !ls.s.draining.Load() {
+		ls.dispatchPiped(l, h, job)
+		return
+	}
+	c.mode = modeAsync
 	if !ls.s.cluster.submit(func() { ls.s.cluster.run(job) }) {
-		// The router is saturated: answer 503 rather than block the loop.
-		for i := range job.items {
-			res := &job.results[job.items[i].Tag]
-			res.Status, res.Err = 503, "cluster router saturated; retry"
-			job.items[i].Msg.Release()
-		}
-		job.items = nil
-		if k := job.keyed; k != nil {
-			go ls.s.cluster.recordKeys(k.keys, k.claims, nil) // free them; the router is full
-		}
-		ls.s.answerRouted(job)
+		ls.s.refuseRouted(job) // the router is saturated: 503 rather than block the loop
 	}
 }
 

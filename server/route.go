@@ -17,6 +17,12 @@ type routeJob struct {
 	results   []publish.Result
 	items     []route.Item[*message] // the pushes other nodes may have to take; Tag: their result
 	keyed     *keyedCall             // its keys are recorded before the answer goes (idempotency.go)
+
+	// A piped job (pipeline.go): its connection read on; the answer fills
+	// slot seq of the connection's answer queue.
+	piped bool
+	seq   uint32
+	reply []byte
 }
 
 // run routes job's pushes to the other nodes (route.Router), adds what
@@ -24,6 +30,12 @@ type routeJob struct {
 // keys and answers the publisher. It runs on the router.
 func (cn *clusterNode) run(job *routeJob) {
 	cn.forwards.Add(uint64(cn.router.Route(job.items)))
+	cn.finish(job)
+}
+
+// finish adds what the router made of job's items to its results, records
+// its idempotency keys and answers the publisher.
+func (cn *clusterNode) finish(job *routeJob) {
 	for i := range job.items {
 		it := &job.items[i]
 		res := &job.results[it.Tag]
@@ -47,20 +59,47 @@ func (cn *clusterNode) run(job *routeJob) {
 	cn.s.answerRouted(job)
 }
 
+// answerHeadBytes and answerLineBytes are about what an answer's head and
+// one push's result take.
+const answerHeadBytes, answerLineBytes = 128, 96
+
 // answerRouted writes a routed job's answer on the publisher's loop.
 func (s *Server) answerRouted(job *routeJob) {
 	s.countResults(job.results)
+	// Sized ahead: grown from nil, an answer was copied at every doubling.
 	var body []byte
 	if job.batch {
+		lines := make([]byte, 0, answerLineBytes*len(job.results))
 		for i := range job.results {
-			body = publish.AppendResult(body, &job.results[i], true)
-			body = append(body, '\n')
+			lines = publish.AppendResult(lines, &job.results[i], true)
+			lines = append(lines, '\n')
 		}
-		body = httpcodec.AppendBody(httpcodec.AppendResponseHead(nil, 200, job.keepAlive), "application/x-ndjson", body)
+		body = httpcodec.AppendBody(httpcodec.AppendResponseHead(make([]byte, 0, answerHeadBytes+len(lines)), 200, job.keepAlive), "application/x-ndjson", lines)
 	} else {
 		r := &job.results[0]
-		body = httpcodec.AppendJSONResponse(nil, r.Status, job.keepAlive, publish.AppendResult(nil, r, false))
+		obj := publish.AppendResult(make([]byte, 0, answerLineBytes), r, false)
+		body = httpcodec.AppendJSONResponse(make([]byte, 0, answerHeadBytes+len(obj)), r.Status, job.keepAlive, obj)
+	}
+	if job.piped {
+		job.reply = body
+		s.eng.Submit(job.from.Loop(), engine.Task{H: job.from, Op: opPipeReply, V: job})
+		return
 	}
 	call := &asyncCall{from: job.from, keepAlive: job.keepAlive, reply: body}
 	s.eng.Submit(job.from.Loop(), engine.Task{H: job.from, Op: opAsyncReply, V: call})
+}
+
+// refuseRouted answers 503 for every push of job other nodes had to take:
+// the router is saturated, and the loop must not block.
+func (s *Server) refuseRouted(job *routeJob) {
+	for i := range job.items {
+		res := &job.results[job.items[i].Tag]
+		res.Status, res.Err = 503, "cluster router saturated; retry"
+		job.items[i].Msg.Release()
+	}
+	job.items = nil
+	if k := job.keyed; k != nil {
+		go s.cluster.recordKeys(k.keys, k.claims, nil) // free them; the router is full
+	}
+	s.answerRouted(job)
 }

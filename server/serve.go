@@ -52,6 +52,10 @@ func (ls *loopState) serve(l *engine.Loop, h engine.Handle, c *connState, in []b
 		c.sentContinue = false
 		ls.cancelTimer(c)
 		keepAlive := req.KeepAlive() && !ls.s.draining.Load()
+		if c.listener == listenerAPI && ls.waitPipe(c, req, keepAlive) {
+			ls.releaseParser(c)
+			return off // read again once earlier answers are written (pipeline.go)
+		}
 		if c.listener == listenerAPI {
 			ls.serveAPI(l, h, c, req)
 		} else {
@@ -129,8 +133,11 @@ func (ls *loopState) releaseParser(c *connState) {
 // refuse answers status with a JSON error and closes once it is written.
 func (ls *loopState) refuse(l *engine.Loop, h engine.Handle, c *connState, status int, reason string) {
 	ls.out = httpcodec.AppendErrorResponse(ls.out[:0], status, reason, httpcodec.PersistClose)
-	l.Write(h, ls.out)
 	c.mode = modeClosing
 	ls.cancelTimer(c)
+	if ls.closeAfterPipe(h, ls.out) {
+		return // after the answers in flight (pipeline.go)
+	}
+	l.Write(h, ls.out)
 	l.CloseAfterFlush(h)
 }
