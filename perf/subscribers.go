@@ -32,6 +32,9 @@ type PoolConfig struct {
 	SpreadSourceIPs bool
 	// ConnectTimeout bounds the whole connect phase.
 	ConnectTimeout time.Duration
+	// Topic and Reconnect: see WorkerConfig.
+	Topic     string
+	Reconnect *Reconnect
 	// Log receives progress lines; nil discards them.
 	Log func(format string, args ...any)
 }
@@ -86,7 +89,7 @@ func StartPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 		p.workers = append(p.workers, wp)
 		wc := WorkerConfig{Target: cfg.Target, Prefix: cfg.Prefix, Shared: cfg.Shared,
 			From: w * cfg.N / nw, To: (w + 1) * cfg.N / nw, Concurrency: cfg.Concurrency,
-			WantKeys: cfg.WantKeys}
+			WantKeys: cfg.WantKeys, Topic: cfg.Topic, Reconnect: cfg.Reconnect}
 		if spread {
 			wc.SourceIP = fmt.Sprintf("127.0.0.%d", 2+w%250)
 		}
@@ -211,15 +214,30 @@ func (p *Pool) Reset(seqs int) error {
 
 // Received sums the stamped messages received so far.
 func (p *Pool) Received() (int64, error) {
-	var n int64
+	s, err := p.Stats()
+	return s.Received, err
+}
+
+// Stats sums the workers' counters (no histograms or per-sequence times); FirstRecv is
+// the earliest, LastRecv and LastResubscribe the latest.
+func (p *Pool) Stats() (WorkerStats, error) {
+	var sum WorkerStats
 	for _, wp := range p.workers {
 		r, err := wp.call(wireMsg{Op: opStats})
 		if err != nil {
-			return n, err
+			return sum, err
 		}
-		n += r.Stats.Received
+		s := r.Stats
+		sum.Connected += s.Connected
+		sum.Failed += s.Failed
+		sum.Closed += s.Closed
+		sum.Received += s.Received
+		sum.Resubscribed += s.Resubscribed
+		sum.Waiting += s.Waiting
+		sum.LastResubscribe = max(sum.LastResubscribe, s.LastResubscribe)
+		sum.LastRecv = max(sum.LastRecv, s.LastRecv)
 	}
-	return n, nil
+	return sum, nil
 }
 
 // WaitReceived polls until want stamped messages arrived, timeout passed with no progress,
@@ -284,6 +302,9 @@ func (p *Pool) Report() (WorkerStats, *Latency, error) {
 			sum.FirstRecv = s.FirstRecv
 		}
 		sum.LastRecv = max(sum.LastRecv, s.LastRecv)
+		sum.Resubscribed += s.Resubscribed
+		sum.Waiting += s.Waiting
+		sum.LastResubscribe = max(sum.LastResubscribe, s.LastResubscribe)
 		if s.Latency != nil {
 			lat.Merge(latencyFromWire(*s.Latency))
 		}
