@@ -1,0 +1,152 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/pushwire/pushwire/perf"
+)
+
+// node is one pushwire process in its own namespace.
+type node struct {
+	id        string
+	ip        string
+	edge, api string
+	cmd       *exec.Cmd
+	done      chan struct{}
+}
+
+// cluster is the namespaces, one redis-server in the root namespace on the bridge, and
+// the nodes: the first n hold subscribers, the last one only takes publishes.
+type cluster struct {
+	hosts     *perf.Hosts
+	redis     *exec.Cmd
+	redisAddr string
+	nodes     []*node
+	workdir   string
+}
+
+func startCluster(o options) (*cluster, error) {
+	if removed, err := perf.CleanStaleHosts(); err != nil {
+		return nil, fmt.Errorf("removing a crashed run's namespaces: %w", err)
+	} else if len(removed) > 0 {
+		logf("removed what a crashed run left: %v", removed)
+	}
+	hosts, err := perf.NewHosts(o.nodes + 1)
+	if err != nil {
+		return nil, err
+	}
+	cl := &cluster{hosts: hosts, workdir: o.workdir}
+	if err := cl.startRedis(); err != nil {
+		cl.close()
+		return nil, err
+	}
+	for i := range o.nodes + 1 {
+		n := &node{id: "n" + strconv.Itoa(i), ip: hosts.IPs[i]}
+		n.edge, n.api = n.ip+":8080", n.ip+":8081"
+		cl.nodes = append(cl.nodes, n)
+		if err := cl.startNode(o, n, i); err != nil {
+			cl.close()
+			return nil, err
+		}
+	}
+	return cl, nil
+}
+
+func (cl *cluster) startRedis() error {
+	port, err := perf.FreePort()
+	if err != nil {
+		return err
+	}
+	cl.redisAddr = net.JoinHostPort(cl.hosts.HostIP, strconv.Itoa(port))
+	log, err := os.Create(filepath.Join(cl.workdir, "redis.log"))
+	if err != nil {
+		return err
+	}
+	cl.redis = exec.Command("redis-server", "--bind", cl.hosts.HostIP, "--port", strconv.Itoa(port),
+		"--save", "", "--appendonly", "no", "--protected-mode", "no", "--dir", cl.workdir)
+	cl.redis.Stdout, cl.redis.Stderr = log, log
+	cl.redis.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cl.redis.Start(); err != nil {
+		return fmt.Errorf("redis-server: %w", err)
+	}
+	return waitDial(cl.redisAddr, 10*time.Second)
+}
+
+func (cl *cluster) startNode(o options, n *node, i int) error {
+	log, err := os.Create(filepath.Join(cl.workdir, n.id+".log"))
+	if err != nil {
+		return err
+	}
+	n.cmd = cl.hosts.Command(i, o.bin, "--listen", n.edge, "--api-listen", n.api,
+		"--cluster-listen", n.ip+":7946", "--advertise", n.ip+":7946",
+		"--redis", "redis://"+cl.redisAddr, "--node-id", n.id, "--node-ttl", o.nodeTTL.String(),
+		"--retry", o.retry.String(), "--drain", "1s", "--log-level", "warn")
+	n.cmd.Stdout, n.cmd.Stderr = log, log
+	if err := n.cmd.Start(); err != nil {
+		return err
+	}
+	n.done = make(chan struct{})
+	go func() { _ = n.cmd.Wait(); close(n.done) }()
+	return waitDial(n.api, 20*time.Second)
+}
+
+// pid is the node's process: "ip netns exec" execs the command in place.
+func (n *node) pid() int { return n.cmd.Process.Pid }
+
+// kill9 kills the node at once, as a crash does, and waits for it.
+func (n *node) kill9() {
+	_ = n.cmd.Process.Signal(syscall.SIGKILL)
+	<-n.done
+}
+
+// stats reads the node's GET /stats.
+func (n *node) stats() (map[string]any, error) {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + n.api + "/stats")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	return m, json.NewDecoder(resp.Body).Decode(&m)
+}
+
+func (cl *cluster) close() {
+	for _, n := range cl.nodes {
+		if n.cmd != nil && n.cmd.Process != nil {
+			_ = n.cmd.Process.Signal(syscall.SIGKILL)
+			<-n.done
+		}
+	}
+	if cl.redis != nil && cl.redis.Process != nil {
+		_ = cl.redis.Process.Kill()
+		_ = cl.redis.Wait()
+	}
+	if err := cl.hosts.Close(); err != nil {
+		logf("cleanup: %v", err)
+	}
+}
+
+func waitDial(addr string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("nothing listens on %s: %w", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
