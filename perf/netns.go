@@ -30,6 +30,11 @@ type Hosts struct {
 	Bridge string
 	// HostIP is the root namespace's address on the bridge.
 	HostIP string
+	// ClientIPs are more addresses of the root namespace on the bridge (NewHosts'
+	// clients argument): load clients bind one each, because one source address has only
+	// ~28k ephemeral ports towards one destination, and a connect() that must search a
+	// nearly full range for a free port takes milliseconds.
+	ClientIPs []string
 	// Names and IPs are the namespaces and their addresses, by index.
 	Names []string
 	IPs   []string
@@ -44,11 +49,12 @@ func ip(args ...string) error {
 	return nil
 }
 
-// NewHosts creates n namespaces on a fresh bridge. It needs root (CAP_NET_ADMIN) and
-// iproute2. On error what was made is removed.
-func NewHosts(n int) (*Hosts, error) {
-	if n < 1 || n > 200 {
-		return nil, errors.New("perf: NewHosts wants 1 to 200 namespaces")
+// NewHosts creates n namespaces on a fresh bridge, and gives the root namespace clients
+// addresses on it besides HostIP. It needs root (CAP_NET_ADMIN) and iproute2. On error
+// what was made is removed.
+func NewHosts(n, clients int) (*Hosts, error) {
+	if n < 1 || n > 200 || clients < 0 || clients > 40 {
+		return nil, errors.New("perf: NewHosts wants 1 to 200 namespaces and 0 to 40 client addresses")
 	}
 	pid := os.Getpid()
 	net := fmt.Sprintf("10.%d.%d.", 216+pid/256%8, pid%256)
@@ -57,6 +63,11 @@ func NewHosts(n int) (*Hosts, error) {
 		{"link", "add", h.Bridge, "type", "bridge"},
 		{"addr", "add", h.HostIP + "/24", "dev", h.Bridge},
 		{"link", "set", h.Bridge, "up"},
+	}
+	for c := range clients {
+		addr := net + strconv.Itoa(210+c)
+		h.ClientIPs = append(h.ClientIPs, addr)
+		steps = append(steps, []string{"addr", "add", addr + "/24", "dev", h.Bridge})
 	}
 	for _, s := range steps {
 		if err := ip(s...); err != nil {

@@ -12,19 +12,19 @@ import (
 // from inside one (its only way out is its veth and the bridge), and checks that Close
 // leaves nothing behind.
 func TestHosts(t *testing.T) {
-	h, err := NewHosts(2)
+	h, err := NewHosts(2, 1)
 	if err != nil {
 		t.Fatalf("NewHosts: %v", err)
 	}
 	defer h.Close()
-	if h.IPs[0] == h.IPs[1] || h.IPs[0] == h.HostIP {
-		t.Fatalf("addresses %v, host %s; want each its own", h.IPs, h.HostIP)
+	if h.IPs[0] == h.IPs[1] || h.IPs[0] == h.HostIP || len(h.ClientIPs) != 1 || h.ClientIPs[0] == h.HostIP {
+		t.Fatalf("addresses %v, host %s, clients %v; want each its own", h.IPs, h.HostIP, h.ClientIPs)
 	}
 	out, err := exec.Command("ip", "netns", "exec", h.Names[1], "ip", "-4", "-o", "addr", "show").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), h.IPs[1]+"/24") {
 		t.Fatalf("namespace 1's addresses: %v\n%s; want %s/24", err, out, h.IPs[1])
 	}
-	l, err := net.Listen("tcp", h.HostIP+":0")
+	l, err := net.Listen("tcp", h.ClientIPs[0]+":0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestHosts(t *testing.T) {
 		}
 	}()
 	_, port, _ := net.SplitHostPort(l.Addr().String())
-	got, err := h.Command(1, "bash", "-c", "exec 3<>/dev/tcp/"+h.HostIP+"/"+port+"; head -1 <&3").CombinedOutput()
+	got, err := h.Command(1, "bash", "-c", "exec 3<>/dev/tcp/"+h.ClientIPs[0]+"/"+port+"; head -1 <&3").CombinedOutput()
 	if err != nil || strings.TrimSpace(string(got)) != "hi from the host" {
 		t.Fatalf("dial from namespace 1 to the host: %v %q; want the greeting", err, got)
 	}

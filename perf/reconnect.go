@@ -43,6 +43,7 @@ func (w *worker) scheduleRedial(i int, fresh bool) {
 	}
 	if fresh {
 		w.stats.Waiting++
+		c.lost, c.tries = c.edge, 0
 	}
 	c.re = true
 	retry := int64(c.retryMs)
@@ -72,7 +73,7 @@ func (w *worker) redialDue() {
 		r := heap.Pop(&w.redials).(redial)
 		i := int(r.i)
 		c := &w.conns[i]
-		c.edge = w.nextEdge(c.edge, i)
+		c.edge = w.nextEdge(i)
 		if err := w.dial(i); err != nil {
 			c.state = connClosed
 			w.scheduleRedial(i, false)
@@ -80,24 +81,35 @@ func (w *worker) redialDue() {
 	}
 }
 
-// nextEdge picks the edge after the one at index cur (0: Target.Edge; k: Reconnect.Edges[k-1])
-// that is not the same address, spread by the conn's index so that one dead node's streams
-// split evenly over the others.
-func (w *worker) nextEdge(cur uint8, i int) uint8 {
+// nextEdge picks the edge for conn i's next try: the edges other than lost (the one whose
+// stream ended), conn i's turn among them, one further on each failed try. So a dead
+// node's streams split evenly over the others, and a stream refused by a full or dead
+// node tries each of the others in turn.
+func (w *worker) nextEdge(i int) uint8 {
+	c := &w.conns[i]
 	edges := w.cfg.Reconnect.Edges
-	from := w.edgeAddr(cur)
-	n := len(edges)
-	if n == 0 {
-		return 0
-	}
-	start := i % n
-	for k := range n {
-		e := (start + k) % n
-		if edges[e] != from {
-			return uint8(e + 1)
+	lost := w.edgeAddr(c.lost)
+	others := 0
+	for _, e := range edges {
+		if e != lost {
+			others++
 		}
 	}
-	return cur
+	if others == 0 {
+		return c.lost
+	}
+	k := (i + int(c.tries)) % others
+	c.tries++
+	for e, addr := range edges {
+		if addr == lost {
+			continue
+		}
+		if k == 0 {
+			return uint8(e + 1)
+		}
+		k--
+	}
+	return c.lost
 }
 
 func (w *worker) edgeAddr(e uint8) string {

@@ -35,6 +35,8 @@ type PoolConfig struct {
 	// Topic and Reconnect: see WorkerConfig.
 	Topic     string
 	Reconnect *Reconnect
+	// SourceIP, when set, binds every worker of the pool to it (instead of 127.0.0.x).
+	SourceIP string
 	// Log receives progress lines; nil discards them.
 	Log func(format string, args ...any)
 }
@@ -90,7 +92,10 @@ func StartPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 		wc := WorkerConfig{Target: cfg.Target, Prefix: cfg.Prefix, Shared: cfg.Shared,
 			From: w * cfg.N / nw, To: (w + 1) * cfg.N / nw, Concurrency: cfg.Concurrency,
 			WantKeys: cfg.WantKeys, Topic: cfg.Topic, Reconnect: cfg.Reconnect}
-		if spread {
+		switch {
+		case cfg.SourceIP != "":
+			wc.SourceIP = cfg.SourceIP
+		case spread:
 			wc.SourceIP = fmt.Sprintf("127.0.0.%d", 2+w%250)
 		}
 		if err := wp.send(wireMsg{Op: opConnect, Cfg: &wc}); err != nil {
@@ -165,7 +170,13 @@ func (wp *workerProc) readReplies(out io.Reader) {
 			m = wireMsg{Op: "bad", Err: err.Error()}
 		}
 		if m.Op == opSeqDone {
-			wp.seqDone <- m.Seq
+			// Never block on it: while streams reopen (Reconnect) the live count is
+			// small and every unicast seq may look "done"; a full channel must not stop
+			// the replies behind it. Broadcast waits need far fewer than its capacity.
+			select {
+			case wp.seqDone <- m.Seq:
+			default:
+			}
 			continue
 		}
 		wp.replies <- m

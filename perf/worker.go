@@ -30,9 +30,12 @@ type wconn struct {
 	fd    int32
 	state uint8
 	// With Reconnect (reconnect.go): re marks a reopening in progress or waiting, edge the
-	// edge dialed (0: Target.Edge), cursor and retryMs what the ended stream's SSE said.
+	// edge dialed (0: Target.Edge), lost the one whose stream ended, tries the reopenings
+	// tried since, cursor and retryMs what the ended stream's SSE said.
 	re      bool
 	edge    uint8
+	lost    uint8
+	tries   uint8
 	retryMs uint32
 	cursor  uint64
 	st      Stream

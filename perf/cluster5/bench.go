@@ -90,6 +90,7 @@ func (b *bench) connect(ctx context.Context) error {
 			defer wg.Done()
 			b.pools[i], errs[i] = perf.StartPool(ctx, perf.PoolConfig{Target: b.target(edges[i]), N: o.perNode,
 				Prefix: b.run + "n" + strconv.Itoa(i) + "u", Topic: b.topic, PerWorker: o.perNode, Exe: o.exe,
+				SourceIP:       b.cl.hosts.ClientIPs[i],
 				ConnectTimeout: 5 * time.Minute,
 				Reconnect:      &perf.Reconnect{Edges: edges, Jitter: o.jitter, DefaultRetryMs: int(o.retry.Milliseconds())}})
 		}()
@@ -145,11 +146,10 @@ func (b *bench) connect(ctx context.Context) error {
 		"pw:n:{id} (one node's heartbeat)":    b.probe.memoryUsage("pw:n:{n0}"),
 		"pw:q:<user> (no stored message yet)": b.probe.memoryUsage("pw:q:" + b.user(0, 0)),
 	}
-	if keys, err := b.probe.infoInt("keyspace", "db0"); err == nil {
-		r.RedisKeys = keys
-	} else if m, err := b.probe.info("keyspace"); err == nil {
+	if m, err := b.probe.info("keyspace"); err == nil {
 		r.RedisKeys = parseKeys(m["db0"])
 	}
+	r.NodeStats, _ = b.cl.nodes[0].stats()
 	logf("nodes RSS %v MiB; %.0f B/conn in Redis, %.3f commands/conn %v", roundAll(r.NodeRSSMiB), r.RedisBytesPerConn, r.CommandsPerConn, r.ConnectCommands)
 	return nil
 }
@@ -247,6 +247,7 @@ func (b *bench) unicast(ctx context.Context) error {
 		u.MsgsPerSec = float64(got) / (float64(last-res.Start) / 1e9)
 	}
 	u.Latency = lat.Summary()
+	b.r.PublishNodeRSSMiB = float64(b.nodeRSS()[o.nodes]) / (1 << 20)
 	logf("unicast: %d accepted, %d received, %.0f msgs/s, p50 %.2f ms p99 %.2f ms", res.OK, got, u.MsgsPerSec, u.Latency.P50, u.Latency.P99)
 	return nil
 }

@@ -40,7 +40,7 @@ func startCluster(o options) (*cluster, error) {
 	} else if len(removed) > 0 {
 		logf("removed what a crashed run left: %v", removed)
 	}
-	hosts, err := perf.NewHosts(o.nodes + 1)
+	hosts, err := perf.NewHosts(o.nodes+1, o.nodes)
 	if err != nil {
 		return nil, err
 	}

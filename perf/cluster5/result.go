@@ -39,6 +39,12 @@ type result struct {
 	ConnectCommands    map[string]int64 `json:"connect_commands"`
 	CommandsPerConn    float64          `json:"commands_per_conn"`
 	KeyBytes           map[string]int64 `json:"key_bytes"`
+	// NodeStats is the first node's GET /stats once all are subscribed (its directory's
+	// round trips and commands among them).
+	NodeStats map[string]any `json:"node_stats"`
+	// PublishNodeRSSMiB is the publish node's RSS after unicast: its client-side cache
+	// then holds every user it looked up.
+	PublishNodeRSSMiB float64 `json:"publish_node_rss_mib"`
 
 	Unicast struct {
 		Messages   int                 `json:"messages"`
@@ -139,6 +145,7 @@ func (r *result) markdown() string {
 	u := r.Unicast
 	w("| unicast by user, via the publish node | %d sent, %d accepted, %d received, %d lost; %.0f msgs/s; publish→receipt p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms; not 200: %v |\n",
 		u.Messages, u.OK, u.Received, u.Lost, u.MsgsPerSec, u.Latency.P50, u.Latency.P99, u.Latency.P999, u.Status)
+	w("| publish node RSS after unicast | %.1f MiB |\n", r.PublishNodeRSSMiB)
 	f := r.Fanout
 	w("| fan-out to one topic on every node | %d publishes, %d of %d deliveries; time to all (ms) %s, median %.1f |\n",
 		f.Publishes, f.Deliveries, f.Expected, join(f.TimeToAllMs, 1), f.MedianMs)
