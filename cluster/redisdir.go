@@ -88,6 +88,7 @@ type RedisDirectory struct {
 	// Owned by run.
 	lastBeat time.Time
 	lastTry  time.Time
+	beatLate bool // the last heartbeat got no answer in time (run goroutine only; redisnode.go)
 }
 
 var _ Directory = (*RedisDirectory)(nil)

@@ -119,12 +119,26 @@ func (d *RedisDirectory) beat() error {
 		err = rs[1].Error()
 	}
 	if err != nil {
+		if !sync && errors.Is(err, context.DeadlineExceeded) {
+			// A heartbeat with no answer in time says nothing about our entries: Redis is
+			// slow or paused, not necessarily empty. The next beat (at the next tick: lastBeat
+			// is not moved) tells, with SET XX GET, whether anything was lost; only then is a
+			// re-sync due. Re-asserting every entry and replaying every stream on a timeout
+			// would add O(connections) commands to a Redis that is already late: at 95,000
+			// streams on a loaded machine, such re-syncs doubled the directory's commands.
+			if !d.beatLate {
+				d.o.Logger.Warn("cluster: redis heartbeat got no answer in time; retrying", "node", self.ID, "err", err)
+			}
+			d.beatLate = true
+			return d.down(err)
+		}
 		if !sync {
 			d.o.Logger.Warn("cluster: redis directory unreachable", "node", self.ID, "err", err)
 		}
 		d.markUnsynced()
 		return d.down(err)
 	}
+	d.beatLate = false
 	d.lastBeat = now
 	if lost && !sync {
 		d.o.Logger.Warn("cluster: node registration was lost in redis; re-asserting entries", "node", self.ID)

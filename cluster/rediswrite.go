@@ -90,6 +90,7 @@ func (d *RedisDirectory) flush() {
 			err = d.send(c, d.opCmds(c, ops))
 		}
 		if err != nil {
+			d.o.Logger.Warn("cluster: redis directory write failed; re-asserting every entry once redis answers", "node", d.o.Self.ID, "err", err)
 			d.markUnsynced()
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -89,7 +90,7 @@ func (cl *cluster) startNode(o options, n *node, i int) error {
 	n.cmd = cl.hosts.Command(i, o.bin, "--listen", n.edge, "--api-listen", n.api,
 		"--cluster-listen", n.ip+":7946", "--advertise", n.ip+":7946",
 		"--redis", "redis://"+cl.redisAddr, "--node-id", n.id, "--node-ttl", o.nodeTTL.String(),
-		"--retry", o.retry.String(), "--drain", "1s", "--log-level", "warn")
+		"--retry", o.retry.String(), "--drain", "1s", "--log-level", "info")
 	n.cmd.Stdout, n.cmd.Stderr = log, log
 	if err := n.cmd.Start(); err != nil {
 		return err
@@ -134,6 +135,42 @@ func (cl *cluster) close() {
 	if err := cl.hosts.Close(); err != nil {
 		logf("cleanup: %v", err)
 	}
+}
+
+// logEvents are the node log messages the run counts: the directory's troubles.
+var logEvents = []string{
+	"cluster: redis directory in sync",
+	"cluster: redis directory unreachable",
+	"cluster: redis heartbeat got no answer in time",
+	"cluster: redis directory write failed",
+	"cluster: node registration was lost",
+	"accept failed",
+}
+
+// logCounts counts logEvents in every node's log so far; a node's first "in sync" is its
+// registration at start, not a re-sync.
+func (cl *cluster) logCounts() map[string]int64 {
+	out := map[string]int64{}
+	for _, n := range cl.nodes {
+		b, err := os.ReadFile(filepath.Join(cl.workdir, n.id+".log"))
+		if err != nil {
+			continue
+		}
+		first := true
+		for line := range strings.Lines(string(b)) {
+			for _, e := range logEvents {
+				if !strings.Contains(line, e) {
+					continue
+				}
+				if e == logEvents[0] && first {
+					first = false // the registration at start
+					continue
+				}
+				out[e]++
+			}
+		}
+	}
+	return out
 }
 
 func waitDial(addr string, within time.Duration) error {

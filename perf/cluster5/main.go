@@ -137,6 +137,7 @@ func run(ctx context.Context, o options) (*result, error) {
 	logf("%d nodes in namespaces %s…, redis-server %s; logs in %s", o.nodes+1, cl.hosts.Names[0], cl.redisAddr, o.workdir)
 	b := &bench{o: o, cl: cl, r: newResult(o)}
 	err = b.all(ctx)
+	b.r.NodeLogs = cl.logCounts()
 	if err == nil && !o.keepDir {
 		os.RemoveAll(o.workdir)
 	}

@@ -45,6 +45,8 @@ type result struct {
 	// PublishNodeRSSMiB is the publish node's RSS after unicast: its client-side cache
 	// then holds every user it looked up.
 	PublishNodeRSSMiB float64 `json:"publish_node_rss_mib"`
+	// NodeLogs counts the directory's troubles in the nodes' logs, at the end of the run.
+	NodeLogs map[string]int64 `json:"node_logs"`
 
 	Unicast struct {
 		Messages   int                 `json:"messages"`
@@ -149,6 +151,7 @@ func (r *result) markdown() string {
 	f := r.Fanout
 	w("| fan-out to one topic on every node | %d publishes, %d of %d deliveries; time to all (ms) %s, median %.1f |\n",
 		f.Publishes, f.Deliveries, f.Expected, join(f.TimeToAllMs, 1), f.MedianMs)
+	w("| node log events (whole run) | %s |\n", mapText(r.NodeLogs))
 	if r.storm {
 		s := r.Storm
 		w("| storm: streams of the killed node open again | %d of %d (%d waiting); the last %.2f s after the kill |\n", s.Reopened, s.Streams, s.StillWaiting, s.AllBackSeconds)
