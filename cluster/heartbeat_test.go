@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"log/slog"
 	"slices"
 	"syscall"
 	"testing"
@@ -62,4 +63,59 @@ func TestRedisLateHeartbeatNoResync(t *testing.T) {
 		}
 		return ""
 	})
+}
+
+// Recheck (the server's answer to a replay read that failed) runs the re-sync hooks once
+// Redis answers, around a flush of queued changes, but re-adds none of the entries Redis
+// still holds: no SADD, no full re-sync.
+func TestRedisRecheckRunsHooksOnly(t *testing.T) {
+	r := startRedis(t)
+	raw := r.raw()
+	events := make(chan string, 16)
+	d, err := NewRedisDirectory(RedisOptions{
+		URL: r.url(), Self: Node{ID: "a", Addr: "a.test:7946"}, NodeTTL: time.Minute, OpTimeout: 500 * time.Millisecond,
+		Logger:       slog.New(slog.DiscardHandler),
+		BeforeResync: func() { events <- "before" },
+		AfterResync:  func(ok bool) { events <- fmt.Sprintf("after ok=%v", ok) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(bg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	<-events // the first registration runs the hooks too
+	<-events
+	for i := range 50 {
+		d.AddUser(fmt.Sprintf("u%d", i))
+	}
+	if err := d.Flush(bg); err != nil {
+		t.Fatal(err)
+	}
+	sadds, resyncs := commandCalls(t, raw, "sadd"), d.Stats().Resyncs
+	d.AddUser("late") // queued: the recheck flushes it between the hooks
+	d.Recheck()
+	for _, want := range []string{"before", "after ok=true"} {
+		select {
+		case got := <-events:
+			if got != want {
+				t.Fatalf("hook event %q; want %q", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no hook event within 10 s of Recheck; want %q", want)
+		}
+	}
+	// "late": one SADD on pw:u:late, one on the node's own set; the heartbeat's SADD
+	// pw:nodes; nothing re-added (a full re-sync would send one per user, 51).
+	if got := commandCalls(t, raw, "sadd") - sadds; got > 3 {
+		t.Errorf("Recheck sent %d SADDs; want at most 3 (the queued change, the heartbeat): entries Redis holds re-added", got)
+	}
+	if st := d.Stats(); st.Resyncs != resyncs || st.Rechecks != 1 {
+		t.Errorf("Resyncs %d → %d, Rechecks %d; want no full re-sync and 1 recheck", resyncs, st.Resyncs, st.Rechecks)
+	}
+	n, err := raw.Do(bg, raw.B().Sismember().Key("pw:u:late").Member("a").Build()).AsInt64()
+	if err != nil || n != 1 {
+		t.Errorf("SISMEMBER pw:u:late a = %d, %v after the recheck; want 1", n, err)
+	}
 }

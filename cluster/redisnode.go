@@ -65,6 +65,7 @@ func (d *RedisDirectory) run() {
 				_ = d.beat()
 			}
 			d.flush()
+			d.recheck()
 		case now := <-tick.C:
 			d.mu.Lock()
 			sync := d.needSync
@@ -72,6 +73,7 @@ func (d *RedisDirectory) run() {
 			if sync || d.checkNow.Swap(false) || now.Sub(d.lastBeat) >= d.o.NodeTTL/3 {
 				_ = d.beat()
 			}
+			d.recheck()
 			if now.Sub(lastGC) >= d.o.NodeTTL {
 				lastGC = now
 				d.collect()
@@ -166,16 +168,9 @@ func (d *RedisDirectory) beat() error {
 		d.markUnsynced()
 		return err
 	}
+	d.replayDue.Store(false) // the hooks just ran: a pending Recheck is served
 	d.o.Logger.Info("cluster: redis directory in sync", "node", self.ID)
 	return nil
-}
-
-// Recheck has the directory re-register this node at its next tick, as after a gap, with the
-// re-sync callbacks (RedisOptions.BeforeResync/AfterResync): the server asks for it when it could
-// not read what a re-sync must replay.
-func (d *RedisDirectory) Recheck() {
-	d.markUnsynced()
-	d.wake()
 }
 
 // ctxErrNone reports an error that is not a timeout: worth one immediate retry.

@@ -73,8 +73,8 @@ func (d *RedisDirectory) Flush(ctx context.Context) error {
 	}
 }
 
-// flush sends the queued ops as pipelines (run goroutine only).
-func (d *RedisDirectory) flush() {
+// flush sends the queued ops as pipelines (run goroutine only) and reports how that went.
+func (d *RedisDirectory) flush() error {
 	d.mu.Lock()
 	ops, waiters, sync := d.ops, d.waiters, d.needSync
 	d.ops, d.waiters = nil, nil
@@ -97,6 +97,7 @@ func (d *RedisDirectory) flush() {
 	for _, w := range waiters {
 		w <- err
 	}
+	return err
 }
 
 func (d *RedisDirectory) markUnsynced() {
