@@ -67,6 +67,10 @@ func (b *bench) all(ctx context.Context) error {
 func (b *bench) connect(ctx context.Context) error {
 	o := b.o
 	rssBefore := b.nodeRSS()
+	heapBefore := make([]int64, o.nodes)
+	for i := range heapBefore {
+		heapBefore[i] = b.cl.nodes[i].heapInuse()
+	}
 	memBefore, err := b.probe.infoInt("memory", "used_memory")
 	if err != nil {
 		return err
@@ -115,7 +119,9 @@ func (b *bench) connect(ctx context.Context) error {
 	for i := range o.nodes + 1 {
 		r.NodeRSSMiB = append(r.NodeRSSMiB, float64(rssAfter[i])/(1<<20))
 		if i < o.nodes && b.pools[i].Connect.Connected > 0 {
-			r.NodeBytesPerConn = append(r.NodeBytesPerConn, float64(rssAfter[i]-rssBefore[i])/float64(b.pools[i].Connect.Connected))
+			n := float64(b.pools[i].Connect.Connected)
+			r.NodeBytesPerConn = append(r.NodeBytesPerConn, float64(rssAfter[i]-rssBefore[i])/n)
+			r.NodeHeapPerConn = append(r.NodeHeapPerConn, float64(b.cl.nodes[i].heapInuse()-heapBefore[i])/n)
 		}
 	}
 	if slab := slabBytes(); slab > 0 && slabBefore > 0 && r.Connected > 0 {

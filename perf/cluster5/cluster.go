@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -98,6 +99,25 @@ func (cl *cluster) startNode(o options, n *node, i int) error {
 	n.done = make(chan struct{})
 	go func() { _ = n.cmd.Wait(); close(n.done) }()
 	return waitDial(n.api, 20*time.Second)
+}
+
+// heapInuse reads go_memstats_heap_inuse_bytes from the node's GET /metrics: the Go heap
+// in use, without what the collector freed and the runtime has not returned yet.
+func (n *node) heapInuse() int64 {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + n.api + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "go_memstats_heap_inuse_bytes "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return int64(f)
+		}
+	}
+	return 0
 }
 
 // pid is the node's process: "ip netns exec" execs the command in place.

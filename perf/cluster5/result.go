@@ -29,8 +29,10 @@ type result struct {
 	ConnectSeconds float64 `json:"connect_seconds"`
 	// NodeRSSMiB is every node's RSS once all are subscribed (the last: the publish node);
 	// NodeBytesPerConn the growth per held stream of each subscriber node.
-	NodeRSSMiB          []float64 `json:"node_rss_mib"`
-	NodeBytesPerConn    []float64 `json:"node_bytes_per_conn"`
+	NodeRSSMiB       []float64 `json:"node_rss_mib"`
+	NodeBytesPerConn []float64 `json:"node_bytes_per_conn"`
+	// NodeHeapPerConn is the growth of the Go heap in use per stream (GET /metrics).
+	NodeHeapPerConn     []float64 `json:"node_heap_per_conn"`
 	KernelSlabPerSocket float64   `json:"kernel_slab_per_socket"`
 
 	RedisUsedMemoryMiB float64          `json:"redis_used_memory_mib"`
@@ -140,6 +142,7 @@ func (r *result) markdown() string {
 	w("| subscribed | %d of %d (%d failed) in %.1f s |\n", r.Connected, r.Subscribers, r.ConnectFailed, r.ConnectSeconds)
 	w("| node RSS (MiB; last = publish node) | %s |\n", join(r.NodeRSSMiB, 1))
 	w("| node RSS growth per stream (B) | %s |\n", join(r.NodeBytesPerConn, 0))
+	w("| node Go heap in use, growth per stream (B) | %s |\n", join(r.NodeHeapPerConn, 0))
 	w("| kernel slab per socket (B, both ends on this machine) | %.0f |\n", r.KernelSlabPerSocket)
 	w("| Redis used_memory | %.1f MiB, %.0f B per stream, %d keys |\n", r.RedisUsedMemoryMiB, r.RedisBytesPerConn, r.RedisKeys)
 	w("| Redis commands while subscribing | %.3f per stream: %s |\n", r.CommandsPerConn, mapText(r.ConnectCommands))
@@ -162,7 +165,7 @@ func (r *result) markdown() string {
 		w("| storm: publish→receipt on the surviving nodes, from the kill on | p50 %.2f ms, p99 %.2f ms, max %.1f ms (%d messages) |\n",
 			s.SurvivorReceipt.P50, s.SurvivorReceipt.P99, s.SurvivorReceipt.Max, s.SurvivorReceipt.Count)
 		w("| storm: QoS 1 to the killed node's users | statuses %v; answered 200/202 %d, received %d, **lost %d** |\n", s.QoSStatus, s.QoSAnswered, s.QoSReceived, s.QoSLost)
-		w("| storm: survivors' RSS after (MiB) | %s |\n", join(s.SurvivorRSSMiB, 1))
+		w("| storm: survivors' RSS after (MiB; last = publish node) | %s |\n", join(s.SurvivorRSSMiB, 1))
 	}
 	return b.String()
 }
