@@ -140,7 +140,11 @@ func removeNetns(name string, errs *[]error) {
 func CleanStaleHosts() ([]string, error) {
 	var removed []string
 	var errs []error
+	// alive is true for a live pid, and for anything that is not a pid (not ours to remove).
 	alive := func(pid string) bool {
+		if _, err := strconv.Atoi(pid); err != nil {
+			return true
+		}
 		_, err := os.Stat("/proc/" + pid)
 		return err == nil
 	}
