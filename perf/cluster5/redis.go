@@ -45,7 +45,17 @@ func (p *redisProbe) do(args ...string) (string, error) {
 	if _, err := p.c.Write([]byte(b.String())); err != nil {
 		return "", err
 	}
-	line, err := p.r.ReadString('\n')
+	return readReply(p.r)
+}
+
+// maxBulk bounds a bulk reply: INFO and MEMORY USAGE answers are kilobytes, and a length
+// read from a garbled stream must not become a giant allocation.
+const maxBulk = 64 << 20
+
+// readReply reads one RESP reply: a bulk or simple string, or an integer as text. Arrays
+// and nulls are errors (the probe sends no command that answers them).
+func readReply(r *bufio.Reader) (string, error) {
+	line, err := r.ReadString('\n')
 	if err != nil {
 		return "", err
 	}
@@ -60,16 +70,19 @@ func (p *redisProbe) do(args ...string) (string, error) {
 		return "", errors.New("redis: " + line[1:])
 	case '$':
 		n, err := strconv.Atoi(line[1:])
-		if err != nil || n < 0 {
-			return "", err
+		if err != nil || n < 0 || n > maxBulk {
+			return "", fmt.Errorf("redis: bad bulk length %.20q", line[1:])
 		}
 		buf := make([]byte, n+2)
-		if _, err := io.ReadFull(p.r, buf); err != nil {
+		if _, err := io.ReadFull(r, buf); err != nil {
 			return "", err
+		}
+		if buf[n] != '\r' || buf[n+1] != '\n' {
+			return "", errors.New("redis: bulk reply not ended by CRLF")
 		}
 		return string(buf[:n]), nil
 	}
-	return "", errors.New("redis: unexpected reply " + line)
+	return "", fmt.Errorf("redis: unexpected reply %.20q", line)
 }
 
 // info returns the fields of INFO section as a map.
