@@ -229,8 +229,7 @@ func (p *Pool) Received() (int64, error) {
 	return s.Received, err
 }
 
-// Stats sums the workers' counters (no histograms or per-sequence times); FirstRecv is
-// the earliest, LastRecv and LastResubscribe the latest.
+// Stats sums the workers' counters (no histograms or per-sequence times).
 func (p *Pool) Stats() (WorkerStats, error) {
 	var sum WorkerStats
 	for _, wp := range p.workers {
@@ -238,17 +237,27 @@ func (p *Pool) Stats() (WorkerStats, error) {
 		if err != nil {
 			return sum, err
 		}
-		s := r.Stats
-		sum.Connected += s.Connected
-		sum.Failed += s.Failed
-		sum.Closed += s.Closed
-		sum.Received += s.Received
-		sum.Resubscribed += s.Resubscribed
-		sum.Waiting += s.Waiting
-		sum.LastResubscribe = max(sum.LastResubscribe, s.LastResubscribe)
-		sum.LastRecv = max(sum.LastRecv, s.LastRecv)
+		sum.add(r.Stats)
 	}
 	return sum, nil
+}
+
+// add sums o's counters into s: FirstRecv the earliest, LastRecv and LastResubscribe the
+// latest (not histograms or per-sequence times).
+func (s *WorkerStats) add(o *WorkerStats) {
+	s.Connected += o.Connected
+	s.Failed += o.Failed
+	s.Closed += o.Closed
+	s.Received += o.Received
+	s.Foreign += o.Foreign
+	s.Control += o.Control
+	if o.FirstRecv != 0 && (s.FirstRecv == 0 || o.FirstRecv < s.FirstRecv) {
+		s.FirstRecv = o.FirstRecv
+	}
+	s.LastRecv = max(s.LastRecv, o.LastRecv)
+	s.Resubscribed += o.Resubscribed
+	s.Waiting += o.Waiting
+	s.LastResubscribe = max(s.LastResubscribe, o.LastResubscribe)
 }
 
 // WaitReceived polls until want stamped messages arrived, timeout passed with no progress,
@@ -303,19 +312,7 @@ func (p *Pool) Report() (WorkerStats, *Latency, error) {
 			return sum, lat, err
 		}
 		s := r.Stats
-		sum.Connected += s.Connected
-		sum.Failed += s.Failed
-		sum.Closed += s.Closed
-		sum.Received += s.Received
-		sum.Foreign += s.Foreign
-		sum.Control += s.Control
-		if s.FirstRecv != 0 && (sum.FirstRecv == 0 || s.FirstRecv < sum.FirstRecv) {
-			sum.FirstRecv = s.FirstRecv
-		}
-		sum.LastRecv = max(sum.LastRecv, s.LastRecv)
-		sum.Resubscribed += s.Resubscribed
-		sum.Waiting += s.Waiting
-		sum.LastResubscribe = max(sum.LastResubscribe, s.LastResubscribe)
+		sum.add(s)
 		if s.Latency != nil {
 			lat.Merge(latencyFromWire(*s.Latency))
 		}

@@ -104,21 +104,6 @@ func (p *proc) kill9() {
 	<-done
 }
 
-func waitDial(addr string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("nothing listens on %s: %w", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 type node struct {
 	id        string
 	edge, api string
@@ -158,7 +143,7 @@ func startCluster(o options) (*cluster, error) {
 	if err := cl.redis.start(); err != nil {
 		return nil, err
 	}
-	if err := waitDial(cl.redisAddr, 10*time.Second); err != nil {
+	if err := perf.WaitDial(cl.redisAddr, 10*time.Second); err != nil {
 		return nil, err
 	}
 	for _, id := range []string{"a", "b", "c"} {
@@ -182,7 +167,7 @@ func (cl *cluster) startNode(n *node) error {
 	if err := n.p.start(); err != nil {
 		return err
 	}
-	if err := waitDial(n.api, 20*time.Second); err != nil {
+	if err := perf.WaitDial(n.api, 20*time.Second); err != nil {
 		return err
 	}
 	n.up.Store(true)
@@ -390,7 +375,7 @@ func faults(cl *cluster, o options, stop <-chan struct{}, log func(string, ...an
 				log("redis restart failed: %v", err)
 				return
 			}
-			waitDial(cl.redisAddr, 10*time.Second)
+			perf.WaitDial(cl.redisAddr, 10*time.Second)
 			redisRestarts++
 			log("redis killed and restarted (down %v)", down)
 			continue

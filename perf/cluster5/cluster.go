@@ -80,7 +80,7 @@ func (cl *cluster) startRedis() error {
 	if err := cl.redis.Start(); err != nil {
 		return fmt.Errorf("redis-server: %w", err)
 	}
-	return waitDial(cl.redisAddr, 10*time.Second)
+	return perf.WaitDial(cl.redisAddr, 10*time.Second)
 }
 
 func (cl *cluster) startNode(o options, n *node, i int) error {
@@ -98,7 +98,7 @@ func (cl *cluster) startNode(o options, n *node, i int) error {
 	}
 	n.done = make(chan struct{})
 	go func() { _ = n.cmd.Wait(); close(n.done) }()
-	return waitDial(n.api, 20*time.Second)
+	return perf.WaitDial(n.api, 20*time.Second)
 }
 
 // heapInuse reads go_memstats_heap_inuse_bytes from the node's GET /metrics: the Go heap
@@ -191,19 +191,4 @@ func (cl *cluster) logCounts() map[string]int64 {
 		}
 	}
 	return out
-}
-
-func waitDial(addr string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("nothing listens on %s: %w", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
