@@ -121,8 +121,9 @@
 //
 // RedisConn is the client of what a node keeps in Redis besides its directory: the QoS 1
 // mailbox (package store, store/redis.go, whose doc has its key and member encoding) and the
-// idempotency keys (IdemRedis). It dials lazily: requests that come during that dial wait for it
-// (so a new node's first subscribers still get their replay), and while Redis is down a dial is
+// idempotency keys (IdemRedis). It starts dialing when made, in the background, and does not wait
+// for it: requests that come during that dial wait for it (so a new node's first subscribers still
+// get their replay; TestRedisConnDialsAtStart), and while Redis is down a dial is
 // tried at most every connRetryGap (500 ms). It bounds each request by OpTimeout, answers errors
 // wrapping ErrDirectoryDown while Redis is unreachable, retries at once a request that met a
 // connection broken while idle, and uses Redis again as soon as it answers.

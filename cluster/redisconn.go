@@ -28,8 +28,8 @@ const connRetryGap = 500 * time.Millisecond
 var errNotConnected = errors.New("redis store not connected")
 
 // RedisConn is the Redis client of what a node keeps in Redis besides its directory: the QoS 1
-// mailbox (store.Redis) and idempotency keys (IdemRedis) share one. It dials lazily and without
-// client-side caching: every read must see the latest writes, and nothing kept there is worth
+// mailbox (store.Redis) and idempotency keys (IdemRedis) share one. It dials in the background
+// from the start (NewRedisConn), without client-side caching: every read must see the latest writes, and nothing kept there is worth
 // caching.
 //
 // Every method is safe for concurrent use. Failures to reach Redis come back within OpTimeout
