@@ -52,9 +52,9 @@ type RedisConn struct {
 
 // NewRedisConn checks the options and starts the first dial in the background, so that a
 // node's first subscribers find the client made: when 19,000 streams came at once to a node
-// that had just started, on a loaded machine, the hundreds whose replay read waited for a dial
-// begun by the first of them ran out of OpTimeout, and each such failure costs a re-sync of the
-// node's streams (Recheck). It does not wait for that dial (Redis may be down when the node
+// that had just started, on a loaded machine, replay reads that waited for a dial begun by the
+// first of them ran out of OpTimeout ("redis store not connected"), and each such failure costs
+// a re-run of the node's replays (Recheck). It does not wait for that dial (Redis may be down when the node
 // starts); requests that come while it dials wait for it, and while Redis stays unreachable a
 // new dial is tried at most every connRetryGap; in between, requests fail at once.
 func NewRedisConn(o RedisConnOptions) (*RedisConn, error) {
