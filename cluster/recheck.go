@@ -7,8 +7,9 @@ package cluster
 // says whether the node's registration is there, and a failed write has already marked
 // the directory unsynced. Only then is the full re-sync (every entry re-added) run, hooks
 // included. Before, every Recheck re-added every entry: at 95,000 streams on a loaded
-// machine, 1,223 replay reads that timed out made 10 full re-syncs over 5 nodes, each a
-// command per held stream on a Redis that was already late (BENCHMARKS.md, cluster5).
+// machine, 1,223 replay reads that timed out (and 4 failed writes) made 10 full re-syncs over
+// 5 nodes, each two commands per held stream on a Redis that was already late (BENCHMARKS.md,
+// cluster5).
 func (d *RedisDirectory) Recheck() {
 	d.replayDue.Store(true)
 	d.wake()
