@@ -113,6 +113,9 @@ func run(ctx context.Context, o options) (*result, error) {
 	if o.nodes < 2 || o.perNode < 1 || o.perNode > 19_500 {
 		return nil, fmt.Errorf("want -nodes ≥ 2 and 1 ≤ -per-node ≤ 19,500")
 	}
+	if after := o.perNode + (o.perNode+o.nodes-2)/(o.nodes-1); o.storm && after > 19_500 {
+		return nil, fmt.Errorf("with -storm a survivor would hold %d streams, past its 20,000 open files: lower -per-node or use -storm=false", after)
+	}
 	var err error
 	if o.workdir, err = os.MkdirTemp("", "pushwire-cluster5-"); err != nil {
 		return nil, err
