@@ -145,6 +145,12 @@ func TestHookRetriesAndBoundedQueue(t *testing.T) {
 			t.Errorf("event after recovery %+v; want a connect of one of the streams", e)
 		}
 	}
+	// The hook has the queued events before the node reads its answer; until
+	// then they still fill the queue (the batch in flight counts), and a
+	// disconnect added meanwhile would be dropped. Wait for the count.
+	waitFor(t, 10*time.Second, "the node to count the queued events as sent", func() bool {
+		return n.stats()["hook_events_sent"] == float64(kept)
+	})
 	// With the hook well again, each disconnect goes out (one at a time:
 	// ten at once would overflow a queue of 4 again).
 	for i, s := range streams {

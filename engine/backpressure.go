@@ -16,6 +16,16 @@ import "golang.org/x/sys/unix"
 // (pushes from OnTask, OnTick, or another conn's OnData) is cut at WriteBufferLimit as before.
 // A handler that serves pipelined requests keeps the backlog near the high-water mark by
 // checking Loop.Congested between requests.
+//
+// A burst on a conn that is keeping up is held to the same ownWriteFactor × WriteBufferLimit:
+// when a loop iteration first writes to a conn whose output had all gone to the kernel
+// (flagBurst, cleared at the flush), everything that iteration queues for it may reach that
+// bound. One HTTP/2 connection carries many subscribers, so a broadcast puts one frame per
+// stream on it in one iteration: 200 streams × 1 KiB is over a 64 KiB limit although the
+// client reads everything at once, and was cut as slow. WriteBufferLimit still bounds what a
+// conn carries from one iteration to the next: a conn that did not take a burst is cut at its
+// next write while its backlog is over the limit. What a reader that stops can pin is the
+// largest burst an iteration gives it, as for a pipelining client's answers.
 
 // ownWriteFactor bounds what OnData may queue on its own conn, as a multiple of
 // WriteBufferLimit: the answers to one read (ReadBufferBytes of requests) by a handler that

@@ -71,15 +71,19 @@ func (l *Loop) WriteRef(h Handle, b []byte) {
 }
 
 // admit checks n more pending bytes against WriteBufferLimit (ownWriteFactor times that for
-// writes by the conn's own OnData). Over it, the conn's output is dropped and it is marked to
-// be closed with ErrSlowConsumer at this iteration's flush.
+// writes by the conn's own OnData, and for a burst on a conn that is keeping up: see
+// burstLimit). Over it, the conn's output is dropped and it is marked to be closed with
+// ErrSlowConsumer at this iteration's flush.
 func (l *Loop) admit(c *slot, i int32, n int) bool {
 	if c.flags&(flagSlow|flagLinger) != 0 {
 		return false
 	}
+	if c.flags&flagDirty == 0 && c.pending == 0 {
+		c.flags |= flagBurst // the first write of this iteration, and nothing left from earlier ones
+	}
 	limit := l.cfg.WriteBufferLimit
-	if i == l.feeding {
-		limit = l.ownWriteLimit // answers to the conn's own requests (backpressure.go)
+	if i == l.feeding || c.flags&flagBurst != 0 {
+		limit = l.ownWriteLimit // answers to the conn's own requests, or a burst (backpressure.go)
 	}
 	if int(c.pending)+n <= limit {
 		return true
@@ -301,7 +305,7 @@ func (l *Loop) flush() {
 		if c.flags&flagDirty == 0 {
 			continue // closed (and maybe reused) since it was marked
 		}
-		c.flags &^= flagDirty
+		c.flags &^= flagDirty | flagBurst
 		l.flushConn(c, i)
 	}
 	l.dirty = l.dirty[:0]

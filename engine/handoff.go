@@ -21,9 +21,9 @@ import (
 const (
 	// flagDetached: the loop no longer polls or writes the conn (Detach); its slot, socket and
 	// pending output stay until Reattach or close.
-	flagDetached = flagResume << 1
+	flagDetached = flagBurst << 1
 	// flagExported: Export handed the conn's output away; a write after it would be lost.
-	flagExported = flagResume << 2
+	flagExported = flagBurst << 2
 )
 
 var (

@@ -30,6 +30,7 @@ const (
 	flagRegHup                        // only EPOLLRDHUP is in the epoll interest set (reading paused)
 	flagPeerHup                       // the peer's FIN was seen while reading was paused: stop watching for it
 	flagResume                        // on loop.resumes: OnData is to run again with the carry
+	flagBurst                         // its output had all gone out when this iteration first wrote to it: it may take a burst (backpressure.go)
 )
 
 // slab is a loop's table of connection slots with a LIFO free list (a freed slot is reused

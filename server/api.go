@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"crypto/subtle"
 
+	"github.com/pushwire/pushwire/admin"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 )
 
 // serveAPI answers one request on the api listener: publish (SPEC §4) and
-// admin (SPEC §9).
+// admin (SPEC §9; the operations endpoints and presence are admin's, given
+// the loop's edge.Answers).
 func (ls *loopState) serveAPI(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request) {
 	path, method := req.Path(), string(req.Method())
 	probe := string(path) == "/healthz" || string(path) == "/readyz" // load balancers carry no token (SPEC §9)
@@ -35,29 +37,14 @@ func (ls *loopState) serveAPI(l *engine.Loop, h engine.Handle, c *connState, req
 		}
 		ls.publishOne(l, h, req)
 	case bytes.HasPrefix(path, []byte("/debug/pprof")):
-		ls.pprof(l, h, c, req)
+		admin.ServePprof(ls.answers(l), h, req)
 	case bytes.HasPrefix(path, []byte("/conn/")):
 		ls.connAdmin(l, h, c, req, path[len("/conn/"):])
 	case method != "GET" && method != "HEAD":
 		ls.answerNotAllowed(l, h, req, allowAdmin, "admin endpoints answer GET")
-	case string(path) == "/healthz":
-		ls.out = appendJSONResponse(ls.out[:0], 200, persistence(req), []byte(`{"status":"ok"}`))
-		ls.writeAnswer(l, h, req, ls.out)
-	case string(path) == "/readyz":
-		status, body := 200, []byte(`{"status":"ready"}`)
-		if ls.s.draining.Load() {
-			status, body = 503, []byte(`{"status":"draining","error":"node is draining"}`)
-		}
-		ls.out = appendJSONResponse(ls.out[:0], status, persistence(req), body)
-		ls.writeAnswer(l, h, req, ls.out)
-	case string(path) == "/stats":
-		ls.frame = ls.s.appendStats(ls.frame[:0])
-		ls.out = appendJSONResponse(ls.out[:0], 200, persistence(req), ls.frame)
-		ls.writeAnswer(l, h, req, ls.out)
-	case string(path) == "/metrics":
-		ls.serveMetrics(h, c, req)
+	case admin.ServeOps(ls.answers(l), opsNode{ls.s}, h, req, path): // healthz, readyz, stats, metrics
 	case bytes.HasPrefix(path, []byte("/presence/")) || string(path) == "/topics":
-		ls.presence(l, h, c, req, path)
+		ls.s.cluster.presence.Serve(ls.answers(l), h, req, path)
 	default:
 		ls.answerError(l, h, req, 404, "no such endpoint on the api listener")
 	}

@@ -1,11 +1,7 @@
 package server
 
 import (
-	"bytes"
-	"net/http"
-	"net/http/pprof"
 	"strconv"
-	"strings"
 
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
@@ -22,7 +18,7 @@ type asyncCall struct {
 	target    engine.Handle // the connection asked about
 	kind      asyncKind
 	upTo      uint64
-	keepAlive persist
+	keepAlive httpcodec.Persist
 	head      bool   // a HEAD request: only reply's head is written
 	reply     []byte // the whole HTTP answer
 }
@@ -76,7 +72,7 @@ func (ls *loopState) askOwner(l *engine.Loop, h engine.Handle, c *connState, req
 	if ok = ls.live(h) != nil; !ok {
 		return
 	}
-	call := &asyncCall{from: h, target: engine.Handle(target), kind: kind, upTo: upTo, keepAlive: persistence(req), head: isHead(req)}
+	call := &asyncCall{from: h, target: engine.Handle(target), kind: kind, upTo: upTo, keepAlive: httpcodec.Persistence(req), head: isHead(req)}
 	c.mode = modeAsync
 	ls.s.eng.Submit(engine.Handle(target).Loop(), engine.Task{H: call.target, Op: opConnCall, V: call})
 }
@@ -89,14 +85,14 @@ func (ls *loopState) runConnCall(l *engine.Loop, call *asyncCall) {
 	status := 200
 	switch {
 	case c == nil || !c.subscribed:
-		status, body = 404, appendErrorObject(nil, "no live connection with that key on this node")
+		status, body = 404, httpcodec.AppendErrorObject(nil, "no live connection with that key on this node")
 	case call.kind == asyncKick:
 		body = []byte(`{"kicked":true}`)
 		ls.kick(l, conntable.Sub(call.target), c, conn)
 	case call.kind == asyncAck:
 		user := ls.subUser(c)
 		if user == nil {
-			status, body = 400, appendErrorObject(nil, "this connection has no user, so nothing is stored for it")
+			status, body = 400, httpcodec.AppendErrorObject(nil, "this connection has no user, so nothing is stored for it")
 			break
 		}
 		ls.s.counters.acks.Add(1)
@@ -108,7 +104,7 @@ func (ls *loopState) runConnCall(l *engine.Loop, call *asyncCall) {
 	default:
 		body = ls.appendConnInfo(nil, l, conntable.Sub(call.target), c, conn)
 	}
-	call.reply = appendJSONResponse(nil, status, call.keepAlive, body)
+	call.reply = httpcodec.AppendJSONResponse(nil, status, call.keepAlive, body)
 	ls.s.eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opAsyncReply, V: call})
 }
 
@@ -159,7 +155,7 @@ func (ls *loopState) finishAsync(l *engine.Loop, h engine.Handle, call *asyncCal
 	}
 	l.Answer(h, func() { l.Write(h, reply) }) // a profile may be large
 	c.mode = modeRequest
-	if !call.keepAlive.keep() {
+	if !call.keepAlive.Keep() {
 		c.mode = modeClosing
 		l.CloseAfterFlush(h)
 		return
@@ -167,51 +163,3 @@ func (ls *loopState) finishAsync(l *engine.Loop, h engine.Handle, call *asyncCal
 	ls.setTimer(c, timerIdle, l.Now().Add(keepAliveIdle))
 	l.Resume(h)
 }
-
-// pprof serves /debug/pprof/ with the standard handlers in a goroutine (a
-// CPU profile takes seconds) and sends the answer back to the loop.
-func (ls *loopState) pprof(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request) {
-	target := string(req.Target())
-	call := &asyncCall{from: h, kind: asyncPprof, keepAlive: persistence(req), head: isHead(req)}
-	c.mode = modeAsync
-	eng := ls.s.eng
-	go func() {
-		r, err := http.NewRequest("GET", target, nil)
-		w := &bufferedResponse{header: http.Header{}, status: 200}
-		if err != nil {
-			w.status = 400
-		} else {
-			name, _ := strings.CutPrefix(r.URL.Path, "/debug/pprof/")
-			switch name {
-			case "cmdline":
-				pprof.Cmdline(w, r)
-			case "profile":
-				pprof.Profile(w, r)
-			case "symbol":
-				pprof.Symbol(w, r)
-			case "trace":
-				pprof.Trace(w, r)
-			default:
-				pprof.Index(w, r)
-			}
-		}
-		dst := appendResponseHead(nil, w.status, call.keepAlive)
-		ctype := w.header.Get("Content-Type")
-		if ctype == "" {
-			ctype = "text/plain; charset=utf-8"
-		}
-		call.reply = appendBody(dst, ctype, w.body.Bytes())
-		eng.Submit(h.Loop(), engine.Task{H: h, Op: opAsyncReply, V: call})
-	}()
-}
-
-// bufferedResponse is the http.ResponseWriter pprof writes into.
-type bufferedResponse struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (w *bufferedResponse) Header() http.Header         { return w.header }
-func (w *bufferedResponse) Write(b []byte) (int, error) { return w.body.Write(b) }
-func (w *bufferedResponse) WriteHeader(status int)      { w.status = status }

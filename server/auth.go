@@ -162,13 +162,13 @@ func (ls *loopState) refuseSubscribe(l *engine.Loop, h engine.Handle, sub *subsc
 // JSON error, with the CORS headers a stream would have had (so that a page
 // on another origin can read why) and, for a 401, the scheme to use.
 func (ls *loopState) answerSubscribe(l *engine.Loop, h engine.Handle, sub *subscription, status int, reason string) {
-	dst := appendResponseHead(ls.out[:0], status, sub.persist)
+	dst := httpcodec.AppendResponseHead(ls.out[:0], status, sub.persist)
 	dst = ls.s.appendCORS(dst, sub.origin)
 	if status == 401 {
 		dst = httpcodec.AppendHeader(dst, "WWW-Authenticate", "Bearer")
 	}
-	ls.frame = appendErrorObject(ls.frame[:0], reason)
-	ls.out = appendBody(dst, "application/json", ls.frame)
+	ls.frame = httpcodec.AppendErrorObject(ls.frame[:0], reason)
+	ls.out = httpcodec.AppendBody(dst, "application/json", ls.frame)
 	if sub.head {
 		ls.out = headOnly(ls.out)
 	}
@@ -271,7 +271,7 @@ func (ls *loopState) authDone(l *engine.Loop, call *authCall) {
 	// replay may be as large as one started inline.
 	l.Answer(h, func() { ls.answerVerdict(l, h, c, call) })
 	switch {
-	case c.mode == modeRequest && !call.sub.persist.keep():
+	case c.mode == modeRequest && !call.sub.persist.Keep():
 		c.mode = modeClosing
 		l.CloseAfterFlush(h)
 	case c.mode == modeRequest:
@@ -288,7 +288,7 @@ func (ls *loopState) answerVerdict(l *engine.Loop, h engine.Handle, c *connState
 	switch v := &call.verdict; {
 	case ls.s.draining.Load():
 		// The drain's reconnect frames went out while this subscribe waited.
-		sub.persist = persistClose
+		sub.persist = httpcodec.PersistClose
 		ls.answerSubscribe(l, h, sub, 503, "node is draining; reconnect elsewhere")
 	case call.err != nil:
 		// The cause is the node's business (the callback logs it); the

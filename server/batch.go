@@ -10,6 +10,7 @@ import (
 
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/publish"
 	"github.com/pushwire/pushwire/push"
 )
 
@@ -35,7 +36,7 @@ func (ls *loopState) publishBatch(l *engine.Loop, h engine.Handle, req *httpcode
 		ls.answerError(l, h, req, 400, `a batch takes a key per line ("idempotency_key"), not an Idempotency-Key header`)
 		return
 	}
-	if !ls.s.cluster.alone() && bytes.Contains(req.Body(), batchKeyField) {
+	if !ls.s.cluster.alone() && bytes.Contains(req.Body(), publish.BatchKeyField) {
 		ls.deferBatch(l, h, req) // keys to claim in Redis first (idempotency.go)
 		return
 	}
@@ -43,28 +44,28 @@ func (ls *loopState) publishBatch(l *engine.Loop, h engine.Handle, req *httpcode
 	ls.flushFanOut()
 	if ls.job != nil {
 		ls.job.batch = true
-		ls.dispatch(l, h, persistence(req), results...)
+		ls.dispatch(l, h, httpcodec.Persistence(req), results...)
 		return
 	}
-	ls.s.metrics.countResults(results)
+	ls.s.countResults(results)
 	out := ls.frame[:0]
 	for i := range results {
-		out = appendPushResult(out, &results[i], true)
+		out = publish.AppendResult(out, &results[i], true)
 		out = append(out, '\n')
 	}
 	ls.frame = out
-	dst := appendResponseHead(ls.out[:0], 200, persistence(req))
-	ls.out = appendBody(dst, "application/x-ndjson", out)
+	dst := httpcodec.AppendResponseHead(ls.out[:0], 200, httpcodec.Persistence(req))
+	ls.out = httpcodec.AppendBody(dst, "application/x-ndjson", out)
 	l.Write(h, ls.out)
 }
 
 // publishLines publishes each line of a batch body; its results are
 // ls.results, one per line that is not blank.
-func (ls *loopState) publishLines(l *engine.Loop, body []byte) []pushResult {
+func (ls *loopState) publishLines(l *engine.Loop, body []byte) []publish.Result {
 	results := ls.results[:0]
 	for len(body) > 0 {
 		var line []byte
-		line, body = cutLine(body)
+		line, body = publish.CutLine(body)
 		if len(line) == 0 {
 			continue
 		}
@@ -76,7 +77,7 @@ func (ls *loopState) publishLines(l *engine.Loop, body []byte) []pushResult {
 }
 
 // publishLine decodes and publishes one batch line.
-func (ls *loopState) publishLine(l *engine.Loop, line []byte) pushResult {
+func (ls *loopState) publishLine(l *engine.Loop, line []byte) publish.Result {
 	bl := &ls.batchLine
 	*bl = batchLine{}
 	// One decoder per loop, reset for each line: sonic.Unmarshal builds a
@@ -87,38 +88,38 @@ func (ls *loopState) publishLine(l *engine.Loop, line []byte) pushResult {
 	}
 	ls.dec.Reset(unsafe.String(unsafe.SliceData(line), len(line)))
 	if err := ls.dec.Decode(bl); err != nil || ls.dec.CheckTrailings() != nil || len(bl.Data) == 0 {
-		return pushResult{status: 400, err: `a line must be a JSON object with "to" and "data"`}
+		return publish.Result{Status: 400, Err: `a line must be a JSON object with "to" and "data"`}
 	}
-	var p publishReq
+	var p publish.Request
 	var ok bool
-	if p.kind, p.name, ok = push.ParseAddress(viewBytes(bl.To)); !ok {
-		return pushResult{status: 400, err: `"to" must be conn:<key>, user:<id>, topic:<name> or all`}
+	if p.Kind, p.Name, ok = push.ParseAddress(viewBytes(bl.To)); !ok {
+		return publish.Result{Status: 400, Err: `"to" must be conn:<key>, user:<id>, topic:<name> or all`}
 	}
 	if bl.Event != "" && !push.ValidName(viewBytes(bl.Event)) {
-		return pushResult{status: 400, err: `"event" must be 1-256 printable bytes without spaces`}
+		return publish.Result{Status: 400, Err: `"event" must be 1-256 printable bytes without spaces`}
 	}
-	p.event = viewBytes(bl.Event)
+	p.Event = viewBytes(bl.Event)
 	switch bl.QoS {
 	case 0, 1:
-		p.qos = uint8(bl.QoS)
+		p.QoS = uint8(bl.QoS)
 	default:
-		return pushResult{status: 400, err: `"qos" must be 0 or 1`}
+		return publish.Result{Status: 400, Err: `"qos" must be 0 or 1`}
 	}
-	p.ttl = ls.s.cfg.DefaultTTL
+	p.TTL = ls.s.cfg.DefaultTTL
 	if bl.TTL < 0 {
-		return pushResult{status: 400, err: `"ttl" must be a whole number of seconds above 0`}
+		return publish.Result{Status: 400, Err: `"ttl" must be a whole number of seconds above 0`}
 	} else if bl.TTL > 0 {
-		p.ttl = secondsDuration(bl.TTL)
+		p.TTL = secondsDuration(bl.TTL)
 	}
-	p.data = bl.Data
-	if len(p.data) > ls.s.cfg.MaxMessageBytes {
-		return pushResult{status: 413, err: "data larger than --max-message-bytes"}
+	p.Data = bl.Data
+	if len(p.Data) > ls.s.cfg.MaxMessageBytes {
+		return publish.Result{Status: 413, Err: "data larger than --max-message-bytes"}
 	}
-	p.json = utf8.Valid(p.data) // sonic checked the syntax, not the UTF-8
-	p.ctype = ctypeJSON
+	p.JSON = utf8.Valid(p.Data) // sonic checked the syntax, not the UTF-8
+	p.CType = ctypeJSON
 	if bl.Key != nil {
-		if !validIdemKey(viewBytes(*bl.Key)) {
-			return pushResult{status: 400, err: `"idempotency_key" must be 1-128 URL-safe characters (A-Z a-z 0-9 - _ . ~)`}
+		if !publish.ValidKey(viewBytes(*bl.Key)) {
+			return publish.Result{Status: 400, Err: `"idempotency_key" must be 1-128 URL-safe characters (A-Z a-z 0-9 - _ . ~)`}
 		}
 		return ls.keyedLine(l, &p, viewBytes(*bl.Key))
 	}

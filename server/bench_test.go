@@ -13,8 +13,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/pushwire/pushwire/engine"
 )
 
 // testNode starts a node on free loopback ports for in-process tests and
@@ -184,31 +182,6 @@ func BenchmarkPushQoS1User(b *testing.B) {
 		reqs[i] = []byte(fmt.Sprintf("POST /pub/user/u%d HTTP/1.1\r\nHost: t\r\nPush-QoS: 1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", i, len(body), body))
 	}
 	benchUnicast(b, s, subs, reqs)
-}
-
-// BenchmarkSentLogNote is what the sent log adds to each QoS 1 message
-// written (issue 9): one note, and per 50 messages of a user the ack that
-// takes them (upTo, then forget), over 1000 users.
-func BenchmarkSentLogNote(b *testing.B) {
-	l := newSentLog(2000, maxSentEntries, 60_000)
-	users := make([][]byte, 1000)
-	for i := range users {
-		users[i] = []byte(fmt.Sprintf("u%d", i))
-	}
-	var ids []uint64
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		u := users[i%len(users)]
-		l.note(u, engine.Handle(i%len(users)), uint64(i), 1<<62, 1)
-		if i%(50*len(users)) == 50*len(users)-1 {
-			for _, u := range users {
-				ids = l.upTo(ids[:0], u, uint64(i))
-				l.forget(u, ids, ids, 1)
-			}
-			l.sweepAll(1 + ackedGrace + 1)
-		}
-	}
 }
 
 // benchUnicast sends reqs in turn, 64 pipelined per write, and reports the

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pushwire/pushwire/admin"
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/route"
@@ -41,7 +42,7 @@ type clusterNode struct {
 	forwards atomic.Uint64 // pushes forwarded to other nodes
 	received atomic.Uint64 // pushes taken from other nodes
 
-	presence *presenceQueries // links and slots of presence queries (presence.go)
+	presence *admin.Presence // presence queries: their links and slots (admin/presence.go)
 }
 
 // forwardTimeout bounds a forward, so a peer that holds its link open but
@@ -100,7 +101,7 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 		Self:     cluster.Node{ID: s.nodeID, Addr: advertise},
 		NodeTTL:  cfg.NodeTTL,
 		Logger:   s.log,
-		Observer: s.metrics.directoryObserver(),
+		Observer: s.metrics.DirectoryObserver(),
 	}
 	cn.directoryHooks(&o)
 	dir, err := cluster.NewRedisDirectory(o)
@@ -117,7 +118,7 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 		// connections meanwhile and joins the cluster when Redis answers.
 		s.log.Warn("redis directory not reachable yet; serving local connections", "err", err)
 	}
-	if cn.redis, err = cluster.NewRedisConn(cluster.RedisConnOptions{URL: cfg.Redis, Logger: s.log, Observer: s.metrics.storeObserver()}); err != nil {
+	if cn.redis, err = cluster.NewRedisConn(cluster.RedisConnOptions{URL: cfg.Redis, Logger: s.log, Observer: s.metrics.StoreObserver()}); err != nil {
 		ln.Close()
 		dir.Close()
 		return nil, fmt.Errorf("--redis: %w", err)
@@ -134,14 +135,14 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 // to it.
 func (cn *clusterNode) startLinks() {
 	s := cn.s
-	cn.links = cluster.NewLinks(s.nodeID, cn.dir, cluster.LinkOptions{Logger: s.log, Observer: s.metrics.linkObserver()})
-	cn.presence = newPresenceQueries(s, cn.dir)
+	cn.links = cluster.NewLinks(s.nodeID, cn.dir, cluster.LinkOptions{Logger: s.log, Observer: s.metrics.LinkObserver()})
+	cn.presence = admin.NewPresence(s.nodeID, s.table, cn.dir, cn.alone, lookupTimeout, s.log)
 	cn.router = route.New(route.Options[*message]{Self: s.nodeID, Dir: cn.dir, Links: cn.links,
 		Store: s.store.put, Resolver: s.resolver, FromPeer: fromPeer, LookupTimeout: lookupTimeout, ForwardTimeout: forwardTimeout, Logger: s.log})
 	if cn.ln == nil {
 		return
 	}
-	cn.server = cluster.NewLinkServer(cn.takeFromPeer, cluster.LinkServerOptions{Logger: s.log, Query: cn.answerQuery})
+	cn.server = cluster.NewLinkServer(cn.takeFromPeer, cluster.LinkServerOptions{Logger: s.log, Query: cn.presence.AnswerQuery})
 	cn.wg.Add(1)
 	go func() {
 		defer cn.wg.Done()
@@ -209,7 +210,7 @@ func (cn *clusterNode) close() {
 	}
 	cn.wg.Wait()
 	cn.links.Close()
-	cn.presence.close()
+	cn.presence.Close()
 	cn.dir.Close()
 	if cn.redis != nil {
 		cn.redis.Close()

@@ -74,14 +74,14 @@ func (ls *loopState) storedTo(l *engine.Loop, sub conntable.Sub, s *subState, co
 // sentToStream reports whether the QoS 1 user message m was written to h.
 func (ls *loopState) sentToStream(h engine.Handle, m *message) bool {
 	user, ok := push.UserOf(m.To)
-	return ok && ls.s.sent.has(user, h, m.Seq)
+	return ok && ls.s.sent.Has(user, conntable.Sub(h), m.Seq)
 }
 
 // noteSent records a QoS 1 user message written to h, so that an ack may
 // remove it from the store (sentlog.go).
 func (ls *loopState) noteSent(l *engine.Loop, h engine.Handle, m *message) {
 	if user, ok := push.UserOf(m.To); ok {
-		ls.s.sent.note(user, h, m.Seq, m.Expiry, l.Now().UnixMilli())
+		ls.s.sent.Note(user, conntable.Sub(h), m.Seq, m.Expiry, l.Now().UnixMilli())
 	}
 }
 

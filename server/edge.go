@@ -29,7 +29,7 @@ func (ls *loopState) serveEdge(l *engine.Loop, h engine.Handle, c *connState, re
 		}
 		ls.ack(l, h, req)
 	default:
-		ls.out = appendErrorResponse(ls.out[:0], 404, "no such endpoint on the edge listener: use GET /sub or POST /ack", persistence(req))
+		ls.out = httpcodec.AppendErrorResponse(ls.out[:0], 404, "no such endpoint on the edge listener: use GET /sub or POST /ack", httpcodec.Persistence(req))
 		ls.writeAnswer(l, h, req, ls.out)
 	}
 }
@@ -37,7 +37,7 @@ func (ls *loopState) serveEdge(l *engine.Loop, h engine.Handle, c *connState, re
 // answerError answers an edge or api request with status and a JSON error,
 // keeping the connection when the request allows.
 func (ls *loopState) answerError(l *engine.Loop, h engine.Handle, req *httpcodec.Request, status int, reason string) {
-	ls.out = appendErrorResponse(ls.out[:0], status, reason, persistence(req))
+	ls.out = httpcodec.AppendErrorResponse(ls.out[:0], status, reason, httpcodec.Persistence(req))
 	ls.writeAnswer(l, h, req, ls.out)
 }
 
@@ -52,7 +52,7 @@ const (
 
 // answerNotAllowed answers 405 naming the methods the target answers.
 func (ls *loopState) answerNotAllowed(l *engine.Loop, h engine.Handle, req *httpcodec.Request, allow, reason string) {
-	ls.out = appendNotAllowed(ls.out[:0], allow, reason, persistence(req))
+	ls.out = httpcodec.AppendNotAllowed(ls.out[:0], allow, reason, httpcodec.Persistence(req))
 	ls.writeAnswer(l, h, req, ls.out)
 }
 
@@ -84,14 +84,14 @@ func (s *Server) appendCORS(dst []byte, origin uint8) []byte {
 
 // preflight answers a CORS OPTIONS request.
 func (ls *loopState) preflight(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
-	ls.out = ls.appendPreflight(ls.out[:0], persistence(req), req.Header("Origin"), req.Header("Access-Control-Request-Headers"))
+	ls.out = ls.appendPreflight(ls.out[:0], httpcodec.Persistence(req), req.Header("Origin"), req.Header("Access-Control-Request-Headers"))
 	l.Write(h, ls.out)
 }
 
 // appendPreflight appends the answer to a CORS preflight from origin asking
 // for the headers asked; HTTP/2 streams get the same (h2edge.go).
-func (ls *loopState) appendPreflight(dst []byte, p persist, origin, asked []byte) []byte {
-	dst = appendResponseHead(dst, 204, p)
+func (ls *loopState) appendPreflight(dst []byte, p httpcodec.Persist, origin, asked []byte) []byte {
+	dst = httpcodec.AppendResponseHead(dst, 204, p)
 	dst = ls.s.appendCORS(dst, ls.s.originIndex(origin))
 	dst = httpcodec.AppendHeader(dst, "Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 	if len(asked) > 0 && headerTokens(asked) {

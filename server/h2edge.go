@@ -5,6 +5,7 @@ import (
 
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/httpcodec/h2"
 	"github.com/pushwire/pushwire/push"
 )
@@ -18,7 +19,7 @@ func (ls *loopState) h2Request(l *engine.Loop, h engine.Handle, hc *h2Conn, id u
 	head := string(method) == "HEAD"
 	switch {
 	case string(method) == "OPTIONS":
-		ls.out = ls.appendPreflight(ls.out[:0], persist11, req.Header("origin"), req.Header("access-control-request-headers"))
+		ls.out = ls.appendPreflight(ls.out[:0], httpcodec.Persist11, req.Header("origin"), req.Header("access-control-request-headers"))
 		ls.h2Answer(l, h, hc, id, ls.out, false, false)
 	case string(path) == "/sub":
 		switch {
@@ -42,13 +43,13 @@ func (ls *loopState) h2Request(l *engine.Loop, h engine.Handle, hc *h2Conn, id u
 
 // h2Error answers stream id with status and a JSON error, as HTTP/1.1 does.
 func (ls *loopState) h2Error(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32, head bool, status int, reason string) {
-	ls.out = appendErrorResponse(ls.out[:0], status, reason, persist11)
+	ls.out = httpcodec.AppendErrorResponse(ls.out[:0], status, reason, httpcodec.Persist11)
 	ls.h2Answer(l, h, hc, id, ls.out, head, false)
 }
 
 // h2NotAllowed answers 405 on stream id with the Allow field.
 func (ls *loopState) h2NotAllowed(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32, head bool, allow, reason string) {
-	ls.out = appendNotAllowed(ls.out[:0], allow, reason, persist11)
+	ls.out = httpcodec.AppendNotAllowed(ls.out[:0], allow, reason, httpcodec.Persist11)
 	ls.h2Answer(l, h, hc, id, ls.out, head, false)
 }
 
@@ -61,7 +62,7 @@ func (ls *loopState) h2Subscribe(l *engine.Loop, h engine.Handle, hc *h2Conn, id
 		ls.h2Error(l, h, hc, id, head, 400, reason)
 		return
 	}
-	sn.minor, sn.keepAlive, sn.persist, sn.head = framingH2, true, persist11, head
+	sn.minor, sn.keepAlive, sn.persist, sn.head = framingH2, true, httpcodec.Persist11, head
 	// The stream's record stands for the subscribe while auth decides.
 	from, st := ls.newStream(h, id)
 	st.mode = modeAsync
@@ -86,7 +87,7 @@ func (ls *loopState) h2Start(l *engine.Loop, sn *subscription) {
 	conn := st.conn
 	hc := ls.h2Of(conn)
 	if sn.head {
-		ls.out = ls.appendStreamHead(ls.out[:0], sn, persist11, nil)
+		ls.out = ls.appendStreamHead(ls.out[:0], sn, httpcodec.Persist11, nil)
 		ls.h2Finish(l, sub, ls.out, true)
 		return
 	}
@@ -100,7 +101,7 @@ func (ls *loopState) h2Start(l *engine.Loop, sn *subscription) {
 	ls.register(sub, &st.subState, sn.q)
 	var key [keyTextLen + 65]byte
 	keyText := ls.s.appendKeyText(key[:0], ls.keyOf(sub))
-	ls.out = ls.appendStreamHead(ls.out[:0], sn, persist11, keyText)
+	ls.out = ls.appendStreamHead(ls.out[:0], sn, httpcodec.Persist11, keyText)
 	ls.h2Answer(l, conn, hc, st.id, ls.out, false, true)
 	ls.startStream(l, sub, &st.subState, conn, sn, keyText)
 }
@@ -127,7 +128,7 @@ func (ls *loopState) h2Ack(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint3
 	from, st := ls.newStream(h, id)
 	st.mode = modeAsync
 	hc.subs = append(hc.subs, from)
-	call := &asyncCall{from: engine.Handle(from), target: engine.Handle(target), kind: asyncAck, upTo: upTo, keepAlive: persist11}
+	call := &asyncCall{from: engine.Handle(from), target: engine.Handle(target), kind: asyncAck, upTo: upTo, keepAlive: httpcodec.Persist11}
 	ls.s.eng.Submit(target.Loop(), engine.Task{H: call.target, Op: opConnCall, V: call})
 }
 
@@ -158,7 +159,7 @@ func (ls *loopState) h2AnswerPoll(l *engine.Loop, sub conntable.Sub, c *subState
 	if !ok {
 		return false
 	}
-	ls.out = ls.appendPollAnswer(ls.out[:0], persist11, c.origin, body)
+	ls.out = ls.appendPollAnswer(ls.out[:0], httpcodec.Persist11, c.origin, body)
 	ls.cancelSubTimer(c)
 	ls.h2Finish(l, sub, ls.out, false)
 	return true

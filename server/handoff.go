@@ -15,7 +15,6 @@ import (
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/handoff"
-	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/push"
 )
 
@@ -629,13 +628,4 @@ func (s *Server) sendLinkListener(snd *handoff.Sender) error {
 		return err
 	}
 	return snd.Flush() // f closes at return: its descriptor must be out first
-}
-
-// appendUpgradeStats appends the upgrade block of /stats.
-func (s *Server) appendUpgradeStats(dst []byte) []byte {
-	dst = append(dst, `,"version":`...)
-	dst = httpcodec.AppendJSONString(dst, []byte(Version()))
-	dst = fmt.Appendf(dst, `,"upgrades":%d,"upgrades_failed":%d,"upgrade_reconnects":%d,"upgrading":%t`,
-		s.up.count.Load(), s.up.failed.Load(), s.up.reconnects.Load(), s.up.active.Load())
-	return dst
 }

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/handoff"
 	"github.com/pushwire/pushwire/store"
 )
 
-// The QoS 1 state a standalone node keeps in memory (store.Memory through mailbox.go, sentlog.go) goes with an
+// The QoS 1 state a standalone node keeps in memory (store.Memory through mailbox.go, store.SentLog) goes with an
 // upgrade: every message answered "stored" and not acknowledged, and which of them were
 // written to which connection (the handles stay valid in the new process), so that acks sent
 // to the new process remove what the old one delivered. In a cluster the messages are in Redis;
@@ -27,19 +27,14 @@ func (s *Server) exportQoS(snd *handoff.Sender) error {
 				To: m.To, Event: m.Event, ContentType: m.ContentType, Data: m.Data}})
 		})
 	}
-	for i := range s.sent.shards {
-		sh := &s.sent.shards[i]
-		sh.mu.Lock()
-		for user, u := range sh.users {
-			r := handoff.Record{Kind: handoff.KindSent, Sent: handoff.Sent{User: []byte(user)}}
-			for _, e := range u.q {
-				r.Sent.Entries = append(r.Sent.Entries, handoff.SentEntry{ID: e.id, Expiry: e.expiry,
-					Handle: uint64(e.h), Acked: e.acked, Missed: e.missed})
-			}
-			recs = append(recs, r)
+	s.sent.Export(func(user string, entries []store.SentEntry) {
+		r := handoff.Record{Kind: handoff.KindSent, Sent: handoff.Sent{User: []byte(user)}}
+		for _, e := range entries {
+			r.Sent.Entries = append(r.Sent.Entries, handoff.SentEntry{ID: e.ID, Expiry: e.Expiry,
+				Handle: uint64(e.Sub), Acked: e.Acked, Missed: e.Missed})
 		}
-		sh.mu.Unlock()
-	}
+		recs = append(recs, r)
+	})
 	// The messages' bytes are read after the locks: nothing changes them once published,
 	// and the store's references keep them until this process exits.
 	for i := range recs {
@@ -66,36 +61,15 @@ func (s *Server) adoptQoS(t *handoff.Taken, now time.Time) error {
 			return fmt.Errorf("a stored QoS 1 message for %q: %w", st.User, err)
 		}
 	}
+	var entries []store.SentEntry
 	for i := range t.Sent {
 		u := &t.Sent[i]
+		entries = entries[:0]
 		for _, e := range u.Entries {
-			s.sent.note(u.User, engine.Handle(e.Handle), e.ID, e.Expiry, nowMs)
+			entries = append(entries, store.SentEntry{ID: e.ID, Expiry: e.Expiry,
+				Sub: conntable.Sub(e.Handle), Acked: e.Acked, Missed: e.Missed})
 		}
-		s.sent.restoreAcks(u.User, u.Entries)
+		s.sent.Restore(u.User, entries, nowMs)
 	}
 	return nil
-}
-
-// restoreAcks sets the acked time and miss count of the user's entries just noted from a
-// handoff (note records neither).
-func (l *sentLog) restoreAcks(user []byte, entries []handoff.SentEntry) {
-	sh := l.shard(user)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	u := sh.users[string(user)]
-	if u == nil {
-		return
-	}
-	// Both are in the order written (note may have dropped some for room).
-	j := 0
-	for k := range u.q {
-		for j < len(entries) && (entries[j].ID != u.q[k].id || engine.Handle(entries[j].Handle) != u.q[k].h) {
-			j++
-		}
-		if j == len(entries) {
-			return
-		}
-		u.q[k].acked, u.q[k].missed = entries[j].Acked, entries[j].Missed
-		j++
-	}
 }

@@ -46,19 +46,19 @@ func (ls *loopState) writeAnswer(l *engine.Loop, h engine.Handle, req *httpcodec
 func (ls *loopState) answerSubscribeHead(l *engine.Loop, h engine.Handle, c *connState, sub *subscription) {
 	p := sub.persist
 	if sub.format == push.Poll {
-		dst := appendResponseHead(ls.out[:0], 200, p)
+		dst := httpcodec.AppendResponseHead(ls.out[:0], 200, p)
 		dst = httpcodec.AppendHeader(dst, "Cache-Control", "no-cache")
 		dst = ls.s.appendCORS(dst, sub.origin)
 		dst = httpcodec.AppendHeader(dst, "Content-Type", "application/json")
 		ls.out = append(dst, "\r\n"...)
 	} else {
 		if sub.minor == 0 {
-			p = persistClose
+			p = httpcodec.PersistClose
 		}
 		ls.out = ls.appendStreamHead(ls.out[:0], sub, p, nil)
 	}
 	l.Write(h, ls.out)
-	if !p.keep() {
+	if !p.Keep() {
 		c.mode = modeClosing
 		l.CloseAfterFlush(h)
 	}

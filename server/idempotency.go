@@ -6,11 +6,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/bytedance/sonic"
-
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/publish"
 )
 
 // Idempotency keys (SPEC §4, README "Idempotency keys"). A publish with an
@@ -33,41 +32,11 @@ import (
 // retry is a new attempt, as with NATS's Nats-Msg-Id, whose duplicate
 // window only holds messages that were stored.
 
-// idemKeyMax is the longest key accepted (SPEC §4).
-const idemKeyMax = 128
-
-// idemHold bounds how long a claimed key waits for its first answer: a
-// publish's lookups, forwards and QoS store take far less. A node that dies
-// holding a claim frees the key after it, so a retry is delivered then.
-const idemHold = 10 * time.Second
-
-// batchKeyField is how a batch body that carries keys is told from one that
-// does not, by one scan of the body. A line whose field name is escaped
-// ("idempotency\u005fkey") escapes the scan: in a cluster it answers 400.
-var batchKeyField = []byte(`"idempotency_key"`)
-
-// validIdemKey reports 1-128 URL-safe characters (RFC 3986 unreserved).
-func validIdemKey(k []byte) bool {
-	if len(k) == 0 || len(k) > idemKeyMax {
-		return false
-	}
-	for _, c := range k {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.', c == '~':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-const badIdemKey = "Idempotency-Key must be 1-128 URL-safe characters (A-Z a-z 0-9 - _ . ~)"
-
 // idemOptions are the settings of the node's idempotency keys, kept in
 // Redis with --redis, else in memory (standalone, or an in-process test
 // cluster: each node its own map); the cluster's start picks which.
 func (s *Server) idemOptions() cluster.IdemOptions {
-	return cluster.IdemOptions{Window: s.cfg.IdempotencyWindow, Hold: min(idemHold, s.cfg.IdempotencyWindow),
+	return cluster.IdemOptions{Window: s.cfg.IdempotencyWindow, Hold: min(publish.Hold, s.cfg.IdempotencyWindow),
 		Node: s.nodeID, Keys: s.cfg.IdempotencyKeys}
 }
 
@@ -75,11 +44,11 @@ func (s *Server) idemOptions() cluster.IdemOptions {
 // keys (cluster mode), then back to its loop to be published.
 type keyedCall struct {
 	from      engine.Handle
-	keepAlive persist
+	keepAlive httpcodec.Persist
 	batch     bool
-	p         publishReq // single: the push, its slices into buf
-	buf       []byte     // the request's bytes, copied (batch: the body)
-	keys      []string   // by result index; "" = no key
+	p         publish.Request // single: the push, its slices into buf
+	buf       []byte          // the request's bytes, copied (batch: the body)
+	keys      []string        // by result index; "" = no key
 	claims    []cluster.Claim
 	claimErr  string // the claim round trip failed: keyed pushes answer 503
 }
@@ -87,7 +56,7 @@ type keyedCall struct {
 // publishKeyedNow claims key on the loop (standalone: the keys are in
 // memory, nothing waits), publishes the push if the claim is won and
 // records its answer there.
-func (ls *loopState) publishKeyedNow(l *engine.Loop, p *publishReq, key []byte) pushResult {
+func (ls *loopState) publishKeyedNow(l *engine.Loop, p *publish.Request, key []byte) publish.Result {
 	keys := []string{string(key)}
 	var c [1]cluster.Claim
 	ls.s.idem.Claim(context.Background(), keys, c[:])
@@ -95,67 +64,41 @@ func (ls *loopState) publishKeyedNow(l *engine.Loop, p *publishReq, key []byte) 
 		return ls.s.claimedResult(c[0])
 	}
 	res := ls.publish(l, p)
-	ls.s.idem.Record(context.Background(), keys, [][]byte{idemAnswer(&res)})
+	ls.s.idem.Record(context.Background(), keys, [][]byte{publish.IdemAnswer(&res)})
 	return res
 }
 
 // claimedResult is the answer to a publish whose key someone else holds.
-func (s *Server) claimedResult(c cluster.Claim) pushResult {
+func (s *Server) claimedResult(c cluster.Claim) publish.Result {
 	if c.Pending {
-		return pushResult{status: 409, err: "a publish with this idempotency key is in progress; retry it in a moment"}
+		return publish.Result{Status: 409, Err: "a publish with this idempotency key is in progress; retry it in a moment"}
 	}
 	// "<3-digit status> <JSON object>", as idemAnswer wrote it.
 	a := c.Answer
 	status, err := strconv.Atoi(string(a[:min(3, len(a))]))
 	if len(a) < 6 || a[3] != ' ' || err != nil || status < 100 || status > 599 || a[4] != '{' || a[len(a)-1] != '}' {
-		return pushResult{status: 503, err: "the idempotency key holds an answer this node cannot read"}
+		return publish.Result{Status: 503, Err: "the idempotency key holds an answer this node cannot read"}
 	}
 	obj := a[4:]
 	s.counters.duplicates.Add(1)
-	return pushResult{status: status, raw: obj, duplicate: true}
-}
-
-// idemAnswer is what a key keeps: "<status> <JSON answer>" for an answer
-// that says the message went somewhere; nil (release the key) otherwise.
-func idemAnswer(r *pushResult) []byte {
-	if r.status != 200 && r.status != 202 {
-		return nil
-	}
-	dst := strconv.AppendInt(nil, int64(r.status), 10)
-	return appendPushResult(append(dst, ' '), r, false)
-}
-
-// appendRawResult writes a duplicate's first answer with "duplicate":true.
-func appendRawResult(dst []byte, r *pushResult, withStatus bool) []byte {
-	inner := r.raw[1 : len(r.raw)-1]
-	dst = append(dst, '{')
-	if withStatus {
-		dst = append(dst, `"status":`...)
-		dst = strconv.AppendInt(dst, int64(r.status), 10)
-		dst = append(dst, ',')
-	}
-	dst = append(dst, inner...)
-	if len(bytes.TrimSpace(inner)) > 0 {
-		dst = append(dst, ',')
-	}
-	return append(dst, `"duplicate":true}`...)
+	return publish.Result{Status: status, Raw: obj, Duplicate: true}
 }
 
 // deferKeyed hands a keyed request to the router to claim its keys; the
 // connection waits (modeAsync) as for a routed publish.
 func (ls *loopState) deferKeyed(l *engine.Loop, h engine.Handle, req *httpcodec.Request, call *keyedCall) {
-	call.from, call.keepAlive = h, persistence(req)
+	call.from, call.keepAlive = h, httpcodec.Persistence(req)
 	ls.live(h).mode = modeAsync
 	cn := ls.s.cluster
 	if !cn.submit(func() { cn.claimKeyed(call) }) {
-		ls.s.answerKeyed(call, pushResult{status: 503, err: "cluster router saturated; retry"})
+		ls.s.answerKeyed(call, publish.Result{Status: 503, Err: "cluster router saturated; retry"})
 	}
 }
 
 // deferSingle copies a keyed single publish for the router.
-func (ls *loopState) deferSingle(l *engine.Loop, h engine.Handle, req *httpcodec.Request, p *publishReq, key []byte) {
+func (ls *loopState) deferSingle(l *engine.Loop, h engine.Handle, req *httpcodec.Request, p *publish.Request, key []byte) {
 	call := &keyedCall{keys: []string{string(key)}}
-	buf := make([]byte, 0, len(p.name)+len(p.event)+len(p.ctype)+len(p.data))
+	buf := make([]byte, 0, len(p.Name)+len(p.Event)+len(p.CType)+len(p.Data))
 	cp := func(b []byte) []byte {
 		if b == nil {
 			return nil
@@ -164,7 +107,7 @@ func (ls *loopState) deferSingle(l *engine.Loop, h engine.Handle, req *httpcodec
 		return buf[len(buf)-len(b):]
 	}
 	call.p = *p
-	call.p.name, call.p.event, call.p.ctype, call.p.data = cp(p.name), cp(p.event), cp(p.ctype), cp(p.data)
+	call.p.Name, call.p.Event, call.p.CType, call.p.Data = cp(p.Name), cp(p.Event), cp(p.CType), cp(p.Data)
 	call.buf = buf
 	ls.deferKeyed(l, h, req, call)
 }
@@ -179,7 +122,7 @@ func (ls *loopState) deferBatch(l *engine.Loop, h engine.Handle, req *httpcodec.
 func (cn *clusterNode) claimKeyed(call *keyedCall) {
 	s := cn.s
 	if call.batch {
-		call.keys = batchKeys(call.buf)
+		call.keys = publish.BatchKeys(call.buf)
 	}
 	var keys []string
 	for _, k := range call.keys {
@@ -206,7 +149,7 @@ func (cn *clusterNode) claimKeyed(call *keyedCall) {
 	if !call.batch {
 		switch {
 		case call.claimErr != "":
-			s.answerKeyed(call, pushResult{status: 503, err: call.claimErr})
+			s.answerKeyed(call, publish.Result{Status: 503, Err: call.claimErr})
 			return
 		case !call.claims[0].Won:
 			s.answerKeyed(call, s.claimedResult(call.claims[0]))
@@ -214,34 +157,6 @@ func (cn *clusterNode) claimKeyed(call *keyedCall) {
 		}
 	}
 	s.eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opKeyedPublish, V: call})
-}
-
-// batchKeys finds each line's key, as publishBatch numbers lines; lines
-// that are not JSON or whose key is not valid get none (they answer 400).
-func batchKeys(body []byte) []string {
-	var keys []string
-	var kl struct {
-		Key string `json:"idempotency_key"`
-	}
-	for len(body) > 0 {
-		var line []byte
-		line, body = cutLine(body)
-		if len(line) == 0 {
-			continue
-		}
-		kl.Key = ""
-		if sonic.Unmarshal(line, &kl) != nil || !validIdemKey(viewBytes(kl.Key)) {
-			kl.Key = ""
-		}
-		keys = append(keys, kl.Key)
-	}
-	return keys
-}
-
-// cutLine returns the first line of body, blanks trimmed, and the rest.
-func cutLine(body []byte) (line, rest []byte) {
-	line, rest, _ = bytes.Cut(body, []byte("\n"))
-	return bytes.TrimSpace(line), rest
 }
 
 // keyedPublish runs on the call's loop once its keys are claimed: it
@@ -254,7 +169,7 @@ func (ls *loopState) keyedPublish(l *engine.Loop, call *keyedCall) {
 		ls.s.cluster.submit(func() { ls.s.cluster.recordKeys(call.keys, call.claims, nil) })
 		return
 	}
-	var results []pushResult
+	var results []publish.Result
 	if call.batch {
 		ls.keyed = call
 		results = ls.publishLines(l, call.buf)
@@ -276,15 +191,15 @@ func (ls *loopState) keyedPublish(l *engine.Loop, call *keyedCall) {
 // keyedLine publishes a batch line that carries a key, if its claim was
 // won (in a cluster the router claimed it; standalone it is claimed here),
 // else answers with what holds the key.
-func (ls *loopState) keyedLine(l *engine.Loop, p *publishReq, key []byte) pushResult {
+func (ls *loopState) keyedLine(l *engine.Loop, p *publish.Request, key []byte) publish.Result {
 	switch call := ls.keyed; {
 	case call != nil:
 		i := ls.resultIndex
 		switch {
 		case i >= len(call.keys) || call.keys[i] != string(key):
-			return pushResult{status: 400, err: `"idempotency_key" was not read: write the field name without escapes`}
+			return publish.Result{Status: 400, Err: `"idempotency_key" was not read: write the field name without escapes`}
 		case call.claimErr != "":
-			return pushResult{status: 503, err: call.claimErr}
+			return publish.Result{Status: 503, Err: call.claimErr}
 		case !call.claims[i].Won:
 			return ls.s.claimedResult(call.claims[i])
 		}
@@ -292,7 +207,7 @@ func (ls *loopState) keyedLine(l *engine.Loop, p *publishReq, key []byte) pushRe
 	case ls.s.cluster.alone():
 		return ls.publishKeyedNow(l, p, key)
 	default:
-		return pushResult{status: 400, err: `"idempotency_key" was not read: write the field name without escapes`}
+		return publish.Result{Status: 400, Err: `"idempotency_key" was not read: write the field name without escapes`}
 	}
 }
 
@@ -300,7 +215,7 @@ func (ls *loopState) keyedLine(l *engine.Loop, p *publishReq, key []byte) pushRe
 // won (results by result index; nil: the publish did not happen), in one
 // round trip. A key that could not be recorded is logged: its retry may be
 // delivered again.
-func (cn *clusterNode) recordKeys(keys []string, claims []cluster.Claim, results []pushResult) {
+func (cn *clusterNode) recordKeys(keys []string, claims []cluster.Claim, results []publish.Result) {
 	var won []string
 	var answers [][]byte
 	for i, k := range keys {
@@ -310,7 +225,7 @@ func (cn *clusterNode) recordKeys(keys []string, claims []cluster.Claim, results
 		won = append(won, k)
 		var a []byte
 		if i < len(results) {
-			a = idemAnswer(&results[i])
+			a = publish.IdemAnswer(&results[i])
 		}
 		answers = append(answers, a)
 	}
@@ -323,7 +238,7 @@ func (cn *clusterNode) recordKeys(keys []string, claims []cluster.Claim, results
 }
 
 // answerKeyed answers a keyed call that published nothing.
-func (s *Server) answerKeyed(call *keyedCall, r pushResult) {
-	job := &routeJob{from: call.from, keepAlive: call.keepAlive, results: []pushResult{r}}
+func (s *Server) answerKeyed(call *keyedCall, r publish.Result) {
+	job := &routeJob{from: call.from, keepAlive: call.keepAlive, results: []publish.Result{r}}
 	s.answerRouted(job)
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/pushwire/pushwire/cluster"
+	"github.com/pushwire/pushwire/publish"
 )
 
 // FuzzStoredAnswer feeds claimedResult what a key may hold in Redis — the
@@ -22,20 +23,20 @@ func FuzzStoredAnswer(f *testing.F) {
 	s := &Server{}
 	f.Fuzz(func(t *testing.T, stored []byte) {
 		r := s.claimedResult(cluster.Claim{Answer: stored})
-		if r.raw == nil {
-			if r.status != 503 || r.err == "" {
+		if r.Raw == nil {
+			if r.Status != 503 || r.Err == "" {
 				t.Fatalf("claimedResult(%q) = %+v; want the answer or a 503 with an error", stored, r)
 			}
 			return
 		}
-		if !r.duplicate {
+		if !r.Duplicate {
 			t.Fatalf("claimedResult(%q) = %+v; want duplicate", stored, r)
 		}
-		if !json.Valid(r.raw) {
+		if !json.Valid(r.Raw) {
 			return // not ours: written back as is, like any stored bytes
 		}
 		for _, batch := range []bool{false, true} {
-			out := appendPushResult(nil, &r, batch)
+			out := publish.AppendResult(nil, &r, batch)
 			if !json.Valid(out) {
 				t.Fatalf("stored %q written (batch %v) as %q: not JSON", stored, batch, out)
 			}

@@ -1,6 +1,9 @@
 package server
 
-import "github.com/pushwire/pushwire/engine"
+import (
+	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/store"
+)
 
 // replayHolds are the streams of a loop whose live QoS 1 messages wait: for
 // the stored messages a new stream replays first (subscribe.go, holdLive), or
@@ -11,5 +14,5 @@ type replayHolds struct {
 	again       map[engine.Handle]bool       // held streams to replay once more before releasing (resync.go)
 	resyncing   []engine.Handle              // streams held for the directory's re-registration (resync.go)
 	resyncMax   uint64                       // the newest id a re-sync replay wrote on this loop
-	sentScratch []sentEntry                  // a user's sent entries, read by a replay
+	sentScratch []store.SentEntry            // a user's sent entries, read by a replay
 }

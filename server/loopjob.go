@@ -1,12 +1,14 @@
 package server
 
+import "github.com/pushwire/pushwire/publish"
+
 // publishState is what the publishing request a loop serves has produced:
 // its results so far and the pushes other nodes must take, which the router
 // finishes (route.go) before the request is answered. Only the loop touches
 // it; the job is handed to the router whole.
 type publishState struct {
-	job         *routeJob    // pushes of the request being served that other nodes must take
-	resultIndex int          // which result of the request publish is making
-	results     []pushResult // a batch's results
-	keyed       *keyedCall   // the keyed request being published, its claims made (idempotency.go)
+	job         *routeJob        // pushes of the request being served that other nodes must take
+	resultIndex int              // which result of the request publish is making
+	results     []publish.Result // a batch's results
+	keyed       *keyedCall       // the keyed request being published, its claims made (idempotency.go)
 }

@@ -14,4 +14,5 @@ type reqScratch struct {
 	dec       *decoder.Decoder // decodes batch lines, reset for each
 	out       []byte           // response being built
 	frame     []byte           // per-connection frame being built
+	answer    loopAnswers      // the loop's edge.Answers (loopanswers.go)
 }

@@ -80,9 +80,9 @@ func (q *qosMailbox) resume(user []byte, since uint64, nowMs int64) {
 	if q.routed {
 		return
 	}
-	acks := q.s.sent.upTo(nil, user, since)
+	acks := q.s.sent.UpTo(nil, user, since)
 	_, _ = q.box.AckIDs(context.Background(), nil, user, acks) // in memory: cannot fail
-	q.s.sent.forget(user, acks, acks, nowMs)                   // stored before it was written
+	q.s.sent.Forget(user, acks, acks, nowMs)                   // stored before it was written
 }
 
 // appendNow appends the user's stored messages that can be written at once,
@@ -113,13 +113,13 @@ func (q *qosMailbox) fetch(h engine.Handle, user []byte, since uint64, hasSince 
 // user's connections. In memory it returns the answer's body; in Redis the
 // router answers the caller (later).
 func (q *qosMailbox) ack(call *asyncCall, user []byte, nowMs int64) (body []byte, later bool) {
-	ids := q.s.sent.upTo(nil, user, call.upTo)
+	ids := q.s.sent.UpTo(nil, user, call.upTo)
 	if q.routed {
 		q.s.cluster.ackStored(call, user, ids)
 		return nil, true
 	}
 	removed, _ := q.box.AckIDs(context.Background(), nil, user, ids) // in memory: cannot fail
-	q.s.sent.forget(user, ids, ids, nowMs)                           // stored before it was written
+	q.s.sent.Forget(user, ids, ids, nowMs)                           // stored before it was written
 	return appendAcked(nil, len(removed)), false
 }
 

@@ -66,7 +66,7 @@ func TestInMemoryClusterRoutesAcrossNodes(t *testing.T) {
 	c.Close() // leaves the store: its users and keys are nowhere now
 	want("/pub/conn/"+onC[0].key, 404, 0, 0)
 	want("/pub/user/u1", 200, 1, 1)
-	if got := a.snapshot().forwards; got == 0 {
+	if got := a.snapshot().Forwards; got == 0 {
 		t.Errorf("node a forwarded %d pushes; want them counted", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/push"
+	"github.com/pushwire/pushwire/store"
 )
 
 // poll answers a long-poll (SPEC §3, format=poll): at once when messages newer
@@ -73,11 +74,11 @@ func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, e
 	if !ok {
 		return false
 	}
-	keepAlive := persistClose
+	keepAlive := httpcodec.PersistClose
 	if !c.closeAfterPoll && !ls.s.draining.Load() {
-		keepAlive = persist11
+		keepAlive = httpcodec.Persist11
 		if c.minor == 0 {
-			keepAlive = persist10
+			keepAlive = httpcodec.Persist10
 		}
 	}
 	ls.out = ls.appendPollAnswer(ls.out[:0], keepAlive, c.origin, body)
@@ -88,7 +89,7 @@ func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, e
 	ls.cancelTimer(c)
 	ls.unsubscribe(l, c)
 	c.mode = modeRequest
-	if !keepAlive.keep() {
+	if !keepAlive.Keep() {
 		c.mode = modeClosing
 		l.CloseAfterFlush(h)
 	} else {
@@ -165,19 +166,19 @@ func (ls *loopState) pollBody(l *engine.Loop, h engine.Handle, c *subState, extr
 
 // appendPollAnswer appends a long-poll's answer: 200 with body, or 204
 // when body is empty.
-func (ls *loopState) appendPollAnswer(dst []byte, keepAlive persist, origin uint8, body []byte) []byte {
+func (ls *loopState) appendPollAnswer(dst []byte, keepAlive httpcodec.Persist, origin uint8, body []byte) []byte {
 	status := 200
 	if len(body) == 0 {
 		status = 204
 	}
-	dst = appendResponseHead(dst, status, keepAlive)
+	dst = httpcodec.AppendResponseHead(dst, status, keepAlive)
 	dst = httpcodec.AppendHeader(dst, "Cache-Control", "no-cache")
 	dst = ls.s.appendCORS(dst, origin)
 	if status == 204 {
 		return append(dst, "\r\n"...)
 	}
 	ls.messagesOut.Add(1)
-	return appendBody(dst, "application/json", body)
+	return httpcodec.AppendBody(dst, "application/json", body)
 }
 
 // sentBefore reports whether this node already answered or wrote the QoS 1
@@ -188,8 +189,8 @@ func (ls *loopState) sentBefore(m *message) bool {
 	if !ok {
 		return false
 	}
-	entries := ls.s.sent.appendEntries(ls.sentScratch[:0], user)
-	_, toAny := sentTo(entries, 0, m.Seq)
+	entries := ls.s.sent.AppendEntries(ls.sentScratch[:0], user)
+	_, toAny := store.SentTo(entries, 0, m.Seq)
 	clear(entries)
 	ls.sentScratch = entries[:0]
 	return toAny

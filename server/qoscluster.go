@@ -9,7 +9,9 @@ import (
 
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/push"
+	"github.com/pushwire/pushwire/store"
 )
 
 // QoS 1 in a cluster (SPEC §5): messages for a user are kept in Redis, so a
@@ -37,7 +39,7 @@ func (cn *clusterNode) replayStored(h engine.Handle, user []byte, since uint64, 
 	name := string(user)
 	var acks []uint64
 	if hasSince {
-		acks = cn.s.sent.upTo(nil, user, since)
+		acks = cn.s.sent.UpTo(nil, user, since)
 	}
 	job := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
@@ -83,15 +85,15 @@ func (ls *loopState) writeReplay(l *engine.Loop, h engine.Handle, b *replayBatch
 	sub := conntable.Sub(h) // an HTTP/1.x connection's subscriber, or an HTTP/2 stream's
 	c, conn := ls.subscriberOf(sub)
 	stream := c != nil && c.mode == modeStream
-	var sent []sentEntry
+	var sent []store.SentEntry
 	if stream && len(b.msgs) > 0 {
 		if user, ok := push.UserOf(b.msgs[0].To); ok {
-			sent = ls.s.sent.appendEntries(ls.sentScratch[:0], user)
+			sent = ls.s.sent.AppendEntries(ls.sentScratch[:0], user)
 		}
 	}
 	for _, m := range b.msgs {
 		if stream {
-			toH, toAny := sentTo(sent, h, m.Seq)
+			toH, toAny := store.SentTo(sent, conntable.Sub(h), m.Seq)
 			if !toH {
 				ls.storedTo(l, sub, c, conn, m, resent(toAny, b.hasSince, b.since, m.Seq))
 			}
@@ -183,18 +185,18 @@ func (cn *clusterNode) ackStored(call *asyncCall, user []byte, ids []uint64) {
 		defer cancel()
 		removed, err := cn.s.store.box.AckIDs(ctx, nil, viewBytes(name), ids)
 		if err != nil {
-			call.reply = appendErrorResponse(nil, 503, "QoS 1 store unavailable: "+err.Error(), call.keepAlive)
+			call.reply = httpcodec.AppendErrorResponse(nil, 503, "QoS 1 store unavailable: "+err.Error(), call.keepAlive)
 		} else {
 			// Only what was removed: an id not stored yet (its Put still on
 			// the way) stays for the next ack.
 			slices.Sort(removed)
-			cn.s.sent.forget(viewBytes(name), ids, removed, time.Now().UnixMilli())
-			call.reply = appendJSONResponse(nil, 200, call.keepAlive, appendAcked(nil, len(removed)))
+			cn.s.sent.Forget(viewBytes(name), ids, removed, time.Now().UnixMilli())
+			call.reply = httpcodec.AppendJSONResponse(nil, 200, call.keepAlive, appendAcked(nil, len(removed)))
 		}
 		cn.s.eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opAsyncReply, V: call})
 	}
 	if !cn.submit(job) {
-		call.reply = appendErrorResponse(nil, 503, "cluster router saturated; retry", call.keepAlive)
+		call.reply = httpcodec.AppendErrorResponse(nil, 503, "cluster router saturated; retry", call.keepAlive)
 		cn.s.eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opAsyncReply, V: call})
 	}
 }

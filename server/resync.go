@@ -186,7 +186,7 @@ func (cn *clusterNode) replayNow(h engine.Handle, user string, acks []uint64, b 
 			cn.s.log.Warn("QoS 1 store: implicit ack failed", "user", user, "err", err)
 		} else {
 			slices.Sort(removed)
-			cn.s.sent.forget(viewBytes(user), acks, removed, time.Now().UnixMilli())
+			cn.s.sent.Forget(viewBytes(user), acks, removed, time.Now().UnixMilli())
 		}
 	}
 	box := cn.s.store.box

@@ -2,6 +2,8 @@ package server
 
 import (
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/publish"
 	"github.com/pushwire/pushwire/route"
 )
 
@@ -10,9 +12,9 @@ import (
 // each push's result and sends the whole answer back to the publisher's loop.
 type routeJob struct {
 	from      engine.Handle
-	keepAlive persist
+	keepAlive httpcodec.Persist
 	batch     bool
-	results   []pushResult
+	results   []publish.Result
 	items     []route.Item[*message] // the pushes other nodes may have to take; Tag: their result
 	keyed     *keyedCall             // its keys are recorded before the answer goes (idempotency.go)
 }
@@ -27,17 +29,17 @@ func (cn *clusterNode) run(job *routeJob) {
 		res := &job.results[it.Tag]
 		switch {
 		case it.StoreErr != nil:
-			res.status, res.err = 503, "QoS 1 message not stored: "+it.StoreErr.Error()
+			res.Status, res.Err = 503, "QoS 1 message not stored: "+it.StoreErr.Error()
 		case it.Stored:
-			res.stored = true
+			res.Stored = true
 		}
-		res.delivered += it.Delivered
-		res.nodes += it.Nodes
-		res.unreachable = append(res.unreachable, it.Unreachable...)
+		res.Delivered += it.Delivered
+		res.Nodes += it.Nodes
+		res.Unreachable = append(res.Unreachable, it.Unreachable...)
 		if it.Failure != "" {
-			res.addFailure(it.Failure)
+			res.AddFailure(it.Failure)
 		}
-		finishRouted(res, it.Kind)
+		publish.FinishRouted(res, it.Kind)
 	}
 	if k := job.keyed; k != nil {
 		cn.recordKeys(k.keys, k.claims, job.results)
@@ -47,17 +49,17 @@ func (cn *clusterNode) run(job *routeJob) {
 
 // answerRouted writes a routed job's answer on the publisher's loop.
 func (s *Server) answerRouted(job *routeJob) {
-	s.metrics.countResults(job.results)
+	s.countResults(job.results)
 	var body []byte
 	if job.batch {
 		for i := range job.results {
-			body = appendPushResult(body, &job.results[i], true)
+			body = publish.AppendResult(body, &job.results[i], true)
 			body = append(body, '\n')
 		}
-		body = appendBody(appendResponseHead(nil, 200, job.keepAlive), "application/x-ndjson", body)
+		body = httpcodec.AppendBody(httpcodec.AppendResponseHead(nil, 200, job.keepAlive), "application/x-ndjson", body)
 	} else {
 		r := &job.results[0]
-		body = appendJSONResponse(nil, r.status, job.keepAlive, appendPushResult(nil, r, false))
+		body = httpcodec.AppendJSONResponse(nil, r.Status, job.keepAlive, publish.AppendResult(nil, r, false))
 	}
 	call := &asyncCall{from: job.from, keepAlive: job.keepAlive, reply: body}
 	s.eng.Submit(job.from.Loop(), engine.Task{H: job.from, Op: opAsyncReply, V: call})

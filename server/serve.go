@@ -128,7 +128,7 @@ func (ls *loopState) releaseParser(c *connState) {
 
 // refuse answers status with a JSON error and closes once it is written.
 func (ls *loopState) refuse(l *engine.Loop, h engine.Handle, c *connState, status int, reason string) {
-	ls.out = appendErrorResponse(ls.out[:0], status, reason, persistClose)
+	ls.out = httpcodec.AppendErrorResponse(ls.out[:0], status, reason, httpcodec.PersistClose)
 	l.Write(h, ls.out)
 	c.mode = modeClosing
 	ls.cancelTimer(c)

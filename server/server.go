@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pushwire/pushwire/admin"
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
@@ -40,8 +41,8 @@ type Server struct {
 	eng    *engine.Engine
 	table  *conntable.Table
 	loops  []*loopState
-	store  *qosMailbox // QoS 1 messages per user, in memory or Redis (mailbox.go)
-	sent   *sentLog    // QoS 1 messages written and not acknowledged: what an ack may remove
+	store  *qosMailbox    // QoS 1 messages per user, in memory or Redis (mailbox.go)
+	sent   *store.SentLog // QoS 1 messages written and not acknowledged: what an ack may remove
 	recent *store.Recent[*message]
 	perIP  *ipCounter
 	rates  *rateLimiter
@@ -64,8 +65,8 @@ type Server struct {
 	draining  atomic.Bool
 	running   atomic.Bool // the loops run: tasks submitted to them are taken
 	counters  counters
-	metrics   *metrics     // histograms and counters of /metrics (metrics.go)
-	up        upgradeState // zero-downtime upgrades (handoff.go)
+	metrics   *admin.Metrics // histograms and counters of /metrics (admin/metrics.go)
+	up        upgradeState   // zero-downtime upgrades (handoff.go)
 
 	edgeAddr, apiAddr net.Addr
 	tls               edgeTLS // --tls-listen (tls.go)
@@ -99,7 +100,7 @@ func New(cfg Config) (*Server, error) {
 	s.store = newMemoryMailbox(s) // startRedisCluster moves it to Redis
 	// Room for a user's unacknowledged messages (no store keeps more than
 	// --store-messages) and as many acknowledged ones in their grace.
-	s.sent = newSentLog(2*cfg.StoreMessages, maxSentEntries, cfg.DefaultTTL.Milliseconds())
+	s.sent = store.NewSentLog(2*cfg.StoreMessages, store.MaxSentEntries, cfg.DefaultTTL.Milliseconds())
 	s.recent = store.NewRecent[*message](cfg.PollBuffer, cfg.TopicHistory, 3*cfg.PollTimeout)
 	s.resolver = route.NewResolver(route.ResolverOptions[*message]{Table: s.table, Recent: s.recent, Lookup: s.lookupConnKey})
 	s.perIP = newIPCounter(cfg.MaxConnsPerIP)
@@ -131,7 +132,7 @@ func New(cfg Config) (*Server, error) {
 		UserTimeout: cfg.Heartbeat,
 		Logger:      log,
 		// s.metrics is made below, before the engine starts accepting.
-		OnTLSHandshake: func(took time.Duration) { s.metrics.tlsHandshake.Update(took.Seconds()) },
+		OnTLSHandshake: func(took time.Duration) { s.metrics.ObserveTLSHandshake(took) },
 	}, s)
 	if err != nil {
 		return nil, err
@@ -142,7 +143,7 @@ func New(cfg Config) (*Server, error) {
 	for i := range s.loops {
 		s.loops[i] = newLoopState(s, i)
 	}
-	s.metrics = newMetrics(len(s.loops))
+	s.metrics = admin.NewMetrics(len(s.loops), Version())
 	if cfg.HookURL != "" { // last: it starts a goroutine
 		if s.hooks, err = hooks.New(hooks.Options{URL: cfg.HookURL, Queue: cfg.HookQueue, Logger: log}); err != nil {
 			eng.Stop() // its epoll and eventfds
@@ -262,7 +263,7 @@ func (s *Server) sweep() {
 			return
 		case now := <-t.C:
 			s.recent.Sweep(now)
-			s.sent.sweep(now.UnixMilli())
+			s.sent.Sweep(now.UnixMilli())
 		}
 	}
 }

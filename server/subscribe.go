@@ -9,6 +9,7 @@ import (
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/push"
+	"github.com/pushwire/pushwire/store"
 )
 
 // subscription is a subscribe request once read: what starting it needs,
@@ -17,10 +18,10 @@ import (
 type subscription struct {
 	q         *queryParams // user and topics; with auth, the user auth gave
 	format    push.Format
-	minor     uint8   // HTTP/1.minor of the request
-	keepAlive bool    // the request keeps its connection (long-polls)
-	persist   persist // how an error answer ends the connection
-	origin    uint8   // see originIndex
+	minor     uint8             // HTTP/1.minor of the request
+	keepAlive bool              // the request keeps its connection (long-polls)
+	persist   httpcodec.Persist // how an error answer ends the connection
+	origin    uint8             // see originIndex
 	since     uint64
 	hasSince  bool
 	head      bool          // a HEAD request: answer the head, start nothing
@@ -36,7 +37,7 @@ func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *connState, re
 		ls.answerError(l, h, req, 400, reason)
 		return
 	}
-	sub.minor, sub.keepAlive, sub.persist, sub.head = uint8(req.Minor()), req.KeepAlive(), persistence(req), isHead(req)
+	sub.minor, sub.keepAlive, sub.persist, sub.head = uint8(req.Minor()), req.KeepAlive(), httpcodec.Persistence(req), isHead(req)
 	if ls.s.auth != nil {
 		ls.authorize(l, h, c, req, &sub)
 		return
@@ -97,9 +98,9 @@ func (ls *loopState) start(l *engine.Loop, h engine.Handle, c *connState, sub *s
 	}
 	ls.register(cs, &c.subState, q)
 	c.minor = sub.minor
-	keep := persist11
+	keep := httpcodec.Persist11
 	if c.minor == framingRaw { // a close-delimited stream
-		keep = persistClose
+		keep = httpcodec.PersistClose
 	}
 	var key [keyTextLen + 65]byte
 	keyText := ls.s.appendKeyText(key[:0], ls.keyOf(cs))
@@ -135,8 +136,8 @@ func (ls *loopState) startStream(l *engine.Loop, sub conntable.Sub, s *subState,
 
 // appendStreamHead appends the head of a stream answer; keyText is left out
 // when empty (HEAD: no stream, so no key).
-func (ls *loopState) appendStreamHead(dst []byte, sub *subscription, p persist, keyText []byte) []byte {
-	dst = appendResponseHead(dst, 200, p)
+func (ls *loopState) appendStreamHead(dst []byte, sub *subscription, p httpcodec.Persist, keyText []byte) []byte {
+	dst = httpcodec.AppendResponseHead(dst, 200, p)
 	dst = httpcodec.AppendHeader(dst, "Cache-Control", "no-cache")
 	dst = httpcodec.AppendHeader(dst, "X-Accel-Buffering", "no")
 	if len(keyText) > 0 {
@@ -287,14 +288,14 @@ func (ls *loopState) replay(l *engine.Loop, sub conntable.Sub, c *subState, conn
 	h := engine.Handle(sub) // the QoS 1 paths' key: see startStream
 	nowMs := l.Now().UnixMilli()
 	msgs := ls.pending[:0]
-	var sent []sentEntry
+	var sent []store.SentEntry
 	if len(q.user) > 0 {
 		if hasSince { // what this node sent the user up to since (sentlog.go)
 			ls.s.store.resume(q.user, since, nowMs)
 		}
 		msgs = ls.s.store.appendNow(msgs, q.user, nowMs)
 		if len(msgs) > 0 {
-			sent = ls.s.sent.appendEntries(ls.sentScratch[:0], q.user)
+			sent = ls.s.sent.AppendEntries(ls.sentScratch[:0], q.user)
 		}
 	}
 	if hasSince {
@@ -309,7 +310,7 @@ func (ls *loopState) replay(l *engine.Loop, sub conntable.Sub, c *subState, conn
 	var last uint64
 	for _, m := range msgs {
 		if m.Seq != last { // one message may be both stored and in history
-			_, toAny := sentTo(sent, h, m.Seq)
+			_, toAny := store.SentTo(sent, conntable.Sub(h), m.Seq)
 			ls.storedTo(l, sub, c, conn, m, m.QoS == 1 && resent(toAny, hasSince, since, m.Seq))
 			last = m.Seq
 		}

@@ -23,7 +23,7 @@ func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 	if res.Err != "" {
 		return res
 	}
-	s.metrics.observeFanOut(res.Delivered)
+	s.metrics.ObserveFanOut(res.Delivered)
 	if s.debug {
 		s.log.Debug("hop: delivered from a peer", "trace", p.Trace, "to", p.To, "delivered", res.Delivered)
 	}

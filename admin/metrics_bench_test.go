@@ -1,4 +1,4 @@
-package server
+package admin
 
 import (
 	"testing"
@@ -12,14 +12,14 @@ import (
 // of the read, already taken) and three histogram updates. Each further
 // subscriber on a loop adds one compare (observeDelay), nothing here.
 func BenchmarkMetricsPerMessage(b *testing.B) {
-	m := newMetrics(1)
+	m := NewMetrics(1, "test")
 	read := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		m.observeFanOut(3)
+		m.ObserveFanOut(3)
 		m.deliveryDelay.Update(time.Since(read).Seconds())
 		m.publishSeconds.Update(time.Since(read).Seconds())
-		m.countStatus(200)
+		m.CountStatus(200)
 	}
 }
 
@@ -30,14 +30,14 @@ func TestStatusOf(t *testing.T) {
 		"HTTP/1.1 2x0":                         0,
 		"HTTP/1.1":                             0,
 	} {
-		if got := statusOf([]byte(answer)); got != want {
-			t.Errorf("statusOf(%q) = %d; want %d", answer, got, want)
+		if got := StatusOf([]byte(answer)); got != want {
+			t.Errorf("StatusOf(%q) = %d; want %d", answer, got, want)
 		}
 	}
-	m := newMetrics(1)
-	m.countStatus(200)
-	m.countStatus(299) // no counter of its own
-	m.countStatus(-1)
+	m := NewMetrics(1, "test")
+	m.CountStatus(200)
+	m.CountStatus(299) // no counter of its own
+	m.CountStatus(-1)
 	if got := m.byCode[200].Get(); got != 1 {
 		t.Errorf(`publishes_total{code="200"} = %d; want 1`, got)
 	}

@@ -1,14 +1,14 @@
-package server
+package store
 
 import (
 	"hash/maphash"
 	"slices"
 	"sync"
 
-	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/conntable"
 )
 
-// sentLog remembers, per user, the QoS 1 messages this node wrote to that
+// SentLog remembers, per user, the QoS 1 messages this node wrote to that
 // user's streams and long-polls and that are not acknowledged yet: which id,
 // to which connection, until when it is stored. It is what bounds an ack
 // (SPEC §5, issue 9): an ack of id N removes only stored messages with id
@@ -28,7 +28,7 @@ import (
 //
 // Safe for concurrent use: the loops write to it, the router acks through
 // it. Sharded by user so that loops rarely meet on a lock.
-type sentLog struct {
+type SentLog struct {
 	seed       maphash.Seed
 	perUser    int
 	maxEntries int
@@ -39,8 +39,8 @@ type sentLog struct {
 
 const sentShards = 16
 
-// maxSentEntries bounds the log: 24 bytes an entry, ~50 MB at most.
-const maxSentEntries = 1 << 21
+// MaxSentEntries bounds the log: 24 bytes an entry, ~50 MB at most.
+const MaxSentEntries = 1 << 21
 
 type sentShard struct {
 	mu      sync.Mutex
@@ -51,15 +51,16 @@ type sentShard struct {
 // sentUser is one user's entries, in the order written; reached by pointer
 // so that a note for a known user updates it without storing the key again.
 type sentUser struct {
-	q []sentEntry
+	q []SentEntry
 }
 
-type sentEntry struct {
-	id     uint64
-	expiry int64 // unix ms
-	h      engine.Handle
-	acked  int64 // unix ms when an ack removed it from the store; 0 = not yet
-	missed uint8 // acks that covered it but did not find it stored
+// SentEntry is one message written to one stream.
+type SentEntry struct {
+	ID     uint64
+	Expiry int64         // unix ms
+	Sub    conntable.Sub // the stream it was written to
+	Acked  int64         // unix ms when an ack removed it from the store; 0 = not yet
+	Missed uint8         // acks that covered it but did not find it stored
 }
 
 // maxAckMisses is how many acks may cover an entry without finding its
@@ -73,21 +74,21 @@ const maxAckMisses = 2
 // see that the stream was sent it (rather than write it again).
 const ackedGrace = 10 * 1000 // ms
 
-func newSentLog(perUser, maxEntries int, defaultTTLms int64) *sentLog {
-	l := &sentLog{seed: maphash.MakeSeed(), perUser: max(perUser, 1), maxEntries: maxEntries, defaultTTL: defaultTTLms}
+func NewSentLog(perUser, maxEntries int, defaultTTLms int64) *SentLog {
+	l := &SentLog{seed: maphash.MakeSeed(), perUser: max(perUser, 1), maxEntries: maxEntries, defaultTTL: defaultTTLms}
 	for i := range l.shards {
 		l.shards[i].users = map[string]*sentUser{}
 	}
 	return l
 }
 
-func (l *sentLog) shard(user []byte) *sentShard {
+func (l *SentLog) shard(user []byte) *sentShard {
 	return &l.shards[maphash.Bytes(l.seed, user)%sentShards]
 }
 
-// note records that message id (stored until expiry; 0 = unknown) was
+// Note records that message id (stored until expiry; 0 = unknown) was
 // written to connection h of user.
-func (l *sentLog) note(user []byte, h engine.Handle, id uint64, expiry, nowMs int64) {
+func (l *SentLog) Note(user []byte, h conntable.Sub, id uint64, expiry, nowMs int64) {
 	if expiry == 0 {
 		expiry = nowMs + l.defaultTTL
 	}
@@ -107,7 +108,7 @@ func (l *sentLog) note(user []byte, h engine.Handle, id uint64, expiry, nowMs in
 		if len(u.q) >= l.perUser {
 			// The oldest acknowledged entry goes, else the oldest: its message
 			// becomes un-ackable here, so it is resent later, never lost.
-			i := slices.IndexFunc(u.q, func(e sentEntry) bool { return e.acked != 0 })
+			i := slices.IndexFunc(u.q, func(e SentEntry) bool { return e.Acked != 0 })
 			u.q = slices.Delete(u.q, max(i, 0), max(i, 0)+1)
 			sh.entries--
 		}
@@ -116,15 +117,15 @@ func (l *sentLog) note(user []byte, h engine.Handle, id uint64, expiry, nowMs in
 		return
 	}
 	sh.entries++
-	u.q = append(u.q, sentEntry{id: id, expiry: expiry, h: h})
+	u.q = append(u.q, SentEntry{ID: id, Expiry: expiry, Sub: h})
 }
 
 // dropExpired removes entries whose messages have expired, and those
 // acknowledged more than ackedGrace ago. sh.mu must be held.
-func (sh *sentShard) dropExpired(q []sentEntry, nowMs int64) []sentEntry {
+func (sh *sentShard) dropExpired(q []SentEntry, nowMs int64) []SentEntry {
 	kept := q[:0]
 	for _, e := range q {
-		if e.expiry > nowMs && (e.acked == 0 || nowMs-e.acked < ackedGrace) {
+		if e.Expiry > nowMs && (e.Acked == 0 || nowMs-e.Acked < ackedGrace) {
 			kept = append(kept, e)
 		}
 	}
@@ -132,15 +133,15 @@ func (sh *sentShard) dropExpired(q []sentEntry, nowMs int64) []sentEntry {
 	return kept
 }
 
-// upTo appends to dst, sorted and without repeats, the ids <= upTo written
+// UpTo appends to dst, sorted and without repeats, the ids <= upTo written
 // to any connection of user on this node: what an ack of upTo removes.
-func (l *sentLog) upTo(dst []uint64, user []byte, upTo uint64) []uint64 {
+func (l *SentLog) UpTo(dst []uint64, user []byte, upTo uint64) []uint64 {
 	sh := l.shard(user)
 	sh.mu.Lock()
 	if u := sh.users[string(user)]; u != nil {
 		for _, e := range u.q {
-			if e.id <= upTo && e.acked == 0 {
-				dst = append(dst, e.id)
+			if e.ID <= upTo && e.Acked == 0 {
+				dst = append(dst, e.ID)
 			}
 		}
 	}
@@ -149,11 +150,11 @@ func (l *sentLog) upTo(dst []uint64, user []byte, upTo uint64) []uint64 {
 	return slices.Compact(dst)
 }
 
-// forget settles an ack: tried (sorted) are the ids it covered, removed
+// Forget settles an ack: tried (sorted) are the ids it covered, removed
 // (sorted) those the store held and removed. Removed entries are marked
 // acknowledged (they leave after ackedGrace); the others stay for the next
 // ack, up to maxAckMisses times.
-func (l *sentLog) forget(user []byte, tried, removed []uint64, nowMs int64) {
+func (l *SentLog) Forget(user []byte, tried, removed []uint64, nowMs int64) {
 	if len(tried) == 0 {
 		return
 	}
@@ -166,27 +167,27 @@ func (l *sentLog) forget(user []byte, tried, removed []uint64, nowMs int64) {
 	}
 	for i := range u.q {
 		e := &u.q[i]
-		if e.acked != 0 {
+		if e.Acked != 0 {
 			continue
 		}
-		if _, ok := slices.BinarySearch(removed, e.id); ok {
-			e.acked = nowMs
-		} else if _, ok := slices.BinarySearch(tried, e.id); ok {
-			if e.missed++; e.missed >= maxAckMisses {
-				e.acked = nowMs
+		if _, ok := slices.BinarySearch(removed, e.ID); ok {
+			e.Acked = nowMs
+		} else if _, ok := slices.BinarySearch(tried, e.ID); ok {
+			if e.Missed++; e.Missed >= maxAckMisses {
+				e.Acked = nowMs
 			}
 		}
 	}
 }
 
-// has reports whether id was written to h (acknowledged since or not).
-func (l *sentLog) has(user []byte, h engine.Handle, id uint64) bool {
+// Has reports whether id was written to h (acknowledged since or not).
+func (l *SentLog) Has(user []byte, h conntable.Sub, id uint64) bool {
 	sh := l.shard(user)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if u := sh.users[string(user)]; u != nil {
 		for _, e := range u.q {
-			if e.id == id && e.h == h {
+			if e.ID == id && e.Sub == h {
 				return true
 			}
 		}
@@ -194,8 +195,8 @@ func (l *sentLog) has(user []byte, h engine.Handle, id uint64) bool {
 	return false
 }
 
-// appendEntries appends a copy of user's entries to dst.
-func (l *sentLog) appendEntries(dst []sentEntry, user []byte) []sentEntry {
+// AppendEntries appends a copy of user's entries to dst.
+func (l *SentLog) AppendEntries(dst []SentEntry, user []byte) []SentEntry {
 	sh := l.shard(user)
 	sh.mu.Lock()
 	if u := sh.users[string(user)]; u != nil {
@@ -205,8 +206,8 @@ func (l *sentLog) appendEntries(dst []sentEntry, user []byte) []sentEntry {
 	return dst
 }
 
-// size reports the users and entries held (for tests and /stats).
-func (l *sentLog) size() (users, entries int) {
+// Size reports the users and entries held (for tests and /stats).
+func (l *SentLog) Size() (users, entries int) {
 	for i := range l.shards {
 		sh := &l.shards[i]
 		sh.mu.Lock()
@@ -217,13 +218,13 @@ func (l *sentLog) size() (users, entries int) {
 	return users, entries
 }
 
-// sentTo reports whether entries hold id written to h, and whether to any
+// SentTo reports whether entries hold id written to h, and whether to any
 // connection at all.
-func sentTo(entries []sentEntry, h engine.Handle, id uint64) (toH, toAny bool) {
+func SentTo(entries []SentEntry, h conntable.Sub, id uint64) (toH, toAny bool) {
 	for _, e := range entries {
-		if e.id == id {
+		if e.ID == id {
 			toAny = true
-			if e.h == h {
+			if e.Sub == h {
 				return true, true
 			}
 		}
@@ -231,9 +232,9 @@ func sentTo(entries []sentEntry, h engine.Handle, id uint64) (toH, toAny bool) {
 	return false, toAny
 }
 
-// sweep drops the expired entries of one shard, the next each call (the
+// Sweep drops the expired entries of one shard, the next each call (the
 // server calls it every second), so users who never come back to ack leave.
-func (l *sentLog) sweep(nowMs int64) {
+func (l *SentLog) Sweep(nowMs int64) {
 	sh := &l.shards[l.next%sentShards]
 	l.next++
 	sh.mu.Lock()
@@ -242,5 +243,46 @@ func (l *sentLog) sweep(nowMs int64) {
 		if u.q = sh.dropExpired(u.q, nowMs); len(u.q) == 0 {
 			delete(sh.users, name)
 		}
+	}
+}
+
+// Export calls fn with each user's entries, in the order written, under the
+// user's shard lock (fn must not call the log). An upgrade hands them to its
+// successor (server/handoffqos.go), which gives them to Restore.
+func (l *SentLog) Export(fn func(user string, entries []SentEntry)) {
+	for i := range l.shards {
+		sh := &l.shards[i]
+		sh.mu.Lock()
+		for user, u := range sh.users {
+			fn(user, u.q)
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// Restore notes entries of user exported by a predecessor (Export),
+// acknowledged times and miss counts included.
+func (l *SentLog) Restore(user []byte, entries []SentEntry, nowMs int64) {
+	for _, e := range entries {
+		l.Note(user, e.Sub, e.ID, e.Expiry, nowMs)
+	}
+	sh := l.shard(user)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	u := sh.users[string(user)]
+	if u == nil {
+		return
+	}
+	// Both are in the order written (Note may have dropped some for room).
+	j := 0
+	for k := range u.q {
+		for j < len(entries) && (entries[j].ID != u.q[k].ID || entries[j].Sub != u.q[k].Sub) {
+			j++
+		}
+		if j == len(entries) {
+			return
+		}
+		u.q[k].Acked, u.q[k].Missed = entries[j].Acked, entries[j].Missed
+		j++
 	}
 }

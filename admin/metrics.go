@@ -1,4 +1,9 @@
-package server
+// Package admin holds what the api listener's operations endpoints report:
+// the figures of /stats and /metrics (one Snapshot, written as JSON or as
+// the Prometheus exposition) and the histograms and counters measured as
+// things happen. The glue gathers the snapshot and answers the requests on
+// its loops; this package never sees a connection.
+package admin
 
 import (
 	"bytes"
@@ -9,10 +14,9 @@ import (
 	vm "github.com/VictoriaMetrics/metrics"
 
 	"github.com/pushwire/pushwire/engine"
-	"github.com/pushwire/pushwire/httpcodec"
 )
 
-// metrics is what /metrics shows beyond the /stats figures: histograms and
+// Metrics is what /metrics shows beyond the /stats figures: histograms and
 // counters measured as things happen, on VictoriaMetrics/metrics. Chosen over
 // prometheus/client_golang by metrics_lib_bench_test.go: its histogram update
 // costs about half as much alone and a third as much from both cores at once
@@ -21,9 +25,9 @@ import (
 // "le" buckets, so any Prometheus scraper reads them.
 //
 // The /stats figures themselves are written at scrape time from one snapshot
-// (appendFigures), with their help text: the library has no counter read
+// (AppendFigures), with their help text: the library has no counter read
 // from a function, and its own metadata carries no help.
-type metrics struct {
+type Metrics struct {
 	set *vm.Set
 
 	publishSeconds *vm.PrometheusHistogram // a publish request, read to answer queued
@@ -68,7 +72,8 @@ var (
 // before the first such answer.
 var publishCodes = []int{200, 202, 400, 401, 403, 404, 405, 409, 413, 429, 500, 503}
 
-func newMetrics(loops int) *metrics {
+// NewMetrics makes the set of a node with loops event loops.
+func NewMetrics(loops int, version string) *Metrics {
 	// TYPE lines are what make "_bucket" series a histogram to a scraper;
 	// the library only writes them when told, process-wide.
 	vm.ExposeMetadata(true)
@@ -76,7 +81,7 @@ func newMetrics(loops int) *metrics {
 	hist := func(name string, bounds []float64) *vm.PrometheusHistogram {
 		return set.NewPrometheusHistogramExt(name, bounds)
 	}
-	m := &metrics{
+	m := &Metrics{
 		set:            set,
 		publishSeconds: hist("pushwire_publish_seconds", secondsBuckets),
 		deliveryDelay:  hist("pushwire_delivery_delay_seconds", secondsBuckets),
@@ -95,13 +100,13 @@ func newMetrics(loops int) *metrics {
 	for i := range m.loops {
 		m.loops[i].routed = map[engine.Handle]time.Time{}
 	}
-	info := `pushwire_build_info{version="` + Version() + `",goversion="` + runtime.Version() + `"}`
+	info := `pushwire_build_info{version="` + version + `",goversion="` + runtime.Version() + `"}`
 	set.NewGauge(info, func() float64 { return 1 })
 	return m
 }
 
-// countStatus counts one publish, or one batch line, answered with code.
-func (m *metrics) countStatus(code int) {
+// CountStatus counts one publish, or one batch line, answered with code.
+func (m *Metrics) CountStatus(code int) {
 	if code >= 0 && code < len(m.byCode) && m.byCode[code] != nil {
 		m.byCode[code].Inc()
 		return
@@ -109,63 +114,11 @@ func (m *metrics) countStatus(code int) {
 	m.otherCode.Inc()
 }
 
-// countResults counts the lines of a batch, or a routed publish's answer.
-func (m *metrics) countResults(results []pushResult) {
-	for i := range results {
-		m.countStatus(results[i].status)
-	}
-}
+// ObserveFanOut records how many local connections a message was handed to.
+func (m *Metrics) ObserveFanOut(n int) { m.fanOut.Update(float64(n)) }
 
-// observeFanOut records how many local connections a message was handed to.
-func (m *metrics) observeFanOut(n int) { m.fanOut.Update(float64(n)) }
-
-// observeDelay records m's delivery delay on this loop, once per message:
-// the first subscriber it is written to here stands for the rest, which
-// follow in the same loop iteration and are flushed with it.
-func (ls *loopState) observeDelay(m *message) {
-	lm := &ls.s.metrics.loops[ls.index]
-	if lm.delaySeq == m.Seq {
-		return
-	}
-	lm.delaySeq = m.Seq
-	if !m.born.IsZero() {
-		ls.s.metrics.deliveryDelay.Update(time.Since(m.born).Seconds())
-	}
-}
-
-// publishServed runs after serveAPI handled a request for path: for a
-// publish it records the handling time and the answer's status, or, when the
-// answer is made off the loop, when the request was read (publishAnswered
-// finishes it). A batch answered 200 here had its lines counted already.
-func (ls *loopState) publishServed(l *engine.Loop, h engine.Handle, path []byte) {
-	if !bytes.HasPrefix(path, []byte("/pub")) {
-		return
-	}
-	m := ls.s.metrics
-	if c := ls.live(h); c != nil && c.mode == modeAsync {
-		m.loops[ls.index].routed[h] = l.Now()
-		return
-	}
-	m.publishSeconds.Update(time.Since(l.Now()).Seconds())
-	code := statusOf(ls.out)
-	if string(path) != "/pub" || code != 200 {
-		m.countStatus(code)
-	}
-}
-
-// publishAnswered runs when an answer made off the loop is written to h:
-// for a publish it records the handling time (the status was counted by
-// answerRouted).
-func (ls *loopState) publishAnswered(h engine.Handle) {
-	lm := &ls.s.metrics.loops[ls.index]
-	if read, ok := lm.routed[h]; ok {
-		delete(lm.routed, h)
-		ls.s.metrics.publishSeconds.Update(time.Since(read).Seconds())
-	}
-}
-
-// statusOf reads the status code of an HTTP/1.1 answer's status line.
-func statusOf(answer []byte) int {
+// StatusOf reads the status code of an HTTP/1.1 answer's status line.
+func StatusOf(answer []byte) int {
 	if len(answer) < 12 {
 		return 0
 	}
@@ -179,7 +132,7 @@ func statusOf(answer []byte) int {
 // clusterObserver hands the cluster package's timings to the histograms;
 // redis is the client's own (directory or store).
 type clusterObserver struct {
-	m     *metrics
+	m     *Metrics
 	redis *vm.PrometheusHistogram
 }
 
@@ -187,32 +140,55 @@ func (o clusterObserver) LinkRoundTrip(d time.Duration) { o.m.linkRTT.Update(d.S
 func (o clusterObserver) LinkQueued(n int)              { o.m.linkQueue.Update(float64(n)) }
 func (o clusterObserver) RedisCommand(d time.Duration)  { o.redis.Update(d.Seconds()) }
 
-func (m *metrics) directoryObserver() clusterObserver { return clusterObserver{m, m.redisDirectory} }
-func (m *metrics) storeObserver() clusterObserver     { return clusterObserver{m, m.redisStore} }
-func (m *metrics) linkObserver() clusterObserver      { return clusterObserver{m: m} }
+func (m *Metrics) DirectoryObserver() clusterObserver { return clusterObserver{m, m.redisDirectory} }
+func (m *Metrics) StoreObserver() clusterObserver     { return clusterObserver{m, m.redisStore} }
+func (m *Metrics) LinkObserver() clusterObserver      { return clusterObserver{m: m} }
 
-// serveMetrics answers GET /metrics in a goroutine: reading the process's
-// figures walks /proc (its open descriptors: one per connection), which an
-// event loop must not wait for.
-func (ls *loopState) serveMetrics(h engine.Handle, c *connState, req *httpcodec.Request) {
-	// asyncPprof: the kind of call answered from a goroutine.
-	call := &asyncCall{from: h, kind: asyncPprof, keepAlive: persistence(req), head: isHead(req)}
-	c.mode = modeAsync
-	s := ls.s
-	go func() {
-		body := s.writeMetrics(nil)
-		dst := appendResponseHead(nil, 200, call.keepAlive)
-		call.reply = appendBody(dst, "text/plain; version=0.0.4; charset=utf-8", body)
-		s.eng.Submit(h.Loop(), engine.Task{H: h, Op: opAsyncReply, V: call})
-	}()
-}
-
-// writeMetrics appends the whole exposition: the /stats figures, what the
-// metrics measured, and the Go runtime and process collectors.
-func (s *Server) writeMetrics(dst []byte) []byte {
-	w := bytes.NewBuffer(s.appendFigures(dst))
-	s.metrics.set.WritePrometheus(w)
+// Write appends the whole exposition to figures (the /stats figures,
+// AppendFigures): what the metrics measured, and the Go runtime and process
+// collectors.
+func (m *Metrics) Write(figures []byte) []byte {
+	w := bytes.NewBuffer(figures)
+	m.set.WritePrometheus(w)
 	vm.WriteProcessMetrics(w) // go_* (runtime/metrics, GC) and process_* (CPU, memory, I/O)
 	vm.WriteFDMetrics(w)      // process_open_fds, process_max_fds
 	return w.Bytes()
 }
+
+// ObserveDelay records the delivery delay of message seq, born at born, on
+// loop, once per message: the first subscriber it is written to there stands
+// for the rest, which follow in the same loop iteration and are flushed with
+// it. Only that loop calls it.
+func (m *Metrics) ObserveDelay(loop int, seq uint64, born time.Time) {
+	lm := &m.loops[loop]
+	if lm.delaySeq == seq {
+		return
+	}
+	lm.delaySeq = seq
+	if !born.IsZero() {
+		m.deliveryDelay.Update(time.Since(born).Seconds())
+	}
+}
+
+// ObservePublish records how long a publish request took, read to answer.
+func (m *Metrics) ObservePublish(read time.Time) {
+	m.publishSeconds.Update(time.Since(read).Seconds())
+}
+
+// Routed notes when the publish request of h, answered off loop, was read;
+// Answered records its time once the answer is written. Only loop calls them.
+func (m *Metrics) Routed(loop int, h engine.Handle, read time.Time) {
+	m.loops[loop].routed[h] = read
+}
+
+// Answered: see Routed.
+func (m *Metrics) Answered(loop int, h engine.Handle) {
+	lm := &m.loops[loop]
+	if read, ok := lm.routed[h]; ok {
+		delete(lm.routed, h)
+		m.ObservePublish(read)
+	}
+}
+
+// ObserveTLSHandshake records a TLS connection's accept-to-handshake time.
+func (m *Metrics) ObserveTLSHandshake(took time.Duration) { m.tlsHandshake.Update(took.Seconds()) }

@@ -1,17 +1,20 @@
-package server
+package admin
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/push"
@@ -37,78 +40,82 @@ const (
 	defaultTopicsLimit = 100
 )
 
-// presenceQueries is a node's presence half: links of their own to the
-// peers (a peer from before queries existed ends a link on one, and a push
-// link must not pay for that; nor need pushes queue behind a table walk on
-// a peer) and the slots that bound the queries running at once.
-type presenceQueries struct {
-	links *cluster.Links
-	slots chan struct{}
+// Presence is a node's presence half: its own table, the directory, links
+// of their own to the peers (a peer from before queries existed ends a link
+// on one, and a push link must not pay for that; nor need pushes queue
+// behind a table walk on a peer) and the slots that bound the queries
+// running at once. The glue makes one per cluster start (server/cluster.go)
+// and answers the endpoints on its loops (server/presence.go).
+type Presence struct {
+	node  string
+	table *conntable.Table
+	dir   cluster.Directory
+	alone func() bool // no other node can hold anything (standalone)
+	// lookup bounds the directory lookup of the nodes to ask: the glue's
+	// bound on its routing lookups (server/cluster.go lookupTimeout).
+	lookup time.Duration
+	links  *cluster.Links
+	slots  chan struct{}
 }
 
-func newPresenceQueries(s *Server, dir cluster.Directory) *presenceQueries {
-	return &presenceQueries{
-		links: cluster.NewLinks(s.nodeID, dir, cluster.LinkOptions{Logger: s.log}),
+// NewPresence makes node's presence half; lookup bounds its directory
+// lookups.
+func NewPresence(node string, table *conntable.Table, dir cluster.Directory, alone func() bool, lookup time.Duration, log *slog.Logger) *Presence {
+	return &Presence{
+		node: node, table: table, dir: dir, alone: alone, lookup: lookup,
+		links: cluster.NewLinks(node, dir, cluster.LinkOptions{Logger: log}),
 		slots: make(chan struct{}, maxPresenceQueries),
 	}
 }
 
-func (pq *presenceQueries) close() { pq.links.Close() }
+// Close closes the query links.
+func (p *Presence) Close() { p.links.Close() }
 
-// presence answers the presence endpoints. Bad input is answered at once;
-// a good request goes to a goroutine, the connection waiting in modeAsync.
-func (ls *loopState) presence(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request, path []byte) {
-	var q cluster.Query // its Name is a copy: it outlives the request's bytes
-	status, reason := ls.parsePresence(&q, req, path)
-	if status != 0 {
-		ls.answerError(l, h, req, status, reason)
-		return
-	}
-	cn := ls.s.cluster
+// Acquire takes a slot for one query; false when maxPresenceQueries run
+// already (answer 503). Release gives it back.
+func (p *Presence) Acquire() bool {
 	select {
-	case cn.presence.slots <- struct{}{}:
+	case p.slots <- struct{}{}:
+		return true
 	default:
-		ls.answerError(l, h, req, 503, "too many presence queries at once on this node; retry")
-		return
+		return false
 	}
-	call := &asyncCall{from: h, kind: asyncPprof, keepAlive: persistence(req), head: isHead(req)}
-	c.mode = modeAsync
-	go func() {
-		defer func() { <-cn.presence.slots }()
-		status, body := cn.answerPresence(&q)
-		call.reply = appendJSONResponse(nil, status, call.keepAlive, body)
-		ls.s.eng.Submit(h.Loop(), engine.Task{H: h, Op: opAsyncReply, V: call})
-	}()
 }
 
-// parsePresence reads the path and query; a non-zero status says why not.
-func (ls *loopState) parsePresence(q *cluster.Query, req *httpcodec.Request, path []byte) (int, string) {
+// Release: see Acquire.
+func (p *Presence) Release() { <-p.slots }
+
+// ParsePresence reads the path and query of a presence request into q; a
+// non-zero status says why not. The name is unescaped into scratch, returned
+// grown (q.Name is a copy: it outlives the request's bytes).
+func ParsePresence(q *cluster.Query, path, query, scratch []byte) (_ []byte, status int, reason string) {
 	if string(path) == "/topics" {
-		return parseTopicsQuery(q, req.Query())
+		status, reason = ParseTopicsQuery(q, query)
+		return scratch, status, reason
 	}
 	kind, name, ok := bytes.Cut(path[len("/presence/"):], []byte("/"))
 	switch {
 	case !ok:
-		return 404, "presence endpoints are /presence/user/<id> and /presence/topic/<name>"
+		return scratch, 404, "presence endpoints are /presence/user/<id> and /presence/topic/<name>"
 	case string(kind) == "user":
 		q.Op = cluster.QueryUser
 	case string(kind) == "topic":
 		q.Op = cluster.QueryTopic
 	default:
-		return 404, "presence endpoints are /presence/user/<id> and /presence/topic/<name>"
+		return scratch, 404, "presence endpoints are /presence/user/<id> and /presence/topic/<name>"
 	}
 	var err error
-	ls.query, err = httpcodec.AppendUnescape(ls.query[:0], name)
-	if err != nil || !push.ValidName(ls.query) {
-		return 400, "the " + string(kind) + " name must be 1-256 printable bytes, percent-escaped in the path"
+	scratch, err = httpcodec.AppendUnescape(scratch[:0], name)
+	if err != nil || !push.ValidName(scratch) {
+		return scratch, 400, "the " + string(kind) + " name must be 1-256 printable bytes, percent-escaped in the path"
 	}
-	q.Name = string(ls.query)
-	return 0, ""
+	q.Name = string(scratch)
+	return scratch, 0, ""
 }
 
-// parseTopicsQuery reads /topics' prefix (may be empty: every topic) and
+// ParseTopicsQuery reads /topics' prefix (may be empty: every topic) and
 // limit (1..cluster.MaxQueryLimit, default defaultTopicsLimit).
-func parseTopicsQuery(q *cluster.Query, query []byte) (int, string) {
+func ParseTopicsQuery(q *cluster.Query, query []byte) (int, string) {
 	q.Op, q.Limit = cluster.QueryTopics, defaultTopicsLimit
 	status, reason := 0, ""
 	httpcodec.QueryEach(query, func(key, value []byte) bool {
@@ -133,10 +140,10 @@ func parseTopicsQuery(q *cluster.Query, query []byte) (int, string) {
 	return status, reason
 }
 
-// answerQuery is the link server's query handler: this node's own counts.
+// AnswerQuery is the link server's query handler: this node's own counts.
 // It runs on the asking peer's query link goroutine.
-func (cn *clusterNode) answerQuery(q *cluster.Query) cluster.QueryAnswer {
-	t := cn.s.table
+func (p *Presence) AnswerQuery(q *cluster.Query) cluster.QueryAnswer {
+	t := p.table
 	switch q.Op {
 	case cluster.QueryUser:
 		return cluster.QueryAnswer{Count: t.Count(conntable.Users, viewBytes(q.Name))}
@@ -158,16 +165,16 @@ type nodeAnswer struct {
 	err  error
 }
 
-// answerPresence asks every node that may hold q's target and merges their
+// Answer asks every node that may hold q's target and merges their
 // answers into the JSON body of SPEC §9.
-func (cn *clusterNode) answerPresence(q *cluster.Query) (int, []byte) {
-	answers := []nodeAnswer{{node: cn.s.nodeID, a: cn.answerQuery(q)}}
-	if !cn.alone() {
-		peers, err := cn.presenceNodes(q)
+func (p *Presence) Answer(q *cluster.Query) (int, []byte) {
+	answers := []nodeAnswer{{node: p.node, a: p.AnswerQuery(q)}}
+	if !p.alone() {
+		peers, err := p.presenceNodes(q)
 		if err != nil {
-			return 503, appendErrorObject(nil, "directory unavailable: "+err.Error())
+			return 503, httpcodec.AppendErrorObject(nil, "directory unavailable: "+err.Error())
 		}
-		answers = append(answers, cn.askPeers(q, peers)...)
+		answers = append(answers, p.askPeers(q, peers)...)
 	}
 	var unreachable []string
 	peerKnown := false // some peer's count is known (an answer, or gone: none)
@@ -209,28 +216,28 @@ func (cn *clusterNode) answerPresence(q *cluster.Query) (int, []byte) {
 
 // presenceNodes returns the nodes other than this one to ask: those the
 // directory lists for the user or topic, every live node for /topics.
-func (cn *clusterNode) presenceNodes(q *cluster.Query) ([]string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+func (p *Presence) presenceNodes(q *cluster.Query) ([]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.lookup)
 	defer cancel()
 	var ids []string
 	var err error
 	switch q.Op {
 	case cluster.QueryUser:
-		ids, err = cn.dir.UserNodes(ctx, q.Name)
+		ids, err = p.dir.UserNodes(ctx, q.Name)
 	case cluster.QueryTopic:
-		ids, err = cn.dir.TopicNodes(ctx, q.Name)
+		ids, err = p.dir.TopicNodes(ctx, q.Name)
 	default:
 		var nodes []cluster.Node
-		nodes, err = cn.dir.Nodes(ctx)
+		nodes, err = p.dir.Nodes(ctx)
 		for _, n := range nodes {
 			ids = append(ids, n.ID)
 		}
 	}
-	return slices.DeleteFunc(ids, func(id string) bool { return id == cn.s.nodeID }), err
+	return slices.DeleteFunc(ids, func(id string) bool { return id == p.node }), err
 }
 
 // askPeers sends q to every peer at once and waits up to presenceTimeout.
-func (cn *clusterNode) askPeers(q *cluster.Query, peers []string) []nodeAnswer {
+func (p *Presence) askPeers(q *cluster.Query, peers []string) []nodeAnswer {
 	out := make([]nodeAnswer, len(peers))
 	ctx, cancel := context.WithTimeout(context.Background(), presenceTimeout)
 	defer cancel()
@@ -239,7 +246,7 @@ func (cn *clusterNode) askPeers(q *cluster.Query, peers []string) []nodeAnswer {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a, err := cn.presence.links.Query(ctx, id, q)
+			a, err := p.links.Query(ctx, id, q)
 			out[i] = nodeAnswer{node: id, a: a, err: err}
 		}()
 	}
@@ -322,4 +329,32 @@ func appendNodeList(dst []byte, ids []string) []byte {
 		dst = httpcodec.AppendJSONString(dst, viewBytes(id))
 	}
 	return append(dst, ']')
+}
+
+// viewBytes views s as bytes without a copy; the bytes must not be changed.
+func viewBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// Serve answers the presence endpoints. Bad input is answered at once; a
+// good request goes to a goroutine of its own, its connection held
+// (edge.Answers.Later), and its answer comes back to the loop like
+// /metrics', so no loop waits on a peer or walks a table.
+func (p *Presence) Serve(a edge.Answers, h engine.Handle, req *httpcodec.Request, path []byte) {
+	var q cluster.Query // its Name is a copy: it outlives the request's bytes
+	var status int
+	var reason string
+	_, scratch := a.Scratch()
+	if *scratch, status, reason = ParsePresence(&q, path, req.Query(), *scratch); status != 0 {
+		answerError(a, h, req, status, reason)
+		return
+	}
+	if !p.Acquire() {
+		answerError(a, h, req, 503, "too many presence queries at once on this node; retry")
+		return
+	}
+	persist, reply := a.Later(h, req)
+	go func() {
+		defer p.Release()
+		status, body := p.Answer(&q)
+		reply(httpcodec.AppendJSONResponse(nil, status, persist, body))
+	}()
 }

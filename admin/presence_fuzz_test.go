@@ -1,4 +1,4 @@
-package server
+package admin
 
 import (
 	"testing"
@@ -7,8 +7,9 @@ import (
 	"github.com/pushwire/pushwire/push"
 )
 
-// FuzzPresenceQuery feeds arbitrary query strings to /topics' parser and
-// ?last='s: no panic, and what they accept is in range.
+// FuzzPresenceQuery feeds arbitrary query strings to /topics' parser: no
+// panic, and what it accepts is in range (?last='s parser: FuzzLastQuery,
+// server/gap_fuzz_test.go).
 func FuzzPresenceQuery(f *testing.F) {
 	for _, seed := range []string{"", "prefix=news&limit=10", "limit=0", "limit=1001", "prefix=%zz", "prefix=a%20b",
 		"limit=5&limit=7", "prefix=&limit=1", "last=3", "last=-1", "limit=99999999999999999999"} {
@@ -16,17 +17,14 @@ func FuzzPresenceQuery(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, query []byte) {
 		var q cluster.Query
-		status, reason := parseTopicsQuery(&q, query)
+		status, reason := ParseTopicsQuery(&q, query)
 		switch {
 		case status == 0 && (q.Limit < 1 || q.Limit > cluster.MaxQueryLimit):
-			t.Fatalf("parseTopicsQuery(%q) accepted limit %d", query, q.Limit)
+			t.Fatalf("ParseTopicsQuery(%q) accepted limit %d", query, q.Limit)
 		case status == 0 && q.Name != "" && !push.ValidName([]byte(q.Name)):
-			t.Fatalf("parseTopicsQuery(%q) accepted prefix %q", query, q.Name)
+			t.Fatalf("ParseTopicsQuery(%q) accepted prefix %q", query, q.Name)
 		case status != 0 && (status != 400 || reason == ""):
-			t.Fatalf("parseTopicsQuery(%q) = %d %q; want 400 with a reason", query, status, reason)
-		}
-		if n, ok := parseLast(query); ok && (n < 0 || n > maxLast) {
-			t.Fatalf("parseLast(%q) = %d; want 0..%d", query, n, maxLast)
+			t.Fatalf("ParseTopicsQuery(%q) = %d %q; want 400 with a reason", query, status, reason)
 		}
 	})
 }
@@ -39,14 +37,14 @@ func TestParseTopicsQuery(t *testing.T) {
 		"other=1":                {Op: cluster.QueryTopics, Limit: defaultTopicsLimit},
 	} {
 		var q cluster.Query
-		if status, reason := parseTopicsQuery(&q, []byte(query)); status != 0 || q != want {
-			t.Errorf("parseTopicsQuery(%q) = %+v, %d %q; want %+v", query, q, status, reason, want)
+		if status, reason := ParseTopicsQuery(&q, []byte(query)); status != 0 || q != want {
+			t.Errorf("ParseTopicsQuery(%q) = %+v, %d %q; want %+v", query, q, status, reason, want)
 		}
 	}
 	for _, query := range []string{"limit=0", "limit=1001", "limit=x", "limit=", "prefix=a%20b", "prefix=%zz"} {
 		var q cluster.Query
-		if status, _ := parseTopicsQuery(&q, []byte(query)); status != 400 {
-			t.Errorf("parseTopicsQuery(%q) = %d; want 400", query, status)
+		if status, _ := ParseTopicsQuery(&q, []byte(query)); status != 400 {
+			t.Errorf("ParseTopicsQuery(%q) = %d; want 400", query, status)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package server
+package admin
 
 // Which metrics library /metrics is built on was decided by these benchmarks
 // of the only calls the hot path makes: a counter increment and a histogram
@@ -8,7 +8,7 @@ package server
 // a mutex, so loops observing at once wait on each other), and tied on
 // counters; both allocate nothing. Figures in BENCHMARKS.md ("metrics library").
 //
-//	go test -run '^$' -bench MetricsLib -benchmem ./server/
+//	go test -run '^$' -bench MetricsLib -benchmem ./admin/
 
 import (
 	"testing"

@@ -1,0 +1,134 @@
+package server
+
+import (
+	"bytes"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/pushwire/pushwire/admin"
+	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/publish"
+)
+
+// The loop's side of /stats and /metrics: the counters the glue keeps, the
+// snapshot it reads of them, and the observations made while serving; the
+// figures' formats and histograms are admin's (admin/stats.go,
+// admin/metrics.go).
+
+// counters are the node-wide totals /stats and /metrics report.
+type counters struct {
+	messagesIn atomic.Uint64
+	subscribes atomic.Uint64
+	polls      atomic.Uint64
+	acks       atomic.Uint64
+	duplicates atomic.Uint64 // publishes answered "duplicate": their idempotency key was seen
+
+	// HTTP/2 (h2conn.go)
+	h2Conns       atomic.Int64  // HTTP/2 connections open
+	h2SlowStreams atomic.Uint64 // streams reset as slow consumers
+}
+
+// snapshot reads every figure once, for /stats and /metrics (admin/stats.go).
+func (s *Server) snapshot() admin.Snapshot {
+	var sn admin.Snapshot
+	sn.Users, sn.Topics = s.table.Counts()
+	for _, ls := range s.loops {
+		sn.Connections += int(ls.subscribers.Load())
+	}
+	sn.EdgeConns = s.edgeConns.Load()
+	sn.MessagesIn = s.counters.messagesIn.Load()
+	sn.Subscribes = s.counters.subscribes.Load()
+	sn.Polls = s.counters.polls.Load()
+	sn.Acks = s.counters.acks.Load()
+	sn.Duplicates = s.counters.duplicates.Load()
+	sn.PeersGone = s.cluster.links.Stats().Gone
+	if s.idemMem != nil {
+		sn.IdemEvicted = s.idemMem.Evicted()
+	}
+	for _, ls := range s.loops {
+		sn.MessagesOut += ls.messagesOut.Load()
+		sn.Drops += ls.drops.Load()
+	}
+	es := s.eng.Stats()
+	sn.SlowConsumers = uint64(es.SlowConsumers)
+	sn.TLSHandshakes, sn.TLSFailures = es.TLSHandshakes, es.TLSHandshakeErrors
+	sn.StoredUsers, sn.StoredBytes = s.store.counts()
+	sn.Goroutines = runtime.NumGoroutine()
+	sn.Uptime = time.Since(s.started)
+	sn.Draining = s.draining.Load()
+	sn.H2Conns, sn.H2SlowStreams = s.counters.h2Conns.Load(), s.counters.h2SlowStreams.Load()
+	sn.Forwards, sn.Received = s.cluster.forwards.Load(), s.cluster.received.Load()
+	sn.Dir = s.cluster.dir.Stats()
+	if s.auth != nil {
+		sn.AuthDenied, sn.AuthFailed = s.auth.denied.Load(), s.auth.failed.Load()
+	}
+	if s.hooks != nil {
+		sn.Hook = s.hooks.Stats()
+	}
+	sn.Loops, sn.Capacity = len(s.loops), int(s.capacity)
+	sn.Version = Version()
+	sn.Upgrades, sn.UpgradesFailed, sn.Reconnects = s.up.count.Load(), s.up.failed.Load(), s.up.reconnects.Load()
+	sn.Upgrading = s.up.active.Load()
+	return sn
+}
+
+// appendStats appends the /stats JSON object (SPEC §9).
+func (s *Server) appendStats(dst []byte) []byte {
+	sn := s.snapshot()
+	return admin.AppendStats(dst, s.nodeID, &sn)
+}
+
+// countResults counts the lines of a batch, or a routed publish's answer.
+func (s *Server) countResults(results []publish.Result) {
+	for i := range results {
+		s.metrics.CountStatus(results[i].Status)
+	}
+}
+
+// observeDelay records m's delivery delay on this loop, once per message:
+// the first subscriber it is written to here stands for the rest, which
+// follow in the same loop iteration and are flushed with it.
+func (ls *loopState) observeDelay(m *message) {
+	ls.s.metrics.ObserveDelay(ls.index, m.Seq, m.born)
+}
+
+// publishServed runs after serveAPI handled a request for path: for a
+// publish it records the handling time and the answer's status, or, when the
+// answer is made off the loop, when the request was read (publishAnswered
+// finishes it). A batch answered 200 here had its lines counted already.
+func (ls *loopState) publishServed(l *engine.Loop, h engine.Handle, path []byte) {
+	if !bytes.HasPrefix(path, []byte("/pub")) {
+		return
+	}
+	m := ls.s.metrics
+	if c := ls.live(h); c != nil && c.mode == modeAsync {
+		m.Routed(ls.index, h, l.Now())
+		return
+	}
+	m.ObservePublish(l.Now())
+	code := admin.StatusOf(ls.out)
+	if string(path) != "/pub" || code != 200 {
+		m.CountStatus(code)
+	}
+}
+
+// publishAnswered runs when an answer made off the loop is written to h:
+// for a publish it records the handling time (the status was counted by
+// answerRouted).
+func (ls *loopState) publishAnswered(h engine.Handle) {
+	ls.s.metrics.Answered(ls.index, h)
+}
+
+// opsNode is the node as admin's operations endpoints read it (admin.Node).
+type opsNode struct{ s *Server }
+
+func (n opsNode) AppendStats(dst []byte) []byte { return n.s.appendStats(dst) }
+func (n opsNode) Draining() bool                { return n.s.draining.Load() }
+
+// AppendMetrics appends the whole exposition: the /stats figures, what the
+// metrics measured, and the Go runtime and process collectors.
+func (n opsNode) AppendMetrics(dst []byte) []byte {
+	sn := n.s.snapshot()
+	return n.s.metrics.Write(admin.AppendFigures(dst, &sn))
+}

@@ -1,0 +1,41 @@
+package server
+
+import (
+	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/httpcodec"
+)
+
+// loopAnswers is a loop's edge.Answers (edge/edge.go): what the handlers of
+// other packages (admin/ops.go) may ask of the loop that read their request.
+// Each loopState holds one, so handing it over allocates nothing; only the
+// loop touches it.
+type loopAnswers struct {
+	ls *loopState
+	l  *engine.Loop
+}
+
+func (a *loopAnswers) Answer(h engine.Handle, req *httpcodec.Request, answer []byte) {
+	a.ls.writeAnswer(a.l, h, req, answer)
+}
+
+// Later puts h in modeAsync; the reply goes back to h's loop as an
+// opAsyncReply, as /conn's and routed publishes' do (async.go).
+func (a *loopAnswers) Later(h engine.Handle, req *httpcodec.Request) (httpcodec.Persist, func([]byte)) {
+	call := &asyncCall{from: h, kind: asyncPprof, keepAlive: httpcodec.Persistence(req), head: isHead(req)}
+	if c := a.ls.live(h); c != nil {
+		c.mode = modeAsync
+	}
+	eng := a.ls.s.eng
+	return call.keepAlive, func(answer []byte) {
+		call.reply = answer
+		eng.Submit(h.Loop(), engine.Task{H: h, Op: opAsyncReply, V: call})
+	}
+}
+
+func (a *loopAnswers) Scratch() (out, body *[]byte) { return &a.ls.out, &a.ls.frame }
+
+// answers returns the loop's edge.Answers for a request read on l.
+func (ls *loopState) answers(l *engine.Loop) *loopAnswers {
+	ls.answer = loopAnswers{ls, l}
+	return &ls.answer
+}
