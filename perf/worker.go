@@ -376,11 +376,11 @@ func (w *worker) read(i int) {
 		c.state = connOpen
 		if c.re {
 			w.resubscribed(i)
-			return
+		} else {
+			w.inflight--
+			w.stats.Connected++
+			w.checkConnected()
 		}
-		w.inflight--
-		w.stats.Connected++
-		w.checkConnected()
 	}
 	if err != nil {
 		w.fail(i)
