@@ -53,6 +53,7 @@ type DirStats struct {
 	Commands    uint64 // write commands sent in batches
 	Errors      uint64 // failed requests (timeouts, Redis down)
 	Resyncs     uint64 // full re-assertions of this node's entries after Redis came back
+	Rechecks    uint64 // re-sync hooks run without re-asserting entries (Recheck)
 }
 
 var (

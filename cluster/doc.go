@@ -11,7 +11,7 @@
 //	NewRedisDirectory(RedisOptions) (*RedisDirectory, error)  // cluster (redis*.go)
 //	NewRedisConn(RedisConnOptions) (*RedisConn, error)       // the QoS 1 mailbox's and idempotency
 //	(*RedisConn).Do/DoMulti/Close                              // keys' Redis client (redisconn.go)
-//	(*RedisDirectory).Recheck()  // re-register at the next tick, with the re-sync hooks
+//	(*RedisDirectory).Recheck()  // run the re-sync hooks at the next tick (recheck.go)
 //	redistest.Start(testing.TB) *redistest.Cluster             // tests: a real 3-master Redis Cluster
 //	redistest.StartWithReplicas(testing.TB) *redistest.Cluster // the same, a replica per master (KillMaster, AwaitFailover)
 //	redistest.StartSentinel(testing.TB, n) *redistest.Sentinel // a primary, a replica, n sentinels (KillPrimary, AwaitFailover)
@@ -103,8 +103,11 @@
 // Add*/Remove* update an in-memory mirror of this node's entries and queue an op; one
 // background goroutine sends queued ops as DoMulti pipelines of up to BatchCommands commands
 // (15,000 topics + 15,000 users = 60,000 commands in 16 round trips, ~0.2 s; TestRedisBatchedRegistrations).
-// A failed pipeline, a failed heartbeat, or a heartbeat SET ... XX GET that finds our key missing
-// (Redis restarted empty, failover, TTL passed while we stalled) marks the directory unsynced:
+// A failed pipeline, a heartbeat that fails (refused, connection broken), or a heartbeat SET ... XX
+// GET that finds our key missing (Redis restarted empty, failover, TTL passed while we stalled)
+// marks the directory unsynced. A heartbeat that only got no answer within OpTimeout does not:
+// the next one, a tick later, tells whether anything was lost (TestRedisLateHeartbeatNoResync);
+// re-asserting every entry on a Redis that is merely late would only make it later. Unsynced:
 // ops are no longer queued, and once Redis answers again (tried every retryGap, 25 ms) the
 // directory re-registers and resyncs — it sets its heartbeat key, removes what its own sets list
 // but the mirror does not, and re-adds the whole mirror. No restart of the node is needed
@@ -112,14 +115,17 @@
 // is gone stays invisible until RedisOptions.BeforeResync has run (the server's streams then
 // hold their live messages) and resync sets it; AfterResync follows (TestRedisResyncHooks).
 // When a client connection ends (rueidis calls OnInvalidations(nil): Redis died, or flushed
-// everything) the heartbeat is checked at once rather than at its next turn.
+// everything) the heartbeat is checked at once rather than at its next turn. Recheck (the
+// server's answer to a stream replay that could not be read) runs only the hooks, around a flush
+// of queued ops, unless the heartbeat finds a re-sync due (TestRedisRecheckRunsHooksOnly).
 //
 // # The shared Redis connection (redisconn.go)
 //
 // RedisConn is the client of what a node keeps in Redis besides its directory: the QoS 1
 // mailbox (package store, store/redis.go, whose doc has its key and member encoding) and the
-// idempotency keys (IdemRedis). It dials lazily: requests that come during that dial wait for it
-// (so a new node's first subscribers still get their replay), and while Redis is down a dial is
+// idempotency keys (IdemRedis). It starts dialing when made, in the background, and does not wait
+// for it: requests that come during that dial wait for it (so a new node's first subscribers still
+// get their replay; TestRedisConnDialsAtStart), and while Redis is down a dial is
 // tried at most every connRetryGap (500 ms). It bounds each request by OpTimeout, answers errors
 // wrapping ErrDirectoryDown while Redis is unreachable, retries at once a request that met a
 // connection broken while idle, and uses Redis again as soon as it answers.

@@ -28,8 +28,8 @@ const connRetryGap = 500 * time.Millisecond
 var errNotConnected = errors.New("redis store not connected")
 
 // RedisConn is the Redis client of what a node keeps in Redis besides its directory: the QoS 1
-// mailbox (store.Redis) and idempotency keys (IdemRedis) share one. It dials lazily and without
-// client-side caching: every read must see the latest writes, and nothing kept there is worth
+// mailbox (store.Redis) and idempotency keys (IdemRedis) share one. It dials in the background
+// from the start (NewRedisConn), without client-side caching: every read must see the latest writes, and nothing kept there is worth
 // caching.
 //
 // Every method is safe for concurrent use. Failures to reach Redis come back within OpTimeout
@@ -50,10 +50,13 @@ type RedisConn struct {
 	lastTry time.Time
 }
 
-// NewRedisConn checks the options. It does not dial: the first request does (Redis may be
-// down when the node starts); requests that come while it dials wait for that dial, and while
-// Redis stays unreachable a new dial is tried at most every connRetryGap; in between, requests
-// fail at once.
+// NewRedisConn checks the options and starts the first dial in the background, so that a
+// node's first subscribers find the client made: when 19,000 streams came at once to a node
+// that had just started, on a loaded machine, replay reads that waited for a dial begun by the
+// first of them ran out of OpTimeout ("redis store not connected"), and each such failure costs
+// a re-run of the node's replays (Recheck). It does not wait for that dial (Redis may be down when the node
+// starts); requests that come while it dials wait for it, and while Redis stays unreachable a
+// new dial is tried at most every connRetryGap; in between, requests fail at once.
 func NewRedisConn(o RedisConnOptions) (*RedisConn, error) {
 	if o.OpTimeout <= 0 {
 		o.OpTimeout = time.Second
@@ -70,7 +73,9 @@ func NewRedisConn(o RedisConnOptions) (*RedisConn, error) {
 		return nil, fmt.Errorf("cluster: redis url: %w", err)
 	}
 	copt.DisableCache = true
-	return &RedisConn{o: o, copt: copt, dur: dur}, nil
+	s := &RedisConn{o: o, copt: copt, dur: dur}
+	go func() { _, _ = s.client(context.Background()) }() // bounded by the dialer's OpTimeout
+	return s, nil
 }
 
 // WaitReplicas is --redis's wait_replicas: how many replicas DoDurable waits for (0 = none).

@@ -69,7 +69,7 @@ type RedisDirectory struct {
 	copt rueidis.ClientOption
 	cli  atomic.Pointer[rueidis.Client] // nil until the first successful dial
 
-	roundTrips, hits, misses, commands, errs, resyncs atomic.Uint64
+	roundTrips, hits, misses, commands, errs, resyncs, rechecks atomic.Uint64
 
 	kick     chan struct{} // wakes run for queued changes (capacity 1: wake-ups merge)
 	done     chan struct{}
@@ -83,11 +83,13 @@ type RedisDirectory struct {
 	needSync bool                   // Redis may disagree with mirror: re-assert everything before sending ops
 	started  bool
 
-	checkNow atomic.Bool // a connection ended: check the heartbeat at once (connectionLost)
+	checkNow  atomic.Bool // a connection ended: check the heartbeat at once (connectionLost)
+	replayDue atomic.Bool // Recheck: run the re-sync hooks at the next tick (recheck.go)
 
 	// Owned by run.
 	lastBeat time.Time
 	lastTry  time.Time
+	beatLate bool // the last heartbeat got no answer in time (run goroutine only; redisnode.go)
 }
 
 var _ Directory = (*RedisDirectory)(nil)
@@ -158,7 +160,7 @@ func (d *RedisDirectory) opCtx(ctx context.Context) (context.Context, context.Ca
 func (d *RedisDirectory) Stats() DirStats {
 	return DirStats{
 		RoundTrips: d.roundTrips.Load(), CacheHits: d.hits.Load(), CacheMisses: d.misses.Load(),
-		Commands: d.commands.Load(), Errors: d.errs.Load(), Resyncs: d.resyncs.Load(),
+		Commands: d.commands.Load(), Errors: d.errs.Load(), Resyncs: d.resyncs.Load(), Rechecks: d.rechecks.Load(),
 	}
 }
 

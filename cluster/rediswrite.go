@@ -73,8 +73,8 @@ func (d *RedisDirectory) Flush(ctx context.Context) error {
 	}
 }
 
-// flush sends the queued ops as pipelines (run goroutine only).
-func (d *RedisDirectory) flush() {
+// flush sends the queued ops as pipelines (run goroutine only) and reports how that went.
+func (d *RedisDirectory) flush() error {
 	d.mu.Lock()
 	ops, waiters, sync := d.ops, d.waiters, d.needSync
 	d.ops, d.waiters = nil, nil
@@ -90,12 +90,14 @@ func (d *RedisDirectory) flush() {
 			err = d.send(c, d.opCmds(c, ops))
 		}
 		if err != nil {
+			d.o.Logger.Warn("cluster: redis directory write failed; re-asserting every entry once redis answers", "node", d.o.Self.ID, "err", err)
 			d.markUnsynced()
 		}
 	}
 	for _, w := range waiters {
 		w <- err
 	}
+	return err
 }
 
 func (d *RedisDirectory) markUnsynced() {

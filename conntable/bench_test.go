@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Run the 1M-entry benchmarks alone, once:
+// Run the 1M-entry (and 10M-entry) benchmarks alone, once:
 //
 //	go test -run '^$' -bench 'Entries|GC' -benchtime 1x ./conntable
 const million = 1 << 20
@@ -40,20 +40,21 @@ func heapAlloc() uint64 {
 }
 
 // BenchmarkEntries reports the heap bytes one connection costs in the table:
-// its conn key in Keys + one user Join + one topic Join, 1M of them live.
+// its conn key in Keys + one user Join + one topic Join, 1M of them live (and
+// 10M, for the cost model of BENCHMARKS.md: a node that would hold 10M).
 func BenchmarkEntries(b *testing.B) {
 	for _, c := range []struct {
-		name    string
-		perUser int
-	}{{"distinct-users", 1}, {"4-conns-per-user", 4}} {
+		name       string
+		perUser, n int
+	}{{"distinct-users", 1, million}, {"4-conns-per-user", 4, million}, {"distinct-users-10M", 1, 10 * million}} {
 		b.Run(c.name, func(b *testing.B) {
-			toks := make([]Membership, 0, 2*million)
+			toks := make([]Membership, 0, 2*c.n)
 			var perEntry float64
 			for range b.N {
 				before := heapAlloc()
 				tb, keys := New(64), new(Keys)
-				toks = fill(tb, keys, million, c.perUser, toks[:0])
-				perEntry = float64(heapAlloc()-before) / million
+				toks = fill(tb, keys, c.n, c.perUser, toks[:0])
+				perEntry = float64(heapAlloc()-before) / float64(c.n)
 				runtime.KeepAlive(tb)
 				runtime.KeepAlive(keys)
 			}

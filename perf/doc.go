@@ -64,5 +64,10 @@
 // publishers.go and rawpipe.go, hist.go, procstat.go, result.go, idle.go, unicast.go
 // (also cluster), broadcast.go, compare.go, report.go, plot.go, servers.go (starting
 // pushwire, Nchan, Centrifugo, the floor, Redis), suite.go, suitetable.go, suiteinfo.go and
-// benchmarksmd.go (pushbench suite).
+// benchmarksmd.go (pushbench suite), reconnect.go (workers that reopen ended streams as
+// EventSource does), netns.go (network namespaces on a bridge: Hosts).
+//
+// Commands beside pushbench: perf/chaos (QoS 1 under random faults), perf/tlshold, and
+// perf/cluster5 (five nodes in network namespaces, 95,000 subscribers, the kill -9 reconnect
+// storm; its TestSmallCluster runs in CI at 5 × 300).
 package perf

@@ -64,6 +64,8 @@ var (
 	ndjsonMessage = []byte(`"protocol":2`)
 	sseData       = []byte("data:")
 	sseEvent      = []byte("event:")
+	sseID         = []byte("id:")
+	sseRetry      = []byte("retry:")
 	cfConnect     = []byte(`{"connect":`)
 	cfPublication = []byte(`{"channel":`)
 )
@@ -103,5 +105,16 @@ func (s *Stream) sseLine(l []byte, sink Sink) {
 		v := bytes.TrimSpace(l[len(sseEvent):])
 		s.sseNamed = true
 		s.sseMessage = !bytes.Equal(v, []byte("registered")) && !bytes.Equal(v, []byte("reconnect"))
+	case bytes.HasPrefix(l, sseID):
+		// A resend carries an id at most the cursor: keep the newest (pushwire's ids
+		// are ordered by publish time across a cluster). A non-decimal id is ignored.
+		v := bytes.TrimSpace(l[len(sseID):])
+		if id, n := parseUint(v); n > 0 && n == len(v) && id > s.LastID {
+			s.LastID = id
+		}
+	case bytes.HasPrefix(l, sseRetry):
+		if ms, n := parseUint(bytes.TrimSpace(l[len(sseRetry):])); n > 0 && ms < 1<<31 {
+			s.RetryMs = uint32(ms)
+		}
 	}
 }

@@ -31,6 +31,22 @@ type ServerConfig struct {
 	Args []string
 }
 
+// WaitDial waits until something accepts TCP connections on addr, or within passes.
+func WaitDial(addr string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("perf: nothing listens on %s: %w", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // FreePort returns a loopback port nobody listens on right now.
 func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -88,6 +88,11 @@ type Stream struct {
 	// reply came (the head is sent before the subscriptions are made).
 	Centrifugo  bool
 	cfConnected bool
+	// LastID is the newest SSE "id:" seen (pushwire's message ids are decimal): what a
+	// browser sends back as Last-Event-ID when it reconnects. RetryMs is the last SSE
+	// "retry:" (0 if none came): how long a browser waits before reconnecting.
+	LastID  uint64
+	RetryMs uint32
 
 	phase      uint8
 	chunked    bool

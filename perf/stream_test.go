@@ -32,6 +32,9 @@ type streamCase struct {
 	err      error
 	// centrifugo sets Stream.Centrifugo; notLive expects Live() false at the end.
 	centrifugo, notLive bool
+	// lastID and retryMs are the SSE cursor and retry expected at the end.
+	lastID  uint64
+	retryMs uint32
 }
 
 var streamCases = []streamCase{
@@ -59,9 +62,11 @@ var streamCases = []streamCase{
 			chunk("retry: 2000\n\nevent: registered\ndata: {\"protocol\":1,\"conn\":\"q\"}\n\n") +
 			chunk(": hb 1700000000000\n\n") +
 			chunk("id: 5\nevent: message\ndata: pbm:5:99;xx\n\n") +
-			chunk("id: 6\nevent: reconnect\ndata: {\"retry\":5}\n\n"),
+			chunk("id: 6\nevent: reconnect\ndata: {\"retry\":5}\n\n") +
+			chunk(": resend\nid: 4\nevent: message\ndata: pbm:4:98;\n\n"),
 		status: 200, key: "q", control: 2,
-		messages: []string{"pbm:5:99;xx"},
+		messages: []string{"pbm:5:99;xx", "pbm:4:98;"},
+		lastID:   6, retryMs: 2000, // a resend's older id does not move the cursor back
 	},
 	{
 		name:   "nchan eventsource",
@@ -165,6 +170,9 @@ func feed(t *testing.T, c streamCase, cuts []int) {
 	}
 	if s.Live() == c.notLive {
 		t.Fatalf("cuts %v: Live() = %v; want %v", cuts, s.Live(), !c.notLive)
+	}
+	if s.LastID != c.lastID || s.RetryMs != c.retryMs {
+		t.Fatalf("cuts %v: LastID, RetryMs = %d, %d; want %d, %d", cuts, s.LastID, s.RetryMs, c.lastID, c.retryMs)
 	}
 }
 

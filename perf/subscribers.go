@@ -32,6 +32,11 @@ type PoolConfig struct {
 	SpreadSourceIPs bool
 	// ConnectTimeout bounds the whole connect phase.
 	ConnectTimeout time.Duration
+	// Topic and Reconnect: see WorkerConfig.
+	Topic     string
+	Reconnect *Reconnect
+	// SourceIP, when set, binds every worker of the pool to it (instead of 127.0.0.x).
+	SourceIP string
 	// Log receives progress lines; nil discards them.
 	Log func(format string, args ...any)
 }
@@ -86,8 +91,11 @@ func StartPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 		p.workers = append(p.workers, wp)
 		wc := WorkerConfig{Target: cfg.Target, Prefix: cfg.Prefix, Shared: cfg.Shared,
 			From: w * cfg.N / nw, To: (w + 1) * cfg.N / nw, Concurrency: cfg.Concurrency,
-			WantKeys: cfg.WantKeys}
-		if spread {
+			WantKeys: cfg.WantKeys, Topic: cfg.Topic, Reconnect: cfg.Reconnect}
+		switch {
+		case cfg.SourceIP != "":
+			wc.SourceIP = cfg.SourceIP
+		case spread:
 			wc.SourceIP = fmt.Sprintf("127.0.0.%d", 2+w%250)
 		}
 		if err := wp.send(wireMsg{Op: opConnect, Cfg: &wc}); err != nil {
@@ -162,7 +170,13 @@ func (wp *workerProc) readReplies(out io.Reader) {
 			m = wireMsg{Op: "bad", Err: err.Error()}
 		}
 		if m.Op == opSeqDone {
-			wp.seqDone <- m.Seq
+			// Never block on it: while streams reopen (Reconnect) the live count is
+			// small and every unicast seq may look "done"; a full channel must not stop
+			// the replies behind it. Broadcast waits need far fewer than its capacity.
+			select {
+			case wp.seqDone <- m.Seq:
+			default:
+			}
 			continue
 		}
 		wp.replies <- m
@@ -211,15 +225,39 @@ func (p *Pool) Reset(seqs int) error {
 
 // Received sums the stamped messages received so far.
 func (p *Pool) Received() (int64, error) {
-	var n int64
+	s, err := p.Stats()
+	return s.Received, err
+}
+
+// Stats sums the workers' counters (no histograms or per-sequence times).
+func (p *Pool) Stats() (WorkerStats, error) {
+	var sum WorkerStats
 	for _, wp := range p.workers {
 		r, err := wp.call(wireMsg{Op: opStats})
 		if err != nil {
-			return n, err
+			return sum, err
 		}
-		n += r.Stats.Received
+		sum.add(r.Stats)
 	}
-	return n, nil
+	return sum, nil
+}
+
+// add sums o's counters into s: FirstRecv the earliest, LastRecv and LastResubscribe the
+// latest (not histograms or per-sequence times).
+func (s *WorkerStats) add(o *WorkerStats) {
+	s.Connected += o.Connected
+	s.Failed += o.Failed
+	s.Closed += o.Closed
+	s.Received += o.Received
+	s.Foreign += o.Foreign
+	s.Control += o.Control
+	if o.FirstRecv != 0 && (s.FirstRecv == 0 || o.FirstRecv < s.FirstRecv) {
+		s.FirstRecv = o.FirstRecv
+	}
+	s.LastRecv = max(s.LastRecv, o.LastRecv)
+	s.Resubscribed += o.Resubscribed
+	s.Waiting += o.Waiting
+	s.LastResubscribe = max(s.LastResubscribe, o.LastResubscribe)
 }
 
 // WaitReceived polls until want stamped messages arrived, timeout passed with no progress,
@@ -274,16 +312,7 @@ func (p *Pool) Report() (WorkerStats, *Latency, error) {
 			return sum, lat, err
 		}
 		s := r.Stats
-		sum.Connected += s.Connected
-		sum.Failed += s.Failed
-		sum.Closed += s.Closed
-		sum.Received += s.Received
-		sum.Foreign += s.Foreign
-		sum.Control += s.Control
-		if s.FirstRecv != 0 && (sum.FirstRecv == 0 || s.FirstRecv < sum.FirstRecv) {
-			sum.FirstRecv = s.FirstRecv
-		}
-		sum.LastRecv = max(sum.LastRecv, s.LastRecv)
+		sum.add(s)
 		if s.Latency != nil {
 			lat.Merge(latencyFromWire(*s.Latency))
 		}

@@ -30,6 +30,24 @@ type WorkerConfig struct {
 	Concurrency int `json:"concurrency"`
 	// WantKeys asks for the Push-Conn keys in the connect reply (pushwire unicast by conn).
 	WantKeys bool `json:"want_keys,omitempty"`
+	// Topic, when set, is a topic every (unshared) pushwire subscriber also subscribes to,
+	// so one set of streams serves unicast by user and fan-out to all.
+	Topic string `json:"topic,omitempty"`
+	// Reconnect, when set, makes a stream the server ends open again the way a browser's
+	// EventSource does (reconnect.go).
+	Reconnect *Reconnect `json:"reconnect,omitempty"`
+}
+
+// Reconnect says how streams come back after the server ends them.
+type Reconnect struct {
+	// Edges are the addresses a stream may reopen on; one whose node ended it is skipped,
+	// as a load balancer takes a dead node out.
+	Edges []string `json:"edges"`
+	// Jitter adds up to Jitter × retry to each wait (0.5: between 1× and 1.5× the SSE
+	// retry), so that streams ended at the same moment do not all come back in it.
+	Jitter float64 `json:"jitter"`
+	// DefaultRetryMs is the wait when the stream sent no SSE retry: line.
+	DefaultRetryMs int `json:"default_retry_ms"`
 }
 
 // WorkerStats are one worker's counters; the parent sums them over workers.
@@ -43,6 +61,11 @@ type WorkerStats struct {
 	Control      int64 `json:"control"`       // registered, heartbeat and control frames
 	FirstRecv    int64 `json:"first_recv"`    // monotonic ns of the first stamped message
 	LastRecv     int64 `json:"last_recv"`
+	// With Reconnect: streams open again after the server ended them, the monotonic ns of
+	// the last such reopening, and streams ended and not open again yet.
+	Resubscribed    int   `json:"resubscribed,omitempty"`
+	LastResubscribe int64 `json:"last_resubscribe,omitempty"`
+	Waiting         int   `json:"waiting,omitempty"`
 
 	Latency  *wireLatency `json:"latency,omitempty"`
 	SeqCount []int32      `json:"seq_count,omitempty"`

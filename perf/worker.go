@@ -29,7 +29,16 @@ const (
 type wconn struct {
 	fd    int32
 	state uint8
-	st    Stream
+	// With Reconnect (reconnect.go): re marks a reopening in progress or waiting, edge the
+	// edge dialed (0: Target.Edge), lost the one whose stream ended, tries the reopenings
+	// tried since, cursor and retryMs what the ended stream's SSE said.
+	re      bool
+	edge    uint8
+	lost    uint8
+	tries   uint8
+	retryMs uint32
+	cursor  uint64
+	st      Stream
 }
 
 type worker struct {
@@ -49,6 +58,7 @@ type worker struct {
 	tlsCfg   *tls.Config // Target.TLS: the bridges' client config (one session cache)
 	h2       []h2group   // HTTP/2 connections, one per group of subscribers (h2worker.go)
 	path     []byte
+	redials  redialHeap // streams waiting to reopen (reconnect.go)
 
 	cmds    chan wireMsg
 	wakeMu  sync.Mutex // guards evfd against close while readCommands writes to it
@@ -118,7 +128,7 @@ func (w *worker) readCommands(in io.Reader) {
 func (w *worker) loop() error {
 	events := make([]unix.EpollEvent, 512)
 	for {
-		n, err := unix.EpollWait(w.ep, events, -1)
+		n, err := unix.EpollWait(w.ep, events, w.pollTimeout())
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue
@@ -136,6 +146,7 @@ func (w *worker) loop() error {
 			w.event(int(e.Fd), e.Events)
 		}
 		w.startConnects()
+		w.redialDue()
 	}
 }
 
@@ -257,7 +268,7 @@ func (w *worker) dial(i int) error {
 		if fd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0); err != nil {
 			return os.NewSyscallError("socket", err)
 		}
-		if err := w.connect(fd); err != nil {
+		if err := w.connect(fd, w.edgeAddr(c.edge)); err != nil {
 			unix.Close(fd)
 			return err
 		}
@@ -272,7 +283,7 @@ func (w *worker) dial(i int) error {
 	return nil
 }
 
-func (w *worker) connect(fd int) error {
+func (w *worker) connect(fd int, edge string) error {
 	if w.cfg.SourceIP != "" {
 		// Without IP_BIND_ADDRESS_NO_PORT, bind picks a port for every destination at once
 		// and the source address runs out of ports at ~28k sockets in total.
@@ -285,7 +296,7 @@ func (w *worker) connect(fd int) error {
 			return os.NewSyscallError("bind", err)
 		}
 	}
-	ap, err := netip.ParseAddrPort(w.cfg.Target.Edge)
+	ap, err := netip.ParseAddrPort(edge)
 	if err != nil {
 		return err
 	}
@@ -318,7 +329,11 @@ func (w *worker) event(i int, events uint32) {
 			w.fail(i)
 			return
 		}
-		w.req = w.cfg.Target.AppendSubscribe(w.req[:0], w.id(i), w.cfg.Shared)
+		if w.cfg.Topic != "" || w.cfg.Reconnect != nil {
+			w.req = w.appendClusterSubscribe(w.req[:0], i)
+		} else {
+			w.req = w.cfg.Target.AppendSubscribe(w.req[:0], w.id(i), w.cfg.Shared)
+		}
 		// A request this small always fits an empty socket buffer.
 		if n, err := unix.Write(int(c.fd), w.req); err != nil || n != len(w.req) {
 			w.fail(i)
@@ -359,9 +374,13 @@ func (w *worker) read(i int) {
 			return
 		}
 		c.state = connOpen
-		w.inflight--
-		w.stats.Connected++
-		w.checkConnected()
+		if c.re {
+			w.resubscribed(i)
+		} else {
+			w.inflight--
+			w.stats.Connected++
+			w.checkConnected()
+		}
 	}
 	if err != nil {
 		w.fail(i)
@@ -369,17 +388,24 @@ func (w *worker) read(i int) {
 }
 
 // fail closes conn i and counts it: as a failed connect before its head, as closed after.
+// With Reconnect, a stream that was open, or a reopening that failed, waits to reopen.
 func (w *worker) fail(i int) {
 	c := &w.conns[i]
 	unix.Close(int(c.fd))
-	switch c.state {
-	case connOpen:
+	was := c.state
+	switch {
+	case was == connOpen:
 		w.stats.Closed++
-	case connConnecting, connHeadWait:
+	case c.re:
+		// a reopening that failed: not part of the first connect
+	case was == connConnecting, was == connHeadWait:
 		w.inflight--
 		w.stats.Failed++
 	}
 	c.state = connClosed
+	if w.cfg.Reconnect != nil && (was == connOpen || c.re) {
+		w.scheduleRedial(i, was == connOpen)
+	}
 	c.st = Stream{}
 	w.checkConnected()
 }
@@ -426,7 +452,7 @@ func (w *worker) Frame(message bool, data []byte) {
 		}
 		s.SeqCount[seq]++
 		s.SeqLast[seq] = w.now
-		if int(s.SeqCount[seq]) == s.Connected-s.Closed {
+		if int(s.SeqCount[seq]) == s.Connected-s.Closed+s.Resubscribed {
 			w.reply(wireMsg{Op: opSeqDone, Seq: int(seq)})
 		}
 	}
