@@ -48,6 +48,14 @@ func (r *received) snapshot() ([]frame, error) {
 	return append([]frame(nil), r.frames...), r.err
 }
 
+// ackAnswers returns the /ack answers so far: the reader may still be
+// acknowledging after the test closed its stream.
+func (r *received) ackAnswers() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.acks...)
+}
+
 // readAcking reads s's messages until it fails (the test closes it), and
 // every ackEvery messages acknowledges the last id read on s's node, as a
 // client that acks cumulatively does.
@@ -246,12 +254,13 @@ func redisRestartOnlineVia(t *testing.T, pauseA bool, subscribe func(n *node, qu
 
 	frames := waitReceived(t, r, pubs, ioTimeout)
 	s.conn.Close()
-	t.Logf("publishes: %s; frames read: %d; acks: %d", countStatus(pubs), len(frames), len(r.acks))
+	acks := r.ackAnswers()
+	t.Logf("publishes: %s; frames read: %d; acks: %d", countStatus(pubs), len(frames), len(acks))
 	if n := len(pubs[back:]); countOK(pubs[back:]) < n/2 {
 		t.Errorf("only %d of the %d publishes after the restart answered 200/202: %s; want the cluster to heal", countOK(pubs[back:]), n, countStatus(pubs[back:]))
 	}
 	checkQoSDelivery(t, pubs, frames)
-	for _, ans := range r.acks {
+	for _, ans := range acks {
 		if !strings.HasPrefix(ans, "200 ") && !strings.HasPrefix(ans, "503 ") {
 			t.Errorf("an ack was answered %q; want 200 (or 503 while Redis is down)", ans)
 		}
