@@ -38,6 +38,10 @@ func TestPrefetchOneRoundTrip(t *testing.T) {
 	if d := commandCalls(t, raw, "smembers") - smembers; d != 2*n {
 		t.Errorf("Prefetch ran SMEMBERS %d times; want %d", d, 2*n)
 	}
+	if st := a.Stats(); st.CacheHits != before.CacheHits || st.CacheMisses != before.CacheMisses {
+		t.Errorf("Prefetch counted %d hits and %d misses; want none (its reads are not lookups; those that follow count)",
+			st.CacheHits-before.CacheHits, st.CacheMisses-before.CacheMisses)
+	}
 	mid := a.Stats()
 	for i := 0; i < n; i++ {
 		if ns, err := a.UserNodes(bg, users[i]); !slices.Equal(ns, []string{"b"}) || err != nil {
@@ -49,5 +53,9 @@ func TestPrefetchOneRoundTrip(t *testing.T) {
 	}
 	if d := a.Stats().RoundTrips - mid.RoundTrips; d > 2 { // a heartbeat of b may invalidate its node key
 		t.Errorf("%d lookups after Prefetch took %d round trips; want ≤ 2 (from the cache)", 2*n, d)
+	}
+	if st := a.Stats(); st.CacheHits-mid.CacheHits+st.CacheMisses-mid.CacheMisses < 2*n {
+		t.Errorf("%d lookups after Prefetch counted %d hits and %d misses; want one count each", 2*n,
+			st.CacheHits-mid.CacheHits, st.CacheMisses-mid.CacheMisses)
 	}
 }

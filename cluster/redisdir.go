@@ -164,9 +164,16 @@ func (d *RedisDirectory) Stats() DirStats {
 	}
 }
 
-// cached runs cacheable reads as one pipeline and counts hits; a pipeline with any miss is one
-// round trip.
+// cached runs cacheable lookups as one pipeline and counts hits and misses; a pipeline with any
+// miss is one round trip.
 func (d *RedisDirectory) cached(ctx context.Context, c rueidis.Client, cts ...rueidis.CacheableTTL) []rueidis.RedisResult {
+	return d.pipelineCached(ctx, c, true, cts)
+}
+
+// pipelineCached is cached; lookups false counts only the round trip: a prefetch's reads are
+// not lookups, and the lookups that follow it count as hits, so counting its misses too would
+// count every prefetched name twice.
+func (d *RedisDirectory) pipelineCached(ctx context.Context, c rueidis.Client, lookups bool, cts []rueidis.CacheableTTL) []rueidis.RedisResult {
 	// rueidis recycles a command once it has been sent; the retry below sends the same ones
 	// again, so they are pinned first. (Unpinned, a retry panicked with "a command should be
 	// finished by calling Build() or Cache()" in the cluster tests with Redis down, and could
@@ -186,11 +193,14 @@ func (d *RedisDirectory) cached(ctx context.Context, c rueidis.Client, cts ...ru
 	}
 	missed := false
 	for _, r := range rs {
-		if r.IsCacheHit() {
+		hit := r.IsCacheHit()
+		missed = missed || !hit
+		switch {
+		case !lookups:
+		case hit:
 			d.hits.Add(1)
-		} else {
+		default:
 			d.misses.Add(1)
-			missed = true
 		}
 	}
 	if missed {
@@ -304,7 +314,7 @@ func (d *RedisDirectory) Prefetch(ctx context.Context, users, topics []string) {
 	for _, t := range topics {
 		cts = append(cts, rueidis.CT(c.B().Smembers().Key(keyTopic(d.o.Prefix, t)).Cache(), d.o.CacheTTL))
 	}
-	d.cached(ctx, c, cts...)
+	d.pipelineCached(ctx, c, false, cts)
 }
 
 // UserNodes returns the live nodes holding connections of user, sorted.
