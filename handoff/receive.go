@@ -114,6 +114,7 @@ func (r *receiver) run(c *net.UnixConn) (*Taken, error) {
 // data appends a run of the record stream and parses the records it completes.
 func (r *receiver) data(t *Taken, b []byte) error {
 	r.buf = append(r.buf, b...)
+	clear(b) // the packet may carry TLS keys: the parsed records hold the only copy (cloneRecord)
 	off := 0
 	for {
 		n, err := ParseRecord(r.buf[off:], &r.rec)
@@ -126,7 +127,9 @@ func (r *receiver) data(t *Taken, b []byte) error {
 		r.recs = append(r.recs, cloneRecord(&r.rec))
 		off += n
 	}
-	r.buf = r.buf[:copy(r.buf, r.buf[off:])]
+	n := copy(r.buf, r.buf[off:])
+	clear(r.buf[n:]) // parsed bytes: keys included, no stale copy stays in the buffer
+	r.buf = r.buf[:n]
 	r.pair(t)
 	return nil
 }

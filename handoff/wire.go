@@ -152,6 +152,7 @@ func (s *Sender) Add(r *Record, fd int) error {
 		return err
 	}
 	s.data = append(s.data, s.records...)
+	clear(s.records) // a TLS conn's keys: no copy outlives its send (see flushData)
 	switch r.Kind {
 	case KindListener:
 		s.nListen++
@@ -212,7 +213,13 @@ func (s *Sender) flushData() error {
 		n := min(len(s.data), MaxPacket-1)
 		p := append(append(s.pkt[:0], pData), s.data[:n]...)
 		s.pkt = p
-		if err := s.write(p, nil); err != nil {
+		err := s.write(p, nil)
+		// The records carry TLS conns' keys and sequence numbers: once sent (or not), the
+		// old process keeps no copy of them in its buffers. A conn taken back after a failed
+		// handoff goes on with the keys its engine slot holds.
+		clear(p)
+		clear(s.data[:n])
+		if err != nil {
 			return err
 		}
 		s.data = s.data[n:]

@@ -210,7 +210,9 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 	for i := range s.up.loops {
 		for k := range s.up.loops[i].exported {
 			e := &s.up.loops[i].exported[k]
-			if err := snd.Add(&e.rec, e.fd); err != nil {
+			err := snd.Add(&e.rec, e.fd)
+			clear(e.rec.Conn.State) // TLS keys: the sender's buffers hold the copy that goes out
+			if err != nil {
 				return err
 			}
 		}
@@ -494,6 +496,7 @@ func (s *Server) adopt(t *handoff.Taken) error {
 			err = s.eng.AdoptConn(h, fd, tc.Pending, tc.Carry)
 		case handoff.TransportTLS:
 			err = s.eng.AdoptTLSConn(h, fd, s.tls.srv, tc.State, tc.Pending, tc.Carry)
+			clear(tc.State) // the engine keeps the keys it needs; no other copy stays
 		default:
 			os.NewFile(uintptr(fd), "conn").Close()
 			err = fmt.Errorf("transport %d unknown to this build", tc.Transport)
