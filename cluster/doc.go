@@ -47,6 +47,8 @@
 //	pw:n:{id}:u       SET     users with conns on node id  ┐ the node's own view, used to re-assert
 //	pw:n:{id}:t       SET     topics subscribed on node id ┘ and to collect its entries after it dies
 //	pw:n:{id}:gc      STRING  janitor lock (SET NX PX 30s) while a live node collects dead id
+//	pw:n:{id}:cut     STRING  left by a janitor after each page it removed; id's next heartbeat
+//	                          takes it (GETDEL) and re-syncs, in case id came back meanwhile
 //	pw:u:<user>       SET     node ids holding connections of <user>
 //	pw:t:<topic>      SET     node ids holding subscribers of <topic>
 //	pw:q:<user>       ZSET    the user's QoS 1 mailbox (package store, store/redis.go)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/cluster/redistest"
+	"github.com/redis/rueidis"
 )
 
 // A heartbeat that gets no answer in time (Redis paused, or too busy) is no reason to
@@ -142,4 +143,43 @@ func TestRedisConnDialsAtStart(t *testing.T) {
 		return ""
 	})
 	_ = s
+}
+
+// A node that came back while a janitor was collecting it may lose entries it had just
+// re-added; the janitor's mark (pw:n:{id}:cut) makes its next heartbeat re-sync them. Here the
+// janitor's page is done by hand: a's entry removed from the index, the mark left.
+func TestCollectedWhileBackResyncs(t *testing.T) {
+	r := startRedis(t)
+	raw := r.raw()
+	a := newTestDir(t, r, "a", 3*time.Second) // a beat every second
+	b := newTestDir(t, r, "b", 3*time.Second)
+	a.AddUser("u7")
+	if err := a.Flush(bg); err != nil {
+		t.Fatal(err)
+	}
+	before := a.Stats().Resyncs
+	for _, cmd := range []rueidis.Completed{
+		raw.B().Srem().Key("pw:u:u7").Member("a").Build(),
+		raw.B().Set().Key("pw:n:{a}:cut").Value("b").Px(time.Minute).Build(),
+	} {
+		if err := raw.Do(bg, cmd).Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 10*time.Second, func() string {
+		n, err := raw.Do(bg, raw.B().Sismember().Key("pw:u:u7").Member("a").Build()).AsInt64()
+		if err != nil || n != 1 {
+			return fmt.Sprintf("SISMEMBER pw:u:u7 a = %d, %v; want a's heartbeat to take the mark and re-add it", n, err)
+		}
+		return ""
+	})
+	if ns, err := b.UserNodes(bg, "u7"); err != nil || !slices.Equal(ns, []string{"a"}) {
+		t.Errorf("UserNodes(u7) = %v, %v; want [a]", ns, err)
+	}
+	if got := a.Stats().Resyncs; got != before+1 {
+		t.Errorf("Resyncs = %d; want %d (one re-sync for the mark)", got, before+1)
+	}
+	if n, _ := raw.Do(bg, raw.B().Exists().Key("pw:n:{a}:cut").Build()).AsInt64(); n != 0 {
+		t.Errorf("the mark is still there after a's heartbeat")
+	}
 }

@@ -9,5 +9,6 @@ func keyNode(p, id string) string       { return p + "n:{" + id + "}" }
 func keyNodeUsers(p, id string) string  { return p + "n:{" + id + "}:u" }
 func keyNodeTopics(p, id string) string { return p + "n:{" + id + "}:t" }
 func keyNodeGC(p, id string) string     { return p + "n:{" + id + "}:gc" }
+func keyNodeCut(p, id string) string    { return p + "n:{" + id + "}:cut" }
 func keyUser(p, user string) string     { return p + "u:" + user }
 func keyTopic(p, topic string) string   { return p + "t:" + topic }

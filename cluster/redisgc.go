@@ -14,10 +14,12 @@ const gcLockTTL = 30 * time.Second
 // has expired. Readers already ignore such entries (they filter by live heartbeat); this only
 // reclaims memory. One live node collects a given dead node at a time (SET NX lock).
 //
-// Race left open, by design: a dead node id that restarts while being collected may lose
-// entries removed by the janitor after its own resync; the janitor re-checks the heartbeat before
-// every page of work, which keeps the window to one page, and the next resync (any Redis hiccup)
-// repairs it.
+// A node that comes back while it is being collected may have re-added entries just before the
+// janitor removes a page of them (both nodes' heartbeats expire together when Redis stalls past
+// the TTL, and each collects the other). The janitor re-checks the heartbeat before every page,
+// which keeps that to one page, and after each page it leaves a mark (pw:n:{id}:cut) that the
+// node's next heartbeat takes (GETDEL): a node that finds it re-syncs, so no entry it holds stays
+// removed for longer than a heartbeat interval.
 func (d *RedisDirectory) collect() {
 	c, err := d.client()
 	if err != nil {
@@ -49,6 +51,10 @@ func (d *RedisDirectory) collect() {
 	}
 }
 
+// cutMarkTTL is how long a collected node's mark waits for its heartbeat: many heartbeats of a
+// node that came back; a node that stays dead leaves nothing behind for long.
+func cutMarkTTL(nodeTTL time.Duration) time.Duration { return max(10*nodeTTL, gcLockTTL) }
+
 // alive reports whether id's heartbeat key exists (uncached: a janitor must not trust a cache).
 func (d *RedisDirectory) alive(c rueidis.Client, id string) bool {
 	ctx, cancel := d.opCtx(context.Background())
@@ -79,6 +85,9 @@ func (d *RedisDirectory) collectNode(c rueidis.Client, id string) error {
 				cmds = append(cmds, indexCmd(c, p, id, k, false, n))
 			}
 			if err := d.send(c, cmds); err != nil {
+				return err
+			}
+			if err := d.send(c, rueidis.Commands{c.B().Set().Key(keyNodeCut(p, id)).Value(d.o.Self.ID).Px(cutMarkTTL(d.o.NodeTTL)).Build()}); err != nil {
 				return err
 			}
 			if cursor = e.Cursor; cursor == 0 {

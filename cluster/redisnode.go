@@ -106,12 +106,15 @@ func (d *RedisDirectory) beat() error {
 	// XX: a heartbeat only refreshes a key that is there. When it is gone the node stays
 	// invisible until BeforeResync has run and resync sets it again: a publisher that finds the
 	// node live again must find its streams holding (see RedisOptions.BeforeResync).
+	// GETDEL takes the mark a janitor leaves when it removed entries of ours while we were
+	// (seen as) dead: if we came back meanwhile, some of what we re-added may be gone (redisgc.go).
 	rs := c.DoMulti(ctx,
 		c.B().Set().Key(keyNode(p, self.ID)).Value(self.Addr).Xx().Get().Px(d.o.NodeTTL).Build(),
-		c.B().Sadd().Key(keyNodes(p)).Member(self.ID).Build())
+		c.B().Sadd().Key(keyNodes(p)).Member(self.ID).Build(),
+		c.B().Getdel().Key(keyNodeCut(p, self.ID)).Build())
 	cancel()
 	d.roundTrips.Add(1)
-	d.commands.Add(2)
+	d.commands.Add(3)
 	_, err = rs[0].ToString()
 	lost := rueidis.IsRedisNil(err)
 	if lost {
@@ -119,6 +122,11 @@ func (d *RedisDirectory) beat() error {
 	}
 	if err == nil {
 		err = rs[1].Error()
+	}
+	_, cutErr := rs[2].ToString()
+	cut := cutErr == nil
+	if err == nil && cutErr != nil && !rueidis.IsRedisNil(cutErr) {
+		err = cutErr
 	}
 	if err != nil {
 		if !sync && errors.Is(err, context.DeadlineExceeded) {
@@ -144,6 +152,11 @@ func (d *RedisDirectory) beat() error {
 	d.lastBeat = now
 	if lost && !sync {
 		d.o.Logger.Warn("cluster: node registration was lost in redis; re-asserting entries", "node", self.ID)
+		d.markUnsynced()
+		sync = true
+	}
+	if cut && !sync {
+		d.o.Logger.Warn("cluster: another node collected entries of this node while it was seen as dead; re-asserting entries", "node", self.ID)
 		d.markUnsynced()
 		sync = true
 	}
