@@ -14,17 +14,7 @@ var secretState = bytes.Repeat([]byte{0xA5, 0x5A, 0xC3}, 40)
 // failed handoff resumes with).
 func TestSenderKeepsNoKeys(t *testing.T) {
 	fds, _ := socketsFor(t, 3)
-	old, child, err := Pair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Close()
-	newSide, err := FileConn(child)
-	child.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer newSide.Close()
+	old, newSide := pairConns(t)
 	go func() { // the new process's side: read until the sender is done
 		buf, oob := make([]byte, MaxPacket+1), make([]byte, 4096)
 		for {

@@ -62,17 +62,7 @@ func TestHandoffOverSocket(t *testing.T) {
 	lf, _ := ln.(*net.TCPListener).File()
 	defer lf.Close()
 
-	old, child, err := Pair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Close()
-	newSide, err := FileConn(child)
-	child.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer newSide.Close()
+	old, newSide := pairConns(t)
 
 	deadline := time.Now().Add(30 * time.Second)
 	sent := make(chan error, 1)
