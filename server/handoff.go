@@ -25,15 +25,16 @@ import (
 //     is read from it any more, so a publish sent meanwhile waits in its socket for the new
 //     process; long-polls are answered 204 first (the client asks again, on the new process);
 //     a connection whose answer is being made elsewhere (auth callback, keyed publish) is left
-//     until it is answered; a TLS connection in its handshake, and an HTTP/2 connection,
-//     whose codec state has no record yet, get the reconnect frame (counted). Rounds repeat
+//     until it is answered; a TLS connection in its handshake gets the reconnect frame
+//     (counted); an HTTP/2 connection moves once it is between frames (handoffh2.go). Rounds repeat
 //     until no connection is busy: a round is a task on every loop, so fan-outs queued by an
 //     earlier round have run when it ends.
 //  2. export: each detached connection's state (key, user, topics, format, cursor, time of its
 //     last frame) and its pending output and carry become a record, sent with a duplicate of
 //     its descriptor — for a TLS connection with its record layer's state (keys, traffic
 //     secrets, sequence numbers, ALPN; its queued output sealed first); the TLS session
-//     ticket keys go in the hello; then the QoS 1 messages kept in memory and the sent log
+//     ticket keys go in the hello; an HTTP/2 connection's codec state and streams follow its
+//     record (handoffh2.go); then the QoS 1 messages kept in memory and the sent log
 //     (handoffqos.go).
 //  3. wait for ready; then check that nothing was written to an exported connection since
 //     (the engine counts it); send go; the caller exits 0 without closing anything.
@@ -106,6 +107,7 @@ type loopUpgrade struct {
 	busy      int                    // connections not detached yet because their answer is being made
 	late      bool                   // a write reached an exported conn
 	h2Ended   map[engine.Handle]bool // HTTP/2 conns told to reconnect (h2CannotMove): once each
+	h2        h2Upgrade              // HTTP/2 conns in the handoff (handoffh2.go)
 }
 
 type heldListener struct {
@@ -116,6 +118,7 @@ type heldListener struct {
 type exportedConn struct {
 	rec handoff.Record
 	fd  int
+	h2  *handoff.Record // an HTTP/2 conn's codec and streams, sent after rec (handoffh2.go)
 }
 
 // Upgrade step kinds (upgradeStep.kind).
@@ -212,6 +215,9 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 			e := &s.up.loops[i].exported[k]
 			err := snd.Add(&e.rec, e.fd)
 			clear(e.rec.Conn.State) // TLS keys: the sender's buffers hold the copy that goes out
+			if err == nil && e.h2 != nil {
+				err = snd.Add(e.h2, -1)
+			}
 			if err != nil {
 				return err
 			}
@@ -284,6 +290,7 @@ func (ls *loopState) upgradeStep(l *engine.Loop, st *upgradeStep) {
 func (ls *loopState) quiesce(l *engine.Loop, u *loopUpgrade) {
 	if !u.frozen {
 		u.frozen = true
+		u.h2.since = l.Now()
 		l.DetachListeners(func(fd, tag int, tls bool) {
 			u.listeners = append(u.listeners, heldListener{fd: fd, tag: tag, tls: tls})
 		})
@@ -305,9 +312,7 @@ func (ls *loopState) quiesce(l *engine.Loop, u *loopUpgrade) {
 				continue
 			}
 			if c.mode == modeH2 {
-				if !u.h2Ended[c.h] {
-					ls.h2CannotMove(l, c, u, nowMs)
-				}
+				ls.quiesceH2(l, c, u, nowMs) // handoffh2.go
 				continue
 			}
 			if c.mode != modeRequest && c.mode != modeStream {
@@ -335,10 +340,10 @@ func (ls *loopState) cannotMove(l *engine.Loop, c *connState, nowMs int64) {
 	l.CloseAfterFlush(c.h)
 }
 
-// h2CannotMove ends an HTTP/2 connection, whose codec state (stream ids, windows, HPACK)
-// has no handoff record yet: each of its streams gets the reconnect frame, then GOAWAY, as
-// in a drain; each stream is counted in upgrade_reconnects. Quiesce runs in rounds, so u
-// remembers it: a second round must not write the frames again.
+// h2CannotMove ends an HTTP/2 connection that cannot move (it did not come quiet within
+// h2QuietWait, or its socket cannot be detached): each of its streams gets the reconnect
+// frame, then GOAWAY, as in a drain; each stream is counted in upgrade_reconnects. Quiesce
+// runs in rounds, so u remembers it: a second round must not write the frames again.
 func (ls *loopState) h2CannotMove(l *engine.Loop, c *connState, u *loopUpgrade, nowMs int64) {
 	if u.h2Ended == nil {
 		u.h2Ended = map[engine.Handle]bool{}
@@ -375,6 +380,13 @@ func (ls *loopState) export(l *engine.Loop, u *loopUpgrade) {
 		if c.mode == modeStream {
 			ls.exportStream(c, r)
 		}
+		if c.mode == modeH2 {
+			if e.h2, err = ls.exportH2(c, r); err != nil { // handoffh2.go
+				l.Reattach(h)
+				ls.h2CannotMove(l, c, u, l.Now().UnixMilli())
+				continue
+			}
+		}
 		u.exported = append(u.exported, e)
 	}
 	u.lateBase = l.LateWrites()
@@ -382,12 +394,19 @@ func (ls *loopState) export(l *engine.Loop, u *loopUpgrade) {
 
 // exportStream fills in a stream's state.
 func (ls *loopState) exportStream(c *connState, r *handoff.Conn) {
-	r.Random = ls.keys.Random(c.h.Slot())
+	ls.exportSub(conntable.ConnSub(conntable.Handle(c.h)), &c.subState, r)
+}
+
+// exportSub fills in subscriber sub's state: its key's random bits, framing, cursor, heartbeat
+// rhythm, lifetime and names (an HTTP/1.x conn's, or an HTTP/2 stream's).
+func (ls *loopState) exportSub(sub conntable.Sub, c *subState, r *handoff.Conn) {
+	keys, i := ls.keysOf(sub)
+	r.Random = keys.Random(i)
 	r.Format, r.Minor, r.Origin, r.Cursor = uint8(c.format), c.minor, c.origin, c.cursor
 	r.LastFrameMs = ls.s.timeOf(c.at).UnixMilli()
-	r.AgeEndMs, r.ExpiresMs, r.Refreshed = ls.s.exportLife(&c.subState)
+	r.AgeEndMs, r.ExpiresMs, r.Refreshed = ls.s.exportLife(c)
 	r.HasUser = c.hasUser
-	for k, m := range ls.memberships(c) {
+	for k, m := range ls.subMembers(c) {
 		name, _, ok := ls.s.table.AppendName(nil, m)
 		switch {
 		case !ok:
@@ -506,6 +525,9 @@ func (s *Server) adopt(t *handoff.Taken) error {
 		}
 		s.loops[h.Loop()].adoptConn(&tc.Conn, now)
 	}
+	if err := s.adoptH2(t.H2, now); err != nil { // handoffh2.go
+		return err
+	}
 	var err error
 	if s.cluster, err = startCluster(s); err != nil {
 		return err
@@ -562,37 +584,53 @@ func (ls *loopState) adoptConn(r *handoff.Conn, now time.Time) {
 			s.perIP.acquire(ip)
 		}
 	}
+	if c.mode == modeH2 {
+		c.at = ls.lastFrame(r.LastFrameMs) // its codec and streams come next (adoptH2)
+		return
+	}
 	if c.mode != modeStream {
 		c.mode = modeRequest
 		ls.setTimer(c, timerIdle, now.Add(keepAliveIdle))
 		return
 	}
+	ls.adoptSub(conntable.ConnSub(conntable.Handle(h)), &c.subState, r, now)
+}
+
+// adoptSub re-creates subscriber sub (an HTTP/1.x conn's, or an HTTP/2 stream's) from its
+// record: its key, framing, cursor, heartbeat rhythm and lifetime, in the table under its
+// names.
+func (ls *loopState) adoptSub(sub conntable.Sub, c *subState, r *handoff.Conn, now time.Time) {
 	c.format, c.minor, c.origin, c.cursor = push.Format(r.Format), r.Minor, r.Origin, r.Cursor
-	// The heartbeat keeps its rhythm: the last frame's time, no earlier than this process's
-	// start (stamps count from it).
-	last := time.UnixMilli(r.LastFrameMs)
-	if last.Before(s.started) {
-		last = s.started
-	}
-	c.at = s.stampOf(last)
+	c.at = ls.lastFrame(r.LastFrameMs)
 	c.timer = ls.importLife(r.AgeEndMs, r.ExpiresMs, r.Refreshed, now)
-	ls.keys.Set(h.Slot(), conntable.ConnSub(conntable.Handle(h)), r.Random)
+	keys, i := ls.keysOf(sub)
+	keys.Set(i, sub, r.Random)
 	ls.subscribers.Add(1)
 	c.subscribed = true
 	if r.HasUser && len(r.User) > 0 {
-		ls.adoptJoin(c, conntable.Users, r.User)
+		ls.adoptJoin(sub, c, conntable.Users, r.User)
 		c.hasUser = true
 	}
 	for _, t := range r.Topics {
-		ls.adoptJoin(c, conntable.Topics, t)
+		ls.adoptJoin(sub, c, conntable.Topics, t)
 	}
+}
+
+// lastFrame is the stamp of a handed-over last frame: the heartbeat keeps its rhythm, from no
+// earlier than this process's start (stamps count from it).
+func (ls *loopState) lastFrame(ms int64) stamp {
+	last := time.UnixMilli(ms)
+	if last.Before(ls.s.started) {
+		last = ls.s.started
+	}
+	return ls.s.stampOf(last)
 }
 
 // adoptJoin is join before the cluster exists: the first connection of a name is noted for
 // mirrorAdopted.
-func (ls *loopState) adoptJoin(c *connState, g conntable.Group, name []byte) {
-	m, first := ls.s.table.JoinFirst(g, name, conntable.ConnSub(conntable.Handle(c.h)))
-	ls.addMember(&c.subState, m)
+func (ls *loopState) adoptJoin(sub conntable.Sub, c *subState, g conntable.Group, name []byte) {
+	m, first := ls.s.table.JoinFirst(g, name, sub)
+	ls.addMember(c, m)
 	if first {
 		ls.s.up.names = append(ls.s.up.names, adoptedName{g: g, name: string(name)})
 	}

@@ -310,23 +310,27 @@ func (ls *loopState) streamLeft(sub conntable.Sub, s *subState) {
 // holds them (the node id and the conn keys survive an upgrade). Their start
 // times are not handed over: they count as begun now. Nothing is refused or
 // kicked for them. It runs once the cluster half exists, before the loops
-// start (only HTTP/1.x connections move; HTTP/2 ones reconnect).
+// start.
 func (s *Server) countAdopted(now time.Time) {
 	cn := s.cluster
 	if cn.users == nil || cn.redis != nil {
 		return
 	}
 	for _, ls := range s.loops {
+		admit := func(sub conntable.Sub, st *subState) {
+			if st.mode != modeStream || !st.subscribed || !st.hasUser {
+				return
+			}
+			key := string(s.appendKeyText(nil, ls.keyOf(sub)))
+			cn.users.Admit(context.Background(), string(ls.subUser(st)), key, now.UnixMilli(), math.MaxInt, true, nil)
+		}
 		for _, page := range ls.pages {
 			for i := range page {
-				c := &page[i]
-				if c.h == 0 || c.mode != modeStream || !c.subscribed || !c.hasUser {
-					continue
+				if c := &page[i]; c.h != 0 {
+					admit(conntable.ConnSub(conntable.Handle(c.h)), &c.subState)
 				}
-				sub := conntable.ConnSub(conntable.Handle(c.h))
-				key := string(s.appendKeyText(nil, ls.keyOf(sub)))
-				cn.users.Admit(context.Background(), string(ls.subUser(&c.subState)), key, now.UnixMilli(), math.MaxInt, true, nil)
 			}
 		}
+		ls.eachStream(ls.index, func(sub conntable.Sub, st *streamSub) { admit(sub, &st.subState) })
 	}
 }

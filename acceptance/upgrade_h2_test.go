@@ -1,0 +1,156 @@
+package acceptance
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+// HTTP/2 connections across an upgrade (SPEC §11): their codec state (windows, stream ids,
+// SETTINGS, queued DATA) and every stream's subscriber move with the socket, so the client
+// keeps its one TCP connection and every stream on it.
+
+// h2Client is golang.org/x/net/http2's client over one counted connection to the edge: h2c
+// with prior knowledge, or over TLS (ALPN h2) when tlsOn.
+func h2Client(cnt *counter, tlsOn bool) *http.Client {
+	return &http.Client{Transport: &http2.Transport{AllowHTTP: !tlsOn,
+		DialTLSContext: func(ctx context.Context, _, addr string, _ *tls.Config) (net.Conn, error) {
+			c, err := cnt.dial(addr)
+			if err != nil || !tlsOn {
+				return c, err
+			}
+			tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+			if err := tc.HandshakeContext(ctx); err != nil {
+				c.Close()
+				return nil, err
+			}
+			if p := tc.ConnectionState().NegotiatedProtocol; p != "h2" {
+				c.Close()
+				return nil, fmt.Errorf("ALPN %q; want h2", p)
+			}
+			return tc, nil
+		}}}
+}
+
+// runH2 opens the subscriber's stream on client (one stream of its shared connection) and
+// reads it until it ends.
+func (s *upSub) runH2(client *http.Client, base string, ready chan<- error) {
+	s.shared = true
+	resp, err := client.Get(fmt.Sprintf("%s/sub?user=%s&topic=%s&format=%s", base, s.user, s.topic, s.format))
+	if err == nil && (resp.StatusCode != 200 || resp.ProtoMajor != 2) {
+		err = fmt.Errorf("status %d over HTTP/%d", resp.StatusCode, resp.ProtoMajor)
+	}
+	ready <- err
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	body := bufio.NewReader(resp.Body)
+	switch s.format {
+	case "sse":
+		err = s.readSSE(body)
+	case "multipart":
+		_, params, _ := strings.Cut(resp.Header.Get("Content-Type"), "boundary=")
+		err = s.readMultipart(body, params)
+	default:
+		err = s.readNDJSON(body)
+	}
+	s.mu.Lock()
+	s.err = err
+	s.mu.Unlock()
+}
+
+// h2Formats are the stream formats an HTTP/2 stream subscribes in (HTTP/1.0's close-delimited
+// ndjson has no HTTP/2 form).
+var h2Formats = []string{"ndjson", "sse", "multipart"}
+
+// subscribeH2 opens perFormat streams of every format on client's one connection to base.
+func (r *upgradeRun) subscribeH2(t *testing.T, client *http.Client, base string, perFormat int) {
+	t.Helper()
+	ready := make(chan error)
+	for _, f := range h2Formats {
+		for range perFormat {
+			k := len(r.subs)
+			s := &upSub{format: f, user: fmt.Sprintf("u%d", k), topic: fmt.Sprintf("t%d", k%r.topics)}
+			r.subs = append(r.subs, s)
+			go s.runH2(client, base, ready)
+			if err := <-ready; err != nil {
+				t.Fatalf("HTTP/2 subscriber %d (%s) on %s: %v", k, f, base, err)
+			}
+		}
+	}
+}
+
+// TestUpgradeMovesH2: h2c and TLS (ALPN h2) connections of Go's HTTP/2 client, each carrying
+// streams in every format, beside HTTP/1.1 ones and a curl --http2-prior-knowledge stream,
+// keep their one TCP connection across SIGUSR2 to a differently versioned binary: every
+// message answered 200 arrives on every stream, in order, with one registered frame, no
+// reconnect frame and no GOAWAY (upgrade_reconnects 0), and heartbeats go on. After the
+// upgrade a new stream on each of the same connections registers and gets its push: the new
+// process took over the stream ids, the windows and an HPACK state in step with the client's.
+func TestUpgradeMovesH2(t *testing.T) {
+	dir, installed := buildInstalled(t, "v2")
+	u, tlsEdge := startTLSUpgradable(t, installed, nil)
+	r := newUpgradeRun(upTopics)
+	r.subscribe(t, u.edge, 0, 1)
+	var h2cDials, tlsDials counter
+	h2c, h2tls := h2Client(&h2cDials, false), h2Client(&tlsDials, true)
+	r.subscribeH2(t, h2c, "http://"+u.edge, 2)
+	r.subscribeH2(t, h2tls, "https://"+tlsEdge, 2)
+	curl := startLineProc(t, "curl", "-sS", "-N", "--http2-prior-knowledge", "http://"+u.edge+"/sub?topic=curlh2")
+	curl.until(t, `"state":"registered"`)
+	r.publish(t, u.api, 5*time.Millisecond)
+	r.published(t, 100)
+	if st := u.stats(t); st["h2_connections"] != 3.0 {
+		t.Fatalf("h2_connections before the upgrade = %v; want 3", st["h2_connections"])
+	}
+
+	u.upgradeTo(filepath.Join(dir, "pushwire-v2"))
+	r.published(t, 100)
+	u.wantStats(t, "after the upgrade", map[string]any{"version": "v2", "upgrades": 1.0, "upgrades_failed": 0.0,
+		"upgrade_reconnects": 0.0, "h2_connections": 3.0})
+
+	// A new stream on each moved connection.
+	for name, c := range map[string]struct {
+		client *http.Client
+		base   string
+	}{"h2c": {h2c, "http://" + u.edge}, "TLS h2": {h2tls, "https://" + tlsEdge}} {
+		s := &upSub{format: "sse", user: "new-" + strings.ReplaceAll(name, " ", "-"), topic: "none"}
+		ready := make(chan error, 1)
+		go s.runH2(c.client, c.base, ready)
+		if err := <-ready; err != nil {
+			t.Fatalf("%s: a new stream after the upgrade: %v", name, err)
+		}
+		waitFor(t, ioTimeout, name+": the new stream's registered event", func() bool { _, reg, _, _, _ := s.snapshot(); return reg == 1 })
+		resp, err := http.Post("http://"+u.api+"/pub/user/"+s.user, "application/json", strings.NewReader(`"after"`))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: publish to the new stream: %v %v", name, resp, err)
+		}
+		resp.Body.Close()
+		waitFor(t, ioTimeout, name+": the push on the new stream", func() bool { ids, _, _, _, _ := s.snapshot(); return len(ids) == 1 })
+	}
+	resp, err := http.Post("http://"+u.api+"/pub/topic/curlh2", "application/json", strings.NewReader(`"to curl after the upgrade"`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("publish to curl's topic: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	for _, l := range curl.until(t, `"data":"to curl after the upgrade"`) {
+		if strings.Contains(l, `"cmd"`) || strings.Contains(l, "GOAWAY") || strings.Contains(l, "curl:") {
+			t.Errorf("curl printed %q across the upgrade", l)
+		}
+	}
+	r.finish(t)
+	if h2cDials.dials.Load() != 1 || tlsDials.dials.Load() != 1 {
+		t.Errorf("the HTTP/2 clients dialled %d (h2c) and %d (TLS) connections; want 1 each (no reconnect)",
+			h2cDials.dials.Load(), tlsDials.dials.Load())
+	}
+}
