@@ -1,0 +1,145 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/handoff"
+	"github.com/pushwire/pushwire/httpcodec/h2"
+	"golang.org/x/net/http2"
+)
+
+// takeOverWith runs TakeOver on a fresh server against an old side that send drives from its
+// hello on (it writes the hello itself, or sends records after one); it returns what the old
+// side's AwaitReady and TakeOver said.
+func takeOverWith(t *testing.T, send func(snd *handoff.Sender, old *net.UnixConn) error) (awaitErr, takeErr error) {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Listen, cfg.APIListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, child, err := handoff.Pair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	newSide, err := handoff.FileConn(child)
+	child.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer newSide.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	took := make(chan error, 1)
+	go func() { _, err := s.TakeOver(newSide, deadline); took <- err }()
+	snd := handoff.NewSender(old, deadline)
+	if err := snd.AwaitStarted(); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(snd, old); err != nil {
+		t.Fatal(err)
+	}
+	awaitErr = snd.AwaitReady()
+	return awaitErr, <-took
+}
+
+// sendH2Conn sends a hello, the plaintext listeners and an HTTP/2 connection's record, then
+// the given H2 record (nil: none), and ends.
+func sendH2Conn(t *testing.T, h2rec *handoff.H2) func(*handoff.Sender, *net.UnixConn) error {
+	return func(snd *handoff.Sender, _ *net.UnixConn) error {
+		if err := snd.Hello(handoff.Meta{NodeID: "node-a", Boundary: "b"}); err != nil {
+			return err
+		}
+		for _, tag := range []int{listenerAPI, listenerEdge} {
+			snd.Add(&handoff.Record{Kind: handoff.KindListener, Listener: handoff.Listener{Tag: uint8(tag)}}, listenerFD(t))
+		}
+		conn := handoff.Record{Kind: handoff.KindConn, Conn: handoff.Conn{
+			Handle: uint64(engine.Handle(1<<32 | 1)), Listener: listenerEdge, Mode: uint8(modeH2)}}
+		if err := snd.Add(&conn, listenerFD(t)); err != nil {
+			return err
+		}
+		if h2rec != nil {
+			h2rec.Handle = conn.Conn.Handle
+			if err := snd.Add(&handoff.Record{Kind: handoff.KindH2, H2: *h2rec}, -1); err != nil {
+				return err
+			}
+		}
+		return snd.End()
+	}
+}
+
+// TestTakeOverRefusesUnusableH2: an HTTP/2 connection whose codec state describes no quiet
+// connection, or that comes without its H2 record, is refused with a clear error by the new
+// process, which aborts the handoff: the old process's AwaitReady sees the reason (and keeps
+// its connections); nothing panics.
+func TestTakeOverRefusesUnusableH2(t *testing.T) {
+	for name, c := range map[string]struct {
+		rec  *handoff.H2
+		want string
+	}{
+		"corrupt codec state":  {&handoff.H2{Codec: []byte{1, 2, 3}}, "unusable connection state"},
+		"no H2 record":         {nil, "without its codec state"},
+		"a stream of no codec": {&handoff.H2{Codec: quietCodecState(t), Streams: []handoff.H2Stream{{ID: 1}}}, "names no open subscriber stream"},
+	} {
+		awaitErr, takeErr := takeOverWith(t, sendH2Conn(t, c.rec))
+		if !errors.Is(awaitErr, handoff.ErrAborted) || !strings.Contains(awaitErr.Error(), c.want) {
+			t.Errorf("%s: the old side's AwaitReady = %v; want the new side's abort saying %q", name, awaitErr, c.want)
+		}
+		if takeErr == nil || !strings.Contains(takeErr.Error(), c.want) {
+			t.Errorf("%s: TakeOver = %v; want an error saying %q", name, takeErr, c.want)
+		}
+	}
+}
+
+// TestTakeOverRefusesOtherProtocol: an old process speaking handoff protocol 2 (before HTTP/2
+// connections moved) meets a new one that speaks 3: the new process aborts naming both
+// versions, and the old one's AwaitReady sees it (it carries on, counted as a failed upgrade).
+func TestTakeOverRefusesOtherProtocol(t *testing.T) {
+	awaitErr, takeErr := takeOverWith(t, func(_ *handoff.Sender, old *net.UnixConn) error {
+		_, _, err := old.WriteMsgUnix([]byte{1, handoff.ProtocolVersion - 1}, nil, nil) // a hello of the version before
+		return err
+	})
+	if !errors.Is(takeErr, handoff.ErrVersion) || !strings.Contains(takeErr.Error(), "protocol version 2") {
+		t.Errorf("TakeOver = %v; want ErrVersion naming protocol version 2", takeErr)
+	}
+	if !errors.Is(awaitErr, handoff.ErrAborted) || !strings.Contains(awaitErr.Error(), "version") {
+		t.Errorf("the old side's AwaitReady = %v; want the new side's abort naming the version", awaitErr)
+	}
+}
+
+// quietCodecState is the state of a codec whose handshake is done and that holds no stream.
+func quietCodecState(t *testing.T) []byte {
+	t.Helper()
+	var in bytes.Buffer
+	in.WriteString(http2.ClientPreface)
+	fr := http2.NewFramer(&in, nil)
+	fr.WriteSettings()
+	fr.WriteSettingsAck()
+	c := h2.NewConn(h2.Config{})
+	out := c.Start(nil)
+	b := in.Bytes()
+	for {
+		var n int
+		var ev h2.Event
+		out, n, ev = c.Feed(out, b)
+		b = b[n:]
+		if ev.Kind == h2.EventNone {
+			break
+		}
+	}
+	state, err := c.AppendState(nil)
+	if err != nil {
+		t.Fatalf("AppendState after the handshake: %v", err)
+	}
+	return state
+}
