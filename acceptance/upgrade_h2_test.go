@@ -6,10 +6,12 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -261,4 +263,161 @@ func TestUpgradeMovesH2QueuedData(t *testing.T) {
 	if goaway {
 		t.Error("GOAWAY on a connection that moved")
 	}
+}
+
+// upgradeH2Conns is TestUpgradeAtScaleH2's h2c connections (10 streams each).
+var upgradeH2Conns = flag.Int("upgrade.h2conns", 100, "TestUpgradeAtScaleH2: h2c connections of 10 streams each")
+
+// upgradeH2Period is TestUpgradeAtScaleH2's time between publishes (each reaches every stream).
+var upgradeH2Period = flag.Duration("upgrade.h2period", 2*time.Millisecond, "TestUpgradeAtScaleH2: time between publishes")
+
+// h2Tally reads one raw h2c connection's streams: the message ids each got, in order, and
+// anything that would mean the connection did not move.
+type h2Tally struct {
+	mu         sync.Mutex
+	ids        map[uint32][]string
+	registered map[uint32]int
+	trouble    []string // reconnect events, GOAWAY, RST_STREAM, the connection's end
+}
+
+func (h *h2Tally) snapshot() (streams, registered int, ids map[uint32][]string, trouble []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ids = map[uint32][]string{}
+	for id, v := range h.ids {
+		ids[id] = slices.Clone(v)
+	}
+	return len(h.ids), len(h.registered), ids, slices.Clone(h.trouble)
+}
+
+// dialH2Tally opens an h2c connection to edge with n SSE streams of path and tallies them.
+func dialH2Tally(t *testing.T, edge, path string, n int) *h2Tally {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", edge, ioTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	fr, w := openH2Streams(c, path, n)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	h := &h2Tally{ids: map[uint32][]string{}, registered: map[uint32]int{}}
+	for i := range n {
+		h.ids[uint32(2*i+1)] = nil
+	}
+	go func() {
+		readH2Frames(fr, w, func(f http2.Frame) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			switch f := f.(type) {
+			case *http2.DataFrame:
+				for _, l := range strings.Split(string(f.Data()), "\n") {
+					switch {
+					case strings.HasPrefix(l, "id: "):
+						h.ids[f.StreamID] = append(h.ids[f.StreamID], strings.TrimPrefix(l, "id: "))
+					case l == "event: registered":
+						h.registered[f.StreamID]++
+					case strings.HasPrefix(l, "event: ") && l != "event: message":
+						h.trouble = append(h.trouble, fmt.Sprintf("stream %d: %s", f.StreamID, l))
+					}
+				}
+			case *http2.GoAwayFrame:
+				h.trouble = append(h.trouble, "GOAWAY")
+			case *http2.RSTStreamFrame:
+				h.trouble = append(h.trouble, fmt.Sprintf("RST_STREAM %d", f.StreamID))
+			}
+		})
+		h.mu.Lock()
+		h.trouble = append(h.trouble, "the connection ended")
+		h.mu.Unlock()
+	}()
+	return h
+}
+
+// TestUpgradeAtScaleH2: -upgrade.h2conns h2c connections (default 100; 20 with -short) of 10
+// SSE streams each, all of one user and one topic, a publisher every 2 ms (-upgrade.h2period)
+// alternately to the user and the topic, SIGUSR2 with a differently versioned binary
+// mid-stream: every stream gets every message answered 200, in order, with one registered
+// event, no reconnect event, no GOAWAY or RST_STREAM, on its one connection. It logs the
+// figures BENCHMARKS.md quotes.
+func TestUpgradeAtScaleH2(t *testing.T) {
+	conns := *upgradeH2Conns
+	if testing.Short() {
+		conns = 20
+	}
+	dir, installed := buildInstalled(t, "v2")
+	u := startUpgradable(t, installed, nil, "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--heartbeat", "5s")
+	tallies := make([]*h2Tally, conns)
+	for i := range tallies {
+		tallies[i] = dialH2Tally(t, u.edge, "/sub?user=u0&topic=t0&format=sse", 10)
+	}
+	waitFor(t, 60*time.Second, "every stream's registered event", func() bool {
+		for _, h := range tallies {
+			if _, reg, _, _ := h.snapshot(); reg != 10 {
+				return false
+			}
+		}
+		return true
+	})
+	pub, stop, done := newUpPublisher(), make(chan struct{}), make(chan struct{})
+	go func() { pub.run(u.api, 1, 1, *upgradeH2Period, stop); close(done) }()
+	answered := func() int { pub.mu.Lock(); defer pub.mu.Unlock(); return len(pub.sent) }
+	waitFor(t, 60*time.Second, "500 publishes", func() bool { return answered() >= 500 })
+	oldRSS := rssKB(t, u.cmd.Process.Pid)
+	u.install(filepath.Join(dir, "pushwire-v2"))
+	sent := time.Now()
+	u.usr2()
+	u.awaitExit0(90 * time.Second)
+	exited := time.Since(sent)
+	handed := u.waitLog(`upgrade: handed over.* paused=(\S+).*`)
+	base := answered()
+	waitFor(t, 60*time.Second, "500 more publishes", func() bool { return answered() >= base+500 })
+	close(stop)
+	<-done
+	var pid int
+	fmt.Sscan(u.waitLog(`started the new binary.* pid=(\d+)`)[1], &pid)
+	newRSS := rssKB(t, pid)
+
+	pub.mu.Lock()
+	var want []string // every stream is user u0's and in topic t0: every message
+	for _, m := range pub.sent {
+		want = append(want, m.id)
+	}
+	bad, longest := pub.bad, pub.longest
+	pub.mu.Unlock()
+	if len(bad) > 0 {
+		t.Errorf("publishes not answered 200: %q", bad)
+	}
+	waitFor(t, 60*time.Second, "every message on every stream", func() bool {
+		for _, h := range tallies {
+			_, _, ids, trouble := h.snapshot()
+			if len(trouble) > 0 {
+				return true // reported below
+			}
+			for _, got := range ids {
+				if len(got) < len(want) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	for i, h := range tallies {
+		streams, reg, ids, trouble := h.snapshot()
+		if streams != 10 || reg != 10 || len(trouble) > 0 {
+			t.Errorf("connection %d: %d streams, %d registered events, %q; want 10, 10, nothing else", i, streams, reg, trouble[:min(len(trouble), 5)])
+			continue
+		}
+		for id, got := range ids {
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("connection %d stream %d: %d messages, want %d in publish order (first difference at %d)",
+					i, id, len(got), len(want), firstDiff(got, want))
+			}
+		}
+	}
+	u.wantStats(t, "after the upgrade", map[string]any{"version": "v2", "upgrade_reconnects": 0.0, "h2_connections": float64(conns)})
+	t.Log(handed[0])
+	t.Logf("%d h2c connections × 10 streams: paused %s, SIGUSR2 to the old process's exit %v; longest wait between publish answers %v; %d messages to every stream; RSS %d KiB before (%d B a stream), %d KiB in the new process after (%d B a stream); race detector %v",
+		conns, handed[1], exited.Round(time.Millisecond), longest.Round(time.Millisecond), len(want), oldRSS, oldRSS*1024/(10*conns), newRSS, newRSS*1024/(10*conns), *upgradeRace)
 }
