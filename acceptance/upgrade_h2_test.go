@@ -363,7 +363,8 @@ func TestUpgradeAtScaleH2(t *testing.T) {
 	pub, stop, done := newUpPublisher(), make(chan struct{}), make(chan struct{})
 	go func() { pub.run(u.api, 1, 1, *upgradeH2Period, stop); close(done) }()
 	answered := func() int { pub.mu.Lock(); defer pub.mu.Unlock(); return len(pub.sent) }
-	waitFor(t, 60*time.Second, "500 publishes", func() bool { return answered() >= 500 })
+	n := max(50, int(time.Second / *upgradeH2Period)) // about a second's worth before and after
+	waitFor(t, 60*time.Second, fmt.Sprintf("%d publishes", n), func() bool { return answered() >= n })
 	oldRSS := rssKB(t, u.cmd.Process.Pid)
 	u.install(filepath.Join(dir, "pushwire-v2"))
 	sent := time.Now()
@@ -372,7 +373,7 @@ func TestUpgradeAtScaleH2(t *testing.T) {
 	exited := time.Since(sent)
 	handed := u.waitLog(`upgrade: handed over.* paused=(\S+).*`)
 	base := answered()
-	waitFor(t, 60*time.Second, "500 more publishes", func() bool { return answered() >= base+500 })
+	waitFor(t, 60*time.Second, fmt.Sprintf("%d more publishes", n), func() bool { return answered() >= base+n })
 	close(stop)
 	<-done
 	var pid int
