@@ -60,19 +60,7 @@ func (s *upSub) runH2(client *http.Client, base string, ready chan<- error) {
 		return
 	}
 	defer resp.Body.Close()
-	body := bufio.NewReader(resp.Body)
-	switch s.format {
-	case "sse":
-		err = s.readSSE(body)
-	case "multipart":
-		_, params, _ := strings.Cut(resp.Header.Get("Content-Type"), "boundary=")
-		err = s.readMultipart(body, params)
-	default:
-		err = s.readNDJSON(body)
-	}
-	s.mu.Lock()
-	s.err = err
-	s.mu.Unlock()
+	s.read(resp, s.format)
 }
 
 // h2Formats are the stream formats an HTTP/2 stream subscribes in (HTTP/1.0's close-delimited
@@ -293,15 +281,7 @@ func (h *h2Tally) snapshot() (streams, registered int, ids map[uint32][]string, 
 // dialH2Tally opens an h2c connection to edge with n SSE streams of path and tallies them.
 func dialH2Tally(t *testing.T, edge, path string, n int) *h2Tally {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", edge, ioTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	fr, w := openH2Streams(c, path, n)
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	_, fr, w := dialH2(t, edge, path, n)
 	h := &h2Tally{ids: map[uint32][]string{}, registered: map[uint32]int{}}
 	for i := range n {
 		h.ids[uint32(2*i+1)] = nil

@@ -282,7 +282,13 @@ func (s *upSub) run(cnt *counter, edge string, ready chan<- error) {
 	if err != nil {
 		return
 	}
+	s.read(resp, format)
+}
+
+// read reads the stream's body in format until it ends, and keeps why it ended.
+func (s *upSub) read(resp *http.Response, format string) {
 	body := bufio.NewReader(resp.Body)
+	var err error
 	switch format {
 	case "sse":
 		err = s.readSSE(body)
@@ -1012,15 +1018,7 @@ func (h *h2Streams) send(t *testing.T, b []byte) {
 // dialH2Streams opens an h2c connection (prior knowledge) to edge with n GET streams of path.
 func dialH2Streams(t *testing.T, edge, path string, n int) *h2Streams {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", edge, ioTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	fr, w := openH2Streams(c, path, n)
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	c, fr, w := dialH2(t, edge, path, n)
 	h := &h2Streams{c: c, reconnects: map[uint32]bool{}}
 	registered := make(chan uint32, n)
 	go readH2Frames(fr, w, func(f http2.Frame) {
@@ -1050,6 +1048,22 @@ func dialH2Streams(t *testing.T, edge, path string, n int) *h2Streams {
 		}
 	}
 	return h
+}
+
+// dialH2 dials edge and opens n GET streams of path on it (openH2Streams); the connection
+// closes when the test ends.
+func dialH2(t *testing.T, edge, path string, n int) (net.Conn, *http2.Framer, *bufio.Writer) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", edge, ioTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	fr, w := openH2Streams(c, path, n)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return c, fr, w
 }
 
 // openH2Streams writes to c the h2c preface, SETTINGS and a connection window opened wide, and

@@ -16,14 +16,17 @@ import (
 	"golang.org/x/net/http2"
 )
 
-// takeOverWith runs TakeOver on a fresh server against an old side that send drives from its
-// hello on (it writes the hello itself, or sends records after one); it returns what the old
-// side's AwaitReady and TakeOver said.
-func takeOverWith(t *testing.T, send func(snd *handoff.Sender, old *net.UnixConn) error) (awaitErr, takeErr error) {
+// takeOverWith runs TakeOver on a fresh server (its plaintext listeners on free ports, its
+// configuration changed by tweak if not nil) against an old side that send drives from its
+// hello on; it returns what the old side's AwaitReady and TakeOver said.
+func takeOverWith(t *testing.T, tweak func(*Config), send func(snd *handoff.Sender, old *net.UnixConn) error) (awaitErr, takeErr error) {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Listen, cfg.APIListen = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if tweak != nil {
+		tweak(&cfg)
+	}
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +94,7 @@ func TestTakeOverRefusesUnusableH2(t *testing.T) {
 		"no H2 record":         {nil, "without its codec state"},
 		"a stream of no codec": {&handoff.H2{Codec: quietCodecState(t), Streams: []handoff.H2Stream{{ID: 1}}}, "names no open subscriber stream"},
 	} {
-		awaitErr, takeErr := takeOverWith(t, sendH2Conn(t, c.rec))
+		awaitErr, takeErr := takeOverWith(t, nil, sendH2Conn(t, c.rec))
 		if !errors.Is(awaitErr, handoff.ErrAborted) || !strings.Contains(awaitErr.Error(), c.want) {
 			t.Errorf("%s: the old side's AwaitReady = %v; want the new side's abort saying %q", name, awaitErr, c.want)
 		}
@@ -105,7 +108,7 @@ func TestTakeOverRefusesUnusableH2(t *testing.T) {
 // connections moved) meets a new one that speaks 3: the new process aborts naming both
 // versions, and the old one's AwaitReady sees it (it carries on, counted as a failed upgrade).
 func TestTakeOverRefusesOtherProtocol(t *testing.T) {
-	awaitErr, takeErr := takeOverWith(t, func(_ *handoff.Sender, old *net.UnixConn) error {
+	awaitErr, takeErr := takeOverWith(t, nil, func(_ *handoff.Sender, old *net.UnixConn) error {
 		_, _, err := old.WriteMsgUnix([]byte{1, handoff.ProtocolVersion - 1}, nil, nil) // a hello of the version before
 		return err
 	})
