@@ -85,10 +85,12 @@ func (r *upgradeRun) subscribeH2(t *testing.T, client *http.Client, base string,
 }
 
 // TestUpgradeMovesH2: h2c and TLS (ALPN h2) connections of Go's HTTP/2 client, each carrying
-// streams in every format, beside HTTP/1.1 ones and a curl --http2-prior-knowledge stream,
+// streams in every format, beside HTTP/1.1 ones and curl streams (--http2-prior-knowledge and
+// --http2 over TLS),
 // keep their one TCP connection across SIGUSR2 to a differently versioned binary: every
 // message answered 200 arrives on every stream, in order, with one registered frame, no
-// reconnect frame and no GOAWAY (upgrade_reconnects 0), and heartbeats go on. After the
+// reconnect frame and no GOAWAY (upgrade_reconnects 0), heartbeats go on and the streams'
+// conn keys still name them (GET /conn/<key>). After the
 // upgrade a new stream on each of the same connections registers and gets its push: the new
 // process took over the stream ids, the windows and an HPACK state in step with the client's.
 func TestUpgradeMovesH2(t *testing.T) {
@@ -100,18 +102,39 @@ func TestUpgradeMovesH2(t *testing.T) {
 	h2c, h2tls := h2Client(&h2cDials, false), h2Client(&tlsDials, true)
 	r.subscribeH2(t, h2c, "http://"+u.edge, 2)
 	r.subscribeH2(t, h2tls, "https://"+tlsEdge, 2)
-	curl := startLineProc(t, "curl", "-sS", "-N", "--http2-prior-knowledge", "http://"+u.edge+"/sub?topic=curlh2")
-	curl.until(t, `"state":"registered"`)
+	curls := []*lineProc{
+		startLineProc(t, "curl", "-sS", "-N", "--http2-prior-knowledge", "http://"+u.edge+"/sub?topic=curlh2"),
+		startLineProc(t, "curl", "-sS", "-N", "-k", "--http2", "https://"+tlsEdge+"/sub?topic=curlh2"),
+	}
+	for _, c := range curls {
+		c.until(t, `"state":"registered"`)
+	}
 	r.publish(t, u.api, 5*time.Millisecond)
 	r.published(t, 100)
-	if st := u.stats(t); st["h2_connections"] != 3.0 {
-		t.Fatalf("h2_connections before the upgrade = %v; want 3", st["h2_connections"])
+	if st := u.stats(t); st["h2_connections"] != 4.0 {
+		t.Fatalf("h2_connections before the upgrade = %v; want 4", st["h2_connections"])
 	}
 
 	u.upgradeTo(filepath.Join(dir, "pushwire-v2"))
 	r.published(t, 100)
 	u.wantStats(t, "after the upgrade", map[string]any{"version": "v2", "upgrades": 1.0, "upgrades_failed": 0.0,
-		"upgrade_reconnects": 0.0, "h2_connections": 3.0})
+		"upgrade_reconnects": 0.0, "h2_connections": 4.0})
+	// The conn keys the old process gave the HTTP/2 streams name them in the new one.
+	for _, s := range r.subs {
+		if !s.shared || s.format != "ndjson" {
+			continue
+		}
+		resp, err := http.Get("http://" + u.api + "/conn/" + s.keyText())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d struct{ User string }
+		json.NewDecoder(resp.Body).Decode(&d)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || d.User != s.user {
+			t.Errorf("GET /conn/<key of %s's HTTP/2 stream> after the upgrade = %d, user %q; want 200, %q", s.user, resp.StatusCode, d.User, s.user)
+		}
+	}
 
 	// A new stream on each moved connection.
 	for name, c := range map[string]struct {
@@ -137,9 +160,11 @@ func TestUpgradeMovesH2(t *testing.T) {
 		t.Fatalf("publish to curl's topic: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	for _, l := range curl.until(t, `"data":"to curl after the upgrade"`) {
-		if strings.Contains(l, `"cmd"`) || strings.Contains(l, "GOAWAY") || strings.Contains(l, "curl:") {
-			t.Errorf("curl printed %q across the upgrade", l)
+	for _, c := range curls {
+		for _, l := range c.until(t, `"data":"to curl after the upgrade"`) {
+			if strings.Contains(l, `"cmd"`) || strings.Contains(l, "curl:") {
+				t.Errorf("%v printed %q across the upgrade", c.cmd.Args, l)
+			}
 		}
 	}
 	r.finish(t)

@@ -87,7 +87,10 @@ func (ls *loopState) exportH2(c *connState, r *handoff.Conn) (*handoff.Record, e
 		Streams: make([]handoff.H2Stream, 0, len(hc.subs))}}
 	for _, sub := range hc.subs {
 		st := ls.stream(sub)
-		if st == nil || st.mode != modeStream {
+		if st == nil {
+			continue // gone already
+		}
+		if st.mode != modeStream {
 			return nil, errors.New("a stream of the connection is not a subscriber stream")
 		}
 		s := handoff.H2Stream{ID: st.id, Sub: handoff.Conn{Handle: uint64(sub), Mode: uint8(modeStream)}}
