@@ -14,6 +14,7 @@ import (
 	"github.com/pushwire/pushwire/handoff"
 	"github.com/pushwire/pushwire/httpcodec/h2"
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // takeOverWith runs TakeOver on a fresh server (its plaintext listeners on free ports, its
@@ -145,4 +146,70 @@ func quietCodecState(t *testing.T) []byte {
 		t.Fatalf("AppendState after the handshake: %v", err)
 	}
 	return state
+}
+
+// TestQuiesceWaitsForH2HeaderBlock: an HTTP/2 connection in the middle of a header block
+// cannot move (the HPACK decoder holds part of a field): a quiesce round counts it busy and
+// leaves it attached, so the rest of the block is read; once the request is answered the next
+// round takes it. A handoff undone then (stepResume) leaves the connection as it was: both
+// streams get the next push.
+func TestQuiesceWaitsForH2HeaderBlock(t *testing.T) {
+	s := testNode(t, nil)
+	c := dialRawH2(t, s)
+	c.get(1, "/sub?topic=q")
+	c.until("stream 1's registered frame", isData(1, "registered"))
+
+	var blk bytes.Buffer
+	enc := hpack.NewEncoder(&blk)
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "t"}, {":path", "/sub?topic=q"}} {
+		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	half := blk.Len() / 2
+	if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: blk.Bytes()[:half], EndStream: true}); err != nil {
+		t.Fatal(err)
+	}
+	// Until the loop has read the HEADERS, a round may take the connection (it is quiet):
+	// undo and try again.
+	deadline := time.Now().Add(10 * time.Second)
+	for s.round(stepQuiesce) == 0 {
+		s.round(stepResume)
+		if time.Now().After(deadline) {
+			t.Fatal("no quiesce round found the header block in progress")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if busy := s.round(stepQuiesce); busy != 1 {
+		t.Fatalf("a second round: %d busy; want 1 (the header block is still open)", busy)
+	}
+	if err := c.fr.WriteContinuation(3, true, blk.Bytes()[half:]); err != nil {
+		t.Fatal(err)
+	}
+	c.until("stream 3's registered frame (the connection is still read)", isData(3, "registered"))
+	if busy := s.round(stepQuiesce); busy != 0 {
+		t.Fatalf("a round after the block ended: %d busy; want 0", busy)
+	}
+	moved := 0
+	for i := range s.up.loops {
+		for _, h := range s.up.loops[i].detached {
+			ran := make(chan bool)
+			s.eng.Submit(h.Loop(), engine.Task{Op: opRun, V: func(*engine.Loop) { ran <- s.loops[h.Loop()].h2Of(h) != nil }})
+			if <-ran {
+				moved++
+			}
+		}
+	}
+	if moved != 1 {
+		t.Fatalf("%d HTTP/2 connections detached; want 1", moved)
+	}
+	s.round(stepResume)
+	if status, n := pub(t, s, "/pub/topic/q", "after"); status != 200 || n != 2 {
+		t.Fatalf("publish after the undone handoff = %d, delivered %d; want 200, 2", status, n)
+	}
+	got := map[uint32]bool{}
+	c.until("the push on both streams", func(f http2.Frame) bool {
+		for _, id := range []uint32{1, 3} {
+			got[id] = got[id] || isData(id, `"data":"after"`)(f)
+		}
+		return got[1] && got[3]
+	})
 }
