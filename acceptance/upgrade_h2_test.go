@@ -279,7 +279,7 @@ func TestUpgradeMovesH2QueuedData(t *testing.T) {
 }
 
 // upgradeH2Conns is TestUpgradeAtScaleH2's h2c connections (10 streams each).
-var upgradeH2Conns = flag.Int("upgrade.h2conns", 100, "TestUpgradeAtScaleH2: h2c connections of 10 streams each")
+var upgradeH2Conns = flag.Int("upgrade.h2conns", 100, "TestUpgradeAtScaleH2: HTTP/2 connections of 10 streams each (half h2c, half TLS)")
 
 // upgradeH2Period is TestUpgradeAtScaleH2's time between publishes (each reaches every stream).
 var upgradeH2Period = flag.Duration("upgrade.h2period", 2*time.Millisecond, "TestUpgradeAtScaleH2: time between publishes")
@@ -303,10 +303,11 @@ func (h *h2Tally) snapshot() (streams, registered int, ids map[uint32][]string, 
 	return len(h.ids), len(h.registered), ids, slices.Clone(h.trouble)
 }
 
-// dialH2Tally opens an h2c connection to edge with n SSE streams of path and tallies them.
-func dialH2Tally(t *testing.T, edge, path string, n int) *h2Tally {
+// dialH2Tally opens an HTTP/2 connection to edge (h2c, or TLS when tlsOn) with n SSE streams
+// of path and tallies them.
+func dialH2Tally(t *testing.T, edge string, tlsOn bool, path string, n int) *h2Tally {
 	t.Helper()
-	_, fr, w := dialH2(t, edge, path, n)
+	_, fr, w := dialH2(t, edge, tlsOn, path, n)
 	h := &h2Tally{ids: map[uint32][]string{}, registered: map[uint32]int{}}
 	for i := range n {
 		h.ids[uint32(2*i+1)] = nil
@@ -340,8 +341,8 @@ func dialH2Tally(t *testing.T, edge, path string, n int) *h2Tally {
 	return h
 }
 
-// TestUpgradeAtScaleH2: -upgrade.h2conns h2c connections (default 100; 20 with -short) of 10
-// SSE streams each, all of one user and one topic, a publisher every 2 ms (-upgrade.h2period)
+// TestUpgradeAtScaleH2: -upgrade.h2conns HTTP/2 connections (default 100; 20 with -short),
+// half h2c and half over TLS (ALPN h2), of 10 SSE streams each, all of one user and one topic, a publisher every 2 ms (-upgrade.h2period)
 // alternately to the user and the topic, SIGUSR2 with a differently versioned binary
 // mid-stream: every stream gets every message answered 200, in order, with one registered
 // event, no reconnect event, no GOAWAY or RST_STREAM, on its one connection. It logs the
@@ -352,10 +353,14 @@ func TestUpgradeAtScaleH2(t *testing.T) {
 		conns = 20
 	}
 	dir, installed := buildInstalled(t, "v2")
-	u := startUpgradable(t, installed, nil, "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--heartbeat", "5s")
+	u, tlsEdge := startTLSUpgradable(t, installed, nil)
 	tallies := make([]*h2Tally, conns)
 	for i := range tallies {
-		tallies[i] = dialH2Tally(t, u.edge, "/sub?user=u0&topic=t0&format=sse", 10)
+		edge := u.edge
+		if i%2 == 1 {
+			edge = tlsEdge
+		}
+		tallies[i] = dialH2Tally(t, edge, i%2 == 1, "/sub?user=u0&topic=t0&format=sse", 10)
 	}
 	waitFor(t, 60*time.Second, "every stream's registered event", func() bool {
 		for _, h := range tallies {
@@ -424,6 +429,6 @@ func TestUpgradeAtScaleH2(t *testing.T) {
 	}
 	u.wantStats(t, "after the upgrade", map[string]any{"version": "v2", "upgrade_reconnects": 0.0, "h2_connections": float64(conns)})
 	t.Log(handed[0])
-	t.Logf("%d h2c connections × 10 streams: paused %s, SIGUSR2 to the old process's exit %v; longest wait between publish answers %v; %d messages to every stream; RSS %d KiB before (%d B a stream), %d KiB in the new process after (%d B a stream); race detector %v",
+	t.Logf("%d HTTP/2 connections (half over TLS) × 10 streams: paused %s, SIGUSR2 to the old process's exit %v; longest wait between publish answers %v; %d messages to every stream; RSS %d KiB before (%d B a stream), %d KiB in the new process after (%d B a stream); race detector %v",
 		conns, handed[1], exited.Round(time.Millisecond), longest.Round(time.Millisecond), len(want), oldRSS, oldRSS*1024/(10*conns), newRSS, newRSS*1024/(10*conns), *upgradeRace)
 }

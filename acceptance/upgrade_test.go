@@ -1018,7 +1018,7 @@ func (h *h2Streams) send(t *testing.T, b []byte) {
 // dialH2Streams opens an h2c connection (prior knowledge) to edge with n GET streams of path.
 func dialH2Streams(t *testing.T, edge, path string, n int) *h2Streams {
 	t.Helper()
-	c, fr, w := dialH2(t, edge, path, n)
+	c, fr, w := dialH2(t, edge, false, path, n)
 	h := &h2Streams{c: c, reconnects: map[uint32]bool{}}
 	registered := make(chan uint32, n)
 	go readH2Frames(fr, w, func(f http2.Frame) {
@@ -1050,15 +1050,22 @@ func dialH2Streams(t *testing.T, edge, path string, n int) *h2Streams {
 	return h
 }
 
-// dialH2 dials edge and opens n GET streams of path on it (openH2Streams); the connection
-// closes when the test ends.
-func dialH2(t *testing.T, edge, path string, n int) (net.Conn, *http2.Framer, *bufio.Writer) {
+// dialH2 dials edge, over TLS with ALPN h2 when tlsOn, and opens n GET streams of path on it
+// (openH2Streams); the connection closes when the test ends.
+func dialH2(t *testing.T, edge string, tlsOn bool, path string, n int) (net.Conn, *http2.Framer, *bufio.Writer) {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", edge, ioTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
+	if tlsOn {
+		tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+		if err := tc.Handshake(); err != nil || tc.ConnectionState().NegotiatedProtocol != "h2" {
+			t.Fatalf("TLS handshake with %s: %v, ALPN %q", edge, err, tc.ConnectionState().NegotiatedProtocol)
+		}
+		c = tc
+	}
 	fr, w := openH2Streams(c, path, n)
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
