@@ -90,7 +90,8 @@ func (r *upgradeRun) subscribeH2(t *testing.T, client *http.Client, base string,
 // keep their one TCP connection across SIGUSR2 to a differently versioned binary: every
 // message answered 200 arrives on every stream, in order, with one registered frame, no
 // reconnect frame and no GOAWAY (upgrade_reconnects 0), heartbeats go on and the streams'
-// conn keys still name them (GET /conn/<key>). After the
+// conn keys still name them (GET /conn/<key>). A long-poll waiting on the h2c connection is
+// answered 204 and the next one, on the same connection, gets its message. After the
 // upgrade a new stream on each of the same connections registers and gets its push: the new
 // process took over the stream ids, the windows and an HPACK state in step with the client's.
 func TestUpgradeMovesH2(t *testing.T) {
@@ -109,6 +110,33 @@ func TestUpgradeMovesH2(t *testing.T) {
 	for _, c := range curls {
 		c.until(t, `"state":"registered"`)
 	}
+	// A long-poll waiting on the h2c connection at the upgrade.
+	poll := func() <-chan string {
+		ch := make(chan string, 1)
+		go func() {
+			resp, err := h2c.Get("http://" + u.edge + "/sub?format=poll&topic=polled")
+			if err != nil {
+				ch <- err.Error()
+				return
+			}
+			var body strings.Builder
+			bufio.NewReader(resp.Body).WriteTo(&body)
+			resp.Body.Close()
+			ch <- resp.Status + " " + body.String()
+		}()
+		return ch
+	}
+	polled := poll()
+	waitFor(t, ioTimeout, "the long-poll waiting", func() bool {
+		resp, err := http.Get("http://" + u.api + "/presence/topic/polled")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var p struct{ Subscribers int }
+		json.NewDecoder(resp.Body).Decode(&p)
+		return p.Subscribers == 1
+	})
 	r.publish(t, u.api, 5*time.Millisecond)
 	r.published(t, 100)
 	if st := u.stats(t); st["h2_connections"] != 4.0 {
@@ -134,6 +162,26 @@ func TestUpgradeMovesH2(t *testing.T) {
 		if resp.StatusCode != 200 || d.User != s.user {
 			t.Errorf("GET /conn/<key of %s's HTTP/2 stream> after the upgrade = %d, user %q; want 200, %q", s.user, resp.StatusCode, d.User, s.user)
 		}
+	}
+
+	// The long-poll was answered 204 at the quiesce; the client asks again, of the new process,
+	// on the same connection.
+	if a := <-polled; !strings.HasPrefix(a, "204") {
+		t.Errorf("the long-poll waiting at the upgrade: %q; want 204", a)
+	}
+	polled = poll()
+	waitFor(t, ioTimeout, "the next long-poll waiting", func() bool {
+		resp, err := http.Post("http://"+u.api+"/pub/topic/polled", "application/json", strings.NewReader(`"polled"`))
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var a struct{ Delivered int }
+		json.NewDecoder(resp.Body).Decode(&a)
+		return a.Delivered == 1
+	})
+	if a := <-polled; !strings.HasPrefix(a, "200") || !strings.Contains(a, `"data":"polled"`) {
+		t.Errorf("the long-poll after the upgrade: %q; want 200 with the message", a)
 	}
 
 	// A new stream on each moved connection.
