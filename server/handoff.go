@@ -55,6 +55,7 @@ type upgradeState struct {
 	failed     atomic.Uint64 // handoffs that failed; this process carried on
 	reconnects atomic.Uint64 // connections that could not move and got the reconnect frame
 	loops      []loopUpgrade // by loop index; each touched only by its loop during a round
+	h2Until    time.Time     // HTTP/2 conns not quiet by then cannot move (handoffh2.go)
 
 	// Pushes from peers (cluster links): refused while a handoff runs, so that none reaches a
 	// connection being handed over; takes counts those in flight.
@@ -107,7 +108,6 @@ type loopUpgrade struct {
 	busy      int                    // connections not detached yet because their answer is being made
 	late      bool                   // a write reached an exported conn
 	h2Ended   map[engine.Handle]bool // HTTP/2 conns told to reconnect (h2CannotMove): once each
-	h2        h2Upgrade              // HTTP/2 conns in the handoff (handoffh2.go)
 }
 
 type heldListener struct {
@@ -172,6 +172,7 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // the export's copies: see TakeOver
 	frozen := time.Now()
 	quiet := frozen.Add(min(5*time.Second, time.Until(deadline)/2))
+	s.up.h2Until = frozen.Add(min(h2QuietWait, quiet.Sub(frozen)/2))
 	for s.up.takes.Load() > 0 { // pushes from peers taken before the refusal: let them land
 		if time.Now().After(quiet) {
 			return errors.New("pushes from peers still being delivered")
@@ -290,7 +291,6 @@ func (ls *loopState) upgradeStep(l *engine.Loop, st *upgradeStep) {
 func (ls *loopState) quiesce(l *engine.Loop, u *loopUpgrade) {
 	if !u.frozen {
 		u.frozen = true
-		u.h2.since = l.Now()
 		l.DetachListeners(func(fd, tag int, tls bool) {
 			u.listeners = append(u.listeners, heldListener{fd: fd, tag: tag, tls: tls})
 		})

@@ -24,17 +24,13 @@ import (
 // advertise a header table of 0 from the first SETTINGS, so once the peer acknowledged them
 // and between header blocks our decoder is empty, as the new process's is. A connection that
 // is not quiet is busy for a round, as an HTTP/1.x connection mid-answer is, for up to
-// h2QuietWait; one still not quiet by then (a peer that stopped mid-frame, or never
+// h2QuietWait (half the time the handoff waits for busy connections, if that is shorter); one
+// still not quiet by then (a peer that stopped mid-frame, or never
 // acknowledged our SETTINGS) gets the reconnect frames and GOAWAY (counted in
 // upgrade_reconnects) rather than holding the whole handoff back.
 
 // h2QuietWait bounds how long quiesce waits for an HTTP/2 connection to come quiet.
 const h2QuietWait = time.Second
-
-// h2Upgrade is one loop's HTTP/2 part of a handoff on the old side.
-type h2Upgrade struct {
-	since time.Time // when the loop froze: the start of h2QuietWait
-}
 
 // quiesceH2 detaches HTTP/2 connection c once it is quiet and none of its streams is waiting
 // for an answer; a waiting long-poll is answered 204 first (the client asks again, of the new
@@ -61,7 +57,7 @@ func (ls *loopState) quiesceH2(l *engine.Loop, c *connState, u *loopUpgrade, now
 	switch {
 	case answering:
 		u.busy++
-	case !hc.codec.Movable() && l.Now().Sub(u.h2.since) < h2QuietWait:
+	case !hc.codec.Movable() && l.Now().Before(ls.s.up.h2Until):
 		u.busy++
 	case !hc.codec.Movable():
 		ls.h2CannotMove(l, c, u, nowMs)

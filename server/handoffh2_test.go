@@ -169,8 +169,9 @@ func TestQuiesceWaitsForH2HeaderBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Until the loop has read the HEADERS, a round may take the connection (it is quiet):
-	// undo and try again.
+	// undo and try again. HandOff would set how long a connection may stay unquiet.
 	deadline := time.Now().Add(10 * time.Second)
+	s.up.h2Until = deadline
 	for s.round(stepQuiesce) == 0 {
 		s.round(stepResume)
 		if time.Now().After(deadline) {
