@@ -25,9 +25,9 @@ import (
 // and between header blocks our decoder is empty, as the new process's is. A connection that
 // is not quiet is busy for a round, as an HTTP/1.x connection mid-answer is, for up to
 // h2QuietWait (half the time the handoff waits for busy connections, if that is shorter); one
-// still not quiet by then (a peer that stopped mid-frame, or never
-// acknowledged our SETTINGS) gets the reconnect frames and GOAWAY (counted in
-// upgrade_reconnects) rather than holding the whole handoff back.
+// still not quiet by then (a peer that stopped mid-frame, or never acknowledged our SETTINGS)
+// gets the reconnect frames and GOAWAY (counted in upgrade_reconnects) rather than holding
+// the whole handoff back.
 
 // h2QuietWait bounds how long quiesce waits for an HTTP/2 connection to come quiet.
 const h2QuietWait = time.Second
