@@ -65,5 +65,5 @@ type stamp uint32
 
 const stampUnit = 100 * time.Millisecond
 
-func (s *Server) stampOf(t time.Time) stamp { return stamp(t.Sub(s.started) / stampUnit) }
-func (s *Server) timeOf(st stamp) time.Time { return s.started.Add(time.Duration(st) * stampUnit) }
+func (s *Node) stampOf(t time.Time) stamp { return stamp(t.Sub(s.started) / stampUnit) }
+func (s *Node) timeOf(st stamp) time.Time { return s.started.Add(time.Duration(st) * stampUnit) }

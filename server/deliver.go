@@ -9,7 +9,7 @@ import (
 // deliver writes m to subscriber sub (carried in an engine.Handle by the
 // task queue) if it is still one of this loop's. It runs on sub's loop; the
 // caller holds a reference to m until the loop's flush.
-func (ls *loopState) deliver(l *engine.Loop, h engine.Handle, m *message) {
+func (ls *Loop) deliver(l *engine.Loop, h engine.Handle, m *message) {
 	sub := conntable.Sub(h)
 	c, conn := ls.subscriberOf(sub)
 	if c == nil {
@@ -31,19 +31,19 @@ func (ls *loopState) deliver(l *engine.Loop, h engine.Handle, m *message) {
 	case modePoll:
 		ls.observeDelay(m)
 		ls.one[0] = m
-		ls.pollAnswer(l, sub, c, ls.one[:], false)
+		ls.s.glue.pollAnswer(l, sub, c, ls.one[:], false)
 		ls.one[0] = nil
 	}
 }
 
 // writeMessage writes m to the subscriber connection h carries.
-func (ls *loopState) writeMessage(l *engine.Loop, h engine.Handle, c *connState, m *message) {
+func (ls *Loop) writeMessage(l *engine.Loop, h engine.Handle, c *connState, m *message) {
 	ls.messageTo(l, conntable.ConnSub(conntable.Handle(h)), &c.subState, h, m)
 }
 
 // messageTo writes m's shared frame for s's format by reference, to the
 // connection conn that carries subscriber sub.
-func (ls *loopState) messageTo(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle, m *message) {
+func (ls *Loop) messageTo(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle, m *message) {
 	fr := m.frame(s.format, ls.s.boundary)
 	ls.writeTo(l, sub, s, conn, s.pick(fr.raw, fr.chunked), true)
 	s.at = ls.s.stampOf(l.Now())
@@ -55,13 +55,13 @@ func (ls *loopState) messageTo(l *engine.Loop, sub conntable.Sub, s *subState, c
 
 // writeStored writes a stored message to the subscriber connection h
 // carries; see storedTo.
-func (ls *loopState) writeStored(l *engine.Loop, h engine.Handle, c *connState, m *message, resend bool) {
+func (ls *Loop) writeStored(l *engine.Loop, h engine.Handle, c *connState, m *message, resend bool) {
 	ls.storedTo(l, conntable.ConnSub(conntable.Handle(h)), &c.subState, h, m, resend)
 }
 
 // storedTo writes a stored message during a replay; resend flags it as
 // one the client may have had (push.AppendResendFrame).
-func (ls *loopState) storedTo(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle, m *message, resend bool) {
+func (ls *Loop) storedTo(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle, m *message, resend bool) {
 	if !resend {
 		ls.messageTo(l, sub, s, conn, m)
 		return
@@ -72,14 +72,14 @@ func (ls *loopState) storedTo(l *engine.Loop, sub conntable.Sub, s *subState, co
 }
 
 // sentToStream reports whether the QoS 1 user message m was written to h.
-func (ls *loopState) sentToStream(h engine.Handle, m *message) bool {
+func (ls *Loop) sentToStream(h engine.Handle, m *message) bool {
 	user, ok := push.UserOf(m.To)
 	return ok && ls.s.sent.Has(user, conntable.Sub(h), m.Seq)
 }
 
 // noteSent records a QoS 1 user message written to h, so that an ack may
 // remove it from the store (sentlog.go).
-func (ls *loopState) noteSent(l *engine.Loop, h engine.Handle, m *message) {
+func (ls *Loop) noteSent(l *engine.Loop, h engine.Handle, m *message) {
 	if user, ok := push.UserOf(m.To); ok {
 		ls.s.sent.Note(user, conntable.Sub(h), m.Seq, m.Expiry, l.Now().UnixMilli())
 	}
@@ -89,7 +89,7 @@ func (ls *loopState) noteSent(l *engine.Loop, h engine.Handle, m *message) {
 // subscribers, queued in ls.batches for the others until flushFanOut, so a
 // batch publish takes each other loop's lock once. It returns how many
 // connections m was handed to.
-func (ls *loopState) fanOut(l *engine.Loop, m *message, targets []conntable.Sub) int {
+func (ls *Loop) fanOut(l *engine.Loop, m *message, targets []conntable.Sub) int {
 	queued, local := 0, false
 	for _, sub := range targets {
 		h := engine.Handle(sub) // the task queue's carrier for a subscriber
@@ -112,7 +112,7 @@ func (ls *loopState) fanOut(l *engine.Loop, m *message, targets []conntable.Sub)
 // fanOutAll hands m to every subscriber of the node (/pub/all): this loop
 // walks its own pages now, every other loop gets one task that does the
 // same. It returns how many subscribers there were.
-func (ls *loopState) fanOutAll(l *engine.Loop, m *message) int {
+func (ls *Loop) fanOutAll(l *engine.Loop, m *message) int {
 	n := 0
 	for i, other := range ls.s.loops {
 		n += int(other.subscribers.Load())
@@ -130,7 +130,7 @@ func (ls *loopState) fanOutAll(l *engine.Loop, m *message) int {
 
 // deliverAll writes m to every subscriber of this loop. The caller holds a
 // reference to m until this loop's flush; that one covers every write.
-func (ls *loopState) deliverAll(l *engine.Loop, m *message) {
+func (ls *Loop) deliverAll(l *engine.Loop, m *message) {
 	for _, page := range ls.pages {
 		for i := range page {
 			if c := &page[i]; c.subscribed {
@@ -146,6 +146,15 @@ func (ls *loopState) deliverAll(l *engine.Loop, m *message) {
 }
 
 // flushFanOut hands the queued deliveries to their loops.
-func (ls *loopState) flushFanOut() {
+func (ls *Loop) flushFanOut() {
 	ls.batches.submit(ls.s.eng)
+}
+
+// observeDelay reports m's delivery delay once per message on this loop: the
+// first subscriber it is written to stands for the rest (admin/metrics.go).
+func (ls *Loop) observeDelay(m *message) {
+	if m.Seq != ls.delaySeq {
+		ls.delaySeq = m.Seq
+		ls.s.glue.observeDelay(ls.index, m)
+	}
 }

@@ -12,7 +12,7 @@ import (
 // the reconnect control frame with a retry spread over the drain window, so
 // clients do not all come back in the same instant, and is closed once the
 // frame is written; waiting long-polls get 204; idle edge connections close.
-func (ls *loopState) drain(l *engine.Loop) {
+func (ls *Loop) drain(l *engine.Loop) {
 	nowMs := l.Now().UnixMilli()
 	spread := max(ls.s.cfg.Drain/2, time.Second)
 	for _, page := range ls.pages {
@@ -24,7 +24,7 @@ func (ls *loopState) drain(l *engine.Loop) {
 	}
 }
 
-func (ls *loopState) drainConn(l *engine.Loop, c *connState, nowMs int64, spread time.Duration) {
+func (ls *Loop) drainConn(l *engine.Loop, c *connState, nowMs int64, spread time.Duration) {
 	switch c.mode {
 	case modeStream:
 		retry := (ls.s.cfg.Retry + time.Duration(ls.rng.Uint64()%uint64(spread))).Milliseconds()
@@ -44,10 +44,10 @@ func (ls *loopState) drainConn(l *engine.Loop, c *connState, nowMs int64, spread
 		c.mode = modeClosing
 		l.CloseAfterFlush(c.h)
 	case modeH2:
-		ls.drainH2(l, c, nowMs, spread)
+		ls.s.glue.drainH2(l, c, nowMs, spread)
 	case modePoll:
 		c.closeAfterPoll = true
-		ls.answerPoll(l, c.h, c, nil, true)
+		ls.s.glue.answerPoll(l, c.h, c, nil, true)
 	case modeRequest:
 		if c.parser == 0 {
 			l.Close(c.h, errDraining)

@@ -5,38 +5,9 @@ import (
 	"github.com/pushwire/pushwire/httpcodec"
 )
 
-// serveEdge answers one request on the edge listener: subscribe, ack, CORS
-// preflight.
-func (ls *loopState) serveEdge(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request) {
-	path, method := req.Path(), req.Method()
-	switch {
-	case string(method) == "OPTIONS":
-		ls.preflight(l, h, req)
-	case string(path) == "/sub":
-		if !isGet(method) {
-			ls.answerNotAllowed(l, h, req, allowSub, "use GET to subscribe")
-			return
-		}
-		if ls.s.draining.Load() {
-			ls.answerError(l, h, req, 503, "node is draining; reconnect elsewhere")
-			return
-		}
-		ls.subscribe(l, h, c, req)
-	case string(path) == "/ack":
-		if string(method) != "POST" {
-			ls.answerNotAllowed(l, h, req, allowAck, "use POST to acknowledge")
-			return
-		}
-		ls.ack(l, h, req)
-	default:
-		ls.out = httpcodec.AppendErrorResponse(ls.out[:0], 404, "no such endpoint on the edge listener: use GET /sub or POST /ack", httpcodec.Persistence(req))
-		ls.writeAnswer(l, h, req, ls.out)
-	}
-}
-
 // answerError answers an edge or api request with status and a JSON error,
 // keeping the connection when the request allows.
-func (ls *loopState) answerError(l *engine.Loop, h engine.Handle, req *httpcodec.Request, status int, reason string) {
+func (ls *Loop) answerError(l *engine.Loop, h engine.Handle, req *httpcodec.Request, status int, reason string) {
 	ls.out = httpcodec.AppendErrorResponse(ls.out[:0], status, reason, httpcodec.Persistence(req))
 	ls.writeAnswer(l, h, req, ls.out)
 }
@@ -51,14 +22,14 @@ const (
 )
 
 // answerNotAllowed answers 405 naming the methods the target answers.
-func (ls *loopState) answerNotAllowed(l *engine.Loop, h engine.Handle, req *httpcodec.Request, allow, reason string) {
+func (ls *Loop) answerNotAllowed(l *engine.Loop, h engine.Handle, req *httpcodec.Request, allow, reason string) {
 	ls.out = httpcodec.AppendNotAllowed(ls.out[:0], allow, reason, httpcodec.Persistence(req))
 	ls.writeAnswer(l, h, req, ls.out)
 }
 
 // originIndex returns 1 + the index of origin in --allowed-origins, or 0.
 // Connections keep this byte instead of the Origin header's bytes.
-func (s *Server) originIndex(origin []byte) uint8 {
+func (s *Node) originIndex(origin []byte) uint8 {
 	for i, o := range s.cfg.AllowedOrigins {
 		if i < 255 && string(origin) == o {
 			return uint8(i + 1)
@@ -69,7 +40,7 @@ func (s *Server) originIndex(origin []byte) uint8 {
 
 // appendCORS adds the CORS headers of SPEC §3: "*" for any origin, else the
 // allowed origin echoed with credentials allowed.
-func (s *Server) appendCORS(dst []byte, origin uint8) []byte {
+func (s *Node) appendCORS(dst []byte, origin uint8) []byte {
 	allowed := s.cfg.AllowedOrigins
 	if len(allowed) == 1 && allowed[0] == "*" {
 		return httpcodec.AppendHeader(dst, "Access-Control-Allow-Origin", "*")
@@ -83,14 +54,14 @@ func (s *Server) appendCORS(dst []byte, origin uint8) []byte {
 }
 
 // preflight answers a CORS OPTIONS request.
-func (ls *loopState) preflight(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
+func (ls *Loop) preflight(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
 	ls.out = ls.appendPreflight(ls.out[:0], httpcodec.Persistence(req), req.Header("Origin"), req.Header("Access-Control-Request-Headers"))
 	l.Write(h, ls.out)
 }
 
 // appendPreflight appends the answer to a CORS preflight from origin asking
 // for the headers asked; HTTP/2 streams get the same (h2edge.go).
-func (ls *loopState) appendPreflight(dst []byte, p httpcodec.Persist, origin, asked []byte) []byte {
+func (ls *Loop) appendPreflight(dst []byte, p httpcodec.Persist, origin, asked []byte) []byte {
 	dst = httpcodec.AppendResponseHead(dst, 204, p)
 	dst = ls.s.appendCORS(dst, ls.s.originIndex(origin))
 	dst = httpcodec.AppendHeader(dst, "Access-Control-Allow-Methods", "GET, POST, OPTIONS")

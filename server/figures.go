@@ -99,7 +99,7 @@ func (s *Server) countResults(results []publish.Result) {
 // observeDelay records m's delivery delay on this loop, once per message:
 // the first subscriber it is written to here stands for the rest, which
 // follow in the same loop iteration and are flushed with it.
-func (ls *loopState) observeDelay(m *message) {
+func (ls *loopState) recordDelay(m *message) {
 	ls.s.metrics.ObserveDelay(ls.index, m.Seq, m.born)
 }
 

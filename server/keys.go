@@ -16,7 +16,7 @@ type connKey struct {
 const keyTextLen = push.ConnKeyTextLen
 
 // appendKeyText appends k's text form, this node's id as its suffix.
-func (s *Server) appendKeyText(dst []byte, k connKey) []byte {
+func (s *Node) appendKeyText(dst []byte, k connKey) []byte {
 	return push.AppendConnKey(dst, push.ConnKey{Handle: uint64(k.h), Random: k.r}, s.nodeID)
 }
 
@@ -30,7 +30,7 @@ func parseKeyText(text []byte) (k connKey, node []byte, ok bool) {
 
 // lookupKey returns the live subscriber k names on this node. Any goroutine
 // may call it.
-func (s *Server) lookupKey(k connKey) (conntable.Sub, bool) {
+func (s *Node) lookupKey(k connKey) (conntable.Sub, bool) {
 	if k.h.Loop() >= len(s.loops) {
 		return 0, false
 	}
@@ -44,6 +44,6 @@ func (s *Server) lookupKey(k connKey) (conntable.Sub, bool) {
 
 // lookupConnKey is lookupKey for a key as push/connkey.go reads it: the
 // lookup route.Resolver is given.
-func (s *Server) lookupConnKey(k push.ConnKey) (conntable.Sub, bool) {
+func (s *Node) lookupConnKey(k push.ConnKey) (conntable.Sub, bool) {
 	return s.lookupKey(connKey{conntable.Sub(k.Handle), k.Random})
 }

@@ -39,12 +39,6 @@ func (f streamLife) ageEnd() stamp   { return stamp(f & lifeAgeMask) }
 func (f streamLife) expiry() stamp   { return stamp(f >> lifeExpShift & lifeExpMask) }
 func (f streamLife) refreshed() bool { return f&lifeRefreshed != 0 }
 
-// ageJitter is the share of --max-conn-age by which a stream's own limit may
-// fall short of it: limits are drawn in [0.9, 1]×max age, so streams that
-// started in one burst (a node's start, a reconnect storm) end spread over a
-// tenth of it.
-const ageJitter = 10
-
 // startLife sets the deadlines of stream s as it starts: its age limit, and
 // the expiry its auth gave (sn.expires, unix ms; 0 = none). A stream whose
 // auth ends within --refresh-before gets the refresh frame at once.
@@ -141,20 +135,6 @@ func (ls *loopState) refresh(l *engine.Loop, sub conntable.Sub, s *subState, con
 	ls.frameTo(l, sub, s, conn, func(dst []byte) []byte {
 		return push.AppendRefreshFrame(dst, f, nowMs, expMs, ls.s.boundary)
 	})
-}
-
-// renewAgeBudget sets how many streams the loop may end for their age in
-// this tick: at most its streams × tick / (max age / ageJitter), at least
-// one. That is the rate at which the jitter alone would end a burst, so a
-// burst whose limits fall between two visits of the sweep is still ended
-// over a tenth of the max age, never in one instant, and the budget never
-// lags behind the streams that come due.
-func (ls *loopState) renewAgeBudget(tick time.Duration) {
-	age := ls.s.cfg.MaxConnAge
-	if age <= 0 {
-		return
-	}
-	ls.ageBudget = max(1, int(ls.subscribers.Load()*int64(tick)*ageJitter/int64(age)))
 }
 
 // endStreamWith ends stream subscriber s, named sub, on purpose: its last

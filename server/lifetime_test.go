@@ -64,7 +64,7 @@ func TestMaxConnAgeBudget(t *testing.T) {
 // TestStreamLifePacking: a stream's deadlines share subState.timer without
 // touching each other, and the refresh mark survives both.
 func TestStreamLifePacking(t *testing.T) {
-	s := &Server{started: time.Date(2026, 12, 6, 4, 0, 0, 300e6, time.UTC)}
+	s := &Server{Node: Node{started: time.Date(2026, 12, 6, 4, 0, 0, 300e6, time.UTC)}}
 	age := s.lifeStamp(s.started.Add(90*time.Minute), lifeAgeMask)
 	exp := s.expStamp(time.Date(2026, 12, 6, 5, 0, 0, 0, time.UTC))
 	life := streamLife(age) | streamLife(exp)<<lifeExpShift | lifeRefreshed

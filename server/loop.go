@@ -11,68 +11,59 @@ import (
 	"github.com/pushwire/pushwire/engine"
 )
 
-// Engine task ops (engine.Task.Op).
+// Engine task ops (engine.Task.Op) the core runs itself; the glue's own
+// start at firstGlueOp and run through glue.tasks.
 const (
-	opDeliver      = iota + 1 // V *message: write it to H
-	opKick                    // close H (DELETE /conn/<key>)
-	opConnCall                // V *asyncCall: describe, kick or ack H, answer on the caller's loop
-	opAsyncReply              // V *asyncCall: write its answer to H and resume H
-	opDrain                   // H zero: send reconnect to every stream of the loop and close them
-	opReplay                  // V *replayBatch: a user's stored QoS 1 messages for H, in order
-	opDeliverAll              // V *message: write it to every subscriber of the loop
-	opAuthDone                // V *authCall: the auth callback's verdict on H's subscribe
-	opKeyedPublish            // V *keyedCall: its keys are claimed; publish it for H
-	// The QoS 1 re-sync (resync.go):
-	opResyncHold   // V chan struct{}: hold the user streams' live messages; signal V
-	opResyncReplay // the node is registered again: replay what the held streams missed
-	opResyncFailed // the re-registration failed: write what the streams held
-	opRun          // V func(*engine.Loop): run on the loop (tests drive the internal API so)
-	opUpgrade      // V *upgradeStep: one round of a handoff to a new process (handoff.go)
-	opPipeReply    // V *routeJob: a piped routed publish's answer for H (pipeline.go)
+	opDeliver    = iota + 1 // V *message: write it to H
+	opDeliverAll            // V *message: write it to every subscriber of the loop
+	opDrain                 // H zero: send reconnect to every stream of the loop and close them
+	opRun                   // V func(*engine.Loop): run on the loop (tests drive the internal API so)
+	firstGlueOp
 )
 
-// loopState is the server's state on one engine loop. Only that loop's
-// goroutine touches it, except the atomic counters that /stats reads and the
-// conn keys (loopconns.go). Its parts each own one thing, each in its own
-// file; their fields are promoted, so a handler reads ls.pages or ls.out.
-type loopState struct {
-	s     *Server
+// maxOps bounds the task ops, the core's and the glue's.
+const maxOps = 32
+
+// Loop is the edge's state on one engine loop: the connections, their
+// subscribers, timers, the request being served and the loop's deliveries.
+// Only that loop's goroutine touches it, except the atomic counters that
+// /stats reads and the conn keys (loopconns.go). Its parts each own one
+// thing, each in its own file; their fields are promoted, so a handler reads
+// ls.pages or ls.out.
+type Loop struct {
+	s     *Node
 	index int
 	rng   *rand.ChaCha8 // conn keys: a CSPRNG seeded from crypto/rand
 
-	loopConns              // connection pages, parsers, memberships (loopconns.go)
-	loopStreams            // subscribers that share a connection: HTTP/2 streams (subscriber.go)
-	loopH2                 // HTTP/2 connections' codecs and scratch (h2conn.go)
-	loopTimers             // the timing wheel and the slot sweep (looptimers.go)
-	reqScratch             // the request being served: parameters, response (loopscratch.go)
-	loopFanOut             // fan-out targets and per-loop batches (loopfanout.go)
-	replayHolds            // streams held for a QoS 1 replay or re-sync (loopholds.go)
-	publishState           // the publishing request's route job and results (loopjob.go)
-	loopPipes              // answer queues of api connections with routed requests in flight (pipeline.go)
-	loopAllow              // what auth allowed each stream, for server-side subscribes (allowsets.go)
-	presetKey    [2]uint64 // the next register's key bits, chosen by the user policy (userpolicy.go); zero: none
+	loopConns          // connection pages, parsers, memberships (loopconns.go)
+	loopStreams        // subscribers that share a connection: HTTP/2 streams (subscriber.go)
+	loopTimers         // the timing wheel and the slot sweep (looptimers.go)
+	reqScratch         // the request being served: parameters, response (loopscratch.go)
+	loopFanOut         // fan-out targets and per-loop batches (loopfanout.go)
+	replayHolds        // streams held for a QoS 1 replay or re-sync (loopholds.go)
+	delaySeq    uint64 // the last message whose delivery delay this loop reported (deliver.go)
 
 	subscribers atomic.Int64 // streams and waiting long-polls on this loop
 	messagesOut atomic.Uint64
 	drops       atomic.Uint64
 }
 
-func newLoopState(s *Server, index int) *loopState {
+func newLoop(s *Node, index int) *Loop {
 	var seed [32]byte
 	if _, err := crand.Read(seed[:]); err != nil {
 		panic("server: crypto/rand failed: " + err.Error())
 	}
-	ls := &loopState{s: s, index: index, rng: rand.NewChaCha8(seed)}
+	ls := &Loop{s: s, index: index, rng: rand.NewChaCha8(seed)}
 	ls.peers = map[engine.Handle][16]byte{}
 	ls.held, ls.again = map[engine.Handle][]*message{}, map[engine.Handle]bool{}
 	ls.wheel = conntable.NewWheel(tickInterval(s.cfg), 4096, time.Now())
 	ls.fireFn = ls.fire
-	ls.batches = make(loopBatches, len(s.loops))
+	ls.batches = make(loopBatches, s.eng.Loops())
 	return ls
 }
 
 // OnOpen implements engine.Handler.
-func (s *Server) OnOpen(l *engine.Loop, h engine.Handle, listener int, peer netip.Addr) bool {
+func (s *Node) OnOpen(l *engine.Loop, h engine.Handle, listener int, peer netip.Addr) bool {
 	ls := s.loops[l.Index()]
 	c := ls.conn(h)
 	*c = connState{h: h, listener: uint8(listener)}
@@ -102,14 +93,14 @@ func (s *Server) OnOpen(l *engine.Loop, h engine.Handle, listener int, peer neti
 // keepsPeer reports whether connections of a listener need their peer
 // address after OnOpen: for --max-conns-per-ip on the edge, --publish-rate
 // on the api. Only those pay for it (ls.peers), not every idle stream.
-func (s *Server) keepsPeer(listener int) bool {
+func (s *Node) keepsPeer(listener int) bool {
 	if listener == listenerEdge {
 		return s.cfg.MaxConnsPerIP > 0
 	}
 	return s.cfg.PublishRate > 0
 }
 
-func (s *Server) maxConns() int {
+func (s *Node) maxConns() int {
 	if s.cfg.MaxConns > 0 {
 		return s.cfg.MaxConns
 	}
@@ -117,7 +108,7 @@ func (s *Server) maxConns() int {
 }
 
 // OnData implements engine.Handler.
-func (s *Server) OnData(l *engine.Loop, h engine.Handle, in []byte) int {
+func (s *Node) OnData(l *engine.Loop, h engine.Handle, in []byte) int {
 	ls := s.loops[l.Index()]
 	c := ls.live(h)
 	if c == nil {
@@ -132,14 +123,14 @@ func (s *Server) OnData(l *engine.Loop, h engine.Handle, in []byte) int {
 		// bytes (bounded) and presents them again after l.Resume.
 		return 0
 	case modeH2:
-		return ls.feedH2(l, h, c, in)
+		return s.glue.feedH2(l, h, c, in)
 	}
 	if c.listener == listenerEdge && c.parser == 0 && c.timerKind == timerHeader {
 		// The connection's first bytes: HTTP/2 or HTTP/1.x (h2conn.go).
-		switch isH2, more := ls.speaksH2(l, h, in); {
+		switch isH2, more := s.glue.speaksH2(l, h, in); {
 		case isH2:
-			ls.startH2(l, h, c)
-			return ls.feedH2(l, h, c, in)
+			s.glue.startH2(l, h, c)
+			return s.glue.feedH2(l, h, c, in)
 		case more:
 			return 0 // a prefix of the preface: the engine carries it
 		}
@@ -149,7 +140,7 @@ func (s *Server) OnData(l *engine.Loop, h engine.Handle, in []byte) int {
 
 // noise counts n bytes a client sent after its stream started and closes it
 // past maxStreamNoise.
-func (ls *loopState) noise(l *engine.Loop, h engine.Handle, c *connState, n int) {
+func (ls *Loop) noise(l *engine.Loop, h engine.Handle, c *connState, n int) {
 	c.discarded = uint16(min(int(c.discarded)+n, maxStreamNoise+1))
 	if c.discarded > maxStreamNoise {
 		l.Close(h, errStreamNoise)
@@ -157,7 +148,7 @@ func (ls *loopState) noise(l *engine.Loop, h engine.Handle, c *connState, n int)
 }
 
 // OnClose implements engine.Handler.
-func (s *Server) OnClose(l *engine.Loop, h engine.Handle, err error) {
+func (s *Node) OnClose(l *engine.Loop, h engine.Handle, err error) {
 	ls := s.loops[l.Index()]
 	c := ls.live(h)
 	if c == nil {
@@ -171,14 +162,14 @@ func (s *Server) OnClose(l *engine.Loop, h engine.Handle, err error) {
 	}
 	ls.cancelTimer(c)
 	if c.mode == modeH2 {
-		ls.closeH2(l, c)
+		s.glue.closeH2(l, c)
 	}
 	ls.releaseParser(c)
 	ls.dropHeld(l, h)
-	ls.dropPipe(h)
+	s.glue.dropPipe(l, h)
 	defer delete(ls.peers, h)
 	if c.subscribed {
-		ls.unsubscribe(l, c)
+		s.glue.unsubscribe(l, c)
 	}
 	if c.listener == listenerEdge {
 		s.edgeConns.Add(-1)
@@ -190,58 +181,38 @@ func (s *Server) OnClose(l *engine.Loop, h engine.Handle, err error) {
 }
 
 // OnTask implements engine.Handler.
-func (s *Server) OnTask(l *engine.Loop, t engine.Task) {
+func (s *Node) OnTask(l *engine.Loop, t engine.Task) {
 	ls := s.loops[l.Index()]
 	switch t.Op {
 	case opDeliver:
 		m := t.V.(*message)
 		ls.deliver(l, t.H, m)
 		l.Defer(m)
-	case opKick:
-		if sub, conn := ls.subscriberOf(conntable.Sub(t.H)); sub != nil {
-			ls.kick(l, conntable.Sub(t.H), sub, conn)
-		}
-	case opConnCall:
-		ls.runConnCall(l, t.V.(*asyncCall))
-	case opAsyncReply:
-		ls.finishAsync(l, t.H, t.V.(*asyncCall))
-	case opDrain:
-		ls.drain(l)
 	case opDeliverAll:
 		m := t.V.(*message)
 		ls.deliverAll(l, m)
 		l.Defer(m)
-	case opReplay:
-		ls.replayBatch(l, t.H, t.V.(*replayBatch))
-	case opAuthDone:
-		ls.authDone(l, t.V.(*authCall))
-	case opKeyedPublish:
-		ls.keyedPublish(l, t.V.(*keyedCall))
-	case opResyncHold:
-		ls.resyncHold(t.V.(chan struct{}))
-	case opResyncReplay:
-		ls.resyncReplay(l)
-	case opResyncFailed:
-		ls.resyncFailed(l)
+	case opDrain:
+		ls.drain(l)
 	case opRun:
 		t.V.(func(*engine.Loop))(l)
-	case opUpgrade:
-		ls.upgradeStep(l, t.V.(*upgradeStep))
-	case opPipeReply:
-		ls.pipeAnswered(l, t.V.(*routeJob))
+	default:
+		if t.Op < maxOps && s.glue.tasks[t.Op] != nil {
+			s.glue.tasks[t.Op](l, t)
+		}
 	}
 }
 
 // OnTick implements engine.Handler: it advances the loop's timing wheel.
-func (s *Server) OnTick(l *engine.Loop, now time.Time) {
+func (s *Node) OnTick(l *engine.Loop, now time.Time) {
 	ls := s.loops[l.Index()]
-	if s.frozen(l.Index()) {
+	if s.glue.frozen(l.Index()) {
 		return // handing over: nothing may write to a detached conn (handoff.go)
 	}
 	ls.cur = l
 	ls.wheel.Advance(now, ls.fireFn)
 	ls.cur = nil
-	ls.tickH2(now)
+	s.glue.tickH2(l, now)
 	ls.sweep(l, now)
 }
 

@@ -21,7 +21,7 @@ type loopFanOut struct {
 // loopFan is the route.Fanout of the loop serving a publish (fanOut,
 // fanOutAll); publish sets it for the loop l it runs on.
 type loopFan struct {
-	ls *loopState
+	ls *Loop
 	l  *engine.Loop
 }
 

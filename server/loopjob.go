@@ -1,6 +1,9 @@
 package server
 
-import "github.com/pushwire/pushwire/publish"
+import (
+	"github.com/bytedance/sonic/decoder"
+	"github.com/pushwire/pushwire/publish"
+)
 
 // publishState is what the publishing request a loop serves has produced:
 // its results so far and the pushes other nodes must take, which the router
@@ -11,4 +14,6 @@ type publishState struct {
 	resultIndex int              // which result of the request publish is making
 	results     []publish.Result // a batch's results
 	keyed       *keyedCall       // the keyed request being published, its claims made (idempotency.go)
+	batchLine   batchLine        // the batch line being decoded
+	dec         *decoder.Decoder // decodes batch lines, reset for each
 }

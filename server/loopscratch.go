@@ -1,19 +1,14 @@
 package server
 
-import "github.com/bytedance/sonic/decoder"
-
 // reqScratch is the scratch of the one request a loop serves at a time:
 // what was parsed from it and the answer being built. Every field is valid
 // only while that request is handled, and reused (truncated, never freed) by
 // the next, so serving a request allocates nothing. Only the loop touches it.
 type reqScratch struct {
-	q         queryParams      // the request's parameters
-	query     []byte           // their decoded bytes
-	to        []byte           // the address of the push being published
-	batchLine batchLine        // the batch line being decoded
-	dec       *decoder.Decoder // decodes batch lines, reset for each
-	out       []byte           // response being built
-	frame     []byte           // per-connection frame being built
-	answer    loopAnswers      // the loop's edge.Answers (loopanswers.go)
-	lost      uint64           // a long-poll's QoS 1 lost mark read from Redis, while its answer is made (gap.go)
+	q     queryParams // the request's parameters
+	query []byte      // their decoded bytes
+	to    []byte      // the address of the push being published
+	out   []byte      // response being built
+	frame []byte      // per-connection frame being built
+	lost  uint64      // a long-poll's QoS 1 lost mark read from Redis, while its answer is made (gap.go)
 }

@@ -114,7 +114,7 @@ func (ls *loopState) publish(l *engine.Loop, p *publish.Request) publish.Result 
 		}
 	}
 	if p.Kind != push.Conn || string(node) == s.nodeID {
-		ls.fan = loopFan{ls, l}
+		ls.fan = loopFan{ls.Loop, l}
 		var kept bool
 		ls.targets, res.Delivered, kept = s.resolver.Fan(&ls.fan, ls.targets[:0], p.Kind, p.Name, key, m)
 		switch p.Kind {

@@ -154,34 +154,6 @@ func inBatch(msgs []*message, id uint64) bool {
 	return found
 }
 
-// holdLive keeps a live message for a stream whose stored messages are still
-// being fetched, so that it is written after them (SPEC §5: unacknowledged
-// messages are resent in order); false when h is not waiting for a replay.
-// Only streams in that short window have an entry in ls.held (nil until a
-// message comes), so this costs the others one len check.
-func (ls *loopState) holdLive(m *message, h engine.Handle) bool {
-	held, waiting := ls.held[h]
-	if !waiting {
-		return false
-	}
-	m.retain(1)
-	ls.held[h] = append(held, m)
-	return true
-}
-
-// dropHeld releases what h held (after its loop's flush: writes refer to them).
-func (ls *loopState) dropHeld(l *engine.Loop, h engine.Handle) {
-	held, ok := ls.held[h]
-	if !ok {
-		return
-	}
-	for _, m := range held {
-		l.Defer(m)
-	}
-	delete(ls.held, h)
-	delete(ls.again, h)
-}
-
 // ackStored removes ids (stored messages sent to the user's connections,
 // up to the acked id) on the router and answers the /ack request on the
 // caller's loop.

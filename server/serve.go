@@ -10,7 +10,7 @@ import (
 // serve parses and answers the requests in in, pipelined ones included, and
 // returns the bytes consumed; an unfinished request stays with the engine and
 // comes back, extended, with the next read.
-func (ls *loopState) serve(l *engine.Loop, h engine.Handle, c *connState, in []byte) int {
+func (ls *Loop) serve(l *engine.Loop, h engine.Handle, c *connState, in []byte) int {
 	off := 0
 	for off < len(in) && c.mode == modeRequest {
 		if off > 0 && l.Congested(h) {
@@ -52,15 +52,11 @@ func (ls *loopState) serve(l *engine.Loop, h engine.Handle, c *connState, in []b
 		c.sentContinue = false
 		ls.cancelTimer(c)
 		keepAlive := req.KeepAlive() && !ls.s.draining.Load()
-		if c.listener == listenerAPI && ls.waitPipe(c, req, keepAlive) {
+		if c.listener == listenerAPI && ls.s.glue.waitPipe(l, c, req, keepAlive) {
 			ls.releaseParser(c)
 			return off // read again once earlier answers are written (pipeline.go)
 		}
-		if c.listener == listenerAPI {
-			ls.serveAPI(l, h, c, req)
-		} else {
-			ls.serveEdge(l, h, c, req)
-		}
+		ls.s.glue.serve[c.listener](l, h, c, req) // serveAPI, serveEdge
 		ls.releaseParser(c)
 		off += n
 		if c.mode != modeRequest {
@@ -99,7 +95,7 @@ var (
 )
 
 // parserLimits are the request limits of a listener.
-func (ls *loopState) parserLimits(listener uint8) httpcodec.Limits {
+func (ls *Loop) parserLimits(listener uint8) httpcodec.Limits {
 	cfg := &ls.s.cfg
 	lim := httpcodec.Limits{MaxRequestLine: cfg.MaxHeaderBytes, MaxHeaderBytes: cfg.MaxHeaderBytes, MaxBody: 4096}
 	if listener == listenerAPI {
@@ -110,7 +106,7 @@ func (ls *loopState) parserLimits(listener uint8) httpcodec.Limits {
 
 // takeParser gives c a pooled parser for the request it is receiving: idle
 // connections hold none.
-func (ls *loopState) takeParser(c *connState) {
+func (ls *Loop) takeParser(c *connState) {
 	var i int32
 	if n := len(ls.freeParsers); n > 0 {
 		i = ls.freeParsers[n-1]
@@ -123,7 +119,7 @@ func (ls *loopState) takeParser(c *connState) {
 	c.parser = i
 }
 
-func (ls *loopState) releaseParser(c *connState) {
+func (ls *Loop) releaseParser(c *connState) {
 	if c.parser != 0 {
 		ls.freeParsers = append(ls.freeParsers, c.parser)
 		c.parser = 0
@@ -131,11 +127,11 @@ func (ls *loopState) releaseParser(c *connState) {
 }
 
 // refuse answers status with a JSON error and closes once it is written.
-func (ls *loopState) refuse(l *engine.Loop, h engine.Handle, c *connState, status int, reason string) {
+func (ls *Loop) refuse(l *engine.Loop, h engine.Handle, c *connState, status int, reason string) {
 	ls.out = httpcodec.AppendErrorResponse(ls.out[:0], status, reason, httpcodec.PersistClose)
 	c.mode = modeClosing
 	ls.cancelTimer(c)
-	if ls.closeAfterPipe(h, ls.out) {
+	if ls.s.glue.closeAfterPipe(l, h, ls.out) {
 		return // after the answers in flight (pipeline.go)
 	}
 	l.Write(h, ls.out)

@@ -33,19 +33,11 @@ const (
 
 // Server is one pushwire node.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	nodeID   string
-	boundary []byte // multipart boundary, one per node so frames are shared
-
-	eng    *engine.Engine
-	table  *conntable.Table
+	Node   // the loops' shared state, the engine.Handler (node.go)
 	loops  []*loopState
-	store  *qosMailbox    // QoS 1 messages per user, in memory or Redis (mailbox.go)
-	sent   *store.SentLog // QoS 1 messages written and not acknowledged: what an ack may remove
+	table  *conntable.Table
+	store  *qosMailbox // QoS 1 messages per user, in memory or Redis (mailbox.go)
 	recent *store.Recent[*message]
-	perIP  *ipCounter
-	rates  *rateLimiter
 
 	// resolver resolves a push to this node's subscribers and fans it out:
 	// local publishes (publish.go) and pushes taken from peers (take.go).
@@ -56,22 +48,16 @@ type Server struct {
 	idemMem *cluster.IdemMemory // idem when it is in memory; nil with Redis
 	auth    *authorizer         // subscriber auth (SPEC §6); nil when none is configured
 	hooks   *hooks.Sender       // lifecycle webhooks (SPEC §6); nil without --hook-url
-	// debug caches log.Enabled(debug): a disabled slog call still boxes its
-	// arguments, an allocation per message on the hot path.
-	debug bool
 
-	ids       push.IDs // message ids
-	edgeConns atomic.Int64
-	draining  atomic.Bool
-	running   atomic.Bool // the loops run: tasks submitted to them are taken
-	counters  counters
-	metrics   *admin.Metrics // histograms and counters of /metrics (admin/metrics.go)
-	up        upgradeState   // zero-downtime upgrades (handoff.go)
+	ids      push.IDs    // message ids
+	running  atomic.Bool // the loops run: tasks submitted to them are taken
+	counters counters
+	metrics  *admin.Metrics // histograms and counters of /metrics (admin/metrics.go)
+	up       upgradeState   // zero-downtime upgrades (handoff.go)
 
 	edgeAddr, apiAddr net.Addr
 	tls               edgeTLS // --tls-listen (tls.go)
 	capacity          uint64
-	started           time.Time
 	stopped           chan struct{}
 	closeOnce         sync.Once
 }
@@ -85,7 +71,7 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: log, started: time.Now(), stopped: make(chan struct{})}
+	s := &Server{Node: Node{cfg: cfg, log: log, started: time.Now()}, stopped: make(chan struct{})}
 	s.debug = log.Enabled(context.Background(), slog.LevelDebug)
 	s.nodeID = cfg.NodeID
 	if s.nodeID == "" {
@@ -133,16 +119,19 @@ func New(cfg Config) (*Server, error) {
 		Logger:      log,
 		// s.metrics is made below, before the engine starts accepting.
 		OnTLSHandshake: func(took time.Duration) { s.metrics.ObserveTLSHandshake(took) },
-	}, s)
+	}, &s.Node)
 	if err != nil {
 		return nil, err
 	}
 	s.eng = eng
 	s.loops = make([]*loopState, eng.Loops())
 	s.up.loops = make([]loopUpgrade, eng.Loops())
+	s.Node.loops = make([]*Loop, eng.Loops())
 	for i := range s.loops {
-		s.loops[i] = newLoopState(s, i)
+		s.Node.loops[i] = newLoop(&s.Node, i)
+		s.loops[i] = newLoopState(s, s.Node.loops[i])
 	}
+	s.glue = s.makeGlue()
 	s.metrics = admin.NewMetrics(len(s.loops), Version())
 	if cfg.HookURL != "" { // last: it starts a goroutine
 		if s.hooks, err = hooks.New(hooks.Options{URL: cfg.HookURL, Queue: cfg.HookQueue, Logger: log}); err != nil {

@@ -3,7 +3,6 @@ package server
 import (
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
-	"github.com/pushwire/pushwire/httpcodec/h2"
 	"github.com/pushwire/pushwire/push"
 )
 
@@ -71,7 +70,7 @@ type loopStreams struct {
 // newStream takes a stream record for stream id of connection conn and
 // returns its Sub. The record starts as a connection does: in modeRequest,
 // not subscribed.
-func (ls *loopState) newStream(conn engine.Handle, id uint32) (conntable.Sub, *streamSub) {
+func (ls *Loop) newStream(conn engine.Handle, id uint32) (conntable.Sub, *streamSub) {
 	var i int
 	if n := len(ls.freeStreams); n > 0 {
 		i = int(ls.freeStreams[n-1])
@@ -130,7 +129,7 @@ func (ls *loopStreams) freeStream(sub conntable.Sub) {
 
 // subscriberOf returns the live subscriber sub names on this loop and the
 // connection that carries it; nil when it is gone.
-func (ls *loopState) subscriberOf(sub conntable.Sub) (*subState, engine.Handle) {
+func (ls *Loop) subscriberOf(sub conntable.Sub) (*subState, engine.Handle) {
 	if sub.IsStream() {
 		if st := ls.stream(sub); st != nil {
 			return &st.subState, st.conn
@@ -145,7 +144,7 @@ func (ls *loopState) subscriberOf(sub conntable.Sub) (*subState, engine.Handle) 
 }
 
 // keysOf returns the conn-key index and the index in it of sub's key.
-func (ls *loopState) keysOf(sub conntable.Sub) (*conntable.Keys, int) {
+func (ls *Loop) keysOf(sub conntable.Sub) (*conntable.Keys, int) {
 	if sub.IsStream() {
 		return &ls.streamKeys, sub.Index()
 	}
@@ -153,7 +152,7 @@ func (ls *loopState) keysOf(sub conntable.Sub) (*conntable.Keys, int) {
 }
 
 // keyOf returns sub's conn key.
-func (ls *loopState) keyOf(sub conntable.Sub) connKey {
+func (ls *Loop) keyOf(sub conntable.Sub) connKey {
 	k, i := ls.keysOf(sub)
 	return connKey{sub, k.Random(i)}
 }
@@ -162,10 +161,10 @@ func (ls *loopState) keyOf(sub conntable.Sub) connKey {
 // (raw or chunked), to the connection that carries sub; by reference when
 // ref (b is a shared message frame that outlives the loop's flush).
 // HTTP/2 subscribers get b (the raw frame) as DATA on their stream.
-func (ls *loopState) writeTo(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle, b []byte, ref bool) {
+func (ls *Loop) writeTo(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle, b []byte, ref bool) {
 	switch {
 	case s.minor == framingH2:
-		ls.h2Data(l, sub, conn, b)
+		ls.s.glue.h2Data(l, sub, conn, b)
 	case ref:
 		l.WriteRef(conn, b)
 	default:
@@ -180,58 +179,4 @@ func (s *subState) pick(raw, chunked []byte) []byte {
 		return chunked
 	}
 	return raw
-}
-
-// openStream takes a stream record for stream id of connection conn, with
-// the given framing, and enters it in the table as q asks: a subscriber that
-// shares its connection. The caller writes the answer's head, then starts
-// it (startStream).
-func (ls *loopState) openStream(conn engine.Handle, id uint32, framing uint8, q *queryParams) (conntable.Sub, *streamSub) {
-	sub, st := ls.newStream(conn, id)
-	st.minor = framing
-	ls.register(sub, &st.subState, q)
-	return sub, st
-}
-
-// dropStream ends stream subscriber sub: out of the table, its held
-// messages released, its record freed. Its connection carries on.
-func (ls *loopState) dropStream(l *engine.Loop, sub conntable.Sub) {
-	st := ls.stream(sub)
-	if st == nil {
-		return
-	}
-	ls.dropHeld(l, engine.Handle(sub))
-	ls.cancelSubTimer(&st.subState)
-	if st.subscribed {
-		ls.leave(l, sub, &st.subState)
-	}
-	ls.freeStream(sub)
-}
-
-// kick ends subscriber s, named sub (DELETE /conn/<key>): a stream's last
-// frame is the kicked control frame (SPEC §3), so its client knows it was
-// ended on purpose; then a connection's only subscriber ends with its
-// connection (once the frame is written), an HTTP/2 stream alone (END_STREAM).
-func (ls *loopState) kick(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle) {
-	if s.mode != modeStream {
-		if sub.IsStream() {
-			ls.endStream(l, sub, conn)
-		} else {
-			l.Close(conn, errKicked)
-		}
-		return
-	}
-	f, nowMs := s.format, l.Now().UnixMilli()
-	ls.endStreamWith(l, sub, s, conn, func(dst []byte) []byte {
-		return push.AppendKickedFrame(dst, f, nowMs, ls.s.boundary)
-	})
-}
-
-// endStream ends stream subscriber sub on its transport, then drops it.
-func (ls *loopState) endStream(l *engine.Loop, sub conntable.Sub, conn engine.Handle) {
-	if hc := ls.h2Of(conn); hc != nil {
-		ls.h2Reset(l, hc, sub, conn, h2.Cancel)
-		return
-	}
-	ls.dropStream(l, sub)
 }

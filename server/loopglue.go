@@ -1,0 +1,109 @@
+package server
+
+import (
+	"time"
+
+	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/httpcodec"
+)
+
+// The glue's task ops (engine.Task.Op), run through Glue.tasks.
+const (
+	opKick         = firstGlueOp + iota // close H (DELETE /conn/<key>)
+	opConnCall                          // V *asyncCall: describe, kick or ack H, answer on the caller's loop
+	opAsyncReply                        // V *asyncCall: write its answer to H and resume H
+	opReplay                            // V *replayBatch: a user's stored QoS 1 messages for H, in order
+	opAuthDone                          // V *authCall: the auth callback's verdict on H's subscribe
+	opKeyedPublish                      // V *keyedCall: its keys are claimed; publish it for H
+	// The QoS 1 re-sync (resync.go):
+	opResyncHold   // V chan struct{}: hold the user streams' live messages; signal V
+	opResyncReplay // the node is registered again: replay what the held streams missed
+	opResyncFailed // the re-registration failed: write what the streams held
+	opUpgrade      // V *upgradeStep: one round of a handoff to a new process (handoff.go)
+	opPipeReply    // V *routeJob: a piped routed publish's answer for H (pipeline.go)
+)
+
+// loopState is the glue's state on one engine loop: the edge's Loop (its
+// fields and methods promoted) and the parts of the handlers above it. Only
+// that loop's goroutine touches it.
+type loopState struct {
+	*Loop
+	s *Server
+
+	loopH2                   // HTTP/2 connections' codecs and scratch (h2conn.go)
+	publishState             // the publishing request's route job and results (loopjob.go)
+	loopPipes                // answer queues of api connections with routed requests in flight (pipeline.go)
+	loopAllow                // what auth allowed each stream, for server-side subscribes (allowsets.go)
+	presetKey    [2]uint64   // the next register's key bits, chosen by the user policy (userpolicy.go); zero: none
+	answer       loopAnswers // the loop's edge.Answers (loopanswers.go)
+}
+
+func newLoopState(s *Server, l *Loop) *loopState {
+	return &loopState{Loop: l, s: s}
+}
+
+// makeGlue is the table through which the edge's loops call the handlers
+// above them; each entry finds the loop's loopState by index.
+func (s *Server) makeGlue() Glue {
+	on := func(l *engine.Loop) *loopState { return s.loops[l.Index()] }
+	g := Glue{
+		frozen:       s.frozen,
+		observeDelay: func(loop int, m *message) { s.loops[loop].recordDelay(m) },
+		pollAnswer: func(l *engine.Loop, sub conntable.Sub, c *subState, extra []*message, final bool) bool {
+			return on(l).pollAnswer(l, sub, c, extra, final)
+		},
+		answerPoll: func(l *engine.Loop, h engine.Handle, c *connState, extra []*message, final bool) bool {
+			return on(l).answerPoll(l, h, c, extra, final)
+		},
+		unsubscribe: func(l *engine.Loop, c *connState) { on(l).unsubscribe(l, c) },
+		lifeDue: func(l *engine.Loop, sub conntable.Sub, st *subState, conn engine.Handle, now time.Time, visitEvery time.Duration) bool {
+			return on(l).lifeDue(l, sub, st, conn, now, visitEvery)
+		},
+		waitPipe: func(l *engine.Loop, c *connState, req *httpcodec.Request, keepAlive bool) bool {
+			return on(l).waitPipe(c, req, keepAlive)
+		},
+		reply: func(l *engine.Loop, h engine.Handle, answer []byte) { on(l).reply(l, h, answer) },
+		closeAfterPipe: func(l *engine.Loop, h engine.Handle, answer []byte) bool {
+			return on(l).closeAfterPipe(h, answer)
+		},
+		dropPipe: func(l *engine.Loop, h engine.Handle) { on(l).dropPipe(h) },
+		speaksH2: func(l *engine.Loop, h engine.Handle, in []byte) (bool, bool) { return on(l).speaksH2(l, h, in) },
+		startH2:  func(l *engine.Loop, h engine.Handle, c *connState) { on(l).startH2(l, h, c) },
+		feedH2:   func(l *engine.Loop, h engine.Handle, c *connState, in []byte) int { return on(l).feedH2(l, h, c, in) },
+		closeH2:  func(l *engine.Loop, c *connState) { on(l).closeH2(l, c) },
+		tickH2:   func(l *engine.Loop, now time.Time) { on(l).tickH2(now) },
+		sweepH2: func(l *engine.Loop, c *connState, now time.Time, quiet, visitEvery time.Duration) {
+			on(l).sweepH2(l, c, now, quiet, visitEvery)
+		},
+		drainH2: func(l *engine.Loop, c *connState, nowMs int64, spread time.Duration) {
+			on(l).drainH2(l, c, nowMs, spread)
+		},
+		h2Data: func(l *engine.Loop, sub conntable.Sub, conn engine.Handle, b []byte) { on(l).h2Data(l, sub, conn, b) },
+	}
+	g.serve[listenerEdge] = func(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request) {
+		on(l).serveEdge(l, h, c, req)
+	}
+	g.serve[listenerAPI] = func(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request) {
+		on(l).serveAPI(l, h, c, req)
+	}
+	task := func(op int, fn func(ls *loopState, l *engine.Loop, t engine.Task)) {
+		g.tasks[op] = func(l *engine.Loop, t engine.Task) { fn(on(l), l, t) }
+	}
+	task(opKick, func(ls *loopState, l *engine.Loop, t engine.Task) {
+		if sub, conn := ls.subscriberOf(conntable.Sub(t.H)); sub != nil {
+			ls.kick(l, conntable.Sub(t.H), sub, conn)
+		}
+	})
+	task(opConnCall, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.runConnCall(l, t.V.(*asyncCall)) })
+	task(opAsyncReply, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.finishAsync(l, t.H, t.V.(*asyncCall)) })
+	task(opReplay, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.replayBatch(l, t.H, t.V.(*replayBatch)) })
+	task(opAuthDone, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.authDone(l, t.V.(*authCall)) })
+	task(opKeyedPublish, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.keyedPublish(l, t.V.(*keyedCall)) })
+	task(opResyncHold, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.resyncHold(t.V.(chan struct{})) })
+	task(opResyncReplay, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.resyncReplay(l) })
+	task(opResyncFailed, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.resyncFailed(l) })
+	task(opUpgrade, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.upgradeStep(l, t.V.(*upgradeStep)) })
+	task(opPipeReply, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.pipeAnswered(l, t.V.(*routeJob)) })
+	return g
+}

@@ -1,0 +1,62 @@
+package server
+
+import (
+	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/httpcodec/h2"
+	"github.com/pushwire/pushwire/push"
+)
+
+// openStream takes a stream record for stream id of connection conn, with
+// the given framing, and enters it in the table as q asks: a subscriber that
+// shares its connection. The caller writes the answer's head, then starts
+// it (startStream).
+func (ls *loopState) openStream(conn engine.Handle, id uint32, framing uint8, q *queryParams) (conntable.Sub, *streamSub) {
+	sub, st := ls.newStream(conn, id)
+	st.minor = framing
+	ls.register(sub, &st.subState, q)
+	return sub, st
+}
+
+// dropStream ends stream subscriber sub: out of the table, its held
+// messages released, its record freed. Its connection carries on.
+func (ls *loopState) dropStream(l *engine.Loop, sub conntable.Sub) {
+	st := ls.stream(sub)
+	if st == nil {
+		return
+	}
+	ls.dropHeld(l, engine.Handle(sub))
+	ls.cancelSubTimer(&st.subState)
+	if st.subscribed {
+		ls.leave(l, sub, &st.subState)
+	}
+	ls.freeStream(sub)
+}
+
+// kick ends subscriber s, named sub (DELETE /conn/<key>): a stream's last
+// frame is the kicked control frame (SPEC §3), so its client knows it was
+// ended on purpose; then a connection's only subscriber ends with its
+// connection (once the frame is written), an HTTP/2 stream alone (END_STREAM).
+func (ls *loopState) kick(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle) {
+	if s.mode != modeStream {
+		if sub.IsStream() {
+			ls.endStream(l, sub, conn)
+		} else {
+			l.Close(conn, errKicked)
+		}
+		return
+	}
+	f, nowMs := s.format, l.Now().UnixMilli()
+	ls.endStreamWith(l, sub, s, conn, func(dst []byte) []byte {
+		return push.AppendKickedFrame(dst, f, nowMs, ls.s.boundary)
+	})
+}
+
+// endStream ends stream subscriber sub on its transport, then drops it.
+func (ls *loopState) endStream(l *engine.Loop, sub conntable.Sub, conn engine.Handle) {
+	if hc := ls.h2Of(conn); hc != nil {
+		ls.h2Reset(l, hc, sub, conn, h2.Cancel)
+		return
+	}
+	ls.dropStream(l, sub)
+}
