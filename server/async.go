@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 )
@@ -33,14 +34,14 @@ const (
 )
 
 // connAdmin answers GET and DELETE /conn/<key> on the api listener.
-func (ls *loopState) connAdmin(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request, keyText []byte) {
+func (ls *loopState) connAdmin(l *engine.Loop, h engine.Handle, c *edge.ConnState, req *httpcodec.Request, keyText []byte) {
 	kind := asyncDescribe
 	switch string(req.Method()) {
 	case "GET", "HEAD":
 	case "DELETE":
 		kind = asyncKick
 	default:
-		ls.answerNotAllowed(l, h, req, allowConn, "use GET or DELETE on /conn/<key>")
+		ls.AnswerNotAllowed(l, h, req, edge.AllowConn, "use GET or DELETE on /conn/<key>")
 		return
 	}
 	ls.askOwner(l, h, c, req, keyText, kind, 0)
@@ -48,43 +49,43 @@ func (ls *loopState) connAdmin(l *engine.Loop, h engine.Handle, c *connState, re
 
 // ack answers POST /ack?conn=<key>&id=<msg id> on the edge listener.
 func (ls *loopState) ack(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
-	ls.query = parseQuery(&ls.q, req.Query(), ls.query[:0])
-	id, err := strconv.ParseUint(string(ls.q.id), 10, 64)
-	if ls.q.bad || err != nil || len(ls.q.conn) == 0 {
-		ls.answerError(l, h, req, 400, "ack needs ?conn=<key>&id=<message id>")
+	ls.Query = edge.ParseQuery(&ls.Q, req.Query(), ls.Query[:0])
+	id, err := strconv.ParseUint(string(ls.Q.Id), 10, 64)
+	if ls.Q.Bad || err != nil || len(ls.Q.Conn) == 0 {
+		ls.AnswerError(l, h, req, 400, "ack needs ?conn=<key>&id=<message id>")
 		return
 	}
-	ls.askOwner(l, h, ls.live(h), req, ls.q.conn, asyncAck, id)
+	ls.askOwner(l, h, ls.Live(h), req, ls.Q.Conn, asyncAck, id)
 }
 
 // askOwner sends a call to the loop that owns the connection named by
 // keyText; 404 at once when no such connection lives here.
-func (ls *loopState) askOwner(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request, keyText []byte, kind asyncKind, upTo uint64) {
-	key, node, ok := parseKeyText(keyText)
+func (ls *loopState) askOwner(l *engine.Loop, h engine.Handle, c *edge.ConnState, req *httpcodec.Request, keyText []byte, kind asyncKind, upTo uint64) {
+	key, node, ok := edge.ParseKeyText(keyText)
 	var target conntable.Sub
-	if ok && (node == nil || string(node) == ls.s.nodeID) {
-		target, ok = ls.s.lookupKey(key)
+	if ok && (node == nil || string(node) == ls.s.ID) {
+		target, ok = ls.s.LookupKey(key)
 	}
 	if !ok {
-		ls.answerError(l, h, req, 404, "no live connection with that key on this node")
+		ls.AnswerError(l, h, req, 404, "no live connection with that key on this node")
 		return
 	}
-	if ok = ls.live(h) != nil; !ok {
+	if ok = ls.Live(h) != nil; !ok {
 		return
 	}
-	call := &asyncCall{from: h, target: engine.Handle(target), kind: kind, upTo: upTo, keepAlive: httpcodec.Persistence(req), head: isHead(req)}
-	c.mode = modeAsync
-	ls.s.eng.Submit(engine.Handle(target).Loop(), engine.Task{H: call.target, Op: opConnCall, V: call})
+	call := &asyncCall{from: h, target: engine.Handle(target), kind: kind, upTo: upTo, keepAlive: httpcodec.Persistence(req), head: edge.IsHead(req)}
+	c.Mode = edge.ModeAsync
+	ls.s.Eng.Submit(engine.Handle(target).Loop(), engine.Task{H: call.target, Op: opConnCall, V: call})
 }
 
 // runConnCall runs on the target's loop: it describes, kicks or acks the
 // connection as the call asks and sends the answer back to the caller's loop.
 func (ls *loopState) runConnCall(l *engine.Loop, call *asyncCall) {
-	c, conn := ls.subscriberOf(conntable.Sub(call.target))
+	c, conn := ls.SubscriberOf(conntable.Sub(call.target))
 	var body []byte
 	status := 200
 	switch {
-	case c == nil || !c.subscribed:
+	case c == nil || !c.Subscribed:
 		status, body = 404, httpcodec.AppendErrorObject(nil, "no live connection with that key on this node")
 	case call.kind == asyncKick:
 		body = []byte(`{"kicked":true}`)
@@ -105,22 +106,22 @@ func (ls *loopState) runConnCall(l *engine.Loop, call *asyncCall) {
 		body = ls.appendConnInfo(nil, l, conntable.Sub(call.target), c, conn)
 	}
 	call.reply = httpcodec.AppendJSONResponse(nil, status, call.keepAlive, body)
-	ls.s.eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opAsyncReply, V: call})
+	ls.s.Eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opAsyncReply, V: call})
 }
 
 // appendConnInfo appends the JSON description of a subscriber.
-func (ls *loopState) appendConnInfo(dst []byte, l *engine.Loop, sub conntable.Sub, c *subState, conn engine.Handle) []byte {
+func (ls *loopState) appendConnInfo(dst []byte, l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle) []byte {
 	dst = append(dst, `{"conn":"`...)
-	dst = ls.s.appendKeyText(dst, ls.keyOf(sub))
+	dst = ls.s.AppendKeyText(dst, ls.KeyOf(sub))
 	dst = append(dst, `","node":`...)
-	dst = httpcodec.AppendJSONString(dst, []byte(ls.s.nodeID))
+	dst = httpcodec.AppendJSONString(dst, []byte(ls.s.ID))
 	dst = append(dst, `,"user":`...)
 	dst = httpcodec.AppendJSONString(dst, ls.subUser(c))
 	dst = append(dst, `,"topics":[`...)
 	first := true
 	for _, m := range ls.subMembers(c) {
-		name, g, ok := ls.s.table.AppendName(ls.names[:0], m)
-		ls.names = name
+		name, g, ok := ls.s.table.AppendName(ls.Names[:0], m)
+		ls.Names = name
 		if !ok || g != conntable.Topics {
 			continue
 		}
@@ -131,7 +132,7 @@ func (ls *loopState) appendConnInfo(dst []byte, l *engine.Loop, sub conntable.Su
 		dst = httpcodec.AppendJSONString(dst, name)
 	}
 	dst = append(dst, `],"format":"`...)
-	dst = append(dst, c.format.String()...)
+	dst = append(dst, c.Format.String()...)
 	dst = append(dst, `","pending_bytes":`...)
 	dst = strconv.AppendInt(dst, int64(l.Pending(conn)), 10)
 	return append(dst, '}')
@@ -145,21 +146,21 @@ func (ls *loopState) finishAsync(l *engine.Loop, h engine.Handle, call *asyncCal
 		ls.h2FinishAsync(l, from, call)
 		return
 	}
-	c := ls.live(h)
-	if c == nil || c.mode != modeAsync {
+	c := ls.Live(h)
+	if c == nil || c.Mode != edge.ModeAsync {
 		return
 	}
 	reply := call.reply
 	if call.head {
-		reply = headOnly(reply)
+		reply = edge.HeadOnly(reply)
 	}
 	l.Answer(h, func() { l.Write(h, reply) }) // a profile may be large
-	c.mode = modeRequest
+	c.Mode = edge.ModeRequest
 	if !call.keepAlive.Keep() {
-		c.mode = modeClosing
+		c.Mode = edge.ModeClosing
 		l.CloseAfterFlush(h)
 		return
 	}
-	ls.setTimer(c, timerIdle, l.Now().Add(keepAliveIdle))
+	ls.SetTimer(c, edge.TimerIdle, l.Now().Add(edge.KeepAliveIdle))
 	l.Resume(h)
 }

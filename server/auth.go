@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/auth"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/push"
@@ -46,7 +47,7 @@ const (
 // newAuthorizer builds the authorizer the settings ask for; nil when they
 // configure no subscriber auth.
 func newAuthorizer(s *Server) (*authorizer, error) {
-	cfg := &s.cfg
+	cfg := &s.Cfg
 	if cfg.AuthURL == "" && cfg.JWTSecret == "" {
 		return nil, nil
 	}
@@ -61,7 +62,7 @@ func newAuthorizer(s *Server) (*authorizer, error) {
 		}
 	}
 	if cfg.AuthURL != "" {
-		a.callback, err = auth.NewCallback(auth.CallbackOptions{URL: cfg.AuthURL, Timeout: cfg.AuthTimeout, Logger: s.log})
+		a.callback, err = auth.NewCallback(auth.CallbackOptions{URL: cfg.AuthURL, Timeout: cfg.AuthTimeout, Logger: s.Log})
 		if err != nil {
 			return nil, fmt.Errorf("--auth-url: %w", err)
 		}
@@ -85,11 +86,11 @@ func (a *authorizer) close() {
 // The request is read through requestHeaders: an HTTP/1.x request, or an
 // HTTP/2 stream's (sub.stream set, c nil: the stream record waits, not the
 // connection).
-func (ls *loopState) authorize(l *engine.Loop, h engine.Handle, c *connState, req requestHeaders, sub *subscription) {
+func (ls *loopState) authorize(l *engine.Loop, h engine.Handle, c *edge.ConnState, req requestHeaders, sub *subscription) {
 	a := ls.s.auth
 	token, hasToken := auth.BearerToken(req.Header("Authorization"))
-	if !hasToken && len(sub.q.token) > 0 {
-		token, hasToken = sub.q.token, true
+	if !hasToken && len(sub.q.Token) > 0 {
+		token, hasToken = sub.q.Token, true
 	}
 	if a.jwt != nil && hasToken {
 		id, err := a.jwt.Verify(token, l.Now())
@@ -107,13 +108,13 @@ func (ls *loopState) authorize(l *engine.Loop, h engine.Handle, c *connState, re
 		ls.refuseSubscribe(l, h, sub, 401, "subscribing needs a token: Authorization: Bearer <token> or ?token=<token>")
 		return
 	}
-	call := newAuthCall(l, h, req, sub, ls.s.cfg.AuthTimeout)
+	call := newAuthCall(l, h, req, sub, ls.s.Cfg.AuthTimeout)
 	if c != nil {
-		c.mode = modeAsync
+		c.Mode = edge.ModeAsync
 	}
 	if !a.workers.Submit(func() { a.ask(call) }) {
 		if c != nil {
-			c.mode = modeRequest
+			c.Mode = edge.ModeRequest
 		}
 		ls.answerSubscribe(l, h, sub, 503, "too many subscribes waiting for --auth-url; retry")
 	}
@@ -125,7 +126,7 @@ func (ls *loopState) authorize(l *engine.Loop, h engine.Handle, c *connState, re
 //
 // A user that is no valid name is the token's fault (401) or the callback's
 // (502, fromCallback).
-func (ls *loopState) admit(l *engine.Loop, h engine.Handle, c *connState, sub *subscription, id *auth.Identity, fromCallback bool) {
+func (ls *loopState) admit(l *engine.Loop, h engine.Handle, c *edge.ConnState, sub *subscription, id *auth.Identity, fromCallback bool) {
 	a := ls.s.auth
 	user := viewBytes(id.User)
 	if len(user) > 0 && !push.ValidName(user) {
@@ -137,18 +138,18 @@ func (ls *loopState) admit(l *engine.Loop, h engine.Handle, c *connState, sub *s
 		}
 		return
 	}
-	if len(sub.q.user) > 0 && string(sub.q.user) != id.User {
+	if len(sub.q.User) > 0 && string(sub.q.User) != id.User {
 		ls.refuseSubscribe(l, h, sub, 403, "user= must be left out or be the user auth established")
 		return
 	}
-	for i, t := range sub.q.topics {
+	for i, t := range sub.q.Topics {
 		if !id.Allows(t) && !a.acl.Allows(user, t) {
 			// Named by its place in the query: errors never echo client bytes.
 			ls.refuseSubscribe(l, h, sub, 403, "topic "+strconv.Itoa(i+1)+" of the query is not allowed for this subscriber")
 			return
 		}
 	}
-	sub.q.user = user
+	sub.q.User = user
 	sub.id = id
 	switch {
 	case !id.Expires.IsZero():
@@ -169,21 +170,21 @@ func (ls *loopState) refuseSubscribe(l *engine.Loop, h engine.Handle, sub *subsc
 // JSON error, with the CORS headers a stream would have had (so that a page
 // on another origin can read why) and, for a 401, the scheme to use.
 func (ls *loopState) answerSubscribe(l *engine.Loop, h engine.Handle, sub *subscription, status int, reason string) {
-	dst := httpcodec.AppendResponseHead(ls.out[:0], status, sub.persist)
-	dst = ls.s.appendCORS(dst, sub.origin)
+	dst := httpcodec.AppendResponseHead(ls.Out[:0], status, sub.persist)
+	dst = ls.s.AppendCORS(dst, sub.origin)
 	if status == 401 {
 		dst = httpcodec.AppendHeader(dst, "WWW-Authenticate", "Bearer")
 	}
-	ls.frame = httpcodec.AppendErrorObject(ls.frame[:0], reason)
-	ls.out = httpcodec.AppendBody(dst, "application/json", ls.frame)
+	ls.Frame = httpcodec.AppendErrorObject(ls.Frame[:0], reason)
+	ls.Out = httpcodec.AppendBody(dst, "application/json", ls.Frame)
 	if sub.head {
-		ls.out = headOnly(ls.out)
+		ls.Out = edge.HeadOnly(ls.Out)
 	}
 	if sub.stream != 0 {
-		ls.h2Finish(l, sub.stream, ls.out, false)
+		ls.h2Finish(l, sub.stream, ls.Out, false)
 		return
 	}
-	l.Write(h, ls.out)
+	l.Write(h, ls.Out)
 }
 
 // requestHeaders is what auth reads of a subscribe request: an HTTP/1.x
@@ -199,14 +200,14 @@ type authCall struct {
 	from    engine.Handle
 	req     auth.CallbackRequest
 	sub     subscription
-	q       queryParams // sub.q: copies of the user and topics asked for
+	q       edge.QueryParams // sub.q: copies of the user and topics asked for
 	verdict auth.Verdict
 	err     error
 }
 
 func newAuthCall(l *engine.Loop, h engine.Handle, req requestHeaders, sub *subscription, timeout time.Duration) *authCall {
 	call := &authCall{from: h, sub: *sub}
-	call.sub.q = call.q.copyOf(sub.q)
+	call.sub.q = call.q.CopyOf(sub.q)
 	call.req = auth.CallbackRequest{
 		Cookie:        clone(req.Header("Cookie")),
 		Authorization: clone(req.Header("Authorization")),
@@ -215,17 +216,6 @@ func newAuthCall(l *engine.Loop, h engine.Handle, req requestHeaders, sub *subsc
 		Deadline:      l.Now().Add(timeout),
 	}
 	return call
-}
-
-// copyOf makes q a copy of src's user and topics, which outlives the
-// request's bytes, and returns q.
-func (q *queryParams) copyOf(src *queryParams) *queryParams {
-	q.user = clone(src.user)
-	q.topics = make([][]byte, len(src.topics))
-	for i, t := range src.topics {
-		q.topics[i] = clone(t)
-	}
-	return q
 }
 
 func clone(b []byte) []byte {
@@ -261,14 +251,14 @@ func (a *authorizer) ask(call *authCall) {
 	default:
 		call.verdict, call.err = a.callback.Check(&call.req)
 	}
-	a.s.eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opAuthDone, V: call})
+	a.s.Eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opAuthDone, V: call})
 }
 
 var errAuthQueueTimeout = errors.New("auth callback not asked: no worker was free within --auth-timeout")
 
 // authDone runs on the subscriber's loop with the callback's verdict.
 func (ls *loopState) authDone(l *engine.Loop, call *authCall) {
-	ls.resumeSubscribe(l, call.from, &call.sub, func(c *connState) { ls.answerVerdict(l, call.from, c, call) })
+	ls.resumeSubscribe(l, call.from, &call.sub, func(c *edge.ConnState) { ls.answerVerdict(l, call.from, c, call) })
 }
 
 // resumeSubscribe answers, with answer, a subscribe that waited off the
@@ -277,40 +267,40 @@ func (ls *loopState) authDone(l *engine.Loop, call *authCall) {
 // connection carry on as the answer left it. sub.stream is the HTTP/2
 // stream that asked, 0 for HTTP/1.x connection h (whose connState answer
 // gets).
-func (ls *loopState) resumeSubscribe(l *engine.Loop, h engine.Handle, sub *subscription, answer func(c *connState)) bool {
+func (ls *loopState) resumeSubscribe(l *engine.Loop, h engine.Handle, sub *subscription, answer func(c *edge.ConnState)) bool {
 	if sub.stream != 0 { // an HTTP/2 stream asked (h2edge.go)
-		if st := ls.stream(sub.stream); st != nil && st.mode == modeAsync {
+		if st := ls.Stream(sub.stream); st != nil && st.Mode == edge.ModeAsync {
 			answer(nil)
 			return true
 		}
 		return false
 	}
-	c := ls.live(h)
-	if c == nil || c.mode != modeAsync {
+	c := ls.Live(h)
+	if c == nil || c.Mode != edge.ModeAsync {
 		return false // the subscriber left while it waited
 	}
-	c.mode = modeRequest
+	c.Mode = edge.ModeRequest
 	// The answer to h's own request, made away from its OnData: a stream's
 	// replay may be as large as one started inline.
 	l.Answer(h, func() { answer(c) })
 	switch {
-	case c.mode == modeRequest && !sub.persist.Keep():
-		c.mode = modeClosing
+	case c.Mode == edge.ModeRequest && !sub.persist.Keep():
+		c.Mode = edge.ModeClosing
 		l.CloseAfterFlush(h)
-	case c.mode == modeRequest:
-		ls.setTimer(c, timerIdle, l.Now().Add(keepAliveIdle))
+	case c.Mode == edge.ModeRequest:
+		ls.SetTimer(c, edge.TimerIdle, l.Now().Add(edge.KeepAliveIdle))
 		l.Resume(h) // requests pipelined behind the subscribe
-	case c.mode == modeStream:
+	case c.Mode == edge.ModeStream:
 		l.Resume(h) // bytes sent meanwhile count as stream noise
 	}
 	return true
 }
 
 // answerVerdict answers or starts a subscribe with the callback's verdict.
-func (ls *loopState) answerVerdict(l *engine.Loop, h engine.Handle, c *connState, call *authCall) {
+func (ls *loopState) answerVerdict(l *engine.Loop, h engine.Handle, c *edge.ConnState, call *authCall) {
 	sub := &call.sub
 	switch v := &call.verdict; {
-	case ls.s.draining.Load():
+	case ls.s.Draining.Load():
 		// The drain's reconnect frames went out while this subscribe waited.
 		sub.persist = httpcodec.PersistClose
 		ls.answerSubscribe(l, h, sub, 503, "node is draining; reconnect elsewhere")
@@ -318,8 +308,8 @@ func (ls *loopState) answerVerdict(l *engine.Loop, h engine.Handle, c *connState
 		// The cause is the node's business (the callback logs it); the
 		// client learns only that auth could not decide.
 		ls.s.auth.failed.Add(1)
-		if ls.s.debug {
-			ls.s.log.Debug("subscribe not authorized", "err", call.err)
+		if ls.s.Debug {
+			ls.s.Log.Debug("subscribe not authorized", "err", call.err)
 		}
 		ls.answerSubscribe(l, h, sub, 502, "the auth service gave no usable answer; retry")
 	case v.Status == 401 || v.Status == 403:

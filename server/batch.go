@@ -7,7 +7,6 @@ import (
 
 	"github.com/bytedance/sonic"
 	"github.com/bytedance/sonic/decoder"
-
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/publish"
@@ -33,7 +32,7 @@ type batchLine struct {
 func (ls *loopState) publishBatch(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
 	if req.Header("Idempotency-Key") != nil {
 		// Silently ignoring it would let a publisher believe its retry is safe.
-		ls.answerError(l, h, req, 400, `a batch takes a key per line ("idempotency_key"), not an Idempotency-Key header`)
+		ls.AnswerError(l, h, req, 400, `a batch takes a key per line ("idempotency_key"), not an Idempotency-Key header`)
 		return
 	}
 	if !ls.s.cluster.alone() && bytes.Contains(req.Body(), publish.BatchKeyField) {
@@ -41,22 +40,22 @@ func (ls *loopState) publishBatch(l *engine.Loop, h engine.Handle, req *httpcode
 		return
 	}
 	results := ls.publishLines(l, req.Body())
-	ls.flushFanOut()
+	ls.FlushFanOut()
 	if ls.job != nil {
 		ls.job.batch = true
 		ls.dispatch(l, h, httpcodec.Persistence(req), results...)
 		return
 	}
 	ls.s.countResults(results)
-	out := ls.frame[:0]
+	out := ls.Frame[:0]
 	for i := range results {
 		out = publish.AppendResult(out, &results[i], true)
 		out = append(out, '\n')
 	}
-	ls.frame = out
-	dst := httpcodec.AppendResponseHead(ls.out[:0], 200, httpcodec.Persistence(req))
-	ls.out = httpcodec.AppendBody(dst, "application/x-ndjson", out)
-	ls.reply(l, h, ls.out)
+	ls.Frame = out
+	dst := httpcodec.AppendResponseHead(ls.Out[:0], 200, httpcodec.Persistence(req))
+	ls.Out = httpcodec.AppendBody(dst, "application/x-ndjson", out)
+	ls.reply(l, h, ls.Out)
 }
 
 // publishLines publishes each line of a batch body; its results are
@@ -105,14 +104,14 @@ func (ls *loopState) publishLine(l *engine.Loop, line []byte) publish.Result {
 	default:
 		return publish.Result{Status: 400, Err: `"qos" must be 0 or 1`}
 	}
-	p.TTL = ls.s.cfg.DefaultTTL
+	p.TTL = ls.s.Cfg.DefaultTTL
 	if bl.TTL < 0 {
 		return publish.Result{Status: 400, Err: `"ttl" must be a whole number of seconds above 0`}
 	} else if bl.TTL > 0 {
 		p.TTL = secondsDuration(bl.TTL)
 	}
 	p.Data = bl.Data
-	if len(p.Data) > ls.s.cfg.MaxMessageBytes {
+	if len(p.Data) > ls.s.Cfg.MaxMessageBytes {
 		return publish.Result{Status: 413, Err: "data larger than --max-message-bytes"}
 	}
 	p.JSON = utf8.Valid(p.Data) // sonic checked the syntax, not the UTF-8

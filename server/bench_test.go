@@ -256,7 +256,7 @@ func benchTopicFanout(b *testing.B, query string, body func(*Server) string) {
 			}
 		}
 		waitFor(b, "fan-out", func() bool { return totalMessages(subs) >= want })
-		if sc := s.eng.Stats().SlowConsumers; sc != 0 {
+		if sc := s.Eng.Stats().SlowConsumers; sc != 0 {
 			b.Fatalf("%d subscribers cut as slow consumers", sc)
 		}
 	}

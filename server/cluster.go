@@ -14,6 +14,7 @@ import (
 	"github.com/pushwire/pushwire/admin"
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/route"
 )
 
@@ -36,7 +37,7 @@ type clusterNode struct {
 	// router takes pushes to the other nodes, and runs all work that waits
 	// on Redis or a peer; its goroutines start with the jobs, so a
 	// standalone node never has one.
-	router *route.Router[*message]
+	router *route.Router[*edge.Message]
 	wg     sync.WaitGroup // the link server
 
 	forwards atomic.Uint64 // pushes forwarded to other nodes
@@ -67,16 +68,16 @@ func newClusterNode(s *Server) *clusterNode {
 // one: a store of the node's own (standalone), or Config.MemStore, shared
 // with the other nodes of this process.
 func startCluster(s *Server) (*clusterNode, error) {
-	if s.cfg.Redis != "" {
+	if s.Cfg.Redis != "" {
 		return startRedisCluster(s)
 	}
 	cn := newClusterNode(s)
-	shared, advertise := s.cfg.MemStore, ""
+	shared, advertise := s.Cfg.MemStore, ""
 	if shared != nil {
 		// Nodes that share a store dial each other's link listener.
 		var err error
-		if cn.ln, err = s.listenLink(s.cfg.ClusterListen); err != nil { // handoff.go: maybe handed over
-			return nil, fmt.Errorf("--cluster-listen %s: %w", s.cfg.ClusterListen, err)
+		if cn.ln, err = s.listenLink(s.Cfg.ClusterListen); err != nil { // handoff.go: maybe handed over
+			return nil, fmt.Errorf("--cluster-listen %s: %w", s.Cfg.ClusterListen, err)
 		}
 		advertise = advertiseFor(cn.ln.Addr().(*net.TCPAddr))
 	} else {
@@ -84,7 +85,7 @@ func startCluster(s *Server) (*clusterNode, error) {
 	}
 	s.idemMem = cluster.NewIdemMemory(s.idemOptions())
 	cn.idem = s.idemMem
-	cn.mem = cluster.NewMemDirectory(shared, cluster.Node{ID: s.nodeID, Addr: advertise}, tableHoldings{s.table})
+	cn.mem = cluster.NewMemDirectory(shared, cluster.Node{ID: s.ID, Addr: advertise}, tableHoldings{s.table})
 	cn.dir = cn.mem
 	cn.dir.Start(context.Background()) // in memory: cannot fail
 	cn.startLinks()
@@ -92,7 +93,7 @@ func startCluster(s *Server) (*clusterNode, error) {
 }
 
 func startRedisCluster(s *Server) (*clusterNode, error) {
-	cfg := &s.cfg
+	cfg := &s.Cfg
 	ln, err := s.listenLink(cfg.ClusterListen) // handoff.go: maybe handed over
 	if err != nil {
 		return nil, fmt.Errorf("--cluster-listen %s: %w", cfg.ClusterListen, err)
@@ -104,9 +105,9 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 	cn := newClusterNode(s)
 	o := cluster.RedisOptions{
 		URL:      cfg.Redis,
-		Self:     cluster.Node{ID: s.nodeID, Addr: advertise},
+		Self:     cluster.Node{ID: s.ID, Addr: advertise},
 		NodeTTL:  cfg.NodeTTL,
-		Logger:   s.log,
+		Logger:   s.Log,
 		Observer: s.metrics.DirectoryObserver(),
 	}
 	cn.directoryHooks(&o)
@@ -122,9 +123,9 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 	if err := dir.Start(ctx); err != nil {
 		// Start keeps retrying in the background: the node serves its own
 		// connections meanwhile and joins the cluster when Redis answers.
-		s.log.Warn("redis directory not reachable yet; serving local connections", "err", err)
+		s.Log.Warn("redis directory not reachable yet; serving local connections", "err", err)
 	}
-	if cn.redis, err = cluster.NewRedisConn(cluster.RedisConnOptions{URL: cfg.Redis, Logger: s.log, Observer: s.metrics.StoreObserver()}); err != nil {
+	if cn.redis, err = cluster.NewRedisConn(cluster.RedisConnOptions{URL: cfg.Redis, Logger: s.Log, Observer: s.metrics.StoreObserver()}); err != nil {
 		ln.Close()
 		dir.Close()
 		return nil, fmt.Errorf("--redis: %w", err)
@@ -132,7 +133,7 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 	s.store.useRedis(cn.redis)
 	cn.idem = cluster.NewIdemRedis(cn.redis, s.idemOptions())
 	cn.startLinks()
-	s.log.Info("cluster mode", "node", s.nodeID, "link", ln.Addr().String(), "advertise", advertise, "redis", WithoutUserinfo(cfg.Redis))
+	s.Log.Info("cluster mode", "node", s.ID, "link", ln.Addr().String(), "advertise", advertise, "redis", WithoutUserinfo(cfg.Redis))
 	return cn, nil
 }
 
@@ -141,21 +142,21 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 // to it.
 func (cn *clusterNode) startLinks() {
 	s := cn.s
-	cn.links = cluster.NewLinks(s.nodeID, cn.dir, cluster.LinkOptions{Logger: s.log, Observer: s.metrics.LinkObserver()})
-	cn.presence = admin.NewPresence(s.nodeID, s.table, cn.dir, cn.alone, lookupTimeout, s.log)
+	cn.links = cluster.NewLinks(s.ID, cn.dir, cluster.LinkOptions{Logger: s.Log, Observer: s.metrics.LinkObserver()})
+	cn.presence = admin.NewPresence(s.ID, s.table, cn.dir, cn.alone, lookupTimeout, s.Log)
 	cn.presence.Change = cn.changeLocal // server-side subscriptions and the user policy's queries (subscriptions.go)
 	cn.users = cn.newUserConns()
-	cn.router = route.New(route.Options[*message]{Self: s.nodeID, Dir: cn.dir, Links: cn.links,
-		Store: s.store.put, Resolver: s.resolver, FromPeer: fromPeer, LookupTimeout: lookupTimeout, ForwardTimeout: forwardTimeout, Logger: s.log})
+	cn.router = route.New(route.Options[*edge.Message]{Self: s.ID, Dir: cn.dir, Links: cn.links,
+		Store: s.store.put, Resolver: s.resolver, FromPeer: fromPeer, LookupTimeout: lookupTimeout, ForwardTimeout: forwardTimeout, Logger: s.Log})
 	if cn.ln == nil {
 		return
 	}
-	cn.server = cluster.NewLinkServer(cn.takeFromPeer, cluster.LinkServerOptions{Logger: s.log, Query: cn.presence.AnswerQuery})
+	cn.server = cluster.NewLinkServer(cn.takeFromPeer, cluster.LinkServerOptions{Logger: s.Log, Query: cn.presence.AnswerQuery})
 	cn.wg.Add(1)
 	go func() {
 		defer cn.wg.Done()
 		if err := cn.server.Serve(cn.ln); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, cluster.ErrClosed) {
-			s.log.Error("cluster link listener stopped", "err", err)
+			s.Log.Error("cluster link listener stopped", "err", err)
 		}
 	}()
 }

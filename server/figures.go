@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/admin"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/publish"
 )
@@ -42,9 +43,9 @@ func (s *Server) snapshot() admin.Snapshot {
 	var sn admin.Snapshot
 	sn.Users, sn.Topics = s.table.Counts()
 	for _, ls := range s.loops {
-		sn.Connections += int(ls.subscribers.Load())
+		sn.Connections += int(ls.Subscribers.Load())
 	}
-	sn.EdgeConns = s.edgeConns.Load()
+	sn.EdgeConns = s.EdgeConns.Load()
 	sn.MessagesIn = s.counters.messagesIn.Load()
 	sn.Subscribes = s.counters.subscribes.Load()
 	sn.Polls = s.counters.polls.Load()
@@ -55,16 +56,16 @@ func (s *Server) snapshot() admin.Snapshot {
 		sn.IdemEvicted = s.idemMem.Evicted()
 	}
 	for _, ls := range s.loops {
-		sn.MessagesOut += ls.messagesOut.Load()
-		sn.Drops += ls.drops.Load()
+		sn.MessagesOut += ls.MessagesOut.Load()
+		sn.Drops += ls.Drops.Load()
 	}
-	es := s.eng.Stats()
+	es := s.Eng.Stats()
 	sn.SlowConsumers = uint64(es.SlowConsumers)
 	sn.TLSHandshakes, sn.TLSFailures = es.TLSHandshakes, es.TLSHandshakeErrors
 	sn.StoredUsers, sn.StoredBytes = s.store.counts()
 	sn.Goroutines = runtime.NumGoroutine()
-	sn.Uptime = time.Since(s.started)
-	sn.Draining = s.draining.Load()
+	sn.Uptime = time.Since(s.Started)
+	sn.Draining = s.Draining.Load()
 	sn.H2Conns, sn.H2SlowStreams = s.counters.h2Conns.Load(), s.counters.h2SlowStreams.Load()
 	sn.UserConnsRefused, sn.UserConnsKicked = s.counters.userRefused.Load(), s.counters.userEvicted.Load()
 	sn.AgeCloses, sn.Refreshes, sn.Expiries = s.counters.ageCloses.Load(), s.counters.refreshes.Load(), s.counters.expiries.Load()
@@ -86,7 +87,7 @@ func (s *Server) snapshot() admin.Snapshot {
 // appendStats appends the /stats JSON object (SPEC §9).
 func (s *Server) appendStats(dst []byte) []byte {
 	sn := s.snapshot()
-	return admin.AppendStats(dst, s.nodeID, &sn)
+	return admin.AppendStats(dst, s.ID, &sn)
 }
 
 // countResults counts the lines of a batch, or a routed publish's answer.
@@ -99,8 +100,8 @@ func (s *Server) countResults(results []publish.Result) {
 // observeDelay records m's delivery delay on this loop, once per message:
 // the first subscriber it is written to here stands for the rest, which
 // follow in the same loop iteration and are flushed with it.
-func (ls *loopState) recordDelay(m *message) {
-	ls.s.metrics.ObserveDelay(ls.index, m.Seq, m.born)
+func (ls *loopState) recordDelay(m *edge.Message) {
+	ls.s.metrics.ObserveDelay(ls.Index, m.Seq, m.Born)
 }
 
 // publishServed runs after serveAPI handled a request for path: for a
@@ -116,12 +117,12 @@ func (ls *loopState) publishServed(l *engine.Loop, h engine.Handle, path []byte)
 		ls.pipedRouted = false
 		return
 	}
-	if c := ls.live(h); c != nil && c.mode == modeAsync {
-		m.Routed(ls.index, h, l.Now())
+	if c := ls.Live(h); c != nil && c.Mode == edge.ModeAsync {
+		m.Routed(ls.Index, h, l.Now())
 		return
 	}
 	m.ObservePublish(l.Now())
-	code := admin.StatusOf(ls.out)
+	code := admin.StatusOf(ls.Out)
 	if string(path) != "/pub" || code != 200 {
 		m.CountStatus(code)
 	}
@@ -131,14 +132,14 @@ func (ls *loopState) publishServed(l *engine.Loop, h engine.Handle, path []byte)
 // for a publish it records the handling time (the status was counted by
 // answerRouted).
 func (ls *loopState) publishAnswered(h engine.Handle) {
-	ls.s.metrics.Answered(ls.index, h)
+	ls.s.metrics.Answered(ls.Index, h)
 }
 
 // opsNode is the node as admin's operations endpoints read it (admin.Node).
 type opsNode struct{ s *Server }
 
 func (n opsNode) AppendStats(dst []byte) []byte { return n.s.appendStats(dst) }
-func (n opsNode) Draining() bool                { return n.s.draining.Load() }
+func (n opsNode) Draining() bool                { return n.s.Draining.Load() }
 
 // AppendMetrics appends the whole exposition: the /stats figures, what the
 // metrics measured, and the Go runtime and process collectors.

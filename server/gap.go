@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/push"
 )
@@ -34,7 +35,7 @@ func parseLast(v []byte) (int, bool) {
 // writeGapIfMissed writes the gap frame when the user's QoS 1 mailbox lost
 // a message newer than since (lost, its mark: store/lost.go) or some topic's
 // history let go of one: the client missed it.
-func (ls *loopState) writeGapIfMissed(l *engine.Loop, sub conntable.Sub, c *subState, conn engine.Handle, topics [][]byte, since, lost uint64, nowMs int64) bool {
+func (ls *loopState) writeGapIfMissed(l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle, topics [][]byte, since, lost uint64, nowMs int64) bool {
 	if lost > since || ls.topicGap(topics, since) {
 		ls.writeGap(l, sub, c, conn, since, nowMs)
 		return true
@@ -54,9 +55,9 @@ func (ls *loopState) topicGap(topics [][]byte, since uint64) bool {
 }
 
 // writeGap writes the gap frame for a resume from since.
-func (ls *loopState) writeGap(l *engine.Loop, sub conntable.Sub, c *subState, conn engine.Handle, since uint64, nowMs int64) {
-	ls.frameTo(l, sub, c, conn, func(dst []byte) []byte {
-		return push.AppendGapFrame(dst, c.format, nowMs, since, ls.s.boundary)
+func (ls *loopState) writeGap(l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle, since uint64, nowMs int64) {
+	ls.FrameTo(l, sub, c, conn, func(dst []byte) []byte {
+		return push.AppendGapFrame(dst, c.Format, nowMs, since, ls.s.Boundary)
 	})
 }
 
@@ -64,7 +65,7 @@ func (ls *loopState) writeGap(l *engine.Loop, sub conntable.Sub, c *subState, co
 // from Redis (qoscluster.go) when the user's mailbox lost a message newer
 // than the stream's cursor, unless the stream got it as it started (a
 // topic's gap): one gap frame says it all.
-func (ls *loopState) writeStoredGap(l *engine.Loop, sub conntable.Sub, c *subState, conn engine.Handle, b *replayBatch) {
+func (ls *loopState) writeStoredGap(l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle, b *replayBatch) {
 	if b.hasSince && !b.gapped && b.lost > b.since {
 		ls.writeGap(l, sub, c, conn, b.since, l.Now().UnixMilli())
 	}
@@ -73,11 +74,11 @@ func (ls *loopState) writeStoredGap(l *engine.Loop, sub conntable.Sub, c *subSta
 // pollGap reports whether a long-poll's cursor is older than what is still
 // kept for one of its names (--poll-buffer, --topic-history): messages it
 // asked for were let go of before it came back.
-func (ls *loopState) pollGap(c *subState) bool {
+func (ls *loopState) pollGap(c *edge.SubState) bool {
 	for _, mb := range ls.subMembers(c) {
-		name, g, ok := ls.s.table.AppendName(ls.names[:0], mb)
-		ls.names = name
-		if ok && ls.s.recent.Gap(g, name, c.cursor) {
+		name, g, ok := ls.s.table.AppendName(ls.Names[:0], mb)
+		ls.Names = name
+		if ok && ls.s.recent.Gap(g, name, c.Cursor) {
 			return true
 		}
 	}
@@ -86,7 +87,7 @@ func (ls *loopState) pollGap(c *subState) bool {
 
 // appendLast appends the newest n messages of each topic's history, each
 // with a reference the caller releases.
-func (s *Server) appendLast(dst []*message, topics [][]byte, n int) []*message {
+func (s *Server) appendLast(dst []*edge.Message, topics [][]byte, n int) []*edge.Message {
 	for _, t := range topics {
 		dst = s.recent.AppendLast(dst, conntable.Topics, t, n)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/cluster"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/publish"
@@ -36,8 +37,8 @@ import (
 // Redis with --redis, else in memory (standalone, or an in-process test
 // cluster: each node its own map); the cluster's start picks which.
 func (s *Server) idemOptions() cluster.IdemOptions {
-	return cluster.IdemOptions{Window: s.cfg.IdempotencyWindow, Hold: min(publish.Hold, s.cfg.IdempotencyWindow),
-		Node: s.nodeID, Keys: s.cfg.IdempotencyKeys}
+	return cluster.IdemOptions{Window: s.Cfg.IdempotencyWindow, Hold: min(publish.Hold, s.Cfg.IdempotencyWindow),
+		Node: s.ID, Keys: s.Cfg.IdempotencyKeys}
 }
 
 // A keyedCall is a keyed publish request handed to the router to claim its
@@ -88,7 +89,7 @@ func (s *Server) claimedResult(c cluster.Claim) publish.Result {
 // connection waits (modeAsync) as for a routed publish.
 func (ls *loopState) deferKeyed(l *engine.Loop, h engine.Handle, req *httpcodec.Request, call *keyedCall) {
 	call.from, call.keepAlive = h, httpcodec.Persistence(req)
-	ls.live(h).mode = modeAsync
+	ls.Live(h).Mode = edge.ModeAsync
 	cn := ls.s.cluster
 	if !cn.submit(func() { cn.claimKeyed(call) }) {
 		ls.s.answerKeyed(call, publish.Result{Status: 503, Err: "cluster router saturated; retry"})
@@ -156,15 +157,15 @@ func (cn *clusterNode) claimKeyed(call *keyedCall) {
 			return
 		}
 	}
-	s.eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opKeyedPublish, V: call})
+	s.Eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opKeyedPublish, V: call})
 }
 
 // keyedPublish runs on the call's loop once its keys are claimed: it
 // publishes as an unkeyed request would and hands the result to the router
 // to record the keys and answer.
 func (ls *loopState) keyedPublish(l *engine.Loop, call *keyedCall) {
-	c := ls.live(call.from)
-	if c == nil || c.mode != modeAsync {
+	c := ls.Live(call.from)
+	if c == nil || c.Mode != edge.ModeAsync {
 		// The publisher left: deliver nothing, free the keys.
 		ls.s.cluster.submit(func() { ls.s.cluster.recordKeys(call.keys, call.claims, nil) })
 		return
@@ -179,7 +180,7 @@ func (ls *loopState) keyedPublish(l *engine.Loop, call *keyedCall) {
 		results = append(ls.results[:0], ls.publish(l, &call.p))
 		ls.results = results
 	}
-	ls.flushFanOut()
+	ls.FlushFanOut()
 	if ls.job == nil {
 		ls.job = &routeJob{}
 	}
@@ -233,7 +234,7 @@ func (cn *clusterNode) recordKeys(keys []string, claims []cluster.Claim, results
 		return
 	}
 	if err := cn.s.idem.Record(cn.router.ForwardContext(time.Now()), won, answers); err != nil {
-		cn.s.log.Warn("idempotency keys not recorded: a retry may be delivered again", "keys", len(won), "err", err)
+		cn.s.Log.Warn("idempotency keys not recorded: a retry may be delivered again", "keys", len(won), "err", err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/push"
 )
@@ -35,15 +36,15 @@ const (
 	lifeRefreshed = 1 << 63
 )
 
-func (f streamLife) ageEnd() stamp   { return stamp(f & lifeAgeMask) }
-func (f streamLife) expiry() stamp   { return stamp(f >> lifeExpShift & lifeExpMask) }
-func (f streamLife) refreshed() bool { return f&lifeRefreshed != 0 }
+func (f streamLife) ageEnd() edge.Stamp { return edge.Stamp(f & lifeAgeMask) }
+func (f streamLife) expiry() edge.Stamp { return edge.Stamp(f >> lifeExpShift & lifeExpMask) }
+func (f streamLife) refreshed() bool    { return f&lifeRefreshed != 0 }
 
 // startLife sets the deadlines of stream s as it starts: its age limit, and
 // the expiry its auth gave (sn.expires, unix ms; 0 = none). A stream whose
 // auth ends within --refresh-before gets the refresh frame at once.
-func (ls *loopState) startLife(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle, sn *subscription) {
-	cfg, now := &ls.s.cfg, l.Now()
+func (ls *loopState) startLife(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle, sn *subscription) {
+	cfg, now := &ls.s.Cfg, l.Now()
 	var life streamLife
 	if cfg.MaxConnAge > 0 {
 		life |= streamLife(ls.s.lifeStamp(now.Add(ls.ageLimit()), lifeAgeMask))
@@ -51,7 +52,7 @@ func (ls *loopState) startLife(l *engine.Loop, sub conntable.Sub, s *subState, c
 	if sn.expires != 0 {
 		life |= streamLife(ls.s.expStamp(time.UnixMilli(sn.expires))) << lifeExpShift
 	}
-	s.timer = conntable.TimerID(life)
+	s.Timer = conntable.TimerID(life)
 	if exp := life.expiry(); exp != 0 && !now.Before(ls.s.expTime(exp).Add(-cfg.RefreshBefore)) {
 		ls.refresh(l, sub, s, conn, now)
 	}
@@ -59,36 +60,36 @@ func (ls *loopState) startLife(l *engine.Loop, sub conntable.Sub, s *subState, c
 
 // ageLimit draws a stream's own age limit, uniformly in [0.9, 1]×--max-conn-age.
 func (ls *loopState) ageLimit() time.Duration {
-	age := ls.s.cfg.MaxConnAge
-	return age - time.Duration(ls.rng.Uint64()%uint64(age/ageJitter+1))
+	age := ls.s.Cfg.MaxConnAge
+	return age - time.Duration(ls.Rng.Uint64()%uint64(age/edge.AgeJitter+1))
 }
 
 // lifeStamp is t as a deadline stamp: never 0 (which means none), and none
 // when t lies beyond what limit holds (years after the node started).
-func (s *Server) lifeStamp(t time.Time, limit stamp) stamp {
-	if t.Before(s.started) {
+func (s *Server) lifeStamp(t time.Time, limit edge.Stamp) edge.Stamp {
+	if t.Before(s.Started) {
 		return 1
 	}
-	if d := t.Sub(s.started) / stampUnit; d < time.Duration(limit) {
-		return stamp(max(d, 1))
+	if d := t.Sub(s.Started) / edge.StampUnit; d < time.Duration(limit) {
+		return edge.Stamp(max(d, 1))
 	}
 	return 0
 }
 
 // expStamp is an expiry as whole seconds since the second the node started,
 // rounded up: never 0 (none), and none beyond 68 years.
-func (s *Server) expStamp(t time.Time) stamp {
-	d := t.Sub(s.started.Truncate(time.Second))
+func (s *Server) expStamp(t time.Time) edge.Stamp {
+	d := t.Sub(s.Started.Truncate(time.Second))
 	secs := (d + time.Second - 1) / time.Second
 	if secs > lifeExpMask {
 		return 0
 	}
-	return stamp(max(secs, 1))
+	return edge.Stamp(max(secs, 1))
 }
 
 // expTime is the time expStamp st stands for.
-func (s *Server) expTime(st stamp) time.Time {
-	return s.started.Truncate(time.Second).Add(time.Duration(st) * time.Second)
+func (s *Server) expTime(st edge.Stamp) time.Time {
+	return s.Started.Truncate(time.Second).Add(time.Duration(st) * time.Second)
 }
 
 // lifeDue runs on the sweep's visit to stream s (modeStream, s.timer set):
@@ -100,8 +101,8 @@ func (s *Server) expTime(st stamp) time.Time {
 // The expiry is enforced early rather than late: the stream ends on the
 // first visit within a visit interval of it, so it is never held past its
 // auth's end by more than a late tick.
-func (ls *loopState) lifeDue(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle, now time.Time, visitEvery time.Duration) bool {
-	life := streamLife(s.timer)
+func (ls *loopState) lifeDue(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle, now time.Time, visitEvery time.Duration) bool {
+	life := streamLife(s.Timer)
 	if exp := life.expiry(); exp != 0 {
 		at := ls.s.expTime(exp)
 		switch {
@@ -109,17 +110,17 @@ func (ls *loopState) lifeDue(l *engine.Loop, sub conntable.Sub, s *subState, con
 			ls.s.counters.expiries.Add(1)
 			ls.endStreamWith(l, sub, s, conn, nil)
 			return true
-		case !life.refreshed() && !now.Before(at.Add(-ls.s.cfg.RefreshBefore)):
+		case !life.refreshed() && !now.Before(at.Add(-ls.s.Cfg.RefreshBefore)):
 			ls.refresh(l, sub, s, conn, now)
 			return true
 		}
 	}
-	if end := life.ageEnd(); end != 0 && !now.Before(ls.s.timeOf(end)) && ls.ageBudget > 0 {
-		ls.ageBudget--
+	if end := life.ageEnd(); end != 0 && !now.Before(ls.s.TimeOf(end)) && ls.AgeBudget > 0 {
+		ls.AgeBudget--
 		ls.s.counters.ageCloses.Add(1)
-		f, nowMs, retry := s.format, now.UnixMilli(), ls.s.cfg.Retry.Milliseconds()
+		f, nowMs, retry := s.Format, now.UnixMilli(), ls.s.Cfg.Retry.Milliseconds()
 		ls.endStreamWith(l, sub, s, conn, func(dst []byte) []byte {
-			return push.AppendReconnectFrame(dst, f, nowMs, retry, ls.s.boundary)
+			return push.AppendReconnectFrame(dst, f, nowMs, retry, ls.s.Boundary)
 		})
 		return true
 	}
@@ -127,13 +128,13 @@ func (ls *loopState) lifeDue(l *engine.Loop, sub conntable.Sub, s *subState, con
 }
 
 // refresh writes the refresh frame on stream s, once.
-func (ls *loopState) refresh(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle, now time.Time) {
-	life := streamLife(s.timer)
-	s.timer = conntable.TimerID(life | lifeRefreshed)
+func (ls *loopState) refresh(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle, now time.Time) {
+	life := streamLife(s.Timer)
+	s.Timer = conntable.TimerID(life | lifeRefreshed)
 	ls.s.counters.refreshes.Add(1)
-	f, nowMs, expMs := s.format, now.UnixMilli(), ls.s.expTime(life.expiry()).UnixMilli()
-	ls.frameTo(l, sub, s, conn, func(dst []byte) []byte {
-		return push.AppendRefreshFrame(dst, f, nowMs, expMs, ls.s.boundary)
+	f, nowMs, expMs := s.Format, now.UnixMilli(), ls.s.expTime(life.expiry()).UnixMilli()
+	ls.FrameTo(l, sub, s, conn, func(dst []byte) []byte {
+		return push.AppendRefreshFrame(dst, f, nowMs, expMs, ls.s.Boundary)
 	})
 }
 
@@ -142,45 +143,45 @@ func (ls *loopState) refresh(l *engine.Loop, sub conntable.Sub, s *subState, con
 // with its connection (once the frame is written, lingering), an HTTP/2
 // stream alone (END_STREAM). It leaves the table at once, so its key answers
 // 404 and nothing more is delivered to it.
-func (ls *loopState) endStreamWith(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle, frame func([]byte) []byte) {
+func (ls *loopState) endStreamWith(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle, frame func([]byte) []byte) {
 	if frame != nil {
-		ls.frameTo(l, sub, s, conn, frame)
+		ls.FrameTo(l, sub, s, conn, frame)
 	}
-	if s.format == push.Multipart {
-		ls.frameTo(l, sub, s, conn, func(dst []byte) []byte {
-			return push.AppendMultipartClose(dst, ls.s.boundary)
+	if s.Format == push.Multipart {
+		ls.FrameTo(l, sub, s, conn, func(dst []byte) []byte {
+			return push.AppendMultipartClose(dst, ls.s.Boundary)
 		})
 	}
 	if sub.IsStream() {
-		hc, st := ls.h2Of(conn), ls.stream(sub)
+		hc, st := ls.h2Of(conn), ls.Stream(sub)
 		if hc == nil || st == nil {
 			return
 		}
-		out, _ := hc.codec.WriteData(ls.h2out[:0], st.id, nil, true)
+		out, _ := hc.codec.WriteData(ls.h2out[:0], st.Id, nil, true)
 		ls.h2out = out
 		l.Write(conn, out)
 		ls.h2Forget(l, hc, sub)
 		return
 	}
-	if s.minor == framingChunked {
-		l.Write(conn, lastChunk)
+	if s.Minor == edge.FramingChunked {
+		l.Write(conn, edge.LastChunk)
 	}
 	// Out of the table at once: the key answers 404 and nothing more is
 	// delivered while the connection lingers (CloseAfterFlush waits for the
 	// peer's close, bounded).
 	ls.leave(l, sub, s)
-	c := ls.live(conn)
-	ls.cancelTimer(c)
-	c.mode = modeClosing
+	c := ls.Live(conn)
+	ls.CancelTimer(c)
+	c.Mode = edge.ModeClosing
 	l.CloseAfterFlush(conn)
 }
 
 // exportLife is stream s's deadlines as absolute times for an upgrade's
 // handoff record (unix ms, 0 = none): stamps count from this process's start.
-func (s *Server) exportLife(st *subState) (ageEndMs, expiresMs int64, refreshed bool) {
-	life := streamLife(st.timer)
+func (s *Server) exportLife(st *edge.SubState) (ageEndMs, expiresMs int64, refreshed bool) {
+	life := streamLife(st.Timer)
 	if end := life.ageEnd(); end != 0 {
-		ageEndMs = s.timeOf(end).UnixMilli()
+		ageEndMs = s.TimeOf(end).UnixMilli()
 	}
 	if exp := life.expiry(); exp != 0 {
 		expiresMs = s.expTime(exp).UnixMilli()
@@ -197,7 +198,7 @@ func (ls *loopState) importLife(ageEndMs, expiresMs int64, refreshed bool, now t
 	switch {
 	case ageEndMs != 0:
 		life |= streamLife(s.lifeStamp(time.UnixMilli(ageEndMs), lifeAgeMask))
-	case s.cfg.MaxConnAge > 0:
+	case s.Cfg.MaxConnAge > 0:
 		life |= streamLife(s.lifeStamp(now.Add(ls.ageLimit()), lifeAgeMask))
 	}
 	if expiresMs != 0 {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 )
@@ -15,24 +16,24 @@ type loopAnswers struct {
 }
 
 func (a *loopAnswers) Answer(h engine.Handle, req *httpcodec.Request, answer []byte) {
-	a.ls.writeAnswer(a.l, h, req, answer)
+	a.ls.WriteAnswer(a.l, h, req, answer)
 }
 
 // Later puts h in modeAsync; the reply goes back to h's loop as an
 // opAsyncReply, as /conn's and routed publishes' do (async.go).
 func (a *loopAnswers) Later(h engine.Handle, req *httpcodec.Request) (httpcodec.Persist, func([]byte)) {
-	call := &asyncCall{from: h, kind: asyncPprof, keepAlive: httpcodec.Persistence(req), head: isHead(req)}
-	if c := a.ls.live(h); c != nil {
-		c.mode = modeAsync
+	call := &asyncCall{from: h, kind: asyncPprof, keepAlive: httpcodec.Persistence(req), head: edge.IsHead(req)}
+	if c := a.ls.Live(h); c != nil {
+		c.Mode = edge.ModeAsync
 	}
-	eng := a.ls.s.eng
+	eng := a.ls.s.Eng
 	return call.keepAlive, func(answer []byte) {
 		call.reply = answer
 		eng.Submit(h.Loop(), engine.Task{H: h, Op: opAsyncReply, V: call})
 	}
 }
 
-func (a *loopAnswers) Scratch() (out, body *[]byte) { return &a.ls.out, &a.ls.frame }
+func (a *loopAnswers) Scratch() (out, body *[]byte) { return &a.ls.Out, &a.ls.Frame }
 
 // answers returns the loop's edge.Answers for a request read on l.
 func (ls *loopState) answers(l *engine.Loop) *loopAnswers {

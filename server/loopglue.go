@@ -4,18 +4,19 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 )
 
 // The glue's task ops (engine.Task.Op), run through Glue.tasks.
 const (
-	opKick         = firstGlueOp + iota // close H (DELETE /conn/<key>)
-	opConnCall                          // V *asyncCall: describe, kick or ack H, answer on the caller's loop
-	opAsyncReply                        // V *asyncCall: write its answer to H and resume H
-	opReplay                            // V *replayBatch: a user's stored QoS 1 messages for H, in order
-	opAuthDone                          // V *authCall: the auth callback's verdict on H's subscribe
-	opKeyedPublish                      // V *keyedCall: its keys are claimed; publish it for H
+	opKick         = edge.FirstGlueOp + iota // close H (DELETE /conn/<key>)
+	opConnCall                               // V *asyncCall: describe, kick or ack H, answer on the caller's loop
+	opAsyncReply                             // V *asyncCall: write its answer to H and resume H
+	opReplay                                 // V *replayBatch: a user's stored QoS 1 messages for H, in order
+	opAuthDone                               // V *authCall: the auth callback's verdict on H's subscribe
+	opKeyedPublish                           // V *keyedCall: its keys are claimed; publish it for H
 	// The QoS 1 re-sync (resync.go):
 	opResyncHold   // V chan struct{}: hold the user streams' live messages; signal V
 	opResyncReplay // the node is registered again: replay what the held streams missed
@@ -28,7 +29,7 @@ const (
 // fields and methods promoted) and the parts of the handlers above it. Only
 // that loop's goroutine touches it.
 type loopState struct {
-	*Loop
+	*edge.Loop
 	s *Server
 
 	loopH2                   // HTTP/2 connections' codecs and scratch (h2conn.go)
@@ -39,59 +40,61 @@ type loopState struct {
 	answer       loopAnswers // the loop's edge.Answers (loopanswers.go)
 }
 
-func newLoopState(s *Server, l *Loop) *loopState {
+func newLoopState(s *Server, l *edge.Loop) *loopState {
 	return &loopState{Loop: l, s: s}
 }
 
 // makeGlue is the table through which the edge's loops call the handlers
 // above them; each entry finds the loop's loopState by index.
-func (s *Server) makeGlue() Glue {
+func (s *Server) makeGlue() edge.Glue {
 	on := func(l *engine.Loop) *loopState { return s.loops[l.Index()] }
-	g := Glue{
-		frozen:       s.frozen,
-		observeDelay: func(loop int, m *message) { s.loops[loop].recordDelay(m) },
-		pollAnswer: func(l *engine.Loop, sub conntable.Sub, c *subState, extra []*message, final bool) bool {
+	g := edge.Glue{
+		Frozen:       s.frozen,
+		ObserveDelay: func(loop int, m *edge.Message) { s.loops[loop].recordDelay(m) },
+		PollAnswer: func(l *engine.Loop, sub conntable.Sub, c *edge.SubState, extra []*edge.Message, final bool) bool {
 			return on(l).pollAnswer(l, sub, c, extra, final)
 		},
-		answerPoll: func(l *engine.Loop, h engine.Handle, c *connState, extra []*message, final bool) bool {
+		AnswerPoll: func(l *engine.Loop, h engine.Handle, c *edge.ConnState, extra []*edge.Message, final bool) bool {
 			return on(l).answerPoll(l, h, c, extra, final)
 		},
-		unsubscribe: func(l *engine.Loop, c *connState) { on(l).unsubscribe(l, c) },
-		lifeDue: func(l *engine.Loop, sub conntable.Sub, st *subState, conn engine.Handle, now time.Time, visitEvery time.Duration) bool {
+		Unsubscribe: func(l *engine.Loop, c *edge.ConnState) { on(l).unsubscribe(l, c) },
+		LifeDue: func(l *engine.Loop, sub conntable.Sub, st *edge.SubState, conn engine.Handle, now time.Time, visitEvery time.Duration) bool {
 			return on(l).lifeDue(l, sub, st, conn, now, visitEvery)
 		},
-		waitPipe: func(l *engine.Loop, c *connState, req *httpcodec.Request, keepAlive bool) bool {
+		WaitPipe: func(l *engine.Loop, c *edge.ConnState, req *httpcodec.Request, keepAlive bool) bool {
 			return on(l).waitPipe(c, req, keepAlive)
 		},
-		reply: func(l *engine.Loop, h engine.Handle, answer []byte) { on(l).reply(l, h, answer) },
-		closeAfterPipe: func(l *engine.Loop, h engine.Handle, answer []byte) bool {
+		Reply: func(l *engine.Loop, h engine.Handle, answer []byte) { on(l).reply(l, h, answer) },
+		CloseAfterPipe: func(l *engine.Loop, h engine.Handle, answer []byte) bool {
 			return on(l).closeAfterPipe(h, answer)
 		},
-		dropPipe: func(l *engine.Loop, h engine.Handle) { on(l).dropPipe(h) },
-		speaksH2: func(l *engine.Loop, h engine.Handle, in []byte) (bool, bool) { return on(l).speaksH2(l, h, in) },
-		startH2:  func(l *engine.Loop, h engine.Handle, c *connState) { on(l).startH2(l, h, c) },
-		feedH2:   func(l *engine.Loop, h engine.Handle, c *connState, in []byte) int { return on(l).feedH2(l, h, c, in) },
-		closeH2:  func(l *engine.Loop, c *connState) { on(l).closeH2(l, c) },
-		tickH2:   func(l *engine.Loop, now time.Time) { on(l).tickH2(now) },
-		sweepH2: func(l *engine.Loop, c *connState, now time.Time, quiet, visitEvery time.Duration) {
+		DropPipe: func(l *engine.Loop, h engine.Handle) { on(l).dropPipe(h) },
+		SpeaksH2: func(l *engine.Loop, h engine.Handle, in []byte) (bool, bool) { return on(l).speaksH2(l, h, in) },
+		StartH2:  func(l *engine.Loop, h engine.Handle, c *edge.ConnState) { on(l).startH2(l, h, c) },
+		FeedH2: func(l *engine.Loop, h engine.Handle, c *edge.ConnState, in []byte) int {
+			return on(l).feedH2(l, h, c, in)
+		},
+		CloseH2: func(l *engine.Loop, c *edge.ConnState) { on(l).closeH2(l, c) },
+		TickH2:  func(l *engine.Loop, now time.Time) { on(l).tickH2(now) },
+		SweepH2: func(l *engine.Loop, c *edge.ConnState, now time.Time, quiet, visitEvery time.Duration) {
 			on(l).sweepH2(l, c, now, quiet, visitEvery)
 		},
-		drainH2: func(l *engine.Loop, c *connState, nowMs int64, spread time.Duration) {
+		DrainH2: func(l *engine.Loop, c *edge.ConnState, nowMs int64, spread time.Duration) {
 			on(l).drainH2(l, c, nowMs, spread)
 		},
-		h2Data: func(l *engine.Loop, sub conntable.Sub, conn engine.Handle, b []byte) { on(l).h2Data(l, sub, conn, b) },
+		H2Data: func(l *engine.Loop, sub conntable.Sub, conn engine.Handle, b []byte) { on(l).h2Data(l, sub, conn, b) },
 	}
-	g.serve[listenerEdge] = func(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request) {
+	g.Serve[edge.ListenerEdge] = func(l *engine.Loop, h engine.Handle, c *edge.ConnState, req *httpcodec.Request) {
 		on(l).serveEdge(l, h, c, req)
 	}
-	g.serve[listenerAPI] = func(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request) {
+	g.Serve[edge.ListenerAPI] = func(l *engine.Loop, h engine.Handle, c *edge.ConnState, req *httpcodec.Request) {
 		on(l).serveAPI(l, h, c, req)
 	}
 	task := func(op int, fn func(ls *loopState, l *engine.Loop, t engine.Task)) {
-		g.tasks[op] = func(l *engine.Loop, t engine.Task) { fn(on(l), l, t) }
+		g.Tasks[op] = func(l *engine.Loop, t engine.Task) { fn(on(l), l, t) }
 	}
 	task(opKick, func(ls *loopState, l *engine.Loop, t engine.Task) {
-		if sub, conn := ls.subscriberOf(conntable.Sub(t.H)); sub != nil {
+		if sub, conn := ls.SubscriberOf(conntable.Sub(t.H)); sub != nil {
 			ls.kick(l, conntable.Sub(t.H), sub, conn)
 		}
 	})

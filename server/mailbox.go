@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/cluster"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/push"
 	"github.com/pushwire/pushwire/store"
@@ -28,25 +29,25 @@ import (
 // mailbox does what its store needs then, so no caller asks which it is.
 type qosMailbox struct {
 	s      *Server
-	box    store.Mailbox[*message]
+	box    store.Mailbox[*edge.Message]
 	routed bool // every call waits on Redis: made on the router, never on a loop
 }
 
 func newMemoryMailbox(s *Server) *qosMailbox {
-	return &qosMailbox{s: s, box: store.NewMemory[*message](s.cfg.StoreMessages, s.cfg.StoreBytes)}
+	return &qosMailbox{s: s, box: store.NewMemory[*edge.Message](s.Cfg.StoreMessages, s.Cfg.StoreBytes)}
 }
 
 // useRedis keeps the messages in Redis, through conn (startRedisCluster,
 // before the loops start).
 func (q *qosMailbox) useRedis(conn *cluster.RedisConn) {
-	q.box, q.routed = store.NewRedis(conn, "", q.s.cfg.StoreMessages, messageFromStore), true
+	q.box, q.routed = store.NewRedis(conn, "", q.s.Cfg.StoreMessages, messageFromStore), true
 }
 
 // messageFromStore is a message read back from Redis, in a pooled message
 // of its own (the fields it is given are views into Redis's answer).
-func messageFromStore(p *push.Message) *message {
-	m := newMessage(p.Seq, time.Now().UnixMilli())
-	m.setPayload(p.To, p.Event, p.ContentType, p.Data, p.JSON, 1)
+func messageFromStore(p *push.Message) *edge.Message {
+	m := edge.NewMessage(p.Seq, time.Now().UnixMilli())
+	m.SetPayload(p.To, p.Event, p.ContentType, p.Data, p.JSON, 1)
 	m.Expiry = p.Expiry
 	return m
 }
@@ -55,7 +56,7 @@ func messageFromStore(p *push.Message) *message {
 // delivered. In memory it stores m at once (stored; an error makes the
 // publish a 503); in Redis it leaves m to the push's routing job, which
 // stores it (put) before it forwards (route).
-func (q *qosMailbox) keep(user []byte, m *message, nowMs int64) (stored, route bool, err error) {
+func (q *qosMailbox) keep(user []byte, m *edge.Message, nowMs int64) (stored, route bool, err error) {
 	if q.routed {
 		return false, true, nil
 	}
@@ -67,7 +68,7 @@ func (q *qosMailbox) keep(user []byte, m *message, nowMs int64) (stored, route b
 
 // put stores the QoS 1 user message m; it runs on the router (a routing
 // job's item that keep left to it).
-func (q *qosMailbox) put(ctx context.Context, m *message) error {
+func (q *qosMailbox) put(ctx context.Context, m *edge.Message) error {
 	user, _ := push.UserOf(m.To)
 	return q.box.Put(ctx, user, m, time.Now().UnixMilli())
 }
@@ -80,16 +81,16 @@ func (q *qosMailbox) resume(user []byte, since uint64, nowMs int64) {
 	if q.routed {
 		return
 	}
-	acks := q.s.sent.UpTo(nil, user, since)
+	acks := q.s.Sent.UpTo(nil, user, since)
 	_, _ = q.box.AckIDs(context.Background(), nil, user, acks) // in memory: cannot fail
-	q.s.sent.Forget(user, acks, acks, nowMs)                   // stored before it was written
+	q.s.Sent.Forget(user, acks, acks, nowMs)                   // stored before it was written
 }
 
 // appendNow appends the user's stored messages that can be written at once,
 // each with a reference the caller releases, and the user's lost mark (the
 // newest id that expired unacknowledged: store/lost.go): in memory all of
 // them, in Redis none (fetch hands them over later, with the mark).
-func (q *qosMailbox) appendNow(dst []*message, user []byte, nowMs int64) ([]*message, uint64) {
+func (q *qosMailbox) appendNow(dst []*edge.Message, user []byte, nowMs int64) ([]*edge.Message, uint64) {
 	if q.routed {
 		return dst, 0
 	}
@@ -116,20 +117,20 @@ func (q *qosMailbox) fetch(h engine.Handle, user []byte, since uint64, hasSince,
 // user's connections. In memory it returns the answer's body; in Redis the
 // router answers the caller (later).
 func (q *qosMailbox) ack(call *asyncCall, user []byte, nowMs int64) (body []byte, later bool) {
-	ids := q.s.sent.UpTo(nil, user, call.upTo)
+	ids := q.s.Sent.UpTo(nil, user, call.upTo)
 	if q.routed {
 		q.s.cluster.ackStored(call, user, ids)
 		return nil, true
 	}
 	removed, _ := q.box.AckIDs(context.Background(), nil, user, ids) // in memory: cannot fail
-	q.s.sent.Forget(user, ids, ids, nowMs)                           // stored before it was written
+	q.s.Sent.Forget(user, ids, ids, nowMs)                           // stored before it was written
 	return appendAcked(nil, len(removed)), false
 }
 
 // counts reports the users with messages kept in memory and their bytes
 // (/stats); Redis keeps its own count.
 func (q *qosMailbox) counts() (users, bytes int) {
-	if m, ok := q.box.(*store.Memory[*message]); ok {
+	if m, ok := q.box.(*store.Memory[*edge.Message]); ok {
 		return m.Counts()
 	}
 	return 0, 0

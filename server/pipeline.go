@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"time"
 
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/publish"
@@ -161,8 +162,8 @@ func pipelines(req *httpcodec.Request, keepAlive bool) bool {
 // waitPipe decides, for a request read on an api connection, whether it
 // must wait for the requests in flight before it; true when it must: the
 // connection then stops being read until they are answered.
-func (ls *loopState) waitPipe(c *connState, req *httpcodec.Request, keepAlive bool) bool {
-	q := ls.pipeOf(c.h)
+func (ls *loopState) waitPipe(c *edge.ConnState, req *httpcodec.Request, keepAlive bool) bool {
+	q := ls.pipeOf(c.H)
 	switch {
 	case q == nil:
 		return false
@@ -173,7 +174,7 @@ func (ls *loopState) waitPipe(c *connState, req *httpcodec.Request, keepAlive bo
 	default:
 		return false
 	}
-	c.mode = modeAsync
+	c.Mode = edge.ModeAsync
 	return true
 }
 
@@ -205,7 +206,7 @@ func (ls *loopState) dispatchPiped(l *engine.Loop, h engine.Handle, job *routeJo
 func (ls *loopState) pipeAnswered(l *engine.Loop, job *routeJob) {
 	h := job.from
 	q := ls.pipeOf(h)
-	c := ls.live(h)
+	c := ls.Live(h)
 	if q == nil || c == nil {
 		return // closed meanwhile
 	}
@@ -213,9 +214,9 @@ func (ls *loopState) pipeAnswered(l *engine.Loop, job *routeJob) {
 	sl.reply, sl.ready = job.reply, true
 	ls.s.metrics.ObservePublish(sl.read)
 	l.Answer(h, q.write)
-	if q.wait != waitNone && c.mode == modeAsync && (q.n == 0 || q.wait == waitRoom && q.n < maxInFlight) {
+	if q.wait != waitNone && c.Mode == edge.ModeAsync && (q.n == 0 || q.wait == waitRoom && q.n < maxInFlight) {
 		q.wait = waitNone
-		c.mode = modeRequest
+		c.Mode = edge.ModeRequest
 		l.Resume(h)
 	}
 	if q.n == 0 {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/push"
@@ -18,49 +19,49 @@ import (
 // after --poll-timeout. The subscriber is in the table while it waits, so
 // pushes reach it like a stream. sub is an HTTP/1.x connection's subscriber
 // or an HTTP/2 stream's.
-func (ls *loopState) poll(l *engine.Loop, sub conntable.Sub, c *subState, sn *subscription) {
+func (ls *loopState) poll(l *engine.Loop, sub conntable.Sub, c *edge.SubState, sn *subscription) {
 	since, hasSince := sn.since, sn.hasSince
 	if !hasSince {
 		// A first poll waits for what comes next, from any node.
 		since = max(ls.s.ids.Last(), push.IDFloor(l.Now()))
 	}
-	c.cursor = since
-	if hasSince && c.hasUser {
+	c.Cursor = since
+	if hasSince && c.HasUser {
 		// since acknowledges what this node answered the user's polls and
 		// streams up to it (sentlog.go).
 		ls.s.store.resume(ls.subUser(c), since, l.Now().UnixMilli())
 	}
-	c.format = push.Poll
-	c.minor = sn.minor
-	c.mode = modePoll
-	c.closeAfterPoll = !sn.keepAlive
-	c.origin = sn.origin
+	c.Format = push.Poll
+	c.Minor = sn.minor
+	c.Mode = edge.ModePoll
+	c.CloseAfterPoll = !sn.keepAlive
+	c.Origin = sn.origin
 	ls.s.counters.polls.Add(1)
-	if c.hasUser {
+	if c.HasUser {
 		ls.s.store.fetch(engine.Handle(sub), ls.subUser(c), since, hasSince, false)
 	}
 	if !ls.pollAnswer(l, sub, c, nil, false) {
-		ls.setSubTimer(sub, c, timerPoll, l.Now().Add(ls.s.cfg.PollTimeout))
+		ls.SetSubTimer(sub, c, edge.TimerPoll, l.Now().Add(ls.s.Cfg.PollTimeout))
 	}
 }
 
 // pollAnswer answers waiting long-poll subscriber sub through its
 // transport; see answerPoll.
-func (ls *loopState) pollAnswer(l *engine.Loop, sub conntable.Sub, c *subState, extra []*message, final bool) bool {
+func (ls *loopState) pollAnswer(l *engine.Loop, sub conntable.Sub, c *edge.SubState, extra []*edge.Message, final bool) bool {
 	if sub.IsStream() {
 		return ls.h2AnswerPoll(l, sub, c, extra, final)
 	}
 	h := engine.Handle(sub)
-	return ls.answerPoll(l, h, ls.live(h), extra, final)
+	return ls.answerPoll(l, h, ls.Live(h), extra, final)
 }
 
 // pollInterest tells the recent store to keep what is published for the
 // poll's user and topics. It runs before the poll enters the table, and the
 // poll looks at the store after: a message published meanwhile is either kept
 // for it or handed to it.
-func (ls *loopState) pollInterest(q *queryParams, now time.Time) {
-	ls.s.recent.Interest(conntable.Users, q.user, now)
-	for _, t := range q.topics {
+func (ls *loopState) pollInterest(q *edge.QueryParams, now time.Time) {
+	ls.s.recent.Interest(conntable.Users, q.User, now)
+	for _, t := range q.Topics {
 		ls.s.recent.Interest(conntable.Topics, t, now)
 	}
 }
@@ -69,31 +70,31 @@ func (ls *loopState) pollInterest(q *queryParams, now time.Time) {
 // every kept message newer than its cursor, plus extra. With nothing to send
 // it answers 204 only when the wait is over (final); it reports whether it
 // answered.
-func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, extra []*message, final bool) bool {
-	body, ok := ls.pollBody(l, h, &c.subState, extra, final)
+func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *edge.ConnState, extra []*edge.Message, final bool) bool {
+	body, ok := ls.pollBody(l, h, &c.SubState, extra, final)
 	if !ok {
 		return false
 	}
 	keepAlive := httpcodec.PersistClose
-	if !c.closeAfterPoll && !ls.s.draining.Load() {
+	if !c.CloseAfterPoll && !ls.s.Draining.Load() {
 		keepAlive = httpcodec.Persist11
-		if c.minor == 0 {
+		if c.Minor == 0 {
 			keepAlive = httpcodec.Persist10
 		}
 	}
-	ls.out = ls.appendPollAnswer(ls.out[:0], keepAlive, c.origin, body)
+	ls.Out = ls.appendPollAnswer(ls.Out[:0], keepAlive, c.Origin, body)
 	// The answer to the poll request, whether a delivery task, a timer or
 	// the request itself makes it: up to --poll-buffer messages per name.
-	l.Answer(h, func() { l.Write(h, ls.out) })
+	l.Answer(h, func() { l.Write(h, ls.Out) })
 
-	ls.cancelTimer(c)
+	ls.CancelTimer(c)
 	ls.unsubscribe(l, c)
-	c.mode = modeRequest
+	c.Mode = edge.ModeRequest
 	if !keepAlive.Keep() {
-		c.mode = modeClosing
+		c.Mode = edge.ModeClosing
 		l.CloseAfterFlush(h)
 	} else {
-		ls.setTimer(c, timerIdle, l.Now().Add(keepAliveIdle))
+		ls.SetTimer(c, edge.TimerIdle, l.Now().Add(edge.KeepAliveIdle))
 		l.Resume(h) // requests pipelined behind the poll
 	}
 	return true
@@ -103,12 +104,12 @@ func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *connState, e
 // handle h carries): every kept message newer than its cursor, plus extra,
 // as the JSON body in ls.frame (empty: 204). ok is false when there is
 // nothing to send and the wait is not over (final).
-func (ls *loopState) pollBody(l *engine.Loop, h engine.Handle, c *subState, extra []*message, final bool) (body []byte, ok bool) {
-	msgs := ls.pending[:0]
-	lost := ls.lost // the user's QoS 1 lost mark (store/lost.go): read from Redis, or by appendNow
+func (ls *loopState) pollBody(l *engine.Loop, h engine.Handle, c *edge.SubState, extra []*edge.Message, final bool) (body []byte, ok bool) {
+	msgs := ls.Pending[:0]
+	lost := ls.Lost // the user's QoS 1 lost mark (store/lost.go): read from Redis, or by appendNow
 	for _, mb := range ls.subMembers(c) {
-		name, g, ok := ls.s.table.AppendName(ls.names[:0], mb)
-		ls.names = name
+		name, g, ok := ls.s.table.AppendName(ls.Names[:0], mb)
+		ls.Names = name
 		if !ok {
 			continue
 		}
@@ -117,40 +118,40 @@ func (ls *loopState) pollBody(l *engine.Loop, h engine.Handle, c *subState, extr
 			msgs, mark = ls.s.store.appendNow(msgs, name, l.Now().UnixMilli())
 			lost = max(lost, mark)
 		}
-		msgs = ls.s.recent.AppendSince(msgs, g, name, c.cursor)
+		msgs = ls.s.recent.AppendSince(msgs, g, name, c.Cursor)
 	}
 	for _, m := range extra {
-		if m.Seq > c.cursor || m.QoS == 1 {
-			m.retain(1)
+		if m.Seq > c.Cursor || m.QoS == 1 {
+			m.RetainN(1)
 			msgs = append(msgs, m)
 		}
 	}
-	slices.SortFunc(msgs, func(a, b *message) int { return cmp.Compare(a.Seq, b.Seq) })
+	slices.SortFunc(msgs, func(a, b *edge.Message) int { return cmp.Compare(a.Seq, b.Seq) })
 	if len(msgs) == 0 && !final {
-		ls.pending = msgs
+		ls.Pending = msgs
 		return nil, false
 	}
-	body = ls.frame[:0]
-	next := c.cursor
+	body = ls.Frame[:0]
+	next := c.Cursor
 	if len(msgs) > 0 {
 		body = append(body, `{"messages":[`...)
 		var last uint64
-		gap := c.cursor != 0 && lost > c.cursor || ls.pollGap(c) // gap.go
+		gap := c.Cursor != 0 && lost > c.Cursor || ls.pollGap(c) // gap.go
 		if gap {
-			body = push.AppendGapFrame(body, push.Poll, l.Now().UnixMilli(), c.cursor, nil)
+			body = push.AppendGapFrame(body, push.Poll, l.Now().UnixMilli(), c.Cursor, nil)
 		}
 		for _, msg := range msgs {
-			if msg.Seq != last && (msg.Seq > c.cursor || msg.QoS == 1) {
+			if msg.Seq != last && (msg.Seq > c.Cursor || msg.QoS == 1) {
 				if last != 0 || gap {
 					body = append(body, ',')
 				}
-				if msg.QoS == 1 && msg.Seq <= c.cursor && ls.sentBefore(msg) {
-					body = push.AppendResendFrame(body, push.Poll, &msg.Message, ls.s.boundary)
+				if msg.QoS == 1 && msg.Seq <= c.Cursor && ls.sentBefore(msg) {
+					body = push.AppendResendFrame(body, push.Poll, &msg.Message, ls.s.Boundary)
 				} else {
-					body = append(body, msg.frame(push.Poll, ls.s.boundary).raw...)
+					body = append(body, msg.Frame(push.Poll, ls.s.Boundary).Raw...)
 				}
 				if msg.QoS == 1 {
-					ls.noteSent(l, h, msg)
+					ls.NoteSent(l, h, msg)
 				}
 				last = msg.Seq
 			}
@@ -161,9 +162,9 @@ func (ls *loopState) pollBody(l *engine.Loop, h engine.Handle, c *subState, extr
 		body = strconv.AppendUint(body, next, 10)
 		body = append(body, `"}`...)
 	}
-	ls.frame = body
+	ls.Frame = body
 	clear(msgs)
-	ls.pending = msgs[:0]
+	ls.Pending = msgs[:0]
 	return body, true
 }
 
@@ -176,25 +177,25 @@ func (ls *loopState) appendPollAnswer(dst []byte, keepAlive httpcodec.Persist, o
 	}
 	dst = httpcodec.AppendResponseHead(dst, status, keepAlive)
 	dst = httpcodec.AppendHeader(dst, "Cache-Control", "no-cache")
-	dst = ls.s.appendCORS(dst, origin)
+	dst = ls.s.AppendCORS(dst, origin)
 	if status == 204 {
 		return append(dst, "\r\n"...)
 	}
-	ls.messagesOut.Add(1)
+	ls.MessagesOut.Add(1)
 	return httpcodec.AppendBody(dst, "application/json", body)
 }
 
 // sentBefore reports whether this node already answered or wrote the QoS 1
 // user message m to one of its user's connections (sentlog.go): a long-poll
 // answers it again flagged as a resend.
-func (ls *loopState) sentBefore(m *message) bool {
+func (ls *loopState) sentBefore(m *edge.Message) bool {
 	user, ok := push.UserOf(m.To)
 	if !ok {
 		return false
 	}
-	entries := ls.s.sent.AppendEntries(ls.sentScratch[:0], user)
+	entries := ls.s.Sent.AppendEntries(ls.SentScratch[:0], user)
 	_, toAny := store.SentTo(entries, 0, m.Seq)
 	clear(entries)
-	ls.sentScratch = entries[:0]
+	ls.SentScratch = entries[:0]
 	return toAny
 }

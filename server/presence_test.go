@@ -39,7 +39,7 @@ func TestPresenceInMemoryCluster(t *testing.T) {
 			"/topics?limit=1":        `{"topics":[{"topic":"room.1","subscribers":3}],"truncated":true}`,
 		} {
 			if status, body := getBody(t, s, path); status != 200 || body != want {
-				t.Errorf("GET %s via node %s = %d %s; want 200 %s", path, s.nodeID, status, body, want)
+				t.Errorf("GET %s via node %s = %d %s; want 200 %s", path, s.ID, status, body, want)
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"time"
 
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/publish"
@@ -14,17 +15,17 @@ import (
 func (ls *loopState) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
 	var p publish.Request
 	var reason string
-	if ls.query, reason = publish.ParsePath(&p, req.Path(), ls.query); reason != "" {
-		ls.answerError(l, h, req, 400, reason)
+	if ls.Query, reason = publish.ParsePath(&p, req.Path(), ls.Query); reason != "" {
+		ls.AnswerError(l, h, req, 400, reason)
 		return
 	}
-	if reason := publish.ParseHeaders(&p, req, ls.s.cfg.DefaultTTL); reason != "" {
-		ls.answerError(l, h, req, 400, reason)
+	if reason := publish.ParseHeaders(&p, req, ls.s.Cfg.DefaultTTL); reason != "" {
+		ls.AnswerError(l, h, req, 400, reason)
 		return
 	}
 	p.Data = req.Body()
-	if len(p.Data) > ls.s.cfg.MaxMessageBytes {
-		ls.answerError(l, h, req, 413, "body larger than --max-message-bytes")
+	if len(p.Data) > ls.s.Cfg.MaxMessageBytes {
+		ls.AnswerError(l, h, req, 413, "body larger than --max-message-bytes")
 		return
 	}
 	p.CType = req.Header("Content-Type")
@@ -35,7 +36,7 @@ func (ls *loopState) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec.
 	case key == nil:
 		res = ls.publish(l, &p)
 	case !publish.ValidKey(key):
-		ls.answerError(l, h, req, 400, publish.BadKey)
+		ls.AnswerError(l, h, req, 400, publish.BadKey)
 		return
 	case ls.s.cluster.alone():
 		res = ls.publishKeyedNow(l, &p, key)
@@ -43,14 +44,14 @@ func (ls *loopState) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec.
 		ls.deferSingle(l, h, req, &p, key)
 		return
 	}
-	ls.flushFanOut()
+	ls.FlushFanOut()
 	if ls.job != nil {
 		ls.dispatch(l, h, httpcodec.Persistence(req), res)
 		return
 	}
-	ls.frame = publish.AppendResult(ls.frame[:0], &res, false)
-	ls.out = httpcodec.AppendJSONResponse(ls.out[:0], res.Status, httpcodec.Persistence(req), ls.frame)
-	ls.reply(l, h, ls.out)
+	ls.Frame = publish.AppendResult(ls.Frame[:0], &res, false)
+	ls.Out = httpcodec.AppendJSONResponse(ls.Out[:0], res.Status, httpcodec.Persistence(req), ls.Frame)
+	ls.reply(l, h, ls.Out)
 }
 
 // dispatch hands the request's routing job, with the results so far, to the
@@ -63,12 +64,12 @@ func (ls *loopState) dispatch(l *engine.Loop, h engine.Handle, keepAlive httpcod
 	ls.job = nil
 	job.from, job.keepAlive = h, keepAlive
 	job.results = append(job.results[:0], results...)
-	c := ls.live(h)
-	if c.mode == modeRequest && keepAlive.Keep() && !ls.s.draining.Load() {
+	c := ls.Live(h)
+	if c.Mode == edge.ModeRequest && keepAlive.Keep() && !ls.s.Draining.Load() {
 		ls.dispatchPiped(l, h, job)
 		return
 	}
-	c.mode = modeAsync
+	c.Mode = edge.ModeAsync
 	if !ls.s.cluster.submit(func() { ls.s.cluster.run(job) }) {
 		ls.s.refuseRouted(job) // the router is saturated: 503 rather than block the loop
 	}
@@ -90,18 +91,18 @@ func (ls *loopState) publish(l *engine.Loop, p *publish.Request) publish.Result 
 			return publish.Result{Status: 400, Err: "conn key must be the key from the Push-Conn header"}
 		}
 		if node == nil {
-			node = []byte(s.nodeID)
+			node = []byte(s.ID)
 		}
 	}
-	m := newMessage(s.ids.Next(now), now.UnixMilli())
+	m := edge.NewMessage(s.ids.Next(now), now.UnixMilli())
 	defer m.Release()
-	m.born = now
-	ls.to = push.AppendAddress(ls.to[:0], p.Kind, p.Name)
-	m.setPublished(ls.to, p.Event, p.CType, p.Data, p.JSON, p.QoS)
+	m.Born = now
+	ls.To = push.AppendAddress(ls.To[:0], p.Kind, p.Name)
+	m.SetPublished(ls.To, p.Event, p.CType, p.Data, p.JSON, p.QoS)
 	m.Expiry = now.Add(p.TTL).UnixMilli()
 	s.counters.messagesIn.Add(1)
-	if s.debug {
-		s.log.Debug("hop: published", "trace", m.Seq, "to", string(ls.to), "bytes", len(p.Data))
+	if s.Debug {
+		s.Log.Debug("hop: published", "trace", m.Seq, "to", string(ls.To), "bytes", len(p.Data))
 	}
 	res := publish.Result{Status: 200, ID: m.Seq}
 
@@ -113,17 +114,16 @@ func (ls *loopState) publish(l *engine.Loop, p *publish.Request) publish.Result 
 			return publish.Result{Status: 503, Err: err.Error()}
 		}
 	}
-	if p.Kind != push.Conn || string(node) == s.nodeID {
-		ls.fan = loopFan{ls.Loop, l}
+	if p.Kind != push.Conn || string(node) == s.ID {
 		var kept bool
-		ls.targets, res.Delivered, kept = s.resolver.Fan(&ls.fan, ls.targets[:0], p.Kind, p.Name, key, m)
+		ls.Targets, res.Delivered, kept = s.resolver.Fan(ls.FanOn(l), ls.Targets[:0], p.Kind, p.Name, key, m)
 		switch p.Kind {
 		case push.Conn:
 			remote = false
 		case push.User:
 			res.Stored = res.Stored || kept // kept for the user's long-poll client, between its polls
 		case push.Topic:
-			res.Stored = s.cfg.TopicHistory > 0
+			res.Stored = s.Cfg.TopicHistory > 0
 		}
 	}
 	s.metrics.ObserveFanOut(res.Delivered)
@@ -132,8 +132,8 @@ func (ls *loopState) publish(l *engine.Loop, p *publish.Request) publish.Result 
 	}
 	if remote {
 		res.Status = 0
-		m.retain(1) // the router's, released once forwarded
-		ls.routeLater(route.Item[*message]{Kind: p.Kind, Node: string(node), Msg: m, Store: routeStore})
+		m.RetainN(1) // the router's, released once forwarded
+		ls.routeLater(route.Item[*edge.Message]{Kind: p.Kind, Node: string(node), Msg: m, Store: routeStore})
 		return res
 	}
 	publish.FinishStatus(&res, p.Kind)
@@ -142,7 +142,7 @@ func (ls *loopState) publish(l *engine.Loop, p *publish.Request) publish.Result 
 
 // routeLater adds a push to the job the router will finish for the request
 // being served; the item's result is the next one the request produces.
-func (ls *loopState) routeLater(it route.Item[*message]) {
+func (ls *loopState) routeLater(it route.Item[*edge.Message]) {
 	if ls.job == nil {
 		ls.job = &routeJob{}
 	}

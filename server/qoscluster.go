@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/push"
@@ -21,7 +22,7 @@ import (
 // replayBatch is the stored messages of a user, in id order, handed to the
 // loop of the connection that asked for them (opReplay).
 type replayBatch struct {
-	msgs     []*message
+	msgs     []*edge.Message
 	since    uint64 // the client's resume cursor (hasSince): stored ids up to it may be resends
 	hasSince bool
 	resync   bool   // a re-sync or repeated replay of a live stream, not its start (resync.go)
@@ -41,7 +42,7 @@ func (cn *clusterNode) replayStored(h engine.Handle, user []byte, since uint64, 
 	name := string(user)
 	var acks []uint64
 	if hasSince {
-		acks = cn.s.sent.UpTo(nil, user, since)
+		acks = cn.s.Sent.UpTo(nil, user, since)
 	}
 	job := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
@@ -52,7 +53,7 @@ func (cn *clusterNode) replayStored(h engine.Handle, user []byte, since uint64, 
 		cn.replayNow(h, name, acks, replayBatch{since: since, hasSince: hasSince, gapped: gapped})
 	}
 	if !cn.submit(job) {
-		cn.s.log.Warn("QoS 1 store: router saturated, no replay for a new connection", "user", name)
+		cn.s.Log.Warn("QoS 1 store: router saturated, no replay for a new connection", "user", name)
 		return false
 	}
 	return true
@@ -85,57 +86,57 @@ func (ls *loopState) replayBatch(l *engine.Loop, h engine.Handle, b *replayBatch
 
 func (ls *loopState) writeReplay(l *engine.Loop, h engine.Handle, b *replayBatch) {
 	sub := conntable.Sub(h) // an HTTP/1.x connection's subscriber, or an HTTP/2 stream's
-	c, conn := ls.subscriberOf(sub)
-	stream := c != nil && c.mode == modeStream
+	c, conn := ls.SubscriberOf(sub)
+	stream := c != nil && c.Mode == edge.ModeStream
 	if stream && !b.resync {
 		ls.writeStoredGap(l, sub, c, conn, b)
 	}
 	var sent []store.SentEntry
 	if stream && len(b.msgs) > 0 {
 		if user, ok := push.UserOf(b.msgs[0].To); ok {
-			sent = ls.s.sent.AppendEntries(ls.sentScratch[:0], user)
+			sent = ls.s.Sent.AppendEntries(ls.SentScratch[:0], user)
 		}
 	}
 	for _, m := range b.msgs {
 		if stream {
 			toH, toAny := store.SentTo(sent, conntable.Sub(h), m.Seq)
 			if !toH {
-				ls.storedTo(l, sub, c, conn, m, resent(toAny, b.hasSince, b.since, m.Seq))
+				ls.StoredTo(l, sub, c, conn, m, resent(toAny, b.hasSince, b.since, m.Seq))
 			}
 			if b.resync {
 				// A live copy may still be on its way: deliver checks ids up
 				// to here against what the stream was sent. (The cursor is
 				// not raised: live messages older than a re-sync's newest
 				// stored one are not taken for written.)
-				ls.resyncMax = max(ls.resyncMax, m.Seq)
+				ls.ResyncMax = max(ls.ResyncMax, m.Seq)
 			} else {
-				c.cursor = max(c.cursor, m.Seq)
+				c.Cursor = max(c.Cursor, m.Seq)
 			}
 		}
 		l.Defer(m)
 	}
 	clear(sent)
-	ls.sentScratch = sent[:0]
-	if c != nil && c.mode == modePoll {
-		ls.lost = b.lost // the answer's gap packet, as appendNow's mark in memory (poll.go)
+	ls.SentScratch = sent[:0]
+	if c != nil && c.Mode == edge.ModePoll {
+		ls.Lost = b.lost // the answer's gap packet, as appendNow's mark in memory (poll.go)
 		ls.pollAnswer(l, sub, c, b.msgs, false)
-		ls.lost = 0
+		ls.Lost = 0
 	}
-	if stream && ls.again[h] {
+	if stream && ls.Again[h] {
 		// A re-sync began while this batch was read: read once more, still holding.
-		delete(ls.again, h)
+		delete(ls.Again, h)
 		if ls.s.cluster.replayAgain(h, ls.subUser(c)) {
 			return
 		}
 	}
 	if stream {
-		for _, m := range ls.held[h] {
+		for _, m := range ls.Held[h] {
 			if !inBatch(b.msgs, m.Seq) {
-				ls.messageTo(l, sub, c, conn, m)
+				ls.MessageTo(l, sub, c, conn, m)
 			}
 		}
 	}
-	ls.dropHeld(l, h)
+	ls.DropHeld(l, h)
 }
 
 // resent decides whether a replayed stored message is flagged as a resend:
@@ -149,8 +150,8 @@ func resent(sentToUser, hasSince bool, since, id uint64) bool {
 }
 
 // inBatch reports whether msgs, in id order, holds id.
-func inBatch(msgs []*message, id uint64) bool {
-	_, found := slices.BinarySearchFunc(msgs, id, func(m *message, id uint64) int { return cmp.Compare(m.Seq, id) })
+func inBatch(msgs []*edge.Message, id uint64) bool {
+	_, found := slices.BinarySearchFunc(msgs, id, func(m *edge.Message, id uint64) int { return cmp.Compare(m.Seq, id) })
 	return found
 }
 
@@ -169,14 +170,14 @@ func (cn *clusterNode) ackStored(call *asyncCall, user []byte, ids []uint64) {
 			// Only what was removed: an id not stored yet (its Put still on
 			// the way) stays for the next ack.
 			slices.Sort(removed)
-			cn.s.sent.Forget(viewBytes(name), ids, removed, time.Now().UnixMilli())
+			cn.s.Sent.Forget(viewBytes(name), ids, removed, time.Now().UnixMilli())
 			call.reply = httpcodec.AppendJSONResponse(nil, 200, call.keepAlive, appendAcked(nil, len(removed)))
 		}
-		cn.s.eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opAsyncReply, V: call})
+		cn.s.Eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opAsyncReply, V: call})
 	}
 	if !cn.submit(job) {
 		call.reply = httpcodec.AppendErrorResponse(nil, 503, "cluster router saturated; retry", call.keepAlive)
-		cn.s.eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opAsyncReply, V: call})
+		cn.s.Eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opAsyncReply, V: call})
 	}
 }
 

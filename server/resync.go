@@ -7,6 +7,7 @@ import (
 
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 )
 
@@ -49,7 +50,7 @@ func (cn *clusterNode) beforeResync() {
 	}
 	done := make(chan struct{}, len(s.loops))
 	for i := range s.loops {
-		s.eng.Submit(i, engine.Task{Op: opResyncHold, V: done})
+		s.Eng.Submit(i, engine.Task{Op: opResyncHold, V: done})
 	}
 	timeout := time.NewTimer(resyncHoldWait)
 	defer timeout.Stop()
@@ -57,7 +58,7 @@ func (cn *clusterNode) beforeResync() {
 		select {
 		case <-done:
 		case <-timeout.C:
-			s.log.Warn("QoS 1 re-sync: a loop did not start holding in time; live messages may precede stored ones")
+			s.Log.Warn("QoS 1 re-sync: a loop did not start holding in time; live messages may precede stored ones")
 			return
 		case <-s.stopped:
 			return
@@ -76,9 +77,9 @@ func (cn *clusterNode) afterResync(ok bool) {
 	if ok {
 		op = opResyncReplay
 	}
-	s.log.Info("QoS 1 re-sync: node registered again; replaying to the held streams what they missed", "registered", ok)
+	s.Log.Info("QoS 1 re-sync: node registered again; replaying to the held streams what they missed", "registered", ok)
 	for i := range s.loops {
-		s.eng.Submit(i, engine.Task{Op: op})
+		s.Eng.Submit(i, engine.Task{Op: op})
 	}
 }
 
@@ -88,48 +89,48 @@ func (cn *clusterNode) afterResync(ok bool) {
 func (ls *loopState) resyncHold(done chan struct{}) {
 	defer func() { done <- struct{}{} }()
 	// h is the subscriber's handle: a connection's, or an HTTP/2 stream's.
-	hold := func(h engine.Handle, c *subState) {
-		if !c.subscribed || !c.hasUser || c.mode != modeStream {
+	hold := func(h engine.Handle, c *edge.SubState) {
+		if !c.Subscribed || !c.HasUser || c.Mode != edge.ModeStream {
 			return
 		}
-		if _, waiting := ls.held[h]; waiting {
-			if !slices.Contains(ls.resyncing, h) {
-				ls.again[h] = true
+		if _, waiting := ls.Held[h]; waiting {
+			if !slices.Contains(ls.Resyncing, h) {
+				ls.Again[h] = true
 			}
 			return
 		}
-		ls.held[h] = nil
-		ls.resyncing = append(ls.resyncing, h)
+		ls.Held[h] = nil
+		ls.Resyncing = append(ls.Resyncing, h)
 	}
-	for _, page := range ls.pages {
+	for _, page := range ls.Pages {
 		for i := range page {
-			hold(page[i].h, &page[i].subState)
+			hold(page[i].H, &page[i].SubState)
 		}
 	}
-	ls.eachStream(ls.index, func(sub conntable.Sub, st *streamSub) { hold(engine.Handle(sub), &st.subState) })
+	ls.EachStream(ls.Index, func(sub conntable.Sub, st *edge.StreamSub) { hold(engine.Handle(sub), &st.SubState) })
 }
 
 // resyncReplay runs on a loop once the node is registered again: the router
 // reads the stored messages of each held stream's user and hands them back
 // (opReplay, a re-sync batch).
 func (ls *loopState) resyncReplay(l *engine.Loop) {
-	items := make([]resyncItem, 0, min(len(ls.resyncing), resyncChunk))
+	items := make([]resyncItem, 0, min(len(ls.Resyncing), resyncChunk))
 	flush := func() {
 		if len(items) == 0 {
 			return
 		}
 		batch := items
 		if !ls.s.cluster.submit(func() { ls.s.cluster.replayResync(batch) }) {
-			ls.s.log.Warn("QoS 1 re-sync: router saturated; stored messages wait for the streams' reconnect", "streams", len(batch))
+			ls.s.Log.Warn("QoS 1 re-sync: router saturated; stored messages wait for the streams' reconnect", "streams", len(batch))
 			for _, it := range batch {
 				ls.releaseHeld(l, it.h)
 			}
 		}
 		items = make([]resyncItem, 0, resyncChunk)
 	}
-	for _, h := range ls.resyncing {
-		c, _ := ls.subscriberOf(conntable.Sub(h))
-		if c == nil || c.mode != modeStream || !c.hasUser {
+	for _, h := range ls.Resyncing {
+		c, _ := ls.SubscriberOf(conntable.Sub(h))
+		if c == nil || c.Mode != edge.ModeStream || !c.HasUser {
 			continue
 		}
 		items = append(items, resyncItem{h: h, user: string(ls.subUser(c))})
@@ -138,27 +139,27 @@ func (ls *loopState) resyncReplay(l *engine.Loop) {
 		}
 	}
 	flush()
-	ls.resyncing = ls.resyncing[:0]
+	ls.Resyncing = ls.Resyncing[:0]
 }
 
 // resyncFailed runs on a loop when the re-registration failed: the held
 // streams write what they held and go on live.
 func (ls *loopState) resyncFailed(l *engine.Loop) {
-	for _, h := range ls.resyncing {
+	for _, h := range ls.Resyncing {
 		ls.releaseHeld(l, h)
 	}
-	ls.resyncing = ls.resyncing[:0]
+	ls.Resyncing = ls.Resyncing[:0]
 }
 
 // releaseHeld writes what h held and stops holding.
 func (ls *loopState) releaseHeld(l *engine.Loop, h engine.Handle) {
 	sub := conntable.Sub(h)
-	if c, conn := ls.subscriberOf(sub); c != nil && c.mode == modeStream {
-		for _, m := range ls.held[h] {
-			ls.messageTo(l, sub, c, conn, m)
+	if c, conn := ls.SubscriberOf(sub); c != nil && c.Mode == edge.ModeStream {
+		for _, m := range ls.Held[h] {
+			ls.MessageTo(l, sub, c, conn, m)
 		}
 	}
-	ls.dropHeld(l, h)
+	ls.DropHeld(l, h)
 }
 
 type resyncItem struct {
@@ -183,10 +184,10 @@ func (cn *clusterNode) replayNow(h engine.Handle, user string, acks []uint64, b 
 	defer cancel()
 	if len(acks) > 0 {
 		if removed, err := cn.s.store.box.AckIDs(ctx, nil, viewBytes(user), acks); err != nil {
-			cn.s.log.Warn("QoS 1 store: implicit ack failed", "user", user, "err", err)
+			cn.s.Log.Warn("QoS 1 store: implicit ack failed", "user", user, "err", err)
 		} else {
 			slices.Sort(removed)
-			cn.s.sent.Forget(viewBytes(user), acks, removed, time.Now().UnixMilli())
+			cn.s.Sent.Forget(viewBytes(user), acks, removed, time.Now().UnixMilli())
 		}
 	}
 	box := cn.s.store.box
@@ -199,7 +200,7 @@ func (cn *clusterNode) replayNow(h engine.Handle, user string, acks []uint64, b 
 		stored, lost, err = box.AppendPending(ctx, nil, viewBytes(user), time.Now().UnixMilli())
 	}
 	if err != nil {
-		cn.s.log.Warn("QoS 1 store: no replay for a stream; re-syncing again", "user", user, "err", err)
+		cn.s.Log.Warn("QoS 1 store: no replay for a stream; re-syncing again", "user", user, "err", err)
 		for _, m := range stored {
 			m.Release()
 		}
@@ -210,7 +211,7 @@ func (cn *clusterNode) replayNow(h engine.Handle, user string, acks []uint64, b 
 	}
 	batch := &b
 	batch.msgs, batch.lost = stored, lost
-	cn.s.eng.Submit(h.Loop(), engine.Task{H: h, Op: opReplay, V: batch})
+	cn.s.Eng.Submit(h.Loop(), engine.Task{H: h, Op: opReplay, V: batch})
 }
 
 // replayRetries are the waits between reads of a replay that failed: Redis

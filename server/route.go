@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/publish"
@@ -15,8 +16,8 @@ type routeJob struct {
 	keepAlive httpcodec.Persist
 	batch     bool
 	results   []publish.Result
-	items     []route.Item[*message] // the pushes other nodes may have to take; Tag: their result
-	keyed     *keyedCall             // its keys are recorded before the answer goes (idempotency.go)
+	items     []route.Item[*edge.Message] // the pushes other nodes may have to take; Tag: their result
+	keyed     *keyedCall                  // its keys are recorded before the answer goes (idempotency.go)
 
 	// A piped job (pipeline.go): its connection read on; the answer fills
 	// slot seq of the connection's answer queue.
@@ -82,11 +83,11 @@ func (s *Server) answerRouted(job *routeJob) {
 	}
 	if job.piped {
 		job.reply = body
-		s.eng.Submit(job.from.Loop(), engine.Task{H: job.from, Op: opPipeReply, V: job})
+		s.Eng.Submit(job.from.Loop(), engine.Task{H: job.from, Op: opPipeReply, V: job})
 		return
 	}
 	call := &asyncCall{from: job.from, keepAlive: job.keepAlive, reply: body}
-	s.eng.Submit(job.from.Loop(), engine.Task{H: job.from, Op: opAsyncReply, V: call})
+	s.Eng.Submit(job.from.Loop(), engine.Task{H: job.from, Op: opAsyncReply, V: call})
 }
 
 // refuseRouted answers 503 for every push of job other nodes had to take:

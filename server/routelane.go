@@ -3,6 +3,7 @@ package server
 import (
 	"sync"
 
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/route"
 )
 
@@ -19,9 +20,9 @@ type routeLane struct {
 	pending []*routeJob // jobs not started, in publish order
 	running bool        // a router worker runs the lane
 
-	spare []*routeJob            // pending's other buffer
-	items []route.Item[*message] // the items of the jobs routed together
-	run   func()                 // the worker's job, made once per lane
+	spare []*routeJob                 // pending's other buffer
+	items []route.Item[*edge.Message] // the items of the jobs routed together
+	run   func()                      // the worker's job, made once per lane
 }
 
 // idle reports whether no worker runs the lane.

@@ -18,6 +18,7 @@ import (
 	"github.com/pushwire/pushwire/admin"
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/hooks"
 	"github.com/pushwire/pushwire/push"
@@ -25,23 +26,17 @@ import (
 	"github.com/pushwire/pushwire/store"
 )
 
-// Listener tags given to engine.Listen.
-const (
-	listenerEdge = 0
-	listenerAPI  = 1
-)
-
 // Server is one pushwire node.
 type Server struct {
-	Node   // the loops' shared state, the engine.Handler (node.go)
-	loops  []*loopState
-	table  *conntable.Table
-	store  *qosMailbox // QoS 1 messages per user, in memory or Redis (mailbox.go)
-	recent *store.Recent[*message]
+	edge.Node // the loops' shared state, the engine.Handler (node.go)
+	loops     []*loopState
+	table     *conntable.Table
+	store     *qosMailbox // QoS 1 messages per user, in memory or Redis (mailbox.go)
+	recent    *store.Recent[*edge.Message]
 
 	// resolver resolves a push to this node's subscribers and fans it out:
 	// local publishes (publish.go) and pushes taken from peers (take.go).
-	resolver *route.Resolver[*message]
+	resolver *route.Resolver[*edge.Message]
 
 	cluster *clusterNode        // the directory and links: in memory when standalone
 	idem    cluster.Idempotency // Idempotency-Key claims and answers (idempotency.go)
@@ -71,26 +66,26 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{Node: Node{cfg: cfg, log: log, started: time.Now()}, stopped: make(chan struct{})}
-	s.debug = log.Enabled(context.Background(), slog.LevelDebug)
-	s.nodeID = cfg.NodeID
-	if s.nodeID == "" {
-		s.nodeID = randomHex(6)
+	s := &Server{Node: edge.Node{Cfg: cfg, Log: log, Started: time.Now()}, stopped: make(chan struct{})}
+	s.Debug = log.Enabled(context.Background(), slog.LevelDebug)
+	s.ID = cfg.NodeID
+	if s.ID == "" {
+		s.ID = randomHex(6)
 	}
-	if !push.ValidNodeID([]byte(s.nodeID)) {
-		return nil, fmt.Errorf("--node-id %q: want 1-64 of A-Z a-z 0-9 _ -", s.nodeID)
+	if !push.ValidNodeID([]byte(s.ID)) {
+		return nil, fmt.Errorf("--node-id %q: want 1-64 of A-Z a-z 0-9 _ -", s.ID)
 	}
-	s.ids.Init(s.nodeID, 0)
-	s.boundary = []byte("pushwire-" + randomHex(12))
+	s.ids.Init(s.ID, 0)
+	s.Boundary = []byte("pushwire-" + randomHex(12))
 	s.table = conntable.New(64)
 	s.store = newMemoryMailbox(s) // startRedisCluster moves it to Redis
 	// Room for a user's unacknowledged messages (no store keeps more than
 	// --store-messages) and as many acknowledged ones in their grace.
-	s.sent = store.NewSentLog(2*cfg.StoreMessages, store.MaxSentEntries, cfg.DefaultTTL.Milliseconds())
-	s.recent = store.NewRecent[*message](cfg.PollBuffer, cfg.TopicHistory, 3*cfg.PollTimeout)
-	s.resolver = route.NewResolver(route.ResolverOptions[*message]{Table: s.table, Recent: s.recent, Lookup: s.lookupConnKey})
-	s.perIP = newIPCounter(cfg.MaxConnsPerIP)
-	s.rates = newRateLimiter(cfg.PublishRate)
+	s.Sent = store.NewSentLog(2*cfg.StoreMessages, store.MaxSentEntries, cfg.DefaultTTL.Milliseconds())
+	s.recent = store.NewRecent[*edge.Message](cfg.PollBuffer, cfg.TopicHistory, 3*cfg.PollTimeout)
+	s.resolver = route.NewResolver(route.ResolverOptions[*edge.Message]{Table: s.table, Recent: s.recent, Lookup: s.LookupConnKey})
+	s.PerIP = edge.NewIPCounter(cfg.MaxConnsPerIP)
+	s.Rates = edge.NewRateLimiter(cfg.PublishRate)
 	var err error
 	if s.auth, err = newAuthorizer(s); err != nil {
 		return nil, err
@@ -110,7 +105,7 @@ func New(cfg Config) (*Server, error) {
 		MaxInboundBytes:  maxBody + cfg.MaxHeaderBytes + 4096,
 		WriteBufferLimit: cfg.WriteBufferLimit,
 		SendBufferBytes:  cfg.SendBufferBytes,
-		TickInterval:     tickInterval(cfg),
+		TickInterval:     edge.TickInterval(cfg),
 		// A peer gone without FIN or RST (SPEC §3) is found through the
 		// heartbeats: one is written within a heartbeat of silence, and if
 		// it stays unacknowledged for another the kernel aborts the
@@ -123,15 +118,15 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.eng = eng
+	s.Eng = eng
 	s.loops = make([]*loopState, eng.Loops())
 	s.up.loops = make([]loopUpgrade, eng.Loops())
-	s.Node.loops = make([]*Loop, eng.Loops())
+	s.Node.Loops = make([]*edge.Loop, eng.Loops())
 	for i := range s.loops {
-		s.Node.loops[i] = newLoop(&s.Node, i)
-		s.loops[i] = newLoopState(s, s.Node.loops[i])
+		s.Node.Loops[i] = edge.NewLoop(&s.Node, i)
+		s.loops[i] = newLoopState(s, s.Node.Loops[i])
 	}
-	s.glue = s.makeGlue()
+	s.Glue = s.makeGlue()
 	s.metrics = admin.NewMetrics(len(s.loops), Version())
 	if cfg.HookURL != "" { // last: it starts a goroutine
 		if s.hooks, err = hooks.New(hooks.Options{URL: cfg.HookURL, Queue: cfg.HookQueue, Logger: log}); err != nil {
@@ -142,42 +137,30 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// tickInterval is the timing-wheel resolution: fine enough for the shortest
-// timeout configured, never busier than every 10ms.
-func tickInterval(cfg Config) time.Duration {
-	tick := 100 * time.Millisecond
-	for _, d := range []time.Duration{cfg.Heartbeat, cfg.HeaderTimeout, cfg.PollTimeout} {
-		if d/10 < tick {
-			tick = d / 10
-		}
-	}
-	return max(tick, 10*time.Millisecond)
-}
-
 // Start binds the edge and api listeners and starts the loops.
 func (s *Server) Start() error {
 	var err error
-	if s.cfg.Listen != "" {
-		if s.edgeAddr, err = s.eng.Listen(s.cfg.Listen, listenerEdge); err != nil {
-			return fmt.Errorf("--listen %s: %w", s.cfg.Listen, err)
+	if s.Cfg.Listen != "" {
+		if s.edgeAddr, err = s.Eng.Listen(s.Cfg.Listen, edge.ListenerEdge); err != nil {
+			return fmt.Errorf("--listen %s: %w", s.Cfg.Listen, err)
 		}
 	}
 	if err := s.tls.listen(s); err != nil {
 		return err
 	}
-	if s.apiAddr, err = s.eng.Listen(s.cfg.APIListen, listenerAPI); err != nil {
-		return fmt.Errorf("--api-listen %s: %w", s.cfg.APIListen, err)
+	if s.apiAddr, err = s.Eng.Listen(s.Cfg.APIListen, edge.ListenerAPI); err != nil {
+		return fmt.Errorf("--api-listen %s: %w", s.Cfg.APIListen, err)
 	}
 	if s.cluster, err = startCluster(s); err != nil {
 		return err
 	}
 	s.idem = s.cluster.idem
-	if err := s.eng.Start(); err != nil {
+	if err := s.Eng.Start(); err != nil {
 		return err
 	}
 	s.running.Store(true)
 	go s.sweep()
-	s.log.Info("pushwire started", "node", s.nodeID, "edge", addrString(s.edgeAddr),
+	s.Log.Info("pushwire started", "node", s.ID, "edge", addrString(s.edgeAddr),
 		"api", s.apiAddr.String(), "tls", addrString(s.tls.addr), "loops", len(s.loops), "capacity", s.capacity)
 	return nil
 }
@@ -189,27 +172,27 @@ func (s *Server) EdgeAddr() net.Addr { return s.edgeAddr }
 func (s *Server) APIAddr() net.Addr { return s.apiAddr }
 
 // NodeID is this node's id.
-func (s *Server) NodeID() string { return s.nodeID }
+func (s *Server) NodeID() string { return s.ID }
 
 // Drain does SPEC §10: readyz turns 503, no new accepts, every stream gets a
 // reconnect frame and is closed; it returns when the edge holds no connection
 // or ctx ends. Close must still be called.
 func (s *Server) Drain(ctx context.Context) error {
-	if !s.draining.CompareAndSwap(false, true) {
+	if !s.Draining.CompareAndSwap(false, true) {
 		return errors.New("server: already draining")
 	}
 	// Only the edge stops accepting: health checkers dial /readyz anew and
 	// must read 503, and publishers may still reach the streams that remain.
-	s.eng.StopAccepting(listenerEdge)
+	s.Eng.StopAccepting(edge.ListenerEdge)
 	for i := range s.loops {
-		s.eng.Submit(i, engine.Task{Op: opDrain})
+		s.Eng.Submit(i, engine.Task{Op: edge.OpDrain})
 	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for s.edgeConns.Load() > 0 {
+	for s.EdgeConns.Load() > 0 {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("server: drain ended with %d connections open: %w", s.edgeConns.Load(), ctx.Err())
+			return fmt.Errorf("server: drain ended with %d connections open: %w", s.EdgeConns.Load(), ctx.Err())
 		case <-tick.C:
 		}
 	}
@@ -224,7 +207,7 @@ const hookFlushOnClose = 5 * time.Second
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		// The loops stop first: none may hand the router a job after it closes.
-		s.eng.Stop()
+		s.Eng.Stop()
 		if s.cluster != nil { // nil when Start failed before reaching it
 			s.cluster.close()
 		}
@@ -252,7 +235,7 @@ func (s *Server) sweep() {
 			return
 		case now := <-t.C:
 			s.recent.Sweep(now)
-			s.sent.Sweep(now.UnixMilli())
+			s.Sent.Sweep(now.UnixMilli())
 		}
 	}
 }

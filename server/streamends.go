@@ -2,6 +2,7 @@ package server
 
 import (
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec/h2"
 	"github.com/pushwire/pushwire/push"
@@ -11,44 +12,44 @@ import (
 // the given framing, and enters it in the table as q asks: a subscriber that
 // shares its connection. The caller writes the answer's head, then starts
 // it (startStream).
-func (ls *loopState) openStream(conn engine.Handle, id uint32, framing uint8, q *queryParams) (conntable.Sub, *streamSub) {
-	sub, st := ls.newStream(conn, id)
-	st.minor = framing
-	ls.register(sub, &st.subState, q)
+func (ls *loopState) openStream(conn engine.Handle, id uint32, framing uint8, q *edge.QueryParams) (conntable.Sub, *edge.StreamSub) {
+	sub, st := ls.NewStream(conn, id)
+	st.Minor = framing
+	ls.register(sub, &st.SubState, q)
 	return sub, st
 }
 
 // dropStream ends stream subscriber sub: out of the table, its held
 // messages released, its record freed. Its connection carries on.
 func (ls *loopState) dropStream(l *engine.Loop, sub conntable.Sub) {
-	st := ls.stream(sub)
+	st := ls.Stream(sub)
 	if st == nil {
 		return
 	}
-	ls.dropHeld(l, engine.Handle(sub))
-	ls.cancelSubTimer(&st.subState)
-	if st.subscribed {
-		ls.leave(l, sub, &st.subState)
+	ls.DropHeld(l, engine.Handle(sub))
+	ls.CancelSubTimer(&st.SubState)
+	if st.Subscribed {
+		ls.leave(l, sub, &st.SubState)
 	}
-	ls.freeStream(sub)
+	ls.FreeStream(sub)
 }
 
 // kick ends subscriber s, named sub (DELETE /conn/<key>): a stream's last
 // frame is the kicked control frame (SPEC §3), so its client knows it was
 // ended on purpose; then a connection's only subscriber ends with its
 // connection (once the frame is written), an HTTP/2 stream alone (END_STREAM).
-func (ls *loopState) kick(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle) {
-	if s.mode != modeStream {
+func (ls *loopState) kick(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle) {
+	if s.Mode != edge.ModeStream {
 		if sub.IsStream() {
 			ls.endStream(l, sub, conn)
 		} else {
-			l.Close(conn, errKicked)
+			l.Close(conn, edge.ErrKicked)
 		}
 		return
 	}
-	f, nowMs := s.format, l.Now().UnixMilli()
+	f, nowMs := s.Format, l.Now().UnixMilli()
 	ls.endStreamWith(l, sub, s, conn, func(dst []byte) []byte {
-		return push.AppendKickedFrame(dst, f, nowMs, ls.s.boundary)
+		return push.AppendKickedFrame(dst, f, nowMs, ls.s.Boundary)
 	})
 }
 

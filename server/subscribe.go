@@ -7,6 +7,7 @@ import (
 
 	"github.com/pushwire/pushwire/auth"
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/push"
@@ -17,7 +18,7 @@ import (
 // apart from the request, so that it can also start after an auth callback
 // answered, when the request's bytes are gone.
 type subscription struct {
-	q         *queryParams // user and topics; with auth, the user auth gave
+	q         *edge.QueryParams // user and topics; with auth, the user auth gave
 	format    push.Format
 	minor     uint8             // HTTP/1.minor of the request
 	keepAlive bool              // the request keeps its connection (long-polls)
@@ -35,13 +36,13 @@ type subscription struct {
 
 // subscribe reads a subscribe request (SPEC §3) and starts it, or with auth
 // configured (SPEC §6) has it allowed first.
-func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request) {
+func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *edge.ConnState, req *httpcodec.Request) {
 	sub, reason := ls.readSubscribe(req.Query(), req.Header("Accept"), req.Header("Last-Event-ID"), req.Header("Origin"))
 	if reason != "" {
-		ls.answerError(l, h, req, 400, reason)
+		ls.AnswerError(l, h, req, 400, reason)
 		return
 	}
-	sub.minor, sub.keepAlive, sub.persist, sub.head = uint8(req.Minor()), req.KeepAlive(), httpcodec.Persistence(req), isHead(req)
+	sub.minor, sub.keepAlive, sub.persist, sub.head = uint8(req.Minor()), req.KeepAlive(), httpcodec.Persistence(req), edge.IsHead(req)
 	if ls.s.auth != nil {
 		ls.authorize(l, h, c, req, &sub)
 		return
@@ -53,37 +54,37 @@ func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *connState, re
 // subscription (its transport fields left to the caller), or says why it is
 // a 400. Both HTTP/1.x and HTTP/2 subscribes are read here.
 func (ls *loopState) readSubscribe(query, accept, lastEventID, origin []byte) (subscription, string) {
-	ls.query = parseQuery(&ls.q, query, ls.query[:0])
-	q := &ls.q
-	if q.bad {
+	ls.Query = edge.ParseQuery(&ls.Q, query, ls.Query[:0])
+	q := &ls.Q
+	if q.Bad {
 		return subscription{}, "bad query: a parameter is badly escaped, a topic is empty, or more than 64 topics"
 	}
-	f, ok := push.ChooseFormat(q.format, accept)
+	f, ok := push.ChooseFormat(q.Format, accept)
 	if !ok {
 		return subscription{}, "format must be ndjson, sse, multipart or poll"
 	}
-	if len(q.user) > 0 && !push.ValidName(q.user) {
+	if len(q.User) > 0 && !push.ValidName(q.User) {
 		return subscription{}, "user must be 1-256 printable bytes without spaces"
 	}
-	for _, t := range q.topics {
+	for _, t := range q.Topics {
 		if !push.ValidName(t) {
 			return subscription{}, "topic must be 1-256 printable bytes without spaces"
 		}
 	}
-	since, hasSince, err := parseSince(q.since, lastEventID)
+	since, hasSince, err := parseSince(q.Since, lastEventID)
 	if err != nil {
 		return subscription{}, "since and Last-Event-ID must be a message id (a decimal number)"
 	}
-	last, ok := parseLast(q.last)
+	last, ok := parseLast(q.Last)
 	if !ok {
 		return subscription{}, "last must be a whole number of messages"
 	}
-	return subscription{q: q, format: f, origin: ls.s.originIndex(origin), since: since, hasSince: hasSince, last: last}, ""
+	return subscription{q: q, format: f, origin: ls.s.OriginIndex(origin), since: since, hasSince: hasSince, last: last}, ""
 }
 
 // start enters an allowed subscription in the table and starts its stream
 // or long-poll on an HTTP/1.x connection, whose one subscriber c carries.
-func (ls *loopState) start(l *engine.Loop, h engine.Handle, c *connState, sub *subscription) {
+func (ls *loopState) start(l *engine.Loop, h engine.Handle, c *edge.ConnState, sub *subscription) {
 	if sub.stream != 0 {
 		ls.h2Start(l, sub)
 		return
@@ -100,47 +101,47 @@ func (ls *loopState) start(l *engine.Loop, h engine.Handle, c *connState, sub *s
 	cs := conntable.ConnSub(conntable.Handle(h))
 	if f == push.Poll {
 		ls.pollInterest(q, l.Now())
-		ls.register(cs, &c.subState, q)
-		ls.poll(l, cs, &c.subState, sub)
+		ls.register(cs, &c.SubState, q)
+		ls.poll(l, cs, &c.SubState, sub)
 		return
 	}
-	ls.register(cs, &c.subState, q)
-	c.minor = sub.minor
+	ls.register(cs, &c.SubState, q)
+	c.Minor = sub.minor
 	keep := httpcodec.Persist11
-	if c.minor == framingRaw { // a close-delimited stream
+	if c.Minor == edge.FramingRaw { // a close-delimited stream
 		keep = httpcodec.PersistClose
 	}
-	var key [keyTextLen + 65]byte
-	keyText := ls.s.appendKeyText(key[:0], ls.keyOf(cs))
-	ls.out = ls.appendStreamHead(ls.out[:0], sub, keep, keyText)
-	l.Write(h, ls.out)
-	ls.startStream(l, cs, &c.subState, h, sub, keyText)
+	var key [edge.KeyTextLen + 65]byte
+	keyText := ls.s.AppendKeyText(key[:0], ls.KeyOf(cs))
+	ls.Out = ls.appendStreamHead(ls.Out[:0], sub, keep, keyText)
+	l.Write(h, ls.Out)
+	ls.startStream(l, cs, &c.SubState, h, sub, keyText)
 }
 
 // startStream starts the stream of subscriber sub, registered, once its
 // transport wrote the answer's head: the registered frame, then what it
 // must be replayed, before anything live.
-func (ls *loopState) startStream(l *engine.Loop, sub conntable.Sub, s *subState, conn engine.Handle, sn *subscription, keyText []byte) {
+func (ls *loopState) startStream(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle, sn *subscription, keyText []byte) {
 	q, f := sn.q, sn.format
-	s.format = f
-	s.mode = modeStream
+	s.Format = f
+	s.Mode = edge.ModeStream
 	ls.keepAllowed(sub, sn.id)
 	ls.s.counters.subscribes.Add(1)
 	if ls.s.hooks != nil {
-		ls.s.hooks.Connect(keyText, q.user, ls.s.nodeID, l.Now())
+		ls.s.hooks.Connect(keyText, q.User, ls.s.ID, l.Now())
 	}
 	nowMs := l.Now().UnixMilli()
-	retry := ls.s.cfg.Retry.Milliseconds()
-	ls.frameTo(l, sub, s, conn, func(dst []byte) []byte {
-		return push.AppendRegisteredFrame(dst, f, nowMs, keyText, retry, ls.s.boundary)
+	retry := ls.s.Cfg.Retry.Milliseconds()
+	ls.FrameTo(l, sub, s, conn, func(dst []byte) []byte {
+		return push.AppendRegisteredFrame(dst, f, nowMs, keyText, retry, ls.s.Boundary)
 	})
 	gapped := ls.replay(l, sub, s, conn, q, sn)
 	ls.startLife(l, sub, s, conn, sn)
 	// The QoS 1 paths (sentlog.go, store) key streams by engine.Handle: a
 	// Sub has its layout, and for an HTTP/1.x subscriber it is the
 	// connection's handle.
-	if h := engine.Handle(sub); len(q.user) > 0 && ls.s.store.fetch(h, q.user, sn.since, sn.hasSince, gapped) {
-		ls.held[h] = nil // live messages wait for the replay (holdLive)
+	if h := engine.Handle(sub); len(q.User) > 0 && ls.s.store.fetch(h, q.User, sn.since, sn.hasSince, gapped) {
+		ls.Held[h] = nil // live messages wait for the replay (holdLive)
 	}
 }
 
@@ -153,10 +154,10 @@ func (ls *loopState) appendStreamHead(dst []byte, sub *subscription, p httpcodec
 	if len(keyText) > 0 {
 		dst = httpcodec.AppendHeaderBytes(dst, "Push-Conn", keyText)
 	}
-	dst = ls.s.appendCORS(dst, sub.origin)
+	dst = ls.s.AppendCORS(dst, sub.origin)
 	dst = httpcodec.AppendHeader(dst, "Access-Control-Expose-Headers", "Push-Conn")
-	ls.frame = sub.format.AppendContentType(ls.frame[:0], ls.s.boundary)
-	dst = httpcodec.AppendHeaderBytes(dst, "Content-Type", ls.frame)
+	ls.Frame = sub.format.AppendContentType(ls.Frame[:0], ls.s.Boundary)
+	dst = httpcodec.AppendHeaderBytes(dst, "Content-Type", ls.Frame)
 	if sub.minor == 1 {
 		dst = httpcodec.AppendHeader(dst, "Transfer-Encoding", "chunked")
 	}
@@ -178,22 +179,22 @@ func parseSince(param, header []byte) (since uint64, ok bool, err error) {
 
 // register gives subscriber sub a conn key and enters it and its
 // memberships in the table.
-func (ls *loopState) register(sub conntable.Sub, s *subState, q *queryParams) {
-	keys, i := ls.keysOf(sub)
+func (ls *loopState) register(sub conntable.Sub, s *edge.SubState, q *edge.QueryParams) {
+	keys, i := ls.KeysOf(sub)
 	r := ls.presetKey
 	if r == ([2]uint64{}) {
-		r = [2]uint64{ls.rng.Uint64(), ls.rng.Uint64()}
+		r = [2]uint64{ls.Rng.Uint64(), ls.Rng.Uint64()}
 	}
 	ls.presetKey = [2]uint64{}
 	keys.Set(i, sub, r)
-	ls.subscribers.Add(1)
-	s.subscribed, s.hasUser, s.cursor = true, false, 0
-	if len(q.user) > 0 {
-		ls.join(sub, s, conntable.Users, q.user)
-		s.hasUser = true
+	ls.Subscribers.Add(1)
+	s.Subscribed, s.HasUser, s.Cursor = true, false, 0
+	if len(q.User) > 0 {
+		ls.join(sub, s, conntable.Users, q.User)
+		s.HasUser = true
 	}
-	for i, t := range q.topics {
-		if slices.ContainsFunc(q.topics[:i], func(prev []byte) bool { return string(prev) == string(t) }) {
+	for i, t := range q.Topics {
+		if slices.ContainsFunc(q.Topics[:i], func(prev []byte) bool { return string(prev) == string(t) }) {
 			continue
 		}
 		ls.join(sub, s, conntable.Topics, t)
@@ -202,7 +203,7 @@ func (ls *loopState) register(sub conntable.Sub, s *subState, q *queryParams) {
 
 // join enters sub in a user or topic; the first subscriber of a name on this
 // node registers the name in the directory.
-func (ls *loopState) join(sub conntable.Sub, s *subState, g conntable.Group, name []byte) {
+func (ls *loopState) join(sub conntable.Sub, s *edge.SubState, g conntable.Group, name []byte) {
 	m, first := ls.s.table.JoinFirst(g, name, sub)
 	ls.addMember(s, m)
 	if first {
@@ -212,133 +213,133 @@ func (ls *loopState) join(sub conntable.Sub, s *subState, g conntable.Group, nam
 
 // addMember keeps a membership token: inline while there is room, then in a
 // side list.
-func (ls *loopState) addMember(s *subState, m conntable.Membership) {
-	for i := range s.member {
-		if s.member[i] == 0 {
-			s.member[i] = m
+func (ls *loopState) addMember(s *edge.SubState, m conntable.Membership) {
+	for i := range s.Member {
+		if s.Member[i] == 0 {
+			s.Member[i] = m
 			return
 		}
 	}
-	if s.more == 0 {
-		if n := len(ls.freeMore); n > 0 {
-			s.more = ls.freeMore[n-1]
-			ls.freeMore = ls.freeMore[:n-1]
+	if s.More == 0 {
+		if n := len(ls.FreeMore); n > 0 {
+			s.More = ls.FreeMore[n-1]
+			ls.FreeMore = ls.FreeMore[:n-1]
 		} else {
-			ls.more = append(ls.more, nil)
-			s.more = int32(len(ls.more))
+			ls.More = append(ls.More, nil)
+			s.More = int32(len(ls.More))
 		}
 	}
-	ls.more[s.more-1] = append(ls.more[s.more-1], m)
+	ls.More[s.More-1] = append(ls.More[s.More-1], m)
 }
 
 // memberships returns c's tokens (its connection's subscriber).
-func (ls *loopState) memberships(c *connState) []conntable.Membership {
-	return ls.subMembers(&c.subState)
+func (ls *loopState) memberships(c *edge.ConnState) []conntable.Membership {
+	return ls.subMembers(&c.SubState)
 }
 
 // subMembers returns s's tokens in a slice valid until the next call.
-func (ls *loopState) subMembers(s *subState) []conntable.Membership {
-	ms := ls.memberScratch[:0]
-	for _, m := range s.member {
+func (ls *loopState) subMembers(s *edge.SubState) []conntable.Membership {
+	ms := ls.MemberScratch[:0]
+	for _, m := range s.Member {
 		if m != 0 {
 			ms = append(ms, m)
 		}
 	}
-	if s.more != 0 {
-		ms = append(ms, ls.more[s.more-1]...)
+	if s.More != 0 {
+		ms = append(ms, ls.More[s.More-1]...)
 	}
-	ls.memberScratch = ms
+	ls.MemberScratch = ms
 	return ms
 }
 
 // userName returns the user of c's subscriber; see subUser.
-func (ls *loopState) userName(c *connState) []byte { return ls.subUser(&c.subState) }
+func (ls *loopState) userName(c *edge.ConnState) []byte { return ls.subUser(&c.SubState) }
 
 // subUser returns s's user, read back from the table into ls.names; nil
 // when s has none. Valid until the next subUser or topicNames call.
-func (ls *loopState) subUser(s *subState) []byte {
-	if !s.hasUser {
+func (ls *loopState) subUser(s *edge.SubState) []byte {
+	if !s.HasUser {
 		return nil
 	}
-	name, _, _ := ls.s.table.AppendName(ls.names[:0], s.member[0])
-	ls.names = name
+	name, _, _ := ls.s.table.AppendName(ls.Names[:0], s.Member[0])
+	ls.Names = name
 	return name
 }
 
 // unsubscribe takes c's subscriber out of the table.
-func (ls *loopState) unsubscribe(l *engine.Loop, c *connState) {
-	ls.leave(l, conntable.ConnSub(conntable.Handle(c.h)), &c.subState)
+func (ls *loopState) unsubscribe(l *engine.Loop, c *edge.ConnState) {
+	ls.leave(l, conntable.ConnSub(conntable.Handle(c.H)), &c.SubState)
 }
 
 // leave takes subscriber sub out of the table.
-func (ls *loopState) leave(l *engine.Loop, sub conntable.Sub, s *subState) {
+func (ls *loopState) leave(l *engine.Loop, sub conntable.Sub, s *edge.SubState) {
 	ls.streamLeft(sub, s)                           // userpolicy.go
-	if ls.s.hooks != nil && s.format != push.Poll { // streams only: start told the hook
-		var key [keyTextLen + 65]byte
-		keyText := ls.s.appendKeyText(key[:0], ls.keyOf(sub))
-		ls.s.hooks.Disconnect(keyText, ls.subUser(s), ls.s.nodeID, l.Now())
+	if ls.s.hooks != nil && s.Format != push.Poll { // streams only: start told the hook
+		var key [edge.KeyTextLen + 65]byte
+		keyText := ls.s.AppendKeyText(key[:0], ls.KeyOf(sub))
+		ls.s.hooks.Disconnect(keyText, ls.subUser(s), ls.s.ID, l.Now())
 	}
 	for _, m := range ls.subMembers(s) {
-		name, g, last := ls.s.table.LeaveLast(ls.names[:0], m)
-		ls.names = name
+		name, g, last := ls.s.table.LeaveLast(ls.Names[:0], m)
+		ls.Names = name
 		if last {
 			ls.s.cluster.left(g, name)
 		}
 	}
-	if s.more != 0 {
-		ls.more[s.more-1] = ls.more[s.more-1][:0]
-		ls.freeMore = append(ls.freeMore, s.more)
-		s.more = 0
+	if s.More != 0 {
+		ls.More[s.More-1] = ls.More[s.More-1][:0]
+		ls.FreeMore = append(ls.FreeMore, s.More)
+		s.More = 0
 	}
-	keys, i := ls.keysOf(sub)
+	keys, i := ls.KeysOf(sub)
 	keys.Clear(i)
-	ls.subscribers.Add(-1)
-	s.member = [2]conntable.Membership{}
-	s.subscribed, s.hasUser = false, false
+	ls.Subscribers.Add(-1)
+	s.Member = [2]conntable.Membership{}
+	s.Subscribed, s.HasUser = false, false
 }
 
 // replay writes, before anything live, the unacknowledged QoS 1 messages of
 // the user and, when the client resumes from an id, the topic history after it.
 // It reports whether it wrote the gap frame.
-func (ls *loopState) replay(l *engine.Loop, sub conntable.Sub, c *subState, conn engine.Handle, q *queryParams, sn *subscription) (gapped bool) {
+func (ls *loopState) replay(l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle, q *edge.QueryParams, sn *subscription) (gapped bool) {
 	since, hasSince := sn.since, sn.hasSince
 	h := engine.Handle(sub) // the QoS 1 paths' key: see startStream
 	nowMs := l.Now().UnixMilli()
-	msgs := ls.pending[:0]
+	msgs := ls.Pending[:0]
 	var sent []store.SentEntry
 	var lost uint64 // the user's lost mark (store/lost.go)
-	if len(q.user) > 0 {
+	if len(q.User) > 0 {
 		if hasSince { // what this node sent the user up to since (sentlog.go)
-			ls.s.store.resume(q.user, since, nowMs)
+			ls.s.store.resume(q.User, since, nowMs)
 		}
-		msgs, lost = ls.s.store.appendNow(msgs, q.user, nowMs)
+		msgs, lost = ls.s.store.appendNow(msgs, q.User, nowMs)
 		if len(msgs) > 0 {
-			sent = ls.s.sent.AppendEntries(ls.sentScratch[:0], q.user)
+			sent = ls.s.Sent.AppendEntries(ls.SentScratch[:0], q.User)
 		}
 	}
 	if hasSince {
-		gapped = ls.writeGapIfMissed(l, sub, c, conn, q.topics, since, lost, nowMs)
-		for _, t := range q.topics {
+		gapped = ls.writeGapIfMissed(l, sub, c, conn, q.Topics, since, lost, nowMs)
+		for _, t := range q.Topics {
 			msgs = ls.s.recent.AppendSince(msgs, conntable.Topics, t, since)
 		}
 	} else if sn.last > 0 {
-		msgs = ls.s.appendLast(msgs, q.topics, sn.last)
+		msgs = ls.s.appendLast(msgs, q.Topics, sn.last)
 	}
-	slices.SortFunc(msgs, func(a, b *message) int { return cmp.Compare(a.Seq, b.Seq) })
+	slices.SortFunc(msgs, func(a, b *edge.Message) int { return cmp.Compare(a.Seq, b.Seq) })
 	var last uint64
 	for _, m := range msgs {
 		if m.Seq != last { // one message may be both stored and in history
 			_, toAny := store.SentTo(sent, conntable.Sub(h), m.Seq)
-			ls.storedTo(l, sub, c, conn, m, m.QoS == 1 && resent(toAny, hasSince, since, m.Seq))
+			ls.StoredTo(l, sub, c, conn, m, m.QoS == 1 && resent(toAny, hasSince, since, m.Seq))
 			last = m.Seq
 		}
 		l.Defer(m)
 	}
 	clear(sent)
-	ls.sentScratch = sent[:0]
-	c.cursor = last
+	ls.SentScratch = sent[:0]
+	c.Cursor = last
 	clear(msgs)
-	ls.pending = msgs[:0]
+	ls.Pending = msgs[:0]
 	return gapped
 }
 
@@ -348,23 +349,23 @@ func (ls *loopState) replay(l *engine.Loop, sub conntable.Sub, c *subState, conn
 // head has no Content-Length (its body is not known before messages come).
 // The connection stays open as the head says: HTTP/1.0 streams are
 // close-delimited, so their head says "Connection: close" and it closes.
-func (ls *loopState) answerSubscribeHead(l *engine.Loop, h engine.Handle, c *connState, sub *subscription) {
+func (ls *loopState) answerSubscribeHead(l *engine.Loop, h engine.Handle, c *edge.ConnState, sub *subscription) {
 	p := sub.persist
 	if sub.format == push.Poll {
-		dst := httpcodec.AppendResponseHead(ls.out[:0], 200, p)
+		dst := httpcodec.AppendResponseHead(ls.Out[:0], 200, p)
 		dst = httpcodec.AppendHeader(dst, "Cache-Control", "no-cache")
-		dst = ls.s.appendCORS(dst, sub.origin)
+		dst = ls.s.AppendCORS(dst, sub.origin)
 		dst = httpcodec.AppendHeader(dst, "Content-Type", "application/json")
-		ls.out = append(dst, "\r\n"...)
+		ls.Out = append(dst, "\r\n"...)
 	} else {
 		if sub.minor == 0 {
 			p = httpcodec.PersistClose
 		}
-		ls.out = ls.appendStreamHead(ls.out[:0], sub, p, nil)
+		ls.Out = ls.appendStreamHead(ls.Out[:0], sub, p, nil)
 	}
-	l.Write(h, ls.out)
+	l.Write(h, ls.Out)
 	if !p.Keep() {
-		c.mode = modeClosing
+		c.Mode = edge.ModeClosing
 		l.CloseAfterFlush(h)
 	}
 }

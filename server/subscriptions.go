@@ -6,6 +6,7 @@ import (
 
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 )
 
@@ -37,9 +38,9 @@ func (cn *clusterNode) changeLocal(q *cluster.Query) cluster.QueryAnswer {
 	}
 	var subs []conntable.Sub
 	if q.Conn {
-		k, node, ok := parseKeyText([]byte(q.Name))
-		if ok && (node == nil || string(node) == s.nodeID) {
-			if sub, ok := s.lookupKey(k); ok {
+		k, node, ok := edge.ParseKeyText([]byte(q.Name))
+		if ok && (node == nil || string(node) == s.ID) {
+			if sub, ok := s.LookupKey(k); ok {
 				subs = append(subs, sub)
 			}
 		}
@@ -61,7 +62,7 @@ func (cn *clusterNode) changeLocal(q *cluster.Query) cluster.QueryAnswer {
 		group := subs[:n]
 		subs = subs[n:]
 		asked++
-		s.eng.Submit(loop, engine.Task{Op: opRun, V: func(l *engine.Loop) {
+		s.Eng.Submit(loop, engine.Task{Op: edge.OpRun, V: func(l *engine.Loop) {
 			results <- s.loops[l.Index()].changeSubs(l, q, group)
 		}})
 	}
@@ -89,11 +90,11 @@ func (cn *clusterNode) changeLocal(q *cluster.Query) cluster.QueryAnswer {
 func (ls *loopState) changeSubs(l *engine.Loop, q *cluster.Query, subs []conntable.Sub) []cluster.NameCount {
 	var out []cluster.NameCount
 	for _, sub := range subs {
-		s, conn := ls.subscriberOf(sub)
-		if s == nil || !s.subscribed || s.mode != modeStream {
+		s, conn := ls.SubscriberOf(sub)
+		if s == nil || !s.Subscribed || s.Mode != edge.ModeStream {
 			continue
 		}
-		key := string(ls.s.appendKeyText(nil, ls.keyOf(sub)))
+		key := string(ls.s.AppendKeyText(nil, ls.KeyOf(sub)))
 		if q.Op == cluster.QueryKick { // the user policy's oldest-out from another node
 			ls.s.counters.userEvicted.Add(1)
 			ls.kick(l, sub, s, conn)
@@ -107,7 +108,7 @@ func (ls *loopState) changeSubs(l *engine.Loop, q *cluster.Query, subs []conntab
 
 // changeTopics adds or removes q's topics of stream s. A subscribe of a
 // topic the stream's auth does not allow changes nothing unless forced.
-func (ls *loopState) changeTopics(sub conntable.Sub, s *subState, q *cluster.Query) cluster.Outcome {
+func (ls *loopState) changeTopics(sub conntable.Sub, s *edge.SubState, q *cluster.Query) cluster.Outcome {
 	if q.Op == cluster.QuerySubscribe && !q.Force {
 		user := slices.Clone(ls.subUser(s))
 		for _, t := range q.Topics {
@@ -125,8 +126,8 @@ func (ls *loopState) changeTopics(sub conntable.Sub, s *subState, q *cluster.Que
 			outcome = cluster.OutcomeChanged
 		case q.Op == cluster.QueryUnsubscribe && has:
 			ls.dropMember(s, m)
-			name, g, last := ls.s.table.LeaveLast(ls.names[:0], m)
-			ls.names = name
+			name, g, last := ls.s.table.LeaveLast(ls.Names[:0], m)
+			ls.Names = name
 			if last {
 				ls.s.cluster.left(g, name)
 			}
@@ -137,10 +138,10 @@ func (ls *loopState) changeTopics(sub conntable.Sub, s *subState, q *cluster.Que
 }
 
 // topicMembership finds s's membership of topic.
-func (ls *loopState) topicMembership(s *subState, topic []byte) (conntable.Membership, bool) {
+func (ls *loopState) topicMembership(s *edge.SubState, topic []byte) (conntable.Membership, bool) {
 	for _, m := range ls.subMembers(s) {
-		name, g, ok := ls.s.table.AppendName(ls.names[:0], m)
-		ls.names = name
+		name, g, ok := ls.s.table.AppendName(ls.Names[:0], m)
+		ls.Names = name
 		if ok && g == conntable.Topics && string(name) == string(topic) {
 			return m, true
 		}
@@ -151,25 +152,25 @@ func (ls *loopState) topicMembership(s *subState, topic []byte) (conntable.Membe
 // dropMember forgets membership token m of s (the caller leaves the table):
 // the inline slot it held takes the last of the side list, so the inline
 // slots fill first as addMember expects; the user's, member[0], never goes.
-func (ls *loopState) dropMember(s *subState, m conntable.Membership) {
+func (ls *loopState) dropMember(s *edge.SubState, m conntable.Membership) {
 	var more []conntable.Membership
-	if s.more != 0 {
-		more = ls.more[s.more-1]
+	if s.More != 0 {
+		more = ls.More[s.More-1]
 	}
-	if i := slices.Index(s.member[:], m); i >= 0 {
-		s.member[i] = 0
+	if i := slices.Index(s.Member[:], m); i >= 0 {
+		s.Member[i] = 0
 		if n := len(more); n > 0 {
-			s.member[i], more = more[n-1], more[:n-1]
+			s.Member[i], more = more[n-1], more[:n-1]
 		}
 	} else if i := slices.Index(more, m); i >= 0 {
 		more = slices.Delete(more, i, i+1)
 	}
-	if s.more == 0 {
+	if s.More == 0 {
 		return
 	}
-	ls.more[s.more-1] = more
+	ls.More[s.More-1] = more
 	if len(more) == 0 {
-		ls.freeMore = append(ls.freeMore, s.more)
-		s.more = 0
+		ls.FreeMore = append(ls.FreeMore, s.More)
+		s.More = 0
 	}
 }

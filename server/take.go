@@ -6,6 +6,7 @@ import (
 
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 )
 
@@ -24,19 +25,19 @@ func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 		return res
 	}
 	s.metrics.ObserveFanOut(res.Delivered)
-	if s.debug {
-		s.log.Debug("hop: delivered from a peer", "trace", p.Trace, "to", p.To, "delivered", res.Delivered)
+	if s.Debug {
+		s.Log.Debug("hop: delivered from a peer", "trace", p.Trace, "to", p.To, "delivered", res.Delivered)
 	}
 	return res
 }
 
 // fromPeer is the message of a push taken from a peer, its payload already
 // compacted by the node that took the publish.
-func fromPeer(seq uint64, p *cluster.Push) *message {
+func fromPeer(seq uint64, p *cluster.Push) *edge.Message {
 	now := time.Now()
-	m := newMessage(seq, now.UnixMilli())
-	m.born = now
-	m.setPayload(viewBytes(p.To), viewBytes(p.Event), viewBytes(p.ContentType), p.Data, p.JSON, p.QoS)
+	m := edge.NewMessage(seq, now.UnixMilli())
+	m.Born = now
+	m.SetPayload(viewBytes(p.To), viewBytes(p.Event), viewBytes(p.ContentType), p.Data, p.JSON, p.QoS)
 	return m
 }
 
@@ -44,32 +45,32 @@ func fromPeer(seq uint64, p *cluster.Push) *message {
 // gives every delivery to its loop's task queue.
 type peerFan Server
 
-var scratchPool = sync.Pool{New: func() any { return new(loopBatches) }}
+var scratchPool = sync.Pool{New: func() any { return new(edge.LoopBatches) }}
 
 // Deliver gives m to every target through its loop's task queue.
-func (f *peerFan) Deliver(m *message, targets []conntable.Sub) int {
+func (f *peerFan) Deliver(m *edge.Message, targets []conntable.Sub) int {
 	s := (*Server)(f)
-	b := scratchPool.Get().(*loopBatches)
+	b := scratchPool.Get().(*edge.LoopBatches)
 	defer scratchPool.Put(b)
 	if len(*b) < len(s.loops) {
-		*b = make(loopBatches, len(s.loops))
+		*b = make(edge.LoopBatches, len(s.loops))
 	}
 	for _, sub := range targets {
-		(*b)[sub.Loop()] = append((*b)[sub.Loop()], engine.Task{H: engine.Handle(sub), Op: opDeliver, V: m})
+		(*b)[sub.Loop()] = append((*b)[sub.Loop()], engine.Task{H: engine.Handle(sub), Op: edge.OpDeliver, V: m})
 	}
-	m.retain(int32(len(targets))) // each task releases one after its loop's flush
-	b.submit(s.eng)
+	m.RetainN(int32(len(targets))) // each task releases one after its loop's flush
+	b.Submit(s.Eng)
 	return len(targets)
 }
 
 // DeliverAll gives m to every subscriber of the node through the loops.
-func (f *peerFan) DeliverAll(m *message) int {
+func (f *peerFan) DeliverAll(m *edge.Message) int {
 	s := (*Server)(f)
 	n := 0
 	for i, ls := range s.loops {
-		n += int(ls.subscribers.Load())
-		m.retain(1)
-		s.eng.Submit(i, engine.Task{Op: opDeliverAll, V: m})
+		n += int(ls.Subscribers.Load())
+		m.RetainN(1)
+		s.Eng.Submit(i, engine.Task{Op: edge.OpDeliverAll, V: m})
 	}
 	return n
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/push"
@@ -32,12 +33,6 @@ import (
 // cannot be reached the stream is admitted (the node keeps serving, as its
 // pushes do) and the policy is not applied to it.
 
-// The values of --user-conn-policy; oldest-out is the default.
-const (
-	policyOldestOut = "oldest-out"
-	policyRefuse    = "refuse"
-)
-
 // userPolicyTimeout bounds the Redis admission of one stream; queryTimeout
 // a question to another node (a kick, whether it holds a stream), as
 // presence's (admin/presence.go).
@@ -50,7 +45,7 @@ const (
 // --max-conns-per-user, in Redis with --redis, else in memory (per node).
 func (cn *clusterNode) newUserConns() cluster.UserConns {
 	switch {
-	case cn.s.cfg.MaxConnsPerUser <= 0:
+	case cn.s.Cfg.MaxConnsPerUser <= 0:
 		return nil
 	case cn.redis != nil:
 		return cluster.NewUserConnsRedis(cn.redis, "")
@@ -63,7 +58,7 @@ func (cn *clusterNode) newUserConns() cluster.UserConns {
 type userCall struct {
 	from engine.Handle
 	sub  subscription
-	q    queryParams
+	q    edge.QueryParams
 	user string
 	key  string    // the conn key the stream will have
 	r    [2]uint64 // its random bits
@@ -74,23 +69,23 @@ type userCall struct {
 
 // gateUser applies the policy to a subscribe about to start; true when it
 // took the subscribe over (refused it, or waits for Redis).
-func (ls *loopState) gateUser(l *engine.Loop, h engine.Handle, c *connState, sn *subscription) bool {
+func (ls *loopState) gateUser(l *engine.Loop, h engine.Handle, c *edge.ConnState, sn *subscription) bool {
 	cn := ls.s.cluster
-	if cn.users == nil || sn.gated || sn.head || sn.format == push.Poll || len(sn.q.user) == 0 {
+	if cn.users == nil || sn.gated || sn.head || sn.format == push.Poll || len(sn.q.User) == 0 {
 		return false
 	}
-	if sn.stream != 0 && ls.stream(sn.stream) == nil {
+	if sn.stream != 0 && ls.Stream(sn.stream) == nil {
 		return false // reset while auth decided: h2Start drops it
 	}
 	sub := sn.stream
 	if sub == 0 {
 		sub = conntable.ConnSub(conntable.Handle(h))
 	}
-	r := [2]uint64{ls.rng.Uint64(), ls.rng.Uint64()}
-	key := string(ls.s.appendKeyText(nil, connKey{sub, r}))
+	r := [2]uint64{ls.Rng.Uint64(), ls.Rng.Uint64()}
+	key := string(ls.s.AppendKeyText(nil, edge.ConnKey{Sub: sub, R: r}))
 	atMs := l.Now().UnixMilli()
 	if cn.redis == nil { // in memory: decided here and now
-		adm, _ := cn.users.Admit(context.Background(), string(sn.q.user), key, atMs, ls.s.cfg.MaxConnsPerUser, ls.s.cfg.UserConnPolicy == policyRefuse, nil)
+		adm, _ := cn.users.Admit(context.Background(), string(sn.q.User), key, atMs, ls.s.Cfg.MaxConnsPerUser, ls.s.Cfg.UserConnPolicy == edge.PolicyRefuse, nil)
 		if adm.Refused {
 			ls.refuseUser(l, h, sn)
 			return true
@@ -99,14 +94,14 @@ func (ls *loopState) gateUser(l *engine.Loop, h engine.Handle, c *connState, sn 
 		ls.presetKey = r
 		return false
 	}
-	call := &userCall{from: h, sub: *sn, user: string(sn.q.user), key: key, r: r, atMs: atMs}
-	call.sub.q = call.q.copyOf(sn.q)
+	call := &userCall{from: h, sub: *sn, user: string(sn.q.User), key: key, r: r, atMs: atMs}
+	call.sub.q = call.q.CopyOf(sn.q)
 	if c != nil {
-		c.mode = modeAsync
+		c.Mode = edge.ModeAsync
 	}
 	if !cn.submit(func() { cn.admitUser(call) }) {
 		if c != nil {
-			c.mode = modeRequest
+			c.Mode = edge.ModeRequest
 		}
 		ls.answerSubscribe(l, h, sn, 503, "too many subscribes waiting for the directory; retry")
 	}
@@ -116,7 +111,7 @@ func (ls *loopState) gateUser(l *engine.Loop, h engine.Handle, c *connState, sn 
 // refuseUser answers a subscribe the refuse policy turned away.
 func (ls *loopState) refuseUser(l *engine.Loop, h engine.Handle, sn *subscription) {
 	ls.s.counters.userRefused.Add(1)
-	ls.answerSubscribe(l, h, sn, 409, "this user already holds --max-conns-per-user ("+strconv.Itoa(ls.s.cfg.MaxConnsPerUser)+") streams and --user-conn-policy is refuse")
+	ls.answerSubscribe(l, h, sn, 409, "this user already holds --max-conns-per-user ("+strconv.Itoa(ls.s.Cfg.MaxConnsPerUser)+") streams and --user-conn-policy is refuse")
 }
 
 // admitUser runs on a router goroutine: it enters the stream in Redis and
@@ -134,13 +129,13 @@ func (cn *clusterNode) admitUser(call *userCall) {
 	for _, n := range nodes {
 		live = append(live, n.ID)
 	}
-	if !slices.Contains(live, cn.s.nodeID) {
-		live = append(live, cn.s.nodeID) // this node, even before its first heartbeat lands
+	if !slices.Contains(live, cn.s.ID) {
+		live = append(live, cn.s.ID) // this node, even before its first heartbeat lands
 	}
 	if err == nil {
-		refuse := cn.s.cfg.UserConnPolicy == policyRefuse
+		refuse := cn.s.Cfg.UserConnPolicy == edge.PolicyRefuse
 		for try := 0; try < 2; try++ {
-			call.adm, err = cn.users.Admit(ctx, call.user, call.key, call.atMs, cn.s.cfg.MaxConnsPerUser, refuse, live)
+			call.adm, err = cn.users.Admit(ctx, call.user, call.key, call.atMs, cn.s.Cfg.MaxConnsPerUser, refuse, live)
 			if err != nil || !call.adm.Refused {
 				break
 			}
@@ -154,11 +149,11 @@ func (cn *clusterNode) admitUser(call *userCall) {
 		}
 	}
 	call.err = err
-	if err != nil && cn.s.debug {
-		cn.s.log.Debug("per-user policy not applied: redis unavailable", "err", err)
+	if err != nil && cn.s.Debug {
+		cn.s.Log.Debug("per-user policy not applied: redis unavailable", "err", err)
 	}
 	done := make(chan bool, 1)
-	cn.s.eng.Submit(call.from.Loop(), engine.Task{Op: opRun, V: func(l *engine.Loop) {
+	cn.s.Eng.Submit(call.from.Loop(), engine.Task{Op: edge.OpRun, V: func(l *engine.Loop) {
 		done <- cn.s.loops[l.Index()].userAdmitted(l, call)
 	}})
 	if err != nil {
@@ -184,10 +179,10 @@ func (cn *clusterNode) staleKeys(keys []string) []string {
 	gone := make([]bool, len(keys))
 	var wg sync.WaitGroup
 	for i, key := range keys {
-		_, node, ok := parseKeyText([]byte(key))
+		_, node, ok := edge.ParseKeyText([]byte(key))
 		switch {
 		case !ok:
-		case node == nil || string(node) == cn.s.nodeID:
+		case node == nil || string(node) == cn.s.ID:
 			gone[i] = cn.holds(key) == 0
 		default:
 			wg.Add(1)
@@ -216,11 +211,11 @@ func (cn *clusterNode) holds(key string) int {
 	if _, pending := cn.pending.Load(key); pending {
 		return 1
 	}
-	k, node, ok := parseKeyText([]byte(key))
-	if !ok || (node != nil && string(node) != cn.s.nodeID) {
+	k, node, ok := edge.ParseKeyText([]byte(key))
+	if !ok || (node != nil && string(node) != cn.s.ID) {
 		return 0
 	}
-	if _, live := cn.s.lookupKey(k); live {
+	if _, live := cn.s.LookupKey(k); live {
 		return 1
 	}
 	return 0
@@ -232,11 +227,11 @@ func (cn *clusterNode) holds(key string) int {
 // subscribe that waited for the auth callback is).
 func (ls *loopState) userAdmitted(l *engine.Loop, call *userCall) bool {
 	started := false
-	ls.resumeSubscribe(l, call.from, &call.sub, func(c *connState) {
+	ls.resumeSubscribe(l, call.from, &call.sub, func(c *edge.ConnState) {
 		switch {
 		case call.err == nil && call.adm.Refused:
 			ls.refuseUser(l, call.from, &call.sub)
-		case ls.s.draining.Load():
+		case ls.s.Draining.Load():
 			call.sub.persist = httpcodec.PersistClose
 			ls.answerSubscribe(l, call.from, &call.sub, 503, "node is draining; reconnect elsewhere")
 		default:
@@ -252,13 +247,13 @@ func (ls *loopState) userAdmitted(l *engine.Loop, call *userCall) bool {
 // kickLocal kicks the streams of this node that keys name, each on its loop.
 func (ls *loopState) kickLocal(keys []string) {
 	for _, key := range keys {
-		k, node, ok := parseKeyText([]byte(key))
-		if !ok || (node != nil && string(node) != ls.s.nodeID) {
+		k, node, ok := edge.ParseKeyText([]byte(key))
+		if !ok || (node != nil && string(node) != ls.s.ID) {
 			continue
 		}
-		if sub, ok := ls.s.lookupKey(k); ok {
+		if sub, ok := ls.s.LookupKey(k); ok {
 			ls.s.counters.userEvicted.Add(1)
-			ls.s.eng.Submit(sub.Loop(), engine.Task{H: engine.Handle(sub), Op: opKick})
+			ls.s.Eng.Submit(sub.Loop(), engine.Task{H: engine.Handle(sub), Op: opKick})
 		}
 	}
 }
@@ -267,17 +262,17 @@ func (ls *loopState) kickLocal(keys []string) {
 // over the query links). It runs off the loops.
 func (cn *clusterNode) kickKeys(keys []string) {
 	for _, key := range keys {
-		_, node, ok := parseKeyText([]byte(key))
+		_, node, ok := edge.ParseKeyText([]byte(key))
 		switch {
 		case !ok:
-		case node == nil || string(node) == cn.s.nodeID:
+		case node == nil || string(node) == cn.s.ID:
 			cn.s.loops[0].kickLocal([]string{key}) // kickLocal reads only the Server
 		default:
 			ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 			_, err := cn.presence.Ask(ctx, string(node), &cluster.Query{Op: cluster.QueryKick, Conn: true, Name: key})
 			cancel()
-			if err != nil && cn.s.debug {
-				cn.s.log.Debug("per-user policy: oldest stream not kicked", "node", string(node), "err", err)
+			if err != nil && cn.s.Debug {
+				cn.s.Log.Debug("per-user policy: oldest stream not kicked", "node", string(node), "err", err)
 			}
 		}
 	}
@@ -286,14 +281,14 @@ func (cn *clusterNode) kickKeys(keys []string) {
 // streamLeft takes a stream that ends out of the policy's count (and its
 // auth record, allowsets.go). It runs first in leave, while the stream
 // still has its key and user.
-func (ls *loopState) streamLeft(sub conntable.Sub, s *subState) {
+func (ls *loopState) streamLeft(sub conntable.Sub, s *edge.SubState) {
 	ls.forgetAllowed(sub)
 	cn := ls.s.cluster
-	if cn == nil || cn.users == nil || !s.hasUser || s.format == push.Poll {
+	if cn == nil || cn.users == nil || !s.HasUser || s.Format == push.Poll {
 		return
 	}
 	user := string(ls.subUser(s))
-	key := string(ls.s.appendKeyText(nil, ls.keyOf(sub)))
+	key := string(ls.s.AppendKeyText(nil, ls.KeyOf(sub)))
 	if cn.redis == nil {
 		cn.users.Leave(context.Background(), user, key)
 		return
@@ -317,15 +312,15 @@ func (s *Server) countAdopted(now time.Time) {
 		return
 	}
 	for _, ls := range s.loops {
-		for _, page := range ls.pages {
+		for _, page := range ls.Pages {
 			for i := range page {
 				c := &page[i]
-				if c.h == 0 || c.mode != modeStream || !c.subscribed || !c.hasUser {
+				if c.H == 0 || c.Mode != edge.ModeStream || !c.Subscribed || !c.HasUser {
 					continue
 				}
-				sub := conntable.ConnSub(conntable.Handle(c.h))
-				key := string(s.appendKeyText(nil, ls.keyOf(sub)))
-				cn.users.Admit(context.Background(), string(ls.subUser(&c.subState)), key, now.UnixMilli(), math.MaxInt, true, nil)
+				sub := conntable.ConnSub(conntable.Handle(c.H))
+				key := string(s.AppendKeyText(nil, ls.KeyOf(sub)))
+				cn.users.Admit(context.Background(), string(ls.subUser(&c.SubState)), key, now.UnixMilli(), math.MaxInt, true, nil)
 			}
 		}
 	}

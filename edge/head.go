@@ -1,4 +1,4 @@
-package server
+package edge
 
 import (
 	"bytes"
@@ -13,14 +13,14 @@ import (
 // keep-alive client as the start of its next answer.
 
 // isHead reports a HEAD request.
-func isHead(req *httpcodec.Request) bool { return string(req.Method()) == "HEAD" }
+func IsHead(req *httpcodec.Request) bool { return string(req.Method()) == "HEAD" }
 
 // isGet reports a GET or a HEAD: the requests a GET route answers.
-func isGet(method []byte) bool { return string(method) == "GET" || string(method) == "HEAD" }
+func IsGet(method []byte) bool { return string(method) == "GET" || string(method) == "HEAD" }
 
 // headOnly returns answer without its body: up to the blank line that ends
 // its head. Answers are ours, so the first CRLFCRLF is that line.
-func headOnly(answer []byte) []byte {
+func HeadOnly(answer []byte) []byte {
 	if i := bytes.Index(answer, []byte("\r\n\r\n")); i >= 0 {
 		return answer[:i+4]
 	}
@@ -29,9 +29,9 @@ func headOnly(answer []byte) []byte {
 
 // writeAnswer writes the whole answer to req, or its head alone when req is
 // a HEAD.
-func (ls *Loop) writeAnswer(l *engine.Loop, h engine.Handle, req *httpcodec.Request, answer []byte) {
-	if isHead(req) {
-		answer = headOnly(answer)
+func (ls *Loop) WriteAnswer(l *engine.Loop, h engine.Handle, req *httpcodec.Request, answer []byte) {
+	if IsHead(req) {
+		answer = HeadOnly(answer)
 	}
-	ls.s.glue.reply(l, h, answer) // behind the connection's answers in flight, if any (pipeline.go)
+	ls.s.Glue.Reply(l, h, answer) // behind the connection's answers in flight, if any (pipeline.go)
 }

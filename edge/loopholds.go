@@ -1,4 +1,4 @@
-package server
+package edge
 
 import (
 	"github.com/pushwire/pushwire/engine"
@@ -10,11 +10,11 @@ import (
 // for the re-sync after the directory lost this node (resync.go). Only the
 // loop touches them.
 type replayHolds struct {
-	held        map[engine.Handle][]*message // streams awaiting their QoS 1 replay, and their live messages meanwhile
-	again       map[engine.Handle]bool       // held streams to replay once more before releasing (resync.go)
-	resyncing   []engine.Handle              // streams held for the directory's re-registration (resync.go)
-	resyncMax   uint64                       // the newest id a re-sync replay wrote on this loop
-	sentScratch []store.SentEntry            // a user's sent entries, read by a replay
+	Held        map[engine.Handle][]*Message // streams awaiting their QoS 1 replay, and their live messages meanwhile
+	Again       map[engine.Handle]bool       // held streams to replay once more before releasing (resync.go)
+	Resyncing   []engine.Handle              // streams held for the directory's re-registration (resync.go)
+	ResyncMax   uint64                       // the newest id a re-sync replay wrote on this loop
+	SentScratch []store.SentEntry            // a user's sent entries, read by a replay
 }
 
 // holdLive keeps a live message for a stream whose stored messages are still
@@ -22,25 +22,25 @@ type replayHolds struct {
 // messages are resent in order); false when h is not waiting for a replay.
 // Only streams in that short window have an entry in ls.held (nil until a
 // message comes), so this costs the others one len check.
-func (ls *Loop) holdLive(m *message, h engine.Handle) bool {
-	held, waiting := ls.held[h]
+func (ls *Loop) holdLive(m *Message, h engine.Handle) bool {
+	held, waiting := ls.Held[h]
 	if !waiting {
 		return false
 	}
-	m.retain(1)
-	ls.held[h] = append(held, m)
+	m.RetainN(1)
+	ls.Held[h] = append(held, m)
 	return true
 }
 
 // dropHeld releases what h held (after its loop's flush: writes refer to them).
-func (ls *Loop) dropHeld(l *engine.Loop, h engine.Handle) {
-	held, ok := ls.held[h]
+func (ls *Loop) DropHeld(l *engine.Loop, h engine.Handle) {
+	held, ok := ls.Held[h]
 	if !ok {
 		return
 	}
 	for _, m := range held {
 		l.Defer(m)
 	}
-	delete(ls.held, h)
-	delete(ls.again, h)
+	delete(ls.Held, h)
+	delete(ls.Again, h)
 }

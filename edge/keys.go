@@ -1,4 +1,4 @@
-package server
+package edge
 
 import (
 	"github.com/pushwire/pushwire/conntable"
@@ -7,43 +7,43 @@ import (
 
 // connKey is a conn key (push/connkey.go: its text form): the subscriber it
 // names (a connection's only one, or an HTTP/2 stream) and its random bits.
-type connKey struct {
-	h conntable.Sub
-	r [2]uint64
+type ConnKey struct {
+	Sub conntable.Sub
+	R   [2]uint64
 }
 
 // keyTextLen is the length of a key's text before ".node".
-const keyTextLen = push.ConnKeyTextLen
+const KeyTextLen = push.ConnKeyTextLen
 
 // appendKeyText appends k's text form, this node's id as its suffix.
-func (s *Node) appendKeyText(dst []byte, k connKey) []byte {
-	return push.AppendConnKey(dst, push.ConnKey{Handle: uint64(k.h), Random: k.r}, s.nodeID)
+func (s *Node) AppendKeyText(dst []byte, k ConnKey) []byte {
+	return push.AppendConnKey(dst, push.ConnKey{Handle: uint64(k.Sub), Random: k.R}, s.ID)
 }
 
 // parseKeyText reads a key's text and returns the id of the node that holds
 // it; a bare key without ".node" names no node (nil), and the caller looks it
 // up locally.
-func parseKeyText(text []byte) (k connKey, node []byte, ok bool) {
+func ParseKeyText(text []byte) (k ConnKey, node []byte, ok bool) {
 	pk, node, ok := push.ParseConnKey(text)
-	return connKey{conntable.Sub(pk.Handle), pk.Random}, node, ok
+	return ConnKey{conntable.Sub(pk.Handle), pk.Random}, node, ok
 }
 
 // lookupKey returns the live subscriber k names on this node. Any goroutine
 // may call it.
-func (s *Node) lookupKey(k connKey) (conntable.Sub, bool) {
-	if k.h.Loop() >= len(s.loops) {
+func (s *Node) LookupKey(k ConnKey) (conntable.Sub, bool) {
+	if k.Sub.Loop() >= len(s.Loops) {
 		return 0, false
 	}
-	ls := s.loops[k.h.Loop()]
-	keys := &ls.keys
-	if k.h.IsStream() {
+	ls := s.Loops[k.Sub.Loop()]
+	keys := &ls.Keys
+	if k.Sub.IsStream() {
 		keys = &ls.streamKeys
 	}
-	return k.h, keys.Match(k.h.Index(), k.h, k.r)
+	return k.Sub, keys.Match(k.Sub.Index(), k.Sub, k.R)
 }
 
 // lookupConnKey is lookupKey for a key as push/connkey.go reads it: the
 // lookup route.Resolver is given.
-func (s *Node) lookupConnKey(k push.ConnKey) (conntable.Sub, bool) {
-	return s.lookupKey(connKey{conntable.Sub(k.Handle), k.Random})
+func (s *Node) LookupConnKey(k push.ConnKey) (conntable.Sub, bool) {
+	return s.LookupKey(ConnKey{conntable.Sub(k.Handle), k.Random})
 }

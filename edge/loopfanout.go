@@ -1,4 +1,4 @@
-package server
+package edge
 
 import (
 	"github.com/pushwire/pushwire/conntable"
@@ -11,35 +11,41 @@ import (
 // one batch, its route.Fanout, and the messages of a long-poll answer being
 // merged (poll.go). Only the loop touches it.
 type loopFanOut struct {
-	targets []conntable.Sub
-	batches loopBatches
-	fan     loopFan
-	pending []*message  // poll answers being merged
-	one     [1]*message // a single message passed as a list
+	Targets []conntable.Sub
+	batches LoopBatches
+	Fan     LoopFan
+	Pending []*Message  // poll answers being merged
+	one     [1]*Message // a single message passed as a list
 }
 
 // loopFan is the route.Fanout of the loop serving a publish (fanOut,
 // fanOutAll); publish sets it for the loop l it runs on.
-type loopFan struct {
+type LoopFan struct {
 	ls *Loop
 	l  *engine.Loop
 }
 
-func (f *loopFan) Deliver(m *message, targets []conntable.Sub) int {
+func (f *LoopFan) Deliver(m *Message, targets []conntable.Sub) int {
 	return f.ls.fanOut(f.l, m, targets)
 }
 
-func (f *loopFan) DeliverAll(m *message) int { return f.ls.fanOutAll(f.l, m) }
+// FanOn returns the loop's route.Fanout for a publish served on l.
+func (ls *Loop) FanOn(l *engine.Loop) *LoopFan {
+	ls.Fan = LoopFan{ls, l}
+	return &ls.Fan
+}
+
+func (f *LoopFan) DeliverAll(m *Message) int { return f.ls.fanOutAll(f.l, m) }
 
 // loopBatches gathers deliveries per destination loop, so that handing a
 // fan-out over takes each loop's queue lock once. The loops keep one each
 // for the requests they serve (loopFanOut.batches); a push from a peer takes
 // one from take.go's scratchPool.
-type loopBatches [][]engine.Task
+type LoopBatches [][]engine.Task
 
 // submit hands every gathered batch to its loop and empties them, keeping
 // their capacity.
-func (b loopBatches) submit(eng *engine.Engine) {
+func (b LoopBatches) Submit(eng *engine.Engine) {
 	for i, batch := range b {
 		if len(batch) == 0 {
 			continue

@@ -1,4 +1,4 @@
-package server
+package edge
 
 import (
 	"sync"
@@ -12,12 +12,12 @@ type ipCounter struct {
 	count map[[16]byte]int32
 }
 
-func newIPCounter(limit int) *ipCounter {
+func NewIPCounter(limit int) *ipCounter {
 	return &ipCounter{limit: limit, count: map[[16]byte]int32{}}
 }
 
 // acquire counts one more connection from ip; false when ip is at the limit.
-func (c *ipCounter) acquire(ip [16]byte) bool {
+func (c *ipCounter) Acquire(ip [16]byte) bool {
 	if c.limit == 0 {
 		return true
 	}
@@ -56,11 +56,11 @@ type bucket struct {
 	last   time.Time
 }
 
-func newRateLimiter(rate float64) *rateLimiter {
+func NewRateLimiter(rate float64) *rateLimiter {
 	return &rateLimiter{rate: rate, buckets: map[[16]byte]*bucket{}}
 }
 
-func (r *rateLimiter) allow(ip [16]byte, now time.Time) bool {
+func (r *rateLimiter) Allow(ip [16]byte, now time.Time) bool {
 	if r.rate == 0 {
 		return true
 	}

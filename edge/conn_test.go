@@ -1,4 +1,4 @@
-package server
+package edge
 
 import (
 	"testing"
@@ -9,7 +9,7 @@ import (
 // connection pays for one connState, and the memory target is 300 bytes
 // per connection in all (engine slot, tables and timers included).
 func TestConnStateStaysSmall(t *testing.T) {
-	if size := unsafe.Sizeof(connState{}); size > 64 {
+	if size := unsafe.Sizeof(ConnState{}); size > 64 {
 		t.Errorf("connState is %d bytes; want at most 64", size)
 	}
 }
@@ -17,7 +17,7 @@ func TestConnStateStaysSmall(t *testing.T) {
 // TestStreamSubStaysSmall guards what each further HTTP/2 stream costs the
 // server beyond the codec: its record, 64 bytes without pointers.
 func TestStreamSubStaysSmall(t *testing.T) {
-	if size := unsafe.Sizeof(streamSub{}); size > 64 {
+	if size := unsafe.Sizeof(StreamSub{}); size > 64 {
 		t.Errorf("streamSub is %d bytes; want at most 64", size)
 	}
 }

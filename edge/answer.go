@@ -1,4 +1,4 @@
-package server
+package edge
 
 import (
 	"github.com/pushwire/pushwire/engine"
@@ -7,30 +7,30 @@ import (
 
 // answerError answers an edge or api request with status and a JSON error,
 // keeping the connection when the request allows.
-func (ls *Loop) answerError(l *engine.Loop, h engine.Handle, req *httpcodec.Request, status int, reason string) {
-	ls.out = httpcodec.AppendErrorResponse(ls.out[:0], status, reason, httpcodec.Persistence(req))
-	ls.writeAnswer(l, h, req, ls.out)
+func (ls *Loop) AnswerError(l *engine.Loop, h engine.Handle, req *httpcodec.Request, status int, reason string) {
+	ls.Out = httpcodec.AppendErrorResponse(ls.Out[:0], status, reason, httpcodec.Persistence(req))
+	ls.WriteAnswer(l, h, req, ls.Out)
 }
 
 // The methods each target answers, for the Allow field of a 405.
 const (
-	allowSub   = "GET, HEAD, OPTIONS"
-	allowAck   = "POST, OPTIONS"
-	allowPub   = "POST"
-	allowAdmin = "GET, HEAD"
-	allowConn  = "GET, HEAD, DELETE"
+	AllowSub   = "GET, HEAD, OPTIONS"
+	AllowAck   = "POST, OPTIONS"
+	AllowPub   = "POST"
+	AllowAdmin = "GET, HEAD"
+	AllowConn  = "GET, HEAD, DELETE"
 )
 
 // answerNotAllowed answers 405 naming the methods the target answers.
-func (ls *Loop) answerNotAllowed(l *engine.Loop, h engine.Handle, req *httpcodec.Request, allow, reason string) {
-	ls.out = httpcodec.AppendNotAllowed(ls.out[:0], allow, reason, httpcodec.Persistence(req))
-	ls.writeAnswer(l, h, req, ls.out)
+func (ls *Loop) AnswerNotAllowed(l *engine.Loop, h engine.Handle, req *httpcodec.Request, allow, reason string) {
+	ls.Out = httpcodec.AppendNotAllowed(ls.Out[:0], allow, reason, httpcodec.Persistence(req))
+	ls.WriteAnswer(l, h, req, ls.Out)
 }
 
 // originIndex returns 1 + the index of origin in --allowed-origins, or 0.
 // Connections keep this byte instead of the Origin header's bytes.
-func (s *Node) originIndex(origin []byte) uint8 {
-	for i, o := range s.cfg.AllowedOrigins {
+func (s *Node) OriginIndex(origin []byte) uint8 {
+	for i, o := range s.Cfg.AllowedOrigins {
 		if i < 255 && string(origin) == o {
 			return uint8(i + 1)
 		}
@@ -40,8 +40,8 @@ func (s *Node) originIndex(origin []byte) uint8 {
 
 // appendCORS adds the CORS headers of SPEC §3: "*" for any origin, else the
 // allowed origin echoed with credentials allowed.
-func (s *Node) appendCORS(dst []byte, origin uint8) []byte {
-	allowed := s.cfg.AllowedOrigins
+func (s *Node) AppendCORS(dst []byte, origin uint8) []byte {
+	allowed := s.Cfg.AllowedOrigins
 	if len(allowed) == 1 && allowed[0] == "*" {
 		return httpcodec.AppendHeader(dst, "Access-Control-Allow-Origin", "*")
 	}
@@ -54,16 +54,16 @@ func (s *Node) appendCORS(dst []byte, origin uint8) []byte {
 }
 
 // preflight answers a CORS OPTIONS request.
-func (ls *Loop) preflight(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
-	ls.out = ls.appendPreflight(ls.out[:0], httpcodec.Persistence(req), req.Header("Origin"), req.Header("Access-Control-Request-Headers"))
-	l.Write(h, ls.out)
+func (ls *Loop) Preflight(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
+	ls.Out = ls.AppendPreflight(ls.Out[:0], httpcodec.Persistence(req), req.Header("Origin"), req.Header("Access-Control-Request-Headers"))
+	l.Write(h, ls.Out)
 }
 
 // appendPreflight appends the answer to a CORS preflight from origin asking
 // for the headers asked; HTTP/2 streams get the same (h2edge.go).
-func (ls *Loop) appendPreflight(dst []byte, p httpcodec.Persist, origin, asked []byte) []byte {
+func (ls *Loop) AppendPreflight(dst []byte, p httpcodec.Persist, origin, asked []byte) []byte {
 	dst = httpcodec.AppendResponseHead(dst, 204, p)
-	dst = ls.s.appendCORS(dst, ls.s.originIndex(origin))
+	dst = ls.s.AppendCORS(dst, ls.s.OriginIndex(origin))
 	dst = httpcodec.AppendHeader(dst, "Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 	if len(asked) > 0 && headerTokens(asked) {
 		dst = httpcodec.AppendHeaderBytes(dst, "Access-Control-Allow-Headers", asked)
@@ -88,56 +88,74 @@ func headerTokens(v []byte) bool {
 }
 
 // queryParams are the subscribe parameters of SPEC §3, percent-decoded.
-type queryParams struct {
-	format []byte
-	user   []byte
-	since  []byte
-	conn   []byte
-	id     []byte
-	token  []byte // a subscriber token (SPEC §6), when not in Authorization
-	last   []byte // ?last=N (gap.go)
-	topics [][]byte
-	bad    bool
+type QueryParams struct {
+	Format []byte
+	User   []byte
+	Since  []byte
+	Conn   []byte
+	Id     []byte
+	Token  []byte // a subscriber token (SPEC §6), when not in Authorization
+	Last   []byte // ?last=N (gap.go)
+	Topics [][]byte
+	Bad    bool
 }
 
 // maxTopicsPerConn bounds what one subscribe may ask for.
 const maxTopicsPerConn = 64
 
 // parseQuery decodes the parameters pushwire reads, into buf's storage.
-func parseQuery(q *queryParams, query, buf []byte) []byte {
-	*q = queryParams{topics: q.topics[:0]}
+func ParseQuery(q *QueryParams, query, buf []byte) []byte {
+	*q = QueryParams{Topics: q.Topics[:0]}
 	httpcodec.QueryEach(query, func(key, value []byte) bool {
 		start := len(buf)
 		var err error
 		buf, err = httpcodec.AppendUnescape(buf, value)
 		if err != nil {
-			q.bad = true
+			q.Bad = true
 			return false
 		}
 		v := buf[start:len(buf):len(buf)]
 		switch string(key) {
 		case "topic":
-			if len(q.topics) == maxTopicsPerConn || len(v) == 0 {
-				q.bad = true
+			if len(q.Topics) == maxTopicsPerConn || len(v) == 0 {
+				q.Bad = true
 				return false
 			}
-			q.topics = append(q.topics, v)
+			q.Topics = append(q.Topics, v)
 		case "user":
-			q.user = v
+			q.User = v
 		case "format":
-			q.format = v
+			q.Format = v
 		case "since":
-			q.since = v
+			q.Since = v
 		case "conn":
-			q.conn = v
+			q.Conn = v
 		case "id":
-			q.id = v
+			q.Id = v
 		case "token":
-			q.token = v
+			q.Token = v
 		case "last":
-			q.last = v
+			q.Last = v
 		}
 		return true
 	})
 	return buf
+}
+
+// CopyOf makes q a copy of src's user and topics, which outlives the
+// request's bytes, and returns q.
+func (q *QueryParams) CopyOf(src *QueryParams) *QueryParams {
+	q.User = cloneBytes(src.User)
+	q.Topics = make([][]byte, len(src.Topics))
+	for i, t := range src.Topics {
+		q.Topics[i] = cloneBytes(t)
+	}
+	return q
+}
+
+func cloneBytes(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return append([]byte(nil), b...)
 }

@@ -1,4 +1,4 @@
-package server
+package edge
 
 import (
 	"github.com/pushwire/pushwire/conntable"
@@ -14,5 +14,5 @@ type loopTimers struct {
 	fireFn      func(conntable.Handle, conntable.TimerID)
 	cur         *engine.Loop // the loop, while the wheel fires timers
 	sweepCursor int          // the next slot the sweep visits
-	ageBudget   int          // streams this tick may still end for --max-conn-age (lifetime.go)
+	AgeBudget   int          // streams this tick may still end for --max-conn-age (lifetime.go)
 }

@@ -1,4 +1,4 @@
-package server
+package edge
 
 import (
 	"errors"
@@ -10,18 +10,18 @@ import (
 // serve parses and answers the requests in in, pipelined ones included, and
 // returns the bytes consumed; an unfinished request stays with the engine and
 // comes back, extended, with the next read.
-func (ls *Loop) serve(l *engine.Loop, h engine.Handle, c *connState, in []byte) int {
+func (ls *Loop) serve(l *engine.Loop, h engine.Handle, c *ConnState, in []byte) int {
 	off := 0
-	for off < len(in) && c.mode == modeRequest {
+	for off < len(in) && c.Mode == ModeRequest {
 		if off > 0 && l.Congested(h) {
 			// The client is not reading its answers: stop at a request
 			// boundary; the engine carries the rest and resumes us.
 			return off
 		}
-		if c.parser == 0 {
+		if c.Parser == 0 {
 			ls.takeParser(c)
 		}
-		p := ls.parsers[c.parser-1]
+		p := ls.parsers[c.Parser-1]
 		n, err := p.Parse(in[off:])
 		if err != nil {
 			var perr *httpcodec.Error
@@ -35,12 +35,12 @@ func (ls *Loop) serve(l *engine.Loop, h engine.Handle, c *connState, in []byte) 
 		}
 		if n == 0 {
 			switch idle := p.Idle(); {
-			case !idle && c.timerKind != timerHeader:
-				ls.setTimer(c, timerHeader, l.Now().Add(ls.s.cfg.HeaderTimeout))
-			case idle && c.timerKind == timerNone:
+			case !idle && c.TimerKind != TimerHeader:
+				ls.SetTimer(c, TimerHeader, l.Now().Add(ls.s.Cfg.HeaderTimeout))
+			case idle && c.TimerKind == TimerNone:
 				// Only the CRLF some clients send after a body: the
 				// connection idles as after any answer, no 408 for it.
-				ls.setTimer(c, timerIdle, l.Now().Add(keepAliveIdle))
+				ls.SetTimer(c, TimerIdle, l.Now().Add(KeepAliveIdle))
 			}
 			if p.HeadComplete() && !c.sentContinue && p.Request().ExpectContinue() {
 				c.sentContinue = true
@@ -50,31 +50,31 @@ func (ls *Loop) serve(l *engine.Loop, h engine.Handle, c *connState, in []byte) 
 		}
 		req := p.Request()
 		c.sentContinue = false
-		ls.cancelTimer(c)
-		keepAlive := req.KeepAlive() && !ls.s.draining.Load()
-		if c.listener == listenerAPI && ls.s.glue.waitPipe(l, c, req, keepAlive) {
+		ls.CancelTimer(c)
+		keepAlive := req.KeepAlive() && !ls.s.Draining.Load()
+		if c.Listener == ListenerAPI && ls.s.Glue.WaitPipe(l, c, req, keepAlive) {
 			ls.releaseParser(c)
 			return off // read again once earlier answers are written (pipeline.go)
 		}
-		ls.s.glue.serve[c.listener](l, h, c, req) // serveAPI, serveEdge
+		ls.s.Glue.Serve[c.Listener](l, h, c, req) // serveAPI, serveEdge
 		ls.releaseParser(c)
 		off += n
-		if c.mode != modeRequest {
+		if c.Mode != ModeRequest {
 			break
 		}
 		if !keepAlive {
-			c.mode = modeClosing
+			c.Mode = ModeClosing
 			l.CloseAfterFlush(h)
 			return len(in)
 		}
 	}
-	if c.mode == modeRequest && c.timerKind == timerNone {
-		ls.setTimer(c, timerIdle, l.Now().Add(keepAliveIdle))
+	if c.Mode == ModeRequest && c.TimerKind == TimerNone {
+		ls.SetTimer(c, TimerIdle, l.Now().Add(KeepAliveIdle))
 	}
-	switch c.mode {
-	case modeAsync, modePoll:
+	switch c.Mode {
+	case ModeAsync, ModePoll:
 		return off // the rest waits in the engine's carry for the answer
-	case modeStream:
+	case ModeStream:
 		ls.noise(l, h, c, len(in)-off)
 	}
 	return len(in)
@@ -96,9 +96,9 @@ var (
 
 // parserLimits are the request limits of a listener.
 func (ls *Loop) parserLimits(listener uint8) httpcodec.Limits {
-	cfg := &ls.s.cfg
+	cfg := &ls.s.Cfg
 	lim := httpcodec.Limits{MaxRequestLine: cfg.MaxHeaderBytes, MaxHeaderBytes: cfg.MaxHeaderBytes, MaxBody: 4096}
-	if listener == listenerAPI {
+	if listener == ListenerAPI {
 		lim.MaxBody = int64(cfg.MaxBatchBytes)
 	}
 	return lim
@@ -106,7 +106,7 @@ func (ls *Loop) parserLimits(listener uint8) httpcodec.Limits {
 
 // takeParser gives c a pooled parser for the request it is receiving: idle
 // connections hold none.
-func (ls *Loop) takeParser(c *connState) {
+func (ls *Loop) takeParser(c *ConnState) {
 	var i int32
 	if n := len(ls.freeParsers); n > 0 {
 		i = ls.freeParsers[n-1]
@@ -115,25 +115,25 @@ func (ls *Loop) takeParser(c *connState) {
 		ls.parsers = append(ls.parsers, new(httpcodec.Parser))
 		i = int32(len(ls.parsers))
 	}
-	ls.parsers[i-1].Reset(ls.parserLimits(c.listener))
-	c.parser = i
+	ls.parsers[i-1].Reset(ls.parserLimits(c.Listener))
+	c.Parser = i
 }
 
-func (ls *Loop) releaseParser(c *connState) {
-	if c.parser != 0 {
-		ls.freeParsers = append(ls.freeParsers, c.parser)
-		c.parser = 0
+func (ls *Loop) releaseParser(c *ConnState) {
+	if c.Parser != 0 {
+		ls.freeParsers = append(ls.freeParsers, c.Parser)
+		c.Parser = 0
 	}
 }
 
 // refuse answers status with a JSON error and closes once it is written.
-func (ls *Loop) refuse(l *engine.Loop, h engine.Handle, c *connState, status int, reason string) {
-	ls.out = httpcodec.AppendErrorResponse(ls.out[:0], status, reason, httpcodec.PersistClose)
-	c.mode = modeClosing
-	ls.cancelTimer(c)
-	if ls.s.glue.closeAfterPipe(l, h, ls.out) {
+func (ls *Loop) refuse(l *engine.Loop, h engine.Handle, c *ConnState, status int, reason string) {
+	ls.Out = httpcodec.AppendErrorResponse(ls.Out[:0], status, reason, httpcodec.PersistClose)
+	c.Mode = ModeClosing
+	ls.CancelTimer(c)
+	if ls.s.Glue.CloseAfterPipe(l, h, ls.Out) {
 		return // after the answers in flight (pipeline.go)
 	}
-	l.Write(h, ls.out)
+	l.Write(h, ls.Out)
 	l.CloseAfterFlush(h)
 }

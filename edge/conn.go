@@ -1,4 +1,4 @@
-package server
+package edge
 
 import (
 	"time"
@@ -7,28 +7,28 @@ import (
 )
 
 // connMode is what a connection is doing now; it decides what its next bytes mean.
-type connMode uint8
+type ConnMode uint8
 
 const (
-	modeRequest connMode = iota // reading requests (keep-alive, pipelining)
-	modeStream                  // holding a subscriber stream: client bytes are noise
-	modePoll                    // a long-poll waiting for a message
-	modeAsync                   // an answer is being made elsewhere; later requests wait
-	modeClosing                 // answered with an error; closing once flushed
-	modeH2                      // an HTTP/2 connection: its subscribers are stream records
+	ModeRequest ConnMode = iota // reading requests (keep-alive, pipelining)
+	ModeStream                  // holding a subscriber stream: client bytes are noise
+	ModePoll                    // a long-poll waiting for a message
+	ModeAsync                   // an answer is being made elsewhere; later requests wait
+	ModeClosing                 // answered with an error; closing once flushed
+	ModeH2                      // an HTTP/2 connection: its subscribers are stream records
 )
 
 // timerKind says what a connection's one wheel timer is for.
 type timerKind uint8
 
 const (
-	timerNone   timerKind = iota
-	timerHeader           // a request must arrive whole before c.at (slowloris); swept
-	timerIdle             // a keep-alive connection idle between requests until c.at; swept
-	timerPoll             // a long-poll's --poll-timeout
+	TimerNone   timerKind = iota
+	TimerHeader           // a request must arrive whole before c.at (slowloris); swept
+	TimerIdle             // a keep-alive connection idle between requests until c.at; swept
+	TimerPoll             // a long-poll's --poll-timeout
 )
 
-// connState is the server's part of a connection, one per engine slot, owned
+// ConnState is the edge's part of a connection, one per engine slot, owned
 // by the slot's loop: 64 bytes and no Go pointers, so a million of them cost
 // the collector nothing. It embeds the one subscriber an HTTP/1.x
 // connection may carry (subscriber.go); until the connection subscribes,
@@ -39,13 +39,13 @@ const (
 // what few connections need (a parser while a request is in flight, more
 // memberships, an HTTP/2 codec) sits in side slices reached by 1-based
 // indexes.
-type connState struct {
-	h engine.Handle
-	subState
-	parser int32 // 1-based into loopState.parsers; in modeH2 into loopState.h2s
+type ConnState struct {
+	H engine.Handle
+	SubState
+	Parser int32 // 1-based into Loop.parsers; in ModeH2 into the glue's HTTP/2 codecs (server/h2conn.go)
 
 	discarded    uint16
-	listener     uint8
+	Listener     uint8
 	sentContinue bool
 }
 
@@ -53,7 +53,7 @@ type connState struct {
 // move, so growth copies nothing and wastes at most one page.
 const connPageSize = 256
 
-type connPage [connPageSize]connState
+type connPage [connPageSize]ConnState
 
 // maxStreamNoise bounds what a client may send after its stream started;
 // the stream request is the last request on its connection.
@@ -61,9 +61,9 @@ const maxStreamNoise = 4096
 
 // stamp is a time as tenths of a second since the server started: 4 bytes
 // where a time.Time takes 24, fine enough for heartbeats, good for 13 years.
-type stamp uint32
+type Stamp uint32
 
-const stampUnit = 100 * time.Millisecond
+const StampUnit = 100 * time.Millisecond
 
-func (s *Node) stampOf(t time.Time) stamp { return stamp(t.Sub(s.started) / stampUnit) }
-func (s *Node) timeOf(st stamp) time.Time { return s.started.Add(time.Duration(st) * stampUnit) }
+func (s *Node) StampOf(t time.Time) Stamp { return Stamp(t.Sub(s.Started) / StampUnit) }
+func (s *Node) TimeOf(st Stamp) time.Time { return s.Started.Add(time.Duration(st) * StampUnit) }

@@ -1,4 +1,4 @@
-package server
+package edge
 
 import (
 	"github.com/pushwire/pushwire/conntable"
@@ -12,35 +12,35 @@ import (
 // past the one inline, its peer address where a limit counts it). Only the
 // loop touches it, except keys, which any goroutine may read (lookupKey).
 type loopConns struct {
-	pages []*connPage                // connection state by engine slot
-	keys  conntable.Keys             // the conn key issued on each slot; read by any goroutine
-	peers map[engine.Handle][16]byte // peer addresses, only where a limit needs them (keepsPeer)
+	Pages []*connPage                // connection state by engine slot
+	Keys  conntable.Keys             // the conn key issued on each slot; read by any goroutine
+	Peers map[engine.Handle][16]byte // peer addresses, only where a limit needs them (keepsPeer)
 
 	parsers       []*httpcodec.Parser // parsers of connections mid-request (connState.parser)
 	freeParsers   []int32
-	more          [][]conntable.Membership // memberships past a connection's first
-	freeMore      []int32
-	names         []byte // a user or topic name read back from the table
-	memberScratch []conntable.Membership
+	More          [][]conntable.Membership // memberships past a connection's first
+	FreeMore      []int32
+	Names         []byte // a user or topic name read back from the table
+	MemberScratch []conntable.Membership
 }
 
 // conn returns h's state, adding a page the first time a slot is seen.
-func (ls *loopConns) conn(h engine.Handle) *connState {
+func (ls *loopConns) Conn(h engine.Handle) *ConnState {
 	slot := h.Slot()
-	for slot/connPageSize >= len(ls.pages) {
-		ls.pages = append(ls.pages, new(connPage))
+	for slot/connPageSize >= len(ls.Pages) {
+		ls.Pages = append(ls.Pages, new(connPage))
 	}
-	return &ls.pages[slot/connPageSize][slot%connPageSize]
+	return &ls.Pages[slot/connPageSize][slot%connPageSize]
 }
 
 // live returns h's state when h is still the connection in its slot.
-func (ls *loopConns) live(h engine.Handle) *connState {
+func (ls *loopConns) Live(h engine.Handle) *ConnState {
 	slot := h.Slot()
-	if slot/connPageSize >= len(ls.pages) {
+	if slot/connPageSize >= len(ls.Pages) {
 		return nil
 	}
-	c := &ls.pages[slot/connPageSize][slot%connPageSize]
-	if c.h != h {
+	c := &ls.Pages[slot/connPageSize][slot%connPageSize]
+	if c.H != h {
 		return nil
 	}
 	return c
