@@ -29,13 +29,13 @@ type batchLine struct {
 // input line out, in order (SPEC §4). Blank lines are skipped and get no
 // result line. Deliveries for other loops go out in one hand-over per loop
 // after the last line.
-func (ls *loopState) publishBatch(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
+func (ls *Publishing) publishBatch(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
 	if req.Header("Idempotency-Key") != nil {
 		// Silently ignoring it would let a publisher believe its retry is safe.
 		ls.AnswerError(l, h, req, 400, `a batch takes a key per line ("idempotency_key"), not an Idempotency-Key header`)
 		return
 	}
-	if !ls.s.cluster.alone() && bytes.Contains(req.Body(), publish.BatchKeyField) {
+	if !ls.s.pubGlue.alone() && bytes.Contains(req.Body(), publish.BatchKeyField) {
 		ls.deferBatch(l, h, req) // keys to claim in Redis first (idempotency.go)
 		return
 	}
@@ -60,7 +60,7 @@ func (ls *loopState) publishBatch(l *engine.Loop, h engine.Handle, req *httpcode
 
 // publishLines publishes each line of a batch body; its results are
 // ls.results, one per line that is not blank.
-func (ls *loopState) publishLines(l *engine.Loop, body []byte) []publish.Result {
+func (ls *Publishing) publishLines(l *engine.Loop, body []byte) []publish.Result {
 	results := ls.results[:0]
 	for len(body) > 0 {
 		var line []byte
@@ -76,7 +76,7 @@ func (ls *loopState) publishLines(l *engine.Loop, body []byte) []publish.Result 
 }
 
 // publishLine decodes and publishes one batch line.
-func (ls *loopState) publishLine(l *engine.Loop, line []byte) publish.Result {
+func (ls *Publishing) publishLine(l *engine.Loop, line []byte) publish.Result {
 	bl := &ls.batchLine
 	*bl = batchLine{}
 	// One decoder per loop, reset for each line: sonic.Unmarshal builds a

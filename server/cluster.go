@@ -40,7 +40,6 @@ type clusterNode struct {
 	router *route.Router[*edge.Message]
 	wg     sync.WaitGroup // the link server
 
-	forwards atomic.Uint64 // pushes forwarded to other nodes
 	received atomic.Uint64 // pushes taken from other nodes
 
 	presence *admin.Presence // presence queries: their links and slots (admin/presence.go)
@@ -148,6 +147,7 @@ func (cn *clusterNode) startLinks() {
 	cn.users = cn.newUserConns()
 	cn.router = route.New(route.Options[*edge.Message]{Self: s.ID, Dir: cn.dir, Links: cn.links,
 		Store: s.store.put, Resolver: s.resolver, FromPeer: fromPeer, LookupTimeout: lookupTimeout, ForwardTimeout: forwardTimeout, Logger: s.Log})
+	s.router = cn.router // the publishing side's (publisher.go)
 	if cn.ln == nil {
 		return
 	}
@@ -230,7 +230,7 @@ func (cn *clusterNode) close() {
 // when the router is saturated. Its goroutines start with the jobs: a
 // standalone node never has one.
 func (cn *clusterNode) submit(job func()) bool {
-	return cn.router.Submit(job)
+	return cn.s.submit(job)
 }
 
 // joined and left mirror, into the directory, a user or topic gaining its

@@ -9,7 +9,6 @@ import (
 	"github.com/pushwire/pushwire/admin"
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
-	"github.com/pushwire/pushwire/publish"
 )
 
 // The loop's side of /stats and /metrics: the counters the glue keeps, the
@@ -19,11 +18,9 @@ import (
 
 // counters are the node-wide totals /stats and /metrics report.
 type counters struct {
-	messagesIn atomic.Uint64
 	subscribes atomic.Uint64
 	polls      atomic.Uint64
 	acks       atomic.Uint64
-	duplicates atomic.Uint64 // publishes answered "duplicate": their idempotency key was seen
 
 	// HTTP/2 (h2conn.go)
 	h2Conns       atomic.Int64  // HTTP/2 connections open
@@ -46,11 +43,11 @@ func (s *Server) snapshot() admin.Snapshot {
 		sn.Connections += int(ls.Subscribers.Load())
 	}
 	sn.EdgeConns = s.EdgeConns.Load()
-	sn.MessagesIn = s.counters.messagesIn.Load()
+	sn.MessagesIn = s.messagesIn.Load()
 	sn.Subscribes = s.counters.subscribes.Load()
 	sn.Polls = s.counters.polls.Load()
 	sn.Acks = s.counters.acks.Load()
-	sn.Duplicates = s.counters.duplicates.Load()
+	sn.Duplicates = s.duplicates.Load()
 	sn.PeersGone = s.cluster.links.Stats().Gone
 	if s.idemMem != nil {
 		sn.IdemEvicted = s.idemMem.Evicted()
@@ -69,7 +66,7 @@ func (s *Server) snapshot() admin.Snapshot {
 	sn.H2Conns, sn.H2SlowStreams = s.counters.h2Conns.Load(), s.counters.h2SlowStreams.Load()
 	sn.UserConnsRefused, sn.UserConnsKicked = s.counters.userRefused.Load(), s.counters.userEvicted.Load()
 	sn.AgeCloses, sn.Refreshes, sn.Expiries = s.counters.ageCloses.Load(), s.counters.refreshes.Load(), s.counters.expiries.Load()
-	sn.Forwards, sn.Received = s.cluster.forwards.Load(), s.cluster.received.Load()
+	sn.Forwards, sn.Received = s.forwards.Load(), s.cluster.received.Load()
 	sn.Dir = s.cluster.dir.Stats()
 	if s.auth != nil {
 		sn.AuthDenied, sn.AuthFailed = s.auth.denied.Load(), s.auth.failed.Load()
@@ -90,14 +87,7 @@ func (s *Server) appendStats(dst []byte) []byte {
 	return admin.AppendStats(dst, s.ID, &sn)
 }
 
-// countResults counts the lines of a batch, or a routed publish's answer.
-func (s *Server) countResults(results []publish.Result) {
-	for i := range results {
-		s.metrics.CountStatus(results[i].Status)
-	}
-}
-
-// observeDelay records m's delivery delay on this loop, once per message:
+// recordDelay records m's delivery delay on this loop, once per message:
 // the first subscriber it is written to here stands for the rest, which
 // follow in the same loop iteration and are flushed with it.
 func (ls *loopState) recordDelay(m *edge.Message) {

@@ -36,7 +36,7 @@ import (
 // idemOptions are the settings of the node's idempotency keys, kept in
 // Redis with --redis, else in memory (standalone, or an in-process test
 // cluster: each node its own map); the cluster's start picks which.
-func (s *Server) idemOptions() cluster.IdemOptions {
+func (s *Publisher) idemOptions() cluster.IdemOptions {
 	return cluster.IdemOptions{Window: s.Cfg.IdempotencyWindow, Hold: min(publish.Hold, s.Cfg.IdempotencyWindow),
 		Node: s.ID, Keys: s.Cfg.IdempotencyKeys}
 }
@@ -57,7 +57,7 @@ type keyedCall struct {
 // publishKeyedNow claims key on the loop (standalone: the keys are in
 // memory, nothing waits), publishes the push if the claim is won and
 // records its answer there.
-func (ls *loopState) publishKeyedNow(l *engine.Loop, p *publish.Request, key []byte) publish.Result {
+func (ls *Publishing) publishKeyedNow(l *engine.Loop, p *publish.Request, key []byte) publish.Result {
 	keys := []string{string(key)}
 	var c [1]cluster.Claim
 	ls.s.idem.Claim(context.Background(), keys, c[:])
@@ -70,7 +70,7 @@ func (ls *loopState) publishKeyedNow(l *engine.Loop, p *publish.Request, key []b
 }
 
 // claimedResult is the answer to a publish whose key someone else holds.
-func (s *Server) claimedResult(c cluster.Claim) publish.Result {
+func (s *Publisher) claimedResult(c cluster.Claim) publish.Result {
 	if c.Pending {
 		return publish.Result{Status: 409, Err: "a publish with this idempotency key is in progress; retry it in a moment"}
 	}
@@ -81,23 +81,23 @@ func (s *Server) claimedResult(c cluster.Claim) publish.Result {
 		return publish.Result{Status: 503, Err: "the idempotency key holds an answer this node cannot read"}
 	}
 	obj := a[4:]
-	s.counters.duplicates.Add(1)
+	s.duplicates.Add(1)
 	return publish.Result{Status: status, Raw: obj, Duplicate: true}
 }
 
 // deferKeyed hands a keyed request to the router to claim its keys; the
 // connection waits (modeAsync) as for a routed publish.
-func (ls *loopState) deferKeyed(l *engine.Loop, h engine.Handle, req *httpcodec.Request, call *keyedCall) {
+func (ls *Publishing) deferKeyed(l *engine.Loop, h engine.Handle, req *httpcodec.Request, call *keyedCall) {
 	call.from, call.keepAlive = h, httpcodec.Persistence(req)
 	ls.Live(h).Mode = edge.ModeAsync
-	cn := ls.s.cluster
+	cn := ls.s
 	if !cn.submit(func() { cn.claimKeyed(call) }) {
 		ls.s.answerKeyed(call, publish.Result{Status: 503, Err: "cluster router saturated; retry"})
 	}
 }
 
 // deferSingle copies a keyed single publish for the router.
-func (ls *loopState) deferSingle(l *engine.Loop, h engine.Handle, req *httpcodec.Request, p *publish.Request, key []byte) {
+func (ls *Publishing) deferSingle(l *engine.Loop, h engine.Handle, req *httpcodec.Request, p *publish.Request, key []byte) {
 	call := &keyedCall{keys: []string{string(key)}}
 	buf := make([]byte, 0, len(p.Name)+len(p.Event)+len(p.CType)+len(p.Data))
 	cp := func(b []byte) []byte {
@@ -114,14 +114,14 @@ func (ls *loopState) deferSingle(l *engine.Loop, h engine.Handle, req *httpcodec
 }
 
 // deferBatch copies a batch body that carries keys for the router.
-func (ls *loopState) deferBatch(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
+func (ls *Publishing) deferBatch(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
 	ls.deferKeyed(l, h, req, &keyedCall{batch: true, buf: bytes.Clone(req.Body())})
 }
 
 // claimKeyed runs on the router: it claims every key of the call in one
 // round trip, then has the call's loop publish what it won.
-func (cn *clusterNode) claimKeyed(call *keyedCall) {
-	s := cn.s
+func (cn *Publisher) claimKeyed(call *keyedCall) {
+	s := cn
 	if call.batch {
 		call.keys = publish.BatchKeys(call.buf)
 	}
@@ -163,11 +163,11 @@ func (cn *clusterNode) claimKeyed(call *keyedCall) {
 // keyedPublish runs on the call's loop once its keys are claimed: it
 // publishes as an unkeyed request would and hands the result to the router
 // to record the keys and answer.
-func (ls *loopState) keyedPublish(l *engine.Loop, call *keyedCall) {
+func (ls *Publishing) keyedPublish(l *engine.Loop, call *keyedCall) {
 	c := ls.Live(call.from)
 	if c == nil || c.Mode != edge.ModeAsync {
 		// The publisher left: deliver nothing, free the keys.
-		ls.s.cluster.submit(func() { ls.s.cluster.recordKeys(call.keys, call.claims, nil) })
+		ls.s.submit(func() { ls.s.recordKeys(call.keys, call.claims, nil) })
 		return
 	}
 	var results []publish.Result
@@ -192,7 +192,7 @@ func (ls *loopState) keyedPublish(l *engine.Loop, call *keyedCall) {
 // keyedLine publishes a batch line that carries a key, if its claim was
 // won (in a cluster the router claimed it; standalone it is claimed here),
 // else answers with what holds the key.
-func (ls *loopState) keyedLine(l *engine.Loop, p *publish.Request, key []byte) publish.Result {
+func (ls *Publishing) keyedLine(l *engine.Loop, p *publish.Request, key []byte) publish.Result {
 	switch call := ls.keyed; {
 	case call != nil:
 		i := ls.resultIndex
@@ -205,7 +205,7 @@ func (ls *loopState) keyedLine(l *engine.Loop, p *publish.Request, key []byte) p
 			return ls.s.claimedResult(call.claims[i])
 		}
 		return ls.publish(l, p)
-	case ls.s.cluster.alone():
+	case ls.s.pubGlue.alone():
 		return ls.publishKeyedNow(l, p, key)
 	default:
 		return publish.Result{Status: 400, Err: `"idempotency_key" was not read: write the field name without escapes`}
@@ -216,7 +216,7 @@ func (ls *loopState) keyedLine(l *engine.Loop, p *publish.Request, key []byte) p
 // won (results by result index; nil: the publish did not happen), in one
 // round trip. A key that could not be recorded is logged: its retry may be
 // delivered again.
-func (cn *clusterNode) recordKeys(keys []string, claims []cluster.Claim, results []publish.Result) {
+func (cn *Publisher) recordKeys(keys []string, claims []cluster.Claim, results []publish.Result) {
 	var won []string
 	var answers [][]byte
 	for i, k := range keys {
@@ -233,13 +233,13 @@ func (cn *clusterNode) recordKeys(keys []string, claims []cluster.Claim, results
 	if len(won) == 0 {
 		return
 	}
-	if err := cn.s.idem.Record(cn.router.ForwardContext(time.Now()), won, answers); err != nil {
-		cn.s.Log.Warn("idempotency keys not recorded: a retry may be delivered again", "keys", len(won), "err", err)
+	if err := cn.idem.Record(cn.router.ForwardContext(time.Now()), won, answers); err != nil {
+		cn.Log.Warn("idempotency keys not recorded: a retry may be delivered again", "keys", len(won), "err", err)
 	}
 }
 
 // answerKeyed answers a keyed call that published nothing.
-func (s *Server) answerKeyed(call *keyedCall, r publish.Result) {
+func (s *Publisher) answerKeyed(call *keyedCall, r publish.Result) {
 	job := &routeJob{from: call.from, keepAlive: call.keepAlive, results: []publish.Result{r}}
 	s.answerRouted(job)
 }

@@ -32,16 +32,29 @@ type loopState struct {
 	*edge.Loop
 	s *Server
 
-	loopH2                   // HTTP/2 connections' codecs and scratch (h2conn.go)
-	publishState             // the publishing request's route job and results (loopjob.go)
-	loopPipes                // answer queues of api connections with routed requests in flight (pipeline.go)
-	loopAllow                // what auth allowed each stream, for server-side subscribes (allowsets.go)
-	presetKey    [2]uint64   // the next register's key bits, chosen by the user policy (userpolicy.go); zero: none
-	answer       loopAnswers // the loop's edge.Answers (loopanswers.go)
+	loopH2                  // HTTP/2 connections' codecs and scratch (h2conn.go)
+	*Publishing             // publishing: the request's route job, answer queues (publisher.go)
+	loopAllow               // what auth allowed each stream, for server-side subscribes (allowsets.go)
+	presetKey   [2]uint64   // the next register's key bits, chosen by the user policy (userpolicy.go); zero: none
+	answer      loopAnswers // the loop's edge.Answers (loopanswers.go)
 }
 
 func newLoopState(s *Server, l *edge.Loop) *loopState {
-	return &loopState{Loop: l, s: s}
+	return &loopState{Loop: l, s: s, Publishing: &Publishing{Loop: l, s: &s.Publisher}}
+}
+
+// makePubGlue is what publishing asks of the node (PubGlue).
+func (s *Server) makePubGlue() PubGlue {
+	return PubGlue{
+		alone: func() bool { return s.cluster.alone() },
+		keep: func(user []byte, m *edge.Message, nowMs int64) (bool, bool, error) {
+			return s.store.keep(user, m, nowMs)
+		},
+		asyncReply: func(from engine.Handle, keepAlive httpcodec.Persist, answer []byte) {
+			call := &asyncCall{from: from, keepAlive: keepAlive, reply: answer}
+			s.Eng.Submit(from.Loop(), engine.Task{H: from, Op: opAsyncReply, V: call})
+		},
+	}
 }
 
 // makeGlue is the table through which the edge's loops call the handlers

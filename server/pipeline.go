@@ -162,7 +162,7 @@ func pipelines(req *httpcodec.Request, keepAlive bool) bool {
 // waitPipe decides, for a request read on an api connection, whether it
 // must wait for the requests in flight before it; true when it must: the
 // connection then stops being read until they are answered.
-func (ls *loopState) waitPipe(c *edge.ConnState, req *httpcodec.Request, keepAlive bool) bool {
+func (ls *Publishing) waitPipe(c *edge.ConnState, req *httpcodec.Request, keepAlive bool) bool {
 	q := ls.pipeOf(c.H)
 	switch {
 	case q == nil:
@@ -179,7 +179,7 @@ func (ls *loopState) waitPipe(c *edge.ConnState, req *httpcodec.Request, keepAli
 }
 
 // reply writes an answer to h, or queues it behind h's requests in flight.
-func (ls *loopState) reply(l *engine.Loop, h engine.Handle, answer []byte) {
+func (ls *Publishing) reply(l *engine.Loop, h engine.Handle, answer []byte) {
 	if q := ls.pipeOf(h); q != nil {
 		q.queue(answer)
 		return
@@ -189,7 +189,7 @@ func (ls *loopState) reply(l *engine.Loop, h engine.Handle, answer []byte) {
 
 // dispatchPiped hands a routing job to the connection's lane and goes on
 // reading; the answer takes the next slot of its queue.
-func (ls *loopState) dispatchPiped(l *engine.Loop, h engine.Handle, job *routeJob) {
+func (ls *Publishing) dispatchPiped(l *engine.Loop, h engine.Handle, job *routeJob) {
 	q := ls.pipeOf(h)
 	if q == nil {
 		q = ls.borrowPipe(l, h)
@@ -197,13 +197,13 @@ func (ls *loopState) dispatchPiped(l *engine.Loop, h engine.Handle, job *routeJo
 	job.seq, job.piped = q.push(), true
 	q.slots[job.seq%maxInFlight].read = l.Now()
 	ls.pipedRouted = true
-	ls.s.cluster.enqueue(q.lane, job)
+	ls.s.enqueue(q.lane, job)
 }
 
 // pipeAnswered runs on the loop when the router answered a piped job: it
 // fills its slot, writes what is now in order, and reads the connection
 // again if it waited for that.
-func (ls *loopState) pipeAnswered(l *engine.Loop, job *routeJob) {
+func (ls *Publishing) pipeAnswered(l *engine.Loop, job *routeJob) {
 	h := job.from
 	q := ls.pipeOf(h)
 	c := ls.Live(h)
@@ -230,7 +230,7 @@ func (ls *loopState) pipeAnswered(l *engine.Loop, job *routeJob) {
 // closeAfterPipe queues a refusal (a malformed request, a header timeout)
 // behind h's answers in flight and has the connection close after it; false
 // when h has none, and the refusal is written now.
-func (ls *loopState) closeAfterPipe(h engine.Handle, answer []byte) bool {
+func (ls *Publishing) closeAfterPipe(h engine.Handle, answer []byte) bool {
 	q := ls.pipeOf(h)
 	if q == nil {
 		return false
@@ -241,7 +241,7 @@ func (ls *loopState) closeAfterPipe(h engine.Handle, answer []byte) bool {
 }
 
 // dropPipe forgets h's queue when h closes.
-func (ls *loopState) dropPipe(h engine.Handle) {
+func (ls *Publishing) dropPipe(h engine.Handle) {
 	if q := ls.pipeOf(h); q != nil {
 		ls.returnPipe(q)
 	}

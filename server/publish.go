@@ -12,7 +12,7 @@ import (
 )
 
 // publishOne answers POST /pub/<kind>/<name>.
-func (ls *loopState) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
+func (ls *Publishing) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
 	var p publish.Request
 	var reason string
 	if ls.Query, reason = publish.ParsePath(&p, req.Path(), ls.Query); reason != "" {
@@ -38,7 +38,7 @@ func (ls *loopState) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec.
 	case !publish.ValidKey(key):
 		ls.AnswerError(l, h, req, 400, publish.BadKey)
 		return
-	case ls.s.cluster.alone():
+	case ls.s.pubGlue.alone():
 		res = ls.publishKeyedNow(l, &p, key)
 	default:
 		ls.deferSingle(l, h, req, &p, key)
@@ -59,7 +59,7 @@ func (ls *loopState) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec.
 // them, the answer queued in order (pipeline.go); otherwise (a keyed
 // request, Connection: close, a draining node) the connection waits, its
 // later requests carried, until the answer comes back.
-func (ls *loopState) dispatch(l *engine.Loop, h engine.Handle, keepAlive httpcodec.Persist, results ...publish.Result) {
+func (ls *Publishing) dispatch(l *engine.Loop, h engine.Handle, keepAlive httpcodec.Persist, results ...publish.Result) {
 	job := ls.job
 	ls.job = nil
 	job.from, job.keepAlive = h, keepAlive
@@ -70,7 +70,7 @@ func (ls *loopState) dispatch(l *engine.Loop, h engine.Handle, keepAlive httpcod
 		return
 	}
 	c.Mode = edge.ModeAsync
-	if !ls.s.cluster.submit(func() { ls.s.cluster.run(job) }) {
+	if !ls.s.submit(func() { ls.s.run(job) }) {
 		ls.s.refuseRouted(job) // the router is saturated: 503 rather than block the loop
 	}
 }
@@ -80,7 +80,7 @@ func (ls *loopState) dispatch(l *engine.Loop, h engine.Handle, keepAlive httpcod
 // topic history asks for that; deliveries to other loops wait in ls.batches
 // for flushFanOut. In a cluster, a push other nodes may have to
 // take becomes an item of ls.job and gets status 0: the router decides it.
-func (ls *loopState) publish(l *engine.Loop, p *publish.Request) publish.Result {
+func (ls *Publishing) publish(l *engine.Loop, p *publish.Request) publish.Result {
 	s := ls.s
 	now := l.Now()
 	var key push.ConnKey
@@ -100,17 +100,17 @@ func (ls *loopState) publish(l *engine.Loop, p *publish.Request) publish.Result 
 	ls.To = push.AppendAddress(ls.To[:0], p.Kind, p.Name)
 	m.SetPublished(ls.To, p.Event, p.CType, p.Data, p.JSON, p.QoS)
 	m.Expiry = now.Add(p.TTL).UnixMilli()
-	s.counters.messagesIn.Add(1)
+	s.messagesIn.Add(1)
 	if s.Debug {
 		s.Log.Debug("hop: published", "trace", m.Seq, "to", string(ls.To), "bytes", len(p.Data))
 	}
 	res := publish.Result{Status: 200, ID: m.Seq}
 
-	remote := !s.cluster.alone()
+	remote := !s.pubGlue.alone()
 	var routeStore bool // the routing job stores it (in Redis) before it forwards
 	if p.Kind == push.User && p.QoS == 1 {
 		var err error
-		if res.Stored, routeStore, err = s.store.keep(p.Name, m, now.UnixMilli()); err != nil {
+		if res.Stored, routeStore, err = s.pubGlue.keep(p.Name, m, now.UnixMilli()); err != nil {
 			return publish.Result{Status: 503, Err: err.Error()}
 		}
 	}
@@ -142,7 +142,7 @@ func (ls *loopState) publish(l *engine.Loop, p *publish.Request) publish.Result 
 
 // routeLater adds a push to the job the router will finish for the request
 // being served; the item's result is the next one the request produces.
-func (ls *loopState) routeLater(it route.Item[*edge.Message]) {
+func (ls *Publishing) routeLater(it route.Item[*edge.Message]) {
 	if ls.job == nil {
 		ls.job = &routeJob{}
 	}

@@ -29,14 +29,14 @@ type routeJob struct {
 // run routes job's pushes to the other nodes (route.Router), adds what
 // they answered to each push's result, records the request's idempotency
 // keys and answers the publisher. It runs on the router.
-func (cn *clusterNode) run(job *routeJob) {
+func (cn *Publisher) run(job *routeJob) {
 	cn.forwards.Add(uint64(cn.router.Route(job.items)))
 	cn.finish(job)
 }
 
 // finish adds what the router made of job's items to its results, records
 // its idempotency keys and answers the publisher.
-func (cn *clusterNode) finish(job *routeJob) {
+func (cn *Publisher) finish(job *routeJob) {
 	for i := range job.items {
 		it := &job.items[i]
 		res := &job.results[it.Tag]
@@ -57,7 +57,7 @@ func (cn *clusterNode) finish(job *routeJob) {
 	if k := job.keyed; k != nil {
 		cn.recordKeys(k.keys, k.claims, job.results)
 	}
-	cn.s.answerRouted(job)
+	cn.answerRouted(job)
 }
 
 // answerHeadBytes and answerLineBytes are about what an answer's head and
@@ -65,7 +65,7 @@ func (cn *clusterNode) finish(job *routeJob) {
 const answerHeadBytes, answerLineBytes = 128, 96
 
 // answerRouted writes a routed job's answer on the publisher's loop.
-func (s *Server) answerRouted(job *routeJob) {
+func (s *Publisher) answerRouted(job *routeJob) {
 	s.countResults(job.results)
 	// Sized ahead: grown from nil, an answer was copied at every doubling.
 	var body []byte
@@ -86,13 +86,12 @@ func (s *Server) answerRouted(job *routeJob) {
 		s.Eng.Submit(job.from.Loop(), engine.Task{H: job.from, Op: opPipeReply, V: job})
 		return
 	}
-	call := &asyncCall{from: job.from, keepAlive: job.keepAlive, reply: body}
-	s.Eng.Submit(job.from.Loop(), engine.Task{H: job.from, Op: opAsyncReply, V: call})
+	s.pubGlue.asyncReply(job.from, job.keepAlive, body)
 }
 
 // refuseRouted answers 503 for every push of job other nodes had to take:
 // the router is saturated, and the loop must not block.
-func (s *Server) refuseRouted(job *routeJob) {
+func (s *Publisher) refuseRouted(job *routeJob) {
 	for i := range job.items {
 		res := &job.results[job.items[i].Tag]
 		res.Status, res.Err = 503, "cluster router saturated; retry"
@@ -100,7 +99,14 @@ func (s *Server) refuseRouted(job *routeJob) {
 	}
 	job.items = nil
 	if k := job.keyed; k != nil {
-		go s.cluster.recordKeys(k.keys, k.claims, nil) // free them; the router is full
+		go s.recordKeys(k.keys, k.claims, nil) // free them; the router is full
 	}
 	s.answerRouted(job)
+}
+
+// countResults counts the lines of a batch, or a routed publish's answer.
+func (s *Publisher) countResults(results []publish.Result) {
+	for i := range results {
+		s.metrics.CountStatus(results[i].Status)
+	}
 }

@@ -34,7 +34,7 @@ func (lane *routeLane) idle() bool {
 
 // enqueue hands job to its connection's lane, starting a router worker for
 // the lane if none runs it.
-func (cn *clusterNode) enqueue(lane *routeLane, job *routeJob) {
+func (cn *Publisher) enqueue(lane *routeLane, job *routeJob) {
 	lane.mu.Lock()
 	lane.pending = append(lane.pending, job)
 	start := !lane.running
@@ -56,13 +56,13 @@ func (cn *clusterNode) enqueue(lane *routeLane, job *routeJob) {
 	lane.pending, lane.running = lane.pending[:0], false
 	lane.mu.Unlock()
 	for _, j := range jobs {
-		cn.s.refuseRouted(j)
+		cn.refuseRouted(j)
 	}
 	clear(jobs)
 }
 
 // runLane routes the lane's jobs until none is waiting. It runs on the router.
-func (cn *clusterNode) runLane(lane *routeLane) {
+func (cn *Publisher) runLane(lane *routeLane) {
 	for {
 		lane.mu.Lock()
 		jobs := lane.pending
@@ -80,7 +80,7 @@ func (cn *clusterNode) runLane(lane *routeLane) {
 
 // routeTogether routes jobs as one: one Route over all their items (so one
 // batch per node), then each job's answer from its own items.
-func (cn *clusterNode) routeTogether(lane *routeLane, jobs []*routeJob) {
+func (cn *Publisher) routeTogether(lane *routeLane, jobs []*routeJob) {
 	if len(jobs) == 1 {
 		cn.run(jobs[0])
 		return

@@ -28,27 +28,21 @@ import (
 
 // Server is one pushwire node.
 type Server struct {
-	edge.Node // the loops' shared state, the engine.Handler (node.go)
+	edge.Node // the loops' shared state, the engine.Handler (edge/node.go)
+	Publisher // publishing: ids, resolver, router, idempotency keys (publisher.go)
 	loops     []*loopState
 	table     *conntable.Table
 	store     *qosMailbox // QoS 1 messages per user, in memory or Redis (mailbox.go)
 	recent    *store.Recent[*edge.Message]
 
-	// resolver resolves a push to this node's subscribers and fans it out:
-	// local publishes (publish.go) and pushes taken from peers (take.go).
-	resolver *route.Resolver[*edge.Message]
-
 	cluster *clusterNode        // the directory and links: in memory when standalone
-	idem    cluster.Idempotency // Idempotency-Key claims and answers (idempotency.go)
 	idemMem *cluster.IdemMemory // idem when it is in memory; nil with Redis
 	auth    *authorizer         // subscriber auth (SPEC §6); nil when none is configured
 	hooks   *hooks.Sender       // lifecycle webhooks (SPEC §6); nil without --hook-url
 
-	ids      push.IDs    // message ids
 	running  atomic.Bool // the loops run: tasks submitted to them are taken
 	counters counters
-	metrics  *admin.Metrics // histograms and counters of /metrics (admin/metrics.go)
-	up       upgradeState   // zero-downtime upgrades (handoff.go)
+	up       upgradeState // zero-downtime upgrades (handoff.go)
 
 	edgeAddr, apiAddr net.Addr
 	tls               edgeTLS // --tls-listen (tls.go)
@@ -67,6 +61,7 @@ func New(cfg Config) (*Server, error) {
 		log = slog.Default()
 	}
 	s := &Server{Node: edge.Node{Cfg: cfg, Log: log, Started: time.Now()}, stopped: make(chan struct{})}
+	s.Publisher.Node = &s.Node
 	s.Debug = log.Enabled(context.Background(), slog.LevelDebug)
 	s.ID = cfg.NodeID
 	if s.ID == "" {
@@ -127,6 +122,7 @@ func New(cfg Config) (*Server, error) {
 		s.loops[i] = newLoopState(s, s.Node.Loops[i])
 	}
 	s.Glue = s.makeGlue()
+	s.pubGlue = s.makePubGlue()
 	s.metrics = admin.NewMetrics(len(s.loops), Version())
 	if cfg.HookURL != "" { // last: it starts a goroutine
 		if s.hooks, err = hooks.New(hooks.Options{URL: cfg.HookURL, Queue: cfg.HookQueue, Logger: log}); err != nil {
