@@ -33,10 +33,10 @@ func (ls *loopState) serveAPI(l *engine.Loop, h engine.Handle, c *edge.ConnState
 			return
 		}
 		if string(path) == "/pub" {
-			ls.publishBatch(l, h, req)
+			ls.PublishBatch(l, h, req)
 			return
 		}
-		ls.publishOne(l, h, req)
+		ls.PublishOne(l, h, req)
 	case bytes.HasPrefix(path, []byte("/debug/pprof")):
 		admin.ServePprof(ls.answers(l), h, req)
 	case bytes.HasPrefix(path, []byte("/conn/")):

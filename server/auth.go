@@ -11,6 +11,7 @@ import (
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/publish"
 	"github.com/pushwire/pushwire/push"
 	"github.com/pushwire/pushwire/route"
 )
@@ -128,7 +129,7 @@ func (ls *loopState) authorize(l *engine.Loop, h engine.Handle, c *edge.ConnStat
 // (502, fromCallback).
 func (ls *loopState) admit(l *engine.Loop, h engine.Handle, c *edge.ConnState, sub *subscription, id *auth.Identity, fromCallback bool) {
 	a := ls.s.auth
-	user := viewBytes(id.User)
+	user := publish.ViewBytes(id.User)
 	if len(user) > 0 && !push.ValidName(user) {
 		if fromCallback {
 			a.failed.Add(1)

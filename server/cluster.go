@@ -15,6 +15,7 @@ import (
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/edge"
+	"github.com/pushwire/pushwire/publish"
 	"github.com/pushwire/pushwire/route"
 )
 
@@ -82,7 +83,7 @@ func startCluster(s *Server) (*clusterNode, error) {
 	} else {
 		shared = cluster.NewMemStore()
 	}
-	s.idemMem = cluster.NewIdemMemory(s.idemOptions())
+	s.idemMem = cluster.NewIdemMemory(s.IdemOptions())
 	cn.idem = s.idemMem
 	cn.mem = cluster.NewMemDirectory(shared, cluster.Node{ID: s.ID, Addr: advertise}, tableHoldings{s.table})
 	cn.dir = cn.mem
@@ -107,7 +108,7 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 		Self:     cluster.Node{ID: s.ID, Addr: advertise},
 		NodeTTL:  cfg.NodeTTL,
 		Logger:   s.Log,
-		Observer: s.metrics.DirectoryObserver(),
+		Observer: s.Metrics.DirectoryObserver(),
 	}
 	cn.directoryHooks(&o)
 	dir, err := cluster.NewRedisDirectory(o)
@@ -124,13 +125,13 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 		// connections meanwhile and joins the cluster when Redis answers.
 		s.Log.Warn("redis directory not reachable yet; serving local connections", "err", err)
 	}
-	if cn.redis, err = cluster.NewRedisConn(cluster.RedisConnOptions{URL: cfg.Redis, Logger: s.Log, Observer: s.metrics.StoreObserver()}); err != nil {
+	if cn.redis, err = cluster.NewRedisConn(cluster.RedisConnOptions{URL: cfg.Redis, Logger: s.Log, Observer: s.Metrics.StoreObserver()}); err != nil {
 		ln.Close()
 		dir.Close()
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
 	s.store.useRedis(cn.redis)
-	cn.idem = cluster.NewIdemRedis(cn.redis, s.idemOptions())
+	cn.idem = cluster.NewIdemRedis(cn.redis, s.IdemOptions())
 	cn.startLinks()
 	s.Log.Info("cluster mode", "node", s.ID, "link", ln.Addr().String(), "advertise", advertise, "redis", WithoutUserinfo(cfg.Redis))
 	return cn, nil
@@ -141,13 +142,13 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 // to it.
 func (cn *clusterNode) startLinks() {
 	s := cn.s
-	cn.links = cluster.NewLinks(s.ID, cn.dir, cluster.LinkOptions{Logger: s.Log, Observer: s.metrics.LinkObserver()})
+	cn.links = cluster.NewLinks(s.ID, cn.dir, cluster.LinkOptions{Logger: s.Log, Observer: s.Metrics.LinkObserver()})
 	cn.presence = admin.NewPresence(s.ID, s.table, cn.dir, cn.alone, lookupTimeout, s.Log)
 	cn.presence.Change = cn.changeLocal // server-side subscriptions and the user policy's queries (subscriptions.go)
 	cn.users = cn.newUserConns()
 	cn.router = route.New(route.Options[*edge.Message]{Self: s.ID, Dir: cn.dir, Links: cn.links,
-		Store: s.store.put, Resolver: s.resolver, FromPeer: fromPeer, LookupTimeout: lookupTimeout, ForwardTimeout: forwardTimeout, Logger: s.Log})
-	s.router = cn.router // the publishing side's (publisher.go)
+		Store: s.store.put, Resolver: s.Resolver, FromPeer: fromPeer, LookupTimeout: lookupTimeout, ForwardTimeout: forwardTimeout, Logger: s.Log})
+	s.Router = cn.router // the publishing side's (publisher.go)
 	if cn.ln == nil {
 		return
 	}
@@ -166,11 +167,11 @@ func (cn *clusterNode) startLinks() {
 type tableHoldings struct{ t *conntable.Table }
 
 func (h tableHoldings) HoldsUser(user string) bool {
-	return h.t.HasMembers(conntable.Users, viewBytes(user))
+	return h.t.HasMembers(conntable.Users, publish.ViewBytes(user))
 }
 
 func (h tableHoldings) HoldsTopic(topic string) bool {
-	return h.t.HasMembers(conntable.Topics, viewBytes(topic))
+	return h.t.HasMembers(conntable.Topics, publish.ViewBytes(topic))
 }
 
 // alone reports that no other node can hold a push's target: the directory
@@ -230,7 +231,7 @@ func (cn *clusterNode) close() {
 // when the router is saturated. Its goroutines start with the jobs: a
 // standalone node never has one.
 func (cn *clusterNode) submit(job func()) bool {
-	return cn.s.submit(job)
+	return cn.s.Submit(job)
 }
 
 // joined and left mirror, into the directory, a user or topic gaining its

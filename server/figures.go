@@ -43,11 +43,11 @@ func (s *Server) snapshot() admin.Snapshot {
 		sn.Connections += int(ls.Subscribers.Load())
 	}
 	sn.EdgeConns = s.EdgeConns.Load()
-	sn.MessagesIn = s.messagesIn.Load()
+	sn.MessagesIn = s.MessagesIn.Load()
 	sn.Subscribes = s.counters.subscribes.Load()
 	sn.Polls = s.counters.polls.Load()
 	sn.Acks = s.counters.acks.Load()
-	sn.Duplicates = s.duplicates.Load()
+	sn.Duplicates = s.Duplicates.Load()
 	sn.PeersGone = s.cluster.links.Stats().Gone
 	if s.idemMem != nil {
 		sn.IdemEvicted = s.idemMem.Evicted()
@@ -66,7 +66,7 @@ func (s *Server) snapshot() admin.Snapshot {
 	sn.H2Conns, sn.H2SlowStreams = s.counters.h2Conns.Load(), s.counters.h2SlowStreams.Load()
 	sn.UserConnsRefused, sn.UserConnsKicked = s.counters.userRefused.Load(), s.counters.userEvicted.Load()
 	sn.AgeCloses, sn.Refreshes, sn.Expiries = s.counters.ageCloses.Load(), s.counters.refreshes.Load(), s.counters.expiries.Load()
-	sn.Forwards, sn.Received = s.forwards.Load(), s.cluster.received.Load()
+	sn.Forwards, sn.Received = s.Forwards.Load(), s.cluster.received.Load()
 	sn.Dir = s.cluster.dir.Stats()
 	if s.auth != nil {
 		sn.AuthDenied, sn.AuthFailed = s.auth.denied.Load(), s.auth.failed.Load()
@@ -91,7 +91,7 @@ func (s *Server) appendStats(dst []byte) []byte {
 // the first subscriber it is written to here stands for the rest, which
 // follow in the same loop iteration and are flushed with it.
 func (ls *loopState) recordDelay(m *edge.Message) {
-	ls.s.metrics.ObserveDelay(ls.Index, m.Seq, m.Born)
+	ls.s.Metrics.ObserveDelay(ls.Index, m.Seq, m.Born)
 }
 
 // publishServed runs after serveAPI handled a request for path: for a
@@ -102,9 +102,9 @@ func (ls *loopState) publishServed(l *engine.Loop, h engine.Handle, path []byte)
 	if !bytes.HasPrefix(path, []byte("/pub")) {
 		return
 	}
-	m := ls.s.metrics
-	if ls.pipedRouted { // timed and counted when answered (pipeline.go, answerRouted)
-		ls.pipedRouted = false
+	m := ls.s.Metrics
+	if ls.PipedRouted { // timed and counted when answered (pipeline.go, answerRouted)
+		ls.PipedRouted = false
 		return
 	}
 	if c := ls.Live(h); c != nil && c.Mode == edge.ModeAsync {
@@ -122,7 +122,7 @@ func (ls *loopState) publishServed(l *engine.Loop, h engine.Handle, path []byte)
 // for a publish it records the handling time (the status was counted by
 // answerRouted).
 func (ls *loopState) publishAnswered(h engine.Handle) {
-	ls.s.metrics.Answered(ls.Index, h)
+	ls.s.Metrics.Answered(ls.Index, h)
 }
 
 // opsNode is the node as admin's operations endpoints read it (admin.Node).
@@ -135,5 +135,5 @@ func (n opsNode) Draining() bool                { return n.s.Draining.Load() }
 // metrics measured, and the Go runtime and process collectors.
 func (n opsNode) AppendMetrics(dst []byte) []byte {
 	sn := n.s.snapshot()
-	return n.s.metrics.Write(admin.AppendFigures(dst, &sn))
+	return n.s.Metrics.Write(admin.AppendFigures(dst, &sn))
 }

@@ -188,7 +188,7 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 	quiesced := time.Now()
 	s.round(stepExport)
 	exported := time.Now()
-	meta := handoff.Meta{NodeID: s.ID, Seq: s.ids.Last(), Version: Version(),
+	meta := handoff.Meta{NodeID: s.ID, Seq: s.IDs.Last(), Version: Version(),
 		Boundary: string(s.Boundary), Upgrades: s.up.count.Load(),
 		UpgradesFailed: s.up.failed.Load(), UpgradeReconnects: s.up.reconnects.Load()}
 	if s.tls.srv != nil {
@@ -301,7 +301,7 @@ func (ls *loopState) quiesce(l *engine.Loop, u *loopUpgrade) {
 				ls.answerPoll(l, c.H, c, nil, true) // 204: the client asks again, of the new process
 			}
 			_, held := ls.Held[c.H]
-			if c.Mode == edge.ModeAsync || held || ls.pipeOf(c.H) != nil { // answers in flight (pipeline.go)
+			if c.Mode == edge.ModeAsync || held || ls.PipeOf(c.H) != nil { // answers in flight (pipeline.go)
 				u.busy++
 				continue
 			}
@@ -464,7 +464,7 @@ func (s *Server) adopt(t *handoff.Taken) error {
 		return fmt.Errorf("node id %q or boundary %q unusable", t.NodeID, t.Boundary)
 	}
 	s.ID, s.Boundary = t.NodeID, []byte(t.Boundary)
-	s.ids.Init(t.NodeID, t.Seq)
+	s.IDs.Init(t.NodeID, t.Seq)
 	if s.tls.srv != nil {
 		s.tls.srv.AdoptTicketKeys(t.TicketKeys)
 	}
@@ -511,7 +511,7 @@ func (s *Server) adopt(t *handoff.Taken) error {
 	if s.cluster, err = startCluster(s); err != nil {
 		return err
 	}
-	s.idem = s.cluster.idem
+	s.Idem = s.cluster.idem
 	s.countAdopted(now) // userpolicy.go
 	return s.adoptQoS(t, now)
 }

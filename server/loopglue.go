@@ -7,22 +7,21 @@ import (
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/publish"
 )
 
 // The glue's task ops (engine.Task.Op), run through Glue.tasks.
 const (
-	opKick         = edge.FirstGlueOp + iota // close H (DELETE /conn/<key>)
-	opConnCall                               // V *asyncCall: describe, kick or ack H, answer on the caller's loop
-	opAsyncReply                             // V *asyncCall: write its answer to H and resume H
-	opReplay                                 // V *replayBatch: a user's stored QoS 1 messages for H, in order
-	opAuthDone                               // V *authCall: the auth callback's verdict on H's subscribe
-	opKeyedPublish                           // V *keyedCall: its keys are claimed; publish it for H
+	opKick       = publish.NextOp + iota // close H (DELETE /conn/<key>)
+	opConnCall                           // V *asyncCall: describe, kick or ack H, answer on the caller's loop
+	opAsyncReply                         // V *asyncCall: write its answer to H and resume H
+	opReplay                             // V *replayBatch: a user's stored QoS 1 messages for H, in order
+	opAuthDone                           // V *authCall: the auth callback's verdict on H's subscribe
 	// The QoS 1 re-sync (resync.go):
 	opResyncHold   // V chan struct{}: hold the user streams' live messages; signal V
 	opResyncReplay // the node is registered again: replay what the held streams missed
 	opResyncFailed // the re-registration failed: write what the streams held
 	opUpgrade      // V *upgradeStep: one round of a handoff to a new process (handoff.go)
-	opPipeReply    // V *routeJob: a piped routed publish's answer for H (pipeline.go)
 )
 
 // loopState is the glue's state on one engine loop: the edge's Loop (its
@@ -32,25 +31,25 @@ type loopState struct {
 	*edge.Loop
 	s *Server
 
-	loopH2                  // HTTP/2 connections' codecs and scratch (h2conn.go)
-	*Publishing             // publishing: the request's route job, answer queues (publisher.go)
-	loopAllow               // what auth allowed each stream, for server-side subscribes (allowsets.go)
-	presetKey   [2]uint64   // the next register's key bits, chosen by the user policy (userpolicy.go); zero: none
-	answer      loopAnswers // the loop's edge.Answers (loopanswers.go)
+	loopH2                          // HTTP/2 connections' codecs and scratch (h2conn.go)
+	*publish.Publishing             // publishing: the request's route job, answer queues (publisher.go)
+	loopAllow                       // what auth allowed each stream, for server-side subscribes (allowsets.go)
+	presetKey           [2]uint64   // the next register's key bits, chosen by the user policy (userpolicy.go); zero: none
+	answer              loopAnswers // the loop's edge.Answers (loopanswers.go)
 }
 
 func newLoopState(s *Server, l *edge.Loop) *loopState {
-	return &loopState{Loop: l, s: s, Publishing: &Publishing{Loop: l, s: &s.Publisher}}
+	return &loopState{Loop: l, s: s, Publishing: publish.NewPublishing(l, &s.Publisher)}
 }
 
 // makePubGlue is what publishing asks of the node (PubGlue).
-func (s *Server) makePubGlue() PubGlue {
-	return PubGlue{
-		alone: func() bool { return s.cluster.alone() },
-		keep: func(user []byte, m *edge.Message, nowMs int64) (bool, bool, error) {
+func (s *Server) makePubGlue() publish.PubGlue {
+	return publish.PubGlue{
+		Alone: func() bool { return s.cluster.alone() },
+		Keep: func(user []byte, m *edge.Message, nowMs int64) (bool, bool, error) {
 			return s.store.keep(user, m, nowMs)
 		},
-		asyncReply: func(from engine.Handle, keepAlive httpcodec.Persist, answer []byte) {
+		AsyncReply: func(from engine.Handle, keepAlive httpcodec.Persist, answer []byte) {
 			call := &asyncCall{from: from, keepAlive: keepAlive, reply: answer}
 			s.Eng.Submit(from.Loop(), engine.Task{H: from, Op: opAsyncReply, V: call})
 		},
@@ -75,13 +74,13 @@ func (s *Server) makeGlue() edge.Glue {
 			return on(l).lifeDue(l, sub, st, conn, now, visitEvery)
 		},
 		WaitPipe: func(l *engine.Loop, c *edge.ConnState, req *httpcodec.Request, keepAlive bool) bool {
-			return on(l).waitPipe(c, req, keepAlive)
+			return on(l).WaitPipe(c, req, keepAlive)
 		},
-		Reply: func(l *engine.Loop, h engine.Handle, answer []byte) { on(l).reply(l, h, answer) },
+		Reply: func(l *engine.Loop, h engine.Handle, answer []byte) { on(l).Reply(l, h, answer) },
 		CloseAfterPipe: func(l *engine.Loop, h engine.Handle, answer []byte) bool {
-			return on(l).closeAfterPipe(h, answer)
+			return on(l).CloseAfterPipe(h, answer)
 		},
-		DropPipe: func(l *engine.Loop, h engine.Handle) { on(l).dropPipe(h) },
+		DropPipe: func(l *engine.Loop, h engine.Handle) { on(l).DropPipe(h) },
 		SpeaksH2: func(l *engine.Loop, h engine.Handle, in []byte) (bool, bool) { return on(l).speaksH2(l, h, in) },
 		StartH2:  func(l *engine.Loop, h engine.Handle, c *edge.ConnState) { on(l).startH2(l, h, c) },
 		FeedH2: func(l *engine.Loop, h engine.Handle, c *edge.ConnState, in []byte) int {
@@ -115,11 +114,11 @@ func (s *Server) makeGlue() edge.Glue {
 	task(opAsyncReply, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.finishAsync(l, t.H, t.V.(*asyncCall)) })
 	task(opReplay, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.replayBatch(l, t.H, t.V.(*replayBatch)) })
 	task(opAuthDone, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.authDone(l, t.V.(*authCall)) })
-	task(opKeyedPublish, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.keyedPublish(l, t.V.(*keyedCall)) })
+	task(publish.OpKeyedPublish, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.KeyedPublish(l, t.V.(*publish.KeyedCall)) })
 	task(opResyncHold, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.resyncHold(t.V.(chan struct{})) })
 	task(opResyncReplay, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.resyncReplay(l) })
 	task(opResyncFailed, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.resyncFailed(l) })
 	task(opUpgrade, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.upgradeStep(l, t.V.(*upgradeStep)) })
-	task(opPipeReply, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.pipeAnswered(l, t.V.(*routeJob)) })
+	task(publish.OpPipeReply, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.PipeAnswered(l, t.V.(*publish.RouteJob)) })
 	return g
 }

@@ -23,7 +23,7 @@ func (ls *loopState) poll(l *engine.Loop, sub conntable.Sub, c *edge.SubState, s
 	since, hasSince := sn.since, sn.hasSince
 	if !hasSince {
 		// A first poll waits for what comes next, from any node.
-		since = max(ls.s.ids.Last(), push.IDFloor(l.Now()))
+		since = max(ls.s.IDs.Last(), push.IDFloor(l.Now()))
 	}
 	c.Cursor = since
 	if hasSince && c.HasUser {

@@ -11,6 +11,7 @@ import (
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/publish"
 	"github.com/pushwire/pushwire/push"
 	"github.com/pushwire/pushwire/store"
 )
@@ -163,14 +164,14 @@ func (cn *clusterNode) ackStored(call *asyncCall, user []byte, ids []uint64) {
 	job := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 		defer cancel()
-		removed, err := cn.s.store.box.AckIDs(ctx, nil, viewBytes(name), ids)
+		removed, err := cn.s.store.box.AckIDs(ctx, nil, publish.ViewBytes(name), ids)
 		if err != nil {
 			call.reply = httpcodec.AppendErrorResponse(nil, 503, "QoS 1 store unavailable: "+err.Error(), call.keepAlive)
 		} else {
 			// Only what was removed: an id not stored yet (its Put still on
 			// the way) stays for the next ack.
 			slices.Sort(removed)
-			cn.s.Sent.Forget(viewBytes(name), ids, removed, time.Now().UnixMilli())
+			cn.s.Sent.Forget(publish.ViewBytes(name), ids, removed, time.Now().UnixMilli())
 			call.reply = httpcodec.AppendJSONResponse(nil, 200, call.keepAlive, appendAcked(nil, len(removed)))
 		}
 		cn.s.Eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opAsyncReply, V: call})

@@ -9,6 +9,7 @@ import (
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/publish"
 )
 
 // Re-sync is reconnect (issue 9). When the Redis directory re-registers this
@@ -183,21 +184,21 @@ func (cn *clusterNode) replayNow(h engine.Handle, user string, acks []uint64, b 
 	ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 	defer cancel()
 	if len(acks) > 0 {
-		if removed, err := cn.s.store.box.AckIDs(ctx, nil, viewBytes(user), acks); err != nil {
+		if removed, err := cn.s.store.box.AckIDs(ctx, nil, publish.ViewBytes(user), acks); err != nil {
 			cn.s.Log.Warn("QoS 1 store: implicit ack failed", "user", user, "err", err)
 		} else {
 			slices.Sort(removed)
-			cn.s.Sent.Forget(viewBytes(user), acks, removed, time.Now().UnixMilli())
+			cn.s.Sent.Forget(publish.ViewBytes(user), acks, removed, time.Now().UnixMilli())
 		}
 	}
 	box := cn.s.store.box
-	stored, lost, err := box.AppendPending(ctx, nil, viewBytes(user), time.Now().UnixMilli())
+	stored, lost, err := box.AppendPending(ctx, nil, publish.ViewBytes(user), time.Now().UnixMilli())
 	for _, wait := range replayRetries {
 		if err == nil || ctx.Err() != nil {
 			break
 		}
 		time.Sleep(wait) // on the router: the stream holds its live messages meanwhile
-		stored, lost, err = box.AppendPending(ctx, nil, viewBytes(user), time.Now().UnixMilli())
+		stored, lost, err = box.AppendPending(ctx, nil, publish.ViewBytes(user), time.Now().UnixMilli())
 	}
 	if err != nil {
 		cn.s.Log.Warn("QoS 1 store: no replay for a stream; re-syncing again", "user", user, "err", err)

@@ -21,6 +21,7 @@ import (
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/hooks"
+	"github.com/pushwire/pushwire/publish"
 	"github.com/pushwire/pushwire/push"
 	"github.com/pushwire/pushwire/route"
 	"github.com/pushwire/pushwire/store"
@@ -28,12 +29,12 @@ import (
 
 // Server is one pushwire node.
 type Server struct {
-	edge.Node // the loops' shared state, the engine.Handler (edge/node.go)
-	Publisher // publishing: ids, resolver, router, idempotency keys (publisher.go)
-	loops     []*loopState
-	table     *conntable.Table
-	store     *qosMailbox // QoS 1 messages per user, in memory or Redis (mailbox.go)
-	recent    *store.Recent[*edge.Message]
+	edge.Node         // the loops' shared state, the engine.Handler (edge/node.go)
+	publish.Publisher // publishing: ids, resolver, router, idempotency keys (publisher.go)
+	loops             []*loopState
+	table             *conntable.Table
+	store             *qosMailbox // QoS 1 messages per user, in memory or Redis (mailbox.go)
+	recent            *store.Recent[*edge.Message]
 
 	cluster *clusterNode        // the directory and links: in memory when standalone
 	idemMem *cluster.IdemMemory // idem when it is in memory; nil with Redis
@@ -61,7 +62,7 @@ func New(cfg Config) (*Server, error) {
 		log = slog.Default()
 	}
 	s := &Server{Node: edge.Node{Cfg: cfg, Log: log, Started: time.Now()}, stopped: make(chan struct{})}
-	s.Publisher.Node = &s.Node
+	s.Publisher.Init(&s.Node)
 	s.Debug = log.Enabled(context.Background(), slog.LevelDebug)
 	s.ID = cfg.NodeID
 	if s.ID == "" {
@@ -70,7 +71,7 @@ func New(cfg Config) (*Server, error) {
 	if !push.ValidNodeID([]byte(s.ID)) {
 		return nil, fmt.Errorf("--node-id %q: want 1-64 of A-Z a-z 0-9 _ -", s.ID)
 	}
-	s.ids.Init(s.ID, 0)
+	s.IDs.Init(s.ID, 0)
 	s.Boundary = []byte("pushwire-" + randomHex(12))
 	s.table = conntable.New(64)
 	s.store = newMemoryMailbox(s) // startRedisCluster moves it to Redis
@@ -78,7 +79,7 @@ func New(cfg Config) (*Server, error) {
 	// --store-messages) and as many acknowledged ones in their grace.
 	s.Sent = store.NewSentLog(2*cfg.StoreMessages, store.MaxSentEntries, cfg.DefaultTTL.Milliseconds())
 	s.recent = store.NewRecent[*edge.Message](cfg.PollBuffer, cfg.TopicHistory, 3*cfg.PollTimeout)
-	s.resolver = route.NewResolver(route.ResolverOptions[*edge.Message]{Table: s.table, Recent: s.recent, Lookup: s.LookupConnKey})
+	s.Resolver = route.NewResolver(route.ResolverOptions[*edge.Message]{Table: s.table, Recent: s.recent, Lookup: s.LookupConnKey})
 	s.PerIP = edge.NewIPCounter(cfg.MaxConnsPerIP)
 	s.Rates = edge.NewRateLimiter(cfg.PublishRate)
 	var err error
@@ -108,7 +109,7 @@ func New(cfg Config) (*Server, error) {
 		UserTimeout: cfg.Heartbeat,
 		Logger:      log,
 		// s.metrics is made below, before the engine starts accepting.
-		OnTLSHandshake: func(took time.Duration) { s.metrics.ObserveTLSHandshake(took) },
+		OnTLSHandshake: func(took time.Duration) { s.Metrics.ObserveTLSHandshake(took) },
 	}, &s.Node)
 	if err != nil {
 		return nil, err
@@ -121,9 +122,9 @@ func New(cfg Config) (*Server, error) {
 		s.Node.Loops[i] = edge.NewLoop(&s.Node, i)
 		s.loops[i] = newLoopState(s, s.Node.Loops[i])
 	}
-	s.Glue = s.makeGlue()
-	s.pubGlue = s.makePubGlue()
-	s.metrics = admin.NewMetrics(len(s.loops), Version())
+	s.Node.Glue = s.makeGlue()
+	s.PubGlue = s.makePubGlue()
+	s.Metrics = admin.NewMetrics(len(s.loops), Version())
 	if cfg.HookURL != "" { // last: it starts a goroutine
 		if s.hooks, err = hooks.New(hooks.Options{URL: cfg.HookURL, Queue: cfg.HookQueue, Logger: log}); err != nil {
 			eng.Stop() // its epoll and eventfds
@@ -150,7 +151,7 @@ func (s *Server) Start() error {
 	if s.cluster, err = startCluster(s); err != nil {
 		return err
 	}
-	s.idem = s.cluster.idem
+	s.Idem = s.cluster.idem
 	if err := s.Eng.Start(); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/publish"
 )
 
 // takeFromPeer is the link server's handler: a push forwarded by another node,
@@ -24,7 +25,7 @@ func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 	if res.Err != "" {
 		return res
 	}
-	s.metrics.ObserveFanOut(res.Delivered)
+	s.Metrics.ObserveFanOut(res.Delivered)
 	if s.Debug {
 		s.Log.Debug("hop: delivered from a peer", "trace", p.Trace, "to", p.To, "delivered", res.Delivered)
 	}
@@ -37,7 +38,7 @@ func fromPeer(seq uint64, p *cluster.Push) *edge.Message {
 	now := time.Now()
 	m := edge.NewMessage(seq, now.UnixMilli())
 	m.Born = now
-	m.SetPayload(viewBytes(p.To), viewBytes(p.Event), viewBytes(p.ContentType), p.Data, p.JSON, p.QoS)
+	m.SetPayload(publish.ViewBytes(p.To), publish.ViewBytes(p.Event), publish.ViewBytes(p.ContentType), p.Data, p.JSON, p.QoS)
 	return m
 }
 

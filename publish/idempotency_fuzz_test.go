@@ -1,11 +1,10 @@
-package server
+package publish
 
 import (
 	"encoding/json"
 	"testing"
 
 	"github.com/pushwire/pushwire/cluster"
-	"github.com/pushwire/pushwire/publish"
 )
 
 // FuzzStoredAnswer feeds claimedResult what a key may hold in Redis — the
@@ -20,7 +19,7 @@ func FuzzStoredAnswer(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	s := &Server{}
+	s := &Publisher{}
 	f.Fuzz(func(t *testing.T, stored []byte) {
 		r := s.claimedResult(cluster.Claim{Answer: stored})
 		if r.Raw == nil {
@@ -36,7 +35,7 @@ func FuzzStoredAnswer(f *testing.F) {
 			return // not ours: written back as is, like any stored bytes
 		}
 		for _, batch := range []bool{false, true} {
-			out := publish.AppendResult(nil, &r, batch)
+			out := AppendResult(nil, &r, batch)
 			if !json.Valid(out) {
 				t.Fatalf("stored %q written (batch %v) as %q: not JSON", stored, batch, out)
 			}

@@ -1,4 +1,4 @@
-package server
+package publish
 
 import (
 	"bytes"
@@ -9,7 +9,6 @@ import (
 	"github.com/bytedance/sonic/decoder"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
-	"github.com/pushwire/pushwire/publish"
 	"github.com/pushwire/pushwire/push"
 )
 
@@ -29,13 +28,13 @@ type batchLine struct {
 // input line out, in order (SPEC §4). Blank lines are skipped and get no
 // result line. Deliveries for other loops go out in one hand-over per loop
 // after the last line.
-func (ls *Publishing) publishBatch(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
+func (ls *Publishing) PublishBatch(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
 	if req.Header("Idempotency-Key") != nil {
 		// Silently ignoring it would let a publisher believe its retry is safe.
 		ls.AnswerError(l, h, req, 400, `a batch takes a key per line ("idempotency_key"), not an Idempotency-Key header`)
 		return
 	}
-	if !ls.s.pubGlue.alone() && bytes.Contains(req.Body(), publish.BatchKeyField) {
+	if !ls.s.PubGlue.Alone() && bytes.Contains(req.Body(), BatchKeyField) {
 		ls.deferBatch(l, h, req) // keys to claim in Redis first (idempotency.go)
 		return
 	}
@@ -49,22 +48,22 @@ func (ls *Publishing) publishBatch(l *engine.Loop, h engine.Handle, req *httpcod
 	ls.s.countResults(results)
 	out := ls.Frame[:0]
 	for i := range results {
-		out = publish.AppendResult(out, &results[i], true)
+		out = AppendResult(out, &results[i], true)
 		out = append(out, '\n')
 	}
 	ls.Frame = out
 	dst := httpcodec.AppendResponseHead(ls.Out[:0], 200, httpcodec.Persistence(req))
 	ls.Out = httpcodec.AppendBody(dst, "application/x-ndjson", out)
-	ls.reply(l, h, ls.Out)
+	ls.Reply(l, h, ls.Out)
 }
 
 // publishLines publishes each line of a batch body; its results are
 // ls.results, one per line that is not blank.
-func (ls *Publishing) publishLines(l *engine.Loop, body []byte) []publish.Result {
+func (ls *Publishing) publishLines(l *engine.Loop, body []byte) []Result {
 	results := ls.results[:0]
 	for len(body) > 0 {
 		var line []byte
-		line, body = publish.CutLine(body)
+		line, body = CutLine(body)
 		if len(line) == 0 {
 			continue
 		}
@@ -76,7 +75,7 @@ func (ls *Publishing) publishLines(l *engine.Loop, body []byte) []publish.Result
 }
 
 // publishLine decodes and publishes one batch line.
-func (ls *Publishing) publishLine(l *engine.Loop, line []byte) publish.Result {
+func (ls *Publishing) publishLine(l *engine.Loop, line []byte) Result {
 	bl := &ls.batchLine
 	*bl = batchLine{}
 	// One decoder per loop, reset for each line: sonic.Unmarshal builds a
@@ -87,40 +86,40 @@ func (ls *Publishing) publishLine(l *engine.Loop, line []byte) publish.Result {
 	}
 	ls.dec.Reset(unsafe.String(unsafe.SliceData(line), len(line)))
 	if err := ls.dec.Decode(bl); err != nil || ls.dec.CheckTrailings() != nil || len(bl.Data) == 0 {
-		return publish.Result{Status: 400, Err: `a line must be a JSON object with "to" and "data"`}
+		return Result{Status: 400, Err: `a line must be a JSON object with "to" and "data"`}
 	}
-	var p publish.Request
+	var p Request
 	var ok bool
-	if p.Kind, p.Name, ok = push.ParseAddress(viewBytes(bl.To)); !ok {
-		return publish.Result{Status: 400, Err: `"to" must be conn:<key>, user:<id>, topic:<name> or all`}
+	if p.Kind, p.Name, ok = push.ParseAddress(ViewBytes(bl.To)); !ok {
+		return Result{Status: 400, Err: `"to" must be conn:<key>, user:<id>, topic:<name> or all`}
 	}
-	if bl.Event != "" && !push.ValidName(viewBytes(bl.Event)) {
-		return publish.Result{Status: 400, Err: `"event" must be 1-256 printable bytes without spaces`}
+	if bl.Event != "" && !push.ValidName(ViewBytes(bl.Event)) {
+		return Result{Status: 400, Err: `"event" must be 1-256 printable bytes without spaces`}
 	}
-	p.Event = viewBytes(bl.Event)
+	p.Event = ViewBytes(bl.Event)
 	switch bl.QoS {
 	case 0, 1:
 		p.QoS = uint8(bl.QoS)
 	default:
-		return publish.Result{Status: 400, Err: `"qos" must be 0 or 1`}
+		return Result{Status: 400, Err: `"qos" must be 0 or 1`}
 	}
 	p.TTL = ls.s.Cfg.DefaultTTL
 	if bl.TTL < 0 {
-		return publish.Result{Status: 400, Err: `"ttl" must be a whole number of seconds above 0`}
+		return Result{Status: 400, Err: `"ttl" must be a whole number of seconds above 0`}
 	} else if bl.TTL > 0 {
 		p.TTL = secondsDuration(bl.TTL)
 	}
 	p.Data = bl.Data
 	if len(p.Data) > ls.s.Cfg.MaxMessageBytes {
-		return publish.Result{Status: 413, Err: "data larger than --max-message-bytes"}
+		return Result{Status: 413, Err: "data larger than --max-message-bytes"}
 	}
 	p.JSON = utf8.Valid(p.Data) // sonic checked the syntax, not the UTF-8
 	p.CType = ctypeJSON
 	if bl.Key != nil {
-		if !publish.ValidKey(viewBytes(*bl.Key)) {
-			return publish.Result{Status: 400, Err: `"idempotency_key" must be 1-128 URL-safe characters (A-Z a-z 0-9 - _ . ~)`}
+		if !ValidKey(ViewBytes(*bl.Key)) {
+			return Result{Status: 400, Err: `"idempotency_key" must be 1-128 URL-safe characters (A-Z a-z 0-9 - _ . ~)`}
 		}
-		return ls.keyedLine(l, &p, viewBytes(*bl.Key))
+		return ls.keyedLine(l, &p, ViewBytes(*bl.Key))
 	}
 	return ls.publish(l, &p)
 }
@@ -128,7 +127,7 @@ func (ls *Publishing) publishLine(l *engine.Loop, line []byte) publish.Result {
 // viewBytes returns the bytes of s without copying. sonic's no-copy decoding
 // makes the batch line's strings views of the request body, so this is a
 // view of the body again; the bytes are never written.
-func viewBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+func ViewBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // ctypeJSON is the Content-Type of a batch line's data, JSON by definition.
 var ctypeJSON = []byte("application/json")

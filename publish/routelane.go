@@ -1,4 +1,4 @@
-package server
+package publish
 
 import (
 	"sync"
@@ -17,10 +17,10 @@ import (
 // routing. spare, items and run are the running worker's own.
 type routeLane struct {
 	mu      sync.Mutex
-	pending []*routeJob // jobs not started, in publish order
+	pending []*RouteJob // jobs not started, in publish order
 	running bool        // a router worker runs the lane
 
-	spare []*routeJob                 // pending's other buffer
+	spare []*RouteJob                 // pending's other buffer
 	items []route.Item[*edge.Message] // the items of the jobs routed together
 	run   func()                      // the worker's job, made once per lane
 }
@@ -34,7 +34,7 @@ func (lane *routeLane) idle() bool {
 
 // enqueue hands job to its connection's lane, starting a router worker for
 // the lane if none runs it.
-func (cn *Publisher) enqueue(lane *routeLane, job *routeJob) {
+func (cn *Publisher) enqueue(lane *routeLane, job *RouteJob) {
 	lane.mu.Lock()
 	lane.pending = append(lane.pending, job)
 	start := !lane.running
@@ -46,7 +46,7 @@ func (cn *Publisher) enqueue(lane *routeLane, job *routeJob) {
 	if lane.run == nil {
 		lane.run = func() { cn.runLane(lane) }
 	}
-	if cn.submit(lane.run) {
+	if cn.Submit(lane.run) {
 		return
 	}
 	// The router is saturated: answer 503 rather than block the loop. The
@@ -80,7 +80,7 @@ func (cn *Publisher) runLane(lane *routeLane) {
 
 // routeTogether routes jobs as one: one Route over all their items (so one
 // batch per node), then each job's answer from its own items.
-func (cn *Publisher) routeTogether(lane *routeLane, jobs []*routeJob) {
+func (cn *Publisher) routeTogether(lane *routeLane, jobs []*RouteJob) {
 	if len(jobs) == 1 {
 		cn.run(jobs[0])
 		return
@@ -89,7 +89,7 @@ func (cn *Publisher) routeTogether(lane *routeLane, jobs []*routeJob) {
 	for _, job := range jobs {
 		items = append(items, job.items...)
 	}
-	cn.forwards.Add(uint64(cn.router.Route(items)))
+	cn.Forwards.Add(uint64(cn.Router.Route(items)))
 	off := 0
 	for _, job := range jobs {
 		n := len(job.items)

@@ -1,4 +1,4 @@
-package server
+package publish
 
 import (
 	"time"
@@ -6,20 +6,19 @@ import (
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
-	"github.com/pushwire/pushwire/publish"
 	"github.com/pushwire/pushwire/push"
 	"github.com/pushwire/pushwire/route"
 )
 
 // publishOne answers POST /pub/<kind>/<name>.
-func (ls *Publishing) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
-	var p publish.Request
+func (ls *Publishing) PublishOne(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
+	var p Request
 	var reason string
-	if ls.Query, reason = publish.ParsePath(&p, req.Path(), ls.Query); reason != "" {
+	if ls.Query, reason = ParsePath(&p, req.Path(), ls.Query); reason != "" {
 		ls.AnswerError(l, h, req, 400, reason)
 		return
 	}
-	if reason := publish.ParseHeaders(&p, req, ls.s.Cfg.DefaultTTL); reason != "" {
+	if reason := ParseHeaders(&p, req, ls.s.Cfg.DefaultTTL); reason != "" {
 		ls.AnswerError(l, h, req, 400, reason)
 		return
 	}
@@ -31,14 +30,14 @@ func (ls *Publishing) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec
 	p.CType = req.Header("Content-Type")
 	p.JSON = push.Embeddable(p.CType, p.Data)
 	ls.resultIndex = 0
-	var res publish.Result
+	var res Result
 	switch key := req.Header("Idempotency-Key"); {
 	case key == nil:
 		res = ls.publish(l, &p)
-	case !publish.ValidKey(key):
-		ls.AnswerError(l, h, req, 400, publish.BadKey)
+	case !ValidKey(key):
+		ls.AnswerError(l, h, req, 400, BadKey)
 		return
-	case ls.s.pubGlue.alone():
+	case ls.s.PubGlue.Alone():
 		res = ls.publishKeyedNow(l, &p, key)
 	default:
 		ls.deferSingle(l, h, req, &p, key)
@@ -49,9 +48,9 @@ func (ls *Publishing) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec
 		ls.dispatch(l, h, httpcodec.Persistence(req), res)
 		return
 	}
-	ls.Frame = publish.AppendResult(ls.Frame[:0], &res, false)
+	ls.Frame = AppendResult(ls.Frame[:0], &res, false)
 	ls.Out = httpcodec.AppendJSONResponse(ls.Out[:0], res.Status, httpcodec.Persistence(req), ls.Frame)
-	ls.reply(l, h, ls.Out)
+	ls.Reply(l, h, ls.Out)
 }
 
 // dispatch hands the request's routing job, with the results so far, to the
@@ -59,7 +58,7 @@ func (ls *Publishing) publishOne(l *engine.Loop, h engine.Handle, req *httpcodec
 // them, the answer queued in order (pipeline.go); otherwise (a keyed
 // request, Connection: close, a draining node) the connection waits, its
 // later requests carried, until the answer comes back.
-func (ls *Publishing) dispatch(l *engine.Loop, h engine.Handle, keepAlive httpcodec.Persist, results ...publish.Result) {
+func (ls *Publishing) dispatch(l *engine.Loop, h engine.Handle, keepAlive httpcodec.Persist, results ...Result) {
 	job := ls.job
 	ls.job = nil
 	job.from, job.keepAlive = h, keepAlive
@@ -70,7 +69,7 @@ func (ls *Publishing) dispatch(l *engine.Loop, h engine.Handle, keepAlive httpco
 		return
 	}
 	c.Mode = edge.ModeAsync
-	if !ls.s.submit(func() { ls.s.run(job) }) {
+	if !ls.s.Submit(func() { ls.s.run(job) }) {
 		ls.s.refuseRouted(job) // the router is saturated: 503 rather than block the loop
 	}
 }
@@ -80,7 +79,7 @@ func (ls *Publishing) dispatch(l *engine.Loop, h engine.Handle, keepAlive httpco
 // topic history asks for that; deliveries to other loops wait in ls.batches
 // for flushFanOut. In a cluster, a push other nodes may have to
 // take becomes an item of ls.job and gets status 0: the router decides it.
-func (ls *Publishing) publish(l *engine.Loop, p *publish.Request) publish.Result {
+func (ls *Publishing) publish(l *engine.Loop, p *Request) Result {
 	s := ls.s
 	now := l.Now()
 	var key push.ConnKey
@@ -88,35 +87,35 @@ func (ls *Publishing) publish(l *engine.Loop, p *publish.Request) publish.Result
 	if p.Kind == push.Conn {
 		var ok bool
 		if key, node, ok = push.ParseConnKey(p.Name); !ok {
-			return publish.Result{Status: 400, Err: "conn key must be the key from the Push-Conn header"}
+			return Result{Status: 400, Err: "conn key must be the key from the Push-Conn header"}
 		}
 		if node == nil {
 			node = []byte(s.ID)
 		}
 	}
-	m := edge.NewMessage(s.ids.Next(now), now.UnixMilli())
+	m := edge.NewMessage(s.IDs.Next(now), now.UnixMilli())
 	defer m.Release()
 	m.Born = now
 	ls.To = push.AppendAddress(ls.To[:0], p.Kind, p.Name)
 	m.SetPublished(ls.To, p.Event, p.CType, p.Data, p.JSON, p.QoS)
 	m.Expiry = now.Add(p.TTL).UnixMilli()
-	s.messagesIn.Add(1)
+	s.MessagesIn.Add(1)
 	if s.Debug {
 		s.Log.Debug("hop: published", "trace", m.Seq, "to", string(ls.To), "bytes", len(p.Data))
 	}
-	res := publish.Result{Status: 200, ID: m.Seq}
+	res := Result{Status: 200, ID: m.Seq}
 
-	remote := !s.pubGlue.alone()
+	remote := !s.PubGlue.Alone()
 	var routeStore bool // the routing job stores it (in Redis) before it forwards
 	if p.Kind == push.User && p.QoS == 1 {
 		var err error
-		if res.Stored, routeStore, err = s.pubGlue.keep(p.Name, m, now.UnixMilli()); err != nil {
-			return publish.Result{Status: 503, Err: err.Error()}
+		if res.Stored, routeStore, err = s.PubGlue.Keep(p.Name, m, now.UnixMilli()); err != nil {
+			return Result{Status: 503, Err: err.Error()}
 		}
 	}
 	if p.Kind != push.Conn || string(node) == s.ID {
 		var kept bool
-		ls.Targets, res.Delivered, kept = s.resolver.Fan(ls.FanOn(l), ls.Targets[:0], p.Kind, p.Name, key, m)
+		ls.Targets, res.Delivered, kept = s.Resolver.Fan(ls.FanOn(l), ls.Targets[:0], p.Kind, p.Name, key, m)
 		switch p.Kind {
 		case push.Conn:
 			remote = false
@@ -126,7 +125,7 @@ func (ls *Publishing) publish(l *engine.Loop, p *publish.Request) publish.Result
 			res.Stored = s.Cfg.TopicHistory > 0
 		}
 	}
-	s.metrics.ObserveFanOut(res.Delivered)
+	s.Metrics.ObserveFanOut(res.Delivered)
 	if res.Delivered > 0 {
 		res.Nodes = 1
 	}
@@ -136,7 +135,7 @@ func (ls *Publishing) publish(l *engine.Loop, p *publish.Request) publish.Result
 		ls.routeLater(route.Item[*edge.Message]{Kind: p.Kind, Node: string(node), Msg: m, Store: routeStore})
 		return res
 	}
-	publish.FinishStatus(&res, p.Kind)
+	FinishStatus(&res, p.Kind)
 	return res
 }
 
@@ -144,7 +143,7 @@ func (ls *Publishing) publish(l *engine.Loop, p *publish.Request) publish.Result
 // being served; the item's result is the next one the request produces.
 func (ls *Publishing) routeLater(it route.Item[*edge.Message]) {
 	if ls.job == nil {
-		ls.job = &routeJob{}
+		ls.job = &RouteJob{}
 	}
 	it.Tag = ls.resultIndex
 	ls.job.items = append(ls.job.items, it)

@@ -1,8 +1,7 @@
-package server
+package publish
 
 import (
 	"github.com/bytedance/sonic/decoder"
-	"github.com/pushwire/pushwire/publish"
 )
 
 // publishState is what the publishing request a loop serves has produced:
@@ -10,10 +9,10 @@ import (
 // finishes (route.go) before the request is answered. Only the loop touches
 // it; the job is handed to the router whole.
 type publishState struct {
-	job         *routeJob        // pushes of the request being served that other nodes must take
+	job         *RouteJob        // pushes of the request being served that other nodes must take
 	resultIndex int              // which result of the request publish is making
-	results     []publish.Result // a batch's results
-	keyed       *keyedCall       // the keyed request being published, its claims made (idempotency.go)
+	results     []Result         // a batch's results
+	keyed       *KeyedCall       // the keyed request being published, its claims made (idempotency.go)
 	batchLine   batchLine        // the batch line being decoded
 	dec         *decoder.Decoder // decodes batch lines, reset for each
 }

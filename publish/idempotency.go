@@ -1,4 +1,4 @@
-package server
+package publish
 
 import (
 	"bytes"
@@ -10,7 +10,6 @@ import (
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
-	"github.com/pushwire/pushwire/publish"
 )
 
 // Idempotency keys (SPEC §4, README "Idempotency keys"). A publish with an
@@ -36,20 +35,20 @@ import (
 // idemOptions are the settings of the node's idempotency keys, kept in
 // Redis with --redis, else in memory (standalone, or an in-process test
 // cluster: each node its own map); the cluster's start picks which.
-func (s *Publisher) idemOptions() cluster.IdemOptions {
-	return cluster.IdemOptions{Window: s.Cfg.IdempotencyWindow, Hold: min(publish.Hold, s.Cfg.IdempotencyWindow),
+func (s *Publisher) IdemOptions() cluster.IdemOptions {
+	return cluster.IdemOptions{Window: s.Cfg.IdempotencyWindow, Hold: min(Hold, s.Cfg.IdempotencyWindow),
 		Node: s.ID, Keys: s.Cfg.IdempotencyKeys}
 }
 
 // A keyedCall is a keyed publish request handed to the router to claim its
 // keys (cluster mode), then back to its loop to be published.
-type keyedCall struct {
+type KeyedCall struct {
 	from      engine.Handle
 	keepAlive httpcodec.Persist
 	batch     bool
-	p         publish.Request // single: the push, its slices into buf
-	buf       []byte          // the request's bytes, copied (batch: the body)
-	keys      []string        // by result index; "" = no key
+	p         Request  // single: the push, its slices into buf
+	buf       []byte   // the request's bytes, copied (batch: the body)
+	keys      []string // by result index; "" = no key
 	claims    []cluster.Claim
 	claimErr  string // the claim round trip failed: keyed pushes answer 503
 }
@@ -57,48 +56,48 @@ type keyedCall struct {
 // publishKeyedNow claims key on the loop (standalone: the keys are in
 // memory, nothing waits), publishes the push if the claim is won and
 // records its answer there.
-func (ls *Publishing) publishKeyedNow(l *engine.Loop, p *publish.Request, key []byte) publish.Result {
+func (ls *Publishing) publishKeyedNow(l *engine.Loop, p *Request, key []byte) Result {
 	keys := []string{string(key)}
 	var c [1]cluster.Claim
-	ls.s.idem.Claim(context.Background(), keys, c[:])
+	ls.s.Idem.Claim(context.Background(), keys, c[:])
 	if !c[0].Won {
 		return ls.s.claimedResult(c[0])
 	}
 	res := ls.publish(l, p)
-	ls.s.idem.Record(context.Background(), keys, [][]byte{publish.IdemAnswer(&res)})
+	ls.s.Idem.Record(context.Background(), keys, [][]byte{IdemAnswer(&res)})
 	return res
 }
 
 // claimedResult is the answer to a publish whose key someone else holds.
-func (s *Publisher) claimedResult(c cluster.Claim) publish.Result {
+func (s *Publisher) claimedResult(c cluster.Claim) Result {
 	if c.Pending {
-		return publish.Result{Status: 409, Err: "a publish with this idempotency key is in progress; retry it in a moment"}
+		return Result{Status: 409, Err: "a publish with this idempotency key is in progress; retry it in a moment"}
 	}
 	// "<3-digit status> <JSON object>", as idemAnswer wrote it.
 	a := c.Answer
 	status, err := strconv.Atoi(string(a[:min(3, len(a))]))
 	if len(a) < 6 || a[3] != ' ' || err != nil || status < 100 || status > 599 || a[4] != '{' || a[len(a)-1] != '}' {
-		return publish.Result{Status: 503, Err: "the idempotency key holds an answer this node cannot read"}
+		return Result{Status: 503, Err: "the idempotency key holds an answer this node cannot read"}
 	}
 	obj := a[4:]
-	s.duplicates.Add(1)
-	return publish.Result{Status: status, Raw: obj, Duplicate: true}
+	s.Duplicates.Add(1)
+	return Result{Status: status, Raw: obj, Duplicate: true}
 }
 
 // deferKeyed hands a keyed request to the router to claim its keys; the
 // connection waits (modeAsync) as for a routed publish.
-func (ls *Publishing) deferKeyed(l *engine.Loop, h engine.Handle, req *httpcodec.Request, call *keyedCall) {
+func (ls *Publishing) deferKeyed(l *engine.Loop, h engine.Handle, req *httpcodec.Request, call *KeyedCall) {
 	call.from, call.keepAlive = h, httpcodec.Persistence(req)
 	ls.Live(h).Mode = edge.ModeAsync
 	cn := ls.s
-	if !cn.submit(func() { cn.claimKeyed(call) }) {
-		ls.s.answerKeyed(call, publish.Result{Status: 503, Err: "cluster router saturated; retry"})
+	if !cn.Submit(func() { cn.claimKeyed(call) }) {
+		ls.s.answerKeyed(call, Result{Status: 503, Err: "cluster router saturated; retry"})
 	}
 }
 
 // deferSingle copies a keyed single publish for the router.
-func (ls *Publishing) deferSingle(l *engine.Loop, h engine.Handle, req *httpcodec.Request, p *publish.Request, key []byte) {
-	call := &keyedCall{keys: []string{string(key)}}
+func (ls *Publishing) deferSingle(l *engine.Loop, h engine.Handle, req *httpcodec.Request, p *Request, key []byte) {
+	call := &KeyedCall{keys: []string{string(key)}}
 	buf := make([]byte, 0, len(p.Name)+len(p.Event)+len(p.CType)+len(p.Data))
 	cp := func(b []byte) []byte {
 		if b == nil {
@@ -115,15 +114,15 @@ func (ls *Publishing) deferSingle(l *engine.Loop, h engine.Handle, req *httpcode
 
 // deferBatch copies a batch body that carries keys for the router.
 func (ls *Publishing) deferBatch(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
-	ls.deferKeyed(l, h, req, &keyedCall{batch: true, buf: bytes.Clone(req.Body())})
+	ls.deferKeyed(l, h, req, &KeyedCall{batch: true, buf: bytes.Clone(req.Body())})
 }
 
 // claimKeyed runs on the router: it claims every key of the call in one
 // round trip, then has the call's loop publish what it won.
-func (cn *Publisher) claimKeyed(call *keyedCall) {
+func (cn *Publisher) claimKeyed(call *KeyedCall) {
 	s := cn
 	if call.batch {
-		call.keys = publish.BatchKeys(call.buf)
+		call.keys = BatchKeys(call.buf)
 	}
 	var keys []string
 	for _, k := range call.keys {
@@ -135,7 +134,7 @@ func (cn *Publisher) claimKeyed(call *keyedCall) {
 	// No valid key at all (a batch whose keys are malformed: those lines
 	// answer 400) costs no round trip.
 	if len(keys) > 0 {
-		if err := s.idem.Claim(cn.router.LookupContext(time.Now()), keys, claims); err != nil {
+		if err := s.Idem.Claim(cn.Router.LookupContext(time.Now()), keys, claims); err != nil {
 			call.claimErr = "idempotency key not claimed, nothing delivered: " + err.Error()
 		}
 	}
@@ -150,27 +149,27 @@ func (cn *Publisher) claimKeyed(call *keyedCall) {
 	if !call.batch {
 		switch {
 		case call.claimErr != "":
-			s.answerKeyed(call, publish.Result{Status: 503, Err: call.claimErr})
+			s.answerKeyed(call, Result{Status: 503, Err: call.claimErr})
 			return
 		case !call.claims[0].Won:
 			s.answerKeyed(call, s.claimedResult(call.claims[0]))
 			return
 		}
 	}
-	s.Eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opKeyedPublish, V: call})
+	s.Eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: OpKeyedPublish, V: call})
 }
 
 // keyedPublish runs on the call's loop once its keys are claimed: it
 // publishes as an unkeyed request would and hands the result to the router
 // to record the keys and answer.
-func (ls *Publishing) keyedPublish(l *engine.Loop, call *keyedCall) {
+func (ls *Publishing) KeyedPublish(l *engine.Loop, call *KeyedCall) {
 	c := ls.Live(call.from)
 	if c == nil || c.Mode != edge.ModeAsync {
 		// The publisher left: deliver nothing, free the keys.
-		ls.s.submit(func() { ls.s.recordKeys(call.keys, call.claims, nil) })
+		ls.s.Submit(func() { ls.s.recordKeys(call.keys, call.claims, nil) })
 		return
 	}
-	var results []publish.Result
+	var results []Result
 	if call.batch {
 		ls.keyed = call
 		results = ls.publishLines(l, call.buf)
@@ -182,7 +181,7 @@ func (ls *Publishing) keyedPublish(l *engine.Loop, call *keyedCall) {
 	}
 	ls.FlushFanOut()
 	if ls.job == nil {
-		ls.job = &routeJob{}
+		ls.job = &RouteJob{}
 	}
 	ls.job.batch = call.batch
 	ls.job.keyed = call
@@ -192,23 +191,23 @@ func (ls *Publishing) keyedPublish(l *engine.Loop, call *keyedCall) {
 // keyedLine publishes a batch line that carries a key, if its claim was
 // won (in a cluster the router claimed it; standalone it is claimed here),
 // else answers with what holds the key.
-func (ls *Publishing) keyedLine(l *engine.Loop, p *publish.Request, key []byte) publish.Result {
+func (ls *Publishing) keyedLine(l *engine.Loop, p *Request, key []byte) Result {
 	switch call := ls.keyed; {
 	case call != nil:
 		i := ls.resultIndex
 		switch {
 		case i >= len(call.keys) || call.keys[i] != string(key):
-			return publish.Result{Status: 400, Err: `"idempotency_key" was not read: write the field name without escapes`}
+			return Result{Status: 400, Err: `"idempotency_key" was not read: write the field name without escapes`}
 		case call.claimErr != "":
-			return publish.Result{Status: 503, Err: call.claimErr}
+			return Result{Status: 503, Err: call.claimErr}
 		case !call.claims[i].Won:
 			return ls.s.claimedResult(call.claims[i])
 		}
 		return ls.publish(l, p)
-	case ls.s.pubGlue.alone():
+	case ls.s.PubGlue.Alone():
 		return ls.publishKeyedNow(l, p, key)
 	default:
-		return publish.Result{Status: 400, Err: `"idempotency_key" was not read: write the field name without escapes`}
+		return Result{Status: 400, Err: `"idempotency_key" was not read: write the field name without escapes`}
 	}
 }
 
@@ -216,7 +215,7 @@ func (ls *Publishing) keyedLine(l *engine.Loop, p *publish.Request, key []byte) 
 // won (results by result index; nil: the publish did not happen), in one
 // round trip. A key that could not be recorded is logged: its retry may be
 // delivered again.
-func (cn *Publisher) recordKeys(keys []string, claims []cluster.Claim, results []publish.Result) {
+func (cn *Publisher) recordKeys(keys []string, claims []cluster.Claim, results []Result) {
 	var won []string
 	var answers [][]byte
 	for i, k := range keys {
@@ -226,20 +225,20 @@ func (cn *Publisher) recordKeys(keys []string, claims []cluster.Claim, results [
 		won = append(won, k)
 		var a []byte
 		if i < len(results) {
-			a = publish.IdemAnswer(&results[i])
+			a = IdemAnswer(&results[i])
 		}
 		answers = append(answers, a)
 	}
 	if len(won) == 0 {
 		return
 	}
-	if err := cn.idem.Record(cn.router.ForwardContext(time.Now()), won, answers); err != nil {
+	if err := cn.Idem.Record(cn.Router.ForwardContext(time.Now()), won, answers); err != nil {
 		cn.Log.Warn("idempotency keys not recorded: a retry may be delivered again", "keys", len(won), "err", err)
 	}
 }
 
 // answerKeyed answers a keyed call that published nothing.
-func (s *Publisher) answerKeyed(call *keyedCall, r publish.Result) {
-	job := &routeJob{from: call.from, keepAlive: call.keepAlive, results: []publish.Result{r}}
+func (s *Publisher) answerKeyed(call *KeyedCall, r Result) {
+	job := &RouteJob{from: call.from, keepAlive: call.keepAlive, results: []Result{r}}
 	s.answerRouted(job)
 }

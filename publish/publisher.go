@@ -1,4 +1,4 @@
-package server
+package publish
 
 import (
 	"sync/atomic"
@@ -18,29 +18,29 @@ import (
 // up before the loops start; then read-only but for the atomics.
 type Publisher struct {
 	*edge.Node
-	ids      push.IDs                       // message ids
-	resolver *route.Resolver[*edge.Message] // this node's subscribers of a push (route/resolve.go)
-	router   *route.Router[*edge.Message]   // the other nodes: set when the cluster starts
-	idem     cluster.Idempotency            // Idempotency-Key claims and answers (idempotency.go)
-	metrics  *admin.Metrics                 // histograms and counters of /metrics (admin/metrics.go)
+	IDs      push.IDs                       // message ids
+	Resolver *route.Resolver[*edge.Message] // this node's subscribers of a push (route/resolve.go)
+	Router   *route.Router[*edge.Message]   // the other nodes: set when the cluster starts
+	Idem     cluster.Idempotency            // Idempotency-Key claims and answers (idempotency.go)
+	Metrics  *admin.Metrics                 // histograms and counters of /metrics (admin/metrics.go)
 
-	messagesIn atomic.Uint64
-	duplicates atomic.Uint64 // publishes answered "duplicate": their idempotency key was seen
-	forwards   atomic.Uint64 // pushes forwarded to other nodes
+	MessagesIn atomic.Uint64
+	Duplicates atomic.Uint64 // publishes answered "duplicate": their idempotency key was seen
+	Forwards   atomic.Uint64 // pushes forwarded to other nodes
 
-	pubGlue PubGlue
+	PubGlue PubGlue
 }
 
 // PubGlue is what publishing asks of the node above it, filled in at
 // assembly.
 type PubGlue struct {
 	// alone reports a standalone node: nothing to route, no key to claim elsewhere.
-	alone func() bool
+	Alone func() bool
 	// keep stores a QoS 1 user message in its mailbox; routeStore when the
 	// routing job stores it (Redis) before it forwards.
-	keep func(user []byte, m *edge.Message, nowMs int64) (stored, routeStore bool, err error)
+	Keep func(user []byte, m *edge.Message, nowMs int64) (stored, routeStore bool, err error)
 	// asyncReply writes a whole answer to from, a connection held for it, on its loop.
-	asyncReply func(from engine.Handle, keepAlive httpcodec.Persist, answer []byte)
+	AsyncReply func(from engine.Handle, keepAlive httpcodec.Persist, answer []byte)
 }
 
 // Publishing is the publishing state of one loop: the request being
@@ -54,9 +54,25 @@ type Publishing struct {
 	loopPipes    // answer queues of api connections with routed requests in flight (pipeline.go)
 }
 
+// Publishing's task ops (engine.Task.Op), run through edge.Glue.Tasks;
+// the node's own start at nextOp.
+const (
+	OpKeyedPublish = edge.FirstGlueOp + iota // V *keyedCall: its keys are claimed; publish it for H
+	OpPipeReply                              // V *routeJob: a piped routed publish's answer for H (pipeline.go)
+	NextOp
+)
+
+// newPublishing is loop l's publishing state, of node p.
+func NewPublishing(l *edge.Loop, p *Publisher) *Publishing {
+	return &Publishing{Loop: l, s: p}
+}
+
 // submit hands work to the router without ever blocking a loop; false
 // when the router is saturated. Its goroutines start with the jobs: a
 // standalone node never has one.
-func (p *Publisher) submit(job func()) bool {
-	return p.router.Submit(job)
+func (p *Publisher) Submit(job func()) bool {
+	return p.Router.Submit(job)
 }
+
+// Init makes p the publishing side of node n.
+func (p *Publisher) Init(n *edge.Node) { p.Node = n }

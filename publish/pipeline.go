@@ -1,4 +1,4 @@
-package server
+package publish
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
-	"github.com/pushwire/pushwire/publish"
 )
 
 // Pipelined routed publishes (issue 17): a keep-alive api connection whose
@@ -66,11 +65,11 @@ const (
 type loopPipes struct {
 	pipes       map[engine.Handle]*answerQueue
 	sparePipes  []*answerQueue
-	pipedRouted bool // the request being served was handed to the router piped (publishServed)
+	PipedRouted bool // the request being served was handed to the router piped (publishServed)
 }
 
 // pipeOf is h's answer queue, nil when it has no request in flight.
-func (lp *loopPipes) pipeOf(h engine.Handle) *answerQueue {
+func (lp *loopPipes) PipeOf(h engine.Handle) *answerQueue {
 	if len(lp.pipes) == 0 {
 		return nil
 	}
@@ -162,8 +161,8 @@ func pipelines(req *httpcodec.Request, keepAlive bool) bool {
 // waitPipe decides, for a request read on an api connection, whether it
 // must wait for the requests in flight before it; true when it must: the
 // connection then stops being read until they are answered.
-func (ls *Publishing) waitPipe(c *edge.ConnState, req *httpcodec.Request, keepAlive bool) bool {
-	q := ls.pipeOf(c.H)
+func (ls *Publishing) WaitPipe(c *edge.ConnState, req *httpcodec.Request, keepAlive bool) bool {
+	q := ls.PipeOf(c.H)
 	switch {
 	case q == nil:
 		return false
@@ -179,8 +178,8 @@ func (ls *Publishing) waitPipe(c *edge.ConnState, req *httpcodec.Request, keepAl
 }
 
 // reply writes an answer to h, or queues it behind h's requests in flight.
-func (ls *Publishing) reply(l *engine.Loop, h engine.Handle, answer []byte) {
-	if q := ls.pipeOf(h); q != nil {
+func (ls *Publishing) Reply(l *engine.Loop, h engine.Handle, answer []byte) {
+	if q := ls.PipeOf(h); q != nil {
 		q.queue(answer)
 		return
 	}
@@ -189,30 +188,30 @@ func (ls *Publishing) reply(l *engine.Loop, h engine.Handle, answer []byte) {
 
 // dispatchPiped hands a routing job to the connection's lane and goes on
 // reading; the answer takes the next slot of its queue.
-func (ls *Publishing) dispatchPiped(l *engine.Loop, h engine.Handle, job *routeJob) {
-	q := ls.pipeOf(h)
+func (ls *Publishing) dispatchPiped(l *engine.Loop, h engine.Handle, job *RouteJob) {
+	q := ls.PipeOf(h)
 	if q == nil {
 		q = ls.borrowPipe(l, h)
 	}
 	job.seq, job.piped = q.push(), true
 	q.slots[job.seq%maxInFlight].read = l.Now()
-	ls.pipedRouted = true
+	ls.PipedRouted = true
 	ls.s.enqueue(q.lane, job)
 }
 
 // pipeAnswered runs on the loop when the router answered a piped job: it
 // fills its slot, writes what is now in order, and reads the connection
 // again if it waited for that.
-func (ls *Publishing) pipeAnswered(l *engine.Loop, job *routeJob) {
+func (ls *Publishing) PipeAnswered(l *engine.Loop, job *RouteJob) {
 	h := job.from
-	q := ls.pipeOf(h)
+	q := ls.PipeOf(h)
 	c := ls.Live(h)
 	if q == nil || c == nil {
 		return // closed meanwhile
 	}
 	sl := &q.slots[job.seq%maxInFlight]
 	sl.reply, sl.ready = job.reply, true
-	ls.s.metrics.ObservePublish(sl.read)
+	ls.s.Metrics.ObservePublish(sl.read)
 	l.Answer(h, q.write)
 	if q.wait != waitNone && c.Mode == edge.ModeAsync && (q.n == 0 || q.wait == waitRoom && q.n < maxInFlight) {
 		q.wait = waitNone
@@ -230,8 +229,8 @@ func (ls *Publishing) pipeAnswered(l *engine.Loop, job *routeJob) {
 // closeAfterPipe queues a refusal (a malformed request, a header timeout)
 // behind h's answers in flight and has the connection close after it; false
 // when h has none, and the refusal is written now.
-func (ls *Publishing) closeAfterPipe(h engine.Handle, answer []byte) bool {
-	q := ls.pipeOf(h)
+func (ls *Publishing) CloseAfterPipe(h engine.Handle, answer []byte) bool {
+	q := ls.PipeOf(h)
 	if q == nil {
 		return false
 	}
@@ -241,11 +240,11 @@ func (ls *Publishing) closeAfterPipe(h engine.Handle, answer []byte) bool {
 }
 
 // dropPipe forgets h's queue when h closes.
-func (ls *Publishing) dropPipe(h engine.Handle) {
-	if q := ls.pipeOf(h); q != nil {
+func (ls *Publishing) DropPipe(h engine.Handle) {
+	if q := ls.PipeOf(h); q != nil {
 		ls.returnPipe(q)
 	}
 }
 
 // hasBatchKey reports whether a batch body may carry idempotency keys.
-func hasBatchKey(body []byte) bool { return bytes.Contains(body, publish.BatchKeyField) }
+func hasBatchKey(body []byte) bool { return bytes.Contains(body, BatchKeyField) }
