@@ -77,7 +77,7 @@ func (la *loopAllow) forgetAllowed(sub conntable.Sub) {
 // topicAllowed reports whether subscriber sub, of user, may take topic: by
 // the patterns auth gave it or by --topic-acl. Without subscriber auth every
 // topic is allowed, as on a subscribe.
-func (ls *loopState) topicAllowed(sub conntable.Sub, user, topic []byte) bool {
+func (ls *SubLoop) topicAllowed(sub conntable.Sub, user, topic []byte) bool {
 	a := ls.s.auth
 	if a == nil {
 		return true

@@ -21,7 +21,7 @@ import (
 // goroutines, never by a loop, while the subscriber's connection waits in
 // modeAsync. Nothing of it stays with a connection once it is allowed.
 type authorizer struct {
-	s        *Server
+	s        *Subscribing
 	jwt      *auth.JWTVerifier // --jwt-secret; nil without
 	callback *auth.Callback    // --auth-url; nil without
 	acl      *auth.ACL         // --topic-acl; allows nothing when empty
@@ -47,7 +47,7 @@ const (
 
 // newAuthorizer builds the authorizer the settings ask for; nil when they
 // configure no subscriber auth.
-func newAuthorizer(s *Server) (*authorizer, error) {
+func newAuthorizer(s *Subscribing) (*authorizer, error) {
 	cfg := &s.Cfg
 	if cfg.AuthURL == "" && cfg.JWTSecret == "" {
 		return nil, nil
@@ -87,7 +87,7 @@ func (a *authorizer) close() {
 // The request is read through requestHeaders: an HTTP/1.x request, or an
 // HTTP/2 stream's (sub.stream set, c nil: the stream record waits, not the
 // connection).
-func (ls *loopState) authorize(l *engine.Loop, h engine.Handle, c *edge.ConnState, req requestHeaders, sub *subscription) {
+func (ls *SubLoop) authorize(l *engine.Loop, h engine.Handle, c *edge.ConnState, req requestHeaders, sub *subscription) {
 	a := ls.s.auth
 	token, hasToken := auth.BearerToken(req.Header("Authorization"))
 	if !hasToken && len(sub.q.Token) > 0 {
@@ -127,7 +127,7 @@ func (ls *loopState) authorize(l *engine.Loop, h engine.Handle, c *edge.ConnStat
 //
 // A user that is no valid name is the token's fault (401) or the callback's
 // (502, fromCallback).
-func (ls *loopState) admit(l *engine.Loop, h engine.Handle, c *edge.ConnState, sub *subscription, id *auth.Identity, fromCallback bool) {
+func (ls *SubLoop) admit(l *engine.Loop, h engine.Handle, c *edge.ConnState, sub *subscription, id *auth.Identity, fromCallback bool) {
 	a := ls.s.auth
 	user := publish.ViewBytes(id.User)
 	if len(user) > 0 && !push.ValidName(user) {
@@ -162,7 +162,7 @@ func (ls *loopState) admit(l *engine.Loop, h engine.Handle, c *edge.ConnState, s
 }
 
 // refuseSubscribe answers a denied subscribe (counted).
-func (ls *loopState) refuseSubscribe(l *engine.Loop, h engine.Handle, sub *subscription, status int, reason string) {
+func (ls *SubLoop) refuseSubscribe(l *engine.Loop, h engine.Handle, sub *subscription, status int, reason string) {
 	ls.s.auth.denied.Add(1)
 	ls.answerSubscribe(l, h, sub, status, reason)
 }
@@ -170,7 +170,7 @@ func (ls *loopState) refuseSubscribe(l *engine.Loop, h engine.Handle, sub *subsc
 // answerSubscribe answers a subscribe that does not start with status and a
 // JSON error, with the CORS headers a stream would have had (so that a page
 // on another origin can read why) and, for a 401, the scheme to use.
-func (ls *loopState) answerSubscribe(l *engine.Loop, h engine.Handle, sub *subscription, status int, reason string) {
+func (ls *SubLoop) answerSubscribe(l *engine.Loop, h engine.Handle, sub *subscription, status int, reason string) {
 	dst := httpcodec.AppendResponseHead(ls.Out[:0], status, sub.persist)
 	dst = ls.s.AppendCORS(dst, sub.origin)
 	if status == 401 {
@@ -182,7 +182,7 @@ func (ls *loopState) answerSubscribe(l *engine.Loop, h engine.Handle, sub *subsc
 		ls.Out = edge.HeadOnly(ls.Out)
 	}
 	if sub.stream != 0 {
-		ls.h2Finish(l, sub.stream, ls.Out, false)
+		ls.s.subGlue.h2Finish(l, sub.stream, ls.Out, false)
 		return
 	}
 	l.Write(h, ls.Out)
@@ -258,7 +258,7 @@ func (a *authorizer) ask(call *authCall) {
 var errAuthQueueTimeout = errors.New("auth callback not asked: no worker was free within --auth-timeout")
 
 // authDone runs on the subscriber's loop with the callback's verdict.
-func (ls *loopState) authDone(l *engine.Loop, call *authCall) {
+func (ls *SubLoop) authDone(l *engine.Loop, call *authCall) {
 	ls.resumeSubscribe(l, call.from, &call.sub, func(c *edge.ConnState) { ls.answerVerdict(l, call.from, c, call) })
 }
 
@@ -268,7 +268,7 @@ func (ls *loopState) authDone(l *engine.Loop, call *authCall) {
 // connection carry on as the answer left it. sub.stream is the HTTP/2
 // stream that asked, 0 for HTTP/1.x connection h (whose connState answer
 // gets).
-func (ls *loopState) resumeSubscribe(l *engine.Loop, h engine.Handle, sub *subscription, answer func(c *edge.ConnState)) bool {
+func (ls *SubLoop) resumeSubscribe(l *engine.Loop, h engine.Handle, sub *subscription, answer func(c *edge.ConnState)) bool {
 	if sub.stream != 0 { // an HTTP/2 stream asked (h2edge.go)
 		if st := ls.Stream(sub.stream); st != nil && st.Mode == edge.ModeAsync {
 			answer(nil)
@@ -298,7 +298,7 @@ func (ls *loopState) resumeSubscribe(l *engine.Loop, h engine.Handle, sub *subsc
 }
 
 // answerVerdict answers or starts a subscribe with the callback's verdict.
-func (ls *loopState) answerVerdict(l *engine.Loop, h engine.Handle, c *edge.ConnState, call *authCall) {
+func (ls *SubLoop) answerVerdict(l *engine.Loop, h engine.Handle, c *edge.ConnState, call *authCall) {
 	sub := &call.sub
 	switch v := &call.verdict; {
 	case ls.s.Draining.Load():

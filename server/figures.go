@@ -18,9 +18,7 @@ import (
 
 // counters are the node-wide totals /stats and /metrics report.
 type counters struct {
-	subscribes atomic.Uint64
-	polls      atomic.Uint64
-	acks       atomic.Uint64
+	acks atomic.Uint64
 
 	// HTTP/2 (h2conn.go)
 	h2Conns       atomic.Int64  // HTTP/2 connections open
@@ -29,10 +27,6 @@ type counters struct {
 	// --max-conns-per-user (userpolicy.go)
 	userRefused atomic.Uint64 // streams refused 409 (refuse)
 	userEvicted atomic.Uint64 // this node's streams kicked for a newer one of their user (oldest-out)
-	// Stream lifetime (lifetime.go)
-	ageCloses atomic.Uint64 // streams ended by --max-conn-age
-	refreshes atomic.Uint64 // refresh frames sent (auth expiring)
-	expiries  atomic.Uint64 // streams ended as their auth expired
 }
 
 // snapshot reads every figure once, for /stats and /metrics (admin/stats.go).
@@ -44,8 +38,8 @@ func (s *Server) snapshot() admin.Snapshot {
 	}
 	sn.EdgeConns = s.EdgeConns.Load()
 	sn.MessagesIn = s.MessagesIn.Load()
-	sn.Subscribes = s.counters.subscribes.Load()
-	sn.Polls = s.counters.polls.Load()
+	sn.Subscribes = s.subscribes.Load()
+	sn.Polls = s.polls.Load()
 	sn.Acks = s.counters.acks.Load()
 	sn.Duplicates = s.Duplicates.Load()
 	sn.PeersGone = s.cluster.links.Stats().Gone
@@ -65,7 +59,7 @@ func (s *Server) snapshot() admin.Snapshot {
 	sn.Draining = s.Draining.Load()
 	sn.H2Conns, sn.H2SlowStreams = s.counters.h2Conns.Load(), s.counters.h2SlowStreams.Load()
 	sn.UserConnsRefused, sn.UserConnsKicked = s.counters.userRefused.Load(), s.counters.userEvicted.Load()
-	sn.AgeCloses, sn.Refreshes, sn.Expiries = s.counters.ageCloses.Load(), s.counters.refreshes.Load(), s.counters.expiries.Load()
+	sn.AgeCloses, sn.Refreshes, sn.Expiries = s.ageCloses.Load(), s.refreshes.Load(), s.expiries.Load()
 	sn.Forwards, sn.Received = s.Forwards.Load(), s.cluster.received.Load()
 	sn.Dir = s.cluster.dir.Stats()
 	if s.auth != nil {

@@ -35,7 +35,7 @@ func parseLast(v []byte) (int, bool) {
 // writeGapIfMissed writes the gap frame when the user's QoS 1 mailbox lost
 // a message newer than since (lost, its mark: store/lost.go) or some topic's
 // history let go of one: the client missed it.
-func (ls *loopState) writeGapIfMissed(l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle, topics [][]byte, since, lost uint64, nowMs int64) bool {
+func (ls *SubLoop) writeGapIfMissed(l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle, topics [][]byte, since, lost uint64, nowMs int64) bool {
 	if lost > since || ls.topicGap(topics, since) {
 		ls.writeGap(l, sub, c, conn, since, nowMs)
 		return true
@@ -45,7 +45,7 @@ func (ls *loopState) writeGapIfMissed(l *engine.Loop, sub conntable.Sub, c *edge
 
 // topicGap reports whether some topic's history let go of a message newer
 // than since.
-func (ls *loopState) topicGap(topics [][]byte, since uint64) bool {
+func (ls *SubLoop) topicGap(topics [][]byte, since uint64) bool {
 	for _, t := range topics {
 		if ls.s.recent.Gap(conntable.Topics, t, since) {
 			return true
@@ -55,26 +55,16 @@ func (ls *loopState) topicGap(topics [][]byte, since uint64) bool {
 }
 
 // writeGap writes the gap frame for a resume from since.
-func (ls *loopState) writeGap(l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle, since uint64, nowMs int64) {
+func (ls *SubLoop) writeGap(l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle, since uint64, nowMs int64) {
 	ls.FrameTo(l, sub, c, conn, func(dst []byte) []byte {
 		return push.AppendGapFrame(dst, c.Format, nowMs, since, ls.s.Boundary)
 	})
 }
 
-// writeStoredGap writes the gap frame before a stream's stored messages read
-// from Redis (qoscluster.go) when the user's mailbox lost a message newer
-// than the stream's cursor, unless the stream got it as it started (a
-// topic's gap): one gap frame says it all.
-func (ls *loopState) writeStoredGap(l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle, b *replayBatch) {
-	if b.hasSince && !b.gapped && b.lost > b.since {
-		ls.writeGap(l, sub, c, conn, b.since, l.Now().UnixMilli())
-	}
-}
-
 // pollGap reports whether a long-poll's cursor is older than what is still
 // kept for one of its names (--poll-buffer, --topic-history): messages it
 // asked for were let go of before it came back.
-func (ls *loopState) pollGap(c *edge.SubState) bool {
+func (ls *SubLoop) pollGap(c *edge.SubState) bool {
 	for _, mb := range ls.subMembers(c) {
 		name, g, ok := ls.s.table.AppendName(ls.Names[:0], mb)
 		ls.Names = name
@@ -87,7 +77,7 @@ func (ls *loopState) pollGap(c *edge.SubState) bool {
 
 // appendLast appends the newest n messages of each topic's history, each
 // with a reference the caller releases.
-func (s *Server) appendLast(dst []*edge.Message, topics [][]byte, n int) []*edge.Message {
+func (s *Subscribing) appendLast(dst []*edge.Message, topics [][]byte, n int) []*edge.Message {
 	for _, t := range topics {
 		dst = s.recent.AppendLast(dst, conntable.Topics, t, n)
 	}

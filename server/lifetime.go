@@ -43,7 +43,7 @@ func (f streamLife) refreshed() bool    { return f&lifeRefreshed != 0 }
 // startLife sets the deadlines of stream s as it starts: its age limit, and
 // the expiry its auth gave (sn.expires, unix ms; 0 = none). A stream whose
 // auth ends within --refresh-before gets the refresh frame at once.
-func (ls *loopState) startLife(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle, sn *subscription) {
+func (ls *SubLoop) startLife(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle, sn *subscription) {
 	cfg, now := &ls.s.Cfg, l.Now()
 	var life streamLife
 	if cfg.MaxConnAge > 0 {
@@ -59,14 +59,14 @@ func (ls *loopState) startLife(l *engine.Loop, sub conntable.Sub, s *edge.SubSta
 }
 
 // ageLimit draws a stream's own age limit, uniformly in [0.9, 1]×--max-conn-age.
-func (ls *loopState) ageLimit() time.Duration {
+func (ls *SubLoop) ageLimit() time.Duration {
 	age := ls.s.Cfg.MaxConnAge
 	return age - time.Duration(ls.Rng.Uint64()%uint64(age/edge.AgeJitter+1))
 }
 
 // lifeStamp is t as a deadline stamp: never 0 (which means none), and none
 // when t lies beyond what limit holds (years after the node started).
-func (s *Server) lifeStamp(t time.Time, limit edge.Stamp) edge.Stamp {
+func (s *Subscribing) lifeStamp(t time.Time, limit edge.Stamp) edge.Stamp {
 	if t.Before(s.Started) {
 		return 1
 	}
@@ -78,7 +78,7 @@ func (s *Server) lifeStamp(t time.Time, limit edge.Stamp) edge.Stamp {
 
 // expStamp is an expiry as whole seconds since the second the node started,
 // rounded up: never 0 (none), and none beyond 68 years.
-func (s *Server) expStamp(t time.Time) edge.Stamp {
+func (s *Subscribing) expStamp(t time.Time) edge.Stamp {
 	d := t.Sub(s.Started.Truncate(time.Second))
 	secs := (d + time.Second - 1) / time.Second
 	if secs > lifeExpMask {
@@ -88,7 +88,7 @@ func (s *Server) expStamp(t time.Time) edge.Stamp {
 }
 
 // expTime is the time expStamp st stands for.
-func (s *Server) expTime(st edge.Stamp) time.Time {
+func (s *Subscribing) expTime(st edge.Stamp) time.Time {
 	return s.Started.Truncate(time.Second).Add(time.Duration(st) * time.Second)
 }
 
@@ -101,13 +101,13 @@ func (s *Server) expTime(st edge.Stamp) time.Time {
 // The expiry is enforced early rather than late: the stream ends on the
 // first visit within a visit interval of it, so it is never held past its
 // auth's end by more than a late tick.
-func (ls *loopState) lifeDue(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle, now time.Time, visitEvery time.Duration) bool {
+func (ls *SubLoop) lifeDue(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle, now time.Time, visitEvery time.Duration) bool {
 	life := streamLife(s.Timer)
 	if exp := life.expiry(); exp != 0 {
 		at := ls.s.expTime(exp)
 		switch {
 		case !now.Before(at.Add(-visitEvery)):
-			ls.s.counters.expiries.Add(1)
+			ls.s.expiries.Add(1)
 			ls.endStreamWith(l, sub, s, conn, nil)
 			return true
 		case !life.refreshed() && !now.Before(at.Add(-ls.s.Cfg.RefreshBefore)):
@@ -117,7 +117,7 @@ func (ls *loopState) lifeDue(l *engine.Loop, sub conntable.Sub, s *edge.SubState
 	}
 	if end := life.ageEnd(); end != 0 && !now.Before(ls.s.TimeOf(end)) && ls.AgeBudget > 0 {
 		ls.AgeBudget--
-		ls.s.counters.ageCloses.Add(1)
+		ls.s.ageCloses.Add(1)
 		f, nowMs, retry := s.Format, now.UnixMilli(), ls.s.Cfg.Retry.Milliseconds()
 		ls.endStreamWith(l, sub, s, conn, func(dst []byte) []byte {
 			return push.AppendReconnectFrame(dst, f, nowMs, retry, ls.s.Boundary)
@@ -128,10 +128,10 @@ func (ls *loopState) lifeDue(l *engine.Loop, sub conntable.Sub, s *edge.SubState
 }
 
 // refresh writes the refresh frame on stream s, once.
-func (ls *loopState) refresh(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle, now time.Time) {
+func (ls *SubLoop) refresh(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle, now time.Time) {
 	life := streamLife(s.Timer)
 	s.Timer = conntable.TimerID(life | lifeRefreshed)
-	ls.s.counters.refreshes.Add(1)
+	ls.s.refreshes.Add(1)
 	f, nowMs, expMs := s.Format, now.UnixMilli(), ls.s.expTime(life.expiry()).UnixMilli()
 	ls.FrameTo(l, sub, s, conn, func(dst []byte) []byte {
 		return push.AppendRefreshFrame(dst, f, nowMs, expMs, ls.s.Boundary)
@@ -143,7 +143,7 @@ func (ls *loopState) refresh(l *engine.Loop, sub conntable.Sub, s *edge.SubState
 // with its connection (once the frame is written, lingering), an HTTP/2
 // stream alone (END_STREAM). It leaves the table at once, so its key answers
 // 404 and nothing more is delivered to it.
-func (ls *loopState) endStreamWith(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle, frame func([]byte) []byte) {
+func (ls *SubLoop) endStreamWith(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle, frame func([]byte) []byte) {
 	if frame != nil {
 		ls.FrameTo(l, sub, s, conn, frame)
 	}
@@ -153,14 +153,7 @@ func (ls *loopState) endStreamWith(l *engine.Loop, sub conntable.Sub, s *edge.Su
 		})
 	}
 	if sub.IsStream() {
-		hc, st := ls.h2Of(conn), ls.Stream(sub)
-		if hc == nil || st == nil {
-			return
-		}
-		out, _ := hc.codec.WriteData(ls.h2out[:0], st.Id, nil, true)
-		ls.h2out = out
-		l.Write(conn, out)
-		ls.h2Forget(l, hc, sub)
+		ls.s.subGlue.h2End(l, sub, conn)
 		return
 	}
 	if s.Minor == edge.FramingChunked {
@@ -178,7 +171,7 @@ func (ls *loopState) endStreamWith(l *engine.Loop, sub conntable.Sub, s *edge.Su
 
 // exportLife is stream s's deadlines as absolute times for an upgrade's
 // handoff record (unix ms, 0 = none): stamps count from this process's start.
-func (s *Server) exportLife(st *edge.SubState) (ageEndMs, expiresMs int64, refreshed bool) {
+func (s *Subscribing) exportLife(st *edge.SubState) (ageEndMs, expiresMs int64, refreshed bool) {
 	life := streamLife(st.Timer)
 	if end := life.ageEnd(); end != 0 {
 		ageEndMs = s.TimeOf(end).UnixMilli()
@@ -192,7 +185,7 @@ func (s *Server) exportLife(st *edge.SubState) (ageEndMs, expiresMs int64, refre
 // importLife is a handed-over stream's deadlines in this process's stamps.
 // A stream that came without an age limit (from a build without one) gets
 // one drawn now when --max-conn-age is set, as a new stream would.
-func (ls *loopState) importLife(ageEndMs, expiresMs int64, refreshed bool, now time.Time) conntable.TimerID {
+func (ls *SubLoop) importLife(ageEndMs, expiresMs int64, refreshed bool, now time.Time) conntable.TimerID {
 	s := ls.s
 	var life streamLife
 	switch {

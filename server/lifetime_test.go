@@ -44,7 +44,7 @@ func TestMaxConnAgeBudget(t *testing.T) {
 		var now uint64
 		onLoop(t, s, 0, func(l *engine.Loop, ls *loopState) {
 			ls.Sweep(l, future)
-			now = s.counters.ageCloses.Load()
+			now = s.ageCloses.Load()
 		})
 		if now-ended > 1 {
 			t.Fatalf("sweep %d ended %d streams past their age; want at most the budget, 1", sweeps, now-ended)
@@ -65,7 +65,7 @@ func TestMaxConnAgeBudget(t *testing.T) {
 // TestStreamLifePacking: a stream's deadlines share subState.timer without
 // touching each other, and the refresh mark survives both.
 func TestStreamLifePacking(t *testing.T) {
-	s := &Server{Node: edge.Node{Started: time.Date(2026, 12, 6, 4, 0, 0, 300e6, time.UTC)}}
+	s := &Subscribing{Node: &edge.Node{Started: time.Date(2026, 12, 6, 4, 0, 0, 300e6, time.UTC)}}
 	age := s.lifeStamp(s.Started.Add(90*time.Minute), lifeAgeMask)
 	exp := s.expStamp(time.Date(2026, 12, 6, 5, 0, 0, 0, time.UTC))
 	life := streamLife(age) | streamLife(exp)<<lifeExpShift | lifeRefreshed

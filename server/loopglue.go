@@ -7,16 +7,16 @@ import (
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/httpcodec/h2"
 	"github.com/pushwire/pushwire/publish"
 )
 
 // The glue's task ops (engine.Task.Op), run through Glue.tasks.
 const (
-	opKick       = publish.NextOp + iota // close H (DELETE /conn/<key>)
-	opConnCall                           // V *asyncCall: describe, kick or ack H, answer on the caller's loop
-	opAsyncReply                         // V *asyncCall: write its answer to H and resume H
-	opReplay                             // V *replayBatch: a user's stored QoS 1 messages for H, in order
-	opAuthDone                           // V *authCall: the auth callback's verdict on H's subscribe
+	opKick       = nextSubOp + iota // close H (DELETE /conn/<key>)
+	opConnCall                      // V *asyncCall: describe, kick or ack H, answer on the caller's loop
+	opAsyncReply                    // V *asyncCall: write its answer to H and resume H
+	opReplay                        // V *replayBatch: a user's stored QoS 1 messages for H, in order
 	// The QoS 1 re-sync (resync.go):
 	opResyncHold   // V chan struct{}: hold the user streams' live messages; signal V
 	opResyncReplay // the node is registered again: replay what the held streams missed
@@ -33,13 +33,12 @@ type loopState struct {
 
 	loopH2                          // HTTP/2 connections' codecs and scratch (h2conn.go)
 	*publish.Publishing             // publishing: the request's route job, answer queues (publisher.go)
-	loopAllow                       // what auth allowed each stream, for server-side subscribes (allowsets.go)
-	presetKey           [2]uint64   // the next register's key bits, chosen by the user policy (userpolicy.go); zero: none
+	*SubLoop                        // subscribing: allowed sets, the preset key (subscribing.go)
 	answer              loopAnswers // the loop's edge.Answers (loopanswers.go)
 }
 
 func newLoopState(s *Server, l *edge.Loop) *loopState {
-	return &loopState{Loop: l, s: s, Publishing: publish.NewPublishing(l, &s.Publisher)}
+	return &loopState{Loop: l, s: s, Publishing: publish.NewPublishing(l, &s.Publisher), SubLoop: newSubLoop(l, &s.Subscribing)}
 }
 
 // makePubGlue is what publishing asks of the node (PubGlue).
@@ -52,6 +51,53 @@ func (s *Server) makePubGlue() publish.PubGlue {
 		AsyncReply: func(from engine.Handle, keepAlive httpcodec.Persist, answer []byte) {
 			call := &asyncCall{from: from, keepAlive: keepAlive, reply: answer}
 			s.Eng.Submit(from.Loop(), engine.Task{H: from, Op: opAsyncReply, V: call})
+		},
+	}
+}
+
+// makeSubGlue is what subscribing asks of the node (SubGlue).
+func (s *Server) makeSubGlue() SubGlue {
+	on := func(l *engine.Loop) *loopState { return s.loops[l.Index()] }
+	return SubGlue{
+		fetch: func(h engine.Handle, user []byte, since uint64, hasSince, gapped bool) bool {
+			return s.store.fetch(h, user, since, hasSince, gapped)
+		},
+		resume: func(user []byte, since uint64, nowMs int64) { s.store.resume(user, since, nowMs) },
+		appendNow: func(dst []*edge.Message, user []byte, nowMs int64) ([]*edge.Message, uint64) {
+			return s.store.appendNow(dst, user, nowMs)
+		},
+		joined: func(g conntable.Group, name []byte) { s.cluster.joined(g, name) },
+		left:   func(g conntable.Group, name []byte) { s.cluster.left(g, name) },
+		gateUser: func(l *engine.Loop, h engine.Handle, c *edge.ConnState, sn *subscription) bool {
+			return on(l).gateUser(l, h, c, sn)
+		},
+		streamLeft: func(sub conntable.Sub, st *edge.SubState) { s.loops[sub.Loop()].streamLeft(sub, st) },
+		h2Start:    func(l *engine.Loop, sn *subscription) { on(l).h2Start(l, sn) },
+		h2AnswerPoll: func(l *engine.Loop, sub conntable.Sub, c *edge.SubState, extra []*edge.Message, final bool) bool {
+			return on(l).h2AnswerPoll(l, sub, c, extra, final)
+		},
+		h2Finish: func(l *engine.Loop, from conntable.Sub, answer []byte, head bool) {
+			on(l).h2Finish(l, from, answer, head)
+		},
+		h2End: func(l *engine.Loop, sub conntable.Sub, conn engine.Handle) {
+			ls := on(l)
+			hc, st := ls.h2Of(conn), ls.Stream(sub)
+			if hc == nil || st == nil {
+				return
+			}
+			out, _ := hc.codec.WriteData(ls.h2out[:0], st.Id, nil, true)
+			ls.h2out = out
+			l.Write(conn, out)
+			ls.h2Forget(l, hc, sub)
+		},
+		h2Cancel: func(l *engine.Loop, sub conntable.Sub, conn engine.Handle) bool {
+			ls := on(l)
+			hc := ls.h2Of(conn)
+			if hc == nil {
+				return false
+			}
+			ls.h2Reset(l, hc, sub, conn, h2.Cancel)
+			return true
 		},
 	}
 }

@@ -19,26 +19,26 @@ import (
 // after --poll-timeout. The subscriber is in the table while it waits, so
 // pushes reach it like a stream. sub is an HTTP/1.x connection's subscriber
 // or an HTTP/2 stream's.
-func (ls *loopState) poll(l *engine.Loop, sub conntable.Sub, c *edge.SubState, sn *subscription) {
+func (ls *SubLoop) poll(l *engine.Loop, sub conntable.Sub, c *edge.SubState, sn *subscription) {
 	since, hasSince := sn.since, sn.hasSince
 	if !hasSince {
 		// A first poll waits for what comes next, from any node.
-		since = max(ls.s.IDs.Last(), push.IDFloor(l.Now()))
+		since = max(ls.s.ids.Last(), push.IDFloor(l.Now()))
 	}
 	c.Cursor = since
 	if hasSince && c.HasUser {
 		// since acknowledges what this node answered the user's polls and
 		// streams up to it (sentlog.go).
-		ls.s.store.resume(ls.subUser(c), since, l.Now().UnixMilli())
+		ls.s.subGlue.resume(ls.subUser(c), since, l.Now().UnixMilli())
 	}
 	c.Format = push.Poll
 	c.Minor = sn.minor
 	c.Mode = edge.ModePoll
 	c.CloseAfterPoll = !sn.keepAlive
 	c.Origin = sn.origin
-	ls.s.counters.polls.Add(1)
+	ls.s.polls.Add(1)
 	if c.HasUser {
-		ls.s.store.fetch(engine.Handle(sub), ls.subUser(c), since, hasSince, false)
+		ls.s.subGlue.fetch(engine.Handle(sub), ls.subUser(c), since, hasSince, false)
 	}
 	if !ls.pollAnswer(l, sub, c, nil, false) {
 		ls.SetSubTimer(sub, c, edge.TimerPoll, l.Now().Add(ls.s.Cfg.PollTimeout))
@@ -47,9 +47,9 @@ func (ls *loopState) poll(l *engine.Loop, sub conntable.Sub, c *edge.SubState, s
 
 // pollAnswer answers waiting long-poll subscriber sub through its
 // transport; see answerPoll.
-func (ls *loopState) pollAnswer(l *engine.Loop, sub conntable.Sub, c *edge.SubState, extra []*edge.Message, final bool) bool {
+func (ls *SubLoop) pollAnswer(l *engine.Loop, sub conntable.Sub, c *edge.SubState, extra []*edge.Message, final bool) bool {
 	if sub.IsStream() {
-		return ls.h2AnswerPoll(l, sub, c, extra, final)
+		return ls.s.subGlue.h2AnswerPoll(l, sub, c, extra, final)
 	}
 	h := engine.Handle(sub)
 	return ls.answerPoll(l, h, ls.Live(h), extra, final)
@@ -59,7 +59,7 @@ func (ls *loopState) pollAnswer(l *engine.Loop, sub conntable.Sub, c *edge.SubSt
 // poll's user and topics. It runs before the poll enters the table, and the
 // poll looks at the store after: a message published meanwhile is either kept
 // for it or handed to it.
-func (ls *loopState) pollInterest(q *edge.QueryParams, now time.Time) {
+func (ls *SubLoop) pollInterest(q *edge.QueryParams, now time.Time) {
 	ls.s.recent.Interest(conntable.Users, q.User, now)
 	for _, t := range q.Topics {
 		ls.s.recent.Interest(conntable.Topics, t, now)
@@ -70,7 +70,7 @@ func (ls *loopState) pollInterest(q *edge.QueryParams, now time.Time) {
 // every kept message newer than its cursor, plus extra. With nothing to send
 // it answers 204 only when the wait is over (final); it reports whether it
 // answered.
-func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *edge.ConnState, extra []*edge.Message, final bool) bool {
+func (ls *SubLoop) answerPoll(l *engine.Loop, h engine.Handle, c *edge.ConnState, extra []*edge.Message, final bool) bool {
 	body, ok := ls.pollBody(l, h, &c.SubState, extra, final)
 	if !ok {
 		return false
@@ -104,7 +104,7 @@ func (ls *loopState) answerPoll(l *engine.Loop, h engine.Handle, c *edge.ConnSta
 // handle h carries): every kept message newer than its cursor, plus extra,
 // as the JSON body in ls.frame (empty: 204). ok is false when there is
 // nothing to send and the wait is not over (final).
-func (ls *loopState) pollBody(l *engine.Loop, h engine.Handle, c *edge.SubState, extra []*edge.Message, final bool) (body []byte, ok bool) {
+func (ls *SubLoop) pollBody(l *engine.Loop, h engine.Handle, c *edge.SubState, extra []*edge.Message, final bool) (body []byte, ok bool) {
 	msgs := ls.Pending[:0]
 	lost := ls.Lost // the user's QoS 1 lost mark (store/lost.go): read from Redis, or by appendNow
 	for _, mb := range ls.subMembers(c) {
@@ -115,7 +115,7 @@ func (ls *loopState) pollBody(l *engine.Loop, h engine.Handle, c *edge.SubState,
 		}
 		if g == conntable.Users {
 			var mark uint64
-			msgs, mark = ls.s.store.appendNow(msgs, name, l.Now().UnixMilli())
+			msgs, mark = ls.s.subGlue.appendNow(msgs, name, l.Now().UnixMilli())
 			lost = max(lost, mark)
 		}
 		msgs = ls.s.recent.AppendSince(msgs, g, name, c.Cursor)
@@ -170,7 +170,7 @@ func (ls *loopState) pollBody(l *engine.Loop, h engine.Handle, c *edge.SubState,
 
 // appendPollAnswer appends a long-poll's answer: 200 with body, or 204
 // when body is empty.
-func (ls *loopState) appendPollAnswer(dst []byte, keepAlive httpcodec.Persist, origin uint8, body []byte) []byte {
+func (ls *SubLoop) appendPollAnswer(dst []byte, keepAlive httpcodec.Persist, origin uint8, body []byte) []byte {
 	status := 200
 	if len(body) == 0 {
 		status = 204
@@ -188,7 +188,7 @@ func (ls *loopState) appendPollAnswer(dst []byte, keepAlive httpcodec.Persist, o
 // sentBefore reports whether this node already answered or wrote the QoS 1
 // user message m to one of its user's connections (sentlog.go): a long-poll
 // answers it again flagged as a resend.
-func (ls *loopState) sentBefore(m *edge.Message) bool {
+func (ls *SubLoop) sentBefore(m *edge.Message) bool {
 	user, ok := push.UserOf(m.To)
 	if !ok {
 		return false

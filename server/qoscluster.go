@@ -140,16 +140,6 @@ func (ls *loopState) writeReplay(l *engine.Loop, h engine.Handle, b *replayBatch
 	ls.DropHeld(l, h)
 }
 
-// resent decides whether a replayed stored message is flagged as a resend:
-// a client that resumes from a cursor says what it has, so only ids up to it
-// are; otherwise those this node already sent to a connection of the user.
-func resent(sentToUser, hasSince bool, since, id uint64) bool {
-	if hasSince {
-		return id <= since
-	}
-	return sentToUser
-}
-
 // inBatch reports whether msgs, in id order, holds id.
 func inBatch(msgs []*edge.Message, id uint64) bool {
 	_, found := slices.BinarySearchFunc(msgs, id, func(m *edge.Message, id uint64) int { return cmp.Compare(m.Seq, id) })
@@ -185,4 +175,14 @@ func (cn *clusterNode) ackStored(call *asyncCall, user []byte, ids []uint64) {
 func appendAcked(dst []byte, n int) []byte {
 	dst = strconv.AppendInt(append(dst, `{"acked":`...), int64(n), 10)
 	return append(dst, '}')
+}
+
+// writeStoredGap writes the gap frame before a stream's stored messages read
+// from Redis (qoscluster.go) when the user's mailbox lost a message newer
+// than the stream's cursor, unless the stream got it as it started (a
+// topic's gap): one gap frame says it all.
+func (ls *loopState) writeStoredGap(l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle, b *replayBatch) {
+	if b.hasSince && !b.gapped && b.lost > b.since {
+		ls.writeGap(l, sub, c, conn, b.since, l.Now().UnixMilli())
+	}
 }

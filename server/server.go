@@ -30,16 +30,13 @@ import (
 // Server is one pushwire node.
 type Server struct {
 	edge.Node         // the loops' shared state, the engine.Handler (edge/node.go)
-	publish.Publisher // publishing: ids, resolver, router, idempotency keys (publisher.go)
+	publish.Publisher // publishing: ids, resolver, router, idempotency keys (publish/publisher.go)
+	Subscribing       // subscribing: the table, the recent store, auth, hooks (subscribing.go)
 	loops             []*loopState
-	table             *conntable.Table
 	store             *qosMailbox // QoS 1 messages per user, in memory or Redis (mailbox.go)
-	recent            *store.Recent[*edge.Message]
 
 	cluster *clusterNode        // the directory and links: in memory when standalone
 	idemMem *cluster.IdemMemory // idem when it is in memory; nil with Redis
-	auth    *authorizer         // subscriber auth (SPEC §6); nil when none is configured
-	hooks   *hooks.Sender       // lifecycle webhooks (SPEC §6); nil without --hook-url
 
 	running  atomic.Bool // the loops run: tasks submitted to them are taken
 	counters counters
@@ -63,6 +60,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{Node: edge.Node{Cfg: cfg, Log: log, Started: time.Now()}, stopped: make(chan struct{})}
 	s.Publisher.Init(&s.Node)
+	s.Subscribing.Init(&s.Node, &s.IDs)
 	s.Debug = log.Enabled(context.Background(), slog.LevelDebug)
 	s.ID = cfg.NodeID
 	if s.ID == "" {
@@ -83,7 +81,7 @@ func New(cfg Config) (*Server, error) {
 	s.PerIP = edge.NewIPCounter(cfg.MaxConnsPerIP)
 	s.Rates = edge.NewRateLimiter(cfg.PublishRate)
 	var err error
-	if s.auth, err = newAuthorizer(s); err != nil {
+	if s.auth, err = newAuthorizer(&s.Subscribing); err != nil {
 		return nil, err
 	}
 	limit, err := engine.RaiseOpenFilesLimit()
@@ -124,6 +122,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.Node.Glue = s.makeGlue()
 	s.PubGlue = s.makePubGlue()
+	s.subGlue = s.makeSubGlue()
 	s.Metrics = admin.NewMetrics(len(s.loops), Version())
 	if cfg.HookURL != "" { // last: it starts a goroutine
 		if s.hooks, err = hooks.New(hooks.Options{URL: cfg.HookURL, Queue: cfg.HookQueue, Logger: log}); err != nil {

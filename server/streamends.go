@@ -4,7 +4,6 @@ import (
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
-	"github.com/pushwire/pushwire/httpcodec/h2"
 	"github.com/pushwire/pushwire/push"
 )
 
@@ -12,7 +11,7 @@ import (
 // the given framing, and enters it in the table as q asks: a subscriber that
 // shares its connection. The caller writes the answer's head, then starts
 // it (startStream).
-func (ls *loopState) openStream(conn engine.Handle, id uint32, framing uint8, q *edge.QueryParams) (conntable.Sub, *edge.StreamSub) {
+func (ls *SubLoop) openStream(conn engine.Handle, id uint32, framing uint8, q *edge.QueryParams) (conntable.Sub, *edge.StreamSub) {
 	sub, st := ls.NewStream(conn, id)
 	st.Minor = framing
 	ls.register(sub, &st.SubState, q)
@@ -21,7 +20,7 @@ func (ls *loopState) openStream(conn engine.Handle, id uint32, framing uint8, q 
 
 // dropStream ends stream subscriber sub: out of the table, its held
 // messages released, its record freed. Its connection carries on.
-func (ls *loopState) dropStream(l *engine.Loop, sub conntable.Sub) {
+func (ls *SubLoop) dropStream(l *engine.Loop, sub conntable.Sub) {
 	st := ls.Stream(sub)
 	if st == nil {
 		return
@@ -38,7 +37,7 @@ func (ls *loopState) dropStream(l *engine.Loop, sub conntable.Sub) {
 // frame is the kicked control frame (SPEC §3), so its client knows it was
 // ended on purpose; then a connection's only subscriber ends with its
 // connection (once the frame is written), an HTTP/2 stream alone (END_STREAM).
-func (ls *loopState) kick(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle) {
+func (ls *SubLoop) kick(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle) {
 	if s.Mode != edge.ModeStream {
 		if sub.IsStream() {
 			ls.endStream(l, sub, conn)
@@ -54,9 +53,8 @@ func (ls *loopState) kick(l *engine.Loop, sub conntable.Sub, s *edge.SubState, c
 }
 
 // endStream ends stream subscriber sub on its transport, then drops it.
-func (ls *loopState) endStream(l *engine.Loop, sub conntable.Sub, conn engine.Handle) {
-	if hc := ls.h2Of(conn); hc != nil {
-		ls.h2Reset(l, hc, sub, conn, h2.Cancel)
+func (ls *SubLoop) endStream(l *engine.Loop, sub conntable.Sub, conn engine.Handle) {
+	if ls.s.subGlue.h2Cancel(l, sub, conn) {
 		return
 	}
 	ls.dropStream(l, sub)

@@ -36,7 +36,7 @@ type subscription struct {
 
 // subscribe reads a subscribe request (SPEC §3) and starts it, or with auth
 // configured (SPEC §6) has it allowed first.
-func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *edge.ConnState, req *httpcodec.Request) {
+func (ls *SubLoop) subscribe(l *engine.Loop, h engine.Handle, c *edge.ConnState, req *httpcodec.Request) {
 	sub, reason := ls.readSubscribe(req.Query(), req.Header("Accept"), req.Header("Last-Event-ID"), req.Header("Origin"))
 	if reason != "" {
 		ls.AnswerError(l, h, req, 400, reason)
@@ -53,7 +53,7 @@ func (ls *loopState) subscribe(l *engine.Loop, h engine.Handle, c *edge.ConnStat
 // readSubscribe reads a subscribe request's query and headers into a
 // subscription (its transport fields left to the caller), or says why it is
 // a 400. Both HTTP/1.x and HTTP/2 subscribes are read here.
-func (ls *loopState) readSubscribe(query, accept, lastEventID, origin []byte) (subscription, string) {
+func (ls *SubLoop) readSubscribe(query, accept, lastEventID, origin []byte) (subscription, string) {
 	ls.Query = edge.ParseQuery(&ls.Q, query, ls.Query[:0])
 	q := &ls.Q
 	if q.Bad {
@@ -84,12 +84,12 @@ func (ls *loopState) readSubscribe(query, accept, lastEventID, origin []byte) (s
 
 // start enters an allowed subscription in the table and starts its stream
 // or long-poll on an HTTP/1.x connection, whose one subscriber c carries.
-func (ls *loopState) start(l *engine.Loop, h engine.Handle, c *edge.ConnState, sub *subscription) {
+func (ls *SubLoop) start(l *engine.Loop, h engine.Handle, c *edge.ConnState, sub *subscription) {
 	if sub.stream != 0 {
-		ls.h2Start(l, sub)
+		ls.s.subGlue.h2Start(l, sub)
 		return
 	}
-	if ls.gateUser(l, h, c, sub) { // userpolicy.go
+	if ls.s.subGlue.gateUser(l, h, c, sub) { // userpolicy.go
 		return
 	}
 	defer func() { ls.presetKey = [2]uint64{} }()
@@ -121,12 +121,12 @@ func (ls *loopState) start(l *engine.Loop, h engine.Handle, c *edge.ConnState, s
 // startStream starts the stream of subscriber sub, registered, once its
 // transport wrote the answer's head: the registered frame, then what it
 // must be replayed, before anything live.
-func (ls *loopState) startStream(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle, sn *subscription, keyText []byte) {
+func (ls *SubLoop) startStream(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle, sn *subscription, keyText []byte) {
 	q, f := sn.q, sn.format
 	s.Format = f
 	s.Mode = edge.ModeStream
 	ls.keepAllowed(sub, sn.id)
-	ls.s.counters.subscribes.Add(1)
+	ls.s.subscribes.Add(1)
 	if ls.s.hooks != nil {
 		ls.s.hooks.Connect(keyText, q.User, ls.s.ID, l.Now())
 	}
@@ -140,14 +140,14 @@ func (ls *loopState) startStream(l *engine.Loop, sub conntable.Sub, s *edge.SubS
 	// The QoS 1 paths (sentlog.go, store) key streams by engine.Handle: a
 	// Sub has its layout, and for an HTTP/1.x subscriber it is the
 	// connection's handle.
-	if h := engine.Handle(sub); len(q.User) > 0 && ls.s.store.fetch(h, q.User, sn.since, sn.hasSince, gapped) {
+	if h := engine.Handle(sub); len(q.User) > 0 && ls.s.subGlue.fetch(h, q.User, sn.since, sn.hasSince, gapped) {
 		ls.Held[h] = nil // live messages wait for the replay (holdLive)
 	}
 }
 
 // appendStreamHead appends the head of a stream answer; keyText is left out
 // when empty (HEAD: no stream, so no key).
-func (ls *loopState) appendStreamHead(dst []byte, sub *subscription, p httpcodec.Persist, keyText []byte) []byte {
+func (ls *SubLoop) appendStreamHead(dst []byte, sub *subscription, p httpcodec.Persist, keyText []byte) []byte {
 	dst = httpcodec.AppendResponseHead(dst, 200, p)
 	dst = httpcodec.AppendHeader(dst, "Cache-Control", "no-cache")
 	dst = httpcodec.AppendHeader(dst, "X-Accel-Buffering", "no")
@@ -179,7 +179,7 @@ func parseSince(param, header []byte) (since uint64, ok bool, err error) {
 
 // register gives subscriber sub a conn key and enters it and its
 // memberships in the table.
-func (ls *loopState) register(sub conntable.Sub, s *edge.SubState, q *edge.QueryParams) {
+func (ls *SubLoop) register(sub conntable.Sub, s *edge.SubState, q *edge.QueryParams) {
 	keys, i := ls.KeysOf(sub)
 	r := ls.presetKey
 	if r == ([2]uint64{}) {
@@ -203,17 +203,17 @@ func (ls *loopState) register(sub conntable.Sub, s *edge.SubState, q *edge.Query
 
 // join enters sub in a user or topic; the first subscriber of a name on this
 // node registers the name in the directory.
-func (ls *loopState) join(sub conntable.Sub, s *edge.SubState, g conntable.Group, name []byte) {
+func (ls *SubLoop) join(sub conntable.Sub, s *edge.SubState, g conntable.Group, name []byte) {
 	m, first := ls.s.table.JoinFirst(g, name, sub)
 	ls.addMember(s, m)
 	if first {
-		ls.s.cluster.joined(g, name)
+		ls.s.subGlue.joined(g, name)
 	}
 }
 
 // addMember keeps a membership token: inline while there is room, then in a
 // side list.
-func (ls *loopState) addMember(s *edge.SubState, m conntable.Membership) {
+func (ls *SubLoop) addMember(s *edge.SubState, m conntable.Membership) {
 	for i := range s.Member {
 		if s.Member[i] == 0 {
 			s.Member[i] = m
@@ -233,12 +233,12 @@ func (ls *loopState) addMember(s *edge.SubState, m conntable.Membership) {
 }
 
 // memberships returns c's tokens (its connection's subscriber).
-func (ls *loopState) memberships(c *edge.ConnState) []conntable.Membership {
+func (ls *SubLoop) memberships(c *edge.ConnState) []conntable.Membership {
 	return ls.subMembers(&c.SubState)
 }
 
 // subMembers returns s's tokens in a slice valid until the next call.
-func (ls *loopState) subMembers(s *edge.SubState) []conntable.Membership {
+func (ls *SubLoop) subMembers(s *edge.SubState) []conntable.Membership {
 	ms := ls.MemberScratch[:0]
 	for _, m := range s.Member {
 		if m != 0 {
@@ -253,11 +253,11 @@ func (ls *loopState) subMembers(s *edge.SubState) []conntable.Membership {
 }
 
 // userName returns the user of c's subscriber; see subUser.
-func (ls *loopState) userName(c *edge.ConnState) []byte { return ls.subUser(&c.SubState) }
+func (ls *SubLoop) userName(c *edge.ConnState) []byte { return ls.subUser(&c.SubState) }
 
 // subUser returns s's user, read back from the table into ls.names; nil
 // when s has none. Valid until the next subUser or topicNames call.
-func (ls *loopState) subUser(s *edge.SubState) []byte {
+func (ls *SubLoop) subUser(s *edge.SubState) []byte {
 	if !s.HasUser {
 		return nil
 	}
@@ -267,13 +267,13 @@ func (ls *loopState) subUser(s *edge.SubState) []byte {
 }
 
 // unsubscribe takes c's subscriber out of the table.
-func (ls *loopState) unsubscribe(l *engine.Loop, c *edge.ConnState) {
+func (ls *SubLoop) unsubscribe(l *engine.Loop, c *edge.ConnState) {
 	ls.leave(l, conntable.ConnSub(conntable.Handle(c.H)), &c.SubState)
 }
 
 // leave takes subscriber sub out of the table.
-func (ls *loopState) leave(l *engine.Loop, sub conntable.Sub, s *edge.SubState) {
-	ls.streamLeft(sub, s)                           // userpolicy.go
+func (ls *SubLoop) leave(l *engine.Loop, sub conntable.Sub, s *edge.SubState) {
+	ls.s.subGlue.streamLeft(sub, s)                 // userpolicy.go
 	if ls.s.hooks != nil && s.Format != push.Poll { // streams only: start told the hook
 		var key [edge.KeyTextLen + 65]byte
 		keyText := ls.s.AppendKeyText(key[:0], ls.KeyOf(sub))
@@ -283,7 +283,7 @@ func (ls *loopState) leave(l *engine.Loop, sub conntable.Sub, s *edge.SubState) 
 		name, g, last := ls.s.table.LeaveLast(ls.Names[:0], m)
 		ls.Names = name
 		if last {
-			ls.s.cluster.left(g, name)
+			ls.s.subGlue.left(g, name)
 		}
 	}
 	if s.More != 0 {
@@ -301,7 +301,7 @@ func (ls *loopState) leave(l *engine.Loop, sub conntable.Sub, s *edge.SubState) 
 // replay writes, before anything live, the unacknowledged QoS 1 messages of
 // the user and, when the client resumes from an id, the topic history after it.
 // It reports whether it wrote the gap frame.
-func (ls *loopState) replay(l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle, q *edge.QueryParams, sn *subscription) (gapped bool) {
+func (ls *SubLoop) replay(l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle, q *edge.QueryParams, sn *subscription) (gapped bool) {
 	since, hasSince := sn.since, sn.hasSince
 	h := engine.Handle(sub) // the QoS 1 paths' key: see startStream
 	nowMs := l.Now().UnixMilli()
@@ -310,9 +310,9 @@ func (ls *loopState) replay(l *engine.Loop, sub conntable.Sub, c *edge.SubState,
 	var lost uint64 // the user's lost mark (store/lost.go)
 	if len(q.User) > 0 {
 		if hasSince { // what this node sent the user up to since (sentlog.go)
-			ls.s.store.resume(q.User, since, nowMs)
+			ls.s.subGlue.resume(q.User, since, nowMs)
 		}
-		msgs, lost = ls.s.store.appendNow(msgs, q.User, nowMs)
+		msgs, lost = ls.s.subGlue.appendNow(msgs, q.User, nowMs)
 		if len(msgs) > 0 {
 			sent = ls.s.Sent.AppendEntries(ls.SentScratch[:0], q.User)
 		}
@@ -349,7 +349,7 @@ func (ls *loopState) replay(l *engine.Loop, sub conntable.Sub, c *edge.SubState,
 // head has no Content-Length (its body is not known before messages come).
 // The connection stays open as the head says: HTTP/1.0 streams are
 // close-delimited, so their head says "Connection: close" and it closes.
-func (ls *loopState) answerSubscribeHead(l *engine.Loop, h engine.Handle, c *edge.ConnState, sub *subscription) {
+func (ls *SubLoop) answerSubscribeHead(l *engine.Loop, h engine.Handle, c *edge.ConnState, sub *subscription) {
 	p := sub.persist
 	if sub.format == push.Poll {
 		dst := httpcodec.AppendResponseHead(ls.Out[:0], 200, p)
@@ -368,4 +368,14 @@ func (ls *loopState) answerSubscribeHead(l *engine.Loop, h engine.Handle, c *edg
 		c.Mode = edge.ModeClosing
 		l.CloseAfterFlush(h)
 	}
+}
+
+// resent decides whether a replayed stored message is flagged as a resend:
+// a client that resumes from a cursor says what it has, so only ids up to it
+// are; otherwise those this node already sent to a connection of the user.
+func resent(sentToUser, hasSince bool, since, id uint64) bool {
+	if hasSince {
+		return id <= since
+	}
+	return sentToUser
 }
