@@ -89,9 +89,9 @@ func (ls *loopState) runConnCall(l *engine.Loop, call *asyncCall) {
 		status, body = 404, httpcodec.AppendErrorObject(nil, "no live connection with that key on this node")
 	case call.kind == asyncKick:
 		body = []byte(`{"kicked":true}`)
-		ls.kick(l, conntable.Sub(call.target), c, conn)
+		ls.Kick(l, conntable.Sub(call.target), c, conn)
 	case call.kind == asyncAck:
-		user := ls.subUser(c)
+		user := ls.SubUser(c)
 		if user == nil {
 			status, body = 400, httpcodec.AppendErrorObject(nil, "this connection has no user, so nothing is stored for it")
 			break
@@ -116,11 +116,11 @@ func (ls *loopState) appendConnInfo(dst []byte, l *engine.Loop, sub conntable.Su
 	dst = append(dst, `","node":`...)
 	dst = httpcodec.AppendJSONString(dst, []byte(ls.s.ID))
 	dst = append(dst, `,"user":`...)
-	dst = httpcodec.AppendJSONString(dst, ls.subUser(c))
+	dst = httpcodec.AppendJSONString(dst, ls.SubUser(c))
 	dst = append(dst, `,"topics":[`...)
 	first := true
-	for _, m := range ls.subMembers(c) {
-		name, g, ok := ls.s.table.AppendName(ls.Names[:0], m)
+	for _, m := range ls.SubMembers(c) {
+		name, g, ok := ls.s.Table.AppendName(ls.Names[:0], m)
 		ls.Names = name
 		if !ok || g != conntable.Topics {
 			continue

@@ -85,7 +85,7 @@ func startCluster(s *Server) (*clusterNode, error) {
 	}
 	s.idemMem = cluster.NewIdemMemory(s.IdemOptions())
 	cn.idem = s.idemMem
-	cn.mem = cluster.NewMemDirectory(shared, cluster.Node{ID: s.ID, Addr: advertise}, tableHoldings{s.table})
+	cn.mem = cluster.NewMemDirectory(shared, cluster.Node{ID: s.ID, Addr: advertise}, tableHoldings{s.Table})
 	cn.dir = cn.mem
 	cn.dir.Start(context.Background()) // in memory: cannot fail
 	cn.startLinks()
@@ -143,7 +143,7 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 func (cn *clusterNode) startLinks() {
 	s := cn.s
 	cn.links = cluster.NewLinks(s.ID, cn.dir, cluster.LinkOptions{Logger: s.Log, Observer: s.Metrics.LinkObserver()})
-	cn.presence = admin.NewPresence(s.ID, s.table, cn.dir, cn.alone, lookupTimeout, s.Log)
+	cn.presence = admin.NewPresence(s.ID, s.Table, cn.dir, cn.alone, lookupTimeout, s.Log)
 	cn.presence.Change = cn.changeLocal // server-side subscriptions and the user policy's queries (subscriptions.go)
 	cn.users = cn.newUserConns()
 	cn.router = route.New(route.Options[*edge.Message]{Self: s.ID, Dir: cn.dir, Links: cn.links,

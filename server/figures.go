@@ -32,14 +32,14 @@ type counters struct {
 // snapshot reads every figure once, for /stats and /metrics (admin/stats.go).
 func (s *Server) snapshot() admin.Snapshot {
 	var sn admin.Snapshot
-	sn.Users, sn.Topics = s.table.Counts()
+	sn.Users, sn.Topics = s.Table.Counts()
 	for _, ls := range s.loops {
 		sn.Connections += int(ls.Subscribers.Load())
 	}
 	sn.EdgeConns = s.EdgeConns.Load()
 	sn.MessagesIn = s.MessagesIn.Load()
-	sn.Subscribes = s.subscribes.Load()
-	sn.Polls = s.polls.Load()
+	sn.Subscribes = s.Subscribes.Load()
+	sn.Polls = s.Polls.Load()
 	sn.Acks = s.counters.acks.Load()
 	sn.Duplicates = s.Duplicates.Load()
 	sn.PeersGone = s.cluster.links.Stats().Gone
@@ -59,14 +59,14 @@ func (s *Server) snapshot() admin.Snapshot {
 	sn.Draining = s.Draining.Load()
 	sn.H2Conns, sn.H2SlowStreams = s.counters.h2Conns.Load(), s.counters.h2SlowStreams.Load()
 	sn.UserConnsRefused, sn.UserConnsKicked = s.counters.userRefused.Load(), s.counters.userEvicted.Load()
-	sn.AgeCloses, sn.Refreshes, sn.Expiries = s.ageCloses.Load(), s.refreshes.Load(), s.expiries.Load()
+	sn.AgeCloses, sn.Refreshes, sn.Expiries = s.AgeCloses.Load(), s.Refreshes.Load(), s.Expiries.Load()
 	sn.Forwards, sn.Received = s.Forwards.Load(), s.cluster.received.Load()
 	sn.Dir = s.cluster.dir.Stats()
-	if s.auth != nil {
-		sn.AuthDenied, sn.AuthFailed = s.auth.denied.Load(), s.auth.failed.Load()
+	if s.Auth != nil {
+		sn.AuthDenied, sn.AuthFailed = s.Auth.Denied.Load(), s.Auth.Failed.Load()
 	}
-	if s.hooks != nil {
-		sn.Hook = s.hooks.Stats()
+	if s.Hooks != nil {
+		sn.Hook = s.Hooks.Stats()
 	}
 	sn.Loops, sn.Capacity = len(s.loops), int(s.capacity)
 	sn.Version = Version()

@@ -221,7 +221,7 @@ func (ls *loopState) h2Forget(l *engine.Loop, hc *h2Conn, sub conntable.Sub) {
 			break
 		}
 	}
-	ls.dropStream(l, sub)
+	ls.DropStream(l, sub)
 }
 
 // h2StreamGone drops the subscriber of stream id, which the peer reset.
@@ -247,7 +247,7 @@ func (ls *loopState) endH2(l *engine.Loop, h engine.Handle, c *edge.ConnState) {
 func (ls *loopState) closeH2(l *engine.Loop, c *edge.ConnState) {
 	hc := ls.h2s[c.Parser-1]
 	for _, sub := range hc.subs {
-		ls.dropStream(l, sub)
+		ls.DropStream(l, sub)
 	}
 	ls.h2s[c.Parser-1] = nil
 	ls.freeH2 = append(ls.freeH2, c.Parser)
@@ -309,7 +309,7 @@ func (ls *loopState) sweepH2(l *engine.Loop, c *edge.ConnState, now time.Time, q
 	for i := len(hc.subs) - 1; i >= 0; i-- { // backwards: see drainH2
 		sub := hc.subs[i]
 		st := ls.Stream(sub)
-		if st == nil || st.Mode != edge.ModeStream || st.Timer != 0 && ls.lifeDue(l, sub, &st.SubState, c.H, now, visitEvery) {
+		if st == nil || st.Mode != edge.ModeStream || st.Timer != 0 && ls.LifeDue(l, sub, &st.SubState, c.H, now, visitEvery) {
 			continue
 		}
 		if now.Sub(ls.s.TimeOf(st.At)) >= quiet {

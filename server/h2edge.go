@@ -9,6 +9,7 @@ import (
 	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/httpcodec/h2"
 	"github.com/pushwire/pushwire/push"
+	"github.com/pushwire/pushwire/subscribe"
 )
 
 // h2Request answers one request on an HTTP/2 stream of the edge: the same
@@ -57,20 +58,20 @@ func (ls *loopState) h2NotAllowed(l *engine.Loop, h engine.Handle, hc *h2Conn, i
 // h2Subscribe starts a subscriber on stream id: its own conn key (the
 // Push-Conn field), its own memberships, its frames as DATA on the stream.
 func (ls *loopState) h2Subscribe(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32, req *h2.Request, head bool) {
-	sn, reason := ls.readSubscribe(req.Query(), req.Header("accept"), req.Header("last-event-id"), req.Header("origin"))
+	sn, reason := ls.ReadSubscribe(req.Query(), req.Header("accept"), req.Header("last-event-id"), req.Header("origin"))
 	switch {
 	case reason != "":
 		ls.h2Error(l, h, hc, id, head, 400, reason)
 		return
 	}
-	sn.minor, sn.keepAlive, sn.persist, sn.head = edge.FramingH2, true, httpcodec.Persist11, head
+	sn.Minor, sn.KeepAlive, sn.Persist, sn.Head = edge.FramingH2, true, httpcodec.Persist11, head
 	// The stream's record stands for the subscribe while auth decides.
 	from, st := ls.NewStream(h, id)
 	st.Mode = edge.ModeAsync
 	hc.subs = append(hc.subs, from)
-	sn.stream = from
-	if ls.s.auth != nil {
-		ls.authorize(l, h, nil, req, &sn)
+	sn.Stream = from
+	if ls.s.Auth != nil {
+		ls.Authorize(l, h, nil, req, &sn)
 		return
 	}
 	ls.h2Start(l, &sn)
@@ -79,36 +80,36 @@ func (ls *loopState) h2Subscribe(l *engine.Loop, h engine.Handle, hc *h2Conn, id
 // h2Start starts an allowed subscribe on its stream: the record becomes a
 // subscriber with its own conn key (the Push-Conn field), its own
 // memberships, its frames as DATA on the stream. A HEAD gets the head alone.
-func (ls *loopState) h2Start(l *engine.Loop, sn *subscription) {
-	if ls.gateUser(l, engine.Handle(sn.stream), nil, sn) { // userpolicy.go
+func (ls *loopState) h2Start(l *engine.Loop, sn *subscribe.Subscription) {
+	if ls.gateUser(l, engine.Handle(sn.Stream), nil, sn) { // userpolicy.go
 		return
 	}
-	defer func() { ls.presetKey = [2]uint64{} }()
-	sub := sn.stream
+	defer func() { ls.PresetKey = [2]uint64{} }()
+	sub := sn.Stream
 	st := ls.Stream(sub)
 	if st == nil {
 		return // reset while auth decided
 	}
 	conn := st.Conn
 	hc := ls.h2Of(conn)
-	if sn.head {
-		ls.Out = ls.appendStreamHead(ls.Out[:0], sn, httpcodec.Persist11, nil)
+	if sn.Head {
+		ls.Out = ls.AppendStreamHead(ls.Out[:0], sn, httpcodec.Persist11, nil)
 		ls.h2Finish(l, sub, ls.Out, true)
 		return
 	}
 	st.Minor = edge.FramingH2
-	if sn.format == push.Poll {
-		ls.pollInterest(sn.q, l.Now())
-		ls.register(sub, &st.SubState, sn.q)
-		ls.poll(l, sub, &st.SubState, sn)
+	if sn.Format == push.Poll {
+		ls.PollInterest(sn.Q, l.Now())
+		ls.Register(sub, &st.SubState, sn.Q)
+		ls.Poll(l, sub, &st.SubState, sn)
 		return
 	}
-	ls.register(sub, &st.SubState, sn.q)
+	ls.Register(sub, &st.SubState, sn.Q)
 	var key [edge.KeyTextLen + 65]byte
 	keyText := ls.s.AppendKeyText(key[:0], ls.KeyOf(sub))
-	ls.Out = ls.appendStreamHead(ls.Out[:0], sn, httpcodec.Persist11, keyText)
+	ls.Out = ls.AppendStreamHead(ls.Out[:0], sn, httpcodec.Persist11, keyText)
 	ls.h2Answer(l, conn, hc, st.Id, ls.Out, false, true)
-	ls.startStream(l, sub, &st.SubState, conn, sn, keyText)
+	ls.StartStream(l, sub, &st.SubState, conn, sn, keyText)
 }
 
 // h2Ack answers POST /ack on stream id: like HTTP/1.1's (async.go), the
@@ -160,11 +161,11 @@ func (ls *loopState) h2Finish(l *engine.Loop, from conntable.Sub, answer []byte,
 // answerPoll): the same answer as over HTTP/1.1, ending the stream, which
 // leaves the table.
 func (ls *loopState) h2AnswerPoll(l *engine.Loop, sub conntable.Sub, c *edge.SubState, extra []*edge.Message, final bool) bool {
-	body, ok := ls.pollBody(l, engine.Handle(sub), c, extra, final)
+	body, ok := ls.PollBody(l, engine.Handle(sub), c, extra, final)
 	if !ok {
 		return false
 	}
-	ls.Out = ls.appendPollAnswer(ls.Out[:0], httpcodec.Persist11, c.Origin, body)
+	ls.Out = ls.AppendPollAnswer(ls.Out[:0], httpcodec.Persist11, c.Origin, body)
 	ls.CancelSubTimer(c)
 	ls.h2Finish(l, sub, ls.Out, false)
 	return true

@@ -298,7 +298,7 @@ func (ls *loopState) quiesce(l *engine.Loop, u *loopUpgrade) {
 				continue
 			}
 			if c.Mode == edge.ModePoll {
-				ls.answerPoll(l, c.H, c, nil, true) // 204: the client asks again, of the new process
+				ls.AnswerPoll(l, c.H, c, nil, true) // 204: the client asks again, of the new process
 			}
 			_, held := ls.Held[c.H]
 			if c.Mode == edge.ModeAsync || held || ls.PipeOf(c.H) != nil { // answers in flight (pipeline.go)
@@ -386,10 +386,10 @@ func (ls *loopState) exportStream(c *edge.ConnState, r *handoff.Conn) {
 	r.Random = ls.Keys.Random(c.H.Slot())
 	r.Format, r.Minor, r.Origin, r.Cursor = uint8(c.Format), c.Minor, c.Origin, c.Cursor
 	r.LastFrameMs = ls.s.TimeOf(c.At).UnixMilli()
-	r.AgeEndMs, r.ExpiresMs, r.Refreshed = ls.s.exportLife(&c.SubState)
+	r.AgeEndMs, r.ExpiresMs, r.Refreshed = ls.s.ExportLife(&c.SubState)
 	r.HasUser = c.HasUser
-	for k, m := range ls.memberships(c) {
-		name, _, ok := ls.s.table.AppendName(nil, m)
+	for k, m := range ls.Memberships(c) {
+		name, _, ok := ls.s.Table.AppendName(nil, m)
 		switch {
 		case !ok:
 		case k == 0 && c.HasUser:
@@ -404,9 +404,9 @@ func (ls *loopState) exportStream(c *edge.ConnState, r *handoff.Conn) {
 // events already queued for --hook-url, within wait. Nothing else is closed: the cluster's
 // entries and every socket now belong to the new process.
 func (s *Server) HandedOver(wait time.Duration) {
-	if s.hooks != nil {
+	if s.Hooks != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		s.hooks.Close(ctx)
+		s.Hooks.Close(ctx)
 		cancel()
 	}
 }
@@ -576,7 +576,7 @@ func (ls *loopState) adoptConn(r *handoff.Conn, now time.Time) {
 		last = s.Started
 	}
 	c.At = s.StampOf(last)
-	c.Timer = ls.importLife(r.AgeEndMs, r.ExpiresMs, r.Refreshed, now)
+	c.Timer = ls.ImportLife(r.AgeEndMs, r.ExpiresMs, r.Refreshed, now)
 	ls.Keys.Set(h.Slot(), conntable.ConnSub(conntable.Handle(h)), r.Random)
 	ls.Subscribers.Add(1)
 	c.Subscribed = true
@@ -592,8 +592,8 @@ func (ls *loopState) adoptConn(r *handoff.Conn, now time.Time) {
 // adoptJoin is join before the cluster exists: the first connection of a name is noted for
 // mirrorAdopted.
 func (ls *loopState) adoptJoin(c *edge.ConnState, g conntable.Group, name []byte) {
-	m, first := ls.s.table.JoinFirst(g, name, conntable.ConnSub(conntable.Handle(c.H)))
-	ls.addMember(&c.SubState, m)
+	m, first := ls.s.Table.JoinFirst(g, name, conntable.ConnSub(conntable.Handle(c.H)))
+	ls.AddMember(&c.SubState, m)
 	if first {
 		ls.s.up.names = append(ls.s.up.names, adoptedName{g: g, name: string(name)})
 	}

@@ -9,14 +9,15 @@ import (
 	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/httpcodec/h2"
 	"github.com/pushwire/pushwire/publish"
+	"github.com/pushwire/pushwire/subscribe"
 )
 
 // The glue's task ops (engine.Task.Op), run through Glue.tasks.
 const (
-	opKick       = nextSubOp + iota // close H (DELETE /conn/<key>)
-	opConnCall                      // V *asyncCall: describe, kick or ack H, answer on the caller's loop
-	opAsyncReply                    // V *asyncCall: write its answer to H and resume H
-	opReplay                        // V *replayBatch: a user's stored QoS 1 messages for H, in order
+	opKick       = subscribe.NextOp + iota // close H (DELETE /conn/<key>)
+	opConnCall                             // V *asyncCall: describe, kick or ack H, answer on the caller's loop
+	opAsyncReply                           // V *asyncCall: write its answer to H and resume H
+	opReplay                               // V *replayBatch: a user's stored QoS 1 messages for H, in order
 	// The QoS 1 re-sync (resync.go):
 	opResyncHold   // V chan struct{}: hold the user streams' live messages; signal V
 	opResyncReplay // the node is registered again: replay what the held streams missed
@@ -33,12 +34,12 @@ type loopState struct {
 
 	loopH2                          // HTTP/2 connections' codecs and scratch (h2conn.go)
 	*publish.Publishing             // publishing: the request's route job, answer queues (publisher.go)
-	*SubLoop                        // subscribing: allowed sets, the preset key (subscribing.go)
+	*subscribe.SubLoop              // subscribing: allowed sets, the preset key (subscribing.go)
 	answer              loopAnswers // the loop's edge.Answers (loopanswers.go)
 }
 
 func newLoopState(s *Server, l *edge.Loop) *loopState {
-	return &loopState{Loop: l, s: s, Publishing: publish.NewPublishing(l, &s.Publisher), SubLoop: newSubLoop(l, &s.Subscribing)}
+	return &loopState{Loop: l, s: s, Publishing: publish.NewPublishing(l, &s.Publisher), SubLoop: subscribe.NewSubLoop(l, &s.Subscribing)}
 }
 
 // makePubGlue is what publishing asks of the node (PubGlue).
@@ -56,30 +57,30 @@ func (s *Server) makePubGlue() publish.PubGlue {
 }
 
 // makeSubGlue is what subscribing asks of the node (SubGlue).
-func (s *Server) makeSubGlue() SubGlue {
+func (s *Server) makeSubGlue() subscribe.SubGlue {
 	on := func(l *engine.Loop) *loopState { return s.loops[l.Index()] }
-	return SubGlue{
-		fetch: func(h engine.Handle, user []byte, since uint64, hasSince, gapped bool) bool {
+	return subscribe.SubGlue{
+		Fetch: func(h engine.Handle, user []byte, since uint64, hasSince, gapped bool) bool {
 			return s.store.fetch(h, user, since, hasSince, gapped)
 		},
-		resume: func(user []byte, since uint64, nowMs int64) { s.store.resume(user, since, nowMs) },
-		appendNow: func(dst []*edge.Message, user []byte, nowMs int64) ([]*edge.Message, uint64) {
+		Resume: func(user []byte, since uint64, nowMs int64) { s.store.resume(user, since, nowMs) },
+		AppendNow: func(dst []*edge.Message, user []byte, nowMs int64) ([]*edge.Message, uint64) {
 			return s.store.appendNow(dst, user, nowMs)
 		},
-		joined: func(g conntable.Group, name []byte) { s.cluster.joined(g, name) },
-		left:   func(g conntable.Group, name []byte) { s.cluster.left(g, name) },
-		gateUser: func(l *engine.Loop, h engine.Handle, c *edge.ConnState, sn *subscription) bool {
+		Joined: func(g conntable.Group, name []byte) { s.cluster.joined(g, name) },
+		Left:   func(g conntable.Group, name []byte) { s.cluster.left(g, name) },
+		GateUser: func(l *engine.Loop, h engine.Handle, c *edge.ConnState, sn *subscribe.Subscription) bool {
 			return on(l).gateUser(l, h, c, sn)
 		},
-		streamLeft: func(sub conntable.Sub, st *edge.SubState) { s.loops[sub.Loop()].streamLeft(sub, st) },
-		h2Start:    func(l *engine.Loop, sn *subscription) { on(l).h2Start(l, sn) },
-		h2AnswerPoll: func(l *engine.Loop, sub conntable.Sub, c *edge.SubState, extra []*edge.Message, final bool) bool {
+		StreamLeft: func(sub conntable.Sub, st *edge.SubState) { s.loops[sub.Loop()].streamLeft(sub, st) },
+		H2Start:    func(l *engine.Loop, sn *subscribe.Subscription) { on(l).h2Start(l, sn) },
+		H2AnswerPoll: func(l *engine.Loop, sub conntable.Sub, c *edge.SubState, extra []*edge.Message, final bool) bool {
 			return on(l).h2AnswerPoll(l, sub, c, extra, final)
 		},
-		h2Finish: func(l *engine.Loop, from conntable.Sub, answer []byte, head bool) {
+		H2Finish: func(l *engine.Loop, from conntable.Sub, answer []byte, head bool) {
 			on(l).h2Finish(l, from, answer, head)
 		},
-		h2End: func(l *engine.Loop, sub conntable.Sub, conn engine.Handle) {
+		H2End: func(l *engine.Loop, sub conntable.Sub, conn engine.Handle) {
 			ls := on(l)
 			hc, st := ls.h2Of(conn), ls.Stream(sub)
 			if hc == nil || st == nil {
@@ -90,7 +91,7 @@ func (s *Server) makeSubGlue() SubGlue {
 			l.Write(conn, out)
 			ls.h2Forget(l, hc, sub)
 		},
-		h2Cancel: func(l *engine.Loop, sub conntable.Sub, conn engine.Handle) bool {
+		H2Cancel: func(l *engine.Loop, sub conntable.Sub, conn engine.Handle) bool {
 			ls := on(l)
 			hc := ls.h2Of(conn)
 			if hc == nil {
@@ -110,14 +111,14 @@ func (s *Server) makeGlue() edge.Glue {
 		Frozen:       s.frozen,
 		ObserveDelay: func(loop int, m *edge.Message) { s.loops[loop].recordDelay(m) },
 		PollAnswer: func(l *engine.Loop, sub conntable.Sub, c *edge.SubState, extra []*edge.Message, final bool) bool {
-			return on(l).pollAnswer(l, sub, c, extra, final)
+			return on(l).PollAnswer(l, sub, c, extra, final)
 		},
 		AnswerPoll: func(l *engine.Loop, h engine.Handle, c *edge.ConnState, extra []*edge.Message, final bool) bool {
-			return on(l).answerPoll(l, h, c, extra, final)
+			return on(l).AnswerPoll(l, h, c, extra, final)
 		},
-		Unsubscribe: func(l *engine.Loop, c *edge.ConnState) { on(l).unsubscribe(l, c) },
+		Unsubscribe: func(l *engine.Loop, c *edge.ConnState) { on(l).Unsubscribe(l, c) },
 		LifeDue: func(l *engine.Loop, sub conntable.Sub, st *edge.SubState, conn engine.Handle, now time.Time, visitEvery time.Duration) bool {
-			return on(l).lifeDue(l, sub, st, conn, now, visitEvery)
+			return on(l).LifeDue(l, sub, st, conn, now, visitEvery)
 		},
 		WaitPipe: func(l *engine.Loop, c *edge.ConnState, req *httpcodec.Request, keepAlive bool) bool {
 			return on(l).WaitPipe(c, req, keepAlive)
@@ -153,13 +154,13 @@ func (s *Server) makeGlue() edge.Glue {
 	}
 	task(opKick, func(ls *loopState, l *engine.Loop, t engine.Task) {
 		if sub, conn := ls.SubscriberOf(conntable.Sub(t.H)); sub != nil {
-			ls.kick(l, conntable.Sub(t.H), sub, conn)
+			ls.Kick(l, conntable.Sub(t.H), sub, conn)
 		}
 	})
 	task(opConnCall, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.runConnCall(l, t.V.(*asyncCall)) })
 	task(opAsyncReply, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.finishAsync(l, t.H, t.V.(*asyncCall)) })
 	task(opReplay, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.replayBatch(l, t.H, t.V.(*replayBatch)) })
-	task(opAuthDone, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.authDone(l, t.V.(*authCall)) })
+	task(subscribe.OpAuthDone, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.AuthDone(l, t.V.(*subscribe.AuthCall)) })
 	task(publish.OpKeyedPublish, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.KeyedPublish(l, t.V.(*publish.KeyedCall)) })
 	task(opResyncHold, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.resyncHold(t.V.(chan struct{})) })
 	task(opResyncReplay, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.resyncReplay(l) })

@@ -44,8 +44,8 @@ func memClusterNode(t *testing.T, store *cluster.MemStore, id string) *Server {
 func TestInMemoryClusterRoutesAcrossNodes(t *testing.T) {
 	store := cluster.NewMemStore()
 	a, b, c := memClusterNode(t, store, "a"), memClusterNode(t, store, "b"), memClusterNode(t, store, "c")
-	onB := subscribe(t, b, 2, func(i int) string { return []string{"user=u1", "topic=t"}[i] })
-	onC := subscribe(t, c, 1, func(int) string { return "user=u1&topic=t" })
+	onB := openStreams(t, b, 2, func(i int) string { return []string{"user=u1", "topic=t"}[i] })
+	onC := openStreams(t, c, 1, func(int) string { return "user=u1&topic=t" })
 	want := func(path string, status, delivered, nodes int) {
 		t.Helper()
 		got := publishTo(t, a, path)
@@ -73,7 +73,7 @@ func TestInMemoryClusterRoutesAcrossNodes(t *testing.T) {
 
 func TestStandaloneIsAloneInItsDirectory(t *testing.T) {
 	s := testNode(t, nil)
-	subs := subscribe(t, s, 1, func(int) string { return "user=u1" })
+	subs := openStreams(t, s, 1, func(int) string { return "user=u1" })
 	if got := publishTo(t, s, "/pub/user/u1"); got.Status != 200 || got.Delivered != 1 || got.Nodes != 1 {
 		t.Errorf("POST /pub/user/u1 = %+v; want 200, delivered 1, nodes 1", got)
 	}

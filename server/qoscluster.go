@@ -14,6 +14,7 @@ import (
 	"github.com/pushwire/pushwire/publish"
 	"github.com/pushwire/pushwire/push"
 	"github.com/pushwire/pushwire/store"
+	"github.com/pushwire/pushwire/subscribe"
 )
 
 // QoS 1 in a cluster (SPEC §5): messages for a user are kept in Redis, so a
@@ -102,7 +103,7 @@ func (ls *loopState) writeReplay(l *engine.Loop, h engine.Handle, b *replayBatch
 		if stream {
 			toH, toAny := store.SentTo(sent, conntable.Sub(h), m.Seq)
 			if !toH {
-				ls.StoredTo(l, sub, c, conn, m, resent(toAny, b.hasSince, b.since, m.Seq))
+				ls.StoredTo(l, sub, c, conn, m, subscribe.Resent(toAny, b.hasSince, b.since, m.Seq))
 			}
 			if b.resync {
 				// A live copy may still be on its way: deliver checks ids up
@@ -120,13 +121,13 @@ func (ls *loopState) writeReplay(l *engine.Loop, h engine.Handle, b *replayBatch
 	ls.SentScratch = sent[:0]
 	if c != nil && c.Mode == edge.ModePoll {
 		ls.Lost = b.lost // the answer's gap packet, as appendNow's mark in memory (poll.go)
-		ls.pollAnswer(l, sub, c, b.msgs, false)
+		ls.PollAnswer(l, sub, c, b.msgs, false)
 		ls.Lost = 0
 	}
 	if stream && ls.Again[h] {
 		// A re-sync began while this batch was read: read once more, still holding.
 		delete(ls.Again, h)
-		if ls.s.cluster.replayAgain(h, ls.subUser(c)) {
+		if ls.s.cluster.replayAgain(h, ls.SubUser(c)) {
 			return
 		}
 	}
@@ -183,6 +184,6 @@ func appendAcked(dst []byte, n int) []byte {
 // topic's gap): one gap frame says it all.
 func (ls *loopState) writeStoredGap(l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle, b *replayBatch) {
 	if b.hasSince && !b.gapped && b.lost > b.since {
-		ls.writeGap(l, sub, c, conn, b.since, l.Now().UnixMilli())
+		ls.WriteGap(l, sub, c, conn, b.since, l.Now().UnixMilli())
 	}
 }

@@ -134,7 +134,7 @@ func (ls *loopState) resyncReplay(l *engine.Loop) {
 		if c == nil || c.Mode != edge.ModeStream || !c.HasUser {
 			continue
 		}
-		items = append(items, resyncItem{h: h, user: string(ls.subUser(c))})
+		items = append(items, resyncItem{h: h, user: string(ls.SubUser(c))})
 		if len(items) == resyncChunk {
 			flush()
 		}

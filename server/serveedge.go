@@ -22,7 +22,7 @@ func (ls *loopState) serveEdge(l *engine.Loop, h engine.Handle, c *edge.ConnStat
 			ls.AnswerError(l, h, req, 503, "node is draining; reconnect elsewhere")
 			return
 		}
-		ls.subscribe(l, h, c, req)
+		ls.Subscribe(l, h, c, req)
 	case string(path) == "/ack":
 		if string(method) != "POST" {
 			ls.AnswerNotAllowed(l, h, req, edge.AllowAck, "use POST to acknowledge")

@@ -25,15 +25,16 @@ import (
 	"github.com/pushwire/pushwire/push"
 	"github.com/pushwire/pushwire/route"
 	"github.com/pushwire/pushwire/store"
+	"github.com/pushwire/pushwire/subscribe"
 )
 
 // Server is one pushwire node.
 type Server struct {
-	edge.Node         // the loops' shared state, the engine.Handler (edge/node.go)
-	publish.Publisher // publishing: ids, resolver, router, idempotency keys (publish/publisher.go)
-	Subscribing       // subscribing: the table, the recent store, auth, hooks (subscribing.go)
-	loops             []*loopState
-	store             *qosMailbox // QoS 1 messages per user, in memory or Redis (mailbox.go)
+	edge.Node             // the loops' shared state, the engine.Handler (edge/node.go)
+	publish.Publisher     // publishing: ids, resolver, router, idempotency keys (publish/publisher.go)
+	subscribe.Subscribing // subscribing: the table, the recent store, auth, hooks (subscribing.go)
+	loops                 []*loopState
+	store                 *qosMailbox // QoS 1 messages per user, in memory or Redis (mailbox.go)
 
 	cluster *clusterNode        // the directory and links: in memory when standalone
 	idemMem *cluster.IdemMemory // idem when it is in memory; nil with Redis
@@ -71,17 +72,17 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.IDs.Init(s.ID, 0)
 	s.Boundary = []byte("pushwire-" + randomHex(12))
-	s.table = conntable.New(64)
+	s.Table = conntable.New(64)
 	s.store = newMemoryMailbox(s) // startRedisCluster moves it to Redis
 	// Room for a user's unacknowledged messages (no store keeps more than
 	// --store-messages) and as many acknowledged ones in their grace.
 	s.Sent = store.NewSentLog(2*cfg.StoreMessages, store.MaxSentEntries, cfg.DefaultTTL.Milliseconds())
-	s.recent = store.NewRecent[*edge.Message](cfg.PollBuffer, cfg.TopicHistory, 3*cfg.PollTimeout)
-	s.Resolver = route.NewResolver(route.ResolverOptions[*edge.Message]{Table: s.table, Recent: s.recent, Lookup: s.LookupConnKey})
+	s.Recent = store.NewRecent[*edge.Message](cfg.PollBuffer, cfg.TopicHistory, 3*cfg.PollTimeout)
+	s.Resolver = route.NewResolver(route.ResolverOptions[*edge.Message]{Table: s.Table, Recent: s.Recent, Lookup: s.LookupConnKey})
 	s.PerIP = edge.NewIPCounter(cfg.MaxConnsPerIP)
 	s.Rates = edge.NewRateLimiter(cfg.PublishRate)
 	var err error
-	if s.auth, err = newAuthorizer(&s.Subscribing); err != nil {
+	if s.Auth, err = subscribe.NewAuthorizer(&s.Subscribing); err != nil {
 		return nil, err
 	}
 	limit, err := engine.RaiseOpenFilesLimit()
@@ -122,10 +123,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.Node.Glue = s.makeGlue()
 	s.PubGlue = s.makePubGlue()
-	s.subGlue = s.makeSubGlue()
+	s.SubGlue = s.makeSubGlue()
 	s.Metrics = admin.NewMetrics(len(s.loops), Version())
 	if cfg.HookURL != "" { // last: it starts a goroutine
-		if s.hooks, err = hooks.New(hooks.Options{URL: cfg.HookURL, Queue: cfg.HookQueue, Logger: log}); err != nil {
+		if s.Hooks, err = hooks.New(hooks.Options{URL: cfg.HookURL, Queue: cfg.HookQueue, Logger: log}); err != nil {
 			eng.Stop() // its epoll and eventfds
 			return nil, fmt.Errorf("--hook-url: %w", err)
 		}
@@ -207,14 +208,14 @@ func (s *Server) Close() {
 		if s.cluster != nil { // nil when Start failed before reaching it
 			s.cluster.close()
 		}
-		if s.auth != nil {
-			s.auth.close()
+		if s.Auth != nil {
+			s.Auth.Close()
 		}
-		if s.hooks != nil {
+		if s.Hooks != nil {
 			// The streams' disconnect events, queued as the loops stopped,
 			// get a few seconds to reach the hook.
 			ctx, cancel := context.WithTimeout(context.Background(), hookFlushOnClose)
-			s.hooks.Close(ctx)
+			s.Hooks.Close(ctx)
 			cancel()
 		}
 		close(s.stopped)
@@ -230,7 +231,7 @@ func (s *Server) sweep() {
 		case <-s.stopped:
 			return
 		case now := <-t.C:
-			s.recent.Sweep(now)
+			s.Recent.Sweep(now)
 			s.Sent.Sweep(now.UnixMilli())
 		}
 	}

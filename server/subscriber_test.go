@@ -14,6 +14,7 @@ import (
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/push"
+	"github.com/pushwire/pushwire/subscribe"
 )
 
 // onLoop runs fn on loop i and waits for it.
@@ -110,10 +111,10 @@ func TestTwoSubscribersOnOneConnection(t *testing.T) {
 	onLoop(t, s, loop, func(l *engine.Loop, ls *loopState) {
 		for i, name := range []string{"a", "b"} {
 			q := &edge.QueryParams{User: []byte("user-" + name), Topics: [][]byte{[]byte("topic-" + name), []byte("both")}}
-			sub, st := ls.openStream(h, uint32(2*i+1), edge.FramingRaw, q)
+			sub, st := ls.OpenStream(h, uint32(2*i+1), edge.FramingRaw, q)
 			var key [edge.KeyTextLen + 65]byte
 			keyText := ls.s.AppendKeyText(key[:0], ls.KeyOf(sub))
-			ls.startStream(l, sub, &st.SubState, h, &subscription{q: q, format: push.NDJSON}, keyText)
+			ls.StartStream(l, sub, &st.SubState, h, &subscribe.Subscription{Q: q, Format: push.NDJSON}, keyText)
 			subs[i] = sub
 		}
 	})
@@ -153,7 +154,7 @@ func TestTwoSubscribersOnOneConnection(t *testing.T) {
 		}
 	}
 
-	onLoop(t, s, loop, func(l *engine.Loop, ls *loopState) { ls.dropStream(l, subs[0]) })
+	onLoop(t, s, loop, func(l *engine.Loop, ls *loopState) { ls.DropStream(l, subs[0]) })
 	for _, to := range []string{"conn/" + keys[0], "user/user-a"} {
 		if status, _ := pub(t, s, "/pub/"+to, "gone"); status != 404 {
 			t.Fatalf("publish to %s after freeing a = %d; want 404", to, status)
@@ -171,7 +172,7 @@ func TestTwoSubscribersOnOneConnection(t *testing.T) {
 		}
 	}
 	onLoop(t, s, loop, func(l *engine.Loop, ls *loopState) {
-		ls.dropStream(l, subs[1])
+		ls.DropStream(l, subs[1])
 		if n := ls.Subscribers.Load(); n != 0 {
 			t.Errorf("subscribers on the loop after freeing both = %d; want 0", n)
 		}

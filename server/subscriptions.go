@@ -45,7 +45,7 @@ func (cn *clusterNode) changeLocal(q *cluster.Query) cluster.QueryAnswer {
 			}
 		}
 	} else {
-		subs = s.table.AppendMembers(nil, conntable.Users, []byte(q.Name))
+		subs = s.Table.AppendMembers(nil, conntable.Users, []byte(q.Name))
 	}
 	if len(subs) == 0 {
 		return cluster.QueryAnswer{}
@@ -97,7 +97,7 @@ func (ls *loopState) changeSubs(l *engine.Loop, q *cluster.Query, subs []conntab
 		key := string(ls.s.AppendKeyText(nil, ls.KeyOf(sub)))
 		if q.Op == cluster.QueryKick { // the user policy's oldest-out from another node
 			ls.s.counters.userEvicted.Add(1)
-			ls.kick(l, sub, s, conn)
+			ls.Kick(l, sub, s, conn)
 			out = append(out, cluster.NameCount{Name: key, Count: cluster.OutcomeChanged})
 			continue
 		}
@@ -110,9 +110,9 @@ func (ls *loopState) changeSubs(l *engine.Loop, q *cluster.Query, subs []conntab
 // topic the stream's auth does not allow changes nothing unless forced.
 func (ls *loopState) changeTopics(sub conntable.Sub, s *edge.SubState, q *cluster.Query) cluster.Outcome {
 	if q.Op == cluster.QuerySubscribe && !q.Force {
-		user := slices.Clone(ls.subUser(s))
+		user := slices.Clone(ls.SubUser(s))
 		for _, t := range q.Topics {
-			if !ls.topicAllowed(sub, user, []byte(t)) {
+			if !ls.TopicAllowed(sub, user, []byte(t)) {
 				return cluster.OutcomeForbidden
 			}
 		}
@@ -122,11 +122,11 @@ func (ls *loopState) changeTopics(sub conntable.Sub, s *edge.SubState, q *cluste
 		m, has := ls.topicMembership(s, []byte(t))
 		switch {
 		case q.Op == cluster.QuerySubscribe && !has:
-			ls.join(sub, s, conntable.Topics, []byte(t))
+			ls.Join(sub, s, conntable.Topics, []byte(t))
 			outcome = cluster.OutcomeChanged
 		case q.Op == cluster.QueryUnsubscribe && has:
 			ls.dropMember(s, m)
-			name, g, last := ls.s.table.LeaveLast(ls.Names[:0], m)
+			name, g, last := ls.s.Table.LeaveLast(ls.Names[:0], m)
 			ls.Names = name
 			if last {
 				ls.s.cluster.left(g, name)
@@ -139,8 +139,8 @@ func (ls *loopState) changeTopics(sub conntable.Sub, s *edge.SubState, q *cluste
 
 // topicMembership finds s's membership of topic.
 func (ls *loopState) topicMembership(s *edge.SubState, topic []byte) (conntable.Membership, bool) {
-	for _, m := range ls.subMembers(s) {
-		name, g, ok := ls.s.table.AppendName(ls.Names[:0], m)
+	for _, m := range ls.SubMembers(s) {
+		name, g, ok := ls.s.Table.AppendName(ls.Names[:0], m)
 		ls.Names = name
 		if ok && g == conntable.Topics && string(name) == string(topic) {
 			return m, true

@@ -15,6 +15,7 @@ import (
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/push"
+	"github.com/pushwire/pushwire/subscribe"
 )
 
 // The per-user connection policy (SPEC §7): --max-conns-per-user N and
@@ -57,7 +58,7 @@ func (cn *clusterNode) newUserConns() cluster.UserConns {
 // copies of what the request said, as an authCall does.
 type userCall struct {
 	from engine.Handle
-	sub  subscription
+	sub  subscribe.Subscription
 	q    edge.QueryParams
 	user string
 	key  string    // the conn key the stream will have
@@ -69,15 +70,15 @@ type userCall struct {
 
 // gateUser applies the policy to a subscribe about to start; true when it
 // took the subscribe over (refused it, or waits for Redis).
-func (ls *loopState) gateUser(l *engine.Loop, h engine.Handle, c *edge.ConnState, sn *subscription) bool {
+func (ls *loopState) gateUser(l *engine.Loop, h engine.Handle, c *edge.ConnState, sn *subscribe.Subscription) bool {
 	cn := ls.s.cluster
-	if cn.users == nil || sn.gated || sn.head || sn.format == push.Poll || len(sn.q.User) == 0 {
+	if cn.users == nil || sn.Gated || sn.Head || sn.Format == push.Poll || len(sn.Q.User) == 0 {
 		return false
 	}
-	if sn.stream != 0 && ls.Stream(sn.stream) == nil {
+	if sn.Stream != 0 && ls.Stream(sn.Stream) == nil {
 		return false // reset while auth decided: h2Start drops it
 	}
-	sub := sn.stream
+	sub := sn.Stream
 	if sub == 0 {
 		sub = conntable.ConnSub(conntable.Handle(h))
 	}
@@ -85,17 +86,17 @@ func (ls *loopState) gateUser(l *engine.Loop, h engine.Handle, c *edge.ConnState
 	key := string(ls.s.AppendKeyText(nil, edge.ConnKey{Sub: sub, R: r}))
 	atMs := l.Now().UnixMilli()
 	if cn.redis == nil { // in memory: decided here and now
-		adm, _ := cn.users.Admit(context.Background(), string(sn.q.User), key, atMs, ls.s.Cfg.MaxConnsPerUser, ls.s.Cfg.UserConnPolicy == edge.PolicyRefuse, nil)
+		adm, _ := cn.users.Admit(context.Background(), string(sn.Q.User), key, atMs, ls.s.Cfg.MaxConnsPerUser, ls.s.Cfg.UserConnPolicy == edge.PolicyRefuse, nil)
 		if adm.Refused {
 			ls.refuseUser(l, h, sn)
 			return true
 		}
 		ls.kickLocal(adm.Evicted)
-		ls.presetKey = r
+		ls.PresetKey = r
 		return false
 	}
-	call := &userCall{from: h, sub: *sn, user: string(sn.q.User), key: key, r: r, atMs: atMs}
-	call.sub.q = call.q.CopyOf(sn.q)
+	call := &userCall{from: h, sub: *sn, user: string(sn.Q.User), key: key, r: r, atMs: atMs}
+	call.sub.Q = call.q.CopyOf(sn.Q)
 	if c != nil {
 		c.Mode = edge.ModeAsync
 	}
@@ -103,15 +104,15 @@ func (ls *loopState) gateUser(l *engine.Loop, h engine.Handle, c *edge.ConnState
 		if c != nil {
 			c.Mode = edge.ModeRequest
 		}
-		ls.answerSubscribe(l, h, sn, 503, "too many subscribes waiting for the directory; retry")
+		ls.AnswerSubscribe(l, h, sn, 503, "too many subscribes waiting for the directory; retry")
 	}
 	return true
 }
 
 // refuseUser answers a subscribe the refuse policy turned away.
-func (ls *loopState) refuseUser(l *engine.Loop, h engine.Handle, sn *subscription) {
+func (ls *loopState) refuseUser(l *engine.Loop, h engine.Handle, sn *subscribe.Subscription) {
 	ls.s.counters.userRefused.Add(1)
-	ls.answerSubscribe(l, h, sn, 409, "this user already holds --max-conns-per-user ("+strconv.Itoa(ls.s.Cfg.MaxConnsPerUser)+") streams and --user-conn-policy is refuse")
+	ls.AnswerSubscribe(l, h, sn, 409, "this user already holds --max-conns-per-user ("+strconv.Itoa(ls.s.Cfg.MaxConnsPerUser)+") streams and --user-conn-policy is refuse")
 }
 
 // admitUser runs on a router goroutine: it enters the stream in Redis and
@@ -227,17 +228,17 @@ func (cn *clusterNode) holds(key string) int {
 // subscribe that waited for the auth callback is).
 func (ls *loopState) userAdmitted(l *engine.Loop, call *userCall) bool {
 	started := false
-	ls.resumeSubscribe(l, call.from, &call.sub, func(c *edge.ConnState) {
+	ls.ResumeSubscribe(l, call.from, &call.sub, func(c *edge.ConnState) {
 		switch {
 		case call.err == nil && call.adm.Refused:
 			ls.refuseUser(l, call.from, &call.sub)
 		case ls.s.Draining.Load():
-			call.sub.persist = httpcodec.PersistClose
-			ls.answerSubscribe(l, call.from, &call.sub, 503, "node is draining; reconnect elsewhere")
+			call.sub.Persist = httpcodec.PersistClose
+			ls.AnswerSubscribe(l, call.from, &call.sub, 503, "node is draining; reconnect elsewhere")
 		default:
-			call.sub.gated = true
-			ls.presetKey = call.r
-			ls.start(l, call.from, c, &call.sub)
+			call.sub.Gated = true
+			ls.PresetKey = call.r
+			ls.Start(l, call.from, c, &call.sub)
 			started = true
 		}
 	})
@@ -282,12 +283,12 @@ func (cn *clusterNode) kickKeys(keys []string) {
 // auth record, allowsets.go). It runs first in leave, while the stream
 // still has its key and user.
 func (ls *loopState) streamLeft(sub conntable.Sub, s *edge.SubState) {
-	ls.forgetAllowed(sub)
+	ls.ForgetAllowed(sub)
 	cn := ls.s.cluster
 	if cn == nil || cn.users == nil || !s.HasUser || s.Format == push.Poll {
 		return
 	}
-	user := string(ls.subUser(s))
+	user := string(ls.SubUser(s))
 	key := string(ls.s.AppendKeyText(nil, ls.KeyOf(sub)))
 	if cn.redis == nil {
 		cn.users.Leave(context.Background(), user, key)
@@ -320,7 +321,7 @@ func (s *Server) countAdopted(now time.Time) {
 				}
 				sub := conntable.ConnSub(conntable.Handle(c.H))
 				key := string(s.AppendKeyText(nil, ls.KeyOf(sub)))
-				cn.users.Admit(context.Background(), string(ls.subUser(&c.SubState)), key, now.UnixMilli(), math.MaxInt, true, nil)
+				cn.users.Admit(context.Background(), string(ls.SubUser(&c.SubState)), key, now.UnixMilli(), math.MaxInt, true, nil)
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package server
+package subscribe
 
 import (
 	"time"
@@ -43,7 +43,7 @@ func (f streamLife) refreshed() bool    { return f&lifeRefreshed != 0 }
 // startLife sets the deadlines of stream s as it starts: its age limit, and
 // the expiry its auth gave (sn.expires, unix ms; 0 = none). A stream whose
 // auth ends within --refresh-before gets the refresh frame at once.
-func (ls *SubLoop) startLife(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle, sn *subscription) {
+func (ls *SubLoop) startLife(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle, sn *Subscription) {
 	cfg, now := &ls.s.Cfg, l.Now()
 	var life streamLife
 	if cfg.MaxConnAge > 0 {
@@ -101,13 +101,13 @@ func (s *Subscribing) expTime(st edge.Stamp) time.Time {
 // The expiry is enforced early rather than late: the stream ends on the
 // first visit within a visit interval of it, so it is never held past its
 // auth's end by more than a late tick.
-func (ls *SubLoop) lifeDue(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle, now time.Time, visitEvery time.Duration) bool {
+func (ls *SubLoop) LifeDue(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle, now time.Time, visitEvery time.Duration) bool {
 	life := streamLife(s.Timer)
 	if exp := life.expiry(); exp != 0 {
 		at := ls.s.expTime(exp)
 		switch {
 		case !now.Before(at.Add(-visitEvery)):
-			ls.s.expiries.Add(1)
+			ls.s.Expiries.Add(1)
 			ls.endStreamWith(l, sub, s, conn, nil)
 			return true
 		case !life.refreshed() && !now.Before(at.Add(-ls.s.Cfg.RefreshBefore)):
@@ -117,7 +117,7 @@ func (ls *SubLoop) lifeDue(l *engine.Loop, sub conntable.Sub, s *edge.SubState, 
 	}
 	if end := life.ageEnd(); end != 0 && !now.Before(ls.s.TimeOf(end)) && ls.AgeBudget > 0 {
 		ls.AgeBudget--
-		ls.s.ageCloses.Add(1)
+		ls.s.AgeCloses.Add(1)
 		f, nowMs, retry := s.Format, now.UnixMilli(), ls.s.Cfg.Retry.Milliseconds()
 		ls.endStreamWith(l, sub, s, conn, func(dst []byte) []byte {
 			return push.AppendReconnectFrame(dst, f, nowMs, retry, ls.s.Boundary)
@@ -131,7 +131,7 @@ func (ls *SubLoop) lifeDue(l *engine.Loop, sub conntable.Sub, s *edge.SubState, 
 func (ls *SubLoop) refresh(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle, now time.Time) {
 	life := streamLife(s.Timer)
 	s.Timer = conntable.TimerID(life | lifeRefreshed)
-	ls.s.refreshes.Add(1)
+	ls.s.Refreshes.Add(1)
 	f, nowMs, expMs := s.Format, now.UnixMilli(), ls.s.expTime(life.expiry()).UnixMilli()
 	ls.FrameTo(l, sub, s, conn, func(dst []byte) []byte {
 		return push.AppendRefreshFrame(dst, f, nowMs, expMs, ls.s.Boundary)
@@ -153,7 +153,7 @@ func (ls *SubLoop) endStreamWith(l *engine.Loop, sub conntable.Sub, s *edge.SubS
 		})
 	}
 	if sub.IsStream() {
-		ls.s.subGlue.h2End(l, sub, conn)
+		ls.s.SubGlue.H2End(l, sub, conn)
 		return
 	}
 	if s.Minor == edge.FramingChunked {
@@ -171,7 +171,7 @@ func (ls *SubLoop) endStreamWith(l *engine.Loop, sub conntable.Sub, s *edge.SubS
 
 // exportLife is stream s's deadlines as absolute times for an upgrade's
 // handoff record (unix ms, 0 = none): stamps count from this process's start.
-func (s *Subscribing) exportLife(st *edge.SubState) (ageEndMs, expiresMs int64, refreshed bool) {
+func (s *Subscribing) ExportLife(st *edge.SubState) (ageEndMs, expiresMs int64, refreshed bool) {
 	life := streamLife(st.Timer)
 	if end := life.ageEnd(); end != 0 {
 		ageEndMs = s.TimeOf(end).UnixMilli()
@@ -185,7 +185,7 @@ func (s *Subscribing) exportLife(st *edge.SubState) (ageEndMs, expiresMs int64, 
 // importLife is a handed-over stream's deadlines in this process's stamps.
 // A stream that came without an age limit (from a build without one) gets
 // one drawn now when --max-conn-age is set, as a new stream would.
-func (ls *SubLoop) importLife(ageEndMs, expiresMs int64, refreshed bool, now time.Time) conntable.TimerID {
+func (ls *SubLoop) ImportLife(ageEndMs, expiresMs int64, refreshed bool, now time.Time) conntable.TimerID {
 	s := ls.s
 	var life streamLife
 	switch {

@@ -1,4 +1,4 @@
-package server
+package subscribe
 
 import (
 	"errors"
@@ -29,8 +29,8 @@ type authorizer struct {
 	workers *route.Pool // ask the callback; the subscribers wait in modeAsync
 
 	closing atomic.Bool   // Server.Close began: workers ask no more
-	denied  atomic.Uint64 // subscribes refused with 401 or 403
-	failed  atomic.Uint64 // callbacks that gave no usable answer (502)
+	Denied  atomic.Uint64 // subscribes refused with 401 or 403
+	Failed  atomic.Uint64 // callbacks that gave no usable answer (502)
 }
 
 const (
@@ -47,7 +47,7 @@ const (
 
 // newAuthorizer builds the authorizer the settings ask for; nil when they
 // configure no subscriber auth.
-func newAuthorizer(s *Subscribing) (*authorizer, error) {
+func NewAuthorizer(s *Subscribing) (*authorizer, error) {
 	cfg := &s.Cfg
 	if cfg.AuthURL == "" && cfg.JWTSecret == "" {
 		return nil, nil
@@ -74,7 +74,7 @@ func newAuthorizer(s *Subscribing) (*authorizer, error) {
 // close runs after the loops stopped: queued subscribes are not asked about
 // any more, callbacks in flight end within --auth-timeout, and the idle
 // connections to the auth service go.
-func (a *authorizer) close() {
+func (a *authorizer) Close() {
 	a.closing.Store(true)
 	a.workers.Close()
 	if a.callback != nil {
@@ -87,11 +87,11 @@ func (a *authorizer) close() {
 // The request is read through requestHeaders: an HTTP/1.x request, or an
 // HTTP/2 stream's (sub.stream set, c nil: the stream record waits, not the
 // connection).
-func (ls *SubLoop) authorize(l *engine.Loop, h engine.Handle, c *edge.ConnState, req requestHeaders, sub *subscription) {
-	a := ls.s.auth
+func (ls *SubLoop) Authorize(l *engine.Loop, h engine.Handle, c *edge.ConnState, req requestHeaders, sub *Subscription) {
+	a := ls.s.Auth
 	token, hasToken := auth.BearerToken(req.Header("Authorization"))
-	if !hasToken && len(sub.q.Token) > 0 {
-		token, hasToken = sub.q.Token, true
+	if !hasToken && len(sub.Q.Token) > 0 {
+		token, hasToken = sub.Q.Token, true
 	}
 	if a.jwt != nil && hasToken {
 		id, err := a.jwt.Verify(token, l.Now())
@@ -117,7 +117,7 @@ func (ls *SubLoop) authorize(l *engine.Loop, h engine.Handle, c *edge.ConnState,
 		if c != nil {
 			c.Mode = edge.ModeRequest
 		}
-		ls.answerSubscribe(l, h, sub, 503, "too many subscribes waiting for --auth-url; retry")
+		ls.AnswerSubscribe(l, h, sub, 503, "too many subscribes waiting for --auth-url; retry")
 	}
 }
 
@@ -127,30 +127,30 @@ func (ls *SubLoop) authorize(l *engine.Loop, h engine.Handle, c *edge.ConnState,
 //
 // A user that is no valid name is the token's fault (401) or the callback's
 // (502, fromCallback).
-func (ls *SubLoop) admit(l *engine.Loop, h engine.Handle, c *edge.ConnState, sub *subscription, id *auth.Identity, fromCallback bool) {
-	a := ls.s.auth
+func (ls *SubLoop) admit(l *engine.Loop, h engine.Handle, c *edge.ConnState, sub *Subscription, id *auth.Identity, fromCallback bool) {
+	a := ls.s.Auth
 	user := publish.ViewBytes(id.User)
 	if len(user) > 0 && !push.ValidName(user) {
 		if fromCallback {
-			a.failed.Add(1)
-			ls.answerSubscribe(l, h, sub, 502, "the auth callback gave a user that is not 1-256 printable bytes without spaces")
+			a.Failed.Add(1)
+			ls.AnswerSubscribe(l, h, sub, 502, "the auth callback gave a user that is not 1-256 printable bytes without spaces")
 		} else {
 			ls.refuseSubscribe(l, h, sub, 401, "token refused: its sub is not 1-256 printable bytes without spaces")
 		}
 		return
 	}
-	if len(sub.q.User) > 0 && string(sub.q.User) != id.User {
+	if len(sub.Q.User) > 0 && string(sub.Q.User) != id.User {
 		ls.refuseSubscribe(l, h, sub, 403, "user= must be left out or be the user auth established")
 		return
 	}
-	for i, t := range sub.q.Topics {
+	for i, t := range sub.Q.Topics {
 		if !id.Allows(t) && !a.acl.Allows(user, t) {
 			// Named by its place in the query: errors never echo client bytes.
 			ls.refuseSubscribe(l, h, sub, 403, "topic "+strconv.Itoa(i+1)+" of the query is not allowed for this subscriber")
 			return
 		}
 	}
-	sub.q.User = user
+	sub.Q.User = user
 	sub.id = id
 	switch {
 	case !id.Expires.IsZero():
@@ -158,31 +158,31 @@ func (ls *SubLoop) admit(l *engine.Loop, h engine.Handle, c *edge.ConnState, sub
 	case id.TTL > 0:
 		sub.expires = l.Now().Add(id.TTL).UnixMilli()
 	}
-	ls.start(l, h, c, sub)
+	ls.Start(l, h, c, sub)
 }
 
 // refuseSubscribe answers a denied subscribe (counted).
-func (ls *SubLoop) refuseSubscribe(l *engine.Loop, h engine.Handle, sub *subscription, status int, reason string) {
-	ls.s.auth.denied.Add(1)
-	ls.answerSubscribe(l, h, sub, status, reason)
+func (ls *SubLoop) refuseSubscribe(l *engine.Loop, h engine.Handle, sub *Subscription, status int, reason string) {
+	ls.s.Auth.Denied.Add(1)
+	ls.AnswerSubscribe(l, h, sub, status, reason)
 }
 
 // answerSubscribe answers a subscribe that does not start with status and a
 // JSON error, with the CORS headers a stream would have had (so that a page
 // on another origin can read why) and, for a 401, the scheme to use.
-func (ls *SubLoop) answerSubscribe(l *engine.Loop, h engine.Handle, sub *subscription, status int, reason string) {
-	dst := httpcodec.AppendResponseHead(ls.Out[:0], status, sub.persist)
+func (ls *SubLoop) AnswerSubscribe(l *engine.Loop, h engine.Handle, sub *Subscription, status int, reason string) {
+	dst := httpcodec.AppendResponseHead(ls.Out[:0], status, sub.Persist)
 	dst = ls.s.AppendCORS(dst, sub.origin)
 	if status == 401 {
 		dst = httpcodec.AppendHeader(dst, "WWW-Authenticate", "Bearer")
 	}
 	ls.Frame = httpcodec.AppendErrorObject(ls.Frame[:0], reason)
 	ls.Out = httpcodec.AppendBody(dst, "application/json", ls.Frame)
-	if sub.head {
+	if sub.Head {
 		ls.Out = edge.HeadOnly(ls.Out)
 	}
-	if sub.stream != 0 {
-		ls.s.subGlue.h2Finish(l, sub.stream, ls.Out, false)
+	if sub.Stream != 0 {
+		ls.s.SubGlue.H2Finish(l, sub.Stream, ls.Out, false)
 		return
 	}
 	l.Write(h, ls.Out)
@@ -197,18 +197,18 @@ type requestHeaders interface {
 
 // An authCall is a subscribe waiting for the callback's answer. It owns
 // copies of everything the request said, since the request is gone.
-type authCall struct {
+type AuthCall struct {
 	from    engine.Handle
 	req     auth.CallbackRequest
-	sub     subscription
+	sub     Subscription
 	q       edge.QueryParams // sub.q: copies of the user and topics asked for
 	verdict auth.Verdict
 	err     error
 }
 
-func newAuthCall(l *engine.Loop, h engine.Handle, req requestHeaders, sub *subscription, timeout time.Duration) *authCall {
-	call := &authCall{from: h, sub: *sub}
-	call.sub.q = call.q.CopyOf(sub.q)
+func newAuthCall(l *engine.Loop, h engine.Handle, req requestHeaders, sub *Subscription, timeout time.Duration) *AuthCall {
+	call := &AuthCall{from: h, sub: *sub}
+	call.sub.Q = call.q.CopyOf(sub.Q)
 	call.req = auth.CallbackRequest{
 		Cookie:        clone(req.Header("Cookie")),
 		Authorization: clone(req.Header("Authorization")),
@@ -243,7 +243,7 @@ func forwardedFor(l *engine.Loop, h engine.Handle, theirs []byte) []byte {
 
 // ask runs on a worker: it asks the callback and hands the verdict to the
 // subscriber's loop.
-func (a *authorizer) ask(call *authCall) {
+func (a *authorizer) ask(call *AuthCall) {
 	switch {
 	case a.closing.Load():
 		return // the loops are stopped: nobody waits for the verdict
@@ -252,14 +252,14 @@ func (a *authorizer) ask(call *authCall) {
 	default:
 		call.verdict, call.err = a.callback.Check(&call.req)
 	}
-	a.s.Eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opAuthDone, V: call})
+	a.s.Eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: OpAuthDone, V: call})
 }
 
 var errAuthQueueTimeout = errors.New("auth callback not asked: no worker was free within --auth-timeout")
 
 // authDone runs on the subscriber's loop with the callback's verdict.
-func (ls *SubLoop) authDone(l *engine.Loop, call *authCall) {
-	ls.resumeSubscribe(l, call.from, &call.sub, func(c *edge.ConnState) { ls.answerVerdict(l, call.from, c, call) })
+func (ls *SubLoop) AuthDone(l *engine.Loop, call *AuthCall) {
+	ls.ResumeSubscribe(l, call.from, &call.sub, func(c *edge.ConnState) { ls.answerVerdict(l, call.from, c, call) })
 }
 
 // resumeSubscribe answers, with answer, a subscribe that waited off the
@@ -268,9 +268,9 @@ func (ls *SubLoop) authDone(l *engine.Loop, call *authCall) {
 // connection carry on as the answer left it. sub.stream is the HTTP/2
 // stream that asked, 0 for HTTP/1.x connection h (whose connState answer
 // gets).
-func (ls *SubLoop) resumeSubscribe(l *engine.Loop, h engine.Handle, sub *subscription, answer func(c *edge.ConnState)) bool {
-	if sub.stream != 0 { // an HTTP/2 stream asked (h2edge.go)
-		if st := ls.Stream(sub.stream); st != nil && st.Mode == edge.ModeAsync {
+func (ls *SubLoop) ResumeSubscribe(l *engine.Loop, h engine.Handle, sub *Subscription, answer func(c *edge.ConnState)) bool {
+	if sub.Stream != 0 { // an HTTP/2 stream asked (h2edge.go)
+		if st := ls.Stream(sub.Stream); st != nil && st.Mode == edge.ModeAsync {
 			answer(nil)
 			return true
 		}
@@ -285,7 +285,7 @@ func (ls *SubLoop) resumeSubscribe(l *engine.Loop, h engine.Handle, sub *subscri
 	// replay may be as large as one started inline.
 	l.Answer(h, func() { answer(c) })
 	switch {
-	case c.Mode == edge.ModeRequest && !sub.persist.Keep():
+	case c.Mode == edge.ModeRequest && !sub.Persist.Keep():
 		c.Mode = edge.ModeClosing
 		l.CloseAfterFlush(h)
 	case c.Mode == edge.ModeRequest:
@@ -298,21 +298,21 @@ func (ls *SubLoop) resumeSubscribe(l *engine.Loop, h engine.Handle, sub *subscri
 }
 
 // answerVerdict answers or starts a subscribe with the callback's verdict.
-func (ls *SubLoop) answerVerdict(l *engine.Loop, h engine.Handle, c *edge.ConnState, call *authCall) {
+func (ls *SubLoop) answerVerdict(l *engine.Loop, h engine.Handle, c *edge.ConnState, call *AuthCall) {
 	sub := &call.sub
 	switch v := &call.verdict; {
 	case ls.s.Draining.Load():
 		// The drain's reconnect frames went out while this subscribe waited.
-		sub.persist = httpcodec.PersistClose
-		ls.answerSubscribe(l, h, sub, 503, "node is draining; reconnect elsewhere")
+		sub.Persist = httpcodec.PersistClose
+		ls.AnswerSubscribe(l, h, sub, 503, "node is draining; reconnect elsewhere")
 	case call.err != nil:
 		// The cause is the node's business (the callback logs it); the
 		// client learns only that auth could not decide.
-		ls.s.auth.failed.Add(1)
+		ls.s.Auth.Failed.Add(1)
 		if ls.s.Debug {
 			ls.s.Log.Debug("subscribe not authorized", "err", call.err)
 		}
-		ls.answerSubscribe(l, h, sub, 502, "the auth service gave no usable answer; retry")
+		ls.AnswerSubscribe(l, h, sub, 502, "the auth service gave no usable answer; retry")
 	case v.Status == 401 || v.Status == 403:
 		ls.refuseSubscribe(l, h, sub, v.Status, "subscribe refused by the auth callback")
 	default:

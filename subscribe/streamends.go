@@ -1,4 +1,4 @@
-package server
+package subscribe
 
 import (
 	"github.com/pushwire/pushwire/conntable"
@@ -11,16 +11,16 @@ import (
 // the given framing, and enters it in the table as q asks: a subscriber that
 // shares its connection. The caller writes the answer's head, then starts
 // it (startStream).
-func (ls *SubLoop) openStream(conn engine.Handle, id uint32, framing uint8, q *edge.QueryParams) (conntable.Sub, *edge.StreamSub) {
+func (ls *SubLoop) OpenStream(conn engine.Handle, id uint32, framing uint8, q *edge.QueryParams) (conntable.Sub, *edge.StreamSub) {
 	sub, st := ls.NewStream(conn, id)
 	st.Minor = framing
-	ls.register(sub, &st.SubState, q)
+	ls.Register(sub, &st.SubState, q)
 	return sub, st
 }
 
 // dropStream ends stream subscriber sub: out of the table, its held
 // messages released, its record freed. Its connection carries on.
-func (ls *SubLoop) dropStream(l *engine.Loop, sub conntable.Sub) {
+func (ls *SubLoop) DropStream(l *engine.Loop, sub conntable.Sub) {
 	st := ls.Stream(sub)
 	if st == nil {
 		return
@@ -37,7 +37,7 @@ func (ls *SubLoop) dropStream(l *engine.Loop, sub conntable.Sub) {
 // frame is the kicked control frame (SPEC §3), so its client knows it was
 // ended on purpose; then a connection's only subscriber ends with its
 // connection (once the frame is written), an HTTP/2 stream alone (END_STREAM).
-func (ls *SubLoop) kick(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle) {
+func (ls *SubLoop) Kick(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle) {
 	if s.Mode != edge.ModeStream {
 		if sub.IsStream() {
 			ls.endStream(l, sub, conn)
@@ -54,8 +54,8 @@ func (ls *SubLoop) kick(l *engine.Loop, sub conntable.Sub, s *edge.SubState, con
 
 // endStream ends stream subscriber sub on its transport, then drops it.
 func (ls *SubLoop) endStream(l *engine.Loop, sub conntable.Sub, conn engine.Handle) {
-	if ls.s.subGlue.h2Cancel(l, sub, conn) {
+	if ls.s.SubGlue.H2Cancel(l, sub, conn) {
 		return
 	}
-	ls.dropStream(l, sub)
+	ls.DropStream(l, sub)
 }

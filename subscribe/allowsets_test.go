@@ -1,4 +1,4 @@
-package server
+package subscribe
 
 import (
 	"testing"
@@ -28,9 +28,9 @@ func TestLoopAllowInterns(t *testing.T) {
 		t.Errorf("stream 1's set allows news.eu %v, sport %v; want true, false", set.id.Allows([]byte("news.eu")), set.id.Allows([]byte("sport")))
 	}
 	for i := range 3 {
-		la.forgetAllowed(sub(i))
+		la.ForgetAllowed(sub(i))
 	}
-	la.forgetAllowed(sub(4)) // kept nothing: a no-op
+	la.ForgetAllowed(sub(4)) // kept nothing: a no-op
 	if len(la.allowIDs) != 1 || len(la.freeAllow) != 1 || len(la.allowOf) != 1 {
 		t.Fatalf("after the 3 streams left: %d interned, %d free slots, %d streams; want 1, 1, 1", len(la.allowIDs), len(la.freeAllow), len(la.allowOf))
 	}

@@ -1,4 +1,4 @@
-package server
+package subscribe
 
 import (
 	"cmp"
@@ -17,118 +17,118 @@ import (
 // subscription is a subscribe request once read: what starting it needs,
 // apart from the request, so that it can also start after an auth callback
 // answered, when the request's bytes are gone.
-type subscription struct {
-	q         *edge.QueryParams // user and topics; with auth, the user auth gave
-	format    push.Format
-	minor     uint8             // HTTP/1.minor of the request
-	keepAlive bool              // the request keeps its connection (long-polls)
-	persist   httpcodec.Persist // how an error answer ends the connection
+type Subscription struct {
+	Q         *edge.QueryParams // user and topics; with auth, the user auth gave
+	Format    push.Format
+	Minor     uint8             // HTTP/1.minor of the request
+	KeepAlive bool              // the request keeps its connection (long-polls)
+	Persist   httpcodec.Persist // how an error answer ends the connection
 	origin    uint8             // see originIndex
 	since     uint64
 	hasSince  bool
-	head      bool           // a HEAD request: answer the head, start nothing
+	Head      bool           // a HEAD request: answer the head, start nothing
 	id        *auth.Identity // what auth allowed (allowsets.go); nil without auth
-	gated     bool           // the per-user connection policy admitted it (userpolicy.go)
-	stream    conntable.Sub  // an HTTP/2 stream's subscribe: its record, waiting (h2edge.go); 0 on HTTP/1.x
+	Gated     bool           // the per-user connection policy admitted it (userpolicy.go)
+	Stream    conntable.Sub  // an HTTP/2 stream's subscribe: its record, waiting (h2edge.go); 0 on HTTP/1.x
 	last      int            // ?last=N: replay the newest N of each topic's history (gap.go)
 	expires   int64          // unix ms when auth's permission ends (lifetime.go); 0 = never
 }
 
 // subscribe reads a subscribe request (SPEC §3) and starts it, or with auth
 // configured (SPEC §6) has it allowed first.
-func (ls *SubLoop) subscribe(l *engine.Loop, h engine.Handle, c *edge.ConnState, req *httpcodec.Request) {
-	sub, reason := ls.readSubscribe(req.Query(), req.Header("Accept"), req.Header("Last-Event-ID"), req.Header("Origin"))
+func (ls *SubLoop) Subscribe(l *engine.Loop, h engine.Handle, c *edge.ConnState, req *httpcodec.Request) {
+	sub, reason := ls.ReadSubscribe(req.Query(), req.Header("Accept"), req.Header("Last-Event-ID"), req.Header("Origin"))
 	if reason != "" {
 		ls.AnswerError(l, h, req, 400, reason)
 		return
 	}
-	sub.minor, sub.keepAlive, sub.persist, sub.head = uint8(req.Minor()), req.KeepAlive(), httpcodec.Persistence(req), edge.IsHead(req)
-	if ls.s.auth != nil {
-		ls.authorize(l, h, c, req, &sub)
+	sub.Minor, sub.KeepAlive, sub.Persist, sub.Head = uint8(req.Minor()), req.KeepAlive(), httpcodec.Persistence(req), edge.IsHead(req)
+	if ls.s.Auth != nil {
+		ls.Authorize(l, h, c, req, &sub)
 		return
 	}
-	ls.start(l, h, c, &sub)
+	ls.Start(l, h, c, &sub)
 }
 
 // readSubscribe reads a subscribe request's query and headers into a
 // subscription (its transport fields left to the caller), or says why it is
 // a 400. Both HTTP/1.x and HTTP/2 subscribes are read here.
-func (ls *SubLoop) readSubscribe(query, accept, lastEventID, origin []byte) (subscription, string) {
+func (ls *SubLoop) ReadSubscribe(query, accept, lastEventID, origin []byte) (Subscription, string) {
 	ls.Query = edge.ParseQuery(&ls.Q, query, ls.Query[:0])
 	q := &ls.Q
 	if q.Bad {
-		return subscription{}, "bad query: a parameter is badly escaped, a topic is empty, or more than 64 topics"
+		return Subscription{}, "bad query: a parameter is badly escaped, a topic is empty, or more than 64 topics"
 	}
 	f, ok := push.ChooseFormat(q.Format, accept)
 	if !ok {
-		return subscription{}, "format must be ndjson, sse, multipart or poll"
+		return Subscription{}, "format must be ndjson, sse, multipart or poll"
 	}
 	if len(q.User) > 0 && !push.ValidName(q.User) {
-		return subscription{}, "user must be 1-256 printable bytes without spaces"
+		return Subscription{}, "user must be 1-256 printable bytes without spaces"
 	}
 	for _, t := range q.Topics {
 		if !push.ValidName(t) {
-			return subscription{}, "topic must be 1-256 printable bytes without spaces"
+			return Subscription{}, "topic must be 1-256 printable bytes without spaces"
 		}
 	}
 	since, hasSince, err := parseSince(q.Since, lastEventID)
 	if err != nil {
-		return subscription{}, "since and Last-Event-ID must be a message id (a decimal number)"
+		return Subscription{}, "since and Last-Event-ID must be a message id (a decimal number)"
 	}
 	last, ok := parseLast(q.Last)
 	if !ok {
-		return subscription{}, "last must be a whole number of messages"
+		return Subscription{}, "last must be a whole number of messages"
 	}
-	return subscription{q: q, format: f, origin: ls.s.OriginIndex(origin), since: since, hasSince: hasSince, last: last}, ""
+	return Subscription{Q: q, Format: f, origin: ls.s.OriginIndex(origin), since: since, hasSince: hasSince, last: last}, ""
 }
 
 // start enters an allowed subscription in the table and starts its stream
 // or long-poll on an HTTP/1.x connection, whose one subscriber c carries.
-func (ls *SubLoop) start(l *engine.Loop, h engine.Handle, c *edge.ConnState, sub *subscription) {
-	if sub.stream != 0 {
-		ls.s.subGlue.h2Start(l, sub)
+func (ls *SubLoop) Start(l *engine.Loop, h engine.Handle, c *edge.ConnState, sub *Subscription) {
+	if sub.Stream != 0 {
+		ls.s.SubGlue.H2Start(l, sub)
 		return
 	}
-	if ls.s.subGlue.gateUser(l, h, c, sub) { // userpolicy.go
+	if ls.s.SubGlue.GateUser(l, h, c, sub) { // userpolicy.go
 		return
 	}
-	defer func() { ls.presetKey = [2]uint64{} }()
-	if sub.head {
+	defer func() { ls.PresetKey = [2]uint64{} }()
+	if sub.Head {
 		ls.answerSubscribeHead(l, h, c, sub)
 		return
 	}
-	q, f := sub.q, sub.format
+	q, f := sub.Q, sub.Format
 	cs := conntable.ConnSub(conntable.Handle(h))
 	if f == push.Poll {
-		ls.pollInterest(q, l.Now())
-		ls.register(cs, &c.SubState, q)
-		ls.poll(l, cs, &c.SubState, sub)
+		ls.PollInterest(q, l.Now())
+		ls.Register(cs, &c.SubState, q)
+		ls.Poll(l, cs, &c.SubState, sub)
 		return
 	}
-	ls.register(cs, &c.SubState, q)
-	c.Minor = sub.minor
+	ls.Register(cs, &c.SubState, q)
+	c.Minor = sub.Minor
 	keep := httpcodec.Persist11
 	if c.Minor == edge.FramingRaw { // a close-delimited stream
 		keep = httpcodec.PersistClose
 	}
 	var key [edge.KeyTextLen + 65]byte
 	keyText := ls.s.AppendKeyText(key[:0], ls.KeyOf(cs))
-	ls.Out = ls.appendStreamHead(ls.Out[:0], sub, keep, keyText)
+	ls.Out = ls.AppendStreamHead(ls.Out[:0], sub, keep, keyText)
 	l.Write(h, ls.Out)
-	ls.startStream(l, cs, &c.SubState, h, sub, keyText)
+	ls.StartStream(l, cs, &c.SubState, h, sub, keyText)
 }
 
 // startStream starts the stream of subscriber sub, registered, once its
 // transport wrote the answer's head: the registered frame, then what it
 // must be replayed, before anything live.
-func (ls *SubLoop) startStream(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle, sn *subscription, keyText []byte) {
-	q, f := sn.q, sn.format
+func (ls *SubLoop) StartStream(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle, sn *Subscription, keyText []byte) {
+	q, f := sn.Q, sn.Format
 	s.Format = f
 	s.Mode = edge.ModeStream
 	ls.keepAllowed(sub, sn.id)
-	ls.s.subscribes.Add(1)
-	if ls.s.hooks != nil {
-		ls.s.hooks.Connect(keyText, q.User, ls.s.ID, l.Now())
+	ls.s.Subscribes.Add(1)
+	if ls.s.Hooks != nil {
+		ls.s.Hooks.Connect(keyText, q.User, ls.s.ID, l.Now())
 	}
 	nowMs := l.Now().UnixMilli()
 	retry := ls.s.Cfg.Retry.Milliseconds()
@@ -140,14 +140,14 @@ func (ls *SubLoop) startStream(l *engine.Loop, sub conntable.Sub, s *edge.SubSta
 	// The QoS 1 paths (sentlog.go, store) key streams by engine.Handle: a
 	// Sub has its layout, and for an HTTP/1.x subscriber it is the
 	// connection's handle.
-	if h := engine.Handle(sub); len(q.User) > 0 && ls.s.subGlue.fetch(h, q.User, sn.since, sn.hasSince, gapped) {
+	if h := engine.Handle(sub); len(q.User) > 0 && ls.s.SubGlue.Fetch(h, q.User, sn.since, sn.hasSince, gapped) {
 		ls.Held[h] = nil // live messages wait for the replay (holdLive)
 	}
 }
 
 // appendStreamHead appends the head of a stream answer; keyText is left out
 // when empty (HEAD: no stream, so no key).
-func (ls *SubLoop) appendStreamHead(dst []byte, sub *subscription, p httpcodec.Persist, keyText []byte) []byte {
+func (ls *SubLoop) AppendStreamHead(dst []byte, sub *Subscription, p httpcodec.Persist, keyText []byte) []byte {
 	dst = httpcodec.AppendResponseHead(dst, 200, p)
 	dst = httpcodec.AppendHeader(dst, "Cache-Control", "no-cache")
 	dst = httpcodec.AppendHeader(dst, "X-Accel-Buffering", "no")
@@ -156,9 +156,9 @@ func (ls *SubLoop) appendStreamHead(dst []byte, sub *subscription, p httpcodec.P
 	}
 	dst = ls.s.AppendCORS(dst, sub.origin)
 	dst = httpcodec.AppendHeader(dst, "Access-Control-Expose-Headers", "Push-Conn")
-	ls.Frame = sub.format.AppendContentType(ls.Frame[:0], ls.s.Boundary)
+	ls.Frame = sub.Format.AppendContentType(ls.Frame[:0], ls.s.Boundary)
 	dst = httpcodec.AppendHeaderBytes(dst, "Content-Type", ls.Frame)
-	if sub.minor == 1 {
+	if sub.Minor == 1 {
 		dst = httpcodec.AppendHeader(dst, "Transfer-Encoding", "chunked")
 	}
 	return append(dst, "\r\n"...)
@@ -179,41 +179,41 @@ func parseSince(param, header []byte) (since uint64, ok bool, err error) {
 
 // register gives subscriber sub a conn key and enters it and its
 // memberships in the table.
-func (ls *SubLoop) register(sub conntable.Sub, s *edge.SubState, q *edge.QueryParams) {
+func (ls *SubLoop) Register(sub conntable.Sub, s *edge.SubState, q *edge.QueryParams) {
 	keys, i := ls.KeysOf(sub)
-	r := ls.presetKey
+	r := ls.PresetKey
 	if r == ([2]uint64{}) {
 		r = [2]uint64{ls.Rng.Uint64(), ls.Rng.Uint64()}
 	}
-	ls.presetKey = [2]uint64{}
+	ls.PresetKey = [2]uint64{}
 	keys.Set(i, sub, r)
 	ls.Subscribers.Add(1)
 	s.Subscribed, s.HasUser, s.Cursor = true, false, 0
 	if len(q.User) > 0 {
-		ls.join(sub, s, conntable.Users, q.User)
+		ls.Join(sub, s, conntable.Users, q.User)
 		s.HasUser = true
 	}
 	for i, t := range q.Topics {
 		if slices.ContainsFunc(q.Topics[:i], func(prev []byte) bool { return string(prev) == string(t) }) {
 			continue
 		}
-		ls.join(sub, s, conntable.Topics, t)
+		ls.Join(sub, s, conntable.Topics, t)
 	}
 }
 
 // join enters sub in a user or topic; the first subscriber of a name on this
 // node registers the name in the directory.
-func (ls *SubLoop) join(sub conntable.Sub, s *edge.SubState, g conntable.Group, name []byte) {
-	m, first := ls.s.table.JoinFirst(g, name, sub)
-	ls.addMember(s, m)
+func (ls *SubLoop) Join(sub conntable.Sub, s *edge.SubState, g conntable.Group, name []byte) {
+	m, first := ls.s.Table.JoinFirst(g, name, sub)
+	ls.AddMember(s, m)
 	if first {
-		ls.s.subGlue.joined(g, name)
+		ls.s.SubGlue.Joined(g, name)
 	}
 }
 
 // addMember keeps a membership token: inline while there is room, then in a
 // side list.
-func (ls *SubLoop) addMember(s *edge.SubState, m conntable.Membership) {
+func (ls *SubLoop) AddMember(s *edge.SubState, m conntable.Membership) {
 	for i := range s.Member {
 		if s.Member[i] == 0 {
 			s.Member[i] = m
@@ -233,12 +233,12 @@ func (ls *SubLoop) addMember(s *edge.SubState, m conntable.Membership) {
 }
 
 // memberships returns c's tokens (its connection's subscriber).
-func (ls *SubLoop) memberships(c *edge.ConnState) []conntable.Membership {
-	return ls.subMembers(&c.SubState)
+func (ls *SubLoop) Memberships(c *edge.ConnState) []conntable.Membership {
+	return ls.SubMembers(&c.SubState)
 }
 
 // subMembers returns s's tokens in a slice valid until the next call.
-func (ls *SubLoop) subMembers(s *edge.SubState) []conntable.Membership {
+func (ls *SubLoop) SubMembers(s *edge.SubState) []conntable.Membership {
 	ms := ls.MemberScratch[:0]
 	for _, m := range s.Member {
 		if m != 0 {
@@ -253,37 +253,37 @@ func (ls *SubLoop) subMembers(s *edge.SubState) []conntable.Membership {
 }
 
 // userName returns the user of c's subscriber; see subUser.
-func (ls *SubLoop) userName(c *edge.ConnState) []byte { return ls.subUser(&c.SubState) }
+func (ls *SubLoop) userName(c *edge.ConnState) []byte { return ls.SubUser(&c.SubState) }
 
 // subUser returns s's user, read back from the table into ls.names; nil
 // when s has none. Valid until the next subUser or topicNames call.
-func (ls *SubLoop) subUser(s *edge.SubState) []byte {
+func (ls *SubLoop) SubUser(s *edge.SubState) []byte {
 	if !s.HasUser {
 		return nil
 	}
-	name, _, _ := ls.s.table.AppendName(ls.Names[:0], s.Member[0])
+	name, _, _ := ls.s.Table.AppendName(ls.Names[:0], s.Member[0])
 	ls.Names = name
 	return name
 }
 
 // unsubscribe takes c's subscriber out of the table.
-func (ls *SubLoop) unsubscribe(l *engine.Loop, c *edge.ConnState) {
+func (ls *SubLoop) Unsubscribe(l *engine.Loop, c *edge.ConnState) {
 	ls.leave(l, conntable.ConnSub(conntable.Handle(c.H)), &c.SubState)
 }
 
 // leave takes subscriber sub out of the table.
 func (ls *SubLoop) leave(l *engine.Loop, sub conntable.Sub, s *edge.SubState) {
-	ls.s.subGlue.streamLeft(sub, s)                 // userpolicy.go
-	if ls.s.hooks != nil && s.Format != push.Poll { // streams only: start told the hook
+	ls.s.SubGlue.StreamLeft(sub, s)                 // userpolicy.go
+	if ls.s.Hooks != nil && s.Format != push.Poll { // streams only: start told the hook
 		var key [edge.KeyTextLen + 65]byte
 		keyText := ls.s.AppendKeyText(key[:0], ls.KeyOf(sub))
-		ls.s.hooks.Disconnect(keyText, ls.subUser(s), ls.s.ID, l.Now())
+		ls.s.Hooks.Disconnect(keyText, ls.SubUser(s), ls.s.ID, l.Now())
 	}
-	for _, m := range ls.subMembers(s) {
-		name, g, last := ls.s.table.LeaveLast(ls.Names[:0], m)
+	for _, m := range ls.SubMembers(s) {
+		name, g, last := ls.s.Table.LeaveLast(ls.Names[:0], m)
 		ls.Names = name
 		if last {
-			ls.s.subGlue.left(g, name)
+			ls.s.SubGlue.Left(g, name)
 		}
 	}
 	if s.More != 0 {
@@ -301,7 +301,7 @@ func (ls *SubLoop) leave(l *engine.Loop, sub conntable.Sub, s *edge.SubState) {
 // replay writes, before anything live, the unacknowledged QoS 1 messages of
 // the user and, when the client resumes from an id, the topic history after it.
 // It reports whether it wrote the gap frame.
-func (ls *SubLoop) replay(l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle, q *edge.QueryParams, sn *subscription) (gapped bool) {
+func (ls *SubLoop) replay(l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle, q *edge.QueryParams, sn *Subscription) (gapped bool) {
 	since, hasSince := sn.since, sn.hasSince
 	h := engine.Handle(sub) // the QoS 1 paths' key: see startStream
 	nowMs := l.Now().UnixMilli()
@@ -310,9 +310,9 @@ func (ls *SubLoop) replay(l *engine.Loop, sub conntable.Sub, c *edge.SubState, c
 	var lost uint64 // the user's lost mark (store/lost.go)
 	if len(q.User) > 0 {
 		if hasSince { // what this node sent the user up to since (sentlog.go)
-			ls.s.subGlue.resume(q.User, since, nowMs)
+			ls.s.SubGlue.Resume(q.User, since, nowMs)
 		}
-		msgs, lost = ls.s.subGlue.appendNow(msgs, q.User, nowMs)
+		msgs, lost = ls.s.SubGlue.AppendNow(msgs, q.User, nowMs)
 		if len(msgs) > 0 {
 			sent = ls.s.Sent.AppendEntries(ls.SentScratch[:0], q.User)
 		}
@@ -320,7 +320,7 @@ func (ls *SubLoop) replay(l *engine.Loop, sub conntable.Sub, c *edge.SubState, c
 	if hasSince {
 		gapped = ls.writeGapIfMissed(l, sub, c, conn, q.Topics, since, lost, nowMs)
 		for _, t := range q.Topics {
-			msgs = ls.s.recent.AppendSince(msgs, conntable.Topics, t, since)
+			msgs = ls.s.Recent.AppendSince(msgs, conntable.Topics, t, since)
 		}
 	} else if sn.last > 0 {
 		msgs = ls.s.appendLast(msgs, q.Topics, sn.last)
@@ -330,7 +330,7 @@ func (ls *SubLoop) replay(l *engine.Loop, sub conntable.Sub, c *edge.SubState, c
 	for _, m := range msgs {
 		if m.Seq != last { // one message may be both stored and in history
 			_, toAny := store.SentTo(sent, conntable.Sub(h), m.Seq)
-			ls.StoredTo(l, sub, c, conn, m, m.QoS == 1 && resent(toAny, hasSince, since, m.Seq))
+			ls.StoredTo(l, sub, c, conn, m, m.QoS == 1 && Resent(toAny, hasSince, since, m.Seq))
 			last = m.Seq
 		}
 		l.Defer(m)
@@ -349,19 +349,19 @@ func (ls *SubLoop) replay(l *engine.Loop, sub conntable.Sub, c *edge.SubState, c
 // head has no Content-Length (its body is not known before messages come).
 // The connection stays open as the head says: HTTP/1.0 streams are
 // close-delimited, so their head says "Connection: close" and it closes.
-func (ls *SubLoop) answerSubscribeHead(l *engine.Loop, h engine.Handle, c *edge.ConnState, sub *subscription) {
-	p := sub.persist
-	if sub.format == push.Poll {
+func (ls *SubLoop) answerSubscribeHead(l *engine.Loop, h engine.Handle, c *edge.ConnState, sub *Subscription) {
+	p := sub.Persist
+	if sub.Format == push.Poll {
 		dst := httpcodec.AppendResponseHead(ls.Out[:0], 200, p)
 		dst = httpcodec.AppendHeader(dst, "Cache-Control", "no-cache")
 		dst = ls.s.AppendCORS(dst, sub.origin)
 		dst = httpcodec.AppendHeader(dst, "Content-Type", "application/json")
 		ls.Out = append(dst, "\r\n"...)
 	} else {
-		if sub.minor == 0 {
+		if sub.Minor == 0 {
 			p = httpcodec.PersistClose
 		}
-		ls.Out = ls.appendStreamHead(ls.Out[:0], sub, p, nil)
+		ls.Out = ls.AppendStreamHead(ls.Out[:0], sub, p, nil)
 	}
 	l.Write(h, ls.Out)
 	if !p.Keep() {
@@ -373,7 +373,7 @@ func (ls *SubLoop) answerSubscribeHead(l *engine.Loop, h engine.Handle, c *edge.
 // resent decides whether a replayed stored message is flagged as a resend:
 // a client that resumes from a cursor says what it has, so only ids up to it
 // are; otherwise those this node already sent to a connection of the user.
-func resent(sentToUser, hasSince bool, since, id uint64) bool {
+func Resent(sentToUser, hasSince bool, since, id uint64) bool {
 	if hasSince {
 		return id <= since
 	}

@@ -1,4 +1,4 @@
-package server
+package subscribe
 
 import (
 	"strconv"
@@ -37,7 +37,7 @@ func parseLast(v []byte) (int, bool) {
 // history let go of one: the client missed it.
 func (ls *SubLoop) writeGapIfMissed(l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle, topics [][]byte, since, lost uint64, nowMs int64) bool {
 	if lost > since || ls.topicGap(topics, since) {
-		ls.writeGap(l, sub, c, conn, since, nowMs)
+		ls.WriteGap(l, sub, c, conn, since, nowMs)
 		return true
 	}
 	return false
@@ -47,7 +47,7 @@ func (ls *SubLoop) writeGapIfMissed(l *engine.Loop, sub conntable.Sub, c *edge.S
 // than since.
 func (ls *SubLoop) topicGap(topics [][]byte, since uint64) bool {
 	for _, t := range topics {
-		if ls.s.recent.Gap(conntable.Topics, t, since) {
+		if ls.s.Recent.Gap(conntable.Topics, t, since) {
 			return true
 		}
 	}
@@ -55,7 +55,7 @@ func (ls *SubLoop) topicGap(topics [][]byte, since uint64) bool {
 }
 
 // writeGap writes the gap frame for a resume from since.
-func (ls *SubLoop) writeGap(l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle, since uint64, nowMs int64) {
+func (ls *SubLoop) WriteGap(l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle, since uint64, nowMs int64) {
 	ls.FrameTo(l, sub, c, conn, func(dst []byte) []byte {
 		return push.AppendGapFrame(dst, c.Format, nowMs, since, ls.s.Boundary)
 	})
@@ -65,10 +65,10 @@ func (ls *SubLoop) writeGap(l *engine.Loop, sub conntable.Sub, c *edge.SubState,
 // kept for one of its names (--poll-buffer, --topic-history): messages it
 // asked for were let go of before it came back.
 func (ls *SubLoop) pollGap(c *edge.SubState) bool {
-	for _, mb := range ls.subMembers(c) {
-		name, g, ok := ls.s.table.AppendName(ls.Names[:0], mb)
+	for _, mb := range ls.SubMembers(c) {
+		name, g, ok := ls.s.Table.AppendName(ls.Names[:0], mb)
 		ls.Names = name
-		if ok && ls.s.recent.Gap(g, name, c.Cursor) {
+		if ok && ls.s.Recent.Gap(g, name, c.Cursor) {
 			return true
 		}
 	}
@@ -79,7 +79,7 @@ func (ls *SubLoop) pollGap(c *edge.SubState) bool {
 // with a reference the caller releases.
 func (s *Subscribing) appendLast(dst []*edge.Message, topics [][]byte, n int) []*edge.Message {
 	for _, t := range topics {
-		dst = s.recent.AppendLast(dst, conntable.Topics, t, n)
+		dst = s.Recent.AppendLast(dst, conntable.Topics, t, n)
 	}
 	return dst
 }

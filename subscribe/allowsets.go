@@ -1,4 +1,4 @@
-package server
+package subscribe
 
 import (
 	"strings"
@@ -60,7 +60,7 @@ func (la *loopAllow) keepAllowed(sub conntable.Sub, id *auth.Identity) {
 }
 
 // forgetAllowed drops sub's record, and its set with its last stream.
-func (la *loopAllow) forgetAllowed(sub conntable.Sub) {
+func (la *loopAllow) ForgetAllowed(sub conntable.Sub) {
 	i, ok := la.allowOf[sub]
 	if !ok {
 		return
@@ -77,8 +77,8 @@ func (la *loopAllow) forgetAllowed(sub conntable.Sub) {
 // topicAllowed reports whether subscriber sub, of user, may take topic: by
 // the patterns auth gave it or by --topic-acl. Without subscriber auth every
 // topic is allowed, as on a subscribe.
-func (ls *SubLoop) topicAllowed(sub conntable.Sub, user, topic []byte) bool {
-	a := ls.s.auth
+func (ls *SubLoop) TopicAllowed(sub conntable.Sub, user, topic []byte) bool {
+	a := ls.s.Auth
 	if a == nil {
 		return true
 	}

@@ -1,4 +1,4 @@
-package server
+package subscribe
 
 import (
 	"cmp"
@@ -19,7 +19,7 @@ import (
 // after --poll-timeout. The subscriber is in the table while it waits, so
 // pushes reach it like a stream. sub is an HTTP/1.x connection's subscriber
 // or an HTTP/2 stream's.
-func (ls *SubLoop) poll(l *engine.Loop, sub conntable.Sub, c *edge.SubState, sn *subscription) {
+func (ls *SubLoop) Poll(l *engine.Loop, sub conntable.Sub, c *edge.SubState, sn *Subscription) {
 	since, hasSince := sn.since, sn.hasSince
 	if !hasSince {
 		// A first poll waits for what comes next, from any node.
@@ -29,40 +29,40 @@ func (ls *SubLoop) poll(l *engine.Loop, sub conntable.Sub, c *edge.SubState, sn 
 	if hasSince && c.HasUser {
 		// since acknowledges what this node answered the user's polls and
 		// streams up to it (sentlog.go).
-		ls.s.subGlue.resume(ls.subUser(c), since, l.Now().UnixMilli())
+		ls.s.SubGlue.Resume(ls.SubUser(c), since, l.Now().UnixMilli())
 	}
 	c.Format = push.Poll
-	c.Minor = sn.minor
+	c.Minor = sn.Minor
 	c.Mode = edge.ModePoll
-	c.CloseAfterPoll = !sn.keepAlive
+	c.CloseAfterPoll = !sn.KeepAlive
 	c.Origin = sn.origin
-	ls.s.polls.Add(1)
+	ls.s.Polls.Add(1)
 	if c.HasUser {
-		ls.s.subGlue.fetch(engine.Handle(sub), ls.subUser(c), since, hasSince, false)
+		ls.s.SubGlue.Fetch(engine.Handle(sub), ls.SubUser(c), since, hasSince, false)
 	}
-	if !ls.pollAnswer(l, sub, c, nil, false) {
+	if !ls.PollAnswer(l, sub, c, nil, false) {
 		ls.SetSubTimer(sub, c, edge.TimerPoll, l.Now().Add(ls.s.Cfg.PollTimeout))
 	}
 }
 
 // pollAnswer answers waiting long-poll subscriber sub through its
 // transport; see answerPoll.
-func (ls *SubLoop) pollAnswer(l *engine.Loop, sub conntable.Sub, c *edge.SubState, extra []*edge.Message, final bool) bool {
+func (ls *SubLoop) PollAnswer(l *engine.Loop, sub conntable.Sub, c *edge.SubState, extra []*edge.Message, final bool) bool {
 	if sub.IsStream() {
-		return ls.s.subGlue.h2AnswerPoll(l, sub, c, extra, final)
+		return ls.s.SubGlue.H2AnswerPoll(l, sub, c, extra, final)
 	}
 	h := engine.Handle(sub)
-	return ls.answerPoll(l, h, ls.Live(h), extra, final)
+	return ls.AnswerPoll(l, h, ls.Live(h), extra, final)
 }
 
 // pollInterest tells the recent store to keep what is published for the
 // poll's user and topics. It runs before the poll enters the table, and the
 // poll looks at the store after: a message published meanwhile is either kept
 // for it or handed to it.
-func (ls *SubLoop) pollInterest(q *edge.QueryParams, now time.Time) {
-	ls.s.recent.Interest(conntable.Users, q.User, now)
+func (ls *SubLoop) PollInterest(q *edge.QueryParams, now time.Time) {
+	ls.s.Recent.Interest(conntable.Users, q.User, now)
 	for _, t := range q.Topics {
-		ls.s.recent.Interest(conntable.Topics, t, now)
+		ls.s.Recent.Interest(conntable.Topics, t, now)
 	}
 }
 
@@ -70,8 +70,8 @@ func (ls *SubLoop) pollInterest(q *edge.QueryParams, now time.Time) {
 // every kept message newer than its cursor, plus extra. With nothing to send
 // it answers 204 only when the wait is over (final); it reports whether it
 // answered.
-func (ls *SubLoop) answerPoll(l *engine.Loop, h engine.Handle, c *edge.ConnState, extra []*edge.Message, final bool) bool {
-	body, ok := ls.pollBody(l, h, &c.SubState, extra, final)
+func (ls *SubLoop) AnswerPoll(l *engine.Loop, h engine.Handle, c *edge.ConnState, extra []*edge.Message, final bool) bool {
+	body, ok := ls.PollBody(l, h, &c.SubState, extra, final)
 	if !ok {
 		return false
 	}
@@ -82,13 +82,13 @@ func (ls *SubLoop) answerPoll(l *engine.Loop, h engine.Handle, c *edge.ConnState
 			keepAlive = httpcodec.Persist10
 		}
 	}
-	ls.Out = ls.appendPollAnswer(ls.Out[:0], keepAlive, c.Origin, body)
+	ls.Out = ls.AppendPollAnswer(ls.Out[:0], keepAlive, c.Origin, body)
 	// The answer to the poll request, whether a delivery task, a timer or
 	// the request itself makes it: up to --poll-buffer messages per name.
 	l.Answer(h, func() { l.Write(h, ls.Out) })
 
 	ls.CancelTimer(c)
-	ls.unsubscribe(l, c)
+	ls.Unsubscribe(l, c)
 	c.Mode = edge.ModeRequest
 	if !keepAlive.Keep() {
 		c.Mode = edge.ModeClosing
@@ -104,21 +104,21 @@ func (ls *SubLoop) answerPoll(l *engine.Loop, h engine.Handle, c *edge.ConnState
 // handle h carries): every kept message newer than its cursor, plus extra,
 // as the JSON body in ls.frame (empty: 204). ok is false when there is
 // nothing to send and the wait is not over (final).
-func (ls *SubLoop) pollBody(l *engine.Loop, h engine.Handle, c *edge.SubState, extra []*edge.Message, final bool) (body []byte, ok bool) {
+func (ls *SubLoop) PollBody(l *engine.Loop, h engine.Handle, c *edge.SubState, extra []*edge.Message, final bool) (body []byte, ok bool) {
 	msgs := ls.Pending[:0]
 	lost := ls.Lost // the user's QoS 1 lost mark (store/lost.go): read from Redis, or by appendNow
-	for _, mb := range ls.subMembers(c) {
-		name, g, ok := ls.s.table.AppendName(ls.Names[:0], mb)
+	for _, mb := range ls.SubMembers(c) {
+		name, g, ok := ls.s.Table.AppendName(ls.Names[:0], mb)
 		ls.Names = name
 		if !ok {
 			continue
 		}
 		if g == conntable.Users {
 			var mark uint64
-			msgs, mark = ls.s.subGlue.appendNow(msgs, name, l.Now().UnixMilli())
+			msgs, mark = ls.s.SubGlue.AppendNow(msgs, name, l.Now().UnixMilli())
 			lost = max(lost, mark)
 		}
-		msgs = ls.s.recent.AppendSince(msgs, g, name, c.Cursor)
+		msgs = ls.s.Recent.AppendSince(msgs, g, name, c.Cursor)
 	}
 	for _, m := range extra {
 		if m.Seq > c.Cursor || m.QoS == 1 {
@@ -170,7 +170,7 @@ func (ls *SubLoop) pollBody(l *engine.Loop, h engine.Handle, c *edge.SubState, e
 
 // appendPollAnswer appends a long-poll's answer: 200 with body, or 204
 // when body is empty.
-func (ls *SubLoop) appendPollAnswer(dst []byte, keepAlive httpcodec.Persist, origin uint8, body []byte) []byte {
+func (ls *SubLoop) AppendPollAnswer(dst []byte, keepAlive httpcodec.Persist, origin uint8, body []byte) []byte {
 	status := 200
 	if len(body) == 0 {
 		status = 204
