@@ -34,7 +34,7 @@ const (
 )
 
 // connAdmin answers GET and DELETE /conn/<key> on the api listener.
-func (ls *loopState) connAdmin(l *engine.Loop, h engine.Handle, c *edge.ConnState, req *httpcodec.Request, keyText []byte) {
+func (ls *MeshLoop) connAdmin(l *engine.Loop, h engine.Handle, c *edge.ConnState, req *httpcodec.Request, keyText []byte) {
 	kind := asyncDescribe
 	switch string(req.Method()) {
 	case "GET", "HEAD":
@@ -48,7 +48,7 @@ func (ls *loopState) connAdmin(l *engine.Loop, h engine.Handle, c *edge.ConnStat
 }
 
 // ack answers POST /ack?conn=<key>&id=<msg id> on the edge listener.
-func (ls *loopState) ack(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
+func (ls *MeshLoop) ack(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
 	ls.Query = edge.ParseQuery(&ls.Q, req.Query(), ls.Query[:0])
 	id, err := strconv.ParseUint(string(ls.Q.Id), 10, 64)
 	if ls.Q.Bad || err != nil || len(ls.Q.Conn) == 0 {
@@ -60,7 +60,7 @@ func (ls *loopState) ack(l *engine.Loop, h engine.Handle, req *httpcodec.Request
 
 // askOwner sends a call to the loop that owns the connection named by
 // keyText; 404 at once when no such connection lives here.
-func (ls *loopState) askOwner(l *engine.Loop, h engine.Handle, c *edge.ConnState, req *httpcodec.Request, keyText []byte, kind asyncKind, upTo uint64) {
+func (ls *MeshLoop) askOwner(l *engine.Loop, h engine.Handle, c *edge.ConnState, req *httpcodec.Request, keyText []byte, kind asyncKind, upTo uint64) {
 	key, node, ok := edge.ParseKeyText(keyText)
 	var target conntable.Sub
 	if ok && (node == nil || string(node) == ls.s.ID) {
@@ -80,7 +80,7 @@ func (ls *loopState) askOwner(l *engine.Loop, h engine.Handle, c *edge.ConnState
 
 // runConnCall runs on the target's loop: it describes, kicks or acks the
 // connection as the call asks and sends the answer back to the caller's loop.
-func (ls *loopState) runConnCall(l *engine.Loop, call *asyncCall) {
+func (ls *MeshLoop) runConnCall(l *engine.Loop, call *asyncCall) {
 	c, conn := ls.SubscriberOf(conntable.Sub(call.target))
 	var body []byte
 	status := 200
@@ -96,7 +96,7 @@ func (ls *loopState) runConnCall(l *engine.Loop, call *asyncCall) {
 			status, body = 400, httpcodec.AppendErrorObject(nil, "this connection has no user, so nothing is stored for it")
 			break
 		}
-		ls.s.counters.acks.Add(1)
+		ls.s.acks.Add(1)
 		// Only what this node sent to the user's connections (sentlog.go).
 		var later bool
 		if body, later = ls.s.store.ack(call, user, l.Now().UnixMilli()); later {
@@ -110,7 +110,7 @@ func (ls *loopState) runConnCall(l *engine.Loop, call *asyncCall) {
 }
 
 // appendConnInfo appends the JSON description of a subscriber.
-func (ls *loopState) appendConnInfo(dst []byte, l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle) []byte {
+func (ls *MeshLoop) appendConnInfo(dst []byte, l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle) []byte {
 	dst = append(dst, `{"conn":"`...)
 	dst = ls.s.AppendKeyText(dst, ls.KeyOf(sub))
 	dst = append(dst, `","node":`...)
@@ -140,10 +140,10 @@ func (ls *loopState) appendConnInfo(dst []byte, l *engine.Loop, sub conntable.Su
 
 // finishAsync writes an async answer and has the engine present again the
 // requests that arrived meanwhile (it carried them: OnData consumed none).
-func (ls *loopState) finishAsync(l *engine.Loop, h engine.Handle, call *asyncCall) {
-	ls.publishAnswered(h)
+func (ls *MeshLoop) finishAsync(l *engine.Loop, h engine.Handle, call *asyncCall) {
+	ls.s.meshGlue.publishAnswered(l, h)
 	if from := conntable.Sub(h); from.IsStream() { // an HTTP/2 stream asked (h2edge.go)
-		ls.h2FinishAsync(l, from, call)
+		ls.s.meshGlue.h2FinishAsync(l, from, call)
 		return
 	}
 	c := ls.Live(h)

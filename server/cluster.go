@@ -26,7 +26,7 @@ import (
 // standalone it is a cluster.MemDirectory that reads the node's own table,
 // alone in its store, so every push is local and the router never starts.
 type clusterNode struct {
-	s      *Server
+	s      *Mesh
 	dir    cluster.Directory
 	mem    *cluster.MemDirectory // dir when it is in memory; nil with --redis
 	links  *cluster.Links
@@ -60,14 +60,14 @@ const forwardTimeout = 2 * time.Second
 // default per-request bound (cluster.RedisOptions.OpTimeout).
 const lookupTimeout = time.Second
 
-func newClusterNode(s *Server) *clusterNode {
+func newClusterNode(s *Mesh) *clusterNode {
 	return &clusterNode{s: s}
 }
 
 // startCluster joins the Redis directory with --redis, else the in-memory
 // one: a store of the node's own (standalone), or Config.MemStore, shared
 // with the other nodes of this process.
-func startCluster(s *Server) (*clusterNode, error) {
+func startCluster(s *Mesh) (*clusterNode, error) {
 	if s.Cfg.Redis != "" {
 		return startRedisCluster(s)
 	}
@@ -76,7 +76,7 @@ func startCluster(s *Server) (*clusterNode, error) {
 	if shared != nil {
 		// Nodes that share a store dial each other's link listener.
 		var err error
-		if cn.ln, err = s.listenLink(s.Cfg.ClusterListen); err != nil { // handoff.go: maybe handed over
+		if cn.ln, err = s.meshGlue.listenLink(s.Cfg.ClusterListen); err != nil { // handoff.go: maybe handed over
 			return nil, fmt.Errorf("--cluster-listen %s: %w", s.Cfg.ClusterListen, err)
 		}
 		advertise = advertiseFor(cn.ln.Addr().(*net.TCPAddr))
@@ -92,9 +92,9 @@ func startCluster(s *Server) (*clusterNode, error) {
 	return cn, nil
 }
 
-func startRedisCluster(s *Server) (*clusterNode, error) {
+func startRedisCluster(s *Mesh) (*clusterNode, error) {
 	cfg := &s.Cfg
-	ln, err := s.listenLink(cfg.ClusterListen) // handoff.go: maybe handed over
+	ln, err := s.meshGlue.listenLink(cfg.ClusterListen) // handoff.go: maybe handed over
 	if err != nil {
 		return nil, fmt.Errorf("--cluster-listen %s: %w", cfg.ClusterListen, err)
 	}
@@ -117,7 +117,7 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
 	cn.dir, cn.ln = dir, ln
-	s.mirrorAdopted(dir) // handoff.go: the names handed over, before Start's resync
+	s.meshGlue.mirrorAdopted(dir) // handoff.go: the names handed over, before Start's resync
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := dir.Start(ctx); err != nil {

@@ -18,15 +18,11 @@ import (
 
 // counters are the node-wide totals /stats and /metrics report.
 type counters struct {
-	acks atomic.Uint64
 
 	// HTTP/2 (h2conn.go)
 	h2Conns       atomic.Int64  // HTTP/2 connections open
 	h2SlowStreams atomic.Uint64 // streams reset as slow consumers
 
-	// --max-conns-per-user (userpolicy.go)
-	userRefused atomic.Uint64 // streams refused 409 (refuse)
-	userEvicted atomic.Uint64 // this node's streams kicked for a newer one of their user (oldest-out)
 }
 
 // snapshot reads every figure once, for /stats and /metrics (admin/stats.go).
@@ -40,7 +36,7 @@ func (s *Server) snapshot() admin.Snapshot {
 	sn.MessagesIn = s.MessagesIn.Load()
 	sn.Subscribes = s.Subscribes.Load()
 	sn.Polls = s.Polls.Load()
-	sn.Acks = s.counters.acks.Load()
+	sn.Acks = s.acks.Load()
 	sn.Duplicates = s.Duplicates.Load()
 	sn.PeersGone = s.cluster.links.Stats().Gone
 	if s.idemMem != nil {
@@ -58,7 +54,7 @@ func (s *Server) snapshot() admin.Snapshot {
 	sn.Uptime = time.Since(s.Started)
 	sn.Draining = s.Draining.Load()
 	sn.H2Conns, sn.H2SlowStreams = s.counters.h2Conns.Load(), s.counters.h2SlowStreams.Load()
-	sn.UserConnsRefused, sn.UserConnsKicked = s.counters.userRefused.Load(), s.counters.userEvicted.Load()
+	sn.UserConnsRefused, sn.UserConnsKicked = s.userRefused.Load(), s.userEvicted.Load()
 	sn.AgeCloses, sn.Refreshes, sn.Expiries = s.AgeCloses.Load(), s.Refreshes.Load(), s.Expiries.Load()
 	sn.Forwards, sn.Received = s.Forwards.Load(), s.cluster.received.Load()
 	sn.Dir = s.cluster.dir.Stats()

@@ -508,7 +508,7 @@ func (s *Server) adopt(t *handoff.Taken) error {
 		s.loops[h.Loop()].adoptConn(&tc.Conn, now)
 	}
 	var err error
-	if s.cluster, err = startCluster(s); err != nil {
+	if s.cluster, err = startCluster(&s.Mesh); err != nil {
 		return err
 	}
 	s.Idem = s.cluster.idem

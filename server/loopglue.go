@@ -12,17 +12,9 @@ import (
 	"github.com/pushwire/pushwire/subscribe"
 )
 
-// The glue's task ops (engine.Task.Op), run through Glue.tasks.
+// The node's own task ops (engine.Task.Op), run through Glue.Tasks.
 const (
-	opKick       = subscribe.NextOp + iota // close H (DELETE /conn/<key>)
-	opConnCall                             // V *asyncCall: describe, kick or ack H, answer on the caller's loop
-	opAsyncReply                           // V *asyncCall: write its answer to H and resume H
-	opReplay                               // V *replayBatch: a user's stored QoS 1 messages for H, in order
-	// The QoS 1 re-sync (resync.go):
-	opResyncHold   // V chan struct{}: hold the user streams' live messages; signal V
-	opResyncReplay // the node is registered again: replay what the held streams missed
-	opResyncFailed // the re-registration failed: write what the streams held
-	opUpgrade      // V *upgradeStep: one round of a handoff to a new process (handoff.go)
+	opUpgrade = nextMeshOp + iota // V *upgradeStep: one round of a handoff to a new process (handoff.go)
 )
 
 // loopState is the glue's state on one engine loop: the edge's Loop (its
@@ -35,11 +27,13 @@ type loopState struct {
 	loopH2                          // HTTP/2 connections' codecs and scratch (h2conn.go)
 	*publish.Publishing             // publishing: the request's route job, answer queues (publisher.go)
 	*subscribe.SubLoop              // subscribing: allowed sets, the preset key (subscribing.go)
+	*MeshLoop                       // the mesh: QoS 1 replays, /conn, the user policy (mesh.go)
 	answer              loopAnswers // the loop's edge.Answers (loopanswers.go)
 }
 
 func newLoopState(s *Server, l *edge.Loop) *loopState {
-	return &loopState{Loop: l, s: s, Publishing: publish.NewPublishing(l, &s.Publisher), SubLoop: subscribe.NewSubLoop(l, &s.Subscribing)}
+	p, sub := publish.NewPublishing(l, &s.Publisher), subscribe.NewSubLoop(l, &s.Subscribing)
+	return &loopState{Loop: l, s: s, Publishing: p, SubLoop: sub, MeshLoop: s.Mesh.newMeshLoop(l, p, sub)}
 }
 
 // makePubGlue is what publishing asks of the node (PubGlue).
@@ -99,6 +93,25 @@ func (s *Server) makeSubGlue() subscribe.SubGlue {
 			}
 			ls.h2Reset(l, hc, sub, conn, h2.Cancel)
 			return true
+		},
+	}
+}
+
+// makeMeshGlue is what the mesh asks of the node (MeshGlue).
+func (s *Server) makeMeshGlue() MeshGlue {
+	return MeshGlue{
+		admitTake: func() string {
+			if !s.admitTake() {
+				return errTakeUpgrading
+			}
+			return ""
+		},
+		takeDone:        func() { s.up.takes.Add(-1) },
+		listenLink:      s.listenLink,
+		mirrorAdopted:   s.mirrorAdopted,
+		publishAnswered: func(l *engine.Loop, h engine.Handle) { s.loops[l.Index()].publishAnswered(h) },
+		h2FinishAsync: func(l *engine.Loop, from conntable.Sub, call *asyncCall) {
+			s.loops[l.Index()].h2FinishAsync(l, from, call)
 		},
 	}
 }

@@ -28,12 +28,12 @@ import (
 // Callers say what happens (keep, resume, appendNow, fetch, ack) and the
 // mailbox does what its store needs then, so no caller asks which it is.
 type qosMailbox struct {
-	s      *Server
+	s      *Mesh
 	box    store.Mailbox[*edge.Message]
 	routed bool // every call waits on Redis: made on the router, never on a loop
 }
 
-func newMemoryMailbox(s *Server) *qosMailbox {
+func newMemoryMailbox(s *Mesh) *qosMailbox {
 	return &qosMailbox{s: s, box: store.NewMemory[*edge.Message](s.Cfg.StoreMessages, s.Cfg.StoreBytes)}
 }
 

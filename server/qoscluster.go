@@ -81,12 +81,12 @@ func (cn *clusterNode) replayAgain(h engine.Handle, user []byte) bool {
 // stored message this stream was already sent is not written again; one the
 // client may have had from another connection is written flagged as a
 // resend (see resent).
-func (ls *loopState) replayBatch(l *engine.Loop, h engine.Handle, b *replayBatch) {
+func (ls *MeshLoop) replayBatch(l *engine.Loop, h engine.Handle, b *replayBatch) {
 	// Part of the answer to h's subscribe, however many stored messages.
 	l.Answer(h, func() { ls.writeReplay(l, h, b) })
 }
 
-func (ls *loopState) writeReplay(l *engine.Loop, h engine.Handle, b *replayBatch) {
+func (ls *MeshLoop) writeReplay(l *engine.Loop, h engine.Handle, b *replayBatch) {
 	sub := conntable.Sub(h) // an HTTP/1.x connection's subscriber, or an HTTP/2 stream's
 	c, conn := ls.SubscriberOf(sub)
 	stream := c != nil && c.Mode == edge.ModeStream
@@ -182,7 +182,7 @@ func appendAcked(dst []byte, n int) []byte {
 // from Redis (qoscluster.go) when the user's mailbox lost a message newer
 // than the stream's cursor, unless the stream got it as it started (a
 // topic's gap): one gap frame says it all.
-func (ls *loopState) writeStoredGap(l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle, b *replayBatch) {
+func (ls *MeshLoop) writeStoredGap(l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle, b *replayBatch) {
 	if b.hasSince && !b.gapped && b.lost > b.since {
 		ls.WriteGap(l, sub, c, conn, b.since, l.Now().UnixMilli())
 	}

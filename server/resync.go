@@ -87,7 +87,7 @@ func (cn *clusterNode) afterResync(ok bool) {
 // resyncHold runs on a loop: every stream with a user starts holding its
 // live messages; one whose own replay is in flight gets another after it,
 // since that replay may have read the store before the re-registration.
-func (ls *loopState) resyncHold(done chan struct{}) {
+func (ls *MeshLoop) resyncHold(done chan struct{}) {
 	defer func() { done <- struct{}{} }()
 	// h is the subscriber's handle: a connection's, or an HTTP/2 stream's.
 	hold := func(h engine.Handle, c *edge.SubState) {
@@ -114,7 +114,7 @@ func (ls *loopState) resyncHold(done chan struct{}) {
 // resyncReplay runs on a loop once the node is registered again: the router
 // reads the stored messages of each held stream's user and hands them back
 // (opReplay, a re-sync batch).
-func (ls *loopState) resyncReplay(l *engine.Loop) {
+func (ls *MeshLoop) resyncReplay(l *engine.Loop) {
 	items := make([]resyncItem, 0, min(len(ls.Resyncing), resyncChunk))
 	flush := func() {
 		if len(items) == 0 {
@@ -145,7 +145,7 @@ func (ls *loopState) resyncReplay(l *engine.Loop) {
 
 // resyncFailed runs on a loop when the re-registration failed: the held
 // streams write what they held and go on live.
-func (ls *loopState) resyncFailed(l *engine.Loop) {
+func (ls *MeshLoop) resyncFailed(l *engine.Loop) {
 	for _, h := range ls.Resyncing {
 		ls.releaseHeld(l, h)
 	}
@@ -153,7 +153,7 @@ func (ls *loopState) resyncFailed(l *engine.Loop) {
 }
 
 // releaseHeld writes what h held and stops holding.
-func (ls *loopState) releaseHeld(l *engine.Loop, h engine.Handle) {
+func (ls *MeshLoop) releaseHeld(l *engine.Loop, h engine.Handle) {
 	sub := conntable.Sub(h)
 	if c, conn := ls.SubscriberOf(sub); c != nil && c.Mode == edge.ModeStream {
 		for _, m := range ls.Held[h] {

@@ -12,11 +12,9 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/pushwire/pushwire/admin"
-	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
@@ -32,21 +30,16 @@ import (
 type Server struct {
 	edge.Node             // the loops' shared state, the engine.Handler (edge/node.go)
 	publish.Publisher     // publishing: ids, resolver, router, idempotency keys (publish/publisher.go)
-	subscribe.Subscribing // subscribing: the table, the recent store, auth, hooks (subscribing.go)
+	subscribe.Subscribing // subscribing: the table, the recent store, auth, hooks (subscribe/subscribing.go)
+	Mesh                  // the node among its peers: cluster, QoS 1 mailbox, user policy (mesh.go)
 	loops                 []*loopState
-	store                 *qosMailbox // QoS 1 messages per user, in memory or Redis (mailbox.go)
 
-	cluster *clusterNode        // the directory and links: in memory when standalone
-	idemMem *cluster.IdemMemory // idem when it is in memory; nil with Redis
-
-	running  atomic.Bool // the loops run: tasks submitted to them are taken
 	counters counters
 	up       upgradeState // zero-downtime upgrades (handoff.go)
 
 	edgeAddr, apiAddr net.Addr
 	tls               edgeTLS // --tls-listen (tls.go)
 	capacity          uint64
-	stopped           chan struct{}
 	closeOnce         sync.Once
 }
 
@@ -59,9 +52,10 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{Node: edge.Node{Cfg: cfg, Log: log, Started: time.Now()}, stopped: make(chan struct{})}
+	s := &Server{Node: edge.Node{Cfg: cfg, Log: log, Started: time.Now()}}
 	s.Publisher.Init(&s.Node)
 	s.Subscribing.Init(&s.Node, &s.IDs)
+	s.Mesh.Init(&s.Node, &s.Publisher, &s.Subscribing)
 	s.Debug = log.Enabled(context.Background(), slog.LevelDebug)
 	s.ID = cfg.NodeID
 	if s.ID == "" {
@@ -73,7 +67,7 @@ func New(cfg Config) (*Server, error) {
 	s.IDs.Init(s.ID, 0)
 	s.Boundary = []byte("pushwire-" + randomHex(12))
 	s.Table = conntable.New(64)
-	s.store = newMemoryMailbox(s) // startRedisCluster moves it to Redis
+	s.store = newMemoryMailbox(&s.Mesh) // startRedisCluster moves it to Redis
 	// Room for a user's unacknowledged messages (no store keeps more than
 	// --store-messages) and as many acknowledged ones in their grace.
 	s.Sent = store.NewSentLog(2*cfg.StoreMessages, store.MaxSentEntries, cfg.DefaultTTL.Milliseconds())
@@ -124,6 +118,7 @@ func New(cfg Config) (*Server, error) {
 	s.Node.Glue = s.makeGlue()
 	s.PubGlue = s.makePubGlue()
 	s.SubGlue = s.makeSubGlue()
+	s.meshGlue = s.makeMeshGlue()
 	s.Metrics = admin.NewMetrics(len(s.loops), Version())
 	if cfg.HookURL != "" { // last: it starts a goroutine
 		if s.Hooks, err = hooks.New(hooks.Options{URL: cfg.HookURL, Queue: cfg.HookQueue, Logger: log}); err != nil {
@@ -148,7 +143,7 @@ func (s *Server) Start() error {
 	if s.apiAddr, err = s.Eng.Listen(s.Cfg.APIListen, edge.ListenerAPI); err != nil {
 		return fmt.Errorf("--api-listen %s: %w", s.Cfg.APIListen, err)
 	}
-	if s.cluster, err = startCluster(s); err != nil {
+	if s.cluster, err = startCluster(&s.Mesh); err != nil {
 		return err
 	}
 	s.Idem = s.cluster.idem

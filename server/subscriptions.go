@@ -87,7 +87,7 @@ func (cn *clusterNode) changeLocal(q *cluster.Query) cluster.QueryAnswer {
 
 // changeSubs changes, on their loop, the streams of subs that still live:
 // each one's topics, or it is kicked (QueryKick).
-func (ls *loopState) changeSubs(l *engine.Loop, q *cluster.Query, subs []conntable.Sub) []cluster.NameCount {
+func (ls *MeshLoop) changeSubs(l *engine.Loop, q *cluster.Query, subs []conntable.Sub) []cluster.NameCount {
 	var out []cluster.NameCount
 	for _, sub := range subs {
 		s, conn := ls.SubscriberOf(sub)
@@ -96,7 +96,7 @@ func (ls *loopState) changeSubs(l *engine.Loop, q *cluster.Query, subs []conntab
 		}
 		key := string(ls.s.AppendKeyText(nil, ls.KeyOf(sub)))
 		if q.Op == cluster.QueryKick { // the user policy's oldest-out from another node
-			ls.s.counters.userEvicted.Add(1)
+			ls.s.userEvicted.Add(1)
 			ls.Kick(l, sub, s, conn)
 			out = append(out, cluster.NameCount{Name: key, Count: cluster.OutcomeChanged})
 			continue
@@ -108,7 +108,7 @@ func (ls *loopState) changeSubs(l *engine.Loop, q *cluster.Query, subs []conntab
 
 // changeTopics adds or removes q's topics of stream s. A subscribe of a
 // topic the stream's auth does not allow changes nothing unless forced.
-func (ls *loopState) changeTopics(sub conntable.Sub, s *edge.SubState, q *cluster.Query) cluster.Outcome {
+func (ls *MeshLoop) changeTopics(sub conntable.Sub, s *edge.SubState, q *cluster.Query) cluster.Outcome {
 	if q.Op == cluster.QuerySubscribe && !q.Force {
 		user := slices.Clone(ls.SubUser(s))
 		for _, t := range q.Topics {
@@ -138,7 +138,7 @@ func (ls *loopState) changeTopics(sub conntable.Sub, s *edge.SubState, q *cluste
 }
 
 // topicMembership finds s's membership of topic.
-func (ls *loopState) topicMembership(s *edge.SubState, topic []byte) (conntable.Membership, bool) {
+func (ls *MeshLoop) topicMembership(s *edge.SubState, topic []byte) (conntable.Membership, bool) {
 	for _, m := range ls.SubMembers(s) {
 		name, g, ok := ls.s.Table.AppendName(ls.Names[:0], m)
 		ls.Names = name
@@ -152,7 +152,7 @@ func (ls *loopState) topicMembership(s *edge.SubState, topic []byte) (conntable.
 // dropMember forgets membership token m of s (the caller leaves the table):
 // the inline slot it held takes the last of the side list, so the inline
 // slots fill first as addMember expects; the user's, member[0], never goes.
-func (ls *loopState) dropMember(s *edge.SubState, m conntable.Membership) {
+func (ls *MeshLoop) dropMember(s *edge.SubState, m conntable.Membership) {
 	var more []conntable.Membership
 	if s.More != 0 {
 		more = ls.More[s.More-1]

@@ -16,10 +16,10 @@ import (
 // the link's goroutine, so every delivery is handed to its loop (peerFan).
 func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 	s := cn.s
-	if !s.admitTake() { // handoff.go: no push may reach a connection being handed over
-		return cluster.Result{Err: errTakeUpgrading}
+	if refusal := s.meshGlue.admitTake(); refusal != "" { // handoff.go: no push may reach a connection being handed over
+		return cluster.Result{Err: refusal}
 	}
-	defer s.up.takes.Add(-1)
+	defer s.meshGlue.takeDone()
 	cn.received.Add(1)
 	res := cn.router.Take(p, (*peerFan)(s))
 	if res.Err != "" {
@@ -44,13 +44,13 @@ func fromPeer(seq uint64, p *cluster.Push) *edge.Message {
 
 // peerFan is the route.Fanout of pushes taken from peers: off the loops, it
 // gives every delivery to its loop's task queue.
-type peerFan Server
+type peerFan Mesh
 
 var scratchPool = sync.Pool{New: func() any { return new(edge.LoopBatches) }}
 
 // Deliver gives m to every target through its loop's task queue.
 func (f *peerFan) Deliver(m *edge.Message, targets []conntable.Sub) int {
-	s := (*Server)(f)
+	s := (*Mesh)(f)
 	b := scratchPool.Get().(*edge.LoopBatches)
 	defer scratchPool.Put(b)
 	if len(*b) < len(s.loops) {
@@ -66,7 +66,7 @@ func (f *peerFan) Deliver(m *edge.Message, targets []conntable.Sub) int {
 
 // DeliverAll gives m to every subscriber of the node through the loops.
 func (f *peerFan) DeliverAll(m *edge.Message) int {
-	s := (*Server)(f)
+	s := (*Mesh)(f)
 	n := 0
 	for i, ls := range s.loops {
 		n += int(ls.Subscribers.Load())

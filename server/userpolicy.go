@@ -70,7 +70,7 @@ type userCall struct {
 
 // gateUser applies the policy to a subscribe about to start; true when it
 // took the subscribe over (refused it, or waits for Redis).
-func (ls *loopState) gateUser(l *engine.Loop, h engine.Handle, c *edge.ConnState, sn *subscribe.Subscription) bool {
+func (ls *MeshLoop) gateUser(l *engine.Loop, h engine.Handle, c *edge.ConnState, sn *subscribe.Subscription) bool {
 	cn := ls.s.cluster
 	if cn.users == nil || sn.Gated || sn.Head || sn.Format == push.Poll || len(sn.Q.User) == 0 {
 		return false
@@ -110,8 +110,8 @@ func (ls *loopState) gateUser(l *engine.Loop, h engine.Handle, c *edge.ConnState
 }
 
 // refuseUser answers a subscribe the refuse policy turned away.
-func (ls *loopState) refuseUser(l *engine.Loop, h engine.Handle, sn *subscribe.Subscription) {
-	ls.s.counters.userRefused.Add(1)
+func (ls *MeshLoop) refuseUser(l *engine.Loop, h engine.Handle, sn *subscribe.Subscription) {
+	ls.s.userRefused.Add(1)
 	ls.AnswerSubscribe(l, h, sn, 409, "this user already holds --max-conns-per-user ("+strconv.Itoa(ls.s.Cfg.MaxConnsPerUser)+") streams and --user-conn-policy is refuse")
 }
 
@@ -226,7 +226,7 @@ func (cn *clusterNode) holds(key string) int {
 // when the stream did not start (its subscriber left meanwhile, it was
 // refused, or the node began to drain: then it is answered 503, as a
 // subscribe that waited for the auth callback is).
-func (ls *loopState) userAdmitted(l *engine.Loop, call *userCall) bool {
+func (ls *MeshLoop) userAdmitted(l *engine.Loop, call *userCall) bool {
 	started := false
 	ls.ResumeSubscribe(l, call.from, &call.sub, func(c *edge.ConnState) {
 		switch {
@@ -246,14 +246,14 @@ func (ls *loopState) userAdmitted(l *engine.Loop, call *userCall) bool {
 }
 
 // kickLocal kicks the streams of this node that keys name, each on its loop.
-func (ls *loopState) kickLocal(keys []string) {
+func (ls *MeshLoop) kickLocal(keys []string) {
 	for _, key := range keys {
 		k, node, ok := edge.ParseKeyText([]byte(key))
 		if !ok || (node != nil && string(node) != ls.s.ID) {
 			continue
 		}
 		if sub, ok := ls.s.LookupKey(k); ok {
-			ls.s.counters.userEvicted.Add(1)
+			ls.s.userEvicted.Add(1)
 			ls.s.Eng.Submit(sub.Loop(), engine.Task{H: engine.Handle(sub), Op: opKick})
 		}
 	}
@@ -282,7 +282,7 @@ func (cn *clusterNode) kickKeys(keys []string) {
 // streamLeft takes a stream that ends out of the policy's count (and its
 // auth record, allowsets.go). It runs first in leave, while the stream
 // still has its key and user.
-func (ls *loopState) streamLeft(sub conntable.Sub, s *edge.SubState) {
+func (ls *MeshLoop) streamLeft(sub conntable.Sub, s *edge.SubState) {
 	ls.ForgetAllowed(sub)
 	cn := ls.s.cluster
 	if cn == nil || cn.users == nil || !s.HasUser || s.Format == push.Poll {
@@ -307,7 +307,7 @@ func (ls *loopState) streamLeft(sub conntable.Sub, s *edge.SubState) {
 // times are not handed over: they count as begun now. Nothing is refused or
 // kicked for them. It runs once the cluster half exists, before the loops
 // start (only HTTP/1.x connections move; HTTP/2 ones reconnect).
-func (s *Server) countAdopted(now time.Time) {
+func (s *Mesh) countAdopted(now time.Time) {
 	cn := s.cluster
 	if cn.users == nil || cn.redis != nil {
 		return
