@@ -8,6 +8,7 @@ import (
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/mesh"
 )
 
 // serveAPI answers one request on the api listener: publish (SPEC §4) and
@@ -40,18 +41,18 @@ func (ls *loopState) serveAPI(l *engine.Loop, h engine.Handle, c *edge.ConnState
 	case bytes.HasPrefix(path, []byte("/debug/pprof")):
 		admin.ServePprof(ls.answers(l), h, req)
 	case bytes.HasPrefix(path, []byte("/conn/")):
-		ls.connAdmin(l, h, c, req, path[len("/conn/"):])
+		ls.ConnAdmin(l, h, c, req, path[len("/conn/"):])
 	case bytes.HasPrefix(path, []byte("/subscriptions/")):
 		if method != "POST" && method != "DELETE" {
-			ls.AnswerNotAllowed(l, h, req, allowSubscriptions, "use POST to add topics, DELETE to remove them")
+			ls.AnswerNotAllowed(l, h, req, mesh.AllowSubscriptions, "use POST to add topics, DELETE to remove them")
 			return
 		}
-		ls.s.cluster.presence.ServeSubscriptions(ls.answers(l), h, req, path) // admin/subscriptions.go
+		ls.s.Cluster.Presence.ServeSubscriptions(ls.answers(l), h, req, path) // admin/subscriptions.go
 	case method != "GET" && method != "HEAD":
 		ls.AnswerNotAllowed(l, h, req, edge.AllowAdmin, "admin endpoints answer GET")
 	case admin.ServeOps(ls.answers(l), opsNode{ls.s}, h, req, path): // healthz, readyz, stats, metrics
 	case bytes.HasPrefix(path, []byte("/presence/")) || string(path) == "/topics":
-		ls.s.cluster.presence.Serve(ls.answers(l), h, req, path)
+		ls.s.Cluster.Presence.Serve(ls.answers(l), h, req, path)
 	default:
 		ls.AnswerError(l, h, req, 404, "no such endpoint on the api listener")
 	}

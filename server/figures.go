@@ -36,11 +36,11 @@ func (s *Server) snapshot() admin.Snapshot {
 	sn.MessagesIn = s.MessagesIn.Load()
 	sn.Subscribes = s.Subscribes.Load()
 	sn.Polls = s.Polls.Load()
-	sn.Acks = s.acks.Load()
+	sn.Acks = s.Acks.Load()
 	sn.Duplicates = s.Duplicates.Load()
-	sn.PeersGone = s.cluster.links.Stats().Gone
-	if s.idemMem != nil {
-		sn.IdemEvicted = s.idemMem.Evicted()
+	sn.PeersGone = s.Cluster.Links.Stats().Gone
+	if s.IdemMem != nil {
+		sn.IdemEvicted = s.IdemMem.Evicted()
 	}
 	for _, ls := range s.loops {
 		sn.MessagesOut += ls.MessagesOut.Load()
@@ -49,15 +49,15 @@ func (s *Server) snapshot() admin.Snapshot {
 	es := s.Eng.Stats()
 	sn.SlowConsumers = uint64(es.SlowConsumers)
 	sn.TLSHandshakes, sn.TLSFailures = es.TLSHandshakes, es.TLSHandshakeErrors
-	sn.StoredUsers, sn.StoredBytes = s.store.counts()
+	sn.StoredUsers, sn.StoredBytes = s.Store.Counts()
 	sn.Goroutines = runtime.NumGoroutine()
 	sn.Uptime = time.Since(s.Started)
 	sn.Draining = s.Draining.Load()
 	sn.H2Conns, sn.H2SlowStreams = s.counters.h2Conns.Load(), s.counters.h2SlowStreams.Load()
-	sn.UserConnsRefused, sn.UserConnsKicked = s.userRefused.Load(), s.userEvicted.Load()
+	sn.UserConnsRefused, sn.UserConnsKicked = s.UserRefused.Load(), s.UserEvicted.Load()
 	sn.AgeCloses, sn.Refreshes, sn.Expiries = s.AgeCloses.Load(), s.Refreshes.Load(), s.Expiries.Load()
-	sn.Forwards, sn.Received = s.Forwards.Load(), s.cluster.received.Load()
-	sn.Dir = s.cluster.dir.Stats()
+	sn.Forwards, sn.Received = s.Forwards.Load(), s.Cluster.Received.Load()
+	sn.Dir = s.Cluster.Dir.Stats()
 	if s.Auth != nil {
 		sn.AuthDenied, sn.AuthFailed = s.Auth.Denied.Load(), s.Auth.Failed.Load()
 	}

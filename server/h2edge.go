@@ -8,6 +8,7 @@ import (
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/httpcodec/h2"
+	"github.com/pushwire/pushwire/mesh"
 	"github.com/pushwire/pushwire/push"
 	"github.com/pushwire/pushwire/subscribe"
 )
@@ -81,7 +82,7 @@ func (ls *loopState) h2Subscribe(l *engine.Loop, h engine.Handle, hc *h2Conn, id
 // subscriber with its own conn key (the Push-Conn field), its own
 // memberships, its frames as DATA on the stream. A HEAD gets the head alone.
 func (ls *loopState) h2Start(l *engine.Loop, sn *subscribe.Subscription) {
-	if ls.gateUser(l, engine.Handle(sn.Stream), nil, sn) { // userpolicy.go
+	if ls.GateUser(l, engine.Handle(sn.Stream), nil, sn) { // userpolicy.go
 		return
 	}
 	defer func() { ls.PresetKey = [2]uint64{} }()
@@ -134,13 +135,13 @@ func (ls *loopState) h2Ack(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint3
 	from, st := ls.NewStream(h, id)
 	st.Mode = edge.ModeAsync
 	hc.subs = append(hc.subs, from)
-	call := &asyncCall{from: engine.Handle(from), target: engine.Handle(target), kind: asyncAck, upTo: upTo, keepAlive: httpcodec.Persist11}
-	ls.s.Eng.Submit(target.Loop(), engine.Task{H: call.target, Op: opConnCall, V: call})
+	call := &mesh.AsyncCall{From: engine.Handle(from), Target: engine.Handle(target), Kind: mesh.AsyncAck, UpTo: upTo, KeepAlive: httpcodec.Persist11}
+	ls.s.Eng.Submit(target.Loop(), engine.Task{H: call.Target, Op: mesh.OpConnCall, V: call})
 }
 
 // h2FinishAsync writes an async answer on the stream that asked for it.
-func (ls *loopState) h2FinishAsync(l *engine.Loop, from conntable.Sub, call *asyncCall) {
-	ls.h2Finish(l, from, call.reply, call.head)
+func (ls *loopState) h2FinishAsync(l *engine.Loop, from conntable.Sub, call *mesh.AsyncCall) {
+	ls.h2Finish(l, from, call.Reply, call.Head)
 }
 
 // h2Finish writes answer (one of our HTTP/1.1 answers) on the stream whose

@@ -16,6 +16,7 @@ import (
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/handoff"
+	"github.com/pushwire/pushwire/mesh"
 	"github.com/pushwire/pushwire/push"
 )
 
@@ -144,7 +145,7 @@ var (
 // exits 0 without Close (which would leave the cluster and close what moved). On an error
 // the node carries on with everything it had.
 func (s *Server) HandOff(c *net.UnixConn, deadline time.Time) error {
-	if !s.running.Load() || s.Draining.Load() {
+	if !s.Running.Load() || s.Draining.Load() {
 		return errors.New("the node is not serving")
 	}
 	if !s.up.active.CompareAndSwap(false, true) {
@@ -239,7 +240,7 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 	}
 	s.Log.Info("upgrade: handed over", "connections", snd.Conns(), "paused", time.Since(frozen),
 		"quiesce", quiesced.Sub(frozen), "export", exported.Sub(quiesced), "send", sent.Sub(exported), "adopt", time.Since(sent))
-	if s.cluster.server != nil && !s.cluster.server.HandOver(time.Second) {
+	if s.Cluster.Server != nil && !s.Cluster.Server.HandOver(time.Second) {
 		s.Log.Warn("upgrade: some peers' links did not end within a second")
 	}
 	return nil
@@ -447,7 +448,7 @@ func (s *Server) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, er
 	if err := s.Eng.Start(); err != nil {
 		return t.Meta, err
 	}
-	s.running.Store(true)
+	s.Running.Store(true)
 	s.up.refuse.Store(false)
 	conns := len(t.Conns)
 	t.Conns, t.Stored, t.Sent = nil, nil, nil
@@ -508,11 +509,11 @@ func (s *Server) adopt(t *handoff.Taken) error {
 		s.loops[h.Loop()].adoptConn(&tc.Conn, now)
 	}
 	var err error
-	if s.cluster, err = startCluster(&s.Mesh); err != nil {
+	if s.Cluster, err = mesh.StartCluster(&s.Mesh); err != nil {
 		return err
 	}
-	s.Idem = s.cluster.idem
-	s.countAdopted(now) // userpolicy.go
+	s.Idem = s.Cluster.Idem
+	s.CountAdopted(now) // userpolicy.go
 	return s.adoptQoS(t, now)
 }
 
@@ -614,7 +615,7 @@ func (s *Server) mirrorAdopted(dir cluster.Directory) {
 // sendLinkListener hands over the cluster link listener: the node keeps its link address, and
 // peers' links, which end with the old process, dial into its accept queue meanwhile.
 func (s *Server) sendLinkListener(snd *handoff.Sender) error {
-	tl, ok := s.cluster.ln.(*net.TCPListener)
+	tl, ok := s.Cluster.Ln.(*net.TCPListener)
 	if !ok {
 		return nil // standalone: no link listener
 	}

@@ -21,7 +21,7 @@ import (
 // no loop reads a request any more, so neither changes meanwhile.
 func (s *Server) exportQoS(snd *handoff.Sender) error {
 	var recs []handoff.Record
-	if mem, ok := s.store.box.(*store.Memory[*edge.Message]); ok { // in Redis they stay there
+	if mem, ok := s.Store.Box.(*store.Memory[*edge.Message]); ok { // in Redis they stay there
 		mem.Each(func(user string, m *edge.Message) {
 			recs = append(recs, handoff.Record{Kind: handoff.KindStored, Stored: handoff.Stored{
 				User: []byte(user), Seq: m.Seq, TimeMs: m.TimeMs, Expiry: m.Expiry, QoS: m.QoS, JSON: m.JSON,
@@ -56,7 +56,7 @@ func (s *Server) adoptQoS(t *handoff.Taken, now time.Time) error {
 		m := edge.NewMessage(st.Seq, st.TimeMs)
 		m.SetPayload(st.To, st.Event, st.ContentType, st.Data, st.JSON, st.QoS)
 		m.Expiry = st.Expiry
-		err := s.store.box.Put(context.Background(), st.User, m, nowMs)
+		err := s.Store.Box.Put(context.Background(), st.User, m, nowMs)
 		m.Release()
 		if err != nil && st.Expiry > nowMs {
 			return fmt.Errorf("a stored QoS 1 message for %q: %w", st.User, err)

@@ -4,6 +4,7 @@ import (
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/mesh"
 )
 
 // loopAnswers is a loop's edge.Answers (edge/edge.go): what the handlers of
@@ -22,14 +23,14 @@ func (a *loopAnswers) Answer(h engine.Handle, req *httpcodec.Request, answer []b
 // Later puts h in modeAsync; the reply goes back to h's loop as an
 // opAsyncReply, as /conn's and routed publishes' do (async.go).
 func (a *loopAnswers) Later(h engine.Handle, req *httpcodec.Request) (httpcodec.Persist, func([]byte)) {
-	call := &asyncCall{from: h, kind: asyncPprof, keepAlive: httpcodec.Persistence(req), head: edge.IsHead(req)}
+	call := &mesh.AsyncCall{From: h, Kind: mesh.AsyncPprof, KeepAlive: httpcodec.Persistence(req), Head: edge.IsHead(req)}
 	if c := a.ls.Live(h); c != nil {
 		c.Mode = edge.ModeAsync
 	}
 	eng := a.ls.s.Eng
-	return call.keepAlive, func(answer []byte) {
-		call.reply = answer
-		eng.Submit(h.Loop(), engine.Task{H: h, Op: opAsyncReply, V: call})
+	return call.KeepAlive, func(answer []byte) {
+		call.Reply = answer
+		eng.Submit(h.Loop(), engine.Task{H: h, Op: mesh.OpAsyncReply, V: call})
 	}
 }
 

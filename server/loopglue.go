@@ -8,13 +8,14 @@ import (
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/httpcodec/h2"
+	"github.com/pushwire/pushwire/mesh"
 	"github.com/pushwire/pushwire/publish"
 	"github.com/pushwire/pushwire/subscribe"
 )
 
 // The node's own task ops (engine.Task.Op), run through Glue.Tasks.
 const (
-	opUpgrade = nextMeshOp + iota // V *upgradeStep: one round of a handoff to a new process (handoff.go)
+	opUpgrade = mesh.NextOp + iota // V *upgradeStep: one round of a handoff to a new process (handoff.go)
 )
 
 // loopState is the glue's state on one engine loop: the edge's Loop (its
@@ -27,25 +28,25 @@ type loopState struct {
 	loopH2                          // HTTP/2 connections' codecs and scratch (h2conn.go)
 	*publish.Publishing             // publishing: the request's route job, answer queues (publisher.go)
 	*subscribe.SubLoop              // subscribing: allowed sets, the preset key (subscribing.go)
-	*MeshLoop                       // the mesh: QoS 1 replays, /conn, the user policy (mesh.go)
+	*mesh.MeshLoop                  // the mesh: QoS 1 replays, /conn, the user policy (mesh.go)
 	answer              loopAnswers // the loop's edge.Answers (loopanswers.go)
 }
 
 func newLoopState(s *Server, l *edge.Loop) *loopState {
 	p, sub := publish.NewPublishing(l, &s.Publisher), subscribe.NewSubLoop(l, &s.Subscribing)
-	return &loopState{Loop: l, s: s, Publishing: p, SubLoop: sub, MeshLoop: s.Mesh.newMeshLoop(l, p, sub)}
+	return &loopState{Loop: l, s: s, Publishing: p, SubLoop: sub, MeshLoop: s.Mesh.NewMeshLoop(l, p, sub)}
 }
 
 // makePubGlue is what publishing asks of the node (PubGlue).
 func (s *Server) makePubGlue() publish.PubGlue {
 	return publish.PubGlue{
-		Alone: func() bool { return s.cluster.alone() },
+		Alone: func() bool { return s.Cluster.Alone() },
 		Keep: func(user []byte, m *edge.Message, nowMs int64) (bool, bool, error) {
-			return s.store.keep(user, m, nowMs)
+			return s.Store.Keep(user, m, nowMs)
 		},
 		AsyncReply: func(from engine.Handle, keepAlive httpcodec.Persist, answer []byte) {
-			call := &asyncCall{from: from, keepAlive: keepAlive, reply: answer}
-			s.Eng.Submit(from.Loop(), engine.Task{H: from, Op: opAsyncReply, V: call})
+			call := &mesh.AsyncCall{From: from, KeepAlive: keepAlive, Reply: answer}
+			s.Eng.Submit(from.Loop(), engine.Task{H: from, Op: mesh.OpAsyncReply, V: call})
 		},
 	}
 }
@@ -55,18 +56,18 @@ func (s *Server) makeSubGlue() subscribe.SubGlue {
 	on := func(l *engine.Loop) *loopState { return s.loops[l.Index()] }
 	return subscribe.SubGlue{
 		Fetch: func(h engine.Handle, user []byte, since uint64, hasSince, gapped bool) bool {
-			return s.store.fetch(h, user, since, hasSince, gapped)
+			return s.Store.Fetch(h, user, since, hasSince, gapped)
 		},
-		Resume: func(user []byte, since uint64, nowMs int64) { s.store.resume(user, since, nowMs) },
+		Resume: func(user []byte, since uint64, nowMs int64) { s.Store.Resume(user, since, nowMs) },
 		AppendNow: func(dst []*edge.Message, user []byte, nowMs int64) ([]*edge.Message, uint64) {
-			return s.store.appendNow(dst, user, nowMs)
+			return s.Store.AppendNow(dst, user, nowMs)
 		},
-		Joined: func(g conntable.Group, name []byte) { s.cluster.joined(g, name) },
-		Left:   func(g conntable.Group, name []byte) { s.cluster.left(g, name) },
+		Joined: func(g conntable.Group, name []byte) { s.Cluster.Joined(g, name) },
+		Left:   func(g conntable.Group, name []byte) { s.Cluster.Left(g, name) },
 		GateUser: func(l *engine.Loop, h engine.Handle, c *edge.ConnState, sn *subscribe.Subscription) bool {
-			return on(l).gateUser(l, h, c, sn)
+			return on(l).GateUser(l, h, c, sn)
 		},
-		StreamLeft: func(sub conntable.Sub, st *edge.SubState) { s.loops[sub.Loop()].streamLeft(sub, st) },
+		StreamLeft: func(sub conntable.Sub, st *edge.SubState) { s.loops[sub.Loop()].StreamLeft(sub, st) },
 		H2Start:    func(l *engine.Loop, sn *subscribe.Subscription) { on(l).h2Start(l, sn) },
 		H2AnswerPoll: func(l *engine.Loop, sub conntable.Sub, c *edge.SubState, extra []*edge.Message, final bool) bool {
 			return on(l).h2AnswerPoll(l, sub, c, extra, final)
@@ -98,19 +99,19 @@ func (s *Server) makeSubGlue() subscribe.SubGlue {
 }
 
 // makeMeshGlue is what the mesh asks of the node (MeshGlue).
-func (s *Server) makeMeshGlue() MeshGlue {
-	return MeshGlue{
-		admitTake: func() string {
+func (s *Server) makeMeshGlue() mesh.MeshGlue {
+	return mesh.MeshGlue{
+		AdmitTake: func() string {
 			if !s.admitTake() {
 				return errTakeUpgrading
 			}
 			return ""
 		},
-		takeDone:        func() { s.up.takes.Add(-1) },
-		listenLink:      s.listenLink,
-		mirrorAdopted:   s.mirrorAdopted,
-		publishAnswered: func(l *engine.Loop, h engine.Handle) { s.loops[l.Index()].publishAnswered(h) },
-		h2FinishAsync: func(l *engine.Loop, from conntable.Sub, call *asyncCall) {
+		TakeDone:        func() { s.up.takes.Add(-1) },
+		ListenLink:      s.listenLink,
+		MirrorAdopted:   s.mirrorAdopted,
+		PublishAnswered: func(l *engine.Loop, h engine.Handle) { s.loops[l.Index()].publishAnswered(h) },
+		H2FinishAsync: func(l *engine.Loop, from conntable.Sub, call *mesh.AsyncCall) {
 			s.loops[l.Index()].h2FinishAsync(l, from, call)
 		},
 	}
@@ -165,19 +166,19 @@ func (s *Server) makeGlue() edge.Glue {
 	task := func(op int, fn func(ls *loopState, l *engine.Loop, t engine.Task)) {
 		g.Tasks[op] = func(l *engine.Loop, t engine.Task) { fn(on(l), l, t) }
 	}
-	task(opKick, func(ls *loopState, l *engine.Loop, t engine.Task) {
+	task(mesh.OpKick, func(ls *loopState, l *engine.Loop, t engine.Task) {
 		if sub, conn := ls.SubscriberOf(conntable.Sub(t.H)); sub != nil {
 			ls.Kick(l, conntable.Sub(t.H), sub, conn)
 		}
 	})
-	task(opConnCall, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.runConnCall(l, t.V.(*asyncCall)) })
-	task(opAsyncReply, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.finishAsync(l, t.H, t.V.(*asyncCall)) })
-	task(opReplay, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.replayBatch(l, t.H, t.V.(*replayBatch)) })
+	task(mesh.OpConnCall, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.RunConnCall(l, t.V.(*mesh.AsyncCall)) })
+	task(mesh.OpAsyncReply, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.FinishAsync(l, t.H, t.V.(*mesh.AsyncCall)) })
+	task(mesh.OpReplay, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.ReplayBatch(l, t.H, t.V.(*mesh.ReplayBatch)) })
 	task(subscribe.OpAuthDone, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.AuthDone(l, t.V.(*subscribe.AuthCall)) })
 	task(publish.OpKeyedPublish, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.KeyedPublish(l, t.V.(*publish.KeyedCall)) })
-	task(opResyncHold, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.resyncHold(t.V.(chan struct{})) })
-	task(opResyncReplay, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.resyncReplay(l) })
-	task(opResyncFailed, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.resyncFailed(l) })
+	task(mesh.OpResyncHold, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.ResyncHold(t.V.(chan struct{})) })
+	task(mesh.OpResyncReplay, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.ResyncReplay(l) })
+	task(mesh.OpResyncFailed, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.ResyncFailed(l) })
 	task(opUpgrade, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.upgradeStep(l, t.V.(*upgradeStep)) })
 	task(publish.OpPipeReply, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.PipeAnswered(l, t.V.(*publish.RouteJob)) })
 	return g

@@ -83,10 +83,10 @@ func TestStandaloneIsAloneInItsDirectory(t *testing.T) {
 	if got := publishTo(t, s, "/pub/conn/"+other); got.Status != 404 {
 		t.Errorf("POST /pub/conn/<key of another node> = %+v; want 404", got)
 	}
-	if !s.cluster.alone() {
+	if !s.Cluster.Alone() {
 		t.Error("a standalone node's directory names other nodes")
 	}
-	if n := s.cluster.router.Workers(); n != 0 {
+	if n := s.Cluster.Router.Workers(); n != 0 {
 		t.Errorf("a standalone node runs %d router goroutines; want none", n)
 	}
 	waitFor(t, fmt.Sprint("the message on the stream"), func() bool { return subs[0].messages.Load() == 1 })

@@ -28,7 +28,7 @@ func (ls *loopState) serveEdge(l *engine.Loop, h engine.Handle, c *edge.ConnStat
 			ls.AnswerNotAllowed(l, h, req, edge.AllowAck, "use POST to acknowledge")
 			return
 		}
-		ls.ack(l, h, req)
+		ls.Ack(l, h, req)
 	default:
 		ls.Out = httpcodec.AppendErrorResponse(ls.Out[:0], 404, "no such endpoint on the edge listener: use GET /sub or POST /ack", httpcodec.Persistence(req))
 		ls.WriteAnswer(l, h, req, ls.Out)

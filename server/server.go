@@ -19,6 +19,7 @@ import (
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/hooks"
+	"github.com/pushwire/pushwire/mesh"
 	"github.com/pushwire/pushwire/publish"
 	"github.com/pushwire/pushwire/push"
 	"github.com/pushwire/pushwire/route"
@@ -31,7 +32,7 @@ type Server struct {
 	edge.Node             // the loops' shared state, the engine.Handler (edge/node.go)
 	publish.Publisher     // publishing: ids, resolver, router, idempotency keys (publish/publisher.go)
 	subscribe.Subscribing // subscribing: the table, the recent store, auth, hooks (subscribe/subscribing.go)
-	Mesh                  // the node among its peers: cluster, QoS 1 mailbox, user policy (mesh.go)
+	mesh.Mesh             // the node among its peers: cluster, QoS 1 mailbox, user policy (mesh.go)
 	loops                 []*loopState
 
 	counters counters
@@ -67,7 +68,7 @@ func New(cfg Config) (*Server, error) {
 	s.IDs.Init(s.ID, 0)
 	s.Boundary = []byte("pushwire-" + randomHex(12))
 	s.Table = conntable.New(64)
-	s.store = newMemoryMailbox(&s.Mesh) // startRedisCluster moves it to Redis
+	s.Store = mesh.NewMemoryMailbox(&s.Mesh) // startRedisCluster moves it to Redis
 	// Room for a user's unacknowledged messages (no store keeps more than
 	// --store-messages) and as many acknowledged ones in their grace.
 	s.Sent = store.NewSentLog(2*cfg.StoreMessages, store.MaxSentEntries, cfg.DefaultTTL.Milliseconds())
@@ -118,7 +119,7 @@ func New(cfg Config) (*Server, error) {
 	s.Node.Glue = s.makeGlue()
 	s.PubGlue = s.makePubGlue()
 	s.SubGlue = s.makeSubGlue()
-	s.meshGlue = s.makeMeshGlue()
+	s.MeshGlue = s.makeMeshGlue()
 	s.Metrics = admin.NewMetrics(len(s.loops), Version())
 	if cfg.HookURL != "" { // last: it starts a goroutine
 		if s.Hooks, err = hooks.New(hooks.Options{URL: cfg.HookURL, Queue: cfg.HookQueue, Logger: log}); err != nil {
@@ -143,14 +144,14 @@ func (s *Server) Start() error {
 	if s.apiAddr, err = s.Eng.Listen(s.Cfg.APIListen, edge.ListenerAPI); err != nil {
 		return fmt.Errorf("--api-listen %s: %w", s.Cfg.APIListen, err)
 	}
-	if s.cluster, err = startCluster(&s.Mesh); err != nil {
+	if s.Cluster, err = mesh.StartCluster(&s.Mesh); err != nil {
 		return err
 	}
-	s.Idem = s.cluster.idem
+	s.Idem = s.Cluster.Idem
 	if err := s.Eng.Start(); err != nil {
 		return err
 	}
-	s.running.Store(true)
+	s.Running.Store(true)
 	go s.sweep()
 	s.Log.Info("pushwire started", "node", s.ID, "edge", addrString(s.edgeAddr),
 		"api", s.apiAddr.String(), "tls", addrString(s.tls.addr), "loops", len(s.loops), "capacity", s.capacity)
@@ -200,8 +201,8 @@ func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		// The loops stop first: none may hand the router a job after it closes.
 		s.Eng.Stop()
-		if s.cluster != nil { // nil when Start failed before reaching it
-			s.cluster.close()
+		if s.Cluster != nil { // nil when Start failed before reaching it
+			s.Cluster.Close()
 		}
 		if s.Auth != nil {
 			s.Auth.Close()
@@ -213,7 +214,7 @@ func (s *Server) Close() {
 			s.Hooks.Close(ctx)
 			cancel()
 		}
-		close(s.stopped)
+		close(s.Stopped)
 	})
 }
 
@@ -223,7 +224,7 @@ func (s *Server) sweep() {
 	defer t.Stop()
 	for {
 		select {
-		case <-s.stopped:
+		case <-s.Stopped:
 			return
 		case now := <-t.C:
 			s.Recent.Sweep(now)

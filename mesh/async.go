@@ -1,4 +1,4 @@
-package server
+package mesh
 
 import (
 	"strconv"
@@ -14,14 +14,14 @@ import (
 // in a goroutine (pprof). While it runs, the requesting connection is in
 // modeAsync: later pipelined requests stay unread in the engine's carry and
 // are served, in order, once the answer is written (Loop.Resume).
-type asyncCall struct {
-	from      engine.Handle // the requesting connection
-	target    engine.Handle // the connection asked about
-	kind      asyncKind
-	upTo      uint64
-	keepAlive httpcodec.Persist
-	head      bool   // a HEAD request: only reply's head is written
-	reply     []byte // the whole HTTP answer
+type AsyncCall struct {
+	From      engine.Handle // the requesting connection
+	Target    engine.Handle // the connection asked about
+	Kind      asyncKind
+	UpTo      uint64
+	KeepAlive httpcodec.Persist
+	Head      bool   // a HEAD request: only reply's head is written
+	Reply     []byte // the whole HTTP answer
 }
 
 type asyncKind uint8
@@ -29,12 +29,12 @@ type asyncKind uint8
 const (
 	asyncDescribe asyncKind = iota
 	asyncKick
-	asyncAck
-	asyncPprof
+	AsyncAck
+	AsyncPprof
 )
 
 // connAdmin answers GET and DELETE /conn/<key> on the api listener.
-func (ls *MeshLoop) connAdmin(l *engine.Loop, h engine.Handle, c *edge.ConnState, req *httpcodec.Request, keyText []byte) {
+func (ls *MeshLoop) ConnAdmin(l *engine.Loop, h engine.Handle, c *edge.ConnState, req *httpcodec.Request, keyText []byte) {
 	kind := asyncDescribe
 	switch string(req.Method()) {
 	case "GET", "HEAD":
@@ -48,14 +48,14 @@ func (ls *MeshLoop) connAdmin(l *engine.Loop, h engine.Handle, c *edge.ConnState
 }
 
 // ack answers POST /ack?conn=<key>&id=<msg id> on the edge listener.
-func (ls *MeshLoop) ack(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
+func (ls *MeshLoop) Ack(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
 	ls.Query = edge.ParseQuery(&ls.Q, req.Query(), ls.Query[:0])
 	id, err := strconv.ParseUint(string(ls.Q.Id), 10, 64)
 	if ls.Q.Bad || err != nil || len(ls.Q.Conn) == 0 {
 		ls.AnswerError(l, h, req, 400, "ack needs ?conn=<key>&id=<message id>")
 		return
 	}
-	ls.askOwner(l, h, ls.Live(h), req, ls.Q.Conn, asyncAck, id)
+	ls.askOwner(l, h, ls.Live(h), req, ls.Q.Conn, AsyncAck, id)
 }
 
 // askOwner sends a call to the loop that owns the connection named by
@@ -73,40 +73,40 @@ func (ls *MeshLoop) askOwner(l *engine.Loop, h engine.Handle, c *edge.ConnState,
 	if ok = ls.Live(h) != nil; !ok {
 		return
 	}
-	call := &asyncCall{from: h, target: engine.Handle(target), kind: kind, upTo: upTo, keepAlive: httpcodec.Persistence(req), head: edge.IsHead(req)}
+	call := &AsyncCall{From: h, Target: engine.Handle(target), Kind: kind, UpTo: upTo, KeepAlive: httpcodec.Persistence(req), Head: edge.IsHead(req)}
 	c.Mode = edge.ModeAsync
-	ls.s.Eng.Submit(engine.Handle(target).Loop(), engine.Task{H: call.target, Op: opConnCall, V: call})
+	ls.s.Eng.Submit(engine.Handle(target).Loop(), engine.Task{H: call.Target, Op: OpConnCall, V: call})
 }
 
 // runConnCall runs on the target's loop: it describes, kicks or acks the
 // connection as the call asks and sends the answer back to the caller's loop.
-func (ls *MeshLoop) runConnCall(l *engine.Loop, call *asyncCall) {
-	c, conn := ls.SubscriberOf(conntable.Sub(call.target))
+func (ls *MeshLoop) RunConnCall(l *engine.Loop, call *AsyncCall) {
+	c, conn := ls.SubscriberOf(conntable.Sub(call.Target))
 	var body []byte
 	status := 200
 	switch {
 	case c == nil || !c.Subscribed:
 		status, body = 404, httpcodec.AppendErrorObject(nil, "no live connection with that key on this node")
-	case call.kind == asyncKick:
+	case call.Kind == asyncKick:
 		body = []byte(`{"kicked":true}`)
-		ls.Kick(l, conntable.Sub(call.target), c, conn)
-	case call.kind == asyncAck:
+		ls.Kick(l, conntable.Sub(call.Target), c, conn)
+	case call.Kind == AsyncAck:
 		user := ls.SubUser(c)
 		if user == nil {
 			status, body = 400, httpcodec.AppendErrorObject(nil, "this connection has no user, so nothing is stored for it")
 			break
 		}
-		ls.s.acks.Add(1)
+		ls.s.Acks.Add(1)
 		// Only what this node sent to the user's connections (sentlog.go).
 		var later bool
-		if body, later = ls.s.store.ack(call, user, l.Now().UnixMilli()); later {
+		if body, later = ls.s.Store.ack(call, user, l.Now().UnixMilli()); later {
 			return // the router answers the caller
 		}
 	default:
-		body = ls.appendConnInfo(nil, l, conntable.Sub(call.target), c, conn)
+		body = ls.appendConnInfo(nil, l, conntable.Sub(call.Target), c, conn)
 	}
-	call.reply = httpcodec.AppendJSONResponse(nil, status, call.keepAlive, body)
-	ls.s.Eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opAsyncReply, V: call})
+	call.Reply = httpcodec.AppendJSONResponse(nil, status, call.KeepAlive, body)
+	ls.s.Eng.Submit(call.From.Loop(), engine.Task{H: call.From, Op: OpAsyncReply, V: call})
 }
 
 // appendConnInfo appends the JSON description of a subscriber.
@@ -140,23 +140,23 @@ func (ls *MeshLoop) appendConnInfo(dst []byte, l *engine.Loop, sub conntable.Sub
 
 // finishAsync writes an async answer and has the engine present again the
 // requests that arrived meanwhile (it carried them: OnData consumed none).
-func (ls *MeshLoop) finishAsync(l *engine.Loop, h engine.Handle, call *asyncCall) {
-	ls.s.meshGlue.publishAnswered(l, h)
+func (ls *MeshLoop) FinishAsync(l *engine.Loop, h engine.Handle, call *AsyncCall) {
+	ls.s.MeshGlue.PublishAnswered(l, h)
 	if from := conntable.Sub(h); from.IsStream() { // an HTTP/2 stream asked (h2edge.go)
-		ls.s.meshGlue.h2FinishAsync(l, from, call)
+		ls.s.MeshGlue.H2FinishAsync(l, from, call)
 		return
 	}
 	c := ls.Live(h)
 	if c == nil || c.Mode != edge.ModeAsync {
 		return
 	}
-	reply := call.reply
-	if call.head {
+	reply := call.Reply
+	if call.Head {
 		reply = edge.HeadOnly(reply)
 	}
 	l.Answer(h, func() { l.Write(h, reply) }) // a profile may be large
 	c.Mode = edge.ModeRequest
-	if !call.keepAlive.Keep() {
+	if !call.KeepAlive.Keep() {
 		c.Mode = edge.ModeClosing
 		l.CloseAfterFlush(h)
 		return

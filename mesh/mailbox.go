@@ -1,4 +1,4 @@
-package server
+package mesh
 
 import (
 	"context"
@@ -29,18 +29,18 @@ import (
 // mailbox does what its store needs then, so no caller asks which it is.
 type qosMailbox struct {
 	s      *Mesh
-	box    store.Mailbox[*edge.Message]
+	Box    store.Mailbox[*edge.Message]
 	routed bool // every call waits on Redis: made on the router, never on a loop
 }
 
-func newMemoryMailbox(s *Mesh) *qosMailbox {
-	return &qosMailbox{s: s, box: store.NewMemory[*edge.Message](s.Cfg.StoreMessages, s.Cfg.StoreBytes)}
+func NewMemoryMailbox(s *Mesh) *qosMailbox {
+	return &qosMailbox{s: s, Box: store.NewMemory[*edge.Message](s.Cfg.StoreMessages, s.Cfg.StoreBytes)}
 }
 
 // useRedis keeps the messages in Redis, through conn (startRedisCluster,
 // before the loops start).
 func (q *qosMailbox) useRedis(conn *cluster.RedisConn) {
-	q.box, q.routed = store.NewRedis(conn, "", q.s.Cfg.StoreMessages, messageFromStore), true
+	q.Box, q.routed = store.NewRedis(conn, "", q.s.Cfg.StoreMessages, messageFromStore), true
 }
 
 // messageFromStore is a message read back from Redis, in a pooled message
@@ -56,11 +56,11 @@ func messageFromStore(p *push.Message) *edge.Message {
 // delivered. In memory it stores m at once (stored; an error makes the
 // publish a 503); in Redis it leaves m to the push's routing job, which
 // stores it (put) before it forwards (route).
-func (q *qosMailbox) keep(user []byte, m *edge.Message, nowMs int64) (stored, route bool, err error) {
+func (q *qosMailbox) Keep(user []byte, m *edge.Message, nowMs int64) (stored, route bool, err error) {
 	if q.routed {
 		return false, true, nil
 	}
-	if err := q.box.Put(context.Background(), user, m, nowMs); err != nil {
+	if err := q.Box.Put(context.Background(), user, m, nowMs); err != nil {
 		return false, false, err
 	}
 	return true, false, nil
@@ -70,19 +70,19 @@ func (q *qosMailbox) keep(user []byte, m *edge.Message, nowMs int64) (stored, ro
 // job's item that keep left to it).
 func (q *qosMailbox) put(ctx context.Context, m *edge.Message) error {
 	user, _ := push.UserOf(m.To)
-	return q.box.Put(ctx, user, m, time.Now().UnixMilli())
+	return q.Box.Put(ctx, user, m, time.Now().UnixMilli())
 }
 
 // resume settles, as a stream or long-poll of user starts from since, the
 // ack that since is: the stored ids up to it that this node sent to the
 // user's connections (sentlog.go). In memory it is done here; in Redis
 // fetch does it on the router, before it reads.
-func (q *qosMailbox) resume(user []byte, since uint64, nowMs int64) {
+func (q *qosMailbox) Resume(user []byte, since uint64, nowMs int64) {
 	if q.routed {
 		return
 	}
 	acks := q.s.Sent.UpTo(nil, user, since)
-	_, _ = q.box.AckIDs(context.Background(), nil, user, acks) // in memory: cannot fail
+	_, _ = q.Box.AckIDs(context.Background(), nil, user, acks) // in memory: cannot fail
 	q.s.Sent.Forget(user, acks, acks, nowMs)                   // stored before it was written
 }
 
@@ -90,11 +90,11 @@ func (q *qosMailbox) resume(user []byte, since uint64, nowMs int64) {
 // each with a reference the caller releases, and the user's lost mark (the
 // newest id that expired unacknowledged: store/lost.go): in memory all of
 // them, in Redis none (fetch hands them over later, with the mark).
-func (q *qosMailbox) appendNow(dst []*edge.Message, user []byte, nowMs int64) ([]*edge.Message, uint64) {
+func (q *qosMailbox) AppendNow(dst []*edge.Message, user []byte, nowMs int64) ([]*edge.Message, uint64) {
 	if q.routed {
 		return dst, 0
 	}
-	dst, lost, _ := q.box.AppendPending(context.Background(), dst, user, nowMs) // in memory: cannot fail
+	dst, lost, _ := q.Box.AppendPending(context.Background(), dst, user, nowMs) // in memory: cannot fail
 	return dst, lost
 }
 
@@ -105,32 +105,32 @@ func (q *qosMailbox) appendNow(dst []*edge.Message, user []byte, nowMs int64) ([
 // returned them.
 // gapped says the stream already got the gap frame (a topic's), so the
 // stored messages' gap is not signalled twice.
-func (q *qosMailbox) fetch(h engine.Handle, user []byte, since uint64, hasSince, gapped bool) bool {
+func (q *qosMailbox) Fetch(h engine.Handle, user []byte, since uint64, hasSince, gapped bool) bool {
 	if !q.routed {
 		return false
 	}
-	return q.s.cluster.replayStored(h, user, since, hasSince, gapped)
+	return q.s.Cluster.replayStored(h, user, since, hasSince, gapped)
 }
 
 // ack answers POST /ack on the loop of the connection acked for: it removes
 // the user's stored messages up to call.upTo that this node sent to the
 // user's connections. In memory it returns the answer's body; in Redis the
 // router answers the caller (later).
-func (q *qosMailbox) ack(call *asyncCall, user []byte, nowMs int64) (body []byte, later bool) {
-	ids := q.s.Sent.UpTo(nil, user, call.upTo)
+func (q *qosMailbox) ack(call *AsyncCall, user []byte, nowMs int64) (body []byte, later bool) {
+	ids := q.s.Sent.UpTo(nil, user, call.UpTo)
 	if q.routed {
-		q.s.cluster.ackStored(call, user, ids)
+		q.s.Cluster.ackStored(call, user, ids)
 		return nil, true
 	}
-	removed, _ := q.box.AckIDs(context.Background(), nil, user, ids) // in memory: cannot fail
+	removed, _ := q.Box.AckIDs(context.Background(), nil, user, ids) // in memory: cannot fail
 	q.s.Sent.Forget(user, ids, ids, nowMs)                           // stored before it was written
 	return appendAcked(nil, len(removed)), false
 }
 
 // counts reports the users with messages kept in memory and their bytes
 // (/stats); Redis keeps its own count.
-func (q *qosMailbox) counts() (users, bytes int) {
-	if m, ok := q.box.(*store.Memory[*edge.Message]); ok {
+func (q *qosMailbox) Counts() (users, bytes int) {
+	if m, ok := q.Box.(*store.Memory[*edge.Message]); ok {
 		return m.Counts()
 	}
 	return 0, 0

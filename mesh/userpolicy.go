@@ -1,4 +1,4 @@
-package server
+package mesh
 
 import (
 	"context"
@@ -70,8 +70,8 @@ type userCall struct {
 
 // gateUser applies the policy to a subscribe about to start; true when it
 // took the subscribe over (refused it, or waits for Redis).
-func (ls *MeshLoop) gateUser(l *engine.Loop, h engine.Handle, c *edge.ConnState, sn *subscribe.Subscription) bool {
-	cn := ls.s.cluster
+func (ls *MeshLoop) GateUser(l *engine.Loop, h engine.Handle, c *edge.ConnState, sn *subscribe.Subscription) bool {
+	cn := ls.s.Cluster
 	if cn.users == nil || sn.Gated || sn.Head || sn.Format == push.Poll || len(sn.Q.User) == 0 {
 		return false
 	}
@@ -111,7 +111,7 @@ func (ls *MeshLoop) gateUser(l *engine.Loop, h engine.Handle, c *edge.ConnState,
 
 // refuseUser answers a subscribe the refuse policy turned away.
 func (ls *MeshLoop) refuseUser(l *engine.Loop, h engine.Handle, sn *subscribe.Subscription) {
-	ls.s.userRefused.Add(1)
+	ls.s.UserRefused.Add(1)
 	ls.AnswerSubscribe(l, h, sn, 409, "this user already holds --max-conns-per-user ("+strconv.Itoa(ls.s.Cfg.MaxConnsPerUser)+") streams and --user-conn-policy is refuse")
 }
 
@@ -126,7 +126,7 @@ func (cn *clusterNode) admitUser(call *userCall) {
 	cn.pending.Store(call.key, struct{}{})
 	defer cn.pending.Delete(call.key)
 	var live []string
-	nodes, err := cn.dir.Nodes(ctx)
+	nodes, err := cn.Dir.Nodes(ctx)
 	for _, n := range nodes {
 		live = append(live, n.ID)
 	}
@@ -191,7 +191,7 @@ func (cn *clusterNode) staleKeys(keys []string) []string {
 				defer wg.Done()
 				ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 				defer cancel()
-				a, err := cn.presence.Ask(ctx, string(node), &cluster.Query{Op: cluster.QueryHolds, Conn: true, Name: key})
+				a, err := cn.Presence.Ask(ctx, string(node), &cluster.Query{Op: cluster.QueryHolds, Conn: true, Name: key})
 				gone[i] = (err == nil && a.Err == "" && a.Count == 0) || errors.Is(err, cluster.ErrUnknownNode)
 			}()
 		}
@@ -253,8 +253,8 @@ func (ls *MeshLoop) kickLocal(keys []string) {
 			continue
 		}
 		if sub, ok := ls.s.LookupKey(k); ok {
-			ls.s.userEvicted.Add(1)
-			ls.s.Eng.Submit(sub.Loop(), engine.Task{H: engine.Handle(sub), Op: opKick})
+			ls.s.UserEvicted.Add(1)
+			ls.s.Eng.Submit(sub.Loop(), engine.Task{H: engine.Handle(sub), Op: OpKick})
 		}
 	}
 }
@@ -270,7 +270,7 @@ func (cn *clusterNode) kickKeys(keys []string) {
 			cn.s.loops[0].kickLocal([]string{key}) // kickLocal reads only the Server
 		default:
 			ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
-			_, err := cn.presence.Ask(ctx, string(node), &cluster.Query{Op: cluster.QueryKick, Conn: true, Name: key})
+			_, err := cn.Presence.Ask(ctx, string(node), &cluster.Query{Op: cluster.QueryKick, Conn: true, Name: key})
 			cancel()
 			if err != nil && cn.s.Debug {
 				cn.s.Log.Debug("per-user policy: oldest stream not kicked", "node", string(node), "err", err)
@@ -282,9 +282,9 @@ func (cn *clusterNode) kickKeys(keys []string) {
 // streamLeft takes a stream that ends out of the policy's count (and its
 // auth record, allowsets.go). It runs first in leave, while the stream
 // still has its key and user.
-func (ls *MeshLoop) streamLeft(sub conntable.Sub, s *edge.SubState) {
+func (ls *MeshLoop) StreamLeft(sub conntable.Sub, s *edge.SubState) {
 	ls.ForgetAllowed(sub)
-	cn := ls.s.cluster
+	cn := ls.s.Cluster
 	if cn == nil || cn.users == nil || !s.HasUser || s.Format == push.Poll {
 		return
 	}
@@ -307,8 +307,8 @@ func (ls *MeshLoop) streamLeft(sub conntable.Sub, s *edge.SubState) {
 // times are not handed over: they count as begun now. Nothing is refused or
 // kicked for them. It runs once the cluster half exists, before the loops
 // start (only HTTP/1.x connections move; HTTP/2 ones reconnect).
-func (s *Mesh) countAdopted(now time.Time) {
-	cn := s.cluster
+func (s *Mesh) CountAdopted(now time.Time) {
+	cn := s.Cluster
 	if cn.users == nil || cn.redis != nil {
 		return
 	}

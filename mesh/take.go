@@ -1,4 +1,4 @@
-package server
+package mesh
 
 import (
 	"sync"
@@ -16,12 +16,12 @@ import (
 // the link's goroutine, so every delivery is handed to its loop (peerFan).
 func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 	s := cn.s
-	if refusal := s.meshGlue.admitTake(); refusal != "" { // handoff.go: no push may reach a connection being handed over
+	if refusal := s.MeshGlue.AdmitTake(); refusal != "" { // handoff.go: no push may reach a connection being handed over
 		return cluster.Result{Err: refusal}
 	}
-	defer s.meshGlue.takeDone()
-	cn.received.Add(1)
-	res := cn.router.Take(p, (*peerFan)(s))
+	defer s.MeshGlue.TakeDone()
+	cn.Received.Add(1)
+	res := cn.Router.Take(p, (*peerFan)(s))
 	if res.Err != "" {
 		return res
 	}

@@ -1,4 +1,4 @@
-package server
+package mesh
 
 import (
 	"context"
@@ -46,12 +46,12 @@ const resyncChunk = 64
 // waits until they all do (or resyncHoldWait passes).
 func (cn *clusterNode) beforeResync() {
 	s := cn.s
-	if !s.running.Load() {
+	if !s.Running.Load() {
 		return // no stream yet: nothing to hold
 	}
 	done := make(chan struct{}, len(s.loops))
 	for i := range s.loops {
-		s.Eng.Submit(i, engine.Task{Op: opResyncHold, V: done})
+		s.Eng.Submit(i, engine.Task{Op: OpResyncHold, V: done})
 	}
 	timeout := time.NewTimer(resyncHoldWait)
 	defer timeout.Stop()
@@ -61,7 +61,7 @@ func (cn *clusterNode) beforeResync() {
 		case <-timeout.C:
 			s.Log.Warn("QoS 1 re-sync: a loop did not start holding in time; live messages may precede stored ones")
 			return
-		case <-s.stopped:
+		case <-s.Stopped:
 			return
 		}
 	}
@@ -71,12 +71,12 @@ func (cn *clusterNode) beforeResync() {
 // write what they held (the registration failed).
 func (cn *clusterNode) afterResync(ok bool) {
 	s := cn.s
-	if !s.running.Load() {
+	if !s.Running.Load() {
 		return
 	}
-	op := uint32(opResyncFailed)
+	op := uint32(OpResyncFailed)
 	if ok {
-		op = opResyncReplay
+		op = OpResyncReplay
 	}
 	s.Log.Info("QoS 1 re-sync: node registered again; replaying to the held streams what they missed", "registered", ok)
 	for i := range s.loops {
@@ -87,7 +87,7 @@ func (cn *clusterNode) afterResync(ok bool) {
 // resyncHold runs on a loop: every stream with a user starts holding its
 // live messages; one whose own replay is in flight gets another after it,
 // since that replay may have read the store before the re-registration.
-func (ls *MeshLoop) resyncHold(done chan struct{}) {
+func (ls *MeshLoop) ResyncHold(done chan struct{}) {
 	defer func() { done <- struct{}{} }()
 	// h is the subscriber's handle: a connection's, or an HTTP/2 stream's.
 	hold := func(h engine.Handle, c *edge.SubState) {
@@ -114,14 +114,14 @@ func (ls *MeshLoop) resyncHold(done chan struct{}) {
 // resyncReplay runs on a loop once the node is registered again: the router
 // reads the stored messages of each held stream's user and hands them back
 // (opReplay, a re-sync batch).
-func (ls *MeshLoop) resyncReplay(l *engine.Loop) {
+func (ls *MeshLoop) ResyncReplay(l *engine.Loop) {
 	items := make([]resyncItem, 0, min(len(ls.Resyncing), resyncChunk))
 	flush := func() {
 		if len(items) == 0 {
 			return
 		}
 		batch := items
-		if !ls.s.cluster.submit(func() { ls.s.cluster.replayResync(batch) }) {
+		if !ls.s.Cluster.submit(func() { ls.s.Cluster.replayResync(batch) }) {
 			ls.s.Log.Warn("QoS 1 re-sync: router saturated; stored messages wait for the streams' reconnect", "streams", len(batch))
 			for _, it := range batch {
 				ls.releaseHeld(l, it.h)
@@ -145,7 +145,7 @@ func (ls *MeshLoop) resyncReplay(l *engine.Loop) {
 
 // resyncFailed runs on a loop when the re-registration failed: the held
 // streams write what they held and go on live.
-func (ls *MeshLoop) resyncFailed(l *engine.Loop) {
+func (ls *MeshLoop) ResyncFailed(l *engine.Loop) {
 	for _, h := range ls.Resyncing {
 		ls.releaseHeld(l, h)
 	}
@@ -173,25 +173,25 @@ type resyncItem struct {
 // was not sent them).
 func (cn *clusterNode) replayResync(items []resyncItem) {
 	for _, it := range items {
-		cn.replayNow(it.h, it.user, nil, replayBatch{resync: true})
+		cn.replayNow(it.h, it.user, nil, ReplayBatch{resync: true})
 	}
 }
 
 // replayNow acknowledges acks (ids sent to the user's connections), reads
 // user's stored messages and hands them to h's loop in b — always, an empty
 // batch when Redis failed, since h holds its live messages until then.
-func (cn *clusterNode) replayNow(h engine.Handle, user string, acks []uint64, b replayBatch) {
+func (cn *clusterNode) replayNow(h engine.Handle, user string, acks []uint64, b ReplayBatch) {
 	ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 	defer cancel()
 	if len(acks) > 0 {
-		if removed, err := cn.s.store.box.AckIDs(ctx, nil, publish.ViewBytes(user), acks); err != nil {
+		if removed, err := cn.s.Store.Box.AckIDs(ctx, nil, publish.ViewBytes(user), acks); err != nil {
 			cn.s.Log.Warn("QoS 1 store: implicit ack failed", "user", user, "err", err)
 		} else {
 			slices.Sort(removed)
 			cn.s.Sent.Forget(publish.ViewBytes(user), acks, removed, time.Now().UnixMilli())
 		}
 	}
-	box := cn.s.store.box
+	box := cn.s.Store.Box
 	stored, lost, err := box.AppendPending(ctx, nil, publish.ViewBytes(user), time.Now().UnixMilli())
 	for _, wait := range replayRetries {
 		if err == nil || ctx.Err() != nil {
@@ -206,13 +206,13 @@ func (cn *clusterNode) replayNow(h engine.Handle, user string, acks []uint64, b 
 			m.Release()
 		}
 		stored = nil
-		if rd, ok := cn.dir.(interface{ Recheck() }); ok {
+		if rd, ok := cn.Dir.(interface{ Recheck() }); ok {
 			rd.Recheck() // the next re-sync replays it once Redis answers
 		}
 	}
 	batch := &b
 	batch.msgs, batch.lost = stored, lost
-	cn.s.Eng.Submit(h.Loop(), engine.Task{H: h, Op: opReplay, V: batch})
+	cn.s.Eng.Submit(h.Loop(), engine.Task{H: h, Op: OpReplay, V: batch})
 }
 
 // replayRetries are the waits between reads of a replay that failed: Redis

@@ -1,4 +1,4 @@
-package server
+package mesh
 
 import (
 	"context"
@@ -27,23 +27,23 @@ import (
 // alone in its store, so every push is local and the router never starts.
 type clusterNode struct {
 	s      *Mesh
-	dir    cluster.Directory
+	Dir    cluster.Directory
 	mem    *cluster.MemDirectory // dir when it is in memory; nil with --redis
-	links  *cluster.Links
-	server *cluster.LinkServer // nil when nothing can dial this node
-	ln     net.Listener
+	Links  *cluster.Links
+	Server *cluster.LinkServer // nil when nothing can dial this node
+	Ln     net.Listener
 	redis  *cluster.RedisConn  // the QoS 1 mailbox's and idempotency keys' Redis; nil without --redis
-	idem   cluster.Idempotency // Idempotency-Key claims and answers: in Redis with it, else in memory
+	Idem   cluster.Idempotency // Idempotency-Key claims and answers: in Redis with it, else in memory
 
 	// router takes pushes to the other nodes, and runs all work that waits
 	// on Redis or a peer; its goroutines start with the jobs, so a
 	// standalone node never has one.
-	router *route.Router[*edge.Message]
+	Router *route.Router[*edge.Message]
 	wg     sync.WaitGroup // the link server
 
-	received atomic.Uint64 // pushes taken from other nodes
+	Received atomic.Uint64 // pushes taken from other nodes
 
-	presence *admin.Presence // presence queries: their links and slots (admin/presence.go)
+	Presence *admin.Presence // presence queries: their links and slots (admin/presence.go)
 
 	// users counts each user's streams for --max-conns-per-user; nil
 	// without it. pending holds the keys admitted whose streams are not
@@ -67,7 +67,7 @@ func newClusterNode(s *Mesh) *clusterNode {
 // startCluster joins the Redis directory with --redis, else the in-memory
 // one: a store of the node's own (standalone), or Config.MemStore, shared
 // with the other nodes of this process.
-func startCluster(s *Mesh) (*clusterNode, error) {
+func StartCluster(s *Mesh) (*clusterNode, error) {
 	if s.Cfg.Redis != "" {
 		return startRedisCluster(s)
 	}
@@ -76,25 +76,25 @@ func startCluster(s *Mesh) (*clusterNode, error) {
 	if shared != nil {
 		// Nodes that share a store dial each other's link listener.
 		var err error
-		if cn.ln, err = s.meshGlue.listenLink(s.Cfg.ClusterListen); err != nil { // handoff.go: maybe handed over
+		if cn.Ln, err = s.MeshGlue.ListenLink(s.Cfg.ClusterListen); err != nil { // handoff.go: maybe handed over
 			return nil, fmt.Errorf("--cluster-listen %s: %w", s.Cfg.ClusterListen, err)
 		}
-		advertise = advertiseFor(cn.ln.Addr().(*net.TCPAddr))
+		advertise = advertiseFor(cn.Ln.Addr().(*net.TCPAddr))
 	} else {
 		shared = cluster.NewMemStore()
 	}
-	s.idemMem = cluster.NewIdemMemory(s.IdemOptions())
-	cn.idem = s.idemMem
+	s.IdemMem = cluster.NewIdemMemory(s.IdemOptions())
+	cn.Idem = s.IdemMem
 	cn.mem = cluster.NewMemDirectory(shared, cluster.Node{ID: s.ID, Addr: advertise}, tableHoldings{s.Table})
-	cn.dir = cn.mem
-	cn.dir.Start(context.Background()) // in memory: cannot fail
+	cn.Dir = cn.mem
+	cn.Dir.Start(context.Background()) // in memory: cannot fail
 	cn.startLinks()
 	return cn, nil
 }
 
 func startRedisCluster(s *Mesh) (*clusterNode, error) {
 	cfg := &s.Cfg
-	ln, err := s.meshGlue.listenLink(cfg.ClusterListen) // handoff.go: maybe handed over
+	ln, err := s.MeshGlue.ListenLink(cfg.ClusterListen) // handoff.go: maybe handed over
 	if err != nil {
 		return nil, fmt.Errorf("--cluster-listen %s: %w", cfg.ClusterListen, err)
 	}
@@ -116,8 +116,8 @@ func startRedisCluster(s *Mesh) (*clusterNode, error) {
 		ln.Close()
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
-	cn.dir, cn.ln = dir, ln
-	s.meshGlue.mirrorAdopted(dir) // handoff.go: the names handed over, before Start's resync
+	cn.Dir, cn.Ln = dir, ln
+	s.MeshGlue.MirrorAdopted(dir) // handoff.go: the names handed over, before Start's resync
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := dir.Start(ctx); err != nil {
@@ -130,8 +130,8 @@ func startRedisCluster(s *Mesh) (*clusterNode, error) {
 		dir.Close()
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
-	s.store.useRedis(cn.redis)
-	cn.idem = cluster.NewIdemRedis(cn.redis, s.IdemOptions())
+	s.Store.useRedis(cn.redis)
+	cn.Idem = cluster.NewIdemRedis(cn.redis, s.IdemOptions())
 	cn.startLinks()
 	s.Log.Info("cluster mode", "node", s.ID, "link", ln.Addr().String(), "advertise", advertise, "redis", WithoutUserinfo(cfg.Redis))
 	return cn, nil
@@ -142,21 +142,21 @@ func startRedisCluster(s *Mesh) (*clusterNode, error) {
 // to it.
 func (cn *clusterNode) startLinks() {
 	s := cn.s
-	cn.links = cluster.NewLinks(s.ID, cn.dir, cluster.LinkOptions{Logger: s.Log, Observer: s.Metrics.LinkObserver()})
-	cn.presence = admin.NewPresence(s.ID, s.Table, cn.dir, cn.alone, lookupTimeout, s.Log)
-	cn.presence.Change = cn.changeLocal // server-side subscriptions and the user policy's queries (subscriptions.go)
+	cn.Links = cluster.NewLinks(s.ID, cn.Dir, cluster.LinkOptions{Logger: s.Log, Observer: s.Metrics.LinkObserver()})
+	cn.Presence = admin.NewPresence(s.ID, s.Table, cn.Dir, cn.Alone, lookupTimeout, s.Log)
+	cn.Presence.Change = cn.changeLocal // server-side subscriptions and the user policy's queries (subscriptions.go)
 	cn.users = cn.newUserConns()
-	cn.router = route.New(route.Options[*edge.Message]{Self: s.ID, Dir: cn.dir, Links: cn.links,
-		Store: s.store.put, Resolver: s.Resolver, FromPeer: fromPeer, LookupTimeout: lookupTimeout, ForwardTimeout: forwardTimeout, Logger: s.Log})
-	s.Router = cn.router // the publishing side's (publisher.go)
-	if cn.ln == nil {
+	cn.Router = route.New(route.Options[*edge.Message]{Self: s.ID, Dir: cn.Dir, Links: cn.Links,
+		Store: s.Store.put, Resolver: s.Resolver, FromPeer: fromPeer, LookupTimeout: lookupTimeout, ForwardTimeout: forwardTimeout, Logger: s.Log})
+	s.Router = cn.Router // the publishing side's (publisher.go)
+	if cn.Ln == nil {
 		return
 	}
-	cn.server = cluster.NewLinkServer(cn.takeFromPeer, cluster.LinkServerOptions{Logger: s.Log, Query: cn.presence.AnswerQuery})
+	cn.Server = cluster.NewLinkServer(cn.takeFromPeer, cluster.LinkServerOptions{Logger: s.Log, Query: cn.Presence.AnswerQuery})
 	cn.wg.Add(1)
 	go func() {
 		defer cn.wg.Done()
-		if err := cn.server.Serve(cn.ln); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, cluster.ErrClosed) {
+		if err := cn.Server.Serve(cn.Ln); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, cluster.ErrClosed) {
 			s.Log.Error("cluster link listener stopped", "err", err)
 		}
 	}()
@@ -177,7 +177,7 @@ func (h tableHoldings) HoldsTopic(topic string) bool {
 // alone reports that no other node can hold a push's target: the directory
 // is in memory and this node is the only one in it (standalone). Pushes
 // then finish on the loop that took them.
-func (cn *clusterNode) alone() bool {
+func (cn *clusterNode) Alone() bool {
 	return cn.mem != nil && cn.mem.Alone()
 }
 
@@ -213,15 +213,15 @@ func advertiseFor(a *net.TCPAddr) string {
 // flight finish, the link server stops taking pushes, the links close, and
 // the directory entries of this node go (Directory.Close) — so peers that
 // route here meanwhile get an answer (or a broken link), never silence.
-func (cn *clusterNode) close() {
-	cn.router.Close()
-	if cn.server != nil {
-		cn.server.Close()
+func (cn *clusterNode) Close() {
+	cn.Router.Close()
+	if cn.Server != nil {
+		cn.Server.Close()
 	}
 	cn.wg.Wait()
-	cn.links.Close()
-	cn.presence.Close()
-	cn.dir.Close()
+	cn.Links.Close()
+	cn.Presence.Close()
+	cn.Dir.Close()
 	if cn.redis != nil {
 		cn.redis.Close()
 	}
@@ -237,24 +237,24 @@ func (cn *clusterNode) submit(job func()) bool {
 // joined and left mirror, into the directory, a user or topic gaining its
 // first or losing its last connection on this node. The in-memory directory
 // reads the table instead, so it is spared the copy of the name.
-func (cn *clusterNode) joined(g conntable.Group, name []byte) {
+func (cn *clusterNode) Joined(g conntable.Group, name []byte) {
 	if cn.mem != nil {
 		return
 	}
 	if g == conntable.Users {
-		cn.dir.AddUser(string(name))
+		cn.Dir.AddUser(string(name))
 	} else {
-		cn.dir.AddTopic(string(name))
+		cn.Dir.AddTopic(string(name))
 	}
 }
 
-func (cn *clusterNode) left(g conntable.Group, name []byte) {
+func (cn *clusterNode) Left(g conntable.Group, name []byte) {
 	if cn.mem != nil {
 		return
 	}
 	if g == conntable.Users {
-		cn.dir.RemoveUser(string(name))
+		cn.Dir.RemoveUser(string(name))
 	} else {
-		cn.dir.RemoveTopic(string(name))
+		cn.Dir.RemoveTopic(string(name))
 	}
 }

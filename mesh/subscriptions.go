@@ -1,4 +1,4 @@
-package server
+package mesh
 
 import (
 	"slices"
@@ -22,7 +22,7 @@ import (
 // topics), so they are left out: a conn key of a waiting poll answers 404.
 
 // allowSubscriptions is the Allow field of a 405 on /subscriptions/.
-const allowSubscriptions = "POST, DELETE"
+const AllowSubscriptions = "POST, DELETE"
 
 // changeTimeout bounds the wait for this node's loops to change their
 // streams (they answer within a loop iteration; only a stopping node fails to).
@@ -96,7 +96,7 @@ func (ls *MeshLoop) changeSubs(l *engine.Loop, q *cluster.Query, subs []conntabl
 		}
 		key := string(ls.s.AppendKeyText(nil, ls.KeyOf(sub)))
 		if q.Op == cluster.QueryKick { // the user policy's oldest-out from another node
-			ls.s.userEvicted.Add(1)
+			ls.s.UserEvicted.Add(1)
 			ls.Kick(l, sub, s, conn)
 			out = append(out, cluster.NameCount{Name: key, Count: cluster.OutcomeChanged})
 			continue
@@ -129,7 +129,7 @@ func (ls *MeshLoop) changeTopics(sub conntable.Sub, s *edge.SubState, q *cluster
 			name, g, last := ls.s.Table.LeaveLast(ls.Names[:0], m)
 			ls.Names = name
 			if last {
-				ls.s.cluster.left(g, name)
+				ls.s.Cluster.Left(g, name)
 			}
 			outcome = cluster.OutcomeChanged
 		}

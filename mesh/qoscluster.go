@@ -1,4 +1,4 @@
-package server
+package mesh
 
 import (
 	"cmp"
@@ -23,7 +23,7 @@ import (
 
 // replayBatch is the stored messages of a user, in id order, handed to the
 // loop of the connection that asked for them (opReplay).
-type replayBatch struct {
+type ReplayBatch struct {
 	msgs     []*edge.Message
 	since    uint64 // the client's resume cursor (hasSince): stored ids up to it may be resends
 	hasSince bool
@@ -50,9 +50,9 @@ func (cn *clusterNode) replayStored(h engine.Handle, user []byte, since uint64, 
 		ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 		// An error means Redis is unreachable or the directory re-syncs: the
 		// re-sync that follows replays this stream again (resync.go).
-		_ = cn.dir.Flush(ctx)
+		_ = cn.Dir.Flush(ctx)
 		cancel()
-		cn.replayNow(h, name, acks, replayBatch{since: since, hasSince: hasSince, gapped: gapped})
+		cn.replayNow(h, name, acks, ReplayBatch{since: since, hasSince: hasSince, gapped: gapped})
 	}
 	if !cn.submit(job) {
 		cn.s.Log.Warn("QoS 1 store: router saturated, no replay for a new connection", "user", name)
@@ -67,9 +67,9 @@ func (cn *clusterNode) replayAgain(h engine.Handle, user []byte) bool {
 	name := string(user)
 	return cn.submit(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
-		_ = cn.dir.Flush(ctx)
+		_ = cn.Dir.Flush(ctx)
 		cancel()
-		cn.replayNow(h, name, nil, replayBatch{resync: true})
+		cn.replayNow(h, name, nil, ReplayBatch{resync: true})
 	})
 }
 
@@ -81,12 +81,12 @@ func (cn *clusterNode) replayAgain(h engine.Handle, user []byte) bool {
 // stored message this stream was already sent is not written again; one the
 // client may have had from another connection is written flagged as a
 // resend (see resent).
-func (ls *MeshLoop) replayBatch(l *engine.Loop, h engine.Handle, b *replayBatch) {
+func (ls *MeshLoop) ReplayBatch(l *engine.Loop, h engine.Handle, b *ReplayBatch) {
 	// Part of the answer to h's subscribe, however many stored messages.
 	l.Answer(h, func() { ls.writeReplay(l, h, b) })
 }
 
-func (ls *MeshLoop) writeReplay(l *engine.Loop, h engine.Handle, b *replayBatch) {
+func (ls *MeshLoop) writeReplay(l *engine.Loop, h engine.Handle, b *ReplayBatch) {
 	sub := conntable.Sub(h) // an HTTP/1.x connection's subscriber, or an HTTP/2 stream's
 	c, conn := ls.SubscriberOf(sub)
 	stream := c != nil && c.Mode == edge.ModeStream
@@ -127,7 +127,7 @@ func (ls *MeshLoop) writeReplay(l *engine.Loop, h engine.Handle, b *replayBatch)
 	if stream && ls.Again[h] {
 		// A re-sync began while this batch was read: read once more, still holding.
 		delete(ls.Again, h)
-		if ls.s.cluster.replayAgain(h, ls.SubUser(c)) {
+		if ls.s.Cluster.replayAgain(h, ls.SubUser(c)) {
 			return
 		}
 	}
@@ -150,26 +150,26 @@ func inBatch(msgs []*edge.Message, id uint64) bool {
 // ackStored removes ids (stored messages sent to the user's connections,
 // up to the acked id) on the router and answers the /ack request on the
 // caller's loop.
-func (cn *clusterNode) ackStored(call *asyncCall, user []byte, ids []uint64) {
+func (cn *clusterNode) ackStored(call *AsyncCall, user []byte, ids []uint64) {
 	name := string(user)
 	job := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 		defer cancel()
-		removed, err := cn.s.store.box.AckIDs(ctx, nil, publish.ViewBytes(name), ids)
+		removed, err := cn.s.Store.Box.AckIDs(ctx, nil, publish.ViewBytes(name), ids)
 		if err != nil {
-			call.reply = httpcodec.AppendErrorResponse(nil, 503, "QoS 1 store unavailable: "+err.Error(), call.keepAlive)
+			call.Reply = httpcodec.AppendErrorResponse(nil, 503, "QoS 1 store unavailable: "+err.Error(), call.KeepAlive)
 		} else {
 			// Only what was removed: an id not stored yet (its Put still on
 			// the way) stays for the next ack.
 			slices.Sort(removed)
 			cn.s.Sent.Forget(publish.ViewBytes(name), ids, removed, time.Now().UnixMilli())
-			call.reply = httpcodec.AppendJSONResponse(nil, 200, call.keepAlive, appendAcked(nil, len(removed)))
+			call.Reply = httpcodec.AppendJSONResponse(nil, 200, call.KeepAlive, appendAcked(nil, len(removed)))
 		}
-		cn.s.Eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opAsyncReply, V: call})
+		cn.s.Eng.Submit(call.From.Loop(), engine.Task{H: call.From, Op: OpAsyncReply, V: call})
 	}
 	if !cn.submit(job) {
-		call.reply = httpcodec.AppendErrorResponse(nil, 503, "cluster router saturated; retry", call.keepAlive)
-		cn.s.Eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: opAsyncReply, V: call})
+		call.Reply = httpcodec.AppendErrorResponse(nil, 503, "cluster router saturated; retry", call.KeepAlive)
+		cn.s.Eng.Submit(call.From.Loop(), engine.Task{H: call.From, Op: OpAsyncReply, V: call})
 	}
 }
 
@@ -182,7 +182,7 @@ func appendAcked(dst []byte, n int) []byte {
 // from Redis (qoscluster.go) when the user's mailbox lost a message newer
 // than the stream's cursor, unless the stream got it as it started (a
 // topic's gap): one gap frame says it all.
-func (ls *MeshLoop) writeStoredGap(l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle, b *replayBatch) {
+func (ls *MeshLoop) writeStoredGap(l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle, b *ReplayBatch) {
 	if b.hasSince && !b.gapped && b.lost > b.since {
 		ls.WriteGap(l, sub, c, conn, b.since, l.Now().UnixMilli())
 	}
