@@ -15,7 +15,7 @@ type Config struct {
 	Listen        string // edge listener: subscribers, /ack
 	APIListen     string // api listener: publish, admin
 	ClusterListen string // node-to-node link listener (cluster mode)
-	TLSListen     string // edge over TLS (tls.go); empty = none
+	TLSListen     string // edge over TLS (server/tls.go); empty = none
 	TLSCert       string // PEM certificate chain file for TLSListen
 	TLSKey        string // PEM private key file for TLSListen
 	Redis         string // redis URL; empty = standalone
@@ -45,7 +45,7 @@ type Config struct {
 
 	MaxConns         int
 	MaxConnsPerIP    int
-	MaxConnsPerUser  int    // streams per user at most, cluster-wide; 0 = unlimited (userpolicy.go)
+	MaxConnsPerUser  int    // streams per user at most, cluster-wide; 0 = unlimited (mesh/userpolicy.go)
 	UserConnPolicy   string // past MaxConnsPerUser: "oldest-out" (kick the oldest) or "refuse" (409)
 	HeaderTimeout    time.Duration
 	MaxHeaderBytes   int
@@ -55,7 +55,7 @@ type Config struct {
 	PublishRate      float64 // publishes per second per api client; 0 = unlimited
 	APIToken         string
 
-	// Subscriber auth and lifecycle webhooks (SPEC §6): see auth.go, hooks.go.
+	// Subscriber auth and lifecycle webhooks (SPEC §6): see subscribe/auth.go, hooks.go.
 	AuthURL     string        // callback asked about each subscribe; empty = none
 	AuthTimeout time.Duration // no answer within it: the client gets 502
 	JWTSecret   string        // HS256 secret for subscriber tokens; empty = none
@@ -63,7 +63,7 @@ type Config struct {
 	HookURL     string        // receives connect/disconnect events; empty = none
 	HookQueue   int           // events held while the hook is slow or down
 
-	// Stream lifetime (lifetime.go): a stream older than MaxConnAge (0 = no
+	// Stream lifetime (subscribe/lifetime.go): a stream older than MaxConnAge (0 = no
 	// limit; each stream's own limit is drawn in [0.9, 1]×MaxConnAge) gets the
 	// reconnect frame and ends; one whose auth expires gets the refresh frame
 	// RefreshBefore its expiry and ends at it.
@@ -106,7 +106,7 @@ func DefaultConfig() Config {
 
 		RefreshBefore: 30 * time.Second,
 
-		// Idempotency-Key (idempotency.go)
+		// Idempotency-Key (publish/idempotency.go)
 		IdempotencyWindow: 5 * time.Minute,
 		IdempotencyKeys:   100_000,
 	}

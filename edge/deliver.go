@@ -21,7 +21,7 @@ func (ls *Loop) deliver(l *engine.Loop, h engine.Handle, m *Message) {
 			return // already written by the replay when the stream started
 		}
 		if m.QoS == 1 && m.Seq <= ls.ResyncMax && ls.sentToStream(h, m) {
-			return // already written by a re-sync replay (resync.go)
+			return // already written by a re-sync replay (mesh/resync.go)
 		}
 		if len(ls.Held) != 0 && ls.holdLive(m, h) {
 			return
@@ -78,7 +78,7 @@ func (ls *Loop) sentToStream(h engine.Handle, m *Message) bool {
 }
 
 // noteSent records a QoS 1 user message written to h, so that an ack may
-// remove it from the store (sentlog.go).
+// remove it from the store (store/sentlog.go).
 func (ls *Loop) NoteSent(l *engine.Loop, h engine.Handle, m *Message) {
 	if user, ok := push.UserOf(m.To); ok {
 		ls.s.Sent.Note(user, conntable.Sub(h), m.Seq, m.Expiry, l.Now().UnixMilli())

@@ -33,5 +33,5 @@ func (ls *Loop) WriteAnswer(l *engine.Loop, h engine.Handle, req *httpcodec.Requ
 	if IsHead(req) {
 		answer = HeadOnly(answer)
 	}
-	ls.s.Glue.Reply(l, h, answer) // behind the connection's answers in flight, if any (pipeline.go)
+	ls.s.Glue.Reply(l, h, answer) // behind the connection's answers in flight, if any (publish/pipeline.go)
 }

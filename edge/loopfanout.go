@@ -9,7 +9,7 @@ import (
 // (route.Resolver), the deliveries gathered per destination loop, which wait
 // until flushFanOut (deliver.go) so a batch publish hands each other loop
 // one batch, its route.Fanout, and the messages of a long-poll answer being
-// merged (poll.go). Only the loop touches it.
+// merged (subscribe/poll.go). Only the loop touches it.
 type loopFanOut struct {
 	Targets []conntable.Sub
 	batches LoopBatches
@@ -40,7 +40,7 @@ func (f *LoopFan) DeliverAll(m *Message) int { return f.ls.fanOutAll(f.l, m) }
 // loopBatches gathers deliveries per destination loop, so that handing a
 // fan-out over takes each loop's queue lock once. The loops keep one each
 // for the requests they serve (loopFanOut.batches); a push from a peer takes
-// one from take.go's scratchPool.
+// one from mesh/take.go's scratchPool.
 type LoopBatches [][]engine.Task
 
 // submit hands every gathered batch to its loop and empties them, keeping

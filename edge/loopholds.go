@@ -6,13 +6,13 @@ import (
 )
 
 // replayHolds are the streams of a loop whose live QoS 1 messages wait: for
-// the stored messages a new stream replays first (subscribe.go, holdLive), or
-// for the re-sync after the directory lost this node (resync.go). Only the
+// the stored messages a new stream replays first (subscribe/subscribe.go, holdLive), or
+// for the re-sync after the directory lost this node (mesh/resync.go). Only the
 // loop touches them.
 type replayHolds struct {
 	Held        map[engine.Handle][]*Message // streams awaiting their QoS 1 replay, and their live messages meanwhile
-	Again       map[engine.Handle]bool       // held streams to replay once more before releasing (resync.go)
-	Resyncing   []engine.Handle              // streams held for the directory's re-registration (resync.go)
+	Again       map[engine.Handle]bool       // held streams to replay once more before releasing (mesh/resync.go)
+	Resyncing   []engine.Handle              // streams held for the directory's re-registration (mesh/resync.go)
 	ResyncMax   uint64                       // the newest id a re-sync replay wrote on this loop
 	SentScratch []store.SentEntry            // a user's sent entries, read by a replay
 }

@@ -10,5 +10,5 @@ type reqScratch struct {
 	To    []byte      // the address of the push being published
 	Out   []byte      // response being built
 	Frame []byte      // per-connection frame being built
-	Lost  uint64      // a long-poll's QoS 1 lost mark read from Redis, while its answer is made (gap.go)
+	Lost  uint64      // a long-poll's QoS 1 lost mark read from Redis, while its answer is made (subscribe/gap.go)
 }

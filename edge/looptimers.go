@@ -14,5 +14,5 @@ type loopTimers struct {
 	fireFn      func(conntable.Handle, conntable.TimerID)
 	cur         *engine.Loop // the loop, while the wheel fires timers
 	sweepCursor int          // the next slot the sweep visits
-	AgeBudget   int          // streams this tick may still end for --max-conn-age (lifetime.go)
+	AgeBudget   int          // streams this tick may still end for --max-conn-age (subscribe/lifetime.go)
 }

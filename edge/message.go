@@ -18,7 +18,7 @@ type Message struct {
 	refs atomic.Int32
 	push.Message
 	// born is when this node read the publish or took the push from a peer:
-	// the start of its delivery delay (metrics.go); zero for a stored message
+	// the start of its delivery delay (admin/metrics.go); zero for a stored message
 	// read back, whose delay is not observed.
 	Born time.Time
 

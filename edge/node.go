@@ -38,7 +38,7 @@ type Node struct {
 }
 
 // Glue is what the packages above the edge do for it: one table per node,
-// filled in at assembly (server.go), so no connection carries it and a
+// filled in at assembly (server/loopglue.go), so no connection carries it and a
 // delivery to an HTTP/1.x subscriber calls none of it. Every func runs on
 // the loop l it is given.
 type Glue struct {

@@ -54,7 +54,7 @@ func (ls *Loop) serve(l *engine.Loop, h engine.Handle, c *ConnState, in []byte) 
 		keepAlive := req.KeepAlive() && !ls.s.Draining.Load()
 		if c.Listener == ListenerAPI && ls.s.Glue.WaitPipe(l, c, req, keepAlive) {
 			ls.releaseParser(c)
-			return off // read again once earlier answers are written (pipeline.go)
+			return off // read again once earlier answers are written (publish/pipeline.go)
 		}
 		ls.s.Glue.Serve[c.Listener](l, h, c, req) // serveAPI, serveEdge
 		ls.releaseParser(c)
@@ -132,7 +132,7 @@ func (ls *Loop) refuse(l *engine.Loop, h engine.Handle, c *ConnState, status int
 	c.Mode = ModeClosing
 	ls.CancelTimer(c)
 	if ls.s.Glue.CloseAfterPipe(l, h, ls.Out) {
-		return // after the answers in flight (pipeline.go)
+		return // after the answers in flight (publish/pipeline.go)
 	}
 	l.Write(h, ls.Out)
 	l.CloseAfterFlush(h)

@@ -19,7 +19,7 @@ func (ls *Loop) SetTimer(c *ConnState, kind timerKind, at time.Time) {
 // setSubTimer sets subscriber sub's one timer (or, for kinds the sweep
 // checks, its deadline).
 func (ls *Loop) SetSubTimer(sub conntable.Sub, c *SubState, kind timerKind, at time.Time) {
-	if c.Timer != 0 && c.TimerKind == TimerPoll { // a stream's timer field holds its deadlines (lifetime.go)
+	if c.Timer != 0 && c.TimerKind == TimerPoll { // a stream's timer field holds its deadlines (subscribe/lifetime.go)
 		ls.wheel.Cancel(c.Timer)
 		c.Timer = 0
 	}

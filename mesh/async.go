@@ -97,7 +97,7 @@ func (ls *MeshLoop) RunConnCall(l *engine.Loop, call *AsyncCall) {
 			break
 		}
 		ls.s.Acks.Add(1)
-		// Only what this node sent to the user's connections (sentlog.go).
+		// Only what this node sent to the user's connections (store/sentlog.go).
 		var later bool
 		if body, later = ls.s.Store.ack(call, user, l.Now().UnixMilli()); later {
 			return // the router answers the caller
@@ -142,7 +142,7 @@ func (ls *MeshLoop) appendConnInfo(dst []byte, l *engine.Loop, sub conntable.Sub
 // requests that arrived meanwhile (it carried them: OnData consumed none).
 func (ls *MeshLoop) FinishAsync(l *engine.Loop, h engine.Handle, call *AsyncCall) {
 	ls.s.MeshGlue.PublishAnswered(l, h)
-	if from := conntable.Sub(h); from.IsStream() { // an HTTP/2 stream asked (h2edge.go)
+	if from := conntable.Sub(h); from.IsStream() { // an HTTP/2 stream asked (server/h2edge.go)
 		ls.s.MeshGlue.H2FinishAsync(l, from, call)
 		return
 	}

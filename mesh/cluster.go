@@ -148,7 +148,7 @@ func (cn *clusterNode) startLinks() {
 	cn.users = cn.newUserConns()
 	cn.Router = route.New(route.Options[*edge.Message]{Self: s.ID, Dir: cn.Dir, Links: cn.Links,
 		Store: s.Store.put, Resolver: s.Resolver, FromPeer: fromPeer, LookupTimeout: lookupTimeout, ForwardTimeout: forwardTimeout, Logger: s.Log})
-	s.Router = cn.Router // the publishing side's (publisher.go)
+	s.Router = cn.Router // the publishing side's (publish/publisher.go)
 	if cn.Ln == nil {
 		return
 	}

@@ -75,7 +75,7 @@ func (q *qosMailbox) put(ctx context.Context, m *edge.Message) error {
 
 // resume settles, as a stream or long-poll of user starts from since, the
 // ack that since is: the stored ids up to it that this node sent to the
-// user's connections (sentlog.go). In memory it is done here; in Redis
+// user's connections (store/sentlog.go). In memory it is done here; in Redis
 // fetch does it on the router, before it reads.
 func (q *qosMailbox) Resume(user []byte, since uint64, nowMs int64) {
 	if q.routed {

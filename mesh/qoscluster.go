@@ -28,7 +28,7 @@ type ReplayBatch struct {
 	since    uint64 // the client's resume cursor (hasSince): stored ids up to it may be resends
 	hasSince bool
 	resync   bool   // a re-sync or repeated replay of a live stream, not its start (resync.go)
-	lost     uint64 // the user's lost mark: a resume from before it starts with the gap frame (gap.go)
+	lost     uint64 // the user's lost mark: a resume from before it starts with the gap frame (subscribe/gap.go)
 	gapped   bool   // the stream got the gap frame as it started (a topic's): not again
 }
 
@@ -120,7 +120,7 @@ func (ls *MeshLoop) writeReplay(l *engine.Loop, h engine.Handle, b *ReplayBatch)
 	clear(sent)
 	ls.SentScratch = sent[:0]
 	if c != nil && c.Mode == edge.ModePoll {
-		ls.Lost = b.lost // the answer's gap packet, as appendNow's mark in memory (poll.go)
+		ls.Lost = b.lost // the answer's gap packet, as appendNow's mark in memory (subscribe/poll.go)
 		ls.PollAnswer(l, sub, c, b.msgs, false)
 		ls.Lost = 0
 	}

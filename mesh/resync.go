@@ -25,7 +25,7 @@ import (
 //     the live messages of its user streams (ls.held, as for a new stream);
 //  2. after it succeeded (AfterResync(true)), the router reads each such user's
 //     stored messages and each stream writes, in id order, those it was not
-//     sent yet (sentlog.go), then the held live ones (writeReplay);
+//     sent yet (store/sentlog.go), then the held live ones (writeReplay);
 //  3. if it failed (AfterResync(false)), the held messages are written at once
 //     (local delivery keeps working with Redis down) and the next attempt
 //     holds again.

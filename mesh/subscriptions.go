@@ -16,7 +16,7 @@ import (
 // on a node registers it in the directory and the last one to leave
 // unregisters it, as for a subscribe and a close (join, leave).
 //
-// A stream is held to what auth allowed it (allowsets.go, --topic-acl): a
+// A stream is held to what auth allowed it (subscribe/allowsets.go, --topic-acl): a
 // topic it could not have asked for itself is refused (403) unless the call
 // says force=1. Long-polls have no lasting subscription (each poll names its
 // topics), so they are left out: a conn key of a waiting poll answers 404.

@@ -280,7 +280,7 @@ func (cn *clusterNode) kickKeys(keys []string) {
 }
 
 // streamLeft takes a stream that ends out of the policy's count (and its
-// auth record, allowsets.go). It runs first in leave, while the stream
+// auth record, subscribe/allowsets.go). It runs first in leave, while the stream
 // still has its key and user.
 func (ls *MeshLoop) StreamLeft(sub conntable.Sub, s *edge.SubState) {
 	ls.ForgetAllowed(sub)

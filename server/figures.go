@@ -93,7 +93,7 @@ func (ls *loopState) publishServed(l *engine.Loop, h engine.Handle, path []byte)
 		return
 	}
 	m := ls.s.Metrics
-	if ls.PipedRouted { // timed and counted when answered (pipeline.go, answerRouted)
+	if ls.PipedRouted { // timed and counted when answered (publish/pipeline.go, answerRouted)
 		ls.PipedRouted = false
 		return
 	}

@@ -26,9 +26,9 @@ type loopState struct {
 	s *Server
 
 	loopH2                          // HTTP/2 connections' codecs and scratch (h2conn.go)
-	*publish.Publishing             // publishing: the request's route job, answer queues (publisher.go)
-	*subscribe.SubLoop              // subscribing: allowed sets, the preset key (subscribing.go)
-	*mesh.MeshLoop                  // the mesh: QoS 1 replays, /conn, the user policy (mesh.go)
+	*publish.Publishing             // publishing: the request's route job, answer queues (publish/publisher.go)
+	*subscribe.SubLoop              // subscribing: allowed sets, the preset key (subscribe/subscribing.go)
+	*mesh.MeshLoop                  // the mesh: QoS 1 replays, /conn, the user policy (mesh/mesh.go)
 	answer              loopAnswers // the loop's edge.Answers (loopanswers.go)
 }
 

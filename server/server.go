@@ -32,7 +32,7 @@ type Server struct {
 	edge.Node             // the loops' shared state, the engine.Handler (edge/node.go)
 	publish.Publisher     // publishing: ids, resolver, router, idempotency keys (publish/publisher.go)
 	subscribe.Subscribing // subscribing: the table, the recent store, auth, hooks (subscribe/subscribing.go)
-	mesh.Mesh             // the node among its peers: cluster, QoS 1 mailbox, user policy (mesh.go)
+	mesh.Mesh             // the node among its peers: cluster, QoS 1 mailbox, user policy (mesh/mesh.go)
 	loops                 []*loopState
 
 	counters counters

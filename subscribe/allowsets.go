@@ -9,12 +9,12 @@ import (
 
 // loopAllow keeps, for the streams a token or the auth callback admitted,
 // the topic patterns auth allowed them (SPEC §6), so that a server-side
-// subscribe (subscriptions.go) is held to them as the stream's own subscribe
+// subscribe (mesh/subscriptions.go) is held to them as the stream's own subscribe
 // was. Streams admitted with the same patterns share one interned set, so
 // one more stream costs a map entry (~20 bytes), not a copy of its patterns;
 // nodes without subscriber auth keep nothing. Only the owning loop touches it.
 //
-// A stream handed over by an upgrade (handoff.go) keeps its topics but not
+// A stream handed over by an upgrade (server/handoff.go) keeps its topics but not
 // its patterns: a server-side subscribe of it is then held to --topic-acl
 // alone (or force=1).
 type loopAllow struct {

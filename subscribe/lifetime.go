@@ -18,7 +18,7 @@ import (
 //
 // Neither is a timer. The deadlines live in the stream's subState.timer,
 // which only a long-poll uses for its wheel timer (a stream never has one):
-// in modeStream it holds a streamLife. The slot sweep (timers.go) that
+// in modeStream it holds a streamLife. The slot sweep (edge/timers.go) that
 // visits every stream for its heartbeat checks them on the same visit.
 
 // streamLife is a stream's deadlines, packed into subState.timer: bits 0-31

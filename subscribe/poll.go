@@ -28,7 +28,7 @@ func (ls *SubLoop) Poll(l *engine.Loop, sub conntable.Sub, c *edge.SubState, sn 
 	c.Cursor = since
 	if hasSince && c.HasUser {
 		// since acknowledges what this node answered the user's polls and
-		// streams up to it (sentlog.go).
+		// streams up to it (store/sentlog.go).
 		ls.s.SubGlue.Resume(ls.SubUser(c), since, l.Now().UnixMilli())
 	}
 	c.Format = push.Poll
@@ -186,7 +186,7 @@ func (ls *SubLoop) AppendPollAnswer(dst []byte, keepAlive httpcodec.Persist, ori
 }
 
 // sentBefore reports whether this node already answered or wrote the QoS 1
-// user message m to one of its user's connections (sentlog.go): a long-poll
+// user message m to one of its user's connections (store/sentlog.go): a long-poll
 // answers it again flagged as a resend.
 func (ls *SubLoop) sentBefore(m *edge.Message) bool {
 	user, ok := push.UserOf(m.To)

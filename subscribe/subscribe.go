@@ -28,8 +28,8 @@ type Subscription struct {
 	hasSince  bool
 	Head      bool           // a HEAD request: answer the head, start nothing
 	id        *auth.Identity // what auth allowed (allowsets.go); nil without auth
-	Gated     bool           // the per-user connection policy admitted it (userpolicy.go)
-	Stream    conntable.Sub  // an HTTP/2 stream's subscribe: its record, waiting (h2edge.go); 0 on HTTP/1.x
+	Gated     bool           // the per-user connection policy admitted it (mesh/userpolicy.go)
+	Stream    conntable.Sub  // an HTTP/2 stream's subscribe: its record, waiting (server/h2edge.go); 0 on HTTP/1.x
 	last      int            // ?last=N: replay the newest N of each topic's history (gap.go)
 	expires   int64          // unix ms when auth's permission ends (lifetime.go); 0 = never
 }
@@ -89,7 +89,7 @@ func (ls *SubLoop) Start(l *engine.Loop, h engine.Handle, c *edge.ConnState, sub
 		ls.s.SubGlue.H2Start(l, sub)
 		return
 	}
-	if ls.s.SubGlue.GateUser(l, h, c, sub) { // userpolicy.go
+	if ls.s.SubGlue.GateUser(l, h, c, sub) { // mesh/userpolicy.go
 		return
 	}
 	defer func() { ls.PresetKey = [2]uint64{} }()
@@ -137,7 +137,7 @@ func (ls *SubLoop) StartStream(l *engine.Loop, sub conntable.Sub, s *edge.SubSta
 	})
 	gapped := ls.replay(l, sub, s, conn, q, sn)
 	ls.startLife(l, sub, s, conn, sn)
-	// The QoS 1 paths (sentlog.go, store) key streams by engine.Handle: a
+	// The QoS 1 paths (store/sentlog.go, store) key streams by engine.Handle: a
 	// Sub has its layout, and for an HTTP/1.x subscriber it is the
 	// connection's handle.
 	if h := engine.Handle(sub); len(q.User) > 0 && ls.s.SubGlue.Fetch(h, q.User, sn.since, sn.hasSince, gapped) {
@@ -273,7 +273,7 @@ func (ls *SubLoop) Unsubscribe(l *engine.Loop, c *edge.ConnState) {
 
 // leave takes subscriber sub out of the table.
 func (ls *SubLoop) leave(l *engine.Loop, sub conntable.Sub, s *edge.SubState) {
-	ls.s.SubGlue.StreamLeft(sub, s)                 // userpolicy.go
+	ls.s.SubGlue.StreamLeft(sub, s)                 // mesh/userpolicy.go
 	if ls.s.Hooks != nil && s.Format != push.Poll { // streams only: start told the hook
 		var key [edge.KeyTextLen + 65]byte
 		keyText := ls.s.AppendKeyText(key[:0], ls.KeyOf(sub))
@@ -309,7 +309,7 @@ func (ls *SubLoop) replay(l *engine.Loop, sub conntable.Sub, c *edge.SubState, c
 	var sent []store.SentEntry
 	var lost uint64 // the user's lost mark (store/lost.go)
 	if len(q.User) > 0 {
-		if hasSince { // what this node sent the user up to since (sentlog.go)
+		if hasSince { // what this node sent the user up to since (store/sentlog.go)
 			ls.s.SubGlue.Resume(q.User, since, nowMs)
 		}
 		msgs, lost = ls.s.SubGlue.AppendNow(msgs, q.User, nowMs)

@@ -45,19 +45,19 @@ type Subscribing struct {
 }
 
 // SubGlue is what subscribing asks of the node above it, filled in at
-// assembly (loopglue.go): the QoS 1 mailbox, the directory, the per-user
+// assembly (server/loopglue.go): the QoS 1 mailbox, the directory, the per-user
 // policy and the HTTP/2 streams. Each runs on the loop l it is given.
 type SubGlue struct {
-	// The user's QoS 1 mailbox (mailbox.go).
+	// The user's QoS 1 mailbox (mesh/mailbox.go).
 	Fetch     func(h engine.Handle, user []byte, since uint64, hasSince, gapped bool) bool
 	Resume    func(user []byte, since uint64, nowMs int64)
 	AppendNow func(dst []*edge.Message, user []byte, nowMs int64) ([]*edge.Message, uint64)
-	// A user or topic's first subscriber on the node joined, its last left (cluster.go).
+	// A user or topic's first subscriber on the node joined, its last left (mesh/cluster.go).
 	Joined, Left func(g conntable.Group, name []byte)
-	// --max-conns-per-user (userpolicy.go).
+	// --max-conns-per-user (mesh/userpolicy.go).
 	GateUser   func(l *engine.Loop, h engine.Handle, c *edge.ConnState, sn *Subscription) bool
 	StreamLeft func(sub conntable.Sub, s *edge.SubState)
-	// HTTP/2 streams (h2edge.go, h2conn.go).
+	// HTTP/2 streams (server/h2edge.go, server/h2conn.go).
 	H2Start      func(l *engine.Loop, sn *Subscription)
 	H2AnswerPoll func(l *engine.Loop, sub conntable.Sub, c *edge.SubState, extra []*edge.Message, final bool) bool
 	H2Finish     func(l *engine.Loop, from conntable.Sub, answer []byte, head bool)
@@ -73,7 +73,7 @@ type SubLoop struct {
 	s *Subscribing
 
 	loopAllow           // what auth allowed each stream, for server-side subscribes (allowsets.go)
-	PresetKey [2]uint64 // the next register's key bits, chosen by the user policy (userpolicy.go); zero: none
+	PresetKey [2]uint64 // the next register's key bits, chosen by the user policy (mesh/userpolicy.go); zero: none
 }
 
 // Subscribing's task ops (engine.Task.Op), run through edge.Glue.Tasks,
