@@ -5,7 +5,7 @@ import (
 	"github.com/pushwire/pushwire/httpcodec"
 )
 
-// answerError answers an edge or api request with status and a JSON error,
+// AnswerError answers an edge or api request with status and a JSON error,
 // keeping the connection when the request allows.
 func (ls *Loop) AnswerError(l *engine.Loop, h engine.Handle, req *httpcodec.Request, status int, reason string) {
 	ls.Out = httpcodec.AppendErrorResponse(ls.Out[:0], status, reason, httpcodec.Persistence(req))
@@ -21,13 +21,13 @@ const (
 	AllowConn  = "GET, HEAD, DELETE"
 )
 
-// answerNotAllowed answers 405 naming the methods the target answers.
+// AnswerNotAllowed answers 405 naming the methods the target answers.
 func (ls *Loop) AnswerNotAllowed(l *engine.Loop, h engine.Handle, req *httpcodec.Request, allow, reason string) {
 	ls.Out = httpcodec.AppendNotAllowed(ls.Out[:0], allow, reason, httpcodec.Persistence(req))
 	ls.WriteAnswer(l, h, req, ls.Out)
 }
 
-// originIndex returns 1 + the index of origin in --allowed-origins, or 0.
+// OriginIndex returns 1 + the index of origin in --allowed-origins, or 0.
 // Connections keep this byte instead of the Origin header's bytes.
 func (s *Node) OriginIndex(origin []byte) uint8 {
 	for i, o := range s.Cfg.AllowedOrigins {
@@ -38,7 +38,7 @@ func (s *Node) OriginIndex(origin []byte) uint8 {
 	return 0
 }
 
-// appendCORS adds the CORS headers of SPEC §3: "*" for any origin, else the
+// AppendCORS adds the CORS headers of SPEC §3: "*" for any origin, else the
 // allowed origin echoed with credentials allowed.
 func (s *Node) AppendCORS(dst []byte, origin uint8) []byte {
 	allowed := s.Cfg.AllowedOrigins
@@ -53,13 +53,13 @@ func (s *Node) AppendCORS(dst []byte, origin uint8) []byte {
 	return httpcodec.AppendHeader(dst, "Vary", "Origin")
 }
 
-// preflight answers a CORS OPTIONS request.
+// Preflight answers a CORS OPTIONS request.
 func (ls *Loop) Preflight(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
 	ls.Out = ls.AppendPreflight(ls.Out[:0], httpcodec.Persistence(req), req.Header("Origin"), req.Header("Access-Control-Request-Headers"))
 	l.Write(h, ls.Out)
 }
 
-// appendPreflight appends the answer to a CORS preflight from origin asking
+// AppendPreflight appends the answer to a CORS preflight from origin asking
 // for the headers asked; HTTP/2 streams get the same (server/h2edge.go).
 func (ls *Loop) AppendPreflight(dst []byte, p httpcodec.Persist, origin, asked []byte) []byte {
 	dst = httpcodec.AppendResponseHead(dst, 204, p)
@@ -87,7 +87,7 @@ func headerTokens(v []byte) bool {
 	return true
 }
 
-// queryParams are the subscribe parameters of SPEC §3, percent-decoded.
+// QueryParams are the subscribe parameters of SPEC §3, percent-decoded.
 type QueryParams struct {
 	Format []byte
 	User   []byte
@@ -103,7 +103,7 @@ type QueryParams struct {
 // maxTopicsPerConn bounds what one subscribe may ask for.
 const maxTopicsPerConn = 64
 
-// parseQuery decodes the parameters pushwire reads, into buf's storage.
+// ParseQuery decodes the parameters pushwire reads, into buf's storage.
 func ParseQuery(q *QueryParams, query, buf []byte) []byte {
 	*q = QueryParams{Topics: q.Topics[:0]}
 	httpcodec.QueryEach(query, func(key, value []byte) bool {

@@ -6,7 +6,7 @@ import (
 	"github.com/pushwire/pushwire/engine"
 )
 
-// connMode is what a connection is doing now; it decides what its next bytes mean.
+// ConnMode is what a connection is doing now; it decides what its next bytes mean.
 type ConnMode uint8
 
 const (
@@ -59,7 +59,7 @@ type connPage [connPageSize]ConnState
 // the stream request is the last request on its connection.
 const maxStreamNoise = 4096
 
-// stamp is a time as tenths of a second since the server started: 4 bytes
+// Stamp is a time as tenths of a second since the server started: 4 bytes
 // where a time.Time takes 24, fine enough for heartbeats, good for 13 years.
 type Stamp uint32
 

@@ -41,7 +41,7 @@ func (ls *Loop) writeMessage(l *engine.Loop, h engine.Handle, c *ConnState, m *M
 	ls.MessageTo(l, conntable.ConnSub(conntable.Handle(h)), &c.SubState, h, m)
 }
 
-// messageTo writes m's shared frame for s's format by reference, to the
+// MessageTo writes m's shared frame for s's format by reference, to the
 // connection conn that carries subscriber sub.
 func (ls *Loop) MessageTo(l *engine.Loop, sub conntable.Sub, s *SubState, conn engine.Handle, m *Message) {
 	fr := m.Frame(s.Format, ls.s.Boundary)
@@ -59,7 +59,7 @@ func (ls *Loop) writeStored(l *engine.Loop, h engine.Handle, c *ConnState, m *Me
 	ls.StoredTo(l, conntable.ConnSub(conntable.Handle(h)), &c.SubState, h, m, resend)
 }
 
-// storedTo writes a stored message during a replay; resend flags it as
+// StoredTo writes a stored message during a replay; resend flags it as
 // one the client may have had (push.AppendResendFrame).
 func (ls *Loop) StoredTo(l *engine.Loop, sub conntable.Sub, s *SubState, conn engine.Handle, m *Message, resend bool) {
 	if !resend {
@@ -77,7 +77,7 @@ func (ls *Loop) sentToStream(h engine.Handle, m *Message) bool {
 	return ok && ls.s.Sent.Has(user, conntable.Sub(h), m.Seq)
 }
 
-// noteSent records a QoS 1 user message written to h, so that an ack may
+// NoteSent records a QoS 1 user message written to h, so that an ack may
 // remove it from the store (store/sentlog.go).
 func (ls *Loop) NoteSent(l *engine.Loop, h engine.Handle, m *Message) {
 	if user, ok := push.UserOf(m.To); ok {
@@ -145,7 +145,7 @@ func (ls *Loop) deliverAll(l *engine.Loop, m *Message) {
 	})
 }
 
-// flushFanOut hands the queued deliveries to their loops.
+// FlushFanOut hands the queued deliveries to their loops.
 func (ls *Loop) FlushFanOut() {
 	ls.batches.Submit(ls.s.Eng)
 }

@@ -55,7 +55,7 @@ func (ls *Loop) DrainConn(l *engine.Loop, c *ConnState, nowMs int64, spread time
 	}
 }
 
-// lastChunk ends a chunked stream; one shared copy, written by reference.
+// LastChunk ends a chunked stream; one shared copy, written by reference.
 var LastChunk = httpcodec.AppendLastChunk(nil)
 
 var errDraining = CloseReason("server: node draining")

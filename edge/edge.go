@@ -1,4 +1,4 @@
-// Package edge is the event loops' core: per loop (Loop) the connection
+// package edge is the event loops' core: per loop (Loop) the connection
 // pages and their parsers, the subscriber records (a connection's own, and
 // HTTP/2 streams'), the timing wheel and the slot sweep, the request
 // scratch, the fan-out batches and the QoS 1 replay holds; writing a frame

@@ -12,13 +12,13 @@ import (
 // included, so a probe learns what a GET would get. A body would be read by a
 // keep-alive client as the start of its next answer.
 
-// isHead reports a HEAD request.
+// IsHead reports a HEAD request.
 func IsHead(req *httpcodec.Request) bool { return string(req.Method()) == "HEAD" }
 
-// isGet reports a GET or a HEAD: the requests a GET route answers.
+// IsGet reports a GET or a HEAD: the requests a GET route answers.
 func IsGet(method []byte) bool { return string(method) == "GET" || string(method) == "HEAD" }
 
-// headOnly returns answer without its body: up to the blank line that ends
+// HeadOnly returns answer without its body: up to the blank line that ends
 // its head. Answers are ours, so the first CRLFCRLF is that line.
 func HeadOnly(answer []byte) []byte {
 	if i := bytes.Index(answer, []byte("\r\n\r\n")); i >= 0 {
@@ -27,7 +27,7 @@ func HeadOnly(answer []byte) []byte {
 	return answer
 }
 
-// writeAnswer writes the whole answer to req, or its head alone when req is
+// WriteAnswer writes the whole answer to req, or its head alone when req is
 // a HEAD.
 func (ls *Loop) WriteAnswer(l *engine.Loop, h engine.Handle, req *httpcodec.Request, answer []byte) {
 	if IsHead(req) {

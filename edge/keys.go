@@ -5,22 +5,22 @@ import (
 	"github.com/pushwire/pushwire/push"
 )
 
-// connKey is a conn key (push/connkey.go: its text form): the subscriber it
+// ConnKey is a conn key (push/connkey.go: its text form): the subscriber it
 // names (a connection's only one, or an HTTP/2 stream) and its random bits.
 type ConnKey struct {
 	Sub conntable.Sub
 	R   [2]uint64
 }
 
-// keyTextLen is the length of a key's text before ".node".
+// KeyTextLen is the length of a key's text before ".node".
 const KeyTextLen = push.ConnKeyTextLen
 
-// appendKeyText appends k's text form, this node's id as its suffix.
+// AppendKeyText appends k's text form, this node's id as its suffix.
 func (s *Node) AppendKeyText(dst []byte, k ConnKey) []byte {
 	return push.AppendConnKey(dst, push.ConnKey{Handle: uint64(k.Sub), Random: k.R}, s.ID)
 }
 
-// parseKeyText reads a key's text and returns the id of the node that holds
+// ParseKeyText reads a key's text and returns the id of the node that holds
 // it; a bare key without ".node" names no node (nil), and the caller looks it
 // up locally.
 func ParseKeyText(text []byte) (k ConnKey, node []byte, ok bool) {
@@ -28,7 +28,7 @@ func ParseKeyText(text []byte) (k ConnKey, node []byte, ok bool) {
 	return ConnKey{conntable.Sub(pk.Handle), pk.Random}, node, ok
 }
 
-// lookupKey returns the live subscriber k names on this node. Any goroutine
+// LookupKey returns the live subscriber k names on this node. Any goroutine
 // may call it.
 func (s *Node) LookupKey(k ConnKey) (conntable.Sub, bool) {
 	if k.Sub.Loop() >= len(s.Loops) {
@@ -42,7 +42,7 @@ func (s *Node) LookupKey(k ConnKey) (conntable.Sub, bool) {
 	return k.Sub, keys.Match(k.Sub.Index(), k.Sub, k.R)
 }
 
-// lookupConnKey is lookupKey for a key as push/connkey.go reads it: the
+// LookupConnKey is lookupKey for a key as push/connkey.go reads it: the
 // lookup route.Resolver is given.
 func (s *Node) LookupConnKey(k push.ConnKey) (conntable.Sub, bool) {
 	return s.LookupKey(ConnKey{conntable.Sub(k.Handle), k.Random})

@@ -16,7 +16,7 @@ func NewIPCounter(limit int) *ipCounter {
 	return &ipCounter{limit: limit, count: map[[16]byte]int32{}}
 }
 
-// acquire counts one more connection from ip; false when ip is at the limit.
+// Acquire counts one more connection from ip; false when ip is at the limit.
 func (c *ipCounter) Acquire(ip [16]byte) bool {
 	if c.limit == 0 {
 		return true

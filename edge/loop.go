@@ -90,7 +90,7 @@ func (s *Node) OnOpen(l *engine.Loop, h engine.Handle, listener int, peer netip.
 	return true
 }
 
-// keepsPeer reports whether connections of a listener need their peer
+// KeepsPeer reports whether connections of a listener need their peer
 // address after OnOpen: for --max-conns-per-ip on the edge, --publish-rate
 // on the api. Only those pay for it (ls.peers), not every idle stream.
 func (s *Node) KeepsPeer(listener int) bool {
@@ -222,7 +222,7 @@ var (
 	errIdle        = CloseReason("server: keep-alive connection idle")
 )
 
-// closeReason is why a loop closed a connection: the error handed to
+// CloseReason is why a loop closed a connection: the error handed to
 // engine.Loop.Close, a constant, so closing allocates nothing.
 type CloseReason string
 

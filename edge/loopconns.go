@@ -24,7 +24,7 @@ type loopConns struct {
 	MemberScratch []conntable.Membership
 }
 
-// conn returns h's state, adding a page the first time a slot is seen.
+// Conn returns h's state, adding a page the first time a slot is seen.
 func (ls *loopConns) Conn(h engine.Handle) *ConnState {
 	slot := h.Slot()
 	for slot/connPageSize >= len(ls.Pages) {
@@ -33,7 +33,7 @@ func (ls *loopConns) Conn(h engine.Handle) *ConnState {
 	return &ls.Pages[slot/connPageSize][slot%connPageSize]
 }
 
-// live returns h's state when h is still the connection in its slot.
+// Live returns h's state when h is still the connection in its slot.
 func (ls *loopConns) Live(h engine.Handle) *ConnState {
 	slot := h.Slot()
 	if slot/connPageSize >= len(ls.Pages) {

@@ -18,7 +18,7 @@ type loopFanOut struct {
 	one     [1]*Message // a single message passed as a list
 }
 
-// loopFan is the route.Fanout of the loop serving a publish (fanOut,
+// LoopFan is the route.Fanout of the loop serving a publish (fanOut,
 // fanOutAll); publish sets it for the loop l it runs on.
 type LoopFan struct {
 	ls *Loop
@@ -37,13 +37,13 @@ func (ls *Loop) FanOn(l *engine.Loop) *LoopFan {
 
 func (f *LoopFan) DeliverAll(m *Message) int { return f.ls.fanOutAll(f.l, m) }
 
-// loopBatches gathers deliveries per destination loop, so that handing a
+// LoopBatches gathers deliveries per destination loop, so that handing a
 // fan-out over takes each loop's queue lock once. The loops keep one each
 // for the requests they serve (loopFanOut.batches); a push from a peer takes
 // one from mesh/take.go's scratchPool.
 type LoopBatches [][]engine.Task
 
-// submit hands every gathered batch to its loop and empties them, keeping
+// Submit hands every gathered batch to its loop and empties them, keeping
 // their capacity.
 func (b LoopBatches) Submit(eng *engine.Engine) {
 	for i, batch := range b {

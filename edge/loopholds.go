@@ -32,7 +32,7 @@ func (ls *Loop) holdLive(m *Message, h engine.Handle) bool {
 	return true
 }
 
-// dropHeld releases what h held (after its loop's flush: writes refer to them).
+// DropHeld releases what h held (after its loop's flush: writes refer to them).
 func (ls *Loop) DropHeld(l *engine.Loop, h engine.Handle) {
 	held, ok := ls.Held[h]
 	if !ok {

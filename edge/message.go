@@ -10,14 +10,14 @@ import (
 	"github.com/pushwire/pushwire/push"
 )
 
-// message is one published push. It is shared, read-only once published, by
+// Message is one published push. It is shared, read-only once published, by
 // every loop that delivers it and by the stores that keep it; refs counts
 // them, and the last release returns it to messagePool with its buffers, so a
 // steady stream of pushes allocates nothing.
 type Message struct {
 	refs atomic.Int32
 	push.Message
-	// born is when this node read the publish or took the push from a peer:
+	// Born is when this node read the publish or took the push from a peer:
 	// the start of its delivery delay (admin/metrics.go); zero for a stored message
 	// read back, whose delay is not observed.
 	Born time.Time
@@ -38,7 +38,7 @@ type frame struct {
 
 var messagePool = sync.Pool{New: func() any { return new(Message) }}
 
-// newMessage takes a message from the pool holding one reference.
+// NewMessage takes a message from the pool holding one reference.
 func NewMessage(seq uint64, timeMs int64) *Message {
 	m := messagePool.Get().(*Message)
 	m.refs.Store(1)
@@ -48,7 +48,7 @@ func NewMessage(seq uint64, timeMs int64) *Message {
 	return m
 }
 
-// setPublished copies a publish's fields into m's own buffers. A JSON
+// SetPublished copies a publish's fields into m's own buffers. A JSON
 // payload is compacted here, on the node that took the publish, and only
 // here: peers and the QoS store get it compact (setPayload).
 func (m *Message) SetPublished(to, event, ctype, data []byte, json bool, qos uint8) {
@@ -60,7 +60,7 @@ func (m *Message) SetPublished(to, event, ctype, data []byte, json bool, qos uin
 	}
 }
 
-// setPayload copies the fields of a message published elsewhere (a push
+// SetPayload copies the fields of a message published elsewhere (a push
 // taken from a peer, a message read back from the QoS store) into m's own
 // buffers; its JSON data was compacted by the node that took the publish.
 func (m *Message) SetPayload(to, event, ctype, data []byte, json bool, qos uint8) {
@@ -98,7 +98,7 @@ func (m *Message) Release() {
 	}
 }
 
-// frame returns m encoded for format f, encoding it on first use.
+// Frame returns m encoded for format f, encoding it on first use.
 func (m *Message) Frame(f push.Format, boundary []byte) *frame {
 	m.mu.Lock()
 	fr := &m.frames[f]

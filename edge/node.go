@@ -21,7 +21,7 @@ type Node struct {
 	ID       string
 	Boundary []byte // multipart boundary, one per node so frames are shared
 	Started  time.Time
-	// debug caches log.Enabled(debug): a disabled slog call still boxes its
+	// Debug caches log.Enabled(debug): a disabled slog call still boxes its
 	// arguments, an allocation per message on the hot path.
 	Debug bool
 
@@ -42,13 +42,13 @@ type Node struct {
 // delivery to an HTTP/1.x subscriber calls none of it. Every func runs on
 // the loop l it is given.
 type Glue struct {
-	// serve answers a request read whole, by listener (listenerEdge, listenerAPI).
+	// Serve answers a request read whole, by listener (listenerEdge, listenerAPI).
 	Serve [2]func(l *engine.Loop, h engine.Handle, c *ConnState, req *httpcodec.Request)
-	// tasks run the task ops from firstGlueOp on.
+	// Tasks run the task ops from firstGlueOp on.
 	Tasks [maxOps]func(l *engine.Loop, t engine.Task)
-	// frozen reports a loop handing its connections over (an upgrade).
+	// Frozen reports a loop handing its connections over (an upgrade).
 	Frozen func(loop int) bool
-	// observeDelay records a message's delivery delay, once per message per loop.
+	// ObserveDelay records a message's delivery delay, once per message per loop.
 	ObserveDelay func(loop int, m *Message)
 
 	// Subscribers (long-polls, stream lifetimes, the table).
@@ -80,7 +80,7 @@ const (
 	ListenerAPI  = 1
 )
 
-// tickInterval is the timing-wheel resolution: fine enough for the shortest
+// TickInterval is the timing-wheel resolution: fine enough for the shortest
 // timeout configured, never busier than every 10ms.
 func TickInterval(cfg Config) time.Duration {
 	tick := 100 * time.Millisecond

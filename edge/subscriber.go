@@ -6,7 +6,7 @@ import (
 	"github.com/pushwire/pushwire/push"
 )
 
-// subState is one subscriber: a stream of frames (or a waiting long-poll)
+// SubState is one subscriber: a stream of frames (or a waiting long-poll)
 // with its user and topics (memberships in the table), format, framing and
 // cursor, named in the table, the conn keys and every delivery by a
 // conntable.Sub. It is apart from the transport that carries it:
@@ -44,7 +44,7 @@ const (
 	FramingH2      = 2
 )
 
-// streamSub is a subscriber that shares its connection: one stream of an
+// StreamSub is a subscriber that shares its connection: one stream of an
 // HTTP/2 connection. 64 bytes, no Go pointers, in fixed pages like
 // connStates; gen names the record's current use (its Sub's generation).
 type StreamSub struct {
@@ -67,7 +67,7 @@ type loopStreams struct {
 	streamKeys  conntable.Keys // the conn key issued to each stream record
 }
 
-// newStream takes a stream record for stream id of connection conn and
+// NewStream takes a stream record for stream id of connection conn and
 // returns its Sub. The record starts as a connection does: in modeRequest,
 // not subscribed.
 func (ls *Loop) NewStream(conn engine.Handle, id uint32) (conntable.Sub, *StreamSub) {
@@ -91,7 +91,7 @@ func (ls *Loop) NewStream(conn engine.Handle, id uint32) (conntable.Sub, *Stream
 	return conntable.StreamSub(ls.Index, i, gen), st
 }
 
-// stream returns sub's record while sub still names it.
+// Stream returns sub's record while sub still names it.
 func (ls *loopStreams) Stream(sub conntable.Sub) *StreamSub {
 	i := sub.Index()
 	if !sub.IsStream() || i/streamPageSize >= len(ls.streamPages) {
@@ -104,7 +104,7 @@ func (ls *loopStreams) Stream(sub conntable.Sub) *StreamSub {
 	return st
 }
 
-// eachStream calls fn for every stream record in use on the loop.
+// EachStream calls fn for every stream record in use on the loop.
 func (ls *loopStreams) EachStream(loop int, fn func(sub conntable.Sub, st *StreamSub)) {
 	for p, page := range ls.streamPages {
 		for i := range page {
@@ -115,7 +115,7 @@ func (ls *loopStreams) EachStream(loop int, fn func(sub conntable.Sub, st *Strea
 	}
 }
 
-// freeStream gives a stream record back; sub no longer names it. The
+// FreeStream gives a stream record back; sub no longer names it. The
 // caller has unsubscribed it.
 func (ls *loopStreams) FreeStream(sub conntable.Sub) {
 	st := ls.Stream(sub)
@@ -127,7 +127,7 @@ func (ls *loopStreams) FreeStream(sub conntable.Sub) {
 	ls.freeStreams = append(ls.freeStreams, int32(sub.Index()))
 }
 
-// subscriberOf returns the live subscriber sub names on this loop and the
+// SubscriberOf returns the live subscriber sub names on this loop and the
 // connection that carries it; nil when it is gone.
 func (ls *Loop) SubscriberOf(sub conntable.Sub) (*SubState, engine.Handle) {
 	if sub.IsStream() {
@@ -143,7 +143,7 @@ func (ls *Loop) SubscriberOf(sub conntable.Sub) (*SubState, engine.Handle) {
 	return nil, 0
 }
 
-// keysOf returns the conn-key index and the index in it of sub's key.
+// KeysOf returns the conn-key index and the index in it of sub's key.
 func (ls *Loop) KeysOf(sub conntable.Sub) (*conntable.Keys, int) {
 	if sub.IsStream() {
 		return &ls.streamKeys, sub.Index()
@@ -151,7 +151,7 @@ func (ls *Loop) KeysOf(sub conntable.Sub) (*conntable.Keys, int) {
 	return &ls.Keys, sub.Index()
 }
 
-// keyOf returns sub's conn key.
+// KeyOf returns sub's conn key.
 func (ls *Loop) KeyOf(sub conntable.Sub) ConnKey {
 	k, i := ls.KeysOf(sub)
 	return ConnKey{sub, k.Random(i)}

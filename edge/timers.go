@@ -16,7 +16,7 @@ func (ls *Loop) SetTimer(c *ConnState, kind timerKind, at time.Time) {
 	ls.SetSubTimer(conntable.ConnSub(conntable.Handle(c.H)), &c.SubState, kind, at)
 }
 
-// setSubTimer sets subscriber sub's one timer (or, for kinds the sweep
+// SetSubTimer sets subscriber sub's one timer (or, for kinds the sweep
 // checks, its deadline).
 func (ls *Loop) SetSubTimer(sub conntable.Sub, c *SubState, kind timerKind, at time.Time) {
 	if c.Timer != 0 && c.TimerKind == TimerPoll { // a stream's timer field holds its deadlines (subscribe/lifetime.go)
@@ -58,7 +58,7 @@ func (ls *Loop) fire(ch conntable.Handle, id conntable.TimerID) {
 	}
 }
 
-// keepAliveIdle is how long a keep-alive connection may sit between requests.
+// KeepAliveIdle is how long a keep-alive connection may sit between requests.
 // Publishers keep pools of idle connections, so this is generous.
 const KeepAliveIdle = 5 * time.Minute
 
@@ -71,7 +71,7 @@ const KeepAliveIdle = 5 * time.Minute
 // longer than --heartbeat; a request deadline is enforced within a quarter
 // of --header-timeout. Idle connections cost no timer memory at all.
 
-// sweep visits the next share of slots.
+// Sweep visits the next share of slots.
 func (ls *Loop) Sweep(l *engine.Loop, now time.Time) {
 	total := len(ls.Pages) * connPageSize
 	if total == 0 {
@@ -104,7 +104,7 @@ func (ls *Loop) Sweep(l *engine.Loop, now time.Time) {
 	}
 }
 
-// heartbeat writes a heartbeat frame on subscriber sub's stream.
+// Heartbeat writes a heartbeat frame on subscriber sub's stream.
 func (ls *Loop) Heartbeat(l *engine.Loop, sub conntable.Sub, s *SubState, conn engine.Handle, now time.Time) {
 	nowMs := now.UnixMilli()
 	ls.FrameTo(l, sub, s, conn, func(dst []byte) []byte {
@@ -118,7 +118,7 @@ func (ls *Loop) writeFrame(l *engine.Loop, h engine.Handle, c *ConnState, body f
 	ls.FrameTo(l, conntable.ConnSub(conntable.Handle(h)), &c.SubState, h, body)
 }
 
-// frameTo encodes one per-subscriber frame (registered, heartbeat,
+// FrameTo encodes one per-subscriber frame (registered, heartbeat,
 // control) and writes it with the stream's framing.
 func (ls *Loop) FrameTo(l *engine.Loop, sub conntable.Sub, s *SubState, conn engine.Handle, body func([]byte) []byte) {
 	ls.Frame = httpcodec.AppendChunkedFrame(ls.Frame[:0], body)
@@ -141,7 +141,7 @@ func (ls *Loop) renewAgeBudget(tick time.Duration) {
 	ls.AgeBudget = max(1, int(ls.Subscribers.Load()*int64(tick)*AgeJitter/int64(age)))
 }
 
-// ageJitter is the share of --max-conn-age by which a stream's own limit may
+// AgeJitter is the share of --max-conn-age by which a stream's own limit may
 // fall short of it: limits are drawn in [0.9, 1]×max age, so streams that
 // started in one burst (a node's start, a reconnect storm) end spread over a
 // tenth of it.

@@ -33,7 +33,7 @@ const (
 	AsyncPprof
 )
 
-// connAdmin answers GET and DELETE /conn/<key> on the api listener.
+// ConnAdmin answers GET and DELETE /conn/<key> on the api listener.
 func (ls *MeshLoop) ConnAdmin(l *engine.Loop, h engine.Handle, c *edge.ConnState, req *httpcodec.Request, keyText []byte) {
 	kind := asyncDescribe
 	switch string(req.Method()) {
@@ -47,7 +47,7 @@ func (ls *MeshLoop) ConnAdmin(l *engine.Loop, h engine.Handle, c *edge.ConnState
 	ls.askOwner(l, h, c, req, keyText, kind, 0)
 }
 
-// ack answers POST /ack?conn=<key>&id=<msg id> on the edge listener.
+// Ack answers POST /ack?conn=<key>&id=<msg id> on the edge listener.
 func (ls *MeshLoop) Ack(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
 	ls.Query = edge.ParseQuery(&ls.Q, req.Query(), ls.Query[:0])
 	id, err := strconv.ParseUint(string(ls.Q.Id), 10, 64)
@@ -78,7 +78,7 @@ func (ls *MeshLoop) askOwner(l *engine.Loop, h engine.Handle, c *edge.ConnState,
 	ls.s.Eng.Submit(engine.Handle(target).Loop(), engine.Task{H: call.Target, Op: OpConnCall, V: call})
 }
 
-// runConnCall runs on the target's loop: it describes, kicks or acks the
+// RunConnCall runs on the target's loop: it describes, kicks or acks the
 // connection as the call asks and sends the answer back to the caller's loop.
 func (ls *MeshLoop) RunConnCall(l *engine.Loop, call *AsyncCall) {
 	c, conn := ls.SubscriberOf(conntable.Sub(call.Target))
@@ -138,7 +138,7 @@ func (ls *MeshLoop) appendConnInfo(dst []byte, l *engine.Loop, sub conntable.Sub
 	return append(dst, '}')
 }
 
-// finishAsync writes an async answer and has the engine present again the
+// FinishAsync writes an async answer and has the engine present again the
 // requests that arrived meanwhile (it carried them: OnData consumed none).
 func (ls *MeshLoop) FinishAsync(l *engine.Loop, h engine.Handle, call *AsyncCall) {
 	ls.s.MeshGlue.PublishAnswered(l, h)

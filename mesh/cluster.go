@@ -35,7 +35,7 @@ type clusterNode struct {
 	redis  *cluster.RedisConn  // the QoS 1 mailbox's and idempotency keys' Redis; nil without --redis
 	Idem   cluster.Idempotency // Idempotency-Key claims and answers: in Redis with it, else in memory
 
-	// router takes pushes to the other nodes, and runs all work that waits
+	// Router takes pushes to the other nodes, and runs all work that waits
 	// on Redis or a peer; its goroutines start with the jobs, so a
 	// standalone node never has one.
 	Router *route.Router[*edge.Message]
@@ -64,7 +64,7 @@ func newClusterNode(s *Mesh) *clusterNode {
 	return &clusterNode{s: s}
 }
 
-// startCluster joins the Redis directory with --redis, else the in-memory
+// StartCluster joins the Redis directory with --redis, else the in-memory
 // one: a store of the node's own (standalone), or Config.MemStore, shared
 // with the other nodes of this process.
 func StartCluster(s *Mesh) (*clusterNode, error) {
@@ -174,7 +174,7 @@ func (h tableHoldings) HoldsTopic(topic string) bool {
 	return h.t.HasMembers(conntable.Topics, publish.ViewBytes(topic))
 }
 
-// alone reports that no other node can hold a push's target: the directory
+// Alone reports that no other node can hold a push's target: the directory
 // is in memory and this node is the only one in it (standalone). Pushes
 // then finish on the loop that took them.
 func (cn *clusterNode) Alone() bool {
@@ -209,7 +209,7 @@ func advertiseFor(a *net.TCPAddr) string {
 	return a.String()
 }
 
-// close leaves the cluster once the loops have stopped: the routing jobs in
+// Close leaves the cluster once the loops have stopped: the routing jobs in
 // flight finish, the link server stops taking pushes, the links close, and
 // the directory entries of this node go (Directory.Close) — so peers that
 // route here meanwhile get an answer (or a broken link), never silence.
@@ -234,7 +234,7 @@ func (cn *clusterNode) submit(job func()) bool {
 	return cn.s.Submit(job)
 }
 
-// joined and left mirror, into the directory, a user or topic gaining its
+// Joined and left mirror, into the directory, a user or topic gaining its
 // first or losing its last connection on this node. The in-memory directory
 // reads the table instead, so it is spared the copy of the name.
 func (cn *clusterNode) Joined(g conntable.Group, name []byte) {

@@ -52,7 +52,7 @@ func messageFromStore(p *push.Message) *edge.Message {
 	return m
 }
 
-// keep runs on the publishing loop for a QoS 1 user push, before the push is
+// Keep runs on the publishing loop for a QoS 1 user push, before the push is
 // delivered. In memory it stores m at once (stored; an error makes the
 // publish a 503); in Redis it leaves m to the push's routing job, which
 // stores it (put) before it forwards (route).
@@ -73,7 +73,7 @@ func (q *qosMailbox) put(ctx context.Context, m *edge.Message) error {
 	return q.Box.Put(ctx, user, m, time.Now().UnixMilli())
 }
 
-// resume settles, as a stream or long-poll of user starts from since, the
+// Resume settles, as a stream or long-poll of user starts from since, the
 // ack that since is: the stored ids up to it that this node sent to the
 // user's connections (store/sentlog.go). In memory it is done here; in Redis
 // fetch does it on the router, before it reads.
@@ -86,7 +86,7 @@ func (q *qosMailbox) Resume(user []byte, since uint64, nowMs int64) {
 	q.s.Sent.Forget(user, acks, acks, nowMs)                   // stored before it was written
 }
 
-// appendNow appends the user's stored messages that can be written at once,
+// AppendNow appends the user's stored messages that can be written at once,
 // each with a reference the caller releases, and the user's lost mark (the
 // newest id that expired unacknowledged: store/lost.go): in memory all of
 // them, in Redis none (fetch hands them over later, with the mark).
@@ -98,7 +98,7 @@ func (q *qosMailbox) AppendNow(dst []*edge.Message, user []byte, nowMs int64) ([
 	return dst, lost
 }
 
-// fetch asks, in Redis, for the user's stored messages to be handed to h's
+// Fetch asks, in Redis, for the user's stored messages to be handed to h's
 // loop (opReplay) once the router has settled since and read them; it
 // reports whether they will come, so that a stream holds its live messages
 // until then (holdLive). In memory there is nothing to fetch: appendNow
@@ -127,7 +127,7 @@ func (q *qosMailbox) ack(call *AsyncCall, user []byte, nowMs int64) (body []byte
 	return appendAcked(nil, len(removed)), false
 }
 
-// counts reports the users with messages kept in memory and their bytes
+// Counts reports the users with messages kept in memory and their bytes
 // (/stats); Redis keeps its own count.
 func (q *qosMailbox) Counts() (users, bytes int) {
 	if m, ok := q.Box.(*store.Memory[*edge.Message]); ok {

@@ -1,4 +1,4 @@
-// Package mesh is the node among its peers, and what outlives a
+// package mesh is the node among its peers, and what outlives a
 // connection: the cluster half (cluster.go: the directory, the links, the
 // router and taking pushes from peers, take.go), the QoS 1 mailbox and its
 // replays (mailbox.go, qoscluster.go) and the re-sync after the directory
@@ -50,17 +50,17 @@ type Mesh struct {
 // MeshGlue is what the mesh asks of the node above it (the upgrade hand-off,
 // the HTTP/2 streams, the publish figures), filled in at assembly.
 type MeshGlue struct {
-	// admitTake admits a push from a peer, or says why not (an upgrade
+	// AdmitTake admits a push from a peer, or says why not (an upgrade
 	// hands connections over); takeDone ends an admitted one.
 	AdmitTake func() (refusal string)
 	TakeDone  func()
-	// listenLink opens the cluster link listener, or takes the one handed over.
+	// ListenLink opens the cluster link listener, or takes the one handed over.
 	ListenLink func(addr string) (net.Listener, error)
-	// mirrorAdopted enters the names an upgrade handed over in dir.
+	// MirrorAdopted enters the names an upgrade handed over in dir.
 	MirrorAdopted func(dir cluster.Directory)
-	// publishAnswered finishes the figures of a publish answered off the loop.
+	// PublishAnswered finishes the figures of a publish answered off the loop.
 	PublishAnswered func(l *engine.Loop, h engine.Handle)
-	// h2FinishAsync writes an async answer to the HTTP/2 stream from.
+	// H2FinishAsync writes an async answer to the HTTP/2 stream from.
 	H2FinishAsync func(l *engine.Loop, from conntable.Sub, call *AsyncCall)
 }
 
@@ -93,7 +93,7 @@ func (m *Mesh) Init(n *edge.Node, p *publish.Publisher, sub *subscribe.Subscribi
 	m.Stopped = make(chan struct{})
 }
 
-// newMeshLoop is the mesh's side of loop l, whose publishing and subscribing
+// NewMeshLoop is the mesh's side of loop l, whose publishing and subscribing
 // states are p and sub.
 func (m *Mesh) NewMeshLoop(l *edge.Loop, p *publish.Publishing, sub *subscribe.SubLoop) *MeshLoop {
 	ml := &MeshLoop{Loop: l, Publishing: p, SubLoop: sub, s: m}

@@ -21,7 +21,7 @@ import (
 // user who reconnects to any node gets them, and a node's death loses none.
 // Every Redis call runs on the router; loops only hand work over.
 
-// replayBatch is the stored messages of a user, in id order, handed to the
+// ReplayBatch is the stored messages of a user, in id order, handed to the
 // loop of the connection that asked for them (opReplay).
 type ReplayBatch struct {
 	msgs     []*edge.Message

@@ -84,7 +84,7 @@ func (cn *clusterNode) afterResync(ok bool) {
 	}
 }
 
-// resyncHold runs on a loop: every stream with a user starts holding its
+// ResyncHold runs on a loop: every stream with a user starts holding its
 // live messages; one whose own replay is in flight gets another after it,
 // since that replay may have read the store before the re-registration.
 func (ls *MeshLoop) ResyncHold(done chan struct{}) {
@@ -111,7 +111,7 @@ func (ls *MeshLoop) ResyncHold(done chan struct{}) {
 	ls.EachStream(ls.Index, func(sub conntable.Sub, st *edge.StreamSub) { hold(engine.Handle(sub), &st.SubState) })
 }
 
-// resyncReplay runs on a loop once the node is registered again: the router
+// ResyncReplay runs on a loop once the node is registered again: the router
 // reads the stored messages of each held stream's user and hands them back
 // (opReplay, a re-sync batch).
 func (ls *MeshLoop) ResyncReplay(l *engine.Loop) {
@@ -143,7 +143,7 @@ func (ls *MeshLoop) ResyncReplay(l *engine.Loop) {
 	ls.Resyncing = ls.Resyncing[:0]
 }
 
-// resyncFailed runs on a loop when the re-registration failed: the held
+// ResyncFailed runs on a loop when the re-registration failed: the held
 // streams write what they held and go on live.
 func (ls *MeshLoop) ResyncFailed(l *engine.Loop) {
 	for _, h := range ls.Resyncing {

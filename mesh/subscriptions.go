@@ -21,7 +21,7 @@ import (
 // says force=1. Long-polls have no lasting subscription (each poll names its
 // topics), so they are left out: a conn key of a waiting poll answers 404.
 
-// allowSubscriptions is the Allow field of a 405 on /subscriptions/.
+// AllowSubscriptions is the Allow field of a 405 on /subscriptions/.
 const AllowSubscriptions = "POST, DELETE"
 
 // changeTimeout bounds the wait for this node's loops to change their

@@ -68,7 +68,7 @@ type userCall struct {
 	err  error
 }
 
-// gateUser applies the policy to a subscribe about to start; true when it
+// GateUser applies the policy to a subscribe about to start; true when it
 // took the subscribe over (refused it, or waits for Redis).
 func (ls *MeshLoop) GateUser(l *engine.Loop, h engine.Handle, c *edge.ConnState, sn *subscribe.Subscription) bool {
 	cn := ls.s.Cluster
@@ -279,7 +279,7 @@ func (cn *clusterNode) kickKeys(keys []string) {
 	}
 }
 
-// streamLeft takes a stream that ends out of the policy's count (and its
+// StreamLeft takes a stream that ends out of the policy's count (and its
 // auth record, subscribe/allowsets.go). It runs first in leave, while the stream
 // still has its key and user.
 func (ls *MeshLoop) StreamLeft(sub conntable.Sub, s *edge.SubState) {
@@ -301,7 +301,7 @@ func (ls *MeshLoop) StreamLeft(sub conntable.Sub, s *edge.SubState) {
 	})
 }
 
-// countAdopted enters in an in-memory count the streams an upgrade handed
+// CountAdopted enters in an in-memory count the streams an upgrade handed
 // over (SIGUSR2), which the old process counted; a count in Redis still
 // holds them (the node id and the conn keys survive an upgrade). Their start
 // times are not handed over: they count as begun now. Nothing is refused or

@@ -24,7 +24,7 @@ type batchLine struct {
 	Key   *string                `json:"idempotency_key"` // nil without one: no allocation
 }
 
-// publishBatch answers POST /pub: NDJSON lines in, one NDJSON result line per
+// PublishBatch answers POST /pub: NDJSON lines in, one NDJSON result line per
 // input line out, in order (SPEC §4). Blank lines are skipped and get no
 // result line. Deliveries for other loops go out in one hand-over per loop
 // after the last line.
@@ -124,7 +124,7 @@ func (ls *Publishing) publishLine(l *engine.Loop, line []byte) Result {
 	return ls.publish(l, &p)
 }
 
-// viewBytes returns the bytes of s without copying. sonic's no-copy decoding
+// ViewBytes returns the bytes of s without copying. sonic's no-copy decoding
 // makes the batch line's strings views of the request body, so this is a
 // view of the body again; the bytes are never written.
 func ViewBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

@@ -1,4 +1,4 @@
-// Package publish is the publish API (SPEC §4): what a POST /pub carries
+// package publish is the publish API (SPEC §4): what a POST /pub carries
 // (Request: address, event, QoS, TTL, body), how its path and headers are
 // read, idempotency keys and how a batch carries them, and the JSON answer
 // of one push (Result), partial delivery included (request.go, result.go,

@@ -32,7 +32,7 @@ import (
 // retry is a new attempt, as with NATS's Nats-Msg-Id, whose duplicate
 // window only holds messages that were stored.
 
-// idemOptions are the settings of the node's idempotency keys, kept in
+// IdemOptions are the settings of the node's idempotency keys, kept in
 // Redis with --redis, else in memory (standalone, or an in-process test
 // cluster: each node its own map); the cluster's start picks which.
 func (s *Publisher) IdemOptions() cluster.IdemOptions {
@@ -159,7 +159,7 @@ func (cn *Publisher) claimKeyed(call *KeyedCall) {
 	s.Eng.Submit(call.from.Loop(), engine.Task{H: call.from, Op: OpKeyedPublish, V: call})
 }
 
-// keyedPublish runs on the call's loop once its keys are claimed: it
+// KeyedPublish runs on the call's loop once its keys are claimed: it
 // publishes as an unkeyed request would and hands the result to the router
 // to record the keys and answer.
 func (ls *Publishing) KeyedPublish(l *engine.Loop, call *KeyedCall) {

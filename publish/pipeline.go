@@ -68,7 +68,7 @@ type loopPipes struct {
 	PipedRouted bool // the request being served was handed to the router piped (publishServed)
 }
 
-// pipeOf is h's answer queue, nil when it has no request in flight.
+// PipeOf is h's answer queue, nil when it has no request in flight.
 func (lp *loopPipes) PipeOf(h engine.Handle) *answerQueue {
 	if len(lp.pipes) == 0 {
 		return nil
@@ -158,7 +158,7 @@ func pipelines(req *httpcodec.Request, keepAlive bool) bool {
 		req.Header("Idempotency-Key") == nil && (string(path) != "/pub" || !hasBatchKey(req.Body()))
 }
 
-// waitPipe decides, for a request read on an api connection, whether it
+// WaitPipe decides, for a request read on an api connection, whether it
 // must wait for the requests in flight before it; true when it must: the
 // connection then stops being read until they are answered.
 func (ls *Publishing) WaitPipe(c *edge.ConnState, req *httpcodec.Request, keepAlive bool) bool {
@@ -177,7 +177,7 @@ func (ls *Publishing) WaitPipe(c *edge.ConnState, req *httpcodec.Request, keepAl
 	return true
 }
 
-// reply writes an answer to h, or queues it behind h's requests in flight.
+// Reply writes an answer to h, or queues it behind h's requests in flight.
 func (ls *Publishing) Reply(l *engine.Loop, h engine.Handle, answer []byte) {
 	if q := ls.PipeOf(h); q != nil {
 		q.queue(answer)
@@ -199,7 +199,7 @@ func (ls *Publishing) dispatchPiped(l *engine.Loop, h engine.Handle, job *RouteJ
 	ls.s.enqueue(q.lane, job)
 }
 
-// pipeAnswered runs on the loop when the router answered a piped job: it
+// PipeAnswered runs on the loop when the router answered a piped job: it
 // fills its slot, writes what is now in order, and reads the connection
 // again if it waited for that.
 func (ls *Publishing) PipeAnswered(l *engine.Loop, job *RouteJob) {
@@ -226,7 +226,7 @@ func (ls *Publishing) PipeAnswered(l *engine.Loop, job *RouteJob) {
 	}
 }
 
-// closeAfterPipe queues a refusal (a malformed request, a header timeout)
+// CloseAfterPipe queues a refusal (a malformed request, a header timeout)
 // behind h's answers in flight and has the connection close after it; false
 // when h has none, and the refusal is written now.
 func (ls *Publishing) CloseAfterPipe(h engine.Handle, answer []byte) bool {
@@ -239,7 +239,7 @@ func (ls *Publishing) CloseAfterPipe(h engine.Handle, answer []byte) bool {
 	return true
 }
 
-// dropPipe forgets h's queue when h closes.
+// DropPipe forgets h's queue when h closes.
 func (ls *Publishing) DropPipe(h engine.Handle) {
 	if q := ls.PipeOf(h); q != nil {
 		ls.returnPipe(q)

@@ -10,7 +10,7 @@ import (
 	"github.com/pushwire/pushwire/route"
 )
 
-// publishOne answers POST /pub/<kind>/<name>.
+// PublishOne answers POST /pub/<kind>/<name>.
 func (ls *Publishing) PublishOne(l *engine.Loop, h engine.Handle, req *httpcodec.Request) {
 	var p Request
 	var reason string

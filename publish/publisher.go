@@ -34,12 +34,12 @@ type Publisher struct {
 // PubGlue is what publishing asks of the node above it, filled in at
 // assembly.
 type PubGlue struct {
-	// alone reports a standalone node: nothing to route, no key to claim elsewhere.
+	// Alone reports a standalone node: nothing to route, no key to claim elsewhere.
 	Alone func() bool
-	// keep stores a QoS 1 user message in its mailbox; routeStore when the
+	// Keep stores a QoS 1 user message in its mailbox; routeStore when the
 	// routing job stores it (Redis) before it forwards.
 	Keep func(user []byte, m *edge.Message, nowMs int64) (stored, routeStore bool, err error)
-	// asyncReply writes a whole answer to from, a connection held for it, on its loop.
+	// AsyncReply writes a whole answer to from, a connection held for it, on its loop.
 	AsyncReply func(from engine.Handle, keepAlive httpcodec.Persist, answer []byte)
 }
 
@@ -62,12 +62,12 @@ const (
 	NextOp
 )
 
-// newPublishing is loop l's publishing state, of node p.
+// NewPublishing is loop l's publishing state, of node p.
 func NewPublishing(l *edge.Loop, p *Publisher) *Publishing {
 	return &Publishing{Loop: l, s: p}
 }
 
-// submit hands work to the router without ever blocking a loop; false
+// Submit hands work to the router without ever blocking a loop; false
 // when the router is saturated. Its goroutines start with the jobs: a
 // standalone node never has one.
 func (p *Publisher) Submit(job func()) bool {

@@ -1,4 +1,4 @@
-// Package server turns HTTP requests on the engine into subscriptions and
+// package server turns HTTP requests on the engine into subscriptions and
 // pushes: the edge listener holds subscriber streams, the api listener takes
 // publishes and admin requests. One Server is one node (SPEC §2–§4, §7, §9, §10).
 package server

@@ -59,7 +59,7 @@ func (la *loopAllow) keepAllowed(sub conntable.Sub, id *auth.Identity) {
 	la.allowOf[sub] = i
 }
 
-// forgetAllowed drops sub's record, and its set with its last stream.
+// ForgetAllowed drops sub's record, and its set with its last stream.
 func (la *loopAllow) ForgetAllowed(sub conntable.Sub) {
 	i, ok := la.allowOf[sub]
 	if !ok {
@@ -74,7 +74,7 @@ func (la *loopAllow) ForgetAllowed(sub conntable.Sub) {
 	}
 }
 
-// topicAllowed reports whether subscriber sub, of user, may take topic: by
+// TopicAllowed reports whether subscriber sub, of user, may take topic: by
 // the patterns auth gave it or by --topic-acl. Without subscriber auth every
 // topic is allowed, as on a subscribe.
 func (ls *SubLoop) TopicAllowed(sub conntable.Sub, user, topic []byte) bool {

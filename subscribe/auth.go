@@ -45,7 +45,7 @@ const (
 	authWorkerLinger = 5 * time.Second
 )
 
-// newAuthorizer builds the authorizer the settings ask for; nil when they
+// NewAuthorizer builds the authorizer the settings ask for; nil when they
 // configure no subscriber auth.
 func NewAuthorizer(s *Subscribing) (*authorizer, error) {
 	cfg := &s.Cfg
@@ -71,7 +71,7 @@ func NewAuthorizer(s *Subscribing) (*authorizer, error) {
 	return a, nil
 }
 
-// close runs after the loops stopped: queued subscribes are not asked about
+// Close runs after the loops stopped: queued subscribes are not asked about
 // any more, callbacks in flight end within --auth-timeout, and the idle
 // connections to the auth service go.
 func (a *authorizer) Close() {
@@ -82,7 +82,7 @@ func (a *authorizer) Close() {
 	}
 }
 
-// authorize decides a subscribe: a token of ours is checked here; anything
+// Authorize decides a subscribe: a token of ours is checked here; anything
 // else goes to the callback when there is one.
 // The request is read through requestHeaders: an HTTP/1.x request, or an
 // HTTP/2 stream's (sub.stream set, c nil: the stream record waits, not the
@@ -167,7 +167,7 @@ func (ls *SubLoop) refuseSubscribe(l *engine.Loop, h engine.Handle, sub *Subscri
 	ls.AnswerSubscribe(l, h, sub, status, reason)
 }
 
-// answerSubscribe answers a subscribe that does not start with status and a
+// AnswerSubscribe answers a subscribe that does not start with status and a
 // JSON error, with the CORS headers a stream would have had (so that a page
 // on another origin can read why) and, for a 401, the scheme to use.
 func (ls *SubLoop) AnswerSubscribe(l *engine.Loop, h engine.Handle, sub *Subscription, status int, reason string) {
@@ -257,12 +257,12 @@ func (a *authorizer) ask(call *AuthCall) {
 
 var errAuthQueueTimeout = errors.New("auth callback not asked: no worker was free within --auth-timeout")
 
-// authDone runs on the subscriber's loop with the callback's verdict.
+// AuthDone runs on the subscriber's loop with the callback's verdict.
 func (ls *SubLoop) AuthDone(l *engine.Loop, call *AuthCall) {
 	ls.ResumeSubscribe(l, call.from, &call.sub, func(c *edge.ConnState) { ls.answerVerdict(l, call.from, c, call) })
 }
 
-// resumeSubscribe answers, with answer, a subscribe that waited off the
+// ResumeSubscribe answers, with answer, a subscribe that waited off the
 // loop (for the auth callback, or the per-user policy's Redis), when its
 // subscriber still waits (it reports false when not), then has its
 // connection carry on as the answer left it. sub.stream is the HTTP/2

@@ -54,7 +54,7 @@ func (ls *SubLoop) topicGap(topics [][]byte, since uint64) bool {
 	return false
 }
 
-// writeGap writes the gap frame for a resume from since.
+// WriteGap writes the gap frame for a resume from since.
 func (ls *SubLoop) WriteGap(l *engine.Loop, sub conntable.Sub, c *edge.SubState, conn engine.Handle, since uint64, nowMs int64) {
 	ls.FrameTo(l, sub, c, conn, func(dst []byte) []byte {
 		return push.AppendGapFrame(dst, c.Format, nowMs, since, ls.s.Boundary)

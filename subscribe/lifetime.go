@@ -92,7 +92,7 @@ func (s *Subscribing) expTime(st edge.Stamp) time.Time {
 	return s.Started.Truncate(time.Second).Add(time.Duration(st) * time.Second)
 }
 
-// lifeDue runs on the sweep's visit to stream s (modeStream, s.timer set):
+// LifeDue runs on the sweep's visit to stream s (modeStream, s.timer set):
 // it ends a stream whose auth expired or, within the tick's budget, that
 // outlived its age limit, or sends the refresh frame when the expiry is near.
 // It reports whether it wrote or ended anything (the visit's heartbeat is
@@ -169,7 +169,7 @@ func (ls *SubLoop) endStreamWith(l *engine.Loop, sub conntable.Sub, s *edge.SubS
 	l.CloseAfterFlush(conn)
 }
 
-// exportLife is stream s's deadlines as absolute times for an upgrade's
+// ExportLife is stream s's deadlines as absolute times for an upgrade's
 // handoff record (unix ms, 0 = none): stamps count from this process's start.
 func (s *Subscribing) ExportLife(st *edge.SubState) (ageEndMs, expiresMs int64, refreshed bool) {
 	life := streamLife(st.Timer)
@@ -182,7 +182,7 @@ func (s *Subscribing) ExportLife(st *edge.SubState) (ageEndMs, expiresMs int64, 
 	return ageEndMs, expiresMs, life.refreshed()
 }
 
-// importLife is a handed-over stream's deadlines in this process's stamps.
+// ImportLife is a handed-over stream's deadlines in this process's stamps.
 // A stream that came without an age limit (from a build without one) gets
 // one drawn now when --max-conn-age is set, as a new stream would.
 func (ls *SubLoop) ImportLife(ageEndMs, expiresMs int64, refreshed bool, now time.Time) conntable.TimerID {

@@ -14,7 +14,7 @@ import (
 	"github.com/pushwire/pushwire/store"
 )
 
-// poll answers a long-poll (SPEC §3, format=poll): at once when messages newer
+// Poll answers a long-poll (SPEC §3, format=poll): at once when messages newer
 // than since are kept for the user or topics, else when one arrives, else 204
 // after --poll-timeout. The subscriber is in the table while it waits, so
 // pushes reach it like a stream. sub is an HTTP/1.x connection's subscriber
@@ -45,7 +45,7 @@ func (ls *SubLoop) Poll(l *engine.Loop, sub conntable.Sub, c *edge.SubState, sn 
 	}
 }
 
-// pollAnswer answers waiting long-poll subscriber sub through its
+// PollAnswer answers waiting long-poll subscriber sub through its
 // transport; see answerPoll.
 func (ls *SubLoop) PollAnswer(l *engine.Loop, sub conntable.Sub, c *edge.SubState, extra []*edge.Message, final bool) bool {
 	if sub.IsStream() {
@@ -55,7 +55,7 @@ func (ls *SubLoop) PollAnswer(l *engine.Loop, sub conntable.Sub, c *edge.SubStat
 	return ls.AnswerPoll(l, h, ls.Live(h), extra, final)
 }
 
-// pollInterest tells the recent store to keep what is published for the
+// PollInterest tells the recent store to keep what is published for the
 // poll's user and topics. It runs before the poll enters the table, and the
 // poll looks at the store after: a message published meanwhile is either kept
 // for it or handed to it.
@@ -66,7 +66,7 @@ func (ls *SubLoop) PollInterest(q *edge.QueryParams, now time.Time) {
 	}
 }
 
-// answerPoll answers a waiting long-poll on an HTTP/1.x connection with
+// AnswerPoll answers a waiting long-poll on an HTTP/1.x connection with
 // every kept message newer than its cursor, plus extra. With nothing to send
 // it answers 204 only when the wait is over (final); it reports whether it
 // answered.
@@ -100,7 +100,7 @@ func (ls *SubLoop) AnswerPoll(l *engine.Loop, h engine.Handle, c *edge.ConnState
 	return true
 }
 
-// pollBody gathers the answer to waiting long-poll c (whose subscriber
+// PollBody gathers the answer to waiting long-poll c (whose subscriber
 // handle h carries): every kept message newer than its cursor, plus extra,
 // as the JSON body in ls.frame (empty: 204). ok is false when there is
 // nothing to send and the wait is not over (final).
@@ -168,7 +168,7 @@ func (ls *SubLoop) PollBody(l *engine.Loop, h engine.Handle, c *edge.SubState, e
 	return body, true
 }
 
-// appendPollAnswer appends a long-poll's answer: 200 with body, or 204
+// AppendPollAnswer appends a long-poll's answer: 200 with body, or 204
 // when body is empty.
 func (ls *SubLoop) AppendPollAnswer(dst []byte, keepAlive httpcodec.Persist, origin uint8, body []byte) []byte {
 	status := 200

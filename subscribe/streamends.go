@@ -7,7 +7,7 @@ import (
 	"github.com/pushwire/pushwire/push"
 )
 
-// openStream takes a stream record for stream id of connection conn, with
+// OpenStream takes a stream record for stream id of connection conn, with
 // the given framing, and enters it in the table as q asks: a subscriber that
 // shares its connection. The caller writes the answer's head, then starts
 // it (startStream).
@@ -18,7 +18,7 @@ func (ls *SubLoop) OpenStream(conn engine.Handle, id uint32, framing uint8, q *e
 	return sub, st
 }
 
-// dropStream ends stream subscriber sub: out of the table, its held
+// DropStream ends stream subscriber sub: out of the table, its held
 // messages released, its record freed. Its connection carries on.
 func (ls *SubLoop) DropStream(l *engine.Loop, sub conntable.Sub) {
 	st := ls.Stream(sub)
@@ -33,7 +33,7 @@ func (ls *SubLoop) DropStream(l *engine.Loop, sub conntable.Sub) {
 	ls.FreeStream(sub)
 }
 
-// kick ends subscriber s, named sub (DELETE /conn/<key>): a stream's last
+// Kick ends subscriber s, named sub (DELETE /conn/<key>): a stream's last
 // frame is the kicked control frame (SPEC §3), so its client knows it was
 // ended on purpose; then a connection's only subscriber ends with its
 // connection (once the frame is written), an HTTP/2 stream alone (END_STREAM).

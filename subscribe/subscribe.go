@@ -14,7 +14,7 @@ import (
 	"github.com/pushwire/pushwire/store"
 )
 
-// subscription is a subscribe request once read: what starting it needs,
+// Subscription is a subscribe request once read: what starting it needs,
 // apart from the request, so that it can also start after an auth callback
 // answered, when the request's bytes are gone.
 type Subscription struct {
@@ -34,7 +34,7 @@ type Subscription struct {
 	expires   int64          // unix ms when auth's permission ends (lifetime.go); 0 = never
 }
 
-// subscribe reads a subscribe request (SPEC §3) and starts it, or with auth
+// Subscribe reads a subscribe request (SPEC §3) and starts it, or with auth
 // configured (SPEC §6) has it allowed first.
 func (ls *SubLoop) Subscribe(l *engine.Loop, h engine.Handle, c *edge.ConnState, req *httpcodec.Request) {
 	sub, reason := ls.ReadSubscribe(req.Query(), req.Header("Accept"), req.Header("Last-Event-ID"), req.Header("Origin"))
@@ -50,7 +50,7 @@ func (ls *SubLoop) Subscribe(l *engine.Loop, h engine.Handle, c *edge.ConnState,
 	ls.Start(l, h, c, &sub)
 }
 
-// readSubscribe reads a subscribe request's query and headers into a
+// ReadSubscribe reads a subscribe request's query and headers into a
 // subscription (its transport fields left to the caller), or says why it is
 // a 400. Both HTTP/1.x and HTTP/2 subscribes are read here.
 func (ls *SubLoop) ReadSubscribe(query, accept, lastEventID, origin []byte) (Subscription, string) {
@@ -82,7 +82,7 @@ func (ls *SubLoop) ReadSubscribe(query, accept, lastEventID, origin []byte) (Sub
 	return Subscription{Q: q, Format: f, origin: ls.s.OriginIndex(origin), since: since, hasSince: hasSince, last: last}, ""
 }
 
-// start enters an allowed subscription in the table and starts its stream
+// Start enters an allowed subscription in the table and starts its stream
 // or long-poll on an HTTP/1.x connection, whose one subscriber c carries.
 func (ls *SubLoop) Start(l *engine.Loop, h engine.Handle, c *edge.ConnState, sub *Subscription) {
 	if sub.Stream != 0 {
@@ -118,7 +118,7 @@ func (ls *SubLoop) Start(l *engine.Loop, h engine.Handle, c *edge.ConnState, sub
 	ls.StartStream(l, cs, &c.SubState, h, sub, keyText)
 }
 
-// startStream starts the stream of subscriber sub, registered, once its
+// StartStream starts the stream of subscriber sub, registered, once its
 // transport wrote the answer's head: the registered frame, then what it
 // must be replayed, before anything live.
 func (ls *SubLoop) StartStream(l *engine.Loop, sub conntable.Sub, s *edge.SubState, conn engine.Handle, sn *Subscription, keyText []byte) {
@@ -145,7 +145,7 @@ func (ls *SubLoop) StartStream(l *engine.Loop, sub conntable.Sub, s *edge.SubSta
 	}
 }
 
-// appendStreamHead appends the head of a stream answer; keyText is left out
+// AppendStreamHead appends the head of a stream answer; keyText is left out
 // when empty (HEAD: no stream, so no key).
 func (ls *SubLoop) AppendStreamHead(dst []byte, sub *Subscription, p httpcodec.Persist, keyText []byte) []byte {
 	dst = httpcodec.AppendResponseHead(dst, 200, p)
@@ -177,7 +177,7 @@ func parseSince(param, header []byte) (since uint64, ok bool, err error) {
 	return since, err == nil, err
 }
 
-// register gives subscriber sub a conn key and enters it and its
+// Register gives subscriber sub a conn key and enters it and its
 // memberships in the table.
 func (ls *SubLoop) Register(sub conntable.Sub, s *edge.SubState, q *edge.QueryParams) {
 	keys, i := ls.KeysOf(sub)
@@ -201,7 +201,7 @@ func (ls *SubLoop) Register(sub conntable.Sub, s *edge.SubState, q *edge.QueryPa
 	}
 }
 
-// join enters sub in a user or topic; the first subscriber of a name on this
+// Join enters sub in a user or topic; the first subscriber of a name on this
 // node registers the name in the directory.
 func (ls *SubLoop) Join(sub conntable.Sub, s *edge.SubState, g conntable.Group, name []byte) {
 	m, first := ls.s.Table.JoinFirst(g, name, sub)
@@ -211,7 +211,7 @@ func (ls *SubLoop) Join(sub conntable.Sub, s *edge.SubState, g conntable.Group, 
 	}
 }
 
-// addMember keeps a membership token: inline while there is room, then in a
+// AddMember keeps a membership token: inline while there is room, then in a
 // side list.
 func (ls *SubLoop) AddMember(s *edge.SubState, m conntable.Membership) {
 	for i := range s.Member {
@@ -232,12 +232,12 @@ func (ls *SubLoop) AddMember(s *edge.SubState, m conntable.Membership) {
 	ls.More[s.More-1] = append(ls.More[s.More-1], m)
 }
 
-// memberships returns c's tokens (its connection's subscriber).
+// Memberships returns c's tokens (its connection's subscriber).
 func (ls *SubLoop) Memberships(c *edge.ConnState) []conntable.Membership {
 	return ls.SubMembers(&c.SubState)
 }
 
-// subMembers returns s's tokens in a slice valid until the next call.
+// SubMembers returns s's tokens in a slice valid until the next call.
 func (ls *SubLoop) SubMembers(s *edge.SubState) []conntable.Membership {
 	ms := ls.MemberScratch[:0]
 	for _, m := range s.Member {
@@ -255,7 +255,7 @@ func (ls *SubLoop) SubMembers(s *edge.SubState) []conntable.Membership {
 // userName returns the user of c's subscriber; see subUser.
 func (ls *SubLoop) userName(c *edge.ConnState) []byte { return ls.SubUser(&c.SubState) }
 
-// subUser returns s's user, read back from the table into ls.names; nil
+// SubUser returns s's user, read back from the table into ls.names; nil
 // when s has none. Valid until the next subUser or topicNames call.
 func (ls *SubLoop) SubUser(s *edge.SubState) []byte {
 	if !s.HasUser {
@@ -266,7 +266,7 @@ func (ls *SubLoop) SubUser(s *edge.SubState) []byte {
 	return name
 }
 
-// unsubscribe takes c's subscriber out of the table.
+// Unsubscribe takes c's subscriber out of the table.
 func (ls *SubLoop) Unsubscribe(l *engine.Loop, c *edge.ConnState) {
 	ls.leave(l, conntable.ConnSub(conntable.Handle(c.H)), &c.SubState)
 }
@@ -370,7 +370,7 @@ func (ls *SubLoop) answerSubscribeHead(l *engine.Loop, h engine.Handle, c *edge.
 	}
 }
 
-// resent decides whether a replayed stored message is flagged as a resend:
+// Resent decides whether a replayed stored message is flagged as a resend:
 // a client that resumes from a cursor says what it has, so only ids up to it
 // are; otherwise those this node already sent to a connection of the user.
 func Resent(sentToUser, hasSince bool, since, id uint64) bool {

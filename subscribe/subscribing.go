@@ -1,4 +1,4 @@
-// Package subscribe is the subscribe API's handlers on the loops (SPEC §3,
+// package subscribe is the subscribe API's handlers on the loops (SPEC §3,
 // §6): Subscribing, the node's subscribing side, and SubLoop, a loop's
 // (subscribing.go), which read GET /sub and start a stream or a long-poll
 // (subscribe.go, poll.go), ask subscriber auth (auth.go) and keep what it
@@ -83,7 +83,7 @@ const (
 	NextOp
 )
 
-// newSubLoop is loop l's subscribing state, of node s.
+// NewSubLoop is loop l's subscribing state, of node s.
 func NewSubLoop(l *edge.Loop, s *Subscribing) *SubLoop {
 	return &SubLoop{Loop: l, s: s}
 }
