@@ -12,7 +12,7 @@ import (
 )
 
 // Engine task ops (engine.Task.Op) the core runs itself; the glue's own
-// start at firstGlueOp and run through Glue.Tasks.
+// start at FirstGlueOp and run through Glue.Tasks.
 const (
 	OpDeliver    = iota + 1 // V *message: write it to H
 	OpDeliverAll            // V *message: write it to every subscriber of the loop

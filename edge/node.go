@@ -42,9 +42,9 @@ type Node struct {
 // delivery to an HTTP/1.x subscriber calls none of it. Every func runs on
 // the loop l it is given.
 type Glue struct {
-	// Serve answers a request read whole, by listener (listenerEdge, listenerAPI).
+	// Serve answers a request read whole, by listener (ListenerEdge, ListenerAPI).
 	Serve [2]func(l *engine.Loop, h engine.Handle, c *ConnState, req *httpcodec.Request)
-	// Tasks run the task ops from firstGlueOp on.
+	// Tasks run the task ops from FirstGlueOp on.
 	Tasks [maxOps]func(l *engine.Loop, t engine.Task)
 	// Frozen reports a loop handing its connections over (an upgrade).
 	Frozen func(loop int) bool

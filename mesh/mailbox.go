@@ -22,7 +22,7 @@ import (
 //   - --redis: store.Redis, every call a Redis round trip, made on the
 //     router (qoscluster.go): the publish's routing job stores before it
 //     forwards; a new stream holds its live messages until the router has
-//     read the store and handed the batch to its loop (opReplay, holdLive);
+//     read the store and handed the batch to its loop (OpReplay, holdLive);
 //     an ack is answered from the router.
 //
 // Callers say what happens (keep, resume, appendNow, fetch, ack) and the
@@ -99,7 +99,7 @@ func (q *qosMailbox) AppendNow(dst []*edge.Message, user []byte, nowMs int64) ([
 }
 
 // Fetch asks, in Redis, for the user's stored messages to be handed to h's
-// loop (opReplay) once the router has settled since and read them; it
+// loop (OpReplay) once the router has settled since and read them; it
 // reports whether they will come, so that a stream holds its live messages
 // until then (holdLive). In memory there is nothing to fetch: appendNow
 // returned them.

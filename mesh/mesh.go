@@ -74,7 +74,7 @@ type MeshLoop struct {
 }
 
 // The mesh's task ops (engine.Task.Op), after subscribing's; the node's own
-// start at nextMeshOp.
+// start at NextOp.
 const (
 	OpKick       = subscribe.NextOp + iota // close H (DELETE /conn/<key>)
 	OpConnCall                             // V *asyncCall: describe, kick or ack H, answer on the caller's loop

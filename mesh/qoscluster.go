@@ -22,7 +22,7 @@ import (
 // Every Redis call runs on the router; loops only hand work over.
 
 // ReplayBatch is the stored messages of a user, in id order, handed to the
-// loop of the connection that asked for them (opReplay).
+// loop of the connection that asked for them (OpReplay).
 type ReplayBatch struct {
 	msgs     []*edge.Message
 	since    uint64 // the client's resume cursor (hasSince): stored ids up to it may be resends

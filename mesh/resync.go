@@ -113,7 +113,7 @@ func (ls *MeshLoop) ResyncHold(done chan struct{}) {
 
 // ResyncReplay runs on a loop once the node is registered again: the router
 // reads the stored messages of each held stream's user and hands them back
-// (opReplay, a re-sync batch).
+// (OpReplay, a re-sync batch).
 func (ls *MeshLoop) ResyncReplay(l *engine.Loop) {
 	items := make([]resyncItem, 0, min(len(ls.Resyncing), resyncChunk))
 	flush := func() {

@@ -13,7 +13,7 @@ import (
 // publish must reach other nodes does not wait for that answer before its
 // next request is read. Its answers go out in request order through an
 // answerQueue: a slot per request in flight, filled on the loop as the
-// router finishes each (opPipeReply) or at once for a request answered on
+// router finishes each (OpPipeReply) or at once for a request answered on
 // the loop, and written as soon as every earlier slot is. The connection's
 // routing jobs go through one routeLane (routelane.go), one after another,
 // so its messages reach each node in the order they were published.

@@ -55,7 +55,7 @@ type Publishing struct {
 }
 
 // Publishing's task ops (engine.Task.Op), run through edge.Glue.Tasks;
-// the node's own start at nextOp.
+// the node's own start at NextOp.
 const (
 	OpKeyedPublish = edge.FirstGlueOp + iota // V *keyedCall: its keys are claimed; publish it for H
 	OpPipeReply                              // V *routeJob: a piped routed publish's answer for H (pipeline.go)

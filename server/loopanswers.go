@@ -21,7 +21,7 @@ func (a *loopAnswers) Answer(h engine.Handle, req *httpcodec.Request, answer []b
 }
 
 // Later puts h in modeAsync; the reply goes back to h's loop as an
-// opAsyncReply, as /conn's and routed publishes' do (mesh/async.go).
+// mesh.OpAsyncReply, as /conn's and routed publishes' do (mesh/async.go).
 func (a *loopAnswers) Later(h engine.Handle, req *httpcodec.Request) (httpcodec.Persist, func([]byte)) {
 	call := &mesh.AsyncCall{From: h, Kind: mesh.AsyncPprof, KeepAlive: httpcodec.Persistence(req), Head: edge.IsHead(req)}
 	if c := a.ls.Live(h); c != nil {

@@ -77,7 +77,7 @@ type SubLoop struct {
 }
 
 // Subscribing's task ops (engine.Task.Op), run through edge.Glue.Tasks,
-// after publishing's; the node's own start at nextSubOp.
+// after publishing's; the node's own start at NextOp.
 const (
 	OpAuthDone = publish.NextOp + iota // V *authCall: the auth callback's verdict on H's subscribe
 	NextOp
