@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/admin"
+	"github.com/pushwire/pushwire/admit"
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/links"
 	"github.com/pushwire/pushwire/route"
 )
 
@@ -27,11 +29,11 @@ type clusterNode struct {
 	s      *Server
 	dir    cluster.Directory
 	mem    *cluster.MemDirectory // dir when it is in memory; nil with --redis
-	links  *cluster.Links
-	server *cluster.LinkServer // nil when nothing can dial this node
+	links  *links.Links
+	server *links.LinkServer // nil when nothing can dial this node
 	ln     net.Listener
-	redis  *cluster.RedisConn  // the QoS 1 mailbox's and idempotency keys' Redis; nil without --redis
-	idem   cluster.Idempotency // Idempotency-Key claims and answers: in Redis with it, else in memory
+	redis  *cluster.RedisConn // the QoS 1 mailbox's and idempotency keys' Redis; nil without --redis
+	idem   admit.Idempotency  // Idempotency-Key claims and answers: in Redis with it, else in memory
 
 	// router takes pushes to the other nodes, and runs all work that waits
 	// on Redis or a peer; its goroutines start with the jobs, so a
@@ -47,7 +49,7 @@ type clusterNode struct {
 	// users counts each user's streams for --max-conns-per-user; nil
 	// without it. pending holds the keys admitted whose streams are not
 	// registered yet, which no stale-key sweep may drop (userpolicy.go).
-	users   cluster.UserConns
+	users   admit.UserConns
 	pending sync.Map
 }
 
@@ -82,7 +84,7 @@ func startCluster(s *Server) (*clusterNode, error) {
 	} else {
 		shared = cluster.NewMemStore()
 	}
-	s.idemMem = cluster.NewIdemMemory(s.idemOptions())
+	s.idemMem = admit.NewIdemMemory(s.idemOptions())
 	cn.idem = s.idemMem
 	cn.mem = cluster.NewMemDirectory(shared, cluster.Node{ID: s.nodeID, Addr: advertise}, tableHoldings{s.table})
 	cn.dir = cn.mem
@@ -130,7 +132,7 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
 	s.store.useRedis(cn.redis)
-	cn.idem = cluster.NewIdemRedis(cn.redis, s.idemOptions())
+	cn.idem = admit.NewIdemRedis(cn.redis, s.idemOptions())
 	cn.startLinks()
 	s.log.Info("cluster mode", "node", s.nodeID, "link", ln.Addr().String(), "advertise", advertise, "redis", WithoutUserinfo(cfg.Redis))
 	return cn, nil
@@ -141,7 +143,7 @@ func startRedisCluster(s *Server) (*clusterNode, error) {
 // to it.
 func (cn *clusterNode) startLinks() {
 	s := cn.s
-	cn.links = cluster.NewLinks(s.nodeID, cn.dir, cluster.LinkOptions{Logger: s.log, Observer: s.metrics.LinkObserver()})
+	cn.links = links.NewLinks(s.nodeID, cn.dir, links.LinkOptions{Logger: s.log, Observer: s.metrics.LinkObserver()})
 	cn.presence = admin.NewPresence(s.nodeID, s.table, cn.dir, cn.alone, lookupTimeout, s.log)
 	cn.presence.Change = cn.changeLocal // server-side subscriptions and the user policy's queries (subscriptions.go)
 	cn.users = cn.newUserConns()
@@ -150,7 +152,7 @@ func (cn *clusterNode) startLinks() {
 	if cn.ln == nil {
 		return
 	}
-	cn.server = cluster.NewLinkServer(cn.takeFromPeer, cluster.LinkServerOptions{Logger: s.log, Query: cn.presence.AnswerQuery})
+	cn.server = links.NewLinkServer(cn.takeFromPeer, links.LinkServerOptions{Logger: s.log, Query: cn.presence.AnswerQuery})
 	cn.wg.Add(1)
 	go func() {
 		defer cn.wg.Done()

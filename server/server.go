@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/admin"
-	"github.com/pushwire/pushwire/cluster"
+	"github.com/pushwire/pushwire/admit"
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/hooks"
@@ -51,11 +51,11 @@ type Server struct {
 	// local publishes (publish.go) and pushes taken from peers (take.go).
 	resolver *route.Resolver[*message]
 
-	cluster *clusterNode        // the directory and links: in memory when standalone
-	idem    cluster.Idempotency // Idempotency-Key claims and answers (idempotency.go)
-	idemMem *cluster.IdemMemory // idem when it is in memory; nil with Redis
-	auth    *authorizer         // subscriber auth (SPEC §6); nil when none is configured
-	hooks   *hooks.Sender       // lifecycle webhooks (SPEC §6); nil without --hook-url
+	cluster *clusterNode      // the directory and links: in memory when standalone
+	idem    admit.Idempotency // Idempotency-Key claims and answers (idempotency.go)
+	idemMem *admit.IdemMemory // idem when it is in memory; nil with Redis
+	auth    *authorizer       // subscriber auth (SPEC §6); nil when none is configured
+	hooks   *hooks.Sender     // lifecycle webhooks (SPEC §6); nil without --hook-url
 	// debug caches log.Enabled(debug): a disabled slog call still boxes its
 	// arguments, an allocation per message on the hot path.
 	debug bool

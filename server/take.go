@@ -4,18 +4,18 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/links"
 )
 
 // takeFromPeer is the link server's handler: a push forwarded by another node,
 // delivered to this node's subscribers only (route.Router.Take). It runs on
 // the link's goroutine, so every delivery is handed to its loop (peerFan).
-func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
+func (cn *clusterNode) takeFromPeer(p *links.Push) links.Result {
 	s := cn.s
 	if !s.admitTake() { // handoff.go: no push may reach a connection being handed over
-		return cluster.Result{Err: errTakeUpgrading}
+		return links.Result{Err: errTakeUpgrading}
 	}
 	defer s.up.takes.Add(-1)
 	cn.received.Add(1)
@@ -32,7 +32,7 @@ func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 
 // fromPeer is the message of a push taken from a peer, its payload already
 // compacted by the node that took the publish.
-func fromPeer(seq uint64, p *cluster.Push) *message {
+func fromPeer(seq uint64, p *links.Push) *message {
 	now := time.Now()
 	m := newMessage(seq, now.UnixMilli())
 	m.born = now

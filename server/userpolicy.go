@@ -9,17 +9,19 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pushwire/pushwire/admit"
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/links"
 	"github.com/pushwire/pushwire/push"
 )
 
 // The per-user connection policy (SPEC §7): --max-conns-per-user N and
 // --user-conn-policy oldest-out|refuse. Every stream of a user (HTTP/1.x or
 // HTTP/2; long-polls come and go and are not counted) is entered, under its
-// conn key and start time, in a cluster.UserConns before it starts: in
+// conn key and start time, in a admit.UserConns before it starts: in
 // memory standalone (exact: one mutex), in Redis in a cluster (one atomic
 // script per stream start, so streams of one user arriving on two nodes at
 // once are ordered by Redis and at most N are ever admitted). Under refuse
@@ -48,14 +50,14 @@ const (
 
 // newUserConns returns the node's UserConns: nil without
 // --max-conns-per-user, in Redis with --redis, else in memory (per node).
-func (cn *clusterNode) newUserConns() cluster.UserConns {
+func (cn *clusterNode) newUserConns() admit.UserConns {
 	switch {
 	case cn.s.cfg.MaxConnsPerUser <= 0:
 		return nil
 	case cn.redis != nil:
-		return cluster.NewUserConnsRedis(cn.redis, "")
+		return admit.NewUserConnsRedis(cn.redis, "")
 	}
-	return cluster.NewUserConnsMemory()
+	return admit.NewUserConnsMemory()
 }
 
 // A userCall is a subscribe waiting for its admission in Redis. It owns
@@ -68,7 +70,7 @@ type userCall struct {
 	key  string    // the conn key the stream will have
 	r    [2]uint64 // its random bits
 	atMs int64
-	adm  cluster.Admission
+	adm  admit.Admission
 	err  error
 }
 
@@ -195,7 +197,7 @@ func (cn *clusterNode) staleKeys(keys []string) []string {
 				defer wg.Done()
 				ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 				defer cancel()
-				a, err := cn.presence.Ask(ctx, string(node), &cluster.Query{Op: cluster.QueryHolds, Conn: true, Name: key})
+				a, err := cn.presence.Ask(ctx, string(node), &links.Query{Op: links.QueryHolds, Conn: true, Name: key})
 				gone[i] = (err == nil && a.Err == "" && a.Count == 0) || errors.Is(err, cluster.ErrUnknownNode)
 			}()
 		}
@@ -274,7 +276,7 @@ func (cn *clusterNode) kickKeys(keys []string) {
 			cn.s.loops[0].kickLocal([]string{key}) // kickLocal reads only the Server
 		default:
 			ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
-			_, err := cn.presence.Ask(ctx, string(node), &cluster.Query{Op: cluster.QueryKick, Conn: true, Name: key})
+			_, err := cn.presence.Ask(ctx, string(node), &links.Query{Op: links.QueryKick, Conn: true, Name: key})
 			cancel()
 			if err != nil && cn.s.debug {
 				cn.s.log.Debug("per-user policy: oldest stream not kicked", "node", string(node), "err", err)
