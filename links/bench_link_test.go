@@ -71,17 +71,8 @@ func runBatches(b *testing.B, l *Links, node string) {
 // BenchmarkLinkNetConn: Links (net.Conn, own buffers) → LinkServer (net.Conn, own buffers).
 func BenchmarkLinkNetConn(b *testing.B) {
 	store := cluster.NewMemStore()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := NewLinkServer(deliverOne, LinkServerOptions{Logger: quiet})
-	go srv.Serve(ln)
-	defer srv.Close()
-	cluster.NewMemDirectory(store, cluster.Node{ID: "b", Addr: ln.Addr().String()}, nil).Start(bg)
-	l := NewLinks("a", cluster.NewMemDirectory(store, cluster.Node{ID: "a"}, nil), LinkOptions{Logger: quiet})
-	defer l.Close()
-	runBatches(b, l, "b")
+	startNode(b, store, "b", deliverOne)
+	runBatches(b, newLinks(b, store, "a", LinkOptions{}), "b")
 }
 
 // BenchmarkLinkNetpollServer: the same client against a server on cloudwego/netpoll.
@@ -90,25 +81,15 @@ func BenchmarkLinkNetpollServer(b *testing.B) {
 	addr, stop := startNetpollServer(b, deliverOne)
 	defer stop()
 	cluster.NewMemDirectory(store, cluster.Node{ID: "b", Addr: addr}, nil).Start(bg)
-	l := NewLinks("a", cluster.NewMemDirectory(store, cluster.Node{ID: "a"}, nil), LinkOptions{Logger: quiet})
-	defer l.Close()
-	runBatches(b, l, "b")
+	runBatches(b, newLinks(b, store, "a", LinkOptions{}), "b")
 }
 
 // BenchmarkLinkForwardParallel: single pushes (no batching by the caller) from many
 // goroutines; the writer still coalesces them.
 func BenchmarkLinkForwardParallel(b *testing.B) {
 	store := cluster.NewMemStore()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := NewLinkServer(deliverOne, LinkServerOptions{Logger: quiet})
-	go srv.Serve(ln)
-	defer srv.Close()
-	cluster.NewMemDirectory(store, cluster.Node{ID: "b", Addr: ln.Addr().String()}, nil).Start(bg)
-	l := NewLinks("a", cluster.NewMemDirectory(store, cluster.Node{ID: "a"}, nil), LinkOptions{Logger: quiet})
-	defer l.Close()
+	startNode(b, store, "b", deliverOne)
+	l := newLinks(b, store, "a", LinkOptions{})
 	b.SetParallelism(64)
 	b.RunParallel(func(pb *testing.PB) {
 		p := &Push{ID: "m", To: "user:42", Data: payload64}

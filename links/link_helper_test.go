@@ -22,7 +22,7 @@ type testNode struct {
 	addr string
 }
 
-func startNode(t *testing.T, store *cluster.MemStore, id string, h Handler) *testNode {
+func startNode(t testing.TB, store *cluster.MemStore, id string, h Handler) *testNode {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

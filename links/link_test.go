@@ -34,7 +34,7 @@ func (r *recorder) seen() []string {
 	return append([]string(nil), r.ids...)
 }
 
-func newLinks(t *testing.T, store *cluster.MemStore, self string, o LinkOptions) *Links {
+func newLinks(t testing.TB, store *cluster.MemStore, self string, o LinkOptions) *Links {
 	o.Logger = quiet
 	l := NewLinks(self, cluster.NewMemDirectory(store, cluster.Node{ID: self}, nil), o)
 	t.Cleanup(func() { l.Close() })
