@@ -13,8 +13,10 @@ import (
 
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/handoff"
+	"github.com/pushwire/pushwire/mesh"
 	"github.com/pushwire/pushwire/push"
 )
 
@@ -138,7 +140,7 @@ type upgradeStep struct {
 var (
 	errUpgradeRunning = errors.New("an upgrade is already running")
 	errLateWrite      = errors.New("output was written to a handed-over connection after its export")
-	errUpgrading      = closeReason("server: node upgrading; this connection cannot move")
+	errUpgrading      = edge.CloseReason("server: node upgrading; this connection cannot move")
 )
 
 // HandOff hands every listener and held connection to the process at the other end of c,
@@ -146,7 +148,7 @@ var (
 // exits 0 without Close (which would leave the cluster and close what moved). On an error
 // the node carries on with everything it had.
 func (s *Server) HandOff(c *net.UnixConn, deadline time.Time) error {
-	if !s.running.Load() || s.draining.Load() {
+	if !s.Running.Load() || s.Draining.Load() {
 		return errors.New("the node is not serving")
 	}
 	if !s.up.active.CompareAndSwap(false, true) {
@@ -191,8 +193,8 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 	quiesced := time.Now()
 	s.round(stepExport)
 	exported := time.Now()
-	meta := handoff.Meta{NodeID: s.nodeID, Seq: s.ids.Last(), Version: Version(),
-		Boundary: string(s.boundary), Upgrades: s.up.count.Load(),
+	meta := handoff.Meta{NodeID: s.ID, Seq: s.IDs.Last(), Version: Version(),
+		Boundary: string(s.Boundary), Upgrades: s.up.count.Load(),
 		UpgradesFailed: s.up.failed.Load(), UpgradeReconnects: s.up.reconnects.Load()}
 	if s.tls.srv != nil {
 		meta.TicketKeys = s.tls.srv.TicketKeys() // resumed sessions keep working
@@ -243,10 +245,10 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 	if err := snd.Go(); err != nil {
 		return err
 	}
-	s.log.Info("upgrade: handed over", "connections", snd.Conns(), "paused", time.Since(frozen),
+	s.Log.Info("upgrade: handed over", "connections", snd.Conns(), "paused", time.Since(frozen),
 		"quiesce", quiesced.Sub(frozen), "export", exported.Sub(quiesced), "send", sent.Sub(exported), "adopt", time.Since(sent))
-	if s.cluster.server != nil && !s.cluster.server.HandOver(time.Second) {
-		s.log.Warn("upgrade: some peers' links did not end within a second")
+	if s.Cluster.Server != nil && !s.Cluster.Server.HandOver(time.Second) {
+		s.Log.Warn("upgrade: some peers' links did not end within a second")
 	}
 	return nil
 }
@@ -256,7 +258,7 @@ func (s *Server) round(kind int) int {
 	st := &upgradeStep{kind: kind}
 	st.wg.Add(len(s.loops))
 	for i := range s.loops {
-		s.eng.Submit(i, engine.Task{Op: opUpgrade, V: st})
+		s.Eng.Submit(i, engine.Task{Op: opUpgrade, V: st})
 	}
 	st.wg.Wait()
 	busy := 0
@@ -269,7 +271,7 @@ func (s *Server) round(kind int) int {
 // upgradeStep runs one round of a handoff on loop l.
 func (ls *loopState) upgradeStep(l *engine.Loop, st *upgradeStep) {
 	defer st.wg.Done()
-	u := &ls.s.up.loops[ls.index]
+	u := &ls.s.up.loops[ls.Index]
 	switch st.kind {
 	case stepQuiesce:
 		ls.quiesce(l, u)
@@ -297,75 +299,75 @@ func (ls *loopState) quiesce(l *engine.Loop, u *loopUpgrade) {
 	}
 	u.busy = 0
 	nowMs := l.Now().UnixMilli()
-	for _, page := range ls.pages {
+	for _, page := range ls.Pages {
 		for i := range page {
 			c := &page[i]
-			if c.h == 0 || c.mode == modeClosing || l.Detached(c.h) {
+			if c.H == 0 || c.Mode == edge.ModeClosing || l.Detached(c.H) {
 				continue
 			}
-			if c.mode == modePoll {
-				ls.answerPoll(l, c.h, c, nil, true) // 204: the client asks again, of the new process
+			if c.Mode == edge.ModePoll {
+				ls.AnswerPoll(l, c.H, c, nil, true) // 204: the client asks again, of the new process
 			}
-			_, held := ls.held[c.h]
-			if c.mode == modeAsync || held || ls.pipeOf(c.h) != nil { // answers in flight (pipeline.go)
+			_, held := ls.Held[c.H]
+			if c.Mode == edge.ModeAsync || held || ls.PipeOf(c.H) != nil { // answers in flight (pipeline.go)
 				u.busy++
 				continue
 			}
-			if c.mode == modeH2 {
+			if c.Mode == edge.ModeH2 {
 				ls.quiesceH2(l, c, u, nowMs) // handoffh2.go
 				continue
 			}
-			if c.mode != modeRequest && c.mode != modeStream {
+			if c.Mode != edge.ModeRequest && c.Mode != edge.ModeStream {
 				continue
 			}
-			if _, err := l.Detach(c.h); err != nil {
+			if _, err := l.Detach(c.H); err != nil {
 				ls.cannotMove(l, c, nowMs)
 				continue
 			}
-			u.detached = append(u.detached, c.h)
+			u.detached = append(u.detached, c.H)
 		}
 	}
 }
 
 // cannotMove ends a connection whose transport state cannot move: a stream gets the
 // reconnect frame (counted), a request connection closes once its answer is out.
-func (ls *loopState) cannotMove(l *engine.Loop, c *connState, nowMs int64) {
-	if c.mode == modeStream && c.listener == listenerEdge {
+func (ls *loopState) cannotMove(l *engine.Loop, c *edge.ConnState, nowMs int64) {
+	if c.Mode == edge.ModeStream && c.Listener == edge.ListenerEdge {
 		ls.s.up.reconnects.Add(1)
-		ls.drainConn(l, c, nowMs, time.Second)
+		ls.DrainConn(l, c, nowMs, time.Second)
 		return
 	}
-	c.mode = modeClosing
-	ls.cancelTimer(c)
-	l.CloseAfterFlush(c.h)
+	c.Mode = edge.ModeClosing
+	ls.CancelTimer(c)
+	l.CloseAfterFlush(c.H)
 }
 
 // h2CannotMove ends an HTTP/2 connection that cannot move (it did not come quiet within
 // h2QuietWait, or its socket cannot be detached): each of its streams gets the reconnect
 // frame, then GOAWAY, as in a drain; each stream is counted in upgrade_reconnects. Quiesce
 // runs in rounds, so u remembers it: a second round must not write the frames again.
-func (ls *loopState) h2CannotMove(l *engine.Loop, c *connState, u *loopUpgrade, nowMs int64) {
+func (ls *loopState) h2CannotMove(l *engine.Loop, c *edge.ConnState, u *loopUpgrade, nowMs int64) {
 	if u.h2Ended == nil {
 		u.h2Ended = map[engine.Handle]bool{}
 	}
-	u.h2Ended[c.h] = true
-	if hc := ls.h2Of(c.h); hc != nil {
+	u.h2Ended[c.H] = true
+	if hc := ls.h2Of(c.H); hc != nil {
 		ls.s.up.reconnects.Add(uint64(len(hc.subs)))
 	}
-	ls.drainConn(l, c, nowMs, time.Second)
+	ls.DrainConn(l, c, nowMs, time.Second)
 }
 
 // export makes a record of every detached connection.
 func (ls *loopState) export(l *engine.Loop, u *loopUpgrade) {
 	for _, h := range u.detached {
-		c := ls.live(h)
+		c := ls.Live(h)
 		fd, err := l.Detach(h) // already detached: returns its descriptor
 		if c == nil || err != nil {
 			continue
 		}
 		e := exportedConn{fd: fd, rec: handoff.Record{Kind: handoff.KindConn}}
 		r := &e.rec.Conn
-		r.Handle, r.Listener, r.Mode = uint64(h), c.listener, uint8(c.mode)
+		r.Handle, r.Listener, r.Mode = uint64(h), c.Listener, uint8(c.Mode)
 		if r.Pending, r.Carry, r.State, err = l.Export(nil, nil, nil, h); err != nil {
 			// a TLS conn whose record layer cannot be taken: it stays here and is told to
 			// reconnect (a failed Export leaves no stale marks: Reattach resumes it)
@@ -376,11 +378,11 @@ func (ls *loopState) export(l *engine.Loop, u *loopUpgrade) {
 		if r.State != nil {
 			r.Transport = handoff.TransportTLS
 		}
-		r.Peer = ls.peers[h]
-		if c.mode == modeStream {
+		r.Peer = ls.Peers[h]
+		if c.Mode == edge.ModeStream {
 			ls.exportStream(c, r)
 		}
-		if c.mode == modeH2 {
+		if c.Mode == edge.ModeH2 {
 			if e.h2, err = ls.exportH2(c, r); err != nil { // handoffh2.go
 				l.Reattach(h)
 				ls.h2CannotMove(l, c, u, l.Now().UnixMilli())
@@ -393,24 +395,24 @@ func (ls *loopState) export(l *engine.Loop, u *loopUpgrade) {
 }
 
 // exportStream fills in a stream's state.
-func (ls *loopState) exportStream(c *connState, r *handoff.Conn) {
-	ls.exportSub(conntable.ConnSub(conntable.Handle(c.h)), &c.subState, r)
+func (ls *loopState) exportStream(c *edge.ConnState, r *handoff.Conn) {
+	ls.exportSub(conntable.ConnSub(conntable.Handle(c.H)), &c.SubState, r)
 }
 
 // exportSub fills in subscriber sub's state: its key's random bits, framing, cursor, heartbeat
 // rhythm, lifetime and names (an HTTP/1.x conn's, or an HTTP/2 stream's).
-func (ls *loopState) exportSub(sub conntable.Sub, c *subState, r *handoff.Conn) {
-	keys, i := ls.keysOf(sub)
+func (ls *loopState) exportSub(sub conntable.Sub, c *edge.SubState, r *handoff.Conn) {
+	keys, i := ls.KeysOf(sub)
 	r.Random = keys.Random(i)
-	r.Format, r.Minor, r.Origin, r.Cursor = uint8(c.format), c.minor, c.origin, c.cursor
-	r.LastFrameMs = ls.s.timeOf(c.at).UnixMilli()
-	r.AgeEndMs, r.ExpiresMs, r.Refreshed = ls.s.exportLife(c)
-	r.HasUser = c.hasUser
-	for k, m := range ls.subMembers(c) {
-		name, _, ok := ls.s.table.AppendName(nil, m)
+	r.Format, r.Minor, r.Origin, r.Cursor = uint8(c.Format), c.Minor, c.Origin, c.Cursor
+	r.LastFrameMs = ls.s.TimeOf(c.At).UnixMilli()
+	r.AgeEndMs, r.ExpiresMs, r.Refreshed = ls.s.ExportLife(c)
+	r.HasUser = c.HasUser
+	for k, m := range ls.SubMembers(c) {
+		name, _, ok := ls.s.Table.AppendName(nil, m)
 		switch {
 		case !ok:
-		case k == 0 && c.hasUser:
+		case k == 0 && c.HasUser:
 			r.User = name
 		default:
 			r.Topics = append(r.Topics, name)
@@ -422,9 +424,9 @@ func (ls *loopState) exportSub(sub conntable.Sub, c *subState, r *handoff.Conn) 
 // events already queued for --hook-url, within wait. Nothing else is closed: the cluster's
 // entries and every socket now belong to the new process.
 func (s *Server) HandedOver(wait time.Duration) {
-	if s.hooks != nil {
+	if s.Hooks != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		s.hooks.Close(ctx)
+		s.Hooks.Close(ctx)
 		cancel()
 	}
 }
@@ -462,16 +464,16 @@ func (s *Server) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, er
 	s.up.count.Store(t.Upgrades + 1)
 	s.up.failed.Store(t.UpgradesFailed)
 	s.up.reconnects.Store(t.UpgradeReconnects)
-	if err := s.eng.Start(); err != nil {
+	if err := s.Eng.Start(); err != nil {
 		return t.Meta, err
 	}
-	s.running.Store(true)
+	s.Running.Store(true)
 	s.up.refuse.Store(false)
 	conns := len(t.Conns)
 	t.Conns, t.Stored, t.Sent = nil, nil, nil
 	debug.FreeOSMemory() // the records' copies are garbage: start as lean as a fresh process
 	go s.sweep()
-	s.log.Info("pushwire took over", "node", s.nodeID, "from_version", t.Version, "version", Version(),
+	s.Log.Info("pushwire took over", "node", s.ID, "from_version", t.Version, "version", Version(),
 		"connections", conns, "edge", addrString(s.edgeAddr), "api", addrString(s.apiAddr))
 	return t.Meta, nil
 }
@@ -481,8 +483,8 @@ func (s *Server) adopt(t *handoff.Taken) error {
 	if !push.ValidNodeID([]byte(t.NodeID)) || t.Boundary == "" {
 		return fmt.Errorf("node id %q or boundary %q unusable", t.NodeID, t.Boundary)
 	}
-	s.nodeID, s.boundary = t.NodeID, []byte(t.Boundary)
-	s.ids.Init(t.NodeID, t.Seq)
+	s.ID, s.Boundary = t.NodeID, []byte(t.Boundary)
+	s.IDs.Init(t.NodeID, t.Seq)
 	if s.tls.srv != nil {
 		s.tls.srv.AdoptTicketKeys(t.TicketKeys)
 	}
@@ -494,7 +496,7 @@ func (s *Server) adopt(t *handoff.Taken) error {
 	if s.apiAddr == nil {
 		return errors.New("no api listener was handed over")
 	}
-	if s.up.linkLn == nil && (s.cfg.Redis != "" || s.cfg.MemStore != nil) {
+	if s.up.linkLn == nil && (s.Cfg.Redis != "" || s.Cfg.MemStore != nil) {
 		return errors.New("no cluster link listener was handed over")
 	}
 	// The conns first, the cluster after: the directory starts by making Redis hold exactly
@@ -512,9 +514,9 @@ func (s *Server) adopt(t *handoff.Taken) error {
 		var err error
 		switch tc.Transport {
 		case handoff.TransportPlain:
-			err = s.eng.AdoptConn(h, fd, tc.Pending, tc.Carry)
+			err = s.Eng.AdoptConn(h, fd, tc.Pending, tc.Carry)
 		case handoff.TransportTLS:
-			err = s.eng.AdoptTLSConn(h, fd, s.tls.srv, tc.State, tc.Pending, tc.Carry)
+			err = s.Eng.AdoptTLSConn(h, fd, s.tls.srv, tc.State, tc.Pending, tc.Carry)
 			clear(tc.State) // the engine keeps the keys it needs; no other copy stays
 		default:
 			os.NewFile(uintptr(fd), "conn").Close()
@@ -529,11 +531,11 @@ func (s *Server) adopt(t *handoff.Taken) error {
 		return err
 	}
 	var err error
-	if s.cluster, err = startCluster(s); err != nil {
+	if s.Cluster, err = mesh.StartCluster(&s.Mesh); err != nil {
 		return err
 	}
-	s.idem = s.cluster.idem
-	s.countAdopted(now) // userpolicy.go
+	s.Idem = s.Cluster.Idem
+	s.CountAdopted(now) // userpolicy.go
 	return s.adoptQoS(t, now)
 }
 
@@ -553,11 +555,11 @@ func (s *Server) adoptListener(tl *handoff.TakenListener) error {
 	case tl.TLS && s.tls.srv == nil:
 		return errors.New("a TLS listener was handed over; this process has no --tls-listen")
 	case tl.TLS:
-		addr, err = s.eng.AdoptTLSListener(fd, int(tl.Tag), s.tls.srv)
+		addr, err = s.Eng.AdoptTLSListener(fd, int(tl.Tag), s.tls.srv)
 		s.tls.addr = addr
 	default:
-		addr, err = s.eng.AdoptListener(fd, int(tl.Tag))
-		if tl.Tag == listenerAPI {
+		addr, err = s.Eng.AdoptListener(fd, int(tl.Tag))
+		if tl.Tag == edge.ListenerAPI {
 			s.apiAddr = addr
 		} else {
 			s.edgeAddr = addr
@@ -571,45 +573,45 @@ func (s *Server) adoptListener(tl *handoff.TakenListener) error {
 // waits for its next request.
 func (ls *loopState) adoptConn(r *handoff.Conn, now time.Time) {
 	h := engine.Handle(r.Handle)
-	c := ls.conn(h)
-	*c = connState{h: h, listener: r.Listener}
-	c.mode = connMode(r.Mode)
+	c := ls.Conn(h)
+	*c = edge.ConnState{H: h, Listener: r.Listener}
+	c.Mode = edge.ConnMode(r.Mode)
 	s := ls.s
-	if s.keepsPeer(int(r.Listener)) {
-		ls.peers[h] = r.Peer
+	if s.KeepsPeer(int(r.Listener)) {
+		ls.Peers[h] = r.Peer
 	}
-	if r.Listener == listenerEdge {
-		s.edgeConns.Add(1)
-		if ip, ok := ls.peers[h]; ok {
-			s.perIP.acquire(ip)
+	if r.Listener == edge.ListenerEdge {
+		s.EdgeConns.Add(1)
+		if ip, ok := ls.Peers[h]; ok {
+			s.PerIP.Acquire(ip)
 		}
 	}
-	if c.mode == modeH2 {
-		c.at = ls.lastFrame(r.LastFrameMs) // its codec and streams come next (adoptH2)
+	if c.Mode == edge.ModeH2 {
+		c.At = ls.lastFrame(r.LastFrameMs) // its codec and streams come next (adoptH2)
 		return
 	}
-	if c.mode != modeStream {
-		c.mode = modeRequest
-		ls.setTimer(c, timerIdle, now.Add(keepAliveIdle))
+	if c.Mode != edge.ModeStream {
+		c.Mode = edge.ModeRequest
+		ls.SetTimer(c, edge.TimerIdle, now.Add(edge.KeepAliveIdle))
 		return
 	}
-	ls.adoptSub(conntable.ConnSub(conntable.Handle(h)), &c.subState, r, now)
+	ls.adoptSub(conntable.ConnSub(conntable.Handle(h)), &c.SubState, r, now)
 }
 
 // adoptSub re-creates subscriber sub (an HTTP/1.x conn's, or an HTTP/2 stream's) from its
 // record: its key, framing, cursor, heartbeat rhythm and lifetime, in the table under its
 // names.
-func (ls *loopState) adoptSub(sub conntable.Sub, c *subState, r *handoff.Conn, now time.Time) {
-	c.format, c.minor, c.origin, c.cursor = push.Format(r.Format), r.Minor, r.Origin, r.Cursor
-	c.at = ls.lastFrame(r.LastFrameMs)
-	c.timer = ls.importLife(r.AgeEndMs, r.ExpiresMs, r.Refreshed, now)
-	keys, i := ls.keysOf(sub)
+func (ls *loopState) adoptSub(sub conntable.Sub, c *edge.SubState, r *handoff.Conn, now time.Time) {
+	c.Format, c.Minor, c.Origin, c.Cursor = push.Format(r.Format), r.Minor, r.Origin, r.Cursor
+	c.At = ls.lastFrame(r.LastFrameMs)
+	c.Timer = ls.ImportLife(r.AgeEndMs, r.ExpiresMs, r.Refreshed, now)
+	keys, i := ls.KeysOf(sub)
 	keys.Set(i, sub, r.Random)
-	ls.subscribers.Add(1)
-	c.subscribed = true
+	ls.Subscribers.Add(1)
+	c.Subscribed = true
 	if r.HasUser && len(r.User) > 0 {
 		ls.adoptJoin(sub, c, conntable.Users, r.User)
-		c.hasUser = true
+		c.HasUser = true
 	}
 	for _, t := range r.Topics {
 		ls.adoptJoin(sub, c, conntable.Topics, t)
@@ -618,19 +620,19 @@ func (ls *loopState) adoptSub(sub conntable.Sub, c *subState, r *handoff.Conn, n
 
 // lastFrame is the stamp of a handed-over last frame: the heartbeat keeps its rhythm, from no
 // earlier than this process's start (stamps count from it).
-func (ls *loopState) lastFrame(ms int64) stamp {
+func (ls *loopState) lastFrame(ms int64) edge.Stamp {
 	last := time.UnixMilli(ms)
-	if last.Before(ls.s.started) {
-		last = ls.s.started
+	if last.Before(ls.s.Started) {
+		last = ls.s.Started
 	}
-	return ls.s.stampOf(last)
+	return ls.s.StampOf(last)
 }
 
 // adoptJoin is join before the cluster exists: the first connection of a name is noted for
 // mirrorAdopted.
-func (ls *loopState) adoptJoin(sub conntable.Sub, c *subState, g conntable.Group, name []byte) {
-	m, first := ls.s.table.JoinFirst(g, name, sub)
-	ls.addMember(c, m)
+func (ls *loopState) adoptJoin(sub conntable.Sub, c *edge.SubState, g conntable.Group, name []byte) {
+	m, first := ls.s.Table.JoinFirst(g, name, sub)
+	ls.AddMember(c, m)
 	if first {
 		ls.s.up.names = append(ls.s.up.names, adoptedName{g: g, name: string(name)})
 	}
@@ -651,7 +653,7 @@ func (s *Server) mirrorAdopted(dir cluster.Directory) {
 // sendLinkListener hands over the cluster link listener: the node keeps its link address, and
 // peers' links, which end with the old process, dial into its accept queue meanwhile.
 func (s *Server) sendLinkListener(snd *handoff.Sender) error {
-	tl, ok := s.cluster.ln.(*net.TCPListener)
+	tl, ok := s.Cluster.Ln.(*net.TCPListener)
 	if !ok {
 		return nil // standalone: no link listener
 	}

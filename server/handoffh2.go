@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/handoff"
 	"github.com/pushwire/pushwire/httpcodec/h2"
@@ -35,22 +36,22 @@ const h2QuietWait = time.Second
 // quiesceH2 detaches HTTP/2 connection c once it is quiet and none of its streams is waiting
 // for an answer; a waiting long-poll is answered 204 first (the client asks again, of the new
 // process).
-func (ls *loopState) quiesceH2(l *engine.Loop, c *connState, u *loopUpgrade, nowMs int64) {
-	if u.h2Ended[c.h] {
+func (ls *loopState) quiesceH2(l *engine.Loop, c *edge.ConnState, u *loopUpgrade, nowMs int64) {
+	if u.h2Ended[c.H] {
 		return
 	}
-	hc := ls.h2Of(c.h)
+	hc := ls.h2Of(c.H)
 	answering := false
 	for i := len(hc.subs) - 1; i >= 0; i-- { // backwards: an answered poll leaves the list
 		sub := hc.subs[i]
-		st := ls.stream(sub)
+		st := ls.Stream(sub)
 		if st == nil {
 			continue
 		}
-		if st.mode == modePoll && ls.h2AnswerPoll(l, sub, &st.subState, nil, true) {
+		if st.Mode == edge.ModePoll && ls.h2AnswerPoll(l, sub, &st.SubState, nil, true) {
 			continue
 		}
-		if _, held := ls.held[engine.Handle(sub)]; held || st.mode != modeStream {
+		if _, held := ls.Held[engine.Handle(sub)]; held || st.Mode != edge.ModeStream {
 			answering = true // an auth verdict, an ack's answer or a QoS 1 replay on its way
 		}
 	}
@@ -62,42 +63,42 @@ func (ls *loopState) quiesceH2(l *engine.Loop, c *connState, u *loopUpgrade, now
 	case !hc.codec.Movable():
 		ls.h2CannotMove(l, c, u, nowMs)
 	default:
-		if _, err := l.Detach(c.h); err != nil {
+		if _, err := l.Detach(c.H); err != nil {
 			ls.h2CannotMove(l, c, u, nowMs)
 			return
 		}
-		u.detached = append(u.detached, c.h)
+		u.detached = append(u.detached, c.H)
 	}
 }
 
 // exportH2 makes the KindH2 record of detached HTTP/2 connection c, whose conn record is r.
 // It reads the state and changes nothing: a failed handoff carries on with it.
-func (ls *loopState) exportH2(c *connState, r *handoff.Conn) (*handoff.Record, error) {
-	hc := ls.h2Of(c.h)
-	r.LastFrameMs = ls.s.timeOf(c.at).UnixMilli() // the PING rhythm of a connection with no stream
+func (ls *loopState) exportH2(c *edge.ConnState, r *handoff.Conn) (*handoff.Record, error) {
+	hc := ls.h2Of(c.H)
+	r.LastFrameMs = ls.s.TimeOf(c.At).UnixMilli() // the PING rhythm of a connection with no stream
 	codec, err := hc.codec.AppendState(nil)
 	if err != nil {
 		return nil, err
 	}
-	rec := &handoff.Record{Kind: handoff.KindH2, H2: handoff.H2{Handle: uint64(c.h), Pings: hc.pings, Codec: codec,
+	rec := &handoff.Record{Kind: handoff.KindH2, H2: handoff.H2{Handle: uint64(c.H), Pings: hc.pings, Codec: codec,
 		Streams: make([]handoff.H2Stream, 0, len(hc.subs))}}
 	for _, sub := range hc.subs {
-		st := ls.stream(sub)
+		st := ls.Stream(sub)
 		if st == nil {
 			continue // gone already
 		}
-		if st.mode != modeStream {
+		if st.Mode != edge.ModeStream {
 			return nil, errors.New("a stream of the connection is not a subscriber stream")
 		}
-		s := handoff.H2Stream{ID: st.id, Sub: handoff.Conn{Handle: uint64(sub), Mode: uint8(modeStream)}}
-		ls.exportSub(sub, &st.subState, &s.Sub)
+		s := handoff.H2Stream{ID: st.Id, Sub: handoff.Conn{Handle: uint64(sub), Mode: uint8(edge.ModeStream)}}
+		ls.exportSub(sub, &st.SubState, &s.Sub)
 		rec.H2.Streams = append(rec.H2.Streams, s)
 	}
 	return rec, nil
 }
 
 // adoptH2 rebuilds the HTTP/2 connections handed over: each conn (adopted already, in
-// modeH2) gets its codec back and its streams in their stream records. Every HTTP/2 conn must
+// edge.ModeH2) gets its codec back and its streams in their stream records. Every HTTP/2 conn must
 // come with its record, and every record name one: anything else aborts the takeover (the old
 // process keeps the connections).
 func (s *Server) adoptH2(recs []handoff.H2, now time.Time) error {
@@ -111,10 +112,10 @@ func (s *Server) adoptH2(recs []handoff.H2, now time.Time) error {
 		}
 	}
 	for _, ls := range s.loops {
-		ls.freeUnusedStreams()
-		for _, page := range ls.pages {
+		ls.FreeUnusedStreams()
+		for _, page := range ls.Pages {
 			for i := range page {
-				if c := &page[i]; c.h != 0 && c.mode == modeH2 && c.parser == 0 {
+				if c := &page[i]; c.H != 0 && c.Mode == edge.ModeH2 && c.Parser == 0 {
 					return errors.New("an HTTP/2 connection came without its codec state")
 				}
 			}
@@ -128,8 +129,8 @@ var errH2Record = errors.New("HTTP/2 record names no HTTP/2 connection handed ov
 // adoptH2Conn gives the adopted conn rec names its codec and streams.
 func (ls *loopState) adoptH2Conn(rec *handoff.H2, now time.Time) error {
 	h := engine.Handle(rec.Handle)
-	c := ls.live(h)
-	if c == nil || c.mode != modeH2 || c.parser != 0 {
+	c := ls.Live(h)
+	if c == nil || c.Mode != edge.ModeH2 || c.Parser != 0 {
 		return errH2Record
 	}
 	codec, err := h2.Restore(rec.Codec)
@@ -143,38 +144,17 @@ func (ls *loopState) adoptH2Conn(rec *handoff.H2, now time.Time) error {
 	for k := range rec.Streams {
 		rs := &rec.Streams[k]
 		sub := conntable.Sub(rs.Sub.Handle)
-		if !sub.IsStream() || sub.Loop() != ls.index || sub.Gen() == 0 || !slices.Contains(ids, rs.ID) ||
-			connMode(rs.Sub.Mode) != modeStream || rs.Sub.Minor != framingH2 {
+		if !sub.IsStream() || sub.Loop() != ls.Index || sub.Gen() == 0 || !slices.Contains(ids, rs.ID) ||
+			edge.ConnMode(rs.Sub.Mode) != edge.ModeStream || rs.Sub.Minor != edge.FramingH2 {
 			return fmt.Errorf("stream %d: its record names no open subscriber stream of this connection", rs.ID)
 		}
-		st := ls.streamAt(sub.Index())
-		if st.conn != 0 {
+		st, ok := ls.AdoptStream(sub, h, rs.ID)
+		if !ok {
 			return fmt.Errorf("stream %d: its stream record is taken twice", rs.ID)
 		}
-		*st = streamSub{conn: h, id: rs.ID, gen: sub.Gen()}
-		st.mode = modeStream
+		st.Mode = edge.ModeStream
 		hc.subs = append(hc.subs, sub)
-		ls.adoptSub(sub, &st.subState, &rs.Sub, now)
+		ls.adoptSub(sub, &st.SubState, &rs.Sub, now)
 	}
 	return nil
-}
-
-// streamAt returns stream record i, adding pages up to it; the free list is made once every
-// record is adopted (freeUnusedStreams).
-func (ls *loopStreams) streamAt(i int) *streamSub {
-	for i/streamPageSize >= len(ls.streamPages) {
-		ls.streamPages = append(ls.streamPages, new(streamPage))
-	}
-	return &ls.streamPages[i/streamPageSize][i%streamPageSize]
-}
-
-// freeUnusedStreams makes the free list of the stream records adoption left unused, lowest
-// taken first.
-func (ls *loopStreams) freeUnusedStreams() {
-	ls.freeStreams = ls.freeStreams[:0]
-	for i := len(ls.streamPages)*streamPageSize - 1; i >= 0; i-- {
-		if ls.streamPages[i/streamPageSize][i%streamPageSize].conn == 0 {
-			ls.freeStreams = append(ls.freeStreams, int32(i))
-		}
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/handoff"
 	"github.com/pushwire/pushwire/httpcodec/h2"
@@ -64,11 +65,11 @@ func sendH2Conn(t *testing.T, h2rec *handoff.H2) func(*handoff.Sender, *net.Unix
 		if err := snd.Hello(handoff.Meta{NodeID: "node-a", Boundary: "b"}); err != nil {
 			return err
 		}
-		for _, tag := range []int{listenerAPI, listenerEdge} {
+		for _, tag := range []int{edge.ListenerAPI, edge.ListenerEdge} {
 			snd.Add(&handoff.Record{Kind: handoff.KindListener, Listener: handoff.Listener{Tag: uint8(tag)}}, listenerFD(t))
 		}
 		conn := handoff.Record{Kind: handoff.KindConn, Conn: handoff.Conn{
-			Handle: uint64(engine.Handle(1<<32 | 1)), Listener: listenerEdge, Mode: uint8(modeH2)}}
+			Handle: uint64(engine.Handle(1<<32 | 1)), Listener: edge.ListenerEdge, Mode: uint8(edge.ModeH2)}}
 		if err := snd.Add(&conn, listenerFD(t)); err != nil {
 			return err
 		}
@@ -193,7 +194,7 @@ func TestQuiesceWaitsForH2HeaderBlock(t *testing.T) {
 	for i := range s.up.loops {
 		for _, h := range s.up.loops[i].detached {
 			ran := make(chan bool)
-			s.eng.Submit(h.Loop(), engine.Task{Op: opRun, V: func(*engine.Loop) { ran <- s.loops[h.Loop()].h2Of(h) != nil }})
+			s.Eng.Submit(h.Loop(), engine.Task{Op: edge.OpRun, V: func(*engine.Loop) { ran <- s.loops[h.Loop()].h2Of(h) != nil }})
 			if <-ran {
 				moved++
 			}
