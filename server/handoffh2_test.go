@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/handoff"
@@ -95,6 +96,10 @@ func TestTakeOverRefusesUnusableH2(t *testing.T) {
 		"corrupt codec state":  {&handoff.H2{Codec: []byte{1, 2, 3}}, "unusable connection state"},
 		"no H2 record":         {nil, "without its codec state"},
 		"a stream of no codec": {&handoff.H2{Codec: quietCodecState(t), Streams: []handoff.H2Stream{{ID: 1}}}, "names no open subscriber stream"},
+		"a stream record of another loop": {&handoff.H2{Codec: quietCodecState(t, 1),
+			Streams: []handoff.H2Stream{h2Sub(1, conntable.StreamSub(1, 5, 1))}}, "names no open subscriber stream"},
+		"one stream record twice": {&handoff.H2{Codec: quietCodecState(t, 1, 3),
+			Streams: []handoff.H2Stream{h2Sub(1, conntable.StreamSub(0, 5, 1)), h2Sub(3, conntable.StreamSub(0, 5, 1))}}, "taken twice"},
 	} {
 		awaitErr, takeErr := takeOverWith(t, nil, sendH2Conn(t, c.rec))
 		if !errors.Is(awaitErr, handoff.ErrAborted) || !strings.Contains(awaitErr.Error(), c.want) {
@@ -123,13 +128,23 @@ func TestTakeOverRefusesOtherProtocol(t *testing.T) {
 }
 
 // quietCodecState is the state of a codec whose handshake is done and that holds no stream.
-func quietCodecState(t *testing.T) []byte {
+// With streams, it holds GET streams of those ids open.
+func quietCodecState(t *testing.T, streams ...uint32) []byte {
 	t.Helper()
 	var in bytes.Buffer
 	in.WriteString(http2.ClientPreface)
 	fr := http2.NewFramer(&in, nil)
 	fr.WriteSettings()
 	fr.WriteSettingsAck()
+	var blk bytes.Buffer
+	enc := hpack.NewEncoder(&blk)
+	enc.SetMaxDynamicTableSizeLimit(0) // as a client does once it acknowledged our SETTINGS
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "t"}, {":path", "/sub"}} {
+		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	for _, id := range streams { // the same block each time: literals, and the size update again
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: blk.Bytes(), EndStream: true, EndHeaders: true})
+	}
 	c := h2.NewConn(h2.Config{})
 	out := c.Start(nil)
 	b := in.Bytes()
@@ -143,10 +158,15 @@ func quietCodecState(t *testing.T) []byte {
 		}
 	}
 	state, err := c.AppendState(nil)
-	if err != nil {
-		t.Fatalf("AppendState after the handshake: %v", err)
+	if err != nil || c.NumStreams() != len(streams) {
+		t.Fatalf("AppendState after the handshake: %v, %d streams open; want nil, %d", err, c.NumStreams(), len(streams))
 	}
 	return state
+}
+
+// h2Sub is the record of a subscriber stream id in stream record sub.
+func h2Sub(id uint32, sub conntable.Sub) handoff.H2Stream {
+	return handoff.H2Stream{ID: id, Sub: handoff.Conn{Handle: uint64(sub), Mode: uint8(edge.ModeStream), Minor: edge.FramingH2}}
 }
 
 // TestQuiesceWaitsForH2HeaderBlock: an HTTP/2 connection in the middle of a header block
