@@ -18,6 +18,13 @@ func (ls *loopState) serve(l *engine.Loop, h engine.Handle, c *connState, in []b
 			// boundary; the engine carries the rest and resumes us.
 			return off
 		}
+		if q := ls.pipeOf(h); q != nil && q.n >= maxInFlight {
+			// A full answer queue: not even a malformed request may be
+			// parsed now, as its refusal would need a slot (pipeline.go);
+			// nor may a header timer run. Read on when the oldest is answered.
+			q.wait, c.mode = waitRoom, modeAsync
+			return off
+		}
 		if c.parser == 0 {
 			ls.takeParser(c)
 		}

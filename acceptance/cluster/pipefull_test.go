@@ -1,0 +1,63 @@
+package cluster_test
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPipelinedRefusalBehindFullQueue: one write holds 64 publishes to a
+// user on another node (a connection's whole answer queue, pipeline.go's
+// maxInFlight) and then a malformed request. Every publish is answered 200,
+// in order, then the refusal 400, and then the connection closes. The
+// refusal once took a slot of the full queue, overwriting the oldest
+// publish's: the connection hung with no answer after the 64th, or the 400
+// came first.
+func TestPipelinedRefusalBehindFullQueue(t *testing.T) {
+	t.Parallel()
+	cl := startCluster(t, 2, 15*time.Second)
+	a, b := cl.nodes[0], cl.nodes[1]
+	sub := a.subscribe("user=full")
+	b.waitDelivered("user/full", 1, 1, ioTimeout)
+	const inFlight = 64
+	var w strings.Builder
+	for range inFlight {
+		w.WriteString(pubReq("/pub/user/full", "1").raw)
+	}
+	w.WriteString("POST /pub/user/full HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\n\r\n")
+	c, err := net.DialTimeout("tcp", b.api, ioTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte(w.String())); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(ioTimeout)) // a hang guard
+	r := bufio.NewReader(c)
+	for i := 0; i <= inFlight; i++ {
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatalf("answer %d: %v; want %d x 200 then 400", i+1, err, inFlight)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		want := 200
+		if i == inFlight {
+			want = 400
+		}
+		if resp.StatusCode != want {
+			t.Fatalf("answer %d = %d; want %d x 200 then 400", i+1, resp.StatusCode, inFlight)
+		}
+	}
+	if extra, err := r.ReadByte(); err != io.EOF {
+		t.Errorf("after the 400: %q, %v; want the connection closed", extra, err)
+	}
+	for range inFlight {
+		sub.expect("user:full", "1")
+	}
+}
