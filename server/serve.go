@@ -51,7 +51,8 @@ func (ls *loopState) serve(l *engine.Loop, h engine.Handle, c *connState, in []b
 			}
 			if p.HeadComplete() && !c.sentContinue && p.Request().ExpectContinue() {
 				c.sentContinue = true
-				l.Write(h, continueLine(p.Request().Minor()))
+				// Behind the answers in flight, if any: it is no answer to them.
+				ls.reply(l, h, continueLine(p.Request().Minor()))
 			}
 			return off
 		}

@@ -61,3 +61,58 @@ func TestPipelinedRefusalBehindFullQueue(t *testing.T) {
 		sub.expect("user:full", "1")
 	}
 }
+
+// TestPipelinedContinueAfterEarlierAnswers: publishes to a user on another
+// node in flight, then the head of a publish with Expect: 100-continue. The
+// interim 100 Continue comes after the earlier publishes' answers, not
+// ahead of them (a client reads it as the next answer); the body sent then
+// is published and answered 200.
+func TestPipelinedContinueAfterEarlierAnswers(t *testing.T) {
+	t.Parallel()
+	cl := startCluster(t, 2, 15*time.Second)
+	a, b := cl.nodes[0], cl.nodes[1]
+	sub := a.subscribe("user=cont")
+	b.waitDelivered("user/cont", 1, 1, ioTimeout)
+	const before = 8
+	var w strings.Builder
+	for range before {
+		w.WriteString(pubReq("/pub/user/cont", "1").raw)
+	}
+	w.WriteString("POST /pub/user/cont HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n")
+	c, err := net.DialTimeout("tcp", b.api, ioTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte(w.String())); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(ioTimeout)) // a hang guard
+	r := bufio.NewReader(c)
+	for i := 0; i <= before; i++ {
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatalf("answer %d: %v", i+1, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		want := 200
+		if i == before {
+			want = 100
+		}
+		if resp.StatusCode != want {
+			t.Fatalf("answer %d = %d; want %d x 200, then 100 Continue", i+1, resp.StatusCode, before)
+		}
+	}
+	if _, err := c.Write([]byte("2")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("the answer after the body: %v, %v; want 200", resp, err)
+	}
+	for range before {
+		sub.expect("user:cont", "1")
+	}
+	sub.expect("user:cont", "2")
+}
