@@ -35,6 +35,9 @@ func (cn *clusterNode) changeLocal(q *cluster.Query) cluster.QueryAnswer {
 	if q.Op == cluster.QueryHolds { // userpolicy.go
 		return cluster.QueryAnswer{Count: cn.holds(q.Name)}
 	}
+	if q.Op == cluster.QueryKick && q.Conn && cn.kickPending(q.Name) {
+		return cluster.QueryAnswer{Count: 1} // its loop kicks it once started (userpending.go)
+	}
 	var subs []conntable.Sub
 	if q.Conn {
 		k, node, ok := parseKeyText([]byte(q.Name))

@@ -70,6 +70,7 @@ type userCall struct {
 	atMs int64
 	adm  cluster.Admission
 	err  error
+	pk   *pendingKey // in cn.pending while it waits for its start (userpending.go)
 }
 
 // gateUser applies the policy to a subscribe about to start; true when it
@@ -127,7 +128,8 @@ func (ls *loopState) refuseUser(l *engine.Loop, h engine.Handle, sn *subscriptio
 func (cn *clusterNode) admitUser(call *userCall) {
 	ctx, cancel := context.WithTimeout(context.Background(), userPolicyTimeout)
 	defer cancel()
-	cn.pending.Store(call.key, struct{}{})
+	call.pk = &pendingKey{}
+	cn.pending.Store(call.key, call.pk)
 	defer cn.pending.Delete(call.key)
 	var live []string
 	nodes, err := cn.dir.Nodes(ctx)
@@ -244,6 +246,7 @@ func (ls *loopState) userAdmitted(l *engine.Loop, call *userCall) bool {
 			ls.presetKey = call.r
 			ls.start(l, call.from, c, &call.sub)
 			started = true
+			ls.startedPending(l, call)
 		}
 	})
 	return started
@@ -255,6 +258,9 @@ func (ls *loopState) kickLocal(keys []string) {
 		k, node, ok := parseKeyText([]byte(key))
 		if !ok || (node != nil && string(node) != ls.s.nodeID) {
 			continue
+		}
+		if ls.s.cluster.kickPending(key) {
+			continue // its loop kicks it once started (userpending.go)
 		}
 		if sub, ok := ls.s.lookupKey(k); ok {
 			ls.s.counters.userEvicted.Add(1)
