@@ -18,8 +18,8 @@ const gcLockTTL = 30 * time.Second
 // janitor removes a page of them (both nodes' heartbeats expire together when Redis stalls past
 // the TTL, and each collects the other). The janitor re-checks the heartbeat before every page,
 // which keeps that to one page, and after each page it leaves a mark (pw:n:{id}:cut) that the
-// node's next heartbeat takes (GETDEL): a node that finds it re-syncs, so no entry it holds stays
-// removed for longer than a heartbeat interval.
+// node's next heartbeat reads: a node that finds it re-syncs, and only then takes it (cutmark.go),
+// so no entry it holds stays removed for longer than a heartbeat interval.
 func (d *RedisDirectory) collect() {
 	c, err := d.client()
 	if err != nil {
@@ -87,7 +87,7 @@ func (d *RedisDirectory) collectNode(c rueidis.Client, id string) error {
 			if err := d.send(c, cmds); err != nil {
 				return err
 			}
-			if err := d.send(c, rueidis.Commands{c.B().Set().Key(keyNodeCut(p, id)).Value(d.o.Self.ID).Px(cutMarkTTL(d.o.NodeTTL)).Build()}); err != nil {
+			if err := d.send(c, rueidis.Commands{c.B().Set().Key(keyNodeCut(p, id)).Value(d.cutMarkValue()).Px(cutMarkTTL(d.o.NodeTTL)).Build()}); err != nil {
 				return err
 			}
 			if cursor = e.Cursor; cursor == 0 {
