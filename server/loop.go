@@ -40,17 +40,18 @@ type loopState struct {
 	index int
 	rng   *rand.ChaCha8 // conn keys: a CSPRNG seeded from crypto/rand
 
-	loopConns              // connection pages, parsers, memberships (loopconns.go)
-	loopStreams            // subscribers that share a connection: HTTP/2 streams (subscriber.go)
-	loopH2                 // HTTP/2 connections' codecs and scratch (h2conn.go)
-	loopTimers             // the timing wheel and the slot sweep (looptimers.go)
-	reqScratch             // the request being served: parameters, response (loopscratch.go)
-	loopFanOut             // fan-out targets and per-loop batches (loopfanout.go)
-	replayHolds            // streams held for a QoS 1 replay or re-sync (loopholds.go)
-	publishState           // the publishing request's route job and results (loopjob.go)
-	loopPipes              // answer queues of api connections with routed requests in flight (pipeline.go)
-	loopAllow              // what auth allowed each stream, for server-side subscribes (allowsets.go)
-	presetKey    [2]uint64 // the next register's key bits, chosen by the user policy (userpolicy.go); zero: none
+	loopConns                    // connection pages, parsers, memberships (loopconns.go)
+	loopStreams                  // subscribers that share a connection: HTTP/2 streams (subscriber.go)
+	loopH2                       // HTTP/2 connections' codecs and scratch (h2conn.go)
+	loopTimers                   // the timing wheel and the slot sweep (looptimers.go)
+	reqScratch                   // the request being served: parameters, response (loopscratch.go)
+	loopFanOut                   // fan-out targets and per-loop batches (loopfanout.go)
+	replayHolds                  // streams held for a QoS 1 replay or re-sync (loopholds.go)
+	publishState                 // the publishing request's route job and results (loopjob.go)
+	loopPipes                    // answer queues of api connections with routed requests in flight (pipeline.go)
+	loopAllow                    // what auth allowed each stream, for server-side subscribes (allowsets.go)
+	presetKey    [2]uint64       // the next register's key bits, chosen by the user policy (userpolicy.go); zero: none
+	handoffHeld  []engine.Handle // request connections a quiescing handoff keeps from reading (handoffhold.go)
 
 	subscribers atomic.Int64 // streams and waiting long-polls on this loop
 	messagesOut atomic.Uint64
@@ -237,6 +238,9 @@ func (s *Server) OnTick(l *engine.Loop, now time.Time) {
 	ls := s.loops[l.Index()]
 	if s.frozen(l.Index()) {
 		return // handing over: nothing may write to a detached conn (handoff.go)
+	}
+	if len(ls.handoffHeld) > 0 {
+		ls.resumeHandoffHeld(l)
 	}
 	ls.cur = l
 	ls.wheel.Advance(now, ls.fireFn)

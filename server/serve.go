@@ -18,6 +18,9 @@ func (ls *loopState) serve(l *engine.Loop, h engine.Handle, c *connState, in []b
 			// boundary; the engine carries the rest and resumes us.
 			return off
 		}
+		if ls.holdForHandoff(h) {
+			return off // carried into the handoff's record (handoffhold.go)
+		}
 		if q := ls.pipeOf(h); q != nil && q.n >= maxInFlight {
 			// A full answer queue: not even a malformed request may be
 			// parsed now, as its refusal would need a slot (pipeline.go);
