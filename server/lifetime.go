@@ -112,6 +112,11 @@ func (ls *loopState) lifeDue(l *engine.Loop, sub conntable.Sub, s *subState, con
 		at := ls.s.expTime(exp)
 		switch {
 		case !now.Before(at.Add(-visitEvery)):
+			if !life.refreshed() && ls.s.cfg.RefreshBefore > 0 {
+				// --refresh-before shorter than the visit interval: no visit
+				// fell between the two, so the frame comes with the end.
+				ls.refresh(l, sub, s, conn, now)
+			}
 			ls.s.counters.expiries.Add(1)
 			ls.endStreamWith(l, sub, s, conn, nil)
 			return true
