@@ -97,5 +97,8 @@ func (cn *clusterNode) routeTogether(lane *routeLane, jobs []*routeJob) {
 		cn.finish(job)
 	}
 	clear(items)
+	if cap(items) > maxKeptItems {
+		items = nil // a burst's run is not kept (pipekeep.go)
+	}
 	lane.items = items[:0]
 }
