@@ -64,7 +64,9 @@ func (ls *loopState) dispatch(l *engine.Loop, h engine.Handle, keepAlive httpcod
 	job.from, job.keepAlive = h, keepAlive
 	job.results = append(job.results[:0], results...)
 	c := ls.live(h)
-	if c.mode == modeRequest && keepAlive.Keep() && !ls.s.draining.Load() {
+	// Answers queued before this one: it must queue behind them, even if a
+	// drain began since serve read the request (a drain is read again here).
+	if ls.pipeOf(h) != nil || c.mode == modeRequest && keepAlive.Keep() && !ls.s.draining.Load() {
 		ls.dispatchPiped(l, h, job)
 		return
 	}

@@ -30,6 +30,12 @@ func onLoop(t *testing.T, s *Server, i int, fn func(l *engine.Loop, ls *loopStat
 // edgeConnOf finds the one edge connection of s on its loop.
 func edgeConnOf(t *testing.T, s *Server) (int, engine.Handle) {
 	t.Helper()
+	return connOf(t, s, listenerEdge)
+}
+
+// connOf finds the one connection of s's listener on its loop.
+func connOf(t *testing.T, s *Server, listener uint8) (int, engine.Handle) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		for i := range s.loops {
@@ -37,7 +43,7 @@ func edgeConnOf(t *testing.T, s *Server) (int, engine.Handle) {
 			onLoop(t, s, i, func(_ *engine.Loop, ls *loopState) {
 				for _, page := range ls.pages {
 					for j := range page {
-						if c := &page[j]; c.h != 0 && c.listener == listenerEdge {
+						if c := &page[j]; c.h != 0 && c.listener == listener {
 							found = c.h
 						}
 					}
@@ -49,7 +55,7 @@ func edgeConnOf(t *testing.T, s *Server) (int, engine.Handle) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatal("the edge connection never showed up on a loop")
+	t.Fatalf("the connection of listener %d never showed up on a loop", listener)
 	return 0, 0
 }
 
