@@ -83,6 +83,9 @@ func (d *RedisDirectory) collectNode(c rueidis.Client, id string) error {
 			cmds := make(rueidis.Commands, 0, len(e.Elements)+1)
 			for _, n := range e.Elements {
 				cmds = append(cmds, indexCmd(c, p, id, k, false, n))
+				if k == kindUser {
+					cmds = append(cmds, dropNodeConnsCmd(c, p, n, id)) // usercollect.go
+				}
 			}
 			if err := d.send(c, cmds); err != nil {
 				return err
