@@ -101,10 +101,5 @@ func (d *RedisDirectory) collectNode(c rueidis.Client, id string) error {
 	if d.alive(c, id) {
 		return nil
 	}
-	return d.send(c, rueidis.Commands{
-		c.B().Del().Key(keyNodeUsers(p, id)).Build(),
-		c.B().Del().Key(keyNodeTopics(p, id)).Build(),
-		c.B().Srem().Key(keyNodes(p)).Member(id).Build(),
-		c.B().Del().Key(keyNodeGC(p, id)).Build(),
-	})
+	return d.dropNodeSets(c, id) // gcfinal.go
 }
