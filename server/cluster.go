@@ -49,6 +49,7 @@ type clusterNode struct {
 	// registered yet, which no stale-key sweep may drop (userpolicy.go).
 	users   cluster.UserConns
 	pending sync.Map
+	leaves  userLeaves // Leaves of users' streams, in Redis (userleaves.go)
 }
 
 // forwardTimeout bounds a forward, so a peer that holds its link open but
@@ -145,6 +146,9 @@ func (cn *clusterNode) startLinks() {
 	cn.presence = admin.NewPresence(s.nodeID, s.table, cn.dir, cn.alone, lookupTimeout, s.log)
 	cn.presence.Change = cn.changeLocal // server-side subscriptions and the user policy's queries (subscriptions.go)
 	cn.users = cn.newUserConns()
+	if cn.users != nil && cn.redis != nil {
+		cn.startLeaves()
+	}
 	cn.router = route.New(route.Options[*message]{Self: s.nodeID, Dir: cn.dir, Links: cn.links,
 		Store: s.store.put, Resolver: s.resolver, FromPeer: fromPeer, LookupTimeout: lookupTimeout, ForwardTimeout: forwardTimeout, Logger: s.log})
 	if cn.ln == nil {
@@ -219,6 +223,7 @@ func (cn *clusterNode) close() {
 	cn.wg.Wait()
 	cn.links.Close()
 	cn.presence.Close()
+	cn.stopLeaves()
 	cn.dir.Close()
 	if cn.redis != nil {
 		cn.redis.Close()

@@ -304,11 +304,7 @@ func (ls *loopState) streamLeft(sub conntable.Sub, s *subState) {
 		cn.users.Leave(context.Background(), user, key)
 		return
 	}
-	cn.submit(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), userPolicyTimeout)
-		defer cancel()
-		cn.users.Leave(ctx, user, key)
-	})
+	cn.queueLeave(user, key) // never dropped for a busy router (userleaves.go)
 }
 
 // countAdopted enters in an in-memory count the streams an upgrade handed
