@@ -25,33 +25,13 @@ func TestCutMarkSurvivesLateHeartbeat(t *testing.T) {
 	if err := a.Flush(bg); err != nil {
 		t.Fatal(err)
 	}
-	// What a janitor does to a node it saw dead: a page removed, then the mark.
-	for _, cmd := range []rueidis.Completed{
-		raw.B().Srem().Key("pw:u:u7").Member("a").Build(),
-		raw.B().Set().Key("pw:n:{a}:cut").Value("b:1").Px(time.Minute).Build(),
-	} {
-		if err := raw.Do(bg, cmd).Error(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	cutByHand(t, raw, "b:1")
 	redistest.Pause(t, r.Process())
 	time.Sleep(1600 * time.Millisecond) // a's next beat is sent and times out unanswered
 	if err := r.Process().Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() string {
-		n, err := raw.Do(bg, raw.B().Sismember().Key("pw:u:u7").Member("a").Build()).AsInt64()
-		if err != nil || n != 1 {
-			return fmt.Sprintf("SISMEMBER pw:u:u7 a = %d, %v after Redis went on; want a's heartbeat to find the mark and re-add it", n, err)
-		}
-		return ""
-	})
-	eventually(t, 10*time.Second, func() string {
-		if n, _ := raw.Do(bg, raw.B().Exists().Key("pw:n:{a}:cut").Build()).AsInt64(); n != 0 {
-			return "the mark is still there after a's re-sync"
-		}
-		return ""
-	})
+	resyncedForMark(t, raw)
 }
 
 // TestCollectorWritesCutMark: a live node's janitor collecting node a (its
@@ -96,6 +76,27 @@ func TestCollectorWritesCutMark(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.Recheck()
+	resyncedForMark(t, raw)
+}
+
+// cutByHand does what a janitor does to node a it saw dead: it removes a
+// page of a's entries (user u7), then leaves its mark, valued mark.
+func cutByHand(t *testing.T, raw rueidis.Client, mark string) {
+	t.Helper()
+	for _, cmd := range []rueidis.Completed{
+		raw.B().Srem().Key("pw:u:u7").Member("a").Build(),
+		raw.B().Set().Key("pw:n:{a}:cut").Value(mark).Px(time.Minute).Build(),
+	} {
+		if err := raw.Do(bg, cmd).Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// resyncedForMark waits until node a's heartbeat found the mark, re-added
+// user u7 and took the mark.
+func resyncedForMark(t *testing.T, raw rueidis.Client) {
+	t.Helper()
 	eventually(t, 10*time.Second, func() string {
 		n, err := raw.Do(bg, raw.B().Sismember().Key("pw:u:u7").Member("a").Build()).AsInt64()
 		if err != nil || n != 1 {

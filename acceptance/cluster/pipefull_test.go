@@ -19,26 +19,8 @@ import (
 // came first.
 func TestPipelinedRefusalBehindFullQueue(t *testing.T) {
 	t.Parallel()
-	cl := startCluster(t, 2, 15*time.Second)
-	a, b := cl.nodes[0], cl.nodes[1]
-	sub := a.subscribe("user=full")
-	b.waitDelivered("user/full", 1, 1, ioTimeout)
 	const inFlight = 64
-	var w strings.Builder
-	for range inFlight {
-		w.WriteString(pubReq("/pub/user/full", "1").raw)
-	}
-	w.WriteString("POST /pub/user/full HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\n\r\n")
-	c, err := net.DialTimeout("tcp", b.api, ioTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Write([]byte(w.String())); err != nil {
-		t.Fatal(err)
-	}
-	c.SetReadDeadline(time.Now().Add(ioTimeout)) // a hang guard
-	r := bufio.NewReader(c)
+	sub, _, r := pipedToNodeB(t, "full", inFlight, "POST /pub/user/full HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\n\r\n")
 	for i := 0; i <= inFlight; i++ {
 		resp, err := http.ReadResponse(r, nil)
 		if err != nil {
@@ -69,26 +51,8 @@ func TestPipelinedRefusalBehindFullQueue(t *testing.T) {
 // is published and answered 200.
 func TestPipelinedContinueAfterEarlierAnswers(t *testing.T) {
 	t.Parallel()
-	cl := startCluster(t, 2, 15*time.Second)
-	a, b := cl.nodes[0], cl.nodes[1]
-	sub := a.subscribe("user=cont")
-	b.waitDelivered("user/cont", 1, 1, ioTimeout)
 	const before = 8
-	var w strings.Builder
-	for range before {
-		w.WriteString(pubReq("/pub/user/cont", "1").raw)
-	}
-	w.WriteString("POST /pub/user/cont HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n")
-	c, err := net.DialTimeout("tcp", b.api, ioTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Write([]byte(w.String())); err != nil {
-		t.Fatal(err)
-	}
-	c.SetReadDeadline(time.Now().Add(ioTimeout)) // a hang guard
-	r := bufio.NewReader(c)
+	sub, c, r := pipedToNodeB(t, "cont", before, "POST /pub/user/cont HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n")
 	for i := 0; i <= before; i++ {
 		resp, err := http.ReadResponse(r, nil)
 		if err != nil {
@@ -115,4 +79,31 @@ func TestPipelinedContinueAfterEarlierAnswers(t *testing.T) {
 		sub.expect("user:cont", "1")
 	}
 	sub.expect("user:cont", "2")
+}
+
+// pipedToNodeB starts nodes a and b, a stream of user on a, and writes, in
+// one write on a connection to b's api, n publishes to user then last. It
+// returns the stream, the connection (closed when the test ends) and its
+// reader, under a hang guard.
+func pipedToNodeB(t *testing.T, user string, n int, last string) (*stream, net.Conn, *bufio.Reader) {
+	t.Helper()
+	cl := startCluster(t, 2, 15*time.Second)
+	a, b := cl.nodes[0], cl.nodes[1]
+	sub := a.subscribe("user=" + user)
+	b.waitDelivered("user/"+user, 1, 1, ioTimeout)
+	var w strings.Builder
+	for range n {
+		w.WriteString(pubReq("/pub/user/"+user, "1").raw)
+	}
+	w.WriteString(last)
+	c, err := net.DialTimeout("tcp", b.api, ioTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.Write([]byte(w.String())); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(ioTimeout)) // a hang guard
+	return sub, c, bufio.NewReader(c)
 }
