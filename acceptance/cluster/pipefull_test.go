@@ -21,21 +21,7 @@ func TestPipelinedRefusalBehindFullQueue(t *testing.T) {
 	t.Parallel()
 	const inFlight = 64
 	sub, _, r := pipedToNodeB(t, "full", inFlight, "POST /pub/user/full HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\n\r\n")
-	for i := 0; i <= inFlight; i++ {
-		resp, err := http.ReadResponse(r, nil)
-		if err != nil {
-			t.Fatalf("answer %d: %v; want %d x 200 then 400", i+1, err, inFlight)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		want := 200
-		if i == inFlight {
-			want = 400
-		}
-		if resp.StatusCode != want {
-			t.Fatalf("answer %d = %d; want %d x 200 then 400", i+1, resp.StatusCode, inFlight)
-		}
-	}
+	expectStatuses(t, r, inFlight, 400)
 	if extra, err := r.ReadByte(); err != io.EOF {
 		t.Errorf("after the 400: %q, %v; want the connection closed", extra, err)
 	}
@@ -53,21 +39,7 @@ func TestPipelinedContinueAfterEarlierAnswers(t *testing.T) {
 	t.Parallel()
 	const before = 8
 	sub, c, r := pipedToNodeB(t, "cont", before, "POST /pub/user/cont HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n")
-	for i := 0; i <= before; i++ {
-		resp, err := http.ReadResponse(r, nil)
-		if err != nil {
-			t.Fatalf("answer %d: %v", i+1, err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		want := 200
-		if i == before {
-			want = 100
-		}
-		if resp.StatusCode != want {
-			t.Fatalf("answer %d = %d; want %d x 200, then 100 Continue", i+1, resp.StatusCode, before)
-		}
-	}
+	expectStatuses(t, r, before, 100)
 	if _, err := c.Write([]byte("2")); err != nil {
 		t.Fatal(err)
 	}
@@ -106,4 +78,24 @@ func pipedToNodeB(t *testing.T, user string, n int, last string) (*stream, net.C
 	}
 	c.SetReadDeadline(time.Now().Add(ioTimeout)) // a hang guard
 	return sub, c, bufio.NewReader(c)
+}
+
+// expectStatuses reads n answers 200, then one answer last.
+func expectStatuses(t *testing.T, r *bufio.Reader, n, last int) {
+	t.Helper()
+	for i := 0; i <= n; i++ {
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatalf("answer %d: %v; want %d x 200 then %d", i+1, err, n, last)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		want := 200
+		if i == n {
+			want = last
+		}
+		if resp.StatusCode != want {
+			t.Fatalf("answer %d = %d; want %d x 200 then %d", i+1, resp.StatusCode, n, last)
+		}
+	}
 }
