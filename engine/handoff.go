@@ -24,6 +24,9 @@ const (
 	flagDetached = flagBurst << 1
 	// flagExported: Export handed the conn's output away; a write after it would be lost.
 	flagExported = flagBurst << 2
+	// flagParked: detached and still in the loop's epoll set (park.go). A distinct high bit,
+	// clear of the bits right after flagBurst that other per-conn states take.
+	flagParked = flagBurst << 8
 )
 
 var (
@@ -35,9 +38,10 @@ var (
 	ErrSlotTaken = errors.New("engine: handle's slot is not free")
 )
 
-// Detach stops polling h: its input stays in the kernel, output queued for it is kept and not
-// written, and the socket is neither read, written nor shut down until Reattach. The
-// descriptor is returned for passing to another process. A conn closing or past
+// Detach stops serving h: its input stays in the kernel, output queued for it is kept and not
+// written, and the socket is neither read, written nor shut down until Reattach. It stays in
+// the epoll set until an event for it comes (park.go). The descriptor is returned for passing
+// to another process. A conn closing or past
 // WriteBufferLimit, or a TLS conn in its handshake or after its close_notify, cannot be
 // detached (ErrNotMovable).
 func (l *Loop) Detach(h Handle) (fd int, err error) {
@@ -52,10 +56,7 @@ func (l *Loop) Detach(h Handle) (fd int, err error) {
 	case c.tls != 0 && (!l.tls.at(c.tls).c.Established() || l.tls.at(c.tls).closed):
 		return -1, ErrNotMovable
 	}
-	if err := l.p.del(int(c.fd)); err != nil {
-		return -1, err
-	}
-	c.flags = c.flags&^(flagRegIn|flagRegHup|flagRegOut) | flagDetached
+	c.flags |= flagDetached | flagParked
 	return int(c.fd), nil
 }
 
@@ -129,11 +130,13 @@ func (l *Loop) Reattach(h Handle) error {
 	if c == nil || c.flags&flagDetached == 0 {
 		return nil
 	}
-	if err := l.p.add(int(c.fd), 0, i, int32(c.gen)); err != nil {
-		l.closeConn(i, err)
-		return err
+	if c.flags&flagParked == 0 { // unparked: out of the epoll set
+		if err := l.p.add(int(c.fd), 0, i, int32(c.gen)); err != nil {
+			l.closeConn(i, err)
+			return err
+		}
 	}
-	c.flags &^= flagDetached | flagExported
+	c.flags &^= flagDetached | flagExported | flagParked
 	l.markDirty(c, i)
 	if c.in != 0 {
 		l.queueResume(c, i) // the carry may hold a whole request

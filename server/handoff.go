@@ -398,8 +398,14 @@ func (s *Server) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, er
 	// (503 at the node that took them) until this process serves the connections.
 	s.up.refuse.Store(true)
 	// No collection while the old process waits: the heap grows from nothing with every
-	// record, which would otherwise trigger a collection every few MB.
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	// record, which would otherwise trigger a collection every few MB (collectLater).
+	gcPercent := debug.SetGCPercent(-1)
+	served := false
+	defer func() {
+		if !served {
+			debug.SetGCPercent(gcPercent)
+		}
+	}()
 	if err := handoff.Started(c, deadline); err != nil {
 		return handoff.Meta{}, err
 	}
@@ -427,7 +433,8 @@ func (s *Server) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, er
 	s.up.refuse.Store(false)
 	conns := a.conns
 	t.Stored, t.Sent = nil, nil
-	debug.FreeOSMemory() // the records' copies are garbage: start as lean as a fresh process
+	served = true
+	collectLater(gcPercent) // handoffstream.go
 	go s.sweep()
 	s.log.Info("pushwire took over", "node", s.nodeID, "from_version", t.Version, "version", Version(),
 		"connections", conns, "edge", addrString(s.edgeAddr), "api", addrString(s.apiAddr))
