@@ -217,6 +217,7 @@ func (e *Engine) adoptListener(fd, listener int, srv *tlslayer.Server) (net.Addr
 
 // AdoptConn takes a connection handed over by another process, before Start, into the loop,
 // slot and generation h names, so that h (and whatever was built on it) names it here too.
+// Calls for different loops may run at once; calls for one loop, and Start, must not overlap.
 // pending is output queued for it and not yet written (sent first, in order); carry is input
 // read and not yet consumed (presented to OnData when the loops start). OnOpen is not called:
 // the caller sets up its own state for h. The engine owns fd from here, even on an error.
@@ -236,9 +237,12 @@ func (e *Engine) AdoptTLSConn(h Handle, fd int, srv *tlslayer.Server, state, pen
 }
 
 func (e *Engine) adoptConn(h Handle, fd int, srv *tlslayer.Server, state, pending, carry []byte) error {
+	// Only the check is under e.mu: adopting touches nothing but loop h.Loop(), so conns of
+	// different loops may be adopted at once (one goroutine per loop, none during Start).
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.state != stateNew {
+	started := e.state != stateNew
+	e.mu.Unlock()
+	if started {
 		unix.Close(fd)
 		return ErrStarted
 	}

@@ -63,8 +63,10 @@ type upgradeState struct {
 	takes  atomic.Int64
 	linkLn net.Listener // the link listener handed over (new process), taken by listenLink
 	// names are the users and topics the adopted conns made this node hold, entered in the
-	// directory before it starts (mirrorAdopted).
-	names []adoptedName
+	// directory before it starts (mirrorAdopted); namesMu guards them while the loops'
+	// conns are adopted at once (handoffstream.go).
+	names   []adoptedName
+	namesMu sync.Mutex
 }
 
 type adoptedName struct {
@@ -409,13 +411,19 @@ func (s *Server) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, er
 	if err := handoff.Started(c, deadline); err != nil {
 		return handoff.Meta{}, err
 	}
-	a := &streamAdopter{s: s, now: time.Now()} // handoffstream.go: each conn as it arrives
+	a := s.newStreamAdopter() // handoffstream.go: each conn as it arrives, a goroutine a loop
 	t, err := handoff.ReceiveStream(c, deadline, a)
+	if werr := a.wait(); werr != nil {
+		err = werr // the cause; the receiver's error then only says it stopped
+	}
 	if err != nil {
+		if t != nil {
+			t.Close()
+		}
 		handoff.Abort(c, err.Error())
 		return handoff.Meta{}, err
 	}
-	if err := s.adopt(t, a.now); err != nil {
+	if err := s.adopt(t, a.now()); err != nil {
 		t.Close()
 		handoff.Abort(c, err.Error())
 		return t.Meta, err
@@ -586,7 +594,10 @@ func (ls *loopState) adoptJoin(c *connState, g conntable.Group, name []byte) {
 	m, first := ls.s.table.JoinFirst(g, name, conntable.ConnSub(conntable.Handle(c.h)))
 	ls.addMember(&c.subState, m)
 	if first {
-		ls.s.up.names = append(ls.s.up.names, adoptedName{g: g, name: string(name)})
+		up := &ls.s.up
+		up.namesMu.Lock()
+		up.names = append(up.names, adoptedName{g: g, name: string(name)})
+		up.namesMu.Unlock()
 	}
 }
 

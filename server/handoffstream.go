@@ -1,11 +1,15 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
+	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/handoff"
+	"golang.org/x/sys/unix"
 )
 
 // A handoff streamed (handoff/stream.go): the old process's loops export and send their
@@ -84,21 +88,150 @@ func (s *Server) streamOut(snd *handoff.Sender) error {
 	return nil
 }
 
-// streamAdopter is the new process's side: each connection is adopted as it arrives.
+// streamAdopter is the new process's side: the receiver copies each connection's record into
+// a chunk for its loop, and a goroutine per loop adopts the chunks (the engine's and the
+// table's work for one conn is an epoll_ctl and a few locked inserts: two loops' adopters
+// use both cores while the old process exports).
 type streamAdopter struct {
-	s     *Server
-	now   time.Time
-	conns int
+	s      *Server
+	at     time.Time
+	loops  []loopAdopter
+	failed atomic.Bool // an adopter failed: the receiver stops
+	conns  int
 }
+
+// adoptChunkLen is how many conns a chunk carries to its loop's adopter.
+const adoptChunkLen = 64
+
+// adoptChunk is a run of conn records for one loop, their bytes copied into buf.
+type adoptChunk struct {
+	conns []handoff.Conn
+	fds   []int
+	nth   []int // each conn's place in the handoff, for errors
+	buf   []byte
+}
+
+// loopAdopter adopts one loop's conns. Chunks circulate: the receiver fills cur, sends it
+// on work, and takes an emptied one from free (so at most a few are in flight).
+type loopAdopter struct {
+	cur  *adoptChunk
+	work chan *adoptChunk
+	free chan *adoptChunk
+	done chan struct{}
+	err  error // the first adoption error; read after done
+}
+
+func (s *Server) newStreamAdopter() *streamAdopter {
+	a := &streamAdopter{s: s, at: time.Now(), loops: make([]loopAdopter, len(s.loops))}
+	for i := range a.loops {
+		la := &a.loops[i]
+		la.cur = &adoptChunk{}
+		la.work, la.free, la.done = make(chan *adoptChunk, 2), make(chan *adoptChunk, 3), make(chan struct{})
+		for range 2 {
+			la.free <- &adoptChunk{}
+		}
+		go a.run(la)
+	}
+	return a
+}
+
+func (a *streamAdopter) now() time.Time { return a.at }
 
 func (a *streamAdopter) Hello(m *handoff.Meta) error { return a.s.adoptMeta(m) }
 
+// Conn copies c (its slices are the receiver's views) into its loop's chunk.
 func (a *streamAdopter) Conn(c *handoff.Conn, fd int) error {
-	if err := a.s.adoptHanded(c, fd, a.now); err != nil {
-		return fmt.Errorf("connection %d: %w", a.conns, err)
+	li := engine.Handle(c.Handle).Loop()
+	if li >= len(a.loops) {
+		unix.Close(fd)
+		return fmt.Errorf("a connection of loop %d; this process has %d loops", li, len(a.loops))
 	}
+	if a.failed.Load() {
+		unix.Close(fd)
+		return errors.New("adopting connections failed") // wait reports why
+	}
+	la := &a.loops[li]
+	ch := la.cur
+	r := handoff.Conn{}
+	if n := len(ch.conns); n < cap(ch.conns) {
+		r.Topics = ch.conns[:n+1][n].Topics[:0] // the slot's earlier capacity
+	}
+	ch.buf = copyConn(&r, c, ch.buf)
+	ch.conns = append(ch.conns, r)
+	ch.fds = append(ch.fds, fd)
+	ch.nth = append(ch.nth, a.conns)
 	a.conns++
+	if len(ch.conns) == adoptChunkLen {
+		la.work <- ch
+		la.cur = <-la.free
+	}
 	return nil
+}
+
+// copyConn sets dst to src with src's bytes appended to buf, and returns buf. A slice
+// taken before buf grows still holds its bytes (the old array stays while referenced).
+func copyConn(dst, src *handoff.Conn, buf []byte) []byte {
+	topics := dst.Topics
+	*dst = *src
+	buf, dst.User = appendView(buf, src.User)
+	buf, dst.State = appendView(buf, src.State)
+	buf, dst.Pending = appendView(buf, src.Pending)
+	buf, dst.Carry = appendView(buf, src.Carry)
+	dst.Topics = topics
+	for _, t := range src.Topics {
+		var v []byte
+		buf, v = appendView(buf, t)
+		dst.Topics = append(dst.Topics, v)
+	}
+	return buf
+}
+
+// appendView appends b to buf and returns buf and the appended bytes (nil for nil).
+func appendView(buf, b []byte) ([]byte, []byte) {
+	if b == nil {
+		return buf, nil
+	}
+	start := len(buf)
+	buf = append(buf, b...)
+	return buf, buf[start:len(buf):len(buf)]
+}
+
+// run adopts la's chunks until work closes; after an error it closes the descriptors it is
+// given instead.
+func (a *streamAdopter) run(la *loopAdopter) {
+	defer close(la.done)
+	for ch := range la.work {
+		for i := range ch.conns {
+			if la.err != nil {
+				unix.Close(ch.fds[i])
+				continue
+			}
+			if err := a.s.adoptHanded(&ch.conns[i], ch.fds[i], a.at); err != nil {
+				la.err = fmt.Errorf("connection %d: %w", ch.nth[i], err)
+				a.failed.Store(true)
+			}
+		}
+		clear(ch.buf) // a TLS conn's keys: the engine holds the only copy now
+		ch.buf, ch.conns, ch.fds, ch.nth = ch.buf[:0], ch.conns[:0], ch.fds[:0], ch.nth[:0]
+		la.free <- ch
+	}
+}
+
+// wait hands every adopter its last chunk and waits for them; it returns the first error.
+func (a *streamAdopter) wait() error {
+	var err error
+	for i := range a.loops {
+		la := &a.loops[i]
+		if len(la.cur.conns) > 0 {
+			la.work <- la.cur
+		}
+		close(la.work)
+		<-la.done
+		if la.err != nil && err == nil {
+			err = la.err
+		}
+	}
+	return err
 }
 
 // collectAfter is how long the new process serves before it collects the handoff's garbage.
