@@ -65,8 +65,9 @@ type upgradeState struct {
 	// names are the users and topics the adopted conns made this node hold, entered in the
 	// directory before it starts (mirrorAdopted); namesMu guards them while the loops'
 	// conns are adopted at once (handoffstream.go).
-	names   []adoptedName
-	namesMu sync.Mutex
+	names     []adoptedName
+	namesMu   sync.Mutex
+	onAdopted func(conns int) // OnAdopted (handoffstream.go)
 }
 
 type adoptedName struct {

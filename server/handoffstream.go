@@ -96,8 +96,9 @@ type streamAdopter struct {
 	s      *Server
 	at     time.Time
 	loops  []loopAdopter
-	failed atomic.Bool // an adopter failed: the receiver stops
-	conns  int
+	failed  atomic.Bool // an adopter failed: the receiver stops
+	conns   int
+	adopted atomic.Int64 // conns adopted so far, for Server.OnAdopted
 }
 
 // adoptChunkLen is how many conns a chunk carries to its loop's adopter.
@@ -209,6 +210,8 @@ func (a *streamAdopter) run(la *loopAdopter) {
 			if err := a.s.adoptHanded(&ch.conns[i], ch.fds[i], a.at); err != nil {
 				la.err = fmt.Errorf("connection %d: %w", ch.nth[i], err)
 				a.failed.Store(true)
+			} else if fn := a.s.up.onAdopted; fn != nil {
+				fn(int(a.adopted.Add(1)))
 			}
 		}
 		clear(ch.buf) // a TLS conn's keys: the engine holds the only copy now
@@ -248,3 +251,9 @@ func collectLater(gcPercent int) {
 		debug.FreeOSMemory()
 	})
 }
+
+// OnAdopted has fn called, on the goroutine that adopted it, with the count of connections a
+// takeover (TakeOver) has adopted so far, after each; set before TakeOver. The crash-test
+// build of cmd/pushwire exits from it, to show the old process resumes a handoff the new one
+// died in the middle of.
+func (s *Server) OnAdopted(fn func(conns int)) { s.up.onAdopted = fn }
