@@ -93,9 +93,9 @@ func (s *Server) streamOut(snd *handoff.Sender) error {
 // table's work for one conn is an epoll_ctl and a few locked inserts: two loops' adopters
 // use both cores while the old process exports).
 type streamAdopter struct {
-	s      *Server
-	at     time.Time
-	loops  []loopAdopter
+	s       *Server
+	at      time.Time
+	loops   []loopAdopter
 	failed  atomic.Bool // an adopter failed: the receiver stops
 	conns   int
 	adopted atomic.Int64 // conns adopted so far, for Server.OnAdopted
