@@ -1,12 +1,15 @@
-// Package edge is what a request handler outside the glue may ask of the
-// event loop that read its request: the loop's writes and the request's
-// answer, by handle. The glue (server/) owns the loops, the connections and
-// their state; it implements Answers once per loop (server/loopanswers.go)
-// and hands it to the handlers of other packages (admin/ops.go), so they
-// never see a connection's state, a loop's fields or another handler.
+// package edge is the event loops' core: per loop (Loop) the connection
+// pages and their parsers, the subscriber records (a connection's own, and
+// HTTP/2 streams'), the timing wheel and the slot sweep, the request
+// scratch, the fan-out batches and the QoS 1 replay holds; writing a frame
+// to a subscriber, deliver and deliverAll, drain, the connection limits, and
+// the engine.Handler (Node) that reads requests and runs task ops.
 //
-// It is a per-request interface, never stored per connection: a delivery
-// (a frame to a subscriber) stays on the glue's concrete types.
+// What a request or a task op means is the handlers' (server/ and the
+// packages it assembles): they fill one Glue table per node at assembly,
+// which the core calls through; a delivery to an HTTP/1.x subscriber calls
+// none of it. Answers (this file) is what a handler that never sees a Loop
+// (admin/ops.go) may ask of the loop that read its request.
 package edge
 
 import (

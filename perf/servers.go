@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pushwire/pushwire/internal/freeport"
 )
 
 // Server is a server process pushbench started (suite, tests).
@@ -47,14 +49,14 @@ func WaitDial(addr string, within time.Duration) error {
 	}
 }
 
-// FreePort returns a loopback port nobody listens on right now.
+// FreePort returns a loopback port held by this process until it exits
+// (internal/freeport says why not port 0).
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := freeport.Take(1)
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports[0], nil
 }
 
 func pinned(cpus, bin string, args ...string) *exec.Cmd {

@@ -5,18 +5,20 @@ import (
 	"crypto/subtle"
 
 	"github.com/pushwire/pushwire/admin"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/mesh"
 )
 
 // serveAPI answers one request on the api listener: publish (SPEC §4) and
 // admin (SPEC §9; the operations endpoints and presence are admin's, given
 // the loop's edge.Answers).
-func (ls *loopState) serveAPI(l *engine.Loop, h engine.Handle, c *connState, req *httpcodec.Request) {
+func (ls *loopState) serveAPI(l *engine.Loop, h engine.Handle, c *edge.ConnState, req *httpcodec.Request) {
 	path, method := req.Path(), string(req.Method())
 	probe := string(path) == "/healthz" || string(path) == "/readyz" // load balancers carry no token (SPEC §9)
-	if ls.s.cfg.APIToken != "" && !probe && !ls.s.authorized(req.Header("Authorization")) {
-		ls.answerError(l, h, req, 401, "the api needs Authorization: Bearer <--api-token>")
+	if ls.s.Cfg.APIToken != "" && !probe && !ls.s.authorized(req.Header("Authorization")) {
+		ls.AnswerError(l, h, req, 401, "the api needs Authorization: Bearer <--api-token>")
 		ls.publishServed(l, h, path)
 		return
 	}
@@ -24,40 +26,40 @@ func (ls *loopState) serveAPI(l *engine.Loop, h engine.Handle, c *connState, req
 	case bytes.HasPrefix(path, []byte("/pub")):
 		defer ls.publishServed(l, h, path)
 		if method != "POST" {
-			ls.answerNotAllowed(l, h, req, allowPub, "use POST to publish")
+			ls.AnswerNotAllowed(l, h, req, edge.AllowPub, "use POST to publish")
 			return
 		}
-		if !ls.s.rates.allow(ls.peers[h], l.Now()) {
-			ls.answerError(l, h, req, 429, "publish rate over --publish-rate for this client")
+		if !ls.s.Rates.Allow(ls.Peers[h], l.Now()) {
+			ls.AnswerError(l, h, req, 429, "publish rate over --publish-rate for this client")
 			return
 		}
 		if string(path) == "/pub" {
-			ls.publishBatch(l, h, req)
+			ls.PublishBatch(l, h, req)
 			return
 		}
-		ls.publishOne(l, h, req)
+		ls.PublishOne(l, h, req)
 	case bytes.HasPrefix(path, []byte("/debug/pprof")):
 		admin.ServePprof(ls.answers(l), h, req)
 	case bytes.HasPrefix(path, []byte("/conn/")):
-		ls.connAdmin(l, h, c, req, path[len("/conn/"):])
+		ls.ConnAdmin(l, h, c, req, path[len("/conn/"):])
 	case bytes.HasPrefix(path, []byte("/subscriptions/")):
 		if method != "POST" && method != "DELETE" {
-			ls.answerNotAllowed(l, h, req, allowSubscriptions, "use POST to add topics, DELETE to remove them")
+			ls.AnswerNotAllowed(l, h, req, mesh.AllowSubscriptions, "use POST to add topics, DELETE to remove them")
 			return
 		}
-		ls.s.cluster.presence.ServeSubscriptions(ls.answers(l), h, req, path) // admin/subscriptions.go
+		ls.s.Cluster.Presence.ServeSubscriptions(ls.answers(l), h, req, path) // admin/subscriptions.go
 	case method != "GET" && method != "HEAD":
-		ls.answerNotAllowed(l, h, req, allowAdmin, "admin endpoints answer GET")
+		ls.AnswerNotAllowed(l, h, req, edge.AllowAdmin, "admin endpoints answer GET")
 	case admin.ServeOps(ls.answers(l), opsNode{ls.s}, h, req, path): // healthz, readyz, stats, metrics
 	case bytes.HasPrefix(path, []byte("/presence/")) || string(path) == "/topics":
-		ls.s.cluster.presence.Serve(ls.answers(l), h, req, path)
+		ls.s.Cluster.Presence.Serve(ls.answers(l), h, req, path)
 	default:
-		ls.answerError(l, h, req, 404, "no such endpoint on the api listener")
+		ls.AnswerError(l, h, req, 404, "no such endpoint on the api listener")
 	}
 }
 
 // authorized checks "Bearer <token>" in constant time.
 func (s *Server) authorized(header []byte) bool {
 	token, ok := bytes.CutPrefix(header, []byte("Bearer "))
-	return ok && subtle.ConstantTimeCompare(token, []byte(s.cfg.APIToken)) == 1
+	return ok && subtle.ConstantTimeCompare(token, []byte(s.Cfg.APIToken)) == 1
 }

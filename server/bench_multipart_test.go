@@ -16,7 +16,7 @@ func BenchmarkPushMultipartFanout(b *testing.B) {
 	})
 	b.Run("delimiter", func(b *testing.B) {
 		benchTopicFanout(b, query, func(s *Server) string {
-			return `{"protocol":2,"text":"\r\n--` + string(s.boundary) + `\r\nPush-Id: 666\r\n\r\nforged"}`
+			return `{"protocol":2,"text":"\r\n--` + string(s.Boundary) + `\r\nPush-Id: 666\r\n\r\nforged"}`
 		})
 	})
 }

@@ -44,9 +44,9 @@ type subscriber struct {
 	messages atomic.Int64
 }
 
-// subscribe opens n streams with the given query and waits for each to be
+// openStreams opens n streams with the given query and waits for each to be
 // registered; a goroutine per stream then counts message frames.
-func subscribe(tb testing.TB, s *Server, n int, query func(i int) string) []*subscriber {
+func openStreams(tb testing.TB, s *Server, n int, query func(i int) string) []*subscriber {
 	tb.Helper()
 	subs := make([]*subscriber, n)
 	for i := range subs {
@@ -161,7 +161,7 @@ func totalMessages(subs []*subscriber) int64 {
 // clients included, which allocate nothing once running.
 func BenchmarkPushUnicast(b *testing.B) {
 	s := testNode(b, nil)
-	subs := subscribe(b, s, 1000, func(i int) string { return fmt.Sprintf("user=u%d", i) })
+	subs := openStreams(b, s, 1000, func(i int) string { return fmt.Sprintf("user=u%d", i) })
 	reqs := make([][]byte, len(subs))
 	for i, sub := range subs {
 		reqs[i] = publishRequest("/pub/conn/"+sub.key, `{"n":12345678,"text":"a 64-byte push payload for the benchmark...."}`)
@@ -175,7 +175,7 @@ func BenchmarkPushUnicast(b *testing.B) {
 // acks here), so messages are not recycled: allocs/op is not 0 on this path.
 func BenchmarkPushQoS1User(b *testing.B) {
 	s := testNode(b, func(cfg *Config) { cfg.StoreMessages, cfg.StoreBytes = 1<<20, 1<<30 })
-	subs := subscribe(b, s, 1000, func(i int) string { return fmt.Sprintf("user=u%d", i) })
+	subs := openStreams(b, s, 1000, func(i int) string { return fmt.Sprintf("user=u%d", i) })
 	reqs := make([][]byte, len(subs))
 	body := `{"n":12345678,"text":"a 64-byte push payload for the benchmark...."}`
 	for i := range subs {
@@ -238,7 +238,7 @@ func BenchmarkPushTopicFanout(b *testing.B) {
 func benchTopicFanout(b *testing.B, query string, body func(*Server) string) {
 	const fanout = 1000
 	s := testNode(b, nil)
-	subs := subscribe(b, s, fanout, func(int) string { return query })
+	subs := openStreams(b, s, fanout, func(int) string { return query })
 	req := publishRequest("/pub/topic/news", body(s))
 	p := newPublisher(b, s)
 	publishes := func(n int) {
@@ -256,7 +256,7 @@ func benchTopicFanout(b *testing.B, query string, body func(*Server) string) {
 			}
 		}
 		waitFor(b, "fan-out", func() bool { return totalMessages(subs) >= want })
-		if sc := s.eng.Stats().SlowConsumers; sc != 0 {
+		if sc := s.Eng.Stats().SlowConsumers; sc != 0 {
 			b.Fatalf("%d subscribers cut as slow consumers", sc)
 		}
 	}
@@ -274,7 +274,7 @@ func benchTopicFanout(b *testing.B, query string, body func(*Server) string) {
 func BenchmarkPushBatch(b *testing.B) {
 	const perPost = 100
 	s := testNode(b, nil)
-	subs := subscribe(b, s, 1000, func(i int) string { return fmt.Sprintf("user=u%d", i) })
+	subs := openStreams(b, s, 1000, func(i int) string { return fmt.Sprintf("user=u%d", i) })
 	var bodies [][]byte
 	for i := 0; i < len(subs); i += perPost {
 		var body []byte

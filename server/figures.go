@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/admin"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
-	"github.com/pushwire/pushwire/publish"
 )
 
 // The loop's side of /stats and /metrics: the counters the glue keeps, the
@@ -18,63 +18,51 @@ import (
 
 // counters are the node-wide totals /stats and /metrics report.
 type counters struct {
-	messagesIn atomic.Uint64
-	subscribes atomic.Uint64
-	polls      atomic.Uint64
-	acks       atomic.Uint64
-	duplicates atomic.Uint64 // publishes answered "duplicate": their idempotency key was seen
 
 	// HTTP/2 (h2conn.go)
 	h2Conns       atomic.Int64  // HTTP/2 connections open
 	h2SlowStreams atomic.Uint64 // streams reset as slow consumers
 
-	// --max-conns-per-user (userpolicy.go)
-	userRefused atomic.Uint64 // streams refused 409 (refuse)
-	userEvicted atomic.Uint64 // this node's streams kicked for a newer one of their user (oldest-out)
-	// Stream lifetime (lifetime.go)
-	ageCloses atomic.Uint64 // streams ended by --max-conn-age
-	refreshes atomic.Uint64 // refresh frames sent (auth expiring)
-	expiries  atomic.Uint64 // streams ended as their auth expired
 }
 
 // snapshot reads every figure once, for /stats and /metrics (admin/stats.go).
 func (s *Server) snapshot() admin.Snapshot {
 	var sn admin.Snapshot
-	sn.Users, sn.Topics = s.table.Counts()
+	sn.Users, sn.Topics = s.Table.Counts()
 	for _, ls := range s.loops {
-		sn.Connections += int(ls.subscribers.Load())
+		sn.Connections += int(ls.Subscribers.Load())
 	}
-	sn.EdgeConns = s.edgeConns.Load()
-	sn.MessagesIn = s.counters.messagesIn.Load()
-	sn.Subscribes = s.counters.subscribes.Load()
-	sn.Polls = s.counters.polls.Load()
-	sn.Acks = s.counters.acks.Load()
-	sn.Duplicates = s.counters.duplicates.Load()
-	sn.PeersGone = s.cluster.links.Stats().Gone
-	if s.idemMem != nil {
-		sn.IdemEvicted = s.idemMem.Evicted()
+	sn.EdgeConns = s.EdgeConns.Load()
+	sn.MessagesIn = s.MessagesIn.Load()
+	sn.Subscribes = s.Subscribes.Load()
+	sn.Polls = s.Polls.Load()
+	sn.Acks = s.Acks.Load()
+	sn.Duplicates = s.Duplicates.Load()
+	sn.PeersGone = s.Cluster.Links.Stats().Gone
+	if s.IdemMem != nil {
+		sn.IdemEvicted = s.IdemMem.Evicted()
 	}
 	for _, ls := range s.loops {
-		sn.MessagesOut += ls.messagesOut.Load()
-		sn.Drops += ls.drops.Load()
+		sn.MessagesOut += ls.MessagesOut.Load()
+		sn.Drops += ls.Drops.Load()
 	}
-	es := s.eng.Stats()
+	es := s.Eng.Stats()
 	sn.SlowConsumers = uint64(es.SlowConsumers)
 	sn.TLSHandshakes, sn.TLSFailures = es.TLSHandshakes, es.TLSHandshakeErrors
-	sn.StoredUsers, sn.StoredBytes = s.store.counts()
+	sn.StoredUsers, sn.StoredBytes = s.Store.Counts()
 	sn.Goroutines = runtime.NumGoroutine()
-	sn.Uptime = time.Since(s.started)
-	sn.Draining = s.draining.Load()
+	sn.Uptime = time.Since(s.Started)
+	sn.Draining = s.Draining.Load()
 	sn.H2Conns, sn.H2SlowStreams = s.counters.h2Conns.Load(), s.counters.h2SlowStreams.Load()
-	sn.UserConnsRefused, sn.UserConnsKicked = s.counters.userRefused.Load(), s.counters.userEvicted.Load()
-	sn.AgeCloses, sn.Refreshes, sn.Expiries = s.counters.ageCloses.Load(), s.counters.refreshes.Load(), s.counters.expiries.Load()
-	sn.Forwards, sn.Received = s.cluster.forwards.Load(), s.cluster.received.Load()
-	sn.Dir = s.cluster.dir.Stats()
-	if s.auth != nil {
-		sn.AuthDenied, sn.AuthFailed = s.auth.denied.Load(), s.auth.failed.Load()
+	sn.UserConnsRefused, sn.UserConnsKicked = s.UserRefused.Load(), s.UserEvicted.Load()
+	sn.AgeCloses, sn.Refreshes, sn.Expiries = s.AgeCloses.Load(), s.Refreshes.Load(), s.Expiries.Load()
+	sn.Forwards, sn.Received = s.Forwards.Load(), s.Cluster.Received.Load()
+	sn.Dir = s.Cluster.Dir.Stats()
+	if s.Auth != nil {
+		sn.AuthDenied, sn.AuthFailed = s.Auth.Denied.Load(), s.Auth.Failed.Load()
 	}
-	if s.hooks != nil {
-		sn.Hook = s.hooks.Stats()
+	if s.Hooks != nil {
+		sn.Hook = s.Hooks.Stats()
 	}
 	sn.Loops, sn.Capacity = len(s.loops), int(s.capacity)
 	sn.Version = Version()
@@ -86,21 +74,14 @@ func (s *Server) snapshot() admin.Snapshot {
 // appendStats appends the /stats JSON object (SPEC §9).
 func (s *Server) appendStats(dst []byte) []byte {
 	sn := s.snapshot()
-	return admin.AppendStats(dst, s.nodeID, &sn)
+	return admin.AppendStats(dst, s.ID, &sn)
 }
 
-// countResults counts the lines of a batch, or a routed publish's answer.
-func (s *Server) countResults(results []publish.Result) {
-	for i := range results {
-		s.metrics.CountStatus(results[i].Status)
-	}
-}
-
-// observeDelay records m's delivery delay on this loop, once per message:
+// recordDelay records m's delivery delay on this loop, once per message:
 // the first subscriber it is written to here stands for the rest, which
 // follow in the same loop iteration and are flushed with it.
-func (ls *loopState) observeDelay(m *message) {
-	ls.s.metrics.ObserveDelay(ls.index, m.Seq, m.born)
+func (ls *loopState) recordDelay(m *edge.Message) {
+	ls.s.Metrics.ObserveDelay(ls.Index, m.Seq, m.Born)
 }
 
 // publishServed runs after serveAPI handled a request for path: for a
@@ -111,17 +92,17 @@ func (ls *loopState) publishServed(l *engine.Loop, h engine.Handle, path []byte)
 	if !bytes.HasPrefix(path, []byte("/pub")) {
 		return
 	}
-	m := ls.s.metrics
-	if ls.pipedRouted { // timed and counted when answered (pipeline.go, answerRouted)
-		ls.pipedRouted = false
+	m := ls.s.Metrics
+	if ls.PipedRouted { // timed and counted when answered (publish/pipeline.go, answerRouted)
+		ls.PipedRouted = false
 		return
 	}
-	if c := ls.live(h); c != nil && c.mode == modeAsync {
-		m.Routed(ls.index, h, l.Now())
+	if c := ls.Live(h); c != nil && c.Mode == edge.ModeAsync {
+		m.Routed(ls.Index, h, l.Now())
 		return
 	}
 	m.ObservePublish(l.Now())
-	code := admin.StatusOf(ls.out)
+	code := admin.StatusOf(ls.Out)
 	if string(path) != "/pub" || code != 200 {
 		m.CountStatus(code)
 	}
@@ -131,18 +112,18 @@ func (ls *loopState) publishServed(l *engine.Loop, h engine.Handle, path []byte)
 // for a publish it records the handling time (the status was counted by
 // answerRouted).
 func (ls *loopState) publishAnswered(h engine.Handle) {
-	ls.s.metrics.Answered(ls.index, h)
+	ls.s.Metrics.Answered(ls.Index, h)
 }
 
 // opsNode is the node as admin's operations endpoints read it (admin.Node).
 type opsNode struct{ s *Server }
 
 func (n opsNode) AppendStats(dst []byte) []byte { return n.s.appendStats(dst) }
-func (n opsNode) Draining() bool                { return n.s.draining.Load() }
+func (n opsNode) Draining() bool                { return n.s.Draining.Load() }
 
 // AppendMetrics appends the whole exposition: the /stats figures, what the
 // metrics measured, and the Go runtime and process collectors.
 func (n opsNode) AppendMetrics(dst []byte) []byte {
 	sn := n.s.snapshot()
-	return n.s.metrics.Write(admin.AppendFigures(dst, &sn))
+	return n.s.Metrics.Write(admin.AppendFigures(dst, &sn))
 }

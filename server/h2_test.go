@@ -368,7 +368,7 @@ func TestH2LongPoll(t *testing.T) {
 	waitFor(t, "both polls waiting", func() bool {
 		n := int64(0)
 		for _, ls := range s.loops {
-			n += ls.subscribers.Load()
+			n += ls.Subscribers.Load()
 		}
 		return n == 3
 	})

@@ -124,7 +124,7 @@ func TestH2Attacks(t *testing.T) {
 			waitFor(t, "the attacker's subscribers and connection gone", func() bool {
 				subs := int64(0)
 				for _, ls := range s.loops {
-					subs += ls.subscribers.Load()
+					subs += ls.Subscribers.Load()
 				}
 				return subs == 1 && s.counters.h2Conns.Load() == 1 // the bystander's
 			})
@@ -167,7 +167,7 @@ func TestH2HPACKBomb(t *testing.T) {
 	if got := c.hdrs[1][":status"]; got != "431" || !h.(*http2.HeadersFrame).StreamEnded() {
 		t.Fatalf("answer %v; want 431, ending the stream", c.hdrs[1])
 	}
-	if n := s.loops[0].subscribers.Load(); n != 0 {
+	if n := s.loops[0].Subscribers.Load(); n != 0 {
 		t.Fatalf("subscribers = %d after a refused request; want 0", n)
 	}
 	c.get(3, "/sub?topic=after-bomb")

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec/h2"
 	"github.com/pushwire/pushwire/push"
@@ -44,7 +45,7 @@ var h2Ping = [8]byte{'p', 'u', 's', 'h', 'w', 'i', 'r', 'e'}
 
 // errH2Closed closes a connection whose HTTP/2 session ended (GOAWAY, a
 // connection error, or a peer that stopped answering PING).
-var errH2Closed = closeReason("server: HTTP/2 connection ended")
+var errH2Closed = edge.CloseReason("server: HTTP/2 connection ended")
 
 // speaksH2 reports whether connection h's first bytes in (none consumed
 // yet) start HTTP/2: by ALPN on TLS, by the client preface in plaintext.
@@ -65,18 +66,18 @@ func (ls *loopState) speaksH2(l *engine.Loop, h engine.Handle, in []byte) (isH2,
 // startH2 turns c into an HTTP/2 connection: our SETTINGS go out at once,
 // and the header timeout keeps running until the preface and SETTINGS
 // exchange is done (EventReady).
-func (ls *loopState) startH2(l *engine.Loop, h engine.Handle, c *connState) {
-	cfg := &ls.s.cfg
+func (ls *loopState) startH2(l *engine.Loop, h engine.Handle, c *edge.ConnState) {
+	cfg := &ls.s.Cfg
 	hc := &h2Conn{codec: h2.NewConn(h2.Config{MaxStreams: cfg.H2MaxStreams, MaxHeaderBytes: cfg.MaxHeaderBytes})}
 	if n := len(ls.freeH2); n > 0 {
-		c.parser = ls.freeH2[n-1]
+		c.Parser = ls.freeH2[n-1]
 		ls.freeH2 = ls.freeH2[:n-1]
-		ls.h2s[c.parser-1] = hc
+		ls.h2s[c.Parser-1] = hc
 	} else {
 		ls.h2s = append(ls.h2s, hc)
-		c.parser = int32(len(ls.h2s))
+		c.Parser = int32(len(ls.h2s))
 	}
-	c.mode = modeH2
+	c.Mode = edge.ModeH2
 	ls.s.counters.h2Conns.Add(1)
 	ls.h2out = hc.codec.Start(ls.h2out[:0])
 	l.Write(h, ls.h2out)
@@ -84,18 +85,18 @@ func (ls *loopState) startH2(l *engine.Loop, h engine.Handle, c *connState) {
 
 // h2Of returns the HTTP/2 state of connection h; nil when h is not one.
 func (ls *loopState) h2Of(h engine.Handle) *h2Conn {
-	c := ls.live(h)
-	if c == nil || c.mode != modeH2 || c.parser == 0 {
+	c := ls.Live(h)
+	if c == nil || c.Mode != edge.ModeH2 || c.Parser == 0 {
 		return nil
 	}
-	return ls.h2s[c.parser-1]
+	return ls.h2s[c.Parser-1]
 }
 
 // feedH2 hands in to the codec and acts on its events. Whatever is written
 // for the connection on this loop turn (the codec's own frames, answers,
 // every stream's DATA) leaves in one write at the turn's flush.
-func (ls *loopState) feedH2(l *engine.Loop, h engine.Handle, c *connState, in []byte) int {
-	hc, all := ls.h2s[c.parser-1], len(in)
+func (ls *loopState) feedH2(l *engine.Loop, h engine.Handle, c *edge.ConnState, in []byte) int {
+	hc, all := ls.h2s[c.Parser-1], len(in)
 	for {
 		out, n, ev := hc.codec.Feed(ls.h2out[:0], in)
 		ls.h2out = out
@@ -105,10 +106,10 @@ func (ls *loopState) feedH2(l *engine.Loop, h engine.Handle, c *connState, in []
 		case h2.EventNone:
 			return all // in is used up
 		case h2.EventReady:
-			if c.timerKind == timerHeader {
-				c.timerKind = timerNone
+			if c.TimerKind == edge.TimerHeader {
+				c.TimerKind = edge.TimerNone
 			}
-			c.at = ls.s.stampOf(l.Now())
+			c.At = ls.s.StampOf(l.Now())
 		case h2.EventRequest:
 			ls.h2Request(l, h, hc, ev.Stream)
 		case h2.EventReset:
@@ -186,15 +187,15 @@ func indexCRLF(b []byte) int {
 // consumer: reset (CANCEL) and counted, and the connection's other streams
 // carry on.
 func (ls *loopState) h2Data(l *engine.Loop, sub conntable.Sub, conn engine.Handle, b []byte) {
-	hc, st := ls.h2Of(conn), ls.stream(sub)
+	hc, st := ls.h2Of(conn), ls.Stream(sub)
 	if hc == nil || st == nil {
 		return
 	}
-	out, err := hc.codec.WriteData(ls.h2out[:0], st.id, b, false)
+	out, err := hc.codec.WriteData(ls.h2out[:0], st.Id, b, false)
 	ls.h2out = out
 	l.Write(conn, out)
-	if err == nil && hc.codec.Queued(st.id) > ls.s.cfg.WriteBufferLimit {
-		ls.drops.Add(1)
+	if err == nil && hc.codec.Queued(st.Id) > ls.s.Cfg.WriteBufferLimit {
+		ls.Drops.Add(1)
 		ls.s.counters.h2SlowStreams.Add(1)
 		ls.h2Reset(l, hc, sub, conn, h2.Cancel)
 	}
@@ -202,8 +203,8 @@ func (ls *loopState) h2Data(l *engine.Loop, sub conntable.Sub, conn engine.Handl
 
 // h2Reset ends stream subscriber sub with RST_STREAM code and drops it.
 func (ls *loopState) h2Reset(l *engine.Loop, hc *h2Conn, sub conntable.Sub, conn engine.Handle, code h2.ErrCode) {
-	if st := ls.stream(sub); st != nil {
-		out, _ := hc.codec.Reset(ls.h2out[:0], st.id, code)
+	if st := ls.Stream(sub); st != nil {
+		out, _ := hc.codec.Reset(ls.h2out[:0], st.Id, code)
 		ls.h2out = out
 		l.Write(conn, out)
 	}
@@ -220,13 +221,13 @@ func (ls *loopState) h2Forget(l *engine.Loop, hc *h2Conn, sub conntable.Sub) {
 			break
 		}
 	}
-	ls.dropStream(l, sub)
+	ls.DropStream(l, sub)
 }
 
 // h2StreamGone drops the subscriber of stream id, which the peer reset.
 func (ls *loopState) h2StreamGone(l *engine.Loop, hc *h2Conn, id uint32) {
 	for _, sub := range hc.subs {
-		if st := ls.stream(sub); st != nil && st.id == id {
+		if st := ls.Stream(sub); st != nil && st.Id == id {
 			ls.h2Forget(l, hc, sub)
 			return
 		}
@@ -235,59 +236,59 @@ func (ls *loopState) h2StreamGone(l *engine.Loop, hc *h2Conn, id uint32) {
 
 // endH2 closes an HTTP/2 connection once what it was sent (its GOAWAY) is
 // written.
-func (ls *loopState) endH2(l *engine.Loop, h engine.Handle, c *connState) {
-	ls.cancelTimer(c)
-	c.timerKind = timerNone
+func (ls *loopState) endH2(l *engine.Loop, h engine.Handle, c *edge.ConnState) {
+	ls.CancelTimer(c)
+	c.TimerKind = edge.TimerNone
 	l.CloseAfterFlush(h)
 }
 
 // closeH2 runs as an HTTP/2 connection closes: every stream subscriber it
 // carried leaves, and its state goes back to the loop.
-func (ls *loopState) closeH2(l *engine.Loop, c *connState) {
-	hc := ls.h2s[c.parser-1]
+func (ls *loopState) closeH2(l *engine.Loop, c *edge.ConnState) {
+	hc := ls.h2s[c.Parser-1]
 	for _, sub := range hc.subs {
-		ls.dropStream(l, sub)
+		ls.DropStream(l, sub)
 	}
-	ls.h2s[c.parser-1] = nil
-	ls.freeH2 = append(ls.freeH2, c.parser)
-	c.parser = 0
+	ls.h2s[c.Parser-1] = nil
+	ls.freeH2 = append(ls.freeH2, c.Parser)
+	c.Parser = 0
 	ls.s.counters.h2Conns.Add(-1)
 }
 
 // drainH2 sends every stream its reconnect frame and ends it, then GOAWAY;
 // the connection closes once that is written.
-func (ls *loopState) drainH2(l *engine.Loop, c *connState, nowMs int64, spread time.Duration) {
-	hc := ls.h2s[c.parser-1]
+func (ls *loopState) drainH2(l *engine.Loop, c *edge.ConnState, nowMs int64, spread time.Duration) {
+	hc := ls.h2s[c.Parser-1]
 	// Backwards: ending one (a poll answered, a slow stream reset) swaps
 	// the last into its place, which this walk has visited.
 	for i := len(hc.subs) - 1; i >= 0; i-- {
 		sub := hc.subs[i]
-		st := ls.stream(sub)
-		if st != nil && st.mode == modePoll {
-			ls.h2AnswerPoll(l, sub, &st.subState, nil, true) // 204
+		st := ls.Stream(sub)
+		if st != nil && st.Mode == edge.ModePoll {
+			ls.h2AnswerPoll(l, sub, &st.SubState, nil, true) // 204
 			continue
 		}
-		if st == nil || st.mode != modeStream {
+		if st == nil || st.Mode != edge.ModeStream {
 			continue
 		}
-		retry := (ls.s.cfg.Retry + time.Duration(ls.rng.Uint64()%uint64(spread))).Milliseconds()
-		f := st.format
-		ls.frameTo(l, sub, &st.subState, c.h, func(dst []byte) []byte {
-			return push.AppendReconnectFrame(dst, f, nowMs, retry, ls.s.boundary)
+		retry := (ls.s.Cfg.Retry + time.Duration(ls.Rng.Uint64()%uint64(spread))).Milliseconds()
+		f := st.Format
+		ls.FrameTo(l, sub, &st.SubState, c.H, func(dst []byte) []byte {
+			return push.AppendReconnectFrame(dst, f, nowMs, retry, ls.s.Boundary)
 		})
 		if f == push.Multipart {
-			ls.frameTo(l, sub, &st.subState, c.h, func(dst []byte) []byte {
-				return push.AppendMultipartClose(dst, ls.s.boundary)
+			ls.FrameTo(l, sub, &st.SubState, c.H, func(dst []byte) []byte {
+				return push.AppendMultipartClose(dst, ls.s.Boundary)
 			})
 		}
-		out, _ := hc.codec.WriteData(ls.h2out[:0], st.id, nil, true)
+		out, _ := hc.codec.WriteData(ls.h2out[:0], st.Id, nil, true)
 		ls.h2out = out
-		l.Write(c.h, out)
+		l.Write(c.H, out)
 	}
 	ls.h2out = hc.codec.GoAway(ls.h2out[:0], h2.NoError)
-	l.Write(c.h, ls.h2out)
-	c.timerKind = timerNone
-	l.CloseAfterFlush(c.h)
+	l.Write(c.H, ls.h2out)
+	c.TimerKind = edge.TimerNone
+	l.CloseAfterFlush(c.H)
 }
 
 // sweepH2 is the slot sweep's visit to an HTTP/2 connection: the header
@@ -295,37 +296,37 @@ func (ls *loopState) drainH2(l *engine.Loop, c *connState, nowMs int64, spread t
 // stream, and a PING when the connection carries none, so that a vanished
 // peer is found (TCP_USER_TIMEOUT on the unacknowledged bytes, or two PINGs
 // unanswered).
-func (ls *loopState) sweepH2(l *engine.Loop, c *connState, now time.Time, quiet, visitEvery time.Duration) {
-	hc := ls.h2s[c.parser-1]
-	if c.timerKind == timerHeader {
-		if !now.Before(ls.s.timeOf(c.at)) {
+func (ls *loopState) sweepH2(l *engine.Loop, c *edge.ConnState, now time.Time, quiet, visitEvery time.Duration) {
+	hc := ls.h2s[c.Parser-1]
+	if c.TimerKind == edge.TimerHeader {
+		if !now.Before(ls.s.TimeOf(c.At)) {
 			ls.h2out = hc.codec.GoAway(ls.h2out[:0], h2.SettingsTimeout)
-			l.Write(c.h, ls.h2out)
-			ls.endH2(l, c.h, c)
+			l.Write(c.H, ls.h2out)
+			ls.endH2(l, c.H, c)
 		}
 		return
 	}
 	for i := len(hc.subs) - 1; i >= 0; i-- { // backwards: see drainH2
 		sub := hc.subs[i]
-		st := ls.stream(sub)
-		if st == nil || st.mode != modeStream || st.timer != 0 && ls.lifeDue(l, sub, &st.subState, c.h, now, visitEvery) {
+		st := ls.Stream(sub)
+		if st == nil || st.Mode != edge.ModeStream || st.Timer != 0 && ls.LifeDue(l, sub, &st.SubState, c.H, now, visitEvery) {
 			continue
 		}
-		if now.Sub(ls.s.timeOf(st.at)) >= quiet {
-			ls.heartbeat(l, sub, &st.subState, c.h, now)
+		if now.Sub(ls.s.TimeOf(st.At)) >= quiet {
+			ls.Heartbeat(l, sub, &st.SubState, c.H, now)
 		}
 	}
-	if len(hc.subs) > 0 || now.Sub(ls.s.timeOf(c.at)) < quiet {
+	if len(hc.subs) > 0 || now.Sub(ls.s.TimeOf(c.At)) < quiet {
 		return
 	}
 	if hc.pings >= 2 {
-		l.Close(c.h, errH2Closed)
+		l.Close(c.H, errH2Closed)
 		return
 	}
 	hc.pings++
-	c.at = ls.s.stampOf(now)
+	c.At = ls.s.StampOf(now)
 	ls.h2out = hc.codec.Ping(ls.h2out[:0], h2Ping)
-	l.Write(c.h, ls.h2out)
+	l.Write(c.H, ls.h2out)
 }
 
 // tickH2 starts a new window of the codecs' abuse budgets (rapid reset,

@@ -4,10 +4,13 @@ import (
 	"strconv"
 
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
 	"github.com/pushwire/pushwire/httpcodec/h2"
+	"github.com/pushwire/pushwire/mesh"
 	"github.com/pushwire/pushwire/push"
+	"github.com/pushwire/pushwire/subscribe"
 )
 
 // h2Request answers one request on an HTTP/2 stream of the edge: the same
@@ -19,20 +22,20 @@ func (ls *loopState) h2Request(l *engine.Loop, h engine.Handle, hc *h2Conn, id u
 	head := string(method) == "HEAD"
 	switch {
 	case string(method) == "OPTIONS":
-		ls.out = ls.appendPreflight(ls.out[:0], httpcodec.Persist11, req.Header("origin"), req.Header("access-control-request-headers"))
-		ls.h2Answer(l, h, hc, id, ls.out, false, false)
+		ls.Out = ls.AppendPreflight(ls.Out[:0], httpcodec.Persist11, req.Header("origin"), req.Header("access-control-request-headers"))
+		ls.h2Answer(l, h, hc, id, ls.Out, false, false)
 	case string(path) == "/sub":
 		switch {
-		case !isGet(method):
-			ls.h2NotAllowed(l, h, hc, id, head, allowSub, "use GET to subscribe")
-		case ls.s.draining.Load():
+		case !edge.IsGet(method):
+			ls.h2NotAllowed(l, h, hc, id, head, edge.AllowSub, "use GET to subscribe")
+		case ls.s.Draining.Load():
 			ls.h2Error(l, h, hc, id, head, 503, "node is draining; reconnect elsewhere")
 		default:
 			ls.h2Subscribe(l, h, hc, id, req, head)
 		}
 	case string(path) == "/ack":
 		if string(method) != "POST" {
-			ls.h2NotAllowed(l, h, hc, id, head, allowAck, "use POST to acknowledge")
+			ls.h2NotAllowed(l, h, hc, id, head, edge.AllowAck, "use POST to acknowledge")
 			return
 		}
 		ls.h2Ack(l, h, hc, id, req)
@@ -43,33 +46,33 @@ func (ls *loopState) h2Request(l *engine.Loop, h engine.Handle, hc *h2Conn, id u
 
 // h2Error answers stream id with status and a JSON error, as HTTP/1.1 does.
 func (ls *loopState) h2Error(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32, head bool, status int, reason string) {
-	ls.out = httpcodec.AppendErrorResponse(ls.out[:0], status, reason, httpcodec.Persist11)
-	ls.h2Answer(l, h, hc, id, ls.out, head, false)
+	ls.Out = httpcodec.AppendErrorResponse(ls.Out[:0], status, reason, httpcodec.Persist11)
+	ls.h2Answer(l, h, hc, id, ls.Out, head, false)
 }
 
 // h2NotAllowed answers 405 on stream id with the Allow field.
 func (ls *loopState) h2NotAllowed(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32, head bool, allow, reason string) {
-	ls.out = httpcodec.AppendNotAllowed(ls.out[:0], allow, reason, httpcodec.Persist11)
-	ls.h2Answer(l, h, hc, id, ls.out, head, false)
+	ls.Out = httpcodec.AppendNotAllowed(ls.Out[:0], allow, reason, httpcodec.Persist11)
+	ls.h2Answer(l, h, hc, id, ls.Out, head, false)
 }
 
 // h2Subscribe starts a subscriber on stream id: its own conn key (the
 // Push-Conn field), its own memberships, its frames as DATA on the stream.
 func (ls *loopState) h2Subscribe(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32, req *h2.Request, head bool) {
-	sn, reason := ls.readSubscribe(req.Query(), req.Header("accept"), req.Header("last-event-id"), req.Header("origin"))
+	sn, reason := ls.ReadSubscribe(req.Query(), req.Header("accept"), req.Header("last-event-id"), req.Header("origin"))
 	switch {
 	case reason != "":
 		ls.h2Error(l, h, hc, id, head, 400, reason)
 		return
 	}
-	sn.minor, sn.keepAlive, sn.persist, sn.head = framingH2, true, httpcodec.Persist11, head
+	sn.Minor, sn.KeepAlive, sn.Persist, sn.Head = edge.FramingH2, true, httpcodec.Persist11, head
 	// The stream's record stands for the subscribe while auth decides.
-	from, st := ls.newStream(h, id)
-	st.mode = modeAsync
+	from, st := ls.NewStream(h, id)
+	st.Mode = edge.ModeAsync
 	hc.subs = append(hc.subs, from)
-	sn.stream = from
-	if ls.s.auth != nil {
-		ls.authorize(l, h, nil, req, &sn)
+	sn.Stream = from
+	if ls.s.Auth != nil {
+		ls.Authorize(l, h, nil, req, &sn)
 		return
 	}
 	ls.h2Start(l, &sn)
@@ -78,79 +81,79 @@ func (ls *loopState) h2Subscribe(l *engine.Loop, h engine.Handle, hc *h2Conn, id
 // h2Start starts an allowed subscribe on its stream: the record becomes a
 // subscriber with its own conn key (the Push-Conn field), its own
 // memberships, its frames as DATA on the stream. A HEAD gets the head alone.
-func (ls *loopState) h2Start(l *engine.Loop, sn *subscription) {
-	if ls.gateUser(l, engine.Handle(sn.stream), nil, sn) { // userpolicy.go
+func (ls *loopState) h2Start(l *engine.Loop, sn *subscribe.Subscription) {
+	if ls.GateUser(l, engine.Handle(sn.Stream), nil, sn) { // userpolicy.go
 		return
 	}
-	defer func() { ls.presetKey = [2]uint64{} }()
-	sub := sn.stream
-	st := ls.stream(sub)
+	defer func() { ls.PresetKey = [2]uint64{} }()
+	sub := sn.Stream
+	st := ls.Stream(sub)
 	if st == nil {
 		return // reset while auth decided
 	}
-	conn := st.conn
+	conn := st.Conn
 	hc := ls.h2Of(conn)
-	if sn.head {
-		ls.out = ls.appendStreamHead(ls.out[:0], sn, httpcodec.Persist11, nil)
-		ls.h2Finish(l, sub, ls.out, true)
+	if sn.Head {
+		ls.Out = ls.AppendStreamHead(ls.Out[:0], sn, httpcodec.Persist11, nil)
+		ls.h2Finish(l, sub, ls.Out, true)
 		return
 	}
-	st.minor = framingH2
-	if sn.format == push.Poll {
-		ls.pollInterest(sn.q, l.Now())
-		ls.register(sub, &st.subState, sn.q)
-		ls.poll(l, sub, &st.subState, sn)
+	st.Minor = edge.FramingH2
+	if sn.Format == push.Poll {
+		ls.PollInterest(sn.Q, l.Now())
+		ls.Register(sub, &st.SubState, sn.Q)
+		ls.Poll(l, sub, &st.SubState, sn)
 		return
 	}
-	ls.register(sub, &st.subState, sn.q)
-	var key [keyTextLen + 65]byte
-	keyText := ls.s.appendKeyText(key[:0], ls.keyOf(sub))
-	ls.out = ls.appendStreamHead(ls.out[:0], sn, httpcodec.Persist11, keyText)
-	ls.h2Answer(l, conn, hc, st.id, ls.out, false, true)
-	ls.startStream(l, sub, &st.subState, conn, sn, keyText)
+	ls.Register(sub, &st.SubState, sn.Q)
+	var key [edge.KeyTextLen + 65]byte
+	keyText := ls.s.AppendKeyText(key[:0], ls.KeyOf(sub))
+	ls.Out = ls.AppendStreamHead(ls.Out[:0], sn, httpcodec.Persist11, keyText)
+	ls.h2Answer(l, conn, hc, st.Id, ls.Out, false, true)
+	ls.StartStream(l, sub, &st.SubState, conn, sn, keyText)
 }
 
 // h2Ack answers POST /ack on stream id: like HTTP/1.1's (async.go), the
 // subscriber's loop acks and answers; the answer comes back to a stream
 // record that stands for the request meanwhile (h2FinishAsync).
 func (ls *loopState) h2Ack(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32, req *h2.Request) {
-	ls.query = parseQuery(&ls.q, req.Query(), ls.query[:0])
-	upTo, err := strconv.ParseUint(string(ls.q.id), 10, 64)
-	if ls.q.bad || err != nil || len(ls.q.conn) == 0 {
+	ls.Query = edge.ParseQuery(&ls.Q, req.Query(), ls.Query[:0])
+	upTo, err := strconv.ParseUint(string(ls.Q.Id), 10, 64)
+	if ls.Q.Bad || err != nil || len(ls.Q.Conn) == 0 {
 		ls.h2Error(l, h, hc, id, false, 400, "ack needs ?conn=<key>&id=<message id>")
 		return
 	}
-	key, node, ok := parseKeyText(ls.q.conn)
+	key, node, ok := edge.ParseKeyText(ls.Q.Conn)
 	var target conntable.Sub
-	if ok && (node == nil || string(node) == ls.s.nodeID) {
-		target, ok = ls.s.lookupKey(key)
+	if ok && (node == nil || string(node) == ls.s.ID) {
+		target, ok = ls.s.LookupKey(key)
 	}
 	if !ok {
 		ls.h2Error(l, h, hc, id, false, 404, "no live connection with that key on this node")
 		return
 	}
-	from, st := ls.newStream(h, id)
-	st.mode = modeAsync
+	from, st := ls.NewStream(h, id)
+	st.Mode = edge.ModeAsync
 	hc.subs = append(hc.subs, from)
-	call := &asyncCall{from: engine.Handle(from), target: engine.Handle(target), kind: asyncAck, upTo: upTo, keepAlive: httpcodec.Persist11}
-	ls.s.eng.Submit(target.Loop(), engine.Task{H: call.target, Op: opConnCall, V: call})
+	call := &mesh.AsyncCall{From: engine.Handle(from), Target: engine.Handle(target), Kind: mesh.AsyncAck, UpTo: upTo, KeepAlive: httpcodec.Persist11}
+	ls.s.Eng.Submit(target.Loop(), engine.Task{H: call.Target, Op: mesh.OpConnCall, V: call})
 }
 
 // h2FinishAsync writes an async answer on the stream that asked for it.
-func (ls *loopState) h2FinishAsync(l *engine.Loop, from conntable.Sub, call *asyncCall) {
-	ls.h2Finish(l, from, call.reply, call.head)
+func (ls *loopState) h2FinishAsync(l *engine.Loop, from conntable.Sub, call *mesh.AsyncCall) {
+	ls.h2Finish(l, from, call.Reply, call.Head)
 }
 
 // h2Finish writes answer (one of our HTTP/1.1 answers) on the stream whose
 // record from stood for the request, and frees the record.
 func (ls *loopState) h2Finish(l *engine.Loop, from conntable.Sub, answer []byte, head bool) {
-	st := ls.stream(from)
+	st := ls.Stream(from)
 	if st == nil {
 		return // the stream was reset meanwhile
 	}
-	conn := st.conn
+	conn := st.Conn
 	if hc := ls.h2Of(conn); hc != nil {
-		ls.h2Answer(l, conn, hc, st.id, answer, head, false)
+		ls.h2Answer(l, conn, hc, st.Id, answer, head, false)
 		ls.h2Forget(l, hc, from)
 	}
 }
@@ -158,13 +161,13 @@ func (ls *loopState) h2Finish(l *engine.Loop, from conntable.Sub, answer []byte,
 // h2AnswerPoll answers the long-poll on stream subscriber sub (see
 // answerPoll): the same answer as over HTTP/1.1, ending the stream, which
 // leaves the table.
-func (ls *loopState) h2AnswerPoll(l *engine.Loop, sub conntable.Sub, c *subState, extra []*message, final bool) bool {
-	body, ok := ls.pollBody(l, engine.Handle(sub), c, extra, final)
+func (ls *loopState) h2AnswerPoll(l *engine.Loop, sub conntable.Sub, c *edge.SubState, extra []*edge.Message, final bool) bool {
+	body, ok := ls.PollBody(l, engine.Handle(sub), c, extra, final)
 	if !ok {
 		return false
 	}
-	ls.out = ls.appendPollAnswer(ls.out[:0], httpcodec.Persist11, c.origin, body)
-	ls.cancelSubTimer(c)
-	ls.h2Finish(l, sub, ls.out, false)
+	ls.Out = ls.AppendPollAnswer(ls.Out[:0], httpcodec.Persist11, c.Origin, body)
+	ls.CancelSubTimer(c)
+	ls.h2Finish(l, sub, ls.Out, false)
 	return true
 }

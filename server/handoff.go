@@ -13,8 +13,10 @@ import (
 
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/handoff"
+	"github.com/pushwire/pushwire/mesh"
 	"github.com/pushwire/pushwire/push"
 )
 
@@ -135,7 +137,7 @@ type upgradeStep struct {
 var (
 	errUpgradeRunning = errors.New("an upgrade is already running")
 	errLateWrite      = errors.New("output was written to a handed-over connection after its export")
-	errUpgrading      = closeReason("server: node upgrading; this connection cannot move")
+	errUpgrading      = edge.CloseReason("server: node upgrading; this connection cannot move")
 )
 
 // HandOff hands every listener and held connection to the process at the other end of c,
@@ -143,7 +145,7 @@ var (
 // exits 0 without Close (which would leave the cluster and close what moved). On an error
 // the node carries on with everything it had.
 func (s *Server) HandOff(c *net.UnixConn, deadline time.Time) error {
-	if !s.running.Load() || s.draining.Load() {
+	if !s.Running.Load() || s.Draining.Load() {
 		return errors.New("the node is not serving")
 	}
 	if !s.up.active.CompareAndSwap(false, true) {
@@ -207,10 +209,10 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 	if err := snd.Go(); err != nil {
 		return err
 	}
-	s.log.Info("upgrade: handed over", "connections", snd.Conns(), "paused", time.Since(frozen),
+	s.Log.Info("upgrade: handed over", "connections", snd.Conns(), "paused", time.Since(frozen),
 		"quiesce", quiesced.Sub(frozen), "stream", sent.Sub(quiesced), "ready", time.Since(sent))
-	if s.cluster.server != nil && !s.cluster.server.HandOver(time.Second) {
-		s.log.Warn("upgrade: some peers' links did not end within a second")
+	if s.Cluster.Server != nil && !s.Cluster.Server.HandOver(time.Second) {
+		s.Log.Warn("upgrade: some peers' links did not end within a second")
 	}
 	return nil
 }
@@ -220,7 +222,7 @@ func (s *Server) round(kind int) int {
 	st := &upgradeStep{kind: kind}
 	st.wg.Add(len(s.loops))
 	for i := range s.loops {
-		s.eng.Submit(i, engine.Task{Op: opUpgrade, V: st})
+		s.Eng.Submit(i, engine.Task{Op: opUpgrade, V: st})
 	}
 	st.wg.Wait()
 	busy := 0
@@ -233,7 +235,7 @@ func (s *Server) round(kind int) int {
 // upgradeStep runs one round of a handoff on loop l.
 func (ls *loopState) upgradeStep(l *engine.Loop, st *upgradeStep) {
 	defer st.wg.Done()
-	u := &ls.s.up.loops[ls.index]
+	u := &ls.s.up.loops[ls.Index]
 	switch st.kind {
 	case stepQuiesce:
 		ls.quiesce(l, u)
@@ -260,64 +262,64 @@ func (ls *loopState) quiesce(l *engine.Loop, u *loopUpgrade) {
 	}
 	u.busy = 0
 	nowMs := l.Now().UnixMilli()
-	for _, page := range ls.pages {
+	for _, page := range ls.Pages {
 		for i := range page {
 			c := &page[i]
-			if c.h == 0 || c.mode == modeClosing || l.Detached(c.h) {
+			if c.H == 0 || c.Mode == edge.ModeClosing || l.Detached(c.H) {
 				continue
 			}
-			if c.mode == modePoll {
-				ls.answerPoll(l, c.h, c, nil, true) // 204: the client asks again, of the new process
+			if c.Mode == edge.ModePoll {
+				ls.AnswerPoll(l, c.H, c, nil, true) // 204: the client asks again, of the new process
 			}
-			_, held := ls.held[c.h]
-			if c.mode == modeAsync || held || ls.pipeOf(c.h) != nil { // answers in flight (pipeline.go)
+			_, held := ls.Held[c.H]
+			if c.Mode == edge.ModeAsync || held || ls.PipeOf(c.H) != nil { // answers in flight (pipeline.go)
 				u.busy++
 				continue
 			}
-			if c.mode == modeH2 {
-				if !u.h2Ended[c.h] {
+			if c.Mode == edge.ModeH2 {
+				if !u.h2Ended[c.H] {
 					ls.h2CannotMove(l, c, u, nowMs)
 				}
 				continue
 			}
-			if c.mode != modeRequest && c.mode != modeStream {
+			if c.Mode != edge.ModeRequest && c.Mode != edge.ModeStream {
 				continue
 			}
-			if _, err := l.Detach(c.h); err != nil {
+			if _, err := l.Detach(c.H); err != nil {
 				ls.cannotMove(l, c, nowMs)
 				continue
 			}
-			u.detached = append(u.detached, c.h)
+			u.detached = append(u.detached, c.H)
 		}
 	}
 }
 
 // cannotMove ends a connection whose transport state cannot move: a stream gets the
 // reconnect frame (counted), a request connection closes once its answer is out.
-func (ls *loopState) cannotMove(l *engine.Loop, c *connState, nowMs int64) {
-	if c.mode == modeStream && c.listener == listenerEdge {
+func (ls *loopState) cannotMove(l *engine.Loop, c *edge.ConnState, nowMs int64) {
+	if c.Mode == edge.ModeStream && c.Listener == edge.ListenerEdge {
 		ls.s.up.reconnects.Add(1)
-		ls.drainConn(l, c, nowMs, time.Second)
+		ls.DrainConn(l, c, nowMs, time.Second)
 		return
 	}
-	c.mode = modeClosing
-	ls.cancelTimer(c)
-	l.CloseAfterFlush(c.h)
+	c.Mode = edge.ModeClosing
+	ls.CancelTimer(c)
+	l.CloseAfterFlush(c.H)
 }
 
 // h2CannotMove ends an HTTP/2 connection, whose codec state (stream ids, windows, HPACK)
 // has no handoff record yet: each of its streams gets the reconnect frame, then GOAWAY, as
 // in a drain; each stream is counted in upgrade_reconnects. Quiesce runs in rounds, so u
 // remembers it: a second round must not write the frames again.
-func (ls *loopState) h2CannotMove(l *engine.Loop, c *connState, u *loopUpgrade, nowMs int64) {
+func (ls *loopState) h2CannotMove(l *engine.Loop, c *edge.ConnState, u *loopUpgrade, nowMs int64) {
 	if u.h2Ended == nil {
 		u.h2Ended = map[engine.Handle]bool{}
 	}
-	u.h2Ended[c.h] = true
-	if hc := ls.h2Of(c.h); hc != nil {
+	u.h2Ended[c.H] = true
+	if hc := ls.h2Of(c.H); hc != nil {
 		ls.s.up.reconnects.Add(uint64(len(hc.subs)))
 	}
-	ls.drainConn(l, c, nowMs, time.Second)
+	ls.DrainConn(l, c, nowMs, time.Second)
 }
 
 // export makes a record of every detached connection and sends it in the loop's batches
@@ -325,14 +327,14 @@ func (ls *loopState) h2CannotMove(l *engine.Loop, c *connState, u *loopUpgrade, 
 func (ls *loopState) export(l *engine.Loop, u *loopUpgrade) {
 	x := &u.out
 	for _, h := range u.detached {
-		c := ls.live(h)
+		c := ls.Live(h)
 		fd, err := l.Detach(h) // already detached: returns its descriptor
 		if c == nil || err != nil {
 			continue
 		}
 		x.rec = handoff.Record{Kind: handoff.KindConn, Conn: handoff.Conn{Topics: x.rec.Conn.Topics[:0]}}
 		r := &x.rec.Conn
-		r.Handle, r.Listener, r.Mode = uint64(h), c.listener, uint8(c.mode)
+		r.Handle, r.Listener, r.Mode = uint64(h), c.Listener, uint8(c.Mode)
 		if r.Pending, r.Carry, r.State, err = l.Export(x.pending[:0], x.carry[:0], x.state[:0], h); err != nil {
 			// a TLS conn whose record layer cannot be taken: it stays here and is told to
 			// reconnect (a failed Export leaves no stale marks: Reattach resumes it)
@@ -343,8 +345,8 @@ func (ls *loopState) export(l *engine.Loop, u *loopUpgrade) {
 		if len(r.State) > 0 { // the scratch given to Export is not nil: a TLS state is never empty
 			r.Transport = handoff.TransportTLS
 		}
-		r.Peer = ls.peers[h]
-		if c.mode == modeStream {
+		r.Peer = ls.Peers[h]
+		if c.Mode == edge.ModeStream {
 			ls.exportStream(c, r, &x.names)
 		}
 		if !x.add(fd) {
@@ -356,20 +358,20 @@ func (ls *loopState) export(l *engine.Loop, u *loopUpgrade) {
 }
 
 // exportStream fills in a stream's state; the names are appended to *names (scratch).
-func (ls *loopState) exportStream(c *connState, r *handoff.Conn, names *[]byte) {
-	r.Random = ls.keys.Random(c.h.Slot())
-	r.Format, r.Minor, r.Origin, r.Cursor = uint8(c.format), c.minor, c.origin, c.cursor
-	r.LastFrameMs = ls.s.timeOf(c.at).UnixMilli()
-	r.AgeEndMs, r.ExpiresMs, r.Refreshed = ls.s.exportLife(&c.subState)
-	r.HasUser = c.hasUser
+func (ls *loopState) exportStream(c *edge.ConnState, r *handoff.Conn, names *[]byte) {
+	r.Random = ls.Keys.Random(c.H.Slot())
+	r.Format, r.Minor, r.Origin, r.Cursor = uint8(c.Format), c.Minor, c.Origin, c.Cursor
+	r.LastFrameMs = ls.s.TimeOf(c.At).UnixMilli()
+	r.AgeEndMs, r.ExpiresMs, r.Refreshed = ls.s.ExportLife(&c.SubState)
+	r.HasUser = c.HasUser
 	buf := (*names)[:0]
-	for k, m := range ls.memberships(c) {
+	for k, m := range ls.Memberships(c) {
 		start := len(buf)
 		var ok bool
-		if buf, _, ok = ls.s.table.AppendName(buf, m); !ok {
+		if buf, _, ok = ls.s.Table.AppendName(buf, m); !ok {
 			continue
 		}
-		if k == 0 && c.hasUser {
+		if k == 0 && c.HasUser {
 			r.User = buf[start:len(buf):len(buf)]
 		} else {
 			r.Topics = append(r.Topics, buf[start:len(buf):len(buf)])
@@ -382,9 +384,9 @@ func (ls *loopState) exportStream(c *connState, r *handoff.Conn, names *[]byte) 
 // events already queued for --hook-url, within wait. Nothing else is closed: the cluster's
 // entries and every socket now belong to the new process.
 func (s *Server) HandedOver(wait time.Duration) {
-	if s.hooks != nil {
+	if s.Hooks != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		s.hooks.Close(ctx)
+		s.Hooks.Close(ctx)
 		cancel()
 	}
 }
@@ -435,17 +437,17 @@ func (s *Server) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, er
 	s.up.count.Store(t.Upgrades + 1)
 	s.up.failed.Store(t.UpgradesFailed)
 	s.up.reconnects.Store(t.UpgradeReconnects)
-	if err := s.eng.Start(); err != nil {
+	if err := s.Eng.Start(); err != nil {
 		return t.Meta, err
 	}
-	s.running.Store(true)
+	s.Running.Store(true)
 	s.up.refuse.Store(false)
 	conns := a.conns
 	t.Stored, t.Sent = nil, nil
 	served = true
 	collectLater(gcPercent) // handoffstream.go
 	go s.sweep()
-	s.log.Info("pushwire took over", "node", s.nodeID, "from_version", t.Version, "version", Version(),
+	s.Log.Info("pushwire took over", "node", s.ID, "from_version", t.Version, "version", Version(),
 		"connections", conns, "edge", addrString(s.edgeAddr), "api", addrString(s.apiAddr))
 	return t.Meta, nil
 }
@@ -455,8 +457,8 @@ func (s *Server) adoptMeta(t *handoff.Meta) error {
 	if !push.ValidNodeID([]byte(t.NodeID)) || t.Boundary == "" {
 		return fmt.Errorf("node id %q or boundary %q unusable", t.NodeID, t.Boundary)
 	}
-	s.nodeID, s.boundary = t.NodeID, []byte(t.Boundary)
-	s.ids.Init(t.NodeID, t.Seq)
+	s.ID, s.Boundary = t.NodeID, []byte(t.Boundary)
+	s.IDs.Init(t.NodeID, t.Seq)
 	if s.tls.srv != nil {
 		s.tls.srv.AdoptTicketKeys(t.TicketKeys)
 	}
@@ -475,9 +477,9 @@ func (s *Server) adoptHanded(r *handoff.Conn, fd int, now time.Time) error {
 	var err error
 	switch r.Transport {
 	case handoff.TransportPlain:
-		err = s.eng.AdoptConn(h, fd, r.Pending, r.Carry)
+		err = s.Eng.AdoptConn(h, fd, r.Pending, r.Carry)
 	case handoff.TransportTLS:
-		err = s.eng.AdoptTLSConn(h, fd, s.tls.srv, r.State, r.Pending, r.Carry)
+		err = s.Eng.AdoptTLSConn(h, fd, s.tls.srv, r.State, r.Pending, r.Carry)
 		clear(r.State) // the engine keeps the keys it needs; no other copy stays
 	default:
 		os.NewFile(uintptr(fd), "conn").Close()
@@ -501,18 +503,18 @@ func (s *Server) adopt(t *handoff.Taken, now time.Time) error {
 	if s.apiAddr == nil {
 		return errors.New("no api listener was handed over")
 	}
-	if s.up.linkLn == nil && (s.cfg.Redis != "" || s.cfg.MemStore != nil) {
+	if s.up.linkLn == nil && (s.Cfg.Redis != "" || s.Cfg.MemStore != nil) {
 		return errors.New("no cluster link listener was handed over")
 	}
 	// The conns first, the cluster after: the directory starts by making Redis hold exactly
 	// what this node holds (a resync), so it must know the adopted names by then, or peers
 	// would find the users gone for a moment.
 	var err error
-	if s.cluster, err = startCluster(s); err != nil {
+	if s.Cluster, err = mesh.StartCluster(&s.Mesh); err != nil {
 		return err
 	}
-	s.idem = s.cluster.idem
-	s.countAdopted(now) // userpolicy.go
+	s.Idem = s.Cluster.Idem
+	s.CountAdopted(now) // userpolicy.go
 	return s.adoptQoS(t, now)
 }
 
@@ -532,11 +534,11 @@ func (s *Server) adoptListener(tl *handoff.TakenListener) error {
 	case tl.TLS && s.tls.srv == nil:
 		return errors.New("a TLS listener was handed over; this process has no --tls-listen")
 	case tl.TLS:
-		addr, err = s.eng.AdoptTLSListener(fd, int(tl.Tag), s.tls.srv)
+		addr, err = s.Eng.AdoptTLSListener(fd, int(tl.Tag), s.tls.srv)
 		s.tls.addr = addr
 	default:
-		addr, err = s.eng.AdoptListener(fd, int(tl.Tag))
-		if tl.Tag == listenerAPI {
+		addr, err = s.Eng.AdoptListener(fd, int(tl.Tag))
+		if tl.Tag == edge.ListenerAPI {
 			s.apiAddr = addr
 		} else {
 			s.edgeAddr = addr
@@ -550,39 +552,39 @@ func (s *Server) adoptListener(tl *handoff.TakenListener) error {
 // waits for its next request.
 func (ls *loopState) adoptConn(r *handoff.Conn, now time.Time) {
 	h := engine.Handle(r.Handle)
-	c := ls.conn(h)
-	*c = connState{h: h, listener: r.Listener}
-	c.mode = connMode(r.Mode)
+	c := ls.Conn(h)
+	*c = edge.ConnState{H: h, Listener: r.Listener}
+	c.Mode = edge.ConnMode(r.Mode)
 	s := ls.s
-	if s.keepsPeer(int(r.Listener)) {
-		ls.peers[h] = r.Peer
+	if s.KeepsPeer(int(r.Listener)) {
+		ls.Peers[h] = r.Peer
 	}
-	if r.Listener == listenerEdge {
-		s.edgeConns.Add(1)
-		if ip, ok := ls.peers[h]; ok {
-			s.perIP.acquire(ip)
+	if r.Listener == edge.ListenerEdge {
+		s.EdgeConns.Add(1)
+		if ip, ok := ls.Peers[h]; ok {
+			s.PerIP.Acquire(ip)
 		}
 	}
-	if c.mode != modeStream {
-		c.mode = modeRequest
-		ls.setTimer(c, timerIdle, now.Add(keepAliveIdle))
+	if c.Mode != edge.ModeStream {
+		c.Mode = edge.ModeRequest
+		ls.SetTimer(c, edge.TimerIdle, now.Add(edge.KeepAliveIdle))
 		return
 	}
-	c.format, c.minor, c.origin, c.cursor = push.Format(r.Format), r.Minor, r.Origin, r.Cursor
+	c.Format, c.Minor, c.Origin, c.Cursor = push.Format(r.Format), r.Minor, r.Origin, r.Cursor
 	// The heartbeat keeps its rhythm: the last frame's time, no earlier than this process's
 	// start (stamps count from it).
 	last := time.UnixMilli(r.LastFrameMs)
-	if last.Before(s.started) {
-		last = s.started
+	if last.Before(s.Started) {
+		last = s.Started
 	}
-	c.at = s.stampOf(last)
-	c.timer = ls.importLife(r.AgeEndMs, r.ExpiresMs, r.Refreshed, now)
-	ls.keys.Set(h.Slot(), conntable.ConnSub(conntable.Handle(h)), r.Random)
-	ls.subscribers.Add(1)
-	c.subscribed = true
+	c.At = s.StampOf(last)
+	c.Timer = ls.ImportLife(r.AgeEndMs, r.ExpiresMs, r.Refreshed, now)
+	ls.Keys.Set(h.Slot(), conntable.ConnSub(conntable.Handle(h)), r.Random)
+	ls.Subscribers.Add(1)
+	c.Subscribed = true
 	if r.HasUser && len(r.User) > 0 {
 		ls.adoptJoin(c, conntable.Users, r.User)
-		c.hasUser = true
+		c.HasUser = true
 	}
 	for _, t := range r.Topics {
 		ls.adoptJoin(c, conntable.Topics, t)
@@ -591,9 +593,9 @@ func (ls *loopState) adoptConn(r *handoff.Conn, now time.Time) {
 
 // adoptJoin is join before the cluster exists: the first connection of a name is noted for
 // mirrorAdopted.
-func (ls *loopState) adoptJoin(c *connState, g conntable.Group, name []byte) {
-	m, first := ls.s.table.JoinFirst(g, name, conntable.ConnSub(conntable.Handle(c.h)))
-	ls.addMember(&c.subState, m)
+func (ls *loopState) adoptJoin(c *edge.ConnState, g conntable.Group, name []byte) {
+	m, first := ls.s.Table.JoinFirst(g, name, conntable.ConnSub(conntable.Handle(c.H)))
+	ls.AddMember(&c.SubState, m)
 	if first {
 		up := &ls.s.up
 		up.namesMu.Lock()
@@ -617,7 +619,7 @@ func (s *Server) mirrorAdopted(dir cluster.Directory) {
 // sendLinkListener hands over the cluster link listener: the node keeps its link address, and
 // peers' links, which end with the old process, dial into its accept queue meanwhile.
 func (s *Server) sendLinkListener(snd *handoff.Sender) error {
-	tl, ok := s.cluster.ln.(*net.TCPListener)
+	tl, ok := s.Cluster.Ln.(*net.TCPListener)
 	if !ok {
 		return nil // standalone: no link listener
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/handoff"
 	"github.com/pushwire/pushwire/tlslayer/tlstest"
@@ -56,11 +57,11 @@ func TestTakeOverRefusesCorruptTLSState(t *testing.T) {
 	for _, l := range []struct {
 		tag int
 		tls bool
-	}{{listenerAPI, false}, {listenerEdge, false}, {listenerEdge, true}} {
+	}{{edge.ListenerAPI, false}, {edge.ListenerEdge, false}, {edge.ListenerEdge, true}} {
 		snd.Add(&handoff.Record{Kind: handoff.KindListener, Listener: handoff.Listener{Tag: uint8(l.tag), TLS: l.tls}}, listenerFD(t))
 	}
 	conn := handoff.Record{Kind: handoff.KindConn, Conn: handoff.Conn{
-		Handle: uint64(engine.Handle(1<<32 | 1)), Listener: listenerEdge, Mode: uint8(modeRequest),
+		Handle: uint64(engine.Handle(1<<32 | 1)), Listener: edge.ListenerEdge, Mode: uint8(edge.ModeRequest),
 		Transport: handoff.TransportTLS, State: []byte{0, 0, 0, 0, 1, 3, 4, 0, 0},
 	}}
 	if err := snd.Add(&conn, listenerFD(t)); err != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/handoff"
 	"github.com/pushwire/pushwire/store"
 )
@@ -20,14 +21,14 @@ import (
 // no loop reads a request any more, so neither changes meanwhile.
 func (s *Server) exportQoS(snd *handoff.Sender) error {
 	var recs []handoff.Record
-	if mem, ok := s.store.box.(*store.Memory[*message]); ok { // in Redis they stay there
-		mem.Each(func(user string, m *message) {
+	if mem, ok := s.Store.Box.(*store.Memory[*edge.Message]); ok { // in Redis they stay there
+		mem.Each(func(user string, m *edge.Message) {
 			recs = append(recs, handoff.Record{Kind: handoff.KindStored, Stored: handoff.Stored{
 				User: []byte(user), Seq: m.Seq, TimeMs: m.TimeMs, Expiry: m.Expiry, QoS: m.QoS, JSON: m.JSON,
 				To: m.To, Event: m.Event, ContentType: m.ContentType, Data: m.Data}})
 		})
 	}
-	s.sent.Export(func(user string, entries []store.SentEntry) {
+	s.Sent.Export(func(user string, entries []store.SentEntry) {
 		r := handoff.Record{Kind: handoff.KindSent, Sent: handoff.Sent{User: []byte(user)}}
 		for _, e := range entries {
 			r.Sent.Entries = append(r.Sent.Entries, handoff.SentEntry{ID: e.ID, Expiry: e.Expiry,
@@ -52,10 +53,10 @@ func (s *Server) adoptQoS(t *handoff.Taken, now time.Time) error {
 	nowMs := now.UnixMilli()
 	for i := range t.Stored {
 		st := &t.Stored[i]
-		m := newMessage(st.Seq, st.TimeMs)
-		m.setPayload(st.To, st.Event, st.ContentType, st.Data, st.JSON, st.QoS)
+		m := edge.NewMessage(st.Seq, st.TimeMs)
+		m.SetPayload(st.To, st.Event, st.ContentType, st.Data, st.JSON, st.QoS)
 		m.Expiry = st.Expiry
-		err := s.store.box.Put(context.Background(), st.User, m, nowMs)
+		err := s.Store.Box.Put(context.Background(), st.User, m, nowMs)
 		m.Release()
 		if err != nil && st.Expiry > nowMs {
 			return fmt.Errorf("a stored QoS 1 message for %q: %w", st.User, err)
@@ -69,7 +70,7 @@ func (s *Server) adoptQoS(t *handoff.Taken, now time.Time) error {
 			entries = append(entries, store.SentEntry{ID: e.ID, Expiry: e.Expiry,
 				Sub: conntable.Sub(e.Handle), Acked: e.Acked, Missed: e.Missed})
 		}
-		s.sent.Restore(u.User, entries, nowMs)
+		s.Sent.Restore(u.User, entries, nowMs)
 	}
 	return nil
 }

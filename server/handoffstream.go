@@ -55,8 +55,8 @@ func (x *loopExport) flush() {
 // streamOut sends the hello and the listeners, then has every loop export and send its
 // detached connections (stepExport); it returns the first loop's error.
 func (s *Server) streamOut(snd *handoff.Sender) error {
-	meta := handoff.Meta{NodeID: s.nodeID, Seq: s.ids.Last(), Version: Version(),
-		Boundary: string(s.boundary), Upgrades: s.up.count.Load(),
+	meta := handoff.Meta{NodeID: s.ID, Seq: s.IDs.Last(), Version: Version(),
+		Boundary: string(s.Boundary), Upgrades: s.up.count.Load(),
 		UpgradesFailed: s.up.failed.Load(), UpgradeReconnects: s.up.reconnects.Load()}
 	if s.tls.srv != nil {
 		meta.TicketKeys = s.tls.srv.TicketKeys() // resumed sessions keep working

@@ -50,7 +50,7 @@ func processCPU() time.Duration {
 const keyedPublishers = 16
 
 func benchKeyed(b *testing.B, s *Server, keyed bool) {
-	subs := subscribe(b, s, 1000, func(i int) string { return fmt.Sprintf("user=u%d", i) })
+	subs := openStreams(b, s, 1000, func(i int) string { return fmt.Sprintf("user=u%d", i) })
 	const body = `{"n":12345678,"text":"a 64-byte push payload for the benchmark...."}`
 	pubs := make([]*publisher, keyedPublishers)
 	for i := range pubs {

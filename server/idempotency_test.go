@@ -35,7 +35,7 @@ func redisSETs(t *testing.T, addr string) int {
 func TestUnkeyedPublishSkipsRedis(t *testing.T) {
 	redis := redistest.Single(t)
 	s := testNode(t, func(c *Config) { c.Redis, c.ClusterListen, c.NodeID = "redis://"+redis, "127.0.0.1:0", "solo" })
-	sub := subscribe(t, s, 1, func(int) string { return "user=u" })[0]
+	sub := openStreams(t, s, 1, func(int) string { return "user=u" })[0]
 	c, err := net.Dial("tcp", s.APIAddr().String())
 	if err != nil {
 		t.Fatal(err)

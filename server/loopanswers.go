@@ -1,8 +1,10 @@
 package server
 
 import (
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/mesh"
 )
 
 // loopAnswers is a loop's edge.Answers (edge/edge.go): what the handlers of
@@ -15,24 +17,24 @@ type loopAnswers struct {
 }
 
 func (a *loopAnswers) Answer(h engine.Handle, req *httpcodec.Request, answer []byte) {
-	a.ls.writeAnswer(a.l, h, req, answer)
+	a.ls.WriteAnswer(a.l, h, req, answer)
 }
 
 // Later puts h in modeAsync; the reply goes back to h's loop as an
-// opAsyncReply, as /conn's and routed publishes' do (async.go).
+// mesh.OpAsyncReply, as /conn's and routed publishes' do (mesh/async.go).
 func (a *loopAnswers) Later(h engine.Handle, req *httpcodec.Request) (httpcodec.Persist, func([]byte)) {
-	call := &asyncCall{from: h, kind: asyncPprof, keepAlive: httpcodec.Persistence(req), head: isHead(req)}
-	if c := a.ls.live(h); c != nil {
-		c.mode = modeAsync
+	call := &mesh.AsyncCall{From: h, Kind: mesh.AsyncPprof, KeepAlive: httpcodec.Persistence(req), Head: edge.IsHead(req)}
+	if c := a.ls.Live(h); c != nil {
+		c.Mode = edge.ModeAsync
 	}
-	eng := a.ls.s.eng
-	return call.keepAlive, func(answer []byte) {
-		call.reply = answer
-		eng.Submit(h.Loop(), engine.Task{H: h, Op: opAsyncReply, V: call})
+	eng := a.ls.s.Eng
+	return call.KeepAlive, func(answer []byte) {
+		call.Reply = answer
+		eng.Submit(h.Loop(), engine.Task{H: h, Op: mesh.OpAsyncReply, V: call})
 	}
 }
 
-func (a *loopAnswers) Scratch() (out, body *[]byte) { return &a.ls.out, &a.ls.frame }
+func (a *loopAnswers) Scratch() (out, body *[]byte) { return &a.ls.Out, &a.ls.Frame }
 
 // answers returns the loop's edge.Answers for a request read on l.
 func (ls *loopState) answers(l *engine.Loop) *loopAnswers {

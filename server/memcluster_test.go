@@ -44,8 +44,8 @@ func memClusterNode(t *testing.T, store *cluster.MemStore, id string) *Server {
 func TestInMemoryClusterRoutesAcrossNodes(t *testing.T) {
 	store := cluster.NewMemStore()
 	a, b, c := memClusterNode(t, store, "a"), memClusterNode(t, store, "b"), memClusterNode(t, store, "c")
-	onB := subscribe(t, b, 2, func(i int) string { return []string{"user=u1", "topic=t"}[i] })
-	onC := subscribe(t, c, 1, func(int) string { return "user=u1&topic=t" })
+	onB := openStreams(t, b, 2, func(i int) string { return []string{"user=u1", "topic=t"}[i] })
+	onC := openStreams(t, c, 1, func(int) string { return "user=u1&topic=t" })
 	want := func(path string, status, delivered, nodes int) {
 		t.Helper()
 		got := publishTo(t, a, path)
@@ -73,7 +73,7 @@ func TestInMemoryClusterRoutesAcrossNodes(t *testing.T) {
 
 func TestStandaloneIsAloneInItsDirectory(t *testing.T) {
 	s := testNode(t, nil)
-	subs := subscribe(t, s, 1, func(int) string { return "user=u1" })
+	subs := openStreams(t, s, 1, func(int) string { return "user=u1" })
 	if got := publishTo(t, s, "/pub/user/u1"); got.Status != 200 || got.Delivered != 1 || got.Nodes != 1 {
 		t.Errorf("POST /pub/user/u1 = %+v; want 200, delivered 1, nodes 1", got)
 	}
@@ -83,10 +83,10 @@ func TestStandaloneIsAloneInItsDirectory(t *testing.T) {
 	if got := publishTo(t, s, "/pub/conn/"+other); got.Status != 404 {
 		t.Errorf("POST /pub/conn/<key of another node> = %+v; want 404", got)
 	}
-	if !s.cluster.alone() {
+	if !s.Cluster.Alone() {
 		t.Error("a standalone node's directory names other nodes")
 	}
-	if n := s.cluster.router.Workers(); n != 0 {
+	if n := s.Cluster.Router.Workers(); n != 0 {
 		t.Errorf("a standalone node runs %d router goroutines; want none", n)
 	}
 	waitFor(t, fmt.Sprint("the message on the stream"), func() bool { return subs[0].messages.Load() == 1 })

@@ -40,7 +40,7 @@ func BenchmarkPushPresence(b *testing.B) {
 	}{{"quiet", -1}, {"presence-paced", time.Millisecond}, {"presence-flat-out", 0}} {
 		b.Run(mode.name, func(b *testing.B) {
 			s := testNode(b, nil)
-			subs := subscribe(b, s, 1000, func(i int) string {
+			subs := openStreams(b, s, 1000, func(i int) string {
 				q := fmt.Sprintf("user=u%d", i)
 				for k := range 16 {
 					q += fmt.Sprintf("&topic=room.%d.%d", i, k)

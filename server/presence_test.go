@@ -28,9 +28,9 @@ func getBody(t *testing.T, s *Server, path string) (int, string) {
 func TestPresenceInMemoryCluster(t *testing.T) {
 	store := cluster.NewMemStore()
 	a, b, c := memClusterNode(t, store, "a"), memClusterNode(t, store, "b"), memClusterNode(t, store, "c")
-	subscribe(t, a, 1, func(int) string { return "user=u1&topic=room.1" })
-	subscribe(t, b, 2, func(int) string { return "user=u1&topic=room.1&topic=room.2" })
-	subscribe(t, c, 1, func(int) string { return "user=u2&topic=room.2" })
+	openStreams(t, a, 1, func(int) string { return "user=u1&topic=room.1" })
+	openStreams(t, b, 2, func(int) string { return "user=u1&topic=room.1&topic=room.2" })
+	openStreams(t, c, 1, func(int) string { return "user=u2&topic=room.2" })
 	for _, s := range []*Server{a, b, c} {
 		for path, want := range map[string]string{
 			"/presence/user/u1":      `{"user":"u1","online":true,"connections":3,"nodes":["a","b"]}`,
@@ -39,7 +39,7 @@ func TestPresenceInMemoryCluster(t *testing.T) {
 			"/topics?limit=1":        `{"topics":[{"topic":"room.1","subscribers":3}],"truncated":true}`,
 		} {
 			if status, body := getBody(t, s, path); status != 200 || body != want {
-				t.Errorf("GET %s via node %s = %d %s; want 200 %s", path, s.nodeID, status, body, want)
+				t.Errorf("GET %s via node %s = %d %s; want 200 %s", path, s.ID, status, body, want)
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-// Package server turns HTTP requests on the engine into subscriptions and
+// package server turns HTTP requests on the engine into subscriptions and
 // pushes: the edge listener holds subscriber streams, the api listener takes
 // publishes and admin requests. One Server is one node (SPEC §2–§4, §7, §9, §10).
 package server
@@ -12,67 +12,35 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/pushwire/pushwire/admin"
-	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/hooks"
+	"github.com/pushwire/pushwire/mesh"
+	"github.com/pushwire/pushwire/publish"
 	"github.com/pushwire/pushwire/push"
 	"github.com/pushwire/pushwire/route"
 	"github.com/pushwire/pushwire/store"
-)
-
-// Listener tags given to engine.Listen.
-const (
-	listenerEdge = 0
-	listenerAPI  = 1
+	"github.com/pushwire/pushwire/subscribe"
 )
 
 // Server is one pushwire node.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	nodeID   string
-	boundary []byte // multipart boundary, one per node so frames are shared
+	edge.Node             // the loops' shared state, the engine.Handler (edge/node.go)
+	publish.Publisher     // publishing: ids, resolver, router, idempotency keys (publish/publisher.go)
+	subscribe.Subscribing // subscribing: the table, the recent store, auth, hooks (subscribe/subscribing.go)
+	mesh.Mesh             // the node among its peers: cluster, QoS 1 mailbox, user policy (mesh/mesh.go)
+	loops                 []*loopState
 
-	eng    *engine.Engine
-	table  *conntable.Table
-	loops  []*loopState
-	store  *qosMailbox    // QoS 1 messages per user, in memory or Redis (mailbox.go)
-	sent   *store.SentLog // QoS 1 messages written and not acknowledged: what an ack may remove
-	recent *store.Recent[*message]
-	perIP  *ipCounter
-	rates  *rateLimiter
-
-	// resolver resolves a push to this node's subscribers and fans it out:
-	// local publishes (publish.go) and pushes taken from peers (take.go).
-	resolver *route.Resolver[*message]
-
-	cluster *clusterNode        // the directory and links: in memory when standalone
-	idem    cluster.Idempotency // Idempotency-Key claims and answers (idempotency.go)
-	idemMem *cluster.IdemMemory // idem when it is in memory; nil with Redis
-	auth    *authorizer         // subscriber auth (SPEC §6); nil when none is configured
-	hooks   *hooks.Sender       // lifecycle webhooks (SPEC §6); nil without --hook-url
-	// debug caches log.Enabled(debug): a disabled slog call still boxes its
-	// arguments, an allocation per message on the hot path.
-	debug bool
-
-	ids       push.IDs // message ids
-	edgeConns atomic.Int64
-	draining  atomic.Bool
-	running   atomic.Bool // the loops run: tasks submitted to them are taken
-	counters  counters
-	metrics   *admin.Metrics // histograms and counters of /metrics (admin/metrics.go)
-	up        upgradeState   // zero-downtime upgrades (handoff.go)
+	counters counters
+	up       upgradeState // zero-downtime upgrades (handoff.go)
 
 	edgeAddr, apiAddr net.Addr
 	tls               edgeTLS // --tls-listen (tls.go)
 	capacity          uint64
-	started           time.Time
-	stopped           chan struct{}
 	closeOnce         sync.Once
 }
 
@@ -85,28 +53,31 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: log, started: time.Now(), stopped: make(chan struct{})}
-	s.debug = log.Enabled(context.Background(), slog.LevelDebug)
-	s.nodeID = cfg.NodeID
-	if s.nodeID == "" {
-		s.nodeID = randomHex(6)
+	s := &Server{Node: edge.Node{Cfg: cfg, Log: log, Started: time.Now()}}
+	s.Publisher.Init(&s.Node)
+	s.Subscribing.Init(&s.Node, &s.IDs)
+	s.Mesh.Init(&s.Node, &s.Publisher, &s.Subscribing)
+	s.Debug = log.Enabled(context.Background(), slog.LevelDebug)
+	s.ID = cfg.NodeID
+	if s.ID == "" {
+		s.ID = randomHex(6)
 	}
-	if !push.ValidNodeID([]byte(s.nodeID)) {
-		return nil, fmt.Errorf("--node-id %q: want 1-64 of A-Z a-z 0-9 _ -", s.nodeID)
+	if !push.ValidNodeID([]byte(s.ID)) {
+		return nil, fmt.Errorf("--node-id %q: want 1-64 of A-Z a-z 0-9 _ -", s.ID)
 	}
-	s.ids.Init(s.nodeID, 0)
-	s.boundary = []byte("pushwire-" + randomHex(12))
-	s.table = conntable.New(64)
-	s.store = newMemoryMailbox(s) // startRedisCluster moves it to Redis
+	s.IDs.Init(s.ID, 0)
+	s.Boundary = []byte("pushwire-" + randomHex(12))
+	s.Table = conntable.New(64)
+	s.Store = mesh.NewMemoryMailbox(&s.Mesh) // startRedisCluster moves it to Redis
 	// Room for a user's unacknowledged messages (no store keeps more than
 	// --store-messages) and as many acknowledged ones in their grace.
-	s.sent = store.NewSentLog(2*cfg.StoreMessages, store.MaxSentEntries, cfg.DefaultTTL.Milliseconds())
-	s.recent = store.NewRecent[*message](cfg.PollBuffer, cfg.TopicHistory, 3*cfg.PollTimeout)
-	s.resolver = route.NewResolver(route.ResolverOptions[*message]{Table: s.table, Recent: s.recent, Lookup: s.lookupConnKey})
-	s.perIP = newIPCounter(cfg.MaxConnsPerIP)
-	s.rates = newRateLimiter(cfg.PublishRate)
+	s.Sent = store.NewSentLog(2*cfg.StoreMessages, store.MaxSentEntries, cfg.DefaultTTL.Milliseconds())
+	s.Recent = store.NewRecent[*edge.Message](cfg.PollBuffer, cfg.TopicHistory, 3*cfg.PollTimeout)
+	s.Resolver = route.NewResolver(route.ResolverOptions[*edge.Message]{Table: s.Table, Recent: s.Recent, Lookup: s.LookupConnKey})
+	s.PerIP = edge.NewIPCounter(cfg.MaxConnsPerIP)
+	s.Rates = edge.NewRateLimiter(cfg.PublishRate)
 	var err error
-	if s.auth, err = newAuthorizer(s); err != nil {
+	if s.Auth, err = subscribe.NewAuthorizer(&s.Subscribing); err != nil {
 		return nil, err
 	}
 	limit, err := engine.RaiseOpenFilesLimit()
@@ -124,7 +95,7 @@ func New(cfg Config) (*Server, error) {
 		MaxInboundBytes:  maxBody + cfg.MaxHeaderBytes + 4096,
 		WriteBufferLimit: cfg.WriteBufferLimit,
 		SendBufferBytes:  cfg.SendBufferBytes,
-		TickInterval:     tickInterval(cfg),
+		TickInterval:     edge.TickInterval(cfg),
 		// A peer gone without FIN or RST (SPEC §3) is found through the
 		// heartbeats: one is written within a heartbeat of silence, and if
 		// it stays unacknowledged for another the kernel aborts the
@@ -132,20 +103,26 @@ func New(cfg Config) (*Server, error) {
 		UserTimeout: cfg.Heartbeat,
 		Logger:      log,
 		// s.metrics is made below, before the engine starts accepting.
-		OnTLSHandshake: func(took time.Duration) { s.metrics.ObserveTLSHandshake(took) },
-	}, s)
+		OnTLSHandshake: func(took time.Duration) { s.Metrics.ObserveTLSHandshake(took) },
+	}, &s.Node)
 	if err != nil {
 		return nil, err
 	}
-	s.eng = eng
+	s.Eng = eng
 	s.loops = make([]*loopState, eng.Loops())
 	s.up.loops = make([]loopUpgrade, eng.Loops())
+	s.Node.Loops = make([]*edge.Loop, eng.Loops())
 	for i := range s.loops {
-		s.loops[i] = newLoopState(s, i)
+		s.Node.Loops[i] = edge.NewLoop(&s.Node, i)
+		s.loops[i] = newLoopState(s, s.Node.Loops[i])
 	}
-	s.metrics = admin.NewMetrics(len(s.loops), Version())
+	s.Node.Glue = s.makeGlue()
+	s.PubGlue = s.makePubGlue()
+	s.SubGlue = s.makeSubGlue()
+	s.MeshGlue = s.makeMeshGlue()
+	s.Metrics = admin.NewMetrics(len(s.loops), Version())
 	if cfg.HookURL != "" { // last: it starts a goroutine
-		if s.hooks, err = hooks.New(hooks.Options{URL: cfg.HookURL, Queue: cfg.HookQueue, Logger: log}); err != nil {
+		if s.Hooks, err = hooks.New(hooks.Options{URL: cfg.HookURL, Queue: cfg.HookQueue, Logger: log}); err != nil {
 			eng.Stop() // its epoll and eventfds
 			return nil, fmt.Errorf("--hook-url: %w", err)
 		}
@@ -153,42 +130,30 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// tickInterval is the timing-wheel resolution: fine enough for the shortest
-// timeout configured, never busier than every 10ms.
-func tickInterval(cfg Config) time.Duration {
-	tick := 100 * time.Millisecond
-	for _, d := range []time.Duration{cfg.Heartbeat, cfg.HeaderTimeout, cfg.PollTimeout} {
-		if d/10 < tick {
-			tick = d / 10
-		}
-	}
-	return max(tick, 10*time.Millisecond)
-}
-
 // Start binds the edge and api listeners and starts the loops.
 func (s *Server) Start() error {
 	var err error
-	if s.cfg.Listen != "" {
-		if s.edgeAddr, err = s.eng.Listen(s.cfg.Listen, listenerEdge); err != nil {
-			return fmt.Errorf("--listen %s: %w", s.cfg.Listen, err)
+	if s.Cfg.Listen != "" {
+		if s.edgeAddr, err = s.Eng.Listen(s.Cfg.Listen, edge.ListenerEdge); err != nil {
+			return fmt.Errorf("--listen %s: %w", s.Cfg.Listen, err)
 		}
 	}
 	if err := s.tls.listen(s); err != nil {
 		return err
 	}
-	if s.apiAddr, err = s.eng.Listen(s.cfg.APIListen, listenerAPI); err != nil {
-		return fmt.Errorf("--api-listen %s: %w", s.cfg.APIListen, err)
+	if s.apiAddr, err = s.Eng.Listen(s.Cfg.APIListen, edge.ListenerAPI); err != nil {
+		return fmt.Errorf("--api-listen %s: %w", s.Cfg.APIListen, err)
 	}
-	if s.cluster, err = startCluster(s); err != nil {
+	if s.Cluster, err = mesh.StartCluster(&s.Mesh); err != nil {
 		return err
 	}
-	s.idem = s.cluster.idem
-	if err := s.eng.Start(); err != nil {
+	s.Idem = s.Cluster.Idem
+	if err := s.Eng.Start(); err != nil {
 		return err
 	}
-	s.running.Store(true)
+	s.Running.Store(true)
 	go s.sweep()
-	s.log.Info("pushwire started", "node", s.nodeID, "edge", addrString(s.edgeAddr),
+	s.Log.Info("pushwire started", "node", s.ID, "edge", addrString(s.edgeAddr),
 		"api", s.apiAddr.String(), "tls", addrString(s.tls.addr), "loops", len(s.loops), "capacity", s.capacity)
 	return nil
 }
@@ -200,27 +165,27 @@ func (s *Server) EdgeAddr() net.Addr { return s.edgeAddr }
 func (s *Server) APIAddr() net.Addr { return s.apiAddr }
 
 // NodeID is this node's id.
-func (s *Server) NodeID() string { return s.nodeID }
+func (s *Server) NodeID() string { return s.ID }
 
 // Drain does SPEC §10: readyz turns 503, no new accepts, every stream gets a
 // reconnect frame and is closed; it returns when the edge holds no connection
 // or ctx ends. Close must still be called.
 func (s *Server) Drain(ctx context.Context) error {
-	if !s.draining.CompareAndSwap(false, true) {
+	if !s.Draining.CompareAndSwap(false, true) {
 		return errors.New("server: already draining")
 	}
 	// Only the edge stops accepting: health checkers dial /readyz anew and
 	// must read 503, and publishers may still reach the streams that remain.
-	s.eng.StopAccepting(listenerEdge)
+	s.Eng.StopAccepting(edge.ListenerEdge)
 	for i := range s.loops {
-		s.eng.Submit(i, engine.Task{Op: opDrain})
+		s.Eng.Submit(i, engine.Task{Op: edge.OpDrain})
 	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for s.edgeConns.Load() > 0 {
+	for s.EdgeConns.Load() > 0 {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("server: drain ended with %d connections open: %w", s.edgeConns.Load(), ctx.Err())
+			return fmt.Errorf("server: drain ended with %d connections open: %w", s.EdgeConns.Load(), ctx.Err())
 		case <-tick.C:
 		}
 	}
@@ -235,21 +200,21 @@ const hookFlushOnClose = 5 * time.Second
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		// The loops stop first: none may hand the router a job after it closes.
-		s.eng.Stop()
-		if s.cluster != nil { // nil when Start failed before reaching it
-			s.cluster.close()
+		s.Eng.Stop()
+		if s.Cluster != nil { // nil when Start failed before reaching it
+			s.Cluster.Close()
 		}
-		if s.auth != nil {
-			s.auth.close()
+		if s.Auth != nil {
+			s.Auth.Close()
 		}
-		if s.hooks != nil {
+		if s.Hooks != nil {
 			// The streams' disconnect events, queued as the loops stopped,
 			// get a few seconds to reach the hook.
 			ctx, cancel := context.WithTimeout(context.Background(), hookFlushOnClose)
-			s.hooks.Close(ctx)
+			s.Hooks.Close(ctx)
 			cancel()
 		}
-		close(s.stopped)
+		close(s.Stopped)
 	})
 }
 
@@ -259,11 +224,11 @@ func (s *Server) sweep() {
 	defer t.Stop()
 	for {
 		select {
-		case <-s.stopped:
+		case <-s.Stopped:
 			return
 		case now := <-t.C:
-			s.recent.Sweep(now)
-			s.sent.Sweep(now.UnixMilli())
+			s.Recent.Sweep(now)
+			s.Sent.Sweep(now.UnixMilli())
 		}
 	}
 }

@@ -11,15 +11,17 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/push"
+	"github.com/pushwire/pushwire/subscribe"
 )
 
 // onLoop runs fn on loop i and waits for it.
 func onLoop(t *testing.T, s *Server, i int, fn func(l *engine.Loop, ls *loopState)) {
 	t.Helper()
 	done := make(chan struct{})
-	s.eng.Submit(i, engine.Task{Op: opRun, V: func(l *engine.Loop) { fn(l, s.loops[i]); close(done) }})
+	s.Eng.Submit(i, engine.Task{Op: edge.OpRun, V: func(l *engine.Loop) { fn(l, s.loops[i]); close(done) }})
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
@@ -35,10 +37,10 @@ func edgeConnOf(t *testing.T, s *Server) (int, engine.Handle) {
 		for i := range s.loops {
 			var found engine.Handle
 			onLoop(t, s, i, func(_ *engine.Loop, ls *loopState) {
-				for _, page := range ls.pages {
+				for _, page := range ls.Pages {
 					for j := range page {
-						if c := &page[j]; c.h != 0 && c.listener == listenerEdge {
-							found = c.h
+						if c := &page[j]; c.H != 0 && c.Listener == edge.ListenerEdge {
+							found = c.H
 						}
 					}
 				}
@@ -108,11 +110,11 @@ func TestTwoSubscribersOnOneConnection(t *testing.T) {
 	var subs [2]conntable.Sub
 	onLoop(t, s, loop, func(l *engine.Loop, ls *loopState) {
 		for i, name := range []string{"a", "b"} {
-			q := &queryParams{user: []byte("user-" + name), topics: [][]byte{[]byte("topic-" + name), []byte("both")}}
-			sub, st := ls.openStream(h, uint32(2*i+1), framingRaw, q)
-			var key [keyTextLen + 65]byte
-			keyText := ls.s.appendKeyText(key[:0], ls.keyOf(sub))
-			ls.startStream(l, sub, &st.subState, h, &subscription{q: q, format: push.NDJSON}, keyText)
+			q := &edge.QueryParams{User: []byte("user-" + name), Topics: [][]byte{[]byte("topic-" + name), []byte("both")}}
+			sub, st := ls.OpenStream(h, uint32(2*i+1), edge.FramingRaw, q)
+			var key [edge.KeyTextLen + 65]byte
+			keyText := ls.s.AppendKeyText(key[:0], ls.KeyOf(sub))
+			ls.StartStream(l, sub, &st.SubState, h, &subscribe.Subscription{Q: q, Format: push.NDJSON}, keyText)
 			subs[i] = sub
 		}
 	})
@@ -152,7 +154,7 @@ func TestTwoSubscribersOnOneConnection(t *testing.T) {
 		}
 	}
 
-	onLoop(t, s, loop, func(l *engine.Loop, ls *loopState) { ls.dropStream(l, subs[0]) })
+	onLoop(t, s, loop, func(l *engine.Loop, ls *loopState) { ls.DropStream(l, subs[0]) })
 	for _, to := range []string{"conn/" + keys[0], "user/user-a"} {
 		if status, _ := pub(t, s, "/pub/"+to, "gone"); status != 404 {
 			t.Fatalf("publish to %s after freeing a = %d; want 404", to, status)
@@ -170,11 +172,11 @@ func TestTwoSubscribersOnOneConnection(t *testing.T) {
 		}
 	}
 	onLoop(t, s, loop, func(l *engine.Loop, ls *loopState) {
-		ls.dropStream(l, subs[1])
-		if n := ls.subscribers.Load(); n != 0 {
+		ls.DropStream(l, subs[1])
+		if n := ls.Subscribers.Load(); n != 0 {
 			t.Errorf("subscribers on the loop after freeing both = %d; want 0", n)
 		}
-		if ls.stream(subs[0]) != nil || ls.stream(subs[1]) != nil {
+		if ls.Stream(subs[0]) != nil || ls.Stream(subs[1]) != nil {
 			t.Error("a freed stream record is still named by its Sub")
 		}
 	})

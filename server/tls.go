@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/tlslayer"
 )
 
@@ -17,17 +18,6 @@ type edgeTLS struct {
 	certs *tlslayer.Certs
 	srv   *tlslayer.Server
 	addr  net.Addr
-}
-
-// validateTLS checks the TLS settings hang together.
-func (c *Config) validateTLS() []error {
-	if c.TLSListen == "" {
-		return nil
-	}
-	if c.TLSCert == "" || c.TLSKey == "" {
-		return []error{errors.New("--tls-listen needs --tls-cert and --tls-key")}
-	}
-	return nil
 }
 
 // load reads the certificate and key at New, so that a bad file stops the start with an
@@ -54,9 +44,9 @@ func (t *edgeTLS) listen(s *Server) error {
 	if t.srv == nil {
 		return nil
 	}
-	addr, err := s.eng.ListenTLS(s.cfg.TLSListen, listenerEdge, t.srv)
+	addr, err := s.Eng.ListenTLS(s.Cfg.TLSListen, edge.ListenerEdge, t.srv)
 	if err != nil {
-		return fmt.Errorf("--tls-listen %s: %w", s.cfg.TLSListen, err)
+		return fmt.Errorf("--tls-listen %s: %w", s.Cfg.TLSListen, err)
 	}
 	t.addr = addr
 	return nil

@@ -26,6 +26,7 @@ import (
 
 	"github.com/pushwire/pushwire/acceptance/internal/testbin"
 	"github.com/pushwire/pushwire/cluster/redistest"
+	"github.com/pushwire/pushwire/internal/freeport"
 )
 
 // binary is the pushwire executable TestMain builds once for every test.
@@ -46,17 +47,17 @@ func TestMain(m *testing.M) {
 	os.Exit(testbin.Run(m, &binary))
 }
 
-// freePort returns a loopback port nobody listens on right now, for the
-// listeners that must keep their port across a restart (Redis, a node's
-// cluster link).
+// freePort returns a loopback port held for the test, for the listeners that
+// must keep their port across a restart (Redis, a node's cluster link);
+// internal/freeport says why not port 0.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := freeport.Take(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Cleanup(func() { freeport.Release(ports...) })
+	return ports[0]
 }
 
 // process is a child process whose stderr (and stdout) is kept.

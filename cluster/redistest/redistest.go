@@ -23,6 +23,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pushwire/pushwire/internal/freeport"
 )
 
 // Shards is how many masters a Cluster has.
@@ -386,18 +388,15 @@ func Do(addr string, args ...string) (string, error) {
 // ErrNil is Do's error for a nil reply (GET of a missing key).
 var ErrNil = errors.New("redistest: nil reply")
 
-// freePorts returns n distinct loopback ports nobody listened on a moment ago.
+// freePorts returns n distinct loopback ports, held for the test (internal/freeport
+// says why not port 0).
 func freePorts(t testing.TB, n int) []int {
 	t.Helper()
-	ports := make([]int, n)
-	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
+	ports, err := freeport.Take(n)
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { freeport.Release(ports...) })
 	return ports
 }
 
