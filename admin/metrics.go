@@ -129,7 +129,8 @@ func StatusOf(answer []byte) int {
 	return code
 }
 
-// clusterObserver hands the cluster package's timings to the histograms;
+// clusterObserver hands the cluster and links packages' timings to the histograms
+// (it is a cluster.Observer and a links.Observer);
 // redis is the client's own (directory or store).
 type clusterObserver struct {
 	m     *Metrics

@@ -14,7 +14,7 @@ import (
 // The operations endpoints of the api listener (SPEC §9), answered through
 // the loop's edge.Answers: what they read of the node is Node, which the
 // glue implements (server/figures.go). /conn/<key> stays in the glue: it
-// acts on another loop's connection (server/async.go).
+// acts on another loop's connection (mesh/async.go).
 
 // Node is what the operations endpoints read of the node they run on.
 type Node interface {

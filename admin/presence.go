@@ -16,13 +16,14 @@ import (
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/links"
 	"github.com/pushwire/pushwire/push"
 )
 
 // Presence (SPEC §9): GET /presence/user/<id>, /presence/topic/<name> and
 // /topics?prefix=&limit= answer cluster-wide from any node. The directory
 // says which nodes hold a user or topic (every node, for /topics); each of
-// them is asked for its own counts over a query link (cluster/query.go), and
+// them is asked for its own counts over a query link (links/query.go), and
 // this node reads its own table. A query runs on a goroutine of its own and
 // its answer comes back to the loop like /metrics', so no loop waits on a
 // peer or walks a table; the table walks release their shard lock every few
@@ -43,7 +44,7 @@ const (
 // of their own to the peers (a peer from before queries existed ends a link
 // on one, and a push link must not pay for that; nor need pushes queue
 // behind a table walk on a peer) and the slots that bound the queries
-// running at once. The glue makes one per cluster start (server/cluster.go)
+// running at once. The glue makes one per cluster start (mesh/cluster.go)
 // and answers the endpoints on its loops (server/presence.go).
 type Presence struct {
 	node  string
@@ -51,16 +52,16 @@ type Presence struct {
 	dir   cluster.Directory
 	alone func() bool // no other node can hold anything (standalone)
 	// lookup bounds the directory lookup of the nodes to ask: the glue's
-	// bound on its routing lookups (server/cluster.go lookupTimeout).
+	// bound on its routing lookups (mesh/cluster.go lookupTimeout).
 	lookup time.Duration
-	links  *cluster.Links
+	links  *links.Links
 	slots  chan struct{}
 
-	// Change runs a changing query (cluster/subquery.go) on this node's own
+	// Change runs a changing query (links/subquery.go) on this node's own
 	// streams: server-side subscriptions (subscriptions.go) and the per-user
 	// connection policy's kicks and checks. The glue sets it before the
-	// link server starts (server/cluster.go); nil: none are served.
-	Change func(q *cluster.Query) cluster.QueryAnswer
+	// link server starts (mesh/cluster.go); nil: none are served.
+	Change func(q *links.Query) links.QueryAnswer
 }
 
 // NewPresence makes node's presence half; lookup bounds its directory
@@ -68,7 +69,7 @@ type Presence struct {
 func NewPresence(node string, table *conntable.Table, dir cluster.Directory, alone func() bool, lookup time.Duration, log *slog.Logger) *Presence {
 	return &Presence{
 		node: node, table: table, dir: dir, alone: alone, lookup: lookup,
-		links: cluster.NewLinks(node, dir, cluster.LinkOptions{Logger: log}),
+		links: links.NewLinks(node, dir, links.LinkOptions{Logger: log}),
 		slots: make(chan struct{}, maxPresenceQueries),
 	}
 }
@@ -93,7 +94,7 @@ func (p *Presence) Release() { <-p.slots }
 // ParsePresence reads the path and query of a presence request into q; a
 // non-zero status says why not. The name is unescaped into scratch, returned
 // grown (q.Name is a copy: it outlives the request's bytes).
-func ParsePresence(q *cluster.Query, path, query, scratch []byte) (_ []byte, status int, reason string) {
+func ParsePresence(q *links.Query, path, query, scratch []byte) (_ []byte, status int, reason string) {
 	if string(path) == "/topics" {
 		status, reason = ParseTopicsQuery(q, query)
 		return scratch, status, reason
@@ -103,9 +104,9 @@ func ParsePresence(q *cluster.Query, path, query, scratch []byte) (_ []byte, sta
 	case !ok:
 		return scratch, 404, "presence endpoints are /presence/user/<id> and /presence/topic/<name>"
 	case string(kind) == "user":
-		q.Op = cluster.QueryUser
+		q.Op = links.QueryUser
 	case string(kind) == "topic":
-		q.Op = cluster.QueryTopic
+		q.Op = links.QueryTopic
 	default:
 		return scratch, 404, "presence endpoints are /presence/user/<id> and /presence/topic/<name>"
 	}
@@ -119,9 +120,9 @@ func ParsePresence(q *cluster.Query, path, query, scratch []byte) (_ []byte, sta
 }
 
 // ParseTopicsQuery reads /topics' prefix (may be empty: every topic) and
-// limit (1..cluster.MaxQueryLimit, default defaultTopicsLimit).
-func ParseTopicsQuery(q *cluster.Query, query []byte) (int, string) {
-	q.Op, q.Limit = cluster.QueryTopics, defaultTopicsLimit
+// limit (1..links.MaxQueryLimit, default defaultTopicsLimit).
+func ParseTopicsQuery(q *links.Query, query []byte) (int, string) {
+	q.Op, q.Limit = links.QueryTopics, defaultTopicsLimit
 	status, reason := 0, ""
 	httpcodec.QueryEach(query, func(key, value []byte) bool {
 		v, err := httpcodec.AppendUnescape(nil, value)
@@ -135,8 +136,8 @@ func ParseTopicsQuery(q *cluster.Query, query []byte) (int, string) {
 			q.Name = string(v)
 		case string(key) == "limit":
 			n, err := strconv.Atoi(string(v))
-			if err != nil || n < 1 || n > cluster.MaxQueryLimit {
-				status, reason = 400, "limit must be a whole number from 1 to "+strconv.Itoa(cluster.MaxQueryLimit)
+			if err != nil || n < 1 || n > links.MaxQueryLimit {
+				status, reason = 400, "limit must be a whole number from 1 to "+strconv.Itoa(links.MaxQueryLimit)
 			}
 			q.Limit = n
 		}
@@ -147,21 +148,21 @@ func ParseTopicsQuery(q *cluster.Query, query []byte) (int, string) {
 
 // AnswerQuery is the link server's query handler: this node's own counts.
 // It runs on the asking peer's query link goroutine.
-func (p *Presence) AnswerQuery(q *cluster.Query) cluster.QueryAnswer {
-	if q.Op >= cluster.QuerySubscribe {
+func (p *Presence) AnswerQuery(q *links.Query) links.QueryAnswer {
+	if q.Op >= links.QuerySubscribe {
 		return p.change(q) // subscriptions.go
 	}
 	t := p.table
 	switch q.Op {
-	case cluster.QueryUser:
-		return cluster.QueryAnswer{Count: t.Count(conntable.Users, viewBytes(q.Name))}
-	case cluster.QueryTopic:
-		return cluster.QueryAnswer{Count: t.Count(conntable.Topics, viewBytes(q.Name))}
+	case links.QueryUser:
+		return links.QueryAnswer{Count: t.Count(conntable.Users, viewBytes(q.Name))}
+	case links.QueryTopic:
+		return links.QueryAnswer{Count: t.Count(conntable.Topics, viewBytes(q.Name))}
 	}
 	first, matched := t.NamesWithPrefix(conntable.Topics, viewBytes(q.Name), q.Limit)
-	a := cluster.QueryAnswer{Count: matched, Topics: make([]cluster.NameCount, len(first))}
+	a := links.QueryAnswer{Count: matched, Topics: make([]links.NameCount, len(first))}
 	for i, nc := range first {
-		a.Topics[i] = cluster.NameCount{Name: nc.Name, Count: nc.Count}
+		a.Topics[i] = links.NameCount{Name: nc.Name, Count: nc.Count}
 	}
 	return a
 }
@@ -169,13 +170,13 @@ func (p *Presence) AnswerQuery(q *cluster.Query) cluster.QueryAnswer {
 // nodeAnswer is one node's part of a presence answer.
 type nodeAnswer struct {
 	node string
-	a    cluster.QueryAnswer
+	a    links.QueryAnswer
 	err  error
 }
 
 // Answer asks every node that may hold q's target and merges their
 // answers into the JSON body of SPEC §9.
-func (p *Presence) Answer(q *cluster.Query) (int, []byte) {
+func (p *Presence) Answer(q *links.Query) (int, []byte) {
 	answers := []nodeAnswer{{node: p.node, a: p.AnswerQuery(q)}}
 	if !p.alone() {
 		peers, err := p.presenceNodes(q)
@@ -191,20 +192,20 @@ func (p *Presence) Answer(q *cluster.Query) (int, []byte) {
 		case answered:
 			peerKnown = peerKnown || i > 0
 		case notANode:
-			na.a = cluster.QueryAnswer{} // its heartbeat is gone: no longer a node
+			na.a = links.QueryAnswer{} // its heartbeat is gone: no longer a node
 		case nodeGone:
 			// No process there: it holds nothing. Named while the directory
 			// still lists it, as for pushes (SPEC §4), but its count is known.
 			unreachable = append(unreachable, na.node)
-			na.a, peerKnown = cluster.QueryAnswer{}, true
+			na.a, peerKnown = links.QueryAnswer{}, true
 		default:
 			unreachable = append(unreachable, na.node)
-			na.a = cluster.QueryAnswer{}
+			na.a = links.QueryAnswer{}
 		}
 	}
 	slices.Sort(unreachable)
 	var body []byte
-	if q.Op == cluster.QueryTopics {
+	if q.Op == links.QueryTopics {
 		body = appendTopics(nil, q.Limit, answers)
 	} else {
 		body = appendPresenceCount(nil, q, answers)
@@ -216,7 +217,7 @@ func (p *Presence) Answer(q *cluster.Query) (int, []byte) {
 	// The directory names nodes that may hold the user or topic, none of them
 	// answered and this node has none: the count would say nothing, so the
 	// answer is 503, as a publish that reached nobody (SPEC §4).
-	if q.Op != cluster.QueryTopics && !peerKnown && answers[0].a.Count == 0 {
+	if q.Op != links.QueryTopics && !peerKnown && answers[0].a.Count == 0 {
 		return 503, append(body, `,"error":"no node that may hold it answered"}`...)
 	}
 	return 200, append(body, '}')
@@ -224,15 +225,15 @@ func (p *Presence) Answer(q *cluster.Query) (int, []byte) {
 
 // presenceNodes returns the nodes other than this one to ask: those the
 // directory lists for the user or topic, every live node for /topics.
-func (p *Presence) presenceNodes(q *cluster.Query) ([]string, error) {
+func (p *Presence) presenceNodes(q *links.Query) ([]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.lookup)
 	defer cancel()
 	var ids []string
 	var err error
 	switch q.Op {
-	case cluster.QueryUser:
+	case links.QueryUser:
 		ids, err = p.dir.UserNodes(ctx, q.Name)
-	case cluster.QueryTopic:
+	case links.QueryTopic:
 		ids, err = p.dir.TopicNodes(ctx, q.Name)
 	default:
 		var nodes []cluster.Node
@@ -245,7 +246,7 @@ func (p *Presence) presenceNodes(q *cluster.Query) ([]string, error) {
 }
 
 // askPeers sends q to every peer at once and waits up to presenceTimeout.
-func (p *Presence) askPeers(q *cluster.Query, peers []string) []nodeAnswer {
+func (p *Presence) askPeers(q *links.Query, peers []string) []nodeAnswer {
 	out := make([]nodeAnswer, len(peers))
 	ctx, cancel := context.WithTimeout(context.Background(), presenceTimeout)
 	defer cancel()
@@ -265,7 +266,7 @@ func (p *Presence) askPeers(q *cluster.Query, peers []string) []nodeAnswer {
 // appendPresenceCount appends {"user","online","connections","nodes"} or
 // {"topic","subscribers","nodes"}: the sum of the nodes' counts and, sorted,
 // the nodes that have some.
-func appendPresenceCount(dst []byte, q *cluster.Query, answers []nodeAnswer) []byte {
+func appendPresenceCount(dst []byte, q *links.Query, answers []nodeAnswer) []byte {
 	total := 0
 	var nodes []string
 	for _, na := range answers {
@@ -275,7 +276,7 @@ func appendPresenceCount(dst []byte, q *cluster.Query, answers []nodeAnswer) []b
 		}
 	}
 	slices.Sort(nodes)
-	if q.Op == cluster.QueryUser {
+	if q.Op == links.QueryUser {
 		dst = append(dst, `{"user":`...)
 		dst = httpcodec.AppendJSONString(dst, viewBytes(q.Name))
 		dst = append(dst, `,"online":`...)
@@ -347,7 +348,7 @@ func viewBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(
 // (edge.Answers.Later), and its answer comes back to the loop like
 // /metrics', so no loop waits on a peer or walks a table.
 func (p *Presence) Serve(a edge.Answers, h engine.Handle, req *httpcodec.Request, path []byte) {
-	var q cluster.Query // its Name is a copy: it outlives the request's bytes
+	var q links.Query // its Name is a copy: it outlives the request's bytes
 	var status int
 	var reason string
 	_, scratch := a.Scratch()

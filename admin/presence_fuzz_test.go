@@ -4,7 +4,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/pushwire/pushwire/cluster"
+	"github.com/pushwire/pushwire/links"
 	"github.com/pushwire/pushwire/push"
 )
 
@@ -17,10 +17,10 @@ func FuzzPresenceQuery(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, query []byte) {
-		var q cluster.Query
+		var q links.Query
 		status, reason := ParseTopicsQuery(&q, query)
 		switch {
-		case status == 0 && (q.Limit < 1 || q.Limit > cluster.MaxQueryLimit):
+		case status == 0 && (q.Limit < 1 || q.Limit > links.MaxQueryLimit):
 			t.Fatalf("ParseTopicsQuery(%q) accepted limit %d", query, q.Limit)
 		case status == 0 && q.Name != "" && !push.ValidName([]byte(q.Name)):
 			t.Fatalf("ParseTopicsQuery(%q) accepted prefix %q", query, q.Name)
@@ -31,19 +31,19 @@ func FuzzPresenceQuery(f *testing.F) {
 }
 
 func TestParseTopicsQuery(t *testing.T) {
-	for query, want := range map[string]cluster.Query{
-		"":                       {Op: cluster.QueryTopics, Limit: defaultTopicsLimit},
-		"prefix=news.&limit=5":   {Op: cluster.QueryTopics, Name: "news.", Limit: 5},
-		"limit=1000&prefix=a%2F": {Op: cluster.QueryTopics, Name: "a/", Limit: 1000},
-		"other=1":                {Op: cluster.QueryTopics, Limit: defaultTopicsLimit},
+	for query, want := range map[string]links.Query{
+		"":                       {Op: links.QueryTopics, Limit: defaultTopicsLimit},
+		"prefix=news.&limit=5":   {Op: links.QueryTopics, Name: "news.", Limit: 5},
+		"limit=1000&prefix=a%2F": {Op: links.QueryTopics, Name: "a/", Limit: 1000},
+		"other=1":                {Op: links.QueryTopics, Limit: defaultTopicsLimit},
 	} {
-		var q cluster.Query
+		var q links.Query
 		if status, reason := ParseTopicsQuery(&q, []byte(query)); status != 0 || !reflect.DeepEqual(q, want) {
 			t.Errorf("ParseTopicsQuery(%q) = %+v, %d %q; want %+v", query, q, status, reason, want)
 		}
 	}
 	for _, query := range []string{"limit=0", "limit=1001", "limit=x", "limit=", "prefix=a%20b", "prefix=%zz"} {
-		var q cluster.Query
+		var q links.Query
 		if status, _ := ParseTopicsQuery(&q, []byte(query)); status != 400 {
 			t.Errorf("ParseTopicsQuery(%q) = %d; want 400", query, status)
 		}

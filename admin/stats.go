@@ -34,9 +34,9 @@ type Snapshot struct {
 	H2Conns       int64
 	H2SlowStreams uint64
 
-	// --max-conns-per-user (server/userpolicy.go)
+	// --max-conns-per-user (mesh/userpolicy.go)
 	UserConnsRefused, UserConnsKicked uint64
-	AgeCloses, Refreshes, Expiries    uint64 // stream lifetime (server/lifetime.go)
+	AgeCloses, Refreshes, Expiries    uint64 // stream lifetime (subscribe/lifetime.go)
 
 	// The node and its upgrades (server/handoff.go)
 	Loops, Capacity                      int

@@ -11,6 +11,7 @@ import (
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/links"
 	"github.com/pushwire/pushwire/push"
 )
 
@@ -19,9 +20,9 @@ import (
 // add topics to, or remove them from, live streams: one stream, or every
 // stream of the user on every node. The node that takes the call changes
 // its own streams (Presence.Change: the glue's, on its loops,
-// server/subscriptions.go) and asks the nodes the directory names for the
+// mesh/subscriptions.go) and asks the nodes the directory names for the
 // user (or the node a conn key names) over the query links
-// (cluster/subquery.go), as presence does; the answers merge into one.
+// (links/subquery.go), as presence does; the answers merge into one.
 // Calls share presence's slots: at most maxPresenceQueries at once.
 
 // ServeSubscriptions answers POST (add) or DELETE (remove) on
@@ -29,10 +30,10 @@ import (
 // own, its connection held (edge.Answers.Later). The glue answers other
 // methods 405.
 func (p *Presence) ServeSubscriptions(a edge.Answers, h engine.Handle, req *httpcodec.Request, path []byte) {
-	var q cluster.Query
-	q.Op = cluster.QuerySubscribe
+	var q links.Query
+	q.Op = links.QuerySubscribe
 	if string(req.Method()) == "DELETE" {
-		q.Op = cluster.QueryUnsubscribe
+		q.Op = links.QueryUnsubscribe
 	}
 	var status int
 	var reason string
@@ -43,16 +44,16 @@ func (p *Presence) ServeSubscriptions(a edge.Answers, h engine.Handle, req *http
 
 // change runs a changing query on this node's own streams, through the
 // glue; a node whose glue gave none changes nothing.
-func (p *Presence) change(q *cluster.Query) cluster.QueryAnswer {
+func (p *Presence) change(q *links.Query) links.QueryAnswer {
 	if p.Change == nil {
-		return cluster.QueryAnswer{Err: "changing queries are not served here"}
+		return links.QueryAnswer{Err: "changing queries are not served here"}
 	}
 	return p.Change(q)
 }
 
 // Ask sends q to node over the query links and waits for its answer, within
-// ctx: the per-user connection policy's kicks and checks (server/userpolicy.go).
-func (p *Presence) Ask(ctx context.Context, node string, q *cluster.Query) (cluster.QueryAnswer, error) {
+// ctx: the per-user connection policy's kicks and checks (mesh/userpolicy.go).
+func (p *Presence) Ask(ctx context.Context, node string, q *links.Query) (links.QueryAnswer, error) {
 	return p.links.Query(ctx, node, q)
 }
 
@@ -72,7 +73,7 @@ func (na *nodeAnswer) kind() answerKind {
 		return answered
 	case errors.Is(na.err, cluster.ErrUnknownNode):
 		return notANode
-	case errors.Is(na.err, cluster.ErrNodeGone):
+	case errors.Is(na.err, links.ErrNodeGone):
 		return nodeGone
 	}
 	return noAnswer
@@ -81,7 +82,7 @@ func (na *nodeAnswer) kind() answerKind {
 // ParseSubscriptions reads the target from the path and topic= (one or
 // more) and force= from the query into q; a non-zero status says why not.
 // A user id is unescaped into scratch, returned grown (q.Name is a copy).
-func ParseSubscriptions(q *cluster.Query, path, query, scratch []byte) (_ []byte, status int, reason string) {
+func ParseSubscriptions(q *links.Query, path, query, scratch []byte) (_ []byte, status int, reason string) {
 	kind, name, ok := bytes.Cut(path[len("/subscriptions/"):], []byte("/"))
 	switch {
 	case !ok || (string(kind) != "conn" && string(kind) != "user"):
@@ -107,8 +108,8 @@ func ParseSubscriptions(q *cluster.Query, path, query, scratch []byte) (_ []byte
 		case string(key) == "topic":
 			if !push.ValidName(v) {
 				status, reason = 400, "topic "+strconv.Itoa(len(q.Topics)+1)+" is not 1-256 printable bytes without spaces"
-			} else if len(q.Topics) == cluster.MaxChangeTopics {
-				status, reason = 400, "at most "+strconv.Itoa(cluster.MaxChangeTopics)+" topics at once"
+			} else if len(q.Topics) == links.MaxChangeTopics {
+				status, reason = 400, "at most "+strconv.Itoa(links.MaxChangeTopics)+" topics at once"
 			}
 			q.Topics = append(q.Topics, string(v))
 		case string(key) == "force":
@@ -131,7 +132,7 @@ func ParseSubscriptions(q *cluster.Query, path, query, scratch []byte) (_ []byte
 
 // answerSubscriptions changes the streams q names on every node that may
 // hold them and merges the nodes' answers into the JSON body.
-func (p *Presence) AnswerSubscriptions(q *cluster.Query) (int, []byte) {
+func (p *Presence) AnswerSubscriptions(q *links.Query) (int, []byte) {
 	var answers []nodeAnswer
 	var peers []string
 	if q.Conn {
@@ -179,9 +180,9 @@ func mergeChanges(answers []nodeAnswer) (int, []byte) {
 		total += na.a.Count
 		for _, e := range na.a.Topics {
 			switch e.Count {
-			case cluster.OutcomeForbidden:
+			case links.OutcomeForbidden:
 				forbidden = append(forbidden, e.Name)
-			case cluster.OutcomeChanged:
+			case links.OutcomeChanged:
 				changed++
 				conns = append(conns, e.Name)
 			default:

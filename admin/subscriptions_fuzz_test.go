@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pushwire/pushwire/cluster"
+	"github.com/pushwire/pushwire/links"
 	"github.com/pushwire/pushwire/push"
 )
 
@@ -29,11 +29,11 @@ func FuzzSubscriptionsCall(f *testing.F) {
 		f.Add(seed[0], seed[1])
 	}
 	f.Fuzz(func(t *testing.T, path, query string) {
-		var q cluster.Query
+		var q links.Query
 		_, status, reason := ParseSubscriptions(&q, []byte("/subscriptions/"+path), []byte(query), nil)
 		switch {
 		case status == 0:
-			if len(q.Topics) == 0 || len(q.Topics) > cluster.MaxChangeTopics {
+			if len(q.Topics) == 0 || len(q.Topics) > links.MaxChangeTopics {
 				t.Fatalf("accepted %q?%q with %d topics", path, query, len(q.Topics))
 			}
 			for _, topic := range q.Topics {
@@ -57,19 +57,19 @@ func FuzzSubscriptionsCall(f *testing.F) {
 func TestParseSubscriptionsCall(t *testing.T) {
 	for _, tc := range []struct {
 		path, query string
-		want        cluster.Query
+		want        links.Query
 	}{
-		{"user/42", "topic=news&topic=chat.1", cluster.Query{Name: "42", Topics: []string{"news", "chat.1"}}},
-		{"user/a%2Fb", "force=1&topic=x", cluster.Query{Name: "a/b", Force: true, Topics: []string{"x"}}},
-		{"user/42", "topic=x&force=true&other=1", cluster.Query{Name: "42", Force: true, Topics: []string{"x"}}},
-		{"conn/AAAAAAEAAAC3hDaz38oN10qHe_Gq7rfo.n1", "topic=x", cluster.Query{Name: "AAAAAAEAAAC3hDaz38oN10qHe_Gq7rfo.n1", Conn: true, Topics: []string{"x"}}},
+		{"user/42", "topic=news&topic=chat.1", links.Query{Name: "42", Topics: []string{"news", "chat.1"}}},
+		{"user/a%2Fb", "force=1&topic=x", links.Query{Name: "a/b", Force: true, Topics: []string{"x"}}},
+		{"user/42", "topic=x&force=true&other=1", links.Query{Name: "42", Force: true, Topics: []string{"x"}}},
+		{"conn/AAAAAAEAAAC3hDaz38oN10qHe_Gq7rfo.n1", "topic=x", links.Query{Name: "AAAAAAEAAAC3hDaz38oN10qHe_Gq7rfo.n1", Conn: true, Topics: []string{"x"}}},
 	} {
-		var q cluster.Query
+		var q links.Query
 		if _, status, reason := ParseSubscriptions(&q, []byte("/subscriptions/"+tc.path), []byte(tc.query), nil); status != 0 || !reflect.DeepEqual(q, tc.want) {
 			t.Errorf("parseSubscriptions(%q, %q) = %+v, %d %q; want %+v", tc.path, tc.query, q, status, reason, tc.want)
 		}
 	}
-	many := strings.Repeat("topic=t&", cluster.MaxChangeTopics) + "topic=u"
+	many := strings.Repeat("topic=t&", links.MaxChangeTopics) + "topic=u"
 	for _, tc := range []struct {
 		path, query string
 		status      int
@@ -85,7 +85,7 @@ func TestParseSubscriptionsCall(t *testing.T) {
 		{"user", "topic=x", 404},
 		{"conn/nope", "topic=x", 404},
 	} {
-		var q cluster.Query
+		var q links.Query
 		if _, status, reason := ParseSubscriptions(&q, []byte("/subscriptions/"+tc.path), []byte(tc.query), nil); status != tc.status || reason == "" {
 			t.Errorf("parseSubscriptions(%q, %q) = %d %q; want %d with a reason", tc.path, tc.query, status, reason, tc.status)
 		}

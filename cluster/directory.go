@@ -62,6 +62,6 @@ var (
 	// ErrDirectoryDown means the directory store (Redis) cannot be reached; the error returned
 	// wraps it together with the cause.
 	ErrDirectoryDown = errors.New("cluster: directory unavailable")
-	// ErrClosed means the Directory or Links was closed.
+	// ErrClosed means the Directory was closed; Links and LinkServer (package links) answer it too after Close.
 	ErrClosed = errors.New("cluster: closed")
 )

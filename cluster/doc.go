@@ -1,6 +1,8 @@
-// Package cluster lets pushwire nodes find each other's connections and forward pushes:
-// a Directory (who holds which conn key, user, topic; where each node listens) and node-to-node
-// Links (one persistent, pipelined TCP link per pair of nodes that talk).
+// Package cluster lets pushwire nodes find each other's connections: a Directory (which nodes
+// hold a user or a topic; where each node listens, and whether it lives), kept in Redis for a
+// cluster or in memory for a standalone node, and the Redis client a node's other shared state
+// uses (RedisConn). The node-to-node links that carry pushes and queries are package links,
+// which asks the Directory where a peer listens.
 //
 // # API
 //
@@ -9,33 +11,19 @@
 //	NewMemStore() *MemStore; NewMemDirectory(*MemStore, Node, Holdings) // no Redis (memdir.go)
 //	(*MemDirectory).Alone() bool // no other node in the store: every target is local
 //	NewRedisDirectory(RedisOptions) (*RedisDirectory, error)  // cluster (redis*.go)
-//	NewRedisConn(RedisConnOptions) (*RedisConn, error)       // the QoS 1 mailbox's and idempotency
-//	(*RedisConn).Do/DoMulti/Close                              // keys' Redis client (redisconn.go)
+//	NewRedisConn(RedisConnOptions) (*RedisConn, error)       // the Redis client of the QoS 1 mailbox,
+//	(*RedisConn).Do/DoMulti/Close                              // idempotency keys, user conns (redisconn.go)
 //	(*RedisDirectory).Recheck()  // run the re-sync hooks at the next tick (recheck.go)
 //	redistest.Start(testing.TB) *redistest.Cluster             // tests: a real 3-master Redis Cluster
 //	redistest.StartWithReplicas(testing.TB) *redistest.Cluster // the same, a replica per master (KillMaster, AwaitFailover)
 //	redistest.StartSentinel(testing.TB, n) *redistest.Sentinel // a primary, a replica, n sentinels (KillPrimary, AwaitFailover)
 //	(*RedisConn).DoDurable(ctx, key, write)                    // write, then WAIT N with --redis ...?wait_replicas=N
-//
-//	NewIdemRedis(*RedisConn, IdemOptions) *IdemRedis           // idempotency keys (idempotency.go)
-//	NewIdemMemory(IdemOptions) *IdemMemory                     // the same in memory (idemmem.go)
-//	(Idempotency).Claim(ctx, keys, out) / Record(ctx, keys, answers)
-//	NewLinks(self string, dir Directory, LinkOptions) *Links  // links.go, link.go
-//	(*Links).ForwardBatch(ctx, nodeID, []*Push) ([]Result, error)
-//	(*Links).Query(ctx, nodeID, *Query) (QueryAnswer, error)   // presence counts (query.go)
-//	(*Links).Close() error; (*Links).Stats() LinkStats
-//	NewLinkServer(Handler, LinkServerOptions) *LinkServer      // linkserver.go
-//	(*LinkServer).Serve(net.Listener) error; (*LinkServer).Close() error
-//	type Handler func(p *Push) Result
-//	type QueryHandler func(q *Query) QueryAnswer               // LinkServerOptions.Query
+
+//	type Observer interface { RedisCommand }                   // /metrics (observe.go)
 //
 // A node that took a publish looks the target up (UserNodes/TopicNodes, or Nodes for "all"; a
 // conn key names the node that holds it, and NodeAddr says whether that node lives), delivers
-// locally itself, and ForwardBatches to every other node; it sums Result.Delivered and counts
-// the nodes that answered for the §4 answer. A ForwardBatch error means
-// the outcome on that node is unknown: the answer names the node in "unreachable", and is 503
-// when nothing was delivered or stored anywhere. ErrNodeGone (the peer's port refused, or the
-// connection was reset) means no process is there: the node holds nothing, and is no failure.
+// locally itself, and forwards to every other node over package links.
 //
 // # Redis data model
 //
@@ -53,9 +41,10 @@
 //	pw:t:<topic>      SET     node ids holding subscribers of <topic>
 //	pw:q:<user>       ZSET    the user's QoS 1 mailbox (package store, store/redis.go)
 //	pw:i:{<key>}      STRING  an Idempotency-Key: "p<node>:<n>" while its publish runs (PX hold,
-//	                          10s), then "<status> <JSON answer>" (PX --idempotency-window)
+//	                          10s), then "<status> <JSON answer>" (PX --idempotency-window;
+//	                          package admit, admit/idempotency.go)
 //	pw:uc:<user>      ZSET    the conn keys of the user's streams scored by start (unix ms), for
-//	                          --max-conns-per-user (userconns.go); changed by one script
+//	                          --max-conns-per-user (admit/userconns.go); changed by one script
 //
 // Redis Cluster: every command names one key, so slots never matter; the {id} hash tag keeps a
 // node's own keys in one slot only so that they live and move together. Pipelines (DoMulti,
@@ -124,46 +113,21 @@
 // # The shared Redis connection (redisconn.go)
 //
 // RedisConn is the client of what a node keeps in Redis besides its directory: the QoS 1
-// mailbox (package store, store/redis.go, whose doc has its key and member encoding) and the
-// idempotency keys (IdemRedis). It starts dialing when made, in the background, and does not wait
-// for it: requests that come during that dial wait for it (so a new node's first subscribers still
+// mailbox (package store, store/redis.go, whose doc has its key and member encoding), the
+// idempotency keys and the per-user conn keys (package admit: IdemRedis, UserConnsRedis). It
+// starts dialing when made, in the background, and does not wait for it: requests that come during that dial wait for it (so a new node's first subscribers still
 // get their replay; TestRedisConnDialsAtStart), and while Redis is down a dial is
 // tried at most every connRetryGap (500 ms). It bounds each request by OpTimeout, answers errors
 // wrapping ErrDirectoryDown while Redis is unreachable, retries at once a request that met a
 // connection broken while idle, and uses Redis again as soon as it answers.
 //
-// # Link wire format and behaviour
-//
-// See frame.go. Requests carry consecutive correlation ids; the server runs its handler
-// sequentially per link and answers in order, so answers are matched to the head of a FIFO and
-// their ids checked. One writer goroutine per peer takes the whole queued buffer per write, so
-// concurrent pushes coalesce (~260 pushes per write under load). Back-pressure: a link queues
-// at most QueueBytes encoded bytes and MaxInFlight unanswered requests; a sender past either
-// waits up to QueueWait, then gets ErrBackpressure. A broken link fails every queued and
-// in-flight request with ErrLinkDown and redials at once; failed dials back off (50ms doubling
-// to 2s, jittered), and during the backoff ForwardBatch fails at once. A refused dial or a reset
-// connection marks the peer gone: ForwardBatch fails at once with ErrNodeGone, redials included,
-// until a dial works again (the dial asks NodeAddr first, so the heartbeat must be back too).
-// A peer whose heartbeat is gone gets ErrUnknownNode and its link is dropped.
-//
 // # Locks
 //
-// MemStore.mu, RedisDirectory.mu, RedisConn.mu, Links.mu, link.mu, LinkServer.mu, IdemMemory.mu: each guards
-// its own fields, none is held across I/O, and none is held while another is taken (Links.Close
-// and link.run release one before taking the other), so there is no lock order to keep.
+// MemStore.mu, RedisDirectory.mu, RedisConn.mu: each guards its own fields, none is held across
+// I/O, and none is held while another is taken, so there is no lock order to keep.
 //
 // # Benchmarks (2-core VM shared with other work; ranges over 3 runs)
 //
-//	go test -run '^$' -bench 'LinkNetConn|LinkNetpoll|LinkRaw|LinkForwardParallel' -benchtime 1000000x -count 3 ./cluster
-//	  one link, 64-byte payloads, every push answered (msgs/s metric):
-//	  LinkNetConn (Links → LinkServer, net.Conn + own buffers, ForwardBatch 256 ×4)  3.1–9.9 M msgs/s, ~270 msgs/write
-//	  LinkNetpollServer (same client, server on cloudwego/netpoll)                    6.0–8.3 M msgs/s
-//	  LinkRaw/netconn (bare frames both ways, net.Conn)                              12.0–13.7 M msgs/s
-//	  LinkRaw/netpoll (bare frames both ways, netpoll)                                7.2–10.4 M msgs/s
-//	  LinkForwardParallel (single pushes from 64 goroutines)                        ~0.75 M msgs/s, ~3.4 msgs/write
 //	go test -run '^$' -bench Directory -benchtime 200000x ./cluster
 //	  cached UserNodes 2.0 µs/op, 0 Redis round trips/op
-//
-// net.Conn with our own buffers was chosen: on the bare transport it beats netpoll, with the full
-// stack the two are within noise of each other, and it needs no second poller beside engine/.
 package cluster

@@ -7,18 +7,13 @@ import (
 	"github.com/redis/rueidis"
 )
 
-// Observer receives the timings this package measures, for a node's /metrics.
-// Its methods are called on the goroutine that measured, often many at once:
-// they must be safe for concurrent use and cheap (a histogram update), since
-// some run once per forwarded call or Redis request. A nil Observer in the
-// options measures nothing and costs nothing.
+// Observer receives the Redis timings this package measures, for a node's
+// /metrics. It is called on the goroutine that measured, often many at once: it
+// must be safe for concurrent use and cheap (a histogram update), since it runs
+// once per Redis request. A nil Observer in the options measures nothing and
+// costs nothing. (links.Observer is its node-link counterpart; one value may be
+// both.)
 type Observer interface {
-	// LinkRoundTrip is the time from queueing a Forward or ForwardBatch on a
-	// link to its last answer; calls that failed are not observed.
-	LinkRoundTrip(d time.Duration)
-	// LinkQueued is a link's requests in flight (queued or sent, not yet
-	// answered) right after a call queued its own: the queue depth.
-	LinkQueued(inflight int)
 	// RedisCommand is the time of one request that went to Redis: a command or
 	// a pipeline. Reads answered by the client-side cache are not observed.
 	RedisCommand(d time.Duration)

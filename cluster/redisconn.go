@@ -17,7 +17,7 @@ type RedisConnOptions struct {
 	URL       string        // same as the directory's
 	OpTimeout time.Duration // bound on every Redis request; 0 = 1s
 	Logger    *slog.Logger  // nil = slog.Default()
-	Observer  Observer      // Redis request latency for /metrics (QoS store and idempotency keys); nil = none
+	Observer  Observer      // Redis request latency for /metrics (QoS store, package admit); nil = none
 }
 
 // connRetryGap is the least time between two dials while Redis is unreachable (each failure is
@@ -28,9 +28,10 @@ const connRetryGap = 500 * time.Millisecond
 var errNotConnected = errors.New("redis store not connected")
 
 // RedisConn is the Redis client of what a node keeps in Redis besides its directory: the QoS 1
-// mailbox (store.Redis) and idempotency keys (IdemRedis) share one. It dials in the background
-// from the start (NewRedisConn), without client-side caching: every read must see the latest writes, and nothing kept there is worth
-// caching.
+// mailbox (store.Redis), the idempotency keys and the per-user conn keys (admit.IdemRedis,
+// admit.UserConnsRedis) share one. It dials in the background from the start (NewRedisConn),
+// without client-side caching: every read must see the latest writes, and nothing kept there is
+// worth caching.
 //
 // Every method is safe for concurrent use. Failures to reach Redis come back within OpTimeout
 // as errors wrapping ErrDirectoryDown; the connection recovers by itself when Redis answers again.

@@ -4,6 +4,8 @@ import (
 	"io"
 	"os"
 
+	"github.com/pushwire/pushwire/engine/connbuf"
+	"github.com/pushwire/pushwire/engine/sys"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,12 +39,12 @@ func (l *Loop) Write(h Handle, b []byte) {
 		return
 	}
 	if c.out == 0 {
-		c.out = l.out.get()
+		c.out = l.out.Get()
 	}
-	if c.flags&flagBlocked != 0 || len(b) > arenaMaxWrite {
-		l.out.appendCopy(l.out.at(c.out), b) // cannot go out this iteration, or large: own it now
+	if c.flags&flagBlocked != 0 || len(b) > connbuf.ArenaMaxWrite {
+		l.out.AppendCopy(l.out.At(c.out), b) // cannot go out this iteration, or large: own it now
 	} else {
-		l.out.appendArena(l.out.at(c.out), b)
+		l.out.AppendArena(l.out.At(c.out), b)
 	}
 	c.pending += int32(len(b))
 	l.markDirty(c, i)
@@ -59,12 +61,12 @@ func (l *Loop) WriteRef(h Handle, b []byte) {
 		return
 	}
 	if c.out == 0 {
-		c.out = l.out.get()
+		c.out = l.out.Get()
 	}
 	if c.flags&flagBlocked != 0 {
-		l.out.appendCopy(l.out.at(c.out), b) // cannot go out this iteration: copy now
+		l.out.AppendCopy(l.out.At(c.out), b) // cannot go out this iteration: copy now
 	} else {
-		l.out.at(c.out).appendRef(b)
+		l.out.At(c.out).AppendRef(b)
 	}
 	c.pending += int32(len(b))
 	l.markDirty(c, i)
@@ -90,7 +92,7 @@ func (l *Loop) admit(c *slot, i int32, n int) bool {
 	}
 	c.flags |= flagSlow
 	if c.out != 0 {
-		l.out.put(c.out)
+		l.out.Put(c.out)
 		c.out = 0
 	}
 	c.pending = 0
@@ -142,7 +144,7 @@ func (l *Loop) markDirty(c *slot, i int32) {
 
 func (l *Loop) dropCarry(c *slot) {
 	if c.in != 0 {
-		l.in.put(c.in)
+		l.in.Put(c.in)
 		c.in = 0
 	}
 }
@@ -201,7 +203,7 @@ func sockError(fd int) error {
 // Level-triggered epoll reports the conn again if more is waiting.
 func (l *Loop) read(i int32) {
 	c := l.slab.at(i)
-	n, err := rawRead(int(c.fd), l.rbuf)
+	n, err := sys.Read(int(c.fd), l.rbuf)
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
 		return
@@ -214,9 +216,9 @@ func (l *Loop) read(i int32) {
 	}
 	data := l.rbuf[:n]
 	if c.in != 0 {
-		in := l.in.at(c.in)
-		in.b = append(in.b, data...)
-		data = in.b
+		in := l.in.At(c.in)
+		in.B = append(in.B, data...)
+		data = in.B
 	}
 	if c.tls != 0 {
 		l.readTLS(c, i, data)
@@ -248,12 +250,12 @@ func (l *Loop) feed(c *slot, i int32, data []byte) {
 		l.stats.inboundOverflows.Add(1)
 		l.closeConn(i, ErrInboundLimit)
 	case c.in == 0:
-		c.in = l.in.get()
-		in := l.in.at(c.in)
-		in.b = append(in.b, rest...)
+		c.in = l.in.Get()
+		in := l.in.At(c.in)
+		in.B = append(in.B, rest...)
 	default:
-		in := l.in.at(c.in)
-		in.b = in.b[:copy(in.b, rest)]
+		in := l.in.At(c.in)
+		in.B = in.B[:copy(in.B, rest)]
 	}
 	if len(rest) > 0 && c.flags&flagOpen != 0 {
 		// OnData may have stopped because h is Congested: pause now, so that the carry is
@@ -298,13 +300,13 @@ func (l *Loop) freeConn(i int32) {
 	l.dropCarry(c)
 	l.freeTLS(c)
 	if c.out != 0 {
-		l.out.put(c.out)
+		l.out.Put(c.out)
 		c.out = 0
 	}
 	l.slab.release(i)
 }
 
-// flush writes every dirty conn once (writev, at most maxIovecs segments per call).
+// flush writes every dirty conn once (writev, at most connbuf.MaxIovecs segments per call).
 func (l *Loop) flush() {
 	for k := 0; k < len(l.dirty); k++ {
 		i := l.dirty[k]
@@ -316,7 +318,7 @@ func (l *Loop) flush() {
 		l.flushConn(c, i)
 	}
 	l.dirty = l.dirty[:0]
-	l.out.arena.rewind() // every queue still pending owns its bytes now (ownRefs)
+	l.out.Rewind() // every queue still pending owns its bytes now (OwnRefs)
 }
 
 func (l *Loop) flushConn(c *slot, i int32) {
@@ -334,9 +336,9 @@ func (l *Loop) flushConn(c *slot, i int32) {
 		return
 	}
 	if c.out != 0 {
-		q := l.out.at(c.out)
+		q := l.out.At(c.out)
 		for c.pending > 0 && c.flags&flagBlocked == 0 {
-			n, full, err := l.out.writeTo(int(c.fd), q)
+			n, full, err := l.out.WriteTo(int(c.fd), q)
 			if err != nil {
 				l.closeConn(i, err)
 				return
@@ -347,10 +349,10 @@ func (l *Loop) flushConn(c *slot, i int32) {
 			}
 		}
 		if c.pending == 0 {
-			l.out.put(c.out)
+			l.out.Put(c.out)
 			c.out = 0
 		} else {
-			l.out.ownRefs(q)
+			l.out.OwnRefs(q)
 		}
 	}
 	l.afterFlush(c, i)
@@ -403,7 +405,7 @@ func (l *Loop) setInterest(c *slot, i int32) {
 	if want&flagRegOut != 0 {
 		events |= unix.EPOLLOUT
 	}
-	if err := l.p.mod(int(c.fd), events, i, int32(c.gen)); err != nil {
+	if err := l.p.Mod(int(c.fd), events, i, int32(c.gen)); err != nil {
 		l.closeConn(i, err)
 		return
 	}

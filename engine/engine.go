@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pushwire/pushwire/engine/sys"
 	"github.com/pushwire/pushwire/tlslayer"
 	"golang.org/x/sys/unix"
 )
@@ -100,7 +101,7 @@ func newEngine(cfg Config, h Handler, reusePort bool) (*Engine, error) {
 		l, err := newLoop(e, i)
 		if err != nil {
 			for _, l := range e.loops {
-				l.p.close()
+				l.p.Close()
 			}
 			return nil, err
 		}
@@ -125,11 +126,11 @@ func (e *Engine) listen(addr string, listener int, srv *tlslayer.Server) (net.Ad
 		return nil, ErrStarted
 	}
 	if !e.reusePort {
-		fd, err := listenSocket(addr, false)
+		fd, err := sys.Listen(addr, false)
 		if err != nil {
 			return nil, err
 		}
-		bound, err := boundAddr(fd)
+		bound, err := sys.BoundAddr(fd)
 		if err != nil {
 			unix.Close(fd)
 			return nil, err
@@ -149,12 +150,12 @@ func (e *Engine) listen(addr string, listener int, srv *tlslayer.Server) (net.Ad
 			host, _, _ := net.SplitHostPort(addr)
 			a = net.JoinHostPort(host, strconv.Itoa(bound.Port))
 		}
-		fd, err := listenSocket(a, true)
+		fd, err := sys.Listen(a, true)
 		if err != nil {
 			return nil, err
 		}
 		if i == 0 {
-			if bound, err = boundAddr(fd); err != nil {
+			if bound, err = sys.BoundAddr(fd); err != nil {
 				unix.Close(fd)
 				return nil, err
 			}
@@ -170,7 +171,7 @@ func (e *Engine) listen(addr string, listener int, srv *tlslayer.Server) (net.Ad
 func (e *Engine) attach(l *Loop, fd, tag int, srv *tlslayer.Server) error {
 	id := len(e.lfds)
 	li := len(l.listeners)
-	if err := l.p.add(fd, unix.EPOLLIN, int32(tagListener-li), 0); err != nil {
+	if err := l.p.Add(fd, unix.EPOLLIN, int32(tagListener-li), 0); err != nil {
 		unix.Close(fd)
 		return err
 	}
@@ -242,7 +243,7 @@ func (e *Engine) Stop() {
 			for _, ln := range l.listeners {
 				e.closeListener(ln.id)
 			}
-			l.p.close()
+			l.p.Close()
 		}
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/pushwire/pushwire/engine/sys"
 	"github.com/pushwire/pushwire/tlslayer"
 	"golang.org/x/sys/unix"
 )
@@ -82,13 +83,13 @@ func (l *Loop) Export(dst, carry, state []byte, h Handle) (pending, carried, tls
 	}
 	c.flags |= flagExported
 	if c.out != 0 {
-		q := l.out.at(c.out)
-		for i := q.head; i < len(q.segs); i++ {
-			dst = append(dst, q.segs[i].b...)
+		q := l.out.At(c.out)
+		for k := range q.Segs() {
+			dst = append(dst, q.Seg(k)...)
 		}
 	}
 	if c.in != 0 {
-		carry = append(carry, l.in.at(c.in).b...)
+		carry = append(carry, l.in.At(c.in).B...)
 	}
 	return dst, carry, state, nil
 }
@@ -103,7 +104,7 @@ func (l *Loop) exportTLS(c *slot, dst, carry, state []byte) ([]byte, []byte, []b
 	}
 	plain := int32(0)
 	if c.in != 0 {
-		plain = l.in.at(c.in).plain
+		plain = l.in.At(c.in).Plain
 	}
 	st, err := tc.c.AppendState(binary.LittleEndian.AppendUint32(state, uint32(plain)), tc.srv)
 	if err != nil {
@@ -114,7 +115,7 @@ func (l *Loop) exportTLS(c *slot, dst, carry, state []byte) ([]byte, []byte, []b
 		dst = append(dst, tc.ct[tc.ctOff:]...)
 	}
 	if c.in != 0 {
-		carry = append(carry, l.in.at(c.in).b...)
+		carry = append(carry, l.in.At(c.in).B...)
 	}
 	return dst, carry, st, nil
 }
@@ -131,7 +132,7 @@ func (l *Loop) Reattach(h Handle) error {
 		return nil
 	}
 	if c.flags&flagParked == 0 { // unparked: out of the epoll set
-		if err := l.p.add(int(c.fd), 0, i, int32(c.gen)); err != nil {
+		if err := l.p.Add(int(c.fd), 0, i, int32(c.gen)); err != nil {
 			l.closeConn(i, err)
 			return err
 		}
@@ -159,7 +160,7 @@ func (l *Loop) DetachListeners(fn func(fd, tag int, tls bool)) {
 			continue
 		}
 		if !ln.paused {
-			l.p.del(ln.fd)
+			l.p.Del(ln.fd)
 		}
 		l.held = append(l.held, heldListener{li: li, fd: ln.fd})
 		fn(ln.fd, ln.tag, ln.tls != nil)
@@ -176,7 +177,7 @@ func (l *Loop) ReattachListeners() {
 			ln.paused = true // resumeAccept adds it back
 			continue
 		}
-		l.p.add(ln.fd, unix.EPOLLIN, int32(tagListener-hl.li), 0)
+		l.p.Add(ln.fd, unix.EPOLLIN, int32(tagListener-hl.li), 0)
 	}
 	l.held = l.held[:0]
 }
@@ -201,7 +202,7 @@ func (e *Engine) adoptListener(fd, listener int, srv *tlslayer.Server) (net.Addr
 	if e.state != stateNew {
 		return nil, ErrStarted
 	}
-	bound, err := boundAddr(fd)
+	bound, err := sys.BoundAddr(fd)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +273,7 @@ func (e *Engine) adoptConn(h Handle, fd int, srv *tlslayer.Server, state, pendin
 			return err
 		}
 	}
-	if err := l.p.add(fd, connEvents, i, int32(c.gen)); err != nil {
+	if err := l.p.Add(fd, connEvents, i, int32(c.gen)); err != nil {
 		l.freeTLS(c)
 		l.slab.release(i)
 		unix.Close(fd)
@@ -283,21 +284,21 @@ func (e *Engine) adoptConn(h Handle, fd int, srv *tlslayer.Server, state, pendin
 	switch {
 	case len(pending) == 0:
 	case tc != nil:
-		tc.ct = append(l.out.chunk(len(pending)), pending...)
+		tc.ct = append(l.out.Chunk(len(pending)), pending...)
 		c.pending = int32(len(pending))
 		l.markDirty(c, i)
 	default:
-		c.out = l.out.get()
-		l.out.appendCopy(l.out.at(c.out), pending)
+		c.out = l.out.Get()
+		l.out.AppendCopy(l.out.At(c.out), pending)
 		c.pending = int32(len(pending))
 		l.markDirty(c, i)
 	}
 	if len(carry) > 0 {
-		c.in = l.in.get()
-		in := l.in.at(c.in)
-		in.b = append(in.b, carry...)
+		c.in = l.in.Get()
+		in := l.in.At(c.in)
+		in.B = append(in.B, carry...)
 		if tc != nil {
-			in.plain = int32(binary.LittleEndian.Uint32(state))
+			in.Plain = int32(binary.LittleEndian.Uint32(state))
 		}
 		l.queueResume(c, i)
 	}
@@ -348,7 +349,7 @@ func (s *slab) allocAt(i int32, gen uint32, fd int) bool {
 // Export is counted.
 func (l *Loop) detachedFlush(c *slot) {
 	if c.out != 0 {
-		l.out.ownRefs(l.out.at(c.out))
+		l.out.OwnRefs(l.out.At(c.out))
 	}
 	if c.flags&flagExported != 0 {
 		l.lateWrites++

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/pushwire/pushwire/engine/connbuf"
+	"github.com/pushwire/pushwire/engine/sys"
 	"github.com/pushwire/pushwire/tlslayer"
 
 	"golang.org/x/sys/unix"
@@ -14,6 +16,18 @@ const (
 	acceptsPerEvent = 64                     // accept4 calls per listener event before serving others
 	acceptBackoff   = 100 * time.Millisecond // accept pause after EMFILE/ENFILE/ENOBUFS/ENOMEM
 	acceptLogEvery  = time.Second            // at most one accept-error log line per loop per period
+)
+
+// Event data tags. A connection's epoll_event carries its slot index as its tag and its
+// generation (sys.Poller); the loop's own descriptors use negative tags.
+const (
+	tagWake     = -1 // the loop's eventfd
+	tagListener = -2 // tagListener - i: the loop's listener i
+)
+
+const (
+	connEvents = unix.EPOLLIN | unix.EPOLLRDHUP
+	errEvents  = unix.EPOLLERR | unix.EPOLLHUP
 )
 
 // loopListener is a listening socket a loop accepts on.
@@ -32,13 +46,13 @@ type Loop struct {
 	eng  *Engine
 	h    Handler
 	cfg  *Config
-	p    poller
+	p    sys.Poller
 	q    taskQueue
 	slab slab
-	in   inPool
-	out  outPool
+	in   connbuf.InPool
+	out  connbuf.OutPool
 	tls  tlsTable
-	acc  acceptor
+	acc  sys.Acceptor
 
 	events       []unix.EpollEvent
 	rbuf         []byte
@@ -70,7 +84,7 @@ type Loop struct {
 }
 
 func newLoop(e *Engine, idx int) (*Loop, error) {
-	p, err := openPoller()
+	p, err := sys.OpenPoller(tagWake)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +103,7 @@ func newLoop(e *Engine, idx int) (*Loop, error) {
 		lowWater:      e.cfg.WriteBufferLimit / 4,
 		ownWriteLimit: min(ownWriteFactor*e.cfg.WriteBufferLimit, maxPendingBytes),
 	}
-	l.out.iov = make([]unix.Iovec, 0, maxIovecs)
+	l.out = connbuf.NewOutPool()
 	l.q.p = &l.p
 	return l, nil
 }
@@ -114,7 +128,7 @@ func (l *Loop) run() {
 	l.now = time.Now()
 	l.nextTick = l.now.Add(l.cfg.TickInterval)
 	for {
-		n, err := l.p.wait(l.events, l.timeout())
+		n, err := l.p.Wait(l.events, l.timeout())
 		if err != nil {
 			l.eng.log.Error("engine: loop stopped", "loop", l.idx, "err", err)
 			l.shutdown(err)
@@ -166,7 +180,7 @@ func (l *Loop) timeout() int {
 func (l *Loop) dispatch(ev *unix.EpollEvent) {
 	switch {
 	case ev.Fd == tagWake:
-		l.p.reset() // the queue itself is drained every iteration
+		l.p.Reset() // the queue itself is drained every iteration
 	case ev.Fd <= tagListener:
 		l.accept(int(tagListener-ev.Fd), ev.Events)
 	default:
@@ -178,11 +192,11 @@ func (l *Loop) tick() {
 	if len(l.lingering) > 0 {
 		l.expireLingerers()
 	}
-	l.in.trim()
+	l.in.Trim()
 	if (len(l.tls.warm) > 0 || l.tls.burst > 0) && !l.now.Before(l.tls.nextCool) {
 		l.coolTLS()
 	}
-	l.out.trim()
+	l.out.Trim()
 	l.h.OnTick(l, l.now)
 	l.nextTick = l.nextTick.Add(l.cfg.TickInterval)
 	if !l.nextTick.After(l.now) {
@@ -234,7 +248,7 @@ func (l *Loop) shutdown(err error) {
 	}
 	l.release()
 	l.tls.release()
-	l.p.close()
+	l.p.Close()
 }
 
 // accept takes pending connections from listener li.
@@ -248,7 +262,7 @@ func (l *Loop) accept(li int, events uint32) {
 		return
 	}
 	for k := 0; k < acceptsPerEvent; k++ {
-		fd, peer, err := l.acc.accept(ln.fd)
+		fd, peer, err := l.acc.Accept(ln.fd)
 		if err != nil {
 			switch err {
 			case unix.EAGAIN:
@@ -285,7 +299,7 @@ func (l *Loop) accept(li int, events uint32) {
 func (l *Loop) dropListener(li int) {
 	ln := &l.listeners[li]
 	if !ln.paused {
-		l.p.del(ln.fd)
+		l.p.Del(ln.fd)
 	}
 	l.eng.closeListener(ln.id)
 	ln.fd = -1
@@ -297,7 +311,7 @@ func (l *Loop) pauseAccept() {
 	for i := range l.listeners {
 		ln := &l.listeners[i]
 		if ln.fd >= 0 && !ln.paused {
-			l.p.del(ln.fd)
+			l.p.Del(ln.fd)
 			ln.paused = true
 		}
 	}
@@ -308,7 +322,7 @@ func (l *Loop) resumeAccept() {
 	for i := range l.listeners {
 		ln := &l.listeners[i]
 		if ln.fd >= 0 && ln.paused {
-			l.p.add(ln.fd, unix.EPOLLIN, int32(tagListener-i), 0)
+			l.p.Add(ln.fd, unix.EPOLLIN, int32(tagListener-i), 0)
 			ln.paused = false
 		}
 	}
@@ -331,7 +345,7 @@ func (l *Loop) logAcceptError(err error) {
 // of the listener it came from, nil for plaintext.
 func (l *Loop) open(fd, tag int, srv *tlslayer.Server, peer netip.Addr) {
 	l.stats.accepted.Add(1)
-	if err := setupConn(fd, l.cfg.SendBufferBytes, int(l.cfg.UserTimeout/time.Millisecond)); err != nil {
+	if err := sys.SetupConn(fd, l.cfg.SendBufferBytes, int(l.cfg.UserTimeout/time.Millisecond)); err != nil {
 		unix.Close(fd) // the peer is already gone (setsockopt on a reset socket)
 		return
 	}
@@ -347,7 +361,7 @@ func (l *Loop) open(fd, tag int, srv *tlslayer.Server, peer netip.Addr) {
 		c.tls = l.tls.get(srv)
 		l.tls.at(c.tls).born = l.now.UnixNano()
 	}
-	if err := l.p.add(fd, connEvents, i, int32(gen)); err != nil {
+	if err := l.p.Add(fd, connEvents, i, int32(gen)); err != nil {
 		l.freeTLS(c)
 		l.slab.release(i)
 		unix.Close(fd)

@@ -2,15 +2,15 @@ package engine
 
 // slot is one connection's loop-owned state. It holds no Go pointers, so a slab of a million
 // slots is a single noscan allocation the garbage collector never looks into; buffers live in
-// side pools (inbound.go, outbound.go) that the slot names by int32 index, and only while the
+// side pools (package connbuf: InPool, OutPool) that the slot names by int32 index, and only while the
 // connection has bytes in them.
 type slot struct {
 	fd      int32  // socket; -1 when the slot is free
 	gen     uint32 // generation: bumped on every free, never 0 for a live conn
 	flags   uint32 // flag* bits
 	pending int32  // outbound bytes queued and not yet written
-	in      int32  // index+1 into loop.ins (carried inbound bytes); 0 = none
-	out     int32  // index+1 into loop.outs (outbound queue); 0 = none
+	in      int32  // index+1 into Loop.in (connbuf.InPool: carried inbound bytes); 0 = none
+	out     int32  // index+1 into Loop.out (connbuf.OutPool: outbound queue); 0 = none
 	next    int32  // free-list link while free; -1 ends the list
 	tls     int32  // index+1 into loop.tls (TLS state, tls.go); 0 = a plaintext conn
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"github.com/pushwire/pushwire/engine/sys"
 	"github.com/pushwire/pushwire/tlslayer"
 	"net/netip"
 	"sync"
@@ -42,7 +43,7 @@ type taskQueue struct {
 	awake    bool
 	closed   bool
 	wakes    int64 // eventfd writes so far (tests check the coalescing)
-	p        *poller
+	p        *sys.Poller
 }
 
 // push appends ts and wakes the loop if it may be asleep. Tasks given after the loop ended
@@ -88,7 +89,7 @@ func (q *taskQueue) wakeLocked() {
 	if !q.awake {
 		q.awake = true
 		q.wakes++
-		q.p.trigger()
+		q.p.Trigger()
 	}
 }
 
@@ -97,7 +98,7 @@ func (q *taskQueue) wakeAlways() {
 	q.mu.Lock()
 	if !q.closed {
 		q.awake = true
-		q.p.trigger()
+		q.p.Trigger()
 	}
 	q.mu.Unlock()
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/pushwire/pushwire/engine/sys"
 	"github.com/pushwire/pushwire/tlslayer"
 	"golang.org/x/sys/unix"
 )
@@ -21,7 +22,7 @@ import (
 // wait for the kernel (a shared frame given to WriteRef stays shared: sealing copies it).
 //
 // The inbound carry of a TLS conn holds the plaintext OnData left unconsumed followed by an
-// incomplete record: inbound.plain marks the boundary.
+// incomplete record: connbuf.Carry.Plain marks the boundary.
 
 const (
 	tlsPageBits = 8
@@ -166,7 +167,7 @@ func (l *Loop) readTLS(c *slot, i int32, data []byte) {
 	tc := l.tls.at(c.tls)
 	plain := 0
 	if c.in != 0 {
-		plain = int(l.in.at(c.in).plain)
+		plain = int(l.in.At(c.in).Plain)
 	}
 	if !tc.c.Established() {
 		used, out, err := tc.c.Handshake(tc.srv, data, l.tls.out[:0])
@@ -229,7 +230,7 @@ func (l *Loop) failTLS(c *slot, i int32, tc *tlsConn, err error) {
 // conn's ciphertext buffer.
 func (l *Loop) queueSealed(c *slot, i int32, tc *tlsConn, b []byte) {
 	if tc.ct == nil {
-		tc.ct = l.out.chunk(0)
+		tc.ct = l.out.Chunk(0)
 	}
 	tc.ct = append(tc.ct, b...)
 	c.pending += int32(len(b))
@@ -265,16 +266,16 @@ func (l *Loop) feedTLS(c *slot, i int32, data []byte, plainEnd, restAt int) {
 		l.closeConn(i, ErrInboundLimit)
 		return
 	case c.in == 0:
-		c.in = l.in.get()
-		in := l.in.at(c.in)
-		in.b = append(append(in.b, data[consumed:plainEnd]...), data[restAt:]...)
+		c.in = l.in.Get()
+		in := l.in.At(c.in)
+		in.B = append(append(in.B, data[consumed:plainEnd]...), data[restAt:]...)
 	default: // data is the carry: compact it in place
-		in := l.in.at(c.in)
-		copy(in.b, data[consumed:plainEnd])
-		copy(in.b[keep:], data[restAt:])
-		in.b = in.b[:keep+rest]
+		in := l.in.At(c.in)
+		copy(in.B, data[consumed:plainEnd])
+		copy(in.B[keep:], data[restAt:])
+		in.B = in.B[:keep+rest]
 	}
-	l.in.at(c.in).plain = int32(keep)
+	l.in.At(c.in).Plain = int32(keep)
 	if keep > 0 {
 		l.paused(c, i) // as in feed: OnData may have stopped because h is Congested
 	}
@@ -283,13 +284,13 @@ func (l *Loop) feedTLS(c *slot, i int32, data []byte, plainEnd, restAt int) {
 // feedCarry presents c's carry to OnData again (a resume): all of it for a plaintext conn,
 // the plaintext part for a TLS conn.
 func (l *Loop) feedCarry(c *slot, i int32) {
-	in := l.in.at(c.in)
+	in := l.in.At(c.in)
 	if c.tls == 0 {
-		l.feed(c, i, in.b)
+		l.feed(c, i, in.B)
 		return
 	}
-	p := int(in.plain)
-	l.feedTLS(c, i, in.b, p, p)
+	p := int(in.Plain)
+	l.feedTLS(c, i, in.B, p, p)
 }
 
 // flushTLS is flushConn for a TLS conn: once the handshake is done, the queued plaintext is
@@ -310,14 +311,14 @@ func (l *Loop) flushTLS(c *slot, i int32) {
 	} else if c.out != 0 && c.flags&flagReadClosed != 0 {
 		// reading stopped in the handshake (a header timeout's answer, a close): the queued
 		// plaintext can never be sealed
-		c.pending -= int32(l.out.queued(c.out))
-		l.out.put(c.out)
+		c.pending -= int32(l.out.At(c.out).Len())
+		l.out.Put(c.out)
 		c.out = 0
 	} else if c.out != 0 {
-		l.out.ownRefs(l.out.at(c.out)) // sealed once the handshake is done
+		l.out.OwnRefs(l.out.At(c.out)) // sealed once the handshake is done
 	}
 	for tc.ct != nil && c.flags&flagBlocked == 0 {
-		n, err := rawWrite(int(c.fd), tc.ct[tc.ctOff:])
+		n, err := sys.Write(int(c.fd), tc.ct[tc.ctOff:])
 		switch err {
 		case nil:
 		case unix.EAGAIN:
@@ -331,7 +332,7 @@ func (l *Loop) flushTLS(c *slot, i int32) {
 		}
 		c.pending -= int32(n)
 		if tc.ctOff += n; tc.ctOff == len(tc.ct) {
-			l.out.putChunk(tc.ct)
+			l.out.PutChunk(tc.ct)
 			tc.ct, tc.ctOff = nil, 0
 		} else {
 			c.flags |= flagBlocked // a short write: the kernel buffer is full
@@ -347,7 +348,7 @@ func (l *Loop) sealQueued(c *slot, tc *tlsConn) error {
 		return nil
 	}
 	if tc.ct == nil {
-		tc.ct = l.out.chunk(0)
+		tc.ct = l.out.Chunk(0)
 	} else if tc.ctOff > 0 && tc.ctOff >= len(tc.ct)/2 {
 		k := copy(tc.ct, tc.ct[tc.ctOff:])
 		tc.ct, tc.ctOff = tc.ct[:k], 0
@@ -358,20 +359,20 @@ func (l *Loop) sealQueued(c *slot, tc *tlsConn) error {
 		tc.ct, err = tc.c.Seal(tc.ct, nil)
 	}
 	if c.out != 0 {
-		q := l.out.at(c.out)
-		for k := q.head; k < len(q.segs) && err == nil; k++ {
-			b := q.segs[k].b
+		q := l.out.At(c.out)
+		for k := 0; k < q.Segs() && err == nil; k++ {
+			b := q.Seg(k)
 			c.pending -= int32(len(b))
 			if !tc.closed {
 				tc.ct, err = tc.c.Seal(tc.ct, b)
 			}
 		}
-		l.out.put(c.out)
+		l.out.Put(c.out)
 		c.out = 0
 	}
 	c.pending += int32(len(tc.ct) - before)
 	if len(tc.ct) == tc.ctOff {
-		l.out.putChunk(tc.ct)
+		l.out.PutChunk(tc.ct)
 		tc.ct, tc.ctOff = nil, 0
 	}
 	return err
@@ -418,16 +419,6 @@ func (l *Loop) freeTLS(c *slot) {
 		l.tls.put(c.tls)
 		c.tls = 0
 	}
-}
-
-// queued returns the bytes queue idx holds.
-func (p *outPool) queued(idx int32) int {
-	q := p.at(idx)
-	n := 0
-	for k := q.head; k < len(q.segs); k++ {
-		n += len(q.segs[k].b)
-	}
-	return n
 }
 
 // releaseMemory returns the heap's free memory to the OS, on a short-lived goroutine (a forced

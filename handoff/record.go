@@ -73,7 +73,7 @@ type Conn struct {
 	Pending     []byte // output queued and not yet written
 	Carry       []byte // input read and not yet consumed
 
-	// A stream's lifetime (server/lifetime.go), a trailer present only when one is set, so
+	// A stream's lifetime (subscribe/lifetime.go), a trailer present only when one is set, so
 	// records of streams without one read as before: unix ms when --max-conn-age ends it and
 	// when its auth expires (0 = none), and whether it was sent the refresh frame.
 	AgeEndMs  int64

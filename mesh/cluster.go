@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/admin"
+	"github.com/pushwire/pushwire/admit"
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/edge"
+	"github.com/pushwire/pushwire/links"
 	"github.com/pushwire/pushwire/publish"
 	"github.com/pushwire/pushwire/route"
 )
@@ -29,11 +31,11 @@ type clusterNode struct {
 	s      *Mesh
 	Dir    cluster.Directory
 	mem    *cluster.MemDirectory // dir when it is in memory; nil with --redis
-	Links  *cluster.Links
-	Server *cluster.LinkServer // nil when nothing can dial this node
+	Links  *links.Links
+	Server *links.LinkServer // nil when nothing can dial this node
 	Ln     net.Listener
-	redis  *cluster.RedisConn  // the QoS 1 mailbox's and idempotency keys' Redis; nil without --redis
-	Idem   cluster.Idempotency // Idempotency-Key claims and answers: in Redis with it, else in memory
+	redis  *cluster.RedisConn // the QoS 1 mailbox's and idempotency keys' Redis; nil without --redis
+	Idem   admit.Idempotency  // Idempotency-Key claims and answers: in Redis with it, else in memory
 
 	// Router takes pushes to the other nodes, and runs all work that waits
 	// on Redis or a peer; its goroutines start with the jobs, so a
@@ -48,7 +50,7 @@ type clusterNode struct {
 	// users counts each user's streams for --max-conns-per-user; nil
 	// without it. pending holds the keys admitted whose streams are not
 	// registered yet, which no stale-key sweep may drop (userpolicy.go).
-	users   cluster.UserConns
+	users   admit.UserConns
 	pending sync.Map
 }
 
@@ -83,7 +85,7 @@ func StartCluster(s *Mesh) (*clusterNode, error) {
 	} else {
 		shared = cluster.NewMemStore()
 	}
-	s.IdemMem = cluster.NewIdemMemory(s.IdemOptions())
+	s.IdemMem = admit.NewIdemMemory(s.IdemOptions())
 	cn.Idem = s.IdemMem
 	cn.mem = cluster.NewMemDirectory(shared, cluster.Node{ID: s.ID, Addr: advertise}, tableHoldings{s.Table})
 	cn.Dir = cn.mem
@@ -131,7 +133,7 @@ func startRedisCluster(s *Mesh) (*clusterNode, error) {
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
 	s.Store.useRedis(cn.redis)
-	cn.Idem = cluster.NewIdemRedis(cn.redis, s.IdemOptions())
+	cn.Idem = admit.NewIdemRedis(cn.redis, s.IdemOptions())
 	cn.startLinks()
 	s.Log.Info("cluster mode", "node", s.ID, "link", ln.Addr().String(), "advertise", advertise, "redis", WithoutUserinfo(cfg.Redis))
 	return cn, nil
@@ -142,7 +144,7 @@ func startRedisCluster(s *Mesh) (*clusterNode, error) {
 // to it.
 func (cn *clusterNode) startLinks() {
 	s := cn.s
-	cn.Links = cluster.NewLinks(s.ID, cn.Dir, cluster.LinkOptions{Logger: s.Log, Observer: s.Metrics.LinkObserver()})
+	cn.Links = links.NewLinks(s.ID, cn.Dir, links.LinkOptions{Logger: s.Log, Observer: s.Metrics.LinkObserver()})
 	cn.Presence = admin.NewPresence(s.ID, s.Table, cn.Dir, cn.Alone, lookupTimeout, s.Log)
 	cn.Presence.Change = cn.changeLocal // server-side subscriptions and the user policy's queries (subscriptions.go)
 	cn.users = cn.newUserConns()
@@ -152,7 +154,7 @@ func (cn *clusterNode) startLinks() {
 	if cn.Ln == nil {
 		return
 	}
-	cn.Server = cluster.NewLinkServer(cn.takeFromPeer, cluster.LinkServerOptions{Logger: s.Log, Query: cn.Presence.AnswerQuery})
+	cn.Server = links.NewLinkServer(cn.takeFromPeer, links.LinkServerOptions{Logger: s.Log, Query: cn.Presence.AnswerQuery})
 	cn.wg.Add(1)
 	go func() {
 		defer cn.wg.Done()

@@ -14,6 +14,7 @@ import (
 	"net"
 	"sync/atomic"
 
+	"github.com/pushwire/pushwire/admit"
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/edge"
@@ -33,11 +34,11 @@ type Mesh struct {
 	*subscribe.Subscribing
 	loops []*MeshLoop
 
-	Store   *qosMailbox         // QoS 1 messages per user, in memory or Redis (mailbox.go)
-	Cluster *clusterNode        // the directory and links: in memory when standalone
-	IdemMem *cluster.IdemMemory // Publisher.Idem when it is in memory; nil with Redis
-	Running atomic.Bool         // the loops run: tasks submitted to them are taken
-	Stopped chan struct{}       // closed once the node stopped
+	Store   *qosMailbox       // QoS 1 messages per user, in memory or Redis (mailbox.go)
+	Cluster *clusterNode      // the directory and links: in memory when standalone
+	IdemMem *admit.IdemMemory // Publisher.Idem when it is in memory; nil with Redis
+	Running atomic.Bool       // the loops run: tasks submitted to them are taken
+	Stopped chan struct{}     // closed once the node stopped
 
 	Acks atomic.Uint64
 	// --max-conns-per-user (userpolicy.go)

@@ -4,10 +4,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/links"
 )
 
 // Server-side subscriptions (SPEC §9; the endpoints and the merge of the
@@ -31,10 +31,10 @@ const changeTimeout = time.Second
 // changeLocal runs a changing query on this node's own streams, each on its
 // loop, and waits for their answers. It runs off the loops: on an api
 // call's goroutine, or on a peer's query link.
-func (cn *clusterNode) changeLocal(q *cluster.Query) cluster.QueryAnswer {
+func (cn *clusterNode) changeLocal(q *links.Query) links.QueryAnswer {
 	s := cn.s
-	if q.Op == cluster.QueryHolds { // userpolicy.go
-		return cluster.QueryAnswer{Count: cn.holds(q.Name)}
+	if q.Op == links.QueryHolds { // userpolicy.go
+		return links.QueryAnswer{Count: cn.holds(q.Name)}
 	}
 	var subs []conntable.Sub
 	if q.Conn {
@@ -48,10 +48,10 @@ func (cn *clusterNode) changeLocal(q *cluster.Query) cluster.QueryAnswer {
 		subs = s.Table.AppendMembers(nil, conntable.Users, []byte(q.Name))
 	}
 	if len(subs) == 0 {
-		return cluster.QueryAnswer{}
+		return links.QueryAnswer{}
 	}
 	slices.SortFunc(subs, func(a, b conntable.Sub) int { return a.Loop() - b.Loop() })
-	results := make(chan []cluster.NameCount, len(s.loops))
+	results := make(chan []links.NameCount, len(s.loops))
 	asked := 0
 	for len(subs) > 0 {
 		loop := subs[0].Loop()
@@ -66,7 +66,7 @@ func (cn *clusterNode) changeLocal(q *cluster.Query) cluster.QueryAnswer {
 			results <- s.loops[l.Index()].changeSubs(l, q, group)
 		}})
 	}
-	var a cluster.QueryAnswer
+	var a links.QueryAnswer
 	timeout := time.NewTimer(changeTimeout)
 	defer timeout.Stop()
 	for range asked {
@@ -74,11 +74,11 @@ func (cn *clusterNode) changeLocal(q *cluster.Query) cluster.QueryAnswer {
 		case r := <-results:
 			a.Topics = append(a.Topics, r...)
 		case <-timeout.C:
-			return cluster.QueryAnswer{Err: "the node's loops did not answer"}
+			return links.QueryAnswer{Err: "the node's loops did not answer"}
 		}
 	}
 	for _, e := range a.Topics {
-		if e.Count != cluster.OutcomeForbidden {
+		if e.Count != links.OutcomeForbidden {
 			a.Count++
 		}
 	}
@@ -87,51 +87,51 @@ func (cn *clusterNode) changeLocal(q *cluster.Query) cluster.QueryAnswer {
 
 // changeSubs changes, on their loop, the streams of subs that still live:
 // each one's topics, or it is kicked (QueryKick).
-func (ls *MeshLoop) changeSubs(l *engine.Loop, q *cluster.Query, subs []conntable.Sub) []cluster.NameCount {
-	var out []cluster.NameCount
+func (ls *MeshLoop) changeSubs(l *engine.Loop, q *links.Query, subs []conntable.Sub) []links.NameCount {
+	var out []links.NameCount
 	for _, sub := range subs {
 		s, conn := ls.SubscriberOf(sub)
 		if s == nil || !s.Subscribed || s.Mode != edge.ModeStream {
 			continue
 		}
 		key := string(ls.s.AppendKeyText(nil, ls.KeyOf(sub)))
-		if q.Op == cluster.QueryKick { // the user policy's oldest-out from another node
+		if q.Op == links.QueryKick { // the user policy's oldest-out from another node
 			ls.s.UserEvicted.Add(1)
 			ls.Kick(l, sub, s, conn)
-			out = append(out, cluster.NameCount{Name: key, Count: cluster.OutcomeChanged})
+			out = append(out, links.NameCount{Name: key, Count: links.OutcomeChanged})
 			continue
 		}
-		out = append(out, cluster.NameCount{Name: key, Count: ls.changeTopics(sub, s, q)})
+		out = append(out, links.NameCount{Name: key, Count: ls.changeTopics(sub, s, q)})
 	}
 	return out
 }
 
 // changeTopics adds or removes q's topics of stream s. A subscribe of a
 // topic the stream's auth does not allow changes nothing unless forced.
-func (ls *MeshLoop) changeTopics(sub conntable.Sub, s *edge.SubState, q *cluster.Query) cluster.Outcome {
-	if q.Op == cluster.QuerySubscribe && !q.Force {
+func (ls *MeshLoop) changeTopics(sub conntable.Sub, s *edge.SubState, q *links.Query) links.Outcome {
+	if q.Op == links.QuerySubscribe && !q.Force {
 		user := slices.Clone(ls.SubUser(s))
 		for _, t := range q.Topics {
 			if !ls.TopicAllowed(sub, user, []byte(t)) {
-				return cluster.OutcomeForbidden
+				return links.OutcomeForbidden
 			}
 		}
 	}
-	outcome := cluster.OutcomeSame
+	outcome := links.OutcomeSame
 	for _, t := range q.Topics {
 		m, has := ls.topicMembership(s, []byte(t))
 		switch {
-		case q.Op == cluster.QuerySubscribe && !has:
+		case q.Op == links.QuerySubscribe && !has:
 			ls.Join(sub, s, conntable.Topics, []byte(t))
-			outcome = cluster.OutcomeChanged
-		case q.Op == cluster.QueryUnsubscribe && has:
+			outcome = links.OutcomeChanged
+		case q.Op == links.QueryUnsubscribe && has:
 			ls.dropMember(s, m)
 			name, g, last := ls.s.Table.LeaveLast(ls.Names[:0], m)
 			ls.Names = name
 			if last {
 				ls.s.Cluster.Left(g, name)
 			}
-			outcome = cluster.OutcomeChanged
+			outcome = links.OutcomeChanged
 		}
 	}
 	return outcome

@@ -4,20 +4,20 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/links"
 	"github.com/pushwire/pushwire/publish"
 )
 
 // takeFromPeer is the link server's handler: a push forwarded by another node,
 // delivered to this node's subscribers only (route.Router.Take). It runs on
 // the link's goroutine, so every delivery is handed to its loop (peerFan).
-func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
+func (cn *clusterNode) takeFromPeer(p *links.Push) links.Result {
 	s := cn.s
 	if refusal := s.MeshGlue.AdmitTake(); refusal != "" { // server/handoff.go: no push may reach a connection being handed over
-		return cluster.Result{Err: refusal}
+		return links.Result{Err: refusal}
 	}
 	defer s.MeshGlue.TakeDone()
 	cn.Received.Add(1)
@@ -34,7 +34,7 @@ func (cn *clusterNode) takeFromPeer(p *cluster.Push) cluster.Result {
 
 // fromPeer is the message of a push taken from a peer, its payload already
 // compacted by the node that took the publish.
-func fromPeer(seq uint64, p *cluster.Push) *edge.Message {
+func fromPeer(seq uint64, p *links.Push) *edge.Message {
 	now := time.Now()
 	m := edge.NewMessage(seq, now.UnixMilli())
 	m.Born = now

@@ -9,11 +9,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pushwire/pushwire/admit"
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
+	"github.com/pushwire/pushwire/links"
 	"github.com/pushwire/pushwire/push"
 	"github.com/pushwire/pushwire/subscribe"
 )
@@ -21,7 +23,7 @@ import (
 // The per-user connection policy (SPEC §7): --max-conns-per-user N and
 // --user-conn-policy oldest-out|refuse. Every stream of a user (HTTP/1.x or
 // HTTP/2; long-polls come and go and are not counted) is entered, under its
-// conn key and start time, in a cluster.UserConns before it starts: in
+// conn key and start time, in a admit.UserConns before it starts: in
 // memory standalone (exact: one mutex), in Redis in a cluster (one atomic
 // script per stream start, so streams of one user arriving on two nodes at
 // once are ordered by Redis and at most N are ever admitted). Under refuse
@@ -44,14 +46,14 @@ const (
 
 // newUserConns returns the node's UserConns: nil without
 // --max-conns-per-user, in Redis with --redis, else in memory (per node).
-func (cn *clusterNode) newUserConns() cluster.UserConns {
+func (cn *clusterNode) newUserConns() admit.UserConns {
 	switch {
 	case cn.s.Cfg.MaxConnsPerUser <= 0:
 		return nil
 	case cn.redis != nil:
-		return cluster.NewUserConnsRedis(cn.redis, "")
+		return admit.NewUserConnsRedis(cn.redis, "")
 	}
-	return cluster.NewUserConnsMemory()
+	return admit.NewUserConnsMemory()
 }
 
 // A userCall is a subscribe waiting for its admission in Redis. It owns
@@ -64,7 +66,7 @@ type userCall struct {
 	key  string    // the conn key the stream will have
 	r    [2]uint64 // its random bits
 	atMs int64
-	adm  cluster.Admission
+	adm  admit.Admission
 	err  error
 }
 
@@ -191,7 +193,7 @@ func (cn *clusterNode) staleKeys(keys []string) []string {
 				defer wg.Done()
 				ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 				defer cancel()
-				a, err := cn.Presence.Ask(ctx, string(node), &cluster.Query{Op: cluster.QueryHolds, Conn: true, Name: key})
+				a, err := cn.Presence.Ask(ctx, string(node), &links.Query{Op: links.QueryHolds, Conn: true, Name: key})
 				gone[i] = (err == nil && a.Err == "" && a.Count == 0) || errors.Is(err, cluster.ErrUnknownNode)
 			}()
 		}
@@ -270,7 +272,7 @@ func (cn *clusterNode) kickKeys(keys []string) {
 			cn.s.loops[0].kickLocal([]string{key}) // kickLocal reads only the Server
 		default:
 			ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
-			_, err := cn.Presence.Ask(ctx, string(node), &cluster.Query{Op: cluster.QueryKick, Conn: true, Name: key})
+			_, err := cn.Presence.Ask(ctx, string(node), &links.Query{Op: links.QueryKick, Conn: true, Name: key})
 			cancel()
 			if err != nil && cn.s.Debug {
 				cn.s.Log.Debug("per-user policy: oldest stream not kicked", "node", string(node), "err", err)

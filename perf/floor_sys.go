@@ -9,7 +9,7 @@ import (
 )
 
 // The floor's hot syscalls go through RawSyscall, as pushwire's engine does
-// (engine/rawsys_linux.go says why: through Syscall, sysmon keeps retaking the P of a
+// (engine/sys/raw_linux.go says why: through Syscall, sysmon keeps retaking the P of a
 // loop busy writing to thousands of sockets). A floor paying that churn where pushwire
 // does not would not be a floor. Every socket is non-blocking, so these return at once.
 

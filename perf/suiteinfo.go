@@ -95,10 +95,10 @@ func PinnedTo(cpus string) bool { return selfCPUs() == cpus }
 type MicroBenchmark struct{ Pkg, Pattern string }
 
 // MicroBenchmarkSet is what the suite runs: the core packages whole, the server's push
-// benchmarks (allocations per pushed message) and the cluster's link and directory
-// benchmarks (which start their own redis-server).
+// benchmarks (allocations per pushed message), the node links' benchmarks and the
+// directory's (which start their own redis-server).
 var MicroBenchmarkSet = []MicroBenchmark{
-	{"engine", "."}, {"httpcodec", "."}, {"conntable", "."}, {"server", "Push"}, {"cluster", "Link|Directory"},
+	{"engine", "."}, {"httpcodec", "."}, {"conntable", "."}, {"server", "Push"}, {"links", "Link"}, {"cluster", "Directory"},
 }
 
 // MicroCommands is the go test command lines MicroBenchmarks runs, for the report.

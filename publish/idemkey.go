@@ -10,7 +10,7 @@ import (
 
 // Idempotency keys (SPEC §4): what a key is and how a batch carries them.
 // The claims and answers kept under them are the glue's
-// (server/idempotency.go).
+// (publish/idempotency.go).
 
 // KeyMax is the longest key accepted (SPEC §4).
 const KeyMax = 128

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/pushwire/pushwire/cluster"
+	"github.com/pushwire/pushwire/admit"
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
@@ -18,7 +18,7 @@ import (
 // with the key, within --idempotency-window and through any node, is not
 // delivered and gets the first answer plus "duplicate":true.
 //
-// Standalone the keys live in a bounded map (cluster.IdemMemory) and the
+// Standalone the keys live in a bounded map (admit.IdemMemory) and the
 // whole publish stays on its loop: claim, deliver, record. In a cluster
 // the claim is a Redis round trip, so it runs on the router: the loop hands
 // the request over (its bytes copied), the router claims, the loop
@@ -35,8 +35,8 @@ import (
 // IdemOptions are the settings of the node's idempotency keys, kept in
 // Redis with --redis, else in memory (standalone, or an in-process test
 // cluster: each node its own map); the cluster's start picks which.
-func (s *Publisher) IdemOptions() cluster.IdemOptions {
-	return cluster.IdemOptions{Window: s.Cfg.IdempotencyWindow, Hold: min(Hold, s.Cfg.IdempotencyWindow),
+func (s *Publisher) IdemOptions() admit.IdemOptions {
+	return admit.IdemOptions{Window: s.Cfg.IdempotencyWindow, Hold: min(Hold, s.Cfg.IdempotencyWindow),
 		Node: s.ID, Keys: s.Cfg.IdempotencyKeys}
 }
 
@@ -49,7 +49,7 @@ type KeyedCall struct {
 	p         Request  // single: the push, its slices into buf
 	buf       []byte   // the request's bytes, copied (batch: the body)
 	keys      []string // by result index; "" = no key
-	claims    []cluster.Claim
+	claims    []admit.Claim
 	claimErr  string // the claim round trip failed: keyed pushes answer 503
 }
 
@@ -58,7 +58,7 @@ type KeyedCall struct {
 // records its answer there.
 func (ls *Publishing) publishKeyedNow(l *engine.Loop, p *Request, key []byte) Result {
 	keys := []string{string(key)}
-	var c [1]cluster.Claim
+	var c [1]admit.Claim
 	ls.s.Idem.Claim(context.Background(), keys, c[:])
 	if !c[0].Won {
 		return ls.s.claimedResult(c[0])
@@ -69,7 +69,7 @@ func (ls *Publishing) publishKeyedNow(l *engine.Loop, p *Request, key []byte) Re
 }
 
 // claimedResult is the answer to a publish whose key someone else holds.
-func (s *Publisher) claimedResult(c cluster.Claim) Result {
+func (s *Publisher) claimedResult(c admit.Claim) Result {
 	if c.Pending {
 		return Result{Status: 409, Err: "a publish with this idempotency key is in progress; retry it in a moment"}
 	}
@@ -130,7 +130,7 @@ func (cn *Publisher) claimKeyed(call *KeyedCall) {
 			keys = append(keys, k)
 		}
 	}
-	claims := make([]cluster.Claim, len(keys))
+	claims := make([]admit.Claim, len(keys))
 	// No valid key at all (a batch whose keys are malformed: those lines
 	// answer 400) costs no round trip.
 	if len(keys) > 0 {
@@ -138,7 +138,7 @@ func (cn *Publisher) claimKeyed(call *KeyedCall) {
 			call.claimErr = "idempotency key not claimed, nothing delivered: " + err.Error()
 		}
 	}
-	call.claims = make([]cluster.Claim, len(call.keys))
+	call.claims = make([]admit.Claim, len(call.keys))
 	j := 0
 	for i, k := range call.keys {
 		if k != "" {
@@ -215,7 +215,7 @@ func (ls *Publishing) keyedLine(l *engine.Loop, p *Request, key []byte) Result {
 // won (results by result index; nil: the publish did not happen), in one
 // round trip. A key that could not be recorded is logged: its retry may be
 // delivered again.
-func (cn *Publisher) recordKeys(keys []string, claims []cluster.Claim, results []Result) {
+func (cn *Publisher) recordKeys(keys []string, claims []admit.Claim, results []Result) {
 	var won []string
 	var answers [][]byte
 	for i, k := range keys {

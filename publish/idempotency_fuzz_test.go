@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/pushwire/pushwire/cluster"
+	"github.com/pushwire/pushwire/admit"
 )
 
 // FuzzStoredAnswer feeds claimedResult what a key may hold in Redis — the
@@ -21,7 +21,7 @@ func FuzzStoredAnswer(f *testing.F) {
 	}
 	s := &Publisher{}
 	f.Fuzz(func(t *testing.T, stored []byte) {
-		r := s.claimedResult(cluster.Claim{Answer: stored})
+		r := s.claimedResult(admit.Claim{Answer: stored})
 		if r.Raw == nil {
 			if r.Status != 503 || r.Err == "" {
 				t.Fatalf("claimedResult(%q) = %+v; want the answer or a 503 with an error", stored, r)

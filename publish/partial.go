@@ -11,7 +11,7 @@ import (
 // connection, or was stored, answers 200 (202, 404 as FinishStatus says)
 // with "unreachable" naming the nodes that may hold the target and were not
 // reached; it is 503 only when it reached nobody and some node failed. A
-// node whose link was refused or reset (cluster.ErrNodeGone) holds no live
+// node whose link was refused or reset (links.ErrNodeGone) holds no live
 // connection: it is named in "unreachable" while the directory still names
 // it, but it is no failure, so it never turns an answer into a 503.
 

@@ -4,7 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/pushwire/pushwire/admin"
-	"github.com/pushwire/pushwire/cluster"
+	"github.com/pushwire/pushwire/admit"
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/httpcodec"
@@ -21,7 +21,7 @@ type Publisher struct {
 	IDs      push.IDs                       // message ids
 	Resolver *route.Resolver[*edge.Message] // this node's subscribers of a push (route/resolve.go)
 	Router   *route.Router[*edge.Message]   // the other nodes: set when the cluster starts
-	Idem     cluster.Idempotency            // Idempotency-Key claims and answers (idempotency.go)
+	Idem     admit.Idempotency              // Idempotency-Key claims and answers (idempotency.go)
 	Metrics  *admin.Metrics                 // histograms and counters of /metrics (admin/metrics.go)
 
 	MessagesIn atomic.Uint64

@@ -2,7 +2,7 @@ package push
 
 // Message is one published push as the stream formats see it: what every
 // frame of every format is encoded from. The glue's pooled, reference-counted
-// message embeds it (server/message.go); its byte slices are the message's
+// message embeds it (edge/message.go); its byte slices are the message's
 // own buffers, read-only once published.
 type Message struct {
 	Seq    uint64 // node-wide increasing: the message id and the long-poll cursor

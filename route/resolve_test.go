@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/links"
 	"github.com/pushwire/pushwire/push"
 	"github.com/pushwire/pushwire/store"
 )
@@ -45,7 +45,7 @@ func newTestResolver(t *testing.T, made *[]*testMsg) (*Resolver[*testMsg], *Rout
 		Table: table, Recent: store.NewRecent[*testMsg](0, 2, 0),
 		Lookup: func(k push.ConnKey) (conntable.Sub, bool) { return conntable.Sub(k.Handle), k == key },
 	})
-	router := New(Options[*testMsg]{Self: "a", Resolver: r, FromPeer: func(seq uint64, p *cluster.Push) *testMsg {
+	router := New(Options[*testMsg]{Self: "a", Resolver: r, FromPeer: func(seq uint64, p *links.Push) *testMsg {
 		m := &testMsg{refs: 1}
 		m.m.Seq, m.m.To = seq, []byte(p.To)
 		*made = append(*made, m)
@@ -66,19 +66,19 @@ func TestTakeResolvesAndFansOut(t *testing.T) {
 	other := push.AppendConnKey(nil, push.ConnKey{Handle: 42, Random: [2]uint64{1, 2}}, "b")
 	for _, tc := range []struct {
 		name string
-		p    cluster.Push
-		want cluster.Result
+		p    links.Push
+		want links.Result
 		to   []conntable.Sub
 		all  int
 	}{
-		{"topic, kind sent", cluster.Push{ID: "9", To: "topic:news", Kind: uint8(push.Topic) + 1}, cluster.Result{Delivered: 2}, subs, 0},
-		{"topic, kind parsed", cluster.Push{ID: "9", To: "topic:news"}, cluster.Result{Delivered: 2}, subs, 0},
-		{"user without members", cluster.Push{ID: "9", To: "user:u1", Kind: uint8(push.User) + 1}, cluster.Result{}, nil, 0},
-		{"this node's key", cluster.Push{ID: "9", To: "conn:" + string(key)}, cluster.Result{Delivered: 1}, []conntable.Sub{42}, 0},
-		{"all", cluster.Push{ID: "9", To: "all", Kind: uint8(push.All) + 1}, cluster.Result{Delivered: 7}, nil, 1},
-		{"another node's key", cluster.Push{ID: "9", To: "conn:" + string(other)}, cluster.Result{Err: "conn key is not held by this node"}, nil, 0},
-		{"bad id", cluster.Push{ID: "x", To: "topic:news"}, cluster.Result{Err: "bad message id"}, nil, 0},
-		{"bad address", cluster.Push{ID: "9", To: "room:1"}, cluster.Result{Err: "bad address"}, nil, 0},
+		{"topic, kind sent", links.Push{ID: "9", To: "topic:news", Kind: uint8(push.Topic) + 1}, links.Result{Delivered: 2}, subs, 0},
+		{"topic, kind parsed", links.Push{ID: "9", To: "topic:news"}, links.Result{Delivered: 2}, subs, 0},
+		{"user without members", links.Push{ID: "9", To: "user:u1", Kind: uint8(push.User) + 1}, links.Result{}, nil, 0},
+		{"this node's key", links.Push{ID: "9", To: "conn:" + string(key)}, links.Result{Delivered: 1}, []conntable.Sub{42}, 0},
+		{"all", links.Push{ID: "9", To: "all", Kind: uint8(push.All) + 1}, links.Result{Delivered: 7}, nil, 1},
+		{"another node's key", links.Push{ID: "9", To: "conn:" + string(other)}, links.Result{Err: "conn key is not held by this node"}, nil, 0},
+		{"bad id", links.Push{ID: "x", To: "topic:news"}, links.Result{Err: "bad message id"}, nil, 0},
+		{"bad address", links.Push{ID: "9", To: "room:1"}, links.Result{Err: "bad address"}, nil, 0},
 	} {
 		made = made[:0]
 		f := &recordFan{}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/links"
 	"github.com/pushwire/pushwire/push"
 	"github.com/pushwire/pushwire/store"
 )
@@ -41,7 +42,7 @@ type Item[M Message] struct {
 type Options[M Message] struct {
 	Self  string // this node's id: never forwarded to
 	Dir   cluster.Directory
-	Links *cluster.Links
+	Links *links.Links
 	// Store keeps a QoS 1 user message before it is forwarded (the edge's
 	// QoS 1 mailbox); it runs on a router worker.
 	Store func(ctx context.Context, m M) error
@@ -49,7 +50,7 @@ type Options[M Message] struct {
 	// (Take): FromPeer builds a push's message, its id already parsed, and
 	// Take releases it once the Resolver delivered it.
 	Resolver *Resolver[M]
-	FromPeer func(seq uint64, p *cluster.Push) M
+	FromPeer func(seq uint64, p *links.Push) M
 	// LookupTimeout bounds a job's directory lookups (keep it within the
 	// directory's own bound, so it adds no timer); ForwardTimeout its stores
 	// and forwards, so a peer that holds its link open but never answers
@@ -162,7 +163,7 @@ func (r *Router[M]) Route(items []Item[M]) (forwarded int) {
 	}
 	var mu sync.Mutex
 	forward := func(node string, idxs []int) {
-		pushes := make([]*cluster.Push, len(idxs))
+		pushes := make([]*links.Push, len(idxs))
 		for k, i := range idxs {
 			pushes[k] = linkPush(items[i].Msg.Push(), items[i].Kind)
 		}
@@ -171,7 +172,7 @@ func (r *Router[M]) Route(items []Item[M]) (forwarded int) {
 		defer mu.Unlock()
 		for k, i := range idxs {
 			it := &items[i]
-			var res cluster.Result
+			var res links.Result
 			if k < len(results) {
 				res = results[k]
 			}
@@ -180,7 +181,7 @@ func (r *Router[M]) Route(items []Item[M]) (forwarded int) {
 			}
 			switch {
 			case err != nil && it.Kind == push.Conn && errors.Is(err, cluster.ErrUnknownNode):
-			case res.Err != "" && errors.Is(err, cluster.ErrNodeGone):
+			case res.Err != "" && errors.Is(err, links.ErrNodeGone):
 				// Refused or reset: no process there, so it holds no live
 				// connection. Named, but no failure (SPEC §4).
 				it.Unreachable = append(it.Unreachable, node)
@@ -230,21 +231,21 @@ func (r *Router[M]) Route(items []Item[M]) (forwarded int) {
 // message (Options.FromPeer) and fans it out as a local publish is
 // (Resolver.Fan). A conn key
 // of another node is refused. It runs on the link's goroutine.
-func (r *Router[M]) Take(p *cluster.Push, f Fanout[M]) cluster.Result {
+func (r *Router[M]) Take(p *links.Push, f Fanout[M]) links.Result {
 	seq, err := strconv.ParseUint(p.ID, 10, 64)
 	if err != nil {
-		return cluster.Result{Err: "bad message id"}
+		return links.Result{Err: "bad message id"}
 	}
 	kind, name, ok := peerAddress(p)
 	if !ok {
-		return cluster.Result{Err: "bad address"}
+		return links.Result{Err: "bad address"}
 	}
 	var key push.ConnKey
 	if kind == push.Conn {
 		var node []byte
 		key, node, ok = push.ParseConnKey(name)
 		if !ok || (node != nil && string(node) != r.o.Self) {
-			return cluster.Result{Err: "conn key is not held by this node"}
+			return links.Result{Err: "conn key is not held by this node"}
 		}
 	}
 	m := r.o.FromPeer(seq, p)
@@ -253,7 +254,7 @@ func (r *Router[M]) Take(p *cluster.Push, f Fanout[M]) cluster.Result {
 	defer r.targets.Put(sc)
 	var n int
 	*sc, n, _ = r.o.Resolver.Fan(f, (*sc)[:0], kind, name, key, m)
-	return cluster.Result{Delivered: n}
+	return links.Result{Delivered: n}
 }
 
 // addFailure records why a node that may hold the target was not reached.
@@ -352,15 +353,15 @@ func (r *Router[M]) otherKnown(it *Item[M], dst []string) []string {
 
 // linkPush is m as a link frame carries it, its address kind included so
 // the peer does not parse it again.
-func linkPush(m *push.Message, kind push.Kind) *cluster.Push {
-	return &cluster.Push{Trace: m.Seq, ID: string(m.ID), To: string(m.To), Event: string(m.Event),
+func linkPush(m *push.Message, kind push.Kind) *links.Push {
+	return &links.Push{Trace: m.Seq, ID: string(m.ID), To: string(m.To), Event: string(m.Event),
 		ContentType: string(m.ContentType), JSON: m.JSON, QoS: m.QoS, Kind: uint8(kind) + 1, Data: m.Data}
 }
 
 // peerAddress is the kind and name of a peer's push: the kind travels in the
 // link frame (linkPush), so only the name is cut from To; a push from a node
 // that sends no kind is parsed whole.
-func peerAddress(p *cluster.Push) (push.Kind, []byte, bool) {
+func peerAddress(p *links.Push) (push.Kind, []byte, bool) {
 	to := unsafe.Slice(unsafe.StringData(p.To), len(p.To)) // read only
 	if p.Kind == 0 || p.Kind > uint8(push.All)+1 {
 		return push.ParseAddress(to)

@@ -303,20 +303,29 @@ func (c *Cluster) OnEachShard(base string, key func(name string) string) []strin
 func (c *Cluster) CommandCalls(cmd string) int {
 	c.t.Helper()
 	total := 0
-	prefix := "cmdstat_" + cmd + ":calls="
 	for _, s := range c.nodes {
-		info, err := Do(s.addr, "INFO", "commandstats")
+		n, err := commandCalls(s.addr, cmd)
 		if err != nil {
 			c.t.Fatalf("INFO commandstats on %s: %v", s.addr, err)
 		}
-		for line := range strings.Lines(info) {
-			if rest, ok := strings.CutPrefix(line, prefix); ok {
-				n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
-				total += n
-			}
-		}
+		total += n
 	}
 	return total
+}
+
+// commandCalls is how many times the Redis at addr ran cmd.
+func commandCalls(addr, cmd string) (int, error) {
+	info, err := Do(addr, "INFO", "commandstats")
+	if err != nil {
+		return 0, err
+	}
+	prefix := "cmdstat_" + cmd + ":calls="
+	for line := range strings.Lines(info) {
+		if rest, ok := strings.CutPrefix(line, prefix); ok {
+			return strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+		}
+	}
+	return 0, nil
 }
 
 // KeyCounts returns DBSIZE of each master, shard 0 first.

@@ -72,6 +72,17 @@ func (r *Server) Start() {
 	})
 }
 
+// CommandCalls returns how many times the server ran cmd since it started
+// (lower case, as INFO commandstats names it: "set", "zadd").
+func (r *Server) CommandCalls(cmd string) int {
+	r.t.Helper()
+	n, err := commandCalls(r.Addr(), cmd)
+	if err != nil {
+		r.t.Fatalf("INFO commandstats on %s: %v", r.Addr(), err)
+	}
+	return n
+}
+
 // Stop kills redis-server (kill -9) and waits for it: its data is lost.
 func (r *Server) Stop() {
 	if r.s == nil {

@@ -1,4 +1,4 @@
-package cluster
+package admit
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/pushwire/pushwire/cluster"
 )
 
 // Idempotency keys (SPEC §4): a publish that carries one claims it before
@@ -52,7 +54,7 @@ type IdemOptions struct {
 
 // ErrIdemClaimLost means a key's hold lapsed (the publish took longer than
 // the hold) before its answer could be recorded: a retry may deliver again.
-var ErrIdemClaimLost = errors.New("cluster: idempotency key hold lapsed before its answer was recorded")
+var ErrIdemClaimLost = errors.New("admit: idempotency key hold lapsed before its answer was recorded")
 
 var idemTokens atomic.Uint64
 
@@ -66,11 +68,11 @@ func keyIdem(p, key string) string { return p + "i:{" + key + "}" }
 // name is the key's hash tag), over the connection the QoS 1 mailbox uses.
 type IdemRedis struct {
 	o    IdemOptions
-	conn *RedisConn
+	conn *cluster.RedisConn
 }
 
 // NewIdemRedis keeps keys through conn.
-func NewIdemRedis(conn *RedisConn, o IdemOptions) *IdemRedis {
+func NewIdemRedis(conn *cluster.RedisConn, o IdemOptions) *IdemRedis {
 	if o.Prefix == "" {
 		o.Prefix = "pw:"
 	}
@@ -101,7 +103,7 @@ func (r *IdemRedis) Claim(ctx context.Context, keys []string, out []Claim) error
 		case rueidis.IsRedisNil(err), err == nil && bytes.Equal(v, tokens[i]):
 			out[i] = Claim{Won: true}
 		case err != nil:
-			return fmt.Errorf("%w: %w", ErrDirectoryDown, err)
+			return fmt.Errorf("%w: %w", cluster.ErrDirectoryDown, err)
 		case len(v) > 0 && v[0] == 'p':
 			out[i] = Claim{Pending: true}
 		default:
@@ -133,7 +135,7 @@ func (r *IdemRedis) Record(ctx context.Context, keys []string, answers [][]byte)
 			if rueidis.IsRedisNil(err) {
 				return ErrIdemClaimLost
 			}
-			return fmt.Errorf("%w: %w", ErrDirectoryDown, err)
+			return fmt.Errorf("%w: %w", cluster.ErrDirectoryDown, err)
 		}
 	}
 	return nil

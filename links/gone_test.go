@@ -1,16 +1,18 @@
-package cluster
+package links
 
 import (
 	"errors"
 	"net"
 	"testing"
 	"time"
+
+	"github.com/pushwire/pushwire/cluster"
 )
 
 // A peer whose process is gone (its port refuses dials) fails pushes with ErrNodeGone, and
 // a process back at that address takes pushes again without anyone resetting the link.
 func TestLinkRefusedMarksNodeGoneUntilADialWorks(t *testing.T) {
-	store := NewMemStore()
+	store := cluster.NewMemStore()
 	var rec recorder
 	b := startNode(t, store, "b", rec.handle)
 	a := newLinks(t, store, "a", LinkOptions{BackoffMax: 100 * time.Millisecond})

@@ -1,4 +1,4 @@
-package cluster
+package links
 
 import (
 	"context"
@@ -9,9 +9,11 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/pushwire/pushwire/cluster"
 )
 
-// call is one Forward/ForwardBatch waiting for its results.
+// call is one ForwardBatch or Query waiting for its answers.
 type call struct {
 	res  []Result
 	got  int   // results received; link.mu guards it until done is closed
@@ -52,7 +54,7 @@ type link struct {
 
 	mu       sync.Mutex // guards everything below; never held across I/O
 	state    linkState
-	cause    error     // why stateDown: what senders get (wraps ErrLinkDown or ErrUnknownNode)
+	cause    error     // why stateDown: what senders get (wraps ErrLinkDown or cluster.ErrUnknownNode)
 	gone     bool      // the last dial was refused or the connection reset: fail at once with cause
 	gen      uint64    // connection generation: a reader of an older one must stop
 	out      []byte    // encoded frames not yet taken by the writer
@@ -84,7 +86,7 @@ func (k *link) enqueue(ctx context.Context, ps []*Push, c *call) error {
 	for {
 		if k.closed {
 			k.mu.Unlock()
-			return ErrClosed
+			return cluster.ErrClosed
 		}
 		if k.state == stateDown || k.gone {
 			err := k.cause
@@ -115,7 +117,7 @@ func (k *link) enqueue(ctx context.Context, ps []*Push, c *call) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-k.quit:
-			return ErrClosed
+			return cluster.ErrClosed
 		}
 		k.mu.Lock()
 	}
@@ -202,10 +204,10 @@ func (k *link) run() {
 		if err != nil {
 			k.ls.dialErrs.Add(1)
 			if k.quitting() {
-				k.fail(stateDown, ErrClosed)
+				k.fail(stateDown, cluster.ErrClosed)
 				return
 			}
-			if errors.Is(err, ErrUnknownNode) {
+			if errors.Is(err, cluster.ErrUnknownNode) {
 				k.fail(stateDown, err)
 				return
 			}
@@ -215,7 +217,7 @@ func (k *link) run() {
 			select {
 			case <-time.After(d):
 			case <-k.quit:
-				k.fail(stateDown, ErrClosed)
+				k.fail(stateDown, cluster.ErrClosed)
 				return
 			}
 			k.mu.Lock()
@@ -227,10 +229,10 @@ func (k *link) run() {
 		k.ls.dials.Add(1)
 		err = k.serve(conn)
 		if k.quitting() {
-			k.fail(stateDown, ErrClosed)
+			k.fail(stateDown, cluster.ErrClosed)
 			return
 		}
-		k.ls.o.Logger.Warn("cluster: link broke; redialling", "peer", k.peer, "err", err)
+		k.ls.o.Logger.Warn("links: link broke; redialling", "peer", k.peer, "err", err)
 		k.fail(stateDialing, k.downCause(err))
 	}
 }
@@ -250,7 +252,7 @@ func (k *link) downCause(err error) error {
 	k.mu.Unlock()
 	if !was {
 		k.ls.gone.Add(1)
-		k.ls.o.Logger.Warn("cluster: peer gone (refused or reset); pushes skip it until a dial works", "peer", k.peer, "err", err)
+		k.ls.o.Logger.Warn("links: peer gone (refused or reset); pushes skip it until a dial works", "peer", k.peer, "err", err)
 	}
 	return fmt.Errorf("%w: %w", ErrNodeGone, err)
 }
@@ -318,13 +320,13 @@ func (k *link) serve(conn net.Conn) error {
 		case <-k.quit:
 			conn.Close()
 			<-dead
-			return ErrClosed
+			return cluster.ErrClosed
 		}
 	}
 }
 
 // errStaleReader ends a reader whose connection was already failed.
-var errStaleReader = errors.New("cluster: stale link reader")
+var errStaleReader = errors.New("links: stale link reader")
 
 // read matches answers to requests. It handles every wholly buffered answer under one lock.
 func (k *link) read(conn net.Conn, gen uint64, dead chan<- error) {
@@ -344,7 +346,7 @@ func (k *link) read(conn net.Conn, gen uint64, dead chan<- error) {
 	}
 }
 
-var errUnexpectedAnswer = errors.New("cluster: link answer does not match a request")
+var errUnexpectedAnswer = errors.New("links: link answer does not match a request")
 
 func (k *link) answer(fr *frameReader, gen uint64) (int, error) {
 	k.mu.Lock()

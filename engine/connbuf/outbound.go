@@ -1,6 +1,9 @@
-package engine
+package connbuf
 
 import (
+	"os"
+
+	"github.com/pushwire/pushwire/engine/sys"
 	"golang.org/x/sys/unix"
 )
 
@@ -14,7 +17,7 @@ const (
 	chunkBytes   = 4 << 10 // pooled outbound chunk
 	chunkPoolMax = 1024    // pooled chunks kept per loop (4 MiB)
 	chunkPoolLow = 32      // each tick the pool sheds half its chunks above this
-	maxIovecs    = 1024    // IOV_MAX
+	MaxIovecs    = 1024    // IOV_MAX: the most segments one WriteTo writes
 )
 
 // seg is one queued run of bytes: b is what is left to write. c is the owned chunk b lies in
@@ -24,40 +27,47 @@ type seg struct {
 	c []byte
 }
 
-// outQueue is one connection's pending output.
-type outQueue struct {
+// OutQueue is one connection's pending output.
+type OutQueue struct {
 	segs []seg
 	head int // segs[:head] are written and cleared
 }
 
-// outPool is the loop's side pool of outbound queues (named by int32 index from slot.out) and
+// OutPool is the loop's side pool of outbound queues (named by int32 index from slot.out) and
 // of chunks.
-type outPool struct {
-	outs   []outQueue
+type OutPool struct {
+	outs   []OutQueue
 	free   []int32
 	chunks [][]byte
-	iov    []unix.Iovec // writev scratch, maxIovecs long
+	iov    []unix.Iovec // writev scratch, MaxIovecs long
 	arena  arena        // this iteration's Write copies (arena.go)
 }
 
-func (p *outPool) get() int32 {
+// NewOutPool returns an empty pool with its writev scratch.
+func NewOutPool() OutPool {
+	return OutPool{iov: make([]unix.Iovec, 0, MaxIovecs)}
+}
+
+// Get returns the index+1 of an empty queue.
+func (p *OutPool) Get() int32 {
 	if n := len(p.free); n > 0 {
 		i := p.free[n-1]
 		p.free = p.free[:n-1]
 		return i + 1
 	}
-	p.outs = append(p.outs, outQueue{})
+	p.outs = append(p.outs, OutQueue{})
 	return int32(len(p.outs))
 }
 
-func (p *outPool) at(idx int32) *outQueue { return &p.outs[idx-1] }
+// At returns the queue named by idx (index+1).
+func (p *OutPool) At(idx int32) *OutQueue { return &p.outs[idx-1] }
 
-// put releases queue idx (index+1), returning any chunks it still holds to the pool; the
+// Put releases queue idx (index+1), returning any chunks it still holds to the pool; the
 // queue keeps its segs capacity for its next user.
-func (p *outPool) put(idx int32) {
+func (p *OutPool) Put(idx int32) {
 	q := &p.outs[idx-1]
 	for i := q.head; i < len(q.segs); i++ {
-		p.putChunk(q.segs[i].c)
+		p.PutChunk(q.segs[i].c)
 	}
 	clear(q.segs)
 	q.segs = q.segs[:0]
@@ -65,8 +75,8 @@ func (p *outPool) put(idx int32) {
 	p.free = append(p.free, idx-1)
 }
 
-// chunk returns an empty owned buffer able to hold n bytes: a pooled chunk when n fits.
-func (p *outPool) chunk(n int) []byte {
+// Chunk returns an empty owned buffer able to hold n bytes: a pooled chunk when n fits.
+func (p *OutPool) Chunk(n int) []byte {
 	if n > chunkBytes {
 		return make([]byte, 0, n)
 	}
@@ -79,15 +89,16 @@ func (p *outPool) chunk(n int) []byte {
 	return make([]byte, 0, chunkBytes)
 }
 
-func (p *outPool) putChunk(c []byte) {
+// PutChunk gives back a chunk taken with Chunk (one of another size is left to the collector).
+func (p *OutPool) PutChunk(c []byte) {
 	if cap(c) == chunkBytes && len(p.chunks) < chunkPoolMax {
 		p.chunks = append(p.chunks, c[:0])
 	}
 }
 
-// trim sheds half the pooled chunks above chunkPoolLow, and idle arena blocks, so a burst's
+// Trim sheds half the pooled chunks above chunkPoolLow, and idle arena blocks, so a burst's
 // buffers go back to the collector within a few ticks once the loop is idle.
-func (p *outPool) trim() {
+func (p *OutPool) Trim() {
 	p.arena.trim()
 	if n := len(p.chunks); n > chunkPoolLow {
 		keep := chunkPoolLow + (n-chunkPoolLow)/2
@@ -96,8 +107,8 @@ func (p *outPool) trim() {
 	}
 }
 
-// appendCopy queues a copy of b, filling the spare room of the last owned chunk first.
-func (p *outPool) appendCopy(q *outQueue, b []byte) {
+// AppendCopy queues a copy of b, filling the spare room of the last owned chunk first.
+func (p *OutPool) AppendCopy(q *OutQueue, b []byte) {
 	if n := len(q.segs); n > q.head {
 		last := &q.segs[n-1]
 		if last.c != nil && len(last.b) < cap(last.b) {
@@ -107,20 +118,37 @@ func (p *outPool) appendCopy(q *outQueue, b []byte) {
 		}
 	}
 	for len(b) > 0 {
-		c := p.chunk(len(b))
+		c := p.Chunk(len(b))
 		k := copy(c[:cap(c)], b)
 		q.segs = append(q.segs, seg{b: c[:k], c: c})
 		b = b[k:]
 	}
 }
 
-// appendRef queues b by reference.
-func (q *outQueue) appendRef(b []byte) {
+// AppendRef queues b by reference: b must stay unchanged until the flush has written it or
+// OwnRefs copied it.
+func (q *OutQueue) AppendRef(b []byte) {
 	q.segs = append(q.segs, seg{b: b})
 }
 
+// Segs returns the number of segments not yet written; Seg(k) is the k-th of them.
+func (q *OutQueue) Segs() int { return len(q.segs) - q.head }
+
+// Seg returns the bytes of unwritten segment k (0 ≤ k < Segs()), valid until the queue
+// changes.
+func (q *OutQueue) Seg(k int) []byte { return q.segs[q.head+k].b }
+
+// Len returns the bytes queued.
+func (q *OutQueue) Len() int {
+	n := 0
+	for k := q.head; k < len(q.segs); k++ {
+		n += len(q.segs[k].b)
+	}
+	return n
+}
+
 // hasRefs reports whether any queued segment still references a caller's bytes.
-func (q *outQueue) hasRefs() bool {
+func (q *OutQueue) hasRefs() bool {
 	for i := q.head; i < len(q.segs); i++ {
 		if q.segs[i].c == nil {
 			return true
@@ -129,12 +157,12 @@ func (q *outQueue) hasRefs() bool {
 	return false
 }
 
-// ownRefs copies every still-referenced segment into owned buffers so the callers' bytes may
+// OwnRefs copies every still-referenced segment into owned buffers so the callers' bytes may
 // be reused after the flush. Copies are packed into the spare room of the preceding owned
 // chunk, so a thousand small referenced frames become a few chunks, not a thousand. The
 // queue is rewritten in place: each input segment yields at most one new output segment, so
 // the write index never passes the read index.
-func (p *outPool) ownRefs(q *outQueue) {
+func (p *OutPool) OwnRefs(q *OutQueue) {
 	if !q.hasRefs() {
 		return
 	}
@@ -154,7 +182,7 @@ func (p *outPool) ownRefs(q *outQueue) {
 			b = b[k:]
 		}
 		if len(b) > 0 {
-			c := append(p.chunk(len(b)), b...)
+			c := append(p.Chunk(len(b)), b...)
 			q.segs[w] = seg{b: c, c: c}
 			w++
 		}
@@ -163,18 +191,18 @@ func (p *outPool) ownRefs(q *outQueue) {
 	q.segs = q.segs[:w]
 }
 
-// writeTo writes as much of q as one write or writev call takes (at most maxIovecs
+// WriteTo writes as much of q as one write or writev call takes (at most MaxIovecs
 // segments) and drops what was written. It returns the bytes written and whether the kernel
 // send buffer is full (EAGAIN or a short write); EAGAIN is not an error.
-func (p *outPool) writeTo(fd int, q *outQueue) (n int, full bool, err error) {
+func (p *OutPool) WriteTo(fd int, q *OutQueue) (n int, full bool, err error) {
 	var want int
 	if len(q.segs)-q.head == 1 {
 		b := q.segs[q.head].b
 		want = len(b)
-		n, err = rawWrite(fd, b)
+		n, err = sys.Write(fd, b)
 	} else {
 		iov := p.iov[:0]
-		for i := q.head; i < len(q.segs) && len(iov) < maxIovecs; i++ {
+		for i := q.head; i < len(q.segs) && len(iov) < MaxIovecs; i++ {
 			b := q.segs[i].b
 			if len(b) == 0 {
 				continue
@@ -182,7 +210,7 @@ func (p *outPool) writeTo(fd int, q *outQueue) (n int, full bool, err error) {
 			want += len(b)
 			iov = append(iov, unix.Iovec{Base: &b[0], Len: uint64(len(b))})
 		}
-		n, err = writev(fd, iov)
+		n, err = sys.Writev(fd, iov)
 		clear(iov) // drop the references to the segments' bytes
 	}
 	switch err {
@@ -192,14 +220,14 @@ func (p *outPool) writeTo(fd int, q *outQueue) (n int, full bool, err error) {
 	case unix.EINTR:
 		return 0, false, nil
 	default:
-		return 0, false, wrapSyscall("writev", err)
+		return 0, false, os.NewSyscallError("writev", err)
 	}
 	p.consume(q, n)
 	return n, n < want, nil
 }
 
 // consume drops the first n queued bytes, returning emptied chunks to the pool.
-func (p *outPool) consume(q *outQueue, n int) {
+func (p *OutPool) consume(q *OutQueue, n int) {
 	for n > 0 && q.head < len(q.segs) {
 		s := &q.segs[q.head]
 		if n < len(s.b) {
@@ -207,12 +235,12 @@ func (p *outPool) consume(q *outQueue, n int) {
 			return
 		}
 		n -= len(s.b)
-		p.putChunk(s.c)
+		p.PutChunk(s.c)
 		*s = seg{}
 		q.head++
 	}
 	for q.head < len(q.segs) && len(q.segs[q.head].b) == 0 {
-		p.putChunk(q.segs[q.head].c)
+		p.PutChunk(q.segs[q.head].c)
 		q.segs[q.head] = seg{}
 		q.head++
 	}

@@ -1,4 +1,4 @@
-package cluster
+package admit
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/redis/rueidis"
+
+	"github.com/pushwire/pushwire/cluster"
 )
 
 // UserConns keeps, per user, the conn keys of the user's streams and when each began, for the
@@ -41,12 +43,12 @@ func keyUserConns(p, user string) string { return p + "uc:" + user }
 // UserConnsRedis keeps each user's conn keys in Redis, over the connection the QoS 1 mailbox
 // uses.
 type UserConnsRedis struct {
-	conn   *RedisConn
+	conn   *cluster.RedisConn
 	prefix string
 }
 
 // NewUserConnsRedis keeps the keys through conn, under prefix ("pw:" when empty).
-func NewUserConnsRedis(conn *RedisConn, prefix string) *UserConnsRedis {
+func NewUserConnsRedis(conn *cluster.RedisConn, prefix string) *UserConnsRedis {
 	if prefix == "" {
 		prefix = "pw:"
 	}

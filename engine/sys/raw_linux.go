@@ -1,4 +1,4 @@
-package engine
+package sys
 
 import (
 	"unsafe"
@@ -6,7 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The loop's hot syscalls are issued with RawSyscall, which does not tell the
+// The engine loop's hot syscalls are issued with RawSyscall, which does not tell the
 // Go scheduler a syscall is under way. Every socket here is non-blocking, so
 // read, write and writev return at once (EAGAIN at worst) and the scheduler
 // has nothing to hand off. Through the ordinary Syscall path, a loop busy
@@ -15,8 +15,8 @@ import (
 // thread. With the server on one core that churn cost 7% of its CPU in
 // context switches (perf, pushbench unicast --batch 100, 15,000 conns).
 
-// rawRead is read(2) on a non-blocking fd.
-func rawRead(fd int, p []byte) (int, error) {
+// Read is read(2) on a non-blocking fd.
+func Read(fd int, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -27,8 +27,8 @@ func rawRead(fd int, p []byte) (int, error) {
 	return int(n), nil
 }
 
-// rawWrite is write(2) on a non-blocking fd.
-func rawWrite(fd int, p []byte) (int, error) {
+// Write is write(2) on a non-blocking fd.
+func Write(fd int, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -39,8 +39,8 @@ func rawWrite(fd int, p []byte) (int, error) {
 	return int(n), nil
 }
 
-// writev is writev(2) on a non-blocking fd.
-func writev(fd int, iov []unix.Iovec) (int, error) {
+// Writev is writev(2) on a non-blocking fd.
+func Writev(fd int, iov []unix.Iovec) (int, error) {
 	if len(iov) == 0 {
 		return 0, nil
 	}

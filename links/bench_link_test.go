@@ -1,4 +1,4 @@
-package cluster
+package links
 
 import (
 	"context"
@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"github.com/cloudwego/netpoll"
+
+	"github.com/pushwire/pushwire/cluster"
 )
 
 // Link benchmarks: one link, 64-byte payloads, every push answered (the real protocol).
 //
-//	go test -run '^$' -bench 'Link' -benchtime 2000000x ./cluster
+//	go test -run '^$' -bench 'Link' -benchtime 2000000x ./links
 //
 // msgs/s is pushes answered per second.
 
@@ -68,45 +70,26 @@ func runBatches(b *testing.B, l *Links, node string) {
 
 // BenchmarkLinkNetConn: Links (net.Conn, own buffers) → LinkServer (net.Conn, own buffers).
 func BenchmarkLinkNetConn(b *testing.B) {
-	store := NewMemStore()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := NewLinkServer(deliverOne, LinkServerOptions{Logger: quiet})
-	go srv.Serve(ln)
-	defer srv.Close()
-	NewMemDirectory(store, Node{ID: "b", Addr: ln.Addr().String()}, nil).Start(bg)
-	l := NewLinks("a", NewMemDirectory(store, Node{ID: "a"}, nil), LinkOptions{Logger: quiet})
-	defer l.Close()
-	runBatches(b, l, "b")
+	store := cluster.NewMemStore()
+	startNode(b, store, "b", deliverOne)
+	runBatches(b, newLinks(b, store, "a", LinkOptions{}), "b")
 }
 
 // BenchmarkLinkNetpollServer: the same client against a server on cloudwego/netpoll.
 func BenchmarkLinkNetpollServer(b *testing.B) {
-	store := NewMemStore()
+	store := cluster.NewMemStore()
 	addr, stop := startNetpollServer(b, deliverOne)
 	defer stop()
-	NewMemDirectory(store, Node{ID: "b", Addr: addr}, nil).Start(bg)
-	l := NewLinks("a", NewMemDirectory(store, Node{ID: "a"}, nil), LinkOptions{Logger: quiet})
-	defer l.Close()
-	runBatches(b, l, "b")
+	cluster.NewMemDirectory(store, cluster.Node{ID: "b", Addr: addr}, nil).Start(bg)
+	runBatches(b, newLinks(b, store, "a", LinkOptions{}), "b")
 }
 
 // BenchmarkLinkForwardParallel: single pushes (no batching by the caller) from many
 // goroutines; the writer still coalesces them.
 func BenchmarkLinkForwardParallel(b *testing.B) {
-	store := NewMemStore()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := NewLinkServer(deliverOne, LinkServerOptions{Logger: quiet})
-	go srv.Serve(ln)
-	defer srv.Close()
-	NewMemDirectory(store, Node{ID: "b", Addr: ln.Addr().String()}, nil).Start(bg)
-	l := NewLinks("a", NewMemDirectory(store, Node{ID: "a"}, nil), LinkOptions{Logger: quiet})
-	defer l.Close()
+	store := cluster.NewMemStore()
+	startNode(b, store, "b", deliverOne)
+	l := newLinks(b, store, "a", LinkOptions{})
 	b.SetParallelism(64)
 	b.RunParallel(func(pb *testing.PB) {
 		p := &Push{ID: "m", To: "user:42", Data: payload64}

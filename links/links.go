@@ -1,4 +1,4 @@
-package cluster
+package links
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pushwire/pushwire/cluster"
 )
 
 // LinkOptions configures Links. Zero values take the defaults named.
@@ -53,9 +55,9 @@ func (o *LinkOptions) fill() {
 var (
 	// ErrLinkDown means the link to the node is down (dial failed, or it broke before the
 	// answer came). The push may or may not have been delivered there.
-	ErrLinkDown = errors.New("cluster: link down")
+	ErrLinkDown = errors.New("links: link down")
 	// ErrBackpressure means the link's queue stayed full for LinkOptions.QueueWait.
-	ErrBackpressure = errors.New("cluster: link queue full")
+	ErrBackpressure = errors.New("links: link queue full")
 	// ErrNodeGone means the node's link was refused or reset: no process listens at its
 	// address, so it holds no live connection, whatever its directory entries say until they
 	// age out. Pushes to it fail at once, without waiting on a dial, until a dial works again.
@@ -80,7 +82,7 @@ type LinkStats struct {
 // Lock contract: mu guards peers and closed; it is never held while taking link.mu.
 type Links struct {
 	self string
-	dir  Directory
+	dir  NodeAddrs
 	o    LinkOptions
 
 	sent, answered, failed, dials, dialErrs, writes, gone atomic.Uint64
@@ -91,15 +93,22 @@ type Links struct {
 	wg     sync.WaitGroup // link goroutines
 }
 
+// NodeAddrs is what Links asks of the directory: a live node's link address, or an error
+// wrapping cluster.ErrUnknownNode (its heartbeat is gone: the link is dropped) or
+// cluster.ErrDirectoryDown. A cluster.Directory is one.
+type NodeAddrs interface {
+	NodeAddr(ctx context.Context, nodeID string) (string, error)
+}
+
 // NewLinks returns Links for node self that find peer addresses in dir.
-func NewLinks(self string, dir Directory, o LinkOptions) *Links {
+func NewLinks(self string, dir NodeAddrs, o LinkOptions) *Links {
 	o.fill()
 	return &Links{self: self, dir: dir, o: o, peers: make(map[string]*link)}
 }
 
 // ForwardBatch sends ps in order on one link (one enqueue, written together) and waits for all
 // results; ctx bounds the wait. An error (ErrLinkDown, ErrNodeGone, ErrBackpressure,
-// ErrUnknownNode, ErrClosed or ctx's) means the results from the first failed one on are unknown. On error the results received before it are kept and every other one carries the error
+// cluster.ErrUnknownNode, cluster.ErrClosed or ctx's) means the results from the first failed one on are unknown. On error the results received before it are kept and every other one carries the error
 // text in Err.
 func (l *Links) ForwardBatch(ctx context.Context, nodeID string, ps []*Push) ([]Result, error) {
 	if len(ps) == 0 {
@@ -149,7 +158,7 @@ func (l *Links) link(nodeID string) (*link, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		return nil, ErrClosed
+		return nil, cluster.ErrClosed
 	}
 	k := l.peers[nodeID]
 	if k == nil {
@@ -170,7 +179,7 @@ func (l *Links) drop(k *link) {
 	l.mu.Unlock()
 }
 
-// Close ends every link; pending requests fail with ErrClosed.
+// Close ends every link; pending requests fail with cluster.ErrClosed.
 func (l *Links) Close() error {
 	l.mu.Lock()
 	l.closed = true

@@ -1,4 +1,4 @@
-package cluster
+package links
 
 import (
 	"encoding/binary"
@@ -53,8 +53,8 @@ type Result struct {
 }
 
 var (
-	errFrameTooBig = errors.New("cluster: link frame over the size limit")
-	errBadFrame    = errors.New("cluster: malformed link frame")
+	errFrameTooBig = errors.New("links: link frame over the size limit")
+	errBadFrame    = errors.New("links: malformed link frame")
 )
 
 // pushSize is an upper bound of the encoded size of p.

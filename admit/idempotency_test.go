@@ -1,4 +1,4 @@
-package cluster
+package admit
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/cluster/redistest"
 )
 
@@ -55,25 +56,24 @@ func TestIdemMemoryContract(t *testing.T) {
 
 func TestIdemRedisContract(t *testing.T) {
 	t.Parallel()
-	r := startRedis(t)
+	r := redistest.StartServer(t)
 	o := IdemOptions{Window: time.Minute, Hold: 10 * time.Second}
 	o.Node = "a"
-	a := NewIdemRedis(newTestConn(t, r, time.Second), o)
+	a := NewIdemRedis(newConn(t, r.URL()), o)
 	o.Node = "b"
-	b := NewIdemRedis(newTestConn(t, r, time.Second), o)
+	b := NewIdemRedis(newConn(t, r.URL()), o)
 	idemContract(t, a, b)
 
 	// The hold and the window are Redis expiries.
-	raw := r.raw()
 	ctx := context.Background()
-	if ms, err := raw.Do(ctx, raw.B().Pttl().Key("pw:i:{k1}").Build()).AsInt64(); err != nil || ms <= 10_000 || ms > 60_000 {
+	if ms, err := pttl(r, "pw:i:{k1}"); err != nil || ms <= 10_000 || ms > 60_000 {
 		t.Errorf("PTTL of a recorded key = %d, %v; want the window (60s), above the hold", ms, err)
 	}
-	if ms, err := raw.Do(ctx, raw.B().Pttl().Key("pw:i:{k3}").Build()).AsInt64(); err != nil || ms <= 0 || ms > 10_000 {
+	if ms, err := pttl(r, "pw:i:{k3}"); err != nil || ms <= 0 || ms > 10_000 {
 		t.Errorf("PTTL of a pending key = %d, %v; want the hold (10s)", ms, err)
 	}
 	// One round trip per call, whatever the number of keys: pipelined SETs.
-	before := commandCalls(t, raw, "set")
+	before := r.CommandCalls("set")
 	keys := make([]string, 50)
 	for i := range keys {
 		keys[i] = fmt.Sprint("batch", i)
@@ -82,15 +82,15 @@ func TestIdemRedisContract(t *testing.T) {
 	if err := a.Claim(ctx, keys, out); err != nil || !out[49].Won {
 		t.Fatalf("Claim(50 keys) = %v, %+v", err, out[49])
 	}
-	if n := commandCalls(t, raw, "set") - before; n != 50 {
+	if n := r.CommandCalls("set") - before; n != 50 {
 		t.Errorf("Claim(50 keys) ran SET %d times; want 50", n)
 	}
 
 	// Redis down: Claim fails within the bound, claiming nothing.
-	r.stop()
+	r.Stop()
 	err := b.Claim(ctx, []string{"down"}, out[:1])
-	if !errors.Is(err, ErrDirectoryDown) {
-		t.Errorf("Claim with Redis down = %v; want ErrDirectoryDown", err)
+	if !errors.Is(err, cluster.ErrDirectoryDown) {
+		t.Errorf("Claim with Redis down = %v; want cluster.ErrDirectoryDown", err)
 	}
 }
 
@@ -100,9 +100,9 @@ func TestIdemRedisClusterContract(t *testing.T) {
 	t.Parallel()
 	rc := redistest.Start(t)
 	o := IdemOptions{Window: time.Minute, Hold: 10 * time.Second, Node: "a"}
-	a := NewIdemRedis(newTestConnURL(t, rc.URL(), time.Second), o)
+	a := NewIdemRedis(newConn(t, rc.URL()), o)
 	o.Node = "b"
-	b := NewIdemRedis(newTestConnURL(t, "redis://"+rc.Addrs()[2], time.Second), o)
+	b := NewIdemRedis(newConn(t, "redis://"+rc.Addrs()[2]), o)
 	idemContract(t, a, b)
 	keys := rc.OnEachShard("idem", func(n string) string { return keyIdem("pw:", n) })
 	out := make([]Claim, len(keys))

@@ -1,4 +1,4 @@
-package cluster
+package links
 
 import (
 	"encoding/binary"

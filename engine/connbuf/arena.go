@@ -1,15 +1,15 @@
-package engine
+package connbuf
 
-// Write arena: Loop.Write copies small writes into per-loop blocks instead of a chunk of the
+// Write arena: the engine's Loop.Write copies small writes into per-loop blocks instead of a chunk of the
 // conn's own, and queues them by reference, like WriteRef. The bytes stay put until the end
 // of the iteration's flush, which writes them; only what the kernel does not take is copied
-// into a chunk the conn owns (outPool.ownRefs), and then the arena is rewound. So a response
+// into a chunk the conn owns (OutPool.ownRefs), and then the arena is rewound. So a response
 // that is written out at once, the common case, never takes a 4 KiB chunk: in a connect storm
 // the answers of a whole epoll batch share a few 64 KiB blocks instead of a chunk each.
 
 const (
 	arenaBlockBytes = 64 << 10 // one arena block
-	arenaMaxWrite   = 16 << 10 // larger writes go straight into the conn's own buffers
+	ArenaMaxWrite   = 16 << 10 // larger writes go straight into the conn's own buffers (AppendCopy)
 	arenaBlocksLow  = 1        // each tick the arena sheds half its idle blocks above this
 )
 
@@ -19,10 +19,10 @@ type arena struct {
 	cur    int      // block being filled
 }
 
-// appendArena queues a copy of b in q, in the arena. A copy that directly follows q's last
+// AppendArena queues a copy of b in q, in the arena. A copy that directly follows q's last
 // segment in the arena (consecutive Writes to one conn, such as a response head and its first
 // frame) extends that segment.
-func (p *outPool) appendArena(q *outQueue, b []byte) {
+func (p *OutPool) AppendArena(q *OutQueue, b []byte) {
 	a := &p.arena
 	for len(b) > 0 {
 		if a.cur == len(a.blocks) {
@@ -49,7 +49,11 @@ func (p *outPool) appendArena(q *outQueue, b []byte) {
 	}
 }
 
-// rewind empties the arena after the flush: no queue refers to it any more.
+// Rewind empties the arena after the flush, once every queue still pending owns its bytes
+// (OwnRefs): no queue refers to it any more.
+func (p *OutPool) Rewind() { p.arena.rewind() }
+
+// rewind empties the arena.
 func (a *arena) rewind() {
 	for i := 0; i <= a.cur && i < len(a.blocks); i++ {
 		a.blocks[i] = a.blocks[i][:0]

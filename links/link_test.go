@@ -1,4 +1,4 @@
-package cluster
+package links
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pushwire/pushwire/cluster"
 )
 
 // recorder is a Handler that records the ids it saw.
@@ -32,15 +34,15 @@ func (r *recorder) seen() []string {
 	return append([]string(nil), r.ids...)
 }
 
-func newLinks(t *testing.T, store *MemStore, self string, o LinkOptions) *Links {
+func newLinks(t testing.TB, store *cluster.MemStore, self string, o LinkOptions) *Links {
 	o.Logger = quiet
-	l := NewLinks(self, NewMemDirectory(store, Node{ID: self}, nil), o)
+	l := NewLinks(self, cluster.NewMemDirectory(store, cluster.Node{ID: self}, nil), o)
 	t.Cleanup(func() { l.Close() })
 	return l
 }
 
 func TestLinkForwardsArriveInOrder(t *testing.T) {
-	store := NewMemStore()
+	store := cluster.NewMemStore()
 	var rec recorder
 	startNode(t, store, "b", rec.handle)
 	a := newLinks(t, store, "a", LinkOptions{})
@@ -78,7 +80,7 @@ func TestLinkForwardsArriveInOrder(t *testing.T) {
 // Concurrent senders share the link: each sender's pushes keep their order and many ride
 // one write.
 func TestLinkConcurrentSendersCoalesce(t *testing.T) {
-	store := NewMemStore()
+	store := cluster.NewMemStore()
 	var rec recorder
 	startNode(t, store, "b", rec.handle)
 	a := newLinks(t, store, "a", LinkOptions{})
@@ -114,7 +116,7 @@ func TestLinkConcurrentSendersCoalesce(t *testing.T) {
 }
 
 func TestLinkBatchResults(t *testing.T) {
-	store := NewMemStore()
+	store := cluster.NewMemStore()
 	var rec recorder
 	startNode(t, store, "b", rec.handle)
 	a := newLinks(t, store, "a", LinkOptions{})
@@ -132,10 +134,10 @@ func TestLinkBatchResults(t *testing.T) {
 // A link cut fails the requests in flight on it (never silently lost), and the next push
 // redials.
 func TestLinkCutFailsInFlightAndReconnects(t *testing.T) {
-	store := NewMemStore()
+	store := cluster.NewMemStore()
 	gate := make(chan struct{})
 	entered := make(chan struct{}, 1)
-	ln := startNode(t, NewMemStore(), "b-real", func(p *Push) Result {
+	ln := startNode(t, cluster.NewMemStore(), "b-real", func(p *Push) Result {
 		if p.ID == "block" {
 			entered <- struct{}{}
 			<-gate
@@ -143,7 +145,7 @@ func TestLinkCutFailsInFlightAndReconnects(t *testing.T) {
 		return Result{Delivered: 1}
 	})
 	px := startProxy(t, ln.addr)
-	NewMemDirectory(store, Node{ID: "b", Addr: px.addr()}, nil).Start(bg)
+	cluster.NewMemDirectory(store, cluster.Node{ID: "b", Addr: px.addr()}, nil).Start(bg)
 	a := newLinks(t, store, "a", LinkOptions{})
 	defer close(gate)
 
@@ -181,8 +183,8 @@ func TestLinkCutFailsInFlightAndReconnects(t *testing.T) {
 }
 
 func TestLinkDialFailures(t *testing.T) {
-	store := NewMemStore()
-	NewMemDirectory(store, Node{ID: "gone", Addr: "127.0.0.1:1"}, nil).Start(bg)
+	store := cluster.NewMemStore()
+	cluster.NewMemDirectory(store, cluster.Node{ID: "gone", Addr: "127.0.0.1:1"}, nil).Start(bg)
 	a := newLinks(t, store, "a", LinkOptions{BackoffMin: 200 * time.Millisecond})
 	start := time.Now()
 	if _, err := a.Forward(bg, "gone", &Push{ID: "1"}); !errors.Is(err, ErrLinkDown) {
@@ -195,14 +197,14 @@ func TestLinkDialFailures(t *testing.T) {
 	if el := time.Since(start); el > time.Second {
 		t.Errorf("failing Forwards took %v; want fast", el)
 	}
-	if _, err := a.Forward(bg, "nobody", &Push{ID: "3"}); !errors.Is(err, ErrUnknownNode) {
-		t.Errorf("Forward to an unknown node = %v; want ErrUnknownNode", err)
+	if _, err := a.Forward(bg, "nobody", &Push{ID: "3"}); !errors.Is(err, cluster.ErrUnknownNode) {
+		t.Errorf("Forward to an unknown node = %v; want cluster.ErrUnknownNode", err)
 	}
 }
 
 // A peer that stops answering fills the queue: senders block briefly, then get ErrBackpressure.
 func TestLinkBackpressure(t *testing.T) {
-	store := NewMemStore()
+	store := cluster.NewMemStore()
 	gate := make(chan struct{})
 	startNode(t, store, "b", func(p *Push) Result { <-gate; return Result{} })
 	defer close(gate)
@@ -227,15 +229,15 @@ func TestLinkBackpressure(t *testing.T) {
 }
 
 func TestLinksClose(t *testing.T) {
-	store := NewMemStore()
+	store := cluster.NewMemStore()
 	var rec recorder
 	startNode(t, store, "b", rec.handle)
-	a := NewLinks("a", NewMemDirectory(store, Node{ID: "a"}, nil), LinkOptions{Logger: quiet})
+	a := NewLinks("a", cluster.NewMemDirectory(store, cluster.Node{ID: "a"}, nil), LinkOptions{Logger: quiet})
 	if _, err := a.Forward(bg, "b", &Push{ID: "1"}); err != nil {
 		t.Fatal(err)
 	}
 	a.Close()
-	if _, err := a.Forward(bg, "b", &Push{ID: "2"}); !errors.Is(err, ErrClosed) {
-		t.Errorf("Forward after Close = %v; want ErrClosed", err)
+	if _, err := a.Forward(bg, "b", &Push{ID: "2"}); !errors.Is(err, cluster.ErrClosed) {
+		t.Errorf("Forward after Close = %v; want cluster.ErrClosed", err)
 	}
 }

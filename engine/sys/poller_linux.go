@@ -1,4 +1,4 @@
-package engine
+package sys
 
 import (
 	"errors"
@@ -10,19 +10,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Event data tags. A connection's epoll_event carries its slot index in Fd and its generation
-// in Pad (no Go pointers); the loop's own descriptors use negative Fd values.
-const (
-	tagWake     = -1 // the loop's eventfd
-	tagListener = -2 // tagListener - i: the loop's listener i
-)
-
-const (
-	connEvents = unix.EPOLLIN | unix.EPOLLRDHUP
-	errEvents  = unix.EPOLLERR | unix.EPOLLHUP
-)
-
-// poller wraps one epoll instance and the eventfd that wakes it.
+// Poller wraps one epoll instance and the eventfd that wakes it. Each registered descriptor's
+// epoll_event carries two int32s the caller chooses, a tag (in Fd) and a generation (in Pad),
+// and no Go pointer; the eventfd's tag is given to OpenPoller. Trigger may be called from any
+// goroutine while the Poller is open: the caller makes sure none runs once Close has begun
+// (engine's taskQueue writes the eventfd under its lock, and marks itself closed first).
 //
 // The loop never blocks in epoll_wait. An epoll fd is itself pollable, so it is handed to
 // Go's netpoller (file, raw): wait looks for ready events without blocking and, when there
@@ -30,7 +22,7 @@ const (
 // goroutine blocked in a syscall instead makes sysmon retake its P and start another
 // thread, again and again under load: with two nodes on one core (pushbench cluster) that
 // churn was 18–23% of each node's CPU in sysmon's usleep and futex wake-ups.
-type poller struct {
+type Poller struct {
 	epfd int
 	efd  int
 	file *os.File        // owns epfd; registered with the netpoller
@@ -46,44 +38,47 @@ type poller struct {
 	drain      [8]byte // eventfd read target
 }
 
-func openPoller() (poller, error) {
+// OpenPoller makes the epoll instance and its eventfd, registered under wakeTag. The Poller is
+// set up by value; Wait binds its callback on first use, so it must not be copied after that.
+func OpenPoller(wakeTag int32) (Poller, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
-		return poller{}, os.NewSyscallError("epoll_create1", err)
+		return Poller{}, os.NewSyscallError("epoll_create1", err)
 	}
 	efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err != nil {
 		unix.Close(epfd)
-		return poller{}, os.NewSyscallError("eventfd", err)
+		return Poller{}, os.NewSyscallError("eventfd", err)
 	}
-	p := poller{epfd: epfd, efd: efd}
+	p := Poller{epfd: epfd, efd: efd}
 	p.wake[0] = 1 // little-endian hosts (amd64, arm64)
 	// Non-blocking, so os.NewFile registers it with the netpoller.
 	if err := unix.SetNonblock(epfd, true); err != nil {
 		unix.Close(epfd)
 		unix.Close(efd)
-		return poller{}, os.NewSyscallError("fcntl", err)
+		return Poller{}, os.NewSyscallError("fcntl", err)
 	}
 	p.file = os.NewFile(uintptr(epfd), "epoll")
 	raw, err := p.file.SyscallConn()
 	if err != nil {
-		p.close()
-		return poller{}, err
+		p.Close()
+		return Poller{}, err
 	}
 	p.raw = raw
-	if err := p.add(efd, unix.EPOLLIN, tagWake, 0); err != nil {
-		p.close()
-		return poller{}, err
+	if err := p.Add(efd, unix.EPOLLIN, wakeTag, 0); err != nil {
+		p.Close()
+		return Poller{}, err
 	}
 	return p, nil
 }
 
-func (p *poller) close() {
+// Close closes the eventfd and the epoll instance.
+func (p *Poller) Close() {
 	unix.Close(p.efd)
 	p.file.Close() // closes epfd
 }
 
-func (p *poller) ctl(op, fd int, events uint32, tag, gen int32) error {
+func (p *Poller) ctl(op, fd int, events uint32, tag, gen int32) error {
 	ev := unix.EpollEvent{Events: events, Fd: tag, Pad: gen}
 	if err := unix.EpollCtl(p.epfd, op, fd, &ev); err != nil {
 		return os.NewSyscallError("epoll_ctl", err)
@@ -91,25 +86,28 @@ func (p *poller) ctl(op, fd int, events uint32, tag, gen int32) error {
 	return nil
 }
 
-func (p *poller) add(fd int, events uint32, tag, gen int32) error {
+// Add registers fd for events, tagged with tag and gen.
+func (p *Poller) Add(fd int, events uint32, tag, gen int32) error {
 	return p.ctl(unix.EPOLL_CTL_ADD, fd, events, tag, gen)
 }
 
-func (p *poller) mod(fd int, events uint32, tag, gen int32) error {
+// Mod changes fd's events (and its tag and gen).
+func (p *Poller) Mod(fd int, events uint32, tag, gen int32) error {
 	return p.ctl(unix.EPOLL_CTL_MOD, fd, events, tag, gen)
 }
 
-func (p *poller) del(fd int) error {
+// Del unregisters fd.
+func (p *Poller) Del(fd int) error {
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil); err != nil {
 		return os.NewSyscallError("epoll_ctl", err)
 	}
 	return nil
 }
 
-// wait returns the ready events, waiting for up to msec milliseconds (-1 = until there are
-// some). It looks without blocking first; then it parks on the netpoller (see poller).
+// Wait returns the ready events, waiting for up to msec milliseconds (-1 = until there are
+// some). It looks without blocking first; then it parks on the netpoller (see Poller).
 // EINTR is reported as zero events.
-func (p *poller) wait(events []unix.EpollEvent, msec int) (int, error) {
+func (p *Poller) Wait(events []unix.EpollEvent, msec int) (int, error) {
 	n, errno := p.peek(events)
 	if n > 0 || msec == 0 {
 		return n, errno
@@ -137,13 +135,13 @@ func (p *poller) wait(events []unix.EpollEvent, msec int) (int, error) {
 }
 
 // readable is onReadable: it reports whether the wait is over.
-func (p *poller) readable(uintptr) bool {
+func (p *Poller) readable(uintptr) bool {
 	p.ready, p.readErr = p.peek(p.waitingFor)
 	return p.ready > 0 || p.readErr != nil
 }
 
 // peek is a non-blocking epoll_wait through RawSyscall.
-func (p *poller) peek(events []unix.EpollEvent) (int, error) {
+func (p *Poller) peek(events []unix.EpollEvent) (int, error) {
 	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.epfd),
 		uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
 	switch errno {
@@ -155,13 +153,14 @@ func (p *poller) peek(events []unix.EpollEvent) (int, error) {
 	return 0, os.NewSyscallError("epoll_wait", errno)
 }
 
-// trigger wakes the loop blocked in wait. Callers coalesce: see taskQueue.
-func (p *poller) trigger() {
+// Trigger wakes the goroutine blocked in Wait: the eventfd's event comes back with wakeTag.
+// Callers coalesce (engine's taskQueue writes it only when the loop may be asleep).
+func (p *Poller) Trigger() {
 	// EAGAIN means the counter is saturated: the loop is being woken anyway.
-	rawWrite(p.efd, p.wake[:])
+	Write(p.efd, p.wake[:])
 }
 
-// reset clears the eventfd counter after it fired.
-func (p *poller) reset() {
-	rawRead(p.efd, p.drain[:])
+// Reset clears the eventfd counter after it fired.
+func (p *Poller) Reset() {
+	Read(p.efd, p.drain[:])
 }

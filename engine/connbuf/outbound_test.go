@@ -1,4 +1,4 @@
-package engine
+package connbuf
 
 import (
 	"bytes"
@@ -8,20 +8,20 @@ import (
 // TestOwnRefsPacks: a thousand small referenced frames left over after a flush are copied into
 // a handful of packed chunks, in order, and the queue no longer refers to the callers' bytes.
 func TestOwnRefsPacks(t *testing.T) {
-	var p outPool
-	var q outQueue
+	var p OutPool
+	var q OutQueue
 	var want []byte
 	frame := bytes.Repeat([]byte("f"), 64)
 	for i := range 1000 {
 		if i%100 == 0 {
 			b := []byte{byte('a' + i/100)}
-			p.appendCopy(&q, b)
+			p.AppendCopy(&q, b)
 			want = append(want, b...)
 		}
-		q.appendRef(frame)
+		q.AppendRef(frame)
 		want = append(want, frame...)
 	}
-	p.ownRefs(&q)
+	p.OwnRefs(&q)
 	var got []byte
 	for _, s := range q.segs[q.head:] {
 		if s.c == nil {
@@ -44,11 +44,11 @@ func TestOwnRefsPacks(t *testing.T) {
 
 // TestConsumeAcrossSegments: partial writes drop exactly the written prefix.
 func TestConsumeAcrossSegments(t *testing.T) {
-	var p outPool
-	var q outQueue
-	q.appendRef([]byte("hello "))
-	p.appendCopy(&q, []byte("world"))
-	q.appendRef([]byte("!"))
+	var p OutPool
+	var q OutQueue
+	q.AppendRef([]byte("hello "))
+	p.AppendCopy(&q, []byte("world"))
+	q.AppendRef([]byte("!"))
 	p.consume(&q, 8)
 	var got []byte
 	for _, s := range q.segs[q.head:] {

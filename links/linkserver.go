@@ -1,10 +1,12 @@
-package cluster
+package links
 
 import (
 	"errors"
 	"log/slog"
 	"net"
 	"sync"
+
+	"github.com/pushwire/pushwire/cluster"
 )
 
 // Handler delivers one forwarded push locally and says how it went. It runs on the link's
@@ -53,13 +55,13 @@ func NewLinkServer(h Handler, o LinkServerOptions) *LinkServer {
 	return &LinkServer{h: h, o: o, conns: make(map[net.Conn]struct{})}
 }
 
-// Serve accepts links on ln until Close; it returns ErrClosed after Close, else the accept error.
+// Serve accepts links on ln until Close; it returns cluster.ErrClosed after Close, else the accept error.
 func (s *LinkServer) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		ln.Close()
-		return ErrClosed
+		return cluster.ErrClosed
 	}
 	s.ln = ln
 	s.mu.Unlock()
@@ -70,7 +72,7 @@ func (s *LinkServer) Serve(ln net.Listener) error {
 			closed := s.closed
 			s.mu.Unlock()
 			if closed {
-				return ErrClosed
+				return cluster.ErrClosed
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -82,7 +84,7 @@ func (s *LinkServer) Serve(ln net.Listener) error {
 		if s.closed {
 			s.mu.Unlock()
 			conn.Close()
-			return ErrClosed
+			return cluster.ErrClosed
 		}
 		s.conns[conn] = struct{}{}
 		s.wg.Add(1)
@@ -106,7 +108,7 @@ func (s *LinkServer) Close() error {
 	return nil
 }
 
-var errNoHello = errors.New("cluster: link did not start with a hello frame")
+var errNoHello = errors.New("links: link did not start with a hello frame")
 
 func (s *LinkServer) serveConn(conn net.Conn) {
 	defer s.wg.Done()
@@ -118,7 +120,7 @@ func (s *LinkServer) serveConn(conn net.Conn) {
 	}()
 	peer, err := s.loop(conn)
 	if err != nil && !errors.Is(err, net.ErrClosed) {
-		s.o.Logger.Debug("cluster: link from peer ended", "peer", peer, "remote", conn.RemoteAddr(), "err", err)
+		s.o.Logger.Debug("links: link from peer ended", "peer", peer, "remote", conn.RemoteAddr(), "err", err)
 	}
 }
 

@@ -1,4 +1,4 @@
-package cluster
+package links
 
 import (
 	"context"
@@ -7,17 +7,22 @@ import (
 	"net"
 	"sync"
 	"testing"
+
+	"github.com/pushwire/pushwire/cluster"
 )
 
-var quiet = slog.New(slog.DiscardHandler)
+var (
+	quiet = slog.New(slog.DiscardHandler)
+	bg    = context.Background()
+)
 
-// testNode is a LinkServer on a free loopback port registered in a MemStore.
+// testNode is a LinkServer on a free loopback port registered in a cluster.MemStore.
 type testNode struct {
 	srv  *LinkServer
 	addr string
 }
 
-func startNode(t *testing.T, store *MemStore, id string, h Handler) *testNode {
+func startNode(t testing.TB, store *cluster.MemStore, id string, h Handler) *testNode {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -26,7 +31,7 @@ func startNode(t *testing.T, store *MemStore, id string, h Handler) *testNode {
 	srv := NewLinkServer(h, LinkServerOptions{Logger: quiet})
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	d := NewMemDirectory(store, Node{ID: id, Addr: ln.Addr().String()}, nil)
+	d := cluster.NewMemDirectory(store, cluster.Node{ID: id, Addr: ln.Addr().String()}, nil)
 	d.Start(bg)
 	return &testNode{srv: srv, addr: ln.Addr().String()}
 }

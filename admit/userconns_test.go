@@ -1,4 +1,4 @@
-package cluster
+package admit
 
 import (
 	"context"
@@ -7,16 +7,13 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/pushwire/pushwire/cluster/redistest"
 )
 
 // userConnsImpls returns both UserConns, the Redis one on a real redis-server.
 func userConnsImpls(t *testing.T) map[string]UserConns {
-	r := startRedis(t)
-	conn, err := NewRedisConn(RedisConnOptions{URL: r.url(), Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := newConn(t, redistest.StartServer(t).URL())
 	return map[string]UserConns{"memory": NewUserConnsMemory(), "redis": NewUserConnsRedis(conn, "")}
 }
 
@@ -114,12 +111,7 @@ func TestUserConnsRace(t *testing.T) {
 // one Leave, in memory and through one script on a real redis-server over loopback (users
 // with 0-2 other streams, max 3, oldest-out).
 func BenchmarkUserConnsAdmit(b *testing.B) {
-	r := startRedis(b)
-	conn, err := NewRedisConn(RedisConnOptions{URL: r.url(), Logger: quiet})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { conn.Close() })
+	conn := newConn(b, redistest.StartServer(b).URL())
 	for _, impl := range []struct {
 		name string
 		u    UserConns

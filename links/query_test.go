@@ -1,4 +1,4 @@
-package cluster
+package links
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pushwire/pushwire/cluster"
 )
 
 func TestQueryFrameRoundTrip(t *testing.T) {
@@ -106,7 +108,7 @@ func FuzzQueryFrames(f *testing.F) {
 }
 
 // startQueryNode is startNode with a query handler.
-func startQueryNode(t *testing.T, store *MemStore, id string, h Handler, qh QueryHandler) {
+func startQueryNode(t *testing.T, store *cluster.MemStore, id string, h Handler, qh QueryHandler) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -115,13 +117,13 @@ func startQueryNode(t *testing.T, store *MemStore, id string, h Handler, qh Quer
 	srv := NewLinkServer(h, LinkServerOptions{Logger: quiet, Query: qh})
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	NewMemDirectory(store, Node{ID: id, Addr: ln.Addr().String()}, nil).Start(bg)
+	cluster.NewMemDirectory(store, cluster.Node{ID: id, Addr: ln.Addr().String()}, nil).Start(bg)
 }
 
 // TestLinkQueriesBetweenPushes sends queries and pushes on one link at once, over a real
 // socket: each gets its own answer, in order, and pushes are unaffected.
 func TestLinkQueriesBetweenPushes(t *testing.T) {
-	store := NewMemStore()
+	store := cluster.NewMemStore()
 	var rec recorder
 	startQueryNode(t, store, "b", rec.handle, func(q *Query) QueryAnswer {
 		if q.Op == QueryTopics {
@@ -171,7 +173,7 @@ func TestLinkQueriesBetweenPushes(t *testing.T) {
 // process) costs a query its context's deadline, and a server without a query handler (a node
 // that does not serve them) answers with an error, its link still carrying pushes.
 func TestLinkQueryUnansweredIsBounded(t *testing.T) {
-	store := NewMemStore()
+	store := cluster.NewMemStore()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +195,7 @@ func TestLinkQueryUnansweredIsBounded(t *testing.T) {
 			}()
 		}
 	}()
-	NewMemDirectory(store, Node{ID: "mute", Addr: ln.Addr().String()}, nil).Start(bg)
+	cluster.NewMemDirectory(store, cluster.Node{ID: "mute", Addr: ln.Addr().String()}, nil).Start(bg)
 	var rec recorder
 	startNode(t, store, "old", rec.handle)
 	a := newLinks(t, store, "a", LinkOptions{})

@@ -1,4 +1,4 @@
-package engine
+package sys
 
 import (
 	"errors"
@@ -14,10 +14,10 @@ import (
 // net.core.somaxconn.
 const listenBacklog = 4096
 
-// listenSocket opens a non-blocking listening TCP socket bound to addr. An empty or
+// Listen opens a non-blocking listening TCP socket bound to addr. An empty or
 // unspecified IPv6 host gives a dual-stack socket; reusePort sets SO_REUSEPORT so that every
 // loop can bind its own socket to the same address.
-func listenSocket(addr string, reusePort bool) (int, error) {
+func Listen(addr string, reusePort bool) (int, error) {
 	ta, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
 		return -1, err
@@ -89,8 +89,8 @@ func setupListener(fd, family int, sa unix.Sockaddr, host string, reusePort bool
 	return nil
 }
 
-// boundAddr returns the local address of socket fd.
-func boundAddr(fd int) (*net.TCPAddr, error) {
+// BoundAddr returns the local address of socket fd.
+func BoundAddr(fd int) (*net.TCPAddr, error) {
 	sa, err := unix.Getsockname(fd)
 	if err != nil {
 		return nil, os.NewSyscallError("getsockname", err)
@@ -107,17 +107,17 @@ func boundAddr(fd int) (*net.TCPAddr, error) {
 		}
 		return a, nil
 	}
-	return nil, errors.New("engine: listener has a non-IP address")
+	return nil, errors.New("engine/sys: listener has a non-IP address")
 }
 
-// acceptor holds the scratch space accept4 fills in, so that accepting allocates nothing.
-type acceptor struct {
+// Acceptor holds the scratch space accept4 fills in, so that accepting allocates nothing.
+type Acceptor struct {
 	rsa    unix.RawSockaddrAny
 	rsaLen uint32
 }
 
-// accept takes one pending connection from listening socket fd: non-blocking, close-on-exec.
-func (a *acceptor) accept(fd int) (int, netip.Addr, error) {
+// Accept takes one pending connection from listening socket fd: non-blocking, close-on-exec.
+func (a *Acceptor) Accept(fd int) (int, netip.Addr, error) {
 	a.rsaLen = unix.SizeofSockaddrAny
 	r, _, e := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(fd),
 		uintptr(unsafe.Pointer(&a.rsa)), uintptr(unsafe.Pointer(&a.rsaLen)),
@@ -129,7 +129,7 @@ func (a *acceptor) accept(fd int) (int, netip.Addr, error) {
 }
 
 // peer converts the address accept4 stored into a netip.Addr (IPv4-mapped IPv6 unmapped).
-func (a *acceptor) peer() netip.Addr {
+func (a *Acceptor) peer() netip.Addr {
 	switch a.rsa.Addr.Family {
 	case unix.AF_INET:
 		p := (*unix.RawSockaddrInet4)(unsafe.Pointer(&a.rsa))
@@ -141,9 +141,9 @@ func (a *acceptor) peer() netip.Addr {
 	return netip.Addr{}
 }
 
-// setupConn applies the per-connection socket options: TCP_NODELAY, SO_SNDBUF when
+// SetupConn applies the per-connection socket options: TCP_NODELAY, SO_SNDBUF when
 // sndbuf > 0, and TCP_USER_TIMEOUT when userTimeoutMs > 0.
-func setupConn(fd, sndbuf, userTimeoutMs int) error {
+func SetupConn(fd, sndbuf, userTimeoutMs int) error {
 	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
 		return os.NewSyscallError("setsockopt", err)
 	}
