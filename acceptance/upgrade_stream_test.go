@@ -22,6 +22,13 @@ func TestUpgradeCrashedMidStream(t *testing.T) {
 	u.usr2()
 	u.waitLog(`crash-test: exiting after adopting some connections.* conns=5`)
 	u.waitLog(`upgrade failed; this process keeps its connections`)
+	r.carriesOnThenUpgrades(t, u, dir)
+}
+
+// carriesOnThenUpgrades checks a node after a failed upgrade — it still serves, as v1, the
+// failure counted — then upgrades it to dir's good binary and checks every stream (finish).
+func (r *upgradeRun) carriesOnThenUpgrades(t *testing.T, u *upgradable, dir string) {
+	t.Helper()
 	r.published(t, 100)
 	select {
 	case <-u.exited:
@@ -33,6 +40,7 @@ func TestUpgradeCrashedMidStream(t *testing.T) {
 		t.Errorf("/stats after the failed upgrade: version %v, upgrades %v, upgrades_failed %v; want v1, 0, 1",
 			st["version"], st["upgrades"], st["upgrades_failed"])
 	}
+	// The node is whole again: a good binary takes it over.
 	u.upgradeTo(filepath.Join(dir, "pushwire-v2"))
 	r.published(t, 100)
 	if st := u.stats(t); st["version"] != "v2" {

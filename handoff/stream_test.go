@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -120,16 +121,7 @@ func TestStreamOverSocket(t *testing.T) {
 		if flags, err := unix.FcntlInt(uintptr(c.FD), unix.F_GETFD, 0); err != nil || flags&unix.FD_CLOEXEC == 0 {
 			t.Fatalf("conn %d's descriptor: flags %#x, %v; want close-on-exec", i, flags, err)
 		}
-		msg := fmt.Sprintf("conn %d", i)
-		if _, err := unix.Write(c.FD, []byte(msg)); err != nil {
-			t.Fatalf("write to received fd %d: %v", i, err)
-		}
-		buf := make([]byte, 32)
-		clients[i].SetReadDeadline(time.Now().Add(5 * time.Second))
-		k, err := clients[i].Read(buf)
-		if err != nil || string(buf[:k]) != msg {
-			t.Fatalf("client %d read %q, %v; want %q", i, buf[:k], err, msg)
-		}
+		writesThrough(t, c.FD, clients[i], i)
 	}
 }
 
@@ -279,5 +271,21 @@ func TestStreamReceiverKeepsNoKeys(t *testing.T) {
 	}
 	if bytes.Contains(r.buf[:cap(r.buf)], secretState[:24]) {
 		t.Errorf("the receiver's buffer still holds the TLS state after handing it on")
+	}
+}
+
+// writesThrough proves that received descriptor fd is conn i: what is written through it
+// reaches client.
+func writesThrough(t *testing.T, fd int, client net.Conn, i int) {
+	t.Helper()
+	msg := fmt.Sprintf("conn %d", i)
+	if _, err := unix.Write(fd, []byte(msg)); err != nil {
+		t.Fatalf("write to received fd %d: %v", i, err)
+	}
+	buf := make([]byte, 32)
+	client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	k, err := client.Read(buf)
+	if err != nil || string(buf[:k]) != msg {
+		t.Fatalf("client %d read %q, %v; want %q", i, buf[:k], err, msg)
 	}
 }
