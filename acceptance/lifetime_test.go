@@ -236,6 +236,31 @@ func TestTokenRefreshAndExpiry(t *testing.T) {
 	}
 }
 
+// TestRefreshBeforeShorterThanVisits: --refresh-before 1s, below the
+// sweep's visit interval (2.5 s with the default --heartbeat). Every visit
+// at which the refresh is due is also the last before the token's exp, at
+// which the stream is closed: the refresh frame still comes, right before
+// the close. It was left out: the stream ended with no frame.
+func TestRefreshBeforeShorterThanVisits(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, "--jwt-secret", jwtSecret, "--refresh-before", "1s")
+	exp := time.Now().Unix() + 5
+	s := n.subscribe("/sub", "Authorization", "Bearer "+signToken(t, jwtSecret, jwt.MapClaims{"sub": "r9", "exp": exp}))
+	defer s.close()
+	s.line() // registered
+	s.conn.SetReadDeadline(time.Now().Add(ioTimeout))
+	rest, err := io.ReadAll(s.body) // to the close
+	lines := strings.Split(strings.TrimSpace(string(rest)), "\n")
+	var last control
+	json.Unmarshal([]byte(lines[len(lines)-1]), &last)
+	if err != nil || last.Cmd != "refresh" || last.Exp != exp*1000 {
+		t.Errorf("stream with a token ending at %d read %q, %v to its close; want the refresh packet last", exp, rest, err)
+	}
+	if st := n.stats(); st["refreshes"] != 1 || st["expiries"] != 1 {
+		t.Errorf("/stats refreshes %v, expiries %v; want 1 and 1", st["refreshes"], st["expiries"])
+	}
+}
+
 // TestAuthCallbackTTL: an auth callback that answers {"ttl":3} has the
 // stream refreshed and closed as a token's exp would; a ttl that is no
 // positive number is the callback's error (502).

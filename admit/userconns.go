@@ -38,7 +38,7 @@ type Admission struct {
 }
 
 // keyUserConns is a user's conn keys, scored by when each stream began.
-func keyUserConns(p, user string) string { return p + "uc:" + user }
+var keyUserConns = cluster.KeyUserConns
 
 // UserConnsRedis keeps each user's conn keys in Redis, over the connection the QoS 1 mailbox
 // uses.

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/cluster/redistest"
-	"github.com/redis/rueidis"
 )
 
 // A heartbeat that gets no answer in time (Redis paused, or too busy) is no reason to
@@ -158,14 +157,7 @@ func TestCollectedWhileBackResyncs(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := a.Stats().Resyncs
-	for _, cmd := range []rueidis.Completed{
-		raw.B().Srem().Key("pw:u:u7").Member("a").Build(),
-		raw.B().Set().Key("pw:n:{a}:cut").Value("b").Px(time.Minute).Build(),
-	} {
-		if err := raw.Do(bg, cmd).Error(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	cutByHand(t, raw, "b")
 	eventually(t, 10*time.Second, func() string {
 		n, err := raw.Do(bg, raw.B().Sismember().Key("pw:u:u7").Member("a").Build()).AsInt64()
 		if err != nil || n != 1 {

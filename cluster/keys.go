@@ -12,3 +12,7 @@ func keyNodeGC(p, id string) string     { return p + "n:{" + id + "}:gc" }
 func keyNodeCut(p, id string) string    { return p + "n:{" + id + "}:cut" }
 func keyUser(p, user string) string     { return p + "u:" + user }
 func keyTopic(p, topic string) string   { return p + "t:" + topic }
+
+// KeyUserConns is a user's conn keys, scored by when each stream began (package admit's
+// per-user policy keeps them; the janitor here drops a dead node's, usercollect.go).
+func KeyUserConns(p, user string) string { return p + "uc:" + user }

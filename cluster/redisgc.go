@@ -18,8 +18,8 @@ const gcLockTTL = 30 * time.Second
 // janitor removes a page of them (both nodes' heartbeats expire together when Redis stalls past
 // the TTL, and each collects the other). The janitor re-checks the heartbeat before every page,
 // which keeps that to one page, and after each page it leaves a mark (pw:n:{id}:cut) that the
-// node's next heartbeat takes (GETDEL): a node that finds it re-syncs, so no entry it holds stays
-// removed for longer than a heartbeat interval.
+// node's next heartbeat reads: a node that finds it re-syncs, and only then takes it (cutmark.go),
+// so no entry it holds stays removed for longer than a heartbeat interval.
 func (d *RedisDirectory) collect() {
 	c, err := d.client()
 	if err != nil {
@@ -83,11 +83,14 @@ func (d *RedisDirectory) collectNode(c rueidis.Client, id string) error {
 			cmds := make(rueidis.Commands, 0, len(e.Elements)+1)
 			for _, n := range e.Elements {
 				cmds = append(cmds, indexCmd(c, p, id, k, false, n))
+				if k == kindUser {
+					cmds = append(cmds, dropNodeConnsCmd(c, p, n, id)) // usercollect.go
+				}
 			}
 			if err := d.send(c, cmds); err != nil {
 				return err
 			}
-			if err := d.send(c, rueidis.Commands{c.B().Set().Key(keyNodeCut(p, id)).Value(d.o.Self.ID).Px(cutMarkTTL(d.o.NodeTTL)).Build()}); err != nil {
+			if err := d.send(c, rueidis.Commands{c.B().Set().Key(keyNodeCut(p, id)).Value(d.cutMarkValue()).Px(cutMarkTTL(d.o.NodeTTL)).Build()}); err != nil {
 				return err
 			}
 			if cursor = e.Cursor; cursor == 0 {
@@ -98,10 +101,5 @@ func (d *RedisDirectory) collectNode(c rueidis.Client, id string) error {
 	if d.alive(c, id) {
 		return nil
 	}
-	return d.send(c, rueidis.Commands{
-		c.B().Del().Key(keyNodeUsers(p, id)).Build(),
-		c.B().Del().Key(keyNodeTopics(p, id)).Build(),
-		c.B().Srem().Key(keyNodes(p)).Member(id).Build(),
-		c.B().Del().Key(keyNodeGC(p, id)).Build(),
-	})
+	return d.dropNodeSets(c, id) // gcfinal.go
 }

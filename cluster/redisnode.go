@@ -106,12 +106,13 @@ func (d *RedisDirectory) beat() error {
 	// XX: a heartbeat only refreshes a key that is there. When it is gone the node stays
 	// invisible until BeforeResync has run and resync sets it again: a publisher that finds the
 	// node live again must find its streams holding (see RedisOptions.BeforeResync).
-	// GETDEL takes the mark a janitor leaves when it removed entries of ours while we were
+	// GET reads the mark a janitor leaves when it removed entries of ours while we were
 	// (seen as) dead: if we came back meanwhile, some of what we re-added may be gone (redisgc.go).
+	// It is taken after the re-sync (cutmark.go).
 	rs := c.DoMulti(ctx,
 		c.B().Set().Key(keyNode(p, self.ID)).Value(self.Addr).Xx().Get().Px(d.o.NodeTTL).Build(),
 		c.B().Sadd().Key(keyNodes(p)).Member(self.ID).Build(),
-		c.B().Getdel().Key(keyNodeCut(p, self.ID)).Build())
+		c.B().Get().Key(keyNodeCut(p, self.ID)).Build())
 	cancel()
 	d.roundTrips.Add(1)
 	d.commands.Add(3)
@@ -123,7 +124,7 @@ func (d *RedisDirectory) beat() error {
 	if err == nil {
 		err = rs[1].Error()
 	}
-	_, cutErr := rs[2].ToString()
+	cutMark, cutErr := rs[2].ToString()
 	cut := cutErr == nil
 	if err == nil && cutErr != nil && !rueidis.IsRedisNil(cutErr) {
 		err = cutErr
@@ -180,6 +181,9 @@ func (d *RedisDirectory) beat() error {
 	if err != nil {
 		d.markUnsynced()
 		return err
+	}
+	if cut {
+		d.takeCutMark(c, cutMark)
 	}
 	d.replayDue.Store(false) // the hooks just ran: a pending Recheck is served
 	d.o.Logger.Info("cluster: redis directory in sync", "node", self.ID)

@@ -212,7 +212,7 @@ func (s *Node) OnTick(l *engine.Loop, now time.Time) {
 	ls.cur = l
 	ls.wheel.Advance(now, ls.fireFn)
 	ls.cur = nil
-	s.Glue.TickH2(l, now)
+	s.Glue.Tick(l, now)
 	ls.Sweep(l, now)
 }
 

@@ -57,6 +57,12 @@ type Glue struct {
 	Unsubscribe func(l *engine.Loop, c *ConnState)
 	LifeDue     func(l *engine.Loop, sub conntable.Sub, s *SubState, conn engine.Handle, now time.Time, visitEvery time.Duration) bool
 
+	// HoldRequest reports that h may not start a request now — a handoff is
+	// quiescing its loop (server/handoffhold.go), or its answer queue is full
+	// and even a refusal would need a slot (publish/pipeline.go) — and takes
+	// care of reading it again later.
+	HoldRequest func(l *engine.Loop, h engine.Handle, c *ConnState) bool
+
 	// Pipelined api answers (in order behind answers in flight).
 	WaitPipe       func(l *engine.Loop, c *ConnState, req *httpcodec.Request, keepAlive bool) bool
 	Reply          func(l *engine.Loop, h engine.Handle, answer []byte)
@@ -68,10 +74,11 @@ type Glue struct {
 	StartH2  func(l *engine.Loop, h engine.Handle, c *ConnState)
 	FeedH2   func(l *engine.Loop, h engine.Handle, c *ConnState, in []byte) int
 	CloseH2  func(l *engine.Loop, c *ConnState)
-	TickH2   func(l *engine.Loop, now time.Time)
-	SweepH2  func(l *engine.Loop, c *ConnState, now time.Time, quiet, visitEvery time.Duration)
-	DrainH2  func(l *engine.Loop, c *ConnState, nowMs int64, spread time.Duration)
-	H2Data   func(l *engine.Loop, sub conntable.Sub, conn engine.Handle, b []byte)
+	Tick     func(l *engine.Loop, now time.Time) // HTTP/2 pings, requests a failed handoff held
+
+	SweepH2 func(l *engine.Loop, c *ConnState, now time.Time, quiet, visitEvery time.Duration)
+	DrainH2 func(l *engine.Loop, c *ConnState, nowMs int64, spread time.Duration)
+	H2Data  func(l *engine.Loop, sub conntable.Sub, conn engine.Handle, b []byte)
 }
 
 // Listener tags given to engine.Listen.

@@ -18,6 +18,11 @@ func (ls *Loop) serve(l *engine.Loop, h engine.Handle, c *ConnState, in []byte) 
 			// boundary; the engine carries the rest and resumes us.
 			return off
 		}
+		if ls.s.Glue.HoldRequest(l, h, c) {
+			// Not now (a handoff quiescing, a full answer queue): the engine
+			// carries the bytes; the holder resumes h.
+			return off
+		}
 		if c.Parser == 0 {
 			ls.takeParser(c)
 		}
@@ -44,7 +49,8 @@ func (ls *Loop) serve(l *engine.Loop, h engine.Handle, c *ConnState, in []byte) 
 			}
 			if p.HeadComplete() && !c.sentContinue && p.Request().ExpectContinue() {
 				c.sentContinue = true
-				l.Write(h, continueLine(p.Request().Minor()))
+				// Behind the answers in flight, if any: it is no answer to them.
+				ls.s.Glue.Reply(l, h, continueLine(p.Request().Minor()))
 			}
 			return off
 		}

@@ -52,6 +52,7 @@ type clusterNode struct {
 	// registered yet, which no stale-key sweep may drop (userpolicy.go).
 	users   admit.UserConns
 	pending sync.Map
+	leaves  userLeaves // Leaves of users' streams, in Redis (userleaves.go)
 }
 
 // forwardTimeout bounds a forward, so a peer that holds its link open but
@@ -148,6 +149,9 @@ func (cn *clusterNode) startLinks() {
 	cn.Presence = admin.NewPresence(s.ID, s.Table, cn.Dir, cn.Alone, lookupTimeout, s.Log)
 	cn.Presence.Change = cn.changeLocal // server-side subscriptions and the user policy's queries (subscriptions.go)
 	cn.users = cn.newUserConns()
+	if cn.users != nil && cn.redis != nil {
+		cn.startLeaves()
+	}
 	cn.Router = route.New(route.Options[*edge.Message]{Self: s.ID, Dir: cn.Dir, Links: cn.Links,
 		Store: s.Store.put, Resolver: s.Resolver, FromPeer: fromPeer, LookupTimeout: lookupTimeout, ForwardTimeout: forwardTimeout, Logger: s.Log})
 	s.Router = cn.Router // the publishing side's (publish/publisher.go)
@@ -223,6 +227,7 @@ func (cn *clusterNode) Close() {
 	cn.wg.Wait()
 	cn.Links.Close()
 	cn.Presence.Close()
+	cn.stopLeaves()
 	cn.Dir.Close()
 	if cn.redis != nil {
 		cn.redis.Close()

@@ -36,6 +36,9 @@ func (cn *clusterNode) changeLocal(q *links.Query) links.QueryAnswer {
 	if q.Op == links.QueryHolds { // userpolicy.go
 		return links.QueryAnswer{Count: cn.holds(q.Name)}
 	}
+	if q.Op == links.QueryKick && q.Conn && cn.kickPending(q.Name) {
+		return links.QueryAnswer{Count: 1} // its loop kicks it once started (userpending.go)
+	}
 	var subs []conntable.Sub
 	if q.Conn {
 		k, node, ok := edge.ParseKeyText([]byte(q.Name))

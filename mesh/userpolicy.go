@@ -68,6 +68,7 @@ type userCall struct {
 	atMs int64
 	adm  admit.Admission
 	err  error
+	pk   *pendingKey // in cn.pending while it waits for its start (userpending.go)
 }
 
 // GateUser applies the policy to a subscribe about to start; true when it
@@ -125,7 +126,8 @@ func (ls *MeshLoop) refuseUser(l *engine.Loop, h engine.Handle, sn *subscribe.Su
 func (cn *clusterNode) admitUser(call *userCall) {
 	ctx, cancel := context.WithTimeout(context.Background(), userPolicyTimeout)
 	defer cancel()
-	cn.pending.Store(call.key, struct{}{})
+	call.pk = &pendingKey{}
+	cn.pending.Store(call.key, call.pk)
 	defer cn.pending.Delete(call.key)
 	var live []string
 	nodes, err := cn.Dir.Nodes(ctx)
@@ -242,6 +244,7 @@ func (ls *MeshLoop) userAdmitted(l *engine.Loop, call *userCall) bool {
 			ls.PresetKey = call.r
 			ls.Start(l, call.from, c, &call.sub)
 			started = true
+			ls.startedPending(l, call)
 		}
 	})
 	return started
@@ -253,6 +256,9 @@ func (ls *MeshLoop) kickLocal(keys []string) {
 		k, node, ok := edge.ParseKeyText([]byte(key))
 		if !ok || (node != nil && string(node) != ls.s.ID) {
 			continue
+		}
+		if ls.s.Cluster.kickPending(key) {
+			continue // its loop kicks it once started (userpending.go)
 		}
 		if sub, ok := ls.s.LookupKey(k); ok {
 			ls.s.UserEvicted.Add(1)
@@ -296,11 +302,7 @@ func (ls *MeshLoop) StreamLeft(sub conntable.Sub, s *edge.SubState) {
 		cn.users.Leave(context.Background(), user, key)
 		return
 	}
-	cn.submit(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), userPolicyTimeout)
-		defer cancel()
-		cn.users.Leave(ctx, user, key)
-	})
+	cn.queueLeave(user, key) // never dropped for a busy router (userleaves.go)
 }
 
 // CountAdopted enters in an in-memory count the streams an upgrade handed

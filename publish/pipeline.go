@@ -47,7 +47,7 @@ type answerQueue struct {
 // answerSlot is one request's answer, or its place while it is routed.
 type answerSlot struct {
 	ready bool
-	reply []byte    // the whole HTTP answer; its buffer is reused by later requests
+	reply []byte    // the whole HTTP answer; a small buffer is reused by later answers made on the loop (pipekeep.go)
 	read  time.Time // a routed publish: when it was read (publish seconds)
 }
 
@@ -106,7 +106,8 @@ func (lp *loopPipes) borrowPipe(l *engine.Loop, h engine.Handle) *answerQueue {
 func (lp *loopPipes) returnPipe(q *answerQueue) {
 	delete(lp.pipes, q.h)
 	for q.n > 0 {
-		q.slots[q.base%maxInFlight].ready = false
+		sl := &q.slots[q.base%maxInFlight]
+		sl.reply, sl.ready = keptReply(sl.reply), false
 		q.base++
 		q.n--
 	}
@@ -141,7 +142,7 @@ func (q *answerQueue) writeAnswered() {
 			return
 		}
 		q.l.Write(q.h, sl.reply)
-		sl.ready = false
+		sl.reply, sl.ready = keptReply(sl.reply), false
 		q.base++
 		q.n--
 	}
@@ -174,6 +175,19 @@ func (ls *Publishing) WaitPipe(c *edge.ConnState, req *httpcodec.Request, keepAl
 		return false
 	}
 	c.Mode = edge.ModeAsync
+	return true
+}
+
+// FullPipe reports whether c's answer queue is full, and makes it wait for
+// room: not even a malformed request may be parsed now, as its refusal would
+// need a slot; nor may a header timer run. It is read on when the oldest is
+// answered.
+func (ls *Publishing) FullPipe(c *edge.ConnState) bool {
+	q := ls.PipeOf(c.H)
+	if q == nil || q.n < maxInFlight {
+		return false
+	}
+	q.wait, c.Mode = waitRoom, edge.ModeAsync
 	return true
 }
 

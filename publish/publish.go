@@ -64,7 +64,9 @@ func (ls *Publishing) dispatch(l *engine.Loop, h engine.Handle, keepAlive httpco
 	job.from, job.keepAlive = h, keepAlive
 	job.results = append(job.results[:0], results...)
 	c := ls.Live(h)
-	if c.Mode == edge.ModeRequest && keepAlive.Keep() && !ls.s.Draining.Load() {
+	// Answers queued before this one: it must queue behind them, even if a
+	// drain began since serve read the request (a drain is read again here).
+	if ls.PipeOf(h) != nil || c.Mode == edge.ModeRequest && keepAlive.Keep() && !ls.s.Draining.Load() {
 		ls.dispatchPiped(l, h, job)
 		return
 	}

@@ -98,5 +98,8 @@ func (cn *Publisher) routeTogether(lane *routeLane, jobs []*RouteJob) {
 		cn.finish(job)
 	}
 	clear(items)
+	if cap(items) > maxKeptItems {
+		items = nil // a burst's run is not kept (pipekeep.go)
+	}
 	lane.items = items[:0]
 }

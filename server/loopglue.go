@@ -25,11 +25,12 @@ type loopState struct {
 	*edge.Loop
 	s *Server
 
-	loopH2                          // HTTP/2 connections' codecs and scratch (h2conn.go)
-	*publish.Publishing             // publishing: the request's route job, answer queues (publish/publisher.go)
-	*subscribe.SubLoop              // subscribing: allowed sets, the preset key (subscribe/subscribing.go)
-	*mesh.MeshLoop                  // the mesh: QoS 1 replays, /conn, the user policy (mesh/mesh.go)
-	answer              loopAnswers // the loop's edge.Answers (loopanswers.go)
+	loopH2                              // HTTP/2 connections' codecs and scratch (h2conn.go)
+	*publish.Publishing                 // publishing: the request's route job, answer queues (publish/publisher.go)
+	*subscribe.SubLoop                  // subscribing: allowed sets, the preset key (subscribe/subscribing.go)
+	*mesh.MeshLoop                      // the mesh: QoS 1 replays, /conn, the user policy (mesh/mesh.go)
+	answer              loopAnswers     // the loop's edge.Answers (loopanswers.go)
+	handoffHeld         []engine.Handle // request connections a quiescing handoff keeps from reading (handoffhold.go)
 }
 
 func newLoopState(s *Server, l *edge.Loop) *loopState {
@@ -137,6 +138,10 @@ func (s *Server) makeGlue() edge.Glue {
 		WaitPipe: func(l *engine.Loop, c *edge.ConnState, req *httpcodec.Request, keepAlive bool) bool {
 			return on(l).WaitPipe(c, req, keepAlive)
 		},
+		HoldRequest: func(l *engine.Loop, h engine.Handle, c *edge.ConnState) bool {
+			ls := on(l)
+			return ls.holdForHandoff(h) || ls.FullPipe(c)
+		},
 		Reply: func(l *engine.Loop, h engine.Handle, answer []byte) { on(l).Reply(l, h, answer) },
 		CloseAfterPipe: func(l *engine.Loop, h engine.Handle, answer []byte) bool {
 			return on(l).CloseAfterPipe(h, answer)
@@ -148,7 +153,11 @@ func (s *Server) makeGlue() edge.Glue {
 			return on(l).feedH2(l, h, c, in)
 		},
 		CloseH2: func(l *engine.Loop, c *edge.ConnState) { on(l).closeH2(l, c) },
-		TickH2:  func(l *engine.Loop, now time.Time) { on(l).tickH2(now) },
+		Tick: func(l *engine.Loop, now time.Time) {
+			ls := on(l)
+			ls.resumeHandoffHeld(l)
+			ls.tickH2(now)
+		},
 		SweepH2: func(l *engine.Loop, c *edge.ConnState, now time.Time, quiet, visitEvery time.Duration) {
 			on(l).sweepH2(l, c, now, quiet, visitEvery)
 		},

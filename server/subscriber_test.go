@@ -32,6 +32,12 @@ func onLoop(t *testing.T, s *Server, i int, fn func(l *engine.Loop, ls *loopStat
 // edgeConnOf finds the one edge connection of s on its loop.
 func edgeConnOf(t *testing.T, s *Server) (int, engine.Handle) {
 	t.Helper()
+	return connOf(t, s, edge.ListenerEdge)
+}
+
+// connOf finds the one connection of s's listener on its loop.
+func connOf(t *testing.T, s *Server, listener uint8) (int, engine.Handle) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		for i := range s.loops {
@@ -39,7 +45,7 @@ func edgeConnOf(t *testing.T, s *Server) (int, engine.Handle) {
 			onLoop(t, s, i, func(_ *engine.Loop, ls *loopState) {
 				for _, page := range ls.Pages {
 					for j := range page {
-						if c := &page[j]; c.H != 0 && c.Listener == edge.ListenerEdge {
+						if c := &page[j]; c.H != 0 && c.Listener == listener {
 							found = c.H
 						}
 					}
@@ -51,7 +57,7 @@ func edgeConnOf(t *testing.T, s *Server) (int, engine.Handle) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatal("the edge connection never showed up on a loop")
+	t.Fatalf("the connection of listener %d never showed up on a loop", listener)
 	return 0, 0
 }
 

@@ -107,6 +107,11 @@ func (ls *SubLoop) LifeDue(l *engine.Loop, sub conntable.Sub, s *edge.SubState, 
 		at := ls.s.expTime(exp)
 		switch {
 		case !now.Before(at.Add(-visitEvery)):
+			if !life.refreshed() && ls.s.Cfg.RefreshBefore > 0 {
+				// --refresh-before shorter than the visit interval: no visit
+				// fell between the two, so the frame comes with the end.
+				ls.refresh(l, sub, s, conn, now)
+			}
 			ls.s.Expiries.Add(1)
 			ls.endStreamWith(l, sub, s, conn, nil)
 			return true

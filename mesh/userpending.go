@@ -1,0 +1,48 @@
+package mesh
+
+import (
+	"sync/atomic"
+
+	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
+	"github.com/pushwire/pushwire/engine"
+)
+
+// pendingKey is a stream key admitted by the per-user policy whose stream is
+// not registered on its loop yet (clusterNode.pending). Another admission
+// may evict it in that window, when lookupKey cannot find it: whichever of
+// the kicker and the starter comes second does the kick, decided by one
+// compare-and-swap, so it is neither lost nor done twice.
+type pendingKey struct {
+	state atomic.Uint32 // pendingWaiting, pendingKicked or pendingStarted
+}
+
+const (
+	pendingWaiting = iota // admitted, not started
+	pendingKicked         // evicted before its start: the starter kicks it
+	pendingStarted        // started: lookupKey finds it, the kicker kicks it
+)
+
+// kickPending leaves the kick of key to its loop when key's stream waits
+// for its start (userAdmitted); false when lookupKey must find it. Any
+// goroutine may call it.
+func (cn *clusterNode) kickPending(key string) bool {
+	v, ok := cn.pending.Load(key)
+	return ok && v.(*pendingKey).state.CompareAndSwap(pendingWaiting, pendingKicked)
+}
+
+// startedPending marks call's key started, and kicks the stream just
+// started when an eviction came first. It runs on the stream's loop.
+func (ls *MeshLoop) startedPending(l *engine.Loop, call *userCall) {
+	if call.pk.state.CompareAndSwap(pendingWaiting, pendingStarted) {
+		return
+	}
+	sub := call.sub.Stream
+	if sub == 0 {
+		sub = conntable.ConnSub(conntable.Handle(call.from))
+	}
+	if s, conn := ls.SubscriberOf(sub); s != nil && s.Subscribed && s.Mode == edge.ModeStream {
+		ls.s.UserEvicted.Add(1)
+		ls.Kick(l, sub, s, conn)
+	}
+}
