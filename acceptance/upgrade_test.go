@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +41,11 @@ var upgradeRace = flag.Bool("upgrade.race", true, "build the upgrade tests' push
 
 // upgradeScale is TestUpgradeAtScale's subscribers per format (BENCHMARKS.md: 3750, 15,000 in all).
 var upgradeScale = flag.Int("upgrade.scale", 1250, "TestUpgradeAtScale: subscribers of each format")
+
+// upgradePerf, when set, makes TestUpgradeAtScale record the whole machine with perf (call
+// graphs) from just before SIGUSR2 for three seconds into this file; the log names both
+// processes' ids for `perf report -i FILE --pid PID`.
+var upgradePerf = flag.String("upgrade.perf", "", "TestUpgradeAtScale: perf record -a -g around SIGUSR2 into this file")
 
 // buildVersioned builds ./cmd/pushwire (with the race detector, as TestMain's) with
 // server.version set, into path.
@@ -225,6 +231,7 @@ type upSub struct {
 	heartbeats int
 	controls   []string
 	err        error
+	seen       *deliveries // every subscriber's message receipts, for the longest gap
 }
 
 func (s *upSub) note(kind, v string) {
@@ -236,6 +243,9 @@ func (s *upSub) note(kind, v string) {
 		s.key = v
 	case "message":
 		s.ids = append(s.ids, v)
+		if s.seen != nil {
+			s.seen.add(time.Now())
+		}
 	case "heartbeat":
 		s.heartbeats++
 	default:
@@ -459,6 +469,40 @@ type upgradeRun struct {
 	done     chan struct{}
 	users    int
 	topics   int
+	seen     deliveries
+}
+
+// deliveries are the times subscribers received messages, all subscribers together.
+type deliveries struct {
+	mu    sync.Mutex
+	times []time.Time
+}
+
+func (d *deliveries) add(at time.Time) {
+	d.mu.Lock()
+	d.times = append(d.times, at)
+	d.mu.Unlock()
+}
+
+// longestGap is the longest time between two receipts in [from, to] during which no
+// subscriber received any message: with a publish every few ms, the upgrade's gap.
+func (d *deliveries) longestGap(from, to time.Time) time.Duration {
+	d.mu.Lock()
+	ts := slices.Clone(d.times)
+	d.mu.Unlock()
+	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+	var longest time.Duration
+	var prev time.Time
+	for _, at := range ts {
+		if at.Before(from) || at.After(to) {
+			continue
+		}
+		if !prev.IsZero() && at.Sub(prev) > longest {
+			longest = at.Sub(prev)
+		}
+		prev = at
+	}
+	return longest
 }
 
 const upTopics = 3
@@ -492,7 +536,7 @@ func (r *upgradeRun) subscribe(t *testing.T, edge string, tlsVers uint16, perFor
 	for _, f := range upFormats {
 		for range perFormat {
 			k := len(r.subs)
-			s := &upSub{tlsVers: tlsVers, format: f, user: fmt.Sprintf("u%d", k), topic: fmt.Sprintf("t%d", k%r.topics)}
+			s := &upSub{tlsVers: tlsVers, format: f, user: fmt.Sprintf("u%d", k), topic: fmt.Sprintf("t%d", k%r.topics), seen: &r.seen}
 			r.subs = append(r.subs, s)
 			go s.run(&r.cnt, edge, ready)
 			if err := <-ready; err != nil {
@@ -706,26 +750,9 @@ func TestUpgradeCrashedNewProcess(t *testing.T) {
 	u.waitLog(`upgrade: started the new binary`)
 	u.usr2()
 	u.waitLog(`SIGUSR2 ignored: an upgrade is already running`)
-	u.waitLog(`upgrade failed; this process keeps its connections.*did not become ready`) // after everything was detached and sent
-	r.published(t, 100)
-	select {
-	case <-u.exited:
-		t.Fatalf("the old process exited (%v) although the upgrade failed", u.waitErr)
-	default:
-	}
-	st := u.stats(t)
-	if st["version"] != "v1" || st["upgrades"] != 0.0 || st["upgrades_failed"] != 1.0 {
-		t.Errorf("/stats after the failed upgrade: version %v, upgrades %v, upgrades_failed %v; want v1, 0, 1",
-			st["version"], st["upgrades"], st["upgrades_failed"])
-	}
-
-	// The node is whole again: a good binary takes it over.
-	u.upgradeTo(filepath.Join(dir, "pushwire-v2"))
-	r.published(t, 100)
-	if st := u.stats(t); st["version"] != "v2" {
-		t.Errorf("/stats version after the second upgrade = %v; want v2", st["version"])
-	}
-	r.finish(t)
+	// after everything was detached and sent
+	u.waitLog(`upgrade failed; this process keeps its connections.*did not become ready`)
+	r.carriesOnThenUpgrades(t, u, dir) // upgrade_stream_test.go
 	if d := h2Dials.dials.Load(); d != 2 {
 		t.Errorf("the HTTP/2 clients dialled %d connections; want 2 (no reconnect)", d)
 	}
@@ -851,10 +878,27 @@ func TestUpgradeAtScale(t *testing.T) {
 	r := startUpgradeRunVia(t, u, u.api, perFormat, perFormat*4/10, 2*time.Millisecond)
 	r.published(t, 500)
 	oldRSS := rssKB(t, u.cmd.Process.Pid)
+	if *upgradePerf != "" { // symbols for perf report: both binaries are gone by then
+		for _, bin := range []string{installed, filepath.Join(dir, "pushwire-v2")} {
+			if out, err := exec.Command("perf", "buildid-cache", "-a", bin).CombinedOutput(); err != nil {
+				t.Fatalf("perf buildid-cache: %v %s", err, out)
+			}
+		}
+	}
 	u.install(filepath.Join(dir, "pushwire-v2"))
+	if *upgradePerf != "" {
+		perf := exec.Command("perf", "record", "-F", "4999", "-g", "-a", "-o", *upgradePerf, "--", "sleep", "3")
+		if err := perf.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer perf.Wait()
+		time.Sleep(500 * time.Millisecond)
+		t.Logf("perf: old process pid %d", u.cmd.Process.Pid)
+	}
 	sent := time.Now()
 	u.usr2()
 	u.awaitExit0(90 * time.Second)
+	exitedAt := time.Now()
 	took := u.waitLog(`took every connection; exiting" took=(\S+)`)[1]
 	handed := u.waitLog(`upgrade: handed over.* paused=(\S+).*`)
 	paused := handed[1]
@@ -863,14 +907,18 @@ func TestUpgradeAtScale(t *testing.T) {
 	r.published(t, 500)
 	var pid int
 	fmt.Sscan(u.waitLog(`started the new binary.* pid=(\d+)`)[1], &pid)
+	if *upgradePerf != "" {
+		t.Logf("perf: new process pid %d", pid)
+	}
 	newRSS := rssKB(t, pid)
 	r.pub.mu.Lock()
 	longest := r.pub.longest
 	r.pub.mu.Unlock()
+	gap := r.seen.longestGap(sent.Add(-time.Second), exitedAt.Add(time.Second))
 	r.finish(t)
 	n := len(r.subs) + 1
-	t.Logf("%d connections: paused %s (nothing read from the first detach to go), handoff took %s (SIGUSR2 to the old process's exit: %v); longest wait between publish answers %v; RSS %d KiB before (%d B a connection), %d KiB in the new process after (%d B a connection); race detector %v",
-		n, paused, took, exited.Round(time.Millisecond), longest.Round(time.Millisecond), oldRSS, oldRSS*1024/n, newRSS, newRSS*1024/n, *upgradeRace)
+	t.Logf("%d connections: paused %s (nothing read from the first detach to go), handoff took %s (SIGUSR2 to the old process's exit: %v); longest wait between publish answers %v; longest gap in deliveries seen by the subscribers %v; RSS %d KiB before (%d B a connection), %d KiB in the new process after (%d B a connection); race detector %v",
+		n, paused, took, exited.Round(time.Millisecond), longest.Round(time.Millisecond), gap.Round(time.Millisecond), oldRSS, oldRSS*1024/n, newRSS, newRSS*1024/n, *upgradeRace)
 }
 
 // rssKB reads a process's resident set size.

@@ -37,11 +37,17 @@ type shard struct {
 // join adds h to the group (g, name), creating the group if needed, and
 // returns the new member record's index and generation. mu must be held.
 func (s *shard) join(g Group, name []byte, hash uint32, h Sub) (uint32, uint32) {
-	gi, ok := s.find(g, name, hash)
-	if !ok {
+	mi, gen, _ := s.joinFound(g, name, hash, h)
+	return mi, gen
+}
+
+// joinFound is join that also reports whether the group existed before.
+func (s *shard) joinFound(g Group, name []byte, hash uint32, h Sub) (mi, gen uint32, existed bool) {
+	gi, existed := s.find(g, name, hash)
+	if !existed {
 		gi = s.newGroup(g, name, hash)
 	}
-	mi := s.allocMember()
+	mi = s.allocMember()
 	m := s.members.at(mi)
 	gr := s.groups.at(gi)
 	m.h = h
@@ -53,7 +59,7 @@ func (s *shard) join(g Group, name []byte, hash uint32, h Sub) (uint32, uint32) 
 	}
 	gr.head = mi + 1
 	gr.count++
-	return mi, m.gen
+	return mi, m.gen, existed
 }
 
 // leave unlinks member record mi if gen still matches it, and removes its

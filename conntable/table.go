@@ -166,8 +166,7 @@ func (t *Table) AppendName(dst []byte, m Membership) (_ []byte, g Group, ok bool
 func (t *Table) JoinFirst(g Group, name []byte, h Sub) (m Membership, first bool) {
 	s, si, hash := t.nameHash(g, name)
 	s.mu.Lock()
-	_, existed := s.find(g, name, hash)
-	idx, gen := s.join(g, name, hash, h)
+	idx, gen, existed := s.joinFound(g, name, hash, h) // one lookup
 	s.mu.Unlock()
 	return makeMembership(si, idx, gen), !existed
 }

@@ -159,6 +159,10 @@ func (l *Loop) connEvent(i int32, gen uint32, events uint32) {
 	if c.gen != gen || c.flags&flagOpen == 0 {
 		return
 	}
+	if c.flags&flagParked != 0 {
+		l.unpark(c) // park.go: a detached conn is not served
+		return
+	}
 	if c.flags&flagLinger != 0 {
 		l.lingerEvent(c, i, events)
 		return
@@ -289,6 +293,9 @@ func (l *Loop) closeConn(i int32, err error) {
 // frees the slot.
 func (l *Loop) freeConn(i int32) {
 	c := l.slab.at(i)
+	if c.flags&flagParked != 0 {
+		l.unpark(c) // park.go: another process may hold the socket open
+	}
 	unix.Close(int(c.fd))
 	l.dropCarry(c)
 	l.freeTLS(c)

@@ -25,6 +25,9 @@ const (
 	flagDetached = flagBurst << 1
 	// flagExported: Export handed the conn's output away; a write after it would be lost.
 	flagExported = flagBurst << 2
+	// flagParked: detached and still in the loop's epoll set (park.go). A distinct high bit,
+	// clear of the bits right after flagBurst that other per-conn states take.
+	flagParked = flagBurst << 8
 )
 
 var (
@@ -36,9 +39,10 @@ var (
 	ErrSlotTaken = errors.New("engine: handle's slot is not free")
 )
 
-// Detach stops polling h: its input stays in the kernel, output queued for it is kept and not
-// written, and the socket is neither read, written nor shut down until Reattach. The
-// descriptor is returned for passing to another process. A conn closing or past
+// Detach stops serving h: its input stays in the kernel, output queued for it is kept and not
+// written, and the socket is neither read, written nor shut down until Reattach. It stays in
+// the epoll set until an event for it comes (park.go). The descriptor is returned for passing
+// to another process. A conn closing or past
 // WriteBufferLimit, or a TLS conn in its handshake or after its close_notify, cannot be
 // detached (ErrNotMovable).
 func (l *Loop) Detach(h Handle) (fd int, err error) {
@@ -53,10 +57,7 @@ func (l *Loop) Detach(h Handle) (fd int, err error) {
 	case c.tls != 0 && (!l.tls.at(c.tls).c.Established() || l.tls.at(c.tls).closed):
 		return -1, ErrNotMovable
 	}
-	if err := l.p.Del(int(c.fd)); err != nil {
-		return -1, err
-	}
-	c.flags = c.flags&^(flagRegIn|flagRegHup|flagRegOut) | flagDetached
+	c.flags |= flagDetached | flagParked
 	return int(c.fd), nil
 }
 
@@ -130,11 +131,13 @@ func (l *Loop) Reattach(h Handle) error {
 	if c == nil || c.flags&flagDetached == 0 {
 		return nil
 	}
-	if err := l.p.Add(int(c.fd), 0, i, int32(c.gen)); err != nil {
-		l.closeConn(i, err)
-		return err
+	if c.flags&flagParked == 0 { // unparked: out of the epoll set
+		if err := l.p.Add(int(c.fd), 0, i, int32(c.gen)); err != nil {
+			l.closeConn(i, err)
+			return err
+		}
 	}
-	c.flags &^= flagDetached | flagExported
+	c.flags &^= flagDetached | flagExported | flagParked
 	l.markDirty(c, i)
 	if c.in != 0 {
 		l.queueResume(c, i) // the carry may hold a whole request
@@ -215,6 +218,7 @@ func (e *Engine) adoptListener(fd, listener int, srv *tlslayer.Server) (net.Addr
 
 // AdoptConn takes a connection handed over by another process, before Start, into the loop,
 // slot and generation h names, so that h (and whatever was built on it) names it here too.
+// Calls for different loops may run at once; calls for one loop, and Start, must not overlap.
 // pending is output queued for it and not yet written (sent first, in order); carry is input
 // read and not yet consumed (presented to OnData when the loops start). OnOpen is not called:
 // the caller sets up its own state for h. The engine owns fd from here, even on an error.
@@ -234,9 +238,12 @@ func (e *Engine) AdoptTLSConn(h Handle, fd int, srv *tlslayer.Server, state, pen
 }
 
 func (e *Engine) adoptConn(h Handle, fd int, srv *tlslayer.Server, state, pending, carry []byte) error {
+	// Only the check is under e.mu: adopting touches nothing but loop h.Loop(), so conns of
+	// different loops may be adopted at once (one goroutine per loop, none during Start).
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.state != stateNew {
+	started := e.state != stateNew
+	e.mu.Unlock()
+	if started {
 		unix.Close(fd)
 		return ErrStarted
 	}

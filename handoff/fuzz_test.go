@@ -54,3 +54,39 @@ func FuzzHello(f *testing.F) {
 		parseHello(p, &m)
 	})
 }
+
+// FuzzStreamHandle: the stream receiver fed any bytes, in pieces of any size, with any number
+// of descriptors, gives records on, waits for more or fails; never panics, never hands on a
+// conn without a descriptor, and keeps no more than the bytes it was fed.
+func FuzzStreamHandle(f *testing.F) {
+	var wire []byte
+	for _, r := range []Record{sampleConn(), {Kind: KindListener, Listener: Listener{Tag: 1}}, sampleStored(), sampleSent(), sampleConn()} {
+		wire, _ = AppendRecord(wire, &r)
+	}
+	f.Add(uint8(3), uint8(7), wire)
+	f.Add(uint8(0), uint8(1), wire)
+	f.Add(uint8(1), uint8(0), []byte{0xff, 0xff, 0xff, 0x7f, 1, 2})
+	f.Fuzz(func(t *testing.T, nfds, piece uint8, b []byte) {
+		var a takenConns
+		r := streamReceiver{a: &a}
+		for range nfds {
+			r.fds = append(r.fds, -1)
+		}
+		step := 1 + int(piece)
+		fed := 0
+		for off := 0; off < len(b); off += step {
+			p := b[off:min(off+step, len(b))]
+			r.buf = append(r.buf, p...)
+			fed += len(p)
+			if err := r.handle(&Taken{}); err != nil {
+				return
+			}
+			if len(r.buf) > fed {
+				t.Fatalf("the receiver holds %d bytes, fed %d", len(r.buf), fed)
+			}
+		}
+		if len(a.conns) > int(nfds) {
+			t.Fatalf("%d conns handed on with %d descriptors", len(a.conns), nfds)
+		}
+	})
+}

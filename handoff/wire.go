@@ -296,20 +296,27 @@ func readPacket(c *net.UnixConn, oob []byte) ([]byte, []int, error) {
 	if oobn > 0 {
 		fds, err = parseRights(oob[:oobn])
 	}
-	switch {
-	case err != nil:
-	case flags&unix.MSG_CTRUNC != 0:
-		err = fmt.Errorf("%w: descriptors truncated (more than %d in one packet)", ErrProtocol, MaxFDsPerPacket)
-	case n == 0:
-		err = fmt.Errorf("%w: the other side closed the handoff socket", ErrProtocol)
-	case n > MaxPacket || flags&unix.MSG_TRUNC != 0:
-		err = fmt.Errorf("%w: packet over %d bytes", ErrProtocol, MaxPacket)
+	if err == nil {
+		buf, err = checkPacket(buf, n, flags)
 	}
 	if err != nil {
 		closeAll(fds)
 		return nil, nil, err
 	}
-	return buf[:n], fds, nil
+	return buf, fds, nil
+}
+
+// checkPacket returns the n bytes read into buf, or why the packet is unusable.
+func checkPacket(buf []byte, n, flags int) ([]byte, error) {
+	switch {
+	case flags&unix.MSG_CTRUNC != 0:
+		return nil, fmt.Errorf("%w: descriptors truncated (more than %d in one packet)", ErrProtocol, MaxFDsPerPacket)
+	case n == 0:
+		return nil, fmt.Errorf("%w: the other side closed the handoff socket", ErrProtocol)
+	case n > MaxPacket || flags&unix.MSG_TRUNC != 0:
+		return nil, fmt.Errorf("%w: packet over %d bytes", ErrProtocol, MaxPacket)
+	}
+	return buf[:n], nil
 }
 
 func parseRights(oob []byte) ([]int, error) {
@@ -324,9 +331,8 @@ func parseRights(oob []byte) ([]int, error) {
 			closeAll(fds)
 			return nil, fmt.Errorf("%w: control message: %v", ErrProtocol, err)
 		}
-		for _, fd := range got {
-			unix.CloseOnExec(fd) // a later upgrade's child must not inherit it
-		}
+		// Close-on-exec already (a later upgrade's child must not inherit them): on Linux the
+		// net package reads with MSG_CMSG_CLOEXEC, which spares a fcntl per descriptor.
 		fds = append(fds, got...)
 	}
 	return fds, nil

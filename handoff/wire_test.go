@@ -133,16 +133,7 @@ func TestHandoffOverSocket(t *testing.T) {
 		if c.Handle != uint64(i+1) || string(c.User) != fmt.Sprintf("user%d", i) || len(c.Pending) != i*200 {
 			t.Fatalf("conn %d: handle %d user %q pending %d", i, c.Handle, c.User, len(c.Pending))
 		}
-		msg := fmt.Sprintf("conn %d", i)
-		if _, err := unix.Write(c.FD, []byte(msg)); err != nil {
-			t.Fatalf("write to received fd %d: %v", i, err)
-		}
-		buf := make([]byte, 32)
-		clients[i].SetReadDeadline(time.Now().Add(5 * time.Second))
-		k, err := clients[i].Read(buf)
-		if err != nil || string(buf[:k]) != msg {
-			t.Fatalf("client %d read %q, %v; want %q", i, buf[:k], err, msg)
-		}
+		writesThrough(t, c.FD, clients[i], i)
 	}
 	// The listener came across: a dial reaches the received socket's accept queue.
 	if ok, err := acceptsOn(got.Listeners[0].FD, ln.Addr().String()); !ok {

@@ -59,7 +59,9 @@ func (ls *loopState) h2NotAllowed(l *engine.Loop, h engine.Handle, hc *h2Conn, i
 // h2Subscribe starts a subscriber on stream id: its own conn key (the
 // Push-Conn field), its own memberships, its frames as DATA on the stream.
 func (ls *loopState) h2Subscribe(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32, req *h2.Request, head bool) {
-	sn, reason := ls.ReadSubscribe(req.Query(), req.Header("accept"), req.Header("last-event-id"), req.Header("origin"))
+	sn := &ls.Reading // not on the heap per subscribe (subscribe.SubLoop)
+	var reason string
+	*sn, reason = ls.ReadSubscribe(req.Query(), req.Header("accept"), req.Header("last-event-id"), req.Header("origin"))
 	switch {
 	case reason != "":
 		ls.h2Error(l, h, hc, id, head, 400, reason)
@@ -72,10 +74,10 @@ func (ls *loopState) h2Subscribe(l *engine.Loop, h engine.Handle, hc *h2Conn, id
 	hc.subs = append(hc.subs, from)
 	sn.Stream = from
 	if ls.s.Auth != nil {
-		ls.Authorize(l, h, nil, req, &sn)
+		ls.Authorize(l, h, nil, req, sn)
 		return
 	}
-	ls.h2Start(l, &sn)
+	ls.h2Start(l, sn)
 }
 
 // h2Start starts an allowed subscribe on its stream: the record becomes a

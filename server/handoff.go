@@ -31,13 +31,14 @@ import (
 //     (counted); an HTTP/2 connection moves once it is between frames (handoffh2.go). Rounds repeat
 //     until no connection is busy: a round is a task on every loop, so fan-outs queued by an
 //     earlier round have run when it ends.
-//  2. export: each detached connection's state (key, user, topics, format, cursor, time of its
-//     last frame) and its pending output and carry become a record, sent with a duplicate of
-//     its descriptor — for a TLS connection with its record layer's state (keys, traffic
-//     secrets, sequence numbers, ALPN; its queued output sealed first); the TLS session
-//     ticket keys go in the hello; an HTTP/2 connection's codec state and streams follow its
-//     record (handoffh2.go); then the QoS 1 messages kept in memory and the sent log
-//     (handoffqos.go).
+//  2. export, streamed (handoffstream.go): the hello (node id, message-id counter, the TLS
+//     session ticket keys) and the listeners first; then every loop at once turns its
+//     detached connections' state (key, user, topics, format, cursor, time of its last frame)
+//     and pending output and carry into records and sends them as it goes, in batches of at
+//     most 253 with duplicates of their descriptors — for a TLS connection with its record
+//     layer's state (keys, traffic secrets, sequence numbers, ALPN; its queued output sealed
+//     first), for an HTTP/2 connection followed by its codec state and streams (handoffh2.go);
+//     then the QoS 1 messages kept in memory and the sent log (handoffqos.go).
 //  3. wait for ready; then check that nothing was written to an exported connection since
 //     (the engine counts it); send go; the caller exits 0 without closing anything.
 //
@@ -45,10 +46,11 @@ import (
 // every connection and listener: the descriptors were never given up, so the old process
 // carries on as if nothing happened (counted in upgrades_failed).
 //
-// The new process (TakeOver) adopts the listeners and each connection into the same loop,
-// slot and generation, so its conn key still names it; it re-enters it in the table and the
-// directory without a registered frame, keeps the node id, the message-id counter and the
-// multipart boundary, says ready, and starts its loops only on go.
+// The new process (TakeOver) adopts each connection as its record arrives, into the same loop,
+// slot and generation, so its conn key still names it, and re-enters it in the table without
+// a registered frame — its loops are not running, so nothing is read or written; after the
+// end it adopts the listeners, enters the names in the directory, keeps the node id, the
+// message-id counter and the multipart boundary, says ready, and starts its loops only on go.
 
 // upgradeState is the node's part in upgrades.
 type upgradeState struct {
@@ -65,8 +67,11 @@ type upgradeState struct {
 	takes  atomic.Int64
 	linkLn net.Listener // the link listener handed over (new process), taken by listenLink
 	// names are the users and topics the adopted conns made this node hold, entered in the
-	// directory before it starts (mirrorAdopted).
-	names []adoptedName
+	// directory before it starts (mirrorAdopted); namesMu guards them while the loops'
+	// conns are adopted at once (handoffstream.go).
+	names     []adoptedName
+	namesMu   sync.Mutex
+	onAdopted func(conns int) // OnAdopted (handoffstream.go)
 }
 
 type adoptedName struct {
@@ -105,7 +110,7 @@ type loopUpgrade struct {
 	frozen    bool // OnTick does nothing: no heartbeat or timeout may write to a detached conn
 	detached  []engine.Handle
 	listeners []heldListener
-	exported  []exportedConn
+	out       loopExport             // the export's batch and scratch (handoffstream.go)
 	lateBase  int64                  // engine.Loop.LateWrites when the conns were exported
 	busy      int                    // connections not detached yet because their answer is being made
 	late      bool                   // a write reached an exported conn
@@ -115,12 +120,6 @@ type loopUpgrade struct {
 type heldListener struct {
 	fd, tag int
 	tls     bool
-}
-
-type exportedConn struct {
-	rec handoff.Record
-	fd  int
-	h2  *handoff.Record // an HTTP/2 conn's codec and streams, sent after rec (handoffh2.go)
 }
 
 // Upgrade step kinds (upgradeStep.kind).
@@ -191,40 +190,8 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 	}
 	s.round(stepQuiesce) // a last round: whatever the previous one queued has run
 	quiesced := time.Now()
-	s.round(stepExport)
-	exported := time.Now()
-	meta := handoff.Meta{NodeID: s.ID, Seq: s.IDs.Last(), Version: Version(),
-		Boundary: string(s.Boundary), Upgrades: s.up.count.Load(),
-		UpgradesFailed: s.up.failed.Load(), UpgradeReconnects: s.up.reconnects.Load()}
-	if s.tls.srv != nil {
-		meta.TicketKeys = s.tls.srv.TicketKeys() // resumed sessions keep working
-	}
-	if err := snd.Hello(meta); err != nil {
+	if err := s.streamOut(snd); err != nil { // handoffstream.go
 		return err
-	}
-	if err := s.sendLinkListener(snd); err != nil {
-		return err
-	}
-	for i := range s.up.loops {
-		for _, hl := range s.up.loops[i].listeners {
-			r := handoff.Record{Kind: handoff.KindListener, Listener: handoff.Listener{Tag: uint8(hl.tag), TLS: hl.tls}}
-			if err := snd.Add(&r, hl.fd); err != nil {
-				return err
-			}
-		}
-	}
-	for i := range s.up.loops {
-		for k := range s.up.loops[i].exported {
-			e := &s.up.loops[i].exported[k]
-			err := snd.Add(&e.rec, e.fd)
-			clear(e.rec.Conn.State) // TLS keys: the sender's buffers hold the copy that goes out
-			if err == nil && e.h2 != nil {
-				err = snd.Add(e.h2, -1)
-			}
-			if err != nil {
-				return err
-			}
-		}
 	}
 	if err := s.exportQoS(snd); err != nil {
 		return err
@@ -246,7 +213,7 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 		return err
 	}
 	s.Log.Info("upgrade: handed over", "connections", snd.Conns(), "paused", time.Since(frozen),
-		"quiesce", quiesced.Sub(frozen), "export", exported.Sub(quiesced), "send", sent.Sub(exported), "adopt", time.Since(sent))
+		"quiesce", quiesced.Sub(frozen), "stream", sent.Sub(quiesced), "ready", time.Since(sent))
 	if s.Cluster.Server != nil && !s.Cluster.Server.HandOver(time.Second) {
 		s.Log.Warn("upgrade: some peers' links did not end within a second")
 	}
@@ -284,7 +251,6 @@ func (ls *loopState) upgradeStep(l *engine.Loop, st *upgradeStep) {
 			l.Reattach(h)
 		}
 		l.ReattachListeners()
-		clear(u.exported)
 		*u = loopUpgrade{}
 	}
 }
@@ -357,67 +323,79 @@ func (ls *loopState) h2CannotMove(l *engine.Loop, c *edge.ConnState, u *loopUpgr
 	ls.DrainConn(l, c, nowMs, time.Second)
 }
 
-// export makes a record of every detached connection.
+// export makes a record of every detached connection and sends it in the loop's batches
+// (handoffstream.go); a send error stops it (u.out.err).
 func (ls *loopState) export(l *engine.Loop, u *loopUpgrade) {
+	x := &u.out
 	for _, h := range u.detached {
 		c := ls.Live(h)
 		fd, err := l.Detach(h) // already detached: returns its descriptor
 		if c == nil || err != nil {
 			continue
 		}
-		e := exportedConn{fd: fd, rec: handoff.Record{Kind: handoff.KindConn}}
-		r := &e.rec.Conn
+		x.rec = handoff.Record{Kind: handoff.KindConn, Conn: handoff.Conn{Topics: x.rec.Conn.Topics[:0]}}
+		r := &x.rec.Conn
 		r.Handle, r.Listener, r.Mode = uint64(h), c.Listener, uint8(c.Mode)
-		if r.Pending, r.Carry, r.State, err = l.Export(nil, nil, nil, h); err != nil {
+		if r.Pending, r.Carry, r.State, err = l.Export(x.pending[:0], x.carry[:0], x.state[:0], h); err != nil {
 			// a TLS conn whose record layer cannot be taken: it stays here and is told to
 			// reconnect (a failed Export leaves no stale marks: Reattach resumes it)
 			l.Reattach(h)
 			ls.cannotMove(l, c, l.Now().UnixMilli())
 			continue
 		}
-		if r.State != nil {
+		if len(r.State) > 0 { // the scratch given to Export is not nil: a TLS state is never empty
 			r.Transport = handoff.TransportTLS
 		}
 		r.Peer = ls.Peers[h]
 		if c.Mode == edge.ModeStream {
-			ls.exportStream(c, r)
+			ls.exportStream(c, r, &x.names)
 		}
+		var h2rec *handoff.Record
 		if c.Mode == edge.ModeH2 {
-			if e.h2, err = ls.exportH2(c, r); err != nil { // handoffh2.go
+			if h2rec, err = ls.exportH2(c, r, &x.names); err != nil { // handoffh2.go
 				l.Reattach(h)
 				ls.h2CannotMove(l, c, u, l.Now().UnixMilli())
 				continue
 			}
 		}
-		u.exported = append(u.exported, e)
+		if !x.add(fd) || h2rec != nil && !x.addOther(h2rec) {
+			break
+		}
 	}
+	x.flush()
 	u.lateBase = l.LateWrites()
 }
 
-// exportStream fills in a stream's state.
-func (ls *loopState) exportStream(c *edge.ConnState, r *handoff.Conn) {
-	ls.exportSub(conntable.ConnSub(conntable.Handle(c.H)), &c.SubState, r)
+// exportStream fills in a stream's state; the names go in *names (scratch, reset).
+func (ls *loopState) exportStream(c *edge.ConnState, r *handoff.Conn, names *[]byte) {
+	*names = (*names)[:0]
+	ls.exportSub(conntable.ConnSub(conntable.Handle(c.H)), &c.SubState, r, names)
 }
 
 // exportSub fills in subscriber sub's state: its key's random bits, framing, cursor, heartbeat
-// rhythm, lifetime and names (an HTTP/1.x conn's, or an HTTP/2 stream's).
-func (ls *loopState) exportSub(sub conntable.Sub, c *edge.SubState, r *handoff.Conn) {
+// rhythm, lifetime and names (an HTTP/1.x conn's, or an HTTP/2 stream's). The names are
+// appended to *names, which r views until it is encoded.
+func (ls *loopState) exportSub(sub conntable.Sub, c *edge.SubState, r *handoff.Conn, names *[]byte) {
 	keys, i := ls.KeysOf(sub)
 	r.Random = keys.Random(i)
 	r.Format, r.Minor, r.Origin, r.Cursor = uint8(c.Format), c.Minor, c.Origin, c.Cursor
 	r.LastFrameMs = ls.s.TimeOf(c.At).UnixMilli()
 	r.AgeEndMs, r.ExpiresMs, r.Refreshed = ls.s.ExportLife(c)
 	r.HasUser = c.HasUser
+	buf := *names
 	for k, m := range ls.SubMembers(c) {
-		name, _, ok := ls.s.Table.AppendName(nil, m)
-		switch {
-		case !ok:
-		case k == 0 && c.HasUser:
-			r.User = name
-		default:
-			r.Topics = append(r.Topics, name)
+		start := len(buf)
+		var ok bool
+		if buf, _, ok = ls.s.Table.AppendName(buf, m); !ok {
+			continue
+		}
+		if k == 0 && c.HasUser {
+			r.User = buf[start:len(buf):len(buf)]
+		} else {
+			r.Topics = append(r.Topics, buf[start:len(buf):len(buf)])
 		}
 	}
+	*names = buf
 }
 
 // HandedOver finishes what this process still owes once the new one serves: the lifecycle
@@ -443,17 +421,30 @@ func (s *Server) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, er
 	// (503 at the node that took them) until this process serves the connections.
 	s.up.refuse.Store(true)
 	// No collection while the old process waits: the heap grows from nothing with every
-	// record, which would otherwise trigger a collection every few MB.
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	// record, which would otherwise trigger a collection every few MB (collectLater).
+	gcPercent := debug.SetGCPercent(-1)
+	served := false
+	defer func() {
+		if !served {
+			debug.SetGCPercent(gcPercent)
+		}
+	}()
 	if err := handoff.Started(c, deadline); err != nil {
 		return handoff.Meta{}, err
 	}
-	t, err := handoff.Receive(c, deadline)
+	a := s.newStreamAdopter() // handoffstream.go: each conn as it arrives, a goroutine a loop
+	t, err := handoff.ReceiveStream(c, deadline, a)
+	if werr := a.wait(); werr != nil {
+		err = werr // the cause; the receiver's error then only says it stopped
+	}
 	if err != nil {
+		if t != nil {
+			t.Close()
+		}
 		handoff.Abort(c, err.Error())
 		return handoff.Meta{}, err
 	}
-	if err := s.adopt(t); err != nil {
+	if err := s.adopt(t, a.now()); err != nil {
 		t.Close()
 		handoff.Abort(c, err.Error())
 		return t.Meta, err
@@ -469,17 +460,18 @@ func (s *Server) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, er
 	}
 	s.Running.Store(true)
 	s.up.refuse.Store(false)
-	conns := len(t.Conns)
-	t.Conns, t.Stored, t.Sent = nil, nil, nil
-	debug.FreeOSMemory() // the records' copies are garbage: start as lean as a fresh process
+	conns := a.conns
+	t.Stored, t.Sent = nil, nil
+	served = true
+	collectLater(gcPercent) // handoffstream.go
 	go s.sweep()
 	s.Log.Info("pushwire took over", "node", s.ID, "from_version", t.Version, "version", Version(),
 		"connections", conns, "edge", addrString(s.edgeAddr), "api", addrString(s.apiAddr))
 	return t.Meta, nil
 }
 
-// adopt takes what t carries into the engine and the table, before the loops start.
-func (s *Server) adopt(t *handoff.Taken) error {
+// adoptMeta takes the node's identity from the hello, before any connection.
+func (s *Server) adoptMeta(t *handoff.Meta) error {
 	if !push.ValidNodeID([]byte(t.NodeID)) || t.Boundary == "" {
 		return fmt.Errorf("node id %q or boundary %q unusable", t.NodeID, t.Boundary)
 	}
@@ -488,6 +480,39 @@ func (s *Server) adopt(t *handoff.Taken) error {
 	if s.tls.srv != nil {
 		s.tls.srv.AdoptTicketKeys(t.TicketKeys)
 	}
+	return nil
+}
+
+// adoptHanded takes one connection into the engine and the table, before the loops start;
+// fd is the engine's from here, even on an error. r's slices are the receiver's views: the
+// engine and the table copy what they keep.
+func (s *Server) adoptHanded(r *handoff.Conn, fd int, now time.Time) error {
+	h := engine.Handle(r.Handle)
+	if h.Loop() >= len(s.loops) {
+		os.NewFile(uintptr(fd), "conn").Close()
+		return fmt.Errorf("a connection of loop %d; this process has %d loops", h.Loop(), len(s.loops))
+	}
+	var err error
+	switch r.Transport {
+	case handoff.TransportPlain:
+		err = s.Eng.AdoptConn(h, fd, r.Pending, r.Carry)
+	case handoff.TransportTLS:
+		err = s.Eng.AdoptTLSConn(h, fd, s.tls.srv, r.State, r.Pending, r.Carry)
+		clear(r.State) // the engine keeps the keys it needs; no other copy stays
+	default:
+		os.NewFile(uintptr(fd), "conn").Close()
+		err = fmt.Errorf("transport %d unknown to this build", r.Transport)
+	}
+	if err != nil {
+		return err
+	}
+	s.loops[h.Loop()].adoptConn(r, now)
+	return nil
+}
+
+// adopt takes the rest of what the handoff carried once its end is in: the listeners, the
+// cluster (whose directory learns the adopted names), the QoS 1 state.
+func (s *Server) adopt(t *handoff.Taken, now time.Time) error {
 	for i := range t.Listeners {
 		if err := s.adoptListener(&t.Listeners[i]); err != nil {
 			return err
@@ -502,31 +527,6 @@ func (s *Server) adopt(t *handoff.Taken) error {
 	// The conns first, the cluster after: the directory starts by making Redis hold exactly
 	// what this node holds (a resync), so it must know the adopted names by then, or peers
 	// would find the users gone for a moment.
-	now := time.Now()
-	for i := range t.Conns {
-		tc := &t.Conns[i]
-		h := engine.Handle(tc.Handle)
-		if h.Loop() >= len(s.loops) {
-			return fmt.Errorf("a connection of loop %d; this process has %d loops", h.Loop(), len(s.loops))
-		}
-		fd := tc.FD
-		tc.FD = -1 // the engine owns it from here, even on an error
-		var err error
-		switch tc.Transport {
-		case handoff.TransportPlain:
-			err = s.Eng.AdoptConn(h, fd, tc.Pending, tc.Carry)
-		case handoff.TransportTLS:
-			err = s.Eng.AdoptTLSConn(h, fd, s.tls.srv, tc.State, tc.Pending, tc.Carry)
-			clear(tc.State) // the engine keeps the keys it needs; no other copy stays
-		default:
-			os.NewFile(uintptr(fd), "conn").Close()
-			err = fmt.Errorf("transport %d unknown to this build", tc.Transport)
-		}
-		if err != nil {
-			return fmt.Errorf("connection %d: %w", i, err)
-		}
-		s.loops[h.Loop()].adoptConn(&tc.Conn, now)
-	}
 	if err := s.adoptH2(t.H2, now); err != nil { // handoffh2.go
 		return err
 	}
@@ -634,7 +634,10 @@ func (ls *loopState) adoptJoin(sub conntable.Sub, c *edge.SubState, g conntable.
 	m, first := ls.s.Table.JoinFirst(g, name, sub)
 	ls.AddMember(c, m)
 	if first {
-		ls.s.up.names = append(ls.s.up.names, adoptedName{g: g, name: string(name)})
+		up := &ls.s.up
+		up.namesMu.Lock()
+		up.names = append(up.names, adoptedName{g: g, name: string(name)})
+		up.namesMu.Unlock()
 	}
 }
 

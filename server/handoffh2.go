@@ -71,15 +71,17 @@ func (ls *loopState) quiesceH2(l *engine.Loop, c *edge.ConnState, u *loopUpgrade
 	}
 }
 
-// exportH2 makes the KindH2 record of detached HTTP/2 connection c, whose conn record is r.
+// exportH2 makes the KindH2 record of detached HTTP/2 connection c, whose conn record is r; its
+// streams' names go in *names (scratch, reset), which the record views until it is encoded.
 // It reads the state and changes nothing: a failed handoff carries on with it.
-func (ls *loopState) exportH2(c *edge.ConnState, r *handoff.Conn) (*handoff.Record, error) {
+func (ls *loopState) exportH2(c *edge.ConnState, r *handoff.Conn, names *[]byte) (*handoff.Record, error) {
 	hc := ls.h2Of(c.H)
 	r.LastFrameMs = ls.s.TimeOf(c.At).UnixMilli() // the PING rhythm of a connection with no stream
 	codec, err := hc.codec.AppendState(nil)
 	if err != nil {
 		return nil, err
 	}
+	*names = (*names)[:0]
 	rec := &handoff.Record{Kind: handoff.KindH2, H2: handoff.H2{Handle: uint64(c.H), Pings: hc.pings, Codec: codec,
 		Streams: make([]handoff.H2Stream, 0, len(hc.subs))}}
 	for _, sub := range hc.subs {
@@ -91,10 +93,21 @@ func (ls *loopState) exportH2(c *edge.ConnState, r *handoff.Conn) (*handoff.Reco
 			return nil, errors.New("a stream of the connection is not a subscriber stream")
 		}
 		s := handoff.H2Stream{ID: st.Id, Sub: handoff.Conn{Handle: uint64(sub), Mode: uint8(edge.ModeStream)}}
-		ls.exportSub(sub, &st.SubState, &s.Sub)
+		ls.exportSub(sub, &st.SubState, &s.Sub, names)
 		rec.H2.Streams = append(rec.H2.Streams, s)
 	}
 	return rec, nil
+}
+
+// addOther adds r, a record with no descriptor, to the loop's batch, sending the batch when
+// full; false means a send failed (x.err) and the export stops.
+func (x *loopExport) addOther(r *handoff.Record) bool {
+	err := x.batch.Add(r, -1)
+	if err == nil && x.batch.Full() {
+		err = x.out.Send(&x.batch)
+	}
+	x.err = err
+	return err == nil
 }
 
 // adoptH2 rebuilds the HTTP/2 connections handed over: each conn (adopted already, in

@@ -37,17 +37,19 @@ type Subscription struct {
 // Subscribe reads a subscribe request (SPEC §3) and starts it, or with auth
 // configured (SPEC §6) has it allowed first.
 func (ls *SubLoop) Subscribe(l *engine.Loop, h engine.Handle, c *edge.ConnState, req *httpcodec.Request) {
-	sub, reason := ls.ReadSubscribe(req.Query(), req.Header("Accept"), req.Header("Last-Event-ID"), req.Header("Origin"))
+	sub := &ls.Reading
+	var reason string
+	*sub, reason = ls.ReadSubscribe(req.Query(), req.Header("Accept"), req.Header("Last-Event-ID"), req.Header("Origin"))
 	if reason != "" {
 		ls.AnswerError(l, h, req, 400, reason)
 		return
 	}
 	sub.Minor, sub.KeepAlive, sub.Persist, sub.Head = uint8(req.Minor()), req.KeepAlive(), httpcodec.Persistence(req), edge.IsHead(req)
 	if ls.s.Auth != nil {
-		ls.Authorize(l, h, c, req, &sub)
+		ls.Authorize(l, h, c, req, sub)
 		return
 	}
-	ls.Start(l, h, c, &sub)
+	ls.Start(l, h, c, sub)
 }
 
 // ReadSubscribe reads a subscribe request's query and headers into a

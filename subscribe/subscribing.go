@@ -74,6 +74,13 @@ type SubLoop struct {
 
 	loopAllow           // what auth allowed each stream, for server-side subscribes (allowsets.go)
 	PresetKey [2]uint64 // the next register's key bits, chosen by the user policy (mesh/userpolicy.go); zero: none
+
+	// Reading is the subscribe being read and started (Subscribe, the HTTP/2
+	// glue's): a field, so that passing it through the glue's func tables
+	// (GateUser, H2Start), whose arguments escape, does not put one on the
+	// heap per subscribe. Whatever outlives the call copies it (an auth
+	// call, the user policy's admission).
+	Reading Subscription
 }
 
 // Subscribing's task ops (engine.Task.Op), run through edge.Glue.Tasks,

@@ -82,7 +82,8 @@ func (u *upgrader) start() error {
 		return fmt.Errorf("%s: %w", handoffEnv, err)
 	}
 	defer c.Close()
-	if os.Getenv("PUSHWIRE_TEST_CRASH_IN_HANDOFF") == "1" && server.Version() == "crash-test" {
+	crash := os.Getenv("PUSHWIRE_TEST_CRASH_IN_HANDOFF")
+	if crash == "1" && server.Version() == "crash-test" {
 		// Only a build made for the test of a crash during the handoff has this: it says it
 		// started, so the old process detaches and sends everything, then dies without
 		// reading it; the old process must take its connections back. The second lets the
@@ -90,6 +91,17 @@ func (u *upgrader) start() error {
 		handoff.Started(c, time.Now().Add(u.timeout))
 		time.Sleep(time.Second)
 		os.Exit(3)
+	}
+	if n, ok := strings.CutPrefix(crash, "after:"); ok && server.Version() == "crash-test" {
+		// The same build dies after adopting n connections: a handoff streamed, the new
+		// process holds some of them when it dies, the old one must still resume them all.
+		after, _ := strconv.Atoi(n)
+		u.srv.OnAdopted(func(conns int) {
+			if conns == after {
+				u.log.Warn("crash-test: exiting after adopting some connections", "conns", conns)
+				os.Exit(3)
+			}
+		})
 	}
 	meta, err := u.srv.TakeOver(c, time.Now().Add(u.timeout))
 	if err != nil {
