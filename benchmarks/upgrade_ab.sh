@@ -1,7 +1,7 @@
 #!/bin/sh
 # The upgrade's pause at 15,000 connections (issue 14), a base commit (A) against the working
 # tree (B), alternated A B A B in one run: TestUpgradeAtScale without the race detector, the
-# same test file on both sides (this tree's: it measures the subscribers' longest gap).
+# same test files on both sides (this tree's upgrade*_test.go: they measure the subscribers' longest gap).
 # Prints each run's figures, then the medians. Run from the repository's root:
 #   benchmarks/upgrade_ab.sh [BASE [ROUNDS]]      (defaults: main, 3)
 set -eu
@@ -11,7 +11,7 @@ tree=$(pwd)
 a=$(mktemp -d)
 trap 'rm -rf "$a"' EXIT
 git archive "$base" | tar -x -C "$a"
-cp acceptance/upgrade_test.go "$a/acceptance/"
+cp acceptance/upgrade*_test.go "$a/acceptance/"
 out=$(mktemp)
 for i in $(seq "$rounds"); do
 	for side in A B; do
