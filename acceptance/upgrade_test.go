@@ -220,6 +220,7 @@ func (c *counter) when() []string {
 // upSub is one subscriber: what it read, as it read it.
 type upSub struct {
 	tlsVers    uint16 // over TLS of this version; 0 = plaintext
+	shared     bool   // an HTTP/2 stream: its connection carries others (upgrade_h2_test.go)
 	format     string
 	user       string
 	topic      string
@@ -291,7 +292,13 @@ func (s *upSub) run(cnt *counter, edge string, ready chan<- error) {
 	if err != nil {
 		return
 	}
+	s.read(resp, format)
+}
+
+// read reads the stream's body in format until it ends, and keeps why it ended.
+func (s *upSub) read(resp *http.Response, format string) {
 	body := bufio.NewReader(resp.Body)
+	var err error
 	switch format {
 	case "sse":
 		err = s.readSSE(body)
@@ -666,8 +673,14 @@ func (r *upgradeRun) finish(t *testing.T) {
 				s.format, s.user, len(ids), len(want), firstDiff(ids, want))
 		}
 	}
-	if d := r.cnt.dials.Load(); d != int64(len(r.subs)) {
-		t.Errorf("subscribers opened %d TCP connections; want %d (no reconnect)", d, len(r.subs))
+	own := 0 // HTTP/2 streams share their clients' connections, counted by those
+	for _, s := range r.subs {
+		if !s.shared {
+			own++
+		}
+	}
+	if d := r.cnt.dials.Load(); d != int64(own) {
+		t.Errorf("subscribers opened %d TCP connections; want %d (no reconnect)", d, own)
 	}
 	if d := r.pub.cnt.dials.Load(); d != 1 {
 		t.Errorf("the publisher opened %d TCP connections (at %v); want 1 (its keep-alive connection moved too)", d, r.pub.cnt.when())
@@ -718,13 +731,18 @@ func TestUpgradeKeepsEveryStream(t *testing.T) {
 // TestUpgradeCrashedNewProcess: the new binary exits during the handoff; the old process takes
 // everything back and carries on (logged, counted): no stream notices, no message answered 200
 // is lost — TLS 1.2 and 1.3 streams included, whose queued output was sealed for the export
-// and is written by the old process after all. A second SIGUSR2 during the upgrade is
-// ignored with a log line; a later upgrade to a good binary then succeeds.
+// and is written by the old process after all, and HTTP/2 streams (h2c and TLS), whose
+// codecs carry on as they were. A second SIGUSR2 during the upgrade is ignored with a log
+// line; a later upgrade to a good binary then succeeds, and the HTTP/2 clients never dial
+// again.
 func TestUpgradeCrashedNewProcess(t *testing.T) {
 	dir, installed := buildInstalled(t, "crash-test", "v2")
 	u, tlsEdge := startTLSUpgradable(t, installed, []string{"PUSHWIRE_TEST_CRASH_IN_HANDOFF=1"})
 	r := newUpgradeRun(upTopics)
 	r.subscribeTLSToo(t, u.edge, tlsEdge, 2, 1)
+	var h2Dials counter
+	r.subscribeH2(t, h2Client(&h2Dials, false), "http://"+u.edge, 1)
+	r.subscribeH2(t, h2Client(&h2Dials, true), "https://"+tlsEdge, 1)
 	r.publish(t, u.api, 5*time.Millisecond)
 	r.published(t, 100)
 	u.install(filepath.Join(dir, "pushwire-crash-test"))
@@ -735,6 +753,9 @@ func TestUpgradeCrashedNewProcess(t *testing.T) {
 	// after everything was detached and sent
 	u.waitLog(`upgrade failed; this process keeps its connections.*did not become ready`)
 	r.carriesOnThenUpgrades(t, u, dir) // upgrade_stream_test.go
+	if d := h2Dials.dials.Load(); d != 2 {
+		t.Errorf("the HTTP/2 clients dialled %d connections; want 2 (no reconnect)", d)
+	}
 }
 
 // TestUpgradeKeepsQoS1: a standalone node keeps QoS 1 messages in memory; they go with the
@@ -970,24 +991,40 @@ func tlsRequest(t *testing.T, addr string, cfg *tls.Config) bool {
 	return c.ConnectionState().DidResume
 }
 
-// TestUpgradeEndsH2: an HTTP/2 connection cannot move yet (its stream ids, windows and HPACK
-// state have no record): at the upgrade each of its streams gets the reconnect frame, then the
-// connection gets GOAWAY, and each stream is counted in upgrade_reconnects (/stats and
-// /metrics). The HTTP/1.1 streams beside it move untouched.
+// TestUpgradeEndsH2: an HTTP/2 connection that does not come quiet cannot move — this one
+// stopped half-way through a frame header, so its codec is mid-frame — and after a moment
+// each of its streams gets the reconnect frame, then the connection gets GOAWAY, each stream
+// counted in upgrade_reconnects (/stats and /metrics). A quiet HTTP/2 connection beside it
+// moves: no reconnect frame, no GOAWAY, and a push after the upgrade reaches both its streams;
+// the HTTP/1.1 streams beside them move untouched.
 func TestUpgradeEndsH2(t *testing.T) {
 	dir, installed := buildInstalled(t, "v2")
 	u := startUpgradable(t, installed, nil, "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--heartbeat", "2s")
-	h2 := dialH2Streams(t, u.edge, "/sub?topic=h2only&format=sse", 2)
+	quiet := dialH2Streams(t, u.edge, "/sub?topic=h2only&format=sse", 2)
+	stalled := dialH2Streams(t, u.edge, "/sub?topic=h2only&format=sse", 2)
+	stalled.send(t, []byte{0, 0, 8, 6}) // 4 of a PING's 9 header bytes, and no more
 	r := newUpgradeRun(upTopics)
 	r.subscribe(t, u.edge, 0, 1)
 	r.publish(t, u.api, 5*time.Millisecond)
 	r.published(t, 100)
 	u.upgradeTo(filepath.Join(dir, "pushwire-v2"))
 	r.published(t, 100)
-	waitFor(t, ioTimeout, "the reconnect event on both HTTP/2 streams and GOAWAY", func() bool {
-		reconnects, goaway := h2.seen()
+	waitFor(t, ioTimeout, "the reconnect event on both streams of the stalled connection and GOAWAY", func() bool {
+		reconnects, goaway, _ := stalled.seen()
 		return reconnects == 2 && goaway
 	})
+	resp, err := http.Post("http://"+u.api+"/pub/topic/h2only", "application/json", strings.NewReader(`"after"`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("publish to the HTTP/2 streams' topic after the upgrade: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	waitFor(t, ioTimeout, "the push on both streams of the quiet connection", func() bool {
+		_, _, messages := quiet.seen()
+		return messages == 2
+	})
+	if reconnects, goaway, _ := quiet.seen(); reconnects != 0 || goaway {
+		t.Errorf("the quiet HTTP/2 connection got %d reconnect events, GOAWAY %v; want none (it moved)", reconnects, goaway)
+	}
 	u.wantStats(t, "after the upgrade", map[string]any{"version": "v2", "upgrade_reconnects": 2.0})
 	f := promscrape.Scrape(t, http.DefaultClient, u.api)
 	if v, ok := f.Value("pushwire_upgrade_reconnects_total"); !ok || v != 2 {
@@ -1003,34 +1040,38 @@ func TestUpgradeEndsH2(t *testing.T) {
 }
 
 // h2Streams is an h2c connection with subscribe streams, read on a goroutine: which streams
-// got the reconnect event, and whether GOAWAY came.
+// got the reconnect event, whether GOAWAY came, and the message events after registration.
 type h2Streams struct {
+	c          net.Conn
 	mu         sync.Mutex
 	reconnects map[uint32]bool
 	goaway     bool
+	messages   int
 }
 
-func (h *h2Streams) seen() (reconnects int, goaway bool) {
+func (h *h2Streams) seen() (reconnects int, goaway bool, messages int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.reconnects), h.goaway
+	return len(h.reconnects), h.goaway, h.messages
+}
+
+// send writes raw bytes on the connection.
+func (h *h2Streams) send(t *testing.T, b []byte) {
+	t.Helper()
+	if _, err := h.c.Write(b); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // dialH2Streams opens an h2c connection (prior knowledge) to edge with n GET streams of path.
 func dialH2Streams(t *testing.T, edge, path string, n int) *h2Streams {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", edge, ioTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	fr, w := openH2Streams(c, path, n)
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	h := &h2Streams{reconnects: map[uint32]bool{}}
+	c, fr, w := dialH2(t, edge, false, path, n)
+	h := &h2Streams{c: c, reconnects: map[uint32]bool{}}
 	registered := make(chan uint32, n)
 	go readH2Frames(fr, w, func(f http2.Frame) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
 		switch f := f.(type) {
 		case *http2.DataFrame:
 			d := f.Data()
@@ -1038,14 +1079,13 @@ func dialH2Streams(t *testing.T, edge, path string, n int) *h2Streams {
 				registered <- f.StreamID
 			}
 			if bytes.Contains(d, []byte("event: reconnect")) {
-				h.mu.Lock()
 				h.reconnects[f.StreamID] = true
-				h.mu.Unlock()
+			}
+			if bytes.HasPrefix(d, []byte("id: ")) || bytes.Contains(d, []byte("\nid: ")) {
+				h.messages++
 			}
 		case *http2.GoAwayFrame:
-			h.mu.Lock()
 			h.goaway = true
-			h.mu.Unlock()
 		}
 	})
 	for range n {
@@ -1056,6 +1096,29 @@ func dialH2Streams(t *testing.T, edge, path string, n int) *h2Streams {
 		}
 	}
 	return h
+}
+
+// dialH2 dials edge, over TLS with ALPN h2 when tlsOn, and opens n GET streams of path on it
+// (openH2Streams); the connection closes when the test ends.
+func dialH2(t *testing.T, edge string, tlsOn bool, path string, n int) (net.Conn, *http2.Framer, *bufio.Writer) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", edge, ioTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if tlsOn {
+		tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+		if err := tc.Handshake(); err != nil || tc.ConnectionState().NegotiatedProtocol != "h2" {
+			t.Fatalf("TLS handshake with %s: %v, ALPN %q", edge, err, tc.ConnectionState().NegotiatedProtocol)
+		}
+		c = tc
+	}
+	fr, w := openH2Streams(c, path, n)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return c, fr, w
 }
 
 // openH2Streams writes to c the h2c preface, SETTINGS and a connection window opened wide, and

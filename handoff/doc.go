@@ -18,7 +18,8 @@
 //
 // The record stream is a sequence of records, each `u32 length | u8 version | u8 kind | body`
 // (little-endian): listeners and connections, each owning the next descriptor in order, and
-// the QoS 1 state of a standalone node (stored messages, sent entries), which own none. Every length is bounded
+// the QoS 1 state of a standalone node (stored messages, sent entries) and an HTTP/2
+// connection's codec state and streams (after its connection's record), which own none. Every length is bounded
 // (Limits below), so a corrupt or hostile stream is an error, never a large allocation.
 //
 // The descriptors passed are duplicates: the old process keeps its own until it has read

@@ -15,7 +15,7 @@ func FuzzParseRecord(f *testing.F) {
 	f.Add([]byte{0xff, 0xff, 0, 0, 1, 2})
 	lived := sampleConn()
 	lived.Conn.AgeEndMs, lived.Conn.ExpiresMs = 1765000360000, 1765000030000
-	for _, r := range []Record{sampleStored(), sampleSent(), lived} {
+	for _, r := range []Record{sampleStored(), sampleSent(), lived, sampleH2()} {
 		b, _ := AppendRecord(nil, &r)
 		f.Add(b)
 	}

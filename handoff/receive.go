@@ -29,6 +29,7 @@ type Taken struct {
 	Conns     []TakenConn
 	Stored    []Stored
 	Sent      []Sent
+	H2        []H2 // the HTTP/2 connections' state, each naming its conn by Handle
 }
 
 // Close closes every descriptor still in t (those the caller did not adopt: it sets FD to -1
@@ -147,6 +148,9 @@ func (r *receiver) pair(t *Taken) {
 		case KindSent:
 			t.Sent = append(t.Sent, rec.Sent)
 			continue
+		case KindH2:
+			t.H2 = append(t.H2, rec.H2)
+			continue
 		}
 		if f == len(r.fds) {
 			break
@@ -169,29 +173,38 @@ func (r *receiver) end(t *Taken, b []byte) error {
 	le := binary.LittleEndian
 	nl, nc, no := le.Uint32(b), le.Uint32(b[4:]), le.Uint32(b[8:])
 	if len(r.buf) != 0 || len(r.recs) != 0 || len(r.fds) != 0 || uint32(len(t.Listeners)) != nl ||
-		uint32(len(t.Conns)) != nc || uint64(len(t.Stored)+len(t.Sent)) != uint64(no) {
+		uint32(len(t.Conns)) != nc || uint64(len(t.Stored)+len(t.Sent)+len(t.H2)) != uint64(no) {
 		return fmt.Errorf("%w: end announces %d listeners, %d conns, %d other records; %d, %d and %d came, %d records and %d descriptors unpaired, %d bytes unparsed",
-			ErrProtocol, nl, nc, no, len(t.Listeners), len(t.Conns), len(t.Stored)+len(t.Sent), len(r.recs), len(r.fds), len(r.buf))
+			ErrProtocol, nl, nc, no, len(t.Listeners), len(t.Conns), len(t.Stored)+len(t.Sent)+len(t.H2), len(r.recs), len(r.fds), len(r.buf))
 	}
 	return nil
 }
 
 func cloneRecord(r *Record) Record {
 	out := *r
-	c := &out.Conn
-	c.User = slices.Clone(r.Conn.User)
-	c.Topics = make([][]byte, len(r.Conn.Topics))
-	for i, tp := range r.Conn.Topics {
-		c.Topics[i] = slices.Clone(tp)
+	out.Conn = cloneConn(&r.Conn)
+	out.H2 = H2{} // r is reused: only a KindH2 record's own state is kept
+	if r.Kind == KindH2 {
+		out.H2 = r.H2.clone()
 	}
-	c.State = slices.Clone(r.Conn.State)
-	c.Pending = slices.Clone(r.Conn.Pending)
-	c.Carry = slices.Clone(r.Conn.Carry)
 	m := &out.Stored
 	m.User, m.To, m.Event = slices.Clone(m.User), slices.Clone(m.To), slices.Clone(m.Event)
 	m.ContentType, m.Data = slices.Clone(m.ContentType), slices.Clone(m.Data)
 	out.Sent.User, out.Sent.Entries = slices.Clone(r.Sent.User), slices.Clone(r.Sent.Entries)
 	return out
+}
+
+func cloneConn(r *Conn) Conn {
+	c := *r
+	c.User = slices.Clone(r.User)
+	c.Topics = make([][]byte, len(r.Topics))
+	for i, tp := range r.Topics {
+		c.Topics[i] = slices.Clone(tp)
+	}
+	c.State = slices.Clone(r.State)
+	c.Pending = slices.Clone(r.Pending)
+	c.Carry = slices.Clone(r.Carry)
+	return c
 }
 
 func parseHello(p []byte, m *Meta) error {

@@ -122,6 +122,7 @@ type Record struct {
 	Conn     Conn
 	Stored   Stored
 	Sent     Sent
+	H2       H2 // h2record.go
 }
 
 // Errors of the record stream.
@@ -161,6 +162,11 @@ func AppendRecord(dst []byte, r *Record) ([]byte, error) {
 	case KindSent:
 		var err error
 		if dst, err = appendSent(dst, &r.Sent); err != nil {
+			return dst[:start], err
+		}
+	case KindH2:
+		var err error
+		if dst, err = appendH2(dst, &r.H2); err != nil {
 			return dst[:start], err
 		}
 	default:
@@ -262,6 +268,10 @@ func ParseRecord(b []byte, r *Record) (int, error) {
 		}
 	case KindSent:
 		if err := parseSent(body, &r.Sent); err != nil {
+			return 0, err
+		}
+	case KindH2:
+		if err := parseH2(body, &r.H2); err != nil {
 			return 0, err
 		}
 	default:

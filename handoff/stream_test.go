@@ -39,7 +39,8 @@ func (a *takenConns) close() {
 }
 
 // TestStreamOverSocket: two goroutines (two loops of the old process) send 300 conns each in
-// batches at once, some records spanning data packets, with QoS records between them, after
+// batches at once, some records spanning data packets, with QoS and HTTP/2 records (kept in
+// the Taken, copies of their own) between them, after
 // a listener sent the old way (Add); ReceiveStream gives every conn to the adopter with its
 // own descriptor — each proven by writing through it to its client — and close-on-exec
 // (Go's read asks the kernel for it: no fcntl per descriptor).
@@ -80,6 +81,11 @@ func TestStreamOverSocket(t *testing.T) {
 						st := sampleStored()
 						b.Add(&st, -1)
 					}
+					if k%100 == 1 { // an HTTP/2 conn's state right after its conn record
+						h := sampleH2()
+						h.H2.Handle = uint64(i + 1)
+						b.Add(&h, -1)
+					}
 					if b.Full() {
 						if errs[loop] = out.Send(&b); errs[loop] != nil {
 							return
@@ -112,6 +118,9 @@ func TestStreamOverSocket(t *testing.T) {
 	if len(got.Listeners) != 1 || len(got.Stored) != 6 || len(got.Conns) != 0 || len(a.conns) != 2*perLoop {
 		t.Fatalf("%d listeners, %d stored, %d conns in Taken, %d given; want 1, 6, 0, %d",
 			len(got.Listeners), len(got.Stored), len(got.Conns), len(a.conns), 2*perLoop)
+	}
+	if len(got.H2) != 6 || len(got.H2[0].Streams) != 2 || string(got.H2[0].Streams[0].Sub.User) != "alice" || string(got.H2[0].Codec) != "codec state" {
+		t.Fatalf("%d HTTP/2 records in Taken (first %+v); want 6, each its own copy with two streams", len(got.H2), got.H2)
 	}
 	for _, c := range a.conns {
 		i := int(c.Handle) - 1

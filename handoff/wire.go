@@ -13,7 +13,9 @@ import (
 
 // ProtocolVersion is the handshake's version, sent in hello; a new process that reads
 // another aborts.
-const ProtocolVersion = 2 // 2: hello carries the TLS session ticket keys and every upgrade counter
+// 2: hello carries the TLS session ticket keys and every upgrade counter; 3: HTTP/2 connections
+// move (KindH2 records)
+const ProtocolVersion = 3
 
 // Packet bounds.
 const (

@@ -84,6 +84,11 @@ func TestHandoffOverSocket(t *testing.T) {
 				st := sampleStored()
 				err = s.Add(&st, -1)
 			}
+			if i%100 == 1 && err == nil { // an HTTP/2 conn's state follows its conn record
+				h := sampleH2()
+				h.H2.Handle = uint64(i + 1)
+				err = s.Add(&h, -1)
+			}
 		}
 		if err == nil {
 			err = s.End()
@@ -111,6 +116,9 @@ func TestHandoffOverSocket(t *testing.T) {
 	}
 	if len(got.Stored) != n/100 || string(got.Stored[0].Data) != `{"a":1}` {
 		t.Errorf("received %d stored messages; want %d", len(got.Stored), n/100)
+	}
+	if len(got.H2) != n/100 || got.H2[0].Handle != 2 || len(got.H2[0].Streams) != 2 || string(got.H2[0].Streams[0].Sub.User) != "alice" {
+		t.Errorf("received %d HTTP/2 records (first %+v); want %d, each with two streams", len(got.H2), got.H2, n/100)
 	}
 	if len(got.Listeners) != 1 || len(got.Conns) != n {
 		t.Fatalf("received %d listeners and %d conns; want 1 and %d", len(got.Listeners), len(got.Conns), n)

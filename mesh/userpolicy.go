@@ -310,23 +310,27 @@ func (ls *MeshLoop) StreamLeft(sub conntable.Sub, s *edge.SubState) {
 // holds them (the node id and the conn keys survive an upgrade). Their start
 // times are not handed over: they count as begun now. Nothing is refused or
 // kicked for them. It runs once the cluster half exists, before the loops
-// start (only HTTP/1.x connections move; HTTP/2 ones reconnect).
+// start.
 func (s *Mesh) CountAdopted(now time.Time) {
 	cn := s.Cluster
 	if cn.users == nil || cn.redis != nil {
 		return
 	}
 	for _, ls := range s.loops {
+		admit := func(sub conntable.Sub, st *edge.SubState) {
+			if st.Mode != edge.ModeStream || !st.Subscribed || !st.HasUser {
+				return
+			}
+			key := string(s.AppendKeyText(nil, ls.KeyOf(sub)))
+			cn.users.Admit(context.Background(), string(ls.SubUser(st)), key, now.UnixMilli(), math.MaxInt, true, nil)
+		}
 		for _, page := range ls.Pages {
 			for i := range page {
-				c := &page[i]
-				if c.H == 0 || c.Mode != edge.ModeStream || !c.Subscribed || !c.HasUser {
-					continue
+				if c := &page[i]; c.H != 0 {
+					admit(conntable.ConnSub(conntable.Handle(c.H)), &c.SubState)
 				}
-				sub := conntable.ConnSub(conntable.Handle(c.H))
-				key := string(s.AppendKeyText(nil, ls.KeyOf(sub)))
-				cn.users.Admit(context.Background(), string(ls.SubUser(&c.SubState)), key, now.UnixMilli(), math.MaxInt, true, nil)
 			}
 		}
+		ls.EachStream(ls.Index, func(sub conntable.Sub, st *edge.StreamSub) { admit(sub, &st.SubState) })
 	}
 }

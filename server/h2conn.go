@@ -69,6 +69,15 @@ func (ls *loopState) speaksH2(l *engine.Loop, h engine.Handle, in []byte) (isH2,
 func (ls *loopState) startH2(l *engine.Loop, h engine.Handle, c *edge.ConnState) {
 	cfg := &ls.s.Cfg
 	hc := &h2Conn{codec: h2.NewConn(h2.Config{MaxStreams: cfg.H2MaxStreams, MaxHeaderBytes: cfg.MaxHeaderBytes})}
+	ls.attachH2(c, hc)
+	c.Mode = edge.ModeH2
+	ls.s.counters.h2Conns.Add(1)
+	ls.h2out = hc.codec.Start(ls.h2out[:0])
+	l.Write(h, ls.h2out)
+}
+
+// attachH2 gives c the HTTP/2 state hc (c.Parser names it).
+func (ls *loopState) attachH2(c *edge.ConnState, hc *h2Conn) {
 	if n := len(ls.freeH2); n > 0 {
 		c.Parser = ls.freeH2[n-1]
 		ls.freeH2 = ls.freeH2[:n-1]
@@ -77,10 +86,6 @@ func (ls *loopState) startH2(l *engine.Loop, h engine.Handle, c *edge.ConnState)
 		ls.h2s = append(ls.h2s, hc)
 		c.Parser = int32(len(ls.h2s))
 	}
-	c.Mode = edge.ModeH2
-	ls.s.counters.h2Conns.Add(1)
-	ls.h2out = hc.codec.Start(ls.h2out[:0])
-	l.Write(h, ls.h2out)
 }
 
 // h2Of returns the HTTP/2 state of connection h; nil when h is not one.

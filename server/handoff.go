@@ -27,8 +27,8 @@ import (
 //     is read from it any more, so a publish sent meanwhile waits in its socket for the new
 //     process; long-polls are answered 204 first (the client asks again, on the new process);
 //     a connection whose answer is being made elsewhere (auth callback, keyed publish) is left
-//     until it is answered; a TLS connection in its handshake, and an HTTP/2 connection,
-//     whose codec state has no record yet, get the reconnect frame (counted). Rounds repeat
+//     until it is answered; a TLS connection in its handshake gets the reconnect frame
+//     (counted); an HTTP/2 connection moves once it is between frames (handoffh2.go). Rounds repeat
 //     until no connection is busy: a round is a task on every loop, so fan-outs queued by an
 //     earlier round have run when it ends.
 //  2. export, streamed (handoffstream.go): the hello (node id, message-id counter, the TLS
@@ -37,7 +37,8 @@ import (
 //     and pending output and carry into records and sends them as it goes, in batches of at
 //     most 253 with duplicates of their descriptors — for a TLS connection with its record
 //     layer's state (keys, traffic secrets, sequence numbers, ALPN; its queued output sealed
-//     first); then the QoS 1 messages kept in memory and the sent log (handoffqos.go).
+//     first), for an HTTP/2 connection followed by its codec state and streams (handoffh2.go);
+//     then the QoS 1 messages kept in memory and the sent log (handoffqos.go).
 //  3. wait for ready; then check that nothing was written to an exported connection since
 //     (the engine counts it); send go; the caller exits 0 without closing anything.
 //
@@ -58,6 +59,7 @@ type upgradeState struct {
 	failed     atomic.Uint64 // handoffs that failed; this process carried on
 	reconnects atomic.Uint64 // connections that could not move and got the reconnect frame
 	loops      []loopUpgrade // by loop index; each touched only by its loop during a round
+	h2Until    time.Time     // HTTP/2 conns not quiet by then cannot move (handoffh2.go)
 
 	// Pushes from peers (cluster links): refused while a handoff runs, so that none reaches a
 	// connection being handed over; takes counts those in flight.
@@ -171,6 +173,7 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // the export's copies: see TakeOver
 	frozen := time.Now()
 	quiet := frozen.Add(min(5*time.Second, time.Until(deadline)/2))
+	s.up.h2Until = frozen.Add(min(h2QuietWait, quiet.Sub(frozen)/2))
 	for s.up.takes.Load() > 0 { // pushes from peers taken before the refusal: let them land
 		if time.Now().After(quiet) {
 			return errors.New("pushes from peers still being delivered")
@@ -277,9 +280,7 @@ func (ls *loopState) quiesce(l *engine.Loop, u *loopUpgrade) {
 				continue
 			}
 			if c.Mode == edge.ModeH2 {
-				if !u.h2Ended[c.H] {
-					ls.h2CannotMove(l, c, u, nowMs)
-				}
+				ls.quiesceH2(l, c, u, nowMs) // handoffh2.go
 				continue
 			}
 			if c.Mode != edge.ModeRequest && c.Mode != edge.ModeStream {
@@ -307,10 +308,10 @@ func (ls *loopState) cannotMove(l *engine.Loop, c *edge.ConnState, nowMs int64) 
 	l.CloseAfterFlush(c.H)
 }
 
-// h2CannotMove ends an HTTP/2 connection, whose codec state (stream ids, windows, HPACK)
-// has no handoff record yet: each of its streams gets the reconnect frame, then GOAWAY, as
-// in a drain; each stream is counted in upgrade_reconnects. Quiesce runs in rounds, so u
-// remembers it: a second round must not write the frames again.
+// h2CannotMove ends an HTTP/2 connection that cannot move (it did not come quiet within
+// h2QuietWait, or its socket cannot be detached): each of its streams gets the reconnect
+// frame, then GOAWAY, as in a drain; each stream is counted in upgrade_reconnects. Quiesce
+// runs in rounds, so u remembers it: a second round must not write the frames again.
 func (ls *loopState) h2CannotMove(l *engine.Loop, c *edge.ConnState, u *loopUpgrade, nowMs int64) {
 	if u.h2Ended == nil {
 		u.h2Ended = map[engine.Handle]bool{}
@@ -349,7 +350,15 @@ func (ls *loopState) export(l *engine.Loop, u *loopUpgrade) {
 		if c.Mode == edge.ModeStream {
 			ls.exportStream(c, r, &x.names)
 		}
-		if !x.add(fd) {
+		var h2rec *handoff.Record
+		if c.Mode == edge.ModeH2 {
+			if h2rec, err = ls.exportH2(c, r, &x.names); err != nil { // handoffh2.go
+				l.Reattach(h)
+				ls.h2CannotMove(l, c, u, l.Now().UnixMilli())
+				continue
+			}
+		}
+		if !x.add(fd) || h2rec != nil && !x.addOther(h2rec) {
 			break
 		}
 	}
@@ -357,15 +366,24 @@ func (ls *loopState) export(l *engine.Loop, u *loopUpgrade) {
 	u.lateBase = l.LateWrites()
 }
 
-// exportStream fills in a stream's state; the names are appended to *names (scratch).
+// exportStream fills in a stream's state; the names go in *names (scratch, reset).
 func (ls *loopState) exportStream(c *edge.ConnState, r *handoff.Conn, names *[]byte) {
-	r.Random = ls.Keys.Random(c.H.Slot())
+	*names = (*names)[:0]
+	ls.exportSub(conntable.ConnSub(conntable.Handle(c.H)), &c.SubState, r, names)
+}
+
+// exportSub fills in subscriber sub's state: its key's random bits, framing, cursor, heartbeat
+// rhythm, lifetime and names (an HTTP/1.x conn's, or an HTTP/2 stream's). The names are
+// appended to *names, which r views until it is encoded.
+func (ls *loopState) exportSub(sub conntable.Sub, c *edge.SubState, r *handoff.Conn, names *[]byte) {
+	keys, i := ls.KeysOf(sub)
+	r.Random = keys.Random(i)
 	r.Format, r.Minor, r.Origin, r.Cursor = uint8(c.Format), c.Minor, c.Origin, c.Cursor
 	r.LastFrameMs = ls.s.TimeOf(c.At).UnixMilli()
-	r.AgeEndMs, r.ExpiresMs, r.Refreshed = ls.s.ExportLife(&c.SubState)
+	r.AgeEndMs, r.ExpiresMs, r.Refreshed = ls.s.ExportLife(c)
 	r.HasUser = c.HasUser
-	buf := (*names)[:0]
-	for k, m := range ls.Memberships(c) {
+	buf := *names
+	for k, m := range ls.SubMembers(c) {
 		start := len(buf)
 		var ok bool
 		if buf, _, ok = ls.s.Table.AppendName(buf, m); !ok {
@@ -509,6 +527,9 @@ func (s *Server) adopt(t *handoff.Taken, now time.Time) error {
 	// The conns first, the cluster after: the directory starts by making Redis hold exactly
 	// what this node holds (a resync), so it must know the adopted names by then, or peers
 	// would find the users gone for a moment.
+	if err := s.adoptH2(t.H2, now); err != nil { // handoffh2.go
+		return err
+	}
 	var err error
 	if s.Cluster, err = mesh.StartCluster(&s.Mesh); err != nil {
 		return err
@@ -565,37 +586,53 @@ func (ls *loopState) adoptConn(r *handoff.Conn, now time.Time) {
 			s.PerIP.Acquire(ip)
 		}
 	}
+	if c.Mode == edge.ModeH2 {
+		c.At = ls.lastFrame(r.LastFrameMs) // its codec and streams come next (adoptH2)
+		return
+	}
 	if c.Mode != edge.ModeStream {
 		c.Mode = edge.ModeRequest
 		ls.SetTimer(c, edge.TimerIdle, now.Add(edge.KeepAliveIdle))
 		return
 	}
+	ls.adoptSub(conntable.ConnSub(conntable.Handle(h)), &c.SubState, r, now)
+}
+
+// adoptSub re-creates subscriber sub (an HTTP/1.x conn's, or an HTTP/2 stream's) from its
+// record: its key, framing, cursor, heartbeat rhythm and lifetime, in the table under its
+// names.
+func (ls *loopState) adoptSub(sub conntable.Sub, c *edge.SubState, r *handoff.Conn, now time.Time) {
 	c.Format, c.Minor, c.Origin, c.Cursor = push.Format(r.Format), r.Minor, r.Origin, r.Cursor
-	// The heartbeat keeps its rhythm: the last frame's time, no earlier than this process's
-	// start (stamps count from it).
-	last := time.UnixMilli(r.LastFrameMs)
-	if last.Before(s.Started) {
-		last = s.Started
-	}
-	c.At = s.StampOf(last)
+	c.At = ls.lastFrame(r.LastFrameMs)
 	c.Timer = ls.ImportLife(r.AgeEndMs, r.ExpiresMs, r.Refreshed, now)
-	ls.Keys.Set(h.Slot(), conntable.ConnSub(conntable.Handle(h)), r.Random)
+	keys, i := ls.KeysOf(sub)
+	keys.Set(i, sub, r.Random)
 	ls.Subscribers.Add(1)
 	c.Subscribed = true
 	if r.HasUser && len(r.User) > 0 {
-		ls.adoptJoin(c, conntable.Users, r.User)
+		ls.adoptJoin(sub, c, conntable.Users, r.User)
 		c.HasUser = true
 	}
 	for _, t := range r.Topics {
-		ls.adoptJoin(c, conntable.Topics, t)
+		ls.adoptJoin(sub, c, conntable.Topics, t)
 	}
+}
+
+// lastFrame is the stamp of a handed-over last frame: the heartbeat keeps its rhythm, from no
+// earlier than this process's start (stamps count from it).
+func (ls *loopState) lastFrame(ms int64) edge.Stamp {
+	last := time.UnixMilli(ms)
+	if last.Before(ls.s.Started) {
+		last = ls.s.Started
+	}
+	return ls.s.StampOf(last)
 }
 
 // adoptJoin is join before the cluster exists: the first connection of a name is noted for
 // mirrorAdopted.
-func (ls *loopState) adoptJoin(c *edge.ConnState, g conntable.Group, name []byte) {
-	m, first := ls.s.Table.JoinFirst(g, name, conntable.ConnSub(conntable.Handle(c.H)))
-	ls.AddMember(&c.SubState, m)
+func (ls *loopState) adoptJoin(sub conntable.Sub, c *edge.SubState, g conntable.Group, name []byte) {
+	m, first := ls.s.Table.JoinFirst(g, name, sub)
+	ls.AddMember(c, m)
 	if first {
 		up := &ls.s.up
 		up.namesMu.Lock()

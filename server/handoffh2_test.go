@@ -1,0 +1,237 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
+	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/handoff"
+	"github.com/pushwire/pushwire/httpcodec/h2"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// takeOverWith runs TakeOver on a fresh server (its plaintext listeners on free ports, its
+// configuration changed by tweak if not nil) against an old side that send drives from its
+// hello on; it returns what the old side's AwaitReady and TakeOver said.
+func takeOverWith(t *testing.T, tweak func(*Config), send func(snd *handoff.Sender, old *net.UnixConn) error) (awaitErr, takeErr error) {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Listen, cfg.APIListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, child, err := handoff.Pair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	newSide, err := handoff.FileConn(child)
+	child.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer newSide.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	took := make(chan error, 1)
+	go func() { _, err := s.TakeOver(newSide, deadline); took <- err }()
+	snd := handoff.NewSender(old, deadline)
+	if err := snd.AwaitStarted(); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(snd, old); err != nil {
+		t.Fatal(err)
+	}
+	awaitErr = snd.AwaitReady()
+	return awaitErr, <-took
+}
+
+// sendH2Conn sends a hello, the plaintext listeners and an HTTP/2 connection's record, then
+// the given H2 record (nil: none), and ends.
+func sendH2Conn(t *testing.T, h2rec *handoff.H2) func(*handoff.Sender, *net.UnixConn) error {
+	return func(snd *handoff.Sender, _ *net.UnixConn) error {
+		if err := snd.Hello(handoff.Meta{NodeID: "node-a", Boundary: "b"}); err != nil {
+			return err
+		}
+		for _, tag := range []int{edge.ListenerAPI, edge.ListenerEdge} {
+			snd.Add(&handoff.Record{Kind: handoff.KindListener, Listener: handoff.Listener{Tag: uint8(tag)}}, listenerFD(t))
+		}
+		conn := handoff.Record{Kind: handoff.KindConn, Conn: handoff.Conn{
+			Handle: uint64(engine.Handle(1<<32 | 1)), Listener: edge.ListenerEdge, Mode: uint8(edge.ModeH2)}}
+		if err := snd.Add(&conn, listenerFD(t)); err != nil {
+			return err
+		}
+		if h2rec != nil {
+			h2rec.Handle = conn.Conn.Handle
+			if err := snd.Add(&handoff.Record{Kind: handoff.KindH2, H2: *h2rec}, -1); err != nil {
+				return err
+			}
+		}
+		return snd.End()
+	}
+}
+
+// TestTakeOverRefusesUnusableH2: an HTTP/2 connection whose codec state describes no quiet
+// connection, or that comes without its H2 record, is refused with a clear error by the new
+// process, which aborts the handoff: the old process's AwaitReady sees the reason (and keeps
+// its connections); nothing panics.
+func TestTakeOverRefusesUnusableH2(t *testing.T) {
+	for name, c := range map[string]struct {
+		rec  *handoff.H2
+		want string
+	}{
+		"corrupt codec state":  {&handoff.H2{Codec: []byte{1, 2, 3}}, "unusable connection state"},
+		"no H2 record":         {nil, "without its codec state"},
+		"a stream of no codec": {&handoff.H2{Codec: quietCodecState(t), Streams: []handoff.H2Stream{{ID: 1}}}, "names no open subscriber stream"},
+		"a stream record of another loop": {&handoff.H2{Codec: quietCodecState(t, 1),
+			Streams: []handoff.H2Stream{h2Sub(1, conntable.StreamSub(1, 5, 1))}}, "names no open subscriber stream"},
+		"one stream record twice": {&handoff.H2{Codec: quietCodecState(t, 1, 3),
+			Streams: []handoff.H2Stream{h2Sub(1, conntable.StreamSub(0, 5, 1)), h2Sub(3, conntable.StreamSub(0, 5, 1))}}, "taken twice"},
+	} {
+		awaitErr, takeErr := takeOverWith(t, nil, sendH2Conn(t, c.rec))
+		if !errors.Is(awaitErr, handoff.ErrAborted) || !strings.Contains(awaitErr.Error(), c.want) {
+			t.Errorf("%s: the old side's AwaitReady = %v; want the new side's abort saying %q", name, awaitErr, c.want)
+		}
+		if takeErr == nil || !strings.Contains(takeErr.Error(), c.want) {
+			t.Errorf("%s: TakeOver = %v; want an error saying %q", name, takeErr, c.want)
+		}
+	}
+}
+
+// TestTakeOverRefusesOtherProtocol: an old process speaking handoff protocol 2 (before HTTP/2
+// connections moved) meets a new one that speaks 3: the new process aborts naming both
+// versions, and the old one's AwaitReady sees it (it carries on, counted as a failed upgrade).
+func TestTakeOverRefusesOtherProtocol(t *testing.T) {
+	awaitErr, takeErr := takeOverWith(t, nil, func(_ *handoff.Sender, old *net.UnixConn) error {
+		_, _, err := old.WriteMsgUnix([]byte{1, handoff.ProtocolVersion - 1}, nil, nil) // a hello of the version before
+		return err
+	})
+	if !errors.Is(takeErr, handoff.ErrVersion) || !strings.Contains(takeErr.Error(), "protocol version 2") {
+		t.Errorf("TakeOver = %v; want ErrVersion naming protocol version 2", takeErr)
+	}
+	if !errors.Is(awaitErr, handoff.ErrAborted) || !strings.Contains(awaitErr.Error(), "version") {
+		t.Errorf("the old side's AwaitReady = %v; want the new side's abort naming the version", awaitErr)
+	}
+}
+
+// quietCodecState is the state of a codec whose handshake is done and that holds no stream.
+// With streams, it holds GET streams of those ids open.
+func quietCodecState(t *testing.T, streams ...uint32) []byte {
+	t.Helper()
+	var in bytes.Buffer
+	in.WriteString(http2.ClientPreface)
+	fr := http2.NewFramer(&in, nil)
+	fr.WriteSettings()
+	fr.WriteSettingsAck()
+	var blk bytes.Buffer
+	enc := hpack.NewEncoder(&blk)
+	enc.SetMaxDynamicTableSizeLimit(0) // as a client does once it acknowledged our SETTINGS
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "t"}, {":path", "/sub"}} {
+		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	for _, id := range streams { // the same block each time: literals, and the size update again
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: blk.Bytes(), EndStream: true, EndHeaders: true})
+	}
+	c := h2.NewConn(h2.Config{})
+	out := c.Start(nil)
+	b := in.Bytes()
+	for {
+		var n int
+		var ev h2.Event
+		out, n, ev = c.Feed(out, b)
+		b = b[n:]
+		if ev.Kind == h2.EventNone {
+			break
+		}
+	}
+	state, err := c.AppendState(nil)
+	if err != nil || c.NumStreams() != len(streams) {
+		t.Fatalf("AppendState after the handshake: %v, %d streams open; want nil, %d", err, c.NumStreams(), len(streams))
+	}
+	return state
+}
+
+// h2Sub is the record of a subscriber stream id in stream record sub.
+func h2Sub(id uint32, sub conntable.Sub) handoff.H2Stream {
+	return handoff.H2Stream{ID: id, Sub: handoff.Conn{Handle: uint64(sub), Mode: uint8(edge.ModeStream), Minor: edge.FramingH2}}
+}
+
+// TestQuiesceWaitsForH2HeaderBlock: an HTTP/2 connection in the middle of a header block
+// cannot move (the HPACK decoder holds part of a field): a quiesce round counts it busy and
+// leaves it attached, so the rest of the block is read; once the request is answered the next
+// round takes it. A handoff undone then (stepResume) leaves the connection as it was: both
+// streams get the next push.
+func TestQuiesceWaitsForH2HeaderBlock(t *testing.T) {
+	s := testNode(t, nil)
+	c := dialRawH2(t, s)
+	c.get(1, "/sub?topic=q")
+	c.until("stream 1's registered frame", isData(1, "registered"))
+
+	var blk bytes.Buffer
+	enc := hpack.NewEncoder(&blk)
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "t"}, {":path", "/sub?topic=q"}} {
+		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	half := blk.Len() / 2
+	if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: blk.Bytes()[:half], EndStream: true}); err != nil {
+		t.Fatal(err)
+	}
+	// Until the loop has read the HEADERS, a round may take the connection (it is quiet):
+	// undo and try again. HandOff would set how long a connection may stay unquiet.
+	deadline := time.Now().Add(10 * time.Second)
+	s.up.h2Until = deadline
+	for s.round(stepQuiesce) == 0 {
+		s.round(stepResume)
+		if time.Now().After(deadline) {
+			t.Fatal("no quiesce round found the header block in progress")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if busy := s.round(stepQuiesce); busy != 1 {
+		t.Fatalf("a second round: %d busy; want 1 (the header block is still open)", busy)
+	}
+	if err := c.fr.WriteContinuation(3, true, blk.Bytes()[half:]); err != nil {
+		t.Fatal(err)
+	}
+	c.until("stream 3's registered frame (the connection is still read)", isData(3, "registered"))
+	if busy := s.round(stepQuiesce); busy != 0 {
+		t.Fatalf("a round after the block ended: %d busy; want 0", busy)
+	}
+	moved := 0
+	for i := range s.up.loops {
+		for _, h := range s.up.loops[i].detached {
+			ran := make(chan bool)
+			s.Eng.Submit(h.Loop(), engine.Task{Op: edge.OpRun, V: func(*engine.Loop) { ran <- s.loops[h.Loop()].h2Of(h) != nil }})
+			if <-ran {
+				moved++
+			}
+		}
+	}
+	if moved != 1 {
+		t.Fatalf("%d HTTP/2 connections detached; want 1", moved)
+	}
+	s.round(stepResume)
+	if status, n := pub(t, s, "/pub/topic/q", "after"); status != 200 || n != 2 {
+		t.Fatalf("publish after the undone handoff = %d, delivered %d; want 200, 2", status, n)
+	}
+	got := map[uint32]bool{}
+	c.until("the push on both streams", func(f http2.Frame) bool {
+		for _, id := range []uint32{1, 3} {
+			got[id] = got[id] || isData(id, `"data":"after"`)(f)
+		}
+		return got[1] && got[3]
+	})
+}
