@@ -30,7 +30,7 @@ type Snapshot struct {
 	Uptime                           time.Duration
 	Draining                         bool
 
-	// HTTP/2 (h2conn.go)
+	// HTTP/2 (h2edge/conn.go)
 	H2Conns       int64
 	H2SlowStreams uint64
 

@@ -126,7 +126,7 @@ func (s *Node) OnData(l *engine.Loop, h engine.Handle, in []byte) int {
 		return s.Glue.FeedH2(l, h, c, in)
 	}
 	if c.Listener == ListenerEdge && c.Parser == 0 && c.TimerKind == TimerHeader {
-		// The connection's first bytes: HTTP/2 or HTTP/1.x (server/h2conn.go).
+		// The connection's first bytes: HTTP/2 or HTTP/1.x (h2edge/conn.go).
 		switch isH2, more := s.Glue.SpeaksH2(l, h, in); {
 		case isH2:
 			s.Glue.StartH2(l, h, c)

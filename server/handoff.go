@@ -317,9 +317,7 @@ func (ls *loopState) h2CannotMove(l *engine.Loop, c *edge.ConnState, u *loopUpgr
 		u.h2Ended = map[engine.Handle]bool{}
 	}
 	u.h2Ended[c.H] = true
-	if hc := ls.h2Of(c.H); hc != nil {
-		ls.s.up.reconnects.Add(uint64(len(hc.subs)))
-	}
+	ls.s.up.reconnects.Add(uint64(len(ls.h2.Streams(c.H))))
 	ls.DrainConn(l, c, nowMs, time.Second)
 }
 

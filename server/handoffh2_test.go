@@ -214,7 +214,10 @@ func TestQuiesceWaitsForH2HeaderBlock(t *testing.T) {
 	for i := range s.up.loops {
 		for _, h := range s.up.loops[i].detached {
 			ran := make(chan bool)
-			s.Eng.Submit(h.Loop(), engine.Task{Op: edge.OpRun, V: func(*engine.Loop) { ran <- s.loops[h.Loop()].h2Of(h) != nil }})
+			s.Eng.Submit(h.Loop(), engine.Task{Op: edge.OpRun, V: func(*engine.Loop) {
+				c := s.loops[h.Loop()].Live(h)
+				ran <- c != nil && c.Mode == edge.ModeH2 && c.Parser != 0
+			}})
 			if <-ran {
 				moved++
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/h2edge"
 	"github.com/pushwire/pushwire/hooks"
 	"github.com/pushwire/pushwire/mesh"
 	"github.com/pushwire/pushwire/publish"
@@ -33,10 +34,10 @@ type Server struct {
 	publish.Publisher     // publishing: ids, resolver, router, idempotency keys (publish/publisher.go)
 	subscribe.Subscribing // subscribing: the table, the recent store, auth, hooks (subscribe/subscribing.go)
 	mesh.Mesh             // the node among its peers: cluster, QoS 1 mailbox, user policy (mesh/mesh.go)
+	h2edge.H2             // HTTP/2 on the edge: its figures (h2edge/h2.go)
 	loops                 []*loopState
 
-	counters counters
-	up       upgradeState // zero-downtime upgrades (handoff.go)
+	up upgradeState // zero-downtime upgrades (handoff.go)
 
 	edgeAddr, apiAddr net.Addr
 	tls               edgeTLS // --tls-listen (tls.go)
@@ -57,6 +58,7 @@ func New(cfg Config) (*Server, error) {
 	s.Publisher.Init(&s.Node)
 	s.Subscribing.Init(&s.Node, &s.IDs)
 	s.Mesh.Init(&s.Node, &s.Publisher, &s.Subscribing)
+	s.H2.Init(&s.Mesh)
 	s.Debug = log.Enabled(context.Background(), slog.LevelDebug)
 	s.ID = cfg.NodeID
 	if s.ID == "" {
