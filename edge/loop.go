@@ -207,7 +207,7 @@ func (s *Node) OnTask(l *engine.Loop, t engine.Task) {
 func (s *Node) OnTick(l *engine.Loop, now time.Time) {
 	ls := s.Loops[l.Index()]
 	if s.Glue.Frozen(l.Index()) {
-		return // handing over: nothing may write to a detached conn (server/handoff.go)
+		return // handing over: nothing may write to a detached conn (upgrade/handoff.go)
 	}
 	ls.cur = l
 	ls.wheel.Advance(now, ls.fireFn)

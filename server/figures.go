@@ -56,8 +56,7 @@ func (s *Server) snapshot() admin.Snapshot {
 	}
 	sn.Loops, sn.Capacity = len(s.loops), int(s.capacity)
 	sn.Version = Version()
-	sn.Upgrades, sn.UpgradesFailed, sn.Reconnects = s.up.count.Load(), s.up.failed.Load(), s.up.reconnects.Load()
-	sn.Upgrading = s.up.active.Load()
+	sn.Upgrades, sn.UpgradesFailed, sn.Reconnects, sn.Upgrading = s.Upgrader.Figures()
 	return sn
 }
 

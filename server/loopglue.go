@@ -11,11 +11,7 @@ import (
 	"github.com/pushwire/pushwire/mesh"
 	"github.com/pushwire/pushwire/publish"
 	"github.com/pushwire/pushwire/subscribe"
-)
-
-// The node's own task ops (engine.Task.Op), run through Glue.Tasks.
-const (
-	opUpgrade = mesh.NextOp + iota // V *upgradeStep: one round of a handoff to a new process (handoff.go)
+	"github.com/pushwire/pushwire/upgrade"
 )
 
 // loopState is the glue's state on one engine loop: the edge's Loop (its
@@ -25,18 +21,19 @@ type loopState struct {
 	*edge.Loop
 	s *Server
 
-	*publish.Publishing                 // publishing: the request's route job, answer queues (publish/publisher.go)
-	*subscribe.SubLoop                  // subscribing: allowed sets, the preset key (subscribe/subscribing.go)
-	*mesh.MeshLoop                      // the mesh: QoS 1 replays, /conn, the user policy (mesh/mesh.go)
-	h2                  *h2edge.H2Loop  // HTTP/2 connections' codecs and scratch (h2edge/h2.go)
-	answer              loopAnswers     // the loop's edge.Answers (loopanswers.go)
-	handoffHeld         []engine.Handle // request connections a quiescing handoff keeps from reading (handoffhold.go)
+	*publish.Publishing                // publishing: the request's route job, answer queues (publish/publisher.go)
+	*subscribe.SubLoop                 // subscribing: allowed sets, the preset key (subscribe/subscribing.go)
+	*mesh.MeshLoop                     // the mesh: QoS 1 replays, /conn, the user policy (mesh/mesh.go)
+	h2                  *h2edge.H2Loop // HTTP/2 connections' codecs and scratch (h2edge/h2.go)
+	up                  *upgrade.Loop  // a handoff's part of the loop (upgrade/upgrader.go)
+	answer              loopAnswers    // the loop's edge.Answers (loopanswers.go)
 }
 
 func newLoopState(s *Server, l *edge.Loop) *loopState {
 	p, sub := publish.NewPublishing(l, &s.Publisher), subscribe.NewSubLoop(l, &s.Subscribing)
 	ml := s.Mesh.NewMeshLoop(l, p, sub)
-	return &loopState{Loop: l, s: s, Publishing: p, SubLoop: sub, MeshLoop: ml, h2: s.H2.NewH2Loop(ml)}
+	h2 := s.H2.NewH2Loop(ml)
+	return &loopState{Loop: l, s: s, Publishing: p, SubLoop: sub, MeshLoop: ml, h2: h2, up: s.Upgrader.NewLoop(ml, h2)}
 }
 
 // makePubGlue is what publishing asks of the node (PubGlue).
@@ -87,15 +84,10 @@ func (s *Server) makeSubGlue() subscribe.SubGlue {
 // makeMeshGlue is what the mesh asks of the node (MeshGlue).
 func (s *Server) makeMeshGlue() mesh.MeshGlue {
 	return mesh.MeshGlue{
-		AdmitTake: func() string {
-			if !s.admitTake() {
-				return errTakeUpgrading
-			}
-			return ""
-		},
-		TakeDone:        func() { s.up.takes.Add(-1) },
-		ListenLink:      s.listenLink,
-		MirrorAdopted:   s.mirrorAdopted,
+		AdmitTake:       s.Upgrader.AdmitTake,
+		TakeDone:        s.Upgrader.TakeDone,
+		ListenLink:      s.Upgrader.ListenLink,
+		MirrorAdopted:   s.Upgrader.MirrorAdopted,
 		PublishAnswered: func(l *engine.Loop, h engine.Handle) { s.loops[l.Index()].publishAnswered(h) },
 		H2FinishAsync: func(l *engine.Loop, from conntable.Sub, call *mesh.AsyncCall) {
 			s.loops[l.Index()].h2.H2FinishAsync(l, from, call)
@@ -108,7 +100,7 @@ func (s *Server) makeMeshGlue() mesh.MeshGlue {
 func (s *Server) makeGlue() edge.Glue {
 	on := func(l *engine.Loop) *loopState { return s.loops[l.Index()] }
 	g := edge.Glue{
-		Frozen:       s.frozen,
+		Frozen:       s.Upgrader.Frozen,
 		ObserveDelay: func(loop int, m *edge.Message) { s.loops[loop].recordDelay(m) },
 		PollAnswer: func(l *engine.Loop, sub conntable.Sub, c *edge.SubState, extra []*edge.Message, final bool) bool {
 			return on(l).PollAnswer(l, sub, c, extra, final)
@@ -125,7 +117,7 @@ func (s *Server) makeGlue() edge.Glue {
 		},
 		HoldRequest: func(l *engine.Loop, h engine.Handle, c *edge.ConnState) bool {
 			ls := on(l)
-			return ls.holdForHandoff(h) || ls.FullPipe(c)
+			return ls.up.Hold(h) || ls.FullPipe(c)
 		},
 		Reply: func(l *engine.Loop, h engine.Handle, answer []byte) { on(l).Reply(l, h, answer) },
 		CloseAfterPipe: func(l *engine.Loop, h engine.Handle, answer []byte) bool {
@@ -140,7 +132,7 @@ func (s *Server) makeGlue() edge.Glue {
 		CloseH2: func(l *engine.Loop, c *edge.ConnState) { on(l).h2.CloseH2(l, c) },
 		Tick: func(l *engine.Loop, now time.Time) {
 			ls := on(l)
-			ls.resumeHandoffHeld(l)
+			ls.up.ResumeHeld(l)
 			ls.h2.TickH2(now)
 		},
 		SweepH2: func(l *engine.Loop, c *edge.ConnState, now time.Time, quiet, visitEvery time.Duration) {
@@ -175,7 +167,7 @@ func (s *Server) makeGlue() edge.Glue {
 	task(mesh.OpResyncHold, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.ResyncHold(t.V.(chan struct{})) })
 	task(mesh.OpResyncReplay, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.ResyncReplay(l) })
 	task(mesh.OpResyncFailed, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.ResyncFailed(l) })
-	task(opUpgrade, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.upgradeStep(l, t.V.(*upgradeStep)) })
+	task(upgrade.OpStep, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.up.Step(l, t) })
 	task(publish.OpPipeReply, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.PipeAnswered(l, t.V.(*publish.RouteJob)) })
 	return g
 }

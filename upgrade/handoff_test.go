@@ -1,7 +1,8 @@
-package server
+package upgrade_test
 
 import (
 	"errors"
+	"github.com/pushwire/pushwire/server"
 	"net"
 	"strings"
 	"testing"
@@ -21,7 +22,7 @@ func TestTakeOverRefusesCorruptTLSState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	withTLS := func(cfg *Config) {
+	withTLS := func(cfg *server.Config) {
 		cfg.TLSListen, cfg.TLSCert, cfg.TLSKey = "127.0.0.1:0", certFile, keyFile
 	}
 	awaitErr, takeErr := takeOverWith(t, withTLS, func(snd *handoff.Sender, _ *net.UnixConn) error {

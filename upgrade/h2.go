@@ -1,4 +1,4 @@
-package server
+package upgrade
 
 import (
 	"errors"
@@ -35,7 +35,7 @@ const h2QuietWait = time.Second
 // quiesceH2 detaches HTTP/2 connection c once it is quiet and none of its streams is waiting
 // for an answer; a waiting long-poll is answered 204 first (the client asks again, of the new
 // process).
-func (ls *loopState) quiesceH2(l *engine.Loop, c *edge.ConnState, u *loopUpgrade, nowMs int64) {
+func (ls *Loop) quiesceH2(l *engine.Loop, c *edge.ConnState, u *loopUpgrade, nowMs int64) {
 	if u.h2Ended[c.H] {
 		return
 	}
@@ -43,7 +43,7 @@ func (ls *loopState) quiesceH2(l *engine.Loop, c *edge.ConnState, u *loopUpgrade
 	switch {
 	case answering:
 		u.busy++
-	case !movable && l.Now().Before(ls.s.up.h2Until):
+	case !movable && l.Now().Before(ls.u.h2Until):
 		u.busy++
 	case !movable:
 		ls.h2CannotMove(l, c, u, nowMs)
@@ -59,8 +59,8 @@ func (ls *loopState) quiesceH2(l *engine.Loop, c *edge.ConnState, u *loopUpgrade
 // exportH2 makes the KindH2 record of detached HTTP/2 connection c, whose conn record is r; its
 // streams' names go in *names (scratch, reset), which the record views until it is encoded.
 // It reads the state and changes nothing: a failed handoff carries on with it.
-func (ls *loopState) exportH2(c *edge.ConnState, r *handoff.Conn, names *[]byte) (*handoff.Record, error) {
-	r.LastFrameMs = ls.s.TimeOf(c.At).UnixMilli() // the PING rhythm of a connection with no stream
+func (ls *Loop) exportH2(c *edge.ConnState, r *handoff.Conn, names *[]byte) (*handoff.Record, error) {
+	r.LastFrameMs = ls.u.TimeOf(c.At).UnixMilli() // the PING rhythm of a connection with no stream
 	codec, pings, err := ls.h2.ExportH2(c.H)
 	if err != nil {
 		return nil, err
@@ -99,17 +99,17 @@ func (x *loopExport) addOther(r *handoff.Record) bool {
 // edge.ModeH2) gets its codec back and its streams in their stream records. Every HTTP/2 conn must
 // come with its record, and every record name one: anything else aborts the takeover (the old
 // process keeps the connections).
-func (s *Server) adoptH2(recs []handoff.H2, now time.Time) error {
+func (u *Upgrader) adoptH2(recs []handoff.H2, now time.Time) error {
 	for i := range recs {
 		h := engine.Handle(recs[i].Handle)
-		if h.Loop() >= len(s.loops) {
-			return fmt.Errorf("HTTP/2 connection %d: of loop %d; this process has %d loops", i, h.Loop(), len(s.loops))
+		if h.Loop() >= len(u.loops) {
+			return fmt.Errorf("HTTP/2 connection %d: of loop %d; this process has %d loops", i, h.Loop(), len(u.loops))
 		}
-		if err := s.loops[h.Loop()].adoptH2Conn(&recs[i], now); err != nil {
+		if err := u.loops[h.Loop()].adoptH2Conn(&recs[i], now); err != nil {
 			return fmt.Errorf("HTTP/2 connection %d: %w", i, err)
 		}
 	}
-	for _, ls := range s.loops {
+	for _, ls := range u.loops {
 		ls.FreeUnusedStreams()
 		for _, page := range ls.Pages {
 			for i := range page {
@@ -125,7 +125,7 @@ func (s *Server) adoptH2(recs []handoff.H2, now time.Time) error {
 var errH2Record = errors.New("HTTP/2 record names no HTTP/2 connection handed over, or again")
 
 // adoptH2Conn gives the adopted conn rec names its codec and streams.
-func (ls *loopState) adoptH2Conn(rec *handoff.H2, now time.Time) error {
+func (ls *Loop) adoptH2Conn(rec *handoff.H2, now time.Time) error {
 	h := engine.Handle(rec.Handle)
 	c := ls.Live(h)
 	if c == nil || c.Mode != edge.ModeH2 || c.Parser != 0 {
