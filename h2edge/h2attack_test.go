@@ -2,12 +2,12 @@ package h2edge_test
 
 import (
 	"bytes"
-	"github.com/pushwire/pushwire/server"
-	"github.com/pushwire/pushwire/server/servertest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pushwire/pushwire/internal/nodetest"
+	"github.com/pushwire/pushwire/server"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 )
@@ -32,14 +32,14 @@ func block(path string, extra ...string) []byte {
 }
 
 func TestH2Attacks(t *testing.T) {
-	s := servertest.Node(t, nil)
+	s := testNode(t, nil)
 	bystander := openH2Stream(t, h2cClient(), "http://"+s.EdgeAddr().String()+"/sub?topic=bystander")
 	for _, a := range []struct {
 		name   string
-		attack func(c *servertest.RawH2)
+		attack func(c *nodetest.RawH2)
 		want   http2.ErrCode
 	}{
-		{"rapid reset (CVE-2023-44487): 2,000 subscribes opened and reset", func(c *servertest.RawH2) {
+		{"rapid reset (CVE-2023-44487): 2,000 subscribes opened and reset", func(c *nodetest.RawH2) {
 			blk := block("/sub?topic=rapid")
 			c.Flood(func(fr *http2.Framer) {
 				for i := range uint32(2000) {
@@ -48,7 +48,7 @@ func TestH2Attacks(t *testing.T) {
 				}
 			})
 		}, http2.ErrCodeEnhanceYourCalm},
-		{"CONTINUATION flood (CVE-2024-27316): a header block that never ends", func(c *servertest.RawH2) {
+		{"CONTINUATION flood (CVE-2024-27316): a header block that never ends", func(c *nodetest.RawH2) {
 			var frag bytes.Buffer // one valid field, never indexed: ~100 bytes
 			hpack.NewEncoder(&frag).WriteField(hpack.HeaderField{Name: "x-flood", Value: strings.Repeat("f", 90), Sensitive: true})
 			c.Flood(func(fr *http2.Framer) {
@@ -58,21 +58,21 @@ func TestH2Attacks(t *testing.T) {
 				}
 			})
 		}, http2.ErrCodeEnhanceYourCalm},
-		{"SETTINGS flood", func(c *servertest.RawH2) {
+		{"SETTINGS flood", func(c *nodetest.RawH2) {
 			c.Flood(func(fr *http2.Framer) {
 				for range 2000 {
 					fr.WriteSettings()
 				}
 			})
 		}, http2.ErrCodeEnhanceYourCalm},
-		{"PING flood", func(c *servertest.RawH2) {
+		{"PING flood", func(c *nodetest.RawH2) {
 			c.Flood(func(fr *http2.Framer) {
 				for range 2000 {
 					fr.WritePing(false, [8]byte{})
 				}
 			})
 		}, http2.ErrCodeEnhanceYourCalm},
-		{"stream id going backwards", func(c *servertest.RawH2) {
+		{"stream id going backwards", func(c *nodetest.RawH2) {
 			c.Flood(func(fr *http2.Framer) {
 				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 5, BlockFragment: block("/sub?topic=back"), EndStream: true, EndHeaders: true})
 				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: block("/sub?topic=back"), EndStream: true, EndHeaders: true})
@@ -80,7 +80,7 @@ func TestH2Attacks(t *testing.T) {
 		}, http2.ErrCodeProtocol},
 		// A new stream's id must be above every earlier one (RFC 9113
 		// §5.1.1): HEADERS on a closed stream's id is PROTOCOL_ERROR.
-		{"stream id reused", func(c *servertest.RawH2) {
+		{"stream id reused", func(c *nodetest.RawH2) {
 			c.Flood(func(fr *http2.Framer) {
 				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block("/nope"), EndStream: true, EndHeaders: true})
 				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block("/nope"), EndStream: true, EndHeaders: true})
@@ -88,22 +88,22 @@ func TestH2Attacks(t *testing.T) {
 		}, http2.ErrCodeProtocol},
 	} {
 		t.Run(a.name, func(t *testing.T) {
-			c := servertest.DialRawH2(t, s)
+			c := nodetest.DialRawH2(t, s.EdgeAddr())
 			a.attack(c)
 			if got := c.GoAway(); got != a.want {
 				t.Fatalf("GOAWAY %v; want %v", got, a.want)
 			}
-			servertest.WaitFor(t, "the attacker's subscribers and connection gone", func() bool {
+			nodetest.WaitFor(t, "the attacker's subscribers and connection gone", func() bool {
 				subs := int64(0)
 				for _, ls := range s.Loops {
 					subs += ls.Subscribers.Load()
 				}
 				return subs == 1 && s.H2Conns.Load() == 1 // the bystander's
 			})
-			if status, n := servertest.Pub(t, s, "/pub/topic/bystander", a.name); status != 200 || n != 1 {
+			if status, n := nodetest.Pub(t, s.APIAddr(), "/pub/topic/bystander", a.name); status != 200 || n != 1 {
 				t.Fatalf("publish to the bystander = %d, delivered %d; want 200, 1", status, n)
 			}
-			if f := servertest.ReadFrame(t, bystander.r); f.Data != a.name {
+			if f := nodetest.ReadFrame(t, bystander.r); f.Data != a.name {
 				t.Fatalf("bystander read %+v; want the push after the attack", f)
 			}
 		})
@@ -114,8 +114,8 @@ func TestH2Attacks(t *testing.T) {
 // --max-header-bytes: the request is answered 431 on its stream and the
 // connection carries on.
 func TestH2HPACKBomb(t *testing.T) {
-	s := servertest.Node(t, nil)
-	c := servertest.DialRawH2(t, s)
+	s := testNode(t, nil)
+	c := nodetest.DialRawH2(t, s.EdgeAddr())
 	var blk bytes.Buffer
 	enc := hpack.NewEncoder(&blk)
 	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "t"}, {":path", "/sub?topic=bomb"}} {
@@ -143,7 +143,7 @@ func TestH2HPACKBomb(t *testing.T) {
 		t.Fatalf("subscribers = %d after a refused request; want 0", n)
 	}
 	c.Get(3, "/sub?topic=after-bomb")
-	c.Until("a subscribe after the bomb", servertest.IsData(3, "registered"))
+	c.Until("a subscribe after the bomb", nodetest.IsData(3, "registered"))
 }
 
 // TestH2ZeroConnectionWindow: a client that never opens the connection
@@ -154,11 +154,11 @@ func TestH2ZeroConnectionWindow(t *testing.T) {
 	// The limit is above the 64 KiB connection window: what the window lets
 	// out may all be pending at once on the socket, which is the connection's
 	// share of the limit; the streams' queues are theirs.
-	s := servertest.Node(t, func(c *server.Config) { c.WriteBufferLimit = 96 << 10 })
-	c := servertest.DialRawH2(t, s)
+	s := testNode(t, func(c *server.Config) { c.WriteBufferLimit = 96 << 10 })
+	c := nodetest.DialRawH2(t, s.EdgeAddr())
 	for _, id := range []uint32{1, 3, 5} {
 		c.Get(id, "/sub?topic=stuck")
-		c.Until("the registered frame", servertest.IsData(id, "registered"))
+		c.Until("the registered frame", nodetest.IsData(id, "registered"))
 	}
 	frames := make(chan http2.Frame, 1000)
 	go func() {
@@ -183,7 +183,7 @@ func TestH2ZeroConnectionWindow(t *testing.T) {
 		}
 	}
 	for range 40 {
-		servertest.Pub(t, s, "/pub/topic/stuck", body)
+		nodetest.Pub(t, s.APIAddr(), "/pub/topic/stuck", body)
 	}
 	deadline := time.After(20 * time.Second)
 	for len(reset) < 3 {

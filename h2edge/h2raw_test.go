@@ -2,20 +2,20 @@ package h2edge_test
 
 import (
 	"context"
-	"github.com/pushwire/pushwire/server"
-	"github.com/pushwire/pushwire/server/servertest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pushwire/pushwire/internal/nodetest"
+	"github.com/pushwire/pushwire/server"
 	"golang.org/x/net/http2"
 )
 
 // TestH2MaxStreams opens one stream more than --h2-max-streams allows: it is
 // refused with RST_STREAM REFUSED_STREAM and the others stream on.
 func TestH2MaxStreams(t *testing.T) {
-	s := servertest.Node(t, func(c *server.Config) { c.H2MaxStreams = 2 })
-	c := servertest.DialRawH2(t, s)
+	s := testNode(t, func(c *server.Config) { c.H2MaxStreams = 2 })
+	c := nodetest.DialRawH2(t, s.EdgeAddr())
 	for _, id := range []uint32{1, 3, 5} {
 		c.Get(id, "/sub?topic=x")
 	}
@@ -26,13 +26,13 @@ func TestH2MaxStreams(t *testing.T) {
 		}
 		return ok && r.ErrCode == http2.ErrCodeRefusedStream
 	})
-	if status, n := servertest.Pub(t, s, "/pub/topic/x", "two"); status != 200 || n != 2 {
+	if status, n := nodetest.Pub(t, s.APIAddr(), "/pub/topic/x", "two"); status != 200 || n != 2 {
 		t.Fatalf("publish = %d, delivered %d; want 200, 2", status, n)
 	}
 	got := map[uint32]bool{}
 	c.Until("the message on both streams", func(f http2.Frame) bool {
 		for _, id := range []uint32{1, 3} {
-			got[id] = got[id] || servertest.IsData(id, `"data":"two"`)(f)
+			got[id] = got[id] || nodetest.IsData(id, `"data":"two"`)(f)
 		}
 		return got[1] && got[3]
 	})
@@ -42,17 +42,17 @@ func TestH2MaxStreams(t *testing.T) {
 // piles up past --write-buffer-limit: stream 1 is reset (CANCEL, counted)
 // and stream 3, on the same connection, still gets its frames.
 func TestH2SlowStreamIsReset(t *testing.T) {
-	s := servertest.Node(t, func(c *server.Config) { c.WriteBufferLimit = 4096 })
-	c := servertest.DialRawH2(t, s, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
+	s := testNode(t, func(c *server.Config) { c.WriteBufferLimit = 4096 })
+	c := nodetest.DialRawH2(t, s.EdgeAddr(), http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
 	c.Get(1, "/sub?topic=both&user=slow")
 	c.Get(3, "/sub?topic=both")
 	c.Fr.WriteWindowUpdate(3, 1<<20)
-	c.Until("stream 3's registered frame", servertest.IsData(3, "registered"))
+	c.Until("stream 3's registered frame", nodetest.IsData(3, "registered"))
 	// 1000-byte messages queue behind the shut window: the fourth passes
 	// the 4096-byte limit (with the registered frame), and the stream is
 	// gone for the ones after it.
 	for i := range 6 {
-		status, n := servertest.Pub(t, s, "/pub/user/slow", strings.Repeat("x", 1000))
+		status, n := nodetest.Pub(t, s.APIAddr(), "/pub/user/slow", strings.Repeat("x", 1000))
 		if i < 4 && (status != 200 || n != 1) || i >= 4 && status != 404 {
 			t.Fatalf("publish %d to the slow stream = %d, delivered %d; want 200, 1 up to the fourth, 404 after", i+1, status, n)
 		}
@@ -64,22 +64,22 @@ func TestH2SlowStreamIsReset(t *testing.T) {
 	if n := s.H2SlowStreams.Load(); n != 1 {
 		t.Errorf("slow streams counted = %d; want 1", n)
 	}
-	if status, n := servertest.Pub(t, s, "/pub/topic/both", "still"); status != 200 || n != 1 {
+	if status, n := nodetest.Pub(t, s.APIAddr(), "/pub/topic/both", "still"); status != 200 || n != 1 {
 		t.Fatalf("publish to the topic after the reset = %d, delivered %d; want 200, 1 (stream 3)", status, n)
 	}
-	c.Until("stream 3's message", servertest.IsData(3, `"data":"still"`))
+	c.Until("stream 3's message", nodetest.IsData(3, `"data":"still"`))
 }
 
 // TestH2DrainSendsReconnectThenGoAway drains the node: each stream gets its
 // reconnect frame and ends, then GOAWAY NO_ERROR, then the connection
 // closes.
 func TestH2DrainSendsReconnectThenGoAway(t *testing.T) {
-	s := servertest.Node(t, nil)
-	c := servertest.DialRawH2(t, s)
+	s := testNode(t, nil)
+	c := nodetest.DialRawH2(t, s.EdgeAddr())
 	c.Get(1, "/sub?topic=a")
 	c.Get(3, "/sub?topic=a&format=sse")
-	c.Until("stream 1 registered", servertest.IsData(1, "registered"))
-	c.Until("stream 3 registered", servertest.IsData(3, "registered"))
+	c.Until("stream 1 registered", nodetest.IsData(1, "registered"))
+	c.Until("stream 3 registered", nodetest.IsData(3, "registered"))
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -120,8 +120,8 @@ func TestH2DrainSendsReconnectThenGoAway(t *testing.T) {
 // SETTINGS but never acknowledges ours is sent GOAWAY SETTINGS_TIMEOUT once
 // --header-timeout passes, and closed.
 func TestH2HeaderTimeoutCoversSettings(t *testing.T) {
-	s := servertest.Node(t, func(c *server.Config) { c.HeaderTimeout = 300 * time.Millisecond })
-	c := servertest.DialRawH2(t, s)
+	s := testNode(t, func(c *server.Config) { c.HeaderTimeout = 300 * time.Millisecond })
+	c := nodetest.DialRawH2(t, s.EdgeAddr())
 	for {
 		f := c.Next(false)
 		if f == nil {
@@ -142,8 +142,8 @@ func TestH2HeaderTimeoutCoversSettings(t *testing.T) {
 // TestH2HeartbeatsOnEveryStream: each stream of a connection gets its own
 // heartbeat frames.
 func TestH2HeartbeatsOnEveryStream(t *testing.T) {
-	s := servertest.Node(t, func(c *server.Config) { c.Heartbeat = 200 * time.Millisecond })
-	c := servertest.DialRawH2(t, s)
+	s := testNode(t, func(c *server.Config) { c.Heartbeat = 200 * time.Millisecond })
+	c := nodetest.DialRawH2(t, s.EdgeAddr())
 	c.Get(1, "/sub?topic=a")
 	c.Get(3, "/sub?topic=b")
 	got := map[uint32]int{}
@@ -159,8 +159,8 @@ func TestH2HeartbeatsOnEveryStream(t *testing.T) {
 // PING every heartbeat interval; one that answers stays, one that leaves
 // two unanswered is closed.
 func TestH2PingFindsDeadPeers(t *testing.T) {
-	s := servertest.Node(t, func(c *server.Config) { c.Heartbeat = 200 * time.Millisecond })
-	alive, dead := servertest.DialRawH2(t, s), servertest.DialRawH2(t, s)
+	s := testNode(t, func(c *server.Config) { c.Heartbeat = 200 * time.Millisecond })
+	alive, dead := nodetest.DialRawH2(t, s.EdgeAddr()), nodetest.DialRawH2(t, s.EdgeAddr())
 	// The live peer answers every PING on its own goroutine for the whole
 	// test: on a loaded machine, reading the silent peer's frames can take
 	// longer than two intervals, and a live peer left unanswered meanwhile
@@ -218,8 +218,8 @@ func TestH2PingFindsDeadPeers(t *testing.T) {
 // (RFC 9110 §15.5.6), as over HTTP/1.1, and leaves the connection's other
 // streams alone.
 func TestH2MethodNotAllowedSaysAllow(t *testing.T) {
-	s := servertest.Node(t, nil)
-	c := servertest.DialRawH2(t, s)
+	s := testNode(t, nil)
+	c := nodetest.DialRawH2(t, s.EdgeAddr())
 	c.Request(1, "PUT", "/sub?topic=a")
 	c.Request(3, "GET", "/ack?conn=x&id=1")
 	c.Get(5, "/sub?topic=a")
@@ -237,5 +237,5 @@ func TestH2MethodNotAllowedSaysAllow(t *testing.T) {
 			t.Errorf("stream %d: %v; want :status 405 and allow %q", id, h, allow)
 		}
 	}
-	c.Until("the subscribe's registered frame", servertest.IsData(5, "registered"))
+	c.Until("the subscribe's registered frame", nodetest.IsData(5, "registered"))
 }

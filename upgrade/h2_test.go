@@ -3,9 +3,6 @@ package upgrade_test
 import (
 	"bytes"
 	"errors"
-	"github.com/pushwire/pushwire/server"
-	"github.com/pushwire/pushwire/server/servertest"
-	"github.com/pushwire/pushwire/upgrade"
 	"net"
 	"strings"
 	"testing"
@@ -16,6 +13,9 @@ import (
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/handoff"
 	"github.com/pushwire/pushwire/httpcodec/h2"
+	"github.com/pushwire/pushwire/internal/nodetest"
+	"github.com/pushwire/pushwire/server"
+	"github.com/pushwire/pushwire/upgrade"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 )
@@ -25,7 +25,7 @@ import (
 // hello on; it returns what the old side's AwaitReady and TakeOver said.
 func takeOverWith(t *testing.T, tweak func(*server.Config), send func(snd *handoff.Sender, old *net.UnixConn) error) (awaitErr, takeErr error) {
 	t.Helper()
-	s, err := server.New(servertest.Config(tweak))
+	s, err := server.New(nodetest.Config(tweak))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,10 +170,10 @@ func h2Sub(id uint32, sub conntable.Sub) handoff.H2Stream {
 // round takes it. A handoff undone then (stepResume) leaves the connection as it was: both
 // streams get the next push.
 func TestQuiesceWaitsForH2HeaderBlock(t *testing.T) {
-	s := servertest.Node(t, nil)
-	c := servertest.DialRawH2(t, s)
+	s := testNode(t, nil)
+	c := nodetest.DialRawH2(t, s.EdgeAddr())
 	c.Get(1, "/sub?topic=q")
-	c.Until("stream 1's registered frame", servertest.IsData(1, "registered"))
+	c.Until("stream 1's registered frame", nodetest.IsData(1, "registered"))
 
 	var blk bytes.Buffer
 	enc := hpack.NewEncoder(&blk)
@@ -201,7 +201,7 @@ func TestQuiesceWaitsForH2HeaderBlock(t *testing.T) {
 	if err := c.Fr.WriteContinuation(3, true, blk.Bytes()[half:]); err != nil {
 		t.Fatal(err)
 	}
-	c.Until("stream 3's registered frame (the connection is still read)", servertest.IsData(3, "registered"))
+	c.Until("stream 3's registered frame (the connection is still read)", nodetest.IsData(3, "registered"))
 	if busy := s.Upgrader.Round(upgrade.StepQuiesce); busy != 0 {
 		t.Fatalf("a round after the block ended: %d busy; want 0", busy)
 	}
@@ -220,13 +220,13 @@ func TestQuiesceWaitsForH2HeaderBlock(t *testing.T) {
 		t.Fatalf("%d HTTP/2 connections detached; want 1", moved)
 	}
 	s.Upgrader.Round(upgrade.StepResume)
-	if status, n := servertest.Pub(t, s, "/pub/topic/q", "after"); status != 200 || n != 2 {
+	if status, n := nodetest.Pub(t, s.APIAddr(), "/pub/topic/q", "after"); status != 200 || n != 2 {
 		t.Fatalf("publish after the undone handoff = %d, delivered %d; want 200, 2", status, n)
 	}
 	got := map[uint32]bool{}
 	c.Until("the push on both streams", func(f http2.Frame) bool {
 		for _, id := range []uint32{1, 3} {
-			got[id] = got[id] || servertest.IsData(id, `"data":"after"`)(f)
+			got[id] = got[id] || nodetest.IsData(id, `"data":"after"`)(f)
 		}
 		return got[1] && got[3]
 	})

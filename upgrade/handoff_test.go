@@ -2,7 +2,6 @@ package upgrade_test
 
 import (
 	"errors"
-	"github.com/pushwire/pushwire/server"
 	"net"
 	"strings"
 	"testing"
@@ -10,8 +9,17 @@ import (
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/handoff"
+	"github.com/pushwire/pushwire/internal/nodetest"
+	"github.com/pushwire/pushwire/server"
 	"github.com/pushwire/pushwire/tlslayer/tlstest"
 )
+
+// testNode starts a node on free loopback ports (changed by mutate if not nil)
+// and closes it at the test's end.
+func testNode(tb testing.TB, mutate func(*server.Config)) *server.Server {
+	s, err := server.New(nodetest.Config(mutate))
+	return nodetest.Started(tb, s, err)
+}
 
 // TestTakeOverRefusesCorruptTLSState: a handoff whose TLS connection record carries a state
 // that describes no connection is refused with a clear error by the new process, which aborts

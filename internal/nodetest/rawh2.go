@@ -1,4 +1,4 @@
-package servertest
+package nodetest
 
 import (
 	"bytes"
@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pushwire/pushwire/server"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 )
@@ -25,11 +24,12 @@ type RawH2 struct {
 	dec  *hpack.Decoder
 }
 
-// DialRawH2 opens a raw h2c connection to s's edge: the preface and our
-// SETTINGS (with settings) are sent; the server's come with the first Next.
-func DialRawH2(t *testing.T, s *server.Server, settings ...http2.Setting) *RawH2 {
+// DialRawH2 opens a raw h2c connection to the edge listening at addr: the
+// preface and our SETTINGS (with settings) are sent; the server's come with
+// the first Next.
+func DialRawH2(t *testing.T, addr net.Addr, settings ...http2.Setting) *RawH2 {
 	t.Helper()
-	conn, err := net.Dial("tcp", s.EdgeAddr().String())
+	conn, err := net.Dial("tcp", addr.String())
 	if err != nil {
 		t.Fatal(err)
 	}
