@@ -1,6 +1,11 @@
 // package server turns HTTP requests on the engine into subscriptions and
 // pushes: the edge listener holds subscriber streams, the api listener takes
 // publishes and admin requests. One Server is one node (SPEC §2–§4, §7, §9, §10).
+// It is the assembly: it puts the layers together (edge, publish, subscribe,
+// mesh, h2edge, upgrade: each one's state per node here, per loop in
+// loopglue.go, with the glue tables through which a layer calls up), reads the
+// configuration, keeps the figures (figures.go), the TLS edge (tls.go) and the
+// version, and dispatches each listener's requests (api.go, serveedge.go).
 package server
 
 import (

@@ -329,8 +329,9 @@ func (u *Upgrader) HandedOver(wait time.Duration) {
 }
 
 // TakeOver starts the node from a handoff on c instead of opening listeners: it adopts
-// the old process's listeners and connections, says ready, and serves once the old process
-// lets go. On an error the old process keeps everything; the caller must exit without Close
+// the old process's listeners and connections (their addresses in u.Taken, their count in
+// u.Adopted), says ready, and starts the loops once the old process lets go; the assembly's
+// TakeOver (server) then starts what else it runs. On an error the old process keeps everything; the caller must exit without Close
 // (which would leave the cluster the old process is still in).
 func (u *Upgrader) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, error) {
 	// The link server starts with the cluster, before go: pushes from peers are refused

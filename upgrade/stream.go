@@ -98,7 +98,7 @@ type streamAdopter struct {
 	loops   []loopAdopter
 	failed  atomic.Bool // an adopter failed: the receiver stops
 	conns   int
-	adopted atomic.Int64 // conns adopted so far, for Server.OnAdopted
+	adopted atomic.Int64 // conns adopted so far, for OnAdopted
 }
 
 // adoptChunkLen is how many conns a chunk carries to its loop's adopter.
