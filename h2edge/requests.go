@@ -14,7 +14,7 @@ import (
 )
 
 // h2Request answers one request on an HTTP/2 stream of the edge: the same
-// routes, status codes, fields and bodies as HTTP/1.1 (edge.go), the
+// routes, status codes, fields and bodies as HTTP/1.1 (server/serveedge.go), the
 // answers built by the same code and carried in HEADERS and DATA.
 func (ls *H2Loop) h2Request(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32) {
 	req := hc.codec.Request()
@@ -115,7 +115,7 @@ func (ls *H2Loop) H2Start(l *engine.Loop, sn *subscribe.Subscription) {
 	ls.StartStream(l, sub, &st.SubState, conn, sn, keyText)
 }
 
-// h2Ack answers POST /ack on stream id: like HTTP/1.1's (async.go), the
+// h2Ack answers POST /ack on stream id: like HTTP/1.1's (mesh/async.go), the
 // subscriber's loop acks and answers; the answer comes back to a stream
 // record that stands for the request meanwhile (H2FinishAsync).
 func (ls *H2Loop) h2Ack(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32, req *h2.Request) {
@@ -161,7 +161,7 @@ func (ls *H2Loop) H2Finish(l *engine.Loop, from conntable.Sub, answer []byte, he
 }
 
 // H2AnswerPoll answers the long-poll on stream subscriber sub (see
-// answerPoll): the same answer as over HTTP/1.1, ending the stream, which
+// subscribe/poll.go AnswerPoll): the same answer as over HTTP/1.1, ending the stream, which
 // leaves the table.
 func (ls *H2Loop) H2AnswerPoll(l *engine.Loop, sub conntable.Sub, c *edge.SubState, extra []*edge.Message, final bool) bool {
 	body, ok := ls.PollBody(l, engine.Handle(sub), c, extra, final)

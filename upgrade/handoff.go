@@ -196,7 +196,7 @@ func (ls *Loop) quiesce(l *engine.Loop, u *loopUpgrade) {
 				ls.AnswerPoll(l, c.H, c, nil, true) // 204: the client asks again, of the new process
 			}
 			_, held := ls.Held[c.H]
-			if c.Mode == edge.ModeAsync || held || ls.PipeOf(c.H) != nil { // answers in flight (pipeline.go)
+			if c.Mode == edge.ModeAsync || held || ls.PipeOf(c.H) != nil { // answers in flight (publish/pipeline.go)
 				u.busy++
 				continue
 			}

@@ -4,7 +4,7 @@ import "github.com/pushwire/pushwire/engine"
 
 // While a handoff quiesces its loop (handoff.go), a request connection
 // starts no new request: one that just had its answers written (a routed
-// publish, a pipelined run, an auth callback) stays in modeRequest, its
+// publish, a pipelined run, an auth callback) stays in edge.ModeRequest, its
 // unread requests carried by the engine, so the next quiesce round detaches
 // it and they move to the new process in its record. Otherwise a publisher
 // that keeps a request in flight — pipelining, or waiting on a slow peer —
