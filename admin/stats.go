@@ -30,7 +30,7 @@ type Snapshot struct {
 	Uptime                           time.Duration
 	Draining                         bool
 
-	// HTTP/2 (h2conn.go)
+	// HTTP/2 (h2edge/conn.go)
 	H2Conns       int64
 	H2SlowStreams uint64
 
@@ -38,7 +38,7 @@ type Snapshot struct {
 	UserConnsRefused, UserConnsKicked uint64
 	AgeCloses, Refreshes, Expiries    uint64 // stream lifetime (subscribe/lifetime.go)
 
-	// The node and its upgrades (server/handoff.go)
+	// The node and its upgrades (upgrade/handoff.go)
 	Loops, Capacity                      int
 	Version                              string
 	Upgrades, UpgradesFailed, Reconnects uint64

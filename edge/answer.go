@@ -60,7 +60,7 @@ func (ls *Loop) Preflight(l *engine.Loop, h engine.Handle, req *httpcodec.Reques
 }
 
 // AppendPreflight appends the answer to a CORS preflight from origin asking
-// for the headers asked; HTTP/2 streams get the same (server/h2edge.go).
+// for the headers asked; HTTP/2 streams get the same (h2edge/requests.go).
 func (ls *Loop) AppendPreflight(dst []byte, p httpcodec.Persist, origin, asked []byte) []byte {
 	dst = httpcodec.AppendResponseHead(dst, 204, p)
 	dst = ls.s.AppendCORS(dst, ls.s.OriginIndex(origin))

@@ -42,7 +42,7 @@ const (
 type ConnState struct {
 	H engine.Handle
 	SubState
-	Parser int32 // 1-based into Loop.parsers; in ModeH2 into the glue's HTTP/2 codecs (server/h2conn.go)
+	Parser int32 // 1-based into Loop.parsers; in ModeH2 into the glue's HTTP/2 codecs (h2edge/conn.go)
 
 	discarded    uint16
 	Listener     uint8

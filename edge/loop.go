@@ -126,7 +126,7 @@ func (s *Node) OnData(l *engine.Loop, h engine.Handle, in []byte) int {
 		return s.Glue.FeedH2(l, h, c, in)
 	}
 	if c.Listener == ListenerEdge && c.Parser == 0 && c.TimerKind == TimerHeader {
-		// The connection's first bytes: HTTP/2 or HTTP/1.x (server/h2conn.go).
+		// The connection's first bytes: HTTP/2 or HTTP/1.x (h2edge/conn.go).
 		switch isH2, more := s.Glue.SpeaksH2(l, h, in); {
 		case isH2:
 			s.Glue.StartH2(l, h, c)
@@ -207,7 +207,7 @@ func (s *Node) OnTask(l *engine.Loop, t engine.Task) {
 func (s *Node) OnTick(l *engine.Loop, now time.Time) {
 	ls := s.Loops[l.Index()]
 	if s.Glue.Frozen(l.Index()) {
-		return // handing over: nothing may write to a detached conn (server/handoff.go)
+		return // handing over: nothing may write to a detached conn (upgrade/handoff.go)
 	}
 	ls.cur = l
 	ls.wheel.Advance(now, ls.fireFn)

@@ -58,7 +58,7 @@ type Glue struct {
 	LifeDue     func(l *engine.Loop, sub conntable.Sub, s *SubState, conn engine.Handle, now time.Time, visitEvery time.Duration) bool
 
 	// HoldRequest reports that h may not start a request now — a handoff is
-	// quiescing its loop (server/handoffhold.go), or its answer queue is full
+	// quiescing its loop (upgrade/hold.go), or its answer queue is full
 	// and even a refusal would need a slot (publish/pipeline.go) — and takes
 	// care of reading it again later.
 	HoldRequest func(l *engine.Loop, h engine.Handle, c *ConnState) bool

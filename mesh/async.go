@@ -142,7 +142,7 @@ func (ls *MeshLoop) appendConnInfo(dst []byte, l *engine.Loop, sub conntable.Sub
 // requests that arrived meanwhile (it carried them: OnData consumed none).
 func (ls *MeshLoop) FinishAsync(l *engine.Loop, h engine.Handle, call *AsyncCall) {
 	ls.s.MeshGlue.PublishAnswered(l, h)
-	if from := conntable.Sub(h); from.IsStream() { // an HTTP/2 stream asked (server/h2edge.go)
+	if from := conntable.Sub(h); from.IsStream() { // an HTTP/2 stream asked (h2edge/requests.go)
 		ls.s.MeshGlue.H2FinishAsync(l, from, call)
 		return
 	}

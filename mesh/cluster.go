@@ -79,7 +79,7 @@ func StartCluster(s *Mesh) (*clusterNode, error) {
 	if shared != nil {
 		// Nodes that share a store dial each other's link listener.
 		var err error
-		if cn.Ln, err = s.MeshGlue.ListenLink(s.Cfg.ClusterListen); err != nil { // handoff.go: maybe handed over
+		if cn.Ln, err = s.MeshGlue.ListenLink(s.Cfg.ClusterListen); err != nil { // upgrade/upgrader.go: maybe handed over
 			return nil, fmt.Errorf("--cluster-listen %s: %w", s.Cfg.ClusterListen, err)
 		}
 		advertise = advertiseFor(cn.Ln.Addr().(*net.TCPAddr))
@@ -97,7 +97,7 @@ func StartCluster(s *Mesh) (*clusterNode, error) {
 
 func startRedisCluster(s *Mesh) (*clusterNode, error) {
 	cfg := &s.Cfg
-	ln, err := s.MeshGlue.ListenLink(cfg.ClusterListen) // handoff.go: maybe handed over
+	ln, err := s.MeshGlue.ListenLink(cfg.ClusterListen) // upgrade/upgrader.go: maybe handed over
 	if err != nil {
 		return nil, fmt.Errorf("--cluster-listen %s: %w", cfg.ClusterListen, err)
 	}
@@ -120,7 +120,7 @@ func startRedisCluster(s *Mesh) (*clusterNode, error) {
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
 	cn.Dir, cn.Ln = dir, ln
-	s.MeshGlue.MirrorAdopted(dir) // handoff.go: the names handed over, before Start's resync
+	s.MeshGlue.MirrorAdopted(dir) // upgrade/handoff.go: the names handed over, before Start's resync
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := dir.Start(ctx); err != nil {

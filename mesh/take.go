@@ -16,7 +16,7 @@ import (
 // the link's goroutine, so every delivery is handed to its loop (peerFan).
 func (cn *clusterNode) takeFromPeer(p *links.Push) links.Result {
 	s := cn.s
-	if refusal := s.MeshGlue.AdmitTake(); refusal != "" { // server/handoff.go: no push may reach a connection being handed over
+	if refusal := s.MeshGlue.AdmitTake(); refusal != "" { // upgrade/handoff.go: no push may reach a connection being handed over
 		return links.Result{Err: refusal}
 	}
 	defer s.MeshGlue.TakeDone()

@@ -4,36 +4,21 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/pushwire/pushwire/internal/nodetest"
 )
 
 // testNode starts a node on free loopback ports for in-process tests and
 // benchmarks; the black-box tests in acceptance/ run the real binary.
 func testNode(tb testing.TB, mutate func(*Config)) *Server {
-	tb.Helper()
-	cfg := DefaultConfig()
-	cfg.Listen, cfg.APIListen = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	s, err := New(cfg)
-	if err != nil {
-		tb.Fatalf("New: %v", err)
-	}
-	if err := s.Start(); err != nil {
-		tb.Fatalf("Start: %v", err)
-	}
-	tb.Cleanup(s.Close)
-	return s
+	s, err := New(nodetest.Config(mutate))
+	return nodetest.Started(tb, s, err)
 }
 
 // subscriber is a raw client holding one stream; it counts the message
@@ -135,18 +120,6 @@ func publishRequest(path, body string) []byte {
 	return []byte(fmt.Sprintf("POST %s HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", path, len(body), body))
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func totalMessages(subs []*subscriber) int64 {
 	var n int64
 	for _, s := range subs {
@@ -206,7 +179,7 @@ func benchUnicast(b *testing.B, s *Server, subs []*subscriber, reqs [][]byte) {
 				runtime.Gosched()
 			}
 		}
-		waitFor(b, "answers", func() bool { return p.answers.Load()-start >= int64(n) })
+		nodetest.WaitFor(b, "answers", func() bool { return p.answers.Load()-start >= int64(n) })
 	}
 	run(20000) // warm up: pools, frames and buffers reach their steady sizes
 	start := p.answers.Load()
@@ -219,8 +192,8 @@ func benchUnicast(b *testing.B, s *Server, subs []*subscriber, reqs [][]byte) {
 			runtime.Gosched()
 		}
 	}
-	waitFor(b, "answers", func() bool { return p.answers.Load()-start >= int64(b.N) })
-	waitFor(b, "deliveries", func() bool { return totalMessages(subs)-delivered0 >= int64(b.N) })
+	nodetest.WaitFor(b, "answers", func() bool { return p.answers.Load()-start >= int64(b.N) })
+	nodetest.WaitFor(b, "deliveries", func() bool { return totalMessages(subs)-delivered0 >= int64(b.N) })
 	b.StopTimer()
 }
 
@@ -255,7 +228,7 @@ func benchTopicFanout(b *testing.B, query string, body func(*Server) string) {
 				runtime.Gosched()
 			}
 		}
-		waitFor(b, "fan-out", func() bool { return totalMessages(subs) >= want })
+		nodetest.WaitFor(b, "fan-out", func() bool { return totalMessages(subs) >= want })
 		if sc := s.Eng.Stats().SlowConsumers; sc != 0 {
 			b.Fatalf("%d subscribers cut as slow consumers", sc)
 		}
@@ -298,8 +271,8 @@ func BenchmarkPushBatch(b *testing.B) {
 				runtime.Gosched()
 			}
 		}
-		waitFor(b, "answers", func() bool { return p.answers.Load()-start >= int64(n) })
-		waitFor(b, "deliveries", func() bool { return totalMessages(subs) >= want })
+		nodetest.WaitFor(b, "answers", func() bool { return p.answers.Load()-start >= int64(n) })
+		nodetest.WaitFor(b, "deliveries", func() bool { return totalMessages(subs) >= want })
 	}
 	posts(200) // warm up
 	n := max(b.N/perPost, 1)

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"runtime"
-	"sync/atomic"
 	"time"
 
 	"github.com/pushwire/pushwire/admin"
@@ -11,19 +10,10 @@ import (
 	"github.com/pushwire/pushwire/engine"
 )
 
-// The loop's side of /stats and /metrics: the counters the glue keeps, the
-// snapshot it reads of them, and the observations made while serving; the
+// The loop's side of /stats and /metrics: the snapshot the glue reads of the
+// layers' counters, and the observations made while serving; the
 // figures' formats and histograms are admin's (admin/stats.go,
 // admin/metrics.go).
-
-// counters are the node-wide totals /stats and /metrics report.
-type counters struct {
-
-	// HTTP/2 (h2conn.go)
-	h2Conns       atomic.Int64  // HTTP/2 connections open
-	h2SlowStreams atomic.Uint64 // streams reset as slow consumers
-
-}
 
 // snapshot reads every figure once, for /stats and /metrics (admin/stats.go).
 func (s *Server) snapshot() admin.Snapshot {
@@ -53,7 +43,7 @@ func (s *Server) snapshot() admin.Snapshot {
 	sn.Goroutines = runtime.NumGoroutine()
 	sn.Uptime = time.Since(s.Started)
 	sn.Draining = s.Draining.Load()
-	sn.H2Conns, sn.H2SlowStreams = s.counters.h2Conns.Load(), s.counters.h2SlowStreams.Load()
+	sn.H2Conns, sn.H2SlowStreams = s.H2Conns.Load(), s.H2SlowStreams.Load()
 	sn.UserConnsRefused, sn.UserConnsKicked = s.UserRefused.Load(), s.UserEvicted.Load()
 	sn.AgeCloses, sn.Refreshes, sn.Expiries = s.AgeCloses.Load(), s.Refreshes.Load(), s.Expiries.Load()
 	sn.Forwards, sn.Received = s.Forwards.Load(), s.Cluster.Received.Load()
@@ -66,8 +56,7 @@ func (s *Server) snapshot() admin.Snapshot {
 	}
 	sn.Loops, sn.Capacity = len(s.loops), int(s.capacity)
 	sn.Version = Version()
-	sn.Upgrades, sn.UpgradesFailed, sn.Reconnects = s.up.count.Load(), s.up.failed.Load(), s.up.reconnects.Load()
-	sn.Upgrading = s.up.active.Load()
+	sn.Upgrades, sn.UpgradesFailed, sn.Reconnects, sn.Upgrading = s.Upgrader.Figures()
 	return sn
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/cluster/redistest"
+	"github.com/pushwire/pushwire/internal/nodetest"
 )
 
 // BenchmarkPushKeyed is the cost of an Idempotency-Key: the same publishes
@@ -101,11 +102,11 @@ func benchKeyed(b *testing.B, s *Server, keyed bool) {
 						time.Sleep(time.Millisecond)
 					}
 				}
-				waitFor(b, "answers", func() bool { return p.answers.Load()-start >= int64(share) })
+				nodetest.WaitFor(b, "answers", func() bool { return p.answers.Load()-start >= int64(share) })
 			}()
 		}
 		wg.Wait()
-		waitFor(b, "deliveries", func() bool { return totalMessages(subs)-delivered >= int64(n) })
+		nodetest.WaitFor(b, "deliveries", func() bool { return totalMessages(subs)-delivered >= int64(n) })
 	}
 	run(5000) // warm up: pools, buffers, the Redis connection
 	b.ReportAllocs()

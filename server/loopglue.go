@@ -6,16 +6,12 @@ import (
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/h2edge"
 	"github.com/pushwire/pushwire/httpcodec"
-	"github.com/pushwire/pushwire/httpcodec/h2"
 	"github.com/pushwire/pushwire/mesh"
 	"github.com/pushwire/pushwire/publish"
 	"github.com/pushwire/pushwire/subscribe"
-)
-
-// The node's own task ops (engine.Task.Op), run through Glue.Tasks.
-const (
-	opUpgrade = mesh.NextOp + iota // V *upgradeStep: one round of a handoff to a new process (handoff.go)
+	"github.com/pushwire/pushwire/upgrade"
 )
 
 // loopState is the glue's state on one engine loop: the edge's Loop (its
@@ -25,17 +21,19 @@ type loopState struct {
 	*edge.Loop
 	s *Server
 
-	loopH2                              // HTTP/2 connections' codecs and scratch (h2conn.go)
-	*publish.Publishing                 // publishing: the request's route job, answer queues (publish/publisher.go)
-	*subscribe.SubLoop                  // subscribing: allowed sets, the preset key (subscribe/subscribing.go)
-	*mesh.MeshLoop                      // the mesh: QoS 1 replays, /conn, the user policy (mesh/mesh.go)
-	answer              loopAnswers     // the loop's edge.Answers (loopanswers.go)
-	handoffHeld         []engine.Handle // request connections a quiescing handoff keeps from reading (handoffhold.go)
+	*publish.Publishing                // publishing: the request's route job, answer queues (publish/publisher.go)
+	*subscribe.SubLoop                 // subscribing: allowed sets, the preset key (subscribe/subscribing.go)
+	*mesh.MeshLoop                     // the mesh: QoS 1 replays, /conn, the user policy (mesh/mesh.go)
+	h2                  *h2edge.H2Loop // HTTP/2 connections' codecs and scratch (h2edge/h2.go)
+	up                  *upgrade.Loop  // a handoff's part of the loop (upgrade/upgrader.go)
+	answer              loopAnswers    // the loop's edge.Answers (loopanswers.go)
 }
 
 func newLoopState(s *Server, l *edge.Loop) *loopState {
 	p, sub := publish.NewPublishing(l, &s.Publisher), subscribe.NewSubLoop(l, &s.Subscribing)
-	return &loopState{Loop: l, s: s, Publishing: p, SubLoop: sub, MeshLoop: s.Mesh.NewMeshLoop(l, p, sub)}
+	ml := s.Mesh.NewMeshLoop(l, p, sub)
+	h2 := s.H2.NewH2Loop(ml)
+	return &loopState{Loop: l, s: s, Publishing: p, SubLoop: sub, MeshLoop: ml, h2: h2, up: s.Upgrader.NewLoop(ml, h2)}
 }
 
 // makePubGlue is what publishing asks of the node (PubGlue).
@@ -69,32 +67,16 @@ func (s *Server) makeSubGlue() subscribe.SubGlue {
 			return on(l).GateUser(l, h, c, sn)
 		},
 		StreamLeft: func(sub conntable.Sub, st *edge.SubState) { s.loops[sub.Loop()].StreamLeft(sub, st) },
-		H2Start:    func(l *engine.Loop, sn *subscribe.Subscription) { on(l).h2Start(l, sn) },
+		H2Start:    func(l *engine.Loop, sn *subscribe.Subscription) { on(l).h2.H2Start(l, sn) },
 		H2AnswerPoll: func(l *engine.Loop, sub conntable.Sub, c *edge.SubState, extra []*edge.Message, final bool) bool {
-			return on(l).h2AnswerPoll(l, sub, c, extra, final)
+			return on(l).h2.H2AnswerPoll(l, sub, c, extra, final)
 		},
 		H2Finish: func(l *engine.Loop, from conntable.Sub, answer []byte, head bool) {
-			on(l).h2Finish(l, from, answer, head)
+			on(l).h2.H2Finish(l, from, answer, head)
 		},
-		H2End: func(l *engine.Loop, sub conntable.Sub, conn engine.Handle) {
-			ls := on(l)
-			hc, st := ls.h2Of(conn), ls.Stream(sub)
-			if hc == nil || st == nil {
-				return
-			}
-			out, _ := hc.codec.WriteData(ls.h2out[:0], st.Id, nil, true)
-			ls.h2out = out
-			l.Write(conn, out)
-			ls.h2Forget(l, hc, sub)
-		},
+		H2End: func(l *engine.Loop, sub conntable.Sub, conn engine.Handle) { on(l).h2.H2End(l, sub, conn) },
 		H2Cancel: func(l *engine.Loop, sub conntable.Sub, conn engine.Handle) bool {
-			ls := on(l)
-			hc := ls.h2Of(conn)
-			if hc == nil {
-				return false
-			}
-			ls.h2Reset(l, hc, sub, conn, h2.Cancel)
-			return true
+			return on(l).h2.H2Cancel(l, sub, conn)
 		},
 	}
 }
@@ -102,18 +84,13 @@ func (s *Server) makeSubGlue() subscribe.SubGlue {
 // makeMeshGlue is what the mesh asks of the node (MeshGlue).
 func (s *Server) makeMeshGlue() mesh.MeshGlue {
 	return mesh.MeshGlue{
-		AdmitTake: func() string {
-			if !s.admitTake() {
-				return errTakeUpgrading
-			}
-			return ""
-		},
-		TakeDone:        func() { s.up.takes.Add(-1) },
-		ListenLink:      s.listenLink,
-		MirrorAdopted:   s.mirrorAdopted,
+		AdmitTake:       s.Upgrader.AdmitTake,
+		TakeDone:        s.Upgrader.TakeDone,
+		ListenLink:      s.Upgrader.ListenLink,
+		MirrorAdopted:   s.Upgrader.MirrorAdopted,
 		PublishAnswered: func(l *engine.Loop, h engine.Handle) { s.loops[l.Index()].publishAnswered(h) },
 		H2FinishAsync: func(l *engine.Loop, from conntable.Sub, call *mesh.AsyncCall) {
-			s.loops[l.Index()].h2FinishAsync(l, from, call)
+			s.loops[l.Index()].h2.H2FinishAsync(l, from, call)
 		},
 	}
 }
@@ -123,7 +100,7 @@ func (s *Server) makeMeshGlue() mesh.MeshGlue {
 func (s *Server) makeGlue() edge.Glue {
 	on := func(l *engine.Loop) *loopState { return s.loops[l.Index()] }
 	g := edge.Glue{
-		Frozen:       s.frozen,
+		Frozen:       s.Upgrader.Frozen,
 		ObserveDelay: func(loop int, m *edge.Message) { s.loops[loop].recordDelay(m) },
 		PollAnswer: func(l *engine.Loop, sub conntable.Sub, c *edge.SubState, extra []*edge.Message, final bool) bool {
 			return on(l).PollAnswer(l, sub, c, extra, final)
@@ -140,31 +117,33 @@ func (s *Server) makeGlue() edge.Glue {
 		},
 		HoldRequest: func(l *engine.Loop, h engine.Handle, c *edge.ConnState) bool {
 			ls := on(l)
-			return ls.holdForHandoff(h) || ls.FullPipe(c)
+			return ls.up.Hold(h) || ls.FullPipe(c)
 		},
 		Reply: func(l *engine.Loop, h engine.Handle, answer []byte) { on(l).Reply(l, h, answer) },
 		CloseAfterPipe: func(l *engine.Loop, h engine.Handle, answer []byte) bool {
 			return on(l).CloseAfterPipe(h, answer)
 		},
 		DropPipe: func(l *engine.Loop, h engine.Handle) { on(l).DropPipe(h) },
-		SpeaksH2: func(l *engine.Loop, h engine.Handle, in []byte) (bool, bool) { return on(l).speaksH2(l, h, in) },
-		StartH2:  func(l *engine.Loop, h engine.Handle, c *edge.ConnState) { on(l).startH2(l, h, c) },
+		SpeaksH2: func(l *engine.Loop, h engine.Handle, in []byte) (bool, bool) { return on(l).h2.SpeaksH2(l, h, in) },
+		StartH2:  func(l *engine.Loop, h engine.Handle, c *edge.ConnState) { on(l).h2.StartH2(l, h, c) },
 		FeedH2: func(l *engine.Loop, h engine.Handle, c *edge.ConnState, in []byte) int {
-			return on(l).feedH2(l, h, c, in)
+			return on(l).h2.FeedH2(l, h, c, in)
 		},
-		CloseH2: func(l *engine.Loop, c *edge.ConnState) { on(l).closeH2(l, c) },
+		CloseH2: func(l *engine.Loop, c *edge.ConnState) { on(l).h2.CloseH2(l, c) },
 		Tick: func(l *engine.Loop, now time.Time) {
 			ls := on(l)
-			ls.resumeHandoffHeld(l)
-			ls.tickH2(now)
+			ls.up.ResumeHeld(l)
+			ls.h2.TickH2(now)
 		},
 		SweepH2: func(l *engine.Loop, c *edge.ConnState, now time.Time, quiet, visitEvery time.Duration) {
-			on(l).sweepH2(l, c, now, quiet, visitEvery)
+			on(l).h2.SweepH2(l, c, now, quiet, visitEvery)
 		},
 		DrainH2: func(l *engine.Loop, c *edge.ConnState, nowMs int64, spread time.Duration) {
-			on(l).drainH2(l, c, nowMs, spread)
+			on(l).h2.DrainH2(l, c, nowMs, spread)
 		},
-		H2Data: func(l *engine.Loop, sub conntable.Sub, conn engine.Handle, b []byte) { on(l).h2Data(l, sub, conn, b) },
+		H2Data: func(l *engine.Loop, sub conntable.Sub, conn engine.Handle, b []byte) {
+			on(l).h2.H2Data(l, sub, conn, b)
+		},
 	}
 	g.Serve[edge.ListenerEdge] = func(l *engine.Loop, h engine.Handle, c *edge.ConnState, req *httpcodec.Request) {
 		on(l).serveEdge(l, h, c, req)
@@ -188,7 +167,7 @@ func (s *Server) makeGlue() edge.Glue {
 	task(mesh.OpResyncHold, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.ResyncHold(t.V.(chan struct{})) })
 	task(mesh.OpResyncReplay, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.ResyncReplay(l) })
 	task(mesh.OpResyncFailed, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.ResyncFailed(l) })
-	task(opUpgrade, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.upgradeStep(l, t.V.(*upgradeStep)) })
+	task(upgrade.OpStep, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.up.Step(l, t) })
 	task(publish.OpPipeReply, func(ls *loopState, l *engine.Loop, t engine.Task) { ls.PipeAnswered(l, t.V.(*publish.RouteJob)) })
 	return g
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/pushwire/pushwire/cluster"
+	"github.com/pushwire/pushwire/internal/nodetest"
 )
 
 // The in-memory directory runs the cluster's code paths without Redis:
@@ -59,9 +60,9 @@ func TestInMemoryClusterRoutesAcrossNodes(t *testing.T) {
 	want("/pub/all", 200, 3, 2)
 	want("/pub/user/nobody", 404, 0, 0)
 	// Each push above reached every subscriber it named, through the links.
-	waitFor(t, "2 messages on b's user stream", func() bool { return onB[0].messages.Load() == 2 })
-	waitFor(t, "2 messages on b's topic stream", func() bool { return onB[1].messages.Load() == 2 })
-	waitFor(t, "4 messages on c's stream", func() bool { return onC[0].messages.Load() == 4 })
+	nodetest.WaitFor(t, "2 messages on b's user stream", func() bool { return onB[0].messages.Load() == 2 })
+	nodetest.WaitFor(t, "2 messages on b's topic stream", func() bool { return onB[1].messages.Load() == 2 })
+	nodetest.WaitFor(t, "4 messages on c's stream", func() bool { return onC[0].messages.Load() == 4 })
 
 	c.Close() // leaves the store: its users and keys are nowhere now
 	want("/pub/conn/"+onC[0].key, 404, 0, 0)
@@ -89,5 +90,5 @@ func TestStandaloneIsAloneInItsDirectory(t *testing.T) {
 	if n := s.Cluster.Router.Workers(); n != 0 {
 		t.Errorf("a standalone node runs %d router goroutines; want none", n)
 	}
-	waitFor(t, fmt.Sprint("the message on the stream"), func() bool { return subs[0].messages.Load() == 1 })
+	nodetest.WaitFor(t, fmt.Sprint("the message on the stream"), func() bool { return subs[0].messages.Load() == 1 })
 }

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pushwire/pushwire/internal/nodetest"
 )
 
 // BenchmarkPushPresence pushes to conn:<key> of 1000 streams in turn, 64
@@ -69,7 +71,7 @@ func BenchmarkPushPresence(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			pushBlocking(b, c, reqs, b.N)
-			waitFor(b, "deliveries", func() bool { return totalMessages(subs)-delivered0 >= int64(b.N) })
+			nodetest.WaitFor(b, "deliveries", func() bool { return totalMessages(subs)-delivered0 >= int64(b.N) })
 			b.StopTimer()
 			syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 			secs := b.Elapsed().Seconds()

@@ -1,6 +1,11 @@
 // package server turns HTTP requests on the engine into subscriptions and
 // pushes: the edge listener holds subscriber streams, the api listener takes
 // publishes and admin requests. One Server is one node (SPEC §2–§4, §7, §9, §10).
+// It is the assembly: it puts the layers together (edge, publish, subscribe,
+// mesh, h2edge, upgrade: each one's state per node here, per loop in
+// loopglue.go, with the glue tables through which a layer calls up), reads the
+// configuration, keeps the figures (figures.go), the TLS edge (tls.go) and the
+// version, and dispatches each listener's requests (api.go, serveedge.go).
 package server
 
 import (
@@ -18,6 +23,8 @@ import (
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/h2edge"
+	"github.com/pushwire/pushwire/handoff"
 	"github.com/pushwire/pushwire/hooks"
 	"github.com/pushwire/pushwire/mesh"
 	"github.com/pushwire/pushwire/publish"
@@ -25,6 +32,7 @@ import (
 	"github.com/pushwire/pushwire/route"
 	"github.com/pushwire/pushwire/store"
 	"github.com/pushwire/pushwire/subscribe"
+	"github.com/pushwire/pushwire/upgrade"
 )
 
 // Server is one pushwire node.
@@ -33,10 +41,9 @@ type Server struct {
 	publish.Publisher     // publishing: ids, resolver, router, idempotency keys (publish/publisher.go)
 	subscribe.Subscribing // subscribing: the table, the recent store, auth, hooks (subscribe/subscribing.go)
 	mesh.Mesh             // the node among its peers: cluster, QoS 1 mailbox, user policy (mesh/mesh.go)
+	h2edge.H2             // HTTP/2 on the edge: its figures (h2edge/h2.go)
+	upgrade.Upgrader      // zero-downtime upgrades: HandOff, TakeOver (upgrade/upgrader.go)
 	loops                 []*loopState
-
-	counters counters
-	up       upgradeState // zero-downtime upgrades (handoff.go)
 
 	edgeAddr, apiAddr net.Addr
 	tls               edgeTLS // --tls-listen (tls.go)
@@ -57,6 +64,8 @@ func New(cfg Config) (*Server, error) {
 	s.Publisher.Init(&s.Node)
 	s.Subscribing.Init(&s.Node, &s.IDs)
 	s.Mesh.Init(&s.Node, &s.Publisher, &s.Subscribing)
+	s.H2.Init(&s.Mesh)
+	s.Upgrader.Init(&s.Mesh)
 	s.Debug = log.Enabled(context.Background(), slog.LevelDebug)
 	s.ID = cfg.NodeID
 	if s.ID == "" {
@@ -88,6 +97,7 @@ func New(cfg Config) (*Server, error) {
 	if err := s.tls.load(cfg); err != nil {
 		return nil, err
 	}
+	s.Upgrader.TLS, s.Upgrader.Version = s.tls.srv, Version()
 
 	maxBody := cfg.MaxBatchBytes
 	eng, err := engine.New(engine.Config{
@@ -110,7 +120,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.Eng = eng
 	s.loops = make([]*loopState, eng.Loops())
-	s.up.loops = make([]loopUpgrade, eng.Loops())
 	s.Node.Loops = make([]*edge.Loop, eng.Loops())
 	for i := range s.loops {
 		s.Node.Loops[i] = edge.NewLoop(&s.Node, i)
@@ -156,6 +165,23 @@ func (s *Server) Start() error {
 	s.Log.Info("pushwire started", "node", s.ID, "edge", addrString(s.edgeAddr),
 		"api", s.apiAddr.String(), "tls", addrString(s.tls.addr), "loops", len(s.loops), "capacity", s.capacity)
 	return nil
+}
+
+// TakeOver starts the node from a handoff on c instead of opening listeners
+// (upgrade.Upgrader.TakeOver): it adopts the old process's listeners and
+// connections, says ready, and serves once the old process lets go. On an
+// error the old process keeps everything; the caller must exit without Close
+// (which would leave the cluster the old process is still in).
+func (s *Server) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, error) {
+	meta, err := s.Upgrader.TakeOver(c, deadline)
+	if err != nil {
+		return meta, err
+	}
+	s.edgeAddr, s.apiAddr, s.tls.addr = s.Taken.Edge, s.Taken.API, s.Taken.TLS
+	go s.sweep()
+	s.Log.Info("pushwire took over", "node", s.ID, "from_version", meta.Version, "version", Version(),
+		"connections", s.Adopted, "edge", addrString(s.edgeAddr), "api", addrString(s.apiAddr))
+	return meta, nil
 }
 
 // EdgeAddr is the bound edge listener address (useful with port 0).

@@ -2,10 +2,7 @@ package server
 
 import (
 	"bufio"
-	"encoding/json"
-	"io"
 	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +10,7 @@ import (
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/internal/nodetest"
 	"github.com/pushwire/pushwire/push"
 	"github.com/pushwire/pushwire/subscribe"
 )
@@ -61,42 +59,6 @@ func connOf(t *testing.T, s *Server, listener uint8) (int, engine.Handle) {
 	return 0, 0
 }
 
-// pub publishes body to path on the api and returns the status and the
-// answer's "delivered".
-func pub(t *testing.T, s *Server, path, body string) (int, int) {
-	t.Helper()
-	resp, err := http.Post("http://"+s.APIAddr().String()+path, "text/plain", strings.NewReader(body))
-	if err != nil {
-		t.Fatalf("POST %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var a struct{ Delivered int }
-	json.Unmarshal(raw, &a)
-	return resp.StatusCode, a.Delivered
-}
-
-type frameLine struct {
-	Protocol int
-	State    string
-	Conn     string
-	To       string
-	Data     string
-}
-
-func readFrame(t *testing.T, r *bufio.Reader) frameLine {
-	t.Helper()
-	line, err := r.ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading a frame: %v", err)
-	}
-	var f frameLine
-	if err := json.Unmarshal([]byte(line), &f); err != nil {
-		t.Fatalf("frame %q: %v", line, err)
-	}
-	return f
-}
-
 // TestTwoSubscribersOnOneConnection registers two subscribers on one
 // connection through the internal API (stream records, as HTTP/2 streams
 // get), pushes to each by conn key, user and topic, and checks that each
@@ -129,7 +91,7 @@ func TestTwoSubscribersOnOneConnection(t *testing.T) {
 	}
 	var keys [2]string
 	for i := range keys {
-		f := readFrame(t, r)
+		f := nodetest.ReadFrame(t, r)
 		if f.State != "registered" {
 			t.Fatalf("frame %d = %+v; want the registered frame", i, f)
 		}
@@ -141,39 +103,39 @@ func TestTwoSubscribersOnOneConnection(t *testing.T) {
 
 	for i, name := range []string{"a", "b"} {
 		for _, to := range []string{"conn/" + keys[i], "user/user-" + name, "topic/topic-" + name} {
-			if status, n := pub(t, s, "/pub/"+to, "for "+name); status != 200 || n != 1 {
+			if status, n := nodetest.Pub(t, s.APIAddr(), "/pub/"+to, "for "+name); status != 200 || n != 1 {
 				t.Fatalf("publish to %s = %d, delivered %d; want 200, 1", to, status, n)
 			}
-			f := readFrame(t, r)
+			f := nodetest.ReadFrame(t, r)
 			want := strings.Replace(to, "/", ":", 1)
 			if f.Protocol != 2 || f.To != want || f.Data != "for "+name {
 				t.Fatalf("after publishing to %s the connection read %+v; want that one message", to, f)
 			}
 		}
 	}
-	if status, n := pub(t, s, "/pub/topic/both", "both"); status != 200 || n != 2 {
+	if status, n := nodetest.Pub(t, s.APIAddr(), "/pub/topic/both", "both"); status != 200 || n != 2 {
 		t.Fatalf("publish to topic both = %d, delivered %d; want 200, 2 (one per subscriber)", status, n)
 	}
 	for range 2 {
-		if f := readFrame(t, r); f.To != "topic:both" {
+		if f := nodetest.ReadFrame(t, r); f.To != "topic:both" {
 			t.Fatalf("read %+v; want topic:both once per subscriber", f)
 		}
 	}
 
 	onLoop(t, s, loop, func(l *engine.Loop, ls *loopState) { ls.DropStream(l, subs[0]) })
 	for _, to := range []string{"conn/" + keys[0], "user/user-a"} {
-		if status, _ := pub(t, s, "/pub/"+to, "gone"); status != 404 {
+		if status, _ := nodetest.Pub(t, s.APIAddr(), "/pub/"+to, "gone"); status != 404 {
 			t.Fatalf("publish to %s after freeing a = %d; want 404", to, status)
 		}
 	}
-	if status, n := pub(t, s, "/pub/topic/both", "left"); status != 200 || n != 1 {
+	if status, n := nodetest.Pub(t, s.APIAddr(), "/pub/topic/both", "left"); status != 200 || n != 1 {
 		t.Fatalf("publish to topic both after freeing a = %d, delivered %d; want 200, 1", status, n)
 	}
-	if status, n := pub(t, s, "/pub/conn/"+keys[1], "still"); status != 200 || n != 1 {
+	if status, n := nodetest.Pub(t, s.APIAddr(), "/pub/conn/"+keys[1], "still"); status != 200 || n != 1 {
 		t.Fatalf("publish to b's key after freeing a = %d, delivered %d; want 200, 1", status, n)
 	}
 	for _, want := range []string{"left", "still"} {
-		if f := readFrame(t, r); f.Data != want {
+		if f := nodetest.ReadFrame(t, r); f.Data != want {
 			t.Fatalf("read %+v; want %q for b", f, want)
 		}
 	}

@@ -30,7 +30,7 @@ func (t *edgeTLS) load(cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("--tls-cert/--tls-key: %w", err)
 	}
-	// h2 first: a client that speaks both gets HTTP/2 (h2conn.go).
+	// h2 first: a client that speaks both gets HTTP/2 (h2edge/conn.go).
 	srv, err := tlslayer.NewServer(tlslayer.Options{Certs: certs, NextProtos: []string{"h2", "http/1.1"}})
 	if err != nil {
 		return err

@@ -130,7 +130,7 @@ func (s *Memory[M]) Counts() (users, bytes int) {
 
 // Each calls f with every message kept, user by user, in increasing id order,
 // under the store's lock (f must not call the store). A zero-downtime upgrade
-// hands them to the new process this way (server/handoffqos.go).
+// hands them to the new process this way (upgrade/qos.go).
 func (s *Memory[M]) Each(f func(user string, m M)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

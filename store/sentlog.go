@@ -248,7 +248,7 @@ func (l *SentLog) Sweep(nowMs int64) {
 
 // Export calls fn with each user's entries, in the order written, under the
 // user's shard lock (fn must not call the log). An upgrade hands them to its
-// successor (server/handoffqos.go), which gives them to Restore.
+// successor (upgrade/qos.go), which gives them to Restore.
 func (l *SentLog) Export(fn func(user string, entries []SentEntry)) {
 	for i := range l.shards {
 		sh := &l.shards[i]

@@ -14,7 +14,7 @@ import (
 // one more stream costs a map entry (~20 bytes), not a copy of its patterns;
 // nodes without subscriber auth keep nothing. Only the owning loop touches it.
 //
-// A stream handed over by an upgrade (server/handoff.go) keeps its topics but not
+// A stream handed over by an upgrade (upgrade/handoff.go) keeps its topics but not
 // its patterns: a server-side subscribe of it is then held to --topic-acl
 // alone (or force=1).
 type loopAllow struct {

@@ -269,7 +269,7 @@ func (ls *SubLoop) AuthDone(l *engine.Loop, call *AuthCall) {
 // stream that asked, 0 for HTTP/1.x connection h (whose connState answer
 // gets).
 func (ls *SubLoop) ResumeSubscribe(l *engine.Loop, h engine.Handle, sub *Subscription, answer func(c *edge.ConnState)) bool {
-	if sub.Stream != 0 { // an HTTP/2 stream asked (server/h2edge.go)
+	if sub.Stream != 0 { // an HTTP/2 stream asked (h2edge/requests.go)
 		if st := ls.Stream(sub.Stream); st != nil && st.Mode == edge.ModeAsync {
 			answer(nil)
 			return true

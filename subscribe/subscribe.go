@@ -29,7 +29,7 @@ type Subscription struct {
 	Head      bool           // a HEAD request: answer the head, start nothing
 	id        *auth.Identity // what auth allowed (allowsets.go); nil without auth
 	Gated     bool           // the per-user connection policy admitted it (mesh/userpolicy.go)
-	Stream    conntable.Sub  // an HTTP/2 stream's subscribe: its record, waiting (server/h2edge.go); 0 on HTTP/1.x
+	Stream    conntable.Sub  // an HTTP/2 stream's subscribe: its record, waiting (h2edge/requests.go); 0 on HTTP/1.x
 	last      int            // ?last=N: replay the newest N of each topic's history (gap.go)
 	expires   int64          // unix ms when auth's permission ends (lifetime.go); 0 = never
 }

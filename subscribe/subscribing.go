@@ -57,7 +57,7 @@ type SubGlue struct {
 	// --max-conns-per-user (mesh/userpolicy.go).
 	GateUser   func(l *engine.Loop, h engine.Handle, c *edge.ConnState, sn *Subscription) bool
 	StreamLeft func(sub conntable.Sub, s *edge.SubState)
-	// HTTP/2 streams (server/h2edge.go, server/h2conn.go).
+	// HTTP/2 streams (h2edge/requests.go, h2edge/conn.go).
 	H2Start      func(l *engine.Loop, sn *Subscription)
 	H2AnswerPoll func(l *engine.Loop, sub conntable.Sub, c *edge.SubState, extra []*edge.Message, final bool) bool
 	H2Finish     func(l *engine.Loop, from conntable.Sub, answer []byte, head bool)

@@ -1,4 +1,4 @@
-package server
+package upgrade
 
 import (
 	"context"
@@ -19,16 +19,16 @@ import (
 
 // exportQoS adds the stored messages and sent entries to snd. It runs after the quiesce, when
 // no loop reads a request any more, so neither changes meanwhile.
-func (s *Server) exportQoS(snd *handoff.Sender) error {
+func (u *Upgrader) exportQoS(snd *handoff.Sender) error {
 	var recs []handoff.Record
-	if mem, ok := s.Store.Box.(*store.Memory[*edge.Message]); ok { // in Redis they stay there
+	if mem, ok := u.Store.Box.(*store.Memory[*edge.Message]); ok { // in Redis they stay there
 		mem.Each(func(user string, m *edge.Message) {
 			recs = append(recs, handoff.Record{Kind: handoff.KindStored, Stored: handoff.Stored{
 				User: []byte(user), Seq: m.Seq, TimeMs: m.TimeMs, Expiry: m.Expiry, QoS: m.QoS, JSON: m.JSON,
 				To: m.To, Event: m.Event, ContentType: m.ContentType, Data: m.Data}})
 		})
 	}
-	s.Sent.Export(func(user string, entries []store.SentEntry) {
+	u.Sent.Export(func(user string, entries []store.SentEntry) {
 		r := handoff.Record{Kind: handoff.KindSent, Sent: handoff.Sent{User: []byte(user)}}
 		for _, e := range entries {
 			r.Sent.Entries = append(r.Sent.Entries, handoff.SentEntry{ID: e.ID, Expiry: e.Expiry,
@@ -49,14 +49,14 @@ func (s *Server) exportQoS(snd *handoff.Sender) error {
 // adoptQoS keeps what the old process had stored and sent. A message the store here has no
 // room for (a smaller --store-messages or --store-bytes) fails the takeover: the old process
 // keeps it rather than lose it.
-func (s *Server) adoptQoS(t *handoff.Taken, now time.Time) error {
+func (u *Upgrader) adoptQoS(t *handoff.Taken, now time.Time) error {
 	nowMs := now.UnixMilli()
 	for i := range t.Stored {
 		st := &t.Stored[i]
 		m := edge.NewMessage(st.Seq, st.TimeMs)
 		m.SetPayload(st.To, st.Event, st.ContentType, st.Data, st.JSON, st.QoS)
 		m.Expiry = st.Expiry
-		err := s.Store.Box.Put(context.Background(), st.User, m, nowMs)
+		err := u.Store.Box.Put(context.Background(), st.User, m, nowMs)
 		m.Release()
 		if err != nil && st.Expiry > nowMs {
 			return fmt.Errorf("a stored QoS 1 message for %q: %w", st.User, err)
@@ -64,13 +64,13 @@ func (s *Server) adoptQoS(t *handoff.Taken, now time.Time) error {
 	}
 	var entries []store.SentEntry
 	for i := range t.Sent {
-		u := &t.Sent[i]
+		us := &t.Sent[i]
 		entries = entries[:0]
-		for _, e := range u.Entries {
+		for _, e := range us.Entries {
 			entries = append(entries, store.SentEntry{ID: e.ID, Expiry: e.Expiry,
 				Sub: conntable.Sub(e.Handle), Acked: e.Acked, Missed: e.Missed})
 		}
-		s.Sent.Restore(u.User, entries, nowMs)
+		u.Sent.Restore(us.User, entries, nowMs)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package server
+package h2edge_test
 
 import (
 	"bufio"
@@ -17,9 +17,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushwire/pushwire/internal/nodetest"
+	"github.com/pushwire/pushwire/server"
 	"github.com/pushwire/pushwire/tlslayer/tlstest"
 	"golang.org/x/net/http2"
 )
+
+// testNode starts a node on free loopback ports (changed by mutate if not nil)
+// and closes it at the test's end.
+func testNode(tb testing.TB, mutate func(*server.Config)) *server.Server {
+	s, err := server.New(nodetest.Config(mutate))
+	return nodetest.Started(tb, s, err)
+}
 
 // h2cClient is an x/net/http2 client speaking h2c with prior knowledge: all
 // its requests share one connection.
@@ -58,7 +67,7 @@ func openH2Stream(t *testing.T, client *http.Client, url string) *h2Stream {
 		t.Fatalf("Transfer-Encoding %v on an HTTP/2 stream; want none", te)
 	}
 	st := &h2Stream{resp: resp, r: bufio.NewReader(resp.Body), key: resp.Header.Get("Push-Conn"), cancel: cancel}
-	if f := readFrame(t, st.r); f.State != "registered" || f.Conn != st.key || st.key == "" {
+	if f := nodetest.ReadFrame(t, st.r); f.State != "registered" || f.Conn != st.key || st.key == "" {
 		t.Fatalf("first frame %+v with Push-Conn %q; want registered with that key", f, st.key)
 	}
 	return st
@@ -79,18 +88,18 @@ func TestH2StreamsAreSubscribers(t *testing.T) {
 		t.Fatal("two streams share a conn key")
 	}
 	for i, st := range streams {
-		if status, n := pub(t, s, "/pub/conn/"+st.key, "only "+st.key); status != 200 || n != 1 {
+		if status, n := nodetest.Pub(t, s.APIAddr(), "/pub/conn/"+st.key, "only "+st.key); status != 200 || n != 1 {
 			t.Fatalf("publish to stream %d's key = %d, delivered %d; want 200, 1", i, status, n)
 		}
-		if f := readFrame(t, st.r); f.Data != "only "+st.key {
+		if f := nodetest.ReadFrame(t, st.r); f.Data != "only "+st.key {
 			t.Fatalf("stream %d read %+v; want its own message", i, f)
 		}
 	}
-	if status, n := pub(t, s, "/pub/topic/all", "everyone"); status != 200 || n != 3 {
+	if status, n := nodetest.Pub(t, s.APIAddr(), "/pub/topic/all", "everyone"); status != 200 || n != 3 {
 		t.Fatalf("publish to the topic = %d, delivered %d; want 200, 3", status, n)
 	}
 	for i, st := range streams {
-		if f := readFrame(t, st.r); f.Data != "everyone" {
+		if f := nodetest.ReadFrame(t, st.r); f.Data != "everyone" {
 			t.Fatalf("stream %d read %+v; want the topic message", i, f)
 		}
 	}
@@ -105,15 +114,15 @@ func TestH2StreamsAreSubscribers(t *testing.T) {
 		t.Fatalf("POST /ack over h2c = %d %s; want 200 {\"acked\":0}", ack.StatusCode, body)
 	}
 	streams[1].cancel() // RST_STREAM CANCEL from the client
-	waitFor(t, "the reset stream to leave the table", func() bool {
-		status, _ := pub(t, s, "/pub/conn/"+streams[1].key, "gone?")
+	nodetest.WaitFor(t, "the reset stream to leave the table", func() bool {
+		status, _ := nodetest.Pub(t, s.APIAddr(), "/pub/conn/"+streams[1].key, "gone?")
 		return status == 404
 	})
-	if status, n := pub(t, s, "/pub/topic/all", "after"); status != 200 || n != 2 {
+	if status, n := nodetest.Pub(t, s.APIAddr(), "/pub/topic/all", "after"); status != 200 || n != 2 {
 		t.Fatalf("publish to the topic after a reset = %d, delivered %d; want 200, 2", status, n)
 	}
 	for _, i := range []int{0, 2} {
-		if f := readFrame(t, streams[i].r); f.Data != "after" {
+		if f := nodetest.ReadFrame(t, streams[i].r); f.Data != "after" {
 			t.Fatalf("stream %d read %+v; want the message after the reset", i, f)
 		}
 	}
@@ -174,7 +183,7 @@ func TestH2OverTLSByALPN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := testNode(t, func(c *Config) { c.TLSListen, c.TLSCert, c.TLSKey = "127.0.0.1:0", certFile, keyFile })
+	s := testNode(t, func(c *server.Config) { c.TLSListen, c.TLSCert, c.TLSKey = "127.0.0.1:0", certFile, keyFile })
 	base := "https://" + s.TLSAddr().String()
 	h2 := &http.Client{Transport: &http2.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	h1 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}}}}
@@ -189,16 +198,16 @@ func TestH2OverTLSByALPN(t *testing.T) {
 			t.Fatalf("client %d got %s over ALPN %q; want HTTP/%d", i, resp.Proto, resp.TLS.NegotiatedProtocol, want)
 		}
 		r := bufio.NewReader(resp.Body)
-		if f := readFrame(t, r); f.State != "registered" {
+		if f := nodetest.ReadFrame(t, r); f.State != "registered" {
 			t.Fatalf("client %d first frame %+v; want registered", i, f)
 		}
 		bodies = append(bodies, r)
 	}
-	if status, n := pub(t, s, "/pub/topic/tls", "over tls"); status != 200 || n != 2 {
+	if status, n := nodetest.Pub(t, s.APIAddr(), "/pub/topic/tls", "over tls"); status != 200 || n != 2 {
 		t.Fatalf("publish = %d, delivered %d; want 200, 2", status, n)
 	}
 	for i, r := range bodies {
-		if f := readFrame(t, r); f.Data != "over tls" {
+		if f := nodetest.ReadFrame(t, r); f.Data != "over tls" {
 			t.Fatalf("client %d read %+v; want the push", i, f)
 		}
 	}
@@ -223,13 +232,13 @@ func TestH2SameFramesAsHTTP1(t *testing.T) {
 			resp.Header.Del("Push-Conn")
 			heads[i] = resp.Status + " " + headerLine(resp.Header)
 			bodies[i] = bufio.NewReader(resp.Body)
-			waitFor(t, "the subscriber", func() bool { _, err := bodies[i].Peek(1); return err == nil })
+			nodetest.WaitFor(t, "the subscriber", func() bool { _, err := bodies[i].Peek(1); return err == nil })
 		}
 		if heads[0] != heads[1] {
 			t.Errorf("%s heads differ:\nHTTP/1.1: %s\nh2c:      %s", format, heads[0], heads[1])
 		}
 		for _, m := range []string{"first-marker", "second-marker"} {
-			if status, n := pub(t, s, "/pub/topic/same-"+format, m); status != 200 || n != 2 {
+			if status, n := nodetest.Pub(t, s.APIAddr(), "/pub/topic/same-"+format, m); status != 200 || n != 2 {
 				t.Fatalf("publish = %d, delivered %d; want 200, 2", status, n)
 			}
 		}
@@ -266,7 +275,7 @@ func hs256(secret, claims string) string {
 // token's; with --auth-url the callback's verdict starts the stream.
 func TestH2SubscriberAuth(t *testing.T) {
 	t.Run("jwt", func(t *testing.T) {
-		s := testNode(t, func(c *Config) { c.JWTSecret = "h2-secret" })
+		s := testNode(t, func(c *server.Config) { c.JWTSecret = "h2-secret" })
 		base := "http://" + s.EdgeAddr().String()
 		var got [2]string
 		for i, client := range []*http.Client{{}, h2cClient()} {
@@ -284,10 +293,10 @@ func TestH2SubscriberAuth(t *testing.T) {
 		}
 		token := hs256("h2-secret", fmt.Sprintf(`{"sub":"jwt-user","topics":["a"],"exp":%d}`, time.Now().Add(time.Hour).Unix()))
 		st := openH2Stream(t, h2cClient(), base+"/sub?topic=a&token="+token)
-		if status, n := pub(t, s, "/pub/user/jwt-user", "hello"); status != 200 || n != 1 {
+		if status, n := nodetest.Pub(t, s.APIAddr(), "/pub/user/jwt-user", "hello"); status != 200 || n != 1 {
 			t.Fatalf("publish to the token's user = %d, delivered %d; want 200, 1", status, n)
 		}
-		if f := readFrame(t, st.r); f.Data != "hello" {
+		if f := nodetest.ReadFrame(t, st.r); f.Data != "hello" {
 			t.Fatalf("read %+v; want the push", f)
 		}
 	})
@@ -300,7 +309,7 @@ func TestH2SubscriberAuth(t *testing.T) {
 			io.WriteString(w, `{"user":"cb-user","topics":["*"]}`)
 		}))
 		defer cb.Close()
-		s := testNode(t, func(c *Config) { c.AuthURL = cb.URL })
+		s := testNode(t, func(c *server.Config) { c.AuthURL = cb.URL })
 		base := "http://" + s.EdgeAddr().String()
 		client := h2cClient()
 		req, _ := http.NewRequest("GET", base+"/sub?topic=b", nil)
@@ -324,13 +333,13 @@ func TestH2SubscriberAuth(t *testing.T) {
 			t.Fatalf("allowed by the callback: %s %d; want HTTP/2 200", resp.Proto, resp.StatusCode)
 		}
 		r := bufio.NewReader(resp.Body)
-		if f := readFrame(t, r); f.State != "registered" {
+		if f := nodetest.ReadFrame(t, r); f.State != "registered" {
 			t.Fatalf("first frame %+v; want registered", f)
 		}
-		if status, n := pub(t, s, "/pub/user/cb-user", "from cb"); status != 200 || n != 1 {
+		if status, n := nodetest.Pub(t, s.APIAddr(), "/pub/user/cb-user", "from cb"); status != 200 || n != 1 {
 			t.Fatalf("publish to the callback's user = %d, delivered %d; want 200, 1", status, n)
 		}
-		if f := readFrame(t, r); f.Data != "from cb" {
+		if f := nodetest.ReadFrame(t, r); f.Data != "from cb" {
 			t.Fatalf("read %+v; want the push", f)
 		}
 	})
@@ -341,7 +350,7 @@ func TestH2SubscriberAuth(t *testing.T) {
 // --poll-timeout passes, next to a stream of the same connection that
 // carries on.
 func TestH2LongPoll(t *testing.T) {
-	s := testNode(t, func(c *Config) { c.PollTimeout = 500 * time.Millisecond })
+	s := testNode(t, func(c *server.Config) { c.PollTimeout = 500 * time.Millisecond })
 	base := "http://" + s.EdgeAddr().String()
 	h2c := h2cClient()
 	stream := openH2Stream(t, h2c, base+"/sub?topic=side")
@@ -365,14 +374,14 @@ func TestH2LongPoll(t *testing.T) {
 		return ch
 	}
 	h1, h2 := poll(&http.Client{}, "topic=p"), poll(h2c, "topic=p")
-	waitFor(t, "both polls waiting", func() bool {
+	nodetest.WaitFor(t, "both polls waiting", func() bool {
 		n := int64(0)
-		for _, ls := range s.loops {
+		for _, ls := range s.Loops {
 			n += ls.Subscribers.Load()
 		}
 		return n == 3
 	})
-	if status, n := pub(t, s, "/pub/topic/p", "polled"); status != 200 || n != 2 {
+	if status, n := nodetest.Pub(t, s.APIAddr(), "/pub/topic/p", "polled"); status != 200 || n != 2 {
 		t.Fatalf("publish = %d, delivered %d; want 200, 2", status, n)
 	}
 	a1, a2 := <-h1, <-h2
@@ -382,10 +391,10 @@ func TestH2LongPoll(t *testing.T) {
 	if a := <-poll(h2c, "topic=quiet"); !strings.HasPrefix(a.text, "204") {
 		t.Fatalf("a long-poll nothing reached: %s; want 204 after --poll-timeout", a.text)
 	}
-	if status, n := pub(t, s, "/pub/topic/side", "still here"); status != 200 || n != 1 {
+	if status, n := nodetest.Pub(t, s.APIAddr(), "/pub/topic/side", "still here"); status != 200 || n != 1 {
 		t.Fatalf("publish to the other stream = %d, delivered %d; want 200, 1", status, n)
 	}
-	if f := readFrame(t, stream.r); f.Data != "still here" {
+	if f := nodetest.ReadFrame(t, stream.r); f.Data != "still here" {
 		t.Fatalf("the stream next to the polls read %+v", f)
 	}
 }
@@ -426,10 +435,10 @@ func TestH2KickEndsOneStream(t *testing.T) {
 	if line, err := a.r.ReadString('\n'); err == nil {
 		t.Fatalf("the kicked stream read on after the kicked frame: %q; want it ended", line)
 	}
-	if status, n := pub(t, s, "/pub/topic/k", "after kick"); status != 200 || n != 1 {
+	if status, n := nodetest.Pub(t, s.APIAddr(), "/pub/topic/k", "after kick"); status != 200 || n != 1 {
 		t.Fatalf("publish after the kick = %d, delivered %d; want 200, 1", status, n)
 	}
-	if f := readFrame(t, b.r); f.Data != "after kick" {
+	if f := nodetest.ReadFrame(t, b.r); f.Data != "after kick" {
 		t.Fatalf("the other stream read %+v; want the push", f)
 	}
 }

@@ -1,4 +1,4 @@
-package server
+package h2edge
 
 import (
 	"strconv"
@@ -14,9 +14,9 @@ import (
 )
 
 // h2Request answers one request on an HTTP/2 stream of the edge: the same
-// routes, status codes, fields and bodies as HTTP/1.1 (edge.go), the
+// routes, status codes, fields and bodies as HTTP/1.1 (server/serveedge.go), the
 // answers built by the same code and carried in HEADERS and DATA.
-func (ls *loopState) h2Request(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32) {
+func (ls *H2Loop) h2Request(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32) {
 	req := hc.codec.Request()
 	method, path := req.Method(), req.Path()
 	head := string(method) == "HEAD"
@@ -45,20 +45,20 @@ func (ls *loopState) h2Request(l *engine.Loop, h engine.Handle, hc *h2Conn, id u
 }
 
 // h2Error answers stream id with status and a JSON error, as HTTP/1.1 does.
-func (ls *loopState) h2Error(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32, head bool, status int, reason string) {
+func (ls *H2Loop) h2Error(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32, head bool, status int, reason string) {
 	ls.Out = httpcodec.AppendErrorResponse(ls.Out[:0], status, reason, httpcodec.Persist11)
 	ls.h2Answer(l, h, hc, id, ls.Out, head, false)
 }
 
 // h2NotAllowed answers 405 on stream id with the Allow field.
-func (ls *loopState) h2NotAllowed(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32, head bool, allow, reason string) {
+func (ls *H2Loop) h2NotAllowed(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32, head bool, allow, reason string) {
 	ls.Out = httpcodec.AppendNotAllowed(ls.Out[:0], allow, reason, httpcodec.Persist11)
 	ls.h2Answer(l, h, hc, id, ls.Out, head, false)
 }
 
 // h2Subscribe starts a subscriber on stream id: its own conn key (the
 // Push-Conn field), its own memberships, its frames as DATA on the stream.
-func (ls *loopState) h2Subscribe(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32, req *h2.Request, head bool) {
+func (ls *H2Loop) h2Subscribe(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32, req *h2.Request, head bool) {
 	sn := &ls.Reading // not on the heap per subscribe (subscribe.SubLoop)
 	var reason string
 	*sn, reason = ls.ReadSubscribe(req.Query(), req.Header("accept"), req.Header("last-event-id"), req.Header("origin"))
@@ -77,13 +77,13 @@ func (ls *loopState) h2Subscribe(l *engine.Loop, h engine.Handle, hc *h2Conn, id
 		ls.Authorize(l, h, nil, req, sn)
 		return
 	}
-	ls.h2Start(l, sn)
+	ls.H2Start(l, sn)
 }
 
-// h2Start starts an allowed subscribe on its stream: the record becomes a
+// H2Start starts an allowed subscribe on its stream: the record becomes a
 // subscriber with its own conn key (the Push-Conn field), its own
 // memberships, its frames as DATA on the stream. A HEAD gets the head alone.
-func (ls *loopState) h2Start(l *engine.Loop, sn *subscribe.Subscription) {
+func (ls *H2Loop) H2Start(l *engine.Loop, sn *subscribe.Subscription) {
 	if ls.GateUser(l, engine.Handle(sn.Stream), nil, sn) { // userpolicy.go
 		return
 	}
@@ -97,7 +97,7 @@ func (ls *loopState) h2Start(l *engine.Loop, sn *subscribe.Subscription) {
 	hc := ls.h2Of(conn)
 	if sn.Head {
 		ls.Out = ls.AppendStreamHead(ls.Out[:0], sn, httpcodec.Persist11, nil)
-		ls.h2Finish(l, sub, ls.Out, true)
+		ls.H2Finish(l, sub, ls.Out, true)
 		return
 	}
 	st.Minor = edge.FramingH2
@@ -115,10 +115,10 @@ func (ls *loopState) h2Start(l *engine.Loop, sn *subscribe.Subscription) {
 	ls.StartStream(l, sub, &st.SubState, conn, sn, keyText)
 }
 
-// h2Ack answers POST /ack on stream id: like HTTP/1.1's (async.go), the
+// h2Ack answers POST /ack on stream id: like HTTP/1.1's (mesh/async.go), the
 // subscriber's loop acks and answers; the answer comes back to a stream
-// record that stands for the request meanwhile (h2FinishAsync).
-func (ls *loopState) h2Ack(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32, req *h2.Request) {
+// record that stands for the request meanwhile (H2FinishAsync).
+func (ls *H2Loop) h2Ack(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint32, req *h2.Request) {
 	ls.Query = edge.ParseQuery(&ls.Q, req.Query(), ls.Query[:0])
 	upTo, err := strconv.ParseUint(string(ls.Q.Id), 10, 64)
 	if ls.Q.Bad || err != nil || len(ls.Q.Conn) == 0 {
@@ -141,14 +141,14 @@ func (ls *loopState) h2Ack(l *engine.Loop, h engine.Handle, hc *h2Conn, id uint3
 	ls.s.Eng.Submit(target.Loop(), engine.Task{H: call.Target, Op: mesh.OpConnCall, V: call})
 }
 
-// h2FinishAsync writes an async answer on the stream that asked for it.
-func (ls *loopState) h2FinishAsync(l *engine.Loop, from conntable.Sub, call *mesh.AsyncCall) {
-	ls.h2Finish(l, from, call.Reply, call.Head)
+// H2FinishAsync writes an async answer on the stream that asked for it.
+func (ls *H2Loop) H2FinishAsync(l *engine.Loop, from conntable.Sub, call *mesh.AsyncCall) {
+	ls.H2Finish(l, from, call.Reply, call.Head)
 }
 
-// h2Finish writes answer (one of our HTTP/1.1 answers) on the stream whose
+// H2Finish writes answer (one of our HTTP/1.1 answers) on the stream whose
 // record from stood for the request, and frees the record.
-func (ls *loopState) h2Finish(l *engine.Loop, from conntable.Sub, answer []byte, head bool) {
+func (ls *H2Loop) H2Finish(l *engine.Loop, from conntable.Sub, answer []byte, head bool) {
 	st := ls.Stream(from)
 	if st == nil {
 		return // the stream was reset meanwhile
@@ -160,16 +160,16 @@ func (ls *loopState) h2Finish(l *engine.Loop, from conntable.Sub, answer []byte,
 	}
 }
 
-// h2AnswerPoll answers the long-poll on stream subscriber sub (see
-// answerPoll): the same answer as over HTTP/1.1, ending the stream, which
+// H2AnswerPoll answers the long-poll on stream subscriber sub (see
+// subscribe/poll.go AnswerPoll): the same answer as over HTTP/1.1, ending the stream, which
 // leaves the table.
-func (ls *loopState) h2AnswerPoll(l *engine.Loop, sub conntable.Sub, c *edge.SubState, extra []*edge.Message, final bool) bool {
+func (ls *H2Loop) H2AnswerPoll(l *engine.Loop, sub conntable.Sub, c *edge.SubState, extra []*edge.Message, final bool) bool {
 	body, ok := ls.PollBody(l, engine.Handle(sub), c, extra, final)
 	if !ok {
 		return false
 	}
 	ls.Out = ls.AppendPollAnswer(ls.Out[:0], httpcodec.Persist11, c.Origin, body)
 	ls.CancelSubTimer(c)
-	ls.h2Finish(l, sub, ls.Out, false)
+	ls.H2Finish(l, sub, ls.Out, false)
 	return true
 }

@@ -1,4 +1,4 @@
-package server
+package upgrade_test
 
 import (
 	"errors"
@@ -9,8 +9,17 @@ import (
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/handoff"
+	"github.com/pushwire/pushwire/internal/nodetest"
+	"github.com/pushwire/pushwire/server"
 	"github.com/pushwire/pushwire/tlslayer/tlstest"
 )
+
+// testNode starts a node on free loopback ports (changed by mutate if not nil)
+// and closes it at the test's end.
+func testNode(tb testing.TB, mutate func(*server.Config)) *server.Server {
+	s, err := server.New(nodetest.Config(mutate))
+	return nodetest.Started(tb, s, err)
+}
 
 // TestTakeOverRefusesCorruptTLSState: a handoff whose TLS connection record carries a state
 // that describes no connection is refused with a clear error by the new process, which aborts
@@ -21,7 +30,7 @@ func TestTakeOverRefusesCorruptTLSState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	withTLS := func(cfg *Config) {
+	withTLS := func(cfg *server.Config) {
 		cfg.TLSListen, cfg.TLSCert, cfg.TLSKey = "127.0.0.1:0", certFile, keyFile
 	}
 	awaitErr, takeErr := takeOverWith(t, withTLS, func(snd *handoff.Sender, _ *net.UnixConn) error {

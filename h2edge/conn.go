@@ -1,4 +1,4 @@
-package server
+package h2edge
 
 import (
 	"bytes"
@@ -12,32 +12,13 @@ import (
 	"github.com/pushwire/pushwire/push"
 )
 
-// HTTP/2 on the edge (SPEC §11): h2c with prior knowledge on --listen (the
-// first bytes are the client preface), h2 by ALPN on --tls-listen. The
-// connection's codec (httpcodec/h2) is fed by the loop like the HTTP/1.1
-// parser; each subscribe stream is a subscriber of its own (a stream
-// record, subscriber.go), so a push to its conn key, user or topic reaches
-// that stream alone. Frames for many streams of one connection written on
-// one loop turn leave in one write: the engine flushes each connection once
-// per turn.
-
-// h2Conn is what an HTTP/2 connection holds beyond its connState: the codec
-// and its subscribers. Reached by connState.parser (1-based into
-// loopState.h2s) while the connection is in modeH2.
+// h2Conn is what an HTTP/2 connection holds beyond its edge.ConnState: the
+// codec and its subscribers. Reached by ConnState.Parser (1-based into
+// H2Loop.h2s) while the connection is in edge.ModeH2.
 type h2Conn struct {
 	codec *h2.Conn
 	subs  []conntable.Sub // its stream subscribers and streams awaiting an answer
 	pings uint8           // PINGs sent and not yet acknowledged
-}
-
-// loopH2 is a loop's HTTP/2 state. Only the loop touches it.
-type loopH2 struct {
-	h2s    []*h2Conn
-	freeH2 []int32
-	h2out  []byte     // frames being built for one connection
-	fields []h2.Field // response fields being built
-
-	h2Ticked time.Time // when the codecs' budgets were last renewed
 }
 
 // h2Ping is the payload of our dead-peer PINGs.
@@ -47,10 +28,10 @@ var h2Ping = [8]byte{'p', 'u', 's', 'h', 'w', 'i', 'r', 'e'}
 // connection error, or a peer that stopped answering PING).
 var errH2Closed = edge.CloseReason("server: HTTP/2 connection ended")
 
-// speaksH2 reports whether connection h's first bytes in (none consumed
+// SpeaksH2 reports whether connection h's first bytes in (none consumed
 // yet) start HTTP/2: by ALPN on TLS, by the client preface in plaintext.
 // more is true while the bytes so far could still be the preface.
-func (ls *loopState) speaksH2(l *engine.Loop, h engine.Handle, in []byte) (isH2, more bool) {
+func (ls *H2Loop) SpeaksH2(l *engine.Loop, h engine.Handle, in []byte) (isH2, more bool) {
 	if _, alpn, ok := l.TLSState(h); ok {
 		return alpn == "h2", false
 	}
@@ -63,21 +44,21 @@ func (ls *loopState) speaksH2(l *engine.Loop, h engine.Handle, in []byte) (isH2,
 	return false, false
 }
 
-// startH2 turns c into an HTTP/2 connection: our SETTINGS go out at once,
+// StartH2 turns c into an HTTP/2 connection: our SETTINGS go out at once,
 // and the header timeout keeps running until the preface and SETTINGS
 // exchange is done (EventReady).
-func (ls *loopState) startH2(l *engine.Loop, h engine.Handle, c *edge.ConnState) {
+func (ls *H2Loop) StartH2(l *engine.Loop, h engine.Handle, c *edge.ConnState) {
 	cfg := &ls.s.Cfg
 	hc := &h2Conn{codec: h2.NewConn(h2.Config{MaxStreams: cfg.H2MaxStreams, MaxHeaderBytes: cfg.MaxHeaderBytes})}
 	ls.attachH2(c, hc)
 	c.Mode = edge.ModeH2
-	ls.s.counters.h2Conns.Add(1)
+	ls.s.H2Conns.Add(1)
 	ls.h2out = hc.codec.Start(ls.h2out[:0])
 	l.Write(h, ls.h2out)
 }
 
 // attachH2 gives c the HTTP/2 state hc (c.Parser names it).
-func (ls *loopState) attachH2(c *edge.ConnState, hc *h2Conn) {
+func (ls *H2Loop) attachH2(c *edge.ConnState, hc *h2Conn) {
 	if n := len(ls.freeH2); n > 0 {
 		c.Parser = ls.freeH2[n-1]
 		ls.freeH2 = ls.freeH2[:n-1]
@@ -89,7 +70,7 @@ func (ls *loopState) attachH2(c *edge.ConnState, hc *h2Conn) {
 }
 
 // h2Of returns the HTTP/2 state of connection h; nil when h is not one.
-func (ls *loopState) h2Of(h engine.Handle) *h2Conn {
+func (ls *H2Loop) h2Of(h engine.Handle) *h2Conn {
 	c := ls.Live(h)
 	if c == nil || c.Mode != edge.ModeH2 || c.Parser == 0 {
 		return nil
@@ -97,10 +78,10 @@ func (ls *loopState) h2Of(h engine.Handle) *h2Conn {
 	return ls.h2s[c.Parser-1]
 }
 
-// feedH2 hands in to the codec and acts on its events. Whatever is written
+// FeedH2 hands in to the codec and acts on its events. Whatever is written
 // for the connection on this loop turn (the codec's own frames, answers,
 // every stream's DATA) leaves in one write at the turn's flush.
-func (ls *loopState) feedH2(l *engine.Loop, h engine.Handle, c *edge.ConnState, in []byte) int {
+func (ls *H2Loop) FeedH2(l *engine.Loop, h engine.Handle, c *edge.ConnState, in []byte) int {
 	hc, all := ls.h2s[c.Parser-1], len(in)
 	for {
 		out, n, ev := hc.codec.Feed(ls.h2out[:0], in)
@@ -139,7 +120,7 @@ func (ls *loopState) feedH2(l *engine.Loop, h engine.Handle, c *edge.ConnState, 
 // ending the stream unless open (a stream's head). The connection-specific
 // fields of HTTP/1.1 (Connection, Transfer-Encoding, ...) are left out, as
 // RFC 9113 §8.2.2 requires (the codec drops them).
-func (ls *loopState) h2Answer(l *engine.Loop, conn engine.Handle, hc *h2Conn, id uint32, answer []byte, head, open bool) {
+func (ls *H2Loop) h2Answer(l *engine.Loop, conn engine.Handle, hc *h2Conn, id uint32, answer []byte, head, open bool) {
 	status, fields, body := ls.h2Fields(answer)
 	if head {
 		body = nil
@@ -158,7 +139,7 @@ func (ls *loopState) h2Answer(l *engine.Loop, conn engine.Handle, hc *h2Conn, id
 // The fields are strings cut from one copy of the answer's head: one
 // allocation per answer (answers are not a hot path; pushes never come
 // here), not one per field.
-func (ls *loopState) h2Fields(answer []byte) (int, []h2.Field, []byte) {
+func (ls *H2Loop) h2Fields(answer []byte) (int, []h2.Field, []byte) {
 	status := int(answer[9]-'0')*100 + int(answer[10]-'0')*10 + int(answer[11]-'0')
 	line := indexCRLF(answer) + 2
 	end := bytes.Index(answer, []byte("\r\n\r\n"))
@@ -187,11 +168,11 @@ func indexCRLF(b []byte) int {
 	return -1
 }
 
-// h2Data writes b as DATA on subscriber sub's stream. A stream whose window
+// H2Data writes b as DATA on subscriber sub's stream. A stream whose window
 // stays shut while its queue passes --write-buffer-limit is a slow
 // consumer: reset (CANCEL) and counted, and the connection's other streams
 // carry on.
-func (ls *loopState) h2Data(l *engine.Loop, sub conntable.Sub, conn engine.Handle, b []byte) {
+func (ls *H2Loop) H2Data(l *engine.Loop, sub conntable.Sub, conn engine.Handle, b []byte) {
 	hc, st := ls.h2Of(conn), ls.Stream(sub)
 	if hc == nil || st == nil {
 		return
@@ -201,13 +182,37 @@ func (ls *loopState) h2Data(l *engine.Loop, sub conntable.Sub, conn engine.Handl
 	l.Write(conn, out)
 	if err == nil && hc.codec.Queued(st.Id) > ls.s.Cfg.WriteBufferLimit {
 		ls.Drops.Add(1)
-		ls.s.counters.h2SlowStreams.Add(1)
+		ls.s.H2SlowStreams.Add(1)
 		ls.h2Reset(l, hc, sub, conn, h2.Cancel)
 	}
 }
 
+// H2End ends subscriber sub's stream on connection conn with an empty
+// END_STREAM DATA and drops it.
+func (ls *H2Loop) H2End(l *engine.Loop, sub conntable.Sub, conn engine.Handle) {
+	hc, st := ls.h2Of(conn), ls.Stream(sub)
+	if hc == nil || st == nil {
+		return
+	}
+	out, _ := hc.codec.WriteData(ls.h2out[:0], st.Id, nil, true)
+	ls.h2out = out
+	l.Write(conn, out)
+	ls.h2Forget(l, hc, sub)
+}
+
+// H2Cancel resets subscriber sub's stream (CANCEL) and drops it; false when
+// conn is not an HTTP/2 connection.
+func (ls *H2Loop) H2Cancel(l *engine.Loop, sub conntable.Sub, conn engine.Handle) bool {
+	hc := ls.h2Of(conn)
+	if hc == nil {
+		return false
+	}
+	ls.h2Reset(l, hc, sub, conn, h2.Cancel)
+	return true
+}
+
 // h2Reset ends stream subscriber sub with RST_STREAM code and drops it.
-func (ls *loopState) h2Reset(l *engine.Loop, hc *h2Conn, sub conntable.Sub, conn engine.Handle, code h2.ErrCode) {
+func (ls *H2Loop) h2Reset(l *engine.Loop, hc *h2Conn, sub conntable.Sub, conn engine.Handle, code h2.ErrCode) {
 	if st := ls.Stream(sub); st != nil {
 		out, _ := hc.codec.Reset(ls.h2out[:0], st.Id, code)
 		ls.h2out = out
@@ -217,7 +222,7 @@ func (ls *loopState) h2Reset(l *engine.Loop, hc *h2Conn, sub conntable.Sub, conn
 }
 
 // h2Forget drops subscriber sub and takes it off its connection's list.
-func (ls *loopState) h2Forget(l *engine.Loop, hc *h2Conn, sub conntable.Sub) {
+func (ls *H2Loop) h2Forget(l *engine.Loop, hc *h2Conn, sub conntable.Sub) {
 	for i, s := range hc.subs {
 		if s == sub {
 			last := len(hc.subs) - 1
@@ -230,7 +235,7 @@ func (ls *loopState) h2Forget(l *engine.Loop, hc *h2Conn, sub conntable.Sub) {
 }
 
 // h2StreamGone drops the subscriber of stream id, which the peer reset.
-func (ls *loopState) h2StreamGone(l *engine.Loop, hc *h2Conn, id uint32) {
+func (ls *H2Loop) h2StreamGone(l *engine.Loop, hc *h2Conn, id uint32) {
 	for _, sub := range hc.subs {
 		if st := ls.Stream(sub); st != nil && st.Id == id {
 			ls.h2Forget(l, hc, sub)
@@ -241,15 +246,15 @@ func (ls *loopState) h2StreamGone(l *engine.Loop, hc *h2Conn, id uint32) {
 
 // endH2 closes an HTTP/2 connection once what it was sent (its GOAWAY) is
 // written.
-func (ls *loopState) endH2(l *engine.Loop, h engine.Handle, c *edge.ConnState) {
+func (ls *H2Loop) endH2(l *engine.Loop, h engine.Handle, c *edge.ConnState) {
 	ls.CancelTimer(c)
 	c.TimerKind = edge.TimerNone
 	l.CloseAfterFlush(h)
 }
 
-// closeH2 runs as an HTTP/2 connection closes: every stream subscriber it
+// CloseH2 runs as an HTTP/2 connection closes: every stream subscriber it
 // carried leaves, and its state goes back to the loop.
-func (ls *loopState) closeH2(l *engine.Loop, c *edge.ConnState) {
+func (ls *H2Loop) CloseH2(l *engine.Loop, c *edge.ConnState) {
 	hc := ls.h2s[c.Parser-1]
 	for _, sub := range hc.subs {
 		ls.DropStream(l, sub)
@@ -257,12 +262,12 @@ func (ls *loopState) closeH2(l *engine.Loop, c *edge.ConnState) {
 	ls.h2s[c.Parser-1] = nil
 	ls.freeH2 = append(ls.freeH2, c.Parser)
 	c.Parser = 0
-	ls.s.counters.h2Conns.Add(-1)
+	ls.s.H2Conns.Add(-1)
 }
 
-// drainH2 sends every stream its reconnect frame and ends it, then GOAWAY;
+// DrainH2 sends every stream its reconnect frame and ends it, then GOAWAY;
 // the connection closes once that is written.
-func (ls *loopState) drainH2(l *engine.Loop, c *edge.ConnState, nowMs int64, spread time.Duration) {
+func (ls *H2Loop) DrainH2(l *engine.Loop, c *edge.ConnState, nowMs int64, spread time.Duration) {
 	hc := ls.h2s[c.Parser-1]
 	// Backwards: ending one (a poll answered, a slow stream reset) swaps
 	// the last into its place, which this walk has visited.
@@ -270,7 +275,7 @@ func (ls *loopState) drainH2(l *engine.Loop, c *edge.ConnState, nowMs int64, spr
 		sub := hc.subs[i]
 		st := ls.Stream(sub)
 		if st != nil && st.Mode == edge.ModePoll {
-			ls.h2AnswerPoll(l, sub, &st.SubState, nil, true) // 204
+			ls.H2AnswerPoll(l, sub, &st.SubState, nil, true) // 204
 			continue
 		}
 		if st == nil || st.Mode != edge.ModeStream {
@@ -296,12 +301,12 @@ func (ls *loopState) drainH2(l *engine.Loop, c *edge.ConnState, nowMs int64, spr
 	l.CloseAfterFlush(c.H)
 }
 
-// sweepH2 is the slot sweep's visit to an HTTP/2 connection: the header
+// SweepH2 is the slot sweep's visit to an HTTP/2 connection: the header
 // timeout until the handshake is done, then a heartbeat on every quiet
 // stream, and a PING when the connection carries none, so that a vanished
 // peer is found (TCP_USER_TIMEOUT on the unacknowledged bytes, or two PINGs
 // unanswered).
-func (ls *loopState) sweepH2(l *engine.Loop, c *edge.ConnState, now time.Time, quiet, visitEvery time.Duration) {
+func (ls *H2Loop) SweepH2(l *engine.Loop, c *edge.ConnState, now time.Time, quiet, visitEvery time.Duration) {
 	hc := ls.h2s[c.Parser-1]
 	if c.TimerKind == edge.TimerHeader {
 		if !now.Before(ls.s.TimeOf(c.At)) {
@@ -311,7 +316,7 @@ func (ls *loopState) sweepH2(l *engine.Loop, c *edge.ConnState, now time.Time, q
 		}
 		return
 	}
-	for i := len(hc.subs) - 1; i >= 0; i-- { // backwards: see drainH2
+	for i := len(hc.subs) - 1; i >= 0; i-- { // backwards: see DrainH2
 		sub := hc.subs[i]
 		st := ls.Stream(sub)
 		if st == nil || st.Mode != edge.ModeStream || st.Timer != 0 && ls.LifeDue(l, sub, &st.SubState, c.H, now, visitEvery) {
@@ -334,9 +339,9 @@ func (ls *loopState) sweepH2(l *engine.Loop, c *edge.ConnState, now time.Time, q
 	l.Write(c.H, ls.h2out)
 }
 
-// tickH2 starts a new window of the codecs' abuse budgets (rapid reset,
+// TickH2 starts a new window of the codecs' abuse budgets (rapid reset,
 // SETTINGS, PING and empty-frame floods) once a second.
-func (ls *loopState) tickH2(now time.Time) {
+func (ls *H2Loop) TickH2(now time.Time) {
 	if now.Sub(ls.h2Ticked) < time.Second {
 		return
 	}

@@ -1,4 +1,4 @@
-package server
+package upgrade
 
 import (
 	"errors"
@@ -54,21 +54,21 @@ func (x *loopExport) flush() {
 
 // streamOut sends the hello and the listeners, then has every loop export and send its
 // detached connections (stepExport); it returns the first loop's error.
-func (s *Server) streamOut(snd *handoff.Sender) error {
-	meta := handoff.Meta{NodeID: s.ID, Seq: s.IDs.Last(), Version: Version(),
-		Boundary: string(s.Boundary), Upgrades: s.up.count.Load(),
-		UpgradesFailed: s.up.failed.Load(), UpgradeReconnects: s.up.reconnects.Load()}
-	if s.tls.srv != nil {
-		meta.TicketKeys = s.tls.srv.TicketKeys() // resumed sessions keep working
+func (u *Upgrader) streamOut(snd *handoff.Sender) error {
+	meta := handoff.Meta{NodeID: u.ID, Seq: u.IDs.Last(), Version: u.Version,
+		Boundary: string(u.Boundary), Upgrades: u.count.Load(),
+		UpgradesFailed: u.failed.Load(), UpgradeReconnects: u.reconnects.Load()}
+	if u.TLS != nil {
+		meta.TicketKeys = u.TLS.TicketKeys() // resumed sessions keep working
 	}
 	if err := snd.Hello(meta); err != nil {
 		return err
 	}
-	if err := s.sendLinkListener(snd); err != nil {
+	if err := u.sendLinkListener(snd); err != nil {
 		return err
 	}
-	for i := range s.up.loops {
-		for _, hl := range s.up.loops[i].listeners {
+	for i := range u.loops {
+		for _, hl := range u.loops[i].up.listeners {
 			r := handoff.Record{Kind: handoff.KindListener, Listener: handoff.Listener{Tag: uint8(hl.tag), TLS: hl.tls}}
 			if err := snd.Add(&r, hl.fd); err != nil {
 				return err
@@ -76,12 +76,12 @@ func (s *Server) streamOut(snd *handoff.Sender) error {
 		}
 	}
 	out := snd.Batches()
-	for i := range s.up.loops {
-		s.up.loops[i].out = loopExport{out: out}
+	for i := range u.loops {
+		u.loops[i].up.out = loopExport{out: out}
 	}
-	s.round(stepExport)
-	for i := range s.up.loops {
-		if err := s.up.loops[i].out.err; err != nil {
+	u.round(stepExport)
+	for i := range u.loops {
+		if err := u.loops[i].up.out.err; err != nil {
 			return fmt.Errorf("sending loop %d's connections: %w", i, err)
 		}
 	}
@@ -93,12 +93,12 @@ func (s *Server) streamOut(snd *handoff.Sender) error {
 // table's work for one conn is an epoll_ctl and a few locked inserts: two loops' adopters
 // use both cores while the old process exports).
 type streamAdopter struct {
-	s       *Server
+	u       *Upgrader
 	at      time.Time
 	loops   []loopAdopter
 	failed  atomic.Bool // an adopter failed: the receiver stops
 	conns   int
-	adopted atomic.Int64 // conns adopted so far, for Server.OnAdopted
+	adopted atomic.Int64 // conns adopted so far, for OnAdopted
 }
 
 // adoptChunkLen is how many conns a chunk carries to its loop's adopter.
@@ -122,8 +122,8 @@ type loopAdopter struct {
 	err  error // the first adoption error; read after done
 }
 
-func (s *Server) newStreamAdopter() *streamAdopter {
-	a := &streamAdopter{s: s, at: time.Now(), loops: make([]loopAdopter, len(s.loops))}
+func (u *Upgrader) newStreamAdopter() *streamAdopter {
+	a := &streamAdopter{u: u, at: time.Now(), loops: make([]loopAdopter, len(u.loops))}
 	for i := range a.loops {
 		la := &a.loops[i]
 		la.cur = &adoptChunk{}
@@ -138,7 +138,7 @@ func (s *Server) newStreamAdopter() *streamAdopter {
 
 func (a *streamAdopter) now() time.Time { return a.at }
 
-func (a *streamAdopter) Hello(m *handoff.Meta) error { return a.s.adoptMeta(m) }
+func (a *streamAdopter) Hello(m *handoff.Meta) error { return a.u.adoptMeta(m) }
 
 // Conn copies c (its slices are the receiver's views) into its loop's chunk.
 func (a *streamAdopter) Conn(c *handoff.Conn, fd int) error {
@@ -207,10 +207,10 @@ func (a *streamAdopter) run(la *loopAdopter) {
 				unix.Close(ch.fds[i])
 				continue
 			}
-			if err := a.s.adoptHanded(&ch.conns[i], ch.fds[i], a.at); err != nil {
+			if err := a.u.adoptHanded(&ch.conns[i], ch.fds[i], a.at); err != nil {
 				la.err = fmt.Errorf("connection %d: %w", ch.nth[i], err)
 				a.failed.Store(true)
-			} else if fn := a.s.up.onAdopted; fn != nil {
+			} else if fn := a.u.onAdopted; fn != nil {
 				fn(int(a.adopted.Add(1)))
 			}
 		}
@@ -256,4 +256,4 @@ func collectLater(gcPercent int) {
 // takeover (TakeOver) has adopted so far, after each; set before TakeOver. The crash-test
 // build of cmd/pushwire exits from it, to show the old process resumes a handoff the new one
 // died in the middle of.
-func (s *Server) OnAdopted(fn func(conns int)) { s.up.onAdopted = fn }
+func (u *Upgrader) OnAdopted(fn func(conns int)) { u.onAdopted = fn }

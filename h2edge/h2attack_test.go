@@ -1,12 +1,13 @@
-package server
+package h2edge_test
 
 import (
 	"bytes"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pushwire/pushwire/internal/nodetest"
+	"github.com/pushwire/pushwire/server"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 )
@@ -17,14 +18,6 @@ import (
 // code, every subscriber it opened is gone from the table, and the
 // bystander still gets its push. The codec's own tests (httpcodec/h2
 // guard_test.go) bound the bytes and buffers each attack may cost.
-
-// flood writes what build frames, built into one buffer, in the background
-// (the server answers meanwhile, and the test reads those answers).
-func (c *rawH2) flood(build func(fr *http2.Framer)) {
-	var buf bytes.Buffer
-	build(http2.NewFramer(&buf, nil))
-	go c.conn.Write(buf.Bytes())
-}
 
 // block is an HPACK block of a GET of path.
 func block(path string, extra ...string) []byte {
@@ -38,100 +31,79 @@ func block(path string, extra ...string) []byte {
 	return buf.Bytes()
 }
 
-// goAway reads until the GOAWAY and returns its code; the connection must
-// close after it.
-func (c *rawH2) goAway() http2.ErrCode {
-	c.t.Helper()
-	var code http2.ErrCode
-	for {
-		f := c.next(true)
-		if f == nil {
-			c.t.Fatal("the connection closed without GOAWAY")
-		}
-		if g, ok := f.(*http2.GoAwayFrame); ok {
-			code = g.ErrCode
-			break
-		}
-	}
-	c.conn.(*net.TCPConn).CloseWrite() // the server's lingering close waits for our FIN
-	for c.next(false) != nil {
-	}
-	return code
-}
-
 func TestH2Attacks(t *testing.T) {
 	s := testNode(t, nil)
 	bystander := openH2Stream(t, h2cClient(), "http://"+s.EdgeAddr().String()+"/sub?topic=bystander")
 	for _, a := range []struct {
 		name   string
-		attack func(c *rawH2)
+		attack func(c *nodetest.RawH2)
 		want   http2.ErrCode
 	}{
-		{"rapid reset (CVE-2023-44487): 2,000 subscribes opened and reset", func(c *rawH2) {
+		{"rapid reset (CVE-2023-44487): 2,000 subscribes opened and reset", func(c *nodetest.RawH2) {
 			blk := block("/sub?topic=rapid")
-			c.flood(func(fr *http2.Framer) {
+			c.Flood(func(fr *http2.Framer) {
 				for i := range uint32(2000) {
 					fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 2*i + 1, BlockFragment: blk, EndStream: true, EndHeaders: true})
 					fr.WriteRSTStream(2*i+1, http2.ErrCodeCancel)
 				}
 			})
 		}, http2.ErrCodeEnhanceYourCalm},
-		{"CONTINUATION flood (CVE-2024-27316): a header block that never ends", func(c *rawH2) {
+		{"CONTINUATION flood (CVE-2024-27316): a header block that never ends", func(c *nodetest.RawH2) {
 			var frag bytes.Buffer // one valid field, never indexed: ~100 bytes
 			hpack.NewEncoder(&frag).WriteField(hpack.HeaderField{Name: "x-flood", Value: strings.Repeat("f", 90), Sensitive: true})
-			c.flood(func(fr *http2.Framer) {
+			c.Flood(func(fr *http2.Framer) {
 				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block("/sub")})
 				for range 2000 {
 					fr.WriteContinuation(1, false, frag.Bytes())
 				}
 			})
 		}, http2.ErrCodeEnhanceYourCalm},
-		{"SETTINGS flood", func(c *rawH2) {
-			c.flood(func(fr *http2.Framer) {
+		{"SETTINGS flood", func(c *nodetest.RawH2) {
+			c.Flood(func(fr *http2.Framer) {
 				for range 2000 {
 					fr.WriteSettings()
 				}
 			})
 		}, http2.ErrCodeEnhanceYourCalm},
-		{"PING flood", func(c *rawH2) {
-			c.flood(func(fr *http2.Framer) {
+		{"PING flood", func(c *nodetest.RawH2) {
+			c.Flood(func(fr *http2.Framer) {
 				for range 2000 {
 					fr.WritePing(false, [8]byte{})
 				}
 			})
 		}, http2.ErrCodeEnhanceYourCalm},
-		{"stream id going backwards", func(c *rawH2) {
-			c.flood(func(fr *http2.Framer) {
+		{"stream id going backwards", func(c *nodetest.RawH2) {
+			c.Flood(func(fr *http2.Framer) {
 				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 5, BlockFragment: block("/sub?topic=back"), EndStream: true, EndHeaders: true})
 				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: block("/sub?topic=back"), EndStream: true, EndHeaders: true})
 			})
 		}, http2.ErrCodeProtocol},
 		// A new stream's id must be above every earlier one (RFC 9113
 		// §5.1.1): HEADERS on a closed stream's id is PROTOCOL_ERROR.
-		{"stream id reused", func(c *rawH2) {
-			c.flood(func(fr *http2.Framer) {
+		{"stream id reused", func(c *nodetest.RawH2) {
+			c.Flood(func(fr *http2.Framer) {
 				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block("/nope"), EndStream: true, EndHeaders: true})
 				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block("/nope"), EndStream: true, EndHeaders: true})
 			})
 		}, http2.ErrCodeProtocol},
 	} {
 		t.Run(a.name, func(t *testing.T) {
-			c := dialRawH2(t, s)
+			c := nodetest.DialRawH2(t, s.EdgeAddr())
 			a.attack(c)
-			if got := c.goAway(); got != a.want {
+			if got := c.GoAway(); got != a.want {
 				t.Fatalf("GOAWAY %v; want %v", got, a.want)
 			}
-			waitFor(t, "the attacker's subscribers and connection gone", func() bool {
+			nodetest.WaitFor(t, "the attacker's subscribers and connection gone", func() bool {
 				subs := int64(0)
-				for _, ls := range s.loops {
+				for _, ls := range s.Loops {
 					subs += ls.Subscribers.Load()
 				}
-				return subs == 1 && s.counters.h2Conns.Load() == 1 // the bystander's
+				return subs == 1 && s.H2Conns.Load() == 1 // the bystander's
 			})
-			if status, n := pub(t, s, "/pub/topic/bystander", a.name); status != 200 || n != 1 {
+			if status, n := nodetest.Pub(t, s.APIAddr(), "/pub/topic/bystander", a.name); status != 200 || n != 1 {
 				t.Fatalf("publish to the bystander = %d, delivered %d; want 200, 1", status, n)
 			}
-			if f := readFrame(t, bystander.r); f.Data != a.name {
+			if f := nodetest.ReadFrame(t, bystander.r); f.Data != a.name {
 				t.Fatalf("bystander read %+v; want the push after the attack", f)
 			}
 		})
@@ -143,7 +115,7 @@ func TestH2Attacks(t *testing.T) {
 // connection carries on.
 func TestH2HPACKBomb(t *testing.T) {
 	s := testNode(t, nil)
-	c := dialRawH2(t, s)
+	c := nodetest.DialRawH2(t, s.EdgeAddr())
 	var blk bytes.Buffer
 	enc := hpack.NewEncoder(&blk)
 	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "t"}, {":path", "/sub?topic=bomb"}} {
@@ -158,20 +130,20 @@ func TestH2HPACKBomb(t *testing.T) {
 	// Written now, before reading anything: the SETTINGS ACK that reading
 	// sends must not overtake it.
 	b := blk.Bytes()
-	c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: b[:3000], EndStream: true})
-	c.fr.WriteContinuation(1, true, b[3000:])
-	h := c.until("the answer to the bomb", func(f http2.Frame) bool {
+	c.Fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: b[:3000], EndStream: true})
+	c.Fr.WriteContinuation(1, true, b[3000:])
+	h := c.Until("the answer to the bomb", func(f http2.Frame) bool {
 		hf, ok := f.(*http2.HeadersFrame)
 		return ok && hf.StreamID == 1
 	})
-	if got := c.hdrs[1][":status"]; got != "431" || !h.(*http2.HeadersFrame).StreamEnded() {
-		t.Fatalf("answer %v; want 431, ending the stream", c.hdrs[1])
+	if got := c.Hdrs[1][":status"]; got != "431" || !h.(*http2.HeadersFrame).StreamEnded() {
+		t.Fatalf("answer %v; want 431, ending the stream", c.Hdrs[1])
 	}
-	if n := s.loops[0].Subscribers.Load(); n != 0 {
+	if n := s.Loops[0].Subscribers.Load(); n != 0 {
 		t.Fatalf("subscribers = %d after a refused request; want 0", n)
 	}
-	c.get(3, "/sub?topic=after-bomb")
-	c.until("a subscribe after the bomb", isData(3, "registered"))
+	c.Get(3, "/sub?topic=after-bomb")
+	c.Until("a subscribe after the bomb", nodetest.IsData(3, "registered"))
 }
 
 // TestH2ZeroConnectionWindow: a client that never opens the connection
@@ -182,17 +154,17 @@ func TestH2ZeroConnectionWindow(t *testing.T) {
 	// The limit is above the 64 KiB connection window: what the window lets
 	// out may all be pending at once on the socket, which is the connection's
 	// share of the limit; the streams' queues are theirs.
-	s := testNode(t, func(c *Config) { c.WriteBufferLimit = 96 << 10 })
-	c := dialRawH2(t, s)
+	s := testNode(t, func(c *server.Config) { c.WriteBufferLimit = 96 << 10 })
+	c := nodetest.DialRawH2(t, s.EdgeAddr())
 	for _, id := range []uint32{1, 3, 5} {
-		c.get(id, "/sub?topic=stuck")
-		c.until("the registered frame", isData(id, "registered"))
+		c.Get(id, "/sub?topic=stuck")
+		c.Until("the registered frame", nodetest.IsData(id, "registered"))
 	}
 	frames := make(chan http2.Frame, 1000)
 	go func() {
 		defer close(frames)
 		for {
-			f, err := c.fr.ReadFrame()
+			f, err := c.Fr.ReadFrame()
 			if err != nil {
 				return
 			}
@@ -211,7 +183,7 @@ func TestH2ZeroConnectionWindow(t *testing.T) {
 		}
 	}
 	for range 40 {
-		pub(t, s, "/pub/topic/stuck", body)
+		nodetest.Pub(t, s.APIAddr(), "/pub/topic/stuck", body)
 	}
 	deadline := time.After(20 * time.Second)
 	for len(reset) < 3 {
@@ -225,10 +197,10 @@ func TestH2ZeroConnectionWindow(t *testing.T) {
 			t.Fatalf("after 40 messages of 8 KiB, streams reset: %v; want all 3", reset)
 		}
 	}
-	if n := s.counters.h2SlowStreams.Load(); n != 3 {
+	if n := s.H2SlowStreams.Load(); n != 3 {
 		t.Fatalf("slow streams counted = %d; want 3", n)
 	}
-	c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 7, BlockFragment: block("/sub?topic=later"), EndStream: true, EndHeaders: true})
+	c.Fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 7, BlockFragment: block("/sub?topic=later"), EndStream: true, EndHeaders: true})
 	for {
 		select {
 		case f, ok := <-frames:

@@ -1,147 +1,38 @@
-package server
+package h2edge_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pushwire/pushwire/internal/nodetest"
+	"github.com/pushwire/pushwire/server"
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 )
-
-// rawH2 is a frame-level h2c client, for what x/net's client will not do
-// (hold a window shut, skip the SETTINGS ACK, open past the limit) and to see
-// the frames the server sends.
-type rawH2 struct {
-	t    *testing.T
-	conn net.Conn
-	fr   *http2.Framer
-	dec  *hpack.Decoder
-	hdrs map[uint32]map[string]string
-}
-
-func dialRawH2(t *testing.T, s *Server, settings ...http2.Setting) *rawH2 {
-	t.Helper()
-	conn, err := net.Dial("tcp", s.EdgeAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	conn.SetDeadline(time.Now().Add(20 * time.Second))
-	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
-		t.Fatal(err)
-	}
-	c := &rawH2{t: t, conn: conn, fr: http2.NewFramer(conn, conn), hdrs: map[uint32]map[string]string{}}
-	c.dec = hpack.NewDecoder(4096, nil)
-	if err := c.fr.WriteSettings(settings...); err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// get opens stream id with a GET of path.
-func (c *rawH2) get(id uint32, path string) {
-	c.t.Helper()
-	c.request(id, "GET", path)
-}
-
-// request opens stream id with method on path, without a body.
-func (c *rawH2) request(id uint32, method, path string) {
-	c.t.Helper()
-	var buf bytes.Buffer
-	enc := hpack.NewEncoder(&buf)
-	for _, f := range [][2]string{{":method", method}, {":scheme", "http"}, {":authority", "t"}, {":path", path}} {
-		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
-	}
-	if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: buf.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-// next reads the next frame, acknowledging the server's SETTINGS and
-// decoding response heads into c.hdrs; it returns nil at EOF.
-func (c *rawH2) next(ackSettings bool) http2.Frame {
-	c.t.Helper()
-	f, err := c.fr.ReadFrame()
-	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
-		return nil
-	}
-	if err != nil {
-		if strings.Contains(err.Error(), "reset by peer") {
-			return nil
-		}
-		c.t.Fatalf("reading a frame: %v", err)
-	}
-	if testing.Verbose() {
-		c.t.Logf("frame %v", f)
-	}
-	switch f := f.(type) {
-	case *http2.SettingsFrame:
-		if ackSettings && !f.IsAck() {
-			c.fr.WriteSettingsAck()
-		}
-	case *http2.HeadersFrame:
-		fields, err := c.dec.DecodeFull(f.HeaderBlockFragment())
-		if err != nil {
-			c.t.Fatalf("decoding HEADERS: %v", err)
-		}
-		m := map[string]string{}
-		for _, hf := range fields {
-			m[hf.Name] = hf.Value
-		}
-		c.hdrs[f.StreamID] = m
-	}
-	return f
-}
-
-// until reads frames until pred holds for one, and returns it.
-func (c *rawH2) until(what string, pred func(http2.Frame) bool) http2.Frame {
-	c.t.Helper()
-	for {
-		f := c.next(true)
-		if f == nil {
-			c.t.Fatalf("connection ended before %s", what)
-		}
-		if pred(f) {
-			return f
-		}
-	}
-}
-
-func isData(id uint32, contains string) func(http2.Frame) bool {
-	return func(f http2.Frame) bool {
-		d, ok := f.(*http2.DataFrame)
-		return ok && d.StreamID == id && strings.Contains(string(d.Data()), contains)
-	}
-}
 
 // TestH2MaxStreams opens one stream more than --h2-max-streams allows: it is
 // refused with RST_STREAM REFUSED_STREAM and the others stream on.
 func TestH2MaxStreams(t *testing.T) {
-	s := testNode(t, func(c *Config) { c.H2MaxStreams = 2 })
-	c := dialRawH2(t, s)
+	s := testNode(t, func(c *server.Config) { c.H2MaxStreams = 2 })
+	c := nodetest.DialRawH2(t, s.EdgeAddr())
 	for _, id := range []uint32{1, 3, 5} {
-		c.get(id, "/sub?topic=x")
+		c.Get(id, "/sub?topic=x")
 	}
-	c.until("stream 5 refused", func(f http2.Frame) bool {
+	c.Until("stream 5 refused", func(f http2.Frame) bool {
 		r, ok := f.(*http2.RSTStreamFrame)
 		if ok && r.StreamID != 5 {
 			t.Fatalf("stream %d reset (%v); want only stream 5 refused", r.StreamID, r.ErrCode)
 		}
 		return ok && r.ErrCode == http2.ErrCodeRefusedStream
 	})
-	if status, n := pub(t, s, "/pub/topic/x", "two"); status != 200 || n != 2 {
+	if status, n := nodetest.Pub(t, s.APIAddr(), "/pub/topic/x", "two"); status != 200 || n != 2 {
 		t.Fatalf("publish = %d, delivered %d; want 200, 2", status, n)
 	}
 	got := map[uint32]bool{}
-	c.until("the message on both streams", func(f http2.Frame) bool {
+	c.Until("the message on both streams", func(f http2.Frame) bool {
 		for _, id := range []uint32{1, 3} {
-			got[id] = got[id] || isData(id, `"data":"two"`)(f)
+			got[id] = got[id] || nodetest.IsData(id, `"data":"two"`)(f)
 		}
 		return got[1] && got[3]
 	})
@@ -151,32 +42,32 @@ func TestH2MaxStreams(t *testing.T) {
 // piles up past --write-buffer-limit: stream 1 is reset (CANCEL, counted)
 // and stream 3, on the same connection, still gets its frames.
 func TestH2SlowStreamIsReset(t *testing.T) {
-	s := testNode(t, func(c *Config) { c.WriteBufferLimit = 4096 })
-	c := dialRawH2(t, s, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
-	c.get(1, "/sub?topic=both&user=slow")
-	c.get(3, "/sub?topic=both")
-	c.fr.WriteWindowUpdate(3, 1<<20)
-	c.until("stream 3's registered frame", isData(3, "registered"))
+	s := testNode(t, func(c *server.Config) { c.WriteBufferLimit = 4096 })
+	c := nodetest.DialRawH2(t, s.EdgeAddr(), http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
+	c.Get(1, "/sub?topic=both&user=slow")
+	c.Get(3, "/sub?topic=both")
+	c.Fr.WriteWindowUpdate(3, 1<<20)
+	c.Until("stream 3's registered frame", nodetest.IsData(3, "registered"))
 	// 1000-byte messages queue behind the shut window: the fourth passes
 	// the 4096-byte limit (with the registered frame), and the stream is
 	// gone for the ones after it.
 	for i := range 6 {
-		status, n := pub(t, s, "/pub/user/slow", strings.Repeat("x", 1000))
+		status, n := nodetest.Pub(t, s.APIAddr(), "/pub/user/slow", strings.Repeat("x", 1000))
 		if i < 4 && (status != 200 || n != 1) || i >= 4 && status != 404 {
 			t.Fatalf("publish %d to the slow stream = %d, delivered %d; want 200, 1 up to the fourth, 404 after", i+1, status, n)
 		}
 	}
-	c.until("stream 1 reset", func(f http2.Frame) bool {
+	c.Until("stream 1 reset", func(f http2.Frame) bool {
 		r, ok := f.(*http2.RSTStreamFrame)
 		return ok && r.StreamID == 1 && r.ErrCode == http2.ErrCodeCancel
 	})
-	if n := s.counters.h2SlowStreams.Load(); n != 1 {
+	if n := s.H2SlowStreams.Load(); n != 1 {
 		t.Errorf("slow streams counted = %d; want 1", n)
 	}
-	if status, n := pub(t, s, "/pub/topic/both", "still"); status != 200 || n != 1 {
+	if status, n := nodetest.Pub(t, s.APIAddr(), "/pub/topic/both", "still"); status != 200 || n != 1 {
 		t.Fatalf("publish to the topic after the reset = %d, delivered %d; want 200, 1 (stream 3)", status, n)
 	}
-	c.until("stream 3's message", isData(3, `"data":"still"`))
+	c.Until("stream 3's message", nodetest.IsData(3, `"data":"still"`))
 }
 
 // TestH2DrainSendsReconnectThenGoAway drains the node: each stream gets its
@@ -184,11 +75,11 @@ func TestH2SlowStreamIsReset(t *testing.T) {
 // closes.
 func TestH2DrainSendsReconnectThenGoAway(t *testing.T) {
 	s := testNode(t, nil)
-	c := dialRawH2(t, s)
-	c.get(1, "/sub?topic=a")
-	c.get(3, "/sub?topic=a&format=sse")
-	c.until("stream 1 registered", isData(1, "registered"))
-	c.until("stream 3 registered", isData(3, "registered"))
+	c := nodetest.DialRawH2(t, s.EdgeAddr())
+	c.Get(1, "/sub?topic=a")
+	c.Get(3, "/sub?topic=a&format=sse")
+	c.Until("stream 1 registered", nodetest.IsData(1, "registered"))
+	c.Until("stream 3 registered", nodetest.IsData(3, "registered"))
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -198,7 +89,7 @@ func TestH2DrainSendsReconnectThenGoAway(t *testing.T) {
 	ended := map[uint32]bool{}
 	sawReconnect := map[uint32]bool{}
 	for {
-		f := c.next(true)
+		f := c.Next(true)
 		if f == nil {
 			break
 		}
@@ -229,10 +120,10 @@ func TestH2DrainSendsReconnectThenGoAway(t *testing.T) {
 // SETTINGS but never acknowledges ours is sent GOAWAY SETTINGS_TIMEOUT once
 // --header-timeout passes, and closed.
 func TestH2HeaderTimeoutCoversSettings(t *testing.T) {
-	s := testNode(t, func(c *Config) { c.HeaderTimeout = 300 * time.Millisecond })
-	c := dialRawH2(t, s)
+	s := testNode(t, func(c *server.Config) { c.HeaderTimeout = 300 * time.Millisecond })
+	c := nodetest.DialRawH2(t, s.EdgeAddr())
 	for {
-		f := c.next(false)
+		f := c.Next(false)
 		if f == nil {
 			t.Fatal("closed without GOAWAY")
 		}
@@ -243,7 +134,7 @@ func TestH2HeaderTimeoutCoversSettings(t *testing.T) {
 			break
 		}
 	}
-	if f := c.next(false); f != nil {
+	if f := c.Next(false); f != nil {
 		t.Fatalf("after GOAWAY read %v; want the connection closed", f)
 	}
 }
@@ -251,13 +142,13 @@ func TestH2HeaderTimeoutCoversSettings(t *testing.T) {
 // TestH2HeartbeatsOnEveryStream: each stream of a connection gets its own
 // heartbeat frames.
 func TestH2HeartbeatsOnEveryStream(t *testing.T) {
-	s := testNode(t, func(c *Config) { c.Heartbeat = 200 * time.Millisecond })
-	c := dialRawH2(t, s)
-	c.get(1, "/sub?topic=a")
-	c.get(3, "/sub?topic=b")
+	s := testNode(t, func(c *server.Config) { c.Heartbeat = 200 * time.Millisecond })
+	c := nodetest.DialRawH2(t, s.EdgeAddr())
+	c.Get(1, "/sub?topic=a")
+	c.Get(3, "/sub?topic=b")
 	got := map[uint32]int{}
 	for got[1] < 2 || got[3] < 2 {
-		f := c.until("heartbeats", func(f http2.Frame) bool { _, ok := f.(*http2.DataFrame); return ok })
+		f := c.Until("heartbeats", func(f http2.Frame) bool { _, ok := f.(*http2.DataFrame); return ok })
 		if d := f.(*http2.DataFrame); strings.Contains(string(d.Data()), `"protocol":0`) {
 			got[d.StreamID]++
 		}
@@ -268,8 +159,8 @@ func TestH2HeartbeatsOnEveryStream(t *testing.T) {
 // PING every heartbeat interval; one that answers stays, one that leaves
 // two unanswered is closed.
 func TestH2PingFindsDeadPeers(t *testing.T) {
-	s := testNode(t, func(c *Config) { c.Heartbeat = 200 * time.Millisecond })
-	alive, dead := dialRawH2(t, s), dialRawH2(t, s)
+	s := testNode(t, func(c *server.Config) { c.Heartbeat = 200 * time.Millisecond })
+	alive, dead := nodetest.DialRawH2(t, s.EdgeAddr()), nodetest.DialRawH2(t, s.EdgeAddr())
 	// The live peer answers every PING on its own goroutine for the whole
 	// test: on a loaded machine, reading the silent peer's frames can take
 	// longer than two intervals, and a live peer left unanswered meanwhile
@@ -279,26 +170,26 @@ func TestH2PingFindsDeadPeers(t *testing.T) {
 		n := 0
 		defer func() { answered <- n }()
 		for {
-			f, err := alive.fr.ReadFrame()
+			f, err := alive.Fr.ReadFrame()
 			if err != nil {
 				return
 			}
 			switch f := f.(type) {
 			case *http2.PingFrame:
 				if !f.IsAck() {
-					alive.fr.WritePing(true, f.Data)
+					alive.Fr.WritePing(true, f.Data)
 					n++
 				}
 			case *http2.SettingsFrame:
 				if !f.IsAck() {
-					alive.fr.WriteSettingsAck()
+					alive.Fr.WriteSettingsAck()
 				}
 			}
 		}
 	}()
 	unanswered := 0
 	for {
-		f := dead.next(true)
+		f := dead.Next(true)
 		if f == nil {
 			break
 		}
@@ -310,11 +201,11 @@ func TestH2PingFindsDeadPeers(t *testing.T) {
 		t.Fatalf("the silent peer was closed after %d PINGs; want 2 unanswered first", unanswered)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for s.counters.h2Conns.Load() != 1 && time.Now().Before(deadline) {
+	for s.H2Conns.Load() != 1 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	n := s.counters.h2Conns.Load()
-	alive.conn.Close()
+	n := s.H2Conns.Load()
+	alive.Conn.Close()
 	if pings := <-answered; pings < 2 {
 		t.Errorf("the live peer answered %d PINGs; want at least 2 (one per heartbeat)", pings)
 	}
@@ -328,15 +219,15 @@ func TestH2PingFindsDeadPeers(t *testing.T) {
 // streams alone.
 func TestH2MethodNotAllowedSaysAllow(t *testing.T) {
 	s := testNode(t, nil)
-	c := dialRawH2(t, s)
-	c.request(1, "PUT", "/sub?topic=a")
-	c.request(3, "GET", "/ack?conn=x&id=1")
-	c.get(5, "/sub?topic=a")
+	c := nodetest.DialRawH2(t, s.EdgeAddr())
+	c.Request(1, "PUT", "/sub?topic=a")
+	c.Request(3, "GET", "/ack?conn=x&id=1")
+	c.Get(5, "/sub?topic=a")
 	want := map[uint32]string{1: "GET, HEAD, OPTIONS", 3: "POST, OPTIONS"}
 	for len(want) > 0 {
-		f := c.until("a response head", func(f http2.Frame) bool { _, ok := f.(*http2.HeadersFrame); return ok })
+		f := c.Until("a response head", func(f http2.Frame) bool { _, ok := f.(*http2.HeadersFrame); return ok })
 		id := f.Header().StreamID
-		h := c.hdrs[id]
+		h := c.Hdrs[id]
 		allow, ok := want[id]
 		if !ok {
 			continue
@@ -346,5 +237,5 @@ func TestH2MethodNotAllowedSaysAllow(t *testing.T) {
 			t.Errorf("stream %d: %v; want :status 405 and allow %q", id, h, allow)
 		}
 	}
-	c.until("the subscribe's registered frame", isData(5, "registered"))
+	c.Until("the subscribe's registered frame", nodetest.IsData(5, "registered"))
 }

@@ -1,10 +1,8 @@
-package server
+package upgrade_test
 
 import (
 	"bytes"
 	"errors"
-	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -15,6 +13,9 @@ import (
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/handoff"
 	"github.com/pushwire/pushwire/httpcodec/h2"
+	"github.com/pushwire/pushwire/internal/nodetest"
+	"github.com/pushwire/pushwire/server"
+	"github.com/pushwire/pushwire/upgrade"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 )
@@ -22,15 +23,9 @@ import (
 // takeOverWith runs TakeOver on a fresh server (its plaintext listeners on free ports, its
 // configuration changed by tweak if not nil) against an old side that send drives from its
 // hello on; it returns what the old side's AwaitReady and TakeOver said.
-func takeOverWith(t *testing.T, tweak func(*Config), send func(snd *handoff.Sender, old *net.UnixConn) error) (awaitErr, takeErr error) {
+func takeOverWith(t *testing.T, tweak func(*server.Config), send func(snd *handoff.Sender, old *net.UnixConn) error) (awaitErr, takeErr error) {
 	t.Helper()
-	cfg := DefaultConfig()
-	cfg.Listen, cfg.APIListen = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	if tweak != nil {
-		tweak(&cfg)
-	}
-	s, err := New(cfg)
+	s, err := server.New(nodetest.Config(tweak))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,9 +171,9 @@ func h2Sub(id uint32, sub conntable.Sub) handoff.H2Stream {
 // streams get the next push.
 func TestQuiesceWaitsForH2HeaderBlock(t *testing.T) {
 	s := testNode(t, nil)
-	c := dialRawH2(t, s)
-	c.get(1, "/sub?topic=q")
-	c.until("stream 1's registered frame", isData(1, "registered"))
+	c := nodetest.DialRawH2(t, s.EdgeAddr())
+	c.Get(1, "/sub?topic=q")
+	c.Until("stream 1's registered frame", nodetest.IsData(1, "registered"))
 
 	var blk bytes.Buffer
 	enc := hpack.NewEncoder(&blk)
@@ -186,51 +181,52 @@ func TestQuiesceWaitsForH2HeaderBlock(t *testing.T) {
 		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
 	}
 	half := blk.Len() / 2
-	if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: blk.Bytes()[:half], EndStream: true}); err != nil {
+	if err := c.Fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: blk.Bytes()[:half], EndStream: true}); err != nil {
 		t.Fatal(err)
 	}
 	// Until the loop has read the HEADERS, a round may take the connection (it is quiet):
 	// undo and try again. HandOff would set how long a connection may stay unquiet.
 	deadline := time.Now().Add(10 * time.Second)
-	s.up.h2Until = deadline
-	for s.round(stepQuiesce) == 0 {
-		s.round(stepResume)
+	s.Upgrader.SetH2Until(deadline)
+	for s.Upgrader.Round(upgrade.StepQuiesce) == 0 {
+		s.Upgrader.Round(upgrade.StepResume)
 		if time.Now().After(deadline) {
 			t.Fatal("no quiesce round found the header block in progress")
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if busy := s.round(stepQuiesce); busy != 1 {
+	if busy := s.Upgrader.Round(upgrade.StepQuiesce); busy != 1 {
 		t.Fatalf("a second round: %d busy; want 1 (the header block is still open)", busy)
 	}
-	if err := c.fr.WriteContinuation(3, true, blk.Bytes()[half:]); err != nil {
+	if err := c.Fr.WriteContinuation(3, true, blk.Bytes()[half:]); err != nil {
 		t.Fatal(err)
 	}
-	c.until("stream 3's registered frame (the connection is still read)", isData(3, "registered"))
-	if busy := s.round(stepQuiesce); busy != 0 {
+	c.Until("stream 3's registered frame (the connection is still read)", nodetest.IsData(3, "registered"))
+	if busy := s.Upgrader.Round(upgrade.StepQuiesce); busy != 0 {
 		t.Fatalf("a round after the block ended: %d busy; want 0", busy)
 	}
 	moved := 0
-	for i := range s.up.loops {
-		for _, h := range s.up.loops[i].detached {
-			ran := make(chan bool)
-			s.Eng.Submit(h.Loop(), engine.Task{Op: edge.OpRun, V: func(*engine.Loop) { ran <- s.loops[h.Loop()].h2Of(h) != nil }})
-			if <-ran {
-				moved++
-			}
+	for _, h := range s.Upgrader.Detached() {
+		ran := make(chan bool)
+		s.Eng.Submit(h.Loop(), engine.Task{Op: edge.OpRun, V: func(*engine.Loop) {
+			c := s.Loops[h.Loop()].Live(h)
+			ran <- c != nil && c.Mode == edge.ModeH2 && c.Parser != 0 // an HTTP/2 connection with its codec
+		}})
+		if <-ran {
+			moved++
 		}
 	}
 	if moved != 1 {
 		t.Fatalf("%d HTTP/2 connections detached; want 1", moved)
 	}
-	s.round(stepResume)
-	if status, n := pub(t, s, "/pub/topic/q", "after"); status != 200 || n != 2 {
+	s.Upgrader.Round(upgrade.StepResume)
+	if status, n := nodetest.Pub(t, s.APIAddr(), "/pub/topic/q", "after"); status != 200 || n != 2 {
 		t.Fatalf("publish after the undone handoff = %d, delivered %d; want 200, 2", status, n)
 	}
 	got := map[uint32]bool{}
-	c.until("the push on both streams", func(f http2.Frame) bool {
+	c.Until("the push on both streams", func(f http2.Frame) bool {
 		for _, id := range []uint32{1, 3} {
-			got[id] = got[id] || isData(id, `"data":"after"`)(f)
+			got[id] = got[id] || nodetest.IsData(id, `"data":"after"`)(f)
 		}
 		return got[1] && got[3]
 	})

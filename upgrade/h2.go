@@ -1,4 +1,4 @@
-package server
+package upgrade
 
 import (
 	"errors"
@@ -10,7 +10,6 @@ import (
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/handoff"
-	"github.com/pushwire/pushwire/httpcodec/h2"
 )
 
 // HTTP/2 connections in a handoff (the phases are handoff.go's). An HTTP/2 connection moves
@@ -36,31 +35,17 @@ const h2QuietWait = time.Second
 // quiesceH2 detaches HTTP/2 connection c once it is quiet and none of its streams is waiting
 // for an answer; a waiting long-poll is answered 204 first (the client asks again, of the new
 // process).
-func (ls *loopState) quiesceH2(l *engine.Loop, c *edge.ConnState, u *loopUpgrade, nowMs int64) {
+func (ls *Loop) quiesceH2(l *engine.Loop, c *edge.ConnState, u *loopUpgrade, nowMs int64) {
 	if u.h2Ended[c.H] {
 		return
 	}
-	hc := ls.h2Of(c.H)
-	answering := false
-	for i := len(hc.subs) - 1; i >= 0; i-- { // backwards: an answered poll leaves the list
-		sub := hc.subs[i]
-		st := ls.Stream(sub)
-		if st == nil {
-			continue
-		}
-		if st.Mode == edge.ModePoll && ls.h2AnswerPoll(l, sub, &st.SubState, nil, true) {
-			continue
-		}
-		if _, held := ls.Held[engine.Handle(sub)]; held || st.Mode != edge.ModeStream {
-			answering = true // an auth verdict, an ack's answer or a QoS 1 replay on its way
-		}
-	}
+	answering, movable := ls.h2.Settle(l, c.H) // h2edge/handoff.go
 	switch {
 	case answering:
 		u.busy++
-	case !hc.codec.Movable() && l.Now().Before(ls.s.up.h2Until):
+	case !movable && l.Now().Before(ls.u.h2Until):
 		u.busy++
-	case !hc.codec.Movable():
+	case !movable:
 		ls.h2CannotMove(l, c, u, nowMs)
 	default:
 		if _, err := l.Detach(c.H); err != nil {
@@ -74,17 +59,17 @@ func (ls *loopState) quiesceH2(l *engine.Loop, c *edge.ConnState, u *loopUpgrade
 // exportH2 makes the KindH2 record of detached HTTP/2 connection c, whose conn record is r; its
 // streams' names go in *names (scratch, reset), which the record views until it is encoded.
 // It reads the state and changes nothing: a failed handoff carries on with it.
-func (ls *loopState) exportH2(c *edge.ConnState, r *handoff.Conn, names *[]byte) (*handoff.Record, error) {
-	hc := ls.h2Of(c.H)
-	r.LastFrameMs = ls.s.TimeOf(c.At).UnixMilli() // the PING rhythm of a connection with no stream
-	codec, err := hc.codec.AppendState(nil)
+func (ls *Loop) exportH2(c *edge.ConnState, r *handoff.Conn, names *[]byte) (*handoff.Record, error) {
+	r.LastFrameMs = ls.u.TimeOf(c.At).UnixMilli() // the PING rhythm of a connection with no stream
+	codec, pings, err := ls.h2.ExportH2(c.H)
 	if err != nil {
 		return nil, err
 	}
 	*names = (*names)[:0]
-	rec := &handoff.Record{Kind: handoff.KindH2, H2: handoff.H2{Handle: uint64(c.H), Pings: hc.pings, Codec: codec,
-		Streams: make([]handoff.H2Stream, 0, len(hc.subs))}}
-	for _, sub := range hc.subs {
+	subs := ls.h2.Streams(c.H)
+	rec := &handoff.Record{Kind: handoff.KindH2, H2: handoff.H2{Handle: uint64(c.H), Pings: pings, Codec: codec,
+		Streams: make([]handoff.H2Stream, 0, len(subs))}}
+	for _, sub := range subs {
 		st := ls.Stream(sub)
 		if st == nil {
 			continue // gone already
@@ -114,17 +99,17 @@ func (x *loopExport) addOther(r *handoff.Record) bool {
 // edge.ModeH2) gets its codec back and its streams in their stream records. Every HTTP/2 conn must
 // come with its record, and every record name one: anything else aborts the takeover (the old
 // process keeps the connections).
-func (s *Server) adoptH2(recs []handoff.H2, now time.Time) error {
+func (u *Upgrader) adoptH2(recs []handoff.H2, now time.Time) error {
 	for i := range recs {
 		h := engine.Handle(recs[i].Handle)
-		if h.Loop() >= len(s.loops) {
-			return fmt.Errorf("HTTP/2 connection %d: of loop %d; this process has %d loops", i, h.Loop(), len(s.loops))
+		if h.Loop() >= len(u.loops) {
+			return fmt.Errorf("HTTP/2 connection %d: of loop %d; this process has %d loops", i, h.Loop(), len(u.loops))
 		}
-		if err := s.loops[h.Loop()].adoptH2Conn(&recs[i], now); err != nil {
+		if err := u.loops[h.Loop()].adoptH2Conn(&recs[i], now); err != nil {
 			return fmt.Errorf("HTTP/2 connection %d: %w", i, err)
 		}
 	}
-	for _, ls := range s.loops {
+	for _, ls := range u.loops {
 		ls.FreeUnusedStreams()
 		for _, page := range ls.Pages {
 			for i := range page {
@@ -140,20 +125,16 @@ func (s *Server) adoptH2(recs []handoff.H2, now time.Time) error {
 var errH2Record = errors.New("HTTP/2 record names no HTTP/2 connection handed over, or again")
 
 // adoptH2Conn gives the adopted conn rec names its codec and streams.
-func (ls *loopState) adoptH2Conn(rec *handoff.H2, now time.Time) error {
+func (ls *Loop) adoptH2Conn(rec *handoff.H2, now time.Time) error {
 	h := engine.Handle(rec.Handle)
 	c := ls.Live(h)
 	if c == nil || c.Mode != edge.ModeH2 || c.Parser != 0 {
 		return errH2Record
 	}
-	codec, err := h2.Restore(rec.Codec)
+	ids, err := ls.h2.AdoptH2(c, rec.Codec, rec.Pings)
 	if err != nil {
 		return err
 	}
-	hc := &h2Conn{codec: codec, pings: rec.Pings}
-	ls.attachH2(c, hc)
-	ls.s.counters.h2Conns.Add(1)
-	ids := codec.StreamIDs(nil)
 	for k := range rec.Streams {
 		rs := &rec.Streams[k]
 		sub := conntable.Sub(rs.Sub.Handle)
@@ -166,7 +147,7 @@ func (ls *loopState) adoptH2Conn(rec *handoff.H2, now time.Time) error {
 			return fmt.Errorf("stream %d: its stream record is taken twice", rs.ID)
 		}
 		st.Mode = edge.ModeStream
-		hc.subs = append(hc.subs, sub)
+		ls.h2.AdoptH2Stream(h, sub)
 		ls.adoptSub(sub, &st.SubState, &rs.Sub, now)
 	}
 	return nil

@@ -1,4 +1,4 @@
-package server
+package upgrade
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/pushwire/pushwire/cluster"
@@ -20,60 +19,6 @@ import (
 	"github.com/pushwire/pushwire/push"
 )
 
-// Zero-downtime upgrade (SPEC §11, package handoff). The old process (HandOff):
-//
-//  1. quiesce, in rounds on every loop: stop accepting (listeners detached: new connections
-//     wait in the kernel's accept queue) and detach every connection that can move — nothing
-//     is read from it any more, so a publish sent meanwhile waits in its socket for the new
-//     process; long-polls are answered 204 first (the client asks again, on the new process);
-//     a connection whose answer is being made elsewhere (auth callback, keyed publish) is left
-//     until it is answered; a TLS connection in its handshake gets the reconnect frame
-//     (counted); an HTTP/2 connection moves once it is between frames (handoffh2.go). Rounds repeat
-//     until no connection is busy: a round is a task on every loop, so fan-outs queued by an
-//     earlier round have run when it ends.
-//  2. export, streamed (handoffstream.go): the hello (node id, message-id counter, the TLS
-//     session ticket keys) and the listeners first; then every loop at once turns its
-//     detached connections' state (key, user, topics, format, cursor, time of its last frame)
-//     and pending output and carry into records and sends them as it goes, in batches of at
-//     most 253 with duplicates of their descriptors — for a TLS connection with its record
-//     layer's state (keys, traffic secrets, sequence numbers, ALPN; its queued output sealed
-//     first), for an HTTP/2 connection followed by its codec state and streams (handoffh2.go);
-//     then the QoS 1 messages kept in memory and the sent log (handoffqos.go).
-//  3. wait for ready; then check that nothing was written to an exported connection since
-//     (the engine counts it); send go; the caller exits 0 without closing anything.
-//
-// Any failure — the new process aborts, exits, crashes or misses the deadline — reattaches
-// every connection and listener: the descriptors were never given up, so the old process
-// carries on as if nothing happened (counted in upgrades_failed).
-//
-// The new process (TakeOver) adopts each connection as its record arrives, into the same loop,
-// slot and generation, so its conn key still names it, and re-enters it in the table without
-// a registered frame — its loops are not running, so nothing is read or written; after the
-// end it adopts the listeners, enters the names in the directory, keeps the node id, the
-// message-id counter and the multipart boundary, says ready, and starts its loops only on go.
-
-// upgradeState is the node's part in upgrades.
-type upgradeState struct {
-	active     atomic.Bool   // a handoff is running (one at a time)
-	count      atomic.Uint64 // upgrades this node went through (carried to the new process)
-	failed     atomic.Uint64 // handoffs that failed; this process carried on
-	reconnects atomic.Uint64 // connections that could not move and got the reconnect frame
-	loops      []loopUpgrade // by loop index; each touched only by its loop during a round
-	h2Until    time.Time     // HTTP/2 conns not quiet by then cannot move (handoffh2.go)
-
-	// Pushes from peers (cluster links): refused while a handoff runs, so that none reaches a
-	// connection being handed over; takes counts those in flight.
-	refuse atomic.Bool
-	takes  atomic.Int64
-	linkLn net.Listener // the link listener handed over (new process), taken by listenLink
-	// names are the users and topics the adopted conns made this node hold, entered in the
-	// directory before it starts (mirrorAdopted); namesMu guards them while the loops'
-	// conns are adopted at once (handoffstream.go).
-	names     []adoptedName
-	namesMu   sync.Mutex
-	onAdopted func(conns int) // OnAdopted (handoffstream.go)
-}
-
 type adoptedName struct {
 	g    conntable.Group
 	name string
@@ -82,35 +27,12 @@ type adoptedName struct {
 // listenerLink tags the cluster link listener in a handoff (the engine's tags are 0 and 1).
 const listenerLink = 2
 
-// errTakeUpgrading answers a peer's push during a handoff: a failure, so that a push nobody
-// else took is answered 503 by the node that took it, never 200 and then lost.
-const errTakeUpgrading = "node upgrading: not taking pushes for a moment"
-
-// admitTake counts a push from a peer in, unless a handoff refuses them.
-func (s *Server) admitTake() bool {
-	s.up.takes.Add(1)
-	if s.up.refuse.Load() {
-		s.up.takes.Add(-1)
-		return false
-	}
-	return true
-}
-
-// listenLink opens the cluster link listener, or takes the one handed over.
-func (s *Server) listenLink(addr string) (net.Listener, error) {
-	if ln := s.up.linkLn; ln != nil {
-		s.up.linkLn = nil
-		return ln, nil
-	}
-	return net.Listen("tcp", addr)
-}
-
 // loopUpgrade is one loop's part of a handoff on the old side.
 type loopUpgrade struct {
 	frozen    bool // OnTick does nothing: no heartbeat or timeout may write to a detached conn
 	detached  []engine.Handle
 	listeners []heldListener
-	out       loopExport             // the export's batch and scratch (handoffstream.go)
+	out       loopExport             // the export's batch and scratch (stream.go)
 	lateBase  int64                  // engine.Loop.LateWrites when the conns were exported
 	busy      int                    // connections not detached yet because their answer is being made
 	late      bool                   // a write reached an exported conn
@@ -139,33 +61,32 @@ type upgradeStep struct {
 var (
 	errUpgradeRunning = errors.New("an upgrade is already running")
 	errLateWrite      = errors.New("output was written to a handed-over connection after its export")
-	errUpgrading      = edge.CloseReason("server: node upgrading; this connection cannot move")
 )
 
 // HandOff hands every listener and held connection to the process at the other end of c,
 // which must answer ready by deadline. nil means the new process serves them now: the caller
 // exits 0 without Close (which would leave the cluster and close what moved). On an error
 // the node carries on with everything it had.
-func (s *Server) HandOff(c *net.UnixConn, deadline time.Time) error {
-	if !s.Running.Load() || s.Draining.Load() {
+func (u *Upgrader) HandOff(c *net.UnixConn, deadline time.Time) error {
+	if !u.Running.Load() || u.Draining.Load() {
 		return errors.New("the node is not serving")
 	}
-	if !s.up.active.CompareAndSwap(false, true) {
+	if !u.active.CompareAndSwap(false, true) {
 		return errUpgradeRunning
 	}
-	defer s.up.active.Store(false)
-	s.up.refuse.Store(true)
-	err := s.handOff(c, deadline)
+	defer u.active.Store(false)
+	u.refuse.Store(true)
+	err := u.handOff(c, deadline)
 	if err != nil {
 		handoff.Abort(c, err.Error())
-		s.round(stepResume)
-		s.up.refuse.Store(false)
-		s.up.failed.Add(1)
+		u.round(stepResume)
+		u.refuse.Store(false)
+		u.failed.Add(1)
 	}
 	return err
 }
 
-func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
+func (u *Upgrader) handOff(c *net.UnixConn, deadline time.Time) error {
 	snd := handoff.NewSender(c, deadline)
 	if err := snd.AwaitStarted(); err != nil { // serving on while the new binary starts
 		return fmt.Errorf("the new process did not start: %w", err)
@@ -173,27 +94,27 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // the export's copies: see TakeOver
 	frozen := time.Now()
 	quiet := frozen.Add(min(5*time.Second, time.Until(deadline)/2))
-	s.up.h2Until = frozen.Add(min(h2QuietWait, quiet.Sub(frozen)/2))
-	for s.up.takes.Load() > 0 { // pushes from peers taken before the refusal: let them land
+	u.h2Until = frozen.Add(min(h2QuietWait, quiet.Sub(frozen)/2))
+	for u.takes.Load() > 0 { // pushes from peers taken before the refusal: let them land
 		if time.Now().After(quiet) {
 			return errors.New("pushes from peers still being delivered")
 		}
 		time.Sleep(time.Millisecond)
 	}
 	for {
-		if busy := s.round(stepQuiesce); busy == 0 {
+		if busy := u.round(stepQuiesce); busy == 0 {
 			break
 		} else if time.Now().After(quiet) {
 			return fmt.Errorf("%d connections still waiting for an answer", busy)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	s.round(stepQuiesce) // a last round: whatever the previous one queued has run
+	u.round(stepQuiesce) // a last round: whatever the previous one queued has run
 	quiesced := time.Now()
-	if err := s.streamOut(snd); err != nil { // handoffstream.go
+	if err := u.streamOut(snd); err != nil { // stream.go
 		return err
 	}
-	if err := s.exportQoS(snd); err != nil {
+	if err := u.exportQoS(snd); err != nil {
 		return err
 	}
 	if err := snd.End(); err != nil {
@@ -203,42 +124,42 @@ func (s *Server) handOff(c *net.UnixConn, deadline time.Time) error {
 	if err := snd.AwaitReady(); err != nil {
 		return fmt.Errorf("the new process did not become ready: %w", err)
 	}
-	s.round(stepCheck)
-	for i := range s.up.loops {
-		if s.up.loops[i].late {
+	u.round(stepCheck)
+	for i := range u.loops {
+		if u.loops[i].up.late {
 			return errLateWrite
 		}
 	}
 	if err := snd.Go(); err != nil {
 		return err
 	}
-	s.Log.Info("upgrade: handed over", "connections", snd.Conns(), "paused", time.Since(frozen),
+	u.Log.Info("upgrade: handed over", "connections", snd.Conns(), "paused", time.Since(frozen),
 		"quiesce", quiesced.Sub(frozen), "stream", sent.Sub(quiesced), "ready", time.Since(sent))
-	if s.Cluster.Server != nil && !s.Cluster.Server.HandOver(time.Second) {
-		s.Log.Warn("upgrade: some peers' links did not end within a second")
+	if u.Cluster.Server != nil && !u.Cluster.Server.HandOver(time.Second) {
+		u.Log.Warn("upgrade: some peers' links did not end within a second")
 	}
 	return nil
 }
 
 // round runs one step on every loop and waits for it; it returns the busy conns (quiesce).
-func (s *Server) round(kind int) int {
+func (u *Upgrader) round(kind int) int {
 	st := &upgradeStep{kind: kind}
-	st.wg.Add(len(s.loops))
-	for i := range s.loops {
-		s.Eng.Submit(i, engine.Task{Op: opUpgrade, V: st})
+	st.wg.Add(len(u.loops))
+	for i := range u.loops {
+		u.Eng.Submit(i, engine.Task{Op: OpStep, V: st})
 	}
 	st.wg.Wait()
 	busy := 0
-	for i := range s.up.loops {
-		busy += s.up.loops[i].busy
+	for i := range u.loops {
+		busy += u.loops[i].up.busy
 	}
 	return busy
 }
 
 // upgradeStep runs one round of a handoff on loop l.
-func (ls *loopState) upgradeStep(l *engine.Loop, st *upgradeStep) {
+func (ls *Loop) upgradeStep(l *engine.Loop, st *upgradeStep) {
 	defer st.wg.Done()
-	u := &ls.s.up.loops[ls.Index]
+	u := &ls.up
 	switch st.kind {
 	case stepQuiesce:
 		ls.quiesce(l, u)
@@ -256,7 +177,7 @@ func (ls *loopState) upgradeStep(l *engine.Loop, st *upgradeStep) {
 }
 
 // quiesce detaches the loop's listeners and every connection that can move and is not busy.
-func (ls *loopState) quiesce(l *engine.Loop, u *loopUpgrade) {
+func (ls *Loop) quiesce(l *engine.Loop, u *loopUpgrade) {
 	if !u.frozen {
 		u.frozen = true
 		l.DetachListeners(func(fd, tag int, tls bool) {
@@ -275,12 +196,12 @@ func (ls *loopState) quiesce(l *engine.Loop, u *loopUpgrade) {
 				ls.AnswerPoll(l, c.H, c, nil, true) // 204: the client asks again, of the new process
 			}
 			_, held := ls.Held[c.H]
-			if c.Mode == edge.ModeAsync || held || ls.PipeOf(c.H) != nil { // answers in flight (pipeline.go)
+			if c.Mode == edge.ModeAsync || held || ls.PipeOf(c.H) != nil { // answers in flight (publish/pipeline.go)
 				u.busy++
 				continue
 			}
 			if c.Mode == edge.ModeH2 {
-				ls.quiesceH2(l, c, u, nowMs) // handoffh2.go
+				ls.quiesceH2(l, c, u, nowMs) // h2.go
 				continue
 			}
 			if c.Mode != edge.ModeRequest && c.Mode != edge.ModeStream {
@@ -297,9 +218,9 @@ func (ls *loopState) quiesce(l *engine.Loop, u *loopUpgrade) {
 
 // cannotMove ends a connection whose transport state cannot move: a stream gets the
 // reconnect frame (counted), a request connection closes once its answer is out.
-func (ls *loopState) cannotMove(l *engine.Loop, c *edge.ConnState, nowMs int64) {
+func (ls *Loop) cannotMove(l *engine.Loop, c *edge.ConnState, nowMs int64) {
 	if c.Mode == edge.ModeStream && c.Listener == edge.ListenerEdge {
-		ls.s.up.reconnects.Add(1)
+		ls.u.reconnects.Add(1)
 		ls.DrainConn(l, c, nowMs, time.Second)
 		return
 	}
@@ -312,20 +233,18 @@ func (ls *loopState) cannotMove(l *engine.Loop, c *edge.ConnState, nowMs int64) 
 // h2QuietWait, or its socket cannot be detached): each of its streams gets the reconnect
 // frame, then GOAWAY, as in a drain; each stream is counted in upgrade_reconnects. Quiesce
 // runs in rounds, so u remembers it: a second round must not write the frames again.
-func (ls *loopState) h2CannotMove(l *engine.Loop, c *edge.ConnState, u *loopUpgrade, nowMs int64) {
+func (ls *Loop) h2CannotMove(l *engine.Loop, c *edge.ConnState, u *loopUpgrade, nowMs int64) {
 	if u.h2Ended == nil {
 		u.h2Ended = map[engine.Handle]bool{}
 	}
 	u.h2Ended[c.H] = true
-	if hc := ls.h2Of(c.H); hc != nil {
-		ls.s.up.reconnects.Add(uint64(len(hc.subs)))
-	}
+	ls.u.reconnects.Add(uint64(len(ls.h2.Streams(c.H))))
 	ls.DrainConn(l, c, nowMs, time.Second)
 }
 
 // export makes a record of every detached connection and sends it in the loop's batches
-// (handoffstream.go); a send error stops it (u.out.err).
-func (ls *loopState) export(l *engine.Loop, u *loopUpgrade) {
+// (stream.go); a send error stops it (u.out.err).
+func (ls *Loop) export(l *engine.Loop, u *loopUpgrade) {
 	x := &u.out
 	for _, h := range u.detached {
 		c := ls.Live(h)
@@ -352,7 +271,7 @@ func (ls *loopState) export(l *engine.Loop, u *loopUpgrade) {
 		}
 		var h2rec *handoff.Record
 		if c.Mode == edge.ModeH2 {
-			if h2rec, err = ls.exportH2(c, r, &x.names); err != nil { // handoffh2.go
+			if h2rec, err = ls.exportH2(c, r, &x.names); err != nil { // h2.go
 				l.Reattach(h)
 				ls.h2CannotMove(l, c, u, l.Now().UnixMilli())
 				continue
@@ -367,7 +286,7 @@ func (ls *loopState) export(l *engine.Loop, u *loopUpgrade) {
 }
 
 // exportStream fills in a stream's state; the names go in *names (scratch, reset).
-func (ls *loopState) exportStream(c *edge.ConnState, r *handoff.Conn, names *[]byte) {
+func (ls *Loop) exportStream(c *edge.ConnState, r *handoff.Conn, names *[]byte) {
 	*names = (*names)[:0]
 	ls.exportSub(conntable.ConnSub(conntable.Handle(c.H)), &c.SubState, r, names)
 }
@@ -375,18 +294,18 @@ func (ls *loopState) exportStream(c *edge.ConnState, r *handoff.Conn, names *[]b
 // exportSub fills in subscriber sub's state: its key's random bits, framing, cursor, heartbeat
 // rhythm, lifetime and names (an HTTP/1.x conn's, or an HTTP/2 stream's). The names are
 // appended to *names, which r views until it is encoded.
-func (ls *loopState) exportSub(sub conntable.Sub, c *edge.SubState, r *handoff.Conn, names *[]byte) {
+func (ls *Loop) exportSub(sub conntable.Sub, c *edge.SubState, r *handoff.Conn, names *[]byte) {
 	keys, i := ls.KeysOf(sub)
 	r.Random = keys.Random(i)
 	r.Format, r.Minor, r.Origin, r.Cursor = uint8(c.Format), c.Minor, c.Origin, c.Cursor
-	r.LastFrameMs = ls.s.TimeOf(c.At).UnixMilli()
-	r.AgeEndMs, r.ExpiresMs, r.Refreshed = ls.s.ExportLife(c)
+	r.LastFrameMs = ls.u.TimeOf(c.At).UnixMilli()
+	r.AgeEndMs, r.ExpiresMs, r.Refreshed = ls.u.ExportLife(c)
 	r.HasUser = c.HasUser
 	buf := *names
 	for k, m := range ls.SubMembers(c) {
 		start := len(buf)
 		var ok bool
-		if buf, _, ok = ls.s.Table.AppendName(buf, m); !ok {
+		if buf, _, ok = ls.u.Table.AppendName(buf, m); !ok {
 			continue
 		}
 		if k == 0 && c.HasUser {
@@ -401,25 +320,23 @@ func (ls *loopState) exportSub(sub conntable.Sub, c *edge.SubState, r *handoff.C
 // HandedOver finishes what this process still owes once the new one serves: the lifecycle
 // events already queued for --hook-url, within wait. Nothing else is closed: the cluster's
 // entries and every socket now belong to the new process.
-func (s *Server) HandedOver(wait time.Duration) {
-	if s.Hooks != nil {
+func (u *Upgrader) HandedOver(wait time.Duration) {
+	if u.Hooks != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		s.Hooks.Close(ctx)
+		u.Hooks.Close(ctx)
 		cancel()
 	}
 }
 
-// frozen reports whether loop i is in a handoff (OnTick then does nothing).
-func (s *Server) frozen(i int) bool { return s.up.loops[i].frozen }
-
 // TakeOver starts the node from a handoff on c instead of opening listeners: it adopts
-// the old process's listeners and connections, says ready, and serves once the old process
-// lets go. On an error the old process keeps everything; the caller must exit without Close
+// the old process's listeners and connections (their addresses in u.Taken, their count in
+// u.Adopted), says ready, and starts the loops once the old process lets go; the assembly's
+// TakeOver (server) then starts what else it runs. On an error the old process keeps everything; the caller must exit without Close
 // (which would leave the cluster the old process is still in).
-func (s *Server) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, error) {
+func (u *Upgrader) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, error) {
 	// The link server starts with the cluster, before go: pushes from peers are refused
 	// (503 at the node that took them) until this process serves the connections.
-	s.up.refuse.Store(true)
+	u.refuse.Store(true)
 	// No collection while the old process waits: the heap grows from nothing with every
 	// record, which would otherwise trigger a collection every few MB (collectLater).
 	gcPercent := debug.SetGCPercent(-1)
@@ -432,7 +349,7 @@ func (s *Server) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, er
 	if err := handoff.Started(c, deadline); err != nil {
 		return handoff.Meta{}, err
 	}
-	a := s.newStreamAdopter() // handoffstream.go: each conn as it arrives, a goroutine a loop
+	a := u.newStreamAdopter() // stream.go: each conn as it arrives, a goroutine a loop
 	t, err := handoff.ReceiveStream(c, deadline, a)
 	if werr := a.wait(); werr != nil {
 		err = werr // the cause; the receiver's error then only says it stopped
@@ -444,7 +361,7 @@ func (s *Server) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, er
 		handoff.Abort(c, err.Error())
 		return handoff.Meta{}, err
 	}
-	if err := s.adopt(t, a.now()); err != nil {
+	if err := u.adopt(t, a.now()); err != nil {
 		t.Close()
 		handoff.Abort(c, err.Error())
 		return t.Meta, err
@@ -452,33 +369,30 @@ func (s *Server) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, er
 	if err := handoff.Ready(c, deadline); err != nil {
 		return t.Meta, err
 	}
-	s.up.count.Store(t.Upgrades + 1)
-	s.up.failed.Store(t.UpgradesFailed)
-	s.up.reconnects.Store(t.UpgradeReconnects)
-	if err := s.Eng.Start(); err != nil {
+	u.count.Store(t.Upgrades + 1)
+	u.failed.Store(t.UpgradesFailed)
+	u.reconnects.Store(t.UpgradeReconnects)
+	if err := u.Eng.Start(); err != nil {
 		return t.Meta, err
 	}
-	s.Running.Store(true)
-	s.up.refuse.Store(false)
-	conns := a.conns
+	u.Running.Store(true)
+	u.refuse.Store(false)
+	u.Adopted = a.conns
 	t.Stored, t.Sent = nil, nil
 	served = true
-	collectLater(gcPercent) // handoffstream.go
-	go s.sweep()
-	s.Log.Info("pushwire took over", "node", s.ID, "from_version", t.Version, "version", Version(),
-		"connections", conns, "edge", addrString(s.edgeAddr), "api", addrString(s.apiAddr))
+	collectLater(gcPercent) // stream.go
 	return t.Meta, nil
 }
 
 // adoptMeta takes the node's identity from the hello, before any connection.
-func (s *Server) adoptMeta(t *handoff.Meta) error {
+func (u *Upgrader) adoptMeta(t *handoff.Meta) error {
 	if !push.ValidNodeID([]byte(t.NodeID)) || t.Boundary == "" {
 		return fmt.Errorf("node id %q or boundary %q unusable", t.NodeID, t.Boundary)
 	}
-	s.ID, s.Boundary = t.NodeID, []byte(t.Boundary)
-	s.IDs.Init(t.NodeID, t.Seq)
-	if s.tls.srv != nil {
-		s.tls.srv.AdoptTicketKeys(t.TicketKeys)
+	u.ID, u.Boundary = t.NodeID, []byte(t.Boundary)
+	u.IDs.Init(t.NodeID, t.Seq)
+	if u.TLS != nil {
+		u.TLS.AdoptTicketKeys(t.TicketKeys)
 	}
 	return nil
 }
@@ -486,18 +400,18 @@ func (s *Server) adoptMeta(t *handoff.Meta) error {
 // adoptHanded takes one connection into the engine and the table, before the loops start;
 // fd is the engine's from here, even on an error. r's slices are the receiver's views: the
 // engine and the table copy what they keep.
-func (s *Server) adoptHanded(r *handoff.Conn, fd int, now time.Time) error {
+func (u *Upgrader) adoptHanded(r *handoff.Conn, fd int, now time.Time) error {
 	h := engine.Handle(r.Handle)
-	if h.Loop() >= len(s.loops) {
+	if h.Loop() >= len(u.loops) {
 		os.NewFile(uintptr(fd), "conn").Close()
-		return fmt.Errorf("a connection of loop %d; this process has %d loops", h.Loop(), len(s.loops))
+		return fmt.Errorf("a connection of loop %d; this process has %d loops", h.Loop(), len(u.loops))
 	}
 	var err error
 	switch r.Transport {
 	case handoff.TransportPlain:
-		err = s.Eng.AdoptConn(h, fd, r.Pending, r.Carry)
+		err = u.Eng.AdoptConn(h, fd, r.Pending, r.Carry)
 	case handoff.TransportTLS:
-		err = s.Eng.AdoptTLSConn(h, fd, s.tls.srv, r.State, r.Pending, r.Carry)
+		err = u.Eng.AdoptTLSConn(h, fd, u.TLS, r.State, r.Pending, r.Carry)
 		clear(r.State) // the engine keeps the keys it needs; no other copy stays
 	default:
 		os.NewFile(uintptr(fd), "conn").Close()
@@ -506,63 +420,63 @@ func (s *Server) adoptHanded(r *handoff.Conn, fd int, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	s.loops[h.Loop()].adoptConn(r, now)
+	u.loops[h.Loop()].adoptConn(r, now)
 	return nil
 }
 
 // adopt takes the rest of what the handoff carried once its end is in: the listeners, the
 // cluster (whose directory learns the adopted names), the QoS 1 state.
-func (s *Server) adopt(t *handoff.Taken, now time.Time) error {
+func (u *Upgrader) adopt(t *handoff.Taken, now time.Time) error {
 	for i := range t.Listeners {
-		if err := s.adoptListener(&t.Listeners[i]); err != nil {
+		if err := u.adoptListener(&t.Listeners[i]); err != nil {
 			return err
 		}
 	}
-	if s.apiAddr == nil {
+	if u.Taken.API == nil {
 		return errors.New("no api listener was handed over")
 	}
-	if s.up.linkLn == nil && (s.Cfg.Redis != "" || s.Cfg.MemStore != nil) {
+	if u.linkLn == nil && (u.Cfg.Redis != "" || u.Cfg.MemStore != nil) {
 		return errors.New("no cluster link listener was handed over")
 	}
 	// The conns first, the cluster after: the directory starts by making Redis hold exactly
 	// what this node holds (a resync), so it must know the adopted names by then, or peers
 	// would find the users gone for a moment.
-	if err := s.adoptH2(t.H2, now); err != nil { // handoffh2.go
+	if err := u.adoptH2(t.H2, now); err != nil { // h2.go
 		return err
 	}
 	var err error
-	if s.Cluster, err = mesh.StartCluster(&s.Mesh); err != nil {
+	if u.Cluster, err = mesh.StartCluster(u.Mesh); err != nil {
 		return err
 	}
-	s.Idem = s.Cluster.Idem
-	s.CountAdopted(now) // userpolicy.go
-	return s.adoptQoS(t, now)
+	u.Idem = u.Cluster.Idem
+	u.CountAdopted(now) // userpolicy.go
+	return u.adoptQoS(t, now)
 }
 
-func (s *Server) adoptListener(tl *handoff.TakenListener) error {
+func (u *Upgrader) adoptListener(tl *handoff.TakenListener) error {
 	fd := tl.FD
 	tl.FD = -1
 	if tl.Tag == listenerLink {
 		f := os.NewFile(uintptr(fd), "cluster-link")
 		ln, err := net.FileListener(f) // a duplicate
 		f.Close()
-		s.up.linkLn = ln
+		u.linkLn = ln
 		return err
 	}
 	var addr net.Addr
 	var err error
 	switch {
-	case tl.TLS && s.tls.srv == nil:
+	case tl.TLS && u.TLS == nil:
 		return errors.New("a TLS listener was handed over; this process has no --tls-listen")
 	case tl.TLS:
-		addr, err = s.Eng.AdoptTLSListener(fd, int(tl.Tag), s.tls.srv)
-		s.tls.addr = addr
+		addr, err = u.Eng.AdoptTLSListener(fd, int(tl.Tag), u.TLS)
+		u.Taken.TLS = addr
 	default:
-		addr, err = s.Eng.AdoptListener(fd, int(tl.Tag))
+		addr, err = u.Eng.AdoptListener(fd, int(tl.Tag))
 		if tl.Tag == edge.ListenerAPI {
-			s.apiAddr = addr
+			u.Taken.API = addr
 		} else {
-			s.edgeAddr = addr
+			u.Taken.Edge = addr
 		}
 	}
 	return err
@@ -571,12 +485,12 @@ func (s *Server) adoptListener(tl *handoff.TakenListener) error {
 // adoptConn re-creates a handed-over connection's state: a stream goes back into the table
 // and the directory under its old key, without a registered frame; a request connection
 // waits for its next request.
-func (ls *loopState) adoptConn(r *handoff.Conn, now time.Time) {
+func (ls *Loop) adoptConn(r *handoff.Conn, now time.Time) {
 	h := engine.Handle(r.Handle)
 	c := ls.Conn(h)
 	*c = edge.ConnState{H: h, Listener: r.Listener}
 	c.Mode = edge.ConnMode(r.Mode)
-	s := ls.s
+	s := ls.u
 	if s.KeepsPeer(int(r.Listener)) {
 		ls.Peers[h] = r.Peer
 	}
@@ -601,7 +515,7 @@ func (ls *loopState) adoptConn(r *handoff.Conn, now time.Time) {
 // adoptSub re-creates subscriber sub (an HTTP/1.x conn's, or an HTTP/2 stream's) from its
 // record: its key, framing, cursor, heartbeat rhythm and lifetime, in the table under its
 // names.
-func (ls *loopState) adoptSub(sub conntable.Sub, c *edge.SubState, r *handoff.Conn, now time.Time) {
+func (ls *Loop) adoptSub(sub conntable.Sub, c *edge.SubState, r *handoff.Conn, now time.Time) {
 	c.Format, c.Minor, c.Origin, c.Cursor = push.Format(r.Format), r.Minor, r.Origin, r.Cursor
 	c.At = ls.lastFrame(r.LastFrameMs)
 	c.Timer = ls.ImportLife(r.AgeEndMs, r.ExpiresMs, r.Refreshed, now)
@@ -620,43 +534,43 @@ func (ls *loopState) adoptSub(sub conntable.Sub, c *edge.SubState, r *handoff.Co
 
 // lastFrame is the stamp of a handed-over last frame: the heartbeat keeps its rhythm, from no
 // earlier than this process's start (stamps count from it).
-func (ls *loopState) lastFrame(ms int64) edge.Stamp {
+func (ls *Loop) lastFrame(ms int64) edge.Stamp {
 	last := time.UnixMilli(ms)
-	if last.Before(ls.s.Started) {
-		last = ls.s.Started
+	if last.Before(ls.u.Started) {
+		last = ls.u.Started
 	}
-	return ls.s.StampOf(last)
+	return ls.u.StampOf(last)
 }
 
 // adoptJoin is join before the cluster exists: the first connection of a name is noted for
-// mirrorAdopted.
-func (ls *loopState) adoptJoin(sub conntable.Sub, c *edge.SubState, g conntable.Group, name []byte) {
-	m, first := ls.s.Table.JoinFirst(g, name, sub)
+// MirrorAdopted.
+func (ls *Loop) adoptJoin(sub conntable.Sub, c *edge.SubState, g conntable.Group, name []byte) {
+	m, first := ls.u.Table.JoinFirst(g, name, sub)
 	ls.AddMember(c, m)
 	if first {
-		up := &ls.s.up
+		up := ls.u
 		up.namesMu.Lock()
 		up.names = append(up.names, adoptedName{g: g, name: string(name)})
 		up.namesMu.Unlock()
 	}
 }
 
-// mirrorAdopted enters the names the adopted conns hold in a directory not started yet.
-func (s *Server) mirrorAdopted(dir cluster.Directory) {
-	for _, n := range s.up.names {
+// MirrorAdopted enters the names the adopted conns hold in a directory not started yet.
+func (u *Upgrader) MirrorAdopted(dir cluster.Directory) {
+	for _, n := range u.names {
 		if n.g == conntable.Users {
 			dir.AddUser(n.name)
 		} else {
 			dir.AddTopic(n.name)
 		}
 	}
-	s.up.names = nil
+	u.names = nil
 }
 
 // sendLinkListener hands over the cluster link listener: the node keeps its link address, and
 // peers' links, which end with the old process, dial into its accept queue meanwhile.
-func (s *Server) sendLinkListener(snd *handoff.Sender) error {
-	tl, ok := s.Cluster.Ln.(*net.TCPListener)
+func (u *Upgrader) sendLinkListener(snd *handoff.Sender) error {
+	tl, ok := u.Cluster.Ln.(*net.TCPListener)
 	if !ok {
 		return nil // standalone: no link listener
 	}
