@@ -77,7 +77,6 @@ type Loop struct {
 	now           time.Time
 	nextTick      time.Time
 	acceptResume  time.Time // end of the accept backoff; zero when not backing off
-	shortWaits    time.Time // until then, waits last at most 1ms (adoptedStartWaits)
 	lastAcceptLog time.Time
 	acceptLogged  int // accept errors since the last log line
 
@@ -128,9 +127,6 @@ func (l *Loop) run() {
 	defer l.eng.wg.Done()
 	l.now = time.Now()
 	l.nextTick = l.now.Add(l.cfg.TickInterval)
-	if l.slab.n > 0 { // connections adopted from an upgrade's old process (handoff.go)
-		l.shortWaits = l.now.Add(adoptedStartWaits)
-	}
 	for {
 		n, err := l.p.Wait(l.events, l.timeout())
 		if err != nil {
@@ -161,20 +157,15 @@ func (l *Loop) run() {
 	}
 }
 
-// adoptedStartWaits is how long a loop that starts with adopted connections waits at most 1ms
-// at a time. In the first waits after such a start a readiness was missed now and then: at
-// 15,000 adopted conns, in about two runs of three, both loops slept their whole first 100ms
-// tick with a publisher's request in a socket, which then came with the next wait (the
-// upgrade's longest delivery gap: the ~110ms pause + 100ms). Not found why (the conns are
-// registered level-triggered at adoption; the loop's epoll sits on Go's netpoller); short
-// waits bound it: with them the gap is the pause (TestUpgradeAtScale, BENCHMARKS.md). A few
-// hundred 1ms waits once per upgrade cost nothing.
-const adoptedStartWaits = 300 * time.Millisecond
-
-// timeout returns the epoll_wait timeout in milliseconds: 0 when work or a resume is queued,
-// else the time to the next tick or to the end of an accept backoff.
+// timeout returns the epoll_wait timeout in milliseconds: 0 when work, a resume or output to
+// flush is queued, else the time to the next tick or to the end of an accept backoff.
+// Output is queued here only by adoption (an upgrade's conns come with the frames their old
+// process queued while it quiesced; every iteration ends with a flush): the first wait of a
+// new process must not sit on them. When it did (it waited up to the 100ms tick whenever no
+// other event came, which a publisher waiting for its answer in those bytes never sent), the
+// upgrade's longest delivery gap was the pause + ~100ms in two runs of three.
 func (l *Loop) timeout() int {
-	if len(l.resumes) > 0 {
+	if len(l.resumes) > 0 || len(l.dirty) > 0 {
 		return 0
 	}
 	if !l.q.sleep() {
@@ -188,9 +179,6 @@ func (l *Loop) timeout() int {
 	d := next.Sub(now)
 	if d <= 0 {
 		return 0
-	}
-	if now.Before(l.shortWaits) {
-		return 1
 	}
 	return int((d + time.Millisecond - 1) / time.Millisecond)
 }
