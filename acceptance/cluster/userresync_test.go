@@ -1,13 +1,13 @@
 package cluster_test
 
 import (
-	"bufio"
 	"fmt"
-	"net"
 	"regexp"
-	"strings"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/pushwire/pushwire/cluster/redistest"
 )
 
 // TestUserPolicyStalledNodeCountedAgain: under oldest-out with N = 1, a
@@ -64,27 +64,13 @@ func TestUserPolicyStalledNodeCountedAgain(t *testing.T) {
 // reply.
 func redisInt(t *testing.T, addr string, args ...string) int64 {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := c.Write([]byte(b.String())); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
+	r, err := redistest.Do(addr, args...)
 	if err != nil {
 		t.Fatalf("redis %v: %v", args, err)
 	}
-	var n int64
-	if _, err := fmt.Sscanf(line, ":%d\r\n", &n); err != nil {
-		t.Fatalf("redis %v: reply %q; want an integer", args, line)
+	n, err := strconv.ParseInt(r, 10, 64)
+	if err != nil {
+		t.Fatalf("redis %v: reply %q; want an integer", args, r)
 	}
 	return n
 }
