@@ -25,6 +25,12 @@ import (
 // past it were answered 503 ("QoS 1 message not stored: context deadline
 // exceeded"); the same route also put all its pushes to a node in one link
 // call, past the link's bounds (an empty link queue admits any one call).
+//
+// Load: a route stores its QoS 1 pushes one after another, a Redis round
+// trip each. At load ~30 on the 2 cores (the whole suite beside four other
+// sessions) a store took ~2 ms and even a run of 1,000 outlasted its 2 s:
+// a few hundred lines were answered 503 after the fix too, as the product
+// should when Redis answers that late. Passed at load 8-14.
 func TestPipelinedQoS1BatchesRoutedApart(t *testing.T) {
 	t.Parallel()
 	cl := startCluster(t, 2, 15*time.Second)
