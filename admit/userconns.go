@@ -28,6 +28,16 @@ type UserConns interface {
 	Admit(ctx context.Context, user, key string, atMs int64, max int, refuse bool, live []string) (Admission, error)
 	// Leave takes key out of user's keys (the stream ended).
 	Leave(ctx context.Context, user string, keys ...string) error
+	// Reenter enters again keys of streams that live (a node's own, after its entries in Redis
+	// may have been lost or dropped: it re-synced), each with its start time, where they are
+	// not entered: nothing is refused, evicted or dropped for them.
+	Reenter(ctx context.Context, keys []HeldKey) error
+}
+
+// HeldKey is one stream's conn key, its user and when it began (unix ms), for Reenter.
+type HeldKey struct {
+	User, Key string
+	AtMs      int64
 }
 
 // Admission is the outcome of UserConns.Admit.
@@ -145,6 +155,29 @@ func (u *UserConnsRedis) Leave(ctx context.Context, user string, keys ...string)
 	return err
 }
 
+// Reenter implements UserConns: one ZADD NX per key, pipelined.
+func (u *UserConnsRedis) Reenter(ctx context.Context, keys []HeldKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	rs, err := u.conn.DoMulti(ctx, func(c rueidis.Client) rueidis.Commands {
+		cmds := make(rueidis.Commands, 0, len(keys))
+		for _, h := range keys {
+			cmds = append(cmds, c.B().Zadd().Key(keyUserConns(u.prefix, h.User)).Nx().ScoreMember().ScoreMember(float64(h.AtMs), h.Key).Build())
+		}
+		return cmds
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if err := r.Error(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // UserConnsMemory is UserConns for one node alone: a map under a mutex, exact.
 type UserConnsMemory struct {
 	mu    sync.Mutex
@@ -183,6 +216,28 @@ func (u *UserConnsMemory) Admit(_ context.Context, user, key string, atMs int64,
 		}
 		held = slices.Delete(held, 0, n-max+1)
 	}
+	u.users[user] = held
+	u.enter(user, key, atMs)
+	return a, nil
+}
+
+// Reenter implements UserConns (a node alone never loses its keys, but an upgrade enters the
+// streams it adopts so).
+func (u *UserConnsMemory) Reenter(_ context.Context, keys []HeldKey) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, h := range keys {
+		u.enter(h.User, h.Key, h.AtMs)
+	}
+	return nil
+}
+
+// enter puts key in user's keys in start order, unless it is there. u.mu must be held.
+func (u *UserConnsMemory) enter(user, key string, atMs int64) {
+	held := u.users[user]
+	if slices.ContainsFunc(held, func(h heldKey) bool { return h.key == key }) {
+		return
+	}
 	at, _ := slices.BinarySearchFunc(held, atMs, func(h heldKey, t int64) int {
 		if h.at <= t {
 			return -1
@@ -190,7 +245,6 @@ func (u *UserConnsMemory) Admit(_ context.Context, user, key string, atMs int64,
 		return 1
 	})
 	u.users[user] = slices.Insert(held, at, heldKey{key: strings.Clone(key), at: atMs})
-	return a, nil
 }
 
 // Leave implements UserConns.

@@ -73,6 +73,32 @@ func TestUserConnsPolicy(t *testing.T) {
 	})
 }
 
+// TestUserConnsReenter: keys entered again take their place by start time beside those held,
+// refusing and evicting nothing even past max; a key already held keeps its start; the next
+// oldest-out admission evicts the oldest, an entered-again one first when it began first.
+func TestUserConnsReenter(t *testing.T) {
+	ctx := context.Background()
+	live := []string{"a", "b"}
+	for name, u := range userConnsImpls(t) {
+		t.Run(name, func(t *testing.T) {
+			if _, err := u.Admit(ctx, "r", "k2.a", 20, 1, false, live); err != nil {
+				t.Fatal(err)
+			}
+			if err := u.Reenter(ctx, []HeldKey{{User: "r", Key: "k1.b", AtMs: 10}, {User: "r", Key: "k2.a", AtMs: 5}, {User: "s", Key: "k9.b", AtMs: 1}}); err != nil {
+				t.Fatalf("Reenter = %v", err)
+			}
+			a, err := u.Admit(ctx, "r", "k3.a", 30, 2, false, live)
+			if err != nil || !reflect.DeepEqual(a.Evicted, []string{"k1.b"}) {
+				t.Errorf("Admit after Reenter (2 held, max 2) = %+v, %v; want k1.b evicted (began at 10, k2.a at 20 kept its start)", a, err)
+			}
+			a, err = u.Admit(ctx, "s", "k8.a", 30, 1, true, live)
+			if err != nil || !a.Refused || !reflect.DeepEqual(a.Held, []string{"k9.b"}) {
+				t.Errorf("Admit of another user entered again (max 1, refuse) = %+v, %v; want refused for k9.b", a, err)
+			}
+		})
+	}
+}
+
 // TestUserConnsRace: 8 goroutines admit 40 keys of one user at once under refuse with max 3:
 // exactly 3 are entered, in Redis and in memory alike.
 func TestUserConnsRace(t *testing.T) {

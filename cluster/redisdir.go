@@ -83,8 +83,9 @@ type RedisDirectory struct {
 	needSync bool                   // Redis may disagree with mirror: re-assert everything before sending ops
 	started  bool
 
-	checkNow  atomic.Bool // a connection ended: check the heartbeat at once (connectionLost)
-	replayDue atomic.Bool // Recheck: run the re-sync hooks at the next tick (recheck.go)
+	checkNow  atomic.Bool  // a connection ended: check the heartbeat at once (connectionLost)
+	replayDue atomic.Bool  // Recheck: run the re-sync hooks at the next tick (recheck.go)
+	wholeMs   atomic.Int64 // unix ms of the last heartbeat before the latest re-sync (WholeUntil)
 
 	// Owned by run.
 	lastBeat time.Time

@@ -90,6 +90,7 @@ func (d *RedisDirectory) run() {
 // stalled past the TTL), so we resync.
 func (d *RedisDirectory) beat() error {
 	now := time.Now()
+	before := d.lastBeat
 	d.mu.Lock()
 	sync := d.needSync
 	d.mu.Unlock()
@@ -164,6 +165,9 @@ func (d *RedisDirectory) beat() error {
 	if !sync {
 		return nil
 	}
+	if !before.IsZero() {
+		d.wholeMs.Store(before.UnixMilli())
+	}
 	if d.o.BeforeResync != nil {
 		d.o.BeforeResync()
 	}
@@ -188,6 +192,17 @@ func (d *RedisDirectory) beat() error {
 	d.replayDue.Store(false) // the hooks just ran: a pending Recheck is served
 	d.o.Logger.Info("cluster: redis directory in sync", "node", self.ID)
 	return nil
+}
+
+// WholeUntil is the time of this node's last heartbeat before its latest re-sync: until then
+// its entries in Redis were whole (its heartbeat lived); what a gap after it lost, the re-sync
+// put back. Zero before a re-sync that followed a heartbeat. The re-sync hooks read it to
+// date what they enter again (a stream entered again began no later than this).
+func (d *RedisDirectory) WholeUntil() time.Time {
+	if ms := d.wholeMs.Load(); ms != 0 {
+		return time.UnixMilli(ms)
+	}
+	return time.Time{}
 }
 
 // ctxErrNone reports an error that is not a timeout: worth one immediate retry.

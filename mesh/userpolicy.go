@@ -3,7 +3,6 @@ package mesh
 import (
 	"context"
 	"errors"
-	"math"
 	"slices"
 	"strconv"
 	"sync"
@@ -316,21 +315,11 @@ func (s *Mesh) CountAdopted(now time.Time) {
 	if cn.users == nil || cn.redis != nil {
 		return
 	}
+	var keys []admit.HeldKey
 	for _, ls := range s.loops {
-		admit := func(sub conntable.Sub, st *edge.SubState) {
-			if st.Mode != edge.ModeStream || !st.Subscribed || !st.HasUser {
-				return
-			}
-			key := string(s.AppendKeyText(nil, ls.KeyOf(sub)))
-			cn.users.Admit(context.Background(), string(ls.SubUser(st)), key, now.UnixMilli(), math.MaxInt, true, nil)
-		}
-		for _, page := range ls.Pages {
-			for i := range page {
-				if c := &page[i]; c.H != 0 {
-					admit(conntable.ConnSub(conntable.Handle(c.H)), &c.SubState)
-				}
-			}
-		}
-		ls.EachStream(ls.Index, func(sub conntable.Sub, st *edge.StreamSub) { admit(sub, &st.SubState) })
+		ls.eachUserStream(func(user, key string) {
+			keys = append(keys, admit.HeldKey{User: user, Key: key, AtMs: now.UnixMilli()})
+		})
 	}
+	cn.users.Reenter(context.Background(), keys)
 }

@@ -89,10 +89,8 @@ func (lp *loopPipes) borrowPipe(l *engine.Loop, h engine.Handle) *answerQueue {
 			lp.pipes = map[engine.Handle]*answerQueue{}
 		}
 	}
-	if !q.lane.idle() {
-		// Still routing a closed connection's jobs: h's must not wait
-		// behind them.
-		q.lane = &routeLane{}
+	if q.lane == nil {
+		q.lane = &routeLane{} // the old one was left to a closed connection's jobs
 	}
 	q.h, q.l, q.wait, q.close = h, l, waitNone, false
 	lp.pipes[h] = q
@@ -100,11 +98,18 @@ func (lp *loopPipes) borrowPipe(l *engine.Loop, h engine.Handle) *answerQueue {
 }
 
 // returnPipe gives q back to the loop once it is empty or its connection
-// closed. Its lane may still route jobs of the closed connection (their
-// answers find no queue and are dropped); borrowPipe gives such a queue a
-// new lane.
+// closed. Given back empty, every job of its lane was answered: the lane
+// goes with it, even if its worker has not looped back yet (it finds the
+// next connection's job, or nothing, and stops), so that steady routed
+// publishing makes no lane per request. Given back with requests in flight
+// (a closed connection), its lane may still route their jobs (their answers
+// find no queue and are dropped): it is left to them, unless idle, and
+// borrowPipe makes a new one.
 func (lp *loopPipes) returnPipe(q *answerQueue) {
 	delete(lp.pipes, q.h)
+	if q.n > 0 && !q.lane.idle() {
+		q.lane = nil
+	}
 	for q.n > 0 {
 		sl := &q.slots[q.base%maxInFlight]
 		sl.reply, sl.ready = keptReply(sl.reply), false

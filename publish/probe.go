@@ -45,6 +45,9 @@ func (ls *Publishing) ProbeSpares() (spares, reply, items, maxReply, maxItems in
 		for k := range q.slots {
 			reply = max(reply, cap(q.slots[k].reply))
 		}
+		if q.lane == nil {
+			continue // left to a closed connection's jobs: borrowPipe makes a new one
+		}
 		for !q.lane.idle() { // its worker has answered and is about to stop
 			time.Sleep(time.Millisecond)
 		}

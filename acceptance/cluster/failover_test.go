@@ -256,7 +256,11 @@ func TestQoS1WaitReplicas(t *testing.T) {
 	// No sentinel: nothing fails over here, and one that took the loaded
 	// machine's slowness for a dead primary would promote the replica.
 	sn := redistest.StartSentinel(t, 0)
-	a := startNode(t, "a", nodeOptions{redisURL: "redis://" + sn.Primary() + "?wait_replicas=1", nodeTTL: testNodeTTL})
+	// WAIT's bound is the longest below the node's 1 s Redis request bound,
+	// not the default half of it: it bounds how long the replica, another
+	// process on this loaded machine, may take to acknowledge, and a late
+	// acknowledgement is a 503 (correctly: the write's survival is unknown).
+	a := startNode(t, "a", nodeOptions{redisURL: "redis://" + sn.Primary() + "?wait_replicas=1&wait_timeout=900ms", nodeTTL: testNodeTTL})
 	replica := sn.ReplicaAddr()
 	for i := range 20 {
 		p := publishQoS(a, "waited", i)
