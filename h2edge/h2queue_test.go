@@ -214,3 +214,24 @@ func TestH2BurstBehindSmallConnectionWindowIsNotCut(t *testing.T) {
 			st["slow_consumers"], st["drops"], st["h2_connections"], st["connections"], streams)
 	}
 }
+
+// TestH2BurstHeldOverLimitCutAtNextWrite: the burst allowance lasts one loop
+// turn. A client that takes one broadcast past the limit (20 x 8 KiB behind
+// its 64 KiB connection window, never given back) and gets no further push
+// is cut at the connection's next write all the same: the next heartbeat.
+func TestH2BurstHeldOverLimitCutAtNextWrite(t *testing.T) {
+	s := servertest.Node(t, func(c *server.Config) {
+		c.WriteBufferLimit = 64 << 10
+		c.Heartbeat = 200 * time.Millisecond
+	})
+	c := servertest.DialRawH2(t, s, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 30})
+	const streams = 20
+	openStreams(t, c, streams, "/sub?topic=once")
+	if status, n := servertest.Pub(t, s, "/pub/topic/once", strings.Repeat("o", 8<<10)); status != 200 || n != streams {
+		t.Fatalf("publish = %d, delivered %d; want 200, %d", status, n, streams)
+	}
+	if got := c.GoAway(); got != http2.ErrCodeEnhanceYourCalm {
+		t.Fatalf("GOAWAY %v; want ENHANCE_YOUR_CALM", got)
+	}
+	servertest.WaitFor(t, "the cut counted", func() bool { return stats(t, s)["slow_consumers"] == 1 })
+}
