@@ -70,13 +70,20 @@ func (ls *H2Loop) h2Over(hc *h2Conn) bool {
 // once), the close once that is written, and the count. Its subscribers
 // leave when it closes (CloseH2).
 func (ls *H2Loop) cutSlowH2(l *engine.Loop, h engine.Handle, hc *h2Conn) {
+	queued := hc.codec.QueuedTotal()
+	ls.h2out = hc.codec.GoAway(ls.h2out[:0], h2.EnhanceYourCalm)
+	l.Write(h, ls.h2out)
+	if l.Pending(h) == 0 {
+		// The engine took no GOAWAY: its own pending output is over the
+		// limit too, so it closes the connection as a slow consumer at this
+		// turn's flush and counts it (slow_consumers, and drops in OnClose).
+		return
+	}
 	ls.Drops.Add(1)
 	ls.s.H2SlowConns.Add(1)
 	if ls.s.Debug {
-		ls.s.Log.Debug("slow consumer cut", "handle", uint64(h), "h2_queued", hc.codec.QueuedTotal(), "pending_limit", ls.s.Cfg.WriteBufferLimit)
+		ls.s.Log.Debug("slow consumer cut", "handle", uint64(h), "h2_queued", queued, "pending_limit", ls.s.Cfg.WriteBufferLimit)
 	}
-	ls.h2out = hc.codec.GoAway(ls.h2out[:0], h2.EnhanceYourCalm)
-	l.Write(h, ls.h2out)
 	if c := ls.Live(h); c != nil {
 		ls.endH2(l, h, c)
 	}
