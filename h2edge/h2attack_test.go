@@ -164,19 +164,7 @@ func TestH2ZeroConnectionWindow(t *testing.T) {
 		c.Get(id, fmt.Sprintf("/sub?topic=stuck%d", id))
 		c.Until("the registered frame", servertest.IsData(id, "registered"))
 	}
-	frames := make(chan http2.Frame, 1000)
-	go func() {
-		defer close(frames)
-		for {
-			f, err := c.Fr.ReadFrame()
-			if err != nil {
-				return
-			}
-			if _, ok := f.(*http2.DataFrame); !ok {
-				frames <- f
-			}
-		}
-	}()
+	frames := controlFrames(c)
 	// 8 KiB messages: the 64 KiB connection window is spent after a few,
 	// then the stream's queue passes 96 KiB and it is reset.
 	body := strings.Repeat("z", 8<<10)

@@ -68,6 +68,25 @@ func openStreams(t *testing.T, c *servertest.RawH2, n int, path string) {
 	}
 }
 
+// controlFrames reads c in the background from now on and hands over every
+// frame but DATA; the channel closes when the connection ends.
+func controlFrames(c *servertest.RawH2) <-chan http2.Frame {
+	frames := make(chan http2.Frame, 1000)
+	go func() {
+		defer close(frames)
+		for {
+			f, err := c.Fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			if _, ok := f.(*http2.DataFrame); !ok {
+				frames <- f
+			}
+		}
+	}()
+	return frames
+}
+
 // TestH2ConnectionQueueOverLimitIsCut: the attack of finding 6. A client
 // opens 20 streams with wide-open stream windows and never gives back the
 // connection window: every stream's DATA queues, each stream under the
@@ -86,19 +105,7 @@ func TestH2ConnectionQueueOverLimitIsCut(t *testing.T) {
 	openStreams(t, c, streams, "/sub?topic=flood")
 
 	c.Conn.SetDeadline(time.Now().Add(time.Minute)) // past the wait for GOAWAY below
-	frames := make(chan http2.Frame, 1000)          // every frame but DATA, until the connection ends
-	go func() {
-		defer close(frames)
-		for {
-			f, err := c.Fr.ReadFrame()
-			if err != nil {
-				return
-			}
-			if _, ok := f.(*http2.DataFrame); !ok {
-				frames <- f
-			}
-		}
-	}()
+	frames := controlFrames(c)
 	var goAway *http2.GoAwayFrame
 	resets := 0
 	seen := func(f http2.Frame) {
