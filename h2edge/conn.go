@@ -18,7 +18,9 @@ import (
 type h2Conn struct {
 	codec *h2.Conn
 	subs  []conntable.Sub // its stream subscribers and streams awaiting an answer
+	turn  int64           // the loop turn (its clock, l.Now) of the last push written here (slow.go)
 	pings uint8           // PINGs sent and not yet acknowledged
+	burst bool            // the codec's queue came into that turn within --write-buffer-limit
 }
 
 // h2Ping is the payload of our dead-peer PINGs.
@@ -171,19 +173,27 @@ func indexCRLF(b []byte) int {
 // H2Data writes b as DATA on subscriber sub's stream. A stream whose window
 // stays shut while its queue passes --write-buffer-limit is a slow
 // consumer: reset (CANCEL) and counted, and the connection's other streams
-// carry on.
+// carry on. A connection whose streams' queues together pass it is cut
+// whole (slow.go).
 func (ls *H2Loop) H2Data(l *engine.Loop, sub conntable.Sub, conn engine.Handle, b []byte) {
 	hc, st := ls.h2Of(conn), ls.Stream(sub)
 	if hc == nil || st == nil {
 		return
 	}
+	ls.h2Turn(l, hc)
 	out, err := hc.codec.WriteData(ls.h2out[:0], st.Id, b, false)
 	ls.h2out = out
 	l.Write(conn, out)
-	if err == nil && hc.codec.Queued(st.Id) > ls.s.Cfg.WriteBufferLimit {
+	if err != nil {
+		return
+	}
+	if hc.codec.Queued(st.Id) > ls.s.Cfg.WriteBufferLimit {
 		ls.Drops.Add(1)
 		ls.s.H2SlowStreams.Add(1)
 		ls.h2Reset(l, hc, sub, conn, h2.Cancel)
+	}
+	if ls.h2Over(hc) {
+		ls.cutSlowH2(l, conn, hc)
 	}
 }
 

@@ -34,6 +34,7 @@ type H2 struct {
 
 	H2Conns       atomic.Int64  // HTTP/2 connections open
 	H2SlowStreams atomic.Uint64 // streams reset as slow consumers
+	H2SlowConns   atomic.Uint64 // connections cut as slow consumers (slow.go), part of slow_consumers
 }
 
 // H2Loop is a loop's HTTP/2 state: the connections' codecs and the scratch

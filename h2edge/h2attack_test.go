@@ -2,6 +2,7 @@ package h2edge_test
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -147,9 +148,12 @@ func TestH2HPACKBomb(t *testing.T) {
 }
 
 // TestH2ZeroConnectionWindow: a client that never opens the connection
-// window again holds every stream's output; each stream whose queue passes
-// --write-buffer-limit is reset (counted), so what the connection pins stays
-// bounded, and the connection still takes new streams.
+// window again holds every stream's output. A stream whose queue passes
+// --write-buffer-limit on its own is reset (counted), and the connection
+// carries on and still takes new streams: here each stream has a topic of
+// its own, published to in turn, so one stream at a time holds the queue.
+// (Streams that queue together past the limit cut the connection:
+// TestH2ConnectionQueueOverLimitIsCut.)
 func TestH2ZeroConnectionWindow(t *testing.T) {
 	// The limit is above the 64 KiB connection window: what the window lets
 	// out may all be pending at once on the socket, which is the connection's
@@ -157,48 +161,46 @@ func TestH2ZeroConnectionWindow(t *testing.T) {
 	s := testNode(t, func(c *server.Config) { c.WriteBufferLimit = 96 << 10 })
 	c := nodetest.DialRawH2(t, s.EdgeAddr())
 	for _, id := range []uint32{1, 3, 5} {
-		c.Get(id, "/sub?topic=stuck")
+		c.Get(id, fmt.Sprintf("/sub?topic=stuck%d", id))
 		c.Until("the registered frame", nodetest.IsData(id, "registered"))
 	}
-	frames := make(chan http2.Frame, 1000)
-	go func() {
-		defer close(frames)
-		for {
-			f, err := c.Fr.ReadFrame()
-			if err != nil {
-				return
-			}
-			if _, ok := f.(*http2.DataFrame); !ok {
-				frames <- f
-			}
-		}
-	}()
+	frames := controlFrames(c)
 	// 8 KiB messages: the 64 KiB connection window is spent after a few,
-	// then each stream's queue passes 96 KiB and it is reset.
+	// then the stream's queue passes 96 KiB and it is reset.
 	body := strings.Repeat("z", 8<<10)
 	reset := map[uint32]bool{}
 	seen := func(f http2.Frame) {
-		if r, ok := f.(*http2.RSTStreamFrame); ok && r.ErrCode == http2.ErrCodeCancel {
-			reset[r.StreamID] = true
+		switch f := f.(type) {
+		case *http2.RSTStreamFrame:
+			if f.ErrCode == http2.ErrCodeCancel {
+				reset[f.StreamID] = true
+			}
+		case *http2.GoAwayFrame:
+			t.Fatalf("GOAWAY %v; want only the streams reset, one at a time", f.ErrCode)
 		}
 	}
-	for range 40 {
-		nodetest.Pub(t, s.APIAddr(), "/pub/topic/stuck", body)
-	}
 	deadline := time.After(20 * time.Second)
-	for len(reset) < 3 {
-		select {
-		case f, ok := <-frames:
-			if !ok {
-				t.Fatal("the connection closed; want only its streams reset")
+	for _, id := range []uint32{1, 3, 5} {
+		for range 40 {
+			nodetest.Pub(t, s.APIAddr(), fmt.Sprintf("/pub/topic/stuck%d", id), body)
+		}
+		for !reset[id] {
+			select {
+			case f, ok := <-frames:
+				if !ok {
+					t.Fatal("the connection closed; want only its streams reset")
+				}
+				seen(f)
+			case <-deadline:
+				t.Fatalf("after 40 messages of 8 KiB to stream %d, streams reset: %v; want %d among them", id, reset, id)
 			}
-			seen(f)
-		case <-deadline:
-			t.Fatalf("after 40 messages of 8 KiB, streams reset: %v; want all 3", reset)
 		}
 	}
 	if n := s.H2SlowStreams.Load(); n != 3 {
 		t.Fatalf("slow streams counted = %d; want 3", n)
+	}
+	if n := s.H2SlowConns.Load(); n != 0 {
+		t.Fatalf("slow connections counted = %d; want 0", n)
 	}
 	c.Fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 7, BlockFragment: block("/sub?topic=later"), EndStream: true, EndHeaders: true})
 	for {

@@ -37,7 +37,7 @@ func (s *Server) snapshot() admin.Snapshot {
 		sn.Drops += ls.Drops.Load()
 	}
 	es := s.Eng.Stats()
-	sn.SlowConsumers = uint64(es.SlowConsumers)
+	sn.SlowConsumers = uint64(es.SlowConsumers) + s.H2SlowConns.Load() // HTTP/2 connections are cut above the engine
 	sn.TLSHandshakes, sn.TLSFailures = es.TLSHandshakes, es.TLSHandshakeErrors
 	sn.StoredUsers, sn.StoredBytes = s.Store.Counts()
 	sn.Goroutines = runtime.NumGoroutine()

@@ -95,6 +95,7 @@ type Conn struct {
 	lim limits
 
 	streams []stream
+	queued  int // DATA bytes in all streams' queues (QueuedTotal): kept as they queue, leave and go
 
 	blk blockState
 	hb  *hblock
@@ -296,7 +297,7 @@ func (c *Conn) fail(code ErrCode) {
 	for i := range c.streams {
 		c.streams[i].q = nil
 	}
-	c.streams = nil
+	c.streams, c.queued = nil, 0
 }
 
 // budget counts one unit against a per-Tick budget, failing the connection

@@ -17,7 +17,7 @@ import (
 // SETTINGS (the peer holds us to them, whatever the new process's
 // configuration says), and each open stream: id, send window, body bytes the
 // peer may still send, Content-Length still due, flags and the DATA waiting
-// for window.
+// for window (the connection's total of it, QueuedTotal, is their sum).
 //
 // What does not, because there is nothing to move:
 //   - our HPACK encoder never indexes (hpackenc.go): it has no table;
@@ -158,6 +158,7 @@ func Restore(state []byte) (*Conn, error) {
 		if q > 0 {
 			s.q = append([]byte(nil), b[:q]...)
 			b = b[q:]
+			c.queued += int(q)
 		}
 		c.streams = append(c.streams, s)
 	}

@@ -36,6 +36,9 @@ func fuzzServe(t *testing.T, in []byte, split uint64) *server {
 			if s.c.hb != nil && cap(s.c.hb.buf) > 2048 {
 				t.Fatalf("field buffer %d bytes; limit 1024", cap(s.c.hb.buf))
 			}
+			if got, sum := s.c.QueuedTotal(), sumQueued(s.c); got != sum {
+				t.Fatalf("QueuedTotal = %d; the streams' queues sum to %d", got, sum)
+			}
 			if ev.Kind == EventNone {
 				if len(piece) != 0 {
 					t.Fatalf("EventNone with %d bytes left", len(piece))

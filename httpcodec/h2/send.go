@@ -82,6 +82,7 @@ func (c *Conn) WriteData(dst []byte, id uint32, p []byte, end bool) ([]byte, err
 		return dst, ErrStreamClosed
 	case len(s.q) > 0:
 		s.q = append(s.q, p...)
+		c.queued += len(p)
 		if end {
 			s.flags |= sfEndQueued
 		}
@@ -96,6 +97,7 @@ func (c *Conn) WriteData(dst []byte, id uint32, p []byte, end bool) ([]byte, err
 	}
 	if n < len(p) {
 		s.q = append(s.q, p[n:]...)
+		c.queued += len(p) - n
 		if end {
 			s.flags |= sfEndQueued
 		}
@@ -147,6 +149,7 @@ func (c *Conn) flushStream(i int, limit int) bool {
 	c.sendWin -= int32(n)
 	s.send -= int32(n)
 	s.q = s.q[n:]
+	c.queued -= n
 	if len(s.q) == 0 {
 		s.q = nil // an idle stream holds no buffer
 	}
@@ -209,7 +212,7 @@ func (c *Conn) GoAway(dst []byte, code ErrCode) []byte {
 	c.flags |= cfGoAwaySent
 	if code != NoError {
 		c.st = stDead
-		c.streams = nil
+		c.streams, c.queued = nil, 0
 		c.dropDecoder()
 	}
 	return dst
