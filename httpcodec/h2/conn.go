@@ -1,6 +1,9 @@
 package h2
 
-import "golang.org/x/net/http2/hpack"
+import (
+	"github.com/pushwire/pushwire/httpcodec/h2/header"
+	"golang.org/x/net/http2/hpack"
+)
 
 // Config sets a connection's limits. Zero fields take the defaults.
 type Config struct {
@@ -97,7 +100,7 @@ type Conn struct {
 	streams []stream
 
 	blk blockState
-	hb  *hblock
+	hb  *header.Block
 	dec *hpack.Decoder
 
 	out []byte // the caller's buffer during a call
