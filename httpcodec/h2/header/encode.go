@@ -1,5 +1,7 @@
 package header
 
+import "strings"
+
 // Response header blocks are encoded without indexing (RFC 7541 §6.2.2):
 // our side keeps no dynamic table, so a connection holds no encoder state.
 // Names the static table knows are sent by index, everything else as raw
@@ -74,16 +76,19 @@ func appendVarInt(dst []byte, n uint, high byte, v uint64) []byte {
 	return append(dst, byte(v))
 }
 
+// connectionSpecific reports whether name is one of the HTTP/1.1 fields
+// RFC 9113 §8.2.2 forbids, in any case: names come from HTTP/1.1 answers,
+// which write them capitalized ("Connection: close").
 func connectionSpecific(name string) bool {
 	switch len(name) {
 	case 7:
-		return equalFold([]byte(name), "upgrade")
+		return strings.EqualFold(name, "upgrade")
 	case 10:
-		return equalFold([]byte(name), "connection") || equalFold([]byte(name), "keep-alive")
+		return strings.EqualFold(name, "connection") || strings.EqualFold(name, "keep-alive")
 	case 16:
-		return equalFold([]byte(name), "proxy-connection")
+		return strings.EqualFold(name, "proxy-connection")
 	case 17:
-		return equalFold([]byte(name), "transfer-encoding")
+		return strings.EqualFold(name, "transfer-encoding")
 	}
 	return false
 }

@@ -38,8 +38,8 @@ func TestEncodeDecodes(t *testing.T) {
 		{404, nil, []string{":status: 404"}},
 		{299, [][2]string{{"x-custom", strings.Repeat("v", 300)}},
 			[]string{":status: 299", "x-custom: " + strings.Repeat("v", 300)}},
-		{42, [][2]string{{"connection", "close"}, {"keep-alive", "x"}, {"transfer-encoding", "chunked"},
-			{"upgrade", "h2c"}, {"proxy-connection", "x"}, {"vary", "origin"}},
+		{42, [][2]string{{"Connection", "close"}, {"Keep-Alive", "x"}, {"Transfer-Encoding", "chunked"},
+			{"upgrade", "h2c"}, {"proxy-connection", "x"}, {"connection", "close"}, {"vary", "origin"}},
 			[]string{":status: 500", "vary: origin"}},
 	} {
 		b := append([]byte{TableSizeZero}, AppendStatus(nil, tc.status)...)
