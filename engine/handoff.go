@@ -1,12 +1,13 @@
 package engine
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 
+	"github.com/pushwire/pushwire/engine/connbuf"
 	"github.com/pushwire/pushwire/engine/sys"
+	"github.com/pushwire/pushwire/engine/tlsconn"
 	"github.com/pushwire/pushwire/tlslayer"
 	"golang.org/x/sys/unix"
 )
@@ -54,7 +55,7 @@ func (l *Loop) Detach(h Handle) (fd int, err error) {
 		return int(c.fd), nil
 	case c.flags&(flagCloseAfter|flagLinger|flagPeerEOF|flagSlow|flagReadClosed) != 0:
 		return -1, ErrNotMovable
-	case c.tls != 0 && (!l.tls.at(c.tls).c.Established() || l.tls.at(c.tls).closed):
+	case c.tls != 0 && (!l.tls.At(c.tls).Established() || l.tls.At(c.tls).Closed):
 		return -1, ErrNotMovable
 	}
 	c.flags |= flagDetached | flagParked
@@ -94,26 +95,28 @@ func (l *Loop) Export(dst, carry, state []byte, h Handle) (pending, carried, tls
 	return dst, carry, state, nil
 }
 
-// exportTLS is Export for a TLS conn. Its state is the length of the plaintext at the front
-// of the carry (4 bytes, little-endian: the rest is an incomplete record) followed by the
-// record layer's (tlslayer.Conn.AppendState).
+// exportTLS is Export for a TLS conn: its state is tlsconn's (Conn.AppendState).
 func (l *Loop) exportTLS(c *slot, dst, carry, state []byte) ([]byte, []byte, []byte, error) {
-	tc := l.tls.at(c.tls)
-	if err := l.sealQueued(c, tc); err != nil {
-		return dst, carry, state, err
-	}
+	tc := l.tls.At(c.tls)
 	plain := int32(0)
 	if c.in != 0 {
 		plain = l.in.At(c.in).Plain
 	}
-	st, err := tc.c.AppendState(binary.LittleEndian.AppendUint32(state, uint32(plain)), tc.srv)
+	var q *connbuf.OutQueue
+	if c.out != 0 {
+		q = l.out.At(c.out)
+	}
+	d, st, err := tc.AppendState(state, &l.out, q, plain)
+	c.pending += int32(d)
+	if c.out != 0 {
+		l.out.Put(c.out)
+		c.out = 0
+	}
 	if err != nil {
 		return dst, carry, state, err
 	}
 	c.flags |= flagExported
-	if tc.ct != nil {
-		dst = append(dst, tc.ct[tc.ctOff:]...)
-	}
+	dst = tc.AppendPending(dst)
 	if c.in != 0 {
 		carry = append(carry, l.in.At(c.in).B...)
 	}
@@ -230,7 +233,7 @@ func (e *Engine) AdoptConn(h Handle, fd int, pending, carry []byte) error {
 // Server of the listener it came from, and pending is sealed records (written as they are).
 // A state that does not describe an established connection of srv is an error.
 func (e *Engine) AdoptTLSConn(h Handle, fd int, srv *tlslayer.Server, state, pending, carry []byte) error {
-	if srv == nil || len(state) < 4 || int(binary.LittleEndian.Uint32(state)) > len(carry) {
+	if srv == nil || !tlsconn.StateFits(state, len(carry)) {
 		unix.Close(fd)
 		return fmt.Errorf("%w: no TLS server, or a state that does not fit the carry", tlslayer.ErrState)
 	}
@@ -262,11 +265,11 @@ func (e *Engine) adoptConn(h Handle, fd int, srv *tlslayer.Server, state, pendin
 		return ErrSlotTaken
 	}
 	c := l.slab.at(i)
-	var tc *tlsConn
+	plain := int32(0)
 	if srv != nil {
-		c.tls = l.tls.get(srv)
-		tc = l.tls.at(c.tls)
-		if err := tc.c.SetState(state[4:], srv); err != nil {
+		c.tls = l.tls.Get(srv)
+		var err error
+		if plain, err = l.tls.At(c.tls).SetState(state, pending, &l.out); err != nil {
 			l.freeTLS(c)
 			l.slab.release(i)
 			unix.Close(fd)
@@ -283,8 +286,7 @@ func (e *Engine) adoptConn(h Handle, fd int, srv *tlslayer.Server, state, pendin
 	l.stats.open.Add(1)
 	switch {
 	case len(pending) == 0:
-	case tc != nil:
-		tc.ct = append(l.out.Chunk(len(pending)), pending...)
+	case srv != nil: // queued by SetState
 		c.pending = int32(len(pending))
 		l.markDirty(c, i)
 	default:
@@ -297,9 +299,7 @@ func (e *Engine) adoptConn(h Handle, fd int, srv *tlslayer.Server, state, pendin
 		c.in = l.in.Get()
 		in := l.in.At(c.in)
 		in.B = append(in.B, carry...)
-		if tc != nil {
-			in.Plain = int32(binary.LittleEndian.Uint32(state))
-		}
+		in.Plain = plain
 		l.queueResume(c, i)
 	}
 	return nil

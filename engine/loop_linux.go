@@ -6,6 +6,7 @@ import (
 
 	"github.com/pushwire/pushwire/engine/connbuf"
 	"github.com/pushwire/pushwire/engine/sys"
+	"github.com/pushwire/pushwire/engine/tlsconn"
 	"github.com/pushwire/pushwire/tlslayer"
 
 	"golang.org/x/sys/unix"
@@ -51,7 +52,8 @@ type Loop struct {
 	slab slab
 	in   connbuf.InPool
 	out  connbuf.OutPool
-	tls  tlsTable
+	tls  tlsconn.Table
+	hs   handshakeBurst // tls.go
 	acc  sys.Acceptor
 
 	events       []unix.EpollEvent
@@ -211,7 +213,7 @@ func (l *Loop) tick() {
 		l.expireLingerers()
 	}
 	l.in.Trim()
-	if (len(l.tls.warm) > 0 || l.tls.burst > 0) && !l.now.Before(l.tls.nextCool) {
+	if (l.tls.Warm() > 0 || l.hs.burst > 0) && !l.now.Before(l.hs.nextCool) {
 		l.coolTLS()
 	}
 	l.out.Trim()
@@ -265,7 +267,7 @@ func (l *Loop) shutdown(err error) {
 		l.eng.closeListener(ln.id)
 	}
 	l.release()
-	l.tls.release()
+	l.tls.Release()
 	l.p.Close()
 }
 
@@ -376,8 +378,8 @@ func (l *Loop) open(fd, tag int, srv *tlslayer.Server, peer netip.Addr) {
 	c := l.slab.at(i)
 	gen := c.gen
 	if srv != nil {
-		c.tls = l.tls.get(srv)
-		l.tls.at(c.tls).born = l.now.UnixNano()
+		c.tls = l.tls.Get(srv)
+		l.tls.At(c.tls).Born = l.now.UnixNano()
 	}
 	if err := l.p.Add(fd, connEvents, i, int32(gen)); err != nil {
 		l.freeTLS(c)

@@ -12,7 +12,7 @@ type slot struct {
 	in      int32  // index+1 into Loop.in (connbuf.InPool: carried inbound bytes); 0 = none
 	out     int32  // index+1 into Loop.out (connbuf.OutPool: outbound queue); 0 = none
 	next    int32  // free-list link while free; -1 ends the list
-	tls     int32  // index+1 into loop.tls (TLS state, tls.go); 0 = a plaintext conn
+	tls     int32  // index+1 into Loop.tls (tlsconn.Table: TLS state); 0 = a plaintext conn
 }
 
 const (
