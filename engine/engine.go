@@ -17,12 +17,12 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/pushwire/pushwire/engine/listen"
 	"github.com/pushwire/pushwire/engine/sys"
 	"github.com/pushwire/pushwire/tlslayer"
 	"golang.org/x/sys/unix"
@@ -66,10 +66,9 @@ type Engine struct {
 	loops     []*Loop
 	reusePort bool // a listening socket per loop (SO_REUSEPORT) instead of one acceptor
 
-	mu    sync.Mutex // guards state and listeners' fds (see closeListener); never held while calling a Handler
-	state int
-	lfds  []int // every listening socket; -1 once closed
-	ltags []int // the tag of each listening socket, by the same index
+	mu        sync.Mutex // guards state; never held while calling a Handler; taken before lst's
+	state     int
+	listeners listen.Set // every listening socket, by id
 
 	stopping  atomic.Bool
 	releasing atomic.Bool // releaseMemory's goroutine runs
@@ -136,8 +135,8 @@ func (e *Engine) listen(addr string, listener int, srv *tlslayer.Server) (net.Ad
 			return nil, err
 		}
 		// One acceptor: spread the listeners over the loops.
-		l := e.loops[len(e.lfds)%len(e.loops)]
-		if err := e.attach(l, fd, listener, srv); err != nil {
+		l := e.loops[e.listeners.Len()%len(e.loops)]
+		if err := l.lst.Attach(fd, listener, srv); err != nil {
 			return nil, err
 		}
 		return bound, nil
@@ -160,25 +159,11 @@ func (e *Engine) listen(addr string, listener int, srv *tlslayer.Server) (net.Ad
 				return nil, err
 			}
 		}
-		if err := e.attach(l, fd, listener, srv); err != nil {
+		if err := l.lst.Attach(fd, listener, srv); err != nil {
 			return nil, err
 		}
 	}
 	return bound, nil
-}
-
-// attach registers listening socket fd with loop l. e.mu must be held.
-func (e *Engine) attach(l *Loop, fd, tag int, srv *tlslayer.Server) error {
-	id := len(e.lfds)
-	li := len(l.listeners)
-	if err := l.p.Add(fd, unix.EPOLLIN, int32(tagListener-li), 0); err != nil {
-		unix.Close(fd)
-		return err
-	}
-	e.lfds = append(e.lfds, fd)
-	e.ltags = append(e.ltags, tag)
-	l.listeners = append(l.listeners, loopListener{fd: fd, tag: tag, tls: srv, id: id})
-	return nil
 }
 
 // Start runs the loops, one goroutine each.
@@ -202,29 +187,7 @@ func (e *Engine) Start() error {
 // StopAccepting closes the listening sockets with the given tags, or every one when none is
 // named (for a drain); existing connections stay. When it returns, new connection attempts
 // are refused. It does not wait for the loops, so a Handler callback may call it too.
-func (e *Engine) StopAccepting(tags ...int) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for id, fd := range e.lfds {
-		if fd >= 0 && (len(tags) == 0 || slices.Contains(tags, e.ltags[id])) {
-			// shutdown(SHUT_RD) on a listening socket stops it listening at once (connections
-			// then get refused) while the fd stays open; the owning loop sees EPOLLHUP and
-			// closes it, so no other goroutine ever closes a fd a loop might be using.
-			unix.Shutdown(fd, unix.SHUT_RD)
-		}
-	}
-}
-
-// closeListener closes listening socket id. Loops call it; e.mu orders it against
-// StopAccepting so that a shutdown never reaches a reused fd number.
-func (e *Engine) closeListener(id int) {
-	e.mu.Lock()
-	if fd := e.lfds[id]; fd >= 0 {
-		unix.Close(fd)
-		e.lfds[id] = -1
-	}
-	e.mu.Unlock()
-}
+func (e *Engine) StopAccepting(tags ...int) { e.listeners.Stop(tags...) }
 
 // Stop closes every connection (OnClose with ErrEngineStopped) and listener, ends the loops
 // and waits for them. Tasks still queued run first. It must not be called from a Handler
@@ -240,9 +203,7 @@ func (e *Engine) Stop() {
 	case stateNew:
 		for _, l := range e.loops {
 			l.q.close()
-			for _, ln := range l.listeners {
-				e.closeListener(ln.id)
-			}
+			l.lst.Close()
 			l.p.Close()
 		}
 		return

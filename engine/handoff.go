@@ -148,42 +148,12 @@ func (l *Loop) Reattach(h Handle) error {
 	return nil
 }
 
-// heldListener is a listening socket taken out of its loop by DetachListeners.
-type heldListener struct {
-	li int // index into Loop.listeners
-	fd int
-}
-
 // DetachListeners stops accepting on the loop's listeners (new connections wait in the
 // kernel's accept queue) and calls fn with each socket, its tag and whether it is TLS.
-func (l *Loop) DetachListeners(fn func(fd, tag int, tls bool)) {
-	for li := range l.listeners {
-		ln := &l.listeners[li]
-		if ln.fd < 0 {
-			continue
-		}
-		if !ln.paused {
-			l.p.Del(ln.fd)
-		}
-		l.held = append(l.held, heldListener{li: li, fd: ln.fd})
-		fn(ln.fd, ln.tag, ln.tls != nil)
-		ln.fd, ln.paused = -1, false
-	}
-}
+func (l *Loop) DetachListeners(fn func(fd, tag int, tls bool)) { l.lst.Detach(fn) }
 
 // ReattachListeners accepts again on the listeners DetachListeners took.
-func (l *Loop) ReattachListeners() {
-	for _, hl := range l.held {
-		ln := &l.listeners[hl.li]
-		ln.fd = hl.fd
-		if !l.acceptResume.IsZero() {
-			ln.paused = true // resumeAccept adds it back
-			continue
-		}
-		l.p.Add(ln.fd, unix.EPOLLIN, int32(tagListener-hl.li), 0)
-	}
-	l.held = l.held[:0]
-}
+func (l *Loop) ReattachListeners() { l.lst.Reattach() }
 
 // AdoptListener takes a listening socket handed over by another process, before Start; its
 // connections reach OnOpen with the given tag. It returns the socket's address.
@@ -212,8 +182,8 @@ func (e *Engine) adoptListener(fd, listener int, srv *tlslayer.Server) (net.Addr
 	if err := unix.SetNonblock(fd, true); err != nil {
 		return nil, wrapSyscall("fcntl", err)
 	}
-	l := e.loops[len(e.lfds)%len(e.loops)]
-	if err := e.attach(l, fd, listener, srv); err != nil {
+	l := e.loops[e.listeners.Len()%len(e.loops)]
+	if err := l.lst.Attach(fd, listener, srv); err != nil {
 		return nil, err
 	}
 	return bound, nil

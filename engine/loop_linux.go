@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/engine/connbuf"
+	"github.com/pushwire/pushwire/engine/listen"
 	"github.com/pushwire/pushwire/engine/sys"
 	"github.com/pushwire/pushwire/engine/tlsconn"
 	"github.com/pushwire/pushwire/tlslayer"
@@ -12,12 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const (
-	eventsPerWait   = 1024
-	acceptsPerEvent = 64                     // accept4 calls per listener event before serving others
-	acceptBackoff   = 100 * time.Millisecond // accept pause after EMFILE/ENFILE/ENOBUFS/ENOMEM
-	acceptLogEvery  = time.Second            // at most one accept-error log line per loop per period
-)
+const eventsPerWait = 1024
 
 // Event data tags. A connection's epoll_event carries its slot index as its tag and its
 // generation (sys.Poller); the loop's own descriptors use negative tags.
@@ -30,15 +26,6 @@ const (
 	connEvents = unix.EPOLLIN | unix.EPOLLRDHUP
 	errEvents  = unix.EPOLLERR | unix.EPOLLHUP
 )
-
-// loopListener is a listening socket a loop accepts on.
-type loopListener struct {
-	fd     int
-	tag    int
-	tls    *tlslayer.Server // nil for a plaintext listener
-	id     int              // index into Engine.lfds
-	paused bool             // removed from epoll during an accept backoff
-}
 
 // Loop is one event loop: an epoll instance, its connections, and the goroutine that runs
 // them. Its methods may be called only from Handler callbacks running on it.
@@ -53,35 +40,31 @@ type Loop struct {
 	in   connbuf.InPool
 	out  connbuf.OutPool
 	tls  tlsconn.Table
-	hs   handshakeBurst // tls.go
-	acc  sys.Acceptor
+	hs   handshakeBurst                                           // tls.go
+	lst  listen.Loop                                              // the listening sockets this loop accepts on
+	take func(fd, tag int, srv *tlslayer.Server, peer netip.Addr) // l.place, bound once
 
 	events       []unix.EpollEvent
 	rbuf         []byte
-	dirty        []int32    // slots to flush at the end of this iteration
-	deferred     []Releaser // released after this iteration's flush
-	tasks        []Task     // spare task slice, swapped with the queue's
-	handoffs     []handoff  // spare handoff slice
-	listeners    []loopListener
+	dirty        []int32     // slots to flush at the end of this iteration
+	deferred     []Releaser  // released after this iteration's flush
+	tasks        []Task      // spare task slice, swapped with the queue's
+	handoffs     []handoff   // spare handoff slice
 	lingering    []lingerer  // conns draining input before their close (linger.go)
 	resumes      []resumeReq // conns whose carry OnData gets again before the flush (backpressure.go)
 	spareResumes []resumeReq
 	feeding      int32 // slot whose OnData is running; -1 outside OnData
 
-	held       []heldListener // listeners taken out by DetachListeners (handoff.go)
-	lateWrites int64          // flushes that found output on an exported conn (handoff.go)
+	lateWrites int64 // flushes that found output on an exported conn (handoff.go)
 
 	highWater     int // pending bytes over which reading a conn pauses: WriteBufferLimit/2
 	lowWater      int // pending bytes under which a paused conn is read again: WriteBufferLimit/4
 	ownWriteLimit int // pending bytes a conn's own OnData may queue on it
 	nextLoop      int // single-acceptor mode: the loop the next accepted conn goes to
 
-	now           time.Time
-	nextTick      time.Time
-	acceptResume  time.Time // end of the accept backoff; zero when not backing off
-	shortWaits    time.Time // until then, waits last at most 1ms (adoptedStartWaits)
-	lastAcceptLog time.Time
-	acceptLogged  int // accept errors since the last log line
+	now        time.Time
+	nextTick   time.Time
+	shortWaits time.Time // until then, waits last at most 1ms (adoptedStartWaits)
 
 	stats loopStats
 }
@@ -108,6 +91,8 @@ func newLoop(e *Engine, idx int) (*Loop, error) {
 	}
 	l.out = connbuf.NewOutPool()
 	l.q.p = &l.p
+	l.lst = listen.NewLoop(&e.listeners, &l.p, tagListener, e.log, idx)
+	l.take = l.place
 	return l, nil
 }
 
@@ -149,8 +134,8 @@ func (l *Loop) run() {
 			l.shutdown(ErrEngineStopped)
 			return
 		}
-		if !l.acceptResume.IsZero() && !l.now.Before(l.acceptResume) {
-			l.resumeAccept()
+		if r := l.lst.ResumeAt(); !r.IsZero() && !l.now.Before(r) {
+			l.lst.Resume()
 		}
 		if !l.now.Before(l.nextTick) {
 			l.tick()
@@ -183,8 +168,8 @@ func (l *Loop) timeout() int {
 		return 0
 	}
 	next := l.nextTick
-	if !l.acceptResume.IsZero() && l.acceptResume.Before(next) {
-		next = l.acceptResume
+	if r := l.lst.ResumeAt(); !r.IsZero() && r.Before(next) {
+		next = r
 	}
 	now := time.Now()
 	d := next.Sub(now)
@@ -202,7 +187,7 @@ func (l *Loop) dispatch(ev *unix.EpollEvent) {
 	case ev.Fd == tagWake:
 		l.p.Reset() // the queue itself is drained every iteration
 	case ev.Fd <= tagListener:
-		l.accept(int(tagListener-ev.Fd), ev.Events)
+		l.stats.acceptErrors.Add(int64(l.lst.Accept(int(tagListener-ev.Fd), ev.Events, l.now, l.take)))
 	default:
 		l.connEvent(ev.Fd, uint32(ev.Pad), ev.Events)
 	}
@@ -263,102 +248,28 @@ func (l *Loop) shutdown(err error) {
 			l.closeConn(i, err)
 		}
 	}
-	for _, ln := range l.listeners {
-		l.eng.closeListener(ln.id)
-	}
+	l.lst.Close()
 	l.release()
 	l.tls.Release()
 	l.p.Close()
 }
 
-// accept takes pending connections from listener li.
-func (l *Loop) accept(li int, events uint32) {
-	ln := &l.listeners[li]
-	if ln.fd < 0 {
+// place opens a socket a listener of this loop accepted: here with SO_REUSEPORT, else on the
+// loops in turn (the one acceptor spreads them).
+func (l *Loop) place(fd, tag int, srv *tlslayer.Server, peer netip.Addr) {
+	if l.eng.reusePort {
+		l.open(fd, tag, srv, peer)
 		return
 	}
-	if events&errEvents != 0 {
-		l.dropListener(li) // shut down by StopAccepting
-		return
+	target := l.eng.loops[l.nextLoop]
+	if l.nextLoop++; l.nextLoop == len(l.eng.loops) {
+		l.nextLoop = 0
 	}
-	for k := 0; k < acceptsPerEvent; k++ {
-		fd, peer, err := l.acc.Accept(ln.fd)
-		if err != nil {
-			switch err {
-			case unix.EAGAIN:
-			case unix.EINTR, unix.ECONNABORTED:
-				continue
-			case unix.EINVAL:
-				l.dropListener(li)
-			case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
-				l.stats.acceptErrors.Add(1)
-				l.logAcceptError(err)
-				l.pauseAccept()
-			default:
-				l.stats.acceptErrors.Add(1)
-				l.logAcceptError(err)
-			}
-			return
-		}
-		if l.eng.reusePort {
-			l.open(fd, ln.tag, ln.tls, peer)
-			continue
-		}
-		target := l.eng.loops[l.nextLoop]
-		if l.nextLoop++; l.nextLoop == len(l.eng.loops) {
-			l.nextLoop = 0
-		}
-		if target == l {
-			l.open(fd, ln.tag, ln.tls, peer)
-		} else if !target.q.pushHandoff(handoff{fd: fd, tag: ln.tag, tls: ln.tls, peer: peer}) {
-			unix.Close(fd)
-		}
+	if target == l {
+		l.open(fd, tag, srv, peer)
+	} else if !target.q.pushHandoff(handoff{fd: fd, tag: tag, tls: srv, peer: peer}) {
+		unix.Close(fd)
 	}
-}
-
-func (l *Loop) dropListener(li int) {
-	ln := &l.listeners[li]
-	if !ln.paused {
-		l.p.Del(ln.fd)
-	}
-	l.eng.closeListener(ln.id)
-	ln.fd = -1
-}
-
-// pauseAccept stops accepting on every listener of the loop for acceptBackoff: out of file
-// descriptors or memory, accepting again at once would only spin.
-func (l *Loop) pauseAccept() {
-	for i := range l.listeners {
-		ln := &l.listeners[i]
-		if ln.fd >= 0 && !ln.paused {
-			l.p.Del(ln.fd)
-			ln.paused = true
-		}
-	}
-	l.acceptResume = l.now.Add(acceptBackoff)
-}
-
-func (l *Loop) resumeAccept() {
-	for i := range l.listeners {
-		ln := &l.listeners[i]
-		if ln.fd >= 0 && ln.paused {
-			l.p.Add(ln.fd, unix.EPOLLIN, int32(tagListener-i), 0)
-			ln.paused = false
-		}
-	}
-	l.acceptResume = time.Time{}
-}
-
-// logAcceptError logs accept failures at most once per acceptLogEvery.
-func (l *Loop) logAcceptError(err error) {
-	l.acceptLogged++
-	if l.now.Sub(l.lastAcceptLog) < acceptLogEvery {
-		return
-	}
-	l.eng.log.Warn("engine: accept failed", "loop", l.idx, "err", wrapSyscall("accept4", err),
-		"errors", l.acceptLogged, "backoff", acceptBackoff)
-	l.lastAcceptLog = l.now
-	l.acceptLogged = 0
 }
 
 // open sets up an accepted socket, registers it and hands it to OnOpen. srv is the TLS server
