@@ -17,13 +17,11 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/pushwire/pushwire/engine/listen"
-	"github.com/pushwire/pushwire/engine/sys"
 	"github.com/pushwire/pushwire/tlslayer"
 	"golang.org/x/sys/unix"
 )
@@ -124,42 +122,23 @@ func (e *Engine) listen(addr string, listener int, srv *tlslayer.Server) (net.Ad
 	if e.state != stateNew {
 		return nil, ErrStarted
 	}
-	if !e.reusePort {
-		fd, err := sys.Listen(addr, false)
-		if err != nil {
-			return nil, err
-		}
-		bound, err := sys.BoundAddr(fd)
-		if err != nil {
-			unix.Close(fd)
-			return nil, err
-		}
-		// One acceptor: spread the listeners over the loops.
-		l := e.loops[e.listeners.Len()%len(e.loops)]
-		if err := l.lst.Attach(fd, listener, srv); err != nil {
-			return nil, err
-		}
-		return bound, nil
+	n := 1
+	if e.reusePort {
+		n = len(e.loops)
 	}
-	// One socket per loop, all bound to the same port; the first fixes the port for ":0".
-	var bound *net.TCPAddr
-	for i, l := range e.loops {
-		a := addr
-		if i > 0 {
-			host, _, _ := net.SplitHostPort(addr)
-			a = net.JoinHostPort(host, strconv.Itoa(bound.Port))
-		}
-		fd, err := sys.Listen(a, true)
-		if err != nil {
-			return nil, err
-		}
-		if i == 0 {
-			if bound, err = sys.BoundAddr(fd); err != nil {
-				unix.Close(fd)
-				return nil, err
-			}
+	fds, bound, err := listen.Open(addr, n, e.reusePort)
+	if err != nil {
+		return nil, err
+	}
+	for k, fd := range fds {
+		l := e.loops[k] // SO_REUSEPORT: a socket per loop
+		if !e.reusePort {
+			l = e.loops[e.listeners.Len()%len(e.loops)] // one acceptor: spread the listeners over the loops
 		}
 		if err := l.lst.Attach(fd, listener, srv); err != nil {
+			for _, fd := range fds[k+1:] {
+				unix.Close(fd)
+			}
 			return nil, err
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"net"
 
 	"github.com/pushwire/pushwire/engine/connbuf"
-	"github.com/pushwire/pushwire/engine/sys"
+	"github.com/pushwire/pushwire/engine/listen"
 	"github.com/pushwire/pushwire/engine/tlsconn"
 	"github.com/pushwire/pushwire/tlslayer"
 	"golang.org/x/sys/unix"
@@ -175,12 +175,9 @@ func (e *Engine) adoptListener(fd, listener int, srv *tlslayer.Server) (net.Addr
 	if e.state != stateNew {
 		return nil, ErrStarted
 	}
-	bound, err := sys.BoundAddr(fd)
+	bound, err := listen.Adopt(fd)
 	if err != nil {
 		return nil, err
-	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		return nil, wrapSyscall("fcntl", err)
 	}
 	l := e.loops[e.listeners.Len()%len(e.loops)]
 	if err := l.lst.Attach(fd, listener, srv); err != nil {

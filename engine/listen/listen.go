@@ -11,9 +11,11 @@ package listen
 
 import (
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -27,6 +29,52 @@ const (
 	acceptBackoff   = 100 * time.Millisecond // accept pause after EMFILE/ENFILE/ENOBUFS/ENOMEM
 	acceptLogEvery  = time.Second            // at most one accept-error log line per loop per period
 )
+
+// Open opens n listening sockets on addr (host:port, IPv4 or IPv6; an empty host listens on
+// every address, dual-stack): one without SO_REUSEPORT, or n with it, all bound to the port
+// the first got (":0" picks a free one). It returns them and the bound address; on an error
+// none stays open.
+func Open(addr string, n int, reusePort bool) ([]int, *net.TCPAddr, error) {
+	fds := make([]int, 0, n)
+	fail := func(err error) ([]int, *net.TCPAddr, error) {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return nil, nil, err
+	}
+	var bound *net.TCPAddr
+	for i := range n {
+		a := addr
+		if i > 0 { // the first fixed the port
+			host, _, _ := net.SplitHostPort(addr)
+			a = net.JoinHostPort(host, strconv.Itoa(bound.Port))
+		}
+		fd, err := sys.Listen(a, reusePort)
+		if err != nil {
+			return fail(err)
+		}
+		fds = append(fds, fd)
+		if i == 0 {
+			if bound, err = sys.BoundAddr(fd); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	return fds, bound, nil
+}
+
+// Adopt readies a listening socket handed over by another process (an upgrade) and returns
+// its address.
+func Adopt(fd int) (*net.TCPAddr, error) {
+	bound, err := sys.BoundAddr(fd)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	return bound, nil
+}
 
 // Set is every listening socket of an engine, by id in the order they were attached.
 //

@@ -118,3 +118,26 @@ func TestAcceptDetachStop(t *testing.T) {
 		t.Fatalf("after Stop(8) and its event: fds %v; want the second closed, the first open", set.fds)
 	}
 }
+
+// TestOpen: with SO_REUSEPORT every socket is bound to the port the first got; without it a
+// port in use is an error.
+func TestOpen(t *testing.T) {
+	fds, bound, err := Open("127.0.0.1:0", 3, true)
+	if err != nil || len(fds) != 3 || bound.Port == 0 {
+		t.Fatalf("Open(:0, 3, reuse) = %v, %v, %v; want 3 sockets on one port", fds, bound, err)
+	}
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	for _, fd := range fds[1:] {
+		if a, err := sys.BoundAddr(fd); err != nil || a.Port != bound.Port {
+			t.Fatalf("socket %d bound to %v, %v; want port %d", fd, a, err, bound.Port)
+		}
+	}
+	if got, _, err := Open(bound.String(), 1, false); err == nil {
+		unix.Close(got[0])
+		t.Fatalf("Open(%s) without SO_REUSEPORT while in use: no error", bound)
+	}
+}
