@@ -181,7 +181,7 @@ func (e *Engine) Stop() {
 		return
 	case stateNew:
 		for _, l := range e.loops {
-			l.q.close()
+			l.q.Close()
 			l.lst.Close()
 			l.p.Close()
 		}
@@ -189,19 +189,19 @@ func (e *Engine) Stop() {
 	}
 	e.stopping.Store(true)
 	for _, l := range e.loops {
-		l.q.wakeAlways()
+		l.q.WakeAlways()
 	}
 	e.wg.Wait()
 }
 
 // Submit hands t to loop's OnTask. Any goroutine may call it; a run of Submits to a sleeping
 // loop costs one eventfd write. Tasks submitted after Stop are dropped.
-func (e *Engine) Submit(loop int, t Task) { e.loops[loop].q.pushOne(t) }
+func (e *Engine) Submit(loop int, t Task) { e.loops[loop].q.PushOne(t) }
 
 // SubmitBatch hands a copy of ts to loop's OnTask under one lock, with at most one wake-up.
 func (e *Engine) SubmitBatch(loop int, ts []Task) {
 	if len(ts) > 0 {
-		e.loops[loop].q.push(ts...)
+		e.loops[loop].q.Push(ts...)
 	}
 }
 

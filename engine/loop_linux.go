@@ -7,6 +7,7 @@ import (
 	"github.com/pushwire/pushwire/engine/connbuf"
 	"github.com/pushwire/pushwire/engine/listen"
 	"github.com/pushwire/pushwire/engine/sys"
+	"github.com/pushwire/pushwire/engine/taskq"
 	"github.com/pushwire/pushwire/engine/tlsconn"
 	"github.com/pushwire/pushwire/tlslayer"
 
@@ -35,7 +36,7 @@ type Loop struct {
 	h    Handler
 	cfg  *Config
 	p    sys.Poller
-	q    taskQueue
+	q    taskq.Queue[Task]
 	slab slab
 	in   connbuf.InPool
 	out  connbuf.OutPool
@@ -46,12 +47,12 @@ type Loop struct {
 
 	events       []unix.EpollEvent
 	rbuf         []byte
-	dirty        []int32     // slots to flush at the end of this iteration
-	deferred     []Releaser  // released after this iteration's flush
-	tasks        []Task      // spare task slice, swapped with the queue's
-	handoffs     []handoff   // spare handoff slice
-	lingering    []lingerer  // conns draining input before their close (linger.go)
-	resumes      []resumeReq // conns whose carry OnData gets again before the flush (backpressure.go)
+	dirty        []int32          // slots to flush at the end of this iteration
+	deferred     []Releaser       // released after this iteration's flush
+	tasks        []Task           // spare task slice, swapped with the queue's
+	accepted     []taskq.Accepted // spare accepted-socket slice
+	lingering    []lingerer       // conns draining input before their close (linger.go)
+	resumes      []resumeReq      // conns whose carry OnData gets again before the flush (backpressure.go)
 	spareResumes []resumeReq
 	feeding      int32 // slot whose OnData is running; -1 outside OnData
 
@@ -90,7 +91,7 @@ func newLoop(e *Engine, idx int) (*Loop, error) {
 		ownWriteLimit: min(ownWriteFactor*e.cfg.WriteBufferLimit, maxPendingBytes),
 	}
 	l.out = connbuf.NewOutPool()
-	l.q.p = &l.p
+	l.q = taskq.New[Task](&l.p)
 	l.lst = listen.NewLoop(&e.listeners, &l.p, tagListener, e.log, idx)
 	l.take = l.place
 	return l, nil
@@ -164,7 +165,7 @@ func (l *Loop) timeout() int {
 	if len(l.resumes) > 0 {
 		return 0
 	}
-	if !l.q.sleep() {
+	if !l.q.Sleep() {
 		return 0
 	}
 	next := l.nextTick
@@ -212,16 +213,16 @@ func (l *Loop) tick() {
 // runTasks runs the work handed over since the last iteration. The drained slices become the
 // next spares, so the hand-over allocates nothing in steady state.
 func (l *Loop) runTasks() {
-	tasks, hs := l.q.swap(l.tasks, l.handoffs)
+	tasks, hs := l.q.Swap(l.tasks, l.accepted)
 	for _, a := range hs {
-		l.open(a.fd, a.tag, a.tls, a.peer)
+		l.open(a.FD, a.Tag, a.TLS, a.Peer)
 	}
 	for i := range tasks {
 		l.h.OnTask(l, tasks[i])
 	}
 	clear(tasks) // drop references held in Task.V
 	clear(hs)
-	l.tasks, l.handoffs = tasks[:0], hs[:0]
+	l.tasks, l.accepted = tasks[:0], hs[:0]
 }
 
 // release runs the deferred Releasers.
@@ -236,9 +237,9 @@ func (l *Loop) release() {
 // shutdown ends the loop: queued tasks run, every connection closes with err, the
 // listeners and the poller close.
 func (l *Loop) shutdown(err error) {
-	tasks, hs := l.q.close()
+	tasks, hs := l.q.Close()
 	for _, a := range hs {
-		unix.Close(a.fd)
+		unix.Close(a.FD)
 	}
 	for i := range tasks {
 		l.h.OnTask(l, tasks[i])
@@ -267,7 +268,7 @@ func (l *Loop) place(fd, tag int, srv *tlslayer.Server, peer netip.Addr) {
 	}
 	if target == l {
 		l.open(fd, tag, srv, peer)
-	} else if !target.q.pushHandoff(handoff{fd: fd, tag: tag, tls: srv, peer: peer}) {
+	} else if !target.q.PushAccepted(taskq.Accepted{FD: fd, Tag: tag, TLS: srv, Peer: peer}) {
 		unix.Close(fd)
 	}
 }
