@@ -168,7 +168,7 @@ func (l *Loop) connEvent(i int32, gen uint32, events uint32) {
 		return
 	}
 	if events&unix.EPOLLERR != 0 {
-		l.closeConn(i, sockError(int(c.fd)))
+		l.closeConn(i, sys.SockError(int(c.fd)))
 		return
 	}
 	if events&unix.EPOLLHUP != 0 {
@@ -185,18 +185,6 @@ func (l *Loop) connEvent(i int32, gen uint32, events uint32) {
 		c.flags &^= flagBlocked
 		l.markDirty(c, i)
 	}
-}
-
-// sockError returns the pending error of socket fd (SO_ERROR), ECONNRESET if none is set.
-func sockError(fd int) error {
-	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
-	if err != nil {
-		return os.NewSyscallError("getsockopt", err)
-	}
-	if v == 0 {
-		v = int(unix.ECONNRESET)
-	}
-	return os.NewSyscallError("read", unix.Errno(v))
 }
 
 // read reads once into the loop's buffer and hands the conn's unconsumed bytes to OnData.

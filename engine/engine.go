@@ -16,12 +16,12 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/pushwire/pushwire/engine/listen"
+	"github.com/pushwire/pushwire/engine/sys"
 	"github.com/pushwire/pushwire/tlslayer"
 	"golang.org/x/sys/unix"
 )
@@ -219,31 +219,10 @@ func (e *Engine) Stats() Stats {
 
 // Capacity returns how many connections this process can hold: the RLIMIT_NOFILE soft limit
 // (call RaiseOpenFilesLimit first to raise it to the hard limit).
-func (e *Engine) Capacity() int {
-	var r unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &r); err != nil {
-		return 0
-	}
-	if r.Cur > 1<<31-1 {
-		return 1<<31 - 1
-	}
-	return int(r.Cur)
-}
+func (e *Engine) Capacity() int { return sys.OpenFilesLimit() }
 
 // RaiseOpenFilesLimit raises RLIMIT_NOFILE soft to hard and returns the new soft limit.
-func RaiseOpenFilesLimit() (uint64, error) {
-	var r unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &r); err != nil {
-		return 0, os.NewSyscallError("getrlimit", err)
-	}
-	if r.Cur < r.Max {
-		r.Cur = r.Max
-		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &r); err != nil {
-			return 0, os.NewSyscallError("setrlimit", err)
-		}
-	}
-	return r.Cur, nil
-}
+func RaiseOpenFilesLimit() (uint64, error) { return sys.RaiseOpenFilesLimit() }
 
 // String describes the engine for logs.
 func (e *Engine) String() string {
