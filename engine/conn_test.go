@@ -663,8 +663,8 @@ func TestUserTimeoutIsSet(t *testing.T) {
 	got := make(chan int, 1)
 	h := &funcHandler{}
 	h.open = func(l *Loop, hd Handle, _ int, _ netip.Addr) bool {
-		c, _ := l.slab.lookup(hd)
-		v, err := unix.GetsockoptInt(int(c.fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT)
+		c, _ := l.slab.Lookup(int32(hd.Slot()), hd.gen())
+		v, err := unix.GetsockoptInt(int(c.FD), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT)
 		if err != nil {
 			v = -1
 		}

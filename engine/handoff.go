@@ -51,21 +51,21 @@ func (l *Loop) Detach(h Handle) (fd int, err error) {
 	switch {
 	case c == nil:
 		return -1, ErrSlotTaken
-	case c.flags&flagDetached != 0:
-		return int(c.fd), nil
-	case c.flags&(flagCloseAfter|flagLinger|flagPeerEOF|flagSlow|flagReadClosed) != 0:
+	case c.Flags&flagDetached != 0:
+		return int(c.FD), nil
+	case c.Flags&(flagCloseAfter|flagLinger|flagPeerEOF|flagSlow|flagReadClosed) != 0:
 		return -1, ErrNotMovable
-	case c.tls != 0 && (!l.tls.At(c.tls).Established() || l.tls.At(c.tls).Closed):
+	case c.TLS != 0 && (!l.tls.At(c.TLS).Established() || l.tls.At(c.TLS).Closed):
 		return -1, ErrNotMovable
 	}
-	c.flags |= flagDetached | flagParked
-	return int(c.fd), nil
+	c.Flags |= flagDetached | flagParked
+	return int(c.FD), nil
 }
 
 // Detached reports whether h is detached (Detach, and no Reattach since).
 func (l *Loop) Detached(h Handle) bool {
 	c, _ := l.conn(h)
-	return c != nil && c.flags&flagDetached != 0
+	return c != nil && c.Flags&flagDetached != 0
 }
 
 // Export appends h's queued output and carried input (bytes read and not yet consumed) to
@@ -79,46 +79,46 @@ func (l *Loop) Export(dst, carry, state []byte, h Handle) (pending, carried, tls
 	if c == nil {
 		return dst, carry, state, ErrSlotTaken
 	}
-	if c.tls != 0 {
+	if c.TLS != 0 {
 		return l.exportTLS(c, dst, carry, state)
 	}
-	c.flags |= flagExported
-	if c.out != 0 {
-		q := l.out.At(c.out)
+	c.Flags |= flagExported
+	if c.Out != 0 {
+		q := l.out.At(c.Out)
 		for k := range q.Segs() {
 			dst = append(dst, q.Seg(k)...)
 		}
 	}
-	if c.in != 0 {
-		carry = append(carry, l.in.At(c.in).B...)
+	if c.In != 0 {
+		carry = append(carry, l.in.At(c.In).B...)
 	}
 	return dst, carry, state, nil
 }
 
 // exportTLS is Export for a TLS conn: its state is tlsconn's (Conn.AppendState).
 func (l *Loop) exportTLS(c *slot, dst, carry, state []byte) ([]byte, []byte, []byte, error) {
-	tc := l.tls.At(c.tls)
+	tc := l.tls.At(c.TLS)
 	plain := int32(0)
-	if c.in != 0 {
-		plain = l.in.At(c.in).Plain
+	if c.In != 0 {
+		plain = l.in.At(c.In).Plain
 	}
 	var q *connbuf.OutQueue
-	if c.out != 0 {
-		q = l.out.At(c.out)
+	if c.Out != 0 {
+		q = l.out.At(c.Out)
 	}
 	d, st, err := tc.AppendState(state, &l.out, q, plain)
-	c.pending += int32(d)
-	if c.out != 0 {
-		l.out.Put(c.out)
-		c.out = 0
+	c.Pending += int32(d)
+	if c.Out != 0 {
+		l.out.Put(c.Out)
+		c.Out = 0
 	}
 	if err != nil {
 		return dst, carry, state, err
 	}
-	c.flags |= flagExported
+	c.Flags |= flagExported
 	dst = tc.AppendPending(dst)
-	if c.in != 0 {
-		carry = append(carry, l.in.At(c.in).B...)
+	if c.In != 0 {
+		carry = append(carry, l.in.At(c.In).B...)
 	}
 	return dst, carry, st, nil
 }
@@ -131,18 +131,18 @@ func (l *Loop) LateWrites() int64 { return l.lateWrites }
 // is flushed and reading resumes.
 func (l *Loop) Reattach(h Handle) error {
 	c, i := l.conn(h)
-	if c == nil || c.flags&flagDetached == 0 {
+	if c == nil || c.Flags&flagDetached == 0 {
 		return nil
 	}
-	if c.flags&flagParked == 0 { // unparked: out of the epoll set
-		if err := l.p.Add(int(c.fd), 0, i, int32(c.gen)); err != nil {
+	if c.Flags&flagParked == 0 { // unparked: out of the epoll set
+		if err := l.p.Add(int(c.FD), 0, i, int32(c.Gen)); err != nil {
 			l.closeConn(i, err)
 			return err
 		}
 	}
-	c.flags &^= flagDetached | flagExported | flagParked
+	c.Flags &^= flagDetached | flagExported | flagParked
 	l.markDirty(c, i)
-	if c.in != 0 {
+	if c.In != 0 {
 		l.queueResume(c, i) // the carry may hold a whole request
 	}
 	return nil
@@ -227,44 +227,44 @@ func (e *Engine) adoptConn(h Handle, fd int, srv *tlslayer.Server, state, pendin
 	}
 	l := e.loops[h.Loop()]
 	i := int32(h.Slot())
-	if !l.slab.allocAt(i, h.gen(), fd) {
+	if !l.slab.AllocAt(i, h.gen(), fd) {
 		unix.Close(fd)
 		return ErrSlotTaken
 	}
-	c := l.slab.at(i)
+	c := l.slab.At(i)
 	plain := int32(0)
 	if srv != nil {
-		c.tls = l.tls.Get(srv)
+		c.TLS = l.tls.Get(srv)
 		var err error
-		if plain, err = l.tls.At(c.tls).SetState(state, pending, &l.out); err != nil {
+		if plain, err = l.tls.At(c.TLS).SetState(state, pending, &l.out); err != nil {
 			l.freeTLS(c)
-			l.slab.release(i)
+			l.slab.Release(i)
 			unix.Close(fd)
 			return err
 		}
 	}
-	if err := l.p.Add(fd, connEvents, i, int32(c.gen)); err != nil {
+	if err := l.p.Add(fd, connEvents, i, int32(c.Gen)); err != nil {
 		l.freeTLS(c)
-		l.slab.release(i)
+		l.slab.Release(i)
 		unix.Close(fd)
 		return err
 	}
-	c.flags |= flagRegIn
+	c.Flags |= flagRegIn
 	l.stats.open.Add(1)
 	switch {
 	case len(pending) == 0:
 	case srv != nil: // queued by SetState
-		c.pending = int32(len(pending))
+		c.Pending = int32(len(pending))
 		l.markDirty(c, i)
 	default:
-		c.out = l.out.Get()
-		l.out.AppendCopy(l.out.At(c.out), pending)
-		c.pending = int32(len(pending))
+		c.Out = l.out.Get()
+		l.out.AppendCopy(l.out.At(c.Out), pending)
+		c.Pending = int32(len(pending))
 		l.markDirty(c, i)
 	}
 	if len(carry) > 0 {
-		c.in = l.in.Get()
-		in := l.in.At(c.in)
+		c.In = l.in.Get()
+		in := l.in.At(c.In)
 		in.B = append(in.B, carry...)
 		in.Plain = plain
 		l.queueResume(c, i)
@@ -272,53 +272,14 @@ func (e *Engine) adoptConn(h Handle, fd int, srv *tlslayer.Server, state, pendin
 	return nil
 }
 
-// allocAt takes slot i, which must be free, for fd with generation gen (an adopted handle's).
-// Slots below i that were never handed out join the free list.
-func (s *slab) allocAt(i int32, gen uint32, fd int) bool {
-	if int(i) >= maxSlots {
-		return false
-	}
-	if i >= s.n {
-		for s.n <= i {
-			j := s.n
-			if int(j>>slabPageBits) == len(s.pages) {
-				s.pages = append(s.pages, make([]slot, slabPageLen))
-			}
-			s.n++
-			c := s.at(j)
-			c.gen, c.fd, c.flags = 1, -1, 0
-			if j < i {
-				c.next = s.free
-				s.free = j
-			}
-		}
-	} else {
-		c := s.at(i)
-		if c.flags&flagOpen != 0 {
-			return false
-		}
-		// Unlink i from the free list (rare: handed-over slots come in increasing order).
-		for p := &s.free; *p >= 0; p = &s.at(*p).next {
-			if *p == i {
-				*p = c.next
-				break
-			}
-		}
-	}
-	c := s.at(i)
-	c.gen, c.fd, c.flags = gen, int32(fd), flagOpen
-	c.pending, c.in, c.out, c.next, c.tls = 0, 0, 0, -1, 0
-	return true
-}
-
 // detachedFlush is the flush of a detached conn: nothing is written, but what it queued by
 // reference is copied (the referenced bytes are reused after the flush), and a write after
 // Export is counted.
 func (l *Loop) detachedFlush(c *slot) {
-	if c.out != 0 {
-		l.out.OwnRefs(l.out.At(c.out))
+	if c.Out != 0 {
+		l.out.OwnRefs(l.out.At(c.Out))
 	}
-	if c.flags&flagExported != 0 {
+	if c.Flags&flagExported != 0 {
 		l.lateWrites++
 	}
 }

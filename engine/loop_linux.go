@@ -6,6 +6,7 @@ import (
 
 	"github.com/pushwire/pushwire/engine/connbuf"
 	"github.com/pushwire/pushwire/engine/listen"
+	"github.com/pushwire/pushwire/engine/slab"
 	"github.com/pushwire/pushwire/engine/sys"
 	"github.com/pushwire/pushwire/engine/taskq"
 	"github.com/pushwire/pushwire/engine/tlsconn"
@@ -37,7 +38,7 @@ type Loop struct {
 	cfg  *Config
 	p    sys.Poller
 	q    taskq.Queue[Task]
-	slab slab
+	slab slab.Table
 	in   connbuf.InPool
 	out  connbuf.OutPool
 	tls  tlsconn.Table
@@ -81,7 +82,7 @@ func newLoop(e *Engine, idx int) (*Loop, error) {
 		h:      e.h,
 		cfg:    &e.cfg,
 		p:      p,
-		slab:   newSlab(),
+		slab:   slab.New(maxSlots),
 		events: make([]unix.EpollEvent, eventsPerWait),
 		rbuf:   make([]byte, e.cfg.ReadBufferBytes),
 
@@ -116,7 +117,7 @@ func (l *Loop) run() {
 	defer l.eng.wg.Done()
 	l.now = time.Now()
 	l.nextTick = l.now.Add(l.cfg.TickInterval)
-	if l.slab.n > 0 { // connections adopted from an upgrade's old process (handoff.go)
+	if l.slab.Len() > 0 { // connections adopted from an upgrade's old process (handoff.go)
 		l.shortWaits = l.now.Add(adoptedStartWaits)
 	}
 	for {
@@ -244,8 +245,8 @@ func (l *Loop) shutdown(err error) {
 	for i := range tasks {
 		l.h.OnTask(l, tasks[i])
 	}
-	for i := range l.slab.n {
-		if l.slab.at(i).flags&flagOpen != 0 {
+	for i := range l.slab.Len() {
+		if l.slab.At(i).Flags&flagOpen != 0 {
 			l.closeConn(i, err)
 		}
 	}
@@ -281,31 +282,31 @@ func (l *Loop) open(fd, tag int, srv *tlslayer.Server, peer netip.Addr) {
 		unix.Close(fd) // the peer is already gone (setsockopt on a reset socket)
 		return
 	}
-	i := l.slab.alloc(fd)
+	i := l.slab.Alloc(fd)
 	if i < 0 {
 		l.stats.acceptErrors.Add(1)
 		unix.Close(fd)
 		return
 	}
-	c := l.slab.at(i)
-	gen := c.gen
+	c := l.slab.At(i)
+	gen := c.Gen
 	if srv != nil {
-		c.tls = l.tls.Get(srv)
-		l.tls.At(c.tls).Born = l.now.UnixNano()
+		c.TLS = l.tls.Get(srv)
+		l.tls.At(c.TLS).Born = l.now.UnixNano()
 	}
 	if err := l.p.Add(fd, connEvents, i, int32(gen)); err != nil {
 		l.freeTLS(c)
-		l.slab.release(i)
+		l.slab.Release(i)
 		unix.Close(fd)
 		return
 	}
-	c.flags |= flagRegIn
+	c.Flags |= flagRegIn
 	l.stats.open.Add(1)
 	h := makeHandle(l.idx, i, gen)
 	if l.h.OnOpen(l, h, tag, peer) {
 		return
 	}
-	if c, _ := l.slab.lookup(h); c != nil {
+	if c, _ := l.slab.Lookup(int32(h.Slot()), h.gen()); c != nil {
 		l.stats.open.Add(-1)
 		l.freeConn(i)
 	}

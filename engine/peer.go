@@ -14,5 +14,5 @@ func (l *Loop) PeerAddr(h Handle) (netip.Addr, bool) {
 	if c == nil {
 		return netip.Addr{}, false
 	}
-	return sys.PeerAddr(int(c.fd))
+	return sys.PeerAddr(int(c.FD))
 }

@@ -64,10 +64,10 @@ func (e *Engine) ListenTLS(addr string, listener int, srv *tlslayer.Server) (net
 // plaintext conn or a TLS conn still in its handshake.
 func (l *Loop) TLSState(h Handle) (version uint16, alpn string, ok bool) {
 	c, _ := l.conn(h)
-	if c == nil || c.tls == 0 {
+	if c == nil || c.TLS == 0 {
 		return 0, "", false
 	}
-	tc := l.tls.At(c.tls)
+	tc := l.tls.At(c.TLS)
 	if !tc.Established() {
 		return 0, "", false
 	}
@@ -76,10 +76,10 @@ func (l *Loop) TLSState(h Handle) (version uint16, alpn string, ok bool) {
 
 // readTLS handles bytes read from TLS conn i: data is its carry followed by the new bytes.
 func (l *Loop) readTLS(c *slot, i int32, data []byte) {
-	tc := l.tls.At(c.tls)
+	tc := l.tls.At(c.TLS)
 	plain := 0
-	if c.in != 0 {
-		plain = int(l.in.At(c.in).Plain)
+	if c.In != 0 {
+		plain = int(l.in.At(c.In).Plain)
 	}
 	if !tc.Established() {
 		used, queued, done, err := l.tls.Handshake(tc, &l.out, data)
@@ -96,7 +96,7 @@ func (l *Loop) readTLS(c *slot, i int32, data []byte) {
 				f(time.Duration(l.now.UnixNano() - tc.Born))
 			}
 			l.hs.burst++
-			l.tls.MarkWarm(c.tls)
+			l.tls.MarkWarm(c.TLS)
 		}
 	}
 	if !tc.Established() {
@@ -107,11 +107,11 @@ func (l *Loop) readTLS(c *slot, i int32, data []byte) {
 	if tc.WantWrite() {
 		l.markDirty(c, i)
 	}
-	l.tls.MarkWarm(c.tls) // Open marked it used: Cool must see it
+	l.tls.MarkWarm(c.TLS) // Open marked it used: Cool must see it
 	switch {
 	case err == io.EOF:
 		l.feedTLS(c, i, data, plain+n, plain+used)
-		if c = l.slab.at(i); c.flags&flagOpen != 0 && c.flags&flagReadClosed == 0 {
+		if c = l.slab.At(i); c.Flags&flagOpen != 0 && c.Flags&flagReadClosed == 0 {
 			l.peerEOF(c, i) // close_notify: as a FIN
 		}
 	case err != nil:
@@ -125,7 +125,7 @@ func (l *Loop) readTLS(c *slot, i int32, data []byte) {
 // close_notify) and has them flushed.
 func (l *Loop) queuedTLS(c *slot, i int32, n int) {
 	if n > 0 {
-		c.pending += int32(n)
+		c.Pending += int32(n)
 		l.markDirty(c, i)
 	}
 }
@@ -138,14 +138,14 @@ func (l *Loop) failTLS(c *slot, i int32, tc *tlsconn.Conn, err error) {
 		l.closeConn(i, err)
 		return
 	}
-	l.CloseAfterFlush(makeHandle(l.idx, i, c.gen))
+	l.CloseAfterFlush(makeHandle(l.idx, i, c.Gen))
 }
 
 // feedTLS hands the plaintext data[:plainEnd] to OnData (when there is any) and carries what
 // it leaves, followed by the incomplete record data[restAt:].
 func (l *Loop) feedTLS(c *slot, i int32, data []byte, plainEnd, restAt int) {
-	gen := c.gen
-	c.flags &^= flagResume
+	gen := c.Gen
+	c.Flags &^= flagResume
 	consumed := 0
 	if plainEnd > 0 {
 		h := makeHandle(l.idx, i, gen)
@@ -153,8 +153,8 @@ func (l *Loop) feedTLS(c *slot, i int32, data []byte, plainEnd, restAt int) {
 		l.feeding = i
 		consumed = l.h.OnData(l, h, data[:plainEnd])
 		l.feeding = outer
-		c = l.slab.at(i)
-		if c.gen != gen || c.flags&flagOpen == 0 || c.flags&flagReadClosed != 0 {
+		c = l.slab.At(i)
+		if c.Gen != gen || c.Flags&flagOpen == 0 || c.Flags&flagReadClosed != 0 {
 			return
 		}
 		consumed = min(max(consumed, 0), plainEnd)
@@ -169,17 +169,17 @@ func (l *Loop) feedTLS(c *slot, i int32, data []byte, plainEnd, restAt int) {
 		l.stats.inboundOverflows.Add(1)
 		l.closeConn(i, ErrInboundLimit)
 		return
-	case c.in == 0:
-		c.in = l.in.Get()
-		in := l.in.At(c.in)
+	case c.In == 0:
+		c.In = l.in.Get()
+		in := l.in.At(c.In)
 		in.B = append(append(in.B, data[consumed:plainEnd]...), data[restAt:]...)
 	default: // data is the carry: compact it in place
-		in := l.in.At(c.in)
+		in := l.in.At(c.In)
 		copy(in.B, data[consumed:plainEnd])
 		copy(in.B[keep:], data[restAt:])
 		in.B = in.B[:keep+rest]
 	}
-	l.in.At(c.in).Plain = int32(keep)
+	l.in.At(c.In).Plain = int32(keep)
 	if keep > 0 {
 		l.paused(c, i) // as in feed: OnData may have stopped because h is Congested
 	}
@@ -188,8 +188,8 @@ func (l *Loop) feedTLS(c *slot, i int32, data []byte, plainEnd, restAt int) {
 // feedCarry presents c's carry to OnData again (a resume): all of it for a plaintext conn,
 // the plaintext part for a TLS conn.
 func (l *Loop) feedCarry(c *slot, i int32) {
-	in := l.in.At(c.in)
-	if c.tls == 0 {
+	in := l.in.At(c.In)
+	if c.TLS == 0 {
 		l.feed(c, i, in.B)
 		return
 	}
@@ -201,34 +201,34 @@ func (l *Loop) feedCarry(c *slot, i int32) {
 // sealed into the ciphertext buffer (and a close_notify after it once the conn is closing),
 // then the buffer is written.
 func (l *Loop) flushTLS(c *slot, i int32) {
-	tc := l.tls.At(c.tls)
+	tc := l.tls.At(c.TLS)
 	if tc.Established() {
 		if err := l.sealQueued(c, tc); err != nil {
 			l.closeConn(i, err)
 			return
 		}
-		if c.flags&flagCloseAfter != 0 && c.out == 0 {
+		if c.Flags&flagCloseAfter != 0 && c.Out == 0 {
 			l.queuedTLS(c, i, l.tls.CloseNotify(tc, &l.out))
 		}
-		l.tls.MarkWarm(c.tls)
-	} else if c.out != 0 && c.flags&flagReadClosed != 0 {
+		l.tls.MarkWarm(c.TLS)
+	} else if c.Out != 0 && c.Flags&flagReadClosed != 0 {
 		// reading stopped in the handshake (a header timeout's answer, a close): the queued
 		// plaintext can never be sealed
-		c.pending -= int32(l.out.At(c.out).Len())
-		l.out.Put(c.out)
-		c.out = 0
-	} else if c.out != 0 {
-		l.out.OwnRefs(l.out.At(c.out)) // sealed once the handshake is done
+		c.Pending -= int32(l.out.At(c.Out).Len())
+		l.out.Put(c.Out)
+		c.Out = 0
+	} else if c.Out != 0 {
+		l.out.OwnRefs(l.out.At(c.Out)) // sealed once the handshake is done
 	}
-	if c.flags&flagBlocked == 0 {
-		n, full, err := tc.WriteTo(int(c.fd), &l.out)
-		c.pending -= int32(n)
+	if c.Flags&flagBlocked == 0 {
+		n, full, err := tc.WriteTo(int(c.FD), &l.out)
+		c.Pending -= int32(n)
 		if err != nil {
 			l.closeConn(i, err)
 			return
 		}
 		if full {
-			c.flags |= flagBlocked
+			c.Flags |= flagBlocked
 		}
 	}
 	l.afterFlush(c, i)
@@ -237,15 +237,15 @@ func (l *Loop) flushTLS(c *slot, i int32) {
 // sealQueued seals c's queued plaintext (and any KeyUpdate due) into its ciphertext buffer
 // and releases the plaintext queue.
 func (l *Loop) sealQueued(c *slot, tc *tlsconn.Conn) error {
-	if c.out == 0 {
+	if c.Out == 0 {
 		d, err := tc.Seal(&l.out, nil)
-		c.pending += int32(d)
+		c.Pending += int32(d)
 		return err
 	}
-	d, err := tc.Seal(&l.out, l.out.At(c.out))
-	c.pending += int32(d)
-	l.out.Put(c.out)
-	c.out = 0
+	d, err := tc.Seal(&l.out, l.out.At(c.Out))
+	c.Pending += int32(d)
+	l.out.Put(c.Out)
+	c.Out = 0
 	return err
 }
 
@@ -265,9 +265,9 @@ func (l *Loop) coolTLS() {
 
 // freeTLS releases c's TLS state (a running handshake's helper ends).
 func (l *Loop) freeTLS(c *slot) {
-	if c.tls != 0 {
-		l.tls.Put(c.tls)
-		c.tls = 0
+	if c.TLS != 0 {
+		l.tls.Put(c.TLS)
+		c.TLS = 0
 	}
 }
 

@@ -326,8 +326,8 @@ func TestTLSIdleConnHoldsOnlyKeys(t *testing.T) {
 		},
 		task: func(l *Loop, task Task) {
 			c, _ := l.conn(Handle(target.Load()))
-			tc := l.tls.At(c.tls)
-			got <- state{ct: tc.Buffered(), in: c.in != 0, out: c.out != 0, warm: tc.Warm()}
+			tc := l.tls.At(c.TLS)
+			got <- state{ct: tc.Buffered(), in: c.In != 0, out: c.Out != 0, warm: tc.Warm()}
 		},
 	}
 	e, addr := startTLSEngine(t, Config{Loops: 1, TickInterval: 10 * time.Millisecond}, fh)
