@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 
-	"github.com/pushwire/pushwire/engine/connbuf"
 	"github.com/pushwire/pushwire/engine/listen"
 	"github.com/pushwire/pushwire/engine/tlsconn"
 	"github.com/pushwire/pushwire/tlslayer"
@@ -98,20 +97,14 @@ func (l *Loop) Export(dst, carry, state []byte, h Handle) (pending, carried, tls
 // exportTLS is Export for a TLS conn: its state is tlsconn's (Conn.AppendState).
 func (l *Loop) exportTLS(c *slot, dst, carry, state []byte) ([]byte, []byte, []byte, error) {
 	tc := l.tls.At(c.TLS)
+	if err := l.sealQueued(c, tc); err != nil {
+		return dst, carry, state, err
+	}
 	plain := int32(0)
 	if c.In != 0 {
 		plain = l.in.At(c.In).Plain
 	}
-	var q *connbuf.OutQueue
-	if c.Out != 0 {
-		q = l.out.At(c.Out)
-	}
-	d, st, err := tc.AppendState(state, &l.out, q, plain)
-	c.Pending += int32(d)
-	if c.Out != 0 {
-		l.out.Put(c.Out)
-		c.Out = 0
-	}
+	st, err := tc.AppendState(state, plain)
 	if err != nil {
 		return dst, carry, state, err
 	}

@@ -11,18 +11,15 @@ import (
 // is an incomplete record) followed by the record layer's (tlslayer.Conn.AppendState). Its
 // pending output goes as sealed records, written as they are.
 
-// AppendState seals what q holds (as Seal) and appends the conn's state, for a carry whose
-// first plain bytes are plaintext, to dst. It returns the change to the conn's pending bytes
-// (the caller puts q back) and the state; an error leaves dst as it was.
-func (tc *Conn) AppendState(dst []byte, p *connbuf.OutPool, q *connbuf.OutQueue, plain int32) (delta int, state []byte, err error) {
-	if delta, err = tc.Seal(p, q); err != nil {
-		return delta, dst, err
-	}
+// AppendState appends the conn's state, for a carry whose first plain bytes are plaintext,
+// to dst; an error leaves dst as it was. The plaintext queued for the conn is to be sealed
+// first (Seal), so that its pending output is records the sequence numbers count.
+func (tc *Conn) AppendState(dst []byte, plain int32) ([]byte, error) {
 	st, err := tc.c.AppendState(binary.LittleEndian.AppendUint32(dst, uint32(plain)), tc.srv)
 	if err != nil {
-		return delta, dst, err
+		return dst, err
 	}
-	return delta, st, nil
+	return st, nil
 }
 
 // AppendPending appends the sealed bytes not yet written to dst.
