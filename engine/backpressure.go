@@ -46,7 +46,7 @@ type resumeReq struct {
 // output has drained under WriteBufferLimit/4.
 func (l *Loop) Congested(h Handle) bool {
 	c, _ := l.conn(h)
-	return c != nil && (c.flags&flagPaused != 0 || int(c.pending) > l.highWater)
+	return c != nil && (c.Flags&flagPaused != 0 || int(c.Pending) > l.highWater)
 }
 
 // Resume asks the loop to call OnData(h, carry) again with h's carried inbound bytes (what
@@ -67,9 +67,9 @@ func (l *Loop) Resume(h Handle) {
 }
 
 func (l *Loop) queueResume(c *slot, i int32) {
-	if c.flags&flagResume == 0 {
-		c.flags |= flagResume
-		l.resumes = append(l.resumes, resumeReq{slot: i, gen: c.gen})
+	if c.Flags&flagResume == 0 {
+		c.Flags |= flagResume
+		l.resumes = append(l.resumes, resumeReq{slot: i, gen: c.Gen})
 	}
 }
 
@@ -80,12 +80,12 @@ func (l *Loop) runResumes() {
 	rs := l.resumes
 	l.resumes = l.spareResumes[:0]
 	for _, r := range rs {
-		c := l.slab.at(r.slot)
-		if c.gen != r.gen || c.flags&(flagOpen|flagResume) != flagOpen|flagResume {
+		c := l.slab.At(r.slot)
+		if c.Gen != r.gen || c.Flags&(flagOpen|flagResume) != flagOpen|flagResume {
 			continue // closed, or OnData already ran for it
 		}
-		c.flags &^= flagResume
-		if c.in == 0 || c.flags&(flagReadClosed|flagLinger|flagDetached) != 0 || l.paused(c, r.slot) {
+		c.Flags &^= flagResume
+		if c.In == 0 || c.Flags&(flagReadClosed|flagLinger|flagDetached) != 0 || l.paused(c, r.slot) {
 			continue // nothing to present, reading over, or the end of the pause will present it
 		}
 		l.feedCarry(c, r.slot)
@@ -98,11 +98,11 @@ func (l *Loop) runResumes() {
 // high-water mark since its last flush (written to by other conns or tasks in this iteration)
 // is paused here, and marked dirty so that its flush updates the interest set.
 func (l *Loop) paused(c *slot, i int32) bool {
-	if c.flags&flagPaused != 0 {
+	if c.Flags&flagPaused != 0 {
 		return true
 	}
-	if int(c.pending) > l.highWater {
-		c.flags |= flagPaused
+	if int(c.Pending) > l.highWater {
+		c.Flags |= flagPaused
 		l.markDirty(c, i)
 		return true
 	}
@@ -116,39 +116,39 @@ func (l *Loop) paused(c *slot, i int32) bool {
 // longer watched (level-triggered epoll would report it over and over); it is read once
 // reading resumes. readEvent reports whether the conn is still open.
 func (l *Loop) readEvent(c *slot, i int32, events uint32) bool {
-	gen := c.gen
-	if c.flags&flagResume != 0 && c.in != 0 && !l.paused(c, i) {
+	gen := c.Gen
+	if c.Flags&flagResume != 0 && c.In != 0 && !l.paused(c, i) {
 		l.feedCarry(c, i)
-		if c = l.slab.at(i); c.gen != gen || c.flags&flagOpen == 0 {
+		if c = l.slab.At(i); c.Gen != gen || c.Flags&flagOpen == 0 {
 			return false
 		}
-		if c.flags&flagReadClosed != 0 {
+		if c.Flags&flagReadClosed != 0 {
 			return true
 		}
 	}
 	if l.paused(c, i) {
-		if events&unix.EPOLLRDHUP != 0 && c.flags&flagPeerHup == 0 {
-			c.flags |= flagPeerHup
+		if events&unix.EPOLLRDHUP != 0 && c.Flags&flagPeerHup == 0 {
+			c.Flags |= flagPeerHup
 			l.markDirty(c, i)
 		}
 		return true
 	}
 	l.read(i)
-	c = l.slab.at(i)
-	return c.gen == gen && c.flags&flagOpen != 0
+	c = l.slab.At(i)
+	return c.Gen == gen && c.Flags&flagOpen != 0
 }
 
 // backPressure is run by the flush after writing slot i: it pauses reading over the
 // high-water mark and ends the pause under the low-water mark, queueing the carry for OnData.
 func (l *Loop) backPressure(c *slot, i int32) {
 	switch {
-	case c.flags&flagPaused == 0:
-		if int(c.pending) > l.highWater {
-			c.flags |= flagPaused
+	case c.Flags&flagPaused == 0:
+		if int(c.Pending) > l.highWater {
+			c.Flags |= flagPaused
 		}
-	case int(c.pending) < l.lowWater:
-		c.flags &^= flagPaused | flagPeerHup
-		if c.in != 0 && c.flags&flagReadClosed == 0 {
+	case int(c.Pending) < l.lowWater:
+		c.Flags &^= flagPaused | flagPeerHup
+		if c.In != 0 && c.Flags&flagReadClosed == 0 {
 			l.queueResume(c, i)
 		}
 	}

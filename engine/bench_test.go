@@ -139,44 +139,6 @@ func (d *drainer) stop() {
 	unix.Close(d.epfd)
 }
 
-// BenchmarkGC times a full runtime.GC with a million-slot connection table live, next to no
-// table and to a table of a million pointers: the slab holds no pointers, so it should cost
-// the collector what no table costs.
-func BenchmarkGC(b *testing.B) {
-	const n = 1 << 20
-	b.Run("baseline", func(b *testing.B) {
-		for b.Loop() {
-			runtime.GC()
-		}
-	})
-	b.Run("slab=1M", func(b *testing.B) {
-		s := newSlab()
-		for i := range n {
-			s.alloc(i)
-		}
-		b.ResetTimer()
-		for b.Loop() {
-			runtime.GC()
-		}
-		runtime.KeepAlive(&s)
-	})
-	b.Run("pointers=1M", func(b *testing.B) {
-		type conn struct {
-			fd  int
-			buf []byte
-		}
-		t := make([]*conn, n)
-		for i := range t {
-			t[i] = &conn{fd: i}
-		}
-		b.ResetTimer()
-		for b.Loop() {
-			runtime.GC()
-		}
-		runtime.KeepAlive(t)
-	})
-}
-
 // BenchmarkAccept compares the two accept designs: a SO_REUSEPORT listener per loop against
 // one listening socket whose loop hands accepted sockets to the others round-robin. Each op
 // is one connection dialled by one of 16 client goroutines, accepted, opened (OnOpen) and

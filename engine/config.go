@@ -29,7 +29,7 @@ const (
 	defaultSendBufferBytes  = 32 << 10
 	defaultTickInterval     = 100 * time.Millisecond
 
-	maxPendingBytes = 1 << 30 // slot.pending is an int32
+	maxPendingBytes = 1 << 30 // slot.Pending is an int32
 )
 
 // withDefaults returns c with every zero field replaced by its default.

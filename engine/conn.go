@@ -16,7 +16,7 @@ func (l *Loop) Valid(h Handle) bool {
 	if h.Loop() != l.idx {
 		return false
 	}
-	c, _ := l.slab.lookup(h)
+	c, _ := l.slab.Lookup(int32(h.Slot()), h.gen())
 	return c != nil
 }
 
@@ -25,7 +25,7 @@ func (l *Loop) conn(h Handle) (*slot, int32) {
 	if h.Loop() != l.idx {
 		return nil, -1
 	}
-	return l.slab.lookup(h)
+	return l.slab.Lookup(int32(h.Slot()), h.gen())
 }
 
 // Write copies b (into the loop's write arena, or the conn's pooled outbound queue when it is
@@ -38,15 +38,15 @@ func (l *Loop) Write(h Handle, b []byte) {
 	if c == nil || len(b) == 0 || !l.admit(c, i, len(b)) {
 		return
 	}
-	if c.out == 0 {
-		c.out = l.out.Get()
+	if c.Out == 0 {
+		c.Out = l.out.Get()
 	}
-	if c.flags&flagBlocked != 0 || len(b) > connbuf.ArenaMaxWrite {
-		l.out.AppendCopy(l.out.At(c.out), b) // cannot go out this iteration, or large: own it now
+	if c.Flags&flagBlocked != 0 || len(b) > connbuf.ArenaMaxWrite {
+		l.out.AppendCopy(l.out.At(c.Out), b) // cannot go out this iteration, or large: own it now
 	} else {
-		l.out.AppendArena(l.out.At(c.out), b)
+		l.out.AppendArena(l.out.At(c.Out), b)
 	}
-	c.pending += int32(len(b))
+	c.Pending += int32(len(b))
 	l.markDirty(c, i)
 }
 
@@ -60,15 +60,15 @@ func (l *Loop) WriteRef(h Handle, b []byte) {
 	if c == nil || len(b) == 0 || !l.admit(c, i, len(b)) {
 		return
 	}
-	if c.out == 0 {
-		c.out = l.out.Get()
+	if c.Out == 0 {
+		c.Out = l.out.Get()
 	}
-	if c.flags&flagBlocked != 0 {
-		l.out.AppendCopy(l.out.At(c.out), b) // cannot go out this iteration: copy now
+	if c.Flags&flagBlocked != 0 {
+		l.out.AppendCopy(l.out.At(c.Out), b) // cannot go out this iteration: copy now
 	} else {
-		l.out.At(c.out).AppendRef(b)
+		l.out.At(c.Out).AppendRef(b)
 	}
-	c.pending += int32(len(b))
+	c.Pending += int32(len(b))
 	l.markDirty(c, i)
 }
 
@@ -77,25 +77,25 @@ func (l *Loop) WriteRef(h Handle, b []byte) {
 // burstLimit). Over it, the conn's output is dropped and it is marked to be closed with
 // ErrSlowConsumer at this iteration's flush.
 func (l *Loop) admit(c *slot, i int32, n int) bool {
-	if c.flags&(flagSlow|flagLinger) != 0 {
+	if c.Flags&(flagSlow|flagLinger) != 0 {
 		return false
 	}
-	if c.flags&flagDirty == 0 && c.pending == 0 {
-		c.flags |= flagBurst // the first write of this iteration, and nothing left from earlier ones
+	if c.Flags&flagDirty == 0 && c.Pending == 0 {
+		c.Flags |= flagBurst // the first write of this iteration, and nothing left from earlier ones
 	}
 	limit := l.cfg.WriteBufferLimit
-	if i == l.feeding || c.flags&flagBurst != 0 {
+	if i == l.feeding || c.Flags&flagBurst != 0 {
 		limit = l.ownWriteLimit // answers to the conn's own requests, or a burst (backpressure.go)
 	}
-	if int(c.pending)+n <= limit {
+	if int(c.Pending)+n <= limit {
 		return true
 	}
-	c.flags |= flagSlow
-	if c.out != 0 {
-		l.out.Put(c.out)
-		c.out = 0
+	c.Flags |= flagSlow
+	if c.Out != 0 {
+		l.out.Put(c.Out)
+		c.Out = 0
 	}
-	c.pending = 0
+	c.Pending = 0
 	l.markDirty(c, i)
 	return false
 }
@@ -103,7 +103,7 @@ func (l *Loop) admit(c *slot, i int32, n int) bool {
 // Pending returns the bytes queued for h and not yet written (0 for a stale handle).
 func (l *Loop) Pending(h Handle) int {
 	if c, _ := l.conn(h); c != nil {
-		return int(c.pending)
+		return int(c.Pending)
 	}
 	return 0
 }
@@ -127,83 +127,71 @@ func (l *Loop) Close(h Handle, err error) {
 // until OnClose.
 func (l *Loop) CloseAfterFlush(h Handle) {
 	c, i := l.conn(h)
-	if c == nil || c.flags&(flagCloseAfter|flagLinger) != 0 {
+	if c == nil || c.Flags&(flagCloseAfter|flagLinger) != 0 {
 		return
 	}
-	c.flags |= flagReadClosed | flagCloseAfter
+	c.Flags |= flagReadClosed | flagCloseAfter
 	l.dropCarry(c)
 	l.markDirty(c, i)
 }
 
 func (l *Loop) markDirty(c *slot, i int32) {
-	if c.flags&flagDirty == 0 {
-		c.flags |= flagDirty
+	if c.Flags&flagDirty == 0 {
+		c.Flags |= flagDirty
 		l.dirty = append(l.dirty, i)
 	}
 }
 
 func (l *Loop) dropCarry(c *slot) {
-	if c.in != 0 {
-		l.in.Put(c.in)
-		c.in = 0
+	if c.In != 0 {
+		l.in.Put(c.In)
+		c.In = 0
 	}
 }
 
 // connEvent handles epoll events for slot i; events of a slot reused since (gen differs)
 // are dropped. Errors and hang-ups are handled before reading and writing.
 func (l *Loop) connEvent(i int32, gen uint32, events uint32) {
-	if i >= l.slab.n {
+	if i >= l.slab.Len() {
 		return
 	}
-	c := l.slab.at(i)
-	if c.gen != gen || c.flags&flagOpen == 0 {
+	c := l.slab.At(i)
+	if c.Gen != gen || c.Flags&flagOpen == 0 {
 		return
 	}
-	if c.flags&flagParked != 0 {
+	if c.Flags&flagParked != 0 {
 		l.unpark(c) // park.go: a detached conn is not served
 		return
 	}
-	if c.flags&flagLinger != 0 {
+	if c.Flags&flagLinger != 0 {
 		l.lingerEvent(c, i, events)
 		return
 	}
 	if events&unix.EPOLLERR != 0 {
-		l.closeConn(i, sockError(int(c.fd)))
+		l.closeConn(i, sys.SockError(int(c.FD)))
 		return
 	}
 	if events&unix.EPOLLHUP != 0 {
 		l.closeConn(i, io.EOF) // both directions are shut: nothing can be written
 		return
 	}
-	if events&(unix.EPOLLIN|unix.EPOLLRDHUP) != 0 && c.flags&flagReadClosed == 0 {
+	if events&(unix.EPOLLIN|unix.EPOLLRDHUP) != 0 && c.Flags&flagReadClosed == 0 {
 		if !l.readEvent(c, i, events) {
 			return
 		}
-		c = l.slab.at(i)
+		c = l.slab.At(i)
 	}
 	if events&unix.EPOLLOUT != 0 {
-		c.flags &^= flagBlocked
+		c.Flags &^= flagBlocked
 		l.markDirty(c, i)
 	}
-}
-
-// sockError returns the pending error of socket fd (SO_ERROR), ECONNRESET if none is set.
-func sockError(fd int) error {
-	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
-	if err != nil {
-		return os.NewSyscallError("getsockopt", err)
-	}
-	if v == 0 {
-		v = int(unix.ECONNRESET)
-	}
-	return os.NewSyscallError("read", unix.Errno(v))
 }
 
 // read reads once into the loop's buffer and hands the conn's unconsumed bytes to OnData.
 // Level-triggered epoll reports the conn again if more is waiting.
 func (l *Loop) read(i int32) {
-	c := l.slab.at(i)
-	n, err := sys.Read(int(c.fd), l.rbuf)
+	c := l.slab.At(i)
+	n, err := sys.Read(int(c.FD), l.rbuf)
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
 		return
@@ -215,12 +203,12 @@ func (l *Loop) read(i int32) {
 		return
 	}
 	data := l.rbuf[:n]
-	if c.in != 0 {
-		in := l.in.At(c.in)
+	if c.In != 0 {
+		in := l.in.At(c.In)
 		in.B = append(in.B, data...)
 		data = in.B
 	}
-	if c.tls != 0 {
+	if c.TLS != 0 {
 		l.readTLS(c, i, data)
 		return
 	}
@@ -230,15 +218,15 @@ func (l *Loop) read(i int32) {
 // feed hands data, the conn's carry followed by what was just read (if anything), to OnData
 // and carries what it leaves unconsumed.
 func (l *Loop) feed(c *slot, i int32, data []byte) {
-	gen := c.gen
-	c.flags &^= flagResume // this call presents the carry
+	gen := c.Gen
+	c.Flags &^= flagResume // this call presents the carry
 	h := makeHandle(l.idx, i, gen)
 	outer := l.feeding
 	l.feeding = i
 	consumed := l.h.OnData(l, h, data)
 	l.feeding = outer
-	c = l.slab.at(i)
-	if c.gen != gen || c.flags&flagOpen == 0 || c.flags&flagReadClosed != 0 {
+	c = l.slab.At(i)
+	if c.Gen != gen || c.Flags&flagOpen == 0 || c.Flags&flagReadClosed != 0 {
 		return // closed, or CloseAfterFlush, during OnData
 	}
 	consumed = min(max(consumed, 0), len(data))
@@ -249,15 +237,15 @@ func (l *Loop) feed(c *slot, i int32, data []byte) {
 	case len(rest) > l.cfg.MaxInboundBytes:
 		l.stats.inboundOverflows.Add(1)
 		l.closeConn(i, ErrInboundLimit)
-	case c.in == 0:
-		c.in = l.in.Get()
-		in := l.in.At(c.in)
+	case c.In == 0:
+		c.In = l.in.Get()
+		in := l.in.At(c.In)
 		in.B = append(in.B, rest...)
 	default:
-		in := l.in.At(c.in)
+		in := l.in.At(c.In)
 		in.B = in.B[:copy(in.B, rest)]
 	}
-	if len(rest) > 0 && c.flags&flagOpen != 0 {
+	if len(rest) > 0 && c.Flags&flagOpen != 0 {
 		// OnData may have stopped because h is Congested: pause now, so that the carry is
 		// presented again once the output drains even if this iteration's flush writes it all.
 		l.paused(c, i)
@@ -268,21 +256,21 @@ func (l *Loop) feed(c *slot, i int32, data []byte) {
 // closes with io.EOF.
 func (l *Loop) peerEOF(c *slot, i int32) {
 	l.dropCarry(c)
-	if c.pending == 0 {
+	if c.Pending == 0 {
 		l.closeConn(i, io.EOF)
 		return
 	}
-	c.flags |= flagReadClosed | flagPeerEOF
+	c.Flags |= flagReadClosed | flagPeerEOF
 	l.markDirty(c, i) // the flush drops read interest and closes once output is out
 }
 
 // closeConn closes slot i with err and runs OnClose.
 func (l *Loop) closeConn(i int32, err error) {
-	c := l.slab.at(i)
-	if c.flags&flagOpen == 0 {
+	c := l.slab.At(i)
+	if c.Flags&flagOpen == 0 {
 		return
 	}
-	h := makeHandle(l.idx, i, c.gen)
+	h := makeHandle(l.idx, i, c.Gen)
 	l.freeConn(i)
 	l.stats.open.Add(-1)
 	l.stats.closed.Add(1)
@@ -292,29 +280,29 @@ func (l *Loop) closeConn(i int32, err error) {
 // freeConn closes the socket (which also removes it from epoll), returns its buffers and
 // frees the slot.
 func (l *Loop) freeConn(i int32) {
-	c := l.slab.at(i)
-	if c.flags&flagParked != 0 {
+	c := l.slab.At(i)
+	if c.Flags&flagParked != 0 {
 		l.unpark(c) // park.go: another process may hold the socket open
 	}
-	unix.Close(int(c.fd))
+	unix.Close(int(c.FD))
 	l.dropCarry(c)
 	l.freeTLS(c)
-	if c.out != 0 {
-		l.out.Put(c.out)
-		c.out = 0
+	if c.Out != 0 {
+		l.out.Put(c.Out)
+		c.Out = 0
 	}
-	l.slab.release(i)
+	l.slab.Release(i)
 }
 
 // flush writes every dirty conn once (writev, at most connbuf.MaxIovecs segments per call).
 func (l *Loop) flush() {
 	for k := 0; k < len(l.dirty); k++ {
 		i := l.dirty[k]
-		c := l.slab.at(i)
-		if c.flags&flagDirty == 0 {
+		c := l.slab.At(i)
+		if c.Flags&flagDirty == 0 {
 			continue // closed (and maybe reused) since it was marked
 		}
-		c.flags &^= flagDirty | flagBurst
+		c.Flags &^= flagDirty | flagBurst
 		l.flushConn(c, i)
 	}
 	l.dirty = l.dirty[:0]
@@ -322,35 +310,35 @@ func (l *Loop) flush() {
 }
 
 func (l *Loop) flushConn(c *slot, i int32) {
-	if c.flags&flagDetached != 0 {
+	if c.Flags&flagDetached != 0 {
 		l.detachedFlush(c) // handoff.go: never written while detached
 		return
 	}
-	if c.flags&flagSlow != 0 {
+	if c.Flags&flagSlow != 0 {
 		l.stats.slowConsumers.Add(1)
 		l.closeConn(i, ErrSlowConsumer)
 		return
 	}
-	if c.tls != 0 {
+	if c.TLS != 0 {
 		l.flushTLS(c, i)
 		return
 	}
-	if c.out != 0 {
-		q := l.out.At(c.out)
-		for c.pending > 0 && c.flags&flagBlocked == 0 {
-			n, full, err := l.out.WriteTo(int(c.fd), q)
+	if c.Out != 0 {
+		q := l.out.At(c.Out)
+		for c.Pending > 0 && c.Flags&flagBlocked == 0 {
+			n, full, err := l.out.WriteTo(int(c.FD), q)
 			if err != nil {
 				l.closeConn(i, err)
 				return
 			}
-			c.pending -= int32(n)
+			c.Pending -= int32(n)
 			if full {
-				c.flags |= flagBlocked
+				c.Flags |= flagBlocked
 			}
 		}
-		if c.pending == 0 {
-			l.out.Put(c.out)
-			c.out = 0
+		if c.Pending == 0 {
+			l.out.Put(c.Out)
+			c.Out = 0
 		} else {
 			l.out.OwnRefs(q)
 		}
@@ -362,11 +350,11 @@ func (l *Loop) flushConn(c *slot, i int32) {
 // the close of a conn that is done, the epoll interest set.
 func (l *Loop) afterFlush(c *slot, i int32) {
 	l.backPressure(c, i)
-	if c.pending == 0 && c.flags&flagPeerEOF != 0 {
+	if c.Pending == 0 && c.Flags&flagPeerEOF != 0 {
 		l.closeConn(i, io.EOF)
 		return
 	}
-	if c.pending == 0 && c.flags&flagCloseAfter != 0 && c.flags&flagLinger == 0 {
+	if c.Pending == 0 && c.Flags&flagCloseAfter != 0 && c.Flags&flagLinger == 0 {
 		l.startLinger(c, i)
 		return
 	}
@@ -377,22 +365,22 @@ func (l *Loop) afterFlush(c *slot, i int32) {
 // unless reading stopped (only EPOLLRDHUP while it is paused by back-pressure), EPOLLOUT only
 // while the kernel buffer is full.
 func (l *Loop) setInterest(c *slot, i int32) {
-	if c.flags&flagDetached != 0 {
+	if c.Flags&flagDetached != 0 {
 		return // not polled: Reattach sets the interest again
 	}
 	const reg = flagRegIn | flagRegHup | flagRegOut
 	var want uint32
 	switch {
-	case c.flags&flagReadClosed != 0:
-	case c.flags&flagPaused == 0:
+	case c.Flags&flagReadClosed != 0:
+	case c.Flags&flagPaused == 0:
 		want |= flagRegIn
-	case c.flags&flagPeerHup == 0:
+	case c.Flags&flagPeerHup == 0:
 		want |= flagRegHup // paused: watch only for the peer's FIN
 	}
-	if c.flags&flagBlocked != 0 {
+	if c.Flags&flagBlocked != 0 {
 		want |= flagRegOut
 	}
-	if c.flags&reg == want {
+	if c.Flags&reg == want {
 		return
 	}
 	var events uint32
@@ -405,11 +393,11 @@ func (l *Loop) setInterest(c *slot, i int32) {
 	if want&flagRegOut != 0 {
 		events |= unix.EPOLLOUT
 	}
-	if err := l.p.Mod(int(c.fd), events, i, int32(c.gen)); err != nil {
+	if err := l.p.Mod(int(c.FD), events, i, int32(c.Gen)); err != nil {
 		l.closeConn(i, err)
 		return
 	}
-	c.flags = c.flags&^reg | want
+	c.Flags = c.Flags&^reg | want
 }
 
 // wrapSyscall names the failing call in an errno.

@@ -501,17 +501,15 @@ func TestSubmitCoalescesWakeups(t *testing.T) {
 	e, _ := startEngine(t, Config{Loops: 1}, h)
 	q := &e.loops[0].q
 	wakes := func() int64 {
-		q.mu.Lock()
-		defer q.mu.Unlock()
-		return q.wakes
+		_, w := q.Stats()
+		return w
 	}
 	time.Sleep(20 * time.Millisecond) // let the loop go to sleep
 	w0 := wakes()
 	e.Submit(0, Task{Op: 1})
 	waitFor(t, "loop busy in the first task", 5*time.Second, func() bool {
-		q.mu.Lock()
-		defer q.mu.Unlock()
-		return len(q.tasks) == 0
+		n, _ := q.Stats()
+		return n == 0
 	})
 	for range 1000 {
 		e.Submit(0, Task{Op: 2})
@@ -681,8 +679,8 @@ func TestUserTimeoutIsSet(t *testing.T) {
 	got := make(chan int, 1)
 	h := &funcHandler{}
 	h.open = func(l *Loop, hd Handle, _ int, _ netip.Addr) bool {
-		c, _ := l.slab.lookup(hd)
-		v, err := unix.GetsockoptInt(int(c.fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT)
+		c, _ := l.slab.Lookup(int32(hd.Slot()), hd.gen())
+		v, err := unix.GetsockoptInt(int(c.FD), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT)
 		if err != nil {
 			v = -1
 		}

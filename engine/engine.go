@@ -16,13 +16,11 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
-	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/pushwire/pushwire/engine/listen"
 	"github.com/pushwire/pushwire/engine/sys"
 	"github.com/pushwire/pushwire/tlslayer"
 	"golang.org/x/sys/unix"
@@ -66,10 +64,9 @@ type Engine struct {
 	loops     []*Loop
 	reusePort bool // a listening socket per loop (SO_REUSEPORT) instead of one acceptor
 
-	mu    sync.Mutex // guards state and listeners' fds (see closeListener); never held while calling a Handler
-	state int
-	lfds  []int // every listening socket; -1 once closed
-	ltags []int // the tag of each listening socket, by the same index
+	mu        sync.Mutex // guards state; never held while calling a Handler; taken before lst's
+	state     int
+	listeners listen.Set // every listening socket, by id
 
 	stopping  atomic.Bool
 	releasing atomic.Bool // releaseMemory's goroutine runs
@@ -125,60 +122,27 @@ func (e *Engine) listen(addr string, listener int, srv *tlslayer.Server) (net.Ad
 	if e.state != stateNew {
 		return nil, ErrStarted
 	}
-	if !e.reusePort {
-		fd, err := sys.Listen(addr, false)
-		if err != nil {
-			return nil, err
-		}
-		bound, err := sys.BoundAddr(fd)
-		if err != nil {
-			unix.Close(fd)
-			return nil, err
-		}
-		// One acceptor: spread the listeners over the loops.
-		l := e.loops[len(e.lfds)%len(e.loops)]
-		if err := e.attach(l, fd, listener, srv); err != nil {
-			return nil, err
-		}
-		return bound, nil
+	n := 1
+	if e.reusePort {
+		n = len(e.loops)
 	}
-	// One socket per loop, all bound to the same port; the first fixes the port for ":0".
-	var bound *net.TCPAddr
-	for i, l := range e.loops {
-		a := addr
-		if i > 0 {
-			host, _, _ := net.SplitHostPort(addr)
-			a = net.JoinHostPort(host, strconv.Itoa(bound.Port))
+	fds, bound, err := listen.Open(addr, n, e.reusePort)
+	if err != nil {
+		return nil, err
+	}
+	for k, fd := range fds {
+		l := e.loops[k] // SO_REUSEPORT: a socket per loop
+		if !e.reusePort {
+			l = e.loops[e.listeners.Len()%len(e.loops)] // one acceptor: spread the listeners over the loops
 		}
-		fd, err := sys.Listen(a, true)
-		if err != nil {
-			return nil, err
-		}
-		if i == 0 {
-			if bound, err = sys.BoundAddr(fd); err != nil {
+		if err := l.lst.Attach(fd, listener, srv); err != nil {
+			for _, fd := range fds[k+1:] {
 				unix.Close(fd)
-				return nil, err
 			}
-		}
-		if err := e.attach(l, fd, listener, srv); err != nil {
 			return nil, err
 		}
 	}
 	return bound, nil
-}
-
-// attach registers listening socket fd with loop l. e.mu must be held.
-func (e *Engine) attach(l *Loop, fd, tag int, srv *tlslayer.Server) error {
-	id := len(e.lfds)
-	li := len(l.listeners)
-	if err := l.p.Add(fd, unix.EPOLLIN, int32(tagListener-li), 0); err != nil {
-		unix.Close(fd)
-		return err
-	}
-	e.lfds = append(e.lfds, fd)
-	e.ltags = append(e.ltags, tag)
-	l.listeners = append(l.listeners, loopListener{fd: fd, tag: tag, tls: srv, id: id})
-	return nil
 }
 
 // Start runs the loops, one goroutine each.
@@ -202,29 +166,7 @@ func (e *Engine) Start() error {
 // StopAccepting closes the listening sockets with the given tags, or every one when none is
 // named (for a drain); existing connections stay. When it returns, new connection attempts
 // are refused. It does not wait for the loops, so a Handler callback may call it too.
-func (e *Engine) StopAccepting(tags ...int) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for id, fd := range e.lfds {
-		if fd >= 0 && (len(tags) == 0 || slices.Contains(tags, e.ltags[id])) {
-			// shutdown(SHUT_RD) on a listening socket stops it listening at once (connections
-			// then get refused) while the fd stays open; the owning loop sees EPOLLHUP and
-			// closes it, so no other goroutine ever closes a fd a loop might be using.
-			unix.Shutdown(fd, unix.SHUT_RD)
-		}
-	}
-}
-
-// closeListener closes listening socket id. Loops call it; e.mu orders it against
-// StopAccepting so that a shutdown never reaches a reused fd number.
-func (e *Engine) closeListener(id int) {
-	e.mu.Lock()
-	if fd := e.lfds[id]; fd >= 0 {
-		unix.Close(fd)
-		e.lfds[id] = -1
-	}
-	e.mu.Unlock()
-}
+func (e *Engine) StopAccepting(tags ...int) { e.listeners.Stop(tags...) }
 
 // Stop closes every connection (OnClose with ErrEngineStopped) and listener, ends the loops
 // and waits for them. Tasks still queued run first. It must not be called from a Handler
@@ -239,29 +181,27 @@ func (e *Engine) Stop() {
 		return
 	case stateNew:
 		for _, l := range e.loops {
-			l.q.close()
-			for _, ln := range l.listeners {
-				e.closeListener(ln.id)
-			}
+			l.q.Close()
+			l.lst.Close()
 			l.p.Close()
 		}
 		return
 	}
 	e.stopping.Store(true)
 	for _, l := range e.loops {
-		l.q.wakeAlways()
+		l.q.WakeAlways()
 	}
 	e.wg.Wait()
 }
 
 // Submit hands t to loop's OnTask. Any goroutine may call it; a run of Submits to a sleeping
 // loop costs one eventfd write. Tasks submitted after Stop are dropped.
-func (e *Engine) Submit(loop int, t Task) { e.loops[loop].q.pushOne(t) }
+func (e *Engine) Submit(loop int, t Task) { e.loops[loop].q.PushOne(t) }
 
 // SubmitBatch hands a copy of ts to loop's OnTask under one lock, with at most one wake-up.
 func (e *Engine) SubmitBatch(loop int, ts []Task) {
 	if len(ts) > 0 {
-		e.loops[loop].q.push(ts...)
+		e.loops[loop].q.Push(ts...)
 	}
 }
 
@@ -279,31 +219,10 @@ func (e *Engine) Stats() Stats {
 
 // Capacity returns how many connections this process can hold: the RLIMIT_NOFILE soft limit
 // (call RaiseOpenFilesLimit first to raise it to the hard limit).
-func (e *Engine) Capacity() int {
-	var r unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &r); err != nil {
-		return 0
-	}
-	if r.Cur > 1<<31-1 {
-		return 1<<31 - 1
-	}
-	return int(r.Cur)
-}
+func (e *Engine) Capacity() int { return sys.OpenFilesLimit() }
 
 // RaiseOpenFilesLimit raises RLIMIT_NOFILE soft to hard and returns the new soft limit.
-func RaiseOpenFilesLimit() (uint64, error) {
-	var r unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &r); err != nil {
-		return 0, os.NewSyscallError("getrlimit", err)
-	}
-	if r.Cur < r.Max {
-		r.Cur = r.Max
-		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &r); err != nil {
-			return 0, os.NewSyscallError("setrlimit", err)
-		}
-	}
-	return r.Cur, nil
-}
+func RaiseOpenFilesLimit() (uint64, error) { return sys.RaiseOpenFilesLimit() }
 
 // String describes the engine for logs.
 func (e *Engine) String() string {

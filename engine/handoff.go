@@ -1,12 +1,12 @@
 package engine
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 
-	"github.com/pushwire/pushwire/engine/sys"
+	"github.com/pushwire/pushwire/engine/listen"
+	"github.com/pushwire/pushwire/engine/tlsconn"
 	"github.com/pushwire/pushwire/tlslayer"
 	"golang.org/x/sys/unix"
 )
@@ -50,21 +50,21 @@ func (l *Loop) Detach(h Handle) (fd int, err error) {
 	switch {
 	case c == nil:
 		return -1, ErrSlotTaken
-	case c.flags&flagDetached != 0:
-		return int(c.fd), nil
-	case c.flags&(flagCloseAfter|flagLinger|flagPeerEOF|flagSlow|flagReadClosed) != 0:
+	case c.Flags&flagDetached != 0:
+		return int(c.FD), nil
+	case c.Flags&(flagCloseAfter|flagLinger|flagPeerEOF|flagSlow|flagReadClosed) != 0:
 		return -1, ErrNotMovable
-	case c.tls != 0 && (!l.tls.at(c.tls).c.Established() || l.tls.at(c.tls).closed):
+	case c.TLS != 0 && (!l.tls.At(c.TLS).Established() || l.tls.At(c.TLS).Closed):
 		return -1, ErrNotMovable
 	}
-	c.flags |= flagDetached | flagParked
-	return int(c.fd), nil
+	c.Flags |= flagDetached | flagParked
+	return int(c.FD), nil
 }
 
 // Detached reports whether h is detached (Detach, and no Reattach since).
 func (l *Loop) Detached(h Handle) bool {
 	c, _ := l.conn(h)
-	return c != nil && c.flags&flagDetached != 0
+	return c != nil && c.Flags&flagDetached != 0
 }
 
 // Export appends h's queued output and carried input (bytes read and not yet consumed) to
@@ -78,44 +78,40 @@ func (l *Loop) Export(dst, carry, state []byte, h Handle) (pending, carried, tls
 	if c == nil {
 		return dst, carry, state, ErrSlotTaken
 	}
-	if c.tls != 0 {
+	if c.TLS != 0 {
 		return l.exportTLS(c, dst, carry, state)
 	}
-	c.flags |= flagExported
-	if c.out != 0 {
-		q := l.out.At(c.out)
+	c.Flags |= flagExported
+	if c.Out != 0 {
+		q := l.out.At(c.Out)
 		for k := range q.Segs() {
 			dst = append(dst, q.Seg(k)...)
 		}
 	}
-	if c.in != 0 {
-		carry = append(carry, l.in.At(c.in).B...)
+	if c.In != 0 {
+		carry = append(carry, l.in.At(c.In).B...)
 	}
 	return dst, carry, state, nil
 }
 
-// exportTLS is Export for a TLS conn. Its state is the length of the plaintext at the front
-// of the carry (4 bytes, little-endian: the rest is an incomplete record) followed by the
-// record layer's (tlslayer.Conn.AppendState).
+// exportTLS is Export for a TLS conn: its state is tlsconn's (Conn.AppendState).
 func (l *Loop) exportTLS(c *slot, dst, carry, state []byte) ([]byte, []byte, []byte, error) {
-	tc := l.tls.at(c.tls)
+	tc := l.tls.At(c.TLS)
 	if err := l.sealQueued(c, tc); err != nil {
 		return dst, carry, state, err
 	}
 	plain := int32(0)
-	if c.in != 0 {
-		plain = l.in.At(c.in).Plain
+	if c.In != 0 {
+		plain = l.in.At(c.In).Plain
 	}
-	st, err := tc.c.AppendState(binary.LittleEndian.AppendUint32(state, uint32(plain)), tc.srv)
+	st, err := tc.AppendState(state, plain)
 	if err != nil {
 		return dst, carry, state, err
 	}
-	c.flags |= flagExported
-	if tc.ct != nil {
-		dst = append(dst, tc.ct[tc.ctOff:]...)
-	}
-	if c.in != 0 {
-		carry = append(carry, l.in.At(c.in).B...)
+	c.Flags |= flagExported
+	dst = tc.AppendPending(dst)
+	if c.In != 0 {
+		carry = append(carry, l.in.At(c.In).B...)
 	}
 	return dst, carry, st, nil
 }
@@ -128,59 +124,29 @@ func (l *Loop) LateWrites() int64 { return l.lateWrites }
 // is flushed and reading resumes.
 func (l *Loop) Reattach(h Handle) error {
 	c, i := l.conn(h)
-	if c == nil || c.flags&flagDetached == 0 {
+	if c == nil || c.Flags&flagDetached == 0 {
 		return nil
 	}
-	if c.flags&flagParked == 0 { // unparked: out of the epoll set
-		if err := l.p.Add(int(c.fd), 0, i, int32(c.gen)); err != nil {
+	if c.Flags&flagParked == 0 { // unparked: out of the epoll set
+		if err := l.p.Add(int(c.FD), 0, i, int32(c.Gen)); err != nil {
 			l.closeConn(i, err)
 			return err
 		}
 	}
-	c.flags &^= flagDetached | flagExported | flagParked
+	c.Flags &^= flagDetached | flagExported | flagParked
 	l.markDirty(c, i)
-	if c.in != 0 {
+	if c.In != 0 {
 		l.queueResume(c, i) // the carry may hold a whole request
 	}
 	return nil
 }
 
-// heldListener is a listening socket taken out of its loop by DetachListeners.
-type heldListener struct {
-	li int // index into Loop.listeners
-	fd int
-}
-
 // DetachListeners stops accepting on the loop's listeners (new connections wait in the
 // kernel's accept queue) and calls fn with each socket, its tag and whether it is TLS.
-func (l *Loop) DetachListeners(fn func(fd, tag int, tls bool)) {
-	for li := range l.listeners {
-		ln := &l.listeners[li]
-		if ln.fd < 0 {
-			continue
-		}
-		if !ln.paused {
-			l.p.Del(ln.fd)
-		}
-		l.held = append(l.held, heldListener{li: li, fd: ln.fd})
-		fn(ln.fd, ln.tag, ln.tls != nil)
-		ln.fd, ln.paused = -1, false
-	}
-}
+func (l *Loop) DetachListeners(fn func(fd, tag int, tls bool)) { l.lst.Detach(fn) }
 
 // ReattachListeners accepts again on the listeners DetachListeners took.
-func (l *Loop) ReattachListeners() {
-	for _, hl := range l.held {
-		ln := &l.listeners[hl.li]
-		ln.fd = hl.fd
-		if !l.acceptResume.IsZero() {
-			ln.paused = true // resumeAccept adds it back
-			continue
-		}
-		l.p.Add(ln.fd, unix.EPOLLIN, int32(tagListener-hl.li), 0)
-	}
-	l.held = l.held[:0]
-}
+func (l *Loop) ReattachListeners() { l.lst.Reattach() }
 
 // AdoptListener takes a listening socket handed over by another process, before Start; its
 // connections reach OnOpen with the given tag. It returns the socket's address.
@@ -202,15 +168,12 @@ func (e *Engine) adoptListener(fd, listener int, srv *tlslayer.Server) (net.Addr
 	if e.state != stateNew {
 		return nil, ErrStarted
 	}
-	bound, err := sys.BoundAddr(fd)
+	bound, err := listen.Adopt(fd)
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		return nil, wrapSyscall("fcntl", err)
-	}
-	l := e.loops[len(e.lfds)%len(e.loops)]
-	if err := e.attach(l, fd, listener, srv); err != nil {
+	l := e.loops[e.listeners.Len()%len(e.loops)]
+	if err := l.lst.Attach(fd, listener, srv); err != nil {
 		return nil, err
 	}
 	return bound, nil
@@ -230,7 +193,7 @@ func (e *Engine) AdoptConn(h Handle, fd int, pending, carry []byte) error {
 // Server of the listener it came from, and pending is sealed records (written as they are).
 // A state that does not describe an established connection of srv is an error.
 func (e *Engine) AdoptTLSConn(h Handle, fd int, srv *tlslayer.Server, state, pending, carry []byte) error {
-	if srv == nil || len(state) < 4 || int(binary.LittleEndian.Uint32(state)) > len(carry) {
+	if srv == nil || !tlsconn.StateFits(state, len(carry)) {
 		unix.Close(fd)
 		return fmt.Errorf("%w: no TLS server, or a state that does not fit the carry", tlslayer.ErrState)
 	}
@@ -257,101 +220,59 @@ func (e *Engine) adoptConn(h Handle, fd int, srv *tlslayer.Server, state, pendin
 	}
 	l := e.loops[h.Loop()]
 	i := int32(h.Slot())
-	if !l.slab.allocAt(i, h.gen(), fd) {
+	if !l.slab.AllocAt(i, h.gen(), fd) {
 		unix.Close(fd)
 		return ErrSlotTaken
 	}
-	c := l.slab.at(i)
-	var tc *tlsConn
+	c := l.slab.At(i)
+	plain := int32(0)
 	if srv != nil {
-		c.tls = l.tls.get(srv)
-		tc = l.tls.at(c.tls)
-		if err := tc.c.SetState(state[4:], srv); err != nil {
+		c.TLS = l.tls.Get(srv)
+		var err error
+		if plain, err = l.tls.At(c.TLS).SetState(state, pending, &l.out); err != nil {
 			l.freeTLS(c)
-			l.slab.release(i)
+			l.slab.Release(i)
 			unix.Close(fd)
 			return err
 		}
 	}
-	if err := l.p.Add(fd, connEvents, i, int32(c.gen)); err != nil {
+	if err := l.p.Add(fd, connEvents, i, int32(c.Gen)); err != nil {
 		l.freeTLS(c)
-		l.slab.release(i)
+		l.slab.Release(i)
 		unix.Close(fd)
 		return err
 	}
-	c.flags |= flagRegIn
+	c.Flags |= flagRegIn
 	l.stats.open.Add(1)
 	switch {
 	case len(pending) == 0:
-	case tc != nil:
-		tc.ct = append(l.out.Chunk(len(pending)), pending...)
-		c.pending = int32(len(pending))
+	case srv != nil: // queued by SetState
+		c.Pending = int32(len(pending))
 		l.markDirty(c, i)
 	default:
-		c.out = l.out.Get()
-		l.out.AppendCopy(l.out.At(c.out), pending)
-		c.pending = int32(len(pending))
+		c.Out = l.out.Get()
+		l.out.AppendCopy(l.out.At(c.Out), pending)
+		c.Pending = int32(len(pending))
 		l.markDirty(c, i)
 	}
 	if len(carry) > 0 {
-		c.in = l.in.Get()
-		in := l.in.At(c.in)
+		c.In = l.in.Get()
+		in := l.in.At(c.In)
 		in.B = append(in.B, carry...)
-		if tc != nil {
-			in.Plain = int32(binary.LittleEndian.Uint32(state))
-		}
+		in.Plain = plain
 		l.queueResume(c, i)
 	}
 	return nil
-}
-
-// allocAt takes slot i, which must be free, for fd with generation gen (an adopted handle's).
-// Slots below i that were never handed out join the free list.
-func (s *slab) allocAt(i int32, gen uint32, fd int) bool {
-	if int(i) >= maxSlots {
-		return false
-	}
-	if i >= s.n {
-		for s.n <= i {
-			j := s.n
-			if int(j>>slabPageBits) == len(s.pages) {
-				s.pages = append(s.pages, make([]slot, slabPageLen))
-			}
-			s.n++
-			c := s.at(j)
-			c.gen, c.fd, c.flags = 1, -1, 0
-			if j < i {
-				c.next = s.free
-				s.free = j
-			}
-		}
-	} else {
-		c := s.at(i)
-		if c.flags&flagOpen != 0 {
-			return false
-		}
-		// Unlink i from the free list (rare: handed-over slots come in increasing order).
-		for p := &s.free; *p >= 0; p = &s.at(*p).next {
-			if *p == i {
-				*p = c.next
-				break
-			}
-		}
-	}
-	c := s.at(i)
-	c.gen, c.fd, c.flags = gen, int32(fd), flagOpen
-	c.pending, c.in, c.out, c.next, c.tls = 0, 0, 0, -1, 0
-	return true
 }
 
 // detachedFlush is the flush of a detached conn: nothing is written, but what it queued by
 // reference is copied (the referenced bytes are reused after the flush), and a write after
 // Export is counted.
 func (l *Loop) detachedFlush(c *slot) {
-	if c.out != 0 {
-		l.out.OwnRefs(l.out.At(c.out))
+	if c.Out != 0 {
+		l.out.OwnRefs(l.out.At(c.Out))
 	}
-	if c.flags&flagExported != 0 {
+	if c.Flags&flagExported != 0 {
 		l.lateWrites++
 	}
 }

@@ -233,32 +233,6 @@ func onLoopN(e *Engine, f *funcHandler, i int, fn func(l *Loop)) {
 	<-done
 }
 
-// TestSlabAllocAt: adopted slots are taken exactly, gaps join the free list, a taken slot
-// is refused.
-func TestSlabAllocAt(t *testing.T) {
-	s := newSlab()
-	if !s.allocAt(5, 9, 100) || !s.allocAt(2, 3, 101) {
-		t.Fatal("allocAt on free slots failed")
-	}
-	if s.allocAt(5, 9, 102) {
-		t.Error("allocAt(taken slot) succeeded")
-	}
-	if c, i := s.lookup(makeHandle(0, 5, 9)); c == nil || i != 5 || c.fd != 100 {
-		t.Errorf("lookup(adopted handle) = %v, %d", c, i)
-	}
-	seen := map[int32]bool{}
-	for range 4 {
-		i := s.alloc(1)
-		if i == 5 || i == 2 || seen[i] {
-			t.Fatalf("alloc gave slot %d (taken or repeated)", i)
-		}
-		seen[i] = true
-	}
-	if !seen[0] || !seen[1] || !seen[3] || !seen[4] {
-		t.Errorf("alloc did not reuse the gap slots 0,1,3,4: %v", seen)
-	}
-}
-
 // lastOpened records the handle of the last conn OnOpen saw.
 type lastOpened struct {
 	mu sync.Mutex

@@ -22,12 +22,12 @@ type lingerer struct {
 
 // startLinger shuts down c's write side and starts draining its input.
 func (l *Loop) startLinger(c *slot, i int32) {
-	if err := unix.Shutdown(int(c.fd), unix.SHUT_WR); err != nil {
+	if err := unix.Shutdown(int(c.FD), unix.SHUT_WR); err != nil {
 		l.closeConn(i, nil) // the peer is gone already: nothing left to protect
 		return
 	}
-	c.flags = c.flags&^flagReadClosed | flagLinger
-	l.lingering = append(l.lingering, lingerer{slot: i, gen: c.gen, deadline: l.now.Add(lingerTime)})
+	c.Flags = c.Flags&^flagReadClosed | flagLinger
+	l.lingering = append(l.lingering, lingerer{slot: i, gen: c.Gen, deadline: l.now.Add(lingerTime)})
 	l.setInterest(c, i)
 }
 
@@ -37,7 +37,7 @@ func (l *Loop) lingerEvent(c *slot, i int32, events uint32) {
 		l.closeConn(i, nil)
 		return
 	}
-	n, err := unix.Read(int(c.fd), l.rbuf)
+	n, err := unix.Read(int(c.FD), l.rbuf)
 	if err == unix.EAGAIN || err == unix.EINTR {
 		return
 	}
@@ -50,8 +50,8 @@ func (l *Loop) lingerEvent(c *slot, i int32, events uint32) {
 func (l *Loop) expireLingerers() {
 	kept := l.lingering[:0]
 	for _, g := range l.lingering {
-		c := l.slab.at(g.slot)
-		if c.gen != g.gen || c.flags&flagLinger == 0 {
+		c := l.slab.At(g.slot)
+		if c.Gen != g.gen || c.Flags&flagLinger == 0 {
 			continue // closed already
 		}
 		if !l.now.Before(g.deadline) {

@@ -5,18 +5,17 @@ import (
 	"time"
 
 	"github.com/pushwire/pushwire/engine/connbuf"
+	"github.com/pushwire/pushwire/engine/listen"
+	"github.com/pushwire/pushwire/engine/slab"
 	"github.com/pushwire/pushwire/engine/sys"
+	"github.com/pushwire/pushwire/engine/taskq"
+	"github.com/pushwire/pushwire/engine/tlsconn"
 	"github.com/pushwire/pushwire/tlslayer"
 
 	"golang.org/x/sys/unix"
 )
 
-const (
-	eventsPerWait   = 1024
-	acceptsPerEvent = 64                     // accept4 calls per listener event before serving others
-	acceptBackoff   = 100 * time.Millisecond // accept pause after EMFILE/ENFILE/ENOBUFS/ENOMEM
-	acceptLogEvery  = time.Second            // at most one accept-error log line per loop per period
-)
+const eventsPerWait = 1024
 
 // Event data tags. A connection's epoll_event carries its slot index as its tag and its
 // generation (sys.Poller); the loop's own descriptors use negative tags.
@@ -30,15 +29,6 @@ const (
 	errEvents  = unix.EPOLLERR | unix.EPOLLHUP
 )
 
-// loopListener is a listening socket a loop accepts on.
-type loopListener struct {
-	fd     int
-	tag    int
-	tls    *tlslayer.Server // nil for a plaintext listener
-	id     int              // index into Engine.lfds
-	paused bool             // removed from epoll during an accept backoff
-}
-
 // Loop is one event loop: an epoll instance, its connections, and the goroutine that runs
 // them. Its methods may be called only from Handler callbacks running on it.
 type Loop struct {
@@ -47,38 +37,35 @@ type Loop struct {
 	h    Handler
 	cfg  *Config
 	p    sys.Poller
-	q    taskQueue
-	slab slab
+	q    taskq.Queue[Task]
+	slab slab.Table
 	in   connbuf.InPool
 	out  connbuf.OutPool
-	tls  tlsTable
-	acc  sys.Acceptor
+	tls  tlsconn.Table
+	hs   handshakeBurst                                           // tls.go
+	lst  listen.Loop                                              // the listening sockets this loop accepts on
+	take func(fd, tag int, srv *tlslayer.Server, peer netip.Addr) // l.place, bound once
 
 	events       []unix.EpollEvent
 	rbuf         []byte
-	dirty        []int32    // slots to flush at the end of this iteration
-	deferred     []Releaser // released after this iteration's flush
-	tasks        []Task     // spare task slice, swapped with the queue's
-	handoffs     []handoff  // spare handoff slice
-	listeners    []loopListener
-	lingering    []lingerer  // conns draining input before their close (linger.go)
-	resumes      []resumeReq // conns whose carry OnData gets again before the flush (backpressure.go)
+	dirty        []int32          // slots to flush at the end of this iteration
+	deferred     []Releaser       // released after this iteration's flush
+	tasks        []Task           // spare task slice, swapped with the queue's
+	accepted     []taskq.Accepted // spare accepted-socket slice
+	lingering    []lingerer       // conns draining input before their close (linger.go)
+	resumes      []resumeReq      // conns whose carry OnData gets again before the flush (backpressure.go)
 	spareResumes []resumeReq
 	feeding      int32 // slot whose OnData is running; -1 outside OnData
 
-	held       []heldListener // listeners taken out by DetachListeners (handoff.go)
-	lateWrites int64          // flushes that found output on an exported conn (handoff.go)
+	lateWrites int64 // flushes that found output on an exported conn (handoff.go)
 
 	highWater     int // pending bytes over which reading a conn pauses: WriteBufferLimit/2
 	lowWater      int // pending bytes under which a paused conn is read again: WriteBufferLimit/4
 	ownWriteLimit int // pending bytes a conn's own OnData may queue on it
 	nextLoop      int // single-acceptor mode: the loop the next accepted conn goes to
 
-	now           time.Time
-	nextTick      time.Time
-	acceptResume  time.Time // end of the accept backoff; zero when not backing off
-	lastAcceptLog time.Time
-	acceptLogged  int // accept errors since the last log line
+	now      time.Time
+	nextTick time.Time
 
 	stats loopStats
 }
@@ -94,7 +81,7 @@ func newLoop(e *Engine, idx int) (*Loop, error) {
 		h:      e.h,
 		cfg:    &e.cfg,
 		p:      p,
-		slab:   newSlab(),
+		slab:   slab.New(maxSlots),
 		events: make([]unix.EpollEvent, eventsPerWait),
 		rbuf:   make([]byte, e.cfg.ReadBufferBytes),
 
@@ -104,7 +91,9 @@ func newLoop(e *Engine, idx int) (*Loop, error) {
 		ownWriteLimit: min(ownWriteFactor*e.cfg.WriteBufferLimit, maxPendingBytes),
 	}
 	l.out = connbuf.NewOutPool()
-	l.q.p = &l.p
+	l.q = taskq.New[Task](&l.p)
+	l.lst = listen.NewLoop(&e.listeners, &l.p, tagListener, e.log, idx)
+	l.take = l.place
 	return l, nil
 }
 
@@ -143,8 +132,8 @@ func (l *Loop) run() {
 			l.shutdown(ErrEngineStopped)
 			return
 		}
-		if !l.acceptResume.IsZero() && !l.now.Before(l.acceptResume) {
-			l.resumeAccept()
+		if r := l.lst.ResumeAt(); !r.IsZero() && !l.now.Before(r) {
+			l.lst.Resume()
 		}
 		if !l.now.Before(l.nextTick) {
 			l.tick()
@@ -168,12 +157,12 @@ func (l *Loop) timeout() int {
 	if len(l.resumes) > 0 || len(l.dirty) > 0 {
 		return 0
 	}
-	if !l.q.sleep() {
+	if !l.q.Sleep() {
 		return 0
 	}
 	next := l.nextTick
-	if !l.acceptResume.IsZero() && l.acceptResume.Before(next) {
-		next = l.acceptResume
+	if r := l.lst.ResumeAt(); !r.IsZero() && r.Before(next) {
+		next = r
 	}
 	now := time.Now()
 	d := next.Sub(now)
@@ -188,7 +177,7 @@ func (l *Loop) dispatch(ev *unix.EpollEvent) {
 	case ev.Fd == tagWake:
 		l.p.Reset() // the queue itself is drained every iteration
 	case ev.Fd <= tagListener:
-		l.accept(int(tagListener-ev.Fd), ev.Events)
+		l.stats.acceptErrors.Add(int64(l.lst.Accept(int(tagListener-ev.Fd), ev.Events, l.now, l.take)))
 	default:
 		l.connEvent(ev.Fd, uint32(ev.Pad), ev.Events)
 	}
@@ -199,7 +188,7 @@ func (l *Loop) tick() {
 		l.expireLingerers()
 	}
 	l.in.Trim()
-	if (len(l.tls.warm) > 0 || l.tls.burst > 0) && !l.now.Before(l.tls.nextCool) {
+	if (l.tls.Warm() > 0 || l.hs.burst > 0) && !l.now.Before(l.hs.nextCool) {
 		l.coolTLS()
 	}
 	l.out.Trim()
@@ -213,16 +202,16 @@ func (l *Loop) tick() {
 // runTasks runs the work handed over since the last iteration. The drained slices become the
 // next spares, so the hand-over allocates nothing in steady state.
 func (l *Loop) runTasks() {
-	tasks, hs := l.q.swap(l.tasks, l.handoffs)
+	tasks, hs := l.q.Swap(l.tasks, l.accepted)
 	for _, a := range hs {
-		l.open(a.fd, a.tag, a.tls, a.peer)
+		l.open(a.FD, a.Tag, a.TLS, a.Peer)
 	}
 	for i := range tasks {
 		l.h.OnTask(l, tasks[i])
 	}
 	clear(tasks) // drop references held in Task.V
 	clear(hs)
-	l.tasks, l.handoffs = tasks[:0], hs[:0]
+	l.tasks, l.accepted = tasks[:0], hs[:0]
 }
 
 // release runs the deferred Releasers.
@@ -237,114 +226,40 @@ func (l *Loop) release() {
 // shutdown ends the loop: queued tasks run, every connection closes with err, the
 // listeners and the poller close.
 func (l *Loop) shutdown(err error) {
-	tasks, hs := l.q.close()
+	tasks, hs := l.q.Close()
 	for _, a := range hs {
-		unix.Close(a.fd)
+		unix.Close(a.FD)
 	}
 	for i := range tasks {
 		l.h.OnTask(l, tasks[i])
 	}
-	for i := range l.slab.n {
-		if l.slab.at(i).flags&flagOpen != 0 {
+	for i := range l.slab.Len() {
+		if l.slab.At(i).Flags&flagOpen != 0 {
 			l.closeConn(i, err)
 		}
 	}
-	for _, ln := range l.listeners {
-		l.eng.closeListener(ln.id)
-	}
+	l.lst.Close()
 	l.release()
-	l.tls.release()
+	l.tls.Release()
 	l.p.Close()
 }
 
-// accept takes pending connections from listener li.
-func (l *Loop) accept(li int, events uint32) {
-	ln := &l.listeners[li]
-	if ln.fd < 0 {
+// place opens a socket a listener of this loop accepted: here with SO_REUSEPORT, else on the
+// loops in turn (the one acceptor spreads them).
+func (l *Loop) place(fd, tag int, srv *tlslayer.Server, peer netip.Addr) {
+	if l.eng.reusePort {
+		l.open(fd, tag, srv, peer)
 		return
 	}
-	if events&errEvents != 0 {
-		l.dropListener(li) // shut down by StopAccepting
-		return
+	target := l.eng.loops[l.nextLoop]
+	if l.nextLoop++; l.nextLoop == len(l.eng.loops) {
+		l.nextLoop = 0
 	}
-	for k := 0; k < acceptsPerEvent; k++ {
-		fd, peer, err := l.acc.Accept(ln.fd)
-		if err != nil {
-			switch err {
-			case unix.EAGAIN:
-			case unix.EINTR, unix.ECONNABORTED:
-				continue
-			case unix.EINVAL:
-				l.dropListener(li)
-			case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
-				l.stats.acceptErrors.Add(1)
-				l.logAcceptError(err)
-				l.pauseAccept()
-			default:
-				l.stats.acceptErrors.Add(1)
-				l.logAcceptError(err)
-			}
-			return
-		}
-		if l.eng.reusePort {
-			l.open(fd, ln.tag, ln.tls, peer)
-			continue
-		}
-		target := l.eng.loops[l.nextLoop]
-		if l.nextLoop++; l.nextLoop == len(l.eng.loops) {
-			l.nextLoop = 0
-		}
-		if target == l {
-			l.open(fd, ln.tag, ln.tls, peer)
-		} else if !target.q.pushHandoff(handoff{fd: fd, tag: ln.tag, tls: ln.tls, peer: peer}) {
-			unix.Close(fd)
-		}
+	if target == l {
+		l.open(fd, tag, srv, peer)
+	} else if !target.q.PushAccepted(taskq.Accepted{FD: fd, Tag: tag, TLS: srv, Peer: peer}) {
+		unix.Close(fd)
 	}
-}
-
-func (l *Loop) dropListener(li int) {
-	ln := &l.listeners[li]
-	if !ln.paused {
-		l.p.Del(ln.fd)
-	}
-	l.eng.closeListener(ln.id)
-	ln.fd = -1
-}
-
-// pauseAccept stops accepting on every listener of the loop for acceptBackoff: out of file
-// descriptors or memory, accepting again at once would only spin.
-func (l *Loop) pauseAccept() {
-	for i := range l.listeners {
-		ln := &l.listeners[i]
-		if ln.fd >= 0 && !ln.paused {
-			l.p.Del(ln.fd)
-			ln.paused = true
-		}
-	}
-	l.acceptResume = l.now.Add(acceptBackoff)
-}
-
-func (l *Loop) resumeAccept() {
-	for i := range l.listeners {
-		ln := &l.listeners[i]
-		if ln.fd >= 0 && ln.paused {
-			l.p.Add(ln.fd, unix.EPOLLIN, int32(tagListener-i), 0)
-			ln.paused = false
-		}
-	}
-	l.acceptResume = time.Time{}
-}
-
-// logAcceptError logs accept failures at most once per acceptLogEvery.
-func (l *Loop) logAcceptError(err error) {
-	l.acceptLogged++
-	if l.now.Sub(l.lastAcceptLog) < acceptLogEvery {
-		return
-	}
-	l.eng.log.Warn("engine: accept failed", "loop", l.idx, "err", wrapSyscall("accept4", err),
-		"errors", l.acceptLogged, "backoff", acceptBackoff)
-	l.lastAcceptLog = l.now
-	l.acceptLogged = 0
 }
 
 // open sets up an accepted socket, registers it and hands it to OnOpen. srv is the TLS server
@@ -355,31 +270,31 @@ func (l *Loop) open(fd, tag int, srv *tlslayer.Server, peer netip.Addr) {
 		unix.Close(fd) // the peer is already gone (setsockopt on a reset socket)
 		return
 	}
-	i := l.slab.alloc(fd)
+	i := l.slab.Alloc(fd)
 	if i < 0 {
 		l.stats.acceptErrors.Add(1)
 		unix.Close(fd)
 		return
 	}
-	c := l.slab.at(i)
-	gen := c.gen
+	c := l.slab.At(i)
+	gen := c.Gen
 	if srv != nil {
-		c.tls = l.tls.get(srv)
-		l.tls.at(c.tls).born = l.now.UnixNano()
+		c.TLS = l.tls.Get(srv)
+		l.tls.At(c.TLS).Born = l.now.UnixNano()
 	}
 	if err := l.p.Add(fd, connEvents, i, int32(gen)); err != nil {
 		l.freeTLS(c)
-		l.slab.release(i)
+		l.slab.Release(i)
 		unix.Close(fd)
 		return
 	}
-	c.flags |= flagRegIn
+	c.Flags |= flagRegIn
 	l.stats.open.Add(1)
 	h := makeHandle(l.idx, i, gen)
 	if l.h.OnOpen(l, h, tag, peer) {
 		return
 	}
-	if c, _ := l.slab.lookup(h); c != nil {
+	if c, _ := l.slab.Lookup(int32(h.Slot()), h.gen()); c != nil {
 		l.stats.open.Add(-1)
 		l.freeConn(i)
 	}

@@ -13,6 +13,6 @@ package engine
 func (l *Loop) unpark(c *slot) {
 	// An error leaves nothing to undo: the conn is out of the set either way (ENOENT) or the
 	// set is going (EBADF at shutdown).
-	l.p.Del(int(c.fd))
-	c.flags &^= flagParked | flagRegIn | flagRegHup | flagRegOut
+	l.p.Del(int(c.FD))
+	c.Flags &^= flagParked | flagRegIn | flagRegHup | flagRegOut
 }

@@ -40,7 +40,7 @@ func TestParkedConnResumes(t *testing.T) {
 	parked := func(h Handle) (p bool) {
 		onLoop(e, f, func(l *Loop) {
 			c, _ := l.conn(h)
-			p = c.flags&flagParked != 0
+			p = c.Flags&flagParked != 0
 		})
 		return p
 	}

@@ -3,7 +3,7 @@ package engine
 import (
 	"net/netip"
 
-	"golang.org/x/sys/unix"
+	"github.com/pushwire/pushwire/engine/sys"
 )
 
 // PeerAddr returns the address of h's peer, asked of the kernel
@@ -14,15 +14,5 @@ func (l *Loop) PeerAddr(h Handle) (netip.Addr, bool) {
 	if c == nil {
 		return netip.Addr{}, false
 	}
-	sa, err := unix.Getpeername(int(c.fd))
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrFrom4(a.Addr), true
-	case *unix.SockaddrInet6:
-		return netip.AddrFrom16(a.Addr).Unmap(), true
-	}
-	return netip.Addr{}, false
+	return sys.PeerAddr(int(c.FD))
 }

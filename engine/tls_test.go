@@ -326,8 +326,8 @@ func TestTLSIdleConnHoldsOnlyKeys(t *testing.T) {
 		},
 		task: func(l *Loop, task Task) {
 			c, _ := l.conn(Handle(target.Load()))
-			tc := l.tls.at(c.tls)
-			got <- state{ct: tc.ct != nil, in: c.in != 0, out: c.out != 0, warm: tc.c.Warm()}
+			tc := l.tls.At(c.TLS)
+			got <- state{ct: tc.Buffered(), in: c.In != 0, out: c.Out != 0, warm: tc.Warm()}
 		},
 	}
 	e, addr := startTLSEngine(t, Config{Loops: 1, TickInterval: 10 * time.Millisecond}, fh)
@@ -412,8 +412,8 @@ func TestTLSBurstReleasesMemory(t *testing.T) {
 	type state struct{ burst, releases int }
 	got := make(chan state, 1)
 	fh := &funcHandler{task: func(l *Loop, task Task) {
-		l.tls.releaseAfter = 5
-		got <- state{l.tls.burst, l.tls.releases}
+		l.hs.releaseAfter = 5
+		got <- state{l.hs.burst, l.hs.releases}
 	}}
 	e, addr := startTLSEngine(t, Config{Loops: 1, TickInterval: 10 * time.Millisecond}, fh)
 	read := func() state { e.Submit(0, Task{}); return <-got }

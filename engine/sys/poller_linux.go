@@ -14,7 +14,7 @@ import (
 // epoll_event carries two int32s the caller chooses, a tag (in Fd) and a generation (in Pad),
 // and no Go pointer; the eventfd's tag is given to OpenPoller. Trigger may be called from any
 // goroutine while the Poller is open: the caller makes sure none runs once Close has begun
-// (engine's taskQueue writes the eventfd under its lock, and marks itself closed first).
+// (engine/taskq's Queue writes the eventfd under its lock, and marks itself closed first).
 //
 // The loop never blocks in epoll_wait. An epoll fd is itself pollable, so it is handed to
 // Go's netpoller (file, raw): wait looks for ready events without blocking and, when there
@@ -154,7 +154,7 @@ func (p *Poller) peek(events []unix.EpollEvent) (int, error) {
 }
 
 // Trigger wakes the goroutine blocked in Wait: the eventfd's event comes back with wakeTag.
-// Callers coalesce (engine's taskQueue writes it only when the loop may be asleep).
+// Callers coalesce (engine/taskq's Queue writes it only when the loop may be asleep).
 func (p *Poller) Trigger() {
 	// EAGAIN means the counter is saturated: the loop is being woken anyway.
 	Write(p.efd, p.wake[:])

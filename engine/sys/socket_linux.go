@@ -159,3 +159,60 @@ func SetupConn(fd, sndbuf, userTimeoutMs int) error {
 	}
 	return nil
 }
+
+// PeerAddr returns the address of socket fd's peer (getpeername); false when the kernel
+// has none (the peer is gone) or it is not IP.
+func PeerAddr(fd int) (netip.Addr, bool) {
+	sa, err := unix.Getpeername(fd)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrFrom4(a.Addr), true
+	case *unix.SockaddrInet6:
+		return netip.AddrFrom16(a.Addr).Unmap(), true
+	}
+	return netip.Addr{}, false
+}
+
+// SockError returns the pending error of socket fd (SO_ERROR) as a read error, ECONNRESET
+// if none is set: what an EPOLLERR event means.
+func SockError(fd int) error {
+	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil {
+		return os.NewSyscallError("getsockopt", err)
+	}
+	if v == 0 {
+		v = int(unix.ECONNRESET)
+	}
+	return os.NewSyscallError("read", unix.Errno(v))
+}
+
+// OpenFilesLimit returns the RLIMIT_NOFILE soft limit (0 when it cannot be read), capped
+// to an int32.
+func OpenFilesLimit() int {
+	var r unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &r); err != nil {
+		return 0
+	}
+	if r.Cur > 1<<31-1 {
+		return 1<<31 - 1
+	}
+	return int(r.Cur)
+}
+
+// RaiseOpenFilesLimit raises RLIMIT_NOFILE soft to hard and returns the new soft limit.
+func RaiseOpenFilesLimit() (uint64, error) {
+	var r unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &r); err != nil {
+		return 0, os.NewSyscallError("getrlimit", err)
+	}
+	if r.Cur < r.Max {
+		r.Cur = r.Max
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &r); err != nil {
+			return 0, os.NewSyscallError("setrlimit", err)
+		}
+	}
+	return r.Cur, nil
+}

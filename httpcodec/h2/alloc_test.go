@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 )
 
 // steady returns a server with stream 1 answered and windows wide open,
@@ -137,40 +136,10 @@ func BenchmarkBroadcast100Streams(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ids)), "ns/frame")
 }
 
+// respFields are a stream's response fields.
 var respFields = []Field{
 	{"content-type", "text/event-stream"}, {"cache-control", "no-cache"},
 	{"x-accel-buffering", "no"}, {"access-control-allow-origin", "*"},
-}
-
-// BenchmarkEncodeHeaders compares our literal encoder with hpack.Encoder at
-// table size 0 (the choice: see hpackenc.go).
-func BenchmarkEncodeHeaders(b *testing.B) {
-	b.Run("hand", func(b *testing.B) {
-		c := NewConn(Config{})
-		dst := make([]byte, 0, 512)
-		b.ReportAllocs()
-		for b.Loop() {
-			dst = c.appendStatusBlock(dst[:0], 200)
-			for _, f := range respFields {
-				dst = appendField(dst, f.Name, f.Value)
-			}
-		}
-		b.ReportMetric(float64(len(dst)), "bytes/block")
-	})
-	b.Run("hpack.Encoder", func(b *testing.B) {
-		var buf bytes.Buffer
-		enc := hpack.NewEncoder(&buf)
-		enc.SetMaxDynamicTableSizeLimit(0)
-		b.ReportAllocs()
-		for b.Loop() {
-			buf.Reset()
-			enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
-			for _, f := range respFields {
-				enc.WriteField(hpack.HeaderField{Name: f.Name, Value: f.Value})
-			}
-		}
-		b.ReportMetric(float64(buf.Len()), "bytes/block")
-	})
 }
 
 // BenchmarkFeedRequest: a browser-sized GET decoded (the HPACK decoder's

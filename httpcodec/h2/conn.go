@@ -1,6 +1,9 @@
 package h2
 
-import "golang.org/x/net/http2/hpack"
+import (
+	"github.com/pushwire/pushwire/httpcodec/h2/header"
+	"golang.org/x/net/http2/hpack"
+)
 
 // Config sets a connection's limits. Zero fields take the defaults.
 type Config struct {
@@ -98,7 +101,7 @@ type Conn struct {
 	queued  int // DATA bytes in all streams' queues (QueuedTotal): kept as they queue, leave and go
 
 	blk blockState
-	hb  *hblock
+	hb  *header.Block
 	dec *hpack.Decoder
 
 	out []byte // the caller's buffer during a call

@@ -20,7 +20,7 @@ import (
 // for window (the connection's total of it, QueuedTotal, is their sum).
 //
 // What does not, because there is nothing to move:
-//   - our HPACK encoder never indexes (hpackenc.go): it has no table;
+//   - our HPACK encoder never indexes (header/encode.go): it has no table;
 //   - the peer's encoder is held to our SETTINGS_HEADER_TABLE_SIZE of 0 from
 //     the start, so once the peer acknowledged our SETTINGS and no header
 //     block is in progress our decoder is empty (headers.go borrows one per

@@ -33,8 +33,8 @@ func fuzzServe(t *testing.T, in []byte, split uint64) *server {
 				t.Fatalf("Feed consumed %d of %d", n, len(piece))
 			}
 			piece = piece[n:]
-			if s.c.hb != nil && cap(s.c.hb.buf) > 2048 {
-				t.Fatalf("field buffer %d bytes; limit 1024", cap(s.c.hb.buf))
+			if s.c.hb != nil && s.c.hb.Held() > 2048 {
+				t.Fatalf("field buffer %d bytes; limit 1024", s.c.hb.Held())
 			}
 			if got, sum := s.c.QueuedTotal(), sumQueued(s.c); got != sum {
 				t.Fatalf("QueuedTotal = %d; the streams' queues sum to %d", got, sum)

@@ -3,8 +3,13 @@ package h2
 import (
 	"sync"
 
+	"github.com/pushwire/pushwire/httpcodec/h2/header"
 	"golang.org/x/net/http2/hpack"
 )
+
+// Request is a request's header block as views into the connection's field
+// buffer, valid until the next call to Feed (header.Request).
+type Request = header.Request
 
 // blockState follows the header block in progress (HEADERS then any
 // CONTINUATION, never interleaved with other frames).
@@ -119,13 +124,13 @@ var hblockPool sync.Pool
 // startBlock readies the decoder and field buffer for a header block.
 func (c *Conn) startBlock() {
 	if c.hb == nil {
-		hb, _ := hblockPool.Get().(*hblock)
+		hb, _ := hblockPool.Get().(*header.Block)
 		if hb == nil {
-			hb = newHBlock()
+			hb = header.NewBlock()
 		}
 		c.hb = hb
 	}
-	c.hb.reset(c.lim.maxHeader)
+	c.hb.Reset(c.lim.maxHeader)
 	if c.dec == nil {
 		if c.flags&cfSettingsAcked != 0 && c.lim.tableSize == 0 {
 			c.dec = decPool.Get().(*hpack.Decoder)
@@ -141,7 +146,7 @@ func (c *Conn) startBlock() {
 		}
 		c.dec.SetMaxStringLength(int(c.lim.maxHeader))
 	}
-	c.dec.SetEmitFunc(c.hb.emitFn)
+	c.dec.SetEmitFunc(c.hb.EmitFunc())
 	c.dec.SetEmitEnabled(true)
 }
 
@@ -152,7 +157,7 @@ func (c *Conn) decode(p []byte) {
 		c.fail(CompressionError) // §4.3
 		return
 	}
-	if c.hb.over {
+	if c.hb.Over() {
 		// Past the limit: decode on to keep the table in step, emit nothing.
 		c.dec.SetEmitEnabled(false)
 	}
@@ -208,19 +213,19 @@ func (c *Conn) finishBlock() {
 		return
 	}
 	switch {
-	case hb.over:
+	case hb.Over():
 		c.refuse(b.stream, 431, b.end) // §10.5.1
 		return
-	case hb.bad || !hb.complete():
+	case hb.Malformed():
 		c.streamError(b.stream, ProtocolError) // malformed (§8.1.1)
 		return
-	case hb.clen > int64(c.lim.maxBody):
+	case hb.ContentLength() > int64(c.lim.maxBody):
 		c.refuse(b.stream, 413, b.end)
 		return
 	}
-	s := stream{id: b.stream, send: c.peerInit, recv: c.lim.maxBody, clen: int32(hb.clen)}
+	s := stream{id: b.stream, send: c.peerInit, recv: c.lim.maxBody, clen: int32(hb.ContentLength())}
 	if b.end {
-		if hb.clen > 0 {
+		if hb.ContentLength() > 0 {
 			c.streamError(b.stream, ProtocolError)
 			return
 		}
@@ -264,5 +269,5 @@ func (c *Conn) Request() *Request {
 	if c.hb == nil || c.blk.active {
 		return nil
 	}
-	return &c.hb.req
+	return c.hb.Request()
 }

@@ -236,7 +236,7 @@ func (c *Conn) onSetting(id uint16, v uint32) {
 		}
 	}
 	// SETTINGS_HEADER_TABLE_SIZE needs nothing: our encoder never indexes,
-	// and our first header block sets our table to 0 (hpackenc.go).
+	// and our first header block sets our table to 0 (header/encode.go).
 }
 
 func (c *Conn) onWindowUpdate(incr uint32) {

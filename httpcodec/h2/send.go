@@ -1,5 +1,22 @@
 package h2
 
+import "github.com/pushwire/pushwire/httpcodec/h2/header"
+
+// Field is one response header field. Names should be lowercase; others are
+// lowercased on the way out (RFC 9113 §8.2).
+type Field struct{ Name, Value string }
+
+// appendStatusBlock starts a header block with :status. The connection's
+// first block opens with a table size update to 0, telling the peer our
+// table holds nothing whatever SETTINGS_HEADER_TABLE_SIZE it sent.
+func (c *Conn) appendStatusBlock(dst []byte, status int) []byte {
+	if c.flags&cfTableSent == 0 {
+		c.flags |= cfTableSent
+		dst = append(dst, header.TableSizeZero)
+	}
+	return header.AppendStatus(dst, status)
+}
+
 // WriteHeaders appends the response HEADERS (and CONTINUATION, for a block
 // past 16 KiB) for stream id: status, then fields. With end the response
 // has no body and the stream is done.
@@ -19,7 +36,7 @@ func (c *Conn) WriteHeaders(dst []byte, id uint32, status int, fields []Field, e
 	dst = append(dst, make([]byte, frameHeaderLen)...)
 	dst = c.appendStatusBlock(dst, status)
 	for _, f := range fields {
-		dst = appendField(dst, f.Name, f.Value)
+		dst = header.AppendField(dst, f.Name, f.Value)
 	}
 	var flags uint8
 	if end {

@@ -1,4 +1,6 @@
-package h2
+package header
+
+import "strings"
 
 // Response header blocks are encoded without indexing (RFC 7541 §6.2.2):
 // our side keeps no dynamic table, so a connection holds no encoder state.
@@ -6,18 +8,14 @@ package h2
 // literals (no Huffman: a few bytes more on rare responses, no CPU).
 // BenchmarkEncodeHeaders compares this with hpack.Encoder at table size 0.
 
-// Field is one response header field. Names should be lowercase; others are
-// lowercased on the way out (RFC 9113 §8.2).
-type Field struct{ Name, Value string }
+// TableSizeZero is the dynamic table size update to 0 (RFC 7541 §6.3) that
+// opens a connection's first block: it tells the peer our table holds
+// nothing, whatever SETTINGS_HEADER_TABLE_SIZE it sent.
+const TableSizeZero = 0x20
 
-// appendStatusBlock starts a header block with :status. The connection's
-// first block opens with a table size update to 0, telling the peer our
-// table holds nothing whatever SETTINGS_HEADER_TABLE_SIZE it sent.
-func (c *Conn) appendStatusBlock(dst []byte, status int) []byte {
-	if c.flags&cfTableSent == 0 {
-		c.flags |= cfTableSent
-		dst = append(dst, 0x20)
-	}
+// AppendStatus starts a response header block with :status (a status out of
+// 100-999 is sent as 500).
+func AppendStatus(dst []byte, status int) []byte {
 	for _, st := range staticStatus {
 		if st.code == status {
 			return append(dst, 0x80|st.index) // indexed field
@@ -37,10 +35,11 @@ var staticStatus = [...]struct {
 	index byte
 }{{200, 8}, {204, 9}, {206, 10}, {304, 11}, {400, 12}, {404, 13}, {500, 14}}
 
-// appendField appends one field as a literal without indexing. Fields that
-// are connection-specific on HTTP/1.1 are dropped: they are malformed on
-// HTTP/2 (§8.2.2) and the HTTP/1.1 writer's lists may carry them.
-func appendField(dst []byte, name, value string) []byte {
+// AppendField appends one field as a literal without indexing, its name
+// lowercased. Fields that are connection-specific on HTTP/1.1 are dropped:
+// they are malformed on HTTP/2 (RFC 9113 §8.2.2) and the HTTP/1.1 writer's
+// lists may carry them.
+func AppendField(dst []byte, name, value string) []byte {
 	if connectionSpecific(name) {
 		return dst
 	}
@@ -77,16 +76,19 @@ func appendVarInt(dst []byte, n uint, high byte, v uint64) []byte {
 	return append(dst, byte(v))
 }
 
+// connectionSpecific reports whether name is one of the HTTP/1.1 fields
+// RFC 9113 §8.2.2 forbids, in any case: names come from HTTP/1.1 answers,
+// which write them capitalized ("Connection: close").
 func connectionSpecific(name string) bool {
 	switch len(name) {
 	case 7:
-		return equalFold([]byte(name), "upgrade")
+		return strings.EqualFold(name, "upgrade")
 	case 10:
-		return equalFold([]byte(name), "connection") || equalFold([]byte(name), "keep-alive")
+		return strings.EqualFold(name, "connection") || strings.EqualFold(name, "keep-alive")
 	case 16:
-		return equalFold([]byte(name), "proxy-connection")
+		return strings.EqualFold(name, "proxy-connection")
 	case 17:
-		return equalFold([]byte(name), "transfer-encoding")
+		return strings.EqualFold(name, "transfer-encoding")
 	}
 	return false
 }

@@ -1,8 +1,8 @@
-package h2
+package header
 
 import "golang.org/x/net/http2/hpack"
 
-// fieldRef locates one decoded field in hblock.buf: name is buf[off:mid],
+// fieldRef locates one decoded field in Block.buf: name is buf[off:mid],
 // value buf[mid:end]. end is 0 for an absent pseudo-header (a name is never
 // empty, so a present field ends past 0).
 type fieldRef struct{ off, mid, end uint16 }
@@ -16,12 +16,13 @@ const (
 	nPseudo
 )
 
-// hblock holds one header block's decoded fields, copied out of the HPACK
-// decoder's strings (the decoder gives out a string per field: the one
-// allocation a request costs; requests are rare on a push edge). It is
-// pooled: a connection holds one only while a block is decoded and its
-// views are valid.
-type hblock struct {
+// Block holds one request header block's decoded fields, copied out of the
+// HPACK decoder's strings (the decoder gives out a string per field: the one
+// allocation a request costs; requests are rare on a push edge), and checks
+// them against RFC 9113 §8.2-8.3 as they come. The h2 codec pools them: a
+// connection holds one only while a block is decoded and its views are
+// valid. A Block belongs to one connection's loop; nothing here locks.
+type Block struct {
 	buf     []byte
 	fields  []fieldRef // regular fields, in order
 	pseudo  [nPseudo]fieldRef
@@ -35,22 +36,51 @@ type hblock struct {
 	req     Request
 }
 
-func newHBlock() *hblock {
-	hb := &hblock{}
+// NewBlock returns an empty Block; Reset readies it for a header block.
+func NewBlock() *Block {
+	hb := &Block{}
 	hb.emitFn = hb.emit // bound once: SetEmitFunc then costs nothing per block
 	hb.req.hb = hb
 	return hb
 }
 
-func (hb *hblock) reset(max uint32) {
+// Reset empties the block, keeping its buffers, for a header block whose
+// decoded list may take max bytes (counted as SETTINGS_MAX_HEADER_LIST_SIZE
+// counts them).
+func (hb *Block) Reset(max uint32) {
 	hb.buf, hb.fields = hb.buf[:0], hb.fields[:0]
 	hb.pseudo = [nPseudo]fieldRef{}
 	hb.size, hb.max, hb.clen = 0, max, -1
 	hb.over, hb.bad, hb.regular = false, false, false
 }
 
+// EmitFunc returns the function the HPACK decoder gives each decoded field
+// (hpack.Decoder.SetEmitFunc); it is bound once, so handing it over costs
+// nothing per block.
+func (hb *Block) EmitFunc() func(hpack.HeaderField) { return hb.emitFn }
+
+// Over reports whether the decoded list went past its limit: the request is
+// answered 431, and the rest of the block need not be emitted.
+func (hb *Block) Over() bool { return hb.over }
+
+// Malformed reports whether a field broke RFC 9113 §8.2-8.3 (or the
+// pseudo-headers a request needs are missing): the stream is reset with
+// PROTOCOL_ERROR.
+func (hb *Block) Malformed() bool { return hb.bad || !hb.complete() }
+
+// ContentLength returns the request's content-length, -1 when it has none.
+func (hb *Block) ContentLength() int64 { return hb.clen }
+
+// Held returns the capacity of the field buffer, the bytes the block keeps
+// between uses (bounded by the limit given to Reset).
+func (hb *Block) Held() int { return cap(hb.buf) }
+
+// Request returns the decoded request as views into the block, valid until
+// the next Reset.
+func (hb *Block) Request() *Request { return &hb.req }
+
 // emit takes one decoded field and checks it against RFC 9113 §8.2-8.3.
-func (hb *hblock) emit(f hpack.HeaderField) {
+func (hb *Block) emit(f hpack.HeaderField) {
 	hb.size += uint32(len(f.Name)+len(f.Value)) + 32
 	if hb.size > hb.max {
 		hb.over = true
@@ -87,7 +117,7 @@ func (hb *hblock) emit(f hpack.HeaderField) {
 	hb.fields = append(hb.fields, ref)
 }
 
-func (hb *hblock) pseudoField(name string, ref fieldRef) {
+func (hb *Block) pseudoField(name string, ref fieldRef) {
 	slot := -1
 	switch name {
 	case ":method":
@@ -108,7 +138,7 @@ func (hb *hblock) pseudoField(name string, ref fieldRef) {
 }
 
 // complete checks the pseudo-headers a request needs (§8.3.1).
-func (hb *hblock) complete() bool {
+func (hb *Block) complete() bool {
 	p := &hb.pseudo
 	if p[pMethod].end == 0 {
 		return false
@@ -119,7 +149,7 @@ func (hb *hblock) complete() bool {
 	return p[pScheme].end != 0 && p[pPath].end != 0 && p[pPath].end > p[pPath].mid
 }
 
-func (hb *hblock) value(r fieldRef) []byte {
+func (hb *Block) value(r fieldRef) []byte {
 	if r.end == 0 {
 		return nil
 	}
@@ -180,7 +210,7 @@ func isWS(b byte) bool { return b == ' ' || b == '\t' }
 
 // Request is a request's header block as views into the connection's field
 // buffer, valid until the next call to Feed.
-type Request struct{ hb *hblock }
+type Request struct{ hb *Block }
 
 // Method returns :method.
 func (r *Request) Method() []byte { return r.hb.value(r.hb.pseudo[pMethod]) }
