@@ -24,11 +24,12 @@
 //
 //   - conn key: 24 B in Keys (handle and random bits), in 256-slot pages.
 //   - each membership: 24 B (handle, list links, group, generation).
-//   - each distinct user: ~46 B more: the 24 B group record, its name in the
-//     arena (~14 B with slack) and ~8 B of name index at 3/8–3/4 load.
+//   - each distinct user: ~38 B more: the 16 B group record, its name in the
+//     arena behind a one-byte kind and length (~15 B with slack) and ~8 B of
+//     name index at 3/8–3/4 load.
 //
-// So a conn with its own user costs ~118 B and one sharing a user with three
-// others ~84 B (go test -run '^$' -bench Entries -benchtime 1x ./conntable).
+// So a conn with its own user costs ~110 B and one sharing a user with three
+// others ~82 B (go test -run '^$' -bench Entries -benchtime 1x ./conntable).
 // Reaching 64 B would need memberships without a per-membership handle; the
 // engine's own slot is not counted.
 //

@@ -22,8 +22,10 @@ func (s *shard) find(g Group, name []byte, hash uint32) (uint32, bool) {
 			return 0, false
 		}
 		gr := s.groups.at(v - 1)
-		if gr.hash == hash && gr.kind == g && string(s.name(gr)) == string(name) {
-			return v - 1, true
+		if gr.hash == hash {
+			if n, k := s.entry(gr); k == g && string(n) == string(name) {
+				return v - 1, true
+			}
 		}
 	}
 }
