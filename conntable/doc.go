@@ -13,7 +13,7 @@
 // object per connection.
 //
 // A conn key names its connection's slot and handle and carries 128 random
-// bits, so Keys needs no hash map: one 24-byte record per slot, read and
+// bits, so Keys needs no hash map: one 16-byte record per slot, read and
 // written with atomics so any goroutine can check a key while the owning loop
 // replaces it.
 //
@@ -22,14 +22,15 @@
 // Measured with BenchmarkEntries at 1M live connections, 64 shards, one user
 // and one topic each (1000 topics):
 //
-//   - conn key: 24 B in Keys (handle and random bits), in 256-slot pages.
+//   - conn key: 16 B in Keys (random bits, the first bound to the handle), in
+//     256-slot pages.
 //   - each membership: 24 B (handle, list links, group, generation).
 //   - each distinct user: ~38 B more: the 16 B group record, its name in the
 //     arena behind a one-byte kind and length (~15 B with slack) and ~8 B of
 //     name index at 3/8–3/4 load.
 //
-// So a conn with its own user costs ~110 B and one sharing a user with three
-// others ~82 B (go test -run '^$' -bench Entries -benchtime 1x ./conntable).
+// So a conn with its own user costs ~102 B and one sharing a user with three
+// others ~74 B (go test -run '^$' -bench Entries -benchtime 1x ./conntable).
 // Reaching 64 B would need memberships without a per-membership handle; the
 // engine's own slot is not counted.
 //

@@ -377,7 +377,7 @@ func (ls *loopState) exportStream(c *edge.ConnState, r *handoff.Conn, names *[]b
 // appended to *names, which r views until it is encoded.
 func (ls *loopState) exportSub(sub conntable.Sub, c *edge.SubState, r *handoff.Conn, names *[]byte) {
 	keys, i := ls.KeysOf(sub)
-	r.Random = keys.Random(i)
+	r.Random = keys.Random(i, sub)
 	r.Format, r.Minor, r.Origin, r.Cursor = uint8(c.Format), c.Minor, c.Origin, c.Cursor
 	r.LastFrameMs = ls.s.TimeOf(c.At).UnixMilli()
 	r.AgeEndMs, r.ExpiresMs, r.Refreshed = ls.s.ExportLife(c)
