@@ -25,12 +25,12 @@
 //   - conn key: 16 B in Keys (random bits, the first bound to the handle), in
 //     256-slot pages.
 //   - each membership: 24 B (handle, list links, group, generation).
-//   - each distinct user: ~38 B more: the 16 B group record, its name in the
-//     arena behind a one-byte kind and length (~15 B with slack) and ~8 B of
-//     name index at 3/8–3/4 load.
+//   - each distinct user: ~35 B more: the 16 B group record, its name in the
+//     arena behind a one-byte kind and length (~15 B with slack) and ~4 B of
+//     name index (16-bit slots up to 65,535 groups a shard) at 3/8–3/4 load.
 //
-// So a conn with its own user costs ~102 B and one sharing a user with three
-// others ~74 B (go test -run '^$' -bench Entries -benchtime 1x ./conntable).
+// So a conn with its own user costs ~98 B and one sharing a user with three
+// others ~73 B (go test -run '^$' -bench Entries -benchtime 1x ./conntable).
 // Reaching 64 B would need memberships without a per-membership handle; the
 // engine's own slot is not counted.
 //

@@ -19,7 +19,7 @@ type shard struct {
 
 	// index is the open-addressing name → group table (see names.go);
 	// indexUsed counts its non-empty slots.
-	index     []uint32
+	index     nameIndex
 	indexUsed int
 
 	// arena holds every live group's name bytes; dead counts the bytes of

@@ -365,3 +365,39 @@ func TestNamesOfEveryLength(t *testing.T) {
 	}
 	check("after compaction")
 }
+
+// TestIndexWidens fills one shard past the 65,535 group records a 16-bit
+// index slot can name, so the index turns 32 bits wide mid-way, and checks
+// every name before and after half of them leave.
+func TestIndexWidens(t *testing.T) {
+	t.Parallel()
+	tb := New(1)
+	s := &tb.shards[0]
+	const n = 70000
+	toks := make([]Membership, n)
+	name := func(i int) []byte { return fmt.Appendf(nil, "u%d", i) }
+	for i := range n {
+		if i == 60000 && s.index.wide != nil {
+			t.Fatalf("index wide at %d groups; want 16-bit slots below 65,535", i)
+		}
+		toks[i] = tb.Join(Users, name(i), Sub(i+1))
+	}
+	if s.index.wide == nil || s.index.narrow != nil {
+		t.Fatalf("index after %d groups: narrow %d slots, wide %d; want wide only", n, len(s.index.narrow), len(s.index.wide))
+	}
+	for i := 0; i < n; i += 2 {
+		tb.Leave(toks[i])
+	}
+	for i := range n {
+		want := 0
+		if i%2 == 1 {
+			want = 1
+		}
+		if got := tb.Count(Users, name(i)); got != want {
+			t.Fatalf("Count(u%d) = %d; want %d", i, got, want)
+		}
+	}
+	if u, _ := tb.Counts(); u != n/2 {
+		t.Fatalf("Counts users = %d; want %d", u, n/2)
+	}
+}
