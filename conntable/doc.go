@@ -8,9 +8,10 @@
 // Both are built for a million live connections per process without making the
 // garbage collector pay for them: every per-entry record lives in pointer-free
 // slabs (chunked arrays of plain structs, linked by uint32 indexes), and names
-// live in a per-shard byte arena found through an open-addressing index of
-// uint32s. The collector scans a handful of chunk headers per shard, not one
-// object per connection.
+// live in a per-shard arena of 1 KiB byte pages found through an
+// open-addressing index of 16- or 32-bit slots. The collector scans a handful
+// of chunk headers per shard, not one object per connection, and a connect
+// storm copies no table: slabs and arena grow by whole pages.
 //
 // A conn key names its connection's slot and handle and carries 128 random
 // bits, so Keys needs no hash map: one 16-byte record per slot, read and

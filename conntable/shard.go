@@ -24,7 +24,7 @@ type shard struct {
 
 	// arena holds every live group's name bytes; dead counts the bytes of
 	// removed groups not yet compacted away.
-	arena []byte
+	arena arena
 	dead  int
 
 	// live counts the groups of each kind that have members.

@@ -178,8 +178,8 @@ func TestArenaCompaction(t *testing.T) {
 		m := tb.Join(Users, fmt.Appendf(nil, "a-rather-long-user-name-%06d", i), Sub(i))
 		tb.Leave(m)
 	}
-	if len(s.arena) > 8192 {
-		t.Fatalf("arena holds %d bytes after churn with one live name; want compaction to keep it small", len(s.arena))
+	if s.arena.size > 8192 {
+		t.Fatalf("arena holds %d bytes after churn with one live name; want compaction to keep it small", s.arena.size)
 	}
 	if got := members(tb, Topics, "keeper"); !slices.Equal(got, []Sub{1}) {
 		t.Fatalf("after compaction, keeper members = %v; want [1]", got)
