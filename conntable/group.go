@@ -8,7 +8,7 @@ package conntable
 // bytes of group record instead of 24.
 type group struct {
 	hash  uint32 // low 32 bits of the name hash: probe start and quick compare
-	off   uint32 // the entry starts at arena[off]
+	off   uint32 // where its entry is in the shard's arena (arena.go)
 	head  uint32 // first member record + 1; on the free list: next free group + 1
 	count uint32 // members; 0 only while on the free list
 }
@@ -27,8 +27,8 @@ func (s *shard) kind(gr *group) Group {
 }
 
 // newGroup creates the group (g, name): its name is copied into the arena
-// (the one allocation a new name may cost, amortised by arena growth) and it
-// is entered in the name index. mu must be held.
+// (the one allocation a new name may cost: a page for every ~1 KiB of names)
+// and it is entered in the name index. mu must be held.
 func (s *shard) newGroup(g Group, name []byte, hash uint32) uint32 {
 	var gi uint32
 	if s.freeGroup != 0 {
