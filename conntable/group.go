@@ -1,26 +1,34 @@
 package conntable
 
-// group is one user or topic: the head of its member list and where its name
-// sits in the shard's arena. 24 bytes, no pointers; a group exists only while
-// it has members.
+// group is one user or topic: the head of its member list and where its
+// entry sits in the shard's arena. 16 bytes, no pointers; a group exists only
+// while it has members. Its kind and name length are not fields: they lead
+// its entry in the arena (arena.go), one byte for a name under 64 bytes
+// where two uint32 fields took eight, so a user with one connection costs 16
+// bytes of group record instead of 24.
 type group struct {
 	hash  uint32 // low 32 bits of the name hash: probe start and quick compare
-	off   uint32 // name bytes are arena[off : off+size]
-	size  uint32
+	off   uint32 // where its entry is in the shard's arena (arena.go)
 	head  uint32 // first member record + 1; on the free list: next free group + 1
 	count uint32 // members; 0 only while on the free list
-	kind  Group
 }
 
-// name returns group gi's name bytes, valid until the arena next changes.
-// mu must be held.
-func (s *shard) name(gr *group) []byte {
-	return s.arena[gr.off : gr.off+gr.size]
+// entry returns group gr's name bytes, valid until the arena is next
+// compacted, and its kind. mu must be held.
+func (s *shard) entry(gr *group) ([]byte, Group) {
+	name, g, _ := s.arena.entry(gr.off)
+	return name, g
+}
+
+// kind returns group gr's kind; see entry. mu must be held.
+func (s *shard) kind(gr *group) Group {
+	_, g := s.entry(gr)
+	return g
 }
 
 // newGroup creates the group (g, name): its name is copied into the arena
-// (the one allocation a new name may cost, amortised by arena growth) and it
-// is entered in the name index. mu must be held.
+// (the one allocation a new name may cost: a page for every ~1 KiB of names)
+// and it is entered in the name index. mu must be held.
 func (s *shard) newGroup(g Group, name []byte, hash uint32) uint32 {
 	var gi uint32
 	if s.freeGroup != 0 {
@@ -29,16 +37,7 @@ func (s *shard) newGroup(g Group, name []byte, hash uint32) uint32 {
 	} else {
 		gi = s.groups.grow()
 	}
-	if uint64(len(s.arena))+uint64(len(name)) > 1<<32-1 {
-		panic("conntable: more than 4 GiB of names in one shard")
-	}
-	*s.groups.at(gi) = group{
-		hash: hash,
-		off:  uint32(len(s.arena)),
-		size: uint32(len(name)),
-		kind: g,
-	}
-	s.arena = append(s.arena, name...)
+	*s.groups.at(gi) = group{hash: hash, off: s.arena.add(g, name)}
 	s.indexInsert(gi)
 	s.live[g]++
 	return gi
@@ -50,34 +49,27 @@ func (s *shard) newGroup(g Group, name []byte, hash uint32) uint32 {
 func (s *shard) removeGroup(gi uint32) {
 	gr := s.groups.at(gi)
 	s.indexDelete(gi)
-	s.live[gr.kind]--
-	if int(gr.off+gr.size) == len(s.arena) {
-		s.arena = s.arena[:gr.off] // the newest name: reuse its bytes at once
-	} else {
-		s.dead += int(gr.size)
-	}
+	s.live[s.kind(gr)]--
+	s.dead += s.arena.remove(gr.off)
 	*gr = group{head: s.freeGroup}
 	s.freeGroup = gi + 1
-	if s.dead >= 4096 && s.dead > len(s.arena)/2 {
+	if s.dead >= 4096 && s.dead > s.arena.size/2 {
 		s.compactArena()
 	}
 }
 
-// compactArena copies live names into a fresh arena with room for as many
-// again. Its cost is proportional to the live names and it runs only after at
-// least as many bytes died, so Leave stays O(1) amortised, and the headroom
-// lets the next names arrive without growing the arena straight away.
-// mu must be held.
+// compactArena copies live names into fresh pages. Its cost is proportional
+// to the live names and it runs only after at least as many bytes died, so
+// Leave stays O(1) amortised. mu must be held.
 func (s *shard) compactArena() {
-	fresh := make([]byte, 0, 2*(len(s.arena)-s.dead)+4096)
+	var fresh arena
 	for gi := uint32(0); gi < s.groups.n; gi++ {
 		gr := s.groups.at(gi)
 		if gr.count == 0 {
 			continue
 		}
-		off := len(fresh)
-		fresh = append(fresh, s.name(gr)...)
-		gr.off = uint32(off)
+		name, g, _ := s.arena.entry(gr.off)
+		gr.off = fresh.add(g, name)
 	}
 	s.arena = fresh
 	s.dead = 0

@@ -31,8 +31,8 @@ func TestKeysMatchOnlyTheKeyIssued(t *testing.T) {
 			t.Errorf("Match(%d, %d, %x) = %v; want %v", c.slot, c.h, c.r, got, c.want)
 		}
 	}
-	if got := k.Random(5); got != r {
-		t.Errorf("Random(5) = %x; want %x", got, r)
+	if got := k.Random(5, 7); got != r {
+		t.Errorf("Random(5, 7) = %x; want %x", got, r)
 	}
 	k.Clear(5)
 	if k.Match(5, 7, r) {
@@ -40,6 +40,28 @@ func TestKeysMatchOnlyTheKeyIssued(t *testing.T) {
 	}
 	if k.Match(5, 0, [2]uint64{}) {
 		t.Error("Match of the zero key on a cleared slot = true; want false")
+	}
+}
+
+// TestKeysNoKeyNamesAnEmptySlot forges the keys whose words would be those of
+// an all-zero slot, for a slot cleared and for one never set in a page that
+// exists: none may match, since an empty slot holds random blank words.
+func TestKeysNoKeyNamesAnEmptySlot(t *testing.T) {
+	var k Keys
+	k.Set(3, 1<<32|3, [2]uint64{0xaaaa, 0xbbbb})
+	k.Clear(3)
+	for _, slot := range []int{3, 4, 255} {
+		h := Sub(1<<32 | slot)
+		for _, r := range [][2]uint64{{uint64(h), 0}, {0, 0}, {^uint64(0), ^uint64(0)}, {0xaaaa, 0xbbbb}} {
+			if k.Match(slot, h, r) {
+				t.Errorf("Match(%d, %#x, %x) on an empty slot = true; want false", slot, h, r)
+			}
+		}
+	}
+	var other Keys
+	other.Set(0, 1, [2]uint64{1, 2})
+	if k.blank == other.blank || k.blank == ([2]uint64{}) {
+		t.Errorf("blank words %x and %x: want two random draws", k.blank, other.blank)
 	}
 }
 

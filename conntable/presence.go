@@ -74,10 +74,13 @@ func (s *shard) namesWithPrefix(dst []NameCount, matched int, g Group, prefix []
 	end := min(s.groups.n, from+prefixStep)
 	for gi := from; gi < end; gi++ {
 		gr := s.groups.at(gi)
-		if gr.count == 0 || gr.kind != g {
+		if gr.count == 0 {
 			continue
 		}
-		name := s.name(gr)
+		name, k := s.entry(gr)
+		if k != g {
+			continue
+		}
 		if !bytes.HasPrefix(name, prefix) {
 			continue
 		}

@@ -19,12 +19,12 @@ type shard struct {
 
 	// index is the open-addressing name → group table (see names.go);
 	// indexUsed counts its non-empty slots.
-	index     []uint32
+	index     nameIndex
 	indexUsed int
 
 	// arena holds every live group's name bytes; dead counts the bytes of
 	// removed groups not yet compacted away.
-	arena []byte
+	arena arena
 	dead  int
 
 	// live counts the groups of each kind that have members.

@@ -10,8 +10,13 @@ type slab[T any] struct {
 	n      uint32 // records handed out so far; indexes below n are valid
 }
 
+// A chunk is 128 records (2 KiB of 16-byte groups, 3 KiB of 24-byte members,
+// 4 KiB of 32-byte timers: each an exact size class). Each shard's last
+// chunks are partly empty, half a chunk of groups and of members a shard on
+// average: with 64 shards and 15,000 users of one connection each, ~11 B a
+// connection, where 256-record chunks left twice that.
 const (
-	chunkBits = 8
+	chunkBits = 7
 	chunkLen  = 1 << chunkBits
 	chunkMask = chunkLen - 1
 )

@@ -156,8 +156,8 @@ func (t *Table) AppendName(dst []byte, m Membership) (_ []byte, g Group, ok bool
 		return dst, 0, false
 	}
 	defer s.mu.Unlock()
-	gr := s.groups.at(mr.group)
-	return append(dst, s.name(gr)...), gr.kind, true
+	name, g := s.entry(s.groups.at(mr.group))
+	return append(dst, name...), g, true
 }
 
 // JoinFirst is Join that also reports whether h is the group's first member,
@@ -180,7 +180,9 @@ func (t *Table) LeaveLast(dst []byte, m Membership) (_ []byte, g Group, last boo
 	}
 	defer s.mu.Unlock()
 	if gr := s.groups.at(mr.group); gr.count == 1 {
-		dst, g, last = append(dst, s.name(gr)...), gr.kind, true
+		var name []byte
+		name, g = s.entry(gr)
+		dst, last = append(dst, name...), true
 	}
 	s.leave(idx, mr.gen)
 	return dst, g, last

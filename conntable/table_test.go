@@ -1,11 +1,13 @@
 package conntable
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
+	"unsafe"
 )
 
 func members(t *Table, g Group, name string) []Sub {
@@ -176,8 +178,8 @@ func TestArenaCompaction(t *testing.T) {
 		m := tb.Join(Users, fmt.Appendf(nil, "a-rather-long-user-name-%06d", i), Sub(i))
 		tb.Leave(m)
 	}
-	if len(s.arena) > 8192 {
-		t.Fatalf("arena holds %d bytes after churn with one live name; want compaction to keep it small", len(s.arena))
+	if s.arena.size > 8192 {
+		t.Fatalf("arena holds %d bytes after churn with one live name; want compaction to keep it small", s.arena.size)
 	}
 	if got := members(tb, Topics, "keeper"); !slices.Equal(got, []Sub{1}) {
 		t.Fatalf("after compaction, keeper members = %v; want [1]", got)
@@ -297,5 +299,105 @@ func TestJoinFirstAndLeaveLastMarkTheEnds(t *testing.T) {
 	}
 	if _, first := tab.JoinFirst(Topics, []byte("news"), 3); !first {
 		t.Fatal("JoinFirst after the group emptied = false; want true")
+	}
+}
+
+// TestGroupStaysSmall guards what each user or topic costs beyond its name:
+// a 16-byte record, its kind and length in the name's arena entry.
+func TestGroupStaysSmall(t *testing.T) {
+	if size := unsafe.Sizeof(group{}); size > 16 {
+		t.Errorf("group is %d bytes; want at most 16", size)
+	}
+}
+
+// TestNamesOfEveryLength puts a user and a topic of the same name in one
+// shard for names whose arena entries take one, two and three bytes of
+// length, and reads them back by name, by token and by prefix, before and
+// after churn compacts the arena under them.
+func TestNamesOfEveryLength(t *testing.T) {
+	t.Parallel()
+	tb := New(1)
+	s := &tb.shards[0]
+	lengths := []int{0, 1, 63, 64, 127, 128, 300, 8191, 8192, 70000}
+	name := func(n int) []byte { return bytes.Repeat([]byte{'a' + byte(n%26)}, n) }
+	type joined struct {
+		g    Group
+		name []byte
+		m    Membership
+	}
+	var all []joined
+	for i, n := range lengths {
+		for g := Users; g <= Topics; g++ {
+			all = append(all, joined{g, name(n), tb.Join(g, name(n), Sub(2*i+int(g)+1))})
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		for i, j := range all {
+			if got := members(tb, j.g, string(j.name)); !slices.Equal(got, []Sub{Sub(i + 1)}) {
+				t.Fatalf("%s: AppendMembers(%d, %d bytes) = %v; want [%d]", when, j.g, len(j.name), got, i+1)
+			}
+			got, g, ok := tb.AppendName(nil, j.m)
+			if !ok || g != j.g || !bytes.Equal(got, j.name) {
+				t.Fatalf("%s: AppendName of the %d-byte %d = %d bytes, %d, %v; want %d bytes, %d, true", when, len(j.name), j.g, len(got), g, ok, len(j.name), j.g)
+			}
+			first, matched := tb.NamesWithPrefix(j.g, j.name, 100)
+			if matched < 1 || first[0].Count != 1 {
+				t.Fatalf("%s: NamesWithPrefix(%d, %d bytes) = %d names, %d matched; want the name with 1 member", when, j.g, len(j.name), len(first), matched)
+			}
+		}
+		if u, tp := tb.Counts(); u != len(lengths) || tp != len(lengths) {
+			t.Fatalf("%s: Counts = %d, %d; want %d, %d", when, u, tp, len(lengths), len(lengths))
+		}
+	}
+	check("joined")
+	churned := 0
+	for i := range 8000 {
+		a := fmt.Appendf(nil, "churn-%06d-of-a-rather-long-name", i)
+		ma := tb.Join(Users, a, Sub(1000+i))
+		mb := tb.Join(Topics, []byte("newest"), Sub(1000+i))
+		tb.Leave(ma) // not the newest entry: its bytes die in place
+		tb.Leave(mb)
+		churned += len(a) + 1
+	}
+	if s.dead >= churned {
+		t.Fatalf("dead bytes %d after %d churned: want compaction to have run", s.dead, churned)
+	}
+	check("after compaction")
+}
+
+// TestIndexWidens fills one shard past the 65,535 group records a 16-bit
+// index slot can name, so the index turns 32 bits wide mid-way, and checks
+// every name before and after half of them leave.
+func TestIndexWidens(t *testing.T) {
+	t.Parallel()
+	tb := New(1)
+	s := &tb.shards[0]
+	const n = 70000
+	toks := make([]Membership, n)
+	name := func(i int) []byte { return fmt.Appendf(nil, "u%d", i) }
+	for i := range n {
+		if i == 60000 && s.index.wide != nil {
+			t.Fatalf("index wide at %d groups; want 16-bit slots below 65,535", i)
+		}
+		toks[i] = tb.Join(Users, name(i), Sub(i+1))
+	}
+	if s.index.wide == nil || s.index.narrow != nil {
+		t.Fatalf("index after %d groups: narrow %d slots, wide %d; want wide only", n, len(s.index.narrow), len(s.index.wide))
+	}
+	for i := 0; i < n; i += 2 {
+		tb.Leave(toks[i])
+	}
+	for i := range n {
+		want := 0
+		if i%2 == 1 {
+			want = 1
+		}
+		if got := tb.Count(Users, name(i)); got != want {
+			t.Fatalf("Count(u%d) = %d; want %d", i, got, want)
+		}
+	}
+	if u, _ := tb.Counts(); u != n/2 {
+		t.Fatalf("Counts users = %d; want %d", u, n/2)
 	}
 }

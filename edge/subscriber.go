@@ -154,7 +154,7 @@ func (ls *Loop) KeysOf(sub conntable.Sub) (*conntable.Keys, int) {
 // KeyOf returns sub's conn key.
 func (ls *Loop) KeyOf(sub conntable.Sub) ConnKey {
 	k, i := ls.KeysOf(sub)
-	return ConnKey{sub, k.Random(i)}
+	return ConnKey{sub, k.Random(i, sub)}
 }
 
 // writeTo writes b, a frame with sub's framing already applied for HTTP/1.x

@@ -296,7 +296,7 @@ func (ls *Loop) exportStream(c *edge.ConnState, r *handoff.Conn, names *[]byte) 
 // appended to *names, which r views until it is encoded.
 func (ls *Loop) exportSub(sub conntable.Sub, c *edge.SubState, r *handoff.Conn, names *[]byte) {
 	keys, i := ls.KeysOf(sub)
-	r.Random = keys.Random(i)
+	r.Random = keys.Random(i, sub)
 	r.Format, r.Minor, r.Origin, r.Cursor = uint8(c.Format), c.Minor, c.Origin, c.Cursor
 	r.LastFrameMs = ls.u.TimeOf(c.At).UnixMilli()
 	r.AgeEndMs, r.ExpiresMs, r.Refreshed = ls.u.ExportLife(c)
