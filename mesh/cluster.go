@@ -52,7 +52,8 @@ type clusterNode struct {
 	// registered yet, which no stale-key sweep may drop (userpolicy.go).
 	users   admit.UserConns
 	pending sync.Map
-	leaves  userLeaves // Leaves of users' streams, in Redis (userleaves.go)
+	leaves  userLeaves  // Leaves of users' streams, in Redis (userleaves.go)
+	kicks   kickRetries // kicks a peer refused, asked again (kickretry.go)
 }
 
 // forwardTimeout bounds a forward, so a peer that holds its link open but
@@ -64,7 +65,9 @@ const forwardTimeout = 2 * time.Second
 const lookupTimeout = time.Second
 
 func newClusterNode(s *Mesh) *clusterNode {
-	return &clusterNode{s: s}
+	cn := &clusterNode{s: s}
+	cn.kicks.stop = make(chan struct{})
+	return cn
 }
 
 // StartCluster joins the Redis directory with --redis, else the in-memory
@@ -221,6 +224,7 @@ func advertiseFor(a *net.TCPAddr) string {
 // route here meanwhile get an answer (or a broken link), never silence.
 func (cn *clusterNode) Close() {
 	cn.Router.Close()
+	cn.stopKicks()
 	if cn.Server != nil {
 		cn.Server.Close()
 	}
