@@ -87,10 +87,10 @@ func (d *RedisDirectory) collectNode(c rueidis.Client, id string) error {
 					cmds = append(cmds, dropNodeConnsCmd(c, p, n, id)) // usercollect.go
 				}
 			}
-			if err := d.send(c, cmds); err != nil {
+			if err := d.send(context.Background(), c, cmds); err != nil {
 				return err
 			}
-			if err := d.send(c, rueidis.Commands{c.B().Set().Key(keyNodeCut(p, id)).Value(d.cutMarkValue()).Px(cutMarkTTL(d.o.NodeTTL)).Build()}); err != nil {
+			if err := d.send(context.Background(), c, rueidis.Commands{c.B().Set().Key(keyNodeCut(p, id)).Value(d.cutMarkValue()).Px(cutMarkTTL(d.o.NodeTTL)).Build()}); err != nil {
 				return err
 			}
 			if cursor = e.Cursor; cursor == 0 {

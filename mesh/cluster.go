@@ -30,7 +30,8 @@ import (
 type clusterNode struct {
 	s      *Mesh
 	Dir    cluster.Directory
-	mem    *cluster.MemDirectory // dir when it is in memory; nil with --redis
+	mem    *cluster.MemDirectory   // dir when it is in memory; nil with --redis
+	rdir   *cluster.RedisDirectory // dir with --redis; nil in memory
 	Links  *links.Links
 	Server *links.LinkServer // nil when nothing can dial this node
 	Ln     net.Listener
@@ -115,6 +116,9 @@ func startRedisCluster(s *Mesh) (*clusterNode, error) {
 		NodeTTL:  cfg.NodeTTL,
 		Logger:   s.Log,
 		Observer: s.Metrics.DirectoryObserver(),
+		// An upgrade's new process: the entries are in Redis under the same node id, so the
+		// directory starts without the full re-sync, which TakenOver runs once it serves.
+		Takeover: s.MeshGlue.TakingOver != nil && s.MeshGlue.TakingOver(),
 	}
 	cn.directoryHooks(&o)
 	dir, err := cluster.NewRedisDirectory(o)
@@ -122,8 +126,8 @@ func startRedisCluster(s *Mesh) (*clusterNode, error) {
 		ln.Close()
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
-	cn.Dir, cn.Ln = dir, ln
-	s.MeshGlue.MirrorAdopted(dir) // upgrade/handoff.go: the names handed over, before Start's resync
+	cn.Dir, cn.Ln, cn.rdir = dir, ln, dir
+	s.MeshGlue.MirrorAdopted(dir) // upgrade/handoff.go: the names handed over, before Start
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := dir.Start(ctx); err != nil {
@@ -235,6 +239,15 @@ func (cn *clusterNode) Close() {
 	cn.Dir.Close()
 	if cn.redis != nil {
 		cn.redis.Close()
+	}
+}
+
+// TakenOver runs, in the background, the directory re-sync a takeover's
+// start left out (cluster.RedisDirectory.Resync): called once an upgrade's
+// new process serves.
+func (cn *clusterNode) TakenOver() {
+	if cn.rdir != nil {
+		cn.rdir.Resync()
 	}
 }
 
