@@ -43,6 +43,11 @@ type RedisOptions struct {
 	// lengthen the upgrade's pause: nothing moves until the new process is ready); Resync
 	// mends what the process before left unwritten, once this one serves (takeover.go).
 	Takeover bool
+
+	// UserConns says the nodes keep per-user connection sets (pw:uc:<user>,
+	// --max-conns-per-user): the janitor then takes a dead node's keys out of them
+	// (usercollect.go). Every node of a cluster should say the same.
+	UserConns bool
 }
 
 func (o *RedisOptions) fill() {

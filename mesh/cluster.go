@@ -119,6 +119,8 @@ func startRedisCluster(s *Mesh) (*clusterNode, error) {
 		// An upgrade's new process: the entries are in Redis under the same node id, so the
 		// directory starts without the full re-sync, which TakenOver runs once it serves.
 		Takeover: s.MeshGlue.TakingOver != nil && s.MeshGlue.TakingOver(),
+		// The janitor clears dead nodes' keys from the per-user sets only where they exist.
+		UserConns: cfg.MaxConnsPerUser > 0,
 	}
 	cn.directoryHooks(&o)
 	dir, err := cluster.NewRedisDirectory(o)
