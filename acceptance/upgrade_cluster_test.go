@@ -20,6 +20,19 @@ import (
 // Upgrades of a cluster node while peers change its streams (server-side subscriptions, the
 // per-user policy's kicks): nothing answered as done may be lost by the hand-off.
 
+// startUpgradablePair starts a cluster of two nodes on a redis-server of their own, both
+// with the flags more: node-a upgradable (its new binary "v2" in dir), node-b plain.
+func startUpgradablePair(t *testing.T, more ...string) (dir string, a *upgradable, b *node) {
+	t.Helper()
+	redis := "redis://" + redistest.Single(t)
+	dir, installed := buildInstalled(t, "v2")
+	cl := append([]string{"--redis", redis, "--cluster-listen", "127.0.0.1:0", "--node-ttl", "15s"}, more...)
+	a = startUpgradable(t, installed, nil, append([]string{"--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+		"--node-id", "node-a", "--heartbeat", "2s"}, cl...)...)
+	b = startNode(t, append([]string{"--node-id", "node-b"}, cl...)...)
+	return dir, a, b
+}
+
 // A server-side subscribe (POST /subscriptions/user/<id>?topic=..) sent to another node while
 // node a upgrades reaches a over the query link. Every one answered 200 "changed" must hold
 // after the upgrade (SPEC §9, §11): a's changes pass the hand-off's gate as peers' pushes do
@@ -29,12 +42,7 @@ import (
 //
 // go test ./acceptance/ -run TestUpgradeKeepsServerSideSubscribes -v -args -upgrade.race=false
 func TestUpgradeKeepsServerSideSubscribes(t *testing.T) {
-	redis := "redis://" + redistest.Single(t)
-	dir, installed := buildInstalled(t, "v2")
-	cl := []string{"--redis", redis, "--cluster-listen", "127.0.0.1:0", "--node-ttl", "15s"}
-	a := startUpgradable(t, installed, nil, append([]string{"--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
-		"--node-id", "node-a", "--heartbeat", "2s"}, cl...)...)
-	b := startNode(t, append([]string{"--node-id", "node-b"}, cl...)...)
+	dir, a, b := startUpgradablePair(t)
 
 	// One subscriber of user u1 on a.
 	conn, err := net.Dial("tcp", a.edge)
@@ -134,13 +142,7 @@ func TestUpgradeKeepsServerSideSubscribes(t *testing.T) {
 //
 // go test ./acceptance/ -run TestUpgradeKeepsKicks -v -args -upgrade.race=false
 func TestUpgradeKeepsKicks(t *testing.T) {
-	redis := "redis://" + redistest.Single(t)
-	dir, installed := buildInstalled(t, "v2")
-	cl := []string{"--redis", redis, "--cluster-listen", "127.0.0.1:0", "--node-ttl", "15s",
-		"--max-conns-per-user", "1", "--user-conn-policy", "oldest-out"}
-	a := startUpgradable(t, installed, nil, append([]string{"--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
-		"--node-id", "node-a", "--heartbeat", "2s"}, cl...)...)
-	b := startNode(t, append([]string{"--node-id", "node-b"}, cl...)...)
+	dir, a, b := startUpgradablePair(t, "--max-conns-per-user", "1", "--user-conn-policy", "oldest-out")
 
 	type stream struct {
 		kicked, ended atomic.Bool
