@@ -28,10 +28,19 @@ type UserConns interface {
 	Admit(ctx context.Context, user, key string, atMs int64, max int, refuse bool, live []string) (Admission, error)
 	// Leave takes key out of user's keys (the stream ended).
 	Leave(ctx context.Context, user string, keys ...string) error
+	// LeaveAll is Leave for each user of batch, at once (one pipeline in Redis). An error
+	// means any of them may not be done; doing one again is harmless.
+	LeaveAll(ctx context.Context, batch []UserKeys) error
 	// Reenter enters again keys of streams that live (a node's own, after its entries in Redis
 	// may have been lost or dropped: it re-synced), each with its start time, where they are
 	// not entered: nothing is refused, evicted or dropped for them.
 	Reenter(ctx context.Context, keys []HeldKey) error
+}
+
+// UserKeys are conn keys of one user's streams that ended (UserConns.LeaveAll).
+type UserKeys struct {
+	User string
+	Keys []string
 }
 
 // HeldKey is one stream's conn key, its user and when it began (unix ms), for Reenter.
@@ -155,6 +164,27 @@ func (u *UserConnsRedis) Leave(ctx context.Context, user string, keys ...string)
 	return err
 }
 
+// LeaveAll implements UserConns: one ZREM per user, pipelined (a mass disconnect's Leaves in
+// a few round trips, not one each; rueidis splits a pipeline by slot on Redis Cluster).
+func (u *UserConnsRedis) LeaveAll(ctx context.Context, batch []UserKeys) error {
+	res, err := u.conn.DoMulti(ctx, func(c rueidis.Client) rueidis.Commands {
+		cmds := make(rueidis.Commands, 0, len(batch))
+		for _, uk := range batch {
+			cmds = append(cmds, c.B().Zrem().Key(keyUserConns(u.prefix, uk.User)).Member(uk.Keys...).Build())
+		}
+		return cmds
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range res {
+		if err := r.Error(); err != nil {
+			return fmt.Errorf("cluster: leave: %w", err)
+		}
+	}
+	return nil
+}
+
 // Reenter implements UserConns: one ZADD NX per key, pipelined.
 func (u *UserConnsRedis) Reenter(ctx context.Context, keys []HeldKey) error {
 	if len(keys) == 0 {
@@ -257,5 +287,13 @@ func (u *UserConnsMemory) Leave(_ context.Context, user string, keys ...string) 
 		return nil
 	}
 	u.users[user] = held
+	return nil
+}
+
+// LeaveAll implements UserConns.
+func (u *UserConnsMemory) LeaveAll(ctx context.Context, batch []UserKeys) error {
+	for _, uk := range batch {
+		u.Leave(ctx, uk.User, uk.Keys...)
+	}
 	return nil
 }

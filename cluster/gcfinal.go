@@ -34,7 +34,7 @@ func (d *RedisDirectory) dropNodeSets(c rueidis.Client, id string) error {
 	if n == 0 {
 		return nil // back meanwhile: its sets are its own again
 	}
-	return d.send(c, rueidis.Commands{
+	return d.send(context.Background(), c, rueidis.Commands{
 		c.B().Srem().Key(keyNodes(p)).Member(id).Build(),
 		c.B().Del().Key(keyNodeGC(p, id)).Build(),
 	})

@@ -1,5 +1,7 @@
 package cluster
 
+import "context"
+
 // Recheck has the directory run the re-sync callbacks (RedisOptions.BeforeResync and
 // AfterResync) at its next tick: the server asks for it when it could not read what a
 // stream must replay (its Redis read timed out), so that the replay is made again once
@@ -25,7 +27,7 @@ func (d *RedisDirectory) recheck() {
 		return
 	}
 	resyncs := d.resyncs.Load()
-	err := d.beat()
+	err := d.beat(context.Background())
 	d.mu.Lock()
 	sync := d.needSync
 	d.mu.Unlock()

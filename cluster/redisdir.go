@@ -35,6 +35,19 @@ type RedisOptions struct {
 	// block briefly; neither may wait on the directory (Flush).
 	BeforeResync func()
 	AfterResync  func(ok bool)
+
+	// Takeover says this process takes over a live registration of Self.ID whose entries the
+	// process before it left in Redis (an upgrade's new process: the same names, as
+	// mirrored before Start). Start then only refreshes the heartbeat and counts the entries
+	// in sync, without reading or re-adding them (a full re-sync, 0.5 s per 100k names, would
+	// lengthen the upgrade's pause: nothing moves until the new process is ready); Resync
+	// mends what the process before left unwritten, once this one serves (takeover.go).
+	Takeover bool
+
+	// UserConns says the nodes keep per-user connection sets (pw:uc:<user>,
+	// --max-conns-per-user): the janitor then takes a dead node's keys out of them
+	// (usercollect.go). Every node of a cluster should say the same.
+	UserConns bool
 }
 
 func (o *RedisOptions) fill() {
@@ -81,6 +94,7 @@ type RedisDirectory struct {
 	ops      []op                   // changes not yet sent, in order
 	waiters  []chan error           // Flush callers waiting for the ops queued before them
 	needSync bool                   // Redis may disagree with mirror: re-assert everything before sending ops
+	quietRe  bool                   // needSync is only Resync's: the re-sync hooks need not run (takeover.go)
 	started  bool
 
 	checkNow  atomic.Bool  // a connection ended: check the heartbeat at once (connectionLost)

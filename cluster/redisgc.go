@@ -66,6 +66,11 @@ func (d *RedisDirectory) alive(c rueidis.Client, id string) bool {
 
 func (d *RedisDirectory) collectNode(c rueidis.Client, id string) error {
 	p := d.o.Prefix
+	if d.o.UserConns {
+		if err := d.loadDropNodeConns(c); err != nil { // usercollect.go
+			return err
+		}
+	}
 	for k := kindUser; k <= kindTopic; k++ {
 		key := nodeSetKey(p, id, k)
 		var cursor uint64
@@ -80,17 +85,19 @@ func (d *RedisDirectory) collectNode(c rueidis.Client, id string) error {
 			if err != nil {
 				return d.down(err)
 			}
-			cmds := make(rueidis.Commands, 0, len(e.Elements)+1)
+			cmds := make(rueidis.Commands, 0, len(e.Elements))
 			for _, n := range e.Elements {
 				cmds = append(cmds, indexCmd(c, p, id, k, false, n))
-				if k == kindUser {
-					cmds = append(cmds, dropNodeConnsCmd(c, p, n, id)) // usercollect.go
-				}
 			}
-			if err := d.send(c, cmds); err != nil {
+			if err := d.send(context.Background(), c, cmds); err != nil {
 				return err
 			}
-			if err := d.send(c, rueidis.Commands{c.B().Set().Key(keyNodeCut(p, id)).Value(d.cutMarkValue()).Px(cutMarkTTL(d.o.NodeTTL)).Build()}); err != nil {
+			if k == kindUser && d.o.UserConns {
+				if err := d.dropNodeConns(c, id, e.Elements); err != nil { // usercollect.go
+					return err
+				}
+			}
+			if err := d.send(context.Background(), c, rueidis.Commands{c.B().Set().Key(keyNodeCut(p, id)).Value(d.cutMarkValue()).Px(cutMarkTTL(d.o.NodeTTL)).Build()}); err != nil {
 				return err
 			}
 			if cursor = e.Cursor; cursor == 0 {

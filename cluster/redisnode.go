@@ -15,7 +15,9 @@ import (
 const retryGap = 25 * time.Millisecond
 
 // Start registers this node and starts the background goroutine. If the first registration
-// fails its error is returned and the goroutine keeps trying (every retryGap) until Close.
+// fails, or does not end within ctx, its error is returned and the goroutine keeps trying
+// (every retryGap) until Close. With Takeover the registration is only the heartbeat
+// (takeover.go).
 func (d *RedisDirectory) Start(ctx context.Context) error {
 	d.mu.Lock()
 	if d.started {
@@ -25,8 +27,12 @@ func (d *RedisDirectory) Start(ctx context.Context) error {
 	d.started = true
 	d.mu.Unlock()
 	err := ctx.Err()
-	if err == nil {
-		err = d.beat()
+	switch {
+	case err != nil:
+	case d.o.Takeover:
+		err = d.takeOver(ctx)
+	default:
+		err = d.beat(ctx)
 	}
 	go d.run()
 	return err
@@ -62,7 +68,7 @@ func (d *RedisDirectory) run() {
 			return
 		case <-d.kick:
 			if d.checkNow.Swap(false) {
-				_ = d.beat()
+				_ = d.beat(context.Background())
 			}
 			d.flush()
 			d.recheck()
@@ -71,7 +77,7 @@ func (d *RedisDirectory) run() {
 			sync := d.needSync
 			d.mu.Unlock()
 			if sync || d.checkNow.Swap(false) || now.Sub(d.lastBeat) >= d.o.NodeTTL/3 {
-				_ = d.beat()
+				_ = d.beat(context.Background())
 			}
 			d.recheck()
 			if now.Sub(lastGC) >= d.o.NodeTTL {
@@ -83,16 +89,17 @@ func (d *RedisDirectory) run() {
 }
 
 // beat refreshes the heartbeat key and, when Redis may have lost or missed our entries,
-// re-asserts all of them (resync). It runs on run's goroutine (or in Start before run).
+// re-asserts all of them (resync), each request within ctx. It runs on run's goroutine (or in
+// Start before run, within Start's ctx).
 //
 // The heartbeat is SET ... GET: a nil old value while we believed ourselves registered means
 // Redis lost our data (restart without persistence, failover to a lagging replica, or we
 // stalled past the TTL), so we resync.
-func (d *RedisDirectory) beat() error {
+func (d *RedisDirectory) beat(ctx context.Context) error {
 	now := time.Now()
 	before := d.lastBeat
 	d.mu.Lock()
-	sync := d.needSync
+	sync, quiet := d.needSync, d.quietRe
 	d.mu.Unlock()
 	if sync && now.Sub(d.lastTry) < retryGap {
 		return ErrDirectoryDown
@@ -103,14 +110,14 @@ func (d *RedisDirectory) beat() error {
 		return err
 	}
 	p, self := d.o.Prefix, d.o.Self
-	ctx, cancel := d.opCtx(context.Background())
+	bctx, cancel := d.opCtx(ctx)
 	// XX: a heartbeat only refreshes a key that is there. When it is gone the node stays
 	// invisible until BeforeResync has run and resync sets it again: a publisher that finds the
 	// node live again must find its streams holding (see RedisOptions.BeforeResync).
 	// GET reads the mark a janitor leaves when it removed entries of ours while we were
 	// (seen as) dead: if we came back meanwhile, some of what we re-added may be gone (redisgc.go).
 	// It is taken after the re-sync (cutmark.go).
-	rs := c.DoMulti(ctx,
+	rs := c.DoMulti(bctx,
 		c.B().Set().Key(keyNode(p, self.ID)).Value(self.Addr).Xx().Get().Px(d.o.NodeTTL).Build(),
 		c.B().Sadd().Key(keyNodes(p)).Member(self.ID).Build(),
 		c.B().Get().Key(keyNodeCut(p, self.ID)).Build())
@@ -168,18 +175,21 @@ func (d *RedisDirectory) beat() error {
 	if !before.IsZero() {
 		d.wholeMs.Store(before.UnixMilli())
 	}
-	if d.o.BeforeResync != nil {
+	// A re-sync only Resync asked for (lost and cut are not set then, and no write failed) runs
+	// no hooks: the entries never left Redis, so no publisher missed the node.
+	hooks := !quiet || lost || cut
+	if hooks && d.o.BeforeResync != nil {
 		d.o.BeforeResync()
 	}
-	err = d.resync(c)
+	err = d.resync(ctx, c)
 	for try := 0; try < 3 && err != nil && ctxErrNone(err); try++ {
 		// The first commands on a Redis that just came back may meet the connections that broke
 		// with the old one (rueidis has replaced them by then; it multiplexes several): try again
 		// at once rather than a retryGap later — the streams hold their live messages meanwhile,
 		// and a failure releases them before what the re-sync would replay.
-		err = d.resync(c)
+		err = d.resync(ctx, c)
 	}
-	if d.o.AfterResync != nil {
+	if hooks && d.o.AfterResync != nil {
 		d.o.AfterResync(err == nil)
 	}
 	if err != nil {
@@ -189,7 +199,9 @@ func (d *RedisDirectory) beat() error {
 	if cut {
 		d.takeCutMark(c, cutMark)
 	}
-	d.replayDue.Store(false) // the hooks just ran: a pending Recheck is served
+	if hooks {
+		d.replayDue.Store(false) // the hooks just ran: a pending Recheck is served
+	}
 	d.o.Logger.Info("cluster: redis directory in sync", "node", self.ID)
 	return nil
 }
@@ -226,7 +238,7 @@ func (d *RedisDirectory) connectionLost(keys []rueidis.RedisMessage) {
 // resync makes Redis hold exactly the mirror: it removes what this node's own sets list and the
 // mirror does not (entries of a previous incarnation, removals that failed while Redis was
 // unreachable) and re-adds the whole mirror. Ops queued after the snapshot are sent after it.
-func (d *RedisDirectory) resync(c rueidis.Client) error {
+func (d *RedisDirectory) resync(ctx context.Context, c rueidis.Client) error {
 	d.mu.Lock()
 	var snap [2][]string
 	for k, m := range d.mirror {
@@ -236,14 +248,14 @@ func (d *RedisDirectory) resync(c rueidis.Client) error {
 		}
 	}
 	d.ops = nil
-	d.needSync = false
+	d.needSync, d.quietRe = false, false
 	d.mu.Unlock()
 
 	p, self := d.o.Prefix, d.o.Self.ID
 	// The heartbeat first (beat's own only refreshes an existing key): from here on the node
 	// is live to readers, and its entries follow.
-	ctx, cancel := d.opCtx(context.Background())
-	err := c.Do(ctx, c.B().Set().Key(keyNode(p, self)).Value(d.o.Self.Addr).Px(d.o.NodeTTL).Build()).Error()
+	sctx, cancel := d.opCtx(ctx)
+	err := c.Do(sctx, c.B().Set().Key(keyNode(p, self)).Value(d.o.Self.Addr).Px(d.o.NodeTTL).Build()).Error()
 	cancel()
 	d.roundTrips.Add(1)
 	d.commands.Add(1)
@@ -251,7 +263,7 @@ func (d *RedisDirectory) resync(c rueidis.Client) error {
 		return d.down(err)
 	}
 	for k := kindUser; k <= kindTopic; k++ {
-		have, err := d.scanSet(c, nodeSetKey(p, self, k))
+		have, err := d.scanSet(ctx, c, nodeSetKey(p, self, k))
 		if err != nil {
 			return err
 		}
@@ -272,7 +284,7 @@ func (d *RedisDirectory) resync(c rueidis.Client) error {
 			cmds = append(cmds, indexCmd(c, p, self, k, true, n))
 		}
 		cmds = appendNodeSetCmds(cmds, c, p, self, k, true, snap[k])
-		if err := d.send(c, cmds); err != nil {
+		if err := d.send(ctx, c, cmds); err != nil {
 			return err
 		}
 	}
@@ -291,12 +303,12 @@ func appendNodeSetCmds(cmds rueidis.Commands, c rueidis.Client, p, id string, k 
 }
 
 // scanSet reads a whole set with SSCAN (never a blocking SMEMBERS on a big set).
-func (d *RedisDirectory) scanSet(c rueidis.Client, key string) ([]string, error) {
+func (d *RedisDirectory) scanSet(ctx context.Context, c rueidis.Client, key string) ([]string, error) {
 	var out []string
 	var cursor uint64
 	for {
-		ctx, cancel := d.opCtx(context.Background())
-		e, err := c.Do(ctx, c.B().Sscan().Key(key).Cursor(cursor).Count(1000).Build()).AsScanEntry()
+		sctx, cancel := d.opCtx(ctx)
+		e, err := c.Do(sctx, c.B().Sscan().Key(key).Cursor(cursor).Count(1000).Build()).AsScanEntry()
 		cancel()
 		d.roundTrips.Add(1)
 		if err != nil {
@@ -314,7 +326,7 @@ func (d *RedisDirectory) unregister(c rueidis.Client) error {
 	p, self := d.o.Prefix, d.o.Self.ID
 	var cmds rueidis.Commands
 	for k := kindUser; k <= kindTopic; k++ {
-		have, err := d.scanSet(c, nodeSetKey(p, self, k))
+		have, err := d.scanSet(context.Background(), c, nodeSetKey(p, self, k))
 		if err != nil {
 			return err
 		}
@@ -326,5 +338,5 @@ func (d *RedisDirectory) unregister(c rueidis.Client) error {
 	cmds = append(cmds,
 		c.B().Del().Key(keyNode(p, self)).Build(),
 		c.B().Srem().Key(keyNodes(p)).Member(self).Build())
-	return d.send(c, cmds)
+	return d.send(context.Background(), c, cmds)
 }

@@ -83,11 +83,11 @@ func (d *RedisDirectory) flush() error {
 	var err error
 	switch {
 	case sync:
-		err = d.beat()
+		err = d.beat(context.Background())
 	case len(ops) > 0:
 		var c rueidis.Client
 		if c, err = d.client(); err == nil {
-			err = d.send(c, d.opCmds(c, ops))
+			err = d.send(context.Background(), c, d.opCmds(c, ops))
 		}
 		if err != nil {
 			d.o.Logger.Warn("cluster: redis directory write failed; re-asserting every entry once redis answers", "node", d.o.Self.ID, "err", err)
@@ -103,7 +103,8 @@ func (d *RedisDirectory) flush() error {
 func (d *RedisDirectory) markUnsynced() {
 	d.mu.Lock()
 	d.needSync = true
-	d.ops = nil // the resync re-asserts the mirror, which already holds their effect
+	d.quietRe = false // entries may be missing: publishers may have missed the node
+	d.ops = nil       // the resync re-asserts the mirror, which already holds their effect
 	d.mu.Unlock()
 }
 
@@ -161,12 +162,12 @@ func nodeSetCmd(c rueidis.Client, p, id string, k kind, add bool, names []string
 }
 
 // send writes cmds in pipelines of BatchCommands; each pipeline is one round trip.
-func (d *RedisDirectory) send(c rueidis.Client, cmds rueidis.Commands) error {
+func (d *RedisDirectory) send(ctx context.Context, c rueidis.Client, cmds rueidis.Commands) error {
 	for len(cmds) > 0 {
 		n := min(len(cmds), d.o.BatchCommands)
 		// Background writes are not on anyone's latency path: a big pipeline on a busy Redis
 		// gets more time than a lookup. A Redis that is down still fails at once (refused).
-		ctx, cancel := context.WithTimeout(context.Background(), 5*d.o.OpTimeout+time.Duration(n)*10*time.Microsecond)
+		ctx, cancel := context.WithTimeout(ctx, 5*d.o.OpTimeout+time.Duration(n)*10*time.Microsecond)
 		rs := c.DoMulti(ctx, cmds[:n]...)
 		cancel()
 		d.roundTrips.Add(1)

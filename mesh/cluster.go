@@ -30,7 +30,8 @@ import (
 type clusterNode struct {
 	s      *Mesh
 	Dir    cluster.Directory
-	mem    *cluster.MemDirectory // dir when it is in memory; nil with --redis
+	mem    *cluster.MemDirectory   // dir when it is in memory; nil with --redis
+	rdir   *cluster.RedisDirectory // dir with --redis; nil in memory
 	Links  *links.Links
 	Server *links.LinkServer // nil when nothing can dial this node
 	Ln     net.Listener
@@ -52,7 +53,8 @@ type clusterNode struct {
 	// registered yet, which no stale-key sweep may drop (userpolicy.go).
 	users   admit.UserConns
 	pending sync.Map
-	leaves  userLeaves // Leaves of users' streams, in Redis (userleaves.go)
+	leaves  userLeaves  // Leaves of users' streams, in Redis (userleaves.go)
+	kicks   kickRetries // kicks a peer refused, asked again (kickretry.go)
 }
 
 // forwardTimeout bounds a forward, so a peer that holds its link open but
@@ -64,7 +66,9 @@ const forwardTimeout = 2 * time.Second
 const lookupTimeout = time.Second
 
 func newClusterNode(s *Mesh) *clusterNode {
-	return &clusterNode{s: s}
+	cn := &clusterNode{s: s}
+	cn.kicks.stop = make(chan struct{})
+	return cn
 }
 
 // StartCluster joins the Redis directory with --redis, else the in-memory
@@ -112,6 +116,11 @@ func startRedisCluster(s *Mesh) (*clusterNode, error) {
 		NodeTTL:  cfg.NodeTTL,
 		Logger:   s.Log,
 		Observer: s.Metrics.DirectoryObserver(),
+		// An upgrade's new process: the entries are in Redis under the same node id, so the
+		// directory starts without the full re-sync, which TakenOver runs once it serves.
+		Takeover: s.MeshGlue.TakingOver != nil && s.MeshGlue.TakingOver(),
+		// The janitor clears dead nodes' keys from the per-user sets only where they exist.
+		UserConns: cfg.MaxConnsPerUser > 0,
 	}
 	cn.directoryHooks(&o)
 	dir, err := cluster.NewRedisDirectory(o)
@@ -119,8 +128,8 @@ func startRedisCluster(s *Mesh) (*clusterNode, error) {
 		ln.Close()
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
-	cn.Dir, cn.Ln = dir, ln
-	s.MeshGlue.MirrorAdopted(dir) // upgrade/handoff.go: the names handed over, before Start's resync
+	cn.Dir, cn.Ln, cn.rdir = dir, ln, dir
+	s.MeshGlue.MirrorAdopted(dir) // upgrade/handoff.go: the names handed over, before Start
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := dir.Start(ctx); err != nil {
@@ -221,6 +230,7 @@ func advertiseFor(a *net.TCPAddr) string {
 // route here meanwhile get an answer (or a broken link), never silence.
 func (cn *clusterNode) Close() {
 	cn.Router.Close()
+	cn.stopKicks()
 	if cn.Server != nil {
 		cn.Server.Close()
 	}
@@ -231,6 +241,15 @@ func (cn *clusterNode) Close() {
 	cn.Dir.Close()
 	if cn.redis != nil {
 		cn.redis.Close()
+	}
+}
+
+// TakenOver runs, in the background, the directory re-sync a takeover's
+// start left out (cluster.RedisDirectory.Resync): called once an upgrade's
+// new process serves.
+func (cn *clusterNode) TakenOver() {
+	if cn.rdir != nil {
+		cn.rdir.Resync()
 	}
 }
 

@@ -59,6 +59,9 @@ type MeshGlue struct {
 	ListenLink func(addr string) (net.Listener, error)
 	// MirrorAdopted enters the names an upgrade handed over in dir.
 	MirrorAdopted func(dir cluster.Directory)
+	// TakingOver reports that the cluster starts in an upgrade's new
+	// process, which takes the node's registration over (cluster.go).
+	TakingOver func() bool
 	// PublishAnswered finishes the figures of a publish answered off the loop.
 	PublishAnswered func(l *engine.Loop, h engine.Handle)
 	// H2FinishAsync writes an async answer to the HTTP/2 stream from.

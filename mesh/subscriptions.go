@@ -31,11 +31,25 @@ const changeTimeout = time.Second
 // changeLocal runs a changing query on this node's own streams, each on its
 // loop, and waits for their answers. It runs off the loops: on an api
 // call's goroutine, or on a peer's query link.
+//
+// A change (subscribe, unsubscribe, kick) passes the upgrade's gate as a
+// peer's push does (take.go): while the node hands its streams over it is
+// refused with the same error — a change made to a stream already exported
+// would be lost with the old process (or, for an unsubscribe or a kick,
+// take names out of the directory and pw:uc that the new process still
+// holds; a kicked frame written after the export fails the upgrade) — and
+// one admitted is counted, so the hand-off waits for it to land first. The
+// api answers a refused change 503 naming the node; a refused kick is
+// retried by the kicker (kickKeys).
 func (cn *clusterNode) changeLocal(q *links.Query) links.QueryAnswer {
 	s := cn.s
-	if q.Op == links.QueryHolds { // userpolicy.go
+	if q.Op == links.QueryHolds { // userpolicy.go; read-only, open during an upgrade
 		return links.QueryAnswer{Count: cn.holds(q.Name)}
 	}
+	if refusal := s.MeshGlue.AdmitTake(); refusal != "" {
+		return links.QueryAnswer{Err: refusal}
+	}
+	defer s.MeshGlue.TakeDone()
 	if q.Op == links.QueryKick && q.Conn && cn.kickPending(q.Name) {
 		return links.QueryAnswer{Count: 1} // its loop kicks it once started (userpending.go)
 	}

@@ -267,7 +267,8 @@ func (ls *MeshLoop) kickLocal(keys []string) {
 }
 
 // kickKeys kicks the streams keys name, here or on their nodes (QueryKick
-// over the query links). It runs off the loops.
+// over the query links; one refused or unanswered is asked again,
+// kickretry.go). It runs off the loops.
 func (cn *clusterNode) kickKeys(keys []string) {
 	for _, key := range keys {
 		_, node, ok := edge.ParseKeyText([]byte(key))
@@ -275,13 +276,8 @@ func (cn *clusterNode) kickKeys(keys []string) {
 		case !ok:
 		case node == nil || string(node) == cn.s.ID:
 			cn.s.loops[0].kickLocal([]string{key}) // kickLocal reads only the Server
-		default:
-			ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
-			_, err := cn.Presence.Ask(ctx, string(node), &links.Query{Op: links.QueryKick, Conn: true, Name: key})
-			cancel()
-			if err != nil && cn.s.Debug {
-				cn.s.Log.Debug("per-user policy: oldest stream not kicked", "node", string(node), "err", err)
-			}
+		case !cn.kickRemote(string(node), key):
+			cn.retryKick(string(node), key) // refused (the node upgrades) or unanswered (kickretry.go)
 		}
 	}
 }

@@ -88,6 +88,7 @@ func (s *Server) makeMeshGlue() mesh.MeshGlue {
 		TakeDone:        s.Upgrader.TakeDone,
 		ListenLink:      s.Upgrader.ListenLink,
 		MirrorAdopted:   s.Upgrader.MirrorAdopted,
+		TakingOver:      func() bool { return s.Taken.API != nil }, // the takeover adopted its listeners first
 		PublishAnswered: func(l *engine.Loop, h engine.Handle) { s.loops[l.Index()].publishAnswered(h) },
 		H2FinishAsync: func(l *engine.Loop, from conntable.Sub, call *mesh.AsyncCall) {
 			s.loops[l.Index()].h2.H2FinishAsync(l, from, call)

@@ -178,6 +178,7 @@ func (s *Server) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, er
 		return meta, err
 	}
 	s.edgeAddr, s.apiAddr, s.tls.addr = s.Taken.Edge, s.Taken.API, s.Taken.TLS
+	s.Cluster.TakenOver() // the directory's re-sync, left out of the pause
 	go s.sweep()
 	s.Log.Info("pushwire took over", "node", s.ID, "from_version", meta.Version, "version", Version(),
 		"connections", s.Adopted, "edge", addrString(s.edgeAddr), "api", addrString(s.apiAddr))
