@@ -15,7 +15,9 @@ func FuzzParseRecord(f *testing.F) {
 	f.Add([]byte{0xff, 0xff, 0, 0, 1, 2})
 	lived := sampleConn()
 	lived.Conn.AgeEndMs, lived.Conn.ExpiresMs = 1765000360000, 1765000030000
-	for _, r := range []Record{sampleStored(), sampleSent(), lived, sampleH2()} {
+	allowed := lived
+	allowed.Conn.Allowed, allowed.Conn.AnyTopic = [][]byte{[]byte("news.*")}, true
+	for _, r := range []Record{sampleStored(), sampleSent(), lived, sampleH2(), allowed, sampleIdem()} {
 		b, _ := AppendRecord(nil, &r)
 		f.Add(b)
 	}

@@ -254,6 +254,8 @@ func (r *streamReceiver) handle(t *Taken) error {
 			t.Sent = append(t.Sent, Sent{User: slices.Clone(rec.Sent.User), Entries: slices.Clone(rec.Sent.Entries)})
 		case KindH2:
 			t.H2 = append(t.H2, rec.H2.clone()) // adopted at the end, its conn by then
+		case KindIdem:
+			t.Idem = append(t.Idem, cloneIdem(&rec.Idem))
 		}
 	}
 }
@@ -265,9 +267,9 @@ func (r *streamReceiver) end(t *Taken, b []byte) error {
 	le := binary.LittleEndian
 	nl, nc, no := le.Uint32(b), le.Uint32(b[4:]), le.Uint32(b[8:])
 	if len(r.buf) != 0 || len(r.fds) != 0 || uint32(len(t.Listeners)) != nl || r.conns != nc ||
-		uint64(len(t.Stored)+len(t.Sent)+len(t.H2)) != uint64(no) {
+		uint64(len(t.Stored)+len(t.Sent)+len(t.H2)+len(t.Idem)) != uint64(no) {
 		return fmt.Errorf("%w: end announces %d listeners, %d conns, %d other records; %d, %d and %d came, %d descriptors unpaired, %d bytes unhandled",
-			ErrProtocol, nl, nc, no, len(t.Listeners), r.conns, len(t.Stored)+len(t.Sent)+len(t.H2), len(r.fds), len(r.buf))
+			ErrProtocol, nl, nc, no, len(t.Listeners), r.conns, len(t.Stored)+len(t.Sent)+len(t.H2)+len(t.Idem), len(r.fds), len(r.buf))
 	}
 	return nil
 }

@@ -138,6 +138,10 @@ func (ls *Loop) adoptH2Conn(rec *handoff.H2, now time.Time) error {
 	for k := range rec.Streams {
 		rs := &rec.Streams[k]
 		sub := conntable.Sub(rs.Sub.Handle)
+		if records := ls.u.markOf(ls.Index).Streams; sub.IsStream() && sub.Index() >= int(records) {
+			// or one bad index would grow the stream pages to 2^23 records
+			return fmt.Errorf("stream %d: its record index %d is past the old process's %d stream records", rs.ID, sub.Index(), records)
+		}
 		if !sub.IsStream() || sub.Loop() != ls.Index || sub.Gen() == 0 || !slices.Contains(ids, rs.ID) ||
 			edge.ConnMode(rs.Sub.Mode) != edge.ModeStream || rs.Sub.Minor != edge.FramingH2 {
 			return fmt.Errorf("stream %d: its record names no open subscriber stream of this connection", rs.ID)

@@ -7,6 +7,7 @@ import (
 	"github.com/pushwire/pushwire/server/servertest"
 	"github.com/pushwire/pushwire/upgrade"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +59,7 @@ func takeOverWith(t *testing.T, tweak func(*server.Config), send func(snd *hando
 // the given H2 record (nil: none), and ends.
 func sendH2Conn(t *testing.T, h2rec *handoff.H2) func(*handoff.Sender, *net.UnixConn) error {
 	return func(snd *handoff.Sender, _ *net.UnixConn) error {
-		if err := snd.Hello(handoff.Meta{NodeID: "node-a", Boundary: "b"}); err != nil {
+		if err := snd.Hello(testMeta()); err != nil {
 			return err
 		}
 		for _, tag := range []int{edge.ListenerAPI, edge.ListenerEdge} {
@@ -106,16 +107,17 @@ func TestTakeOverRefusesUnusableH2(t *testing.T) {
 	}
 }
 
-// TestTakeOverRefusesOtherProtocol: an old process speaking handoff protocol 2 (before HTTP/2
-// connections moved) meets a new one that speaks 3: the new process aborts naming both
+// TestTakeOverRefusesOtherProtocol: an old process speaking handoff protocol 3 (before
+// Idempotency-Keys, allowed patterns and loop marks moved) meets a new one that speaks 4: the
+// new process aborts naming both
 // versions, and the old one's AwaitReady sees it (it carries on, counted as a failed upgrade).
 func TestTakeOverRefusesOtherProtocol(t *testing.T) {
 	awaitErr, takeErr := takeOverWith(t, nil, func(_ *handoff.Sender, old *net.UnixConn) error {
 		_, _, err := old.WriteMsgUnix([]byte{1, handoff.ProtocolVersion - 1}, nil, nil) // a hello of the version before
 		return err
 	})
-	if !errors.Is(takeErr, handoff.ErrVersion) || !strings.Contains(takeErr.Error(), "protocol version 2") {
-		t.Errorf("TakeOver = %v; want ErrVersion naming protocol version 2", takeErr)
+	if !errors.Is(takeErr, handoff.ErrVersion) || !strings.Contains(takeErr.Error(), "protocol version 3 (this build speaks 4)") {
+		t.Errorf("TakeOver = %v; want ErrVersion naming protocol versions 3 and 4", takeErr)
 	}
 	if !errors.Is(awaitErr, handoff.ErrAborted) || !strings.Contains(awaitErr.Error(), "version") {
 		t.Errorf("the old side's AwaitReady = %v; want the new side's abort naming the version", awaitErr)
@@ -230,4 +232,50 @@ func TestQuiesceWaitsForH2HeaderBlock(t *testing.T) {
 		}
 		return got[1] && got[3]
 	})
+}
+
+// TestTakeOverBoundsStreamIndex (review 7, finding 7): the stream record index of a
+// handed-over HTTP/2 stream is held to the old process's stream records (the hello's loop
+// marks). One bad index used to make the takeover grow its stream pages to 2^23 records
+// (~0.9 GiB) and answer ready; now it aborts the takeover (the old process carries on) with
+// an error naming the index, and allocates next to nothing.
+func TestTakeOverBoundsStreamIndex(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	rec := &handoff.H2{Codec: quietCodecState(t, 1), Streams: []handoff.H2Stream{h2Sub(1, conntable.StreamSub(0, conntable.MaxStreamSubs-1, 1))}}
+	awaitErr, takeErr := takeOverWith(t, nil, sendH2Conn(t, rec))
+	runtime.ReadMemStats(&after)
+	grew := (after.TotalAlloc - before.TotalAlloc) >> 20
+	if grew > 64 {
+		t.Errorf("one HTTP/2 stream with record index %d made the takeover allocate %d MiB; want the index bounded by the old process's records", conntable.MaxStreamSubs-1, grew)
+	}
+	if !errors.Is(awaitErr, handoff.ErrAborted) || takeErr == nil || !strings.Contains(takeErr.Error(), "past the old process's 1024 stream records") {
+		t.Errorf("AwaitReady = %v, TakeOver = %v; want the takeover aborted for the stream index past 1024", awaitErr, takeErr)
+	}
+}
+
+// TestTakeOverBoundsConnSlot (review 7, finding 7): a connection record's slot is held to the
+// old process's slots on its loop (and to conntable.MaxConnSlots): a slot past them aborts the
+// takeover, before the engine grows its slab to it.
+func TestTakeOverBoundsConnSlot(t *testing.T) {
+	for _, slot := range []int{1024, conntable.MaxConnSlots + 5} {
+		awaitErr, takeErr := takeOverWith(t, nil, func(snd *handoff.Sender, _ *net.UnixConn) error {
+			if err := snd.Hello(testMeta()); err != nil {
+				return err
+			}
+			for _, tag := range []int{edge.ListenerAPI, edge.ListenerEdge} {
+				snd.Add(&handoff.Record{Kind: handoff.KindListener, Listener: handoff.Listener{Tag: uint8(tag)}}, listenerFD(t))
+			}
+			conn := handoff.Record{Kind: handoff.KindConn, Conn: handoff.Conn{
+				Handle: uint64(1<<32 | slot), Listener: edge.ListenerEdge, Mode: uint8(edge.ModeRequest)}}
+			if err := snd.Add(&conn, listenerFD(t)); err != nil {
+				return err
+			}
+			return snd.End()
+		})
+		if !errors.Is(awaitErr, handoff.ErrAborted) || takeErr == nil || !strings.Contains(takeErr.Error(), "the old process had 1024 slots") {
+			t.Errorf("slot %d: AwaitReady = %v, TakeOver = %v; want the takeover aborted for the slot past 1024", slot, awaitErr, takeErr)
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pushwire/pushwire/auth"
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/edge"
@@ -36,6 +37,7 @@ type loopUpgrade struct {
 	lateBase  int64                  // engine.Loop.LateWrites when the conns were exported
 	busy      int                    // connections not detached yet because their answer is being made
 	late      bool                   // a write reached an exported conn
+	marks     handoff.LoopMarks      // the loop's slots and stream records at the last quiesce round
 	h2Ended   map[engine.Handle]bool // HTTP/2 conns told to reconnect (h2CannotMove): once each
 }
 
@@ -75,7 +77,6 @@ func (u *Upgrader) HandOff(c *net.UnixConn, deadline time.Time) error {
 		return errUpgradeRunning
 	}
 	defer u.active.Store(false)
-	u.refuse.Store(true)
 	err := u.handOff(c, deadline)
 	if err != nil {
 		handoff.Abort(c, err.Error())
@@ -91,6 +92,10 @@ func (u *Upgrader) handOff(c *net.UnixConn, deadline time.Time) error {
 	if err := snd.AwaitStarted(); err != nil { // serving on while the new binary starts
 		return fmt.Errorf("the new process did not start: %w", err)
 	}
+	// Peers' pushes are refused from here, not from SIGUSR2: the old process serves every
+	// connection while the new binary starts, and a push refused meanwhile would be a QoS 0
+	// push lost to this node's subscribers or a QoS 1 one left for the replay after go.
+	u.refuse.Store(true)
 	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // the export's copies: see TakeOver
 	frozen := time.Now()
 	quiet := frozen.Add(min(5*time.Second, time.Until(deadline)/2))
@@ -185,6 +190,9 @@ func (ls *Loop) quiesce(l *engine.Loop, u *loopUpgrade) {
 		})
 	}
 	u.busy = 0
+	// Nothing is accepted any more (the listeners are detached) and a detached conn opens no
+	// HTTP/2 stream: every slot and stream record exported is below these.
+	u.marks = handoff.LoopMarks{Slots: uint32(l.Slots()), Streams: uint32(ls.StreamRecords())}
 	nowMs := l.Now().UnixMilli()
 	for _, page := range ls.Pages {
 		for i := range page {
@@ -314,6 +322,15 @@ func (ls *Loop) exportSub(sub conntable.Sub, c *edge.SubState, r *handoff.Conn, 
 			r.Topics = append(r.Topics, buf[start:len(buf):len(buf)])
 		}
 	}
+	r.Allowed, r.AnyTopic = r.Allowed[:0], false
+	if id := ls.AllowedOf(sub); id != nil { // the patterns its server-side subscribes are held to
+		r.AnyTopic = id.AnyTopic
+		for _, p := range id.Topics {
+			start := len(buf)
+			buf = append(buf, p...)
+			r.Allowed = append(r.Allowed, buf[start:len(buf):len(buf)])
+		}
+	}
 	*names = buf
 }
 
@@ -376,6 +393,7 @@ func (u *Upgrader) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, 
 	}
 	u.Running.Store(true)
 	u.refuse.Store(false)
+	u.ReplayAdopted() // mesh/resync.go: what peers' refused pushes stored meanwhile
 	u.Adopted = a.conns
 	t.Stored, t.Sent = nil, nil
 	served = true
@@ -388,12 +406,21 @@ func (u *Upgrader) adoptMeta(t *handoff.Meta) error {
 	if !push.ValidNodeID([]byte(t.NodeID)) || t.Boundary == "" {
 		return fmt.Errorf("node id %q or boundary %q unusable", t.NodeID, t.Boundary)
 	}
+	u.marks = t.Loops
 	u.ID, u.Boundary = t.NodeID, []byte(t.Boundary)
 	u.IDs.Init(t.NodeID, t.Seq)
 	if u.TLS != nil {
 		u.TLS.AdoptTicketKeys(t.TicketKeys)
 	}
 	return nil
+}
+
+// markOf is what loop i of the old process had (none, for a loop it did not have).
+func (u *Upgrader) markOf(i int) handoff.LoopMarks {
+	if i < len(u.marks) {
+		return u.marks[i]
+	}
+	return handoff.LoopMarks{}
 }
 
 // adoptHanded takes one connection into the engine and the table, before the loops start;
@@ -404,6 +431,10 @@ func (u *Upgrader) adoptHanded(r *handoff.Conn, fd int, now time.Time) error {
 	if h.Loop() >= len(u.loops) {
 		os.NewFile(uintptr(fd), "conn").Close()
 		return fmt.Errorf("a connection of loop %d; this process has %d loops", h.Loop(), len(u.loops))
+	}
+	if slots := u.markOf(h.Loop()).Slots; h.Slot() >= min(int(slots), conntable.MaxConnSlots) {
+		os.NewFile(uintptr(fd), "conn").Close()
+		return fmt.Errorf("a connection in slot %d of loop %d; the old process had %d slots there", h.Slot(), h.Loop(), slots)
 	}
 	var err error
 	switch r.Transport {
@@ -528,6 +559,19 @@ func (ls *Loop) adoptSub(sub conntable.Sub, c *edge.SubState, r *handoff.Conn, n
 	}
 	for _, t := range r.Topics {
 		ls.adoptJoin(sub, c, conntable.Topics, t)
+	}
+	if len(r.Allowed) > 0 || r.AnyTopic {
+		id := auth.Identity{AnyTopic: r.AnyTopic, Topics: make([]string, len(r.Allowed))}
+		for i, p := range r.Allowed {
+			id.Topics[i] = string(p)
+		}
+		ls.KeepAllowed(sub, &id)
+	}
+	if c.HasUser && ls.u.Cfg.Redis != "" {
+		// QoS 1 pushes peers forwarded during the handoff were refused and stored in Redis:
+		// the stream holds its live messages until the replay after go reads them
+		// (mesh/resync.go), as a reconnecting stream would.
+		ls.HoldAdopted(engine.Handle(sub))
 	}
 }
 

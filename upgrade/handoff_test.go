@@ -26,7 +26,7 @@ func TestTakeOverRefusesCorruptTLSState(t *testing.T) {
 		cfg.TLSListen, cfg.TLSCert, cfg.TLSKey = "127.0.0.1:0", certFile, keyFile
 	}
 	awaitErr, takeErr := takeOverWith(t, withTLS, func(snd *handoff.Sender, _ *net.UnixConn) error {
-		if err := snd.Hello(handoff.Meta{NodeID: "node-a", Boundary: "b"}); err != nil {
+		if err := snd.Hello(testMeta()); err != nil {
 			return err
 		}
 		for _, l := range []struct {
@@ -50,6 +50,13 @@ func TestTakeOverRefusesCorruptTLSState(t *testing.T) {
 	if takeErr == nil || !strings.Contains(takeErr.Error(), "connection 0") {
 		t.Errorf("TakeOver = %v; want an error naming connection 0", takeErr)
 	}
+}
+
+// testMeta is an old side's hello: node node-a, with room for every connection slot and
+// stream record the tests name on two loops.
+func testMeta() handoff.Meta {
+	marks := handoff.LoopMarks{Slots: 1024, Streams: 1024}
+	return handoff.Meta{NodeID: "node-a", Boundary: "b", Loops: []handoff.LoopMarks{marks, marks}}
 }
 
 // listenerFD returns the descriptor of a fresh loopback listener (closed at the test's end;

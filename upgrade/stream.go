@@ -58,6 +58,9 @@ func (u *Upgrader) streamOut(snd *handoff.Sender) error {
 	meta := handoff.Meta{NodeID: u.ID, Seq: u.IDs.Last(), Version: u.Version,
 		Boundary: string(u.Boundary), Upgrades: u.count.Load(),
 		UpgradesFailed: u.failed.Load(), UpgradeReconnects: u.reconnects.Load()}
+	for i := range u.loops {
+		meta.Loops = append(meta.Loops, u.loops[i].up.marks) // the last quiesce round's
+	}
 	if u.TLS != nil {
 		meta.TicketKeys = u.TLS.TicketKeys() // resumed sessions keep working
 	}
@@ -155,7 +158,8 @@ func (a *streamAdopter) Conn(c *handoff.Conn, fd int) error {
 	ch := la.cur
 	r := handoff.Conn{}
 	if n := len(ch.conns); n < cap(ch.conns) {
-		r.Topics = ch.conns[:n+1][n].Topics[:0] // the slot's earlier capacity
+		slot := &ch.conns[:n+1][n] // the slot's earlier capacity
+		r.Topics, r.Allowed = slot.Topics[:0], slot.Allowed[:0]
 	}
 	ch.buf = copyConn(&r, c, ch.buf)
 	ch.conns = append(ch.conns, r)
@@ -172,7 +176,7 @@ func (a *streamAdopter) Conn(c *handoff.Conn, fd int) error {
 // copyConn sets dst to src with src's bytes appended to buf, and returns buf. A slice
 // taken before buf grows still holds its bytes (the old array stays while referenced).
 func copyConn(dst, src *handoff.Conn, buf []byte) []byte {
-	topics := dst.Topics
+	topics, allowed := dst.Topics, dst.Allowed
 	*dst = *src
 	buf, dst.User = appendView(buf, src.User)
 	buf, dst.State = appendView(buf, src.State)
@@ -183,6 +187,12 @@ func copyConn(dst, src *handoff.Conn, buf []byte) []byte {
 		var v []byte
 		buf, v = appendView(buf, t)
 		dst.Topics = append(dst.Topics, v)
+	}
+	dst.Allowed = allowed
+	for _, p := range src.Allowed {
+		var v []byte
+		buf, v = appendView(buf, p)
+		dst.Allowed = append(dst.Allowed, v)
 	}
 	return buf
 }

@@ -51,6 +51,7 @@ import (
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/handoff"
 	"github.com/pushwire/pushwire/mesh"
 	"github.com/pushwire/pushwire/publish"
 	"github.com/pushwire/pushwire/subscribe"
@@ -87,6 +88,9 @@ type Upgrader struct {
 	names     []adoptedName
 	namesMu   sync.Mutex
 	onAdopted func(conns int) // OnAdopted (stream.go)
+	// marks are the old process's loops' high-water marks (the hello's): a takeover adopts no
+	// slot or stream record past them; set before any connection is adopted.
+	marks []handoff.LoopMarks
 }
 
 // H2Part is what a handoff needs of a loop's HTTP/2 connections (h2edge.H2Loop,
