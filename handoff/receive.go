@@ -31,7 +31,14 @@ type Taken struct {
 	Sent      []Sent
 	H2        []H2 // the HTTP/2 connections' state, each naming its conn by Handle
 	Idem      []Idem
+	// EndReconnects are connections the old process told to reconnect after its hello (they
+	// could not move once exported): to add to Meta.UpgradeReconnects.
+	EndReconnects uint64
 }
+
+// endLen is the end packet's body: the counts of listeners, conns and other records, and
+// EndReconnects.
+const endLen = 4 + 4 + 4 + 8
 
 // Close closes every descriptor still in t (those the caller did not adopt: it sets FD to -1
 // for the ones it did).
@@ -171,11 +178,12 @@ func (r *receiver) pair(t *Taken) {
 }
 
 func (r *receiver) end(t *Taken, b []byte) error {
-	if len(b) != 12 {
+	if len(b) != endLen {
 		return fmt.Errorf("%w: end packet of %d bytes", ErrProtocol, len(b))
 	}
 	le := binary.LittleEndian
 	nl, nc, no := le.Uint32(b), le.Uint32(b[4:]), le.Uint32(b[8:])
+	t.EndReconnects = le.Uint64(b[12:])
 	if len(r.buf) != 0 || len(r.recs) != 0 || len(r.fds) != 0 || uint32(len(t.Listeners)) != nl ||
 		uint32(len(t.Conns)) != nc || uint64(len(t.Stored)+len(t.Sent)+len(t.H2)+len(t.Idem)) != uint64(no) {
 		return fmt.Errorf("%w: end announces %d listeners, %d conns, %d other records; %d, %d and %d came, %d records and %d descriptors unpaired, %d bytes unparsed",

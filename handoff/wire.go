@@ -15,7 +15,7 @@ import (
 // another aborts.
 // 2: hello carries the TLS session ticket keys and every upgrade counter; 3: HTTP/2 connections
 // move (KindH2 records); 4: record version 2 (Idempotency-Keys, allowed topic patterns), hello
-// carries each loop's high-water marks (Meta.Loops)
+// carries each loop's high-water marks (Meta.Loops), end the reconnects counted after the hello
 const ProtocolVersion = 4
 
 // Packet bounds.
@@ -197,7 +197,11 @@ func (s *Sender) Add(r *Record, fd int) error {
 func (s *Sender) Conns() int { return int(s.nConn) }
 
 // End sends what is queued and the counts.
-func (s *Sender) End() error {
+func (s *Sender) End() error { return s.EndWith(0) }
+
+// EndWith is End telling the new process of reconnects more connections told to reconnect
+// since the hello (Taken.EndReconnects): those that could not move once exported.
+func (s *Sender) EndWith(reconnects uint64) error {
 	if err := s.flush(); err != nil {
 		return err
 	}
@@ -205,6 +209,7 @@ func (s *Sender) End() error {
 	p = binary.LittleEndian.AppendUint32(p, s.nListen)
 	p = binary.LittleEndian.AppendUint32(p, s.nConn)
 	p = binary.LittleEndian.AppendUint32(p, s.nOther)
+	p = binary.LittleEndian.AppendUint64(p, reconnects)
 	s.pkt = p
 	return s.write(p, nil)
 }

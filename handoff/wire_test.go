@@ -95,7 +95,7 @@ func TestHandoffOverSocket(t *testing.T) {
 			}
 		}
 		if err == nil {
-			err = s.End()
+			err = s.EndWith(6) // connections told to reconnect after the hello
 		}
 		if err == nil {
 			err = s.AwaitReady()
@@ -121,6 +121,9 @@ func TestHandoffOverSocket(t *testing.T) {
 	}
 	if len(got.Stored) != n/100 || string(got.Stored[0].Data) != `{"a":1}` {
 		t.Errorf("received %d stored messages; want %d", len(got.Stored), n/100)
+	}
+	if got.EndReconnects != 6 {
+		t.Errorf("end carried %d reconnects; want 6", got.EndReconnects)
 	}
 	if len(got.Idem) != n/100 || string(got.Idem[0].Key) != "order-1" || string(got.Idem[0].Answer) != `{"id":"1"}` {
 		t.Errorf("received %d idempotency keys (first %+v); want %d", len(got.Idem), got.Idem, n/100)

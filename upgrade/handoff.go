@@ -16,6 +16,7 @@ import (
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/handoff"
+	"github.com/pushwire/pushwire/links"
 	"github.com/pushwire/pushwire/mesh"
 	"github.com/pushwire/pushwire/push"
 )
@@ -116,13 +117,14 @@ func (u *Upgrader) handOff(c *net.UnixConn, deadline time.Time) error {
 	}
 	u.round(stepQuiesce) // a last round: whatever the previous one queued has run
 	quiesced := time.Now()
+	reconnectsAtHello := u.reconnects.Load() // the hello carries these; the end those after
 	if err := u.streamOut(snd); err != nil { // stream.go
 		return err
 	}
 	if err := u.exportQoS(snd); err != nil {
 		return err
 	}
-	if err := snd.End(); err != nil {
+	if err := snd.EndWith(u.reconnects.Load() - reconnectsAtHello); err != nil {
 		return err
 	}
 	sent := time.Now()
@@ -251,7 +253,9 @@ func (ls *Loop) h2CannotMove(l *engine.Loop, c *edge.ConnState, u *loopUpgrade, 
 }
 
 // export makes a record of every detached connection and sends it in the loop's batches
-// (stream.go); a send error stops it (u.out.err).
+// (stream.go); a send error stops it (u.out.err). A connection whose record is over a bound
+// is not movable: it is reattached and told to reconnect (cannotMove), as a TLS conn whose
+// state cannot be taken.
 func (ls *Loop) export(l *engine.Loop, u *loopUpgrade) {
 	x := &u.out
 	for _, h := range u.detached {
@@ -285,13 +289,27 @@ func (ls *Loop) export(l *engine.Loop, u *loopUpgrade) {
 				continue
 			}
 		}
-		if !x.add(fd) || h2rec != nil && !x.addOther(h2rec) {
+		if err := x.add(fd, h2rec); errors.Is(err, handoff.ErrTooLarge) {
+			// This conn's record is over a bound (topics, pending output): it alone cannot
+			// move; it stays here and is told to reconnect, and the others move.
+			ls.u.Log.Warn("upgrade: a connection's state is over the handoff's bounds; it is told to reconnect", "err", err)
+			l.Reattach(h)
+			if c.Mode == edge.ModeH2 {
+				ls.h2CannotMove(l, c, u, l.Now().UnixMilli())
+			} else {
+				ls.cannotMove(l, c, l.Now().UnixMilli())
+			}
+		} else if err != nil {
 			break
 		}
 	}
 	x.flush()
 	u.lateBase = l.LateWrites()
 }
+
+// A stream holds no more topics than a record carries (mesh/subscriptions.go holds server-side
+// subscribes to links.MaxStreamTopics): this does not compile if they part.
+const _ = uint(handoff.MaxTopics - links.MaxStreamTopics)
 
 // exportStream fills in a stream's state; the names go in *names (scratch, reset).
 func (ls *Loop) exportStream(c *edge.ConnState, r *handoff.Conn, names *[]byte) {
@@ -387,7 +405,7 @@ func (u *Upgrader) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, 
 	}
 	u.count.Store(t.Upgrades + 1)
 	u.failed.Store(t.UpgradesFailed)
-	u.reconnects.Store(t.UpgradeReconnects)
+	u.reconnects.Store(t.UpgradeReconnects + t.EndReconnects)
 	if err := u.Eng.Start(); err != nil {
 		return t.Meta, err
 	}

@@ -1,11 +1,17 @@
 package upgrade_test
 
 import (
+	"bufio"
 	"errors"
-	"github.com/pushwire/pushwire/server"
+	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pushwire/pushwire/server"
+	"github.com/pushwire/pushwire/server/servertest"
 
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
@@ -74,4 +80,88 @@ func listenerFD(t *testing.T) int {
 	}
 	t.Cleanup(func() { f.Close() })
 	return int(f.Fd())
+}
+
+// TestHandOffTellsTooLargeStreamToReconnect (review 7, finding 5): a connection whose record
+// is over a handoff bound (here a stream given more topics than a record carries, past the
+// bound server-side subscribes keep) cannot move; it alone stays in the old process and gets
+// the reconnect frame (counted in upgrade_reconnects), and the handoff moves every other
+// connection. It used to stop its loop's export and fail the whole upgrade, at every SIGUSR2.
+func TestHandOffTellsTooLargeStreamToReconnect(t *testing.T) {
+	old := servertest.Node(t, nil)
+	big, bigKey := subscribeNDJSON(t, old, "big")
+	small, _ := subscribeNDJSON(t, old, "small")
+	if !old.JoinTopics(bigKey, handoff.MaxTopics) {
+		t.Fatal("JoinTopics: no such stream")
+	}
+	next, err := server.New(servertest.Config(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(next.Close)
+	oldEnd, child, err := handoff.Pair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer oldEnd.Close()
+	newEnd, err := handoff.FileConn(child)
+	child.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer newEnd.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	took := make(chan error, 1)
+	go func() { _, err := next.TakeOver(newEnd, deadline); took <- err }()
+	if err := old.HandOff(oldEnd, deadline); err != nil {
+		t.Fatalf("HandOff = %v; want every other connection handed over", err)
+	}
+	if err := <-took; err != nil {
+		t.Fatalf("TakeOver = %v", err)
+	}
+	if line := readUntil(t, big, "reconnect"); line == "" {
+		t.Error("the stream too large to move got no reconnect frame")
+	}
+	servertest.Pub(t, next, "/pub/topic/small", "after")
+	if line := readUntil(t, small, "after"); line == "" {
+		t.Error("the other stream did not get a publish to the new process")
+	}
+	if _, _, reconnects, _ := next.Figures(); reconnects != 1 {
+		t.Errorf("upgrade_reconnects in the new process = %d; want 1", reconnects)
+	}
+}
+
+// subscribeNDJSON opens an ndjson stream of topic on s and returns its reader (past the
+// response head) and its conn key.
+func subscribeNDJSON(t *testing.T, s *server.Server, topic string) (*bufio.Reader, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", s.EdgeAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprintf(c, "GET /sub?topic=%s&format=ndjson HTTP/1.1\r\nHost: x\r\n\r\n", topic)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("subscribe %s = %v, %v", topic, resp, err)
+	}
+	return br, resp.Header.Get("Push-Conn")
+}
+
+// readUntil reads r's lines until one contains want and returns it; "" at an error (the
+// connection's deadline).
+func readUntil(t *testing.T, r *bufio.Reader, want string) string {
+	t.Helper()
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Logf("reading for %q: %v", want, err)
+			return ""
+		}
+		if strings.Contains(line, want) {
+			return line
+		}
+	}
 }

@@ -32,17 +32,21 @@ type loopExport struct {
 	err     error  // the first send error: the loop stops exporting
 }
 
-// add encodes x.rec with its descriptor fd into the batch and sends the batch when full; false
-// means a send failed (x.err) and the export stops.
-func (x *loopExport) add(fd int) bool {
-	err := x.batch.Add(&x.rec, fd)
+// add encodes x.rec with its descriptor fd, and h2rec after it if not nil (an HTTP/2
+// connection's), into the batch and sends the batch when full. An error is either
+// handoff.ErrTooLarge — this connection's record is over a bound, the batch is as it was, and
+// the export goes on without it — or a failed send (x.err), which stops the export.
+func (x *loopExport) add(fd int, h2rec *handoff.Record) error {
+	err := x.batch.AddWith(&x.rec, fd, h2rec)
 	x.pending, x.carry, x.state = x.rec.Conn.Pending, x.rec.Conn.Carry, x.rec.Conn.State
 	clear(x.state) // the batch holds the copy that goes out
-	if err == nil && x.batch.Full() {
-		err = x.out.Send(&x.batch)
+	if err != nil {
+		return err
 	}
-	x.err = err
-	return err == nil
+	if x.batch.Full() {
+		x.err = x.out.Send(&x.batch)
+	}
+	return x.err
 }
 
 // flush sends what the batch still holds.
