@@ -368,9 +368,12 @@ func (u *Upgrader) HandedOver(wait time.Duration) {
 // lets go. On an error the old process keeps everything; the caller must exit without Close
 // (which would leave the cluster the old process is still in).
 func (u *Upgrader) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, error) {
-	// The link server starts with the cluster, before go: pushes from peers are refused
-	// (503 at the node that took them) until this process serves the connections.
+	// The link server serves only after go (mesh.ServeLinks): a takeover that fails must not
+	// have accepted peers' links, which would end with it (a reset link: the node is gone for
+	// routing); they wait in the shared listener's queue for whichever process serves. Pushes
+	// from peers are refused until this process serves the connections all the same.
 	u.refuse.Store(true)
+	u.LinksAfterGo = true
 	// No collection while the old process waits: the heap grows from nothing with every
 	// record, which would otherwise trigger a collection every few MB (collectLater).
 	gcPercent := debug.SetGCPercent(-1)
@@ -411,6 +414,9 @@ func (u *Upgrader) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, 
 	}
 	u.Running.Store(true)
 	u.refuse.Store(false)
+	if u.Cluster.Server != nil {
+		u.Cluster.ServeLinks()
+	}
 	u.ReplayAdopted() // mesh/resync.go: what peers' refused pushes stored meanwhile
 	u.Adopted = a.conns
 	t.Stored, t.Sent = nil, nil

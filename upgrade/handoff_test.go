@@ -13,6 +13,7 @@ import (
 	"github.com/pushwire/pushwire/server"
 	"github.com/pushwire/pushwire/server/servertest"
 
+	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/handoff"
@@ -163,5 +164,119 @@ func readUntil(t *testing.T, r *bufio.Reader, want string) string {
 		if strings.Contains(line, want) {
 			return line
 		}
+	}
+}
+
+// TestTakeOverFailedAcceptsNoPeerLink (review 7, finding 13): a takeover serves the cluster
+// link listener handed over only after go, so one that fails after it joined the cluster (here
+// the old process aborts after ready, as on a late write) has accepted no peer's link: a peer
+// that dialled meanwhile still waits in the shared accept queue, and the old process, which
+// carries on, accepts it. It used to be accepted by the failing process and reset when it
+// exited (the node gone for routing until the peer redialled).
+func TestTakeOverFailedAcceptsNoPeerLink(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // the old process's link listener
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	lf, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lf.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String()) // a peer's link, in the accept queue
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+
+	s, err := server.New(servertest.Config(func(cfg *server.Config) {
+		cfg.MemStore, cfg.ClusterListen = cluster.NewMemStore(), "127.0.0.1:0"
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, child, err := handoff.Pair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	newSide, err := handoff.FileConn(child)
+	child.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer newSide.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	took := make(chan error, 1)
+	go func() { _, err := s.TakeOver(newSide, deadline); took <- err }()
+	snd := handoff.NewSender(old, deadline)
+	if err := snd.AwaitStarted(); err != nil {
+		t.Fatal(err)
+	}
+	if err := snd.Hello(testMeta()); err != nil {
+		t.Fatal(err)
+	}
+	snd.Add(&handoff.Record{Kind: handoff.KindListener, Listener: handoff.Listener{Tag: 2}}, int(lf.Fd())) // the link listener
+	for _, tag := range []int{edge.ListenerAPI, edge.ListenerEdge} {
+		snd.Add(&handoff.Record{Kind: handoff.KindListener, Listener: handoff.Listener{Tag: uint8(tag)}}, listenerFD(t))
+	}
+	if err := snd.End(); err != nil {
+		t.Fatal(err)
+	}
+	if err := snd.AwaitReady(); err != nil {
+		t.Fatalf("AwaitReady = %v", err)
+	}
+	handoff.Abort(old, "test: a write reached a handed-over connection")
+	if err := <-took; err == nil {
+		t.Fatal("TakeOver = nil after the old process's abort; want an error")
+	}
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(2 * time.Second))
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatalf("the old process's link listener: Accept = %v; want the peer's link, still queued (the failed takeover accepted it)", err)
+	}
+	defer c.Close()
+	peer.Write([]byte("x"))
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); n != 1 {
+		t.Errorf("the peer's link, accepted by the old process: read %d, %v; want its byte", n, err)
+	}
+}
+
+// TestHandOffTakesPeersPushesUntilStarted (review 7, finding 8): while the new binary starts
+// (before it says started) the old process serves everything, peers' pushes included: the
+// gate that refuses them closes only once the new process is up. It used to close at
+// SIGUSR2, refusing every push for the whole start-up (~200 ms, more with -race).
+func TestHandOffTakesPeersPushesUntilStarted(t *testing.T) {
+	s := servertest.Node(t, nil)
+	old, child, err := handoff.Pair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	newSide, err := handoff.FileConn(child)
+	child.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer newSide.Close()
+	handed := make(chan error, 1)
+	go func() { handed <- s.HandOff(old, time.Now().Add(10*time.Second)) }()
+	servertest.WaitFor(t, "the handoff to start", func() bool { _, _, _, active := s.Figures(); return active })
+	time.Sleep(100 * time.Millisecond) // the old side now waits for started
+	if refusal := s.AdmitTake(); refusal != "" {
+		t.Errorf("a peer's push while the new binary starts: refused %q; want taken", refusal)
+	} else {
+		s.TakeDone()
+	}
+	handoff.Abort(newSide, "test: the new binary failed to start")
+	if err := <-handed; err == nil {
+		t.Fatal("HandOff = nil after the new process's abort; want an error")
+	}
+	if refusal := s.AdmitTake(); refusal != "" {
+		t.Errorf("a peer's push after the failed handoff: refused %q; want taken", refusal)
+	} else {
+		s.TakeDone()
 	}
 }
