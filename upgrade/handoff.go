@@ -264,7 +264,7 @@ func (ls *Loop) export(l *engine.Loop, u *loopUpgrade) {
 		if c == nil || err != nil {
 			continue
 		}
-		x.rec = handoff.Record{Kind: handoff.KindConn, Conn: handoff.Conn{Topics: x.rec.Conn.Topics[:0]}}
+		x.rec = handoff.Record{Kind: handoff.KindConn, Conn: handoff.Conn{Topics: x.rec.Conn.Topics[:0], Allowed: x.rec.Conn.Allowed[:0]}}
 		r := &x.rec.Conn
 		r.Handle, r.Listener, r.Mode = uint64(h), c.Listener, uint8(c.Mode)
 		if r.Pending, r.Carry, r.State, err = l.Export(x.pending[:0], x.carry[:0], x.state[:0], h); err != nil {
