@@ -23,24 +23,15 @@ import (
 
 // takeOverWith runs TakeOver on a fresh server (its plaintext listeners on free ports, its
 // configuration changed by tweak if not nil) against an old side that send drives from its
-// hello on; it returns what the old side's AwaitReady and TakeOver said.
+// hello on; it returns what the old side's AwaitReady and TakeOver said. A takeover that says
+// ready is then aborted by the old side, as on a late write: no test keeps one.
 func takeOverWith(t *testing.T, tweak func(*server.Config), send func(snd *handoff.Sender, old *net.UnixConn) error) (awaitErr, takeErr error) {
 	t.Helper()
 	s, err := server.New(servertest.Config(tweak))
 	if err != nil {
 		t.Fatal(err)
 	}
-	old, child, err := handoff.Pair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Close()
-	newSide, err := handoff.FileConn(child)
-	child.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer newSide.Close()
+	old, newSide := handoffPair(t)
 	deadline := time.Now().Add(10 * time.Second)
 	took := make(chan error, 1)
 	go func() { _, err := s.TakeOver(newSide, deadline); took <- err }()
@@ -51,8 +42,28 @@ func takeOverWith(t *testing.T, tweak func(*server.Config), send func(snd *hando
 	if err := send(snd, old); err != nil {
 		t.Fatal(err)
 	}
-	awaitErr = snd.AwaitReady()
+	if awaitErr = snd.AwaitReady(); awaitErr == nil {
+		handoff.Abort(old, "test: a write reached a handed-over connection")
+	}
 	return awaitErr, <-took
+}
+
+// handoffPair is a handoff's socketpair: the old process's end and the new one's, closed at the
+// test's end.
+func handoffPair(t *testing.T) (old, newSide *net.UnixConn) {
+	t.Helper()
+	old, child, err := handoff.Pair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { old.Close() })
+	newSide, err = handoff.FileConn(child)
+	child.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { newSide.Close() })
+	return old, newSide
 }
 
 // sendH2Conn sends a hello, the plaintext listeners and an HTTP/2 connection's record, then

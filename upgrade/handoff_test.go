@@ -100,17 +100,7 @@ func TestHandOffTellsTooLargeStreamToReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(next.Close)
-	oldEnd, child, err := handoff.Pair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer oldEnd.Close()
-	newEnd, err := handoff.FileConn(child)
-	child.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer newEnd.Close()
+	oldEnd, newEnd := handoffPair(t)
 	deadline := time.Now().Add(20 * time.Second)
 	took := make(chan error, 1)
 	go func() { _, err := next.TakeOver(newEnd, deadline); took <- err }()
@@ -190,46 +180,19 @@ func TestTakeOverFailedAcceptsNoPeerLink(t *testing.T) {
 	}
 	defer peer.Close()
 
-	s, err := server.New(servertest.Config(func(cfg *server.Config) {
-		cfg.MemStore, cfg.ClusterListen = cluster.NewMemStore(), "127.0.0.1:0"
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, child, err := handoff.Pair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Close()
-	newSide, err := handoff.FileConn(child)
-	child.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer newSide.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	took := make(chan error, 1)
-	go func() { _, err := s.TakeOver(newSide, deadline); took <- err }()
-	snd := handoff.NewSender(old, deadline)
-	if err := snd.AwaitStarted(); err != nil {
-		t.Fatal(err)
-	}
-	if err := snd.Hello(testMeta()); err != nil {
-		t.Fatal(err)
-	}
-	snd.Add(&handoff.Record{Kind: handoff.KindListener, Listener: handoff.Listener{Tag: 2}}, int(lf.Fd())) // the link listener
-	for _, tag := range []int{edge.ListenerAPI, edge.ListenerEdge} {
-		snd.Add(&handoff.Record{Kind: handoff.KindListener, Listener: handoff.Listener{Tag: uint8(tag)}}, listenerFD(t))
-	}
-	if err := snd.End(); err != nil {
-		t.Fatal(err)
-	}
-	if err := snd.AwaitReady(); err != nil {
-		t.Fatalf("AwaitReady = %v", err)
-	}
-	handoff.Abort(old, "test: a write reached a handed-over connection")
-	if err := <-took; err == nil {
-		t.Fatal("TakeOver = nil after the old process's abort; want an error")
+	withCluster := func(cfg *server.Config) { cfg.MemStore, cfg.ClusterListen = cluster.NewMemStore(), "127.0.0.1:0" }
+	awaitErr, takeErr := takeOverWith(t, withCluster, func(snd *handoff.Sender, _ *net.UnixConn) error {
+		if err := snd.Hello(testMeta()); err != nil {
+			return err
+		}
+		snd.Add(&handoff.Record{Kind: handoff.KindListener, Listener: handoff.Listener{Tag: 2}}, int(lf.Fd())) // the link listener
+		for _, tag := range []int{edge.ListenerAPI, edge.ListenerEdge} {
+			snd.Add(&handoff.Record{Kind: handoff.KindListener, Listener: handoff.Listener{Tag: uint8(tag)}}, listenerFD(t))
+		}
+		return snd.End()
+	})
+	if awaitErr != nil || takeErr == nil {
+		t.Fatalf("AwaitReady = %v, TakeOver = %v; want ready, then the old side's abort", awaitErr, takeErr)
 	}
 	ln.(*net.TCPListener).SetDeadline(time.Now().Add(2 * time.Second))
 	c, err := ln.Accept()
@@ -250,17 +213,7 @@ func TestTakeOverFailedAcceptsNoPeerLink(t *testing.T) {
 // SIGUSR2, refusing every push for the whole start-up (~200 ms, more with -race).
 func TestHandOffTakesPeersPushesUntilStarted(t *testing.T) {
 	s := servertest.Node(t, nil)
-	old, child, err := handoff.Pair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Close()
-	newSide, err := handoff.FileConn(child)
-	child.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer newSide.Close()
+	old, newSide := handoffPair(t)
 	handed := make(chan error, 1)
 	go func() { handed <- s.HandOff(old, time.Now().Add(10*time.Second)) }()
 	servertest.WaitFor(t, "the handoff to start", func() bool { _, _, _, active := s.Figures(); return active })
