@@ -1,15 +1,12 @@
 package acceptance
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -34,32 +31,7 @@ func TestUpgradeReplaysQoS1StoredDuringHandoff(t *testing.T) {
 		"--node-id", "node-a", "--heartbeat", "2s"}, cl...)...)
 	b := startNode(t, append([]string{"--node-id", "node-b"}, cl...)...)
 
-	conn, err := net.Dial("tcp", a.edge)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "GET /sub?user=u1&format=ndjson HTTP/1.1\r\nHost: x\r\n\r\n")
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("subscribe: %v %v", err, resp)
-	}
-	var mu sync.Mutex
-	got := map[string]bool{}
-	go func() {
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			var p struct {
-				Protocol int    `json:"protocol"`
-				ID       string `json:"id"`
-			}
-			if json.Unmarshal(sc.Bytes(), &p) == nil && p.Protocol == 2 {
-				mu.Lock()
-				got[p.ID] = true
-				mu.Unlock()
-			}
-		}
-	}()
+	received := messageIDs(t, a.edge, "u1")
 	time.Sleep(300 * time.Millisecond)
 
 	client := &http.Client{Timeout: 5 * time.Second}
@@ -96,8 +68,10 @@ func TestUpgradeReplaysQoS1StoredDuringHandoff(t *testing.T) {
 	stop.Store(true)
 	<-done
 	time.Sleep(3 * time.Second)
-	mu.Lock()
-	defer mu.Unlock()
+	got := map[string]bool{}
+	for _, id := range received() {
+		got[id] = true
+	}
 	var missing []answer
 	for _, s := range stored {
 		if !got[s.id] {
