@@ -2,11 +2,17 @@ package upgrade_test
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"github.com/pushwire/pushwire/server"
 	"github.com/pushwire/pushwire/server/servertest"
 	"github.com/pushwire/pushwire/upgrade"
+	"io"
 	"net"
+	"net/http"
 	"runtime"
 	"strings"
 	"testing"
@@ -289,4 +295,39 @@ func TestTakeOverBoundsConnSlot(t *testing.T) {
 			t.Errorf("slot %d: AwaitReady = %v, TakeOver = %v; want the takeover aborted for the slot past 1024", slot, awaitErr, takeErr)
 		}
 	}
+}
+
+// TestHandOffCarriesH2AllowedPatterns (review 7, finding 4, HTTP/2): the topic patterns a token
+// allowed an HTTP/2 stream move with it (its subscriber record in the KindH2 record), so a
+// server-side subscribe the token allows is answered 200 by the new process too. It was 403:
+// the new process held the stream to --topic-acl alone.
+func TestHandOffCarriesH2AllowedPatterns(t *testing.T) {
+	withJWT := func(c *server.Config) { c.JWTSecret = "h2-secret" }
+	old := servertest.Node(t, withJWT)
+	c := servertest.DialRawH2(t, old)
+	c.Get(1, "/sub?topic=news.a&token="+hs256("h2-secret", fmt.Sprintf(`{"sub":"u1","topics":["news.*"],"exp":%d}`, time.Now().Add(time.Hour).Unix())))
+	c.Until("the stream's answer", func(f http2.Frame) bool { h, ok := f.(*http2.HeadersFrame); return ok && h.StreamID == 1 })
+	key := c.Hdrs[1]["push-conn"]
+	if key == "" {
+		t.Fatalf("stream 1's answer %v has no push-conn", c.Hdrs[1])
+	}
+	next := handOffTo(t, old, withJWT)
+	resp, err := http.Post("http://"+next.APIAddr().String()+"/subscriptions/conn/"+key+"?topic=news.c", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"changed":1`) {
+		t.Errorf("a server-side subscribe of news.c, which the stream's token allows (news.*), after the handoff = %d %s; want 200 changed 1", resp.StatusCode, body)
+	}
+}
+
+// hs256 signs claims as an HS256 JWT with secret.
+func hs256(secret, claims string) string {
+	enc := base64.RawURLEncoding
+	head := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(claims))
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(head))
+	return head + "." + enc.EncodeToString(mac.Sum(nil))
 }

@@ -95,21 +95,7 @@ func TestHandOffTellsTooLargeStreamToReconnect(t *testing.T) {
 	if !old.JoinTopics(bigKey, handoff.MaxTopics) {
 		t.Fatal("JoinTopics: no such stream")
 	}
-	next, err := server.New(servertest.Config(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(next.Close)
-	oldEnd, newEnd := handoffPair(t)
-	deadline := time.Now().Add(20 * time.Second)
-	took := make(chan error, 1)
-	go func() { _, err := next.TakeOver(newEnd, deadline); took <- err }()
-	if err := old.HandOff(oldEnd, deadline); err != nil {
-		t.Fatalf("HandOff = %v; want every other connection handed over", err)
-	}
-	if err := <-took; err != nil {
-		t.Fatalf("TakeOver = %v", err)
-	}
+	next := handOffTo(t, old, nil)
 	if line := readUntil(t, big, "reconnect"); line == "" {
 		t.Error("the stream too large to move got no reconnect frame")
 	}
@@ -120,6 +106,29 @@ func TestHandOffTellsTooLargeStreamToReconnect(t *testing.T) {
 	if _, _, reconnects, _ := next.Figures(); reconnects != 1 {
 		t.Errorf("upgrade_reconnects in the new process = %d; want 1", reconnects)
 	}
+}
+
+// handOffTo hands old's listeners and connections to a new server in this process (its
+// configuration changed by tweak if not nil) and returns it, serving. old is left as an old
+// process is after go: it touches no socket (and closes its own descriptors at the test's end).
+func handOffTo(t *testing.T, old *server.Server, tweak func(*server.Config)) *server.Server {
+	t.Helper()
+	next, err := server.New(servertest.Config(tweak))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(next.Close)
+	oldEnd, newEnd := handoffPair(t)
+	deadline := time.Now().Add(20 * time.Second)
+	took := make(chan error, 1)
+	go func() { _, err := next.TakeOver(newEnd, deadline); took <- err }()
+	if err := old.HandOff(oldEnd, deadline); err != nil {
+		t.Fatalf("HandOff = %v; want every connection that can move handed over", err)
+	}
+	if err := <-took; err != nil {
+		t.Fatalf("TakeOver = %v", err)
+	}
+	return next
 }
 
 // subscribeNDJSON opens an ndjson stream of topic on s and returns its reader (past the
