@@ -77,8 +77,10 @@ type Upgrader struct {
 	reconnects atomic.Uint64 // connections that could not move and got the reconnect frame
 	h2Until    time.Time     // HTTP/2 conns not quiet by then cannot move (h2.go)
 
-	// Pushes from peers (cluster links): refused while a handoff runs, so that none reaches a
-	// connection being handed over; takes counts those in flight.
+	// Pushes from peers (cluster links): refused from the new process's start (AwaitStarted)
+	// to the end of the handoff, so that none reaches a connection being handed over (a QoS 1
+	// one is stored, and replayed to the adopted streams after go: mesh/resync.go); takes
+	// counts those in flight.
 	refuse atomic.Bool
 	takes  atomic.Int64
 	linkLn net.Listener // the link listener handed over (new process), taken by ListenLink
