@@ -158,12 +158,16 @@ func (p *Presence) AnswerSubscriptions(q *links.Query) (int, []byte) {
 	return mergeChanges(answers)
 }
 
+// fullReason is the error of a subscribe that every stream found refused for its bound.
+var fullReason = "a stream holds at most " + strconv.Itoa(links.MaxStreamTopics) + " topics: this subscribe would pass that; unsubscribe some first"
+
 // mergeChanges sums the nodes' answers: {"connections":n,"changed":m,
-// "conns":[keys],"forbidden":[keys],"unreachable":[nodes]}. 404 when no
-// stream was found, 403 when every one found refused a topic, 503 when none
-// was found and a node that may hold some did not answer.
+// "conns":[keys],"forbidden":[keys],"full":[keys],"unreachable":[nodes]}.
+// 404 when no stream was found, 403 when every one found refused a topic,
+// 409 when every one found is at its bound of topics, 503 when none was
+// found and a node that may hold some did not answer.
 func mergeChanges(answers []nodeAnswer) (int, []byte) {
-	var conns, forbidden, unreachable []string
+	var conns, forbidden, full, unreachable []string
 	total, changed, unknown := 0, 0, false
 	for _, na := range answers {
 		switch na.kind() {
@@ -182,6 +186,8 @@ func mergeChanges(answers []nodeAnswer) (int, []byte) {
 			switch e.Count {
 			case links.OutcomeForbidden:
 				forbidden = append(forbidden, e.Name)
+			case links.OutcomeFull:
+				full = append(full, e.Name)
 			case links.OutcomeChanged:
 				changed++
 				conns = append(conns, e.Name)
@@ -192,6 +198,7 @@ func mergeChanges(answers []nodeAnswer) (int, []byte) {
 	}
 	slices.Sort(conns)
 	slices.Sort(forbidden)
+	slices.Sort(full)
 	slices.Sort(unreachable)
 	body := append([]byte(`{"connections":`), strconv.Itoa(total)...)
 	body = append(body, `,"changed":`...)
@@ -199,6 +206,9 @@ func mergeChanges(answers []nodeAnswer) (int, []byte) {
 	body = appendNodeList(append(body, `,"conns":`...), conns)
 	if len(forbidden) > 0 {
 		body = appendNodeList(append(body, `,"forbidden":`...), forbidden)
+	}
+	if len(full) > 0 {
+		body = appendNodeList(append(body, `,"full":`...), full)
 	}
 	if len(unreachable) > 0 {
 		body = appendNodeList(append(body, `,"unreachable":`...), unreachable)
@@ -208,6 +218,8 @@ func mergeChanges(answers []nodeAnswer) (int, []byte) {
 	case total > 0:
 	case len(forbidden) > 0:
 		status, reason = 403, "a topic is not allowed for this subscriber by its auth or --topic-acl; force=1 takes it all the same"
+	case len(full) > 0:
+		status, reason = 409, fullReason
 	case unknown:
 		status, reason = 503, "no node that may hold the streams answered"
 	default:

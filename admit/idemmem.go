@@ -125,3 +125,36 @@ func (m *IdemMemory) compact() {
 		m.order, m.head = m.order[:n], 0
 	}
 }
+
+// Export calls fn with every key answered and not expired, in claim order: what an upgrade
+// hands to the new process (upgrade/qos.go), so that a retry there is still a duplicate. A key
+// still pending has no answer to carry: its publish is answered by this process. fn runs
+// under mu and must not call m.
+func (m *IdemMemory) Export(fn func(key string, expires time.Time, answer []byte)) {
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range m.order[m.head:] {
+		if !e.gone && e.answer != nil && now.Before(e.expires) && m.keys[e.key] == e {
+			fn(e.key, e.expires, e.answer)
+		}
+	}
+}
+
+// Restore keeps key answered with answer until expires, as Record would have: a key an
+// upgrade carried. Called in the old process's claim order, before any claim.
+func (m *IdemMemory) Restore(key string, expires time.Time, answer []byte) {
+	now := time.Now()
+	if !now.Before(expires) {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old := m.keys[key]; old != nil {
+		old.gone = true
+	}
+	m.collect(now)
+	e := &idemEntry{key: key, expires: expires, answer: answer}
+	m.keys[key] = e
+	m.order = append(m.order, e)
+}

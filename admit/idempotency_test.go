@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -148,5 +149,36 @@ func TestIdemMemoryBoundOldestFirst(t *testing.T) {
 	short.Claim(ctx, []string{"z"}, out)
 	if short.Evicted() != 0 || short.Len() != 1 {
 		t.Errorf("after x, y expired and z came: Evicted %d, Len %d; want 0, 1", short.Evicted(), short.Len())
+	}
+}
+
+// Export gives the answered keys, oldest first, and a store Restored from them answers their
+// claims as the first one did: an upgrade's new process (upgrade/qos.go). A pending key is
+// not exported (its publish is answered where it runs).
+func TestIdemMemoryExportRestore(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := NewIdemMemory(IdemOptions{Window: time.Minute, Hold: time.Minute, Keys: 10})
+	out := make([]Claim, 3)
+	if err := m.Claim(ctx, []string{"a", "b", "pending"}, out); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Record(ctx, []string{"a", "b"}, [][]byte{[]byte("answer a"), []byte("answer b")}); err != nil {
+		t.Fatal(err)
+	}
+	n := NewIdemMemory(IdemOptions{Window: time.Minute, Hold: time.Minute, Keys: 10})
+	var keys []string
+	m.Export(func(key string, expires time.Time, answer []byte) {
+		keys = append(keys, key)
+		n.Restore(key, expires, answer)
+	})
+	if !slices.Equal(keys, []string{"a", "b"}) {
+		t.Errorf("Export gave %q; want the answered keys a, b in claim order", keys)
+	}
+	if err := n.Claim(ctx, []string{"a", "b", "pending"}, out); err != nil {
+		t.Fatal(err)
+	}
+	if string(out[0].Answer) != "answer a" || string(out[1].Answer) != "answer b" || !out[2].Won {
+		t.Errorf("claims after Restore = %+v; want a's and b's answers, and pending won afresh", out)
 	}
 }

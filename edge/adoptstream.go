@@ -26,6 +26,11 @@ func (ls *Loop) AdoptStream(sub conntable.Sub, conn engine.Handle, id uint32) (*
 	return st, true
 }
 
+// StreamRecords is how many stream records the loop has: every stream subscriber's index is
+// below it. An upgrade sends it (handoff.LoopMarks) so that the new process adopts no index
+// past it.
+func (ls *loopStreams) StreamRecords() int { return len(ls.streamPages) * streamPageSize }
+
 // FreeUnusedStreams makes the free list of the stream records adoption left unused, lowest
 // taken first.
 func (ls *loopStreams) FreeUnusedStreams() {

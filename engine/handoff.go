@@ -116,6 +116,11 @@ func (l *Loop) exportTLS(c *slot, dst, carry, state []byte) ([]byte, []byte, []b
 	return dst, carry, st, nil
 }
 
+// Slots is how many connection slots loop l has used: every live handle's slot is below it.
+// An upgrade sends it (handoff.LoopMarks) so that the new process adopts no slot past it.
+// Only l's goroutine may call it while l runs.
+func (l *Loop) Slots() int { return int(l.slab.Len()) }
+
 // LateWrites returns how many flushes found output queued on a conn after Export took its
 // output: non-zero means something would be lost if the conns moved now.
 func (l *Loop) LateWrites() int64 { return l.lateWrites }

@@ -15,7 +15,9 @@ func FuzzParseRecord(f *testing.F) {
 	f.Add([]byte{0xff, 0xff, 0, 0, 1, 2})
 	lived := sampleConn()
 	lived.Conn.AgeEndMs, lived.Conn.ExpiresMs = 1765000360000, 1765000030000
-	for _, r := range []Record{sampleStored(), sampleSent(), lived, sampleH2()} {
+	allowed := lived
+	allowed.Conn.Allowed, allowed.Conn.AnyTopic = [][]byte{[]byte("news.*")}, true
+	for _, r := range []Record{sampleStored(), sampleSent(), lived, sampleH2(), allowed, sampleIdem()} {
 		b, _ := AppendRecord(nil, &r)
 		f.Add(b)
 	}
@@ -45,7 +47,8 @@ func FuzzParseRecord(f *testing.F) {
 
 // FuzzHello: a hello packet never panics the parser.
 func FuzzHello(f *testing.F) {
-	f.Add([]byte{pHello, ProtocolVersion, 1, 0, 'a', 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{pHello, ProtocolVersion, 1, 0, 'a', 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0,
+		1, 0, 0, 4, 0, 0, 0, 1, 0, 0}) // one loop's marks: 1024 slots, 256 stream records
 	f.Fuzz(func(t *testing.T, p []byte) {
 		if len(p) == 0 {
 			return

@@ -30,7 +30,15 @@ type Taken struct {
 	Stored    []Stored
 	Sent      []Sent
 	H2        []H2 // the HTTP/2 connections' state, each naming its conn by Handle
+	Idem      []Idem
+	// EndReconnects are connections the old process told to reconnect after its hello (they
+	// could not move once exported): to add to Meta.UpgradeReconnects.
+	EndReconnects uint64
 }
+
+// endLen is the end packet's body: the counts of listeners, conns and other records, and
+// EndReconnects.
+const endLen = 4 + 4 + 4 + 8
 
 // Close closes every descriptor still in t (those the caller did not adopt: it sets FD to -1
 // for the ones it did).
@@ -151,6 +159,9 @@ func (r *receiver) pair(t *Taken) {
 		case KindH2:
 			t.H2 = append(t.H2, rec.H2)
 			continue
+		case KindIdem:
+			t.Idem = append(t.Idem, rec.Idem)
+			continue
 		}
 		if f == len(r.fds) {
 			break
@@ -167,15 +178,16 @@ func (r *receiver) pair(t *Taken) {
 }
 
 func (r *receiver) end(t *Taken, b []byte) error {
-	if len(b) != 12 {
+	if len(b) != endLen {
 		return fmt.Errorf("%w: end packet of %d bytes", ErrProtocol, len(b))
 	}
 	le := binary.LittleEndian
 	nl, nc, no := le.Uint32(b), le.Uint32(b[4:]), le.Uint32(b[8:])
+	t.EndReconnects = le.Uint64(b[12:])
 	if len(r.buf) != 0 || len(r.recs) != 0 || len(r.fds) != 0 || uint32(len(t.Listeners)) != nl ||
-		uint32(len(t.Conns)) != nc || uint64(len(t.Stored)+len(t.Sent)+len(t.H2)) != uint64(no) {
+		uint32(len(t.Conns)) != nc || uint64(len(t.Stored)+len(t.Sent)+len(t.H2)+len(t.Idem)) != uint64(no) {
 		return fmt.Errorf("%w: end announces %d listeners, %d conns, %d other records; %d, %d and %d came, %d records and %d descriptors unpaired, %d bytes unparsed",
-			ErrProtocol, nl, nc, no, len(t.Listeners), len(t.Conns), len(t.Stored)+len(t.Sent)+len(t.H2), len(r.recs), len(r.fds), len(r.buf))
+			ErrProtocol, nl, nc, no, len(t.Listeners), len(t.Conns), len(t.Stored)+len(t.Sent)+len(t.H2)+len(t.Idem), len(r.recs), len(r.fds), len(r.buf))
 	}
 	return nil
 }
@@ -191,6 +203,7 @@ func cloneRecord(r *Record) Record {
 	m.User, m.To, m.Event = slices.Clone(m.User), slices.Clone(m.To), slices.Clone(m.Event)
 	m.ContentType, m.Data = slices.Clone(m.ContentType), slices.Clone(m.Data)
 	out.Sent.User, out.Sent.Entries = slices.Clone(r.Sent.User), slices.Clone(r.Sent.Entries)
+	out.Idem = cloneIdem(&r.Idem)
 	return out
 }
 
@@ -204,6 +217,10 @@ func cloneConn(r *Conn) Conn {
 	c.State = slices.Clone(r.State)
 	c.Pending = slices.Clone(r.Pending)
 	c.Carry = slices.Clone(r.Carry)
+	c.Allowed = nil // most streams have none: no slice for them
+	for _, p := range r.Allowed {
+		c.Allowed = append(c.Allowed, slices.Clone(p))
+	}
 	return c
 }
 
@@ -230,6 +247,11 @@ func parseHello(p []byte, m *Meta) error {
 		return fmt.Errorf("%w: %d ticket keys", ErrProtocol, nk)
 	}
 	keys := d.take(32 * nk)
+	nl := d.uint16()
+	if nl > MaxLoops {
+		return fmt.Errorf("%w: %d loops", ErrProtocol, nl)
+	}
+	marks := d.take(8 * nl)
 	if d.err != nil || len(d.b) != 0 {
 		return fmt.Errorf("%w: malformed hello", ErrProtocol)
 	}
@@ -239,6 +261,10 @@ func parseHello(p []byte, m *Meta) error {
 	m.TicketKeys = make([][32]byte, nk)
 	for i := range m.TicketKeys {
 		copy(m.TicketKeys[i][:], keys[32*i:])
+	}
+	m.Loops = make([]LoopMarks, nl)
+	for i := range m.Loops {
+		m.Loops[i] = LoopMarks{Slots: binary.LittleEndian.Uint32(marks[8*i:]), Streams: binary.LittleEndian.Uint32(marks[8*i+4:])}
 	}
 	return nil
 }

@@ -7,7 +7,9 @@ import (
 )
 
 // RecordVersion is the version of the record layout this package writes and reads.
-const RecordVersion = 1
+// 2: a conn record's trailers start with a flags byte (lifetime, allowed topic patterns);
+// KindIdem records.
+const RecordVersion = 2
 
 // Kind is what a record describes.
 type Kind uint8
@@ -17,6 +19,7 @@ const (
 	KindConn     Kind = 2 // an accepted connection and its state
 	KindStored   Kind = 3 // a QoS 1 message kept for a user (no descriptor)
 	KindSent     Kind = 4 // QoS 1 messages written to a user's connections, unacknowledged (no descriptor)
+	// KindH2 (5) is h2record.go's, KindIdem (6) idem.go's.
 )
 
 // HasFD reports whether records of kind k come with a descriptor.
@@ -31,9 +34,9 @@ const (
 	MaxCarry          = 64 << 20  // input read and not yet consumed
 	MaxData           = 64 << 20  // a stored message's payload
 	MaxSentEntries    = 1 << 16   // sent entries of one user
-	// MaxRecord bounds a whole record: the fixed fields, the largest name list, the
-	// transport state, pending output and carry.
-	MaxRecord = 1<<20 + MaxTopics*(MaxName+2) + MaxTransportState + MaxPending + MaxCarry
+	// MaxRecord bounds a whole record: the fixed fields, the largest name lists (topics and
+	// allowed patterns), the transport state, pending output and carry.
+	MaxRecord = 1<<20 + 2*MaxTopics*(MaxName+2) + MaxTransportState + MaxPending + MaxCarry
 )
 
 // Transport kinds a connection record may carry.
@@ -73,18 +76,44 @@ type Conn struct {
 	Pending     []byte // output queued and not yet written
 	Carry       []byte // input read and not yet consumed
 
-	// A stream's lifetime (subscribe/lifetime.go), a trailer present only when one is set, so
-	// records of streams without one read as before: unix ms when --max-conn-age ends it and
+	// Trailers, each present only when set, after a flags byte that is there only when one is
+	// (a plain conn's record has none):
+	//
+	// A stream's lifetime (subscribe/lifetime.go): unix ms when --max-conn-age ends it and
 	// when its auth expires (0 = none), and whether it was sent the refresh frame.
 	AgeEndMs  int64
 	ExpiresMs int64
 	Refreshed bool
+	// The topic patterns auth allowed the stream (subscribe/allowsets.go), which hold its
+	// server-side subscribes: at most MaxTopics, each at most MaxName; AnyTopic allows all.
+	Allowed  [][]byte
+	AnyTopic bool
 }
 
-// lifeTrailer is the size of Conn's lifetime trailer.
-const lifeTrailer = 8 + 8 + 1
+// The trailer flags byte.
+const (
+	trailerLife     = 1 << iota // AgeEndMs, ExpiresMs, Refreshed follow
+	trailerAllowed              // a count and the Allowed patterns follow
+	trailerAnyTopic             // AnyTopic
+	trailerAll      = trailerLife | trailerAllowed | trailerAnyTopic
+)
 
 func (c *Conn) hasLife() bool { return c.AgeEndMs != 0 || c.ExpiresMs != 0 || c.Refreshed }
+
+// trailers is the flags byte of c's trailers; 0: none.
+func (c *Conn) trailers() byte {
+	var f byte
+	if c.hasLife() {
+		f |= trailerLife
+	}
+	if len(c.Allowed) > 0 {
+		f |= trailerAllowed
+	}
+	if c.AnyTopic {
+		f |= trailerAnyTopic
+	}
+	return f
+}
 
 // Stored is a QoS 1 message a node keeps for a user until it is acknowledged.
 type Stored struct {
@@ -122,7 +151,8 @@ type Record struct {
 	Conn     Conn
 	Stored   Stored
 	Sent     Sent
-	H2       H2 // h2record.go
+	H2       H2   // h2record.go
+	Idem     Idem // idem.go
 }
 
 // Errors of the record stream.
@@ -169,6 +199,11 @@ func AppendRecord(dst []byte, r *Record) ([]byte, error) {
 		if dst, err = appendH2(dst, &r.H2); err != nil {
 			return dst[:start], err
 		}
+	case KindIdem:
+		var err error
+		if dst, err = appendIdem(dst, &r.Idem); err != nil {
+			return dst[:start], err
+		}
 	default:
 		return dst[:start], fmt.Errorf("%w: kind %d", ErrCorrupt, r.Kind)
 	}
@@ -182,7 +217,7 @@ func AppendRecord(dst []byte, r *Record) ([]byte, error) {
 
 func appendConn(dst []byte, c *Conn) ([]byte, error) {
 	if len(c.User) > MaxName || len(c.Topics) > MaxTopics || len(c.State) > MaxTransportState ||
-		len(c.Pending) > MaxPending || len(c.Carry) > MaxCarry {
+		len(c.Pending) > MaxPending || len(c.Carry) > MaxCarry || len(c.Allowed) > MaxTopics {
 		return dst, ErrTooLarge
 	}
 	dst = binary.LittleEndian.AppendUint64(dst, c.Handle)
@@ -204,10 +239,24 @@ func appendConn(dst []byte, c *Conn) ([]byte, error) {
 	dst = appendBytes32(dst, c.State)
 	dst = appendBytes32(dst, c.Pending)
 	dst = appendBytes32(dst, c.Carry)
-	if c.hasLife() {
+	f := c.trailers()
+	if f == 0 {
+		return dst, nil
+	}
+	dst = append(dst, f)
+	if f&trailerLife != 0 {
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(c.AgeEndMs))
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(c.ExpiresMs))
 		dst = append(dst, b2u(c.Refreshed))
+	}
+	if f&trailerAllowed != 0 {
+		dst = binary.LittleEndian.AppendUint16(dst, uint16(len(c.Allowed)))
+		for _, p := range c.Allowed {
+			if len(p) > MaxName {
+				return dst, ErrTooLarge
+			}
+			dst = appendBytes16(dst, p)
+		}
 	}
 	return dst, nil
 }
@@ -274,6 +323,10 @@ func ParseRecord(b []byte, r *Record) (int, error) {
 		if err := parseH2(body, &r.H2); err != nil {
 			return 0, err
 		}
+	case KindIdem:
+		if err := parseIdem(body, &r.Idem); err != nil {
+			return 0, err
+		}
 	default:
 		return 0, fmt.Errorf("%w: kind %d", ErrCorrupt, b[5])
 	}
@@ -313,18 +366,48 @@ func parseConn(b []byte, c *Conn) error {
 	c.Pending = d.bytes32(MaxPending)
 	c.Carry = d.bytes32(MaxCarry)
 	c.AgeEndMs, c.ExpiresMs, c.Refreshed = 0, 0, false
-	if d.err == nil && len(d.b) == lifeTrailer {
-		c.AgeEndMs, c.ExpiresMs = int64(le.Uint64(d.b)), int64(le.Uint64(d.b[8:]))
-		c.Refreshed = d.b[16] == 1
-		if d.b[16] > 1 || !c.hasLife() {
-			return ErrCorrupt // an empty trailer is never written
-		}
-		d.b = nil
+	c.Allowed, c.AnyTopic = c.Allowed[:0], false
+	if d.err == nil && len(d.b) > 0 {
+		parseTrailers(&d, c)
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = ErrCorrupt // trailing bytes: the lengths do not add up
 	}
 	return d.err
+}
+
+// parseTrailers reads the trailers after a conn record's flags byte. An empty trailer is never
+// written: a flag whose trailer holds nothing is corrupt, so a record re-encodes the same.
+func parseTrailers(d *decoder, c *Conn) {
+	f := d.byte()
+	if f == 0 || f&^trailerAll != 0 {
+		d.err = ErrCorrupt
+		return
+	}
+	if f&trailerLife != 0 {
+		if v := d.take(8 + 8 + 1); v != nil {
+			c.AgeEndMs, c.ExpiresMs = int64(binary.LittleEndian.Uint64(v)), int64(binary.LittleEndian.Uint64(v[8:]))
+			c.Refreshed = v[16] == 1
+			if v[16] > 1 || !c.hasLife() {
+				d.err = ErrCorrupt
+			}
+		}
+	}
+	if f&trailerAllowed != 0 {
+		n := d.uint16()
+		if n > MaxTopics && d.err == nil {
+			d.err = ErrTooLarge
+		} else if n == 0 && d.err == nil {
+			d.err = ErrCorrupt
+		}
+		for range n {
+			if d.err != nil {
+				break
+			}
+			c.Allowed = append(c.Allowed, d.bytes16(MaxName))
+		}
+	}
+	c.AnyTopic = f&trailerAnyTopic != 0
 }
 
 // decoder reads fields off b; the first error sticks and later reads return zero values.

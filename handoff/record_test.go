@@ -19,8 +19,14 @@ func sampleConn() Record {
 func TestRecordRoundTrip(t *testing.T) {
 	lived := sampleConn()
 	lived.Conn.AgeEndMs, lived.Conn.ExpiresMs, lived.Conn.Refreshed = 1765000360000, 1765000030000, true
+	allowed := sampleConn() // a stream's allowed topic patterns, with and without a lifetime
+	allowed.Conn.Allowed = [][]byte{[]byte("news.*"), []byte("sport")}
+	allowedLived := lived
+	allowedLived.Conn.Allowed, allowedLived.Conn.AnyTopic = [][]byte{[]byte("a")}, true
+	anyTopic := sampleConn()
+	anyTopic.Conn.AnyTopic = true
 	for _, in := range []Record{sampleConn(), lived, {Kind: KindListener, Listener: Listener{Tag: 1, TLS: true}}, {Kind: KindConn},
-		sampleStored(), sampleSent(), {Kind: KindSent}} {
+		sampleStored(), sampleSent(), {Kind: KindSent}, allowed, allowedLived, anyTopic, sampleIdem()} {
 		b, err := AppendRecord([]byte("prefix"), &in)
 		if err != nil {
 			t.Fatalf("AppendRecord(%v) = %v", in.Kind, err)
@@ -44,6 +50,10 @@ func sampleStored() Record {
 		QoS: 1, JSON: true, To: []byte("user:alice"), Event: []byte("e"), ContentType: []byte("application/json"), Data: []byte(`{"a":1}`)}}
 }
 
+func sampleIdem() Record {
+	return Record{Kind: KindIdem, Idem: Idem{Key: []byte("order-1"), ExpiresMs: 1765000300000, Answer: []byte(`{"id":"1"}`)}}
+}
+
 func sampleSent() Record {
 	return Record{Kind: KindSent, Sent: Sent{User: []byte("alice"), Entries: []SentEntry{
 		{ID: 77, Expiry: 1765086400000, Handle: 0x100000005, Acked: 0, Missed: 1}, {ID: 78, Handle: 9, Acked: 1765000000500}}}}
@@ -63,6 +73,9 @@ func normalize(r *Record) {
 	}
 	if len(c.Topics) == 0 {
 		c.Topics = nil
+	}
+	if len(c.Allowed) == 0 {
+		c.Allowed = nil
 	}
 }
 
@@ -111,6 +124,11 @@ func TestRecordCorrupt(t *testing.T) {
 		"user length": patch(good, recordHead+connFixed, 0xff),
 		// One byte of the record cut: the lengths no longer add up.
 		"trailing": append(patch(good, 0, good[0]+1), 0),
+		// Trailers: an unknown flag; the allowed patterns' flag with none; a lifetime of zeros.
+		"trailer flag":   append(patch(good, 0, good[0]+1), 8),
+		"allowed none":   append(patch(good, 0, good[0]+3), trailerAllowed, 0, 0),
+		"lifetime zeros": append(patch(good, 0, good[0]+18), append([]byte{trailerLife}, make([]byte, 17)...)...),
+		"idem empty key": {2 + 8 + 2 + 4 + 1, 0, 0, 0, RecordVersion, byte(KindIdem), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 'a'},
 	}
 	for name, b := range cases {
 		if n, err := ParseRecord(b, new(Record)); err == nil {

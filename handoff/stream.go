@@ -57,6 +57,24 @@ func (b *Batch) Add(r *Record, fd int) error {
 	return nil
 }
 
+// AddWith is Add of r, a listener or a connection with its descriptor fd, followed by other
+// (nil: none), a record without one (an HTTP/2 connection's KindH2): both, or on an error
+// neither — the batch is as it was, so that the caller may leave that connection out (a
+// field over its bound) and go on with the next.
+func (b *Batch) AddWith(r *Record, fd int, other *Record) error {
+	n, nfd, nl, nc, no := len(b.buf), len(b.fds), b.nListen, b.nConn, b.nOther
+	err := b.Add(r, fd)
+	if err == nil && other != nil {
+		err = b.Add(other, -1)
+	}
+	if err != nil {
+		clear(b.buf[n:]) // a TLS conn's keys
+		b.buf, b.fds = b.buf[:n], b.fds[:nfd]
+		b.nListen, b.nConn, b.nOther = nl, nc, no
+	}
+	return err
+}
+
 // Full reports whether b should be sent before more is added: it holds MaxFDsPerPacket
 // descriptors, or a few packets' worth of bytes.
 func (b *Batch) Full() bool { return len(b.fds) == MaxFDsPerPacket || len(b.buf) >= maxBatchData }
@@ -254,20 +272,23 @@ func (r *streamReceiver) handle(t *Taken) error {
 			t.Sent = append(t.Sent, Sent{User: slices.Clone(rec.Sent.User), Entries: slices.Clone(rec.Sent.Entries)})
 		case KindH2:
 			t.H2 = append(t.H2, rec.H2.clone()) // adopted at the end, its conn by then
+		case KindIdem:
+			t.Idem = append(t.Idem, cloneIdem(&rec.Idem))
 		}
 	}
 }
 
 func (r *streamReceiver) end(t *Taken, b []byte) error {
-	if len(b) != 12 {
+	if len(b) != endLen {
 		return fmt.Errorf("%w: end packet of %d bytes", ErrProtocol, len(b))
 	}
 	le := binary.LittleEndian
 	nl, nc, no := le.Uint32(b), le.Uint32(b[4:]), le.Uint32(b[8:])
+	t.EndReconnects = le.Uint64(b[12:])
 	if len(r.buf) != 0 || len(r.fds) != 0 || uint32(len(t.Listeners)) != nl || r.conns != nc ||
-		uint64(len(t.Stored)+len(t.Sent)+len(t.H2)) != uint64(no) {
+		uint64(len(t.Stored)+len(t.Sent)+len(t.H2)+len(t.Idem)) != uint64(no) {
 		return fmt.Errorf("%w: end announces %d listeners, %d conns, %d other records; %d, %d and %d came, %d descriptors unpaired, %d bytes unhandled",
-			ErrProtocol, nl, nc, no, len(t.Listeners), r.conns, len(t.Stored)+len(t.Sent)+len(t.H2), len(r.fds), len(r.buf))
+			ErrProtocol, nl, nc, no, len(t.Listeners), r.conns, len(t.Stored)+len(t.Sent)+len(t.H2)+len(t.Idem), len(r.fds), len(r.buf))
 	}
 	return nil
 }

@@ -14,8 +14,9 @@ import (
 // ProtocolVersion is the handshake's version, sent in hello; a new process that reads
 // another aborts.
 // 2: hello carries the TLS session ticket keys and every upgrade counter; 3: HTTP/2 connections
-// move (KindH2 records)
-const ProtocolVersion = 3
+// move (KindH2 records); 4: record version 2 (Idempotency-Keys, allowed topic patterns), hello
+// carries each loop's high-water marks (Meta.Loops), end the reconnects counted after the hello
+const ProtocolVersion = 4
 
 // Packet bounds.
 const (
@@ -67,10 +68,21 @@ type Meta struct {
 	// new process decrypts the tickets the old one issued, so resumed sessions keep working.
 	// Secrets: the handoff socket is private to the two processes.
 	TicketKeys [][32]byte
+	// Loops are the old process's high-water marks, one per loop: the new process adopts no
+	// connection slot or HTTP/2 stream record at or past them, so that one bad index in a
+	// record cannot make it grow its tables to the format's limits (2^23 records a loop).
+	Loops []LoopMarks
 }
+
+// LoopMarks bound what a loop of the old process had: Slots connection slots, Streams
+// HTTP/2 stream records (every index handed over is below them).
+type LoopMarks struct{ Slots, Streams uint32 }
 
 // MaxTicketKeys bounds Meta.TicketKeys.
 const MaxTicketKeys = 64
+
+// MaxLoops bounds Meta.Loops: a handle has 8 bits for its loop.
+const MaxLoops = 256
 
 // Pair makes a connected SOCK_SEQPACKET pair: the first end for this process, the second as an
 // *os.File to pass to a child (exec.Cmd.ExtraFiles). Both are close-on-exec; ExtraFiles clears
@@ -125,7 +137,8 @@ func NewSender(c *net.UnixConn, deadline time.Time) *Sender {
 
 // Hello opens the handoff.
 func (s *Sender) Hello(m Meta) error {
-	if len(m.NodeID) > maxNodeID || len(m.Version) > maxVer || len(m.Boundary) > maxVer || len(m.TicketKeys) > MaxTicketKeys {
+	if len(m.NodeID) > maxNodeID || len(m.Version) > maxVer || len(m.Boundary) > maxVer || len(m.TicketKeys) > MaxTicketKeys ||
+		len(m.Loops) > MaxLoops {
 		return ErrTooLarge
 	}
 	p := append(s.pkt[:0], pHello, ProtocolVersion)
@@ -139,6 +152,11 @@ func (s *Sender) Hello(m Meta) error {
 	p = append(p, byte(len(m.TicketKeys)))
 	for _, k := range m.TicketKeys {
 		p = append(p, k[:]...)
+	}
+	p = binary.LittleEndian.AppendUint16(p, uint16(len(m.Loops)))
+	for _, l := range m.Loops {
+		p = binary.LittleEndian.AppendUint32(p, l.Slots)
+		p = binary.LittleEndian.AppendUint32(p, l.Streams)
 	}
 	s.pkt = p
 	return s.write(p, nil)
@@ -179,7 +197,11 @@ func (s *Sender) Add(r *Record, fd int) error {
 func (s *Sender) Conns() int { return int(s.nConn) }
 
 // End sends what is queued and the counts.
-func (s *Sender) End() error {
+func (s *Sender) End() error { return s.EndWith(0) }
+
+// EndWith is End telling the new process of reconnects more connections told to reconnect
+// since the hello (Taken.EndReconnects): those that could not move once exported.
+func (s *Sender) EndWith(reconnects uint64) error {
 	if err := s.flush(); err != nil {
 		return err
 	}
@@ -187,6 +209,7 @@ func (s *Sender) End() error {
 	p = binary.LittleEndian.AppendUint32(p, s.nListen)
 	p = binary.LittleEndian.AppendUint32(p, s.nConn)
 	p = binary.LittleEndian.AppendUint32(p, s.nOther)
+	p = binary.LittleEndian.AppendUint64(p, reconnects)
 	s.pkt = p
 	return s.write(p, nil)
 }

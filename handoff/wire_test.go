@@ -71,7 +71,7 @@ func TestHandoffOverSocket(t *testing.T) {
 		err := s.AwaitStarted()
 		if err == nil {
 			err = s.Hello(Meta{NodeID: "node-a", Seq: 12345, Version: "v1", Boundary: "pushwire-b", Upgrades: 3, UpgradesFailed: 4, UpgradeReconnects: 5,
-				TicketKeys: [][32]byte{{1, 2, 3}, {31: 9}}})
+				TicketKeys: [][32]byte{{1, 2, 3}, {31: 9}}, Loops: []LoopMarks{{Slots: 1024, Streams: 256}, {Slots: 7, Streams: 0}}})
 		}
 		if err == nil {
 			err = s.Add(&Record{Kind: KindListener, Listener: Listener{Tag: 0}}, int(lf.Fd()))
@@ -84,6 +84,10 @@ func TestHandoffOverSocket(t *testing.T) {
 				st := sampleStored()
 				err = s.Add(&st, -1)
 			}
+			if i%100 == 2 && err == nil {
+				m := sampleIdem()
+				err = s.Add(&m, -1)
+			}
 			if i%100 == 1 && err == nil { // an HTTP/2 conn's state follows its conn record
 				h := sampleH2()
 				h.H2.Handle = uint64(i + 1)
@@ -91,7 +95,7 @@ func TestHandoffOverSocket(t *testing.T) {
 			}
 		}
 		if err == nil {
-			err = s.End()
+			err = s.EndWith(6) // connections told to reconnect after the hello
 		}
 		if err == nil {
 			err = s.AwaitReady()
@@ -111,11 +115,18 @@ func TestHandoffOverSocket(t *testing.T) {
 	}
 	defer got.Close()
 	if got.NodeID != "node-a" || got.Seq != 12345 || got.Version != "v1" || got.Boundary != "pushwire-b" || got.Upgrades != 3 || got.UpgradesFailed != 4 || got.UpgradeReconnects != 5 ||
-		len(got.TicketKeys) != 2 || got.TicketKeys[0] != [32]byte{1, 2, 3} || got.TicketKeys[1] != [32]byte{31: 9} {
+		len(got.TicketKeys) != 2 || got.TicketKeys[0] != [32]byte{1, 2, 3} || got.TicketKeys[1] != [32]byte{31: 9} ||
+		len(got.Loops) != 2 || got.Loops[0] != (LoopMarks{Slots: 1024, Streams: 256}) || got.Loops[1] != (LoopMarks{Slots: 7}) {
 		t.Errorf("meta = %+v", got.Meta)
 	}
 	if len(got.Stored) != n/100 || string(got.Stored[0].Data) != `{"a":1}` {
 		t.Errorf("received %d stored messages; want %d", len(got.Stored), n/100)
+	}
+	if got.EndReconnects != 6 {
+		t.Errorf("end carried %d reconnects; want 6", got.EndReconnects)
+	}
+	if len(got.Idem) != n/100 || string(got.Idem[0].Key) != "order-1" || string(got.Idem[0].Answer) != `{"id":"1"}` {
+		t.Errorf("received %d idempotency keys (first %+v); want %d", len(got.Idem), got.Idem, n/100)
 	}
 	if len(got.H2) != n/100 || got.H2[0].Handle != 2 || len(got.H2[0].Streams) != 2 || string(got.H2[0].Streams[0].Sub.User) != "alice" {
 		t.Errorf("received %d HTTP/2 records (first %+v); want %d, each with two streams", len(got.H2), got.H2, n/100)

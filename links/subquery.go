@@ -34,7 +34,15 @@ const (
 	// OutcomeForbidden: the stream's auth does not allow a topic asked for and Force was not
 	// set; nothing was changed on it.
 	OutcomeForbidden Outcome = 2
+	// OutcomeFull: the subscribe would give the stream more than MaxStreamTopics topics;
+	// nothing was changed on it. (A node from before it reads a stream found.)
+	OutcomeFull Outcome = 3
 )
+
+// MaxStreamTopics bounds the topics one stream holds: what a subscribe and then server-side
+// subscribes may give it, and what an upgrade's record carries (handoff.MaxTopics), so that
+// every stream can move.
+const MaxStreamTopics = 4096
 
 const (
 	changeConn  = 1

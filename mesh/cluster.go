@@ -168,6 +168,18 @@ func (cn *clusterNode) startLinks() {
 		return
 	}
 	cn.Server = links.NewLinkServer(cn.takeFromPeer, links.LinkServerOptions{Logger: s.Log, Query: cn.Presence.AnswerQuery})
+	if s.LinksAfterGo {
+		return // a takeover's: ServeLinks, once it serves
+	}
+	cn.ServeLinks()
+}
+
+// ServeLinks serves the pushes and queries peers send over their links to this node's link
+// listener. A takeover calls it only after the old process's go (upgrade/handoff.go): peers'
+// links wait in the shared listener's accept queue meanwhile, so a takeover that fails leaves
+// them for the old process to accept instead of resetting links it accepted.
+func (cn *clusterNode) ServeLinks() {
+	s := cn.s
 	cn.wg.Add(1)
 	go func() {
 		defer cn.wg.Done()

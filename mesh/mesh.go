@@ -39,6 +39,9 @@ type Mesh struct {
 	IdemMem *admit.IdemMemory // Publisher.Idem when it is in memory; nil with Redis
 	Running atomic.Bool       // the loops run: tasks submitted to them are taken
 	Stopped chan struct{}     // closed once the node stopped
+	// LinksAfterGo: StartCluster makes the link server without serving it; the caller serves it
+	// (Cluster.ServeLinks). An upgrade's takeover, which must accept no peer's link before go.
+	LinksAfterGo bool
 
 	Acks atomic.Uint64
 	// --max-conns-per-user (userpolicy.go)

@@ -225,3 +225,27 @@ func (cn *clusterNode) directoryHooks(o *cluster.RedisOptions) {
 	o.BeforeResync = cn.beforeResync
 	o.AfterResync = cn.afterResync
 }
+
+// An upgrade's adopted streams are reconnecting streams too (upgrade/handoff.go): while the
+// handoff ran, both processes refused the pushes peers forwarded, so a QoS 1 push to an adopted
+// stream's user was stored in Redis and answered "stored" by the node that took it, and only a
+// read of the store made after this process takes pushes again finds it. Each adopted stream
+// with a user therefore holds its live messages from its adoption on, and ReplayAdopted has
+// the loops replay what the store holds once they run, as after a re-sync.
+
+// HoldAdopted has adopted stream h hold its live messages until ReplayAdopted's replay; it runs
+// before the loops start (on the loop's adopter goroutine, the only one touching the loop).
+func (ls *MeshLoop) HoldAdopted(h engine.Handle) {
+	if _, waiting := ls.Held[h]; !waiting {
+		ls.Held[h] = nil
+		ls.Resyncing = append(ls.Resyncing, h)
+	}
+}
+
+// ReplayAdopted has every loop replay what its adopted streams held by HoldAdopted missed;
+// called once the loops run and pushes from peers are taken again.
+func (m *Mesh) ReplayAdopted() {
+	for i := range m.loops {
+		m.Eng.Submit(i, engine.Task{Op: OpResyncReplay})
+	}
+}

@@ -95,7 +95,7 @@ func (cn *clusterNode) changeLocal(q *links.Query) links.QueryAnswer {
 		}
 	}
 	for _, e := range a.Topics {
-		if e.Count != links.OutcomeForbidden {
+		if e.Count != links.OutcomeForbidden && e.Count != links.OutcomeFull {
 			a.Count++
 		}
 	}
@@ -124,7 +124,8 @@ func (ls *MeshLoop) changeSubs(l *engine.Loop, q *links.Query, subs []conntable.
 }
 
 // changeTopics adds or removes q's topics of stream s. A subscribe of a
-// topic the stream's auth does not allow changes nothing unless forced.
+// topic the stream's auth does not allow changes nothing unless forced; one
+// that would give it more than links.MaxStreamTopics changes nothing.
 func (ls *MeshLoop) changeTopics(sub conntable.Sub, s *edge.SubState, q *links.Query) links.Outcome {
 	if q.Op == links.QuerySubscribe && !q.Force {
 		user := slices.Clone(ls.SubUser(s))
@@ -133,6 +134,9 @@ func (ls *MeshLoop) changeTopics(sub conntable.Sub, s *edge.SubState, q *links.Q
 				return links.OutcomeForbidden
 			}
 		}
+	}
+	if q.Op == links.QuerySubscribe && ls.topicsAfter(s, q.Topics) > links.MaxStreamTopics {
+		return links.OutcomeFull // forced or not: a stream past it could not move in an upgrade
 	}
 	outcome := links.OutcomeSame
 	for _, t := range q.Topics {
@@ -152,6 +156,20 @@ func (ls *MeshLoop) changeTopics(sub conntable.Sub, s *edge.SubState, q *links.Q
 		}
 	}
 	return outcome
+}
+
+// topicsAfter is how many topics s would hold with topics added.
+func (ls *MeshLoop) topicsAfter(s *edge.SubState, topics []string) int {
+	n := len(ls.SubMembers(s))
+	if s.HasUser {
+		n-- // the user's membership
+	}
+	for i, t := range topics {
+		if _, has := ls.topicMembership(s, []byte(t)); !has && !slices.Contains(topics[:i], t) {
+			n++
+		}
+	}
+	return n
 }
 
 // topicMembership finds s's membership of topic.

@@ -14,9 +14,9 @@ import (
 // one more stream costs a map entry (~20 bytes), not a copy of its patterns;
 // nodes without subscriber auth keep nothing. Only the owning loop touches it.
 //
-// A stream handed over by an upgrade (upgrade/handoff.go) keeps its topics but not
-// its patterns: a server-side subscribe of it is then held to --topic-acl
-// alone (or force=1).
+// A stream handed over by an upgrade (upgrade/handoff.go) keeps its patterns:
+// the old process reads them (AllowedOf) into the stream's record, the new
+// one keeps them again (KeepAllowed).
 type loopAllow struct {
 	allowOf   map[conntable.Sub]int32 // 1-based into allowSets
 	allowIDs  map[string]int32        // an interned set by its patterns' text
@@ -57,6 +57,19 @@ func (la *loopAllow) keepAllowed(sub conntable.Sub, id *auth.Identity) {
 	}
 	la.allowSets[i-1].refs++
 	la.allowOf[sub] = i
+}
+
+// KeepAllowed records what auth allowed stream sub, as its subscribe did: a stream an upgrade
+// handed over (upgrade/handoff.go), before the loops start.
+func (la *loopAllow) KeepAllowed(sub conntable.Sub, id *auth.Identity) { la.keepAllowed(sub, id) }
+
+// AllowedOf is what auth allowed stream sub beyond --topic-acl; nil when nothing. The
+// identity is the loop's interned set: read it, do not keep or change it.
+func (la *loopAllow) AllowedOf(sub conntable.Sub) *auth.Identity {
+	if i, ok := la.allowOf[sub]; ok {
+		return &la.allowSets[i-1].id
+	}
+	return nil
 }
 
 // ForgetAllowed drops sub's record, and its set with its last stream.

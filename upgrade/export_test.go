@@ -1,8 +1,11 @@
 package upgrade
 
 import (
+	"fmt"
 	"time"
 
+	"github.com/pushwire/pushwire/conntable"
+	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 )
 
@@ -30,4 +33,31 @@ func (u *Upgrader) Detached() []engine.Handle {
 		hs = append(hs, ls.up.detached...)
 	}
 	return hs
+}
+
+// JoinTopics gives the stream whose conn key is key n more topics (t0, t1, …), on its loop,
+// past the bound server-side subscribes keep: a stream whose record is too large to move.
+func (u *Upgrader) JoinTopics(key string, n int) bool {
+	k, _, ok := edge.ParseKeyText([]byte(key))
+	if !ok {
+		return false
+	}
+	sub, ok := u.LookupKey(k)
+	if !ok {
+		return false
+	}
+	done := make(chan bool)
+	u.Eng.Submit(sub.Loop(), engine.Task{Op: edge.OpRun, V: func(l *engine.Loop) {
+		ls := u.loops[l.Index()]
+		s, _ := ls.SubscriberOf(sub)
+		if s == nil {
+			done <- false
+			return
+		}
+		for i := range n {
+			ls.Join(sub, s, conntable.Topics, fmt.Appendf(nil, "t%d", i))
+		}
+		done <- true
+	}})
+	return <-done
 }

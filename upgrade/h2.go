@@ -84,17 +84,6 @@ func (ls *Loop) exportH2(c *edge.ConnState, r *handoff.Conn, names *[]byte) (*ha
 	return rec, nil
 }
 
-// addOther adds r, a record with no descriptor, to the loop's batch, sending the batch when
-// full; false means a send failed (x.err) and the export stops.
-func (x *loopExport) addOther(r *handoff.Record) bool {
-	err := x.batch.Add(r, -1)
-	if err == nil && x.batch.Full() {
-		err = x.out.Send(&x.batch)
-	}
-	x.err = err
-	return err == nil
-}
-
 // adoptH2 rebuilds the HTTP/2 connections handed over: each conn (adopted already, in
 // edge.ModeH2) gets its codec back and its streams in their stream records. Every HTTP/2 conn must
 // come with its record, and every record name one: anything else aborts the takeover (the old
@@ -138,6 +127,10 @@ func (ls *Loop) adoptH2Conn(rec *handoff.H2, now time.Time) error {
 	for k := range rec.Streams {
 		rs := &rec.Streams[k]
 		sub := conntable.Sub(rs.Sub.Handle)
+		if records := ls.u.markOf(ls.Index).Streams; sub.IsStream() && sub.Index() >= int(records) {
+			// or one bad index would grow the stream pages to 2^23 records
+			return fmt.Errorf("stream %d: its record index %d is past the old process's %d stream records", rs.ID, sub.Index(), records)
+		}
 		if !sub.IsStream() || sub.Loop() != ls.Index || sub.Gen() == 0 || !slices.Contains(ids, rs.ID) ||
 			edge.ConnMode(rs.Sub.Mode) != edge.ModeStream || rs.Sub.Minor != edge.FramingH2 {
 			return fmt.Errorf("stream %d: its record names no open subscriber stream of this connection", rs.ID)

@@ -2,8 +2,15 @@ package upgrade_test
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -22,24 +29,15 @@ import (
 
 // takeOverWith runs TakeOver on a fresh server (its plaintext listeners on free ports, its
 // configuration changed by tweak if not nil) against an old side that send drives from its
-// hello on; it returns what the old side's AwaitReady and TakeOver said.
+// hello on; it returns what the old side's AwaitReady and TakeOver said. A takeover that says
+// ready is then aborted by the old side, as on a late write: no test keeps one.
 func takeOverWith(t *testing.T, tweak func(*server.Config), send func(snd *handoff.Sender, old *net.UnixConn) error) (awaitErr, takeErr error) {
 	t.Helper()
 	s, err := server.New(nodetest.Config(tweak))
 	if err != nil {
 		t.Fatal(err)
 	}
-	old, child, err := handoff.Pair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Close()
-	newSide, err := handoff.FileConn(child)
-	child.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer newSide.Close()
+	old, newSide := handoffPair(t)
 	deadline := time.Now().Add(10 * time.Second)
 	took := make(chan error, 1)
 	go func() { _, err := s.TakeOver(newSide, deadline); took <- err }()
@@ -50,15 +48,35 @@ func takeOverWith(t *testing.T, tweak func(*server.Config), send func(snd *hando
 	if err := send(snd, old); err != nil {
 		t.Fatal(err)
 	}
-	awaitErr = snd.AwaitReady()
+	if awaitErr = snd.AwaitReady(); awaitErr == nil {
+		handoff.Abort(old, "test: a write reached a handed-over connection")
+	}
 	return awaitErr, <-took
+}
+
+// handoffPair is a handoff's socketpair: the old process's end and the new one's, closed at the
+// test's end.
+func handoffPair(t *testing.T) (old, newSide *net.UnixConn) {
+	t.Helper()
+	old, child, err := handoff.Pair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { old.Close() })
+	newSide, err = handoff.FileConn(child)
+	child.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { newSide.Close() })
+	return old, newSide
 }
 
 // sendH2Conn sends a hello, the plaintext listeners and an HTTP/2 connection's record, then
 // the given H2 record (nil: none), and ends.
 func sendH2Conn(t *testing.T, h2rec *handoff.H2) func(*handoff.Sender, *net.UnixConn) error {
 	return func(snd *handoff.Sender, _ *net.UnixConn) error {
-		if err := snd.Hello(handoff.Meta{NodeID: "node-a", Boundary: "b"}); err != nil {
+		if err := snd.Hello(testMeta()); err != nil {
 			return err
 		}
 		for _, tag := range []int{edge.ListenerAPI, edge.ListenerEdge} {
@@ -106,16 +124,17 @@ func TestTakeOverRefusesUnusableH2(t *testing.T) {
 	}
 }
 
-// TestTakeOverRefusesOtherProtocol: an old process speaking handoff protocol 2 (before HTTP/2
-// connections moved) meets a new one that speaks 3: the new process aborts naming both
+// TestTakeOverRefusesOtherProtocol: an old process speaking handoff protocol 3 (before
+// Idempotency-Keys, allowed patterns and loop marks moved) meets a new one that speaks 4: the
+// new process aborts naming both
 // versions, and the old one's AwaitReady sees it (it carries on, counted as a failed upgrade).
 func TestTakeOverRefusesOtherProtocol(t *testing.T) {
 	awaitErr, takeErr := takeOverWith(t, nil, func(_ *handoff.Sender, old *net.UnixConn) error {
 		_, _, err := old.WriteMsgUnix([]byte{1, handoff.ProtocolVersion - 1}, nil, nil) // a hello of the version before
 		return err
 	})
-	if !errors.Is(takeErr, handoff.ErrVersion) || !strings.Contains(takeErr.Error(), "protocol version 2") {
-		t.Errorf("TakeOver = %v; want ErrVersion naming protocol version 2", takeErr)
+	if !errors.Is(takeErr, handoff.ErrVersion) || !strings.Contains(takeErr.Error(), "protocol version 3 (this build speaks 4)") {
+		t.Errorf("TakeOver = %v; want ErrVersion naming protocol versions 3 and 4", takeErr)
 	}
 	if !errors.Is(awaitErr, handoff.ErrAborted) || !strings.Contains(awaitErr.Error(), "version") {
 		t.Errorf("the old side's AwaitReady = %v; want the new side's abort naming the version", awaitErr)
@@ -230,4 +249,85 @@ func TestQuiesceWaitsForH2HeaderBlock(t *testing.T) {
 		}
 		return got[1] && got[3]
 	})
+}
+
+// TestTakeOverBoundsStreamIndex (review 7, finding 7): the stream record index of a
+// handed-over HTTP/2 stream is held to the old process's stream records (the hello's loop
+// marks). One bad index used to make the takeover grow its stream pages to 2^23 records
+// (~0.9 GiB) and answer ready; now it aborts the takeover (the old process carries on) with
+// an error naming the index, and allocates next to nothing.
+func TestTakeOverBoundsStreamIndex(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	rec := &handoff.H2{Codec: quietCodecState(t, 1), Streams: []handoff.H2Stream{h2Sub(1, conntable.StreamSub(0, conntable.MaxStreamSubs-1, 1))}}
+	awaitErr, takeErr := takeOverWith(t, nil, sendH2Conn(t, rec))
+	runtime.ReadMemStats(&after)
+	grew := (after.TotalAlloc - before.TotalAlloc) >> 20
+	if grew > 64 {
+		t.Errorf("one HTTP/2 stream with record index %d made the takeover allocate %d MiB; want the index bounded by the old process's records", conntable.MaxStreamSubs-1, grew)
+	}
+	if !errors.Is(awaitErr, handoff.ErrAborted) || takeErr == nil || !strings.Contains(takeErr.Error(), "past the old process's 1024 stream records") {
+		t.Errorf("AwaitReady = %v, TakeOver = %v; want the takeover aborted for the stream index past 1024", awaitErr, takeErr)
+	}
+}
+
+// TestTakeOverBoundsConnSlot (review 7, finding 7): a connection record's slot is held to the
+// old process's slots on its loop (and to conntable.MaxConnSlots): a slot past them aborts the
+// takeover, before the engine grows its slab to it.
+func TestTakeOverBoundsConnSlot(t *testing.T) {
+	for _, slot := range []int{1024, conntable.MaxConnSlots + 5} {
+		awaitErr, takeErr := takeOverWith(t, nil, func(snd *handoff.Sender, _ *net.UnixConn) error {
+			if err := snd.Hello(testMeta()); err != nil {
+				return err
+			}
+			for _, tag := range []int{edge.ListenerAPI, edge.ListenerEdge} {
+				snd.Add(&handoff.Record{Kind: handoff.KindListener, Listener: handoff.Listener{Tag: uint8(tag)}}, listenerFD(t))
+			}
+			conn := handoff.Record{Kind: handoff.KindConn, Conn: handoff.Conn{
+				Handle: uint64(1<<32 | slot), Listener: edge.ListenerEdge, Mode: uint8(edge.ModeRequest)}}
+			if err := snd.Add(&conn, listenerFD(t)); err != nil {
+				return err
+			}
+			return snd.End()
+		})
+		if !errors.Is(awaitErr, handoff.ErrAborted) || takeErr == nil || !strings.Contains(takeErr.Error(), "the old process had 1024 slots") {
+			t.Errorf("slot %d: AwaitReady = %v, TakeOver = %v; want the takeover aborted for the slot past 1024", slot, awaitErr, takeErr)
+		}
+	}
+}
+
+// TestHandOffCarriesH2AllowedPatterns (review 7, finding 4, HTTP/2): the topic patterns a token
+// allowed an HTTP/2 stream move with it (its subscriber record in the KindH2 record), so a
+// server-side subscribe the token allows is answered 200 by the new process too. It was 403:
+// the new process held the stream to --topic-acl alone.
+func TestHandOffCarriesH2AllowedPatterns(t *testing.T) {
+	withJWT := func(c *server.Config) { c.JWTSecret = "h2-secret" }
+	old := testNode(t, withJWT)
+	c := nodetest.DialRawH2(t, old.EdgeAddr())
+	c.Get(1, "/sub?topic=news.a&token="+hs256("h2-secret", fmt.Sprintf(`{"sub":"u1","topics":["news.*"],"exp":%d}`, time.Now().Add(time.Hour).Unix())))
+	c.Until("the stream's answer", func(f http2.Frame) bool { h, ok := f.(*http2.HeadersFrame); return ok && h.StreamID == 1 })
+	key := c.Hdrs[1]["push-conn"]
+	if key == "" {
+		t.Fatalf("stream 1's answer %v has no push-conn", c.Hdrs[1])
+	}
+	next := handOffTo(t, old, withJWT)
+	resp, err := http.Post("http://"+next.APIAddr().String()+"/subscriptions/conn/"+key+"?topic=news.c", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"changed":1`) {
+		t.Errorf("a server-side subscribe of news.c, which the stream's token allows (news.*), after the handoff = %d %s; want 200 changed 1", resp.StatusCode, body)
+	}
+}
+
+// hs256 signs claims as an HS256 JWT with secret.
+func hs256(secret, claims string) string {
+	enc := base64.RawURLEncoding
+	head := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(claims))
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(head))
+	return head + "." + enc.EncodeToString(mac.Sum(nil))
 }

@@ -10,11 +10,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pushwire/pushwire/auth"
 	"github.com/pushwire/pushwire/cluster"
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/handoff"
+	"github.com/pushwire/pushwire/links"
 	"github.com/pushwire/pushwire/mesh"
 	"github.com/pushwire/pushwire/push"
 )
@@ -36,6 +38,7 @@ type loopUpgrade struct {
 	lateBase  int64                  // engine.Loop.LateWrites when the conns were exported
 	busy      int                    // connections not detached yet because their answer is being made
 	late      bool                   // a write reached an exported conn
+	marks     handoff.LoopMarks      // the loop's slots and stream records at the last quiesce round
 	h2Ended   map[engine.Handle]bool // HTTP/2 conns told to reconnect (h2CannotMove): once each
 }
 
@@ -75,7 +78,6 @@ func (u *Upgrader) HandOff(c *net.UnixConn, deadline time.Time) error {
 		return errUpgradeRunning
 	}
 	defer u.active.Store(false)
-	u.refuse.Store(true)
 	err := u.handOff(c, deadline)
 	if err != nil {
 		handoff.Abort(c, err.Error())
@@ -91,6 +93,10 @@ func (u *Upgrader) handOff(c *net.UnixConn, deadline time.Time) error {
 	if err := snd.AwaitStarted(); err != nil { // serving on while the new binary starts
 		return fmt.Errorf("the new process did not start: %w", err)
 	}
+	// Peers' pushes are refused from here, not from SIGUSR2: the old process serves every
+	// connection while the new binary starts, and a push refused meanwhile would be a QoS 0
+	// push lost to this node's subscribers or a QoS 1 one left for the replay after go.
+	u.refuse.Store(true)
 	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // the export's copies: see TakeOver
 	frozen := time.Now()
 	quiet := frozen.Add(min(5*time.Second, time.Until(deadline)/2))
@@ -111,13 +117,14 @@ func (u *Upgrader) handOff(c *net.UnixConn, deadline time.Time) error {
 	}
 	u.round(stepQuiesce) // a last round: whatever the previous one queued has run
 	quiesced := time.Now()
+	reconnectsAtHello := u.reconnects.Load() // the hello carries these; the end those after
 	if err := u.streamOut(snd); err != nil { // stream.go
 		return err
 	}
 	if err := u.exportQoS(snd); err != nil {
 		return err
 	}
-	if err := snd.End(); err != nil {
+	if err := snd.EndWith(u.reconnects.Load() - reconnectsAtHello); err != nil {
 		return err
 	}
 	sent := time.Now()
@@ -185,6 +192,9 @@ func (ls *Loop) quiesce(l *engine.Loop, u *loopUpgrade) {
 		})
 	}
 	u.busy = 0
+	// Nothing is accepted any more (the listeners are detached) and a detached conn opens no
+	// HTTP/2 stream: every slot and stream record exported is below these.
+	u.marks = handoff.LoopMarks{Slots: uint32(l.Slots()), Streams: uint32(ls.StreamRecords())}
 	nowMs := l.Now().UnixMilli()
 	for _, page := range ls.Pages {
 		for i := range page {
@@ -243,7 +253,9 @@ func (ls *Loop) h2CannotMove(l *engine.Loop, c *edge.ConnState, u *loopUpgrade, 
 }
 
 // export makes a record of every detached connection and sends it in the loop's batches
-// (stream.go); a send error stops it (u.out.err).
+// (stream.go); a send error stops it (u.out.err). A connection whose record is over a bound
+// is not movable: it is reattached and told to reconnect (cannotMove), as a TLS conn whose
+// state cannot be taken.
 func (ls *Loop) export(l *engine.Loop, u *loopUpgrade) {
 	x := &u.out
 	for _, h := range u.detached {
@@ -252,7 +264,7 @@ func (ls *Loop) export(l *engine.Loop, u *loopUpgrade) {
 		if c == nil || err != nil {
 			continue
 		}
-		x.rec = handoff.Record{Kind: handoff.KindConn, Conn: handoff.Conn{Topics: x.rec.Conn.Topics[:0]}}
+		x.rec = handoff.Record{Kind: handoff.KindConn, Conn: handoff.Conn{Topics: x.rec.Conn.Topics[:0], Allowed: x.rec.Conn.Allowed[:0]}}
 		r := &x.rec.Conn
 		r.Handle, r.Listener, r.Mode = uint64(h), c.Listener, uint8(c.Mode)
 		if r.Pending, r.Carry, r.State, err = l.Export(x.pending[:0], x.carry[:0], x.state[:0], h); err != nil {
@@ -277,13 +289,27 @@ func (ls *Loop) export(l *engine.Loop, u *loopUpgrade) {
 				continue
 			}
 		}
-		if !x.add(fd) || h2rec != nil && !x.addOther(h2rec) {
+		if err := x.add(fd, h2rec); errors.Is(err, handoff.ErrTooLarge) {
+			// This conn's record is over a bound (topics, pending output): it alone cannot
+			// move; it stays here and is told to reconnect, and the others move.
+			ls.u.Log.Warn("upgrade: a connection's state is over the handoff's bounds; it is told to reconnect", "err", err)
+			l.Reattach(h)
+			if c.Mode == edge.ModeH2 {
+				ls.h2CannotMove(l, c, u, l.Now().UnixMilli())
+			} else {
+				ls.cannotMove(l, c, l.Now().UnixMilli())
+			}
+		} else if err != nil {
 			break
 		}
 	}
 	x.flush()
 	u.lateBase = l.LateWrites()
 }
+
+// A stream holds no more topics than a record carries (mesh/subscriptions.go holds server-side
+// subscribes to links.MaxStreamTopics): this does not compile if they part.
+const _ = uint(handoff.MaxTopics - links.MaxStreamTopics)
 
 // exportStream fills in a stream's state; the names go in *names (scratch, reset).
 func (ls *Loop) exportStream(c *edge.ConnState, r *handoff.Conn, names *[]byte) {
@@ -314,6 +340,15 @@ func (ls *Loop) exportSub(sub conntable.Sub, c *edge.SubState, r *handoff.Conn, 
 			r.Topics = append(r.Topics, buf[start:len(buf):len(buf)])
 		}
 	}
+	r.Allowed, r.AnyTopic = r.Allowed[:0], false
+	if id := ls.AllowedOf(sub); id != nil { // the patterns its server-side subscribes are held to
+		r.AnyTopic = id.AnyTopic
+		for _, p := range id.Topics {
+			start := len(buf)
+			buf = append(buf, p...)
+			r.Allowed = append(r.Allowed, buf[start:len(buf):len(buf)])
+		}
+	}
 	*names = buf
 }
 
@@ -334,9 +369,12 @@ func (u *Upgrader) HandedOver(wait time.Duration) {
 // TakeOver (server) then starts what else it runs. On an error the old process keeps everything; the caller must exit without Close
 // (which would leave the cluster the old process is still in).
 func (u *Upgrader) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, error) {
-	// The link server starts with the cluster, before go: pushes from peers are refused
-	// (503 at the node that took them) until this process serves the connections.
+	// The link server serves only after go (mesh.ServeLinks): a takeover that fails must not
+	// have accepted peers' links, which would end with it (a reset link: the node is gone for
+	// routing); they wait in the shared listener's queue for whichever process serves. Pushes
+	// from peers are refused until this process serves the connections all the same.
 	u.refuse.Store(true)
+	u.LinksAfterGo = true
 	// No collection while the old process waits: the heap grows from nothing with every
 	// record, which would otherwise trigger a collection every few MB (collectLater).
 	gcPercent := debug.SetGCPercent(-1)
@@ -371,12 +409,16 @@ func (u *Upgrader) TakeOver(c *net.UnixConn, deadline time.Time) (handoff.Meta, 
 	}
 	u.count.Store(t.Upgrades + 1)
 	u.failed.Store(t.UpgradesFailed)
-	u.reconnects.Store(t.UpgradeReconnects)
+	u.reconnects.Store(t.UpgradeReconnects + t.EndReconnects)
 	if err := u.Eng.Start(); err != nil {
 		return t.Meta, err
 	}
 	u.Running.Store(true)
 	u.refuse.Store(false)
+	if u.Cluster.Server != nil {
+		u.Cluster.ServeLinks()
+	}
+	u.ReplayAdopted() // mesh/resync.go: what peers' refused pushes stored meanwhile
 	u.Adopted = a.conns
 	t.Stored, t.Sent = nil, nil
 	served = true
@@ -389,12 +431,21 @@ func (u *Upgrader) adoptMeta(t *handoff.Meta) error {
 	if !push.ValidNodeID([]byte(t.NodeID)) || t.Boundary == "" {
 		return fmt.Errorf("node id %q or boundary %q unusable", t.NodeID, t.Boundary)
 	}
+	u.marks = t.Loops
 	u.ID, u.Boundary = t.NodeID, []byte(t.Boundary)
 	u.IDs.Init(t.NodeID, t.Seq)
 	if u.TLS != nil {
 		u.TLS.AdoptTicketKeys(t.TicketKeys)
 	}
 	return nil
+}
+
+// markOf is what loop i of the old process had (none, for a loop it did not have).
+func (u *Upgrader) markOf(i int) handoff.LoopMarks {
+	if i < len(u.marks) {
+		return u.marks[i]
+	}
+	return handoff.LoopMarks{}
 }
 
 // adoptHanded takes one connection into the engine and the table, before the loops start;
@@ -405,6 +456,10 @@ func (u *Upgrader) adoptHanded(r *handoff.Conn, fd int, now time.Time) error {
 	if h.Loop() >= len(u.loops) {
 		os.NewFile(uintptr(fd), "conn").Close()
 		return fmt.Errorf("a connection of loop %d; this process has %d loops", h.Loop(), len(u.loops))
+	}
+	if slots := u.markOf(h.Loop()).Slots; h.Slot() >= min(int(slots), conntable.MaxConnSlots) {
+		os.NewFile(uintptr(fd), "conn").Close()
+		return fmt.Errorf("a connection in slot %d of loop %d; the old process had %d slots there", h.Slot(), h.Loop(), slots)
 	}
 	var err error
 	switch r.Transport {
@@ -529,6 +584,19 @@ func (ls *Loop) adoptSub(sub conntable.Sub, c *edge.SubState, r *handoff.Conn, n
 	}
 	for _, t := range r.Topics {
 		ls.adoptJoin(sub, c, conntable.Topics, t)
+	}
+	if len(r.Allowed) > 0 || r.AnyTopic {
+		id := auth.Identity{AnyTopic: r.AnyTopic, Topics: make([]string, len(r.Allowed))}
+		for i, p := range r.Allowed {
+			id.Topics[i] = string(p)
+		}
+		ls.KeepAllowed(sub, &id)
+	}
+	if c.HasUser && ls.u.Cfg.Redis != "" {
+		// QoS 1 pushes peers forwarded during the handoff were refused and stored in Redis:
+		// the stream holds its live messages until the replay after go reads them
+		// (mesh/resync.go), as a reconnecting stream would.
+		ls.HoldAdopted(engine.Handle(sub))
 	}
 }
 

@@ -15,7 +15,8 @@ import (
 // upgrade: every message answered "stored" and not acknowledged, and which of them were
 // written to which connection (the handles stay valid in the new process), so that acks sent
 // to the new process remove what the old one delivered. In a cluster the messages are in Redis;
-// the sent entries go too.
+// the sent entries go too. So do a standalone node's Idempotency-Keys (kept in memory, in
+// Redis for a cluster): a publisher's retry after the upgrade is still a duplicate.
 
 // exportQoS adds the stored messages and sent entries to snd. It runs after the quiesce, when
 // no loop reads a request any more, so neither changes meanwhile.
@@ -36,6 +37,15 @@ func (u *Upgrader) exportQoS(snd *handoff.Sender) error {
 		}
 		recs = append(recs, r)
 	})
+	if u.IdemMem != nil { // standalone: the Idempotency-Keys answered (in Redis they stay there)
+		u.IdemMem.Export(func(key string, expires time.Time, answer []byte) {
+			if len(answer) > handoff.MaxIdemAnswer {
+				return // none is near this (a publish's answer); its retry would be delivered again
+			}
+			recs = append(recs, handoff.Record{Kind: handoff.KindIdem, Idem: handoff.Idem{
+				Key: []byte(key), ExpiresMs: expires.UnixMilli(), Answer: answer}})
+		})
+	}
 	// The messages' bytes are read after the locks: nothing changes them once published,
 	// and the store's references keep them until this process exits.
 	for i := range recs {
@@ -71,6 +81,11 @@ func (u *Upgrader) adoptQoS(t *handoff.Taken, now time.Time) error {
 				Sub: conntable.Sub(e.Handle), Acked: e.Acked, Missed: e.Missed})
 		}
 		u.Sent.Restore(us.User, entries, nowMs)
+	}
+	if u.IdemMem != nil {
+		for _, k := range t.Idem {
+			u.IdemMem.Restore(string(k.Key), time.UnixMilli(k.ExpiresMs), k.Answer)
+		}
 	}
 	return nil
 }

@@ -32,17 +32,21 @@ type loopExport struct {
 	err     error  // the first send error: the loop stops exporting
 }
 
-// add encodes x.rec with its descriptor fd into the batch and sends the batch when full; false
-// means a send failed (x.err) and the export stops.
-func (x *loopExport) add(fd int) bool {
-	err := x.batch.Add(&x.rec, fd)
+// add encodes x.rec with its descriptor fd, and h2rec after it if not nil (an HTTP/2
+// connection's), into the batch and sends the batch when full. An error is either
+// handoff.ErrTooLarge — this connection's record is over a bound, the batch is as it was, and
+// the export goes on without it — or a failed send (x.err), which stops the export.
+func (x *loopExport) add(fd int, h2rec *handoff.Record) error {
+	err := x.batch.AddWith(&x.rec, fd, h2rec)
 	x.pending, x.carry, x.state = x.rec.Conn.Pending, x.rec.Conn.Carry, x.rec.Conn.State
 	clear(x.state) // the batch holds the copy that goes out
-	if err == nil && x.batch.Full() {
-		err = x.out.Send(&x.batch)
+	if err != nil {
+		return err
 	}
-	x.err = err
-	return err == nil
+	if x.batch.Full() {
+		x.err = x.out.Send(&x.batch)
+	}
+	return x.err
 }
 
 // flush sends what the batch still holds.
@@ -58,6 +62,9 @@ func (u *Upgrader) streamOut(snd *handoff.Sender) error {
 	meta := handoff.Meta{NodeID: u.ID, Seq: u.IDs.Last(), Version: u.Version,
 		Boundary: string(u.Boundary), Upgrades: u.count.Load(),
 		UpgradesFailed: u.failed.Load(), UpgradeReconnects: u.reconnects.Load()}
+	for i := range u.loops {
+		meta.Loops = append(meta.Loops, u.loops[i].up.marks) // the last quiesce round's
+	}
 	if u.TLS != nil {
 		meta.TicketKeys = u.TLS.TicketKeys() // resumed sessions keep working
 	}
@@ -155,7 +162,8 @@ func (a *streamAdopter) Conn(c *handoff.Conn, fd int) error {
 	ch := la.cur
 	r := handoff.Conn{}
 	if n := len(ch.conns); n < cap(ch.conns) {
-		r.Topics = ch.conns[:n+1][n].Topics[:0] // the slot's earlier capacity
+		slot := &ch.conns[:n+1][n] // the slot's earlier capacity
+		r.Topics, r.Allowed = slot.Topics[:0], slot.Allowed[:0]
 	}
 	ch.buf = copyConn(&r, c, ch.buf)
 	ch.conns = append(ch.conns, r)
@@ -172,7 +180,7 @@ func (a *streamAdopter) Conn(c *handoff.Conn, fd int) error {
 // copyConn sets dst to src with src's bytes appended to buf, and returns buf. A slice
 // taken before buf grows still holds its bytes (the old array stays while referenced).
 func copyConn(dst, src *handoff.Conn, buf []byte) []byte {
-	topics := dst.Topics
+	topics, allowed := dst.Topics, dst.Allowed
 	*dst = *src
 	buf, dst.User = appendView(buf, src.User)
 	buf, dst.State = appendView(buf, src.State)
@@ -183,6 +191,12 @@ func copyConn(dst, src *handoff.Conn, buf []byte) []byte {
 		var v []byte
 		buf, v = appendView(buf, t)
 		dst.Topics = append(dst.Topics, v)
+	}
+	dst.Allowed = allowed
+	for _, p := range src.Allowed {
+		var v []byte
+		buf, v = appendView(buf, p)
+		dst.Allowed = append(dst.Allowed, v)
 	}
 	return buf
 }

@@ -51,6 +51,7 @@ import (
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
+	"github.com/pushwire/pushwire/handoff"
 	"github.com/pushwire/pushwire/mesh"
 	"github.com/pushwire/pushwire/publish"
 	"github.com/pushwire/pushwire/subscribe"
@@ -76,8 +77,10 @@ type Upgrader struct {
 	reconnects atomic.Uint64 // connections that could not move and got the reconnect frame
 	h2Until    time.Time     // HTTP/2 conns not quiet by then cannot move (h2.go)
 
-	// Pushes from peers (cluster links): refused while a handoff runs, so that none reaches a
-	// connection being handed over; takes counts those in flight.
+	// Pushes from peers (cluster links): refused from the new process's start (AwaitStarted)
+	// to the end of the handoff, so that none reaches a connection being handed over (a QoS 1
+	// one is stored, and replayed to the adopted streams after go: mesh/resync.go); takes
+	// counts those in flight.
 	refuse atomic.Bool
 	takes  atomic.Int64
 	linkLn net.Listener // the link listener handed over (new process), taken by ListenLink
@@ -87,6 +90,9 @@ type Upgrader struct {
 	names     []adoptedName
 	namesMu   sync.Mutex
 	onAdopted func(conns int) // OnAdopted (stream.go)
+	// marks are the old process's loops' high-water marks (the hello's): a takeover adopts no
+	// slot or stream record past them; set before any connection is adopted.
+	marks []handoff.LoopMarks
 }
 
 // H2Part is what a handoff needs of a loop's HTTP/2 connections (h2edge.H2Loop,
