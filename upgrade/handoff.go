@@ -493,9 +493,10 @@ func (u *Upgrader) adopt(t *handoff.Taken, now time.Time) error {
 	if u.linkLn == nil && (u.Cfg.Redis != "" || u.Cfg.MemStore != nil) {
 		return errors.New("no cluster link listener was handed over")
 	}
-	// The conns first, the cluster after: the directory starts by making Redis hold exactly
-	// what this node holds (a resync), so it must know the adopted names by then, or peers
-	// would find the users gone for a moment.
+	// The conns first, the cluster after: the directory starts with only a heartbeat (the
+	// names are in Redis under this node id already) and re-syncs, making Redis hold exactly
+	// what this node holds, in the background once it serves (Server.TakeOver); it must know
+	// the adopted names by then, or that re-sync would take the users out of Redis.
 	if err := u.adoptH2(t.H2, now); err != nil { // h2.go
 		return err
 	}
