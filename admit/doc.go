@@ -3,16 +3,16 @@
 // (SPEC §4), and a user's conn keys let a stream start within --max-conns-per-user, refusing
 // it or naming the oldest streams to kick (SPEC §7). Each is an interface with two
 // implementations chosen once at start: in memory for a standalone node, and in Redis, over
-// the node's shared cluster.RedisConn, for a cluster, where one Redis call orders two nodes
+// the node's shared redisconn.Conn, for a cluster, where one Redis call orders two nodes
 // admitting at once.
 //
 // # API
 //
 //	type Idempotency interface { Claim(ctx, keys, out []Claim); Record(ctx, keys, answers) } // idempotency.go
-//	NewIdemRedis(*cluster.RedisConn, IdemOptions) *IdemRedis   // pw:i:{<key>}, pipelined SETs (idempotency.go)
+//	NewIdemRedis(*redisconn.Conn, IdemOptions) *IdemRedis     // pw:i:{<key>}, pipelined SETs (idempotency.go)
 //	NewIdemMemory(IdemOptions) *IdemMemory                     // a bounded map, oldest out (idemmem.go)
 //	type UserConns interface { Admit(ctx, user, key, atMs, max, refuse, live) (Admission, error); Leave }
-//	NewUserConnsRedis(*cluster.RedisConn, prefix) *UserConnsRedis // pw:uc:<user>, one Lua script (userconns.go)
+//	NewUserConnsRedis(*redisconn.Conn, prefix) *UserConnsRedis // pw:uc:<user>, one Lua script (userconns.go)
 //	NewUserConnsMemory() *UserConnsMemory
 //
 // A Redis out of reach comes back as an error wrapping cluster.ErrDirectoryDown, within the

@@ -6,16 +6,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pushwire/pushwire/cluster"
+	"github.com/pushwire/pushwire/cluster/redisconn"
 	"github.com/pushwire/pushwire/cluster/redistest"
 )
 
 // newConn is a RedisConn on the Redis (or Redis Cluster) that url names, closed at test end.
-func newConn(t testing.TB, url string) *cluster.RedisConn {
+func newConn(t testing.TB, url string) *redisconn.Conn {
 	t.Helper()
-	c, err := cluster.NewRedisConn(cluster.RedisConnOptions{URL: url, OpTimeout: time.Second, Logger: slog.New(slog.DiscardHandler)})
+	c, err := redisconn.New(redisconn.Options{URL: url, OpTimeout: time.Second, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		t.Fatalf("NewRedisConn = %v; want nil", err)
+		t.Fatalf("redisconn.New = %v; want nil", err)
 	}
 	t.Cleanup(func() { c.Close() })
 	return c

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/pushwire/pushwire/cluster"
+	"github.com/pushwire/pushwire/cluster/redisconn"
 )
 
 // Idempotency keys (SPEC §4): a publish that carries one claims it before
@@ -68,11 +69,11 @@ func keyIdem(p, key string) string { return p + "i:{" + key + "}" }
 // name is the key's hash tag), over the connection the QoS 1 mailbox uses.
 type IdemRedis struct {
 	o    IdemOptions
-	conn *cluster.RedisConn
+	conn *redisconn.Conn
 }
 
 // NewIdemRedis keeps keys through conn.
-func NewIdemRedis(conn *cluster.RedisConn, o IdemOptions) *IdemRedis {
+func NewIdemRedis(conn *redisconn.Conn, o IdemOptions) *IdemRedis {
 	if o.Prefix == "" {
 		o.Prefix = "pw:"
 	}

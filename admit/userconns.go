@@ -11,6 +11,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/pushwire/pushwire/cluster"
+	"github.com/pushwire/pushwire/cluster/redisconn"
 )
 
 // UserConns keeps, per user, the conn keys of the user's streams and when each began, for the
@@ -62,12 +63,12 @@ var keyUserConns = cluster.KeyUserConns
 // UserConnsRedis keeps each user's conn keys in Redis, over the connection the QoS 1 mailbox
 // uses.
 type UserConnsRedis struct {
-	conn   *cluster.RedisConn
+	conn   *redisconn.Conn
 	prefix string
 }
 
 // NewUserConnsRedis keeps the keys through conn, under prefix ("pw:" when empty).
-func NewUserConnsRedis(conn *cluster.RedisConn, prefix string) *UserConnsRedis {
+func NewUserConnsRedis(conn *redisconn.Conn, prefix string) *UserConnsRedis {
 	if prefix == "" {
 		prefix = "pw:"
 	}

@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"errors"
+
+	"github.com/pushwire/pushwire/cluster/redisconn"
 )
 
 // Node is one pushwire process as the directory knows it.
@@ -60,8 +62,14 @@ var (
 	// ErrUnknownNode means the node id is not registered or its heartbeat expired.
 	ErrUnknownNode = errors.New("cluster: unknown node")
 	// ErrDirectoryDown means the directory store (Redis) cannot be reached; the error returned
-	// wraps it together with the cause.
-	ErrDirectoryDown = errors.New("cluster: directory unavailable")
-	// ErrClosed means the Directory was closed; Links and LinkServer (package links) answer it too after Close.
-	ErrClosed = errors.New("cluster: closed")
+	// wraps it together with the cause. It is redisconn.ErrDown, which the shared Redis client
+	// (redisconn.Conn) answers too.
+	ErrDirectoryDown = redisconn.ErrDown
+	// ErrClosed means the Directory was closed; Links and LinkServer (package links) answer it
+	// too after Close, and so does a closed redisconn.Conn (it is redisconn.ErrClosed).
+	ErrClosed = redisconn.ErrClosed
 )
+
+// Observer receives the Redis timings of the directory and of redisconn.Conn, for a node's
+// /metrics (see redisconn.Observer).
+type Observer = redisconn.Observer

@@ -1,8 +1,8 @@
 // Package cluster lets pushwire nodes find each other's connections: a Directory (which nodes
 // hold a user or a topic; where each node listens, and whether it lives), kept in Redis for a
-// cluster or in memory for a standalone node, and the Redis client a node's other shared state
-// uses (RedisConn). The node-to-node links that carry pushes and queries are package links,
-// which asks the Directory where a peer listens.
+// cluster or in memory for a standalone node. The Redis client a node's other shared state
+// uses, and the --redis URL forms, are package cluster/redisconn. The node-to-node links that
+// carry pushes and queries are package links, which asks the Directory where a peer listens.
 //
 // # API
 //
@@ -11,15 +11,11 @@
 //	NewMemStore() *MemStore; NewMemDirectory(*MemStore, Node, Holdings) // no Redis (memdir.go)
 //	(*MemDirectory).Alone() bool // no other node in the store: every target is local
 //	NewRedisDirectory(RedisOptions) (*RedisDirectory, error)  // cluster (redis*.go)
-//	NewRedisConn(RedisConnOptions) (*RedisConn, error)       // the Redis client of the QoS 1 mailbox,
-//	(*RedisConn).Do/DoMulti/Close                              // idempotency keys, user conns (redisconn.go)
 //	(*RedisDirectory).Recheck()  // run the re-sync hooks at the next tick (recheck.go)
 //	redistest.Start(testing.TB) *redistest.Cluster             // tests: a real 3-master Redis Cluster
 //	redistest.StartWithReplicas(testing.TB) *redistest.Cluster // the same, a replica per master (KillMaster, AwaitFailover)
 //	redistest.StartSentinel(testing.TB, n) *redistest.Sentinel // a primary, a replica, n sentinels (KillPrimary, AwaitFailover)
-//	(*RedisConn).DoDurable(ctx, key, write)                    // write, then WAIT N with --redis ...?wait_replicas=N
-
-//	type Observer interface { RedisCommand }                   // /metrics (observe.go)
+//	type Observer = redisconn.Observer                         // /metrics (directory.go)
 //
 // A node that took a publish looks the target up (UserNodes/TopicNodes, or Nodes for "all"; a
 // conn key names the node that holds it, and NodeAddr says whether that node lives), delivers
@@ -49,15 +45,16 @@
 // Redis Cluster: every command names one key, so slots never matter; the {id} hash tag keeps a
 // node's own keys in one slot only so that they live and move together. Pipelines (DoMulti,
 // DoMultiCache) are split per slot owner by rueidis and the QoS script names one key, so nothing
-// can fail with CROSSSLOT. --redis names a cluster (redisurl.go) by its masters, comma separated,
+// can fail with CROSSSLOT. --redis names a cluster (redisconn/url.go) by its masters, comma
+// separated,
 //
 //	redis://10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000
 //
 // or by rueidis's own spelling redis://10.0.0.1:7000?addr=10.0.0.2:7000&addr=10.0.0.3:7000, or by
 // any one node: rueidis asks the first seed that answers for the slot map and talks to every
-// master itself (redisurl.go also lists the Sentinel forms, redis-sentinel://s1,s2,s3/mymaster,
-// and the opt-in ?wait_replicas=N of QoS 1 writes; README "Redis high availability" says what a
-// failover keeps). One address may be a plain Redis (rueidis falls back when the server is not in
+// master itself (redisconn/url.go also lists the Sentinel forms,
+// redis-sentinel://s1,s2,s3/mymaster, and the opt-in ?wait_replicas=N of QoS 1 writes; README
+// "Redis high availability" says what a failover keeps). One address may be a plain Redis (rueidis falls back when the server is not in
 // cluster mode); several addresses must be a cluster, and a cluster has only database 0. More
 // than one seed lets a node start while one of them is down. Proved on a real 3-master cluster
 // that the tests start (package redistest): entries land on the master that owns each key,
@@ -110,21 +107,11 @@
 // server's answer to a stream replay that could not be read) runs only the hooks, around a flush
 // of queued ops, unless the heartbeat finds a re-sync due (TestRedisRecheckRunsHooksOnly).
 //
-// # The shared Redis connection (redisconn.go)
-//
-// RedisConn is the client of what a node keeps in Redis besides its directory: the QoS 1
-// mailbox (package store, store/redis.go, whose doc has its key and member encoding), the
-// idempotency keys and the per-user conn keys (package admit: IdemRedis, UserConnsRedis). It
-// starts dialing when made, in the background, and does not wait for it: requests that come during that dial wait for it (so a new node's first subscribers still
-// get their replay; TestRedisConnDialsAtStart), and while Redis is down a dial is
-// tried at most every connRetryGap (500 ms). It bounds each request by OpTimeout, answers errors
-// wrapping ErrDirectoryDown while Redis is unreachable, retries at once a request that met a
-// connection broken while idle, and uses Redis again as soon as it answers.
-//
 // # Locks
 //
-// MemStore.mu, RedisDirectory.mu, RedisConn.mu: each guards its own fields, none is held across
-// I/O, and none is held while another is taken, so there is no lock order to keep.
+// MemStore.mu and RedisDirectory.mu (and redisconn.Conn.mu): each guards its own fields, none
+// is held across I/O, and none is held while another is taken, so there is no lock order to
+// keep.
 //
 // # Benchmarks (2-core VM shared with other work; ranges over 3 runs)
 //

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -119,29 +118,6 @@ func TestRedisRecheckRunsHooksOnly(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Errorf("SISMEMBER pw:u:late a = %d, %v after the recheck; want 1", n, err)
 	}
-}
-
-// NewRedisConn dials at once, in the background: a new node's first subscribers find the
-// client made instead of all waiting on a dial the first of them began.
-func TestRedisConnDialsAtStart(t *testing.T) {
-	r := startRedis(t)
-	raw := r.raw()
-	clients := func() int {
-		n, err := raw.Do(bg, raw.B().ClientList().Build()).ToString()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.Count(n, "\n")
-	}
-	before := clients()
-	s := newTestConnURL(t, r.url(), time.Second)
-	eventually(t, 5*time.Second, func() string {
-		if n := clients(); n <= before {
-			return fmt.Sprintf("%d Redis clients, as before NewRedisConn; want its connection, made with no request", n)
-		}
-		return ""
-	})
-	_ = s
 }
 
 // A node that came back while a janitor was collecting it may lose entries it had just

@@ -1,13 +1,10 @@
 package cluster
 
 import (
-	"context"
 	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/redis/rueidis"
 )
 
 // countingObserver counts what it is told.
@@ -63,41 +60,5 @@ func TestObserverRedisDirectory(t *testing.T) {
 	// A heartbeat or an invalidated node key may reach Redis meanwhile.
 	if d := obs.redis.Load() - first; d > 4 {
 		t.Errorf("1000 cached lookups observed %d Redis requests; want ≤ 4", d)
-	}
-}
-
-// The message store times each of its requests: a Put, a Pending, an Ack.
-func TestObserverRedisStore(t *testing.T) {
-	r := startRedis(t)
-	var obs countingObserver
-	s, err := NewRedisConn(RedisConnOptions{URL: r.url(), Logger: slog.New(slog.DiscardHandler), Observer: &obs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	// The QoS store and idempotency keys reach Redis only through Do and
-	// DoMulti: each request they send is one observation.
-	steps := []func() error{
-		func() error {
-			_, err := s.Do(bg, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
-				return c.Do(ctx, c.B().Set().Key("pw:test").Value("1").Build())
-			})
-			return err
-		},
-		func() error {
-			_, err := s.DoMulti(bg, func(c rueidis.Client) rueidis.Commands {
-				return rueidis.Commands{c.B().Get().Key("pw:test").Build(), c.B().Del().Key("pw:test").Build()}
-			})
-			return err
-		},
-	}
-	for i, step := range steps {
-		before := obs.redis.Load()
-		if err := step(); err != nil {
-			t.Fatalf("step %d: %v", i, err)
-		}
-		if obs.redis.Load() == before {
-			t.Errorf("step %d went to Redis; no request observed", i)
-		}
 	}
 }

@@ -113,20 +113,3 @@ func eventually(t *testing.T, timeout time.Duration, f func() string) {
 	t.Helper()
 	redistest.Eventually(t, timeout, f)
 }
-
-// newTestConn is a RedisConn on r, closed at test end.
-func newTestConn(t *testing.T, r *testRedis, opTimeout time.Duration) *RedisConn {
-	t.Helper()
-	return newTestConnURL(t, r.url(), opTimeout)
-}
-
-// newTestConnURL is a RedisConn on the Redis (or Redis Cluster) that url names, closed at test end.
-func newTestConnURL(t *testing.T, url string, opTimeout time.Duration) *RedisConn {
-	t.Helper()
-	c, err := NewRedisConn(RedisConnOptions{URL: url, OpTimeout: opTimeout, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatalf("NewRedisConn = %v; want nil", err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}

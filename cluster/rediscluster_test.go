@@ -4,54 +4,12 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/pushwire/pushwire/cluster/redistest"
 	"github.com/redis/rueidis"
 )
-
-// The ways --redis names one Redis or the seeds of a Redis Cluster.
-func TestRedisURLSeeds(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		url   string
-		addrs []string
-		db    int
-		user  string
-		err   string // "" = none; else a part of the error
-	}{
-		{url: "redis://127.0.0.1:6379/0", addrs: []string{"127.0.0.1:6379"}},
-		{url: "redis://127.0.0.1/2", addrs: []string{"127.0.0.1:6379"}, db: 2},
-		{url: "redis://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002", addrs: []string{"127.0.0.1:7000", "127.0.0.1:7001", "127.0.0.1:7002"}},
-		{url: "redis://u:p@h1:7000,h2:7001/0?dial_timeout=3s", addrs: []string{"h1:7000", "h2:7001"}, user: "u"},
-		{url: "redis://h1,h2:7001", addrs: []string{"h1:6379", "h2:7001"}},
-		{url: "redis://[::1]:7000,[::1]:7001", addrs: []string{"[::1]:7000", "[::1]:7001"}},
-		{url: "redis://h1:7000?addr=h2:7001&addr=h3:7002", addrs: []string{"h1:7000", "h2:7001", "h3:7002"}},
-		{url: "redis://h1:7000,h2:7001?addr=h3:7002", addrs: []string{"h1:7000", "h3:7002", "h2:7001"}},
-		{url: "redis://h1:7000,h2:7001/1", err: "only database 0"},
-		{url: "redis://h1:7000?addr=h2:7001&db=3", err: "only database 0"},
-		{url: "redis://h1:7000,,h2:7001", err: "empty address"},
-		{url: "http://h1:7000", err: "scheme"},
-	}
-	for _, c := range cases {
-		o, err := redisClientOption(c.url, time.Second)
-		if c.err != "" {
-			if err == nil || !strings.Contains(err.Error(), c.err) {
-				t.Errorf("redisClientOption(%q) = %v; want an error with %q", c.url, err, c.err)
-			}
-			continue
-		}
-		if err != nil || !slices.Equal(o.InitAddress, c.addrs) || o.SelectDB != c.db || o.Username != c.user {
-			t.Errorf("redisClientOption(%q) = addrs %q db %d user %q, %v; want %q db %d user %q, nil",
-				c.url, o.InitAddress, o.SelectDB, o.Username, err, c.addrs, c.db, c.user)
-		}
-		if !o.DisableRetry || o.Dialer.Timeout != time.Second {
-			t.Errorf("redisClientOption(%q): DisableRetry %v, dial timeout %v; want true, 1s", c.url, o.DisableRetry, o.Dialer.Timeout)
-		}
-	}
-}
 
 // clusterMode fails the test unless d talks to Redis as a Redis Cluster client.
 func clusterMode(t *testing.T, d *RedisDirectory) {

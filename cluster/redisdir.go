@@ -11,11 +11,13 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/pushwire/pushwire/cluster/redisconn"
 )
 
 // RedisOptions configures a RedisDirectory.
 type RedisOptions struct {
-	URL           string        // redis://[user:pass@]host:port[,host:port...][/db]; see redisClientOption
+	URL           string        // redis://[user:pass@]host:port[,host:port...][/db]; see redisconn.ClientOption
 	Self          Node          // this node
 	NodeTTL       time.Duration // heartbeat TTL (--node-ttl); 0 = 15s
 	OpTimeout     time.Duration // bound on every Redis request; 0 = 1s
@@ -115,7 +117,7 @@ func NewRedisDirectory(o RedisOptions) (*RedisDirectory, error) {
 	if o.Self.ID == "" || o.Self.Addr == "" {
 		return nil, errors.New("cluster: RedisOptions.Self needs ID and Addr")
 	}
-	copt, err := redisClientOption(o.URL, o.OpTimeout)
+	copt, err := redisconn.ClientOption(o.URL, o.OpTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: redis url: %w", err)
 	}
@@ -151,7 +153,7 @@ func (d *RedisDirectory) connect() (rueidis.Client, error) {
 	if err != nil {
 		return nil, d.down(err)
 	}
-	c = timed(c, d.o.Observer)
+	c = redisconn.Timed(c, d.o.Observer)
 	d.cli.Store(&c)
 	return c, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/pushwire/pushwire/admin"
 	"github.com/pushwire/pushwire/admit"
 	"github.com/pushwire/pushwire/cluster"
+	"github.com/pushwire/pushwire/cluster/redisconn"
 	"github.com/pushwire/pushwire/conntable"
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/links"
@@ -35,8 +36,8 @@ type clusterNode struct {
 	Links  *links.Links
 	Server *links.LinkServer // nil when nothing can dial this node
 	Ln     net.Listener
-	redis  *cluster.RedisConn // the QoS 1 mailbox's and idempotency keys' Redis; nil without --redis
-	Idem   admit.Idempotency  // Idempotency-Key claims and answers: in Redis with it, else in memory
+	redis  *redisconn.Conn   // the QoS 1 mailbox's and idempotency keys' Redis; nil without --redis
+	Idem   admit.Idempotency // Idempotency-Key claims and answers: in Redis with it, else in memory
 
 	// Router takes pushes to the other nodes, and runs all work that waits
 	// on Redis or a peer; its goroutines start with the jobs, so a
@@ -137,7 +138,7 @@ func startRedisCluster(s *Mesh) (*clusterNode, error) {
 		// connections meanwhile and joins the cluster when Redis answers.
 		s.Log.Warn("redis directory not reachable yet; serving local connections", "err", err)
 	}
-	if cn.redis, err = cluster.NewRedisConn(cluster.RedisConnOptions{URL: cfg.Redis, Logger: s.Log, Observer: s.Metrics.StoreObserver()}); err != nil {
+	if cn.redis, err = redisconn.New(redisconn.Options{URL: cfg.Redis, Logger: s.Log, Observer: s.Metrics.StoreObserver()}); err != nil {
 		ln.Close()
 		dir.Close()
 		return nil, fmt.Errorf("--redis: %w", err)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/pushwire/pushwire/cluster"
+	"github.com/pushwire/pushwire/cluster/redisconn"
 	"github.com/pushwire/pushwire/edge"
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/push"
@@ -39,7 +39,7 @@ func NewMemoryMailbox(s *Mesh) *qosMailbox {
 
 // useRedis keeps the messages in Redis, through conn (startRedisCluster,
 // before the loops start).
-func (q *qosMailbox) useRedis(conn *cluster.RedisConn) {
+func (q *qosMailbox) useRedis(conn *redisconn.Conn) {
 	q.Box, q.routed = store.NewRedis(conn, "", q.s.Cfg.StoreMessages, messageFromStore), true
 }
 

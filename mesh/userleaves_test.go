@@ -9,6 +9,7 @@ import (
 
 	"github.com/pushwire/pushwire/admit"
 	"github.com/pushwire/pushwire/cluster"
+	"github.com/pushwire/pushwire/cluster/redisconn"
 	"github.com/pushwire/pushwire/cluster/redistest"
 	"github.com/redis/rueidis"
 )
@@ -25,7 +26,7 @@ func leavesNode(tb testing.TB, users int) (*clusterNode, rueidis.Client, *roundT
 	tb.Helper()
 	addr := redistest.Single(tb)
 	rt := &roundTrips{}
-	conn, err := cluster.NewRedisConn(cluster.RedisConnOptions{URL: "redis://" + addr, OpTimeout: 5 * time.Second, Observer: rt})
+	conn, err := redisconn.New(redisconn.Options{URL: "redis://" + addr, OpTimeout: 5 * time.Second, Observer: rt})
 	if err != nil {
 		tb.Fatal(err)
 	}

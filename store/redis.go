@@ -9,7 +9,7 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/pushwire/pushwire/cluster"
+	"github.com/pushwire/pushwire/cluster/redisconn"
 	"github.com/pushwire/pushwire/push"
 )
 
@@ -37,14 +37,14 @@ import (
 // a stored one nobody was sent. ack(upTo) (ZREMRANGEBYLEX key - "[pad20(upTo):\xff", every member
 // up to upTo) is for tests. AppendPending is ZRANGE key - + BYLEX; members expired at the
 // caller's now are left out and ZREMed. Only single-key commands and one-key scripts, so Redis
-// Cluster works (rediscluster_test.go). The connection (cluster.RedisConn) dials lazily and
+// Cluster works (rediscluster_test.go). The connection (redisconn.Conn) dials lazily and
 // bounds every request; the scripts are re-sent on NOSCRIPT after a Redis restart.
 //
 // Every method is safe for concurrent use. Failures to reach Redis come back within the
 // connection's OpTimeout as errors wrapping cluster.ErrDirectoryDown; the store recovers by
 // itself when Redis answers again.
 type Redis[M Message] struct {
-	conn    *cluster.RedisConn
+	conn    *redisconn.Conn
 	prefix  string
 	perUser int
 	make    func(*push.Message) M
@@ -54,7 +54,7 @@ type Redis[M Message] struct {
 // limit) through conn, under keys that start with prefix ("" = "pw:"). make turns a message
 // read back (its fields views into Redis's answer, valid during the call) into one the caller
 // owns, holding one reference.
-func NewRedis[M Message](conn *cluster.RedisConn, prefix string, perUser int, make func(*push.Message) M) *Redis[M] {
+func NewRedis[M Message](conn *redisconn.Conn, prefix string, perUser int, make func(*push.Message) M) *Redis[M] {
 	if prefix == "" {
 		prefix = "pw:"
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/pushwire/pushwire/cluster"
+	"github.com/pushwire/pushwire/cluster/redisconn"
 	"github.com/pushwire/pushwire/cluster/redistest"
 	"github.com/pushwire/pushwire/push"
 )
@@ -30,9 +31,9 @@ func newTestStore(t *testing.T, r *redistest.Server, opTimeout time.Duration) *R
 // newTestStorePrefix is a store on the Redis that url names, its keys under prefix.
 func newTestStorePrefix(t *testing.T, url, prefix string, opTimeout time.Duration) *Redis[*testMessage] {
 	t.Helper()
-	conn, err := cluster.NewRedisConn(cluster.RedisConnOptions{URL: url, OpTimeout: opTimeout, Logger: slog.New(slog.DiscardHandler)})
+	conn, err := redisconn.New(redisconn.Options{URL: url, OpTimeout: opTimeout, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		t.Fatalf("NewRedisConn = %v; want nil", err)
+		t.Fatalf("redisconn.New = %v; want nil", err)
 	}
 	t.Cleanup(func() { conn.Close() })
 	return NewRedis(conn, prefix, 0, newTestMessage)

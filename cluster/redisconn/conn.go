@@ -1,4 +1,4 @@
-package cluster
+package redisconn
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 	"github.com/redis/rueidis"
 )
 
-// RedisConnOptions configures a RedisConn.
-type RedisConnOptions struct {
+// Options configures a Conn.
+type Options struct {
 	URL       string        // same as the directory's
 	OpTimeout time.Duration // bound on every Redis request; 0 = 1s
 	Logger    *slog.Logger  // nil = slog.Default()
@@ -24,22 +24,30 @@ type RedisConnOptions struct {
 // logged). Once dialled, rueidis reconnects by itself.
 const connRetryGap = 500 * time.Millisecond
 
-// errNotConnected is the cause wrapped in ErrDirectoryDown while no client could be made.
+var (
+	// ErrDown means Redis cannot be reached; the error returned wraps it together with the
+	// cause. Package cluster's directory answers it too, as cluster.ErrDirectoryDown.
+	ErrDown = errors.New("cluster: directory unavailable")
+	// ErrClosed means the Conn was closed. Package cluster answers it too, as cluster.ErrClosed.
+	ErrClosed = errors.New("cluster: closed")
+)
+
+// errNotConnected is the cause wrapped in ErrDown while no client could be made.
 var errNotConnected = errors.New("redis store not connected")
 
-// RedisConn is the Redis client of what a node keeps in Redis besides its directory: the QoS 1
+// Conn is the Redis client of what a node keeps in Redis besides its directory: the QoS 1
 // mailbox (store.Redis), the idempotency keys and the per-user conn keys (admit.IdemRedis,
-// admit.UserConnsRedis) share one. It dials in the background from the start (NewRedisConn),
+// admit.UserConnsRedis) share one. It dials in the background from the start (New),
 // without client-side caching: every read must see the latest writes, and nothing kept there is
 // worth caching.
 //
 // Every method is safe for concurrent use. Failures to reach Redis come back within OpTimeout
-// as errors wrapping ErrDirectoryDown; the connection recovers by itself when Redis answers again.
+// as errors wrapping ErrDown; the connection recovers by itself when Redis answers again.
 //
 // Lock contract: mu guards closed, dialing, dialErr and lastTry; it is never held across I/O
 // (the one goroutine that dials sets dialing and releases mu first).
-type RedisConn struct {
-	o    RedisConnOptions
+type Conn struct {
+	o    Options
 	copt rueidis.ClientOption
 	dur  durability                     // --redis's wait_replicas, wait_timeout
 	cli  atomic.Pointer[rueidis.Client] // nil until the first successful dial, and after Close
@@ -51,21 +59,21 @@ type RedisConn struct {
 	lastTry time.Time
 }
 
-// NewRedisConn checks the options and starts the first dial in the background, so that a
+// New checks the options and starts the first dial in the background, so that a
 // node's first subscribers find the client made: when 19,000 streams came at once to a node
 // that had just started, on a loaded machine, replay reads that waited for a dial begun by the
 // first of them ran out of OpTimeout ("redis store not connected"), and each such failure costs
 // a re-run of the node's replays (Recheck). It does not wait for that dial (Redis may be down when the node
 // starts); requests that come while it dials wait for it, and while Redis stays unreachable a
 // new dial is tried at most every connRetryGap; in between, requests fail at once.
-func NewRedisConn(o RedisConnOptions) (*RedisConn, error) {
+func New(o Options) (*Conn, error) {
 	if o.OpTimeout <= 0 {
 		o.OpTimeout = time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	copt, err := redisClientOption(o.URL, o.OpTimeout)
+	copt, err := ClientOption(o.URL, o.OpTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: redis url: %w", err)
 	}
@@ -74,13 +82,13 @@ func NewRedisConn(o RedisConnOptions) (*RedisConn, error) {
 		return nil, fmt.Errorf("cluster: redis url: %w", err)
 	}
 	copt.DisableCache = true
-	s := &RedisConn{o: o, copt: copt, dur: dur}
+	s := &Conn{o: o, copt: copt, dur: dur}
 	go func() { _, _ = s.client(context.Background()) }() // bounded by the dialer's OpTimeout
 	return s, nil
 }
 
 // WaitReplicas is --redis's wait_replicas: how many replicas DoDurable waits for (0 = none).
-func (s *RedisConn) WaitReplicas() int { return s.dur.replicas }
+func (s *Conn) WaitReplicas() int { return s.dur.replicas }
 
 // errReplicas is the cause wrapped in DoDurable's error when too few replicas acknowledged.
 var errReplicas = errors.New("too few replicas acknowledged the write")
@@ -89,9 +97,9 @@ var errReplicas = errors.New("too few replicas acknowledged the write")
 // connection, pipelined: rueidis sends a pipeline holding a blocking command on one dedicated
 // connection, and on a Redis Cluster the WAIT is routed to key's slot. The write's result comes
 // back only once N replicas acknowledged it; fewer within wait_timeout is an error wrapping
-// ErrDirectoryDown: the write is on the primary, but whether it survives a failover is unknown.
+// ErrDown: the write is on the primary, but whether it survives a failover is unknown.
 // Without wait_replicas it is one Do. write must be idempotent (see DoMulti).
-func (s *RedisConn) DoDurable(ctx context.Context, key string, write func(c rueidis.Client) rueidis.Completed) (rueidis.RedisResult, error) {
+func (s *Conn) DoDurable(ctx context.Context, key string, write func(c rueidis.Client) rueidis.Completed) (rueidis.RedisResult, error) {
 	if s.dur.replicas == 0 {
 		return s.Do(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult { return c.Do(ctx, write(c)) })
 	}
@@ -110,16 +118,16 @@ func (s *RedisConn) DoDurable(ctx context.Context, key string, write func(c ruei
 		err = fmt.Errorf("%w: %d of %d within %v", errReplicas, n, s.dur.replicas, s.dur.timeout)
 	}
 	if err != nil {
-		return rueidis.RedisResult{}, fmt.Errorf("%w: WAIT: %w", ErrDirectoryDown, err)
+		return rueidis.RedisResult{}, fmt.Errorf("%w: WAIT: %w", ErrDown, err)
 	}
 	return res[0], nil
 }
 
 // Logger is the logger the options named (or slog.Default).
-func (s *RedisConn) Logger() *slog.Logger { return s.o.Logger }
+func (s *Conn) Logger() *slog.Logger { return s.o.Logger }
 
 // Close closes the Redis client. Requests after Close fail with ErrClosed.
-func (s *RedisConn) Close() error {
+func (s *Conn) Close() error {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
@@ -134,7 +142,7 @@ func (s *RedisConn) Close() error {
 // first subscribers race the first dial (on a Redis Cluster it asks a seed for the slot map and
 // then dials every master), and failing them would skip their QoS 1 replay. While Redis stays
 // unreachable a dial is tried at most every connRetryGap; in between, callers fail at once.
-func (s *RedisConn) client(ctx context.Context) (rueidis.Client, error) {
+func (s *Conn) client(ctx context.Context) (rueidis.Client, error) {
 	for {
 		if p := s.cli.Load(); p != nil {
 			return *p, nil
@@ -154,7 +162,7 @@ func (s *RedisConn) client(ctx context.Context) (rueidis.Client, error) {
 			case <-wait:
 				continue
 			case <-ctx.Done():
-				return nil, fmt.Errorf("%w: %w: %w", ErrDirectoryDown, errNotConnected, ctx.Err())
+				return nil, fmt.Errorf("%w: %w: %w", ErrDown, errNotConnected, ctx.Err())
 			}
 		}
 		now := time.Now()
@@ -164,7 +172,7 @@ func (s *RedisConn) client(ctx context.Context) (rueidis.Client, error) {
 			if err == nil {
 				err = errNotConnected
 			}
-			return nil, fmt.Errorf("%w: %w", ErrDirectoryDown, err)
+			return nil, fmt.Errorf("%w: %w", ErrDown, err)
 		}
 		done := make(chan struct{})
 		s.dialing, s.lastTry = done, now
@@ -174,10 +182,10 @@ func (s *RedisConn) client(ctx context.Context) (rueidis.Client, error) {
 }
 
 // dial makes the client; done is closed, for the callers waiting on it, once the outcome is set.
-func (s *RedisConn) dial(done chan struct{}) (rueidis.Client, error) {
+func (s *Conn) dial(done chan struct{}) (rueidis.Client, error) {
 	c, err := rueidis.NewClient(s.copt) // dials; bounded by Dialer.Timeout = OpTimeout
 	if err == nil {
-		c = timed(c, s.o.Observer)
+		c = Timed(c, s.o.Observer)
 	}
 
 	s.mu.Lock()
@@ -191,7 +199,7 @@ func (s *RedisConn) dial(done chan struct{}) (rueidis.Client, error) {
 	switch {
 	case err != nil:
 		s.o.Logger.Warn("cluster: redis message store unreachable", "err", err)
-		return nil, fmt.Errorf("%w: %w", ErrDirectoryDown, err)
+		return nil, fmt.Errorf("%w: %w", ErrDown, err)
 	case closed:
 		c.Close()
 		return nil, ErrClosed
@@ -202,7 +210,7 @@ func (s *RedisConn) dial(done chan struct{}) (rueidis.Client, error) {
 // Do runs one request bounded by OpTimeout. A connection that broke while idle reports its
 // error on first use, after rueidis has replaced it, so a non-Redis error is retried at once:
 // every request sent through Do must be idempotent.
-func (s *RedisConn) Do(ctx context.Context, req func(ctx context.Context, c rueidis.Client) rueidis.RedisResult) (rueidis.RedisResult, error) {
+func (s *Conn) Do(ctx context.Context, req func(ctx context.Context, c rueidis.Client) rueidis.RedisResult) (rueidis.RedisResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.o.OpTimeout)
 	defer cancel()
 	c, err := s.client(ctx)
@@ -219,14 +227,14 @@ func (s *RedisConn) Do(ctx context.Context, req func(ctx context.Context, c ruei
 		if errors.Is(err, rueidis.ErrClosing) && s.isClosed() {
 			return r, ErrClosed
 		}
-		return r, fmt.Errorf("%w: %w", ErrDirectoryDown, err)
+		return r, fmt.Errorf("%w: %w", ErrDown, err)
 	}
 	return r, nil
 }
 
 // DoMulti runs the commands build makes, pipelined, once more at once if the connection failed
 // (so they must be idempotent), bounded by OpTimeout.
-func (s *RedisConn) DoMulti(ctx context.Context, build func(rueidis.Client) rueidis.Commands) ([]rueidis.RedisResult, error) {
+func (s *Conn) DoMulti(ctx context.Context, build func(rueidis.Client) rueidis.Commands) ([]rueidis.RedisResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.o.OpTimeout)
 	defer cancel()
 	c, err := s.client(ctx)
@@ -248,12 +256,12 @@ func (s *RedisConn) DoMulti(ctx context.Context, build func(rueidis.Client) ruei
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrDirectoryDown, err)
+		return nil, fmt.Errorf("%w: %w", ErrDown, err)
 	}
 	return res, nil
 }
 
-func (s *RedisConn) isClosed() bool {
+func (s *Conn) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.closed

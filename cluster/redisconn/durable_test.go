@@ -1,4 +1,4 @@
-package cluster
+package redisconn
 
 import (
 	"context"
@@ -33,15 +33,15 @@ func TestRedisURLWait(t *testing.T) {
 		{url: "redis://h:1?wait_timeout=%zz", err: "query"},
 	}
 	for _, c := range cases {
-		conn, err := NewRedisConn(RedisConnOptions{URL: c.url, OpTimeout: time.Second})
+		conn, err := New(Options{URL: c.url, OpTimeout: time.Second})
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), "redis url") || !strings.Contains(err.Error(), c.err) {
-				t.Errorf("NewRedisConn(%q) = %v; want an error naming the redis url and %q", c.url, err, c.err)
+				t.Errorf("New(%q) = %v; want an error naming the redis url and %q", c.url, err, c.err)
 			}
 			continue
 		}
 		if err != nil || conn.dur.replicas != c.replicas || conn.dur.timeout != c.timeout {
-			t.Errorf("NewRedisConn(%q) = %+v, %v; want replicas %d timeout %v", c.url, conn, err, c.replicas, c.timeout)
+			t.Errorf("New(%q) = %+v, %v; want replicas %d timeout %v", c.url, conn, err, c.replicas, c.timeout)
 		}
 	}
 }
@@ -54,12 +54,12 @@ func zadd(key string, n int) func(c rueidis.Client) rueidis.Completed {
 }
 
 // DoDurable with wait_replicas=1 answers once the replica has the write, and
-// fails (ErrDirectoryDown, too few replicas) on a primary without one, the
+// fails (ErrDown, too few replicas) on a primary without one, the
 // write being on the primary all the same.
 func TestRedisConnDoDurable(t *testing.T) {
 	t.Parallel()
 	sn := redistest.StartSentinel(t, 0) // a primary and its replica; no failover
-	conn, err := NewRedisConn(RedisConnOptions{URL: "redis://" + sn.Primary() + "?wait_replicas=1"})
+	conn, err := New(Options{URL: "redis://" + sn.Primary() + "?wait_replicas=1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,14 +76,14 @@ func TestRedisConnDoDurable(t *testing.T) {
 	}
 
 	alone := redistest.Single(t)
-	conn2, err := NewRedisConn(RedisConnOptions{URL: "redis://" + alone + "?wait_replicas=1&wait_timeout=50ms"})
+	conn2, err := New(Options{URL: "redis://" + alone + "?wait_replicas=1&wait_timeout=50ms"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn2.Close()
 	_, err = conn2.DoDurable(context.Background(), "pw:q:d", zadd("pw:q:d", 1))
-	if !errors.Is(err, ErrDirectoryDown) || !errors.Is(err, errReplicas) {
-		t.Errorf("DoDurable on a primary without replicas = %v; want ErrDirectoryDown, too few replicas", err)
+	if !errors.Is(err, ErrDown) || !errors.Is(err, errReplicas) {
+		t.Errorf("DoDurable on a primary without replicas = %v; want ErrDown, too few replicas", err)
 	}
 	if n, err := redistest.Do(alone, "ZCARD", "pw:q:d"); n != "1" || err != nil {
 		t.Errorf("ZCARD pw:q:d on that primary = %q, %v; want 1: the write is there, only its replication is unknown", n, err)
@@ -97,12 +97,12 @@ func TestRedisConnDoDurable(t *testing.T) {
 // each reports its wall time per write (nowait-ns/op, wait1-ns/op) and the
 // ratio.
 //
-//	go test -run '^$' -bench RedisConnDoDurable -benchtime 20000x ./cluster
+//	go test -run '^$' -bench RedisConnDoDurable -benchtime 20000x ./cluster/redisconn
 func BenchmarkRedisConnDoDurable(b *testing.B) {
 	sn := redistest.StartSentinel(b, 0) // a primary and its replica; no failover
-	var conns [2]*RedisConn
+	var conns [2]*Conn
 	for i, q := range []string{"", "?wait_replicas=1"} {
-		c, err := NewRedisConn(RedisConnOptions{URL: "redis://" + sn.Primary() + q})
+		c, err := New(Options{URL: "redis://" + sn.Primary() + q})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -130,7 +130,7 @@ func BenchmarkRedisConnDoDurable(b *testing.B) {
 
 // writePhase makes n DoDurable writes through c from workers goroutines and
 // returns the wall time they took.
-func writePhase(b *testing.B, c *RedisConn, n, workers int) time.Duration {
+func writePhase(b *testing.B, c *Conn, n, workers int) time.Duration {
 	start := time.Now()
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -155,7 +155,7 @@ func writePhase(b *testing.B, c *RedisConn, n, workers int) time.Duration {
 func TestRedisConnDoDurableCluster(t *testing.T) {
 	t.Parallel()
 	rc := redistest.StartWithReplicas(t)
-	conn, err := NewRedisConn(RedisConnOptions{URL: rc.URL() + "?wait_replicas=1"})
+	conn, err := New(Options{URL: rc.URL() + "?wait_replicas=1"})
 	if err != nil {
 		t.Fatal(err)
 	}

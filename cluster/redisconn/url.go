@@ -1,4 +1,4 @@
-package cluster
+package redisconn
 
 import (
 	"errors"
@@ -20,8 +20,8 @@ const sentinelScheme = "redis-sentinel://"
 // on a demoted primary.
 const sentinelRefresh = time.Second
 
-// redisClientOption turns --redis into the rueidis options the directory and the message store
-// share. The URL names one Redis, the seed nodes of a Redis Cluster, or the sentinels that
+// ClientOption turns --redis into the rueidis options the directory (package cluster) and a
+// Conn share. The URL names one Redis, the seed nodes of a Redis Cluster, or the sentinels that
 // watch a primary and its replicas:
 //
 //	redis://[user:pass@]host:port[/db]                   one Redis, or any one node of a Redis Cluster
@@ -44,13 +44,13 @@ const sentinelRefresh = time.Second
 // rueidis's, as for redis://.
 //
 // ?wait_replicas=N[&wait_timeout=D] (any form) has each QoS 1 store write wait until N replicas
-// acknowledge it (WAIT N, bounded by D): see redisDurability and RedisConn.DoDurable.
+// acknowledge it (WAIT N, bounded by D): see redisDurability and Conn.DoDurable.
 //
 // Requests are bounded by opTimeout: a dead Redis costs a caller at most that. rueidis PINGs
 // every KeepAlive and closes a connection that does not answer within ConnWriteTimeout; closing
-// it drops that connection's client-side cache (see doc.go), which bounds how long a silent
-// partition can leave a reader with entries whose invalidations it may have missed.
-func redisClientOption(url string, opTimeout time.Duration) (rueidis.ClientOption, error) {
+// it drops that connection's client-side cache (see package cluster's doc), which bounds how
+// long a silent partition can leave a reader with entries whose invalidations it may have missed.
+func ClientOption(url string, opTimeout time.Duration) (rueidis.ClientOption, error) {
 	var copt rueidis.ClientOption
 	var err error
 	if strings.HasPrefix(url, sentinelScheme) {

@@ -1,4 +1,4 @@
-package cluster
+package redisconn
 
 import (
 	"context"
@@ -7,12 +7,12 @@ import (
 	"github.com/redis/rueidis"
 )
 
-// Observer receives the Redis timings this package measures, for a node's
-// /metrics. It is called on the goroutine that measured, often many at once: it
-// must be safe for concurrent use and cheap (a histogram update), since it runs
-// once per Redis request. A nil Observer in the options measures nothing and
-// costs nothing. (links.Observer is its node-link counterpart; one value may be
-// both.)
+// Observer receives the Redis timings a Conn and package cluster's directory
+// measure, for a node's /metrics (cluster.Observer is this type). It is called
+// on the goroutine that measured, often many at once: it must be safe for
+// concurrent use and cheap (a histogram update), since it runs once per Redis
+// request. A nil Observer in the options measures nothing and costs nothing.
+// (links.Observer is its node-link counterpart; one value may be both.)
 type Observer interface {
 	// RedisCommand is the time of one request that went to Redis: a command or
 	// a pipeline. Reads answered by the client-side cache are not observed.
@@ -20,15 +20,16 @@ type Observer interface {
 }
 
 // timedClient times the requests of a rueidis client for an Observer. Only the
-// calls this package makes (Do, DoMulti, DoCache, DoMultiCache; Lua scripts go
-// through Do) are timed; everything else is the client's own.
+// calls a Conn and the directory make (Do, DoMulti, DoCache, DoMultiCache; Lua
+// scripts go through Do) are timed; everything else is the client's own.
 type timedClient struct {
 	rueidis.Client
 	obs Observer
 }
 
-// timed wraps c so that obs sees its requests; without obs it is c itself.
-func timed(c rueidis.Client, obs Observer) rueidis.Client {
+// Timed wraps c so that obs sees its requests; without obs it is c itself. The
+// directory (package cluster) wraps its client with it too.
+func Timed(c rueidis.Client, obs Observer) rueidis.Client {
 	if obs == nil {
 		return c
 	}
