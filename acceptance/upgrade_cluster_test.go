@@ -138,7 +138,7 @@ func TestUpgradeKeepsServerSideSubscribes(t *testing.T) {
 // kicked frame to a handed-over connection and failed the upgrade (errLateWrite, seen twice),
 // and one landing after the check "kicked" the old process's detached copy while the new
 // process served on. Now a refuses kicks while it hands over and b asks again until a (the
-// new process) takes them (mesh/kickretry.go).
+// new process) takes them (userpolicy/kickretry.go).
 //
 // go test ./acceptance/ -run TestUpgradeKeepsKicks -v -args -upgrade.race=false
 func TestUpgradeKeepsKicks(t *testing.T) {

@@ -34,7 +34,7 @@ type Snapshot struct {
 	H2Conns       int64
 	H2SlowStreams uint64
 
-	// --max-conns-per-user (mesh/userpolicy.go)
+	// --max-conns-per-user (userpolicy/admission.go)
 	UserConnsRefused, UserConnsKicked uint64
 	AgeCloses, Refreshes, Expiries    uint64 // stream lifetime (subscribe/lifetime.go)
 

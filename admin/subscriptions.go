@@ -52,7 +52,7 @@ func (p *Presence) change(q *links.Query) links.QueryAnswer {
 }
 
 // Ask sends q to node over the query links and waits for its answer, within
-// ctx: the per-user connection policy's kicks and checks (mesh/userpolicy.go).
+// ctx: the per-user connection policy's kicks and checks (userpolicy/admission.go).
 func (p *Presence) Ask(ctx context.Context, node string, q *links.Query) (links.QueryAnswer, error) {
 	return p.links.Query(ctx, node, q)
 }

@@ -45,7 +45,7 @@ type Config struct {
 
 	MaxConns         int
 	MaxConnsPerIP    int
-	MaxConnsPerUser  int    // streams per user at most, cluster-wide; 0 = unlimited (mesh/userpolicy.go)
+	MaxConnsPerUser  int    // streams per user at most, cluster-wide; 0 = unlimited (userpolicy/admission.go)
 	UserConnPolicy   string // past MaxConnsPerUser: "oldest-out" (kick the oldest) or "refuse" (409)
 	HeaderTimeout    time.Duration
 	MaxHeaderBytes   int

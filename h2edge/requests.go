@@ -84,7 +84,7 @@ func (ls *H2Loop) h2Subscribe(l *engine.Loop, h engine.Handle, hc *h2Conn, id ui
 // subscriber with its own conn key (the Push-Conn field), its own
 // memberships, its frames as DATA on the stream. A HEAD gets the head alone.
 func (ls *H2Loop) H2Start(l *engine.Loop, sn *subscribe.Subscription) {
-	if ls.GateUser(l, engine.Handle(sn.Stream), nil, sn) { // userpolicy.go
+	if ls.GateUser(l, engine.Handle(sn.Stream), nil, sn) { // userpolicy/admission.go
 		return
 	}
 	defer func() { ls.PresetKey = [2]uint64{} }()

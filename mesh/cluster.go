@@ -20,6 +20,7 @@ import (
 	"github.com/pushwire/pushwire/links"
 	"github.com/pushwire/pushwire/publish"
 	"github.com/pushwire/pushwire/route"
+	"github.com/pushwire/pushwire/userpolicy"
 )
 
 // clusterNode is a node's cluster half (SPEC §8), in both modes: the
@@ -48,14 +49,6 @@ type clusterNode struct {
 	Received atomic.Uint64 // pushes taken from other nodes
 
 	Presence *admin.Presence // presence queries: their links and slots (admin/presence.go)
-
-	// users counts each user's streams for --max-conns-per-user; nil
-	// without it. pending holds the keys admitted whose streams are not
-	// registered yet, which no stale-key sweep may drop (userpolicy.go).
-	users   admit.UserConns
-	pending sync.Map
-	leaves  userLeaves  // Leaves of users' streams, in Redis (userleaves.go)
-	kicks   kickRetries // kicks a peer refused, asked again (kickretry.go)
 }
 
 // forwardTimeout bounds a forward, so a peer that holds its link open but
@@ -67,9 +60,7 @@ const forwardTimeout = 2 * time.Second
 const lookupTimeout = time.Second
 
 func newClusterNode(s *Mesh) *clusterNode {
-	cn := &clusterNode{s: s}
-	cn.kicks.stop = make(chan struct{})
-	return cn
+	return &clusterNode{s: s}
 }
 
 // StartCluster joins the Redis directory with --redis, else the in-memory
@@ -158,10 +149,7 @@ func (cn *clusterNode) startLinks() {
 	cn.Links = links.NewLinks(s.ID, cn.Dir, links.LinkOptions{Logger: s.Log, Observer: s.Metrics.LinkObserver()})
 	cn.Presence = admin.NewPresence(s.ID, s.Table, cn.Dir, cn.Alone, lookupTimeout, s.Log)
 	cn.Presence.Change = cn.changeLocal // server-side subscriptions and the user policy's queries (subscriptions.go)
-	cn.users = cn.newUserConns()
-	if cn.users != nil && cn.redis != nil {
-		cn.startLeaves()
-	}
+	s.Policy.Start(userpolicy.Cluster{Redis: cn.redis, Dir: cn.Dir, Ask: cn.Presence.Ask, Submit: cn.submit})
 	cn.Router = route.New(route.Options[*edge.Message]{Self: s.ID, Dir: cn.Dir, Links: cn.Links,
 		Store: s.Store.put, Resolver: s.Resolver, FromPeer: fromPeer, LookupTimeout: lookupTimeout, ForwardTimeout: forwardTimeout, Logger: s.Log})
 	s.Router = cn.Router // the publishing side's (publish/publisher.go)
@@ -243,14 +231,14 @@ func advertiseFor(a *net.TCPAddr) string {
 // route here meanwhile get an answer (or a broken link), never silence.
 func (cn *clusterNode) Close() {
 	cn.Router.Close()
-	cn.stopKicks()
+	cn.s.Policy.StopKicks()
 	if cn.Server != nil {
 		cn.Server.Close()
 	}
 	cn.wg.Wait()
 	cn.Links.Close()
 	cn.Presence.Close()
-	cn.stopLeaves()
+	cn.s.Policy.StopLeaves()
 	cn.Dir.Close()
 	if cn.redis != nil {
 		cn.redis.Close()

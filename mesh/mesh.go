@@ -2,12 +2,13 @@
 // connection: the cluster half (cluster.go: the directory, the links, the
 // router and taking pushes from peers, take.go), the QoS 1 mailbox and its
 // replays (mailbox.go, qoscluster.go) and the re-sync after the directory
-// lost the node (resync.go), the per-user connection policy
-// (userpolicy.go), server-side subscriptions (subscriptions.go), and /conn
-// and /ack (async.go). Mesh and MeshLoop (mesh.go) see the node's publishing
-// and subscribing sides; what they ask of the node above (the upgrade
-// hand-off, HTTP/2 answers, publish figures) is MeshGlue, filled at
-// assembly (server/loopglue.go).
+// lost the node (resync.go), server-side subscriptions (subscriptions.go),
+// and /conn and /ack (async.go); the per-user connection policy is
+// userpolicy's, handed what it uses of the cluster half as it starts
+// (cluster.go). Mesh and MeshLoop (mesh.go) see the node's publishing and
+// subscribing sides and hold the policy's parts; what they ask of the node
+// above (the upgrade hand-off, HTTP/2 answers, publish figures) is MeshGlue,
+// filled at assembly (server/loopglue.go).
 package mesh
 
 import (
@@ -21,12 +22,13 @@ import (
 	"github.com/pushwire/pushwire/engine"
 	"github.com/pushwire/pushwire/publish"
 	"github.com/pushwire/pushwire/subscribe"
+	"github.com/pushwire/pushwire/userpolicy"
 )
 
 // Mesh is the node among its peers and what outlives a connection: the
 // cluster half (directory, links, router), the QoS 1 mailbox, its replays
-// and the re-sync, the per-user connection policy, server-side
-// subscriptions, /conn and /ack. It sees the node's publishing and
+// and the re-sync, server-side subscriptions, /conn and /ack, and the
+// per-user connection policy's node part (userpolicy.Policy). It sees the node's publishing and
 // subscribing sides. Set up before the loops start.
 type Mesh struct {
 	*edge.Node
@@ -43,10 +45,8 @@ type Mesh struct {
 	// (Cluster.ServeLinks). An upgrade's takeover, which must accept no peer's link before go.
 	LinksAfterGo bool
 
-	Acks atomic.Uint64
-	// --max-conns-per-user (userpolicy.go)
-	UserRefused atomic.Uint64 // streams refused 409 (refuse)
-	UserEvicted atomic.Uint64 // this node's streams kicked for a newer one of their user (oldest-out)
+	Acks   atomic.Uint64
+	Policy userpolicy.Policy // --max-conns-per-user (userpolicy/)
 
 	MeshGlue MeshGlue
 }
@@ -77,16 +77,16 @@ type MeshLoop struct {
 	*edge.Loop
 	*publish.Publishing
 	*subscribe.SubLoop
+	*userpolicy.UserLoop
 	s *Mesh
 }
 
-// The mesh's task ops (engine.Task.Op), after subscribing's; the node's own
-// start at NextOp.
+// The mesh's task ops (engine.Task.Op), after the user policy's; the
+// node's own start at NextOp.
 const (
-	OpKick       = subscribe.NextOp + iota // close H (DELETE /conn/<key>)
-	OpConnCall                             // V *asyncCall: describe, kick or ack H, answer on the caller's loop
-	OpAsyncReply                           // V *asyncCall: write its answer to H and resume H
-	OpReplay                               // V *replayBatch: a user's stored QoS 1 messages for H, in order
+	OpConnCall   = userpolicy.NextOp + iota // V *asyncCall: describe, kick or ack H, answer on the caller's loop
+	OpAsyncReply                            // V *asyncCall: write its answer to H and resume H
+	OpReplay                                // V *replayBatch: a user's stored QoS 1 messages for H, in order
 	// The QoS 1 re-sync (resync.go):
 	OpResyncHold   // V chan struct{}: hold the user streams' live messages; signal V
 	OpResyncReplay // the node is registered again: replay what the held streams missed
@@ -98,12 +98,13 @@ const (
 func (m *Mesh) Init(n *edge.Node, p *publish.Publisher, sub *subscribe.Subscribing) {
 	m.Node, m.Publisher, m.Subscribing = n, p, sub
 	m.Stopped = make(chan struct{})
+	m.Policy.Init(n)
 }
 
 // NewMeshLoop is the mesh's side of loop l, whose publishing and subscribing
 // states are p and sub.
 func (m *Mesh) NewMeshLoop(l *edge.Loop, p *publish.Publishing, sub *subscribe.SubLoop) *MeshLoop {
-	ml := &MeshLoop{Loop: l, Publishing: p, SubLoop: sub, s: m}
+	ml := &MeshLoop{Loop: l, Publishing: p, SubLoop: sub, UserLoop: m.Policy.NewUserLoop(l, sub), s: m}
 	m.loops = append(m.loops, ml) // made in loop order
 	return ml
 }

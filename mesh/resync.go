@@ -77,7 +77,7 @@ func (cn *clusterNode) afterResync(ok bool) {
 	op := uint32(OpResyncFailed)
 	if ok {
 		op = OpResyncReplay
-		cn.reenterUsers() // userresync.go
+		s.Policy.ReenterUsers() // userpolicy/resync.go
 	}
 	s.Log.Info("QoS 1 re-sync: node registered again; replaying to the held streams what they missed", "registered", ok)
 	for i := range s.loops {

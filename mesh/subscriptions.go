@@ -40,18 +40,18 @@ const changeTimeout = time.Second
 // holds; a kicked frame written after the export fails the upgrade) — and
 // one admitted is counted, so the hand-off waits for it to land first. The
 // api answers a refused change 503 naming the node; a refused kick is
-// retried by the kicker (kickKeys).
+// retried by the kicker (userpolicy/kickretry.go).
 func (cn *clusterNode) changeLocal(q *links.Query) links.QueryAnswer {
 	s := cn.s
-	if q.Op == links.QueryHolds { // userpolicy.go; read-only, open during an upgrade
-		return links.QueryAnswer{Count: cn.holds(q.Name)}
+	if q.Op == links.QueryHolds { // userpolicy/admission.go; read-only, open during an upgrade
+		return links.QueryAnswer{Count: s.Policy.Holds(q.Name)}
 	}
 	if refusal := s.MeshGlue.AdmitTake(); refusal != "" {
 		return links.QueryAnswer{Err: refusal}
 	}
 	defer s.MeshGlue.TakeDone()
-	if q.Op == links.QueryKick && q.Conn && cn.kickPending(q.Name) {
-		return links.QueryAnswer{Count: 1} // its loop kicks it once started (userpending.go)
+	if q.Op == links.QueryKick && q.Conn && s.Policy.KickPending(q.Name) {
+		return links.QueryAnswer{Count: 1} // its loop kicks it once started (userpolicy/pending.go)
 	}
 	var subs []conntable.Sub
 	if q.Conn {
@@ -113,7 +113,7 @@ func (ls *MeshLoop) changeSubs(l *engine.Loop, q *links.Query, subs []conntable.
 		}
 		key := string(ls.s.AppendKeyText(nil, ls.KeyOf(sub)))
 		if q.Op == links.QueryKick { // the user policy's oldest-out from another node
-			ls.s.UserEvicted.Add(1)
+			ls.s.Policy.UserEvicted.Add(1)
 			ls.Kick(l, sub, s, conn)
 			out = append(out, links.NameCount{Name: key, Count: links.OutcomeChanged})
 			continue

@@ -44,7 +44,7 @@ func (s *Server) snapshot() admin.Snapshot {
 	sn.Uptime = time.Since(s.Started)
 	sn.Draining = s.Draining.Load()
 	sn.H2Conns, sn.H2SlowStreams = s.H2Conns.Load(), s.H2SlowStreams.Load()
-	sn.UserConnsRefused, sn.UserConnsKicked = s.UserRefused.Load(), s.UserEvicted.Load()
+	sn.UserConnsRefused, sn.UserConnsKicked = s.Policy.UserRefused.Load(), s.Policy.UserEvicted.Load()
 	sn.AgeCloses, sn.Refreshes, sn.Expiries = s.AgeCloses.Load(), s.Refreshes.Load(), s.Expiries.Load()
 	sn.Forwards, sn.Received = s.Forwards.Load(), s.Cluster.Received.Load()
 	sn.Dir = s.Cluster.Dir.Stats()

@@ -12,6 +12,7 @@ import (
 	"github.com/pushwire/pushwire/publish"
 	"github.com/pushwire/pushwire/subscribe"
 	"github.com/pushwire/pushwire/upgrade"
+	"github.com/pushwire/pushwire/userpolicy"
 )
 
 // loopState is the glue's state on one engine loop: the edge's Loop (its
@@ -155,7 +156,7 @@ func (s *Server) makeGlue() edge.Glue {
 	task := func(op int, fn func(ls *loopState, l *engine.Loop, t engine.Task)) {
 		g.Tasks[op] = func(l *engine.Loop, t engine.Task) { fn(on(l), l, t) }
 	}
-	task(mesh.OpKick, func(ls *loopState, l *engine.Loop, t engine.Task) {
+	task(userpolicy.OpKick, func(ls *loopState, l *engine.Loop, t engine.Task) {
 		if sub, conn := ls.SubscriberOf(conntable.Sub(t.H)); sub != nil {
 			ls.Kick(l, conntable.Sub(t.H), sub, conn)
 		}

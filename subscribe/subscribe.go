@@ -28,7 +28,7 @@ type Subscription struct {
 	hasSince  bool
 	Head      bool           // a HEAD request: answer the head, start nothing
 	id        *auth.Identity // what auth allowed (allowsets.go); nil without auth
-	Gated     bool           // the per-user connection policy admitted it (mesh/userpolicy.go)
+	Gated     bool           // the per-user connection policy admitted it (userpolicy/admission.go)
 	Stream    conntable.Sub  // an HTTP/2 stream's subscribe: its record, waiting (h2edge/requests.go); 0 on HTTP/1.x
 	last      int            // ?last=N: replay the newest N of each topic's history (gap.go)
 	expires   int64          // unix ms when auth's permission ends (lifetime.go); 0 = never
@@ -91,7 +91,7 @@ func (ls *SubLoop) Start(l *engine.Loop, h engine.Handle, c *edge.ConnState, sub
 		ls.s.SubGlue.H2Start(l, sub)
 		return
 	}
-	if ls.s.SubGlue.GateUser(l, h, c, sub) { // mesh/userpolicy.go
+	if ls.s.SubGlue.GateUser(l, h, c, sub) { // userpolicy/admission.go
 		return
 	}
 	defer func() { ls.PresetKey = [2]uint64{} }()
@@ -275,7 +275,7 @@ func (ls *SubLoop) Unsubscribe(l *engine.Loop, c *edge.ConnState) {
 
 // leave takes subscriber sub out of the table.
 func (ls *SubLoop) leave(l *engine.Loop, sub conntable.Sub, s *edge.SubState) {
-	ls.s.SubGlue.StreamLeft(sub, s)                 // mesh/userpolicy.go
+	ls.s.SubGlue.StreamLeft(sub, s)                 // userpolicy/admission.go
 	if ls.s.Hooks != nil && s.Format != push.Poll { // streams only: start told the hook
 		var key [edge.KeyTextLen + 65]byte
 		keyText := ls.s.AppendKeyText(key[:0], ls.KeyOf(sub))

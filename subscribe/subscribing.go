@@ -54,7 +54,7 @@ type SubGlue struct {
 	AppendNow func(dst []*edge.Message, user []byte, nowMs int64) ([]*edge.Message, uint64)
 	// A user or topic's first subscriber on the node joined, its last left (mesh/cluster.go).
 	Joined, Left func(g conntable.Group, name []byte)
-	// --max-conns-per-user (mesh/userpolicy.go).
+	// --max-conns-per-user (userpolicy/admission.go).
 	GateUser   func(l *engine.Loop, h engine.Handle, c *edge.ConnState, sn *Subscription) bool
 	StreamLeft func(sub conntable.Sub, s *edge.SubState)
 	// HTTP/2 streams (h2edge/requests.go, h2edge/conn.go).
@@ -73,7 +73,7 @@ type SubLoop struct {
 	s *Subscribing
 
 	loopAllow           // what auth allowed each stream, for server-side subscribes (allowsets.go)
-	PresetKey [2]uint64 // the next register's key bits, chosen by the user policy (mesh/userpolicy.go); zero: none
+	PresetKey [2]uint64 // the next register's key bits, chosen by the user policy (userpolicy/admission.go); zero: none
 
 	// Reading is the subscribe being read and started (Subscribe, the HTTP/2
 	// glue's): a field, so that passing it through the glue's func tables

@@ -505,7 +505,7 @@ func (u *Upgrader) adopt(t *handoff.Taken, now time.Time) error {
 		return err
 	}
 	u.Idem = u.Cluster.Idem
-	u.CountAdopted(now) // userpolicy.go
+	u.Policy.CountAdopted(now) // userpolicy/admission.go
 	return u.adoptQoS(t, now)
 }
 

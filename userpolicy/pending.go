@@ -1,4 +1,4 @@
-package mesh
+package userpolicy
 
 import (
 	"sync/atomic"
@@ -9,8 +9,8 @@ import (
 )
 
 // pendingKey is a stream key admitted by the per-user policy whose stream is
-// not registered on its loop yet (clusterNode.pending). Another admission
-// may evict it in that window, when lookupKey cannot find it: whichever of
+// not registered on its loop yet (Policy.pending). Another admission
+// may evict it in that window, when LookupKey cannot find it: whichever of
 // the kicker and the starter comes second does the kick, decided by one
 // compare-and-swap, so it is neither lost nor done twice.
 type pendingKey struct {
@@ -20,20 +20,20 @@ type pendingKey struct {
 const (
 	pendingWaiting = iota // admitted, not started
 	pendingKicked         // evicted before its start: the starter kicks it
-	pendingStarted        // started: lookupKey finds it, the kicker kicks it
+	pendingStarted        // started: LookupKey finds it, the kicker kicks it
 )
 
-// kickPending leaves the kick of key to its loop when key's stream waits
-// for its start (userAdmitted); false when lookupKey must find it. Any
+// KickPending leaves the kick of key to its loop when key's stream waits
+// for its start (userAdmitted); false when LookupKey must find it. Any
 // goroutine may call it.
-func (cn *clusterNode) kickPending(key string) bool {
-	v, ok := cn.pending.Load(key)
+func (p *Policy) KickPending(key string) bool {
+	v, ok := p.pending.Load(key)
 	return ok && v.(*pendingKey).state.CompareAndSwap(pendingWaiting, pendingKicked)
 }
 
 // startedPending marks call's key started, and kicks the stream just
 // started when an eviction came first. It runs on the stream's loop.
-func (ls *MeshLoop) startedPending(l *engine.Loop, call *userCall) {
+func (ls *UserLoop) startedPending(l *engine.Loop, call *userCall) {
 	if call.pk.state.CompareAndSwap(pendingWaiting, pendingStarted) {
 		return
 	}
@@ -42,7 +42,7 @@ func (ls *MeshLoop) startedPending(l *engine.Loop, call *userCall) {
 		sub = conntable.ConnSub(conntable.Handle(call.from))
 	}
 	if s, conn := ls.SubscriberOf(sub); s != nil && s.Subscribed && s.Mode == edge.ModeStream {
-		ls.s.UserEvicted.Add(1)
+		ls.p.UserEvicted.Add(1)
 		ls.Kick(l, sub, s, conn)
 	}
 }

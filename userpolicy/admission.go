@@ -1,4 +1,4 @@
-package mesh
+package userpolicy
 
 import (
 	"context"
@@ -43,18 +43,6 @@ const (
 	queryTimeout      = time.Second
 )
 
-// newUserConns returns the node's UserConns: nil without
-// --max-conns-per-user, in Redis with --redis, else in memory (per node).
-func (cn *clusterNode) newUserConns() admit.UserConns {
-	switch {
-	case cn.s.Cfg.MaxConnsPerUser <= 0:
-		return nil
-	case cn.redis != nil:
-		return admit.NewUserConnsRedis(cn.redis, "")
-	}
-	return admit.NewUserConnsMemory()
-}
-
 // A userCall is a subscribe waiting for its admission in Redis. It owns
 // copies of what the request said, as an authCall does.
 type userCall struct {
@@ -67,14 +55,14 @@ type userCall struct {
 	atMs int64
 	adm  admit.Admission
 	err  error
-	pk   *pendingKey // in cn.pending while it waits for its start (userpending.go)
+	pk   *pendingKey // in p.pending while it waits for its start (pending.go)
 }
 
 // GateUser applies the policy to a subscribe about to start; true when it
 // took the subscribe over (refused it, or waits for Redis).
-func (ls *MeshLoop) GateUser(l *engine.Loop, h engine.Handle, c *edge.ConnState, sn *subscribe.Subscription) bool {
-	cn := ls.s.Cluster
-	if cn.users == nil || sn.Gated || sn.Head || sn.Format == push.Poll || len(sn.Q.User) == 0 {
+func (ls *UserLoop) GateUser(l *engine.Loop, h engine.Handle, c *edge.ConnState, sn *subscribe.Subscription) bool {
+	p := ls.p
+	if p.users == nil || sn.Gated || sn.Head || sn.Format == push.Poll || len(sn.Q.User) == 0 {
 		return false
 	}
 	if sn.Stream != 0 && ls.Stream(sn.Stream) == nil {
@@ -85,15 +73,15 @@ func (ls *MeshLoop) GateUser(l *engine.Loop, h engine.Handle, c *edge.ConnState,
 		sub = conntable.ConnSub(conntable.Handle(h))
 	}
 	r := [2]uint64{ls.Rng.Uint64(), ls.Rng.Uint64()}
-	key := string(ls.s.AppendKeyText(nil, edge.ConnKey{Sub: sub, R: r}))
+	key := string(p.AppendKeyText(nil, edge.ConnKey{Sub: sub, R: r}))
 	atMs := l.Now().UnixMilli()
-	if cn.redis == nil { // in memory: decided here and now
-		adm, _ := cn.users.Admit(context.Background(), string(sn.Q.User), key, atMs, ls.s.Cfg.MaxConnsPerUser, ls.s.Cfg.UserConnPolicy == edge.PolicyRefuse, nil)
+	if p.c.Redis == nil { // in memory: decided here and now
+		adm, _ := p.users.Admit(context.Background(), string(sn.Q.User), key, atMs, p.Cfg.MaxConnsPerUser, p.Cfg.UserConnPolicy == edge.PolicyRefuse, nil)
 		if adm.Refused {
 			ls.refuseUser(l, h, sn)
 			return true
 		}
-		ls.kickLocal(adm.Evicted)
+		p.kickLocal(adm.Evicted)
 		ls.PresetKey = r
 		return false
 	}
@@ -102,7 +90,7 @@ func (ls *MeshLoop) GateUser(l *engine.Loop, h engine.Handle, c *edge.ConnState,
 	if c != nil {
 		c.Mode = edge.ModeAsync
 	}
-	if !cn.submit(func() { cn.admitUser(call) }) {
+	if !p.c.Submit(func() { p.admitUser(call) }) {
 		if c != nil {
 			c.Mode = edge.ModeRequest
 		}
@@ -112,9 +100,9 @@ func (ls *MeshLoop) GateUser(l *engine.Loop, h engine.Handle, c *edge.ConnState,
 }
 
 // refuseUser answers a subscribe the refuse policy turned away.
-func (ls *MeshLoop) refuseUser(l *engine.Loop, h engine.Handle, sn *subscribe.Subscription) {
-	ls.s.UserRefused.Add(1)
-	ls.AnswerSubscribe(l, h, sn, 409, "this user already holds --max-conns-per-user ("+strconv.Itoa(ls.s.Cfg.MaxConnsPerUser)+") streams and --user-conn-policy is refuse")
+func (ls *UserLoop) refuseUser(l *engine.Loop, h engine.Handle, sn *subscribe.Subscription) {
+	ls.p.UserRefused.Add(1)
+	ls.AnswerSubscribe(l, h, sn, 409, "this user already holds --max-conns-per-user ("+strconv.Itoa(ls.p.Cfg.MaxConnsPerUser)+") streams and --user-conn-policy is refuse")
 }
 
 // admitUser runs on a router goroutine: it enters the stream in Redis and
@@ -122,54 +110,54 @@ func (ls *MeshLoop) refuseUser(l *engine.Loop, h engine.Handle, sn *subscribe.Su
 // whose streams no node holds any more (a leave lost while Redis was away,
 // or a previous process of a node id) drops them and asks again; keys
 // admitted whose streams are not registered yet are pending, not stale.
-func (cn *clusterNode) admitUser(call *userCall) {
+func (p *Policy) admitUser(call *userCall) {
 	ctx, cancel := context.WithTimeout(context.Background(), userPolicyTimeout)
 	defer cancel()
 	call.pk = &pendingKey{}
-	cn.pending.Store(call.key, call.pk)
-	defer cn.pending.Delete(call.key)
+	p.pending.Store(call.key, call.pk)
+	defer p.pending.Delete(call.key)
 	var live []string
-	nodes, err := cn.Dir.Nodes(ctx)
+	nodes, err := p.c.Dir.Nodes(ctx)
 	for _, n := range nodes {
 		live = append(live, n.ID)
 	}
-	if !slices.Contains(live, cn.s.ID) {
-		live = append(live, cn.s.ID) // this node, even before its first heartbeat lands
+	if !slices.Contains(live, p.ID) {
+		live = append(live, p.ID) // this node, even before its first heartbeat lands
 	}
 	if err == nil {
-		refuse := cn.s.Cfg.UserConnPolicy == edge.PolicyRefuse
+		refuse := p.Cfg.UserConnPolicy == edge.PolicyRefuse
 		for try := 0; try < 2; try++ {
-			call.adm, err = cn.users.Admit(ctx, call.user, call.key, call.atMs, cn.s.Cfg.MaxConnsPerUser, refuse, live)
+			call.adm, err = p.users.Admit(ctx, call.user, call.key, call.atMs, p.Cfg.MaxConnsPerUser, refuse, live)
 			if err != nil || !call.adm.Refused {
 				break
 			}
-			stale := cn.staleKeys(call.adm.Held)
+			stale := p.staleKeys(call.adm.Held)
 			if len(stale) == 0 {
 				break
 			}
-			if err = cn.users.Leave(ctx, call.user, stale...); err != nil {
+			if err = p.users.Leave(ctx, call.user, stale...); err != nil {
 				break
 			}
 		}
 	}
 	call.err = err
-	if err != nil && cn.s.Debug {
-		cn.s.Log.Debug("per-user policy not applied: redis unavailable", "err", err)
+	if err != nil && p.Debug {
+		p.Log.Debug("per-user policy not applied: redis unavailable", "err", err)
 	}
 	done := make(chan bool, 1)
-	cn.s.Eng.Submit(call.from.Loop(), engine.Task{Op: edge.OpRun, V: func(l *engine.Loop) {
-		done <- cn.s.loops[l.Index()].userAdmitted(l, call)
+	p.Eng.Submit(call.from.Loop(), engine.Task{Op: edge.OpRun, V: func(l *engine.Loop) {
+		done <- p.loops[l.Index()].userAdmitted(l, call)
 	}})
 	if err != nil {
 		return
 	}
-	cn.kickKeys(call.adm.Evicted)
+	p.kickKeys(call.adm.Evicted)
 	select {
 	case started := <-done:
 		if !started && !call.adm.Refused { // it left meanwhile, or the node drains: its key goes
 			ctx, cancel := context.WithTimeout(context.Background(), userPolicyTimeout)
 			defer cancel()
-			cn.users.Leave(ctx, call.user, call.key)
+			p.users.Leave(ctx, call.user, call.key)
 		}
 	case <-time.After(userPolicyTimeout): // the node is stopping
 	}
@@ -179,22 +167,22 @@ func (cn *clusterNode) admitUser(call *userCall) {
 // node's are checked in its table, other nodes' are asked of them
 // (QueryHolds, at once, each within the query bound). A key whose node does
 // not answer is kept: it may live.
-func (cn *clusterNode) staleKeys(keys []string) []string {
+func (p *Policy) staleKeys(keys []string) []string {
 	gone := make([]bool, len(keys))
 	var wg sync.WaitGroup
 	for i, key := range keys {
 		_, node, ok := edge.ParseKeyText([]byte(key))
 		switch {
 		case !ok:
-		case node == nil || string(node) == cn.s.ID:
-			gone[i] = cn.holds(key) == 0
+		case node == nil || string(node) == p.ID:
+			gone[i] = p.Holds(key) == 0
 		default:
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 				defer cancel()
-				a, err := cn.Presence.Ask(ctx, string(node), &links.Query{Op: links.QueryHolds, Conn: true, Name: key})
+				a, err := p.c.Ask(ctx, string(node), &links.Query{Op: links.QueryHolds, Conn: true, Name: key})
 				gone[i] = (err == nil && a.Err == "" && a.Count == 0) || errors.Is(err, cluster.ErrUnknownNode)
 			}()
 		}
@@ -209,17 +197,17 @@ func (cn *clusterNode) staleKeys(keys []string) []string {
 	return stale
 }
 
-// holds is 1 when the stream key names lives on this node, or was admitted
+// Holds is 1 when the stream key names lives on this node, or was admitted
 // here and is about to start; else 0. Any goroutine may call it.
-func (cn *clusterNode) holds(key string) int {
-	if _, pending := cn.pending.Load(key); pending {
+func (p *Policy) Holds(key string) int {
+	if _, pending := p.pending.Load(key); pending {
 		return 1
 	}
 	k, node, ok := edge.ParseKeyText([]byte(key))
-	if !ok || (node != nil && string(node) != cn.s.ID) {
+	if !ok || (node != nil && string(node) != p.ID) {
 		return 0
 	}
-	if _, live := cn.s.LookupKey(k); live {
+	if _, live := p.LookupKey(k); live {
 		return 1
 	}
 	return 0
@@ -229,13 +217,13 @@ func (cn *clusterNode) holds(key string) int {
 // when the stream did not start (its subscriber left meanwhile, it was
 // refused, or the node began to drain: then it is answered 503, as a
 // subscribe that waited for the auth callback is).
-func (ls *MeshLoop) userAdmitted(l *engine.Loop, call *userCall) bool {
+func (ls *UserLoop) userAdmitted(l *engine.Loop, call *userCall) bool {
 	started := false
 	ls.ResumeSubscribe(l, call.from, &call.sub, func(c *edge.ConnState) {
 		switch {
 		case call.err == nil && call.adm.Refused:
 			ls.refuseUser(l, call.from, &call.sub)
-		case ls.s.Draining.Load():
+		case ls.p.Draining.Load():
 			call.sub.Persist = httpcodec.PersistClose
 			ls.AnswerSubscribe(l, call.from, &call.sub, 503, "node is draining; reconnect elsewhere")
 		default:
@@ -250,18 +238,18 @@ func (ls *MeshLoop) userAdmitted(l *engine.Loop, call *userCall) bool {
 }
 
 // kickLocal kicks the streams of this node that keys name, each on its loop.
-func (ls *MeshLoop) kickLocal(keys []string) {
+func (p *Policy) kickLocal(keys []string) {
 	for _, key := range keys {
 		k, node, ok := edge.ParseKeyText([]byte(key))
-		if !ok || (node != nil && string(node) != ls.s.ID) {
+		if !ok || (node != nil && string(node) != p.ID) {
 			continue
 		}
-		if ls.s.Cluster.kickPending(key) {
-			continue // its loop kicks it once started (userpending.go)
+		if p.KickPending(key) {
+			continue // its loop kicks it once started (pending.go)
 		}
-		if sub, ok := ls.s.LookupKey(k); ok {
-			ls.s.UserEvicted.Add(1)
-			ls.s.Eng.Submit(sub.Loop(), engine.Task{H: engine.Handle(sub), Op: OpKick})
+		if sub, ok := p.LookupKey(k); ok {
+			p.UserEvicted.Add(1)
+			p.Eng.Submit(sub.Loop(), engine.Task{H: engine.Handle(sub), Op: OpKick})
 		}
 	}
 }
@@ -269,15 +257,15 @@ func (ls *MeshLoop) kickLocal(keys []string) {
 // kickKeys kicks the streams keys name, here or on their nodes (QueryKick
 // over the query links; one refused or unanswered is asked again,
 // kickretry.go). It runs off the loops.
-func (cn *clusterNode) kickKeys(keys []string) {
+func (p *Policy) kickKeys(keys []string) {
 	for _, key := range keys {
 		_, node, ok := edge.ParseKeyText([]byte(key))
 		switch {
 		case !ok:
-		case node == nil || string(node) == cn.s.ID:
-			cn.s.loops[0].kickLocal([]string{key}) // kickLocal reads only the Server
-		case !cn.kickRemote(string(node), key):
-			cn.retryKick(string(node), key) // refused (the node upgrades) or unanswered (kickretry.go)
+		case node == nil || string(node) == p.ID:
+			p.kickLocal([]string{key})
+		case !p.kickRemote(string(node), key):
+			p.retryKick(string(node), key) // refused (the node upgrades) or unanswered (kickretry.go)
 		}
 	}
 }
@@ -285,19 +273,19 @@ func (cn *clusterNode) kickKeys(keys []string) {
 // StreamLeft takes a stream that ends out of the policy's count (and its
 // auth record, subscribe/allowsets.go). It runs first in leave, while the stream
 // still has its key and user.
-func (ls *MeshLoop) StreamLeft(sub conntable.Sub, s *edge.SubState) {
+func (ls *UserLoop) StreamLeft(sub conntable.Sub, s *edge.SubState) {
 	ls.ForgetAllowed(sub)
-	cn := ls.s.Cluster
-	if cn == nil || cn.users == nil || !s.HasUser || s.Format == push.Poll {
+	p := ls.p
+	if p.users == nil || !s.HasUser || s.Format == push.Poll {
 		return
 	}
 	user := string(ls.SubUser(s))
-	key := string(ls.s.AppendKeyText(nil, ls.KeyOf(sub)))
-	if cn.redis == nil {
-		cn.users.Leave(context.Background(), user, key)
+	key := string(p.AppendKeyText(nil, ls.KeyOf(sub)))
+	if p.c.Redis == nil {
+		p.users.Leave(context.Background(), user, key)
 		return
 	}
-	cn.queueLeave(user, key) // never dropped for a busy router (userleaves.go)
+	p.queueLeave(user, key) // never dropped for a busy router (leaves.go)
 }
 
 // CountAdopted enters in an in-memory count the streams an upgrade handed
@@ -306,16 +294,15 @@ func (ls *MeshLoop) StreamLeft(sub conntable.Sub, s *edge.SubState) {
 // times are not handed over: they count as begun now. Nothing is refused or
 // kicked for them. It runs once the cluster half exists, before the loops
 // start.
-func (s *Mesh) CountAdopted(now time.Time) {
-	cn := s.Cluster
-	if cn.users == nil || cn.redis != nil {
+func (p *Policy) CountAdopted(now time.Time) {
+	if p.users == nil || p.c.Redis != nil {
 		return
 	}
 	var keys []admit.HeldKey
-	for _, ls := range s.loops {
+	for _, ls := range p.loops {
 		ls.eachUserStream(func(user, key string) {
 			keys = append(keys, admit.HeldKey{User: user, Key: key, AtMs: now.UnixMilli()})
 		})
 	}
-	cn.users.Reenter(context.Background(), keys)
+	p.users.Reenter(context.Background(), keys)
 }

@@ -1,4 +1,4 @@
-package mesh
+package userpolicy
 
 import (
 	"context"
@@ -31,34 +31,34 @@ import (
 // round trip.
 const reenterChunk = 512
 
-// reenterUsers enters this node's user streams again in the per-user counts
-// in Redis. It runs on the directory's goroutine after a re-sync; the loops
-// list their streams and the router writes them.
-func (cn *clusterNode) reenterUsers() {
-	s := cn.s
-	if cn.users == nil || cn.redis == nil || !s.Running.Load() {
+// ReenterUsers enters this node's user streams again in the per-user counts
+// in Redis. It runs on the directory's goroutine after a re-sync, once the
+// loops run (mesh/resync.go); the loops list their streams and the router
+// writes them.
+func (p *Policy) ReenterUsers() {
+	if p.users == nil || p.c.Redis == nil {
 		return
 	}
 	at := time.Now()
-	if d, ok := cn.Dir.(interface{ WholeUntil() time.Time }); ok {
+	if d, ok := p.c.Dir.(interface{ WholeUntil() time.Time }); ok {
 		if t := d.WholeUntil(); !t.IsZero() {
 			at = t
 		}
 	}
-	for i := range s.loops {
-		s.Eng.Submit(i, engine.Task{Op: edge.OpRun, V: func(l *engine.Loop) {
+	for i := range p.loops {
+		p.Eng.Submit(i, engine.Task{Op: edge.OpRun, V: func(l *engine.Loop) {
 			keys := make([]admit.HeldKey, 0, reenterChunk)
 			flush := func() {
 				if len(keys) == 0 {
 					return
 				}
 				batch := keys
-				if !cn.submit(func() { cn.reenter(batch) }) {
-					s.Log.Warn("per-user policy: router saturated; streams not counted again after the re-sync", "streams", len(batch))
+				if !p.c.Submit(func() { p.reenter(batch) }) {
+					p.Log.Warn("per-user policy: router saturated; streams not counted again after the re-sync", "streams", len(batch))
 				}
 				keys = make([]admit.HeldKey, 0, reenterChunk)
 			}
-			s.loops[l.Index()].eachUserStream(func(user, key string) {
+			p.loops[l.Index()].eachUserStream(func(user, key string) {
 				keys = append(keys, admit.HeldKey{User: user, Key: key, AtMs: at.UnixMilli()})
 				if len(keys) == reenterChunk {
 					flush()
@@ -70,23 +70,23 @@ func (cn *clusterNode) reenterUsers() {
 }
 
 // reenter writes keys on a router worker.
-func (cn *clusterNode) reenter(keys []admit.HeldKey) {
+func (p *Policy) reenter(keys []admit.HeldKey) {
 	ctx, cancel := context.WithTimeout(context.Background(), userPolicyTimeout)
 	defer cancel()
-	if err := cn.users.Reenter(ctx, keys); err != nil {
-		cn.s.Log.Warn("per-user policy: streams not counted again after the re-sync", "streams", len(keys), "err", err)
+	if err := p.users.Reenter(ctx, keys); err != nil {
+		p.Log.Warn("per-user policy: streams not counted again after the re-sync", "streams", len(keys), "err", err)
 	}
 }
 
 // eachUserStream calls fn with the user and conn key of each stream of the
 // loop the per-user policy counts (StreamLeft takes them out). It runs on
 // the loop, or before the loops start.
-func (ls *MeshLoop) eachUserStream(fn func(user, key string)) {
+func (ls *UserLoop) eachUserStream(fn func(user, key string)) {
 	visit := func(sub conntable.Sub, st *edge.SubState) {
 		if st.Mode != edge.ModeStream || !st.Subscribed || !st.HasUser {
 			return
 		}
-		fn(string(ls.SubUser(st)), string(ls.s.AppendKeyText(nil, ls.KeyOf(sub))))
+		fn(string(ls.SubUser(st)), string(ls.p.AppendKeyText(nil, ls.KeyOf(sub))))
 	}
 	for _, page := range ls.Pages {
 		for i := range page {

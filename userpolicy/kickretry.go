@@ -1,4 +1,4 @@
-package mesh
+package userpolicy
 
 import (
 	"context"
@@ -11,9 +11,9 @@ import (
 	"github.com/pushwire/pushwire/links"
 )
 
-// Kicks another node refused or did not answer (userpolicy.go kickKeys). A
+// Kicks another node refused or did not answer (admission.go kickKeys). A
 // node that hands its streams over to a new process (SIGUSR2) refuses them
-// until the new process serves (changeLocal), and its query links end at the
+// until the new process serves (mesh changeLocal), and its query links end at the
 // hand-off; a kick dropped there would leave the oldest stream live and
 // uncounted (the admission took its key out of pw:uc:<user>). So the kicker
 // asks again, with a growing wait, until the node answers — the old process
@@ -42,9 +42,9 @@ type kickRetries struct {
 // kickRemote asks node to kick the stream key names; false when it should
 // be asked again (a refusal, no answer). A node whose heartbeat is gone
 // holds nothing, and a closed node asks no more.
-func (cn *clusterNode) kickRemote(node, key string) (done bool) {
+func (p *Policy) kickRemote(node, key string) (done bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
-	a, err := cn.Presence.Ask(ctx, node, &links.Query{Op: links.QueryKick, Conn: true, Name: key})
+	a, err := p.c.Ask(ctx, node, &links.Query{Op: links.QueryKick, Conn: true, Name: key})
 	cancel()
 	switch {
 	case err == nil && a.Err == "":
@@ -52,18 +52,18 @@ func (cn *clusterNode) kickRemote(node, key string) (done bool) {
 	case errors.Is(err, cluster.ErrUnknownNode), errors.Is(err, cluster.ErrClosed):
 		return true
 	}
-	if cn.s.Debug {
-		cn.s.Log.Debug("per-user policy: oldest stream not kicked yet; asking again", "node", node, "err", err, "answer", a.Err)
+	if p.Debug {
+		p.Log.Debug("per-user policy: oldest stream not kicked yet; asking again", "node", node, "err", err, "answer", a.Err)
 	}
 	return false
 }
 
 // retryKick asks node again, off the caller's goroutine, to kick key.
-func (cn *clusterNode) retryKick(node, key string) {
-	r := &cn.kicks
+func (p *Policy) retryKick(node, key string) {
+	r := &p.kicks
 	if r.n.Add(1) > maxKickRetries {
 		r.n.Add(-1)
-		cn.s.Log.Warn("per-user policy: too many kicks being retried; oldest stream not kicked", "node", node)
+		p.Log.Warn("per-user policy: too many kicks being retried; oldest stream not kicked", "node", node)
 		return
 	}
 	r.wg.Add(1)
@@ -80,11 +80,11 @@ func (cn *clusterNode) retryKick(node, key string) {
 				return
 			case <-t.C:
 			}
-			if cn.kickRemote(node, key) {
+			if p.kickRemote(node, key) {
 				return
 			}
 			if time.Now().After(until) {
-				cn.s.Log.Warn("per-user policy: oldest stream not kicked: its node did not take the kick", "node", node, "for", kickRetryFor)
+				p.Log.Warn("per-user policy: oldest stream not kicked: its node did not take the kick", "node", node, "for", kickRetryFor)
 				return
 			}
 			wait = min(2*wait, kickRetryMost)
@@ -93,9 +93,9 @@ func (cn *clusterNode) retryKick(node, key string) {
 	}()
 }
 
-// stopKicks ends the retries (Close).
-func (cn *clusterNode) stopKicks() {
-	r := &cn.kicks
+// StopKicks ends the retries (mesh clusterNode.Close).
+func (p *Policy) StopKicks() {
+	r := &p.kicks
 	r.stopOnce.Do(func() { close(r.stop) })
 	r.wg.Wait()
 }

@@ -1,4 +1,4 @@
-package mesh
+package userpolicy
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"github.com/pushwire/pushwire/admit"
 )
 
-// The per-user policy's Leaves in Redis (streamLeft, userpolicy.go) go
+// The per-user policy's Leaves in Redis (StreamLeft, admission.go) go
 // through one queue per node and one goroutine, not the router. On the
 // router a mass disconnect filled its queue (4,096 jobs behind 1,024
 // workers) and the rest were dropped, as was any Leave that failed while
@@ -46,25 +46,25 @@ const leaveBatch = 512
 const stopLeavesFor = 5 * time.Second
 
 // startLeaves runs the node's Leave goroutine.
-func (cn *clusterNode) startLeaves() {
-	q := &cn.leaves
+func (p *Policy) startLeaves() {
+	q := &p.leaves
 	q.wake, q.done = make(chan struct{}, 1), make(chan struct{})
 	q.wg.Add(1)
-	go cn.runLeaves()
+	go p.runLeaves()
 }
 
-// stopLeaves sends what is pending once more, stopping at a failure or
+// StopLeaves sends what is pending once more, stopping at a failure or
 // after stopLeavesFor, and ends the goroutine.
-func (cn *clusterNode) stopLeaves() {
-	if q := &cn.leaves; q.done != nil {
+func (p *Policy) StopLeaves() {
+	if q := &p.leaves; q.done != nil {
 		close(q.done)
 		q.wg.Wait()
 	}
 }
 
 // queueLeave takes key out of user's keys, soon. Any goroutine may call it.
-func (cn *clusterNode) queueLeave(user, key string) {
-	q := &cn.leaves
+func (p *Policy) queueLeave(user, key string) {
+	q := &p.leaves
 	q.mu.Lock()
 	if q.n < maxPendingLeaves {
 		if q.pending == nil {
@@ -80,17 +80,17 @@ func (cn *clusterNode) queueLeave(user, key string) {
 	}
 }
 
-func (cn *clusterNode) runLeaves() {
-	q := &cn.leaves
+func (p *Policy) runLeaves() {
+	q := &p.leaves
 	defer q.wg.Done()
 	for {
 		select {
 		case <-q.wake:
 		case <-q.done:
-			cn.sendLeaves(time.Now().Add(stopLeavesFor))
+			p.sendLeaves(time.Now().Add(stopLeavesFor))
 			return
 		}
-		for !cn.sendLeaves(time.Time{}) {
+		for !p.sendLeaves(time.Time{}) {
 			select {
 			case <-q.done:
 				return
@@ -103,8 +103,8 @@ func (cn *clusterNode) runLeaves() {
 // sendLeaves sends the pending Leaves, leaveBatch users a round trip, until
 // deadline when it is not zero; false when a batch failed or the deadline
 // came: it and those not tried yet are pending again.
-func (cn *clusterNode) sendLeaves(deadline time.Time) bool {
-	q := &cn.leaves
+func (p *Policy) sendLeaves(deadline time.Time) bool {
+	q := &p.leaves
 	q.mu.Lock()
 	pending := q.pending
 	q.pending, q.n = nil, 0
@@ -118,7 +118,7 @@ func (cn *clusterNode) sendLeaves(deadline time.Time) bool {
 				until = deadline
 			}
 			ctx, cancel := context.WithDeadline(context.Background(), until)
-			err := cn.users.LeaveAll(ctx, batch)
+			err := p.users.LeaveAll(ctx, batch)
 			cancel()
 			if err == nil {
 				batch = batch[:0]

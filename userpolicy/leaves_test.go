@@ -1,4 +1,4 @@
-package mesh
+package userpolicy
 
 import (
 	"context"
@@ -19,10 +19,10 @@ type roundTrips struct{ n atomic.Int64 }
 
 func (r *roundTrips) RedisCommand(time.Duration) { r.n.Add(1) }
 
-// leavesNode is the part of a cluster node the Leave queue uses: a Redis user count on a
+// leavesNode is the part of a Policy the Leave queue uses: a Redis user count on a
 // redis-server of its own, with users u0..u<n-1> each holding a key of a stream that ended
 // ("k<i>.a") and one of a live one ("l<i>.b"), and their Leaves queued.
-func leavesNode(tb testing.TB, users int) (*clusterNode, rueidis.Client, *roundTrips) {
+func leavesNode(tb testing.TB, users int) (*Policy, rueidis.Client, *roundTrips) {
 	tb.Helper()
 	addr := redistest.Single(tb)
 	rt := &roundTrips{}
@@ -36,12 +36,12 @@ func leavesNode(tb testing.TB, users int) (*clusterNode, rueidis.Client, *roundT
 		tb.Fatal(err)
 	}
 	tb.Cleanup(raw.Close)
-	cn := &clusterNode{users: admit.NewUserConnsRedis(conn, "")}
-	fillLeaves(tb, cn, raw, users)
-	return cn, raw, rt
+	p := &Policy{users: admit.NewUserConnsRedis(conn, "")}
+	fillLeaves(tb, p, raw, users)
+	return p, raw, rt
 }
 
-func fillLeaves(tb testing.TB, cn *clusterNode, raw rueidis.Client, users int) {
+func fillLeaves(tb testing.TB, p *Policy, raw rueidis.Client, users int) {
 	tb.Helper()
 	cmds := make(rueidis.Commands, 0, users)
 	for i := range users {
@@ -54,7 +54,7 @@ func fillLeaves(tb testing.TB, cn *clusterNode, raw rueidis.Client, users int) {
 		}
 	}
 	for i := range users {
-		cn.queueLeave(fmt.Sprint("u", i), fmt.Sprintf("k%d.a", i))
+		p.queueLeave(fmt.Sprint("u", i), fmt.Sprintf("k%d.a", i))
 	}
 }
 
@@ -62,9 +62,9 @@ func fillLeaves(tb testing.TB, cn *clusterNode, raw rueidis.Client, users int) {
 // one round trip each, and take out exactly the keys that left.
 func TestLeavesPipelined(t *testing.T) {
 	const users = 3000
-	cn, raw, rt := leavesNode(t, users)
+	p, raw, rt := leavesNode(t, users)
 	before := rt.n.Load()
-	if !cn.sendLeaves(time.Time{}) {
+	if !p.sendLeaves(time.Time{}) {
 		t.Fatal("sendLeaves = false; want true (Redis is up)")
 	}
 	want := int64((users + leaveBatch - 1) / leaveBatch)
@@ -77,8 +77,8 @@ func TestLeavesPipelined(t *testing.T) {
 			t.Errorf("u%d's keys after its Leave = %v, %v; want [l%d.b]", i, ks, err, i)
 		}
 	}
-	if cn.leaves.n != 0 {
-		t.Errorf("%d keys still pending after a successful pass; want 0", cn.leaves.n)
+	if p.leaves.n != 0 {
+		t.Errorf("%d keys still pending after a successful pass; want 0", p.leaves.n)
 	}
 }
 
@@ -86,34 +86,34 @@ func TestLeavesPipelined(t *testing.T) {
 // pending (then dropped with the queue): Close does not wait on a slow Redis for all of them.
 func TestLeavesStopAtDeadline(t *testing.T) {
 	const users = 1000
-	cn, _, rt := leavesNode(t, users)
+	p, _, rt := leavesNode(t, users)
 	before := rt.n.Load()
-	if cn.sendLeaves(time.Now()) {
+	if p.sendLeaves(time.Now()) {
 		t.Fatal("sendLeaves past its deadline = true; want false")
 	}
 	if got := rt.n.Load() - before; got != 0 {
 		t.Errorf("sendLeaves past its deadline made %d round trips; want 0", got)
 	}
-	if cn.leaves.n != users {
-		t.Errorf("%d keys pending after a pass past its deadline; want %d", cn.leaves.n, users)
+	if p.leaves.n != users {
+		t.Errorf("%d keys pending after a pass past its deadline; want %d", p.leaves.n, users)
 	}
 }
 
 // BenchmarkSendLeaves: the Leaves of 20,000 users whose streams ended at once (a mass
 // disconnect), on a loopback redis-server. ns/op is the whole pass; ns/user = ns/op / 20,000.
 //
-//	go test -run '^$' -bench SendLeaves -benchtime 5x -count 3 ./mesh
+//	go test -run '^$' -bench SendLeaves -benchtime 5x -count 3 ./userpolicy
 func BenchmarkSendLeaves(b *testing.B) {
 	const users = 20000
-	cn, raw, _ := leavesNode(b, users)
+	p, raw, _ := leavesNode(b, users)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if i > 0 {
 			b.StopTimer()
-			fillLeaves(b, cn, raw, users)
+			fillLeaves(b, p, raw, users)
 			b.StartTimer()
 		}
-		if !cn.sendLeaves(time.Time{}) {
+		if !p.sendLeaves(time.Time{}) {
 			b.Fatal("sendLeaves failed")
 		}
 	}
