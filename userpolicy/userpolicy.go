@@ -48,8 +48,8 @@ type Policy struct {
 // Cluster is what the policy uses of the node's cluster half
 // (mesh/cluster.go), given once as it starts.
 type Cluster struct {
-	Redis *redisconn.Conn // the count's Redis; nil without --redis (the count is in memory)
-	Dir   cluster.Directory  // the live nodes; WholeUntil after a re-sync
+	Redis *redisconn.Conn   // the count's Redis; nil without --redis (the count is in memory)
+	Dir   cluster.Directory // the live nodes; WholeUntil after a re-sync
 	// Ask puts a query to another node over the query links (admin.Presence.Ask).
 	Ask func(ctx context.Context, node string, q *links.Query) (links.QueryAnswer, error)
 	// Submit hands work that waits on Redis or a peer to the router; false
