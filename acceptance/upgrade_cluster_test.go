@@ -45,33 +45,7 @@ func TestUpgradeKeepsServerSideSubscribes(t *testing.T) {
 	dir, a, b := startUpgradablePair(t)
 
 	// One subscriber of user u1 on a.
-	conn, err := net.Dial("tcp", a.edge)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "GET /sub?user=u1&topic=base&format=ndjson HTTP/1.1\r\nHost: x\r\n\r\n")
-	var mu sync.Mutex
-	got := map[string]bool{} // "to" of every message received
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("subscribe: %v %v", err, resp)
-	}
-	go func() {
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			var p struct {
-				Protocol int    `json:"protocol"`
-				To       string `json:"to"`
-			}
-			if json.Unmarshal(sc.Bytes(), &p) == nil && p.Protocol == 2 {
-				mu.Lock()
-				got[p.To] = true
-				mu.Unlock()
-			}
-		}
-	}()
+	received := streamField(t, a.edge, "user=u1&topic=base", "to")
 	time.Sleep(300 * time.Millisecond)
 
 	// Server-side subscribes via b, one new topic each, before, during and after a's upgrade.
@@ -117,8 +91,10 @@ func TestUpgradeKeepsServerSideSubscribes(t *testing.T) {
 		}
 	}
 	time.Sleep(time.Second)
-	mu.Lock()
-	defer mu.Unlock()
+	got := map[string]bool{} // "to" of every message received
+	for _, to := range received() {
+		got[to] = true
+	}
 	var lost []string
 	for _, topic := range accepted {
 		if !got["topic:"+topic] {

@@ -58,28 +58,35 @@ func TestUpgradeCarriesIdempotencyKeys(t *testing.T) {
 // of the messages it received so far, in order.
 func messageIDs(t *testing.T, edge, user string) func() []string {
 	t.Helper()
+	return streamField(t, edge, "user="+user, "id")
+}
+
+// streamField subscribes an ndjson stream on edge (query: the /sub query without format) and
+// returns a function that gives field ("id", "to") of each message it received so far, in order.
+func streamField(t *testing.T, edge, query, field string) func() []string {
+	t.Helper()
 	conn, err := net.Dial("tcp", edge)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	fmt.Fprintf(conn, "GET /sub?user=%s&format=ndjson HTTP/1.1\r\nHost: x\r\n\r\n", user)
+	fmt.Fprintf(conn, "GET /sub?%s&format=ndjson HTTP/1.1\r\nHost: x\r\n\r\n", query)
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("subscribe: %v %v", err, resp)
 	}
 	var mu sync.Mutex
-	var ids []string
+	var got []string
 	go func() {
 		sc := bufio.NewScanner(resp.Body)
 		for sc.Scan() {
-			var p struct {
-				Protocol int    `json:"protocol"`
-				ID       string `json:"id"`
+			var p map[string]any
+			if json.Unmarshal(sc.Bytes(), &p) != nil || p["protocol"] != float64(2) {
+				continue
 			}
-			if json.Unmarshal(sc.Bytes(), &p) == nil && p.Protocol == 2 {
+			if v, ok := p[field].(string); ok {
 				mu.Lock()
-				ids = append(ids, p.ID)
+				got = append(got, v)
 				mu.Unlock()
 			}
 		}
@@ -87,6 +94,6 @@ func messageIDs(t *testing.T, edge, user string) func() []string {
 	return func() []string {
 		mu.Lock()
 		defer mu.Unlock()
-		return slices.Clone(ids)
+		return slices.Clone(got)
 	}
 }
